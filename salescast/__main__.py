@@ -1,0 +1,3 @@
+from salescast.cli import main
+
+main()
