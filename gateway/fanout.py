@@ -1,0 +1,93 @@
+"""Fan-out of updates to many clients with bounded, latest-value-wins queues.
+
+Backpressure: each client has a :class:`LatestQueue` keyed by series. When a client reads
+slower than updates arrive, a newer update of a series *replaces* the pending one (the
+dashboard only needs the latest state), so memory per client is bounded by the number of
+distinct series pending. A client with more than ``max_pending`` distinct series pending is
+too far behind: :meth:`LatestQueue.put` returns ``False`` and the server closes it with a
+reason. A slow client never slows the others: publishing never awaits a client.
+
+>>> q = LatestQueue(max_pending=2)
+>>> q.put("A", "a1"), q.put("B", "b1"), q.put("A", "a2")
+(True, True, True)
+>>> q.drain()
+['a2', 'b1']
+>>> q.put("A", "a"), q.put("B", "b"), q.put("C", "c")
+(True, True, False)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+__all__ = ["LatestQueue", "Fanout"]
+
+C = TypeVar("C")
+
+
+class LatestQueue:
+    """A per-client queue holding at most one pending frame per series."""
+
+    def __init__(self, max_pending: int = 1000) -> None:
+        if max_pending < 1:
+            raise ValueError(f"max_pending must be >= 1, got {max_pending}")
+        self.max_pending = max_pending
+        self._pending: OrderedDict[str, str] = OrderedDict()
+        self._ready = asyncio.Event()
+        self.replaced = 0
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def put(self, series: str, frame: str) -> bool:
+        """Queue ``frame`` for ``series``; ``False`` if the client is too far behind."""
+        if series in self._pending:
+            self._pending[series] = frame
+            self.replaced += 1
+        elif len(self._pending) >= self.max_pending:
+            return False
+        else:
+            self._pending[series] = frame
+        self._ready.set()
+        return True
+
+    def drain(self) -> list[str]:
+        """Take every pending frame, oldest series first."""
+        frames = list(self._pending.values())
+        self._pending.clear()
+        self._ready.clear()
+        return frames
+
+    async def get_batch(self) -> list[str]:
+        """Wait until something is pending, then take it all."""
+        while not self._pending:
+            await self._ready.wait()
+        return self.drain()
+
+
+class Fanout(Generic[C]):
+    """Routes each update to every registered client that wants its series."""
+
+    def __init__(self, wants: Callable[[C, str], bool], max_pending: int = 1000) -> None:
+        self._wants = wants
+        self.max_pending = max_pending
+        self.clients: dict[C, LatestQueue] = {}
+
+    def add(self, client: C) -> LatestQueue:
+        queue = LatestQueue(self.max_pending)
+        self.clients[client] = queue
+        return queue
+
+    def remove(self, client: C) -> None:
+        self.clients.pop(client, None)
+
+    def publish(self, series: str, frame: str) -> list[C]:
+        """Queue ``frame`` for interested clients; returns the clients that are too far behind."""
+        behind = []
+        for client, queue in self.clients.items():
+            if self._wants(client, series) and not queue.put(series, frame):
+                behind.append(client)
+        return behind

@@ -1,0 +1,75 @@
+"""``salescast watch``: a terminal client of the gateway that prints live updates."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from rich.console import Console
+from websockets.asyncio.client import connect
+
+__all__ = ["watch", "describe_update"]
+
+
+def _fmt(x: float | None) -> str:
+    return "-" if x is None else f"{x:,.1f}"
+
+
+def describe_update(data: dict[str, Any]) -> str:
+    """One human line for a snapshot/update payload.
+
+    >>> describe_update({"series": "A", "version": 3, "open": {"t": 0, "qty": 5.0},
+    ...                  "actuals": [[0, 4.0]], "forecast": None})
+    'A  v3  open 1970-01-01 qty 5.0  last 4.0  no forecast yet'
+    """
+    series = data.get("series", "?")
+    parts = [f"{series}  v{data.get('version', '?')}"]
+    open_ = data.get("open")
+    if open_:
+        day = time.strftime("%Y-%m-%d", time.gmtime(open_["t"]))
+        parts.append(f"open {day} qty {_fmt(open_.get('qty'))}")
+    actuals = data.get("actuals") or data.get("recent") or []
+    if actuals:
+        parts.append(f"last {_fmt(actuals[-1][1])}")
+    fc = data.get("forecast")
+    if fc and fc.get("yhat"):
+        lo, hi = fc.get("lo") or [None], fc.get("hi") or [None]
+        winner = (fc.get("model") or {}).get("winner", "?")
+        parts.append(
+            f"next {_fmt(fc['yhat'][0])} [{_fmt(lo[0])}, {_fmt(hi[0])}] ({winner})"
+        )
+    else:
+        parts.append("no forecast yet")
+    return "  ".join(parts)
+
+
+async def watch(url: str, target: str, limit: int | None = None,
+                console: Console | None = None) -> int:
+    """Subscribe to ``target`` (a series id, or a glob pattern with ``*``) and print updates.
+
+    Returns after ``limit`` snapshot/update frames (forever when ``None``).
+    """
+    console = console or Console()
+    key = "pattern" if any(c in target for c in "*?[") else "series"
+    seen = 0
+    async with connect(url, max_size=2**22) as ws:
+        await ws.send(json.dumps({"type": "subscribe", key: target}))
+        async for text in ws:
+            frame = json.loads(text)
+            kind = frame.get("type")
+            if kind in ("snapshot", "update"):
+                console.print(f"[bold]{kind:8}[/] {describe_update(frame['data'])}")
+                seen += 1
+                if limit is not None and seen >= limit:
+                    return seen
+            elif kind == "error":
+                console.print(f"[red]error[/] {frame.get('code')}: {frame.get('message')}")
+            elif kind in ("hello", "subscribed"):
+                console.print(f"[dim]{text}[/]")
+    return seen
+
+
+def run_watch(url: str, target: str, limit: int | None = None) -> int:
+    return asyncio.run(watch(url, target, limit))
