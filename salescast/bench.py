@@ -1,0 +1,220 @@
+"""``salescast bench``: Kafka -> worker -> Redis throughput and latency, with references.
+
+In one run, on the same synthetic events and broker:
+
+1. **ceiling**: a bare confluent-kafka consumer that only decodes the JSON;
+2. **floor**: a plain Faust agent that only decodes (Faust's own per-message cost);
+3. **worker**: the real ``salescast worker`` (validate, bucket, forecast, state, Redis),
+   on single-event messages and on envelopes of many events;
+4. **latency**: events produced at a steady rate while the worker keeps up; p50/p99 of the
+   time from the producer's timestamp to the Redis write, and the worker's RSS.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import redis
+from confluent_kafka import Consumer, Producer
+from rich.console import Console
+from rich.table import Table
+
+from salescast.config import Settings
+from salescast.procs import child_env, salescast_cmd, spawn, stop
+from stream.keys import WORKER_OPS_KEY
+
+__all__ = ["run_bench"]
+
+LATENCY_EVENTS = 20_000
+LATENCY_RATE = 2_000.0
+
+
+@dataclass
+class Figure:
+    name: str
+    events: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds if self.seconds > 0 else 0.0
+
+
+def _produce(bootstrap: str, topic: str, values: Iterable[tuple[bytes, bytes]]) -> int:
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20,
+                         "batch.num.messages": 10000, "queue.buffering.max.messages": 500000})
+    n = 0
+    for key, value in values:
+        while True:
+            try:
+                producer.produce(topic, value=value, key=key)
+                break
+            except BufferError:
+                producer.poll(0.05)
+        n += 1
+        if n % 10000 == 0:
+            producer.poll(0)
+    producer.flush(60)
+    return n
+
+
+def _produce_paced(bootstrap: str, topic: str, values: Iterable[tuple[bytes, bytes]],
+                   rate: float) -> None:
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 1})
+    start = time.monotonic()
+    for i, (key, value) in enumerate(values):
+        delay = start + i / rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        producer.produce(topic, value=value, key=key)
+        producer.poll(0)
+    producer.flush(30)
+
+
+def _keyed(events: Iterable[bytes]) -> Iterator[tuple[bytes, bytes]]:
+    for raw in events:
+        yield json.loads(raw)["series"].encode(), raw
+
+
+def _envelopes(events: Iterable[bytes], size: int) -> Iterator[tuple[bytes, bytes]]:
+    chunk: list[bytes] = []
+    for raw in events:
+        chunk.append(raw)
+        if len(chunk) == size:
+            yield b"env", b'{"events":[' + b",".join(chunk) + b"]}"
+            chunk = []
+    if chunk:
+        yield b"env", b'{"events":[' + b",".join(chunk) + b"]}"
+
+
+def bare_decode_rate(bootstrap: str, topic: str, messages: int) -> Figure:
+    """The ceiling: consume and ``json.loads`` every message, nothing else."""
+    consumer = Consumer({
+        "bootstrap.servers": bootstrap, "group.id": f"bench-bare-{uuid.uuid4().hex[:8]}",
+        "auto.offset.reset": "earliest", "enable.auto.commit": False,
+        "fetch.queue.backoff.ms": 100,
+    })
+    consumer.subscribe([topic])
+    seen, start = 0, 0.0
+    deadline = time.monotonic() + 300
+    while seen < messages and time.monotonic() < deadline:
+        for msg in consumer.consume(10000, timeout=1.0):
+            if msg.error():
+                continue
+            if not start:
+                start = time.perf_counter()
+            json.loads(msg.value())
+            seen += 1
+    elapsed = time.perf_counter() - start
+    consumer.close()
+    return Figure("bare confluent-kafka decode (ceiling)", seen, elapsed)
+
+
+def _wait_worker(r: redis.Redis, target: int, timeout: float, proc: object) -> dict[str, str]:
+    deadline = time.monotonic() + timeout
+    ops: dict[str, str] = {}
+    while time.monotonic() < deadline:
+        raw = r.hgetall(WORKER_OPS_KEY)
+        ops = {k.decode(): v.decode() for k, v in raw.items()}  # type: ignore[union-attr]
+        if int(ops.get("accepted", 0)) >= target:
+            return ops
+        if getattr(proc, "poll")() is not None:  # noqa: B009
+            raise RuntimeError("the worker exited during the benchmark")
+        time.sleep(0.2)
+    raise TimeoutError(f"the worker did not process {target} events in {timeout:.0f} s: {ops}")
+
+
+def run_bench(settings: Settings, events: int, series: int, envelope: int,
+              console: Console) -> None:
+    from infra import services
+    from stream.synthetic import bench_events
+
+    was_up = settings.services_file.exists() or bool(settings.kafka_bootstrap)
+    state = services.up(settings)
+    run = uuid.uuid4().hex[:8]
+    single, env_topic, lat_topic = (f"bench.{run}.single", f"bench.{run}.envelope",
+                                    f"bench.{run}.latency")
+    services.create_topics(state.kafka_bootstrap, settings,
+                           extra=[single, env_topic, lat_topic])
+    r = redis.Redis.from_url(state.redis_url)
+    figures: list[Figure] = []
+    try:
+        console.print(f"producing {events:,} synthetic events over {series:,} series ...")
+        _produce(state.kafka_bootstrap, single, _keyed(bench_events(events, series, seed=1)))
+        figures.append(bare_decode_rate(state.kafka_bootstrap, single, events))
+        figures.append(_faust_floor(settings, state.kafka_bootstrap, state.redis_url,
+                                    single, events))
+        fig, ops = _worker_run(settings, state.kafka_bootstrap, state.redis_url, r, single,
+                               events, f"bench-{run}-single", with_latency=lat_topic,
+                               series=series)
+        figures.append(fig)
+        if envelope:
+            n = _produce(state.kafka_bootstrap, env_topic,
+                         _envelopes(bench_events(events, series, seed=2), envelope))
+            console.print(f"{n:,} envelopes of {envelope} events")
+            fig_env, _ = _worker_run(settings, state.kafka_bootstrap, state.redis_url, r,
+                                     env_topic, events, f"bench-{run}-env")
+            fig_env.name = f"salescast worker, envelopes of {envelope}"
+            figures.append(fig_env)
+    finally:
+        r.close()
+        if not was_up:
+            services.down(settings)
+    _report(console, figures, ops)
+
+
+def _faust_floor(settings: Settings, kafka: str, redis_url: str, topic: str,
+                 events: int) -> Figure:
+    """The floor: a plain Faust agent that only decodes, run as a child process."""
+    env = child_env(kafka, redis_url)
+    log = settings.home / "logs" / "bench-faust-floor.log"
+    proc = spawn(salescast_cmd("bench-faust-floor", topic, str(events)), env, log)
+    proc.wait(600)
+    lines = log.read_text().strip().splitlines()
+    result = json.loads(next(x for x in reversed(lines) if x.startswith("{")))
+    return Figure("plain Faust agent decode (floor)", result["events"], result["seconds"])
+
+
+def _worker_run(settings: Settings, kafka: str, redis_url: str, r: redis.Redis, topic: str,
+                events: int, worker_id: str, with_latency: str | None = None,
+                series: int = 1000) -> tuple[Figure, dict[str, str]]:
+    from stream.synthetic import bench_events
+
+    r.delete(WORKER_OPS_KEY)
+    env = child_env(kafka, redis_url, SALESCAST_EVENTS_TOPIC=topic,
+                    SALESCAST_WORKER_ID=worker_id, SALESCAST_BENCH="1")
+    log = settings.home / "logs" / f"{worker_id}.log"
+    proc = spawn(salescast_cmd("worker"), env, log)
+    try:
+        ops = _wait_worker(r, events, 600, proc)
+        seconds = float(ops["last_event_at"]) - float(ops["first_event_at"])
+        fig = Figure("salescast worker, single-event messages", events, seconds)
+        if with_latency:
+            # steady 2k events/s for 10 s on the same topic; the worker is caught up
+            paced = _keyed(bench_events(LATENCY_EVENTS, series, seed=3))
+            _produce_paced(kafka, topic, paced, LATENCY_RATE)
+            ops = _wait_worker(r, events + LATENCY_EVENTS, 120, proc)
+        return fig, ops
+    finally:
+        stop(proc)
+
+
+def _report(console: Console, figures: list[Figure], ops: dict[str, str]) -> None:
+    ceiling = figures[0].rate
+    table = Table(title="salescast bench")
+    for col in ("path", "events", "seconds", "events/s", "x ceiling", "x faust floor"):
+        table.add_column(col, justify="right" if col != "path" else "left")
+    floor = figures[1].rate
+    for f in figures:
+        table.add_row(f.name, f"{f.events:,}", f"{f.seconds:.2f}", f"{f.rate:,.0f}",
+                      f"{f.rate / ceiling:.2f}", f"{f.rate / floor:.2f}")
+    console.print(table)
+    console.print(
+        f"event-to-Redis latency at 2k events/s: p50 {ops.get('latency_p50_ms')} ms, "
+        f"p99 {ops.get('latency_p99_ms')} ms; worker RSS "
+        f"{int(ops.get('rss_bytes', 0)) / 2**20:.0f} MiB"
+    )

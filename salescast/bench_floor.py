@@ -1,0 +1,41 @@
+"""The Faust floor of ``salescast bench``: a plain agent that only decodes each message.
+
+Run as a child process (``salescast bench-faust-floor TOPIC N``); prints one JSON line
+``{"events": N, "seconds": S}`` measured from the first to the N-th message, then exits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import uuid
+from typing import Any
+
+from stream.app import create_app
+
+__all__ = ["run_floor"]
+
+
+def run_floor(bootstrap: str, topic: str, target: int) -> None:
+    import faust
+
+    app = create_app(f"bench-floor-{uuid.uuid4().hex[:8]}", bootstrap)
+    source = app.topic(topic, key_serializer="raw", value_serializer="raw", value_type=bytes)
+    seen = {"n": 0, "start": 0.0}
+
+    @app.agent(source)
+    async def decode(stream: Any) -> None:
+        async for value in stream:
+            if not seen["n"]:
+                seen["start"] = time.perf_counter()
+            json.loads(value)
+            seen["n"] += 1
+            if seen["n"] >= target:
+                elapsed = time.perf_counter() - seen["start"]
+                print(json.dumps({"events": seen["n"], "seconds": elapsed}), flush=True)
+                os._exit(0)
+
+    sys.argv = sys.argv[:1]
+    faust.Worker(app, loglevel="warning").execute_from_commandline()

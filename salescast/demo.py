@@ -1,0 +1,61 @@
+"""``salescast demo``: services up, data fetched, worker + gateway started, real data replayed.
+
+Everything it starts is stopped on exit or Ctrl-C (by PID); services it found already
+running are left running.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from salescast.config import Settings
+from salescast.procs import child_env, free_port, port_free, salescast_cmd, spawn, stop, wait_http
+
+__all__ = ["run_demo"]
+
+
+def run_demo(settings: Settings, cache: Path, speed: float, limit: int | None,
+             console: Console) -> None:
+    from infra import services
+    from stream.dataset import fetch_dataset, iter_events
+    from stream.replay import replay
+
+    was_up = settings.services_file.exists() or bool(settings.kafka_bootstrap)
+    console.print("[bold]1/4[/] starting Kafka and Redis on 127.0.0.1 ...")
+    state = services.up(settings)
+    services.create_topics(state.kafka_bootstrap, settings)
+    children: list[subprocess.Popen[bytes]] = []
+    try:
+        console.print("[bold]2/4[/] fetching UCI Online Retail II ...")
+        path = fetch_dataset(cache / "data")
+        port = settings.gateway_port if port_free(settings.gateway_port) else free_port()
+        env = child_env(state.kafka_bootstrap, state.redis_url,
+                        SALESCAST_GATEWAY_PORT=str(port))
+        logs = settings.home / "logs"
+        console.print(f"[bold]3/4[/] starting worker and gateway (logs in {logs}) ...")
+        children.append(spawn(salescast_cmd("worker"), env, logs / "worker.log"))
+        gw = spawn(salescast_cmd("gateway", "--port", str(port)), env, logs / "gateway.log")
+        children.append(gw)
+        wait_http(f"http://127.0.0.1:{port}/healthz", 30, gw)
+        url = f"ws://127.0.0.1:{port}/ws"
+        console.print(f"\n[bold green]dashboard:[/] http://127.0.0.1:{port}/")
+        console.print(f"[bold green]websocket:[/] {url}")
+        console.print(f"try: [cyan]salescast watch 85123A --url {url}[/]  (or a pattern: '2*')\n")
+        console.print(f"[bold]4/4[/] replaying at {speed:g}x (Ctrl-C stops everything) ...")
+        summary = replay(iter_events(path, limit=limit), state.kafka_bootstrap,
+                         settings.events_topic, speed=speed, total=limit)
+        console.print(str(summary))
+        console.print("replay finished; the worker and gateway keep serving. Ctrl-C to stop.")
+        while all(c.poll() is None for c in children):
+            time.sleep(1)
+        console.print("[red]a child process exited; see the logs above[/]")
+    finally:
+        for child in children:
+            stop(child)
+        if not was_up:
+            services.down(settings)
+        console.print("demo stopped")

@@ -1,0 +1,110 @@
+"""The Faust agent: thin glue around :class:`stream.processor.Processor`.
+
+Per batch (``stream.take_events``): group the messages by partition, let the pure processor
+apply them to the per-series state, then write
+
+1. each touched state once to the changelog-backed table (never once per event),
+2. the rejected records to the dead-letter topic,
+3. the new snapshots to Redis (idempotent, versioned),
+
+and only then let Faust ack the batch (at-least-once: a crash replays it, and the processor
+skips what a series has already applied, so nothing is counted twice).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+import faust
+
+from salescast.config import Settings
+from stream.app import create_app
+from stream.metrics import WorkerStats
+from stream.processor import Message, Processor
+from stream.sink import RedisSink
+
+__all__ = ["build_worker"]
+
+log = logging.getLogger("salescast.worker")
+
+MAX_BATCH = 4096
+BATCH_WAIT = 0.05
+
+
+def build_worker(
+    settings: Settings,
+    processor_factory: Callable[[], Processor] | None = None,
+) -> tuple[faust.App, WorkerStats]:
+    """Create the Faust app with its topics, state table, agent and ops timer."""
+    app = create_app(settings.worker_id, settings.kafka, partitions=settings.partitions)
+    events = app.topic(
+        settings.events_topic,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=settings.partitions,
+    )
+    deadletter = app.topic(
+        settings.deadletter_topic, key_serializer="raw", value_serializer="raw"
+    )
+    table = app.Table(
+        "series-state",
+        default=None,
+        partitions=settings.partitions,
+        key_serializer="raw",
+        value_serializer="pickle",
+    )
+    processor = (processor_factory or (lambda: Processor.from_settings(settings)))()
+    stats = WorkerStats()
+    sinks: dict[str, RedisSink] = {}
+
+    def sink() -> RedisSink:
+        if "redis" not in sinks:
+            sinks["redis"] = RedisSink(settings.redis)
+        return sinks["redis"]
+
+    @app.agent(events, name="process-sales")
+    async def process(stream: Any) -> None:
+        async for batch in stream.take_events(MAX_BATCH, within=BATCH_WAIT):
+            started = time.perf_counter()
+            by_partition: dict[int, list[Message]] = defaultdict(list)
+            for event in batch:
+                m = event.message
+                by_partition[m.partition].append(
+                    Message(m.offset, (m.timestamp or 0.0), m.value or b"")
+                )
+            writes = []
+            for partition, messages in by_partition.items():
+                out = processor.process(partition, messages, table.data.get)
+                for key, value in out.states.items():
+                    table.data[key] = value
+                    table.send_changelog(partition, key, value)
+                for dead in out.dead:
+                    await deadletter.send(value=dead.to_json())
+                    stats.deadletters[dead.stage] += 1
+                writes.extend(out.writes)
+                stats.accepted += out.accepted
+                stats.duplicates += out.duplicates
+            if writes:
+                await sink().write(writes)
+            now = time.time()
+            stats.record_batch(
+                len(batch), [now - m.timestamp for ms in by_partition.values() for m in ms
+                             if m.timestamp], time.perf_counter() - started,
+            )
+
+    @app.timer(1.0)
+    async def publish_ops() -> None:
+        await sink().write_ops(stats.snapshot())
+
+    @app.on_shutdown.connect
+    async def close_sink(app: faust.App, **kwargs: Any) -> None:
+        if "redis" in sinks:
+            await sinks.pop("redis").close()
+
+    return app, stats

@@ -1,0 +1,71 @@
+"""The worker's running figures: counts, rate, event-to-Redis latency percentiles.
+
+Pure bookkeeping; the agent records each batch and a timer publishes :meth:`snapshot`.
+
+>>> s = WorkerStats()
+>>> s.record_batch(3, [0.010, 0.020, 0.030], 0.001)
+>>> s.events, round(s.latency_quantile(0.5), 3)
+(3, 0.02)
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+import psutil
+
+__all__ = ["WorkerStats"]
+
+
+@dataclass
+class WorkerStats:
+    """Counters since the worker started, and a window of recent latencies (seconds)."""
+
+    events: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    batches: int = 0
+    busy_seconds: float = 0.0
+    deadletters: Counter[str] = field(default_factory=Counter)
+    latencies: deque[float] = field(default_factory=lambda: deque(maxlen=20_000))
+    started: float = field(default_factory=time.time)
+    _rate_mark: tuple[float, int] = (0.0, 0)
+    rate: float = 0.0
+
+    def record_batch(self, n: int, latencies: list[float], busy: float) -> None:
+        self.events += n
+        self.batches += 1
+        self.busy_seconds += busy
+        self.latencies.extend(latencies)
+
+    def latency_quantile(self, q: float) -> float:
+        if not self.latencies:
+            return 0.0
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    def snapshot(self) -> dict[str, float | int | str]:
+        """Figures for Redis/ops; also updates the events/s rate since the last call."""
+        now = time.time()
+        mark_t, mark_n = self._rate_mark
+        if mark_t:
+            self.rate = (self.events - mark_n) / max(now - mark_t, 1e-9)
+        self._rate_mark = (now, self.events)
+        rss = psutil.Process(os.getpid()).memory_info().rss
+        return {
+            "events": self.events,
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "deadletters": sum(self.deadletters.values()),
+            "batches": self.batches,
+            "busy_seconds": round(self.busy_seconds, 3),
+            "events_per_s": round(self.rate, 1),
+            "latency_p50_ms": round(1000 * self.latency_quantile(0.50), 2),
+            "latency_p99_ms": round(1000 * self.latency_quantile(0.99), 2),
+            "rss_bytes": rss,
+            "updated_at": now,
+            "pid": os.getpid(),
+        }

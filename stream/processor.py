@@ -1,0 +1,208 @@
+"""Apply a batch of Kafka messages of one partition to per-series state: the worker's core.
+
+Pure (no Faust, Kafka or Redis): the agent hands in messages and a ``get`` function reading
+the state table, and gets back the states to write once each, the Redis writes and the
+dead letters. It is deterministic in the offsets it is given, which makes at-least-once
+replays safe:
+
+* every series remembers the last offset it applied per partition; a redelivered message
+  (after a crash, before the commit) is skipped for that series, so counts never double;
+* the partition clock (watermark) only moves forward, and closing a bucket happens exactly
+  once per series (``SeriesBuckets.close_due``).
+
+Per message: validate (single event or envelope) -> dead-letter the rejects -> add each event to
+its series' open bucket (too late / too far ahead -> dead letter) -> close every bucket the
+watermark made due: the model learns each closed value and forecasts h=1..H.
+
+Series that stop selling are not swept: their zero buckets are filled in (and learnt) when
+they are next touched, so a silent series keeps its last forecast, dated by its ``origin``.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from models.factory import Forecast, SeriesModel, default_model
+from salescast.config import Settings
+from stream.bucketing import Accepted, ClosedBucket, PartitionClock, SeriesBuckets
+from stream.records import DeadLetter
+from stream.sink import SeriesWrite
+from stream.validation import parse_message
+
+__all__ = ["Message", "SeriesState", "PartitionState", "BatchOutput", "Processor"]
+
+UPDATE_HISTORY = 28  # closed buckets carried by each live update (the snapshot has them all)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One Kafka message: its offset, producer timestamp (s) and raw value."""
+
+    offset: int
+    timestamp: float
+    value: bytes
+
+
+@dataclass
+class SeriesState:
+    """Everything the worker keeps for one series (pickled into the state table)."""
+
+    series: str
+    buckets: SeriesBuckets
+    model: SeriesModel
+    positions: dict[int, int] = field(default_factory=dict)  # partition -> last applied offset
+    events: int = 0  # accepted events, ever
+    last_ts: float = 0.0
+    forecast: Forecast | None = None
+    origin: int | None = None  # start of the first bucket the forecast is for
+
+
+@dataclass
+class PartitionState:
+    """The partition's watermark, and when each series with open buckets falls due."""
+
+    clock: PartitionClock
+    due: list[tuple[float, str]] = field(default_factory=list)  # heap of (due_at, series)
+    queued: set[str] = field(default_factory=set)  # series with an entry in ``due``
+
+    def schedule(self, series: str, due_at: float, earlier: bool = False) -> None:
+        """Make sure ``series`` is looked at once the watermark reaches ``due_at``."""
+        if series not in self.queued or earlier:
+            heapq.heappush(self.due, (due_at, series))
+            self.queued.add(series)
+
+
+@dataclass
+class BatchOutput:
+    states: dict[str, Any] = field(default_factory=dict)
+    writes: list[SeriesWrite] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+    accepted: int = 0
+    duplicates: int = 0
+    closed: int = 0
+
+
+def series_key(series: str) -> str:
+    return f"s:{series}"
+
+
+def partition_key(partition: int) -> str:
+    return f"p:{partition}"
+
+
+class Processor:
+    """Turns message batches into state changes; one instance per worker."""
+
+    def __init__(self, topic: str, width: int = 86400, lateness: int = 3600,
+                 horizon: int = 14, history: int = 120,
+                 model_factory: Callable[[int], SeriesModel] = default_model) -> None:
+        self.topic, self.width, self.lateness = topic, width, lateness
+        self.horizon, self.history = horizon, history
+        self.model_factory = model_factory
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Processor:
+        return cls(settings.events_topic, settings.bucket_seconds, settings.lateness_seconds,
+                   settings.horizon, settings.history)
+
+    def new_series(self, series: str) -> SeriesState:
+        return SeriesState(series, SeriesBuckets(self.width, self.lateness, self.history),
+                           self.model_factory(self.horizon))
+
+    def process(self, partition: int, messages: list[Message],
+                get: Callable[[str], Any]) -> BatchOutput:
+        out = BatchOutput()
+        pkey = partition_key(partition)
+        pstate: PartitionState = get(pkey) or PartitionState(PartitionClock())
+        clock = pstate.clock
+        touched: dict[str, SeriesState] = {}
+        version: dict[str, int] = {}
+
+        def load(sid: str) -> SeriesState:
+            st = touched.get(sid)
+            if st is None:
+                st = get(series_key(sid)) or self.new_series(sid)
+                touched[sid] = st
+            return st
+
+        for msg in messages:
+            events, rejected = parse_message(msg.value)
+            for rej in rejected:
+                out.dead.append(DeadLetter(rej.reason, "validation", rej.raw, self.topic,
+                                           partition, msg.offset))
+            applied: list[SeriesState] = []
+            for ev in events:
+                st = load(ev.series)
+                if st.positions.get(partition, -1) >= msg.offset:
+                    out.duplicates += 1
+                    continue
+                due_before = st.buckets.due_at
+                result = st.buckets.add(ev, clock)
+                if isinstance(result, Accepted):
+                    out.accepted += 1
+                    st.events += 1
+                    st.last_ts = max(st.last_ts, ev.ts)
+                    version[ev.series] = msg.offset
+                    applied.append(st)
+                    pstate.schedule(ev.series, st.buckets.due_at, st.buckets.due_at < due_before)
+                else:
+                    out.dead.append(DeadLetter(result.reason, "bucketing", ev.to_json(),
+                                               self.topic, partition, msg.offset))
+            for st in applied:
+                st.positions[partition] = msg.offset
+            self._close_due(pstate, load, version, msg.offset, out)
+
+        out.states[pkey] = pstate
+        for sid, st in touched.items():
+            if sid in version:
+                out.states[series_key(sid)] = st
+                out.writes.append(self._write(st, version[sid]))
+        return out
+
+    def _close_due(self, pstate: PartitionState, load: Callable[[str], SeriesState],
+                   version: dict[str, int], offset: int, out: BatchOutput) -> None:
+        wm = pstate.clock.watermark
+        if wm is None:
+            return
+        due = pstate.due
+        while due and due[0][0] <= wm:
+            _, sid = heapq.heappop(due)
+            pstate.queued.discard(sid)
+            st = load(sid)
+            closed = st.buckets.close_due(wm)
+            if closed:
+                self._learn(st, closed)
+                out.closed += len(closed)
+                version[sid] = offset
+            if st.buckets.open:  # still has open buckets: it falls due again later
+                pstate.schedule(sid, st.buckets.due_at)
+
+    def _learn(self, st: SeriesState, closed: list[ClosedBucket]) -> None:
+        for bucket in closed:
+            st.model.learn_one(bucket.qty)
+        st.forecast = st.model.forecast(self.horizon)
+        st.origin = closed[-1].end
+
+    def _write(self, st: SeriesState, version: int) -> SeriesWrite:
+        history = [[b.start, b.qty] for b in st.buckets.history]
+        open_ = [{"t": start, "qty": acc.qty, "events": acc.n_events}
+                 for start, acc in sorted(st.buckets.open.items())]
+        forecast = None
+        if st.forecast is not None and st.origin is not None:
+            forecast = st.forecast.to_dict()
+            forecast["t"] = [st.origin + i * self.width for i in range(st.forecast.horizon)]
+        snapshot = {
+            "series": st.series,
+            "version": version,
+            "bucket_seconds": self.width,
+            "events": st.events,
+            "event_ts": st.last_ts,
+            "open": open_[-1] if open_ else None,
+            "actuals": history,
+            "forecast": forecast,
+        }
+        update = dict(snapshot, actuals=history[-UPDATE_HISTORY:])
+        return SeriesWrite(st.series, version, st.last_ts, snapshot, update)
