@@ -134,6 +134,7 @@ class Processor:
                 out.dead.append(DeadLetter(rej.reason, "validation", rej.raw, self.topic,
                                            partition, msg.offset))
             applied: list[SeriesState] = []
+            single = len(events) + len(rejected) == 1  # else an envelope: re-serialise each
             for ev in events:
                 st = load(ev.series)
                 if st.positions.get(partition, -1) >= msg.offset:
@@ -149,8 +150,9 @@ class Processor:
                     applied.append(st)
                     pstate.schedule(ev.series, st.buckets.due_at, st.buckets.due_at < due_before)
                 else:
-                    out.dead.append(DeadLetter(result.reason, "bucketing", ev.to_json(),
-                                               self.topic, partition, msg.offset))
+                    raw = msg.value if single else ev.to_json()
+                    out.dead.append(DeadLetter(result.reason, "bucketing", raw, self.topic,
+                                               partition, msg.offset))
             for st in applied:
                 st.positions[partition] = msg.offset
             self._close_due(pstate, load, version, msg.offset, out)

@@ -79,12 +79,14 @@ def test_bad_and_late_records_become_dead_letters_with_reasons() -> None:
     good = SaleEvent("A", T0 + 5 * DAY, 1, 1.0).to_json()
     late = SaleEvent("A", T0 + 1 * DAY, 1, 1.0).to_json()
     ahead = SaleEvent("A", T0 + 60 * DAY, 1, 1.0).to_json()
-    msgs = [Message(0, 0, good), Message(1, 0, b"{oops"), Message(2, 0, late),
-            Message(3, 0, ahead)]
+    msgs = [Message(0, 0, good), Message(1, 0, b"{oops"), Message(2, 0, late), Message(3, 0, ahead)]
     out = proc.process(2, msgs, {}.get)
     assert out.accepted == 1
     assert [(d.stage, d.offset, d.partition) for d in out.dead] == [
-        ("validation", 1, 2), ("bucketing", 2, 2), ("bucketing", 3, 2)]
+        ("validation", 1, 2),
+        ("bucketing", 2, 2),
+        ("bucketing", 3, 2),
+    ]
     assert all(d.reason and d.topic == "sales.events" for d in out.dead)
     assert out.dead[0].raw == b"{oops"
 

@@ -1,0 +1,109 @@
+"""The forecaster contract: one value in, a horizon of values out.
+
+Modelled on river's ``time_series/base.py``, for univariate series of closed buckets:
+
+* ``learn_one(y)`` mutates: it feeds the next observed value (a finite float). NaN and
+  infinities raise :class:`ValueError`; bad values are caught upstream by validation.
+* ``forecast(horizon)`` never mutates: it returns ``horizon`` floats for the next buckets.
+  Before any observation a forecaster forecasts zeros. ``forecast_one()`` is ``forecast(1)[0]``
+  (the ensemble scores members with it on every value, so members give it a cheap path).
+* State pickles (it lives in Faust tables); no randomness, so the same inputs give the same
+  forecasts.
+* Constructors store their parameters under the same names and raise :class:`ValueError`
+  (message: lower-case, naming the bad value) on bad ones.
+
+Every forecaster has a ``name`` (used in payloads) and ``n_seen`` (values learnt so far).
+
+>>> class Last(Forecaster):
+...     name = "last"
+...     def __init__(self) -> None:
+...         super().__init__()
+...         self.y = 0.0
+...     def learn_one(self, y: float) -> None:
+...         self.y = self._check(y)
+...     def forecast(self, horizon: int) -> list[float]:
+...         return [self.y] * check_horizon(horizon)
+>>> m = Last()
+>>> m.learn_one(3.0)
+>>> m.forecast(2), m.n_seen
+([3.0, 3.0], 1)
+>>> m.learn_one(float("nan"))
+Traceback (most recent call last):
+...
+ValueError: y must be a finite number, got nan
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+import numbers
+from typing import Any
+
+__all__ = ["Forecaster", "check_horizon", "check_range"]
+
+
+def check_horizon(horizon: int) -> int:
+    """Return ``horizon`` if it is an integer >= 1, else raise :class:`ValueError`."""
+    if type(horizon) is not int or horizon < 1:
+        raise ValueError(f"horizon must be an integer >= 1, got {horizon!r}")
+    return horizon
+
+
+def check_range(
+    name: str, value: Any, lo: float, hi: float, lo_open: bool = False, integer: bool = False
+) -> None:
+    """Raise ValueError unless ``lo <= value <= hi`` (``lo < value`` when ``lo_open``).
+
+    >>> check_range("alpha", 1.5, 0, 1, lo_open=True)
+    Traceback (most recent call last):
+    ...
+    ValueError: alpha must be in (0, 1], got 1.5
+    """
+    ok_type = type(value) is int if integer else type(value) in (int, float)
+    ok = ok_type and (lo < value if lo_open else lo <= value) and value <= hi
+    if not ok:
+        if integer:
+            raise ValueError(f"{name} must be an integer in [{lo:g}, {hi:g}], got {value!r}")
+        bracket = "(" if lo_open else "["
+        raise ValueError(f"{name} must be in {bracket}{lo:g}, {hi:g}], got {value!r}")
+
+
+class Forecaster(abc.ABC):
+    """Base class of the online forecasters (see the module docstring for the contract)."""
+
+    name: str = "forecaster"
+
+    def __init__(self) -> None:
+        self.n_seen = 0
+
+    def _check(self, y: float) -> float:
+        """Validate ``y``, count it, and return it as a float (for ``learn_one``)."""
+        if type(y) is not float:
+            if isinstance(y, bool) or not isinstance(y, numbers.Real):
+                raise ValueError(f"y must be a finite number, got {y!r}")
+            y = float(y)
+        if not math.isfinite(y):
+            raise ValueError(f"y must be a finite number, got {y!r}")
+        self.n_seen += 1
+        return y
+
+    @abc.abstractmethod
+    def learn_one(self, y: float) -> None:
+        """Update the model with the next observed value."""
+
+    @abc.abstractmethod
+    def forecast(self, horizon: int) -> list[float]:
+        """Forecast the next ``horizon`` values without changing the model."""
+
+    def forecast_one(self) -> float:
+        """The one-step forecast, ``forecast(1)[0]``; subclasses override it with a cheaper path."""
+        return self.forecast(1)[0]
+
+    def _params(self) -> dict[str, Any]:
+        """Constructor parameters, for ``repr`` (subclasses store them under the same names)."""
+        return {}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self._params().items())
+        return f"{type(self).__name__}({args})"

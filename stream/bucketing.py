@@ -1,0 +1,299 @@
+"""Event-time bucketing per series, with allowed lateness and a per-partition watermark.
+
+Pure: no Kafka, no Faust. Two small picklable state objects, both meant to live in Faust tables:
+
+* :class:`PartitionClock` (one per partition): ``watermark`` = the largest event time accepted
+  on that partition. The first event of a stream defines it. An event more than
+  ``max_future_seconds`` (default 7 days) ahead of it is :class:`TooFarAhead` and does not move
+  it; any other later event moves it forward. It never moves back.
+* :class:`SeriesBuckets` (one per series): the open buckets' running totals, ``closed_until``
+  (start of the first bucket not yet closed) and a bounded ``history`` of the last closed
+  buckets (``deque(maxlen=history)``, ~50 bytes each pickled; ``history=0`` keeps none).
+
+Buckets are ``[start, start + width)`` with ``start = floor(ts / width) * width`` (epoch-aligned,
+so daily buckets are UTC days). A bucket is *due* once ``start + width + lateness <= watermark``.
+
+* :meth:`SeriesBuckets.add` returns :class:`Accepted` (with the open bucket's running totals,
+  for a "live actual" update), :class:`TooLate` (its bucket is due or already closed) or
+  :class:`TooFarAhead`. ``qty`` is the net quantity, ``revenue`` the sum of ``qty * price``,
+  ``returns`` the units returned (the sum of ``-qty`` over events with ``qty < 0``).
+* :meth:`SeriesBuckets.close_due` closes every due bucket, oldest first, each exactly once. Empty
+  buckets are closed as zeros (intermittent retail series: a day without sales is a 0 the models
+  must see), both in gaps between sales and after the last sale up to the watermark; a gap longer
+  than ``max_fill`` buckets keeps only its last ``max_fill`` zeros. A series starts at its first
+  event's bucket. Calling it per event costs a compare (or test ``state.due_at <= watermark``).
+  A silent series gets its zeros when it is next touched, or when the caller sweeps all series.
+
+The state carries its own ``width`` and ``lateness`` (compare them with the settings on start).
+Persist the clock too: a lost clock is redefined by the next event (``closed_until`` still
+stops double closes), and a bogus far-future *first* event would make everything else late.
+
+>>> DAY = 86400
+>>> clock, shop = PartitionClock(), SeriesBuckets(width=DAY, lateness=3600, history=5)
+>>> shop.add(SaleEvent("A", 10 * DAY + 60, qty=3, price=2.0), clock)
+Accepted(bucket=864000, qty=3.0, revenue=6.0, n_events=1)
+>>> shop.add(SaleEvent("A", 10 * DAY + 99, qty=-1, price=2.0), clock)  # a return
+Accepted(bucket=864000, qty=2.0, revenue=4.0, n_events=2)
+>>> shop.add(SaleEvent("A", 13 * DAY + 7200, qty=5, price=1.0), clock)  # day 13, 02:00
+Accepted(bucket=1123200, qty=5.0, revenue=5.0, n_events=1)
+>>> [(b.start // DAY, b.qty, b.n_events, b.returns) for b in shop.close_due(clock.watermark)]
+[(10, 2.0, 2, 1.0), (11, 0.0, 0, 0.0), (12, 0.0, 0, 0.0)]
+>>> shop.add(SaleEvent("A", 12 * DAY + 5, qty=1, price=1.0), clock).reason
+'event time 1036805 is in closed bucket 1036800 (watermark 1130400)'
+>>> shop.add(SaleEvent("A", 30 * DAY, qty=1, price=1.0), clock).reason
+'event time 2592000 is more than 604800 s ahead of the watermark 1130400'
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import NamedTuple
+
+from stream.records import SaleEvent
+
+__all__ = [
+    "bucket_start",
+    "PartitionClock",
+    "SeriesBuckets",
+    "ClosedBucket",
+    "Accepted",
+    "TooLate",
+    "TooFarAhead",
+    "MAX_FUTURE_SECONDS",
+    "MAX_FILL",
+]
+
+MAX_FUTURE_SECONDS = 7 * 86400
+MAX_FILL = 1000
+_new = tuple.__new__
+
+
+def _num(x: float) -> str:
+    return f"{x:.3f}".rstrip("0").rstrip(".")
+
+
+def bucket_start(ts: float, width: int) -> int:
+    """Start of the bucket holding ``ts``.
+
+    >>> bucket_start(86400 * 3 + 5.5, 86400), bucket_start(-1, 60)
+    (259200, -60)
+    """
+    return int(ts // width) * width
+
+
+class Accepted(NamedTuple):
+    """The event went into the open bucket ``bucket``; its running totals after the event."""
+
+    bucket: int
+    qty: float
+    revenue: float
+    n_events: int
+
+
+class TooLate(NamedTuple):
+    """The event's bucket is due or closed already."""
+
+    ts: float
+    bucket: int
+    watermark: float
+
+    @property
+    def reason(self) -> str:
+        return (
+            f"event time {_num(self.ts)} is in closed bucket {self.bucket} "
+            f"(watermark {_num(self.watermark)})"
+        )
+
+
+class TooFarAhead(NamedTuple):
+    """The event is more than ``max_future`` seconds ahead of the partition watermark."""
+
+    ts: float
+    watermark: float
+    max_future: float
+
+    @property
+    def reason(self) -> str:
+        return (
+            f"event time {_num(self.ts)} is more than {_num(self.max_future)} s ahead of the "
+            f"watermark {_num(self.watermark)}"
+        )
+
+
+class ClosedBucket(NamedTuple):
+    """A closed bucket ``[start, end)``; ``n_events == 0`` for a zero-filled one."""
+
+    start: int
+    end: int
+    qty: float
+    revenue: float
+    n_events: int
+    returns: float
+
+
+class _Acc:
+    """Running totals of one open bucket."""
+
+    __slots__ = ("qty", "revenue", "n_events", "returns")
+
+    def __init__(self) -> None:
+        self.qty = 0.0
+        self.revenue = 0.0
+        self.n_events = 0
+        self.returns = 0.0
+
+    def __getstate__(self) -> tuple[float, float, int, float]:
+        return self.qty, self.revenue, self.n_events, self.returns
+
+    def __setstate__(self, state: tuple[float, float, int, float]) -> None:
+        self.qty, self.revenue, self.n_events, self.returns = state
+
+
+class PartitionClock:
+    """The watermark of one partition: the largest event time accepted there (None before)."""
+
+    __slots__ = ("watermark", "max_future_seconds")
+
+    def __init__(
+        self, max_future_seconds: float = MAX_FUTURE_SECONDS, watermark: float | None = None
+    ) -> None:
+        if not max_future_seconds > 0:
+            raise ValueError(f"max_future_seconds must be > 0, got {max_future_seconds!r}")
+        self.max_future_seconds = max_future_seconds
+        self.watermark = watermark
+
+    def __repr__(self) -> str:
+        return f"PartitionClock(watermark={self.watermark!r})"
+
+    def __getstate__(self) -> tuple[float, float | None]:
+        return self.max_future_seconds, self.watermark
+
+    def __setstate__(self, state: tuple[float, float | None]) -> None:
+        self.max_future_seconds, self.watermark = state
+
+
+class SeriesBuckets:
+    """Open buckets, closed-until mark and recent closed buckets of one series."""
+
+    __slots__ = (
+        "width",
+        "lateness",
+        "closed_until",
+        "open",
+        "history",
+        "_due_at",
+        "_span",
+        "_floor",
+    )
+
+    def __init__(self, width: int = 86400, lateness: int = 3600, history: int = 120) -> None:
+        if not isinstance(width, int) or width < 1:
+            raise ValueError(f"width must be a positive integer of seconds, got {width!r}")
+        if not isinstance(lateness, int) or lateness < 0:
+            raise ValueError(f"lateness must be an integer >= 0, got {lateness!r}")
+        if not isinstance(history, int) or history < 0:
+            raise ValueError(f"history must be an integer >= 0, got {history!r}")
+        self.width = width
+        self.lateness = lateness
+        self.closed_until: int | None = None
+        self.open: dict[int, _Acc] = {}
+        self.history: deque[ClosedBucket] = deque(maxlen=history)
+        self._cache()
+
+    def _cache(self) -> None:
+        """Derived fields (not pickled): due span, too-late floor, next due watermark."""
+        self._span = self.width + self.lateness  # a bucket is due once start + _span <= wm
+        self._floor = -math.inf if self.closed_until is None else self.closed_until
+        first = self.closed_until if self.closed_until is not None else min(self.open, default=None)
+        self._due_at = math.inf if first is None else first + self._span
+
+    @property
+    def due_at(self) -> float:
+        """The watermark from which :meth:`close_due` has work to do (inf: nothing to close)."""
+        return self._due_at
+
+    def __repr__(self) -> str:
+        return (
+            f"SeriesBuckets(width={self.width}, lateness={self.lateness}, "
+            f"closed_until={self.closed_until}, open={sorted(self.open)})"
+        )
+
+    def __getstate__(self) -> tuple[object, ...]:
+        return (self.width, self.lateness, self.closed_until, self.open, self.history)
+
+    def __setstate__(self, state: tuple[object, ...]) -> None:
+        width, lateness, closed_until, open_, history = state
+        self.width, self.lateness = width, lateness  # type: ignore[assignment]
+        self.closed_until, self.open, self.history = closed_until, open_, history  # type: ignore[assignment]
+        self._cache()
+
+    def add(self, event: SaleEvent, clock: PartitionClock) -> Accepted | TooLate | TooFarAhead:
+        """Add one event; the clock's watermark moves forward when the event is accepted.
+
+        >>> clock, s = PartitionClock(), SeriesBuckets(width=60, lateness=0)
+        >>> s.add(SaleEvent("A", 125, 2, 1.5), clock), clock.watermark
+        (Accepted(bucket=120, qty=2.0, revenue=3.0, n_events=1), 125)
+        """
+        ts = event.ts
+        wm = clock.watermark
+        if wm is None or ts > wm:
+            if wm is not None and ts - wm > clock.max_future_seconds:
+                return TooFarAhead(ts, wm, clock.max_future_seconds)
+            clock.watermark = wm = ts
+        width = self.width
+        start = int(ts // width) * width
+        if start + self._span <= wm or start < self._floor:
+            return TooLate(ts, start, wm)
+        acc = self.open.get(start)
+        if acc is None:
+            acc = self.open[start] = _Acc()
+            if self.closed_until is None and start + self._span < self._due_at:
+                self._due_at = start + self._span
+        qty = event.qty
+        acc.qty += qty
+        acc.revenue += qty * event.price
+        acc.n_events += 1
+        if qty < 0:
+            acc.returns -= qty
+        # tuple.__new__ is what Accepted(...) runs, minus a Python-level call (~0.15 us).
+        return _new(Accepted, (start, acc.qty, acc.revenue, acc.n_events))
+
+    def close_due(self, watermark: float | None, max_fill: int = MAX_FILL) -> list[ClosedBucket]:
+        """Close every bucket with ``start + width + lateness <= watermark``, oldest first.
+
+        >>> s = SeriesBuckets(width=10, lateness=0)
+        >>> s.add(SaleEvent("A", 5, 1, 1.0), PartitionClock())
+        Accepted(bucket=0, qty=1.0, revenue=1.0, n_events=1)
+        >>> [(b.start, b.qty) for b in s.close_due(31)], s.closed_until, s.close_due(31)
+        ([(0, 1.0), (10, 0.0), (20, 0.0)], 30, [])
+        """
+        if watermark is None or watermark < self._due_at:
+            return []
+        width = self.width
+        last = bucket_start(watermark - self.lateness - width, width)  # last due start
+        start = self.closed_until if self.closed_until is not None else min(self.open)
+        due = sorted(k for k in self.open if k <= last)
+        due.append(last + width)  # sentinel: zero-fill up to and including `last`
+        out: list[ClosedBucket] = []
+        for key in due:
+            if (key - start) // width > max_fill:
+                start = key - max_fill * width
+            while start < key:
+                out.append(ClosedBucket(start, start + width, 0.0, 0.0, 0, 0.0))
+                start += width
+            if key <= last:
+                acc = self.open.pop(key)
+                out.append(
+                    ClosedBucket(key, key + width, acc.qty, acc.revenue, acc.n_events, acc.returns)
+                )
+                start = key + width
+        self.closed_until = last + width
+        self._cache()
+        self.history.extend(out)
+        return out
+
+    def recent(self, n: int | None = None) -> list[ClosedBucket]:
+        """The last ``n`` (default: all kept) closed buckets, oldest first."""
+        items = list(self.history)
+        return items if n is None else items[max(0, len(items) - n) :]

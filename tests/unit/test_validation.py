@@ -1,0 +1,245 @@
+"""Tests of stream.validation: good events, every kind of bad input, envelopes, fuzzing."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+import stream.validation as validation
+from stream.records import MAX_ENVELOPE_EVENTS, DeadLetter, SaleEvent
+from stream.validation import Rejection, parse_message, validate
+
+GOOD = {"series": "85123A", "ts": 1259671800.0, "qty": 6, "price": 2.55}
+
+
+def encode(**changes: object) -> bytes:
+    """GOOD with fields replaced (a value of ... removes the field), as JSON bytes."""
+    d = {**GOOD, **changes}
+    return json.dumps({k: v for k, v in d.items() if v is not ...}).encode()
+
+
+def rejected(raw: bytes) -> Rejection:
+    result = validate(raw)
+    assert isinstance(result, Rejection), result
+    assert result.raw == raw
+    assert result.reason and result.reason[0].islower()
+    return result
+
+
+def test_exports() -> None:
+    for name in validation.__all__:
+        assert hasattr(validation, name)
+
+
+def test_good_event() -> None:
+    raw = encode(id="489434:0", country="United Kingdom", extra={"ignored": True})
+    assert validate(raw) == SaleEvent(
+        "85123A", 1259671800.0, 6.0, 2.55, id="489434:0", country="United Kingdom"
+    )
+    event = validate(encode(qty=-2, price=0, id=489434, country=""))
+    assert isinstance(event, SaleEvent)
+    assert (event.qty, event.price, event.id, event.country) == (-2.0, 0.0, "489434", None)
+    assert isinstance(validate(b'  \n{"series":"A","ts":1e9,"qty":1,"price":1}\n '), SaleEvent)
+
+
+def test_round_trip_through_wire_format() -> None:
+    event = SaleEvent("A|United Kingdom", 1e9, 3.0, 1.25, "x", "UK")
+    assert validate(event.to_json()) == event
+
+
+def test_bounds_are_inclusive_where_documented() -> None:
+    assert isinstance(validate(encode(ts=validation.MIN_TS)), SaleEvent)
+    assert isinstance(validate(encode(qty=1e6, price=1e6)), SaleEvent)
+    assert isinstance(validate(encode(qty=-1e6)), SaleEvent)
+    assert isinstance(validate(encode(series="x" * 64)), SaleEvent)
+    rejected(encode(ts=validation.MAX_TS))
+
+
+@pytest.mark.parametrize(
+    ("raw", "field", "reason"),
+    [
+        (b"\xff\xfe{}", None, "not utf-8: invalid byte 0xff at position 0"),
+        ('{"series":"é"}'.encode("latin-1"), None, "not utf-8"),
+        (b"", None, "empty message"),
+        (b"{", None, "malformed json"),
+        (b"{'series': 'A'}", None, "malformed json: expecting property name"),
+        (b'{"series":"A"} x', None, "malformed json: extra data"),
+        (b"\xef\xbb\xbf{}", None, "malformed json"),  # a UTF-8 BOM
+        (b"[" * 100_000, None, "malformed json"),
+        (b"[1, 2]", None, "not an object: expected a json object, got list"),
+        (b'"just a string"', None, "not an object"),
+        (b"null", None, "not an object"),
+        (encode(series=...), "series", "missing field 'series'"),
+        (encode(ts=...), "ts", "missing field 'ts'"),
+        (encode(qty=...), "qty", "missing field 'qty'"),
+        (encode(price=...), "price", "missing field 'price'"),
+        (b'{"events": []}', "series", "missing field 'series' (an envelope? use parse_message)"),
+        (encode(qty="abc"), "qty", "qty must be a number, got 'abc'"),
+        (encode(qty="6"), "qty", "qty must be a number, got '6'"),
+        (encode(qty=None), "qty", "qty must be a number, got null"),
+        (encode(qty=[1]), "qty", "qty must be a number, got an array"),
+        (encode(qty=True), "qty", "qty must be a number, got true (a boolean)"),
+        (encode(price=False), "price", "price must be a number, got false (a boolean)"),
+        (encode(qty=float("nan")), "qty", "qty must be finite, got nan"),
+        (encode(price=float("inf")), "price", "price must be finite, got inf"),
+        (encode(ts=float("-inf")), "ts", "ts must be finite, got -inf"),
+        (b'{"series":"A","ts":1e9,"qty":1e999,"price":1}', "qty", "qty must be finite, got inf"),
+        (encode(qty=2e6), "qty", "qty must be within -1e+06..1e+06 (absurd), got 2000000.0"),
+        (encode(qty=-(10**7)), "qty", "qty must be within -1e+06..1e+06 (absurd), got -10000000"),
+        (encode(price=-0.01), "price", "price must be >= 0, got -0.01"),
+        (encode(price=5e6), "price", "price must be <= 1e+06 (absurd price), got 5000000.0"),
+        (encode(series=""), "series", "series must not be empty"),
+        (encode(series="   "), "series", "series must not be empty"),
+        (encode(series="x" * 65), "series", "series must be at most 64 chars, got 65"),
+        (encode(series="a\x00b"), "series", "series must be printable, got 'a\\x00b'"),
+        (encode(series="a\nb"), "series", "series must be printable"),
+        (b'{"series":"\\ud800","ts":1e9,"qty":1,"price":1}', "series", "series must be printable"),
+        (encode(series=85123), "series", "series must be a string, got 85123"),
+        (encode(ts="2020-01-01"), "ts", "ts must be a number, got '2020-01-01'"),
+        (encode(ts=5), "ts", "ts must be seconds since the epoch between 2000-01-01 and 2100"),
+        (encode(ts=1259671800000), "ts", "ts must be seconds since the epoch"),  # milliseconds
+        (encode(id=[1]), "id", "id must be a string, got an array"),
+        (encode(id=True), "id", "id must be a string, got true"),
+        (encode(id="x" * 300), "id", "id must be at most 256 chars, got 300"),
+        (encode(country=44), "country", "country must be a string, got 44"),
+        (encode(country="U\x07K"), "country", "country must be printable"),
+        (b"1" * 5000, None, "malformed json"),  # an integer over Python's 4300-digit limit
+    ],
+)
+def test_rejections(raw: bytes, field: str | None, reason: str) -> None:
+    rejection = rejected(raw)
+    assert rejection.reason.startswith(reason), rejection.reason
+    assert rejection.field == field
+    assert rejection.index is None
+
+
+def test_long_values_are_shortened_in_reasons() -> None:
+    assert len(rejected(encode(qty="x" * 10_000)).reason) < 80
+
+
+def test_dead_letter() -> None:
+    rejection = rejected(encode(qty="abc"))
+    letter = rejection.dead_letter("sales.events", 3, 42)
+    assert isinstance(letter, DeadLetter)
+    assert (letter.stage, letter.partition, letter.offset) == ("validate", 3, 42)
+    assert DeadLetter.from_json(letter.to_json()) == letter
+    assert letter.raw == rejection.raw and letter.reason == rejection.reason
+
+
+def test_parse_message_single_event() -> None:
+    assert parse_message(encode()) == ([validate(encode())], [])
+    events, rejections = parse_message(encode(qty="abc"))
+    assert events == [] and rejections == [validate(encode(qty="abc"))]
+
+
+def test_envelope_elements_are_rejected_one_by_one() -> None:
+    items: list[object] = [GOOD, {**GOOD, "qty": "abc"}, 7, {**GOOD, "series": "B"}, {}]
+    raw = json.dumps({"events": items, "producer": "pos-17"}).encode()
+    events, rejections = parse_message(raw)
+    assert [e.series for e in events] == ["85123A", "B"]
+    assert [(r.index, r.field) for r in rejections] == [(1, "qty"), (2, None), (4, "series")]
+    assert rejections[0].reason == "qty must be a number, got 'abc'"
+    assert json.loads(rejections[0].raw) == items[1]
+    assert rejections[1].raw == b"7" and rejections[1].reason.startswith("not an object")
+    assert rejections[2].raw == b"{}"
+    assert (
+        rejections[0].dead_letter("t", 0, 1).reason == "events[1]: qty must be a number, got 'abc'"
+    )
+
+
+def test_envelope_nan_element_is_reserialised() -> None:
+    events, rejections = parse_message(b'{"events":[{"series":"A","ts":NaN,"qty":1,"price":1}]}')
+    assert events == [] and rejections[0].raw == b'{"series":"A","ts":NaN,"qty":1,"price":1}'
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b'{"events": {"a": 1}}', "unknown envelope shape: events must be an array"),
+        (b'{"events": null}', "unknown envelope shape: events must be an array"),
+        (b'{"events": [], "series": "A"}', "unknown envelope shape: both events and series"),
+        (b"[{}]", "unknown envelope shape: expected an event object or"),
+        (b"42", "not an object"),
+        (b"{", "malformed json"),
+    ],
+)
+def test_envelopes_rejected_whole(raw: bytes, reason: str) -> None:
+    events, rejections = parse_message(raw)
+    assert events == [] and len(rejections) == 1
+    assert rejections[0].reason.startswith(reason) and rejections[0].raw == raw
+
+
+def test_envelope_size_limit() -> None:
+    assert parse_message(b'{"events": []}') == ([], [])
+    at_limit = json.dumps({"events": [GOOD] * MAX_ENVELOPE_EVENTS}).encode()
+    assert len(parse_message(at_limit)[0]) == MAX_ENVELOPE_EVENTS
+    over = json.dumps({"events": [GOOD] * (MAX_ENVELOPE_EVENTS + 1)}).encode()
+    events, rejections = parse_message(over)
+    assert events == [] and len(rejections) == 1 and rejections[0].raw == over
+    assert rejections[0].reason == (
+        f"envelope has {MAX_ENVELOPE_EVENTS + 1} events, at most {MAX_ENVELOPE_EVENTS} allowed"
+    )
+
+
+def _mutate(rng: random.Random, data: bytes) -> bytes:
+    b = bytearray(data)
+    for _ in range(rng.randint(1, 4)):
+        op = rng.randrange(4)
+        pos = rng.randrange(len(b) + 1)
+        if op == 0 and b:
+            b[min(pos, len(b) - 1)] = rng.randrange(256)
+        elif op == 1:
+            b[pos:pos] = rng.choice(
+                [b"{", b"}", b"[", b'"', b",", b"NaN", b"-", b"\\u0000", b"1e999"]
+            )
+        elif op == 2:
+            del b[pos : pos + rng.randint(1, 5)]
+        else:
+            b = b[:pos]
+    return bytes(b)
+
+
+def _random_value(rng: random.Random, depth: int = 0) -> object:
+    kinds = ["int", "float", "str", "bool", "null"] + (["list", "dict"] if depth < 3 else [])
+    kind = rng.choice(kinds)
+    if kind == "int":
+        return rng.choice([0, -1, 7, 10**6, 10**7, 2**63, 1_259_671_800])
+    if kind == "float":
+        return rng.choice([0.5, -2.5, 1e-300, 1e300, float("nan"), float("inf"), 1.26e9])
+    if kind == "str":
+        return rng.choice(["", " ", "A", "85123A", "\x00", "é", "\ud800", "x" * 70, "6"])
+    if kind == "bool":
+        return rng.random() < 0.5
+    if kind == "null":
+        return None
+    if kind == "list":
+        return [_random_value(rng, depth + 1) for _ in range(rng.randint(0, 3))]
+    keys = ["series", "ts", "qty", "price", "id", "country", "events", "x"]
+    return {k: _random_value(rng, depth + 1) for k in rng.sample(keys, rng.randint(0, 6))}
+
+
+def test_fuzz_never_raises() -> None:
+    rng = random.Random(20240601)
+    seeds = [encode(), encode(id="1", country="UK"), json.dumps({"events": [GOOD, GOOD]}).encode()]
+    inputs: list[bytes] = []
+    for _ in range(1500):
+        inputs.append(bytes(rng.randrange(256) for _ in range(rng.randint(0, 40))))
+        inputs.append(_mutate(rng, rng.choice(seeds)))
+        value = _random_value(rng)
+        if rng.random() < 0.3:
+            value = {"events": [_random_value(rng) for _ in range(rng.randint(0, 4))]}
+        inputs.append(json.dumps(value).encode("utf-8", "surrogatepass"))
+    kinds = set()
+    for raw in inputs:
+        single = validate(raw)
+        assert isinstance(single, SaleEvent | Rejection)
+        events, rejections = parse_message(raw)
+        assert all(isinstance(e, SaleEvent) for e in events)
+        for r in rejections:
+            assert isinstance(r, Rejection) and isinstance(r.raw, bytes)
+            assert r.reason and r.reason[0].islower() and len(r.reason) < 200
+            kinds.add(r.reason.split(" ")[0])
+            r.dead_letter("t", 0, 0).to_json()  # every rejection can go to the dead-letter topic
+    assert {"not", "malformed", "missing", "series", "ts", "unknown"} <= kinds
