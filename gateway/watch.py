@@ -67,7 +67,7 @@ async def watch(url: str, target: str, limit: int | None = None,
             elif kind == "error":
                 console.print(f"[red]error[/] {frame.get('code')}: {frame.get('message')}")
             elif kind in ("hello", "subscribed"):
-                console.print(f"[dim]{text}[/]")
+                console.print(f"[dim]{kind}[/]")
     return seen
 
 

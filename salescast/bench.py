@@ -107,7 +107,7 @@ def bare_decode_rate(bootstrap: str, topic: str, messages: int) -> Figure:
                 continue
             if not start:
                 start = time.perf_counter()
-            json.loads(msg.value())
+            json.loads(msg.value() or b"null")
             seen += 1
     elapsed = time.perf_counter() - start
     consumer.close()
@@ -195,7 +195,11 @@ def _worker_run(settings: Settings, kafka: str, redis_url: str, r: redis.Redis, 
         fig = Figure("salescast worker, single-event messages", events, seconds)
         if with_latency:
             # steady 2k events/s for 10 s on the same topic; the worker is caught up
-            paced = _keyed(bench_events(LATENCY_EVENTS, series, seed=3))
+            from stream.synthetic import DEFAULT_START
+
+            later = DEFAULT_START + 10.0 * (events + 1)  # after the preloaded events
+            paced = _keyed(bench_events(LATENCY_EVENTS, series, seed=3, start_ts=later,
+                                        seconds_per_event=0.1))
             _produce_paced(kafka, topic, paced, LATENCY_RATE)
             ops = _wait_worker(r, events + LATENCY_EVENTS, 120, proc)
         return fig, ops

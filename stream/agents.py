@@ -71,7 +71,7 @@ def build_worker(
     @app.agent(events, name="process-sales")
     async def process(stream: Any) -> None:
         async for batch in stream.take_events(MAX_BATCH, within=BATCH_WAIT):
-            started = time.perf_counter()
+            started, wall = time.perf_counter(), time.time()
             by_partition: dict[int, list[Message]] = defaultdict(list)
             for event in batch:
                 m = event.message
@@ -95,15 +95,15 @@ def build_worker(
             now = time.time()
             stats.record_batch(
                 len(batch), [now - m.timestamp for ms in by_partition.values() for m in ms
-                             if m.timestamp], time.perf_counter() - started,
+                             if m.timestamp], time.perf_counter() - started, wall,
             )
 
     @app.timer(1.0)
     async def publish_ops() -> None:
         await sink().write_ops(stats.snapshot())
 
-    @app.on_shutdown.connect
-    async def close_sink(app: faust.App, **kwargs: Any) -> None:
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]
+    async def close_sink(sender: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:
         if "redis" in sinks:
             await sinks.pop("redis").close()
 

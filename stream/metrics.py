@@ -2,8 +2,9 @@
 
 Pure bookkeeping; the agent records each batch and a timer publishes :meth:`snapshot`.
 
+>>> import time
 >>> s = WorkerStats()
->>> s.record_batch(3, [0.010, 0.020, 0.030], 0.001)
+>>> s.record_batch(3, [0.010, 0.020, 0.030], 0.001, started_at=time.time())
 >>> s.events, round(s.latency_quantile(0.5), 3)
 (3, 0.02)
 """
@@ -34,8 +35,14 @@ class WorkerStats:
     started: float = field(default_factory=time.time)
     _rate_mark: tuple[float, int] = (0.0, 0)
     rate: float = 0.0
+    first_event_at: float = 0.0  # wall time the first batch started
+    last_event_at: float = 0.0  # wall time the latest batch finished
 
-    def record_batch(self, n: int, latencies: list[float], busy: float) -> None:
+    def record_batch(self, n: int, latencies: list[float], busy: float,
+                     started_at: float) -> None:
+        if not self.first_event_at:
+            self.first_event_at = started_at
+        self.last_event_at = time.time()
         self.events += n
         self.batches += 1
         self.busy_seconds += busy
@@ -67,5 +74,7 @@ class WorkerStats:
             "latency_p99_ms": round(1000 * self.latency_quantile(0.99), 2),
             "rss_bytes": rss,
             "updated_at": now,
+            "first_event_at": self.first_event_at,
+            "last_event_at": self.last_event_at,
             "pid": os.getpid(),
         }

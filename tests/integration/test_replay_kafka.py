@@ -1,0 +1,154 @@
+"""Replay real Online Retail II events into the real local Kafka and read them back."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from salescast.config import Settings
+from stream.records import SaleEvent
+
+pytestmark = pytest.mark.integration
+
+N = 2000
+
+
+def _dataset() -> Path:
+    from stream.dataset import DatasetError, fetch_dataset
+
+    cache = Path(os.environ.get("SALESCAST_CACHE") or Path.home() / ".cache" / "salescast")
+    try:
+        return fetch_dataset(cache / "data", progress=False)
+    except DatasetError as exc:  # pragma: no cover - only without network and cache
+        pytest.skip(f"Online Retail II cannot be fetched: {exc}")
+
+
+@pytest.fixture(scope="module")
+def events() -> list[SaleEvent]:
+    from stream.dataset import iter_events
+
+    return list(iter_events(_dataset(), limit=N))
+
+
+@pytest.fixture
+def topic(services: Settings) -> Iterator[tuple[str, int]]:
+    """A fresh topic with 3 partitions, deleted afterwards."""
+    name, partitions = f"test.replay.{uuid.uuid4().hex[:8]}", 3
+    admin = AdminClient({"bootstrap.servers": services.kafka})
+    for f in admin.create_topics([NewTopic(name, partitions, 1)]).values():
+        f.result(30)
+    yield name, partitions
+    admin.delete_topics([name])
+
+
+def _read(
+    bootstrap: str, topic: str, partitions: int, count: int
+) -> list[tuple[int, bytes | None, bytes]]:
+    """(partition, key, value) of ``count`` messages, read with assign (no group join)."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"test-replay-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+            "fetch.queue.backoff.ms": 100,
+        }
+    )
+    consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+    out: list[tuple[int, bytes | None, bytes]] = []
+    try:
+        for _ in range(300):
+            for msg in consumer.consume(1000, timeout=0.1):
+                assert msg.error() is None, msg.error()
+                partition, value = msg.partition(), msg.value()
+                assert partition is not None and value is not None
+                out.append((partition, msg.key(), value))
+            if len(out) >= count:
+                break
+    finally:
+        consumer.close()
+    return out
+
+
+def test_real_events_round_trip_in_order_per_key(
+    services: Settings, topic: tuple[str, int], events: list[SaleEvent]
+) -> None:
+    from stream.replay import replay
+
+    name, partitions = topic
+    assert len(events) == N
+    summary = replay(events, services.kafka, name, total=N, progress=False)
+    assert (summary.sent, summary.failed, summary.messages) == (N, 0, N)
+    assert not summary.interrupted and summary.rate > 0
+
+    got = _read(services.kafka, name, partitions, N)
+    assert len(got) == N
+    by_key: dict[str, list[SaleEvent]] = defaultdict(list)
+    partition_of: dict[str, set[int]] = defaultdict(set)
+    for partition, key, value in got:
+        event = SaleEvent(**json.loads(value))
+        assert key == event.series.encode()
+        by_key[event.series].append(event)
+        partition_of[event.series].add(partition)
+    expected: dict[str, list[SaleEvent]] = defaultdict(list)
+    for e in events:
+        expected[e.series].append(e)
+    assert by_key == expected  # same events, in the same order for every key
+    assert all(len(p) == 1 for p in partition_of.values())
+
+
+def test_envelopes_and_pacing(
+    services: Settings, topic: tuple[str, int], events: list[SaleEvent]
+) -> None:
+    from stream.replay import replay
+
+    name, partitions = topic
+    summary = replay(events, services.kafka, name, progress=False, envelope=300)
+    assert (summary.sent, summary.failed, summary.messages) == (N, 0, 7)
+    got = _read(services.kafka, name, partitions, 7)
+    envelopes = {tuple(SaleEvent(**d) for d in json.loads(v)["events"]) for _, _, v in got}
+    assert envelopes == {tuple(events[i : i + 300]) for i in range(0, N, 300)}
+
+    part = events[:400]
+    span = part[-1].ts - part[0].ts
+    assert span > 0
+    paced = replay(part, services.kafka, name, speed=span / 1.5, progress=False)
+    assert paced.sent == 400 and paced.failed == 0
+    assert 1.4 <= paced.seconds <= 6.0
+
+
+def test_failed_deliveries_are_counted(services: Settings, topic: tuple[str, int]) -> None:
+    from stream.replay import replay
+
+    huge = SaleEvent("BIG", 1.0, 1, 1.0, id="x" * 2_000_000)  # over the broker's message limit
+    ok = [SaleEvent("OK", 2.0 + i, 1, 1.0) for i in range(10)]
+    summary = replay(
+        [huge, *ok],
+        services.kafka,
+        topic[0],
+        progress=False,
+        config={"message.max.bytes": 5_000_000, "compression.type": "none"},
+    )
+    assert (summary.sent, summary.failed, summary.delivered) == (11, 1, 10)
+
+
+def test_ctrl_c_flushes_and_reports(
+    services: Settings, topic: tuple[str, int], events: list[SaleEvent], capsys
+) -> None:
+    from stream.replay import replay
+
+    def interrupted() -> Iterator[SaleEvent]:
+        yield from events[:100]
+        raise KeyboardInterrupt
+
+    summary = replay(interrupted(), services.kafka, topic[0], total=N, progress=True)
+    assert summary.interrupted and (summary.sent, summary.failed) == (100, 0)
+    assert "replay interrupted: 100 events" in capsys.readouterr().out
+    assert len(_read(services.kafka, topic[0], topic[1], 100)) == 100
