@@ -1,0 +1,84 @@
+"""Real data end to end: Online Retail II -> Kafka -> worker -> Redis -> WebSocket client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+
+import pytest
+from websockets.asyncio.client import connect
+
+from gateway.server import Gateway
+
+pytestmark = pytest.mark.integration
+
+SLICE = 30_000  # about ten trading days of invoice lines
+SERIES = "85123A"  # the best-selling SKU
+
+
+def _dataset() -> Path:
+    from stream.dataset import DatasetError, fetch_dataset
+
+    cache = Path(os.environ.get("SALESCAST_CACHE") or Path.home() / ".cache" / "salescast")
+    try:
+        return fetch_dataset(cache / "data", progress=False)
+    except DatasetError as exc:  # pragma: no cover - only without network and cache
+        pytest.skip(f"Online Retail II not available: {exc}")
+
+
+def test_real_data_reaches_a_websocket_subscriber(pipeline) -> None:
+    from stream.dataset import iter_events
+    from stream.replay import replay
+
+    path = _dataset()
+    events = list(iter_events(path, limit=SLICE))
+    first, second = events[: SLICE * 2 // 3], events[SLICE * 2 // 3 :]
+    s = pipeline.settings
+    summary = replay(first, s.kafka, s.events_topic, speed=None, total=len(first),
+                     progress=False)
+    assert summary.sent == len(first)
+    pipeline.start_worker()
+    pipeline.wait_for(lambda: ((pipeline.snapshot(SERIES) or {}).get("forecast") is not None),
+                      120, f"a forecast of {SERIES} in Redis")
+    snap = pipeline.snapshot(SERIES)
+    assert snap is not None
+    expected = sum(1 for e in first if e.series == SERIES)
+    pipeline.wait_for(lambda: pipeline.snapshot(SERIES)["events"] == expected, 60,
+                      "every event of the first slice")
+
+    async def scenario() -> tuple[list[dict], list[dict]]:
+        gw = Gateway(s.redis, "127.0.0.1", 0)
+        await gw.start()
+        try:
+            async with connect(gw.url) as ws:
+                hello = json.loads(await ws.recv())
+                assert hello["type"] == "hello" and hello["protocol"] == 1
+                await ws.send(json.dumps({"type": "subscribe", "series": SERIES, "id": "a"}))
+                ack = json.loads(await ws.recv())
+                assert ack == {"type": "subscribed", "series": SERIES, "id": "a"}
+                snapshot = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                # now more of the stream arrives: live updates follow
+                await asyncio.to_thread(replay, second, s.kafka, s.events_topic, None,
+                                        len(second), False)
+                updates = []
+                while not updates or updates[-1]["data"]["events"] < expected + sum(
+                        1 for e in second if e.series == SERIES):
+                    updates.append(json.loads(await asyncio.wait_for(ws.recv(), 60)))
+                return [snapshot], updates
+        finally:
+            await gw.stop()
+
+    snapshots, updates = asyncio.run(scenario())
+    snapshot = snapshots[0]
+    assert snapshot["type"] == "snapshot"
+    data = snapshot["data"]
+    assert data["series"] == SERIES and data["events"] == expected
+    fc = data["forecast"]
+    assert len(fc["yhat"]) == s.horizon and all(v >= 0 for v in fc["yhat"])
+    assert all(lo <= y <= hi for lo, y, hi in zip(fc["lo"], fc["yhat"], fc["hi"], strict=True))
+    assert data["actuals"], "closed daily buckets are in the snapshot"
+    assert {u["type"] for u in updates} == {"update"}
+    versions = [u["data"]["version"] for u in updates]
+    assert versions == sorted(versions) and versions[0] > data["version"]
