@@ -14,6 +14,7 @@ skips what a series has already applied, so nothing is counted twice).
 from __future__ import annotations
 
 import logging
+import pickle
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -56,10 +57,21 @@ def build_worker(
         "series-state",
         default=None,
         partitions=settings.partitions,
-        key_serializer="raw",
-        value_serializer="pickle",
+        key_type=bytes,
+        value_type=bytes,
     )
     processor = (processor_factory or (lambda: Processor.from_settings(settings)))()
+    # Deserialised states of this worker's partitions; the table holds the pickled bytes.
+    # Dropped on every rebalance, so a partition that comes back is re-read from the table.
+    cache: dict[str, Any] = {}
+
+    def get_state(key: str) -> Any:
+        state = cache.get(key)
+        if state is None:
+            raw = table.data.get(key.encode())
+            if raw is not None:
+                state = cache[key] = pickle.loads(raw)
+        return state
     stats = WorkerStats()
     sinks: dict[str, RedisSink] = {}
 
@@ -80,10 +92,12 @@ def build_worker(
                 )
             writes = []
             for partition, messages in by_partition.items():
-                out = processor.process(partition, messages, table.data.get)
+                out = processor.process(partition, messages, get_state)
                 for key, value in out.states.items():
-                    table.data[key] = value
-                    table.send_changelog(partition, key, value)
+                    cache[key] = value
+                    raw_key, raw_value = key.encode(), pickle.dumps(value, protocol=5)
+                    table.data[raw_key] = raw_value
+                    table.send_changelog(partition, raw_key, raw_value)
                 for dead in out.dead:
                     await deadletter.send(value=dead.to_json())
                     stats.deadletters[dead.stage] += 1
@@ -97,6 +111,10 @@ def build_worker(
                 len(batch), [now - m.timestamp for ms in by_partition.values() for m in ms
                              if m.timestamp], time.perf_counter() - started, wall,
             )
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    async def forget_cache(sender: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:
+        cache.clear()
 
     @app.timer(1.0)
     async def publish_ops() -> None:

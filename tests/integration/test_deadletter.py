@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
@@ -63,4 +62,3 @@ def test_every_bad_record_is_dead_lettered_with_its_reason(pipeline) -> None:
     assert stages[BAD["nan"]] == "validation"
     reasons = {d.raw: d.reason for d in dead}
     assert "qty" in reasons[BAD["wrong type"]]
-    assert json.loads(json.dumps(reasons))  # reasons are plain text
