@@ -240,4 +240,14 @@ def bench_faust_floor(topic: str, events: int) -> None:
 
 
 def main() -> None:
-    app()
+    """Entry point: usage errors are one line (``salescast: ...``) with exit status 2."""
+    from typer.exceptions import TyperException
+
+    try:
+        code = app(standalone_mode=False)
+    except TyperException as exc:
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        line = " ".join(message.split())
+        console.print(f"[red]salescast: {line}[/] (see --help)", soft_wrap=True)
+        sys.exit(getattr(exc, "exit_code", 2) or 2)
+    sys.exit(code if isinstance(code, int) else 0)
