@@ -84,10 +84,12 @@ class Fanout(Generic[C]):
     def remove(self, client: C) -> None:
         self.clients.pop(client, None)
 
-    def publish(self, series: str, frame: str) -> list[C]:
-        """Queue ``frame`` for interested clients; returns the clients that are too far behind."""
+    def publish(self, series: str, frame: str, slot: str | None = None) -> list[C]:
+        """Queue ``frame`` for clients that want ``series``, replacing the pending frame of the
+        same ``slot`` (default: the series). Returns the clients that are too far behind."""
         behind = []
+        key = series if slot is None else slot
         for client, queue in self.clients.items():
-            if self._wants(client, series) and not queue.put(series, frame):
+            if self._wants(client, series) and not queue.put(key, frame):
                 behind.append(client)
         return behind

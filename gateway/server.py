@@ -30,6 +30,7 @@ from gateway.fanout import Fanout
 from gateway.messages import server_frame
 from gateway.protocol import ListRequest, Reply, Session, SnapshotRequest
 from stream.keys import INDEX_KEY, UPDATES_CHANNEL, series_key
+from stream.sink import merge_snapshot
 
 __all__ = ["Gateway"]
 
@@ -110,13 +111,15 @@ class Gateway:
                 continue
             data = message["data"]
             try:
-                series = json.loads(data)["series"]
+                update = json.loads(data)
+                series, kind = update["series"], update.get("kind", "live")
             except (ValueError, KeyError, TypeError):
                 log.warning("ignoring malformed update on %s", UPDATES_CHANNEL)
                 continue
             frame = '{"type":"update","data":' + data + "}"
             self.updates_routed += 1
-            for conn in self.fanout.publish(series, frame):
+            # queued per (series, kind): a live update never replaces a pending forecast
+            for conn in self.fanout.publish(series, frame, slot=f"{series}\0{kind}"):
                 log.info("closing a client that is too far behind")
                 self.fanout.remove(conn)
                 asyncio.create_task(conn.close(1013, "too far behind"))
@@ -152,9 +155,10 @@ class Gateway:
             names = [out.series] if out.series else await self._match(out.pattern or "*",
                                                                      MAX_PATTERN_SNAPSHOTS)
             for name in names:
-                snap = await self.redis.hget(series_key(name), "d")
-                if isinstance(snap, str):
-                    await conn.send('{"type":"snapshot","data":' + snap + "}")
+                live, part = await self.redis.hmget(series_key(name), ["o", "f"])
+                data = merge_snapshot(live, part)
+                if data is not None:
+                    await conn.send(server_frame("snapshot", data=data))
         elif isinstance(out, ListRequest):
             names = await self._match(out.pattern, out.limit)
             await conn.send(server_frame("series", series=names, id=out.id))

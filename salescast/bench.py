@@ -115,12 +115,13 @@ def bare_decode_rate(bootstrap: str, topic: str, messages: int) -> Figure:
 
 
 def _wait_worker(r: redis.Redis, target: int, timeout: float, proc: object) -> dict[str, str]:
+    """Wait until the worker has taken ``target`` messages' events (accepted or rejected)."""
     deadline = time.monotonic() + timeout
     ops: dict[str, str] = {}
     while time.monotonic() < deadline:
         raw = r.hgetall(WORKER_OPS_KEY)
         ops = {k.decode(): v.decode() for k, v in raw.items()}  # type: ignore[union-attr]
-        if int(ops.get("accepted", 0)) >= target:
+        if int(ops.get("events", 0)) >= target:
             return ops
         if getattr(proc, "poll")() is not None:  # noqa: B009
             raise RuntimeError("the worker exited during the benchmark")
@@ -174,8 +175,11 @@ def _faust_floor(settings: Settings, kafka: str, redis_url: str, topic: str,
     log = settings.home / "logs" / "bench-faust-floor.log"
     proc = spawn(salescast_cmd("bench-faust-floor", topic, str(events)), env, log)
     proc.wait(600)
-    lines = log.read_text().strip().splitlines()
-    result = json.loads(next(x for x in reversed(lines) if x.startswith("{")))
+    # Faust routes stdout through its logger: find the JSON object in the last such line
+    lines = [x for x in log.read_text().splitlines() if '{"events"' in x]
+    if not lines:
+        raise RuntimeError(f"the Faust reference run printed no result (see {log})")
+    result = json.loads(lines[-1][lines[-1].index("{"):])
     return Figure("plain Faust agent decode (floor)", result["events"], result["seconds"])
 
 

@@ -21,6 +21,7 @@ they are next touched, so a silent series keeps its last forecast, dated by its 
 from __future__ import annotations
 
 import heapq
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,6 +59,16 @@ class SeriesState:
     last_ts: float = 0.0
     forecast: Forecast | None = None
     origin: int | None = None  # start of the first bucket the forecast is for
+    # recent closed values, oldest first, ending at ``origin`` (compact: 8 bytes a bucket)
+    history: array[float] = field(default_factory=lambda: array("d"))
+
+    def actuals(self, width: int, last: int | None = None) -> list[list[float]]:
+        """``[[bucket start, value], ...]`` of the kept closed buckets (the ``last`` ones)."""
+        if self.origin is None:
+            return []
+        values = self.history if last is None else self.history[-last:]
+        first = self.origin - len(values) * width
+        return [[first + i * width, v] for i, v in enumerate(values)]
 
 
 @dataclass
@@ -109,7 +120,8 @@ class Processor:
                    settings.horizon, settings.history)
 
     def new_series(self, series: str) -> SeriesState:
-        return SeriesState(series, SeriesBuckets(self.width, self.lateness, self.history),
+        # the bucketing keeps no history: SeriesState.history is the compact copy
+        return SeriesState(series, SeriesBuckets(self.width, self.lateness, 0),
                            self.model_factory(self.horizon))
 
     def process(self, partition: int, messages: list[Message],
@@ -120,6 +132,7 @@ class Processor:
         clock = pstate.clock
         touched: dict[str, SeriesState] = {}
         version: dict[str, int] = {}
+        closed: set[str] = set()  # series whose forecast changed in this batch
 
         def load(sid: str) -> SeriesState:
             st = touched.get(sid)
@@ -155,17 +168,20 @@ class Processor:
                                                partition, msg.offset))
             for st in applied:
                 st.positions[partition] = msg.offset
-            self._close_due(pstate, load, version, msg.offset, out)
+            self._close_due(pstate, load, version, closed, msg.offset, out)
 
-        out.states[pkey] = pstate
         for sid, st in touched.items():
             if sid in version:
                 out.states[series_key(sid)] = st
-                out.writes.append(self._write(st, version[sid]))
+                out.writes.append(self._write(st, version[sid], sid in closed))
+        # Last: after a partial write the series states are ahead of the clock, never behind
+        # (a clock ahead of a series would turn its replayed events into "too late").
+        out.states[pkey] = pstate
         return out
 
     def _close_due(self, pstate: PartitionState, load: Callable[[str], SeriesState],
-                   version: dict[str, int], offset: int, out: BatchOutput) -> None:
+                   version: dict[str, int], changed: set[str], offset: int,
+                   out: BatchOutput) -> None:
         wm = pstate.clock.watermark
         if wm is None:
             return
@@ -179,32 +195,40 @@ class Processor:
                 self._learn(st, closed)
                 out.closed += len(closed)
                 version[sid] = offset
+                changed.add(sid)
             if st.buckets.open:  # still has open buckets: it falls due again later
                 pstate.schedule(sid, st.buckets.due_at)
 
     def _learn(self, st: SeriesState, closed: list[ClosedBucket]) -> None:
+        if st.origin is not None and closed[0].start != st.origin:
+            st.history = array("d")  # a gap longer than max_fill: restart the history
         for bucket in closed:
             st.model.learn_one(bucket.qty)
+            st.history.append(bucket.qty)
+        if len(st.history) > self.history:
+            del st.history[: len(st.history) - self.history]
         st.forecast = st.model.forecast(self.horizon)
         st.origin = closed[-1].end
 
-    def _write(self, st: SeriesState, version: int) -> SeriesWrite:
-        history = [[b.start, b.qty] for b in st.buckets.history]
-        open_ = [{"t": start, "qty": acc.qty, "events": acc.n_events}
-                 for start, acc in sorted(st.buckets.open.items())]
+    def _write(self, st: SeriesState, version: int, closed: bool) -> SeriesWrite:
+        """The live part always; the forecast part (actuals + forecast) when it changed."""
+        open_ = max(st.buckets.open.items(), default=None)
+        live = {
+            "series": st.series,
+            "version": version,
+            "events": st.events,
+            "event_ts": st.last_ts,
+            "open": None if open_ is None else
+            {"t": open_[0], "qty": open_[1].qty, "events": open_[1].n_events},
+        }
+        if not closed:
+            return SeriesWrite(st.series, version, st.last_ts, live, None, dict(live, kind="live"))
         forecast = None
         if st.forecast is not None and st.origin is not None:
             forecast = st.forecast.to_dict()
             forecast["t"] = [st.origin + i * self.width for i in range(st.forecast.horizon)]
-        snapshot = {
-            "series": st.series,
-            "version": version,
-            "bucket_seconds": self.width,
-            "events": st.events,
-            "event_ts": st.last_ts,
-            "open": open_[-1] if open_ else None,
-            "actuals": history,
-            "forecast": forecast,
-        }
-        update = dict(snapshot, actuals=history[-UPDATE_HISTORY:])
-        return SeriesWrite(st.series, version, st.last_ts, snapshot, update)
+        part = {"bucket_seconds": self.width, "actuals": st.actuals(self.width),
+                "forecast": forecast}
+        update = dict(live, kind="forecast", bucket_seconds=self.width, forecast=forecast,
+                      actuals=st.actuals(self.width, UPDATE_HISTORY))
+        return SeriesWrite(st.series, version, st.last_ts, live, part, update)

@@ -16,14 +16,16 @@ import redis.asyncio as aioredis
 
 from stream.keys import INDEX_KEY, UPDATES_CHANNEL, WORKER_OPS_KEY, series_key
 
-__all__ = ["SeriesWrite", "RedisSink"]
+__all__ = ["SeriesWrite", "RedisSink", "merge_snapshot"]
 
-# KEYS[1] series hash, KEYS[2] index; ARGV: version, snapshot, score, series, channel, update
+# KEYS[1] series hash, KEYS[2] index
+# ARGV: version, live JSON, score, series, channel, update JSON, forecast part JSON or ''
 _WRITE_LUA = """
 local cur = tonumber(redis.call('HGET', KEYS[1], 'v') or '-1')
 local v = tonumber(ARGV[1])
 if v <= cur then return 0 end
-redis.call('HSET', KEYS[1], 'v', ARGV[1], 'd', ARGV[2])
+redis.call('HSET', KEYS[1], 'v', ARGV[1], 'o', ARGV[2])
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'f', ARGV[7]) end
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
 redis.call('PUBLISH', ARGV[5], ARGV[6])
 return 1
@@ -32,13 +34,39 @@ return 1
 
 @dataclass(frozen=True)
 class SeriesWrite:
-    """One series' new state: the full snapshot and the (smaller) update to publish."""
+    """One series' new state.
+
+    ``live`` (version, counts, open bucket) changes with every event and is small;
+    ``forecast`` (closed actuals, forecast, model) only when a bucket closed, else ``None``.
+    A snapshot is the two merged; ``update`` is what subscribers get.
+    """
 
     series: str
     version: int
     event_ts: float
-    snapshot: dict[str, Any]
+    live: dict[str, Any]
+    forecast: dict[str, Any] | None
     update: dict[str, Any]
+
+
+def _dumps(obj: dict[str, Any]) -> str:
+    return json.dumps(obj, separators=(",", ":"))
+
+
+def merge_snapshot(live: str | bytes | None,
+                   forecast: str | bytes | None) -> dict[str, Any] | None:
+    """The snapshot of a series from its two stored parts.
+
+    >>> merge_snapshot('{"series":"A","version":3}', '{"forecast":null,"actuals":[]}')
+    {'forecast': None, 'actuals': [], 'series': 'A', 'version': 3}
+    """
+    if live is None:
+        return None
+    data: dict[str, Any] = {"forecast": None, "actuals": []}
+    if forecast is not None:
+        data.update(json.loads(forecast))
+    data.update(json.loads(live))
+    return data
 
 
 class RedisSink:
@@ -58,11 +86,12 @@ class RedisSink:
                 keys=[series_key(w.series), INDEX_KEY],
                 args=[
                     w.version,
-                    json.dumps(w.snapshot, separators=(",", ":")),
+                    _dumps(w.live),
                     w.event_ts,
                     w.series,
                     UPDATES_CHANNEL,
-                    json.dumps(w.update, separators=(",", ":")),
+                    _dumps(w.update),
+                    "" if w.forecast is None else _dumps(w.forecast),
                 ],
                 client=pipe,
             )

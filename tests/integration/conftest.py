@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import time
 import uuid
@@ -16,6 +15,7 @@ import redis
 from salescast.config import Settings
 from salescast.procs import child_env, salescast_cmd, spawn, stop
 from stream.keys import WORKER_OPS_KEY, series_key
+from stream.sink import merge_snapshot
 
 
 @dataclass
@@ -56,8 +56,8 @@ class Pipeline:
         assert producer.flush(30) == 0
 
     def snapshot(self, series: str) -> dict | None:
-        raw = self.redis.hget(series_key(series), "d")
-        return None if raw is None else json.loads(raw)
+        live, part = self.redis.hmget(series_key(series), ["o", "f"])
+        return merge_snapshot(live, part)
 
     def ops(self) -> dict[str, str]:
         return {k.decode(): v.decode() for k, v in self.redis.hgetall(WORKER_OPS_KEY).items()}

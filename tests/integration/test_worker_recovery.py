@@ -60,7 +60,7 @@ def test_kill_9_and_restart_gives_exact_counts_and_models(pipeline) -> None:
         assert snap is not None
         assert snap["events"] == count
         ref = reference[f"s:{sid}"]
-        assert snap["actuals"] == [[b.start, b.qty] for b in ref.buckets.history]
+        assert snap["actuals"] == ref.actuals(DAY)
         assert snap["forecast"]["yhat"] == pytest.approx(ref.forecast.yhat, rel=1e-9)
         assert snap["forecast"]["lo"] == pytest.approx(ref.forecast.lo, rel=1e-9)
 

@@ -37,7 +37,7 @@ def _run(proc: Processor, msgs: list[Message], batch: int, store: dict | None = 
 
 
 def _closed(store: dict, sid: str) -> dict[int, float]:
-    return {(b.start - T0) // DAY: b.qty for b in store[f"s:{sid}"].buckets.history}
+    return {(t - T0) // DAY: v for t, v in store[f"s:{sid}"].actuals(DAY)}
 
 
 def test_closed_buckets_match_the_truth_including_zero_days() -> None:
@@ -58,7 +58,7 @@ def test_batch_size_does_not_change_the_result() -> None:
     for key in a:
         if key.startswith("s:"):
             assert a[key].forecast == b[key].forecast
-            assert list(a[key].buckets.history) == list(b[key].buckets.history)
+            assert a[key].actuals(DAY) == b[key].actuals(DAY)
 
 
 def test_redelivered_messages_are_not_counted_twice() -> None:
@@ -70,7 +70,7 @@ def test_redelivered_messages_are_not_counted_twice() -> None:
     for key in once:
         if key.startswith("s:"):
             assert store[key].events == once[key].events
-            assert list(store[key].buckets.history) == list(once[key].buckets.history)
+            assert store[key].actuals(DAY) == once[key].actuals(DAY)
             assert store[key].forecast == once[key].forecast
 
 
@@ -97,10 +97,12 @@ def test_snapshot_carries_forecast_with_interval_and_model() -> None:
     store: dict = {}
     out = proc.process(0, msgs, store.get)
     write = next(w for w in out.writes if w.series == "S0")
-    fc = write.snapshot["forecast"]
+    assert write.forecast is not None
+    fc = write.forecast["forecast"]
     assert len(fc["yhat"]) == len(fc["lo"]) == len(fc["hi"]) == len(fc["t"]) == 7
     assert all(lo <= y <= hi for lo, y, hi in zip(fc["lo"], fc["yhat"], fc["hi"], strict=True))
-    assert fc["t"][0] == write.snapshot["open"]["t"]
+    assert fc["t"][0] == write.live["open"]["t"]
+    assert write.update["kind"] == "forecast" and len(write.update["actuals"]) == 28
     assert fc["model"]["winner"] in fc["model"]["weights"]
     last_s0 = max(m.offset for m in msgs if b'"S0"' in m.value)
     assert write.version == last_s0
