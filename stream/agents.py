@@ -3,7 +3,8 @@
 Per batch (``stream.take_events``): group the messages by partition, let the pure processor
 apply them to the per-series state, then write
 
-1. each touched state once to the changelog-backed table (never once per event),
+1. each touched state into the :class:`~stream.state.StateStore` (pickled into the
+   changelog-backed table once per commit, never once per event),
 2. the rejected records to the dead-letter topic,
 3. the new snapshots to Redis (idempotent, versioned),
 
@@ -14,7 +15,6 @@ skips what a series has already applied, so nothing is counted twice).
 from __future__ import annotations
 
 import logging
-import pickle
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -27,6 +27,7 @@ from stream.app import create_app
 from stream.metrics import WorkerStats
 from stream.processor import Message, Processor
 from stream.sink import RedisSink
+from stream.state import StateStore
 
 __all__ = ["build_worker"]
 
@@ -61,17 +62,8 @@ def build_worker(
         value_type=bytes,
     )
     processor = (processor_factory or (lambda: Processor.from_settings(settings)))()
-    # Deserialised states of this worker's partitions; the table holds the pickled bytes.
-    # Dropped on every rebalance, so a partition that comes back is re-read from the table.
-    cache: dict[str, Any] = {}
-
-    def get_state(key: str) -> Any:
-        state = cache.get(key)
-        if state is None:
-            raw = table.data.get(key.encode())
-            if raw is not None:
-                state = cache[key] = pickle.loads(raw)
-        return state
+    store = StateStore(table)
+    app.sensors.add(store)
     stats = WorkerStats()
     sinks: dict[str, RedisSink] = {}
 
@@ -92,12 +84,9 @@ def build_worker(
                 )
             writes = []
             for partition, messages in by_partition.items():
-                out = processor.process(partition, messages, get_state)
+                out = processor.process(partition, messages, store.get)
                 for key, value in out.states.items():
-                    cache[key] = value
-                    raw_key, raw_value = key.encode(), pickle.dumps(value, protocol=5)
-                    table.data[raw_key] = raw_value
-                    table.send_changelog(partition, raw_key, raw_value)
+                    store.put(partition, key, value)
                 for dead in out.dead:
                     await deadletter.send(value=dead.to_json())
                     stats.deadletters[dead.stage] += 1
@@ -114,7 +103,7 @@ def build_worker(
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def forget_cache(sender: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:
-        cache.clear()
+        store.forget()
 
     @app.timer(1.0)
     async def publish_ops() -> None:

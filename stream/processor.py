@@ -62,6 +62,13 @@ class SeriesState:
     # recent closed values, oldest first, ending at ``origin`` (compact: 8 bytes a bucket)
     history: array[float] = field(default_factory=lambda: array("d"))
 
+    def __getstate__(self) -> dict[str, Any]:
+        # the forecast is recomputed whenever a bucket closes: not worth pickling
+        return {k: v for k, v in self.__dict__.items() if k != "forecast"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, forecast=None)
+
     def actuals(self, width: int, last: int | None = None) -> list[list[float]]:
         """``[[bucket start, value], ...]`` of the kept closed buckets (the ``last`` ones)."""
         if self.origin is None:

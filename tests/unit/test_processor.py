@@ -57,7 +57,7 @@ def test_batch_size_does_not_change_the_result() -> None:
     b = _run(Processor("t"), msgs, batch=500)
     for key in a:
         if key.startswith("s:"):
-            assert a[key].forecast == b[key].forecast
+            assert a[key].model.forecast() == b[key].model.forecast()
             assert a[key].actuals(DAY) == b[key].actuals(DAY)
 
 
@@ -71,7 +71,7 @@ def test_redelivered_messages_are_not_counted_twice() -> None:
         if key.startswith("s:"):
             assert store[key].events == once[key].events
             assert store[key].actuals(DAY) == once[key].actuals(DAY)
-            assert store[key].forecast == once[key].forecast
+            assert store[key].model.forecast() == once[key].model.forecast()
 
 
 def test_bad_and_late_records_become_dead_letters_with_reasons() -> None:

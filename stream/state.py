@@ -1,0 +1,63 @@
+"""The worker's state store: live objects in memory, pickled into a changelog-backed table
+once per commit rather than once per batch.
+
+Faust acks a batch once the agent has handled it, and commits acked offsets on a timer. Just
+before every commit, :meth:`StateStore.on_commit_initiated` (a Faust sensor hook) writes each
+state changed since the last commit to the table's changelog; Faust then flushes the producer
+and only after that commits the offsets. So a committed offset always has its state in the
+changelog (no loss), and a crash before the commit replays the batches, which the processor
+skips per series by offset (no double count). Pickling a series state costs ~100 us: doing it
+once per commit instead of once per batch is what keeps the hot path cheap.
+"""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+import faust
+
+__all__ = ["StateStore"]
+
+
+class StateStore(faust.Sensor):
+    """Reads and writes per-key state for the processor; flushes dirty keys on commit."""
+
+    def __init__(self, table: Any) -> None:
+        super().__init__()
+        self.table = table
+        self.cache: dict[str, Any] = {}
+        self.dirty: dict[str, tuple[int, Any]] = {}  # key -> (changelog partition, state)
+        self.flushed = 0
+
+    def get(self, key: str) -> Any:
+        state = self.cache.get(key)
+        if state is None:
+            raw = self.table.data.get(key.encode())
+            if raw is not None:
+                state = self.cache[key] = pickle.loads(raw)
+        return state
+
+    def put(self, partition: int, key: str, state: Any) -> None:
+        self.cache[key] = state
+        self.dirty[key] = (partition, state)
+
+    def flush(self) -> int:
+        """Send every dirty state to the changelog (buffered; Faust flushes before commit)."""
+        n = len(self.dirty)
+        for key, (partition, state) in self.dirty.items():
+            raw_key, raw_value = key.encode(), pickle.dumps(state, protocol=5)
+            self.table.data[raw_key] = raw_value
+            self.table.send_changelog(partition, raw_key, raw_value)
+        self.dirty.clear()
+        self.flushed += n
+        return n
+
+    def forget(self) -> None:
+        """Drop the deserialised cache (on rebalance); dirty states are kept until flushed."""
+        self.cache.clear()
+
+    # -- faust.Sensor -------------------------------------------------------------------
+    def on_commit_initiated(self, consumer: Any) -> Any:
+        self.flush()
+        return None
