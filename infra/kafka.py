@@ -1,71 +1,124 @@
 """A local single-node Apache Kafka 4.x broker in KRaft mode, as a plain Java process.
 
-The jars come from Maven Central through ``infra/pom.xml`` (resolved once by ``mvn`` into
-``${SALESCAST_CACHE:-~/.cache/salescast}/kafka-<version>/libs``). :func:`start_kafka` picks
-two free loopback ports (broker, controller), writes ``server.properties``, formats storage
-once (``kafka.tools.StorageTool format --standalone``) and starts ``kafka.Kafka``.
+The jars come from Maven Central through ``infra/pom.xml``, resolved once by ``mvn`` into
+``${SALESCAST_CACHE:-~/.cache/salescast}/kafka-<version>/libs`` (``.complete`` marks success).
+:func:`start_kafka` picks two free loopback ports (broker, controller), writes
+``server.properties``, copies in storage formatted once per cache (``kafka.tools.StorageTool
+format --standalone``: a lone KRaft voter accepts new ports) and starts ``kafka.Kafka`` in its
+own session, logging to ``kafka.log``. Process helpers shared with :mod:`infra.redis` live here.
 """
-
 from __future__ import annotations
 
+import base64
 import contextlib
+import fcntl
+import functools
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from infra.errors import ServiceError
 
-__all__ = ["KAFKA_VERSION", "resolve_jars", "render_properties", "start_kafka", "stop_pid",
-           "free_port", "KafkaProcess"]
+__all__ = ["KAFKA_VERSION", "KafkaProcess", "ServiceError", "cache_root", "free_port",
+           "free_ports", "kafka_healthy", "render_properties", "resolve_jars", "start_kafka",
+           "stop_kafka", "stop_pid"]
 
 KAFKA_VERSION = "4.1.1"
+HEAP = "-Xmx512m"
 _HERE = Path(__file__).resolve().parent
 
 
 def cache_root() -> Path:
+    """``$SALESCAST_CACHE``, default ``~/.cache/salescast``: caches shared by every clone."""
     return Path(os.environ.get("SALESCAST_CACHE") or Path.home() / ".cache" / "salescast")
 
 
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """``count`` distinct TCP ports that are free on ``host`` right now."""
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for s in socks:  # all bound at once, so the kernel cannot hand out one port twice
+            s.bind((host, 0))
+        return [int(s.getsockname()[1]) for s in socks]
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that is free on ``host`` right now.
-
-    >>> 1024 <= free_port() <= 65535
-    True
-    """
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+    return free_ports(1, host)[0]
 
 
-def resolve_jars(cache: Path | None = None) -> Path:
-    """The directory holding the broker's jars, resolving them with Maven on first use."""
-    libs = (cache or cache_root()) / f"kafka-{KAFKA_VERSION}" / "libs"
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``path`` (created if needed), across processes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
+        yield
+
+
+def java_major(version_output: str) -> int:
+    """The major version in ``java -version`` output (``1.8.0`` -> 8), 0 if none."""
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', version_output)
+    if not match:
+        return 0
+    major = int(match.group(1))
+    return int(match.group(2) or 0) if major == 1 else major
+
+
+@functools.lru_cache(maxsize=1)
+def check_java() -> str:
+    """``$JAVA_HOME/bin/java`` or ``java`` on PATH, after checking it is 17 or newer."""
+    home = os.environ.get("JAVA_HOME")
+    java = str(Path(home) / "bin" / "java") if home else shutil.which("java")
+    if not java or not Path(java).exists():
+        raise ServiceError("java not found: install a Java 17+ runtime (Debian: "
+                           "apt-get install openjdk-17-jre-headless) or set KAFKA_BOOTSTRAP")
+    out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=60)
+    major = java_major(out.stderr + out.stdout)
+    if major < 17:
+        raise ServiceError(f"kafka {KAFKA_VERSION} needs java 17+, {java} is java {major}")
+    return java
+
+
+def resolve_jars(cache_dir: Path | None = None) -> Path:
+    """The directory of the broker's jars, resolved with ``mvn`` on first use (then cached)."""
+    libs = (cache_dir or cache_root()) / f"kafka-{KAFKA_VERSION}" / "libs"
     marker = libs / ".complete"
     if marker.exists():
         return libs
-    if shutil.which("java") is None:
-        raise ServiceError("java not found: install a Java 17+ runtime to run the local Kafka")
     if shutil.which("mvn") is None:
-        raise ServiceError("mvn not found: install Apache Maven to fetch the Kafka jars")
-    libs.mkdir(parents=True, exist_ok=True)
-    cmd = ["mvn", "-q", "-B", "-f", str(_HERE / "pom.xml"), "dependency:copy-dependencies",
-           f"-DoutputDirectory={libs}", f"-Dkafka.version={KAFKA_VERSION}"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    if proc.returncode != 0:
-        tail = (proc.stdout + proc.stderr).strip().splitlines()[-5:]
-        raise ServiceError("mvn could not resolve the Kafka jars: " + " | ".join(tail))
-    marker.touch()
+        raise ServiceError("mvn not found: install Apache Maven (Debian: apt-get install maven) "
+                           "to fetch the Kafka jars, or set KAFKA_BOOTSTRAP")
+    with file_lock(libs.parent / ".lock"):
+        if marker.exists():  # another process resolved them while we waited
+            return libs
+        shutil.rmtree(libs, ignore_errors=True)
+        libs.mkdir(parents=True)
+        cmd = ["mvn", "-q", "-B", "-f", str(_HERE / "pom.xml"), "dependency:copy-dependencies",
+               f"-DoutputDirectory={libs}", f"-Dkafka.version={KAFKA_VERSION}"]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+        except subprocess.TimeoutExpired:
+            raise ServiceError("mvn took over 15 min to fetch the kafka jars") from None
+        if proc.returncode != 0 or not any(libs.glob("kafka-server-*.jar")):
+            lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip()]
+            raise ServiceError("mvn could not fetch the kafka jars: " + " | ".join(lines[-3:]))
+        marker.touch()
     return libs
 
 
-def render_properties(workdir: Path, port: int, controller_port: int) -> str:
-    """``server.properties`` of a one-node broker+controller on 127.0.0.1.
+def render_properties(workdir: Path, port: int, controller_port: int,
+                      partitions: int = 4) -> str:
+    """``server.properties`` of a one-node broker+controller listening on 127.0.0.1 only.
 
     >>> text = render_properties(Path("/tmp/k"), 9092, 9093)
     >>> "listeners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093" in text
@@ -81,109 +134,164 @@ def render_properties(workdir: Path, port: int, controller_port: int) -> str:
         "inter.broker.listener.name": "PLAINTEXT",
         "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
         "log.dirs": str(workdir / "data"),
-        "num.partitions": "4",
+        "num.partitions": str(partitions),
+        "auto.create.topics.enable": "true",
         "offsets.topic.replication.factor": "1",
         "offsets.topic.num.partitions": "4",
         "transaction.state.log.replication.factor": "1",
         "transaction.state.log.min.isr": "1",
+        "transaction.state.log.num.partitions": "4",
         "share.coordinator.state.topic.replication.factor": "1",
         "share.coordinator.state.topic.min.isr": "1",
         "group.initial.rebalance.delay.ms": "0",
-        "auto.create.topics.enable": "true",
         "log.retention.hours": "168",
         "log.segment.bytes": str(64 * 1024 * 1024),
     }
     return "".join(f"{k}={v}\n" for k, v in props.items())
 
 
+def cluster_id() -> str:
+    """A fresh cluster id: a UUID as 22 URL-safe base64 characters, as Kafka wants."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
 @dataclass(frozen=True)
 class KafkaProcess:
     pid: int
     bootstrap: str
-    workdir: Path
+    workdir: Path  # server.properties, data/, kafka.log
 
 
-def _java(libs: Path, main: str, *args: str, heap: str = "-Xmx768m") -> list[str]:
+def _java_cmd(libs: Path, main: str, *args: str, heap: str = HEAP) -> list[str]:
     log4j = f"-Dlog4j2.configurationFile={_HERE / 'log4j2.properties'}"
-    return ["java", heap, "-XX:+UseG1GC", "-Djava.awt.headless=true", log4j,
-            "-cp", f"{libs}/*", main, *args]
+    return [check_java(), heap, "-XX:+UseG1GC", "-XX:+ExitOnOutOfMemoryError",
+            "-Djava.awt.headless=true", log4j, "-cp", f"{libs}/*", main, *args]
 
 
-def start_kafka(workdir: Path, timeout: float = 90.0) -> KafkaProcess:
-    """Format (once) and start a broker in ``workdir``; wait until it answers metadata."""
-    libs = resolve_jars()
+def die_with_parent() -> None:
+    """``preexec_fn``: the child gets SIGTERM when its parent dies (Linux ``prctl``)."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+
+
+def spawn(cmd: list[str], log: Path, attached: bool) -> subprocess.Popen[bytes]:
+    """Start ``cmd`` in its own session, output appended to ``log``; ``attached``: it dies
+    with this process (for test sessions), else it outlives it (``salescast services up``)."""
+    preexec: Callable[[], None] | None = die_with_parent if attached else None
+    with open(log, "ab") as out:
+        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=preexec)
+
+
+def log_tail(log: Path, lines: int = 4) -> str:
+    """The last ``lines`` lines of ``log`` on one line, for error messages."""
+    try:
+        text = log.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return "(no log)"
+    return " | ".join(ln.strip()[:300] for ln in text[-lines:]) or "(empty log)"
+
+
+def formatted_storage(libs: Path) -> Path:
+    """Empty KRaft storage, formatted once per cache (``StorageTool format --standalone``)
+    and copied by every start: formatting is a JVM start of its own (3-6 s)."""
+    template = libs.parent / "formatted"
+    if (template / "meta.properties").exists():
+        return template
+    with file_lock(libs.parent / ".lock"):
+        if (template / "meta.properties").exists():
+            return template
+        work = libs.parent / "formatting"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir()
+        props = work / "server.properties"
+        props.write_text(render_properties(work, *free_ports(2)))
+        fmt = _java_cmd(libs, "kafka.tools.StorageTool", "format", "--standalone",
+                        "--cluster-id", cluster_id(), "--config", str(props), heap="-Xmx256m")
+        out = subprocess.run(fmt, capture_output=True, text=True, timeout=180)
+        if out.returncode != 0:
+            lines = (out.stdout + out.stderr).strip().splitlines()[-3:]
+            raise ServiceError("kafka storage format failed: " + " | ".join(lines))
+        (work / "data").replace(template)
+        shutil.rmtree(work, ignore_errors=True)
+    return template
+
+
+def start_kafka(workdir: Path, timeout: float = 60.0, attached: bool = False,
+                cache_dir: Path | None = None) -> KafkaProcess:
+    """Start a broker on fresh storage in ``workdir``; wait until it serves metadata."""
+    libs = resolve_jars(cache_dir)
     workdir.mkdir(parents=True, exist_ok=True)
-    port, controller = free_port(), free_port()
+    shutil.rmtree(workdir / "data", ignore_errors=True)
+    shutil.copytree(formatted_storage(libs), workdir / "data")
+    port, controller = free_ports(2)
     props = workdir / "server.properties"
     props.write_text(render_properties(workdir, port, controller))
-    if not (workdir / "data" / "meta.properties").exists():
-        fmt = _java(libs, "kafka.tools.StorageTool", "format", "--standalone", "-t",
-                    uuid.uuid4().hex[:22], "-c", str(props), heap="-Xmx256m")
-        out = subprocess.run(fmt, capture_output=True, text=True, timeout=120)
-        if out.returncode != 0:
-            raise ServiceError(f"kafka storage format failed: {out.stderr.strip()[-300:]}")
-    log = open(workdir / "kafka.log", "ab")  # noqa: SIM115 - handed to the child
-    proc = subprocess.Popen(_java(libs, "kafka.Kafka", str(props)), stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    log.close()
+    log = workdir / "kafka.log"
+    proc = spawn(_java_cmd(libs, "kafka.Kafka", str(props)), log, attached)
     bootstrap = f"127.0.0.1:{port}"
-    _wait_healthy(bootstrap, proc, workdir / "kafka.log", timeout)
-    return KafkaProcess(proc.pid, bootstrap, workdir)
-
-
-def _port_open(bootstrap: str) -> bool:
-    host, _, port = bootstrap.split(",")[0].rpartition(":")
-    try:
-        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=1.0):
-            return True
-    except (OSError, ValueError):
-        return False
-
-
-def kafka_healthy(bootstrap: str, timeout: float = 3.0) -> bool:
-    from confluent_kafka.admin import AdminClient
-
-    if not _port_open(bootstrap):
-        return False
-    try:
-        AdminClient({"bootstrap.servers": bootstrap, "log_level": 0}).list_topics(
-            timeout=timeout)
-    except Exception:  # noqa: BLE001 - any failure means "not healthy yet"
-        return False
-    return True
-
-
-def _wait_healthy(bootstrap: str, proc: subprocess.Popen[bytes], log: Path,
-                  timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            tail = log.read_text(errors="replace").strip().splitlines()[-5:]
-            raise ServiceError("kafka exited at start: " + " | ".join(tail))
+            raise ServiceError(f"kafka exited at start ({proc.returncode}): {log_tail(log)}")
         if kafka_healthy(bootstrap, timeout=2.0):
-            return
-        time.sleep(0.5)
+            return KafkaProcess(proc.pid, bootstrap, workdir)
+        time.sleep(0.3)
     stop_pid(proc.pid)
-    raise ServiceError(f"kafka did not become healthy within {timeout:.0f} s (see {log})")
+    raise ServiceError(f"kafka not healthy after {timeout:.0f} s: {log_tail(log)}")
 
 
-def stop_pid(pid: int, timeout: float = 20.0) -> None:
-    """SIGTERM ``pid``, then SIGKILL after ``timeout``; a PID already gone is fine."""
+def kafka_healthy(bootstrap: str, timeout: float = 3.0) -> bool:
+    """Whether a Kafka at ``bootstrap`` answers a metadata request within ``timeout``."""
+    from confluent_kafka.admin import AdminClient
+
+    host, _, port = bootstrap.split(",")[0].strip().rpartition(":")
     try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=1.0).close()
+        admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+        meta = admin.list_topics(timeout=timeout)
+    except Exception:  # noqa: BLE001 - refused, timed out, bad address: not healthy (yet)
+        return False
+    return bool(meta.brokers)
+
+
+def pid_matches(pid: int, marker: str | None) -> bool:
+    """Whether ``pid`` is alive and (when ``marker`` is given) its command line contains it."""
+    try:
+        proc = psutil.Process(pid)
+        return proc.status() != psutil.STATUS_ZOMBIE and (
+            marker is None or any(marker in part for part in proc.cmdline()))
+    except psutil.Error:
+        return False
+
+
+def stop_pid(pid: int, timeout: float = 30.0, marker: str | None = None) -> bool:
+    """SIGTERM ``pid``, SIGKILL after ``timeout`` s, reap it if our child; whether it stopped
+    one. With ``marker``, a PID whose command line lacks it (reused since) is left alone."""
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            with contextlib.suppress(psutil.Error, ChildProcessError):
+                proc.wait(0)  # reap our own exited child
+            return False
+        if marker is not None and not any(marker in part for part in proc.cmdline()):
+            return False
+        proc.terminate()
         try:
-            os.kill(pid, 0)
-            done, _ = os.waitpid(pid, os.WNOHANG)
-            if done == pid:
-                return
-        except ChildProcessError:
-            pass  # not our child: poll with kill(0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.2)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
+            proc.wait(timeout)
+        except psutil.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.Error as exc:
+        raise ServiceError(f"cannot stop pid {pid}: {exc}") from None
+    return True
+
+
+def stop_kafka(pid: int, timeout: float = 30.0) -> bool:
+    """Stop the broker ``pid`` (controlled shutdown takes ~3 s), if it is a Kafka."""
+    return stop_pid(pid, timeout, marker="kafka.Kafka")

@@ -1,30 +1,37 @@
 """``salescast services up|down|status``: the local Kafka and Redis every command finds.
 
-``up`` starts what is missing and writes the addresses (and PIDs) to
-``$SALESCAST_HOME/services.json``; other commands read them from there. ``KAFKA_BOOTSTRAP``
-or ``REDIS_URL`` in the environment point at existing servers: then nothing is started for
-that service. ``down`` stops, by PID, only what ``up`` started.
+:func:`up` starts what is missing (Kafka 4.x KRaft and ``redis-server``, on 127.0.0.1, free
+ports, data under ``$SALESCAST_HOME/services``) and writes the addresses and PIDs to
+``settings.services_file``; other commands read them from there. ``KAFKA_BOOTSTRAP`` or
+``REDIS_URL`` point at existing servers: then nothing is started for that service. Every run of
+``up`` that starts Kafka or Redis starts it empty (Redis keeps nothing on disk either), and
+:func:`down` stops, by PID, only what ``up`` started, keeping the logs.
 """
 
 from __future__ import annotations
 
 import json
-import os
+import shutil
 import time
-from dataclasses import asdict, dataclass
+from contextlib import AbstractContextManager
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from infra.errors import ServiceError
-from infra.kafka import kafka_healthy, start_kafka, stop_pid
-from infra.redis_server import redis_healthy, start_redis
+from infra.kafka import file_lock, kafka_healthy, pid_matches, start_kafka, stop_kafka, stop_pid
+from infra.redis import redis_healthy, start_redis, stop_redis
 from salescast.config import Settings
 
-__all__ = ["ServicesState", "ServiceError", "up", "down", "status", "create_topics"]
+__all__ = ["ServiceError", "ServicesState", "create_topics", "down", "status", "up"]
+
+_KAFKA, _REDIS = "kafka.Kafka", "redis-server"
 
 
 @dataclass(frozen=True)
 class ServicesState:
+    """What ``up`` wrote: addresses, and the PIDs of what it started (None: external)."""
+
     kafka_bootstrap: str
     redis_url: str
     kafka_pid: int | None = None
@@ -33,103 +40,181 @@ class ServicesState:
     started_at: float = 0.0
 
 
-def _read(settings: Settings) -> ServicesState | None:
+def read_state(settings: Settings) -> ServicesState | None:
+    """The state file's contents, or None when there is none."""
     path = settings.services_file
     if not path.exists():
         return None
     try:
-        return ServicesState(**json.loads(path.read_text()))
+        raw = json.loads(path.read_text())
+        names = {f.name for f in fields(ServicesState)}
+        return ServicesState(**{k: v for k, v in raw.items() if k in names})
     except (ValueError, TypeError):
         raise ServiceError(f"unreadable services state {path}: remove it and retry") from None
 
 
-def _alive(pid: int | None) -> bool:
-    if pid is None:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def up(settings: Settings) -> ServicesState:
-    """Start the local services that are not already up and healthy; return their addresses."""
-    old = _read(settings)
-    if old and (old.kafka_pid is None or _alive(old.kafka_pid)) \
-            and (old.redis_pid is None or _alive(old.redis_pid)) \
-            and kafka_healthy(old.kafka_bootstrap) and redis_healthy(old.redis_url):
-        return old
-    if old:
-        down(settings)
-    workdir = settings.home / "services"
-    kafka_pid = redis_pid = None
-    if settings.kafka_bootstrap:
-        bootstrap = settings.kafka_bootstrap
-    else:
-        kafka = start_kafka(workdir / f"kafka-{int(time.time())}")
-        bootstrap, kafka_pid = kafka.bootstrap, kafka.pid
-    try:
-        if settings.redis_url:
-            url = settings.redis_url
-        else:
-            redis = start_redis(workdir / "redis")
-            url, redis_pid = redis.url, redis.pid
-    except ServiceError:
-        if kafka_pid:
-            stop_pid(kafka_pid)
-        raise
-    state = ServicesState(bootstrap, url, kafka_pid, redis_pid, str(workdir), time.time())
+def _write_state(settings: Settings, state: ServicesState) -> None:
     settings.home.mkdir(parents=True, exist_ok=True)
-    settings.services_file.write_text(json.dumps(asdict(state), indent=2))
-    return state
+    tmp = settings.services_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(state), indent=2) + "\n")
+    tmp.replace(settings.services_file)
+
+
+def _lock(settings: Settings) -> AbstractContextManager[None]:
+    return file_lock(settings.home / ".services.lock")
+
+
+def up(settings: Settings, *, attached: bool = False, timeout: float = 60.0) -> ServicesState:
+    """Start the local services that are not already up and healthy; return their addresses.
+
+    ``attached=True`` (test sessions) makes what is started die with this process.
+    """
+    with _lock(settings):
+        old = read_state(settings)
+        workdir = settings.home / "services"
+        kafka, kafka_pid = _external_kafka(settings, timeout)
+        redis, redis_pid = _external_redis(settings)
+        if old and old.kafka_pid and kafka is None and pid_matches(old.kafka_pid, _KAFKA) \
+                and kafka_healthy(old.kafka_bootstrap):
+            kafka, kafka_pid = old.kafka_bootstrap, old.kafka_pid
+        if old and old.redis_pid and redis is None and pid_matches(old.redis_pid, _REDIS) \
+                and redis_healthy(old.redis_url):
+            redis, redis_pid = old.redis_url, old.redis_pid
+        if old and kafka is not None and redis is not None \
+                and (old.kafka_bootstrap, old.redis_url, old.kafka_pid, old.redis_pid) \
+                == (kafka, redis, kafka_pid, redis_pid):
+            return old  # nothing to do
+        if old:  # stop what the state file names but is not reused (stale or unhealthy)
+            if old.kafka_pid and old.kafka_pid != kafka_pid:
+                stop_kafka(old.kafka_pid)
+            if old.redis_pid and old.redis_pid != redis_pid:
+                stop_redis(old.redis_pid)
+        started: list[int] = []
+        try:
+            if kafka is None:
+                k = start_kafka(workdir / "kafka", timeout=timeout, attached=attached)
+                kafka, kafka_pid = k.bootstrap, k.pid
+                started.append(k.pid)
+                _warm_group_coordinator(kafka)
+            if redis is None:
+                r = start_redis(workdir / "redis", attached=attached)
+                redis, redis_pid = r.url, r.pid
+                started.append(r.pid)
+        except BaseException:
+            for pid in started:  # a stale state file is harmless: the next `up` replaces it
+                stop_pid(pid)
+            raise
+        state = ServicesState(kafka, redis, kafka_pid, redis_pid, str(workdir), time.time())
+        _write_state(settings, state)
+        return state
+
+
+def _warm_group_coordinator(bootstrap: str, timeout: float = 15.0) -> None:
+    """Have a fresh broker create ``__consumer_offsets`` now, so the first consumer group
+    joins at once instead of logging GroupCoordinatorNotAvailable while it is created."""
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        future = admin.describe_consumer_groups(["salescast-warmup"], request_timeout=5)
+        try:
+            future["salescast-warmup"].result()
+            return
+        except Exception:  # noqa: BLE001 - NOT_COORDINATOR until the topic is led: retry
+            time.sleep(0.2)
+
+
+def _external_kafka(settings: Settings, timeout: float) -> tuple[str | None, None]:
+    if not settings.kafka_bootstrap:
+        return None, None
+    if not kafka_healthy(settings.kafka_bootstrap, timeout=min(timeout, 10.0)):
+        raise ServiceError(f"KAFKA_BOOTSTRAP={settings.kafka_bootstrap} does not answer")
+    return settings.kafka_bootstrap, None
+
+
+def _external_redis(settings: Settings) -> tuple[str | None, None]:
+    if not settings.redis_url:
+        return None, None
+    if not redis_healthy(settings.redis_url):
+        raise ServiceError(f"REDIS_URL={settings.redis_url} does not answer PING")
+    return settings.redis_url, None
 
 
 def down(settings: Settings) -> None:
-    """Stop what ``up`` started (by PID) and remove the state file."""
-    state = _read(settings)
-    if state is None:
-        return
-    for pid in (state.kafka_pid, state.redis_pid):
-        if pid:
-            stop_pid(pid)
-    settings.services_file.unlink(missing_ok=True)
-    if state.workdir:
-        import shutil
-
-        shutil.rmtree(Path(state.workdir), ignore_errors=True)
+    """Stop what ``up`` started (by PID), delete its data (not its logs), drop the state file."""
+    with _lock(settings):
+        state = read_state(settings)
+        if state is None:
+            return
+        if state.kafka_pid:
+            stop_kafka(state.kafka_pid)
+        if state.redis_pid:
+            stop_redis(state.redis_pid)
+        if state.workdir:
+            shutil.rmtree(Path(state.workdir) / "kafka" / "data", ignore_errors=True)
+        settings.services_file.unlink(missing_ok=True)
 
 
 def status(settings: Settings) -> dict[str, str]:
-    """A line per service: its address and whether it answers."""
-    state = _read(settings)
+    """One line per service: ``down``, or its address and whether it answers (and its PID)."""
+    state = read_state(settings)
     kafka = settings.kafka_bootstrap or (state.kafka_bootstrap if state else None)
     redis = settings.redis_url or (state.redis_url if state else None)
+    kafka_pid = None if settings.kafka_bootstrap or not state else state.kafka_pid
+    redis_pid = None if settings.redis_url or not state else state.redis_pid
+
+    def line(address: str | None, pid: int | None, healthy: bool) -> str:
+        if address is None:
+            return "down"
+        where = f"local, pid {pid}" if pid else "external"
+        return f"{'healthy' if healthy else 'NOT answering'}  {address}  ({where})"
+
     return {
-        "kafka": "down" if not kafka else
-        f"{kafka} {'healthy' if kafka_healthy(kafka) else 'NOT answering'}",
-        "redis": "down" if not redis else
-        f"{redis} {'healthy' if redis_healthy(redis) else 'NOT answering'}",
+        "kafka": line(kafka, kafka_pid, bool(kafka) and kafka_healthy(kafka or "")),
+        "redis": line(redis, redis_pid, bool(redis) and redis_healthy(redis or "")),
     }
 
 
 def create_topics(bootstrap: str, settings: Settings, extra: list[str] | None = None,
-                  timeout: float = 30.0) -> None:
-    """Create the events and dead-letter topics (and ``extra``) if they do not exist."""
-    from confluent_kafka import KafkaException
+                  timeout: float = 30.0) -> list[str]:
+    """Create the events and dead-letter topics (and ``extra``) with ``settings.partitions``
+    partitions unless they exist; wait until they have leaders. Returns the ones created."""
+    from confluent_kafka import KafkaError, KafkaException
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    wanted = [settings.events_topic, settings.deadletter_topic, *(extra or [])]
-    existing = set(admin.list_topics(timeout=timeout).topics)
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    wanted = list(dict.fromkeys([settings.events_topic, settings.deadletter_topic,
+                                 *(extra or [])]))
+    try:
+        existing = set(admin.list_topics(timeout=timeout).topics)
+    except KafkaException as exc:
+        raise ServiceError(f"kafka at {bootstrap} does not answer: {exc.args[0]}") from None
     new = [NewTopic(t, num_partitions=settings.partitions, replication_factor=1)
            for t in wanted if t not in existing]
-    if not new:
-        return
-    for topic, future in admin.create_topics(new, request_timeout=timeout).items():
-        try:
-            future.result(timeout)
-        except KafkaException as exc:
-            err: Any = exc.args[0]
-            if getattr(err, "name", lambda: "")() != "TOPIC_ALREADY_EXISTS":
-                raise ServiceError(f"cannot create topic {topic}: {err}") from None
+    created: list[str] = []
+    if new:
+        for topic, future in admin.create_topics(new, request_timeout=timeout).items():
+            try:
+                future.result(timeout)
+                created.append(topic)
+            except KafkaException as exc:
+                err = exc.args[0]
+                if err.code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                    raise ServiceError(f"cannot create topic {topic}: {err.str()}") from None
+    _wait_for_leaders(admin, wanted, timeout)
+    return created
+
+
+def _wait_for_leaders(admin: Any, topics: list[str], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        meta = admin.list_topics(timeout=timeout).topics
+        missing = [t for t in topics if t not in meta or meta[t].error is not None
+                   or any(p.leader < 0 for p in meta[t].partitions.values())]
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            raise ServiceError(f"topics without a leader after {timeout:.0f} s: "
+                               + ", ".join(missing))
+        time.sleep(0.1)

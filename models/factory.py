@@ -1,36 +1,44 @@
-"""The model the stream worker keeps per series: ensemble + interval, one call per closed bucket.
+"""The model the stream worker keeps per series: a forecaster plus conformal intervals.
 
-:func:`default_model` builds a :class:`SeriesModel` of three members (seasonal naive, 28-bucket
-rolling median, Holt-Winters on log1p), blended by :class:`~models.ensemble.Ensemble`, with an
-80% :class:`~models.intervals.ResidualInterval` fed by the ensemble's own one-step errors.
+:func:`default_model` builds a :class:`SeriesModel` of four members (seasonal naive, 28-bucket
+rolling median, Holt-Winters on log1p, TSB for intermittent demand), blended per horizon by
+:class:`~models.horizon.HorizonEnsemble` (weighted median, squared inverse-error weights),
+with 80% and 95% per-horizon :class:`~models.conformal.ConformalInterval` bands fed by the
+ensemble's own ``k``-step errors.
+:class:`SeriesModel` wraps *any* :class:`~models.base.Forecaster` the same way (the backtest
+scores every member with its own intervals).
 
 * ``learn_one(y)``: the closed bucket's value (mutates); returns nothing.
 * ``forecast(h)``: a :class:`Forecast` (never mutates): ``yhat``, ``lo``, ``hi`` lists of
-  length ``h`` and ``model``, a JSON-ready description (members, weights, winner, ...).
+  length ``h`` (the ``coverage`` band, 80% by default), ``lo95``/``hi95`` (the 95% band) and
+  ``model``, a JSON-ready description (members, weights, winner, per-horizon weights, and
+  ``interval``: ``coverage``, ``n``, ``levels`` and the 95% band again as ``lo95``/``hi95``, so
+  that payload consumers of ``to_dict()``, whose four keys are unchanged, also get it).
 * ``last_prior``: the one-step forecast the model had made for the last learnt value (None
   before), for the anomaly check of a closed actual against what was expected.
 
 The whole object pickles (a few KB) and is deterministic.
 
 >>> m = default_model(horizon=7)
->>> for y in [0, 0, 3, 8, 4, 0, 1] * 8:
+>>> for y in [0, 0, 3, 8, 4, 0, 1] * 20:
 ...     m.learn_one(y)
 >>> f = m.forecast()
 >>> [round(v, 1) for v in f.yhat]
 [0.0, 0.0, 3.0, 8.0, 4.0, 0.0, 1.0]
->>> f.model["winner"], len(f.lo), f.lo[3] <= f.yhat[3] <= f.hi[3]
+>>> f.model["winner"], len(f.lo), f.lo95[3] <= f.lo[3] <= f.yhat[3] <= f.hi[3] <= f.hi95[3]
 ('holt_winters_log1p', 7, True)
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from models.base import check_horizon, check_range
+from models.base import Forecaster, check_horizon, check_range
 from models.baselines import RollingMedian, SeasonalNaive
-from models.ensemble import Ensemble
-from models.intervals import ResidualInterval
+from models.conformal import ConformalInterval
+from models.horizon import HorizonEnsemble
+from models.intermittent import TSB
 from models.online import HoltWintersLog1p
 
 __all__ = ["Forecast", "SeriesModel", "default_model"]
@@ -38,54 +46,122 @@ __all__ = ["Forecast", "SeriesModel", "default_model"]
 
 @dataclass(frozen=True, slots=True)
 class Forecast:
-    """Point forecasts and interval bounds for horizons 1..h, and the model that made them."""
+    """Point forecasts and interval bounds for horizons 1..h, and the model that made them.
+
+    ``lo``/``hi`` is the model's ``coverage`` band (80% by default), ``lo95``/``hi95`` the 95%
+    band (empty when the model has no 95% level).
+    """
 
     yhat: list[float]
     lo: list[float]
     hi: list[float]
     model: dict[str, Any]
+    lo95: list[float] = field(default_factory=list)
+    hi95: list[float] = field(default_factory=list)
 
     @property
     def horizon(self) -> int:
         return len(self.yhat)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form for payloads."""
+        """JSON-ready form for payloads (the 95% band is in ``model["interval"]``)."""
         return {"yhat": self.yhat, "lo": self.lo, "hi": self.hi, "model": self.model}
 
 
 class SeriesModel:
-    """An ensemble plus its interval tracker: what the worker keeps per series."""
+    """A forecaster plus its conformal intervals: what the worker keeps per series.
 
-    def __init__(self, ensemble: Ensemble, interval: ResidualInterval, horizon: int = 14) -> None:
+    >>> from models.intermittent import TSB
+    >>> m = SeriesModel(TSB(), ConformalInterval(horizon=3), horizon=3)
+    >>> for y in [0.0, 2.0] * 30:
+    ...     m.learn_one(y)
+    >>> f = m.forecast()
+    >>> f.model["name"], [round(v, 2) for v in f.yhat], f.lo95[0] <= f.lo[0]
+    ('tsb', [1.02, 1.02, 1.02], True)
+    """
+
+    def __init__(
+        self, forecaster: Forecaster, interval: ConformalInterval, horizon: int = 14
+    ) -> None:
         check_horizon(horizon)
-        self.ensemble = ensemble
+        if interval.horizon < horizon:
+            raise ValueError(f"interval horizon {interval.horizon} < horizon {horizon}")
+        self.forecaster = forecaster
         self.interval = interval
         self.horizon = horizon
         self.last_prior: float | None = None
+        self._update = getattr(forecaster, "update", None)
 
     def __repr__(self) -> str:
-        return f"SeriesModel(horizon={self.horizon}, n_seen={self.n_seen})"
+        return f"SeriesModel({self.forecaster.name!r}, horizon={self.horizon}, n={self.n_seen})"
+
+    @property
+    def ensemble(self) -> Forecaster:
+        """The forecaster (the name predates non-ensemble forecasters)."""
+        return self.forecaster
 
     @property
     def n_seen(self) -> int:
-        return self.ensemble.n_seen
+        return self.forecaster.n_seen
 
     def learn_one(self, y: float) -> None:
         """Learn the next closed bucket's value; NaN/inf raise ValueError (state unchanged)."""
-        prior = self.ensemble.update(y)
-        if self.ensemble.n_seen > 1:  # the first prior is the zero forecast of an empty model
-            self.interval.update(y, prior)
+        fc = self.forecaster
+        if self._update is not None:
+            prior = self._update(y)
+        else:
+            prior = fc.forecast_one()
+            fc.learn_one(y)
+        self.interval.update(y)
+        self.interval.record(fc.forecast(self.interval.horizon))
         self.last_prior = prior
 
     def forecast(self, horizon: int | None = None) -> Forecast:
-        """Forecast ``horizon`` (default: ``self.horizon``) buckets ahead with an interval."""
+        """Forecast ``horizon`` (default: ``self.horizon``) buckets ahead with intervals."""
         h = self.horizon if horizon is None else check_horizon(horizon)
-        yhat = self.ensemble.forecast(h)
-        lo, hi = self.interval.interval(yhat)
-        model = self.ensemble.describe()
-        model["interval"] = {"coverage": self.interval.coverage, "n": self.interval.n}
-        return Forecast(yhat, lo, hi, model)
+        fc, iv = self.forecaster, self.interval
+        yhat = fc.forecast(h)
+        bands = iv.bounds(yhat[: iv.horizon])
+        if h > iv.horizon:  # beyond the calibrated horizons: the last horizon's width
+            for lo, hi in bands.values():
+                dl, dh = yhat[iv.horizon - 1] - lo[-1], hi[-1] - yhat[iv.horizon - 1]
+                lo.extend(
+                    max(v - dl, lo[-1] if iv.lower is None else iv.lower)
+                    if iv.lower is not None
+                    else v - dl
+                    for v in yhat[iv.horizon :]
+                )
+                hi.extend(v + dh for v in yhat[iv.horizon :])
+        lo, hi = bands[iv.levels[0]]
+        lo95, hi95 = bands.get(0.95, ([], []))
+        describe = getattr(fc, "describe", None)
+        model: dict[str, Any] = {"name": fc.name, "n_seen": fc.n_seen}
+        if describe is not None:
+            model.update(describe())
+        if "winner" not in model:
+            model["winner"], model["weights"] = fc.name, {fc.name: 1.0}
+        model["interval"] = {
+            "coverage": iv.levels[0],
+            "levels": list(iv.levels),
+            "n": iv.n,
+            "lo95": lo95,
+            "hi95": hi95,
+        }
+        return Forecast(yhat, lo, hi, model, lo95, hi95)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        del state["_update"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._update = getattr(self.forecaster, "update", None)
+
+
+def default_members(season: int = 7, window: int = 28) -> list[Forecaster]:
+    """The default ensemble's members, freshly built."""
+    return [SeasonalNaive(season), RollingMedian(window), HoltWintersLog1p(season), TSB()]
 
 
 def default_model(
@@ -100,5 +176,11 @@ def default_model(
     """
     check_horizon(horizon)
     check_range("coverage", coverage, 0, 1, lo_open=True)
-    members = [SeasonalNaive(season), RollingMedian(window), HoltWintersLog1p(season)]
-    return SeriesModel(Ensemble(members), ResidualInterval(coverage), horizon)
+    if coverage >= 1:
+        raise ValueError(f"coverage must be in (0, 1), got {coverage!r}")
+    levels = (coverage,) if coverage == 0.95 else (coverage, 0.95)
+    # combine and power were chosen on the backtest's disjoint "tuning" panel (docs/backtest.md)
+    ensemble = HorizonEnsemble(
+        default_members(season, window), horizon, power=2.0, combine="median"
+    )
+    return SeriesModel(ensemble, ConformalInterval(horizon, levels), horizon)

@@ -42,7 +42,8 @@ def build_worker(
     processor_factory: Callable[[], Processor] | None = None,
 ) -> tuple[faust.App, WorkerStats]:
     """Create the Faust app with its topics, state table, agent and ops timer."""
-    app = create_app(settings.worker_id, settings.kafka, partitions=settings.partitions)
+    app = create_app(settings.worker_id, settings.kafka, partitions=settings.partitions,
+                     datadir=str(settings.home / "faust" / settings.worker_id))
     events = app.topic(
         settings.events_topic,
         key_type=bytes,
@@ -83,6 +84,7 @@ def build_worker(
                     Message(m.offset, (m.timestamp or 0.0), m.value or b"")
                 )
             writes = []
+            taken = 0
             for partition, messages in by_partition.items():
                 out = processor.process(partition, messages, store.get)
                 for key, value in out.states.items():
@@ -93,11 +95,12 @@ def build_worker(
                 writes.extend(out.writes)
                 stats.accepted += out.accepted
                 stats.duplicates += out.duplicates
+                taken += out.accepted + out.duplicates + len(out.dead)
             if writes:
                 await sink().write(writes)
             now = time.time()
             stats.record_batch(
-                len(batch), [now - m.timestamp for ms in by_partition.values() for m in ms
+                len(batch), taken, [now - m.timestamp for ms in by_partition.values() for m in ms
                              if m.timestamp], time.perf_counter() - started, wall,
             )
 

@@ -16,6 +16,7 @@ def create_app(
     bootstrap: str,
     *,
     partitions: int = 4,
+    datadir: str | None = None,
     session_timeout: float = 10.0,
     commit_interval: float = 1.0,
 ) -> faust.App:
@@ -28,6 +29,7 @@ def create_app(
         app_id,
         broker=f"kafka://{bootstrap}",
         store="memory://",
+        datadir=datadir or f"/tmp/salescast-faust/{app_id}",
         topic_partitions=partitions,
         topic_replication_factor=1,
         processing_guarantee="at_least_once",

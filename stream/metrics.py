@@ -4,7 +4,7 @@ Pure bookkeeping; the agent records each batch and a timer publishes :meth:`snap
 
 >>> import time
 >>> s = WorkerStats()
->>> s.record_batch(3, [0.010, 0.020, 0.030], 0.001, started_at=time.time())
+>>> s.record_batch(3, 3, [0.010, 0.020, 0.030], 0.001, started_at=time.time())
 >>> s.events, round(s.latency_quantile(0.5), 3)
 (3, 0.02)
 """
@@ -25,7 +25,8 @@ __all__ = ["WorkerStats"]
 class WorkerStats:
     """Counters since the worker started, and a window of recent latencies (seconds)."""
 
-    events: int = 0
+    messages: int = 0  # Kafka messages (an envelope is one)
+    events: int = 0  # events taken: accepted, duplicate or dead-lettered
     accepted: int = 0
     duplicates: int = 0
     batches: int = 0
@@ -38,12 +39,13 @@ class WorkerStats:
     first_event_at: float = 0.0  # wall time the first batch started
     last_event_at: float = 0.0  # wall time the latest batch finished
 
-    def record_batch(self, n: int, latencies: list[float], busy: float,
+    def record_batch(self, messages: int, events: int, latencies: list[float], busy: float,
                      started_at: float) -> None:
         if not self.first_event_at:
             self.first_event_at = started_at
         self.last_event_at = time.time()
-        self.events += n
+        self.messages += messages
+        self.events += events
         self.batches += 1
         self.busy_seconds += busy
         self.latencies.extend(latencies)
@@ -63,6 +65,7 @@ class WorkerStats:
         self._rate_mark = (now, self.events)
         rss = psutil.Process(os.getpid()).memory_info().rss
         return {
+            "messages": self.messages,
             "events": self.events,
             "accepted": self.accepted,
             "duplicates": self.duplicates,

@@ -2,57 +2,159 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
-import uuid
+import subprocess
+import sys
+import time
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import redis
 from confluent_kafka import Consumer, Producer
 
 from infra import services as svc
-from salescast.config import Settings
+from salescast.config import Settings, load_settings
 
 pytestmark = pytest.mark.integration
 
 
-def test_kafka_round_trip_and_redis(services: Settings) -> None:
-    topic = f"test.services.{uuid.uuid4().hex[:8]}"
-    svc.create_topics(services.kafka, services, extra=[topic])
-    svc.create_topics(services.kafka, services, extra=[topic])  # idempotent
-    producer = Producer({"bootstrap.servers": services.kafka})
-    producer.produce(topic, key=b"k", value=b"hello")
-    assert producer.flush(10) == 0
-    consumer = Consumer({"bootstrap.servers": services.kafka, "group.id": topic,
+def consume(bootstrap: str, topic: str, count: int, timeout: float = 30.0) -> list[bytes]:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"g-{topic}",
                          "auto.offset.reset": "earliest"})
     consumer.subscribe([topic])
-    got = None
-    for _ in range(30):
-        msg = consumer.poll(1.0)
-        if msg is not None and not msg.error():
-            got = msg.value()
-            break
-    consumer.close()
-    assert got == b"hello"
-    r = redis.Redis.from_url(services.redis)
-    assert r.ping() and r.set("k", "v") and r.get("k") == b"v"
-    r.close()
-
-
-def test_up_status_down_by_pid(tmp_path) -> None:
-    from salescast.config import load_settings
-
-    env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP", "REDIS_URL")}
-    settings = replace(load_settings(env), home=tmp_path, kafka_bootstrap=None, redis_url=None)
-    state = svc.up(settings)
+    got: list[bytes] = []
+    deadline = time.monotonic() + timeout
     try:
-        assert state.kafka_pid and state.redis_pid
-        assert svc.up(settings) == state  # already up: nothing new is started
-        assert all("healthy" in line for line in svc.status(settings).values())
+        while len(got) < count and time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is not None and not msg.error():
+                got.append(msg.value())
+    finally:
+        consumer.close()
+    return got
+
+
+def test_kafka_round_trip_and_redis(services: Settings, unique_topics) -> None:
+    settings = unique_topics.settings(services)
+    extra = unique_topics("extra")
+    created = svc.create_topics(settings.kafka, settings, extra=[extra])
+    assert sorted(created) == sorted([settings.events_topic, settings.deadletter_topic, extra])
+    assert svc.create_topics(settings.kafka, settings, extra=[extra]) == []  # idempotent
+    producer = Producer({"bootstrap.servers": settings.kafka})
+    producer.produce(extra, key=b"k", value=b"hello")
+    assert producer.flush(10) == 0
+    assert consume(settings.kafka, extra, 1) == [b"hello"]
+
+    r = redis.Redis.from_url(settings.redis)
+    try:
+        assert r.ping() and r.set("infra-test", "v") and r.get("infra-test") == b"v"
+    finally:
+        r.close()
+    assert all(line.startswith("healthy") for line in svc.status(settings).values())
+
+
+def test_aiokafka_the_faust_client_produces_and_consumes(services: Settings,
+                                                         unique_topics) -> None:
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+    topic = unique_topics("aiokafka")
+    svc.create_topics(services.kafka, replace(services, events_topic=topic,
+                                              deadletter_topic=unique_topics("dl")))
+
+    async def round_trip() -> list[bytes]:
+        producer = AIOKafkaProducer(bootstrap_servers=services.kafka, compression_type="lz4",
+                                    enable_idempotence=True)
+        await producer.start()
+        try:
+            for i in range(20):
+                await producer.send(topic, f"m{i}".encode(), key=str(i).encode())
+            await producer.flush()
+        finally:
+            await producer.stop()
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=services.kafka,
+                                    group_id=f"g-{topic}", auto_offset_reset="earliest")
+        await consumer.start()
+        got: list[bytes] = []
+        try:
+            deadline = time.monotonic() + 30
+            while len(got) < 20 and time.monotonic() < deadline:
+                for msgs in (await consumer.getmany(timeout_ms=500)).values():
+                    got += [m.value for m in msgs if m.value is not None]
+            await consumer.commit()
+        finally:
+            await consumer.stop()
+        return got
+
+    got = asyncio.run(round_trip())
+    assert sorted(got) == sorted(f"m{i}".encode() for i in range(20))
+
+
+def test_external_addresses_start_nothing_for_that_service(services: Settings,
+                                                           tmp_path: Path) -> None:
+    settings = replace(services, home=tmp_path, redis_url=None)
+    state = svc.up(settings, attached=True)
+    try:
+        assert state.kafka_bootstrap == services.kafka and state.kafka_pid is None
+        assert state.redis_pid and state.redis_url != services.redis
+        assert "external" in svc.status(settings)["kafka"]
     finally:
         svc.down(settings)
-    for pid in (state.kafka_pid, state.redis_pid):
-        with pytest.raises(ProcessLookupError):
+    with pytest.raises(ProcessLookupError):
+        os.kill(state.redis_pid, 0)
+    bad = replace(settings, kafka_bootstrap="127.0.0.1:1")
+    with pytest.raises(svc.ServiceError, match="does not answer"):
+        svc.up(bad)
+
+
+def gone(pid: int | None, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while pid is not None and time.monotonic() < deadline:
+        try:
             os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+UP_ATTACHED = """
+import sys
+from pathlib import Path
+from salescast.config import Settings
+from infra import services
+state = services.up(Settings(home=Path(sys.argv[1])), attached=True)
+print(state.kafka_pid, state.redis_pid, flush=True)
+sys.stdin.read()
+"""
+
+
+def test_attached_services_die_with_their_parent_and_up_recovers(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP", "REDIS_URL")}
+    settings = replace(load_settings(env), home=tmp_path)
+    parent = subprocess.Popen([sys.executable, "-c", UP_ATTACHED, str(tmp_path)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+    try:
+        assert parent.stdout is not None
+        kafka_pid, redis_pid = map(int, parent.stdout.readline().split())
+    finally:
+        parent.kill()  # SIGKILL: no cleanup runs in the parent
+        parent.wait()
+    assert gone(kafka_pid) and gone(redis_pid)
+    assert all(line.startswith("NOT answering") for line in svc.status(settings).values())
+
+    state = svc.up(settings, attached=True)  # the stale state file is replaced
+    try:
+        assert state.kafka_pid not in (None, kafka_pid)
+        assert state.redis_pid not in (None, redis_pid)
+        assert svc.up(settings) == state  # already up: nothing new is started
+        assert svc.read_state(settings) == state
+        lines = svc.status(settings)
+        assert all(line.startswith("healthy") and "local, pid" in line for line in lines.values())
+    finally:
+        svc.down(settings)
+    assert gone(state.kafka_pid, 0.1) and gone(state.redis_pid, 0.1)  # stopped and reaped
     assert not settings.services_file.exists()
     assert svc.status(settings) == {"kafka": "down", "redis": "down"}
+    assert (tmp_path / "services" / "kafka" / "kafka.log").exists()  # logs are kept

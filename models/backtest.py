@@ -1,0 +1,254 @@
+"""Prequential backtest on Online Retail II: daily series per SKU, every model, one scoreboard.
+
+Protocol (fixed before any run; nothing is tuned on the evaluation period):
+
+* Series: net quantity per UTC day per StockCode, zeros for days without a sale, from the SKU's
+  first day with a positive net quantity to the last day of the data (:func:`daily_series`).
+* Panels (:func:`select_panel`): ``"top500"``, the 500 SKUs with the largest total net
+  quantity; ``"sampled"``, 500 SKUs drawn with ``random.Random(seed)`` (seed 0) from those
+  with >= 100 selling days. ``quick=True`` keeps the first 50 of the panel. ``"tuning"``: 100
+  SKUs with >= 50 selling days in neither panel (seed 1), the only place defaults were chosen.
+* Origins every 7 days once a SKU has 56 days of history, while 14 days remain. At an
+  origin each model forecasts h = 1..14 from what it has learnt so far, *then* learns the
+  next value (:func:`iter_evaluate`): strictly in time order, no look-ahead.
+* Every model is wrapped in a :class:`~models.factory.SeriesModel` with 80%/95% per-horizon
+  conformal intervals; ``ensemble`` is :func:`~models.factory.default_model` (its own members).
+* MASE (RMSSE) per series: the mean absolute (squared) error over its origins and h = 1..14,
+  divided by the in-sample seasonal-naive(7) MAE (MSE) of the whole series; then averaged over
+  series (series whose scale is 0 are left out). MAE, RMSE, bias, sMAPE and interval coverage
+  and width are pooled over all points. CPU time is process time inside each model.
+
+>>> import random
+>>> rng = random.Random(1)
+>>> panel = {f"s{i}": [float(rng.random() < 0.4) * (3 + (t % 7)) for t in range(120)]
+...          for i in range(3)}
+>>> board = evaluate_panel(panel, name="toy", progress=False)
+>>> [row.name for row in board.rows][:2], board.n_series, board.n_origins
+(['seasonal_naive', 'rolling_median'], 3, 24)
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from models.base import Forecaster
+from models.baselines import RollingMean, RollingMedian, SeasonalNaive
+from models.conformal import ConformalInterval
+from models.factory import Forecast, SeriesModel, default_model
+from models.intermittent import TSB
+from models.metrics import Tally, snaive_scale
+from models.online import HoltWintersLog1p
+from models.scoreboard import Row, Scoreboard
+
+__all__ = [
+    "HORIZON",
+    "LEVELS",
+    "Step",
+    "daily_series",
+    "evaluate_panel",
+    "iter_evaluate",
+    "model_zoo",
+    "run_backtest",
+    "select_panel",
+]
+
+HORIZON, WARMUP, STEP, SEASON, LEVELS = 14, 56, 7, 7, (0.8, 0.95)
+PANEL_SIZE, QUICK_SIZE, MIN_SELLING_DAYS, SEED = 500, 50, 100, 0
+DAY = 86400
+
+
+def _wrap(forecaster: Forecaster) -> SeriesModel:
+    return SeriesModel(forecaster, ConformalInterval(HORIZON, LEVELS), HORIZON)
+
+
+def model_zoo() -> dict[str, Callable[[], SeriesModel]]:
+    """Name -> factory of a fresh model, every one with the same conformal intervals."""
+    return {
+        "seasonal_naive": lambda: _wrap(SeasonalNaive(SEASON)),
+        "rolling_median": lambda: _wrap(RollingMedian(28)),
+        "rolling_mean": lambda: _wrap(RollingMean(28)),
+        "holt_winters_log1p": lambda: _wrap(HoltWintersLog1p(SEASON)),
+        "tsb": lambda: _wrap(TSB()),
+        "ensemble": lambda: default_model(HORIZON, SEASON),
+    }
+
+
+def daily_series(path: Path) -> dict[str, list[float]]:
+    """Net quantity per UTC day per StockCode (see the module docstring), by StockCode."""
+    from stream.dataset import iter_events  # the loader lives with the stream (no deps here)
+
+    days: dict[str, dict[int, float]] = {}
+    last = 0
+    for e in iter_events(Path(path)):
+        d = int(e.ts // DAY)
+        per = days.setdefault(e.series, {})
+        per[d] = per.get(d, 0.0) + e.qty
+        last = max(last, d)
+    out = {}
+    for code, per in days.items():
+        selling = [d for d, q in per.items() if q > 0]
+        if selling:
+            first = min(selling)
+            out[code] = [float(per.get(d, 0.0)) for d in range(first, last + 1)]
+    return out
+
+
+def select_panel(
+    series: Mapping[str, Sequence[float]], panel: str, quick: bool = False, seed: int = SEED
+) -> list[str]:
+    """The StockCodes of ``panel`` (``"top500"`` or ``"sampled"``), in a fixed order."""
+    if panel == "top500":
+        codes = sorted(series, key=lambda c: (-sum(series[c]), c))[:PANEL_SIZE]
+    elif panel == "sampled":
+        pool = sorted(c for c, ys in series.items() if sum(y > 0 for y in ys) >= MIN_SELLING_DAYS)
+        codes = random.Random(seed).sample(pool, min(PANEL_SIZE, len(pool)))
+    elif panel == "tuning":  # disjoint from both panels: for choosing defaults, never scored
+        taken = set(select_panel(series, "top500")) | set(select_panel(series, "sampled"))
+        pool = sorted(
+            c
+            for c, ys in series.items()
+            if c not in taken and sum(y > 0 for y in ys) >= MIN_SELLING_DAYS // 2
+        )
+        codes = random.Random(seed + 1).sample(pool, min(QUICK_SIZE * 2, len(pool)))
+    else:
+        raise ValueError(f"panel must be 'top500', 'sampled' or 'tuning', got {panel!r}")
+    return codes[:QUICK_SIZE] if quick else codes
+
+
+@dataclass
+class Step:
+    """One origin of one series: the actuals of h = 1..H and each model's forecast."""
+
+    origin: int
+    y: list[float]
+    forecasts: dict[str, Forecast]
+
+
+def iter_evaluate(
+    ys: Sequence[float],
+    models: Mapping[str, SeriesModel],
+    cpu: dict[str, float] | None = None,
+    horizon: int = HORIZON,
+    warmup: int = WARMUP,
+    step: int = STEP,
+) -> Iterator[Step]:
+    """Prequential loop over one series: forecast at each origin, then learn, in time order.
+
+    Like river's ``evaluate.iter_evaluate`` for forecasting; ``cpu`` accumulates each model's
+    process time (learning and forecasting).
+    """
+    clock = time.process_time
+    cpu = {} if cpu is None else cpu
+    for t, y in enumerate(ys):
+        if t >= warmup and (t - warmup) % step == 0 and t + horizon <= len(ys):
+            forecasts = {}
+            for name, m in models.items():
+                t0 = clock()
+                forecasts[name] = m.forecast(horizon)
+                cpu[name] = cpu.get(name, 0.0) + clock() - t0
+            yield Step(t, list(ys[t : t + horizon]), forecasts)
+        for name, m in models.items():
+            t0 = clock()
+            m.learn_one(y)
+            cpu[name] = cpu.get(name, 0.0) + clock() - t0
+
+
+@dataclass
+class _Acc:
+    tallies: list[tuple[Tally, float | None, float | None]] = field(default_factory=list)
+    cpu: float = 0.0
+
+
+def evaluate_panel(
+    panel: Mapping[str, Sequence[float]],
+    name: str = "panel",
+    zoo: Mapping[str, Callable[[], SeriesModel]] | None = None,
+    progress: bool = True,
+    keep: Sequence[str] = (),
+) -> Scoreboard:
+    """Run :func:`iter_evaluate` over every series of ``panel`` and score every model.
+
+    ``keep`` names series whose steps are kept in ``Scoreboard.examples`` (for plots).
+    """
+    zoo = model_zoo() if zoo is None else zoo
+    accs = {m: _Acc() for m in zoo}
+    examples: dict[str, list[Step]] = {}
+    n_origins = 0
+    items = list(panel.items())
+    bar = _progress(items, name) if progress else iter(items)
+    for code, ys in bar:
+        models = {m: make() for m, make in zoo.items()}
+        tallies = {m: Tally(HORIZON) for m in zoo}
+        cpu: dict[str, float] = {}
+        for st in iter_evaluate(ys, models, cpu):
+            n_origins += 1
+            for m, f in st.forecasts.items():
+                lo = {0.8: f.lo, 0.95: f.lo95}
+                hi = {0.8: f.hi, 0.95: f.hi95}
+                tallies[m].add(st.y, f.yhat, lo, hi)
+            if code in keep:
+                examples.setdefault(code, []).append(st)
+        scale, scale2 = snaive_scale(ys, SEASON), snaive_scale(ys, SEASON, power=2)
+        for m in zoo:
+            if tallies[m].n:
+                accs[m].tallies.append((tallies[m], scale, scale2))
+            accs[m].cpu += cpu.get(m, 0.0)
+    rows = [Row.from_tallies(m, acc.tallies, acc.cpu) for m, acc in accs.items()]
+    return Scoreboard(name, len(panel), n_origins, rows, examples=examples)
+
+
+def _progress(
+    items: list[tuple[str, Sequence[float]]], name: str
+) -> Iterator[tuple[str, Sequence[float]]]:
+    try:
+        from rich.progress import track
+    except ImportError:  # rich is a dependency of the package; be lenient all the same
+        return iter(items)
+    return iter(track(items, description=f"backtest {name}", transient=True))
+
+
+def run_backtest(path: Path, panel: str, quick: bool, out_dir: Path) -> Scoreboard:
+    """Backtest ``panel`` of the data at ``path``; write the scoreboard (and plots) to ``out_dir``.
+
+    Writes ``backtest-{panel}[-quick].md`` and, when matplotlib is installed, PNG plots.
+    """
+    series = daily_series(path)
+    codes = select_panel(series, panel, quick)
+    board = evaluate_panel(
+        {c: series[c] for c in codes}, panel + ("-quick" if quick else ""), keep=codes[:3]
+    )
+    board.meta = {
+        "data": Path(path).name,
+        "series in data": str(len(series)),
+        "run at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"backtest-{board.name}"
+    board.write(out_dir, stem)
+    return board
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m models.backtest {top500,sampled,tuning} [--quick] [--out DIR] [--data DIR]``."""
+    import argparse
+
+    from stream.dataset import fetch_dataset
+
+    ap = argparse.ArgumentParser(prog="python -m models.backtest", description=__doc__)
+    ap.add_argument("panel", choices=["top500", "sampled", "tuning"])
+    ap.add_argument("--quick", action="store_true", help=f"the first {QUICK_SIZE} SKUs only")
+    ap.add_argument("--out", type=Path, default=Path("backtest-out"))
+    ap.add_argument("--data", type=Path, default=Path("~/.cache/salescast/data").expanduser())
+    args = ap.parse_args(argv)
+    board = run_backtest(fetch_dataset(args.data), args.panel, args.quick, args.out)
+    print(board.to_markdown())
+
+
+if __name__ == "__main__":
+    main()

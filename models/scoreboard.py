@@ -1,0 +1,168 @@
+"""The backtest's result: one row per model, a markdown table and (optionally) PNG plots.
+
+A :class:`Row` is computed from per-series :class:`~models.metrics.Tally` objects: MASE and
+RMSSE are averaged over series (each scaled by its own seasonal-naive error), the rest is
+pooled over all points. :class:`Scoreboard` renders the rows relative to ``seasonal_naive``
+and writes ``{stem}.md``; with matplotlib installed it also writes ``{stem}-horizon.png``
+(MASE by horizon) and ``{stem}-examples.png`` (actuals, ensemble forecasts and bands).
+
+>>> from models.metrics import Tally
+>>> t = Tally(horizon=1)
+>>> t.add([2.0], [1.0], {0.8: [0.0], 0.95: [0.0]}, {0.8: [3.0], 0.95: [4.0]})
+>>> row = Row.from_tallies("m", [(t, 2.0, 4.0)], cpu=0.5)
+>>> row.mase, row.rmsse, row.coverage80, row.width95
+(0.5, 0.5, 1.0, 4.0)
+>>> print(Scoreboard("toy", 1, 1, [row]).to_markdown().splitlines()[4])
+| m | 0.500 | - | 0.500 | 1.00 | 1.00 | -1.00 | 66.7 | 1.00 | 3.00 | 1.00 | 4.00 | 0.5 |
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from models.metrics import Tally
+
+__all__ = ["Row", "Scoreboard"]
+
+BASELINE = "seasonal_naive"
+
+
+@dataclass
+class Row:
+    """One model's scores on a panel."""
+
+    name: str
+    mase: float
+    rmsse: float
+    mae: float
+    rmse: float
+    bias: float
+    smape: float | None
+    coverage80: float
+    width80: float
+    coverage95: float
+    width95: float
+    cpu_s: float
+    n_series: int
+    mase_by_horizon: list[float] = field(default_factory=list)
+
+    @classmethod
+    def from_tallies(
+        cls, name: str, tallies: Sequence[tuple[Tally, float | None, float | None]], cpu: float
+    ) -> Row:
+        """Scores from ``(tally, mase scale, rmsse scale)`` per series."""
+        scaled = [(t, s, s2) for t, s, s2 in tallies if s and s2]
+        n = sum(t.n for t, _, _ in tallies) or 1
+        h = tallies[0][0].horizon if tallies else 0
+        by_h = [0.0] * h
+        for t, s, _ in scaled:
+            for k, v in enumerate(t.mae_by_horizon()):
+                by_h[k] += v / (s or 1.0) / len(scaled)
+        smape_n = sum(t.smape_n for t, _, _ in tallies)
+        return cls(
+            name=name,
+            mase=_mean([t.mae() / s for t, s, _ in scaled if s]),
+            rmsse=_mean([math.sqrt(t.mse() / s2) for t, _, s2 in scaled if s2]),
+            mae=sum(sum(t.abs_err) for t, _, _ in tallies) / n,
+            rmse=math.sqrt(sum(t.sq_err for t, _, _ in tallies) / n),
+            bias=sum(t.err for t, _, _ in tallies) / n,
+            smape=sum(t.smape_sum for t, _, _ in tallies) / smape_n if smape_n else None,
+            coverage80=sum(t.hits.get(0.8, 0) for t, _, _ in tallies) / n,
+            width80=sum(t.widths.get(0.8, 0.0) for t, _, _ in tallies) / n,
+            coverage95=sum(t.hits.get(0.95, 0) for t, _, _ in tallies) / n,
+            width95=sum(t.widths.get(0.95, 0.0) for t, _, _ in tallies) / n,
+            cpu_s=cpu,
+            n_series=len(scaled),
+            mase_by_horizon=by_h,
+        )
+
+
+def _mean(xs: Sequence[float]) -> float:
+    return sum(xs) / len(xs) if xs else math.nan
+
+
+@dataclass
+class Scoreboard:
+    """All models' rows on one panel, plus what is needed to draw a few examples."""
+
+    name: str
+    n_series: int
+    n_origins: int
+    rows: list[Row]
+    examples: dict[str, list[Any]] = field(default_factory=dict)
+    meta: dict[str, str] = field(default_factory=dict)
+
+    def row(self, name: str) -> Row:
+        return next(r for r in self.rows if r.name == name)
+
+    def relative_mase(self, name: str) -> float:
+        """``name``'s MASE over seasonal naive's (nan without a baseline row)."""
+        base = [r for r in self.rows if r.name == BASELINE]
+        return self.row(name).mase / base[0].mase if base else math.nan
+
+    def to_markdown(self) -> str:
+        head = (
+            "| model | MASE | rel. sN | RMSSE | MAE | RMSE | bias | sMAPE % "
+            "| cov 80 | width 80 | cov 95 | width 95 | CPU s |"
+        )
+        lines = [
+            f"### {self.name}: {self.n_series} series, {self.n_origins} origins, h = 1..14",
+            "",
+            head,
+            "|" + "---|" * 13,
+        ]
+        for r in self.rows:
+            rel = self.relative_mase(r.name)
+            smape = "-" if r.smape is None else f"{r.smape:.1f}"
+            lines.append(
+                f"| {r.name} | {r.mase:.3f} | {'-' if math.isnan(rel) else f'{rel:.3f}'} "
+                f"| {r.rmsse:.3f} | {r.mae:.2f} | {r.rmse:.2f} | {r.bias:.2f} | {smape} "
+                f"| {r.coverage80:.2f} | {r.width80:.2f} | {r.coverage95:.2f} | {r.width95:.2f} "
+                f"| {r.cpu_s:.1f} |"
+            )
+        if self.meta:
+            lines += ["", ", ".join(f"{k}: {v}" for k, v in self.meta.items())]
+        return "\n".join(lines) + "\n"
+
+    def write(self, out_dir: Path, stem: str) -> list[Path]:
+        """Write ``{stem}.md`` and, if matplotlib is installed, the PNG plots; return paths."""
+        md = Path(out_dir) / f"{stem}.md"
+        md.write_text(self.to_markdown())
+        return [md, *self._plots(Path(out_dir), stem)]
+
+    def _plots(self, out_dir: Path, stem: str) -> list[Path]:
+        try:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError:
+            print("matplotlib is not installed: no plots (pip install matplotlib)")
+            return []
+        paths = [out_dir / f"{stem}-horizon.png", out_dir / f"{stem}-examples.png"]
+        fig, ax = plt.subplots(figsize=(7, 4))
+        for r in self.rows:
+            ax.plot(range(1, len(r.mase_by_horizon) + 1), r.mase_by_horizon, label=r.name)
+        ax.set(xlabel="horizon (days)", ylabel="MASE", title=f"{self.name}: error by horizon")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(paths[0], dpi=100)
+        plt.close(fig)
+        codes = list(self.examples)[:3]
+        fig, axes = plt.subplots(len(codes) or 1, 1, figsize=(9, 2.6 * max(len(codes), 1)))
+        for ax, code in zip(axes if len(codes) > 1 else [axes], codes, strict=False):
+            for st in self.examples[code][-6:]:
+                f, ts = st.forecasts["ensemble"], range(st.origin, st.origin + len(st.y))
+                ax.fill_between(ts, f.lo95, f.hi95, color="C0", alpha=0.15, lw=0)
+                ax.fill_between(ts, f.lo, f.hi, color="C0", alpha=0.3, lw=0)
+                ax.plot(ts, f.yhat, color="C0", lw=1)
+                ax.plot(ts, st.y, color="k", lw=0.8, marker=".", ms=3)
+            ax.set_title(f"{code}: actual (black), ensemble with 80%/95% bands", fontsize=9)
+        fig.tight_layout()
+        fig.savefig(paths[1], dpi=100)
+        plt.close(fig)
+        return paths

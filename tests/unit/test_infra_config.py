@@ -1,0 +1,101 @@
+"""The pure parts of ``infra``: server.properties, ports, redis args, state file, stopping."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from infra import kafka, services
+from infra.errors import ServiceError
+from infra.redis import redis_args
+from salescast.config import Settings
+
+
+def parse(text: str) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in text.splitlines() if line)
+
+
+def test_server_properties_single_kraft_node_on_loopback(tmp_path: Path) -> None:
+    props = parse(kafka.render_properties(tmp_path, 19092, 19093, partitions=6))
+    assert props["process.roles"] == "broker,controller"
+    assert props["node.id"] == "1"
+    assert props["controller.quorum.bootstrap.servers"] == "127.0.0.1:19093"
+    assert props["listeners"] == "PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093"
+    assert props["advertised.listeners"] == "PLAINTEXT://127.0.0.1:19092"
+    assert props["controller.listener.names"] == "CONTROLLER"
+    assert props["log.dirs"] == str(tmp_path / "data")
+    assert props["num.partitions"] == "6"
+    assert props["auto.create.topics.enable"] == "true"
+    assert props["group.initial.rebalance.delay.ms"] == "0"
+    for key in ("offsets.topic.replication.factor", "transaction.state.log.replication.factor",
+                "transaction.state.log.min.isr"):
+        assert props[key] == "1"
+    assert "0.0.0.0" not in kafka.render_properties(tmp_path, 1, 2)
+
+
+def test_free_ports_are_distinct_and_bindable() -> None:
+    ports = kafka.free_ports(4)
+    assert len(set(ports)) == 4
+    for port in ports:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", port))
+    assert 1024 <= kafka.free_ports(1)[0] <= 65535
+
+
+def test_cluster_id_and_java_version() -> None:
+    ids = {kafka.cluster_id() for _ in range(20)}
+    assert len(ids) == 20 and all(len(i) == 22 and "=" not in i for i in ids)
+    assert kafka.java_major('openjdk version "21.0.2" 2024-01-16') == 21
+    assert kafka.java_major('java version "1.8.0_392"') == 8
+    assert kafka.java_major("garbage") == 0
+
+
+def test_redis_args_loopback_without_persistence(tmp_path: Path) -> None:
+    args = redis_args("/usr/bin/redis-server", 6399, tmp_path)
+    opts = dict(zip(args[1::2], args[2::2], strict=True))
+    assert opts == {"--bind": "127.0.0.1", "--port": "6399", "--save": "",
+                    "--appendonly": "no", "--protected-mode": "yes", "--daemonize": "no",
+                    "--dir": str(tmp_path), "--logfile": str(tmp_path / "redis.log")}
+
+
+def test_resolve_jars_without_maven_is_one_clear_line(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(kafka.shutil, "which", lambda name: None)
+    with pytest.raises(ServiceError, match=r"^mvn not found: install Apache Maven") as info:
+        kafka.resolve_jars(tmp_path)
+    assert "\n" not in str(info.value)
+    done = tmp_path / f"kafka-{kafka.KAFKA_VERSION}" / "libs"
+    done.mkdir(parents=True)
+    (done / ".complete").touch()
+    assert kafka.resolve_jars(tmp_path) == done  # cached: maven is not needed any more
+
+
+def test_stop_pid_terminates_and_reaps_and_spares_other_programs() -> None:
+    code = "import time; time.sleep(60)"
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        assert kafka.pid_matches(proc.pid, "time.sleep")
+        assert not kafka.stop_kafka(proc.pid)  # not a Kafka: a reused PID is left alone
+        assert proc.poll() is None
+        assert kafka.stop_pid(proc.pid, timeout=5)
+        with pytest.raises(ProcessLookupError):  # stopped and reaped: no zombie is left
+            os.kill(proc.pid, 0)
+        assert not kafka.pid_matches(proc.pid, None)
+        assert not kafka.stop_pid(proc.pid)  # already gone: fine
+    finally:
+        proc.kill()
+
+
+def test_state_file_and_status_without_services(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path)
+    assert services.read_state(settings) is None
+    assert services.status(settings) == {"kafka": "down", "redis": "down"}
+    services.down(settings)  # nothing to stop: no error
+    settings.services_file.write_text("{not json")
+    with pytest.raises(ServiceError, match="unreadable services state"):
+        services.read_state(settings)

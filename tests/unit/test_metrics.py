@@ -1,0 +1,65 @@
+"""Metrics against hand-computed values."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from models.metrics import (
+    Tally,
+    bias,
+    coverage,
+    mae,
+    mase,
+    rmse,
+    rmsse,
+    smape,
+    snaive_scale,
+    width,
+)
+
+Y = [0.0, 4.0, 2.0, 0.0, 6.0]
+YHAT = [1.0, 2.0, 2.0, 0.0, 3.0]  # errors +1, -2, 0, 0, -3
+
+
+def test_point_metrics_by_hand() -> None:
+    assert mae(Y, YHAT) == 6 / 5
+    assert rmse(Y, YHAT) == math.sqrt(14 / 5)
+    assert bias(Y, YHAT) == -4 / 5
+    # non-zero actuals only: 200*2/6, 0, 200*3/9
+    assert smape(Y, YHAT) == pytest.approx((200 * 2 / 6 + 0 + 200 * 3 / 9) / 3)
+    assert smape([0.0, 0.0], [1.0, 2.0]) is None
+
+
+def test_scaled_metrics_by_hand() -> None:
+    history = [1.0, 0.0, 3.0, 5.0, 2.0]  # season 2: |3-1|, |5-0|, |2-3| = 2, 5, 1
+    assert snaive_scale(history, season=2) == 8 / 3
+    assert snaive_scale(history, season=2, power=2) == 30 / 3
+    assert mase(Y, YHAT, 8 / 3) == pytest.approx((6 / 5) / (8 / 3))
+    assert rmsse(Y, YHAT, 10.0) == pytest.approx(math.sqrt((14 / 5) / 10))
+    assert snaive_scale([0.0] * 10, 7) is None and snaive_scale([1.0], 7) is None
+    with pytest.raises(ValueError, match="scale must be a positive number"):
+        mase(Y, YHAT, None)
+
+
+def test_interval_metrics_by_hand() -> None:
+    lo, hi = [0.0, 3.0, 2.5, 0.0, 0.0], [2.0, 5.0, 3.0, 0.0, 5.0]
+    assert coverage(Y, lo, hi) == 3 / 5  # 0 in, 4 in, 2 out, 0 in, 6 out
+    assert width(lo, hi) == (2 + 2 + 0.5 + 0 + 5) / 5
+
+
+def test_tally_matches_the_functions() -> None:
+    t = Tally(horizon=5)
+    lo, hi = [0.0, 3.0, 2.5, 0.0, 0.0], [2.0, 5.0, 3.0, 0.0, 5.0]
+    t.add(Y, YHAT, {0.8: lo}, {0.8: hi})
+    t.add(Y, YHAT, {0.8: lo}, {0.8: hi})
+    assert t.mae() == pytest.approx(mae(Y, YHAT)) and t.bias() == pytest.approx(bias(Y, YHAT))
+    assert t.mse() == pytest.approx(rmse(Y, YHAT) ** 2) and t.smape() == smape(Y, YHAT)
+    assert t.coverage(0.8) == 3 / 5 and t.width(0.8) == pytest.approx(width(lo, hi))
+    assert t.mae_by_horizon() == [1.0, 2.0, 0.0, 0.0, 3.0] and t.origins() == 2
+
+
+def test_length_mismatch_rejected() -> None:
+    with pytest.raises(ValueError, match="same non-zero length"):
+        mae([1.0], [1.0, 2.0])
