@@ -137,11 +137,10 @@ def replay(
     settings = settings_with_services()
     path = fetch_dataset(cache_dir() / "data")
     events = iter_events(path, by_country=by_country, limit=limit)
-    summary = run_replay(
+    run_replay(  # prints its own progress bar and summary
         events, settings.kafka, settings.events_topic, speed=None if max_speed else speed,
         total=limit, envelope=envelope,
     )
-    console.print(str(summary))
 
 
 # -- worker / gateway -------------------------------------------------------------------

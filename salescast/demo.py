@@ -46,9 +46,8 @@ def run_demo(settings: Settings, cache: Path, speed: float, limit: int | None,
         console.print(f"[bold green]websocket:[/] {url}")
         console.print(f"try: [cyan]salescast watch 85123A --url {url}[/]  (or a pattern: '2*')\n")
         console.print(f"[bold]4/4[/] replaying at {speed:g}x (Ctrl-C stops everything) ...")
-        summary = replay(iter_events(path, limit=limit), state.kafka_bootstrap,
-                         settings.events_topic, speed=speed, total=limit)
-        console.print(str(summary))
+        replay(iter_events(path, limit=limit), state.kafka_bootstrap, settings.events_topic,
+               speed=speed, total=limit)
         console.print("replay finished; the worker and gateway keep serving. Ctrl-C to stop.")
         while all(c.poll() is None for c in children):
             time.sleep(1)

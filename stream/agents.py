@@ -42,8 +42,10 @@ def build_worker(
     processor_factory: Callable[[], Processor] | None = None,
 ) -> tuple[faust.App, WorkerStats]:
     """Create the Faust app with its topics, state table, agent and ops timer."""
+    datadir = settings.home / "faust" / settings.worker_id
+    datadir.parent.mkdir(parents=True, exist_ok=True)
     app = create_app(settings.worker_id, settings.kafka, partitions=settings.partitions,
-                     datadir=str(settings.home / "faust" / settings.worker_id))
+                     datadir=str(datadir))
     events = app.topic(
         settings.events_topic,
         key_type=bytes,

@@ -4,7 +4,7 @@ Pure: no Kafka, no Faust. Two small picklable state objects, both meant to live 
 
 * :class:`PartitionClock` (one per partition): ``watermark`` = the largest event time accepted
   on that partition. The first event of a stream defines it. An event more than
-  ``max_future_seconds`` (default 7 days) ahead of it is :class:`TooFarAhead` and does not move
+  ``max_future_seconds`` (default 30 days) ahead of it is :class:`TooFarAhead` and does not move
   it; any other later event moves it forward. It never moves back.
 * :class:`SeriesBuckets` (one per series): the open buckets' running totals, ``closed_until``
   (start of the first bucket not yet closed) and a bounded ``history`` of the last closed
@@ -40,8 +40,8 @@ Accepted(bucket=1123200, qty=5.0, revenue=5.0, n_events=1)
 [(10, 2.0, 2, 1.0), (11, 0.0, 0, 0.0), (12, 0.0, 0, 0.0)]
 >>> shop.add(SaleEvent("A", 12 * DAY + 5, qty=1, price=1.0), clock).reason
 'event time 1036805 is in closed bucket 1036800 (watermark 1130400)'
->>> shop.add(SaleEvent("A", 30 * DAY, qty=1, price=1.0), clock).reason
-'event time 2592000 is more than 604800 s ahead of the watermark 1130400'
+>>> shop.add(SaleEvent("A", 60 * DAY, qty=1, price=1.0), clock).reason
+'event time 5184000 is more than 2592000 s ahead of the watermark 1130400'
 """
 
 from __future__ import annotations
@@ -64,7 +64,10 @@ __all__ = [
     "MAX_FILL",
 ]
 
-MAX_FUTURE_SECONDS = 7 * 86400
+MAX_FUTURE_SECONDS = 30 * 86400
+#: After this many too-far-ahead events in a row the watermark jumps to them: the stream itself
+#: moved on (a long shutdown, a replay of later data), it was not one bad clock.
+JUMP_AFTER = 100
 MAX_FILL = 1000
 _new = tuple.__new__
 
@@ -153,7 +156,7 @@ class _Acc:
 class PartitionClock:
     """The watermark of one partition: the largest event time accepted there (None before)."""
 
-    __slots__ = ("watermark", "max_future_seconds")
+    __slots__ = ("watermark", "max_future_seconds", "ahead_streak")
 
     def __init__(
         self, max_future_seconds: float = MAX_FUTURE_SECONDS, watermark: float | None = None
@@ -162,15 +165,17 @@ class PartitionClock:
             raise ValueError(f"max_future_seconds must be > 0, got {max_future_seconds!r}")
         self.max_future_seconds = max_future_seconds
         self.watermark = watermark
+        self.ahead_streak = 0  # consecutive too-far-ahead events
 
     def __repr__(self) -> str:
         return f"PartitionClock(watermark={self.watermark!r})"
 
-    def __getstate__(self) -> tuple[float, float | None]:
-        return self.max_future_seconds, self.watermark
+    def __getstate__(self) -> tuple[float, float | None, int]:
+        return self.max_future_seconds, self.watermark, self.ahead_streak
 
-    def __setstate__(self, state: tuple[float, float | None]) -> None:
-        self.max_future_seconds, self.watermark = state
+    def __setstate__(self, state: tuple[float, float | None, int]) -> None:
+        self.max_future_seconds, self.watermark = state[0], state[1]
+        self.ahead_streak = state[2] if len(state) > 2 else 0
 
 
 class SeriesBuckets:
@@ -239,7 +244,10 @@ class SeriesBuckets:
         wm = clock.watermark
         if wm is None or ts > wm:
             if wm is not None and ts - wm > clock.max_future_seconds:
-                return TooFarAhead(ts, wm, clock.max_future_seconds)
+                clock.ahead_streak += 1
+                if clock.ahead_streak < JUMP_AFTER:
+                    return TooFarAhead(ts, wm, clock.max_future_seconds)
+            clock.ahead_streak = 0
             clock.watermark = wm = ts
         width = self.width
         start = int(ts // width) * width

@@ -247,3 +247,15 @@ def test_bad_parameters(kwargs: dict[str, object], message: str) -> None:
 def test_bad_clock() -> None:
     with pytest.raises(ValueError, match="max_future_seconds must be > 0, got 0"):
         PartitionClock(max_future_seconds=0)
+
+
+def test_a_stream_that_moved_on_makes_the_watermark_jump() -> None:
+    from stream.bucketing import JUMP_AFTER
+
+    clock, s = PartitionClock(max_future_seconds=7 * DAY), SeriesBuckets(width=DAY, lateness=0)
+    s.add(ev(T0), clock)
+    later = [s.add(ev(T0 + 20 * DAY + i), clock) for i in range(JUMP_AFTER)]
+    assert all(isinstance(r, TooFarAhead) for r in later[:-1])
+    assert isinstance(later[-1], Accepted)  # the 100th in a row is believed
+    assert clock.watermark == T0 + 20 * DAY + JUMP_AFTER - 1
+    assert pickle.loads(pickle.dumps(clock)).ahead_streak == 0
