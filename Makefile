@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SALESCAST := $(VENV)/bin/salescast
 
-.PHONY: help venv demo test test-unit test-integration lint bench clean
+.PHONY: help venv tools demo test test-unit test-integration lint bench clean
 
 help:
 	@echo "make demo              local Kafka + Redis, real data replayed, forecasts live over WebSocket"
@@ -17,16 +17,19 @@ help:
 venv:
 	@./infra/venv.sh
 
+tools:
+	@./infra/ensure-tools.sh
+
 demo: venv
 	$(SALESCAST) demo
 
-test: venv lint
+test: venv tools lint
 	$(PY) -m pytest -q
 
 test-unit: venv
 	$(PY) -m pytest -q -m "not integration and not browser"
 
-test-integration: venv
+test-integration: venv tools
 	$(PY) -m pytest -q -m "integration"
 
 lint: venv

@@ -54,13 +54,17 @@ async def watch(url: str, target: str, limit: int | None = None,
     console = console or Console()
     key = "pattern" if any(c in target for c in "*?[") else "series"
     seen = 0
+    latest: dict[str, dict[str, Any]] = {}  # merged view per series (live updates are partial)
     async with connect(url, max_size=2**22) as ws:
         await ws.send(json.dumps({"type": "subscribe", key: target}))
         async for text in ws:
             frame = json.loads(text)
             kind = frame.get("type")
             if kind in ("snapshot", "update"):
-                console.print(f"[bold]{kind:8}[/] {describe_update(frame['data'])}")
+                data = frame["data"]
+                merged = latest.setdefault(data["series"], {})
+                merged.update({k: v for k, v in data.items() if v is not None or k == "open"})
+                console.print(f"[bold]{kind:8}[/] {describe_update(merged)}", soft_wrap=True)
                 seen += 1
                 if limit is not None and seen >= limit:
                     return seen

@@ -6,6 +6,7 @@ running are left running.
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -24,6 +25,10 @@ def run_demo(settings: Settings, cache: Path, speed: float, limit: int | None,
     from stream.dataset import fetch_dataset, iter_events
     from stream.replay import replay
 
+    def on_term(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM stops everything too, like Ctrl-C
+
+    signal.signal(signal.SIGTERM, on_term)
     was_up = settings.services_file.exists() or bool(settings.kafka_bootstrap)
     console.print("[bold]1/4[/] starting Kafka and Redis on 127.0.0.1 ...")
     state = services.up(settings)
