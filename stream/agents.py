@@ -42,10 +42,8 @@ def build_worker(
     processor_factory: Callable[[], Processor] | None = None,
 ) -> tuple[faust.App, WorkerStats]:
     """Create the Faust app with its topics, state table, agent and ops timer."""
-    datadir = settings.home / "faust" / settings.worker_id
-    datadir.parent.mkdir(parents=True, exist_ok=True)
     app = create_app(settings.worker_id, settings.kafka, partitions=settings.partitions,
-                     datadir=str(datadir))
+                     datadir=str(settings.home / "faust" / settings.worker_id))
     events = app.topic(
         settings.events_topic,
         key_type=bytes,

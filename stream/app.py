@@ -6,6 +6,9 @@ sink is idempotent instead. The web server Faust starts by default on 0.0.0.0:60
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import faust
 
 __all__ = ["create_app"]
@@ -25,11 +28,13 @@ def create_app(
     ``producer_linger`` batches changelog writes (0 sends one tiny request per write) and a
     large ``stream_buffer_maxsize`` lets ``take_events`` fill big batches.
     """
+    datadir = datadir or f"{tempfile.gettempdir()}/salescast-faust/{app_id}"
+    Path(datadir).parent.mkdir(parents=True, exist_ok=True)
     return faust.App(
         app_id,
         broker=f"kafka://{bootstrap}",
         store="memory://",
-        datadir=datadir or f"/tmp/salescast-faust/{app_id}",
+        datadir=datadir,
         topic_partitions=partitions,
         topic_replication_factor=1,
         processing_guarantee="at_least_once",

@@ -44,6 +44,18 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
         svc.down(settings)
 
 
+@pytest.fixture(scope="session")
+def retail_csv() -> Path:
+    """The real Online Retail II file (fetched once into the shared cache)."""
+    from stream.dataset import DatasetError, fetch_dataset
+
+    cache = Path(os.environ.get("SALESCAST_CACHE") or Path.home() / ".cache" / "salescast")
+    try:
+        return fetch_dataset(cache / "data", progress=False)
+    except DatasetError as exc:  # pragma: no cover - only without network and cache
+        pytest.skip(f"Online Retail II cannot be fetched: {exc}")
+
+
 @dataclass(frozen=True)
 class UniqueTopics:
     """Topic names of one test: ``unique_topics("events")`` -> ``test.<test>.<run>.events``."""

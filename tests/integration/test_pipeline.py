@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -18,22 +17,11 @@ SLICE = 30_000  # about ten trading days of invoice lines
 SERIES = "85123A"  # the best-selling SKU
 
 
-def _dataset() -> Path:
-    from stream.dataset import DatasetError, fetch_dataset
-
-    cache = Path(os.environ.get("SALESCAST_CACHE") or Path.home() / ".cache" / "salescast")
-    try:
-        return fetch_dataset(cache / "data", progress=False)
-    except DatasetError as exc:  # pragma: no cover - only without network and cache
-        pytest.skip(f"Online Retail II not available: {exc}")
-
-
-def test_real_data_reaches_a_websocket_subscriber(pipeline) -> None:
+def test_real_data_reaches_a_websocket_subscriber(pipeline, retail_csv: Path) -> None:
     from stream.dataset import iter_events
     from stream.replay import replay
 
-    path = _dataset()
-    events = list(iter_events(path, limit=SLICE))
+    events = list(iter_events(retail_csv, limit=SLICE))
     first, second = events[: SLICE * 2 // 3], events[SLICE * 2 // 3 :]
     s = pipeline.settings
     summary = replay(first, s.kafka, s.events_topic, speed=None, total=len(first),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
@@ -21,21 +20,11 @@ pytestmark = pytest.mark.integration
 N = 2000
 
 
-def _dataset() -> Path:
-    from stream.dataset import DatasetError, fetch_dataset
-
-    cache = Path(os.environ.get("SALESCAST_CACHE") or Path.home() / ".cache" / "salescast")
-    try:
-        return fetch_dataset(cache / "data", progress=False)
-    except DatasetError as exc:  # pragma: no cover - only without network and cache
-        pytest.skip(f"Online Retail II cannot be fetched: {exc}")
-
-
 @pytest.fixture(scope="module")
-def events() -> list[SaleEvent]:
+def events(retail_csv: Path) -> list[SaleEvent]:
     from stream.dataset import iter_events
 
-    return list(iter_events(_dataset(), limit=N))
+    return list(iter_events(retail_csv, limit=N))
 
 
 @pytest.fixture
