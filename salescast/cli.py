@@ -230,6 +230,26 @@ def bench(
     run_bench(load_settings(), events=events, series=series, envelope=envelope, console=console)
 
 
+@app.command()
+@friendly
+def backtest(
+    panel: Annotated[str, typer.Argument(help="top500, sampled or tuning")] = "top500",
+    quick: Annotated[bool, typer.Option(help="a small panel (about 40 s)")] = False,
+    out: Annotated[Path, typer.Option(help="where the scoreboard is written")] = Path(
+        "build/backtest"),
+) -> None:
+    """Prequential backtest on Online Retail II (daily per SKU): the models vs baselines."""
+    from models.backtest import run_backtest
+    from stream.dataset import fetch_dataset
+
+    panels = ("top500", "sampled", "tuning")
+    if panel not in panels:
+        raise UserError(f"unknown panel {panel!r}; valid: {', '.join(panels)}")
+    board = run_backtest(fetch_dataset(cache_dir() / "data"), panel, quick, out)
+    print(board.to_markdown())
+    console.print(f"scoreboard written under {out}")
+
+
 @app.command("bench-faust-floor", hidden=True)
 def bench_faust_floor(topic: str, events: int) -> None:
     """(internal) The plain-Faust reference of `salescast bench`."""
