@@ -114,13 +114,17 @@ def bare_decode_rate(bootstrap: str, topic: str, messages: int) -> Figure:
     return Figure("ceiling: bare confluent-kafka decode", seen, elapsed)
 
 
+def _read_ops(r: redis.Redis) -> dict[str, str]:
+    raw: dict[bytes, bytes] = r.hgetall(WORKER_OPS_KEY)  # type: ignore[assignment]
+    return {k.decode(): v.decode() for k, v in raw.items()}
+
+
 def _wait_worker(r: redis.Redis, target: int, timeout: float, proc: object) -> dict[str, str]:
     """Wait until the worker has taken ``target`` messages' events (accepted or rejected)."""
     deadline = time.monotonic() + timeout
     ops: dict[str, str] = {}
     while time.monotonic() < deadline:
-        raw = r.hgetall(WORKER_OPS_KEY)
-        ops = {k.decode(): v.decode() for k, v in raw.items()}  # type: ignore[union-attr]
+        ops = _read_ops(r)
         if int(ops.get("events", 0)) >= target:
             return ops
         if getattr(proc, "poll")() is not None:  # noqa: B009
@@ -206,6 +210,8 @@ def _worker_run(settings: Settings, kafka: str, redis_url: str, r: redis.Redis, 
                                         seconds_per_event=0.1))
             _produce_paced(kafka, topic, paced, LATENCY_RATE)
             ops = _wait_worker(r, events + LATENCY_EVENTS, 120, proc)
+            time.sleep(1.5)  # the next ops snapshot: percentiles over the last 10 s
+            ops = _read_ops(r)
         return fig, ops
     finally:
         stop(proc)

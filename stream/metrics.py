@@ -32,7 +32,9 @@ class WorkerStats:
     batches: int = 0
     busy_seconds: float = 0.0
     deadletters: Counter[str] = field(default_factory=Counter)
-    latencies: deque[float] = field(default_factory=lambda: deque(maxlen=20_000))
+    # (wall time recorded, latency) of recent events; percentiles cover the last ``window`` s
+    latencies: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=50_000))
+    window: float = 10.0
     started: float = field(default_factory=time.time)
     _rate_mark: tuple[float, int] = (0.0, 0)
     rate: float = 0.0
@@ -48,12 +50,15 @@ class WorkerStats:
         self.events += events
         self.batches += 1
         self.busy_seconds += busy
-        self.latencies.extend(latencies)
+        now = self.last_event_at
+        self.latencies.extend((now, x) for x in latencies)
 
     def latency_quantile(self, q: float) -> float:
-        if not self.latencies:
+        """The ``q`` quantile of the latencies recorded in the last ``window`` seconds."""
+        since = time.time() - self.window
+        ordered = sorted(x for t, x in self.latencies if t >= since)
+        if not ordered:
             return 0.0
-        ordered = sorted(self.latencies)
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
     def snapshot(self) -> dict[str, float | int | str]:
