@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, Self
 
 __all__ = [
     "FrameError",
@@ -82,27 +82,26 @@ def _target(obj: dict[str, Any], kind: str) -> tuple[str | None, str | None]:
 
 
 @dataclass(frozen=True)
-class Subscribe:
+class _TargetFrame:
+    """A frame naming one series or one glob pattern."""
+
+    kind: ClassVar[str]
     series: str | None
     pattern: str | None
     id: str | int | None = None
 
     @classmethod
-    def parse(cls, obj: dict[str, Any]) -> Subscribe:
-        series, pattern = _target(obj, "subscribe")
+    def parse(cls, obj: dict[str, Any]) -> Self:
+        series, pattern = _target(obj, cls.kind)
         return cls(series, pattern, _frame_id(obj))
 
 
-@dataclass(frozen=True)
-class Unsubscribe:
-    series: str | None
-    pattern: str | None
-    id: str | int | None = None
+class Subscribe(_TargetFrame):
+    kind = "subscribe"
 
-    @classmethod
-    def parse(cls, obj: dict[str, Any]) -> Unsubscribe:
-        series, pattern = _target(obj, "unsubscribe")
-        return cls(series, pattern, _frame_id(obj))
+
+class Unsubscribe(_TargetFrame):
+    kind = "unsubscribe"
 
 
 @dataclass(frozen=True)

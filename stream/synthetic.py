@@ -19,7 +19,7 @@ import numpy as np
 
 from stream.records import SaleEvent
 
-__all__ = ["SyntheticData", "bench_events", "synthetic_dataset", "synthetic_events"]
+__all__ = ["SyntheticData", "bench_events", "synthetic_dataset"]
 
 DAY = 86400
 DEFAULT_START = 1704067200.0  #: 2024-01-01T00:00Z, a Monday
@@ -136,22 +136,6 @@ def synthetic_dataset(
         level_shifts=shifts,
         anomalies=picked,
     )
-
-
-def synthetic_events(
-    n_series: int,
-    n_days: int,
-    seed: int,
-    start_ts: float = DEFAULT_START,
-    events_per_day: float = 8.0,
-    anomalies: int | None = None,
-) -> list[SaleEvent]:
-    """Just the events of :func:`synthetic_dataset` (same arguments, same events).
-
-    >>> synthetic_events(2, 7, seed=0)[0].series in {"SKU0000", "SKU0001"}
-    True
-    """
-    return synthetic_dataset(n_series, n_days, seed, start_ts, events_per_day, anomalies).events
 
 
 def bench_events(

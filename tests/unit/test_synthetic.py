@@ -9,7 +9,7 @@ from collections import defaultdict
 import pytest
 
 from stream.records import SaleEvent
-from stream.synthetic import DEFAULT_START, bench_events, synthetic_dataset, synthetic_events
+from stream.synthetic import DEFAULT_START, bench_events, synthetic_dataset
 
 
 @pytest.fixture(scope="module")
@@ -18,8 +18,8 @@ def data():
 
 
 def test_deterministic_per_seed() -> None:
-    a, b = synthetic_events(6, 21, seed=5), synthetic_events(6, 21, seed=5)
-    assert a == b and a != synthetic_events(6, 21, seed=6)
+    a, b = synthetic_dataset(6, 21, seed=5).events, synthetic_dataset(6, 21, seed=5).events
+    assert a == b and a != synthetic_dataset(6, 21, seed=6).events
 
 
 def test_time_order_and_range(data) -> None:
