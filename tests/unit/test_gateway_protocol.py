@@ -1,0 +1,96 @@
+"""The gateway protocol without sockets: every bad frame is an error frame, never a crash."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from gateway.fanout import Fanout, LatestQueue
+from gateway.messages import ERROR_CODES
+from gateway.protocol import ListRequest, Reply, Session, SnapshotRequest
+
+
+def _error(outputs: list) -> dict:
+    assert len(outputs) == 1 and isinstance(outputs[0], Reply)
+    frame = json.loads(outputs[0].text)
+    assert frame["type"] == "error" and frame["code"] in ERROR_CODES and frame["message"]
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("not json", "bad_json"),
+        (b"\xff\xfe", "bad_json"),
+        ("[1, 2]", "bad_frame"),
+        ('{"type": 3}', "unknown_type"),
+        ('{"type": "dance"}', "unknown_type"),
+        ('{"type": "subscribe"}', "bad_frame"),
+        ('{"type": "subscribe", "series": "A", "pattern": "B*"}', "bad_frame"),
+        ('{"type": "subscribe", "series": ""}', "bad_frame"),
+        ('{"type": "subscribe", "series": 7}', "bad_frame"),
+        ('{"type": "subscribe", "series": "' + "x" * 65 + '"}', "bad_frame"),
+        ('{"type": "subscribe", "series": "a\\u0000b"}', "bad_frame"),
+        ('{"type": "ping", "id": true}', "bad_frame"),
+        ('{"type": "ping", "id": {"a": 1}}', "bad_frame"),
+        ('{"type": "list", "limit": 0}', "bad_frame"),
+        ('{"type": "list", "limit": "10"}', "bad_frame"),
+        ('{"type": "ping", "pad": "' + "x" * 5000 + '"}', "too_large"),
+    ],
+)
+def test_bad_frames_get_typed_error_frames(text: str | bytes, code: str) -> None:
+    assert _error(Session(max_frame=4096).receive(text))["code"] == code
+
+
+def test_subscribe_acknowledges_and_requests_a_snapshot() -> None:
+    s = Session()
+    out = s.receive('{"type": "subscribe", "pattern": "851*", "id": "x"}')
+    assert json.loads(out[0].text) == {"type": "subscribed", "pattern": "851*", "id": "x"}
+    assert out[1] == SnapshotRequest(None, "851*")
+    assert s.wants("85123A") and not s.wants("22423")
+    s.receive('{"type": "unsubscribe", "pattern": "851*"}')
+    assert not s.wants("85123A")
+
+
+def test_subscription_limit_is_an_error_frame_and_keeps_the_rest() -> None:
+    s = Session(max_subscriptions=2)
+    s.receive('{"type": "subscribe", "series": "A"}')
+    s.receive('{"type": "subscribe", "series": "B"}')
+    frame = _error(s.receive('{"type": "subscribe", "series": "C"}'))
+    assert frame["code"] == "too_many_subscriptions"
+    assert s.wants("A") and s.wants("B") and not s.wants("C")
+    assert len(s.receive('{"type": "subscribe", "series": "A"}')) == 2  # re-subscribe is fine
+
+
+def test_ping_and_list() -> None:
+    s = Session()
+    assert json.loads(s.receive('{"type": "ping", "id": 5}')[0].text) == {"type": "pong", "id": 5}
+    listed = s.receive('{"type": "list", "pattern": "2*", "limit": 3}')
+    assert listed == [ListRequest("2*", 3, None)]
+
+
+def test_fuzzed_frames_never_raise() -> None:
+    rng = random.Random(0)
+    pieces = ['{"type":', '"subscribe"', '"series":', '"A"', "}", "[", "]", ",", "null", "1e999",
+              '"pattern"', '"*"', '"id"', "true", "\\", '"', "{"]
+    s = Session(max_frame=256, max_subscriptions=3)
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        for out in s.receive(text):
+            assert isinstance(out, Reply | SnapshotRequest | ListRequest)
+
+
+def test_slow_client_queue_keeps_latest_per_series_and_flags_overflow() -> None:
+    fan: Fanout[str] = Fanout(lambda client, series: True, max_pending=2)
+    fan.add("fast")
+    slow = fan.add("slow")
+    assert fan.publish("A", "a1") == [] and fan.publish("A", "a2") == []
+    assert fan.publish("B", "b1") == []
+    assert slow.drain() == ["a2", "b1"] and slow.replaced == 1
+    fan.publish("A", "x")
+    fan.publish("B", "x")
+    assert fan.publish("C", "x") == ["fast", "slow"]  # both too far behind now
+    with pytest.raises(ValueError):
+        LatestQueue(0)
