@@ -28,6 +28,7 @@ from pathlib import Path
 import psutil
 
 from infra.errors import ServiceError
+from salescast.config import cache_root
 
 __all__ = ["KAFKA_VERSION", "KafkaProcess", "ServiceError", "cache_root", "free_port",
            "free_ports", "kafka_healthy", "render_properties", "resolve_jars", "start_kafka",
@@ -36,11 +37,6 @@ __all__ = ["KAFKA_VERSION", "KafkaProcess", "ServiceError", "cache_root", "free_
 KAFKA_VERSION = "4.1.1"
 HEAP = "-Xmx512m"
 _HERE = Path(__file__).resolve().parent
-
-
-def cache_root() -> Path:
-    """``$SALESCAST_CACHE``, default ``~/.cache/salescast``: caches shared by every clone."""
-    return Path(os.environ.get("SALESCAST_CACHE") or Path.home() / ".cache" / "salescast")
 
 
 def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:

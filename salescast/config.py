@@ -7,7 +7,9 @@ variable                    meaning                                    default
 ==========================  =========================================  ==================
 KAFKA_BOOTSTRAP             Kafka bootstrap servers (host:port,...)    from services state
 REDIS_URL                   Redis URL                                  from services state
-SALESCAST_HOME              state dir: services, data cache, logs      ``./.salescast``
+SALESCAST_HOME              state dir: services, logs                  ``./.salescast``
+SALESCAST_CACHE             caches shared by every clone: venvs,       ``~/.cache/salescast``
+                            Kafka jars, the data set
 SALESCAST_EVENTS_TOPIC      topic of sale events                       ``sales.events``
 SALESCAST_DEADLETTER_TOPIC  topic of rejected records                  ``sales.deadletter``
 SALESCAST_PARTITIONS        partitions of the events topic             ``4``
@@ -31,7 +33,7 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-__all__ = ["Settings", "ConfigError", "load_settings"]
+__all__ = ["Settings", "ConfigError", "load_settings", "cache_root"]
 
 
 class ConfigError(Exception):
@@ -51,11 +53,18 @@ def _int(env: dict[str, str], name: str, default: int, minimum: int = 1) -> int:
     return value
 
 
+def cache_root(env: dict[str, str] | None = None) -> Path:
+    """``$SALESCAST_CACHE``, default ``~/.cache/salescast``: caches shared by every clone."""
+    raw = (os.environ if env is None else env).get("SALESCAST_CACHE")
+    return Path(raw).expanduser() if raw else Path.home() / ".cache" / "salescast"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Configuration shared by every salescast process."""
 
     home: Path = field(default_factory=lambda: Path(".salescast").resolve())
+    cache: Path = field(default_factory=cache_root)
     kafka_bootstrap: str | None = None
     redis_url: str | None = None
     events_topic: str = "sales.events"
@@ -76,7 +85,8 @@ class Settings:
 
     @property
     def data_dir(self) -> Path:
-        return self.home / "data"
+        """Where the data set is cached (shared by every clone)."""
+        return self.cache / "data"
 
     def with_services(self) -> Settings:
         """Fill unset Kafka/Redis addresses from the services state file."""
@@ -122,6 +132,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     home = Path(env.get("SALESCAST_HOME") or ".salescast").resolve()
     return Settings(
         home=home,
+        cache=cache_root(env),
         kafka_bootstrap=env.get("KAFKA_BOOTSTRAP") or None,
         redis_url=env.get("REDIS_URL") or None,
         events_topic=env.get("SALESCAST_EVENTS_TOPIC") or "sales.events",

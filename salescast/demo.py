@@ -9,18 +9,17 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 from rich.console import Console
 
+from infra.kafka import free_port
 from salescast.config import Settings
-from salescast.procs import child_env, free_port, port_free, salescast_cmd, spawn, stop, wait_http
+from salescast.procs import child_env, port_free, salescast_cmd, spawn, stop, wait_http
 
 __all__ = ["run_demo"]
 
 
-def run_demo(settings: Settings, cache: Path, speed: float, limit: int | None,
-             console: Console) -> None:
+def run_demo(settings: Settings, speed: float, limit: int | None, console: Console) -> None:
     from infra import services
     from stream.dataset import fetch_dataset, iter_events
     from stream.replay import replay
@@ -36,7 +35,7 @@ def run_demo(settings: Settings, cache: Path, speed: float, limit: int | None,
     children: list[subprocess.Popen[bytes]] = []
     try:
         console.print("[bold]2/4[/] fetching UCI Online Retail II ...")
-        path = fetch_dataset(cache / "data")
+        path = fetch_dataset(settings.data_dir)
         port = settings.gateway_port if port_free(settings.gateway_port) else free_port()
         env = child_env(state.kafka_bootstrap, state.redis_url,
                         SALESCAST_GATEWAY_PORT=str(port))

@@ -11,7 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-__all__ = ["spawn", "stop", "free_port", "wait_http", "salescast_cmd"]
+__all__ = ["spawn", "stop", "port_free", "wait_http", "salescast_cmd", "child_env"]
 
 
 def salescast_cmd(*args: str) -> list[str]:
@@ -38,12 +38,6 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = 10.0, hard: bool = Fals
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(5)
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 def port_free(port: int, host: str = "127.0.0.1") -> bool:

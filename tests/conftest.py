@@ -49,9 +49,8 @@ def retail_csv() -> Path:
     """The real Online Retail II file (fetched once into the shared cache)."""
     from stream.dataset import DatasetError, fetch_dataset
 
-    cache = Path(os.environ.get("SALESCAST_CACHE") or Path.home() / ".cache" / "salescast")
     try:
-        return fetch_dataset(cache / "data", progress=False)
+        return fetch_dataset(load_settings().data_dir, progress=False)
     except DatasetError as exc:  # pragma: no cover - only without network and cache
         pytest.skip(f"Online Retail II cannot be fetched: {exc}")
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import lzma
-import os
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from salescast.config import load_settings
 from stream import dataset
 from stream.dataset import HEADER, DatasetError, DatasetStats, fetch_dataset, iter_events
 from stream.records import SaleEvent
@@ -152,8 +152,7 @@ def test_fetch_reports_a_bad_wheel(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 
 def _cached_file() -> Path | None:
-    root = Path(os.environ.get("SALESCAST_CACHE") or "~/.cache/salescast").expanduser()
-    path = root / "data" / dataset.FILE_NAME
+    path = load_settings().data_dir / dataset.FILE_NAME
     return path if path.is_file() else None
 
 
