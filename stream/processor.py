@@ -69,13 +69,12 @@ class SeriesState:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state, forecast=None)
 
-    def actuals(self, width: int, last: int | None = None) -> list[list[float]]:
-        """``[[bucket start, value], ...]`` of the kept closed buckets (the ``last`` ones)."""
+    def actuals(self, width: int) -> list[list[float]]:
+        """``[[bucket start, value], ...]`` of the kept closed buckets, oldest first."""
         if self.origin is None:
             return []
-        values = self.history if last is None else self.history[-last:]
-        first = self.origin - len(values) * width
-        return [[first + i * width, v] for i, v in enumerate(values)]
+        first = self.origin - len(self.history) * width
+        return [[first + i * width, v] for i, v in enumerate(self.history)]
 
 
 @dataclass
@@ -234,8 +233,8 @@ class Processor:
         if st.forecast is not None and st.origin is not None:
             forecast = st.forecast.to_dict()
             forecast["t"] = [st.origin + i * self.width for i in range(st.forecast.horizon)]
-        part = {"bucket_seconds": self.width, "actuals": st.actuals(self.width),
-                "forecast": forecast}
+        actuals = st.actuals(self.width)
+        part = {"bucket_seconds": self.width, "actuals": actuals, "forecast": forecast}
         update = dict(live, kind="forecast", bucket_seconds=self.width, forecast=forecast,
-                      actuals=st.actuals(self.width, UPDATE_HISTORY))
+                      actuals=actuals[-UPDATE_HISTORY:])
         return SeriesWrite(st.series, version, st.last_ts, live, part, update)
