@@ -38,9 +38,27 @@ from __future__ import annotations
 import abc
 import math
 import numbers
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["Forecaster", "check_horizon", "check_range"]
+__all__ = ["Forecaster", "check_horizon", "check_members", "check_range"]
+
+
+def check_members(
+    members: Sequence[Forecaster] | Mapping[str, Forecaster],
+) -> tuple[list[str], list[Forecaster]]:
+    """Names and forecasters of an ensemble's members; ValueError if empty, not forecasters,
+    or with duplicate names (names come from the mapping's keys, else from ``.name``)."""
+    models = list(members.values() if isinstance(members, Mapping) else members)
+    if not models:
+        raise ValueError("members must not be empty")
+    for m in models:
+        if not isinstance(m, Forecaster):
+            raise ValueError(f"members must be forecasters, got {m!r}")
+    names = list(members) if isinstance(members, Mapping) else [m.name for m in models]
+    if len(set(names)) != len(names):
+        raise ValueError(f"member names must be unique, got {names}")
+    return names, models
 
 
 def check_horizon(horizon: int) -> int:

@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from operator import mul
 from typing import Any
 
-from models.base import Forecaster, check_horizon, check_range
+from models.base import Forecaster, check_horizon, check_members, check_range
 
 __all__ = ["Ensemble"]
 
@@ -53,15 +53,7 @@ class Ensemble(Forecaster):
         eps: float = 1e-9,
     ) -> None:
         super().__init__()
-        models = list(members.values() if isinstance(members, Mapping) else members)
-        if not models:
-            raise ValueError("members must not be empty")
-        for m in models:
-            if not isinstance(m, Forecaster):
-                raise ValueError(f"members must be forecasters, got {m!r}")
-        names = list(members) if isinstance(members, Mapping) else [m.name for m in models]
-        if len(set(names)) != len(names):
-            raise ValueError(f"member names must be unique, got {names}")
+        names, models = check_members(members)
         check_range("decay", decay, 0, 1)
         check_range("eps", eps, 0, 1, lo_open=True)
         self.names = names

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from models.base import Forecaster, check_horizon, check_range
+from models.base import Forecaster, check_horizon, check_members, check_range
 
 __all__ = ["HorizonEnsemble"]
 
@@ -72,15 +72,7 @@ class HorizonEnsemble(Forecaster):
         combine: str = "mean",
     ) -> None:
         super().__init__()
-        models = list(members.values() if isinstance(members, Mapping) else members)
-        if not models:
-            raise ValueError("members must not be empty")
-        for m in models:
-            if not isinstance(m, Forecaster):
-                raise ValueError(f"members must be forecasters, got {m!r}")
-        names = list(members) if isinstance(members, Mapping) else [m.name for m in models]
-        if len(set(names)) != len(names):
-            raise ValueError(f"member names must be unique, got {names}")
+        names, models = check_members(members)
         check_range("horizon", horizon, 1, 10_000, integer=True)
         check_range("decay", decay, 0, 1)
         check_range("power", power, 0, 10, lo_open=True)
