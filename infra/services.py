@@ -178,13 +178,14 @@ def status(settings: Settings) -> dict[str, str]:
 
 def create_topics(bootstrap: str, settings: Settings, extra: list[str] | None = None,
                   timeout: float = 30.0) -> list[str]:
-    """Create the events and dead-letter topics (and ``extra``) with ``settings.partitions``
+    """Create the events, dead-letter, alerts and buckets topics (and ``extra``) with ``settings.partitions``
     partitions unless they exist; wait until they have leaders. Returns the ones created."""
     from confluent_kafka import KafkaError, KafkaException
     from confluent_kafka.admin import AdminClient, NewTopic
 
     admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
     wanted = list(dict.fromkeys([settings.events_topic, settings.deadletter_topic,
+                                 settings.alerts_topic, settings.buckets_topic,
                                  *(extra or [])]))
     try:
         existing = set(admin.list_topics(timeout=timeout).topics)

@@ -20,6 +20,15 @@ SALESCAST_HISTORY           closed buckets kept per series             ``120``
 SALESCAST_GATEWAY_HOST      gateway bind address                       ``127.0.0.1``
 SALESCAST_GATEWAY_PORT      gateway port                               ``8765``
 SALESCAST_WORKER_ID         Faust app id / consumer group              ``salescast-worker``
+SALESCAST_ALERTS_TOPIC      topic of anomaly alerts                    ``alerts.anomalies``
+SALESCAST_BUCKETS_TOPIC     topic of closed buckets (LSTM training)    ``sales.buckets``
+SALESCAST_MODELS_DIR        LSTM model store (versioned artifacts)     ``$SALESCAST_HOME/models``
+SALESCAST_AUTH_SECRET       HMAC secret of gateway tokens; unset:      unset
+                            no auth (local development only)
+SALESCAST_ALLOWED_ORIGINS   comma-separated Origin allow-list of the   unset
+                            gateway (unset: same-host origins only)
+SALESCAST_LAG_ALERT         consumer lag (messages) that raises an     ``10000``
+                            ops alert
 ==========================  =========================================  ==================
 
 ``KAFKA_BOOTSTRAP`` and ``REDIS_URL`` point everything at existing servers instead of the
@@ -77,6 +86,17 @@ class Settings:
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8765
     worker_id: str = "salescast-worker"
+    alerts_topic: str = "alerts.anomalies"
+    buckets_topic: str = "sales.buckets"
+    models_dir_override: Path | None = None
+    auth_secret: str | None = None
+    allowed_origins: tuple[str, ...] = ()
+    lag_alert: int = 10000
+
+    @property
+    def models_dir(self) -> Path:
+        """The LSTM model store: versioned artifacts (``SALESCAST_MODELS_DIR``)."""
+        return self.models_dir_override or self.home / "models"
 
     @property
     def services_file(self) -> Path:
@@ -145,4 +165,12 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         gateway_host=env.get("SALESCAST_GATEWAY_HOST") or "127.0.0.1",
         gateway_port=_int(env, "SALESCAST_GATEWAY_PORT", 8765, minimum=0),
         worker_id=env.get("SALESCAST_WORKER_ID") or "salescast-worker",
+        alerts_topic=env.get("SALESCAST_ALERTS_TOPIC") or "alerts.anomalies",
+        buckets_topic=env.get("SALESCAST_BUCKETS_TOPIC") or "sales.buckets",
+        models_dir_override=(Path(env["SALESCAST_MODELS_DIR"]).expanduser().resolve()
+                             if env.get("SALESCAST_MODELS_DIR") else None),
+        auth_secret=env.get("SALESCAST_AUTH_SECRET") or None,
+        allowed_origins=tuple(o.strip() for o in env.get("SALESCAST_ALLOWED_ORIGINS", "").split(",")
+                              if o.strip()),
+        lag_alert=_int(env, "SALESCAST_LAG_ALERT", 10000),
     )

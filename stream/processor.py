@@ -97,6 +97,9 @@ class BatchOutput:
     states: dict[str, Any] = field(default_factory=dict)
     writes: list[SeriesWrite] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
+    # every bucket closed in this batch, in order: (series, bucket) (the buckets topic)
+    buckets: list[tuple[str, ClosedBucket]] = field(default_factory=list)
+    alerts: list[dict[str, Any]] = field(default_factory=list)  # anomaly alerts (JSON-ready)
     accepted: int = 0
     duplicates: int = 0
     closed: int = 0
@@ -198,14 +201,15 @@ class Processor:
             st = load(sid)
             closed = st.buckets.close_due(wm)
             if closed:
-                self._learn(st, closed)
+                self._learn(st, closed, out)
                 out.closed += len(closed)
                 version[sid] = offset
                 changed.add(sid)
             if st.buckets.open:  # still has open buckets: it falls due again later
                 pstate.schedule(sid, st.buckets.due_at)
 
-    def _learn(self, st: SeriesState, closed: list[ClosedBucket]) -> None:
+    def _learn(self, st: SeriesState, closed: list[ClosedBucket], out: BatchOutput) -> None:
+        out.buckets.extend((st.series, b) for b in closed)
         if st.origin is not None and closed[0].start != st.origin:
             st.history = array("d")  # a gap longer than max_fill: restart the history
         for bucket in closed:
