@@ -6,7 +6,8 @@ apply them to the per-series state, then write
 1. each touched state into the :class:`~stream.state.StateStore` (pickled into the
    changelog-backed table once per commit, never once per event),
 2. the rejected records to the dead-letter topic,
-3. the new snapshots to Redis (idempotent, versioned),
+3. anomaly alerts to the alerts topic, and with the snapshots, top movers and alerts to
+   Redis (idempotent: versioned snapshots, alerts deduplicated by their stable id),
 
 and only then let Faust ack the batch (at-least-once: a crash replays it, and the processor
 skips what a series has already applied, so nothing is counted twice).
@@ -14,6 +15,7 @@ skips what a series has already applied, so nothing is counted twice).
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import defaultdict
@@ -55,6 +57,7 @@ def build_worker(
     deadletter = app.topic(
         settings.deadletter_topic, key_serializer="raw", value_serializer="raw"
     )
+    alerts_topic = app.topic(settings.alerts_topic, key_serializer="raw", value_serializer="raw")
     table = app.Table(
         "series-state",
         default=None,
@@ -84,6 +87,8 @@ def build_worker(
                     Message(m.offset, (m.timestamp or 0.0), m.value or b"")
                 )
             writes = []
+            alerts: list[dict[str, Any]] = []
+            movers: dict[str, dict[str, float]] = {}
             taken = 0
             for partition, messages in by_partition.items():
                 out = processor.process(partition, messages, store.get)
@@ -93,11 +98,18 @@ def build_worker(
                     await deadletter.send(value=dead.to_json())
                     stats.deadletters[dead.stage] += 1
                 writes.extend(out.writes)
+                alerts.extend(out.alerts)
+                movers.update(out.movers)
                 stats.accepted += out.accepted
                 stats.duplicates += out.duplicates
                 taken += out.accepted + out.duplicates + len(out.dead)
+            for alert in alerts:  # consumers dedupe by id (a replay re-sends the same ids)
+                await alerts_topic.send(key=alert["id"].encode(), value=json.dumps(alert).encode())
             if writes:
                 await sink().write(writes)
+            if alerts:
+                stats.alerts += await sink().write_alerts(alerts)
+            await sink().write_movers(movers)
             now = time.time()
             stats.record_batch(
                 len(batch), taken, [now - m.timestamp for ms in by_partition.values() for m in ms

@@ -12,6 +12,9 @@
 * ``salescast:ops:latest``: the latest ops snapshot (JSON string).
 * ``salescast:models``: pub/sub channel announcing a new current LSTM version (JSON).
 * ``salescast:model:current``: hash describing the current LSTM version.
+* ``salescast:movers``: sorted set of series scored by how far their latest closed bucket was
+  from its forecast (in 95%-band half-widths); ``salescast:movers:info``: hash series -> JSON
+  ``{score, actual, expected, bucket}``.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from __future__ import annotations
 __all__ = [
     "PREFIX", "series_key", "INDEX_KEY", "UPDATES_CHANNEL", "WORKER_OPS_KEY", "ALERTS_CHANNEL",
     "ALERTS_STREAM", "ALERTS_SEEN", "OPS_CHANNEL", "OPS_LATEST", "MODELS_CHANNEL",
-    "MODEL_CURRENT",
+    "MODEL_CURRENT", "MOVERS_KEY", "MOVERS_INFO",
 ]
 
 PREFIX = "salescast"
@@ -33,6 +36,8 @@ OPS_CHANNEL = f"{PREFIX}:ops"
 OPS_LATEST = f"{PREFIX}:ops:latest"
 MODELS_CHANNEL = f"{PREFIX}:models"
 MODEL_CURRENT = f"{PREFIX}:model:current"
+MOVERS_KEY = f"{PREFIX}:movers"
+MOVERS_INFO = f"{PREFIX}:movers:info"
 
 
 def series_key(series: str) -> str:

@@ -29,6 +29,7 @@ class WorkerStats:
     events: int = 0  # events taken: accepted, duplicate or dead-lettered
     accepted: int = 0
     duplicates: int = 0
+    alerts: int = 0  # new alerts published
     batches: int = 0
     busy_seconds: float = 0.0
     deadletters: Counter[str] = field(default_factory=Counter)
@@ -75,6 +76,7 @@ class WorkerStats:
             "accepted": self.accepted,
             "duplicates": self.duplicates,
             "deadletters": sum(self.deadletters.values()),
+            "alerts": self.alerts,
             "batches": self.batches,
             "busy_seconds": round(self.busy_seconds, 3),
             "events_per_s": round(self.rate, 1),

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from models.anomaly import AnomalyDetector, Expected, make_alert
 from models.factory import Forecast, SeriesModel, default_model
 from salescast.config import Settings
 from stream.bucketing import Accepted, ClosedBucket, PartitionClock, SeriesBuckets
@@ -61,6 +62,7 @@ class SeriesState:
     origin: int | None = None  # start of the first bucket the forecast is for
     # recent closed values, oldest first, ending at ``origin`` (compact: 8 bytes a bucket)
     history: array[float] = field(default_factory=lambda: array("d"))
+    detector: AnomalyDetector = field(default_factory=AnomalyDetector)
 
     def __getstate__(self) -> dict[str, Any]:
         # the forecast is recomputed whenever a bucket closes: not worth pickling
@@ -68,6 +70,23 @@ class SeriesState:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state, forecast=None)
+        self.__dict__.setdefault("detector", AnomalyDetector())
+
+    def expected(self, bucket: int, width: int) -> Expected | None:
+        """What the current forecast says about the bucket starting at ``bucket``, if anything.
+
+        The forecast is not pickled: after a restart it is recomputed from the model, which
+        gives the same numbers, so scoring a replayed bucket gives the same alert.
+        """
+        if self.origin is None or self.model.n_seen == 0:
+            return None
+        if self.forecast is None:
+            self.forecast = self.model.forecast()
+        f = self.forecast
+        k, rem = divmod(bucket - self.origin, width)
+        if rem or not 0 <= k < f.horizon or not f.lo95:
+            return None
+        return Expected(f.yhat[k], f.lo[k], f.hi[k], f.lo95[k], f.hi95[k])
 
     def actuals(self, width: int) -> list[list[float]]:
         """``[[bucket start, value], ...]`` of the kept closed buckets, oldest first."""
@@ -100,6 +119,8 @@ class BatchOutput:
     # every bucket closed in this batch, in order: (series, bucket) (the buckets topic)
     buckets: list[tuple[str, ClosedBucket]] = field(default_factory=list)
     alerts: list[dict[str, Any]] = field(default_factory=list)  # anomaly alerts (JSON-ready)
+    # series -> how far its latest closed bucket was from its forecast (the top movers)
+    movers: dict[str, dict[str, float]] = field(default_factory=dict)
     accepted: int = 0
     duplicates: int = 0
     closed: int = 0
@@ -213,12 +234,32 @@ class Processor:
         if st.origin is not None and closed[0].start != st.origin:
             st.history = array("d")  # a gap longer than max_fill: restart the history
         for bucket in closed:
+            self._score(st, bucket, out)
             st.model.learn_one(bucket.qty)
             st.history.append(bucket.qty)
         if len(st.history) > self.history:
             del st.history[: len(st.history) - self.history]
         st.forecast = st.model.forecast(self.horizon)
         st.origin = closed[-1].end
+
+    def _score(self, st: SeriesState, bucket: ClosedBucket, out: BatchOutput) -> None:
+        """Score the closed actual against the forecast made for it (before learning it)."""
+        e = st.expected(bucket.start, self.width)
+        if e is None:
+            return
+        half = max((e.hi95 - e.lo95) / 2.0, 1e-9)
+        out.movers[st.series] = {"score": round(abs(bucket.qty - e.yhat) / half, 3),
+                                 "actual": bucket.qty, "expected": round(e.yhat, 3),
+                                 "bucket": bucket.start}
+        s = st.detector.observe(bucket.qty, e, st.model.n_seen)
+        if s is not None:
+            assert st.forecast is not None
+            model = st.forecast.model
+            version = str(model.get("name", "model"))
+            if model.get("lstm_version"):
+                version += f"+lstm:{model['lstm_version']}"
+            out.alerts.append(make_alert(st.series, bucket.start, bucket.end, bucket.qty, e, s,
+                                         version))
 
     def _write(self, st: SeriesState, version: int, closed: bool) -> SeriesWrite:
         """The live part always; the forecast part (actuals + forecast) when it changed."""

@@ -14,7 +14,17 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from stream.keys import INDEX_KEY, UPDATES_CHANNEL, WORKER_OPS_KEY, series_key
+from stream.keys import (
+    ALERTS_CHANNEL,
+    ALERTS_SEEN,
+    ALERTS_STREAM,
+    INDEX_KEY,
+    MOVERS_INFO,
+    MOVERS_KEY,
+    UPDATES_CHANNEL,
+    WORKER_OPS_KEY,
+    series_key,
+)
 
 __all__ = ["SeriesWrite", "RedisSink", "merge_snapshot"]
 
@@ -30,6 +40,20 @@ redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
 redis.call('PUBLISH', ARGV[5], ARGV[6])
 return 1
 """
+
+
+# KEYS[1] seen-ids set, KEYS[2] alerts stream; ARGV: id, alert JSON, channel, max stream length
+# An alert id is published once: a replay after a restart scores the same bucket again and
+# gets the same id, which is then a no-op. The JSON published carries the stream id as "sid".
+_ALERT_LUA = """
+if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
+local sid = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'a', ARGV[2])
+local body = string.sub(ARGV[2], 1, -2) .. ',"sid":"' .. sid .. '"}'
+redis.call('PUBLISH', ARGV[3], body)
+return 1
+"""
+ALERTS_KEPT = 10_000  #: alerts kept in the Redis stream (approximately)
+SEEN_KEPT = 200_000  #: alert ids remembered for dedup before the set is trimmed
 
 
 @dataclass(frozen=True)
@@ -75,6 +99,7 @@ class RedisSink:
     def __init__(self, url: str) -> None:
         self.redis = aioredis.Redis.from_url(url)
         self._script = self.redis.register_script(_WRITE_LUA)
+        self._alert = self.redis.register_script(_ALERT_LUA)
 
     async def write(self, writes: Iterable[SeriesWrite]) -> int:
         """Apply the writes; returns how many were newer than what Redis held."""
@@ -99,6 +124,28 @@ class RedisSink:
             return 0
         results = await pipe.execute()
         return sum(int(r) for r in results)
+
+    async def write_alerts(self, alerts: list[dict[str, Any]]) -> int:
+        """Add new alerts to the capped stream and publish them; returns how many were new."""
+        if not alerts:
+            return 0
+        pipe = self.redis.pipeline(transaction=False)
+        for a in alerts:
+            await self._alert(keys=[ALERTS_SEEN, ALERTS_STREAM],
+                              args=[a["id"], _dumps(a), ALERTS_CHANNEL, ALERTS_KEPT], client=pipe)
+        new = sum(int(r) for r in await pipe.execute())
+        if await self.redis.scard(ALERTS_SEEN) > SEEN_KEPT:
+            await self.redis.spop(ALERTS_SEEN, SEEN_KEPT // 2)  # bounded; old ids rarely replay
+        return new
+
+    async def write_movers(self, movers: dict[str, dict[str, float]]) -> None:
+        """The top-movers sorted set (score: distance from the forecast) and its details."""
+        if not movers:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zadd(MOVERS_KEY, {sid: m["score"] for sid, m in movers.items()})
+        pipe.hset(MOVERS_INFO, mapping={sid: _dumps(m) for sid, m in movers.items()})
+        await pipe.execute()
 
     async def write_ops(self, figures: dict[str, float | int | str]) -> None:
         mapping: dict[Any, Any] = dict(figures)
