@@ -178,8 +178,9 @@ def status(settings: Settings) -> dict[str, str]:
 
 def create_topics(bootstrap: str, settings: Settings, extra: list[str] | None = None,
                   timeout: float = 30.0) -> list[str]:
-    """Create the events, dead-letter, alerts and buckets topics (and ``extra``) with ``settings.partitions``
-    partitions unless they exist; wait until they have leaders. Returns the ones created."""
+    """Create the events, dead-letter, alerts and buckets topics (and ``extra``) with
+    ``settings.partitions`` partitions unless they exist; wait until they have leaders.
+    Returns the ones created."""
     from confluent_kafka import KafkaError, KafkaException
     from confluent_kafka.admin import AdminClient, NewTopic
 

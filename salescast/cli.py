@@ -6,16 +6,15 @@ one line and exits with status 2, never a traceback.
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from salescast.config import ConfigError, Settings, load_settings
+from salescast.cli_ops import alerts_app, monitor
+from salescast.cliutil import UserError, console, friendly, settings_with_services
+from salescast.config import load_settings
 
 __all__ = ["app", "main"]
 
@@ -34,38 +33,8 @@ services_app = typer.Typer(no_args_is_help=True, help="Start/stop the local Kafk
 data_app = typer.Typer(no_args_is_help=True, help="The Online Retail II data set.")
 app.add_typer(services_app, name="services")
 app.add_typer(data_app, name="data")
-
-console = Console(stderr=True)
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-class UserError(Exception):
-    """An error to show the user as one line."""
-
-
-def friendly(fn: F) -> F:
-    """Turn expected errors into one-line messages with exit status 2."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from infra.services import ServiceError
-        from stream.dataset import DatasetError
-
-        try:
-            return fn(*args, **kwargs)
-        except (ConfigError, ServiceError, DatasetError, UserError) as exc:
-            console.print(f"[red]salescast: {exc}[/]")
-            raise typer.Exit(2) from None
-        except KeyboardInterrupt:
-            console.print("[yellow]interrupted[/]")
-            raise typer.Exit(130) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def settings_with_services() -> Settings:
-    return load_settings().with_services()
-
+app.add_typer(alerts_app, name="alerts")
+app.command()(monitor)
 
 # -- services ---------------------------------------------------------------------------
 @services_app.command("up")

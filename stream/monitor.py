@@ -1,0 +1,177 @@
+"""The ops monitor: consumer lag per group and partition, throughput, latency, dead letters, models.
+
+Every ``interval`` seconds :class:`LagMonitor` asks Kafka (confluent-kafka's AdminClient) for the
+committed offsets of each consumer group and the end offsets of the topics they read, reads the
+workers' running figures from Redis, and publishes one ops snapshot: ``SET`` in
+``salescast:ops:latest`` and ``PUBLISH`` on ``salescast:ops`` (the gateway's ``ops`` channel and
+its Prometheus ``/metrics``). :func:`ops_snapshot` is the pure part: offsets in, snapshot out.
+
+A lag alert is raised (``lag_alert: true``, and a log line) when the total lag of a group passes
+``SALESCAST_LAG_ALERT``.
+
+>>> snap = ops_snapshot(
+...     {"g": {("sales.events", 0): 90, ("sales.events", 1): None}},
+...     {("sales.events", 0): 100, ("sales.events", 1): 7},
+...     worker={"events_per_s": "12.5", "latency_p50_ms": "40", "latency_p99_ms": "90"},
+...     deadletters=3, model=None, threshold=10, now=1000.0)
+>>> snap["groups"]["g"]["lag"], snap["lag_alert"], snap["latency_ms"]
+(17, True, {'p50': 40.0, 'p99': 90.0})
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["ops_snapshot", "LagMonitor"]
+
+log = logging.getLogger("salescast.monitor")
+
+TopicPartition = tuple[str, int]
+
+
+def _num(raw: Any, default: float = 0.0) -> float:
+    try:
+        return float(raw)
+    except (TypeError, ValueError):
+        return default
+
+
+def ops_snapshot(
+    committed: Mapping[str, Mapping[TopicPartition, int | None]],
+    ends: Mapping[TopicPartition, int],
+    worker: Mapping[str, Any],
+    deadletters: int,
+    model: Mapping[str, Any] | None,
+    threshold: int,
+    now: float,
+) -> dict[str, Any]:
+    """One ops snapshot (the README's protocol section has the schema).
+
+    ``committed``: group -> (topic, partition) -> committed offset, ``None`` when the group
+    has committed nothing there (all of the partition counts as lag).
+    """
+    groups: dict[str, Any] = {}
+    alert: bool = False
+    for group, offsets in committed.items():
+        parts: list[dict[str, Any]] = []
+        total = 0
+        for (topic, partition), off in sorted(offsets.items()):
+            end = ends.get((topic, partition), 0)
+            lag = max(0, end - (off if off is not None and off >= 0 else 0))
+            total += lag
+            parts.append({"topic": topic, "partition": partition,
+                          "committed": off, "end": end, "lag": lag})
+        alert = alert or total > threshold
+        groups[group] = {"lag": total, "partitions": parts}
+    lstm = None
+    if model:
+        promoted = _num(model.get("promoted_at"), 0.0)
+        lstm = {"version": model.get("version"), "promoted_at": promoted or None,
+                "age_s": round(now - promoted, 1) if promoted else None}
+    return {
+        "t": now,
+        "groups": groups,
+        "events_per_s": _num(worker.get("events_per_s")),
+        "latency_ms": {"p50": _num(worker.get("latency_p50_ms")),
+                       "p99": _num(worker.get("latency_p99_ms"))},
+        "events": int(_num(worker.get("events"))),
+        "alerts": int(_num(worker.get("alerts"))),
+        "worker_seen_s": round(now - _num(worker.get("updated_at"), now), 1),
+        "deadletters": deadletters,
+        "models": {"lstm": lstm},
+        "lag_alert": alert,
+        "lag_threshold": threshold,
+    }
+
+
+def _decoded(raw: Any) -> dict[str, str]:
+    return {k.decode(): v.decode() for k, v in dict(raw).items()}
+
+
+class LagMonitor:
+    """Polls Kafka offsets and Redis, publishes ops snapshots (the thin I/O around the above)."""
+
+    def __init__(self, bootstrap: str, redis_url: str, groups: list[str], topics: list[str],
+                 deadletter_topic: str, threshold: int) -> None:
+        from confluent_kafka import Consumer
+        from confluent_kafka.admin import AdminClient
+        from redis import Redis
+
+        self.admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+        # a consumer that never subscribes: only used to read watermarks
+        self.consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "salescast-monitor",
+                                  "enable.auto.commit": False, "log_level": 0})
+        self.redis = Redis.from_url(redis_url)
+        self.groups, self.topics = groups, topics
+        self.deadletter_topic, self.threshold = deadletter_topic, threshold
+        self._alerting = False
+
+    def _partitions(self, topic: str) -> list[int]:
+        meta = self.admin.list_topics(topic, timeout=10).topics.get(topic)
+        if meta is None or meta.error is not None:
+            return []
+        return sorted(meta.partitions)
+
+    def _end(self, topic: str, partition: int) -> int:
+        from confluent_kafka import TopicPartition as TP
+
+        _, high = self.consumer.get_watermark_offsets(TP(topic, partition), timeout=10,
+                                                      cached=False)
+        return int(high)
+
+    def poll(self) -> dict[str, Any]:
+        """Read offsets and figures once and build the snapshot."""
+        from confluent_kafka import ConsumerGroupTopicPartitions
+        from confluent_kafka import TopicPartition as TP
+
+        tps = [(t, p) for t in self.topics for p in self._partitions(t)]
+        ends = {tp: self._end(*tp) for tp in tps}
+        committed: dict[str, dict[TopicPartition, int | None]] = {}
+        for group in self.groups:
+            req = [ConsumerGroupTopicPartitions(group, [TP(t, p) for t, p in tps])]
+            result = self.admin.list_consumer_group_offsets(req)[group].result(timeout=10)
+            committed[group] = {
+                (tp.topic, tp.partition): (tp.offset if tp.offset >= 0 else None)
+                for tp in result.topic_partitions
+            }
+        dead = sum(self._end(self.deadletter_topic, p)
+                   for p in self._partitions(self.deadletter_topic))
+        from stream.keys import MODEL_CURRENT, WORKER_OPS_KEY
+
+        worker = _decoded(self.redis.hgetall(WORKER_OPS_KEY))
+        model = _decoded(self.redis.hgetall(MODEL_CURRENT))
+        return ops_snapshot(committed, ends, worker, dead, model or None, self.threshold,
+                            time.time())
+
+    def publish(self, snap: dict[str, Any]) -> None:
+        from stream.keys import OPS_CHANNEL, OPS_LATEST
+
+        body = json.dumps(snap, separators=(",", ":"))
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.set(OPS_LATEST, body)
+        pipe.publish(OPS_CHANNEL, body)
+        pipe.execute()
+        if snap["lag_alert"] and not self._alerting:
+            lags = {g: v["lag"] for g, v in snap["groups"].items()}
+            log.warning("consumer lag above %d: %s", self.threshold, lags)
+        self._alerting = snap["lag_alert"]
+
+    def run(self, interval: float = 1.0, count: int | None = None) -> None:
+        """Poll and publish every ``interval`` seconds (``count`` times, or until interrupted)."""
+        n = 0
+        while count is None or n < count:
+            started = time.monotonic()
+            try:
+                self.publish(self.poll())
+            except Exception as exc:  # a broker hiccup must not kill the monitor
+                log.warning("ops poll failed: %s", exc)
+            n += 1
+            time.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+    def close(self) -> None:
+        self.consumer.close()
+        self.redis.close()
