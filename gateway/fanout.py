@@ -69,9 +69,10 @@ class LatestQueue:
 
 
 class Fanout(Generic[C]):
-    """Routes each update to every registered client that wants its series."""
+    """Routes each update to every registered client that wants it (by channel and series)."""
 
-    def __init__(self, wants: Callable[[C, str], bool], max_pending: int = 1000) -> None:
+    def __init__(self, wants: Callable[[C, str, str | None], bool],
+                 max_pending: int = 1000) -> None:
         self._wants = wants
         self.max_pending = max_pending
         self.clients: dict[C, LatestQueue] = {}
@@ -84,12 +85,11 @@ class Fanout(Generic[C]):
     def remove(self, client: C) -> None:
         self.clients.pop(client, None)
 
-    def publish(self, series: str, frame: str, slot: str | None = None) -> list[C]:
-        """Queue ``frame`` for clients that want ``series``, replacing the pending frame of the
-        same ``slot`` (default: the series). Returns the clients that are too far behind."""
+    def publish(self, channel: str, series: str | None, frame: str, slot: str) -> list[C]:
+        """Queue ``frame`` for clients that want ``series`` on ``channel``, replacing their
+        pending frame of the same ``slot``. Returns the clients that are too far behind."""
         behind = []
-        key = series if slot is None else slot
         for client, queue in self.clients.items():
-            if self._wants(client, series) and not queue.put(key, frame):
+            if self._wants(client, channel, series) and not queue.put(slot, frame):
                 behind.append(client)
         return behind

@@ -2,19 +2,27 @@
 
 Every frame is one JSON object with a ``type``. Client to server:
 
-* ``{"type": "subscribe", "series": "85123A"}``: one series.
-* ``{"type": "subscribe", "pattern": "85123*"}``: every series matching a glob pattern.
-* ``{"type": "unsubscribe", "series": ...}`` / ``{"type": "unsubscribe", "pattern": ...}``.
+* ``{"type": "auth", "token": "..."}``: the first frame when the gateway requires auth.
+* ``{"type": "subscribe", "channel": "forecasts", "series": "85123A"}``: one series on a
+  channel (``forecasts``, the default, ``actuals``, ``alerts`` or ``ops``).
+* ``{"type": "subscribe", "channel": "actuals", "pattern": "85123*"}``: every series matching a
+  glob pattern. ``alerts`` without a target means every series; ``ops`` takes no target.
+* ``"since"`` on a subscribe resumes after a reconnect: the last version seen of a series
+  (forecasts/actuals: no snapshot unless newer), or the last alert stream id (alerts).
+* ``{"type": "unsubscribe", ...}``: the same shape as the subscribe it undoes.
 * ``{"type": "list", "pattern": "8512*", "limit": 50}``: series ids known to the server.
+* ``{"type": "movers", "limit": 20}``: the series whose last closed bucket was furthest from
+  its forecast.
 * ``{"type": "ping"}``.
 
 Any client frame may carry an ``"id"`` (string or number) echoed in the reply.
 
-Server to client: ``hello``, ``subscribed``, ``unsubscribed``, ``snapshot``, ``update``,
-``series``, ``pong`` and ``error`` (with a ``code`` from :data:`ERROR_CODES`).
+Server to client: ``hello``, ``authed``, ``subscribed``, ``unsubscribed``, ``snapshot``,
+``update``, ``series``, ``movers``, ``pong`` and ``error`` (with a ``code`` from
+:data:`ERROR_CODES`).
 
 >>> Subscribe.parse({"type": "subscribe", "pattern": "851*"})
-Subscribe(series=None, pattern='851*', id=None)
+Subscribe(series=None, pattern='851*', id=None, channel='forecasts', since=None)
 >>> Subscribe.parse({"type": "subscribe"})
 Traceback (most recent call last):
 ...
@@ -29,6 +37,9 @@ from typing import Any, ClassVar, Self
 
 __all__ = [
     "FrameError",
+    "Auth",
+    "Movers",
+    "CHANNELS",
     "Subscribe",
     "Unsubscribe",
     "ListSeries",
@@ -44,9 +55,13 @@ MAX_ID_LEN = 64
 MAX_PATTERN_LEN = 64
 MAX_LIST_LIMIT = 1000
 
+MAX_TOKEN_LEN = 2048
+CHANNELS = ("forecasts", "actuals", "alerts", "ops")
+
 #: Error codes of ``error`` frames.
 ERROR_CODES = frozenset(
-    {"bad_json", "bad_frame", "unknown_type", "too_large", "too_many_subscriptions"}
+    {"bad_json", "bad_frame", "unknown_type", "too_large", "too_many_subscriptions",
+     "unauthorized", "token_expired", "forbidden", "rate_limited", "too_many_connections"}
 )
 
 
@@ -69,8 +84,37 @@ def _frame_id(obj: dict[str, Any]) -> str | int | None:
     return fid
 
 
-def _target(obj: dict[str, Any], kind: str) -> tuple[str | None, str | None]:
+def _channel(obj: dict[str, Any]) -> str:
+    channel = obj.get("channel", "forecasts")
+    if channel not in CHANNELS:
+        shown = channel if isinstance(channel, str) else type(channel).__name__
+        raise FrameError(f"unknown channel {shown[:32]!r}; valid: {', '.join(CHANNELS)}")
+    return str(channel)
+
+
+def _since(obj: dict[str, Any], channel: str) -> int | str | None:
+    since = obj.get("since")
+    if since is None:
+        return None
+    if channel == "alerts":
+        if not isinstance(since, str) or not 0 < len(since) <= 40 or \
+                not all(ch.isdigit() or ch == "-" for ch in since):
+            raise FrameError("alerts 'since' must be an alert stream id like '1700000000000-0'")
+        return since
+    if isinstance(since, bool) or not isinstance(since, int) or since < -1:
+        raise FrameError("'since' must be a version (an integer >= -1)")
+    return since
+
+
+def _target(obj: dict[str, Any], kind: str,
+            channel: str = "forecasts") -> tuple[str | None, str | None]:
     series, pattern = obj.get("series"), obj.get("pattern")
+    if channel == "ops":
+        if series is not None or pattern is not None:
+            raise FrameError(f"{kind} of the ops channel takes no 'series' or 'pattern'")
+        return None, None
+    if channel == "alerts" and series is None and pattern is None:
+        pattern = "*"
     if (series is None) == (pattern is None):
         raise FrameError(f"{kind} needs exactly one of 'series' or 'pattern'")
     value = series if series is not None else pattern
@@ -83,17 +127,21 @@ def _target(obj: dict[str, Any], kind: str) -> tuple[str | None, str | None]:
 
 @dataclass(frozen=True)
 class _TargetFrame:
-    """A frame naming one series or one glob pattern."""
+    """A frame naming a channel and one series or one glob pattern (none for ``ops``)."""
 
     kind: ClassVar[str]
     series: str | None
     pattern: str | None
     id: str | int | None = None
+    channel: str = "forecasts"
+    since: int | str | None = None
 
     @classmethod
     def parse(cls, obj: dict[str, Any]) -> Self:
-        series, pattern = _target(obj, cls.kind)
-        return cls(series, pattern, _frame_id(obj))
+        channel = _channel(obj)
+        series, pattern = _target(obj, cls.kind, channel)
+        since = _since(obj, channel) if cls.kind == "subscribe" else None
+        return cls(series, pattern, _frame_id(obj), channel, since)
 
 
 class Subscribe(_TargetFrame):
@@ -122,6 +170,32 @@ class ListSeries:
 
 
 @dataclass(frozen=True)
+class Auth:
+    token: str
+    id: str | int | None = None
+
+    @classmethod
+    def parse(cls, obj: dict[str, Any]) -> Auth:
+        token = obj.get("token")
+        if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_LEN:
+            raise FrameError(f"auth needs a 'token' string of 1..{MAX_TOKEN_LEN} characters")
+        return cls(token, _frame_id(obj))
+
+
+@dataclass(frozen=True)
+class Movers:
+    limit: int = 20
+    id: str | int | None = None
+
+    @classmethod
+    def parse(cls, obj: dict[str, Any]) -> Movers:
+        limit = obj.get("limit", 20)
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 100:
+            raise FrameError("movers limit must be an integer in 1..100")
+        return cls(limit, _frame_id(obj))
+
+
+@dataclass(frozen=True)
 class Ping:
     id: str | int | None = None
 
@@ -130,9 +204,11 @@ class Ping:
         return cls(_frame_id(obj))
 
 
-ClientFrame = Subscribe | Unsubscribe | ListSeries | Ping
+ClientFrame = Subscribe | Unsubscribe | ListSeries | Ping | Auth | Movers
 
 _PARSERS: dict[str, Any] = {
+    "auth": Auth,
+    "movers": Movers,
     "subscribe": Subscribe,
     "unsubscribe": Unsubscribe,
     "list": ListSeries,

@@ -1,29 +1,50 @@
 """The client protocol, sans I/O: text frames in, replies and requests out.
 
-A :class:`Session` holds one client's subscriptions. The server feeds it each received
-text frame with :meth:`Session.receive`, which never raises on bad input: a bad frame
-becomes an ``error`` frame. What needs I/O (snapshots from Redis, listing series) comes
-back as a request object for the server to carry out.
+A :class:`Session` holds one client's state: whether it has authenticated and what its token
+grants, its subscriptions per channel, and its message-rate budget. The server feeds it each
+received frame with :meth:`Session.receive`, which never raises on bad input: a bad frame
+becomes an ``error`` frame. What needs I/O (snapshots from Redis, listing series, top movers)
+comes back as a request object for the server to carry out; :class:`Close` asks the server to
+close the connection (an abusive client).
 
 >>> s = Session(max_frame=4096, max_subscriptions=2)
 >>> out = s.receive('{"type": "subscribe", "series": "A", "id": 1}')
->>> out
-[Reply(text='{"type":"subscribed","series":"A","id":1}'), SnapshotRequest(series='A', pattern=None)]
->>> s.wants("A"), s.wants("B")
-(True, False)
+>>> out[0]
+Reply(text='{"type":"subscribed","channel":"forecasts","series":"A","id":1}')
+>>> out[1]
+SnapshotRequest(series='A', pattern=None, channel='forecasts', since=None)
+>>> s.wants("forecasts", "A"), s.wants("forecasts", "B"), s.wants("actuals", "A")
+(True, False, False)
 >>> s.receive('not json')
 [Reply(text='{"type":"error","code":"bad_json","message":"frame is not valid JSON"}')]
+
+With a secret, nothing but ``auth`` is accepted until a valid token arrives:
+
+>>> from gateway.auth import mint
+>>> s = Session(secret="k", clock=lambda: 1000.0)
+>>> s.receive('{"type": "ping"}')[0].text
+'{"type":"error","code":"unauthorized","message":"send an auth frame with a token first"}'
+>>> tok = mint("k", ["forecasts"], ["851*"], ttl=60, now=1000.0)
+>>> s.receive('{"type": "auth", "token": "%s"}' % tok)[0].text
+'{"type":"authed","channels":["forecasts"],"patterns":["851*"],"expires":1060}'
+>>> s.receive('{"type": "subscribe", "series": "22423"}')[0].text
+'{"type":"error","code":"forbidden","message":"the token does not grant series \\'22423\\'"}'
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
+from gateway.auth import OPEN, AuthError, Claims, verify
 from gateway.messages import (
     PROTOCOL_VERSION,
+    Auth,
     FrameError,
     ListSeries,
+    Movers,
     Ping,
     Subscribe,
     Unsubscribe,
@@ -31,7 +52,8 @@ from gateway.messages import (
     server_frame,
 )
 
-__all__ = ["Session", "Reply", "SnapshotRequest", "ListRequest", "Output"]
+__all__ = ["Session", "Reply", "SnapshotRequest", "ListRequest", "MoversRequest", "Close",
+           "AuthRequest", "Output", "RateLimit"]
 
 
 @dataclass(frozen=True)
@@ -43,10 +65,12 @@ class Reply:
 
 @dataclass(frozen=True)
 class SnapshotRequest:
-    """Send the client the current snapshot of a series, or of every series matching a pattern."""
+    """Send the client the current state for a new subscription (``since``: resume point)."""
 
     series: str | None
     pattern: str | None
+    channel: str = "forecasts"
+    since: int | str | None = None
 
 
 @dataclass(frozen=True)
@@ -58,57 +82,190 @@ class ListRequest:
     id: str | int | None
 
 
-Output = Reply | SnapshotRequest | ListRequest
+@dataclass(frozen=True)
+class MoversRequest:
+    """Answer with the top ``limit`` movers."""
+
+    limit: int
+    id: str | int | None
+
+
+@dataclass(frozen=True)
+class AuthRequest:
+    """The client authenticated: the server checks its connections-per-token limit."""
+
+    claims: Claims
+
+
+@dataclass(frozen=True)
+class Close:
+    """Close the connection with this WebSocket close code and reason."""
+
+    code: int
+    reason: str
+
+
+Output = Reply | SnapshotRequest | ListRequest | MoversRequest | AuthRequest | Close
+
+
+@dataclass
+class RateLimit:
+    """A token bucket: ``rate`` frames a second on average, bursts up to ``burst``.
+
+    >>> t = [0.0]
+    >>> r = RateLimit(rate=1, burst=2, clock=lambda: t[0])
+    >>> r.allow(), r.allow(), r.allow()
+    (True, True, False)
+    >>> t[0] = 1.0
+    >>> r.allow()
+    True
+    """
+
+    rate: float = 20.0
+    burst: float = 40.0
+    clock: Callable[[], float] = time.monotonic
+    tokens: float = -1.0
+    stamp: float = 0.0
+
+    def allow(self) -> bool:
+        now = self.clock()
+        if self.tokens < 0:
+            self.tokens, self.stamp = self.burst, now
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+def _error(code: str, message: str, fid: str | int | None = None) -> Reply:
+    return Reply(server_frame("error", code=code, message=message, id=fid))
 
 
 @dataclass
 class Session:
-    """One client's protocol state: its exact and pattern subscriptions."""
+    """One client's protocol state (see the module docstring).
+
+    ``secret``: the HMAC secret of tokens; ``None`` runs without auth (everything granted).
+    """
 
     max_frame: int = 4096
     max_subscriptions: int = 100
-    series: set[str] = field(default_factory=set)
-    patterns: set[str] = field(default_factory=set)
+    secret: str | None = None
+    clock: Callable[[], float] = time.time
+    rate: RateLimit = field(default_factory=RateLimit)
+    max_rate_errors: int = 50  # rate-limited frames in a row before the client is closed
+    claims: Claims | None = None
+    subs: dict[str, tuple[set[str], set[str]]] = field(default_factory=dict)
+    _rate_errors: int = 0
+
+    def __post_init__(self) -> None:
+        if self.secret is None:
+            self.claims = OPEN
 
     def hello(self, server: str) -> str:
-        return server_frame("hello", protocol=PROTOCOL_VERSION, server=server)
+        auth = "none" if self.secret is None else "required"
+        return server_frame("hello", protocol=PROTOCOL_VERSION, server=server, auth=auth)
 
-    def wants(self, series: str) -> bool:
-        """Whether an update of ``series`` is for this client."""
-        if series in self.series:
+    @property
+    def n_subscriptions(self) -> int:
+        return sum(len(s) + len(p) for s, p in self.subs.values())
+
+    def wants(self, channel: str, series: str | None = None) -> bool:
+        """Whether an update of ``series`` on ``channel`` is for this client."""
+        subs = self.subs.get(channel)
+        if subs is None or self.claims is None or self.claims.exp <= self.clock():
+            return False
+        if channel == "ops":
             return True
-        return any(fnmatchcase(series, p) for p in self.patterns)
+        assert series is not None
+        names, patterns = subs
+        if series not in names and not any(fnmatchcase(series, p) for p in patterns):
+            return False
+        return self.claims.allows_series(series)
+
+    def expired(self) -> bool:
+        return self.claims is not None and self.clock() >= self.claims.exp
 
     def receive(self, text: str | bytes) -> list[Output]:
         """Handle one client frame; bad input gives an ``error`` reply, never an exception."""
+        if not self.rate.allow():
+            self._rate_errors += 1
+            if self._rate_errors >= self.max_rate_errors:
+                return [Close(1008, "message rate limit exceeded")]
+            return [_error("rate_limited", "too many frames; slow down")]
+        self._rate_errors = 0
         try:
             frame = parse_client_frame(text, self.max_frame)
         except FrameError as exc:
-            return [Reply(server_frame("error", code=exc.code, message=str(exc)))]
+            return [_error(exc.code, str(exc))]
+        if isinstance(frame, Auth):
+            return self._auth(frame)
+        if self.claims is None:
+            return [_error("unauthorized", "send an auth frame with a token first", frame.id)]
+        if self.expired():
+            self.claims = None
+            return [_error("token_expired", "the token has expired; authenticate again",
+                           frame.id)]
         if isinstance(frame, Ping):
             return [Reply(server_frame("pong", id=frame.id))]
         if isinstance(frame, ListSeries):
             return [ListRequest(frame.pattern, frame.limit, frame.id)]
+        if isinstance(frame, Movers):
+            return [MoversRequest(frame.limit, frame.id)]
         if isinstance(frame, Subscribe):
             return self._subscribe(frame)
         return self._unsubscribe(frame)
 
+    def _auth(self, frame: Auth) -> list[Output]:
+        if self.secret is None:
+            return [Reply(server_frame("authed", channels=list(OPEN.channels),
+                                       patterns=list(OPEN.patterns), id=frame.id))]
+        try:
+            claims = verify(self.secret, frame.token, self.clock())
+        except AuthError as exc:
+            return [_error(exc.code, str(exc), frame.id)]
+        self.claims = claims
+        # subscriptions the new token does not grant are dropped
+        for channel in [c for c in self.subs if not claims.allows_channel(c)]:
+            del self.subs[channel]
+        ack = server_frame("authed", channels=list(claims.channels),
+                           patterns=list(claims.patterns), expires=int(claims.exp), id=frame.id)
+        return [Reply(ack), AuthRequest(claims)]
+
     def _subscribe(self, frame: Subscribe) -> list[Output]:
-        target = self.series if frame.series is not None else self.patterns
-        value = frame.series if frame.series is not None else frame.pattern
-        assert value is not None
-        if value not in target and len(self.series) + len(self.patterns) >= self.max_subscriptions:
+        claims = self.claims
+        assert claims is not None
+        channel = frame.channel
+        if not claims.allows_channel(channel):
+            return [_error("forbidden", f"the token does not grant channel {channel!r}",
+                           frame.id)]
+        if frame.series is not None and not claims.allows_series(frame.series):
+            return [_error("forbidden", f"the token does not grant series {frame.series!r}",
+                           frame.id)]
+        if frame.pattern is not None and not claims.allows_pattern(frame.pattern):
+            return [_error("forbidden", f"the token does not grant pattern {frame.pattern!r}",
+                           frame.id)]
+        names, patterns = self.subs.setdefault(channel, (set(), set()))
+        target = names if frame.series is not None else patterns
+        value = frame.series if frame.series is not None else (frame.pattern or "")
+        if value not in target and self.n_subscriptions >= self.max_subscriptions:
             message = f"at most {self.max_subscriptions} subscriptions per connection"
-            err = server_frame("error", code="too_many_subscriptions", message=message, id=frame.id)
-            return [Reply(err)]
+            return [_error("too_many_subscriptions", message, frame.id)]
         target.add(value)
-        ack = server_frame("subscribed", series=frame.series, pattern=frame.pattern, id=frame.id)
-        return [Reply(ack), SnapshotRequest(frame.series, frame.pattern)]
+        ack = server_frame("subscribed", channel=channel, series=frame.series,
+                           pattern=None if channel == "ops" else frame.pattern, id=frame.id)
+        return [Reply(ack), SnapshotRequest(frame.series, frame.pattern, channel, frame.since)]
 
     def _unsubscribe(self, frame: Unsubscribe) -> list[Output]:
-        if frame.series is not None:
-            self.series.discard(frame.series)
-        elif frame.pattern is not None:
-            self.patterns.discard(frame.pattern)
-        ack = server_frame("unsubscribed", series=frame.series, pattern=frame.pattern, id=frame.id)
+        subs = self.subs.get(frame.channel)
+        if subs is not None:
+            subs[0].discard(frame.series or "")
+            subs[1].discard(frame.pattern or "")
+            if frame.channel == "ops" or not (subs[0] or subs[1]):
+                del self.subs[frame.channel]
+        ack = server_frame("unsubscribed", channel=frame.channel, series=frame.series,
+                           pattern=None if frame.channel == "ops" else frame.pattern,
+                           id=frame.id)
         return [Reply(ack)]

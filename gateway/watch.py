@@ -46,8 +46,9 @@ def describe_update(data: dict[str, Any]) -> str:
 
 
 async def watch(url: str, target: str, limit: int | None = None,
-                console: Console | None = None) -> int:
-    """Subscribe to ``target`` (a series id, or a glob pattern with ``*``) and print updates.
+                console: Console | None = None, token: str | None = None) -> int:
+    """Subscribe to ``target`` (a series id, or a glob pattern with ``*``) on the forecasts
+    and actuals channels and print updates (``token``: when the gateway requires auth).
 
     Returns after ``limit`` snapshot/update frames (forever when ``None``).
     """
@@ -56,7 +57,10 @@ async def watch(url: str, target: str, limit: int | None = None,
     seen = 0
     latest: dict[str, dict[str, Any]] = {}  # merged view per series (live updates are partial)
     async with connect(url, max_size=2**22) as ws:
-        await ws.send(json.dumps({"type": "subscribe", key: target}))
+        if token:
+            await ws.send(json.dumps({"type": "auth", "token": token}))
+        for channel in ("forecasts", "actuals"):
+            await ws.send(json.dumps({"type": "subscribe", "channel": channel, key: target}))
         async for text in ws:
             frame = json.loads(text)
             kind = frame.get("type")
@@ -70,10 +74,11 @@ async def watch(url: str, target: str, limit: int | None = None,
                     return seen
             elif kind == "error":
                 console.print(f"[red]error[/] {frame.get('code')}: {frame.get('message')}")
-            elif kind in ("hello", "subscribed"):
+            elif kind in ("hello", "subscribed", "authed"):
                 console.print(f"[dim]{kind}[/]")
     return seen
 
 
-def run_watch(url: str, target: str, limit: int | None = None) -> int:
-    return asyncio.run(watch(url, target, limit))
+def run_watch(url: str, target: str, limit: int | None = None,
+              token: str | None = None) -> int:
+    return asyncio.run(watch(url, target, limit, token=token))

@@ -136,11 +136,14 @@ def gateway(
 
     settings = settings_with_services()
     gw = Gateway(settings.redis, host or settings.gateway_host,
-                 settings.gateway_port if port is None else port)
+                 settings.gateway_port if port is None else port,
+                 secret=settings.auth_secret, origins=settings.allowed_origins)
 
     async def run() -> None:
         await gw.start()
         console.print(f"gateway listening on {gw.url} (dashboard http://{gw.host}:{gw.port}/)")
+        if settings.auth_secret is None:
+            console.print("[yellow]auth is off (SALESCAST_AUTH_SECRET unset): local use only[/]")
         try:
             await asyncio.Future()
         finally:
@@ -155,6 +158,8 @@ def watch(
     series: Annotated[str, typer.Argument(help="a series id, or a glob pattern like '85123*'")],
     url: Annotated[str | None, typer.Option(help="gateway WebSocket URL")] = None,
     count: Annotated[int | None, typer.Option(min=1, help="exit after N updates")] = None,
+    token: Annotated[str | None, typer.Option(envvar="SALESCAST_TOKEN",
+                                              help="access token (`salescast token`)")] = None,
 ) -> None:
     """Print live forecast updates of a series in the terminal."""
     from gateway.watch import run_watch
@@ -162,9 +167,33 @@ def watch(
     settings = load_settings()
     target = url or f"ws://{settings.gateway_host}:{settings.gateway_port}/ws"
     try:
-        run_watch(target, series, count)
+        run_watch(target, series, count, token)
     except OSError as exc:
         raise UserError(f"cannot reach the gateway at {target}: {exc}") from None
+
+
+@app.command()
+@friendly
+def token(
+    channels: Annotated[str, typer.Option(help="comma-separated: forecasts,actuals,alerts,ops")] = (
+        "forecasts,actuals,alerts,ops"),
+    patterns: Annotated[str, typer.Option(help="comma-separated series globs")] = "*",
+    ttl: Annotated[float, typer.Option(min=1, help="seconds the token is valid")] = 86400.0,
+) -> None:
+    """Mint a gateway access token signed with SALESCAST_AUTH_SECRET (prints it on stdout)."""
+    import time
+
+    from gateway.auth import mint
+
+    settings = load_settings()
+    if not settings.auth_secret:
+        raise UserError("SALESCAST_AUTH_SECRET is not set: the gateway runs without auth")
+    try:
+        tok = mint(settings.auth_secret, [c.strip() for c in channels.split(",") if c.strip()],
+                   [p.strip() for p in patterns.split(",") if p.strip()], ttl, time.time())
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    print(tok)
 
 
 # -- demo / bench -----------------------------------------------------------------------

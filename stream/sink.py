@@ -8,6 +8,7 @@ it only when it is newer than the stored one, so redelivered events after a work
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -105,6 +106,7 @@ class RedisSink:
         """Apply the writes; returns how many were newer than what Redis held."""
         pipe = self.redis.pipeline(transaction=False)
         n = 0
+        now = round(time.time(), 4)  # "at": when written, for the gateway's push latency
         for w in writes:
             n += 1
             await self._script(
@@ -115,7 +117,7 @@ class RedisSink:
                     w.event_ts,
                     w.series,
                     UPDATES_CHANNEL,
-                    _dumps(w.update),
+                    _dumps({**w.update, "at": now}),
                     "" if w.forecast is None else _dumps(w.forecast),
                 ],
                 client=pipe,

@@ -9,7 +9,14 @@ import pytest
 
 from gateway.fanout import Fanout, LatestQueue
 from gateway.messages import ERROR_CODES
-from gateway.protocol import ListRequest, Reply, Session, SnapshotRequest
+from gateway.protocol import (
+    ListRequest,
+    MoversRequest,
+    RateLimit,
+    Reply,
+    Session,
+    SnapshotRequest,
+)
 
 
 def _error(outputs: list) -> dict:
@@ -47,11 +54,13 @@ def test_bad_frames_get_typed_error_frames(text: str | bytes, code: str) -> None
 def test_subscribe_acknowledges_and_requests_a_snapshot() -> None:
     s = Session()
     out = s.receive('{"type": "subscribe", "pattern": "851*", "id": "x"}')
-    assert json.loads(out[0].text) == {"type": "subscribed", "pattern": "851*", "id": "x"}
+    assert json.loads(out[0].text) == {"type": "subscribed", "channel": "forecasts",
+                                       "pattern": "851*", "id": "x"}
     assert out[1] == SnapshotRequest(None, "851*")
-    assert s.wants("85123A") and not s.wants("22423")
+    assert s.wants("forecasts", "85123A") and not s.wants("forecasts", "22423")
+    assert not s.wants("actuals", "85123A")
     s.receive('{"type": "unsubscribe", "pattern": "851*"}')
-    assert not s.wants("85123A")
+    assert not s.wants("forecasts", "85123A")
 
 
 def test_subscription_limit_is_an_error_frame_and_keeps_the_rest() -> None:
@@ -60,7 +69,8 @@ def test_subscription_limit_is_an_error_frame_and_keeps_the_rest() -> None:
     s.receive('{"type": "subscribe", "series": "B"}')
     frame = _error(s.receive('{"type": "subscribe", "series": "C"}'))
     assert frame["code"] == "too_many_subscriptions"
-    assert s.wants("A") and s.wants("B") and not s.wants("C")
+    assert s.wants("forecasts", "A") and s.wants("forecasts", "B")
+    assert not s.wants("forecasts", "C")
     assert len(s.receive('{"type": "subscribe", "series": "A"}')) == 2  # re-subscribe is fine
 
 
@@ -75,22 +85,23 @@ def test_fuzzed_frames_never_raise() -> None:
     rng = random.Random(0)
     pieces = ['{"type":', '"subscribe"', '"series":', '"A"', "}", "[", "]", ",", "null", "1e999",
               '"pattern"', '"*"', '"id"', "true", "\\", '"', "{"]
-    s = Session(max_frame=256, max_subscriptions=3)
+    s = Session(max_frame=256, max_subscriptions=3, rate=RateLimit(rate=1e9, burst=1e9))
     for _ in range(3000):
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
         for out in s.receive(text):
-            assert isinstance(out, Reply | SnapshotRequest | ListRequest)
+            assert isinstance(out, Reply | SnapshotRequest | ListRequest | MoversRequest)
 
 
 def test_slow_client_queue_keeps_latest_per_series_and_flags_overflow() -> None:
-    fan: Fanout[str] = Fanout(lambda client, series: True, max_pending=2)
+    fan: Fanout[str] = Fanout(lambda client, channel, series: True, max_pending=2)
     fan.add("fast")
     slow = fan.add("slow")
-    assert fan.publish("A", "a1") == [] and fan.publish("A", "a2") == []
-    assert fan.publish("B", "b1") == []
+    assert fan.publish("forecasts", "A", "a1", "A") == []
+    assert fan.publish("forecasts", "A", "a2", "A") == []
+    assert fan.publish("forecasts", "B", "b1", "B") == []
     assert slow.drain() == ["a2", "b1"] and slow.replaced == 1
-    fan.publish("A", "x")
-    fan.publish("B", "x")
-    assert fan.publish("C", "x") == ["fast", "slow"]  # both too far behind now
+    fan.publish("forecasts", "A", "x", "A")
+    fan.publish("forecasts", "B", "x", "B")
+    assert fan.publish("forecasts", "C", "x", "C") == ["fast", "slow"]  # both too far behind
     with pytest.raises(ValueError):
         LatestQueue(0)

@@ -1,0 +1,135 @@
+"""Signed access tokens for the gateway: HMAC-SHA256, with an expiry and scopes.
+
+A token is ``base64url(JSON claims) + "." + base64url(HMAC-SHA256(secret, first part))``. The
+claims say which channels (``forecasts``, ``actuals``, ``alerts``, ``ops``) and which series
+patterns (globs) the holder may read, until when (``exp``, unix seconds), and carry a token id
+(``jti``) that the gateway uses to limit connections per token. The secret is
+``SALESCAST_AUTH_SECRET``; without one, auth is off and :data:`OPEN` grants everything (local
+development only). ``salescast token`` mints tokens.
+
+>>> tok = mint("s3cret", channels=["forecasts"], patterns=["851*"], ttl=60, now=1000)
+>>> c = verify("s3cret", tok, now=1030)
+>>> c.channels, c.patterns, c.allows("forecasts", "85123A"), c.allows("alerts", "85123A")
+(('forecasts',), ('851*',), True, False)
+>>> verify("s3cret", tok, now=2000)
+Traceback (most recent call last):
+...
+gateway.auth.AuthError: token expired at 1060
+>>> verify("other", tok, now=1030)
+Traceback (most recent call last):
+...
+gateway.auth.AuthError: bad token signature
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+__all__ = ["CHANNELS", "Claims", "AuthError", "OPEN", "mint", "verify"]
+
+CHANNELS = ("forecasts", "actuals", "alerts", "ops")
+MAX_TOKEN_LEN = 2048
+
+
+class AuthError(ValueError):
+    """A token is missing, malformed, badly signed, expired or out of scope.
+
+    ``code`` is the error frame's code: ``unauthorized`` or ``token_expired``.
+    """
+
+    def __init__(self, message: str, code: str = "unauthorized") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Claims:
+    """What a token grants."""
+
+    channels: tuple[str, ...]
+    patterns: tuple[str, ...]
+    exp: float
+    jti: str
+
+    def allows_channel(self, channel: str) -> bool:
+        return channel in self.channels
+
+    def allows_series(self, series: str) -> bool:
+        return any(fnmatchcase(series, p) for p in self.patterns)
+
+    def allows(self, channel: str, series: str | None) -> bool:
+        """May the holder read ``series`` (``None``: a channel without series, ops) on
+        ``channel``?"""
+        return self.allows_channel(channel) and (series is None or self.allows_series(series))
+
+    def allows_pattern(self, pattern: str) -> bool:
+        """A pattern subscription is allowed when a granted pattern covers every series it can
+        match: ``*``, the same pattern, or a granted ``prefix*`` the pattern starts with."""
+        for p in self.patterns:
+            if p == "*" or p == pattern:
+                return True
+            if p.endswith("*") and not any(ch in p[:-1] for ch in "*?[") and \
+                    pattern.startswith(p[:-1]):
+                return True
+        return False
+
+
+#: What everybody gets when the gateway runs without a secret.
+OPEN = Claims(CHANNELS, ("*",), float("inf"), "open")
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _sign(secret: str, body: str) -> str:
+    return _b64(hmac.new(secret.encode(), body.encode(), hashlib.sha256).digest())
+
+
+def mint(secret: str, channels: list[str], patterns: list[str], ttl: float, now: float,
+         jti: str | None = None) -> str:
+    """A signed token valid for ``ttl`` seconds from ``now``."""
+    if not secret:
+        raise ValueError("an auth secret is needed to mint tokens (SALESCAST_AUTH_SECRET)")
+    bad = [c for c in channels if c not in CHANNELS]
+    if bad or not channels:
+        raise ValueError(f"channels must be some of {', '.join(CHANNELS)}; got {channels}")
+    if not patterns or not all(isinstance(p, str) and 0 < len(p) <= 64 for p in patterns):
+        raise ValueError("patterns must be 1..64-character globs, at least one")
+    if ttl <= 0:
+        raise ValueError(f"ttl must be > 0 seconds, got {ttl}")
+    claims = {"ch": channels, "p": patterns, "exp": int(now + ttl),
+              "jti": jti or secrets.token_hex(6)}
+    body = _b64(json.dumps(claims, separators=(",", ":")).encode())
+    return f"{body}.{_sign(secret, body)}"
+
+
+def verify(secret: str, token: object, now: float) -> Claims:
+    """The token's claims, or :class:`AuthError` saying precisely what is wrong."""
+    if not isinstance(token, str) or not token:
+        raise AuthError("token must be a non-empty string")
+    if len(token) > MAX_TOKEN_LEN or token.count(".") != 1:
+        raise AuthError("malformed token")
+    body, sig = token.split(".")
+    if not hmac.compare_digest(sig, _sign(secret, body)):
+        raise AuthError("bad token signature")
+    try:
+        raw = json.loads(_unb64(body))
+        channels = tuple(str(c) for c in raw["ch"])
+        patterns = tuple(str(p) for p in raw["p"])
+        exp, jti = float(raw["exp"]), str(raw["jti"])
+    except (ValueError, KeyError, TypeError):
+        raise AuthError("malformed token claims") from None
+    if now >= exp:
+        raise AuthError(f"token expired at {int(exp)}", code="token_expired")
+    return Claims(channels, patterns, exp, jti)

@@ -1,0 +1,137 @@
+"""Gateway auth and limits, sans I/O: every violation is an error frame, never a crash."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gateway.auth import AuthError, mint, verify
+from gateway.protocol import AuthRequest, Close, RateLimit, Reply, Session, SnapshotRequest
+
+SECRET = "test-secret"
+NOW = 1_000_000.0
+
+
+def _frames(outs: list) -> list[dict]:
+    return [json.loads(o.text) for o in outs if isinstance(o, Reply)]
+
+
+def _session(**kw) -> Session:
+    clock = kw.pop("clock", lambda: NOW)
+    return Session(secret=SECRET, clock=clock, **kw)
+
+
+def _auth(s: Session, token: str) -> list:
+    return s.receive(json.dumps({"type": "auth", "token": token}))
+
+
+def _token(channels=("forecasts", "alerts"), patterns=("851*",), ttl=60.0) -> str:
+    return mint(SECRET, list(channels), list(patterns), ttl, NOW)
+
+
+def test_everything_before_auth_is_unauthorized() -> None:
+    s = _session()
+    for frame in ('{"type": "ping"}', '{"type": "subscribe", "series": "85123A"}',
+                  '{"type": "list"}', '{"type": "movers"}'):
+        assert _frames(s.receive(frame))[0]["code"] == "unauthorized"
+    assert not s.wants("forecasts", "85123A")
+
+
+@pytest.mark.parametrize(
+    ("token", "code"),
+    [
+        ("garbage", "unauthorized"),
+        ("a.b", "unauthorized"),
+        ("a.b.c", "unauthorized"),
+        (mint("other-secret", ["forecasts"], ["*"], 60, NOW), "unauthorized"),
+        (mint(SECRET, ["forecasts"], ["*"], 10, NOW - 60), "token_expired"),
+    ],
+)
+def test_bad_tokens_get_error_frames(token: str, code: str) -> None:
+    s = _session()
+    frames = _frames(_auth(s, token))
+    assert frames[0]["type"] == "error" and frames[0]["code"] == code
+    assert s.claims is None
+
+
+def test_tampered_claims_fail_the_signature() -> None:
+    body, sig = _token().split(".")
+    forged = mint("x", ["forecasts", "ops"], ["*"], 60, NOW).split(".")[0]
+    with pytest.raises(AuthError, match="signature"):
+        verify(SECRET, f"{forged}.{sig}", NOW)
+    assert verify(SECRET, f"{body}.{sig}", NOW).patterns == ("851*",)
+
+
+def test_scopes_limit_channels_series_and_patterns() -> None:
+    s = _session()
+    outs = _auth(s, _token())
+    assert _frames(outs)[0]["type"] == "authed" and isinstance(outs[1], AuthRequest)
+    ok = s.receive('{"type": "subscribe", "series": "85123A"}')
+    assert isinstance(ok[1], SnapshotRequest)
+    for frame in ('{"type": "subscribe", "series": "22423"}',
+                  '{"type": "subscribe", "pattern": "*"}',
+                  '{"type": "subscribe", "pattern": "2*"}',
+                  '{"type": "subscribe", "channel": "ops"}',
+                  '{"type": "subscribe", "channel": "actuals", "series": "85123A"}'):
+        assert _frames(s.receive(frame))[0]["code"] == "forbidden", frame
+    assert isinstance(s.receive('{"type": "subscribe", "pattern": "8512*"}')[1], SnapshotRequest)
+    # an alerts subscription without a target is "every series", filtered to the grant
+    s.receive('{"type": "subscribe", "channel": "alerts", "pattern": "851*"}')
+    assert s.wants("alerts", "85123A") and not s.wants("alerts", "22423")
+
+
+def test_token_expiry_mid_session() -> None:
+    now = [NOW]
+    s = _session(clock=lambda: now[0])
+    _auth(s, _token(ttl=30))
+    s.receive('{"type": "subscribe", "series": "85123A"}')
+    assert s.wants("forecasts", "85123A")
+    now[0] = NOW + 31
+    assert not s.wants("forecasts", "85123A")  # no more updates
+    assert _frames(s.receive('{"type": "ping"}'))[0]["code"] == "token_expired"
+
+
+def test_rate_limit_answers_errors_then_closes() -> None:
+    t = [0.0]
+    s = Session(rate=RateLimit(rate=1, burst=3, clock=lambda: t[0]), max_rate_errors=5)
+    codes = [(_frames(s.receive('{"type": "ping"}')) or [{}])[0].get("code") for _ in range(7)]
+    assert codes[:3] == [None, None, None] and codes[3:7] == ["rate_limited"] * 4
+    assert s.receive('{"type": "ping"}') == [Close(1008, "message rate limit exceeded")]
+    t[0] = 10.0
+    assert _frames(s.receive('{"type": "ping"}'))[0]["type"] == "pong"
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ('{"type": "subscribe", "channel": "weather", "series": "A"}', "bad_frame"),
+        ('{"type": "subscribe", "channel": "ops", "series": "A"}', "bad_frame"),
+        ('{"type": "subscribe", "series": "A", "since": "x"}', "bad_frame"),
+        ('{"type": "subscribe", "channel": "alerts", "since": 5}', "bad_frame"),
+        ('{"type": "auth"}', "bad_frame"),
+        ('{"type": "auth", "token": 5}', "bad_frame"),
+        ('{"type": "movers", "limit": 1000}', "bad_frame"),
+    ],
+)
+def test_bad_new_frames(frame: str, code: str) -> None:
+    assert _frames(Session().receive(frame))[0]["code"] == code
+
+
+def test_resume_point_and_channels_reach_the_snapshot_request() -> None:
+    s = Session()
+    out = s.receive('{"type": "subscribe", "channel": "actuals", "series": "A", "since": 41}')
+    assert out[1] == SnapshotRequest("A", None, "actuals", 41)
+    out = s.receive('{"type": "subscribe", "channel": "alerts", "since": "1700-0"}')
+    assert out[1] == SnapshotRequest(None, "*", "alerts", "1700-0")
+    out = s.receive('{"type": "subscribe", "channel": "ops"}')
+    assert out[1] == SnapshotRequest(None, None, "ops", None) and s.wants("ops")
+
+
+def test_mint_rejects_bad_scopes() -> None:
+    with pytest.raises(ValueError):
+        mint(SECRET, ["weather"], ["*"], 60, NOW)
+    with pytest.raises(ValueError):
+        mint(SECRET, ["ops"], [], 60, NOW)
+    with pytest.raises(ValueError):
+        mint("", ["ops"], ["*"], 60, NOW)
