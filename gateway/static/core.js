@@ -214,7 +214,9 @@ export class Store {
     const seen = this.series.get(name);
     return ["forecasts", "actuals"].map((channel) => {
       const f = { type, channel, series: name };
-      if (type === "subscribe" && seen && seen.version >= 0) f.since = seen.version;
+      // per channel: the forecast part and the live part can have moved on separately
+      const since = seen && (channel === "forecasts" ? seen.forecastVersion : seen.openVersion);
+      if (type === "subscribe" && typeof since === "number" && since >= 0) f.since = since;
       return f;
     });
   }
