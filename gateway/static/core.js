@@ -189,6 +189,7 @@ export class Store {
     this.alertSid = null;       // last alert stream id seen
     this.ops = null;
     this.status = { level: "info", text: "connecting..." };
+    this.okStatus = null;       // the last "connected" status, restored after errors
     this.auth = null;           // "required" | "none" from hello
     this.ignored = 0;           // frames of an unknown shape, counted and dropped
   }
@@ -243,6 +244,14 @@ export class Store {
 
   setStatus(level, text) {
     this.status = { level, text };
+    if (level === "ok") this.okStatus = this.status;
+  }
+
+  /** Back to the last "connected" status after an error frame has been shown a while. */
+  clearError(shown) {
+    if (this.status !== shown || !this.okStatus) return false;
+    this.status = this.okStatus;
+    return true;
   }
 
   handle(frame) {

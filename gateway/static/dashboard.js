@@ -7,6 +7,7 @@ const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const store = new Store({ token: params.get("token"), selected: params.get("series") });
 const MOVERS_EVERY_MS = 10000;
+const ERROR_SHOWN_MS = 15000;  // an error frame stays on the status line this long
 
 let ws = null;
 let attempt = 0;
@@ -200,6 +201,10 @@ function connect() {
     const { changed, send: out } = store.handle(frame);
     send(out);
     apply(changed);
+    if (frame.type === "error") {
+      const shown = store.status;
+      setTimeout(() => { if (store.clearError(shown)) renderStatus(); }, ERROR_SHOWN_MS);
+    }
   };
   ws.onclose = (ev) => {
     const delay = backoff(attempt++);

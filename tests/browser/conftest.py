@@ -1,9 +1,9 @@
 """Browser fixtures: headless Debian Chromium driven by Playwright, and a fake gateway.
 
 ``FakeGateway`` is a tiny stand-in for the gateway: it serves the dashboard files and speaks
-protocol v1 frames. It answers the frames the page sends with canned payloads shaped like the real ones (see
-/work/notes/protocol.md) and records every client frame, so browser tests can check both what
-the page draws and what it asks for. It runs its own event loop in a thread.
+gateway protocol v1. It answers the page's frames with canned payloads shaped like the real
+ones and records every client frame, so browser tests can check both what the page draws and
+what it asks for. It runs its own event loop in a thread.
 """
 
 from __future__ import annotations
@@ -182,7 +182,8 @@ class FakeGateway:
             out.append({"type": "update", "channel": channel, "series": series,
                         "version": 41, "data": live})
         elif channel == "alerts":
-            out.append({"type": "snapshot", "channel": "alerts", "data": [alert(self.series[1], 20)]})
+            out.append({"type": "snapshot", "channel": "alerts",
+                        "data": [alert(self.series[1], 20)]})
             out.append({"type": "update", "channel": "alerts", "series": self.series[2],
                         "sid": "1700000000000-0", "data": alert(self.series[2], 25)})
         elif channel == "ops":
@@ -206,7 +207,7 @@ def browser_page() -> Iterator[Any]:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 860})
+            page: Any = browser.new_page(viewport={"width": 1280, "height": 860})
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             page.errors = errors  # uncaught exceptions of the page, checked by the tests

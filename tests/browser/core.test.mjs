@@ -154,6 +154,14 @@ test("Store: errors set the status; odd frames are counted, never thrown", () =>
     st.handle(f);
   }
   assert.ok(st.ignored >= 2);
+  st.handle({ type: "hello", protocol: 1, auth: "none" });
+  const ok = st.status;
+  st.handle({ type: "error", code: "rate_limited", message: "slow" });
+  const shown = st.status;
+  st.handle({ type: "error", code: "forbidden", message: "again" });
+  assert.equal(st.clearError(shown), false, "a newer error stays");
+  assert.equal(st.clearError(st.status), true);
+  assert.equal(st.status, ok);
   const noToken = new Store();
   noToken.handle({ type: "hello", auth: "required" });
   assert.equal(noToken.status.level, "error");

@@ -103,10 +103,10 @@ def test_dashboard_shows_live_forecasts(pipeline: Any, browser_page: Any) -> Non
             assert drawn["hi"] == pytest.approx(snap["forecast"]["hi"])
             assert len(drawn["actual"]) == len(snap["actuals"]) >= DAYS - 2
             assert page.text_content("#model-winner") == snap["forecast"]["model"]["winner"]
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
         names = page.eval_on_selector_all("#series-list li[data-series]",
                                           "els => els.map((e) => e.dataset.series)")
         assert sorted(names) == list(SERIES)
         assert "connected" in (page.text_content("#status") or "")
-        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOT), full_page=True)
     assert page.errors == []
