@@ -155,6 +155,7 @@ function renderAlerts() {
 function renderOps() {
   const o = opsSummary(store.ops);
   const dl = $("ops");
+  $("partitions").hidden = !(o && o.partitions.length);
   if (!o) {
     dl.replaceChildren(el("div", {}, el("dt", {}, "ops"), el("dd", {}, "waiting...")));
     return;
