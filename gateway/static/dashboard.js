@@ -216,7 +216,11 @@ function connect() {
   };
 }
 
-$("search").addEventListener("input", (ev) => send([store.listFrame(ev.target.value)]));
+let searchTimer = null;  // debounced: one list request per pause in typing, not per key
+$("search").addEventListener("input", (ev) => {
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(() => send([store.listFrame(ev.target.value)]), 200);
+});
 window.addEventListener("resize", () => {
   if (plot) plot.setSize({ width: Math.max(300, $("chart").clientWidth), height: 320 });
 });

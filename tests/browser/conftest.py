@@ -50,10 +50,10 @@ def forecasts_data(series: str, version: int, n_closed: int = 30, horizon: int =
     }
 
 
-def alert(series: str, n: int) -> dict:
+def alert(series: str, n: int, severity: str = "critical") -> dict:
     return {"id": f"{series}:{T0 + n * DAY}:spike", "series": series, "bucket": T0 + n * DAY,
             "bucket_end": T0 + (n + 1) * DAY, "actual": 80.0, "expected": 12.0, "lo": 9.0,
-            "hi": 15.0, "lo95": 6.0, "hi95": 18.0, "score": 7.5, "severity": "critical",
+            "hi": 15.0, "lo95": 6.0, "hi95": 18.0, "score": 7.5, "severity": severity,
             "kind": "spike", "model_version": "lstm-20261124-0007",
             "detected_at": T0 + (n + 1) * DAY}
 
@@ -183,7 +183,7 @@ class FakeGateway:
                         "version": 41, "data": live})
         elif channel == "alerts":
             out.append({"type": "snapshot", "channel": "alerts",
-                        "data": [alert(self.series[1], 20)]})
+                        "data": [alert(self.series[1], 20, "warning")]})
             out.append({"type": "update", "channel": "alerts", "series": self.series[2],
                         "sid": "1700000000000-0", "data": alert(self.series[2], 25)})
         elif channel == "ops":

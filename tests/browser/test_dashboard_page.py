@@ -66,7 +66,7 @@ def test_page_draws_forecast_bands_alerts_and_ops(browser_page: Any,
 
     alerts = page.eval_on_selector_all(
         "#alerts li", "els => els.map((e) => [e.dataset.series, e.className])")
-    assert alerts == [["84879", "critical"], ["22423", "critical"]]  # newest first
+    assert alerts == [["84879", "critical"], ["22423", "warning"]]  # newest first
 
     assert page.text_content("#ops-lag") == "1234"
     assert "alert" in (page.get_attribute("#ops-lag", "class") or "")
@@ -98,6 +98,11 @@ def test_clicking_an_alert_opens_its_series(browser_page: Any, fake_gateway: Fak
     assert {f["channel"] for f in gw.frames("subscribe", series="22423")} == {"forecasts",
                                                                                "actuals"}
     assert page.get_attribute("#series-list li[data-series='22423']", "class") == "selected"
+
+    page.fill("#search", "848")  # the search box asks the gateway for matching names
+    page.wait_for_function("() => window.salescast.store.search === '848'", timeout=TIMEOUT_MS)
+    page.wait_for_timeout(300)
+    assert gw.frames("list")[-1]["pattern"] == "*848*"
     assert page.errors == []
 
 
