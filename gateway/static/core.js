@@ -1,0 +1,338 @@
+// salescast dashboard: the testable logic, no DOM and no sockets (gateway protocol v1).
+//
+// A Store takes parsed server frames and returns what changed plus the frames to send back;
+// chartData turns one series' merged state into uPlot's aligned arrays (actuals, forecast and
+// the 80% / 95% bands). dashboard.js owns the DOM, the WebSocket and the chart.
+
+export const MAX_CLOSED = 400;   // closed buckets kept per series for the chart
+export const MAX_ALERTS = 100;   // alerts kept in the list
+
+/** The frame as an object with a string "type", or null (never throws). */
+export function parseFrame(text) {
+  let f;
+  try {
+    f = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  return f !== null && typeof f === "object" && !Array.isArray(f) && typeof f.type === "string"
+    ? f : null;
+}
+
+/** Reconnect delay in ms for the n-th consecutive failure: exponential, capped, jittered. */
+export function backoff(attempt, random = Math.random, base = 500, cap = 15000) {
+  const exp = Math.min(cap, base * 2 ** Math.min(Math.max(attempt, 0), 16));
+  return Math.round(exp / 2 + (exp / 2) * random());
+}
+
+/** True when a search text is a glob pattern (same wildcards as the gateway's fnmatch). */
+export const isPattern = (text) => /[*?[]/.test(text);
+
+/** The list pattern for a search box: globs as typed, plain text as a substring match. */
+export const searchPattern = (text) => {
+  const t = (text || "").trim();
+  return t === "" ? "*" : isPattern(t) ? t : `*${t}*`;
+};
+
+const num = (x) => (typeof x === "number" && Number.isFinite(x) ? x : null);
+
+/** An empty merged view of one series. */
+export function emptySeries(name) {
+  return { series: name, version: -1, forecastVersion: -1, openVersion: -1, events: null,
+           event_ts: null, bucket_seconds: null, closed: [], open: null, forecast: null };
+}
+
+/** Merge closed-bucket pairs [[t, v], ...] into a sorted, capped list (new values win). */
+export function mergeClosed(closed, pairs, max = MAX_CLOSED) {
+  if (!Array.isArray(pairs) || pairs.length === 0) return closed;
+  const byT = new Map(closed.map((p) => [p[0], p[1]]));
+  for (const p of pairs) {
+    if (Array.isArray(p) && num(p[0]) !== null) byT.set(p[0], num(p[1]));
+  }
+  const out = [...byT.entries()].sort((a, b) => a[0] - b[0]);
+  return out.length > max ? out.slice(out.length - max) : out;
+}
+
+/**
+ * Merge a forecasts/actuals payload into a series view (returns a new object).
+ * Stale payloads (an older version than already merged for that part) are ignored, so
+ * snapshots replayed after a reconnect never roll the chart back.
+ */
+export function mergeSeries(prev, data, channel) {
+  const s = { ...prev };
+  const v = num(data.version) ?? -1;
+  if (v >= s.openVersion && "open" in data) {
+    s.open = data.open && num(data.open.t) !== null ? { ...data.open } : null;
+    s.openVersion = v;
+    if (data.events !== undefined) s.events = data.events;
+    if (data.event_ts !== undefined) s.event_ts = data.event_ts;
+  }
+  if (channel === "forecasts" && v >= s.forecastVersion) {
+    s.forecastVersion = v;
+    if (num(data.bucket_seconds) !== null) s.bucket_seconds = data.bucket_seconds;
+    s.closed = mergeClosed(s.closed, data.actuals);
+    if ("forecast" in data) s.forecast = data.forecast || null;
+  }
+  s.version = Math.max(s.version, v);
+  return s;
+}
+
+/** The live (open) bucket unless it is already among the closed ones. */
+export function openBucket(s) {
+  if (!s.open) return null;
+  const last = s.closed.length ? s.closed[s.closed.length - 1][0] : -Infinity;
+  return s.open.t > last ? s.open : null;
+}
+
+/**
+ * uPlot aligned data for one series:
+ * [x, actual (closed), open bucket, yhat, lo80, hi80, lo95, hi95], null where a series has no
+ * point at that x. The open bucket is its own series (drawn as a point, it is still filling).
+ */
+export function chartData(s) {
+  const fc = s.forecast && Array.isArray(s.forecast.t) ? s.forecast : null;
+  const iv = (fc && fc.model && fc.model.interval) || {};
+  const open = openBucket(s);
+  const xs = new Set(s.closed.map((p) => p[0]));
+  if (open) xs.add(open.t);
+  if (fc) fc.t.forEach((t) => xs.add(t));
+  const x = [...xs].sort((a, b) => a - b);
+  const at = new Map(x.map((t, i) => [t, i]));
+  const col = () => new Array(x.length).fill(null);
+  const actual = col(), live = col(), yhat = col(), lo = col(), hi = col(), lo95 = col(),
+    hi95 = col();
+  for (const [t, v] of s.closed) actual[at.get(t)] = v;
+  if (open) live[at.get(open.t)] = num(open.qty);
+  if (fc) {
+    fc.t.forEach((t, i) => {
+      const j = at.get(t);
+      yhat[j] = num((fc.yhat || [])[i]);
+      lo[j] = num((fc.lo || [])[i]);
+      hi[j] = num((fc.hi || [])[i]);
+      lo95[j] = num((iv.lo95 || [])[i]);
+      hi95[j] = num((iv.hi95 || [])[i]);
+    });
+  }
+  return [x, actual, live, yhat, lo, hi, lo95, hi95];
+}
+
+/** Winner, weights (largest first), interval levels and lstm version of a forecast's model. */
+export function modelSummary(forecast) {
+  const m = (forecast && forecast.model) || null;
+  if (!m) return null;
+  const weights = Object.entries(m.weights || {})
+    .filter(([, w]) => num(w) !== null)
+    .sort((a, b) => b[1] - a[1]);
+  const iv = m.interval || {};
+  return { name: m.name ?? null, winner: m.winner ?? m.name ?? null, weights,
+           coverage: num(iv.coverage), levels: Array.isArray(iv.levels) ? iv.levels : [],
+           lstm_version: m.lstm_version ?? null };
+}
+
+/** Alerts merged newest first (by detection time, then bucket), unique by id, capped. */
+export function mergeAlerts(list, alerts, max = MAX_ALERTS) {
+  const byId = new Map(list.map((a) => [a.id, a]));
+  for (const a of alerts) {
+    if (a && typeof a === "object" && a.id !== undefined) byId.set(a.id, a);
+  }
+  const key = (a) => [num(a.detected_at) ?? 0, num(a.bucket) ?? 0];
+  return [...byId.values()]
+    .sort((a, b) => { const ka = key(a), kb = key(b); return kb[0] - ka[0] || kb[1] - ka[1]; })
+    .slice(0, max);
+}
+
+/** Flat view of an ops payload for the panel. */
+export function opsSummary(ops) {
+  if (!ops || typeof ops !== "object") return null;
+  const partitions = [];
+  let lag = 0;
+  for (const [group, g] of Object.entries(ops.groups || {})) {
+    lag += num(g && g.lag) ?? 0;
+    for (const p of (g && g.partitions) || []) partitions.push({ group, ...p });
+  }
+  const lstm = (ops.models && ops.models.lstm) || null;
+  const lat = ops.latency_ms || {};
+  return { t: num(ops.t), lag, partitions, events_per_s: num(ops.events_per_s),
+           p50: num(lat.p50), p99: num(lat.p99), deadletters: num(ops.deadletters),
+           lstm_version: lstm ? lstm.version ?? null : null, lstm_age_s: lstm ? num(lstm.age_s) : null,
+           lag_alert: ops.lag_alert === true, lag_threshold: num(ops.lag_threshold) };
+}
+
+/** "42s", "5m", "3h", "2d". */
+export function fmtAge(seconds) {
+  if (num(seconds) === null) return "-";
+  const s = Math.max(0, seconds);
+  if (s < 90) return `${Math.round(s)}s`;
+  if (s < 5400) return `${Math.round(s / 60)}m`;
+  if (s < 2 * 86400) return `${Math.round(s / 3600)}h`;
+  return `${Math.round(s / 86400)}d`;
+}
+
+/**
+ * Everything the dashboard knows, fed by server frames. handle(frame) returns
+ * {changed: Set of "status"|"list"|"movers"|"series"|"alerts"|"ops", send: [frames]}.
+ * The store remembers what it has seen (series versions, the last alert stream id) so that
+ * subscriptions() resumes without gaps after a reconnect.
+ */
+export class Store {
+  constructor({ token = null, selected = null, moversLimit = 10, listLimit = 50 } = {}) {
+    this.token = token;
+    this.selected = selected;
+    this.moversLimit = moversLimit;
+    this.listLimit = listLimit;
+    this.search = "";
+    this.listId = 0;
+    this.series = new Map();    // name -> merged view
+    this.list = [];
+    this.movers = [];
+    this.alerts = [];
+    this.alertSid = null;       // last alert stream id seen
+    this.ops = null;
+    this.status = { level: "info", text: "connecting..." };
+    this.okStatus = null;       // the last "connected" status, restored after errors
+    this.auth = null;           // "required" | "none" from hello
+    this.ignored = 0;           // frames of an unknown shape, counted and dropped
+  }
+
+  view(name = this.selected) {
+    return name ? this.series.get(name) || emptySeries(name) : null;
+  }
+
+  /** The frames to send after hello: auth (when a token is given) then every subscription. */
+  subscriptions() {
+    const out = [];
+    if (this.token) out.push({ type: "auth", token: this.token });
+    out.push(...this.seriesFrames("subscribe", this.selected));
+    const alerts = { type: "subscribe", channel: "alerts", pattern: "*" };
+    if (this.alertSid !== null) alerts.since = this.alertSid;
+    out.push(alerts, { type: "subscribe", channel: "ops" }, this.listFrame(this.search),
+      this.moversFrame());
+    return out;
+  }
+
+  seriesFrames(type, name) {
+    if (!name) return [];
+    const seen = this.series.get(name);
+    return ["forecasts", "actuals"].map((channel) => {
+      const f = { type, channel, series: name };
+      // per channel: the forecast part and the live part can have moved on separately
+      const since = seen && (channel === "forecasts" ? seen.forecastVersion : seen.openVersion);
+      if (type === "subscribe" && typeof since === "number" && since >= 0) f.since = since;
+      return f;
+    });
+  }
+
+  /** Switch the chart to another series: the frames that move the subscriptions. */
+  select(name) {
+    if (!name || name === this.selected) return [];
+    const out = [...this.seriesFrames("unsubscribe", this.selected)];
+    this.selected = name;
+    out.push(...this.seriesFrames("subscribe", name));
+    return out;
+  }
+
+  listFrame(search) {
+    this.search = search;
+    this.listId += 1;
+    return { type: "list", pattern: searchPattern(search), limit: this.listLimit,
+             id: `list-${this.listId}` };
+  }
+
+  moversFrame() {
+    return { type: "movers", limit: this.moversLimit, id: "movers" };
+  }
+
+  setStatus(level, text) {
+    this.status = { level, text };
+    if (level === "ok") this.okStatus = this.status;
+  }
+
+  /** Back to the last "connected" status after an error frame has been shown a while. */
+  clearError(shown) {
+    if (this.status !== shown || !this.okStatus) return false;
+    this.status = this.okStatus;
+    return true;
+  }
+
+  handle(frame) {
+    const changed = new Set();
+    const send = [];
+    try {
+      this._handle(frame, changed, send);
+    } catch (err) {  // a frame of an unexpected shape never breaks the page
+      this.ignored += 1;
+      this.setStatus("warn", `ignored a malformed ${frame && frame.type} frame: ${err.message}`);
+      changed.add("status");
+    }
+    return { changed, send };
+  }
+
+  _handle(f, changed, send) {
+    switch (f.type) {
+      case "hello":
+        this.auth = f.auth || "none";
+        if (this.auth === "required" && !this.token) {
+          this.setStatus("error", "this gateway requires a token: open the page with ?token=...");
+        } else {
+          this.setStatus("ok", `connected to ${f.server || "gateway"} (protocol ${f.protocol})`);
+        }
+        changed.add("status");
+        send.push(...this.subscriptions());
+        return;
+      case "authed":
+        this.setStatus("ok", "connected, authenticated");
+        changed.add("status");
+        return;
+      case "error":
+        this.setStatus("error", `${f.code || "error"}: ${f.message || ""}`.trim());
+        changed.add("status");
+        return;
+      case "series":
+        if (f.id !== undefined && f.id !== `list-${this.listId}`) return;  // an older search
+        this.list = Array.isArray(f.series) ? f.series.map(String) : [];
+        changed.add("list");
+        if (!this.selected && this.list.length) {
+          send.push(...this.select(this.list[0]));
+          changed.add("series");
+        }
+        return;
+      case "movers":
+        this.movers = Array.isArray(f.items) ? f.items.filter((m) => m && m.series) : [];
+        changed.add("movers");
+        return;
+      case "snapshot":
+      case "update":
+        this._data(f, changed);
+        return;
+      case "subscribed":
+      case "unsubscribed":
+      case "pong":
+        return;
+      default:
+        this.ignored += 1;
+    }
+  }
+
+  _data(f, changed) {
+    const channel = f.channel || "forecasts";
+    if (channel === "alerts") {
+      const items = f.type === "snapshot" ? (Array.isArray(f.data) ? f.data : []) : [f.data];
+      for (const a of items) if (a && a.sid !== undefined) this.alertSid = a.sid;
+      if (f.sid !== undefined) this.alertSid = f.sid;
+      this.alerts = mergeAlerts(this.alerts, items);
+      changed.add("alerts");
+    } else if (channel === "ops") {
+      this.ops = f.data;
+      changed.add("ops");
+    } else if (channel === "forecasts" || channel === "actuals") {
+      const data = f.data || {};
+      const name = f.series ?? data.series;
+      if (name === undefined || name === null) return;
+      if (f.version !== undefined && data.version === undefined) data.version = f.version;
+      this.series.set(name, mergeSeries(this.view(name), data, channel));
+      if (name === this.selected) changed.add("series");
+    } else {
+      this.ignored += 1;
+    }
+  }
+}

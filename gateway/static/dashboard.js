@@ -1,0 +1,233 @@
+// salescast dashboard: DOM, WebSocket and chart glue around core.js (the logic lives there).
+import {
+  Store, backoff, chartData, fmtAge, modelSummary, openBucket, opsSummary, parseFrame,
+} from "./core.js";
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+const store = new Store({ token: params.get("token"), selected: params.get("series") });
+const MOVERS_EVERY_MS = 10000;
+const ERROR_SHOWN_MS = 15000;  // an error frame stays on the status line this long
+
+let ws = null;
+let attempt = 0;
+let plot = null;
+let moversTimer = null;
+
+const fmt = (x, digits = 1) =>
+  x === null || x === undefined || Number.isNaN(Number(x)) ? "-" : Number(x).toFixed(digits);
+const when = (t) => (t ? new Date(t * 1000).toISOString().slice(0, 16).replace("T", " ") : "-");
+
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (k === "class") node.className = v;
+    else if (k === "dataset") Object.assign(node.dataset, v);
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v);
+  }
+  for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return node;
+}
+
+function send(frames) {
+  if (!ws || ws.readyState !== WebSocket.OPEN) return;
+  for (const f of frames) ws.send(JSON.stringify(f));
+}
+
+function select(name) {
+  send(store.select(name));
+  renderList();
+  renderMovers();
+  renderSeries();
+}
+
+// -- rendering ------------------------------------------------------------------------------
+function renderStatus() {
+  const s = $("status");
+  s.textContent = store.status.text;
+  s.className = `status ${store.status.level}`;
+}
+
+function pickerItem(name, value, cls = "") {
+  return el("li", { class: name === store.selected ? "selected" : "", dataset: { series: name },
+                    onclick: () => select(name) },
+    el("span", {}, name), el("span", { class: `v ${cls}` }, value));
+}
+
+function renderList() {
+  const ul = $("series-list");
+  ul.replaceChildren(...store.list.map((name) => {
+    const v = store.series.get(name);
+    return pickerItem(name, v && v.version >= 0 ? `v${v.version}` : "");
+  }));
+  if (!store.list.length) ul.append(el("li", { class: "empty" }, "no matching series"));
+}
+
+function renderMovers() {
+  const ul = $("movers");
+  ul.replaceChildren(...store.movers.map((m) => {
+    const up = Number(m.actual) >= Number(m.expected);
+    return pickerItem(m.series, `${fmt(m.actual)} vs ${fmt(m.expected)} (${fmt(m.score)})`,
+      up ? "up" : "down");
+  }));
+  if (!store.movers.length) ul.append(el("li", { class: "empty" }, "no movers yet"));
+}
+
+const AXIS = { stroke: "#8a98a8", grid: { stroke: "#222c39", width: 1 },
+               ticks: { stroke: "#263141", width: 1 } };
+
+function makePlot(data) {
+  const box = $("chart");
+  const opts = {
+    width: Math.max(300, box.clientWidth), height: 320,
+    cursor: { drag: { x: true, y: false } },
+    scales: { x: { time: true } },
+    axes: [AXIS, { ...AXIS, size: 55 }],
+    series: [
+      {},
+      { label: "actual", stroke: "#d9e1ea", width: 1.5, points: { size: 3 } },
+      { label: "open bucket", stroke: "#e0a43a", fill: "#e0a43a", width: 0,
+        paths: () => null, points: { show: true, size: 9, fill: "#e0a43a" } },
+      { label: "forecast", stroke: "#5aa9ff", width: 2, dash: [6, 4], points: { show: false } },
+      { label: "80% lo", stroke: "rgba(90,169,255,0.45)", width: 1, points: { show: false } },
+      { label: "80% hi", stroke: "rgba(90,169,255,0.45)", width: 1, points: { show: false } },
+      { label: "95% lo", stroke: "rgba(90,169,255,0.2)", width: 1, points: { show: false } },
+      { label: "95% hi", stroke: "rgba(90,169,255,0.2)", width: 1, points: { show: false } },
+    ],
+    bands: [
+      { series: [5, 4], fill: "rgba(90,169,255,0.28)" },
+      { series: [7, 6], fill: "rgba(90,169,255,0.12)" },
+    ],
+  };
+  return new uPlot(opts, data, box);  // eslint-disable-line no-undef
+}
+
+function renderSeries() {
+  const v = store.view();
+  if (!v) return;
+  $("chart-title").textContent = v.series;
+  const open = openBucket(v);
+  const meta = [`version ${v.version >= 0 ? v.version : "-"}`];
+  if (v.bucket_seconds) meta.push(`bucket ${fmtAge(v.bucket_seconds)}`);
+  if (open) meta.push(`open bucket ${when(open.t)}: ${fmt(open.qty)} (${open.events ?? 0} events)`);
+  $("chart-meta").textContent = meta.join(" · ");
+  const data = chartData(v);
+  if (!plot) plot = makePlot(data);
+  else plot.setData(data);
+  renderModel(modelSummary(v.forecast));
+}
+
+function renderModel(m) {
+  const box = $("model");
+  if (!m) {
+    box.replaceChildren(el("span", {}, "no forecast yet"));
+    return;
+  }
+  const weights = el("span", { class: "weights" }, ...m.weights.map(([name, w]) =>
+    el("span", { class: "weight", title: `${name}: ${fmt(w, 3)}` }, name,
+      el("i", { style: `width:${Math.round(4 + 40 * w)}px` }), fmt(w, 2))));
+  const levels = m.levels.length ? m.levels.map((l) => `${Math.round(l * 100)}%`).join(" / ") : "-";
+  box.replaceChildren(
+    el("span", {}, "winner ", el("b", { id: "model-winner" }, m.winner ?? "-")),
+    el("span", {}, "weights ", weights),
+    el("span", {}, "intervals ", el("b", {}, levels)),
+    el("span", {}, "lstm ", el("b", { id: "model-lstm" }, m.lstm_version ?? "none")),
+  );
+}
+
+function renderAlerts() {
+  const ul = $("alerts");
+  ul.replaceChildren(...store.alerts.map((a) => {
+    const sev = ["info", "warning", "critical"].includes(a.severity) ? a.severity : "info";
+    return el("li", { class: sev, dataset: { series: a.series, id: a.id },
+                      title: `score ${fmt(a.score, 2)}, model ${a.model_version ?? "-"}`,
+                      onclick: () => select(a.series) },
+      el("span", { class: "sev" }, sev),
+      el("span", {}, el("b", {}, a.series), ` ${a.kind ?? "anomaly"}: ${fmt(a.actual)} vs `,
+        `${fmt(a.expected)} [${fmt(a.lo)}, ${fmt(a.hi)}]`),
+      el("span", { class: "when" }, when(a.bucket)));
+  }));
+  if (!store.alerts.length) ul.append(el("li", { class: "empty" }, "no alerts"));
+  $("alert-count").textContent = store.alerts.length ? `${store.alerts.length}` : "";
+}
+
+function renderOps() {
+  const o = opsSummary(store.ops);
+  const dl = $("ops");
+  $("partitions").hidden = !(o && o.partitions.length);
+  if (!o) {
+    dl.replaceChildren(el("div", {}, el("dt", {}, "ops"), el("dd", {}, "waiting...")));
+    return;
+  }
+  const item = (label, value, id, alert = false) =>
+    el("div", {}, el("dt", {}, label), el("dd", { id, class: alert ? "alert" : "" }, value));
+  dl.replaceChildren(
+    item("consumer lag", `${o.lag}`, "ops-lag", o.lag_alert),
+    item("events/s", fmt(o.events_per_s), "ops-eps"),
+    item("dead letters", `${o.deadletters ?? "-"}`, "ops-dlq", (o.deadletters ?? 0) > 0),
+    item("latency p50", `${fmt(o.p50)} ms`, "ops-p50"),
+    item("latency p99", `${fmt(o.p99)} ms`, "ops-p99"),
+    item("lstm model", o.lstm_version ? `${o.lstm_version} (${fmtAge(o.lstm_age_s)})` : "none",
+      "ops-model"),
+  );
+  $("partitions").tBodies[0].replaceChildren(...o.partitions.map((p) =>
+    el("tr", {}, ...[p.group, p.topic, p.partition, p.committed, p.end, p.lag]
+      .map((c) => el("td", {}, c ?? "-")))));
+  const badge = $("lag-badge");
+  badge.hidden = !o.lag_alert;
+  badge.textContent = `lag alert: ${o.lag} > ${o.lag_threshold ?? "?"}`;
+  $("ops-age").textContent = o.t ? `at ${new Date(o.t * 1000).toISOString().slice(11, 19)}Z` : "";
+}
+
+const RENDER = { status: renderStatus, list: renderList, movers: renderMovers,
+                 series: renderSeries, alerts: renderAlerts, ops: renderOps };
+
+function apply(changed) {
+  for (const part of changed) RENDER[part]();
+  if (changed.has("series")) renderList();  // versions shown next to names
+}
+
+// -- connection -----------------------------------------------------------------------------
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  ws = new WebSocket(`${scheme}://${location.host}/ws`);
+  ws.onmessage = (ev) => {
+    const frame = parseFrame(ev.data);
+    if (!frame) {
+      store.ignored += 1;
+      return;
+    }
+    if (frame.type === "hello") attempt = 0;
+    const { changed, send: out } = store.handle(frame);
+    send(out);
+    apply(changed);
+    if (frame.type === "error") {
+      const shown = store.status;
+      setTimeout(() => { if (store.clearError(shown)) renderStatus(); }, ERROR_SHOWN_MS);
+    }
+  };
+  ws.onclose = (ev) => {
+    const delay = backoff(attempt++);
+    const why = ev.code === 4008 ? "too far behind" : ev.reason || `code ${ev.code}`;
+    store.setStatus("warn", `disconnected (${why}); reconnecting in ${(delay / 1000).toFixed(1)}s`);
+    renderStatus();
+    setTimeout(connect, delay);
+  };
+}
+
+let searchTimer = null;  // debounced: one list request per pause in typing, not per key
+$("search").addEventListener("input", (ev) => {
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(() => send([store.listFrame(ev.target.value)]), 200);
+});
+window.addEventListener("resize", () => {
+  if (plot) plot.setSize({ width: Math.max(300, $("chart").clientWidth), height: 320 });
+});
+moversTimer = setInterval(() => send([store.moversFrame()]), MOVERS_EVERY_MS);
+window.salescast = { store, plot: () => plot, socket: () => ws, moversTimer };
+renderAlerts();
+renderOps();
+renderList();
+renderMovers();
+connect();

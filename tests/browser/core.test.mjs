@@ -1,0 +1,168 @@
+// Unit tests of gateway/static/core.js (no DOM): `node --test tests/browser/core.test.mjs`.
+import assert from "node:assert/strict";
+import test from "node:test";
+
+import {
+  Store, backoff, chartData, emptySeries, fmtAge, mergeAlerts, mergeClosed, mergeSeries,
+  modelSummary, opsSummary, parseFrame, searchPattern,
+} from "../../gateway/static/core.js";
+
+const DAY = 86400;
+const forecasts = (version, n = 3, extra = {}) => ({
+  series: "A", version, open: { t: n * DAY, qty: 1, events: 1 }, bucket_seconds: DAY,
+  actuals: Array.from({ length: n }, (_, i) => [i * DAY, i + 1]),
+  forecast: { t: [n * DAY, (n + 1) * DAY], yhat: [5, 6], lo: [4, 5], hi: [6, 7],
+              model: { name: "ens", winner: "hw", weights: { hw: 0.7, tsb: 0.3 },
+                       interval: { coverage: 0.8, levels: [0.8, 0.95], lo95: [3, 4],
+                                   hi95: [7, 8] } } },
+  ...extra,
+});
+
+test("parseFrame never throws and keeps only typed objects", () => {
+  assert.deepEqual(parseFrame('{"type":"pong"}'), { type: "pong" });
+  for (const bad of ["", "nope", "[]", "null", "3", '{"type":1}', '{"x":"y"}']) {
+    assert.equal(parseFrame(bad), null, bad);
+  }
+});
+
+test("backoff grows exponentially, is capped and jittered", () => {
+  assert.equal(backoff(0, () => 0), 250);
+  assert.equal(backoff(0, () => 1), 500);
+  assert.equal(backoff(3, () => 1), 4000);
+  assert.equal(backoff(50, () => 1), 15000);
+  assert.ok(backoff(50, () => 0) >= 7500);
+});
+
+test("searchPattern: globs as typed, text as substring", () => {
+  assert.equal(searchPattern(""), "*");
+  assert.equal(searchPattern(" 8512 "), "*8512*");
+  assert.equal(searchPattern("85*A"), "85*A");
+});
+
+test("mergeClosed sorts, dedupes by bucket (new wins) and caps", () => {
+  const merged = mergeClosed([[2, 1], [1, 1]], [[2, 5], [3, 3], ["x", 1]], 10);
+  assert.deepEqual(merged, [[1, 1], [2, 5], [3, 3]]);
+  assert.deepEqual(mergeClosed([], [[1, 1], [2, 2], [3, 3]], 2), [[2, 2], [3, 3]]);
+});
+
+test("mergeSeries: live updates move the open bucket, stale payloads are ignored", () => {
+  let s = mergeSeries(emptySeries("A"), forecasts(10), "forecasts");
+  assert.equal(s.version, 10);
+  s = mergeSeries(s, { series: "A", version: 11, open: { t: 3 * DAY, qty: 4, events: 2 } },
+    "actuals");
+  assert.equal(s.open.qty, 4);
+  assert.ok(s.forecast, "an actuals update keeps the forecast");
+  const stale = mergeSeries(s, forecasts(9, 2, { forecast: null }), "forecasts");
+  assert.equal(stale.open.qty, 4);
+  assert.ok(stale.forecast);
+  assert.equal(stale.version, 11);
+});
+
+test("chartData aligns actuals, open bucket, forecast and both bands", () => {
+  let s = mergeSeries(emptySeries("A"), forecasts(10), "forecasts");
+  s = mergeSeries(s, { version: 11, open: { t: 3 * DAY, qty: 2 } }, "actuals");
+  const [x, actual, open, yhat, lo, hi, lo95, hi95] = chartData(s);
+  assert.deepEqual(x, [0, DAY, 2 * DAY, 3 * DAY, 4 * DAY]);
+  assert.deepEqual(actual, [1, 2, 3, null, null]);
+  assert.deepEqual(open, [null, null, null, 2, null]);
+  assert.deepEqual(yhat, [null, null, null, 5, 6]);
+  assert.deepEqual([lo, hi, lo95, hi95].map((a) => a.slice(3)), [[4, 5], [6, 7], [3, 4], [7, 8]]);
+});
+
+test("chartData drops an open bucket that has closed and copes with no forecast", () => {
+  const s = mergeSeries(emptySeries("A"), forecasts(1, 3, { forecast: null,
+    open: { t: 2 * DAY, qty: 9 } }), "forecasts");
+  const [x, actual, open, yhat] = chartData(s);
+  assert.deepEqual(x, [0, DAY, 2 * DAY]);
+  assert.deepEqual(actual, [1, 2, 3]);
+  assert.deepEqual(open, [null, null, null]);
+  assert.deepEqual(yhat, [null, null, null]);
+  assert.deepEqual(chartData(emptySeries("B")), [[], [], [], [], [], [], [], []]);
+});
+
+test("modelSummary orders weights and reads the lstm version", () => {
+  const f = forecasts(1).forecast;
+  f.model.lstm_version = "v7";
+  const m = modelSummary(f);
+  assert.equal(m.winner, "hw");
+  assert.deepEqual(m.weights, [["hw", 0.7], ["tsb", 0.3]]);
+  assert.equal(m.lstm_version, "v7");
+  assert.equal(modelSummary(null), null);
+});
+
+test("mergeAlerts: newest first, unique by id, capped", () => {
+  const a = (id, at) => ({ id, detected_at: at, bucket: at - 10 });
+  const list = mergeAlerts([a("x", 5)], [a("y", 9), a("x", 5), a("z", 1), null], 2);
+  assert.deepEqual(list.map((e) => e.id), ["y", "x"]);
+});
+
+test("opsSummary totals lag over groups and flattens partitions", () => {
+  const o = opsSummary({ groups: { g: { lag: 3, partitions: [{ partition: 0, lag: 3 }] },
+                                   h: { lag: 4, partitions: [] } },
+                         latency_ms: { p99: 9 }, models: { lstm: null }, lag_alert: true });
+  assert.equal(o.lag, 7);
+  assert.deepEqual(o.partitions, [{ group: "g", partition: 0, lag: 3 }]);
+  assert.equal(o.p99, 9);
+  assert.equal(o.lstm_version, null);
+  assert.equal(o.lag_alert, true);
+  assert.equal(opsSummary("x"), null);
+});
+
+test("fmtAge", () => {
+  assert.deepEqual([fmtAge(5), fmtAge(600), fmtAge(7200), fmtAge(864000), fmtAge(null)],
+    ["5s", "10m", "2h", "10d", "-"]);
+});
+
+test("Store: hello sends auth first, then subscriptions; list picks a series", () => {
+  const st = new Store({ token: "t" });
+  const { send } = st.handle({ type: "hello", protocol: 1, auth: "required" });
+  assert.deepEqual(send[0], { type: "auth", token: "t" });
+  assert.deepEqual(send.slice(1).map((f) => f.type + ":" + (f.channel || "")),
+    ["subscribe:alerts", "subscribe:ops", "list:", "movers:"]);
+  const r = st.handle({ type: "series", series: ["A", "B"], id: send[3].id });
+  assert.equal(st.selected, "A");
+  assert.deepEqual(r.send.map((f) => f.channel), ["forecasts", "actuals"]);
+  // a reply to an older search is dropped
+  st.listFrame("B");
+  st.handle({ type: "series", series: ["Z"], id: send[3].id });
+  assert.deepEqual(st.list, ["A", "B"]);
+});
+
+test("Store: resumes with the last version and alert sid", () => {
+  const st = new Store({ selected: "A" });
+  st.handle({ type: "snapshot", channel: "forecasts", series: "A", version: 4, data: forecasts(4) });
+  st.handle({ type: "update", channel: "actuals", series: "A", version: 6,
+              data: { version: 6, open: null } });
+  st.handle({ type: "update", channel: "alerts", series: "A", sid: "9-1", data: { id: "k" } });
+  const frames = st.subscriptions();
+  assert.deepEqual(frames.filter((f) => f.since !== undefined).map((f) => [f.channel, f.since]),
+    [["forecasts", 4], ["actuals", 6], ["alerts", "9-1"]]);
+  assert.deepEqual(st.select("B").map((f) => `${f.type}:${f.channel}:${f.series}`),
+    ["unsubscribe:forecasts:A", "unsubscribe:actuals:A", "subscribe:forecasts:B",
+     "subscribe:actuals:B"]);
+  assert.deepEqual(st.select("B"), []);
+});
+
+test("Store: errors set the status; odd frames are counted, never thrown", () => {
+  const st = new Store();
+  const r = st.handle({ type: "error", code: "forbidden", message: "no" });
+  assert.ok(r.changed.has("status"));
+  assert.deepEqual(st.status, { level: "error", text: "forbidden: no" });
+  for (const f of [{ type: "weird" }, { type: "update", channel: "x" },
+                   { type: "update", channel: "forecasts", data: null },
+                   { type: "snapshot", channel: "alerts", data: 5 }]) {
+    st.handle(f);
+  }
+  assert.ok(st.ignored >= 2);
+  st.handle({ type: "hello", protocol: 1, auth: "none" });
+  const ok = st.status;
+  st.handle({ type: "error", code: "rate_limited", message: "slow" });
+  const shown = st.status;
+  st.handle({ type: "error", code: "forbidden", message: "again" });
+  assert.equal(st.clearError(shown), false, "a newer error stays");
+  assert.equal(st.clearError(st.status), true);
+  assert.equal(st.status, ok);
+  const noToken = new Store();
+  noToken.handle({ type: "hello", auth: "required" });
+  assert.equal(noToken.status.level, "error");
+});
