@@ -45,15 +45,24 @@ def test_real_data_reaches_a_websocket_subscriber(pipeline, retail_csv: Path) ->
                 assert hello["type"] == "hello" and hello["protocol"] == 1
                 await ws.send(json.dumps({"type": "subscribe", "series": SERIES, "id": "a"}))
                 ack = json.loads(await ws.recv())
-                assert ack == {"type": "subscribed", "series": SERIES, "id": "a"}
+                assert ack == {"type": "subscribed", "channel": "forecasts", "series": SERIES,
+                               "id": "a"}
                 snapshot = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                # the live event counts come on the actuals channel
+                await ws.send(json.dumps({"type": "subscribe", "channel": "actuals",
+                                          "series": SERIES, "since": snapshot["version"]}))
+                ack = json.loads(await ws.recv())
+                assert ack["type"] == "subscribed" and ack["channel"] == "actuals"
                 # now more of the stream arrives: live updates follow
                 await asyncio.to_thread(replay, second, s.kafka, s.events_topic, None,
                                         len(second), False)
-                updates = []
+                updates: list[dict] = []
                 while not updates or updates[-1]["data"]["events"] < expected + sum(
                         1 for e in second if e.series == SERIES):
-                    updates.append(json.loads(await asyncio.wait_for(ws.recv(), 60)))
+                    frame = json.loads(await asyncio.wait_for(ws.recv(), 60))
+                    # resumed at the snapshot's version: no second snapshot of the same state
+                    assert frame["type"] == "update", frame
+                    updates.append(frame)
                 return [snapshot], updates
         finally:
             await gw.stop()
@@ -68,5 +77,8 @@ def test_real_data_reaches_a_websocket_subscriber(pipeline, retail_csv: Path) ->
     assert all(lo <= y <= hi for lo, y, hi in zip(fc["lo"], fc["yhat"], fc["hi"], strict=True))
     assert data["actuals"], "closed daily buckets are in the snapshot"
     assert {u["type"] for u in updates} == {"update"}
-    versions = [u["data"]["version"] for u in updates]
-    assert versions == sorted(versions) and versions[0] > data["version"]
+    assert {u["channel"] for u in updates} <= {"actuals", "forecasts"}
+    for channel in ("actuals", "forecasts"):
+        versions = [u["version"] for u in updates if u["channel"] == channel]
+        assert versions == sorted(versions)
+        assert all(v > data["version"] for v in versions)
