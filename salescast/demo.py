@@ -40,15 +40,17 @@ def run_demo(settings: Settings, speed: float, limit: int | None, console: Conso
         env = child_env(state.kafka_bootstrap, state.redis_url,
                         SALESCAST_GATEWAY_PORT=str(port))
         logs = settings.home / "logs"
-        console.print(f"[bold]3/4[/] starting worker and gateway (logs in {logs}) ...")
+        console.print(f"[bold]3/4[/] starting worker, ops monitor and gateway (logs in {logs}) ...")
         children.append(spawn(salescast_cmd("worker"), env, logs / "worker.log"))
+        children.append(spawn(salescast_cmd("monitor"), env, logs / "monitor.log"))
         gw = spawn(salescast_cmd("gateway", "--port", str(port)), env, logs / "gateway.log")
         children.append(gw)
         wait_http(f"http://127.0.0.1:{port}/healthz", 30, gw)
         url = f"ws://127.0.0.1:{port}/ws"
         console.print(f"\n[bold green]dashboard:[/] http://127.0.0.1:{port}/")
         console.print(f"[bold green]websocket:[/] {url}")
-        console.print(f"try: [cyan]salescast watch 85123A --url {url}[/]  (or a pattern: '2*')\n")
+        console.print(f"try: [cyan]salescast watch 85123A --url {url}[/]  (or a pattern: '2*')")
+        console.print("     [cyan]salescast alerts tail[/]  (anomaly alerts as they happen)\n")
         console.print(f"[bold]4/4[/] replaying at {speed:g}x (Ctrl-C stops everything) ...")
         replay(iter_events(path, limit=limit), state.kafka_bootstrap, settings.events_topic,
                speed=speed, total=limit)

@@ -94,7 +94,10 @@ class Pipeline:
             s.kafka, s.redis,
             SALESCAST_EVENTS_TOPIC=s.events_topic,
             SALESCAST_DEADLETTER_TOPIC=s.deadletter_topic,
+            SALESCAST_ALERTS_TOPIC=s.alerts_topic,
+            SALESCAST_BUCKETS_TOPIC=s.buckets_topic,
             SALESCAST_WORKER_ID=s.worker_id,
+            SALESCAST_LAG_ALERT=str(s.lag_alert),
             SALESCAST_PARTITIONS=str(s.partitions),
             SALESCAST_HOME=str(s.home),
         )
@@ -102,6 +105,13 @@ class Pipeline:
     def start_worker(self) -> subprocess.Popen[bytes]:
         proc = spawn(salescast_cmd("worker", "--loglevel", "info"), self.env(),
                      self.logs / f"worker-{len(self.workers)}.log")
+        self.workers.append(proc)
+        return proc
+
+    def start_monitor(self, interval: float = 0.5) -> subprocess.Popen[bytes]:
+        """The ops monitor (lag, rates) publishing to this test's Redis."""
+        proc = spawn(salescast_cmd("monitor", "--interval", str(interval)), self.env(),
+                     self.logs / "monitor.log")
         self.workers.append(proc)
         return proc
 
@@ -138,7 +148,7 @@ class Pipeline:
 
     def log_tail(self, n: int = 30) -> list[str]:
         lines: list[str] = []
-        for log in sorted(self.logs.glob("worker-*.log")):
+        for log in sorted(self.logs.glob("*.log")):
             lines += [f"--- {log.name}"] + log.read_text(errors="replace").splitlines()[-n:]
         return lines
 
@@ -153,6 +163,8 @@ def pipeline(services: Settings, tmp_path: Path) -> Iterator[Pipeline]:
         home=tmp_path,
         events_topic=f"test.{run}.events",
         deadletter_topic=f"test.{run}.deadletter",
+        alerts_topic=f"test.{run}.alerts",
+        buckets_topic=f"test.{run}.buckets",
         worker_id=f"test-worker-{run}",
     )
     create_topics(settings.kafka, settings)

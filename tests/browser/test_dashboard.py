@@ -1,5 +1,7 @@
 """The dashboard in headless Chromium (Playwright) on the real pipeline: Kafka -> worker ->
-Redis -> gateway -> page. The chart must show the forecasts the worker wrote to Redis."""
+Redis -> gateway -> page, with the ops monitor running. The chart must show the forecasts the
+worker wrote to Redis, an injected anomaly must appear in the alert list, and the ops panel
+must show the consumer lag."""
 
 from __future__ import annotations
 
@@ -80,10 +82,12 @@ def wait_chart(page: Any, series: str, version: int) -> None:
         arg=[series, version], timeout=TIMEOUT_MS)
 
 
-def test_dashboard_shows_live_forecasts(pipeline: Any, browser_page: Any) -> None:
+def test_dashboard_shows_live_forecasts_alerts_and_lag(pipeline: Any,
+                                                      browser_page: Any) -> None:
     events = history()
     pipeline.produce([(e.series.encode(), e.to_json()) for e in events])
     pipeline.start_worker()
+    pipeline.start_monitor()
     per_series = len(events) // len(SERIES)
     pipeline.wait_for(lambda: all((pipeline.snapshot(s) or {}).get("events") == per_series
                                   and (pipeline.snapshot(s) or {}).get("forecast")
@@ -103,6 +107,18 @@ def test_dashboard_shows_live_forecasts(pipeline: Any, browser_page: Any) -> Non
             assert drawn["hi"] == pytest.approx(snap["forecast"]["hi"])
             assert len(drawn["actual"]) == len(snap["actuals"]) >= DAYS - 2
             assert page.text_content("#model-winner") == snap["forecast"]["model"]["winner"]
+        # ops: the monitor's snapshot reaches the panel (the worker has caught up: lag 0)
+        page.wait_for_function(
+            "() => document.getElementById('ops-lag')?.textContent === '0'", timeout=TIMEOUT_MS)
+        # an anomaly on SKU1 while the page is open: the alert arrives live
+        inject_anomaly(pipeline, "SKU1", DAYS, 500)
+        page.wait_for_selector("#alerts li[data-series='SKU1']", timeout=TIMEOUT_MS)
+        text = page.text_content("#alerts li[data-series='SKU1']") or ""
+        assert "spike" in text and "500" in text
+        assert page.get_attribute("#alerts li[data-series='SKU1']", "class") == "critical"
+        page.click("#alerts li[data-series='SKU1']")  # opens the series
+        page.wait_for_function("() => window.salescast.store.selected === 'SKU1'",
+                               timeout=TIMEOUT_MS)
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOT), full_page=True)
         names = page.eval_on_selector_all("#series-list li[data-series]",
