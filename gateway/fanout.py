@@ -38,6 +38,12 @@ class LatestQueue:
         self._pending: OrderedDict[str, str] = OrderedDict()
         self._ready = asyncio.Event()
         self.replaced = 0
+        self.busy = False  # the writer is sending a drained batch
+
+    @property
+    def idle(self) -> bool:
+        """Nothing pending and nothing being sent: a new frame may be written directly."""
+        return not self._pending and not self.busy
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -69,11 +75,18 @@ class LatestQueue:
 
 
 class Fanout(Generic[C]):
-    """Routes each update to every registered client that wants it (by channel and series)."""
+    """Routes each update to every registered client that wants it (by channel and series).
+
+    Fast path: a client whose queue is idle and whose socket can take more (``writable``) gets
+    the frame written at once, with every such client, by the caller (one encoding for all;
+    no task switch per client). The others get it queued, latest value wins.
+    """
 
     def __init__(self, wants: Callable[[C, str, str | None], bool],
-                 max_pending: int = 1000) -> None:
+                 max_pending: int = 1000,
+                 writable: Callable[[C], bool] = lambda client: False) -> None:
         self._wants = wants
+        self._writable = writable
         self.max_pending = max_pending
         self.clients: dict[C, LatestQueue] = {}
 
@@ -85,11 +98,18 @@ class Fanout(Generic[C]):
     def remove(self, client: C) -> None:
         self.clients.pop(client, None)
 
-    def publish(self, channel: str, series: str | None, frame: str, slot: str) -> list[C]:
-        """Queue ``frame`` for clients that want ``series`` on ``channel``, replacing their
-        pending frame of the same ``slot``. Returns the clients that are too far behind."""
-        behind = []
+    def publish(self, channel: str, series: str | None, frame: str,
+                slot: str) -> tuple[list[C], list[C]]:
+        """Route ``frame`` to the clients that want ``series`` on ``channel``: returns the
+        clients to write it to now, and the clients too far behind (to close). The rest have
+        it queued, replacing their pending frame of the same ``slot``."""
+        direct: list[C] = []
+        behind: list[C] = []
         for client, queue in self.clients.items():
-            if self._wants(client, channel, series) and not queue.put(slot, frame):
+            if not self._wants(client, channel, series):
+                continue
+            if queue.idle and self._writable(client):
+                direct.append(client)
+            elif not queue.put(slot, frame):
                 behind.append(client)
-        return behind
+        return direct, behind

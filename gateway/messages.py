@@ -61,7 +61,8 @@ CHANNELS = ("forecasts", "actuals", "alerts", "ops")
 #: Error codes of ``error`` frames.
 ERROR_CODES = frozenset(
     {"bad_json", "bad_frame", "unknown_type", "too_large", "too_many_subscriptions",
-     "unauthorized", "token_expired", "forbidden", "rate_limited", "too_many_connections"}
+     "unauthorized", "token_expired", "forbidden", "rate_limited", "too_many_connections",
+     "unavailable"}
 )
 
 

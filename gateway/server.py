@@ -27,7 +27,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import redis.asyncio as aioredis
-from websockets.asyncio.server import Server, ServerConnection, serve
+from redis.exceptions import RedisError
+from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
@@ -65,6 +66,8 @@ SERVER_NAME = "salescast/0.1"
 MAX_PATTERN_SNAPSHOTS = 200
 ALERTS_SNAPSHOT = 50
 CLOSE_TOO_SLOW = 4008
+REDIS_CONNECTIONS = 32
+WRITE_BUFFER_LOW = 64 * 1024  # below this a client's socket takes frames written directly
 _TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
           ".css": "text/css; charset=utf-8", ".png": "image/png", ".svg": "image/svg+xml",
           ".txt": "text/plain; charset=utf-8"}
@@ -100,7 +103,11 @@ class Gateway:
                  max_pending: int = 1000, secret: str | None = None,
                  origins: tuple[str, ...] = (), max_connections_per_token: int = 20,
                  rate: float = 20.0, burst: float = 40.0) -> None:
-        self.redis = aioredis.Redis.from_url(redis_url, decode_responses=True)
+        # a bounded pool that waits for a free connection: a thousand clients subscribing at
+        # once must queue for Redis, not fail
+        pool = aioredis.BlockingConnectionPool.from_url(
+            redis_url, max_connections=REDIS_CONNECTIONS, timeout=30, decode_responses=True)
+        self.redis = aioredis.Redis(connection_pool=pool)
         self.host, self.port = host, port
         self.max_frame, self.max_subscriptions = max_frame, max_subscriptions
         self.secret, self.origins = secret, origins
@@ -109,7 +116,8 @@ class Gateway:
         self.sessions: dict[ServerConnection, Session] = {}
         self.tokens: Counter[str] = Counter()  # connections per token id
         self._token_of: dict[ServerConnection, str] = {}
-        self.fanout: Fanout[ServerConnection] = Fanout(self._wants, max_pending)
+        self.fanout: Fanout[ServerConnection] = Fanout(self._wants, max_pending,
+                                                       self._writable)
         self.metrics = GatewayMetrics(lambda: len(self.sessions))
         self._server: Server | None = None
         self._pump: asyncio.Task[None] | None = None
@@ -118,6 +126,11 @@ class Gateway:
     def _wants(self, conn: ServerConnection, channel: str, series: str | None) -> bool:
         session = self.sessions.get(conn)
         return session is not None and session.wants(channel, series)
+
+    @staticmethod
+    def _writable(conn: ServerConnection) -> bool:
+        transport = conn.transport
+        return transport is not None and transport.get_write_buffer_size() < WRITE_BUFFER_LOW
 
     @property
     def url(self) -> str:
@@ -134,6 +147,7 @@ class Gateway:
         self._server = await serve(
             self._handle, self.host, self.port, process_request=self._http,
             max_size=self.max_frame * 4, ping_interval=20, ping_timeout=20,
+            compression=None,  # deflating each fanned-out frame per client costs more than it saves
         )
         sock = next(iter(self._server.sockets))
         self.port = sock.getsockname()[1]
@@ -227,7 +241,11 @@ class Gateway:
             slot = "ops"
         self.updates_routed += 1
         self.metrics.routed.labels(channel).inc()
-        for conn in self.fanout.publish(channel, series, frame, slot):
+        direct, behind = self.fanout.publish(channel, series, frame, slot)
+        if direct:
+            broadcast(direct, frame)
+            self.metrics.sent.inc(len(direct))
+        for conn in behind:
             log.info("closing a client that is too far behind")
             self.metrics.slow_closes.inc()
             self.fanout.remove(conn)
@@ -272,8 +290,12 @@ class Gateway:
         with contextlib.suppress(ConnectionClosed):
             while True:
                 frames = await queue.get_batch()
-                for frame in frames:
-                    await conn.send(frame)
+                queue.busy = True
+                try:
+                    for frame in frames:
+                        await conn.send(frame)
+                finally:
+                    queue.busy = False
                 self.metrics.sent.inc(len(frames))
 
     async def _carry_out_all(self, conn: ServerConnection, outs: list[Any]) -> bool:
@@ -292,7 +314,13 @@ class Gateway:
                     message=f"at most {self.max_connections_per_token} connections per token"))
                 await conn.close(1008, "too many connections for this token")
                 return False
-            await self._carry_out(conn, out)
+            try:
+                await self._carry_out(conn, out)
+            except RedisError as exc:  # Redis down or saturated: tell the client, keep going
+                log.warning("redis error answering a client: %s", exc)
+                self.metrics.errors.labels("unavailable").inc()
+                await conn.send(server_frame("error", code="unavailable",
+                                             message="the state store is unavailable; retry"))
         return True
 
     def _admit(self, conn: ServerConnection, out: AuthRequest) -> bool:

@@ -209,17 +209,45 @@ def demo(
     run_demo(load_settings(), speed=speed, limit=limit, console=console)
 
 
-@app.command()
+bench_app = typer.Typer(help="Benchmarks: the pipeline (default) and the gateway.")
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.callback(invoke_without_command=True)
 @friendly
 def bench(
+    ctx: typer.Context,
     events: Annotated[int, typer.Option(min=1000, help="synthetic events to push")] = 200_000,
     series: Annotated[int, typer.Option(min=1, help="distinct series")] = 2_000,
     envelope: Annotated[int, typer.Option(min=0, help="also run with N events/message")] = 100,
 ) -> None:
-    """Kafka -> worker -> Redis throughput and latency, with reference rates from the same run."""
+    """Kafka -> worker -> Redis throughput and latency, with reference rates from the same run.
+
+    `salescast bench gateway` measures the WebSocket fan-out instead.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
     from salescast.bench import run_bench
 
     run_bench(load_settings(), events=events, series=series, envelope=envelope, console=console)
+
+
+@bench_app.command("gateway")
+@friendly
+def bench_gateway(
+    clients: Annotated[int, typer.Option(min=1, max=20_000, help="WebSocket clients")] = 1000,
+    slow_fraction: Annotated[float, typer.Option(min=0, max=0.9,
+                                                 help="share of clients that never read")] = 0.1,
+    seconds: Annotated[float, typer.Option(min=1, max=300, help="seconds per run")] = 10.0,
+    rate: Annotated[float, typer.Option(min=1, max=10_000, help="updates published a second")] = (
+        20.0),
+    series: Annotated[int, typer.Option(min=1, help="distinct series updated")] = 100,
+) -> None:
+    """Gateway fan-out: frames/s, p50/p99 push latency and RSS, with slow clients (loopback)."""
+    from salescast.bench_gateway import run_gateway_bench
+
+    run_gateway_bench(clients, slow_fraction, seconds, rate, series, load_settings().home,
+                      console)
 
 
 @app.command()

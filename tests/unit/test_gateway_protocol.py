@@ -96,12 +96,25 @@ def test_slow_client_queue_keeps_latest_per_series_and_flags_overflow() -> None:
     fan: Fanout[str] = Fanout(lambda client, channel, series: True, max_pending=2)
     fan.add("fast")
     slow = fan.add("slow")
-    assert fan.publish("forecasts", "A", "a1", "A") == []
-    assert fan.publish("forecasts", "A", "a2", "A") == []
-    assert fan.publish("forecasts", "B", "b1", "B") == []
+    assert fan.publish("forecasts", "A", "a1", "A") == ([], [])
+    assert fan.publish("forecasts", "A", "a2", "A") == ([], [])
+    assert fan.publish("forecasts", "B", "b1", "B") == ([], [])
     assert slow.drain() == ["a2", "b1"] and slow.replaced == 1
     fan.publish("forecasts", "A", "x", "A")
     fan.publish("forecasts", "B", "x", "B")
-    assert fan.publish("forecasts", "C", "x", "C") == ["fast", "slow"]  # both too far behind
+    assert fan.publish("forecasts", "C", "x", "C") == ([], ["fast", "slow"])  # too far behind
+
+
+def test_idle_writable_clients_get_frames_directly_and_busy_ones_queue() -> None:
+    writable = {"a": True, "b": False}
+    fan: Fanout[str] = Fanout(lambda c, ch, s: ch == "forecasts", max_pending=5,
+                              writable=lambda c: writable[c])
+    qa, qb = fan.add("a"), fan.add("b")
+    assert fan.publish("forecasts", "A", "f1", "A") == (["a"], [])
+    assert fan.publish("actuals", "A", "x", "A") == ([], [])  # nobody wants it
+    qa.busy = True  # a's writer is mid-batch: keep order, queue
+    assert fan.publish("forecasts", "A", "f2", "A") == ([], [])
+    assert qa.drain() == ["f2"]
+    assert qb.drain() == ["f2"] and qb.replaced == 1  # f1 was still pending: replaced
     with pytest.raises(ValueError):
         LatestQueue(0)
