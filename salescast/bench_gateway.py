@@ -94,7 +94,8 @@ async def _client(url: str, slow: bool, result: LoadResult, ready: asyncio.Event
                 await _hold(ws, stop_at)
                 return
             while True:
-                text = await ws.recv()
+                text = await ws.recv(decode=True)
+                assert isinstance(text, str)
                 now = time.time()
                 # the clients share one core with the publisher: read "at" without a full parse
                 i = text.rfind(AT)
