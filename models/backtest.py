@@ -43,6 +43,7 @@ from models.factory import Forecast, SeriesModel, default_model
 from models.intermittent import TSB
 from models.metrics import Tally, snaive_scale
 from models.online import HoltWintersLog1p
+from models.peer import PEER_NAME, autoets_forecasts
 from models.scoreboard import Row, Scoreboard
 
 __all__ = [
@@ -164,28 +165,49 @@ class _Acc:
     cpu: float = 0.0
 
 
+def origins(n: int, horizon: int = HORIZON, warmup: int = WARMUP, step: int = STEP) -> list[int]:
+    """The backtest origins of a series of ``n`` values (as :func:`iter_evaluate` uses them).
+
+    >>> origins(80)
+    [56, 63]
+    """
+    return [t for t in range(warmup, n - horizon + 1, step)]
+
+
 def evaluate_panel(
     panel: Mapping[str, Sequence[float]],
     name: str = "panel",
     zoo: Mapping[str, Callable[[], SeriesModel]] | None = None,
     progress: bool = True,
     keep: Sequence[str] = (),
+    peer: bool = False,
 ) -> Scoreboard:
     """Run :func:`iter_evaluate` over every series of ``panel`` and score every model.
 
-    ``keep`` names series whose steps are kept in ``Scoreboard.examples`` (for plots).
+    ``keep`` names series whose steps are kept in ``Scoreboard.examples`` (for plots);
+    ``peer`` adds the AutoETS batch peer (:mod:`models.peer`) at the same origins.
     """
     zoo = model_zoo() if zoo is None else zoo
-    accs = {m: _Acc() for m in zoo}
+    names = list(zoo) + ([PEER_NAME] if peer else [])
+    accs = {m: _Acc() for m in names}
+    peer_failed = 0
     examples: dict[str, list[Step]] = {}
     n_origins = 0
     items = list(panel.items())
     bar = _progress(items, name) if progress else iter(items)
     for code, ys in bar:
         models = {m: make() for m, make in zoo.items()}
-        tallies = {m: Tally(HORIZON) for m in zoo}
+        tallies = {m: Tally(HORIZON) for m in names}
         cpu: dict[str, float] = {}
+        peer_fc: dict[int, Forecast] = {}
+        if peer:
+            t0 = time.process_time()
+            peer_fc, failed = autoets_forecasts(ys, origins(len(ys)), HORIZON, SEASON)
+            cpu[PEER_NAME] = time.process_time() - t0
+            peer_failed += failed
         for st in iter_evaluate(ys, models, cpu):
+            if peer:
+                st.forecasts[PEER_NAME] = peer_fc[st.origin]
             n_origins += 1
             for m, f in st.forecasts.items():
                 lo = {0.8: f.lo, 0.95: f.lo95}
@@ -194,12 +216,15 @@ def evaluate_panel(
             if code in keep:
                 examples.setdefault(code, []).append(st)
         scale, scale2 = snaive_scale(ys, SEASON), snaive_scale(ys, SEASON, power=2)
-        for m in zoo:
+        for m in names:
             if tallies[m].n:
                 accs[m].tallies.append((tallies[m], scale, scale2))
             accs[m].cpu += cpu.get(m, 0.0)
     rows = [Row.from_tallies(m, acc.tallies, acc.cpu) for m, acc in accs.items()]
-    return Scoreboard(name, len(panel), n_origins, rows, examples=examples)
+    board = Scoreboard(name, len(panel), n_origins, rows, examples=examples)
+    if peer:
+        board.meta["AutoETS fits that failed (fell back to a 7-day mean)"] = str(peer_failed)
+    return board
 
 
 def _progress(
@@ -212,17 +237,20 @@ def _progress(
     return iter(track(items, description=f"backtest {name}", transient=True))
 
 
-def run_backtest(path: Path, panel: str, quick: bool, out_dir: Path) -> Scoreboard:
+def run_backtest(path: Path, panel: str, quick: bool, out_dir: Path,
+                 peer: bool = False) -> Scoreboard:
     """Backtest ``panel`` of the data at ``path``; write the scoreboard (and plots) to ``out_dir``.
 
     Writes ``backtest-{panel}[-quick].md`` and, when matplotlib is installed, PNG plots.
+    ``peer`` adds the AutoETS row (slow: a fit per origin and series).
     """
     series = daily_series(path)
     codes = select_panel(series, panel, quick)
     board = evaluate_panel(
-        {c: series[c] for c in codes}, panel + ("-quick" if quick else ""), keep=codes[:3]
+        {c: series[c] for c in codes}, panel + ("-quick" if quick else ""), keep=codes[:3],
+        peer=peer,
     )
-    board.meta = {
+    board.meta = {**board.meta,
         "data": Path(path).name,
         "series in data": str(len(series)),
         "run at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

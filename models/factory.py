@@ -37,11 +37,12 @@ from typing import Any
 from models.base import Forecaster, check_horizon, check_range
 from models.baselines import RollingMedian, SeasonalNaive
 from models.conformal import ConformalInterval
+from models.external import ExternalPath
 from models.horizon import HorizonEnsemble
 from models.intermittent import TSB
 from models.online import HoltWintersLog1p
 
-__all__ = ["Forecast", "SeriesModel", "default_model"]
+__all__ = ["Forecast", "SeriesModel", "LstmBlend", "default_model"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,15 +160,73 @@ class SeriesModel:
         self._update = getattr(self.forecaster, "update", None)
 
 
+class LstmBlend(HorizonEnsemble):
+    """The online ensemble blended with the global LSTM, per horizon, weights earned online.
+
+    Two members: ``online`` (the :class:`HorizonEnsemble` of the river-style models) and
+    ``lstm`` (an :class:`~models.external.ExternalPath` the worker feeds with the LSTM's
+    batched forecasts). Until an LSTM path arrives the ``lstm`` member repeats the online
+    forecast, so the blend is exactly the online ensemble. :meth:`describe` reports the
+    effective weight of every model (online members scaled by the online share) and the LSTM
+    version.
+
+    >>> m = default_model(horizon=3, lstm=True)
+    >>> for y in [2.0, 4.0, 3.0] * 10:
+    ...     m.learn_one(y)
+    >>> m.forecaster.set_lstm_path([9.0, 9.0, 9.0], "v7")
+    >>> f = m.forecast()
+    >>> f.model["lstm_version"], "lstm" in f.model["weights"], f.yhat[0] > 3.0
+    ('v7', True, True)
+    """
+
+    name = "ensemble"
+
+    def __init__(self, online: HorizonEnsemble, horizon: int = 14) -> None:
+        super().__init__({"online": online, "lstm": ExternalPath(online)}, horizon,
+                         power=2.0, combine="mean")
+
+    @property
+    def online(self) -> HorizonEnsemble:
+        member = self.members[0]
+        assert isinstance(member, HorizonEnsemble)
+        return member
+
+    @property
+    def lstm(self) -> ExternalPath:
+        member = self.members[1]
+        assert isinstance(member, ExternalPath)
+        return member
+
+    def set_lstm_path(self, path: list[float], version: str | None) -> None:
+        """Give the LSTM member its forecast of the next buckets and refresh the blend."""
+        self.lstm.set_path(path, version)
+        self.refresh()
+
+    def describe(self) -> dict[str, Any]:
+        inner = self.online.describe()
+        if self.lstm.version is None:
+            return inner
+        outer = super().describe()
+        w_online, w_lstm = outer["weights"]["online"], outer["weights"]["lstm"]
+        weights = {k: v * w_online for k, v in inner["weights"].items()}
+        weights["lstm"] = w_lstm
+        return {**inner, "name": self.name, "weights": weights,
+                "winner": max(weights, key=lambda k: weights[k]),
+                "members": [*inner["members"], "lstm"], "lstm_version": self.lstm.version,
+                "blend": outer["weights"]}
+
+
 def default_members(season: int = 7, window: int = 28) -> list[Forecaster]:
     """The default ensemble's members, freshly built."""
     return [SeasonalNaive(season), RollingMedian(window), HoltWintersLog1p(season), TSB()]
 
 
 def default_model(
-    horizon: int = 14, season: int = 7, window: int = 28, coverage: float = 0.8
+    horizon: int = 14, season: int = 7, window: int = 28, coverage: float = 0.8,
+    lstm: bool = False,
 ) -> SeriesModel:
-    """The worker's per-series model (see the module docstring).
+    """The worker's per-series model (see the module docstring); ``lstm`` blends in the
+    global LSTM's forecasts (:class:`LstmBlend`).
 
     >>> default_model(horizon=0)
     Traceback (most recent call last):
@@ -183,4 +242,5 @@ def default_model(
     ensemble = HorizonEnsemble(
         default_members(season, window), horizon, power=2.0, combine="median"
     )
-    return SeriesModel(ensemble, ConformalInterval(horizon, levels), horizon)
+    top: Forecaster = LstmBlend(ensemble, horizon) if lstm else ensemble
+    return SeriesModel(top, ConformalInterval(horizon, levels), horizon)

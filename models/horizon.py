@@ -170,6 +170,13 @@ class HorizonEnsemble(Forecaster):
     def forecast_one(self) -> float:
         return self._yhat[0] if self.n_seen else self.forecast(1)[0]
 
+    def refresh(self) -> None:
+        """Recompute the members' current paths and the combined forecast, e.g. after an
+        external member got a new path; the paths recorded for scoring stay as they were."""
+        if self.n_seen:
+            self._paths = np.array([m.forecast(self.horizon) for m in self.members])
+            self._yhat = self._combine(self._w, self._paths)
+
     def describe(self) -> dict[str, Any]:
         """A JSON-ready summary: members, horizon-1 weights and winner, and both per horizon.
 

@@ -257,6 +257,9 @@ def backtest(
     quick: Annotated[bool, typer.Option(help="a small panel (about 40 s)")] = False,
     out: Annotated[Path, typer.Option(help="where the scoreboard is written")] = Path(
         "build/backtest"),
+    peer: Annotated[bool, typer.Option(help="add statsforecast AutoETS, refit at every origin "
+                                            "(slow: minutes on --quick, ~1 h on a full panel)")]
+    = False,
 ) -> None:
     """Prequential backtest on Online Retail II (daily per SKU): the models vs baselines."""
     from models.backtest import run_backtest
@@ -265,7 +268,12 @@ def backtest(
     panels = ("top500", "sampled", "tuning")
     if panel not in panels:
         raise UserError(f"unknown panel {panel!r}; valid: {', '.join(panels)}")
-    board = run_backtest(fetch_dataset(load_settings().data_dir), panel, quick, out)
+    if peer:
+        try:
+            import statsforecast  # noqa: F401
+        except ImportError:
+            raise UserError("--peer needs statsforecast: pip install 'salescast[bench]'") from None
+    board = run_backtest(fetch_dataset(load_settings().data_dir), panel, quick, out, peer)
     print(board.to_markdown())
     console.print(f"scoreboard written under {out}")
 

@@ -29,6 +29,7 @@ SALESCAST_ALLOWED_ORIGINS   comma-separated Origin allow-list of the   unset
                             gateway (unset: same-host origins only)
 SALESCAST_LAG_ALERT         consumer lag (messages) that raises an     ``10000``
                             ops alert
+SALESCAST_LSTM              ``0`` runs the worker without the LSTM     ``1``
 ==========================  =========================================  ==================
 
 ``KAFKA_BOOTSTRAP`` and ``REDIS_URL`` point everything at existing servers instead of the
@@ -92,6 +93,7 @@ class Settings:
     auth_secret: str | None = None
     allowed_origins: tuple[str, ...] = ()
     lag_alert: int = 10000
+    lstm: bool = True
 
     @property
     def models_dir(self) -> Path:
@@ -173,4 +175,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         allowed_origins=tuple(o.strip() for o in env.get("SALESCAST_ALLOWED_ORIGINS", "").split(",")
                               if o.strip()),
         lag_alert=_int(env, "SALESCAST_LAG_ALERT", 10000),
+        lstm=env.get("SALESCAST_LSTM", "1") not in ("0", "false", "no", "off"),
     )

@@ -15,6 +15,7 @@ skips what a series has already applied, so nothing is counted twice).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -26,6 +27,7 @@ import faust
 
 from salescast.config import Settings
 from stream.app import create_app
+from stream.lstm_runner import LstmRunner
 from stream.metrics import WorkerStats
 from stream.processor import Message, Processor
 from stream.sink import RedisSink
@@ -65,7 +67,11 @@ def build_worker(
         key_type=bytes,
         value_type=bytes,
     )
-    processor = (processor_factory or (lambda: Processor.from_settings(settings)))()
+    runner = _lstm_runner(settings)
+    processor = (processor_factory or (
+        lambda: Processor.from_settings(settings, runner.provide if runner else None)))()
+    buckets_topic = app.topic(settings.buckets_topic, key_serializer="raw",
+                              value_serializer="raw")
     store = StateStore(table)
     app.sensors.add(store)
     stats = WorkerStats()
@@ -87,6 +93,7 @@ def build_worker(
                     Message(m.offset, (m.timestamp or 0.0), m.value or b"")
                 )
             writes = []
+            closed: list[list[Any]] = []
             alerts: list[dict[str, Any]] = []
             movers: dict[str, dict[str, float]] = {}
             taken = 0
@@ -100,9 +107,12 @@ def build_worker(
                 writes.extend(out.writes)
                 alerts.extend(out.alerts)
                 movers.update(out.movers)
+                closed.extend([sid, b.start, b.end, b.qty] for sid, b in out.buckets)
                 stats.accepted += out.accepted
                 stats.duplicates += out.duplicates
                 taken += out.accepted + out.duplicates + len(out.dead)
+            if closed:  # the trainer's input: one message per batch
+                await buckets_topic.send(value=json.dumps({"buckets": closed}).encode())
             for alert in alerts:  # consumers dedupe by id (a replay re-sends the same ids)
                 await alerts_topic.send(key=alert["id"].encode(), value=json.dumps(alert).encode())
             if writes:
@@ -122,7 +132,19 @@ def build_worker(
 
     @app.timer(1.0)
     async def publish_ops() -> None:
-        await sink().write_ops(stats.snapshot())
+        figures = stats.snapshot()
+        if runner is not None:
+            figures.update(lstm_version=runner.version or "", lstm_batches=runner.batches,
+                           lstm_series=runner.series, lstm_seconds=round(runner.seconds, 3))
+        await sink().write_ops(figures)
+
+    if runner is not None:
+        @app.timer(2.0)
+        async def follow_models() -> None:
+            """Hot swap: load the current LSTM version when the trainer promotes a new one."""
+            info = await sink().model_current()
+            if info and info.get("version") != runner.version:
+                await asyncio.to_thread(runner.swap, info)
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]
     async def close_sink(sender: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:
@@ -130,3 +152,15 @@ def build_worker(
             await sinks.pop("redis").close()
 
     return app, stats
+
+
+def _lstm_runner(settings: Settings) -> LstmRunner | None:
+    """The LSTM runner, unless disabled (SALESCAST_LSTM=0) or torch is not installed."""
+    if not settings.lstm:
+        return None
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        log.warning("torch is not installed: the worker runs without the LSTM")
+        return None
+    return LstmRunner(settings.bucket_seconds)

@@ -139,15 +139,23 @@ class Processor:
 
     def __init__(self, topic: str, width: int = 86400, lateness: int = 3600,
                  horizon: int = 14, history: int = 120,
-                 model_factory: Callable[[int], SeriesModel] = default_model) -> None:
+                 model_factory: Callable[[int], SeriesModel] = default_model,
+                 path_provider: Callable[[list[SeriesState]], None] | None = None) -> None:
         self.topic, self.width, self.lateness = topic, width, lateness
         self.horizon, self.history = horizon, history
         self.model_factory = model_factory
+        # called once per batch with the series whose buckets closed, before their writes:
+        # the worker's LSTM runner sets their LSTM paths (batched inference) there
+        self.path_provider = path_provider
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Processor:
+    def from_settings(cls, settings: Settings,
+                      path_provider: Callable[[list[SeriesState]], None] | None = None
+                      ) -> Processor:
+        lstm = path_provider is not None
         return cls(settings.events_topic, settings.bucket_seconds, settings.lateness_seconds,
-                   settings.horizon, settings.history)
+                   settings.horizon, settings.history,
+                   lambda h: default_model(h, lstm=lstm), path_provider)
 
     def new_series(self, series: str) -> SeriesState:
         # the bucketing keeps no history: SeriesState.history is the compact copy
@@ -200,6 +208,8 @@ class Processor:
                 st.positions[partition] = msg.offset
             self._close_due(pstate, load, version, closed, msg.offset, out)
 
+        if self.path_provider is not None and closed:
+            self.path_provider([touched[sid] for sid in closed])
         for sid, st in touched.items():
             if sid in version:
                 out.states[series_key(sid)] = st

@@ -20,6 +20,7 @@ from stream.keys import (
     ALERTS_SEEN,
     ALERTS_STREAM,
     INDEX_KEY,
+    MODEL_CURRENT,
     MOVERS_INFO,
     MOVERS_KEY,
     UPDATES_CHANNEL,
@@ -148,6 +149,11 @@ class RedisSink:
         pipe.zadd(MOVERS_KEY, {sid: m["score"] for sid, m in movers.items()})
         pipe.hset(MOVERS_INFO, mapping={sid: _dumps(m) for sid, m in movers.items()})
         await pipe.execute()
+
+    async def model_current(self) -> dict[str, str]:
+        """The current LSTM version's description (empty when none was promoted)."""
+        raw: dict[Any, Any] = await self.redis.hgetall(MODEL_CURRENT)
+        return {k.decode(): v.decode() for k, v in raw.items()}
 
     async def write_ops(self, figures: dict[str, float | int | str]) -> None:
         mapping: dict[Any, Any] = dict(figures)

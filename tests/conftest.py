@@ -67,6 +67,7 @@ class UniqueTopics:
     def settings(self, base: Settings) -> Settings:
         """``base`` with this test's own events/dead-letter topics and consumer group."""
         return replace(base, events_topic=self("events"), deadletter_topic=self("deadletter"),
+                       alerts_topic=self("alerts"), buckets_topic=self("buckets"),
                        worker_id=f"test-worker-{self.run}")
 
 

@@ -132,7 +132,7 @@ def test_lag_grows_while_the_worker_is_down_and_drains_after(pipeline: Any) -> N
             30, "/metrics to show the lag")
         assert "salescast_lag_alert 1.0" in _metrics(url)
         pipeline.start_worker()
-        pipeline.wait_for(lambda: _lag(pipeline) == 0, 120, "the lag to drain after a restart")
+        pipeline.wait_for(lambda: _lag(pipeline) == 0, 180, "the lag to drain after a restart")
         pipeline.wait_for(
             lambda: f'salescast_consumer_lag_total{{group="{group}"}} 0.0' in _metrics(url),
             30, "/metrics to show the drained lag")

@@ -40,7 +40,8 @@ def test_kafka_round_trip_and_redis(services: Settings, unique_topics) -> None:
     settings = unique_topics.settings(services)
     extra = unique_topics("extra")
     created = svc.create_topics(settings.kafka, settings, extra=[extra])
-    assert sorted(created) == sorted([settings.events_topic, settings.deadletter_topic, extra])
+    assert sorted(created) == sorted([settings.events_topic, settings.deadletter_topic,
+                                      settings.alerts_topic, settings.buckets_topic, extra])
     assert svc.create_topics(settings.kafka, settings, extra=[extra]) == []  # idempotent
     producer = Producer({"bootstrap.servers": settings.kafka})
     producer.produce(extra, key=b"k", value=b"hello")

@@ -1,0 +1,89 @@
+"""The worker's side of the LSTM: hot-swapped weights and batched inference.
+
+:class:`LstmRunner` holds the current model version (none until the trainer promotes one).
+:meth:`LstmRunner.provide` is the processor's ``path_provider``: once per batch, for every
+series whose buckets closed, it builds the recent history from the series' state, runs one
+batched forward pass and hands each series' median path to its
+:class:`~models.factory.LstmBlend`, which blends it with the online ensemble (weights earned
+online). :meth:`LstmRunner.swap` loads a newly announced version through the model store,
+which verifies it; a corrupt or incompatible artifact is refused with a log line and the
+previous version stays in use. Inference errors are logged and skipped: the LSTM can never
+stop the stream.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from models.lstm import GlobalLSTM
+    from stream.processor import SeriesState
+
+__all__ = ["LstmRunner"]
+
+log = logging.getLogger("salescast.lstm")
+
+
+class LstmRunner:
+    """Current LSTM weights plus batched inference for the processor."""
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self.model: GlobalLSTM | None = None
+        self.version: str | None = None
+        self.refused: set[str] = set()
+        self.batches = 0
+        self.series = 0
+        self.seconds = 0.0
+
+    def swap(self, info: dict[str, str]) -> bool:
+        """Load the announced version (``path``, ``version``); ``True`` if now in use."""
+        from models.store import ArtifactError, ModelStore
+
+        version, path = info.get("version"), info.get("path")
+        if not version or not path or version == self.version or version in self.refused:
+            return False
+        try:
+            model = ModelStore(Path(path).parent).load(version)
+        except ArtifactError as exc:
+            self.refused.add(version)
+            log.error("refusing LSTM model %s, keeping %s: %s", version, self.version, exc)
+            return False
+        self.model, self.version = model, version
+        log.warning("LSTM model %s loaded (hot swap)", version)
+        return True
+
+    def provide(self, states: list[SeriesState]) -> None:
+        """Set the LSTM path of every given series (one batched forward pass)."""
+        if self.model is None:
+            return
+        from models.factory import LstmBlend
+        from models.lstm import History, predict
+
+        todo = [st for st in states
+                if isinstance(st.model.forecaster, LstmBlend) and st.origin is not None
+                and len(st.history) >= 14]
+        if not todo:
+            return
+        started = time.perf_counter()
+        try:
+            hists = [History(int(st.origin or 0) - len(st.history) * self.width, self.width,
+                             np.frombuffer(st.history, dtype=np.float64)) for st in todo]
+            q = predict(self.model, hists)
+        except Exception as exc:  # never stop the stream for the LSTM
+            log.error("LSTM inference failed for %d series: %s", len(todo), exc)
+            return
+        mid = q.shape[2] // 2
+        for st, path in zip(todo, q[:, :, mid].tolist(), strict=True):
+            blend = st.model.forecaster
+            assert isinstance(blend, LstmBlend)
+            blend.set_lstm_path(path, self.version)
+            st.forecast = st.model.forecast()
+        self.batches += 1
+        self.series += len(todo)
+        self.seconds += time.perf_counter() - started
