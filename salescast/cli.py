@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from salescast.cli_model import model_app, trainer
 from salescast.cli_ops import alerts_app, monitor
 from salescast.cliutil import UserError, console, friendly, settings_with_services
 from salescast.config import load_settings
@@ -34,7 +35,9 @@ data_app = typer.Typer(no_args_is_help=True, help="The Online Retail II data set
 app.add_typer(services_app, name="services")
 app.add_typer(data_app, name="data")
 app.add_typer(alerts_app, name="alerts")
+app.add_typer(model_app, name="model")
 app.command()(monitor)
+app.command()(trainer)
 
 # -- services ---------------------------------------------------------------------------
 @services_app.command("up")

@@ -11,7 +11,7 @@ from rich.console import Console
 
 from salescast.config import ConfigError, Settings, load_settings
 
-__all__ = ["UserError", "console", "friendly", "settings_with_services"]
+__all__ = ["UserError", "console", "friendly", "load_settings", "settings_with_services"]
 
 console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])

@@ -1,0 +1,176 @@
+"""``salescast trainer`` and ``salescast model list|promote|rollback``: the LSTM's life cycle."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from salescast.cliutil import UserError, friendly, load_settings, settings_with_services
+
+__all__ = ["model_app", "trainer"]
+
+model_app = typer.Typer(no_args_is_help=True,
+                        help="The LSTM model store: list, promote, roll back.")
+console = Console(stderr=True)
+out = Console()
+
+
+def _redis(url: str | None) -> Any:
+    if not url:
+        return None
+    from redis import Redis
+
+    return Redis.from_url(url)
+
+
+@friendly
+def trainer(
+    every: Annotated[float, typer.Option(min=5, help="seconds between trainings")] = 300.0,
+    min_buckets: Annotated[int, typer.Option(
+        min=0, help="new closed buckets needed before retraining")] = 1000,
+    min_series: Annotated[int, typer.Option(min=1, help="series with enough history")] = 20,
+    budget: Annotated[float, typer.Option(min=5, help="training time budget, seconds")] = 120.0,
+    epochs: Annotated[int, typer.Option(min=1, help="at most this many epochs")] = 20,
+    once: Annotated[bool, typer.Option(help="train once on what is there, then exit")] = False,
+) -> None:
+    """Retrain the global LSTM on closed buckets (from the buckets topic), gate, store, announce.
+
+    Every --every seconds, once --min-buckets new buckets arrived, it trains a candidate
+    (early stopping, time budget). The gate promotes it only if it beats seasonal naive and
+    the current model on the latest held-out window; otherwise it is kept as rejected.
+    Workers hot-swap promoted versions; a crashed trainer never affects them.
+    """
+    from models.lstm import LSTMConfig
+    from models.store import ModelStore
+    from models.trainer import BucketHistory, train_and_gate
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = settings_with_services()
+    cfg = LSTMConfig(horizon=settings.horizon, epochs=epochs)
+    need = cfg.window + 2 * cfg.horizon
+    store = ModelStore(settings.models_dir)
+    redis = _redis(settings.redis)
+    history = BucketHistory(settings.bucket_seconds)
+    reader = _reader(settings.kafka, settings.buckets_topic)
+    console.print(f"trainer: {settings.buckets_topic} -> {settings.models_dir} (every {every:g} s,"
+                  f" {min_buckets} new buckets, >= {min_series} series of >= {need} buckets)")
+    trained_at = -1
+    try:
+        while True:
+            _drain(reader, history)
+            fresh = history.buckets - max(trained_at, 0)
+            hist = history.histories(need)
+            if len(hist) >= min_series and (trained_at < 0 or fresh >= min_buckets):
+                console.print(f"training on {len(hist)} series ({history.buckets} buckets) ...")
+                outcome = train_and_gate(hist, store, redis, cfg, budget)
+                m = outcome.metrics
+                verdict = "[green]promoted[/]" if outcome.promoted else "[yellow]rejected[/]"
+                console.print(f"{outcome.version}: {verdict}: {outcome.reason} (MASE "
+                              f"{m['mase']:.3f}, naive {m['snaive_mase']:.3f}, "
+                              f"{m['epochs']} epochs, {m['train_seconds']:.0f} s)")
+                trained_at = history.buckets
+            elif once:
+                raise UserError(f"not enough history yet: {len(hist)} series with >= {need} "
+                                f"buckets (need {min_series})")
+            if once:
+                return
+            deadline = time.monotonic() + every
+            while time.monotonic() < deadline:
+                _drain(reader, history, seconds=1.0)
+    finally:
+        reader.close()
+
+
+def _reader(bootstrap: str, topic: str) -> Any:
+    """A consumer that reads the whole buckets topic from the start (no group offsets)."""
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "salescast-trainer",
+                  "enable.auto.commit": False, "fetch.queue.backoff.ms": 100, "log_level": 0})
+    meta = c.list_topics(topic, timeout=10).topics.get(topic)
+    if meta is None or meta.error is not None:
+        raise UserError(f"topic {topic} does not exist: run `salescast services up` first")
+    c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in meta.partitions])
+    return c
+
+
+def _drain(reader: Any, history: Any, seconds: float = 2.0) -> None:
+    """Read what is there (until ``seconds`` pass with nothing new)."""
+    idle_until = time.monotonic() + seconds
+    while time.monotonic() < idle_until:
+        msgs = reader.consume(1000, 0.2)
+        for m in msgs:
+            if not m.error():
+                history.add_message(m.value())
+        if msgs:
+            idle_until = time.monotonic() + 0.5
+
+
+def _store() -> Any:
+    from models.store import ModelStore
+
+    return ModelStore(load_settings().models_dir)
+
+
+@model_app.command("list")
+@friendly
+def model_list() -> None:
+    """Every stored version with its status, gate metrics and data window."""
+    store = _store()
+    current = store.current()
+    table = Table(title=f"models in {store.root}")
+    for col in ("version", "status", "MASE", "naive MASE", "coverage 80", "series", "reason"):
+        table.add_column(col)
+    for v in store.versions():
+        meta = store.meta(v)
+        m = meta.get("metrics", {})
+        table.add_row(("* " if v == current else "  ") + v, meta.get("status", "?"),
+                      f"{m.get('mase', float('nan')):.3f}",
+                      f"{m.get('snaive_mase', float('nan')):.3f}",
+                      f"{m.get('coverage', float('nan')):.2f}",
+                      str(meta.get("window", {}).get("series", "?")),
+                      str(meta.get("reason", "")))
+    out.print(table)
+
+
+@model_app.command("promote")
+@friendly
+def model_promote(version: Annotated[str, typer.Argument(help="a version from `model list`")]
+                  ) -> None:
+    """Make VERSION current (bypassing the gate) and announce it to the workers."""
+    from models.store import ArtifactError
+
+    store = _store()
+    if version not in store.versions():
+        raise UserError(f"no model {version!r} in {store.root}")
+    try:
+        store.promote(version, _redis(_redis_url()), reason="manual")
+    except ArtifactError as exc:
+        raise UserError(str(exc)) from None
+    console.print(f"{version} is current")
+
+
+@model_app.command("rollback")
+@friendly
+def model_rollback() -> None:
+    """Re-promote the version that was current before this one."""
+    from models.store import ArtifactError
+
+    try:
+        version = _store().rollback(_redis(_redis_url()))
+    except ArtifactError as exc:
+        raise UserError(str(exc)) from None
+    console.print(f"rolled back to {version}")
+
+
+def _redis_url() -> str | None:
+    try:
+        return settings_with_services().redis
+    except Exception:  # no services: the store's files still change, workers see it later
+        console.print("[yellow]no Redis: workers are not notified[/]")
+        return None
