@@ -55,7 +55,7 @@ class LSTMConfig:
     hidden: int = 32
     quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)
     epochs: int = 20
-    batch: int = 512
+    batch: int = 256
     lr: float = 3e-3
     patience: int = 3
     stride: int = 7
