@@ -137,6 +137,7 @@ def iter_evaluate(
     horizon: int = HORIZON,
     warmup: int = WARMUP,
     step: int = STEP,
+    after_learn: Callable[[int, Mapping[str, SeriesModel]], None] | None = None,
 ) -> Iterator[Step]:
     """Prequential loop over one series: forecast at each origin, then learn, in time order.
 
@@ -157,6 +158,8 @@ def iter_evaluate(
             t0 = clock()
             m.learn_one(y)
             cpu[name] = cpu.get(name, 0.0) + clock() - t0
+        if after_learn is not None:  # e.g. hand the LSTM's new path to the models that use it
+            after_learn(t, models)
 
 
 @dataclass
@@ -181,13 +184,20 @@ def evaluate_panel(
     progress: bool = True,
     keep: Sequence[str] = (),
     peer: bool = False,
+    lstm: Mapping[str, Mapping[int, list[float]]] | None = None,
 ) -> Scoreboard:
     """Run :func:`iter_evaluate` over every series of ``panel`` and score every model.
 
     ``keep`` names series whose steps are kept in ``Scoreboard.examples`` (for plots);
-    ``peer`` adds the AutoETS batch peer (:mod:`models.peer`) at the same origins.
+    ``peer`` adds the AutoETS batch peer (:mod:`models.peer`) at the same origins; ``lstm``
+    (per series, per day: the LSTM's path, from :func:`models.lstm_backtest.lstm_paths`) adds
+    the ``lstm`` and ``ensemble+lstm`` rows.
     """
-    zoo = model_zoo() if zoo is None else zoo
+    zoo = dict(model_zoo() if zoo is None else zoo)
+    if lstm is not None:
+        from models.lstm_backtest import lstm_zoo
+
+        zoo.update(lstm_zoo(HORIZON, LEVELS))
     names = list(zoo) + ([PEER_NAME] if peer else [])
     accs = {m: _Acc() for m in names}
     peer_failed = 0
@@ -205,7 +215,10 @@ def evaluate_panel(
             peer_fc, failed = autoets_forecasts(ys, origins(len(ys)), HORIZON, SEASON)
             cpu[PEER_NAME] = time.process_time() - t0
             peer_failed += failed
-        for st in iter_evaluate(ys, models, cpu):
+        hook = None
+        if lstm is not None:
+            hook = _lstm_hook(lstm.get(code, {}))
+        for st in iter_evaluate(ys, models, cpu, after_learn=hook):
             if peer:
                 st.forecasts[PEER_NAME] = peer_fc[st.origin]
             n_origins += 1
@@ -227,6 +240,19 @@ def evaluate_panel(
     return board
 
 
+def _lstm_hook(paths: Mapping[int, list[float]]
+               ) -> Callable[[int, Mapping[str, SeriesModel]], None]:
+    from models.lstm_backtest import set_path
+
+    def hook(t: int, models: Mapping[str, SeriesModel]) -> None:
+        path = paths.get(t)
+        if path is not None:
+            for name in ("lstm", "ensemble+lstm"):
+                set_path(models[name], path, "backtest")
+
+    return hook
+
+
 def _progress(
     items: list[tuple[str, Sequence[float]]], name: str
 ) -> Iterator[tuple[str, Sequence[float]]]:
@@ -238,7 +264,7 @@ def _progress(
 
 
 def run_backtest(path: Path, panel: str, quick: bool, out_dir: Path,
-                 peer: bool = False) -> Scoreboard:
+                 peer: bool = False, lstm: bool = False) -> Scoreboard:
     """Backtest ``panel`` of the data at ``path``; write the scoreboard (and plots) to ``out_dir``.
 
     Writes ``backtest-{panel}[-quick].md`` and, when matplotlib is installed, PNG plots.
@@ -246,10 +272,19 @@ def run_backtest(path: Path, panel: str, quick: bool, out_dir: Path,
     """
     series = daily_series(path)
     codes = select_panel(series, panel, quick)
-    board = evaluate_panel(
-        {c: series[c] for c in codes}, panel + ("-quick" if quick else ""), keep=codes[:3],
-        peer=peer,
-    )
+    chosen = {c: series[c] for c in codes}
+    paths, refits = None, list[int]()
+    if lstm:
+        from models.lstm_backtest import lstm_paths
+
+        t0 = time.process_time()
+        paths, refits = lstm_paths(chosen, HORIZON, start_weekday=_first_weekday(path, chosen))
+        lstm_cpu = time.process_time() - t0
+    board = evaluate_panel(chosen, panel + ("-quick" if quick else ""), keep=codes[:3],
+                           peer=peer, lstm=paths)
+    if lstm:
+        board.meta["LSTM refits (days into the panel's calendar)"] = " ".join(map(str, refits))
+        board.meta["LSTM training + inference CPU s (not in the rows)"] = f"{lstm_cpu:.0f}"
     board.meta = {**board.meta,
         "data": Path(path).name,
         "series in data": str(len(series)),
@@ -260,6 +295,17 @@ def run_backtest(path: Path, panel: str, quick: bool, out_dir: Path,
     stem = f"backtest-{board.name}"
     board.write(out_dir, stem)
     return board
+
+
+def _first_weekday(path: Path, panel: Mapping[str, Sequence[float]]) -> int:
+    """Weekday (Monday 0) of the panel calendar's day 0: the data's last day minus its length."""
+    from stream.dataset import iter_events
+
+    last = 0.0
+    for e in iter_events(Path(path)):
+        last = max(last, e.ts)
+    day0 = int(last // DAY) - (max(len(v) for v in panel.values()) - 1)
+    return (day0 + 3) % 7
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -39,9 +39,10 @@ class ExternalPath(Forecaster):
 
     name = "lstm"
 
-    def __init__(self, fallback: Forecaster) -> None:
+    def __init__(self, fallback: Forecaster, owns_fallback: bool = False) -> None:
         super().__init__()
         self.fallback = fallback
+        self.owns_fallback = owns_fallback  # True: learning here teaches the fallback too
         self.path: list[float] | None = None
         self.version: str | None = None
 
@@ -53,6 +54,8 @@ class ExternalPath(Forecaster):
 
     def learn_one(self, y: float) -> None:
         self._check(y)
+        if self.owns_fallback:
+            self.fallback.learn_one(y)
         if self.path is not None:
             self.path = self.path[1:] or None
 

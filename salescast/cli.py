@@ -253,6 +253,19 @@ def bench_gateway(
                       console)
 
 
+@bench_app.command("lstm")
+@friendly
+def bench_lstm(
+    series: Annotated[int, typer.Option(min=10, help="synthetic series")] = 2000,
+    days: Annotated[int, typer.Option(min=90, help="daily buckets per series")] = 365,
+    budget: Annotated[float, typer.Option(min=5, help="training time budget, seconds")] = 120.0,
+) -> None:
+    """LSTM training time (2k series x 1 year), batched inference latency (1k, 10k), memory."""
+    from salescast.bench_lstm import run_lstm_bench
+
+    run_lstm_bench(series, days, budget, console)
+
+
 @app.command()
 @friendly
 def backtest(
@@ -263,6 +276,8 @@ def backtest(
     peer: Annotated[bool, typer.Option(help="add statsforecast AutoETS, refit at every origin "
                                             "(slow: minutes on --quick, ~1 h on a full panel)")]
     = False,
+    lstm: Annotated[bool, typer.Option(help="add the LSTM (refit every 91 days on the past "
+                                            "only) and the ensemble blended with it")] = False,
 ) -> None:
     """Prequential backtest on Online Retail II (daily per SKU): the models vs baselines."""
     from models.backtest import run_backtest
@@ -276,7 +291,7 @@ def backtest(
             import statsforecast  # noqa: F401
         except ImportError:
             raise UserError("--peer needs statsforecast: pip install 'salescast[bench]'") from None
-    board = run_backtest(fetch_dataset(load_settings().data_dir), panel, quick, out, peer)
+    board = run_backtest(fetch_dataset(load_settings().data_dir), panel, quick, out, peer, lstm)
     print(board.to_markdown())
     console.print(f"scoreboard written under {out}")
 

@@ -40,9 +40,13 @@ def run_demo(settings: Settings, speed: float, limit: int | None, console: Conso
         env = child_env(state.kafka_bootstrap, state.redis_url,
                         SALESCAST_GATEWAY_PORT=str(port))
         logs = settings.home / "logs"
-        console.print(f"[bold]3/4[/] starting worker, ops monitor and gateway (logs in {logs}) ...")
+        console.print(f"[bold]3/4[/] starting worker, ops monitor, LSTM trainer and gateway "
+                      f"(logs in {logs}) ...")
         children.append(spawn(salescast_cmd("worker"), env, logs / "worker.log"))
         children.append(spawn(salescast_cmd("monitor"), env, logs / "monitor.log"))
+        # the LSTM: first training once 20 series have 84 days of buckets, then every minute
+        children.append(spawn(salescast_cmd("trainer", "--every", "60", "--min-buckets", "5000",
+                                            "--budget", "60"), env, logs / "trainer.log"))
         gw = spawn(salescast_cmd("gateway", "--port", str(port)), env, logs / "gateway.log")
         children.append(gw)
         wait_http(f"http://127.0.0.1:{port}/healthz", 30, gw)
