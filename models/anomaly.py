@@ -5,7 +5,7 @@ forecast the series' model had made *before* learning it (h = 1 for the next buc
 several buckets close at once), using that forecast's 80% and 95% conformal bands:
 
 * ``score`` is the distance from the point forecast in units of the 95% band's half-width
-  (so ``|score| > 1`` means outside the 95% band); positive above, negative below;
+  (at least one unit), so ``|score| > 1`` means outside the 95% band; positive above;
 * an alert needs the actual outside the 95% band *and* either more than a half-width beyond
   it, or improbable for a count with the forecast as its mean (Poisson tail probability below
   ``1e-4``: this catches a busy SKU selling nothing, whose 95% band often reaches down to 0);
@@ -52,6 +52,7 @@ __all__ = ["Expected", "Score", "AnomalyDetector", "alert_id", "count_tail", "ma
            "SEVERITIES", "KINDS"]
 
 SEVERITIES = ("info", "warning", "critical")
+MIN_HALF_WIDTH = 1.0
 KINDS = ("spike", "drop", "level_shift")
 
 
@@ -64,6 +65,12 @@ class Expected:
     hi: float
     lo95: float
     hi95: float
+
+    @property
+    def half_width(self) -> float:
+        """Half the 95% band, at least one unit: the scale of scores (a band of [0, 0] on a
+        SKU that never sells must not make one sale an infinite score)."""
+        return max((self.hi95 - self.lo95) / 2.0, MIN_HALF_WIDTH)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +151,7 @@ class AnomalyDetector:
 
         ``None`` when the actual is inside the 80% band.
         """
-        half = max((e.hi95 - e.lo95) / 2.0, 1e-9)
+        half = e.half_width
         z = (actual - e.yhat) / half
         above, below = actual > e.hi, actual < e.lo
         if not (above or below):
@@ -169,7 +176,7 @@ class AnomalyDetector:
         if not all(math.isfinite(v) for v in (actual, e.yhat, e.lo95, e.hi95)):
             return None
         s = self.score(actual, e)
-        half = max((e.hi95 - e.lo95) / 2.0, 1e-9)
+        half = e.half_width
         self._ph.update(max(-10.0, min(10.0, (actual - e.yhat) / half)))
         if self._ph.drift_detected:
             self._ph = self._new_ph()

@@ -56,8 +56,10 @@ def run_demo(settings: Settings, speed: float, limit: int | None, console: Conso
         console.print(f"try: [cyan]salescast watch 85123A --url {url}[/]  (or a pattern: '2*')")
         console.print("     [cyan]salescast alerts tail[/]  (anomaly alerts as they happen)\n")
         console.print(f"[bold]4/4[/] replaying at {speed:g}x (Ctrl-C stops everything) ...")
-        replay(iter_events(path, limit=limit), state.kafka_bootstrap, settings.events_topic,
-               speed=speed, total=limit)
+        summary = replay(iter_events(path, limit=limit), state.kafka_bootstrap,
+                         settings.events_topic, speed=speed, total=limit)
+        if summary.interrupted:  # Ctrl-C / SIGTERM during the replay stops everything
+            raise KeyboardInterrupt
         console.print("replay finished; the worker and gateway keep serving. Ctrl-C to stop.")
         while all(c.poll() is None for c in children):
             time.sleep(1)

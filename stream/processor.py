@@ -257,8 +257,7 @@ class Processor:
         e = st.expected(bucket.start, self.width)
         if e is None:
             return
-        half = max((e.hi95 - e.lo95) / 2.0, 1e-9)
-        out.movers[st.series] = {"score": round(abs(bucket.qty - e.yhat) / half, 3),
+        out.movers[st.series] = {"score": round(abs(bucket.qty - e.yhat) / e.half_width, 3),
                                  "actual": bucket.qty, "expected": round(e.yhat, 3),
                                  "bucket": bucket.start}
         s = st.detector.observe(bucket.qty, e, st.model.n_seen)
