@@ -34,17 +34,20 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from models.base import Forecaster
 from models.baselines import RollingMean, RollingMedian, SeasonalNaive
 from models.conformal import ConformalInterval
+from models.drift import DriftReset
 from models.factory import Forecast, SeriesModel, default_model
 from models.intermittent import TSB
 from models.metrics import Tally, snaive_scale
 from models.online import HoltWintersLog1p
 from models.peer import PEER_NAME, autoets_forecasts
 from models.scoreboard import Row, Scoreboard
+from models.snarimax import ScaledSNARIMAX
 
 __all__ = [
     "HORIZON",
@@ -75,6 +78,9 @@ def model_zoo() -> dict[str, Callable[[], SeriesModel]]:
         "rolling_mean": lambda: _wrap(RollingMean(28)),
         "holt_winters_log1p": lambda: _wrap(HoltWintersLog1p(SEASON)),
         "tsb": lambda: _wrap(TSB()),
+        "snarimax": lambda: _wrap(ScaledSNARIMAX(SEASON)),
+        "rolling_median+reset": lambda: _wrap(DriftReset(partial(RollingMedian, 28))),
+        "holt_winters_log1p+reset": lambda: _wrap(DriftReset(partial(HoltWintersLog1p, SEASON))),
         "ensemble": lambda: default_model(HORIZON, SEASON),
     }
 
