@@ -48,6 +48,9 @@ def test_hot_swap_changes_the_version_in_payloads_without_losing_events(
     store = ModelStore(tmp_path / "models")
     version = store.save(model, {"mase": 0.5}, {"series": len(hist)})
     store.promote(version, pipeline.redis, reason="test")
+    # the worker polls the current version every 2 s: wait for the swap, then close buckets
+    pipeline.wait_for(lambda: pipeline.ops().get("lstm_version") == version, 30,
+                      f"the worker to load {version}")
 
     second = _events(40, 6)
     pipeline.produce(_records(second))
@@ -66,12 +69,13 @@ def test_hot_swap_changes_the_version_in_payloads_without_losing_events(
     bad = store.save(model, {"mase": 0.1}, {})
     (tmp_path / "models" / bad / "weights.pt").write_bytes(b"not a model")
     store.announce(pipeline.redis, bad)
+    pipeline.wait_for(lambda: any(f"refusing LSTM model {bad}" in line
+                                  for line in pipeline.log_tail(200)), 30, "the refusal log")
     third = _events(46, 3)
     pipeline.produce(_records(third))
     per += len(third) // len(SERIES)
     pipeline.wait_for(lambda: all((pipeline.snapshot(s) or {}).get("events") == per
                                   for s in SERIES), 90, "events after the bad announcement")
-    pipeline.wait_for(lambda: any(f"refusing LSTM model {bad}" in line
-                                  for line in pipeline.log_tail(200)), 30, "the refusal log")
+    assert pipeline.ops().get("lstm_version") == version
     assert all(pipeline.snapshot(s)["forecast"]["model"]["lstm_version"] == version
                for s in SERIES)
