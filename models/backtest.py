@@ -39,6 +39,7 @@ from pathlib import Path
 
 from models.base import Forecaster
 from models.baselines import RollingMean, RollingMedian, SeasonalNaive
+from models.calendar import HolidayAdjusted
 from models.conformal import ConformalInterval
 from models.drift import DriftReset
 from models.factory import Forecast, SeriesModel, default_model
@@ -81,6 +82,9 @@ def model_zoo() -> dict[str, Callable[[], SeriesModel]]:
         "snarimax": lambda: _wrap(ScaledSNARIMAX(SEASON)),
         "rolling_median+reset": lambda: _wrap(DriftReset(partial(RollingMedian, 28))),
         "holt_winters_log1p+reset": lambda: _wrap(DriftReset(partial(HoltWintersLog1p, SEASON))),
+        "rolling_median+holidays": lambda: _wrap(HolidayAdjusted(partial(RollingMedian, 28))),
+        "holt_winters_log1p+holidays": lambda: _wrap(
+            HolidayAdjusted(partial(HoltWintersLog1p, SEASON))),
         "ensemble": lambda: default_model(HORIZON, SEASON),
     }
 
@@ -191,13 +195,15 @@ def evaluate_panel(
     keep: Sequence[str] = (),
     peer: bool = False,
     lstm: Mapping[str, Mapping[int, list[float]]] | None = None,
+    last_day: int | None = None,
 ) -> Scoreboard:
     """Run :func:`iter_evaluate` over every series of ``panel`` and score every model.
 
     ``keep`` names series whose steps are kept in ``Scoreboard.examples`` (for plots);
     ``peer`` adds the AutoETS batch peer (:mod:`models.peer`) at the same origins; ``lstm``
     (per series, per day: the LSTM's path, from :func:`models.lstm_backtest.lstm_paths`) adds
-    the ``lstm`` and ``ensemble+lstm`` rows.
+    the ``lstm`` and ``ensemble+lstm`` rows. ``last_day`` (the epoch day of every series'
+    last value) dates the series for calendar-aware members (UK bank holidays).
     """
     zoo = dict(model_zoo() if zoo is None else zoo)
     if lstm is not None:
@@ -213,6 +219,10 @@ def evaluate_panel(
     bar = _progress(items, name) if progress else iter(items)
     for code, ys in bar:
         models = {m: make() for m, make in zoo.items()}
+        if last_day is not None:
+            for model in models.values():
+                if isinstance(model.forecaster, HolidayAdjusted):
+                    model.forecaster.set_day(last_day - len(ys) + 1)
         tallies = {m: Tally(HORIZON) for m in names}
         cpu: dict[str, float] = {}
         peer_fc: dict[int, Forecast] = {}
@@ -284,10 +294,11 @@ def run_backtest(path: Path, panel: str, quick: bool, out_dir: Path,
         from models.lstm_backtest import lstm_paths
 
         t0 = time.process_time()
-        paths, refits = lstm_paths(chosen, HORIZON, start_weekday=_first_weekday(path, chosen))
+        day0 = _last_day(path) - (max(len(v) for v in chosen.values()) - 1)
+        paths, refits = lstm_paths(chosen, HORIZON, start_weekday=(day0 + 3) % 7)
         lstm_cpu = time.process_time() - t0
     board = evaluate_panel(chosen, panel + ("-quick" if quick else ""), keep=codes[:3],
-                           peer=peer, lstm=paths)
+                           peer=peer, lstm=paths, last_day=_last_day(path))
     if lstm:
         board.meta["LSTM refits (days into the panel's calendar)"] = " ".join(map(str, refits))
         board.meta["LSTM training + inference CPU s (not in the rows)"] = f"{lstm_cpu:.0f}"
@@ -303,15 +314,14 @@ def run_backtest(path: Path, panel: str, quick: bool, out_dir: Path,
     return board
 
 
-def _first_weekday(path: Path, panel: Mapping[str, Sequence[float]]) -> int:
-    """Weekday (Monday 0) of the panel calendar's day 0: the data's last day minus its length."""
+def _last_day(path: Path) -> int:
+    """The epoch day of the data's last event: every daily series ends on it."""
     from stream.dataset import iter_events
 
     last = 0.0
     for e in iter_events(Path(path)):
         last = max(last, e.ts)
-    day0 = int(last // DAY) - (max(len(v) for v in panel.values()) - 1)
-    return (day0 + 3) % 7
+    return int(last // DAY)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -72,3 +72,27 @@ def test_drift_reset_rarely_fires_on_stationary_noise() -> None:
     for i in range(700):
         m.learn_one(max(0.0, WEEK[i % 7] * 3 + rng.gauss(0, 2)))
     assert m.resets <= 2
+
+
+def test_holiday_adjusted_learns_closures_and_keeps_the_level() -> None:
+    import datetime as dt
+
+    from models.baselines import RollingMean
+    from models.calendar import HolidayAdjusted, is_uk_holiday
+
+    day = (dt.date(2010, 1, 1) - dt.date(1970, 1, 1)).days
+    m, plain = HolidayAdjusted(partial(RollingMean, 7)), RollingMean(7)
+    m.set_day(day)
+    for d in range(day, day + 500):  # shut on every bank holiday
+        y = 0.0 if is_uk_holiday(d) else 10.0
+        m.learn_one(y)
+        plain.learn_one(y)
+    assert m.holidays_seen >= 8 and m.factor < 0.05
+    ahead = [is_uk_holiday(m.day + k) for k in range(60)]
+    path = m.forecast(60)
+    assert all(v < 0.5 if hol else v == pytest.approx(10.0) for v, hol in zip(path, ahead,
+                                                                             strict=True))
+    copy = pickle.loads(pickle.dumps(m))
+    assert copy.forecast(60) == path
+    with pytest.raises(ValueError):
+        m.learn_one(math.nan)
