@@ -86,6 +86,7 @@ def model_zoo() -> dict[str, Callable[[], SeriesModel]]:
         "holt_winters_log1p+holidays": lambda: _wrap(
             HolidayAdjusted(partial(HoltWintersLog1p, SEASON))),
         "ensemble": lambda: default_model(HORIZON, SEASON),
+        "ensemble+holidays": lambda: default_model(HORIZON, SEASON, holidays=True),
     }
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from functools import cache
+from typing import Any
 
 from models.base import Forecaster, check_horizon
 
@@ -82,6 +83,12 @@ class HolidayAdjusted(Forecaster):
             self.member.learn_one(y)
         if self.day is not None:
             self.day += 1
+
+    def describe(self) -> dict[str, Any]:
+        """The member's description (an ensemble's weights), plus the holiday factor."""
+        describe = getattr(self.member, "describe", None)
+        out: dict[str, Any] = describe() if describe is not None else {}
+        return {**out, "holiday_factor": round(self.factor, 3)}
 
     def forecast(self, horizon: int) -> list[float]:
         path = self.member.forecast(check_horizon(horizon))

@@ -17,6 +17,10 @@ scores every member with its own intervals).
 * ``last_prior``: the one-step forecast the model had made for the last learnt value (None
   before), for the anomaly check of a closed actual against what was expected.
 
+The worker (daily buckets) wraps it in :class:`~models.calendar.HolidayAdjusted`
+(``default_model(holidays=True)``): a learnt UK bank-holiday factor, which improved the
+backtest's quick panels (docs/backtest.md).
+
 The whole object pickles (a few KB) and is deterministic.
 
 >>> m = default_model(horizon=7)
@@ -36,6 +40,7 @@ from typing import Any
 
 from models.base import Forecaster, check_horizon, check_range
 from models.baselines import RollingMedian, SeasonalNaive
+from models.calendar import HolidayAdjusted
 from models.conformal import ConformalInterval
 from models.external import ExternalPath
 from models.horizon import HorizonEnsemble
@@ -223,10 +228,11 @@ def default_members(season: int = 7, window: int = 28) -> list[Forecaster]:
 
 def default_model(
     horizon: int = 14, season: int = 7, window: int = 28, coverage: float = 0.8,
-    lstm: bool = False,
+    lstm: bool = False, holidays: bool = False,
 ) -> SeriesModel:
     """The worker's per-series model (see the module docstring); ``lstm`` blends in the
-    global LSTM's forecasts (:class:`LstmBlend`).
+    global LSTM's forecasts (:class:`LstmBlend`); ``holidays`` wraps the result in
+    :class:`~models.calendar.HolidayAdjusted` (UK bank holidays; it needs ``set_day``).
 
     >>> default_model(horizon=0)
     Traceback (most recent call last):
@@ -243,4 +249,16 @@ def default_model(
         default_members(season, window), horizon, power=2.0, combine="median"
     )
     top: Forecaster = LstmBlend(ensemble, horizon) if lstm else ensemble
+    if holidays:
+        top = HolidayAdjusted(_Given(top), name=top.name)
     return SeriesModel(top, ConformalInterval(horizon, levels), horizon)
+
+
+class _Given:
+    """A picklable ``make`` that hands over an already built forecaster (once)."""
+
+    def __init__(self, forecaster: Forecaster) -> None:
+        self.forecaster = forecaster
+
+    def __call__(self) -> Forecaster:
+        return self.forecaster

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
+    from models.factory import LstmBlend
     from models.lstm import GlobalLSTM
     from stream.processor import SeriesState
 
@@ -62,12 +63,10 @@ class LstmRunner:
         """Set the LSTM path of every given series (one batched forward pass)."""
         if self.model is None:
             return
-        from models.factory import LstmBlend
         from models.lstm import History, predict
 
         todo = [st for st in states
-                if isinstance(st.model.forecaster, LstmBlend) and st.origin is not None
-                and len(st.history) >= 14]
+                if _blend(st) is not None and st.origin is not None and len(st.history) >= 14]
         if not todo:
             return
         started = time.perf_counter()
@@ -80,10 +79,21 @@ class LstmRunner:
             return
         mid = q.shape[2] // 2
         for st, path in zip(todo, q[:, :, mid].tolist(), strict=True):
-            blend = st.model.forecaster
-            assert isinstance(blend, LstmBlend)
+            blend = _blend(st)
+            assert blend is not None
             blend.set_lstm_path(path, self.version)
             st.forecast = st.model.forecast()
         self.batches += 1
         self.series += len(todo)
         self.seconds += time.perf_counter() - started
+
+
+def _blend(st: SeriesState) -> LstmBlend | None:
+    """The series' LSTM blend (possibly inside the holiday adjustment), if it has one."""
+    from models.calendar import HolidayAdjusted
+    from models.factory import LstmBlend
+
+    fc = st.model.forecaster
+    if isinstance(fc, HolidayAdjusted):
+        fc = fc.member
+    return fc if isinstance(fc, LstmBlend) else None

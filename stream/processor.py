@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from models.anomaly import AnomalyDetector, Expected, make_alert
+from models.calendar import HolidayAdjusted
 from models.factory import Forecast, SeriesModel, default_model
 from salescast.config import Settings
 from stream.bucketing import Accepted, ClosedBucket, PartitionClock, SeriesBuckets
@@ -36,6 +37,7 @@ from stream.validation import parse_message
 
 __all__ = ["Message", "SeriesState", "PartitionState", "BatchOutput", "Processor"]
 
+DAY = 86400
 UPDATE_HISTORY = 28  # closed buckets carried by each live update (the snapshot has them all)
 
 
@@ -153,9 +155,10 @@ class Processor:
                       path_provider: Callable[[list[SeriesState]], None] | None = None
                       ) -> Processor:
         lstm = path_provider is not None
+        holidays = settings.bucket_seconds == DAY  # the holiday factor counts days
         return cls(settings.events_topic, settings.bucket_seconds, settings.lateness_seconds,
                    settings.horizon, settings.history,
-                   lambda h: default_model(h, lstm=lstm), path_provider)
+                   lambda h: default_model(h, lstm=lstm, holidays=holidays), path_provider)
 
     def new_series(self, series: str) -> SeriesState:
         # the bucketing keeps no history: SeriesState.history is the compact copy
@@ -241,6 +244,9 @@ class Processor:
 
     def _learn(self, st: SeriesState, closed: list[ClosedBucket], out: BatchOutput) -> None:
         out.buckets.extend((st.series, b) for b in closed)
+        fc = st.model.forecaster
+        if isinstance(fc, HolidayAdjusted) and fc.day is None:
+            fc.set_day(closed[0].start // DAY)  # dates the series for the holiday factor
         if st.origin is not None and closed[0].start != st.origin:
             st.history = array("d")  # a gap longer than max_fill: restart the history
         for bucket in closed:

@@ -106,3 +106,17 @@ def test_snapshot_carries_forecast_with_interval_and_model() -> None:
     assert fc["model"]["winner"] in fc["model"]["weights"]
     last_s0 = max(m.offset for m in msgs if b'"S0"' in m.value)
     assert write.version == last_s0
+
+
+def test_the_worker_model_is_dated_for_the_holiday_factor() -> None:
+    from models.calendar import HolidayAdjusted
+    from salescast.config import Settings
+
+    proc = Processor.from_settings(Settings())
+    msgs, _ = _messages(days=20)
+    store = _run(proc, msgs, batch=50)
+    st = store["s:S1"]
+    fc = st.model.forecaster
+    assert isinstance(fc, HolidayAdjusted)
+    assert fc.day == st.origin // DAY  # the next value to learn is the bucket at the origin
+    assert "holiday_factor" in st.model.forecast().model
