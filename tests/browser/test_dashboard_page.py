@@ -114,10 +114,10 @@ def test_reconnects_and_resumes_where_it_left_off(browser_page: Any,
         "type": "subscribe", "channel": "forecasts", "series": "84879"}
 
     gw.drop_connections()
-    page.wait_for_function("() => document.getElementById('status').textContent"
+    page.wait_for_function("() => document.getElementById('status')?.textContent"
                            ".includes('reconnecting')", timeout=TIMEOUT_MS)
     page.wait_for_function("() => window.salescast.socket().readyState === 1"
-                           " && document.getElementById('status').textContent"
+                           " && document.getElementById('status')?.textContent"
                            ".includes('connected to')", timeout=TIMEOUT_MS)
     page.wait_for_timeout(300)
     assert gw.connections == 2
@@ -136,7 +136,7 @@ def test_error_frames_show_and_odd_frames_are_ignored(browser_page: Any,
     page, gw = browser_page, fake_gateway
     _open(page, gw)
     gw.push({"type": "error", "code": "rate_limited", "message": "slow down", "id": 3})
-    page.wait_for_function("() => document.getElementById('status').textContent"
+    page.wait_for_function("() => document.getElementById('status')?.textContent"
                            ".includes('rate_limited: slow down')", timeout=TIMEOUT_MS)
     assert "error" in (page.get_attribute("#status", "class") or "")
 
@@ -148,7 +148,7 @@ def test_error_frames_show_and_odd_frames_are_ignored(browser_page: Any,
                  '{"type": "series", "series": null}', '{"type": "movers", "items": 3}']:
         gw.push_text(text)
     gw.push({"type": "snapshot", "channel": "ops", "data": {"groups": {}, "lag_alert": False}})
-    page.wait_for_function("() => document.getElementById('ops-lag').textContent === '0'",
+    page.wait_for_function("() => document.getElementById('ops-lag')?.textContent === '0'",
                            timeout=TIMEOUT_MS)
     assert page.evaluate("() => window.salescast.store.ignored") >= 4
     assert not page.is_visible("#lag-badge")
