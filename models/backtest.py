@@ -47,6 +47,7 @@ from models.intermittent import TSB
 from models.metrics import Tally, snaive_scale
 from models.online import HoltWintersLog1p
 from models.peer import PEER_NAME, autoets_forecasts
+from models.price import PriceAdjusted
 from models.scoreboard import Row, Scoreboard
 from models.snarimax import ScaledSNARIMAX
 
@@ -54,6 +55,7 @@ __all__ = [
     "HORIZON",
     "LEVELS",
     "Step",
+    "daily_panel",
     "daily_series",
     "evaluate_panel",
     "iter_evaluate",
@@ -87,27 +89,45 @@ def model_zoo() -> dict[str, Callable[[], SeriesModel]]:
             HolidayAdjusted(partial(HoltWintersLog1p, SEASON))),
         "ensemble": lambda: default_model(HORIZON, SEASON),
         "ensemble+holidays": lambda: default_model(HORIZON, SEASON, holidays=True),
+        "rolling_median+price": lambda: _wrap(PriceAdjusted(partial(RollingMedian, 28))),
+        "holt_winters_log1p+price": lambda: _wrap(
+            PriceAdjusted(partial(HoltWintersLog1p, SEASON))),
+        "ensemble+holidays+price": lambda: default_model(
+            HORIZON, SEASON, holidays=True, price=True),
     }
 
 
 def daily_series(path: Path) -> dict[str, list[float]]:
     """Net quantity per UTC day per StockCode (see the module docstring), by StockCode."""
+    return daily_panel(path)[0]
+
+
+def daily_panel(path: Path) -> tuple[dict[str, list[float]], dict[str, list[float | None]]]:
+    """:func:`daily_series` and, aligned with it, each day's unit price: the quantity-weighted
+    mean price of the day's sales lines (None on a day without a sale)."""
     from stream.dataset import iter_events  # the loader lives with the stream (no deps here)
 
     days: dict[str, dict[int, float]] = {}
+    sold: dict[str, dict[int, tuple[float, float]]] = {}  # day -> (qty, qty * price) of sales
     last = 0
     for e in iter_events(Path(path)):
         d = int(e.ts // DAY)
         per = days.setdefault(e.series, {})
         per[d] = per.get(d, 0.0) + e.qty
+        if e.qty > 0 and e.price > 0:
+            q, v = sold.setdefault(e.series, {}).get(d, (0.0, 0.0))
+            sold[e.series][d] = (q + e.qty, v + e.qty * e.price)
         last = max(last, d)
-    out = {}
+    out, prices = {}, {}
     for code, per in days.items():
         selling = [d for d, q in per.items() if q > 0]
         if selling:
             first = min(selling)
             out[code] = [float(per.get(d, 0.0)) for d in range(first, last + 1)]
-    return out
+            paid = sold.get(code, {})
+            prices[code] = [paid[d][1] / paid[d][0] if d in paid else None
+                            for d in range(first, last + 1)]
+    return out, prices
 
 
 def select_panel(
@@ -197,6 +217,7 @@ def evaluate_panel(
     peer: bool = False,
     lstm: Mapping[str, Mapping[int, list[float]]] | None = None,
     last_day: int | None = None,
+    prices: Mapping[str, Sequence[float | None]] | None = None,
 ) -> Scoreboard:
     """Run :func:`iter_evaluate` over every series of ``panel`` and score every model.
 
@@ -222,8 +243,9 @@ def evaluate_panel(
         models = {m: make() for m, make in zoo.items()}
         if last_day is not None:
             for model in models.values():
-                if isinstance(model.forecaster, HolidayAdjusted):
-                    model.forecaster.set_day(last_day - len(ys) + 1)
+                set_day = getattr(model.forecaster, "set_day", None)
+                if set_day is not None:
+                    set_day(last_day - len(ys) + 1)
         tallies = {m: Tally(HORIZON) for m in names}
         cpu: dict[str, float] = {}
         peer_fc: dict[int, Forecast] = {}
@@ -232,9 +254,12 @@ def evaluate_panel(
             peer_fc, failed = autoets_forecasts(ys, origins(len(ys)), HORIZON, SEASON)
             cpu[PEER_NAME] = time.process_time() - t0
             peer_failed += failed
-        hook = None
+        hooks = []
         if lstm is not None:
-            hook = _lstm_hook(lstm.get(code, {}))
+            hooks.append(_lstm_hook(lstm.get(code, {})))
+        if prices is not None and code in prices:
+            hooks.append(_price_hook(prices[code]))
+        hook = _chain(hooks)
         for st in iter_evaluate(ys, models, cpu, after_learn=hook):
             if peer:
                 st.forecasts[PEER_NAME] = peer_fc[st.origin]
@@ -270,6 +295,32 @@ def _lstm_hook(paths: Mapping[int, list[float]]
     return hook
 
 
+def _price_hook(prices: Sequence[float | None]
+                ) -> Callable[[int, Mapping[str, SeriesModel]], None]:
+    def hook(t: int, models: Mapping[str, SeriesModel]) -> None:
+        for model in models.values():
+            set_price = getattr(model.forecaster, "set_price", None)
+            if set_price is not None:
+                set_price(prices[t])
+
+    return hook
+
+
+def _chain(hooks: list[Callable[[int, Mapping[str, SeriesModel]], None]]
+           ) -> Callable[[int, Mapping[str, SeriesModel]], None] | None:
+    """One ``after_learn`` hook calling each of ``hooks`` in turn (None when there are none)."""
+    if not hooks:
+        return None
+    if len(hooks) == 1:
+        return hooks[0]
+
+    def hook(t: int, models: Mapping[str, SeriesModel]) -> None:
+        for h in hooks:
+            h(t, models)
+
+    return hook
+
+
 def _progress(
     items: list[tuple[str, Sequence[float]]], name: str
 ) -> Iterator[tuple[str, Sequence[float]]]:
@@ -287,7 +338,7 @@ def run_backtest(path: Path, panel: str, quick: bool, out_dir: Path,
     Writes ``backtest-{panel}[-quick].md`` and, when matplotlib is installed, PNG plots.
     ``peer`` adds the AutoETS row (slow: a fit per origin and series).
     """
-    series = daily_series(path)
+    series, prices = daily_panel(path)
     codes = select_panel(series, panel, quick)
     chosen = {c: series[c] for c in codes}
     paths, refits = None, list[int]()
@@ -299,7 +350,7 @@ def run_backtest(path: Path, panel: str, quick: bool, out_dir: Path,
         paths, refits = lstm_paths(chosen, HORIZON, start_weekday=(day0 + 3) % 7)
         lstm_cpu = time.process_time() - t0
     board = evaluate_panel(chosen, panel + ("-quick" if quick else ""), keep=codes[:3],
-                           peer=peer, lstm=paths, last_day=_last_day(path))
+                           peer=peer, lstm=paths, last_day=_last_day(path), prices=prices)
     if lstm:
         board.meta["LSTM refits (days into the panel's calendar)"] = " ".join(map(str, refits))
         board.meta["LSTM training + inference CPU s (not in the rows)"] = f"{lstm_cpu:.0f}"

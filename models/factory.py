@@ -46,6 +46,7 @@ from models.external import ExternalPath
 from models.horizon import HorizonEnsemble
 from models.intermittent import TSB
 from models.online import HoltWintersLog1p
+from models.price import PriceAdjusted
 
 __all__ = ["Forecast", "SeriesModel", "LstmBlend", "default_model"]
 
@@ -228,11 +229,13 @@ def default_members(season: int = 7, window: int = 28) -> list[Forecaster]:
 
 def default_model(
     horizon: int = 14, season: int = 7, window: int = 28, coverage: float = 0.8,
-    lstm: bool = False, holidays: bool = False,
+    lstm: bool = False, holidays: bool = False, price: bool = False,
 ) -> SeriesModel:
     """The worker's per-series model (see the module docstring); ``lstm`` blends in the
     global LSTM's forecasts (:class:`LstmBlend`); ``holidays`` wraps the result in
-    :class:`~models.calendar.HolidayAdjusted` (UK bank holidays; it needs ``set_day``).
+    :class:`~models.calendar.HolidayAdjusted` (UK bank holidays; it needs ``set_day``);
+    ``price`` wraps that in :class:`~models.price.PriceAdjusted` (relative price; it needs
+    ``set_price``).
 
     >>> default_model(horizon=0)
     Traceback (most recent call last):
@@ -251,6 +254,8 @@ def default_model(
     top: Forecaster = LstmBlend(ensemble, horizon) if lstm else ensemble
     if holidays:
         top = HolidayAdjusted(_Given(top), name=top.name)
+    if price:
+        top = PriceAdjusted(_Given(top), name=top.name)
     return SeriesModel(top, ConformalInterval(horizon, levels), horizon)
 
 

@@ -62,7 +62,7 @@ def test_tiny_backtest_scoreboard(tmp_path: Path) -> None:
 
 def test_run_backtest_deterministic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     panel = synthetic_panel(6)
-    monkeypatch.setattr(bt, "daily_series", lambda path: panel)
+    monkeypatch.setattr(bt, "daily_panel", lambda path: (panel, {}))
     monkeypatch.setattr(bt, "_last_day", lambda path: 15_000)
     monkeypatch.setattr(bt, "PANEL_SIZE", 3)
     a = bt.run_backtest(tmp_path / "none.csv.xz", "top500", False, tmp_path)
