@@ -25,6 +25,7 @@ holiday has been seen, the factor is 1 (no adjustment).
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections.abc import Callable
 from functools import cache
@@ -43,6 +44,11 @@ def _holiday_days() -> frozenset[int]:
 
     days = holidays.country_holidays("GB", subdiv="ENG", years=range(2000, 2041))
     return frozenset((d - _EPOCH).days for d in days)
+
+
+@cache
+def _holiday_list() -> tuple[int, ...]:
+    return tuple(sorted(_holiday_days()))
 
 
 def is_uk_holiday(day: int) -> bool:
@@ -93,6 +99,10 @@ class HolidayAdjusted(Forecaster):
     def forecast(self, horizon: int) -> list[float]:
         path = self.member.forecast(check_horizon(horizon))
         if self.day is None or not self.holidays_seen:
+            return path
+        days = _holiday_list()
+        i = bisect.bisect_left(days, self.day)
+        if i == len(days) or days[i] >= self.day + horizon:  # no holiday ahead: most days
             return path
         return [v * self.factor if is_uk_holiday(self.day + k) else v
                 for k, v in enumerate(path)]

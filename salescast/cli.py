@@ -266,6 +266,18 @@ def bench_lstm(
     run_lstm_bench(series, days, budget, console)
 
 
+@bench_app.command("models")
+@friendly
+def bench_models(
+    series: Annotated[int, typer.Option(min=10, help="synthetic daily series")] = 300,
+    buckets: Annotated[int, typer.Option(min=10, help="timed buckets per series")] = 60,
+) -> None:
+    """Per-series cost of a closed bucket (learn + forecast with bands), model by model."""
+    from salescast.bench_models import run_models_bench
+
+    run_models_bench(series, buckets, console)
+
+
 @app.command()
 @friendly
 def backtest(
