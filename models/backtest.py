@@ -7,7 +7,8 @@ Protocol (fixed before any run; nothing is tuned on the evaluation period):
 * Panels (:func:`select_panel`): ``"top500"``, the 500 SKUs with the largest total net
   quantity; ``"sampled"``, 500 SKUs drawn with ``random.Random(seed)`` (seed 0) from those
   with >= 100 selling days. ``quick=True`` keeps the first 50 of the panel. ``"tuning"``: 100
-  SKUs with >= 50 selling days in neither panel (seed 1), the only place defaults were chosen.
+  SKUs with >= 50 selling days in neither panel (seed 1), and ``"tuning_top"``, the 100 SKUs
+  with the largest volume in neither panel: the only places defaults were chosen.
 * Origins every 7 days once a SKU has 56 days of history, while 14 days remain. At an
   origin each model forecasts h = 1..14 from what it has learnt so far, *then* learns the
   next value (:func:`iter_evaluate`): strictly in time order, no look-ahead.
@@ -43,6 +44,7 @@ from models.calendar import HolidayAdjusted
 from models.conformal import ConformalInterval
 from models.drift import DriftReset
 from models.factory import Forecast, SeriesModel, default_model
+from models.horizon import HorizonEnsemble
 from models.intermittent import TSB
 from models.metrics import Tally, snaive_scale
 from models.online import HoltWintersLog1p
@@ -87,6 +89,7 @@ def model_zoo() -> dict[str, Callable[[], SeriesModel]]:
         "rolling_median+holidays": lambda: _wrap(HolidayAdjusted(partial(RollingMedian, 28))),
         "holt_winters_log1p+holidays": lambda: _wrap(
             HolidayAdjusted(partial(HoltWintersLog1p, SEASON))),
+        "ensemble_v1+holidays": _ensemble_v1,
         "ensemble": lambda: default_model(HORIZON, SEASON),
         "ensemble+holidays": lambda: default_model(HORIZON, SEASON, holidays=True),
         "rolling_median+price": lambda: _wrap(PriceAdjusted(partial(RollingMedian, 28))),
@@ -95,6 +98,16 @@ def model_zoo() -> dict[str, Callable[[], SeriesModel]]:
         "ensemble+holidays+price": lambda: default_model(
             HORIZON, SEASON, holidays=True, price=True),
     }
+
+
+def _ensemble_v1() -> SeriesModel:
+    """The worker's model until 2026-11-24 (four members: seasonal naive, one rolling median,
+    Holt-Winters, TSB), kept as a row to compare with."""
+    def make() -> Forecaster:
+        members = [SeasonalNaive(SEASON), RollingMedian(28), HoltWintersLog1p(SEASON), TSB()]
+        return HorizonEnsemble(members, HORIZON, power=2.0, combine="median")
+
+    return _wrap(HolidayAdjusted(make, name="ensemble_v1+holidays"))
 
 
 def daily_series(path: Path) -> dict[str, list[float]]:
@@ -147,8 +160,13 @@ def select_panel(
             if c not in taken and sum(y > 0 for y in ys) >= MIN_SELLING_DAYS // 2
         )
         codes = random.Random(seed + 1).sample(pool, min(QUICK_SIZE * 2, len(pool)))
+    elif panel == "tuning_top":  # the next 100 SKUs by volume, outside both panels: tuning too
+        taken = set(select_panel(series, "top500")) | set(select_panel(series, "sampled"))
+        ranked = sorted(series, key=lambda c: (-sum(series[c]), c))
+        codes = [c for c in ranked if c not in taken][: QUICK_SIZE * 2]
     else:
-        raise ValueError(f"panel must be 'top500', 'sampled' or 'tuning', got {panel!r}")
+        raise ValueError(
+            f"panel must be 'top500', 'sampled', 'tuning' or 'tuning_top', got {panel!r}")
     return codes[:QUICK_SIZE] if quick else codes
 
 
@@ -377,13 +395,13 @@ def _last_day(path: Path) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m models.backtest {top500,sampled,tuning} [--quick] [--out DIR] [--data DIR]``."""
+    """``python -m models.backtest PANEL [--quick] [--out DIR] [--data DIR]``."""
     import argparse
 
     from stream.dataset import fetch_dataset
 
     ap = argparse.ArgumentParser(prog="python -m models.backtest", description=__doc__)
-    ap.add_argument("panel", choices=["top500", "sampled", "tuning"])
+    ap.add_argument("panel", choices=["top500", "sampled", "tuning", "tuning_top"])
     ap.add_argument("--quick", action="store_true", help=f"the first {QUICK_SIZE} SKUs only")
     ap.add_argument("--out", type=Path, default=Path("backtest-out"))
     ap.add_argument("--data", type=Path, default=Path("~/.cache/salescast/data").expanduser())

@@ -281,7 +281,7 @@ def bench_models(
 @app.command()
 @friendly
 def backtest(
-    panel: Annotated[str, typer.Argument(help="top500, sampled or tuning")] = "top500",
+    panel: Annotated[str, typer.Argument(help="top500, sampled, tuning or tuning_top")] = "top500",
     quick: Annotated[bool, typer.Option(help="a small panel (about 40 s)")] = False,
     out: Annotated[Path, typer.Option(help="where the scoreboard is written")] = Path(
         "build/backtest"),
@@ -295,7 +295,7 @@ def backtest(
     from models.backtest import run_backtest
     from stream.dataset import fetch_dataset
 
-    panels = ("top500", "sampled", "tuning")
+    panels = ("top500", "sampled", "tuning", "tuning_top")
     if panel not in panels:
         raise UserError(f"unknown panel {panel!r}; valid: {', '.join(panels)}")
     if peer:

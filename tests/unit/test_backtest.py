@@ -76,5 +76,5 @@ def test_select_panel() -> None:
     assert select_panel(series, "top500")[:2] == ["s19", "s18"]
     sampled = select_panel(series, "sampled")
     assert sampled == select_panel(series, "sampled") and all(int(c[1:]) >= 5 for c in sampled)
-    with pytest.raises(ValueError, match="panel must be 'top500', 'sampled' or 'tuning'"):
+    with pytest.raises(ValueError, match="'top500', 'sampled', 'tuning' or 'tuning_top'"):
         select_panel(series, "all")

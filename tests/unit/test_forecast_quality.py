@@ -220,6 +220,7 @@ def test_default_model_describes_per_horizon_weights() -> None:
     for y in noisy(60):
         m.learn_one(y)
     d = m.forecast().model
-    assert d["members"] == ["seasonal_naive", "rolling_median", "holt_winters_log1p", "tsb"]
+    assert d["members"] == ["seasonal_naive", "rolling_median_14", "rolling_median",
+                            "rolling_median_56", "holt_winters_log1p"]
     assert len(d["weights_by_horizon"]) == 14 and len(d["winners"]) == 14
     assert math.isclose(sum(d["weights"].values()), 1.0)
