@@ -51,7 +51,7 @@ def _makers() -> dict[str, Callable[[], object]]:
         "rolling median + intervals": lambda: _wrap(RollingMedian(28)),
         "holt-winters log1p + intervals": lambda: _wrap(HoltWintersLog1p(7)),
         "tsb + intervals": lambda: _wrap(TSB()),
-        "ensemble (4 members) + intervals": lambda: default_model(14),
+        "ensemble + intervals": lambda: default_model(14),
         "worker model (ensemble+holidays)": lambda: default_model(14, holidays=True),
     }
 
