@@ -40,7 +40,7 @@ from pathlib import Path
 
 from models.base import Forecaster
 from models.baselines import RollingMean, RollingMedian, SeasonalNaive
-from models.calendar import HolidayAdjusted
+from models.calendar import HolidayAdjusted, MonthAdjusted
 from models.conformal import ConformalInterval
 from models.drift import DriftReset
 from models.factory import Forecast, SeriesModel, default_model
@@ -92,6 +92,9 @@ def model_zoo() -> dict[str, Callable[[], SeriesModel]]:
         "ensemble_v1+holidays": _ensemble_v1,
         "ensemble": lambda: default_model(HORIZON, SEASON),
         "ensemble+holidays": lambda: default_model(HORIZON, SEASON, holidays=True),
+        "ensemble+holidays+month": lambda: _wrap(MonthAdjusted(
+            lambda: default_model(HORIZON, SEASON, holidays=True).forecaster,
+            name="ensemble+holidays+month")),
         "rolling_median+price": lambda: _wrap(PriceAdjusted(partial(RollingMedian, 28))),
         "holt_winters_log1p+price": lambda: _wrap(
             PriceAdjusted(partial(HoltWintersLog1p, SEASON))),

@@ -27,13 +27,14 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import math
 from collections.abc import Callable
 from functools import cache
 from typing import Any
 
 from models.base import Forecaster, check_horizon
 
-__all__ = ["HolidayAdjusted", "is_uk_holiday"]
+__all__ = ["HolidayAdjusted", "MonthAdjusted", "is_uk_holiday", "month_of"]
 
 _EPOCH = dt.date(1970, 1, 1)
 
@@ -106,3 +107,90 @@ class HolidayAdjusted(Forecaster):
             return path
         return [v * self.factor if is_uk_holiday(self.day + k) else v
                 for k, v in enumerate(path)]
+
+
+@cache
+def month_of(day: int) -> int:
+    """Month (0 = January) of epoch day ``day``.
+
+    >>> month_of(0), month_of(15_000)
+    (0, 0)
+    """
+    return (_EPOCH + dt.timedelta(days=day)).month - 1
+
+
+class MonthAdjusted(Forecaster):
+    """``make()``'s forecaster on month-deseasonalised values, with a learnt month-of-year index.
+
+    The index is additive on the log1p scale (multiplicative on sales): ``index[m]`` is an
+    exponentially weighted mean (rate ``gamma`` per value) of how far ``log1p(y)`` sat above
+    the member's forecast on days of month ``m``, kept centred over the 12 months so that it
+    does not drift into the member's level. The member learns ``expm1(log1p(y) - index[m])``;
+    the forecast is the member's path times ``exp(index[month of the target day])``. It needs
+    :meth:`set_day` like :class:`HolidayAdjusted`; undated, it is exactly its member.
+
+    >>> from functools import partial
+    >>> from models.baselines import RollingMedian
+    >>> m = MonthAdjusted(partial(RollingMedian, 28))
+    >>> m.set_day(14_610)  # 2010-01-01
+    >>> for t in range(730):  # two years: December sells three times as much
+    ...     m.learn_one(30.0 if month_of(14_610 + t) == 11 else 10.0)
+    >>> m.day, month_of(m.day)  # 2012-01-01: the forecast runs from January ...
+    (15340, 0)
+    >>> path = m.forecast(7)
+    >>> 9 < path[0] < 11
+    True
+    >>> m.set_day(15_310)  # ... and from 2 December
+    >>> round(m.forecast(1)[0] / path[0], 1) > 2
+    True
+    """
+
+    def __init__(self, make: Callable[[], Forecaster], gamma: float = 0.05,
+                 name: str | None = None) -> None:
+        super().__init__()
+        if not (type(gamma) in (int, float) and 0 < gamma <= 1):
+            raise ValueError(f"gamma must be in (0, 1], got {gamma!r}")
+        self.member = make()
+        self.name = name or f"{self.member.name}+month"
+        self.gamma = gamma
+        self.day: int | None = None
+        self.index = [0.0] * 12
+
+    def set_day(self, day: int) -> None:
+        """The epoch day (UTC) of the next value; passed on to a calendar-aware member."""
+        self.day = int(day)
+        set_day = getattr(self.member, "set_day", None)
+        if set_day is not None:
+            set_day(day)
+
+    def learn_one(self, y: float) -> None:
+        y = self._check(y)
+        if self.day is None:
+            self.member.learn_one(y)
+            return
+        m = month_of(self.day)
+        z = math.log1p(max(y, 0.0))
+        base = math.log1p(max(self.member.forecast_one(), 0.0))
+        idx = self.index
+        step = self.gamma * (z - base - idx[m])
+        idx[m] += step
+        shift = step / 12.0
+        for i in range(12):  # keep the index centred: what one month gains, all share
+            idx[i] -= shift
+        self.member.learn_one(max(0.0, math.expm1(z - idx[m])))
+        self.day += 1
+
+    def forecast(self, horizon: int) -> list[float]:
+        path = self.member.forecast(check_horizon(horizon))
+        if self.day is None:
+            return path
+        d, idx = self.day, self.index
+        return [max(0.0, math.expm1(math.log1p(max(v, 0.0)) + idx[month_of(d + k)]))
+                for k, v in enumerate(path)]
+
+    def describe(self) -> dict[str, Any]:
+        describe = getattr(self.member, "describe", None)
+        out: dict[str, Any] = describe() if describe is not None else {}
+        if self.day is not None:
+            out["month_factor"] = round(math.exp(self.index[month_of(self.day)]), 3)
+        return out

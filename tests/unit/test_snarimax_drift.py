@@ -96,3 +96,27 @@ def test_holiday_adjusted_learns_closures_and_keeps_the_level() -> None:
     assert copy.forecast(60) == path
     with pytest.raises(ValueError):
         m.learn_one(math.nan)
+
+
+def test_month_adjusted_learns_a_yearly_peak_and_is_its_member_when_undated() -> None:
+    from models.calendar import MonthAdjusted, month_of
+
+    undated, plain = MonthAdjusted(partial(RollingMedian, 28)), RollingMedian(28)
+    for y in _spiky(100):
+        undated.learn_one(y)
+        plain.learn_one(y)
+    assert undated.forecast(14) == plain.forecast(14)
+
+    day = 14_610  # 2010-01-01
+    m = MonthAdjusted(partial(RollingMedian, 28))
+    m.set_day(day)
+    for t in range(690):  # November doubles sales
+        m.learn_one(20.0 if month_of(day + t) == 10 else 10.0)
+    assert m.day is not None and month_of(m.day) == 10  # late November 2011
+    assert m.forecast(1)[0] == pytest.approx(20.0, rel=0.25)
+    assert max(m.index) == m.index[10] and abs(sum(m.index)) < 1e-9  # centred
+    copy = pickle.loads(pickle.dumps(m))
+    assert copy.forecast(30) == m.forecast(30)
+    with pytest.raises(ValueError):
+        m.learn_one(math.inf)
+    assert copy.forecast(30) == m.forecast(30)
