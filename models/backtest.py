@@ -56,6 +56,7 @@ from models.snarimax import ScaledSNARIMAX
 __all__ = [
     "HORIZON",
     "LEVELS",
+    "PANELS",
     "Step",
     "daily_panel",
     "daily_series",
@@ -68,6 +69,7 @@ __all__ = [
 
 HORIZON, WARMUP, STEP, SEASON, LEVELS = 14, 56, 7, 7, (0.8, 0.95)
 PANEL_SIZE, QUICK_SIZE, MIN_SELLING_DAYS, SEED = 500, 50, 100, 0
+PANELS = ("top500", "sampled", "tuning", "tuning_top")  # the last two only choose defaults
 DAY = 86400
 
 
@@ -149,27 +151,29 @@ def daily_panel(path: Path) -> tuple[dict[str, list[float]], dict[str, list[floa
 def select_panel(
     series: Mapping[str, Sequence[float]], panel: str, quick: bool = False, seed: int = SEED
 ) -> list[str]:
-    """The StockCodes of ``panel`` (``"top500"`` or ``"sampled"``), in a fixed order."""
+    """The StockCodes of ``panel`` (one of :data:`PANELS`), in a fixed order."""
+    if panel not in PANELS:
+        valid = ", ".join(map(repr, PANELS[:-1])) + f" or {PANELS[-1]!r}"
+        raise ValueError(f"panel must be {valid}, got {panel!r}")
+    def by_volume() -> list[str]:
+        return sorted(series, key=lambda c: (-sum(series[c]), c))
+
     if panel == "top500":
-        codes = sorted(series, key=lambda c: (-sum(series[c]), c))[:PANEL_SIZE]
+        codes = by_volume()[:PANEL_SIZE]
     elif panel == "sampled":
         pool = sorted(c for c, ys in series.items() if sum(y > 0 for y in ys) >= MIN_SELLING_DAYS)
         codes = random.Random(seed).sample(pool, min(PANEL_SIZE, len(pool)))
-    elif panel == "tuning":  # disjoint from both panels: for choosing defaults, never scored
+    else:  # the tuning panels: disjoint from both scored panels, never scored
         taken = set(select_panel(series, "top500")) | set(select_panel(series, "sampled"))
-        pool = sorted(
-            c
-            for c, ys in series.items()
-            if c not in taken and sum(y > 0 for y in ys) >= MIN_SELLING_DAYS // 2
-        )
-        codes = random.Random(seed + 1).sample(pool, min(QUICK_SIZE * 2, len(pool)))
-    elif panel == "tuning_top":  # the next 100 SKUs by volume, outside both panels: tuning too
-        taken = set(select_panel(series, "top500")) | set(select_panel(series, "sampled"))
-        ranked = sorted(series, key=lambda c: (-sum(series[c]), c))
-        codes = [c for c in ranked if c not in taken][: QUICK_SIZE * 2]
-    else:
-        raise ValueError(
-            f"panel must be 'top500', 'sampled', 'tuning' or 'tuning_top', got {panel!r}")
+        if panel == "tuning":
+            pool = sorted(
+                c
+                for c, ys in series.items()
+                if c not in taken and sum(y > 0 for y in ys) >= MIN_SELLING_DAYS // 2
+            )
+            codes = random.Random(seed + 1).sample(pool, min(QUICK_SIZE * 2, len(pool)))
+        else:  # "tuning_top": the next 100 SKUs by volume
+            codes = [c for c in by_volume() if c not in taken][: QUICK_SIZE * 2]
     return codes[:QUICK_SIZE] if quick else codes
 
 
@@ -404,7 +408,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     from stream.dataset import fetch_dataset
 
     ap = argparse.ArgumentParser(prog="python -m models.backtest", description=__doc__)
-    ap.add_argument("panel", choices=["top500", "sampled", "tuning", "tuning_top"])
+    ap.add_argument("panel", choices=PANELS)
     ap.add_argument("--quick", action="store_true", help=f"the first {QUICK_SIZE} SKUs only")
     ap.add_argument("--out", type=Path, default=Path("backtest-out"))
     ap.add_argument("--data", type=Path, default=Path("~/.cache/salescast/data").expanduser())

@@ -292,12 +292,11 @@ def backtest(
                                             "only) and the ensemble blended with it")] = False,
 ) -> None:
     """Prequential backtest on Online Retail II (daily per SKU): the models vs baselines."""
-    from models.backtest import run_backtest
+    from models.backtest import PANELS, run_backtest
     from stream.dataset import fetch_dataset
 
-    panels = ("top500", "sampled", "tuning", "tuning_top")
-    if panel not in panels:
-        raise UserError(f"unknown panel {panel!r}; valid: {', '.join(panels)}")
+    if panel not in PANELS:
+        raise UserError(f"unknown panel {panel!r}; valid: {', '.join(PANELS)}")
     if peer:
         try:
             import statsforecast  # noqa: F401
