@@ -41,7 +41,7 @@ import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["Forecaster", "check_horizon", "check_members", "check_range"]
+__all__ = ["Forecaster", "check_horizon", "check_members", "check_range", "describe_member"]
 
 
 def check_members(
@@ -85,6 +85,13 @@ def check_range(
             raise ValueError(f"{name} must be an integer in [{lo:g}, {hi:g}], got {value!r}")
         bracket = "(" if lo_open else "["
         raise ValueError(f"{name} must be in {bracket}{lo:g}, {hi:g}], got {value!r}")
+
+
+def describe_member(member: Forecaster) -> dict[str, Any]:
+    """A wrapped member's ``describe()`` (an ensemble's weights) as a new dict; ``{}`` when
+    the member has none. Wrappers add their own keys to it."""
+    describe = getattr(member, "describe", None)
+    return dict(describe()) if describe is not None else {}
 
 
 class Forecaster(abc.ABC):

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-from models.base import Forecaster, check_horizon
+from models.base import Forecaster, check_horizon, describe_member
 
 __all__ = ["HolidayAdjusted", "MonthAdjusted", "is_uk_holiday", "month_of"]
 
@@ -93,9 +93,7 @@ class HolidayAdjusted(Forecaster):
 
     def describe(self) -> dict[str, Any]:
         """The member's description (an ensemble's weights), plus the holiday factor."""
-        describe = getattr(self.member, "describe", None)
-        out: dict[str, Any] = describe() if describe is not None else {}
-        return {**out, "holiday_factor": round(self.factor, 3)}
+        return {**describe_member(self.member), "holiday_factor": round(self.factor, 3)}
 
     def forecast(self, horizon: int) -> list[float]:
         path = self.member.forecast(check_horizon(horizon))
@@ -189,8 +187,8 @@ class MonthAdjusted(Forecaster):
                 for k, v in enumerate(path)]
 
     def describe(self) -> dict[str, Any]:
-        describe = getattr(self.member, "describe", None)
-        out: dict[str, Any] = describe() if describe is not None else {}
+        """The member's description, plus the month factor of the next value's day."""
+        out = describe_member(self.member)
         if self.day is not None:
             out["month_factor"] = round(math.exp(self.index[month_of(self.day)]), 3)
         return out

@@ -53,7 +53,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from models.base import Forecaster, check_horizon, check_range
+from models.base import Forecaster, check_horizon, check_range, describe_member
 
 __all__ = ["PriceAdjusted", "relative_price"]
 
@@ -140,11 +140,7 @@ class PriceAdjusted(Forecaster):
             return path
         return [max(0.0, math.expm1(math.log1p(max(v, 0.0)) + shift)) for v in path]
 
-    def forecast_one(self) -> float:
-        return self.forecast(1)[0]
-
     def describe(self) -> dict[str, Any]:
         """The member's description (an ensemble's weights), plus the price effect."""
-        describe = getattr(self.member, "describe", None)
-        out: dict[str, Any] = describe() if describe is not None else {}
-        return {**out, "price_beta": round(self.beta, 3), "relative_price": round(self.x, 3)}
+        return {**describe_member(self.member), "price_beta": round(self.beta, 3),
+                "relative_price": round(self.x, 3)}
