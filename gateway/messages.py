@@ -47,6 +47,7 @@ __all__ = [
     "ClientFrame",
     "ERROR_CODES",
     "parse_client_frame",
+    "nests_deeper_than",
     "server_frame",
 ]
 
@@ -56,6 +57,7 @@ MAX_PATTERN_LEN = 64
 MAX_LIST_LIMIT = 1000
 
 MAX_TOKEN_LEN = 2048
+MAX_DEPTH = 32  #: deepest nesting of arrays/objects a client frame may have
 CHANNELS = ("forecasts", "actuals", "alerts", "ops")
 
 #: Error codes of ``error`` frames.
@@ -217,8 +219,44 @@ _PARSERS: dict[str, Any] = {
 }
 
 
+def nests_deeper_than(text: str | bytes, limit: int = MAX_DEPTH) -> bool:
+    """Whether arrays and objects nest more than ``limit`` levels deep in JSON ``text``
+    (brackets inside strings do not count). Cheap for ordinary frames: a text with at most
+    ``limit`` opening brackets in all cannot nest deeper and is not scanned.
+
+    >>> nests_deeper_than('{"a": [1, {"b": "[[[[" }]}', 3), nests_deeper_than("[" * 4096)
+    (False, True)
+    """
+    if isinstance(text, bytes | bytearray):
+        text = bytes(text).decode("utf-8", errors="replace")
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    depth = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif ch in "]}":
+            depth -= 1
+    return False
+
+
 def parse_client_frame(text: str | bytes, max_size: int) -> ClientFrame:
     """Parse one client frame, raising :class:`FrameError` with a precise reason.
+
+    Frames nesting deeper than :data:`MAX_DEPTH` are ``bad_json`` before the JSON parser
+    sees them (it would recurse once per level).
 
     >>> parse_client_frame('{"type": "ping", "id": 7}', max_size=4096)
     Ping(id=7)
@@ -229,9 +267,11 @@ def parse_client_frame(text: str | bytes, max_size: int) -> ClientFrame:
     """
     if len(text) > max_size:
         raise FrameError(f"frame of {len(text)} bytes exceeds {max_size}", code="too_large")
+    if nests_deeper_than(text, MAX_DEPTH):
+        raise FrameError(f"frame nests deeper than {MAX_DEPTH} levels", code="bad_json")
     try:
         obj = json.loads(text)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise FrameError("frame is not valid JSON", code="bad_json") from None
     if not isinstance(obj, dict):
         raise FrameError("frame must be a JSON object")

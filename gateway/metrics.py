@@ -75,12 +75,23 @@ def _ms(value: Any) -> float | None:
 class GatewayMetrics:
     """The gateway's registry; ``ops`` is the latest ops snapshot (set by the gateway)."""
 
-    def __init__(self, connections: Callable[[], int]) -> None:
+    def __init__(self, connections: Callable[[], int],
+                 redis_up: Callable[[], bool] = lambda: True) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.ops: dict[str, Any] | None = None
         g = Gauge("salescast_gateway_connections", "Open WebSocket connections",
                   registry=self.registry)
         g.set_function(lambda: float(connections()))
+        up = Gauge("salescast_gateway_redis_up",
+                   "1 while the gateway is subscribed to Redis and Redis answers pings",
+                   registry=self.registry)
+        up.set_function(lambda: float(redis_up()))
+        self.redis_reconnects = Counter("salescast_gateway_redis_reconnects",
+                                        "Times the Redis pub/sub feed was resubscribed",
+                                        registry=self.registry)
+        self.closes = Counter("salescast_gateway_closes",
+                              "Connections closed by the gateway, by reason", ["reason"],
+                              registry=self.registry)
         self.sent = Counter("salescast_gateway_frames_sent", "Frames sent to clients",
                             registry=self.registry)
         self.routed = Counter("salescast_gateway_updates_routed", "Messages routed from Redis",

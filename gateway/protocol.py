@@ -139,6 +139,9 @@ class RateLimit:
         return False
 
 
+CLOSE_POLICY = 1008  #: WebSocket close code "policy violation"
+
+
 def _error(code: str, message: str, fid: str | int | None = None) -> Reply:
     return Reply(server_frame("error", code=code, message=message, id=fid))
 
@@ -148,6 +151,9 @@ class Session:
     """One client's protocol state (see the module docstring).
 
     ``secret``: the HMAC secret of tokens; ``None`` runs without auth (everything granted).
+    ``auth_timeout``: seconds a connection may stay without a valid token (with a secret; the
+    clock restarts when a token expires) or without a single valid frame (without one) before
+    :meth:`overdue` asks to close it; ``None`` never.
     """
 
     max_frame: int = 4096
@@ -156,13 +162,45 @@ class Session:
     clock: Callable[[], float] = time.time
     rate: RateLimit = field(default_factory=RateLimit)
     max_rate_errors: int = 50  # rate-limited frames in a row before the client is closed
+    auth_timeout: float | None = 10.0
     claims: Claims | None = None
     subs: dict[str, tuple[set[str], set[str]]] = field(default_factory=dict)
     _rate_errors: int = 0
+    _opened: float = 0.0
+    _requested: bool = False  # a valid frame arrived
 
     def __post_init__(self) -> None:
         if self.secret is None:
             self.claims = OPEN
+        self._opened = self.clock()
+
+    def overdue(self) -> Close | None:
+        """A :class:`Close` when the connection has outstayed :attr:`auth_timeout` without
+        authenticating (or, without auth, without sending a valid frame); else ``None``.
+
+        >>> t = [0.0]
+        >>> s = Session(secret="k", clock=lambda: t[0], auth_timeout=10)
+        >>> t[0] = 9.9; s.overdue() is None
+        True
+        >>> t[0] = 10.0; s.overdue()
+        Close(code=1008, reason='authentication timeout')
+        """
+        if self.auth_timeout is None:
+            return None
+        now = self.clock()
+        if self.secret is None:
+            if not self._requested and now - self._opened >= self.auth_timeout:
+                return Close(CLOSE_POLICY, f"no request within {self.auth_timeout:g} s")
+            return None
+        if self.claims is None:
+            since = self._opened
+        elif now >= self.claims.exp:
+            since = max(self._opened, self.claims.exp)
+        else:
+            return None
+        if now - since >= self.auth_timeout:
+            return Close(CLOSE_POLICY, "authentication timeout")
+        return None
 
     def hello(self, server: str) -> str:
         auth = "none" if self.secret is None else "required"
@@ -185,6 +223,33 @@ class Session:
             return False
         return self.claims.allows_series(series)
 
+    def resync_requests(self, alerts_since: str | None = None) -> list[SnapshotRequest]:
+        """Snapshots that bring this client up to date after the gateway missed updates (a
+        Redis outage): one per subscription, without a resume point (clients drop what is
+        not newer than what they have); alerts after ``alerts_since``, the last alert the
+        gateway saw before the gap.
+
+        >>> s = Session()
+        >>> _ = s.receive('{"type": "subscribe", "channel": "actuals", "pattern": "8*"}')
+        >>> _ = s.receive('{"type": "subscribe", "channel": "alerts", "since": "1-0"}')
+        >>> _ = s.receive('{"type": "subscribe", "channel": "ops"}')
+        >>> s.resync_requests("5-0")  # doctest: +NORMALIZE_WHITESPACE
+        [SnapshotRequest(series=None, pattern='8*', channel='actuals', since=None),
+         SnapshotRequest(series=None, pattern='*', channel='alerts', since='5-0'),
+         SnapshotRequest(series=None, pattern=None, channel='ops', since=None)]
+        """
+        if self.claims is None or self.expired():
+            return []
+        out: list[SnapshotRequest] = []
+        for channel, (names, patterns) in self.subs.items():
+            since = alerts_since if channel == "alerts" else None
+            if channel == "ops":
+                out.append(SnapshotRequest(None, None, "ops"))
+                continue
+            out.extend(SnapshotRequest(n, None, channel, since) for n in sorted(names))
+            out.extend(SnapshotRequest(None, p, channel, since) for p in sorted(patterns))
+        return out
+
     def expired(self) -> bool:
         return self.claims is not None and self.clock() >= self.claims.exp
 
@@ -193,18 +258,20 @@ class Session:
         if not self.rate.allow():
             self._rate_errors += 1
             if self._rate_errors >= self.max_rate_errors:
-                return [Close(1008, "message rate limit exceeded")]
+                return [Close(CLOSE_POLICY, "message rate limit exceeded")]
             return [_error("rate_limited", "too many frames; slow down")]
         self._rate_errors = 0
         try:
             frame = parse_client_frame(text, self.max_frame)
         except FrameError as exc:
             return [_error(exc.code, str(exc))]
+        self._requested = True
         if isinstance(frame, Auth):
             return self._auth(frame)
         if self.claims is None:
             return [_error("unauthorized", "send an auth frame with a token first", frame.id)]
         if self.expired():
+            self._opened = max(self._opened, self.claims.exp)  # the auth deadline restarts
             self.claims = None
             return [_error("token_expired", "the token has expired; authenticate again",
                            frame.id)]

@@ -1,15 +1,21 @@
 """The WebSocket gateway: glue between Redis (snapshots, pub/sub feeds) and clients.
 
 Protocol logic lives in :mod:`gateway.protocol` (sans I/O), tokens in :mod:`gateway.auth`,
-fan-out and backpressure in :mod:`gateway.fanout`, Prometheus figures in
-:mod:`gateway.metrics`. This module only pumps bytes:
+fan-out and backpressure in :mod:`gateway.fanout`, routing of Redis messages in
+:mod:`gateway.routing`, admission rules in :mod:`gateway.limits`, HTTP answers in
+:mod:`gateway.web`, Redis reads in :mod:`gateway.store`, the resilient pub/sub feed in
+:mod:`gateway.feed`, Prometheus figures in :mod:`gateway.metrics`. This module only pumps
+bytes:
 
-* one Redis pub/sub reader routes the worker's series updates (``actuals`` and ``forecasts``
-  channels), alerts and ops snapshots to the interested clients' queues;
+* the feed routes the worker's series updates, alerts and ops snapshots to the interested
+  clients; after a Redis outage it resubscribes and every client gets fresh snapshots;
 * per client, a reader feeds frames to its :class:`~gateway.protocol.Session` and a writer
-  drains its queue; a client too far behind is closed with code 4008;
+  drains its queue; a client too far behind (queue or socket buffer) is closed with 4008;
+* a housekeeping task closes connections past their auth deadline and clients that do not
+  read;
 * HTTP: ``GET /healthz``, ``GET /metrics`` (Prometheus), ``GET /`` and ``/static/...`` (the
-  dashboard). WebSocket handshakes from an Origin not on the allow-list get 403.
+  dashboard). Host, Origin, rate and connection caps are checked at the handshake
+  (``docs/security.md``).
 """
 
 from __future__ import annotations
@@ -20,20 +26,20 @@ import json
 import logging
 import time
 from collections import Counter
-from fnmatch import fnmatchcase
 from http import HTTPStatus
-from importlib import resources
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
-from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
 from gateway.fanout import Fanout
+from gateway.feed import RedisFeed
+from gateway.limits import Admission, HostPolicy, StallWatch
 from gateway.messages import server_frame
 from gateway.metrics import GatewayMetrics
 from gateway.protocol import (
@@ -45,82 +51,93 @@ from gateway.protocol import (
     Session,
     SnapshotRequest,
 )
-from stream.keys import (
-    ALERTS_CHANNEL,
-    ALERTS_STREAM,
-    INDEX_KEY,
-    MOVERS_INFO,
-    MOVERS_KEY,
-    OPS_CHANNEL,
-    OPS_LATEST,
-    UPDATES_CHANNEL,
-    series_key,
-)
-from stream.sink import merge_snapshot
+from gateway.routing import route
+from gateway.store import Store
+from gateway.web import json_response, metrics_response, refusal_response, respond, static_response
+from stream.keys import ALERTS_CHANNEL, OPS_CHANNEL, UPDATES_CHANNEL
 
 __all__ = ["Gateway"]
 
 log = logging.getLogger("salescast.gateway")
 
 SERVER_NAME = "salescast/0.1"
-MAX_PATTERN_SNAPSHOTS = 200
-ALERTS_SNAPSHOT = 50
 CLOSE_TOO_SLOW = 4008
 REDIS_CONNECTIONS = 32
+WRITE_LIMIT = 64 * 1024  # high-water mark of a client's write buffer (websockets write_limit)
 WRITE_BUFFER_LOW = 64 * 1024  # below this a client's socket takes frames written directly
-_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
-          ".css": "text/css; charset=utf-8", ".png": "image/png", ".svg": "image/svg+xml",
-          ".txt": "text/plain; charset=utf-8"}
-_KIND_CHANNEL = {"live": "actuals", "forecast": "forecasts"}
+STALL_BYTES = 16 * 1024  # a write buffer at least this full is not draining...
+HARD_BYTES = 1024 * 1024  # ...and one above this is closed at once
+HOUSEKEEPING_S = 0.5
+CLOSE_GRACE_S = 1.0  # a close handshake a client does not answer in time is cut
+RESYNC_CONCURRENCY = 64
 
 
-def _static(path: str) -> tuple[bytes, str] | None:
-    """The packaged dashboard file for a URL path, if there is one (no directory escapes)."""
-    name = "index.html" if path == "/" else path.removeprefix("/static/")
-    if name == path or not name or ".." in name or name.startswith("/"):
-        return None
-    suffix = name[name.rfind("."):] if "." in name else ""
-    try:
-        node = resources.files("gateway.static")
-        for part in name.split("/"):
-            node = node.joinpath(part)
-        body = node.read_bytes()
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-        return None
-    return body, _TYPES.get(suffix, "application/octet-stream")
+def _alive(conn: ServerConnection) -> bool:
+    return conn.protocol.state is not State.CLOSED
+
+
+def _address(conn: ServerConnection) -> str:
+    remote = conn.remote_address
+    return str(remote[0]) if isinstance(remote, tuple) and remote else str(remote)
 
 
 class Gateway:
     """A running gateway bound to ``host:port``; ``port=0`` picks a free port.
 
     ``secret``: HMAC secret of access tokens (``None``: no auth, local development);
-    ``origins``: the Origin allow-list (empty: same-host origins only; clients that send no
-    Origin, like CLI tools, are accepted and still need a token when auth is on).
+    ``origins``: the Origin allow-list (empty: same-origin requests of an allowed Host only;
+    clients that send no Origin, like CLI tools, are accepted and still need a token when auth
+    is on); ``allowed_hosts``: Host names answered besides the bind address (and the loopback
+    names when bound to loopback or every interface; ``*``: any). ``metrics_public``: serve
+    ``/metrics`` without a token even with auth on. ``auth_timeout``: seconds a connection may
+    stay unauthenticated (without auth: without a valid frame). ``max_connections``,
+    ``max_connections_per_address``: open WebSocket connections (503 past them);
+    ``handshake_rate``/``handshake_burst``: HTTP requests per second per address (429);
+    ``slow_client_seconds``: how long a client's socket may stay unread before 4008.
     """
 
     def __init__(self, redis_url: str, host: str = "127.0.0.1", port: int = 8765,
                  max_frame: int = 4096, max_subscriptions: int = 100,
                  max_pending: int = 1000, secret: str | None = None,
                  origins: tuple[str, ...] = (), max_connections_per_token: int = 20,
-                 rate: float = 20.0, burst: float = 40.0) -> None:
+                 rate: float = 20.0, burst: float = 40.0, *,
+                 allowed_hosts: tuple[str, ...] = (), metrics_public: bool = False,
+                 auth_timeout: float | None = 10.0, max_connections: int = 10_000,
+                 max_connections_per_address: int = 64, handshake_rate: float = 20.0,
+                 handshake_burst: float = 40.0, slow_client_seconds: float = 5.0) -> None:
         # a bounded pool that waits for a free connection: a thousand clients subscribing at
-        # once must queue for Redis, not fail
+        # once must queue for Redis, not fail; timeouts so that a hung Redis answers
+        # `unavailable` instead of holding clients
         pool = aioredis.BlockingConnectionPool.from_url(
-            redis_url, max_connections=REDIS_CONNECTIONS, timeout=30, decode_responses=True)
+            redis_url, max_connections=REDIS_CONNECTIONS, timeout=30, decode_responses=True,
+            socket_connect_timeout=2.0, socket_timeout=5.0)
         self.redis = aioredis.Redis(connection_pool=pool)
+        self.store = Store(self.redis)
         self.host, self.port = host, port
         self.max_frame, self.max_subscriptions = max_frame, max_subscriptions
         self.secret, self.origins = secret, origins
         self.max_connections_per_token = max_connections_per_token
         self.rate, self.burst = rate, burst
+        self.metrics_public, self.auth_timeout = metrics_public, auth_timeout
+        self.hosts = HostPolicy(host, allowed_hosts, origins)
+        self.admission: Admission[ServerConnection] = Admission(
+            max_connections_per_address, max_connections, handshake_rate, handshake_burst)
+        self.stalls: StallWatch[ServerConnection] = StallWatch(STALL_BYTES, slow_client_seconds,
+                                                               HARD_BYTES)
         self.sessions: dict[ServerConnection, Session] = {}
         self.tokens: Counter[str] = Counter()  # connections per token id
         self._token_of: dict[ServerConnection, str] = {}
         self.fanout: Fanout[ServerConnection] = Fanout(self._wants, max_pending,
                                                        self._writable)
-        self.metrics = GatewayMetrics(lambda: len(self.sessions))
+        self.feed = RedisFeed(redis_url, (UPDATES_CHANNEL, ALERTS_CHANNEL, OPS_CHANNEL),
+                              self._route, self._resync, on_lost=self._feed_lost)
+        self.metrics = GatewayMetrics(lambda: len(self.sessions), lambda: self.feed.health.ok)
         self._server: Server | None = None
-        self._pump: asyncio.Task[None] | None = None
+        self._housekeeper: asyncio.Task[None] | None = None
+        self._closing: set[ServerConnection] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._last_alert_sid: str | None = None  # the newest alert routed
+        self._alerts_since: str | None = None  # ...when the feed was lost
         self.updates_routed = 0
 
     def _wants(self, conn: ServerConnection, channel: str, series: str | None) -> bool:
@@ -137,29 +154,33 @@ class Gateway:
         return f"ws://{self.host}:{self.port}/ws"
 
     async def start(self) -> None:
-        pubsub = self.redis.pubsub()
-        await pubsub.subscribe(UPDATES_CHANNEL, ALERTS_CHANNEL, OPS_CHANNEL)
-        latest = await self.redis.get(OPS_LATEST)
-        if latest:
-            with contextlib.suppress(ValueError):
+        await self.feed.start()
+        with contextlib.suppress(RedisError, ValueError):
+            latest = await self.store.ops_latest()
+            if latest:
                 self.metrics.ops = json.loads(latest)
-        self._pump = asyncio.create_task(self._pump_updates(pubsub))
+        if self.hosts.wildcard_without_hosts:
+            log.warning("bound to %s without allowed hosts (SALESCAST_ALLOWED_HOSTS): only "
+                        "loopback Host names are answered", self.host)
         self._server = await serve(
             self._handle, self.host, self.port, process_request=self._http,
             max_size=self.max_frame * 4, ping_interval=20, ping_timeout=20,
+            write_limit=WRITE_LIMIT,
             compression=None,  # deflating each fanned-out frame per client costs more than it saves
         )
         sock = next(iter(self._server.sockets))
         self.port = sock.getsockname()[1]
+        self._housekeeper = asyncio.create_task(self._housekeep(), name="housekeeping")
 
     async def stop(self) -> None:
+        if self._housekeeper is not None:
+            self._housekeeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._housekeeper
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
-        if self._pump is not None:
-            self._pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._pump
+        await self.feed.stop()
         await self.redis.aclose()
 
     async def serve_forever(self) -> None:
@@ -170,90 +191,129 @@ class Gateway:
             await self.stop()
 
     # -- HTTP -------------------------------------------------------------------------
-    def origin_allowed(self, origin: str | None, host: str | None) -> bool:
-        """The Origin check of a WebSocket handshake.
-
-        >>> gw = Gateway.__new__(Gateway); gw.origins = ()
-        >>> gw.origin_allowed(None, "127.0.0.1:8765"), gw.origin_allowed(
-        ...     "http://127.0.0.1:8765", "127.0.0.1:8765"), gw.origin_allowed(
-        ...     "https://evil.example", "127.0.0.1:8765")
-        (True, True, False)
-        """
-        if origin is None:
-            return True
-        if self.origins:
-            return origin in self.origins or "*" in self.origins
-        return host is not None and urlsplit(origin).netloc == host
-
     def _http(self, conn: ServerConnection, request: Request) -> Response | None:
         path = request.path.split("?", 1)[0]
-        if path == "/ws":
-            if not self.origin_allowed(request.headers.get("Origin"),
-                                       request.headers.get("Host")):
-                self.metrics.rejected.labels("origin").inc()
-                return conn.respond(HTTPStatus.FORBIDDEN, "origin not allowed\n")
-            return None
-        if path == "/healthz":
-            return conn.respond(HTTPStatus.OK, "ok\n")
+        if path == "/healthz":  # for probes: answered before the Host check and rate limit
+            status, body = self.feed.health.report()
+            return json_response(status, body)
+        address = _address(conn)
+        headers = request.headers
+        refusal = self.admission.request(address) or self.hosts.check(
+            headers.get("Host"), headers.get("Origin"), websocket=path == "/ws")
+        if refusal is None and path == "/ws":
+            refusal = self.admission.admit(address, conn)
+            if refusal is None:
+                return None
+        if refusal is not None:
+            self.metrics.rejected.labels(refusal.reason).inc()
+            return refusal_response(refusal)
         if path == "/metrics":
-            body, ctype = self.metrics.render()
-            return Response(HTTPStatus.OK, "OK", Headers([
-                ("Content-Type", ctype), ("Content-Length", str(len(body)))]), body)
-        found = _static(path)
-        if found is not None:
-            body, ctype = found
-            headers = Headers([("Content-Type", ctype), ("Content-Length", str(len(body))),
-                               ("Cache-Control", "no-cache")])
-            return Response(HTTPStatus.OK, "OK", headers, body)
-        return conn.respond(HTTPStatus.NOT_FOUND, "not found\n")
+            return metrics_response(self.metrics.render, headers.get("Authorization"),
+                                    self.secret, self.metrics_public)
+        found = static_response(path)
+        return found or respond(HTTPStatus.NOT_FOUND, "not found\n")
 
     # -- feeds ------------------------------------------------------------------------
-    async def _pump_updates(self, pubsub: Any) -> None:
-        async for message in pubsub.listen():
-            if message.get("type") != "message":
-                continue
-            try:
-                self._route(message["channel"], message["data"])
-            except (ValueError, KeyError, TypeError):
-                log.warning("ignoring a malformed message on %s", message.get("channel"))
-
     def _route(self, source: str, data: str) -> None:
         """One message from Redis to the clients' queues."""
-        body = json.loads(data)
-        if source == UPDATES_CHANNEL:
-            series, kind = body["series"], body.get("kind", "live")
-            channel = _KIND_CHANNEL.get(kind, "actuals")
-            version = int(body.get("version", -1))
-            frame = (f'{{"type":"update","channel":"{channel}","series":{json.dumps(series)},'
-                     f'"version":{version},"data":{data}}}')
-            if "at" in body:
-                self.metrics.observe_push(time.time() - float(body["at"]))
-            slot = f"{channel}\0{series}"
-        elif source == ALERTS_CHANNEL:
-            series, channel = body["series"], "alerts"
-            frame = (f'{{"type":"update","channel":"alerts","series":{json.dumps(series)},'
-                     f'"sid":{json.dumps(body.get("sid"))},"data":{data}}}')
-            slot = f"alerts\0{body['id']}"  # alerts are never coalesced
-        else:
-            series, channel = None, "ops"
-            self.metrics.ops = body
-            frame = f'{{"type":"update","channel":"ops","data":{data}}}'
-            slot = "ops"
+        routed = route(source, data)
         self.updates_routed += 1
-        self.metrics.routed.labels(channel).inc()
-        direct, behind = self.fanout.publish(channel, series, frame, slot)
-        if direct:
-            broadcast(direct, frame)
-            self.metrics.sent.inc(len(direct))
-        for conn in behind:
-            log.info("closing a client that is too far behind")
-            self.metrics.slow_closes.inc()
-            self.fanout.remove(conn)
-            asyncio.create_task(conn.close(CLOSE_TOO_SLOW, "too far behind"))
+        for r in routed:
+            if r.channel == "ops":
+                self.metrics.ops = r.body
+            elif r.channel == "alerts" and isinstance(r.body.get("sid"), str):
+                self._last_alert_sid = r.body["sid"]
+            self.metrics.routed.labels(r.channel).inc()
+            direct, behind = self.fanout.publish(r.channel, r.series, r.frame, r.slot)
+            if direct:
+                broadcast(direct, r.frame)
+                self.metrics.sent.inc(len(direct))
+            for conn in behind:
+                log.info("closing a client that is too far behind")
+                self.metrics.slow_closes.inc()
+                self.metrics.closes.labels("queue").inc()
+                self._drop(conn, CLOSE_TOO_SLOW, "too far behind")
+        body = routed[0].body if routed else {}
+        if source == UPDATES_CHANNEL and "at" in body:
+            self.metrics.observe_push(time.time() - float(body["at"]))
+
+    def _feed_lost(self) -> None:
+        self._alerts_since = self._last_alert_sid
+
+    async def _resync(self, gap: float) -> None:
+        """After the feed came back: every client gets fresh snapshots of what it follows
+        (updates published during the gap never reached the gateway)."""
+        self.metrics.redis_reconnects.inc()
+        store = self.store.shared()
+        with contextlib.suppress(RedisError, ValueError):
+            latest = await store.ops_latest()
+            if latest:
+                self.metrics.ops = json.loads(latest)
+        limit = asyncio.Semaphore(RESYNC_CONCURRENCY)
+        since = self._alerts_since
+
+        async def catch_up(conn: ServerConnection, session: Session) -> None:
+            async with limit:
+                for request in session.resync_requests(since):
+                    async for frame in store.snapshot_frames(session, request):
+                        await conn.send(frame)
+
+        clients = list(self.sessions.items())
+        results = await asyncio.gather(*(catch_up(c, s) for c, s in clients),
+                                       return_exceptions=True)
+        failed = sum(isinstance(r, Exception) for r in results)
+        log.info("resent snapshots to %d clients after a %.1f s gap (%d failed)",
+                 len(clients) - failed, gap, failed)
+
+    # -- housekeeping -----------------------------------------------------------------
+    async def _housekeep(self) -> None:
+        """Auth deadlines, unread sockets, and connections whose handshake never finished."""
+        rounds = 0
+        while True:
+            await asyncio.sleep(HOUSEKEEPING_S)
+            now = time.monotonic()
+            for conn, session in list(self.sessions.items()):
+                if conn in self._closing:
+                    continue
+                close = session.overdue()
+                if close is not None:
+                    self.metrics.closes.labels("auth_timeout").inc()
+                    self._drop(conn, close.code, close.reason)
+                    continue
+                transport = conn.transport
+                buffered = transport.get_write_buffer_size() if transport is not None else 0
+                reason = self.stalls.observe(conn, buffered, now)
+                if reason is not None:
+                    log.info("closing a client that is not reading (%s)", reason)
+                    self.metrics.slow_closes.inc()
+                    self.metrics.closes.labels("not_reading").inc()
+                    self._drop(conn, CLOSE_TOO_SLOW, "too far behind")
+            rounds += 1
+            if rounds % 20 == 0:
+                self.admission.prune(_alive)
+
+    def _drop(self, conn: ServerConnection, code: int, reason: str) -> None:
+        """Close ``conn`` in the background; cut it if the close handshake stalls."""
+        if conn in self._closing:
+            return
+        self._closing.add(conn)
+        self.fanout.remove(conn)
+
+        async def close() -> None:
+            try:
+                await asyncio.wait_for(conn.close(code, reason), CLOSE_GRACE_S)
+            except TimeoutError:
+                if conn.transport is not None:
+                    conn.transport.abort()
+
+        task = asyncio.create_task(close())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     # -- clients ----------------------------------------------------------------------
     async def _handle(self, conn: ServerConnection) -> None:
-        session = Session(self.max_frame, self.max_subscriptions, secret=self.secret)
+        session = Session(self.max_frame, self.max_subscriptions, secret=self.secret,
+                          auth_timeout=self.auth_timeout)
         session.rate.rate, session.rate.burst = self.rate, self.burst
         self.sessions[conn] = session
         queue = self.fanout.add(conn)
@@ -274,6 +334,9 @@ class Gateway:
             writer.cancel()
             self.fanout.remove(conn)
             self.sessions.pop(conn, None)
+            self.admission.release(conn)
+            self.stalls.forget(conn)
+            self._closing.discard(conn)
             jti = self._token_of.pop(conn, None)
             if jti is not None:
                 self.tokens[jti] -= 1
@@ -314,13 +377,17 @@ class Gateway:
                     message=f"at most {self.max_connections_per_token} connections per token"))
                 await conn.close(1008, "too many connections for this token")
                 return False
+            needs_redis = isinstance(out, SnapshotRequest | ListRequest | MoversRequest)
             try:
+                if needs_redis and not self.feed.health.ok:
+                    raise RedisError("the Redis feed is down")
                 await self._carry_out(conn, out)
-            except RedisError as exc:  # Redis down or saturated: tell the client, keep going
-                log.warning("redis error answering a client: %s", exc)
+            except (RedisError, TimeoutError) as exc:  # Redis down or saturated: say so
+                log.debug("redis error answering a client: %s", exc)
                 self.metrics.errors.labels("unavailable").inc()
                 await conn.send(server_frame("error", code="unavailable",
-                                             message="the state store is unavailable; retry"))
+                                             message="the state store is unavailable; retry",
+                                             id=getattr(out, "id", None)))
         return True
 
     def _admit(self, conn: ServerConnection, out: AuthRequest) -> bool:
@@ -341,91 +408,13 @@ class Gateway:
         if isinstance(out, Reply):
             await conn.send(out.text)
         elif isinstance(out, SnapshotRequest):
-            await self._snapshot(conn, session, out)
+            async for frame in self.store.snapshot_frames(session, out):
+                await conn.send(frame)
         elif isinstance(out, ListRequest):
-            names = [n for n in await self._match(out.pattern, out.limit * 4)
+            names = [n for n in await self.store.match(out.pattern, out.limit * 4)
                      if session.claims is not None and session.claims.allows_series(n)]
             await conn.send(server_frame("series", series=names[: out.limit], id=out.id))
         elif isinstance(out, MoversRequest):
-            await conn.send(server_frame("movers", items=await self._movers(session, out.limit),
+            await conn.send(server_frame("movers", items=await self.store.movers(session,
+                                                                                out.limit),
                                          id=out.id))
-
-    async def _snapshot(self, conn: ServerConnection, session: Session,
-                        out: SnapshotRequest) -> None:
-        if out.channel == "ops":
-            latest = await self.redis.get(OPS_LATEST)
-            if latest:
-                await conn.send(f'{{"type":"snapshot","channel":"ops","data":{latest!s}}}')
-            return
-        if out.channel == "alerts":
-            await conn.send(server_frame("snapshot", channel="alerts",
-                                         data=await self._alerts(session, out)))
-            return
-        names = [out.series] if out.series else await self._match(out.pattern or "*",
-                                                                 MAX_PATTERN_SNAPSHOTS)
-        for name in names:
-            if not session.wants(out.channel, name):
-                continue
-            live, part = await self.redis.hmget(series_key(name), ["o", "f"])
-            data = merge_snapshot(live, None if out.channel == "actuals" else part)
-            if data is None:
-                continue
-            version = int(data.get("version", -1))
-            if isinstance(out.since, int) and out.series and version <= out.since:
-                continue  # resumed: the client already has this version
-            await conn.send(server_frame("snapshot", channel=out.channel, series=name,
-                                         version=version, data=data))
-
-    async def _alerts(self, session: Session, out: SnapshotRequest) -> list[dict[str, Any]]:
-        """Recent alerts for a new alerts subscription: after ``since``, or the latest ones."""
-        rows: list[Any]
-        if isinstance(out.since, str):
-            rows = list(await self.redis.xrange(ALERTS_STREAM, f"({out.since}", "+",
-                                                count=1000) or [])
-        else:
-            rows = list(reversed(await self.redis.xrevrange(ALERTS_STREAM, "+", "-",
-                                                            count=ALERTS_SNAPSHOT) or []))
-        alerts = []
-        for sid, fields in rows:
-            try:
-                alert = json.loads(fields["a"])
-            except (KeyError, ValueError):
-                continue
-            series = str(alert.get("series", ""))
-            if out.series is not None and series != out.series:
-                continue
-            if out.pattern is not None and not fnmatchcase(series, out.pattern):
-                continue
-            if session.claims is None or not session.claims.allows_series(series):
-                continue
-            alert["sid"] = sid
-            alerts.append(alert)
-        return alerts
-
-    async def _movers(self, session: Session, limit: int) -> list[dict[str, Any]]:
-        raw: list[Any] = list(await self.redis.zrevrange(MOVERS_KEY, 0, limit * 4 - 1,
-                                                         withscores=True))
-        rows = [(str(s), float(sc)) for s, sc in raw
-                if session.claims is not None and session.claims.allows_series(str(s))][:limit]
-        infos = await self.redis.hmget(MOVERS_INFO, [s for s, _ in rows]) if rows else []
-        items = []
-        for (series, score), info in zip(rows, infos, strict=True):
-            item: dict[str, Any] = {"series": series, "score": score}
-            if info:
-                with contextlib.suppress(ValueError):
-                    item.update({k: v for k, v in json.loads(info).items() if k != "score"})
-            items.append(item)
-        return items
-
-    async def _match(self, pattern: str, limit: int) -> list[str]:
-        """Series ids matching ``pattern``, most recently updated first."""
-        found: list[str] = []
-        batch = 1000
-        start = 0
-        while len(found) < limit:
-            names = await self.redis.zrevrange(INDEX_KEY, start, start + batch - 1)
-            if not names:
-                break
-            found.extend(n for n in map(str, names) if fnmatchcase(n, pattern))
-            start += batch
-        return found[:limit]

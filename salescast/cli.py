@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from salescast.cli_audit import audit
 from salescast.cli_model import model_app, trainer
 from salescast.cli_ops import alerts_app, monitor
 from salescast.cliutil import UserError, console, friendly, settings_with_services
@@ -38,6 +39,7 @@ app.add_typer(alerts_app, name="alerts")
 app.add_typer(model_app, name="model")
 app.command()(monitor)
 app.command()(trainer)
+app.command("audit")(audit)
 
 # -- services ---------------------------------------------------------------------------
 @services_app.command("up")

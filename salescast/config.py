@@ -30,6 +30,13 @@ SALESCAST_ALLOWED_ORIGINS   comma-separated Origin allow-list of the   unset
 SALESCAST_LAG_ALERT         consumer lag (messages) that raises an     ``10000``
                             ops alert
 SALESCAST_LSTM              ``0`` runs the worker without the LSTM     ``1``
+SALESCAST_EVENT_TIME        ``live``: event time bounded by message    ``live``
+                            time + skew; ``replay``: by the watermark
+                            + max ahead (README: Event-time rules)
+SALESCAST_MAX_SKEW_SECONDS  live: how far an event may be after its    ``300``
+                            message's timestamp
+SALESCAST_MAX_AHEAD_SECONDS replay: how far an event may be ahead of   ``2592000``
+                            its partition's watermark (30 days)
 ==========================  =========================================  ==================
 
 ``KAFKA_BOOTSTRAP`` and ``REDIS_URL`` point everything at existing servers instead of the
@@ -63,6 +70,14 @@ def _int(env: dict[str, str], name: str, default: int, minimum: int = 1) -> int:
     return value
 
 
+def _choice(env: dict[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices`` (the first is the default)."""
+    raw = env.get(name) or choices[0]
+    if raw not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw
+
+
 def cache_root(env: dict[str, str] | None = None) -> Path:
     """``$SALESCAST_CACHE``, default ``~/.cache/salescast``: caches shared by every clone."""
     raw = (os.environ if env is None else env).get("SALESCAST_CACHE")
@@ -94,6 +109,9 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()
     lag_alert: int = 10000
     lstm: bool = True
+    event_time: str = "live"
+    max_skew_seconds: int = 300
+    max_ahead_seconds: int = 30 * 86400
 
     @property
     def models_dir(self) -> Path:
@@ -175,5 +193,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         allowed_origins=tuple(o.strip() for o in env.get("SALESCAST_ALLOWED_ORIGINS", "").split(",")
                               if o.strip()),
         lag_alert=_int(env, "SALESCAST_LAG_ALERT", 10000),
+        event_time=_choice(env, "SALESCAST_EVENT_TIME", ("live", "replay")),
+        max_skew_seconds=_int(env, "SALESCAST_MAX_SKEW_SECONDS", 300, minimum=0),
+        max_ahead_seconds=_int(env, "SALESCAST_MAX_AHEAD_SECONDS", 30 * 86400),
         lstm=env.get("SALESCAST_LSTM", "1") not in ("0", "false", "no", "off"),
     )

@@ -2,10 +2,15 @@
 
 Pure: no Kafka, no Faust. Two small picklable state objects, both meant to live in Faust tables:
 
-* :class:`PartitionClock` (one per partition): ``watermark`` = the largest event time accepted
-  on that partition. The first event of a stream defines it. An event more than
-  ``max_future_seconds`` (default 30 days) ahead of it is :class:`TooFarAhead` and does not move
-  it; any other later event moves it forward. It never moves back.
+* :class:`PartitionClock` (one per partition): the event-time clock. It remembers the latest
+  event time of the last ``window`` (64) distinct series seen on the partition, and its
+  ``watermark`` is the *lower median* of those times: more than half of the recently active
+  series must have reached a time before the clock does, so one series, or a minority of
+  producers, cannot move it for everyone. It only moves forward, and is undefined until
+  ``min_series`` (default 3) distinct series, or 100 events, were seen. The caller feeds it with :meth:`~PartitionClock.observe`
+  per event and moves it with :meth:`~PartitionClock.advance` once per message. An event more
+  than ``max_future_seconds`` ahead of the watermark is :class:`TooFarAhead` (the worker uses
+  this in replay mode; in live mode it bounds event time by the message timestamp instead).
 * :class:`SeriesBuckets` (one per series): the open buckets' running totals, ``closed_until``
   (start of the first bucket not yet closed) and a bounded ``history`` of the last closed
   buckets (``deque(maxlen=history)``, ~50 bytes each pickled; ``history=0`` keeps none).
@@ -36,12 +41,20 @@ Accepted(bucket=864000, qty=3.0, revenue=6.0, n_events=1)
 Accepted(bucket=864000, qty=2.0, revenue=4.0, n_events=2)
 >>> shop.add(SaleEvent("A", 13 * DAY + 7200, qty=5, price=1.0), clock)  # day 13, 02:00
 Accepted(bucket=1123200, qty=5.0, revenue=5.0, n_events=1)
+>>> for series in "ABC":  # the caller feeds the clock: three series reached day 13
+...     clock.observe(series, 13 * DAY + 7200)
+>>> clock.advance()
+1130400
 >>> [(b.start // DAY, b.qty, b.n_events, b.returns) for b in shop.close_due(clock.watermark)]
 [(10, 2.0, 2, 1.0), (11, 0.0, 0, 0.0), (12, 0.0, 0, 0.0)]
 >>> shop.add(SaleEvent("A", 12 * DAY + 5, qty=1, price=1.0), clock).reason
 'event time 1036805 is in closed bucket 1036800 (watermark 1130400)'
 >>> shop.add(SaleEvent("A", 60 * DAY, qty=1, price=1.0), clock).reason
 'event time 5184000 is more than 2592000 s ahead of the watermark 1130400'
+>>> shop.add(SaleEvent("A", 13 * DAY + 60, qty=1, price=1.0, id="x"), clock).n_events
+2
+>>> shop.add(SaleEvent("A", 13 * DAY + 60, qty=1, price=1.0, id="x"), clock).reason
+"id 'x' was already counted in bucket 1123200"
 """
 
 from __future__ import annotations
@@ -60,14 +73,18 @@ __all__ = [
     "Accepted",
     "TooLate",
     "TooFarAhead",
+    "DuplicateId",
     "MAX_FUTURE_SECONDS",
+    "CLOCK_WINDOW",
     "MAX_FILL",
 ]
 
 MAX_FUTURE_SECONDS = 30 * 86400
-#: After this many too-far-ahead events in a row the watermark jumps to them: the stream itself
-#: moved on (a long shutdown, a replay of later data), it was not one bad clock.
-JUMP_AFTER = 100
+#: distinct series whose latest event times make a partition's watermark (their lower median)
+CLOCK_WINDOW = 64
+#: the watermark is undefined until this many distinct series, or CLOCK_WARMUP events, were seen
+CLOCK_MIN_SERIES = 3
+CLOCK_WARMUP = 100
 MAX_FILL = 1000
 _new = tuple.__new__
 
@@ -124,6 +141,17 @@ class TooFarAhead(NamedTuple):
         )
 
 
+class DuplicateId(NamedTuple):
+    """An event whose ``id`` was already counted in the same (open) bucket of its series."""
+
+    id: str
+    bucket: int
+
+    @property
+    def reason(self) -> str:
+        return f"id {self.id!r} was already counted in bucket {self.bucket}"
+
+
 class ClosedBucket(NamedTuple):
     """A closed bucket ``[start, end)``; ``n_events == 0`` for a zero-filled one."""
 
@@ -138,44 +166,92 @@ class ClosedBucket(NamedTuple):
 class _Acc:
     """Running totals of one open bucket."""
 
-    __slots__ = ("qty", "revenue", "n_events", "returns")
+    __slots__ = ("qty", "revenue", "n_events", "returns", "ids")
 
     def __init__(self) -> None:
         self.qty = 0.0
         self.revenue = 0.0
         self.n_events = 0
         self.returns = 0.0
+        self.ids: set[str] | None = None  # event ids counted in this bucket (duplicate check)
 
-    def __getstate__(self) -> tuple[float, float, int, float]:
-        return self.qty, self.revenue, self.n_events, self.returns
+    def __getstate__(self) -> tuple[object, ...]:
+        return self.qty, self.revenue, self.n_events, self.returns, self.ids
 
-    def __setstate__(self, state: tuple[float, float, int, float]) -> None:
-        self.qty, self.revenue, self.n_events, self.returns = state
+    def __setstate__(self, state: tuple[object, ...]) -> None:
+        self.qty, self.revenue, self.n_events, self.returns = state[:4]  # type: ignore[assignment]
+        self.ids = state[4] if len(state) > 4 else None  # type: ignore[assignment]
 
 
 class PartitionClock:
-    """The watermark of one partition: the largest event time accepted there (None before)."""
+    """The event-time clock of one partition (see the module docstring for the rules).
 
-    __slots__ = ("watermark", "max_future_seconds", "ahead_streak")
+    >>> clock = PartitionClock()
+    >>> for series, ts in [("A", 100.0), ("B", 200.0), ("C", 300.0)]:
+    ...     clock.observe(series, ts)
+    >>> clock.advance()  # lower median of 100, 200, 300
+    200.0
+    >>> clock.observe("A", 9e9); clock.advance()  # never further than a majority reached
+    300.0
+    >>> clock.observe("B", 400.0); clock.advance()
+    400.0
+    """
+
+    __slots__ = ("watermark", "max_future_seconds", "window", "recent", "events", "min_series")
 
     def __init__(
-        self, max_future_seconds: float = MAX_FUTURE_SECONDS, watermark: float | None = None
+        self,
+        max_future_seconds: float = MAX_FUTURE_SECONDS,
+        watermark: float | None = None,
+        window: int = CLOCK_WINDOW,
+        min_series: int = CLOCK_MIN_SERIES,
     ) -> None:
         if not max_future_seconds > 0:
             raise ValueError(f"max_future_seconds must be > 0, got {max_future_seconds!r}")
+        if not isinstance(window, int) or window < 1:
+            raise ValueError(f"window must be a positive integer, got {window!r}")
         self.max_future_seconds = max_future_seconds
         self.watermark = watermark
-        self.ahead_streak = 0  # consecutive too-far-ahead events
+        self.window = window
+        self.min_series = min_series  # distinct series needed (or CLOCK_WARMUP events) to start
+        # series -> its latest event time seen, least recently seen series first
+        self.recent: dict[str, float] = {}
+        self.events = 0
 
     def __repr__(self) -> str:
         return f"PartitionClock(watermark={self.watermark!r})"
 
-    def __getstate__(self) -> tuple[float, float | None, int]:
-        return self.max_future_seconds, self.watermark, self.ahead_streak
+    def __getstate__(self) -> tuple[object, ...]:
+        return (self.max_future_seconds, self.watermark, self.window, self.recent, self.events,
+                self.min_series)
 
-    def __setstate__(self, state: tuple[float, float | None, int]) -> None:
-        self.max_future_seconds, self.watermark = state[0], state[1]
-        self.ahead_streak = state[2] if len(state) > 2 else 0
+    def __setstate__(self, state: tuple[object, ...]) -> None:
+        self.max_future_seconds, self.watermark = state[0], state[1]  # type: ignore[assignment]
+        if len(state) >= 6:
+            self.window, self.recent, self.events, self.min_series = state[2:6]  # type: ignore[assignment]
+        else:  # a clock pickled before the median rule: keep its watermark
+            self.window, self.recent, self.events = CLOCK_WINDOW, {}, CLOCK_WARMUP
+            self.min_series = CLOCK_MIN_SERIES
+
+    def observe(self, series: str, ts: float) -> None:
+        """Remember that ``series`` reached event time ``ts`` (does not move the watermark)."""
+        recent = self.recent
+        old = recent.pop(series, None)
+        recent[series] = ts if old is None or ts > old else old
+        if len(recent) > self.window:
+            del recent[next(iter(recent))]
+        self.events += 1
+
+    def advance(self) -> float | None:
+        """Move the watermark up to the lower median of the recent series' latest times."""
+        recent = self.recent
+        if not recent or (len(recent) < self.min_series and self.events < CLOCK_WARMUP):
+            return self.watermark
+        times = sorted(recent.values())
+        candidate = times[(len(times) - 1) // 2]
+        if self.watermark is None or candidate > self.watermark:
+            self.watermark = candidate
+        return self.watermark
 
 
 class SeriesBuckets:
@@ -233,31 +309,43 @@ class SeriesBuckets:
         self.closed_until, self.open, self.history = closed_until, open_, history  # type: ignore[assignment]
         self._cache()
 
-    def add(self, event: SaleEvent, clock: PartitionClock) -> Accepted | TooLate | TooFarAhead:
-        """Add one event; the clock's watermark moves forward when the event is accepted.
+    def add(
+        self, event: SaleEvent, clock: PartitionClock, check_ahead: bool = True
+    ) -> Accepted | TooLate | TooFarAhead | DuplicateId:
+        """Add one event, judged against the clock's watermark (which it does not move).
+
+        ``check_ahead=False`` skips the :class:`TooFarAhead` rule (the caller bounds event
+        time another way). An event whose ``id`` was counted already in its (open) bucket is a
+        :class:`DuplicateId`.
 
         >>> clock, s = PartitionClock(), SeriesBuckets(width=60, lateness=0)
         >>> s.add(SaleEvent("A", 125, 2, 1.5), clock), clock.watermark
-        (Accepted(bucket=120, qty=2.0, revenue=3.0, n_events=1), 125)
+        (Accepted(bucket=120, qty=2.0, revenue=3.0, n_events=1), None)
         """
         ts = event.ts
         wm = clock.watermark
-        if wm is None or ts > wm:
-            if wm is not None and ts - wm > clock.max_future_seconds:
-                clock.ahead_streak += 1
-                if clock.ahead_streak < JUMP_AFTER:
-                    return TooFarAhead(ts, wm, clock.max_future_seconds)
-            clock.ahead_streak = 0
-            clock.watermark = wm = ts
         width = self.width
         start = int(ts // width) * width
-        if start + self._span <= wm or start < self._floor:
-            return TooLate(ts, start, wm)
+        if wm is not None:
+            if check_ahead and ts - wm > clock.max_future_seconds:
+                return TooFarAhead(ts, wm, clock.max_future_seconds)
+            if start + self._span <= wm:
+                return TooLate(ts, start, wm)
+        if start < self._floor:
+            return TooLate(ts, start, -math.inf if wm is None else wm)
         acc = self.open.get(start)
         if acc is None:
             acc = self.open[start] = _Acc()
             if self.closed_until is None and start + self._span < self._due_at:
                 self._due_at = start + self._span
+        ident = event.id
+        if ident is not None:
+            if acc.ids is None:
+                acc.ids = {ident}
+            elif ident in acc.ids:
+                return DuplicateId(ident, start)
+            else:
+                acc.ids.add(ident)
         qty = event.qty
         acc.qty += qty
         acc.revenue += qty * event.price

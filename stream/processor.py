@@ -10,9 +10,22 @@ replays safe:
 * the partition clock (watermark) only moves forward, and closing a bucket happens exactly
   once per series (``SeriesBuckets.close_due``).
 
-Per message: validate (single event or envelope) -> dead-letter the rejects -> add each event to
-its series' open bucket (too late / too far ahead -> dead letter) -> close every bucket the
-watermark made due: the model learns each closed value and forecasts h=1..H.
+Per message: validate (single event or envelope) -> dead-letter the rejects -> re-route each
+event that is not on its series' partition (:mod:`stream.partitioning`) -> add each event to its
+series' open bucket (in the future / too late / too far ahead / duplicate id -> dead letter with
+its code) -> feed the partition clock and move it -> close every bucket the watermark made due:
+the model learns each closed value and forecasts h=1..H.
+
+Event time (the README's "Event-time rules"): ``live`` mode rejects an event more than
+``max_skew`` seconds after its message's timestamp (the broker's append time on topics that
+``services up`` creates), so a producer's wrong clock cannot open buckets in the future; ``replay``
+mode (old or simulated data) instead rejects events more than ``max_ahead`` seconds ahead of the
+partition watermark. In both, the watermark is the partition clock's lower median over recently
+active series (:class:`stream.bucketing.PartitionClock`).
+
+Exactly-once effects from at-least-once delivery: the partition state remembers the last offset
+its clock observed, each series the last offset it applied, so a replay after a crash neither
+moves the clock twice nor counts twice, and re-emits the Redis writes of the series it skips.
 
 Series that stop selling are not swept: their zero buckets are filled in (and learnt) when
 they are next touched, so a silent series keeps its last forecast, dated by its ``origin``.
@@ -30,14 +43,24 @@ from models.anomaly import AnomalyDetector, Expected, make_alert
 from models.calendar import HolidayAdjusted
 from models.factory import Forecast, SeriesModel, default_model
 from salescast.config import Settings
-from stream.bucketing import Accepted, ClosedBucket, PartitionClock, SeriesBuckets
-from stream.records import DeadLetter
+from stream.bucketing import (
+    CLOCK_MIN_SERIES,
+    Accepted,
+    ClosedBucket,
+    DuplicateId,
+    PartitionClock,
+    SeriesBuckets,
+    TooFarAhead,
+)
+from stream.partitioning import partition_for
+from stream.records import DeadLetter, SaleEvent
 from stream.sink import SeriesWrite
 from stream.validation import parse_message
 
 __all__ = ["Message", "SeriesState", "PartitionState", "BatchOutput", "Processor"]
 
 DAY = 86400
+RECENT_ALERTS = 5  # alerts kept per series, republished when Redis comes back empty
 UPDATE_HISTORY = 28  # closed buckets carried by each live update (the snapshot has them all)
 
 
@@ -65,6 +88,8 @@ class SeriesState:
     # recent closed values, oldest first, ending at ``origin`` (compact: 8 bytes a bucket)
     history: array[float] = field(default_factory=lambda: array("d"))
     detector: AnomalyDetector = field(default_factory=AnomalyDetector)
+    alerts: list[dict[str, Any]] = field(default_factory=list)  # the last RECENT_ALERTS alerts
+    mover: dict[str, float] | None = None  # distance of the latest closed bucket from forecast
 
     def __getstate__(self) -> dict[str, Any]:
         # the forecast is recomputed whenever a bucket closes: not worth pickling
@@ -73,6 +98,8 @@ class SeriesState:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state, forecast=None)
         self.__dict__.setdefault("detector", AnomalyDetector())
+        self.__dict__.setdefault("alerts", [])
+        self.__dict__.setdefault("mover", None)
 
     def expected(self, bucket: int, width: int) -> Expected | None:
         """What the current forecast says about the bucket starting at ``bucket``, if anything.
@@ -105,6 +132,11 @@ class PartitionState:
     clock: PartitionClock
     due: list[tuple[float, str]] = field(default_factory=list)  # heap of (due_at, series)
     queued: set[str] = field(default_factory=set)  # series with an entry in ``due``
+    position: int = -1  # the last offset whose events the clock observed
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.__dict__.setdefault("position", -1)
 
     def schedule(self, series: str, due_at: float, earlier: bool = False) -> None:
         """Make sure ``series`` is looked at once the watermark reaches ``due_at``."""
@@ -121,10 +153,13 @@ class BatchOutput:
     # every bucket closed in this batch, in order: (series, bucket) (the buckets topic)
     buckets: list[tuple[str, ClosedBucket]] = field(default_factory=list)
     alerts: list[dict[str, Any]] = field(default_factory=list)  # anomaly alerts (JSON-ready)
+    # events found on another partition than their series': (series, event JSON to re-send)
+    reroute: list[tuple[str, bytes]] = field(default_factory=list)
     # series -> how far its latest closed bucket was from its forecast (the top movers)
     movers: dict[str, dict[str, float]] = field(default_factory=dict)
     accepted: int = 0
-    duplicates: int = 0
+    duplicates: int = 0  # redelivered messages a series had applied already (after a restart)
+    duplicate_ids: int = 0  # events whose id the series had counted already (dead-lettered)
     closed: int = 0
 
 
@@ -142,9 +177,19 @@ class Processor:
     def __init__(self, topic: str, width: int = 86400, lateness: int = 3600,
                  horizon: int = 14, history: int = 120,
                  model_factory: Callable[[int], SeriesModel] = default_model,
-                 path_provider: Callable[[list[SeriesState]], None] | None = None) -> None:
+                 path_provider: Callable[[list[SeriesState]], None] | None = None, *,
+                 partitions: int | None = None, event_time: str = "live",
+                 max_skew: float = 300.0, max_ahead: float = 30 * DAY) -> None:
+        if event_time not in ("live", "replay"):
+            raise ValueError(f"event_time must be 'live' or 'replay', got {event_time!r}")
+        if max_skew < 0 or max_ahead <= 0:
+            raise ValueError(f"max_skew must be >= 0 and max_ahead > 0, got {max_skew}, "
+                             f"{max_ahead}")
         self.topic, self.width, self.lateness = topic, width, lateness
         self.horizon, self.history = horizon, history
+        # the events topic's partition count: events of a series found elsewhere are re-routed
+        self.partitions = partitions
+        self.live, self.max_skew, self.max_ahead = event_time == "live", max_skew, max_ahead
         self.model_factory = model_factory
         # called once per batch with the series whose buckets closed, before their writes:
         # the worker's LSTM runner sets their LSTM paths (batched inference) there
@@ -152,13 +197,15 @@ class Processor:
 
     @classmethod
     def from_settings(cls, settings: Settings,
-                      path_provider: Callable[[list[SeriesState]], None] | None = None
-                      ) -> Processor:
+                      path_provider: Callable[[list[SeriesState]], None] | None = None,
+                      partitions: int | None = None) -> Processor:
         lstm = path_provider is not None
         holidays = settings.bucket_seconds == DAY  # the holiday factor counts days
         return cls(settings.events_topic, settings.bucket_seconds, settings.lateness_seconds,
                    settings.horizon, settings.history,
-                   lambda h: default_model(h, lstm=lstm, holidays=holidays), path_provider)
+                   lambda h: default_model(h, lstm=lstm, holidays=holidays), path_provider,
+                   partitions=partitions, event_time=settings.event_time,
+                   max_skew=settings.max_skew_seconds, max_ahead=settings.max_ahead_seconds)
 
     def new_series(self, series: str) -> SeriesState:
         # the bucketing keeps no history: SeriesState.history is the compact copy
@@ -169,11 +216,13 @@ class Processor:
                 get: Callable[[str], Any]) -> BatchOutput:
         out = BatchOutput()
         pkey = partition_key(partition)
-        pstate: PartitionState = get(pkey) or PartitionState(PartitionClock())
+        pstate: PartitionState = get(pkey) or PartitionState(PartitionClock(
+            max_future_seconds=self.max_ahead, min_series=1 if self.live else CLOCK_MIN_SERIES))
         clock = pstate.clock
         touched: dict[str, SeriesState] = {}
         version: dict[str, int] = {}
         closed: set[str] = set()  # series whose forecast changed in this batch
+        n_parts, live, topic = self.partitions, self.live, self.topic
 
         def load(sid: str) -> SeriesState:
             st = touched.get(sid)
@@ -182,37 +231,66 @@ class Processor:
                 touched[sid] = st
             return st
 
+        def dead(reason: str, stage: str, code: str, raw: bytes, offset: int,
+                 index: int | None, series: str | None = None) -> None:
+            out.dead.append(DeadLetter(reason, stage, raw, topic, partition, offset, code,
+                                       index, series))
+
         for msg in messages:
+            offset = msg.offset
             events, rejected = parse_message(msg.value)
             for rej in rejected:
-                out.dead.append(DeadLetter(rej.reason, "validation", rej.raw, self.topic,
-                                           partition, msg.offset))
-            applied: list[SeriesState] = []
+                dead(rej.reason, "validation", "invalid", rej.raw, offset, rej.index)
             single = len(events) + len(rejected) == 1  # else an envelope: re-serialise each
-            for ev in events:
+            indices: list[int | None] = ([None] * len(events) if single
+                                         else _valid_indices(events, rejected))
+            fresh = offset > pstate.position  # the clock has not observed this message yet
+            limit = msg.timestamp + self.max_skew if live and msg.timestamp > 0 else None
+            applied: list[SeriesState] = []
+            for ev, index in zip(events, indices, strict=True):
+                if n_parts is not None and partition_for(ev.series, n_parts) != partition:
+                    out.reroute.append((ev.series, _rerouted(ev, partition, offset, index)))
+                    continue
+                raw = msg.value if single else ev.to_json()
+                if limit is not None and ev.ts > limit:
+                    dead(f"event time {ev.ts:.3f} is more than {self.max_skew:g} s after its "
+                         f"message's timestamp {msg.timestamp:.3f} (a producer clock ahead?)",
+                         "bucketing", "in_future", raw, offset, index, ev.series)
+                    continue
+                if fresh:
+                    clock.observe(ev.series, ev.ts)
                 st = load(ev.series)
-                if st.positions.get(partition, -1) >= msg.offset:
-                    out.duplicates += 1
+                if st.positions.get(partition, -1) >= offset:
+                    out.duplicates += 1  # applied before a restart: re-emit its write only
+                    version[ev.series] = max(version.get(ev.series, -1), st.positions[partition])
+                    closed.add(ev.series)
+                    pstate.schedule(ev.series, st.buckets.due_at)
                     continue
                 due_before = st.buckets.due_at
-                result = st.buckets.add(ev, clock)
+                result = st.buckets.add(ev, clock, check_ahead=not live)
                 if isinstance(result, Accepted):
                     out.accepted += 1
                     st.events += 1
                     st.last_ts = max(st.last_ts, ev.ts)
-                    version[ev.series] = msg.offset
+                    version[ev.series] = offset
                     applied.append(st)
                     pstate.schedule(ev.series, st.buckets.due_at, st.buckets.due_at < due_before)
+                elif isinstance(result, DuplicateId):
+                    out.duplicate_ids += 1
+                    dead(result.reason, "duplicate", "duplicate_id", raw, offset, index,
+                         ev.series)
                 else:
-                    raw = msg.value if single else ev.to_json()
-                    out.dead.append(DeadLetter(result.reason, "bucketing", raw, self.topic,
-                                               partition, msg.offset))
+                    code = "too_far_ahead" if isinstance(result, TooFarAhead) else "too_late"
+                    dead(result.reason, "bucketing", code, raw, offset, index, ev.series)
             for st in applied:
-                st.positions[partition] = msg.offset
-            self._close_due(pstate, load, version, closed, msg.offset, out)
+                st.positions[partition] = offset
+            if fresh:
+                clock.advance()
+                pstate.position = offset
+            self._close_due(pstate, load, version, closed, offset, out)
 
         if self.path_provider is not None and closed:
-            self.path_provider([touched[sid] for sid in closed])
+            self.path_provider([touched[sid] for sid in closed if sid in version])
         for sid, st in touched.items():
             if sid in version:
                 out.states[series_key(sid)] = st
@@ -263,7 +341,7 @@ class Processor:
         e = st.expected(bucket.start, self.width)
         if e is None:
             return
-        out.movers[st.series] = {"score": round(abs(bucket.qty - e.yhat) / e.half_width, 3),
+        out.movers[st.series] = st.mover = {"score": round(abs(bucket.qty - e.yhat) / e.half_width, 3),
                                  "actual": bucket.qty, "expected": round(e.yhat, 3),
                                  "bucket": bucket.start}
         s = st.detector.observe(bucket.qty, e, st.model.n_seen)
@@ -273,8 +351,9 @@ class Processor:
             version = str(model.get("name", "model"))
             if model.get("lstm_version"):
                 version += f"+lstm:{model['lstm_version']}"
-            out.alerts.append(make_alert(st.series, bucket.start, bucket.end, bucket.qty, e, s,
-                                         version))
+            alert = make_alert(st.series, bucket.start, bucket.end, bucket.qty, e, s, version)
+            out.alerts.append(alert)
+            st.alerts = [*st.alerts[-(RECENT_ALERTS - 1):], alert]
 
     def _write(self, st: SeriesState, version: int, closed: bool) -> SeriesWrite:
         """The live part always; the forecast part (actuals + forecast) when it changed."""
@@ -290,6 +369,8 @@ class Processor:
         if not closed:
             return SeriesWrite(st.series, version, st.last_ts, live, None, dict(live, kind="live"))
         forecast = None
+        if st.forecast is None and st.origin is not None and st.model.n_seen:
+            st.forecast = st.model.forecast(self.horizon)  # not pickled: recomputed
         if st.forecast is not None and st.origin is not None:
             forecast = st.forecast.to_dict()
             forecast["t"] = [st.origin + i * self.width for i in range(st.forecast.horizon)]
@@ -298,3 +379,18 @@ class Processor:
         update = dict(live, kind="forecast", bucket_seconds=self.width, forecast=forecast,
                       actuals=actuals[-UPDATE_HISTORY:])
         return SeriesWrite(st.series, version, st.last_ts, live, part, update)
+
+
+def _valid_indices(events: list[SaleEvent], rejected: list[Any]) -> list[int | None]:
+    """Positions inside the envelope of its valid events (the rejected ones carry theirs)."""
+    bad = {r.index for r in rejected}
+    return [i for i in range(len(events) + len(rejected)) if i not in bad]
+
+
+def _rerouted(ev: SaleEvent, partition: int, offset: int, index: int | None) -> bytes:
+    """The event to re-send keyed by its series: it names where it came from, and gets an id
+    when it had none, so a copy sent twice (a crash before the commit) counts once."""
+    origin = f"{partition}/{offset}/{'-' if index is None else index}"
+    body = ev if ev.id is not None else SaleEvent(ev.series, ev.ts, ev.qty, ev.price,
+                                                  f"@{origin}", ev.country)
+    return body.to_json()[:-1] + b',"rerouted_from":"' + origin.encode() + b'"}'

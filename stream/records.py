@@ -22,10 +22,11 @@ A record that fails validation goes to ``sales.deadletter`` as a :class:`DeadLet
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from dataclasses import asdict, dataclass
 
-__all__ = ["SaleEvent", "DeadLetter", "MAX_SERIES_LEN", "MAX_ABS_QTY", "MAX_PRICE"]
+__all__ = ["SaleEvent", "DeadLetter", "DEAD_LETTER_RAW_MAX", "MAX_SERIES_LEN", "MAX_ABS_QTY", "MAX_PRICE"]
 
 MAX_SERIES_LEN = 64
 MAX_ABS_QTY = 1e6
@@ -54,9 +55,30 @@ class SaleEvent:
         return json.dumps(d, separators=(",", ":")).encode()
 
 
+#: raw bytes a dead letter carries at most; the rest is named by size and sha256 (the original
+#: stays in the source topic at ``topic/partition/offset``). Keeps every dead letter far below
+#: the producer's 1 MB request limit, whatever was sent.
+DEAD_LETTER_RAW_MAX = 16_384
+DEAD_LETTER_REASON_MAX = 500
+
+
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
-    """A rejected record: the raw bytes, why, at which stage, and where it came from."""
+    """A record that was not counted: why (``code``, ``reason``), at which ``stage``, and where
+    it came from (``topic``, ``partition``, ``offset`` and, inside an envelope, ``index``).
+
+    Codes: ``invalid`` (validation), ``too_late``, ``too_far_ahead``, ``in_future`` (event-time
+    rules), ``duplicate_id`` (an id already counted for the series: a skip, not an error).
+    :meth:`to_json` is bounded: at most :data:`DEAD_LETTER_RAW_MAX` raw bytes, plus their full
+    size and sha256.
+
+    >>> dl = DeadLetter("bad", "validation", b"x" * 2_000_000, "t", 1, 7, code="invalid")
+    >>> len(dl.to_json()) < 30_000, dl.key
+    (True, b't/1/7/-')
+    >>> back = DeadLetter.from_json(dl.to_json())
+    >>> back.truncated, back.raw_size, len(back.raw)
+    (True, 2000000, 16384)
+    """
 
     reason: str
     stage: str
@@ -64,26 +86,56 @@ class DeadLetter:
     topic: str
     partition: int
     offset: int
+    code: str = "invalid"
+    index: int | None = None
+    series: str | None = None
+    raw_size: int | None = None  # size of the original (None: ``len(raw)``)
+    raw_sha256: str | None = None
+
+    @property
+    def truncated(self) -> bool:
+        return self.raw_size is not None and self.raw_size > len(self.raw)
+
+    @property
+    def key(self) -> bytes:
+        """Stable across redeliveries: consumers dedupe dead letters by it."""
+        index = "-" if self.index is None else str(self.index)
+        return f"{self.topic}/{self.partition}/{self.offset}/{index}".encode()
 
     def to_json(self) -> bytes:
+        raw = self.raw
+        size = len(raw) if self.raw_size is None else self.raw_size
+        digest = self.raw_sha256 or hashlib.sha256(raw).hexdigest()
         d = {
-            "reason": self.reason,
+            "reason": self.reason[:DEAD_LETTER_REASON_MAX],
+            "code": self.code,
             "stage": self.stage,
-            "raw_b64": base64.b64encode(self.raw).decode(),
             "topic": self.topic,
             "partition": self.partition,
             "offset": self.offset,
+            "index": self.index,
+            "series": self.series,
+            "raw_b64": base64.b64encode(raw[:DEAD_LETTER_RAW_MAX]).decode(),
+            "raw_size": size,
+            "raw_sha256": digest,
+            "truncated": size > min(len(raw), DEAD_LETTER_RAW_MAX),
         }
         return json.dumps(d, separators=(",", ":")).encode()
 
     @classmethod
     def from_json(cls, data: bytes) -> DeadLetter:
         d = json.loads(data)
+        raw = base64.b64decode(d["raw_b64"])
         return cls(
             reason=d["reason"],
             stage=d["stage"],
-            raw=base64.b64decode(d["raw_b64"]),
+            raw=raw,
             topic=d["topic"],
             partition=int(d["partition"]),
             offset=int(d["offset"]),
+            code=d.get("code") or ("invalid" if d["stage"] == "validation" else d["stage"]),
+            index=d.get("index"),
+            series=d.get("series"),
+            raw_size=d.get("raw_size", len(raw)),
+            raw_sha256=d.get("raw_sha256"),
         )

@@ -5,13 +5,22 @@ per event keyed by its series id, in the order given (callers pass events in tim
 ``speed=k`` sends event time ``k`` times faster than it happened (``3600``: an hour of sales
 per second); ``speed=None`` sends as fast as the broker takes them.
 
-``envelope=N > 0`` packs ``N`` consecutive events into one message ``{"events": [...]}`` (the
-wire format of :mod:`stream.records`). Its key is the series when all its events share one,
-else none (the partitioner spreads keyless messages): consumers of envelopes get no per-series
-partition affinity. Pacing then follows each envelope's last event.
+Every event goes to its series' partition, :func:`stream.partitioning.partition_for` (the Java
+client's murmur2): single events through the key and the producer's ``partitioner``
+(:data:`~stream.partitioning.PRODUCER_PARTITIONER`, named in :func:`producer_config` because
+librdkafka's default hashes differently), envelopes through an explicit partition.
 
-The pacing math (:class:`Pacer`) and the encoding (:func:`encode_event`,
-:func:`pack_envelope`) are pure and tested without a broker.
+``envelope=N > 0`` packs events into messages ``{"events": [...]}`` (the wire format of
+:mod:`stream.records`) per partition (:func:`group_envelopes`): one pending buffer per
+partition, sent when it holds ``N`` events, and every buffer at the end. When paced, a buffer
+is also sent once its oldest event is :data:`MAX_ENVELOPE_DELAY` wall seconds old, so a quiet
+partition does not hold its events back. An envelope's key is its series when all its events
+share one, else none; its partition is explicit either way. Events of one series keep their
+order (one partition, one buffer). Pacing follows each envelope's last event. The number of
+partitions is read from the topic's metadata: the topic must exist.
+
+The pacing math (:class:`Pacer`), the encoding (:func:`encode_event`, :func:`pack_envelope`)
+and the grouping (:func:`group_envelopes`) are pure and tested without a broker.
 """
 
 from __future__ import annotations
@@ -22,10 +31,9 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
-from itertools import islice
 from typing import Any
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -38,12 +46,20 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from salescast.config import ConfigError
+from stream.partitioning import PRODUCER_PARTITIONER, partition_for
 from stream.records import MAX_ENVELOPE_EVENTS, SaleEvent
 
-__all__ = ["Pacer", "ReplaySummary", "encode_event", "pack_envelope", "producer_config", "replay"]
+__all__ = [
+    "Pacer", "ReplayError", "ReplaySummary", "encode_event", "group_envelopes", "pack_envelope",
+    "producer_config", "replay", "topic_partitions",
+]
 
 TICK = 2048  #: events between progress updates and producer polls
 FLUSH_TIMEOUT = 60.0
+METADATA_TIMEOUT = 10.0
+#: when paced, the longest an event waits in an envelope buffer (wall seconds)
+MAX_ENVELOPE_DELAY = 0.5
 _str = json.encoder.encode_basestring_ascii
 
 
@@ -83,18 +99,81 @@ def pack_envelope(events: list[SaleEvent]) -> tuple[str | None, bytes]:
     return key, b'{"events":[' + b",".join(map(encode_event, events)) + b"]}"
 
 
+def group_envelopes(
+    events: Iterable[SaleEvent], size: int, partitions: int, max_span: float | None = None
+) -> Iterator[tuple[int, list[SaleEvent]]]:
+    """``(partition, events)`` of each envelope: one buffer per partition
+    (:func:`~stream.partitioning.partition_for` of the series), yielded when it holds ``size``
+    events, and all non-empty buffers at the end (lowest partition first). With ``max_span``
+    (event-time seconds), buffers whose first event is more than ``max_span`` older than the
+    incoming event are yielded first (oldest first). Events keep their order per partition.
+
+    >>> evs = [SaleEvent(s, float(t), 1, 1.0) for t, s in enumerate("ABAAB")]
+    >>> partition_for("A", 4), partition_for("B", 4)
+    (2, 0)
+    >>> [(p, "".join(e.series for e in chunk)) for p, chunk in group_envelopes(evs, 2, 4)]
+    [(2, 'AA'), (0, 'BB'), (2, 'A')]
+    >>> [(p, [e.ts for e in chunk]) for p, chunk in group_envelopes(evs, 9, 4, max_span=2.5)]
+    [(2, [0.0, 2.0]), (0, [1.0]), (0, [4.0]), (2, [3.0])]
+    """
+    if size < 1:
+        raise ValueError(f"size must be >= 1, got {size}")
+    buffers: dict[int, list[SaleEvent]] = {}
+    oldest = math.inf  # the smallest first ts of the non-empty buffers
+    for e in events:
+        if max_span is not None and e.ts - oldest > max_span:
+            floor = e.ts - max_span
+            old = sorted((b[0].ts, p) for p, b in buffers.items() if b[0].ts < floor)
+            for _, p in old:
+                yield p, buffers.pop(p)
+            oldest = min((b[0].ts for b in buffers.values()), default=math.inf)
+        p = partition_for(e.series, partitions)
+        buf = buffers.get(p)
+        if buf is None:
+            buf = buffers[p] = []
+            oldest = min(oldest, e.ts)
+        buf.append(e)
+        if len(buf) >= size:
+            yield p, buffers.pop(p)
+            if max_span is not None:
+                oldest = min((b[0].ts for b in buffers.values()), default=math.inf)
+    for p in sorted(buffers):
+        yield p, buffers[p]
+
+
 def _messages(
-    events: Iterable[SaleEvent], envelope: int
-) -> Iterator[tuple[str | None, bytes, float, int]]:
-    """``(key, value, pacing ts, events in it)`` of each message to send."""
+    events: Iterable[SaleEvent], envelope: int, partitions: int, max_span: float | None = None
+) -> Iterator[tuple[int | None, str | None, bytes, float, int]]:
+    """``(partition or None: the key's, key, value, pacing ts, events in it)`` of each message."""
     if not envelope:
         for e in events:
-            yield e.series, encode_event(e), e.ts, 1
+            yield None, e.series, encode_event(e), e.ts, 1
         return
-    it = iter(events)
-    while chunk := list(islice(it, envelope)):
+    for p, chunk in group_envelopes(events, envelope, partitions, max_span):
         key, value = pack_envelope(chunk)
-        yield key, value, chunk[-1].ts, len(chunk)
+        yield p, key, value, chunk[-1].ts, len(chunk)
+
+
+class ReplayError(ConfigError):
+    """The target topic cannot be used (missing, or Kafka does not answer)."""
+
+
+def topic_partitions(producer: Producer, topic: str, timeout: float = METADATA_TIMEOUT) -> int:
+    """How many partitions ``topic`` has; :class:`ReplayError` when it does not exist.
+
+    The whole cluster's metadata is asked for: a request naming the topic would make a broker
+    with ``auto.create.topics.enable`` create it with its default partition count.
+    """
+    try:
+        meta = producer.list_topics(timeout=timeout)
+    except KafkaException as exc:
+        raise ReplayError(f"kafka does not answer: {exc.args[0]}") from None
+    info = meta.topics.get(topic)
+    if info is None or info.error is not None or not info.partitions:
+        why = info.error if info is not None and info.error is not None else "does not exist"
+        raise ReplayError(f"topic {topic!r}: {why} (create it first, e.g. `salescast services "
+                          f"up` or kafka-topics.sh --create)")
+    return len(info.partitions)
 
 
 @dataclass
@@ -165,13 +244,17 @@ class ReplaySummary:
 
 
 def producer_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:
-    """Idempotent, ``acks=all``, lz4 producer settings; delivery reports only for errors.
+    """Idempotent, ``acks=all``, lz4 producer settings; delivery reports only for errors; keys
+    hashed like the Java client (``partitioner``, see :mod:`stream.partitioning`).
 
     >>> producer_config("k:9092", **{"compression.type": "none"})["compression.type"]
     'none'
+    >>> producer_config("k:9092")["partitioner"]
+    'murmur2_random'
     """
     return {
         "bootstrap.servers": bootstrap,
+        "partitioner": PRODUCER_PARTITIONER,
         "enable.idempotence": True,
         "acks": "all",
         "linger.ms": 20,
@@ -203,8 +286,10 @@ def replay(
     """Publish ``events`` to ``topic`` and return a summary (printed too when ``progress``).
 
     ``total`` (events) sizes the progress bar; ``max_idle`` caps paced waits (see
-    :class:`Pacer`); ``config`` overrides producer settings. Ctrl-C stops sending, flushes and
-    returns a summary with ``interrupted=True``.
+    :class:`Pacer`); ``config`` overrides producer settings. Raises :class:`ReplayError` when
+    ``topic`` does not exist or Kafka does not answer. Ctrl-C stops sending, flushes and
+    returns a summary with ``interrupted=True`` (events still in envelope buffers are neither
+    sent nor counted).
     """
     if not 0 <= envelope <= MAX_ENVELOPE_EVENTS:
         raise ValueError(f"envelope must be in 0..{MAX_ENVELOPE_EVENTS}, got {envelope}")
@@ -217,6 +302,8 @@ def replay(
 
     settings = {"on_delivery": partial(on_error, 1), **(config or {})}
     producer = Producer(producer_config(bootstrap, **settings))
+    partitions = topic_partitions(producer, topic)
+    max_span = speed * MAX_ENVELOPE_DELAY if speed is not None else None
 
     produce, poll, clock = producer.produce, producer.poll, time.monotonic
     columns = (
@@ -234,7 +321,7 @@ def replay(
         task = bar.add_task(f"replay -> {topic}", total=total)
         next_tick = TICK
         try:
-            for key, value, ts, n in _messages(events, envelope):
+            for part, key, value, ts, n in _messages(events, envelope, partitions, max_span):
                 if pacer is not None:
                     due = pacer.due(ts, clock())
                     while (left := due - clock()) > 0.0005:
@@ -242,10 +329,11 @@ def replay(
                         bar.update(task, completed=sent)
                 while True:
                     try:
-                        if n == 1:
+                        if part is None:
                             produce(topic, value, key)
                         else:
-                            produce(topic, value, key, on_delivery=partial(on_error, n))
+                            produce(topic, value, key, partition=part,
+                                    on_delivery=partial(on_error, n))
                         break
                     except BufferError:
                         poll(0.05)

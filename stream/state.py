@@ -39,7 +39,11 @@ class StateStore(faust.Sensor):
         return state
 
     def put(self, partition: int, key: str, state: Any) -> None:
+        """Mark ``state`` for the next flush. Flushes follow the order of the last puts (a key
+        put again moves to the end): the processor puts a partition's clock after its series,
+        so a crash in the middle of a flush leaves the clock behind the series, never ahead."""
         self.cache[key] = state
+        self.dirty.pop(key, None)
         self.dirty[key] = (partition, state)
 
     def flush(self) -> int:

@@ -11,6 +11,7 @@ import stream.bucketing as bucketing
 from stream.bucketing import (
     Accepted,
     ClosedBucket,
+    DuplicateId,
     PartitionClock,
     SeriesBuckets,
     TooFarAhead,
@@ -32,9 +33,17 @@ def summary(buckets: list[ClosedBucket]) -> list[tuple[int, float, float, int, f
     return [((b.start - T0) // DAY, b.qty, b.revenue, b.n_events, b.returns) for b in buckets]
 
 
+def feed(s: SeriesBuckets, e: SaleEvent, clock: PartitionClock) -> object:
+    """What the processor does per single-event message: judge, then move the clock."""
+    result = s.add(e, clock)
+    clock.observe(e.series, e.ts)
+    clock.advance()
+    return result
+
+
 @pytest.fixture
 def clock() -> PartitionClock:
-    return PartitionClock()
+    return PartitionClock(min_series=1)
 
 
 @pytest.fixture
@@ -57,7 +66,7 @@ def test_bucket_start() -> None:
 
 def test_sums_per_bucket(shop: SeriesBuckets, clock: PartitionClock) -> None:
     for ts, qty, price in [(60, 2, 1.5), (120, 3, 2.0), (DAY - 1, -1, 2.0), (DAY + 5, 4, 0.5)]:
-        assert isinstance(shop.add(ev(T0 + ts, qty, price), clock), Accepted)
+        assert isinstance(feed(shop, ev(T0 + ts, qty, price), clock), Accepted)
     assert shop.close_due(T0 + 2 * DAY + 3600) == [
         ClosedBucket(T0, T0 + DAY, 4.0, 7.0, 3, 1.0),
         ClosedBucket(T0 + DAY, T0 + 2 * DAY, 4.0, 2.0, 1, 0.0),
@@ -65,13 +74,13 @@ def test_sums_per_bucket(shop: SeriesBuckets, clock: PartitionClock) -> None:
 
 
 def test_accepted_carries_running_totals(shop: SeriesBuckets, clock: PartitionClock) -> None:
-    assert shop.add(ev(T0 + 10, 2, 3.0), clock) == Accepted(T0, 2.0, 6.0, 1)
-    assert shop.add(ev(T0 + 20, -1, 3.0), clock) == Accepted(T0, 1.0, 3.0, 2)
+    assert feed(shop, ev(T0 + 10, 2, 3.0), clock) == Accepted(T0, 2.0, 6.0, 1)
+    assert feed(shop, ev(T0 + 20, -1, 3.0), clock) == Accepted(T0, 1.0, 3.0, 2)
 
 
 def test_gaps_are_filled_with_zeros(shop: SeriesBuckets, clock: PartitionClock) -> None:
-    shop.add(ev(T0 + 100, 5), clock)
-    shop.add(ev(T0 + 4 * DAY + 100, 7), clock)
+    feed(shop, ev(T0 + 100, 5), clock)
+    feed(shop, ev(T0 + 4 * DAY + 100, 7), clock)
     assert summary(shop.close_due(clock.watermark)) == [  # day 3 is due at 4 d + 1 h
         (0, 5.0, 5.0, 1, 0.0),
         (1, 0.0, 0.0, 0, 0.0),
@@ -89,9 +98,9 @@ def test_gaps_are_filled_with_zeros(shop: SeriesBuckets, clock: PartitionClock) 
 
 
 def test_long_gaps_keep_only_max_fill_zeros(shop: SeriesBuckets) -> None:
-    clock = PartitionClock(max_future_seconds=100 * DAY)
-    shop.add(ev(T0), clock)
-    shop.add(ev(T0 + 50 * DAY), clock)
+    clock = PartitionClock(max_future_seconds=100 * DAY, min_series=1)
+    feed(shop, ev(T0), clock)
+    feed(shop, ev(T0 + 50 * DAY), clock)
     closed = summary(shop.close_due(T0 + 51 * DAY + 3600, max_fill=3))
     assert closed == [
         (0, 1.0, 1.0, 1, 0.0),
@@ -102,13 +111,13 @@ def test_long_gaps_keep_only_max_fill_zeros(shop: SeriesBuckets) -> None:
 
 
 def test_lateness(shop: SeriesBuckets, clock: PartitionClock) -> None:
-    shop.add(ev(T0 + 100, 1), clock)
-    shop.add(ev(T0 + DAY + 1800, 2), clock)  # day 1, 00:30: day 0 is not due until 01:00
+    feed(shop, ev(T0 + 100, 1), clock)
+    feed(shop, ev(T0 + DAY + 1800, 2), clock)  # day 1, 00:30: day 0 is not due until 01:00
     assert shop.close_due(clock.watermark) == []
-    assert shop.add(ev(T0 + DAY - 1, 3), clock) == Accepted(T0, 4.0, 4.0, 2)  # late, in time
-    shop.add(ev(T0 + DAY + 3600, 1), clock)  # the watermark reaches 01:00 on day 1
+    assert feed(shop, ev(T0 + DAY - 1, 3), clock) == Accepted(T0, 4.0, 4.0, 2)  # late, in time
+    feed(shop, ev(T0 + DAY + 3600, 1), clock)  # the watermark reaches 01:00 on day 1
     assert summary(shop.close_due(clock.watermark)) == [(0, 4.0, 4.0, 2, 0.0)]
-    late = shop.add(ev(T0 + DAY - 1, 3), clock)
+    late = feed(shop, ev(T0 + DAY - 1, 3), clock)
     assert late == TooLate(T0 + DAY - 1, T0, T0 + DAY + 3600)
     assert (
         late.reason
@@ -119,24 +128,24 @@ def test_lateness(shop: SeriesBuckets, clock: PartitionClock) -> None:
 def test_too_late_even_before_close_due(clock: PartitionClock) -> None:
     # The bucket is due by the watermark (another series moved it): too late for every series.
     a, b = SeriesBuckets(DAY, 3600), SeriesBuckets(DAY, 3600)
-    a.add(ev(T0 + 3 * DAY, series="A"), clock)
-    assert isinstance(b.add(ev(T0 + DAY, series="B"), clock), TooLate)
-    assert isinstance(b.add(ev(T0 + 2 * DAY + 5, series="B"), clock), Accepted)
+    feed(a, ev(T0 + 3 * DAY, series="A"), clock)
+    assert isinstance(feed(b, ev(T0 + DAY, series="B"), clock), TooLate)
+    assert isinstance(feed(b, ev(T0 + 2 * DAY + 5, series="B"), clock), Accepted)
 
 
 def test_too_late_after_a_larger_external_watermark(
     shop: SeriesBuckets, clock: PartitionClock
 ) -> None:
-    shop.add(ev(T0), clock)
+    feed(shop, ev(T0), clock)
     shop.close_due(T0 + 5 * DAY)  # e.g. a sweep with another partition's watermark
-    assert isinstance(shop.add(ev(T0 + 3 * DAY), clock), TooLate)
+    assert isinstance(feed(shop, ev(T0 + 3 * DAY), clock), TooLate)
     assert shop.closed_until == T0 + 4 * DAY
 
 
 def test_out_of_order_within_open_buckets(clock: PartitionClock) -> None:
     s = SeriesBuckets(width=3600, lateness=7200)
     for minutes in [130, 10, 70, 20, 125]:
-        assert isinstance(s.add(ev(T0 + minutes * 60), clock), Accepted)
+        assert isinstance(feed(s, ev(T0 + minutes * 60), clock), Accepted)
     assert [(b.start - T0, b.n_events) for b in s.close_due(T0 + 5 * 3600)] == [
         (0, 2),
         (3600, 1),
@@ -145,40 +154,24 @@ def test_out_of_order_within_open_buckets(clock: PartitionClock) -> None:
 
 
 def test_first_event_defines_watermark_and_too_far_ahead(shop: SeriesBuckets) -> None:
-    clock = PartitionClock(max_future_seconds=7 * DAY)
+    clock = PartitionClock(max_future_seconds=7 * DAY, min_series=1)
     assert clock.watermark is None
-    shop.add(ev(T0 + 50), clock)
+    feed(shop, ev(T0 + 50), clock)
     assert clock.watermark == T0 + 50
     far = shop.add(ev(T0 + 50 + 7 * DAY + 1), clock)
     assert far == TooFarAhead(T0 + 50 + 7 * DAY + 1, T0 + 50, 7 * DAY)
     assert far.reason.startswith("event time") and "604800 s ahead" in far.reason
-    assert clock.watermark == T0 + 50  # a rejected event does not move it
-    assert isinstance(shop.add(ev(T0 + 50 + 7 * DAY), clock), Accepted)  # exactly at the limit
+    assert clock.watermark == T0 + 50  # judging an event never moves the clock
+    assert isinstance(feed(shop, ev(T0 + 50 + 7 * DAY), clock), Accepted)  # exactly the limit
     assert clock.watermark == T0 + 50 + 7 * DAY
-    shop.add(ev(T0 + 7 * DAY), clock)  # an older event never moves it back
+    feed(shop, ev(T0 + 7 * DAY), clock)  # an older event never moves it back
     assert clock.watermark == T0 + 50 + 7 * DAY
-
-
-def test_series_starts_at_its_first_bucket(shop: SeriesBuckets, clock: PartitionClock) -> None:
-    clock.watermark = T0 + 10 * DAY
-    shop.add(ev(T0 + 10 * DAY + 5), clock)
-    assert shop.close_due(T0 + 10 * DAY + 5) == []
-    assert summary(shop.close_due(T0 + 12 * DAY + 3600)) == [(10, 1, 1, 1, 0), (11, 0, 0, 0, 0)]
-
-
-def test_due_at_and_noop_close(shop: SeriesBuckets, clock: PartitionClock) -> None:
-    assert shop.due_at == float("inf") and shop.close_due(T0) == [] and shop.close_due(None) == []
-    shop.add(ev(T0 + 5 * DAY + 7), clock)
-    assert shop.due_at == T0 + 6 * DAY + 3600
-    assert shop.close_due(shop.due_at - 1) == []
-    assert len(shop.close_due(shop.due_at)) == 1
-    assert shop.due_at == T0 + 7 * DAY + 3600
 
 
 def test_history_is_bounded(clock: PartitionClock) -> None:
     s = SeriesBuckets(width=DAY, lateness=0, history=3)
     for d in range(6):
-        s.add(ev(T0 + d * DAY, qty=d), clock)
+        feed(s, ev(T0 + d * DAY, qty=d), clock)
     s.close_due(clock.watermark)
     assert [b.qty for b in s.recent()] == [2.0, 3.0, 4.0]
     assert [b.qty for b in s.recent(2)] == [3.0, 4.0]
@@ -187,12 +180,12 @@ def test_history_is_bounded(clock: PartitionClock) -> None:
 
 def test_each_bucket_closes_exactly_once_randomised() -> None:
     rng = random.Random(3)
-    clock, s = PartitionClock(), SeriesBuckets(width=3600, lateness=1800)
+    clock, s = PartitionClock(min_series=1), SeriesBuckets(width=3600, lateness=1800)
     closed: list[ClosedBucket] = []
     t = float(T0)
     for _ in range(3000):
         t += rng.expovariate(1 / 200)
-        s.add(ev(t - rng.uniform(0, 5000), qty=rng.randint(-1, 5)), clock)
+        feed(s, ev(t - rng.uniform(0, 5000), qty=rng.randint(-1, 5)), clock)
         closed += s.close_due(clock.watermark)
     assert clock.watermark is not None
     closed += s.close_due(clock.watermark + 10 * 3600)
@@ -203,12 +196,12 @@ def test_each_bucket_closes_exactly_once_randomised() -> None:
 
 def test_qty_conservation_randomised() -> None:
     rng = random.Random(4)
-    clock, s = PartitionClock(), SeriesBuckets(width=600, lateness=300)
+    clock, s = PartitionClock(min_series=1), SeriesBuckets(width=600, lateness=300)
     accepted = 0.0
     closed: list[ClosedBucket] = []
     for i in range(2000):
         qty = float(rng.randint(-2, 9))
-        if isinstance(s.add(ev(T0 + i * 7 - rng.uniform(0, 900), qty), clock), Accepted):
+        if isinstance(feed(s, ev(T0 + i * 7 - rng.uniform(0, 900), qty), clock), Accepted):
             accepted += qty
         closed += s.close_due(clock.watermark)
     assert clock.watermark is not None
@@ -217,15 +210,15 @@ def test_qty_conservation_randomised() -> None:
 
 
 def test_pickle_round_trip(shop: SeriesBuckets, clock: PartitionClock) -> None:
-    shop.add(ev(T0 + 10, 2, 3.0), clock)
-    shop.add(ev(T0 + 2 * DAY + 3700, 1), clock)
+    feed(shop, ev(T0 + 10, 2, 3.0), clock)
+    feed(shop, ev(T0 + 2 * DAY + 3700, 1), clock)
     shop.close_due(clock.watermark)
-    shop.add(ev(T0 + 2 * DAY + 4000, 5), clock)
+    feed(shop, ev(T0 + 2 * DAY + 4000, 5), clock)
     shop2, clock2 = pickle.loads(pickle.dumps(shop)), pickle.loads(pickle.dumps(clock))
     assert repr(shop2) == repr(shop) and clock2.watermark == clock.watermark
     assert shop2.due_at == shop.due_at and list(shop2.history) == list(shop.history)
     for s, c in [(shop, clock), (shop2, clock2)]:
-        assert s.add(ev(T0 + 3 * DAY, 4), c) == Accepted(T0 + 3 * DAY, 4.0, 4.0, 1)
+        assert feed(s, ev(T0 + 3 * DAY, 4), c) == Accepted(T0 + 3 * DAY, 4.0, 4.0, 1)
     assert shop.close_due(T0 + 9 * DAY) == shop2.close_due(T0 + 9 * DAY)
     assert len(pickle.dumps(SeriesBuckets())) < 150
 
@@ -249,13 +242,64 @@ def test_bad_clock() -> None:
         PartitionClock(max_future_seconds=0)
 
 
-def test_a_stream_that_moved_on_makes_the_watermark_jump() -> None:
-    from stream.bucketing import JUMP_AFTER
+def test_one_series_cannot_move_the_clock_for_everyone() -> None:
+    """The issue's hijack: five events of one series, each 29 days after the previous one."""
+    clock = PartitionClock(max_future_seconds=30 * DAY)
+    shops = {sid: SeriesBuckets(width=DAY, lateness=3600) for sid in "ABCDE"}
+    for sid in "ABCDE":
+        feed(shops[sid], ev(T0 + 3600, series=sid), clock)
+    assert clock.watermark == T0 + 3600
+    for k in range(1, 6):
+        feed(shops["E"], ev(T0 + 3600 + k * 29 * DAY, series="E"), clock)
+    assert clock.watermark == T0 + 3600  # E alone moved nothing
+    for sid in "ABCD":  # the other series carry on, on time
+        assert isinstance(feed(shops[sid], ev(T0 + 2 * 3600, series=sid), clock), Accepted)
 
-    clock, s = PartitionClock(max_future_seconds=7 * DAY), SeriesBuckets(width=DAY, lateness=0)
-    s.add(ev(T0), clock)
-    later = [s.add(ev(T0 + 20 * DAY + i), clock) for i in range(JUMP_AFTER)]
-    assert all(isinstance(r, TooFarAhead) for r in later[:-1])
-    assert isinstance(later[-1], Accepted)  # the 100th in a row is believed
-    assert clock.watermark == T0 + 20 * DAY + JUMP_AFTER - 1
-    assert pickle.loads(pickle.dumps(clock)).ahead_streak == 0
+
+def test_far_future_events_of_a_few_series_are_rejected_and_move_nothing() -> None:
+    clock = PartitionClock(max_future_seconds=7 * DAY)
+    shops = {f"S{i}": SeriesBuckets(width=DAY, lateness=3600) for i in range(10)}
+    for sid, s in shops.items():
+        feed(s, ev(T0, series=sid), clock)
+    far = T0 + 90 * 365 * DAY
+    results = [feed(shops["S0"], ev(far + i, series="S0"), clock) for i in range(100)]
+    results += [feed(shops["S1"], ev(far + i, series="S1"), clock) for i in range(100)]
+    assert all(isinstance(r, TooFarAhead) for r in results)
+    assert clock.watermark == T0
+    assert isinstance(feed(shops["S2"], ev(T0 + 60, series="S2"), clock), Accepted)
+
+
+def test_a_stream_that_moved_on_moves_the_clock_once_most_series_agree() -> None:
+    clock = PartitionClock(max_future_seconds=7 * DAY)
+    shops = {f"S{i}": SeriesBuckets(width=DAY, lateness=0) for i in range(9)}
+    for sid, s in shops.items():
+        feed(s, ev(T0, series=sid), clock)
+    later = T0 + 20 * DAY  # the shop reopened after a long closure
+    results = [feed(shops[f"S{i}"], ev(later, series=f"S{i}"), clock) for i in range(9)]
+    assert all(isinstance(r, TooFarAhead) for r in results[:5])  # before a majority agrees
+    assert clock.watermark == later
+    assert all(isinstance(r, Accepted) for r in results[5:])
+
+
+def test_clock_pickles_with_its_window() -> None:
+    clock = PartitionClock()
+    for i in range(5):
+        clock.observe(f"S{i}", T0 + i)
+    clock.advance()
+    back = pickle.loads(pickle.dumps(clock))
+    assert back.watermark == clock.watermark == T0 + 2 and back.recent == clock.recent
+
+
+def test_duplicate_ids_count_once_per_open_bucket(
+    shop: SeriesBuckets, clock: PartitionClock
+) -> None:
+    e = SaleEvent("A", T0 + 60, 2.0, 1.0, id="inv-1:0")
+    assert isinstance(feed(shop, e, clock), Accepted)
+    dup = feed(shop, e, clock)
+    assert (
+        isinstance(dup, DuplicateId)
+        and dup.reason == f"id 'inv-1:0' was already counted in bucket {T0}"
+    )
+    assert shop.open[T0].n_events == 1
+    assert isinstance(feed(shop, SaleEvent("A", T0 + 61, 1.0, 1.0, id="inv-1:1"), clock), Accepted)
+    assert pickle.loads(pickle.dumps(shop)).open[T0].ids == {"inv-1:0", "inv-1:1"}

@@ -1,0 +1,255 @@
+"""Who may connect, how often and how many: the gateway's admission rules, sans I/O.
+
+* :class:`HostPolicy`: the ``Host`` header must name this gateway (DNS rebinding: a page on
+  ``evil.example`` whose name was re-pointed at 127.0.0.1 sends ``Host: evil.example``), and a
+  browser's ``Origin`` must be on the allow-list (by default: the same origin as an allowed
+  Host). The two are checked independently.
+* :class:`Admission`: a token bucket of HTTP requests (handshakes) per client address, a cap of
+  open WebSocket connections per address and one in all.
+* :class:`StallWatch`: a client whose socket write buffer stays full (it does not read) is
+  closed, even while its update queue is short.
+
+Each check answers a :class:`Refusal` (HTTP status, metric label, message) or ``None``.
+``docs/security.md`` describes the rules and their settings.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Generic, TypeVar
+from urllib.parse import urlsplit
+
+from gateway.protocol import RateLimit
+
+__all__ = ["Refusal", "HostPolicy", "Admission", "StallWatch", "host_name", "LOOPBACK_NAMES"]
+
+K = TypeVar("K", bound=Hashable)
+
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+WILDCARD_BINDS = ("", "0.0.0.0", "::")
+MAX_BUCKETS = 4096  # per-address rate buckets kept before idle ones are dropped
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Refuse the HTTP request with ``status``; ``reason`` labels the metric."""
+
+    status: HTTPStatus
+    reason: str
+    message: str
+    retry_after: int | None = None
+
+
+def host_name(value: str | None) -> str | None:
+    """The host name of a ``Host`` header or a ``host[:port]`` setting, lower case, without
+    port, brackets or trailing dot; ``None`` if it is not one.
+
+    >>> host_name("LocalHost:8765"), host_name("[::1]:80"), host_name("example.com."), \\
+    ...     host_name("a b"), host_name("x:y")
+    ('localhost', '::1', 'example.com', None, None)
+    """
+    if not value or any(ch.isspace() or ch in "/?#@\\" for ch in value):
+        return None
+    try:
+        parts = urlsplit("//" + value)
+        _ = parts.port  # raises on a bad port
+    except ValueError:
+        return None
+    name = (parts.hostname or "").rstrip(".")
+    return name or None
+
+
+@dataclass
+class HostPolicy:
+    """Which ``Host`` and ``Origin`` headers the gateway answers.
+
+    Hosts: the bind address; the loopback names when bound to loopback or to every interface;
+    and ``allowed_hosts`` (``*``: any Host, for a proxy that checks it). Origins: ``origins``
+    when given (``*``: any); otherwise an Origin whose host is an allowed host and whose
+    ``host:port`` is the request's Host (same origin). Requests without an Origin (not from a
+    browser) pass the Origin check.
+
+    >>> p = HostPolicy("127.0.0.1")
+    >>> p.host_allowed("127.0.0.1:8765"), p.host_allowed("localhost:8765"), \\
+    ...     p.host_allowed("evil.example:8765"), p.host_allowed(None)
+    (True, True, False, False)
+    >>> p.origin_allowed("http://evil.example:8765", "evil.example:8765")
+    False
+    >>> p.origin_allowed("http://localhost:8765", "localhost:8765"), \\
+    ...     p.origin_allowed("http://localhost:3000", "localhost:8765")
+    (True, False)
+    """
+
+    bind_host: str
+    allowed_hosts: Iterable[str] = ()
+    origins: Iterable[str] = ()
+    names: frozenset[str] = field(init=False)
+    any_host: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.allowed_hosts = tuple(h.strip() for h in self.allowed_hosts if h.strip())
+        self.origins = tuple(o.strip().rstrip("/") for o in self.origins if o.strip())
+        self.any_host = "*" in self.allowed_hosts
+        names = {host_name(h) for h in self.allowed_hosts if h != "*"}
+        bind = self.bind_host.strip("[]").lower()
+        if bind in WILDCARD_BINDS or bind in LOOPBACK_NAMES or bind.startswith("127."):
+            names.update(LOOPBACK_NAMES)
+        if bind not in WILDCARD_BINDS:
+            names.add(host_name(bind) if ":" not in bind else bind)
+        self.names = frozenset(n for n in names if n)
+
+    @property
+    def wildcard_without_hosts(self) -> bool:
+        """Bound to every interface with no names configured: only loopback names pass."""
+        return self.bind_host.strip("[]") in WILDCARD_BINDS and not self.allowed_hosts
+
+    def host_allowed(self, host: str | None) -> bool:
+        name = host_name(host)
+        return name is not None and (self.any_host or name in self.names)
+
+    def origin_allowed(self, origin: str | None, host: str | None) -> bool:
+        if origin is None:
+            return True
+        if self.origins:
+            return origin.rstrip("/") in self.origins or "*" in self.origins
+        try:
+            parts = urlsplit(origin)
+        except ValueError:
+            return False
+        if parts.scheme not in ("http", "https") or host is None:
+            return False
+        name = (parts.hostname or "").rstrip(".")
+        same_origin = parts.netloc.lower().rstrip(".") == host.lower().rstrip(".")
+        return same_origin and (self.any_host or name in self.names)
+
+    def check(self, host: str | None, origin: str | None, websocket: bool) -> Refusal | None:
+        """Host for every request; Origin for WebSocket handshakes."""
+        if not self.host_allowed(host):
+            return Refusal(HTTPStatus.MISDIRECTED_REQUEST, "host",
+                           "this gateway does not answer for that Host\n")
+        if websocket and not self.origin_allowed(origin, host):
+            return Refusal(HTTPStatus.FORBIDDEN, "origin", "origin not allowed\n")
+        return None
+
+
+class Admission(Generic[K]):
+    """Handshake rate per address, open connections per address and in all.
+
+    >>> t = [0.0]
+    >>> a = Admission(per_address=2, total=3, rate=1, burst=2, clock=lambda: t[0])
+    >>> [a.request("1.2.3.4") is None for _ in range(3)]
+    [True, True, False]
+    >>> a.admit("1.2.3.4", "c1"), a.admit("1.2.3.4", "c2")
+    (None, None)
+    >>> a.admit("1.2.3.4", "c3").status, a.admit("5.6.7.8", "c4"), a.admit("9.9.9.9", "c5").reason
+    (<HTTPStatus.SERVICE_UNAVAILABLE: 503>, None, 'global_cap')
+    >>> a.release("c1"); a.admit("1.2.3.4", "c3") is None
+    True
+    """
+
+    def __init__(self, per_address: int = 64, total: int = 10_000, rate: float = 20.0,
+                 burst: float = 40.0, clock: Callable[[], float] = time.monotonic) -> None:
+        if per_address < 1 or total < 1 or rate <= 0 or burst < 1:
+            raise ValueError("connection caps and burst must be >= 1 and the rate > 0")
+        self.per_address, self.total = per_address, total
+        self.rate, self.burst, self.clock = rate, burst, clock
+        self._buckets: dict[str, RateLimit] = {}
+        self._address_of: dict[K, str] = {}
+        self._counts: Counter[str] = Counter()
+
+    def __len__(self) -> int:
+        return len(self._address_of)
+
+    def open_from(self, address: str) -> int:
+        return self._counts[address]
+
+    def request(self, address: str) -> Refusal | None:
+        """One HTTP request (a handshake) from ``address``: 429 past its rate."""
+        bucket = self._buckets.get(address)
+        if bucket is None:
+            if len(self._buckets) >= MAX_BUCKETS:
+                self._forget_idle_buckets()
+            bucket = self._buckets[address] = RateLimit(self.rate, self.burst, self.clock)
+        if bucket.allow():
+            return None
+        return Refusal(HTTPStatus.TOO_MANY_REQUESTS, "rate",
+                       "too many connection attempts; slow down\n", retry_after=1)
+
+    def _forget_idle_buckets(self) -> None:
+        """Drop buckets that have refilled: forgetting them changes nothing."""
+        now, full = self.clock(), self.burst / self.rate
+        for address in [a for a, b in self._buckets.items() if now - b.stamp >= full]:
+            del self._buckets[address]
+
+    def admit(self, address: str, key: K) -> Refusal | None:
+        """Count connection ``key`` from ``address`` unless a cap is reached (503)."""
+        if key in self._address_of:
+            return None
+        if self._counts[address] >= self.per_address:
+            return Refusal(HTTPStatus.SERVICE_UNAVAILABLE, "address_cap",
+                           f"at most {self.per_address} connections per address\n",
+                           retry_after=5)
+        if len(self._address_of) >= self.total:
+            return Refusal(HTTPStatus.SERVICE_UNAVAILABLE, "global_cap",
+                           "the gateway is at its connection limit\n", retry_after=5)
+        self._address_of[key] = address
+        self._counts[address] += 1
+        return None
+
+    def release(self, key: K) -> None:
+        address = self._address_of.pop(key, None)
+        if address is not None:
+            self._counts[address] -= 1
+            if self._counts[address] <= 0:
+                del self._counts[address]
+
+    def prune(self, alive: Callable[[K], bool]) -> int:
+        """Release connections that closed without being released (a failed handshake)."""
+        dead = [k for k in self._address_of if not alive(k)]
+        for key in dead:
+            self.release(key)
+        return len(dead)
+
+
+class StallWatch(Generic[K]):
+    """Slow-client rule on the socket's write buffer, fed by periodic samples.
+
+    A client is closed when its buffer has stayed at or above ``stall_bytes`` for
+    ``stall_seconds`` (it is not reading: the kernel buffers are full and ours is not
+    draining), or at once above ``hard_bytes``.
+
+    >>> w = StallWatch(stall_bytes=100, stall_seconds=5, hard_bytes=1000)
+    >>> w.observe("c", 500, 0.0), w.observe("c", 500, 4.9), w.observe("c", 500, 5.0)
+    (None, None, 'not reading')
+    >>> w.observe("d", 500, 0.0), w.observe("d", 10, 3.0), w.observe("d", 500, 7.0)
+    (None, None, None)
+    >>> w.observe("e", 5000, 0.0)
+    'write buffer over 1000 bytes'
+    """
+
+    def __init__(self, stall_bytes: int = 16 * 1024, stall_seconds: float = 5.0,
+                 hard_bytes: int = 1024 * 1024) -> None:
+        self.stall_bytes, self.stall_seconds, self.hard_bytes = (stall_bytes, stall_seconds,
+                                                                 hard_bytes)
+        self._since: dict[K, float] = {}
+
+    def observe(self, key: K, buffered: int, now: float) -> str | None:
+        """One sample of ``key``'s write buffer: the reason to close it, or ``None``."""
+        if buffered > self.hard_bytes:
+            self._since.pop(key, None)
+            return f"write buffer over {self.hard_bytes} bytes"
+        if buffered < self.stall_bytes:
+            self._since.pop(key, None)
+            return None
+        since = self._since.setdefault(key, now)
+        if now - since >= self.stall_seconds:
+            del self._since[key]
+            return "not reading"
+        return None
+
+    def forget(self, key: K) -> None:
+        self._since.pop(key, None)

@@ -1,0 +1,75 @@
+"""From one Redis pub/sub message to the frames clients get, sans I/O.
+
+The worker publishes one JSON message per series write on ``salescast:updates``. A ``live``
+message (an event batch) is the open bucket's state: it goes to ``actuals`` subscribers. A
+``forecast`` message (a bucket closed) carries the same live part *and* the new forecast: it
+goes to ``forecasts`` subscribers whole, and to ``actuals`` subscribers as its live part, so
+that an actuals subscriber sees every version (a bucket close is a version too).
+
+>>> msg = ('{"series":"A","version":7,"events":3,"event_ts":5.0,"open":null,'
+...        '"kind":"forecast","bucket_seconds":60,"forecast":{"yhat":[1]},"actuals":[[0,1]]}')
+>>> [(r.channel, r.slot.replace("\\0", "/")) for r in route("salescast:updates", msg)]
+[('forecasts', 'forecasts/A'), ('actuals', 'actuals/A')]
+>>> route("salescast:updates", msg)[1].frame
+'{"type":"update","channel":"actuals","series":"A","version":7,"data":{"series":"A","version":7,"events":3,"event_ts":5.0,"open":null,"bucket_seconds":60,"kind":"live"}}'
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from stream.keys import ALERTS_CHANNEL, OPS_CHANNEL, UPDATES_CHANNEL
+
+__all__ = ["Routed", "route", "LIVE_FIELDS"]
+
+#: The fields of an ``actuals`` update (and of a live message), in order.
+LIVE_FIELDS = ("series", "version", "events", "event_ts", "open", "bucket_seconds", "at")
+
+
+@dataclass(frozen=True)
+class Routed:
+    """One frame for the subscribers of ``series`` (``None``: ops) on ``channel``; ``slot``
+    names what a newer frame replaces in a slow client's queue."""
+
+    channel: str
+    series: str | None
+    frame: str
+    slot: str
+    body: dict[str, Any]
+
+
+def _update(channel: str, series: str, version: int, data: str) -> str:
+    return (f'{{"type":"update","channel":"{channel}","series":{json.dumps(series)},'
+            f'"version":{version},"data":{data}}}')
+
+
+def route(source: str, data: str) -> list[Routed]:
+    """The frames for one message from Redis channel ``source`` (raises ``ValueError``,
+    ``KeyError`` or ``TypeError`` on a malformed one)."""
+    body = json.loads(data)
+    if not isinstance(body, dict):
+        raise TypeError("a message must be a JSON object")
+    if source == UPDATES_CHANNEL:
+        series = str(body["series"])
+        version = int(body.get("version", -1))
+        if body.get("kind", "live") != "forecast":
+            return [Routed("actuals", series, _update("actuals", series, version, data),
+                           f"actuals\0{series}", body)]
+        live = {k: body[k] for k in LIVE_FIELDS if k in body}
+        live["kind"] = "live"
+        live_data = json.dumps(live, separators=(",", ":"))
+        return [Routed("forecasts", series, _update("forecasts", series, version, data),
+                       f"forecasts\0{series}", body),
+                Routed("actuals", series, _update("actuals", series, version, live_data),
+                       f"actuals\0{series}", live)]
+    if source == ALERTS_CHANNEL:
+        series = str(body["series"])
+        frame = (f'{{"type":"update","channel":"alerts","series":{json.dumps(series)},'
+                 f'"sid":{json.dumps(body.get("sid"))},"data":{data}}}')
+        return [Routed("alerts", series, frame, f"alerts\0{body['id']}", body)]  # never merged
+    if source == OPS_CHANNEL:
+        return [Routed("ops", None, f'{{"type":"update","channel":"ops","data":{data}}}', "ops",
+                       body)]
+    raise ValueError(f"not a gateway channel: {source!r}")

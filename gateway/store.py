@@ -1,0 +1,147 @@
+"""What the gateway reads from Redis: series states, the series index, alerts, ops, movers.
+
+:class:`Store` turns a client's :class:`~gateway.protocol.SnapshotRequest` into the frames to
+send (:meth:`Store.snapshot_frames`). After a Redis outage the gateway sends every client
+fresh snapshots at once; a :meth:`Store.shared` view reads each key once for all of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from fnmatch import fnmatchcase
+from typing import Any, TypeVar
+
+import redis.asyncio as aioredis
+
+from gateway.messages import server_frame
+from gateway.protocol import Session, SnapshotRequest
+from stream.keys import ALERTS_STREAM, INDEX_KEY, MOVERS_INFO, MOVERS_KEY, OPS_LATEST, series_key
+from stream.sink import merge_snapshot
+
+__all__ = ["Store", "MAX_PATTERN_SNAPSHOTS", "ALERTS_SNAPSHOT"]
+
+MAX_PATTERN_SNAPSHOTS = 200
+ALERTS_SNAPSHOT = 50
+T = TypeVar("T")
+
+
+class Store:
+    """Reads of the gateway's Redis (``cache``: share each read between callers)."""
+
+    def __init__(self, redis: aioredis.Redis, cache: dict[Any, asyncio.Future[Any]] | None = None
+                 ) -> None:
+        self.redis = redis
+        self._cache = cache
+
+    def shared(self) -> Store:
+        """A view whose reads are made once and shared (for a burst of snapshots)."""
+        return Store(self.redis, {})
+
+    async def _once(self, key: Any, read: Callable[[], Awaitable[T]]) -> T:
+        if self._cache is None:
+            return await read()
+        found = self._cache.get(key)
+        if found is None:
+            found = self._cache[key] = asyncio.ensure_future(read())
+        result: T = await asyncio.shield(found)
+        return result
+
+    async def ops_latest(self) -> str | None:
+        async def read() -> str | None:
+            value = await self.redis.get(OPS_LATEST)
+            return None if value is None else str(value)
+        return await self._once(("ops",), read)
+
+    async def series_parts(self, name: str) -> tuple[Any, Any]:
+        async def read() -> tuple[Any, Any]:
+            live, part = await self.redis.hmget(series_key(name), ["o", "f"])
+            return live, part
+        return await self._once(("series", name), read)
+
+    async def match(self, pattern: str, limit: int) -> list[str]:
+        """Series ids matching ``pattern``, most recently updated first."""
+        async def read() -> list[str]:
+            found: list[str] = []
+            batch, start = 1000, 0
+            while len(found) < limit:
+                names = await self.redis.zrevrange(INDEX_KEY, start, start + batch - 1)
+                if not names:
+                    break
+                found.extend(n for n in map(str, names) if fnmatchcase(n, pattern))
+                start += batch
+            return found[:limit]
+        return await self._once(("match", pattern, limit), read)
+
+    async def alert_rows(self, since: str | None) -> list[Any]:
+        """Alerts after stream id ``since`` (at most 1000), or the latest ones, oldest first."""
+        async def read() -> list[Any]:
+            if since is not None:
+                return list(await self.redis.xrange(ALERTS_STREAM, f"({since}", "+",
+                                                    count=1000) or [])
+            return list(reversed(await self.redis.xrevrange(ALERTS_STREAM, "+", "-",
+                                                            count=ALERTS_SNAPSHOT) or []))
+        return await self._once(("alerts", since), read)
+
+    async def alerts(self, session: Session, out: SnapshotRequest) -> list[dict[str, Any]]:
+        """Recent alerts for an alerts subscription that the session may read."""
+        rows = await self.alert_rows(out.since if isinstance(out.since, str) else None)
+        alerts = []
+        for sid, fields in rows:
+            try:
+                alert = json.loads(fields["a"])
+            except (KeyError, ValueError):
+                continue
+            series = str(alert.get("series", ""))
+            if out.series is not None and series != out.series:
+                continue
+            if out.pattern is not None and not fnmatchcase(series, out.pattern):
+                continue
+            if session.claims is None or not session.claims.allows_series(series):
+                continue
+            alert["sid"] = sid
+            alerts.append(alert)
+        return alerts
+
+    async def snapshot_frames(self, session: Session, out: SnapshotRequest
+                              ) -> AsyncIterator[str]:
+        """The snapshot frames answering ``out`` for ``session``."""
+        if out.channel == "ops":
+            latest = await self.ops_latest()
+            if latest:
+                yield f'{{"type":"snapshot","channel":"ops","data":{latest}}}'
+            return
+        if out.channel == "alerts":
+            yield server_frame("snapshot", channel="alerts", data=await self.alerts(session, out))
+            return
+        names = [out.series] if out.series else await self.match(out.pattern or "*",
+                                                                MAX_PATTERN_SNAPSHOTS)
+        for name in names:
+            if not session.wants(out.channel, name):
+                continue
+            live, part = await self.series_parts(name)
+            data = merge_snapshot(live, None if out.channel == "actuals" else part)
+            if data is None:
+                continue
+            version = int(data.get("version", -1))
+            if isinstance(out.since, int) and out.series and version <= out.since:
+                continue  # resumed: the client already has this version
+            yield server_frame("snapshot", channel=out.channel, series=name, version=version,
+                               data=data)
+
+    async def movers(self, session: Session, limit: int) -> list[dict[str, Any]]:
+        raw: list[Any] = list(await self.redis.zrevrange(MOVERS_KEY, 0, limit * 4 - 1,
+                                                         withscores=True))
+        rows = [(str(s), float(sc)) for s, sc in raw
+                if session.claims is not None and session.claims.allows_series(str(s))][:limit]
+        infos = await self.redis.hmget(MOVERS_INFO, [s for s, _ in rows]) if rows else []
+        items = []
+        for (series, score), info in zip(rows, infos, strict=True):
+            item: dict[str, Any] = {"series": series, "score": score}
+            if info:
+                with contextlib.suppress(ValueError):
+                    item.update({k: v for k, v in json.loads(info).items() if k != "score"})
+            items.append(item)
+        return items

@@ -1,0 +1,102 @@
+"""The gateway's plain HTTP answers, sans I/O: requests in, :class:`Response` objects out.
+
+``/healthz`` (JSON; 503 while Redis cannot be read), ``/metrics`` (Prometheus; with auth on,
+a bearer token granting the ``ops`` channel unless the metrics are public), the dashboard's
+static files, and the refusals of :mod:`gateway.limits`.
+
+>>> bearer_token("Bearer abc.def"), bearer_token("Basic xyz"), bearer_token(None)
+('abc.def', None, None)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from email.utils import formatdate
+from http import HTTPStatus
+from importlib import resources
+from typing import Any
+
+from websockets.datastructures import Headers
+from websockets.http11 import Response
+
+from gateway.auth import AuthError, verify
+from gateway.limits import Refusal
+
+__all__ = ["respond", "json_response", "static_response", "metrics_response", "refusal_response",
+           "bearer_token", "METRICS_SCOPE"]
+
+METRICS_SCOPE = "ops"  #: the channel a token must grant to read /metrics
+_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+          ".css": "text/css; charset=utf-8", ".png": "image/png", ".svg": "image/svg+xml",
+          ".txt": "text/plain; charset=utf-8"}
+
+
+def respond(status: HTTPStatus, body: bytes | str, content_type: str = "text/plain; charset=utf-8",
+            extra: tuple[tuple[str, str], ...] = ()) -> Response:
+    """A complete response; the connection closes after it."""
+    data = body.encode() if isinstance(body, str) else body
+    headers = Headers([("Date", formatdate(usegmt=True)), ("Connection", "close"),
+                       ("Content-Type", content_type), ("Content-Length", str(len(data))),
+                       *extra])
+    return Response(int(status), status.phrase, headers, data)
+
+
+def json_response(status: int, body: dict[str, Any]) -> Response:
+    return respond(HTTPStatus(status), json.dumps(body, separators=(",", ":")) + "\n",
+                   "application/json", (("Cache-Control", "no-store"),))
+
+
+def refusal_response(refusal: Refusal) -> Response:
+    extra = () if refusal.retry_after is None else (("Retry-After", str(refusal.retry_after)),)
+    return respond(refusal.status, refusal.message, extra=extra)
+
+
+def static_response(path: str) -> Response | None:
+    """The packaged dashboard file for a URL path, if there is one (no directory escapes)."""
+    name = "index.html" if path == "/" else path.removeprefix("/static/")
+    if name == path or not name or ".." in name or name.startswith("/"):
+        return None
+    suffix = name[name.rfind("."):] if "." in name else ""
+    try:
+        node = resources.files("gateway.static")
+        for part in name.split("/"):
+            node = node.joinpath(part)
+        body = node.read_bytes()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None
+    return respond(HTTPStatus.OK, body, _TYPES.get(suffix, "application/octet-stream"),
+                   (("Cache-Control", "no-cache"),))
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None
+
+
+def metrics_response(render: Callable[[], tuple[bytes, str]], authorization: str | None,
+                     secret: str | None, public: bool,
+                     clock: Callable[[], float] = time.time) -> Response:
+    """``/metrics``: open without auth or when ``public``; else a bearer token granting the
+    :data:`METRICS_SCOPE` channel (401 without a valid one, 403 with one that lacks it)."""
+    if secret is not None and not public:
+        challenge = (("WWW-Authenticate", 'Bearer realm="salescast"'),)
+        token = bearer_token(authorization)
+        if token is None:
+            return respond(HTTPStatus.UNAUTHORIZED, "a bearer token is needed\n", extra=challenge)
+        try:
+            claims = verify(secret, token, clock())
+        except AuthError as exc:
+            return respond(HTTPStatus.UNAUTHORIZED, f"{exc}\n", extra=(
+                ("WWW-Authenticate", 'Bearer realm="salescast", error="invalid_token"'),))
+        if not claims.allows_channel(METRICS_SCOPE):
+            return respond(HTTPStatus.FORBIDDEN,
+                           f"the token does not grant the {METRICS_SCOPE!r} channel\n")
+    body, ctype = render()
+    return respond(HTTPStatus.OK, body, ctype, (("Cache-Control", "no-store"),))

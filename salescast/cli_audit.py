@@ -1,0 +1,220 @@
+"""``salescast audit``: reconcile the events topic, the dead-letter topic and Redis.
+
+Reads both topics from the beginning up to their end offsets taken at the start (assign(), no
+committed offsets, a throwaway group id), then the Redis event count of every series seen, and
+hands everything to :mod:`stream.audit`. Exit status: 0 reconciled, 1 differences, 2 usage
+error (Kafka or Redis unreachable, no events topic). ``--wait`` retries (re-reading everything)
+while a worker may still be catching up. Run it on a quiet topic: events produced while it
+reads are counted in Redis but not read, and show up as differences until a retry.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from salescast.cliutil import UserError, console, friendly, settings_with_services
+from salescast.config import Settings
+from stream.audit import CODES, AuditResult, Reconciler, Record, fmt_key
+
+__all__ = ["audit", "run_audit"]
+
+out = Console()
+TIMEOUT = 10.0  #: seconds a metadata/offsets request may take
+STALL = 30.0  #: seconds without a message before reading gives up
+RETRY_PAUSE = 2.0
+REDIS_BATCH = 1000
+HEADERS = {"invalid": "invalid", "too_late": "too late", "too_far_ahead": "too far ahead",
+           "in_future": "in future", "duplicate_id": "duplicates skipped"}
+
+
+def _consumer(bootstrap: str) -> Any:
+    from confluent_kafka import Consumer
+
+    return Consumer({
+        "bootstrap.servers": bootstrap,
+        "group.id": f"salescast-audit-{uuid.uuid4().hex[:12]}",
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": "earliest",
+        "enable.partition.eof": True,
+        "fetch.queue.backoff.ms": 100,
+        "log_level": 0,
+    })
+
+
+def _offsets(consumer: Any, topic: str) -> dict[int, tuple[int, int]] | None:
+    """``partition -> (low, high)`` watermarks of ``topic``; None when it does not exist."""
+    from confluent_kafka import KafkaException, TopicPartition
+
+    try:
+        meta = consumer.list_topics(topic, timeout=TIMEOUT).topics.get(topic)
+        if meta is None or meta.error is not None or not meta.partitions:
+            return None
+        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=TIMEOUT)
+                for p in sorted(meta.partitions)}
+    except KafkaException as exc:
+        raise UserError(f"kafka does not answer: {exc.args[0]}") from None
+
+
+def _read(consumer: Any, topic: str, ends: dict[int, tuple[int, int]],
+          sink: Callable[[Record], None], advance: Callable[[int], None]) -> None:
+    """Feed ``sink`` every message of ``topic`` below the ``ends`` high watermarks."""
+    from confluent_kafka import KafkaError, TopicPartition
+
+    left = {p: high for p, (low, high) in ends.items() if high > low}
+    consumer.assign([TopicPartition(topic, p, ends[p][0]) for p in left])
+    last = time.monotonic()
+    while left:
+        batch = consumer.consume(1000, timeout=0.5)
+        if batch:
+            last = time.monotonic()
+        elif time.monotonic() - last > STALL:
+            raise UserError(f"reading {topic} stalled: no message for {STALL:.0f} s")
+        n = 0
+        for msg in batch:
+            p, err = msg.partition(), msg.error()
+            if err is not None:
+                if err.code() == KafkaError._PARTITION_EOF:
+                    left.pop(p, None)
+                    continue
+                raise UserError(f"reading {topic}: {err}")
+            offset, high = msg.offset(), left.get(p)
+            if high is None or offset >= high:
+                continue
+            sink(Record(p, offset, msg.value(), msg.key()))
+            n += 1
+            if offset + 1 >= high:
+                del left[p]
+        advance(n)
+    consumer.unassign()
+
+
+def redis_counts(url: str, series: Iterable[str]) -> dict[str, int | None]:
+    """The ``events`` count of each series' live snapshot in Redis (None: none readable)."""
+    import redis
+
+    from stream.keys import series_key
+
+    names = sorted(series)
+    counts: dict[str, int | None] = {}
+    r = redis.Redis.from_url(url, socket_timeout=TIMEOUT)
+    try:
+        for i in range(0, len(names), REDIS_BATCH):
+            chunk = names[i : i + REDIS_BATCH]
+            pipe = r.pipeline(transaction=False)
+            for s in chunk:
+                pipe.hget(series_key(s), "o")
+            for s, live in zip(chunk, pipe.execute(), strict=True):
+                try:
+                    value = json.loads(live)["events"] if live is not None else None
+                    counts[s] = int(value) if value is not None else None
+                except (ValueError, KeyError, TypeError):
+                    counts[s] = None
+    except redis.RedisError as exc:
+        raise UserError(f"redis at {url} does not answer: {exc}") from None
+    finally:
+        r.close()
+    return counts
+
+
+def run_audit(settings: Settings, progress: bool = True) -> AuditResult:
+    """One pass: dead letters, events, Redis; the reconciliation."""
+    consumer = _consumer(settings.kafka)
+    try:
+        events = _offsets(consumer, settings.events_topic)
+        if events is None:
+            raise UserError(f"topic {settings.events_topic!r} does not exist on {settings.kafka}")
+        dead = _offsets(consumer, settings.deadletter_topic)
+        if dead is None:
+            console.print(f"[yellow]no dead-letter topic {settings.deadletter_topic!r}: "
+                          "read as empty[/]")
+            dead = {}
+        rec = Reconciler(settings.events_topic, len(events))
+        total = sum(h - lo for lo, h in [*events.values(), *dead.values()])
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn())
+        with Progress(*columns, console=console, transient=True, disable=not progress) as bar:
+            task = bar.add_task("reading dead letters", total=total)
+
+            def advance(n: int) -> None:
+                bar.advance(task, n)
+
+            _read(consumer, settings.deadletter_topic, dead, rec.add_dead_letter, advance)
+            bar.update(task, description="reading events")
+            _read(consumer, settings.events_topic, events, rec.add_event, advance)
+    finally:
+        consumer.close()
+    return rec.finish(redis_counts(settings.redis, rec.series))
+
+
+def _row(name: str, t: Any, codes: list[str]) -> list[str]:
+    return [name, f"{t.messages:,}", f"{t.valid:,}", f"{t.accepted:,}",
+            *(f"{t.dead.get(c, 0):,}" for c in codes), f"{t.rerouted:,}", f"{t.missing_dead:,}"]
+
+
+def render(result: AuditResult, max_series: int) -> None:
+    """The reconciliation table, the differences and the verdict (stdout)."""
+    codes = [*CODES, *sorted(set(result.total.dead) - set(CODES))]
+    table = Table(title=f"audit of {result.topic}")
+    for col in ("partition", "messages", "valid", "accepted (counted)",
+                *(HEADERS.get(c, c) for c in codes), "re-routed", "missing dead letters"):
+        table.add_column(col, justify="left" if col == "partition" else "right")
+    for p, t in result.partitions.items():
+        table.add_row(*_row(str(p), t, codes))
+    table.add_row(*_row("total", result.total, codes), style="bold")
+    out.print(table)
+    if result.counts:
+        diff = Table(title=f"series whose Redis count differs ({len(result.counts):,})")
+        for col in ("series", "expected", "redis"):
+            diff.add_column(col, justify="left" if col == "series" else "right")
+        for s, want, got in result.counts[:max_series]:
+            diff.add_row(s, f"{want:,}", "missing" if got is None else f"{got:,}")
+        out.print(diff)
+        if len(result.counts) > max_series:
+            out.print(f"... and {len(result.counts) - max_series:,} more (--max-series)")
+    for key, why in result.missing_dead[:max_series]:
+        out.print(f"[red]no dead letter for the invalid record {fmt_key(key)}[/] ({why})")
+    for key in result.missing_copies[:max_series]:
+        out.print(f"[red]re-routed event {fmt_key(key)} has no copy[/]")
+    out.print(f"[dim]{result.series:,} series checked; dead letters: {result.dead_repeats:,} "
+              f"repeats deduped, {result.dead_other_topic:,} of other topics, "
+              f"{result.dead_unmatched:,} unmatched, {result.dead_unreadable:,} unreadable[/]")
+    out.print("[bold green]reconciled[/]" if result.ok else
+              f"[bold red]NOT reconciled: {result.differences:,} differences[/]")
+
+
+@friendly
+def audit(
+    wait: Annotated[float, typer.Option(min=0, help="retry for up to N seconds until it "
+                                                    "reconciles (a worker catching up)")] = 0.0,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+    max_series: Annotated[int, typer.Option(min=0, help="differences listed per kind")] = 20,
+) -> None:
+    """Reconcile the events and dead-letter topics with Redis: exit 0 when every event is
+    accounted for, 1 on any difference, 2 on a usage error."""
+    settings = settings_with_services()
+    deadline = time.monotonic() + wait
+    attempts = 0
+    while True:
+        attempts += 1
+        result = run_audit(settings, progress=not as_json)
+        left = deadline - time.monotonic()
+        if result.ok or left <= 0:
+            break
+        console.print(f"[dim]attempt {attempts}: {result.differences:,} differences; "
+                      f"retrying ({left:.0f} s left)[/]")
+        time.sleep(min(RETRY_PAUSE, left))
+    if as_json:
+        print(json.dumps({**result.to_dict(max_series), "attempts": attempts}, indent=2))
+    else:
+        render(result, max_series)
+    raise typer.Exit(0 if result.ok else 1)

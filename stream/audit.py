@@ -1,0 +1,317 @@
+"""Reconcile the events topic, the dead-letter topic and Redis: did every event get counted?
+
+Pure logic (no Kafka, no Redis) behind ``salescast audit``. Feed a :class:`Reconciler` the
+dead letters first (:meth:`~Reconciler.add_dead_letter`), then the event messages
+(:meth:`~Reconciler.add_event`), then the Redis event counts of :attr:`~Reconciler.series`
+(:meth:`~Reconciler.finish`); or call :func:`reconcile` with everything at once.
+
+It mirrors what the worker does. A valid event read on partition ``p`` is counted there only
+when ``partition_for(series, partitions) == p`` (its home); otherwise the worker re-routes a
+copy (``"rerouted_from": "P/OFFSET/INDEX"``) to the home partition, which is counted like any
+event. The expected count of a series is its valid events read at home minus the distinct dead
+letters of codes :data:`NOT_COUNTED` matched to them by ``(partition, offset, index)``
+(``index``: position in an envelope, None for a single-event message). Differences: a Redis
+count that is not the expected one (a missing hash counts as 0), a validation rejection
+without an ``invalid`` dead letter, a re-routed event without its copy. Dead letters are
+at-least-once: repeats of a key are counted once (and reported); dead letters of another topic
+are ignored. Dead letters written before ``code``/``index`` existed get them derived from their
+stage and reason.
+
+>>> ev = lambda s, i: f'{{"series":"{s}","ts":1e9,"qty":1,"price":1,"id":"{i}"}}'.encode()
+>>> msgs = [Record(0, 0, ev("A", 1)), Record(0, 1, ev("A", 2)), Record(0, 2, b"oops")]
+>>> dead = [Record(0, 0, b'{"code":"invalid","topic":"t","partition":0,"offset":2,"index":null}'),
+...         Record(0, 1, b'{"code":"too_late","topic":"t","partition":0,"offset":1,"index":null}')]
+>>> r = reconcile("t", 1, msgs, dead, {"A": 1})
+>>> r.ok, r.total.valid, r.total.accepted, dict(r.total.dead)
+(True, 2, 1, {'invalid': 1, 'too_late': 1})
+>>> reconcile("t", 1, msgs, dead[1:], {"A": 2}).problems()
+['series A: redis counts 2, expected 1', 'no dead letter for the invalid record 0/2/-']
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from stream.partitioning import partition_for
+from stream.validation import parse_message
+
+__all__ = ["CODES", "NOT_COUNTED", "AuditResult", "PartitionTally", "Reconciler", "Record",
+           "reconcile"]
+
+CODES = ("invalid", "too_late", "too_far_ahead", "in_future", "duplicate_id")
+#: dead-letter codes of valid events the worker did not count
+NOT_COUNTED = frozenset(CODES[1:])
+Key = tuple[int, int, int | None]  # (partition, offset, index)
+_INDEX_PREFIX = re.compile(r"events\[(\d+)\]: ")
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One Kafka message as read: partition, offset, value (and key)."""
+
+    partition: int
+    offset: int
+    value: bytes | None
+    key: bytes | None = None
+
+
+@dataclass
+class PartitionTally:
+    """Figures of one partition of the events topic (or of all: the total)."""
+
+    messages: int = 0  #: messages read
+    valid: int = 0  #: valid events in them (any placement)
+    rejected: int = 0  #: validation rejections found by re-validating
+    accepted: int = 0  #: valid events at home not dead-lettered: counted by the worker
+    rerouted: int = 0  #: valid events not at home (the worker re-routes them)
+    rerouted_in: int = 0  #: re-routed copies read here
+    dead: Counter[str] = field(default_factory=Counter)  #: distinct dead letters by code
+    missing_dead: int = 0  #: rejections without an invalid dead letter
+
+    def add(self, other: PartitionTally) -> None:
+        for name in ("messages", "valid", "rejected", "accepted", "rerouted", "rerouted_in",
+                     "missing_dead"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.dead.update(other.dead)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"messages": self.messages, "valid": self.valid, "rejected": self.rejected,
+                "accepted": self.accepted, "rerouted": self.rerouted,
+                "rerouted_in": self.rerouted_in, "missing_dead_letters": self.missing_dead,
+                "dead_letters": {c: self.dead.get(c, 0) for c in sorted({*CODES, *self.dead})}}
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    """The reconciliation: per-partition tallies, their total, the differences, and notes."""
+
+    topic: str
+    partitions: dict[int, PartitionTally]
+    total: PartitionTally
+    counts: list[tuple[str, int, int | None]]  #: (series, expected, redis or None): differ
+    missing_dead: list[tuple[Key, str]]  #: (key, reason) of rejections without dead letter
+    missing_copies: list[Key]  #: re-routed events whose copy was not read
+    series: int  #: series checked against Redis
+    dead_repeats: int = 0  #: dead letters seen again (same key): at-least-once, not an error
+    dead_other_topic: int = 0
+    dead_unmatched: int = 0  #: dead letters matching no record read (e.g. past the end)
+    dead_unreadable: int = 0
+
+    @property
+    def differences(self) -> int:
+        return len(self.counts) + len(self.missing_dead) + len(self.missing_copies)
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences
+
+    def problems(self, limit: int | None = None) -> list[str]:
+        """One line per difference (at most ``limit`` of each kind)."""
+        out = [f"series {s}: redis counts {'nothing' if got is None else got}, expected {want}"
+               for s, want, got in self.counts[:limit]]
+        out += [f"no dead letter for the invalid record {fmt_key(k)}"
+                for k, _ in self.missing_dead[:limit]]
+        out += [f"re-routed event {fmt_key(k)} has no copy" for k in self.missing_copies[:limit]]
+        return out
+
+    def to_dict(self, limit: int | None = None) -> dict[str, Any]:
+        return {
+            "topic": self.topic, "reconciled": self.ok, "series_checked": self.series,
+            "partitions": {str(p): t.to_dict() for p, t in sorted(self.partitions.items())},
+            "total": self.total.to_dict(),
+            "differences": {
+                "series": [{"series": s, "expected": want, "redis": got}
+                           for s, want, got in self.counts[:limit]],
+                "series_total": len(self.counts),
+                "missing_dead_letters": [{"key": fmt_key(k), "reason": why}
+                                         for k, why in self.missing_dead[:limit]],
+                "missing_dead_letters_total": len(self.missing_dead),
+                "missing_copies": [fmt_key(k) for k in self.missing_copies[:limit]],
+                "missing_copies_total": len(self.missing_copies),
+            },
+            "info": {"dead_letter_repeats": self.dead_repeats,
+                     "dead_letters_other_topic": self.dead_other_topic,
+                     "dead_letters_unmatched": self.dead_unmatched,
+                     "dead_letters_unreadable": self.dead_unreadable},
+        }
+
+
+def fmt_key(key: Key) -> str:
+    """``P/OFFSET/INDEX`` (``-`` for no index), as in dead-letter keys.
+
+    >>> fmt_key((1, 42, None)), fmt_key((0, 7, 3))
+    ('1/42/-', '0/7/3')
+    """
+    p, o, i = key
+    return f"{p}/{o}/{'-' if i is None else i}"
+
+
+def parse_key(text: str) -> Key | None:
+    """The inverse of :func:`fmt_key`; None when malformed (``None``/``null`` index: None).
+
+    >>> parse_key("1/42/-"), parse_key("0/7/3"), parse_key("x")
+    ((1, 42, None), (0, 7, 3), None)
+    """
+    parts = text.split("/")
+    try:
+        index = None if parts[2] in ("-", "", "None", "null") else int(parts[2])
+        return int(parts[0]), int(parts[1]), index
+    except (IndexError, ValueError):
+        return None
+
+
+def legacy_code(stage: str, reason: str) -> str:
+    """The code of a dead letter written before codes existed (best effort).
+
+    >>> legacy_code("validate", "x"), legacy_code("bucketing", "event time 5 is in closed bucket 0")
+    ('invalid', 'too_late')
+    """
+    if stage in ("validate", "validation"):
+        return "invalid"
+    if stage == "duplicate":
+        return "duplicate_id"
+    if "closed bucket" in reason:
+        return "too_late"
+    if "ahead of the" in reason:
+        return "too_far_ahead"
+    return "in_future" if "future" in reason else "unknown"
+
+
+class Reconciler:
+    """Streams dead letters, then events, then Redis counts into an :class:`AuditResult`."""
+
+    def __init__(self, topic: str, partitions: int) -> None:
+        self.topic, self.n = topic, partitions
+        self.tally: dict[int, PartitionTally] = defaultdict(PartitionTally)
+        for p in range(partitions):
+            self.tally[p] = PartitionTally()
+        self.dead: dict[Key, tuple[str, bool]] = {}  # key -> (code, matched)
+        self.expected: Counter[str] = Counter()
+        self.missing_dead: list[tuple[Key, str]] = []
+        self.rerouted: set[Key] = set()
+        self.copies: set[Key] = set()
+        self.repeats = self.other_topic = self.unreadable = 0
+        self._events_started = False
+
+    @property
+    def series(self) -> set[str]:
+        """Every series with a valid event read at home: the ones to look up in Redis."""
+        return set(self.expected)
+
+    def add_dead_letter(self, rec: Record) -> None:
+        if self._events_started:
+            raise ValueError("add every dead letter before the first event")
+        try:
+            d = json.loads(rec.value or b"")
+            topic, partition, offset = str(d["topic"]), int(d["partition"]), int(d["offset"])
+            if "index" in d:
+                index = None if d["index"] is None else int(d["index"])
+            else:  # legacy: "events[3]: why" names the envelope element
+                m = _INDEX_PREFIX.match(str(d.get("reason", "")))
+                index = int(m.group(1)) if m else None
+            code = str(d.get("code") or legacy_code(str(d.get("stage", "")),
+                                                     str(d.get("reason", ""))))
+        except (ValueError, KeyError, TypeError):
+            self.unreadable += 1
+            return
+        if topic != self.topic:
+            self.other_topic += 1
+            return
+        key = (partition, offset, index)  # the dead letter's own key, less the topic
+        if key in self.dead:
+            self.repeats += 1
+            return
+        self.dead[key] = (code, False)
+        self.tally[partition].dead[code] += 1
+
+    def add_event(self, rec: Record) -> None:
+        self._events_started = True
+        raw = rec.value or b""
+        p, offset = rec.partition, rec.offset
+        t = self.tally[p]
+        t.messages += 1
+        events, rejections = parse_message(raw)
+        t.valid += len(events)
+        t.rejected += len(rejections)
+        for rej in rejections:
+            key = (p, offset, rej.index)
+            found = self.dead.get(key)
+            if found is not None and found[0] == "invalid":
+                self.dead[key] = (found[0], True)
+            else:
+                self.missing_dead.append((key, rej.reason))
+                t.missing_dead += 1
+        if not events:
+            return
+        indices: list[int | None] = [None]
+        if len(events) + len(rejections) > 1 or b'"events"' in raw and _is_envelope(raw):
+            bad = {r.index for r in rejections}
+            indices = [i for i in range(len(events) + len(bad)) if i not in bad]
+        marks = _reroute_marks(raw, indices) if b"rerouted_from" in raw else [None] * len(events)
+        for ev, index, mark in zip(events, indices, marks, strict=True):
+            key = (p, offset, index)
+            if mark is not None:
+                self.copies.add(mark)
+                t.rerouted_in += 1
+            self.expected[ev.series] += 0  # the series is checked even if nothing counts
+            if partition_for(ev.series, self.n) != p:
+                t.rerouted += 1
+                self.rerouted.add(key)
+                continue
+            found = self.dead.get(key)
+            if found is not None and found[0] in NOT_COUNTED:
+                self.dead[key] = (found[0], True)
+                continue
+            t.accepted += 1
+            self.expected[ev.series] += 1
+
+    def finish(self, counts: Mapping[str, int | None]) -> AuditResult:
+        """The result, given the Redis event count of each of :attr:`series` (None: no hash)."""
+        diff = []
+        for s in sorted(self.expected):
+            want, got = self.expected[s], counts.get(s)
+            if (0 if got is None else got) != want:
+                diff.append((s, want, got))
+        total = PartitionTally()
+        for t in self.tally.values():
+            total.add(t)
+        return AuditResult(
+            self.topic, dict(sorted(self.tally.items())), total, diff, self.missing_dead,
+            sorted(self.rerouted - self.copies, key=_sort_key), len(self.expected),
+            self.repeats, self.other_topic, sum(not m for _, m in self.dead.values()),
+            self.unreadable)
+
+
+def _sort_key(key: Key) -> tuple[int, int, int]:
+    return key[0], key[1], -1 if key[2] is None else key[2]
+
+
+def _is_envelope(raw: bytes) -> bool:
+    try:
+        return isinstance(obj := json.loads(raw), dict) and "events" in obj
+    except ValueError:
+        return False
+
+
+def _reroute_marks(raw: bytes, indices: list[int | None]) -> list[Key | None]:
+    """The ``rerouted_from`` key of the events at ``indices`` of a valid message (or None)."""
+    obj = json.loads(raw)  # valid: parse_message found events in it
+    items = obj["events"] if indices != [None] else [obj]
+    marks = [items[0 if i is None else i].get("rerouted_from") for i in indices]
+    return [None if m is None else parse_key(str(m)) for m in marks]
+
+
+def reconcile(topic: str, partitions: int, events: Iterable[Record],
+              dead_letters: Iterable[Record], counts: Mapping[str, int | None]) -> AuditResult:
+    """Everything at once (see the module docstring); ``counts``: series -> Redis count."""
+    r = Reconciler(topic, partitions)
+    for d in dead_letters:
+        r.add_dead_letter(d)
+    for e in events:
+        r.add_event(e)
+    return r.finish(counts)
