@@ -87,7 +87,7 @@ class Health:
 
     def listener(self, up: bool, reason: str = "pub/sub connection lost") -> None:
         self.listening = up
-        self.ping_ok = self.ping_ok or up  # a fresh subscription answered
+        self.ping_ok = self.ping_ok or up  # a subscription is confirmed by an answer
         self._update(reason)
 
     def ping(self, ok: bool, reason: str = "no answer to PING") -> None:
@@ -117,7 +117,7 @@ class RedisFeed:
                  backoff: tuple[float, float] = (0.1, 2.0), ping_interval: float = 1.0,
                  ping_timeout: float = 2.0) -> None:
         # its own connections, without retries: a failure must surface here at once
-        pool = aioredis.ConnectionPool.from_url(url, max_connections=2, decode_responses=True,
+        pool = aioredis.ConnectionPool.from_url(url, decode_responses=True,
                                                 socket_connect_timeout=2.0, socket_timeout=2.0)
         self.redis = aioredis.Redis(connection_pool=pool)
         self.channels = channels
@@ -146,14 +146,38 @@ class RedisFeed:
         await self.redis.aclose()
 
     async def _subscribe(self) -> Any:
+        """A pub/sub connection subscribed to every channel, confirmed by Redis (a frozen
+        server accepts the connection and the command but never confirms)."""
         pubsub = self.redis.pubsub()
         try:
             await pubsub.subscribe(*self.channels)
+            pending = set(self.channels)
+            deadline = asyncio.get_running_loop().time() + self.ping_timeout
+            while pending:
+                left = deadline - asyncio.get_running_loop().time()
+                if left <= 0:
+                    raise TimeoutError(f"Redis did not confirm the subscription in "
+                                       f"{self.ping_timeout:g} s")
+                message = await pubsub.get_message(timeout=left)
+                if message is None:
+                    continue
+                if message.get("type") == "subscribe":
+                    pending.discard(message.get("channel"))
+                else:
+                    self._deliver(message)
         except BaseException:
             with contextlib.suppress(RedisError, OSError):
                 await pubsub.aclose()
             raise
         return pubsub
+
+    def _deliver(self, message: dict[str, Any]) -> None:
+        if message.get("type") != "message":
+            return
+        try:
+            self.on_message(message["channel"], message["data"])
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignoring a malformed message on %s", message.get("channel"))
 
     async def _close(self) -> None:
         pubsub, self._pubsub = self._pubsub, None
@@ -216,9 +240,4 @@ class RedisFeed:
             heard, pinged = now, None
             if not self.health.ping_ok:
                 self.health.ping(True)
-            if message.get("type") != "message":
-                continue
-            try:
-                self.on_message(message["channel"], message["data"])
-            except (ValueError, KeyError, TypeError):
-                log.warning("ignoring a malformed message on %s", message.get("channel"))
+            self._deliver(message)

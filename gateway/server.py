@@ -33,6 +33,7 @@ from urllib.parse import parse_qs
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
+from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.protocol import State
@@ -74,6 +75,13 @@ RESYNC_CONCURRENCY = 64
 
 def _alive(conn: ServerConnection) -> bool:
     return conn.protocol.state is not State.CLOSED
+
+
+def _header(headers: Headers, name: str) -> str | None:
+    """A header that must appear at most once: its value, ``None`` if absent, ``""`` (which
+    no check accepts) if repeated."""
+    values = headers.get_all(name)
+    return values[0] if len(values) == 1 else None if not values else ""
 
 
 def _address(conn: ServerConnection) -> str:
@@ -130,7 +138,7 @@ class Gateway:
         self.fanout: Fanout[ServerConnection] = Fanout(self._wants, max_pending,
                                                        self._writable)
         self.feed = RedisFeed(redis_url, (UPDATES_CHANNEL, ALERTS_CHANNEL, OPS_CHANNEL),
-                              self._route, self._resync, on_lost=self._feed_lost)
+                              self._route, None, on_lost=self._feed_lost)
         self.metrics = GatewayMetrics(lambda: len(self.sessions), lambda: self.feed.health.ok)
         self._server: Server | None = None
         self._housekeeper: asyncio.Task[None] | None = None
@@ -199,7 +207,7 @@ class Gateway:
         address = _address(conn)
         headers = request.headers
         refusal = self.admission.request(address) or self.hosts.check(
-            headers.get("Host"), headers.get("Origin"), websocket=path == "/ws")
+            _header(headers, "Host"), _header(headers, "Origin"), websocket=path == "/ws")
         if refusal is None and path == "/ws":
             refusal = self.admission.admit(address, conn)
             if refusal is None:
@@ -208,7 +216,7 @@ class Gateway:
             self.metrics.rejected.labels(refusal.reason).inc()
             return refusal_response(refusal)
         if path == "/metrics":
-            return metrics_response(self.metrics.render, headers.get("Authorization"),
+            return metrics_response(self.metrics.render, _header(headers, "Authorization"),
                                     self.secret, self.metrics_public)
         found = static_response(path)
         return found or respond(HTTPStatus.NOT_FOUND, "not found\n")

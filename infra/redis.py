@@ -51,14 +51,17 @@ class RedisProcess:
 
 
 def redis_args(binary: str, port: int, workdir: Path) -> list[str]:
-    """The ``redis-server`` command line: loopback only, no RDB/AOF, in the foreground.
+    """The ``redis-server`` command line: loopback only, in the foreground, with an
+    append-only file synced every second (a restart keeps the snapshots, the alert stream and
+    its de-duplication set; the worker republishes whatever the last second lost).
 
     >>> args = redis_args("redis-server", 6390, Path("/tmp/r"))
-    >>> args[args.index("--bind") + 1], args[args.index("--save") + 1]
-    ('127.0.0.1', '')
+    >>> args[args.index("--bind") + 1], args[args.index("--appendonly") + 1]
+    ('127.0.0.1', 'yes')
     """
     return [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-            "--appendonly", "no", "--protected-mode", "yes", "--daemonize", "no",
+            "--appendonly", "yes", "--appendfsync", "everysec",
+            "--protected-mode", "yes", "--daemonize", "no",
             "--dir", str(workdir), "--logfile", str(workdir / "redis.log")]
 
 

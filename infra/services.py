@@ -192,7 +192,11 @@ def create_topics(bootstrap: str, settings: Settings, extra: list[str] | None = 
         existing = set(admin.list_topics(timeout=timeout).topics)
     except KafkaException as exc:
         raise ServiceError(f"kafka at {bootstrap} does not answer: {exc.args[0]}") from None
-    new = [NewTopic(t, num_partitions=settings.partitions, replication_factor=1)
+    # the events topic stamps each message with the broker's append time: live-mode event time
+    # is bounded by it (a producer's wrong clock cannot pass for the present)
+    stamped = {"message.timestamp.type": "LogAppendTime"}
+    new = [NewTopic(t, num_partitions=settings.partitions, replication_factor=1,
+                    config=stamped if t == settings.events_topic else {})
            for t in wanted if t not in existing]
     created: list[str] = []
     if new:

@@ -1,16 +1,26 @@
 """The Faust agent: thin glue around :class:`stream.processor.Processor`.
 
 Per batch (``stream.take_events``): group the messages by partition, let the pure processor
-apply them to the per-series state, then write
+apply them to the per-series state, then
 
-1. each touched state into the :class:`~stream.state.StateStore` (pickled into the
+1. send the dead letters, re-routed events and alerts to Kafka and wait until they are
+   delivered,
+2. mark each touched state for the :class:`~stream.state.StateStore` (pickled into the
    changelog-backed table once per commit, never once per event),
-2. the rejected records to the dead-letter topic,
-3. anomaly alerts to the alerts topic, and with the snapshots, top movers and alerts to
-   Redis (idempotent: versioned snapshots, alerts deduplicated by their stable id),
+3. write snapshots, top movers and alerts to Redis (idempotent: versioned snapshots, alerts
+   deduplicated by their stable id).
 
-and only then let Faust ack the batch (at-least-once: a crash replays it, and the processor
-skips what a series has already applied, so nothing is counted twice).
+Exactly-once effects from at-least-once delivery rest on three rules:
+
+* a batch runs as one task that commits wait for (``BatchGate`` in :mod:`stream.app`): the
+  state is never flushed, and no offset committed, in the middle of a batch, even when Faust
+  cancels the agent for a rebalance or a shutdown;
+* a failure while applying a batch (a bug, Kafka refusing a send) stops the process at once
+  (exit code 70) before anything of the batch is committed; a restart replays it, and the
+  processor skips what each series applied already;
+* Redis is a cache of the state: when it is down, batches go on without it, and when it is
+  back (or restarted empty, or restarted from its append-only file) the worker republishes
+  every series it holds (:meth:`RedisSink.republish`).
 """
 
 from __future__ import annotations
@@ -18,18 +28,20 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
 import faust
+from redis.exceptions import RedisError
 
 from salescast.config import Settings
-from stream.app import create_app
+from stream.app import BatchGate, create_app
 from stream.lstm_runner import LstmRunner
 from stream.metrics import WorkerStats
-from stream.processor import Message, Processor
+from stream.processor import BatchOutput, Message, Processor, SeriesState
 from stream.sink import RedisSink
 from stream.state import StateStore
 
@@ -39,6 +51,15 @@ log = logging.getLogger("salescast.worker")
 
 MAX_BATCH = 4096
 BATCH_WAIT = 0.05
+EXIT_BATCH_FAILED = 70
+
+
+def _fail_stop(exc: BaseException) -> None:
+    """Nothing of the failed batch may be committed: leave now, a restart replays it."""
+    log.critical("applying a batch failed, exiting so that nothing of it is committed: %r", exc,
+                 exc_info=exc)
+    logging.shutdown()
+    os._exit(EXIT_BATCH_FAILED)
 
 
 def build_worker(
@@ -69,66 +90,93 @@ def build_worker(
     )
     runner = _lstm_runner(settings)
     processor = (processor_factory or (
-        lambda: Processor.from_settings(settings, runner.provide if runner else None)))()
+        lambda: Processor.from_settings(settings, runner.provide if runner else None,
+                                        partitions=_topic_partitions(settings))))()
     buckets_topic = app.topic(settings.buckets_topic, key_serializer="raw",
                               value_serializer="raw")
     store = StateStore(table)
     app.sensors.add(store)
     stats = WorkerStats()
-    sinks: dict[str, RedisSink] = {}
+    sink = RedisSink(settings.redis)
+    gate: BatchGate = app.batch_gate  # type: ignore[attr-defined]
 
-    def sink() -> RedisSink:
-        if "redis" not in sinks:
-            sinks["redis"] = RedisSink(settings.redis)
-        return sinks["redis"]
+    async def apply(batch: list[Any]) -> None:
+        """One batch, start to end (see the module docstring for why it is one task)."""
+        started, wall = time.perf_counter(), time.time()
+        by_partition: dict[int, list[Message]] = defaultdict(list)
+        for event in batch:
+            m = event.message
+            by_partition[m.partition].append(
+                Message(m.offset, (m.timestamp or 0.0), m.value or b""))
+        outs: list[tuple[int, BatchOutput]] = [
+            (partition, processor.process(partition, messages, store.get))
+            for partition, messages in by_partition.items()]
+        pending = []  # sends that must be delivered before this batch's state may be flushed
+        closed: list[list[Any]] = []
+        for _, out in outs:
+            for dead in out.dead:
+                pending.append(await deadletter.send(key=dead.key, value=dead.to_json()))
+                stats.deadletters[dead.code] += 1
+            for series, value in out.reroute:
+                pending.append(await events.send(key=series.encode(), value=value))
+            for alert in out.alerts:  # consumers dedupe by id (a replay re-sends the same ids)
+                pending.append(await alerts_topic.send(key=alert["id"].encode(),
+                                                       value=json.dumps(alert).encode()))
+            closed.extend([sid, b.start, b.end, b.qty] for sid, b in out.buckets)
+        if closed:  # the trainer's input: one message per batch (not waited for)
+            await buckets_topic.send(value=json.dumps({"buckets": closed}).encode())
+        if pending:
+            await asyncio.gather(*pending)
+        taken = 0
+        for partition, out in outs:
+            for key, value in out.states.items():
+                store.put(partition, key, value)
+            stats.accepted += out.accepted
+            stats.duplicates += out.duplicates
+            stats.rerouted += len(out.reroute)
+            taken += out.accepted + out.duplicates + len(out.dead) + len(out.reroute)
+        await _to_redis(outs)
+        now = time.time()
+        stats.record_batch(
+            len(batch), taken, [now - m.timestamp for ms in by_partition.values() for m in ms
+                                if m.timestamp], time.perf_counter() - started, wall,
+        )
+
+    async def _to_redis(outs: list[tuple[int, BatchOutput]]) -> None:
+        if sink.stale:  # Redis is down or came back: the republish will carry this batch
+            return
+        try:
+            writes = [w for _, out in outs for w in out.writes]
+            alerts = [a for _, out in outs for a in out.alerts]
+            movers = {k: v for _, out in outs for k, v in out.movers.items()}
+            if writes:
+                await sink.write(writes)
+            if alerts:
+                stats.alerts += await sink.write_alerts(alerts)
+            await sink.write_movers(movers)
+        except (RedisError, OSError) as exc:
+            sink.mark_stale(exc)
+
+    async def run_batch(batch: list[Any]) -> None:
+        try:
+            await apply(batch)
+        except Exception as exc:  # noqa: BLE001 - fail-stop on anything
+            _fail_stop(exc)
 
     @app.agent(events, name="process-sales")
     async def process(stream: Any) -> None:
         async for batch in stream.take_events(MAX_BATCH, within=BATCH_WAIT):
-            started, wall = time.perf_counter(), time.time()
-            by_partition: dict[int, list[Message]] = defaultdict(list)
-            for event in batch:
-                m = event.message
-                by_partition[m.partition].append(
-                    Message(m.offset, (m.timestamp or 0.0), m.value or b"")
-                )
-            writes = []
-            closed: list[list[Any]] = []
-            alerts: list[dict[str, Any]] = []
-            movers: dict[str, dict[str, float]] = {}
-            taken = 0
-            for partition, messages in by_partition.items():
-                out = processor.process(partition, messages, store.get)
-                for key, value in out.states.items():
-                    store.put(partition, key, value)
-                for dead in out.dead:
-                    await deadletter.send(value=dead.to_json())
-                    stats.deadletters[dead.stage] += 1
-                writes.extend(out.writes)
-                alerts.extend(out.alerts)
-                movers.update(out.movers)
-                closed.extend([sid, b.start, b.end, b.qty] for sid, b in out.buckets)
-                stats.accepted += out.accepted
-                stats.duplicates += out.duplicates
-                taken += out.accepted + out.duplicates + len(out.dead)
-            if closed:  # the trainer's input: one message per batch
-                await buckets_topic.send(value=json.dumps({"buckets": closed}).encode())
-            for alert in alerts:  # consumers dedupe by id (a replay re-sends the same ids)
-                await alerts_topic.send(key=alert["id"].encode(), value=json.dumps(alert).encode())
-            if writes:
-                await sink().write(writes)
-            if alerts:
-                stats.alerts += await sink().write_alerts(alerts)
-            await sink().write_movers(movers)
-            now = time.time()
-            stats.record_batch(
-                len(batch), taken, [now - m.timestamp for ms in by_partition.values() for m in ms
-                             if m.timestamp], time.perf_counter() - started, wall,
-            )
+            # shielded: a cancelled agent (rebalance, shutdown) lets the batch finish, and
+            # commits wait for it
+            await asyncio.shield(gate.run(run_batch(list(batch))))
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def forget_cache(sender: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:
         store.forget()
+
+    def owned_states() -> list[SeriesState]:
+        return [st for key in store.keys() if key.startswith("s:")  # noqa: SIM118
+                if (st := store.get(key)) is not None]
 
     @app.timer(1.0)
     async def publish_ops() -> None:
@@ -136,22 +184,47 @@ def build_worker(
         if runner is not None:
             figures.update(lstm_version=runner.version or "", lstm_batches=runner.batches,
                            lstm_series=runner.series, lstm_seconds=round(runner.seconds, 3))
-        await sink().write_ops(figures)
+        try:
+            if await sink.needs_republish():
+                n = await sink.republish(owned_states(), processor)
+                stats.republished += n
+            figures.update(redis_stale=int(sink.stale), republished=stats.republished)
+            await sink.write_ops(figures)
+        except (RedisError, OSError) as exc:
+            sink.mark_stale(exc)
 
     if runner is not None:
         @app.timer(2.0)
         async def follow_models() -> None:
             """Hot swap: load the current LSTM version when the trainer promotes a new one."""
-            info = await sink().model_current()
+            try:
+                info = await sink.model_current()
+            except (RedisError, OSError):
+                return  # publish_ops reports the outage
             if info and info.get("version") != runner.version:
                 await asyncio.to_thread(runner.swap, info)
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]
     async def close_sink(sender: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:
-        if "redis" in sinks:
-            await sinks.pop("redis").close()
+        await sink.close()
 
     return app, stats
+
+
+def _topic_partitions(settings: Settings) -> int:
+    """The events topic's partition count (the settings' when the topic does not exist yet)."""
+    from confluent_kafka.admin import AdminClient
+
+    try:
+        meta = AdminClient({"bootstrap.servers": settings.kafka, "log_level": 0}).list_topics(
+            settings.events_topic, timeout=10)
+        topic = meta.topics.get(settings.events_topic)
+        if topic is not None and topic.error is None and topic.partitions:
+            return len(topic.partitions)
+    except Exception as exc:  # noqa: BLE001 - a missing topic is created with the settings
+        log.warning("cannot read the partitions of %s (%r); using %d",
+                    settings.events_topic, exc, settings.partitions)
+    return settings.partitions
 
 
 def _lstm_runner(settings: Settings) -> LstmRunner | None:

@@ -7,9 +7,10 @@ Pure: no Kafka, no Faust. Two small picklable state objects, both meant to live 
   ``watermark`` is the *lower median* of those times: more than half of the recently active
   series must have reached a time before the clock does, so one series, or a minority of
   producers, cannot move it for everyone. It only moves forward, and is undefined until
-  ``min_series`` (default 3) distinct series, or 100 events, were seen. The caller feeds it with :meth:`~PartitionClock.observe`
-  per event and moves it with :meth:`~PartitionClock.advance` once per message. An event more
-  than ``max_future_seconds`` ahead of the watermark is :class:`TooFarAhead` (the worker uses
+  ``min_series`` (default 3) distinct series, or 100 events, were seen. The caller feeds it
+  with :meth:`~PartitionClock.observe` per event and moves it with
+  :meth:`~PartitionClock.advance` once per message. An event more than
+  ``max_future_seconds`` ahead of the watermark is :class:`TooFarAhead` (the worker uses
   this in replay mode; in live mode it bounds event time by the message timestamp instead).
 * :class:`SeriesBuckets` (one per series): the open buckets' running totals, ``closed_until``
   (start of the first bucket not yet closed) and a bounded ``history`` of the last closed

@@ -29,6 +29,8 @@ class WorkerStats:
     events: int = 0  # events taken: accepted, duplicate or dead-lettered
     accepted: int = 0
     duplicates: int = 0
+    rerouted: int = 0  # events re-sent to their series' partition
+    republished: int = 0  # series rewritten to Redis after it came back
     alerts: int = 0  # new alerts published
     batches: int = 0
     busy_seconds: float = 0.0
@@ -75,6 +77,7 @@ class WorkerStats:
             "events": self.events,
             "accepted": self.accepted,
             "duplicates": self.duplicates,
+            "rerouted": self.rerouted,
             "deadletters": sum(self.deadletters.values()),
             "alerts": self.alerts,
             "batches": self.batches,

@@ -341,9 +341,9 @@ class Processor:
         e = st.expected(bucket.start, self.width)
         if e is None:
             return
-        out.movers[st.series] = st.mover = {"score": round(abs(bucket.qty - e.yhat) / e.half_width, 3),
-                                 "actual": bucket.qty, "expected": round(e.yhat, 3),
-                                 "bucket": bucket.start}
+        st.mover = {"score": round(abs(bucket.qty - e.yhat) / e.half_width, 3),
+                    "actual": bucket.qty, "expected": round(e.yhat, 3), "bucket": bucket.start}
+        out.movers[st.series] = st.mover
         s = st.detector.observe(bucket.qty, e, st.model.n_seen)
         if s is not None:
             assert st.forecast is not None

@@ -26,7 +26,8 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 
-__all__ = ["SaleEvent", "DeadLetter", "DEAD_LETTER_RAW_MAX", "MAX_SERIES_LEN", "MAX_ABS_QTY", "MAX_PRICE"]
+__all__ = ["SaleEvent", "DeadLetter", "DEAD_LETTER_RAW_MAX", "MAX_SERIES_LEN", "MAX_ABS_QTY",
+           "MAX_PRICE"]
 
 MAX_SERIES_LEN = 64
 MAX_ABS_QTY = 1e6

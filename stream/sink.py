@@ -8,6 +8,7 @@ it only when it is newer than the stored one, so redelivered events after a work
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -29,6 +30,13 @@ from stream.keys import (
 )
 
 __all__ = ["SeriesWrite", "RedisSink", "merge_snapshot"]
+
+log = logging.getLogger("salescast.worker")
+
+#: set by the worker once it has published everything it holds; a Redis without it (new,
+#: flushed, or restarted without its data) gets a full republish
+EPOCH_KEY = "salescast:worker:epoch"
+REPUBLISH_CHUNK = 500
 
 # KEYS[1] series hash, KEYS[2] index
 # ARGV: version, live JSON, score, series, channel, update JSON, forecast part JSON or ''
@@ -99,9 +107,64 @@ class RedisSink:
     """Writes a batch of series states to Redis in one pipelined round trip."""
 
     def __init__(self, url: str) -> None:
-        self.redis = aioredis.Redis.from_url(url)
+        self.redis = aioredis.Redis.from_url(url, socket_connect_timeout=2.0,
+                                             socket_timeout=10.0)
         self._script = self.redis.register_script(_WRITE_LUA)
         self._alert = self.redis.register_script(_ALERT_LUA)
+        # True from a failed write until a full republish: batches skip Redis meanwhile
+        self.stale = True  # a new worker republishes what it restored before anything else
+        self.run_id: str | None = None
+        self.down_since: float | None = None
+
+    def mark_stale(self, exc: BaseException) -> None:
+        """A Redis call failed: stop writing until it answers again, then republish."""
+        if self.down_since is None:
+            self.down_since = time.time()
+            log.warning("redis is unavailable (%r): going on without it; every series is "
+                        "republished when it is back", exc)
+        self.stale = True
+
+    async def needs_republish(self) -> bool:
+        """True when Redis is back after a failure, or is another server than before (a
+        restart: its run id changed), or lost the worker's epoch marker (flushed)."""
+        info = await self.redis.info("server")
+        run_id = str(info.get("run_id", ""))
+        marker = await self.redis.exists(EPOCH_KEY)
+        if self.down_since is not None:
+            log.warning("redis is back after %.1f s", time.time() - self.down_since)
+            self.down_since = None
+        if run_id != self.run_id or not marker:
+            self.stale = True
+        self.run_id = run_id
+        return self.stale
+
+    async def republish(self, states: list[Any], processor: Any) -> int:
+        """Write every series' snapshot, its recent alerts and its top-movers entry again.
+
+        Idempotent like every write here: a snapshot older than what Redis holds is ignored,
+        alerts are deduplicated by id. Returns how many series were written.
+        """
+        n = 0
+        alerts: list[dict[str, Any]] = []
+        for i in range(0, len(states), REPUBLISH_CHUNK):
+            writes, movers = [], {}
+            for st in states[i : i + REPUBLISH_CHUNK]:
+                if not st.positions:
+                    continue
+                writes.append(processor._write(st, max(st.positions.values()), True))
+                alerts.extend(st.alerts)
+                if st.mover is not None:
+                    movers[st.series] = st.mover
+            await self.write(writes)
+            await self.write_movers(movers)
+            n += len(writes)
+        alerts.sort(key=lambda a: (a.get("detected_at", 0), a.get("bucket", 0)))
+        for i in range(0, len(alerts), REPUBLISH_CHUNK):
+            await self.write_alerts(alerts[i : i + REPUBLISH_CHUNK])
+        await self.redis.set(EPOCH_KEY, str(time.time()))
+        self.stale = False
+        log.info("republished %d series and %d alerts to redis", n, len(alerts))
+        return n
 
     async def write(self, writes: Iterable[SeriesWrite]) -> int:
         """Apply the writes; returns how many were newer than what Redis held."""

@@ -57,6 +57,11 @@ class StateStore(faust.Sensor):
         self.flushed += n
         return n
 
+    def keys(self) -> list[str]:
+        """Every key this worker holds (restored from the changelog or written since)."""
+        return list(dict.fromkeys([k.decode() for k in self.table.data] +
+                                  list(self.dirty)))
+
     def forget(self) -> None:
         """Drop the deserialised cache (on rebalance); dirty states are kept until flushed."""
         self.cache.clear()
