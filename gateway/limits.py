@@ -6,6 +6,7 @@
   Host). The two are checked independently.
 * :class:`Admission`: a token bucket of HTTP requests (handshakes) per client address, a cap of
   open WebSocket connections per address and one in all.
+* :class:`TokenSlots`: connections per access token (``jti``).
 * :class:`StallWatch`: a client whose socket write buffer stays full (it does not read) is
   closed, even while its update queue is short.
 
@@ -25,7 +26,8 @@ from urllib.parse import urlsplit
 
 from gateway.protocol import RateLimit
 
-__all__ = ["Refusal", "HostPolicy", "Admission", "StallWatch", "host_name", "LOOPBACK_NAMES"]
+__all__ = ["Refusal", "HostPolicy", "Admission", "StallWatch", "TokenSlots", "host_name",
+           "LOOPBACK_NAMES"]
 
 K = TypeVar("K", bound=Hashable)
 
@@ -253,3 +255,37 @@ class StallWatch(Generic[K]):
 
     def forget(self, key: K) -> None:
         self._since.pop(key, None)
+
+
+class TokenSlots(Generic[K]):
+    """Open connections per token id: a connection takes its token's slot when it
+    authenticates (again: it moves to the new token's) and gives it back when it closes.
+
+    >>> t = TokenSlots(limit=1)
+    >>> t.take("c1", "tok"), t.take("c2", "tok"), t.take("c1", "tok")
+    (True, False, True)
+    >>> t.release("c1"); t.take("c2", "tok")
+    True
+    """
+
+    def __init__(self, limit: int = 20) -> None:
+        self.limit = limit
+        self.counts: Counter[str] = Counter()
+        self._jti_of: dict[K, str] = {}
+
+    def take(self, key: K, jti: str) -> bool:
+        if self._jti_of.get(key) == jti:
+            return True
+        if self.counts[jti] >= self.limit:
+            return False
+        self.release(key)
+        self._jti_of[key] = jti
+        self.counts[jti] += 1
+        return True
+
+    def release(self, key: K) -> None:
+        jti = self._jti_of.pop(key, None)
+        if jti is not None:
+            self.counts[jti] -= 1
+            if self.counts[jti] <= 0:
+                del self.counts[jti]

@@ -25,7 +25,6 @@ import contextlib
 import json
 import logging
 import time
-from collections import Counter
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs
@@ -33,14 +32,13 @@ from urllib.parse import parse_qs
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
-from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.protocol import State
 
 from gateway.fanout import Fanout
 from gateway.feed import RedisFeed
-from gateway.limits import Admission, HostPolicy, StallWatch
+from gateway.limits import Admission, HostPolicy, StallWatch, TokenSlots
 from gateway.messages import server_frame
 from gateway.metrics import GatewayMetrics
 from gateway.protocol import (
@@ -54,7 +52,14 @@ from gateway.protocol import (
 )
 from gateway.routing import route
 from gateway.store import Store
-from gateway.web import json_response, metrics_response, refusal_response, respond, static_response
+from gateway.web import (
+    json_response,
+    metrics_response,
+    refusal_response,
+    respond,
+    single_header,
+    static_response,
+)
 from stream.keys import ALERTS_CHANNEL, OPS_CHANNEL, UPDATES_CHANNEL
 
 __all__ = ["Gateway"]
@@ -75,13 +80,6 @@ RESYNC_CONCURRENCY = 64
 
 def _alive(conn: ServerConnection) -> bool:
     return conn.protocol.state is not State.CLOSED
-
-
-def _header(headers: Headers, name: str) -> str | None:
-    """A header that must appear at most once: its value, ``None`` if absent, ``""`` (which
-    no check accepts) if repeated."""
-    values = headers.get_all(name)
-    return values[0] if len(values) == 1 else None if not values else ""
 
 
 def _address(conn: ServerConnection) -> str:
@@ -133,12 +131,11 @@ class Gateway:
         self.stalls: StallWatch[ServerConnection] = StallWatch(STALL_BYTES, slow_client_seconds,
                                                                HARD_BYTES)
         self.sessions: dict[ServerConnection, Session] = {}
-        self.tokens: Counter[str] = Counter()  # connections per token id
-        self._token_of: dict[ServerConnection, str] = {}
+        self.tokens: TokenSlots[ServerConnection] = TokenSlots(max_connections_per_token)
         self.fanout: Fanout[ServerConnection] = Fanout(self._wants, max_pending,
                                                        self._writable)
         self.feed = RedisFeed(redis_url, (UPDATES_CHANNEL, ALERTS_CHANNEL, OPS_CHANNEL),
-                              self._route, None, on_lost=self._feed_lost)
+                              self._route, self._resync, on_lost=self._feed_lost)
         self.metrics = GatewayMetrics(lambda: len(self.sessions), lambda: self.feed.health.ok)
         self._server: Server | None = None
         self._housekeeper: asyncio.Task[None] | None = None
@@ -206,8 +203,9 @@ class Gateway:
             return json_response(status, body)
         address = _address(conn)
         headers = request.headers
-        refusal = self.admission.request(address) or self.hosts.check(
-            _header(headers, "Host"), _header(headers, "Origin"), websocket=path == "/ws")
+        host, origin = single_header(headers, "Host"), single_header(headers, "Origin")
+        refusal = self.admission.request(address) or self.hosts.check(host, origin,
+                                                                      path == "/ws")
         if refusal is None and path == "/ws":
             refusal = self.admission.admit(address, conn)
             if refusal is None:
@@ -216,7 +214,7 @@ class Gateway:
             self.metrics.rejected.labels(refusal.reason).inc()
             return refusal_response(refusal)
         if path == "/metrics":
-            return metrics_response(self.metrics.render, _header(headers, "Authorization"),
+            return metrics_response(self.metrics.render, single_header(headers, "Authorization"),
                                     self.secret, self.metrics_public)
         found = static_response(path)
         return found or respond(HTTPStatus.NOT_FOUND, "not found\n")
@@ -345,9 +343,7 @@ class Gateway:
             self.admission.release(conn)
             self.stalls.forget(conn)
             self._closing.discard(conn)
-            jti = self._token_of.pop(conn, None)
-            if jti is not None:
-                self.tokens[jti] -= 1
+            self.tokens.release(conn)
 
     @staticmethod
     def _query_token(conn: ServerConnection) -> str | None:
@@ -378,7 +374,7 @@ class Gateway:
             if isinstance(out, Reply) and '"type":"error"' in out.text:
                 code = json.loads(out.text)["code"]
                 self.metrics.errors.labels(code).inc()
-            if isinstance(out, AuthRequest) and not self._admit(conn, out):
+            if isinstance(out, AuthRequest) and not self.tokens.take(conn, out.claims.jti):
                 self.metrics.errors.labels("too_many_connections").inc()
                 await conn.send(server_frame(
                     "error", code="too_many_connections",
@@ -396,19 +392,6 @@ class Gateway:
                 await conn.send(server_frame("error", code="unavailable",
                                              message="the state store is unavailable; retry",
                                              id=getattr(out, "id", None)))
-        return True
-
-    def _admit(self, conn: ServerConnection, out: AuthRequest) -> bool:
-        jti = out.claims.jti
-        if self._token_of.get(conn) == jti:
-            return True
-        if self.tokens[jti] >= self.max_connections_per_token:
-            return False
-        old = self._token_of.get(conn)
-        if old is not None:
-            self.tokens[old] -= 1
-        self._token_of[conn] = jti
-        self.tokens[jti] += 1
         return True
 
     async def _carry_out(self, conn: ServerConnection, out: Any) -> None:

@@ -25,7 +25,7 @@ from gateway.auth import AuthError, verify
 from gateway.limits import Refusal
 
 __all__ = ["respond", "json_response", "static_response", "metrics_response", "refusal_response",
-           "bearer_token", "METRICS_SCOPE"]
+           "bearer_token", "single_header", "METRICS_SCOPE"]
 
 METRICS_SCOPE = "ops"  #: the channel a token must grant to read /metrics
 _TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
@@ -68,6 +68,13 @@ def static_response(path: str) -> Response | None:
         return None
     return respond(HTTPStatus.OK, body, _TYPES.get(suffix, "application/octet-stream"),
                    (("Cache-Control", "no-cache"),))
+
+
+def single_header(headers: Headers, name: str) -> str | None:
+    """A header that must appear at most once: its value, ``None`` if absent, ``""`` (which
+    no check accepts) if repeated."""
+    values = headers.get_all(name)
+    return values[0] if len(values) == 1 else None if not values else ""
 
 
 def bearer_token(authorization: str | None) -> str | None:

@@ -147,8 +147,14 @@ def render_properties(workdir: Path, port: int, controller_port: int,
 
 
 def cluster_id() -> str:
-    """A fresh cluster id: a UUID as 22 URL-safe base64 characters, as Kafka wants."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A fresh cluster id: a UUID as 22 URL-safe base64 characters, as Kafka wants.
+
+    Never one that starts with ``-``: the storage tool would read it as an option (1 in 64
+    ids did, and ``services up`` failed with "--cluster-id: expected one argument").
+    """
+    while (cid := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))[0] == "-":
+        pass
+    return cid
 
 
 @dataclass(frozen=True)

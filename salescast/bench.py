@@ -26,6 +26,7 @@ from rich.table import Table
 from salescast.config import Settings
 from salescast.procs import child_env, salescast_cmd, spawn, stop
 from stream.keys import WORKER_OPS_KEY
+from stream.partitioning import PRODUCER_PARTITIONER, partition_for
 
 __all__ = ["run_bench"]
 
@@ -44,14 +45,19 @@ class Figure:
         return self.events / self.seconds if self.seconds > 0 else 0.0
 
 
-def _produce(bootstrap: str, topic: str, values: Iterable[tuple[bytes, bytes]]) -> int:
+def _produce(bootstrap: str, topic: str,
+             values: Iterable[tuple[bytes, bytes] | tuple[bytes, bytes, int]]) -> int:
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20,
+                         "partitioner": PRODUCER_PARTITIONER,
                          "batch.num.messages": 10000, "queue.buffering.max.messages": 500000})
     n = 0
-    for key, value in values:
+    for key, value, *partition in values:
         while True:
             try:
-                producer.produce(topic, value=value, key=key)
+                if partition:
+                    producer.produce(topic, value=value, key=key, partition=partition[0])
+                else:
+                    producer.produce(topic, value=value, key=key)
                 break
             except BufferError:
                 producer.poll(0.05)
@@ -64,7 +70,8 @@ def _produce(bootstrap: str, topic: str, values: Iterable[tuple[bytes, bytes]]) 
 
 def _produce_paced(bootstrap: str, topic: str, values: Iterable[tuple[bytes, bytes]],
                    rate: float) -> None:
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 1})
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 1,
+                         "partitioner": PRODUCER_PARTITIONER})
     start = time.monotonic()
     for i, (key, value) in enumerate(values):
         delay = start + i / rate - time.monotonic()
@@ -80,15 +87,20 @@ def _keyed(events: Iterable[bytes]) -> Iterator[tuple[bytes, bytes]]:
         yield json.loads(raw)["series"].encode(), raw
 
 
-def _envelopes(events: Iterable[bytes], size: int) -> Iterator[tuple[bytes, bytes]]:
-    chunk: list[bytes] = []
+def _envelopes(events: Iterable[bytes], size: int,
+               partitions: int) -> Iterator[tuple[bytes, bytes, int]]:
+    """Envelopes of ``size`` events, grouped per partition (every event on its series')."""
+    chunks: dict[int, list[bytes]] = {}
     for raw in events:
+        p = partition_for(json.loads(raw)["series"], partitions)
+        chunk = chunks.setdefault(p, [])
         chunk.append(raw)
         if len(chunk) == size:
-            yield b"env", b'{"events":[' + b",".join(chunk) + b"]}"
-            chunk = []
-    if chunk:
-        yield b"env", b'{"events":[' + b",".join(chunk) + b"]}"
+            yield b"env", b'{"events":[' + b",".join(chunk) + b"]}", p
+            chunk.clear()
+    for p, chunk in chunks.items():
+        if chunk:
+            yield b"env", b'{"events":[' + b",".join(chunk) + b"]}", p
 
 
 def bare_decode_rate(bootstrap: str, topic: str, messages: int) -> Figure:
@@ -159,7 +171,8 @@ def run_bench(settings: Settings, events: int, series: int, envelope: int,
         figures.append(fig)
         if envelope:
             n = _produce(state.kafka_bootstrap, env_topic,
-                         _envelopes(bench_events(events, series, seed=2), envelope))
+                         _envelopes(bench_events(events, series, seed=2), envelope,
+                                    settings.partitions))
             console.print(f"{n:,} envelopes of {envelope} events")
             fig_env, _ = _worker_run(settings, state.kafka_bootstrap, state.redis_url, r,
                                      env_topic, events, f"bench-{run}-env")

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -34,8 +35,9 @@ TIMEOUT = 10.0  #: seconds a metadata/offsets request may take
 STALL = 30.0  #: seconds without a message before reading gives up
 RETRY_PAUSE = 2.0
 REDIS_BATCH = 1000
-HEADERS = {"invalid": "invalid", "too_late": "too late", "too_far_ahead": "too far ahead",
-           "in_future": "in future", "duplicate_id": "duplicates skipped"}
+#: column titles of the dead-letter codes (duplicate ids are skips, not errors)
+HEADERS = {"invalid": "invalid", "too_late": "late", "too_far_ahead": "ahead",
+           "in_future": "future", "duplicate_id": "dup id"}
 
 
 def _consumer(bootstrap: str) -> Any:
@@ -171,16 +173,21 @@ def render(result: AuditResult, max_series: int) -> None:
     from stream.audit import CODES, fmt_key
 
     codes = [*CODES, *sorted(set(result.total.dead) - set(CODES))]
-    table = Table(title=f"audit of {result.topic}")
-    for col in ("partition", "messages", "valid", "accepted (counted)",
-                *(HEADERS.get(c, c) for c in codes), "re-routed", "missing dead letters"):
-        table.add_column(col, justify="left" if col == "partition" else "right")
+    table = Table(title=f"audit of {result.topic}", box=box.SIMPLE_HEAD, padding=0,
+                  show_edge=False,
+                  pad_edge=False,
+                  caption="invalid .. dup id: dead letters by code; no DL: invalid records "
+                  "without one")
+    for col in ("part", "messages", "valid", "counted", *(HEADERS.get(c, c) for c in codes),
+                "rerouted", "no DL"):
+        table.add_column(col, justify="left" if col == "part" else "right")
     for p, t in result.partitions.items():
         table.add_row(*_row(str(p), t, codes))
     table.add_row(*_row("total", result.total, codes), style="bold")
     out.print(table)
     if result.counts:
-        diff = Table(title=f"series whose Redis count differs ({len(result.counts):,})")
+        out.print(f"\n[bold]series whose Redis count differs ({len(result.counts):,})[/]")
+        diff = Table(box=box.SIMPLE_HEAD, show_edge=False)
         for col in ("series", "expected", "redis"):
             diff.add_column(col, justify="left" if col == "series" else "right")
         for s, want, got in result.counts[:max_series]:

@@ -10,7 +10,8 @@ when ``partition_for(series, partitions) == p`` (its home); otherwise the worker
 copy (``"rerouted_from": "P/OFFSET/INDEX"``) to the home partition, which is counted like any
 event. The expected count of a series is its valid events read at home minus the distinct dead
 letters of codes :data:`NOT_COUNTED` matched to them by ``(partition, offset, index)``
-(``index``: position in an envelope, None for a single-event message). Differences: a Redis
+(``index``: position in an envelope, None for a message of one event, even an envelope of
+one, as the worker keys it). Differences: a Redis
 count that is not the expected one (a missing hash counts as 0), a validation rejection
 without an ``invalid`` dead letter, a re-routed event without its copy. Dead letters are
 at-least-once: repeats of a key are counted once (and reported); dead letters of another topic
@@ -248,8 +249,8 @@ class Reconciler:
                 t.missing_dead += 1
         if not events:
             return
-        indices: list[int | None] = [None]
-        if len(events) + len(rejections) > 1 or b'"events"' in raw and _is_envelope(raw):
+        indices: list[int | None] = [None]  # as the worker: one element, no index
+        if len(events) + len(rejections) > 1:
             bad = {r.index for r in rejections}
             indices = [i for i in range(len(events) + len(bad)) if i not in bad]
         marks = _reroute_marks(raw, indices) if b"rerouted_from" in raw else [None] * len(events)
@@ -291,17 +292,10 @@ def _sort_key(key: Key) -> tuple[int, int, int]:
     return key[0], key[1], -1 if key[2] is None else key[2]
 
 
-def _is_envelope(raw: bytes) -> bool:
-    try:
-        return isinstance(obj := json.loads(raw), dict) and "events" in obj
-    except ValueError:
-        return False
-
-
 def _reroute_marks(raw: bytes, indices: list[int | None]) -> list[Key | None]:
     """The ``rerouted_from`` key of the events at ``indices`` of a valid message (or None)."""
     obj = json.loads(raw)  # valid: parse_message found events in it
-    items = obj["events"] if indices != [None] else [obj]
+    items = obj.get("events", [obj])
     marks = [items[0 if i is None else i].get("rerouted_from") for i in indices]
     return [None if m is None else parse_key(str(m)) for m in marks]
 

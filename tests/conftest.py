@@ -22,6 +22,7 @@ import redis
 from salescast.config import Settings, load_settings
 from salescast.procs import child_env, salescast_cmd, spawn, stop
 from stream.keys import WORKER_OPS_KEY, series_key
+from stream.partitioning import PRODUCER_PARTITIONER
 from stream.sink import merge_snapshot
 
 
@@ -121,7 +122,8 @@ class Pipeline:
         from confluent_kafka import Producer
 
         producer = Producer({"bootstrap.servers": self.settings.kafka, "linger.ms": 10,
-                             "enable.idempotence": True})
+                             "enable.idempotence": True,
+                             "partitioner": PRODUCER_PARTITIONER})
         for key, value in records:
             producer.produce(self.settings.events_topic, key=key, value=value)
             producer.poll(0)

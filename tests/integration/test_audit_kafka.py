@@ -1,0 +1,125 @@
+"""``salescast audit`` against a real worker, Kafka and Redis: it reconciles, then it names a
+series whose Redis count was tampered with."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+
+import pytest
+
+from salescast.procs import salescast_cmd
+from stream.keys import series_key
+from stream.partitioning import partition_for
+from stream.records import SaleEvent
+
+pytestmark = pytest.mark.integration
+
+T = 1_300_000_000.0
+SERIES = ("AUD1", "AUD2", "AUD3", "AUD4")
+
+
+def _produce(pipeline, records: list[tuple[int, str | None, bytes]]) -> None:
+    """(partition, key, value) records to the events topic, each on the partition given."""
+    from confluent_kafka import Producer
+
+    from stream.replay import producer_config
+
+    producer = Producer(producer_config(pipeline.settings.kafka))
+    for partition, key, value in records:
+        producer.produce(pipeline.settings.events_topic, value, key, partition=partition)
+    assert producer.flush(30) == 0
+
+
+def _audit(pipeline, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(salescast_cmd("audit", *args), env=pipeline.env(), text=True,
+                          capture_output=True, timeout=timeout, check=False)
+
+
+def _records(n: int) -> tuple[list[tuple[int, str | None, bytes]], dict[str, int]]:
+    """Valid, invalid, too late, in the future and duplicate events; the expected counts."""
+    home = {s: partition_for(s, n) for s in SERIES}
+    records: list[tuple[int, str | None, bytes]] = []
+    counts = dict.fromkeys(SERIES, 0)
+    for i in range(12):  # two days of events per series
+        for s in SERIES:
+            records.append((home[s], s, SaleEvent(s, T + i * 4 * 3600, 2, 1.5, f"{s}:{i}")
+                            .to_json()))
+            counts[s] += 1
+    s = SERIES[0]
+    p = home[s]
+    envelope = {"events": [json.loads(SaleEvent(s, T + 50 * 3600, 1, 1.0, f"{s}:e0").to_json()),
+                           {"series": s, "qty": 1},  # invalid element
+                           json.loads(SaleEvent(s, T + 51 * 3600, 1, 1.0, f"{s}:e2").to_json())]}
+    counts[s] += 2
+    records += [
+        (p, s, json.dumps(envelope).encode()),
+        (p, s, b'{"series": "AUD1", "ts": '),  # malformed json
+        (p, None, b"\xff\xfe"),  # not utf-8
+        (p, s, SaleEvent(s, T - 5 * 86400, 1, 1.0, f"{s}:late").to_json()),  # too late
+        # a year after its message's timestamp (live event time, the default): in the future
+        (p, s, SaleEvent(s, time.time() + 365 * 86400, 1, 1.0, f"{s}:ahead").to_json()),
+    ]
+    # an id seen before in the same (open) bucket: a duplicate_id skip
+    dup = SERIES[1]
+    records.append((home[dup], dup, SaleEvent(dup, T + 44 * 3600, 2, 1.5, f"{dup}:11").to_json()))
+    return records, counts
+
+
+def test_audit_reconciles_and_names_a_tampered_series(pipeline) -> None:
+    s = pipeline.settings
+    records, counts = _records(s.partitions)
+    _produce(pipeline, records)
+    pipeline.start_worker()
+    last = SERIES[-1]
+    pipeline.wait_for(lambda: (pipeline.snapshot(last) or {}).get("events") == counts[last],
+                      120, f"the events of {last} in Redis")
+
+    done = _audit(pipeline, "--wait", "60", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert report["reconciled"] and report["series_checked"] == len(SERIES)
+    total = report["total"]
+    assert total["messages"] == len(records)
+    assert total["rejected"] == 3 and total["missing_dead_letters"] == 0
+    assert total["dead_letters"]["invalid"] == 3
+    assert total["dead_letters"]["too_late"] == 1
+    assert total["dead_letters"]["in_future"] == 1
+    assert total["dead_letters"]["duplicate_id"] == 1
+    assert total["rerouted"] == 0
+
+    # tamper with one count: the audit fails (exit 1) and names that series
+    victim = SERIES[2]
+    live = json.loads(pipeline.redis.hget(series_key(victim), "o"))
+    live["events"] += 1
+    pipeline.redis.hset(series_key(victim), "o", json.dumps(live))
+    bad = _audit(pipeline)
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    assert victim in bad.stdout and "NOT reconciled: 1 differences" in bad.stdout
+    assert "Traceback" not in bad.stderr
+    bad = _audit(pipeline, "--json")
+    assert bad.returncode == 1
+    diff = json.loads(bad.stdout)["differences"]["series"]
+    assert diff == [{"series": victim, "expected": live["events"] - 1, "redis": live["events"]}]
+
+
+def test_audit_follows_rerouted_events(pipeline) -> None:
+    """An event produced to the wrong partition is re-routed by the worker and counted once
+    (needs the worker's re-routing)."""
+    s = pipeline.settings
+    series = SERIES[0]
+    home = partition_for(series, s.partitions)
+    wrong = (home + 1) % s.partitions
+    events = [SaleEvent(series, T + i * 3600, 1, 1.0, f"{series}:{i}").to_json()
+              for i in range(6)]
+    _produce(pipeline, [(home, series, v) for v in events[:3]]
+             + [(wrong, series, events[3])] + [(home, series, v) for v in events[4:]])
+    pipeline.start_worker()
+    pipeline.wait_for(lambda: (pipeline.snapshot(series) or {}).get("events") == 6, 120,
+                      f"the six events of {series} in Redis")
+    done = _audit(pipeline, "--wait", "60", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert report["partitions"][str(wrong)]["rerouted"] == 1
+    assert report["total"]["rerouted_in"] == 1 and report["total"]["accepted"] == 6
