@@ -178,6 +178,8 @@ class RedisFeed:
             self.on_message(message["channel"], message["data"])
         except (ValueError, KeyError, TypeError):
             log.warning("ignoring a malformed message on %s", message.get("channel"))
+        except Exception:  # a bug routing one message must not end the feed
+            log.exception("failed to route a message on %s", message.get("channel"))
 
     async def _close(self) -> None:
         pubsub, self._pubsub = self._pubsub, None
@@ -191,6 +193,9 @@ class RedisFeed:
                 await self._listen()
                 reason = "pub/sub ended"
             except (RedisError, OSError, TimeoutError) as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+            except Exception as exc:  # never die silently: log it and start over
+                log.exception("the Redis pub/sub feed failed")
                 reason = f"{type(exc).__name__}: {exc}"
             if self.health.listening:
                 log.warning("lost the Redis pub/sub feed (%s); reconnecting", reason)

@@ -273,30 +273,36 @@ class Gateway:
 
     # -- housekeeping -----------------------------------------------------------------
     async def _housekeep(self) -> None:
-        """Auth deadlines, unread sockets, and connections whose handshake never finished."""
+        """Every 0.5 s: auth deadlines, unread sockets; every 10 s: connections whose
+        handshake never finished."""
         rounds = 0
         while True:
             await asyncio.sleep(HOUSEKEEPING_S)
-            now = time.monotonic()
-            for conn, session in list(self.sessions.items()):
-                if conn in self._closing:
-                    continue
-                close = session.overdue()
-                if close is not None:
-                    self.metrics.closes.labels("auth_timeout").inc()
-                    self._drop(conn, close.code, close.reason)
-                    continue
-                transport = conn.transport
-                buffered = transport.get_write_buffer_size() if transport is not None else 0
-                reason = self.stalls.observe(conn, buffered, now)
-                if reason is not None:
-                    log.info("closing a client that is not reading (%s)", reason)
-                    self.metrics.slow_closes.inc()
-                    self.metrics.closes.labels("not_reading").inc()
-                    self._drop(conn, CLOSE_TOO_SLOW, "too far behind")
             rounds += 1
-            if rounds % 20 == 0:
-                self.admission.prune(_alive)
+            try:
+                self._sweep(time.monotonic())
+                if rounds % 20 == 0:
+                    self.admission.prune(_alive)
+            except Exception:  # never die silently
+                log.exception("gateway housekeeping failed")
+
+    def _sweep(self, now: float) -> None:
+        for conn, session in list(self.sessions.items()):
+            if conn in self._closing:
+                continue
+            close = session.overdue()
+            if close is not None:
+                self.metrics.closes.labels("auth_timeout").inc()
+                self._drop(conn, close.code, close.reason)
+                continue
+            transport = conn.transport
+            buffered = transport.get_write_buffer_size() if transport is not None else 0
+            reason = self.stalls.observe(conn, buffered, now)
+            if reason is not None:
+                log.info("closing a client that is not reading (%s)", reason)
+                self.metrics.slow_closes.inc()
+                self.metrics.closes.labels("not_reading").inc()
+                self._drop(conn, CLOSE_TOO_SLOW, "too far behind")
 
     def _drop(self, conn: ServerConnection, code: int, reason: str) -> None:
         """Close ``conn`` in the background; cut it if the close handshake stalls."""

@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 from websockets.asyncio.client import connect
 
-__all__ = ["watch", "describe_update"]
+__all__ = ["watch", "describe_update", "absorb"]
 
 
 def _fmt(x: float | None) -> str:
@@ -45,6 +45,35 @@ def describe_update(data: dict[str, Any]) -> str:
     return "  ".join(parts)
 
 
+def absorb(views: dict[str, dict[str, Any]], frame: dict[str, Any]) -> dict[str, Any] | None:
+    """Merge a snapshot/update frame into its series' view; the view to print, or ``None``
+    when the frame is older than the view or repeats its version on ``actuals`` (a bucket
+    close reaches both channels with one version; the actuals frame is its live part).
+
+    >>> views = {}
+    >>> absorb(views, {"channel": "forecasts", "data": {"series": "A", "version": 3,
+    ...                                                 "forecast": {"yhat": [1]}}})["version"]
+    3
+    >>> absorb(views, {"channel": "actuals", "data": {"series": "A", "version": 3}}) is None
+    True
+    >>> absorb(views, {"channel": "actuals", "data": {"series": "A", "version": 2}}) is None
+    True
+    >>> absorb(views, {"channel": "actuals", "data": {"series": "A", "version": 4}})["forecast"]
+    {'yhat': [1]}
+    """
+    data = frame["data"]
+    view = views.setdefault(data["series"], {})
+    version, last = data.get("version"), view.get("version")
+    if isinstance(version, int) and isinstance(last, int):
+        if version < last:
+            return None
+        repeat = version == last and frame.get("channel") == "actuals"
+    else:
+        repeat = False
+    view.update({k: v for k, v in data.items() if v is not None or k == "open"})
+    return None if repeat else view
+
+
 async def watch(url: str, target: str, limit: int | None = None,
                 console: Console | None = None, token: str | None = None) -> int:
     """Subscribe to ``target`` (a series id, or a glob pattern with ``*``) on the forecasts
@@ -65,9 +94,9 @@ async def watch(url: str, target: str, limit: int | None = None,
             frame = json.loads(text)
             kind = frame.get("type")
             if kind in ("snapshot", "update"):
-                data = frame["data"]
-                merged = latest.setdefault(data["series"], {})
-                merged.update({k: v for k, v in data.items() if v is not None or k == "open"})
+                merged = absorb(latest, frame)
+                if merged is None:
+                    continue
                 console.print(f"[bold]{kind:8}[/] {describe_update(merged)}", soft_wrap=True)
                 seen += 1
                 if limit is not None and seen >= limit:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -173,11 +174,9 @@ def render(result: AuditResult, max_series: int) -> None:
     from stream.audit import CODES, fmt_key
 
     codes = [*CODES, *sorted(set(result.total.dead) - set(CODES))]
-    table = Table(title=f"audit of {result.topic}", box=box.SIMPLE_HEAD, padding=0,
-                  show_edge=False,
-                  pad_edge=False,
-                  caption="invalid .. dup id: dead letters by code; no DL: invalid records "
-                  "without one")
+    table = Table(title=f"audit of {escape(result.topic)}", box=box.SIMPLE_HEAD, padding=0,
+                  show_edge=False, caption="invalid .. dup id: dead letters by code; "
+                  "no DL: invalid records without one")
     for col in ("part", "messages", "valid", "counted", *(HEADERS.get(c, c) for c in codes),
                 "rerouted", "no DL"):
         table.add_column(col, justify="left" if col == "part" else "right")
@@ -191,19 +190,20 @@ def render(result: AuditResult, max_series: int) -> None:
         for col in ("series", "expected", "redis"):
             diff.add_column(col, justify="left" if col == "series" else "right")
         for s, want, got in result.counts[:max_series]:
-            diff.add_row(s, f"{want:,}", "missing" if got is None else f"{got:,}")
+            diff.add_row(escape(s), f"{want:,}", "missing" if got is None else f"{got:,}")
         out.print(diff)
         if len(result.counts) > max_series:
             out.print(f"... and {len(result.counts) - max_series:,} more (--max-series)")
     for key, why in result.missing_dead[:max_series]:
-        out.print(f"[red]no dead letter for the invalid record {fmt_key(key)}[/] ({why})")
+        out.print(f"[red]no dead letter for the invalid record {fmt_key(key)}[/] ({escape(why)})")
     for key in result.missing_copies[:max_series]:
         out.print(f"[red]re-routed event {fmt_key(key)} has no copy[/]")
     out.print(f"[dim]{result.series:,} series checked; dead letters: {result.dead_repeats:,} "
               f"repeats deduped, {result.dead_other_topic:,} of other topics, "
               f"{result.dead_unmatched:,} unmatched, {result.dead_unreadable:,} unreadable[/]")
+    n = result.differences
     out.print("[bold green]reconciled[/]" if result.ok else
-              f"[bold red]NOT reconciled: {result.differences:,} differences[/]")
+              f"[bold red]NOT reconciled: {n:,} difference{'s' * (n != 1)}[/]")
 
 
 @friendly

@@ -201,7 +201,7 @@ class Reconciler:
 
     @property
     def series(self) -> set[str]:
-        """Every series with a valid event read at home: the ones to look up in Redis."""
+        """Every series with a valid event read (anywhere): the ones to look up in Redis."""
         return set(self.expected)
 
     def add_dead_letter(self, rec: Record) -> None:

@@ -159,21 +159,26 @@ class ReplayError(ConfigError):
 
 
 def topic_partitions(producer: Producer, topic: str, timeout: float = METADATA_TIMEOUT) -> int:
-    """How many partitions ``topic`` has; :class:`ReplayError` when it does not exist.
+    """How many partitions ``topic`` has; :class:`ReplayError` when it does not exist (after
+    ``timeout`` seconds: a topic just created takes a moment to reach every broker's metadata).
 
     The whole cluster's metadata is asked for: a request naming the topic would make a broker
     with ``auto.create.topics.enable`` create it with its default partition count.
     """
-    try:
-        meta = producer.list_topics(timeout=timeout)
-    except KafkaException as exc:
-        raise ReplayError(f"kafka does not answer: {exc.args[0]}") from None
-    info = meta.topics.get(topic)
-    if info is None or info.error is not None or not info.partitions:
-        why = info.error if info is not None and info.error is not None else "does not exist"
-        raise ReplayError(f"topic {topic!r}: {why} (create it first, e.g. `salescast services "
-                          f"up` or kafka-topics.sh --create)")
-    return len(info.partitions)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            meta = producer.list_topics(timeout=max(deadline - time.monotonic(), 0.1))
+        except KafkaException as exc:
+            raise ReplayError(f"kafka does not answer: {exc.args[0]}") from None
+        info = meta.topics.get(topic)
+        if info is not None and info.error is None and info.partitions:
+            return len(info.partitions)
+        if time.monotonic() >= deadline:
+            why = info.error if info is not None and info.error is not None else "does not exist"
+            raise ReplayError(f"topic {topic!r}: {why} (create it first, e.g. `salescast "
+                              f"services up` or kafka-topics.sh --create)")
+        time.sleep(0.2)
 
 
 @dataclass

@@ -102,6 +102,7 @@ class Pipeline:
             SALESCAST_LAG_ALERT=str(s.lag_alert),
             SALESCAST_PARTITIONS=str(s.partitions),
             SALESCAST_HOME=str(s.home),
+            SALESCAST_EVENT_TIME=s.event_time,
         )
 
     def start_worker(self) -> subprocess.Popen[bytes]:

@@ -96,7 +96,7 @@ def test_audit_reconciles_and_names_a_tampered_series(pipeline) -> None:
     pipeline.redis.hset(series_key(victim), "o", json.dumps(live))
     bad = _audit(pipeline)
     assert bad.returncode == 1, bad.stdout + bad.stderr
-    assert victim in bad.stdout and "NOT reconciled: 1 differences" in bad.stdout
+    assert victim in bad.stdout and "NOT reconciled: 1 difference" in bad.stdout
     assert "Traceback" not in bad.stderr
     bad = _audit(pipeline, "--json")
     assert bad.returncode == 1

@@ -32,10 +32,22 @@ BAD: dict[str, bytes] = {
 
 
 def test_every_bad_record_is_dead_lettered_with_its_reason(pipeline) -> None:
+    from dataclasses import replace
+
     from confluent_kafka import Consumer
 
+    # replay mode: "far ahead" is judged against the watermark (2011 data is not in the future)
+    pipeline.settings = replace(pipeline.settings, event_time="replay")
+    from stream.partitioning import partition_for
+
     good = [SaleEvent("GOOD", T + i * 600, 2, 1.0).to_json() for i in range(20)]
-    records = [(b"GOOD", good[0])] + [(b"GOOD", v) for v in BAD.values()]
+    # two more series on GOOD's partition: a replay-mode clock starts with three series
+    n = pipeline.settings.partitions
+    home = partition_for("GOOD", n)
+    peers = [sid for sid in (f"PEER{i}" for i in range(200)) if partition_for(sid, n) == home][:2]
+    records = [(b"GOOD", good[0])] + [(p.encode(), SaleEvent(p, T, 1, 1.0).to_json())
+                                      for p in peers]
+    records += [(b"GOOD", v) for v in BAD.values()]
     records += [(b"GOOD", v) for v in good[1:]]
     pipeline.produce(records)
     pipeline.start_worker()

@@ -3,6 +3,7 @@ the nesting bound, slow clients, /metrics auth (docs/security.md)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from http import HTTPStatus
 
@@ -306,3 +307,52 @@ def test_gateway_http_answers() -> None:
     assert rejected.labels("rate")._value.get() == 1
     gw.admission.release(first)  # type: ignore[arg-type]
     assert gw._http(_Conn("10.0.0.1"), _request("/ws", Host=host)) is None  # type: ignore[arg-type]
+
+
+class _Transport:
+    def __init__(self, buffered: int) -> None:
+        self.buffered = buffered
+        self.aborted = False
+
+    def get_write_buffer_size(self) -> int:
+        return self.buffered
+
+    def abort(self) -> None:
+        self.aborted = True
+
+
+class _Closable:
+    def __init__(self, buffered: int = 0, answers: bool = True) -> None:
+        self.transport = _Transport(buffered)
+        self.answers = answers
+        self.closed: tuple[int, str] | None = None
+
+    async def close(self, code: int, reason: str) -> None:
+        self.closed = (code, reason)
+        if not self.answers:  # a client that never reads never completes the handshake
+            await asyncio.sleep(3600)
+
+
+def test_housekeeping_closes_late_authenticators_and_unread_clients() -> None:
+    t = [0.0]
+    gw = Gateway("redis://127.0.0.1:1/0", "127.0.0.1", 0, secret=SECRET, auth_timeout=10)
+    late, reader, stalled = _Closable(), _Closable(), _Closable(70_000, answers=False)
+    gw.sessions[late] = Session(secret=SECRET, clock=lambda: t[0])  # type: ignore[index]
+    for conn in (reader, stalled):
+        gw.sessions[conn] = Session()  # type: ignore[index]
+
+    async def main() -> None:
+        gw._sweep(0.0)
+        t[0] = 10.0
+        gw._sweep(5.0)
+        await asyncio.sleep(0)
+        gw._sweep(5.5)  # already closing: not closed twice
+        await asyncio.sleep(1.2)  # CLOSE_GRACE_S
+
+    asyncio.run(main())
+    assert late.closed == (1008, "authentication timeout") and not late.transport.aborted
+    assert stalled.closed == (4008, "too far behind") and stalled.transport.aborted
+    assert reader.closed is None
+    assert gw.metrics.closes.labels("auth_timeout")._value.get() == 1
+    assert gw.metrics.closes.labels("not_reading")._value.get() == 1
+    assert gw.metrics.slow_closes._value.get() == 1

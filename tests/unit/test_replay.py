@@ -166,7 +166,7 @@ def test_topic_partitions_from_metadata() -> None:
     parts = {i: object() for i in range(6)}
     assert topic_partitions(_meta(t=SimpleNamespace(error=None, partitions=parts)), "t") == 6
     with pytest.raises(ReplayError, match="'u': does not exist"):
-        topic_partitions(_meta(t=SimpleNamespace(error=None, partitions=parts)), "u")
+        topic_partitions(_meta(t=SimpleNamespace(error=None, partitions=parts)), "u", 0.3)
 
 
 def test_replay_errors_clearly_without_kafka() -> None:
