@@ -96,8 +96,9 @@ class Gateway:
     is on); ``allowed_hosts``: Host names answered besides the bind address (and the loopback
     names when bound to loopback or every interface; ``*``: any). ``metrics_public``: serve
     ``/metrics`` without a token even with auth on. ``auth_timeout``: seconds a connection may
-    stay unauthenticated (without auth: without a valid frame). ``max_connections``,
-    ``max_connections_per_address``: open WebSocket connections (503 past them);
+    stay unauthenticated (without auth: without a valid frame; ``None`` or 0: no deadline).
+    ``max_connections``, ``max_connections_per_address``: open WebSocket connections (503
+    past them);
     ``handshake_rate``/``handshake_burst``: HTTP requests per second per address (429);
     ``slow_client_seconds``: how long a client's socket may stay unread before 4008.
     """
@@ -124,7 +125,8 @@ class Gateway:
         self.secret, self.origins = secret, origins
         self.max_connections_per_token = max_connections_per_token
         self.rate, self.burst = rate, burst
-        self.metrics_public, self.auth_timeout = metrics_public, auth_timeout
+        self.metrics_public = metrics_public
+        self.auth_timeout = auth_timeout if auth_timeout and auth_timeout > 0 else None
         self.hosts = HostPolicy(host, allowed_hosts, origins)
         self.admission: Admission[ServerConnection] = Admission(
             max_connections_per_address, max_connections, handshake_rate, handshake_burst)

@@ -143,7 +143,7 @@ def build_worker(
         )
 
     async def _to_redis(outs: list[tuple[int, BatchOutput]]) -> None:
-        if sink.stale:  # Redis is down or came back: the republish will carry this batch
+        if sink.down:  # the republish once Redis is back will carry this batch
             return
         try:
             writes = [w for _, out in outs for w in out.writes]

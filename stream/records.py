@@ -137,6 +137,7 @@ class DeadLetter:
             code=d.get("code") or ("invalid" if d["stage"] == "validation" else d["stage"]),
             index=d.get("index"),
             series=d.get("series"),
-            raw_size=d.get("raw_size", len(raw)),
-            raw_sha256=d.get("raw_sha256"),
+            # kept only for a truncated copy: a whole one carries its own size and digest
+            raw_size=d.get("raw_size") if d.get("truncated") else None,
+            raw_sha256=d.get("raw_sha256") if d.get("truncated") else None,
         )

@@ -111,9 +111,11 @@ class RedisSink:
                                              socket_timeout=10.0)
         self._script = self.redis.register_script(_WRITE_LUA)
         self._alert = self.redis.register_script(_ALERT_LUA)
-        # True from a failed write until a full republish: batches skip Redis meanwhile
-        self.stale = True  # a new worker republishes what it restored before anything else
+        # True until a full republish has written everything the worker holds (a new worker
+        # republishes what it restored; a failure or a restarted Redis sets it again)
+        self.stale = True
         self.run_id: str | None = None
+        # set from a failed call until Redis answers again: batches skip Redis meanwhile
         self.down_since: float | None = None
 
     def mark_stale(self, exc: BaseException) -> None:
@@ -123,6 +125,10 @@ class RedisSink:
             log.warning("redis is unavailable (%r): going on without it; every series is "
                         "republished when it is back", exc)
         self.stale = True
+
+    @property
+    def down(self) -> bool:
+        return self.down_since is not None
 
     async def needs_republish(self) -> bool:
         """True when Redis is back after a failure, or is another server than before (a

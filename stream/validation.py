@@ -77,7 +77,8 @@ class Rejection:
         'events[3]: series must not be empty'
         """
         reason = self.reason if self.index is None else f"events[{self.index}]: {self.reason}"
-        return DeadLetter(reason, stage, self.raw, topic, partition, offset)
+        return DeadLetter(reason, stage, self.raw, topic, partition, offset, "invalid",
+                          self.index)
 
 
 class _Bad(Exception):

@@ -1,0 +1,211 @@
+"""The fault suite: nothing valid is lost, nothing is counted twice (real Kafka and Redis).
+
+Each test reproduces one way the pipeline lost or rejected valid events and asserts exact
+reconciliation: every valid event counted once in its series, every rejected one
+dead-lettered once (by key) with its code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import redis
+
+from stream.partitioning import partition_for
+from stream.records import DeadLetter, SaleEvent
+
+pytestmark = pytest.mark.integration
+
+DAY = 86400
+T0 = 1_300_000_000 - 1_300_000_000 % DAY
+
+
+def _dead_letters(pipeline, at_least: int, timeout: float = 60.0) -> dict[bytes, DeadLetter]:
+    """The distinct dead letters (by key) on the test's dead-letter topic."""
+    from confluent_kafka import Consumer
+
+    consumer = Consumer({"bootstrap.servers": pipeline.settings.kafka,
+                         "group.id": f"faults-{time.monotonic_ns()}",
+                         "auto.offset.reset": "earliest"})
+    consumer.subscribe([pipeline.settings.deadletter_topic])
+    dead: dict[bytes, DeadLetter] = {}
+    deadline = time.monotonic() + timeout
+    while len(dead) < at_least and time.monotonic() < deadline:
+        for msg in consumer.consume(500, timeout=1.0):
+            if not msg.error():
+                dl = DeadLetter.from_json(msg.value())
+                dead[dl.key] = dl
+    consumer.close()
+    return dead
+
+
+def _truth(events: list[SaleEvent]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for e in events:
+        out[e.series] = out.get(e.series, 0) + 1
+    return out
+
+
+def _counted(pipeline, truth: dict[str, int]) -> bool:
+    return all((pipeline.snapshot(sid) or {}).get("events") == n for sid, n in truth.items())
+
+
+def test_an_oversized_bad_record_loses_nothing(pipeline) -> None:
+    good = [SaleEvent(f"K{i % 30}", T0 + i * 60, 1, 1.0) for i in range(1000)]
+    huge = b'{"series": "K1", "ts": "' + b"9" * 900_000 + b'"}'  # ~900 KB, invalid
+    records = [(e.series.encode(), e.to_json()) for e in good[:500]]
+    records += [(b"K1", huge)] + [(e.series.encode(), e.to_json()) for e in good[500:]]
+    pipeline.produce(records)
+    pipeline.start_worker()
+    truth = _truth(good)
+    pipeline.wait_for(lambda: _counted(pipeline, truth), 120, "every good event counted")
+    dead = _dead_letters(pipeline, 1)
+    assert len(dead) == 1
+    (dl,) = dead.values()
+    assert dl.code == "invalid" and dl.raw_size == len(huge) and dl.truncated
+    assert len(dl.to_json()) < 64_000
+    assert int(pipeline.ops()["accepted"]) == len(good)
+
+
+def test_one_producer_cannot_move_the_clock_for_everyone(pipeline) -> None:
+    """Live mode: 100 events dated 2099 are rejected as in the future; a series stepping 29
+    days at a time does not close the other series' buckets."""
+    n = pipeline.settings.partitions
+    home = partition_for("VICTIM0", n)
+    victims = [s for s in (f"VICTIM{i}" for i in range(400)) if partition_for(s, n) == home][:6]
+    bad = victims.pop()
+    good = [SaleEvent(victims[i % 5], T0 + i * 600, 1, 1.0) for i in range(60)]
+    hijack = [SaleEvent(bad, T0 + 6000 + k * 29 * DAY, 1, 1.0) for k in range(1, 6)]
+    future = [SaleEvent(bad, 4_102_000_000.0 + i, 1, 1.0) for i in range(100)]  # 2099
+    later = [SaleEvent(victims[i % 5], T0 + 36000 + i * 60, 1, 1.0) for i in range(40)]
+    records = [(e.series.encode(), e.to_json()) for e in good + hijack + future + later]
+    pipeline.produce(records)
+    pipeline.start_worker()
+    truth = _truth(good + later)
+    truth[bad] = len(hijack)  # its own events count, they just do not move the clock
+    pipeline.wait_for(lambda: _counted(pipeline, truth), 120, "the victims' events counted")
+    dead = _dead_letters(pipeline, len(future))
+    assert sorted(d.code for d in dead.values()) == ["in_future"] * len(future)
+
+
+def test_duplicate_ids_count_once(pipeline) -> None:
+    retried = SaleEvent("DUP", T0 + 60, 3, 1.0, id="489434:0")
+    others = [SaleEvent("DUP", T0 + 120 + i, 1, 1.0, id=f"489435:{i}") for i in range(5)]
+    pipeline.produce([(b"DUP", retried.to_json())] * 20 +
+                     [(b"DUP", e.to_json()) for e in others])
+    pipeline.start_worker()
+    pipeline.wait_for(lambda: _counted(pipeline, {"DUP": 6}), 90, "DUP counted 6 times")
+    dead = _dead_letters(pipeline, 19)
+    assert sorted(d.code for d in dead.values()) == ["duplicate_id"] * 19
+    time.sleep(2)
+    assert pipeline.snapshot("DUP")["events"] == 6
+
+
+def test_mixed_envelopes_and_empty_keys_are_re_routed(pipeline) -> None:
+    rng = random.Random(3)
+    events = [SaleEvent(f"M{rng.randrange(50)}", T0 + i * 30, 1, 1.0) for i in range(3000)]
+    records: list[tuple[bytes | None, bytes]] = []
+    for i in range(0, 2980, 100):  # mixed-series envelopes, all with one key: one partition
+        body = b",".join(e.to_json() for e in events[i : min(i + 100, 2980)])
+        records.append((b"env", b'{"events": [' + body + b"]}"))
+    records += [(b"", e.to_json()) for e in events[2980:]]  # empty keys
+    pipeline.produce(records)
+    pipeline.start_worker()
+    truth = _truth(events)
+    pipeline.wait_for(lambda: _counted(pipeline, truth), 180, "every event counted once")
+    assert int(pipeline.ops()["rerouted"]) > 0
+    dead = _dead_letters(pipeline, 1, timeout=5)
+    assert dead == {}
+
+
+def _redis_on(port: int, workdir: Path) -> subprocess.Popen[bytes]:
+    from infra.redis import ensure_redis_server, redis_args, redis_healthy
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(redis_args(ensure_redis_server(), port, workdir),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.monotonic() + 20
+    while not redis_healthy(f"redis://127.0.0.1:{port}/0", timeout=0.5):
+        assert time.monotonic() < deadline and proc.poll() is None, "redis did not start"
+        time.sleep(0.1)
+    return proc
+
+
+@pytest.mark.parametrize("keep_data", [True, False], ids=["aof", "emptied"])
+def test_redis_kill_and_restart(pipeline, tmp_path: Path, keep_data: bool) -> None:
+    """kill -9 of Redis: the worker goes on without it and republishes when it is back,
+    whether Redis restarts from its append-only file or empty."""
+    from infra.kafka import free_ports
+
+    port = free_ports(1)[0]
+    workdir = tmp_path / "redis"
+    server = _redis_on(port, workdir)
+    url = f"redis://127.0.0.1:{port}/0"
+    pipeline.settings = replace(pipeline.settings, redis_url=url)
+    pipeline.redis = redis.Redis.from_url(url)
+    try:
+        rng = random.Random(5)
+        events = [SaleEvent(f"R{rng.randrange(60)}", T0 + i * 120, 1, 1.0) for i in range(6000)]
+        records = [(e.series.encode(), e.to_json()) for e in events]
+        pipeline.produce(records[:3000])
+        worker = pipeline.start_worker()
+        pipeline.wait_for(lambda: _counted(pipeline, _truth(events[:3000])), 120,
+                          "the first half counted")
+        os.kill(server.pid, signal.SIGKILL)
+        server.wait(10)
+        pipeline.produce(records[3000:])  # processed while Redis is down
+        time.sleep(5)
+        assert worker.poll() is None, "the worker died with Redis"
+        if not keep_data:
+            for f in workdir.glob("appendonly*"):
+                if f.is_dir():
+                    for g in f.iterdir():
+                        g.unlink()
+                else:
+                    f.unlink()
+        server = _redis_on(port, workdir)
+        pipeline.wait_for(lambda: _counted(pipeline, _truth(events)), 120,
+                          "Redis to hold every series' true count again")
+        assert worker.poll() is None
+        assert int(pipeline.ops().get("republished", 0)) > 0
+    finally:
+        server.send_signal(signal.SIGKILL)
+        server.wait(10)
+
+
+def test_kill_9_at_seeded_points_recovers_exactly(pipeline) -> None:
+    """The worker is killed with SIGKILL at five seeded points of one stream, restarted each
+    time; at the end every series' count is exact and nothing was dead-lettered."""
+    rng = random.Random(2024)
+    events = []
+    for day in range(40):
+        for i in range(300):
+            events.append(SaleEvent(f"W{rng.randrange(80):02d}", T0 + day * DAY + i * 280,
+                                    rng.choice([1, 2, 3, -1]), 1.5))
+    records = [(e.series.encode(), e.to_json()) for e in events]
+    pipeline.produce(records)
+    total = len(records)
+    points = sorted(rng.sample(range(total // 10, total * 9 // 10), 5))
+    for point in points:
+        worker = pipeline.start_worker()
+        pipeline.wait_for(lambda p=point: int(pipeline.ops().get("accepted", 0)) >= p
+                          or _counted(pipeline, _truth(events)), 180,
+                          f"the worker to pass event {point}")
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(10)
+        pipeline.redis.delete("salescast:ops:worker")
+    pipeline.start_worker()
+    truth = _truth(events)
+    pipeline.wait_for(lambda: _counted(pipeline, truth), 240, "every series' exact count")
+    assert _dead_letters(pipeline, 1, timeout=5) == {}
+    snap = pipeline.snapshot("W00")
+    assert snap is not None and json.dumps(snap["forecast"])  # a forecast is there
