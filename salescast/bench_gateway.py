@@ -163,7 +163,10 @@ def run_gateway_bench(clients: int, slow_fraction: float, seconds: float, rate: 
     redis_url = rp.url.rsplit("/", 1)[0] + "/0"
     port = free_port()
     gw = spawn(salescast_cmd("gateway", "--port", str(port)),
-               child_env("127.0.0.1:1", redis_url), work / "gateway.log")
+               child_env("127.0.0.1:1", redis_url,  # every bench client is on one address
+                         SALESCAST_MAX_CONNECTIONS_PER_ADDRESS=str(clients + 64),
+                         SALESCAST_HANDSHAKE_BURST=str(clients + 64)),
+               work / "gateway.log")
     results: list[LoadResult] = []
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz", 30, gw)

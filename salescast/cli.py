@@ -142,7 +142,10 @@ def gateway(
     settings = settings_with_services()
     gw = Gateway(settings.redis, host or settings.gateway_host,
                  settings.gateway_port if port is None else port,
-                 secret=settings.auth_secret, origins=settings.allowed_origins)
+                 secret=settings.auth_secret, origins=settings.allowed_origins,
+                 allowed_hosts=settings.allowed_hosts, metrics_public=settings.metrics_public,
+                 max_connections_per_address=settings.max_connections_per_address,
+                 handshake_burst=float(settings.handshake_burst))
 
     async def run() -> None:
         await gw.start()

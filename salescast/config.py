@@ -30,6 +30,10 @@ SALESCAST_ALLOWED_ORIGINS   comma-separated Origin allow-list of the   unset
 SALESCAST_LAG_ALERT         consumer lag (messages) that raises an     ``10000``
                             ops alert
 SALESCAST_LSTM              ``0`` runs the worker without the LSTM     ``1``
+SALESCAST_ALLOWED_HOSTS     extra Host names the gateway answers to     unset
+SALESCAST_METRICS_PUBLIC    ``1``: /metrics without a token (auth on)  ``0``
+SALESCAST_MAX_CONNECTIONS_PER_ADDRESS  gateway connections per address ``64``
+SALESCAST_HANDSHAKE_BURST   gateway handshakes per address in a burst  ``40``
 SALESCAST_EVENT_TIME        ``live``: event time bounded by message    ``live``
                             time + skew; ``replay``: by the watermark
                             + max ahead (README: Event-time rules)
@@ -110,6 +114,10 @@ class Settings:
     lag_alert: int = 10000
     lstm: bool = True
     event_time: str = "live"
+    allowed_hosts: tuple[str, ...] = ()
+    metrics_public: bool = False
+    max_connections_per_address: int = 64
+    handshake_burst: int = 40
     max_skew_seconds: int = 300
     max_ahead_seconds: int = 30 * 86400
 
@@ -194,6 +202,11 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
                               if o.strip()),
         lag_alert=_int(env, "SALESCAST_LAG_ALERT", 10000),
         event_time=_choice(env, "SALESCAST_EVENT_TIME", ("live", "replay")),
+        allowed_hosts=tuple(h.strip() for h in env.get("SALESCAST_ALLOWED_HOSTS", "").split(",")
+                            if h.strip()),
+        metrics_public=env.get("SALESCAST_METRICS_PUBLIC", "0") in ("1", "true", "yes", "on"),
+        max_connections_per_address=_int(env, "SALESCAST_MAX_CONNECTIONS_PER_ADDRESS", 64),
+        handshake_burst=_int(env, "SALESCAST_HANDSHAKE_BURST", 40),
         max_skew_seconds=_int(env, "SALESCAST_MAX_SKEW_SECONDS", 300, minimum=0),
         max_ahead_seconds=_int(env, "SALESCAST_MAX_AHEAD_SECONDS", 30 * 86400),
         lstm=env.get("SALESCAST_LSTM", "1") not in ("0", "false", "no", "off"),

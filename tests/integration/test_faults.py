@@ -121,7 +121,8 @@ def test_mixed_envelopes_and_empty_keys_are_re_routed(pipeline) -> None:
     pipeline.start_worker()
     truth = _truth(events)
     pipeline.wait_for(lambda: _counted(pipeline, truth), 180, "every event counted once")
-    assert int(pipeline.ops()["rerouted"]) > 0
+    pipeline.wait_for(lambda: int(pipeline.ops().get("rerouted", 0)) > 0, 10,
+                      "the ops snapshot to count the re-routed events")
     dead = _dead_letters(pipeline, 1, timeout=5)
     assert dead == {}
 
