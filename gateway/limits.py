@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Generic, TypeVar
@@ -138,6 +138,44 @@ class HostPolicy:
         return None
 
 
+class Groups(Generic[K]):
+    """Which group (an address, a token id) each open connection counts against, and how
+    many each group has: one bookkeeping for the per-address and the per-token caps.
+
+    >>> g = Groups(); g.assign("c1", "a"); g.assign("c2", "a"); g.assign("c1", "b")
+    >>> g.counts, len(g)
+    (Counter({'a': 1, 'b': 1}), 2)
+    >>> g.release("c2"); g.release("c2"); g.counts
+    Counter({'b': 1})
+    """
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self._group_of: dict[K, str] = {}
+
+    def __len__(self) -> int:
+        return len(self._group_of)
+
+    def __iter__(self) -> Iterator[K]:
+        return iter(self._group_of)
+
+    def group_of(self, key: K) -> str | None:
+        return self._group_of.get(key)
+
+    def assign(self, key: K, group: str) -> None:
+        """Count ``key`` against ``group`` (moving it from the group it had, if any)."""
+        self.release(key)
+        self._group_of[key] = group
+        self.counts[group] += 1
+
+    def release(self, key: K) -> None:
+        group = self._group_of.pop(key, None)
+        if group is not None:
+            self.counts[group] -= 1
+            if self.counts[group] <= 0:
+                del self.counts[group]
+
+
 class Admission(Generic[K]):
     """Handshake rate per address, open connections per address and in all.
 
@@ -160,14 +198,13 @@ class Admission(Generic[K]):
         self.per_address, self.total = per_address, total
         self.rate, self.burst, self.clock = rate, burst, clock
         self._buckets: dict[str, RateLimit] = {}
-        self._address_of: dict[K, str] = {}
-        self._counts: Counter[str] = Counter()
+        self._open: Groups[K] = Groups()  # connection -> its address
 
     def __len__(self) -> int:
-        return len(self._address_of)
+        return len(self._open)
 
     def open_from(self, address: str) -> int:
-        return self._counts[address]
+        return self._open.counts[address]
 
     def request(self, address: str) -> Refusal | None:
         """One HTTP request (a handshake) from ``address``: 429 past its rate."""
@@ -189,29 +226,24 @@ class Admission(Generic[K]):
 
     def admit(self, address: str, key: K) -> Refusal | None:
         """Count connection ``key`` from ``address`` unless a cap is reached (503)."""
-        if key in self._address_of:
+        if self._open.group_of(key) is not None:
             return None
-        if self._counts[address] >= self.per_address:
+        if self._open.counts[address] >= self.per_address:
             return Refusal(HTTPStatus.SERVICE_UNAVAILABLE, "address_cap",
                            f"at most {self.per_address} connections per address\n",
                            retry_after=5)
-        if len(self._address_of) >= self.total:
+        if len(self._open) >= self.total:
             return Refusal(HTTPStatus.SERVICE_UNAVAILABLE, "global_cap",
                            "the gateway is at its connection limit\n", retry_after=5)
-        self._address_of[key] = address
-        self._counts[address] += 1
+        self._open.assign(key, address)
         return None
 
     def release(self, key: K) -> None:
-        address = self._address_of.pop(key, None)
-        if address is not None:
-            self._counts[address] -= 1
-            if self._counts[address] <= 0:
-                del self._counts[address]
+        self._open.release(key)
 
     def prune(self, alive: Callable[[K], bool]) -> int:
         """Release connections that closed without being released (a failed handshake)."""
-        dead = [k for k in self._address_of if not alive(k)]
+        dead = [k for k in self._open if not alive(k)]
         for key in dead:
             self.release(key)
         return len(dead)
@@ -270,22 +302,19 @@ class TokenSlots(Generic[K]):
 
     def __init__(self, limit: int = 20) -> None:
         self.limit = limit
-        self.counts: Counter[str] = Counter()
-        self._jti_of: dict[K, str] = {}
+        self._slots: Groups[K] = Groups()  # connection -> its token id
+
+    @property
+    def counts(self) -> Counter[str]:
+        return self._slots.counts
 
     def take(self, key: K, jti: str) -> bool:
-        if self._jti_of.get(key) == jti:
+        if self._slots.group_of(key) == jti:
             return True
         if self.counts[jti] >= self.limit:
             return False
-        self.release(key)
-        self._jti_of[key] = jti
-        self.counts[jti] += 1
+        self._slots.assign(key, jti)
         return True
 
     def release(self, key: K) -> None:
-        jti = self._jti_of.pop(key, None)
-        if jti is not None:
-            self.counts[jti] -= 1
-            if self.counts[jti] <= 0:
-                del self.counts[jti]
+        self._slots.release(key)
