@@ -251,11 +251,11 @@ class Processor:
                 if n_parts is not None and partition_for(ev.series, n_parts) != partition:
                     out.reroute.append((ev.series, _rerouted(ev, partition, offset, index)))
                     continue
-                raw = msg.value if single else ev.to_json()
                 if limit is not None and ev.ts > limit:
                     dead(f"event time {ev.ts:.3f} is more than {self.max_skew:g} s after its "
                          f"message's timestamp {msg.timestamp:.3f} (a producer clock ahead?)",
-                         "bucketing", "in_future", raw, offset, index, ev.series)
+                         "bucketing", "in_future", _raw(msg, ev, single), offset, index,
+                         ev.series)
                     continue
                 if fresh:
                     clock.observe(ev.series, ev.ts)
@@ -277,11 +277,12 @@ class Processor:
                     pstate.schedule(ev.series, st.buckets.due_at, st.buckets.due_at < due_before)
                 elif isinstance(result, DuplicateId):
                     out.duplicate_ids += 1
-                    dead(result.reason, "duplicate", "duplicate_id", raw, offset, index,
-                         ev.series)
+                    dead(result.reason, "duplicate", "duplicate_id", _raw(msg, ev, single),
+                         offset, index, ev.series)
                 else:
                     code = "too_far_ahead" if isinstance(result, TooFarAhead) else "too_late"
-                    dead(result.reason, "bucketing", code, raw, offset, index, ev.series)
+                    dead(result.reason, "bucketing", code, _raw(msg, ev, single), offset, index,
+                         ev.series)
             for st in applied:
                 st.positions[partition] = offset
             if fresh:
@@ -290,11 +291,11 @@ class Processor:
             self._close_due(pstate, load, version, closed, offset, out)
 
         if self.path_provider is not None and closed:
-            self.path_provider([touched[sid] for sid in closed if sid in version])
+            self.path_provider([touched[sid] for sid in closed])
         for sid, st in touched.items():
             if sid in version:
                 out.states[series_key(sid)] = st
-                out.writes.append(self._write(st, version[sid], sid in closed))
+                out.writes.append(self.series_write(st, version[sid], sid in closed))
         # Last: after a partial write the series states are ahead of the clock, never behind
         # (a clock ahead of a series would turn its replayed events into "too late").
         out.states[pkey] = pstate
@@ -355,7 +356,7 @@ class Processor:
             out.alerts.append(alert)
             st.alerts = [*st.alerts[-(RECENT_ALERTS - 1):], alert]
 
-    def _write(self, st: SeriesState, version: int, closed: bool) -> SeriesWrite:
+    def series_write(self, st: SeriesState, version: int, closed: bool) -> SeriesWrite:
         """The live part always; the forecast part (actuals + forecast) when it changed."""
         open_ = max(st.buckets.open.items(), default=None)
         live = {
@@ -379,6 +380,12 @@ class Processor:
         update = dict(live, kind="forecast", bucket_seconds=self.width, forecast=forecast,
                       actuals=actuals[-UPDATE_HISTORY:])
         return SeriesWrite(st.series, version, st.last_ts, live, part, update)
+
+
+def _raw(msg: Message, ev: SaleEvent, single: bool) -> bytes:
+    """The bytes a dead letter of ``ev`` carries: the message, or its element re-serialised
+    (built only for a rejected event, never on the accepted path)."""
+    return msg.value if single else ev.to_json()
 
 
 def _valid_indices(events: list[SaleEvent], rejected: list[Any]) -> list[int | None]:

@@ -157,7 +157,8 @@ class RedisSink:
             for st in states[i : i + REPUBLISH_CHUNK]:
                 if not st.positions:
                     continue
-                writes.append(processor._write(st, max(st.positions.values()), True))
+                version = max(st.positions.values())
+                writes.append(processor.series_write(st, version, True))
                 alerts.extend(st.alerts)
                 if st.mover is not None:
                     movers[st.series] = st.mover
