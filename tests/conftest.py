@@ -7,6 +7,7 @@ session at existing servers instead. ``unique_topics`` gives each test its own t
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -129,6 +130,17 @@ class Pipeline:
             producer.produce(self.settings.events_topic, key=key, value=value)
             producer.poll(0)
         assert producer.flush(30) == 0
+
+    def audit(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+        """``salescast audit *args`` against this pipeline's topics and Redis."""
+        return subprocess.run(salescast_cmd("audit", *args), env=self.env(), text=True,
+                              capture_output=True, timeout=timeout, check=False)
+
+    def reconciled(self, wait: float = 60) -> dict:
+        """The JSON report of ``salescast audit --wait``; fails the test unless it exits 0."""
+        done = self.audit("--wait", str(wait), "--json")
+        assert done.returncode == 0, done.stdout + done.stderr
+        return json.loads(done.stdout)
 
     def snapshot(self, series: str) -> dict | None:
         live, part = self.redis.hmget(series_key(series), ["o", "f"])

@@ -12,7 +12,8 @@ import asyncio
 import json
 import shutil
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from http import HTTPStatus
 from importlib import resources
 from pathlib import Path
@@ -112,6 +113,16 @@ class FakeGateway:
             for conn in list(self._conns):
                 await conn.close(1012, "restarting")
         asyncio.run_coroutine_threadsafe(go(), self._loop).result(10)
+
+    def settled(self, read: Callable[[], Any], expected: Any, timeout: float = 5.0) -> Any:
+        """``read()`` once it equals ``expected`` (or when ``timeout`` ends): the page's frames
+        reach this fake's thread a little after the page has drawn what the first ones brought."""
+        deadline = time.monotonic() + timeout
+        value = read()
+        while value != expected and time.monotonic() < deadline:
+            time.sleep(0.05)
+            value = read()
+        return value
 
     def frames(self, type_: str, **match: Any) -> list[dict]:
         return [f for f in list(self.received) if f.get("type") == type_

@@ -36,9 +36,10 @@ def test_page_draws_forecast_bands_alerts_and_ops(browser_page: Any,
     _open(page, gw, "?token=tok-123")
 
     assert gw.received[0] == {"type": "auth", "token": "tok-123"}  # first frame after hello
-    subs = {(f.get("channel"), f.get("series") or f.get("pattern"))
-            for f in gw.frames("subscribe")}
-    assert subs == {("forecasts", "85123A"), ("actuals", "85123A"), ("alerts", "*"), ("ops", None)}
+    expected = {("forecasts", "85123A"), ("actuals", "85123A"), ("alerts", "*"), ("ops", None)}
+    subs = gw.settled(lambda: {(f.get("channel"), f.get("series") or f.get("pattern"))
+                               for f in gw.frames("subscribe")}, expected)
+    assert subs == expected
 
     chart = page.evaluate("""() => {
         const u = window.salescast.plot();
@@ -93,16 +94,16 @@ def test_clicking_an_alert_opens_its_series(browser_page: Any, fake_gateway: Fak
                            timeout=TIMEOUT_MS)
     page.wait_for_function("() => window.salescast.plot().data[1].some((v) => v !== null)",
                            timeout=TIMEOUT_MS)
-    assert {f["channel"] for f in gw.frames("unsubscribe", series="85123A")} == {"forecasts",
-                                                                                  "actuals"}
-    assert {f["channel"] for f in gw.frames("subscribe", series="22423")} == {"forecasts",
-                                                                               "actuals"}
+    both = {"forecasts", "actuals"}
+    assert gw.settled(lambda: {f["channel"] for f in gw.frames("unsubscribe", series="85123A")},
+                      both) == both
+    assert gw.settled(lambda: {f["channel"] for f in gw.frames("subscribe", series="22423")},
+                      both) == both
     assert page.get_attribute("#series-list li[data-series='22423']", "class") == "selected"
 
     page.fill("#search", "848")  # the search box asks the gateway for matching names
     page.wait_for_function("() => window.salescast.store.search === '848'", timeout=TIMEOUT_MS)
-    page.wait_for_timeout(300)
-    assert gw.frames("list")[-1]["pattern"] == "*848*"
+    assert gw.settled(lambda: gw.frames("list")[-1]["pattern"], "*848*") == "*848*"
     assert page.errors == []
 
 
@@ -119,7 +120,7 @@ def test_reconnects_and_resumes_where_it_left_off(browser_page: Any,
     page.wait_for_function("() => window.salescast.socket().readyState === 1"
                            " && document.getElementById('status')?.textContent"
                            ".includes('connected to')", timeout=TIMEOUT_MS)
-    page.wait_for_timeout(300)
+    assert gw.settled(lambda: len(gw.frames("subscribe", channel="alerts")), 2) == 2
     assert gw.connections == 2
     forecasts = gw.frames("subscribe", channel="forecasts")
     assert len(forecasts) == 2 and forecasts[1]["since"] == 40  # the last versions it saw

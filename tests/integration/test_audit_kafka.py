@@ -4,12 +4,10 @@ series whose Redis count was tampered with."""
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 
 import pytest
 
-from salescast.procs import salescast_cmd
 from stream.keys import series_key
 from stream.partitioning import partition_for
 from stream.records import SaleEvent
@@ -30,11 +28,6 @@ def _produce(pipeline, records: list[tuple[int, str | None, bytes]]) -> None:
     for partition, key, value in records:
         producer.produce(pipeline.settings.events_topic, value, key, partition=partition)
     assert producer.flush(30) == 0
-
-
-def _audit(pipeline, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(salescast_cmd("audit", *args), env=pipeline.env(), text=True,
-                          capture_output=True, timeout=timeout, check=False)
 
 
 def _records(n: int) -> tuple[list[tuple[int, str | None, bytes]], dict[str, int]]:
@@ -76,9 +69,7 @@ def test_audit_reconciles_and_names_a_tampered_series(pipeline) -> None:
     pipeline.wait_for(lambda: (pipeline.snapshot(last) or {}).get("events") == counts[last],
                       120, f"the events of {last} in Redis")
 
-    done = _audit(pipeline, "--wait", "60", "--json")
-    assert done.returncode == 0, done.stdout + done.stderr
-    report = json.loads(done.stdout)
+    report = pipeline.reconciled()
     assert report["reconciled"] and report["series_checked"] == len(SERIES)
     total = report["total"]
     assert total["messages"] == len(records)
@@ -94,11 +85,11 @@ def test_audit_reconciles_and_names_a_tampered_series(pipeline) -> None:
     live = json.loads(pipeline.redis.hget(series_key(victim), "o"))
     live["events"] += 1
     pipeline.redis.hset(series_key(victim), "o", json.dumps(live))
-    bad = _audit(pipeline)
+    bad = pipeline.audit()
     assert bad.returncode == 1, bad.stdout + bad.stderr
     assert victim in bad.stdout and "NOT reconciled: 1 difference" in bad.stdout
     assert "Traceback" not in bad.stderr
-    bad = _audit(pipeline, "--json")
+    bad = pipeline.audit("--json")
     assert bad.returncode == 1
     diff = json.loads(bad.stdout)["differences"]["series"]
     assert diff == [{"series": victim, "expected": live["events"] - 1, "redis": live["events"]}]
@@ -118,8 +109,6 @@ def test_audit_follows_rerouted_events(pipeline) -> None:
     pipeline.start_worker()
     pipeline.wait_for(lambda: (pipeline.snapshot(series) or {}).get("events") == 6, 120,
                       f"the six events of {series} in Redis")
-    done = _audit(pipeline, "--wait", "60", "--json")
-    assert done.returncode == 0, done.stdout + done.stderr
-    report = json.loads(done.stdout)
+    report = pipeline.reconciled()
     assert report["partitions"][str(wrong)]["rerouted"] == 1
     assert report["total"]["rerouted_in"] == 1 and report["total"]["accepted"] == 6
