@@ -123,8 +123,9 @@ def build_worker(
                 pending.append(await alerts_topic.send(key=alert["id"].encode(),
                                                        value=json.dumps(alert).encode()))
             closed.extend([sid, b.start, b.end, b.qty] for sid, b in out.buckets)
-        if closed:  # the trainer's input: one message per batch (not waited for)
-            await buckets_topic.send(value=json.dumps({"buckets": closed}).encode())
+        if closed:  # the trainer's input: one message per batch (a replay may send it again)
+            pending.append(await buckets_topic.send(
+                value=json.dumps({"buckets": closed}).encode()))
         if pending:
             await asyncio.gather(*pending)
         taken = 0
