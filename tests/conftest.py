@@ -14,7 +14,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
@@ -90,6 +90,7 @@ class Pipeline:
     logs: Path
     redis: redis.Redis
     workers: list[subprocess.Popen[bytes]]
+    stopped: list[subprocess.Popen[bytes]] = field(default_factory=list)  # on purpose
 
     def env(self) -> dict[str, str]:
         s = self.settings
@@ -106,11 +107,36 @@ class Pipeline:
             SALESCAST_EVENT_TIME=s.event_time,
         )
 
+    def repartition(self, partitions: int, redis_db: int | None = None) -> None:
+        """Move this pipeline to fresh topics with ``partitions`` partitions (and, given
+        ``redis_db``, to that Redis database, emptied)."""
+        from infra.services import create_topics
+
+        run = uuid.uuid4().hex[:8]
+        s = self.settings
+        url = s.redis if redis_db is None else s.redis.rsplit("/", 1)[0] + f"/{redis_db}"
+        self.settings = replace(s, partitions=partitions, redis_url=url,
+                                events_topic=f"test.{run}.events",
+                                deadletter_topic=f"test.{run}.deadletter",
+                                alerts_topic=f"test.{run}.alerts",
+                                buckets_topic=f"test.{run}.buckets",
+                                worker_id=f"test-worker-{run}")
+        create_topics(self.settings.kafka, self.settings)
+        if redis_db is not None:
+            self.redis = redis.Redis.from_url(url)
+            self.redis.flushdb()
+
     def start_worker(self) -> subprocess.Popen[bytes]:
         proc = spawn(salescast_cmd("worker", "--loglevel", "info"), self.env(),
                      self.logs / f"worker-{len(self.workers)}.log")
         self.workers.append(proc)
         return proc
+
+    def stop_worker(self, proc: subprocess.Popen[bytes]) -> int:
+        """Stop a worker gracefully (SIGTERM); its exit status (0 when it stopped cleanly)."""
+        self.stopped.append(proc)
+        stop(proc)
+        return proc.returncode
 
     def start_monitor(self, interval: float = 0.5) -> subprocess.Popen[bytes]:
         """The ops monitor (lag, rates) publishing to this test's Redis."""
@@ -155,7 +181,7 @@ class Pipeline:
             if check():
                 return
             for w in self.workers:
-                if w.poll() not in (None, -9):
+                if w not in self.stopped and w.poll() not in (None, -9):
                     tail = "\n".join(self.log_tail())
                     raise AssertionError(f"worker exited with {w.returncode}:\n{tail}")
             time.sleep(0.25)
