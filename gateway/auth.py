@@ -31,9 +31,10 @@ import secrets
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
+from contracts.wire import CHANNELS
+
 __all__ = ["CHANNELS", "Claims", "AuthError", "OPEN", "mint", "verify"]
 
-CHANNELS = ("forecasts", "actuals", "alerts", "ops")
 MAX_TOKEN_LEN = 2048
 
 

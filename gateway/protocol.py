@@ -38,6 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
+from contracts.wire import server_frame
 from gateway.auth import OPEN, AuthError, Claims, verify
 from gateway.messages import (
     PROTOCOL_VERSION,
@@ -49,7 +50,6 @@ from gateway.messages import (
     Subscribe,
     Unsubscribe,
     parse_client_frame,
-    server_frame,
 )
 
 __all__ = ["Session", "Reply", "SnapshotRequest", "ListRequest", "MoversRequest", "Close",

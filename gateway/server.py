@@ -36,10 +36,10 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.protocol import State
 
+from contracts.wire import ALERTS_CHANNEL, OPS_CHANNEL, UPDATES_CHANNEL, server_frame
 from gateway.fanout import Fanout
 from gateway.feed import RedisFeed
 from gateway.limits import Admission, HostPolicy, StallWatch, TokenSlots
-from gateway.messages import server_frame
 from gateway.metrics import GatewayMetrics
 from gateway.protocol import (
     AuthRequest,
@@ -60,7 +60,6 @@ from gateway.web import (
     single_header,
     static_response,
 )
-from stream.keys import ALERTS_CHANNEL, OPS_CHANNEL, UPDATES_CHANNEL
 
 __all__ = ["Gateway"]
 

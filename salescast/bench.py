@@ -23,9 +23,9 @@ from confluent_kafka import Consumer, Producer
 from rich.console import Console
 from rich.table import Table
 
+from contracts.wire import WORKER_OPS_KEY
 from salescast.config import Settings
 from salescast.procs import child_env, salescast_cmd, spawn, stop
-from stream.keys import WORKER_OPS_KEY
 from stream.partitioning import PRODUCER_PARTITIONER, partition_for
 
 __all__ = ["run_bench"]

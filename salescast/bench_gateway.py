@@ -30,8 +30,8 @@ from rich.console import Console
 from rich.table import Table
 from websockets.asyncio.client import ClientConnection, connect
 
+from contracts.wire import UPDATES_CHANNEL
 from salescast.procs import child_env, salescast_cmd, spawn, stop, wait_http
-from stream.keys import UPDATES_CHANNEL
 
 __all__ = ["LoadResult", "run_gateway_bench"]
 

@@ -109,7 +109,7 @@ def redis_counts(url: str, series: Iterable[str]) -> dict[str, int | None]:
     """The ``events`` count of each series' live snapshot in Redis (None: none readable)."""
     import redis
 
-    from stream.keys import series_key
+    from contracts.wire import LIVE_FIELD, series_hash
 
     names = sorted(series)
     counts: dict[str, int | None] = {}
@@ -119,7 +119,7 @@ def redis_counts(url: str, series: Iterable[str]) -> dict[str, int | None]:
             chunk = names[i : i + REDIS_BATCH]
             pipe = r.pipeline(transaction=False)
             for s in chunk:
-                pipe.hget(series_key(s), "o")
+                pipe.hget(series_hash(s), LIVE_FIELD)
             for s, live in zip(chunk, pipe.execute(), strict=True):
                 try:
                     value = json.loads(live)["events"] if live is not None else None

@@ -140,7 +140,7 @@ class LagMonitor:
             }
         dead = sum(self._end(self.deadletter_topic, p)
                    for p in self._partitions(self.deadletter_topic))
-        from stream.keys import MODEL_CURRENT, WORKER_OPS_KEY
+        from contracts.wire import MODEL_CURRENT, WORKER_OPS_KEY
 
         worker = _decoded(self.redis.hgetall(WORKER_OPS_KEY))
         model = _decoded(self.redis.hgetall(MODEL_CURRENT))
@@ -148,7 +148,7 @@ class LagMonitor:
                             time.time())
 
     def publish(self, snap: dict[str, Any]) -> None:
-        from stream.keys import OPS_CHANNEL, OPS_LATEST
+        from contracts.wire import OPS_CHANNEL, OPS_LATEST
 
         body = json.dumps(snap, separators=(",", ":"))
         pipe = self.redis.pipeline(transaction=False)

@@ -39,6 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from contracts.wire import SeriesWrite
 from models.anomaly import AnomalyDetector, Expected, make_alert
 from models.calendar import HolidayAdjusted
 from models.factory import Forecast, SeriesModel, default_model
@@ -54,7 +55,6 @@ from stream.bucketing import (
 )
 from stream.partitioning import partition_for
 from stream.records import DeadLetter, SaleEvent
-from stream.sink import SeriesWrite
 from stream.validation import parse_message
 
 __all__ = ["Message", "SeriesState", "PartitionState", "BatchOutput", "Processor"]

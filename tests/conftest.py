@@ -19,11 +19,10 @@ from pathlib import Path
 import pytest
 import redis
 
+from contracts.wire import WORKER_OPS_KEY, merge_snapshot, series_hash
 from salescast.config import Settings, load_settings
 from salescast.procs import child_env, salescast_cmd, spawn, stop
-from stream.keys import WORKER_OPS_KEY, series_key
 from stream.partitioning import PRODUCER_PARTITIONER
-from stream.sink import merge_snapshot
 
 
 @pytest.fixture(scope="session")
@@ -131,7 +130,7 @@ class Pipeline:
         assert producer.flush(30) == 0
 
     def snapshot(self, series: str) -> dict | None:
-        live, part = self.redis.hmget(series_key(series), ["o", "f"])
+        live, part = self.redis.hmget(series_hash(series), ["o", "f"])
         return merge_snapshot(live, part)
 
     def ops(self) -> dict[str, str]:

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
+from contracts.wire import ALERTS_STREAM, OPS_LATEST
 from gateway.server import Gateway
-from stream.keys import ALERTS_STREAM, OPS_LATEST
 from stream.records import SaleEvent
 
 pytestmark = pytest.mark.integration

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
+from contracts.wire import ALERTS_CHANNEL, OPS_CHANNEL, UPDATES_CHANNEL, series_hash
 from gateway.fanout import Fanout
 from gateway.feed import Backoff, Health
 from gateway.protocol import Session, SnapshotRequest
 from gateway.routing import route
 from gateway.server import Gateway
 from gateway.store import Store
-from stream.keys import ALERTS_CHANNEL, OPS_CHANNEL, UPDATES_CHANNEL, series_key
 
 
 def _live(series: str, version: int) -> str:
@@ -129,7 +129,7 @@ class _FakeRedis:
     async def hmget(self, key: str, fields: list[str]) -> list[Any]:
         self.reads += 1
         await asyncio.sleep(0)
-        name = key.removeprefix(series_key(""))
+        name = key.removeprefix(series_hash(""))
         return [json.dumps({"series": name, "version": 12}), None]
 
 
