@@ -34,7 +34,7 @@ test-integration: venv tools
 
 lint: venv
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy salescast stream models gateway infra
+	$(VENV)/bin/mypy salescast stream models gateway infra contracts config
 
 bench: venv
 	$(SALESCAST) bench

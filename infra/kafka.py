@@ -27,8 +27,8 @@ from pathlib import Path
 
 import psutil
 
+from config import cache_root
 from infra.errors import ServiceError
-from salescast.config import cache_root
 
 __all__ = ["KAFKA_VERSION", "KafkaProcess", "ServiceError", "cache_root", "free_port",
            "free_ports", "kafka_healthy", "render_properties", "resolve_jars", "start_kafka",

@@ -23,8 +23,8 @@ from confluent_kafka import Consumer, Producer
 from rich.console import Console
 from rich.table import Table
 
+from config import Settings
 from contracts.wire import WORKER_OPS_KEY
-from salescast.config import Settings
 from salescast.procs import child_env, salescast_cmd, spawn, stop
 from stream.partitioning import PRODUCER_PARTITIONER, partition_for
 

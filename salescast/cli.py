@@ -1,6 +1,6 @@
 """The ``salescast`` command line: one entry point for every process.
 
-Each command reads :func:`salescast.config.load_settings`; a bad argument or setting prints
+Each command reads :func:`config.load_settings`; a bad argument or setting prints
 one line and exits with status 2, never a traceback.
 """
 
@@ -12,11 +12,11 @@ from typing import Annotated
 
 import typer
 
+from config import load_settings
 from salescast.cli_audit import audit
 from salescast.cli_model import model_app, trainer
 from salescast.cli_ops import alerts_app, monitor
 from salescast.cliutil import UserError, console, friendly, settings_with_services
-from salescast.config import load_settings
 
 __all__ = ["app", "main"]
 
@@ -142,10 +142,13 @@ def gateway(
     settings = settings_with_services()
     gw = Gateway(settings.redis, host or settings.gateway_host,
                  settings.gateway_port if port is None else port,
-                 secret=settings.auth_secret, origins=settings.allowed_origins,
+                 secret=settings.secret, origins=settings.allowed_origins,
                  allowed_hosts=settings.allowed_hosts, metrics_public=settings.metrics_public,
+                 auth_timeout=settings.auth_timeout, max_connections=settings.max_connections,
                  max_connections_per_address=settings.max_connections_per_address,
-                 handshake_burst=float(settings.handshake_burst))
+                 handshake_rate=settings.handshake_rate,
+                 handshake_burst=float(settings.handshake_burst),
+                 slow_client_seconds=settings.slow_client_seconds)
 
     async def run() -> None:
         await gw.start()
@@ -193,11 +196,11 @@ def token(
 
     from gateway.auth import mint
 
-    settings = load_settings()
-    if not settings.auth_secret:
+    secret = load_settings().secret
+    if not secret:
         raise UserError("SALESCAST_AUTH_SECRET is not set: the gateway runs without auth")
     try:
-        tok = mint(settings.auth_secret, [c.strip() for c in channels.split(",") if c.strip()],
+        tok = mint(secret, [c.strip() for c in channels.split(",") if c.strip()],
                    [p.strip() for p in patterns.split(",") if p.strip()], ttl, time.time())
     except ValueError as exc:
         raise UserError(str(exc)) from None

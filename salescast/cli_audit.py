@@ -23,8 +23,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from config import Settings
 from salescast.cliutil import UserError, console, friendly, settings_with_services
-from salescast.config import Settings
 
 if TYPE_CHECKING:  # stream.audit imports aiokafka (0.15 s): only when the command runs
     from stream.audit import AuditResult, Record

@@ -37,7 +37,7 @@ from typing import Any
 import faust
 from redis.exceptions import RedisError
 
-from salescast.config import Settings
+from config import Settings
 from stream.app import BatchGate, create_app
 from stream.lstm_runner import LstmRunner
 from stream.metrics import WorkerStats

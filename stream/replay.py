@@ -46,7 +46,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from salescast.config import ConfigError
+from config import ConfigError
 from stream.partitioning import PRODUCER_PARTITIONER, partition_for
 from stream.records import MAX_ENVELOPE_EVENTS, SaleEvent
 

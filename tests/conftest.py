@@ -13,14 +13,14 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import redis
 
+from config import Settings, load_settings
 from contracts.wire import WORKER_OPS_KEY, merge_snapshot, series_hash
-from salescast.config import Settings, load_settings
 from salescast.procs import child_env, salescast_cmd, spawn, stop
 from stream.partitioning import PRODUCER_PARTITIONER
 
@@ -39,7 +39,8 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     except svc.ServiceError as exc:
         pytest.fail(f"local services did not start: {exc}", pytrace=False)
     try:
-        yield replace(settings, kafka_bootstrap=state.kafka_bootstrap, redis_url=state.redis_url)
+        yield settings.model_copy(update={"kafka_bootstrap": state.kafka_bootstrap,
+                                          "redis_url": state.redis_url})
     finally:
         svc.down(settings)
 
@@ -66,9 +67,10 @@ class UniqueTopics:
 
     def settings(self, base: Settings) -> Settings:
         """``base`` with this test's own events/dead-letter topics and consumer group."""
-        return replace(base, events_topic=self("events"), deadletter_topic=self("deadletter"),
-                       alerts_topic=self("alerts"), buckets_topic=self("buckets"),
-                       worker_id=f"test-worker-{self.run}")
+        return base.model_copy(update={
+            "events_topic": self("events"), "deadletter_topic": self("deadletter"),
+            "alerts_topic": self("alerts"), "buckets_topic": self("buckets"),
+            "worker_id": f"test-worker-{self.run}"})
 
 
 @pytest.fixture
@@ -161,15 +163,14 @@ def pipeline(services: Settings, tmp_path: Path) -> Iterator[Pipeline]:
     from infra.services import create_topics
 
     run = uuid.uuid4().hex[:8]
-    settings = replace(
-        services,
-        home=tmp_path,
-        events_topic=f"test.{run}.events",
-        deadletter_topic=f"test.{run}.deadletter",
-        alerts_topic=f"test.{run}.alerts",
-        buckets_topic=f"test.{run}.buckets",
-        worker_id=f"test-worker-{run}",
-    )
+    settings = services.model_copy(update={
+        "home": tmp_path,
+        "events_topic": f"test.{run}.events",
+        "deadletter_topic": f"test.{run}.deadletter",
+        "alerts_topic": f"test.{run}.alerts",
+        "buckets_topic": f"test.{run}.buckets",
+        "worker_id": f"test-worker-{run}",
+    })
     create_topics(settings.kafka, settings)
     r = redis.Redis.from_url(settings.redis)
     r.flushdb()

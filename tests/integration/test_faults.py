@@ -13,7 +13,6 @@ import random
 import signal
 import subprocess
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -151,7 +150,7 @@ def test_redis_kill_and_restart(pipeline, tmp_path: Path, keep_data: bool) -> No
     workdir = tmp_path / "redis"
     server = _redis_on(port, workdir)
     url = f"redis://127.0.0.1:{port}/0"
-    pipeline.settings = replace(pipeline.settings, redis_url=url)
+    pipeline.settings = pipeline.settings.model_copy(update={"redis_url": url})
     pipeline.redis = redis.Redis.from_url(url)
     try:
         rng = random.Random(5)

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from config import Settings
 from infra import kafka, services
 from infra.errors import ServiceError
 from infra.redis import redis_args
-from salescast.config import Settings
 
 
 def parse(text: str) -> dict[str, str]:
