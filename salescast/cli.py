@@ -140,15 +140,7 @@ def gateway(
     from gateway.server import Gateway
 
     settings = settings_with_services()
-    gw = Gateway(settings.redis, host or settings.gateway_host,
-                 settings.gateway_port if port is None else port,
-                 secret=settings.secret, origins=settings.allowed_origins,
-                 allowed_hosts=settings.allowed_hosts, metrics_public=settings.metrics_public,
-                 auth_timeout=settings.auth_timeout, max_connections=settings.max_connections,
-                 max_connections_per_address=settings.max_connections_per_address,
-                 handshake_rate=settings.handshake_rate,
-                 handshake_burst=float(settings.handshake_burst),
-                 slow_client_seconds=settings.slow_client_seconds)
+    gw = Gateway.from_settings(settings, host, port)
 
     async def run() -> None:
         await gw.start()
