@@ -171,7 +171,8 @@ def _row(name: str, t: Any, codes: list[str]) -> list[str]:
 
 def render(result: AuditResult, max_series: int) -> None:
     """The reconciliation table, the differences and the verdict (stdout)."""
-    from stream.audit import CODES, fmt_key
+    from stream.audit import CODES
+    from stream.records import fmt_key
 
     codes = [*CODES, *sorted(set(result.total.dead) - set(CODES))]
     table = Table(title=f"audit of {escape(result.topic)}", box=box.SIMPLE_HEAD, padding=0,
