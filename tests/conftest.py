@@ -21,7 +21,7 @@ import redis
 
 from config import Settings, load_settings
 from contracts.wire import WORKER_OPS_KEY, merge_snapshot, series_hash
-from salescast.procs import child_env, salescast_cmd, spawn, stop
+from infra.procs import child_env, salescast_cmd, spawn, stop
 from stream.partitioning import PRODUCER_PARTITIONER
 
 

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from contracts.wire import series_hash
-from salescast.procs import salescast_cmd
+from infra.procs import salescast_cmd
 from stream.partitioning import partition_for
 from stream.records import SaleEvent
 

@@ -31,7 +31,7 @@ from rich.table import Table
 from websockets.asyncio.client import ClientConnection, connect
 
 from contracts.wire import UPDATES_CHANNEL
-from salescast.procs import child_env, salescast_cmd, spawn, stop, wait_http
+from infra.procs import child_env, salescast_cmd, spawn, stop, wait_http
 
 __all__ = ["LoadResult", "run_gateway_bench"]
 

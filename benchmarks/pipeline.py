@@ -25,7 +25,7 @@ from rich.table import Table
 
 from config import Settings
 from contracts.wire import WORKER_OPS_KEY
-from salescast.procs import child_env, salescast_cmd, spawn, stop
+from infra.procs import child_env, salescast_cmd, spawn, stop
 from stream.partitioning import PRODUCER_PARTITIONER, partition_for
 
 __all__ = ["run_bench"]
