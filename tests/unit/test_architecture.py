@@ -8,6 +8,7 @@ a dependency.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -153,3 +154,14 @@ def test_modules_stay_small() -> None:
     assert not unexpected, f"modules over {MAX_LINES} lines: {unexpected}"
     stale = KNOWN_LONG - set(long)
     assert not stale, f"no longer over {MAX_LINES} lines: remove from KNOWN_LONG: {stale}"
+
+
+def test_the_documented_path_of_an_event_is_at_most_ten_existing_files() -> None:
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    path = text.split("## One event, from `salescast replay` to the dashboard")[1]
+    steps = [line for line in path.splitlines() if re.match(r"\d+\. `", line)]
+    files = [line.split("`")[1] for line in steps]
+    assert 1 < len(files) <= 10 and len(set(files)) == len(files)
+    assert all((ROOT / f).is_file() for f in files), files
+    readme = (ROOT / "README.md").read_text()
+    assert " → ".join(f"`{f}`" for f in files) in " ".join(readme.split())
