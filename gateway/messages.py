@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
 from contracts.wire import CHANNELS
+from gateway.errors import GatewayError
 
 __all__ = [
     "FrameError",
@@ -68,7 +69,7 @@ ERROR_CODES = frozenset(
 )
 
 
-class FrameError(ValueError):
+class FrameError(GatewayError, ValueError):
     """A client frame is malformed; ``code`` is one of :data:`ERROR_CODES`."""
 
     def __init__(self, message: str, code: str = "bad_frame") -> None:

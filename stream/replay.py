@@ -46,6 +46,7 @@ from rich.text import Text
 
 from config import ConfigError
 from stream.envelopes import encode_event, group_envelopes, pack_envelope
+from stream.errors import StreamError
 from stream.partitioning import PRODUCER_PARTITIONER
 from stream.records import MAX_ENVELOPE_EVENTS, SaleEvent
 
@@ -70,7 +71,7 @@ def _messages(
         yield p, key, value, chunk[-1].ts, len(chunk)
 
 
-class ReplayError(ConfigError):
+class ReplayError(StreamError, ConfigError):
     """The target topic cannot be used (missing, or Kafka does not answer)."""
 
 
