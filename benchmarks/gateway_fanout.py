@@ -155,7 +155,7 @@ def run_gateway_bench(clients: int, slow_fraction: float, seconds: float, rate: 
                       series: int, home: Path, console: Console) -> list[LoadResult]:
     """Run the reference (1 client), then ``clients`` with and without slow ones."""
     from infra.kafka import free_port
-    from infra.redis import start_redis, stop_redis
+    from infra.redis_server import start_redis, stop_redis
 
     _raise_fd_limit(clients * 2 + 256)
     work = (home / "bench" / f"gateway-{uuid.uuid4().hex[:8]}").resolve()

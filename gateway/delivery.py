@@ -21,7 +21,7 @@ from redis.exceptions import RedisError
 from websockets.asyncio.server import ServerConnection, broadcast
 
 from contracts.wire import UPDATES_CHANNEL
-from gateway.metrics import GatewayMetrics
+from gateway.prometheus import GatewayMetrics
 from gateway.protocol import Session
 from gateway.routing import route
 from gateway.sessions import Clients

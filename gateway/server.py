@@ -1,7 +1,7 @@
 """The WebSocket gateway: wires its rooms together and runs them (``docs/architecture.md``).
 
 * HTTP (:mod:`gateway.web`, :mod:`gateway.hosts`, :mod:`gateway.limits`): ``GET /healthz``,
-  ``GET /metrics`` (Prometheus, :mod:`gateway.metrics`), ``GET /`` and ``/static/...`` (the
+  ``GET /metrics`` (Prometheus, :mod:`gateway.prometheus`), ``GET /`` and ``/static/...`` (the
   dashboard); Host, Origin, handshake rate and connection caps are checked at the handshake
   (``docs/security.md``).
 * The Redis feed (:mod:`gateway.feed`: subscribe, reconnect, health; :mod:`gateway.store`:
@@ -29,7 +29,7 @@ from gateway.delivery import Delivery
 from gateway.feed import RedisFeed
 from gateway.hosts import HostPolicy
 from gateway.limits import Admission
-from gateway.metrics import GatewayMetrics
+from gateway.prometheus import GatewayMetrics
 from gateway.protocol import Session
 from gateway.sessions import Clients
 from gateway.store import Store

@@ -27,7 +27,6 @@ from websockets.protocol import State
 from contracts.wire import server_frame
 from gateway.fanout import Fanout, LatestQueue
 from gateway.limits import Admission, StallWatch, TokenSlots
-from gateway.metrics import GatewayMetrics
 from gateway.outputs import (
     AuthRequest,
     Close,
@@ -37,6 +36,7 @@ from gateway.outputs import (
     Reply,
     SnapshotRequest,
 )
+from gateway.prometheus import GatewayMetrics
 from gateway.protocol import Session
 from gateway.store import Store
 

@@ -27,7 +27,7 @@ from websockets.http11 import Request, Response
 from gateway.auth import AuthError, verify
 from gateway.hosts import HostPolicy
 from gateway.limits import Admission, Refusal
-from gateway.metrics import GatewayMetrics
+from gateway.prometheus import GatewayMetrics
 
 __all__ = ["HttpFront", "respond", "json_response", "static_response", "metrics_response",
            "refusal_response", "bearer_token", "single_header", "address_of", "METRICS_SCOPE"]

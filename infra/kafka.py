@@ -5,7 +5,8 @@ The jars come from Maven Central through ``infra/pom.xml``, resolved once by ``m
 :func:`start_kafka` picks two free loopback ports (broker, controller), writes
 ``server.properties``, copies in storage formatted once per cache (``kafka.tools.StorageTool
 format --standalone``: a lone KRaft voter accepts new ports) and starts ``kafka.Kafka`` in its
-own session, logging to ``kafka.log``. Process helpers shared with :mod:`infra.redis` live here.
+own session, logging to ``kafka.log``. Process helpers shared with :mod:`infra.redis_server`
+live here.
 """
 from __future__ import annotations
 

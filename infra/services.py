@@ -21,7 +21,7 @@ from typing import Any
 from config import Settings
 from infra.errors import ServiceError
 from infra.kafka import file_lock, kafka_healthy, pid_matches, start_kafka, stop_kafka, stop_pid
-from infra.redis import redis_healthy, start_redis, stop_redis
+from infra.redis_server import redis_healthy, start_redis, stop_redis
 
 __all__ = ["ServiceError", "ServicesState", "create_topics", "down", "status", "up"]
 

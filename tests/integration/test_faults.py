@@ -127,7 +127,7 @@ def test_mixed_envelopes_and_empty_keys_are_re_routed(pipeline) -> None:
 
 
 def _redis_on(port: int, workdir: Path) -> subprocess.Popen[bytes]:
-    from infra.redis import ensure_redis_server, redis_args, redis_healthy
+    from infra.redis_server import ensure_redis_server, redis_args, redis_healthy
 
     workdir.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(redis_args(ensure_redis_server(), port, workdir),

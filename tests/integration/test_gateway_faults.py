@@ -36,7 +36,7 @@ from contracts.wire import INDEX_KEY, UPDATES_CHANNEL, series_hash
 from gateway.auth import mint
 from gateway.server import Gateway
 from infra.kafka import free_port, spawn, stop_pid
-from infra.redis import ensure_redis_server, redis_args, redis_healthy
+from infra.redis_server import ensure_redis_server, redis_args, redis_healthy
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

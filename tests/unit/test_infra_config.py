@@ -13,7 +13,7 @@ import pytest
 from config import Settings
 from infra import kafka, services
 from infra.errors import ServiceError
-from infra.redis import redis_args
+from infra.redis_server import redis_args
 
 
 def parse(text: str) -> dict[str, str]:
