@@ -357,3 +357,21 @@ def test_housekeeping_closes_late_authenticators_and_unread_clients() -> None:
     assert gw.metrics.closes.labels("auth_timeout")._value.get() == 1
     assert gw.metrics.closes.labels("not_reading")._value.get() == 1
     assert gw.metrics.slow_closes._value.get() == 1
+
+
+def test_the_gateway_takes_every_setting_from_the_environment() -> None:
+    from config import load_settings
+
+    settings = load_settings({
+        "REDIS_URL": "redis://127.0.0.1:1/0", "SALESCAST_GATEWAY_PORT": "0",
+        "SALESCAST_AUTH_SECRET": SECRET, "SALESCAST_AUTH_TIMEOUT": "0",
+        "SALESCAST_MAX_CONNECTIONS": "7", "SALESCAST_MAX_CONNECTIONS_PER_ADDRESS": "3",
+        "SALESCAST_HANDSHAKE_RATE": "2.5", "SALESCAST_HANDSHAKE_BURST": "9",
+        "SALESCAST_SLOW_CLIENT_SECONDS": "1.5", "SALESCAST_METRICS_PUBLIC": "1",
+        "SALESCAST_ALLOWED_HOSTS": "gw.example", "SALESCAST_ALLOWED_ORIGINS": "https://a.example"})
+    gw = Gateway.from_settings(settings, host="0.0.0.0")
+    assert (gw.host, gw.port, gw.secret, gw.auth_timeout) == ("0.0.0.0", 0, SECRET, None)
+    a = gw.admission
+    assert (a.total, a.per_address, a.rate, a.burst) == (7, 3, 2.5, 9.0)
+    assert gw.clients.stalls.stall_seconds == 1.5 and gw.http.metrics_public
+    assert gw.hosts.host_allowed("gw.example") and gw.origins == ("https://a.example",)
