@@ -285,21 +285,21 @@ def _request(path: str, **headers: str) -> Request:
 def test_gateway_http_answers() -> None:
     gw = Gateway("redis://127.0.0.1:1/0", "127.0.0.1", 8765, secret=SECRET,
                  max_connections_per_address=1, handshake_rate=1, handshake_burst=5)
-    health = gw.http(_Conn("10.0.0.9"), _request("/healthz"))  # type: ignore[arg-type]
+    health = gw.http(_Conn("10.0.0.9"), _request("/healthz"))
     assert health is not None and health.status_code == 503
     body = json.loads(health.body)
     assert body["status"] == "unhealthy" and body["redis"].startswith("down since ")
     first = _Conn("10.0.0.1")
     host = "127.0.0.1:8765"
-    assert gw.http(first, _request("/ws", Host=host)) is None  # type: ignore[arg-type]
-    second = gw.http(_Conn("10.0.0.1"), _request("/ws", Host=host))  # type: ignore[arg-type]
+    assert gw.http(first, _request("/ws", Host=host)) is None
+    second = gw.http(_Conn("10.0.0.1"), _request("/ws", Host=host))
     assert second is not None and second.status_code == 503
-    rebound = gw.http(_Conn("10.0.0.2"), _request(  # type: ignore[arg-type]
+    rebound = gw.http(_Conn("10.0.0.2"), _request(
         "/ws", Host="evil.example", Origin="http://evil.example"))
     assert rebound is not None and rebound.status_code == 421
-    metrics = gw.http(_Conn("10.0.0.2"), _request("/metrics", Host=host))  # type: ignore[arg-type]
+    metrics = gw.http(_Conn("10.0.0.2"), _request("/metrics", Host=host))
     assert metrics is not None and metrics.status_code == 401
-    answers = [gw.http(_Conn("10.0.0.3"), _request("/", Host=host))  # type: ignore[arg-type]
+    answers = [gw.http(_Conn("10.0.0.3"), _request("/", Host=host))
                for _ in range(6)]
     assert [a.status_code for a in answers if a is not None] == [200] * 5 + [429]
     rejected = gw.metrics.rejected
@@ -307,7 +307,7 @@ def test_gateway_http_answers() -> None:
     assert rejected.labels("address_cap")._value.get() == 1
     assert rejected.labels("rate")._value.get() == 1
     gw.admission.release(first)  # type: ignore[arg-type]
-    assert gw.http(_Conn("10.0.0.1"), _request("/ws", Host=host)) is None  # type: ignore[arg-type]
+    assert gw.http(_Conn("10.0.0.1"), _request("/ws", Host=host)) is None
 
 
 class _Transport:

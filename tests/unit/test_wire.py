@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,9 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 def _writes() -> list[wire.SeriesWrite]:
     """Every write of a processor fed 20 days of one series (buckets close from day 2)."""
-    proc, store, writes = Processor("t"), {}, []
+    proc = Processor("t")
+    store: dict[str, Any] = {}
+    writes: list[wire.SeriesWrite] = []
     for day in range(20):
         ev = SaleEvent("A\"1", T0 + day * DAY + 60, 3.0, 2.0)
         out = proc.process(0, [Message(day, 0.0, ev.to_json())], store.get)
@@ -43,7 +46,8 @@ def test_a_processor_write_reads_back_as_a_snapshot_with_its_live_part_on_top() 
     snap = wire.merge_snapshot(*_stored(w))
     assert snap is not None
     assert snap["version"] == w.version and snap["series"] == 'A"1'
-    assert snap["forecast"]["yhat"] and snap["actuals"] == w.forecast["actuals"]
+    assert w.forecast is not None and snap["forecast"]["yhat"]
+    assert snap["actuals"] == w.forecast["actuals"]
     assert set(w.live) <= set(wire.LIVE_FIELDS)
     # a series written before any bucket closed has no forecast part yet
     assert wire.merge_snapshot(*_stored(writes[0]))["forecast"] is None  # type: ignore[index]
