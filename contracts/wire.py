@@ -9,15 +9,16 @@ Redis keys (all under :data:`PREFIX`):
 * :func:`series_hash` ``salescast:series:{id}``: one series' state, a hash with the fields
   :data:`VERSION_FIELD` ``v`` (the source offset that produced the state, an integer),
   :data:`LIVE_FIELD` ``o`` (the live part: :data:`LIVE_FIELDS`, changes with every event) and
-  :data:`FORECAST_FIELD` ``f`` (closed actuals and forecast, changes when a bucket closes). A
-  snapshot is the two merged (:func:`merge_snapshot`).
+  :data:`FORECAST_FIELD` ``f`` (:data:`FORECAST_PART_FIELDS`: closed actuals and forecast,
+  changes when a bucket closes). A snapshot is the two merged (:func:`merge_snapshot`).
 * :data:`INDEX_KEY`: sorted set of series ids, scored by the event time of their last update.
 * :data:`UPDATES_CHANNEL`: pub/sub; one JSON message per series write (a live update, or a
   forecast update when a bucket closed: ``kind``), with ``at``, the wall time of the write.
-* :data:`ALERTS_CHANNEL`: pub/sub; one anomaly alert per message, with ``sid``, its id in
-  :data:`ALERTS_STREAM` (a capped stream, the alert JSON in field :data:`ALERT_FIELD` ``a``).
+* :data:`ALERTS_CHANNEL`: pub/sub; one anomaly alert (:data:`ALERT_FIELDS`) per message, with
+  ``sid``, its id in :data:`ALERTS_STREAM` (a capped stream, the alert JSON in field
+  :data:`ALERT_FIELD` ``a``).
   :data:`ALERTS_SEEN`: alert ids already published (dedup after a restart).
-* :data:`OPS_CHANNEL`: pub/sub, one ops snapshot (JSON) about once a second;
+* :data:`OPS_CHANNEL`: pub/sub, one ops snapshot (:data:`OPS_FIELDS`) about once a second;
   :data:`OPS_LATEST`: the latest one (a string); :data:`WORKER_OPS_KEY`: hash of the worker's
   running figures, read by the ops monitor.
 * :data:`MOVERS_KEY`: sorted set of series scored by how far their latest closed bucket was
@@ -49,6 +50,7 @@ __all__ = [
     "ALERTS_STREAM", "ALERTS_SEEN", "OPS_CHANNEL", "OPS_LATEST", "MODELS_CHANNEL",
     "MODEL_CURRENT", "MOVERS_KEY", "MOVERS_INFO", "EPOCH_KEY", "series_hash",
     "VERSION_FIELD", "LIVE_FIELD", "FORECAST_FIELD", "ALERT_FIELD", "CHANNELS", "LIVE_FIELDS",
+    "FORECAST_PART_FIELDS", "ALERT_FIELDS", "OPS_FIELDS",
     "SeriesWrite", "dumps", "merge_snapshot", "live_part", "decode_alert", "mover_item",
     "server_frame", "update_frame", "alert_update_frame", "ops_frame",
 ]
@@ -78,6 +80,14 @@ CHANNELS = ("forecasts", "actuals", "alerts", "ops")
 
 #: The fields of the live part of a series (and of an ``actuals`` update), in order.
 LIVE_FIELDS = ("series", "version", "events", "event_ts", "open", "bucket_seconds", "at")
+#: The fields of the forecast part of a series (written when a bucket closes).
+FORECAST_PART_FIELDS = ("bucket_seconds", "actuals", "forecast")
+#: The fields of an anomaly alert (``models.anomaly.make_alert``); published with ``sid`` too.
+ALERT_FIELDS = ("id", "series", "bucket", "bucket_end", "actual", "expected", "lo", "hi",
+                "lo95", "hi95", "score", "severity", "kind", "model_version", "detected_at")
+#: The fields of an ops snapshot (``stream.monitor.ops_snapshot``).
+OPS_FIELDS = ("t", "groups", "events_per_s", "latency_ms", "events", "alerts", "worker_seen_s",
+              "deadletters", "models", "lag_alert", "lag_threshold")
 
 
 def series_hash(series: str) -> str:

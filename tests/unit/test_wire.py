@@ -12,6 +12,8 @@ import pytest
 
 from contracts import wire
 from gateway.routing import route
+from models.anomaly import Expected, Score, make_alert
+from stream.monitor import ops_snapshot
 from stream.processor import Message, Processor
 from stream.records import SaleEvent
 
@@ -96,3 +98,21 @@ def test_the_readme_documents_the_shapes_in_this_module() -> None:
     assert set(wire.CHANNELS) <= set(re.findall(r"`(forecasts|actuals|alerts|ops)`", text))
     for key in (wire.ALERTS_STREAM, wire.MODEL_CURRENT, wire.MODELS_CHANNEL):
         assert f"`{key}`" in text
+
+
+def _readme_json(after: str) -> set[str]:
+    """The top-level keys of the first JSON example after ``after`` in the README."""
+    block = README.read_text().split(after)[1].split("```json")[1].split("```")[0]
+    return set(json.loads(re.sub(r"\.\.\.?,?", "", block.replace("[...]", "[]"))))
+
+
+def test_alerts_ops_and_forecast_parts_have_the_documented_fields() -> None:
+    alert = make_alert("A", 0, 86400, 9.0, Expected(3.0, 2.0, 4.0, 1.0, 5.0),
+                       Score("spike", "critical", 6.0, True), "ensemble")
+    assert tuple(alert) == wire.ALERT_FIELDS
+    assert _readme_json("An alert (also on the") == set(wire.ALERT_FIELDS)
+    ops = ops_snapshot({"g": {("t", 0): 5}}, {("t", 0): 9}, {}, 0, None, 10, 100.0)
+    assert tuple(ops) == wire.OPS_FIELDS
+    assert _readme_json("An ops snapshot:") <= set(wire.OPS_FIELDS)
+    forecast_part = next(w.forecast for w in _writes() if w.forecast is not None)
+    assert tuple(forecast_part) == wire.FORECAST_PART_FIELDS
