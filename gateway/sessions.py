@@ -25,17 +25,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
 from contracts.wire import server_frame
+from gateway import outputs as out
 from gateway.fanout import Fanout, LatestQueue
 from gateway.limits import Admission, StallWatch, TokenSlots
-from gateway.outputs import (
-    AuthRequest,
-    Close,
-    ListRequest,
-    MoversRequest,
-    Output,
-    Reply,
-    SnapshotRequest,
-)
 from gateway.prometheus import GatewayMetrics
 from gateway.protocol import Session
 from gateway.store import Store
@@ -139,48 +131,48 @@ class Clients:
                     queue.busy = False
                 self.metrics.sent.inc(len(frames))
 
-    async def _carry_out_all(self, conn: ServerConnection, outs: list[Output]) -> bool:
+    async def _carry_out_all(self, conn: ServerConnection, outs: list[out.Output]) -> bool:
         """Carry out a session's outputs; ``False`` once the connection is to be closed."""
-        for out in outs:
-            if isinstance(out, Close):
-                await conn.close(out.code, out.reason)
+        for o in outs:
+            if isinstance(o, out.Close):
+                await conn.close(o.code, o.reason)
                 return False
-            if isinstance(out, Reply) and out.error is not None:
-                self.metrics.errors.labels(out.error).inc()
-            if isinstance(out, AuthRequest) and not self.tokens.take(conn, out.claims.jti):
+            if isinstance(o, out.Reply) and o.error is not None:
+                self.metrics.errors.labels(o.error).inc()
+            if isinstance(o, out.AuthRequest) and not self.tokens.take(conn, o.claims.jti):
                 self.metrics.errors.labels("too_many_connections").inc()
                 await conn.send(server_frame(
                     "error", code="too_many_connections",
                     message=f"at most {self.max_connections_per_token} connections per token"))
                 await conn.close(1008, "too many connections for this token")
                 return False
-            needs_redis = isinstance(out, SnapshotRequest | ListRequest | MoversRequest)
+            needs_redis = isinstance(o, out.SnapshotRequest | out.ListRequest | out.MoversRequest)
             try:
                 if needs_redis and not self.redis_ok():
                     raise RedisError("the Redis feed is down")
-                await self._carry_out(conn, out)
+                await self._carry_out(conn, o)
             except (RedisError, TimeoutError) as exc:  # Redis down or saturated: say so
                 log.debug("redis error answering a client: %s", exc)
                 self.metrics.errors.labels("unavailable").inc()
                 await conn.send(server_frame("error", code="unavailable",
                                              message="the state store is unavailable; retry",
-                                             id=getattr(out, "id", None)))
+                                             id=getattr(o, "id", None)))
         return True
 
-    async def _carry_out(self, conn: ServerConnection, out: Output) -> None:
+    async def _carry_out(self, conn: ServerConnection, o: out.Output) -> None:
         session = self.sessions[conn]
-        if isinstance(out, Reply):
-            await conn.send(out.text)
-        elif isinstance(out, SnapshotRequest):
-            async for frame in self.store.snapshot_frames(session, out):
+        if isinstance(o, out.Reply):
+            await conn.send(o.text)
+        elif isinstance(o, out.SnapshotRequest):
+            async for frame in self.store.snapshot_frames(session, o):
                 await conn.send(frame)
-        elif isinstance(out, ListRequest):
-            names = [n for n in await self.store.match(out.pattern, out.limit * 4)
+        elif isinstance(o, out.ListRequest):
+            names = [n for n in await self.store.match(o.pattern, o.limit * 4)
                      if session.claims is not None and session.claims.allows_series(n)]
-            await conn.send(server_frame("series", series=names[: out.limit], id=out.id))
-        elif isinstance(out, MoversRequest):
-            items = await self.store.movers(session, out.limit)
-            await conn.send(server_frame("movers", items=items, id=out.id))
+            await conn.send(server_frame("series", series=names[: o.limit], id=o.id))
+        elif isinstance(o, out.MoversRequest):
+            items = await self.store.movers(session, o.limit)
+            await conn.send(server_frame("movers", items=items, id=o.id))
 
     # -- closes -------------------------------------------------------------------------
     def drop(self, conn: ServerConnection, code: int, reason: str) -> None:
