@@ -34,7 +34,7 @@ test-integration: venv tools
 
 lint: venv
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy salescast stream models gateway infra
+	$(VENV)/bin/mypy salescast stream models gateway infra contracts config benchmarks
 
 bench: venv
 	$(SALESCAST) bench

@@ -31,13 +31,15 @@ import secrets
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
+from contracts.wire import CHANNELS
+from gateway.errors import GatewayError
+
 __all__ = ["CHANNELS", "Claims", "AuthError", "OPEN", "mint", "verify"]
 
-CHANNELS = ("forecasts", "actuals", "alerts", "ops")
 MAX_TOKEN_LEN = 2048
 
 
-class AuthError(ValueError):
+class AuthError(GatewayError, ValueError):
     """A token is missing, malformed, badly signed, expired or out of scope.
 
     ``code`` is the error frame's code: ``unauthorized`` or ``token_expired``.

@@ -1,9 +1,6 @@
 """Who may connect, how often and how many: the gateway's admission rules, sans I/O.
 
-* :class:`HostPolicy`: the ``Host`` header must name this gateway (DNS rebinding: a page on
-  ``evil.example`` whose name was re-pointed at 127.0.0.1 sends ``Host: evil.example``), and a
-  browser's ``Origin`` must be on the allow-list (by default: the same origin as an allowed
-  Host). The two are checked independently.
+* :class:`RateLimit`: a token bucket (frames of a client, handshakes of an address).
 * :class:`Admission`: a token bucket of HTTP requests (handshakes) per client address, a cap of
   open WebSocket connections per address and one in all.
 * :class:`TokenSlots`: connections per access token (``jti``).
@@ -11,28 +8,23 @@
   closed, even while its update queue is short.
 
 Each check answers a :class:`Refusal` (HTTP status, metric label, message) or ``None``.
-``docs/security.md`` describes the rules and their settings.
+``docs/security.md`` describes the rules and their settings; :mod:`gateway.hosts` checks the
+``Host`` and ``Origin`` headers.
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Hashable, Iterator
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Generic, TypeVar
-from urllib.parse import urlsplit
 
-from gateway.protocol import RateLimit
-
-__all__ = ["Refusal", "HostPolicy", "Admission", "StallWatch", "TokenSlots", "host_name",
-           "LOOPBACK_NAMES"]
+__all__ = ["Refusal", "RateLimit", "Admission", "StallWatch", "TokenSlots"]
 
 K = TypeVar("K", bound=Hashable)
 
-LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
-WILDCARD_BINDS = ("", "0.0.0.0", "::")
 MAX_BUCKETS = 4096  # per-address rate buckets kept before idle ones are dropped
 
 
@@ -46,96 +38,36 @@ class Refusal:
     retry_after: int | None = None
 
 
-def host_name(value: str | None) -> str | None:
-    """The host name of a ``Host`` header or a ``host[:port]`` setting, lower case, without
-    port, brackets or trailing dot; ``None`` if it is not one.
-
-    >>> host_name("LocalHost:8765"), host_name("[::1]:80"), host_name("example.com."), \\
-    ...     host_name("a b"), host_name("x:y")
-    ('localhost', '::1', 'example.com', None, None)
-    """
-    if not value or any(ch.isspace() or ch in "/?#@\\" for ch in value):
-        return None
-    try:
-        parts = urlsplit("//" + value)
-        _ = parts.port  # raises on a bad port
-    except ValueError:
-        return None
-    name = (parts.hostname or "").rstrip(".")
-    return name or None
-
-
 @dataclass
-class HostPolicy:
-    """Which ``Host`` and ``Origin`` headers the gateway answers.
+class RateLimit:
+    """A token bucket: ``rate`` frames a second on average, bursts up to ``burst``.
 
-    Hosts: the bind address; the loopback names when bound to loopback or to every interface;
-    and ``allowed_hosts`` (``*``: any Host, for a proxy that checks it). Origins: ``origins``
-    when given (``*``: any); otherwise an Origin whose host is an allowed host and whose
-    ``host:port`` is the request's Host (same origin). Requests without an Origin (not from a
-    browser) pass the Origin check.
-
-    >>> p = HostPolicy("127.0.0.1")
-    >>> p.host_allowed("127.0.0.1:8765"), p.host_allowed("localhost:8765"), \\
-    ...     p.host_allowed("evil.example:8765"), p.host_allowed(None)
-    (True, True, False, False)
-    >>> p.origin_allowed("http://evil.example:8765", "evil.example:8765")
-    False
-    >>> p.origin_allowed("http://localhost:8765", "localhost:8765"), \\
-    ...     p.origin_allowed("http://localhost:3000", "localhost:8765")
-    (True, False)
+    >>> t = [0.0]
+    >>> r = RateLimit(rate=1, burst=2, clock=lambda: t[0])
+    >>> r.allow(), r.allow(), r.allow()
+    (True, True, False)
+    >>> t[0] = 1.0
+    >>> r.allow()
+    True
     """
 
-    bind_host: str
-    allowed_hosts: Iterable[str] = ()
-    origins: Iterable[str] = ()
-    names: frozenset[str] = field(init=False)
-    any_host: bool = field(init=False)
+    rate: float = 20.0
+    burst: float = 40.0
+    clock: Callable[[], float] = time.monotonic
+    tokens: float = -1.0
+    stamp: float = 0.0
 
-    def __post_init__(self) -> None:
-        self.allowed_hosts = tuple(h.strip() for h in self.allowed_hosts if h.strip())
-        self.origins = tuple(o.strip().rstrip("/") for o in self.origins if o.strip())
-        self.any_host = "*" in self.allowed_hosts
-        names = {host_name(h) for h in self.allowed_hosts if h != "*"}
-        bind = self.bind_host.strip("[]").lower()
-        if bind in WILDCARD_BINDS or bind in LOOPBACK_NAMES or bind.startswith("127."):
-            names.update(LOOPBACK_NAMES)
-        if bind not in WILDCARD_BINDS:
-            names.add(host_name(bind) if ":" not in bind else bind)
-        self.names = frozenset(n for n in names if n)
-
-    @property
-    def wildcard_without_hosts(self) -> bool:
-        """Bound to every interface with no names configured: only loopback names pass."""
-        return self.bind_host.strip("[]") in WILDCARD_BINDS and not self.allowed_hosts
-
-    def host_allowed(self, host: str | None) -> bool:
-        name = host_name(host)
-        return name is not None and (self.any_host or name in self.names)
-
-    def origin_allowed(self, origin: str | None, host: str | None) -> bool:
-        if origin is None:
+    def allow(self) -> bool:
+        now = self.clock()
+        if self.tokens < 0:
+            self.tokens, self.stamp = self.burst, now
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
             return True
-        if self.origins:
-            return origin.rstrip("/") in self.origins or "*" in self.origins
-        try:
-            parts = urlsplit(origin)
-        except ValueError:
-            return False
-        if parts.scheme not in ("http", "https") or host is None:
-            return False
-        name = (parts.hostname or "").rstrip(".")
-        same_origin = parts.netloc.lower().rstrip(".") == host.lower().rstrip(".")
-        return same_origin and (self.any_host or name in self.names)
+        return False
 
-    def check(self, host: str | None, origin: str | None, websocket: bool) -> Refusal | None:
-        """Host for every request; Origin for WebSocket handshakes."""
-        if not self.host_allowed(host):
-            return Refusal(HTTPStatus.MISDIRECTED_REQUEST, "host",
-                           "this gateway does not answer for that Host\n")
-        if websocket and not self.origin_allowed(origin, host):
-            return Refusal(HTTPStatus.FORBIDDEN, "origin", "origin not allowed\n")
-        return None
 
 
 class Groups(Generic[K]):

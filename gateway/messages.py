@@ -19,7 +19,7 @@ Any client frame may carry an ``"id"`` (string or number) echoed in the reply.
 
 Server to client: ``hello``, ``authed``, ``subscribed``, ``unsubscribed``, ``snapshot``,
 ``update``, ``series``, ``movers``, ``pong`` and ``error`` (with a ``code`` from
-:data:`ERROR_CODES`).
+:data:`ERROR_CODES`), encoded by :mod:`contracts.wire` (with the payloads they carry).
 
 >>> Subscribe.parse({"type": "subscribe", "pattern": "851*"})
 Subscribe(series=None, pattern='851*', id=None, channel='forecasts', since=None)
@@ -35,6 +35,9 @@ import json
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
+from contracts.wire import CHANNELS
+from gateway.errors import GatewayError
+
 __all__ = [
     "FrameError",
     "Auth",
@@ -48,7 +51,6 @@ __all__ = [
     "ERROR_CODES",
     "parse_client_frame",
     "nests_deeper_than",
-    "server_frame",
 ]
 
 PROTOCOL_VERSION = 1
@@ -58,7 +60,6 @@ MAX_LIST_LIMIT = 1000
 
 MAX_TOKEN_LEN = 2048
 MAX_DEPTH = 32  #: deepest nesting of arrays/objects a client frame may have
-CHANNELS = ("forecasts", "actuals", "alerts", "ops")
 
 #: Error codes of ``error`` frames.
 ERROR_CODES = frozenset(
@@ -68,7 +69,7 @@ ERROR_CODES = frozenset(
 )
 
 
-class FrameError(ValueError):
+class FrameError(GatewayError, ValueError):
     """A client frame is malformed; ``code`` is one of :data:`ERROR_CODES`."""
 
     def __init__(self, message: str, code: str = "bad_frame") -> None:
@@ -283,13 +284,3 @@ def parse_client_frame(text: str | bytes, max_size: int) -> ClientFrame:
         raise FrameError(f"unknown frame type {shown[:32]!r}; valid: {valid}", code="unknown_type")
     frame: ClientFrame = parser.parse(obj)
     return frame
-
-
-def server_frame(kind: str, **fields: Any) -> str:
-    """Serialise a server frame (fields that are ``None`` are left out).
-
-    >>> server_frame("pong", id=None)
-    '{"type":"pong"}'
-    """
-    body = {"type": kind, **{k: v for k, v in fields.items() if v is not None}}
-    return json.dumps(body, separators=(",", ":"), allow_nan=False)

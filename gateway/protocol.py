@@ -38,7 +38,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
+from contracts.wire import server_frame
 from gateway.auth import OPEN, AuthError, Claims, verify
+from gateway.limits import RateLimit
 from gateway.messages import (
     PROTOCOL_VERSION,
     Auth,
@@ -49,101 +51,26 @@ from gateway.messages import (
     Subscribe,
     Unsubscribe,
     parse_client_frame,
-    server_frame,
+)
+from gateway.outputs import (
+    AuthRequest,
+    Close,
+    ListRequest,
+    MoversRequest,
+    Output,
+    Reply,
+    SnapshotRequest,
 )
 
 __all__ = ["Session", "Reply", "SnapshotRequest", "ListRequest", "MoversRequest", "Close",
-           "AuthRequest", "Output", "RateLimit"]
-
-
-@dataclass(frozen=True)
-class Reply:
-    """Send this text frame to the client."""
-
-    text: str
-
-
-@dataclass(frozen=True)
-class SnapshotRequest:
-    """Send the client the current state for a new subscription (``since``: resume point)."""
-
-    series: str | None
-    pattern: str | None
-    channel: str = "forecasts"
-    since: int | str | None = None
-
-
-@dataclass(frozen=True)
-class ListRequest:
-    """Answer with the known series ids matching ``pattern`` (at most ``limit``)."""
-
-    pattern: str
-    limit: int
-    id: str | int | None
-
-
-@dataclass(frozen=True)
-class MoversRequest:
-    """Answer with the top ``limit`` movers."""
-
-    limit: int
-    id: str | int | None
-
-
-@dataclass(frozen=True)
-class AuthRequest:
-    """The client authenticated: the server checks its connections-per-token limit."""
-
-    claims: Claims
-
-
-@dataclass(frozen=True)
-class Close:
-    """Close the connection with this WebSocket close code and reason."""
-
-    code: int
-    reason: str
-
-
-Output = Reply | SnapshotRequest | ListRequest | MoversRequest | AuthRequest | Close
-
-
-@dataclass
-class RateLimit:
-    """A token bucket: ``rate`` frames a second on average, bursts up to ``burst``.
-
-    >>> t = [0.0]
-    >>> r = RateLimit(rate=1, burst=2, clock=lambda: t[0])
-    >>> r.allow(), r.allow(), r.allow()
-    (True, True, False)
-    >>> t[0] = 1.0
-    >>> r.allow()
-    True
-    """
-
-    rate: float = 20.0
-    burst: float = 40.0
-    clock: Callable[[], float] = time.monotonic
-    tokens: float = -1.0
-    stamp: float = 0.0
-
-    def allow(self) -> bool:
-        now = self.clock()
-        if self.tokens < 0:
-            self.tokens, self.stamp = self.burst, now
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return True
-        return False
+           "AuthRequest", "Output"]
 
 
 CLOSE_POLICY = 1008  #: WebSocket close code "policy violation"
 
 
 def _error(code: str, message: str, fid: str | int | None = None) -> Reply:
-    return Reply(server_frame("error", code=code, message=message, id=fid))
+    return Reply(server_frame("error", code=code, message=message, id=fid), code)
 
 
 @dataclass

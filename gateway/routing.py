@@ -20,12 +20,18 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from stream.keys import ALERTS_CHANNEL, OPS_CHANNEL, UPDATES_CHANNEL
+from contracts.wire import (
+    ALERTS_CHANNEL,
+    OPS_CHANNEL,
+    UPDATES_CHANNEL,
+    alert_update_frame,
+    dumps,
+    live_part,
+    ops_frame,
+    update_frame,
+)
 
-__all__ = ["Routed", "route", "LIVE_FIELDS"]
-
-#: The fields of an ``actuals`` update (and of a live message), in order.
-LIVE_FIELDS = ("series", "version", "events", "event_ts", "open", "bucket_seconds", "at")
+__all__ = ["Routed", "route"]
 
 
 @dataclass(frozen=True)
@@ -40,11 +46,6 @@ class Routed:
     body: dict[str, Any]
 
 
-def _update(channel: str, series: str, version: int, data: str) -> str:
-    return (f'{{"type":"update","channel":"{channel}","series":{json.dumps(series)},'
-            f'"version":{version},"data":{data}}}')
-
-
 def route(source: str, data: str) -> list[Routed]:
     """The frames for one message from Redis channel ``source`` (raises ``ValueError``,
     ``KeyError`` or ``TypeError`` on a malformed one)."""
@@ -55,21 +56,17 @@ def route(source: str, data: str) -> list[Routed]:
         series = str(body["series"])
         version = int(body.get("version", -1))
         if body.get("kind", "live") != "forecast":
-            return [Routed("actuals", series, _update("actuals", series, version, data),
+            return [Routed("actuals", series, update_frame("actuals", series, version, data),
                            f"actuals\0{series}", body)]
-        live = {k: body[k] for k in LIVE_FIELDS if k in body}
-        live["kind"] = "live"
-        live_data = json.dumps(live, separators=(",", ":"))
-        return [Routed("forecasts", series, _update("forecasts", series, version, data),
+        live = live_part(body)
+        return [Routed("forecasts", series, update_frame("forecasts", series, version, data),
                        f"forecasts\0{series}", body),
-                Routed("actuals", series, _update("actuals", series, version, live_data),
+                Routed("actuals", series, update_frame("actuals", series, version, dumps(live)),
                        f"actuals\0{series}", live)]
     if source == ALERTS_CHANNEL:
         series = str(body["series"])
-        frame = (f'{{"type":"update","channel":"alerts","series":{json.dumps(series)},'
-                 f'"sid":{json.dumps(body.get("sid"))},"data":{data}}}')
+        frame = alert_update_frame(series, body.get("sid"), data)
         return [Routed("alerts", series, frame, f"alerts\0{body['id']}", body)]  # never merged
     if source == OPS_CHANNEL:
-        return [Routed("ops", None, f'{{"type":"update","channel":"ops","data":{data}}}', "ops",
-                       body)]
+        return [Routed("ops", None, ops_frame("update", data), "ops", body)]
     raise ValueError(f"not a gateway channel: {source!r}")

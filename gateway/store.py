@@ -8,18 +8,28 @@ fresh snapshots at once; a :meth:`Store.shared` view reads each key once for all
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from fnmatch import fnmatchcase
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 
-from gateway.messages import server_frame
+from contracts.wire import (
+    ALERTS_STREAM,
+    FORECAST_FIELD,
+    INDEX_KEY,
+    LIVE_FIELD,
+    MOVERS_INFO,
+    MOVERS_KEY,
+    OPS_LATEST,
+    decode_alert,
+    merge_snapshot,
+    mover_item,
+    ops_frame,
+    series_hash,
+    server_frame,
+)
 from gateway.protocol import Session, SnapshotRequest
-from stream.keys import ALERTS_STREAM, INDEX_KEY, MOVERS_INFO, MOVERS_KEY, OPS_LATEST, series_key
-from stream.sink import merge_snapshot
 
 __all__ = ["Store", "MAX_PATTERN_SNAPSHOTS", "ALERTS_SNAPSHOT"]
 
@@ -57,7 +67,7 @@ class Store:
 
     async def series_parts(self, name: str) -> tuple[Any, Any]:
         async def read() -> tuple[Any, Any]:
-            live, part = await self.redis.hmget(series_key(name), ["o", "f"])
+            live, part = await self.redis.hmget(series_hash(name), [LIVE_FIELD, FORECAST_FIELD])
             return live, part
         return await self._once(("series", name), read)
 
@@ -90,9 +100,8 @@ class Store:
         rows = await self.alert_rows(out.since if isinstance(out.since, str) else None)
         alerts = []
         for sid, fields in rows:
-            try:
-                alert = json.loads(fields["a"])
-            except (KeyError, ValueError):
+            alert = decode_alert(fields, sid)
+            if alert is None:
                 continue
             series = str(alert.get("series", ""))
             if out.series is not None and series != out.series:
@@ -101,7 +110,6 @@ class Store:
                 continue
             if session.claims is None or not session.claims.allows_series(series):
                 continue
-            alert["sid"] = sid
             alerts.append(alert)
         return alerts
 
@@ -111,7 +119,7 @@ class Store:
         if out.channel == "ops":
             latest = await self.ops_latest()
             if latest:
-                yield f'{{"type":"snapshot","channel":"ops","data":{latest}}}'
+                yield ops_frame("snapshot", latest)
             return
         if out.channel == "alerts":
             yield server_frame("snapshot", channel="alerts", data=await self.alerts(session, out))
@@ -137,11 +145,5 @@ class Store:
         rows = [(str(s), float(sc)) for s, sc in raw
                 if session.claims is not None and session.claims.allows_series(str(s))][:limit]
         infos = await self.redis.hmget(MOVERS_INFO, [s for s, _ in rows]) if rows else []
-        items = []
-        for (series, score), info in zip(rows, infos, strict=True):
-            item: dict[str, Any] = {"series": series, "score": score}
-            if info:
-                with contextlib.suppress(ValueError):
-                    item.update({k: v for k, v in json.loads(info).items() if k != "score"})
-            items.append(item)
-        return items
+        return [mover_item(series, score, info)
+                for (series, score), info in zip(rows, infos, strict=True)]

@@ -1,8 +1,11 @@
-"""The gateway's plain HTTP answers, sans I/O: requests in, :class:`Response` objects out.
+"""The gateway's HTTP front, sans I/O: requests in, :class:`Response` objects out.
 
-``/healthz`` (JSON; 503 while Redis cannot be read), ``/metrics`` (Prometheus; with auth on,
-a bearer token granting the ``ops`` channel unless the metrics are public), the dashboard's
-static files, and the refusals of :mod:`gateway.limits`.
+:class:`HttpFront` answers every HTTP request before a WebSocket handshake: ``/healthz``
+(JSON; 503 while Redis cannot be read; before the Host check and rate limit, for probes),
+then the handshake rate per address, the ``Host`` and ``Origin`` checks (:mod:`gateway.hosts`),
+the connection caps (``/ws``: ``None`` lets the handshake go on), ``/metrics`` (Prometheus;
+with auth on, a bearer token granting the ``ops`` channel unless the metrics are public) and
+the dashboard's static files. Refusals are counted by reason.
 
 >>> bearer_token("Bearer abc.def"), bearer_token("Basic xyz"), bearer_token(None)
 ('abc.def', None, None)
@@ -19,13 +22,15 @@ from importlib import resources
 from typing import Any
 
 from websockets.datastructures import Headers
-from websockets.http11 import Response
+from websockets.http11 import Request, Response
 
 from gateway.auth import AuthError, verify
-from gateway.limits import Refusal
+from gateway.hosts import HostPolicy
+from gateway.limits import Admission, Refusal
+from gateway.prometheus import GatewayMetrics
 
-__all__ = ["respond", "json_response", "static_response", "metrics_response", "refusal_response",
-           "bearer_token", "single_header", "METRICS_SCOPE"]
+__all__ = ["HttpFront", "respond", "json_response", "static_response", "metrics_response",
+           "refusal_response", "bearer_token", "single_header", "address_of", "METRICS_SCOPE"]
 
 METRICS_SCOPE = "ops"  #: the channel a token must grant to read /metrics
 _TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
@@ -107,3 +112,43 @@ def metrics_response(render: Callable[[], tuple[bytes, str]], authorization: str
                            f"the token does not grant the {METRICS_SCOPE!r} channel\n")
     body, ctype = render()
     return respond(HTTPStatus.OK, body, ctype, (("Cache-Control", "no-store"),))
+
+
+def address_of(conn: Any) -> str:
+    """The client address of a connection (its ``remote_address`` host)."""
+    remote = conn.remote_address
+    return str(remote[0]) if isinstance(remote, tuple) and remote else str(remote)
+
+
+class HttpFront:
+    """The answer to each HTTP request (``websockets``' ``process_request``; see the module
+    docstring). ``health`` gives ``/healthz``'s status and body."""
+
+    def __init__(self, hosts: HostPolicy, admission: Admission[Any], metrics: GatewayMetrics,
+                 health: Callable[[], tuple[int, dict[str, Any]]], secret: str | None,
+                 metrics_public: bool) -> None:
+        self.hosts, self.admission, self.metrics, self.health = hosts, admission, metrics, health
+        self.secret, self.metrics_public = secret, metrics_public
+
+    def __call__(self, conn: Any, request: Request) -> Response | None:
+        path = request.path.split("?", 1)[0]
+        if path == "/healthz":
+            status, body = self.health()
+            return json_response(status, body)
+        address = address_of(conn)
+        headers = request.headers
+        host, origin = single_header(headers, "Host"), single_header(headers, "Origin")
+        refusal = self.admission.request(address) or self.hosts.check(host, origin,
+                                                                      path == "/ws")
+        if refusal is None and path == "/ws":
+            refusal = self.admission.admit(address, conn)
+            if refusal is None:
+                return None
+        if refusal is not None:
+            self.metrics.rejected.labels(refusal.reason).inc()
+            return refusal_response(refusal)
+        if path == "/metrics":
+            return metrics_response(self.metrics.render, single_header(headers, "Authorization"),
+                                    self.secret, self.metrics_public)
+        found = static_response(path)
+        return found or respond(HTTPStatus.NOT_FOUND, "not found\n")

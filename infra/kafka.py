@@ -5,7 +5,8 @@ The jars come from Maven Central through ``infra/pom.xml``, resolved once by ``m
 :func:`start_kafka` picks two free loopback ports (broker, controller), writes
 ``server.properties``, copies in storage formatted once per cache (``kafka.tools.StorageTool
 format --standalone``: a lone KRaft voter accepts new ports) and starts ``kafka.Kafka`` in its
-own session, logging to ``kafka.log``. Process helpers shared with :mod:`infra.redis` live here.
+own session, logging to ``kafka.log``. Process helpers shared with :mod:`infra.redis_server`
+live here.
 """
 from __future__ import annotations
 
@@ -27,8 +28,8 @@ from pathlib import Path
 
 import psutil
 
+from config import cache_root
 from infra.errors import ServiceError
-from salescast.config import cache_root
 
 __all__ = ["KAFKA_VERSION", "KafkaProcess", "ServiceError", "cache_root", "free_port",
            "free_ports", "kafka_healthy", "render_properties", "resolve_jars", "start_kafka",

@@ -18,10 +18,10 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from config import Settings
 from infra.errors import ServiceError
 from infra.kafka import file_lock, kafka_healthy, pid_matches, start_kafka, stop_kafka, stop_pid
-from infra.redis import redis_healthy, start_redis, stop_redis
-from salescast.config import Settings
+from infra.redis_server import redis_healthy, start_redis, stop_redis
 
 __all__ = ["ServiceError", "ServicesState", "create_topics", "down", "status", "up"]
 

@@ -1,6 +1,6 @@
 """The ``salescast`` command line: one entry point for every process.
 
-Each command reads :func:`salescast.config.load_settings`; a bad argument or setting prints
+Each command reads :func:`config.load_settings`; a bad argument or setting prints
 one line and exits with status 2, never a traceback.
 """
 
@@ -12,11 +12,12 @@ from typing import Annotated
 
 import typer
 
+from config import load_settings
 from salescast.cli_audit import audit
+from salescast.cli_bench import bench_app, bench_faust_floor
 from salescast.cli_model import model_app, trainer
 from salescast.cli_ops import alerts_app, monitor
 from salescast.cliutil import UserError, console, friendly, settings_with_services
-from salescast.config import load_settings
 
 __all__ = ["app", "main"]
 
@@ -40,6 +41,8 @@ app.add_typer(model_app, name="model")
 app.command()(monitor)
 app.command()(trainer)
 app.command("audit")(audit)
+app.add_typer(bench_app, name="bench")
+app.command("bench-faust-floor", hidden=True)(bench_faust_floor)
 
 # -- services ---------------------------------------------------------------------------
 @services_app.command("up")
@@ -140,12 +143,7 @@ def gateway(
     from gateway.server import Gateway
 
     settings = settings_with_services()
-    gw = Gateway(settings.redis, host or settings.gateway_host,
-                 settings.gateway_port if port is None else port,
-                 secret=settings.auth_secret, origins=settings.allowed_origins,
-                 allowed_hosts=settings.allowed_hosts, metrics_public=settings.metrics_public,
-                 max_connections_per_address=settings.max_connections_per_address,
-                 handshake_burst=float(settings.handshake_burst))
+    gw = Gateway.from_settings(settings, host, port)
 
     async def run() -> None:
         await gw.start()
@@ -193,11 +191,11 @@ def token(
 
     from gateway.auth import mint
 
-    settings = load_settings()
-    if not settings.auth_secret:
+    secret = load_settings().secret
+    if not secret:
         raise UserError("SALESCAST_AUTH_SECRET is not set: the gateway runs without auth")
     try:
-        tok = mint(settings.auth_secret, [c.strip() for c in channels.split(",") if c.strip()],
+        tok = mint(secret, [c.strip() for c in channels.split(",") if c.strip()],
                    [p.strip() for p in patterns.split(",") if p.strip()], ttl, time.time())
     except ValueError as exc:
         raise UserError(str(exc)) from None
@@ -215,72 +213,6 @@ def demo(
     from salescast.demo import run_demo
 
     run_demo(load_settings(), speed=speed, limit=limit, console=console)
-
-
-bench_app = typer.Typer(help="Benchmarks: the pipeline (default) and the gateway.")
-app.add_typer(bench_app, name="bench")
-
-
-@bench_app.callback(invoke_without_command=True)
-@friendly
-def bench(
-    ctx: typer.Context,
-    events: Annotated[int, typer.Option(min=1000, help="synthetic events to push")] = 200_000,
-    series: Annotated[int, typer.Option(min=1, help="distinct series")] = 2_000,
-    envelope: Annotated[int, typer.Option(min=0, help="also run with N events/message")] = 100,
-) -> None:
-    """Kafka -> worker -> Redis throughput and latency, with reference rates from the same run.
-
-    `salescast bench gateway` measures the WebSocket fan-out instead.
-    """
-    if ctx.invoked_subcommand is not None:
-        return
-    from salescast.bench import run_bench
-
-    run_bench(load_settings(), events=events, series=series, envelope=envelope, console=console)
-
-
-@bench_app.command("gateway")
-@friendly
-def bench_gateway(
-    clients: Annotated[int, typer.Option(min=1, max=20_000, help="WebSocket clients")] = 1000,
-    slow_fraction: Annotated[float, typer.Option(min=0, max=0.9,
-                                                 help="share of clients that never read")] = 0.1,
-    seconds: Annotated[float, typer.Option(min=1, max=300, help="seconds per run")] = 10.0,
-    rate: Annotated[float, typer.Option(min=1, max=10_000, help="updates published a second")] = (
-        20.0),
-    series: Annotated[int, typer.Option(min=1, help="distinct series updated")] = 100,
-) -> None:
-    """Gateway fan-out: frames/s, p50/p99 push latency and RSS, with slow clients (loopback)."""
-    from salescast.bench_gateway import run_gateway_bench
-
-    run_gateway_bench(clients, slow_fraction, seconds, rate, series, load_settings().home,
-                      console)
-
-
-@bench_app.command("lstm")
-@friendly
-def bench_lstm(
-    series: Annotated[int, typer.Option(min=10, help="synthetic series")] = 2000,
-    days: Annotated[int, typer.Option(min=90, help="daily buckets per series")] = 365,
-    budget: Annotated[float, typer.Option(min=5, help="training time budget, seconds")] = 120.0,
-) -> None:
-    """LSTM training time (2k series x 1 year), batched inference latency (1k, 10k), memory."""
-    from salescast.bench_lstm import run_lstm_bench
-
-    run_lstm_bench(series, days, budget, console)
-
-
-@bench_app.command("models")
-@friendly
-def bench_models(
-    series: Annotated[int, typer.Option(min=10, help="synthetic daily series")] = 300,
-    buckets: Annotated[int, typer.Option(min=10, help="timed buckets per series")] = 60,
-) -> None:
-    """Per-series cost of a closed bucket (learn + forecast with bands), model by model."""
-    from salescast.bench_models import run_models_bench
-
-    run_models_bench(series, buckets, console)
 
 
 @app.command()
@@ -310,14 +242,6 @@ def backtest(
     board = run_backtest(fetch_dataset(load_settings().data_dir), panel, quick, out, peer, lstm)
     print(board.to_markdown())
     console.print(f"scoreboard written under {out}")
-
-
-@app.command("bench-faust-floor", hidden=True)
-def bench_faust_floor(topic: str, events: int) -> None:
-    """(internal) The plain-Faust reference of `salescast bench`."""
-    from salescast.bench_floor import run_floor
-
-    run_floor(settings_with_services().kafka, topic, events)
 
 
 def main() -> None:

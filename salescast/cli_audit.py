@@ -23,8 +23,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from config import Settings
 from salescast.cliutil import UserError, console, friendly, settings_with_services
-from salescast.config import Settings
 
 if TYPE_CHECKING:  # stream.audit imports aiokafka (0.15 s): only when the command runs
     from stream.audit import AuditResult, Record
@@ -109,7 +109,7 @@ def redis_counts(url: str, series: Iterable[str]) -> dict[str, int | None]:
     """The ``events`` count of each series' live snapshot in Redis (None: none readable)."""
     import redis
 
-    from stream.keys import series_key
+    from contracts.wire import LIVE_FIELD, series_hash
 
     names = sorted(series)
     counts: dict[str, int | None] = {}
@@ -119,7 +119,7 @@ def redis_counts(url: str, series: Iterable[str]) -> dict[str, int | None]:
             chunk = names[i : i + REDIS_BATCH]
             pipe = r.pipeline(transaction=False)
             for s in chunk:
-                pipe.hget(series_key(s), "o")
+                pipe.hget(series_hash(s), LIVE_FIELD)
             for s, live in zip(chunk, pipe.execute(), strict=True):
                 try:
                     value = json.loads(live)["events"] if live is not None else None
@@ -171,7 +171,8 @@ def _row(name: str, t: Any, codes: list[str]) -> list[str]:
 
 def render(result: AuditResult, max_series: int) -> None:
     """The reconciliation table, the differences and the verdict (stdout)."""
-    from stream.audit import CODES, fmt_key
+    from stream.audit import CODES
+    from stream.records import fmt_key
 
     codes = [*CODES, *sorted(set(result.total.dead) - set(CODES))]
     table = Table(title=f"audit of {escape(result.topic)}", box=box.SIMPLE_HEAD, padding=0,

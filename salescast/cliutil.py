@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 
-from salescast.config import ConfigError, Settings, load_settings
+from config import ConfigError, Settings, load_settings
 
 __all__ = ["UserError", "console", "friendly", "load_settings", "settings_with_services"]
 

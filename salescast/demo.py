@@ -12,9 +12,9 @@ import time
 
 from rich.console import Console
 
+from config import Settings
 from infra.kafka import free_port
-from salescast.config import Settings
-from salescast.procs import child_env, port_free, salescast_cmd, spawn, stop, wait_http
+from infra.procs import child_env, port_free, salescast_cmd, spawn, stop, wait_http
 
 __all__ = ["run_demo"]
 

@@ -37,13 +37,13 @@ from typing import Any
 import faust
 from redis.exceptions import RedisError
 
-from salescast.config import Settings
+from config import Settings
 from stream.app import BatchGate, create_app
 from stream.lstm_runner import LstmRunner
-from stream.metrics import WorkerStats
 from stream.processor import BatchOutput, Message, Processor, SeriesState
 from stream.sink import RedisSink
 from stream.state import StateStore
+from stream.stats import WorkerStats
 
 __all__ = ["build_worker"]
 

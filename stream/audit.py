@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stream.partitioning import partition_for
+from stream.records import Key, fmt_key, legacy_code, parse_key
 from stream.validation import parse_message
 
 __all__ = ["CODES", "NOT_COUNTED", "AuditResult", "PartitionTally", "Reconciler", "Record",
@@ -47,7 +48,6 @@ __all__ = ["CODES", "NOT_COUNTED", "AuditResult", "PartitionTally", "Reconciler"
 CODES = ("invalid", "too_late", "too_far_ahead", "in_future", "duplicate_id")
 #: dead-letter codes of valid events the worker did not count
 NOT_COUNTED = frozenset(CODES[1:])
-Key = tuple[int, int, int | None]  # (partition, offset, index)
 _INDEX_PREFIX = re.compile(r"events\[(\d+)\]: ")
 
 
@@ -140,47 +140,6 @@ class AuditResult:
                      "dead_letters_unmatched": self.dead_unmatched,
                      "dead_letters_unreadable": self.dead_unreadable},
         }
-
-
-def fmt_key(key: Key) -> str:
-    """``P/OFFSET/INDEX`` (``-`` for no index), as in dead-letter keys.
-
-    >>> fmt_key((1, 42, None)), fmt_key((0, 7, 3))
-    ('1/42/-', '0/7/3')
-    """
-    p, o, i = key
-    return f"{p}/{o}/{'-' if i is None else i}"
-
-
-def parse_key(text: str) -> Key | None:
-    """The inverse of :func:`fmt_key`; None when malformed (``None``/``null`` index: None).
-
-    >>> parse_key("1/42/-"), parse_key("0/7/3"), parse_key("x")
-    ((1, 42, None), (0, 7, 3), None)
-    """
-    parts = text.split("/")
-    try:
-        index = None if parts[2] in ("-", "", "None", "null") else int(parts[2])
-        return int(parts[0]), int(parts[1]), index
-    except (IndexError, ValueError):
-        return None
-
-
-def legacy_code(stage: str, reason: str) -> str:
-    """The code of a dead letter written before codes existed (best effort).
-
-    >>> legacy_code("validate", "x"), legacy_code("bucketing", "event time 5 is in closed bucket 0")
-    ('invalid', 'too_late')
-    """
-    if stage in ("validate", "validation"):
-        return "invalid"
-    if stage == "duplicate":
-        return "duplicate_id"
-    if "closed bucket" in reason:
-        return "too_late"
-    if "ahead of the" in reason:
-        return "too_far_ahead"
-    return "in_future" if "future" in reason else "unknown"
 
 
 class Reconciler:

@@ -49,6 +49,7 @@ from itertools import islice
 from operator import attrgetter
 from pathlib import Path
 
+from stream.errors import StreamError
 from stream.records import MAX_ABS_QTY, MAX_PRICE, MAX_SERIES_LEN, SaleEvent
 
 __all__ = [
@@ -78,7 +79,7 @@ DATA_EVENTS = 1_038_889  #: events :func:`iter_events` yields for the whole pinn
 DEDUP_WINDOW = 31 * 86400.0  #: how far back (event time) a repeated line is recognised
 
 
-class DatasetError(Exception):
+class DatasetError(StreamError):
     """The data set could not be fetched, or a file is not what it should be."""
 
 

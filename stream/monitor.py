@@ -26,6 +26,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from contracts.wire import MODEL_CURRENT, OPS_CHANNEL, OPS_LATEST, WORKER_OPS_KEY
+
 __all__ = ["ops_snapshot", "LagMonitor"]
 
 log = logging.getLogger("salescast.monitor")
@@ -140,16 +142,12 @@ class LagMonitor:
             }
         dead = sum(self._end(self.deadletter_topic, p)
                    for p in self._partitions(self.deadletter_topic))
-        from stream.keys import MODEL_CURRENT, WORKER_OPS_KEY
-
         worker = _decoded(self.redis.hgetall(WORKER_OPS_KEY))
         model = _decoded(self.redis.hgetall(MODEL_CURRENT))
         return ops_snapshot(committed, ends, worker, dead, model or None, self.threshold,
                             time.time())
 
     def publish(self, snap: dict[str, Any]) -> None:
-        from stream.keys import OPS_CHANNEL, OPS_LATEST
-
         body = json.dumps(snap, separators=(",", ":"))
         pipe = self.redis.pipeline(transaction=False)
         pipe.set(OPS_LATEST, body)

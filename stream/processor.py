@@ -39,10 +39,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from config import Settings
+from contracts.wire import SeriesWrite
 from models.anomaly import AnomalyDetector, Expected, make_alert
 from models.calendar import HolidayAdjusted
 from models.factory import Forecast, SeriesModel, default_model
-from salescast.config import Settings
 from stream.bucketing import (
     CLOCK_MIN_SERIES,
     Accepted,
@@ -54,7 +55,6 @@ from stream.bucketing import (
 )
 from stream.partitioning import partition_for
 from stream.records import DeadLetter, SaleEvent
-from stream.sink import SeriesWrite
 from stream.validation import parse_message
 
 __all__ = ["Message", "SeriesState", "PartitionState", "BatchOutput", "Processor"]

@@ -27,7 +27,7 @@ import json
 from dataclasses import asdict, dataclass
 
 __all__ = ["SaleEvent", "DeadLetter", "DEAD_LETTER_RAW_MAX", "MAX_SERIES_LEN", "MAX_ABS_QTY",
-           "MAX_PRICE"]
+           "MAX_PRICE", "Key", "fmt_key", "parse_key", "legacy_code"]
 
 MAX_SERIES_LEN = 64
 MAX_ABS_QTY = 1e6
@@ -141,3 +141,48 @@ class DeadLetter:
             raw_size=d.get("raw_size") if d.get("truncated") else None,
             raw_sha256=d.get("raw_sha256") if d.get("truncated") else None,
         )
+
+
+#: where a record was read: (partition, offset, index in its envelope or None)
+Key = tuple[int, int, int | None]
+
+
+def fmt_key(key: Key) -> str:
+    """``P/OFFSET/INDEX`` (``-`` for no index), as in dead-letter keys.
+
+    >>> fmt_key((1, 42, None)), fmt_key((0, 7, 3))
+    ('1/42/-', '0/7/3')
+    """
+    p, o, i = key
+    return f"{p}/{o}/{'-' if i is None else i}"
+
+
+def parse_key(text: str) -> Key | None:
+    """The inverse of :func:`fmt_key`; None when malformed (``None``/``null`` index: None).
+
+    >>> parse_key("1/42/-"), parse_key("0/7/3"), parse_key("x")
+    ((1, 42, None), (0, 7, 3), None)
+    """
+    parts = text.split("/")
+    try:
+        index = None if parts[2] in ("-", "", "None", "null") else int(parts[2])
+        return int(parts[0]), int(parts[1]), index
+    except (IndexError, ValueError):
+        return None
+
+
+def legacy_code(stage: str, reason: str) -> str:
+    """The code of a dead letter written before codes existed (best effort).
+
+    >>> legacy_code("validate", "x"), legacy_code("bucketing", "event time 5 is in closed bucket 0")
+    ('invalid', 'too_late')
+    """
+    if stage in ("validate", "validation"):
+        return "invalid"
+    if stage == "duplicate":
+        return "duplicate_id"
+    if "closed bucket" in reason:
+        return "too_late"
+    if "ahead of the" in reason:
+        return "too_far_ahead"
+    return "in_future" if "future" in reason else "unknown"

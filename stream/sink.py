@@ -7,45 +7,49 @@ it only when it is newer than the stored one, so redelivered events after a work
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
 
-from stream.keys import (
+from contracts.wire import (
+    ALERT_FIELD,
     ALERTS_CHANNEL,
     ALERTS_SEEN,
     ALERTS_STREAM,
+    EPOCH_KEY,
+    FORECAST_FIELD,
     INDEX_KEY,
+    LIVE_FIELD,
     MODEL_CURRENT,
     MOVERS_INFO,
     MOVERS_KEY,
     UPDATES_CHANNEL,
+    VERSION_FIELD,
     WORKER_OPS_KEY,
-    series_key,
+    SeriesWrite,
+    dumps,
+    series_hash,
 )
 
-__all__ = ["SeriesWrite", "RedisSink", "merge_snapshot"]
+__all__ = ["RedisSink"]
 
 log = logging.getLogger("salescast.worker")
 
-#: set by the worker once it has published everything it holds; a Redis without it (new,
-#: flushed, or restarted without its data) gets a full republish
-EPOCH_KEY = "salescast:worker:epoch"
+# EPOCH_KEY is set once the worker has published everything it holds; a Redis without it
+# (new, flushed, or restarted without its data) gets a full republish
 REPUBLISH_CHUNK = 500
 
 # KEYS[1] series hash, KEYS[2] index
 # ARGV: version, live JSON, score, series, channel, update JSON, forecast part JSON or ''
-_WRITE_LUA = """
-local cur = tonumber(redis.call('HGET', KEYS[1], 'v') or '-1')
+_WRITE_LUA = f"""
+local cur = tonumber(redis.call('HGET', KEYS[1], '{VERSION_FIELD}') or '-1')
 local v = tonumber(ARGV[1])
 if v <= cur then return 0 end
-redis.call('HSET', KEYS[1], 'v', ARGV[1], 'o', ARGV[2])
-if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'f', ARGV[7]) end
+redis.call('HSET', KEYS[1], '{VERSION_FIELD}', ARGV[1], '{LIVE_FIELD}', ARGV[2])
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], '{FORECAST_FIELD}', ARGV[7]) end
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
 redis.call('PUBLISH', ARGV[5], ARGV[6])
 return 1
@@ -55,52 +59,15 @@ return 1
 # KEYS[1] seen-ids set, KEYS[2] alerts stream; ARGV: id, alert JSON, channel, max stream length
 # An alert id is published once: a replay after a restart scores the same bucket again and
 # gets the same id, which is then a no-op. The JSON published carries the stream id as "sid".
-_ALERT_LUA = """
+_ALERT_LUA = f"""
 if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
-local sid = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'a', ARGV[2])
-local body = string.sub(ARGV[2], 1, -2) .. ',"sid":"' .. sid .. '"}'
+local sid = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', '{ALERT_FIELD}', ARGV[2])
+local body = string.sub(ARGV[2], 1, -2) .. ',"sid":"' .. sid .. '"}}'
 redis.call('PUBLISH', ARGV[3], body)
 return 1
 """
 ALERTS_KEPT = 10_000  #: alerts kept in the Redis stream (approximately)
 SEEN_KEPT = 200_000  #: alert ids remembered for dedup before the set is trimmed
-
-
-@dataclass(frozen=True)
-class SeriesWrite:
-    """One series' new state.
-
-    ``live`` (version, counts, open bucket) changes with every event and is small;
-    ``forecast`` (closed actuals, forecast, model) only when a bucket closed, else ``None``.
-    A snapshot is the two merged; ``update`` is what subscribers get.
-    """
-
-    series: str
-    version: int
-    event_ts: float
-    live: dict[str, Any]
-    forecast: dict[str, Any] | None
-    update: dict[str, Any]
-
-
-def _dumps(obj: dict[str, Any]) -> str:
-    return json.dumps(obj, separators=(",", ":"))
-
-
-def merge_snapshot(live: str | bytes | None,
-                   forecast: str | bytes | None) -> dict[str, Any] | None:
-    """The snapshot of a series from its two stored parts.
-
-    >>> merge_snapshot('{"series":"A","version":3}', '{"forecast":null,"actuals":[]}')
-    {'forecast': None, 'actuals': [], 'series': 'A', 'version': 3}
-    """
-    if live is None:
-        return None
-    data: dict[str, Any] = {"forecast": None, "actuals": []}
-    if forecast is not None:
-        data.update(json.loads(forecast))
-    data.update(json.loads(live))
-    return data
 
 
 class RedisSink:
@@ -181,15 +148,15 @@ class RedisSink:
         for w in writes:
             n += 1
             await self._script(
-                keys=[series_key(w.series), INDEX_KEY],
+                keys=[series_hash(w.series), INDEX_KEY],
                 args=[
                     w.version,
-                    _dumps(w.live),
+                    dumps(w.live),
                     w.event_ts,
                     w.series,
                     UPDATES_CHANNEL,
-                    _dumps({**w.update, "at": now}),
-                    "" if w.forecast is None else _dumps(w.forecast),
+                    dumps({**w.update, "at": now}),
+                    "" if w.forecast is None else dumps(w.forecast),
                 ],
                 client=pipe,
             )
@@ -205,7 +172,7 @@ class RedisSink:
         pipe = self.redis.pipeline(transaction=False)
         for a in alerts:
             await self._alert(keys=[ALERTS_SEEN, ALERTS_STREAM],
-                              args=[a["id"], _dumps(a), ALERTS_CHANNEL, ALERTS_KEPT], client=pipe)
+                              args=[a["id"], dumps(a), ALERTS_CHANNEL, ALERTS_KEPT], client=pipe)
         new = sum(int(r) for r in await pipe.execute())
         if await self.redis.scard(ALERTS_SEEN) > SEEN_KEPT:
             await self.redis.spop(ALERTS_SEEN, SEEN_KEPT // 2)  # bounded; old ids rarely replay
@@ -217,7 +184,7 @@ class RedisSink:
             return
         pipe = self.redis.pipeline(transaction=False)
         pipe.zadd(MOVERS_KEY, {sid: m["score"] for sid, m in movers.items()})
-        pipe.hset(MOVERS_INFO, mapping={sid: _dumps(m) for sid, m in movers.items()})
+        pipe.hset(MOVERS_INFO, mapping={sid: dumps(m) for sid, m in movers.items()})
         await pipe.execute()
 
     async def model_current(self) -> dict[str, str]:

@@ -14,17 +14,16 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import redis
 
-from salescast.config import Settings, load_settings
-from salescast.procs import child_env, salescast_cmd, spawn, stop
-from stream.keys import WORKER_OPS_KEY, series_key
+from config import Settings, load_settings
+from contracts.wire import WORKER_OPS_KEY, merge_snapshot, series_hash
+from infra.procs import child_env, salescast_cmd, spawn, stop
 from stream.partitioning import PRODUCER_PARTITIONER
-from stream.sink import merge_snapshot
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +40,8 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     except svc.ServiceError as exc:
         pytest.fail(f"local services did not start: {exc}", pytrace=False)
     try:
-        yield replace(settings, kafka_bootstrap=state.kafka_bootstrap, redis_url=state.redis_url)
+        yield settings.model_copy(update={"kafka_bootstrap": state.kafka_bootstrap,
+                                          "redis_url": state.redis_url})
     finally:
         svc.down(settings)
 
@@ -68,9 +68,10 @@ class UniqueTopics:
 
     def settings(self, base: Settings) -> Settings:
         """``base`` with this test's own events/dead-letter topics and consumer group."""
-        return replace(base, events_topic=self("events"), deadletter_topic=self("deadletter"),
-                       alerts_topic=self("alerts"), buckets_topic=self("buckets"),
-                       worker_id=f"test-worker-{self.run}")
+        return base.model_copy(update={
+            "events_topic": self("events"), "deadletter_topic": self("deadletter"),
+            "alerts_topic": self("alerts"), "buckets_topic": self("buckets"),
+            "worker_id": f"test-worker-{self.run}"})
 
 
 @pytest.fixture
@@ -115,12 +116,10 @@ class Pipeline:
         run = uuid.uuid4().hex[:8]
         s = self.settings
         url = s.redis if redis_db is None else s.redis.rsplit("/", 1)[0] + f"/{redis_db}"
-        self.settings = replace(s, partitions=partitions, redis_url=url,
-                                events_topic=f"test.{run}.events",
-                                deadletter_topic=f"test.{run}.deadletter",
-                                alerts_topic=f"test.{run}.alerts",
-                                buckets_topic=f"test.{run}.buckets",
-                                worker_id=f"test-worker-{run}")
+        self.settings = s.model_copy(update=dict(
+            partitions=partitions, redis_url=url, events_topic=f"test.{run}.events",
+            deadletter_topic=f"test.{run}.deadletter", alerts_topic=f"test.{run}.alerts",
+            buckets_topic=f"test.{run}.buckets", worker_id=f"test-worker-{run}"))
         create_topics(self.settings.kafka, self.settings)
         if redis_db is not None:
             self.redis = redis.Redis.from_url(url)
@@ -169,7 +168,7 @@ class Pipeline:
         return json.loads(done.stdout)
 
     def snapshot(self, series: str) -> dict | None:
-        live, part = self.redis.hmget(series_key(series), ["o", "f"])
+        live, part = self.redis.hmget(series_hash(series), ["o", "f"])
         return merge_snapshot(live, part)
 
     def ops(self) -> dict[str, str]:
@@ -200,15 +199,14 @@ def pipeline(services: Settings, tmp_path: Path) -> Iterator[Pipeline]:
     from infra.services import create_topics
 
     run = uuid.uuid4().hex[:8]
-    settings = replace(
-        services,
-        home=tmp_path,
-        events_topic=f"test.{run}.events",
-        deadletter_topic=f"test.{run}.deadletter",
-        alerts_topic=f"test.{run}.alerts",
-        buckets_topic=f"test.{run}.buckets",
-        worker_id=f"test-worker-{run}",
-    )
+    settings = services.model_copy(update={
+        "home": tmp_path,
+        "events_topic": f"test.{run}.events",
+        "deadletter_topic": f"test.{run}.deadletter",
+        "alerts_topic": f"test.{run}.alerts",
+        "buckets_topic": f"test.{run}.buckets",
+        "worker_id": f"test-worker-{run}",
+    })
     create_topics(settings.kafka, settings)
     r = redis.Redis.from_url(settings.redis)
     r.flushdb()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from config import load_settings
 from models import backtest as bt
 from models.base import Forecaster
 from models.baselines import RollingMedian, SeasonalNaive
@@ -19,7 +20,6 @@ from models.factory import SeriesModel
 from models.horizon import HorizonEnsemble
 from models.intermittent import TSB
 from models.online import HoltWintersLog1p
-from salescast.config import load_settings
 from stream.dataset import fetch_dataset
 
 Members = Callable[[], Mapping[str, Forecaster]]

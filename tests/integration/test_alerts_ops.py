@@ -13,13 +13,12 @@ import json
 import signal
 import threading
 import urllib.request
-from dataclasses import replace
 from typing import Any
 
 import pytest
 
+from contracts.wire import ALERTS_STREAM, OPS_LATEST
 from gateway.server import Gateway
-from stream.keys import ALERTS_STREAM, OPS_LATEST
 from stream.records import SaleEvent
 
 pytestmark = pytest.mark.integration
@@ -81,7 +80,8 @@ def test_a_spike_alerts_once_with_the_same_id_across_restarts(pipeline: Any) -> 
     pipeline.produce(_records([SaleEvent(SERIES, T0 + (spike_day + 1) * DAY + 7200, 1, 2.0)]))
     pipeline.wait_for(lambda: (pipeline.snapshot(SERIES) or {}).get("events") == len(events) + 1,
                       90, "the restarted worker to catch up")
-    fresh = replace(pipeline.settings, worker_id=pipeline.settings.worker_id + "-replay")
+    fresh = pipeline.settings.model_copy(
+        update={"worker_id": pipeline.settings.worker_id + "-replay"})
     pipeline.settings = fresh
     pipeline.start_worker()
     pipeline.wait_for(lambda: len({a["id"] for a in _topic_alerts(pipeline)}) >= 1
@@ -106,7 +106,7 @@ def _lag(pipeline: Any) -> int | None:
 
 
 def test_lag_grows_while_the_worker_is_down_and_drains_after(pipeline: Any) -> None:
-    pipeline.settings = replace(pipeline.settings, lag_alert=500)
+    pipeline.settings = pipeline.settings.model_copy(update={"lag_alert": 500})
     pipeline.produce(_records(_history("LAG1", 3)))
     worker = pipeline.start_worker()
     pipeline.start_monitor()

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from stream.keys import series_key
+from contracts.wire import series_hash
 from stream.partitioning import partition_for
 from stream.records import SaleEvent
 
@@ -82,9 +82,9 @@ def test_audit_reconciles_and_names_a_tampered_series(pipeline) -> None:
 
     # tamper with one count: the audit fails (exit 1) and names that series
     victim = SERIES[2]
-    live = json.loads(pipeline.redis.hget(series_key(victim), "o"))
+    live = json.loads(pipeline.redis.hget(series_hash(victim), "o"))
     live["events"] += 1
-    pipeline.redis.hset(series_key(victim), "o", json.dumps(live))
+    pipeline.redis.hset(series_hash(victim), "o", json.dumps(live))
     bad = pipeline.audit()
     assert bad.returncode == 1, bad.stdout + bad.stderr
     assert victim in bad.stdout and "NOT reconciled: 1 difference" in bad.stdout

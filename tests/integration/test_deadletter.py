@@ -32,12 +32,10 @@ BAD: dict[str, bytes] = {
 
 
 def test_every_bad_record_is_dead_lettered_with_its_reason(pipeline) -> None:
-    from dataclasses import replace
-
     from confluent_kafka import Consumer
 
     # replay mode: "far ahead" is judged against the watermark (2011 data is not in the future)
-    pipeline.settings = replace(pipeline.settings, event_time="replay")
+    pipeline.settings = pipeline.settings.model_copy(update={"event_time": "replay"})
     from stream.partitioning import partition_for
 
     good = [SaleEvent("GOOD", T + i * 600, 2, 1.0).to_json() for i in range(20)]

@@ -15,7 +15,6 @@ import signal
 import subprocess
 import time
 import urllib.request
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -142,7 +141,7 @@ def test_mixed_envelopes_and_empty_keys_are_re_routed(pipeline) -> None:
 
 
 def _redis_on(port: int, workdir: Path) -> subprocess.Popen[bytes]:
-    from infra.redis import ensure_redis_server, redis_args, redis_healthy
+    from infra.redis_server import ensure_redis_server, redis_args, redis_healthy
 
     workdir.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(redis_args(ensure_redis_server(), port, workdir),
@@ -165,7 +164,7 @@ def test_redis_kill_and_restart(pipeline, tmp_path: Path, keep_data: bool) -> No
     workdir = tmp_path / "redis"
     server = _redis_on(port, workdir)
     url = f"redis://127.0.0.1:{port}/0"
-    pipeline.settings = replace(pipeline.settings, redis_url=url)
+    pipeline.settings = pipeline.settings.model_copy(update={"redis_url": url})
     pipeline.redis = redis.Redis.from_url(url)
     try:
         rng = random.Random(5)
@@ -202,7 +201,7 @@ def test_kill_9_during_a_real_data_replay_recovers_exactly(pipeline, retail_csv:
     """``salescast replay`` publishes real sales while the worker is killed with SIGKILL five
     times, each at a seeded number of events into its run, and restarted; at the end every
     series' count is exact, nothing was dead-lettered and ``salescast audit`` reconciles."""
-    from salescast.procs import salescast_cmd, spawn
+    from infra.procs import salescast_cmd, spawn
     from stream.dataset import iter_events
 
     n = 20_000
@@ -292,7 +291,7 @@ def test_gateway_kill_and_restart_subscribers_resume(pipeline) -> None:
     series) reconnect to the restarted gateway with ``since`` and end on the versions a fresh
     client is given; none is left behind on either channel."""
     from infra.kafka import free_port
-    from salescast.procs import salescast_cmd, spawn
+    from infra.procs import salescast_cmd, spawn
 
     port = free_port()
     env = dict(pipeline.env(), SALESCAST_MAX_CONNECTIONS_PER_ADDRESS="200",

@@ -32,11 +32,11 @@ import redis
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from contracts.wire import INDEX_KEY, UPDATES_CHANNEL, series_hash
 from gateway.auth import mint
 from gateway.server import Gateway
 from infra.kafka import free_port, spawn, stop_pid
-from infra.redis import ensure_redis_server, redis_args, redis_healthy
-from stream.keys import INDEX_KEY, UPDATES_CHANNEL, series_key
+from infra.redis_server import ensure_redis_server, redis_args, redis_healthy
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -108,7 +108,7 @@ async def _until(check, timeout: float, what: str, every: float = 0.1) -> None:
 def _write_series(r: redis.Redis, name: str, version: int, publish: bool = True) -> None:
     live = {"series": name, "version": version, "events": version, "event_ts": 1.0e9,
             "open": {"t": 1.0e9, "qty": float(version), "events": version}}
-    r.hset(series_key(name), mapping={"v": version, "o": json.dumps(live)})
+    r.hset(series_hash(name), mapping={"v": version, "o": json.dumps(live)})
     r.zadd(INDEX_KEY, {name: 1.0e9})
     if publish:
         r.publish(UPDATES_CHANNEL, json.dumps({**live, "kind": "live"}))

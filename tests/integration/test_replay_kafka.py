@@ -12,7 +12,7 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from salescast.config import Settings
+from config import Settings
 from stream.records import SaleEvent
 
 pytestmark = pytest.mark.integration

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from salescast.procs import salescast_cmd, spawn
+from contracts.wire import series_hash
+from infra.procs import salescast_cmd, spawn
 from stream.dataset import iter_events
-from stream.keys import series_key
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
@@ -30,7 +30,7 @@ def _counts(pipeline, truth: dict[str, int]) -> dict[str, int]:
     """Each series' event count as Redis has it (0 when absent), in one round trip."""
     pipe = pipeline.redis.pipeline(transaction=False)
     for sid in truth:
-        pipe.hget(series_key(sid), "o")
+        pipe.hget(series_hash(sid), "o")
     out: dict[str, int] = {}
     for sid, raw in zip(truth, pipe.execute(), strict=True):
         out[sid] = json.loads(raw)["events"] if raw else 0

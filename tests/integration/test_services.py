@@ -7,15 +7,14 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import redis
 from confluent_kafka import Consumer, Producer
 
+from config import Settings, load_settings
 from infra import services as svc
-from salescast.config import Settings, load_settings
 
 pytestmark = pytest.mark.integration
 
@@ -61,8 +60,8 @@ def test_aiokafka_the_faust_client_produces_and_consumes(services: Settings,
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
     topic = unique_topics("aiokafka")
-    svc.create_topics(services.kafka, replace(services, events_topic=topic,
-                                              deadletter_topic=unique_topics("dl")))
+    svc.create_topics(services.kafka, services.model_copy(
+        update={"events_topic": topic, "deadletter_topic": unique_topics("dl")}))
 
     async def round_trip() -> list[bytes]:
         producer = AIOKafkaProducer(bootstrap_servers=services.kafka, compression_type="lz4",
@@ -94,7 +93,7 @@ def test_aiokafka_the_faust_client_produces_and_consumes(services: Settings,
 
 def test_external_addresses_start_nothing_for_that_service(services: Settings,
                                                            tmp_path: Path) -> None:
-    settings = replace(services, home=tmp_path, redis_url=None)
+    settings = services.model_copy(update={"home": tmp_path, "redis_url": None})
     state = svc.up(settings, attached=True)
     try:
         assert state.kafka_bootstrap == services.kafka and state.kafka_pid is None
@@ -104,7 +103,7 @@ def test_external_addresses_start_nothing_for_that_service(services: Settings,
         svc.down(settings)
     with pytest.raises(ProcessLookupError):
         os.kill(state.redis_pid, 0)
-    bad = replace(settings, kafka_bootstrap="127.0.0.1:1")
+    bad = settings.model_copy(update={"kafka_bootstrap": "127.0.0.1:1"})
     with pytest.raises(svc.ServiceError, match="does not answer"):
         svc.up(bad)
 
@@ -123,7 +122,7 @@ def gone(pid: int | None, timeout: float = 30.0) -> bool:
 UP_ATTACHED = """
 import sys
 from pathlib import Path
-from salescast.config import Settings
+from config import Settings
 from infra import services
 state = services.up(Settings(home=Path(sys.argv[1])), attached=True)
 print(state.kafka_pid, state.redis_pid, flush=True)
@@ -133,7 +132,7 @@ sys.stdin.read()
 
 def test_attached_services_die_with_their_parent_and_up_recovers(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP", "REDIS_URL")}
-    settings = replace(load_settings(env), home=tmp_path)
+    settings = load_settings(env).model_copy(update={"home": tmp_path})
     parent = subprocess.Popen([sys.executable, "-c", UP_ATTACHED, str(tmp_path)],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
     try:

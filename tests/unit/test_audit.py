@@ -12,8 +12,9 @@ from typer.testing import CliRunner
 
 from salescast import cli_audit
 from salescast.cli import app
-from stream.audit import Reconciler, Record, fmt_key, legacy_code, parse_key, reconcile
+from stream.audit import Reconciler, Record, reconcile
 from stream.partitioning import partition_for
+from stream.records import fmt_key, legacy_code, parse_key
 
 TOPIC, N = "sales.events", 4
 T = 1_300_000_000.0

@@ -7,7 +7,7 @@ import io
 from rich.console import Console
 from typer.testing import CliRunner
 
-from salescast.bench_models import TARGET_US, run_models_bench
+from benchmarks.model_costs import TARGET_US, run_models_bench
 from salescast.cli import app
 
 runner = CliRunner()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from salescast.config import load_settings
+from config import load_settings
 from stream import dataset
 from stream.dataset import HEADER, DatasetError, DatasetStats, fetch_dataset, iter_events
 from stream.records import SaleEvent

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from gateway.auth import AuthError, mint, verify
-from gateway.protocol import AuthRequest, Close, RateLimit, Reply, Session, SnapshotRequest
+from gateway.limits import RateLimit
+from gateway.protocol import AuthRequest, Close, Reply, Session, SnapshotRequest
 
 SECRET = "test-secret"
 NOW = 1_000_000.0

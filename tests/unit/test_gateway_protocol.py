@@ -8,11 +8,11 @@ import random
 import pytest
 
 from gateway.fanout import Fanout, LatestQueue
+from gateway.limits import RateLimit
 from gateway.messages import ERROR_CODES
 from gateway.protocol import (
     ListRequest,
     MoversRequest,
-    RateLimit,
     Reply,
     Session,
     SnapshotRequest,
@@ -48,7 +48,17 @@ def _error(outputs: list) -> dict:
     ],
 )
 def test_bad_frames_get_typed_error_frames(text: str | bytes, code: str) -> None:
-    assert _error(Session(max_frame=4096).receive(text))["code"] == code
+    out = Session(max_frame=4096).receive(text)
+    assert _error(out)["code"] == code
+    # the server counts error codes from the reply itself, without parsing its text
+    assert isinstance(out[0], Reply) and out[0].error == code
+
+
+def test_replies_that_are_not_errors_carry_no_error_code() -> None:
+    s = Session()
+    out = s.receive('{"type": "subscribe", "series": "A"}') + s.receive('{"type": "ping"}')
+    replies = [o for o in out if isinstance(o, Reply)]
+    assert len(replies) == 2 and all(r.error is None for r in replies)
 
 
 def test_subscribe_acknowledges_and_requests_a_snapshot() -> None:

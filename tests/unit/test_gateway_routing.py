@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
+from contracts.wire import ALERTS_CHANNEL, OPS_CHANNEL, UPDATES_CHANNEL, series_hash
 from gateway.fanout import Fanout
 from gateway.feed import Backoff, Health
 from gateway.protocol import Session, SnapshotRequest
 from gateway.routing import route
 from gateway.server import Gateway
 from gateway.store import Store
-from stream.keys import ALERTS_CHANNEL, OPS_CHANNEL, UPDATES_CHANNEL, series_key
 
 
 def _live(series: str, version: int) -> str:
@@ -91,16 +91,16 @@ def test_gateway_route_feeds_queues_metrics_and_the_alert_resume_point() -> None
     session = Session()
     session.receive('{"type": "subscribe", "channel": "actuals", "series": "A"}')
     gw.sessions[conn] = session  # type: ignore[index]
-    queue = gw.fanout.add(conn)  # type: ignore[arg-type]
-    gw._route(UPDATES_CHANNEL, _close("A", 9))
-    gw._route(ALERTS_CHANNEL, json.dumps({"id": "x1", "series": "A", "sid": "7-0"}))
-    gw._route(OPS_CHANNEL, '{"t": 5.0}')
+    queue = gw.clients.fanout.add(conn)  # type: ignore[arg-type]
+    gw.delivery.deliver(UPDATES_CHANNEL, _close("A", 9))
+    gw.delivery.deliver(ALERTS_CHANNEL, json.dumps({"id": "x1", "series": "A", "sid": "7-0"}))
+    gw.delivery.deliver(OPS_CHANNEL, '{"t": 5.0}')
     assert [json.loads(f)["version"] for f in queue.drain()] == [9]
-    assert gw._last_alert_sid == "7-0" and gw.metrics.ops == {"t": 5.0}
+    assert gw.delivery.last_alert_sid == "7-0" and gw.metrics.ops == {"t": 5.0}
     assert gw.metrics.routed.labels("actuals")._value.get() == 1
-    gw._feed_lost()
-    gw._route(ALERTS_CHANNEL, json.dumps({"id": "x2", "series": "A", "sid": "8-0"}))
-    assert gw._alerts_since == "7-0"  # catch-up resumes after the last alert before the gap
+    gw.delivery.lost()
+    gw.delivery.deliver(ALERTS_CHANNEL, json.dumps({"id": "x2", "series": "A", "sid": "8-0"}))
+    assert gw.delivery.alerts_since == "7-0"  # catch-up resumes after the last alert before the gap
 
 
 def test_resync_requests_cover_every_subscription() -> None:
@@ -129,7 +129,7 @@ class _FakeRedis:
     async def hmget(self, key: str, fields: list[str]) -> list[Any]:
         self.reads += 1
         await asyncio.sleep(0)
-        name = key.removeprefix(series_key(""))
+        name = key.removeprefix(series_hash(""))
         return [json.dumps({"series": name, "version": 12}), None]
 
 

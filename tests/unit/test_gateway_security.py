@@ -12,7 +12,8 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request
 
 from gateway.auth import mint
-from gateway.limits import Admission, HostPolicy, StallWatch, TokenSlots, host_name
+from gateway.hosts import HostPolicy, host_name
+from gateway.limits import Admission, StallWatch, TokenSlots
 from gateway.messages import MAX_DEPTH, nests_deeper_than
 from gateway.protocol import Close, Reply, Session
 from gateway.server import Gateway
@@ -284,21 +285,21 @@ def _request(path: str, **headers: str) -> Request:
 def test_gateway_http_answers() -> None:
     gw = Gateway("redis://127.0.0.1:1/0", "127.0.0.1", 8765, secret=SECRET,
                  max_connections_per_address=1, handshake_rate=1, handshake_burst=5)
-    health = gw._http(_Conn("10.0.0.9"), _request("/healthz"))  # type: ignore[arg-type]
+    health = gw.http(_Conn("10.0.0.9"), _request("/healthz"))
     assert health is not None and health.status_code == 503
     body = json.loads(health.body)
     assert body["status"] == "unhealthy" and body["redis"].startswith("down since ")
     first = _Conn("10.0.0.1")
     host = "127.0.0.1:8765"
-    assert gw._http(first, _request("/ws", Host=host)) is None  # type: ignore[arg-type]
-    second = gw._http(_Conn("10.0.0.1"), _request("/ws", Host=host))  # type: ignore[arg-type]
+    assert gw.http(first, _request("/ws", Host=host)) is None
+    second = gw.http(_Conn("10.0.0.1"), _request("/ws", Host=host))
     assert second is not None and second.status_code == 503
-    rebound = gw._http(_Conn("10.0.0.2"), _request(  # type: ignore[arg-type]
+    rebound = gw.http(_Conn("10.0.0.2"), _request(
         "/ws", Host="evil.example", Origin="http://evil.example"))
     assert rebound is not None and rebound.status_code == 421
-    metrics = gw._http(_Conn("10.0.0.2"), _request("/metrics", Host=host))  # type: ignore[arg-type]
+    metrics = gw.http(_Conn("10.0.0.2"), _request("/metrics", Host=host))
     assert metrics is not None and metrics.status_code == 401
-    answers = [gw._http(_Conn("10.0.0.3"), _request("/", Host=host))  # type: ignore[arg-type]
+    answers = [gw.http(_Conn("10.0.0.3"), _request("/", Host=host))
                for _ in range(6)]
     assert [a.status_code for a in answers if a is not None] == [200] * 5 + [429]
     rejected = gw.metrics.rejected
@@ -306,7 +307,7 @@ def test_gateway_http_answers() -> None:
     assert rejected.labels("address_cap")._value.get() == 1
     assert rejected.labels("rate")._value.get() == 1
     gw.admission.release(first)  # type: ignore[arg-type]
-    assert gw._http(_Conn("10.0.0.1"), _request("/ws", Host=host)) is None  # type: ignore[arg-type]
+    assert gw.http(_Conn("10.0.0.1"), _request("/ws", Host=host)) is None
 
 
 class _Transport:
@@ -342,11 +343,11 @@ def test_housekeeping_closes_late_authenticators_and_unread_clients() -> None:
         gw.sessions[conn] = Session()  # type: ignore[index]
 
     async def main() -> None:
-        gw._sweep(0.0)
+        gw.clients.sweep(0.0)
         t[0] = 10.0
-        gw._sweep(5.0)
+        gw.clients.sweep(5.0)
         await asyncio.sleep(0)
-        gw._sweep(5.5)  # already closing: not closed twice
+        gw.clients.sweep(5.5)  # already closing: not closed twice
         await asyncio.sleep(1.2)  # CLOSE_GRACE_S
 
     asyncio.run(main())
@@ -356,3 +357,21 @@ def test_housekeeping_closes_late_authenticators_and_unread_clients() -> None:
     assert gw.metrics.closes.labels("auth_timeout")._value.get() == 1
     assert gw.metrics.closes.labels("not_reading")._value.get() == 1
     assert gw.metrics.slow_closes._value.get() == 1
+
+
+def test_the_gateway_takes_every_setting_from_the_environment() -> None:
+    from config import load_settings
+
+    settings = load_settings({
+        "REDIS_URL": "redis://127.0.0.1:1/0", "SALESCAST_GATEWAY_PORT": "0",
+        "SALESCAST_AUTH_SECRET": SECRET, "SALESCAST_AUTH_TIMEOUT": "0",
+        "SALESCAST_MAX_CONNECTIONS": "7", "SALESCAST_MAX_CONNECTIONS_PER_ADDRESS": "3",
+        "SALESCAST_HANDSHAKE_RATE": "2.5", "SALESCAST_HANDSHAKE_BURST": "9",
+        "SALESCAST_SLOW_CLIENT_SECONDS": "1.5", "SALESCAST_METRICS_PUBLIC": "1",
+        "SALESCAST_ALLOWED_HOSTS": "gw.example", "SALESCAST_ALLOWED_ORIGINS": "https://a.example"})
+    gw = Gateway.from_settings(settings, host="0.0.0.0")
+    assert (gw.host, gw.port, gw.secret, gw.auth_timeout) == ("0.0.0.0", 0, SECRET, None)
+    a = gw.admission
+    assert (a.total, a.per_address, a.rate, a.burst) == (7, 3, 2.5, 9.0)
+    assert gw.clients.stalls.stall_seconds == 1.5 and gw.http.metrics_public
+    assert gw.hosts.host_allowed("gw.example") and gw.origins == ("https://a.example",)

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from config import Settings
 from infra import kafka, services
 from infra.errors import ServiceError
-from infra.redis import redis_args
-from salescast.config import Settings
+from infra.redis_server import redis_args
 
 
 def parse(text: str) -> dict[str, str]:
@@ -100,3 +100,14 @@ def test_state_file_and_status_without_services(tmp_path: Path) -> None:
     settings.services_file.write_text("{not json")
     with pytest.raises(ServiceError, match="unreadable services state"):
         services.read_state(settings)
+
+
+def test_the_image_copies_every_package_the_distribution_installs() -> None:
+    import tomllib
+
+    root = Path(__file__).resolve().parents[2]
+    find = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    packages = [p.rstrip("*") for p in find["packages"]["find"]["include"]]
+    dockerfile = (root / "infra" / "Dockerfile").read_text()
+    missing = [p for p in packages if f"COPY {p} ./{p}" not in dockerfile]
+    assert not missing and all((root / p / "__init__.py").is_file() for p in packages), missing

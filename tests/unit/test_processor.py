@@ -189,8 +189,8 @@ def test_snapshot_carries_forecast_with_interval_and_model() -> None:
 
 
 def test_the_worker_model_is_dated_for_the_holiday_factor() -> None:
+    from config import Settings
     from models.calendar import HolidayAdjusted
-    from salescast.config import Settings
 
     proc = Processor.from_settings(Settings())
     msgs, _ = _messages(days=20)

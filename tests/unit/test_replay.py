@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from confluent_kafka import Producer
 
+from stream.envelopes import encode_event, group_envelopes, pack_envelope
 from stream.partitioning import PRODUCER_PARTITIONER, partition_for
 from stream.records import SaleEvent
 from stream.replay import (
@@ -18,9 +19,6 @@ from stream.replay import (
     ReplayError,
     ReplaySummary,
     _messages,
-    encode_event,
-    group_envelopes,
-    pack_envelope,
     producer_config,
     replay,
     topic_partitions,

@@ -1,8 +1,4 @@
-"""A local Redis (Debian's ``redis-server``) on 127.0.0.1, on a free port, without persistence.
-
-``import redis`` below is the redis-py client: absolute imports never resolve to this module,
-whose full name is ``infra.redis``.
-"""
+"""A local Redis (Debian's ``redis-server``) on 127.0.0.1, on a free port, without persistence."""
 
 from __future__ import annotations
 

@@ -23,9 +23,9 @@ from confluent_kafka import Consumer, Producer
 from rich.console import Console
 from rich.table import Table
 
-from salescast.config import Settings
-from salescast.procs import child_env, salescast_cmd, spawn, stop
-from stream.keys import WORKER_OPS_KEY
+from config import Settings
+from contracts.wire import WORKER_OPS_KEY
+from infra.procs import child_env, salescast_cmd, spawn, stop
 from stream.partitioning import PRODUCER_PARTITIONER, partition_for
 
 __all__ = ["run_bench"]

@@ -30,8 +30,8 @@ from rich.console import Console
 from rich.table import Table
 from websockets.asyncio.client import ClientConnection, connect
 
-from salescast.procs import child_env, salescast_cmd, spawn, stop, wait_http
-from stream.keys import UPDATES_CHANNEL
+from contracts.wire import UPDATES_CHANNEL
+from infra.procs import child_env, salescast_cmd, spawn, stop, wait_http
 
 __all__ = ["LoadResult", "run_gateway_bench"]
 
@@ -155,7 +155,7 @@ def run_gateway_bench(clients: int, slow_fraction: float, seconds: float, rate: 
                       series: int, home: Path, console: Console) -> list[LoadResult]:
     """Run the reference (1 client), then ``clients`` with and without slow ones."""
     from infra.kafka import free_port
-    from infra.redis import start_redis, stop_redis
+    from infra.redis_server import start_redis, stop_redis
 
     _raise_fd_limit(clients * 2 + 256)
     work = (home / "bench" / f"gateway-{uuid.uuid4().hex[:8]}").resolve()

@@ -1,0 +1,16 @@
+"""Configuration: one frozen, typed :class:`~config.settings.Settings` object per process.
+
+The bottom of the import graph with :mod:`contracts` (``docs/architecture.md``): it imports
+nothing of the project.
+"""
+
+from config.settings import (
+    ENV_VARS,
+    ConfigError,
+    Settings,
+    cache_root,
+    load_settings,
+    settings_table,
+)
+
+__all__ = ["Settings", "ConfigError", "load_settings", "cache_root", "settings_table", "ENV_VARS"]

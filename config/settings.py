@@ -1,0 +1,273 @@
+"""One frozen settings object per process, read from the environment.
+
+Every environment variable salescast reads is a field of :class:`Settings`: its name, type,
+bounds, default and meaning are declared once, here (a default the README shows otherwise than
+itself is in ``json_schema_extra["shown"]``). The README's configuration table is
+:func:`settings_table` (``tests/unit/test_config.py`` checks that they agree). A bad value is
+a :class:`ConfigError` with a one-line message naming the variable.
+
+>>> s = load_settings({"SALESCAST_HORIZON": "7", "SALESCAST_ALLOWED_HOSTS": "a.example, b"})
+>>> s.horizon, s.bucket_seconds, s.allowed_hosts
+(7, 86400, ('a.example', 'b'))
+>>> load_settings({"SALESCAST_HORIZON": "zero"})
+Traceback (most recent call last):
+...
+config.settings.ConfigError: SALESCAST_HORIZON must be an integer, got 'zero'
+>>> load_settings({"SALESCAST_AUTH_SECRET": "k"}).auth_secret
+SecretStr('**********')
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = ["Settings", "ConfigError", "load_settings", "cache_root", "settings_table",
+           "ENV_VARS"]
+
+
+class ConfigError(Exception):
+    """A setting is missing or has a bad value (the base of the config package's errors)."""
+
+
+def cache_root(env: Mapping[str, str] | None = None) -> Path:
+    """``$SALESCAST_CACHE``, default ``~/.cache/salescast``: caches shared by every clone."""
+    raw = (os.environ if env is None else env).get("SALESCAST_CACHE")
+    return Path(raw).expanduser() if raw else Path.home() / ".cache" / "salescast"
+
+
+Csv = Annotated[tuple[str, ...], NoDecode]
+
+
+class Settings(BaseSettings):
+    """Configuration shared by every salescast process (frozen; ``model_copy(update=...)``
+    makes a changed copy). ``Settings()`` reads the environment; fields may also be passed by
+    name."""
+
+    model_config = SettingsConfigDict(frozen=True, case_sensitive=True, env_ignore_empty=True,
+                                      populate_by_name=True, extra="ignore")
+
+    home: Path = Field(default_factory=lambda: Path(".salescast").resolve(),
+                       validation_alias="SALESCAST_HOME",
+                       description="state dir: services state, logs",
+                       json_schema_extra={"shown": "`./.salescast`"})
+    cache: Path = Field(default_factory=cache_root, validation_alias="SALESCAST_CACHE",
+                        description="caches shared by every clone: venvs, Kafka jars, data set",
+                        json_schema_extra={"shown": "`~/.cache/salescast`"})
+    kafka_bootstrap: str | None = Field(
+        default=None, validation_alias="KAFKA_BOOTSTRAP",
+        description="use an existing Kafka (host:port,...) instead of the local one",
+        json_schema_extra={"shown": "from `services.json`"})
+    redis_url: str | None = Field(
+        default=None, validation_alias="REDIS_URL",
+        description="use an existing Redis instead of the local one",
+        json_schema_extra={"shown": "from `services.json`"})
+    events_topic: str = Field(default="sales.events", validation_alias="SALESCAST_EVENTS_TOPIC",
+                              description="topic of sale events")
+    deadletter_topic: str = Field(default="sales.deadletter",
+                                  validation_alias="SALESCAST_DEADLETTER_TOPIC",
+                                  description="topic of rejected records")
+    partitions: int = Field(default=4, ge=1, validation_alias="SALESCAST_PARTITIONS",
+                            description="partitions of the topics `services up` creates")
+    bucket_seconds: int = Field(default=86400, ge=60, validation_alias="SALESCAST_BUCKET_SECONDS",
+                                description="event-time bucket width")
+    lateness_seconds: int = Field(default=3600, ge=0, validation_alias="SALESCAST_LATENESS_SECONDS",
+                                  description="allowed lateness after a bucket's end")
+    horizon: int = Field(default=14, ge=1, validation_alias="SALESCAST_HORIZON",
+                         description="forecast horizon (buckets)")
+    history: int = Field(default=120, ge=14, validation_alias="SALESCAST_HISTORY",
+                         description="closed buckets kept per series")
+    gateway_host: str = Field(default="127.0.0.1", validation_alias="SALESCAST_GATEWAY_HOST",
+                              description="gateway bind address")
+    gateway_port: int = Field(default=8765, ge=0, validation_alias="SALESCAST_GATEWAY_PORT",
+                              description="gateway port (0 picks a free one)")
+    worker_id: str = Field(default="salescast-worker", validation_alias="SALESCAST_WORKER_ID",
+                           description="Faust app id (consumer group)")
+    alerts_topic: str = Field(default="alerts.anomalies", validation_alias="SALESCAST_ALERTS_TOPIC",
+                              description="topic of anomaly alerts")
+    buckets_topic: str = Field(default="sales.buckets", validation_alias="SALESCAST_BUCKETS_TOPIC",
+                               description="topic of closed buckets (LSTM training)")
+    models_dir_override: Path | None = Field(
+        default=None, validation_alias="SALESCAST_MODELS_DIR",
+        description="LSTM model store (versioned artifacts)",
+        json_schema_extra={"shown": "`$SALESCAST_HOME/models`"})
+    lstm: bool = Field(default=True, validation_alias="SALESCAST_LSTM",
+                       description="`0` runs the worker without the LSTM")
+    lag_alert: int = Field(default=10000, ge=1, validation_alias="SALESCAST_LAG_ALERT",
+                           description="consumer lag (messages) that raises the ops lag alert")
+    event_time: Literal["live", "replay"] = Field(
+        default="live", validation_alias="SALESCAST_EVENT_TIME",
+        description="`live` or `replay` (see Event-time rules)")
+    max_skew_seconds: int = Field(
+        default=300, ge=0, validation_alias="SALESCAST_MAX_SKEW_SECONDS",
+        description="live: how far an event may be after its message's timestamp")
+    max_ahead_seconds: int = Field(
+        default=30 * 86400, ge=1, validation_alias="SALESCAST_MAX_AHEAD_SECONDS",
+        description="replay: how far an event may be ahead of the watermark")
+    auth_secret: SecretStr | None = Field(
+        default=None, validation_alias="SALESCAST_AUTH_SECRET",
+        description="HMAC secret of gateway tokens (unset: no auth, local development only)",
+        json_schema_extra={"shown": "unset (auth off)"})
+    allowed_origins: Csv = Field(
+        default=(), validation_alias="SALESCAST_ALLOWED_ORIGINS",
+        description="comma-separated Origin allow-list of the gateway (`*`: any)",
+        json_schema_extra={"shown": "unset (same origin)"})
+    allowed_hosts: Csv = Field(
+        default=(), validation_alias="SALESCAST_ALLOWED_HOSTS",
+        description="comma-separated extra Host names the gateway answers (`*`: any)",
+        json_schema_extra={"shown": "unset"})
+    metrics_public: bool = Field(
+        default=False, validation_alias="SALESCAST_METRICS_PUBLIC",
+        description="`1`: the gateway's /metrics without a token (auth on)")
+    auth_timeout: float = Field(
+        default=10.0, ge=0, validation_alias="SALESCAST_AUTH_TIMEOUT",
+        description="seconds a gateway connection may stay unauthenticated (0: no deadline)")
+    max_connections: int = Field(default=10_000, ge=1, validation_alias="SALESCAST_MAX_CONNECTIONS",
+                                 description="open gateway connections in all")
+    max_connections_per_address: int = Field(
+        default=64, ge=1, validation_alias="SALESCAST_MAX_CONNECTIONS_PER_ADDRESS",
+        description="open gateway connections per client address")
+    handshake_rate: float = Field(
+        default=20.0, gt=0, validation_alias="SALESCAST_HANDSHAKE_RATE",
+        description="gateway HTTP requests (handshakes) per second per address")
+    handshake_burst: int = Field(default=40, ge=1, validation_alias="SALESCAST_HANDSHAKE_BURST",
+                                 description="gateway handshakes per address in a burst")
+    slow_client_seconds: float = Field(
+        default=5.0, gt=0, validation_alias="SALESCAST_SLOW_CLIENT_SECONDS",
+        description="how long a gateway client's socket may stay unread before it is closed "
+                    "(4008)")
+
+    @field_validator("home", "models_dir_override", mode="after")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        return None if value is None else value.expanduser().resolve()
+
+    @field_validator("cache", mode="after")
+    @classmethod
+    def _expanded(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @field_validator("allowed_origins", "allowed_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @property
+    def secret(self) -> str | None:
+        """The gateway's HMAC secret in clear (``None``: auth off)."""
+        return None if self.auth_secret is None else self.auth_secret.get_secret_value()
+
+    @property
+    def models_dir(self) -> Path:
+        """The LSTM model store: versioned artifacts (``SALESCAST_MODELS_DIR``)."""
+        return self.models_dir_override or self.home / "models"
+
+    @property
+    def services_file(self) -> Path:
+        """Where ``salescast services up`` writes the addresses of what it started."""
+        return self.home / "services.json"
+
+    @property
+    def data_dir(self) -> Path:
+        """Where the data set is cached (shared by every clone)."""
+        return self.cache / "data"
+
+    def with_services(self) -> Settings:
+        """Fill unset Kafka/Redis addresses from the services state file."""
+        if self.kafka_bootstrap and self.redis_url:
+            return self
+        state: dict[str, str] = {}
+        if self.services_file.exists():
+            state = json.loads(self.services_file.read_text())
+        kafka = self.kafka_bootstrap or state.get("kafka_bootstrap")
+        redis = self.redis_url or state.get("redis_url")
+        if not kafka or not redis:
+            raise ConfigError(
+                "no Kafka/Redis address: run `salescast services up` "
+                "or set KAFKA_BOOTSTRAP and REDIS_URL"
+            )
+        return self.model_copy(update={"kafka_bootstrap": kafka, "redis_url": redis})
+
+    @property
+    def kafka(self) -> str:
+        if not self.kafka_bootstrap:
+            raise ConfigError("KAFKA_BOOTSTRAP is not set and no local services are up")
+        return self.kafka_bootstrap
+
+    @property
+    def redis(self) -> str:
+        if not self.redis_url:
+            raise ConfigError("REDIS_URL is not set and no local services are up")
+        return self.redis_url
+
+
+#: field name -> environment variable, in declaration order
+ENV_VARS: dict[str, str] = {name: str(f.validation_alias)
+                            for name, f in Settings.model_fields.items()}
+
+_MESSAGES = {
+    "int_parsing": "must be an integer",
+    "int_from_float": "must be an integer",
+    "float_parsing": "must be a number",
+    "bool_parsing": "must be a boolean (1/0, true/false, yes/no, on/off)",
+    "literal_error": "must be one of {expected}",
+    "greater_than_equal": "must be >= {ge}",
+    "greater_than": "must be > {gt}",
+}
+
+
+def _one_line(exc: ValidationError) -> str:
+    """The first error as ``NAME must be ..., got VALUE``."""
+    err = exc.errors()[0]
+    loc = str(err["loc"][0]) if err["loc"] else "settings"
+    name = ENV_VARS.get(loc, loc)
+    ctx = {k: f"{v:g}" if isinstance(v, float) else str(v).replace("'", "").replace(" or ", ", ")
+           for k, v in (err.get("ctx") or {}).items()}
+    template = _MESSAGES.get(err["type"])
+    message = template.format(**ctx) if template else err["msg"][:1].lower() + err["msg"][1:]
+    shown = err.get("input")
+    if "SECRET" in name:
+        return f"{name} {message}"
+    return f"{name} {message}, got {shown!r}"
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """The settings from ``env`` (default: the process environment). Empty variables count
+    as unset; a bad value raises :class:`ConfigError` with one line."""
+    try:
+        if env is None:
+            return Settings()
+        return Settings.model_validate({k: v for k, v in env.items() if v != ""})
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc)) from None
+
+
+def settings_table() -> str:
+    """The README's configuration table (Markdown), from the fields of :class:`Settings`.
+
+    >>> settings_table().splitlines()[2]
+    '| `SALESCAST_HOME` | `./.salescast` | state dir: services state, logs |'
+    """
+    rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    for name, f in Settings.model_fields.items():
+        extra = f.json_schema_extra
+        shown = extra.get("shown") if isinstance(extra, dict) else _shown(f.default)
+        rows.append(f"| `{ENV_VARS[name]}` | {shown} | {f.description} |")
+    return "\n".join(rows)
+
+
+def _shown(default: Any) -> str:
+    """A default as the README shows it: ``1``/``0``, a number, or a `code` string."""
+    if isinstance(default, bool):
+        return str(int(default))
+    if isinstance(default, float):
+        return f"{default:g}"
+    return str(default) if isinstance(default, int) else f"`{default}`"

@@ -1,0 +1,225 @@
+"""What travels from the worker to the dashboard: Redis keys, hash fields, payloads, frames.
+
+The worker's sink (:mod:`stream.sink`) writes these shapes, the gateway reads and forwards
+them, the dashboard (``gateway/static/core.js``) and the README's protocol section describe
+them. Nothing here does I/O: it names keys and turns payloads into text and back.
+
+Redis keys (all under :data:`PREFIX`):
+
+* :func:`series_hash` ``salescast:series:{id}``: one series' state, a hash with the fields
+  :data:`VERSION_FIELD` ``v`` (the source offset that produced the state, an integer),
+  :data:`LIVE_FIELD` ``o`` (the live part: :data:`LIVE_FIELDS`, changes with every event) and
+  :data:`FORECAST_FIELD` ``f`` (:data:`FORECAST_PART_FIELDS`: closed actuals and forecast,
+  changes when a bucket closes). A snapshot is the two merged (:func:`merge_snapshot`).
+* :data:`INDEX_KEY`: sorted set of series ids, scored by the event time of their last update.
+* :data:`UPDATES_CHANNEL`: pub/sub; one JSON message per series write (a live update, or a
+  forecast update when a bucket closed: ``kind``), with ``at``, the wall time of the write.
+* :data:`ALERTS_CHANNEL`: pub/sub; one anomaly alert (:data:`ALERT_FIELDS`) per message, with
+  ``sid``, its id in :data:`ALERTS_STREAM` (a capped stream, the alert JSON in field
+  :data:`ALERT_FIELD` ``a``).
+  :data:`ALERTS_SEEN`: alert ids already published (dedup after a restart).
+* :data:`OPS_CHANNEL`: pub/sub, one ops snapshot (:data:`OPS_FIELDS`) about once a second;
+  :data:`OPS_LATEST`: the latest one (a string); :data:`WORKER_OPS_KEY`: hash of the worker's
+  running figures, read by the ops monitor.
+* :data:`MOVERS_KEY`: sorted set of series scored by how far their latest closed bucket was
+  from its forecast (in 95%-band half-widths); :data:`MOVERS_INFO`: hash series -> JSON
+  ``{score, actual, expected, bucket}``.
+* :data:`MODELS_CHANNEL`: pub/sub announcing a new current LSTM version;
+  :data:`MODEL_CURRENT`: hash describing it.
+* :data:`EPOCH_KEY`: set by the worker once it has republished everything it holds.
+
+Server frames (gateway -> client) are compact JSON objects with a ``type``
+(:func:`server_frame`); the live ones embed the worker's JSON as it came, without re-encoding
+it (:func:`update_frame`, :func:`alert_update_frame`, :func:`ops_frame`).
+
+>>> w = SeriesWrite("A", 3, 5.0, {"series": "A", "version": 3}, None, {"series": "A"})
+>>> merge_snapshot(dumps(w.live), None)
+{'forecast': None, 'actuals': [], 'series': 'A', 'version': 3}
+>>> update_frame("actuals", "A", 3, '{"series":"A"}')
+'{"type":"update","channel":"actuals","series":"A","version":3,"data":{"series":"A"}}'
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "PREFIX", "INDEX_KEY", "UPDATES_CHANNEL", "WORKER_OPS_KEY", "ALERTS_CHANNEL",
+    "ALERTS_STREAM", "ALERTS_SEEN", "OPS_CHANNEL", "OPS_LATEST", "MODELS_CHANNEL",
+    "MODEL_CURRENT", "MOVERS_KEY", "MOVERS_INFO", "EPOCH_KEY", "series_hash",
+    "VERSION_FIELD", "LIVE_FIELD", "FORECAST_FIELD", "ALERT_FIELD", "CHANNELS", "LIVE_FIELDS",
+    "FORECAST_PART_FIELDS", "ALERT_FIELDS", "OPS_FIELDS",
+    "SeriesWrite", "dumps", "merge_snapshot", "live_part", "decode_alert", "mover_item",
+    "server_frame", "update_frame", "alert_update_frame", "ops_frame",
+]
+
+PREFIX = "salescast"
+INDEX_KEY = f"{PREFIX}:index"
+UPDATES_CHANNEL = f"{PREFIX}:updates"
+WORKER_OPS_KEY = f"{PREFIX}:ops:worker"
+ALERTS_CHANNEL = f"{PREFIX}:alerts"
+ALERTS_STREAM = f"{PREFIX}:alerts:stream"
+ALERTS_SEEN = f"{PREFIX}:alerts:seen"
+OPS_CHANNEL = f"{PREFIX}:ops"
+OPS_LATEST = f"{PREFIX}:ops:latest"
+MODELS_CHANNEL = f"{PREFIX}:models"
+MODEL_CURRENT = f"{PREFIX}:model:current"
+MOVERS_KEY = f"{PREFIX}:movers"
+MOVERS_INFO = f"{PREFIX}:movers:info"
+EPOCH_KEY = f"{PREFIX}:worker:epoch"
+
+VERSION_FIELD = "v"  #: series hash: the version (source offset) of the stored state
+LIVE_FIELD = "o"  #: series hash: the live part (JSON)
+FORECAST_FIELD = "f"  #: series hash: the forecast part (JSON)
+ALERT_FIELD = "a"  #: alerts stream: the alert (JSON)
+
+#: The gateway's channels: what a client subscribes to.
+CHANNELS = ("forecasts", "actuals", "alerts", "ops")
+
+#: The fields of the live part of a series (and of an ``actuals`` update), in order.
+LIVE_FIELDS = ("series", "version", "events", "event_ts", "open", "bucket_seconds", "at")
+#: The fields of the forecast part of a series (written when a bucket closes).
+FORECAST_PART_FIELDS = ("bucket_seconds", "actuals", "forecast")
+#: The fields of an anomaly alert (``models.anomaly.make_alert``); published with ``sid`` too.
+ALERT_FIELDS = ("id", "series", "bucket", "bucket_end", "actual", "expected", "lo", "hi",
+                "lo95", "hi95", "score", "severity", "kind", "model_version", "detected_at")
+#: The fields of an ops snapshot (``stream.monitor.ops_snapshot``).
+OPS_FIELDS = ("t", "groups", "events_per_s", "latency_ms", "events", "alerts", "worker_seen_s",
+              "deadletters", "models", "lag_alert", "lag_threshold")
+
+
+def series_hash(series: str) -> str:
+    """The Redis hash holding one series' state.
+
+    >>> series_hash("85123A")
+    'salescast:series:85123A'
+    """
+    return f"{PREFIX}:series:{series}"
+
+
+@dataclass(frozen=True)
+class SeriesWrite:
+    """One series' new state, as the worker's processor hands it to the sink.
+
+    ``live`` (``series``, ``version``, ``events``, ``event_ts``, ``open``) changes with every
+    event and is small; ``forecast`` (``bucket_seconds``, ``actuals``, ``forecast``) only when
+    a bucket closed, else ``None``. A snapshot is the two merged; ``update`` is what
+    subscribers get on :data:`UPDATES_CHANNEL` (``kind``: ``live`` or ``forecast``).
+    """
+
+    series: str
+    version: int
+    event_ts: float
+    live: dict[str, Any]
+    forecast: dict[str, Any] | None
+    update: dict[str, Any]
+
+
+def dumps(obj: Any) -> str:
+    """Compact JSON, as every payload is stored and sent.
+
+    >>> dumps({"a": [1, 2]})
+    '{"a":[1,2]}'
+    """
+    return json.dumps(obj, separators=(",", ":"))
+
+
+def merge_snapshot(live: str | bytes | None,
+                   forecast: str | bytes | None) -> dict[str, Any] | None:
+    """The snapshot of a series from its two stored parts (``None``: no such series).
+
+    >>> merge_snapshot('{"series":"A","version":3}', '{"forecast":null,"actuals":[]}')
+    {'forecast': None, 'actuals': [], 'series': 'A', 'version': 3}
+    """
+    if live is None:
+        return None
+    data: dict[str, Any] = {"forecast": None, "actuals": []}
+    if forecast is not None:
+        data.update(json.loads(forecast))
+    data.update(json.loads(live))
+    return data
+
+
+def live_part(update: dict[str, Any]) -> dict[str, Any]:
+    """The live part of a forecast update (what ``actuals`` subscribers get of it).
+
+    >>> live_part({"series": "A", "version": 7, "kind": "forecast", "forecast": {}})
+    {'series': 'A', 'version': 7, 'kind': 'live'}
+    """
+    live = {k: update[k] for k in LIVE_FIELDS if k in update}
+    live["kind"] = "live"
+    return live
+
+
+def decode_alert(fields: dict[str, Any], sid: str) -> dict[str, Any] | None:
+    """An alert from its stream entry (``None`` when unreadable), with its stream id.
+
+    >>> decode_alert({"a": '{"id":"x","series":"A"}'}, "1-0")
+    {'id': 'x', 'series': 'A', 'sid': '1-0'}
+    >>> decode_alert({}, "1-0") is None
+    True
+    """
+    try:
+        alert = json.loads(fields[ALERT_FIELD])
+    except (KeyError, ValueError, TypeError):
+        return None
+    if not isinstance(alert, dict):
+        return None
+    alert["sid"] = sid
+    return alert
+
+
+def mover_item(series: str, score: float, info: str | bytes | None) -> dict[str, Any]:
+    """One row of a ``movers`` answer from the sorted set's score and the info hash's JSON.
+
+    >>> mover_item("A", 4.2, '{"score":4.2,"actual":9,"expected":3.0,"bucket":0}')
+    {'series': 'A', 'score': 4.2, 'actual': 9, 'expected': 3.0, 'bucket': 0}
+    >>> mover_item("A", 4.2, "not json")
+    {'series': 'A', 'score': 4.2}
+    """
+    item: dict[str, Any] = {"series": series, "score": score}
+    if info:
+        try:
+            extra = json.loads(info)
+        except ValueError:
+            return item
+        if isinstance(extra, dict):
+            item.update({k: v for k, v in extra.items() if k != "score"})
+    return item
+
+
+def server_frame(kind: str, **fields: Any) -> str:
+    """Serialise a server frame (fields that are ``None`` are left out).
+
+    >>> server_frame("pong", id=None)
+    '{"type":"pong"}'
+    """
+    body = {"type": kind, **{k: v for k, v in fields.items() if v is not None}}
+    return json.dumps(body, separators=(",", ":"), allow_nan=False)
+
+
+def update_frame(channel: str, series: str, version: int, data: str) -> str:
+    """A ``forecasts``/``actuals`` update embedding ``data``, JSON as the worker wrote it."""
+    return (f'{{"type":"update","channel":"{channel}","series":{json.dumps(series)},'
+            f'"version":{version},"data":{data}}}')
+
+
+def alert_update_frame(series: str, sid: str | None, data: str) -> str:
+    """An ``alerts`` update embedding the alert's JSON ``data``.
+
+    >>> alert_update_frame("A", "1-0", '{"id":"x"}')
+    '{"type":"update","channel":"alerts","series":"A","sid":"1-0","data":{"id":"x"}}'
+    """
+    return (f'{{"type":"update","channel":"alerts","series":{json.dumps(series)},'
+            f'"sid":{json.dumps(sid)},"data":{data}}}')
+
+
+def ops_frame(kind: str, data: str) -> str:
+    """An ``ops`` ``snapshot`` or ``update`` embedding the ops snapshot's JSON ``data``.
+
+    >>> ops_frame("snapshot", '{"t":1}')
+    '{"type":"snapshot","channel":"ops","data":{"t":1}}'
+    """
+    return f'{{"type":"{kind}","channel":"ops","data":{data}}}'

@@ -1,0 +1,83 @@
+"""``salescast bench ...``: the benchmarks' commands (the benchmarks live in :mod:`benchmarks`)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from config import load_settings
+from salescast.cliutil import console, friendly, settings_with_services
+
+__all__ = ["bench_app", "bench_faust_floor"]
+
+bench_app = typer.Typer(help="Benchmarks: the pipeline (default) and the gateway.")
+
+
+@bench_app.callback(invoke_without_command=True)
+@friendly
+def bench(
+    ctx: typer.Context,
+    events: Annotated[int, typer.Option(min=1000, help="synthetic events to push")] = 200_000,
+    series: Annotated[int, typer.Option(min=1, help="distinct series")] = 2_000,
+    envelope: Annotated[int, typer.Option(min=0, help="also run with N events/message")] = 100,
+) -> None:
+    """Kafka -> worker -> Redis throughput and latency, with reference rates from the same run.
+
+    `salescast bench gateway` measures the WebSocket fan-out instead.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from benchmarks.pipeline import run_bench
+
+    run_bench(load_settings(), events=events, series=series, envelope=envelope, console=console)
+
+
+@bench_app.command("gateway")
+@friendly
+def bench_gateway(
+    clients: Annotated[int, typer.Option(min=1, max=20_000, help="WebSocket clients")] = 1000,
+    slow_fraction: Annotated[float, typer.Option(min=0, max=0.9,
+                                                 help="share of clients that never read")] = 0.1,
+    seconds: Annotated[float, typer.Option(min=1, max=300, help="seconds per run")] = 10.0,
+    rate: Annotated[float, typer.Option(min=1, max=10_000, help="updates published a second")] = (
+        20.0),
+    series: Annotated[int, typer.Option(min=1, help="distinct series updated")] = 100,
+) -> None:
+    """Gateway fan-out: frames/s, p50/p99 push latency and RSS, with slow clients (loopback)."""
+    from benchmarks.gateway_fanout import run_gateway_bench
+
+    run_gateway_bench(clients, slow_fraction, seconds, rate, series, load_settings().home,
+                      console)
+
+
+@bench_app.command("lstm")
+@friendly
+def bench_lstm(
+    series: Annotated[int, typer.Option(min=10, help="synthetic series")] = 2000,
+    days: Annotated[int, typer.Option(min=90, help="daily buckets per series")] = 365,
+    budget: Annotated[float, typer.Option(min=5, help="training time budget, seconds")] = 120.0,
+) -> None:
+    """LSTM training time (2k series x 1 year), batched inference latency (1k, 10k), memory."""
+    from benchmarks.lstm_costs import run_lstm_bench
+
+    run_lstm_bench(series, days, budget, console)
+
+
+@bench_app.command("models")
+@friendly
+def bench_models(
+    series: Annotated[int, typer.Option(min=10, help="synthetic daily series")] = 300,
+    buckets: Annotated[int, typer.Option(min=10, help="timed buckets per series")] = 60,
+) -> None:
+    """Per-series cost of a closed bucket (learn + forecast with bands), model by model."""
+    from benchmarks.model_costs import run_models_bench
+
+    run_models_bench(series, buckets, console)
+
+
+def bench_faust_floor(topic: str, events: int) -> None:
+    """(internal) The plain-Faust reference of `salescast bench`."""
+    from benchmarks.faust_floor import run_floor
+
+    run_floor(settings_with_services().kafka, topic, events)

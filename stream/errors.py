@@ -1,0 +1,18 @@
+"""The worker side's exceptions: one base, :class:`StreamError`.
+
+::
+
+    StreamError
+    ├── DatasetError                    the data set cannot be fetched or read (stream.dataset)
+    └── ReplayError (also a ConfigError) the replay's topic cannot be used (stream.replay)
+
+Bad records are not exceptions: they become dead letters (:mod:`stream.records`).
+"""
+
+from __future__ import annotations
+
+__all__ = ["StreamError"]
+
+
+class StreamError(Exception):
+    """The base of the stream package's exceptions (message: one short line)."""

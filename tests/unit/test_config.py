@@ -1,0 +1,90 @@
+"""The settings object: read from the environment, validated in one line, documented from the
+same declarations as the README's table."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from config import ENV_VARS, ConfigError, Settings, load_settings, settings_table
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# a value for every variable, unlike its default
+CHANGED = {
+    "SALESCAST_HOME": "/tmp/sc-home", "SALESCAST_CACHE": "/tmp/sc-cache",
+    "KAFKA_BOOTSTRAP": "k:1", "REDIS_URL": "redis://r:2/0",
+    "SALESCAST_EVENTS_TOPIC": "e", "SALESCAST_DEADLETTER_TOPIC": "d",
+    "SALESCAST_PARTITIONS": "8", "SALESCAST_BUCKET_SECONDS": "3600",
+    "SALESCAST_LATENESS_SECONDS": "0", "SALESCAST_HORIZON": "7", "SALESCAST_HISTORY": "30",
+    "SALESCAST_GATEWAY_HOST": "0.0.0.0", "SALESCAST_GATEWAY_PORT": "0",
+    "SALESCAST_WORKER_ID": "w", "SALESCAST_ALERTS_TOPIC": "a", "SALESCAST_BUCKETS_TOPIC": "b",
+    "SALESCAST_MODELS_DIR": "/tmp/sc-models", "SALESCAST_LSTM": "0",
+    "SALESCAST_LAG_ALERT": "5", "SALESCAST_EVENT_TIME": "replay",
+    "SALESCAST_MAX_SKEW_SECONDS": "1", "SALESCAST_MAX_AHEAD_SECONDS": "2",
+    "SALESCAST_AUTH_SECRET": "s3cret", "SALESCAST_ALLOWED_ORIGINS": "http://a, http://b,",
+    "SALESCAST_ALLOWED_HOSTS": "x.example", "SALESCAST_METRICS_PUBLIC": "1",
+    "SALESCAST_AUTH_TIMEOUT": "0", "SALESCAST_MAX_CONNECTIONS": "3",
+    "SALESCAST_MAX_CONNECTIONS_PER_ADDRESS": "2", "SALESCAST_HANDSHAKE_RATE": "0.5",
+    "SALESCAST_HANDSHAKE_BURST": "9", "SALESCAST_SLOW_CLIENT_SECONDS": "1.5",
+}
+
+
+def _readme_table() -> str:
+    text = (ROOT / "README.md").read_text()
+    start = text.index("| variable | default | meaning |")
+    return text[start:text.index("\n\n", start)]
+
+
+def test_the_readme_table_is_the_settings_object() -> None:
+    assert _readme_table() == settings_table()
+
+
+def test_every_variable_is_tested_and_changes_its_field() -> None:
+    assert set(CHANGED) == set(ENV_VARS.values())
+    changed, default = load_settings(CHANGED), Settings.model_validate({})
+    for name in ENV_VARS:
+        assert getattr(changed, name) != getattr(default, name), name
+    assert changed.allowed_origins == ("http://a", "http://b")
+    assert (changed.lstm, changed.metrics_public, changed.event_time) == (False, True, "replay")
+    assert changed.secret == "s3cret" and "s3cret" not in repr(changed)
+    assert changed.models_dir == Path("/tmp/sc-models").resolve()
+
+
+def test_the_process_environment_reads_like_a_mapping(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in CHANGED.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("SALESCAST_HORIZON", "")  # empty counts as unset
+    from_env = load_settings()
+    assert from_env == load_settings({**CHANGED, "SALESCAST_HORIZON": ""})
+    assert from_env.horizon == 14 and from_env.partitions == 8
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"SALESCAST_HORIZON": "zero"}, "SALESCAST_HORIZON must be an integer, got 'zero'"),
+    ({"SALESCAST_HISTORY": "3"}, "SALESCAST_HISTORY must be >= 14, got '3'"),
+    ({"SALESCAST_EVENT_TIME": "now"}, "SALESCAST_EVENT_TIME must be one of live, replay, "
+                                      "got 'now'"),
+    ({"SALESCAST_HANDSHAKE_RATE": "0"}, "SALESCAST_HANDSHAKE_RATE must be > 0, got '0'"),
+    ({"SALESCAST_LSTM": "maybe"}, "SALESCAST_LSTM must be a boolean (1/0, true/false, yes/no, "
+                                  "on/off), got 'maybe'"),
+])
+def test_a_bad_value_is_one_line_naming_the_variable(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings(env)
+    assert str(err.value) == message
+
+
+def test_settings_are_frozen_and_copied_with_changes() -> None:
+    s = Settings.model_validate({})
+    with pytest.raises(ValueError, match="frozen"):
+        s.horizon = 3
+    assert s.model_copy(update={"horizon": 3}).horizon == 3 and s.horizon == 14
+
+
+def test_the_security_doc_names_only_real_variables() -> None:
+    text = (ROOT / "docs" / "security.md").read_text()
+    named = set(re.findall(r"`(SALESCAST_[A-Z_]+)", text))
+    assert named and named <= set(ENV_VARS.values())
