@@ -1,0 +1,288 @@
+"""The worker's forecasting stack for many series at once: one row per series, state in arrays.
+
+:class:`ForecasterBank` computes what :func:`~models.factory.default_model` (``holidays=True``)
+plus :class:`~models.anomaly.AnomalyDetector` compute for one series, for every row of a batch
+in one step:
+
+* the members (:class:`~models.bank_members.MemberBank`: seasonal naive, rolling medians of
+  ``window / 2``, ``window``, ``2 window``, Holt-Winters on log1p);
+* the per-horizon ensemble (:class:`~models.horizon.HorizonEnsemble`: weights from
+  exponentially weighted ``k``-step errors, weighted median), its pending forecasts in a ring
+  indexed by the value they are for;
+* the UK bank-holiday factor (:class:`~models.calendar.HolidayAdjusted`), for dated rows;
+* the 80% / 95% conformal bands (:class:`~models.bank_bands.BandBank`);
+* the anomaly check of each closed value against the forecast made before it
+  (:class:`~models.bank_anomaly.DetectorBank`), returned by :meth:`ForecasterBank.close`.
+
+Same operations, dtypes and order as the per-object code, so forecasts, bands and scores are
+equal to it (tests/unit/test_bank.py checks it on real series, step by step). Rows persist as
+bytes (:meth:`export_row` / :meth:`load_row`: a few KB, no pickle). Torch is never imported:
+an LSTM blend would be one more per-row input.
+
+>>> import numpy as np
+>>> bank = ForecasterBank(horizon=7)
+>>> rows = bank.add_rows(2)
+>>> for y in [0, 0, 3, 8, 4, 0, 1] * 20:
+...     bank.learn(rows, np.array([y, 2.0 * y]))
+>>> f = bank.forecast(rows, 7)
+>>> f.yhat.round(1).tolist()[1], bank.describe(0)["winner"]
+([0.0, 0.0, 6.0, 16.0, 8.0, 0.0, 2.0], 'holt_winters_log1p')
+>>> bool((f.lo95 <= f.lo).all() and (f.lo <= f.yhat).all() and (f.hi <= f.hi95).all())
+True
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+from models.bank_anomaly import Checks, DetectorBank
+from models.bank_bands import BandBank
+from models.bank_members import MemberBank
+from models.base import BatchForecast, BatchForecaster, check_batch, check_horizon, check_range
+from models.calendar import is_uk_holiday
+
+__all__ = ["ForecasterBank", "UNDATED"]
+
+UNDATED = -1  # the day of a row that has no date (no holiday factor)
+_TABLE_DAYS = 26_000  # the holiday table covers epoch days 0..25,999 (to 2041)
+_F32 = np.float32
+
+
+@cache
+def _holiday_table() -> np.ndarray:
+    table = np.zeros(_TABLE_DAYS + 1, dtype=bool)  # the last entry: every later day, False
+    table[:_TABLE_DAYS] = [is_uk_holiday(d) for d in range(_TABLE_DAYS)]
+    return table
+
+
+def _is_holiday(days: np.ndarray) -> np.ndarray:
+    return _holiday_table()[np.clip(days, 0, _TABLE_DAYS)] & (days >= 0)
+
+
+class ForecasterBank(BatchForecaster):
+    """The worker's stack (``default_model(horizon, season, window, coverage, holidays=True)``
+    and its anomaly detector) for many rows; see the module docstring."""
+
+    name = "ensemble"
+
+    def __init__(self, horizon: int = 14, season: int = 7, window: int = 28,
+                 coverage: float = 0.8, holiday_decay: float = 0.7) -> None:
+        check_horizon(horizon)
+        check_range("coverage", coverage, 0, 1, lo_open=True)
+        if coverage >= 1:
+            raise ValueError(f"coverage must be in (0, 1), got {coverage!r}")
+        self.horizon, self.season, self.window, self.coverage = horizon, season, window, coverage
+        self.holiday_decay = holiday_decay
+        self.decay, self.power, self.eps = 0.95, 2.0, 1e-6  # the default ensemble's
+        self.levels = (coverage,) if coverage == 0.95 else (coverage, 0.95)
+        self.members = MemberBank(season, (window // 2, window, window * 2), horizon)
+        self.member_names = ["seasonal_naive", f"rolling_median_{window // 2}",
+                             "rolling_median", f"rolling_median_{window * 2}",
+                             "holt_winters_log1p"]
+        self.bands = BandBank(horizon, self.levels)
+        self.detector = DetectorBank()
+        self.capacity = 0
+        self._rows = 0
+        h, m = horizon, self.members.n_members
+        self._shapes: dict[str, tuple[tuple[int, ...], type]] = {
+            "n": ((), np.int64), "day": ((), np.int64), "factor": ((), np.float64),
+            "holidays_seen": ((), np.int64),
+            "errors": ((h, m), np.float64), "due": ((h, h, m), _F32),
+            "yhat": ((h,), np.float64), "weights": ((h, m), np.float64),
+        }
+        for name, (shape, dt) in self._shapes.items():
+            setattr(self, name, np.zeros((0, *shape), dtype=dt))
+
+    # -- rows ---------------------------------------------------------------------------
+
+    @property
+    def n_rows(self) -> int:
+        return self._rows
+
+    def add_rows(self, n: int) -> np.ndarray:
+        """``n`` fresh rows (undated: :meth:`set_day` dates them); their ids."""
+        if type(n) is not int or n < 0:
+            raise ValueError(f"n must be an integer >= 0, got {n!r}")
+        rows = np.arange(self._rows, self._rows + n)
+        if self._rows + n > self.capacity:
+            cap = max(self._rows + n, 2 * self.capacity, 64)
+            for name, (shape, dt) in self._shapes.items():
+                new = np.zeros((cap, *shape), dtype=dt)
+                new[: self._rows] = getattr(self, name)[: self._rows]
+                setattr(self, name, new)
+            self.capacity = cap
+        for part in (self.members, self.bands, self.detector):
+            part.add(n)
+        for name in self._shapes:
+            getattr(self, name)[rows] = 0
+        self.day[rows] = UNDATED
+        self.factor[rows] = 1.0
+        self.weights[rows] = 1.0 / self.members.n_members
+        self._rows += n
+        return rows
+
+    def set_day(self, rows: Any, days: Any) -> None:
+        """Date ``rows``: the epoch day (UTC) of the next value each will learn."""
+        r = np.asarray(rows, dtype=np.int64)
+        self.day[r] = np.asarray(days, dtype=np.int64)
+
+    _STATE = ("n", "day", "factor", "holidays_seen", "errors", "due", "yhat")
+
+    def export_row(self, row: int) -> bytes:
+        """Row ``row``'s whole state as bytes (what the worker's changelog table keeps)."""
+        own = b"".join(getattr(self, name)[row].tobytes() for name in self._STATE)
+        return b"".join([own, self.members.export(row), self.bands.export(row),
+                         self.detector.export(row)])
+
+    def load_row(self, row: int, raw: bytes) -> None:
+        """Overwrite row ``row`` with :meth:`export_row`'s bytes (of a bank with the same
+        parameters); forecasts and bands are then equal to the exported row's."""
+        sizes = [int(np.prod(self._shapes[n][0])) * np.dtype(self._shapes[n][1]).itemsize
+                 for n in self._STATE]
+        own, mem, band = sum(sizes), self.members.nbytes(), self.bands.nbytes()
+        if len(raw) != own + mem + band + 8 * len(DetectorBank._FIELDS):
+            raise ValueError(f"raw must be a row of this bank ({own + mem + band + 48} bytes), "
+                             f"got {len(raw)} bytes")
+        pos = 0
+        for name, size in zip(self._STATE, sizes, strict=True):
+            shape, dt = self._shapes[name]
+            getattr(self, name)[row] = np.frombuffer(raw, dtype=dt, count=size // np.dtype(dt)
+                                                     .itemsize, offset=pos).reshape(shape)
+            pos += size
+        self.members.load(row, raw[pos : pos + mem])
+        n = int(self.n[row])
+        self.bands.load(row, raw[pos + mem : pos + mem + band], n)
+        self.detector.load(row, raw[pos + mem + band :])
+        scored = min(max(n - 1, 0), self.horizon)
+        self.weights[row] = 1.0 / self.members.n_members
+        if scored:
+            e = self.errors[row, :scored] + self.eps
+            inv = e ** (-self.power)
+            self.weights[row, :scored] = inv / inv.sum(axis=-1, keepdims=True)
+
+    # -- learning -----------------------------------------------------------------------
+
+    def learn(self, rows: Any, values: Any) -> None:
+        """Learn one closed value per row (the anomaly check runs too: see :meth:`close`)."""
+        self.close(rows, values)
+
+    def close(self, rows: Any, values: Any) -> Checks:
+        """Close one bucket of each of ``rows``: check ``values`` against the forecast made
+        before them (rows that have learnt nothing are not checked), then learn them."""
+        r, y = check_batch(rows, values, self._rows)
+        n = self.n[r]
+        seen = n > 0
+        if seen.all():
+            checks = self._check(r, y, n)
+        else:  # a row that has learnt nothing has no forecast to check against
+            part = self._check(r[seen], y[seen], n[seen])
+            checks = _spread(part, seen)
+        self._learn(r, y, n)
+        return checks
+
+    def _check(self, r: np.ndarray, y: np.ndarray, n: np.ndarray) -> Checks:
+        first = self.forecast(r, 1)
+        return self.detector.observe(r, y, first.yhat[:, 0], first.lo[:, 0], first.hi[:, 0],
+                                     first.lo95[:, 0], first.hi95[:, 0], n)
+
+    def _learn(self, r: np.ndarray, y: np.ndarray, n: np.ndarray) -> None:
+        day = self.day[r]
+        dated = day != UNDATED
+        holiday = dated & _is_holiday(day)
+        x = y
+        if holiday.any():  # HolidayAdjusted: learn the ratio, feed the member its forecast
+            hr, yh = r[holiday], y[holiday]
+            base = np.where(n[holiday] > 0, self.yhat[hr, 0], 0.0)
+            safe = np.where(base > 0, base, 1.0)
+            ratio = np.where(base > 0, np.minimum(5.0, yh / safe), np.where(yh > 0, 1.0, 0.0))
+            d = np.where(self.holidays_seen[hr] == 0, 0.0, self.holiday_decay)
+            self.factor[hr] = d * self.factor[hr] + (1.0 - d) * ratio
+            self.holidays_seen[hr] += 1
+            x = y.copy()
+            x[holiday] = base
+        self._learn_ensemble(r, x, n)
+        self.day[r] = np.where(dated, day + 1, day)
+        self.bands.update(r, y, n)
+        self.n[r] = n + 1
+        self.bands.record(r, self._adjusted(r, self.yhat[r]), n)
+
+    def _learn_ensemble(self, r: np.ndarray, x: np.ndarray, n: np.ndarray) -> None:
+        h = self.horizon
+        k = np.arange(h)
+        scored = np.minimum(n, h)  # horizons k <= scored have a forecast of x
+        err = np.abs(x.astype(_F32)[:, None, None] - self.due[r, n % h])  # float32 (K, h, m)
+        e = self.errors[r]
+        d = self.decay
+        ewm = e * d + (_F32(1.0 - d) * err)
+        first = (n <= h)[:, None] & (k == scored[:, None] - 1)  # horizon scored the first time
+        upd = k < scored[:, None]
+        e = np.where(first[:, :, None], err, np.where(upd[:, :, None], ewm, e))
+        self.errors[r] = e
+        inv = (e + self.eps) ** (-self.power)
+        w = np.where(upd[:, :, None], inv / inv.sum(axis=-1, keepdims=True), self.weights[r])
+        self.weights[r] = w
+        self.members.learn(r, x, n)
+        paths = self.members.paths(r, n + 1)  # (K, m, h)
+        slots = (n[:, None] + 1 + k) % h
+        self.due[r[:, None], slots, k] = paths.transpose(0, 2, 1)
+        self.yhat[r] = _weighted_median(w, paths.transpose(0, 2, 1))
+
+    # -- forecasts ----------------------------------------------------------------------
+
+    def _adjusted(self, r: np.ndarray, path: np.ndarray) -> np.ndarray:
+        """``path`` times the holiday factor on the holidays ahead (rows that saw one)."""
+        h = path.shape[1]
+        day = self.day[r]
+        on = (day != UNDATED) & (self.holidays_seen[r] > 0)
+        if not on.any():
+            return path
+        hol = _is_holiday(day[:, None] + np.arange(h)) & on[:, None]
+        return np.where(hol, path * self.factor[r][:, None], path)
+
+    def forecast(self, rows: Any, horizon: int) -> BatchForecast:
+        """Point forecasts and both bands for ``horizon <= self.horizon`` buckets ahead."""
+        check_horizon(horizon)
+        if horizon > self.horizon:
+            raise ValueError(f"horizon must be <= {self.horizon}, got {horizon}")
+        r = np.asarray(rows, dtype=np.int64).reshape(-1)
+        yhat = self._adjusted(r, self.yhat[r, :horizon])
+        bands = self.bands.bands(r, yhat)
+        lo, hi = bands[0]
+        lo95, hi95 = bands[-1]
+        return BatchForecast(yhat, lo, hi, lo95, hi95)
+
+    def describe(self, row: int) -> dict[str, Any]:
+        """What ``SeriesModel.forecast().model`` says for this row, minus the 95% band."""
+        names = self.member_names
+        w = self.weights[row].tolist()
+        winners = [names[int(np.argmax(v))] for v in self.weights[row]]
+        n = int(self.n[row])
+        return {"name": self.name, "n_seen": n, "members": list(names),
+                "weights": dict(zip(names, w[0], strict=True)), "winner": winners[0],
+                "weights_by_horizon": w, "winners": winners,
+                "holiday_factor": round(float(self.factor[row]), 3),
+                "interval": {"coverage": self.levels[0], "levels": list(self.levels),
+                             "n": int(self.bands.count[row, 0])}}
+
+
+def _weighted_median(w: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Per row and horizon, the member value where the cumulative weight (members sorted by
+    value, stable) first reaches 1/2: ``HorizonEnsemble._combine(combine="median")``."""
+    order = np.argsort(v, axis=-1, kind="stable")
+    cum = np.cumsum(np.take_along_axis(w, order, axis=-1), axis=-1)
+    pick = (cum < 0.5 - 1e-12).sum(axis=-1, keepdims=True)
+    return np.take_along_axis(v, np.take_along_axis(order, pick, axis=-1), axis=-1)[..., 0]
+
+
+def _spread(c: Checks, where: np.ndarray) -> Checks:
+    """``c`` (checks of the rows where ``where`` is True) spread over all rows, zeros elsewhere."""
+    def z(a: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(where), dtype=a.dtype)
+        out[where] = a
+        return out
+
+    return Checks(z(c.checked), z(c.yhat), z(c.lo), z(c.hi), z(c.lo95), z(c.hi95),
+                  z(c.score), z(c.kind), z(c.severity), z(c.alert))
