@@ -43,6 +43,7 @@ from models.bank_bands import BandBank
 from models.bank_members import MemberBank
 from models.base import BatchForecast, BatchForecaster, check_batch, check_horizon, check_range
 from models.calendar import is_uk_holiday
+from models.orderstat import rows_index
 
 __all__ = ["ForecasterBank", "UNDATED"]
 
@@ -90,9 +91,14 @@ class ForecasterBank(BatchForecaster):
         self._shapes: dict[str, tuple[tuple[int, ...], type]] = {
             "n": ((), np.int64), "day": ((), np.int64), "factor": ((), np.float64),
             "holidays_seen": ((), np.int64),
-            "errors": ((h, m), np.float64), "due": ((h, h, m), _F32),
-            "yhat": ((h,), np.float64), "weights": ((h, m), np.float64),
+            "errors": ((m, h), np.float64), "due": ((h, m, h), _F32),
+            "yhat": ((h,), np.float64), "weights": ((m, h), np.float64),
         }
+        k = np.arange(h)
+        # _diagonal[s, i, k]: where in a row's (slot, member, k) ring member i's k+1-step
+        # forecast goes when the value after the latest one sits in slot s
+        self._diagonal = (((k[:, None, None] + k) % h) * (m * h)
+                          + np.arange(m)[:, None] * h + k)
         for name, (shape, dt) in self._shapes.items():
             setattr(self, name, np.zeros((0, *shape), dtype=dt))
 
@@ -159,9 +165,8 @@ class ForecasterBank(BatchForecaster):
         scored = min(max(n - 1, 0), self.horizon)
         self.weights[row] = 1.0 / self.members.n_members
         if scored:
-            e = self.errors[row, :scored] + self.eps
-            inv = e ** (-self.power)
-            self.weights[row, :scored] = inv / inv.sum(axis=-1, keepdims=True)
+            inv = (self.errors[row, :, :scored] + self.eps) ** (-self.power)
+            self.weights[row, :, :scored] = inv / _total(inv[None])[0]
 
     # -- learning -----------------------------------------------------------------------
 
@@ -210,25 +215,33 @@ class ForecasterBank(BatchForecaster):
         self.bands.record(r, self._adjusted(r, self.yhat[r]), n)
 
     def _learn_ensemble(self, r: np.ndarray, x: np.ndarray, n: np.ndarray) -> None:
-        h = self.horizon
-        k = np.arange(h)
-        scored = np.minimum(n, h)  # horizons k <= scored have a forecast of x
-        err = np.abs(x.astype(_F32)[:, None, None] - self.due[r, n % h])  # float32 (K, h, m)
-        e = self.errors[r]
-        d = self.decay
-        ewm = e * d + (_F32(1.0 - d) * err)
-        first = (n <= h)[:, None] & (k == scored[:, None] - 1)  # horizon scored the first time
-        upd = k < scored[:, None]
-        e = np.where(first[:, :, None], err, np.where(upd[:, :, None], ewm, e))
-        self.errors[r] = e
-        inv = (e + self.eps) ** (-self.power)
-        w = np.where(upd[:, :, None], inv / inv.sum(axis=-1, keepdims=True), self.weights[r])
-        self.weights[r] = w
+        """``HorizonEnsemble.update`` for every row: score the pending forecasts of ``x``,
+        reweight, let the members learn ``x``, record their paths, combine them."""
+        h, m = self.horizon, self.members.n_members
+        ix = rows_index(r)
+        due = self.due.reshape(-1, m * h)[r * h + n % h].reshape(-1, m, h)
+        err = np.abs(x.astype(_F32)[:, None, None] - due)  # float32, as the per-object code
+        e = self.errors[ix]
+        ewm = e * self.decay + (_F32(1.0 - self.decay) * err)
+        if bool(len(n)) and int(n.min()) > h:  # steady: every horizon scored before
+            e = ewm
+            inv = (e + self.eps) ** (-self.power)
+            w = inv / _total(inv)[:, None, :]
+        else:
+            k = np.arange(h)
+            scored = np.minimum(n, h)[:, None]  # horizons k <= scored have a forecast of x
+            first = ((n <= h)[:, None] & (k == scored - 1))[:, None, :]  # scored the first time
+            upd = (k < scored)[:, None, :]
+            e = np.where(first, err, np.where(upd, ewm, e))
+            inv = (e + self.eps) ** (-self.power)
+            w = np.where(upd, inv / _total(inv)[:, None, :], self.weights[ix])
+        self.errors[ix] = e
+        self.weights[ix] = w
         self.members.learn(r, x, n)
         paths = self.members.paths(r, n + 1)  # (K, m, h)
-        slots = (n[:, None] + 1 + k) % h
-        self.due[r[:, None], slots, k] = paths.transpose(0, 2, 1)
-        self.yhat[r] = _weighted_median(w, paths.transpose(0, 2, 1))
+        at = (r * (h * m * h))[:, None, None] + self._diagonal[(n + 1) % h]
+        self.due.reshape(-1)[at] = paths
+        self.yhat[ix] = _weighted_median(w, paths)
 
     # -- forecasts ----------------------------------------------------------------------
 
@@ -257,8 +270,9 @@ class ForecasterBank(BatchForecaster):
     def describe(self, row: int) -> dict[str, Any]:
         """What ``SeriesModel.forecast().model`` says for this row, minus the 95% band."""
         names = self.member_names
-        w = self.weights[row].tolist()
-        winners = [names[int(np.argmax(v))] for v in self.weights[row]]
+        by_h = self.weights[row].T  # (h, m), as HorizonEnsemble keeps them
+        w = by_h.tolist()
+        winners = [names[int(np.argmax(v))] for v in by_h]
         n = int(self.n[row])
         return {"name": self.name, "n_seen": n, "members": list(names),
                 "weights": dict(zip(names, w[0], strict=True)), "winner": winners[0],
@@ -268,13 +282,50 @@ class ForecasterBank(BatchForecaster):
                              "n": int(self.bands.count[row, 0])}}
 
 
+def _total(a: np.ndarray) -> np.ndarray:
+    """``a.sum(axis=1)`` of ``(K, m, h)``, member by member in order (for m < 8 numpy's sum
+    is this sequential loop, so the result is the same to the bit)."""
+    total = a[:, 0].copy()
+    for i in range(1, a.shape[1]):
+        total += a[:, i]
+    return total
+
+
+# A sorting network for 5 values (9 compare-exchanges), checked on every input with ties.
+_NET5 = ((0, 1), (3, 4), (2, 4), (2, 3), (1, 4), (0, 3), (0, 2), (1, 3), (1, 2))
+
+
 def _weighted_median(w: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Per row and horizon, the member value where the cumulative weight (members sorted by
-    value, stable) first reaches 1/2: ``HorizonEnsemble._combine(combine="median")``."""
-    order = np.argsort(v, axis=-1, kind="stable")
-    cum = np.cumsum(np.take_along_axis(w, order, axis=-1), axis=-1)
-    pick = (cum < 0.5 - 1e-12).sum(axis=-1, keepdims=True)
-    return np.take_along_axis(v, np.take_along_axis(order, pick, axis=-1), axis=-1)[..., 0]
+    value, ties by member order) first reaches 1/2: ``HorizonEnsemble._combine("median")``.
+
+    ``w``, ``v``: ``(K, m, h)``. Five members (the default) go through a sorting network,
+    others through a stable argsort; the cumulative sum runs in sorted order either way.
+    """
+    m = v.shape[1]
+    if m != 5:
+        vt, wt = v.transpose(0, 2, 1), w.transpose(0, 2, 1)
+        order = np.argsort(vt, axis=-1, kind="stable")
+        cum = np.cumsum(np.take_along_axis(wt, order, axis=-1), axis=-1)
+        pick = (cum < 0.5 - 1e-12).sum(axis=-1, keepdims=True)
+        return np.take_along_axis(vt, np.take_along_axis(order, pick, axis=-1), axis=-1)[..., 0]
+    vs, ws = [v[:, i] for i in range(m)], [w[:, i] for i in range(m)]
+    ids = [np.full(v.shape[::2], i, dtype=np.int8) for i in range(m)]
+    for a, b in _NET5:
+        swap = (vs[a] > vs[b]) | ((vs[a] == vs[b]) & (ids[a] > ids[b]))
+        vs[a], vs[b] = np.where(swap, vs[b], vs[a]), np.where(swap, vs[a], vs[b])
+        ws[a], ws[b] = np.where(swap, ws[b], ws[a]), np.where(swap, ws[a], ws[b])
+        ids[a], ids[b] = np.where(swap, ids[b], ids[a]), np.where(swap, ids[a], ids[b])
+    out = vs[m - 1].copy()
+    cum = ws[0].copy()
+    chosen = np.zeros(out.shape, dtype=bool)
+    for i in range(m - 1):
+        if i:
+            cum += ws[i]
+        here = ~chosen & ~(cum < 0.5 - 1e-12)
+        out[here] = vs[i][here]
+        chosen |= here
+    return out
 
 
 def _spread(c: Checks, where: np.ndarray) -> Checks:

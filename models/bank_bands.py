@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from models.orderstat import invalidate, push, select
+from models.orderstat import invalidate, push, rows_index, select
 
 __all__ = ["BandBank"]
 
@@ -41,6 +41,10 @@ class BandBank:
         self.gamma, self.min_n, self.lower = gamma, min_n, lower
         self._target = 1.0 - np.array(self.levels)[:, None]  # (L, 1)
         self._sqrt_k = np.sqrt(np.arange(1, horizon + 1))
+        k = np.arange(horizon)
+        # _diagonal[s, k]: where in a row's (slot, k) ring the k+1-step forecast goes when the
+        # value after the latest one sits in slot s
+        self._diagonal = ((np.arange(horizon)[:, None] + k) % horizon) * horizon + k
         self.capacity = 0
         h, w, n_lv = horizon, window, len(self.levels)
         self._shapes: dict[str, tuple[tuple[int, ...], type]] = {
@@ -113,36 +117,40 @@ class BandBank:
     def update(self, rows: np.ndarray, y: np.ndarray, n: np.ndarray) -> None:
         """Score the recorded paths of ``rows`` against their new values ``y``; ``n``: values
         recorded so far per row (the horizons ``k <= min(n, H)`` have a forecast of ``y``)."""
-        h = self.horizon
-        k = np.arange(h)
-        active = k < np.minimum(n, h)[:, None]  # (K, h)
-        due = self.due[rows, n % h]  # (K, h) float32
+        h, lv = self.horizon, len(self.levels)
+        ix = rows_index(rows)
+        due = self.due.reshape(-1, h)[rows * h + n % h]  # (K, h) float32: forecasts of y
         r32 = np.abs(y.astype(_F32)[:, None] - due)  # float32, as the per-object code
-        r = r32.astype(np.float64)
+        steady = bool(len(n)) and int(n.min()) >= h  # every horizon has a forecast of y
+        active = None if steady else np.arange(h) < np.minimum(n, h)[:, None]  # (K, h)
         if self.gamma:
-            a = self.alphas[rows]
-            miss = r[:, None, :] > self.q[rows]
+            a = self.alphas[ix]
+            miss = r32[:, None, :] > self.q[ix]
             new = a + self.gamma * (self._target - miss)
             np.minimum(np.maximum(new, 0.0, out=new), 1.0, out=new)
-            self.alphas[rows] = np.where(active[:, None, :], new, a)
-        j, kk = np.nonzero(active)
-        if not len(j):
-            return
-        win = rows[j] * h + kk
-        lv = len(self.levels)
+            self.alphas[ix] = new if active is None else np.where(active[:, None, :], new, a)
+        if active is None:
+            win, res = (rows[:, None] * h + np.arange(h)).reshape(-1), r32.reshape(-1)
+        else:
+            j, kk = np.nonzero(active)
+            if not len(j):
+                return
+            win, res = rows[j] * h + kk, r32[j, kk]
         push(self.res.reshape(-1, self.window), self.ptr.reshape(-1), self.tq.reshape(-1, lv),
-             self.tlt.reshape(-1, lv), self.tle.reshape(-1, lv), win, r32[j, kk])
+             self.tlt.reshape(-1, lv), self.tle.reshape(-1, lv), win, res)
         cnt = self.count.reshape(-1)
-        cnt[win] = np.minimum(cnt[win] + 1, self.window)
-        self._quantiles(rows[n > 0])
+        wx = rows_index(win)
+        cnt[wx] = np.minimum(cnt[wx] + 1, self.window)
+        self._quantiles(rows if steady else rows[n > 0])
 
     def _quantiles(self, rows: np.ndarray) -> None:
         """Refresh ``q[rows]`` from the rings and the miss rates (``ConformalInterval._quantiles``)."""
         if not len(rows):
             return
         h, lv = self.horizon, len(self.levels)
-        cnt = self.count[rows]  # (K, h)
-        rank = np.ceil((cnt + 1)[:, None, :] * (1.0 - self.alphas[rows]) - 1e-9).astype(np.int64)
+        ix = rows_index(rows)
+        cnt = self.count[ix]  # (K, h)
+        rank = np.ceil((cnt + 1)[:, None, :] * (1.0 - self.alphas[ix]) - 1e-9).astype(np.int64)
         rank = np.minimum(np.maximum(rank, 1), np.maximum(cnt, 1)[:, None, :]) - 1  # (K, L, h)
         win = (rows[:, None] * h + np.arange(h)).reshape(-1)
         q32 = select(self.res.reshape(-1, self.window), self.tq.reshape(-1, lv),
@@ -153,14 +161,13 @@ class BandBank:
         if cold.any():
             warm = (q[:, :, :1] * self._sqrt_k).astype(_F32).astype(np.float64)
             q = np.where(cold[:, None, :], warm, q)
-        self.q[rows] = q
+        self.q[ix] = q
 
     def record(self, rows: np.ndarray, path: np.ndarray, n: np.ndarray) -> None:
         """Record the paths forecast just now; ``n``: values learnt before the latest one."""
         h = self.horizon
-        k = np.arange(h)
-        slots = (n[:, None] + 1 + k) % h
-        self.due[rows[:, None], slots, k] = path[:, :h]
+        at = (rows * (h * h))[:, None] + self._diagonal[(n + 1) % h]
+        self.due.reshape(-1)[at] = path[:, :h]
 
     # -- bands --------------------------------------------------------------------------
 
@@ -168,8 +175,9 @@ class BandBank:
         """``(lo, hi)`` per level around ``yhat`` (``(K, h)``, ``h <= horizon``)."""
         h = yhat.shape[1]
         out = []
+        ix = rows_index(rows)
         for j in range(len(self.levels)):
-            d = self.q[rows, j, :h]
+            d = self.q[ix, j, :h]
             lo = yhat - d
             if self.lower is not None:
                 lo = np.maximum(lo, self.lower)

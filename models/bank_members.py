@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from models.orderstat import invalidate, push, select
+from models.orderstat import invalidate, push, rows_index, select
 
 __all__ = ["MemberBank"]
 
@@ -40,6 +40,8 @@ class MemberBank:
         self.season, self.windows, self.horizon = season, tuple(windows), horizon
         self.alpha, self.gamma = alpha, gamma
         self.n_members = len(self.windows) + 2
+        # _cycle[s, k] = (s + k) % season: the seasonal slot k + 1 steps after slot s - 1
+        self._cycle = (np.arange(season)[:, None] + np.arange(horizon)) % season
         self.capacity = self.n_rows = 0
         self._shapes: dict[str, tuple[tuple[int, ...], type]] = {
             "naive": ((season,), np.float64),
@@ -100,7 +102,7 @@ class MemberBank:
     def learn(self, rows: np.ndarray, y: np.ndarray, n: np.ndarray) -> None:
         """Learn ``y`` (one value per row); ``n``: values each row learnt before it."""
         m = self.season
-        self.naive[rows, n % m] = y
+        self.naive.reshape(-1)[rows * m + n % m] = y
         for i in range(len(self.windows)):
             push(getattr(self, f"med{i}"), getattr(self, f"med{i}_ptr"),
                  getattr(self, f"med{i}_q"), getattr(self, f"med{i}_lt"),
@@ -132,7 +134,6 @@ class MemberBank:
         w = self.windows[i]
         cnt = np.minimum(n, w)
         rank = np.stack([np.maximum(cnt - 1, 0) // 2, cnt // 2], axis=1)
-        rank = np.minimum(rank, w - 1)
         qq = select(getattr(self, f"med{i}"), getattr(self, f"med{i}_q"),
                     getattr(self, f"med{i}_lt"), getattr(self, f"med{i}_le"), rows, rank)
         lo, hi = qq[:, 0], qq[:, 1]
@@ -143,14 +144,22 @@ class MemberBank:
         """``(rows, members, horizon)`` forecasts; ``n``: values learnt (including the last)."""
         h, m = self.horizon, self.season
         out = np.empty((len(rows), self.n_members, h))
-        k = np.arange(h)
-        full = (n[:, None] + k) % m
-        last = np.where(n > 0, self.naive[rows, (n - 1) % m], 0.0)
-        out[:, 0] = np.where((n >= m)[:, None], self.naive[rows[:, None], full], last[:, None])
+        at = (rows * m)[:, None] + self._cycle[n % m]  # flat (row, slot) of k + 1 steps ahead
+        full = bool(len(n)) and int(n.min()) >= m
+        naive = self.naive.reshape(-1)[at]
+        if not full:
+            last = np.where(n > 0, self.naive.reshape(-1)[rows * m + (n - 1) % m], 0.0)
+            naive = np.where((n >= m)[:, None], naive, last[:, None])
+        out[:, 0] = naive
         for i in range(len(self.windows)):
             out[:, 1 + i] = self._median(rows, i, n)[:, None]
-        s = np.where((n < m)[:, None], 0.0, self.hw_seasonal[rows[:, None], full])
-        z = self.hw_level[rows][:, None] + s
-        hw = np.where(z > 0.0, np.expm1(np.minimum(z, _MAX_LOG)), 0.0)
-        out[:, -1] = np.where((n == 0)[:, None], 0.0, hw)
+        s = self.hw_seasonal.reshape(-1)[at]
+        if not full:
+            s = np.where((n < m)[:, None], 0.0, s)
+        z = self.hw_level[rows_index(rows)][:, None] + s
+        hw = np.expm1(np.minimum(z, _MAX_LOG))
+        hw[z <= 0.0] = 0.0
+        if not full:
+            hw[n == 0] = 0.0
+        out[:, -1] = hw
         return out

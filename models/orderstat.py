@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["new_trackers", "push", "select", "invalidate"]
+__all__ = ["new_trackers", "push", "select", "invalidate", "rows_index"]
 
 
 def new_trackers(n: int, window: int, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -50,6 +50,15 @@ def invalidate(q: np.ndarray, lt: np.ndarray, le: np.ndarray, idx: np.ndarray) -
     le[idx] = -1
 
 
+def rows_index(idx: np.ndarray) -> slice | np.ndarray:
+    """``idx`` as a slice when it is an ascending run of consecutive ids (a whole bank or
+    partition closing at once): indexing by it is then a view, not a gather."""
+    n = len(idx)
+    if n and idx[-1] - idx[0] == n - 1 and (n == 1 or bool((np.diff(idx) == 1).all())):
+        return slice(int(idx[0]), int(idx[-1]) + 1)
+    return idx
+
+
 def push(values: np.ndarray, ptr: np.ndarray, q: np.ndarray, lt: np.ndarray, le: np.ndarray,
          idx: np.ndarray, v: np.ndarray) -> None:
     """Write ``v[j]`` into the oldest slot of window ``idx[j]`` (``idx`` unique).
@@ -57,15 +66,20 @@ def push(values: np.ndarray, ptr: np.ndarray, q: np.ndarray, lt: np.ndarray, le:
     ``values``: ``(N, W)`` rings; ``ptr``: ``(N,)`` next slot; ``q``/``lt``/``le``: ``(N, M)``.
     """
     w = values.shape[1]
-    slot = ptr[idx]
-    old = values[idx, slot]
+    ix = rows_index(idx)
+    slot = ptr[ix]
+    flat = values.reshape(-1)
+    at = idx * w + slot
+    old = flat[at]
     v = v.astype(values.dtype, copy=False)
-    values[idx, slot] = v
-    ptr[idx] = (slot + 1) % w
-    qi = q[idx]
+    flat[at] = v
+    nxt = slot + 1
+    nxt[nxt == w] = 0
+    ptr[ix] = nxt
+    qi = q[ix]
     o, n = old[:, None], v[:, None]
-    lt[idx] += (n < qi).view(np.int8) - (o < qi).view(np.int8)
-    le[idx] += (n <= qi).view(np.int8) - (o <= qi).view(np.int8)
+    lt[ix] += (n < qi).view(np.int8) - (o < qi).view(np.int8)
+    le[ix] += (n <= qi).view(np.int8) - (o <= qi).view(np.int8)
 
 
 def select(values: np.ndarray, q: np.ndarray, lt: np.ndarray, le: np.ndarray,
@@ -74,15 +88,15 @@ def select(values: np.ndarray, q: np.ndarray, lt: np.ndarray, le: np.ndarray,
 
     Trackers that no longer sit at their rank re-sort their window (and are updated).
     """
-    qi, lo, hi = q[idx], lt[idx], le[idx]
-    stale = ~((lo <= rank) & (rank < hi))
+    ix = rows_index(idx)
+    qi = q[ix].copy()
+    stale = (lt[ix] > rank) | (rank >= le[ix])
     if not stale.any():
         return qi
     j, i = np.nonzero(stale)
     win = idx[j]
     srt = np.sort(values[win], axis=1)
-    r = rank[j, i]
-    val = srt[np.arange(len(win)), r]
+    val = srt[np.arange(len(win)), rank[j, i]]
     col = val[:, None]
     q[win, i] = val
     lt[win, i] = (srt < col).sum(axis=1)
