@@ -67,6 +67,15 @@ class ForecasterBank(BatchForecaster):
     """The worker's stack (``default_model(horizon, season, window, coverage, holidays=True)``
     and its anomaly detector) for many rows; see the module docstring."""
 
+    n: np.ndarray
+    day: np.ndarray
+    factor: np.ndarray
+    holidays_seen: np.ndarray
+    errors: np.ndarray
+    due: np.ndarray
+    yhat: np.ndarray
+    weights: np.ndarray
+
     name = "ensemble"
 
     def __init__(self, horizon: int = 14, season: int = 7, window: int = 28,
@@ -116,7 +125,7 @@ class ForecasterBank(BatchForecaster):
         if self._rows + n > self.capacity:
             cap = max(self._rows + n, 2 * self.capacity, 64)
             for name, (shape, dt) in self._shapes.items():
-                new = np.zeros((cap, *shape), dtype=dt)
+                new: np.ndarray = np.zeros((cap, *shape), dtype=dt)
                 new[: self._rows] = getattr(self, name)[: self._rows]
                 setattr(self, name, new)
             self.capacity = cap

@@ -65,6 +65,13 @@ class Checks:
 class DetectorBank:
     """Per-row anomaly detectors (the parameters of :class:`~models.anomaly.AnomalyDetector`)."""
 
+    ph_n: np.ndarray
+    ph_mean: np.ndarray
+    ph_inc: np.ndarray
+    ph_dec: np.ndarray
+    ph_min: np.ndarray
+    ph_max: np.ndarray
+
     _FIELDS = ("ph_n", "ph_mean", "ph_inc", "ph_dec", "ph_min", "ph_max")
 
     def __init__(self, warmup: int = 14, min_abs: float = 3.0, ph_threshold: float = 25.0,

@@ -34,6 +34,16 @@ _F32 = np.float32
 class BandBank:
     """Conformal half-widths ``q[row, level, k-1]`` fed by each row's recorded paths."""
 
+    res: np.ndarray
+    ptr: np.ndarray
+    count: np.ndarray
+    alphas: np.ndarray
+    due: np.ndarray
+    q: np.ndarray
+    tq: np.ndarray
+    tlt: np.ndarray
+    tle: np.ndarray
+
     def __init__(self, horizon: int = 14, levels: Sequence[float] = (0.8, 0.95),
                  window: int = 100, gamma: float = 0.005, min_n: int = 10,
                  lower: float | None = 0.0) -> None:
@@ -64,7 +74,7 @@ class BandBank:
         cap = max(need, 2 * self.capacity, 64)
         for name, (shape, dt) in self._shapes.items():
             old = getattr(self, name)
-            new = np.zeros((cap, *shape), dtype=dt)
+            new: np.ndarray = np.zeros((cap, *shape), dtype=dt)
             new[: len(old)] = old
             setattr(self, name, new)
         self.capacity = cap
@@ -144,7 +154,7 @@ class BandBank:
         self._quantiles(rows if steady else rows[n > 0])
 
     def _quantiles(self, rows: np.ndarray) -> None:
-        """Refresh ``q[rows]`` from the rings and the miss rates (``ConformalInterval._quantiles``)."""
+        """Refresh ``q[rows]`` from the rings and miss rates (``ConformalInterval._quantiles``)."""
         if not len(rows):
             return
         h, lv = self.horizon, len(self.levels)

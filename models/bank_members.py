@@ -33,6 +33,11 @@ class MemberBank:
     """Seasonal naive, one rolling median per window, Holt-Winters log1p: ``paths`` gives
     ``(rows, members, horizon)`` in that order."""
 
+    naive: np.ndarray
+    hw_level: np.ndarray
+    hw_seasonal: np.ndarray
+    hw_sum: np.ndarray
+
     def __init__(self, season: int = 7, windows: Sequence[int] = (14, 28, 56),
                  horizon: int = 14, alpha: float = 0.2, gamma: float = 0.1) -> None:
         if type(season) is not int or season < 2:
@@ -59,7 +64,7 @@ class MemberBank:
         cap = max(need, 2 * self.capacity, 64)
         for name, (shape, dt) in self._shapes.items():
             old = getattr(self, name)
-            new = np.zeros((cap, *shape), dtype=dt)
+            new: np.ndarray = np.zeros((cap, *shape), dtype=dt)
             new[: len(old)] = old
             setattr(self, name, new)
         self.capacity = cap
