@@ -43,11 +43,12 @@ def new_trackers(n: int, window: int, m: int) -> tuple[np.ndarray, np.ndarray, n
 
 
 def invalidate(q: np.ndarray, lt: np.ndarray, le: np.ndarray, idx: np.ndarray) -> None:
-    """Mark the trackers of windows ``idx`` stale: the next :func:`select` rescans them
-    (after a window was filled from outside, e.g. restored from bytes)."""
-    q[idx] = np.nan  # compares False with everything: pushes leave lt/le alone
-    lt[idx] = np.iinfo(np.int32).max // 2
-    le[idx] = -1
+    """Reset the trackers of windows ``idx`` (after a window was filled from outside, e.g.
+    restored from bytes) to ``q = -inf``: no value is below or at it, so ``lt = le = 0`` is
+    exact whatever the window holds, and the next :func:`select` finds the rank from there."""
+    q[idx] = -np.inf
+    lt[idx] = 0
+    le[idx] = 0
 
 
 def rows_index(idx: np.ndarray) -> slice | np.ndarray:
@@ -86,7 +87,8 @@ def select(values: np.ndarray, q: np.ndarray, lt: np.ndarray, le: np.ndarray,
            idx: np.ndarray, rank: np.ndarray) -> np.ndarray:
     """The rank-``rank[j, i]`` (0-based) values of windows ``idx[j]``: ``(len(idx), M)``.
 
-    Trackers that no longer sit at their rank re-sort their window (and are updated).
+    A tracker no longer at its rank takes its value from its sorted window (and its counts
+    from the run of equal values there).
     """
     ix = rows_index(idx)
     qi = q[ix].copy()
@@ -97,9 +99,8 @@ def select(values: np.ndarray, q: np.ndarray, lt: np.ndarray, le: np.ndarray,
     win = idx[j]
     srt = np.sort(values[win], axis=1)
     val = srt[np.arange(len(win)), rank[j, i]]
-    col = val[:, None]
-    q[win, i] = val
-    lt[win, i] = (srt < col).sum(axis=1)
-    le[win, i] = (srt <= col).sum(axis=1)
+    eq = srt == val[:, None]
+    below = eq.argmax(axis=1)
+    q[win, i], lt[win, i], le[win, i] = val, below, below + eq.sum(axis=1)
     qi[j, i] = val
     return qi
