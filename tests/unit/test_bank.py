@@ -170,3 +170,11 @@ def test_horizon_beyond_the_calibrated_one_is_refused() -> None:
     rows = bank.add_rows(1)
     with pytest.raises(ValueError, match="horizon must be <= 7"):
         bank.forecast(rows, 8)
+
+
+def test_the_bank_does_not_import_torch() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, models.bank; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
