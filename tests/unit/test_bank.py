@@ -178,3 +178,23 @@ def test_the_bank_does_not_import_torch() -> None:
 
     code = "import sys, models.bank; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_rows_added_later_grow_the_arrays_without_touching_earlier_rows() -> None:
+    rng = np.random.default_rng(4)
+    data = rng.poisson(3.0, size=(200, 40)).astype(np.float64)
+    grown, whole = ForecasterBank(), ForecasterBank()
+    first = grown.add_rows(30)
+    rows = whole.add_rows(200)
+    for t in range(20):
+        grown.learn(first, data[:30, t])
+        whole.learn(rows[:30], data[:30, t])
+    later = grown.add_rows(170)  # past the initial capacity: every array is reallocated
+    assert later.tolist() == list(range(30, 200)) and grown.n_rows == 200
+    for t in range(20, 40):
+        grown.learn(rows, data[:, t])
+        whole.learn(rows, data[:, t])
+    grown.learn(np.array([], dtype=np.int64), np.array([]))  # an empty batch is fine
+    a, b = grown.forecast(rows, 14), whole.forecast(rows, 14)
+    for name in ("yhat", "lo", "hi", "lo95", "hi95"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
