@@ -81,6 +81,7 @@ class ForecasterBank(BatchForecaster):
     def __init__(self, horizon: int = 14, season: int = 7, window: int = 28,
                  coverage: float = 0.8, holiday_decay: float = 0.7) -> None:
         check_horizon(horizon)
+        check_range("window", window, 2, 10_000, integer=True)
         check_range("coverage", coverage, 0, 1, lo_open=True)
         if coverage >= 1:
             raise ValueError(f"coverage must be in (0, 1), got {coverage!r}")
@@ -141,8 +142,15 @@ class ForecasterBank(BatchForecaster):
 
     def set_day(self, rows: Any, days: Any) -> None:
         """Date ``rows``: the epoch day (UTC) of the next value each will learn."""
-        r = np.asarray(rows, dtype=np.int64)
+        r = self._rows_of(rows)
         self.day[r] = np.asarray(days, dtype=np.int64)
+
+    def _rows_of(self, rows: Any) -> np.ndarray:
+        """``rows`` as int64 ids, each an existing row (else ValueError)."""
+        r = np.asarray(rows, dtype=np.int64).reshape(-1)
+        if len(r) and (r.min() < 0 or r.max() >= self._rows):
+            raise ValueError(f"rows must be in [0, {self._rows}), got {r.min()}..{r.max()}")
+        return r
 
     _STATE = ("n", "day", "factor", "holidays_seen", "errors", "due", "yhat")
 
@@ -269,7 +277,7 @@ class ForecasterBank(BatchForecaster):
         check_horizon(horizon)
         if horizon > self.horizon:
             raise ValueError(f"horizon must be <= {self.horizon}, got {horizon}")
-        r = np.asarray(rows, dtype=np.int64).reshape(-1)
+        r = self._rows_of(rows)
         yhat = self._adjusted(r, self.yhat[r, :horizon])
         bands = self.bands.bands(r, yhat)
         lo, hi = bands[0]
@@ -278,6 +286,7 @@ class ForecasterBank(BatchForecaster):
 
     def describe(self, row: int) -> dict[str, Any]:
         """What ``SeriesModel.forecast().model`` says for this row, minus the 95% band."""
+        self._rows_of([row])
         names = self.member_names
         by_h = self.weights[row].T  # (h, m), as HorizonEnsemble keeps them
         w = by_h.tolist()

@@ -198,3 +198,16 @@ def test_rows_added_later_grow_the_arrays_without_touching_earlier_rows() -> Non
     a, b = grown.forecast(rows, 14), whole.forecast(rows, 14)
     for name in ("yhat", "lo", "hi", "lo95", "hi95"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+
+
+def test_unknown_rows_and_bad_parameters_are_refused() -> None:
+    bank = ForecasterBank()
+    bank.add_rows(2)
+    for call in (lambda: bank.forecast([2], 1), lambda: bank.set_day([-1], [15_000]),
+                 lambda: bank.describe(5)):
+        with pytest.raises(ValueError, match=r"rows must be in \[0, 2\)"):
+            call()
+    with pytest.raises(ValueError, match="window must be an integer"):
+        ForecasterBank(window=1)
+    with pytest.raises(ValueError, match="season must be an integer >= 2"):
+        ForecasterBank(season=1)
