@@ -9,6 +9,9 @@ in one step:
 * the per-horizon ensemble (:class:`~models.horizon.HorizonEnsemble`: weights from
   exponentially weighted ``k``-step errors, weighted median), its pending forecasts in a ring
   indexed by the value they are for;
+* with ``lstm=True``, the blend with the global LSTM (:class:`~models.factory.LstmBlend`,
+  :class:`~models.bank_blend.BlendBank`): the LSTM's paths are a per-row array input
+  (:meth:`ForecasterBank.set_lstm_paths`);
 * the UK bank-holiday factor (:class:`~models.calendar.HolidayAdjusted`), for dated rows;
 * the 80% / 95% conformal bands (:class:`~models.bank_bands.BandBank`);
 * the anomaly check of each closed value against the forecast made before it
@@ -16,8 +19,8 @@ in one step:
 
 Same operations, dtypes and order as the per-object code, so forecasts, bands and scores are
 equal to it (tests/unit/test_bank.py checks it on real series, step by step). Rows persist as
-bytes (:meth:`export_row` / :meth:`load_row`: a few KB, no pickle). Torch is never imported:
-an LSTM blend would be one more per-row input.
+bytes (:meth:`export_row` / :meth:`load_row`: about 12 KB, no pickle). Torch is never
+imported.
 
 >>> import numpy as np
 >>> bank = ForecasterBank(horizon=7)
@@ -40,6 +43,7 @@ import numpy as np
 
 from models.bank_anomaly import Checks, DetectorBank
 from models.bank_bands import BandBank
+from models.bank_blend import BlendBank, member_total, reweight
 from models.bank_members import MemberBank
 from models.base import BatchForecast, BatchForecaster, check_batch, check_horizon, check_range
 from models.calendar import is_uk_holiday
@@ -64,8 +68,8 @@ def _is_holiday(days: np.ndarray) -> np.ndarray:
 
 
 class ForecasterBank(BatchForecaster):
-    """The worker's stack (``default_model(horizon, season, window, coverage, holidays=True)``
-    and its anomaly detector) for many rows; see the module docstring."""
+    """The worker's stack (``default_model(horizon, season, window, coverage, lstm,
+    holidays=True)`` and its anomaly detector) for many rows; see the module docstring."""
 
     n: np.ndarray
     day: np.ndarray
@@ -79,7 +83,7 @@ class ForecasterBank(BatchForecaster):
     name = "ensemble"
 
     def __init__(self, horizon: int = 14, season: int = 7, window: int = 28,
-                 coverage: float = 0.8, holiday_decay: float = 0.7) -> None:
+                 coverage: float = 0.8, holiday_decay: float = 0.7, lstm: bool = False) -> None:
         check_horizon(horizon)
         check_range("window", window, 2, 10_000, integer=True)
         check_range("coverage", coverage, 0, 1, lo_open=True)
@@ -95,6 +99,7 @@ class ForecasterBank(BatchForecaster):
                              "holt_winters_log1p"]
         self.bands = BandBank(horizon, self.levels)
         self.detector = DetectorBank()
+        self.blend = BlendBank(horizon) if lstm else None  # LstmBlend: set_lstm_paths
         self.capacity = 0
         self._rows = 0
         h, m = horizon, self.members.n_members
@@ -130,8 +135,9 @@ class ForecasterBank(BatchForecaster):
                 new[: self._rows] = getattr(self, name)[: self._rows]
                 setattr(self, name, new)
             self.capacity = cap
-        for part in (self.members, self.bands, self.detector):
-            part.add(n)
+        for part in (self.members, self.bands, self.detector, self.blend):
+            if part is not None:
+                part.add(n)
         for name in self._shapes:
             getattr(self, name)[rows] = 0
         self.day[rows] = UNDATED
@@ -157,8 +163,9 @@ class ForecasterBank(BatchForecaster):
     def export_row(self, row: int) -> bytes:
         """Row ``row``'s whole state as bytes (what the worker's changelog table keeps)."""
         own = b"".join(getattr(self, name)[row].tobytes() for name in self._STATE)
+        blend = b"" if self.blend is None else self.blend.export(row)
         return b"".join([own, self.members.export(row), self.bands.export(row),
-                         self.detector.export(row)])
+                         self.detector.export(row), blend])
 
     def load_row(self, row: int, raw: bytes) -> None:
         """Overwrite row ``row`` with :meth:`export_row`'s bytes (of a bank with the same
@@ -166,8 +173,10 @@ class ForecasterBank(BatchForecaster):
         sizes = [int(np.prod(self._shapes[n][0])) * np.dtype(self._shapes[n][1]).itemsize
                  for n in self._STATE]
         own, mem, band = sum(sizes), self.members.nbytes(), self.bands.nbytes()
-        if len(raw) != own + mem + band + 8 * len(DetectorBank._FIELDS):
-            raise ValueError(f"raw must be a row of this bank ({own + mem + band + 48} bytes), "
+        det, blend = 8 * len(DetectorBank._FIELDS), self.blend.nbytes() if self.blend else 0
+        size = own + mem + band + det + blend
+        if len(raw) != size:
+            raise ValueError(f"raw must be a row of this bank ({size} bytes), "
                              f"got {len(raw)} bytes")
         pos = 0
         for name, size in zip(self._STATE, sizes, strict=True):
@@ -178,12 +187,14 @@ class ForecasterBank(BatchForecaster):
         self.members.load(row, raw[pos : pos + mem])
         n = int(self.n[row])
         self.bands.load(row, raw[pos + mem : pos + mem + band], n)
-        self.detector.load(row, raw[pos + mem + band :])
+        self.detector.load(row, raw[pos + mem + band : pos + mem + band + det])
+        if self.blend is not None:
+            self.blend.load(row, raw[pos + mem + band + det :], n)
         scored = min(max(n - 1, 0), self.horizon)
         self.weights[row] = 1.0 / self.members.n_members
         if scored:
             inv = (self.errors[row, :, :scored] + self.eps) ** (-self.power)
-            self.weights[row, :, :scored] = inv / _total(inv[None])[0]
+            self.weights[row, :, :scored] = inv / member_total(inv[None])[0]
 
     # -- learning -----------------------------------------------------------------------
 
@@ -238,27 +249,26 @@ class ForecasterBank(BatchForecaster):
         ix = rows_index(r)
         due = self.due.reshape(-1, m * h)[r * h + n % h].reshape(-1, m, h)
         err = np.abs(x.astype(_F32)[:, None, None] - due)  # float32, as the per-object code
-        e = self.errors[ix]
-        ewm = e * self.decay + (_F32(1.0 - self.decay) * err)
-        if bool(len(n)) and int(n.min()) > h:  # steady: every horizon scored before
-            e = ewm
-            inv = (e + self.eps) ** (-self.power)
-            w = inv / _total(inv)[:, None, :]
-        else:
-            k = np.arange(h)
-            scored = np.minimum(n, h)[:, None]  # horizons k <= scored have a forecast of x
-            first = ((n <= h)[:, None] & (k == scored - 1))[:, None, :]  # scored the first time
-            upd = (k < scored)[:, None, :]
-            e = np.where(first, err, np.where(upd, ewm, e))
-            inv = (e + self.eps) ** (-self.power)
-            w = np.where(upd, inv / _total(inv)[:, None, :], self.weights[ix])
+        e, w = reweight(self.errors[ix], err, n, self.weights[ix], self.decay, self.eps,
+                        self.power)
         self.errors[ix] = e
         self.weights[ix] = w
         self.members.learn(r, x, n)
         paths = self.members.paths(r, n + 1)  # (K, m, h)
         at = (r * (h * m * h))[:, None, None] + self._diagonal[(n + 1) % h]
         self.due.reshape(-1)[at] = paths
-        self.yhat[ix] = _weighted_median(w, paths)
+        online = _weighted_median(w, paths)
+        self.yhat[ix] = online if self.blend is None else self.blend.update(r, x, n, online)
+
+    def set_lstm_paths(self, rows: Any, paths: Any, version: str) -> None:
+        """Give ``rows`` the LSTM's forecasts of their next buckets (``(rows, L)``, ``L <=
+        horizon``) and re-blend them (``LstmBlend.set_lstm_path``; needs ``lstm=True``)."""
+        if self.blend is None:
+            raise ValueError("set_lstm_paths needs a bank made with lstm=True")
+        r = self._rows_of(rows)
+        self.blend.set_paths(r, np.asarray(paths, dtype=np.float64).reshape(len(r), -1),
+                             version, self.n[r])
+        self.yhat[r] = self.blend.yhat[r]
 
     # -- forecasts ----------------------------------------------------------------------
 
@@ -292,21 +302,22 @@ class ForecasterBank(BatchForecaster):
         w = by_h.tolist()
         winners = [names[int(np.argmax(v))] for v in by_h]
         n = int(self.n[row])
-        return {"name": self.name, "n_seen": n, "members": list(names),
-                "weights": dict(zip(names, w[0], strict=True)), "winner": winners[0],
-                "weights_by_horizon": w, "winners": winners,
-                "holiday_factor": round(float(self.factor[row]), 3),
-                "interval": {"coverage": self.levels[0], "levels": list(self.levels),
-                             "n": int(self.bands.count[row, 0])}}
-
-
-def _total(a: np.ndarray) -> np.ndarray:
-    """``a.sum(axis=1)`` of ``(K, m, h)``, member by member in order (for m < 8 numpy's sum
-    is this sequential loop, so the result is the same to the bit)."""
-    total = a[:, 0].copy()
-    for i in range(1, a.shape[1]):
-        total += a[:, i]
-    return total
+        out: dict[str, Any] = {
+            "name": self.name, "n_seen": n, "members": list(names),
+            "weights": dict(zip(names, w[0], strict=True)), "winner": winners[0],
+            "weights_by_horizon": w, "winners": winners,
+            "holiday_factor": round(float(self.factor[row]), 3),
+            "interval": {"coverage": self.levels[0], "levels": list(self.levels),
+                         "n": int(self.bands.count[row, 0])}}
+        version = None if self.blend is None else self.blend.version(row)
+        if version is not None and self.blend is not None:  # LstmBlend.describe
+            w_online, w_lstm = self.blend.weights[row, :, 0].tolist()
+            weights = {k: v * w_online for k, v in out["weights"].items()}
+            weights["lstm"] = w_lstm
+            out |= {"weights": weights, "winner": max(weights, key=lambda k: weights[k]),
+                    "members": [*names, "lstm"], "lstm_version": version,
+                    "blend": {"online": w_online, "lstm": w_lstm}}
+        return out
 
 
 def _weighted_median(w: np.ndarray, v: np.ndarray) -> np.ndarray:

@@ -59,8 +59,8 @@ def sample(retail_csv: Path) -> list[tuple[int, list[float]]]:
     return [series[c] for c in codes]
 
 
-def _per_object(first: int) -> tuple[SeriesModel, AnomalyDetector]:
-    model = default_model(14, holidays=True)
+def _per_object(first: int, lstm: bool) -> tuple[SeriesModel, AnomalyDetector]:
+    model = default_model(14, holidays=True, lstm=lstm)
     model.forecaster.set_day(first)  # type: ignore[attr-defined]
     return model, AnomalyDetector()
 
@@ -76,9 +76,16 @@ def _observe(model: SeriesModel, det: AnomalyDetector, y: float) -> Score | None
     return out
 
 
-def _run(sample: list[tuple[int, list[float]]], bank: ForecasterBank, restore_at: int | None
-         ) -> tuple[int, ForecasterBank]:
-    """Feed both stacks day by day and compare everything; the number of comparisons."""
+def _lstm_path(history: list[float], day: int) -> list[float]:
+    """A stand-in for the LSTM's forecast (any deterministic path will do): 3 to 14 values."""
+    level = sum(history[-7:]) / 7 * 0.8 + 0.5
+    return [level * (1.0 + 0.05 * (k % 7)) for k in range(3 + day % 12)]
+
+
+def _run(sample: list[tuple[int, list[float]]], bank: ForecasterBank, restore_at: int | None,
+         lstm: bool = False) -> tuple[int, ForecasterBank]:
+    """Feed both stacks day by day and compare everything; the number of comparisons. With
+    ``lstm``, every third day every live series gets an LSTM path (of 3 to 14 values)."""
     start = min(first for first, _ in sample)
     end = max(first + len(ys) for first, ys in sample)
     objs: list[tuple[SeriesModel, AnomalyDetector] | None] = [None] * len(sample)
@@ -86,7 +93,7 @@ def _run(sample: list[tuple[int, list[float]]], bank: ForecasterBank, restore_at
     compared = 0
     for day in range(start, end):
         if day == restore_at:  # persist every row, rebuild the bank from the bytes
-            fresh = ForecasterBank()
+            fresh = ForecasterBank(lstm=lstm)
             fresh.add_rows(len(sample))
             for r in rows:
                 fresh.load_row(int(r), bank.export_row(int(r)))
@@ -94,7 +101,7 @@ def _run(sample: list[tuple[int, list[float]]], bank: ForecasterBank, restore_at
         live = [i for i, (first, _) in enumerate(sample) if first <= day]
         for i in live:
             if objs[i] is None:
-                objs[i] = _per_object(sample[i][0])
+                objs[i] = _per_object(sample[i][0], lstm)
                 bank.set_day([rows[i]], [sample[i][0]])
         values = [sample[i][1][day - sample[i][0]] for i in live]
         checks = bank.close(rows[live], np.array(values))
@@ -109,6 +116,13 @@ def _run(sample: list[tuple[int, list[float]]], bank: ForecasterBank, restore_at
                     s.kind, s.severity), (day, i)
                 assert bool(checks.alert[j]) == s.alert
                 assert checks.score[j] == pytest.approx(s.score, rel=RTOL, abs=ATOL)
+        if lstm and day % 3 == 0:
+            paths = [_lstm_path(sample[i][1][: day - sample[i][0] + 1], day) for i in live]
+            bank.set_lstm_paths(rows[live], np.array(paths), f"v{day}")
+            for i, path in zip(live, paths, strict=True):
+                obj = objs[i]
+                assert obj is not None
+                obj[0].forecaster.member.set_lstm_path(path, f"v{day}")  # type: ignore[attr-defined]
         f = bank.forecast(rows[live], 14)
         for j, i in enumerate(live):
             obj = objs[i]
@@ -124,20 +138,24 @@ def _run(sample: list[tuple[int, list[float]]], bank: ForecasterBank, restore_at
                 np.testing.assert_allclose(d["weights_by_horizon"], m["weights_by_horizon"],
                                            rtol=RTOL, atol=ATOL)
                 assert d["holiday_factor"] == m["holiday_factor"]
+                assert d.get("lstm_version") == m.get("lstm_version")
+                assert d["winner"] == m["winner"] and d["members"] == m["members"]
+                assert d["weights"] == pytest.approx(m["weights"], rel=RTOL, abs=ATOL)
                 assert d["interval"]["n"] == m["interval"]["n"]
     return compared, bank
 
 
+@pytest.mark.parametrize("lstm", [False, True])
 def test_bank_equals_the_per_object_stack_on_real_series(
-        sample: list[tuple[int, list[float]]]) -> None:
-    compared, _ = _run(sample, ForecasterBank(), restore_at=None)
+        sample: list[tuple[int, list[float]]], lstm: bool) -> None:
+    compared, _ = _run(sample, ForecasterBank(lstm=lstm), restore_at=None, lstm=lstm)
     assert compared > 5000
 
 
 def test_rows_restored_from_bytes_continue_exactly(
         sample: list[tuple[int, list[float]]]) -> None:
     start = min(first for first, _ in sample)
-    compared, bank = _run(sample, ForecasterBank(), restore_at=start + 90)
+    compared, bank = _run(sample, ForecasterBank(lstm=True), restore_at=start + 90, lstm=True)
     assert compared > 5000
     raw = bank.export_row(0)
     assert isinstance(raw, bytes) and len(raw) < 16_000

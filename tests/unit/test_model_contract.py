@@ -30,7 +30,10 @@ def _factories() -> dict[str, Callable[[], BatchForecaster]]:
         f"zoo:{name}": (lambda make=make: PerSeries(make)) for name, make in model_zoo().items()
     }
     out["worker:per-object"] = lambda: PerSeries(lambda: default_model(H, holidays=True))
+    out["worker:per-object+lstm"] = lambda: PerSeries(
+        lambda: default_model(H, holidays=True, lstm=True))
     out["worker:bank"] = ForecasterBank
+    out["worker:bank+lstm"] = lambda: ForecasterBank(lstm=True)
     return out
 
 
@@ -159,5 +162,5 @@ def test_a_constant_series_is_forecast_as_itself(make: Callable[[], BatchForecas
 
 
 def test_the_suite_covers_the_zoo_and_the_worker_stack() -> None:
-    assert {f"zoo:{n}" for n in model_zoo()} | {"worker:per-object", "worker:bank"} == set(
-        FACTORIES)
+    workers = {"worker:per-object", "worker:bank", "worker:per-object+lstm", "worker:bank+lstm"}
+    assert {f"zoo:{n}" for n in model_zoo()} | workers == set(FACTORIES)
