@@ -357,15 +357,25 @@ def _progress(
 
 
 def run_backtest(path: Path, panel: str, quick: bool, out_dir: Path,
-                 peer: bool = False, lstm: bool = False) -> Scoreboard:
+                 peer: bool = False, lstm: bool = False, bank: bool = False) -> Scoreboard:
     """Backtest ``panel`` of the data at ``path``; write the scoreboard (and plots) to ``out_dir``.
 
     Writes ``backtest-{panel}[-quick].md`` and, when matplotlib is installed, PNG plots.
-    ``peer`` adds the AutoETS row (slow: a fit per origin and series).
+    ``peer`` adds the AutoETS row (slow: a fit per origin and series). ``bank`` scores only
+    the worker's model, on the bank (:mod:`models.backtest_bank`: seconds, not minutes).
     """
     series, prices = daily_panel(path)
     codes = select_panel(series, panel, quick)
     chosen = {c: series[c] for c in codes}
+    if bank:
+        from models.backtest_bank import evaluate_panel_bank
+
+        board = evaluate_panel_bank(chosen, panel + ("-quick" if quick else "") + "-bank",
+                                    last_day=_last_day(path))
+        board.meta |= {"data": Path(path).name, "series in data": str(len(series))}
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        board.write(Path(out_dir), f"backtest-{board.name}")
+        return board
     paths, refits = None, list[int]()
     if lstm:
         from models.lstm_backtest import lstm_paths

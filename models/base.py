@@ -14,6 +14,12 @@ Modelled on river's ``time_series/base.py``, for univariate series of closed buc
 
 Every forecaster has a ``name`` (used in payloads) and ``n_seen`` (values learnt so far).
 
+:class:`BatchForecaster` is the same contract for many series at once (one row per series),
+what the worker and the backtest drive: ``add_rows(n)`` makes rows for new series,
+``learn(rows, values)`` feeds one closed value to each of ``rows`` (mutates),
+``forecast(rows, horizon)`` returns a :class:`BatchForecast` (never mutates) and
+``describe(row)`` the JSON-ready description of one row's model.
+
 >>> class Last(Forecaster):
 ...     name = "last"
 ...     def __init__(self) -> None:
@@ -39,9 +45,13 @@ import abc
 import math
 import numbers
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Forecaster", "check_horizon", "check_members", "check_range", "describe_member"]
+import numpy as np
+
+__all__ = ["BatchForecast", "BatchForecaster", "Forecaster", "check_batch", "check_horizon",
+           "check_members", "check_range", "describe_member"]
 
 
 def check_members(
@@ -132,3 +142,83 @@ class Forecaster(abc.ABC):
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self._params().items())
         return f"{type(self).__name__}({args})"
+
+
+@dataclass(frozen=True, slots=True)
+class BatchForecast:
+    """Forecasts of many rows: ``(rows, horizon)`` arrays of point forecasts and band bounds.
+
+    ``lo``/``hi`` is the first coverage level's band (80% by default), ``lo95``/``hi95`` the 95%
+    band (equal to ``lo``/``hi`` when the model has no 95% level).
+    """
+
+    yhat: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    lo95: np.ndarray
+    hi95: np.ndarray
+
+    @property
+    def horizon(self) -> int:
+        return int(self.yhat.shape[1])
+
+
+def check_batch(rows: Any, values: Any, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """``rows`` as unique int64 row ids below ``n_rows`` and ``values`` as finite float64 of
+    the same length; anything else raises :class:`ValueError` (nothing learnt).
+
+    >>> check_batch([0, 2], [1, 2.5], 3)
+    (array([0, 2]), array([1. , 2.5]))
+    >>> check_batch([0], [float("inf")], 1)
+    Traceback (most recent call last):
+    ...
+    ValueError: values must be finite numbers, got inf for row 0
+    """
+    r = np.asarray(rows, dtype=np.int64).reshape(-1)
+    v = np.asarray(values, dtype=np.float64).reshape(-1)
+    if len(r) != len(v):
+        raise ValueError(f"rows and values must have the same length, got {len(r)} and {len(v)}")
+    if len(r) and (r.min() < 0 or r.max() >= n_rows):
+        raise ValueError(f"rows must be in [0, {n_rows}), got {r.min()}..{r.max()}")
+    if len(np.unique(r)) != len(r):
+        raise ValueError("rows must be unique within one batch")
+    bad = ~np.isfinite(v)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(f"values must be finite numbers, got {float(v[i])!r} for row {int(r[i])}")
+    return r, v
+
+
+class BatchForecaster(abc.ABC):
+    """Many series, one row each: the contract the worker's stack and every zoo entry meet.
+
+    * ``add_rows(n)`` returns the ids of ``n`` new rows (fresh models, consecutive ids).
+    * ``learn(rows, values)`` learns ``values[j]`` as row ``rows[j]``'s next closed value
+      (mutates; rows unique; a bad value raises ValueError and nothing is learnt).
+    * ``forecast(rows, horizon)`` never mutates; before any value a row forecasts zeros.
+    * ``describe(row)`` is the JSON-ready description of one row's model (``name``,
+      ``n_seen``, ``winner``, ``weights``, ...).
+    """
+
+    name: str = "batch"
+
+    @property
+    @abc.abstractmethod
+    def n_rows(self) -> int:
+        """How many rows exist."""
+
+    @abc.abstractmethod
+    def add_rows(self, n: int) -> np.ndarray:
+        """Make ``n`` fresh rows; return their ids."""
+
+    @abc.abstractmethod
+    def learn(self, rows: np.ndarray, values: np.ndarray) -> None:
+        """Learn one closed value per row."""
+
+    @abc.abstractmethod
+    def forecast(self, rows: np.ndarray, horizon: int) -> BatchForecast:
+        """Forecast ``horizon`` values ahead for each of ``rows``."""
+
+    @abc.abstractmethod
+    def describe(self, row: int) -> dict[str, Any]:
+        """The JSON-ready description of row ``row``'s model."""

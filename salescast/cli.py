@@ -227,6 +227,8 @@ def backtest(
     = False,
     lstm: Annotated[bool, typer.Option(help="add the LSTM (refit every 91 days on the past "
                                             "only) and the ensemble blended with it")] = False,
+    bank: Annotated[bool, typer.Option(help="only the worker's model, on the bank "
+                                            "(seconds, not minutes)")] = False,
 ) -> None:
     """Prequential backtest on Online Retail II (daily per SKU): the models vs baselines."""
     from models.backtest import PANELS, run_backtest
@@ -239,7 +241,8 @@ def backtest(
             import statsforecast  # noqa: F401
         except ImportError:
             raise UserError("--peer needs statsforecast: pip install 'salescast[bench]'") from None
-    board = run_backtest(fetch_dataset(load_settings().data_dir), panel, quick, out, peer, lstm)
+    board = run_backtest(fetch_dataset(load_settings().data_dir), panel, quick, out, peer, lstm,
+                         bank)
     print(board.to_markdown())
     console.print(f"scoreboard written under {out}")
 

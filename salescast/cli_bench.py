@@ -67,13 +67,24 @@ def bench_lstm(
 @bench_app.command("models")
 @friendly
 def bench_models(
-    series: Annotated[int, typer.Option(min=10, help="synthetic daily series")] = 300,
-    buckets: Annotated[int, typer.Option(min=10, help="timed buckets per series")] = 60,
+    series: Annotated[int | None, typer.Option(
+        min=10, help="synthetic daily series [bank: 10000; --by-model: 300]")] = None,
+    buckets: Annotated[int | None, typer.Option(
+        min=1, help="timed buckets [bank: 5; --by-model: 60]")] = None,
+    object_series: Annotated[int, typer.Option(
+        min=10, help="series of the per-object stack timed beside the bank")] = 1000,
+    by_model: Annotated[bool, typer.Option(
+        help="the per-object cost model by model instead")] = False,
 ) -> None:
-    """Per-series cost of a closed bucket (learn + forecast with bands), model by model."""
-    from benchmarks.model_costs import run_models_bench
+    """Per-series cost of a closed bucket: the bank against the per-object stack."""
+    if by_model:
+        from benchmarks.model_costs import run_models_bench
 
-    run_models_bench(series, buckets, console)
+        run_models_bench(series or 300, buckets or 60, console)
+        return
+    from benchmarks.bank_costs import run_bank_bench
+
+    run_bank_bench(series or 10_000, buckets or 5, object_series, console)
 
 
 def bench_faust_floor(topic: str, events: int) -> None:

@@ -131,10 +131,11 @@ class Pipeline:
         self.workers.append(proc)
         return proc
 
-    def stop_worker(self, proc: subprocess.Popen[bytes]) -> int:
-        """Stop a worker gracefully (SIGTERM); its exit status (0 when it stopped cleanly)."""
+    def stop_worker(self, proc: subprocess.Popen[bytes], timeout: float = 60) -> int:
+        """Stop a worker gracefully (SIGTERM; SIGKILL after ``timeout``); its exit status
+        (0 when it stopped cleanly)."""
         self.stopped.append(proc)
-        stop(proc)
+        stop(proc, timeout)
         return proc.returncode
 
     def start_monitor(self, interval: float = 0.5) -> subprocess.Popen[bytes]:

@@ -42,3 +42,16 @@ def test_models_bench_times_every_model_against_the_reference() -> None:
     assert us["ensemble + intervals"] > us["rolling median + intervals"]
     text = out.getvalue()
     assert f"target <= {TARGET_US:g} us" in text and "x reference" in text
+
+
+def test_models_bench_compares_the_bank_with_the_per_object_stack() -> None:
+    from benchmarks.bank_costs import TARGET_US as BANK_TARGET_US
+    from benchmarks.bank_costs import run_bank_bench
+
+    out = io.StringIO()
+    us = run_bank_bench(series=40, buckets=2, object_series=20,
+                        console=Console(file=out, width=160))
+    assert us["bank_us"] > 0 and us["object_us"] > 0
+    assert us["ratio"] == us["object_us"] / us["bank_us"]
+    text = out.getvalue()
+    assert "per-object" in text and f"target <= {BANK_TARGET_US:g} us" in text

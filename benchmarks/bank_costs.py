@@ -1,0 +1,104 @@
+"""``salescast bench models``: one closed bucket for many series, the bank against per-object.
+
+What the worker does when a bucket closes, for the whole stack it runs (five members,
+per-horizon ensemble, holiday factor, 80% / 95% conformal bands, anomaly check of the closed
+value against the forecast made before it, then forecast(14) with both bands):
+
+* the bank (:class:`~models.bank.ForecasterBank`): ``close(rows, values)`` then
+  ``forecast(rows, 14)`` for ``series`` rows at once;
+* per-object (:func:`~models.factory.default_model` with holidays plus
+  :class:`~models.anomaly.AnomalyDetector`): the same per series, as ``Processor._learn`` does,
+  on the first ``object_series`` series (its cost per series does not depend on how many).
+
+Both run on the same synthetic daily series (intermittent, weekly pattern, fixed seed) after a
+warm-up of 120 buckets (full conformal windows), and are timed in process time over ``buckets``
+buckets. The issue's target is 5 us per series for the bank.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from benchmarks.model_costs import DAY0, WARMUP, _series
+
+__all__ = ["run_bank_bench", "TARGET_US"]
+
+TARGET_US = 5.0
+HORIZON = 14
+
+
+def _time_bank(data: np.ndarray, buckets: int) -> tuple[float, float]:
+    """Process seconds per bucket for all rows, and the slowest single close + forecast."""
+    from models.bank import ForecasterBank
+
+    bank = ForecasterBank(HORIZON)
+    rows = bank.add_rows(len(data))
+    bank.set_day(rows, np.full(len(rows), DAY0))
+    for t in range(WARMUP):
+        bank.close(rows, data[:, t])
+    bank.forecast(rows, HORIZON)
+    total, worst = 0.0, 0.0
+    for t in range(WARMUP, WARMUP + buckets):
+        t0 = time.process_time()
+        bank.close(rows, data[:, t])
+        bank.forecast(rows, HORIZON)
+        dt = time.process_time() - t0
+        total, worst = total + dt, max(worst, dt)
+    return total / buckets, worst
+
+
+def _time_objects(data: np.ndarray, buckets: int) -> float:
+    """Process seconds per bucket for all series, one object graph per series."""
+    from models.anomaly import AnomalyDetector, Expected
+    from models.factory import default_model
+
+    models = [default_model(HORIZON, holidays=True) for _ in range(len(data))]
+    for m in models:
+        m.forecaster.set_day(DAY0)  # type: ignore[attr-defined]
+    dets = [AnomalyDetector() for _ in models]
+    values = data.tolist()
+    for t in range(WARMUP):
+        for m, ys in zip(models, values, strict=True):
+            m.learn_one(ys[t])
+    forecasts = [m.forecast(HORIZON) for m in models]
+    t0 = time.process_time()
+    for t in range(WARMUP, WARMUP + buckets):
+        for i, (m, det, ys) in enumerate(zip(models, dets, values, strict=True)):
+            f, y = forecasts[i], ys[t]
+            det.observe(y, Expected(f.yhat[0], f.lo[0], f.hi[0], f.lo95[0], f.hi95[0]),
+                        m.n_seen)
+            m.learn_one(y)
+            forecasts[i] = m.forecast(HORIZON)
+    return (time.process_time() - t0) / buckets
+
+
+def run_bank_bench(series: int, buckets: int, object_series: int,
+                   console: Console) -> dict[str, float]:
+    """Print the comparison; return microseconds per series per bucket of both, and the ratio."""
+    data = np.array(_series(series, WARMUP + buckets), dtype=np.float64)
+    n_obj = min(object_series, series)
+    with console.status(f"bank: {series:,} series, {WARMUP} warm-up buckets ..."):
+        bank_s, worst = _time_bank(data, buckets)
+    with console.status(f"per-object: {n_obj:,} series, {WARMUP} warm-up buckets ..."):
+        obj_s = _time_objects(data[:n_obj], buckets)
+    bank_us, obj_us = bank_s / series * 1e6, obj_s / n_obj * 1e6
+    table = Table(title=f"one closed bucket of the worker's stack (close + forecast({HORIZON}) "
+                        f"with both bands and the anomaly check), {buckets} buckets, "
+                        "process time")
+    for col in ("stack", "series", "ms / bucket", "us / series", f"x target ({TARGET_US:g} us)"):
+        table.add_column(col, justify="left" if col == "stack" else "right")
+    table.add_row("bank (models.bank)", f"{series:,}", f"{bank_s * 1e3:.1f}", f"{bank_us:.2f}",
+                  f"{bank_us / TARGET_US:.2f}")
+    table.add_row("per-object (default_model + AnomalyDetector)", f"{n_obj:,}",
+                  f"{obj_s * 1e3:.1f}", f"{obj_us:.2f}", f"{obj_us / TARGET_US:.2f}")
+    console.print(table)
+    ratio = obj_us / bank_us
+    verdict = "met" if bank_us <= TARGET_US else "NOT met"
+    console.print(f"bank: {bank_us:.2f} us per series, {ratio:.1f}x faster than per-object "
+                  f"({obj_us:.1f} us); target <= {TARGET_US:g} us: {verdict}; slowest single "
+                  f"close of {series:,} rows: {worst * 1e3:.0f} ms")
+    return {"bank_us": bank_us, "object_us": obj_us, "ratio": ratio}

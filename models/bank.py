@@ -1,0 +1,299 @@
+"""The worker's forecasting stack for many series at once: one row per series, state in arrays.
+
+:class:`ForecasterBank` computes what :func:`~models.factory.default_model` (``holidays=True``)
+plus :class:`~models.anomaly.AnomalyDetector` compute for one series, for every row of a batch
+in one step:
+
+* the members (:class:`~models.bank_members.MemberBank`: seasonal naive, rolling medians of
+  ``window / 2``, ``window``, ``2 window``, Holt-Winters on log1p);
+* the per-horizon ensemble (:class:`~models.horizon.HorizonEnsemble`: weights from
+  exponentially weighted ``k``-step errors, weighted median), its pending forecasts in a ring
+  indexed by the value they are for;
+* with ``lstm=True``, the blend with the global LSTM (:class:`~models.factory.LstmBlend`,
+  :class:`~models.bank_blend.BlendBank`): the LSTM's paths are a per-row array input
+  (:meth:`ForecasterBank.set_lstm_paths`);
+* the UK bank-holiday factor (:class:`~models.calendar.HolidayAdjusted`), for dated rows;
+* the 80% / 95% conformal bands (:class:`~models.bank_bands.BandBank`);
+* the anomaly check of each closed value against the forecast made before it
+  (:class:`~models.bank_anomaly.DetectorBank`), returned by :meth:`ForecasterBank.close`.
+
+Same operations, dtypes and order as the per-object code, so forecasts, bands and scores are
+equal to it (tests/unit/test_bank.py checks it on real series, step by step). Rows persist as
+bytes (:meth:`export_row` / :meth:`load_row`: about 12 KB, no pickle). Torch is never
+imported.
+
+>>> import numpy as np
+>>> bank = ForecasterBank(horizon=7)
+>>> rows = bank.add_rows(2)
+>>> for y in [0, 0, 3, 8, 4, 0, 1] * 20:
+...     bank.learn(rows, np.array([y, 2.0 * y]))
+>>> f = bank.forecast(rows, 7)
+>>> f.yhat.round(1).tolist()[1], bank.describe(0)["winner"]
+([0.0, 0.0, 6.0, 16.0, 8.0, 0.0, 2.0], 'holt_winters_log1p')
+>>> bool((f.lo95 <= f.lo).all() and (f.lo <= f.yhat).all() and (f.hi <= f.hi95).all())
+True
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from models.bank_anomaly import Checks, DetectorBank, spread_checks
+from models.bank_bands import BandBank
+from models.bank_blend import BlendBank, member_total, reweight
+from models.bank_members import MemberBank
+from models.bank_ops import is_holiday, weighted_median
+from models.base import BatchForecast, BatchForecaster, check_batch, check_horizon, check_range
+from models.orderstat import rows_index
+
+__all__ = ["ForecasterBank", "UNDATED"]
+
+UNDATED = -1  # the day of a row that has no date (no holiday factor)
+_F32 = np.float32
+
+
+class ForecasterBank(BatchForecaster):
+    """The worker's stack (``default_model(horizon, season, window, coverage, lstm,
+    holidays=True)`` and its anomaly detector) for many rows; see the module docstring."""
+
+    n: np.ndarray
+    day: np.ndarray
+    factor: np.ndarray
+    holidays_seen: np.ndarray
+    errors: np.ndarray
+    due: np.ndarray
+    yhat: np.ndarray
+    weights: np.ndarray
+
+    name = "ensemble"
+
+    def __init__(self, horizon: int = 14, season: int = 7, window: int = 28,
+                 coverage: float = 0.8, holiday_decay: float = 0.7, lstm: bool = False) -> None:
+        check_horizon(horizon)
+        check_range("window", window, 2, 10_000, integer=True)
+        check_range("coverage", coverage, 0, 1, lo_open=True)
+        if coverage >= 1:
+            raise ValueError(f"coverage must be in (0, 1), got {coverage!r}")
+        self.horizon, self.season, self.window, self.coverage = horizon, season, window, coverage
+        self.holiday_decay = holiday_decay
+        self.decay, self.power, self.eps = 0.95, 2.0, 1e-6  # the default ensemble's
+        self.levels = (coverage,) if coverage == 0.95 else (coverage, 0.95)
+        self.members = MemberBank(season, (window // 2, window, window * 2), horizon)
+        self.member_names = ["seasonal_naive", f"rolling_median_{window // 2}",
+                             "rolling_median", f"rolling_median_{window * 2}",
+                             "holt_winters_log1p"]
+        self.bands = BandBank(horizon, self.levels)
+        self.detector = DetectorBank()
+        self.blend = BlendBank(horizon) if lstm else None  # LstmBlend: set_lstm_paths
+        self.capacity = 0
+        self._rows = 0
+        h, m = horizon, self.members.n_members
+        self._shapes: dict[str, tuple[tuple[int, ...], type]] = {
+            "n": ((), np.int64), "day": ((), np.int64), "factor": ((), np.float64),
+            "holidays_seen": ((), np.int64),
+            "errors": ((m, h), np.float64), "due": ((h, m, h), _F32),
+            "yhat": ((h,), np.float64), "weights": ((m, h), np.float64),
+        }
+        k = np.arange(h)
+        # _diagonal[s, i, k]: where in a row's (slot, member, k) ring member i's k+1-step
+        # forecast goes when the value after the latest one sits in slot s
+        self._diagonal = (((k[:, None, None] + k) % h) * (m * h)
+                          + np.arange(m)[:, None] * h + k)
+        for name, (shape, dt) in self._shapes.items():
+            setattr(self, name, np.zeros((0, *shape), dtype=dt))
+
+    # -- rows ---------------------------------------------------------------------------
+
+    @property
+    def n_rows(self) -> int:
+        return self._rows
+
+    def add_rows(self, n: int) -> np.ndarray:
+        """``n`` fresh rows (undated: :meth:`set_day` dates them); their ids."""
+        if type(n) is not int or n < 0:
+            raise ValueError(f"n must be an integer >= 0, got {n!r}")
+        rows = np.arange(self._rows, self._rows + n)
+        if self._rows + n > self.capacity:
+            cap = max(self._rows + n, 2 * self.capacity, 64)
+            for name, (shape, dt) in self._shapes.items():
+                new: np.ndarray = np.zeros((cap, *shape), dtype=dt)
+                new[: self._rows] = getattr(self, name)[: self._rows]
+                setattr(self, name, new)
+            self.capacity = cap
+        for part in (self.members, self.bands, self.detector, self.blend):
+            if part is not None:
+                part.add(n)
+        for name in self._shapes:
+            getattr(self, name)[rows] = 0
+        self.day[rows] = UNDATED
+        self.factor[rows] = 1.0
+        self.weights[rows] = 1.0 / self.members.n_members
+        self._rows += n
+        return rows
+
+    def set_day(self, rows: Any, days: Any) -> None:
+        """Date ``rows``: the epoch day (UTC) of the next value each will learn."""
+        r = self._rows_of(rows)
+        self.day[r] = np.asarray(days, dtype=np.int64)
+
+    def _rows_of(self, rows: Any) -> np.ndarray:
+        """``rows`` as int64 ids, each an existing row (else ValueError)."""
+        r = np.asarray(rows, dtype=np.int64).reshape(-1)
+        if len(r) and (r.min() < 0 or r.max() >= self._rows):
+            raise ValueError(f"rows must be in [0, {self._rows}), got {r.min()}..{r.max()}")
+        return r
+
+    _STATE = ("n", "day", "factor", "holidays_seen", "errors", "due", "yhat")
+
+    def export_row(self, row: int) -> bytes:
+        """Row ``row``'s whole state as bytes (what the worker's changelog table keeps)."""
+        own = b"".join(getattr(self, name)[row].tobytes() for name in self._STATE)
+        blend = b"" if self.blend is None else self.blend.export(row)
+        return b"".join([own, self.members.export(row), self.bands.export(row),
+                         self.detector.export(row), blend])
+
+    def load_row(self, row: int, raw: bytes) -> None:
+        """Overwrite row ``row`` with :meth:`export_row`'s bytes (of a bank with the same
+        parameters); forecasts and bands are then equal to the exported row's."""
+        sizes = [int(np.prod(self._shapes[n][0])) * np.dtype(self._shapes[n][1]).itemsize
+                 for n in self._STATE]
+        own, mem, band = sum(sizes), self.members.nbytes(), self.bands.nbytes()
+        det, blend = 8 * len(DetectorBank._FIELDS), self.blend.nbytes() if self.blend else 0
+        size = own + mem + band + det + blend
+        if len(raw) != size:
+            raise ValueError(f"raw must be a row of this bank ({size} bytes), "
+                             f"got {len(raw)} bytes")
+        pos = 0
+        for name, size in zip(self._STATE, sizes, strict=True):
+            shape, dt = self._shapes[name]
+            getattr(self, name)[row] = np.frombuffer(raw, dtype=dt, count=size // np.dtype(dt)
+                                                     .itemsize, offset=pos).reshape(shape)
+            pos += size
+        self.members.load(row, raw[pos : pos + mem])
+        n = int(self.n[row])
+        self.bands.load(row, raw[pos + mem : pos + mem + band], n)
+        self.detector.load(row, raw[pos + mem + band : pos + mem + band + det])
+        if self.blend is not None:
+            self.blend.load(row, raw[pos + mem + band + det :], n)
+        scored = min(max(n - 1, 0), self.horizon)
+        self.weights[row] = 1.0 / self.members.n_members
+        if scored:
+            inv = (self.errors[row, :, :scored] + self.eps) ** (-self.power)
+            self.weights[row, :, :scored] = inv / member_total(inv[None])[0]
+
+    # -- learning -----------------------------------------------------------------------
+
+    def learn(self, rows: Any, values: Any) -> None:
+        """Learn one closed value per row (the anomaly check runs too: see :meth:`close`)."""
+        self.close(rows, values)
+
+    def close(self, rows: Any, values: Any) -> Checks:
+        """Close one bucket of each of ``rows``: check ``values`` against the forecast made
+        before them (rows that have learnt nothing are not checked), then learn them."""
+        r, y = check_batch(rows, values, self._rows)
+        n = self.n[r]
+        seen = n > 0
+        if seen.all():
+            checks = self._check(r, y, n)
+        else:  # a row that has learnt nothing has no forecast to check against
+            part = self._check(r[seen], y[seen], n[seen])
+            checks = spread_checks(part, seen)
+        self._learn(r, y, n)
+        return checks
+
+    def _check(self, r: np.ndarray, y: np.ndarray, n: np.ndarray) -> Checks:
+        first = self.forecast(r, 1)
+        return self.detector.observe(r, y, first.yhat[:, 0], first.lo[:, 0], first.hi[:, 0],
+                                     first.lo95[:, 0], first.hi95[:, 0], n)
+
+    def _learn(self, r: np.ndarray, y: np.ndarray, n: np.ndarray) -> None:
+        day = self.day[r]
+        dated = day != UNDATED
+        holiday = dated & is_holiday(day)
+        x = y
+        if holiday.any():  # HolidayAdjusted: learn the ratio, feed the member its forecast
+            hr, yh = r[holiday], y[holiday]
+            base = np.where(n[holiday] > 0, self.yhat[hr, 0], 0.0)
+            safe = np.where(base > 0, base, 1.0)
+            ratio = np.where(base > 0, np.minimum(5.0, yh / safe), np.where(yh > 0, 1.0, 0.0))
+            d = np.where(self.holidays_seen[hr] == 0, 0.0, self.holiday_decay)
+            self.factor[hr] = d * self.factor[hr] + (1.0 - d) * ratio
+            self.holidays_seen[hr] += 1
+            x = y.copy()
+            x[holiday] = base
+        self._learn_ensemble(r, x, n)
+        self.day[r] = np.where(dated, day + 1, day)
+        self.bands.update(r, y, n)
+        self.n[r] = n + 1
+        self.bands.record(r, self._adjusted(r, self.yhat[r]), n)
+
+    def _learn_ensemble(self, r: np.ndarray, x: np.ndarray, n: np.ndarray) -> None:
+        """``HorizonEnsemble.update`` for every row: score the pending forecasts of ``x``,
+        reweight, let the members learn ``x``, record their paths, combine them."""
+        h, m = self.horizon, self.members.n_members
+        ix = rows_index(r)
+        due = self.due.reshape(-1, m * h)[r * h + n % h].reshape(-1, m, h)
+        err = np.abs(x.astype(_F32)[:, None, None] - due)  # float32, as the per-object code
+        e, w = reweight(self.errors[ix], err, n, self.weights[ix], self.decay, self.eps,
+                        self.power)
+        self.errors[ix] = e
+        self.weights[ix] = w
+        self.members.learn(r, x, n)
+        paths = self.members.paths(r, n + 1)  # (K, m, h)
+        at = (r * (h * m * h))[:, None, None] + self._diagonal[(n + 1) % h]
+        self.due.reshape(-1)[at] = paths
+        online = weighted_median(w, paths)
+        self.yhat[ix] = online if self.blend is None else self.blend.update(r, x, n, online)
+
+    def set_lstm_paths(self, rows: Any, paths: Any, version: str) -> None:
+        """Give ``rows`` the LSTM's forecasts of their next buckets (``(rows, L)``, ``L <=
+        horizon``) and re-blend them (``LstmBlend.set_lstm_path``; needs ``lstm=True``)."""
+        if self.blend is None:
+            raise ValueError("set_lstm_paths needs a bank made with lstm=True")
+        r = self._rows_of(rows)
+        self.blend.set_paths(r, np.asarray(paths, dtype=np.float64).reshape(len(r), -1),
+                             version, self.n[r])
+        self.yhat[r] = self.blend.yhat[r]
+
+    # -- forecasts ----------------------------------------------------------------------
+
+    def _adjusted(self, r: np.ndarray, path: np.ndarray) -> np.ndarray:
+        """``path`` times the holiday factor on the holidays ahead (rows that saw one)."""
+        h = path.shape[1]
+        day = self.day[r]
+        on = (day != UNDATED) & (self.holidays_seen[r] > 0)
+        if not on.any():
+            return path
+        hol = is_holiday(day[:, None] + np.arange(h)) & on[:, None]
+        return np.where(hol, path * self.factor[r][:, None], path)
+
+    def forecast(self, rows: Any, horizon: int) -> BatchForecast:
+        """Point forecasts and both bands for ``horizon <= self.horizon`` buckets ahead."""
+        check_horizon(horizon)
+        if horizon > self.horizon:
+            raise ValueError(f"horizon must be <= {self.horizon}, got {horizon}")
+        r = self._rows_of(rows)
+        yhat = self._adjusted(r, self.yhat[r, :horizon])
+        bands = self.bands.bands(r, yhat)
+        lo, hi = bands[0]
+        lo95, hi95 = bands[-1]
+        return BatchForecast(yhat, lo, hi, lo95, hi95)
+
+    def describe(self, row: int) -> dict[str, Any]:
+        """What ``SeriesModel.forecast().model`` says for this row, minus the 95% band."""
+        self._rows_of([row])
+        names = self.member_names
+        by_h = self.weights[row].T  # (h, m), as HorizonEnsemble keeps them
+        w = by_h.tolist()
+        winners = [names[int(np.argmax(v))] for v in by_h]
+        n = int(self.n[row])
+        out: dict[str, Any] = {
+            "name": self.name, "n_seen": n, "members": list(names),
+            "weights": dict(zip(names, w[0], strict=True)), "winner": winners[0],
+            "weights_by_horizon": w, "winners": winners,
+            "holiday_factor": round(float(self.factor[row]), 3),
+            "interval": {"coverage": self.levels[0], "levels": list(self.levels),
+                         "n": int(self.bands.count[row, 0])}}
+        return out if self.blend is None else self.blend.describe(row, out)

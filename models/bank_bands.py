@@ -1,0 +1,195 @@
+"""Per-horizon conformal bands for many rows at once: :class:`~models.conformal.ConformalInterval`
+as array operations.
+
+Row ``r`` holds what one ``ConformalInterval`` holds: a ring of ``window`` absolute residuals
+per horizon (float32, empty slots ``+inf``), the ACI miss rates per level and horizon, and the
+forecasts still to be scored, kept in a ring indexed by the value they are for (slot
+``t mod H`` for value ``t``), so nothing shifts. The quantile of each window comes from
+:mod:`models.orderstat` (exact; a window is re-sorted only when its quantile moved), and every
+formula, dtype and rounding of the per-object code is kept, so the half-widths are equal.
+
+>>> import numpy as np
+>>> b = BandBank(horizon=2, levels=(0.5,), window=4, gamma=0.0, min_n=1)
+>>> rows = b.add(1)
+>>> for n, y in enumerate([1.0, 2.0, 4.0, 3.0, 7.0]):
+...     b.update(rows, np.array([y]), np.array([n]))
+...     b.record(rows, np.array([[2.0, 3.0]]), np.array([n]))
+>>> b.q[0, 0].tolist()
+[2.0, 1.0]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from models.orderstat import invalidate, push, rows_index, select
+
+__all__ = ["BandBank"]
+
+_F32 = np.float32
+
+
+class BandBank:
+    """Conformal half-widths ``q[row, level, k-1]`` fed by each row's recorded paths."""
+
+    res: np.ndarray
+    ptr: np.ndarray
+    count: np.ndarray
+    alphas: np.ndarray
+    due: np.ndarray
+    q: np.ndarray
+    tq: np.ndarray
+    tlt: np.ndarray
+    tle: np.ndarray
+
+    def __init__(self, horizon: int = 14, levels: Sequence[float] = (0.8, 0.95),
+                 window: int = 100, gamma: float = 0.005, min_n: int = 10,
+                 lower: float | None = 0.0) -> None:
+        self.horizon, self.levels, self.window = horizon, tuple(levels), window
+        self.gamma, self.min_n, self.lower = gamma, min_n, lower
+        self._target = 1.0 - np.array(self.levels)[:, None]  # (L, 1)
+        self._sqrt_k = np.sqrt(np.arange(1, horizon + 1))
+        k = np.arange(horizon)
+        # _diagonal[s, k]: where in a row's (slot, k) ring the k+1-step forecast goes when the
+        # value after the latest one sits in slot s
+        self._diagonal = ((np.arange(horizon)[:, None] + k) % horizon) * horizon + k
+        self.capacity = 0
+        h, w, n_lv = horizon, window, len(self.levels)
+        self._shapes: dict[str, tuple[tuple[int, ...], type]] = {
+            "res": ((h, w), _F32), "ptr": ((h,), np.int64), "count": ((h,), np.int64),
+            "alphas": ((n_lv, h), np.float64), "due": ((h, h), _F32),
+            "q": ((n_lv, h), np.float64),
+            "tq": ((h, n_lv), np.float64), "tlt": ((h, n_lv), np.int32),
+            "tle": ((h, n_lv), np.int32),
+        }
+        for name, (shape, dt) in self._shapes.items():
+            setattr(self, name, np.zeros((0, *shape), dtype=dt))
+        self.n_rows = 0
+
+    # -- rows ---------------------------------------------------------------------------
+
+    def _grow(self, need: int) -> None:
+        cap = max(need, 2 * self.capacity, 64)
+        for name, (shape, dt) in self._shapes.items():
+            old = getattr(self, name)
+            new: np.ndarray = np.zeros((cap, *shape), dtype=dt)
+            new[: len(old)] = old
+            setattr(self, name, new)
+        self.capacity = cap
+
+    def add(self, n: int) -> np.ndarray:
+        """``n`` fresh rows (no residual, zero width); their ids."""
+        rows = np.arange(self.n_rows, self.n_rows + n)
+        if self.n_rows + n > self.capacity:
+            self._grow(self.n_rows + n)
+        self.res[rows] = np.inf
+        self.ptr[rows] = self.count[rows] = 0
+        self.alphas[rows] = 1.0 - np.array(self.levels)[:, None]
+        self.due[rows] = 0.0
+        self.q[rows] = 0.0
+        self.tq[rows], self.tlt[rows], self.tle[rows] = np.inf, 0, self.window
+        self.n_rows += n
+        return rows
+
+    _STATE = ("res", "ptr", "count", "alphas", "due")
+
+    def export(self, row: int) -> bytes:
+        """Row ``row``'s state as bytes (the half-widths are recomputed on load)."""
+        return b"".join(getattr(self, name)[row].tobytes() for name in self._STATE)
+
+    def nbytes(self) -> int:
+        return sum(int(np.prod(self._shapes[n][0])) * np.dtype(self._shapes[n][1]).itemsize
+                   for n in self._STATE)
+
+    def load(self, row: int, raw: bytes, n_seen: int) -> None:
+        """Restore row ``row`` from :meth:`export`'s bytes (``n_seen``: values learnt)."""
+        pos = 0
+        for name in self._STATE:
+            shape, dt = self._shapes[name]
+            size = int(np.prod(shape)) * np.dtype(dt).itemsize
+            getattr(self, name)[row] = np.frombuffer(raw, dtype=dt, count=size // np.dtype(dt)
+                                                     .itemsize, offset=pos).reshape(shape)
+            pos += size
+        h = self.horizon
+        flat = np.arange(row * h, row * h + h)
+        invalidate(self.tq.reshape(-1, len(self.levels)), self.tlt.reshape(-1, len(self.levels)),
+                   self.tle.reshape(-1, len(self.levels)), flat)
+        rows = np.array([row])
+        if n_seen > 0 and self.count[row, 0] > 0:
+            self._quantiles(rows)
+        else:
+            self.q[row] = 0.0
+
+    # -- learning -----------------------------------------------------------------------
+
+    def update(self, rows: np.ndarray, y: np.ndarray, n: np.ndarray) -> None:
+        """Score the recorded paths of ``rows`` against their new values ``y``; ``n``: values
+        recorded so far per row (the horizons ``k <= min(n, H)`` have a forecast of ``y``)."""
+        h, lv = self.horizon, len(self.levels)
+        ix = rows_index(rows)
+        due = self.due.reshape(-1, h)[rows * h + n % h]  # (K, h) float32: forecasts of y
+        r32 = np.abs(y.astype(_F32)[:, None] - due)  # float32, as the per-object code
+        steady = bool(len(n)) and int(n.min()) >= h  # every horizon has a forecast of y
+        active = None if steady else np.arange(h) < np.minimum(n, h)[:, None]  # (K, h)
+        if self.gamma:
+            a = self.alphas[ix]
+            miss = r32[:, None, :] > self.q[ix]
+            new = a + self.gamma * (self._target - miss)
+            np.minimum(np.maximum(new, 0.0, out=new), 1.0, out=new)
+            self.alphas[ix] = new if active is None else np.where(active[:, None, :], new, a)
+        if active is None:
+            win, res = (rows[:, None] * h + np.arange(h)).reshape(-1), r32.reshape(-1)
+        else:
+            j, kk = np.nonzero(active)
+            if not len(j):
+                return
+            win, res = rows[j] * h + kk, r32[j, kk]
+        push(self.res.reshape(-1, self.window), self.ptr.reshape(-1), self.tq.reshape(-1, lv),
+             self.tlt.reshape(-1, lv), self.tle.reshape(-1, lv), win, res)
+        cnt = self.count.reshape(-1)
+        wx = rows_index(win)
+        cnt[wx] = np.minimum(cnt[wx] + 1, self.window)
+        self._quantiles(rows if steady else rows[n > 0])
+
+    def _quantiles(self, rows: np.ndarray) -> None:
+        """Refresh ``q[rows]`` from the rings and miss rates (``ConformalInterval._quantiles``)."""
+        if not len(rows):
+            return
+        h, lv = self.horizon, len(self.levels)
+        ix = rows_index(rows)
+        cnt = self.count[ix]  # (K, h)
+        rank = np.ceil((cnt + 1)[:, None, :] * (1.0 - self.alphas[ix]) - 1e-9).astype(np.int64)
+        rank = np.minimum(np.maximum(rank, 1), np.maximum(cnt, 1)[:, None, :]) - 1  # (K, L, h)
+        win = (rows[:, None] * h + np.arange(h)).reshape(-1)
+        q32 = select(self.res.reshape(-1, self.window), self.tq.reshape(-1, lv),
+                     self.tlt.reshape(-1, lv), self.tle.reshape(-1, lv), win,
+                     rank.transpose(0, 2, 1).reshape(-1, lv))
+        q = q32.reshape(len(rows), h, lv).transpose(0, 2, 1)  # float32 values, as float64
+        cold = cnt < self.min_n  # (K, h): borrow horizon 1's width times sqrt(k)
+        if cold.any():
+            warm = (q[:, :, :1] * self._sqrt_k).astype(_F32).astype(np.float64)
+            q = np.where(cold[:, None, :], warm, q)
+        self.q[ix] = q
+
+    def record(self, rows: np.ndarray, path: np.ndarray, n: np.ndarray) -> None:
+        """Record the paths forecast just now; ``n``: values learnt before the latest one."""
+        h = self.horizon
+        at = (rows * (h * h))[:, None] + self._diagonal[(n + 1) % h]
+        self.due.reshape(-1)[at] = path[:, :h]
+
+    # -- bands --------------------------------------------------------------------------
+
+    def bands(self, rows: np.ndarray, yhat: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``(lo, hi)`` per level around ``yhat`` (``(K, h)``, ``h <= horizon``)."""
+        h = yhat.shape[1]
+        out = []
+        ix = rows_index(rows)
+        for j in range(len(self.levels)):
+            d = self.q[ix, j, :h]
+            lo = yhat - d
+            if self.lower is not None:
+                lo = np.maximum(lo, self.lower)
+            out.append((lo, yhat + d))
+        return out

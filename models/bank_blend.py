@@ -1,0 +1,197 @@
+"""The LSTM blend for many rows: :class:`~models.factory.LstmBlend` as array operations.
+
+:class:`BlendBank` is the outer per-horizon ensemble of two members, the online ensemble's path
+and the LSTM's (an :class:`~models.external.ExternalPath`: a path set from outside, one step
+consumed per learnt value, the online path when there is none), weighted mean, squared
+inverse-error weights earned per horizon. LSTM paths are a per-row array input
+(:meth:`BlendBank.set_paths`); torch is never imported. :func:`reweight` is the weight update
+of :class:`~models.horizon.HorizonEnsemble`, shared with the bank's inner ensemble.
+
+>>> import numpy as np
+>>> b = BlendBank(horizon=2)
+>>> rows = b.add(1)
+>>> b.update(rows, np.array([3.0]), np.array([0]), np.array([[3.0, 3.0]])).tolist()
+[[3.0, 3.0]]
+>>> b.set_paths(rows, np.array([[9.0, 9.0]]), "v7", np.array([1]))
+>>> b.yhat[0].tolist(), b.version(0)
+([6.0, 6.0], 'v7')
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from models.orderstat import rows_index
+
+__all__ = ["BlendBank", "member_total", "reweight"]
+
+_F32 = np.float32
+VERSION_BYTES = 64  # a version name is kept in a fixed field of this many bytes
+
+
+def member_total(a: np.ndarray) -> np.ndarray:
+    """``a.sum(axis=1)`` of ``(K, m, h)``, member by member in order (numpy's own loop for
+    m < 8, so the result is the same to the bit)."""
+    total = a[:, 0].copy()
+    for i in range(1, a.shape[1]):
+        total += a[:, i]
+    return total
+
+
+def reweight(e: np.ndarray, err: np.ndarray, n: np.ndarray, w: np.ndarray, decay: float,
+             eps: float, power: float) -> tuple[np.ndarray, np.ndarray]:
+    """``HorizonEnsemble.update``'s errors and weights: ``e``, ``w`` ``(K, m, h)`` float64,
+    ``err`` the float32 absolute errors of the pending forecasts, ``n`` values learnt before."""
+    h = e.shape[2]
+    ewm = e * decay + (_F32(1.0 - decay) * err)
+    if bool(len(n)) and int(n.min()) > h:  # steady: every horizon scored before
+        inv = (ewm + eps) ** (-power)
+        return ewm, inv / member_total(inv)[:, None, :]
+    k = np.arange(h)
+    scored = np.minimum(n, h)[:, None]  # horizons k <= scored have a forecast of the value
+    first = ((n <= h)[:, None] & (k == scored - 1))[:, None, :]  # scored the first time
+    upd = (k < scored)[:, None, :]
+    e = np.where(first, err, np.where(upd, ewm, e))
+    inv = (e + eps) ** (-power)
+    return e, np.where(upd, inv / member_total(inv)[:, None, :], w)
+
+
+class BlendBank:
+    """The online path and the LSTM path blended per horizon (see the module docstring)."""
+
+    errors: np.ndarray
+    weights: np.ndarray
+    due: np.ndarray
+    yhat: np.ndarray
+    online: np.ndarray
+    path: np.ndarray
+    plen: np.ndarray
+    vname: np.ndarray
+
+    def __init__(self, horizon: int = 14, decay: float = 0.95, power: float = 2.0,
+                 eps: float = 1e-6) -> None:
+        self.horizon, self.decay, self.power, self.eps = horizon, decay, power, eps
+        h = horizon
+        k = np.arange(h)
+        self._diagonal = (((k[:, None, None] + k) % h) * (2 * h) + np.arange(2)[:, None] * h + k)
+        self._shapes: dict[str, tuple[tuple[int, ...], type]] = {
+            "errors": ((2, h), np.float64), "due": ((h, 2, h), _F32),
+            "yhat": ((h,), np.float64), "online": ((h,), np.float64),
+            "path": ((h,), np.float64), "plen": ((), np.int64),
+            "vname": ((VERSION_BYTES,), np.uint8), "weights": ((2, h), np.float64),
+        }
+        self.capacity = self.n_rows = 0
+        for name, (shape, dt) in self._shapes.items():
+            setattr(self, name, np.zeros((0, *shape), dtype=dt))
+
+    def add(self, n: int) -> np.ndarray:
+        rows = np.arange(self.n_rows, self.n_rows + n)
+        if self.n_rows + n > self.capacity:
+            cap = max(self.n_rows + n, 2 * self.capacity, 64)
+            for name, (shape, dt) in self._shapes.items():
+                new: np.ndarray = np.zeros((cap, *shape), dtype=dt)
+                new[: self.n_rows] = getattr(self, name)[: self.n_rows]
+                setattr(self, name, new)
+            self.capacity = cap
+        for name in self._shapes:
+            getattr(self, name)[rows] = 0
+        self.weights[rows] = 0.5
+        self.n_rows += n
+        return rows
+
+    _STATE = ("errors", "due", "yhat", "online", "path", "plen", "vname")
+
+    def nbytes(self) -> int:
+        return sum(int(np.prod(self._shapes[n][0])) * np.dtype(self._shapes[n][1]).itemsize
+                   for n in self._STATE)
+
+    def export(self, row: int) -> bytes:
+        return b"".join(getattr(self, name)[row].tobytes() for name in self._STATE)
+
+    def load(self, row: int, raw: bytes, n_seen: int) -> None:
+        pos = 0
+        for name in self._STATE:
+            shape, dt = self._shapes[name]
+            count = int(np.prod(shape))
+            getattr(self, name)[row] = np.frombuffer(raw, dtype=dt, count=count,
+                                                     offset=pos).reshape(shape)
+            pos += count * np.dtype(dt).itemsize
+        scored = min(max(n_seen - 1, 0), self.horizon)
+        self.weights[row] = 0.5
+        if scored:
+            inv = (self.errors[row, :, :scored] + self.eps) ** (-self.power)
+            self.weights[row, :, :scored] = inv / member_total(inv[None])[0]
+
+    def version(self, row: int) -> str | None:
+        """The version of row ``row``'s latest LSTM path (None: never given one)."""
+        raw = self.vname[row].tobytes().rstrip(b"\x00")
+        return raw.decode() if raw else None
+
+    def _lstm(self, ix: slice | np.ndarray, online: np.ndarray) -> np.ndarray:
+        """The LSTM member's forecasts: its path (its last value repeated past its end), or the
+        online path where it has none."""
+        plen = self.plen[ix]
+        k = np.arange(self.horizon)
+        last = np.take_along_axis(self.path[ix], np.maximum(plen - 1, 0)[:, None], axis=1)
+        ext = np.where(k < plen[:, None], self.path[ix], last)
+        return np.where((plen > 0)[:, None], ext, online)
+
+    def update(self, rows: np.ndarray, x: np.ndarray, n: np.ndarray,
+               online: np.ndarray) -> np.ndarray:
+        """Learn ``x`` (``n``: values learnt before it; ``online``: the online ensemble's path
+        after learning it); return the blended path."""
+        h = self.horizon
+        ix = rows_index(rows)
+        due = self.due.reshape(-1, 2 * h)[rows * h + n % h].reshape(-1, 2, h)
+        err = np.abs(x.astype(_F32)[:, None, None] - due)
+        e, w = reweight(self.errors[ix], err, n, self.weights[ix], self.decay, self.eps,
+                        self.power)
+        self.errors[ix], self.weights[ix] = e, w
+        self.online[ix] = online
+        plen = self.plen[ix]
+        if (plen > 0).any():  # the LSTM member consumes one step of its path
+            path = self.path[ix]
+            path[:, :-1] = np.where((plen > 0)[:, None], path[:, 1:], path[:, :-1])
+            self.path[ix] = path
+            self.plen[ix] = np.maximum(plen - 1, 0)
+        ext = self._lstm(ix, online)
+        at = (rows * (h * 2 * h))[:, None, None] + self._diagonal[(n + 1) % h]
+        self.due.reshape(-1)[at] = np.stack([online, ext], axis=1)
+        self.yhat[ix] = yhat = w[:, 0] * online + w[:, 1] * ext
+        return yhat
+
+    def set_paths(self, rows: np.ndarray, paths: np.ndarray, version: str,
+                  n: np.ndarray) -> None:
+        """Give ``rows`` their LSTM paths (``(K, L)``, ``1 <= L <= horizon``, finite) and
+        refresh the blend of the rows that have learnt a value (``n > 0``)."""
+        h = self.horizon
+        if paths.ndim != 2 or not 1 <= paths.shape[1] <= h or not np.isfinite(paths).all():
+            raise ValueError(f"paths must be finite, 1 to {h} values a row, got shape "
+                             f"{paths.shape}")
+        name = version.encode()
+        if len(name) > VERSION_BYTES:
+            raise ValueError(f"version must be at most {VERSION_BYTES} bytes, got {version!r}")
+        self.path[rows, : paths.shape[1]] = paths
+        self.plen[rows] = paths.shape[1]
+        self.vname[rows] = np.frombuffer(name.ljust(VERSION_BYTES, b"\x00"), dtype=np.uint8)
+        seen = n > 0
+        r = rows[seen]
+        if len(r):
+            online = self.online[r]
+            w, ext = self.weights[r], self._lstm(r, online)
+            self.yhat[r] = w[:, 0] * online + w[:, 1] * ext
+
+    def describe(self, row: int, online: dict[str, Any]) -> dict[str, Any]:
+        """``LstmBlend.describe``: the online stack's description ``online`` of ``row`` with
+        the LSTM's share (unchanged while the row has no LSTM path)."""
+        version = self.version(row)
+        if version is None:
+            return online
+        w_online, w_lstm = self.weights[row, :, 0].tolist()
+        weights = {k: v * w_online for k, v in online["weights"].items()}
+        weights["lstm"] = w_lstm
+        return online | {"weights": weights, "winner": max(weights, key=lambda k: weights[k]),
+                         "members": [*online["members"], "lstm"], "lstm_version": version,
+                         "blend": {"online": w_online, "lstm": w_lstm}}

@@ -1,0 +1,170 @@
+"""The default ensemble's members for many rows at once: seasonal naive, rolling medians and
+Holt-Winters on log1p, as array operations (one row per series).
+
+Each member keeps what the per-object class keeps (:class:`~models.baselines.SeasonalNaive`,
+:class:`~models.baselines.RollingMedian`, :class:`~models.online.HoltWintersLog1p`) in arrays
+and computes the same numbers with the same operations in the same order, so the paths are
+equal to the per-object ones. Holt-Winters needs ``season >= 2`` here (the default is 7).
+
+>>> import numpy as np
+>>> m = MemberBank(season=3, windows=(3,), horizon=4)
+>>> rows = m.add(1)
+>>> for n, y in enumerate([1.0, 100.0, 2.0, 3.0]):
+...     m.learn(rows, np.array([y]), np.array([n]))
+>>> m.paths(rows, np.array([4]))[0].round(2).tolist()  # naive, median(3), holt-winters
+[[100.0, 2.0, 3.0, 100.0], [3.0, 3.0, 3.0, 3.0], [115.02, 2.45, 1.46, 115.02]]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from models.orderstat import invalidate, push, rows_index, select
+
+__all__ = ["MemberBank"]
+
+_MAX_LOG = math.log1p(1e12)  # the cap of HoltWintersLog1p's forecasts
+
+
+class MemberBank:
+    """Seasonal naive, one rolling median per window, Holt-Winters log1p: ``paths`` gives
+    ``(rows, members, horizon)`` in that order."""
+
+    naive: np.ndarray
+    hw_level: np.ndarray
+    hw_seasonal: np.ndarray
+    hw_sum: np.ndarray
+
+    def __init__(self, season: int = 7, windows: Sequence[int] = (14, 28, 56),
+                 horizon: int = 14, alpha: float = 0.2, gamma: float = 0.1) -> None:
+        if type(season) is not int or season < 2:
+            raise ValueError(f"season must be an integer >= 2, got {season!r}")
+        self.season, self.windows, self.horizon = season, tuple(windows), horizon
+        self.alpha, self.gamma = alpha, gamma
+        self.n_members = len(self.windows) + 2
+        # _cycle[s, k] = (s + k) % season: the seasonal slot k + 1 steps after slot s - 1
+        self._cycle = (np.arange(season)[:, None] + np.arange(horizon)) % season
+        self.capacity = self.n_rows = 0
+        self._shapes: dict[str, tuple[tuple[int, ...], type]] = {
+            "naive": ((season,), np.float64),
+            "hw_level": ((), np.float64), "hw_seasonal": ((season,), np.float64),
+            "hw_sum": ((), np.float64),
+        }
+        for i, w in enumerate(self.windows):
+            self._shapes |= {f"med{i}": ((w,), np.float64), f"med{i}_ptr": ((), np.int64),
+                             f"med{i}_q": ((2,), np.float64), f"med{i}_lt": ((2,), np.int32),
+                             f"med{i}_le": ((2,), np.int32)}
+        for name, (shape, dt) in self._shapes.items():
+            setattr(self, name, np.zeros((0, *shape), dtype=dt))
+
+    def _grow(self, need: int) -> None:
+        cap = max(need, 2 * self.capacity, 64)
+        for name, (shape, dt) in self._shapes.items():
+            old = getattr(self, name)
+            new: np.ndarray = np.zeros((cap, *shape), dtype=dt)
+            new[: len(old)] = old
+            setattr(self, name, new)
+        self.capacity = cap
+
+    def add(self, n: int) -> np.ndarray:
+        rows = np.arange(self.n_rows, self.n_rows + n)
+        if self.n_rows + n > self.capacity:
+            self._grow(self.n_rows + n)
+        for name in self._shapes:
+            getattr(self, name)[rows] = 0
+        for i, w in enumerate(self.windows):
+            getattr(self, f"med{i}")[rows] = np.inf
+            getattr(self, f"med{i}_q")[rows] = np.inf
+            getattr(self, f"med{i}_le")[rows] = w
+        self.n_rows += n
+        return rows
+
+    def _state(self) -> list[str]:
+        return [n for n in self._shapes if not n.endswith(("_q", "_lt", "_le"))]
+
+    def export(self, row: int) -> bytes:
+        return b"".join(getattr(self, name)[row].tobytes() for name in self._state())
+
+    def nbytes(self) -> int:
+        return sum(int(np.prod(self._shapes[n][0])) * np.dtype(self._shapes[n][1]).itemsize
+                   for n in self._state())
+
+    def load(self, row: int, raw: bytes) -> None:
+        pos = 0
+        for name in self._state():
+            shape, dt = self._shapes[name]
+            count = int(np.prod(shape))
+            getattr(self, name)[row] = np.frombuffer(raw, dtype=dt, count=count,
+                                                     offset=pos).reshape(shape)
+            pos += count * np.dtype(dt).itemsize
+        for i in range(len(self.windows)):
+            invalidate(getattr(self, f"med{i}_q"), getattr(self, f"med{i}_lt"),
+                       getattr(self, f"med{i}_le"), np.array([row]))
+
+    def learn(self, rows: np.ndarray, y: np.ndarray, n: np.ndarray) -> None:
+        """Learn ``y`` (one value per row); ``n``: values each row learnt before it."""
+        m = self.season
+        self.naive.reshape(-1)[rows * m + n % m] = y
+        for i in range(len(self.windows)):
+            push(getattr(self, f"med{i}"), getattr(self, f"med{i}_ptr"),
+                 getattr(self, f"med{i}_q"), getattr(self, f"med{i}_lt"),
+                 getattr(self, f"med{i}_le"), rows, y)
+        self._learn_hw(rows, np.where(y > 0.0, np.log1p(np.maximum(y, 0.0)), 0.0), n)
+
+    def _learn_hw(self, rows: np.ndarray, z: np.ndarray, n: np.ndarray) -> None:
+        m, slot = self.season, n % self.season
+        init = n < m
+        if init.any():  # the first `season` values: level = their running mean
+            r, zi, ni = rows[init], z[init], n[init]
+            total = self.hw_sum[r] + zi
+            self.hw_sum[r] = total
+            self.hw_level[r] = level = total / (ni + 1)
+            self.hw_seasonal[r, ni] = zi  # the initial values, until the season is complete
+            done = ni + 1 == m
+            if done.any():
+                rd = r[done]
+                self.hw_seasonal[rd] = self.hw_seasonal[rd] - level[done][:, None]
+        go = ~init
+        if go.any():
+            r, zg, sl = rows[go], z[go], slot[go]
+            s_i, prev = self.hw_seasonal[r, sl], self.hw_level[r] + 0.0
+            a, g = self.alpha, self.gamma
+            self.hw_level[r] = a * (zg - s_i) + (1.0 - a) * prev
+            self.hw_seasonal[r, sl] = g * (zg - prev) + (1.0 - g) * s_i
+
+    def _median(self, rows: np.ndarray, i: int, n: np.ndarray) -> np.ndarray:
+        w = self.windows[i]
+        cnt = np.minimum(n, w)
+        rank = np.stack([np.maximum(cnt - 1, 0) // 2, cnt // 2], axis=1)
+        qq = select(getattr(self, f"med{i}"), getattr(self, f"med{i}_q"),
+                    getattr(self, f"med{i}_lt"), getattr(self, f"med{i}_le"), rows, rank)
+        lo, hi = qq[:, 0], qq[:, 1]
+        med = np.where(cnt % 2 == 1, hi, (lo + hi) / 2)
+        return np.where(cnt == 0, 0.0, med)
+
+    def paths(self, rows: np.ndarray, n: np.ndarray) -> np.ndarray:
+        """``(rows, members, horizon)`` forecasts; ``n``: values learnt (including the last)."""
+        h, m = self.horizon, self.season
+        out = np.empty((len(rows), self.n_members, h))
+        at = (rows * m)[:, None] + self._cycle[n % m]  # flat (row, slot) of k + 1 steps ahead
+        full = bool(len(n)) and int(n.min()) >= m
+        naive = self.naive.reshape(-1)[at]
+        if not full:
+            last = np.where(n > 0, self.naive.reshape(-1)[rows * m + (n - 1) % m], 0.0)
+            naive = np.where((n >= m)[:, None], naive, last[:, None])
+        out[:, 0] = naive
+        for i in range(len(self.windows)):
+            out[:, 1 + i] = self._median(rows, i, n)[:, None]
+        s = self.hw_seasonal.reshape(-1)[at]
+        if not full:
+            s = np.where((n < m)[:, None], 0.0, s)
+        z = self.hw_level[rows_index(rows)][:, None] + s
+        hw = np.expm1(np.minimum(z, _MAX_LOG))
+        hw[z <= 0.0] = 0.0
+        if not full:
+            hw[n == 0] = 0.0
+        out[:, -1] = hw
+        return out

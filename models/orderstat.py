@@ -1,0 +1,106 @@
+"""Order statistics of many sliding windows at once, exact, without sorting every step.
+
+The bank's rolling medians and conformal quantiles need, after every learnt value, the
+``r``-th smallest value of a window of the last ``W`` values, for thousands of windows at once.
+Sorting every window every step costs O(W log W) per window; here each window keeps its values
+in a ring of ``W`` slots (empty slots hold ``+inf``, so they sort last) and each tracked rank
+keeps three numbers: its value ``q``, ``lt`` (slots below ``q``) and ``le`` (slots at or below
+``q``). The rank-``r`` value (0-based) of the window is ``q`` exactly when ``lt <= r < le``.
+
+* :func:`push` replaces the oldest slot of some windows by a new value and moves ``lt``/``le``
+  by the two comparisons with ``q``: O(1) per tracked rank, no scan.
+* :func:`select` returns the rank-``r`` values; only the trackers whose ``q`` is no longer at
+  rank ``r`` (a value crossed it, or ``r`` moved) sort their window again. On intermittent
+  sales (many equal values) most trackers stay valid.
+
+Every value returned is an element of the window, so results equal a full sort's exactly.
+
+>>> import numpy as np
+>>> vals, ptr = np.full((1, 4), np.inf), np.zeros(1, dtype=np.int64)
+>>> q, lt, le = new_trackers(1, 4, m=1)
+>>> for v in [5.0, 1.0, 3.0, 2.0, 9.0]:
+...     push(vals, ptr, q, lt, le, np.array([0]), np.array([v]))
+>>> vals[0].tolist(), select(vals, q, lt, le, np.array([0]), np.array([[1]])).tolist()
+([9.0, 1.0, 3.0, 2.0], [[2.0]])
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["new_trackers", "push", "select", "invalidate", "rows_index"]
+
+
+def new_trackers(n: int, window: int, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``q``, ``lt``, ``le`` for ``n`` empty windows of ``window`` slots, ``m`` ranks each.
+
+    An empty window is all ``+inf``: every rank's value is ``inf``, ``lt = 0``, ``le = W``.
+    """
+    q = np.full((n, m), np.inf)
+    lt = np.zeros((n, m), dtype=np.int32)
+    le = np.full((n, m), window, dtype=np.int32)
+    return q, lt, le
+
+
+def invalidate(q: np.ndarray, lt: np.ndarray, le: np.ndarray, idx: np.ndarray) -> None:
+    """Reset the trackers of windows ``idx`` (after a window was filled from outside, e.g.
+    restored from bytes) to ``q = -inf``: no value is below or at it, so ``lt = le = 0`` is
+    exact whatever the window holds, and the next :func:`select` finds the rank from there."""
+    q[idx] = -np.inf
+    lt[idx] = 0
+    le[idx] = 0
+
+
+def rows_index(idx: np.ndarray) -> slice | np.ndarray:
+    """``idx`` as a slice when it is an ascending run of consecutive ids (a whole bank or
+    partition closing at once): indexing by it is then a view, not a gather."""
+    n = len(idx)
+    if n and idx[-1] - idx[0] == n - 1 and (n == 1 or bool((np.diff(idx) == 1).all())):
+        return slice(int(idx[0]), int(idx[-1]) + 1)
+    return idx
+
+
+def push(values: np.ndarray, ptr: np.ndarray, q: np.ndarray, lt: np.ndarray, le: np.ndarray,
+         idx: np.ndarray, v: np.ndarray) -> None:
+    """Write ``v[j]`` into the oldest slot of window ``idx[j]`` (``idx`` unique).
+
+    ``values``: ``(N, W)`` rings; ``ptr``: ``(N,)`` next slot; ``q``/``lt``/``le``: ``(N, M)``.
+    """
+    w = values.shape[1]
+    ix = rows_index(idx)
+    slot = ptr[ix]
+    flat = values.reshape(-1)
+    at = idx * w + slot
+    old = flat[at]
+    v = v.astype(values.dtype, copy=False)
+    flat[at] = v
+    nxt = slot + 1
+    nxt[nxt == w] = 0
+    ptr[ix] = nxt
+    qi = q[ix]
+    o, n = old[:, None], v[:, None]
+    lt[ix] += (n < qi).view(np.int8) - (o < qi).view(np.int8)
+    le[ix] += (n <= qi).view(np.int8) - (o <= qi).view(np.int8)
+
+
+def select(values: np.ndarray, q: np.ndarray, lt: np.ndarray, le: np.ndarray,
+           idx: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    """The rank-``rank[j, i]`` (0-based) values of windows ``idx[j]``: ``(len(idx), M)``.
+
+    A tracker no longer at its rank takes its value from its sorted window (and its counts
+    from the run of equal values there).
+    """
+    ix = rows_index(idx)
+    qi = q[ix].copy()
+    stale = (lt[ix] > rank) | (rank >= le[ix])
+    if not stale.any():
+        return qi
+    j, i = np.nonzero(stale)
+    win = idx[j]
+    srt = np.sort(values[win], axis=1)
+    val = srt[np.arange(len(win)), rank[j, i]]
+    eq = srt == val[:, None]
+    below = eq.argmax(axis=1)
+    q[win, i], lt[win, i], le[win, i] = val, below, below + eq.sum(axis=1)
+    qi[j, i] = val
+    return qi

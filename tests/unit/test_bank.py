@@ -1,0 +1,231 @@
+"""The bank equals the per-object stack it replaces, step by step, on real series.
+
+The per-object stack is what the worker runs per series: ``default_model(14, holidays=True)``
+dated on its first bucket, and an :class:`~models.anomaly.AnomalyDetector` that checks each
+closed value against the forecast made before it. A fixed sample of real SKUs from the first
+300k invoice lines of Online Retail II (Dec 2009 - mid 2010: Christmas, Easter and May bank
+holidays, cancellations, long runs of zeros) is fed to both, one day at a time, series
+starting on different days (so one batch mixes rows of every age). After every day, every
+forecast, band, anomaly score and alert must agree.
+
+Tolerance: 1e-9 relative + 1e-9 absolute. Here the two are bit-for-bit equal (the bank keeps
+the per-object code's operations, dtypes and order); the tolerance leaves room for a libm or
+SIMD ``expm1``/``log1p`` that rounds differently from Python's ``math`` on another machine.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models.anomaly import AnomalyDetector, Expected, Score
+from models.bank import ForecasterBank
+from models.bank_anomaly import KINDS, SEVERITIES
+from models.factory import SeriesModel, default_model
+
+RTOL = ATOL = 1e-9
+DAY = 86400
+EVENTS = 300_000
+SAMPLE = 48
+
+
+@pytest.fixture(scope="module")
+def sample(retail_csv: Path) -> list[tuple[int, list[float]]]:
+    """(first day, daily net quantities to the slice's last day) of a fixed sample of SKUs:
+    the 24 largest by volume and 24 drawn with a fixed seed from those with >= 20 selling
+    days."""
+    from stream.dataset import iter_events
+
+    days: dict[str, dict[int, float]] = {}
+    last = 0
+    for e in iter_events(retail_csv, limit=EVENTS):
+        d = int(e.ts // DAY)
+        per = days.setdefault(e.series, {})
+        per[d] = per.get(d, 0.0) + e.qty
+        last = max(last, d)
+    series: dict[str, tuple[int, list[float]]] = {}
+    for code, per in days.items():
+        selling = [d for d, q in per.items() if q > 0]
+        if selling:
+            first = min(selling)
+            series[code] = (first, [float(per.get(d, 0.0)) for d in range(first, last + 1)])
+    top = sorted(series, key=lambda c: (-sum(series[c][1]), c))[: SAMPLE // 2]
+    pool = sorted(c for c, (_, ys) in series.items()
+                  if c not in top and sum(y > 0 for y in ys) >= 20)
+    codes = top + random.Random(0).sample(pool, SAMPLE // 2)
+    return [series[c] for c in codes]
+
+
+def _per_object(first: int, lstm: bool) -> tuple[SeriesModel, AnomalyDetector]:
+    model = default_model(14, holidays=True, lstm=lstm)
+    model.forecaster.set_day(first)  # type: ignore[attr-defined]
+    return model, AnomalyDetector()
+
+
+def _observe(model: SeriesModel, det: AnomalyDetector, y: float) -> Score | None:
+    """The worker's check of a closed value (``Processor._score``) and its ``learn_one``."""
+    out = None
+    if model.n_seen:
+        f = model.forecast()
+        e = Expected(f.yhat[0], f.lo[0], f.hi[0], f.lo95[0], f.hi95[0])
+        out = det.observe(y, e, model.n_seen)
+    model.learn_one(y)
+    return out
+
+
+def _lstm_path(history: list[float], day: int) -> list[float]:
+    """A stand-in for the LSTM's forecast (any deterministic path will do): 3 to 14 values."""
+    level = sum(history[-7:]) / 7 * 0.8 + 0.5
+    return [level * (1.0 + 0.05 * (k % 7)) for k in range(3 + day % 12)]
+
+
+def _run(sample: list[tuple[int, list[float]]], bank: ForecasterBank, restore_at: int | None,
+         lstm: bool = False) -> tuple[int, ForecasterBank]:
+    """Feed both stacks day by day and compare everything; the number of comparisons. With
+    ``lstm``, every third day every live series gets an LSTM path (of 3 to 14 values)."""
+    start = min(first for first, _ in sample)
+    end = max(first + len(ys) for first, ys in sample)
+    objs: list[tuple[SeriesModel, AnomalyDetector] | None] = [None] * len(sample)
+    rows = bank.add_rows(len(sample))
+    compared = 0
+    for day in range(start, end):
+        if day == restore_at:  # persist every row, rebuild the bank from the bytes
+            fresh = ForecasterBank(lstm=lstm)
+            fresh.add_rows(len(sample))
+            for r in rows:
+                fresh.load_row(int(r), bank.export_row(int(r)))
+            bank = fresh
+        live = [i for i, (first, _) in enumerate(sample) if first <= day]
+        for i in live:
+            if objs[i] is None:
+                objs[i] = _per_object(sample[i][0], lstm)
+                bank.set_day([rows[i]], [sample[i][0]])
+        values = [sample[i][1][day - sample[i][0]] for i in live]
+        checks = bank.close(rows[live], np.array(values))
+        for j, i in enumerate(live):
+            obj = objs[i]
+            assert obj is not None
+            s = _observe(*obj, values[j])
+            if s is None:
+                assert checks.kind[j] == 0, (day, i)
+            else:
+                assert (KINDS[checks.kind[j]], SEVERITIES[checks.severity[j]]) == (
+                    s.kind, s.severity), (day, i)
+                assert bool(checks.alert[j]) == s.alert
+                assert checks.score[j] == pytest.approx(s.score, rel=RTOL, abs=ATOL)
+        if lstm and day % 3 == 0:
+            paths = [_lstm_path(sample[i][1][: day - sample[i][0] + 1], day) for i in live]
+            bank.set_lstm_paths(rows[live], np.array(paths), f"v{day}")
+            for i, path in zip(live, paths, strict=True):
+                obj = objs[i]
+                assert obj is not None
+                obj[0].forecaster.member.set_lstm_path(path, f"v{day}")  # type: ignore[attr-defined]
+        f = bank.forecast(rows[live], 14)
+        for j, i in enumerate(live):
+            obj = objs[i]
+            assert obj is not None
+            g = obj[0].forecast()
+            for name in ("yhat", "lo", "hi", "lo95", "hi95"):
+                np.testing.assert_allclose(getattr(f, name)[j], getattr(g, name),
+                                           rtol=RTOL, atol=ATOL, err_msg=f"{name} {day} {i}")
+            compared += 1
+            if day % 29 == 0:
+                d, m = bank.describe(int(rows[i])), g.model
+                assert d["winners"] == m["winners"] and d["n_seen"] == m["n_seen"]
+                np.testing.assert_allclose(d["weights_by_horizon"], m["weights_by_horizon"],
+                                           rtol=RTOL, atol=ATOL)
+                assert d["holiday_factor"] == m["holiday_factor"]
+                assert d.get("lstm_version") == m.get("lstm_version")
+                assert d["winner"] == m["winner"] and d["members"] == m["members"]
+                assert d["weights"] == pytest.approx(m["weights"], rel=RTOL, abs=ATOL)
+                assert d["interval"]["n"] == m["interval"]["n"]
+    return compared, bank
+
+
+@pytest.mark.parametrize("lstm", [False, True])
+def test_bank_equals_the_per_object_stack_on_real_series(
+        sample: list[tuple[int, list[float]]], lstm: bool) -> None:
+    compared, _ = _run(sample, ForecasterBank(lstm=lstm), restore_at=None, lstm=lstm)
+    assert compared > 5000
+
+
+def test_rows_restored_from_bytes_continue_exactly(
+        sample: list[tuple[int, list[float]]]) -> None:
+    start = min(first for first, _ in sample)
+    compared, bank = _run(sample, ForecasterBank(lstm=True), restore_at=start + 90, lstm=True)
+    assert compared > 5000
+    raw = bank.export_row(0)
+    assert isinstance(raw, bytes) and len(raw) < 16_000
+
+
+def test_exported_rows_are_bytes_of_a_fixed_size_and_checked() -> None:
+    bank = ForecasterBank()
+    rows = bank.add_rows(2)
+    bank.learn(rows, np.array([1.0, 2.0]))
+    raw = bank.export_row(1)
+    assert len(raw) == len(bank.export_row(0))
+    with pytest.raises(ValueError, match="raw must be a row of this bank"):
+        bank.load_row(0, raw[:-1])
+
+
+def test_bad_values_raise_and_learn_nothing() -> None:
+    bank = ForecasterBank()
+    rows = bank.add_rows(2)
+    with pytest.raises(ValueError, match="finite"):
+        bank.learn(rows, np.array([1.0, np.nan]))
+    with pytest.raises(ValueError, match="unique"):
+        bank.learn(np.array([0, 0]), np.array([1.0, 2.0]))
+    with pytest.raises(ValueError, match="rows must be in"):
+        bank.learn(np.array([2]), np.array([1.0]))
+    assert bank.describe(0)["n_seen"] == 0
+
+
+def test_horizon_beyond_the_calibrated_one_is_refused() -> None:
+    bank = ForecasterBank(horizon=7)
+    rows = bank.add_rows(1)
+    with pytest.raises(ValueError, match="horizon must be <= 7"):
+        bank.forecast(rows, 8)
+
+
+def test_the_bank_does_not_import_torch() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, models.bank; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_rows_added_later_grow_the_arrays_without_touching_earlier_rows() -> None:
+    rng = np.random.default_rng(4)
+    data = rng.poisson(3.0, size=(200, 40)).astype(np.float64)
+    grown, whole = ForecasterBank(), ForecasterBank()
+    first = grown.add_rows(30)
+    rows = whole.add_rows(200)
+    for t in range(20):
+        grown.learn(first, data[:30, t])
+        whole.learn(rows[:30], data[:30, t])
+    later = grown.add_rows(170)  # past the initial capacity: every array is reallocated
+    assert later.tolist() == list(range(30, 200)) and grown.n_rows == 200
+    for t in range(20, 40):
+        grown.learn(rows, data[:, t])
+        whole.learn(rows, data[:, t])
+    grown.learn(np.array([], dtype=np.int64), np.array([]))  # an empty batch is fine
+    a, b = grown.forecast(rows, 14), whole.forecast(rows, 14)
+    for name in ("yhat", "lo", "hi", "lo95", "hi95"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+
+
+def test_unknown_rows_and_bad_parameters_are_refused() -> None:
+    bank = ForecasterBank()
+    bank.add_rows(2)
+    for call in (lambda: bank.forecast([2], 1), lambda: bank.set_day([-1], [15_000]),
+                 lambda: bank.describe(5)):
+        with pytest.raises(ValueError, match=r"rows must be in \[0, 2\)"):
+            call()
+    with pytest.raises(ValueError, match="window must be an integer"):
+        ForecasterBank(window=1)
+    with pytest.raises(ValueError, match="season must be an integer >= 2"):
+        ForecasterBank(season=1)
