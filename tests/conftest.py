@@ -108,22 +108,16 @@ class Pipeline:
             SALESCAST_EVENT_TIME=s.event_time,
         )
 
-    def repartition(self, partitions: int, redis_db: int | None = None) -> None:
-        """Move this pipeline to fresh topics with ``partitions`` partitions (and, given
-        ``redis_db``, to that Redis database, emptied)."""
+    def repartition(self, partitions: int) -> None:
+        """Move this pipeline to fresh topics with ``partitions`` partitions."""
         from infra.services import create_topics
 
         run = uuid.uuid4().hex[:8]
-        s = self.settings
-        url = s.redis if redis_db is None else s.redis.rsplit("/", 1)[0] + f"/{redis_db}"
-        self.settings = s.model_copy(update=dict(
-            partitions=partitions, redis_url=url, events_topic=f"test.{run}.events",
+        self.settings = self.settings.model_copy(update=dict(
+            partitions=partitions, events_topic=f"test.{run}.events",
             deadletter_topic=f"test.{run}.deadletter", alerts_topic=f"test.{run}.alerts",
             buckets_topic=f"test.{run}.buckets", worker_id=f"test-worker-{run}"))
         create_topics(self.settings.kafka, self.settings)
-        if redis_db is not None:
-            self.redis = redis.Redis.from_url(url)
-            self.redis.flushdb()
 
     def start_worker(self) -> subprocess.Popen[bytes]:
         proc = spawn(salescast_cmd("worker", "--loglevel", "info"), self.env(),
