@@ -16,6 +16,8 @@ True
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 __all__ = ["partition_for", "murmur2", "PRODUCER_PARTITIONER"]
 
 #: confluent-kafka's name for the same partitioner (keys hashed with murmur2, like Java's)
@@ -59,4 +61,10 @@ def partition_for(series: str, partitions: int) -> int:
     """
     if partitions < 1:
         raise ValueError(f"partitions must be >= 1, got {partitions}")
+    return _partition(series, partitions)
+
+
+@lru_cache(maxsize=1 << 17)
+def _partition(series: str, partitions: int) -> int:
+    # cached: the worker asks once per event, and murmur2 in Python costs ~5-10 us a key
     return (murmur2(series.encode()) & 0x7FFFFFFF) % partitions

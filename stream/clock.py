@@ -1,0 +1,97 @@
+"""The event-time clock of one partition: when buckets are due, robust to a wrong clock.
+
+Pure: no Kafka, no Faust; picklable, meant to live in a Faust table (one per partition).
+
+:class:`PartitionClock` remembers the latest event time of the last ``window`` (64) distinct
+series seen on the partition, and its ``watermark`` is the *lower median* of those times: more
+than half of the recently active series must have reached a time before the clock does, so one
+series, or a minority of producers, cannot move it for everyone. It only moves forward, and is
+undefined until ``min_series`` (default 3) distinct series, or 100 events, were seen. The
+caller feeds it with :meth:`~PartitionClock.observe` per event and moves it with
+:meth:`~PartitionClock.advance` once per message. :class:`stream.bucketing.SeriesBuckets`
+rejects an event more than ``max_future_seconds`` ahead of the watermark (the worker uses this
+in replay mode; in live mode it bounds event time by the message timestamp instead).
+"""
+
+from __future__ import annotations
+
+__all__ = ["PartitionClock", "MAX_FUTURE_SECONDS", "CLOCK_WINDOW", "CLOCK_MIN_SERIES",
+           "CLOCK_WARMUP"]
+
+MAX_FUTURE_SECONDS = 30 * 86400
+#: distinct series whose latest event times make a partition's watermark (their lower median)
+CLOCK_WINDOW = 64
+#: the watermark is undefined until this many distinct series, or CLOCK_WARMUP events, were seen
+CLOCK_MIN_SERIES = 3
+CLOCK_WARMUP = 100
+
+
+class PartitionClock:
+    """The event-time clock of one partition (see the module docstring for the rules).
+
+    >>> clock = PartitionClock()
+    >>> for series, ts in [("A", 100.0), ("B", 200.0), ("C", 300.0)]:
+    ...     clock.observe(series, ts)
+    >>> clock.advance()  # lower median of 100, 200, 300
+    200.0
+    >>> clock.observe("A", 9e9); clock.advance()  # never further than a majority reached
+    300.0
+    >>> clock.observe("B", 400.0); clock.advance()
+    400.0
+    """
+
+    __slots__ = ("watermark", "max_future_seconds", "window", "recent", "events", "min_series")
+
+    def __init__(
+        self,
+        max_future_seconds: float = MAX_FUTURE_SECONDS,
+        watermark: float | None = None,
+        window: int = CLOCK_WINDOW,
+        min_series: int = CLOCK_MIN_SERIES,
+    ) -> None:
+        if not max_future_seconds > 0:
+            raise ValueError(f"max_future_seconds must be > 0, got {max_future_seconds!r}")
+        if not isinstance(window, int) or window < 1:
+            raise ValueError(f"window must be a positive integer, got {window!r}")
+        self.max_future_seconds = max_future_seconds
+        self.watermark = watermark
+        self.window = window
+        self.min_series = min_series  # distinct series needed (or CLOCK_WARMUP events) to start
+        # series -> its latest event time seen, least recently seen series first
+        self.recent: dict[str, float] = {}
+        self.events = 0
+
+    def __repr__(self) -> str:
+        return f"PartitionClock(watermark={self.watermark!r})"
+
+    def __getstate__(self) -> tuple[object, ...]:
+        return (self.max_future_seconds, self.watermark, self.window, self.recent, self.events,
+                self.min_series)
+
+    def __setstate__(self, state: tuple[object, ...]) -> None:
+        self.max_future_seconds, self.watermark = state[0], state[1]  # type: ignore[assignment]
+        if len(state) >= 6:
+            self.window, self.recent, self.events, self.min_series = state[2:6]  # type: ignore[assignment]
+        else:  # a clock pickled before the median rule: keep its watermark
+            self.window, self.recent, self.events = CLOCK_WINDOW, {}, CLOCK_WARMUP
+            self.min_series = CLOCK_MIN_SERIES
+
+    def observe(self, series: str, ts: float) -> None:
+        """Remember that ``series`` reached event time ``ts`` (does not move the watermark)."""
+        recent = self.recent
+        old = recent.pop(series, None)
+        recent[series] = ts if old is None or ts > old else old
+        if len(recent) > self.window:
+            del recent[next(iter(recent))]
+        self.events += 1
+
+    def advance(self) -> float | None:
+        """Move the watermark up to the lower median of the recent series' latest times."""
+        recent = self.recent
+        if not recent or (len(recent) < self.min_series and self.events < CLOCK_WARMUP):
+            return self.watermark
+        times = sorted(recent.values())
+        candidate = times[(len(times) - 1) // 2]
+        if self.watermark is None or candidate > self.watermark:
+            self.watermark = candidate
+        return self.watermark
