@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SALESCAST := $(VENV)/bin/salescast
 
-.PHONY: help venv tools demo test test-unit test-integration lint bench clean
+.PHONY: help venv tools demo test test-unit test-integration test-scale lint bench clean
 
 help:
 	@echo "make demo              local Kafka + Redis, real data replayed, forecasts live over WebSocket"
@@ -31,6 +31,9 @@ test-unit: venv
 
 test-integration: venv tools
 	$(PY) -m pytest -q -m "integration"
+
+test-scale: venv tools
+	SALESCAST_TEST_SCALE=1 $(PY) -m pytest -q tests/integration/test_scale_out.py
 
 lint: venv
 	$(VENV)/bin/ruff check .
