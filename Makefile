@@ -11,6 +11,7 @@ help:
 	@echo "make demo              local Kafka + Redis, real data replayed, forecasts live over WebSocket"
 	@echo "make test              lint, type check, unit + integration + browser tests"
 	@echo "make test-unit         the quick unit run (no Kafka/Redis)"
+	@echo "make test-scale        the multi-worker scale-out test (not exact yet: issue 13)"
 	@echo "make bench             throughput/latency benchmark (prints figures and ratios)"
 	@echo "make lint              ruff + mypy"
 
