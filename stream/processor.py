@@ -268,7 +268,7 @@ class Processor:
         """Hand the LSTM paths of the closed series to the bank; the states it changed."""
         assert self.path_provider is not None
         given = self.path_provider(states)
-        if not given:
+        if not given or not len(given[0]):
             return {}
         which, paths, version = given
         paths = np.asarray(paths, dtype=np.float64)[:, : self.horizon]
