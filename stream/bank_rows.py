@@ -15,6 +15,7 @@ k buckets ahead), movers and alerts come out in the per-object processor's order
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +27,11 @@ from models.factory import Forecast
 from stream.bucketing import ClosedBucket
 from stream.series_state import RECENT_ALERTS, BatchOutput, SeriesState
 
-__all__ = ["Due", "Resident", "learn_due"]
+__all__ = ["Due", "PathProvider", "Resident", "learn_due"]
+
+#: the LSTM runner: given the states whose buckets closed, (which of them, their LSTM paths
+#: (n, L), the model version) or None
+PathProvider = Callable[[list[SeriesState]], "tuple[list[int], np.ndarray, str] | None"]
 
 
 @dataclass(slots=True)
@@ -62,6 +67,20 @@ class Resident:
             self.bank.load_row(row, st.row)
         self.rows[sid], self.owner[sid] = row, st
         return row
+
+    def set_paths(self, states: list[SeriesState],
+                  given: tuple[list[int], np.ndarray, str] | None) -> dict[str, SeriesState]:
+        """Hand the LSTM runner's paths (which of ``states``, ``(n, L)`` paths, version) to
+        the bank (cut to its horizon; a row with a non-finite path keeps its old one); the
+        states whose rows changed."""
+        if not given or not len(given[0]):
+            return {}
+        which, paths, version = given
+        paths = np.asarray(paths, dtype=np.float64)[:, : self.bank.horizon]
+        finite = np.asarray(np.isfinite(paths).all(axis=1))  # the bank refuses broken paths
+        chosen = [states[i] for i, ok in zip(which, finite.tolist(), strict=True) if ok]
+        self.bank.set_lstm_paths([self.row(st) for st in chosen], paths[finite], version)
+        return {st.series: st for st in chosen}
 
     def export(self, st: SeriesState) -> None:
         st.row = self.bank.export_row(self.rows[st.series])

@@ -6,9 +6,9 @@ series whose buckets closed, it builds the recent history from the series' state
 batched forward pass and returns each series' median path; the processor hands them to its
 bank (``ForecasterBank.set_lstm_paths``, the LSTM blend), which blends them with the online
 ensemble (weights earned online). :meth:`LstmRunner.swap` loads a newly announced version
-through the model store, which verifies it; a corrupt or incompatible artifact is refused with a log line and the
-previous version stays in use. Inference errors are logged and skipped: the LSTM can never
-stop the stream.
+through the model store, which verifies it; a corrupt or incompatible artifact is refused
+with a log line and the previous version stays in use. Inference errors are logged and
+skipped: the LSTM can never stop the stream.
 """
 
 from __future__ import annotations

@@ -17,11 +17,8 @@ its code) -> feed the partition clock and move it -> close every bucket the wate
 the model learns each closed value and forecasts h=1..H.
 
 Event time (the README's "Event-time rules"): ``live`` mode rejects an event more than
-``max_skew`` seconds after its message's timestamp (the broker's append time on topics that
-``services up`` creates), so a producer's wrong clock cannot open buckets in the future; ``replay``
-mode (old or simulated data) instead rejects events more than ``max_ahead`` seconds ahead of the
-partition watermark. In both, the watermark is the partition clock's lower median over recently
-active series (:class:`stream.bucketing.PartitionClock`).
+``max_skew`` s after its message's timestamp, ``replay`` mode one more than ``max_ahead`` s
+ahead of the partition watermark (the lower median over recently active series).
 
 Exactly-once effects from at-least-once delivery: the partition state remembers the last offset
 its clock observed, each series the last offset it applied, so a replay after a crash neither
@@ -43,13 +40,11 @@ from array import array
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from config import Settings
 from contracts.wire import SeriesWrite
 from models.bank import UNDATED
 from models.factory import Forecast
-from stream.bank_rows import Due, Resident, learn_due
+from stream.bank_rows import Due, PathProvider, Resident, learn_due
 from stream.bucketing import (
     CLOCK_MIN_SERIES,
     Accepted,
@@ -79,9 +74,6 @@ __all__ = ["Message", "SeriesState", "PartitionState", "BatchOutput", "Processor
            "PathProvider", "series_key", "partition_key"]
 
 DAY = 86400
-#: the LSTM runner: given the states whose buckets closed, (which of them, their LSTM paths
-#: (rows, L), the model version) or None
-PathProvider = Callable[[list[SeriesState]], "tuple[list[int], np.ndarray, str] | None"]
 
 
 class Processor:
@@ -213,7 +205,8 @@ class Processor:
         learnt = learn_due(res, dues, self.horizon, self.width, out) if dues else []
         changed = {st.series: st for st in learnt}
         if self.path_provider is not None and closed:
-            changed.update(self._set_paths(res, [touched[sid] for sid in closed]))
+            states = [touched[sid] for sid in closed]
+            changed.update(res.set_paths(states, self.path_provider(states)))
         if changed:
             res.forecasts(list(changed.values()), self.horizon)
             for st in changed.values():
@@ -263,20 +256,6 @@ class Processor:
         st.forecast = None  # recomputed from the row once it has learnt
         st.origin = closed[-1].end
         return due
-
-    def _set_paths(self, res: Resident, states: list[SeriesState]) -> dict[str, SeriesState]:
-        """Hand the LSTM paths of the closed series to the bank; the states it changed."""
-        assert self.path_provider is not None
-        given = self.path_provider(states)
-        if not given or not len(given[0]):
-            return {}
-        which, paths, version = given
-        paths = np.asarray(paths, dtype=np.float64)[:, : self.horizon]
-        finite = np.isfinite(paths).all(axis=1)  # the bank refuses a broken path
-        chosen = [states[i] for i, ok in zip(which, finite.tolist(), strict=True) if ok]
-        rows = [res.row(st) for st in chosen]
-        res.bank.set_lstm_paths(rows, paths[finite], version)
-        return {st.series: st for st in chosen}
 
     def forecast_of(self, st: SeriesState, res: Resident | None = None) -> Forecast | None:
         """The forecast of ``st``'s model (recomputed from its row: it is not pickled)."""
