@@ -94,11 +94,9 @@ class Processor:
         # the events topic's partition count: events of a series found elsewhere are re-routed
         self.partitions = partitions
         self.live, self.max_skew, self.max_ahead = event_time == "live", max_skew, max_ahead
-        # the model: default_model(horizon, lstm=lstm, holidays=holidays) as bank rows;
-        # holidays date each series on its first close (the factor counts days)
+        # the model: default_model(horizon, lstm=lstm, holidays=holidays) as bank rows; the
+        # path provider (the LSTM runner) gets the closed series once per batch, before writes
         self.lstm, self.holidays = lstm or path_provider is not None, holidays
-        # called once per batch with the series whose buckets closed, before their writes:
-        # the worker's LSTM runner returns their LSTM paths (batched inference) there
         self.path_provider = path_provider
         self.banks: dict[int, Resident] = {}  # partition -> its resident bank
         self._scratch: Resident | None = None  # forecasts of states no partition holds
@@ -115,6 +113,9 @@ class Processor:
     def new_series(self, series: str) -> SeriesState:
         # the bucketing keeps no history: SeriesState.history is the compact copy
         return SeriesState(series, SeriesBuckets(self.width, self.lateness, 0))
+
+    def forget(self) -> None:  # on a rebalance: every changed row is in its state by then
+        self.banks.clear()
 
     def resident(self, partition: int) -> Resident:
         res = self.banks.get(partition)
