@@ -23,6 +23,7 @@ import numpy as np
 from models.anomaly import Expected, Score, make_alert
 from models.bank import ForecasterBank
 from models.bank_anomaly import KINDS, SEVERITIES
+from models.bank_ops import describe_rows
 from models.factory import Forecast
 from stream.bucketing import ClosedBucket
 from stream.series_state import RECENT_ALERTS, BatchOutput, SeriesState
@@ -91,8 +92,8 @@ class Resident:
         rows = np.array([self.row(st) for st in states], dtype=np.int64)
         f = self.bank.forecast(rows, horizon)
         yhat, lo, hi, lo95, hi95 = (a.tolist() for a in (f.yhat, f.lo, f.hi, f.lo95, f.hi95))
-        for i, (st, row) in enumerate(zip(states, rows.tolist(), strict=True)):
-            model = self.bank.describe(row)
+        for i, (st, model) in enumerate(zip(states, describe_rows(self.bank, rows.tolist()),
+                                            strict=True)):
             model["interval"].update(lo95=lo95[i], hi95=hi95[i])
             st.forecast = Forecast(yhat[i], lo[i], hi[i], model, lo95[i], hi95[i])
 
