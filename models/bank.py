@@ -135,8 +135,7 @@ class ForecasterBank(BatchForecaster):
 
     def set_day(self, rows: Any, days: Any) -> None:
         """Date ``rows``: the epoch day (UTC) of the next value each will learn."""
-        r = self._rows_of(rows)
-        self.day[r] = np.asarray(days, dtype=np.int64)
+        self.day[self._rows_of(rows)] = np.asarray(days, dtype=np.int64)
 
     def _rows_of(self, rows: Any) -> np.ndarray:
         """``rows`` as int64 ids, each an existing row (else ValueError)."""
@@ -177,29 +176,32 @@ class ForecasterBank(BatchForecaster):
         self.detector.load(row, raw[pos + mem + band : pos + mem + band + det])
         if self.blend is not None:
             self.blend.load(row, raw[pos + mem + band + det :], n)
-        scored = min(max(n - 1, 0), self.horizon)
         self.weights[row] = 1.0 / self.members.n_members
-        if scored:
+        if scored := min(max(n - 1, 0), self.horizon):
             inv = (self.errors[row, :, :scored] + self.eps) ** (-self.power)
             self.weights[row, :, :scored] = inv / member_total(inv[None])[0]
 
     # -- learning -----------------------------------------------------------------------
 
     def learn(self, rows: Any, values: Any) -> None:
-        """Learn one closed value per row (the anomaly check runs too: see :meth:`close`)."""
-        self.close(rows, values)
+        self.close(rows, values)  # the anomaly check runs too
 
-    def close(self, rows: Any, values: Any) -> Checks:
+    def close(self, rows: Any, values: Any, against: tuple[Any, ...] | None = None) -> Checks:
         """Close one bucket of each of ``rows``: check ``values`` against the forecast made
-        before them (rows that have learnt nothing are not checked), then learn them."""
+        before them (rows that have learnt nothing are not checked), then learn them.
+        ``against`` (``checked, yhat, lo, hi, lo95, hi95``: a mask over ``rows``, then what each
+        checked row expected) replaces that forecast (the worker's, made k buckets before)."""
         r, y = check_batch(rows, values, self._rows)
         n = self.n[r]
-        seen = n > 0
-        if seen.all():
+        seen = n > 0 if against is None else np.asarray(against[0], dtype=bool)
+        if against is not None:
+            yh, lo, hi, lo95, hi95 = (np.asarray(a, dtype=np.float64) for a in against[1:])
+            checks = spread_checks(self.detector.observe(r[seen], y[seen], yh, lo, hi, lo95,
+                                                         hi95, n[seen]), seen)
+        elif seen.all():
             checks = self._check(r, y, n)
         else:  # a row that has learnt nothing has no forecast to check against
-            part = self._check(r[seen], y[seen], n[seen])
-            checks = spread_checks(part, seen)
+            checks = spread_checks(self._check(r[seen], y[seen], n[seen]), seen)
         self._learn(r, y, n)
         return checks
 
@@ -288,9 +290,8 @@ class ForecasterBank(BatchForecaster):
         by_h = self.weights[row].T  # (h, m), as HorizonEnsemble keeps them
         w = by_h.tolist()
         winners = [names[int(np.argmax(v))] for v in by_h]
-        n = int(self.n[row])
         out: dict[str, Any] = {
-            "name": self.name, "n_seen": n, "members": list(names),
+            "name": self.name, "n_seen": int(self.n[row]), "members": list(names),
             "weights": dict(zip(names, w[0], strict=True)), "winner": winners[0],
             "weights_by_horizon": w, "winners": winners,
             "holiday_factor": round(float(self.factor[row]), 3),

@@ -12,12 +12,13 @@ True
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 import numpy as np
 
 from models.calendar import is_uk_holiday
 
-__all__ = ["is_holiday", "weighted_median"]
+__all__ = ["describe_rows", "is_holiday", "weighted_median"]
 
 _TABLE_DAYS = 26_000  # the holiday table covers epoch days 0..25,999 (to 2041)
 
@@ -45,3 +46,27 @@ def weighted_median(w: np.ndarray, v: np.ndarray) -> np.ndarray:
     cum = np.cumsum(np.take_along_axis(wt, order, axis=-1), axis=-1)
     pick = (cum < 0.5 - 1e-12).sum(axis=-1, keepdims=True)
     return np.take_along_axis(vt, np.take_along_axis(order, pick, axis=-1), axis=-1)[..., 0]
+
+
+def describe_rows(bank: Any, rows: list[int]) -> list[dict[str, Any]]:
+    """``[bank.describe(r) for r in rows]`` (:class:`~models.bank.ForecasterBank`) with one
+    array step for all of them instead of one per row and horizon."""
+    r = np.asarray(rows, dtype=np.int64)
+    names = bank.member_names
+    by_h = bank.weights[r].transpose(0, 2, 1)  # (rows, h, m), as HorizonEnsemble keeps them
+    winners = np.argmax(by_h, axis=2).tolist()
+    w_all, n_all = by_h.tolist(), bank.n[r].tolist()
+    factor, count = bank.factor[r].tolist(), bank.bands.count[r, 0].tolist()
+    levels = list(bank.levels)
+    out = []
+    for i, row in enumerate(rows):
+        w = w_all[i]
+        won = [names[k] for k in winners[i]]
+        d: dict[str, Any] = {
+            "name": bank.name, "n_seen": n_all[i], "members": list(names),
+            "weights": dict(zip(names, w[0], strict=True)), "winner": won[0],
+            "weights_by_horizon": w, "winners": won,
+            "holiday_factor": round(factor[i], 3),
+            "interval": {"coverage": levels[0], "levels": list(levels), "n": count[i]}}
+        out.append(d if bank.blend is None else bank.blend.describe(row, d))
+    return out

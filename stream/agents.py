@@ -174,6 +174,7 @@ def build_worker(
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def forget_cache(sender: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:
         store.forget()
+        processor.forget()  # rows reload from the states' bytes
 
     def owned_states() -> list[SeriesState]:
         return [st for key in store.keys() if key.startswith("s:")  # noqa: SIM118

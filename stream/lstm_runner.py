@@ -3,12 +3,12 @@
 :class:`LstmRunner` holds the current model version (none until the trainer promotes one).
 :meth:`LstmRunner.provide` is the processor's ``path_provider``: once per batch, for every
 series whose buckets closed, it builds the recent history from the series' state, runs one
-batched forward pass and hands each series' median path to its
-:class:`~models.factory.LstmBlend`, which blends it with the online ensemble (weights earned
-online). :meth:`LstmRunner.swap` loads a newly announced version through the model store,
-which verifies it; a corrupt or incompatible artifact is refused with a log line and the
-previous version stays in use. Inference errors are logged and skipped: the LSTM can never
-stop the stream.
+batched forward pass and returns each series' median path; the processor hands them to its
+bank (``ForecasterBank.set_lstm_paths``, the LSTM blend), which blends them with the online
+ensemble (weights earned online). :meth:`LstmRunner.swap` loads a newly announced version
+through the model store, which verifies it; a corrupt or incompatible artifact is refused
+with a log line and the previous version stays in use. Inference errors are logged and
+skipped: the LSTM can never stop the stream.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from models.factory import LstmBlend
     from models.lstm import GlobalLSTM
     from stream.processor import SeriesState
 
@@ -59,41 +58,28 @@ class LstmRunner:
         log.warning("LSTM model %s loaded (hot swap)", version)
         return True
 
-    def provide(self, states: list[SeriesState]) -> None:
-        """Set the LSTM path of every given series (one batched forward pass)."""
-        if self.model is None:
-            return
+    def provide(self, states: list[SeriesState]) -> tuple[list[int], np.ndarray, str] | None:
+        """The LSTM paths of the given series (one batched forward pass): which of them (those
+        with at least 14 closed buckets), their median paths ``(n, L)`` and the version."""
+        if self.model is None or self.version is None:
+            return None
         from models.lstm import History, predict
 
-        todo = [st for st in states
-                if _blend(st) is not None and st.origin is not None and len(st.history) >= 14]
+        todo = [i for i, st in enumerate(states)
+                if st.origin is not None and len(st.history) >= 14]
         if not todo:
-            return
+            return None
         started = time.perf_counter()
         try:
             hists = [History(int(st.origin or 0) - len(st.history) * self.width, self.width,
-                             np.frombuffer(st.history, dtype=np.float64)) for st in todo]
+                             np.frombuffer(st.history, dtype=np.float64))
+                     for st in (states[i] for i in todo)]
             q = predict(self.model, hists)
         except Exception as exc:  # never stop the stream for the LSTM
             log.error("LSTM inference failed for %d series: %s", len(todo), exc)
-            return
-        mid = q.shape[2] // 2
-        for st, path in zip(todo, q[:, :, mid].tolist(), strict=True):
-            blend = _blend(st)
-            assert blend is not None
-            blend.set_lstm_path(path, self.version)
-            st.forecast = st.model.forecast()
+            return None
+        paths = np.ascontiguousarray(q[:, :, q.shape[2] // 2], dtype=np.float64)
         self.batches += 1
         self.series += len(todo)
         self.seconds += time.perf_counter() - started
-
-
-def _blend(st: SeriesState) -> LstmBlend | None:
-    """The series' LSTM blend (possibly inside the holiday adjustment), if it has one."""
-    from models.calendar import HolidayAdjusted
-    from models.factory import LstmBlend
-
-    fc = st.model.forecaster
-    if isinstance(fc, HolidayAdjusted):
-        fc = fc.member
-    return fc if isinstance(fc, LstmBlend) else None
+        return todo, paths, self.version

@@ -17,15 +17,17 @@ its code) -> feed the partition clock and move it -> close every bucket the wate
 the model learns each closed value and forecasts h=1..H.
 
 Event time (the README's "Event-time rules"): ``live`` mode rejects an event more than
-``max_skew`` seconds after its message's timestamp (the broker's append time on topics that
-``services up`` creates), so a producer's wrong clock cannot open buckets in the future; ``replay``
-mode (old or simulated data) instead rejects events more than ``max_ahead`` seconds ahead of the
-partition watermark. In both, the watermark is the partition clock's lower median over recently
-active series (:class:`stream.bucketing.PartitionClock`).
+``max_skew`` s after its message's timestamp, ``replay`` mode one more than ``max_ahead`` s
+ahead of the partition watermark (the lower median over recently active series).
 
 Exactly-once effects from at-least-once delivery: the partition state remembers the last offset
 its clock observed, each series the last offset it applied, so a replay after a crash neither
 moves the clock twice nor counts twice, and re-emits the Redis writes of the series it skips.
+
+The models are rows of one :class:`~models.bank.ForecasterBank` per partition
+(:mod:`stream.bank_rows`): the buckets a batch closes are collected while its messages are
+applied and learnt at its end, one bank call per round over every series, in the order and
+with the scores the per-object models had (tests/unit/test_processor_bank.py).
 
 Series that stop selling are not swept: their zero buckets are filled in (and learnt) when
 they are next touched, so a silent series keeps its last forecast, dated by its ``origin``.
@@ -36,14 +38,13 @@ from __future__ import annotations
 import heapq
 from array import array
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from config import Settings
 from contracts.wire import SeriesWrite
-from models.anomaly import AnomalyDetector, Expected, make_alert
-from models.calendar import HolidayAdjusted
-from models.factory import Forecast, SeriesModel, default_model
+from models.bank import UNDATED
+from models.factory import Forecast
+from stream.bank_rows import Due, PathProvider, Resident, learn_due
 from stream.bucketing import (
     CLOCK_MIN_SERIES,
     Accepted,
@@ -54,130 +55,33 @@ from stream.bucketing import (
     TooFarAhead,
 )
 from stream.partitioning import partition_for
-from stream.records import DeadLetter, SaleEvent
+from stream.records import DeadLetter
+from stream.series_state import (
+    UPDATE_HISTORY,
+    BatchOutput,
+    Message,
+    PartitionState,
+    SeriesState,
+    partition_key,
+    raw_of,
+    rerouted,
+    series_key,
+    valid_indices,
+)
 from stream.validation import parse_message
 
-__all__ = ["Message", "SeriesState", "PartitionState", "BatchOutput", "Processor"]
+__all__ = ["Message", "SeriesState", "PartitionState", "BatchOutput", "Processor",
+           "PathProvider", "series_key", "partition_key"]
 
 DAY = 86400
-RECENT_ALERTS = 5  # alerts kept per series, republished when Redis comes back empty
-UPDATE_HISTORY = 28  # closed buckets carried by each live update (the snapshot has them all)
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    """One Kafka message: its offset, producer timestamp (s) and raw value."""
-
-    offset: int
-    timestamp: float
-    value: bytes
-
-
-@dataclass
-class SeriesState:
-    """Everything the worker keeps for one series (pickled into the state table)."""
-
-    series: str
-    buckets: SeriesBuckets
-    model: SeriesModel
-    positions: dict[int, int] = field(default_factory=dict)  # partition -> last applied offset
-    events: int = 0  # accepted events, ever
-    last_ts: float = 0.0
-    forecast: Forecast | None = None
-    origin: int | None = None  # start of the first bucket the forecast is for
-    # recent closed values, oldest first, ending at ``origin`` (compact: 8 bytes a bucket)
-    history: array[float] = field(default_factory=lambda: array("d"))
-    detector: AnomalyDetector = field(default_factory=AnomalyDetector)
-    alerts: list[dict[str, Any]] = field(default_factory=list)  # the last RECENT_ALERTS alerts
-    mover: dict[str, float] | None = None  # distance of the latest closed bucket from forecast
-
-    def __getstate__(self) -> dict[str, Any]:
-        # the forecast is recomputed whenever a bucket closes: not worth pickling
-        return {k: v for k, v in self.__dict__.items() if k != "forecast"}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state, forecast=None)
-        self.__dict__.setdefault("detector", AnomalyDetector())
-        self.__dict__.setdefault("alerts", [])
-        self.__dict__.setdefault("mover", None)
-
-    def expected(self, bucket: int, width: int) -> Expected | None:
-        """What the current forecast says about the bucket starting at ``bucket``, if anything.
-
-        The forecast is not pickled: after a restart it is recomputed from the model, which
-        gives the same numbers, so scoring a replayed bucket gives the same alert.
-        """
-        if self.origin is None or self.model.n_seen == 0:
-            return None
-        if self.forecast is None:
-            self.forecast = self.model.forecast()
-        f = self.forecast
-        k, rem = divmod(bucket - self.origin, width)
-        if rem or not 0 <= k < f.horizon or not f.lo95:
-            return None
-        return Expected(f.yhat[k], f.lo[k], f.hi[k], f.lo95[k], f.hi95[k])
-
-    def actuals(self, width: int) -> list[list[float]]:
-        """``[[bucket start, value], ...]`` of the kept closed buckets, oldest first."""
-        if self.origin is None:
-            return []
-        first = self.origin - len(self.history) * width
-        return [[first + i * width, v] for i, v in enumerate(self.history)]
-
-
-@dataclass
-class PartitionState:
-    """The partition's watermark, and when each series with open buckets falls due."""
-
-    clock: PartitionClock
-    due: list[tuple[float, str]] = field(default_factory=list)  # heap of (due_at, series)
-    queued: set[str] = field(default_factory=set)  # series with an entry in ``due``
-    position: int = -1  # the last offset whose events the clock observed
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self.__dict__.setdefault("position", -1)
-
-    def schedule(self, series: str, due_at: float, earlier: bool = False) -> None:
-        """Make sure ``series`` is looked at once the watermark reaches ``due_at``."""
-        if series not in self.queued or earlier:
-            heapq.heappush(self.due, (due_at, series))
-            self.queued.add(series)
-
-
-@dataclass
-class BatchOutput:
-    states: dict[str, Any] = field(default_factory=dict)
-    writes: list[SeriesWrite] = field(default_factory=list)
-    dead: list[DeadLetter] = field(default_factory=list)
-    # every bucket closed in this batch, in order: (series, bucket) (the buckets topic)
-    buckets: list[tuple[str, ClosedBucket]] = field(default_factory=list)
-    alerts: list[dict[str, Any]] = field(default_factory=list)  # anomaly alerts (JSON-ready)
-    # events found on another partition than their series': (series, event JSON to re-send)
-    reroute: list[tuple[str, bytes]] = field(default_factory=list)
-    # series -> how far its latest closed bucket was from its forecast (the top movers)
-    movers: dict[str, dict[str, float]] = field(default_factory=dict)
-    accepted: int = 0
-    duplicates: int = 0  # redelivered messages a series had applied already (after a restart)
-    duplicate_ids: int = 0  # events whose id the series had counted already (dead-lettered)
-    closed: int = 0
-
-
-def series_key(series: str) -> str:
-    return f"s:{series}"
-
-
-def partition_key(partition: int) -> str:
-    return f"p:{partition}"
 
 
 class Processor:
     """Turns message batches into state changes; one instance per worker."""
 
     def __init__(self, topic: str, width: int = 86400, lateness: int = 3600,
-                 horizon: int = 14, history: int = 120,
-                 model_factory: Callable[[int], SeriesModel] = default_model,
-                 path_provider: Callable[[list[SeriesState]], None] | None = None, *,
+                 horizon: int = 14, history: int = 120, *, lstm: bool = False,
+                 holidays: bool = False, path_provider: PathProvider | None = None,
                  partitions: int | None = None, event_time: str = "live",
                  max_skew: float = 300.0, max_ahead: float = 30 * DAY) -> None:
         if event_time not in ("live", "replay"):
@@ -190,27 +94,34 @@ class Processor:
         # the events topic's partition count: events of a series found elsewhere are re-routed
         self.partitions = partitions
         self.live, self.max_skew, self.max_ahead = event_time == "live", max_skew, max_ahead
-        self.model_factory = model_factory
-        # called once per batch with the series whose buckets closed, before their writes:
-        # the worker's LSTM runner sets their LSTM paths (batched inference) there
+        # the model: default_model(horizon, lstm=lstm, holidays=holidays) as bank rows; the
+        # path provider (the LSTM runner) gets the closed series once per batch, before writes
+        self.lstm, self.holidays = lstm or path_provider is not None, holidays
         self.path_provider = path_provider
+        self.banks: dict[int, Resident] = {}  # partition -> its resident bank
+        self._scratch: Resident | None = None  # forecasts of states no partition holds
 
     @classmethod
-    def from_settings(cls, settings: Settings,
-                      path_provider: Callable[[list[SeriesState]], None] | None = None,
+    def from_settings(cls, settings: Settings, path_provider: PathProvider | None = None,
                       partitions: int | None = None) -> Processor:
-        lstm = path_provider is not None
-        holidays = settings.bucket_seconds == DAY  # the holiday factor counts days
         return cls(settings.events_topic, settings.bucket_seconds, settings.lateness_seconds,
-                   settings.horizon, settings.history,
-                   lambda h: default_model(h, lstm=lstm, holidays=holidays), path_provider,
+                   settings.horizon, settings.history, lstm=path_provider is not None,
+                   holidays=settings.bucket_seconds == DAY, path_provider=path_provider,
                    partitions=partitions, event_time=settings.event_time,
                    max_skew=settings.max_skew_seconds, max_ahead=settings.max_ahead_seconds)
 
     def new_series(self, series: str) -> SeriesState:
         # the bucketing keeps no history: SeriesState.history is the compact copy
-        return SeriesState(series, SeriesBuckets(self.width, self.lateness, 0),
-                           self.model_factory(self.horizon))
+        return SeriesState(series, SeriesBuckets(self.width, self.lateness, 0))
+
+    def forget(self) -> None:  # on a rebalance: every changed row is in its state by then
+        self.banks.clear()
+
+    def resident(self, partition: int) -> Resident:
+        res = self.banks.get(partition)
+        if res is None:
+            res = self.banks[partition] = Resident(self.horizon, self.lstm)
+        return res
 
     def process(self, partition: int, messages: list[Message],
                 get: Callable[[str], Any]) -> BatchOutput:
@@ -222,6 +133,8 @@ class Processor:
         touched: dict[str, SeriesState] = {}
         version: dict[str, int] = {}
         closed: set[str] = set()  # series whose forecast changed in this batch
+        res = self.resident(partition)
+        dues: list[Due] = []  # the buckets to learn at the end of the batch, in order
         n_parts, live, topic = self.partitions, self.live, self.topic
 
         def load(sid: str) -> SeriesState:
@@ -243,18 +156,18 @@ class Processor:
                 dead(rej.reason, "validation", "invalid", rej.raw, offset, rej.index)
             single = len(events) + len(rejected) == 1  # else an envelope: re-serialise each
             indices: list[int | None] = ([None] * len(events) if single
-                                         else _valid_indices(events, rejected))
+                                         else valid_indices(events, rejected))
             fresh = offset > pstate.position  # the clock has not observed this message yet
             limit = msg.timestamp + self.max_skew if live and msg.timestamp > 0 else None
             applied: list[SeriesState] = []
             for ev, index in zip(events, indices, strict=True):
                 if n_parts is not None and partition_for(ev.series, n_parts) != partition:
-                    out.reroute.append((ev.series, _rerouted(ev, partition, offset, index)))
+                    out.reroute.append((ev.series, rerouted(ev, partition, offset, index)))
                     continue
                 if limit is not None and ev.ts > limit:
                     dead(f"event time {ev.ts:.3f} is more than {self.max_skew:g} s after its "
                          f"message's timestamp {msg.timestamp:.3f} (a producer clock ahead?)",
-                         "bucketing", "in_future", _raw(msg, ev, single), offset, index,
+                         "bucketing", "in_future", raw_of(msg.value, ev, single), offset, index,
                          ev.series)
                     continue
                 if fresh:
@@ -277,25 +190,32 @@ class Processor:
                     pstate.schedule(ev.series, st.buckets.due_at, st.buckets.due_at < due_before)
                 elif isinstance(result, DuplicateId):
                     out.duplicate_ids += 1
-                    dead(result.reason, "duplicate", "duplicate_id", _raw(msg, ev, single),
+                    dead(result.reason, "duplicate", "duplicate_id", raw_of(msg.value, ev, single),
                          offset, index, ev.series)
                 else:
                     code = "too_far_ahead" if isinstance(result, TooFarAhead) else "too_late"
-                    dead(result.reason, "bucketing", code, _raw(msg, ev, single), offset, index,
-                         ev.series)
+                    dead(result.reason, "bucketing", code, raw_of(msg.value, ev, single),
+                         offset, index, ev.series)
             for st in applied:
                 st.positions[partition] = offset
             if fresh:
                 clock.advance()
                 pstate.position = offset
-            self._close_due(pstate, load, version, closed, offset, out)
+            self._close_due(pstate, load, version, closed, offset, out, res, dues)
 
+        learnt = learn_due(res, dues, self.horizon, self.width, out) if dues else []
+        changed = {st.series: st for st in learnt}
         if self.path_provider is not None and closed:
-            self.path_provider([touched[sid] for sid in closed])
+            states = [touched[sid] for sid in closed]
+            changed.update(res.set_paths(states, self.path_provider(states)))
+        if changed:
+            res.forecasts(list(changed.values()), self.horizon)
+            for st in changed.values():
+                res.export(st)
         for sid, st in touched.items():
             if sid in version:
                 out.states[series_key(sid)] = st
-                out.writes.append(self.series_write(st, version[sid], sid in closed))
+                out.writes.append(self._write(st, version[sid], sid in closed, res))
         # Last: after a partial write the series states are ahead of the clock, never behind
         # (a clock ahead of a series would turn its replayed events into "too late").
         out.states[pkey] = pstate
@@ -303,7 +223,7 @@ class Processor:
 
     def _close_due(self, pstate: PartitionState, load: Callable[[str], SeriesState],
                    version: dict[str, int], changed: set[str], offset: int,
-                   out: BatchOutput) -> None:
+                   out: BatchOutput, res: Resident, dues: list[Due]) -> None:
         wm = pstate.clock.watermark
         if wm is None:
             return
@@ -314,50 +234,48 @@ class Processor:
             st = load(sid)
             closed = st.buckets.close_due(wm)
             if closed:
-                self._learn(st, closed, out)
+                dues.append(self._collect(st, closed, out, res))
                 out.closed += len(closed)
                 version[sid] = offset
                 changed.add(sid)
             if st.buckets.open:  # still has open buckets: it falls due again later
                 pstate.schedule(sid, st.buckets.due_at)
 
-    def _learn(self, st: SeriesState, closed: list[ClosedBucket], out: BatchOutput) -> None:
+    def _collect(self, st: SeriesState, closed: list[ClosedBucket], out: BatchOutput,
+                 res: Resident) -> Due:
+        """Everything of a close but the model (learnt at the end of the batch)."""
+        due = Due(st, closed, st.origin, len(out.buckets))
         out.buckets.extend((st.series, b) for b in closed)
-        fc = st.model.forecaster
-        if isinstance(fc, HolidayAdjusted) and fc.day is None:
-            fc.set_day(closed[0].start // DAY)  # dates the series for the holiday factor
+        row = res.row(st)
+        if self.holidays and res.bank.day[row] == UNDATED:
+            res.bank.set_day([row], [closed[0].start // DAY])  # dates it for the holidays
         if st.origin is not None and closed[0].start != st.origin:
             st.history = array("d")  # a gap longer than max_fill: restart the history
-        for bucket in closed:
-            self._score(st, bucket, out)
-            st.model.learn_one(bucket.qty)
-            st.history.append(bucket.qty)
+        st.history.extend(b.qty for b in closed)
         if len(st.history) > self.history:
             del st.history[: len(st.history) - self.history]
-        st.forecast = st.model.forecast(self.horizon)
+        st.forecast = None  # recomputed from the row once it has learnt
         st.origin = closed[-1].end
+        return due
 
-    def _score(self, st: SeriesState, bucket: ClosedBucket, out: BatchOutput) -> None:
-        """Score the closed actual against the forecast made for it (before learning it)."""
-        e = st.expected(bucket.start, self.width)
-        if e is None:
-            return
-        st.mover = {"score": round(abs(bucket.qty - e.yhat) / e.half_width, 3),
-                    "actual": bucket.qty, "expected": round(e.yhat, 3), "bucket": bucket.start}
-        out.movers[st.series] = st.mover
-        s = st.detector.observe(bucket.qty, e, st.model.n_seen)
-        if s is not None:
-            assert st.forecast is not None
-            model = st.forecast.model
-            version = str(model.get("name", "model"))
-            if model.get("lstm_version"):
-                version += f"+lstm:{model['lstm_version']}"
-            alert = make_alert(st.series, bucket.start, bucket.end, bucket.qty, e, s, version)
-            out.alerts.append(alert)
-            st.alerts = [*st.alerts[-(RECENT_ALERTS - 1):], alert]
+    def forecast_of(self, st: SeriesState, res: Resident | None = None) -> Forecast | None:
+        """The forecast of ``st``'s model (recomputed from its row: it is not pickled)."""
+        if st.forecast is None and st.origin is not None and st.row:
+            if res is None:
+                res = next((r for r in self.banks.values() if r.holds(st)), None)
+            if res is None:  # a state no partition holds (a republish): a one-row bank
+                res = self._scratch = self._scratch or Resident(self.horizon, self.lstm)
+                res.owner.clear()  # one row, loaded for each state
+                res.rows = {st.series: 0} if res.bank.n_rows else {}
+            res.forecasts([st], self.horizon)
+        return st.forecast
 
     def series_write(self, st: SeriesState, version: int, closed: bool) -> SeriesWrite:
         """The live part always; the forecast part (actuals + forecast) when it changed."""
+        return self._write(st, version, closed, None)
+
+    def _write(self, st: SeriesState, version: int, closed: bool,
+               res: Resident | None) -> SeriesWrite:
         open_ = max(st.buckets.open.items(), default=None)
         live = {
             "series": st.series,
@@ -370,34 +288,12 @@ class Processor:
         if not closed:
             return SeriesWrite(st.series, version, st.last_ts, live, None, dict(live, kind="live"))
         forecast = None
-        if st.forecast is None and st.origin is not None and st.model.n_seen:
-            st.forecast = st.model.forecast(self.horizon)  # not pickled: recomputed
-        if st.forecast is not None and st.origin is not None:
-            forecast = st.forecast.to_dict()
-            forecast["t"] = [st.origin + i * self.width for i in range(st.forecast.horizon)]
+        f = self.forecast_of(st, res)
+        if f is not None and st.origin is not None:
+            forecast = f.to_dict()
+            forecast["t"] = [st.origin + i * self.width for i in range(f.horizon)]
         actuals = st.actuals(self.width)
         part = {"bucket_seconds": self.width, "actuals": actuals, "forecast": forecast}
         update = dict(live, kind="forecast", bucket_seconds=self.width, forecast=forecast,
                       actuals=actuals[-UPDATE_HISTORY:])
         return SeriesWrite(st.series, version, st.last_ts, live, part, update)
-
-
-def _raw(msg: Message, ev: SaleEvent, single: bool) -> bytes:
-    """The bytes a dead letter of ``ev`` carries: the message, or its element re-serialised
-    (built only for a rejected event, never on the accepted path)."""
-    return msg.value if single else ev.to_json()
-
-
-def _valid_indices(events: list[SaleEvent], rejected: list[Any]) -> list[int | None]:
-    """Positions inside the envelope of its valid events (the rejected ones carry theirs)."""
-    bad = {r.index for r in rejected}
-    return [i for i in range(len(events) + len(rejected)) if i not in bad]
-
-
-def _rerouted(ev: SaleEvent, partition: int, offset: int, index: int | None) -> bytes:
-    """The event to re-send keyed by its series: it names where it came from, and gets an id
-    when it had none, so a copy sent twice (a crash before the commit) counts once."""
-    origin = f"{partition}/{offset}/{'-' if index is None else index}"
-    body = ev if ev.id is not None else SaleEvent(ev.series, ev.ts, ev.qty, ev.price,
-                                                  f"@{origin}", ev.country)
-    return body.to_json()[:-1] + b',"rerouted_from":"' + origin.encode() + b'"}'

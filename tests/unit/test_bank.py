@@ -229,3 +229,20 @@ def test_unknown_rows_and_bad_parameters_are_refused() -> None:
         ForecasterBank(window=1)
     with pytest.raises(ValueError, match="season must be an integer >= 2"):
         ForecasterBank(season=1)
+
+
+@pytest.mark.parametrize("lstm", [False, True])
+def test_describe_rows_equals_describe_row_by_row(lstm: bool) -> None:
+    from models.bank_ops import describe_rows
+
+    bank = ForecasterBank(horizon=7, lstm=lstm)
+    rows = bank.add_rows(6)
+    bank.set_day(rows[:3], [14600, 14601, 14602])
+    rng = np.random.default_rng(3)
+    for step in range(40):
+        live = rows[: 2 + step % 5]
+        bank.learn(live, rng.poisson(4.0, len(live)).astype(float))
+        if lstm and step == 20:
+            bank.set_lstm_paths(rows[:2], rng.random((2, 5)), "v9")
+    order = [4, 0, 5, 2, 1, 3]
+    assert describe_rows(bank, order) == [bank.describe(r) for r in order]

@@ -137,8 +137,7 @@ def test_processor_with_the_runner_puts_the_lstm_version_in_forecasts(trained,
     store = ModelStore(tmp_path)
     v = store.save(model, {"mase": 0.5}, {})
     runner = LstmRunner(DAY)
-    proc = Processor("t", horizon=7, model_factory=lambda h: default_model(h, lstm=True),
-                     path_provider=runner.provide)
+    proc = Processor("t", horizon=7, lstm=True, path_provider=runner.provide)
     store_ = {}
     out = proc.process(0, _daily_messages("A", 30), store_.get)
     assert all(w.forecast is None or "lstm_version" not in w.forecast["forecast"]["model"]

@@ -1,0 +1,179 @@
+"""The worker's models: one :class:`~models.bank.ForecasterBank` per partition, a row per series,
+and the batched close of every bucket one batch made due.
+
+:class:`Resident` maps series to rows. A row is current for exactly one :class:`SeriesState`
+object (the one it was loaded into or exported to): a state read from the table that is not
+that object (after a restart, a rebalance, or a state that went back to the changelog) gets
+its row loaded from its bytes, so the bank never runs ahead of, or behind, the table.
+
+:func:`learn_due` learns what the processor collected during a batch, as the per-object
+processor did bucket by bucket, with one ``bank.close`` per round (the k-th due bucket of
+every series that has one): each bucket is scored against the forecast that was current when
+its group of buckets closed (a quiet series closes several at once, the later ones scored
+k buckets ahead), movers and alerts come out in the per-object processor's order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from models.anomaly import Expected, Score, make_alert
+from models.bank import ForecasterBank
+from models.bank_anomaly import KINDS, SEVERITIES
+from models.bank_ops import describe_rows
+from models.factory import Forecast
+from stream.bucketing import ClosedBucket
+from stream.series_state import RECENT_ALERTS, BatchOutput, SeriesState
+
+__all__ = ["Due", "PathProvider", "Resident", "learn_due"]
+
+#: the LSTM runner: given the states whose buckets closed, (which of them, their LSTM paths
+#: (n, L), the model version) or None
+PathProvider = Callable[[list[SeriesState]], "tuple[list[int], np.ndarray, str] | None"]
+
+
+@dataclass(slots=True)
+class Due:
+    """The buckets of one series that one look at the watermark closed (learnt later)."""
+
+    st: SeriesState
+    buckets: list[ClosedBucket]
+    origin: int | None  # st.origin before them: where the forecast they are scored on starts
+    seq: int  # position of the first of them among the batch's closed buckets
+
+
+class Resident:
+    """One partition's bank and which series' state each row holds."""
+
+    def __init__(self, horizon: int, lstm: bool) -> None:
+        self.bank = ForecasterBank(horizon, lstm=lstm)
+        self.rows: dict[str, int] = {}
+        self.owner: dict[str, SeriesState] = {}
+
+    def holds(self, st: SeriesState) -> bool:
+        return self.owner.get(st.series) is st
+
+    def row(self, st: SeriesState) -> int:
+        """``st``'s row, loaded from ``st.row`` unless the bank holds that very state."""
+        sid = st.series
+        row = self.rows.get(sid)
+        if row is not None and self.owner.get(sid) is st:
+            return row
+        if row is None or not st.row:  # a fresh model for a state that has none yet
+            row = int(self.bank.add_rows(1)[0])
+        if st.row:
+            self.bank.load_row(row, st.row)
+        self.rows[sid], self.owner[sid] = row, st
+        return row
+
+    def set_paths(self, states: list[SeriesState],
+                  given: tuple[list[int], np.ndarray, str] | None) -> dict[str, SeriesState]:
+        """Hand the LSTM runner's paths (which of ``states``, ``(n, L)`` paths, version) to
+        the bank (cut to its horizon; a row with a non-finite path keeps its old one); the
+        states whose rows changed."""
+        if not given or not len(given[0]):
+            return {}
+        which, paths, version = given
+        paths = np.asarray(paths, dtype=np.float64)[:, : self.bank.horizon]
+        finite = np.asarray(np.isfinite(paths).all(axis=1))  # the bank refuses broken paths
+        chosen = [states[i] for i, ok in zip(which, finite.tolist(), strict=True) if ok]
+        self.bank.set_lstm_paths([self.row(st) for st in chosen], paths[finite], version)
+        return {st.series: st for st in chosen}
+
+    def export(self, st: SeriesState) -> None:
+        st.row = self.bank.export_row(self.rows[st.series])
+
+    def forecasts(self, states: list[SeriesState], horizon: int) -> None:
+        """Set ``st.forecast`` of every given state (one bank call), as ``SeriesModel``
+        reports it: the bank's description plus the 95% band in ``model["interval"]``."""
+        rows = np.array([self.row(st) for st in states], dtype=np.int64)
+        f = self.bank.forecast(rows, horizon)
+        yhat, lo, hi, lo95, hi95 = (a.tolist() for a in (f.yhat, f.lo, f.hi, f.lo95, f.hi95))
+        for i, (st, model) in enumerate(zip(states, describe_rows(self.bank, rows.tolist()),
+                                            strict=True)):
+            model["interval"].update(lo95=lo95[i], hi95=hi95[i])
+            st.forecast = Forecast(yhat[i], lo[i], hi[i], model, lo95[i], hi95[i])
+
+
+def _step(start: int, origin: int | None, width: int, horizon: int) -> int | None:
+    """Which step of the forecast made at ``origin`` is for the bucket at ``start``."""
+    if origin is None:
+        return None
+    k, rem = divmod(start - origin, width)
+    return k if not rem and 0 <= k < horizon else None
+
+
+def learn_due(res: Resident, dues: list[Due], horizon: int, width: int,
+              out: BatchOutput) -> list[SeriesState]:
+    """Score and learn every due bucket, in bucket order per series; the states whose rows
+    learnt, in the order of their first due bucket."""
+    bank = res.bank
+    queues: dict[str, list[tuple[Due, int]]] = {}
+    for d in dues:
+        queues.setdefault(d.st.series, []).extend((d, i) for i in range(len(d.buckets)))
+    states = [q[0][0].st for q in queues.values()]
+    rows = {st.series: res.row(st) for st in states}
+    snap: dict[str, tuple[list[float], ...] | None] = {}  # the forecast a group is scored on
+    scored: list[tuple[int, SeriesState, dict[str, float], dict | None]] = []
+    active, j = list(queues), 0
+    while active:
+        items = [queues[sid][j] for sid in active]
+        r = np.array([rows[sid] for sid in active], dtype=np.int64)
+        need, reach = [], 0
+        for sid, (d, i) in zip(active, items, strict=True):
+            if i == 0:  # a group starts: score it on the forecast current now
+                snap[sid] = None
+                ks = [k for b in d.buckets
+                      if (k := _step(b.start, d.origin, width, horizon)) is not None]
+                if ks and bank.n[rows[sid]] > 0:
+                    need.append(sid)
+                    reach = max(reach, max(ks) + 1)
+        if need:
+            f = bank.forecast(np.array([rows[s] for s in need]), reach)
+            cols = [a.tolist() for a in (f.yhat, f.lo, f.hi, f.lo95, f.hi95)]
+            for p, sid in enumerate(need):
+                snap[sid] = tuple(c[p] for c in cols)
+        mask = np.zeros(len(active), dtype=bool)
+        cols5: list[list[float]] = [[], [], [], [], []]
+        expect: list[Expected | None] = []
+        for p, (sid, (d, i)) in enumerate(zip(active, items, strict=True)):
+            s = snap[sid]
+            k = None if s is None else _step(d.buckets[i].start, d.origin, width, horizon)
+            if s is None or k is None:
+                expect.append(None)
+                continue
+            e = Expected(s[0][k], s[1][k], s[2][k], s[3][k], s[4][k])
+            mask[p] = True
+            expect.append(e)
+            for c, v in zip(cols5, (e.yhat, e.lo, e.hi, e.lo95, e.hi95), strict=True):
+                c.append(v)
+        values = np.array([d.buckets[i].qty for d, i in items], dtype=np.float64)
+        checks = bank.close(r, values, against=(mask, *cols5))
+        for p in np.nonzero(mask)[0].tolist():
+            d, i = items[p]
+            ex, b = expect[p], d.buckets[i]
+            assert ex is not None
+            mover = {"score": round(abs(b.qty - ex.yhat) / ex.half_width, 3),
+                     "actual": b.qty, "expected": round(ex.yhat, 3), "bucket": b.start}
+            alert = None
+            if checks.alert[p]:
+                model = bank.describe(int(r[p]))
+                version = str(model.get("name", "model"))
+                if model.get("lstm_version"):
+                    version += f"+lstm:{model['lstm_version']}"
+                score = Score(str(KINDS[checks.kind[p]]), SEVERITIES[checks.severity[p]],
+                              float(checks.score[p]), True)
+                alert = make_alert(d.st.series, b.start, b.end, b.qty, ex, score, version)
+            scored.append((d.seq + i, d.st, mover, alert))
+        j += 1
+        active = [sid for sid in active if len(queues[sid]) > j]
+    scored.sort(key=lambda t: t[0])
+    for _, st, mover, alert in scored:
+        st.mover = out.movers[st.series] = mover
+        if alert is not None:
+            out.alerts.append(alert)
+            st.alerts = [*st.alerts[-(RECENT_ALERTS - 1):], alert]
+    return states

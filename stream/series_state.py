@@ -1,0 +1,136 @@
+"""What the worker keeps per series and per partition (pickled into the changelog-backed state
+table), and what one processed batch hands back to the agent.
+
+A series' model is a row of the partition's :class:`~models.bank.ForecasterBank`; the state
+keeps that row's exported bytes (``SeriesState.row``, about 12 KB, no pickled object graph),
+written back by the processor whenever the row changed in a batch.
+"""
+
+from __future__ import annotations
+
+import heapq
+from array import array
+from dataclasses import dataclass, field
+from typing import Any
+
+from contracts.wire import SeriesWrite
+from models.factory import Forecast
+from stream.bucketing import ClosedBucket, PartitionClock, SeriesBuckets
+from stream.records import DeadLetter, SaleEvent
+
+__all__ = ["Message", "SeriesState", "PartitionState", "BatchOutput", "series_key",
+           "partition_key"]
+
+RECENT_ALERTS = 5  # alerts kept per series, republished when Redis comes back empty
+UPDATE_HISTORY = 28  # closed buckets carried by each live update (the snapshot has them all)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One Kafka message: its offset, producer timestamp (s) and raw value."""
+
+    offset: int
+    timestamp: float
+    value: bytes
+
+
+@dataclass
+class SeriesState:
+    """Everything the worker keeps for one series (pickled into the state table)."""
+
+    series: str
+    buckets: SeriesBuckets
+    row: bytes = b""  # the model: ForecasterBank.export_row (empty before its first close)
+    positions: dict[int, int] = field(default_factory=dict)  # partition -> last applied offset
+    events: int = 0  # accepted events, ever
+    last_ts: float = 0.0
+    forecast: Forecast | None = None
+    origin: int | None = None  # start of the first bucket the forecast is for
+    # recent closed values, oldest first, ending at ``origin`` (compact: 8 bytes a bucket)
+    history: array[float] = field(default_factory=lambda: array("d"))
+    alerts: list[dict[str, Any]] = field(default_factory=list)  # the last RECENT_ALERTS alerts
+    mover: dict[str, float] | None = None  # distance of the latest closed bucket from forecast
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the forecast is recomputed from the row whenever it is needed: not worth pickling
+        return {k: v for k, v in self.__dict__.items() if k != "forecast"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, forecast=None)
+        self.__dict__.setdefault("row", b"")
+        self.__dict__.setdefault("alerts", [])
+        self.__dict__.setdefault("mover", None)
+
+    def actuals(self, width: int) -> list[list[float]]:
+        """``[[bucket start, value], ...]`` of the kept closed buckets, oldest first."""
+        if self.origin is None:
+            return []
+        first = self.origin - len(self.history) * width
+        return [[first + i * width, v] for i, v in enumerate(self.history)]
+
+
+@dataclass
+class PartitionState:
+    """The partition's watermark, and when each series with open buckets falls due."""
+
+    clock: PartitionClock
+    due: list[tuple[float, str]] = field(default_factory=list)  # heap of (due_at, series)
+    queued: set[str] = field(default_factory=set)  # series with an entry in ``due``
+    position: int = -1  # the last offset whose events the clock observed
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.__dict__.setdefault("position", -1)
+
+    def schedule(self, series: str, due_at: float, earlier: bool = False) -> None:
+        """Make sure ``series`` is looked at once the watermark reaches ``due_at``."""
+        if series not in self.queued or earlier:
+            heapq.heappush(self.due, (due_at, series))
+            self.queued.add(series)
+
+
+@dataclass
+class BatchOutput:
+    states: dict[str, Any] = field(default_factory=dict)
+    writes: list[SeriesWrite] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+    # every bucket closed in this batch, in order: (series, bucket) (the buckets topic)
+    buckets: list[tuple[str, ClosedBucket]] = field(default_factory=list)
+    alerts: list[dict[str, Any]] = field(default_factory=list)  # anomaly alerts (JSON-ready)
+    # events found on another partition than their series': (series, event JSON to re-send)
+    reroute: list[tuple[str, bytes]] = field(default_factory=list)
+    # series -> how far its latest closed bucket was from its forecast (the top movers)
+    movers: dict[str, dict[str, float]] = field(default_factory=dict)
+    accepted: int = 0
+    duplicates: int = 0  # redelivered messages a series had applied already (after a restart)
+    duplicate_ids: int = 0  # events whose id the series had counted already (dead-lettered)
+    closed: int = 0
+
+
+def series_key(series: str) -> str:
+    return f"s:{series}"
+
+
+def partition_key(partition: int) -> str:
+    return f"p:{partition}"
+
+
+def raw_of(value: bytes, ev: SaleEvent, single: bool) -> bytes:
+    """The bytes a dead letter of ``ev`` carries: the message, or its element re-serialised
+    (built only for a rejected event, never on the accepted path)."""
+    return value if single else ev.to_json()
+
+
+def valid_indices(events: list[SaleEvent], rejected: list[Any]) -> list[int | None]:
+    """Positions inside the envelope of its valid events (the rejected ones carry theirs)."""
+    bad = {r.index for r in rejected}
+    return [i for i in range(len(events) + len(rejected)) if i not in bad]
+
+
+def rerouted(ev: SaleEvent, partition: int, offset: int, index: int | None) -> bytes:
+    """The event to re-send keyed by its series: it names where it came from, and gets an id
+    when it had none, so a copy sent twice (a crash before the commit) counts once."""
+    origin = f"{partition}/{offset}/{'-' if index is None else index}"
+    body = ev if ev.id is not None else SaleEvent(ev.series, ev.ts, ev.qty, ev.price,
+                                                  f"@{origin}", ev.country)
+    return body.to_json()[:-1] + b',"rerouted_from":"' + origin.encode() + b'"}'
