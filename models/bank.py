@@ -44,7 +44,7 @@ from models.bank_anomaly import Checks, DetectorBank, spread_checks
 from models.bank_bands import BandBank
 from models.bank_blend import BlendBank, member_total, reweight
 from models.bank_members import MemberBank
-from models.bank_ops import is_holiday, weighted_median
+from models.bank_ops import grow, is_holiday, weighted_median
 from models.base import BatchForecast, BatchForecaster, check_batch, check_horizon, check_range
 from models.orderstat import rows_index
 
@@ -115,13 +115,7 @@ class ForecasterBank(BatchForecaster):
         if type(n) is not int or n < 0:
             raise ValueError(f"n must be an integer >= 0, got {n!r}")
         rows = np.arange(self._rows, self._rows + n)
-        if self._rows + n > self.capacity:
-            cap = max(self._rows + n, 2 * self.capacity, 64)
-            for name, (shape, dt) in self._shapes.items():
-                new: np.ndarray = np.zeros((cap, *shape), dtype=dt)
-                new[: self._rows] = getattr(self, name)[: self._rows]
-                setattr(self, name, new)
-            self.capacity = cap
+        grow(self, self._shapes, self._rows, self._rows + n)
         for part in (self.members, self.bands, self.detector, self.blend):
             if part is not None:
                 part.add(n)

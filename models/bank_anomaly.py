@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from models.anomaly import MIN_HALF_WIDTH, count_tail
+from models.bank_ops import grow
 
 __all__ = ["Checks", "DetectorBank", "KINDS", "SEVERITIES", "spread_checks"]
 
@@ -86,13 +87,8 @@ class DetectorBank:
 
     def add(self, n: int) -> np.ndarray:
         rows = np.arange(self.n_rows, self.n_rows + n)
-        if self.n_rows + n > self.capacity:
-            cap = max(self.n_rows + n, 2 * self.capacity, 64)
-            for name in self._FIELDS:
-                new = np.zeros(cap)
-                new[: self.n_rows] = getattr(self, name)[: self.n_rows]
-                setattr(self, name, new)
-            self.capacity = cap
+        grow(self, {name: ((), np.float64) for name in self._FIELDS}, self.n_rows,
+             self.n_rows + n)
         self._reset(rows)
         self.n_rows += n
         return rows

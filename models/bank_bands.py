@@ -24,6 +24,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from models.bank_ops import grow
 from models.orderstat import invalidate, push, rows_index, select
 
 __all__ = ["BandBank"]
@@ -70,20 +71,10 @@ class BandBank:
 
     # -- rows ---------------------------------------------------------------------------
 
-    def _grow(self, need: int) -> None:
-        cap = max(need, 2 * self.capacity, 64)
-        for name, (shape, dt) in self._shapes.items():
-            old = getattr(self, name)
-            new: np.ndarray = np.zeros((cap, *shape), dtype=dt)
-            new[: len(old)] = old
-            setattr(self, name, new)
-        self.capacity = cap
-
     def add(self, n: int) -> np.ndarray:
         """``n`` fresh rows (no residual, zero width); their ids."""
         rows = np.arange(self.n_rows, self.n_rows + n)
-        if self.n_rows + n > self.capacity:
-            self._grow(self.n_rows + n)
+        grow(self, self._shapes, self.n_rows, self.n_rows + n)
         self.res[rows] = np.inf
         self.ptr[rows] = self.count[rows] = 0
         self.alphas[rows] = 1.0 - np.array(self.levels)[:, None]

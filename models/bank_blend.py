@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from models.bank_ops import grow
 from models.orderstat import rows_index
 
 __all__ = ["BlendBank", "member_total", "reweight"]
@@ -88,13 +89,7 @@ class BlendBank:
 
     def add(self, n: int) -> np.ndarray:
         rows = np.arange(self.n_rows, self.n_rows + n)
-        if self.n_rows + n > self.capacity:
-            cap = max(self.n_rows + n, 2 * self.capacity, 64)
-            for name, (shape, dt) in self._shapes.items():
-                new: np.ndarray = np.zeros((cap, *shape), dtype=dt)
-                new[: self.n_rows] = getattr(self, name)[: self.n_rows]
-                setattr(self, name, new)
-            self.capacity = cap
+        grow(self, self._shapes, self.n_rows, self.n_rows + n)
         for name in self._shapes:
             getattr(self, name)[rows] = 0
         self.weights[rows] = 0.5

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from models.bank_ops import grow
 from models.orderstat import invalidate, push, rows_index, select
 
 __all__ = ["MemberBank"]
@@ -60,19 +61,9 @@ class MemberBank:
         for name, (shape, dt) in self._shapes.items():
             setattr(self, name, np.zeros((0, *shape), dtype=dt))
 
-    def _grow(self, need: int) -> None:
-        cap = max(need, 2 * self.capacity, 64)
-        for name, (shape, dt) in self._shapes.items():
-            old = getattr(self, name)
-            new: np.ndarray = np.zeros((cap, *shape), dtype=dt)
-            new[: len(old)] = old
-            setattr(self, name, new)
-        self.capacity = cap
-
     def add(self, n: int) -> np.ndarray:
         rows = np.arange(self.n_rows, self.n_rows + n)
-        if self.n_rows + n > self.capacity:
-            self._grow(self.n_rows + n)
+        grow(self, self._shapes, self.n_rows, self.n_rows + n)
         for name in self._shapes:
             getattr(self, name)[rows] = 0
         for i, w in enumerate(self.windows):

@@ -70,3 +70,17 @@ def describe_rows(bank: Any, rows: list[int]) -> list[dict[str, Any]]:
             "interval": {"coverage": levels[0], "levels": list(levels), "n": count[i]}}
         out.append(d if bank.blend is None else bank.blend.describe(row, d))
     return out
+
+
+def grow(obj: Any, shapes: dict[str, tuple[tuple[int, ...], Any]], used: int, need: int) -> None:
+    """Give ``obj``'s row arrays (its attributes named in ``shapes``: per-row shape, dtype)
+    room for ``need`` rows, keeping the first ``used``; ``obj.capacity`` at least doubles, so
+    adding rows one at a time costs O(1) each, amortised."""
+    if need <= obj.capacity:
+        return
+    cap = max(need, 2 * obj.capacity, 64)
+    for name, (shape, dt) in shapes.items():
+        new: np.ndarray = np.zeros((cap, *shape), dtype=dt)
+        new[:used] = getattr(obj, name)[:used]
+        setattr(obj, name, new)
+    obj.capacity = cap
