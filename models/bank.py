@@ -114,13 +114,10 @@ class ForecasterBank(BatchForecaster):
         """``n`` fresh rows (undated: :meth:`set_day` dates them); their ids."""
         if type(n) is not int or n < 0:
             raise ValueError(f"n must be an integer >= 0, got {n!r}")
-        rows = np.arange(self._rows, self._rows + n)
-        grow(self, self._shapes, self._rows, self._rows + n)
+        rows = grow(self, self._shapes, self._rows, n)
         for part in (self.members, self.bands, self.detector, self.blend):
             if part is not None:
                 part.add(n)
-        for name in self._shapes:
-            getattr(self, name)[rows] = 0
         self.day[rows] = UNDATED
         self.factor[rows] = 1.0
         self.weights[rows] = 1.0 / self.members.n_members

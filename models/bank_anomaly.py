@@ -86,9 +86,7 @@ class DetectorBank:
             setattr(self, name, np.zeros(0))
 
     def add(self, n: int) -> np.ndarray:
-        rows = np.arange(self.n_rows, self.n_rows + n)
-        grow(self, {name: ((), np.float64) for name in self._FIELDS}, self.n_rows,
-             self.n_rows + n)
+        rows = grow(self, {name: ((), np.float64) for name in self._FIELDS}, self.n_rows, n)
         self._reset(rows)
         self.n_rows += n
         return rows

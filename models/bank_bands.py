@@ -73,8 +73,7 @@ class BandBank:
 
     def add(self, n: int) -> np.ndarray:
         """``n`` fresh rows (no residual, zero width); their ids."""
-        rows = np.arange(self.n_rows, self.n_rows + n)
-        grow(self, self._shapes, self.n_rows, self.n_rows + n)
+        rows = grow(self, self._shapes, self.n_rows, n)
         self.res[rows] = np.inf
         self.ptr[rows] = self.count[rows] = 0
         self.alphas[rows] = 1.0 - np.array(self.levels)[:, None]

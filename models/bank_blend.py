@@ -88,10 +88,7 @@ class BlendBank:
             setattr(self, name, np.zeros((0, *shape), dtype=dt))
 
     def add(self, n: int) -> np.ndarray:
-        rows = np.arange(self.n_rows, self.n_rows + n)
-        grow(self, self._shapes, self.n_rows, self.n_rows + n)
-        for name in self._shapes:
-            getattr(self, name)[rows] = 0
+        rows = grow(self, self._shapes, self.n_rows, n)
         self.weights[rows] = 0.5
         self.n_rows += n
         return rows

@@ -62,10 +62,7 @@ class MemberBank:
             setattr(self, name, np.zeros((0, *shape), dtype=dt))
 
     def add(self, n: int) -> np.ndarray:
-        rows = np.arange(self.n_rows, self.n_rows + n)
-        grow(self, self._shapes, self.n_rows, self.n_rows + n)
-        for name in self._shapes:
-            getattr(self, name)[rows] = 0
+        rows = grow(self, self._shapes, self.n_rows, n)
         for i, w in enumerate(self.windows):
             getattr(self, f"med{i}")[rows] = np.inf
             getattr(self, f"med{i}_q")[rows] = np.inf

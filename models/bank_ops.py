@@ -72,15 +72,19 @@ def describe_rows(bank: Any, rows: list[int]) -> list[dict[str, Any]]:
     return out
 
 
-def grow(obj: Any, shapes: dict[str, tuple[tuple[int, ...], Any]], used: int, need: int) -> None:
-    """Give ``obj``'s row arrays (its attributes named in ``shapes``: per-row shape, dtype)
-    room for ``need`` rows, keeping the first ``used``; ``obj.capacity`` at least doubles, so
-    adding rows one at a time costs O(1) each, amortised."""
-    if need <= obj.capacity:
-        return
-    cap = max(need, 2 * obj.capacity, 64)
-    for name, (shape, dt) in shapes.items():
-        new: np.ndarray = np.zeros((cap, *shape), dtype=dt)
-        new[:used] = getattr(obj, name)[:used]
-        setattr(obj, name, new)
-    obj.capacity = cap
+def grow(obj: Any, shapes: dict[str, tuple[tuple[int, ...], Any]], used: int,
+         n: int) -> np.ndarray:
+    """``n`` new rows after the first ``used`` of ``obj``'s row arrays (its attributes named in
+    ``shapes``: per-row shape, dtype), zeroed; their ids. ``obj.capacity`` at least doubles
+    when it grows, so adding rows one at a time costs O(1) each, amortised."""
+    rows = np.arange(used, used + n)
+    if used + n > obj.capacity:
+        cap = max(used + n, 2 * obj.capacity, 64)
+        for name, (shape, dt) in shapes.items():
+            new: np.ndarray = np.zeros((cap, *shape), dtype=dt)
+            new[:used] = getattr(obj, name)[:used]
+            setattr(obj, name, new)
+        obj.capacity = cap
+    for name in shapes:
+        getattr(obj, name)[rows] = 0
+    return rows
