@@ -25,7 +25,7 @@ from models.bank import ForecasterBank
 from models.bank_anomaly import KINDS, SEVERITIES
 from models.bank_ops import describe_rows
 from models.factory import Forecast
-from stream.bucketing import ClosedBucket
+from stream.outcomes import ClosedBucket
 from stream.series_state import RECENT_ALERTS, BatchOutput, SeriesState
 
 __all__ = ["Due", "PathProvider", "Resident", "learn_due"]

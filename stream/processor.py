@@ -45,15 +45,9 @@ from contracts.wire import SeriesWrite
 from models.bank import UNDATED
 from models.factory import Forecast
 from stream.bank_rows import Due, PathProvider, Resident, learn_due
-from stream.bucketing import (
-    CLOCK_MIN_SERIES,
-    Accepted,
-    ClosedBucket,
-    DuplicateId,
-    PartitionClock,
-    SeriesBuckets,
-    TooFarAhead,
-)
+from stream.bucketing import SeriesBuckets
+from stream.clock import CLOCK_MIN_SERIES, PartitionClock
+from stream.outcomes import Accepted, ClosedBucket, DuplicateId, TooFarAhead
 from stream.partitioning import partition_for
 from stream.records import DeadLetter
 from stream.series_state import (

@@ -15,7 +15,9 @@ from typing import Any
 
 from contracts.wire import SeriesWrite
 from models.factory import Forecast
-from stream.bucketing import ClosedBucket, PartitionClock, SeriesBuckets
+from stream.bucketing import SeriesBuckets
+from stream.clock import PartitionClock
+from stream.outcomes import ClosedBucket
 from stream.records import DeadLetter, SaleEvent
 
 __all__ = ["Message", "SeriesState", "PartitionState", "BatchOutput", "series_key",
