@@ -26,6 +26,7 @@ Exactly-once effects from at-least-once delivery rest on three rules:
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -39,7 +40,9 @@ from redis.exceptions import RedisError
 
 from config import Settings
 from stream.app import BatchGate, create_app
+from stream.continuity import OffsetContinuity
 from stream.lstm_runner import LstmRunner
+from stream.offsets import TopicOffsets
 from stream.processor import BatchOutput, Message, Processor, SeriesState
 from stream.sink import RedisSink
 from stream.state import StateStore
@@ -52,6 +55,7 @@ log = logging.getLogger("salescast.worker")
 MAX_BATCH = 4096
 BATCH_WAIT = 0.05
 EXIT_BATCH_FAILED = 70
+STALL_S = 5.0  # an idle worker with unread offsets and no delivery this long seeks back
 
 
 def _fail_stop(exc: BaseException) -> None:
@@ -99,6 +103,10 @@ def build_worker(
     stats = WorkerStats()
     sink = RedisSink(settings.redis)
     gate: BatchGate = app.batch_gate  # type: ignore[attr-defined]
+    continuity = OffsetContinuity()
+    offsets = TopicOffsets(app, settings.events_topic)
+    last_seen: dict[int, float] = {}  # partition -> monotonic time of its last message
+    streams: list[Any] = []
 
     async def apply(batch: list[Any]) -> None:
         """One batch, start to end (see the module docstring for why it is one task)."""
@@ -108,6 +116,18 @@ def build_worker(
             m = event.message
             by_partition[m.partition].append(
                 Message(m.offset, (m.timestamp or 0.0), m.value or b""))
+        now = time.monotonic()
+        for partition, messages in list(by_partition.items()):
+            last_seen[partition] = now
+            start = (await offsets.start(partition)
+                     if continuity.expected(partition) is None else None)
+            take, seek_to = continuity.admit(
+                partition, [m.offset for m in messages], start,
+                functools.partial(offsets.known_gap, partition))
+            if seek_to is not None:  # a message before these never reached the agent
+                del messages[take:]
+                await offsets.seek_back(partition, seek_to,
+                                 f"offset {seek_to} was fetched but never delivered")
         outs: list[tuple[int, BatchOutput]] = [
             (partition, processor.process(partition, messages, store.get))
             for partition, messages in by_partition.items()]
@@ -166,6 +186,7 @@ def build_worker(
 
     @app.agent(events, name="process-sales")
     async def process(stream: Any) -> None:
+        streams.append(stream)
         async for batch in stream.take_events(MAX_BATCH, within=BATCH_WAIT):
             # shielded: a cancelled agent (rebalance, shutdown) lets the batch finish, and
             # commits wait for it
@@ -175,6 +196,34 @@ def build_worker(
     async def forget_cache(sender: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:
         store.forget()
         processor.forget()  # rows reload from the states' bytes
+        continuity.forget()
+        last_seen.clear()
+
+    @app.timer(2.0)
+    async def resume_stalled() -> None:
+        """Seek back a partition that has unread offsets but delivers nothing while idle.
+
+        The other half of :mod:`stream.continuity`: when every message Faust fetched for a
+        partition was dropped, no later batch shows the hole.
+        """
+        if not gate.idle() or any(not st.channel.queue.empty() for st in streams):
+            return
+        now = time.monotonic()
+        stale = [tp for tp in offsets.assigned()
+                 if now - last_seen.setdefault(tp.partition, now) > STALL_S]
+        if not stale:
+            return
+        ends = await offsets.ends(stale)
+        for tp in stale:
+            nxt = continuity.expected(tp.partition)
+            if nxt is None:
+                nxt = await offsets.start(tp.partition)
+            end = ends.get(tp)
+            if end is not None and end > nxt and gate.idle():
+                last_seen[tp.partition] = now
+                await offsets.seek_back(tp.partition, nxt,
+                                 f"offsets {nxt}..{end - 1} unread, nothing delivered for "
+                                 f"{STALL_S:.0f} s")
 
     def owned_states() -> list[SeriesState]:
         return [st for key in store.keys() if key.startswith("s:")  # noqa: SIM118
@@ -183,6 +232,7 @@ def build_worker(
     @app.timer(1.0)
     async def publish_ops() -> None:
         figures = stats.snapshot()
+        figures["reseeks"] = offsets.reseeks  # partitions sought back over a dropped message
         if runner is not None:
             figures.update(lstm_version=runner.version or "", lstm_batches=runner.batches,
                            lstm_series=runner.series, lstm_seconds=round(runner.seconds, 3))

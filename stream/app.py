@@ -52,6 +52,10 @@ class BatchGate:
         self._task = asyncio.ensure_future(coro)
         return self._task
 
+    def idle(self) -> bool:
+        """No batch is in progress."""
+        return self._task is None or self._task.done()
+
     async def wait_idle(self) -> None:
         task = self._task
         if task is not None and not task.done():
@@ -69,6 +73,27 @@ async def _gated_force_commit(self: Any, *args: Any, **kwargs: Any) -> bool:
 
 
 _Consumer.force_commit = _gated_force_commit  # type: ignore[method-assign]
+
+_new_offset = _Consumer._new_offset
+
+
+def _contiguous_new_offset(self: Any, tp: Any) -> int | None:
+    """Never commit past an offset that was fetched but not acked.
+
+    Faust commits the first run of consecutive acked offsets, and its check that the run starts
+    at the committed offset is off by one (a single lost message right at the committed offset
+    is committed over) and skipped when nothing was committed yet. A message its stream dropped
+    is then lost for good; here the commit waits at the hole instead, until
+    :mod:`stream.continuity` has the agent seek back and apply it.
+    """
+    acked = self._acked.get(tp)
+    committed = self._committed_offset.get(tp)
+    if acked and committed is not None and not self._gap.get(tp) and min(acked) > committed:
+        return None
+    return _new_offset(self, tp)
+
+
+_Consumer._new_offset = _contiguous_new_offset  # type: ignore[method-assign]
 
 
 def create_app(

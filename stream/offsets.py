@@ -1,0 +1,55 @@
+"""Faust's view of one topic's offsets, for :mod:`stream.continuity` (thin glue).
+
+Reads the consumer's own bookkeeping (committed offsets, the gaps it saw while fetching), asks
+Kafka for the log's start and end, and seeks a partition back.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+__all__ = ["TopicOffsets"]
+
+log = logging.getLogger("salescast.worker")
+
+
+class TopicOffsets:
+    """The events topic's partitions as the worker's Faust consumer sees them."""
+
+    def __init__(self, app: Any, topic: str) -> None:
+        self.app = app
+        self.topic = topic
+        self.reseeks = 0
+
+    @property
+    def consumer(self) -> Any:  # Faust's consumer, with its private offset bookkeeping
+        return self.app.consumer
+
+    def tp(self, partition: int) -> Any:
+        return self.consumer._new_topicpartition(self.topic, partition)
+
+    def assigned(self) -> list[Any]:
+        return [tp for tp in self.consumer.assignment() if tp.topic == self.topic]
+
+    def known_gap(self, partition: int, start: int, end: int) -> bool:
+        """Offsets start..end-1 were absent when Faust fetched (its own gap bookkeeping)."""
+        tree = self.consumer._gap.get(self.tp(partition))
+        return bool(tree) and all(tree.overlaps_point(o) for o in range(start, end))
+
+    async def start(self, partition: int) -> int:
+        """Where a partition's first batch of an assignment starts: the committed offset, or
+        the log's start when nothing was committed or retention deleted it."""
+        tp = self.tp(partition)
+        committed = self.consumer._committed_offset.get(tp)
+        earliest = int((await self.consumer.earliest_offsets(tp)).get(tp) or 0)
+        return earliest if committed is None else max(int(committed), earliest)
+
+    async def ends(self, tps: list[Any]) -> dict[Any, int]:
+        """The log-end offset (the next to be written) of each partition."""
+        return dict(await self.consumer.highwaters(*tps))
+
+    async def seek_back(self, partition: int, offset: int, why: str) -> None:
+        log.warning("partition %d: %s; seeking back to offset %d", partition, why, offset)
+        self.reseeks += 1
+        await self.consumer.seek(self.tp(partition), offset)

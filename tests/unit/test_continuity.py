@@ -1,0 +1,63 @@
+"""Offset continuity in the agent, and the commit that never passes a hole."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from types import SimpleNamespace
+
+from intervaltree import IntervalTree
+
+from stream.app import _contiguous_new_offset
+from stream.continuity import Admission, OffsetContinuity
+
+
+def test_a_partition_starts_at_the_committed_offset_and_stops_at_the_first_hole() -> None:
+    c = OffsetContinuity()
+    assert c.admit(3, [10, 11, 13, 14], committed=10) == Admission(2, 12)
+    assert c.expected(3) == 12
+    assert c.admit(3, [13, 14], committed=None) == Admission(0, 12)  # in flight before the seek
+    assert c.admit(3, [12, 13, 14], committed=None) == Admission(3, None)
+    assert c.expected(3) == 15
+
+
+def test_a_hole_before_the_first_message_is_found_too() -> None:
+    c = OffsetContinuity()
+    assert c.admit(0, [4, 5], committed=3) == Admission(0, 3)
+    assert c.expected(0) == 3
+
+
+def test_replays_below_the_expected_offset_pass_and_partitions_are_independent() -> None:
+    c = OffsetContinuity()
+    c.admit(0, [0, 1, 2], committed=0)
+    assert c.admit(0, [1, 2, 3], committed=None) == Admission(3, None)
+    assert c.admit(1, [7], committed=None) == Admission(1, None)  # nothing to check against
+    assert c.expected(0) == 4 and c.expected(1) == 8
+
+
+def test_a_gap_faust_saw_in_the_log_is_accepted_and_forget_starts_over() -> None:
+    c = OffsetContinuity()
+    c.admit(0, [0], committed=0)
+    assert c.admit(0, [5], committed=None, known_gap=lambda a, b: (a, b) == (1, 5)) == (
+        Admission(1, None))
+    c.forget()
+    assert c.expected(0) is None
+
+
+def _consumer(acked: list[int], committed: int | None) -> SimpleNamespace:
+    tp = ("t", 0)
+    return SimpleNamespace(
+        _acked=defaultdict(list, {tp: list(acked)}),
+        _acked_index=defaultdict(set, {tp: set(acked)}),
+        _committed_offset=defaultdict(lambda: None, {tp: committed}),
+        _gap=defaultdict(IntervalTree),
+    )
+
+
+def test_the_commit_waits_at_a_single_lost_message_at_the_committed_offset() -> None:
+    # Faust alone commits 25 here: offset 22 was fetched, dropped, never acked
+    assert _contiguous_new_offset(_consumer([23, 24], committed=22), ("t", 0)) is None
+
+
+def test_the_commit_advances_over_a_contiguous_run() -> None:
+    assert _contiguous_new_offset(_consumer([22, 23, 24], committed=22), ("t", 0)) == 25
+    assert _contiguous_new_offset(_consumer([0, 1], committed=None), ("t", 0)) == 2
