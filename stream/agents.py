@@ -124,8 +124,8 @@ def build_worker(
             take, seek_to = continuity.admit(
                 partition, [m.offset for m in messages], start,
                 functools.partial(offsets.known_gap, partition))
+            del messages[take:]  # after a hole: they come again after the seek back
             if seek_to is not None:  # a message before these never reached the agent
-                del messages[take:]
                 await offsets.seek_back(partition, seek_to,
                                  f"offset {seek_to} was fetched but never delivered")
         outs: list[tuple[int, BatchOutput]] = [

@@ -9,7 +9,8 @@ that everything before it was applied, so a hole must stop the partition at once
 
 * :meth:`OffsetContinuity.admit` returns how many of a batch's messages (in offset order) follow
   on from the last applied offset; the agent applies only those and seeks the partition back to
-  the first missing offset, so the rest comes again;
+  the first missing offset, once per hole (messages fetched before the seek are dropped without
+  another seek), so the rest comes again;
 * a hole that Faust itself saw in the log while fetching (offsets that do not exist:
   transaction markers, compaction; ``known_gap``) is accepted.
 
@@ -35,7 +36,8 @@ __all__ = ["Admission", "OffsetContinuity"]
 
 
 class Admission(NamedTuple):
-    """How many leading messages may be applied, and where to seek when a hole follows."""
+    """How many leading messages may be applied (the rest come again after a seek back), and
+    where to seek: ``None`` when nothing is missing or a seek to that hole is under way."""
 
     take: int
     seek_to: int | None
@@ -46,6 +48,7 @@ class OffsetContinuity:
 
     def __init__(self) -> None:
         self._next: dict[int, int] = {}
+        self._sought: dict[int, int] = {}  # partition -> the hole a seek back is pending for
 
     def expected(self, partition: int) -> int | None:
         """The next offset to apply, or ``None`` before the first batch of the assignment."""
@@ -69,8 +72,14 @@ class OffsetContinuity:
             expected = offset + 1 if expected is None else max(expected, offset + 1)
         if expected is not None:
             self._next[partition] = expected
-        return Admission(take, expected if take < len(offsets) else None)
+        if expected is None or take == len(offsets):
+            return Admission(take, None)
+        if self._sought.get(partition) == expected:  # messages fetched before the seek
+            return Admission(take, None)
+        self._sought[partition] = expected  # expected < the offsets left: a new hole
+        return Admission(take, expected)
 
     def forget(self) -> None:
         """Partitions were revoked: the next assignment starts from the committed offsets."""
         self._next.clear()
+        self._sought.clear()
