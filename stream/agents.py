@@ -206,8 +206,9 @@ def build_worker(
         The other half of :mod:`stream.continuity`: when every message Faust fetched for a
         partition was dropped, no later batch shows the hole.
         """
-        if not gate.idle() or any(not st.channel.queue.empty() for st in streams):
-            return
+        if (app.rebalancing or not gate.idle()
+                or any(not st.channel.queue.empty() for st in streams)):
+            return  # partitions are paused while tables recover; a batch is under way
         now = time.monotonic()
         stale = [tp for tp in offsets.assigned()
                  if now - last_seen.setdefault(tp.partition, now) > STALL_S]
