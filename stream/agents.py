@@ -119,10 +119,8 @@ def build_worker(
         now = time.monotonic()
         for partition, messages in list(by_partition.items()):
             last_seen[partition] = now
-            start = (await offsets.start(partition)
-                     if continuity.expected(partition) is None else None)
             take, seek_to = continuity.admit(
-                partition, [m.offset for m in messages], start,
+                partition, [m.offset for m in messages], await offsets.committed(partition),
                 functools.partial(offsets.known_gap, partition))
             del messages[take:]  # after a hole: they come again after the seek back
             if seek_to is not None:  # a message before these never reached the agent
@@ -197,6 +195,7 @@ def build_worker(
         store.forget()
         processor.forget()  # rows reload from the states' bytes
         continuity.forget()
+        offsets.forget()
         last_seen.clear()
 
     @app.timer(2.0)
@@ -218,7 +217,9 @@ def build_worker(
         for tp in stale:
             nxt = continuity.expected(tp.partition)
             if nxt is None:
-                nxt = await offsets.start(tp.partition)
+                nxt = await offsets.committed(tp.partition)
+            if nxt is None:  # nothing committed and nothing delivered: the log's start
+                nxt = await offsets.earliest(tp.partition)
             end = ends.get(tp)
             if end is not None and end > nxt and gate.idle():
                 last_seen[tp.partition] = now

@@ -58,12 +58,15 @@ class OffsetContinuity:
               known_gap: Callable[[int, int], bool] = lambda start, end: False) -> Admission:
         """Check a batch's offsets (ascending) against the last applied one.
 
-        ``committed`` (the group's committed offset, the next one to read) is the start of a
-        partition's first batch after an assignment; ``None`` when nothing was committed yet.
+        ``committed`` (the group's committed offset, the next one to read, never below the log's
+        start) is where the partition continues at the latest; ``None`` while it is not known
+        (nothing committed yet, or Faust has not read it back after an assignment).
         ``known_gap(start, end)`` says whether offsets ``start..end-1`` are absent from the log.
         Offsets below the expected one are replays (the processor skips what it applied).
         """
-        expected = self._next.get(partition, committed)
+        expected = self._next.get(partition)
+        if committed is not None and (expected is None or committed > expected):
+            expected = committed  # applied before (this or an earlier assignment)
         take = 0
         for offset in offsets:
             if expected is not None and offset > expected and not known_gap(expected, offset):

@@ -21,6 +21,7 @@ class TopicOffsets:
         self.app = app
         self.topic = topic
         self.reseeks = 0
+        self._earliest: dict[int, int] = {}  # per assignment: retention moves it rarely
 
     @property
     def consumer(self) -> Any:  # Faust's consumer, with its private offset bookkeeping
@@ -37,13 +38,27 @@ class TopicOffsets:
         tree = self.consumer._gap.get(self.tp(partition))
         return bool(tree) and all(tree.overlaps_point(o) for o in range(start, end))
 
-    async def start(self, partition: int) -> int:
-        """Where a partition's first batch of an assignment starts: the committed offset, or
-        the log's start when nothing was committed or retention deleted it."""
+    async def committed(self, partition: int) -> int | None:
+        """The committed offset (the next to read), raised to the log's start when retention
+        deleted it; ``None`` while Faust does not know it (nothing committed, or not yet read
+        back after an assignment)."""
         tp = self.tp(partition)
         committed = self.consumer._committed_offset.get(tp)
-        earliest = int((await self.consumer.earliest_offsets(tp)).get(tp) or 0)
-        return earliest if committed is None else max(int(committed), earliest)
+        if committed is None:
+            return None
+        return max(int(committed), await self.earliest(partition))
+
+    async def earliest(self, partition: int) -> int:
+        """The log's start offset (asked once per partition and assignment)."""
+        if partition not in self._earliest:
+            tp = self.tp(partition)
+            self._earliest[partition] = int(
+                (await self.consumer.earliest_offsets(tp)).get(tp) or 0)
+        return self._earliest[partition]
+
+    def forget(self) -> None:
+        """Partitions were revoked."""
+        self._earliest.clear()
 
     async def ends(self, tps: list[Any]) -> dict[Any, int]:
         """The log-end offset (the next to be written) of each partition."""

@@ -26,6 +26,14 @@ def test_a_hole_before_the_first_message_is_found_too() -> None:
     assert c.expected(0) == 3
 
 
+def test_a_committed_offset_learnt_later_moves_the_expected_offset_up() -> None:
+    # the first batch of an assignment can come before Faust has read the committed offset
+    c = OffsetContinuity()
+    assert c.admit(0, [0], committed=None) == Admission(1, None)
+    assert c.admit(0, [1200, 1201], committed=1200) == Admission(2, None)
+    assert c.expected(0) == 1202
+
+
 def test_replays_below_the_expected_offset_pass_and_partitions_are_independent() -> None:
     c = OffsetContinuity()
     c.admit(0, [0, 1, 2], committed=0)
