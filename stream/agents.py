@@ -125,7 +125,7 @@ def build_worker(
             del messages[take:]  # after a hole: they come again after the seek back
             if seek_to is not None:  # a message before these never reached the agent
                 await offsets.seek_back(partition, seek_to,
-                                 f"offset {seek_to} was fetched but never delivered")
+                                        f"offset {seek_to} was fetched but never delivered")
         outs: list[tuple[int, BatchOutput]] = [
             (partition, processor.process(partition, messages, store.get))
             for partition, messages in by_partition.items()]
@@ -224,8 +224,8 @@ def build_worker(
             if end is not None and end > nxt and gate.idle():
                 last_seen[tp.partition] = now
                 await offsets.seek_back(tp.partition, nxt,
-                                 f"offsets {nxt}..{end - 1} unread, nothing delivered for "
-                                 f"{STALL_S:.0f} s")
+                                        f"offsets {nxt}..{end - 1} unread, nothing delivered "
+                                        f"for {STALL_S:.0f} s")
 
     def owned_states() -> list[SeriesState]:
         return [st for key in store.keys() if key.startswith("s:")  # noqa: SIM118

@@ -57,9 +57,8 @@ class BatchGate:
         return self._task is None or self._task.done()
 
     async def wait_idle(self) -> None:
-        task = self._task
-        if task is not None and not task.done():
-            await asyncio.wait([task])
+        if self._task is not None and not self.idle():
+            await asyncio.wait([self._task])
 
 
 _force_commit = _Consumer.force_commit
