@@ -13,6 +13,7 @@ In one run, on the same synthetic events and broker:
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -24,8 +25,9 @@ from rich.console import Console
 from rich.table import Table
 
 from config import Settings
-from contracts.wire import WORKER_OPS_KEY
+from contracts.wire import worker_ops_key
 from infra.procs import child_env, salescast_cmd, spawn, stop
+from stream.membership import default_worker_name
 from stream.partitioning import PRODUCER_PARTITIONER, partition_for
 
 __all__ = ["run_bench"]
@@ -126,20 +128,23 @@ def bare_decode_rate(bootstrap: str, topic: str, messages: int) -> Figure:
     return Figure("ceiling: bare confluent-kafka decode", seen, elapsed)
 
 
-def _read_ops(r: redis.Redis) -> dict[str, str]:
-    raw: dict[bytes, bytes] = r.hgetall(WORKER_OPS_KEY)  # type: ignore[assignment]
+def _read_ops(r: redis.Redis, proc: subprocess.Popen[bytes]) -> dict[str, str]:
+    """The running figures of the worker ``proc``."""
+    key = worker_ops_key(default_worker_name(proc.pid))
+    raw: dict[bytes, bytes] = r.hgetall(key)  # type: ignore[assignment]
     return {k.decode(): v.decode() for k, v in raw.items()}
 
 
-def _wait_worker(r: redis.Redis, target: int, timeout: float, proc: object) -> dict[str, str]:
+def _wait_worker(r: redis.Redis, target: int, timeout: float,
+                 proc: subprocess.Popen[bytes]) -> dict[str, str]:
     """Wait until the worker has taken ``target`` messages' events (accepted or rejected)."""
     deadline = time.monotonic() + timeout
     ops: dict[str, str] = {}
     while time.monotonic() < deadline:
-        ops = _read_ops(r)
+        ops = _read_ops(r, proc)
         if int(ops.get("events", 0)) >= target:
             return ops
-        if getattr(proc, "poll")() is not None:  # noqa: B009
+        if proc.poll() is not None:
             raise RuntimeError("the worker exited during the benchmark")
         time.sleep(0.2)
     raise TimeoutError(f"the worker did not process {target} events in {timeout:.0f} s: {ops}")
@@ -205,7 +210,6 @@ def _worker_run(settings: Settings, kafka: str, redis_url: str, r: redis.Redis, 
                 series: int = 1000) -> tuple[Figure, dict[str, str]]:
     from stream.synthetic import bench_events
 
-    r.delete(WORKER_OPS_KEY)
     env = child_env(kafka, redis_url, SALESCAST_EVENTS_TOPIC=topic,
                     SALESCAST_WORKER_ID=worker_id, SALESCAST_BENCH="1")
     log = settings.home / "logs" / f"{worker_id}.log"
@@ -224,7 +228,7 @@ def _worker_run(settings: Settings, kafka: str, redis_url: str, r: redis.Redis, 
             _produce_paced(kafka, topic, paced, LATENCY_RATE)
             ops = _wait_worker(r, events + LATENCY_EVENTS, 120, proc)
             time.sleep(1.5)  # the next ops snapshot: percentiles over the last 10 s
-            ops = _read_ops(r)
+            ops = _read_ops(r, proc)
         return fig, ops
     finally:
         stop(proc)

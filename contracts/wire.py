@@ -19,8 +19,12 @@ Redis keys (all under :data:`PREFIX`):
   :data:`ALERT_FIELD` ``a``).
   :data:`ALERTS_SEEN`: alert ids already published (dedup after a restart).
 * :data:`OPS_CHANNEL`: pub/sub, one ops snapshot (:data:`OPS_FIELDS`) about once a second;
-  :data:`OPS_LATEST`: the latest one (a string); :data:`WORKER_OPS_KEY`: hash of the worker's
-  running figures, read by the ops monitor.
+  :data:`OPS_LATEST`: the latest one (a string).
+* :func:`worker_ops_key` ``salescast:ops:worker:{name}``: hash of one worker's running figures
+  and the partitions it holds, expiring :data:`WORKER_TTL_S` after its last write;
+  :data:`WORKERS_INDEX`: sorted set of worker names scored by the wall time of that write;
+  :data:`REBALANCES_KEY`: list of the latest rebalances (JSON, newest first, capped at
+  :data:`REBALANCES_KEPT`). The ops monitor reads the three.
 * :data:`MOVERS_KEY`: sorted set of series scored by how far their latest closed bucket was
   from its forecast (in 95%-band half-widths); :data:`MOVERS_INFO`: hash series -> JSON
   ``{score, actual, expected, bucket}``.
@@ -46,7 +50,8 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
-    "PREFIX", "INDEX_KEY", "UPDATES_CHANNEL", "WORKER_OPS_KEY", "ALERTS_CHANNEL",
+    "PREFIX", "INDEX_KEY", "UPDATES_CHANNEL", "WORKERS_INDEX", "REBALANCES_KEY", "WORKER_TTL_S",
+    "REBALANCES_KEPT", "worker_ops_key", "ALERTS_CHANNEL",
     "ALERTS_STREAM", "ALERTS_SEEN", "OPS_CHANNEL", "OPS_LATEST", "MODELS_CHANNEL",
     "MODEL_CURRENT", "MOVERS_KEY", "MOVERS_INFO", "EPOCH_KEY", "series_hash",
     "VERSION_FIELD", "LIVE_FIELD", "FORECAST_FIELD", "ALERT_FIELD", "CHANNELS", "LIVE_FIELDS",
@@ -58,7 +63,10 @@ __all__ = [
 PREFIX = "salescast"
 INDEX_KEY = f"{PREFIX}:index"
 UPDATES_CHANNEL = f"{PREFIX}:updates"
-WORKER_OPS_KEY = f"{PREFIX}:ops:worker"
+WORKERS_INDEX = f"{PREFIX}:ops:workers"
+REBALANCES_KEY = f"{PREFIX}:ops:rebalances"
+WORKER_TTL_S = 15  #: a worker that has not written its figures for this long is gone
+REBALANCES_KEPT = 50
 ALERTS_CHANNEL = f"{PREFIX}:alerts"
 ALERTS_STREAM = f"{PREFIX}:alerts:stream"
 ALERTS_SEEN = f"{PREFIX}:alerts:seen"
@@ -87,7 +95,16 @@ ALERT_FIELDS = ("id", "series", "bucket", "bucket_end", "actual", "expected", "l
                 "lo95", "hi95", "score", "severity", "kind", "model_version", "detected_at")
 #: The fields of an ops snapshot (``stream.monitor.ops_snapshot``).
 OPS_FIELDS = ("t", "groups", "events_per_s", "latency_ms", "events", "alerts", "worker_seen_s",
-              "deadletters", "models", "lag_alert", "lag_threshold")
+              "deadletters", "models", "lag_alert", "lag_threshold", "workers", "rebalances")
+
+
+def worker_ops_key(name: str) -> str:
+    """The hash of one worker's ops figures.
+
+    >>> worker_ops_key("host:42")
+    'salescast:ops:worker:host:42'
+    """
+    return f"{PREFIX}:ops:worker:{name}"
 
 
 def series_hash(series: str) -> str:

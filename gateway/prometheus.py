@@ -16,6 +16,9 @@ gateway shows the whole system.
 True
 >>> "salescast_gateway_connections 3.0" in text
 True
+>>> m.ops["workers"] = [{"name": "h:1", "partitions": [0, 1], "lag": 5}]
+>>> 'salescast_worker_partitions{worker="h:1"} 2.0' in m.render()[0].decode()
+True
 """
 
 from __future__ import annotations
@@ -60,12 +63,41 @@ class _OpsCollector(Collector):
             ("salescast_ops_snapshot_timestamp_seconds", "When the ops monitor last reported",
              ops.get("t")),
         ]
+        yield from _worker_families(ops)
         lstm = (ops.get("models") or {}).get("lstm") or {}
         simple.append(("salescast_lstm_model_age_seconds", "Age of the current LSTM model",
                        lstm.get("age_s")))
         for name, doc, value in simple:
             if value is not None:
                 yield GaugeMetricFamily(name, doc, value=float(value))
+
+
+def _worker_families(ops: dict[str, Any]) -> Iterator[GaugeMetricFamily]:
+    """The group view: one series per worker (``worker`` label) and the worker count."""
+    workers = [w for w in ops.get("workers") or [] if isinstance(w, dict)]
+    families = [
+        ("salescast_worker_partitions", "Partitions of the events topic a worker holds",
+         lambda w: len(w.get("partitions") or [])),
+        ("salescast_worker_events_per_second", "A worker's events per second",
+         lambda w: w.get("events_per_s")),
+        ("salescast_worker_lag", "Messages behind the end offset on a worker's partitions",
+         lambda w: w.get("lag")),
+        ("salescast_worker_rebalances", "Rebalances a worker went through since it started",
+         lambda w: w.get("rebalances")),
+        ("salescast_worker_last_rebalance_seconds",
+         "How long a worker's last rebalance kept its partitions from being served",
+         lambda w: w.get("last_rebalance_s")),
+    ]
+    for name, doc, pick in families:
+        family = GaugeMetricFamily(name, doc, labels=["worker"])
+        for w in workers:
+            value = pick(w)
+            if value is not None:
+                family.add_metric([str(w.get("name"))], float(value))
+        yield family
+    if "workers" in ops:
+        yield GaugeMetricFamily("salescast_workers", "Live workers in the group",
+                                value=float(len(workers)))
 
 
 def _ms(value: Any) -> float | None:

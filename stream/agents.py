@@ -41,7 +41,9 @@ from redis.exceptions import RedisError
 from config import Settings
 from stream.app import BatchGate, create_app
 from stream.continuity import OffsetContinuity
+from stream.group import RebalanceSensor
 from stream.lstm_runner import LstmRunner
+from stream.membership import Membership, default_worker_name
 from stream.offsets import TopicOffsets
 from stream.processor import BatchOutput, Message, Processor, SeriesState
 from stream.sink import RedisSink
@@ -100,6 +102,8 @@ def build_worker(
                               value_serializer="raw")
     store = StateStore(table)
     app.sensors.add(store)
+    membership = Membership(default_worker_name(), settings.worker_id, settings.events_topic)
+    app.sensors.add(RebalanceSensor(membership))
     stats = WorkerStats()
     sink = RedisSink(settings.redis)
     gate: BatchGate = app.batch_gate  # type: ignore[attr-defined]
@@ -235,6 +239,7 @@ def build_worker(
     async def publish_ops() -> None:
         figures = stats.snapshot()
         figures["reseeks"] = offsets.reseeks  # partitions sought back over a dropped message
+        figures.update(membership.figures())
         if runner is not None:
             figures.update(lstm_version=runner.version or "", lstm_batches=runner.batches,
                            lstm_series=runner.series, lstm_seconds=round(runner.seconds, 3))
@@ -243,7 +248,9 @@ def build_worker(
                 n = await sink.republish(owned_states(), processor)
                 stats.republished += n
             figures.update(redis_stale=int(sink.stale), republished=stats.republished)
-            await sink.write_ops(figures)
+            ended = membership.pending()
+            await sink.write_ops(membership.name, figures, [r.as_json() for r in ended])
+            membership.published(len(ended))
         except (RedisError, OSError) as exc:
             sink.mark_stale(exc)
 

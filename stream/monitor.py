@@ -12,10 +12,14 @@ A lag alert is raised (``lag_alert: true``, and a log line) when the total lag o
 >>> snap = ops_snapshot(
 ...     {"g": {("sales.events", 0): 90, ("sales.events", 1): None}},
 ...     {("sales.events", 0): 100, ("sales.events", 1): 7},
-...     worker={"events_per_s": "12.5", "latency_p50_ms": "40", "latency_p99_ms": "90"},
-...     deadletters=3, model=None, threshold=10, now=1000.0)
+...     workers={"h:1": {"events_per_s": "12.5", "latency_p50_ms": "40", "latency_p99_ms": "90",
+...                      "group": "g", "topic": "sales.events", "partitions": "[1]",
+...                      "updated_at": "999.5"}},
+...     rebalances=[], deadletters=3, model=None, threshold=10, now=1000.0)
 >>> snap["groups"]["g"]["lag"], snap["lag_alert"], snap["latency_ms"]
 (17, True, {'p50': 40.0, 'p99': 90.0})
+>>> snap["workers"][0]["name"], snap["workers"][0]["partitions"], snap["workers"][0]["lag"]
+('h:1', [1], 7)
 """
 
 from __future__ import annotations
@@ -26,9 +30,17 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from contracts.wire import MODEL_CURRENT, OPS_CHANNEL, OPS_LATEST, WORKER_OPS_KEY
+from contracts.wire import (
+    MODEL_CURRENT,
+    OPS_CHANNEL,
+    OPS_LATEST,
+    REBALANCES_KEY,
+    WORKER_TTL_S,
+    WORKERS_INDEX,
+    worker_ops_key,
+)
 
-__all__ = ["ops_snapshot", "LagMonitor"]
+__all__ = ["ops_snapshot", "worker_view", "read_workers", "LagMonitor"]
 
 log = logging.getLogger("salescast.monitor")
 
@@ -45,7 +57,8 @@ def _num(raw: Any, default: float = 0.0) -> float:
 def ops_snapshot(
     committed: Mapping[str, Mapping[TopicPartition, int | None]],
     ends: Mapping[TopicPartition, int],
-    worker: Mapping[str, Any],
+    workers: Mapping[str, Mapping[str, Any]],
+    rebalances: list[dict[str, Any]],
     deadletters: int,
     model: Mapping[str, Any] | None,
     threshold: int,
@@ -54,7 +67,11 @@ def ops_snapshot(
     """One ops snapshot (the README's protocol section has the schema).
 
     ``committed``: group -> (topic, partition) -> committed offset, ``None`` when the group
-    has committed nothing there (all of the partition counts as lag).
+    has committed nothing there (all of the partition counts as lag). ``workers``: name -> the
+    running figures each live worker wrote (strings, as a Redis hash gives them); the
+    snapshot's ``events_per_s``, ``events`` and ``alerts`` are their sums, its latency the
+    worst worker's, ``worker_seen_s`` the age of the freshest. ``rebalances``: the latest
+    rebalances, newest first.
     """
     groups: dict[str, Any] = {}
     alert: bool = False
@@ -74,24 +91,65 @@ def ops_snapshot(
         promoted = _num(model.get("promoted_at"), 0.0)
         lstm = {"version": model.get("version"), "promoted_at": promoted or None,
                 "age_s": round(now - promoted, 1) if promoted else None}
+    views = [worker_view(name, figures, groups, now) for name, figures in sorted(workers.items())]
     return {
         "t": now,
         "groups": groups,
-        "events_per_s": _num(worker.get("events_per_s")),
-        "latency_ms": {"p50": _num(worker.get("latency_p50_ms")),
-                       "p99": _num(worker.get("latency_p99_ms"))},
-        "events": int(_num(worker.get("events"))),
-        "alerts": int(_num(worker.get("alerts"))),
-        "worker_seen_s": round(now - _num(worker.get("updated_at"), now), 1),
+        "events_per_s": round(sum(v["events_per_s"] for v in views), 1),
+        "latency_ms": {"p50": max((v["latency_ms"]["p50"] for v in views), default=0.0),
+                       "p99": max((v["latency_ms"]["p99"] for v in views), default=0.0)},
+        "events": sum(v["events"] for v in views),
+        "alerts": sum(v["alerts"] for v in views),
+        "worker_seen_s": min((v["seen_s"] for v in views), default=0.0),
         "deadletters": deadletters,
         "models": {"lstm": lstm},
         "lag_alert": alert,
         "lag_threshold": threshold,
+        "workers": views,
+        "rebalances": rebalances,
+    }
+
+
+def worker_view(name: str, figures: Mapping[str, Any], groups: Mapping[str, Any],
+                now: float) -> dict[str, Any]:
+    """One worker's line of the ops snapshot: what it holds, its rate, the lag of its
+    partitions (from its group's committed offsets) and its last rebalance."""
+    try:
+        held = [int(p) for p in json.loads(figures.get("partitions") or "[]")]
+    except (TypeError, ValueError):
+        held = []
+    topic = figures.get("topic")
+    parts = (groups.get(figures.get("group") or "") or {}).get("partitions", [])
+    last = _num(figures.get("last_rebalance_s"), -1.0)
+    return {
+        "name": name,
+        "partitions": held,
+        "lag": sum(p["lag"] for p in parts if p["topic"] == topic and p["partition"] in held),
+        "events_per_s": _num(figures.get("events_per_s")),
+        "events": int(_num(figures.get("events"))),
+        "alerts": int(_num(figures.get("alerts"))),
+        "latency_ms": {"p50": _num(figures.get("latency_p50_ms")),
+                       "p99": _num(figures.get("latency_p99_ms"))},
+        "rebalancing": _num(figures.get("rebalancing")) > 0,
+        "rebalances": int(_num(figures.get("rebalances"))),
+        "last_rebalance_s": None if last < 0 else last,
+        "seen_s": round(now - _num(figures.get("updated_at"), now), 1),
     }
 
 
 def _decoded(raw: Any) -> dict[str, str]:
     return {k.decode(): v.decode() for k, v in dict(raw).items()}
+
+
+def read_workers(redis: Any, now: float) -> dict[str, dict[str, str]]:
+    """The figures of every live worker (written in the last :data:`WORKER_TTL_S` seconds),
+    by name; forgets the workers that are gone. ``redis``: a synchronous client."""
+    redis.zremrangebyscore(WORKERS_INDEX, "-inf", now - WORKER_TTL_S)
+    names = [n.decode() for n in redis.zrange(WORKERS_INDEX, 0, -1)]
+    pipe = redis.pipeline(transaction=False)
+    for name in names:
+        pipe.hgetall(worker_ops_key(name))
+    return {name: _decoded(raw) for name, raw in zip(names, pipe.execute(), strict=True) if raw}
 
 
 class LagMonitor:
@@ -142,10 +200,12 @@ class LagMonitor:
             }
         dead = sum(self._end(self.deadletter_topic, p)
                    for p in self._partitions(self.deadletter_topic))
-        worker = _decoded(self.redis.hgetall(WORKER_OPS_KEY))
+        now = time.time()
+        workers = read_workers(self.redis, now)
+        rebalances = [json.loads(x) for x in self.redis.lrange(REBALANCES_KEY, 0, 19)]
         model = _decoded(self.redis.hgetall(MODEL_CURRENT))
-        return ops_snapshot(committed, ends, worker, dead, model or None, self.threshold,
-                            time.time())
+        return ops_snapshot(committed, ends, workers, rebalances, dead, model or None,
+                            self.threshold, now)
 
     def publish(self, snap: dict[str, Any]) -> None:
         body = json.dumps(snap, separators=(",", ":"))

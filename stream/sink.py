@@ -26,12 +26,16 @@ from contracts.wire import (
     MODEL_CURRENT,
     MOVERS_INFO,
     MOVERS_KEY,
+    REBALANCES_KEPT,
+    REBALANCES_KEY,
     UPDATES_CHANNEL,
     VERSION_FIELD,
-    WORKER_OPS_KEY,
+    WORKER_TTL_S,
+    WORKERS_INDEX,
     SeriesWrite,
     dumps,
     series_hash,
+    worker_ops_key,
 )
 
 __all__ = ["RedisSink"]
@@ -192,9 +196,18 @@ class RedisSink:
         raw: dict[Any, Any] = await self.redis.hgetall(MODEL_CURRENT)
         return {k.decode(): v.decode() for k, v in raw.items()}
 
-    async def write_ops(self, figures: dict[str, float | int | str]) -> None:
-        mapping: dict[Any, Any] = dict(figures)
-        await self.redis.hset(WORKER_OPS_KEY, mapping=mapping)
+    async def write_ops(self, name: str, figures: dict[str, float | int | str],
+                        rebalances: Iterable[str] = ()) -> None:
+        """One worker's figures (expiring), its entry in the workers index, new rebalances."""
+        key = worker_ops_key(name)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hset(key, mapping=dict(figures))  # type: ignore[arg-type]
+        pipe.expire(key, WORKER_TTL_S)
+        pipe.zadd(WORKERS_INDEX, {name: time.time()})
+        for item in rebalances:
+            pipe.lpush(REBALANCES_KEY, item)
+        pipe.ltrim(REBALANCES_KEY, 0, REBALANCES_KEPT - 1)
+        await pipe.execute()
 
     async def close(self) -> None:
         await self.redis.aclose()

@@ -21,8 +21,9 @@ import pytest
 import redis
 
 from config import Settings, load_settings
-from contracts.wire import WORKER_OPS_KEY, merge_snapshot, series_hash
+from contracts.wire import merge_snapshot, series_hash, worker_ops_key
 from infra.procs import child_env, salescast_cmd, spawn, stop
+from stream.membership import default_worker_name
 from stream.partitioning import PRODUCER_PARTITIONER
 
 
@@ -166,8 +167,11 @@ class Pipeline:
         live, part = self.redis.hmget(series_hash(series), ["o", "f"])
         return merge_snapshot(live, part)
 
-    def ops(self) -> dict[str, str]:
-        return {k.decode(): v.decode() for k, v in self.redis.hgetall(WORKER_OPS_KEY).items()}
+    def ops(self, worker: subprocess.Popen[bytes] | None = None) -> dict[str, str]:
+        """The running figures of ``worker`` (by default the one started last)."""
+        proc = worker or self.workers[-1]
+        raw = self.redis.hgetall(worker_ops_key(default_worker_name(proc.pid)))
+        return {k.decode(): v.decode() for k, v in raw.items()}
 
     def wait_for(self, check: Callable[[], bool], timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout

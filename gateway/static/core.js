@@ -152,7 +152,17 @@ export function opsSummary(ops) {
   }
   const lstm = (ops.models && ops.models.lstm) || null;
   const lat = ops.latency_ms || {};
-  return { t: num(ops.t), lag, partitions, events_per_s: num(ops.events_per_s),
+  const workers = (Array.isArray(ops.workers) ? ops.workers : [])
+    .filter((w) => w && typeof w === "object")
+    .map((w) => ({ name: String(w.name ?? "?"),
+                   partitions: Array.isArray(w.partitions) ? w.partitions.join(",") : "",
+                   events_per_s: num(w.events_per_s), lag: num(w.lag),
+                   rebalances: num(w.rebalances), last_rebalance_s: num(w.last_rebalance_s),
+                   rebalancing: w.rebalancing === true }));
+  const last = (Array.isArray(ops.rebalances) ? ops.rebalances : [])[0] || null;
+  return { t: num(ops.t), lag, partitions, workers, events_per_s: num(ops.events_per_s),
+           last_rebalance: last && typeof last === "object"
+             ? { worker: String(last.worker ?? "?"), duration_s: num(last.duration_s) } : null,
            p50: num(lat.p50), p99: num(lat.p99), deadletters: num(ops.deadletters),
            lstm_version: lstm ? lstm.version ?? null : null, lstm_age_s: lstm ? num(lstm.age_s) : null,
            lag_alert: ops.lag_alert === true, lag_threshold: num(ops.lag_threshold) };

@@ -156,6 +156,7 @@ function renderOps() {
   const o = opsSummary(store.ops);
   const dl = $("ops");
   $("partitions").hidden = !(o && o.partitions.length);
+  $("workers").hidden = !(o && o.workers.length);
   if (!o) {
     dl.replaceChildren(el("div", {}, el("dt", {}, "ops"), el("dd", {}, "waiting...")));
     return;
@@ -170,7 +171,16 @@ function renderOps() {
     item("latency p99", `${fmt(o.p99)} ms`, "ops-p99"),
     item("lstm model", o.lstm_version ? `${o.lstm_version} (${fmtAge(o.lstm_age_s)})` : "none",
       "ops-model"),
+    item("workers", `${o.workers.length}`, "ops-workers"),
+    item("last rebalance", o.last_rebalance
+      ? `${fmt(o.last_rebalance.duration_s)} s (${o.last_rebalance.worker})` : "none",
+      "ops-rebalance"),
   );
+  $("workers").tBodies[0].replaceChildren(...o.workers.map((w) =>
+    el("tr", { class: w.rebalancing ? "alert" : "" },
+      ...[w.name, w.partitions, fmt(w.events_per_s), w.lag, w.rebalances,
+        w.last_rebalance_s === null ? "-" : fmt(w.last_rebalance_s)]
+        .map((c) => el("td", {}, c ?? "-")))));
   $("partitions").tBodies[0].replaceChildren(...o.partitions.map((p) =>
     el("tr", {}, ...[p.group, p.topic, p.partition, p.committed, p.end, p.lag]
       .map((c) => el("td", {}, c ?? "-")))));

@@ -64,7 +64,12 @@ OPS = {"t": T0, "groups": {"salescast-worker": {"lag": 1234, "partitions": [
     {"topic": "sales.events", "partition": 1, "committed": 866, "end": 1500, "lag": 634}]}},
     "events_per_s": 2500.5, "latency_ms": {"p50": 12.0, "p99": 85.0}, "deadletters": 3,
     "models": {"lstm": {"version": "lstm-20261124-0007", "promoted_at": T0, "age_s": 3600}},
-    "lag_alert": True, "lag_threshold": 1000}
+    "lag_alert": True, "lag_threshold": 1000,
+    "workers": [{"name": "host:101", "partitions": [0], "lag": 600, "events_per_s": 1250.0,
+                 "rebalances": 1, "last_rebalance_s": 0.8, "rebalancing": False},
+                {"name": "host:102", "partitions": [1], "lag": 634, "events_per_s": 1250.5,
+                 "rebalances": 2, "last_rebalance_s": 2.25, "rebalancing": False}],
+    "rebalances": [{"worker": "host:102", "at": T0, "duration_s": 2.25, "partitions": [1]}]}
 
 
 class FakeGateway:

@@ -106,6 +106,19 @@ test("opsSummary totals lag over groups and flattens partitions", () => {
   assert.equal(o.lstm_version, null);
   assert.equal(o.lag_alert, true);
   assert.equal(opsSummary("x"), null);
+  assert.deepEqual(o.workers, []);
+  assert.equal(o.last_rebalance, null);
+});
+
+test("opsSummary lists the workers of the group and the latest rebalance", () => {
+  const o = opsSummary({ groups: {}, workers: [
+    { name: "h:1", partitions: [0, 2], events_per_s: 10, lag: 4, rebalances: 2,
+      last_rebalance_s: 1.5, rebalancing: false },
+    { name: "h:2", partitions: "odd", rebalancing: true }, null],
+    rebalances: [{ worker: "h:2", duration_s: 3.25, partitions: [1] }] });
+  assert.deepEqual(o.workers.map((w) => [w.name, w.partitions, w.lag, w.rebalancing]),
+    [["h:1", "0,2", 4, false], ["h:2", "", null, true]]);
+  assert.deepEqual(o.last_rebalance, { worker: "h:2", duration_s: 3.25 });
 });
 
 test("fmtAge", () => {

@@ -74,6 +74,11 @@ def test_page_draws_forecast_bands_alerts_and_ops(browser_page: Any,
     assert page.is_visible("#lag-badge")
     assert page.text_content("#ops-p99") == "85.0 ms"
     assert page.locator("#partitions tbody tr").count() == 2
+    workers = page.eval_on_selector_all(
+        "#workers tbody tr", "rows => rows.map((r) => [...r.cells].map((c) => c.textContent))")
+    assert workers == [["host:101", "0", "1250.0", "600", "1", "0.8"],
+                       ["host:102", "1", "1250.5", "634", "2", "2.3"]]
+    assert page.text_content("#ops-rebalance") == "2.3 s (host:102)"
     assert page.locator("#series-list li[data-series]").count() == 3
     assert page.locator("#movers li[data-series]").count() == 3
     assert "connected" in page.text_content("#status")

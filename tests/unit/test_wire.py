@@ -111,7 +111,7 @@ def test_alerts_ops_and_forecast_parts_have_the_documented_fields() -> None:
                        Score("spike", "critical", 6.0, True), "ensemble")
     assert tuple(alert) == wire.ALERT_FIELDS
     assert _readme_json("An alert (also on the") == set(wire.ALERT_FIELDS)
-    ops = ops_snapshot({"g": {("t", 0): 5}}, {("t", 0): 9}, {}, 0, None, 10, 100.0)
+    ops = ops_snapshot({"g": {("t", 0): 5}}, {("t", 0): 9}, {}, [], 0, None, 10, 100.0)
     assert tuple(ops) == wire.OPS_FIELDS
     assert _readme_json("An ops snapshot:") <= set(wire.OPS_FIELDS)
     forecast_part = next(w.forecast for w in _writes() if w.forecast is not None)
