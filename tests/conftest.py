@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import re
 import subprocess
 import time
@@ -21,7 +22,7 @@ import pytest
 import redis
 
 from config import Settings, load_settings
-from contracts.wire import merge_snapshot, series_hash, worker_ops_key
+from contracts.wire import dumps, merge_snapshot, series_hash, worker_ops_key
 from infra.procs import child_env, salescast_cmd, spawn, stop
 from stream.membership import default_worker_name
 from stream.partitioning import PRODUCER_PARTITIONER
@@ -172,6 +173,48 @@ class Pipeline:
         proc = worker or self.workers[-1]
         raw = self.redis.hgetall(worker_ops_key(default_worker_name(proc.pid)))
         return {k.decode(): v.decode() for k, v in raw.items()}
+
+    def reference_forecasts(self) -> dict[str, dict]:
+        """Each series' last forecast part as one worker, run in-process on the events topic
+        as it stands (every partition from its first offset, in one pass), writes it."""
+        from confluent_kafka import Consumer, TopicPartition
+
+        from stream.processor import Message, Processor
+
+        topic = self.settings.events_topic
+        proc = Processor.from_settings(self.settings, lambda states: None,  # torch, no model
+                                       partitions=self.settings.partitions)
+        consumer = Consumer({"bootstrap.servers": self.settings.kafka, "log_level": 0,
+                             "group.id": f"reference-{uuid.uuid4().hex[:8]}",
+                             "enable.auto.commit": False})
+        store: dict = {}
+        last: dict[str, dict] = {}
+        try:
+            for p in range(self.settings.partitions):
+                low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+                consumer.assign([TopicPartition(topic, p, low)])
+                batch: list[Message] = []
+                while low + len(batch) < high:
+                    m = consumer.poll(10)
+                    assert m is not None and m.error() is None, m and m.error()
+                    batch.append(Message(m.offset(), m.timestamp()[1] / 1000.0, m.value() or b""))
+                for i in range(0, len(batch), 4096):
+                    out = proc.process(p, batch[i:i + 4096], store.get)
+                    store.update({k: pickle.loads(pickle.dumps(v))  # through the changelog
+                                  for k, v in out.states.items()})
+                    last.update({w.series: json.loads(dumps(w.forecast)) for w in out.writes
+                                 if w.forecast is not None})
+        finally:
+            consumer.close()
+        return last
+
+    def forecasts(self, series: list[str]) -> dict[str, dict | None]:
+        """Each series' forecast part as Redis has it."""
+        pipe = self.redis.pipeline(transaction=False)
+        for sid in series:
+            pipe.hget(series_hash(sid), "f")
+        return {sid: (json.loads(raw) if raw else None)
+                for sid, raw in zip(series, pipe.execute(), strict=True)}
 
     def wait_for(self, check: Callable[[], bool], timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,8 @@ import pytest
 from contracts.wire import series_hash
 from infra.procs import salescast_cmd, spawn
 from stream.dataset import iter_events
+from stream.membership import default_worker_name
+from stream.monitor import read_workers
 
 pytestmark = [
     pytest.mark.integration,
@@ -79,3 +82,19 @@ def test_workers_share_partitions_through_kill_stop_and_join(pipeline, retail_cs
     report = pipeline.reconciled()
     assert report["total"]["accepted"] == EVENTS and report["total"]["rejected"] == 0
     assert _counts(pipeline, truth) == truth
+
+    # every series' forecast is the one a single worker computes from the same events
+    reference = pipeline.reference_forecasts()
+    got = pipeline.forecasts(sorted(truth))
+    differ = sorted(s for s in truth if got[s] != reference.get(s))
+    assert not differ, (f"{len(differ)} of {len(truth)} series differ from one worker's, e.g. "
+                        f"{differ[:5]}")
+
+    # the group view: the live workers hold every partition once, and timed their rebalances
+    live = {default_worker_name(w.pid) for w in pipeline.workers if w.poll() is None}
+    figures = read_workers(pipeline.redis, time.time())
+    assert live <= set(figures), (live, sorted(figures))
+    held = [p for name in live for p in json.loads(figures[name]["partitions"])]
+    assert sorted(held) == list(range(PARTITIONS))
+    assert all(int(figures[name]["rebalances"]) >= 1 for name in live)
+    assert all(float(figures[name]["last_rebalance_s"]) >= 0 for name in live)
