@@ -30,7 +30,7 @@ from infra.procs import child_env, salescast_cmd, spawn, stop
 from stream.membership import default_worker_name
 from stream.partitioning import PRODUCER_PARTITIONER, partition_for
 
-__all__ = ["run_bench"]
+__all__ = ["run_bench", "produce", "keyed"]
 
 LATENCY_EVENTS = 10_000
 LATENCY_RATE = 500.0
@@ -47,7 +47,7 @@ class Figure:
         return self.events / self.seconds if self.seconds > 0 else 0.0
 
 
-def _produce(bootstrap: str, topic: str,
+def produce(bootstrap: str, topic: str,
              values: Iterable[tuple[bytes, bytes] | tuple[bytes, bytes, int]]) -> int:
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20,
                          "partitioner": PRODUCER_PARTITIONER,
@@ -84,7 +84,7 @@ def _produce_paced(bootstrap: str, topic: str, values: Iterable[tuple[bytes, byt
     producer.flush(30)
 
 
-def _keyed(events: Iterable[bytes]) -> Iterator[tuple[bytes, bytes]]:
+def keyed(events: Iterable[bytes]) -> Iterator[tuple[bytes, bytes]]:
     for raw in events:
         yield json.loads(raw)["series"].encode(), raw
 
@@ -166,7 +166,7 @@ def run_bench(settings: Settings, events: int, series: int, envelope: int,
     figures: list[Figure] = []
     try:
         console.print(f"producing {events:,} synthetic events over {series:,} series ...")
-        _produce(state.kafka_bootstrap, single, _keyed(bench_events(events, series, seed=1)))
+        produce(state.kafka_bootstrap, single, keyed(bench_events(events, series, seed=1)))
         figures.append(bare_decode_rate(state.kafka_bootstrap, single, events))
         figures.append(_faust_floor(settings, state.kafka_bootstrap, state.redis_url,
                                     single, events))
@@ -175,7 +175,7 @@ def run_bench(settings: Settings, events: int, series: int, envelope: int,
                                series=series)
         figures.append(fig)
         if envelope:
-            n = _produce(state.kafka_bootstrap, env_topic,
+            n = produce(state.kafka_bootstrap, env_topic,
                          _envelopes(bench_events(events, series, seed=2), envelope,
                                     settings.partitions))
             console.print(f"{n:,} envelopes of {envelope} events")
@@ -223,7 +223,7 @@ def _worker_run(settings: Settings, kafka: str, redis_url: str, r: redis.Redis, 
             from stream.synthetic import DEFAULT_START
 
             later = DEFAULT_START + 10.0 * (events + 1)  # after the preloaded events
-            paced = _keyed(bench_events(LATENCY_EVENTS, series, seed=3, start_ts=later,
+            paced = keyed(bench_events(LATENCY_EVENTS, series, seed=3, start_ts=later,
                                         seconds_per_event=0.1))
             _produce_paced(kafka, topic, paced, LATENCY_RATE)
             ops = _wait_worker(r, events + LATENCY_EVENTS, 120, proc)

@@ -51,6 +51,24 @@ def bench_gateway(
                       console)
 
 
+@bench_app.command("scale")
+@friendly
+def bench_scale(
+    events: Annotated[int, typer.Option(min=1000, help="synthetic events for the throughput "
+                                                      "runs")] = 100_000,
+    series: Annotated[list[int] | None, typer.Option(
+        min=100, help="series held when a worker joins (repeat for several sizes)")] = None,
+) -> None:
+    """The worker group: throughput with 1 and 2 workers (and the CPU split), rebalance and
+    failover time with 10k and 100k series, failover with a standby replica.
+
+    Run it alone: every figure shares this machine's cores with the broker and Redis.
+    """
+    from benchmarks.scale import run_scale_bench
+
+    run_scale_bench(load_settings(), events, sorted(series or [10_000, 100_000]), console)
+
+
 @bench_app.command("lstm")
 @friendly
 def bench_lstm(

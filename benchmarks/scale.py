@@ -1,0 +1,284 @@
+"""``salescast bench scale``: the worker group on one machine: throughput, rebalance, failover.
+
+In one run, against the local Kafka and Redis:
+
+1. **throughput**: the same synthetic events (8 partitions) processed by a group of 1, then 2
+   workers; events/s from the first to the last event the group took, and how the machine's
+   CPU time was split between the workers, the broker, Redis and the rest (this machine's
+   cores are shared by all of them, so a second worker competes with the broker);
+2. **rebalance**: one worker holds ``S`` series (every series with one closed bucket, so one
+   model row each) on 4 partitions; a second worker joins and recovers half of the partitions
+   from the changelog. The figure is the joining worker's rebalance, from its join until it
+   serves its partitions (the worker's own :class:`~stream.membership.Membership` clock), and
+   the existing worker's;
+3. **failover**: then the joined worker is killed with SIGKILL; the figure is the time from
+   the kill until the survivor serves every partition again: the broker's session timeout
+   (the survivor cannot tell a dead worker from a slow one before it), then the rebalance and
+   the changelog recovery of the dead worker's partitions. With ``--standby`` the group runs
+   with one standby replica (``SALESCAST_STANDBY_REPLICAS=1``): the survivor already holds a
+   warm copy of those tables and only catches up.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+import redis
+from rich.console import Console
+from rich.table import Table
+
+from benchmarks.pipeline import keyed, produce
+from config import Settings
+from infra.procs import child_env, salescast_cmd, spawn, stop
+from stream.membership import default_worker_name
+from stream.monitor import read_workers
+from stream.records import SaleEvent
+from stream.synthetic import DEFAULT_START, bench_events
+
+__all__ = ["run_scale_bench", "series_events"]
+
+DAY = 86400
+THROUGHPUT_PARTITIONS = 8
+REBALANCE_PARTITIONS = 4
+
+
+def series_events(n_series: int, start: float = DEFAULT_START) -> Iterator[bytes]:
+    """Two events per series, a day apart (in time order), so that every series closes one
+    bucket and has a model row; deterministic.
+
+    >>> [json.loads(e)["series"] for e in series_events(2)]
+    ['R0', 'R1', 'R0', 'R1']
+    """
+    for day in (0, 2):  # the second event is past the first bucket's allowed lateness
+        step = 40_000 / n_series
+        for i in range(n_series):
+            yield SaleEvent(f"R{i}", start + day * DAY + i * step, 1, 1.0).to_json()
+
+
+@dataclass
+class Group:
+    """Workers of one consumer group on one topic (child processes), and their figures."""
+
+    settings: Settings
+    kafka: str
+    redis_url: str
+    r: redis.Redis
+    topic: str
+    partitions: int
+    standby: int = 0
+    group: str = field(default_factory=lambda: f"bench-scale-{uuid.uuid4().hex[:8]}")
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def start(self) -> subprocess.Popen[bytes]:
+        env = child_env(self.kafka, self.redis_url, SALESCAST_EVENTS_TOPIC=self.topic,
+                        SALESCAST_WORKER_ID=self.group, SALESCAST_BENCH="1",
+                        SALESCAST_PARTITIONS=str(self.partitions),
+                        SALESCAST_STANDBY_REPLICAS=str(self.standby))
+        log = self.settings.home / "logs" / f"{self.group}-{len(self.procs)}.log"
+        proc = spawn(salescast_cmd("worker"), env, log)
+        self.procs.append(proc)
+        return proc
+
+    def figures(self, proc: subprocess.Popen[bytes]) -> dict[str, str]:
+        return read_workers(self.r, time.time()).get(default_worker_name(proc.pid), {})
+
+    def live(self) -> list[subprocess.Popen[bytes]]:
+        return [p for p in self.procs if p.poll() is None]
+
+    def wait(self, check: str, test: object, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if test():  # type: ignore[operator]
+                return
+            if any(p.poll() not in (None, -9) for p in self.procs):
+                raise RuntimeError(f"a worker exited during the benchmark (logs: "
+                                   f"{self.settings.home / 'logs'}/{self.group}-*.log)")
+            time.sleep(0.1)
+        raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {check}")
+
+    def events(self) -> int:
+        return sum(int(self.figures(p).get("events", 0)) for p in self.live())
+
+    def held(self, proc: subprocess.Popen[bytes]) -> list[int]:
+        return [int(x) for x in json.loads(self.figures(proc).get("partitions") or "[]")]
+
+    def serving_all(self) -> bool:
+        held = [p for proc in self.live() for p in self.held(proc)]
+        return sorted(held) == list(range(self.partitions)) and not any(
+            self.figures(p).get("rebalancing") == "1" for p in self.live())
+
+    def close(self) -> None:
+        for p in self.procs:
+            stop(p)
+
+
+def _cpu(pids: dict[str, list[int]]) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each named set of processes."""
+    out: dict[str, float] = {}
+    for name, group in pids.items():
+        total = 0.0
+        for pid in group:
+            try:
+                t = psutil.Process(pid).cpu_times()
+                total += t.user + t.system + t.children_user + t.children_system
+            except psutil.Error:
+                pass
+        out[name] = total
+    return out
+
+
+def _busy() -> float:
+    t = psutil.cpu_times()
+    return t.user + t.system + t.nice + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0)
+
+
+@dataclass
+class Throughput:
+    workers: int
+    events: int
+    seconds: float
+    cpu: dict[str, float]  # share of the machine's busy CPU time
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds if self.seconds > 0 else 0.0
+
+
+def throughput(base: Group, n_workers: int, events: int,
+               services: dict[str, list[int]]) -> Throughput:
+    """``events`` preloaded on a fresh topic, processed by ``n_workers`` started together."""
+    g = Group(base.settings, base.kafka, base.redis_url, base.r, base.topic, base.partitions)
+    try:
+        procs = [g.start() for _ in range(n_workers)]
+        g.wait("the workers to join", lambda: all(g.figures(p) for p in procs), 120)
+        cpu0, busy0 = _cpu({**services, "workers": [p.pid for p in procs]}), _busy()
+        g.wait(f"{events:,} events", lambda: g.events() >= events, 900)
+        cpu1, busy1 = _cpu({**services, "workers": [p.pid for p in procs]}), _busy()
+        figs = [g.figures(p) for p in procs]
+        seconds = (max(float(f["last_event_at"]) for f in figs)
+                   - min(float(f["first_event_at"]) for f in figs if float(f["first_event_at"])))
+        busy = max(busy1 - busy0, 1e-9)
+        share = {k: (cpu1[k] - cpu0[k]) / busy for k in cpu1}
+        share["other"] = max(0.0, 1.0 - sum(share.values()))
+        return Throughput(n_workers, events, seconds, share)
+    finally:
+        g.close()
+
+
+@dataclass
+class Rebalance:
+    series: int
+    standby: int
+    join_s: float  # the joining worker: from its join to serving its partitions
+    existing_s: float  # the worker that gave partitions up: its own rebalance
+    failover_s: float  # from the SIGKILL of the joined worker to all partitions served
+    failover_rebalance_s: float  # of which the survivor's rebalance itself
+
+
+def rebalance(base: Group, n_series: int, standby: int) -> Rebalance:
+    g = Group(base.settings, base.kafka, base.redis_url, base.r, base.topic, base.partitions,
+              standby=standby)
+    try:
+        first = g.start()
+        g.wait(f"{2 * n_series:,} events", lambda: g.events() >= 2 * n_series, 1200)
+        second = g.start()
+        g.wait("the rebalance", lambda: g.held(second) and g.serving_all()
+               and int(g.figures(first).get("rebalances", 0)) >= 2, 600)
+        join_s = float(g.figures(second)["last_rebalance_s"])
+        existing_s = float(g.figures(first)["last_rebalance_s"])
+        time.sleep(3.0)  # a standby catches up with what the active copy holds
+        done = int(g.figures(first)["rebalances"])
+        killed_at = time.time()
+        second.send_signal(signal.SIGKILL)
+        second.wait(10)
+        g.wait("the failover", lambda: int(g.figures(first).get("rebalances", 0)) > done
+               and len(g.held(first)) == g.partitions
+               and g.figures(first).get("rebalancing") == "0", 600)
+        f = g.figures(first)
+        return Rebalance(n_series, standby, join_s, existing_s,
+                         float(f["last_rebalance_at"]) - killed_at, float(f["last_rebalance_s"]))
+    finally:
+        g.close()
+
+
+def run_scale_bench(settings: Settings, events: int, series_sizes: list[int],
+                    console: Console) -> None:
+    from infra import services
+
+    was_up = settings.services_file.exists() or bool(settings.kafka_bootstrap)
+    state = services.up(settings)
+    run = uuid.uuid4().hex[:8]
+    r = redis.Redis.from_url(state.redis_url)
+    pids = {"broker": [state.kafka_pid] if state.kafka_pid else [],
+            "redis": [state.redis_pid] if state.redis_pid else []}
+    try:
+        topic = f"bench.{run}.scale"
+        _topics(state.kafka_bootstrap, settings, {topic: THROUGHPUT_PARTITIONS})
+        console.print(f"producing {events:,} synthetic events on {THROUGHPUT_PARTITIONS} "
+                      "partitions ...")
+        produce(state.kafka_bootstrap, topic, keyed(bench_events(events, 2000, seed=1)))
+        base = Group(settings, state.kafka_bootstrap, state.redis_url, r, topic,
+                     THROUGHPUT_PARTITIONS)
+        runs = []
+        for n in (1, 2):
+            console.print(f"throughput: {n} worker(s) ...")
+            runs.append(throughput(base, n, events, pids))
+        rebalances = []
+        for n_series, standby in [(s, 0) for s in series_sizes] + [(series_sizes[-1], 1)]:
+            topic = f"bench.{run}.rebalance{n_series}"
+            _topics(state.kafka_bootstrap, settings, {topic: REBALANCE_PARTITIONS})
+            if standby == 0:
+                console.print(f"producing {2 * n_series:,} events over {n_series:,} series ...")
+                produce(state.kafka_bootstrap, topic, keyed(series_events(n_series)))
+            console.print(f"rebalance and failover: {n_series:,} series, standby {standby} ...")
+            base = Group(settings, state.kafka_bootstrap, state.redis_url, r, topic,
+                         REBALANCE_PARTITIONS)
+            rebalances.append(rebalance(base, n_series, standby))
+    finally:
+        r.close()
+        if not was_up:
+            services.down(settings)
+    _report(console, runs, rebalances, settings.home / "logs")
+
+
+def _topics(bootstrap: str, settings: Settings, topics: dict[str, int]) -> None:
+    from infra.services import create_topics
+
+    for name, partitions in topics.items():
+        create_topics(bootstrap, settings.model_copy(update={"partitions": partitions}),
+                      extra=[name])
+
+
+def _report(console: Console, runs: list[Throughput], rebalances: list[Rebalance],
+            logs: Path) -> None:
+    table = Table(title="salescast bench scale: throughput (8 partitions)", min_width=100)
+    for col in ("workers", "events", "seconds", "events/s", "x 1 worker", "CPU: workers",
+                "broker", "redis", "other"):
+        table.add_column(col, justify="right")
+    one = runs[0].rate or 1.0
+    for t in runs:
+        table.add_row(str(t.workers), f"{t.events:,}", f"{t.seconds:.2f}", f"{t.rate:,.0f}",
+                      f"{t.rate / one:.2f}", *(f"{100 * t.cpu.get(k, 0):.0f}%"
+                                               for k in ("workers", "broker", "redis", "other")))
+    console.print(table)
+    table = Table(title=f"rebalance and failover ({REBALANCE_PARTITIONS} partitions)",
+                  min_width=100)
+    for col in ("series", "per partition", "standby", "join: serving after s",
+                "existing worker s", "failover s", "of which rebalance s"):
+        table.add_column(col, justify="right")
+    for b in rebalances:
+        table.add_row(f"{b.series:,}", f"{b.series // REBALANCE_PARTITIONS:,}", str(b.standby),
+                      f"{b.join_s:.2f}", f"{b.existing_s:.2f}", f"{b.failover_s:.2f}",
+                      f"{b.failover_rebalance_s:.2f}")
+    console.print(table)
+    console.print("target: a partition with 25k series serving again within 10 s of the "
+                  "rebalance; failover includes the broker's session timeout "
+                  f"(SALESCAST worker: 10 s). Worker logs: {logs}", soft_wrap=True)
