@@ -88,9 +88,11 @@ class RedisSink:
         self.run_id: str | None = None
         # set from a failed call until Redis answers again: batches skip Redis meanwhile
         self.down_since: float | None = None
+        self.failures = 0  # failed calls so far (a republish is complete only without one)
 
     def mark_stale(self, exc: BaseException) -> None:
         """A Redis call failed: stop writing until it answers again, then republish."""
+        self.failures += 1
         if self.down_since is None:
             self.down_since = time.time()
             log.warning("redis is unavailable (%r): going on without it; every series is "
@@ -119,8 +121,11 @@ class RedisSink:
         """Write every series' snapshot, its recent alerts and its top-movers entry again.
 
         Idempotent like every write here: a snapshot older than what Redis holds is ignored,
-        alerts are deduplicated by id. Returns how many series were written.
+        alerts are deduplicated by id. Returns how many series were written. When another call
+        failed meanwhile (a batch that then skipped Redis, after its series were written here),
+        the sink stays stale, so that the next ops tick republishes again.
         """
+        failures = self.failures
         n = 0
         alerts: list[dict[str, Any]] = []
         for i in range(0, len(states), REPUBLISH_CHUNK):
@@ -140,8 +145,9 @@ class RedisSink:
         for i in range(0, len(alerts), REPUBLISH_CHUNK):
             await self.write_alerts(alerts[i : i + REPUBLISH_CHUNK])
         await self.redis.set(EPOCH_KEY, str(time.time()))
-        self.stale = False
-        log.info("republished %d series and %d alerts to redis", n, len(alerts))
+        self.stale = self.failures != failures
+        log.info("republished %d series and %d alerts to redis%s", n, len(alerts),
+                 " (a call failed meanwhile: once more at the next tick)" if self.stale else "")
         return n
 
     async def write(self, writes: Iterable[SeriesWrite]) -> int:

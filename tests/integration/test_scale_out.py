@@ -74,8 +74,11 @@ def test_workers_share_partitions_through_kill_stop_and_join(pipeline, retail_cs
         assert pipeline.stop_worker(workers[1]) == 0, "\n".join(pipeline.log_tail())
         pipeline.start_worker()
         assert replay.wait(300) == 0, "\n".join(pipeline.log_tail())
-        pipeline.wait_for(lambda: _share_counted(pipeline, truth) == 1.0, 300,
-                          "every event counted")
+        try:
+            pipeline.wait_for(lambda: _share_counted(pipeline, truth) == 1.0, 300,
+                              "every event counted")
+        except AssertionError as exc:  # say where: the audit's table per partition
+            raise AssertionError(f"{exc}\n{pipeline.audit().stdout}") from None
     finally:
         if replay.poll() is None:
             replay.kill()
