@@ -195,8 +195,10 @@ def build_worker(
             await asyncio.shield(gate.run(run_batch(list(batch))))
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
-    async def forget_cache(sender: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:
-        store.forget()
+    async def forget_cache(sender: Any, revoked: Any = (), *args: Any, signal: Any = None,
+                           **kwargs: Any) -> None:
+        await gate.wait_idle()  # the batch in flight puts its states first: dropped below
+        store.forget({tp.partition for tp in revoked if tp.topic == settings.events_topic})
         processor.forget()  # rows reload from the states' bytes
         continuity.forget()
         offsets.forget()

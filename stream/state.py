@@ -62,9 +62,19 @@ class StateStore(faust.Sensor):
         return list(dict.fromkeys([k.decode() for k in self.table.data] +
                                   list(self.dirty)))
 
-    def forget(self) -> None:
-        """Drop the deserialised cache (on rebalance); dirty states are kept until flushed."""
+    def forget(self, revoked: set[int]) -> None:
+        """On a rebalance: drop the deserialised cache, and the unflushed states of the
+        ``revoked`` partitions.
+
+        Those states come from batches whose offsets were never committed (Faust drops the
+        acks of revoked partitions): their new owner replays the batches from the committed
+        offset. Flushed later, they would land in the changelog after the new owner's newer
+        states and overwrite them for whoever restores the partition next. The states of the
+        partitions kept stay dirty until the next flush.
+        """
         self.cache.clear()
+        for key in [k for k, (p, _) in self.dirty.items() if p in revoked]:
+            del self.dirty[key]
 
     # -- faust.Sensor -------------------------------------------------------------------
     def on_commit_initiated(self, consumer: Any) -> Any:

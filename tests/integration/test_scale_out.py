@@ -26,6 +26,7 @@ from infra.procs import salescast_cmd, spawn
 from stream.dataset import iter_events
 from stream.membership import default_worker_name
 from stream.monitor import read_workers
+from stream.partitioning import partition_for
 
 pytestmark = [
     pytest.mark.integration,
@@ -52,6 +53,19 @@ def _counts(pipeline, truth: dict[str, int]) -> dict[str, int]:
 def _share_counted(pipeline, truth: dict[str, int]) -> float:
     got = _counts(pipeline, truth)
     return sum(min(got[s], n) for s, n in truth.items()) / sum(truth.values())
+
+
+def _difference(series: str, got: dict | None, ref: dict | None, pipeline) -> str:
+    """What differs in one series' forecast part: its last closed buckets and first steps."""
+    def brief(part: dict | None) -> str:
+        if part is None:
+            return "none"
+        fc = part.get("forecast") or {}
+        return (f"{len(part.get('actuals', []))} closed, last {part.get('actuals', [])[-2:]}, "
+                f"forecast {json.dumps(fc)[:160]}")
+    return (f"{series} (partition {partition_for(series, PARTITIONS)}, live "
+            f"{pipeline.redis.hget(series_hash(series), 'o')!r}):\n  redis     {brief(got)}"
+            f"\n  reference {brief(ref)}")
 
 
 def test_workers_share_partitions_through_kill_stop_and_join(pipeline, retail_csv: Path) -> None:
@@ -90,8 +104,9 @@ def test_workers_share_partitions_through_kill_stop_and_join(pipeline, retail_cs
     reference = pipeline.reference_forecasts()
     got = pipeline.forecasts(sorted(truth))
     differ = sorted(s for s in truth if got[s] != reference.get(s))
-    assert not differ, (f"{len(differ)} of {len(truth)} series differ from one worker's, e.g. "
-                        f"{differ[:5]}")
+    assert not differ, (f"{len(differ)} of {len(truth)} series differ from one worker's:\n"
+                        + "\n".join(_difference(s, got[s], reference.get(s), pipeline)
+                                     for s in differ[:5]))
 
     # the group view: the live workers hold every partition once, and timed their rebalances
     live = {default_worker_name(w.pid) for w in pipeline.workers if w.poll() is None}
