@@ -42,7 +42,7 @@ from config import Settings
 from stream.app import BatchGate, create_app
 from stream.continuity import OffsetContinuity
 from stream.group import RebalanceSensor
-from stream.lstm_runner import LstmRunner
+from stream.lstm_runner import runner_for
 from stream.membership import Membership, default_worker_name
 from stream.offsets import TopicOffsets
 from stream.processor import BatchOutput, Message, Processor, SeriesState
@@ -94,7 +94,7 @@ def build_worker(
         key_type=bytes,
         value_type=bytes,
     )
-    runner = _lstm_runner(settings)
+    runner = runner_for(settings)
     processor = (processor_factory or (
         lambda: Processor.from_settings(settings, runner.provide if runner else None,
                                         partitions=_topic_partitions(settings))))()
@@ -204,6 +204,10 @@ def build_worker(
         offsets.forget()
         last_seen.clear()
 
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
+    async def own(sender: Any, assigned: Any = (), *args: Any, **kwargs: Any) -> None:
+        store.assigned({tp.partition for tp in assigned if tp.topic == settings.events_topic})
+
     @app.timer(2.0)
     async def resume_stalled() -> None:
         """Seek back a partition that has unread offsets but delivers nothing while idle.
@@ -289,14 +293,3 @@ def _topic_partitions(settings: Settings) -> int:
                     settings.events_topic, exc, settings.partitions)
     return settings.partitions
 
-
-def _lstm_runner(settings: Settings) -> LstmRunner | None:
-    """The LSTM runner, unless disabled (SALESCAST_LSTM=0) or torch is not installed."""
-    if not settings.lstm:
-        return None
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        log.warning("torch is not installed: the worker runs without the LSTM")
-        return None
-    return LstmRunner(settings.bucket_seconds)

@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
+    from config import Settings
     from models.lstm import GlobalLSTM
     from stream.processor import SeriesState
 
-__all__ = ["LstmRunner"]
+__all__ = ["LstmRunner", "runner_for"]
 
 log = logging.getLogger("salescast.lstm")
 
@@ -83,3 +84,15 @@ class LstmRunner:
         self.series += len(todo)
         self.seconds += time.perf_counter() - started
         return todo, paths, self.version
+
+
+def runner_for(settings: Settings) -> LstmRunner | None:
+    """The LSTM runner, unless disabled (SALESCAST_LSTM=0) or torch is not installed."""
+    if not settings.lstm:
+        return None
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        log.warning("torch is not installed: the worker runs without the LSTM")
+        return None
+    return LstmRunner(settings.bucket_seconds)
