@@ -206,6 +206,7 @@ def build_worker(
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def own(sender: Any, assigned: Any = (), *args: Any, **kwargs: Any) -> None:
+        app.ownership.assign(assigned)  # type: ignore[attr-defined]
         store.assigned({tp.partition for tp in assigned if tp.topic == settings.events_topic})
 
     @app.timer(2.0)

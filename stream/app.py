@@ -16,7 +16,7 @@ import faust
 from faust.transport.consumer import Consumer as _Consumer
 from faust.transport.drivers import aiokafka as _aiokafka_driver
 
-__all__ = ["create_app", "BatchGate", "FETCH_MAX_WAIT_MS"]
+__all__ = ["create_app", "BatchGate", "Ownership", "FETCH_MAX_WAIT_MS"]
 
 #: Faust hard-codes ``fetch_max_wait_ms=1500`` for its consumer; measured here, that alone made
 #: the event-to-Redis latency p50 ~790 ms at 500 events/s (41 ms with 100: README, Benchmarks).
@@ -61,6 +61,24 @@ class BatchGate:
             await asyncio.wait([self._task])
 
 
+class Ownership:
+    """The topic partitions whose offsets this worker may commit.
+
+    None from the start of a rebalance (Faust's eager protocol revokes every partition first;
+    the rebalance sensor calls :meth:`revoke_all` synchronously, before any late ack) until
+    the new assignment (:meth:`assign`).
+    """
+
+    def __init__(self) -> None:
+        self.tps: set[Any] = set()
+
+    def revoke_all(self) -> None:
+        self.tps = set()
+
+    def assign(self, tps: Any) -> None:
+        self.tps = set(tps)
+
+
 _force_commit = _Consumer.force_commit
 
 
@@ -84,7 +102,16 @@ def _contiguous_new_offset(self: Any, tp: Any) -> int | None:
     is committed over) and skipped when nothing was committed yet. A message its stream dropped
     is then lost for good; here the commit waits at the hole instead, until
     :mod:`stream.continuity` has the agent seek back and apply it.
+
+    And never commit a partition this worker does not own (:class:`Ownership`): Faust keeps
+    the acks of a batch that finished after its partition was revoked and commits them, past
+    what the partition's new owner restored from the changelog.
     """
+    ownership = getattr(self.app, "ownership", None)
+    if ownership is not None and tp not in ownership.tps:  # acks of a late batch
+        self._acked.pop(tp, None)
+        self._acked_index.pop(tp, None)
+        return None
     acked = self._acked.get(tp)
     committed = self._committed_offset.get(tp)
     if acked and committed is not None and not self._gap.get(tp) and min(acked) > committed:
@@ -133,4 +160,5 @@ def create_app(
         stream_wait_empty=False,
     )
     app.batch_gate = BatchGate()  # type: ignore[attr-defined]
+    app.ownership = Ownership()  # type: ignore[attr-defined]
     return app

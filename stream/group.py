@@ -1,4 +1,6 @@
-"""The Faust glue of :mod:`stream.membership`: a sensor that times this worker's rebalances.
+"""The Faust glue of :mod:`stream.membership`: a sensor that times this worker's rebalances
+(and, first thing in a rebalance, revokes the worker's right to commit: :class:`stream.app.
+Ownership`).
 
 Faust calls a sensor's ``on_rebalance_start`` when the group revokes partitions and
 ``on_rebalance_end`` once the worker has recovered its tables for the new assignment and
@@ -25,6 +27,9 @@ class RebalanceSensor(Sensor):
         self.membership = membership
 
     def on_rebalance_start(self, app: Any) -> dict[str, Any]:
+        ownership = getattr(app, "ownership", None)
+        if ownership is not None:  # nothing may be committed until the new assignment
+            ownership.revoke_all()
         self.membership.started(time.time())
         return {}
 

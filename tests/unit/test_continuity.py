@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 from intervaltree import IntervalTree
 
-from stream.app import _contiguous_new_offset
+from stream.app import Ownership, _contiguous_new_offset
 from stream.continuity import Admission, OffsetContinuity
 
 
@@ -58,6 +58,7 @@ def _consumer(acked: list[int], committed: int | None) -> SimpleNamespace:
         _acked_index=defaultdict(set, {tp: set(acked)}),
         _committed_offset=defaultdict(lambda: None, {tp: committed}),
         _gap=defaultdict(IntervalTree),
+        app=SimpleNamespace(),  # no ownership: every partition may be committed
     )
 
 
@@ -69,3 +70,19 @@ def test_the_commit_waits_at_a_single_lost_message_at_the_committed_offset() -> 
 def test_the_commit_advances_over_a_contiguous_run() -> None:
     assert _contiguous_new_offset(_consumer([22, 23, 24], committed=22), ("t", 0)) == 25
     assert _contiguous_new_offset(_consumer([0, 1], committed=None), ("t", 0)) == 2
+
+
+def test_acks_of_a_partition_not_owned_are_dropped_not_committed() -> None:
+    """A batch that finished after its partition was revoked: its acks must not move the
+    committed offset past what the partition's new owner restored."""
+    owned, given_away = Ownership(), ("t", 0)
+    consumer = _consumer([22, 23], committed=22)
+    consumer.app = SimpleNamespace(ownership=owned)
+    owned.assign({("t", 1)})
+    assert _contiguous_new_offset(consumer, given_away) is None
+    assert given_away not in consumer._acked and given_away not in consumer._acked_index
+    owned.assign({("t", 0)})
+    consumer._acked[given_away] = [22, 23]
+    assert _contiguous_new_offset(consumer, given_away) == 24
+    owned.revoke_all()  # a rebalance starts: nothing is committed until the assignment
+    assert _contiguous_new_offset(consumer, given_away) is None
