@@ -39,7 +39,7 @@ import faust
 from redis.exceptions import RedisError
 
 from config import Settings
-from stream.app import BatchGate, create_app
+from stream.app import BatchGate, Ownership, create_app
 from stream.continuity import OffsetContinuity
 from stream.group import RebalanceSensor
 from stream.lstm_runner import runner_for
@@ -107,6 +107,7 @@ def build_worker(
     stats = WorkerStats()
     sink = RedisSink(settings.redis)
     gate: BatchGate = app.batch_gate  # type: ignore[attr-defined]
+    ownership: Ownership = app.ownership  # type: ignore[attr-defined]
     continuity = OffsetContinuity()
     offsets = TopicOffsets(app, settings.events_topic)
     last_seen: dict[int, float] = {}  # partition -> monotonic time of its last message
@@ -118,6 +119,8 @@ def build_worker(
         by_partition: dict[int, list[Message]] = defaultdict(list)
         for event in batch:
             m = event.message
+            if m.tp not in ownership.tps:  # fetched before a rebalance: it comes again
+                continue
             by_partition[m.partition].append(
                 Message(m.offset, (m.timestamp or 0.0), m.value or b""))
         now = time.monotonic()
@@ -206,8 +209,7 @@ def build_worker(
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def own(sender: Any, assigned: Any = (), *args: Any, **kwargs: Any) -> None:
-        app.ownership.assign(assigned)  # type: ignore[attr-defined]
-        store.assigned({tp.partition for tp in assigned if tp.topic == settings.events_topic})
+        ownership.assign(app.consumer, assigned)
 
     @app.timer(2.0)
     async def resume_stalled() -> None:

@@ -75,8 +75,13 @@ class Ownership:
     def revoke_all(self) -> None:
         self.tps = set()
 
-    def assign(self, tps: Any) -> None:
+    def assign(self, consumer: Any, tps: Any) -> None:
+        """Own ``tps`` from now on; acks Faust kept for them from before are dropped (a
+        batch that ran during the rebalance applied nothing: its messages come again)."""
         self.tps = set(tps)
+        for tp in self.tps:
+            consumer._acked.pop(tp, None)
+            consumer._acked_index.pop(tp, None)
 
 
 _force_commit = _Consumer.force_commit

@@ -29,7 +29,6 @@ class StateStore(faust.Sensor):
         self.cache: dict[str, Any] = {}
         self.dirty: dict[str, tuple[int, Any]] = {}  # key -> (changelog partition, state)
         self.flushed = 0
-        self.given_away: set[int] = set()  # revoked, and not assigned again since
 
     def get(self, key: str) -> Any:
         state = self.cache.get(key)
@@ -42,10 +41,7 @@ class StateStore(faust.Sensor):
     def put(self, partition: int, key: str, state: Any) -> None:
         """Mark ``state`` for the next flush. Flushes follow the order of the last puts (a key
         put again moves to the end): the processor puts a partition's clock after its series,
-        so a crash in the middle of a flush leaves the clock behind the series, never ahead.
-        A put for a partition given away in a rebalance (a late batch) is ignored."""
-        if partition in self.given_away:
-            return
+        so a crash in the middle of a flush leaves the clock behind the series, never ahead."""
         self.cache[key] = state
         self.dirty.pop(key, None)
         self.dirty[key] = (partition, state)
@@ -77,13 +73,8 @@ class StateStore(faust.Sensor):
         partitions kept stay dirty until the next flush.
         """
         self.cache.clear()
-        self.given_away |= revoked
         for key in [k for k, (p, _) in self.dirty.items() if p in revoked]:
             del self.dirty[key]
-
-    def assigned(self, partitions: set[int]) -> None:
-        """The rebalance gave these partitions (back) to this worker."""
-        self.given_away -= partitions
 
     # -- faust.Sensor -------------------------------------------------------------------
     def on_commit_initiated(self, consumer: Any) -> Any:

@@ -78,10 +78,12 @@ def test_acks_of_a_partition_not_owned_are_dropped_not_committed() -> None:
     owned, given_away = Ownership(), ("t", 0)
     consumer = _consumer([22, 23], committed=22)
     consumer.app = SimpleNamespace(ownership=owned)
-    owned.assign({("t", 1)})
+    owned.assign(consumer, {("t", 1)})
     assert _contiguous_new_offset(consumer, given_away) is None
     assert given_away not in consumer._acked and given_away not in consumer._acked_index
-    owned.assign({("t", 0)})
+    consumer._acked[given_away] = [22, 23]  # acked during the rebalance (nothing applied)
+    owned.assign(consumer, {("t", 0)})
+    assert not consumer._acked[given_away]  # ... dropped: they come again from 22
     consumer._acked[given_away] = [22, 23]
     assert _contiguous_new_offset(consumer, given_away) == 24
     owned.revoke_all()  # a rebalance starts: nothing is committed until the assignment
