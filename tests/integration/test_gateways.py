@@ -159,6 +159,7 @@ def test_a_client_moved_to_another_gateway_resumes_without_gaps_or_duplicates(pi
             await wait(lambda: all(c.frames("alerts", kind="snapshot") for c in everyone),
                        "every client subscribed", 30)
 
+            # the worker is running: the phases then come in several batches (more versions)
             await wait(lambda: bool(pipeline.ops()), "the worker's first ops figures", 60)
 
             # 1. both gateways up
