@@ -5,6 +5,7 @@ nothing of the project.
 """
 
 from config.settings import (
+    DEFAULT_PARTITIONS,
     ENV_VARS,
     ConfigError,
     Settings,
@@ -13,4 +14,5 @@ from config.settings import (
     settings_table,
 )
 
-__all__ = ["Settings", "ConfigError", "load_settings", "cache_root", "settings_table", "ENV_VARS"]
+__all__ = ["Settings", "ConfigError", "load_settings", "cache_root", "settings_table", "ENV_VARS",
+           "DEFAULT_PARTITIONS"]

@@ -29,7 +29,11 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["Settings", "ConfigError", "load_settings", "cache_root", "settings_table",
-           "ENV_VARS"]
+           "ENV_VARS", "DEFAULT_PARTITIONS"]
+
+#: partitions of the topics salescast creates unless ``SALESCAST_PARTITIONS`` says otherwise:
+#: room for a few workers (a group uses at most one worker per partition)
+DEFAULT_PARTITIONS = 8
 
 
 class ConfigError(Exception):
@@ -73,8 +77,14 @@ class Settings(BaseSettings):
     deadletter_topic: str = Field(default="sales.deadletter",
                                   validation_alias="SALESCAST_DEADLETTER_TOPIC",
                                   description="topic of rejected records")
-    partitions: int = Field(default=4, ge=1, validation_alias="SALESCAST_PARTITIONS",
-                            description="partitions of the topics `services up` creates")
+    partitions: int = Field(
+        default=DEFAULT_PARTITIONS, ge=1, validation_alias="SALESCAST_PARTITIONS",
+        description="partitions of the topics `services up` creates (the most workers a group "
+                    "can use; see Scaling out)")
+    standby_replicas: int = Field(
+        default=0, ge=0, validation_alias="SALESCAST_STANDBY_REPLICAS",
+        description="Faust standby replicas: warm copies of other workers' table partitions "
+                    "(faster failover, the changelog read twice)")
     bucket_seconds: int = Field(default=86400, ge=60, validation_alias="SALESCAST_BUCKET_SECONDS",
                                 description="event-time bucket width")
     lateness_seconds: int = Field(default=3600, ge=0, validation_alias="SALESCAST_LATENESS_SECONDS",

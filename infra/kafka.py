@@ -28,7 +28,7 @@ from pathlib import Path
 
 import psutil
 
-from config import cache_root
+from config import DEFAULT_PARTITIONS, cache_root
 from infra.errors import ServiceError
 
 __all__ = ["KAFKA_VERSION", "KafkaProcess", "ServiceError", "cache_root", "free_port",
@@ -114,7 +114,7 @@ def resolve_jars(cache_dir: Path | None = None) -> Path:
 
 
 def render_properties(workdir: Path, port: int, controller_port: int,
-                      partitions: int = 4) -> str:
+                      partitions: int = DEFAULT_PARTITIONS) -> str:
     """``server.properties`` of a one-node broker+controller listening on 127.0.0.1 only.
 
     >>> text = render_properties(Path("/tmp/k"), 9092, 9093)

@@ -74,6 +74,7 @@ def build_worker(
 ) -> tuple[faust.App, WorkerStats]:
     """Create the Faust app with its topics, state table, agent and ops timer."""
     app = create_app(settings.worker_id, settings.kafka, partitions=settings.partitions,
+                     standby_replicas=settings.standby_replicas,
                      datadir=str(settings.home / "faust" / settings.worker_id))
     events = app.topic(
         settings.events_topic,

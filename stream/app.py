@@ -1,4 +1,4 @@
-"""The Faust application: configuration only (it imports nothing else from the project).
+"""The Faust application: configuration only (of the project it imports only config's defaults).
 
 At-least-once processing (Faust's exactly-once mode has open duplicate/crash bugs): every
 sink is idempotent instead. The web server Faust starts by default on 0.0.0.0:6066 is off.
@@ -15,6 +15,8 @@ from typing import Any
 import faust
 from faust.transport.consumer import Consumer as _Consumer
 from faust.transport.drivers import aiokafka as _aiokafka_driver
+
+from config import DEFAULT_PARTITIONS
 
 __all__ = ["create_app", "BatchGate", "Ownership", "FETCH_MAX_WAIT_MS"]
 
@@ -131,7 +133,8 @@ def create_app(
     app_id: str,
     bootstrap: str,
     *,
-    partitions: int = 4,
+    partitions: int = DEFAULT_PARTITIONS,
+    standby_replicas: int = 0,
     datadir: str | None = None,
     session_timeout: float = 10.0,
     commit_interval: float = 1.0,
@@ -140,6 +143,10 @@ def create_app(
 
     ``producer_linger`` batches changelog writes (0 sends one tiny request per write) and a
     large ``stream_buffer_maxsize`` lets ``take_events`` fill big batches.
+    ``partitions`` is the partition count of the topics Faust creates (its table changelogs);
+    ``standby_replicas`` (``SALESCAST_STANDBY_REPLICAS``) is Faust's
+    ``table_standby_replicas``: each other worker of the group keeps that many warm copies of a
+    table partition, so a failover reads the changelog's tail only, not all of it.
     """
     datadir = datadir or f"{tempfile.gettempdir()}/salescast-faust/{app_id}"
     Path(datadir).parent.mkdir(parents=True, exist_ok=True)
@@ -161,7 +168,7 @@ def create_app(
         broker_session_timeout=session_timeout,
         broker_heartbeat_interval=min(3.0, session_timeout / 3),
         broker_rebalance_timeout=session_timeout,
-        table_standby_replicas=0,
+        table_standby_replicas=standby_replicas,
         stream_wait_empty=False,
     )
     app.batch_gate = BatchGate()  # type: ignore[attr-defined]

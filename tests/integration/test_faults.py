@@ -8,7 +8,6 @@ dead-lettered once (by key) with its code.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import random
 import signal
@@ -22,6 +21,7 @@ import redis
 
 from stream.partitioning import partition_for
 from stream.records import DeadLetter, SaleEvent
+from tests.integration.clients import Subscriber, latest_versions
 
 pytestmark = pytest.mark.integration
 
@@ -230,61 +230,6 @@ def test_kill_9_during_a_real_data_replay_recovers_exactly(pipeline, retail_csv:
     assert report["series_checked"] == len(truth)
 
 
-class _Subscriber:
-    """A dashboard-like client of one series: it keeps the last version seen per channel and,
-    when the gateway goes away, reconnects and resubscribes with ``since`` (resume)."""
-
-    def __init__(self, url: str, series: str) -> None:
-        self.url, self.series = url, series
-        self.seen: dict[str, int] = {}
-        self.connects = 0
-
-    async def run(self, stop: asyncio.Event) -> None:
-        from websockets.asyncio.client import connect
-        from websockets.exceptions import WebSocketException
-
-        while not stop.is_set():
-            try:
-                async with connect(self.url, open_timeout=2) as ws:
-                    self.connects += 1
-                    await ws.recv()  # hello
-                    for channel in ("forecasts", "actuals"):
-                        frame = {"type": "subscribe", "channel": channel, "series": self.series}
-                        if channel in self.seen:
-                            frame["since"] = self.seen[channel]
-                        await ws.send(json.dumps(frame))
-                    while not stop.is_set():
-                        try:
-                            text = await asyncio.wait_for(ws.recv(), 0.5)
-                        except TimeoutError:
-                            continue
-                        f = json.loads(text)
-                        if f.get("type") in ("snapshot", "update") and "version" in f:
-                            self.seen[f["channel"]] = max(self.seen.get(f["channel"], -1),
-                                                          f["version"])
-            except (OSError, TimeoutError, WebSocketException):
-                pass  # the gateway is down or went away: try again
-            await asyncio.sleep(0.2)
-
-
-async def _latest_versions(url: str, series: list[str]) -> dict[tuple[str, str], int]:
-    """What a fresh client is given: the snapshot version per (series, channel)."""
-    from websockets.asyncio.client import connect
-
-    out: dict[tuple[str, str], int] = {}
-    async with connect(url) as ws:
-        await ws.recv()
-        for s in series:
-            for channel in ("forecasts", "actuals"):
-                await ws.send(json.dumps({"type": "subscribe", "channel": channel, "series": s}))
-        deadline = time.monotonic() + 20
-        while len(out) < 2 * len(series) and time.monotonic() < deadline:
-            f = json.loads(await asyncio.wait_for(ws.recv(), 20))
-            if f.get("type") == "snapshot":
-                out[(f["series"], f["channel"])] = f["version"]
-    return out
-
-
 def test_gateway_kill_and_restart_subscribers_resume(pipeline) -> None:
     """kill -9 of the gateway while events flow: 40 subscribers (forecasts and actuals of ten
     series) reconnect to the restarted gateway with ``since`` and end on the versions a fresh
@@ -309,13 +254,13 @@ def test_gateway_kill_and_restart_subscribers_resume(pipeline) -> None:
         except OSError:
             return False
 
-    async def scenario() -> tuple[list[_Subscriber], dict[tuple[str, str], int]]:
+    async def scenario() -> tuple[list[Subscriber], dict[tuple[str, str], int]]:
         pipeline.start_worker()
         gw = spawn(gateway_cmd, env, pipeline.logs / "gateway-0.log")
         try:
             await asyncio.to_thread(pipeline.wait_for, healthy, 60, "the gateway")
             stop = asyncio.Event()
-            clients = [_Subscriber(url, series[i % 10]) for i in range(40)]
+            clients = [Subscriber([url], series[i % 10]) for i in range(40)]
             tasks = [asyncio.create_task(c.run(stop)) for c in clients]
             for i, phase in enumerate(phases):
                 await asyncio.to_thread(pipeline.produce,
@@ -329,7 +274,7 @@ def test_gateway_kill_and_restart_subscribers_resume(pipeline) -> None:
                 if i == 1:
                     gw = spawn(gateway_cmd, env, pipeline.logs / "gateway-1.log")
                     await asyncio.to_thread(pipeline.wait_for, healthy, 60, "the restart")
-            latest = await _latest_versions(url, series)
+            latest = await latest_versions(url, series)
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline and any(
                     c.seen.get(ch) != latest[(c.series, ch)]

@@ -17,7 +17,8 @@ CHANGED = {
     "SALESCAST_HOME": "/tmp/sc-home", "SALESCAST_CACHE": "/tmp/sc-cache",
     "KAFKA_BOOTSTRAP": "k:1", "REDIS_URL": "redis://r:2/0",
     "SALESCAST_EVENTS_TOPIC": "e", "SALESCAST_DEADLETTER_TOPIC": "d",
-    "SALESCAST_PARTITIONS": "8", "SALESCAST_BUCKET_SECONDS": "3600",
+    "SALESCAST_PARTITIONS": "3", "SALESCAST_STANDBY_REPLICAS": "1",
+    "SALESCAST_BUCKET_SECONDS": "3600",
     "SALESCAST_LATENESS_SECONDS": "0", "SALESCAST_HORIZON": "7", "SALESCAST_HISTORY": "30",
     "SALESCAST_GATEWAY_HOST": "0.0.0.0", "SALESCAST_GATEWAY_PORT": "0",
     "SALESCAST_WORKER_ID": "w", "SALESCAST_ALERTS_TOPIC": "a", "SALESCAST_BUCKETS_TOPIC": "b",
@@ -59,7 +60,7 @@ def test_the_process_environment_reads_like_a_mapping(monkeypatch: pytest.Monkey
     monkeypatch.setenv("SALESCAST_HORIZON", "")  # empty counts as unset
     from_env = load_settings()
     assert from_env == load_settings({**CHANGED, "SALESCAST_HORIZON": ""})
-    assert from_env.horizon == 14 and from_env.partitions == 8
+    assert from_env.horizon == 14 and from_env.partitions == 3 and from_env.standby_replicas == 1
 
 
 @pytest.mark.parametrize(("env", "message"), [
@@ -68,6 +69,7 @@ def test_the_process_environment_reads_like_a_mapping(monkeypatch: pytest.Monkey
     ({"SALESCAST_EVENT_TIME": "now"}, "SALESCAST_EVENT_TIME must be one of live, replay, "
                                       "got 'now'"),
     ({"SALESCAST_HANDSHAKE_RATE": "0"}, "SALESCAST_HANDSHAKE_RATE must be > 0, got '0'"),
+    ({"SALESCAST_STANDBY_REPLICAS": "-1"}, "SALESCAST_STANDBY_REPLICAS must be >= 0, got '-1'"),
     ({"SALESCAST_LSTM": "maybe"}, "SALESCAST_LSTM must be a boolean (1/0, true/false, yes/no, "
                                   "on/off), got 'maybe'"),
 ])
@@ -88,3 +90,14 @@ def test_the_security_doc_names_only_real_variables() -> None:
     text = (ROOT / "docs" / "security.md").read_text()
     named = set(re.findall(r"`(SALESCAST_[A-Z_]+)", text))
     assert named and named <= set(ENV_VARS.values())
+
+
+def test_the_faust_app_takes_the_partition_and_standby_settings(tmp_path: Path) -> None:
+    from stream.app import create_app
+
+    default = create_app("t-default", "127.0.0.1:1", datadir=str(tmp_path / "a"))
+    assert default.conf.topic_partitions == Settings.model_validate({}).partitions == 8
+    assert default.conf.table_standby_replicas == 0
+    app = create_app("t-set", "127.0.0.1:1", partitions=3, standby_replicas=2,
+                     datadir=str(tmp_path / "b"))
+    assert (app.conf.topic_partitions, app.conf.table_standby_replicas) == (3, 2)
