@@ -171,7 +171,8 @@ class Processor:
                     out.duplicates += 1  # applied before a restart: re-emit its write only
                     version[ev.series] = max(version.get(ev.series, -1), st.positions[partition])
                     closed.add(ev.series)
-                    pstate.schedule(ev.series, st.buckets.due_at)
+                    if st.buckets.open:  # the clock may be behind it: queue what is open
+                        pstate.schedule(ev.series, st.buckets.due_at)
                     continue
                 due_before = st.buckets.due_at
                 result = st.buckets.add(ev, clock, check_ahead=not live)

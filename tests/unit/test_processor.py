@@ -206,3 +206,23 @@ def test_the_worker_model_is_dated_for_the_holiday_factor() -> None:
     # the next value to learn is the bucket at the origin
     assert res.bank.day[res.row(st)] == st.origin // DAY
     assert "holiday_factor" in proc.forecast_of(st).model
+
+
+def test_a_replayed_series_whose_buckets_are_all_closed_is_not_zero_filled() -> None:
+    """A restored series state can be ahead of its partition's clock (it reached the
+    changelog, the clock did not). When its events come again they are skipped, and it must
+    not be queued for closing: with no open bucket it would be zero-filled up to the
+    watermark, closes a single worker never makes (seen with several workers and rebalances)."""
+    rng = random.Random(7)
+    events = [SaleEvent("A", T0 + 100, 2, 1.0)]  # A sells once, on day 0
+    for day in range(6):
+        for i in range(40):
+            events.append(SaleEvent(f"B{rng.randrange(11)}", T0 + day * DAY + i * 2000, 1, 1.0))
+    msgs = [Message(i, 0.0, e.to_json()) for i, e in enumerate(events)]
+    reference = _run(Processor("t"), msgs, batch=50)
+    assert reference["s:A"].actuals(DAY) == [[T0, 2.0]]
+    # the crash: A's state (its day closed) reached the changelog, nothing else did
+    durable = {"s:A": pickle.loads(pickle.dumps(reference["s:A"]))}
+    recovered = _run(Processor("t"), msgs, batch=50, store=durable)
+    assert recovered["s:A"].actuals(DAY) == [[T0, 2.0]]
+    assert _forecast(recovered["s:A"]) == _forecast(reference["s:A"])
