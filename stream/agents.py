@@ -208,10 +208,6 @@ def build_worker(
         offsets.forget()
         last_seen.clear()
 
-    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
-    async def own(sender: Any, assigned: Any = (), *args: Any, **kwargs: Any) -> None:
-        ownership.assign(app.consumer, assigned)
-
     @app.timer(2.0)
     async def resume_stalled() -> None:
         """Seek back a partition that has unread offsets but delivers nothing while idle.
@@ -232,8 +228,6 @@ def build_worker(
             nxt = continuity.expected(tp.partition)
             if nxt is None:
                 nxt = await offsets.committed(tp.partition)
-            if nxt is None:  # nothing committed and nothing delivered: the log's start
-                nxt = await offsets.earliest(tp.partition)
             end = ends.get(tp)
             if end is not None and end > nxt and gate.idle():
                 last_seen[tp.partition] = now

@@ -67,8 +67,9 @@ class Ownership:
     """The topic partitions whose offsets this worker may commit.
 
     None from the start of a rebalance (Faust's eager protocol revokes every partition first;
-    the rebalance sensor calls :meth:`revoke_all` synchronously, before any late ack) until
-    the new assignment (:meth:`assign`).
+    the rebalance sensor of :mod:`stream.group` calls :meth:`revoke_all` synchronously, before
+    any late ack) until its end (:meth:`assign`, once the streams are sought back to their
+    committed offsets). The agent applies only messages of owned partitions.
     """
 
     def __init__(self) -> None:

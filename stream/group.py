@@ -1,6 +1,7 @@
-"""The Faust glue of :mod:`stream.membership`: a sensor that times this worker's rebalances
-(and, first thing in a rebalance, revokes the worker's right to commit: :class:`stream.app.
-Ownership`).
+"""The Faust glue of :mod:`stream.membership`: a sensor that times this worker's rebalances,
+and owns partitions for :class:`stream.app.Ownership`: none from the first moment of a
+rebalance (before any late ack) until its end (the tables recovered and every stream sought
+back to its committed offset), so that no message fetched before is applied or committed.
 
 Faust calls a sensor's ``on_rebalance_start`` when the group revokes partitions and
 ``on_rebalance_end`` once the worker has recovered its tables for the new assignment and
@@ -34,6 +35,10 @@ class RebalanceSensor(Sensor):
         return {}
 
     def on_rebalance_end(self, app: Any, state: dict[str, Any]) -> None:
+        assignment = app.consumer.assignment()
+        ownership = getattr(app, "ownership", None)
+        if ownership is not None:  # tables recovered, streams sought to the committed offsets
+            ownership.assign(app.consumer, assignment)
         topic = self.membership.topic
-        held = [tp.partition for tp in app.consumer.assignment() if tp.topic == topic]
+        held = [tp.partition for tp in assignment if tp.topic == topic]
         self.membership.ended(time.time(), held)

@@ -38,15 +38,13 @@ class TopicOffsets:
         tree = self.consumer._gap.get(self.tp(partition))
         return bool(tree) and all(tree.overlaps_point(o) for o in range(start, end))
 
-    async def committed(self, partition: int) -> int | None:
+    async def committed(self, partition: int) -> int:
         """The committed offset (the next to read), raised to the log's start when retention
-        deleted it; ``None`` while Faust does not know it (nothing committed, or not yet read
-        back after an assignment)."""
-        tp = self.tp(partition)
-        committed = self.consumer._committed_offset.get(tp)
-        if committed is None:
-            return None
-        return max(int(committed), await self.earliest(partition))
+        deleted it. Read when the partition is owned, so after Faust sought it back to its
+        committed offset: Faust knows none (``None``, which it also makes of a committed 0)
+        only when nothing was committed, and then reading starts at the log's start."""
+        committed = self.consumer._committed_offset.get(self.tp(partition))
+        return max(int(committed or 0), await self.earliest(partition))
 
     async def earliest(self, partition: int) -> int:
         """The log's start offset (asked once per partition and assignment)."""
