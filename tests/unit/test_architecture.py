@@ -26,7 +26,6 @@ SIBLINGS_APART = {"gateway": {"stream", "models"}}
 #: longer needed fails too, so that the list only shrinks)
 KNOWN_UPWARD = {
     ("models.backtest", "stream.dataset"): "models rewrite (the data loader moves below models)",
-    ("models.store", "stream.keys"): "models rewrite (import contracts.wire instead)",
 }
 
 IO_LIBRARIES = {"redis", "aiokafka", "faust", "mode", "confluent_kafka", "kafka", "websockets",
