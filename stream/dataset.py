@@ -49,8 +49,8 @@ from itertools import islice
 from operator import attrgetter
 from pathlib import Path
 
+from contracts.events import MAX_ABS_QTY, MAX_PRICE, MAX_SERIES_LEN, SaleEvent
 from stream.errors import StreamError
-from stream.records import MAX_ABS_QTY, MAX_PRICE, MAX_SERIES_LEN, SaleEvent
 
 __all__ = [
     "CITATION",

@@ -20,8 +20,9 @@ from pathlib import Path
 import pytest
 import redis
 
+from contracts.events import SaleEvent
 from stream.partitioning import partition_for
-from stream.records import DeadLetter, SaleEvent
+from stream.records import DeadLetter
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from config import Settings
-from stream.records import SaleEvent
+from contracts.events import SaleEvent
 
 pytestmark = pytest.mark.integration
 

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from config import Settings
+from contracts.events import SaleEvent
 from contracts.wire import SeriesWrite
 from models.anomaly import AnomalyDetector, Expected, make_alert
 from models.calendar import HolidayAdjusted
@@ -57,7 +58,7 @@ from stream.bucketing import (
     TooFarAhead,
 )
 from stream.partitioning import partition_for
-from stream.records import DeadLetter, SaleEvent
+from stream.records import DeadLetter
 from stream.validation import parse_message
 
 __all__ = ["Message", "SeriesState", "PartitionState", "BatchOutput", "Processor"]

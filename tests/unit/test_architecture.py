@@ -31,8 +31,8 @@ KNOWN_UPWARD = {
 IO_LIBRARIES = {"redis", "aiokafka", "faust", "mode", "confluent_kafka", "kafka", "websockets",
                 "aiohttp", "httpx", "requests", "urllib3", "torch"}
 #: sans-I/O modules: neither they nor anything of the project they import uses an I/O library
-PURE = ["contracts.wire", "config.settings", "stream.validation", "stream.bucketing",
-        "stream.clock", "stream.outcomes",
+PURE = ["contracts.wire", "contracts.events", "config.settings", "stream.validation",
+        "stream.bucketing", "stream.clock", "stream.outcomes",
         "stream.processor", "stream.partitioning", "gateway.protocol", "gateway.messages",
         "gateway.auth", "gateway.fanout", "gateway.routing", "gateway.limits", "gateway.hosts",
         "gateway.outputs"]

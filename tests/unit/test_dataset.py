@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from config import load_settings
+from contracts.events import SaleEvent
 from stream import dataset
 from stream.dataset import HEADER, DatasetError, DatasetStats, fetch_dataset, iter_events
-from stream.records import SaleEvent
 
 T0 = datetime(2009, 12, 1, 7, 45, tzinfo=UTC).timestamp()
 

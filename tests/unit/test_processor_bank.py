@@ -24,12 +24,12 @@ from typing import Any
 import numpy as np
 import pytest
 
+from contracts.events import SaleEvent
 from models.calendar import HolidayAdjusted
 from models.factory import LstmBlend, default_model
 from stream.bucketing import MAX_FILL
 from stream.partitioning import partition_for
 from stream.processor import Message, Processor
-from stream.records import SaleEvent
 
 
 def _reference() -> Any:

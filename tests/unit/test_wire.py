@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from contracts import wire
+from contracts.events import SaleEvent
 from gateway.routing import route
 from models.anomaly import Expected, Score, make_alert
 from stream.monitor import ops_snapshot
 from stream.processor import Message, Processor
-from stream.records import SaleEvent
 
 DAY = 86400
 T0 = 1_300_000_000 - 1_300_000_000 % DAY
