@@ -19,8 +19,9 @@ An *envelope* (as high-volume collectors send) holds many events, at most
 
     {"events": [{...}, {...}]}
 
-The replay (:mod:`stream.replay`) sends these events; the worker validates what it reads
-against the same bounds (:mod:`stream.validation`).
+The data sets (:mod:`sources`) are read as these events and the replay (:mod:`stream.replay`)
+sends them; the worker validates what it reads against the same bounds
+(:mod:`stream.validation`).
 """
 
 from __future__ import annotations

@@ -123,7 +123,7 @@ def daily_series(path: Path) -> dict[str, list[float]]:
 def daily_panel(path: Path) -> tuple[dict[str, list[float]], dict[str, list[float | None]]]:
     """:func:`daily_series` and, aligned with it, each day's unit price: the quantity-weighted
     mean price of the day's sales lines (None on a day without a sale)."""
-    from stream.dataset import iter_events  # the loader lives with the stream (no deps here)
+    from sources.online_retail import iter_events
 
     days: dict[str, dict[int, float]] = {}
     sold: dict[str, dict[int, tuple[float, float]]] = {}  # day -> (qty, qty * price) of sales
@@ -403,7 +403,7 @@ def run_backtest(path: Path, panel: str, quick: bool, out_dir: Path,
 
 def _last_day(path: Path) -> int:
     """The epoch day of the data's last event: every daily series ends on it."""
-    from stream.dataset import iter_events
+    from sources.online_retail import iter_events
 
     last = 0.0
     for e in iter_events(Path(path)):
@@ -415,7 +415,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     """``python -m models.backtest PANEL [--quick] [--out DIR] [--data DIR]``."""
     import argparse
 
-    from stream.dataset import fetch_dataset
+    from sources.online_retail import fetch_dataset
 
     ap = argparse.ArgumentParser(prog="python -m models.backtest", description=__doc__)
     ap.add_argument("panel", choices=PANELS)

