@@ -219,7 +219,7 @@ def demo(
 @friendly
 def backtest(
     panel: Annotated[str, typer.Argument(help="top500, sampled, tuning or tuning_top")] = "top500",
-    quick: Annotated[bool, typer.Option(help="a small panel (about 40 s)")] = False,
+    quick: Annotated[bool, typer.Option(help="the first 50 SKUs of the panel (~40 s)")] = False,
     out: Annotated[Path, typer.Option(help="where the scoreboard is written")] = Path(
         "build/backtest"),
     peer: Annotated[bool, typer.Option(help="add statsforecast AutoETS, refit at every origin "
@@ -230,8 +230,12 @@ def backtest(
     bank: Annotated[bool, typer.Option(help="only the worker's model, on the bank "
                                             "(seconds, not minutes)")] = False,
 ) -> None:
-    """Prequential backtest on Online Retail II (daily per SKU): the models vs baselines."""
-    from models.backtest import PANELS, run_backtest
+    """Prequential backtest on Online Retail II (daily per SKU): the models vs baselines.
+
+    The data comes from the settings' cache (SALESCAST_CACHE), fetched on first use.
+    """
+    from models.backtest import run_backtest
+    from models.backtest_panels import PANELS
     from sources.online_retail import fetch_dataset
 
     if panel not in PANELS:

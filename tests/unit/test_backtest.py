@@ -8,7 +8,11 @@ from pathlib import Path
 import pytest
 
 import models.backtest as bt
-from models.backtest import evaluate_panel, iter_evaluate, model_zoo, select_panel
+import models.backtest_panels as panels
+from models.backtest import evaluate_panel
+from models.backtest_panels import select_panel
+from models.backtest_protocol import iter_evaluate
+from models.backtest_zoo import model_zoo
 from models.factory import Forecast, SeriesModel
 
 
@@ -63,8 +67,8 @@ def test_tiny_backtest_scoreboard(tmp_path: Path) -> None:
 def test_run_backtest_deterministic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     panel = synthetic_panel(6)
     monkeypatch.setattr(bt, "daily_panel", lambda path: (panel, {}))
-    monkeypatch.setattr(bt, "_last_day", lambda path: 15_000)
-    monkeypatch.setattr(bt, "PANEL_SIZE", 3)
+    monkeypatch.setattr(bt, "last_day", lambda path: 15_000)
+    monkeypatch.setattr(panels, "PANEL_SIZE", 3)
     a = bt.run_backtest(tmp_path / "none.csv.xz", "top500", False, tmp_path)
     b = bt.run_backtest(tmp_path / "none.csv.xz", "top500", False, tmp_path)
     assert [r.mase for r in a.rows] == [r.mase for r in b.rows] and a.n_series == 3
