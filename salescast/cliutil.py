@@ -32,7 +32,7 @@ def friendly(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except (ConfigError, ServiceError, DatasetError, UserError) as exc:
-            console.print(f"[red]salescast: {exc}[/]")
+            console.print(f"[red]salescast: {exc}[/]", soft_wrap=True)  # one line, any width
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             console.print("[yellow]interrupted[/]")
