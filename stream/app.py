@@ -1,4 +1,4 @@
-"""The Faust application: configuration only (it imports nothing else from the project).
+"""The Faust application: configuration, and the Kafka transport of :mod:`stream.transport`.
 
 At-least-once processing (Faust's exactly-once mode has open duplicate/crash bugs): every
 sink is idempotent instead. The web server Faust starts by default on 0.0.0.0:6066 is off.
@@ -14,25 +14,10 @@ from typing import Any
 
 import faust
 from faust.transport.consumer import Consumer as _Consumer
-from faust.transport.drivers import aiokafka as _aiokafka_driver
 
-__all__ = ["create_app", "BatchGate", "FETCH_MAX_WAIT_MS"]
+from stream.transport import Transport
 
-#: Faust hard-codes ``fetch_max_wait_ms=1500`` for its consumer; measured here, that alone made
-#: the event-to-Redis latency p50 ~790 ms at 500 events/s (41 ms with 100: README, Benchmarks).
-FETCH_MAX_WAIT_MS = 100
-_create_worker_consumer = _aiokafka_driver.AIOKafkaConsumerThread._create_worker_consumer
-
-
-def _low_latency_consumer(self: object, transport: object) -> object:
-    consumer = _create_worker_consumer(self, transport)  # type: ignore[arg-type]
-    consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when the consumer starts its fetcher
-    return consumer
-
-
-_aiokafka_driver.AIOKafkaConsumerThread._create_worker_consumer = (  # type: ignore[method-assign]
-    _low_latency_consumer
-)
+__all__ = ["create_app", "BatchGate"]
 
 
 class BatchGate:
@@ -107,7 +92,8 @@ def create_app(
     """A Faust app tuned for a small-message, high-rate stream.
 
     ``producer_linger`` batches changelog writes (0 sends one tiny request per write) and a
-    large ``stream_buffer_maxsize`` lets ``take_events`` fill big batches.
+    large ``stream_buffer_maxsize`` lets ``take_events`` fill big batches. Its consumers come
+    from :class:`stream.transport.Transport` (a 100 ms broker fetch wait, not Faust's 1.5 s).
     """
     datadir = datadir or f"{tempfile.gettempdir()}/salescast-faust/{app_id}"
     Path(datadir).parent.mkdir(parents=True, exist_ok=True)
@@ -132,5 +118,6 @@ def create_app(
         table_standby_replicas=0,
         stream_wait_empty=False,
     )
+    app.transport = Transport(app.conf.broker_consumer, app)
     app.batch_gate = BatchGate()  # type: ignore[attr-defined]
     return app
