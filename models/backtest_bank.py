@@ -6,7 +6,7 @@ series of the panel is a row of one bank, all learning a day in one step: a full
 seconds instead of the ~45 CPU s of the per-object row (the data loading is extra). Beside it,
 ``seasonal_naive`` (point forecasts only: its bands are not computed here) gives the scale of
 "rel. sN". The bank equals the per-object stack, so the row equals the per-object one
-(tests/unit/test_backtest_bank.py).
+(tests/unit/models/test_backtest_bank.py).
 
 >>> import random
 >>> rng = random.Random(1)

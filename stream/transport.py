@@ -12,8 +12,9 @@ The classes here lower it through Faust's own extension points, with nothing pat
 its consumer thread (``_new_consumer_thread``, abstract in Faust's ``ThreadDelegateConsumer``),
 and :class:`ConsumerThread` sets the wait on the aiokafka consumer it creates, before that
 consumer starts (aiokafka hands ``_fetch_max_wait_ms`` to its fetcher in ``start()``).
-:func:`stream.app.create_app` gives every app this transport. ``tests/unit/test_transport.py``
-fails if Faust or aiokafka renames what this relies on or the wait stops reaching the fetcher.
+:func:`stream.app.create_app` gives every app this transport.
+``tests/unit/stream/test_transport.py`` fails if Faust or aiokafka renames what this relies on
+or the wait stops reaching the fetcher.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A tiny backtest on a synthetic panel: the protocol, no look-ahead, the scoreboard."""
+"""A tiny backtest on a synthetic panel: the scoreboard, and run_backtest end to end."""
 
 from __future__ import annotations
 
@@ -10,10 +10,7 @@ import pytest
 import models.backtest as bt
 import models.backtest_panels as panels
 from models.backtest import evaluate_panel
-from models.backtest_panels import select_panel
-from models.backtest_protocol import iter_evaluate
 from models.backtest_zoo import model_zoo
-from models.factory import Forecast, SeriesModel
 
 
 def synthetic_panel(n: int = 4, days: int = 126, seed: int = 5) -> dict[str, list[float]]:
@@ -23,31 +20,6 @@ def synthetic_panel(n: int = 4, days: int = 126, seed: int = 5) -> dict[str, lis
         f"sku{i}": [float(rng.random() < 0.6) * week[t % 7] * (1 + i) for t in range(days)]
         for i in range(n)
     }
-
-
-def test_origins_every_seven_days_after_warmup() -> None:
-    ys = [float(t % 7) for t in range(100)]
-    steps = list(iter_evaluate(ys, {"m": model_zoo()["seasonal_naive"]()}))
-    assert [s.origin for s in steps] == [56, 63, 70, 77, 84]  # 84 + 14 <= 100 < 91 + 14
-    assert all(s.y == ys[s.origin : s.origin + 14] for s in steps)
-
-
-class Spy(SeriesModel):
-    """Records how many values it had learnt at each forecast."""
-
-    seen_at_forecast: list[int]
-
-    def forecast(self, horizon: int | None = None) -> Forecast:
-        self.seen_at_forecast.append(self.n_seen)
-        return super().forecast(horizon)
-
-
-def test_no_look_ahead() -> None:
-    m = model_zoo()["tsb"]()
-    spy = Spy(m.forecaster, m.interval, m.horizon)
-    spy.seen_at_forecast = []
-    steps = list(iter_evaluate([1.0] * 90, {"spy": spy}))
-    assert spy.seen_at_forecast == [s.origin for s in steps]  # learnt exactly y[:origin]
 
 
 def test_tiny_backtest_scoreboard(tmp_path: Path) -> None:
@@ -73,12 +45,3 @@ def test_run_backtest_deterministic(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     b = bt.run_backtest(tmp_path / "none.csv.xz", "top500", False, tmp_path)
     assert [r.mase for r in a.rows] == [r.mase for r in b.rows] and a.n_series == 3
     assert (tmp_path / "backtest-top500.md").is_file()
-
-
-def test_select_panel() -> None:
-    series = {f"s{i}": [float(i)] * (50 + 10 * i) for i in range(20)}
-    assert select_panel(series, "top500")[:2] == ["s19", "s18"]
-    sampled = select_panel(series, "sampled")
-    assert sampled == select_panel(series, "sampled") and all(int(c[1:]) >= 5 for c in sampled)
-    with pytest.raises(ValueError, match="'top500', 'sampled', 'tuning' or 'tuning_top'"):
-        select_panel(series, "all")

@@ -19,7 +19,7 @@ from stream.processor import Message, Processor
 
 DAY = 86400
 T0 = 1_300_000_000 - 1_300_000_000 % DAY
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[3] / "README.md"
 
 
 def _writes() -> list[wire.SeriesWrite]:

@@ -1,5 +1,5 @@
 """The per-object worker core as it was before the bank (commit 19e4431), kept verbatim as the
-reference of tests/unit/test_processor_bank.py (equal outputs). Do not use elsewhere.
+reference of tests/unit/stream/test_processor_bank.py (equal outputs). Do not use elsewhere.
 
 Original docstring: apply a batch of Kafka messages of one partition to per-series state.
 
