@@ -38,7 +38,7 @@ test-scale: venv tools
 
 lint: venv
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy salescast stream models gateway infra contracts config benchmarks
+	$(VENV)/bin/mypy salescast stream models gateway infra contracts config benchmarks sources
 
 bench: venv
 	$(SALESCAST) bench

@@ -39,7 +39,7 @@ def _series(n: int, length: int, seed: int = 0) -> list[list[float]]:
 
 
 def _makers() -> dict[str, Callable[[], object]]:
-    from models.backtest import _wrap
+    from models.backtest_zoo import wrap
     from models.baselines import RollingMedian, SeasonalNaive
     from models.factory import default_model
     from models.intermittent import TSB
@@ -47,10 +47,10 @@ def _makers() -> dict[str, Callable[[], object]]:
 
     return {
         "seasonal naive, bare (reference)": lambda: SeasonalNaive(7),
-        "seasonal naive + intervals": lambda: _wrap(SeasonalNaive(7)),
-        "rolling median + intervals": lambda: _wrap(RollingMedian(28)),
-        "holt-winters log1p + intervals": lambda: _wrap(HoltWintersLog1p(7)),
-        "tsb + intervals": lambda: _wrap(TSB()),
+        "seasonal naive + intervals": lambda: wrap(SeasonalNaive(7)),
+        "rolling median + intervals": lambda: wrap(RollingMedian(28)),
+        "holt-winters log1p + intervals": lambda: wrap(HoltWintersLog1p(7)),
+        "tsb + intervals": lambda: wrap(TSB()),
         "ensemble + intervals": lambda: default_model(14),
         "worker model (ensemble+holidays)": lambda: default_model(14, holidays=True),
     }

@@ -37,10 +37,10 @@ from rich.table import Table
 
 from benchmarks.pipeline import keyed, produce
 from config import Settings
+from contracts.events import SaleEvent
 from infra.procs import child_env, salescast_cmd, spawn, stop
 from stream.membership import default_worker_name
 from stream.monitor import read_workers
-from stream.records import SaleEvent
 from stream.synthetic import DEFAULT_START, bench_events
 
 __all__ = ["run_scale_bench", "series_events"]

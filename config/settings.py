@@ -3,8 +3,8 @@
 Every environment variable salescast reads is a field of :class:`Settings`: its name, type,
 bounds, default and meaning are declared once, here (a default the README shows otherwise than
 itself is in ``json_schema_extra["shown"]``). The README's configuration table is
-:func:`settings_table` (``tests/unit/test_config.py`` checks that they agree). A bad value is
-a :class:`ConfigError` with a one-line message naming the variable.
+:func:`settings_table` (``tests/unit/config/test_settings.py`` checks that they agree). A bad
+value is a :class:`ConfigError` with a one-line message naming the variable.
 
 >>> s = load_settings({"SALESCAST_HORIZON": "7", "SALESCAST_ALLOWED_HOSTS": "a.example, b"})
 >>> s.horizon, s.bucket_seconds, s.allowed_hosts

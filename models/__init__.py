@@ -4,7 +4,7 @@ Nothing here imports torch, Kafka, Redis or Faust (the LSTM, when it lands, live
 ``models.lstm`` and is imported explicitly). The worker's front door is :func:`default_model`
 (one object graph per series), and :class:`ForecasterBank`, the same stack for many series at
 once (one row each, numpy arrays); ``models.metrics``, ``models.backtest`` (which reads the
-data through ``stream.dataset``) and ``models.scoreboard`` are imported explicitly.
+data through ``sources.online_retail``) and ``models.scoreboard`` are imported explicitly.
 """
 
 from models.bank import ForecasterBank

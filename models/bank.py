@@ -18,7 +18,7 @@ in one step:
   (:class:`~models.bank_anomaly.DetectorBank`), returned by :meth:`ForecasterBank.close`.
 
 Same operations, dtypes and order as the per-object code, so forecasts, bands and scores are
-equal to it (tests/unit/test_bank.py checks it on real series, step by step). Rows persist as
+equal to it (tests/unit/models/test_bank.py checks it on real series, step by step). Rows persist as
 bytes (:meth:`export_row` / :meth:`load_row`: about 12 KB, no pickle). Torch is never
 imported.
 

@@ -29,6 +29,7 @@ from typing import Any
 
 import torch
 
+from contracts.wire import MODEL_CURRENT, MODELS_CHANNEL
 from models.lstm import FEATURES, GlobalLSTM, LSTMConfig
 
 __all__ = ["ModelStore", "ArtifactError", "FORMAT"]
@@ -140,8 +141,6 @@ class ModelStore:
             self.announce(redis, version, now)
 
     def announce(self, redis: Any, version: str, promoted_at: float | None = None) -> None:
-        from stream.keys import MODEL_CURRENT, MODELS_CHANNEL
-
         meta = self.meta(version)
         info = {"version": version, "path": str((self.root / version).resolve()),
                 "sha256": meta["sha256"], "promoted_at": promoted_at or time.time(),

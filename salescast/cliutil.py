@@ -27,12 +27,12 @@ def friendly(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from infra.services import ServiceError
-        from stream.dataset import DatasetError
+        from sources.errors import DatasetError
 
         try:
             return fn(*args, **kwargs)
         except (ConfigError, ServiceError, DatasetError, UserError) as exc:
-            console.print(f"[red]salescast: {exc}[/]")
+            console.print(f"[red]salescast: {exc}[/]", soft_wrap=True)  # one line, any width
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             console.print("[yellow]interrupted[/]")

@@ -21,7 +21,7 @@ __all__ = ["run_demo"]
 
 def run_demo(settings: Settings, speed: float, limit: int | None, console: Console) -> None:
     from infra import services
-    from stream.dataset import fetch_dataset, iter_events
+    from sources.online_retail import fetch_dataset, iter_events
     from stream.replay import replay
 
     def on_term(signum: int, frame: object) -> None:

@@ -39,7 +39,8 @@ import faust
 from redis.exceptions import RedisError
 
 from config import Settings
-from stream.app import BatchGate, Ownership, create_app
+from stream.app import create_app
+from stream.commits import BatchGate, Ownership
 from stream.continuity import OffsetContinuity
 from stream.group import RebalanceSensor
 from stream.lstm_runner import runner_for
@@ -111,8 +112,7 @@ def build_worker(
     ownership: Ownership = app.ownership  # type: ignore[attr-defined]
     continuity = OffsetContinuity()
     offsets = TopicOffsets(app, settings.events_topic)
-    last_seen: dict[int, float] = {}  # partition -> monotonic time of its last message
-    streams: list[Any] = []
+    progressed: dict[int, float] = {}  # partition -> monotonic time it last applied a message
 
     async def apply(batch: list[Any]) -> None:
         """One batch, start to end (see the module docstring for why it is one task)."""
@@ -126,10 +126,11 @@ def build_worker(
                 Message(m.offset, (m.timestamp or 0.0), m.value or b""))
         now = time.monotonic()
         for partition, messages in list(by_partition.items()):
-            last_seen[partition] = now
             take, seek_to = continuity.admit(
                 partition, [m.offset for m in messages], await offsets.committed(partition),
                 functools.partial(offsets.known_gap, partition))
+            if take:
+                progressed[partition] = now
             del messages[take:]  # after a hole: they come again after the seek back
             if seek_to is not None:  # a message before these never reached the agent
                 await offsets.seek_back(partition, seek_to,
@@ -192,7 +193,6 @@ def build_worker(
 
     @app.agent(events, name="process-sales")
     async def process(stream: Any) -> None:
-        streams.append(stream)
         async for batch in stream.take_events(MAX_BATCH, within=BATCH_WAIT):
             # shielded: a cancelled agent (rebalance, shutdown) lets the batch finish, and
             # commits wait for it
@@ -206,21 +206,22 @@ def build_worker(
         processor.forget()  # rows reload from the states' bytes
         continuity.forget()
         offsets.forget()
-        last_seen.clear()
+        progressed.clear()
 
     @app.timer(2.0)
     async def resume_stalled() -> None:
-        """Seek back a partition that has unread offsets but delivers nothing while idle.
+        """Seek back, again every ``STALL_S``, a partition that has unread offsets but applies
+        none of them.
 
         The other half of :mod:`stream.continuity`: when every message Faust fetched for a
-        partition was dropped, no later batch shows the hole.
+        partition was dropped, no later batch shows the hole; and when a seek back did not take
+        (messages after the hole keep coming, never the hole), only progress tells.
         """
-        if (app.rebalancing or not gate.idle()
-                or any(not st.channel.queue.empty() for st in streams)):
+        if app.rebalancing or not gate.idle():
             return  # partitions are paused while tables recover; a batch is under way
         now = time.monotonic()
         stale = [tp for tp in offsets.assigned()
-                 if now - last_seen.setdefault(tp.partition, now) > STALL_S]
+                 if now - progressed.setdefault(tp.partition, now) > STALL_S]
         if not stale:
             return
         ends = await offsets.ends(stale)
@@ -230,9 +231,9 @@ def build_worker(
                 nxt = await offsets.committed(tp.partition)
             end = ends.get(tp)
             if end is not None and end > nxt and gate.idle():
-                last_seen[tp.partition] = now
+                progressed[tp.partition] = now
                 await offsets.seek_back(tp.partition, nxt,
-                                        f"offsets {nxt}..{end - 1} unread, nothing delivered "
+                                        f"offsets {nxt}..{end - 1} unread, none applied "
                                         f"for {STALL_S:.0f} s")
 
     def owned_states() -> list[SeriesState]:

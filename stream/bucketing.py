@@ -56,6 +56,7 @@ from __future__ import annotations
 import math
 from collections import deque
 
+from contracts.events import SaleEvent
 from stream.clock import (  # re-exported: states pickled before the move name this module
     CLOCK_MIN_SERIES,
     CLOCK_WARMUP,
@@ -70,7 +71,6 @@ from stream.outcomes import (  # re-exported: states pickled before the move nam
     TooFarAhead,
     TooLate,
 )
-from stream.records import SaleEvent
 
 __all__ = [
     "bucket_start",

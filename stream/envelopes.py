@@ -1,7 +1,7 @@
 """Sale events as Kafka message values: one event, or envelopes grouped per partition. Pure.
 
-An envelope ``{"events": [...]}`` (the wire format of :mod:`stream.records`) holds events of one
-partition (:func:`~stream.partitioning.partition_for` of each series), so that every series
+An envelope ``{"events": [...]}`` (the wire format of :mod:`contracts.events`) holds events of
+one partition (:func:`~stream.partitioning.partition_for` of each series), so that every series
 keeps to its partition; :func:`group_envelopes` keeps one buffer per partition.
 :mod:`stream.replay` sends what these build.
 """
@@ -12,8 +12,8 @@ import json
 import math
 from collections.abc import Iterable, Iterator
 
+from contracts.events import SaleEvent
 from stream.partitioning import partition_for
-from stream.records import SaleEvent
 
 __all__ = ["encode_event", "pack_envelope", "group_envelopes"]
 

@@ -3,10 +3,11 @@
 ::
 
     StreamError
-    ├── DatasetError                    the data set cannot be fetched or read (stream.dataset)
     └── ReplayError (also a ConfigError) the replay's topic cannot be used (stream.replay)
 
-Bad records are not exceptions: they become dead letters (:mod:`stream.records`).
+Bad records are not exceptions: they become dead letters (:mod:`stream.records`). A data set
+that cannot be fetched or read is :class:`sources.errors.DatasetError`, the ``sources``
+package's own.
 """
 
 from __future__ import annotations

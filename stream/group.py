@@ -1,5 +1,5 @@
 """The Faust glue of :mod:`stream.membership`: a sensor that times this worker's rebalances,
-and owns partitions for :class:`stream.app.Ownership`: none from the first moment of a
+and owns partitions for :class:`stream.commits.Ownership`: none from the first moment of a
 rebalance (before any late ack) until its end (the tables recovered and every stream sought
 back to its committed offset), so that no message fetched before is applied or committed.
 

@@ -27,7 +27,7 @@ moves the clock twice nor counts twice, and re-emits the Redis writes of the ser
 The models are rows of one :class:`~models.bank.ForecasterBank` per partition
 (:mod:`stream.bank_rows`): the buckets a batch closes are collected while its messages are
 applied and learnt at its end, one bank call per round over every series, in the order and
-with the scores the per-object models had (tests/unit/test_processor_bank.py).
+with the scores the per-object models had (tests/unit/stream/test_processor_bank.py).
 
 Series that stop selling are not swept: their zero buckets are filled in (and learnt) when
 they are next touched, so a silent series keeps its last forecast, dated by its ``origin``.

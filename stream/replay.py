@@ -11,7 +11,7 @@ client's murmur2): single events through the key and the producer's ``partitione
 librdkafka's default hashes differently), envelopes through an explicit partition.
 
 ``envelope=N > 0`` packs events into messages ``{"events": [...]}`` (the wire format of
-:mod:`stream.records`) per partition (:mod:`stream.envelopes`): one pending buffer per
+:mod:`contracts.events`) per partition (:mod:`stream.envelopes`): one pending buffer per
 partition, sent when it holds ``N`` events, and every buffer at the end. When paced, a buffer
 is also sent once its oldest event is :data:`MAX_ENVELOPE_DELAY` wall seconds old, so a quiet
 partition does not hold its events back. An envelope's key is its series when all its events
@@ -45,10 +45,10 @@ from rich.progress import (
 from rich.text import Text
 
 from config import ConfigError
+from contracts.events import MAX_ENVELOPE_EVENTS, SaleEvent
 from stream.envelopes import encode_event, group_envelopes, pack_envelope
 from stream.errors import StreamError
 from stream.partitioning import PRODUCER_PARTITIONER
-from stream.records import MAX_ENVELOPE_EVENTS, SaleEvent
 
 __all__ = ["Pacer", "ReplayError", "ReplaySummary", "producer_config", "replay",
            "topic_partitions"]

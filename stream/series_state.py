@@ -13,12 +13,13 @@ from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
+from contracts.events import SaleEvent
 from contracts.wire import SeriesWrite
 from models.factory import Forecast
 from stream.bucketing import SeriesBuckets
 from stream.clock import PartitionClock
 from stream.outcomes import ClosedBucket
-from stream.records import DeadLetter, SaleEvent
+from stream.records import DeadLetter
 
 __all__ = ["Message", "SeriesState", "PartitionState", "BatchOutput", "series_key",
            "partition_key"]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stream.records import SaleEvent
+from contracts.events import SaleEvent
 
 __all__ = ["SyntheticData", "bench_events", "synthetic_dataset"]
 
@@ -152,7 +152,7 @@ def bench_events(
     Series popularity follows a power law; event ``k`` happens at ``start_ts + k *
     seconds_per_event`` (a few seconds of work for a million events).
 
-    >>> from stream.records import SaleEvent
+    >>> from contracts.events import SaleEvent
     >>> raw = next(bench_events(1, 10, seed=0))
     >>> import json; SaleEvent(**json.loads(raw)).to_json() == raw
     True

@@ -3,7 +3,7 @@
 Bad input is expected data, not a crash: :func:`validate` and :func:`parse_message` never raise
 on any ``bytes`` value. Each bad record becomes a :class:`Rejection` with a short lower-case
 reason naming the bad value and what is valid; the worker sends it to the dead-letter topic with
-:meth:`Rejection.dead_letter`. The wire format is documented in :mod:`stream.records`.
+:meth:`Rejection.dead_letter`. The wire format is documented in :mod:`contracts.events`.
 
 What is checked here, per event: UTF-8, JSON syntax, an object, the fields ``series`` (a
 printable string of 1..64 chars), ``ts`` (a number, 2000-01-01 <= ts < 2100-01-01 UTC),
@@ -34,14 +34,8 @@ import json.scanner
 from dataclasses import dataclass
 from typing import Any
 
-from stream.records import (
-    MAX_ABS_QTY,
-    MAX_ENVELOPE_EVENTS,
-    MAX_PRICE,
-    MAX_SERIES_LEN,
-    DeadLetter,
-    SaleEvent,
-)
+from contracts.events import MAX_ABS_QTY, MAX_ENVELOPE_EVENTS, MAX_PRICE, MAX_SERIES_LEN, SaleEvent
+from stream.records import DeadLetter
 
 __all__ = ["Rejection", "validate", "parse_message", "MIN_TS", "MAX_TS"]
 

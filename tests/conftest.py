@@ -51,7 +51,8 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
 @pytest.fixture(scope="session")
 def retail_csv() -> Path:
     """The real Online Retail II file (fetched once into the shared cache)."""
-    from stream.dataset import DatasetError, fetch_dataset
+    from sources.errors import DatasetError
+    from sources.online_retail import fetch_dataset
 
     try:
         return fetch_dataset(load_settings().data_dir, progress=False)

@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from config import load_settings
-from models import backtest as bt
+from models.backtest import evaluate_panel
+from models.backtest_panels import daily_series, select_panel
+from models.backtest_zoo import wrap
 from models.base import Forecaster
 from models.baselines import RollingMedian, SeasonalNaive
 from models.conformal import ConformalInterval
@@ -20,7 +22,7 @@ from models.factory import SeriesModel
 from models.horizon import HorizonEnsemble
 from models.intermittent import TSB
 from models.online import HoltWintersLog1p
-from stream.dataset import fetch_dataset
+from sources.online_retail import fetch_dataset
 
 Members = Callable[[], Mapping[str, Forecaster]]
 
@@ -31,8 +33,8 @@ def _ens(members: Members, combine: str = "median") -> Callable[[], SeriesModel]
 
 
 CANDIDATES: dict[str, Callable[[], SeriesModel]] = {
-    "rolling_median (28)": lambda: bt._wrap(RollingMedian(28)),
-    "holt_winters_log1p": lambda: bt._wrap(HoltWintersLog1p(7)),
+    "rolling_median (28)": lambda: wrap(RollingMedian(28)),
+    "holt_winters_log1p": lambda: wrap(HoltWintersLog1p(7)),
     "v1: sn rm28 hw tsb": _ens(lambda: {"sn": SeasonalNaive(7), "rm28": RollingMedian(28),
                                         "hw": HoltWintersLog1p(7), "tsb": TSB()}),
     "rm28 hw (mean)": _ens(lambda: {"rm28": RollingMedian(28), "hw": HoltWintersLog1p(7)},
@@ -52,12 +54,12 @@ CANDIDATES: dict[str, Callable[[], SeriesModel]] = {
 
 
 def main() -> None:
-    series = bt.daily_series(fetch_dataset(load_settings().data_dir))
+    series = daily_series(fetch_dataset(load_settings().data_dir))
     print("| candidate | tuning | tuning_top |\n|---|---|---|")
     scores: dict[str, list[float]] = {name: [] for name in CANDIDATES}
     for panel in ("tuning", "tuning_top"):
-        codes = bt.select_panel(series, panel)
-        board = bt.evaluate_panel({c: series[c] for c in codes}, panel, zoo=CANDIDATES)
+        codes = select_panel(series, panel)
+        board = evaluate_panel({c: series[c] for c in codes}, panel, zoo=CANDIDATES)
         for row in board.rows:
             scores[row.name].append(row.mase)
     for name, (a, b) in scores.items():

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from contracts.events import SaleEvent
 from gateway.server import Gateway
-from stream.records import SaleEvent
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 

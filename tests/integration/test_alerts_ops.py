@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
+from contracts.events import SaleEvent
 from contracts.wire import ALERTS_STREAM, OPS_LATEST
 from gateway.server import Gateway
-from stream.records import SaleEvent
 
 pytestmark = pytest.mark.integration
 

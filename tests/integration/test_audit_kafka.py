@@ -8,9 +8,9 @@ import time
 
 import pytest
 
+from contracts.events import SaleEvent
 from contracts.wire import series_hash
 from stream.partitioning import partition_for
-from stream.records import SaleEvent
 
 pytestmark = pytest.mark.integration
 

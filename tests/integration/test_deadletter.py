@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from stream.records import DeadLetter, SaleEvent
+from contracts.events import SaleEvent
+from stream.records import DeadLetter
 
 pytestmark = pytest.mark.integration
 

@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 import redis
 
+from contracts.events import SaleEvent
 from stream.partitioning import partition_for
-from stream.records import DeadLetter, SaleEvent
+from stream.records import DeadLetter
 from tests.integration.clients import Subscriber, latest_versions
 
 pytestmark = pytest.mark.integration
@@ -202,7 +203,7 @@ def test_kill_9_during_a_real_data_replay_recovers_exactly(pipeline, retail_csv:
     times, each at a seeded number of events into its run, and restarted; at the end every
     series' count is exact, nothing was dead-lettered and ``salescast audit`` reconciles."""
     from infra.procs import salescast_cmd, spawn
-    from stream.dataset import iter_events
+    from sources.online_retail import iter_events
 
     n = 20_000
     truth = _truth(list(iter_events(retail_csv, limit=n)))

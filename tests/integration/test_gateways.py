@@ -30,11 +30,11 @@ from itertools import pairwise
 
 import pytest
 
+from contracts.events import SaleEvent
 from contracts.wire import ALERTS_STREAM, VERSION_FIELD, series_hash
 from infra.kafka import free_port
 from infra.procs import salescast_cmd, spawn, stop
 from stream.partitioning import partition_for
-from stream.records import SaleEvent
 from tests.integration.clients import Subscriber, latest_versions
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]

@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from contracts.events import SaleEvent
 from models.lstm import History, LSTMConfig, train
 from models.store import ModelStore
-from stream.records import SaleEvent
 
 pytestmark = pytest.mark.integration
 

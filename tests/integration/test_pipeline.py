@@ -18,7 +18,7 @@ SERIES = "85123A"  # the best-selling SKU
 
 
 def test_real_data_reaches_a_websocket_subscriber(pipeline, retail_csv: Path) -> None:
-    from stream.dataset import iter_events
+    from sources.online_retail import iter_events
     from stream.replay import replay
 
     events = list(iter_events(retail_csv, limit=SLICE))

@@ -13,7 +13,7 @@ from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from config import Settings
-from stream.records import SaleEvent
+from contracts.events import SaleEvent
 
 pytestmark = pytest.mark.integration
 
@@ -22,7 +22,7 @@ N = 2000
 
 @pytest.fixture(scope="module")
 def events(retail_csv: Path) -> list[SaleEvent]:
-    from stream.dataset import iter_events
+    from sources.online_retail import iter_events
 
     return list(iter_events(retail_csv, limit=N))
 

@@ -23,7 +23,7 @@ import pytest
 
 from contracts.wire import series_hash
 from infra.procs import salescast_cmd, spawn
-from stream.dataset import iter_events
+from sources.online_retail import iter_events
 from stream.membership import default_worker_name
 from stream.monitor import read_workers
 from stream.partitioning import partition_for

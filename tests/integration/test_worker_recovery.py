@@ -8,8 +8,8 @@ import signal
 
 import pytest
 
+from contracts.events import SaleEvent
 from stream.processor import Message, Processor
-from stream.records import SaleEvent
 
 pytestmark = pytest.mark.integration
 

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from confluent_kafka import Producer
 
+from contracts.events import SaleEvent
 from stream.envelopes import encode_event, group_envelopes, pack_envelope
 from stream.partitioning import PRODUCER_PARTITIONER, partition_for
-from stream.records import SaleEvent
 from stream.replay import (
     Pacer,
     ReplayError,

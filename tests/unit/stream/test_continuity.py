@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 from intervaltree import IntervalTree
 
-from stream.app import Ownership, _contiguous_new_offset
+from stream.commits import Ownership, new_offset
 from stream.continuity import Admission, OffsetContinuity
 
 
@@ -64,12 +64,12 @@ def _consumer(acked: list[int], committed: int | None) -> SimpleNamespace:
 
 def test_the_commit_waits_at_a_single_lost_message_at_the_committed_offset() -> None:
     # Faust alone commits 25 here: offset 22 was fetched, dropped, never acked
-    assert _contiguous_new_offset(_consumer([23, 24], committed=22), ("t", 0)) is None
+    assert new_offset(_consumer([23, 24], committed=22), ("t", 0)) is None
 
 
 def test_the_commit_advances_over_a_contiguous_run() -> None:
-    assert _contiguous_new_offset(_consumer([22, 23, 24], committed=22), ("t", 0)) == 25
-    assert _contiguous_new_offset(_consumer([0, 1], committed=None), ("t", 0)) == 2
+    assert new_offset(_consumer([22, 23, 24], committed=22), ("t", 0)) == 25
+    assert new_offset(_consumer([0, 1], committed=None), ("t", 0)) == 2
 
 
 def test_acks_of_a_partition_not_owned_are_dropped_not_committed() -> None:
@@ -79,12 +79,12 @@ def test_acks_of_a_partition_not_owned_are_dropped_not_committed() -> None:
     consumer = _consumer([22, 23], committed=22)
     consumer.app = SimpleNamespace(ownership=owned)
     owned.assign(consumer, {("t", 1)})
-    assert _contiguous_new_offset(consumer, given_away) is None
+    assert new_offset(consumer, given_away) is None
     assert given_away not in consumer._acked and given_away not in consumer._acked_index
     consumer._acked[given_away] = [22, 23]  # acked during the rebalance (nothing applied)
     owned.assign(consumer, {("t", 0)})
     assert not consumer._acked[given_away]  # ... dropped: they come again from 22
     consumer._acked[given_away] = [22, 23]
-    assert _contiguous_new_offset(consumer, given_away) == 24
+    assert new_offset(consumer, given_away) == 24
     owned.revoke_all()  # a rebalance starts: nothing is committed until the assignment
-    assert _contiguous_new_offset(consumer, given_away) is None
+    assert new_offset(consumer, given_away) is None

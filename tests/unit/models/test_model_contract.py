@@ -16,7 +16,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from models.backtest import model_zoo
+from models.backtest_zoo import model_zoo
 from models.bank import ForecasterBank
 from models.base import BatchForecast, BatchForecaster
 from models.factory import default_model

@@ -105,7 +105,7 @@ def test_state_file_and_status_without_services(tmp_path: Path) -> None:
 def test_the_image_copies_every_package_the_distribution_installs() -> None:
     import tomllib
 
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     find = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
     packages = [p.rstrip("*") for p in find["packages"]["find"]["include"]]
     dockerfile = (root / "infra" / "Dockerfile").read_text()

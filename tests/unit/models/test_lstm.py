@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from contracts.events import SaleEvent
 from models.external import ExternalPath
 from models.factory import LstmBlend, default_model
 from models.lstm import History, LSTMConfig, evaluate, predict, train
@@ -15,7 +16,6 @@ from models.store import ArtifactError, ModelStore
 from models.trainer import BucketHistory, train_and_gate
 from stream.lstm_runner import LstmRunner
 from stream.processor import Message, Processor
-from stream.records import SaleEvent
 
 DAY = 86400
 T0 = 1_300_000_000 - 1_300_000_000 % DAY

@@ -10,7 +10,7 @@ import pytest
 
 from config import ENV_VARS, ConfigError, Settings, load_settings, settings_table
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 # a value for every variable, unlike its default
 CHANGED = {

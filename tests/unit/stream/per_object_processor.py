@@ -1,5 +1,5 @@
 """The per-object worker core as it was before the bank (commit 19e4431), kept verbatim as the
-reference of tests/unit/test_processor_bank.py (equal outputs). Do not use elsewhere.
+reference of tests/unit/stream/test_processor_bank.py (equal outputs). Do not use elsewhere.
 
 Original docstring: apply a batch of Kafka messages of one partition to per-series state.
 
@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from config import Settings
+from contracts.events import SaleEvent
 from contracts.wire import SeriesWrite
 from models.anomaly import AnomalyDetector, Expected, make_alert
 from models.calendar import HolidayAdjusted
@@ -57,7 +58,7 @@ from stream.bucketing import (
     TooFarAhead,
 )
 from stream.partitioning import partition_for
-from stream.records import DeadLetter, SaleEvent
+from stream.records import DeadLetter
 from stream.validation import parse_message
 
 __all__ = ["Message", "SeriesState", "PartitionState", "BatchOutput", "Processor"]

@@ -8,7 +8,8 @@ import random
 import pytest
 
 import stream.validation as validation
-from stream.records import MAX_ENVELOPE_EVENTS, DeadLetter, SaleEvent
+from contracts.events import MAX_ENVELOPE_EVENTS, SaleEvent
+from stream.records import DeadLetter
 from stream.validation import Rejection, parse_message, validate
 
 GOOD = {"series": "85123A", "ts": 1259671800.0, "qty": 6, "price": 2.55}

@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 
 from contracts import wire
+from contracts.events import SaleEvent
 from gateway.routing import route
 from models.anomaly import Expected, Score, make_alert
 from stream.monitor import ops_snapshot
 from stream.processor import Message, Processor
-from stream.records import SaleEvent
 
 DAY = 86400
 T0 = 1_300_000_000 - 1_300_000_000 % DAY
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[3] / "README.md"
 
 
 def _writes() -> list[wire.SeriesWrite]:

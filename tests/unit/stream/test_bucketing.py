@@ -8,6 +8,7 @@ import random
 import pytest
 
 import stream.bucketing as bucketing
+from contracts.events import SaleEvent
 from stream.bucketing import (
     Accepted,
     ClosedBucket,
@@ -18,7 +19,6 @@ from stream.bucketing import (
     TooLate,
     bucket_start,
 )
-from stream.records import SaleEvent
 
 DAY = 86_400
 T0 = 14_610 * DAY  # 2010-01-01T00:00:00Z

@@ -6,8 +6,8 @@ import json
 import pickle
 import random
 
+from contracts.events import SaleEvent
 from stream.processor import Message, Processor
-from stream.records import SaleEvent
 
 DAY = 86400
 T0 = 1_300_000_000 - 1_300_000_000 % DAY

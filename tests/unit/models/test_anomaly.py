@@ -7,10 +7,10 @@ import pickle
 
 import pytest
 
+from contracts.events import SaleEvent
 from models.anomaly import AnomalyDetector, Expected, alert_id, count_tail
 from models.anomaly_eval import evaluate, scan
 from stream.processor import Message, Processor
-from stream.records import SaleEvent
 
 DAY = 86400
 T0 = 1_300_000_000 - 1_300_000_000 % DAY

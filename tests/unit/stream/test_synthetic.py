@@ -8,7 +8,7 @@ from collections import defaultdict
 
 import pytest
 
-from stream.records import SaleEvent
+from contracts.events import SaleEvent
 from stream.synthetic import DEFAULT_START, bench_events, synthetic_dataset
 
 

@@ -1,7 +1,7 @@
 """The worker's processor on the bank gives exactly what the per-object processor gave.
 
 The reference is the per-object processor as it was before the bank
-(tests/unit/per_object_processor.py, verbatim). Both get the same messages of two partitions
+(tests/unit/stream/per_object_processor.py, verbatim). Both get the same messages of two partitions
 in the same batches: single events and envelopes, UK bank holidays (Christmas to May 2011),
 intermittent series (several buckets closing at once, scored k buckets ahead), spikes and a
 level shift (alerts), a gap longer than ``MAX_FILL`` (history restart), bad records, late
@@ -24,16 +24,16 @@ from typing import Any
 import numpy as np
 import pytest
 
+from contracts.events import SaleEvent
 from models.calendar import HolidayAdjusted
 from models.factory import LstmBlend, default_model
 from stream.bucketing import MAX_FILL
 from stream.partitioning import partition_for
 from stream.processor import Message, Processor
-from stream.records import SaleEvent
 
 
 def _reference() -> Any:
-    """tests/unit/per_object_processor.py as a module (pickled states name it)."""
+    """tests/unit/stream/per_object_processor.py as a module (pickled states name it)."""
     name = "per_object_processor"
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(

@@ -49,14 +49,13 @@ from itertools import islice
 from operator import attrgetter
 from pathlib import Path
 
-from stream.errors import StreamError
-from stream.records import MAX_ABS_QTY, MAX_PRICE, MAX_SERIES_LEN, SaleEvent
+from contracts.events import MAX_ABS_QTY, MAX_PRICE, MAX_SERIES_LEN, SaleEvent
+from sources.errors import DatasetError
 
 __all__ = [
     "CITATION",
     "DATA_EVENTS",
     "DATA_LINES",
-    "DatasetError",
     "DatasetStats",
     "FILE_NAME",
     "fetch_dataset",
@@ -77,10 +76,6 @@ HEADER = "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,C
 DATA_LINES = 1_067_371  #: data lines (rows after the header) of the pinned file
 DATA_EVENTS = 1_038_889  #: events :func:`iter_events` yields for the whole pinned file
 DEDUP_WINDOW = 31 * 86400.0  #: how far back (event time) a repeated line is recognised
-
-
-class DatasetError(StreamError):
-    """The data set could not be fetched, or a file is not what it should be."""
 
 
 @dataclass

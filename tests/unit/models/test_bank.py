@@ -37,7 +37,7 @@ def sample(retail_csv: Path) -> list[tuple[int, list[float]]]:
     """(first day, daily net quantities to the slice's last day) of a fixed sample of SKUs:
     the 24 largest by volume and 24 drawn with a fixed seed from those with >= 20 selling
     days."""
-    from stream.dataset import iter_events
+    from sources.online_retail import iter_events
 
     days: dict[str, dict[int, float]] = {}
     last = 0

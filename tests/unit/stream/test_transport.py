@@ -1,0 +1,68 @@
+"""The worker's consumers ask the broker to wait at most 100 ms, through Faust's own classes.
+
+These fail when faust-streaming or aiokafka renames a method or attribute that
+:mod:`stream.transport` relies on, or when the wait stops reaching aiokafka's fetcher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import aiokafka.consumer.consumer as aiokafka_consumer
+import pytest
+from faust.transport.consumer import ThreadDelegateConsumer
+from faust.transport.drivers import aiokafka as driver
+
+from stream.app import create_app
+from stream.transport import FETCH_MAX_WAIT_MS, Consumer, ConsumerThread, Transport
+
+
+class FetcherBuilt(Exception):
+    """Raised by the fake fetcher: the consumer got as far as building it."""
+
+
+def test_the_overridden_methods_are_fausts_own() -> None:
+    assert "_create_worker_consumer" in vars(driver.AIOKafkaConsumerThread)
+    assert "_new_consumer_thread" in vars(ThreadDelegateConsumer)  # the abstract hook
+    assert driver.Transport.Consumer is driver.Consumer
+
+
+def test_create_app_gives_the_app_this_transport(tmp_path: Path) -> None:
+    app = create_app("t-transport", "127.0.0.1:9", datadir=str(tmp_path / "faust"))
+    assert type(app.transport) is Transport
+    assert app.transport.url == app.conf.broker_consumer
+
+
+def test_the_worker_consumer_fetches_with_the_short_wait(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: dict[str, Any] = {}
+
+    def fetcher(*args: Any, **kwargs: Any) -> None:
+        seen.update(kwargs)
+        raise FetcherBuilt
+
+    async def nothing(*args: Any, **kwargs: Any) -> None:
+        return None
+
+    async def main() -> None:
+        app = create_app("t-transport", "127.0.0.1:9", datadir=str(tmp_path / "faust"))
+        consumer = app.consumer
+        assert type(consumer) is Consumer
+        thread = consumer._thread
+        assert type(thread) is ConsumerThread
+        kafka = thread._create_consumer(loop=asyncio.get_running_loop())
+        # start() with no broker: skip the connection, stop where the fetcher is built
+        monkeypatch.setattr(kafka._client, "bootstrap", nothing)
+        monkeypatch.setattr(kafka, "_wait_topics", nothing)
+        monkeypatch.setattr(aiokafka_consumer, "Fetcher", fetcher)
+        try:
+            with pytest.raises(FetcherBuilt):
+                await kafka.start()
+        finally:
+            await kafka.stop()
+
+    asyncio.run(main())
+    assert seen["fetch_max_wait_ms"] == FETCH_MAX_WAIT_MS == 100
