@@ -2,8 +2,9 @@
 
 Faust commits the acked offsets on a timer, on rebalance and on shutdown. Here a commit
 
-* waits for the batch in flight (:class:`BatchGate`, :func:`wait_for_batch`): the state store
-  flushes just before each commit, and must not flush half a batch;
+* waits for the batch in flight (:class:`BatchGate`, :func:`ready_to_commit`): the state
+  store flushes just before each commit, and must not flush half a batch; and does not happen
+  once the producer is stopping;
 * stops at a hole and never covers a partition the worker does not own (:func:`new_offset`,
   :class:`Ownership`).
 """
@@ -16,7 +17,7 @@ from typing import Any
 
 from faust.transport.consumer import Consumer as FaustConsumer
 
-__all__ = ["BatchGate", "Ownership", "new_offset", "wait_for_batch"]
+__all__ = ["BatchGate", "Ownership", "new_offset", "ready_to_commit"]
 
 
 class BatchGate:
@@ -69,11 +70,14 @@ class Ownership:
             consumer._acked_index.pop(tp, None)
 
 
-async def wait_for_batch(app: Any) -> None:
-    """Before a commit: the batch in flight ends first (:class:`BatchGate`)."""
+async def ready_to_commit(app: Any) -> bool:
+    """Before a commit: the batch in flight ends first (:class:`BatchGate`); then ``False``
+    when the producer is stopping (a shutdown): the state store's flush could no longer reach
+    the changelog, so nothing is committed and a restart replays from the last commit."""
     gate = getattr(app, "batch_gate", None)
     if gate is not None:
         await gate.wait_idle()
+    return not app.producer.should_stop
 
 
 def new_offset(self: Any, tp: Any) -> int | None:

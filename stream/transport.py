@@ -50,7 +50,8 @@ class Consumer(driver.Consumer):
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     async def force_commit(self, *args: Any, **kwargs: Any) -> bool:
-        await commits.wait_for_batch(self.app)
+        if not await commits.ready_to_commit(self.app):
+            return False
         return bool(await super().force_commit(*args, **kwargs))
 
     def _new_offset(self, tp: Any) -> int | None:

@@ -88,3 +88,15 @@ def test_acks_of_a_partition_not_owned_are_dropped_not_committed() -> None:
     assert new_offset(consumer, given_away) == 24
     owned.revoke_all()  # a rebalance starts: nothing is committed until the assignment
     assert new_offset(consumer, given_away) is None
+
+
+def test_no_commit_once_the_producer_is_stopping() -> None:
+    """A shutdown: the state store's flush could no longer reach the changelog."""
+    import asyncio
+
+    from stream.commits import BatchGate, ready_to_commit
+
+    app = SimpleNamespace(batch_gate=BatchGate(), producer=SimpleNamespace(should_stop=False))
+    assert asyncio.run(ready_to_commit(app))
+    app.producer.should_stop = True
+    assert not asyncio.run(ready_to_commit(app))
