@@ -372,7 +372,7 @@ class Processor:
             "open": None if open_ is None else
             {"t": open_[0], "qty": open_[1].qty, "events": open_[1].n_events},
         }
-        if not closed:
+        if not closed or st.origin is None:
             return SeriesWrite(st.series, version, st.last_ts, live, None, dict(live, kind="live"))
         forecast = None
         if st.forecast is None and st.origin is not None and st.model.n_seen:
