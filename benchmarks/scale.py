@@ -231,7 +231,8 @@ def run_scale_bench(settings: Settings, events: int, series_sizes: list[int],
         for n in (1, 2):
             console.print(f"throughput: {n} worker(s) ...")
             runs.append(throughput(base, n, events, pids))
-        rebalances = []
+        rebalances: list[Rebalance] = []
+        failures: list[str] = []
         for n_series, standby in [(s, 0) for s in series_sizes] + [(series_sizes[-1], 1)]:
             topic = f"bench.{run}.rebalance{n_series}"
             _topics(state.kafka_bootstrap, settings, {topic: REBALANCE_PARTITIONS})
@@ -241,12 +242,17 @@ def run_scale_bench(settings: Settings, events: int, series_sizes: list[int],
             console.print(f"rebalance and failover: {n_series:,} series, standby {standby} ...")
             base = Group(settings, state.kafka_bootstrap, state.redis_url, r, topic,
                          REBALANCE_PARTITIONS)
-            rebalances.append(rebalance(base, n_series, standby))
+            try:
+                rebalances.append(rebalance(base, n_series, standby))
+            except (RuntimeError, TimeoutError) as exc:  # report it with what was measured
+                failures.append(f"{n_series:,} series, standby {standby}: {exc}")
     finally:
         r.close()
         if not was_up:
             services.down(settings)
     _report(console, runs, rebalances, settings.home / "logs")
+    for failure in failures:
+        console.print(f"[red]not measured[/]: {failure}", soft_wrap=True)
 
 
 def _topics(bootstrap: str, settings: Settings, topics: dict[str, int]) -> None:

@@ -58,6 +58,9 @@ log = logging.getLogger("salescast.worker")
 MAX_BATCH = 4096
 BATCH_WAIT = 0.05
 EXIT_BATCH_FAILED = 70
+#: closed buckets per message of the buckets topic: a day boundary can close one per series,
+#: and one message must stay far below the producer's 1 MB (about 60 bytes a bucket)
+BUCKETS_PER_MESSAGE = 4000
 STALL_S = 5.0  # an idle worker with unread offsets and no delivery this long seeks back
 
 
@@ -150,9 +153,9 @@ def build_worker(
                 pending.append(await alerts_topic.send(key=alert["id"].encode(),
                                                        value=json.dumps(alert).encode()))
             closed.extend([sid, b.start, b.end, b.qty] for sid, b in out.buckets)
-        if closed:  # the trainer's input: one message per batch (a replay may send it again)
-            pending.append(await buckets_topic.send(
-                value=json.dumps({"buckets": closed}).encode()))
+        for i in range(0, len(closed), BUCKETS_PER_MESSAGE):  # the trainer's input (a replay
+            pending.append(await buckets_topic.send(  # may send it again)
+                value=json.dumps({"buckets": closed[i:i + BUCKETS_PER_MESSAGE]}).encode()))
         if pending:
             await asyncio.gather(*pending)
         taken = 0
