@@ -214,7 +214,7 @@ def build_worker(
     @app.timer(2.0)
     async def resume_stalled() -> None:
         """Seek back, again every ``STALL_S``, a partition that has unread offsets but applies
-        none of them.
+        none of them, while the worker applies nothing else either.
 
         The other half of :mod:`stream.continuity`: when every message Faust fetched for a
         partition was dropped, no later batch shows the hole; and when a seek back did not take
@@ -223,6 +223,8 @@ def build_worker(
         if app.rebalancing or not gate.idle():
             return  # partitions are paused while tables recover; a batch is under way
         now = time.monotonic()
+        if now - max(progressed.values(), default=0.0) < 1.0:
+            return  # busy applying other partitions: this one may only be waiting its turn
         stale = [tp for tp in offsets.assigned()
                  if now - progressed.setdefault(tp.partition, now) > STALL_S]
         if not stale:
