@@ -61,7 +61,7 @@ EXIT_BATCH_FAILED = 70
 #: closed buckets per message of the buckets topic: a day boundary can close one per series,
 #: and one message must stay far below the producer's 1 MB (about 60 bytes a bucket)
 BUCKETS_PER_MESSAGE = 4000
-STALL_S = 5.0  # an idle worker with unread offsets and no delivery this long seeks back
+STALL_S = 5.0  # a partition with unread offsets that applies none this long is sought back
 
 
 def _fail_stop(exc: BaseException) -> None:
