@@ -45,7 +45,7 @@ from stream.continuity import OffsetContinuity
 from stream.group import RebalanceSensor
 from stream.lstm_runner import runner_for
 from stream.membership import Membership, default_worker_name
-from stream.offsets import TopicOffsets
+from stream.offsets import TopicOffsets, events_partitions
 from stream.processor import BatchOutput, Message, Processor, SeriesState
 from stream.sink import RedisSink
 from stream.state import StateStore
@@ -102,7 +102,7 @@ def build_worker(
     runner = runner_for(settings)
     processor = (processor_factory or (
         lambda: Processor.from_settings(settings, runner.provide if runner else None,
-                                        partitions=_topic_partitions(settings))))()
+                                        partitions=events_partitions(settings))))()
     buckets_topic = app.topic(settings.buckets_topic, key_serializer="raw",
                               value_serializer="raw")
     store = StateStore(table)
@@ -120,21 +120,30 @@ def build_worker(
     async def apply(batch: list[Any]) -> None:
         """One batch, start to end (see the module docstring for why it is one task)."""
         started, wall = time.perf_counter(), time.time()
+        epoch = ownership.epoch  # a rebalance before the batch ends: it applied nothing
         by_partition: dict[int, list[Message]] = defaultdict(list)
+        taken: dict[int, list[Any]] = defaultdict(list)  # Faust's messages, in the same order
         for event in batch:
             m = event.message
             if m.tp not in ownership.tps:  # fetched before a rebalance: it comes again
+                ownership.skip(m)
                 continue
             by_partition[m.partition].append(
                 Message(m.offset, (m.timestamp or 0.0), m.value or b""))
+            taken[m.partition].append(m)
         now = time.monotonic()
         for partition, messages in list(by_partition.items()):
+            committed = await offsets.committed(partition)
+            if ownership.start(offsets.tp(partition)) is None:
+                ownership.started_at(offsets.tp(partition), committed)
             take, seek_to = continuity.admit(
-                partition, [m.offset for m in messages], await offsets.committed(partition),
+                partition, [m.offset for m in messages], committed,
                 functools.partial(offsets.known_gap, partition))
             if take:
                 progressed[partition] = now
             del messages[take:]  # after a hole: they come again after the seek back
+            for m in taken[partition][take:]:
+                ownership.skip(m)
             if seek_to is not None:  # a message before these never reached the agent
                 await offsets.seek_back(partition, seek_to,
                                         f"offset {seek_to} was fetched but never delivered")
@@ -158,18 +167,22 @@ def build_worker(
                 value=json.dumps({"buckets": closed[i:i + BUCKETS_PER_MESSAGE]}).encode()))
         if pending:
             await asyncio.gather(*pending)
-        taken = 0
+        n_taken = 0
         for partition, out in outs:
             for key, value in out.states.items():
                 store.put(partition, key, value)
             stats.accepted += out.accepted
             stats.duplicates += out.duplicates
             stats.rerouted += len(out.reroute)
-            taken += out.accepted + out.duplicates + len(out.dead) + len(out.reroute)
+            n_taken += out.accepted + out.duplicates + len(out.dead) + len(out.reroute)
+        if ownership.epoch != epoch:  # revoked meanwhile: its states are dropped, not flushed
+            for ms in taken.values():
+                for m in ms:
+                    ownership.skip(m)
         await _to_redis(outs)
         now = time.time()
         stats.record_batch(
-            len(batch), taken, [now - m.timestamp for ms in by_partition.values() for m in ms
+            len(batch), n_taken, [now - m.timestamp for ms in by_partition.values() for m in ms
                                 if m.timestamp], time.perf_counter() - started, wall,
         )
 
@@ -211,17 +224,19 @@ def build_worker(
         offsets.forget()
         progressed.clear()
 
-    @app.timer(2.0)
+    @app.timer(1.0)
     async def resume_stalled() -> None:
-        """Seek back, again every ``STALL_S``, a partition that has unread offsets but applies
-        none of them, while the worker applies nothing else either.
-
-        The other half of :mod:`stream.continuity`: when every message Faust fetched for a
-        partition was dropped, no later batch shows the hole; and when a seek back did not take
-        (messages after the hole keep coming, never the hole), only progress tells.
-        """
+        """Seek back the partitions skipped before the assignment ended, and (again every
+        ``STALL_S``) one with unread offsets that applies none while nothing else is applied:
+        when every message fetched for a partition was dropped, no later batch shows the hole
+        (:mod:`stream.continuity`), and when a seek back did not take, only progress tells."""
         if app.rebalancing or not gate.idle():
             return  # partitions are paused while tables recover; a batch is under way
+        for tp in ownership.to_resend():
+            nxt = continuity.expected(tp.partition)
+            await offsets.seek_back(tp.partition, await offsets.committed(tp.partition)
+                                    if nxt is None else nxt, "fetched before the assignment",
+                                    logging.INFO)  # every start and rebalance: not a fault
         now = time.monotonic()
         if now - max(progressed.values(), default=0.0) < 1.0:
             return  # busy applying other partitions: this one may only be waiting its turn
@@ -280,20 +295,4 @@ def build_worker(
         await sink.close()
 
     return app, stats
-
-
-def _topic_partitions(settings: Settings) -> int:
-    """The events topic's partition count (the settings' when the topic does not exist yet)."""
-    from confluent_kafka.admin import AdminClient
-
-    try:
-        meta = AdminClient({"bootstrap.servers": settings.kafka, "log_level": 0}).list_topics(
-            settings.events_topic, timeout=10)
-        topic = meta.topics.get(settings.events_topic)
-        if topic is not None and topic.error is None and topic.partitions:
-            return len(topic.partitions)
-    except Exception as exc:  # noqa: BLE001 - a missing topic is created with the settings
-        log.warning("cannot read the partitions of %s (%r); using %d",
-                    settings.events_topic, exc, settings.partitions)
-    return settings.partitions
 

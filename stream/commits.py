@@ -12,12 +12,13 @@ Faust commits the acked offsets on a timer, on rebalance and on shutdown. Here a
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Coroutine
 from typing import Any
 
 from faust.transport.consumer import Consumer as FaustConsumer
 
-__all__ = ["BatchGate", "Ownership", "new_offset", "ready_to_commit"]
+__all__ = ["BatchGate", "Ownership", "new_offset", "ready_to_commit", "skipped"]
 
 
 class BatchGate:
@@ -47,27 +48,91 @@ class BatchGate:
 
 
 class Ownership:
-    """The topic partitions whose offsets this worker may commit.
+    """The topic partitions whose offsets this worker may commit, and how far.
 
     None from the start of a rebalance (Faust's eager protocol revokes every partition first;
     the rebalance sensor of :mod:`stream.group` calls :meth:`revoke_all` synchronously, before
     any late ack) until its end (:meth:`assign`, once the streams are sought back to their
     committed offsets). The agent applies only messages of owned partitions.
+
+    Faust acks every message of a batch once the batch is over, applied or not, and an acked
+    offset is committed. So the agent tells which messages it took but did not apply
+    (:meth:`skip`: fetched before the assignment, after a hole, or in a batch that a rebalance
+    overtook, whose states are dropped): the worker's consumer acks them without recording
+    their offsets (:func:`skipped`), the commit stops before them and they come again. And it
+    tells where each partition's reading started (:meth:`started_at`): a commit never starts
+    past it, even while Faust knows no committed offset.
+
+    >>> from types import SimpleNamespace
+    >>> owned = Ownership()
+    >>> owned.assign(SimpleNamespace(_acked={}, _acked_index={}), {("sales", 0)})
+    >>> owned.started_at(("sales", 0), 120)
+    >>> owned.start(("sales", 0)), owned.start(("sales", 1))
+    (120, None)
     """
 
     def __init__(self) -> None:
         self.tps: set[Any] = set()
+        #: changes at every revoke and assignment: a batch that saw it change applied nothing
+        self.epoch = 0
+        self._starts: dict[Any, int] = {}
+        self._skipped: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._resend: set[Any] = set()  # partitions skipped while not owned
 
     def revoke_all(self) -> None:
         self.tps = set()
+        self._starts.clear()
+        self._resend.clear()
+        self.epoch += 1
 
     def assign(self, consumer: Any, tps: Any) -> None:
         """Own ``tps`` from now on; acks Faust kept for them from before are dropped (a
         batch that ran during the rebalance applied nothing: its messages come again)."""
         self.tps = set(tps)
+        self._starts.clear()
+        self.epoch += 1
         for tp in self.tps:
             consumer._acked.pop(tp, None)
             consumer._acked_index.pop(tp, None)
+
+    def started_at(self, tp: Any, offset: int) -> None:
+        """The agent reads ``tp`` from ``offset`` (its committed offset, or the log's start)."""
+        self._starts[tp] = offset
+
+    def start(self, tp: Any) -> int | None:
+        """Where reading ``tp`` started in this assignment; ``None`` before the agent saw it."""
+        return self._starts.get(tp)
+
+    def skip(self, message: Any) -> None:
+        """The agent took ``message`` but did not apply it: it must come again."""
+        self._skipped.add(message)
+        if message.tp not in self.tps:  # Faust fetched it before the assignment ended
+            self._resend.add(message.tp)
+
+    def to_resend(self) -> set[Any]:
+        """Owned partitions whose messages were skipped while the assignment was under way
+        (Faust resumes fetching before it ends): Faust reads on past them, so the agent seeks
+        these back (asked once)."""
+        owned, self._resend = self._resend & self.tps, self._resend - self.tps
+        return owned
+
+    def take_skipped(self, message: Any) -> bool:
+        """Whether ``message`` was skipped (asked once, when Faust acks it)."""
+        if message in self._skipped:
+            self._skipped.discard(message)
+            return True
+        return False
+
+
+def skipped(consumer: Any, message: Any) -> bool:
+    """Faust acks ``message``: when the agent skipped it, mark it acked without recording its
+    offset (so no commit passes it) and return ``True``."""
+    ownership = getattr(consumer.app, "ownership", None)
+    if ownership is None or not ownership.take_skipped(message):
+        return False
+    message.acked = True
+    consumer._unacked_messages.discard(message)
+    return True
 
 
 async def ready_to_commit(app: Any) -> bool:
@@ -100,6 +165,11 @@ def new_offset(self: Any, tp: Any) -> int | None:
         return None
     acked = self._acked.get(tp)
     committed = self._committed_offset.get(tp)
-    if acked and committed is not None and not self._gap.get(tp) and min(acked) > committed:
-        return None
+    if acked and not self._gap.get(tp):
+        if ownership is not None:  # the commit starts where the agent started reading
+            start = ownership.start(tp)
+            if start is None or min(acked) > max(committed or 0, start):
+                return None
+        elif committed is not None and min(acked) > committed:
+            return None
     return FaustConsumer._new_offset(self, tp)

@@ -9,7 +9,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-__all__ = ["TopicOffsets"]
+from config import Settings
+
+__all__ = ["TopicOffsets", "events_partitions"]
 
 log = logging.getLogger("salescast.worker")
 
@@ -62,7 +64,25 @@ class TopicOffsets:
         """The log-end offset (the next to be written) of each partition."""
         return dict(await self.consumer.highwaters(*tps))
 
-    async def seek_back(self, partition: int, offset: int, why: str) -> None:
-        log.warning("partition %d: %s; seeking back to offset %d", partition, why, offset)
+    async def seek_back(self, partition: int, offset: int, why: str,
+                        level: int = logging.WARNING) -> None:
+        log.log(level, "partition %d: %s; seeking back to offset %d", partition, why, offset)
         self.reseeks += 1
         await self.consumer.seek(self.tp(partition), offset)
+
+
+def events_partitions(settings: Settings) -> int:
+    """The events topic's partition count (the settings' when the topic does not exist yet)."""
+    from confluent_kafka.admin import AdminClient
+
+    try:
+        meta = AdminClient({"bootstrap.servers": settings.kafka, "log_level": 0}).list_topics(
+            settings.events_topic, timeout=10)
+        topic = meta.topics.get(settings.events_topic)
+        if topic is not None and topic.error is None and topic.partitions:
+            return len(topic.partitions)
+    except Exception as exc:  # noqa: BLE001 - a missing topic is created with the settings
+        log.warning("cannot read the partitions of %s (%r); using %d",
+                    settings.events_topic, exc, settings.partitions)
+    return settings.partitions
+

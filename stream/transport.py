@@ -57,6 +57,11 @@ class Consumer(driver.Consumer):
     def _new_offset(self, tp: Any) -> int | None:
         return commits.new_offset(self, tp)
 
+    def ack(self, message: Any) -> bool:
+        if commits.skipped(self, message):  # taken, not applied: it comes again
+            return False
+        return bool(super().ack(message))
+
 
 class Transport(driver.Transport):
     """Faust's aiokafka transport, whose consumers are :class:`Consumer`."""

@@ -85,6 +85,7 @@ def test_acks_of_a_partition_not_owned_are_dropped_not_committed() -> None:
     owned.assign(consumer, {("t", 0)})
     assert not consumer._acked[given_away]  # ... dropped: they come again from 22
     consumer._acked[given_away] = [22, 23]
+    owned.started_at(given_away, 22)
     assert new_offset(consumer, given_away) == 24
     owned.revoke_all()  # a rebalance starts: nothing is committed until the assignment
     assert new_offset(consumer, given_away) is None
@@ -100,3 +101,77 @@ def test_no_commit_once_the_producer_is_stopping() -> None:
     assert asyncio.run(ready_to_commit(app))
     app.producer.should_stop = True
     assert not asyncio.run(ready_to_commit(app))
+
+
+def _owned(acked: list[int], committed: int | None) -> tuple[SimpleNamespace, Ownership]:
+    owned = Ownership()
+    consumer = _consumer(acked, committed)
+    consumer.app = SimpleNamespace(ownership=owned)
+    owned.assign(consumer, {("t", 0)})
+    consumer._acked[("t", 0)] = list(acked)
+    return consumer, owned
+
+
+def test_with_nothing_committed_the_commit_starts_where_the_agent_started_reading() -> None:
+    """Faust alone commits 102 here: offsets 0..99 were taken before the assignment ended,
+    skipped, and never applied (the kill -9 replay lost a whole partition this way)."""
+    consumer, owned = _owned([100, 101], committed=None)
+    assert new_offset(consumer, ("t", 0)) is None  # the agent has not read the partition yet
+    owned.started_at(("t", 0), 0)
+    assert new_offset(consumer, ("t", 0)) is None  # 0..99 first
+    consumer._acked[("t", 0)] = list(range(102))
+    assert new_offset(consumer, ("t", 0)) == 102
+
+
+def test_the_log_start_raises_where_the_commit_may_start() -> None:
+    consumer, owned = _owned([500, 501], committed=None)  # retention deleted 0..499
+    owned.started_at(("t", 0), 500)
+    assert new_offset(consumer, ("t", 0)) == 502
+
+
+class _Message:
+    """What Faust's consumer reads of a message when it is acked."""
+
+    def __init__(self, offset: int) -> None:
+        self.tp, self.offset, self.topic = ("t", 0), offset, "t"
+        self.acked, self.refcount = False, 0
+
+
+def test_a_skipped_message_is_acked_without_its_offset_being_recorded() -> None:
+    from stream.commits import skipped
+
+    consumer, owned = _owned([], committed=None)
+    consumer._unacked_messages = set()
+    taken, applied = _Message(0), _Message(1)
+    consumer._unacked_messages.update({taken, applied})
+    owned.skip(taken)
+    assert skipped(consumer, taken)
+    assert taken.acked and taken not in consumer._unacked_messages
+    assert not skipped(consumer, taken)  # asked once
+    assert not skipped(consumer, applied)
+    assert not applied.acked  # Faust records this one
+
+
+def test_every_revoke_and_assignment_moves_the_epoch_and_forgets_the_starts() -> None:
+    consumer, owned = _owned([], committed=None)
+    owned.started_at(("t", 0), 7)
+    epoch = owned.epoch
+    owned.revoke_all()
+    assert owned.epoch == epoch + 1 and owned.start(("t", 0)) is None
+    owned.assign(consumer, {("t", 0)})
+    assert owned.epoch == epoch + 2
+
+
+def test_partitions_skipped_before_the_assignment_are_resent_once_owned() -> None:
+    consumer, owned = _owned([], committed=None)
+    owned.revoke_all()
+    early, elsewhere = _Message(0), _Message(0)
+    elsewhere.tp = ("t", 1)
+    owned.skip(early)  # fetched after Faust's seek, before the assignment ended
+    owned.skip(elsewhere)
+    assert owned.to_resend() == set()  # nothing owned yet
+    owned.assign(consumer, {("t", 0)})
+    assert owned.to_resend() == {("t", 0)}
+    assert owned.to_resend() == set()  # asked once
+    owned.skip(_Message(5))  # cut after a hole of an owned partition: continuity seeks it
+    assert owned.to_resend() == set()

@@ -66,3 +66,24 @@ def test_the_worker_consumer_fetches_with_the_short_wait(
 
     asyncio.run(main())
     assert seen["fetch_max_wait_ms"] == FETCH_MAX_WAIT_MS == 100
+
+
+def test_the_worker_consumer_does_not_record_the_ack_of_a_skipped_message(
+    tmp_path: Path,
+) -> None:
+    """Faust acks every message of a batch; one the agent skipped must not be committed."""
+    from faust.types import TP, Message
+
+    async def main() -> None:
+        app = create_app("t-transport", "127.0.0.1:9", datadir=str(tmp_path / "faust"))
+        consumer = app.consumer
+        tp = TP("sales", 0)
+        app.topics.acks_enabled_for = lambda topic: True  # type: ignore[method-assign]
+        skipped, applied = (Message("sales", 0, offset, 0.0, 0, None, None, b"", b"", None,
+                                    tp=tp) for offset in (0, 1))
+        app.ownership.skip(skipped)  # type: ignore[attr-defined]
+        assert consumer.ack(skipped) is False and skipped.acked
+        assert consumer.ack(applied) is True
+        assert list(consumer._acked[tp]) == [1]
+
+    asyncio.run(main())
