@@ -47,7 +47,7 @@ from stream.lstm_runner import runner_for
 from stream.membership import Membership, default_worker_name
 from stream.offsets import TopicOffsets, events_partitions
 from stream.processor import BatchOutput, Message, Processor, SeriesState
-from stream.sink import RedisSink
+from stream.sink import RedisSink, SinkCloser
 from stream.state import StateStore
 from stream.stats import WorkerStats
 
@@ -111,6 +111,7 @@ def build_worker(
     app.sensors.add(RebalanceSensor(membership))
     stats = WorkerStats()
     sink = RedisSink(settings.redis)
+    app.sensors.add(SinkCloser(sink))
     gate: BatchGate = app.batch_gate  # type: ignore[attr-defined]
     ownership: Ownership = app.ownership  # type: ignore[attr-defined]
     continuity = OffsetContinuity()
@@ -289,10 +290,6 @@ def build_worker(
                 return  # publish_ops reports the outage
             if info and info.get("version") != runner.version:
                 await asyncio.to_thread(runner.swap, info)
-
-    @app.on_before_shutdown.connect  # type: ignore[arg-type]
-    async def close_sink(sender: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:
-        await sink.close()
 
     return app, stats
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import redis.asyncio as aioredis
+from faust.sensors.base import Sensor
 
 from contracts.wire import (
     ALERT_FIELD,
@@ -38,7 +39,7 @@ from contracts.wire import (
     worker_ops_key,
 )
 
-__all__ = ["RedisSink"]
+__all__ = ["RedisSink", "SinkCloser"]
 
 log = logging.getLogger("salescast.worker")
 
@@ -217,3 +218,17 @@ class RedisSink:
 
     async def close(self) -> None:
         await self.redis.aclose()
+
+
+class SinkCloser(Sensor):
+    """Closes the sink when the worker stops, after its agent and its consumer: Faust stops
+    its sensors last, so neither the last batch's writes (the batch a shutdown lets finish)
+    nor what the final commit covers are cut off (closed earlier, those writes failed and
+    their states were committed all the same: Redis kept them stale)."""
+
+    def __init__(self, sink: RedisSink, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.sink = sink
+
+    async def on_stop(self) -> None:
+        await self.sink.close()

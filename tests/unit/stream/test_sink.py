@@ -61,3 +61,23 @@ def test_a_failure_during_a_republish_keeps_the_sink_stale() -> None:
     sink.down_since = None  # Redis answers again: the next tick republishes, cleanly this time
     asyncio.run(sink.republish(_states(2), _Processor()))
     assert not sink.stale
+
+
+def test_the_sink_is_closed_when_the_worker_stops_not_before() -> None:
+    """A sensor: Faust stops sensors after the agent and the consumer (the last writes)."""
+    import asyncio
+
+    from faust.sensors.base import Sensor
+
+    from stream.sink import SinkCloser
+
+    closed = []
+
+    class Sink:
+        async def close(self) -> None:
+            closed.append(True)
+
+    closer = SinkCloser(Sink())  # type: ignore[arg-type]
+    assert isinstance(closer, Sensor) and not closed
+    asyncio.run(closer.on_stop())
+    assert closed == [True]
