@@ -42,16 +42,18 @@ ValueError: y must be a finite number, got nan
 from __future__ import annotations
 
 import abc
+import bisect
 import math
 import numbers
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-__all__ = ["BatchForecast", "BatchForecaster", "Forecaster", "check_batch", "check_horizon",
-           "check_members", "check_range", "describe_member"]
+__all__ = ["BatchForecast", "BatchForecaster", "Forecaster", "SortedWindow", "check_batch",
+           "check_horizon", "check_members", "check_range", "describe_member"]
 
 
 def check_members(
@@ -102,6 +104,38 @@ def describe_member(member: Forecaster) -> dict[str, Any]:
     the member has none. Wrappers add their own keys to it."""
     describe = getattr(member, "describe", None)
     return dict(describe()) if describe is not None else {}
+
+
+class SortedWindow:
+    """The last ``window`` values, also kept sorted (for exact order statistics); only the
+    values are pickled, the sorted copy is rebuilt on load.
+
+    >>> w = SortedWindow(3)
+    >>> for v in [5.0, 1.0, 3.0, 2.0]:
+    ...     w.append(v)
+    >>> list(w.values), w.sorted
+    ([1.0, 3.0, 2.0], [1.0, 2.0, 3.0])
+    """
+
+    def __init__(self, window: int) -> None:
+        self.values: deque[float] = deque(maxlen=window)
+        self.sorted: list[float] = []
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def append(self, v: float) -> None:
+        if len(self.values) == self.values.maxlen:
+            del self.sorted[bisect.bisect_left(self.sorted, self.values[0])]
+        self.values.append(v)
+        bisect.insort(self.sorted, v)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"values": self.values}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.values = state["values"]
+        self.sorted = sorted(self.values)
 
 
 class Forecaster(abc.ABC):

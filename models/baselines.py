@@ -20,11 +20,10 @@ members and the backtest scores every model against them.
 
 from __future__ import annotations
 
-import bisect
 from collections import deque
 from typing import Any
 
-from models.base import Forecaster, check_horizon, check_range
+from models.base import Forecaster, SortedWindow, check_horizon, check_range
 
 __all__ = ["SeasonalNaive", "RollingMedian", "RollingMean"]
 
@@ -91,38 +90,24 @@ class RollingMedian(Forecaster):
         super().__init__()
         check_range("window", window, 1, 100_000, integer=True)
         self.window = window
-        self._values: deque[float] = deque(maxlen=window)
-        self._sorted: list[float] = []
+        self._window = SortedWindow(window)
 
     def _params(self) -> dict[str, Any]:
         return {"window": self.window}
 
     def learn_one(self, y: float) -> None:
-        y = self._check(y)
-        if len(self._values) == self.window:
-            del self._sorted[bisect.bisect_left(self._sorted, self._values[0])]
-        self._values.append(y)
-        bisect.insort(self._sorted, y)
+        self._window.append(self._check(y))
 
     def forecast(self, horizon: int) -> list[float]:
         return [self.forecast_one()] * check_horizon(horizon)
 
     def forecast_one(self) -> float:
-        s = self._sorted
+        s = self._window.sorted
         n = len(s)
         if n == 0:
             return 0.0
         mid = n // 2
         return s[mid] if n % 2 else (s[mid - 1] + s[mid]) / 2
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        del state["_sorted"]
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._sorted = sorted(self._values)
 
 
 class RollingMean(Forecaster):

@@ -31,14 +31,11 @@ coverage 0.80, half-width 2.42
 
 from __future__ import annotations
 
-import bisect
 import math
-from collections import deque
 from collections.abc import Sequence
 from operator import add, sub
-from typing import Any
 
-from models.base import check_range
+from models.base import SortedWindow, check_range
 
 __all__ = ["ResidualInterval"]
 
@@ -64,8 +61,7 @@ class ResidualInterval:
         self.coverage = coverage
         self.window = window
         self.lower = lower
-        self._residuals: deque[float] = deque(maxlen=window)
-        self._sorted: list[float] = []
+        self._window = SortedWindow(window)
 
     def __repr__(self) -> str:
         return f"ResidualInterval(coverage={self.coverage!r}, window={self.window!r}, n={self.n})"
@@ -73,25 +69,22 @@ class ResidualInterval:
     @property
     def n(self) -> int:
         """How many residuals back the interval (at most ``window``)."""
-        return len(self._residuals)
+        return len(self._window)
 
     def update(self, y: float, yhat: float) -> None:
         """Record the residual of a one-step forecast ``yhat`` of the observed ``y``."""
         r = abs(float(y) - float(yhat))
         if not math.isfinite(r):
             raise ValueError(f"residual must be finite, got y={y!r}, yhat={yhat!r}")
-        if len(self._residuals) == self.window:
-            del self._sorted[bisect.bisect_left(self._sorted, self._residuals[0])]
-        self._residuals.append(r)
-        bisect.insort(self._sorted, r)
+        self._window.append(r)
 
     def half_width(self, horizon: int = 1) -> float:
         """The half-width at ``horizon`` steps ahead (0 before any residual)."""
-        n = len(self._sorted)
+        n = len(self._window.sorted)
         if n == 0:
             return 0.0
         k = min(n, math.ceil((n + 1) * self.coverage))  # conformal rank, 1-based
-        return self._sorted[max(k, 1) - 1] * math.sqrt(horizon)
+        return self._window.sorted[max(k, 1) - 1] * math.sqrt(horizon)
 
     def interval(self, yhat: Sequence[float]) -> tuple[list[float], list[float]]:
         """Lower and upper bounds for a forecast path ``yhat`` (``yhat[0]`` is horizon 1)."""
@@ -104,12 +97,3 @@ class ResidualInterval:
         if low is None:
             return list(map(sub, yhat, ds)), hi
         return [v if v > low else low for v in map(sub, yhat, ds)], hi
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        del state["_sorted"]
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._sorted = sorted(self._residuals)
