@@ -11,7 +11,7 @@ help:
 	@echo "make demo              local Kafka + Redis, real data replayed, forecasts live over WebSocket"
 	@echo "make test              lint, type check, unit + integration + browser tests"
 	@echo "make test-unit         the quick unit run (no Kafka/Redis)"
-	@echo "make test-scale        the multi-worker scale-out test (not in make test yet: issue 13)"
+	@echo "make test-scale        the multi-worker scale-out test alone (make test runs it too)"
 	@echo "make bench             throughput/latency benchmark (prints figures and ratios)"
 	@echo "make lint              ruff + mypy"
 
@@ -34,7 +34,7 @@ test-integration: venv tools
 	$(PY) -m pytest -q -m "integration"
 
 test-scale: venv tools
-	SALESCAST_TEST_SCALE=1 $(PY) -m pytest -q tests/integration/test_scale_out.py
+	$(PY) -m pytest -q tests/integration/test_scale_out.py
 
 lint: venv
 	$(VENV)/bin/ruff check .

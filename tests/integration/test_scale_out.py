@@ -15,7 +15,6 @@ dropped, and a replayed series queued for closing only when it has an open bucke
 from __future__ import annotations
 
 import json
-import os
 import signal
 import time
 from pathlib import Path
@@ -32,9 +31,6 @@ from stream.partitioning import partition_for
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.timeout(900),
-    pytest.mark.skipif(os.environ.get("SALESCAST_TEST_SCALE") != "1",
-                       reason="not yet reliable enough for make test (issue 13): a worker can "
-                              "stop making progress after a rebalance; make test-scale runs it"),
 ]
 
 EVENTS = 20_000
