@@ -51,7 +51,7 @@ class StateStore(faust.Sensor):
         n = len(self.dirty)
         for key, (partition, state) in self.dirty.items():
             raw_key, raw_value = key.encode(), pickle.dumps(state, protocol=5)
-            self.table.data.hold(partition, raw_key, raw_value)
+            self.table.data[raw_key] = raw_value
             self.table.send_changelog(partition, raw_key, raw_value)
         self.dirty.clear()
         self.flushed += n
