@@ -2,7 +2,8 @@
 
 Small immutable results of :class:`stream.bucketing.SeriesBuckets`: :class:`Accepted` (with
 the open bucket's running totals), the rejections :class:`TooLate`, :class:`TooFarAhead` and
-:class:`DuplicateId` (each with a ``reason`` for its dead letter), and :class:`ClosedBucket`.
+:class:`DuplicateId` (each a :class:`Rejection`, with a ``reason`` for its dead letter), and
+:class:`ClosedBucket`.
 
 >>> TooLate(ts=100.5, bucket=0, watermark=7200.0).reason
 'event time 100.5 is in closed bucket 0 (watermark 7200)'
@@ -10,9 +11,10 @@ the open bucket's running totals), the rejections :class:`TooLate`, :class:`TooF
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from dataclasses import dataclass, fields
+from typing import ClassVar, NamedTuple
 
-__all__ = ["Accepted", "TooLate", "TooFarAhead", "DuplicateId", "ClosedBucket"]
+__all__ = ["Accepted", "Rejection", "TooLate", "TooFarAhead", "DuplicateId", "ClosedBucket"]
 
 
 def _num(x: float) -> str:
@@ -29,45 +31,48 @@ class Accepted(NamedTuple):
     n_events: int
 
 
-class TooLate(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A rejected event; :attr:`reason` (its dead letter's) fills the class's ``REASON`` with
+    the fields, the ``float`` ones without trailing zeros."""
+
+    REASON: ClassVar[str] = ""
+
+    @property
+    def reason(self) -> str:
+        return self.REASON.format(**{
+            f.name: _num(getattr(self, f.name)) if f.type == "float" else getattr(self, f.name)
+            for f in fields(self)})
+
+
+@dataclass(frozen=True, slots=True)
+class TooLate(Rejection):
     """The event's bucket is due or closed already."""
 
+    REASON: ClassVar[str] = "event time {ts} is in closed bucket {bucket} (watermark {watermark})"
     ts: float
     bucket: int
     watermark: float
 
-    @property
-    def reason(self) -> str:
-        return (
-            f"event time {_num(self.ts)} is in closed bucket {self.bucket} "
-            f"(watermark {_num(self.watermark)})"
-        )
 
-
-class TooFarAhead(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class TooFarAhead(Rejection):
     """The event is more than ``max_future`` seconds ahead of the partition watermark."""
 
+    REASON: ClassVar[str] = ("event time {ts} is more than {max_future} s ahead of the "
+                             "watermark {watermark}")
     ts: float
     watermark: float
     max_future: float
 
-    @property
-    def reason(self) -> str:
-        return (
-            f"event time {_num(self.ts)} is more than {_num(self.max_future)} s ahead of the "
-            f"watermark {_num(self.watermark)}"
-        )
 
-
-class DuplicateId(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class DuplicateId(Rejection):
     """An event whose ``id`` was already counted in the same (open) bucket of its series."""
 
+    REASON: ClassVar[str] = "id {id!r} was already counted in bucket {bucket}"
     id: str
     bucket: int
-
-    @property
-    def reason(self) -> str:
-        return f"id {self.id!r} was already counted in bucket {self.bucket}"
 
 
 class ClosedBucket(NamedTuple):

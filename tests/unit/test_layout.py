@@ -93,6 +93,8 @@ COVERED_BY: dict[str, tuple[str, ...]] = {
     "salescast.cli_audit": ("tests/unit/stream/test_audit.py", INTEGRATION + "test_audit_kafka.py"),
     "salescast.cli_bench": ("tests/unit/salescast/test_cli.py",),
     "salescast.cli_ops": (INTEGRATION + "test_alerts_ops.py",),
+    "salescast.demo": (INTEGRATION + "test_demo.py",),
+    "gateway.watch": (INTEGRATION + "test_demo.py",),  # its doctests, and `salescast watch`
     "salescast.cliutil": ("tests/unit/salescast/test_cli.py",
                           "tests/unit/salescast/test_cli_model.py"),
 }
@@ -102,10 +104,8 @@ UNTESTED = {
     "benchmarks.faust_floor": "needs Kafka: run by `salescast bench`",
     "benchmarks.gateway_fanout": "needs Redis and a gateway process: `salescast bench gateway`",
     "benchmarks.pipeline": "needs Kafka, Redis and a worker: `salescast bench`",
-    "gateway.watch": "its pure parts have doctests; the WebSocket loop: `salescast watch`",
     "models.lstm_backtest": "trains LSTMs for minutes: `salescast backtest --lstm`",
     "models.peer": "statsforecast's AutoETS, slow to compile: `salescast backtest --peer`",
-    "salescast.demo": "starts every process: `salescast demo`",
 }
 
 
