@@ -17,7 +17,7 @@ from typing import Any
 
 import faust
 
-__all__ = ["StateStore"]
+__all__ = ["StateStore", "owned_partitions"]
 
 
 class StateStore(faust.Sensor):
@@ -46,16 +46,28 @@ class StateStore(faust.Sensor):
         self.dirty.pop(key, None)
         self.dirty[key] = (partition, state)
 
-    def flush(self) -> int:
-        """Send every dirty state to the changelog (buffered; Faust flushes before commit)."""
-        n = len(self.dirty)
-        for key, (partition, state) in self.dirty.items():
+    def flush(self, owned: set[int] | None = None) -> int:
+        """Send the dirty states to the changelog (buffered; Faust flushes before commit);
+        with ``owned``, only those of these partitions.
+
+        A rebalance revokes every partition at once, and the commit timer can run before the
+        revoked partitions' dirty states are dropped (:meth:`forget`): flushed then, they
+        would land in a changelog partition that another worker already restored and writes
+        to, and overwrite its newer states for whoever restores the partition next. So the
+        worker flushes only the partitions it owns (:func:`owned_partitions`); the rest stay
+        dirty until :meth:`forget` drops them.
+        """
+        flushed = 0
+        for key, (partition, state) in list(self.dirty.items()):
+            if owned is not None and partition not in owned:
+                continue
             raw_key, raw_value = key.encode(), pickle.dumps(state, protocol=5)
             self.table.data[raw_key] = raw_value
             self.table.send_changelog(partition, raw_key, raw_value)
-        self.dirty.clear()
-        self.flushed += n
-        return n
+            del self.dirty[key]
+            flushed += 1
+        self.flushed += flushed
+        return flushed
 
     def keys(self) -> list[str]:
         """Every key this worker holds (restored from the changelog or written since)."""
@@ -78,5 +90,12 @@ class StateStore(faust.Sensor):
 
     # -- faust.Sensor -------------------------------------------------------------------
     def on_commit_initiated(self, consumer: Any) -> Any:
-        self.flush()
+        self.flush(owned_partitions(consumer.app))
         return None
+
+
+def owned_partitions(app: Any) -> set[int] | None:
+    """The partitions the worker owns now (``None``: an app without
+    :class:`stream.commits.Ownership`, which owns whatever it is assigned)."""
+    ownership = getattr(app, "ownership", None)
+    return None if ownership is None else {tp.partition for tp in ownership.tps}

@@ -43,3 +43,30 @@ def test_a_rebalance_drops_the_unflushed_states_of_revoked_partitions_only() -> 
     assert store.get("s:A") == "a-1"  # the flushed state: the replay starts from it
     assert store.flush() == 1
     assert table.sent[-1] == (2, b"s:B", "b-2")  # the kept partition's state is not lost
+
+
+def test_only_owned_partitions_are_flushed() -> None:
+    """Between the start of a rebalance (nothing owned) and :meth:`forget`, a commit must not
+    write the revoked partitions' states into a changelog another worker now writes to."""
+    from types import SimpleNamespace
+
+    from faust.types import TP
+
+    from stream.state import owned_partitions
+
+    table = _Table()
+    store = StateStore(table)
+    store.put(1, "s:A", "a-1")
+    store.put(2, "s:B", "b-1")
+    ownership = SimpleNamespace(tps={TP("events", 2), TP("changelog", 2)})
+    consumer = SimpleNamespace(app=SimpleNamespace(ownership=ownership))
+    assert owned_partitions(consumer.app) == {2}
+    store.on_commit_initiated(consumer)
+    assert [(p, k) for p, k, _ in table.sent] == [(2, b"s:B")]
+    ownership.tps = set()  # a rebalance started
+    store.put(2, "s:B", "b-2")
+    store.on_commit_initiated(consumer)
+    assert len(table.sent) == 1
+    store.forget({1, 2})
+    assert store.flush() == 0
+    assert owned_partitions(SimpleNamespace()) is None  # an app without ownership
