@@ -14,6 +14,7 @@ import faust
 
 from config import DEFAULT_PARTITIONS
 from stream.commits import BatchGate, Ownership
+from stream.table_store import Table
 from stream.transport import Transport
 
 __all__ = ["create_app"]
@@ -61,6 +62,7 @@ def create_app(
         broker_rebalance_timeout=session_timeout,
         table_standby_replicas=standby_replicas,
         stream_wait_empty=False,
+        Table=Table,  # the in-memory store that knows its changelog offsets
     )
     app.transport = Transport(app.conf.broker_consumer, app)
     app.batch_gate = BatchGate()  # type: ignore[attr-defined]

@@ -62,7 +62,7 @@ class StateStore(faust.Sensor):
             if owned is not None and partition not in owned:
                 continue
             raw_key, raw_value = key.encode(), pickle.dumps(state, protocol=5)
-            self.table.data[raw_key] = raw_value
+            self.table.data.hold(partition, raw_key, raw_value)
             self.table.send_changelog(partition, raw_key, raw_value)
             del self.dirty[key]
             flushed += 1

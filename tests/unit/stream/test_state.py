@@ -9,9 +9,16 @@ from typing import Any
 from stream.state import StateStore
 
 
+class _Data(dict[bytes, bytes]):
+    """What the state store uses of :class:`stream.table_store.Store`."""
+
+    def hold(self, partition: int, key: bytes, value: bytes) -> None:
+        self[key] = value
+
+
 class _Table:
     def __init__(self) -> None:
-        self.data: dict[bytes, bytes] = {}
+        self.data = _Data()
         self.sent: list[tuple[int, bytes, Any]] = []
 
     def send_changelog(self, partition: int, key: bytes, value: bytes) -> None:

@@ -1,0 +1,57 @@
+"""The worker table's store knows which changelog offset its data reaches, so a rebalance
+reads back only what it has not seen, and forgets what it no longer holds (no Kafka)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from types import SimpleNamespace
+
+from faust.types import TP
+
+from stream.app import create_app
+from stream.table_store import Store
+
+CHANGELOG = "t-store-series-state-changelog"
+
+
+def _store(tmp_path: Path) -> Store:
+    app = create_app("t-store", "127.0.0.1:9", datadir=str(tmp_path / "faust"))
+    table = app.Table("series-state", default=None, partitions=4, key_type=bytes,
+                      value_type=bytes)
+    store = table.data
+    assert type(store) is Store
+    return store
+
+
+def _event(partition: int, offset: int, key: bytes, value: bytes | None) -> SimpleNamespace:
+    tp = TP(CHANGELOG, partition)
+    message = SimpleNamespace(tp=tp, partition=partition, offset=offset, value=value)
+    return SimpleNamespace(key=key, value=value, message=message)
+
+
+def test_a_recovery_and_the_worker_s_own_writes_move_the_persisted_offset(
+        tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    tp = TP(CHANGELOG, 1)
+    assert store.persisted_offset(tp) is None  # nothing held: read from the start
+    store.apply_changelog_batch([_event(1, 7, b"s:A", b"a"), _event(1, 9, b"s:B", b"b")],
+                                lambda k: k, lambda v: v)
+    assert store.persisted_offset(tp) == 9 and store.data[b"s:B"] == b"b"
+    store.hold(1, b"s:A", b"a2")
+    store.set_persisted_offset(tp, 12)  # the ack of the changelog write
+    store.set_persisted_offset(tp, 11)  # never backwards
+    assert store.persisted_offset(tp) == 12 and store.data[b"s:A"] == b"a2"
+
+
+def test_what_is_neither_owned_nor_on_standby_is_dropped_with_its_offset(
+        tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    store.apply_changelog_batch([_event(p, 5, f"s:{p}".encode(), b"x") for p in range(3)],
+                                lambda k: k, lambda v: v)
+    store.hold(2, b"s:own-2", b"y")
+    asyncio.run(store.on_recovery_completed({TP(CHANGELOG, 0)}, {TP(CHANGELOG, 1)}))
+    assert sorted(store.data) == [b"s:0", b"s:1"]
+    assert store.persisted_offset(TP(CHANGELOG, 0)) == 5
+    assert store.persisted_offset(TP(CHANGELOG, 1)) == 5  # a standby: promoted, reads the tail
+    assert store.persisted_offset(TP(CHANGELOG, 2)) is None  # back later: from the start
