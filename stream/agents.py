@@ -135,8 +135,7 @@ def build_worker(
         now = time.monotonic()
         for partition, messages in list(by_partition.items()):
             committed = await offsets.committed(partition)
-            if ownership.start(offsets.tp(partition)) is None:
-                ownership.started_at(offsets.tp(partition), committed)
+            ownership.started_at(offsets.tp(partition), committed)
             take, seek_to = continuity.admit(
                 partition, [m.offset for m in messages], committed,
                 functools.partial(offsets.known_gap, partition))

@@ -67,6 +67,7 @@ class Ownership:
     >>> owned = Ownership()
     >>> owned.assign(SimpleNamespace(_acked={}, _acked_index={}), {("sales", 0)})
     >>> owned.started_at(("sales", 0), 120)
+    >>> owned.started_at(("sales", 0), 180)  # later batches: the first start stays
     >>> owned.start(("sales", 0)), owned.start(("sales", 1))
     (120, None)
     """
@@ -96,8 +97,9 @@ class Ownership:
             consumer._acked_index.pop(tp, None)
 
     def started_at(self, tp: Any, offset: int) -> None:
-        """The agent reads ``tp`` from ``offset`` (its committed offset, or the log's start)."""
-        self._starts[tp] = offset
+        """The agent reads ``tp`` from ``offset`` (its committed offset, or the log's start);
+        the first call of an assignment counts."""
+        self._starts.setdefault(tp, offset)
 
     def start(self, tp: Any) -> int | None:
         """Where reading ``tp`` started in this assignment; ``None`` before the agent saw it."""
