@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasGenerator, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["Settings", "ConfigError", "load_settings", "cache_root", "settings_table",
@@ -49,19 +49,25 @@ def cache_root(env: Mapping[str, str] | None = None) -> Path:
 Csv = Annotated[tuple[str, ...], NoDecode]
 
 
+def _env_name(field: str) -> str:
+    """A field's environment variable unless it names its own: ``SALESCAST_`` + upper case."""
+    return f"SALESCAST_{field.upper()}"
+
+
 class Settings(BaseSettings):
     """Configuration shared by every salescast process (frozen; ``model_copy(update=...)``
     makes a changed copy). ``Settings()`` reads the environment; fields may also be passed by
     name."""
 
     model_config = SettingsConfigDict(frozen=True, case_sensitive=True, env_ignore_empty=True,
-                                      populate_by_name=True, extra="ignore")
+                                      populate_by_name=True, extra="ignore",
+                                      alias_generator=AliasGenerator(validation_alias=_env_name))
 
+    # where things are
     home: Path = Field(default_factory=lambda: Path(".salescast").resolve(),
-                       validation_alias="SALESCAST_HOME",
                        description="state dir: services state, logs",
                        json_schema_extra={"shown": "`./.salescast`"})
-    cache: Path = Field(default_factory=cache_root, validation_alias="SALESCAST_CACHE",
+    cache: Path = Field(default_factory=cache_root,
                         description="caches shared by every clone: venvs, Kafka jars, data set",
                         json_schema_extra={"shown": "`~/.cache/salescast`"})
     kafka_bootstrap: str | None = Field(
@@ -72,84 +78,78 @@ class Settings(BaseSettings):
         default=None, validation_alias="REDIS_URL",
         description="use an existing Redis instead of the local one",
         json_schema_extra={"shown": "from `services.json`"})
-    events_topic: str = Field(default="sales.events", validation_alias="SALESCAST_EVENTS_TOPIC",
-                              description="topic of sale events")
+
+    # topics and the worker group
+    events_topic: str = Field(default="sales.events", description="topic of sale events")
     deadletter_topic: str = Field(default="sales.deadletter",
-                                  validation_alias="SALESCAST_DEADLETTER_TOPIC",
                                   description="topic of rejected records")
     partitions: int = Field(
-        default=DEFAULT_PARTITIONS, ge=1, validation_alias="SALESCAST_PARTITIONS",
+        default=DEFAULT_PARTITIONS, ge=1,
         description="partitions of the topics `services up` creates (the most workers a group "
                     "can use; see Scaling out)")
     standby_replicas: int = Field(
-        default=0, ge=0, validation_alias="SALESCAST_STANDBY_REPLICAS",
+        default=0, ge=0,
         description="Faust standby replicas: warm copies of other workers' table partitions "
                     "(faster failover, the changelog read twice)")
-    bucket_seconds: int = Field(default=86400, ge=60, validation_alias="SALESCAST_BUCKET_SECONDS",
-                                description="event-time bucket width")
-    lateness_seconds: int = Field(default=3600, ge=0, validation_alias="SALESCAST_LATENESS_SECONDS",
+
+    # buckets and forecasts
+    bucket_seconds: int = Field(default=86400, ge=60, description="event-time bucket width")
+    lateness_seconds: int = Field(default=3600, ge=0,
                                   description="allowed lateness after a bucket's end")
-    horizon: int = Field(default=14, ge=1, validation_alias="SALESCAST_HORIZON",
-                         description="forecast horizon (buckets)")
-    history: int = Field(default=120, ge=14, validation_alias="SALESCAST_HISTORY",
-                         description="closed buckets kept per series")
-    gateway_host: str = Field(default="127.0.0.1", validation_alias="SALESCAST_GATEWAY_HOST",
-                              description="gateway bind address")
-    gateway_port: int = Field(default=8765, ge=0, validation_alias="SALESCAST_GATEWAY_PORT",
-                              description="gateway port (0 picks a free one)")
-    worker_id: str = Field(default="salescast-worker", validation_alias="SALESCAST_WORKER_ID",
-                           description="Faust app id (consumer group)")
-    alerts_topic: str = Field(default="alerts.anomalies", validation_alias="SALESCAST_ALERTS_TOPIC",
-                              description="topic of anomaly alerts")
-    buckets_topic: str = Field(default="sales.buckets", validation_alias="SALESCAST_BUCKETS_TOPIC",
+    horizon: int = Field(default=14, ge=1, description="forecast horizon (buckets)")
+    history: int = Field(default=120, ge=14, description="closed buckets kept per series")
+
+    # processes
+    gateway_host: str = Field(default="127.0.0.1", description="gateway bind address")
+    gateway_port: int = Field(default=8765, ge=0, description="gateway port (0 picks a free one)")
+    worker_id: str = Field(default="salescast-worker", description="Faust app id (consumer group)")
+    alerts_topic: str = Field(default="alerts.anomalies", description="topic of anomaly alerts")
+    buckets_topic: str = Field(default="sales.buckets",
                                description="topic of closed buckets (LSTM training)")
     models_dir_override: Path | None = Field(
         default=None, validation_alias="SALESCAST_MODELS_DIR",
         description="LSTM model store (versioned artifacts)",
         json_schema_extra={"shown": "`$SALESCAST_HOME/models`"})
-    lstm: bool = Field(default=True, validation_alias="SALESCAST_LSTM",
-                       description="`0` runs the worker without the LSTM")
-    lag_alert: int = Field(default=10000, ge=1, validation_alias="SALESCAST_LAG_ALERT",
+    lstm: bool = Field(default=True, description="`0` runs the worker without the LSTM")
+    lag_alert: int = Field(default=10000, ge=1,
                            description="consumer lag (messages) that raises the ops lag alert")
+
+    # event-time rules
     event_time: Literal["live", "replay"] = Field(
-        default="live", validation_alias="SALESCAST_EVENT_TIME",
-        description="`live` or `replay` (see Event-time rules)")
+        default="live", description="`live` or `replay` (see Event-time rules)")
     max_skew_seconds: int = Field(
-        default=300, ge=0, validation_alias="SALESCAST_MAX_SKEW_SECONDS",
+        default=300, ge=0,
         description="live: how far an event may be after its message's timestamp")
     max_ahead_seconds: int = Field(
-        default=30 * 86400, ge=1, validation_alias="SALESCAST_MAX_AHEAD_SECONDS",
+        default=30 * 86400, ge=1,
         description="replay: how far an event may be ahead of the watermark")
+
+    # the gateway's guards
     auth_secret: SecretStr | None = Field(
-        default=None, validation_alias="SALESCAST_AUTH_SECRET",
+        default=None,
         description="HMAC secret of gateway tokens (unset: no auth, local development only)",
         json_schema_extra={"shown": "unset (auth off)"})
     allowed_origins: Csv = Field(
-        default=(), validation_alias="SALESCAST_ALLOWED_ORIGINS",
-        description="comma-separated Origin allow-list of the gateway (`*`: any)",
+        default=(), description="comma-separated Origin allow-list of the gateway (`*`: any)",
         json_schema_extra={"shown": "unset (same origin)"})
     allowed_hosts: Csv = Field(
-        default=(), validation_alias="SALESCAST_ALLOWED_HOSTS",
-        description="comma-separated extra Host names the gateway answers (`*`: any)",
+        default=(), description="comma-separated extra Host names the gateway answers (`*`: any)",
         json_schema_extra={"shown": "unset"})
     metrics_public: bool = Field(
-        default=False, validation_alias="SALESCAST_METRICS_PUBLIC",
-        description="`1`: the gateway's /metrics without a token (auth on)")
+        default=False, description="`1`: the gateway's /metrics without a token (auth on)")
     auth_timeout: float = Field(
-        default=10.0, ge=0, validation_alias="SALESCAST_AUTH_TIMEOUT",
+        default=10.0, ge=0,
         description="seconds a gateway connection may stay unauthenticated (0: no deadline)")
-    max_connections: int = Field(default=10_000, ge=1, validation_alias="SALESCAST_MAX_CONNECTIONS",
-                                 description="open gateway connections in all")
+    max_connections: int = Field(
+        default=10_000, ge=1, description="open gateway connections in all")
     max_connections_per_address: int = Field(
-        default=64, ge=1, validation_alias="SALESCAST_MAX_CONNECTIONS_PER_ADDRESS",
-        description="open gateway connections per client address")
+        default=64, ge=1, description="open gateway connections per client address")
     handshake_rate: float = Field(
-        default=20.0, gt=0, validation_alias="SALESCAST_HANDSHAKE_RATE",
-        description="gateway HTTP requests (handshakes) per second per address")
-    handshake_burst: int = Field(default=40, ge=1, validation_alias="SALESCAST_HANDSHAKE_BURST",
-                                 description="gateway handshakes per address in a burst")
+        default=20.0, gt=0, description="gateway HTTP requests (handshakes) per second per address")
+    handshake_burst: int = Field(
+        default=40, ge=1, description="gateway handshakes per address in a burst")
     slow_client_seconds: float = Field(
-        default=5.0, gt=0, validation_alias="SALESCAST_SLOW_CLIENT_SECONDS",
+        default=5.0, gt=0,
         description="how long a gateway client's socket may stay unread before it is closed "
                     "(4008)")
 
