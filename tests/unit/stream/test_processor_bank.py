@@ -8,12 +8,17 @@ level shift (alerts), a gap longer than ``MAX_FILL`` (history restart), bad reco
 events, duplicate ids, a re-routed event, and a crash with a restart from pickled states
 (a partial flush, the lost batches delivered again). After every batch the writes, alerts,
 movers (and their order), dead letters, closed buckets, counters and every state (counts,
-history, origin, alerts, forecast) must be equal: exact, no tolerance.
+history, origin, alerts, forecast) must be equal: every float to 1e-9 (relative and absolute),
+everything else exactly. On most machines the floats are bit for bit equal; on some CPUs
+(seen on an AVX-512 Zen 5) numpy's vectorised ``expm1`` rounds an ulp away from ``math.expm1``,
+as ``tests/unit/models/test_bank.py`` allows too.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
+import math
 import pickle
 import random
 import sys
@@ -175,18 +180,31 @@ def _pair(lstm: bool) -> tuple[Any, Any]:
     return old, new
 
 
+def _close(x: Any, y: Any) -> bool:
+    """Equal, but for floats within 1e-9 (relative and absolute), in any nesting."""
+    if isinstance(x, float) and isinstance(y, float):
+        return math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9)
+    if dataclasses.is_dataclass(x) and not isinstance(x, type) and type(x) is type(y):
+        return _close(dataclasses.asdict(x), dataclasses.asdict(y))  # type: ignore[arg-type]
+    if isinstance(x, dict) and isinstance(y, dict):
+        return x.keys() == y.keys() and all(_close(x[k], y[k]) for k in x)
+    if isinstance(x, list | tuple) and type(x) is type(y):
+        return len(x) == len(y) and all(_close(a, b) for a, b in zip(x, y, strict=True))
+    return bool(x == y)
+
+
 def _same_state(old: Any, new: Any, proc: Processor) -> None:
     for name in ("series", "positions", "events", "last_ts", "origin", "history", "alerts",
                  "mover"):
-        assert getattr(new, name) == getattr(old, name), name
+        assert _close(getattr(new, name), getattr(old, name)), name
     assert pickle.dumps(new.buckets) == pickle.dumps(old.buckets)
     if old.origin is None:  # no model yet (the per-object one forecasts zeros, never used)
         assert old.model.n_seen == 0 and not new.row and proc.forecast_of(new) is None
         return
-    assert proc.forecast_of(new) == old.model.forecast()
+    assert _close(proc.forecast_of(new), old.model.forecast())
     # the bytes alone give the same forecast (what a restarted worker computes)
-    assert Processor("t", DAY, lstm=proc.lstm).forecast_of(pickle.loads(pickle.dumps(new))) \
-        == old.model.forecast()
+    restarted = Processor("t", DAY, lstm=proc.lstm)
+    assert _close(restarted.forecast_of(pickle.loads(pickle.dumps(new))), old.model.forecast())
 
 
 def _compare(lstm: bool, jump: bool, seed: int) -> dict[str, int]:
@@ -214,9 +232,9 @@ def _compare(lstm: bool, jump: bool, seed: int) -> dict[str, int]:
         partition, msgs = batches[i]
         a = old.process(partition, msgs, stores[0].get)
         b = new.process(partition, msgs, stores[1].get)
-        assert b.writes == a.writes, i
-        assert b.alerts == a.alerts, i
-        assert list(b.movers.items()) == list(a.movers.items()), i
+        assert _close(b.writes, a.writes), i
+        assert _close(b.alerts, a.alerts), i
+        assert _close(list(b.movers.items()), list(a.movers.items())), i
         assert b.dead == a.dead and b.reroute == a.reroute and b.buckets == a.buckets, i
         assert (b.accepted, b.duplicates, b.duplicate_ids, b.closed) == \
             (a.accepted, a.duplicates, a.duplicate_ids, a.closed), i
