@@ -11,11 +11,9 @@ from models.bank import ForecasterBank
 from models.base import BatchForecast, BatchForecaster, Forecaster
 from models.baselines import RollingMean, RollingMedian, SeasonalNaive
 from models.conformal import ConformalInterval
-from models.ensemble import Ensemble
 from models.factory import Forecast, SeriesModel, default_model
 from models.horizon import HorizonEnsemble
 from models.intermittent import TSB
-from models.intervals import ResidualInterval
 from models.online import HoltWintersLog1p
 
 __all__ = [
@@ -28,9 +26,7 @@ __all__ = [
     "RollingMean",
     "HoltWintersLog1p",
     "TSB",
-    "Ensemble",
     "HorizonEnsemble",
-    "ResidualInterval",
     "ConformalInterval",
     "Forecast",
     "SeriesModel",

@@ -71,7 +71,22 @@ class SeasonalNaive(Forecaster):
         return last[0]
 
 
-class RollingMedian(Forecaster):
+class _Rolling(Forecaster):
+    """A flat forecast from the last ``window`` values (``forecast_one`` says which)."""
+
+    def __init__(self, window: int) -> None:
+        super().__init__()
+        check_range("window", window, 1, 100_000, integer=True)
+        self.window = window
+
+    def _params(self) -> dict[str, Any]:
+        return {"window": self.window}
+
+    def forecast(self, horizon: int) -> list[float]:
+        return [self.forecast_one()] * check_horizon(horizon)
+
+
+class RollingMedian(_Rolling):
     """Forecast the median of the last ``window`` values (flat); robust to spikes and zeros.
 
     A sorted copy of the window is kept (``bisect``), so an update costs O(window) memmove
@@ -87,19 +102,11 @@ class RollingMedian(Forecaster):
     name = "rolling_median"
 
     def __init__(self, window: int = 28) -> None:
-        super().__init__()
-        check_range("window", window, 1, 100_000, integer=True)
-        self.window = window
+        super().__init__(window)
         self._window = SortedWindow(window)
-
-    def _params(self) -> dict[str, Any]:
-        return {"window": self.window}
 
     def learn_one(self, y: float) -> None:
         self._window.append(self._check(y))
-
-    def forecast(self, horizon: int) -> list[float]:
-        return [self.forecast_one()] * check_horizon(horizon)
 
     def forecast_one(self) -> float:
         s = self._window.sorted
@@ -110,7 +117,7 @@ class RollingMedian(Forecaster):
         return s[mid] if n % 2 else (s[mid - 1] + s[mid]) / 2
 
 
-class RollingMean(Forecaster):
+class RollingMean(_Rolling):
     """Forecast the mean of the last ``window`` values (flat).
 
     The sum is recomputed from the window on each forecast (no drifting running sum).
@@ -125,19 +132,11 @@ class RollingMean(Forecaster):
     name = "rolling_mean"
 
     def __init__(self, window: int = 28) -> None:
-        super().__init__()
-        check_range("window", window, 1, 100_000, integer=True)
-        self.window = window
+        super().__init__(window)
         self._values: deque[float] = deque(maxlen=window)
-
-    def _params(self) -> dict[str, Any]:
-        return {"window": self.window}
 
     def learn_one(self, y: float) -> None:
         self._values.append(self._check(y))
-
-    def forecast(self, horizon: int) -> list[float]:
-        return [self.forecast_one()] * check_horizon(horizon)
 
     def forecast_one(self) -> float:
         return sum(self._values) / len(self._values) if self._values else 0.0

@@ -138,14 +138,8 @@ def synthetic_dataset(
     )
 
 
-def bench_events(
-    n_events: int,
-    n_series: int,
-    seed: int,
-    start_ts: float = DEFAULT_START,
-    seconds_per_event: float = 10.0,
-    chunk: int = 65536,
-) -> Iterator[bytes]:
+def bench_events(n_events: int, n_series: int, seed: int, start_ts: float = DEFAULT_START,
+                 seconds_per_event: float = 10.0, chunk: int = 65536) -> Iterator[bytes]:
     """Yield ``n_events`` serialised sale events (wire format, time order), deterministic for
     the same arguments.
 

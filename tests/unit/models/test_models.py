@@ -12,11 +12,10 @@ from river.time_series import HoltWinters
 
 import models
 from models import (
-    Ensemble,
     Forecast,
     Forecaster,
     HoltWintersLog1p,
-    ResidualInterval,
+    HorizonEnsemble,
     RollingMean,
     RollingMedian,
     SeasonalNaive,
@@ -26,8 +25,8 @@ from models import (
 WEEK = [0.0, 0.0, 3.0, 8.0, 4.0, 0.0, 1.0]
 
 
-def _ensemble() -> Ensemble:
-    return Ensemble([SeasonalNaive(7), RollingMedian(28), HoltWintersLog1p(7)])
+def _ensemble() -> HorizonEnsemble:
+    return HorizonEnsemble([SeasonalNaive(7), RollingMedian(28), HoltWintersLog1p(7)], horizon=14)
 
 
 FACTORIES: dict[str, Callable[[], Forecaster]] = {
@@ -250,7 +249,7 @@ def test_negative_values_learnt_as_zero() -> None:
 
 
 def test_ensemble_prefers_the_better_member() -> None:
-    ens = Ensemble([SeasonalNaive(7), RollingMean(7)], decay=0.8)
+    ens = HorizonEnsemble([SeasonalNaive(7), RollingMean(7)], horizon=7, decay=0.8)
     for y in WEEK * 12:
         ens.learn_one(y)
     w = ens.weights()
@@ -264,46 +263,6 @@ def test_ensemble_update_returns_prior_forecast() -> None:
     for y in noisy_week(30):
         expected = ens.forecast_one()
         assert ens.update(y) == pytest.approx(expected)
-
-
-def test_ensemble_describe() -> None:
-    ens = Ensemble({"short": RollingMean(3), "long": RollingMean(30)})
-    d = ens.describe()
-    assert d == {
-        "name": "ensemble",
-        "members": ["short", "long"],
-        "weights": {"short": 0.5, "long": 0.5},
-        "winner": "short",
-        "n_seen": 0,
-    }
-    d["weights"]["short"] = 7  # the caller's copy
-    assert ens.weights()["short"] == 0.5
-    assert set(ens.recent_errors()) == {"short", "long"}
-
-
-def test_residual_interval_coverage() -> None:
-    rng = random.Random(3)
-    iv, hits = ResidualInterval(coverage=0.8, window=200), 0
-    for t in range(3000):
-        y = 50 + rng.gauss(0, 5)
-        lo, hi = iv.interval([50.0])
-        hits += t >= 200 and lo[0] <= y <= hi[0]
-        iv.update(y, 50.0)
-    assert 0.76 < hits / 2800 < 0.84
-    assert iv.half_width(4) == pytest.approx(2 * iv.half_width(1))
-
-
-def test_residual_interval_window_and_pickle() -> None:
-    iv = ResidualInterval(coverage=0.5, window=3, lower=None)
-    assert iv.interval([1.0, 2.0]) == ([1.0, 2.0], [1.0, 2.0])  # no residuals yet
-    for r in [100.0, 1.0, 2.0, 3.0]:  # 100 has left the window
-        iv.update(r, 0.0)
-    assert iv.n == 3 and iv.half_width() == 2.0
-    assert iv.interval([0.0]) == ([-2.0], [2.0])
-    iv2 = pickle.loads(pickle.dumps(iv))
-    iv.update(10.0, 0.0)
-    iv2.update(10.0, 0.0)
-    assert iv2.half_width() == iv.half_width() == 3.0
 
 
 def test_default_model_forecast() -> None:
@@ -344,12 +303,6 @@ def test_default_model_pickles_and_rejects_nan() -> None:
         (lambda: HoltWintersLog1p(gamma=1.5), r"gamma must be in \[0, 1\], got 1.5"),
         (lambda: HoltWintersLog1p(beta=0.0), r"beta must be in \(0, 1\], got 0.0"),
         (lambda: HoltWintersLog1p(phi=float("nan")), "phi must be in"),
-        (lambda: Ensemble([]), "members must not be empty"),
-        (lambda: Ensemble([SeasonalNaive(), SeasonalNaive(14)]), "member names must be unique"),
-        (lambda: Ensemble([object()]), "members must be forecasters"),  # type: ignore[list-item]
-        (lambda: Ensemble([SeasonalNaive()], decay=2), r"decay must be in \[0, 1\], got 2"),
-        (lambda: ResidualInterval(coverage=0), r"coverage must be in \(0, 1\], got 0"),
-        (lambda: ResidualInterval(lower=float("nan")), "lower must be a finite number or None"),
         (lambda: default_model(horizon=0), "horizon must be an integer >= 1, got 0"),
     ],
 )

@@ -1,4 +1,5 @@
-"""The per-object worker core as it was before the bank (commit 19e4431), kept verbatim as the
+"""The per-object worker core as it was before the bank (commit 19e4431), kept verbatim (but for the
+state types it shares with stream.series_state, imported from there) as the
 reference of tests/unit/stream/test_processor_bank.py (equal outputs). Do not use elsewhere.
 
 Original docstring: apply a batch of Kafka messages of one partition to per-series state.
@@ -59,6 +60,13 @@ from stream.bucketing import (
 )
 from stream.partitioning import partition_for
 from stream.records import DeadLetter
+from stream.series_state import (
+    BatchOutput,
+    Message,
+    PartitionState,
+    partition_key,
+    series_key,
+)
 from stream.validation import parse_message
 
 __all__ = ["Message", "SeriesState", "PartitionState", "BatchOutput", "Processor"]
@@ -66,15 +74,6 @@ __all__ = ["Message", "SeriesState", "PartitionState", "BatchOutput", "Processor
 DAY = 86400
 RECENT_ALERTS = 5  # alerts kept per series, republished when Redis comes back empty
 UPDATE_HISTORY = 28  # closed buckets carried by each live update (the snapshot has them all)
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    """One Kafka message: its offset, producer timestamp (s) and raw value."""
-
-    offset: int
-    timestamp: float
-    value: bytes
 
 
 @dataclass
@@ -127,52 +126,6 @@ class SeriesState:
             return []
         first = self.origin - len(self.history) * width
         return [[first + i * width, v] for i, v in enumerate(self.history)]
-
-
-@dataclass
-class PartitionState:
-    """The partition's watermark, and when each series with open buckets falls due."""
-
-    clock: PartitionClock
-    due: list[tuple[float, str]] = field(default_factory=list)  # heap of (due_at, series)
-    queued: set[str] = field(default_factory=set)  # series with an entry in ``due``
-    position: int = -1  # the last offset whose events the clock observed
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self.__dict__.setdefault("position", -1)
-
-    def schedule(self, series: str, due_at: float, earlier: bool = False) -> None:
-        """Make sure ``series`` is looked at once the watermark reaches ``due_at``."""
-        if series not in self.queued or earlier:
-            heapq.heappush(self.due, (due_at, series))
-            self.queued.add(series)
-
-
-@dataclass
-class BatchOutput:
-    states: dict[str, Any] = field(default_factory=dict)
-    writes: list[SeriesWrite] = field(default_factory=list)
-    dead: list[DeadLetter] = field(default_factory=list)
-    # every bucket closed in this batch, in order: (series, bucket) (the buckets topic)
-    buckets: list[tuple[str, ClosedBucket]] = field(default_factory=list)
-    alerts: list[dict[str, Any]] = field(default_factory=list)  # anomaly alerts (JSON-ready)
-    # events found on another partition than their series': (series, event JSON to re-send)
-    reroute: list[tuple[str, bytes]] = field(default_factory=list)
-    # series -> how far its latest closed bucket was from its forecast (the top movers)
-    movers: dict[str, dict[str, float]] = field(default_factory=dict)
-    accepted: int = 0
-    duplicates: int = 0  # redelivered messages a series had applied already (after a restart)
-    duplicate_ids: int = 0  # events whose id the series had counted already (dead-lettered)
-    closed: int = 0
-
-
-def series_key(series: str) -> str:
-    return f"s:{series}"
-
-
-def partition_key(partition: int) -> str:
-    return f"p:{partition}"
 
 
 class Processor:
