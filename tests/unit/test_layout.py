@@ -60,6 +60,8 @@ COVERED_BY: dict[str, tuple[str, ...]] = {
                        INTEGRATION + "test_scale_out.py"),
     "stream.bank_rows": ("tests/unit/stream/test_processor_bank.py",),
     "stream.clock": ("tests/unit/stream/test_bucketing.py",),
+    "stream.changelog_read": (INTEGRATION + "test_changelog_read.py",
+                              "tests/unit/stream/test_table_store.py"),
     "stream.envelopes": ("tests/unit/stream/test_replay.py",),
     "stream.errors": ("tests/unit/test_errors.py",),
     "stream.lstm_runner": ("tests/unit/models/test_lstm.py",),

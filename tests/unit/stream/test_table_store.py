@@ -7,9 +7,11 @@ import asyncio
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 from faust.types import TP
 
 from stream.app import create_app
+from stream.changelog_read import Loaded
 from stream.table_store import Store
 
 CHANGELOG = "t-store-series-state-changelog"
@@ -55,3 +57,38 @@ def test_what_is_neither_owned_nor_on_standby_is_dropped_with_its_offset(
     assert store.persisted_offset(TP(CHANGELOG, 0)) == 5
     assert store.persisted_offset(TP(CHANGELOG, 1)) == 5  # a standby: promoted, reads the tail
     assert store.persisted_offset(TP(CHANGELOG, 2)) is None  # back later: from the start
+
+
+def test_an_assigned_partition_held_nowhere_is_read_in_bulk_first(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = _store(tmp_path)
+    store.apply_changelog_batch([_event(0, 3, b"s:kept", b"k")], lambda k: k, lambda v: v)
+    asked: list[tuple[str, list[int]]] = []
+
+    def read(bootstrap: str, topic: str, partitions: list[int], timeout: float) -> dict:
+        asked.append((topic, partitions))
+        return {1: Loaded({b"s:A": b"a", b"s:gone": None}, 41), 2: Loaded({}, None)}
+
+    monkeypatch.setattr("stream.table_store.read_partitions", read)
+    actives = {TP(CHANGELOG, p) for p in (0, 1, 2)} | {TP("other-changelog", 3)}
+    monkeypatch.setattr(store.app.assignor, "assigned_actives", lambda: actives)
+    store.hold(1, b"s:gone", b"stale")
+    asyncio.run(store.on_rebalance(set(), set(), set()))
+    assert asked == [(CHANGELOG, [1, 2])]  # partition 0 is held already: Faust reads its tail
+    assert store.data[b"s:A"] == b"a" and b"s:gone" not in store.data
+    assert store.data[b"s:kept"] == b"k"
+    assert store.persisted_offset(TP(CHANGELOG, 1)) == 41  # Faust's recovery starts there
+    assert store.persisted_offset(TP(CHANGELOG, 2)) is None  # empty: nothing to skip
+
+
+def test_a_failed_bulk_read_leaves_the_partition_to_faust_s_recovery(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = _store(tmp_path)
+
+    def read(bootstrap: str, topic: str, partitions: list[int], timeout: float) -> dict:
+        raise TimeoutError("not read within 60 s")
+
+    monkeypatch.setattr("stream.table_store.read_partitions", read)
+    monkeypatch.setattr(store.app.assignor, "assigned_actives", lambda: {TP(CHANGELOG, 1)})
+    asyncio.run(store.on_rebalance(set(), set(), set()))
+    assert store.persisted_offset(TP(CHANGELOG, 1)) is None and not store.data
