@@ -37,6 +37,9 @@ def read_partitions(bootstrap: str, topic: str, partitions: list[int],
     """
     from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
+    no_leader_yet = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+                     KafkaError.UNKNOWN_TOPIC_OR_PART}
+
     consumer = Consumer({
         "bootstrap.servers": bootstrap,
         "group.id": "salescast-changelog-reader",  # required by the client; never joined
@@ -51,8 +54,17 @@ def read_partitions(bootstrap: str, topic: str, partitions: list[int],
     try:
         ends: dict[int, tuple[int, int]] = {}
         for p in partitions:
-            lo, hi = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)
-            ends[p] = (lo, hi)
+            while True:  # a changelog just created may have no leader yet: retry until then
+                try:
+                    ends[p] = consumer.get_watermark_offsets(TopicPartition(topic, p),
+                                                             timeout=timeout)
+                    break
+                except KafkaException as exc:
+                    err = exc.args[0]
+                    if not isinstance(err, KafkaError) or time.monotonic() > deadline \
+                            or not (err.retriable() or err.code() in no_leader_yet):
+                        raise
+                    time.sleep(0.2)
         out = {p: Loaded({}, None) for p in partitions}
         todo = {p for p, (lo, hi) in ends.items() if hi > lo}
         if not todo:

@@ -1,6 +1,7 @@
-"""The per-object worker core as it was before the bank (commit 19e4431), kept verbatim (but for the
-state types it shares with stream.series_state, imported from there) as the
-reference of tests/unit/stream/test_processor_bank.py (equal outputs). Do not use elsewhere.
+"""The per-object worker core as it was before the bank (commit 19e4431), kept verbatim as the
+reference of tests/unit/stream/test_processor_bank.py (equal outputs), but for the state types
+and message helpers it shares unchanged with stream.series_state (imported from there). Do not
+use elsewhere.
 
 Original docstring: apply a batch of Kafka messages of one partition to per-series state.
 
@@ -44,7 +45,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from config import Settings
-from contracts.events import SaleEvent
 from contracts.wire import SeriesWrite
 from models.anomaly import AnomalyDetector, Expected, make_alert
 from models.calendar import HolidayAdjusted
@@ -65,7 +65,10 @@ from stream.series_state import (
     Message,
     PartitionState,
     partition_key,
+    raw_of,
+    rerouted,
     series_key,
+    valid_indices,
 )
 from stream.validation import parse_message
 
@@ -200,18 +203,18 @@ class Processor:
                 dead(rej.reason, "validation", "invalid", rej.raw, offset, rej.index)
             single = len(events) + len(rejected) == 1  # else an envelope: re-serialise each
             indices: list[int | None] = ([None] * len(events) if single
-                                         else _valid_indices(events, rejected))
+                                         else valid_indices(events, rejected))
             fresh = offset > pstate.position  # the clock has not observed this message yet
             limit = msg.timestamp + self.max_skew if live and msg.timestamp > 0 else None
             applied: list[SeriesState] = []
             for ev, index in zip(events, indices, strict=True):
                 if n_parts is not None and partition_for(ev.series, n_parts) != partition:
-                    out.reroute.append((ev.series, _rerouted(ev, partition, offset, index)))
+                    out.reroute.append((ev.series, rerouted(ev, partition, offset, index)))
                     continue
                 if limit is not None and ev.ts > limit:
                     dead(f"event time {ev.ts:.3f} is more than {self.max_skew:g} s after its "
                          f"message's timestamp {msg.timestamp:.3f} (a producer clock ahead?)",
-                         "bucketing", "in_future", _raw(msg, ev, single), offset, index,
+                         "bucketing", "in_future", raw_of(msg.value, ev, single), offset, index,
                          ev.series)
                     continue
                 if fresh:
@@ -235,12 +238,12 @@ class Processor:
                     pstate.schedule(ev.series, st.buckets.due_at, st.buckets.due_at < due_before)
                 elif isinstance(result, DuplicateId):
                     out.duplicate_ids += 1
-                    dead(result.reason, "duplicate", "duplicate_id", _raw(msg, ev, single),
+                    dead(result.reason, "duplicate", "duplicate_id", raw_of(msg.value, ev, single),
                          offset, index, ev.series)
                 else:
                     code = "too_far_ahead" if isinstance(result, TooFarAhead) else "too_late"
-                    dead(result.reason, "bucketing", code, _raw(msg, ev, single), offset, index,
-                         ev.series)
+                    dead(result.reason, "bucketing", code, raw_of(msg.value, ev, single),
+                         offset, index, ev.series)
             for st in applied:
                 st.positions[partition] = offset
             if fresh:
@@ -338,24 +341,3 @@ class Processor:
         update = dict(live, kind="forecast", bucket_seconds=self.width, forecast=forecast,
                       actuals=actuals[-UPDATE_HISTORY:])
         return SeriesWrite(st.series, version, st.last_ts, live, part, update)
-
-
-def _raw(msg: Message, ev: SaleEvent, single: bool) -> bytes:
-    """The bytes a dead letter of ``ev`` carries: the message, or its element re-serialised
-    (built only for a rejected event, never on the accepted path)."""
-    return msg.value if single else ev.to_json()
-
-
-def _valid_indices(events: list[SaleEvent], rejected: list[Any]) -> list[int | None]:
-    """Positions inside the envelope of its valid events (the rejected ones carry theirs)."""
-    bad = {r.index for r in rejected}
-    return [i for i in range(len(events) + len(rejected)) if i not in bad]
-
-
-def _rerouted(ev: SaleEvent, partition: int, offset: int, index: int | None) -> bytes:
-    """The event to re-send keyed by its series: it names where it came from, and gets an id
-    when it had none, so a copy sent twice (a crash before the commit) counts once."""
-    origin = f"{partition}/{offset}/{'-' if index is None else index}"
-    body = ev if ev.id is not None else SaleEvent(ev.series, ev.ts, ev.qty, ev.price,
-                                                  f"@{origin}", ev.country)
-    return body.to_json()[:-1] + b',"rerouted_from":"' + origin.encode() + b'"}'
