@@ -107,6 +107,7 @@ def build_worker(
                               value_serializer="raw")
     store = StateStore(table)
     app.sensors.add(store)
+    app.state_store = store  # type: ignore[attr-defined]  # its consumer's commits wait on it
     membership = Membership(default_worker_name(), settings.worker_id, settings.events_topic)
     app.sensors.add(RebalanceSensor(membership))
     stats = WorkerStats()

@@ -6,7 +6,8 @@ Faust commits the acked offsets on a timer, on rebalance and on shutdown. Here a
   store flushes just before each commit, and must not flush half a batch; and does not happen
   once the producer is stopping;
 * stops at a hole and never covers a partition the worker does not own (:func:`new_offset`,
-  :class:`Ownership`).
+  :class:`Ownership`);
+* reaches Kafka only once every changelog write before it is acked (:func:`changelog_written`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,12 @@ from typing import Any
 
 from faust.transport.consumer import Consumer as FaustConsumer
 
-__all__ = ["BatchGate", "Ownership", "new_offset", "ready_to_commit", "skipped"]
+__all__ = ["BatchGate", "Ownership", "changelog_written", "new_offset", "ready_to_commit",
+           "skipped"]
+
+#: how long a commit waits for the changelog writes before it (not committed after that: the
+#: next commit waits again, and a crash meanwhile replays from the commit before)
+CHANGELOG_ACK_TIMEOUT = 30.0
 
 
 class BatchGate:
@@ -145,6 +151,14 @@ async def ready_to_commit(app: Any) -> bool:
     if gate is not None:
         await gate.wait_idle()
     return not app.producer.should_stop
+
+
+async def changelog_written(app: Any, timeout: float = CHANGELOG_ACK_TIMEOUT) -> bool:
+    """Just before offsets go to Kafka: ``True`` once every state the store flushed is acked
+    by the changelog (:meth:`stream.state.StateStore.written`), ``False`` if that takes
+    longer than ``timeout`` (nothing is committed then)."""
+    store = getattr(app, "state_store", None)
+    return True if store is None else bool(await store.written(timeout))
 
 
 def new_offset(self: Any, tp: Any) -> int | None:

@@ -12,6 +12,7 @@ once per commit instead of once per batch is what keeps the hot path cheap.
 
 from __future__ import annotations
 
+import asyncio
 import pickle
 from typing import Any
 
@@ -29,6 +30,7 @@ class StateStore(faust.Sensor):
         self.cache: dict[str, Any] = {}
         self.dirty: dict[str, tuple[int, Any]] = {}  # key -> (changelog partition, state)
         self.flushed = 0
+        self.sent: list[asyncio.Future[Any]] = []  # changelog writes not yet known acked
 
     def get(self, key: str) -> Any:
         state = self.cache.get(key)
@@ -63,11 +65,33 @@ class StateStore(faust.Sensor):
                 continue
             raw_key, raw_value = key.encode(), pickle.dumps(state, protocol=5)
             self.table.data.hold(partition, raw_key, raw_value)
-            self.table.send_changelog(partition, raw_key, raw_value)
+            self.sent.append(self.table.send_changelog(partition, raw_key, raw_value))
             del self.dirty[key]
             flushed += 1
         self.flushed += flushed
         return flushed
+
+    async def written(self, timeout: float) -> bool:
+        """Wait until every changelog write sent so far is acked; ``False`` when some are not
+        within ``timeout`` seconds (the next call waits for them again). A failed write
+        raises its error.
+
+        Faust flushes its producer before it commits offsets, but its producer buffer's flush
+        gives up as soon as one message waits 0.1 s to be handed to the client
+        (``ProducerBuffer.flush_atmost``): under load a commit reached Kafka before the states
+        it covered, and a kill -9 then lost them. The worker's consumer waits here instead,
+        just before it commits (:func:`stream.commits.changelog_written`).
+        """
+        sent, self.sent = self.sent, []
+        if not sent:
+            return True
+        done, waiting = await asyncio.wait(sent, timeout=timeout)
+        for fut in done:
+            fut.result()  # a write that failed: its error
+        if waiting:
+            self.sent = [f for f in sent if f in waiting] + self.sent
+            return False
+        return True
 
     def keys(self) -> list[str]:
         """Every key this worker holds (restored from the changelog or written since)."""

@@ -49,6 +49,11 @@ class Consumer(driver.Consumer):
     def _new_consumer_thread(self) -> ConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
+    async def _commit(self, offsets: Any) -> bool:
+        if not await commits.changelog_written(self.app):
+            return False
+        return bool(await super()._commit(offsets))
+
     async def force_commit(self, *args: Any, **kwargs: Any) -> bool:
         if not await commits.ready_to_commit(self.app):
             return False

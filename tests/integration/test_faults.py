@@ -65,6 +65,41 @@ def _counted(pipeline, truth: dict[str, int]) -> bool:
     return all((pipeline.snapshot(sid) or {}).get("events") == n for sid, n in truth.items())
 
 
+def _miscounted(pipeline, truth: dict[str, int], most: int = 10) -> str:
+    """The first series whose Redis count is off: ``series (partition): counted/true``."""
+    from stream.partitioning import partition_for
+
+    wrong = [(sid, (pipeline.snapshot(sid) or {}).get("events"), n) for sid, n in truth.items()]
+    wrong = [w for w in wrong if w[1] != w[2]]
+    parts = pipeline.settings.partitions
+    return f"{len(wrong)} series miscounted: " + ", ".join(
+        f"{sid} (p{partition_for(sid, parts)}): {got}/{n}" for sid, got, n in wrong[:most]) \
+        + "\n" + _offsets(pipeline)
+
+
+def _offsets(pipeline) -> str:
+    """Per partition: the group's committed offset, the events topic's end, the changelog's end."""
+    from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
+    from confluent_kafka.admin import AdminClient
+
+    s = pipeline.settings
+    admin = AdminClient({"bootstrap.servers": s.kafka})
+    tps = [TopicPartition(s.events_topic, p) for p in range(s.partitions)]
+    req = [ConsumerGroupTopicPartitions(s.worker_id, tps)]
+    committed = {tp.partition: tp.offset for tp in
+                 admin.list_consumer_group_offsets(req)[s.worker_id].result(10).topic_partitions}
+    c = Consumer({"bootstrap.servers": s.kafka, "group.id": "test-offsets"})
+    try:
+        changelog = f"{s.worker_id}-series-state-changelog"
+        return "\n".join(
+            f"p{p}: committed {committed.get(p)}, events end "
+            f"{c.get_watermark_offsets(TopicPartition(s.events_topic, p), 10)[1]}, changelog end "
+            f"{c.get_watermark_offsets(TopicPartition(changelog, p), 10)[1]}"
+            for p in range(s.partitions))
+    finally:
+        c.close()
+
+
 def test_an_oversized_bad_record_loses_nothing(pipeline) -> None:
     good = [SaleEvent(f"K{i % 30}", T0 + i * 60, 1, 1.0) for i in range(1000)]
     huge = b'{"series": "K1", "ts": "' + b"9" * 900_000 + b'"}'  # ~900 KB, invalid
@@ -221,7 +256,10 @@ def test_kill_9_during_a_real_data_replay_recovers_exactly(pipeline, retail_csv:
             worker.wait(10)
         assert replay.wait(180) == 0, "\n".join(pipeline.log_tail())
         pipeline.start_worker()
-        pipeline.wait_for(lambda: _counted(pipeline, truth), 240, "every series' exact count")
+        try:
+            pipeline.wait_for(lambda: _counted(pipeline, truth), 150, "every series' exact count")
+        except AssertionError as exc:
+            raise AssertionError(f"{_miscounted(pipeline, truth)}\n{exc}") from None
     finally:
         if replay.poll() is None:
             replay.kill()

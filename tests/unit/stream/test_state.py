@@ -3,8 +3,12 @@ unflushed states of revoked partitions dropped on a rebalance (a table stub, no 
 
 from __future__ import annotations
 
+import asyncio
 import pickle
+from collections.abc import Iterator
 from typing import Any
+
+import pytest
 
 from stream.state import StateStore
 
@@ -20,9 +24,22 @@ class _Table:
     def __init__(self) -> None:
         self.data = _Data()
         self.sent: list[tuple[int, bytes, Any]] = []
+        self.futures: list[asyncio.Future[None]] = []
 
-    def send_changelog(self, partition: int, key: bytes, value: bytes) -> None:
+    def send_changelog(self, partition: int, key: bytes, value: bytes) -> asyncio.Future[None]:
         self.sent.append((partition, key, pickle.loads(value)))
+        fut = asyncio.get_event_loop().create_future()
+        self.futures.append(fut)
+        return fut
+
+
+@pytest.fixture(autouse=True)
+def _loop() -> Iterator[None]:
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield
+    asyncio.set_event_loop(None)
+    loop.close()
 
 
 def test_flush_follows_the_last_puts() -> None:
@@ -77,3 +94,29 @@ def test_only_owned_partitions_are_flushed() -> None:
     store.forget({1, 2})
     assert store.flush() == 0
     assert owned_partitions(SimpleNamespace()) is None  # an app without ownership
+
+
+def test_a_commit_waits_until_every_changelog_write_is_acked() -> None:
+    """Faust's producer-buffer flush may return with writes still queued; the commit waits
+    for the acks of everything flushed, and a write not acked in time is waited for again."""
+    table = _Table()
+    store = StateStore(table)
+    loop = asyncio.get_event_loop()
+    assert loop.run_until_complete(store.written(0.01))  # nothing sent: nothing to wait for
+    store.put(0, "s:A", "a")
+    store.put(1, "s:B", "b")
+    store.flush()
+    first, second = table.futures
+    first.set_result(None)
+    assert not loop.run_until_complete(store.written(0.01))  # s:B is not acked: no commit
+    store.put(0, "s:C", "c")
+    store.flush()
+    loop.call_later(0.01, second.set_result, None)
+    loop.call_later(0.02, table.futures[2].set_result, None)
+    assert loop.run_until_complete(store.written(5))  # both waited for, old and new
+    assert store.sent == []
+    store.put(0, "s:D", "d")
+    store.flush()
+    table.futures[3].set_exception(RuntimeError("the changelog write failed"))
+    with pytest.raises(RuntimeError, match="changelog write failed"):
+        loop.run_until_complete(store.written(1))
