@@ -11,10 +11,10 @@ with 25k series a partition (~14 KB a state), a worker that only kept its partit
 changelog batches a recovery applies, and from the acks of the changelog writes this worker
 sends (Faust calls ``set_persisted_offset`` on each, as for its RocksDB store). A partition it
 keeps, or a standby it is promoted on, is then read from there: only what it has not seen.
-A partition it is assigned (active or standby) and holds nothing of is read in bulk as it is
-assigned (:mod:`stream.changelog_read`: one plain consumer in a thread, ~25x faster than
-Faust's per-message recovery), so Faust's recovery starts at its end; if that read fails,
-Faust's recovery reads the partition as before. When a recovery ends, the data and offsets of the
+A partition it is assigned as active and holds nothing of is read in bulk as it is assigned
+(:mod:`stream.changelog_read`: one plain consumer in a thread, ~25x faster than Faust's
+per-message recovery), so Faust's recovery starts at its end; if that read fails, Faust's
+recovery reads the partition as before. When a recovery ends, the data and offsets of the
 partitions it neither owns nor stands by for are dropped (Faust's in-memory store drops the
 data; without the offset, a partition that comes back is read from the start, as it must be).
 
@@ -96,15 +96,11 @@ class Store(memory.Store):
 
     async def on_rebalance(self, assigned: set[TP], revoked: set[TP], newly_assigned: set[TP],
                            generation_id: int = 0) -> None:
-        """Read the partitions assigned to this worker (active or standby) that this store
-        holds nothing of in bulk, before Faust's recovery looks at :meth:`persisted_offset`
-        (a standby read by Faust message by message would compete with the actives for the
-        event loop while they start serving)."""
+        """Read the active partitions this store holds nothing of in bulk, before Faust's
+        recovery looks at :meth:`persisted_offset`."""
         await super().on_rebalance(assigned, revoked, newly_assigned, generation_id)
         topic = self.table.changelog_topic.get_topic_name()
-        assignor = self.app.assignor
-        assigned = assignor.assigned_actives() | assignor.assigned_standbys()
-        empty = sorted(tp.partition for tp in assigned
+        empty = sorted(tp.partition for tp in self.app.assignor.assigned_actives()
                        if tp.topic == topic and self.offsets.get(tp) is None)
         if not empty:
             return

@@ -59,7 +59,7 @@ def test_what_is_neither_owned_nor_on_standby_is_dropped_with_its_offset(
     assert store.persisted_offset(TP(CHANGELOG, 2)) is None  # back later: from the start
 
 
-def test_assigned_partitions_held_nowhere_are_read_in_bulk_first(
+def test_an_assigned_partition_held_nowhere_is_read_in_bulk_first(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = _store(tmp_path)
     store.apply_changelog_batch([_event(0, 3, b"s:kept", b"k")], lambda k: k, lambda v: v)
@@ -70,9 +70,8 @@ def test_assigned_partitions_held_nowhere_are_read_in_bulk_first(
         return {1: Loaded({b"s:A": b"a", b"s:gone": None}, 41), 2: Loaded({}, None)}
 
     monkeypatch.setattr("stream.table_store.read_partitions", read)
-    actives = {TP(CHANGELOG, p) for p in (0, 1)} | {TP("other-changelog", 3)}
+    actives = {TP(CHANGELOG, p) for p in (0, 1, 2)} | {TP("other-changelog", 3)}
     monkeypatch.setattr(store.app.assignor, "assigned_actives", lambda: actives)
-    monkeypatch.setattr(store.app.assignor, "assigned_standbys", lambda: {TP(CHANGELOG, 2)})
     store.hold(1, b"s:gone", b"stale")
     asyncio.run(store.on_rebalance(set(), set(), set()))
     assert asked == [(CHANGELOG, [1, 2])]  # partition 0 is held already: Faust reads its tail
@@ -91,6 +90,5 @@ def test_a_failed_bulk_read_leaves_the_partition_to_faust_s_recovery(
 
     monkeypatch.setattr("stream.table_store.read_partitions", read)
     monkeypatch.setattr(store.app.assignor, "assigned_actives", lambda: {TP(CHANGELOG, 1)})
-    monkeypatch.setattr(store.app.assignor, "assigned_standbys", set)
     asyncio.run(store.on_rebalance(set(), set(), set()))
     assert store.persisted_offset(TP(CHANGELOG, 1)) is None and not store.data
