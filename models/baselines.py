@@ -125,8 +125,8 @@ class RollingMean(_Rolling):
     >>> m = RollingMean(window=2)
     >>> for y in [1, 2, 4]:
     ...     m.learn_one(y)
-    >>> m.forecast(2)
-    [3.0, 3.0]
+    >>> m.forecast(2), m.forecast_one()
+    ([3.0, 3.0], 3.0)
     """
 
     name = "rolling_mean"
