@@ -76,9 +76,7 @@ def read_partitions(bootstrap: str, topic: str, partitions: list[int],
                                    f"{timeout:g} s")
             for msg in consumer.consume(num_messages=10_000, timeout=0.2):
                 err = msg.error()
-                if err is not None:
-                    if err.code() == KafkaError._PARTITION_EOF:
-                        continue
+                if err is not None:  # no end-of-partition events: they are switched off
                     raise KafkaException(err)
                 part, key, offset = msg.partition(), msg.key(), msg.offset()
                 if (part in todo and key is not None and offset is not None
