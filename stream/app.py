@@ -38,7 +38,9 @@ def create_app(
     ``partitions`` is the partition count of the topics Faust creates (its table changelogs);
     ``standby_replicas`` (``SALESCAST_STANDBY_REPLICAS``) is Faust's
     ``table_standby_replicas``: each other worker of the group keeps that many warm copies of a
-    table partition.
+    table partition. Workers heartbeat every second (Faust's default is 3 s): a member learns
+    of a rebalance at its next heartbeat, so with 3 s a joining worker waited up to 3 s for the
+    others to rejoin before its recovery could start.
     """
     datadir = datadir or f"{tempfile.gettempdir()}/salescast-faust/{app_id}"
     Path(datadir).parent.mkdir(parents=True, exist_ok=True)
@@ -58,7 +60,7 @@ def create_app(
         broker_max_poll_records=4_096,
         broker_commit_interval=commit_interval,
         broker_session_timeout=session_timeout,
-        broker_heartbeat_interval=min(3.0, session_timeout / 3),
+        broker_heartbeat_interval=min(1.0, session_timeout / 3),
         broker_rebalance_timeout=session_timeout,
         table_standby_replicas=standby_replicas,
         stream_wait_empty=False,
