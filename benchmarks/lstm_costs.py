@@ -2,7 +2,7 @@
 
 Synthetic daily series (weekly pattern, Poisson noise, per-series level; fixed seed) stand in
 for ``series`` SKUs x ``days`` days of closed buckets. It trains the default
-:class:`~models.lstm.LSTMConfig` under the trainer's time budget, then times inference of
+:class:`~models.neural.lstm.LSTMConfig` under the trainer's time budget, then times inference of
 batches of 1,000 and 10,000 series, next to the reference of the same run: seasonal naive's
 forecast of the same batch (numpy), which is what the LSTM has to be worth its cost against.
 """
@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from models.lstm import History
+    from models.neural.lstm import History
 
 __all__ = ["run_lstm_bench"]
 
@@ -36,7 +36,7 @@ def _series(n: int, days: int, cls: type[History], seed: int = 0) -> dict[str, H
 def run_lstm_bench(series: int, days: int, budget: float, console: Console) -> None:
     import torch
 
-    from models.lstm import History, LSTMConfig, device, evaluate, predict, train
+    from models.neural.lstm import History, LSTMConfig, device, evaluate, predict, train
 
     proc = psutil.Process(os.getpid())
     hist = _series(series, days, History)

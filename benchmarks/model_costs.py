@@ -39,8 +39,8 @@ def _series(n: int, length: int, seed: int = 0) -> list[list[float]]:
 
 
 def _makers() -> dict[str, Callable[[], object]]:
-    from models.backtest_zoo import wrap
     from models.baselines import RollingMedian, SeasonalNaive
+    from models.evaluation.backtest_zoo import wrap
     from models.factory import default_model
     from models.intermittent import TSB
     from models.online import HoltWintersLog1p

@@ -1,10 +1,19 @@
-"""Forecasting models: pure Python online forecasters, baselines, ensemble and intervals.
+"""Forecasting models: a catalogue around one contract (``models.base``).
 
-Nothing here imports torch, Kafka, Redis or Faust (the LSTM, when it lands, lives in
-``models.lstm`` and is imported explicitly). The worker's front door is :func:`default_model`
-(one object graph per series), and :class:`ForecasterBank`, the same stack for many series at
-once (one row each, numpy arrays); ``models.metrics``, ``models.backtest`` (which reads the
-data through ``sources.online_retail``) and ``models.scoreboard`` are imported explicitly.
+* the contract: :class:`Forecaster` (one series, one value at a time) and
+  :class:`BatchForecaster` (many series at once: ``add_rows``, ``learn``, ``forecast``,
+  ``describe``), run by ``tests/unit/models/test_model_contract.py`` on every zoo entry and on
+  the worker's stack;
+* the members and their combination: baselines, online smoothing, intermittent demand,
+  SNARIMAX, the per-horizon ensemble, conformal intervals, the holiday factor, anomaly scoring;
+* the worker's stack: :func:`default_model` (one object graph per series) and
+  :class:`ForecasterBank` (the same stack for many series at once, one row each, in numpy
+  arrays; ``models/bank*.py``);
+* ``models.evaluation``: backtest, metrics, scoreboard, the AutoETS peer, alert evaluation;
+* ``models.neural``: the torch parts (LSTM, trainer, store, LSTM backtest).
+
+Nothing outside ``models.neural`` imports torch, and nothing here imports Kafka, Redis or
+Faust; the two sub-packages are imported explicitly.
 """
 
 from models.bank import ForecasterBank

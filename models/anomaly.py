@@ -19,7 +19,7 @@ several buckets close at once), using that forecast's 80% and 95% conformal band
 
 No alert before the model has seen ``warmup`` buckets, and none on tiny counts: a deviation
 of less than ``min_abs`` units never alerts (a SKU forecast at 0.2 selling 2 is not news).
-Precision and recall on synthetic injections: :mod:`models.anomaly_eval`
+Precision and recall on synthetic injections: :mod:`models.evaluation.anomaly_eval`
 (``salescast alerts eval``).
 
 Alert ids are a hash of (series, bucket start, kind): the same bucket scored again after a

@@ -1,9 +1,10 @@
 """Any per-series model behind the batch contract: one :class:`~models.factory.SeriesModel` per row.
 
-:class:`PerSeries` adapts every entry of the model zoo (``models.backtest_zoo.model_zoo``) and
-the per-object worker stack to :class:`~models.base.BatchForecaster`, so one contract suite runs
-them all beside the bank, and benchmarks and equivalence tests drive both the same way. It is
-a loop over objects: use :class:`~models.bank.ForecasterBank` where speed matters.
+:class:`PerSeries` adapts every entry of the model zoo
+(``models.evaluation.backtest_zoo.model_zoo``) and the per-object worker stack to
+:class:`~models.base.BatchForecaster`, so one contract suite runs them all beside the bank, and
+benchmarks and equivalence tests drive both the same way. It is a loop over objects: use
+:class:`~models.bank.ForecasterBank` where speed matters.
 
 >>> import numpy as np
 >>> from models.factory import default_model

@@ -234,8 +234,8 @@ def backtest(
 
     The data comes from the settings' cache (SALESCAST_CACHE), fetched on first use.
     """
-    from models.backtest import run_backtest
-    from models.backtest_panels import PANELS
+    from models.evaluation.backtest import run_backtest
+    from models.evaluation.backtest_panels import PANELS
     from sources.online_retail import fetch_dataset
 
     if panel not in PANELS:

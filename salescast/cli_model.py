@@ -45,9 +45,9 @@ def trainer(
     the current model on the latest held-out window; otherwise it is kept as rejected.
     Workers hot-swap promoted versions; a crashed trainer never affects them.
     """
-    from models.lstm import LSTMConfig
-    from models.store import ModelStore
-    from models.trainer import BucketHistory, train_and_gate
+    from models.neural.lstm import LSTMConfig
+    from models.neural.store import ModelStore
+    from models.neural.trainer import BucketHistory, train_and_gate
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = settings_with_services()
@@ -112,7 +112,7 @@ def _drain(reader: Any, history: Any, seconds: float = 2.0) -> None:
 
 
 def _store() -> Any:
-    from models.store import ModelStore
+    from models.neural.store import ModelStore
 
     return ModelStore(load_settings().models_dir)
 
@@ -143,7 +143,7 @@ def model_list() -> None:
 def model_promote(version: Annotated[str, typer.Argument(help="a version from `model list`")]
                   ) -> None:
     """Make VERSION current (bypassing the gate) and announce it to the workers."""
-    from models.store import ArtifactError
+    from models.neural.store import ArtifactError
 
     store = _store()
     if version not in store.versions():
@@ -159,7 +159,7 @@ def model_promote(version: Annotated[str, typer.Argument(help="a version from `m
 @friendly
 def model_rollback() -> None:
     """Re-promote the version that was current before this one."""
-    from models.store import ArtifactError
+    from models.neural.store import ArtifactError
 
     try:
         version = _store().rollback(_redis(_redis_url()))

@@ -89,7 +89,7 @@ def alerts_eval(
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
 ) -> None:
     """Precision and recall of the alerts on synthetic spikes, drops and level shifts."""
-    from models.anomaly_eval import evaluate
+    from models.evaluation.anomaly_eval import evaluate
 
     with console.status(f"scoring {series} synthetic series x {days} days ..."):
         r = evaluate(series, days, seed)

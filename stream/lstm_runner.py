@@ -22,7 +22,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from config import Settings
-    from models.lstm import GlobalLSTM
+    from models.neural.lstm import GlobalLSTM
     from stream.processor import SeriesState
 
 __all__ = ["LstmRunner", "runner_for"]
@@ -44,7 +44,7 @@ class LstmRunner:
 
     def swap(self, info: dict[str, str]) -> bool:
         """Load the announced version (``path``, ``version``); ``True`` if now in use."""
-        from models.store import ArtifactError, ModelStore
+        from models.neural.store import ArtifactError, ModelStore
 
         version, path = info.get("version"), info.get("path")
         if not version or not path or version == self.version or version in self.refused:
@@ -64,7 +64,7 @@ class LstmRunner:
         with at least 14 closed buckets), their median paths ``(n, L)`` and the version."""
         if self.model is None or self.version is None:
             return None
-        from models.lstm import History, predict
+        from models.neural.lstm import History, predict
 
         todo = [i for i, st in enumerate(states)
                 if st.origin is not None and len(st.history) >= 14]

@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from config import load_settings
-from models.backtest import evaluate_panel
-from models.backtest_panels import daily_series, select_panel
-from models.backtest_zoo import wrap
 from models.base import Forecaster
 from models.baselines import RollingMedian, SeasonalNaive
 from models.conformal import ConformalInterval
+from models.evaluation.backtest import evaluate_panel
+from models.evaluation.backtest_panels import daily_series, select_panel
+from models.evaluation.backtest_zoo import wrap
 from models.factory import SeriesModel
 from models.horizon import HorizonEnsemble
 from models.intermittent import TSB

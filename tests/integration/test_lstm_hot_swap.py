@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from contracts.events import SaleEvent
-from models.lstm import History, LSTMConfig, train
-from models.store import ModelStore
+from models.neural.lstm import History, LSTMConfig, train
+from models.neural.store import ModelStore
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ import pytest
 
 from contracts.events import SaleEvent
 from models.anomaly import AnomalyDetector, Expected, alert_id, count_tail
-from models.anomaly_eval import evaluate, scan
+from models.evaluation.anomaly_eval import evaluate, scan
 from stream.processor import Message, Processor
 
 DAY = 86400

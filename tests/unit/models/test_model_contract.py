@@ -16,9 +16,9 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from models.backtest_zoo import model_zoo
 from models.bank import ForecasterBank
 from models.base import BatchForecast, BatchForecaster
+from models.evaluation.backtest_zoo import model_zoo
 from models.factory import default_model
 from models.per_series import PerSeries
 

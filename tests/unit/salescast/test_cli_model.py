@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from config import load_settings
-from models.lstm import GlobalLSTM, LSTMConfig
-from models.store import ModelStore
+from models.neural.lstm import GlobalLSTM, LSTMConfig
+from models.neural.store import ModelStore
 from salescast.cli import app
 
 runner = CliRunner()

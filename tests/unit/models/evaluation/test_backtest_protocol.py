@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from models.backtest_protocol import iter_evaluate, origins
-from models.backtest_zoo import model_zoo
+from models.evaluation.backtest_protocol import iter_evaluate, origins
+from models.evaluation.backtest_zoo import model_zoo
 from models.factory import Forecast, SeriesModel
 
 

@@ -22,7 +22,7 @@ from models.conformal import ConformalInterval
 from models.external import ExternalPath
 from models.factory import LstmBlend, SeriesModel, default_model
 from models.horizon import HorizonEnsemble
-from models.lstm import History, LSTMConfig, predict, train
+from models.neural.lstm import History, LSTMConfig, predict, train
 
 __all__ = ["lstm_paths", "lstm_zoo", "set_path", "PathHook"]
 

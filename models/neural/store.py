@@ -12,7 +12,7 @@ given a Redis client, sets the ``salescast:model:current`` hash and publishes th
 the previous promoted version.
 
 >>> import tempfile, torch
->>> from models.lstm import GlobalLSTM, LSTMConfig
+>>> from models.neural.lstm import GlobalLSTM, LSTMConfig
 >>> store = ModelStore(tempfile.mkdtemp())
 >>> v = store.save(GlobalLSTM(LSTMConfig(hidden=4)), {"mase": 0.7}, {"series": 3})
 >>> store.load(v).config.hidden, store.meta(v)["status"]
@@ -30,7 +30,7 @@ from typing import Any
 import torch
 
 from contracts.wire import MODEL_CURRENT, MODELS_CHANNEL
-from models.lstm import FEATURES, GlobalLSTM, LSTMConfig
+from models.neural.lstm import FEATURES, GlobalLSTM, LSTMConfig
 
 __all__ = ["ModelStore", "ArtifactError", "FORMAT"]
 

@@ -3,8 +3,8 @@
 Origins every :data:`STEP` (7) days once a series has :data:`WARMUP` (56) days of history,
 while :data:`HORIZON` (14) days remain (:func:`origins`). At an origin each model forecasts
 h = 1..14 from what it has learnt so far, *then* learns the next value (:func:`iter_evaluate`):
-strictly in time order, no look-ahead. :mod:`models.backtest` runs it over a panel,
-:mod:`models.backtest_bank` over a panel on the bank.
+strictly in time order, no look-ahead. :mod:`models.evaluation.backtest` runs it over a panel,
+:mod:`models.evaluation.backtest_bank` over a panel on the bank.
 """
 
 from __future__ import annotations

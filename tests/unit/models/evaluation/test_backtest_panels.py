@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from models.backtest_panels import select_panel
+from models.evaluation.backtest_panels import select_panel
 
 
 def test_select_panel() -> None:

@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from models.backtest import evaluate_panel
-from models.backtest_bank import BANK_ROW, evaluate_panel_bank
-from models.backtest_zoo import model_zoo
+from models.evaluation.backtest import evaluate_panel
+from models.evaluation.backtest_bank import BANK_ROW, evaluate_panel_bank
+from models.evaluation.backtest_zoo import model_zoo
 
 
 def _panel() -> dict[str, list[float]]:

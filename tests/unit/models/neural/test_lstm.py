@@ -11,9 +11,9 @@ import pytest
 from contracts.events import SaleEvent
 from models.external import ExternalPath
 from models.factory import LstmBlend, default_model
-from models.lstm import History, LSTMConfig, evaluate, predict, train
-from models.store import ArtifactError, ModelStore
-from models.trainer import BucketHistory, train_and_gate
+from models.neural.lstm import History, LSTMConfig, evaluate, predict, train
+from models.neural.store import ArtifactError, ModelStore
+from models.neural.trainer import BucketHistory, train_and_gate
 from stream.lstm_runner import LstmRunner
 from stream.processor import Message, Processor
 

@@ -2,7 +2,8 @@
 
 Every model is wrapped in a :class:`~models.factory.SeriesModel` with 80%/95% per-horizon
 conformal intervals (:func:`wrap`); ``ensemble`` is :func:`~models.factory.default_model` (its
-own members). :func:`model_zoo` is what :func:`models.backtest.evaluate_panel` scores by default.
+own members). :func:`model_zoo` is what :func:`models.evaluation.backtest.evaluate_panel`
+scores by default.
 
 >>> zoo = model_zoo()
 >>> list(zoo)[:3], zoo["tsb"]().horizon
@@ -14,12 +15,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
-from models.backtest_protocol import HORIZON, LEVELS, SEASON
 from models.base import Forecaster
 from models.baselines import RollingMean, RollingMedian, SeasonalNaive
 from models.calendar import HolidayAdjusted, MonthAdjusted
 from models.conformal import ConformalInterval
 from models.drift import DriftReset
+from models.evaluation.backtest_protocol import HORIZON, LEVELS, SEASON
 from models.factory import SeriesModel, default_model
 from models.horizon import HorizonEnsemble
 from models.intermittent import TSB

@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from models.lstm import History, LSTMConfig, evaluate, train
-from models.store import ArtifactError, ModelStore
+from models.neural.lstm import History, LSTMConfig, evaluate, train
+from models.neural.store import ArtifactError, ModelStore
 
 __all__ = ["BucketHistory", "gate", "train_and_gate", "Outcome"]
 

@@ -2,13 +2,15 @@
 
 Protocol (fixed before any run; nothing is tuned on the evaluation period):
 
-* Series and panels: :mod:`models.backtest_panels` (net quantity per UTC day per StockCode;
-  ``top500``, ``sampled`` and the two tuning panels, the only places defaults were chosen).
+* Series and panels: :mod:`models.evaluation.backtest_panels` (net quantity per UTC day per
+  StockCode; ``top500``, ``sampled`` and the two tuning panels, the only places defaults were
+  chosen).
 * Origins every 7 days once a SKU has 56 days of history, while 14 days remain; at each one
-  every model forecasts h = 1..14, *then* learns the next value: :mod:`models.backtest_protocol`.
+  every model forecasts h = 1..14, *then* learns the next value:
+  :mod:`models.evaluation.backtest_protocol`.
 * Every model is wrapped in a :class:`~models.factory.SeriesModel` with 80%/95% per-horizon
   conformal intervals; ``ensemble`` is :func:`~models.factory.default_model` (its own members):
-  :mod:`models.backtest_zoo`.
+  :mod:`models.evaluation.backtest_zoo`.
 * MASE (RMSSE) per series: the mean absolute (squared) error over its origins and h = 1..14,
   divided by the in-sample seasonal-naive(7) MAE (MSE) of the whole series; then averaged over
   series (series whose scale is 0 are left out). MAE, RMSE, bias, sMAPE and interval coverage
@@ -34,13 +36,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from models.backtest_panels import daily_panel, last_day, select_panel
-from models.backtest_protocol import HORIZON, LEVELS, SEASON, Step, iter_evaluate, origins
-from models.backtest_zoo import model_zoo
+from models.evaluation.backtest_panels import daily_panel, last_day, select_panel
+from models.evaluation.backtest_protocol import (
+    HORIZON,
+    LEVELS,
+    SEASON,
+    Step,
+    iter_evaluate,
+    origins,
+)
+from models.evaluation.backtest_zoo import model_zoo
+from models.evaluation.metrics import Tally, snaive_scale
+from models.evaluation.peer import PEER_NAME, autoets_forecasts
+from models.evaluation.scoreboard import Row, Scoreboard
 from models.factory import Forecast, SeriesModel
-from models.metrics import Tally, snaive_scale
-from models.peer import PEER_NAME, autoets_forecasts
-from models.scoreboard import Row, Scoreboard
 
 __all__ = ["evaluate_panel", "run_backtest"]
 
@@ -65,14 +74,15 @@ def evaluate_panel(
     """Run :func:`iter_evaluate` over every series of ``panel`` and score every model.
 
     ``keep`` names series whose steps are kept in ``Scoreboard.examples`` (for plots);
-    ``peer`` adds the AutoETS batch peer (:mod:`models.peer`) at the same origins; ``lstm``
-    (per series, per day: the LSTM's path, from :func:`models.lstm_backtest.lstm_paths`) adds
-    the ``lstm`` and ``ensemble+lstm`` rows. ``last_day`` (the epoch day of every series'
-    last value) dates the series for calendar-aware members (UK bank holidays).
+    ``peer`` adds the AutoETS batch peer (:mod:`models.evaluation.peer`) at the same origins;
+    ``lstm`` (per series, per day: the LSTM's path, from
+    :func:`models.neural.lstm_backtest.lstm_paths`) adds the ``lstm`` and ``ensemble+lstm``
+    rows. ``last_day`` (the epoch day of every series' last value) dates the series for
+    calendar-aware members (UK bank holidays).
     """
     zoo = dict(model_zoo() if zoo is None else zoo)
     if lstm is not None:
-        from models.lstm_backtest import lstm_zoo
+        from models.neural.lstm_backtest import lstm_zoo
 
         zoo.update(lstm_zoo(HORIZON, LEVELS))
     names = list(zoo) + ([PEER_NAME] if peer else [])
@@ -127,7 +137,7 @@ def evaluate_panel(
 
 def _lstm_hook(paths: Mapping[int, list[float]]
                ) -> Callable[[int, Mapping[str, SeriesModel]], None]:
-    from models.lstm_backtest import set_path
+    from models.neural.lstm_backtest import set_path
 
     def hook(t: int, models: Mapping[str, SeriesModel]) -> None:
         path = paths.get(t)
@@ -180,14 +190,14 @@ def run_backtest(path: Path, panel: str, quick: bool, out_dir: Path,
 
     Writes ``backtest-{panel}[-quick].md`` and, when matplotlib is installed, PNG plots.
     ``peer`` adds the AutoETS row (slow: a fit per origin and series). ``bank`` scores only
-    the worker's model, on the bank (:mod:`models.backtest_bank`: seconds, not minutes).
+    the worker's model, on the bank (:mod:`models.evaluation.backtest_bank`: seconds, not minutes).
     """
     series, prices = daily_panel(path)
     codes = select_panel(series, panel, quick)
     chosen = {c: series[c] for c in codes}
     day = last_day(path)
     if bank:
-        from models.backtest_bank import evaluate_panel_bank
+        from models.evaluation.backtest_bank import evaluate_panel_bank
 
         board = evaluate_panel_bank(chosen, panel + ("-quick" if quick else "") + "-bank",
                                     last_day=day)
@@ -197,7 +207,7 @@ def run_backtest(path: Path, panel: str, quick: bool, out_dir: Path,
         return board
     paths, refits = None, list[int]()
     if lstm:
-        from models.lstm_backtest import lstm_paths
+        from models.neural.lstm_backtest import lstm_paths
 
         t0 = time.process_time()
         day0 = day - (max(len(v) for v in chosen.values()) - 1)

@@ -1,12 +1,12 @@
 """The backtest's worker row on the bank: a whole panel is one :class:`~models.bank.ForecasterBank`.
 
-:func:`evaluate_panel_bank` scores the worker's model (``ensemble+holidays``) with the protocol
-of :mod:`models.backtest_protocol` (same origins, warm-up, horizons, dating and metrics), but every
-series of the panel is a row of one bank, all learning a day in one step: a full panel takes
-seconds instead of the ~45 CPU s of the per-object row (the data loading is extra). Beside it,
-``seasonal_naive`` (point forecasts only: its bands are not computed here) gives the scale of
-"rel. sN". The bank equals the per-object stack, so the row equals the per-object one
-(tests/unit/models/test_backtest_bank.py).
+:func:`evaluate_panel_bank` scores the worker's model (``ensemble+holidays``) with the protocol of
+:mod:`models.evaluation.backtest_protocol` (same origins, warm-up, horizons, dating and metrics),
+but every series of the panel is a row of one bank, all learning a day in one step: a full panel
+takes seconds instead of the ~45 CPU s of the per-object row (the data loading is extra). Beside it,
+``seasonal_naive`` (point forecasts only: its bands are not computed here) gives the scale of "rel.
+sN". The bank equals the per-object stack, so the row equals the per-object one
+(tests/unit/models/evaluation/test_backtest_bank.py).
 
 >>> import random
 >>> rng = random.Random(1)
@@ -24,10 +24,10 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from models.backtest_protocol import HORIZON, SEASON, STEP, WARMUP
 from models.bank import ForecasterBank
-from models.metrics import Tally, snaive_scale
-from models.scoreboard import Row, Scoreboard
+from models.evaluation.backtest_protocol import HORIZON, SEASON, STEP, WARMUP
+from models.evaluation.metrics import Tally, snaive_scale
+from models.evaluation.scoreboard import Row, Scoreboard
 
 __all__ = ["evaluate_panel_bank", "BANK_ROW"]
 

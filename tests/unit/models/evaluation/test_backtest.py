@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-import models.backtest as bt
-import models.backtest_panels as panels
-from models.backtest import evaluate_panel
-from models.backtest_zoo import model_zoo
+import models.evaluation.backtest as bt
+import models.evaluation.backtest_panels as panels
+from models.evaluation.backtest import evaluate_panel
+from models.evaluation.backtest_zoo import model_zoo
 
 
 def synthetic_panel(n: int = 4, days: int = 126, seed: int = 5) -> dict[str, list[float]]:

@@ -1,12 +1,12 @@
 """The backtest's result: one row per model, a markdown table and (optionally) PNG plots.
 
-A :class:`Row` is computed from per-series :class:`~models.metrics.Tally` objects: MASE and
-RMSSE are averaged over series (each scaled by its own seasonal-naive error), the rest is
+A :class:`Row` is computed from per-series :class:`~models.evaluation.metrics.Tally` objects:
+MASE and RMSSE are averaged over series (each scaled by its own seasonal-naive error), the rest is
 pooled over all points. :class:`Scoreboard` renders the rows relative to ``seasonal_naive``
 and writes ``{stem}.md``; with matplotlib installed it also writes ``{stem}-horizon.png``
 (MASE by horizon) and ``{stem}-examples.png`` (actuals, ensemble forecasts and bands).
 
->>> from models.metrics import Tally
+>>> from models.evaluation.metrics import Tally
 >>> t = Tally(horizon=1)
 >>> t.add([2.0], [1.0], {0.8: [0.0], 0.95: [0.0]}, {0.8: [3.0], 0.95: [4.0]})
 >>> row = Row.from_tallies("m", [(t, 2.0, 4.0)], cpu=0.5)
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from models.metrics import Tally
+from models.evaluation.metrics import Tally
 
 __all__ = ["Row", "Scoreboard"]
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from models.metrics import (
+from models.evaluation.metrics import (
     Tally,
     bias,
     coverage,
