@@ -16,7 +16,10 @@ In one run, against the local Kafka and Redis:
    (the survivor cannot tell a dead worker from a slow one before it), then the rebalance and
    the changelog recovery of the dead worker's partitions. With ``--standby`` the group runs
    with one standby replica (``SALESCAST_STANDBY_REPLICAS=1``): the survivor already holds a
-   warm copy of those tables and only catches up.
+   warm copy of those tables and only catches up;
+4. **memory and restart**: the survivor's RSS holding every series; then it is stopped
+   (SIGTERM) and a new worker started: the time from its start (interpreter, imports, group
+   join, the bulk read of every changelog partition) until it serves every partition.
 """
 
 from __future__ import annotations
@@ -28,14 +31,13 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import psutil
 import redis
 from rich.console import Console
-from rich.table import Table
 
 from benchmarks.pipeline import keyed, produce
+from benchmarks.scale_report import REBALANCE_PARTITIONS, Rebalance, Throughput, report
 from config import Settings
 from contracts.events import SaleEvent
 from infra.procs import child_env, salescast_cmd, spawn, stop
@@ -47,7 +49,6 @@ __all__ = ["run_scale_bench", "series_events"]
 
 DAY = 86400
 THROUGHPUT_PARTITIONS = 8
-REBALANCE_PARTITIONS = 4
 
 
 def series_events(n_series: int, start: float = DEFAULT_START) -> Iterator[bytes]:
@@ -76,6 +77,7 @@ class Group:
     standby: int = 0
     group: str = field(default_factory=lambda: f"bench-scale-{uuid.uuid4().hex[:8]}")
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    retired: list[subprocess.Popen[bytes]] = field(default_factory=list)  # stopped on purpose
 
     def start(self) -> subprocess.Popen[bytes]:
         env = child_env(self.kafka, self.redis_url, SALESCAST_EVENTS_TOPIC=self.topic,
@@ -98,7 +100,7 @@ class Group:
         while time.monotonic() < deadline:
             if test():  # type: ignore[operator]
                 return
-            if any(p.poll() not in (None, -9) for p in self.procs):
+            if any(p.poll() not in (None, -9) for p in self.procs if p not in self.retired):
                 raise RuntimeError(f"a worker exited during the benchmark (logs: "
                                    f"{self.settings.home / 'logs'}/{self.group}-*.log)")
             time.sleep(0.1)
@@ -115,6 +117,11 @@ class Group:
         return sorted(held) == list(range(self.partitions)) and not any(
             self.figures(p).get("rebalancing") == "1" for p in self.live())
 
+    def retire(self, proc: subprocess.Popen[bytes]) -> None:
+        """Stop ``proc`` gracefully (SIGTERM): it leaves the group."""
+        self.retired.append(proc)
+        stop(proc)
+
     def close(self) -> None:
         for p in self.procs:
             stop(p)
@@ -122,34 +129,20 @@ class Group:
 
 def _cpu(pids: dict[str, list[int]]) -> dict[str, float]:
     """CPU seconds (user + system) used so far by each named set of processes."""
-    out: dict[str, float] = {}
-    for name, group in pids.items():
-        total = 0.0
-        for pid in group:
-            try:
-                t = psutil.Process(pid).cpu_times()
-                total += t.user + t.system + t.children_user + t.children_system
-            except psutil.Error:
-                pass
-        out[name] = total
-    return out
+    return {name: sum(_cpu_of(pid) for pid in group) for name, group in pids.items()}
+
+
+def _cpu_of(pid: int) -> float:
+    try:
+        t = psutil.Process(pid).cpu_times()
+    except psutil.Error:
+        return 0.0
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def _busy() -> float:
     t = psutil.cpu_times()
     return t.user + t.system + t.nice + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0)
-
-
-@dataclass
-class Throughput:
-    workers: int
-    events: int
-    seconds: float
-    cpu: dict[str, float]  # share of the machine's busy CPU time
-
-    @property
-    def rate(self) -> float:
-        return self.events / self.seconds if self.seconds > 0 else 0.0
 
 
 def throughput(base: Group, n_workers: int, events: int,
@@ -173,16 +166,6 @@ def throughput(base: Group, n_workers: int, events: int,
         g.close()
 
 
-@dataclass
-class Rebalance:
-    series: int
-    standby: int
-    join_s: float  # the joining worker: from its join to serving its partitions
-    existing_s: float  # the worker that gave partitions up: its own rebalance
-    failover_s: float  # from the SIGKILL of the joined worker to all partitions served
-    failover_rebalance_s: float  # of which the survivor's rebalance itself
-
-
 def rebalance(base: Group, n_series: int, standby: int) -> Rebalance:
     g = Group(base.settings, base.kafka, base.redis_url, base.r, base.topic, base.partitions,
               standby=standby)
@@ -203,8 +186,16 @@ def rebalance(base: Group, n_series: int, standby: int) -> Rebalance:
                and len(g.held(first)) == g.partitions
                and g.figures(first).get("rebalancing") == "0", 600)
         f = g.figures(first)
+        rss_mb = int(f.get("rss_bytes", 0)) / 2**20
+        g.retire(first)  # a restart: the worker leaves the group, a new one takes everything
+        started_at = time.time()
+        third = g.start()
+        g.wait("the restart", lambda: len(g.held(third)) == g.partitions
+               and g.figures(third).get("rebalancing") == "0", 600)
+        restart_s = float(g.figures(third)["last_rebalance_at"]) - started_at
         return Rebalance(n_series, standby, join_s, existing_s,
-                         float(f["last_rebalance_at"]) - killed_at, float(f["last_rebalance_s"]))
+                         float(f["last_rebalance_at"]) - killed_at, float(f["last_rebalance_s"]),
+                         rss_mb, restart_s)
     finally:
         g.close()
 
@@ -250,7 +241,7 @@ def run_scale_bench(settings: Settings, events: int, series_sizes: list[int],
         r.close()
         if not was_up:
             services.down(settings)
-    _report(console, runs, rebalances, settings.home / "logs")
+    report(console, runs, rebalances, settings.home / "logs")
     for failure in failures:
         console.print(f"[red]not measured[/]: {failure}", soft_wrap=True)
 
@@ -261,30 +252,3 @@ def _topics(bootstrap: str, settings: Settings, topics: dict[str, int]) -> None:
     for name, partitions in topics.items():
         create_topics(bootstrap, settings.model_copy(update={"partitions": partitions}),
                       extra=[name])
-
-
-def _report(console: Console, runs: list[Throughput], rebalances: list[Rebalance],
-            logs: Path) -> None:
-    table = Table(title="salescast bench scale: throughput (8 partitions)", min_width=100)
-    for col in ("workers", "events", "seconds", "events/s", "x 1 worker", "CPU: workers",
-                "broker", "redis", "other"):
-        table.add_column(col, justify="right")
-    one = runs[0].rate or 1.0
-    for t in runs:
-        table.add_row(str(t.workers), f"{t.events:,}", f"{t.seconds:.2f}", f"{t.rate:,.0f}",
-                      f"{t.rate / one:.2f}", *(f"{100 * t.cpu.get(k, 0):.0f}%"
-                                               for k in ("workers", "broker", "redis", "other")))
-    console.print(table)
-    table = Table(title=f"rebalance and failover ({REBALANCE_PARTITIONS} partitions)",
-                  min_width=100)
-    for col in ("series", "per partition", "standby", "join: serving after s",
-                "existing worker s", "failover s", "of which rebalance s"):
-        table.add_column(col, justify="right")
-    for b in rebalances:
-        table.add_row(f"{b.series:,}", f"{b.series // REBALANCE_PARTITIONS:,}", str(b.standby),
-                      f"{b.join_s:.2f}", f"{b.existing_s:.2f}", f"{b.failover_s:.2f}",
-                      f"{b.failover_rebalance_s:.2f}")
-    console.print(table)
-    console.print("target: a partition with 25k series serving again within 10 s of the "
-                  "rebalance; failover includes the broker's session timeout "
-                  f"(SALESCAST worker: 10 s). Worker logs: {logs}", soft_wrap=True)

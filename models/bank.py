@@ -44,7 +44,7 @@ from models.bank_anomaly import Checks, DetectorBank, spread_checks
 from models.bank_bands import BandBank
 from models.bank_blend import BlendBank, member_total, reweight
 from models.bank_members import MemberBank
-from models.bank_ops import grow, is_holiday, weighted_median
+from models.bank_ops import export_fields, grow, is_holiday, weighted_median
 from models.base import BatchForecast, BatchForecaster, check_batch, check_horizon, check_range
 from models.orderstat import rows_index
 
@@ -139,10 +139,18 @@ class ForecasterBank(BatchForecaster):
 
     def export_row(self, row: int) -> bytes:
         """Row ``row``'s whole state as bytes (what the worker's changelog table keeps)."""
-        own = b"".join(getattr(self, name)[row].tobytes() for name in self._STATE)
-        blend = b"" if self.blend is None else self.blend.export(row)
-        return b"".join([own, self.members.export(row), self.bands.export(row),
-                         self.detector.export(row), blend])
+        return self.export_rows([row])[0]
+
+    def export_rows(self, rows: Any) -> list[bytes]:
+        """:meth:`export_row` of each of ``rows``, in a few array copies for all of them."""
+        r = self._rows_of(rows)
+        if not len(r):
+            return []
+        arrays = [getattr(self, name) for name in self._STATE]
+        for part in (self.members, self.bands, self.detector, self.blend):
+            if part is not None:
+                arrays.extend(part.state_arrays())
+        return export_fields(arrays, r)
 
     def load_row(self, row: int, raw: bytes) -> None:
         """Overwrite row ``row`` with :meth:`export_row`'s bytes (of a bank with the same

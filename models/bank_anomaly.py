@@ -96,8 +96,9 @@ class DetectorBank:
         self.ph_n[rows] = self.ph_mean[rows] = self.ph_inc[rows] = self.ph_dec[rows] = 0.0
         self.ph_min[rows], self.ph_max[rows] = np.inf, -1.0
 
-    def export(self, row: int) -> bytes:
-        return np.array([getattr(self, n)[row] for n in self._FIELDS]).tobytes()
+    def state_arrays(self) -> list[np.ndarray]:
+        """The row arrays a row's exported state is made of, in order."""
+        return [getattr(self, name) for name in self._FIELDS]
 
     def load(self, row: int, raw: bytes) -> None:
         for name, v in zip(self._FIELDS, np.frombuffer(raw, dtype=np.float64), strict=True):

@@ -85,9 +85,10 @@ class BandBank:
 
     _STATE = ("res", "ptr", "count", "alphas", "due")
 
-    def export(self, row: int) -> bytes:
-        """Row ``row``'s state as bytes (the half-widths are recomputed on load)."""
-        return b"".join(getattr(self, name)[row].tobytes() for name in self._STATE)
+    def state_arrays(self) -> list[np.ndarray]:
+        """The row arrays a row's exported state is made of, in order (the half-widths are
+        recomputed on load)."""
+        return [getattr(self, name) for name in self._STATE]
 
     def nbytes(self) -> int:
         return sum(int(np.prod(self._shapes[n][0])) * np.dtype(self._shapes[n][1]).itemsize

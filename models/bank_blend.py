@@ -99,8 +99,9 @@ class BlendBank:
         return sum(int(np.prod(self._shapes[n][0])) * np.dtype(self._shapes[n][1]).itemsize
                    for n in self._STATE)
 
-    def export(self, row: int) -> bytes:
-        return b"".join(getattr(self, name)[row].tobytes() for name in self._STATE)
+    def state_arrays(self) -> list[np.ndarray]:
+        """The row arrays a row's exported state is made of, in order."""
+        return [getattr(self, name) for name in self._STATE]
 
     def load(self, row: int, raw: bytes, n_seen: int) -> None:
         pos = 0

@@ -73,8 +73,9 @@ class MemberBank:
     def _state(self) -> list[str]:
         return [n for n in self._shapes if not n.endswith(("_q", "_lt", "_le"))]
 
-    def export(self, row: int) -> bytes:
-        return b"".join(getattr(self, name)[row].tobytes() for name in self._state())
+    def state_arrays(self) -> list[np.ndarray]:
+        """The row arrays a row's exported state is made of, in order."""
+        return [getattr(self, name) for name in self._state()]
 
     def nbytes(self) -> int:
         return sum(int(np.prod(self._shapes[n][0])) * np.dtype(self._shapes[n][1]).itemsize

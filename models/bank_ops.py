@@ -11,6 +11,7 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
@@ -18,7 +19,7 @@ import numpy as np
 
 from models.calendar import is_uk_holiday
 
-__all__ = ["describe_rows", "is_holiday", "weighted_median"]
+__all__ = ["describe_rows", "export_fields", "is_holiday", "weighted_median"]
 
 _TABLE_DAYS = 26_000  # the holiday table covers epoch days 0..25,999 (to 2041)
 
@@ -88,3 +89,33 @@ def grow(obj: Any, shapes: dict[str, tuple[tuple[int, ...], Any]], used: int,
     for name in shapes:
         getattr(obj, name)[rows] = 0
     return rows
+
+
+#: from this many rows on, :func:`export_fields` copies array by array rather than row by row
+#: (a fixed ~150 us, then ~12 us a row of the worker's stack, against ~25 us a row)
+EXPORT_BY_ARRAY = 16
+
+
+def export_fields(arrays: Sequence[np.ndarray], rows: np.ndarray) -> list[bytes]:
+    """The row arrays ``arrays`` at each of ``rows`` as raw bytes: for each row,
+    ``b"".join(a[row].tobytes() for a in arrays)``. From :data:`EXPORT_BY_ARRAY` rows on it
+    fills a ``(len(rows), bytes a row)`` matrix with one copy per array for all the rows.
+
+    >>> a, b = np.array([1.0, 2.0]), np.array([[3, 4], [5, 6]], dtype=np.int8)
+    >>> export_fields([a, b], np.array([1])) == [a[1].tobytes() + bytes([5, 6])]
+    True
+    >>> export_fields([a, b], np.array([1] * 20)) == 20 * [a[1].tobytes() + bytes([5, 6])]
+    True
+    """
+    if len(rows) < EXPORT_BY_ARRAY:
+        return [b"".join(a[row].tobytes() for a in arrays) for row in rows.tolist()]
+    sizes = [a.dtype.itemsize * int(np.prod(a.shape[1:])) for a in arrays]
+    k = len(rows)
+    out = np.empty((k, sum(sizes)), dtype=np.uint8)
+    pos = 0
+    for a, size in zip(arrays, sizes, strict=True):
+        # the columns of ``out`` seen as rows of ``a``: numpy copies into them in one pass
+        target = out[:, pos : pos + size].view(a.dtype).reshape((k, *a.shape[1:]))
+        np.take(a, rows, axis=0, out=target)
+        pos += size
+    return [line.tobytes() for line in out]

@@ -83,8 +83,11 @@ class Resident:
         self.bank.set_lstm_paths([self.row(st) for st in chosen], paths[finite], version)
         return {st.series: st for st in chosen}
 
-    def export(self, st: SeriesState) -> None:
-        st.row = self.bank.export_row(self.rows[st.series])
+    def export(self, states: list[SeriesState]) -> None:
+        """Write each state's row back into it (``st.row``: what the changelog keeps)."""
+        raws = self.bank.export_rows([self.rows[st.series] for st in states])
+        for st, raw in zip(states, raws, strict=True):
+            st.row = raw
 
     def forecasts(self, states: list[SeriesState], horizon: int) -> None:
         """Set ``st.forecast`` of every given state (one bank call), as ``SeriesModel``

@@ -205,8 +205,7 @@ class Processor:
             changed.update(res.set_paths(states, self.path_provider(states)))
         if changed:
             res.forecasts(list(changed.values()), self.horizon)
-            for st in changed.values():
-                res.export(st)
+            res.export(list(changed.values()))
         for sid, st in touched.items():
             if sid in version:
                 out.states[series_key(sid)] = st

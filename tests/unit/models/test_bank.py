@@ -171,6 +171,28 @@ def test_exported_rows_are_bytes_of_a_fixed_size_and_checked() -> None:
         bank.load_row(0, raw[:-1])
 
 
+def test_rows_exported_together_are_each_rows_own_state() -> None:
+    rng = np.random.default_rng(3)
+    bank = ForecasterBank(lstm=True)
+    rows = bank.add_rows(24)
+    bank.set_day(rows, np.arange(24) + 14_600)
+    for day in range(40):
+        bank.learn(rows, rng.poisson(rng.uniform(0.5, 20, 24)).astype(float))
+        if day % 9 == 0:
+            bank.set_lstm_paths(rows, rng.uniform(0, 10, (24, 14)), f"v{day}")
+    order = rng.permutation(24)[:18].tolist()  # enough rows to be copied array by array
+    raws = bank.export_rows(order)
+    assert raws == [bank.export_row(r) for r in order]  # each copied row by row
+    fresh = ForecasterBank(lstm=True)
+    back = fresh.add_rows(len(order))
+    for row, raw in zip(back, raws, strict=True):
+        fresh.load_row(int(row), raw)
+    want, got = bank.forecast(np.array(order), 14), fresh.forecast(back, 14)
+    for name in ("yhat", "lo", "hi", "lo95", "hi95"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
+    assert bank.export_rows([]) == []
+
+
 def test_bad_values_raise_and_learn_nothing() -> None:
     bank = ForecasterBank()
     rows = bank.add_rows(2)
