@@ -21,6 +21,8 @@ def bench(
     events: Annotated[int, typer.Option(min=1000, help="synthetic events to push")] = 200_000,
     series: Annotated[int, typer.Option(min=1, help="distinct series")] = 2_000,
     envelope: Annotated[int, typer.Option(min=0, help="also run with N events/message")] = 100,
+    rate: Annotated[float, typer.Option(min=10, max=100_000,
+                                        help="events/s of the latency run (10 s)")] = 2_000.0,
 ) -> None:
     """Kafka -> worker -> Redis throughput and latency, with reference rates from the same run.
 
@@ -30,7 +32,8 @@ def bench(
         return
     from benchmarks.pipeline import run_bench
 
-    run_bench(load_settings(), events=events, series=series, envelope=envelope, console=console)
+    run_bench(load_settings(), events=events, series=series, envelope=envelope, console=console,
+              rate=rate)
 
 
 @bench_app.command("gateway")

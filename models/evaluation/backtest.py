@@ -46,9 +46,9 @@ from models.evaluation.backtest_protocol import (
     origins,
 )
 from models.evaluation.backtest_zoo import model_zoo
-from models.evaluation.metrics import Tally, snaive_scale
+from models.evaluation.metrics import Tally, snaive_scale, snaive_scales
 from models.evaluation.peer import PEER_NAME, autoets_forecasts
-from models.evaluation.scoreboard import Row, Scoreboard
+from models.evaluation.scoreboard import BASELINE, Row, Scoreboard
 from models.factory import Forecast, SeriesModel
 
 __all__ = ["evaluate_panel", "run_backtest"]
@@ -113,6 +113,7 @@ def evaluate_panel(
         if prices is not None and code in prices:
             hooks.append(_price_hook(prices[code]))
         hook = _chain(hooks)
+        in_sample = snaive_scales(ys, SEASON)  # each origin's MASE scale (M4/M5)
         for st in iter_evaluate(ys, models, cpu, after_learn=hook):
             if peer:
                 st.forecasts[PEER_NAME] = peer_fc[st.origin]
@@ -120,7 +121,7 @@ def evaluate_panel(
             for m, f in st.forecasts.items():
                 lo = {0.8: f.lo, 0.95: f.lo95}
                 hi = {0.8: f.hi, 0.95: f.hi95}
-                tallies[m].add(st.y, f.yhat, lo, hi)
+                tallies[m].add(st.y, f.yhat, lo, hi, scale=in_sample[st.origin])
             if code in keep:
                 examples.setdefault(code, []).append(st)
         scale, scale2 = snaive_scale(ys, SEASON), snaive_scale(ys, SEASON, power=2)
@@ -128,7 +129,9 @@ def evaluate_panel(
             if tallies[m].n:
                 accs[m].tallies.append((tallies[m], scale, scale2))
             accs[m].cpu += cpu.get(m, 0.0)
-    rows = [Row.from_tallies(m, acc.tallies, acc.cpu) for m, acc in accs.items()]
+    base = [t for t, _, _ in accs[BASELINE].tallies] if BASELINE in accs else None
+    rows = [Row.from_tallies(m, acc.tallies, acc.cpu, baseline=base)
+            for m, acc in accs.items()]
     board = Scoreboard(name, len(panel), n_origins, rows, examples=examples)
     if peer:
         board.meta["AutoETS fits that failed (fell back to a 7-day mean)"] = str(peer_failed)

@@ -26,7 +26,7 @@ import numpy as np
 
 from models.bank import ForecasterBank
 from models.evaluation.backtest_protocol import HORIZON, SEASON, STEP, WARMUP
-from models.evaluation.metrics import Tally, snaive_scale
+from models.evaluation.metrics import Tally, snaive_scale, snaive_scales
 from models.evaluation.scoreboard import Row, Scoreboard
 
 __all__ = ["evaluate_panel_bank", "BANK_ROW"]
@@ -54,6 +54,7 @@ def evaluate_panel_bank(panel: Mapping[str, Sequence[float]], name: str = "panel
     if last_day is not None:
         bank.set_day(rows, last_day - lens + 1)
     ens = [Tally(HORIZON) for _ in codes]
+    in_sample = [snaive_scales(y.tolist(), SEASON) for y in ys]
     naive = [Tally(HORIZON) for _ in codes]
     k = np.arange(HORIZON)
     cpu, n_origins = 0.0, 0
@@ -62,28 +63,30 @@ def evaluate_panel_bank(panel: Mapping[str, Sequence[float]], name: str = "panel
         live = t >= 0
         due = live & (t >= WARMUP) & ((t - WARMUP) % STEP == 0) & (t + HORIZON <= lens)
         if due.any():
-            at = rows[due]
+            at = rows[due]  # each origin scaled by its own history's seasonal-naive MAE (M4/M5)
             t0 = time.process_time()
             f = bank.forecast(at, HORIZON)
             cpu += time.process_time() - t0
             for j, i in enumerate(at.tolist()):
                 ti = int(t[i])
                 y = ys[i][ti : ti + HORIZON].tolist()
+                scale = in_sample[i][ti]
                 ens[i].add(y, f.yhat[j].tolist(), lo={0.8: f.lo[j].tolist(),
                                                       0.95: f.lo95[j].tolist()},
-                           hi={0.8: f.hi[j].tolist(), 0.95: f.hi95[j].tolist()})
-                naive[i].add(y, ys[i][ti - SEASON + k % SEASON].tolist())
+                           hi={0.8: f.hi[j].tolist(), 0.95: f.hi95[j].tolist()}, scale=scale)
+                naive[i].add(y, ys[i][ti - SEASON + k % SEASON].tolist(), scale=scale)
                 n_origins += 1
         t0 = time.process_time()
         bank.learn(rows[live], values[live, g])
         cpu += time.process_time() - t0
     scales = [(snaive_scale(y.tolist(), SEASON), snaive_scale(y.tolist(), SEASON, power=2))
               for y in ys]
+    scored = [i for i, t in enumerate(ens) if t.n]
+    base = [naive[i] for i in scored]
     board_rows = [
-        Row.from_tallies("seasonal_naive", [(t, s, s2) for t, (s, s2) in
-                                            zip(naive, scales, strict=True) if t.n], 0.0),
-        Row.from_tallies(BANK_ROW, [(t, s, s2) for t, (s, s2) in
-                                    zip(ens, scales, strict=True) if t.n], cpu),
+        Row.from_tallies("seasonal_naive", [(naive[i], *scales[i]) for i in scored], 0.0,
+                         baseline=base),
+        Row.from_tallies(BANK_ROW, [(ens[i], *scales[i]) for i in scored], cpu, baseline=base),
     ]
     board = Scoreboard(name, len(panel), n_origins, board_rows)
     board.meta["models"] = (f"{BANK_ROW} on the bank (models.bank); seasonal_naive: point "

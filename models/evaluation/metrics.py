@@ -10,6 +10,9 @@ M5 for RMSSE)::
 * :func:`mae`, :func:`rmse`, :func:`bias` (mean of ``yhat - y``: > 0 over-forecasts).
 * :func:`smape` in percent, over the non-zero actuals only (``None`` if there are none).
 * :func:`snaive_scale`: the denominators above (``power`` 1 or 2); ``None`` when undefined.
+  :func:`snaive_scales`: the MASE denominator of every prefix of a series, the *in-sample*
+  scale of each forecast origin as the M4/M5 competitions use it (the history up to the
+  origin only, not the whole series).
 * :func:`coverage` (share of actuals inside ``[lo, hi]``) and :func:`width` (mean ``hi - lo``).
 * :class:`Tally`: the same sums accumulated online, one per model and series, split by horizon.
 
@@ -19,6 +22,8 @@ M5 for RMSSE)::
 >>> history = [0, 0, 1, 2, 0, 3, 0, 1, 0, 1]  # season 7: |1-0|, |0-0|, |1-1|
 >>> snaive_scale(history, season=7), round(mase(y, yhat, snaive_scale(history, 7)), 3)
 (0.3333333333333333, 2.25)
+>>> snaive_scales(history, season=7)[9:]  # the history before t = 9, then all of it
+[0.5, 0.3333333333333333]
 >>> coverage([1, 5, 9], [0, 0, 0], [2, 4, 10]), width([0, 0], [2, 4])
 (0.6666666666666666, 3.0)
 """
@@ -39,6 +44,7 @@ __all__ = [
     "rmsse",
     "smape",
     "snaive_scale",
+    "snaive_scales",
     "width",
 ]
 
@@ -87,6 +93,17 @@ def snaive_scale(history: Sequence[float], season: int = 7, power: int = 1) -> f
     return scale if scale > 0 else None
 
 
+def snaive_scales(history: Sequence[float], season: int = 7) -> list[float | None]:
+    """``snaive_scale(history[:t], season)`` for every ``t`` in ``0..len(history)`` (the
+    scale of an origin ``t`` that has seen ``history[:t]``), in one pass."""
+    out: list[float | None] = [None] * min(season + 1, len(history) + 1)
+    total = 0.0
+    for t in range(season, len(history)):
+        total += abs(history[t] - history[t - season])
+        out.append(total / (t + 1 - season) if total > 0 else None)
+    return out
+
+
 def mase(y: Sequence[float], yhat: Sequence[float], scale: float | None) -> float:
     """MAE divided by :func:`snaive_scale` (``power=1``) of the training history."""
     if not scale:
@@ -115,12 +132,16 @@ def width(lo: Sequence[float], hi: Sequence[float]) -> float:
 
 @dataclass
 class Tally:
-    """Running sums of one model's errors on one series, per horizon ``1..horizon``.
+    """Running sums of one model's errors on one series, per horizon ``1..horizon``; with each
+    origin's in-sample ``scale`` (:func:`snaive_scales`), also the errors scaled by it.
 
     >>> t = Tally(horizon=2)
-    >>> t.add([1.0, 0.0], [0.5, 1.0], lo={0.8: [0.0, 0.0]}, hi={0.8: [0.9, 0.5]})
+    >>> t.add([1.0, 0.0], [0.5, 1.0], lo={0.8: [0.0, 0.0]}, hi={0.8: [0.9, 0.5]}, scale=0.5)
     >>> t.mae(), t.mae_by_horizon(), t.coverage(0.8), t.width(0.8), t.smape()
     (0.75, [0.5, 1.0], 0.5, 0.7, 66.66666666666667)
+    >>> t.add([2.0, 2.0], [2.0, 2.0], scale=None)  # an origin with no scale: not in mase_is
+    >>> t.mase_in_sample()
+    1.5
     """
 
     horizon: int
@@ -132,6 +153,8 @@ class Tally:
     smape_n: int = 0
     hits: dict[float, int] = field(default_factory=dict)
     widths: dict[float, float] = field(default_factory=dict)
+    scaled_abs: float = 0.0  # sum of |error| / the origin's in-sample scale
+    scaled_n: int = 0
 
     def __post_init__(self) -> None:
         if not self.abs_err:
@@ -143,9 +166,14 @@ class Tally:
         yhat: Sequence[float],
         lo: dict[float, list[float]] | None = None,
         hi: dict[float, list[float]] | None = None,
+        scale: float | None = None,
     ) -> None:
-        """Add one origin's actuals and forecasts (``lo``/``hi`` by coverage level)."""
+        """Add one origin's actuals and forecasts (``lo``/``hi`` by coverage level; ``scale``:
+        the origin's in-sample seasonal-naive MAE, None where it is undefined or zero)."""
         _pairs(y, yhat)
+        if scale:
+            self.scaled_abs += sum(abs(b - a) for a, b in zip(y, yhat, strict=True)) / scale
+            self.scaled_n += len(y)
         for k, (a, b) in enumerate(zip(y, yhat, strict=True)):
             d = b - a
             self.abs_err[k] += abs(d)
@@ -166,6 +194,10 @@ class Tally:
 
     def mae(self) -> float:
         return sum(self.abs_err) / self.n
+
+    def mase_in_sample(self) -> float | None:
+        """Mean of ``|error| / scale`` over the origins that had a scale (M4/M5's MASE)."""
+        return self.scaled_abs / self.scaled_n if self.scaled_n else None
 
     def mae_by_horizon(self) -> list[float]:
         return [v / self.origins() for v in self.abs_err]

@@ -1,19 +1,25 @@
 """The backtest's result: one row per model, a markdown table and (optionally) PNG plots.
 
 A :class:`Row` is computed from per-series :class:`~models.evaluation.metrics.Tally` objects:
-MASE and RMSSE are averaged over series (each scaled by its own seasonal-naive error), the rest is
-pooled over all points. :class:`Scoreboard` renders the rows relative to ``seasonal_naive``
-and writes ``{stem}.md``; with matplotlib installed it also writes ``{stem}-horizon.png``
-(MASE by horizon) and ``{stem}-examples.png`` (actuals, ensemble forecasts and bands).
+MASE and RMSSE are averaged over series (each scaled by its own seasonal-naive error over the
+whole series), the rest is pooled over all points. Beside them, the way forecasting
+competitions (M4, M5) scale: ``MASE is`` is the mean over series of MASE with each origin's
+*in-sample* scale (the history up to that origin), and ``gm rel. sN`` the geometric mean over
+series of the ratio of that MASE to seasonal naive's on the same series (a handful of series
+with a tiny early scale dominate a mean of ratios, not a geometric mean). :class:`Scoreboard`
+renders the rows relative to ``seasonal_naive`` and writes ``{stem}.md``; with matplotlib
+installed it also writes ``{stem}-horizon.png`` (MASE by horizon) and ``{stem}-examples.png``
+(actuals, ensemble forecasts and bands).
 
 >>> from models.evaluation.metrics import Tally
 >>> t = Tally(horizon=1)
->>> t.add([2.0], [1.0], {0.8: [0.0], 0.95: [0.0]}, {0.8: [3.0], 0.95: [4.0]})
->>> row = Row.from_tallies("m", [(t, 2.0, 4.0)], cpu=0.5)
->>> row.mase, row.rmsse, row.coverage80, row.width95
-(0.5, 0.5, 1.0, 4.0)
->>> print(Scoreboard("toy", 1, 1, [row]).to_markdown().splitlines()[4])
-| m | 0.500 | - | 0.500 | 1.00 | 1.00 | -1.00 | 66.7 | 1.00 | 3.00 | 1.00 | 4.00 | 0.5 |
+>>> t.add([2.0], [1.0], {0.8: [0.0], 0.95: [0.0]}, {0.8: [3.0], 0.95: [4.0]}, scale=0.5)
+>>> naive = Tally(horizon=1); naive.add([2.0], [0.0], scale=0.5)
+>>> row = Row.from_tallies("m", [(t, 2.0, 4.0)], cpu=0.5, baseline=[naive])
+>>> row.mase, row.rmsse, row.coverage80, row.width95, row.mase_is, row.gmean_rel_is
+(0.5, 0.5, 1.0, 4.0, 2.0, 0.5)
+>>> print(Scoreboard("toy", 1, 1, [row]).to_markdown().splitlines()[4].replace(" |", "|"))
+| m| 0.500| -| 2.000| 0.500| 0.500| 1.00| 1.00| -1.00| 66.7| 1.00| 3.00| 1.00| 4.00| 0.5|
 """
 
 from __future__ import annotations
@@ -49,12 +55,16 @@ class Row:
     cpu_s: float
     n_series: int
     mase_by_horizon: list[float] = field(default_factory=list)
+    mase_is: float = math.nan  # mean over series of MASE with each origin's in-sample scale
+    gmean_rel_is: float = math.nan  # geometric mean over series of mase_is / seasonal naive's
 
     @classmethod
     def from_tallies(
-        cls, name: str, tallies: Sequence[tuple[Tally, float | None, float | None]], cpu: float
+        cls, name: str, tallies: Sequence[tuple[Tally, float | None, float | None]], cpu: float,
+        baseline: Sequence[Tally] | None = None,
     ) -> Row:
-        """Scores from ``(tally, mase scale, rmsse scale)`` per series."""
+        """Scores from ``(tally, mase scale, rmsse scale)`` per series; ``baseline``: seasonal
+        naive's tallies of the same series, in the same order (for ``gmean_rel_is``)."""
         scaled = [(t, s, s2) for t, s, s2 in tallies if s and s2]
         n = sum(t.n for t, _, _ in tallies) or 1
         h = tallies[0][0].horizon if tallies else 0
@@ -78,7 +88,26 @@ class Row:
             cpu_s=cpu,
             n_series=len(scaled),
             mase_by_horizon=by_h,
+            mase_is=_mean([m for t, _, _ in tallies if (m := t.mase_in_sample()) is not None]),
+            gmean_rel_is=_gmean_ratio([t for t, _, _ in tallies], baseline),
         )
+
+
+def _gmean_ratio(tallies: Sequence[Tally], baseline: Sequence[Tally] | None) -> float:
+    """Geometric mean over series of in-sample MASE over the baseline's (series where either
+    is undefined or zero are left out)."""
+    if baseline is None:
+        return math.nan
+    if len(baseline) != len(tallies):
+        raise ValueError(f"baseline must have a tally per series ({len(tallies)}), "
+                         f"got {len(baseline)}")
+    logs = [math.log(m / b) for t, base in zip(tallies, baseline, strict=True)
+            if (m := t.mase_in_sample()) and (b := base.mase_in_sample())]
+    return math.exp(sum(logs) / len(logs)) if logs else math.nan
+
+
+def _num(x: float) -> str:
+    return "-" if math.isnan(x) else f"{x:.3f}"
 
 
 def _mean(xs: Sequence[float]) -> float:
@@ -106,24 +135,29 @@ class Scoreboard:
 
     def to_markdown(self) -> str:
         head = (
-            "| model | MASE | rel. sN | RMSSE | MAE | RMSE | bias | sMAPE % "
-            "| cov 80 | width 80 | cov 95 | width 95 | CPU s |"
+            "| model | MASE | rel. sN | MASE is | gm rel. sN | RMSSE | MAE | RMSE | bias "
+            "| sMAPE % | cov 80 | width 80 | cov 95 | width 95 | CPU s |"
         )
         lines = [
             f"### {self.name}: {self.n_series} series, {self.n_origins} origins, h = 1..14",
             "",
             head,
-            "|" + "---|" * 13,
+            "|" + "---|" * 15,
         ]
         for r in self.rows:
             rel = self.relative_mase(r.name)
             smape = "-" if r.smape is None else f"{r.smape:.1f}"
             lines.append(
-                f"| {r.name} | {r.mase:.3f} | {'-' if math.isnan(rel) else f'{rel:.3f}'} "
-                f"| {r.rmsse:.3f} | {r.mae:.2f} | {r.rmse:.2f} | {r.bias:.2f} | {smape} "
+                f"| {r.name} | {r.mase:.3f} | {_num(rel)} | {_num(r.mase_is)} "
+                f"| {_num(r.gmean_rel_is)} | {r.rmsse:.3f} | {r.mae:.2f} | {r.rmse:.2f} "
+                f"| {r.bias:.2f} | {smape} "
                 f"| {r.coverage80:.2f} | {r.width80:.2f} | {r.coverage95:.2f} | {r.width95:.2f} "
                 f"| {r.cpu_s:.1f} |"
             )
+        lines += ["", "MASE and rel. sN: each series scaled by its seasonal-naive MAE over the "
+                  "whole series, rel. sN = mean MASE over seasonal naive's; MASE is: each origin "
+                  "scaled by the seasonal-naive MAE of its history (M4/M5), mean over series; "
+                  "gm rel. sN: geometric mean over series of MASE is over seasonal naive's."]
         if self.meta:
             lines += ["", ", ".join(f"{k}: {v}" for k, v in self.meta.items())]
         return "\n".join(lines) + "\n"

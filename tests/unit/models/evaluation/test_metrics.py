@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 
@@ -16,6 +17,7 @@ from models.evaluation.metrics import (
     rmsse,
     smape,
     snaive_scale,
+    snaive_scales,
     width,
 )
 
@@ -63,3 +65,37 @@ def test_tally_matches_the_functions() -> None:
 def test_length_mismatch_rejected() -> None:
     with pytest.raises(ValueError, match="same non-zero length"):
         mae([1.0], [1.0, 2.0])
+
+
+def test_the_in_sample_scale_of_each_origin_is_that_of_its_history_only() -> None:
+    rng = random.Random(5)
+    for n in (0, 3, 7, 8, 40):
+        ys = [float(rng.choice([0, 0, 1, 3, 8])) for _ in range(n)]
+        assert snaive_scales(ys, 7) == [snaive_scale(ys[:t], 7) for t in range(n + 1)]
+
+
+def test_mase_in_sample_scales_each_origin_by_its_own_scale() -> None:
+    t = Tally(horizon=2)
+    t.add([4.0, 0.0], [2.0, 2.0], scale=2.0)  # |e| / 2: 1, 1
+    t.add([1.0, 1.0], [1.0, 4.0], scale=1.0)  # 0, 3
+    t.add([9.0, 9.0], [0.0, 0.0], scale=None)  # no scale at this origin: left out
+    assert t.mase_in_sample() == 5.0 / 4
+    assert Tally(horizon=2).mase_in_sample() is None
+
+
+def test_the_geometric_mean_of_ratios_is_not_dominated_by_one_series() -> None:
+    from models.evaluation.scoreboard import Row
+
+    def tally(err: float, scale: float) -> Tally:
+        t = Tally(horizon=1)
+        t.add([0.0], [err], scale=scale)
+        return t
+
+    # two series: the model is 2x better on one, 100x worse on the other (a tiny early scale)
+    model = [tally(1.0, 1.0), tally(100.0, 0.01)]
+    naive = [tally(2.0, 1.0), tally(1.0, 0.01)]
+    row = Row.from_tallies("m", [(t, 1.0, 1.0) for t in model], 0.0, baseline=naive)
+    assert row.mase_is == pytest.approx((1.0 + 10_000.0) / 2)
+    assert row.gmean_rel_is == pytest.approx(math.sqrt(0.5 * 100.0))
+    with pytest.raises(ValueError, match="a tally per series"):
+        Row.from_tallies("m", [(t, 1.0, 1.0) for t in model], 0.0, baseline=naive[:1])
