@@ -252,6 +252,6 @@ def _report(console: Console, figures: list[Figure], ops: dict[str, str],
         f"p50 {ops.get('latency_p50_ms')} ms, p99 {ops.get('latency_p99_ms')} ms; "
         f"worker RSS {int(ops.get('rss_bytes', 0)) / 2**20:.0f} MiB", soft_wrap=True,
     )
-    console.print("targets (issue 11): single-event messages at least 0.8x the Faust floor, "
+    console.print("targets: single-event messages at least 0.8x the Faust floor, "
                   "envelopes at least 0.5x the ceiling; p99 at most 100 ms at 2,000 events/s",
                   soft_wrap=True)
