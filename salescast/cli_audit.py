@@ -73,36 +73,20 @@ def _offsets(consumer: Any, topic: str) -> dict[int, tuple[int, int]] | None:
 def _read(consumer: Any, topic: str, ends: dict[int, tuple[int, int]],
           sink: Callable[[Record], None], advance: Callable[[int], None]) -> None:
     """Feed ``sink`` every message of ``topic`` below the ``ends`` high watermarks."""
-    from confluent_kafka import KafkaError, TopicPartition
+    from confluent_kafka import KafkaException
 
     from stream.audit import Record
+    from stream.topic_read import read_to_end
 
-    left = {p: high for p, (low, high) in ends.items() if high > low}
-    consumer.assign([TopicPartition(topic, p, ends[p][0]) for p in left])
-    last = time.monotonic()
-    while left:
-        batch = consumer.consume(1000, timeout=0.5)
-        if batch:
-            last = time.monotonic()
-        elif time.monotonic() - last > STALL:
-            raise UserError(f"reading {topic} stalled: no message for {STALL:.0f} s")
-        n = 0
-        for msg in batch:
-            p, err = msg.partition(), msg.error()
-            if err is not None:
-                if err.code() == KafkaError._PARTITION_EOF:
-                    left.pop(p, None)
-                    continue
-                raise UserError(f"reading {topic}: {err}")
-            offset, high = msg.offset(), left.get(p)
-            if high is None or offset >= high:
-                continue
-            sink(Record(p, offset, msg.value(), msg.key()))
-            n += 1
-            if offset + 1 >= high:
-                del left[p]
-        advance(n)
-    consumer.unassign()
+    def record(msg: Any) -> None:
+        sink(Record(msg.partition(), msg.offset(), msg.value(), msg.key()))
+
+    try:
+        read_to_end(consumer, topic, ends, record, stall=STALL, on_batch=advance, batch=1000)
+    except TimeoutError as exc:
+        raise UserError(str(exc)) from None
+    except KafkaException as exc:
+        raise UserError(f"reading {topic}: {exc.args[0]}") from None
 
 
 def redis_counts(url: str, series: Iterable[str]) -> dict[str, int | None]:

@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
+
+from stream.topic_read import read_to_end
 
 __all__ = ["Loaded", "read_partitions"]
 
@@ -66,27 +69,15 @@ def read_partitions(bootstrap: str, topic: str, partitions: list[int],
                         raise
                     time.sleep(0.2)
         out = {p: Loaded({}, None) for p in partitions}
-        todo = {p for p, (lo, hi) in ends.items() if hi > lo}
-        if not todo:
-            return out
-        consumer.assign([TopicPartition(topic, p, ends[p][0]) for p in sorted(todo)])
-        while todo:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{topic}: partitions {sorted(todo)} not read within "
-                                   f"{timeout:g} s")
-            for msg in consumer.consume(num_messages=10_000, timeout=0.2):
-                err = msg.error()
-                if err is not None:  # no end-of-partition events: they are switched off
-                    raise KafkaException(err)
-                part, key, offset = msg.partition(), msg.key(), msg.offset()
-                if (part in todo and key is not None and offset is not None
-                        and offset < ends[part][1]):
-                    out[part].values[key] = msg.value()
-            # done at the end offset (a compacted log may have no record at end - 1)
-            for tp in consumer.position([TopicPartition(topic, p) for p in todo]):
-                if tp.offset >= ends[tp.partition][1]:
-                    todo.discard(tp.partition)
-                    out[tp.partition].last_offset = ends[tp.partition][1] - 1
+
+        def keep(msg: Any) -> None:
+            if (key := msg.key()) is not None:
+                out[msg.partition()].values[key] = msg.value()
+
+        read_to_end(consumer, topic, ends, keep, deadline=deadline)
+        for p, (low, high) in ends.items():
+            if high > low:
+                out[p].last_offset = high - 1
         return out
     finally:
         consumer.close()
