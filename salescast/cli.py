@@ -208,11 +208,14 @@ def token(
 def demo(
     speed: Annotated[float, typer.Option(help="event-time seconds per wall second")] = 43200.0,
     limit: Annotated[int | None, typer.Option(min=1, help="stop the replay after N events")] = None,
+    envelope: Annotated[int, typer.Option(
+        min=0, max=10_000, help="events per message, grouped per partition, as a collector "
+        "batches them (0: one event per message)")] = 100,
 ) -> None:
     """Everything at once: services, data, worker, gateway, replay. Ctrl-C stops it all."""
     from salescast.demo import run_demo
 
-    run_demo(load_settings(), speed=speed, limit=limit, console=console)
+    run_demo(load_settings(), speed=speed, limit=limit, console=console, envelope=envelope)
 
 
 @app.command()
