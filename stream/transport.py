@@ -16,6 +16,13 @@ consumer starts (aiokafka hands ``_fetch_max_wait_ms`` to its fetcher in ``start
 :func:`stream.app.create_app` gives every app this transport.
 ``tests/unit/stream/test_transport.py`` fails if Faust or aiokafka renames what this relies on
 or the wait stops reaching the fetcher.
+
+A seek runs in the consumer thread. Faust's ``ThreadDelegateConsumer._seek`` calls the aiokafka
+consumer from the caller's thread, and aiokafka's ``Fetcher.seek_to`` drops the partition's
+fetched records while the consumer thread may be draining them (``fetched_records``): the
+worker crashed with ``KeyError: TopicPartition(...)`` in the fetcher when its stall recovery
+(:mod:`stream.offsets`) sought back during a demo replay (robinhood/aiokafka#19 reports the
+same crash).
 """
 
 from __future__ import annotations
@@ -41,6 +48,10 @@ class ConsumerThread(driver.AIOKafkaConsumerThread):
         consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when the consumer starts
         return consumer
 
+    async def seek_in_thread(self, partition: Any, offset: int) -> None:
+        """``seek``, for :meth:`call_thread` (run in this thread's event loop)."""
+        self.seek(partition, offset)
+
 
 class Consumer(driver.Consumer):
     """Faust's aiokafka consumer, running :class:`ConsumerThread`, committing by the rules of
@@ -61,6 +72,12 @@ class Consumer(driver.Consumer):
 
     def _new_offset(self, tp: Any) -> int | None:
         return commits.new_offset(self, tp)
+
+    async def _seek(self, partition: Any, offset: int) -> None:
+        """Seek in the consumer thread, where aiokafka's fetcher runs (see the module doc)."""
+        thread = self._thread
+        assert isinstance(thread, ConsumerThread)
+        await thread.call_thread(thread.seek_in_thread, partition, offset)
 
     def ack(self, message: Any) -> bool:
         if commits.skipped(self, message):  # taken, not applied: it comes again

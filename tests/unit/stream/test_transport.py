@@ -14,6 +14,7 @@ import aiokafka.consumer.consumer as aiokafka_consumer
 import pytest
 from faust.transport.consumer import ThreadDelegateConsumer
 from faust.transport.drivers import aiokafka as driver
+from faust.types import TP
 
 from stream.app import create_app
 from stream.transport import FETCH_MAX_WAIT_MS, Consumer, ConsumerThread, Transport
@@ -87,3 +88,25 @@ def test_the_worker_consumer_does_not_record_the_ack_of_a_skipped_message(
         assert list(consumer._acked[tp]) == [1]
 
     asyncio.run(main())
+
+
+def test_a_seek_runs_in_the_consumer_thread(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """aiokafka's fetcher is not thread-safe: a seek from the main thread raced the consumer
+    thread's ``fetched_records`` (KeyError in the fetcher, the worker crashed)."""
+    app = create_app("t-transport-seek", "127.0.0.1:9", datadir=str(tmp_path / "faust"))
+    consumer = app.consumer
+    thread = consumer._thread
+    assert isinstance(thread, ConsumerThread)
+    calls: list[tuple[str, Any, int]] = []
+
+    async def call_thread(method: Any, *args: Any) -> Any:
+        calls.append(("in thread", *args))
+        return await method(*args)
+
+    monkeypatch.setattr(thread, "call_thread", call_thread)
+    monkeypatch.setattr(thread, "seek", lambda tp, offset: calls.append(("seek", tp, offset)))
+    tp = TP("t", 3)
+    asyncio.run(consumer.seek(tp, 42))
+    assert calls == [("in thread", tp, 42), ("seek", tp, 42)]
+    assert consumer._read_offset[tp] == 42  # Faust's own bookkeeping still runs
