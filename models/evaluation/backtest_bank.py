@@ -27,7 +27,7 @@ import numpy as np
 from models.bank import ForecasterBank
 from models.evaluation.backtest_protocol import HORIZON, SEASON, STEP, WARMUP
 from models.evaluation.metrics import Tally, snaive_scale, snaive_scales
-from models.evaluation.scoreboard import Row, Scoreboard
+from models.evaluation.scoreboard import BASELINE, Row, Scoreboard
 
 __all__ = ["evaluate_panel_bank", "BANK_ROW"]
 
@@ -63,14 +63,14 @@ def evaluate_panel_bank(panel: Mapping[str, Sequence[float]], name: str = "panel
         live = t >= 0
         due = live & (t >= WARMUP) & ((t - WARMUP) % STEP == 0) & (t + HORIZON <= lens)
         if due.any():
-            at = rows[due]  # each origin scaled by its own history's seasonal-naive MAE (M4/M5)
+            at = rows[due]
             t0 = time.process_time()
             f = bank.forecast(at, HORIZON)
             cpu += time.process_time() - t0
             for j, i in enumerate(at.tolist()):
                 ti = int(t[i])
                 y = ys[i][ti : ti + HORIZON].tolist()
-                scale = in_sample[i][ti]
+                scale = in_sample[i][ti]  # its history's seasonal-naive MAE (M4/M5)
                 ens[i].add(y, f.yhat[j].tolist(), lo={0.8: f.lo[j].tolist(),
                                                       0.95: f.lo95[j].tolist()},
                            hi={0.8: f.hi[j].tolist(), 0.95: f.hi95[j].tolist()}, scale=scale)
@@ -84,7 +84,7 @@ def evaluate_panel_bank(panel: Mapping[str, Sequence[float]], name: str = "panel
     scored = [i for i, t in enumerate(ens) if t.n]
     base = [naive[i] for i in scored]
     board_rows = [
-        Row.from_tallies("seasonal_naive", [(naive[i], *scales[i]) for i in scored], 0.0,
+        Row.from_tallies(BASELINE, [(naive[i], *scales[i]) for i in scored], 0.0,
                          baseline=base),
         Row.from_tallies(BANK_ROW, [(ens[i], *scales[i]) for i in scored], cpu, baseline=base),
     ]
