@@ -7,7 +7,7 @@ value against the forecast made before it, then forecast(14) with both bands):
 * the bank (:class:`~models.bank.ForecasterBank`): ``close(rows, values)`` then
   ``forecast(rows, 14)`` for ``series`` rows at once;
 * per-object (:func:`~models.factory.default_model` with holidays plus
-  :class:`~models.anomaly.AnomalyDetector`): the same per series, as ``Processor._learn`` does,
+  :class:`~models.bank_anomaly.OneDetector`): the same per series, as ``Processor._learn`` does,
   on the first ``object_series`` series (its cost per series does not depend on how many).
 
 Both run on the same synthetic daily series (intermittent, weekly pattern, fixed seed) after a
@@ -53,13 +53,14 @@ def _time_bank(data: np.ndarray, buckets: int) -> tuple[float, float]:
 
 def _time_objects(data: np.ndarray, buckets: int) -> float:
     """Process seconds per bucket for all series, one object graph per series."""
-    from models.anomaly import AnomalyDetector, Expected
+    from models.anomaly import Expected
+    from models.bank_anomaly import OneDetector
     from models.factory import default_model
 
     models = [default_model(HORIZON, holidays=True) for _ in range(len(data))]
     for m in models:
         m.forecaster.set_day(DAY0)  # type: ignore[attr-defined]
-    dets = [AnomalyDetector() for _ in models]
+    dets = [OneDetector() for _ in models]
     values = data.tolist()
     for t in range(WARMUP):
         for m, ys in zip(models, values, strict=True):
@@ -93,7 +94,7 @@ def run_bank_bench(series: int, buckets: int, object_series: int,
         table.add_column(col, justify="left" if col == "stack" else "right")
     table.add_row("bank (models.bank)", f"{series:,}", f"{bank_s * 1e3:.1f}", f"{bank_us:.2f}",
                   f"{bank_us / TARGET_US:.2f}")
-    table.add_row("per-object (default_model + AnomalyDetector)", f"{n_obj:,}",
+    table.add_row("per-object (default_model + OneDetector)", f"{n_obj:,}",
                   f"{obj_s * 1e3:.1f}", f"{obj_us:.2f}", f"{obj_us / TARGET_US:.2f}")
     console.print(table)
     ratio = obj_us / bank_us

@@ -17,7 +17,14 @@ Redis keys (all under :data:`PREFIX`):
 * :data:`ALERTS_CHANNEL`: pub/sub; one anomaly alert (:data:`ALERT_FIELDS`) per message, with
   ``sid``, its id in :data:`ALERTS_STREAM` (a capped stream, the alert JSON in field
   :data:`ALERT_FIELD` ``a``).
-  :data:`ALERTS_SEEN`: alert ids already published (dedup after a restart).
+  :data:`ALERTS_SEEN`: alert event ids already published (dedup after a restart).
+  :data:`ALERTS_STATE` ``salescast:alerts:state``: hash alert id -> the latest JSON of that
+  alert (``state`` ``open``, ``updated`` or ``resolved``); :data:`ALERTS_GROUP` ``:{kind}``:
+  the stream-wide group alert that partitions' closure/surge alerts join (the sink's
+  bookkeeping); :data:`ALERTS_ACKS` ``salescast:alerts:acks``: hash alert id -> JSON
+  ``{id, by, at, note}``, its latest acknowledgement
+  (the gateway's ``ack`` frame, which also publishes the alert with ``state``
+  ``acknowledged``).
 * :data:`OPS_CHANNEL`: pub/sub, one ops snapshot (:data:`OPS_FIELDS`) about once a second;
   :data:`OPS_LATEST`: the latest one (a string).
 * :func:`worker_ops_key` ``salescast:ops:worker:{name}``: hash of one worker's running figures
@@ -51,11 +58,11 @@ from typing import Any
 
 __all__ = [
     "PREFIX", "INDEX_KEY", "UPDATES_CHANNEL", "WORKERS_INDEX", "REBALANCES_KEY", "WORKER_TTL_S",
-    "REBALANCES_KEPT", "worker_ops_key", "ALERTS_CHANNEL",
-    "ALERTS_STREAM", "ALERTS_SEEN", "OPS_CHANNEL", "OPS_LATEST", "MODELS_CHANNEL",
+    "REBALANCES_KEPT", "worker_ops_key", "ALERTS_CHANNEL", "ALERTS_STATE", "ALERTS_ACKS",
+    "ALERTS_STREAM", "ALERTS_SEEN", "ALERTS_GROUP", "OPS_CHANNEL", "OPS_LATEST", "MODELS_CHANNEL",
     "MODEL_CURRENT", "MOVERS_KEY", "MOVERS_INFO", "EPOCH_KEY", "series_hash",
     "VERSION_FIELD", "LIVE_FIELD", "FORECAST_FIELD", "ALERT_FIELD", "CHANNELS", "LIVE_FIELDS",
-    "FORECAST_PART_FIELDS", "ALERT_FIELDS", "OPS_FIELDS",
+    "FORECAST_PART_FIELDS", "ALERT_FIELDS", "GROUP_ALERT_FIELDS", "OPS_FIELDS",
     "SeriesWrite", "dumps", "merge_snapshot", "live_part", "decode_alert", "mover_item",
     "server_frame", "update_frame", "alert_update_frame", "ops_frame",
 ]
@@ -70,6 +77,9 @@ REBALANCES_KEPT = 50
 ALERTS_CHANNEL = f"{PREFIX}:alerts"
 ALERTS_STREAM = f"{PREFIX}:alerts:stream"
 ALERTS_SEEN = f"{PREFIX}:alerts:seen"
+ALERTS_STATE = f"{PREFIX}:alerts:state"  #: hash: alert id -> its latest JSON (the worker's sink)
+ALERTS_ACKS = f"{PREFIX}:alerts:acks"  #: hash: alert id -> its latest acknowledgement (gateway)
+ALERTS_GROUP = f"{PREFIX}:alerts:group"  #: + ":{kind}": the stream-wide group alert (the sink)
 OPS_CHANNEL = f"{PREFIX}:ops"
 OPS_LATEST = f"{PREFIX}:ops:latest"
 MODELS_CHANNEL = f"{PREFIX}:models"
@@ -91,8 +101,14 @@ LIVE_FIELDS = ("series", "version", "events", "event_ts", "open", "bucket_second
 #: The fields of the forecast part of a series (written when a bucket closes).
 FORECAST_PART_FIELDS = ("bucket_seconds", "actuals", "forecast")
 #: The fields of an anomaly alert (``models.anomaly.make_alert``); published with ``sid`` too.
-ALERT_FIELDS = ("id", "series", "bucket", "bucket_end", "actual", "expected", "lo", "hi",
-                "lo95", "hi95", "score", "severity", "kind", "model_version", "detected_at")
+ALERT_FIELDS = ("id", "event_id", "state", "scope", "series", "kind", "severity", "since",
+                "buckets", "bucket", "bucket_end", "actual", "expected", "lo", "hi", "lo95",
+                "hi95", "score", "model_version", "detected_at")
+#: The fields of a group (shop-wide) alert (``models.anomaly.group_message``; the sink adds
+#: ``partitions`` and drops ``partition`` when it merges the partitions' messages).
+GROUP_ALERT_FIELDS = ("id", "event_id", "state", "scope", "series", "kind", "severity", "since",
+                      "bucket", "bucket_end", "series_affected", "active", "usual", "partition",
+                      "detected_at")
 #: The fields of an ops snapshot (``stream.monitor.ops_snapshot``).
 OPS_FIELDS = ("t", "groups", "events_per_s", "latency_ms", "events", "alerts", "worker_seen_s",
               "deadletters", "models", "lag_alert", "lag_threshold", "workers", "rebalances")

@@ -2,10 +2,12 @@
 
 A token is ``base64url(JSON claims) + "." + base64url(HMAC-SHA256(secret, first part))``. The
 claims say which channels (``forecasts``, ``actuals``, ``alerts``, ``ops``) and which series
-patterns (globs) the holder may read, until when (``exp``, unix seconds), and carry a token id
-(``jti``) that the gateway uses to limit connections per token. The secret is
-``SALESCAST_AUTH_SECRET``; without one, auth is off and :data:`OPEN` grants everything (local
-development only). ``salescast token`` mints tokens.
+patterns (globs) the holder may read, until when (``exp``, unix seconds), which
+:data:`ACTIONS` it may take besides reading (``actions``, optional: ``ack`` acknowledges
+alerts; a token without the claim may take none), and carry a token id (``jti``) that the
+gateway uses to limit connections per token. The secret is ``SALESCAST_AUTH_SECRET``; without
+one, auth is off and :data:`OPEN` grants everything (local development only).
+``salescast token`` mints tokens.
 
 >>> tok = mint("s3cret", channels=["forecasts"], patterns=["851*"], ttl=60, now=1000)
 >>> c = verify("s3cret", tok, now=1030)
@@ -19,6 +21,9 @@ gateway.auth.AuthError: token expired at 1060
 Traceback (most recent call last):
 ...
 gateway.auth.AuthError: bad token signature
+>>> c.can("ack"), verify("s3cret", mint("s3cret", ["alerts"], ["*"], 60, 1000,
+...                                     actions=["ack"]), now=1030).can("ack"), OPEN.can("ack")
+(False, True, True)
 """
 
 from __future__ import annotations
@@ -34,9 +39,11 @@ from fnmatch import fnmatchcase
 from contracts.wire import CHANNELS
 from gateway.errors import GatewayError
 
-__all__ = ["CHANNELS", "Claims", "AuthError", "OPEN", "mint", "verify"]
+__all__ = ["ACTIONS", "CHANNELS", "Claims", "AuthError", "OPEN", "mint", "verify"]
 
 MAX_TOKEN_LEN = 2048
+#: What a token may grant besides reading: ``ack``, acknowledging alerts.
+ACTIONS = ("ack",)
 
 
 class AuthError(GatewayError, ValueError):
@@ -58,6 +65,11 @@ class Claims:
     patterns: tuple[str, ...]
     exp: float
     jti: str
+    actions: tuple[str, ...] = ()
+
+    def can(self, action: str) -> bool:
+        """May the holder take ``action`` (one of :data:`ACTIONS`)?"""
+        return action in self.actions
 
     def allows_channel(self, channel: str) -> bool:
         return channel in self.channels
@@ -69,6 +81,20 @@ class Claims:
         """May the holder read ``series`` (``None``: a channel without series, ops) on
         ``channel``?"""
         return self.allows_channel(channel) and (series is None or self.allows_series(series))
+
+    def allows_alert(self, series: str) -> bool:
+        """May the holder read an alert of ``series``? A group alert (series ``*``) needs the
+        ``*`` pattern itself, not just a glob that happens to match the text ``*``.
+
+        >>> c = Claims(("alerts",), ("851*", "?"), 1e9, "t")
+        >>> c.allows_alert("85123A"), c.allows_alert("22423"), c.allows_alert("*")
+        (True, False, False)
+        >>> OPEN.allows_alert("*")
+        True
+        """
+        if not self.allows_channel("alerts"):
+            return False
+        return self.allows_pattern("*") if series == "*" else self.allows_series(series)
 
     def allows_pattern(self, pattern: str) -> bool:
         """A pattern subscription is allowed when a granted pattern covers every series it can
@@ -83,7 +109,7 @@ class Claims:
 
 
 #: What everybody gets when the gateway runs without a secret.
-OPEN = Claims(CHANNELS, ("*",), float("inf"), "open")
+OPEN = Claims(CHANNELS, ("*",), float("inf"), "open", ACTIONS)
 
 
 def _b64(data: bytes) -> str:
@@ -99,8 +125,9 @@ def _sign(secret: str, body: str) -> str:
 
 
 def mint(secret: str, channels: list[str], patterns: list[str], ttl: float, now: float,
-         jti: str | None = None) -> str:
-    """A signed token valid for ``ttl`` seconds from ``now``."""
+         jti: str | None = None, actions: list[str] | None = None) -> str:
+    """A signed token valid for ``ttl`` seconds from ``now`` (``actions``: some of
+    :data:`ACTIONS`; none by default)."""
     if not secret:
         raise ValueError("an auth secret is needed to mint tokens (SALESCAST_AUTH_SECRET)")
     bad = [c for c in channels if c not in CHANNELS]
@@ -110,8 +137,12 @@ def mint(secret: str, channels: list[str], patterns: list[str], ttl: float, now:
         raise ValueError("patterns must be 1..64-character globs, at least one")
     if ttl <= 0:
         raise ValueError(f"ttl must be > 0 seconds, got {ttl}")
-    claims = {"ch": channels, "p": patterns, "exp": int(now + ttl),
-              "jti": jti or secrets.token_hex(6)}
+    if any(a not in ACTIONS for a in actions or ()):
+        raise ValueError(f"actions must be some of {', '.join(ACTIONS)}; got {actions}")
+    claims: dict[str, object] = {"ch": channels, "p": patterns, "exp": int(now + ttl),
+                                 "jti": jti or secrets.token_hex(6)}
+    if actions:
+        claims["actions"] = sorted(set(actions))
     body = _b64(json.dumps(claims, separators=(",", ":")).encode())
     return f"{body}.{_sign(secret, body)}"
 
@@ -130,8 +161,12 @@ def verify(secret: str, token: object, now: float) -> Claims:
         channels = tuple(str(c) for c in raw["ch"])
         patterns = tuple(str(p) for p in raw["p"])
         exp, jti = float(raw["exp"]), str(raw["jti"])
+        acts = raw.get("actions", [])  # absent from tokens minted before actions existed
+        if not isinstance(acts, list):
+            raise TypeError("actions must be a list")
+        actions = tuple(str(a) for a in acts)
     except (ValueError, KeyError, TypeError):
         raise AuthError("malformed token claims") from None
     if now >= exp:
         raise AuthError(f"token expired at {int(exp)}", code="token_expired")
-    return Claims(channels, patterns, exp, jti)
+    return Claims(channels, patterns, exp, jti, actions)

@@ -14,11 +14,14 @@ Every frame is one JSON object with a ``type``. Client to server:
 * ``{"type": "movers", "limit": 20}``: the series whose last closed bucket was furthest from
   its forecast.
 * ``{"type": "ping"}``.
+* ``{"type": "ack", "id": "<alert id>", "note": "..."}``: acknowledge an alert (a token with
+  the ``ack`` action; ``note`` optional, at most 200 characters).
 
-Any client frame may carry an ``"id"`` (string or number) echoed in the reply.
+Any client frame may carry an ``"id"`` (string or number) echoed in the reply; an ``ack``'s
+``id`` is the alert's id, and is required.
 
 Server to client: ``hello``, ``authed``, ``subscribed``, ``unsubscribed``, ``snapshot``,
-``update``, ``series``, ``movers``, ``pong`` and ``error`` (with a ``code`` from
+``update``, ``series``, ``movers``, ``pong``, ``acked`` and ``error`` (with a ``code`` from
 :data:`ERROR_CODES`), encoded by :mod:`contracts.wire` (with the payloads they carry).
 
 >>> Subscribe.parse({"type": "subscribe", "pattern": "851*"})
@@ -38,26 +41,15 @@ from typing import Any, ClassVar, Self
 from contracts.wire import CHANNELS
 from gateway.errors import GatewayError
 
-__all__ = [
-    "FrameError",
-    "Auth",
-    "Movers",
-    "CHANNELS",
-    "Subscribe",
-    "Unsubscribe",
-    "ListSeries",
-    "Ping",
-    "ClientFrame",
-    "ERROR_CODES",
-    "parse_client_frame",
-    "nests_deeper_than",
-]
+__all__ = ["FrameError", "Ack", "Auth", "Movers", "CHANNELS", "Subscribe", "Unsubscribe",
+           "ListSeries", "Ping", "ClientFrame", "ERROR_CODES", "parse_client_frame",
+           "nests_deeper_than"]
 
 PROTOCOL_VERSION = 1
 MAX_ID_LEN = 64
 MAX_PATTERN_LEN = 64
 MAX_LIST_LIMIT = 1000
-
+MAX_NOTE_LEN = 200
 MAX_TOKEN_LEN = 2048
 MAX_DEPTH = 32  #: deepest nesting of arrays/objects a client frame may have
 
@@ -65,8 +57,7 @@ MAX_DEPTH = 32  #: deepest nesting of arrays/objects a client frame may have
 ERROR_CODES = frozenset(
     {"bad_json", "bad_frame", "unknown_type", "too_large", "too_many_subscriptions",
      "unauthorized", "token_expired", "forbidden", "rate_limited", "too_many_connections",
-     "unavailable"}
-)
+     "unavailable", "unknown_alert"})
 
 
 class FrameError(GatewayError, ValueError):
@@ -208,9 +199,31 @@ class Ping:
         return cls(_frame_id(obj))
 
 
-ClientFrame = Subscribe | Unsubscribe | ListSeries | Ping | Auth | Movers
+@dataclass(frozen=True)
+class Ack:
+    """Acknowledge alert ``id`` (also the frame id that replies echo); ``note``: one line."""
+
+    id: str
+    note: str | None = None
+
+    @classmethod
+    def parse(cls, obj: dict[str, Any]) -> Ack:
+        aid, note = obj.get("id"), obj.get("note")
+        if aid is None:
+            raise FrameError("ack needs an 'id': the id of the alert to acknowledge")
+        if not isinstance(aid, str) or not 0 < len(aid) <= MAX_ID_LEN or not aid.isprintable():
+            raise FrameError(f"ack 'id' must be an alert id: a string of 1..{MAX_ID_LEN} "
+                             "printable characters")
+        if note is not None and not (isinstance(note, str) and len(note) <= MAX_NOTE_LEN
+                                     and note.isprintable()):
+            raise FrameError(f"ack 'note' must be one line of at most {MAX_NOTE_LEN} characters")
+        return cls(aid, note or None)
+
+
+ClientFrame = Subscribe | Unsubscribe | ListSeries | Ping | Auth | Movers | Ack
 
 _PARSERS: dict[str, Any] = {
+    "ack": Ack,
     "auth": Auth,
     "movers": Movers,
     "subscribe": Subscribe,

@@ -1,8 +1,9 @@
 """What a client's :class:`~gateway.protocol.Session` asks the server to do, sans I/O.
 
 A session answers each frame with a list of these: text to send (:class:`Reply`), Redis reads
-to carry out (:class:`SnapshotRequest`, :class:`ListRequest`, :class:`MoversRequest`), a token
-slot to take (:class:`AuthRequest`), or a close (:class:`Close`).
+to carry out (:class:`SnapshotRequest`, :class:`ListRequest`, :class:`MoversRequest`), an
+alert to acknowledge (:class:`AckRequest`), a token slot to take (:class:`AuthRequest`), or a
+close (:class:`Close`).
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from dataclasses import dataclass, field
 
 from gateway.auth import Claims
 
-__all__ = ["Reply", "SnapshotRequest", "ListRequest", "MoversRequest", "AuthRequest", "Close",
-           "Output"]
+__all__ = ["Reply", "SnapshotRequest", "ListRequest", "MoversRequest", "AckRequest",
+           "AuthRequest", "Close", "Output"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,18 @@ class MoversRequest:
 
 
 @dataclass(frozen=True)
+class AckRequest:
+    """Acknowledge alert ``id`` for a holder of ``claims`` (who has the ``ack`` action), at
+    ``at`` (unix seconds), if the alert exists and the claims may read it
+    (:func:`gateway.acks.acknowledge` decides)."""
+
+    id: str
+    note: str | None
+    claims: Claims
+    at: float
+
+
+@dataclass(frozen=True)
 class AuthRequest:
     """The client authenticated: the server checks its connections-per-token limit."""
 
@@ -65,4 +78,4 @@ class Close:
     reason: str
 
 
-Output = Reply | SnapshotRequest | ListRequest | MoversRequest | AuthRequest | Close
+Output = Reply | SnapshotRequest | ListRequest | MoversRequest | AckRequest | AuthRequest | Close

@@ -3,9 +3,9 @@
 A :class:`Session` holds one client's state: whether it has authenticated and what its token
 grants, its subscriptions per channel, and its message-rate budget. The server feeds it each
 received frame with :meth:`Session.receive`, which never raises on bad input: a bad frame
-becomes an ``error`` frame. What needs I/O (snapshots from Redis, listing series, top movers)
-comes back as a request object for the server to carry out; :class:`Close` asks the server to
-close the connection (an abusive client).
+becomes an ``error`` frame. What needs I/O (snapshots from Redis, listing series, top movers,
+acknowledging an alert) comes back as a request object for the server to carry out;
+:class:`Close` asks the server to close the connection (an abusive client).
 
 >>> s = Session(max_frame=4096, max_subscriptions=2)
 >>> out = s.receive('{"type": "subscribe", "series": "A", "id": 1}')
@@ -43,6 +43,7 @@ from gateway.auth import OPEN, AuthError, Claims, verify
 from gateway.limits import RateLimit
 from gateway.messages import (
     PROTOCOL_VERSION,
+    Ack,
     Auth,
     FrameError,
     ListSeries,
@@ -53,6 +54,7 @@ from gateway.messages import (
     parse_client_frame,
 )
 from gateway.outputs import (
+    AckRequest,
     AuthRequest,
     Close,
     ListRequest,
@@ -63,7 +65,7 @@ from gateway.outputs import (
 )
 
 __all__ = ["Session", "Reply", "SnapshotRequest", "ListRequest", "MoversRequest", "Close",
-           "AuthRequest", "Output"]
+           "AckRequest", "AuthRequest", "Output"]
 
 
 CLOSE_POLICY = 1008  #: WebSocket close code "policy violation"
@@ -148,6 +150,8 @@ class Session:
         names, patterns = subs
         if series not in names and not any(fnmatchcase(series, p) for p in patterns):
             return False
+        if channel == "alerts":
+            return self.claims.allows_alert(series)
         return self.claims.allows_series(series)
 
     def resync_requests(self, alerts_since: str | None = None) -> list[SnapshotRequest]:
@@ -210,12 +214,25 @@ class Session:
             return [MoversRequest(frame.limit, frame.id)]
         if isinstance(frame, Subscribe):
             return self._subscribe(frame)
+        if isinstance(frame, Ack):
+            return self._ack(frame)
         return self._unsubscribe(frame)
+
+    def _ack(self, frame: Ack) -> list[Output]:
+        """An alert acknowledgement for the server to carry out (:mod:`gateway.acks`)."""
+        claims = self.claims
+        assert claims is not None
+        if not claims.can("ack"):
+            return [_error("forbidden", "the token does not grant the 'ack' action", frame.id)]
+        if not claims.allows_channel("alerts"):
+            return [_error("forbidden", "the token does not grant channel 'alerts'", frame.id)]
+        return [AckRequest(frame.id, frame.note, claims, self.clock())]
 
     def _auth(self, frame: Auth) -> list[Output]:
         if self.secret is None:
             return [Reply(server_frame("authed", channels=list(OPEN.channels),
-                                       patterns=list(OPEN.patterns), id=frame.id))]
+                                       patterns=list(OPEN.patterns),
+                                       actions=list(OPEN.actions), id=frame.id))]
         try:
             claims = verify(self.secret, frame.token, self.clock())
         except AuthError as exc:
@@ -225,7 +242,8 @@ class Session:
         for channel in [c for c in self.subs if not claims.allows_channel(c)]:
             del self.subs[channel]
         ack = server_frame("authed", channels=list(claims.channels),
-                           patterns=list(claims.patterns), expires=int(claims.exp), id=frame.id)
+                           patterns=list(claims.patterns), expires=int(claims.exp),
+                           actions=list(claims.actions) or None, id=frame.id)
         return [Reply(ack), AuthRequest(claims)]
 
     def _subscribe(self, frame: Subscribe) -> list[Output]:

@@ -65,8 +65,11 @@ def route(source: str, data: str) -> list[Routed]:
                        f"actuals\0{series}", live)]
     if source == ALERTS_CHANNEL:
         series = str(body["series"])
-        frame = alert_update_frame(series, body.get("sid"), data)
-        return [Routed("alerts", series, frame, f"alerts\0{body['id']}", body)]  # never merged
+        frame = alert_update_frame(series, body.get("sid"), data)  # data passed through whole
+        # one slot per message (event_id; id before alerts had a lifecycle): never merged, so
+        # a slow client still sees every state an alert went through
+        slot = f"alerts\0{body.get('event_id') or body['id']}"
+        return [Routed("alerts", series, frame, slot, body)]
     if source == OPS_CHANNEL:
         return [Routed("ops", None, ops_frame("update", data), "ops", body)]
     raise ValueError(f"not a gateway channel: {source!r}")

@@ -1,10 +1,11 @@
 """The open client connections: each one's protocol session, queue and writer; their closes.
 
 Per connection, a reader feeds each frame to its sans-I/O :class:`~gateway.protocol.Session`
-and carries out what comes back (replies, snapshot/list/movers reads through
-:class:`~gateway.store.Store`, the per-token connection cap, closes), and a writer drains its
-latest-value-wins queue (:mod:`gateway.fanout`). A housekeeping task closes connections past
-their auth deadline and clients that do not read their socket (:class:`~gateway.limits.StallWatch`).
+and carries out what comes back (replies, snapshot/list/movers reads and alert
+acknowledgements through :class:`~gateway.store.Store`, the per-token connection cap, closes),
+and a writer drains its latest-value-wins queue (:mod:`gateway.fanout`). A housekeeping task
+closes connections past their auth deadline and clients that do not read their socket
+(:class:`~gateway.limits.StallWatch`).
 A close that the client does not answer within :data:`CLOSE_GRACE_S` is cut.
 """
 
@@ -26,6 +27,7 @@ from websockets.protocol import State
 
 from contracts.wire import server_frame
 from gateway import outputs as out
+from gateway.acks import acknowledge, new_event_id
 from gateway.fanout import Fanout, LatestQueue
 from gateway.limits import Admission, StallWatch, TokenSlots
 from gateway.prometheus import GatewayMetrics
@@ -146,7 +148,8 @@ class Clients:
                     message=f"at most {self.max_connections_per_token} connections per token"))
                 await conn.close(1008, "too many connections for this token")
                 return False
-            needs_redis = isinstance(o, out.SnapshotRequest | out.ListRequest | out.MoversRequest)
+            needs_redis = isinstance(o, out.SnapshotRequest | out.ListRequest | out.MoversRequest
+                                     | out.AckRequest)
             try:
                 if needs_redis and not self.redis_ok():
                     raise RedisError("the Redis feed is down")
@@ -173,6 +176,13 @@ class Clients:
         elif isinstance(o, out.MoversRequest):
             items = await self.store.movers(session, o.limit)
             await conn.send(server_frame("movers", items=items, id=o.id))
+        elif isinstance(o, out.AckRequest):
+            reply, write = acknowledge(o, await self.store.alert_state(o.id), new_event_id())
+            if write is not None:
+                await self.store.write_ack(o.id, write)
+            if reply.error is not None:
+                self.metrics.errors.labels(reply.error).inc()
+            await conn.send(reply.text)
 
     # -- closes -------------------------------------------------------------------------
     def drop(self, conn: ServerConnection, code: int, reason: str) -> None:

@@ -1,4 +1,5 @@
-"""What the gateway reads from Redis: series states, the series index, alerts, ops, movers.
+"""What the gateway reads from Redis: series states, the series index, alerts, ops, movers;
+and the one thing it writes, alert acknowledgements (:meth:`Store.write_ack`).
 
 :class:`Store` turns a client's :class:`~gateway.protocol.SnapshotRequest` into the frames to
 send (:meth:`Store.snapshot_frames`). After a Redis outage the gateway sends every client
@@ -15,6 +16,10 @@ from typing import Any, TypeVar
 import redis.asyncio as aioredis
 
 from contracts.wire import (
+    ALERT_FIELD,
+    ALERTS_ACKS,
+    ALERTS_CHANNEL,
+    ALERTS_STATE,
     ALERTS_STREAM,
     FORECAST_FIELD,
     INDEX_KEY,
@@ -29,13 +34,25 @@ from contracts.wire import (
     series_hash,
     server_frame,
 )
+from gateway.acks import AckWrite, ack_of
 from gateway.protocol import Session, SnapshotRequest
 
 __all__ = ["Store", "MAX_PATTERN_SNAPSHOTS", "ALERTS_SNAPSHOT"]
 
 MAX_PATTERN_SNAPSHOTS = 200
 ALERTS_SNAPSHOT = 50
+ALERTS_KEPT = 10_000  #: the alerts stream's cap, as the worker's sink trims it (approximately)
 T = TypeVar("T")
+
+# KEYS[1] acks hash, KEYS[2] alerts stream; ARGV: alert id, ack record, alert JSON, channel,
+# max stream length. The alert JSON published carries its stream id as "sid", as the sink's.
+_ACK_LUA = f"""
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local sid = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', '{ALERT_FIELD}', ARGV[3])
+local body = string.sub(ARGV[3], 1, -2) .. ',"sid":"' .. sid .. '"}}'
+redis.call('PUBLISH', ARGV[4], body)
+return sid
+"""
 
 
 class Store:
@@ -45,6 +62,7 @@ class Store:
                  ) -> None:
         self.redis = redis
         self._cache = cache
+        self._ack_script: Any = None
 
     def shared(self) -> Store:
         """A view whose reads are made once and shared (for a burst of snapshots)."""
@@ -95,23 +113,52 @@ class Store:
                                                             count=ALERTS_SNAPSHOT) or []))
         return await self._once(("alerts", since), read)
 
+    async def acks(self, since: str | None, ids: list[str]) -> dict[str, Any]:
+        """The acknowledgements of the alerts ``ids`` (those of :meth:`alert_rows` ``since``)."""
+        async def read() -> dict[str, Any]:
+            if not ids:
+                return {}
+            records = await self.redis.hmget(ALERTS_ACKS, ids)
+            return {i: a for i, r in zip(ids, records, strict=True) if (a := ack_of(r))}
+        return await self._once(("acks", since), read)
+
     async def alerts(self, session: Session, out: SnapshotRequest) -> list[dict[str, Any]]:
-        """Recent alerts for an alerts subscription that the session may read."""
-        rows = await self.alert_rows(out.since if isinstance(out.since, str) else None)
+        """Recent alerts for an alerts subscription that the session may read; those of an
+        acknowledged alert carry its latest ``ack``."""
+        since = out.since if isinstance(out.since, str) else None
+        rows = await self.alert_rows(since)
+        decoded = [a for a in (decode_alert(f, sid) for sid, f in rows) if a is not None]
         alerts = []
-        for sid, fields in rows:
-            alert = decode_alert(fields, sid)
-            if alert is None:
-                continue
+        for alert in decoded:
             series = str(alert.get("series", ""))
             if out.series is not None and series != out.series:
                 continue
             if out.pattern is not None and not fnmatchcase(series, out.pattern):
                 continue
-            if session.claims is None or not session.claims.allows_series(series):
+            if session.claims is None or not session.claims.allows_alert(series):
                 continue
             alerts.append(alert)
+        if alerts:
+            acks = await self.acks(since, sorted({str(a.get("id")) for a in decoded}))
+            for alert in alerts:
+                ack = acks.get(str(alert.get("id")))
+                if ack is not None and "ack" not in alert:
+                    alert["ack"] = ack
         return alerts
+
+    async def alert_state(self, alert_id: str) -> str | None:
+        """The latest JSON of alert ``alert_id`` (``None``: no such alert)."""
+        value = await self.redis.hget(ALERTS_STATE, alert_id)
+        return None if value is None else str(value)
+
+    async def write_ack(self, alert_id: str, write: AckWrite) -> str:
+        """Record an acknowledgement, add the ``acknowledged`` alert to the alerts stream and
+        publish it, at once; returns its stream id."""
+        if self._ack_script is None:
+            self._ack_script = self.redis.register_script(_ACK_LUA)
+        sid = await self._ack_script(keys=[ALERTS_ACKS, ALERTS_STREAM], args=[
+            alert_id, write.record, write.message, ALERTS_CHANNEL, ALERTS_KEPT])
+        return str(sid)
 
     async def snapshot_frames(self, session: Session, out: SnapshotRequest
                               ) -> AsyncIterator[str]:

@@ -1,59 +1,51 @@
-"""Anomaly scoring of a closed bucket against the forecast made for it, plus a level-shift signal.
+"""Anomaly alerts: what was expected of a bucket, and the lifecycle of an alert.
 
-When a bucket closes, the worker asks :class:`AnomalyDetector` to score its actual against the
-forecast the series' model had made *before* learning it (h = 1 for the next bucket, h = k when
-several buckets close at once), using that forecast's 80% and 95% conformal bands:
+When a bucket closes, the worker scores its actual against the forecast the series' model had
+made *before* learning it (:class:`Expected`), with the count-aware rules of
+:class:`~models.bank_anomaly.DetectorBank`. An anomaly that goes on for several buckets is one
+alert: :func:`track` keeps each series' open alert and turns the findings of its buckets into
+lifecycle messages, all with the alert's ``id``:
 
-* ``score`` is the distance from the point forecast in units of the 95% band's half-width
-  (at least one unit), so ``|score| > 1`` means outside the 95% band; positive above;
-* an alert needs the actual outside the 95% band *and* either more than a half-width beyond
-  it, or improbable for a count with the forecast as its mean (Poisson tail probability below
-  ``1e-4``: this catches a busy SKU selling nothing, whose 95% band often reaches down to 0);
-  outside the 95% band alone would alert on ~1 bucket in 40 (measured: precision 0.17);
-* severity: ``critical`` when more than twice the half-width beyond the band or the tail
-  probability is below ``1e-7``, else ``warning``; outside the 80% band only is ``info``
-  (never an alert);
-* kind: ``spike`` (above) or ``drop`` (below); and ``level_shift`` when a two-sided
-  Page-Hinkley test (:class:`river.drift.PageHinkley`) on the standardised residuals finds a
-  lasting change (the detector then restarts).
+* ``open``: the first anomalous bucket (``since`` is its start);
+* ``updated``: a further anomalous bucket in the same direction (a spike followed by a level
+  shift up is one alert; its ``kind`` becomes ``level_shift``, its ``severity`` the worst seen,
+  ``buckets`` counts them);
+* ``resolved``: the first bucket that is not anomalous (or one in the other direction, which
+  opens a new alert).
 
-No alert before the model has seen ``warmup`` buckets, and none on tiny counts: a deviation
-of less than ``min_abs`` units never alerts (a SKU forecast at 0.2 selling 2 is not news).
-Precision and recall on synthetic injections: :mod:`models.evaluation.anomaly_eval`
-(``salescast alerts eval``).
+Every message has its own ``event_id`` (consumers and the Redis sink deduplicate on it: a
+replay after a restart scores the same buckets again and gets the same ids). Nothing in an
+alert depends on wall time; ``detected_at`` is the bucket's end (event time). Shop-wide
+events (closures, surges) are *group* alerts (``scope: "group"``, ``series: "*"``), made by
+:mod:`models.activity` with :func:`group_message`.
 
-Alert ids are a hash of (series, bucket start, kind): the same bucket scored again after a
-worker restart gives the same id, so consumers (and the Redis sink) deduplicate. Nothing in an
-alert depends on wall time; ``detected_at`` is the bucket's end (event time).
-
->>> det = AnomalyDetector()
->>> expect = Expected(yhat=10.0, lo=7.0, hi=13.0, lo95=5.0, hi95=15.0)
->>> det.score(12.0, expect) is None  # inside the 80% band
-True
->>> det.score(14.0, expect).severity  # outside 80%, inside 95%: no alert
-'info'
->>> det.score(16.0, expect).alert  # just outside 95%, and not improbable for a count
-False
->>> s = det.score(40.0, expect)
->>> s.kind, s.severity, round(s.score, 1)
-('spike', 'critical', 6.0)
+>>> e = Expected(yhat=10.0, lo=7.0, hi=13.0, lo95=5.0, hi95=15.0)
+>>> open_, msgs = track(None, "A", 0, 86400, 40.0, e, Finding("spike", "critical", 6.0), "m")
+>>> [(m["state"], m["kind"], m["buckets"]) for m in msgs]
+[('open', 'spike', 1)]
+>>> open_, msgs = track(open_, "A", 86400, 172800, 41.0, e,
+...                     Finding("level_shift", "warning", 6.2), "m")
+>>> [(m["state"], m["kind"], m["severity"], m["buckets"]) for m in msgs]
+[('updated', 'level_shift', 'critical', 2)]
+>>> open_, msgs = track(open_, "A", 172800, 259200, 11.0, e, None, "m")
+>>> [(m["state"], m["since"], m["bucket"]) for m in msgs], open_
+([('resolved', 0, 172800)], None)
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import dataclass
 from typing import Any
 
-from river.drift import PageHinkley
-
-__all__ = ["Expected", "Score", "AnomalyDetector", "alert_id", "count_tail", "make_alert",
-           "SEVERITIES", "KINDS"]
+__all__ = ["Expected", "Finding", "SEVERITIES", "KINDS", "GROUP_KINDS", "STATES", "alert_id",
+           "track", "group_message"]
 
 SEVERITIES = ("info", "warning", "critical")
-MIN_HALF_WIDTH = 1.0
 KINDS = ("spike", "drop", "level_shift")
+GROUP_KINDS = ("closure", "surge")  # shop-wide events (models.activity)
+STATES = ("open", "updated", "resolved")  # the gateway adds "acknowledged"
+MIN_HALF_WIDTH = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,44 +66,17 @@ class Expected:
 
 
 @dataclass(frozen=True, slots=True)
-class Score:
-    """One scored bucket. ``alert`` says whether it is worth an alert (warning or worse)."""
+class Finding:
+    """One anomalous bucket: ``kind`` in :data:`KINDS`, ``severity`` warning or critical,
+    ``score`` the signed distance from the forecast in 95% half-widths."""
 
     kind: str
     severity: str
     score: float
-    alert: bool
 
-
-def count_tail(actual: float, mean: float, upper: bool) -> float:
-    """Poisson tail probability: ``P(Y >= actual)`` if ``upper`` else ``P(Y <= actual)``.
-
-    >>> round(count_tail(0, 10.0, upper=False), 6)  # a day of no sales expecting 10
-    4.5e-05
-    >>> count_tail(12, 10.0, upper=True) > 0.2
-    True
-    """
-    mu = max(mean, 1e-3)
-    if upper:
-        k = math.ceil(actual)
-        if k <= 0:
-            return 1.0
-        term = math.exp(-mu + k * math.log(mu) - math.lgamma(k + 1))  # P(Y = k), then upwards
-        total, i = 0.0, k
-        while term > 1e-300 and (total == 0.0 or term > total * 1e-12) and i < k + 100_000:
-            total += term
-            i += 1
-            term *= mu / i
-        return min(1.0, total)
-    k = math.floor(actual)
-    if k < 0:
-        return 0.0
-    term = math.exp(-mu)
-    total = term
-    for i in range(1, k + 1):
-        term *= mu / i
-        total += term
-    return min(1.0, total)
+    @property
+    def up(self) -> bool:
+        return self.kind == "spike" or (self.kind == "level_shift" and self.score >= 0)
 
 
 def alert_id(series: str, bucket: int, kind: str) -> str:
@@ -126,84 +91,57 @@ def alert_id(series: str, bucket: int, kind: str) -> str:
     return hashlib.blake2b(raw, digest_size=8).hexdigest()
 
 
-class AnomalyDetector:
-    """Per-series scorer (kept, pickled, in the series' state).
+def _worse(a: str, b: str) -> str:
+    return a if SEVERITIES.index(a) >= SEVERITIES.index(b) else b
 
-    >>> det = AnomalyDetector(warmup=0)
-    >>> e = Expected(10.0, 8.0, 12.0, 6.0, 14.0)
-    >>> kinds = [det.observe(10.0 + (0 if i < 40 else 30), e, n_seen=100) for i in range(60)]
-    >>> [k.kind for k in kinds if k is not None and k.kind == "level_shift"][:1]
-    ['level_shift']
+
+def track(open_: dict[str, Any] | None, series: str, bucket: int, bucket_end: int,
+          actual: float, e: Expected, finding: Finding | None,
+          model_version: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """One scored bucket of a series: its open alert after it, and the messages to send."""
+    values = {"bucket": bucket, "bucket_end": bucket_end, "actual": actual,
+              "expected": round(e.yhat, 4), "lo": round(e.lo, 4), "hi": round(e.hi, 4),
+              "lo95": round(e.lo95, 4), "hi95": round(e.hi95, 4),
+              "score": round((actual - e.yhat) / e.half_width, 3), "detected_at": bucket_end}
+    out: list[dict[str, Any]] = []
+    if open_ is not None and (finding is None or finding.up != (open_["score"] >= 0)):
+        out.append(_message(dict(open_, **values), "resolved"))
+        open_ = None
+    if finding is None:
+        return open_, out
+    if open_ is None:
+        aid = alert_id(series, bucket, finding.kind)
+        new = {"id": aid, "scope": "series", "series": series, "kind": finding.kind,
+               "severity": finding.severity, "since": bucket, "buckets": 1,
+               "model_version": model_version, **values}
+        new["score"] = round(finding.score, 3)
+        return new, [*out, _message(new, "open")]
+    kind = "level_shift" if "level_shift" in (finding.kind, open_["kind"]) else open_["kind"]
+    new = {**open_, **values, "kind": kind, "buckets": open_["buckets"] + 1,
+           "severity": _worse(open_["severity"], finding.severity),
+           "model_version": model_version, "score": round(finding.score, 3)}
+    return new, [*out, _message(new, "updated")]
+
+
+def _message(alert: dict[str, Any], state: str) -> dict[str, Any]:
+    event = f"{alert['id']}\x00{state}\x00{alert['bucket']}\x00{alert.get('partition', '')}"
+    return dict(alert, state=state,
+                event_id=hashlib.blake2b(event.encode(), digest_size=8).hexdigest())
+
+
+def group_message(kind: str, since: int, bucket: int, bucket_end: int, state: str,
+                  series_affected: int, active: int, usual: float,
+                  partition: int | None) -> dict[str, Any]:
+    """A shop-wide alert message (``kind`` in :data:`GROUP_KINDS`): ``active`` series had sales
+    in the bucket where ``usual`` (the median of the same bucket of the last seasons) do;
+    ``series_affected`` is how many series the event touched.
+
+    >>> m = group_message("closure", 0, 0, 86400, "open", 480, 0, 480.0, 3)
+    >>> m["series"], m["scope"], m["severity"], m["id"] == alert_id("*", 0, "closure")
+    ('*', 'group', 'warning', True)
     """
-
-    def __init__(self, warmup: int = 14, min_abs: float = 3.0,
-                 ph_threshold: float = 25.0, ph_delta: float = 0.5) -> None:
-        self.warmup, self.min_abs = warmup, min_abs
-        self.ph_threshold, self.ph_delta = ph_threshold, ph_delta
-        self._ph = self._new_ph()
-
-    def _new_ph(self) -> PageHinkley:
-        return PageHinkley(min_instances=7, delta=self.ph_delta, threshold=self.ph_threshold,
-                           mode="both")
-
-    def score(self, actual: float, e: Expected) -> Score | None:
-        """Score ``actual`` against ``e`` (pure: the level-shift test is not touched).
-
-        ``None`` when the actual is inside the 80% band.
-        """
-        half = e.half_width
-        z = (actual - e.yhat) / half
-        above, below = actual > e.hi, actual < e.lo
-        if not (above or below):
-            return None
-        kind = "spike" if above else "drop"
-        outside95 = actual > e.hi95 or actual < e.lo95
-        if not outside95:
-            return Score(kind, "info", z, False)
-        beyond = actual - e.hi95 if above else e.lo95 - actual
-        p = count_tail(actual, e.yhat, upper=above)
-        if not (beyond >= half or p < 1e-4):
-            return Score(kind, "info", z, False)
-        severity = "critical" if beyond >= 2 * half or p < 1e-7 else "warning"
-        big_enough = abs(actual - e.yhat) >= self.min_abs
-        return Score(kind, severity, z, big_enough)
-
-    def observe(self, actual: float, e: Expected, n_seen: int) -> Score | None:
-        """Score the bucket and feed the level-shift test; the alert-worthy result or None.
-
-        A level shift takes precedence over a spike/drop of the same bucket.
-        """
-        if not all(math.isfinite(v) for v in (actual, e.yhat, e.lo95, e.hi95)):
-            return None
-        s = self.score(actual, e)
-        half = e.half_width
-        self._ph.update(max(-10.0, min(10.0, (actual - e.yhat) / half)))
-        if self._ph.drift_detected:
-            self._ph = self._new_ph()
-            if n_seen >= self.warmup and abs(actual - e.yhat) >= self.min_abs:
-                return Score("level_shift", "warning", (actual - e.yhat) / half, True)
-        if s is None or not s.alert or n_seen < self.warmup:
-            return None
-        return s
-
-
-def make_alert(series: str, bucket: int, bucket_end: int, actual: float, e: Expected,
-               s: Score, model_version: str) -> dict[str, Any]:
-    """The JSON-ready alert (schema in the README's protocol section)."""
-    return {
-        "id": alert_id(series, bucket, s.kind),
-        "series": series,
-        "bucket": bucket,
-        "bucket_end": bucket_end,
-        "actual": actual,
-        "expected": round(e.yhat, 4),
-        "lo": round(e.lo, 4),
-        "hi": round(e.hi, 4),
-        "lo95": round(e.lo95, 4),
-        "hi95": round(e.hi95, 4),
-        "score": round(s.score, 3),
-        "severity": s.severity,
-        "kind": s.kind,
-        "model_version": model_version,
-        "detected_at": bucket_end,
-    }
+    alert = {"id": alert_id("*", since, kind), "scope": "group", "series": "*", "kind": kind,
+             "severity": "warning", "since": since, "bucket": bucket, "bucket_end": bucket_end,
+             "series_affected": series_affected, "active": active, "usual": round(usual, 1),
+             "partition": partition, "detected_at": bucket_end}
+    return _message(alert, state)

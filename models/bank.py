@@ -1,8 +1,7 @@
 """The worker's forecasting stack for many series at once: one row per series, state in arrays.
 
 :class:`ForecasterBank` computes what :func:`~models.factory.default_model` (``holidays=True``)
-plus :class:`~models.anomaly.AnomalyDetector` compute for one series, for every row of a batch
-in one step:
+and a detector compute for one series, for every row of a batch in one step:
 
 * the members (:class:`~models.bank_members.MemberBank`: seasonal naive, rolling medians of
   ``window / 2``, ``window``, ``2 window``, Holt-Winters on log1p);
@@ -18,9 +17,8 @@ in one step:
   (:class:`~models.bank_anomaly.DetectorBank`), returned by :meth:`ForecasterBank.close`.
 
 Same operations, dtypes and order as the per-object code, so forecasts, bands and scores are
-equal to it (tests/unit/models/test_bank.py checks it on real series, step by step). Rows persist as
-bytes (:meth:`export_row` / :meth:`load_row`: about 12 KB, no pickle). Torch is never
-imported.
+equal to it (tests/unit/models/test_bank.py, on real series). Rows persist as bytes
+(:meth:`export_row` / :meth:`load_row`: about 12 KB, no pickle). Torch is never imported.
 
 >>> import numpy as np
 >>> bank = ForecasterBank(horizon=7)
@@ -104,8 +102,6 @@ class ForecasterBank(BatchForecaster):
         for name, (shape, dt) in self._shapes.items():
             setattr(self, name, np.zeros((0, *shape), dtype=dt))
 
-    # -- rows ---------------------------------------------------------------------------
-
     @property
     def n_rows(self) -> int:
         return self._rows
@@ -180,27 +176,32 @@ class ForecasterBank(BatchForecaster):
             inv = (self.errors[row, :, :scored] + self.eps) ** (-self.power)
             self.weights[row, :, :scored] = inv / member_total(inv[None])[0]
 
-    # -- learning -----------------------------------------------------------------------
-
     def learn(self, rows: Any, values: Any) -> None:
         self.close(rows, values)  # the anomaly check runs too
-
-    def close(self, rows: Any, values: Any, against: tuple[Any, ...] | None = None) -> Checks:
+    def close(self, rows: Any, values: Any, against: tuple[Any, ...] | None = None,
+              impute: Any = None) -> Checks:
         """Close one bucket of each of ``rows``: check ``values`` against the forecast made
-        before them (rows that have learnt nothing are not checked), then learn them.
-        ``against`` (``checked, yhat, lo, hi, lo95, hi95``: a mask over ``rows``, then what each
-        checked row expected) replaces that forecast (the worker's, made k buckets before)."""
+        before them (not rows that learnt nothing), then learn them. ``against`` (``checked,
+        yhat, lo, hi, lo95, hi95``: a mask over ``rows``, then what each checked row expected)
+        replaces that forecast; rows masked by ``impute`` learn their own one-step forecast
+        instead and are not checked (a shop-wide closure, :mod:`models.activity`)."""
         r, y = check_batch(rows, values, self._rows)
         n = self.n[r]
+        skip = np.zeros(len(r), dtype=bool) if impute is None else np.asarray(impute, dtype=bool)
+        if skip.any():
+            y = y.copy()
+            y[skip] = np.maximum(self.forecast(r[skip], 1).yhat[:, 0], 0.0)
         seen = n > 0 if against is None else np.asarray(against[0], dtype=bool)
         if against is not None:
+            if (seen & skip).any():
+                raise ValueError("a row cannot be both checked and imputed")
             yh, lo, hi, lo95, hi95 = (np.asarray(a, dtype=np.float64) for a in against[1:])
             checks = spread_checks(self.detector.observe(r[seen], y[seen], yh, lo, hi, lo95,
                                                          hi95, n[seen]), seen)
-        elif seen.all():
-            checks = self._check(r, y, n)
-        else:  # a row that has learnt nothing has no forecast to check against
-            checks = spread_checks(self._check(r[seen], y[seen], n[seen]), seen)
+        else:
+            seen &= ~skip
+            checks = (self._check(r, y, n) if seen.all()  # else: rows with no forecast yet
+                      else spread_checks(self._check(r[seen], y[seen], n[seen]), seen))
         self._learn(r, y, n)
         return checks
 
@@ -257,8 +258,6 @@ class ForecasterBank(BatchForecaster):
         self.blend.set_paths(r, np.asarray(paths, dtype=np.float64).reshape(len(r), -1),
                              version, self.n[r])
         self.yhat[r] = self.blend.yhat[r]
-
-    # -- forecasts ----------------------------------------------------------------------
 
     def _adjusted(self, r: np.ndarray, path: np.ndarray) -> np.ndarray:
         """``path`` times the holiday factor on the holidays ahead (rows that saw one)."""

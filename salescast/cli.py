@@ -185,6 +185,9 @@ def token(
         "forecasts,actuals,alerts,ops"),
     patterns: Annotated[str, typer.Option(help="comma-separated series globs")] = "*",
     ttl: Annotated[float, typer.Option(min=1, help="seconds the token is valid")] = 86400.0,
+    action: Annotated[list[str] | None, typer.Option(
+        help="an action the token may take besides reading (ack: acknowledge alerts); "
+        "repeatable")] = None,
 ) -> None:
     """Mint a gateway access token signed with SALESCAST_AUTH_SECRET (prints it on stdout)."""
     import time
@@ -196,7 +199,8 @@ def token(
         raise UserError("SALESCAST_AUTH_SECRET is not set: the gateway runs without auth")
     try:
         tok = mint(secret, [c.strip() for c in channels.split(",") if c.strip()],
-                   [p.strip() for p in patterns.split(",") if p.strip()], ttl, time.time())
+                   [p.strip() for p in patterns.split(",") if p.strip()], ttl, time.time(),
+                   actions=action or [])
     except ValueError as exc:
         raise UserError(str(exc)) from None
     print(tok)

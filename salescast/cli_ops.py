@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Annotated
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from config import load_settings
 from salescast.cliutil import UserError, friendly, settings_with_services
 
-__all__ = ["alerts_app", "monitor"]
+__all__ = ["alerts_app", "alert_line", "monitor"]
 
 alerts_app = typer.Typer(no_args_is_help=True, help="Anomaly alerts: follow them, measure them.")
 console = Console(stderr=True)
@@ -31,7 +33,8 @@ def alerts_tail(
     max_alerts: Annotated[int | None, typer.Option("--max", min=1, help="exit after N")] = None,
     idle: Annotated[float | None, typer.Option(min=0.1, help="exit after N s without one")] = None,
 ) -> None:
-    """Follow the alerts topic (an example confluent-kafka consumer; dedupes by alert id)."""
+    """Follow the alerts topic: each alert's lifecycle (open, updated, resolved) and the
+    shop-wide group alerts (an example confluent-kafka consumer; dedupes by event id)."""
     import time
     import uuid
 
@@ -64,21 +67,41 @@ def alerts_tail(
             last = time.monotonic()
             try:
                 alert = json.loads(msg.value() or b"")
-                sev, aid = alert["severity"], alert["id"]
+                sev, event = alert["severity"], alert.get("event_id", alert["id"])
             except (ValueError, KeyError, TypeError):
                 console.print(f"[red]skipping a malformed alert at offset {msg.offset()}[/]")
                 continue
-            if aid in seen or sev not in LEVELS or LEVELS.index(sev) < floor:
+            if event in seen or sev not in LEVELS or LEVELS.index(sev) < floor:
                 continue
-            seen.add(aid)
+            seen.add(event)
             shown += 1
-            style = SEVERITY_STYLE.get(sev, "")
-            out.print(f"[{style}]{sev:8}[/] {alert['kind']:11} {alert['series']:>12} "
-                      f"bucket {alert['bucket']}  actual {alert['actual']:g}  expected "
-                      f"{alert['expected']:g} [{alert['lo95']:g}, {alert['hi95']:g}]  "
-                      f"score {alert['score']:+.2f}  id {aid}")
+            out.print(alert_line(alert))
     finally:
         consumer.close()
+
+
+def alert_line(alert: dict[str, Any]) -> str:
+    """One lifecycle message as a line of rich markup.
+
+    >>> from models.anomaly import group_message
+    >>> line = alert_line(group_message("closure", 0, 86400, 172800, "updated", 480, 2, 482, 3))
+    >>> line.split("  ")[4:6]
+    ['since 1970-01-01 bucket 1970-01-02', '480 series affected (2 active, usually 482)']
+    """
+    sev, state = alert["severity"], alert.get("state", "open")
+    style = SEVERITY_STYLE.get(sev, "")
+    day = lambda t: datetime.fromtimestamp(t, tz=UTC).strftime(  # noqa: E731
+        "%Y-%m-%d %H:%M" if t % 86400 else "%Y-%m-%d")
+    head = f"[{style}]{sev:8}[/] {state:8} {alert['kind']:11}"
+    since = f"since {day(alert.get('since', alert['bucket']))} bucket {day(alert['bucket'])}"
+    if alert.get("scope") == "group":
+        where = ("shop-wide" if alert.get("partition") is None
+                 else f"shop-wide p{alert['partition']}")
+        return (f"{head} {where}  {since}  {alert['series_affected']} series affected "
+                f"({alert['active']} active, usually {alert['usual']:g})  id {alert['id']}")
+    return (f"{head} {alert['series']:>12}  {since}  actual {alert['actual']:g}  expected "
+            f"{alert['expected']:g} [{alert['lo95']:g}, {alert['hi95']:g}]  "
+            f"score {alert['score']:+.2f}  buckets {alert.get('buckets', 1)}  id {alert['id']}")
 
 
 @alerts_app.command("eval")
@@ -87,23 +110,48 @@ def alerts_eval(
     series: Annotated[int, typer.Option(min=8, help="synthetic series")] = 400,
     days: Annotated[int, typer.Option(min=90, help="days per series")] = 180,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    real: Annotated[str, typer.Option(
+        help="comma-separated Online Retail II panels to inject into (top500, sampled, "
+             "tuning, tuning_top), or '' for none")] = "top500,sampled",
+    rate: Annotated[bool, typer.Option(
+        help="also replay every real series as it is: alerts per 1,000 series-days")] = True,
 ) -> None:
-    """Precision and recall of the alerts on synthetic spikes, drops and level shifts."""
-    from models.evaluation.anomaly_eval import evaluate
+    """Precision and recall of the alerts on synthetic and on real series with injected
+    spikes, drops, level shifts and stock-outs; the alert rate on the real data as it is."""
+    from models.evaluation import anomaly_eval as ae
 
+    results: list[tuple[str, Any]] = []
     with console.status(f"scoring {series} synthetic series x {days} days ..."):
-        r = evaluate(series, days, seed)
-    table = Table(title=f"alerts on {series} synthetic series x {days} days (seed {seed})")
-    for col in ("kind", "injected", "detected", "recall", "false alarms"):
-        table.add_column(col, justify="right" if col != "kind" else "left")
-    for kind in ("spike", "drop", "level_shift"):
-        table.add_row(kind, str(r.injected[kind]), str(r.detected[kind]),
-                      f"{r.recall.get(kind, 1.0):.2f}", str(r.false_by_kind[kind]))
-    table.add_row("all", str(sum(r.injected.values())), str(sum(r.detected.values())),
-                  f"{r.overall_recall:.2f}", str(sum(r.false_by_kind.values())))
+        results.append((f"synthetic ({series} x {days} d)", ae.evaluate_synthetic(series, days,
+                                                                                 seed)))
+    panels = [p.strip() for p in real.split(",") if p.strip()]
+    if panels or rate:
+        from models.evaluation.backtest_panels import PANELS, daily_series, last_day, select_panel
+        from sources.online_retail import fetch_dataset
+
+        bad = [p for p in panels if p not in PANELS]
+        if bad:
+            raise UserError(f"--real: unknown panel {bad[0]!r} (one of {', '.join(PANELS)})")
+        path = fetch_dataset(load_settings().data_dir)
+        with console.status("reading Online Retail II ..."):
+            daily, end = daily_series(path), last_day(path)
+        for p in panels:
+            with console.status(f"scoring the {p} panel with injections ..."):
+                results.append((f"{p} (real, injected)",
+                                ae.evaluate_real(daily, select_panel(daily, p), end, seed)))
+        if rate:
+            with console.status(f"replaying all {len(daily):,} real series ..."):
+                results.append(("all real series, as they are", ae.alert_rate(daily, end)))
+    table = Table(title="anomaly alerts: precision / recall per kind (alerts counted once per id)")
+    for col in ("panel", "spike", "drop", "level shift", "stock-out recall", "alerts",
+                "per 1,000 series-days", "group alerts"):
+        table.add_column(col, justify="left" if col == "panel" else "right")
+    for name, r in results:
+        cells = [f"{r.precision_of(k):.2f} / {r.recall[k]:.2f}" if k in r.recall else "-"
+                 for k in ae.EVAL_KINDS]
+        stock = f"{r.recall['stockout']:.2f}" if "stockout" in r.recall else "-"
+        table.add_row(name, *cells, stock, f"{r.alerts:,}", f"{r.per_1000:.2f}", str(r.groups))
     out.print(table)
-    out.print(f"alerts {r.alerts}, true {r.true_alerts}: precision {r.precision:.2f}; "
-              f"overall recall {r.overall_recall:.2f}")
 
 
 @friendly

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.anomaly import Expected, Score, make_alert
+from models.activity import ActivityMonitor
+from models.anomaly import Expected, Finding, track
 from models.bank import ForecasterBank
 from models.bank_anomaly import KINDS, SEVERITIES
 from models.bank_ops import describe_rows
@@ -110,9 +111,10 @@ def _step(start: int, origin: int | None, width: int, horizon: int) -> int | Non
 
 
 def learn_due(res: Resident, dues: list[Due], horizon: int, width: int,
-              out: BatchOutput) -> list[SeriesState]:
+              out: BatchOutput, activity: ActivityMonitor | None = None) -> list[SeriesState]:
     """Score and learn every due bucket, in bucket order per series; the states whose rows
-    learnt, in the order of their first due bucket."""
+    learnt, in the order of their first due bucket. Buckets of a shop-wide closure
+    (``activity``) are imputed and not scored; a surge's spikes are not alerts."""
     bank = res.bank
     queues: dict[str, list[tuple[Due, int]]] = {}
     for d in dues:
@@ -120,8 +122,9 @@ def learn_due(res: Resident, dues: list[Due], horizon: int, width: int,
     states = [q[0][0].st for q in queues.values()]
     rows = {st.series: res.row(st) for st in states}
     snap: dict[str, tuple[list[float], ...] | None] = {}  # the forecast a group is scored on
-    scored: list[tuple[int, SeriesState, dict[str, float], dict | None]] = []
+    scored: list[tuple[int, Due, int, Expected, Finding | None, str]] = []
     active, j = list(queues), 0
+    verdict = activity.verdict if activity is not None else (lambda start: None)
     while active:
         items = [queues[sid][j] for sid in active]
         r = np.array([rows[sid] for sid in active], dtype=np.int64)
@@ -140,11 +143,16 @@ def learn_due(res: Resident, dues: list[Due], horizon: int, width: int,
             for p, sid in enumerate(need):
                 snap[sid] = tuple(c[p] for c in cols)
         mask = np.zeros(len(active), dtype=bool)
+        impute = np.zeros(len(active), dtype=bool)
         cols5: list[list[float]] = [[], [], [], [], []]
         expect: list[Expected | None] = []
         for p, (sid, (d, i)) in enumerate(zip(active, items, strict=True)):
             s = snap[sid]
             k = None if s is None else _step(d.buckets[i].start, d.origin, width, horizon)
+            if verdict(d.buckets[i].start) == "closure":
+                impute[p] = bank.n[rows[sid]] > 0  # nothing to impute before the first value
+                expect.append(None)
+                continue
             if s is None or k is None:
                 expect.append(None)
                 continue
@@ -154,29 +162,34 @@ def learn_due(res: Resident, dues: list[Due], horizon: int, width: int,
             for c, v in zip(cols5, (e.yhat, e.lo, e.hi, e.lo95, e.hi95), strict=True):
                 c.append(v)
         values = np.array([d.buckets[i].qty for d, i in items], dtype=np.float64)
-        checks = bank.close(r, values, against=(mask, *cols5))
+        checks = bank.close(r, values, against=(mask, *cols5), impute=impute)
         for p in np.nonzero(mask)[0].tolist():
             d, i = items[p]
-            ex, b = expect[p], d.buckets[i]
+            ex = expect[p]
             assert ex is not None
-            mover = {"score": round(abs(b.qty - ex.yhat) / ex.half_width, 3),
-                     "actual": b.qty, "expected": round(ex.yhat, 3), "bucket": b.start}
-            alert = None
-            if checks.alert[p]:
+            finding, version = None, ""
+            kind = int(checks.kind[p])
+            surge = checks.score[p] > 0 and verdict(d.buckets[i].start) == "surge"
+            if checks.alert[p] and not surge:
+                finding = Finding(str(KINDS[kind]), SEVERITIES[checks.severity[p]],
+                                  float(checks.score[p]))
                 model = bank.describe(int(r[p]))
                 version = str(model.get("name", "model"))
                 if model.get("lstm_version"):
                     version += f"+lstm:{model['lstm_version']}"
-                score = Score(str(KINDS[checks.kind[p]]), SEVERITIES[checks.severity[p]],
-                              float(checks.score[p]), True)
-                alert = make_alert(d.st.series, b.start, b.end, b.qty, ex, score, version)
-            scored.append((d.seq + i, d.st, mover, alert))
+            scored.append((d.seq + i, d, i, ex, finding, version))
         j += 1
         active = [sid for sid in active if len(queues[sid]) > j]
     scored.sort(key=lambda t: t[0])
-    for _, st, mover, alert in scored:
-        st.mover = out.movers[st.series] = mover
-        if alert is not None:
-            out.alerts.append(alert)
-            st.alerts = [*st.alerts[-(RECENT_ALERTS - 1):], alert]
+    for _, d, i, ex, finding, version in scored:
+        st, b = d.st, d.buckets[i]
+        st.mover = out.movers[st.series] = {
+            "score": round(abs(b.qty - ex.yhat) / ex.half_width, 3), "actual": b.qty,
+            "expected": round(ex.yhat, 3), "bucket": b.start}
+        if finding is None and st.open_alert is None:
+            continue
+        st.open_alert, messages = track(st.open_alert, st.series, b.start, b.end, b.qty, ex,
+                                        finding, version)
+        out.alerts.extend(messages)
+        st.alerts = [*st.alerts, *messages][-RECENT_ALERTS:]
     return states

@@ -5,10 +5,9 @@ the state table, and gets back the states to write once each, the Redis writes a
 dead letters. It is deterministic in the offsets it is given, which makes at-least-once
 replays safe:
 
-* every series remembers the last offset it applied per partition; a redelivered message
-  (after a crash, before the commit) is skipped for that series, so counts never double;
-* the partition clock (watermark) only moves forward, and closing a bucket happens exactly
-  once per series (``SeriesBuckets.close_due``).
+* every series remembers the last offset it applied per partition (a redelivered message is
+  skipped for it, so counts never double);
+* the partition clock only moves forward; a bucket closes once per series.
 
 Per message: validate (single event or envelope) -> dead-letter the rejects -> re-route each
 event that is not on its series' partition (:mod:`stream.partitioning`) -> add each event to its
@@ -27,10 +26,11 @@ moves the clock twice nor counts twice, and re-emits the Redis writes of the ser
 The models are rows of one :class:`~models.bank.ForecasterBank` per partition
 (:mod:`stream.bank_rows`): the buckets a batch closes are collected while its messages are
 applied and learnt at its end, one bank call per round over every series, in the order and
-with the scores the per-object models had (tests/unit/stream/test_processor_bank.py).
-
-Series that stop selling are not swept: their zero buckets are filled in (and learnt) when
-they are next touched, so a silent series keeps its last forecast, dated by its ``origin``.
+with the scores the per-object models had (tests/unit/stream/test_processor_bank.py). Each
+partition's :class:`~models.activity.ActivityMonitor` judges a bucket before its series close
+it (shop-wide events: a closure is imputed and not scored, a surge raises no spikes). Series
+that stop selling are not swept: their zero buckets are filled in (and learnt) when they are
+next touched, so a silent series keeps its last forecast, dated by its ``origin``.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from typing import Any
 
 from config import Settings
 from contracts.wire import SeriesWrite
+from models.activity import ActivityMonitor
 from models.bank import UNDATED
 from models.factory import Forecast
 from stream.bank_rows import Due, PathProvider, Resident, learn_due
@@ -124,6 +125,8 @@ class Processor:
         pstate: PartitionState = get(pkey) or PartitionState(PartitionClock(
             max_future_seconds=self.max_ahead, min_series=1 if self.live else CLOCK_MIN_SERIES))
         clock = pstate.clock
+        activity = pstate.activity = (pstate.activity
+                                      or ActivityMonitor(self.width, partition=partition))
         touched: dict[str, SeriesState] = {}
         version: dict[str, int] = {}
         closed: set[str] = set()  # series whose forecast changed in this batch
@@ -182,6 +185,8 @@ class Processor:
                     st.last_ts = max(st.last_ts, ev.ts)
                     version[ev.series] = offset
                     applied.append(st)
+                    if fresh:  # counted once, as the clock observes it once
+                        activity.count(result.bucket, result.n_events == 1)
                     pstate.schedule(ev.series, st.buckets.due_at, st.buckets.due_at < due_before)
                 elif isinstance(result, DuplicateId):
                     out.duplicate_ids += 1
@@ -198,7 +203,7 @@ class Processor:
                 pstate.position = offset
             self._close_due(pstate, load, version, closed, offset, out, res, dues)
 
-        learnt = learn_due(res, dues, self.horizon, self.width, out) if dues else []
+        learnt = learn_due(res, dues, self.horizon, self.width, out, activity) if dues else []
         changed = {st.series: st for st in learnt}
         if self.path_provider is not None and closed:
             states = [touched[sid] for sid in closed]
@@ -221,6 +226,8 @@ class Processor:
         wm = pstate.clock.watermark
         if wm is None:
             return
+        if pstate.activity is not None:  # judged before the buckets of its series close
+            out.alerts.extend(pstate.activity.judge(wm - self.lateness))
         due = pstate.due
         while due and due[0][0] <= wm:
             _, sid = heapq.heappop(due)

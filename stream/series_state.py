@@ -15,6 +15,7 @@ from typing import Any
 
 from contracts.events import SaleEvent
 from contracts.wire import SeriesWrite
+from models.activity import ActivityMonitor
 from models.factory import Forecast
 from stream.bucketing import SeriesBuckets
 from stream.clock import PartitionClock
@@ -51,7 +52,8 @@ class SeriesState:
     origin: int | None = None  # start of the first bucket the forecast is for
     # recent closed values, oldest first, ending at ``origin`` (compact: 8 bytes a bucket)
     history: array[float] = field(default_factory=lambda: array("d"))
-    alerts: list[dict[str, Any]] = field(default_factory=list)  # the last RECENT_ALERTS alerts
+    alerts: list[dict[str, Any]] = field(default_factory=list)  # its last RECENT_ALERTS messages
+    open_alert: dict[str, Any] | None = None  # the alert still open (models.anomaly.track)
     mover: dict[str, float] | None = None  # distance of the latest closed bucket from forecast
 
     def __getstate__(self) -> dict[str, Any]:
@@ -63,6 +65,7 @@ class SeriesState:
         self.__dict__.setdefault("row", b"")
         self.__dict__.setdefault("alerts", [])
         self.__dict__.setdefault("mover", None)
+        self.__dict__.setdefault("open_alert", None)
 
     def actuals(self, width: int) -> list[list[float]]:
         """``[[bucket start, value], ...]`` of the kept closed buckets, oldest first."""
@@ -74,16 +77,19 @@ class SeriesState:
 
 @dataclass
 class PartitionState:
-    """The partition's watermark, and when each series with open buckets falls due."""
+    """The partition's watermark, when each series with open buckets falls due, and how many
+    series sell in each bucket (shop-wide closures and surges)."""
 
     clock: PartitionClock
     due: list[tuple[float, str]] = field(default_factory=list)  # heap of (due_at, series)
     queued: set[str] = field(default_factory=set)  # series with an entry in ``due``
     position: int = -1  # the last offset whose events the clock observed
+    activity: ActivityMonitor | None = None  # set by the processor (it knows the bucket width)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self.__dict__.setdefault("position", -1)
+        self.__dict__.setdefault("activity", None)
 
     def schedule(self, series: str, due_at: float, earlier: bool = False) -> None:
         """Make sure ``series`` is looked at once the watermark reaches ``due_at``."""

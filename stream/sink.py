@@ -18,7 +18,9 @@ from faust.sensors.base import Sensor
 from contracts.wire import (
     ALERT_FIELD,
     ALERTS_CHANNEL,
+    ALERTS_GROUP,
     ALERTS_SEEN,
+    ALERTS_STATE,
     ALERTS_STREAM,
     EPOCH_KEY,
     FORECAST_FIELD,
@@ -61,18 +63,53 @@ return 1
 """
 
 
-# KEYS[1] seen-ids set, KEYS[2] alerts stream; ARGV: id, alert JSON, channel, max stream length
-# An alert id is published once: a replay after a restart scores the same bucket again and
-# gets the same id, which is then a no-op. The JSON published carries the stream id as "sid".
+# KEYS[1] seen event ids, KEYS[2] alerts stream, KEYS[3] latest message per alert id, KEYS[4]
+# the stream-wide group of this kind (group alerts only); ARGV: event id, alert JSON, channel,
+# max stream length, join window in seconds ('' for a series alert).
+# A message is published once: a replay after a restart scores the same buckets again and gets
+# the same event ids, which are then no-ops. A group alert (a closure or surge, one message per
+# partition) joins the stream-wide group of its kind while that group has a partition open or
+# started within the join window: it takes the group's id, and its state and series_affected
+# are the group's (open, updated until every partition that joined has resolved, resolved).
+# The JSON published carries the stream id as "sid".
 _ALERT_LUA = f"""
 if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
-local sid = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', '{ALERT_FIELD}', ARGV[2])
-local body = string.sub(ARGV[2], 1, -2) .. ',"sid":"' .. sid .. '"}}'
+local body = ARGV[2]
+if ARGV[5] ~= '' then
+  local a = cjson.decode(body)
+  local raw = redis.call('GET', KEYS[4])
+  local g = raw and cjson.decode(raw) or nil
+  local open_n = 0
+  if g then for _ in pairs(g.open) do open_n = open_n + 1 end end
+  local state = 'updated'
+  if not g or (open_n == 0 and math.abs(a.since - g.since) > tonumber(ARGV[5])) then
+    g = {{id = a.id, since = a.since, parts = {{}}, open = {{}}}}
+    state = 'open'
+  end
+  local p = tostring(a.partition)
+  g.parts[p] = a.series_affected
+  if a.state == 'resolved' then g.open[p] = nil else g.open[p] = true end
+  open_n = 0
+  for _ in pairs(g.open) do open_n = open_n + 1 end
+  if open_n == 0 then state = 'resolved' end
+  local total, n = 0, 0
+  for _, v in pairs(g.parts) do total = total + v; n = n + 1 end
+  redis.call('SET', KEYS[4], cjson.encode(g))
+  a.id, a.since, a.state, a.series_affected, a.partitions = g.id, g.since, state, total, n
+  a.partition = nil
+  body = cjson.encode(a)
+end
+local sid = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', '{ALERT_FIELD}', body)
+local id = string.match(body, '"id":"([^"]+)"')
+redis.call('HSET', KEYS[3], id, body)
+body = string.sub(body, 1, -2) .. ',"sid":"' .. sid .. '"}}'
 redis.call('PUBLISH', ARGV[3], body)
 return 1
 """
 ALERTS_KEPT = 10_000  #: alerts kept in the Redis stream (approximately)
-SEEN_KEPT = 200_000  #: alert ids remembered for dedup before the set is trimmed
+SEEN_KEPT = 200_000  #: alert event ids remembered for dedup before the set is trimmed
+#: a partition's group alert joins the stream-wide one that started this many buckets apart
+GROUP_JOIN_BUCKETS = 7
 
 
 class RedisSink:
@@ -182,8 +219,13 @@ class RedisSink:
             return 0
         pipe = self.redis.pipeline(transaction=False)
         for a in alerts:
-            await self._alert(keys=[ALERTS_SEEN, ALERTS_STREAM],
-                              args=[a["id"], dumps(a), ALERTS_CHANNEL, ALERTS_KEPT], client=pipe)
+            group = a.get("scope") == "group"
+            window = GROUP_JOIN_BUCKETS * (a["bucket_end"] - a["bucket"]) if group else ""
+            await self._alert(
+                keys=[ALERTS_SEEN, ALERTS_STREAM, ALERTS_STATE,
+                      f"{ALERTS_GROUP}:{a['kind']}" if group else ALERTS_SEEN],
+                args=[a.get("event_id", a["id"]), dumps(a), ALERTS_CHANNEL, ALERTS_KEPT, window],
+                client=pipe)
         new = sum(int(r) for r in await pipe.execute())
         if await self.redis.scard(ALERTS_SEEN) > SEEN_KEPT:
             await self.redis.spop(ALERTS_SEEN, SEEN_KEPT // 2)  # bounded; old ids rarely replay

@@ -13,7 +13,7 @@ import pytest
 from contracts import wire
 from contracts.events import SaleEvent
 from gateway.routing import route
-from models.anomaly import Expected, Score, make_alert
+from models.anomaly import Expected, Finding, group_message, track
 from stream.monitor import ops_snapshot
 from stream.processor import Message, Processor
 
@@ -107,10 +107,14 @@ def _readme_json(after: str) -> set[str]:
 
 
 def test_alerts_ops_and_forecast_parts_have_the_documented_fields() -> None:
-    alert = make_alert("A", 0, 86400, 9.0, Expected(3.0, 2.0, 4.0, 1.0, 5.0),
-                       Score("spike", "critical", 6.0, True), "ensemble")
-    assert tuple(alert) == wire.ALERT_FIELDS
+    _, (alert,) = track(None, "A", 0, 86400, 9.0, Expected(3.0, 2.0, 4.0, 1.0, 5.0),
+                        Finding("spike", "critical", 6.0), "ensemble")
+    assert set(alert) == set(wire.ALERT_FIELDS)
     assert _readme_json("An alert (also on the") == set(wire.ALERT_FIELDS)
+    group = group_message("closure", 0, 0, 86400, "open", 400, 3, 410.0, 2)
+    assert set(group) == set(wire.GROUP_ALERT_FIELDS)
+    assert _readme_json("A group alert") == set(wire.GROUP_ALERT_FIELDS) - {"partition"} | {
+        "partitions"}
     ops = ops_snapshot({"g": {("t", 0): 5}}, {("t", 0): 9}, {}, [], 0, None, 10, 100.0)
     assert tuple(ops) == wire.OPS_FIELDS
     assert _readme_json("An ops snapshot:") <= set(wire.OPS_FIELDS)

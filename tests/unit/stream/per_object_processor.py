@@ -46,7 +46,8 @@ from typing import Any
 
 from config import Settings
 from contracts.wire import SeriesWrite
-from models.anomaly import AnomalyDetector, Expected, make_alert
+from models.anomaly import Expected, track
+from models.bank_anomaly import OneDetector
 from models.calendar import HolidayAdjusted
 from models.factory import Forecast, SeriesModel, default_model
 from stream.bucketing import (
@@ -93,8 +94,9 @@ class SeriesState:
     origin: int | None = None  # start of the first bucket the forecast is for
     # recent closed values, oldest first, ending at ``origin`` (compact: 8 bytes a bucket)
     history: array[float] = field(default_factory=lambda: array("d"))
-    detector: AnomalyDetector = field(default_factory=AnomalyDetector)
+    detector: OneDetector = field(default_factory=lambda: OneDetector())
     alerts: list[dict[str, Any]] = field(default_factory=list)  # the last RECENT_ALERTS alerts
+    open_alert: dict[str, Any] | None = None
     mover: dict[str, float] | None = None  # distance of the latest closed bucket from forecast
 
     def __getstate__(self) -> dict[str, Any]:
@@ -103,7 +105,7 @@ class SeriesState:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state, forecast=None)
-        self.__dict__.setdefault("detector", AnomalyDetector())
+        self.__dict__.setdefault("detector", OneDetector())
         self.__dict__.setdefault("alerts", [])
         self.__dict__.setdefault("mover", None)
 
@@ -307,15 +309,18 @@ class Processor:
                     "actual": bucket.qty, "expected": round(e.yhat, 3), "bucket": bucket.start}
         out.movers[st.series] = st.mover
         s = st.detector.observe(bucket.qty, e, st.model.n_seen)
+        version = ""
         if s is not None:
             assert st.forecast is not None
             model = st.forecast.model
             version = str(model.get("name", "model"))
             if model.get("lstm_version"):
                 version += f"+lstm:{model['lstm_version']}"
-            alert = make_alert(st.series, bucket.start, bucket.end, bucket.qty, e, s, version)
-            out.alerts.append(alert)
-            st.alerts = [*st.alerts[-(RECENT_ALERTS - 1):], alert]
+        if s is not None or st.open_alert is not None:
+            st.open_alert, msgs = track(st.open_alert, st.series, bucket.start, bucket.end,
+                                        bucket.qty, e, s, version)
+            out.alerts.extend(msgs)
+            st.alerts = [*st.alerts, *msgs][-RECENT_ALERTS:]
 
     def series_write(self, st: SeriesState, version: int, closed: bool) -> SeriesWrite:
         """The live part always; the forecast part (actuals + forecast) when it changed."""

@@ -1,0 +1,137 @@
+"""Shop-wide events: closures and surges, from how many series sell in each bucket.
+
+When most series go quiet together (the shop closed for Christmas, a collector outage) or sell
+together (a promotion), that is one event, not thousands of series anomalies.
+:class:`ActivityMonitor` counts, per bucket, the series that had a sale (one monitor per
+partition in the worker, one per panel in the evaluation), and judges each bucket once it is
+complete against the same bucket of the last ``seasons`` seasons (same weekday for daily
+buckets, same hour of the day for hourly ones), so a shop that never opens on Saturdays has
+quiet Saturdays, not weekly closures:
+
+* ``closure``: fewer than ``floor`` (10%) of the usual number of active series, where the
+  usual number is at least ``min_series``; the series' models do not learn such a bucket
+  (they learn their own forecast instead) and it is not scored;
+* ``surge``: more than ``surge`` (3x) the usual number; per-series spikes of that bucket are
+  not alerts.
+
+Consecutive closure (or surge) buckets are one group alert (:func:`models.anomaly.group_message`):
+``open``, ``updated`` while it lasts, ``resolved`` at the first ordinary bucket (a bucket that
+is usually quiet says nothing either way). Closure buckets are left out of later baselines.
+
+>>> mon = ActivityMonitor(width=1, season=7)
+>>> msgs = []
+>>> for t in range(60):
+...     for _ in range(0 if 30 <= t < 40 or t % 7 == 5 else 50):
+...         mon.count(t, new_series=True)
+...     msgs += mon.judge(t + 1)
+>>> [(m["state"], m["bucket"]) for m in msgs if m["state"] != "updated"]  # 40: a quiet day
+[('open', 30), ('resolved', 41)]
+>>> len({m["id"] for m in msgs}), msgs[0]["series_affected"]
+(1, 50)
+>>> mon.verdict(33), mon.verdict(35), mon.verdict(41)
+(None, 'closure', None)
+"""
+
+from __future__ import annotations
+
+from statistics import median
+from typing import Any
+
+from models.anomaly import group_message
+
+__all__ = ["ActivityMonitor", "season_of"]
+
+KEEP = 400  # buckets whose verdict is remembered (a quiet series closes its gap later)
+
+
+def season_of(width: int) -> int:
+    """The season, in buckets, that activity repeats with: a week of days, a day of hours.
+
+    >>> season_of(86400), season_of(3600), season_of(7 * 86400)
+    (7, 24, 1)
+    """
+    if width == 86400:
+        return 7
+    if 86400 % width == 0:
+        return 86400 // width
+    return 1
+
+
+class ActivityMonitor:
+    """The activity of one partition (or panel), bucket by bucket; picklable."""
+
+    def __init__(self, width: int, season: int | None = None, seasons: int = 4,
+                 floor: float = 0.1, surge: float = 3.0, min_series: float = 20.0,
+                 partition: int | None = None) -> None:
+        self.width, self.season = width, season or season_of(width)
+        self.seasons, self.floor, self.surge = seasons, floor, surge
+        self.min_series, self.partition = min_series, partition
+        self.active: dict[int, int] = {}  # open bucket start -> series with a sale in it
+        self.history: dict[int, int] = {}  # judged bucket start -> its count (closures out)
+        self.marks: dict[int, str] = {}  # judged bucket start -> "closure" or "surge"
+        self.next: int | None = None  # the first bucket not judged yet
+        self.open: dict[str, Any] | None = None  # the open group alert (its last message)
+
+    def count(self, start: int, new_series: bool) -> None:
+        """An event in the bucket at ``start``; ``new_series``: its series' first in it."""
+        if self.next is None:
+            self.next = start
+        if new_series and start >= self.next:
+            self.active[start] = self.active.get(start, 0) + 1
+
+    def verdict(self, start: int) -> str | None:
+        """``"closure"``, ``"surge"`` or None (ordinary, or not judged yet)."""
+        return self.marks.get(start)
+
+    def usual(self, start: int) -> float | None:
+        """The median count of the same bucket in the last seasons (None: too little known)."""
+        step = self.width * self.season
+        seen = [c for i in range(1, self.seasons + 1)
+                if (c := self.history.get(start - i * step)) is not None]
+        return median(seen) if len(seen) >= 2 else None
+
+    def judge(self, until: float) -> list[dict[str, Any]]:
+        """Judge every bucket that ends at or before ``until``; the group alert messages."""
+        out: list[dict[str, Any]] = []
+        width = self.width
+        while self.next is not None and self.next + width <= until:
+            start = self.next
+            n = self.active.pop(start, 0)
+            usual = self.usual(start)
+            kind = None
+            if usual is not None and usual >= self.min_series:
+                if n < self.floor * usual:
+                    kind = "closure"
+                elif n > self.surge * usual:
+                    kind = "surge"
+                out.extend(self._track(kind, start, n, usual))
+            if kind is None:
+                self.history[start] = n
+            else:
+                self.marks[start] = kind
+            self.history.pop(start - self.seasons * self.season * width - width, None)
+            self.marks.pop(start - KEEP * width, None)
+            self.next = start + width
+        return out
+
+    def _track(self, kind: str | None, start: int, n: int, usual: float) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        cur = self.open
+        if cur is not None and cur["kind"] != kind:
+            out.append(self._message(cur["kind"], cur["since"], start, "resolved", n, usual,
+                                     cur["series_affected"]))
+            self.open = cur = None
+        if kind is None:
+            return out
+        affected = round(usual - n) if kind == "closure" else round(n - usual)
+        if cur is None:
+            self.open = self._message(kind, start, start, "open", n, usual, affected)
+        else:
+            affected = max(affected, cur["series_affected"])
+            self.open = self._message(kind, cur["since"], start, "updated", n, usual, affected)
+        return [*out, self.open]
+
+    def _message(self, kind: str, since: int, start: int, state: str, n: int, usual: float,
+                 affected: int) -> dict[str, Any]:
+        return group_message(kind, since, start, start + self.width, state, affected, n, usual,
+                             self.partition)

@@ -1,0 +1,40 @@
+"""Shop-wide closures and surges: one group alert, closure days not learnt, weekly days off
+left alone."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from models.activity import ActivityMonitor
+from models.evaluation.anomaly_eval import scan_panel
+
+
+def test_a_shop_closure_is_one_group_alert_and_is_not_learnt() -> None:
+    """Every series goes quiet for 12 days: one group alert, no series alert on reopening."""
+    rng = np.random.default_rng(3)
+    values = rng.poisson(12.0, (60, 140)).astype(float)
+    values[:, 100:112] = 0.0
+    scan = scan_panel(values.tolist())
+    assert len({g["id"] for g in scan.groups}) == 1
+    states = [g["state"] for g in scan.groups]
+    assert states[0] == "open" and states[-1] == "resolved"
+    assert scan.groups[0]["series_affected"] >= 50
+    assert not [a for a in scan.opened if a["since"] >= 100]
+
+
+def test_a_weekly_day_off_is_not_a_closure() -> None:
+    mon = ActivityMonitor(width=1, season=7)
+    for t in range(120):
+        for _ in range(0 if t % 7 == 6 else 40):
+            mon.count(t, new_series=True)
+        assert mon.judge(t + 1) == []
+
+
+def test_a_surge_is_one_group_alert_and_raises_no_series_spikes() -> None:
+    rng = np.random.default_rng(5)
+    values = rng.poisson(0.3, (100, 120)).astype(float)  # about 26 of them sell on a day
+    values[:, 100] = rng.poisson(30.0, 100)  # the promotion: every one of them
+    scan = scan_panel(values.tolist())
+    assert [g["kind"] for g in scan.groups] == ["surge", "surge"]
+    assert [g["state"] for g in scan.groups] == ["open", "resolved"]
+    assert not [a for a in scan.opened if a["since"] == 100]
