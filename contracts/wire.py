@@ -19,9 +19,9 @@ Redis keys (all under :data:`PREFIX`):
   :data:`ALERT_FIELD` ``a``).
   :data:`ALERTS_SEEN`: alert event ids already published (dedup after a restart).
   :data:`ALERTS_STATE` ``salescast:alerts:state``: hash alert id -> the latest JSON of that
-  alert (``state`` ``open``, ``updated`` or ``resolved``); :data:`ALERTS_GROUP` ``:{kind}``:
-  the stream-wide group alert that partitions' closure/surge alerts join (the sink's
-  bookkeeping); :data:`ALERTS_ACKS` ``salescast:alerts:acks``: hash alert id -> JSON
+  alert (``state`` ``open``, ``updated`` or ``resolved``); :data:`ALERTS_GROUP` ``:{kind}:{since}``:
+  the partitions that reported a group alert (the sink merges their messages);
+  :data:`ALERTS_ACKS` ``salescast:alerts:acks``: hash alert id -> JSON
   ``{id, by, at, note}``, its latest acknowledgement
   (the gateway's ``ack`` frame, which also publishes the alert with ``state``
   ``acknowledged``).
@@ -79,7 +79,7 @@ ALERTS_STREAM = f"{PREFIX}:alerts:stream"
 ALERTS_SEEN = f"{PREFIX}:alerts:seen"
 ALERTS_STATE = f"{PREFIX}:alerts:state"  #: hash: alert id -> its latest JSON (the worker's sink)
 ALERTS_ACKS = f"{PREFIX}:alerts:acks"  #: hash: alert id -> its latest acknowledgement (gateway)
-ALERTS_GROUP = f"{PREFIX}:alerts:group"  #: + ":{kind}": the stream-wide group alert (the sink)
+ALERTS_GROUP = f"{PREFIX}:alerts:group"  #: + ":{kind}:{since}": a group alert's partitions
 OPS_CHANNEL = f"{PREFIX}:ops"
 OPS_LATEST = f"{PREFIX}:ops:latest"
 MODELS_CHANNEL = f"{PREFIX}:models"

@@ -16,7 +16,8 @@ quiet Saturdays, not weekly closures:
 
 Consecutive closure (or surge) buckets are one group alert (:func:`models.anomaly.group_message`):
 ``open``, ``updated`` while it lasts, ``resolved`` at the first ordinary bucket (a bucket that
-is usually quiet says nothing either way). Closure buckets are left out of later baselines.
+is usually quiet says nothing either way, and inside a closure it is part of it). Closure
+buckets are left out of later baselines.
 
 >>> mon = ActivityMonitor(width=1, season=7)
 >>> msgs = []
@@ -24,12 +25,12 @@ is usually quiet says nothing either way). Closure buckets are left out of later
 ...     for _ in range(0 if 30 <= t < 40 or t % 7 == 5 else 50):
 ...         mon.count(t, new_series=True)
 ...     msgs += mon.judge(t + 1)
->>> [(m["state"], m["bucket"]) for m in msgs if m["state"] != "updated"]  # 40: a quiet day
+>>> [(m["state"], m["bucket"]) for m in msgs if m["state"] != "updated"]  # 33, 40: quiet days
 [('open', 30), ('resolved', 41)]
 >>> len({m["id"] for m in msgs}), msgs[0]["series_affected"]
 (1, 50)
->>> mon.verdict(33), mon.verdict(35), mon.verdict(41)
-(None, 'closure', None)
+>>> mon.verdict(26), mon.verdict(33), mon.verdict(35), mon.verdict(41)
+(None, 'closure', 'closure', None)
 """
 
 from __future__ import annotations
@@ -98,13 +99,16 @@ class ActivityMonitor:
             start = self.next
             n = self.active.pop(start, 0)
             usual = self.usual(start)
-            kind = None
+            kind, cur = None, self.open
             if usual is not None and usual >= self.min_series:
                 if n < self.floor * usual:
                     kind = "closure"
                 elif n > self.surge * usual:
                     kind = "surge"
                 out.extend(self._track(kind, start, n, usual))
+            elif cur is not None and cur["kind"] == "closure" and n < self.floor * cur["usual"]:
+                kind = "closure"  # a usually quiet bucket inside a closure is part of it
+                out.extend(self._track(kind, start, n, cur["usual"]))
             if kind is None:
                 self.history[start] = n
             else:

@@ -183,21 +183,22 @@ class ForecasterBank(BatchForecaster):
         """Close one bucket of each of ``rows``: check ``values`` against the forecast made
         before them (not rows that learnt nothing), then learn them. ``against`` (``checked,
         yhat, lo, hi, lo95, hi95``: a mask over ``rows``, then what each checked row expected)
-        replaces that forecast; rows masked by ``impute`` learn their own one-step forecast
-        instead and are not checked (a shop-wide closure, :mod:`models.activity`)."""
+        replaces that forecast; rows masked by ``impute`` are not checked and learn their own
+        one-step forecast instead (a shop-wide closure, :mod:`models.activity`)."""
         r, y = check_batch(rows, values, self._rows)
         n = self.n[r]
         skip = np.zeros(len(r), dtype=bool) if impute is None else np.asarray(impute, dtype=bool)
-        if skip.any():
+        fill = skip & ~((self.day[r] != UNDATED) & is_holiday(self.day[r]))  # a holiday: its
+        if fill.any():  # factor learns the actual, as on any holiday
             y = y.copy()
-            y[skip] = np.maximum(self.forecast(r[skip], 1).yhat[:, 0], 0.0)
+            y[fill] = np.maximum(self.forecast(r[fill], 1).yhat[:, 0], 0.0)
         seen = n > 0 if against is None else np.asarray(against[0], dtype=bool)
         if against is not None:
             if (seen & skip).any():
                 raise ValueError("a row cannot be both checked and imputed")
             yh, lo, hi, lo95, hi95 = (np.asarray(a, dtype=np.float64) for a in against[1:])
             checks = spread_checks(self.detector.observe(r[seen], y[seen], yh, lo, hi, lo95,
-                                                         hi95, n[seen]), seen)
+                                                         hi95, n[seen], self.members.recent), seen)
         else:
             seen &= ~skip
             checks = (self._check(r, y, n) if seen.all()  # else: rows with no forecast yet
@@ -208,7 +209,7 @@ class ForecasterBank(BatchForecaster):
     def _check(self, r: np.ndarray, y: np.ndarray, n: np.ndarray) -> Checks:
         first = self.forecast(r, 1)
         return self.detector.observe(r, y, first.yhat[:, 0], first.lo[:, 0], first.hi[:, 0],
-                                     first.lo95[:, 0], first.hi95[:, 0], n)
+                                     first.lo95[:, 0], first.hi95[:, 0], n, self.members.recent)
 
     def _learn(self, r: np.ndarray, y: np.ndarray, n: np.ndarray) -> None:
         day = self.day[r]

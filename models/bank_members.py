@@ -103,6 +103,14 @@ class MemberBank:
                  getattr(self, f"med{i}_le"), rows, y)
         self._learn_hw(rows, np.where(y > 0.0, np.log1p(np.maximum(y, 0.0)), 0.0), n)
 
+    def recent(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The largest of each row's values in its longest window, and the share above 0."""
+        w = getattr(self, f"med{len(self.windows) - 1}")[rows]
+        known = np.isfinite(w)
+        top = np.where(known, w, -np.inf).max(axis=1)
+        share = (known & (w > 0)).sum(axis=1) / np.maximum(known.sum(axis=1), 1)
+        return np.where(np.isfinite(top), top, 0.0), share
+
     def _learn_hw(self, rows: np.ndarray, z: np.ndarray, n: np.ndarray) -> None:
         m, slot = self.season, n % self.season
         init = n < m

@@ -122,8 +122,7 @@ def alerts_eval(
 
     results: list[tuple[str, Any]] = []
     with console.status(f"scoring {series} synthetic series x {days} days ..."):
-        results.append((f"synthetic ({series} x {days} d)", ae.evaluate_synthetic(series, days,
-                                                                                 seed)))
+        results.append((f"synthetic {series}x{days}", ae.evaluate_synthetic(series, days, seed)))
     panels = [p.strip() for p in real.split(",") if p.strip()]
     if panels or rate:
         from models.evaluation.backtest_panels import PANELS, daily_series, last_day, select_panel
@@ -137,14 +136,14 @@ def alerts_eval(
             daily, end = daily_series(path), last_day(path)
         for p in panels:
             with console.status(f"scoring the {p} panel with injections ..."):
-                results.append((f"{p} (real, injected)",
+                results.append((f"{p} + injected",
                                 ae.evaluate_real(daily, select_panel(daily, p), end, seed)))
         if rate:
             with console.status(f"replaying all {len(daily):,} real series ..."):
-                results.append(("all real series, as they are", ae.alert_rate(daily, end)))
+                results.append(("all real, as is", ae.alert_rate(daily, end)))
     table = Table(title="anomaly alerts: precision / recall per kind (alerts counted once per id)")
-    for col in ("panel", "spike", "drop", "level shift", "stock-out recall", "alerts",
-                "per 1,000 series-days", "group alerts"):
+    for col in ("panel", "spike P / R", "drop P / R", "level shift P / R", "stock-out R",
+                "alerts", "per 1k series-days", "groups"):
         table.add_column(col, justify="left" if col == "panel" else "right")
     for name, r in results:
         cells = [f"{r.precision_of(k):.2f} / {r.recall[k]:.2f}" if k in r.recall else "-"

@@ -18,6 +18,7 @@ from faust.sensors.base import Sensor
 from contracts.wire import (
     ALERT_FIELD,
     ALERTS_CHANNEL,
+    ALERTS_ACKS,
     ALERTS_GROUP,
     ALERTS_SEEN,
     ALERTS_STATE,
@@ -63,44 +64,40 @@ return 1
 """
 
 
+GROUP_TTL_S = 90 * 86400  #: how long the sink remembers the partitions of a group alert
 # KEYS[1] seen event ids, KEYS[2] alerts stream, KEYS[3] latest message per alert id, KEYS[4]
-# the stream-wide group of this kind (group alerts only); ARGV: event id, alert JSON, channel,
-# max stream length, join window in seconds ('' for a series alert).
+# the stream-wide group of this kind and start (group alerts only); ARGV: event id, alert JSON,
+# channel, max stream length, '1' for a group alert; KEYS[5] the acknowledgements (an alert
+# acknowledged through the gateway keeps its "ack" in its later messages).
 # A message is published once: a replay after a restart scores the same buckets again and gets
-# the same event ids, which are then no-ops. A group alert (a closure or surge, one message per
-# partition) joins the stream-wide group of its kind while that group has a partition open or
-# started within the join window: it takes the group's id, and its state and series_affected
-# are the group's (open, updated until every partition that joined has resolved, resolved).
+# the same event ids, which are then no-ops. The partitions' messages of one shop-wide event
+# (same kind, same first bucket, so the same id) are merged: its state is open at the first
+# partition's message, resolved when every partition that reported it has resolved, else
+# updated; series_affected is the sum of the partitions' latest counts.
 # The JSON published carries the stream id as "sid".
 _ALERT_LUA = f"""
 if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
 local body = ARGV[2]
-if ARGV[5] ~= '' then
+if ARGV[5] == '1' then
   local a = cjson.decode(body)
   local raw = redis.call('GET', KEYS[4])
-  local g = raw and cjson.decode(raw) or nil
-  local open_n = 0
-  if g then for _ in pairs(g.open) do open_n = open_n + 1 end end
-  local state = 'updated'
-  if not g or (open_n == 0 and math.abs(a.since - g.since) > tonumber(ARGV[5])) then
-    g = {{id = a.id, since = a.since, parts = {{}}, open = {{}}}}
-    state = 'open'
-  end
+  local g = raw and cjson.decode(raw) or {{parts = {{}}, open = {{}}}}
   local p = tostring(a.partition)
   g.parts[p] = a.series_affected
   if a.state == 'resolved' then g.open[p] = nil else g.open[p] = true end
-  open_n = 0
+  local open_n, total, n = 0, 0, 0
   for _ in pairs(g.open) do open_n = open_n + 1 end
-  if open_n == 0 then state = 'resolved' end
-  local total, n = 0, 0
   for _, v in pairs(g.parts) do total = total + v; n = n + 1 end
-  redis.call('SET', KEYS[4], cjson.encode(g))
-  a.id, a.since, a.state, a.series_affected, a.partitions = g.id, g.since, state, total, n
-  a.partition = nil
+  local state = 'updated'
+  if not raw then state = 'open' elseif open_n == 0 then state = 'resolved' end
+  redis.call('SET', KEYS[4], cjson.encode(g), 'EX', {GROUP_TTL_S})
+  a.state, a.series_affected, a.partitions, a.partition = state, total, n, nil
   body = cjson.encode(a)
 end
-local sid = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', '{ALERT_FIELD}', body)
 local id = string.match(body, '"id":"([^"]+)"')
+local ack = redis.call('HGET', KEYS[5], id)
+if ack then body = string.sub(body, 1, -2) .. ',"ack":' .. ack .. '}}' end
+local sid = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', '{ALERT_FIELD}', body)
 redis.call('HSET', KEYS[3], id, body)
 body = string.sub(body, 1, -2) .. ',"sid":"' .. sid .. '"}}'
 redis.call('PUBLISH', ARGV[3], body)
@@ -108,8 +105,6 @@ return 1
 """
 ALERTS_KEPT = 10_000  #: alerts kept in the Redis stream (approximately)
 SEEN_KEPT = 200_000  #: alert event ids remembered for dedup before the set is trimmed
-#: a partition's group alert joins the stream-wide one that started this many buckets apart
-GROUP_JOIN_BUCKETS = 7
 
 
 class RedisSink:
@@ -220,11 +215,12 @@ class RedisSink:
         pipe = self.redis.pipeline(transaction=False)
         for a in alerts:
             group = a.get("scope") == "group"
-            window = GROUP_JOIN_BUCKETS * (a["bucket_end"] - a["bucket"]) if group else ""
             await self._alert(
                 keys=[ALERTS_SEEN, ALERTS_STREAM, ALERTS_STATE,
-                      f"{ALERTS_GROUP}:{a['kind']}" if group else ALERTS_SEEN],
-                args=[a.get("event_id", a["id"]), dumps(a), ALERTS_CHANNEL, ALERTS_KEPT, window],
+                      f"{ALERTS_GROUP}:{a['kind']}:{a['since']}" if group else ALERTS_SEEN,
+                      ALERTS_ACKS],
+                args=[a.get("event_id", a["id"]), dumps(a), ALERTS_CHANNEL, ALERTS_KEPT,
+                      "1" if group else ""],
                 client=pipe)
         new = sum(int(r) for r in await pipe.execute())
         if await self.redis.scard(ALERTS_SEEN) > SEEN_KEPT:

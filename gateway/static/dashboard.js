@@ -16,6 +16,7 @@ let moversTimer = null;
 
 const fmt = (x, digits = 1) =>
   x === null || x === undefined || Number.isNaN(Number(x)) ? "-" : Number(x).toFixed(digits);
+const count = (v) => (Number.isFinite(v) ? `${Math.round(v)}` : "-");
 const when = (t) => (t ? new Date(t * 1000).toISOString().slice(0, 16).replace("T", " ") : "-");
 
 function el(tag, props = {}, ...children) {
@@ -140,12 +141,21 @@ function renderAlerts() {
   const ul = $("alerts");
   ul.replaceChildren(...store.alerts.map((a) => {
     const sev = ["info", "warning", "critical"].includes(a.severity) ? a.severity : "info";
+    const state = `${a.state ?? "open"}${a.ack ? ", acked" : ""}`;
+    if (a.scope === "group") {  // one shop-wide event: a closure or a surge
+      return el("li", { class: sev, dataset: { id: a.id }, title: `since ${when(a.since)}` },
+        el("span", { class: "sev" }, sev),
+        el("span", {}, el("b", {}, "shop-wide"), ` ${a.kind}: ${count(a.series_affected)} series `,
+          `affected (${count(a.active)} selling, usually ${count(a.usual)}) · ${state}`),
+        el("span", { class: "when" }, when(a.bucket)));
+    }
     return el("li", { class: sev, dataset: { series: a.series, id: a.id },
-                      title: `score ${fmt(a.score, 2)}, model ${a.model_version ?? "-"}`,
+                      title: `score ${fmt(a.score, 2)}, model ${a.model_version ?? "-"}, ` +
+                             `since ${when(a.since ?? a.bucket)}`,
                       onclick: () => select(a.series) },
       el("span", { class: "sev" }, sev),
       el("span", {}, el("b", {}, a.series), ` ${a.kind ?? "anomaly"}: ${fmt(a.actual)} vs `,
-        `${fmt(a.expected)} [${fmt(a.lo)}, ${fmt(a.hi)}]`),
+        `${fmt(a.expected)} [${fmt(a.lo)}, ${fmt(a.hi)}] · ${state}`),
       el("span", { class: "when" }, when(a.bucket)));
   }));
   if (!store.alerts.length) ul.append(el("li", { class: "empty" }, "no alerts"));

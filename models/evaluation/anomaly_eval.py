@@ -242,7 +242,8 @@ def scan_panel(values: Sequence[Sequence[float]], first_days: Sequence[int] | No
 def score_alerts(scan: Scan, injections: Sequence[Injection], n_series: int) -> EvalResult:
     """Match the opened alerts to the injections (module docstring)."""
     by_series = {i.series: i for i in injections}
-    r = EvalResult(n_series, scan.series_days, alerts=len(scan.opened), groups=len(scan.groups))
+    r = EvalResult(n_series, scan.series_days, alerts=len(scan.opened),
+                   groups=len({g["id"] for g in scan.groups}))
     r.injected.update(i.kind for i in injections)
     hit: set[int] = set()
     for a in scan.opened:

@@ -24,6 +24,8 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
+from models.anomaly import group_message
+
 DAY = 86400
 T0 = 1_300_000_000 - 1_300_000_000 % DAY
 CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
@@ -198,8 +200,10 @@ class FakeGateway:
             out.append({"type": "update", "channel": channel, "series": series,
                         "version": 41, "data": live})
         elif channel == "alerts":
+            closure = group_message("closure", T0 + 10 * DAY, T0 + 11 * DAY, T0 + 12 * DAY,
+                                    "updated", 480, 2, 482.0, None)
             out.append({"type": "snapshot", "channel": "alerts",
-                        "data": [alert(self.series[1], 20, "warning")]})
+                        "data": [alert(self.series[1], 20, "warning"), closure]})
             out.append({"type": "update", "channel": "alerts", "series": self.series[2],
                         "sid": "1700000000000-0", "data": alert(self.series[2], 25)})
         elif channel == "ops":

@@ -25,7 +25,7 @@ def _open(page: Any, gw: FakeGateway, query: str = "") -> None:
     page.wait_for_function(
         "() => window.salescast && window.salescast.plot() !== null"
         " && window.salescast.plot().data[0].length > 0"
-        " && document.querySelectorAll('#alerts li[data-id]').length === 2"
+        " && document.querySelectorAll('#alerts li[data-id]').length === 3"
         " && document.getElementById('ops-lag') !== null",
         timeout=TIMEOUT_MS)
 
@@ -67,7 +67,9 @@ def test_page_draws_forecast_bands_alerts_and_ops(browser_page: Any,
 
     alerts = page.eval_on_selector_all(
         "#alerts li", "els => els.map((e) => [e.dataset.series, e.className])")
-    assert alerts == [["84879", "critical"], ["22423", "warning"]]  # newest first
+    assert alerts == [["84879", "critical"], ["22423", "warning"], [None, "warning"]]  # newest 1st
+    shop = page.text_content("#alerts li:last-child") or ""
+    assert "shop-wide closure: 480 series affected (2 selling, usually 482)" in shop, shop
 
     assert page.text_content("#ops-lag") == "1234"
     assert "alert" in (page.get_attribute("#ops-lag", "class") or "")
@@ -132,7 +134,7 @@ def test_reconnects_and_resumes_where_it_left_off(browser_page: Any,
     assert gw.frames("subscribe", channel="actuals")[1]["since"] == 41
     assert gw.frames("subscribe", channel="alerts")[1]["since"] == "1700000000000-0"
     # the replayed snapshot merged without duplicating alerts or buckets
-    assert page.locator("#alerts li[data-id]").count() == 2
+    assert page.locator("#alerts li[data-id]").count() == 3
     assert page.evaluate("() => window.salescast.plot().data[0].length") == 44
     assert page.errors == []
 

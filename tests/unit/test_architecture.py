@@ -34,7 +34,7 @@ PURE = ["contracts.wire", "contracts.events", "config.settings", "stream.validat
         "stream.processor", "stream.partitioning", "stream.membership", "stream.continuity",
         "gateway.protocol", "gateway.messages",
         "gateway.auth", "gateway.fanout", "gateway.routing", "gateway.limits", "gateway.hosts",
-        "gateway.outputs"]
+        "gateway.outputs", "gateway.acks"]
 #: models/ except the torch parts (``models.neural``: the LSTM, its store, trainer and backtest)
 #: and the backtest, which runs the LSTM too
 MODELS_NOT_PURE = {"models.evaluation.backtest"}

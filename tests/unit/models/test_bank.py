@@ -59,6 +59,13 @@ def sample(retail_csv: Path) -> list[tuple[int, list[float]]]:
     return [series[c] for c in codes]
 
 
+def recent_of(model: SeriesModel) -> tuple[float, float]:
+    """The largest of the last 56 values the model learnt, the share above 0 (the gates)."""
+    ens = model.forecaster.member  # type: ignore[attr-defined]
+    vals = getattr(ens, "online", ens).members[3]._window.sorted or [0.0]
+    return vals[-1], sum(v > 0 for v in vals) / len(vals)
+
+
 def _per_object(first: int, lstm: bool) -> tuple[SeriesModel, OneDetector]:
     model = default_model(14, holidays=True, lstm=lstm)
     model.forecaster.set_day(first)  # type: ignore[attr-defined]
@@ -71,7 +78,7 @@ def _observe(model: SeriesModel, det: OneDetector, y: float) -> Finding | None:
     if model.n_seen:
         f = model.forecast()
         e = Expected(f.yhat[0], f.lo[0], f.hi[0], f.lo95[0], f.hi95[0])
-        out = det.observe(y, e, model.n_seen)
+        out = det.observe(y, e, model.n_seen, recent_of(model))
     model.learn_one(y)
     return out
 

@@ -80,6 +80,13 @@ RECENT_ALERTS = 5  # alerts kept per series, republished when Redis comes back e
 UPDATE_HISTORY = 28  # closed buckets carried by each live update (the snapshot has them all)
 
 
+def recent_of(model: SeriesModel) -> tuple[float, float]:
+    """The largest of the model's last 56 values and the share above 0 (the detector's gates)."""
+    ens = model.forecaster.member  # type: ignore[attr-defined]
+    vals = getattr(ens, "online", ens).members[3]._window.sorted or [0.0]
+    return vals[-1], sum(v > 0 for v in vals) / len(vals)
+
+
 @dataclass
 class SeriesState:
     """Everything the worker keeps for one series (pickled into the state table)."""
@@ -308,7 +315,7 @@ class Processor:
         st.mover = {"score": round(abs(bucket.qty - e.yhat) / e.half_width, 3),
                     "actual": bucket.qty, "expected": round(e.yhat, 3), "bucket": bucket.start}
         out.movers[st.series] = st.mover
-        s = st.detector.observe(bucket.qty, e, st.model.n_seen)
+        s = st.detector.observe(bucket.qty, e, st.model.n_seen, recent_of(st.model))
         version = ""
         if s is not None:
             assert st.forecast is not None
