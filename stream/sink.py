@@ -17,8 +17,8 @@ from faust.sensors.base import Sensor
 
 from contracts.wire import (
     ALERT_FIELD,
-    ALERTS_CHANNEL,
     ALERTS_ACKS,
+    ALERTS_CHANNEL,
     ALERTS_GROUP,
     ALERTS_SEEN,
     ALERTS_STATE,
