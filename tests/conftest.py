@@ -24,6 +24,7 @@ import redis
 from config import Settings, load_settings
 from contracts.wire import dumps, merge_snapshot, series_hash, worker_ops_key
 from infra.procs import child_env, salescast_cmd, spawn, stop
+from infra.redis_server import RedisProcess, start_redis, stop_redis
 from stream.membership import default_worker_name
 from stream.partitioning import PRODUCER_PARTITIONER
 
@@ -46,6 +47,16 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
                                           "redis_url": state.redis_url})
     finally:
         svc.down(settings)
+
+
+@pytest.fixture
+def local_redis(tmp_path: Path) -> Iterator[RedisProcess]:
+    """A ``redis-server`` of the test's own (no Kafka), stopped by its PID."""
+    proc = start_redis(tmp_path / "redis", attached=True)
+    try:
+        yield proc
+    finally:
+        stop_redis(proc.pid)
 
 
 @pytest.fixture(scope="session")

@@ -16,8 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,7 +25,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from contracts.wire import ALERTS_ACKS, ALERTS_CHANNEL, ALERTS_STATE, ALERTS_STREAM, dumps
 from gateway.auth import mint
 from gateway.server import Gateway
-from infra.redis_server import RedisProcess, start_redis, stop_redis
+from infra.redis_server import RedisProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -36,15 +34,6 @@ ALERT: dict[str, Any] = {"id": "9f3c0a6d1e2b4c57", "series": "85123A", "bucket":
                          "bucket_end": 1291248000, "actual": 500.0, "expected": 72.0,
                          "severity": "critical", "kind": "spike", "state": "updated",
                          "event_id": "ev-2", "scope": "series"}
-
-
-@pytest.fixture
-def local_redis(tmp_path: Path) -> Iterator[RedisProcess]:
-    proc = start_redis(tmp_path / "redis", attached=True)
-    try:
-        yield proc
-    finally:
-        stop_redis(proc.pid)
 
 
 async def _next(ws: ClientConnection, kind: str, timeout: float = 5.0) -> dict[str, Any]:
