@@ -11,14 +11,13 @@ and a detector compute for one series, for every row of a batch in one step:
 * with ``lstm=True``, the blend with the global LSTM (:class:`~models.factory.LstmBlend`,
   :class:`~models.bank_blend.BlendBank`): the LSTM's paths are a per-row array input
   (:meth:`ForecasterBank.set_lstm_paths`);
-* the UK bank-holiday factor (:class:`~models.calendar.HolidayAdjusted`), for dated rows;
-* the 80% / 95% conformal bands (:class:`~models.bank_bands.BandBank`);
-* the anomaly check of each closed value against the forecast made before it
-  (:class:`~models.bank_anomaly.DetectorBank`), returned by :meth:`ForecasterBank.close`.
+* the UK bank-holiday factor (dated rows), the conformal bands (:mod:`models.bank_bands`);
+* the anomaly check of each closed value against the forecast made before it (its
+  :class:`~models.bank_anomaly.Checks` are what :meth:`ForecasterBank.close` returns).
 
 Same operations, dtypes and order as the per-object code, so forecasts, bands and scores are
-equal to it (tests/unit/models/test_bank.py, on real series). Rows persist as bytes
-(:meth:`export_row` / :meth:`load_row`: about 12 KB, no pickle). Torch is never imported.
+equal to it (tests/unit/models/test_bank.py, on real series). Rows persist as bytes (about
+12 KB, no pickle). Torch is never imported.
 
 >>> import numpy as np
 >>> bank = ForecasterBank(horizon=7)
@@ -154,9 +153,10 @@ class ForecasterBank(BatchForecaster):
         sizes = [int(np.prod(self._shapes[n][0])) * np.dtype(self._shapes[n][1]).itemsize
                  for n in self._STATE]
         own, mem, band = sum(sizes), self.members.nbytes(), self.bands.nbytes()
-        det, blend = 8 * len(DetectorBank._FIELDS), self.blend.nbytes() if self.blend else 0
-        size = own + mem + band + det + blend
-        if len(raw) != size:
+        blend = self.blend.nbytes() if self.blend else 0
+        det = len(raw) - own - mem - band - blend  # a row from before 2026-12 has 48 bytes
+        if det not in (self.detector.nbytes(), DetectorBank.LEGACY_BYTES):
+            size = own + mem + band + self.detector.nbytes() + blend
             raise ValueError(f"raw must be a row of this bank ({size} bytes), "
                              f"got {len(raw)} bytes")
         pos = 0
@@ -178,6 +178,7 @@ class ForecasterBank(BatchForecaster):
 
     def learn(self, rows: Any, values: Any) -> None:
         self.close(rows, values)  # the anomaly check runs too
+
     def close(self, rows: Any, values: Any, against: tuple[Any, ...] | None = None,
               impute: Any = None) -> Checks:
         """Close one bucket of each of ``rows``: check ``values`` against the forecast made

@@ -166,8 +166,14 @@ class DetectorBank:
     def nbytes(self) -> int:
         return 8 * len(self._FIELDS)
 
+    #: the size of a row of the detector before the count-aware rules (a Page-Hinkley test)
+    LEGACY_BYTES = 48
+
     def load(self, row: int, raw: bytes) -> None:
-        for name, v in zip(self._FIELDS, np.frombuffer(raw, dtype=np.float64), strict=True):
+        """Row ``row`` from its exported bytes; a legacy row starts afresh."""
+        fresh = len(raw) != self.nbytes()
+        for name, v in zip(self._FIELDS, np.zeros(len(self._FIELDS)) if fresh
+                           else np.frombuffer(raw, dtype=np.float64), strict=True):
             getattr(self, name)[row] = v
 
     def observe(self, rows: np.ndarray, actual: np.ndarray, yhat: np.ndarray, lo: np.ndarray,

@@ -178,6 +178,20 @@ def test_exported_rows_are_bytes_of_a_fixed_size_and_checked() -> None:
         bank.load_row(0, raw[:-1])
 
 
+def test_a_row_saved_before_the_count_aware_detector_loads_with_a_fresh_detector() -> None:
+    bank = ForecasterBank()
+    rows = bank.add_rows(2)
+    for y in [3.0, 5.0, 4.0, 6.0] * 10:
+        bank.learn(rows, np.array([y, y]))
+    raw = bank.export_row(0)
+    det = bank.detector.nbytes()
+    start = len(raw) - det  # the detector's bytes come last (no LSTM blend here)
+    legacy = raw[:start] + b"\x00" * bank.detector.LEGACY_BYTES
+    bank.load_row(1, legacy)
+    np.testing.assert_array_equal(bank.forecast([1], 14).yhat, bank.forecast([0], 14).yhat)
+    assert bank.detector.n_err[1] == 0 and bank.detector.n_err[0] > 0
+
+
 def test_rows_exported_together_are_each_rows_own_state() -> None:
     rng = np.random.default_rng(3)
     bank = ForecasterBank(lstm=True)
