@@ -12,7 +12,7 @@ an alert. The rules:
   as its mean and ``max(var, mean)`` as its variance (Poisson when the errors are no wider
   than a count's): a sparse SKU whose sales come in lumps has a wide, heavy tail, so its next
   lump is not news, while a busy, steady SKU selling nothing is.
-* **Spike or drop**: outside the 95% band, tail probability below ``p_alert`` (``1e-6``) for
+* **Spike or drop**: outside the 95% band, tail probability below ``p_alert`` (``1e-5``) for
   a spike or ``p_drop`` (``1e-5``) for a drop (``critical`` below ``p_critical``, ``1e-9``),
   at least ``min_abs`` units from the forecast, at least ``z_log`` (3) standard deviations
   away on the log1p scale (an exponentially weighted one, ``lvar``: a lumpy series' errors
@@ -139,7 +139,7 @@ class DetectorBank:
 
     _FIELDS = ("var", "lvar", "n_err", "cus_up", "cus_down")
 
-    def __init__(self, warmup: int = 14, min_abs: float = 3.0, p_alert: float = 1e-6,
+    def __init__(self, warmup: int = 14, min_abs: float = 3.0, p_alert: float = 1e-5,
                  p_critical: float = 1e-9, alpha: float = 0.05, clip: float = 3.0,
                  cusum_k: float = 0.5, cusum_h: float = 8.0, z_log: float = 3.0,
                  record: float = 2.0, min_share: float = 0.2, shift_share: float = 0.6,
