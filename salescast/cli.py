@@ -225,7 +225,9 @@ def demo(
 @app.command()
 @friendly
 def backtest(
-    panel: Annotated[str, typer.Argument(help="top500, sampled, tuning or tuning_top")] = "top500",
+    panel: Annotated[str, typer.Argument(help="top500, sampled, tuning or tuning_top (SKUs); "
+                                              "countries (the total and each country: direct, "
+                                              "bottom-up and reconciled)")] = "top500",
     quick: Annotated[bool, typer.Option(help="the first 50 SKUs of the panel (~40 s)")] = False,
     out: Annotated[Path, typer.Option(help="where the scoreboard is written")] = Path(
         "build/backtest"),
@@ -245,8 +247,15 @@ def backtest(
     from models.evaluation.backtest_panels import PANELS
     from sources.online_retail import fetch_dataset
 
+    if panel == "countries":
+        from models.evaluation.hierarchy_eval import run_countries
+
+        rep, written = run_countries(fetch_dataset(load_settings().data_dir), out)
+        print(rep.to_markdown())
+        console.print(f"scoreboard written to {written}")
+        return
     if panel not in PANELS:
-        raise UserError(f"unknown panel {panel!r}; valid: {', '.join(PANELS)}")
+        raise UserError(f"unknown panel {panel!r}; valid: {', '.join(PANELS)}, countries")
     if peer:
         try:
             import statsforecast  # noqa: F401

@@ -1,0 +1,78 @@
+"""models/reconcile.py: coherent forecasts and bands from a series' own errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models.reconcile import AdaptiveBands, reconcile, variance_of_band
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_children_sum_to_parent_at_every_horizon(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    base = rng.gamma(2.0, 50.0, size=(12, 14))
+    var = rng.gamma(1.0, 100.0, size=(12, 14))
+    var[3] = 0.0  # a child whose band has no width keeps its forecast
+    r = reconcile(base, var)
+    np.testing.assert_allclose(r[0], r[1:].sum(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(r[3], base[3])
+
+
+def test_coherent_base_is_left_alone() -> None:
+    kids = np.array([[1.0, 2.0], [3.0, 4.0]])
+    base = np.vstack([kids.sum(axis=0), kids])
+    np.testing.assert_allclose(reconcile(base, np.ones_like(base)), base)
+
+
+def test_all_zero_variances_split_evenly() -> None:
+    r = reconcile(np.array([[10.0], [2.0], [2.0]]), np.zeros((3, 1)))
+    assert r.ravel().tolist() == pytest.approx([8.0, 4.0, 4.0])
+
+
+def test_larger_power_concentrates_on_uncertain_children() -> None:
+    base, var = np.array([[100.0], [50.0], [40.0]]), np.array([[1.0], [9.0], [1.0]])
+    small = [reconcile(base, var, power=p)[2, 0] - 40.0 for p in (1.0, 4.0)]
+    assert small[1] < small[0]
+
+
+def test_shapes_are_checked() -> None:
+    with pytest.raises(ValueError, match=r"\(1 \+ k, H\)"):
+        reconcile(np.ones((1, 3)), np.ones((1, 3)))
+    with pytest.raises(ValueError):
+        reconcile(np.ones((3, 3)), np.ones((3, 2)))
+
+
+def test_variance_of_band() -> None:
+    assert variance_of_band([0.0], [3.92]).tolist() == [1.0]
+
+
+def test_bands_cover_after_a_drift_and_scale_with_the_given_scale() -> None:
+    rng, b = np.random.default_rng(3), AdaptiveBands(horizon=3, width=10)
+    hits = total = 0
+    for t in range(1500):
+        start = t * 10
+        sd = 1.0 if t < 700 else 4.0
+        lo, hi, lo95, hi95 = b.bands([5.0, 5.0, 5.0])
+        y = 5.0 + rng.normal(0.0, sd)
+        if t >= 900:
+            hits += lo95[0] <= y <= hi95[0]
+            total += 1
+        b.remember(start, [5.0, 5.0, 5.0])
+        b.learn(start, y)
+    assert abs(hits / total - 0.95) < 0.03
+    narrow, wide = b.bands([0.0], [1.0]), b.bands([0.0], [2.0])
+    assert wide[1][0] == pytest.approx(2 * narrow[1][0])
+
+
+def test_no_errors_yet_means_a_zero_width_band() -> None:
+    b = AdaptiveBands(horizon=2, width=1)
+    assert b.bands([3.0, 4.0]) == ([3.0, 4.0], [3.0, 4.0], [3.0, 4.0], [3.0, 4.0])
+
+
+def test_learn_ignores_buckets_no_forecast_was_for() -> None:
+    b = AdaptiveBands(horizon=2, width=10)
+    b.remember(100, [1.0, 1.0])
+    b.learn(95, 7.0)  # not on the grid
+    b.learn(130, 7.0)  # past the horizon: the pending forecast is dropped
+    assert b.count.tolist() == [0, 0] and b.pending == []
