@@ -98,6 +98,14 @@ class Settings(BaseSettings):
                                   description="allowed lateness after a bucket's end")
     horizon: int = Field(default=14, ge=1, description="forecast horizon (buckets)")
     history: int = Field(default=120, ge=14, description="closed buckets kept per series")
+    aggregate_by: Literal["country", "category", "none"] = Field(
+        default="country",
+        description="the children of the `total` aggregate: each event's `country`, its "
+                    "series' category from `SALESCAST_CATEGORY_MAP`, or `none` (no aggregates)")
+    category_map: Path | None = Field(
+        default=None, description="CSV of `series,category` rows, for "
+                                  "`SALESCAST_AGGREGATE_BY=category`",
+        json_schema_extra={"shown": "unset"})
 
     # processes
     gateway_host: str = Field(default="127.0.0.1", description="gateway bind address")
@@ -156,6 +164,13 @@ class Settings(BaseSettings):
     @field_validator("home", "models_dir_override", mode="after")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
+        return None if value is None else value.expanduser().resolve()
+
+    @field_validator("category_map", mode="after")
+    @classmethod
+    def _readable(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.expanduser().is_file():
+            raise ValueError(f"no such file: {value}")
         return None if value is None else value.expanduser().resolve()
 
     @field_validator("cache", mode="after")

@@ -119,7 +119,9 @@ def redis_counts(url: str, series: Iterable[str]) -> dict[str, int | None]:
 
 def run_audit(settings: Settings, progress: bool = True) -> AuditResult:
     """One pass: dead letters, events, Redis; the reconciliation."""
+    from stream.aggregates import grouping_of
     from stream.audit import Reconciler
+
     consumer = _consumer(settings.kafka)
     try:
         events = _offsets(consumer, settings.events_topic)
@@ -130,7 +132,7 @@ def run_audit(settings: Settings, progress: bool = True) -> AuditResult:
             console.print(f"[yellow]no dead-letter topic {settings.deadletter_topic!r}: "
                           "read as empty[/]")
             dead = {}
-        rec = Reconciler(settings.events_topic, len(events))
+        rec = Reconciler(settings.events_topic, len(events), grouping_of(settings))
         total = sum(h - lo for lo, h in [*events.values(), *dead.values()])
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn())

@@ -39,6 +39,7 @@ import faust
 from redis.exceptions import RedisError
 
 from config import Settings
+from stream.aggregates import ROOT
 from stream.app import create_app
 from stream.commits import BatchGate, Ownership
 from stream.continuity import OffsetContinuity
@@ -159,6 +160,8 @@ def build_worker(
                 stats.deadletters[dead.code] += 1
             for series, value in out.reroute:
                 pending.append(await events.send(key=series.encode(), value=value))
+            for report in out.reports:  # a partition's sums for the aggregates: to total's
+                pending.append(await events.send(key=ROOT.encode(), value=report))
             for alert in out.alerts:  # consumers dedupe by id (a replay re-sends the same ids)
                 pending.append(await alerts_topic.send(key=alert["id"].encode(),
                                                        value=json.dumps(alert).encode()))

@@ -16,7 +16,8 @@ count that is not the expected one (a missing hash counts as 0), a validation re
 without an ``invalid`` dead letter, a re-routed event without its copy. Dead letters are
 at-least-once: repeats of a key are counted once (and reported); dead letters of another topic
 are ignored. Dead letters written before ``code``/``index`` existed get them derived from their
-stage and reason.
+stage and reason. With aggregates (``grouping``), every counted event is expected in ``total`` and
+in its child (``country:...``) too, and the partitions' reports to the aggregates are skipped.
 
 >>> ev = lambda s, i: f'{{"series":"{s}","ts":1e9,"qty":1,"price":1,"id":"{i}"}}'.encode()
 >>> msgs = [Record(0, 0, ev("A", 1)), Record(0, 1, ev("A", 2)), Record(0, 2, b"oops")]
@@ -38,6 +39,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from stream.aggregates import REPORT_PREFIX, ROOT, Grouping
 from stream.partitioning import partition_for
 from stream.records import Key, fmt_key, legacy_code, parse_key
 from stream.validation import parse_message
@@ -45,7 +47,7 @@ from stream.validation import parse_message
 __all__ = ["CODES", "NOT_COUNTED", "AuditResult", "PartitionTally", "Reconciler", "Record",
            "reconcile"]
 
-CODES = ("invalid", "too_late", "too_far_ahead", "in_future", "duplicate_id")
+CODES = ("invalid", "too_late", "too_far_ahead", "in_future", "duplicate_id", "reserved")
 #: dead-letter codes of valid events the worker did not count
 NOT_COUNTED = frozenset(CODES[1:])
 _INDEX_PREFIX = re.compile(r"events\[(\d+)\]: ")
@@ -145,8 +147,10 @@ class AuditResult:
 class Reconciler:
     """Streams dead letters, then events, then Redis counts into an :class:`AuditResult`."""
 
-    def __init__(self, topic: str, partitions: int) -> None:
-        self.topic, self.n = topic, partitions
+    def __init__(self, topic: str, partitions: int, grouping: Grouping | None = None) -> None:
+        # grouping: the aggregates' (stream.aggregates): each counted event counts in the
+        # total and in its child too, and the partitions' reports are not events
+        self.topic, self.n, self.grouping = topic, partitions, grouping
         self.tally: dict[int, PartitionTally] = defaultdict(PartitionTally)
         for p in range(partitions):
             self.tally[p] = PartitionTally()
@@ -194,6 +198,8 @@ class Reconciler:
         raw = rec.value or b""
         p, offset = rec.partition, rec.offset
         t = self.tally[p]
+        if self.grouping is not None and raw.startswith(REPORT_PREFIX):
+            return  # a partition's sums for the aggregates
         t.messages += 1
         events, rejections = parse_message(raw)
         t.valid += len(events)
@@ -229,6 +235,9 @@ class Reconciler:
                 continue
             t.accepted += 1
             self.expected[ev.series] += 1
+            if self.grouping is not None:
+                self.expected[ROOT] += 1
+                self.expected[self.grouping.child_of(ev)] += 1
 
     def finish(self, counts: Mapping[str, int | None]) -> AuditResult:
         """The result, given the Redis event count of each of :attr:`series` (None: no hash)."""
@@ -260,9 +269,10 @@ def _reroute_marks(raw: bytes, indices: list[int | None]) -> list[Key | None]:
 
 
 def reconcile(topic: str, partitions: int, events: Iterable[Record],
-              dead_letters: Iterable[Record], counts: Mapping[str, int | None]) -> AuditResult:
+              dead_letters: Iterable[Record], counts: Mapping[str, int | None],
+              grouping: Grouping | None = None) -> AuditResult:
     """Everything at once (see the module docstring); ``counts``: series -> Redis count."""
-    r = Reconciler(topic, partitions)
+    r = Reconciler(topic, partitions, grouping)
     for d in dead_letters:
         r.add_dead_letter(d)
     for e in events:

@@ -1,36 +1,21 @@
 """Apply a batch of Kafka messages of one partition to per-series state: the worker's core.
 
 Pure (no Faust, Kafka or Redis): the agent hands in messages and a ``get`` function reading
-the state table, and gets back the states to write once each, the Redis writes and the
-dead letters. It is deterministic in the offsets it is given, which makes at-least-once
-replays safe:
-
-* every series remembers the last offset it applied per partition (a redelivered message is
-  skipped for it, so counts never double);
-* the partition clock only moves forward; a bucket closes once per series.
+the state table, and gets back the states to write once each, the Redis writes, the dead
+letters and what to send. It is deterministic in the offsets it is given, which makes
+at-least-once replays safe: every series remembers the last offset it applied per partition
+(a redelivered message is skipped for it, so counts never double), the partition clock only
+moves forward and a bucket closes once per series.
 
 Per message: validate (single event or envelope) -> dead-letter the rejects -> re-route each
 event that is not on its series' partition (:mod:`stream.partitioning`) -> add each event to its
 series' open bucket (in the future / too late / too far ahead / duplicate id -> dead letter with
-its code) -> feed the partition clock and move it -> close every bucket the watermark made due:
-the model learns each closed value and forecasts h=1..H.
-
-Event time (the README's "Event-time rules"): ``live`` mode rejects an event more than
-``max_skew`` s after its message's timestamp, ``replay`` mode one more than ``max_ahead`` s
-ahead of the partition watermark (the lower median over recently active series).
-
-Exactly-once effects from at-least-once delivery: the partition state remembers the last offset
-its clock observed, each series the last offset it applied, so a replay after a crash neither
-moves the clock twice nor counts twice, and re-emits the Redis writes of the series it skips.
-
-The models are rows of one :class:`~models.bank.ForecasterBank` per partition
-(:mod:`stream.bank_rows`): the buckets a batch closes are collected while its messages are
-applied and learnt at its end, one bank call per round over every series, in the order and
-with the scores the per-object models had (tests/unit/stream/test_processor_bank.py). Each
-partition's :class:`~models.activity.ActivityMonitor` judges a bucket before its series close
-it (shop-wide events: a closure is imputed and not scored, a surge raises no spikes). Series
-that stop selling are not swept: their zero buckets are filled in (and learnt) when they are
-next touched, so a silent series keeps its last forecast, dated by its ``origin``.
+its code) and to the partition's sums for the aggregates (:mod:`stream.aggregate_rows`) -> feed
+the partition clock and move it -> collect every bucket the watermark made due. At the end of
+the batch the partition's :class:`~models.bank.ForecasterBank` learns them, one bank call per
+round over every series (:mod:`stream.bank_rows`), and forecasts h=1..H. Event time, exactly-once
+effects and shop-wide events (:class:`~models.activity.ActivityMonitor`): the README and
+docs/architecture.md. A silent series keeps its last forecast, dated by its ``origin``.
 """
 
 from __future__ import annotations
@@ -45,14 +30,15 @@ from contracts.wire import SeriesWrite
 from models.activity import ActivityMonitor
 from models.bank import UNDATED
 from models.factory import Forecast
+from stream.aggregate_rows import LEDGER_KEY, Aggregation
+from stream.aggregates import REPORT_PREFIX, ROOT, Grouping, grouping_of
 from stream.bank_rows import Due, PathProvider, Resident, learn_due
-from stream.bucketing import SeriesBuckets
+from stream.bucketing import SeriesBuckets, bucket_start
 from stream.clock import CLOCK_MIN_SERIES, PartitionClock
 from stream.outcomes import Accepted, ClosedBucket, DuplicateId, TooFarAhead
 from stream.partitioning import partition_for
 from stream.records import DeadLetter
 from stream.series_state import (
-    UPDATE_HISTORY,
     BatchOutput,
     Message,
     PartitionState,
@@ -61,6 +47,7 @@ from stream.series_state import (
     raw_of,
     rerouted,
     series_key,
+    series_write,
     valid_indices,
 )
 from stream.validation import parse_message
@@ -78,7 +65,8 @@ class Processor:
                  horizon: int = 14, history: int = 120, *, lstm: bool = False,
                  holidays: bool = False, path_provider: PathProvider | None = None,
                  partitions: int | None = None, event_time: str = "live",
-                 max_skew: float = 300.0, max_ahead: float = 30 * DAY) -> None:
+                 max_skew: float = 300.0, max_ahead: float = 30 * DAY,
+                 aggregates: Grouping | None = None) -> None:
         if event_time not in ("live", "replay"):
             raise ValueError(f"event_time must be 'live' or 'replay', got {event_time!r}")
         if max_skew < 0 or max_ahead <= 0:
@@ -95,6 +83,8 @@ class Processor:
         self.path_provider = path_provider
         self.banks: dict[int, Resident] = {}  # partition -> its resident bank
         self._scratch: Resident | None = None  # forecasts of states no partition holds
+        self.aggregation = None if aggregates is None or partitions is None else Aggregation(
+            aggregates, partitions, width, lateness, horizon)
 
     @classmethod
     def from_settings(cls, settings: Settings, path_provider: PathProvider | None = None,
@@ -103,7 +93,8 @@ class Processor:
                    settings.horizon, settings.history, lstm=path_provider is not None,
                    holidays=settings.bucket_seconds == DAY, path_provider=path_provider,
                    partitions=partitions, event_time=settings.event_time,
-                   max_skew=settings.max_skew_seconds, max_ahead=settings.max_ahead_seconds)
+                   max_skew=settings.max_skew_seconds, max_ahead=settings.max_ahead_seconds,
+                   aggregates=grouping_of(settings))
 
     def new_series(self, series: str) -> SeriesState:
         # the bucketing keeps no history: SeriesState.history is the compact copy
@@ -132,7 +123,8 @@ class Processor:
         closed: set[str] = set()  # series whose forecast changed in this batch
         res = self.resident(partition)
         dues: list[Due] = []  # the buckets to learn at the end of the batch, in order
-        n_parts, live, topic = self.partitions, self.live, self.topic
+        n_parts, live, topic, agg = self.partitions, self.live, self.topic, self.aggregation
+        led = agg.ledger(get) if agg is not None and partition == agg.home else None
 
         def load(sid: str) -> SeriesState:
             st = touched.get(sid)
@@ -148,6 +140,10 @@ class Processor:
 
         for msg in messages:
             offset = msg.offset
+            if led is not None and msg.value.startswith(REPORT_PREFIX):  # a partition's sums
+                for name in agg.receive(led, msg.value):  # type: ignore[union-attr]
+                    version[name] = offset
+                continue
             events, rejected = parse_message(msg.value)
             for rej in rejected:
                 dead(rej.reason, "validation", "invalid", rej.raw, offset, rej.index)
@@ -167,10 +163,16 @@ class Processor:
                          "bucketing", "in_future", raw_of(msg.value, ev, single), offset, index,
                          ev.series)
                     continue
+                if agg is not None and agg.grouping.reserved(ev.series):
+                    dead(f"series {ev.series!r} is the name of an aggregate", "validation",
+                         "reserved", raw_of(msg.value, ev, single), offset, index, ev.series)
+                    continue
                 if fresh:
                     clock.observe(ev.series, ev.ts)
                 st = load(ev.series)
                 if st.positions.get(partition, -1) >= offset:
+                    if fresh and agg is not None:  # the partition state missed it: count it
+                        agg.count(pstate, bucket_start(ev.ts, self.width), ev)
                     out.duplicates += 1  # applied before a restart: re-emit its write only
                     version[ev.series] = max(version.get(ev.series, -1), st.positions[partition])
                     closed.add(ev.series)
@@ -187,6 +189,8 @@ class Processor:
                     applied.append(st)
                     if fresh:  # counted once, as the clock observes it once
                         activity.count(result.bucket, result.n_events == 1)
+                        if agg is not None:
+                            agg.count(pstate, result.bucket, ev)
                     pstate.schedule(ev.series, st.buckets.due_at, st.buckets.due_at < due_before)
                 elif isinstance(result, DuplicateId):
                     out.duplicate_ids += 1
@@ -203,6 +207,14 @@ class Processor:
                 pstate.position = offset
             self._close_due(pstate, load, version, closed, offset, out, res, dues)
 
+        if agg is not None and messages:
+            report = agg.report(pstate, partition, messages[-1].offset)
+            if report is not None:
+                out.reports.append(report)
+            for st, buckets in agg.close(led, load) if led is not None else []:
+                dues.append(self._collect(st, buckets, out, res))
+                version[st.series] = messages[-1].offset
+                closed.add(st.series)
         learnt = learn_due(res, dues, self.horizon, self.width, out, activity) if dues else []
         changed = {st.series: st for st in learnt}
         if self.path_provider is not None and closed:
@@ -211,10 +223,17 @@ class Processor:
         if changed:
             res.forecasts(list(changed.values()), self.horizon)
             res.export(list(changed.values()))
+        if led is not None:
+            if ROOT in changed:  # the aggregates closed a bucket: make them coherent
+                agg.reconcile(led, load, lambda st: self.forecast_of(st, res))  # type: ignore
+            for name in set(agg.names(led)) & version.keys():  # type: ignore[union-attr]
+                agg.live(led, load(name))  # type: ignore[union-attr]
         for sid, st in touched.items():
             if sid in version:
                 out.states[series_key(sid)] = st
                 out.writes.append(self._write(st, version[sid], sid in closed, res))
+        if led is not None:  # after the aggregates' states: a replay skips what they learnt
+            out.states[LEDGER_KEY] = led
         # Last: after a partial write the series states are ahead of the clock, never behind
         # (a clock ahead of a series would turn its replayed events into "too late").
         out.states[pkey] = pstate
@@ -277,24 +296,5 @@ class Processor:
 
     def _write(self, st: SeriesState, version: int, closed: bool,
                res: Resident | None) -> SeriesWrite:
-        open_ = max(st.buckets.open.items(), default=None)
-        live = {
-            "series": st.series,
-            "version": version,
-            "events": st.events,
-            "event_ts": st.last_ts,
-            "open": None if open_ is None else
-            {"t": open_[0], "qty": open_[1].qty, "events": open_[1].n_events},
-        }
-        if not closed or st.origin is None:  # no bucket closed yet: no forecast part
-            return SeriesWrite(st.series, version, st.last_ts, live, None, dict(live, kind="live"))
-        forecast = None
-        f = self.forecast_of(st, res)
-        if f is not None and st.origin is not None:
-            forecast = f.to_dict()
-            forecast["t"] = [st.origin + i * self.width for i in range(f.horizon)]
-        actuals = st.actuals(self.width)
-        part = {"bucket_seconds": self.width, "actuals": actuals, "forecast": forecast}
-        update = dict(live, kind="forecast", bucket_seconds=self.width, forecast=forecast,
-                      actuals=actuals[-UPDATE_HISTORY:])
-        return SeriesWrite(st.series, version, st.last_ts, live, part, update)
+        f = self.forecast_of(st, res) if closed and st.origin is not None else None
+        return series_write(st, version, closed, f, self.width)

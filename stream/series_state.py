@@ -17,13 +17,15 @@ from contracts.events import SaleEvent
 from contracts.wire import SeriesWrite
 from models.activity import ActivityMonitor
 from models.factory import Forecast
+from models.reconcile import AdaptiveBands
+from stream.aggregates import Partials
 from stream.bucketing import SeriesBuckets
 from stream.clock import PartitionClock
 from stream.outcomes import ClosedBucket
 from stream.records import DeadLetter
 
 __all__ = ["Message", "SeriesState", "PartitionState", "BatchOutput", "series_key",
-           "partition_key"]
+           "partition_key", "series_write"]
 
 RECENT_ALERTS = 5  # alerts kept per series, republished when Redis comes back empty
 UPDATE_HISTORY = 28  # closed buckets carried by each live update (the snapshot has them all)
@@ -55,6 +57,10 @@ class SeriesState:
     alerts: list[dict[str, Any]] = field(default_factory=list)  # its last RECENT_ALERTS messages
     open_alert: dict[str, Any] | None = None  # the alert still open (models.anomaly.track)
     mover: dict[str, float] | None = None  # distance of the latest closed bucket from forecast
+    # aggregates only (stream.aggregate_rows): their bands, coherent forecast and live part
+    bands: AdaptiveBands | None = None
+    reconciled: Forecast | None = None
+    live_open: dict[str, float] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         # the forecast is recomputed from the row whenever it is needed: not worth pickling
@@ -66,6 +72,10 @@ class SeriesState:
         self.__dict__.setdefault("alerts", [])
         self.__dict__.setdefault("mover", None)
         self.__dict__.setdefault("open_alert", None)
+        for name in ("bands", "reconciled", "live_open"):
+            self.__dict__.setdefault(name, None)
+        if self.reconciled is not None:  # an aggregate: its forecast is the reconciled one
+            self.forecast = self.reconciled
 
     def actuals(self, width: int) -> list[list[float]]:
         """``[[bucket start, value], ...]`` of the kept closed buckets, oldest first."""
@@ -85,11 +95,15 @@ class PartitionState:
     queued: set[str] = field(default_factory=set)  # series with an entry in ``due``
     position: int = -1  # the last offset whose events the clock observed
     activity: ActivityMonitor | None = None  # set by the processor (it knows the bucket width)
+    partials: Partials | None = None  # its sums for the aggregates (stream.aggregates)
+    reported_until: int | None = None  # the aggregates' buckets before it were reported final
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self.__dict__.setdefault("position", -1)
         self.__dict__.setdefault("activity", None)
+        self.__dict__.setdefault("partials", None)
+        self.__dict__.setdefault("reported_until", None)
 
     def schedule(self, series: str, due_at: float, earlier: bool = False) -> None:
         """Make sure ``series`` is looked at once the watermark reaches ``due_at``."""
@@ -106,6 +120,7 @@ class BatchOutput:
     # every bucket closed in this batch, in order: (series, bucket) (the buckets topic)
     buckets: list[tuple[str, ClosedBucket]] = field(default_factory=list)
     alerts: list[dict[str, Any]] = field(default_factory=list)  # anomaly alerts (JSON-ready)
+    reports: list[bytes] = field(default_factory=list)  # the aggregates' sums, keyed by total
     # events found on another partition than their series': (series, event JSON to re-send)
     reroute: list[tuple[str, bytes]] = field(default_factory=list)
     # series -> how far its latest closed bucket was from its forecast (the top movers)
@@ -143,3 +158,29 @@ def rerouted(ev: SaleEvent, partition: int, offset: int, index: int | None) -> b
     body = ev if ev.id is not None else SaleEvent(ev.series, ev.ts, ev.qty, ev.price,
                                                   f"@{origin}", ev.country)
     return body.to_json()[:-1] + b',"rerouted_from":"' + origin.encode() + b'"}'
+
+
+def series_write(st: SeriesState, version: int, closed: bool, forecast: Forecast | None,
+                 width: int) -> SeriesWrite:
+    """What the sink writes for ``st``: the live part always; the forecast part (actuals and
+    ``forecast``) when a bucket closed (``closed``)."""
+    open_ = max(st.buckets.open.items(), default=None)
+    live = {
+        "series": st.series,
+        "version": version,
+        "events": st.events,
+        "event_ts": st.last_ts,
+        "open": st.live_open if open_ is None else
+        {"t": open_[0], "qty": open_[1].qty, "events": open_[1].n_events},
+    }
+    if not closed or st.origin is None:  # no bucket closed yet: no forecast part
+        return SeriesWrite(st.series, version, st.last_ts, live, None, dict(live, kind="live"))
+    part_f = None
+    if forecast is not None:
+        part_f = forecast.to_dict()
+        part_f["t"] = [st.origin + i * width for i in range(forecast.horizon)]
+    actuals = st.actuals(width)
+    part = {"bucket_seconds": width, "actuals": actuals, "forecast": part_f}
+    update = dict(live, kind="forecast", bucket_seconds=width, forecast=part_f,
+                  actuals=actuals[-UPDATE_HISTORY:])
+    return SeriesWrite(st.series, version, st.last_ts, live, part, update)

@@ -209,3 +209,20 @@ def test_unreachable_kafka_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> 
     result = CliRunner().invoke(app, ["audit", "--json"], env=env)
     assert result.exit_code == 2, result.output
     assert "kafka does not answer" in result.output and "Traceback" not in result.output
+
+
+def test_aggregates_are_expected_to_count_what_their_skus_count() -> None:
+    from stream.aggregates import Grouping, encode_report
+
+    def ev(s: str, i: int, country: str) -> bytes:
+        return (f'{{"series":"{s}","ts":1e9,"qty":1,"price":1,"id":"{i}",'
+                f'"country":"{country}"}}').encode()
+
+    msgs = [Record(0, 0, ev("A", 1, "EIRE")), Record(0, 1, ev("B", 2, "France")),
+            Record(0, 2, encode_report(0, 1, 0, {0: {"country:EIRE": [1.0, 1]}})),
+            Record(0, 3, ev("A", 3, "EIRE"))]
+    counts = {"A": 2, "B": 1, "total": 3, "country:EIRE": 2, "country:France": 1}
+    r = reconcile("t", 1, msgs, [], counts, Grouping("country"))
+    assert r.ok and r.total.messages == 3
+    off = reconcile("t", 1, msgs, [], {**counts, "total": 2}, Grouping("country"))
+    assert off.problems() == ["series total: redis counts 2, expected 3"]

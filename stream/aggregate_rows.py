@@ -1,0 +1,152 @@
+"""The processor's aggregate work: count, report, and on ``total``'s partition close and reconcile.
+
+:class:`Aggregation` holds what the processor needs of :mod:`stream.aggregates`:
+
+* on every partition: :meth:`~Aggregation.count` adds an accepted event to the partition's
+  :class:`~stream.aggregates.Partials`, and :meth:`~Aggregation.report` turns them into the
+  report the agent sends (keyed by ``total``) after the batch;
+* on the partition ``total`` hashes to: :meth:`~Aggregation.receive` takes reports into the
+  :class:`~stream.aggregates.Ledger` (state key ``a:total``), :meth:`~Aggregation.close`
+  turns the buckets it closes into ordinary closed buckets of the aggregate series
+  (``total``, ``country:...``, each a row of the partition's bank, learnt with the SKUs), and
+  :meth:`~Aggregation.reconcile` makes their new forecasts coherent
+  (:func:`models.reconcile.reconcile`) with bands from each one's own reconciled errors
+  (:class:`models.reconcile.AdaptiveBands`).
+
+An aggregate's live part (the open bucket so far, its event count) comes from the ledger, so
+``total`` shows today's sales as the partitions report them, once per batch of theirs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from contracts.events import SaleEvent
+from models.factory import Forecast
+from models.reconcile import AdaptiveBands, reconcile, variance_of_band
+from stream.aggregates import ROOT, Grouping, Ledger, Partials, decode_report
+from stream.bucketing import bucket_start
+from stream.outcomes import ClosedBucket
+from stream.partitioning import partition_for
+from stream.series_state import PartitionState, SeriesState
+
+__all__ = ["Aggregation", "LEDGER_KEY"]
+
+LEDGER_KEY = f"a:{ROOT}"
+
+
+class Aggregation:
+    """Aggregates by ``grouping`` over a topic of ``partitions`` partitions."""
+
+    def __init__(self, grouping: Grouping, partitions: int, width: int, lateness: int,
+                 horizon: int) -> None:
+        self.grouping, self.partitions = grouping, partitions
+        self.width, self.lateness, self.horizon = width, lateness, horizon
+        self.home = partition_for(ROOT, partitions)  # where the reports go
+
+    # every partition
+    def count(self, pstate: PartitionState, bucket: int, ev: SaleEvent) -> None:
+        """Add an accepted event to its child's sums in ``pstate`` (the total is their sum)."""
+        partials = pstate.partials = pstate.partials or Partials(self.width)
+        if pstate.reported_until is None or bucket >= pstate.reported_until:
+            partials.add(bucket, self.grouping.child_of(ev), ev.qty)
+
+    def report(self, pstate: PartitionState, partition: int, offset: int) -> bytes | None:
+        """This partition's report after ``offset``, or None when it has nothing new."""
+        wm = pstate.clock.watermark
+        partials = pstate.partials
+        if wm is None or partials is None:
+            return None
+        until = bucket_start(wm - self.lateness, self.width)
+        if pstate.reported_until is not None:
+            until = max(until, pstate.reported_until)
+        if not partials.changed and until == pstate.reported_until:
+            return None
+        pstate.reported_until = until
+        return partials.report(partition, offset, until)
+
+    # the home partition of ``total``
+    def ledger(self, get: Callable[[str], object]) -> Ledger:
+        led = get(LEDGER_KEY)
+        return led if isinstance(led, Ledger) else Ledger(self.partitions, self.width)
+
+    def receive(self, led: Ledger, raw: bytes) -> list[str]:
+        """Apply one report; the aggregates whose live part it changed."""
+        try:
+            report = decode_report(raw)
+        except ValueError:
+            return []
+        if not led.apply(report):
+            return []
+        touched = {c for per in report.sums.values() for c in per}
+        return [ROOT, *sorted(touched)] if touched else []
+
+    def names(self, led: Ledger) -> list[str]:
+        return [ROOT, *led.children]
+
+    def close(self, led: Ledger, load: Callable[[str], SeriesState]
+              ) -> list[tuple[SeriesState, list[ClosedBucket]]]:
+        """The buckets the ledger closes, per aggregate state (each learns its bands' errors
+        first); a state that learnt a bucket before (a replay after a partial write) skips it."""
+        due = led.due()
+        if not due:
+            return []
+        out = []
+        for name in self.names(led):
+            st = load(name)
+            closed = []
+            for b, per in due:
+                if st.origin is not None and b < st.origin:
+                    continue
+                if name == ROOT:
+                    qty, n = sum(q for q, _ in per.values()), sum(k for _, k in per.values())
+                else:
+                    qty, n = per.get(name, (0.0, 0))
+                closed.append(ClosedBucket(b, b + self.width, qty, 0.0, n, 0.0))
+                if st.bands is not None:
+                    st.bands.learn(b, qty)
+            if closed:
+                out.append((st, closed))
+        return out
+
+    def live(self, led: Ledger, st: SeriesState) -> None:
+        """Set ``st``'s live part from the ledger (its open bucket so far, its events)."""
+        b, per = led.open_sums()
+        st.events = led.events(st.series)
+        if b is None:
+            st.live_open = None
+            return
+        if st.series == ROOT:
+            qty, n = sum(q for q, _ in per.values()), sum(k for _, k in per.values())
+        else:
+            qty, n = per.get(st.series, (0.0, 0))
+        st.live_open = {"t": b, "qty": qty, "events": n}
+
+    def reconcile(self, led: Ledger, load: Callable[[str], SeriesState],
+                  forecast_of: Callable[[SeriesState], Forecast | None]) -> list[SeriesState]:
+        """Reconcile the aggregates' current forecasts (all made at the same origin); the
+        states whose forecast changed."""
+        states = [load(n) for n in self.names(led)]
+        fs = [forecast_of(st) for st in states]
+        origin = states[0].origin
+        if len(states) < 2 or any(f is None for f in fs) or any(
+                st.origin != origin for st in states) or origin is None:
+            return []
+        h = min(len(f.yhat) for f in fs if f is not None)
+        cols = [np.array([getattr(f, a)[:h] for f in fs if f is not None])
+                for a in ("yhat", "lo95", "hi95")]
+        var = variance_of_band(cols[1], cols[2])
+        rec, scale = reconcile(cols[0], var), np.sqrt(var) + 1.0
+        for i, (st, f) in enumerate(zip(states, fs, strict=True)):
+            assert f is not None
+            bands = st.bands = st.bands or AdaptiveBands(self.horizon, self.width)
+            bands.remember(origin, rec[i], scale[i])
+            lo, hi, lo95, hi95 = bands.bands(rec[i], scale[i])
+            model = dict(f.model, hierarchy={"parent": ROOT} if i else
+                         {"children": [s.series for s in states[1:]]})
+            model["interval"] = dict(model.get("interval", {}), lo95=lo95, hi95=hi95,
+                                     method="adaptive conformal, own reconciled errors")
+            st.forecast = st.reconciled = Forecast(rec[i].tolist(), lo, hi, model, lo95, hi95)
+        return states

@@ -1,0 +1,225 @@
+"""Aggregate series from event fields: per-partition partial sums, combined on one partition.
+
+Every accepted event counts in its SKU series and in the aggregates it belongs to: the shop's
+``total`` and one child of it per value of the grouping field (``country:United Kingdom``;
+an event without the field counts in ``country:(none)``, so the children always add up to the
+total). Aggregates are few but every event touches the total, so no event is sent anywhere
+for them; instead:
+
+* each partition keeps :class:`Partials`, its own sums per open bucket and child, in its
+  partition state (so they follow the same exactly-once rule as its clock), and after each
+  batch sends one *report* (:func:`encode_report`) keyed by ``total``: its running sums of the
+  open buckets and ``final_until``, the start of its first bucket not yet complete (its
+  watermark passed the end of every bucket before, plus the allowed lateness);
+* the partition that ``total`` hashes to keeps a :class:`Ledger` of the latest report of every
+  source partition (a report replaces the one before, so a report read twice after a restart
+  changes nothing) and closes a bucket once every partition has reported it complete; then
+  the total and each child learn that bucket's sums, as one bank close
+  (:mod:`stream.aggregate_rows`).
+
+>>> p = Partials(width=10)
+>>> p.add(bucket=0, child="country:EIRE", qty=2.0); p.add(0, "country:France", 1.0)
+>>> report = decode_report(p.report(partition=3, offset=7, final_until=0))
+>>> report.partition, report.offset, report.final_until, report.sums[0]["country:EIRE"]
+(3, 7, 0, [2.0, 1])
+>>> led = Ledger(sources=1, width=10)
+>>> led.apply(report), led.apply(decode_report(p.report(3, 9, final_until=10)))
+(True, True)
+>>> led.due()  # bucket 0 is complete on every partition: its sums per child
+[(0, {'country:EIRE': (2.0, 1), 'country:France': (1.0, 1)})]
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from config import Settings
+from config.settings import ConfigError
+from contracts.events import SaleEvent
+
+__all__ = ["ROOT", "REPORT_PREFIX", "Grouping", "grouping_of", "Partials", "Report", "Ledger",
+           "encode_report", "decode_report"]
+
+ROOT = "total"
+REPORT_PREFIX = b'{"aggregate_report":'
+NONE = "(none)"
+PATIENCE = 2  # buckets the ledger waits for a partition that has never reported
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """Which child of ``total`` an event counts in: its ``country``, or its series' category
+    from a mapping (``SALESCAST_CATEGORY_MAP``)."""
+
+    by: str = "country"
+    categories: Mapping[str, str] = field(default_factory=dict)
+
+    def child_of(self, ev: SaleEvent) -> str:
+        """
+        >>> Grouping().child_of(SaleEvent("A", 0.0, 1.0, 1.0, country="EIRE"))
+        'country:EIRE'
+        >>> Grouping("category", {"A": "mugs"}).child_of(SaleEvent("B", 0.0, 1.0, 1.0))
+        'category:(none)'
+        """
+        value = ev.country if self.by == "country" else self.categories.get(ev.series)
+        return f"{self.by}:{value or NONE}"
+
+    def reserved(self, series: str) -> bool:
+        """A SKU may not be called like an aggregate (it would share its Redis hash)."""
+        return series == ROOT or series.startswith(f"{self.by}:")
+
+
+def grouping_of(settings: Settings) -> Grouping | None:
+    """The grouping ``SALESCAST_AGGREGATE_BY`` names (None: no aggregates)."""
+    if settings.aggregate_by == "none":
+        return None
+    if settings.aggregate_by == "country":
+        return Grouping("country")
+    if settings.category_map is None:
+        raise ConfigError("SALESCAST_AGGREGATE_BY=category needs SALESCAST_CATEGORY_MAP (a CSV "
+                          "of series,category rows)")
+    with open(settings.category_map, newline="", encoding="utf-8") as f:
+        rows = [r for r in csv.reader(f) if len(r) >= 2 and r[0].strip()]
+    if rows and rows[0][0].strip().lower() in ("series", "stockcode", "sku"):
+        rows = rows[1:]  # a header
+    return Grouping("category", {r[0].strip(): r[1].strip() for r in rows})
+
+
+@dataclass
+class Partials:
+    """One partition's sums per open bucket and child: ``{bucket: {child: [qty, events]}}``."""
+
+    width: int
+    open: dict[int, dict[str, list[float]]] = field(default_factory=dict)
+    changed: bool = False  # since the last report
+
+    def add(self, bucket: int, child: str, qty: float) -> None:
+        acc = self.open.setdefault(bucket, {}).setdefault(child, [0.0, 0])
+        acc[0] += qty
+        acc[1] += 1
+        self.changed = True
+
+    def report(self, partition: int, offset: int, final_until: int) -> bytes:
+        """The report of this partition after ``offset``; the buckets it declares complete
+        (before ``final_until``) are forgotten."""
+        out = encode_report(partition, offset, final_until, self.open)
+        for b in [b for b in self.open if b < final_until]:
+            del self.open[b]
+        self.changed = False
+        return out
+
+
+@dataclass(frozen=True)
+class Report:
+    partition: int
+    offset: int
+    final_until: int
+    sums: dict[int, dict[str, list[float]]]
+
+
+def encode_report(partition: int, offset: int, final_until: int,
+                  sums: Mapping[int, Mapping[str, list[float]]]) -> bytes:
+    body = {"partition": partition, "offset": offset, "final_until": final_until,
+            "sums": {str(b): {c: [v[0], int(v[1])] for c, v in per.items()}
+                     for b, per in sums.items()}}
+    return REPORT_PREFIX + json.dumps(body, separators=(",", ":")).encode() + b"}"
+
+
+def decode_report(raw: bytes) -> Report:
+    """A report's fields; ``ValueError`` when it is not a well-formed report."""
+    try:
+        body = json.loads(raw)["aggregate_report"]
+        sums = {int(b): {str(c): [float(v[0]), int(v[1])] for c, v in per.items()}
+                for b, per in body["sums"].items()}
+        return Report(int(body["partition"]), int(body["offset"]), int(body["final_until"]),
+                      sums)
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+        raise ValueError(f"not an aggregate report: {exc}") from None
+
+
+@dataclass
+class Ledger:
+    """The latest report of every source partition, and which buckets are closed."""
+
+    sources: int
+    width: int
+    seen: dict[int, int] = field(default_factory=dict)  # source -> offset of its last report
+    final_until: dict[int, int] = field(default_factory=dict)  # source -> its final_until
+    sums: dict[int, dict[int, dict[str, list[float]]]] = field(default_factory=dict)
+    closed_until: int | None = None  # every bucket before it is closed
+    children: list[str] = field(default_factory=list)  # every child seen, sorted
+    closed_events: dict[str, int] = field(default_factory=dict)  # events of closed buckets
+    late: int = 0  # sums that came for a bucket already closed (left out)
+
+    def apply(self, report: Report) -> bool:
+        """Take ``report`` unless an equal or later one of its partition was taken."""
+        src = report.partition
+        if self.seen.get(src, -1) >= report.offset:
+            return False
+        self.seen[src] = report.offset
+        self.final_until[src] = max(self.final_until.get(src, report.final_until),
+                                    report.final_until)
+        for b, per in report.sums.items():
+            if self.closed_until is not None and b < self.closed_until:
+                self.late += 1
+                continue
+            self.sums.setdefault(b, {})[src] = per
+            new = [c for c in per if c not in self.children]
+            if new:
+                self.children = sorted([*self.children, *new])
+        return True
+
+    def due(self) -> list[tuple[int, dict[str, tuple[float, int]]]]:
+        """Close every bucket that every source partition reported complete: ``(bucket,
+        {child: (qty, events)})`` in bucket order, zero-filled between buckets with sums.
+
+        A partition that has sent no report at all (it holds no series yet) is not waited
+        for once the others are :data:`PATIENCE` buckets further: what it reports later for
+        a closed bucket is left out and counted in :attr:`late`."""
+        if not self.final_until:
+            return []
+        until = min(self.final_until.values())
+        start = self.closed_until
+        if start is None:
+            if not self.sums:
+                return []
+            start = min(self.sums)
+        if len(self.final_until) < self.sources and until - start < PATIENCE * self.width:
+            return []
+        out = []
+        for b in range(start, until, self.width):
+            per: dict[str, tuple[float, int]] = {}
+            for src_sums in self.sums.pop(b, {}).values():
+                for c, (q, n) in src_sums.items():
+                    old = per.get(c, (0.0, 0))
+                    per[c] = (old[0] + q, old[1] + int(n))
+            for c, (_, n) in per.items():
+                self.closed_events[c] = self.closed_events.get(c, 0) + n
+            out.append((b, per))
+        if out:
+            self.closed_until = out[-1][0] + self.width
+        return out
+
+    def open_sums(self) -> tuple[int | None, dict[str, tuple[float, int]]]:
+        """The earliest open bucket and its running sums per child (all sources)."""
+        if not self.sums:
+            return None, {}
+        b = min(self.sums)
+        per: dict[str, tuple[float, int]] = {}
+        for src_sums in self.sums[b].values():
+            for c, (q, n) in src_sums.items():
+                old = per.get(c, (0.0, 0))
+                per[c] = (old[0] + q, old[1] + int(n))
+        return b, per
+
+    def events(self, child: str) -> int:
+        """Events counted in ``child`` (``total``: all), closed buckets and open ones."""
+        names = self.children if child == ROOT else [child]
+        n = sum(self.closed_events.get(c, 0) for c in names)
+        for per_src in self.sums.values():
+            for src_sums in per_src.values():
+                n += sum(int(src_sums[c][1]) for c in names if c in src_sums)
+        return n

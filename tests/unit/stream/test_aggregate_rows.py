@@ -1,0 +1,135 @@
+"""Aggregates in the processor: partitions report their sums, total's partition closes and
+reconciles them; counts add up, children's forecasts sum to the total's, replays change nothing."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+import random
+
+import numpy as np
+
+from contracts.events import SaleEvent
+from stream.aggregate_rows import LEDGER_KEY
+from stream.aggregates import ROOT, Grouping
+from stream.partitioning import partition_for
+from stream.processor import Message, Processor
+
+DAY = 86400
+T0 = 1_300_000_000 - 1_300_000_000 % DAY
+PARTS = 3
+COUNTRIES = ["United Kingdom", "EIRE", "France", None]
+
+
+def _events(days: int = 40, per_day: int = 60, seed: int = 0) -> list[SaleEvent]:
+    rng = random.Random(seed)
+    out = []
+    for day in range(days):
+        for i in range(per_day):
+            country = rng.choices(COUNTRIES, weights=[8, 2, 1, 1])[0]
+            out.append(SaleEvent(f"S{rng.randrange(12)}", T0 + day * DAY + i * (DAY // per_day),
+                                 rng.randint(1, 6), 2.0, f"{day}:{i}", country))
+    return out
+
+
+class Cluster:
+    """PARTS partitions of one topic, each with its queue; reports go to total's partition."""
+
+    def __init__(self, proc: Processor) -> None:
+        self.proc, self.store = proc, {}
+        self.queues: list[list[Message]] = [[] for _ in range(PARTS)]
+        self.next = [0] * PARTS
+        self.published: list[dict[str, list[float]]] = []  # per batch of total's partition
+
+    def send(self, partition: int, value: bytes) -> None:
+        self.queues[partition].append(Message(self.next[partition], 0.0, value))
+        self.next[partition] += 1
+
+    def step(self, batch: int, redeliver: bool = False) -> None:
+        for p in range(PARTS):
+            msgs, self.queues[p] = self.queues[p][:batch], self.queues[p][batch:]
+            if not msgs:
+                continue
+            if redeliver:  # sent, then a crash before the states were written: once more
+                ghost = copy.deepcopy(self.store)
+                for report in self.proc.process(p, msgs, ghost.get).reports:
+                    self.send(partition_for(ROOT, PARTS), report)
+            out = self.proc.process(p, msgs, self.store.get)
+            self.store.update({k: pickle.loads(pickle.dumps(v)) for k, v in out.states.items()})
+            for report in out.reports:
+                self.send(partition_for(ROOT, PARTS), report)
+            forecasts = {w.series: w.forecast["forecast"] for w in out.writes
+                         if w.forecast is not None and w.forecast["forecast"] is not None
+                         and (w.series == ROOT or w.series.startswith("country:"))}
+            if forecasts:
+                self.published.append(forecasts)
+
+    def run(self, events: list[SaleEvent], batch: int = 25, redeliver: bool = False) -> None:
+        for ev in events:
+            self.send(partition_for(ev.series, PARTS), ev.to_json())
+        while any(self.queues):
+            self.step(batch, redeliver)
+
+
+def _processor() -> Processor:
+    return Processor("t", horizon=7, partitions=PARTS, event_time="replay",
+                     aggregates=Grouping("country"))
+
+
+def test_counts_of_the_aggregates_equal_the_sums_of_their_events() -> None:
+    events = _events()
+    c = Cluster(_processor())
+    c.run(events)
+    skus = [v for k, v in c.store.items() if k.startswith("s:S")]
+    total = c.store[f"s:{ROOT}"]
+    assert c.proc.aggregation is not None
+    led = c.store[LEDGER_KEY]
+    assert led.events(ROOT) == sum(st.events for st in skus) == len(events)
+    for country in COUNTRIES:
+        name = f"country:{country or '(none)'}"
+        assert led.events(name) == sum(1 for e in events if e.country == country)
+    # the closed days: the total's actuals are the sums of the events of each day
+    by_day = {}
+    for e in events:
+        by_day[int(e.ts - T0) // DAY] = by_day.get(int(e.ts - T0) // DAY, 0.0) + e.qty
+    for t, v in total.actuals(DAY):
+        assert v == by_day[(t - T0) // DAY]
+    assert total.live_open is not None and total.live_open["qty"] > 0
+
+
+def test_children_forecasts_sum_to_the_total_at_every_published_origin() -> None:
+    c = Cluster(_processor())
+    c.run(_events())
+    assert len(c.published) > 10
+    for fs in c.published:
+        kids = [f for s, f in fs.items() if s != ROOT]
+        assert ROOT in fs and len(kids) == len(COUNTRIES)
+        assert {tuple(f["t"]) for f in fs.values()} == {tuple(fs[ROOT]["t"])}
+        total = np.array(fs[ROOT]["yhat"])
+        np.testing.assert_allclose(np.sum([k["yhat"] for k in kids], axis=0), total,
+                                   rtol=1e-9, atol=1e-9)
+        assert fs[ROOT]["model"]["hierarchy"]["children"] == sorted(
+            s for s in fs if s != ROOT)
+
+
+def test_a_redelivered_batch_changes_nothing() -> None:
+    events = _events(days=20)
+    once, twice = Cluster(_processor()), Cluster(_processor())
+    once.run(events)
+    twice.run(events, redeliver=True)
+    for key in (f"s:{ROOT}", "s:country:EIRE"):
+        assert once.store[key].actuals(DAY) == twice.store[key].actuals(DAY)
+        assert once.store[key].events == twice.store[key].events
+
+
+def test_a_sku_named_like_an_aggregate_is_a_dead_letter() -> None:
+    proc = _processor()
+    ev = SaleEvent(ROOT, T0, 1.0, 1.0)
+    out = proc.process(partition_for(ROOT, PARTS), [Message(0, 0.0, ev.to_json())], {}.get)
+    assert [d.code for d in out.dead] == ["reserved"] and out.accepted == 0
+
+
+def test_aggregates_off() -> None:
+    proc = Processor("t", horizon=7, partitions=PARTS)
+    out = proc.process(0, [Message(0, 0.0, SaleEvent("S1", T0, 1.0, 1.0).to_json())], {}.get)
+    assert proc.aggregation is None and out.reports == []

@@ -1,0 +1,91 @@
+"""Partial sums, reports and the ledger that combines them (stream/aggregates.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from config.settings import ConfigError, load_settings
+from contracts.events import SaleEvent
+from stream.aggregates import (
+    PATIENCE,
+    ROOT,
+    Grouping,
+    Ledger,
+    Partials,
+    decode_report,
+    encode_report,
+    grouping_of,
+)
+
+
+def _report(src: int, offset: int, until: int, sums: dict) -> object:
+    return decode_report(encode_report(src, offset, until, sums))
+
+
+def test_a_bucket_closes_once_every_partition_reported_it_complete() -> None:
+    led = Ledger(sources=2, width=10)
+    led.apply(_report(0, 5, 10, {0: {"c:a": [3.0, 2]}, 10: {"c:a": [1.0, 1]}}))
+    assert led.due() == []  # partition 1 has not reported
+    led.apply(_report(1, 9, 10, {0: {"c:b": [4.0, 1]}}))
+    assert led.due() == [(0, {"c:a": (3.0, 2), "c:b": (4.0, 1)})]
+    assert led.closed_until == 10 and led.children == ["c:a", "c:b"]
+    assert led.events(ROOT) == 4 and led.events("c:a") == 3  # 2 closed + 1 open
+    assert led.open_sums() == (10, {"c:a": (1.0, 1)})
+
+
+def test_a_report_read_twice_or_out_of_order_changes_nothing() -> None:
+    led = Ledger(sources=1, width=10)
+    new = _report(0, 9, 0, {0: {"c:a": [5.0, 2]}})
+    old = _report(0, 4, 0, {0: {"c:a": [2.0, 1]}})
+    assert led.apply(new) and not led.apply(new) and not led.apply(old)
+    assert led.open_sums() == (0, {"c:a": (5.0, 2)})
+
+
+def test_quiet_buckets_close_as_zeros_and_late_sums_are_left_out() -> None:
+    led = Ledger(sources=1, width=10)
+    led.apply(_report(0, 1, 40, {0: {"c:a": [1.0, 1]}, 30: {"c:a": [2.0, 1]}}))
+    assert [(b, per) for b, per in led.due()] == [
+        (0, {"c:a": (1.0, 1)}), (10, {}), (20, {}), (30, {"c:a": (2.0, 1)})]
+    led.apply(_report(0, 2, 40, {20: {"c:a": [9.0, 1]}}))
+    assert led.late == 1 and led.due() == []
+
+
+def test_a_partition_that_never_reports_is_not_waited_for_forever() -> None:
+    led = Ledger(sources=2, width=10)
+    led.apply(_report(0, 1, 10, {0: {"c:a": [1.0, 1]}}))
+    assert led.due() == []
+    led.apply(_report(0, 2, PATIENCE * 10, {}))
+    assert [b for b, _ in led.due()] == list(range(0, PATIENCE * 10, 10))
+
+
+def test_partials_forget_what_they_reported_complete() -> None:
+    p = Partials(width=10)
+    p.add(0, "c:a", 2.0)
+    p.add(10, "c:a", 1.0)
+    r = decode_report(p.report(1, 3, final_until=10))
+    assert r.sums == {0: {"c:a": [2.0, 1]}, 10: {"c:a": [1.0, 1]}}
+    assert list(p.open) == [10] and not p.changed
+
+
+@pytest.mark.parametrize("raw", [b'{"aggregate_report":{}}', b'{"aggregate_report":', b"[]"])
+def test_a_broken_report_is_a_value_error(raw: bytes) -> None:
+    with pytest.raises(ValueError, match="not an aggregate report"):
+        decode_report(raw)
+
+
+def test_grouping_from_settings(tmp_path: Path) -> None:
+    assert grouping_of(load_settings({"SALESCAST_AGGREGATE_BY": "none"})) is None
+    assert grouping_of(load_settings({})) == Grouping("country")
+    with pytest.raises(ConfigError, match="needs SALESCAST_CATEGORY_MAP"):
+        grouping_of(load_settings({"SALESCAST_AGGREGATE_BY": "category"}))
+    path = tmp_path / "cats.csv"
+    path.write_text("series,category\n85123A,candles\n22423,cake stands\n")
+    g = grouping_of(load_settings({"SALESCAST_AGGREGATE_BY": "category",
+                                   "SALESCAST_CATEGORY_MAP": str(path)}))
+    assert g is not None and g.categories == {"85123A": "candles", "22423": "cake stands"}
+    assert g.child_of(SaleEvent("22423", 0.0, 1.0, 1.0)) == "category:cake stands"
+    assert g.reserved("category:x") and g.reserved(ROOT) and not g.reserved("85123A")
+    with pytest.raises(ConfigError, match="SALESCAST_CATEGORY_MAP"):
+        load_settings({"SALESCAST_CATEGORY_MAP": str(tmp_path / "missing.csv")})
