@@ -98,8 +98,9 @@ CHANNELS = ("forecasts", "actuals", "alerts", "ops")
 
 #: The fields of the live part of a series (and of an ``actuals`` update), in order.
 LIVE_FIELDS = ("series", "version", "events", "event_ts", "open", "bucket_seconds", "at")
-#: The fields of the forecast part of a series (written when a bucket closes).
-FORECAST_PART_FIELDS = ("bucket_seconds", "actuals", "forecast")
+#: The fields of the forecast part of a series (written when a bucket closes); ``last``: the
+#: latest closed bucket against its forecast (``actual``, ``expected``, ``bucket``, ``score``).
+FORECAST_PART_FIELDS = ("bucket_seconds", "actuals", "forecast", "last")
 #: The fields of an anomaly alert (``models.anomaly.make_alert``); published with ``sid`` too.
 ALERT_FIELDS = ("id", "event_id", "state", "scope", "series", "kind", "severity", "since",
                 "buckets", "bucket", "bucket_end", "actual", "expected", "lo", "hi", "lo95",

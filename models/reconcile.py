@@ -124,6 +124,14 @@ class AdaptiveBands:
             self.errors[k, self.count[k] % self.window] = e
             self.count[k] += 1
 
+    def expected(self, start: int) -> float | None:
+        """The latest remembered forecast for the bucket at ``start`` (None: none)."""
+        for origin, f, _ in reversed(self.pending):
+            k, rem = divmod(start - origin, self.width)
+            if not rem and 0 <= k < len(f):
+                return f[k]
+        return None
+
     def remember(self, origin: int, forecast: Sequence[float],
                  scale: Sequence[float] | None = None) -> None:
         """The reconciled forecast made at ``origin`` (for ``origin``, ``origin + width``...);

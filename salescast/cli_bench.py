@@ -72,6 +72,21 @@ def bench_scale(
     run_scale_bench(load_settings(), events, sorted(series or [10_000, 100_000]), console)
 
 
+@bench_app.command("aggregates")
+@friendly
+def bench_aggregates(
+    events: Annotated[int, typer.Option(min=1000, help="synthetic events")] = 100_000,
+    series: Annotated[int, typer.Option(min=1, help="distinct series")] = 2_000,
+    envelope: Annotated[int, typer.Option(min=0, help="events per message (0: one)")] = 100,
+) -> None:
+    """Worker throughput with aggregates (total + countries) on and off, alternately, in the
+    same run: the cost of `SALESCAST_AGGREGATE_BY`. Run it alone.
+    """
+    from benchmarks.aggregates_cost import run_aggregates_bench
+
+    run_aggregates_bench(load_settings(), events, series, envelope, console)
+
+
 @bench_app.command("lstm")
 @friendly
 def bench_lstm(

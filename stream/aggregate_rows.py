@@ -45,6 +45,7 @@ class Aggregation:
         self.grouping, self.partitions = grouping, partitions
         self.width, self.lateness, self.horizon = width, lateness, horizon
         self.home = partition_for(ROOT, partitions)  # where the reports go
+        self._last: dict[str, dict[str, float]] = {}  # name -> its last bucket vs reconciled
 
     # every partition
     def count(self, pstate: PartitionState, bucket: int, ev: SaleEvent) -> None:
@@ -106,6 +107,10 @@ class Aggregation:
                     qty, n = per.get(name, (0.0, 0))
                 closed.append(ClosedBucket(b, b + self.width, qty, 0.0, n, 0.0))
                 if st.bands is not None:
+                    expected = st.bands.expected(b)
+                    if expected is not None:  # what the dashboard showed for it
+                        self._last[name] = {"actual": qty, "expected": round(expected, 3),
+                                            "bucket": b}
                     st.bands.learn(b, qty)
             if closed:
                 out.append((st, closed))
@@ -125,10 +130,13 @@ class Aggregation:
         st.live_open = {"t": b, "qty": qty, "events": n}
 
     def reconcile(self, led: Ledger, load: Callable[[str], SeriesState],
-                  forecast_of: Callable[[SeriesState], Forecast | None]) -> list[SeriesState]:
+                  forecast_of: Callable[[SeriesState], Forecast | None],
+                  movers: dict[str, dict[str, float]]) -> list[SeriesState]:
         """Reconcile the aggregates' current forecasts (all made at the same origin); the
-        states whose forecast changed."""
+        states whose forecast changed. Aggregates leave ``movers`` (the SKUs that moved)."""
         states = [load(n) for n in self.names(led)]
+        for st in states:
+            movers.pop(st.series, None)
         fs = [forecast_of(st) for st in states]
         origin = states[0].origin
         if len(states) < 2 or any(f is None for f in fs) or any(
@@ -149,4 +157,9 @@ class Aggregation:
             model["interval"] = dict(model.get("interval", {}), lo95=lo95, hi95=hi95,
                                      method="adaptive conformal, own reconciled errors")
             st.forecast = st.reconciled = Forecast(rec[i].tolist(), lo, hi, model, lo95, hi95)
+            last = self._last.pop(st.series, None)
+            if last is not None:  # scored against the coherent forecast, not the bank's own
+                half = max((hi[0] - lo[0]) / 2, 1e-9)
+                st.mover = dict(last, score=round(abs(last["actual"] - last["expected"]) / half,
+                                                  3))
         return states

@@ -141,8 +141,7 @@ class Processor:
         for msg in messages:
             offset = msg.offset
             if led is not None and msg.value.startswith(REPORT_PREFIX):  # a partition's sums
-                for name in agg.receive(led, msg.value):  # type: ignore[union-attr]
-                    version[name] = offset
+                version.update(dict.fromkeys(agg.receive(led, msg.value), offset))  # type: ignore
                 continue
             events, rejected = parse_message(msg.value)
             for rej in rejected:
@@ -225,7 +224,8 @@ class Processor:
             res.export(list(changed.values()))
         if led is not None:
             if ROOT in changed:  # the aggregates closed a bucket: make them coherent
-                agg.reconcile(led, load, lambda st: self.forecast_of(st, res))  # type: ignore
+                agg.reconcile(led, load, lambda st: self.forecast_of(st, res),  # type: ignore
+                              out.movers)
             for name in set(agg.names(led)) & version.keys():  # type: ignore[union-attr]
                 agg.live(led, load(name))  # type: ignore[union-attr]
         for sid, st in touched.items():

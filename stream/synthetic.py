@@ -138,6 +138,9 @@ def synthetic_dataset(
     )
 
 
+BENCH_COUNTRIES = ("United Kingdom", "Germany", "France", "EIRE", "Netherlands")
+
+
 def bench_events(n_events: int, n_series: int, seed: int, start_ts: float = DEFAULT_START,
                  seconds_per_event: float = 10.0, chunk: int = 65536) -> Iterator[bytes]:
     """Yield ``n_events`` serialised sale events (wire format, time order), deterministic for
@@ -160,6 +163,9 @@ def bench_events(n_events: int, n_series: int, seed: int, start_ts: float = DEFA
     weights /= weights.sum()
     names = [f"SKU{i:04d}" for i in rng.permutation(n_series)]
     prices = np.round(rng.uniform(0.5, 20.0, n_series), 2).tolist()
+    # each series sells in one country (the aggregates' children), most in the first
+    countries = [BENCH_COUNTRIES[c] for c in rng.choice(
+        len(BENCH_COUNTRIES), size=n_series, p=[0.6, 0.1, 0.1, 0.1, 0.1])]
     for lo in range(0, n_events, chunk):
         n = min(chunk, n_events - lo)
         sidx = rng.choice(n_series, size=n, p=weights).tolist()
@@ -168,5 +174,5 @@ def bench_events(n_events: int, n_series: int, seed: int, start_ts: float = DEFA
             ts = float(start_ts + k * seconds_per_event)
             yield (
                 f'{{"series":"{names[s]}","ts":{ts!r},"qty":{q},'
-                f'"price":{prices[s]!r},"id":"b:{k}"}}'
+                f'"price":{prices[s]!r},"id":"b:{k}","country":"{countries[s]}"}}'
             ).encode()

@@ -39,7 +39,8 @@ const num = (x) => (typeof x === "number" && Number.isFinite(x) ? x : null);
 /** An empty merged view of one series. */
 export function emptySeries(name) {
   return { series: name, version: -1, forecastVersion: -1, openVersion: -1, events: null,
-           event_ts: null, bucket_seconds: null, closed: [], open: null, forecast: null };
+           event_ts: null, bucket_seconds: null, closed: [], open: null, forecast: null,
+           last: null };
 }
 
 /** Merge closed-bucket pairs [[t, v], ...] into a sorted, capped list (new values win). */
@@ -72,6 +73,7 @@ export function mergeSeries(prev, data, channel) {
     if (num(data.bucket_seconds) !== null) s.bucket_seconds = data.bucket_seconds;
     s.closed = mergeClosed(s.closed, data.actuals);
     if ("forecast" in data) s.forecast = data.forecast || null;
+    if ("last" in data) s.last = data.last || null;
   }
   s.version = Math.max(s.version, v);
   return s;
@@ -127,6 +129,53 @@ export function modelSummary(forecast) {
   return { name: m.name ?? null, winner: m.winner ?? m.name ?? null, weights,
            coverage: num(iv.coverage), levels: Array.isArray(iv.levels) ? iv.levels : [],
            lstm_version: m.lstm_version ?? null };
+}
+
+/** The aggregate a view belongs to: its children (from the total's forecast) or null. */
+export function childrenOf(view) {
+  const h = view && view.forecast && view.forecast.model && view.forecast.model.hierarchy;
+  return h && Array.isArray(h.children) ? h.children.map(String) : null;
+}
+
+/** The pattern that matches every child of an aggregate ("country:*"), or null. */
+export function childPattern(children) {
+  if (!children || !children.length) return null;
+  const i = children[0].indexOf(":");
+  return i > 0 ? `${children[0].slice(0, i + 1)}*` : null;
+}
+
+/** The value of a view's forecast at bucket t, or null. */
+function forecastAt(view, t) {
+  const fc = view && view.forecast;
+  if (!fc || !Array.isArray(fc.t)) return null;
+  const i = fc.t.indexOf(t);
+  return i >= 0 ? num((fc.yhat || [])[i]) : null;
+}
+
+/**
+ * The breakdown of an aggregate: one row per child, largest share of the total first.
+ * share: of the latest closed bucket; soFar / forecast: the open bucket so far and what was
+ * forecast for it; error: the latest closed bucket minus what was forecast for it.
+ */
+export function breakdown(total, views) {
+  const children = childrenOf(total);
+  if (!children) return [];
+  const lastOf = (v) => (v && v.closed.length ? v.closed[v.closed.length - 1][1] : null);
+  const whole = lastOf(total);
+  const rows = children.map((name) => {
+    const v = views.get(name) || emptySeries(name);
+    const last = lastOf(v);
+    const open = openBucket(v);
+    const l = v.last || null;
+    return {
+      series: name, last,
+      share: whole && last !== null ? last / whole : null,
+      soFar: open ? num(open.qty) : null,
+      forecast: open ? forecastAt(v, open.t) : (v.forecast ? num((v.forecast.yhat || [])[0]) : null),
+      error: l && num(l.actual) !== null && num(l.expected) !== null ? l.actual - l.expected : null,
+    };
+  });
+  return rows.sort((a, b) => (b.share ?? -1) - (a.share ?? -1) || a.series.localeCompare(b.series));
 }
 
 /** Alerts merged newest first (by detection time, then bucket), unique by id, capped. */
@@ -202,6 +251,14 @@ export class Store {
     this.okStatus = null;       // the last "connected" status, restored after errors
     this.auth = null;           // "required" | "none" from hello
     this.ignored = 0;           // frames of an unknown shape, counted and dropped
+    this.autoSelected = false;  // the selection was made for the user (total wins over it)
+    this.aggregate = null;      // "total" once the gateway knows it
+    this.childSub = null;       // the pattern subscribed for the breakdown ("country:*")
+  }
+
+  isChild(name) {
+    const kids = this.aggregate ? childrenOf(this.series.get(this.aggregate)) : null;
+    return !!kids && kids.includes(name);
   }
 
   view(name = this.selected) {
@@ -216,7 +273,10 @@ export class Store {
     const alerts = { type: "subscribe", channel: "alerts", pattern: "*" };
     if (this.alertSid !== null) alerts.since = this.alertSid;
     out.push(alerts, { type: "subscribe", channel: "ops" }, this.listFrame(this.search),
-      this.moversFrame());
+      this.moversFrame(), { type: "list", pattern: "total", limit: 1, id: "aggregate" });
+    if (this.childSub) {
+      out.push({ type: "subscribe", channel: "forecasts", pattern: this.childSub });
+    }
     return out;
   }
 
@@ -298,11 +358,23 @@ export class Store {
         changed.add("status");
         return;
       case "series":
+        if (f.id === "aggregate") {  // the dashboard opens on the total when there is one
+          const found = Array.isArray(f.series) && f.series.map(String).includes("total");
+          this.aggregate = found ? "total" : null;
+          if (found && (!this.selected || this.autoSelected)) {
+            this.autoSelected = false;
+            send.push(...this.select("total"));
+            changed.add("series");
+            changed.add("breakdown");
+          }
+          return;
+        }
         if (f.id !== undefined && f.id !== `list-${this.listId}`) return;  // an older search
         this.list = Array.isArray(f.series) ? f.series.map(String) : [];
         changed.add("list");
         if (!this.selected && this.list.length) {
           send.push(...this.select(this.list[0]));
+          this.autoSelected = true;
           changed.add("series");
         }
         return;
@@ -312,7 +384,7 @@ export class Store {
         return;
       case "snapshot":
       case "update":
-        this._data(f, changed);
+        this._data(f, changed, send);
         return;
       case "subscribed":
       case "unsubscribed":
@@ -323,7 +395,7 @@ export class Store {
     }
   }
 
-  _data(f, changed) {
+  _data(f, changed, send = []) {
     const channel = f.channel || "forecasts";
     if (channel === "alerts") {
       const items = f.type === "snapshot" ? (Array.isArray(f.data) ? f.data : []) : [f.data];
@@ -341,6 +413,15 @@ export class Store {
       if (f.version !== undefined && data.version === undefined) data.version = f.version;
       this.series.set(name, mergeSeries(this.view(name), data, channel));
       if (name === this.selected) changed.add("series");
+      if (name === this.aggregate || this.isChild(name)) changed.add("breakdown");
+      const pattern = name === this.aggregate ? childPattern(childrenOf(this.view(name))) : null;
+      if (pattern && pattern !== this.childSub) {  // the breakdown follows every child live
+        if (this.childSub) {
+          send.push({ type: "unsubscribe", channel: "forecasts", pattern: this.childSub });
+        }
+        this.childSub = pattern;
+        send.push({ type: "subscribe", channel: "forecasts", pattern });
+      }
     } else {
       this.ignored += 1;
     }

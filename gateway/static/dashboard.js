@@ -1,6 +1,6 @@
 // salescast dashboard: DOM, WebSocket and chart glue around core.js (the logic lives there).
 import {
-  Store, backoff, chartData, fmtAge, modelSummary, openBucket, opsSummary, parseFrame,
+  Store, backoff, breakdown, chartData, fmtAge, modelSummary, openBucket, opsSummary, parseFrame,
 } from "./core.js";
 
 const $ = (id) => document.getElementById(id);
@@ -41,6 +41,7 @@ function select(name) {
   renderList();
   renderMovers();
   renderSeries();
+  renderBreakdown();
 }
 
 // -- rendering ------------------------------------------------------------------------------
@@ -117,6 +118,21 @@ function renderSeries() {
   if (!plot) plot = makePlot(data);
   else plot.setData(data);
   renderModel(modelSummary(v.forecast));
+}
+
+function renderBreakdown() {
+  const total = store.aggregate ? store.series.get(store.aggregate) : null;
+  const rows = total ? breakdown(total, store.series) : [];
+  $("breakdown-card").hidden = !rows.length;
+  $("to-total").hidden = !store.aggregate || store.selected === store.aggregate;
+  const pct = (x) => (x === null ? "-" : `${(100 * x).toFixed(1)}%`);
+  $("breakdown").tBodies[0].replaceChildren(...rows.map((r) =>
+    el("tr", { class: r.series === store.selected ? "selected" : "",
+               dataset: { series: r.series }, onclick: () => select(r.series) },
+      el("td", {}, r.series), el("td", {}, pct(r.share)), el("td", {}, fmt(r.last, 0)),
+      el("td", { class: r.error === null ? "" : r.error >= 0 ? "up" : "down" },
+        r.error === null ? "-" : `${r.error >= 0 ? "+" : ""}${fmt(r.error, 0)}`),
+      el("td", {}, fmt(r.soFar, 0)), el("td", {}, fmt(r.forecast, 0)))));
 }
 
 function renderModel(m) {
@@ -201,7 +217,8 @@ function renderOps() {
 }
 
 const RENDER = { status: renderStatus, list: renderList, movers: renderMovers,
-                 series: renderSeries, alerts: renderAlerts, ops: renderOps };
+                 series: renderSeries, alerts: renderAlerts, ops: renderOps,
+                 breakdown: renderBreakdown };
 
 function apply(changed) {
   for (const part of changed) RENDER[part]();
@@ -237,6 +254,10 @@ function connect() {
 }
 
 let searchTimer = null;  // debounced: one list request per pause in typing, not per key
+$("to-total").addEventListener("click", (ev) => {
+  ev.preventDefault();
+  if (store.aggregate) select(store.aggregate);
+});
 $("search").addEventListener("input", (ev) => {
   clearTimeout(searchTimer);
   searchTimer = setTimeout(() => send([store.listFrame(ev.target.value)]), 200);

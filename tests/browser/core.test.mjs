@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import test from "node:test";
 
 import {
-  Store, backoff, chartData, emptySeries, fmtAge, mergeAlerts, mergeClosed, mergeSeries,
-  modelSummary, opsSummary, parseFrame, searchPattern,
+  Store, backoff, breakdown, chartData, childPattern, emptySeries, fmtAge, mergeAlerts,
+  mergeClosed, mergeSeries, modelSummary, opsSummary, parseFrame, searchPattern,
 } from "../../gateway/static/core.js";
 
 const DAY = 86400;
@@ -131,7 +131,7 @@ test("Store: hello sends auth first, then subscriptions; list picks a series", (
   const { send } = st.handle({ type: "hello", protocol: 1, auth: "required" });
   assert.deepEqual(send[0], { type: "auth", token: "t" });
   assert.deepEqual(send.slice(1).map((f) => f.type + ":" + (f.channel || "")),
-    ["subscribe:alerts", "subscribe:ops", "list:", "movers:"]);
+    ["subscribe:alerts", "subscribe:ops", "list:", "movers:", "list:"]);  // last: is there a total
   const r = st.handle({ type: "series", series: ["A", "B"], id: send[3].id });
   assert.equal(st.selected, "A");
   assert.deepEqual(r.send.map((f) => f.channel), ["forecasts", "actuals"]);
@@ -178,4 +178,52 @@ test("Store: errors set the status; odd frames are counted, never thrown", () =>
   const noToken = new Store();
   noToken.handle({ type: "hello", auth: "required" });
   assert.equal(noToken.status.level, "error");
+});
+
+test("the dashboard opens on the total and follows its children for the breakdown", () => {
+  const store = new Store();
+  const hello = store.handle({ type: "hello", protocol: 1 });
+  assert.ok(hello.send.some((f) => f.type === "list" && f.id === "aggregate"));
+  // the ordinary list comes first: a series is picked for the user...
+  store.handle({ type: "series", id: "list-1", series: ["85123A", "total"] });
+  assert.equal(store.selected, "85123A");
+  // ...and the total replaces it once the gateway says it exists
+  const found = store.handle({ type: "series", id: "aggregate", series: ["total"] });
+  assert.equal(store.selected, "total");
+  assert.ok(found.send.some((f) => f.type === "subscribe" && f.series === "total"));
+  const children = ["country:EIRE", "country:United Kingdom"];
+  const total = {
+    series: "total", version: 5, bucket_seconds: DAY, open: { t: 2 * DAY, qty: 30, events: 3 },
+    actuals: [[0, 90], [DAY, 100]], last: { actual: 100, expected: 90, bucket: DAY },
+    forecast: { t: [2 * DAY, 3 * DAY], yhat: [110, 111], lo: [0, 0], hi: [1, 1],
+                model: { hierarchy: { children } } },
+  };
+  const r = store.handle({ type: "snapshot", channel: "forecasts", series: "total", data: total });
+  assert.deepEqual(r.send, [{ type: "subscribe", channel: "forecasts", pattern: "country:*" }]);
+  assert.ok(r.changed.has("breakdown"));
+  const kid = (name, last, yhat) => ({
+    series: name, version: 4, bucket_seconds: DAY, open: { t: 2 * DAY, qty: last / 4, events: 1 },
+    actuals: [[DAY, last]], last: { actual: last, expected: last - 5, bucket: DAY },
+    forecast: { t: [2 * DAY], yhat: [yhat], lo: [0], hi: [1], model: { hierarchy: { parent: "total" } } },
+  });
+  const upd = store.handle({ type: "update", channel: "forecasts", series: children[0],
+                             data: kid(children[0], 20, 22) });
+  assert.ok(upd.changed.has("breakdown"));
+  store.handle({ type: "update", channel: "forecasts", series: children[1],
+                 data: kid(children[1], 80, 88) });
+  const rows = breakdown(store.series.get("total"), store.series);
+  assert.deepEqual(rows.map((x) => [x.series, x.share, x.error, x.soFar, x.forecast]), [
+    ["country:United Kingdom", 0.8, 5, 20, 88], ["country:EIRE", 0.2, 5, 5, 22]]);
+  // after a reconnect the children's pattern is subscribed again
+  assert.ok(store.subscriptions().some((f) => f.pattern === "country:*"));
+});
+
+test("without aggregates the first listed series stays selected", () => {
+  const store = new Store();
+  store.handle({ type: "hello", protocol: 1 });
+  store.handle({ type: "series", id: "list-1", series: ["A", "B"] });
+  store.handle({ type: "series", id: "aggregate", series: [] });
+  assert.equal(store.selected, "A");
+  assert.deepEqual(breakdown(store.view("A"), store.series), []);
+  assert.equal(childPattern(["nocolon"]), null);
 });

@@ -123,6 +123,58 @@ def test_dashboard_shows_live_forecasts_alerts_and_lag(pipeline: Any,
         page.screenshot(path=str(SCREENSHOT), full_page=True)
         names = page.eval_on_selector_all("#series-list li[data-series]",
                                           "els => els.map((e) => e.dataset.series)")
-        assert sorted(names) == list(SERIES)
+        assert sorted(names) == sorted([*SERIES, "total", "country:(none)"])  # + aggregates
         assert "connected" in (page.text_content("#status") or "")
+    assert page.errors == []
+
+
+COUNTRY = {"SKU0": "United Kingdom", "SKU1": "EIRE", "SKU2": "United Kingdom"}
+TOTAL_SHOT = Path("build/browser/dashboard-total.png")
+
+
+def test_dashboard_opens_on_the_total_and_drills_down(pipeline: Any, browser_page: Any) -> None:
+    """No series asked for: the page opens on ``total``; its breakdown lists the countries,
+    whose forecasts sum to the total's; a country, then a SKU, open from there."""
+    events = [SaleEvent(e.series, e.ts, e.qty, e.price, None, COUNTRY[e.series])
+              for e in history()]
+    pipeline.produce([(e.series.encode(), e.to_json()) for e in events])
+    pipeline.start_worker()
+    pipeline.wait_for(lambda: (pipeline.snapshot("total") or {}).get("forecast")
+                      and (pipeline.snapshot("total") or {}).get("events") == len(events),
+                      120, "the total's forecast in Redis")
+    page = browser_page
+    with running_gateway(pipeline.settings.redis) as url:
+        page.goto(url)
+        page.wait_for_function("() => window.salescast && window.salescast.store.selected"
+                               " === 'total'", timeout=TIMEOUT_MS)
+        page.wait_for_selector("#breakdown tbody tr[data-series='country:EIRE']",
+                               timeout=TIMEOUT_MS)
+        page.wait_for_function(
+            "() => document.querySelectorAll('#breakdown tbody tr').length === 2",
+            timeout=TIMEOUT_MS)
+        rows = page.eval_on_selector_all(
+            "#breakdown tbody tr", "els => els.map((e) => [...e.children].map((c) => "
+            "c.textContent))")
+        assert [r[0] for r in rows] == ["country:United Kingdom", "country:EIRE"]
+        uk, eire = (float(r[1].rstrip("%")) for r in rows)
+        assert uk + eire == pytest.approx(100.0, abs=0.2) and uk > eire
+        coherent = page.evaluate("""() => {
+            const s = window.salescast.store, t = s.series.get('total').forecast;
+            const kids = t.model.hierarchy.children.map((c) => s.series.get(c).forecast);
+            return t.yhat.map((y, i) => [y, kids.reduce((a, k) => a + k.yhat[i], 0)]);
+        }""")
+        for total, summed in coherent:
+            assert summed == pytest.approx(total, rel=1e-6)
+        TOTAL_SHOT.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(TOTAL_SHOT), full_page=True)
+        page.click("#breakdown tbody tr[data-series='country:EIRE']")  # drill down
+        wait_chart(page, "country:EIRE", 0)
+        assert page.is_visible("#to-total")
+        page.wait_for_selector("#movers li[data-series^='SKU']", timeout=TIMEOUT_MS)
+        sku = page.get_attribute("#movers li[data-series^='SKU']", "data-series")
+        page.click(f"#movers li[data-series='{sku}']")  # the SKUs that explain a gap
+        wait_chart(page, str(sku), 0)
+        page.click("#to-total")
+        page.wait_for_function("() => window.salescast.store.selected === 'total'",
+                               timeout=TIMEOUT_MS)
     assert page.errors == []

@@ -105,6 +105,8 @@ UNTESTED = {
     "benchmarks.faust_floor": "needs Kafka: run by `salescast bench`",
     "benchmarks.gateway_fanout": "needs Redis and a gateway process: `salescast bench gateway`",
     "benchmarks.pipeline": "needs Kafka, Redis and a worker: `salescast bench`",
+    "benchmarks.aggregates_cost": ("needs Kafka, Redis and two workers: "
+                                   "`salescast bench aggregates`"),
     "models.neural.lstm_backtest": "trains LSTMs for minutes: `salescast backtest --lstm`",
     "models.evaluation.peer": ("statsforecast's AutoETS, slow to compile: "
                                "`salescast backtest --peer`"),

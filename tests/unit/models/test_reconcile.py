@@ -76,3 +76,10 @@ def test_learn_ignores_buckets_no_forecast_was_for() -> None:
     b.learn(95, 7.0)  # not on the grid
     b.learn(130, 7.0)  # past the horizon: the pending forecast is dropped
     assert b.count.tolist() == [0, 0] and b.pending == []
+
+
+def test_expected_is_the_latest_forecast_of_a_bucket() -> None:
+    b = AdaptiveBands(horizon=3, width=10)
+    b.remember(0, [1.0, 2.0, 3.0])
+    b.remember(10, [5.0, 6.0, 7.0])
+    assert (b.expected(20), b.expected(0), b.expected(50), b.expected(5)) == (6.0, 1.0, None, None)
