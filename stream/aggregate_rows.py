@@ -116,10 +116,12 @@ class Aggregation:
                 out.append((st, closed))
         return out
 
-    def live(self, led: Ledger, st: SeriesState) -> None:
-        """Set ``st``'s live part from the ledger (its open bucket so far, its events)."""
+    def live(self, led: Ledger, st: SeriesState, version: int) -> None:
+        """Set ``st``'s live part from the ledger (its open bucket so far, its events) as of
+        the home partition's offset ``version`` (its position: what a republish writes)."""
         b, per = led.open_sums()
         st.events = led.events(st.series)
+        st.positions[self.home] = max(st.positions.get(self.home, -1), version)
         if b is None:
             st.live_open = None
             return

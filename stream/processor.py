@@ -227,7 +227,7 @@ class Processor:
                 agg.reconcile(led, load, lambda st: self.forecast_of(st, res),  # type: ignore
                               out.movers)
             for name in set(agg.names(led)) & version.keys():  # type: ignore[union-attr]
-                agg.live(led, load(name))  # type: ignore[union-attr]
+                agg.live(led, load(name), version[name])  # type: ignore[union-attr]
         for sid, st in touched.items():
             if sid in version:
                 out.states[series_key(sid)] = st

@@ -169,7 +169,7 @@ class RedisSink:
                 version = max(st.positions.values())
                 writes.append(processor.series_write(st, version, True))
                 alerts.extend(st.alerts)
-                if st.mover is not None:
+                if st.mover is not None and st.reconciled is None:  # SKUs only, no aggregate
                     movers[st.series] = st.mover
             await self.write(writes)
             await self.write_movers(movers)

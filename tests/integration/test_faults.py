@@ -241,7 +241,12 @@ def test_kill_9_during_a_real_data_replay_recovers_exactly(pipeline, retail_csv:
     from sources.online_retail import iter_events
 
     n = 20_000
-    truth = _truth(list(iter_events(retail_csv, limit=n)))
+    real = list(iter_events(retail_csv, limit=n))
+    truth = _truth(real)
+    # the aggregates: total and each country; the audit checks their counts like a SKU's
+    aggregates = {"total": n} | {f"country:{c}": k
+                                 for c, k in _truth([SaleEvent(e.country or "(none)", 0, 1, 1)
+                                                     for e in real]).items()}
     replay = spawn(salescast_cmd("replay", "--max", "--limit", str(n)), pipeline.env(),
                    pipeline.logs / "replay.log")
     rng = random.Random(2024)
@@ -266,7 +271,9 @@ def test_kill_9_during_a_real_data_replay_recovers_exactly(pipeline, retail_csv:
     assert _dead_letters(pipeline, 1, timeout=5) == {}
     report = pipeline.reconciled()
     assert report["total"]["accepted"] == n and report["total"]["rejected"] == 0
-    assert report["series_checked"] == len(truth)
+    assert report["series_checked"] == len(truth) + len(aggregates)
+    for name, count in aggregates.items():  # exact after five kills
+        assert (pipeline.snapshot(name) or {}).get("events") == count, name
 
 
 def test_gateway_kill_and_restart_subscribers_resume(pipeline) -> None:

@@ -32,6 +32,7 @@ IO_LIBRARIES = {"redis", "aiokafka", "faust", "mode", "confluent_kafka", "kafka"
 PURE = ["contracts.wire", "contracts.events", "config.settings", "stream.validation",
         "stream.bucketing", "stream.clock", "stream.outcomes",
         "stream.processor", "stream.partitioning", "stream.membership", "stream.continuity",
+        "stream.aggregates", "stream.aggregate_rows",
         "gateway.protocol", "gateway.messages",
         "gateway.auth", "gateway.fanout", "gateway.routing", "gateway.limits", "gateway.hosts",
         "gateway.outputs", "gateway.acks"]
