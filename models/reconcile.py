@@ -20,7 +20,7 @@ The parent's reconciled forecast is the sum of its reconciled children, exactly.
 >>> var = np.array([[25.0], [16.0], [4.0]])
 >>> r = reconcile(base, var)
 >>> r.round(3).ravel().tolist(), bool(r[0] == r[1:].sum(axis=0))
-([94.444, 64.183, 30.261], True)
+([94.444, 64.427, 30.017], True)
 
 :class:`AdaptiveBands` gives a reconciled series its 80% and 95% bands from its own
 reconciled errors (not from summing children's bands): the empirical quantiles of the last
@@ -38,11 +38,12 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["reconcile", "variance_of_band", "AdaptiveBands", "LEVELS"]
+__all__ = ["reconcile", "variance_of_band", "AdaptiveBands", "LEVELS", "MIN_ERRORS"]
 
 POWER = 4.0
 #: the quantile levels of the bands: 80% (lo, hi), then 95% (lo, hi)
 LEVELS = (0.1, 0.9, 0.025, 0.975)
+MIN_ERRORS = 20  # errors a horizon needs before its band comes from them
 
 
 def variance_of_band(lo95: Any, hi95: Any) -> np.ndarray:
@@ -141,13 +142,19 @@ class AdaptiveBands:
         self.pending = [p for p in self.pending if p[0] != origin]
         self.pending.append((origin, f, s))
 
-    def bands(self, forecast: Sequence[float],
-              scale: Sequence[float] | None = None) -> tuple[list[float], ...]:
+    def bands(self, forecast: Sequence[float], scale: Sequence[float] | None = None,
+              fallback: Sequence[Sequence[float]] | None = None) -> tuple[list[float], ...]:
         """``(lo, hi, lo95, hi95)`` around ``forecast`` (the kept errors times ``scale``, as
-        :meth:`remember` divided them); zero width before any error."""
+        :meth:`remember` divided them). A horizon with fewer than :data:`MIN_ERRORS` errors
+        takes ``fallback``'s bands (``(lo, hi, lo95, hi95)``, the base model's, moved with the
+        forecast) when given, else a zero-width band."""
         y = np.asarray(forecast, dtype=np.float64)
-        q = self.quantiles()[np.minimum(np.arange(len(y)), self.horizon - 1)]
+        k = np.minimum(np.arange(len(y)), self.horizon - 1)
+        q = self.quantiles()[k]
         if scale is not None:
             q = q * np.asarray(scale, dtype=np.float64)[:, None]
-        lo, hi, lo95, hi95 = (y + q[:, j] for j in range(4))
-        return lo.tolist(), hi.tolist(), lo95.tolist(), hi95.tolist()
+        out = y[:, None] + q
+        if fallback is not None:
+            few = self.count[k] < MIN_ERRORS
+            out[few] = np.asarray(fallback, dtype=np.float64).T[few]
+        return tuple(out[:, j].tolist() for j in range(4))

@@ -153,7 +153,9 @@ class Aggregation:
             assert f is not None
             bands = st.bands = st.bands or AdaptiveBands(self.horizon, self.width)
             bands.remember(origin, rec[i], scale[i])
-            lo, hi, lo95, hi95 = bands.bands(rec[i], scale[i])
+            shift = rec[i] - np.asarray(f.yhat[:h])  # young bands: the model's own, moved
+            lo, hi, lo95, hi95 = bands.bands(rec[i], scale[i], [
+                np.asarray(getattr(f, a)[:h]) + shift for a in ("lo", "hi", "lo95", "hi95")])
             model = dict(f.model, hierarchy={"parent": ROOT} if i else
                          {"children": [s.series for s in states[1:]]})
             model["interval"] = dict(model.get("interval", {}), lo95=lo95, hi95=hi95,

@@ -119,7 +119,10 @@ def evaluate_hierarchy(names: Sequence[str], values: np.ndarray, first_day: int 
         var = variance_of_band(f.lo95, f.hi95)
         rec = reconcile(f.yhat, var, power)
         scale = np.sqrt(var) + SCALE_FLOOR if SCALED else np.ones_like(var)
-        banded = [bands[i].bands(rec[i].tolist(), scale[i].tolist()) for i in range(n)]
+        shift = rec - f.yhat  # young bands (as in the worker): the model's own, moved
+        banded = [bands[i].bands(rec[i], scale[i], [a[i] + shift[i] for a in
+                                                     (f.lo, f.hi, f.lo95, f.hi95)])
+                  for i in range(n)]
         rep.cpu += time.process_time() - t0
         if t >= WARMUP and (t - WARMUP) % STEP == 0 and t + HORIZON <= days:
             rep.n_origins += 1

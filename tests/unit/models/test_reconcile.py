@@ -83,3 +83,13 @@ def test_expected_is_the_latest_forecast_of_a_bucket() -> None:
     b.remember(0, [1.0, 2.0, 3.0])
     b.remember(10, [5.0, 6.0, 7.0])
     assert (b.expected(20), b.expected(0), b.expected(50), b.expected(5)) == (6.0, 1.0, None, None)
+
+
+def test_a_young_band_falls_back_to_the_given_one() -> None:
+    b = AdaptiveBands(horizon=1, width=1)
+    for t in range(5):
+        b.remember(t, [10.0])
+        b.learn(t, 12.0)
+    assert b.bands([10.0], fallback=[[8.0], [13.0], [7.0], [14.0]]) == ([8.0], [13.0], [7.0],
+                                                                      [14.0])
+    assert b.bands([10.0]) == ([12.0], [12.0], [12.0], [12.0])  # no fallback: its few errors
