@@ -7,8 +7,10 @@ after the weighted least squares idea of MinT with a diagonal covariance, with t
 by measurement on Online Retail II's countries (``salescast backtest countries``,
 docs/backtest/backtest-countries.md):
 
-* the parent keeps a share ``v_0 / (v_0 + sum(v_i))`` of ``d`` as in WLS, where ``v`` is each
-  series' forecast variance read from its own 95% band;
+* the parent moves toward the sum of its children by ``(v_0 / (v_0 + sum(v_i))) ** 1.5`` of
+  ``d``, where ``v`` is each series' forecast variance read from its own 95% band (WLS would
+  use the power 1; on the countries, 1 left the total 0.0001 worse than its own forecast, 1.5
+  made both the total and the United Kingdom better, 2 made the United Kingdom worse);
 * the children's part goes to them in proportion to ``v_i ** power`` (``power`` 4), so the
   few large, uncertain children absorb it and small, well-forecast children keep their own
   forecast (with ``power`` 1, plain WLS, the Netherlands lost 0.02 of MASE; with 2, 0.0014).
@@ -20,7 +22,7 @@ The parent's reconciled forecast is the sum of its reconciled children, exactly.
 >>> var = np.array([[25.0], [16.0], [4.0]])
 >>> r = reconcile(base, var)
 >>> r.round(3).ravel().tolist(), bool(r[0] == r[1:].sum(axis=0))
-([94.444, 64.427, 30.017], True)
+([95.859, 65.836, 30.023], True)
 
 :class:`AdaptiveBands` gives a reconciled series its 80% and 95% bands from its own
 reconciled errors (not from summing children's bands): the empirical quantiles of the last
@@ -41,6 +43,7 @@ import numpy as np
 __all__ = ["reconcile", "variance_of_band", "AdaptiveBands", "LEVELS", "MIN_ERRORS"]
 
 POWER = 4.0
+PARENT_POWER = 1.5
 #: the quantile levels of the bands: 80% (lo, hi), then 95% (lo, hi)
 LEVELS = (0.1, 0.9, 0.025, 0.975)
 MIN_ERRORS = 20  # errors a horizon needs before its band comes from them
@@ -51,7 +54,8 @@ def variance_of_band(lo95: Any, hi95: Any) -> np.ndarray:
     return np.asarray((np.asarray(hi95, float) - np.asarray(lo95, float)) / 3.92) ** 2
 
 
-def reconcile(base: Any, var: Any, power: float = POWER) -> np.ndarray:
+def reconcile(base: Any, var: Any, power: float = POWER,
+              parent_power: float = PARENT_POWER) -> np.ndarray:
     """Coherent forecasts from base forecasts ``base`` (``(1 + k, H)``: the parent's row, then
     its ``k`` children's) and their variances ``var`` (same shape); see the module docstring.
     Where every variance is zero the difference is split evenly."""
@@ -62,7 +66,8 @@ def reconcile(base: Any, var: Any, power: float = POWER) -> np.ndarray:
                          f"and {v.shape}")
     d = y[0] - y[1:].sum(axis=0)
     total = v.sum(axis=0)
-    parent = np.divide(v[0], total, out=np.full_like(total, 1.0 / len(y)), where=total > 0)
+    wls = np.divide(v[0], total, out=np.zeros_like(total), where=total > 0)
+    parent = np.where(total > 0, wls ** parent_power, 1.0 / len(y))
     c = v[1:] ** power
     cs = c.sum(axis=0)
     share = np.divide(c, cs, out=np.full_like(c, 1.0 / (len(y) - 1)), where=cs > 0)

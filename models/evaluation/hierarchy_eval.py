@@ -36,7 +36,7 @@ import numpy as np
 from models.bank import ForecasterBank
 from models.evaluation.backtest_protocol import HORIZON, SEASON, STEP, WARMUP
 from models.evaluation.metrics import Tally, snaive_scales
-from models.reconcile import POWER, AdaptiveBands, reconcile, variance_of_band
+from models.reconcile import PARENT_POWER, POWER, AdaptiveBands, reconcile, variance_of_band
 from sources.online_retail import iter_events
 
 __all__ = ["country_panel", "evaluate_hierarchy", "run_countries", "HierarchyReport", "METHODS"]
@@ -153,11 +153,12 @@ def run_countries(path: Path, out_dir: Path) -> tuple[HierarchyReport, Path]:
     text = (f"# Backtest: the total and its countries ({len(names) - 1} countries, "
             f"{values.shape[1]} days, {rep.n_origins} origins, h = 1..{HORIZON})\n\n"
             "Produced by `salescast backtest countries` (models/evaluation/hierarchy_eval.py). "
-            "Children sum to their parent exactly after reconciliation (power "
-            f"{POWER:g}); bands of the reconciled rows come from their own errors "
+            "Children sum to their parent exactly after reconciliation (children by variance^"
+            f"{POWER:g}, the parent's WLS share to the power {PARENT_POWER:g}); bands of the "
+            "reconciled rows come from their own errors "
             "(models/reconcile.py). MASE: mean over origins of |error| / the in-sample "
             "seasonal-naive MAE up to that origin (M4/M5).\n\n"
-            + rep.to_markdown()
+            + rep.to_markdown(top=len(names))
             + f"\nCPU: {rep.cpu:.1f} s for the bank, the reconciliation and the bands. "
             f"Data: {Path(path).name}.\n")
     out = Path(out_dir)
