@@ -69,6 +69,7 @@ from stream.series_state import (
     raw_of,
     rerouted,
     series_key,
+    series_write,
     valid_indices,
 )
 from stream.validation import parse_message
@@ -105,6 +106,7 @@ class SeriesState:
     alerts: list[dict[str, Any]] = field(default_factory=list)  # the last RECENT_ALERTS alerts
     open_alert: dict[str, Any] | None = None
     mover: dict[str, float] | None = None  # distance of the latest closed bucket from forecast
+    live_open: dict[str, float] | None = None  # aggregates only (never set here)
 
     def __getstate__(self) -> dict[str, Any]:
         # the forecast is recomputed whenever a bucket closes: not worth pickling
@@ -331,25 +333,6 @@ class Processor:
 
     def series_write(self, st: SeriesState, version: int, closed: bool) -> SeriesWrite:
         """The live part always; the forecast part (actuals + forecast) when it changed."""
-        open_ = max(st.buckets.open.items(), default=None)
-        live = {
-            "series": st.series,
-            "version": version,
-            "events": st.events,
-            "event_ts": st.last_ts,
-            "open": None if open_ is None else
-            {"t": open_[0], "qty": open_[1].qty, "events": open_[1].n_events},
-        }
-        if not closed or st.origin is None:
-            return SeriesWrite(st.series, version, st.last_ts, live, None, dict(live, kind="live"))
-        forecast = None
-        if st.forecast is None and st.origin is not None and st.model.n_seen:
+        if closed and st.forecast is None and st.origin is not None and st.model.n_seen:
             st.forecast = st.model.forecast(self.horizon)  # not pickled: recomputed
-        if st.forecast is not None and st.origin is not None:
-            forecast = st.forecast.to_dict()
-            forecast["t"] = [st.origin + i * self.width for i in range(st.forecast.horizon)]
-        actuals = st.actuals(self.width)
-        part = {"bucket_seconds": self.width, "actuals": actuals, "forecast": forecast}
-        update = dict(live, kind="forecast", bucket_seconds=self.width, forecast=forecast,
-                      actuals=actuals[-UPDATE_HISTORY:])
-        return SeriesWrite(st.series, version, st.last_ts, live, part, update)
+        return series_write(st, version, closed, st.forecast, self.width)  # type: ignore[arg-type]
