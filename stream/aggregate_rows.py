@@ -101,10 +101,7 @@ class Aggregation:
             for b, per in due:
                 if st.origin is not None and b < st.origin:
                     continue
-                if name == ROOT:
-                    qty, n = sum(q for q, _ in per.values()), sum(k for _, k in per.values())
-                else:
-                    qty, n = per.get(name, (0.0, 0))
+                qty, n = _value(name, per)
                 closed.append(ClosedBucket(b, b + self.width, qty, 0.0, n, 0.0))
                 if st.bands is not None:
                     expected = st.bands.expected(b)
@@ -125,10 +122,7 @@ class Aggregation:
         if b is None:
             st.live_open = None
             return
-        if st.series == ROOT:
-            qty, n = sum(q for q, _ in per.values()), sum(k for _, k in per.values())
-        else:
-            qty, n = per.get(st.series, (0.0, 0))
+        qty, n = _value(st.series, per)
         st.live_open = {"t": b, "qty": qty, "events": n}
 
     def reconcile(self, led: Ledger, load: Callable[[str], SeriesState],
@@ -167,3 +161,10 @@ class Aggregation:
                 st.mover = dict(last, score=round(abs(last["actual"] - last["expected"]) / half,
                                                   3))
         return states
+
+
+def _value(name: str, per: dict[str, tuple[float, int]]) -> tuple[float, int]:
+    """``(qty, events)`` of aggregate ``name`` in a bucket's sums per child (the total: all)."""
+    if name == ROOT:
+        return sum(q for q, _ in per.values()), sum(k for _, k in per.values())
+    return per.get(name, (0.0, 0))

@@ -191,11 +191,7 @@ class Ledger:
             return []
         out = []
         for b in range(start, until, self.width):
-            per: dict[str, tuple[float, int]] = {}
-            for src_sums in self.sums.pop(b, {}).values():
-                for c, (q, n) in src_sums.items():
-                    old = per.get(c, (0.0, 0))
-                    per[c] = (old[0] + q, old[1] + int(n))
+            per = _combine(self.sums.pop(b, {}))
             for c, (_, n) in per.items():
                 self.closed_events[c] = self.closed_events.get(c, 0) + n
             out.append((b, per))
@@ -208,12 +204,7 @@ class Ledger:
         if not self.sums:
             return None, {}
         b = min(self.sums)
-        per: dict[str, tuple[float, int]] = {}
-        for src_sums in self.sums[b].values():
-            for c, (q, n) in src_sums.items():
-                old = per.get(c, (0.0, 0))
-                per[c] = (old[0] + q, old[1] + int(n))
-        return b, per
+        return b, _combine(self.sums[b])
 
     def events(self, child: str) -> int:
         """Events counted in ``child`` (``total``: all), closed buckets and open ones."""
@@ -223,3 +214,13 @@ class Ledger:
             for src_sums in per_src.values():
                 n += sum(int(src_sums[c][1]) for c in names if c in src_sums)
         return n
+
+
+def _combine(per_source: Mapping[int, Mapping[str, list[float]]]) -> dict[str, tuple[float, int]]:
+    """One bucket's ``(qty, events)`` per child, summed over the source partitions' sums."""
+    per: dict[str, tuple[float, int]] = {}
+    for src_sums in per_source.values():
+        for c, (q, n) in src_sums.items():
+            old = per.get(c, (0.0, 0))
+            per[c] = (old[0] + q, old[1] + int(n))
+    return per
