@@ -30,7 +30,7 @@ from stream.aggregates import ROOT, Grouping, Ledger, Partials, decode_report
 from stream.bucketing import bucket_start
 from stream.outcomes import ClosedBucket
 from stream.partitioning import partition_for
-from stream.series_state import PartitionState, SeriesState
+from stream.series_state import Message, PartitionState, SeriesState
 
 __all__ = ["Aggregation", "LEDGER_KEY"]
 
@@ -58,11 +58,11 @@ class Aggregation:
         """This partition's report after ``offset``, or None when it has nothing new."""
         wm = pstate.clock.watermark
         partials = pstate.partials
-        if wm is None or partials is None:
+        if partials is None:
             return None
-        until = bucket_start(wm - self.lateness, self.width)
-        if pstate.reported_until is not None:
-            until = max(until, pstate.reported_until)
+        until = None if wm is None else bucket_start(wm - self.lateness, self.width)
+        if pstate.reported_until is not None:  # (no watermark: it declares nothing complete)
+            until = pstate.reported_until if until is None else max(until, pstate.reported_until)
         if not partials.changed and until == pstate.reported_until:
             return None
         pstate.reported_until = until
@@ -73,13 +73,13 @@ class Aggregation:
         led = get(LEDGER_KEY)
         return led if isinstance(led, Ledger) else Ledger(self.partitions, self.width)
 
-    def receive(self, led: Ledger, raw: bytes) -> list[str]:
-        """Apply one report; the aggregates whose live part it changed."""
+    def receive(self, led: Ledger, msg: Message) -> list[str]:
+        """Apply the report in ``msg``; the aggregates whose live part it changed."""
         try:
-            report = decode_report(raw)
+            report = decode_report(msg.value)
         except ValueError:
             return []
-        if not led.apply(report):
+        if not led.apply(report, msg.timestamp):
             return []
         touched = {c for per in report.sums.values() for c in per}
         return [ROOT, *sorted(touched)] if touched else []

@@ -17,6 +17,13 @@ for them; instead:
   the total and each child learn that bucket's sums, as one bank close
   (:mod:`stream.aggregate_rows`).
 
+A partition with no watermark yet reports its sums without declaring anything complete, and
+is not waited for. Nor, after a while (:data:`PATIENCE` buckets of event time *and*
+:data:`IDLE_SECONDS` of report time), is one that has not reported at all: an empty partition
+must not hold the totals back forever. What such a partition reports later for a bucket that
+closed without it still counts in the aggregates' events (never lost), though the bucket's
+value the models learnt stays as it was.
+
 >>> p = Partials(width=10)
 >>> p.add(bucket=0, child="country:EIRE", qty=2.0); p.add(0, "country:France", 1.0)
 >>> report = decode_report(p.report(partition=3, offset=7, final_until=0))
@@ -40,13 +47,14 @@ from config import Settings
 from config.settings import ConfigError
 from contracts.events import SaleEvent
 
-__all__ = ["ROOT", "REPORT_PREFIX", "Grouping", "grouping_of", "Partials", "Report", "Ledger",
-           "encode_report", "decode_report"]
+__all__ = ["ROOT", "REPORT_PREFIX", "PATIENCE", "IDLE_SECONDS", "Grouping", "grouping_of",
+           "Partials", "Report", "Ledger", "encode_report", "decode_report"]
 
 ROOT = "total"
 REPORT_PREFIX = b'{"aggregate_report":'
 NONE = "(none)"
-PATIENCE = 2  # buckets the ledger waits for a partition that has never reported
+PATIENCE = 2  # buckets the ledger waits for a partition that has never reported, and
+IDLE_SECONDS = 60.0  # seconds of report timestamps (when they have them)
 
 
 @dataclass(frozen=True)
@@ -102,11 +110,11 @@ class Partials:
         acc[1] += 1
         self.changed = True
 
-    def report(self, partition: int, offset: int, final_until: int) -> bytes:
+    def report(self, partition: int, offset: int, final_until: int | None) -> bytes:
         """The report of this partition after ``offset``; the buckets it declares complete
-        (before ``final_until``) are forgotten."""
+        (before ``final_until``; None: none yet) are forgotten."""
         out = encode_report(partition, offset, final_until, self.open)
-        for b in [b for b in self.open if b < final_until]:
+        for b in [b for b in self.open if final_until is not None and b < final_until]:
             del self.open[b]
         self.changed = False
         return out
@@ -116,11 +124,11 @@ class Partials:
 class Report:
     partition: int
     offset: int
-    final_until: int
+    final_until: int | None  # None: the partition has no watermark yet
     sums: dict[int, dict[str, list[float]]]
 
 
-def encode_report(partition: int, offset: int, final_until: int,
+def encode_report(partition: int, offset: int, final_until: int | None,
                   sums: Mapping[int, Mapping[str, list[float]]]) -> bytes:
     body = {"partition": partition, "offset": offset, "final_until": final_until,
             "sums": {str(b): {c: [v[0], int(v[1])] for c, v in per.items()}
@@ -134,8 +142,9 @@ def decode_report(raw: bytes) -> Report:
         body = json.loads(raw)["aggregate_report"]
         sums = {int(b): {str(c): [float(v[0]), int(v[1])] for c, v in per.items()}
                 for b, per in body["sums"].items()}
-        return Report(int(body["partition"]), int(body["offset"]), int(body["final_until"]),
-                      sums)
+        until = body["final_until"]
+        return Report(int(body["partition"]), int(body["offset"]),
+                      None if until is None else int(until), sums)
     except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
         raise ValueError(f"not an aggregate report: {exc}") from None
 
@@ -152,33 +161,63 @@ class Ledger:
     closed_until: int | None = None  # every bucket before it is closed
     children: list[str] = field(default_factory=list)  # every child seen, sorted
     closed_events: dict[str, int] = field(default_factory=dict)  # events of closed buckets
-    late: int = 0  # sums that came for a bucket already closed (left out)
+    # source -> {closed bucket it had not finished: its sums counted so far}
+    unfinished: dict[int, dict[int, dict[str, list[float]]]] = field(default_factory=dict)
+    late: int = 0  # sums that came for a bucket after it closed
+    first_at: float = 0.0  # timestamp of the first report taken (0: none with a timestamp)
+    last_at: float = 0.0  # and of the latest
 
-    def apply(self, report: Report) -> bool:
-        """Take ``report`` unless an equal or later one of its partition was taken."""
+    def apply(self, report: Report, at: float = 0.0) -> bool:
+        """Take ``report`` (sent at ``at``, 0 when unknown) unless an equal or later one of its
+        partition was taken."""
         src = report.partition
         if self.seen.get(src, -1) >= report.offset:
             return False
         self.seen[src] = report.offset
-        self.final_until[src] = max(self.final_until.get(src, report.final_until),
-                                    report.final_until)
+        if at > 0:
+            self.first_at = min(self.first_at or at, at)
+            self.last_at = max(self.last_at, at)
+        finished = self.final_until.get(src)  # what it had declared complete before
         for b, per in report.sums.items():
             if self.closed_until is not None and b < self.closed_until:
                 self.late += 1
-                continue
+                if finished is None or b >= finished:  # closed without it: count what it adds
+                    self._count_late(src, b, per)
+                continue  # else: sums read before, from before a restart
             self.sums.setdefault(b, {})[src] = per
-            new = [c for c in per if c not in self.children]
-            if new:
-                self.children = sorted([*self.children, *new])
+            self._know(per)
+        if report.final_until is not None:
+            finished = self.final_until[src] = max(finished or report.final_until,
+                                                   report.final_until)
+            late = self.unfinished.get(src, {})
+            for b in [b for b in late if b < finished]:  # its last sums were final
+                del late[b]
+            if not late:
+                self.unfinished.pop(src, None)
         return True
+
+    def _know(self, per: Mapping[str, object]) -> None:
+        new = [c for c in per if c not in self.children]
+        if new:
+            self.children = sorted([*self.children, *new])
+
+    def _count_late(self, src: int, b: int, per: dict[str, list[float]]) -> None:
+        """Add what ``src``'s sums of closed bucket ``b`` hold beyond those counted before."""
+        before = self.unfinished.setdefault(src, {}).get(b, {})
+        for c, (_, n) in per.items():
+            self.closed_events[c] = (self.closed_events.get(c, 0) + int(n)
+                                     - int(before.get(c, (0.0, 0))[1]))
+        self.unfinished[src][b] = per
+        self._know(per)
 
     def due(self) -> list[tuple[int, dict[str, tuple[float, int]]]]:
         """Close every bucket that every source partition reported complete: ``(bucket,
         {child: (qty, events)})`` in bucket order, zero-filled between buckets with sums.
 
-        A partition that has sent no report at all (it holds no series yet) is not waited
-        for once the others are :data:`PATIENCE` buckets further: what it reports later for
-        a closed bucket is left out and counted in :attr:`late`."""
+        A partition that has declared nothing complete (it has no series, or no watermark,
+        yet) is not waited for once the others are :data:`PATIENCE` buckets further and
+        :data:`IDLE_SECONDS` have passed between the first report and the latest: what it
+        reports later for a bucket closed without it still counts in :meth:`events`."""
         if not self.final_until:
             return []
         until = min(self.final_until.values())
@@ -187,11 +226,17 @@ class Ledger:
             if not self.sums:
                 return []
             start = min(self.sums)
-        if len(self.final_until) < self.sources and until - start < PATIENCE * self.width:
+        idle = self.last_at - self.first_at >= IDLE_SECONDS if self.first_at else True
+        if len(self.final_until) < self.sources and (
+                until - start < PATIENCE * self.width or not idle):
             return []
         out = []
         for b in range(start, until, self.width):
-            per = _combine(self.sums.pop(b, {}))
+            per_source = self.sums.pop(b, {})
+            for src, src_sums in per_source.items():
+                if src not in self.final_until or self.final_until[src] <= b:
+                    self.unfinished.setdefault(src, {})[b] = src_sums  # it may add more
+            per = _combine(per_source)
             for c, (_, n) in per.items():
                 self.closed_events[c] = self.closed_events.get(c, 0) + n
             out.append((b, per))

@@ -9,6 +9,7 @@ import pytest
 from config.settings import ConfigError, load_settings
 from contracts.events import SaleEvent
 from stream.aggregates import (
+    IDLE_SECONDS,
     PATIENCE,
     ROOT,
     Grouping,
@@ -43,13 +44,14 @@ def test_a_report_read_twice_or_out_of_order_changes_nothing() -> None:
     assert led.open_sums() == (0, {"c:a": (5.0, 2)})
 
 
-def test_quiet_buckets_close_as_zeros_and_late_sums_are_left_out() -> None:
+def test_quiet_buckets_close_as_zeros_and_final_sums_sent_again_count_once() -> None:
     led = Ledger(sources=1, width=10)
     led.apply(_report(0, 1, 40, {0: {"c:a": [1.0, 1]}, 30: {"c:a": [2.0, 1]}}))
     assert [(b, per) for b, per in led.due()] == [
         (0, {"c:a": (1.0, 1)}), (10, {}), (20, {}), (30, {"c:a": (2.0, 1)})]
-    led.apply(_report(0, 2, 40, {20: {"c:a": [9.0, 1]}}))
-    assert led.late == 1 and led.due() == []
+    # after a restart the partition reports a bucket it had declared complete: a repeat
+    led.apply(_report(0, 2, 40, {30: {"c:a": [2.0, 1]}}))
+    assert led.late == 1 and led.due() == [] and led.events(ROOT) == 2
 
 
 def test_a_partition_that_never_reports_is_not_waited_for_forever() -> None:
@@ -58,6 +60,21 @@ def test_a_partition_that_never_reports_is_not_waited_for_forever() -> None:
     assert led.due() == []
     led.apply(_report(0, 2, PATIENCE * 10, {}))
     assert [b for b, _ in led.due()] == list(range(0, PATIENCE * 10, 10))
+    # it reports at last: its sums of the closed buckets still count, once each
+    led.apply(_report(1, 5, None, {0: {"c:b": [4.0, 2]}, 10: {"c:b": [1.0, 1]}}))
+    led.apply(_report(1, 8, 10, {0: {"c:b": [6.0, 3]}, 10: {"c:b": [2.0, 2]}}))
+    led.apply(_report(1, 9, 20, {10: {"c:b": [3.0, 3]}}))
+    assert led.events("c:b") == 6 and led.events(ROOT) == 7 and led.unfinished == {}
+    led.apply(_report(1, 12, 20, {10: {"c:b": [3.0, 3]}}))  # final already: a repeat
+    assert led.events(ROOT) == 7 and led.children == ["c:a", "c:b"]
+
+
+def test_with_timestamps_a_silent_partition_is_also_waited_for_idle_seconds() -> None:
+    led = Ledger(sources=2, width=10)
+    led.apply(_report(0, 1, 40, {0: {"c:a": [1.0, 1]}}), at=1000.0)
+    assert led.due() == []  # PATIENCE buckets of event time, but no time has passed
+    led.apply(_report(0, 2, 40, {}), at=1000.0 + IDLE_SECONDS)
+    assert [b for b, _ in led.due()] == [0, 10, 20, 30]
 
 
 def test_partials_forget_what_they_reported_complete() -> None:
@@ -67,6 +84,8 @@ def test_partials_forget_what_they_reported_complete() -> None:
     r = decode_report(p.report(1, 3, final_until=10))
     assert r.sums == {0: {"c:a": [2.0, 1]}, 10: {"c:a": [1.0, 1]}}
     assert list(p.open) == [10] and not p.changed
+    r = decode_report(p.report(1, 4, final_until=None))  # no watermark yet: nothing complete
+    assert r.final_until is None and list(p.open) == [10]
 
 
 @pytest.mark.parametrize("raw", [b'{"aggregate_report":{}}', b'{"aggregate_report":', b"[]"])
