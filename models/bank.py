@@ -5,19 +5,17 @@ and a detector compute for one series, for every row of a batch in one step:
 
 * the members (:class:`~models.bank_members.MemberBank`: seasonal naive, rolling medians of
   ``window / 2``, ``window``, ``2 window``, Holt-Winters on log1p);
-* the per-horizon ensemble (:class:`~models.horizon.HorizonEnsemble`: weights from
-  exponentially weighted ``k``-step errors, weighted median), its pending forecasts in a ring
-  indexed by the value they are for;
-* with ``lstm=True``, the blend with the global LSTM (:class:`~models.factory.LstmBlend`,
-  :class:`~models.bank_blend.BlendBank`): the LSTM's paths are a per-row array input
-  (:meth:`ForecasterBank.set_lstm_paths`);
+* the per-horizon ensemble (:class:`~models.horizon.HorizonEnsemble`: weights from EW
+  ``k``-step errors, weighted median), its pending forecasts in a ring indexed by value;
+* with ``lstm=True``, the blend with the global LSTM (:class:`~models.bank_blend.BlendBank`;
+  its paths are a per-row input: :meth:`ForecasterBank.set_lstm_paths`);
 * the UK bank-holiday factor (dated rows), the conformal bands (:mod:`models.bank_bands`);
 * the anomaly check of each closed value against the forecast made before it (its
   :class:`~models.bank_anomaly.Checks` are what :meth:`ForecasterBank.close` returns).
 
 Same operations, dtypes and order as the per-object code, so forecasts, bands and scores are
-equal to it (tests/unit/models/test_bank.py, on real series). Rows persist as bytes (about
-12 KB, no pickle). Torch is never imported.
+equal to it (tests/unit/models/test_bank.py, on real series). Beyond it, the bank gives a
+mean forecast (:mod:`models.bank_mean`). Rows persist as bytes (about 12 KB, no pickle).
 
 >>> import numpy as np
 >>> bank = ForecasterBank(horizon=7)
@@ -40,8 +38,9 @@ import numpy as np
 from models.bank_anomaly import Checks, DetectorBank, spread_checks
 from models.bank_bands import BandBank
 from models.bank_blend import BlendBank, member_total, reweight
+from models.bank_mean import MeanBank
 from models.bank_members import MemberBank
-from models.bank_ops import export_fields, grow, is_holiday, weighted_median
+from models.bank_ops import export_fields, grow, is_holiday, learn_holiday, weighted_median
 from models.base import BatchForecast, BatchForecaster, check_batch, check_horizon, check_range
 from models.orderstat import rows_index
 
@@ -82,10 +81,9 @@ class ForecasterBank(BatchForecaster):
                              "rolling_median", f"rolling_median_{window * 2}",
                              "holt_winters_log1p"]
         self.bands = BandBank(horizon, self.levels)
-        self.detector = DetectorBank()
+        self.detector, self.means = DetectorBank(), MeanBank(horizon)
         self.blend = BlendBank(horizon) if lstm else None  # LstmBlend: set_lstm_paths
-        self.capacity = 0
-        self._rows = 0
+        self.capacity = self._rows = 0
         h, m = horizon, self.members.n_members
         self._shapes: dict[str, tuple[tuple[int, ...], type]] = {
             "n": ((), np.int64), "day": ((), np.int64), "factor": ((), np.float64),
@@ -110,7 +108,7 @@ class ForecasterBank(BatchForecaster):
         if type(n) is not int or n < 0:
             raise ValueError(f"n must be an integer >= 0, got {n!r}")
         rows = grow(self, self._shapes, self._rows, n)
-        for part in (self.members, self.bands, self.detector, self.blend):
+        for part in (self.members, self.bands, self.detector, self.blend, self.means):
             if part is not None:
                 part.add(n)
         self.day[rows] = UNDATED
@@ -142,7 +140,7 @@ class ForecasterBank(BatchForecaster):
         if not len(r):
             return []
         arrays = [getattr(self, name) for name in self._STATE]
-        for part in (self.members, self.bands, self.detector, self.blend):
+        for part in (self.members, self.bands, self.detector, self.blend, self.means):
             if part is not None:
                 arrays.extend(part.state_arrays())
         return export_fields(arrays, r)
@@ -154,10 +152,13 @@ class ForecasterBank(BatchForecaster):
                  for n in self._STATE]
         own, mem, band = sum(sizes), self.members.nbytes(), self.bands.nbytes()
         blend = self.blend.nbytes() if self.blend else 0
-        det = len(raw) - own - mem - band - blend  # a row from before 2026-12 has 48 bytes
-        if det not in (self.detector.nbytes(), DetectorBank.LEGACY_BYTES):
-            size = own + mem + band + self.detector.nbytes() + blend
-            raise ValueError(f"raw must be a row of this bank ({size} bytes), "
+        size = own + mem + band + blend  # rows from before 2026-12 lack the mean, and before
+        det, mean = next(((d, m) for m in (self.means.nbytes(), 0)  # that have 48 detector
+                          for d in (self.detector.nbytes(), DetectorBank.LEGACY_BYTES)  # bytes
+                          if size + d + m == len(raw)), (0, -1))
+        if mean < 0:
+            raise ValueError(f"raw must be a row of this bank "
+                             f"({size + self.detector.nbytes() + self.means.nbytes()} bytes), "
                              f"got {len(raw)} bytes")
         pos = 0
         for name, size in zip(self._STATE, sizes, strict=True):
@@ -170,7 +171,8 @@ class ForecasterBank(BatchForecaster):
         self.bands.load(row, raw[pos + mem : pos + mem + band], n)
         self.detector.load(row, raw[pos + mem + band : pos + mem + band + det])
         if self.blend is not None:
-            self.blend.load(row, raw[pos + mem + band + det :], n)
+            self.blend.load(row, raw[pos + mem + band + det : len(raw) - mean], n)
+        self.means.load(row, raw[len(raw) - mean :] if mean else b"")
         self.weights[row] = 1.0 / self.members.n_members
         if scored := min(max(n - 1, 0), self.horizon):
             inv = (self.errors[row, :, :scored] + self.eps) ** (-self.power)
@@ -218,17 +220,15 @@ class ForecasterBank(BatchForecaster):
         holiday = dated & is_holiday(day)
         x = y
         if holiday.any():  # HolidayAdjusted: learn the ratio, feed the member its forecast
-            hr, yh = r[holiday], y[holiday]
+            hr = r[holiday]
             base = np.where(n[holiday] > 0, self.yhat[hr, 0], 0.0)
-            safe = np.where(base > 0, base, 1.0)
-            ratio = np.where(base > 0, np.minimum(5.0, yh / safe), np.where(yh > 0, 1.0, 0.0))
-            d = np.where(self.holidays_seen[hr] == 0, 0.0, self.holiday_decay)
-            self.factor[hr] = d * self.factor[hr] + (1.0 - d) * ratio
-            self.holidays_seen[hr] += 1
+            learn_holiday(self.factor, self.holidays_seen, hr, base, y[holiday],
+                          self.holiday_decay)
             x = y.copy()
             x[holiday] = base
         self._learn_ensemble(r, x, n)
         self.day[r] = np.where(dated, day + 1, day)
+        self.means.update(r, y, n, self.bands.pending(r, n))  # the bias of what bands score
         self.bands.update(r, y, n)
         self.n[r] = n + 1
         self.bands.record(r, self._adjusted(r, self.yhat[r]), n)
@@ -281,7 +281,7 @@ class ForecasterBank(BatchForecaster):
         bands = self.bands.bands(r, yhat)
         lo, hi = bands[0]
         lo95, hi95 = bands[-1]
-        return BatchForecast(yhat, lo, hi, lo95, hi95)
+        return BatchForecast(yhat, lo, hi, lo95, hi95, self.means.mean(r, yhat))
 
     def describe(self, row: int) -> dict[str, Any]:
         """What ``SeriesModel.forecast().model`` says for this row, minus the 95% band."""

@@ -120,7 +120,7 @@ class BandBank:
         recorded so far per row (the horizons ``k <= min(n, H)`` have a forecast of ``y``)."""
         h, lv = self.horizon, len(self.levels)
         ix = rows_index(rows)
-        due = self.due.reshape(-1, h)[rows * h + n % h]  # (K, h) float32: forecasts of y
+        due = self.pending(rows, n)
         r32 = np.abs(y.astype(_F32)[:, None] - due)  # float32, as the per-object code
         steady = bool(len(n)) and int(n.min()) >= h  # every horizon has a forecast of y
         active = None if steady else np.arange(h) < np.minimum(n, h)[:, None]  # (K, h)
@@ -163,6 +163,11 @@ class BandBank:
             warm = (q[:, :, :1] * self._sqrt_k).astype(_F32).astype(np.float64)
             q = np.where(cold[:, None, :], warm, q)
         self.q[ix] = q
+
+    def pending(self, rows: np.ndarray, n: np.ndarray) -> np.ndarray:
+        """``(K, h)`` float32: each horizon's forecast of value ``n`` of ``rows``."""
+        h = self.horizon
+        return self.due.reshape(-1, h)[rows * h + n % h]
 
     def record(self, rows: np.ndarray, path: np.ndarray, n: np.ndarray) -> None:
         """Record the paths forecast just now; ``n``: values learnt before the latest one."""

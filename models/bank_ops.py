@@ -1,5 +1,5 @@
 """Array helpers of :class:`~models.bank.ForecasterBank`: the UK bank-holiday table over epoch
-days and the ensemble's weighted median over many rows.
+days, the holiday factor's step and the ensemble's weighted median over many rows.
 
 >>> import numpy as np
 >>> bool(is_holiday(np.array([14603]))[0])  # 2009-12-25
@@ -19,7 +19,7 @@ import numpy as np
 
 from models.calendar import is_uk_holiday
 
-__all__ = ["describe_rows", "export_fields", "is_holiday", "weighted_median"]
+__all__ = ["describe_rows", "export_fields", "is_holiday", "learn_holiday", "weighted_median"]
 
 _TABLE_DAYS = 26_000  # the holiday table covers epoch days 0..25,999 (to 2041)
 
@@ -119,3 +119,22 @@ def export_fields(arrays: Sequence[np.ndarray], rows: np.ndarray) -> list[bytes]
         np.take(a, rows, axis=0, out=target)
         pos += size
     return [line.tobytes() for line in out]
+
+
+def learn_holiday(factor: np.ndarray, seen: np.ndarray, rows: np.ndarray, base: np.ndarray,
+                  y: np.ndarray, decay: float) -> None:
+    """``HolidayAdjusted``'s step for ``rows``, each closing a holiday: ``factor`` learns
+    ``y / base`` (at most 5; a sale over a zero base: 1, none: 0), exponentially weighted
+    with ``decay`` once ``seen`` counts a holiday before.
+
+    >>> factor, seen = np.ones(2), np.zeros(2, dtype=np.int64)
+    >>> learn_holiday(factor, seen, np.array([0, 1]), np.array([10.0, 0.0]), np.array([5.0, 3.0]),
+    ...               0.7)
+    >>> factor.tolist(), seen.tolist()
+    ([0.5, 1.0], [1, 1])
+    """
+    safe = np.where(base > 0, base, 1.0)
+    ratio = np.where(base > 0, np.minimum(5.0, y / safe), np.where(y > 0, 1.0, 0.0))
+    d = np.where(seen[rows] == 0, 0.0, decay)
+    factor[rows] = d * factor[rows] + (1.0 - d) * ratio
+    seen[rows] += 1

@@ -183,7 +183,8 @@ class BatchForecast:
     """Forecasts of many rows: ``(rows, horizon)`` arrays of point forecasts and band bounds.
 
     ``lo``/``hi`` is the first coverage level's band (80% by default), ``lo95``/``hi95`` the 95%
-    band (equal to ``lo``/``hi`` when the model has no 95% level).
+    band (equal to ``lo``/``hi`` when the model has no 95% level). ``yhat`` may be median-like;
+    ``mean`` (where the model has one) is the forecast whose sum over a lead time is unbiased.
     """
 
     yhat: np.ndarray
@@ -191,6 +192,7 @@ class BatchForecast:
     hi: np.ndarray
     lo95: np.ndarray
     hi95: np.ndarray
+    mean: np.ndarray | None = None  # the mean forecast, where the model has one
 
     @property
     def horizon(self) -> int:

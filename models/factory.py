@@ -55,7 +55,8 @@ class Forecast:
     """Point forecasts and interval bounds for horizons 1..h, and the model that made them.
 
     ``lo``/``hi`` is the model's ``coverage`` band (80% by default), ``lo95``/``hi95`` the 95%
-    band (empty when the model has no 95% level).
+    band (empty when the model has no 95% level). ``yhat`` may be median-like; ``mean`` (the
+    worker's bank has one, :mod:`models.bank_mean`) is the forecast to sum over a lead time.
     """
 
     yhat: list[float]
@@ -64,6 +65,7 @@ class Forecast:
     model: dict[str, Any]
     lo95: list[float] = field(default_factory=list)
     hi95: list[float] = field(default_factory=list)
+    mean: list[float] | None = None
 
     @property
     def horizon(self) -> int:
@@ -71,7 +73,8 @@ class Forecast:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form for payloads (the 95% band is in ``model["interval"]``)."""
-        return {"yhat": self.yhat, "lo": self.lo, "hi": self.hi, "model": self.model}
+        out = {"yhat": self.yhat, "lo": self.lo, "hi": self.hi, "model": self.model}
+        return out if self.mean is None else out | {"mean": self.mean}
 
 
 class SeriesModel:

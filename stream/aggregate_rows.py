@@ -30,7 +30,7 @@ from stream.aggregates import ROOT, Grouping, Ledger, Partials, decode_report
 from stream.bucketing import bucket_start
 from stream.outcomes import ClosedBucket
 from stream.partitioning import partition_for
-from stream.series_state import Message, PartitionState, SeriesState
+from stream.series_state import PartitionState, SeriesState
 
 __all__ = ["Aggregation", "LEDGER_KEY"]
 
@@ -73,13 +73,13 @@ class Aggregation:
         led = get(LEDGER_KEY)
         return led if isinstance(led, Ledger) else Ledger(self.partitions, self.width)
 
-    def receive(self, led: Ledger, msg: Message) -> list[str]:
-        """Apply the report in ``msg``; the aggregates whose live part it changed."""
+    def receive(self, led: Ledger, raw: bytes) -> list[str]:
+        """Apply one report; the aggregates whose live part it changed."""
         try:
-            report = decode_report(msg.value)
+            report = decode_report(raw)
         except ValueError:
             return []
-        if not led.apply(report, msg.timestamp):
+        if not led.apply(report):
             return []
         touched = {c for per in report.sums.values() for c in per}
         return [ROOT, *sorted(touched)] if touched else []
@@ -143,6 +143,8 @@ class Aggregation:
                 for a in ("yhat", "lo95", "hi95")]
         var = variance_of_band(cols[1], cols[2])
         rec, scale = reconcile(cols[0], var), np.sqrt(var) + 1.0
+        means = None if any(f is None or f.mean is None for f in fs) else reconcile(
+            np.array([f.mean[:h] for f in fs if f is not None and f.mean is not None]), var)
         for i, (st, f) in enumerate(zip(states, fs, strict=True)):
             assert f is not None
             bands = st.bands = st.bands or AdaptiveBands(self.horizon, self.width)
@@ -154,7 +156,8 @@ class Aggregation:
                          {"children": [s.series for s in states[1:]]})
             model["interval"] = dict(model.get("interval", {}), lo95=lo95, hi95=hi95,
                                      method="adaptive conformal, own reconciled errors")
-            st.forecast = st.reconciled = Forecast(rec[i].tolist(), lo, hi, model, lo95, hi95)
+            st.forecast = st.reconciled = Forecast(rec[i].tolist(), lo, hi, model, lo95, hi95,
+                                                   None if means is None else means[i].tolist())
             last = self._last.pop(st.series, None)
             if last is not None:  # scored against the coherent forecast, not the bank's own
                 half = max((hi[0] - lo[0]) / 2, 1e-9)

@@ -17,12 +17,11 @@ for them; instead:
   the total and each child learn that bucket's sums, as one bank close
   (:mod:`stream.aggregate_rows`).
 
-A partition with no watermark yet reports its sums without declaring anything complete, and
-is not waited for. Nor, after a while (:data:`PATIENCE` buckets of event time *and*
-:data:`IDLE_SECONDS` of report time), is one that has not reported at all: an empty partition
-must not hold the totals back forever. What such a partition reports later for a bucket that
-closed without it still counts in the aggregates' events (never lost), though the bucket's
-value the models learnt stays as it was.
+A partition with no watermark yet reports its sums without declaring anything complete. Such
+a partition, or one that has not reported at all, is waited for :data:`PATIENCE` buckets of
+event time, not forever (an empty partition must not hold the totals back). What it reports
+later for a bucket that closed without it still counts in the aggregates' events (never
+lost), though the bucket's value the models learnt stays as it was.
 
 >>> p = Partials(width=10)
 >>> p.add(bucket=0, child="country:EIRE", qty=2.0); p.add(0, "country:France", 1.0)
@@ -47,14 +46,13 @@ from config import Settings
 from config.settings import ConfigError
 from contracts.events import SaleEvent
 
-__all__ = ["ROOT", "REPORT_PREFIX", "PATIENCE", "IDLE_SECONDS", "Grouping", "grouping_of",
-           "Partials", "Report", "Ledger", "encode_report", "decode_report"]
+__all__ = ["ROOT", "REPORT_PREFIX", "PATIENCE", "Grouping", "grouping_of", "Partials",
+           "Report", "Ledger", "encode_report", "decode_report"]
 
 ROOT = "total"
 REPORT_PREFIX = b'{"aggregate_report":'
 NONE = "(none)"
-PATIENCE = 2  # buckets the ledger waits for a partition that has never reported, and
-IDLE_SECONDS = 60.0  # seconds of report timestamps (when they have them)
+PATIENCE = 2  # buckets the ledger waits for a partition that has declared nothing complete
 
 
 @dataclass(frozen=True)
@@ -164,19 +162,13 @@ class Ledger:
     # source -> {closed bucket it had not finished: its sums counted so far}
     unfinished: dict[int, dict[int, dict[str, list[float]]]] = field(default_factory=dict)
     late: int = 0  # sums that came for a bucket after it closed
-    first_at: float = 0.0  # timestamp of the first report taken (0: none with a timestamp)
-    last_at: float = 0.0  # and of the latest
 
-    def apply(self, report: Report, at: float = 0.0) -> bool:
-        """Take ``report`` (sent at ``at``, 0 when unknown) unless an equal or later one of its
-        partition was taken."""
+    def apply(self, report: Report) -> bool:
+        """Take ``report`` unless an equal or later one of its partition was taken."""
         src = report.partition
         if self.seen.get(src, -1) >= report.offset:
             return False
         self.seen[src] = report.offset
-        if at > 0:
-            self.first_at = min(self.first_at or at, at)
-            self.last_at = max(self.last_at, at)
         finished = self.final_until.get(src)  # what it had declared complete before
         for b, per in report.sums.items():
             if self.closed_until is not None and b < self.closed_until:
@@ -215,8 +207,7 @@ class Ledger:
         {child: (qty, events)})`` in bucket order, zero-filled between buckets with sums.
 
         A partition that has declared nothing complete (it has no series, or no watermark,
-        yet) is not waited for once the others are :data:`PATIENCE` buckets further and
-        :data:`IDLE_SECONDS` have passed between the first report and the latest: what it
+        yet) is not waited for once the others are :data:`PATIENCE` buckets further: what it
         reports later for a bucket closed without it still counts in :meth:`events`."""
         if not self.final_until:
             return []
@@ -226,9 +217,7 @@ class Ledger:
             if not self.sums:
                 return []
             start = min(self.sums)
-        idle = self.last_at - self.first_at >= IDLE_SECONDS if self.first_at else True
-        if len(self.final_until) < self.sources and (
-                until - start < PATIENCE * self.width or not idle):
+        if len(self.final_until) < self.sources and until - start < PATIENCE * self.width:
             return []
         out = []
         for b in range(start, until, self.width):

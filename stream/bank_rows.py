@@ -96,10 +96,12 @@ class Resident:
         rows = np.array([self.row(st) for st in states], dtype=np.int64)
         f = self.bank.forecast(rows, horizon)
         yhat, lo, hi, lo95, hi95 = (a.tolist() for a in (f.yhat, f.lo, f.hi, f.lo95, f.hi95))
+        mean = None if f.mean is None else f.mean.tolist()
         for i, (st, model) in enumerate(zip(states, describe_rows(self.bank, rows.tolist()),
                                             strict=True)):
             model["interval"].update(lo95=lo95[i], hi95=hi95[i])
-            st.forecast = Forecast(yhat[i], lo[i], hi[i], model, lo95[i], hi95[i])
+            st.forecast = Forecast(yhat[i], lo[i], hi[i], model, lo95[i], hi95[i],
+                                   None if mean is None else mean[i])
 
 
 def _step(start: int, origin: int | None, width: int, horizon: int) -> int | None:

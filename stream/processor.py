@@ -141,7 +141,7 @@ class Processor:
         for msg in messages:
             offset = msg.offset
             if led is not None and msg.value.startswith(REPORT_PREFIX):  # a partition's sums
-                version.update(dict.fromkeys(agg.receive(led, msg), offset))  # type: ignore
+                version.update(dict.fromkeys(agg.receive(led, msg.value), offset))  # type: ignore
                 continue
             events, rejected = parse_message(msg.value)
             for rej in rejected:

@@ -118,7 +118,9 @@ export function chartData(s) {
   return [x, actual, live, yhat, lo, hi, lo95, hi95];
 }
 
-/** Winner, weights (largest first), interval levels and lstm version of a forecast's model. */
+/** Winner, weights (largest first), interval levels and lstm version of a forecast's model,
+ * and the sum of its mean forecast over the horizon (`total`, over `days` buckets; null
+ * without a mean). */
 export function modelSummary(forecast) {
   const m = (forecast && forecast.model) || null;
   if (!m) return null;
@@ -126,9 +128,12 @@ export function modelSummary(forecast) {
     .filter(([, w]) => num(w) !== null)
     .sort((a, b) => b[1] - a[1]);
   const iv = m.interval || {};
+  const mean = Array.isArray(forecast.mean) ? forecast.mean.map(num) : [];
+  const total = mean.length && mean.every((x) => x !== null)
+    ? { total: mean.reduce((a, b) => a + b, 0), days: mean.length } : null;
   return { name: m.name ?? null, winner: m.winner ?? m.name ?? null, weights,
            coverage: num(iv.coverage), levels: Array.isArray(iv.levels) ? iv.levels : [],
-           lstm_version: m.lstm_version ?? null };
+           lstm_version: m.lstm_version ?? null, lead: total };
 }
 
 /** The aggregate a view belongs to: its children (from the total's forecast) or null. */

@@ -150,6 +150,9 @@ function renderModel(m) {
     el("span", {}, "weights ", weights),
     el("span", {}, "intervals ", el("b", {}, levels)),
     el("span", {}, "lstm ", el("b", { id: "model-lstm" }, m.lstm_version ?? "none")),
+    ...(m.lead ? [el("span", { title: "the sum of the mean forecast: what to stock for" },
+      `next ${m.lead.days} buckets `, el("b", { id: "model-lead" }, fmt(m.lead.total, 0)),
+      " (mean)")] : []),
   );
 }
 

@@ -14,7 +14,7 @@ sN". The bank equals the per-object stack, so the row equals the per-object one
 ...          for i in range(3)}
 >>> board = evaluate_panel_bank(panel, name="toy", last_day=15_100)
 >>> [row.name for row in board.rows], board.n_series, board.n_origins
-(['seasonal_naive', 'ensemble+holidays'], 3, 24)
+(['seasonal_naive', 'ensemble+holidays', 'ensemble+holidays mean'], 3, 24)
 """
 
 from __future__ import annotations
@@ -29,9 +29,10 @@ from models.evaluation.backtest_protocol import HORIZON, SEASON, STEP, WARMUP
 from models.evaluation.metrics import Tally, snaive_scale, snaive_scales
 from models.evaluation.scoreboard import BASELINE, Row, Scoreboard
 
-__all__ = ["evaluate_panel_bank", "BANK_ROW"]
+__all__ = ["evaluate_panel_bank", "BANK_ROW", "MEAN_ROW"]
 
 BANK_ROW = "ensemble+holidays"
+MEAN_ROW = "ensemble+holidays mean"  # the same model's mean forecast (models.bank_mean)
 
 
 def evaluate_panel_bank(panel: Mapping[str, Sequence[float]], name: str = "panel",
@@ -54,6 +55,7 @@ def evaluate_panel_bank(panel: Mapping[str, Sequence[float]], name: str = "panel
     if last_day is not None:
         bank.set_day(rows, last_day - lens + 1)
     ens = [Tally(HORIZON) for _ in codes]
+    means = [Tally(HORIZON) for _ in codes]
     in_sample = [snaive_scales(y.tolist(), SEASON) for y in ys]
     naive = [Tally(HORIZON) for _ in codes]
     k = np.arange(HORIZON)
@@ -75,6 +77,8 @@ def evaluate_panel_bank(panel: Mapping[str, Sequence[float]], name: str = "panel
                                                       0.95: f.lo95[j].tolist()},
                            hi={0.8: f.hi[j].tolist(), 0.95: f.hi95[j].tolist()}, scale=scale)
                 naive[i].add(y, ys[i][ti - SEASON + k % SEASON].tolist(), scale=scale)
+                assert f.mean is not None
+                means[i].add(y, f.mean[j].tolist(), scale=scale)
                 n_origins += 1
         t0 = time.process_time()
         bank.learn(rows[live], values[live, g])
@@ -87,8 +91,10 @@ def evaluate_panel_bank(panel: Mapping[str, Sequence[float]], name: str = "panel
         Row.from_tallies(BASELINE, [(naive[i], *scales[i]) for i in scored], 0.0,
                          baseline=base),
         Row.from_tallies(BANK_ROW, [(ens[i], *scales[i]) for i in scored], cpu, baseline=base),
+        Row.from_tallies(MEAN_ROW, [(means[i], *scales[i]) for i in scored], cpu, baseline=base),
     ]
     board = Scoreboard(name, len(panel), n_origins, board_rows)
-    board.meta["models"] = (f"{BANK_ROW} on the bank (models.bank); seasonal_naive: point "
-                            "forecasts only (no bands)")
+    board.meta["models"] = (f"{BANK_ROW} on the bank (models.bank); {MEAN_ROW}: its mean "
+                            "forecast (models.bank_mean; CPU: the same run); seasonal_naive and "
+                            "the mean: point forecasts only (no bands)")
     return board

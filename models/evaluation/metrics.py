@@ -139,6 +139,8 @@ class Tally:
     >>> t.add([1.0, 0.0], [0.5, 1.0], lo={0.8: [0.0, 0.0]}, hi={0.8: [0.9, 0.5]}, scale=0.5)
     >>> t.mae(), t.mae_by_horizon(), t.coverage(0.8), t.width(0.8), t.smape()
     (0.75, [0.5, 1.0], 0.5, 0.7, 66.66666666666667)
+    >>> t.sale_n, t.sale_hits[0.8], t.hits_by_h[0.8]  # the actual 1.0 is a sale, 0.0 is not
+    (1, 0, [0, 1])
     >>> t.add([2.0, 2.0], [2.0, 2.0], scale=None)  # an origin with no scale: not in mase_is
     >>> t.mase_in_sample()
     1.5
@@ -155,6 +157,11 @@ class Tally:
     widths: dict[float, float] = field(default_factory=dict)
     scaled_abs: float = 0.0  # sum of |error| / the origin's in-sample scale
     scaled_n: int = 0
+    actual: float = 0.0  # sum of the actuals (the mean demand of bias_share)
+    sale_n: int = 0  # points whose actual is > 0
+    sale_hits: dict[float, int] = field(default_factory=dict)  # inside the band, among them
+    hits_by_h: dict[float, list[int]] = field(default_factory=dict)  # inside, per horizon
+    lead_abs: float = 0.0  # sum over origins of |sum of forecasts - sum of actuals| (h = 1..H)
 
     def __post_init__(self) -> None:
         if not self.abs_err:
@@ -179,14 +186,22 @@ class Tally:
             self.abs_err[k] += abs(d)
             self.sq_err += d * d
             self.err += d
+            self.actual += a
             if a:
                 self.smape_sum += 200.0 * abs(d) / (abs(a) + abs(b))
                 self.smape_n += 1
         self.n += len(y)
+        self.sale_n += sum(1 for a in y if a > 0)
+        self.lead_abs += abs(sum(yhat) - sum(y))
         for level, los in (lo or {}).items():
             his = (hi or {})[level]
-            inside = sum(p <= v <= q for v, p, q in zip(y, los, his, strict=False))
-            self.hits[level] = self.hits.get(level, 0) + inside
+            inside = [p <= v <= q for v, p, q in zip(y, los, his, strict=False)]
+            self.hits[level] = self.hits.get(level, 0) + sum(inside)
+            self.sale_hits[level] = self.sale_hits.get(level, 0) + sum(
+                i for i, v in zip(inside, y, strict=False) if v > 0)
+            by_h = self.hits_by_h.setdefault(level, [0] * self.horizon)
+            for k, i in enumerate(inside):
+                by_h[k] += i
             self.widths[level] = self.widths.get(level, 0.0) + sum(his) - sum(los)
 
     def origins(self) -> int:

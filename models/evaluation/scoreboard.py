@@ -57,6 +57,11 @@ class Row:
     mase_by_horizon: list[float] = field(default_factory=list)
     mase_is: float = math.nan  # mean over series of MASE with each origin's in-sample scale
     gmean_rel_is: float = math.nan  # geometric mean over series of mase_is / seasonal naive's
+    bias_share: float = math.nan  # bias over the mean actual (-0.1: 10% under)
+    # coverage on the points whose actual is > 0, and per horizon, by level (0.8, 0.95)
+    coverage_sale: dict[float, float] = field(default_factory=dict)
+    coverage_by_horizon: dict[float, list[float]] = field(default_factory=dict)
+    lead_mae: float = math.nan  # MAE of the sum over h = 1..H (the lead-time total)
 
     @classmethod
     def from_tallies(
@@ -73,6 +78,10 @@ class Row:
             for k, v in enumerate(t.mae_by_horizon()):
                 by_h[k] += v / (s or 1.0) / len(scaled)
         smape_n = sum(t.smape_n for t, _, _ in tallies)
+        sales = sum(t.sale_n for t, _, _ in tallies)
+        origins = sum(t.origins() for t, _, _ in tallies) or 1
+        levels = sorted({lv for t, _, _ in tallies for lv in t.hits_by_h})
+        actual = sum(t.actual for t, _, _ in tallies)
         return cls(
             name=name,
             mase=_mean([t.mae() / s for t, s, _ in scaled if s]),
@@ -90,7 +99,27 @@ class Row:
             mase_by_horizon=by_h,
             mase_is=_mean([m for t, _, _ in tallies if (m := t.mase_in_sample()) is not None]),
             gmean_rel_is=_gmean_ratio([t for t, _, _ in tallies], baseline),
+            bias_share=sum(t.err for t, _, _ in tallies) / actual if actual else math.nan,
+            lead_mae=sum(t.lead_abs for t, _, _ in tallies) / origins,
+            coverage_sale={lv: sum(t.sale_hits.get(lv, 0) for t, _, _ in tallies) / sales
+                           for lv in levels if sales},
+            coverage_by_horizon={lv: [sum(t.hits_by_h[lv][k] for t, _, _ in tallies
+                                          if lv in t.hits_by_h) / origins for k in range(h)]
+                                 for lv in levels},
         )
+
+    def calibration(self) -> str:
+        """This row's line of the calibration table (:meth:`Scoreboard.to_markdown`)."""
+        cells = []
+        for lv, total in ((0.8, self.coverage80), (0.95, self.coverage95)):
+            by_h = self.coverage_by_horizon.get(lv)
+            sale = self.coverage_sale.get(lv)
+            cells += ["-", "-", "-"] if not by_h else [  # a point forecast only: no band
+                f"{total:.3f}", "-" if sale is None else f"{sale:.3f}",
+                f"{min(by_h):.3f}-{max(by_h):.3f}"]
+        share = "-" if math.isnan(self.bias_share) else f"{100 * self.bias_share:+.1f}"
+        return (f"| {self.name} | " + " | ".join(cells)
+                + f" | {self.bias:.2f} | {share} | {self.lead_mae:.1f} |")
 
 
 def _gmean_ratio(tallies: Sequence[Tally], baseline: Sequence[Tally] | None) -> float:
@@ -158,6 +187,14 @@ class Scoreboard:
                   "whole series, rel. sN = mean MASE over seasonal naive's; MASE is: each origin "
                   "scaled by the seasonal-naive MAE of its history (M4/M5), mean over series; "
                   "gm rel. sN: geometric mean over series of MASE is over seasonal naive's."]
+        if any(r.coverage_by_horizon for r in self.rows):
+            lines += ["", "Calibration and bias: coverage of the 80% and 95% bands on all points, "
+                      "on sale days (actual > 0) and the lowest-highest over horizons; bias "
+                      "(forecast - actual, units) and as % of mean demand; MAE of the lead-time "
+                      "total (the sum over h = 1..H):", "",
+                      "| model | cov 80 | on sale days | by horizon | cov 95 | on sale days "
+                      "| by horizon | bias | bias % | lead-time MAE |", "|" + "---|" * 10,
+                      *[r.calibration() for r in self.rows]]
         if self.meta:
             lines += ["", ", ".join(f"{k}: {v}" for k, v in self.meta.items())]
         return "\n".join(lines) + "\n"

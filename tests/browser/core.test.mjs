@@ -87,6 +87,9 @@ test("modelSummary orders weights and reads the lstm version", () => {
   assert.equal(m.winner, "hw");
   assert.deepEqual(m.weights, [["hw", 0.7], ["tsb", 0.3]]);
   assert.equal(m.lstm_version, "v7");
+  assert.equal(m.lead, null);  // no mean forecast
+  f.mean = [1.5, 2, 0.5];
+  assert.deepEqual(modelSummary(f).lead, { total: 4, days: 3 });
   assert.equal(modelSummary(null), null);
 });
 

@@ -107,6 +107,9 @@ def test_dashboard_shows_live_forecasts_alerts_and_lag(pipeline: Any,
             assert drawn["hi"] == pytest.approx(snap["forecast"]["hi"])
             assert len(drawn["actual"]) == len(snap["actuals"]) >= DAYS - 2
             assert page.text_content("#model-winner") == snap["forecast"]["model"]["winner"]
+            # the lead-time total: the sum of the mean forecast, rounded as the page shows it
+            lead = float(page.text_content("#model-lead") or "nan")
+            assert lead == pytest.approx(sum(snap["forecast"]["mean"]), abs=0.5)
         # ops: the monitor's snapshot reaches the panel (the worker has caught up: lag 0)
         page.wait_for_function(
             "() => document.getElementById('ops-lag')?.textContent === '0'", timeout=TIMEOUT_MS)

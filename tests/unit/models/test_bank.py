@@ -184,9 +184,9 @@ def test_a_row_saved_before_the_count_aware_detector_loads_with_a_fresh_detector
     for y in [3.0, 5.0, 4.0, 6.0] * 10:
         bank.learn(rows, np.array([y, y]))
     raw = bank.export_row(0)
-    det = bank.detector.nbytes()
-    start = len(raw) - det  # the detector's bytes come last (no LSTM blend here)
-    legacy = raw[:start] + b"\x00" * bank.detector.LEGACY_BYTES
+    det, mean = bank.detector.nbytes(), bank.means.nbytes()
+    start = len(raw) - det - mean  # the detector's bytes, then the mean's, come last
+    legacy = raw[:start] + b"\x00" * bank.detector.LEGACY_BYTES  # (it had no mean either)
     bank.load_row(1, legacy)
     np.testing.assert_array_equal(bank.forecast([1], 14).yhat, bank.forecast([0], 14).yhat)
     assert bank.detector.n_err[1] == 0 and bank.detector.n_err[0] > 0

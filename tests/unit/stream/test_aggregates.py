@@ -9,7 +9,6 @@ import pytest
 from config.settings import ConfigError, load_settings
 from contracts.events import SaleEvent
 from stream.aggregates import (
-    IDLE_SECONDS,
     PATIENCE,
     ROOT,
     Grouping,
@@ -67,14 +66,6 @@ def test_a_partition_that_never_reports_is_not_waited_for_forever() -> None:
     assert led.events("c:b") == 6 and led.events(ROOT) == 7 and led.unfinished == {}
     led.apply(_report(1, 12, 20, {10: {"c:b": [3.0, 3]}}))  # final already: a repeat
     assert led.events(ROOT) == 7 and led.children == ["c:a", "c:b"]
-
-
-def test_with_timestamps_a_silent_partition_is_also_waited_for_idle_seconds() -> None:
-    led = Ledger(sources=2, width=10)
-    led.apply(_report(0, 1, 40, {0: {"c:a": [1.0, 1]}}), at=1000.0)
-    assert led.due() == []  # PATIENCE buckets of event time, but no time has passed
-    led.apply(_report(0, 2, 40, {}), at=1000.0 + IDLE_SECONDS)
-    assert [b for b, _ in led.due()] == [0, 10, 20, 30]
 
 
 def test_partials_forget_what_they_reported_complete() -> None:

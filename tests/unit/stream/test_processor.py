@@ -188,6 +188,7 @@ def test_snapshot_carries_forecast_with_interval_and_model() -> None:
     fc = write.forecast["forecast"]
     assert len(fc["yhat"]) == len(fc["lo"]) == len(fc["hi"]) == len(fc["t"]) == 7
     assert all(lo <= y <= hi for lo, y, hi in zip(fc["lo"], fc["yhat"], fc["hi"], strict=True))
+    assert len(fc["mean"]) == 7 and min(fc["mean"]) >= 0  # the mean forecast, to sum
     assert fc["t"][0] == write.live["open"]["t"]
     assert write.update["kind"] == "forecast" and len(write.update["actuals"]) == 28
     assert fc["model"]["winner"] in fc["model"]["weights"]

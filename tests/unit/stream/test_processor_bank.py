@@ -31,7 +31,7 @@ import pytest
 
 from contracts.events import SaleEvent
 from models.calendar import HolidayAdjusted
-from models.factory import LstmBlend, default_model
+from models.factory import Forecast, LstmBlend, default_model
 from stream.bucketing import MAX_FILL
 from stream.partitioning import partition_for
 from stream.processor import Message, Processor
@@ -181,7 +181,12 @@ def _pair(lstm: bool) -> tuple[Any, Any]:
 
 
 def _close(x: Any, y: Any) -> bool:
-    """Equal, but for floats within 1e-9 (relative and absolute), in any nesting."""
+    """Equal, but for floats within 1e-9 (relative and absolute), in any nesting; ``x``'s mean
+    forecast is left out (only the bank has one: tests/unit/models/test_bank_mean.py)."""
+    if isinstance(x, Forecast):
+        x = dataclasses.replace(x, mean=None)
+    if isinstance(x, dict) and isinstance(y, dict) and "mean" in x and "mean" not in y:
+        x = {k: v for k, v in x.items() if k != "mean"}
     if isinstance(x, float) and isinstance(y, float):
         return math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9)
     if dataclasses.is_dataclass(x) and not isinstance(x, type) and type(x) is type(y):
