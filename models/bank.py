@@ -73,23 +73,21 @@ class ForecasterBank(BatchForecaster):
         if coverage >= 1:
             raise ValueError(f"coverage must be in (0, 1), got {coverage!r}")
         self.horizon, self.season, self.window, self.coverage = horizon, season, window, coverage
-        self.holiday_decay = holiday_decay
         self.decay, self.power, self.eps = 0.95, 2.0, 1e-6  # the default ensemble's
+        self.holiday_decay = holiday_decay
         self.levels = (coverage,) if coverage == 0.95 else (coverage, 0.95)
         self.members = MemberBank(season, (window // 2, window, window * 2), horizon)
-        self.member_names = ["seasonal_naive", f"rolling_median_{window // 2}",
-                             "rolling_median", f"rolling_median_{window * 2}",
-                             "holt_winters_log1p"]
+        self.member_names = ["seasonal_naive", f"rolling_median_{window // 2}", "rolling_median",
+                             f"rolling_median_{window * 2}", "holt_winters_log1p"]
         self.bands = BandBank(horizon, self.levels)
         self.detector, self.means = DetectorBank(), MeanBank(horizon)
         self.blend = BlendBank(horizon) if lstm else None  # LstmBlend: set_lstm_paths
         self.capacity = self._rows = 0
         h, m = horizon, self.members.n_members
         self._shapes: dict[str, tuple[tuple[int, ...], type]] = {
-            "n": ((), np.int64), "day": ((), np.int64), "factor": ((), np.float64),
-            "holidays_seen": ((), np.int64),
+            "n": ((), np.int64), "day": ((), np.int64), "holidays_seen": ((), np.int64),
+            "factor": ((), np.float64), "yhat": ((h,), np.float64), "weights": ((m, h), np.float64),
             "errors": ((m, h), np.float64), "due": ((h, m, h), _F32),
-            "yhat": ((h,), np.float64), "weights": ((m, h), np.float64),
         }
         k = np.arange(h)
         # _diagonal[s, i, k]: where in a row's (slot, member, k) ring member i's k+1-step
@@ -111,8 +109,7 @@ class ForecasterBank(BatchForecaster):
         for part in (self.members, self.bands, self.detector, self.blend, self.means):
             if part is not None:
                 part.add(n)
-        self.day[rows] = UNDATED
-        self.factor[rows] = 1.0
+        self.day[rows], self.factor[rows] = UNDATED, 1.0
         self.weights[rows] = 1.0 / self.members.n_members
         self._rows += n
         return rows
@@ -231,7 +228,9 @@ class ForecasterBank(BatchForecaster):
         self.means.update(r, y, n, self.bands.pending(r, n))  # the bias of what bands score
         self.bands.update(r, y, n)
         self.n[r] = n + 1
-        self.bands.record(r, self._adjusted(r, self.yhat[r]), n)
+        path = self._adjusted(r, self.yhat[r])
+        self.bands.record(r, path, n)
+        self.means.record(r, path, n)  # its lead-time total
 
     def _learn_ensemble(self, r: np.ndarray, x: np.ndarray, n: np.ndarray) -> None:
         """``HorizonEnsemble.update`` for every row: score the pending forecasts of ``x``,
@@ -281,7 +280,8 @@ class ForecasterBank(BatchForecaster):
         bands = self.bands.bands(r, yhat)
         lo, hi = bands[0]
         lo95, hi95 = bands[-1]
-        return BatchForecast(yhat, lo, hi, lo95, hi95, self.means.mean(r, yhat))
+        mean = self.means.mean(r, yhat)
+        return BatchForecast(yhat, lo, hi, lo95, hi95, mean, self.means.lead(r, mean))
 
     def describe(self, row: int) -> dict[str, Any]:
         """What ``SeriesModel.forecast().model`` says for this row, minus the 95% band."""

@@ -193,6 +193,7 @@ class BatchForecast:
     lo95: np.ndarray
     hi95: np.ndarray
     mean: np.ndarray | None = None  # the mean forecast, where the model has one
+    lead: np.ndarray | None = None  # (rows, 3): the mean's total over the horizon, p10, p90
 
     @property
     def horizon(self) -> int:

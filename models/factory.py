@@ -35,6 +35,7 @@ The whole object pickles (a few KB) and is deterministic.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,7 +48,7 @@ from models.horizon import HorizonEnsemble
 from models.online import HoltWintersLog1p
 from models.price import PriceAdjusted
 
-__all__ = ["Forecast", "SeriesModel", "LstmBlend", "default_model"]
+__all__ = ["Forecast", "SeriesModel", "LstmBlend", "default_model", "lead_total"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,9 @@ class Forecast:
     lo95: list[float] = field(default_factory=list)
     hi95: list[float] = field(default_factory=list)
     mean: list[float] | None = None
+    # the mean's total over the horizon and its p10 / p90 (None until known):
+    # {"buckets": h, "mean": total, "p10": ..., "p90": ...}
+    lead: dict[str, Any] | None = None
 
     @property
     def horizon(self) -> int:
@@ -74,7 +78,22 @@ class Forecast:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form for payloads (the 95% band is in ``model["interval"]``)."""
         out = {"yhat": self.yhat, "lo": self.lo, "hi": self.hi, "model": self.model}
-        return out if self.mean is None else out | {"mean": self.mean}
+        if self.mean is not None:
+            out["mean"] = self.mean
+        if self.lead is not None:
+            out["lead"] = self.lead
+        return out
+
+
+def lead_total(row: Any, buckets: int) -> dict[str, Any]:
+    """The payload's ``lead`` from a row of ``BatchForecast.lead`` (NaN quantiles: None).
+
+    >>> lead_total([10.0, float("nan"), float("nan")], 14)
+    {'buckets': 14, 'mean': 10.0, 'p10': None, 'p90': None}
+    """
+    mean, p10, p90 = (float(v) for v in row)
+    return {"buckets": buckets, "mean": mean, "p10": None if math.isnan(p10) else p10,
+            "p90": None if math.isnan(p90) else p90}
 
 
 class SeriesModel:

@@ -20,6 +20,7 @@ An aggregate's live part (the open bucket so far, its event count) comes from th
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -156,14 +157,25 @@ class Aggregation:
                          {"children": [s.series for s in states[1:]]})
             model["interval"] = dict(model.get("interval", {}), lo95=lo95, hi95=hi95,
                                      method="adaptive conformal, own reconciled errors")
+            mean = None if means is None else means[i].tolist()
             st.forecast = st.reconciled = Forecast(rec[i].tolist(), lo, hi, model, lo95, hi95,
-                                                   None if means is None else means[i].tolist())
+                                                   mean, _moved(f.lead, mean))
             last = self._last.pop(st.series, None)
             if last is not None:  # scored against the coherent forecast, not the bank's own
                 half = max((hi[0] - lo[0]) / 2, 1e-9)
                 st.mover = dict(last, score=round(abs(last["actual"] - last["expected"]) / half,
                                                   3))
         return states
+
+
+def _moved(lead: dict[str, Any] | None, mean: list[float] | None) -> dict[str, Any] | None:
+    """``lead`` (a forecast's lead-time total and quantiles) moved to the reconciled mean's
+    total: the quantiles shift with it."""
+    if lead is None or mean is None:
+        return None
+    shift = sum(mean) - lead["mean"]
+    return dict(lead, mean=sum(mean), **{k: None if lead[k] is None else max(lead[k] + shift, 0.0)
+                                         for k in ("p10", "p90")})
 
 
 def _value(name: str, per: dict[str, tuple[float, int]]) -> tuple[float, int]:

@@ -25,7 +25,7 @@ from models.anomaly import Expected, Finding, track
 from models.bank import ForecasterBank
 from models.bank_anomaly import KINDS, SEVERITIES
 from models.bank_ops import describe_rows
-from models.factory import Forecast
+from models.factory import Forecast, lead_total
 from stream.outcomes import ClosedBucket
 from stream.series_state import RECENT_ALERTS, BatchOutput, SeriesState
 
@@ -101,7 +101,8 @@ class Resident:
                                             strict=True)):
             model["interval"].update(lo95=lo95[i], hi95=hi95[i])
             st.forecast = Forecast(yhat[i], lo[i], hi[i], model, lo95[i], hi95[i],
-                                   None if mean is None else mean[i])
+                                   None if mean is None else mean[i],
+                                   None if f.lead is None else lead_total(f.lead[i], horizon))
 
 
 def _step(start: int, origin: int | None, width: int, horizon: int) -> int | None:

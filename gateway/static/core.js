@@ -119,8 +119,8 @@ export function chartData(s) {
 }
 
 /** Winner, weights (largest first), interval levels and lstm version of a forecast's model,
- * and the sum of its mean forecast over the horizon (`total`, over `days` buckets; null
- * without a mean). */
+ * and the lead-time total: the sum of its mean forecast over the horizon (`total`, over `days`
+ * buckets, with its `p10`/`p90` where the forecast's `lead` has them; null without a mean). */
 export function modelSummary(forecast) {
   const m = (forecast && forecast.model) || null;
   if (!m) return null;
@@ -129,8 +129,10 @@ export function modelSummary(forecast) {
     .sort((a, b) => b[1] - a[1]);
   const iv = m.interval || {};
   const mean = Array.isArray(forecast.mean) ? forecast.mean.map(num) : [];
+  const lead = forecast.lead || {};
   const total = mean.length && mean.every((x) => x !== null)
-    ? { total: mean.reduce((a, b) => a + b, 0), days: mean.length } : null;
+    ? { total: mean.reduce((a, b) => a + b, 0), days: mean.length,
+        p10: num(lead.p10), p90: num(lead.p90) } : null;
   return { name: m.name ?? null, winner: m.winner ?? m.name ?? null, weights,
            coverage: num(iv.coverage), levels: Array.isArray(iv.levels) ? iv.levels : [],
            lstm_version: m.lstm_version ?? null, lead: total };

@@ -152,7 +152,9 @@ function renderModel(m) {
     el("span", {}, "lstm ", el("b", { id: "model-lstm" }, m.lstm_version ?? "none")),
     ...(m.lead ? [el("span", { title: "the sum of the mean forecast: what to stock for" },
       `next ${m.lead.days} buckets `, el("b", { id: "model-lead" }, fmt(m.lead.total, 0)),
-      " (mean)")] : []),
+      " (mean)", ...(m.lead.p10 !== null && m.lead.p90 !== null ? [", 80%: ",
+        el("b", { id: "model-lead-band" }, `${fmt(m.lead.p10, 0)}-${fmt(m.lead.p90, 0)}`)]
+        : []))] : []),
   );
 }
 

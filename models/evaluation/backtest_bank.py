@@ -77,8 +77,10 @@ def evaluate_panel_bank(panel: Mapping[str, Sequence[float]], name: str = "panel
                                                       0.95: f.lo95[j].tolist()},
                            hi={0.8: f.hi[j].tolist(), 0.95: f.hi95[j].tolist()}, scale=scale)
                 naive[i].add(y, ys[i][ti - SEASON + k % SEASON].tolist(), scale=scale)
-                assert f.mean is not None
-                means[i].add(y, f.mean[j].tolist(), scale=scale)
+                assert f.mean is not None and f.lead is not None
+                p10, p90 = f.lead[j, 1], f.lead[j, 2]
+                means[i].add(y, f.mean[j].tolist(), scale=scale,
+                             lead=None if np.isnan(p10) else (float(p10), float(p90)))
                 n_origins += 1
         t0 = time.process_time()
         bank.learn(rows[live], values[live, g])

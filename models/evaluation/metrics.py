@@ -162,6 +162,9 @@ class Tally:
     sale_hits: dict[float, int] = field(default_factory=dict)  # inside the band, among them
     hits_by_h: dict[float, list[int]] = field(default_factory=dict)  # inside, per horizon
     lead_abs: float = 0.0  # sum over origins of |sum of forecasts - sum of actuals| (h = 1..H)
+    lead_n: int = 0  # origins with quantiles of the lead-time total
+    lead_low: int = 0  # ... whose actual total fell below the p10
+    lead_high: int = 0  # ... and above the p90
 
     def __post_init__(self) -> None:
         if not self.abs_err:
@@ -174,9 +177,11 @@ class Tally:
         lo: dict[float, list[float]] | None = None,
         hi: dict[float, list[float]] | None = None,
         scale: float | None = None,
+        lead: tuple[float, float] | None = None,
     ) -> None:
         """Add one origin's actuals and forecasts (``lo``/``hi`` by coverage level; ``scale``:
-        the origin's in-sample seasonal-naive MAE, None where it is undefined or zero)."""
+        the origin's in-sample seasonal-naive MAE, None where it is undefined or zero;
+        ``lead``: the p10 and p90 of the total of ``y``, where the model gives them)."""
         _pairs(y, yhat)
         if scale:
             self.scaled_abs += sum(abs(b - a) for a, b in zip(y, yhat, strict=True)) / scale
@@ -193,6 +198,10 @@ class Tally:
         self.n += len(y)
         self.sale_n += sum(1 for a in y if a > 0)
         self.lead_abs += abs(sum(yhat) - sum(y))
+        if lead is not None:
+            self.lead_n += 1
+            self.lead_low += sum(y) < lead[0]
+            self.lead_high += sum(y) > lead[1]
         for level, los in (lo or {}).items():
             his = (hi or {})[level]
             inside = [p <= v <= q for v, p, q in zip(y, los, his, strict=False)]

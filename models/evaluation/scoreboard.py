@@ -62,6 +62,8 @@ class Row:
     coverage_sale: dict[float, float] = field(default_factory=dict)
     coverage_by_horizon: dict[float, list[float]] = field(default_factory=dict)
     lead_mae: float = math.nan  # MAE of the sum over h = 1..H (the lead-time total)
+    lead_low: float = math.nan  # share of lead-time totals below their p10 (target 0.1)
+    lead_high: float = math.nan  # and above their p90 (target 0.1)
 
     @classmethod
     def from_tallies(
@@ -101,6 +103,8 @@ class Row:
             gmean_rel_is=_gmean_ratio([t for t, _, _ in tallies], baseline),
             bias_share=sum(t.err for t, _, _ in tallies) / actual if actual else math.nan,
             lead_mae=sum(t.lead_abs for t, _, _ in tallies) / origins,
+            lead_low=_share([(t.lead_low, t.lead_n) for t, _, _ in tallies]),
+            lead_high=_share([(t.lead_high, t.lead_n) for t, _, _ in tallies]),
             coverage_sale={lv: sum(t.sale_hits.get(lv, 0) for t, _, _ in tallies) / sales
                            for lv in levels if sales},
             coverage_by_horizon={lv: [sum(t.hits_by_h[lv][k] for t, _, _ in tallies
@@ -119,7 +123,8 @@ class Row:
                 f"{min(by_h):.3f}-{max(by_h):.3f}"]
         share = "-" if math.isnan(self.bias_share) else f"{100 * self.bias_share:+.1f}"
         return (f"| {self.name} | " + " | ".join(cells)
-                + f" | {self.bias:.2f} | {share} | {self.lead_mae:.1f} |")
+                + f" | {self.bias:.2f} | {share} | {self.lead_mae:.1f} "
+                + f"| {_num(self.lead_low)} / {_num(self.lead_high)} |")
 
 
 def _gmean_ratio(tallies: Sequence[Tally], baseline: Sequence[Tally] | None) -> float:
@@ -133,6 +138,12 @@ def _gmean_ratio(tallies: Sequence[Tally], baseline: Sequence[Tally] | None) -> 
     logs = [math.log(m / b) for t, base in zip(tallies, baseline, strict=True)
             if (m := t.mase_in_sample()) and (b := base.mase_in_sample())]
     return math.exp(sum(logs) / len(logs)) if logs else math.nan
+
+
+def _share(counts: Sequence[tuple[int, int]]) -> float:
+    """Sum of hits over sum of trials (nan without trials)."""
+    n = sum(k for _, k in counts)
+    return sum(h for h, _ in counts) / n if n else math.nan
 
 
 def _num(x: float) -> str:
@@ -191,9 +202,11 @@ class Scoreboard:
             lines += ["", "Calibration and bias: coverage of the 80% and 95% bands on all points, "
                       "on sale days (actual > 0) and the lowest-highest over horizons; bias "
                       "(forecast - actual, units) and as % of mean demand; MAE of the lead-time "
-                      "total (the sum over h = 1..H):", "",
+                      "total (the sum over h = 1..H), and the share of actual totals below its "
+                      "p10 / above its p90 (0.100 / 0.100 when calibrated):", "",
                       "| model | cov 80 | on sale days | by horizon | cov 95 | on sale days "
-                      "| by horizon | bias | bias % | lead-time MAE |", "|" + "---|" * 10,
+                      "| by horizon | bias | bias % | lead-time MAE | < p10 / > p90 |",
+                      "|" + "---|" * 11,
                       *[r.calibration() for r in self.rows]]
         if self.meta:
             lines += ["", ", ".join(f"{k}: {v}" for k, v in self.meta.items())]

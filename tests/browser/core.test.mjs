@@ -89,7 +89,9 @@ test("modelSummary orders weights and reads the lstm version", () => {
   assert.equal(m.lstm_version, "v7");
   assert.equal(m.lead, null);  // no mean forecast
   f.mean = [1.5, 2, 0.5];
-  assert.deepEqual(modelSummary(f).lead, { total: 4, days: 3 });
+  assert.deepEqual(modelSummary(f).lead, { total: 4, days: 3, p10: null, p90: null });
+  f.lead = { buckets: 3, mean: 4, p10: 1, p90: 9 };
+  assert.deepEqual(modelSummary(f).lead, { total: 4, days: 3, p10: 1, p90: 9 });
   assert.equal(modelSummary(null), null);
 });
 

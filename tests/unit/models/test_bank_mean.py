@@ -37,6 +37,29 @@ def test_the_mean_forecast_is_unbiased_where_the_point_forecast_is_not() -> None
     assert np.abs(mean).max() < 0.05
 
 
+def test_the_lead_time_total_falls_between_its_p10_and_p90_about_80_percent_of_the_time() -> None:
+    ys = np.stack([_lumpy(900, 100 + s) for s in range(40)])
+    bank = ForecasterBank(horizon=14)
+    rows = bank.add_rows(len(ys))
+    low = high = n = 0
+    for t in range(ys.shape[1]):
+        f = bank.forecast(rows, 14)
+        assert f.lead is not None and f.mean is not None
+        np.testing.assert_allclose(f.lead[:, 0], f.mean.sum(axis=1))
+        if t < 14 + bank.means.min_n:  # fewer than min_n totals scored: no quantiles yet
+            assert np.isnan(f.lead[:, 1:]).all()
+        elif t >= 400 and t + 14 <= ys.shape[1]:
+            total = ys[:, t:t + 14].sum(axis=1)
+            assert (f.lead[:, 1] <= f.lead[:, 0] + 1e-9).all()
+            assert (f.lead[:, 0] <= f.lead[:, 2] + 1e-9).all()
+            low += int((total < f.lead[:, 1]).sum())
+            high += int((total > f.lead[:, 2]).sum())
+            n += len(rows)
+        bank.learn(rows, ys[:, t])
+    assert bank.forecast(rows, 7).lead is None  # a shorter horizon has no lead-time total
+    assert 0.06 < low / n < 0.14 and 0.06 < high / n < 0.14
+
+
 def test_the_bias_survives_export_and_a_row_saved_before_it_loads_without_one() -> None:
     bank = ForecasterBank()
     rows = bank.add_rows(3)
@@ -47,6 +70,7 @@ def test_the_bias_survives_export_and_a_row_saved_before_it_loads_without_one() 
     before = bank.forecast([0, 1], 14)
     assert before.mean is not None
     np.testing.assert_array_equal(before.mean[0], before.mean[1])
+    np.testing.assert_array_equal(before.lead[0], before.lead[1])  # type: ignore[index]
     assert np.abs(bank.means.bias[0]).sum() > 0
     bank.load_row(2, raw[:-bank.means.nbytes()])  # a row from before the mean
     after = bank.forecast([0, 2], 14)

@@ -111,6 +111,7 @@ def test_children_forecasts_sum_to_the_total_at_every_published_origin() -> None
                                    rtol=1e-9, atol=1e-9)
         np.testing.assert_allclose(np.sum([k["mean"] for k in kids], axis=0),  # the means too
                                    fs[ROOT]["mean"], rtol=1e-9, atol=1e-9)
+        assert sum(k["lead"]["mean"] for k in kids) == pytest.approx(fs[ROOT]["lead"]["mean"])
         assert fs[ROOT]["model"]["hierarchy"]["children"] == sorted(
             s for s in fs if s != ROOT)
 
