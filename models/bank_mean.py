@@ -41,13 +41,14 @@ that window (none before ``min_n`` residuals), clipped at 0.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
 from models.bank_ops import grow
 from models.orderstat import rows_index
 
-__all__ = ["MeanBank", "MEAN_DECAY", "LEAD_LEVELS", "LEAD_WINDOW", "LEAD_STRIDE"]
+__all__ = ["MeanBank", "MEAN_DECAY", "LEAD_LEVELS", "LEAD_WINDOW", "LEAD_STRIDE", "lead_total"]
 
 #: the default decay of the bias (chosen on the tuning panels: docs/backtest.md)
 MEAN_DECAY = 0.97
@@ -177,3 +178,14 @@ class MeanBank:
             q = ranked[np.arange(len(rows)), rank].astype(np.float64)
             out[:, j + 1] = np.where(cnt >= self.min_n, np.maximum(total + q, 0.0), np.nan)
         return out
+
+
+def lead_total(row: Any, buckets: int) -> dict[str, Any]:
+    """The payload's ``lead`` from a row of ``BatchForecast.lead`` (NaN quantiles: None).
+
+    >>> lead_total([10.0, float("nan"), float("nan")], 14)
+    {'buckets': 14, 'mean': 10.0, 'p10': None, 'p90': None}
+    """
+    mean, p10, p90 = (float(v) for v in row)
+    return {"buckets": buckets, "mean": mean, "p10": None if math.isnan(p10) else p10,
+            "p90": None if math.isnan(p90) else p90}

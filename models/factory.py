@@ -35,7 +35,6 @@ The whole object pickles (a few KB) and is deterministic.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,7 +47,7 @@ from models.horizon import HorizonEnsemble
 from models.online import HoltWintersLog1p
 from models.price import PriceAdjusted
 
-__all__ = ["Forecast", "SeriesModel", "LstmBlend", "default_model", "lead_total"]
+__all__ = ["Forecast", "SeriesModel", "LstmBlend", "default_model"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,16 +83,6 @@ class Forecast:
             out["lead"] = self.lead
         return out
 
-
-def lead_total(row: Any, buckets: int) -> dict[str, Any]:
-    """The payload's ``lead`` from a row of ``BatchForecast.lead`` (NaN quantiles: None).
-
-    >>> lead_total([10.0, float("nan"), float("nan")], 14)
-    {'buckets': 14, 'mean': 10.0, 'p10': None, 'p90': None}
-    """
-    mean, p10, p90 = (float(v) for v in row)
-    return {"buckets": buckets, "mean": mean, "p10": None if math.isnan(p10) else p10,
-            "p90": None if math.isnan(p90) else p90}
 
 
 class SeriesModel:

@@ -24,8 +24,9 @@ from models.activity import ActivityMonitor
 from models.anomaly import Expected, Finding, track
 from models.bank import ForecasterBank
 from models.bank_anomaly import KINDS, SEVERITIES
+from models.bank_mean import lead_total
 from models.bank_ops import describe_rows
-from models.factory import Forecast, lead_total
+from models.factory import Forecast
 from stream.outcomes import ClosedBucket
 from stream.series_state import RECENT_ALERTS, BatchOutput, SeriesState
 
