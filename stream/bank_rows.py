@@ -27,6 +27,7 @@ from models.bank_anomaly import KINDS, SEVERITIES
 from models.bank_mean import lead_total
 from models.bank_ops import describe_rows
 from models.factory import Forecast
+from models.seasons import season_for
 from stream.outcomes import ClosedBucket
 from stream.series_state import RECENT_ALERTS, BatchOutput, SeriesState
 
@@ -48,10 +49,11 @@ class Due:
 
 
 class Resident:
-    """One partition's bank and which series' state each row holds."""
+    """One partition's bank (its season from the bucket ``width``: :func:`season_for`) and
+    which series' state each row holds."""
 
-    def __init__(self, horizon: int, lstm: bool) -> None:
-        self.bank = ForecasterBank(horizon, lstm=lstm)
+    def __init__(self, horizon: int, lstm: bool, width: int = 86400) -> None:
+        self.bank = ForecasterBank(horizon, season_for(width), lstm=lstm)
         self.rows: dict[str, int] = {}
         self.owner: dict[str, SeriesState] = {}
 

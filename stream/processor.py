@@ -77,7 +77,7 @@ class Processor:
         # the events topic's partition count: events of a series found elsewhere are re-routed
         self.partitions = partitions
         self.live, self.max_skew, self.max_ahead = event_time == "live", max_skew, max_ahead
-        # the model: default_model(horizon, lstm=lstm, holidays=holidays) as bank rows; the
+        # the model: default_model(horizon, season_for(width), lstm, holidays) as bank rows; the
         # path provider (the LSTM runner) gets the closed series once per batch, before writes
         self.lstm, self.holidays = lstm or path_provider is not None, holidays
         self.path_provider = path_provider
@@ -106,7 +106,7 @@ class Processor:
     def resident(self, partition: int) -> Resident:
         res = self.banks.get(partition)
         if res is None:
-            res = self.banks[partition] = Resident(self.horizon, self.lstm)
+            res = self.banks[partition] = Resident(self.horizon, self.lstm, self.width)
         return res
 
     def process(self, partition: int, messages: list[Message],
@@ -284,7 +284,7 @@ class Processor:
             if res is None:
                 res = next((r for r in self.banks.values() if r.holds(st)), None)
             if res is None:  # a state no partition holds (a republish): a one-row bank
-                res = self._scratch = self._scratch or Resident(self.horizon, self.lstm)
+                res = self._scratch = self._scratch or Resident(self.horizon, self.lstm, self.width)
                 res.owner.clear()  # one row, loaded for each state
                 res.rows = {st.series: 0} if res.bank.n_rows else {}
             res.forecasts([st], self.horizon)

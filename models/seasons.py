@@ -1,0 +1,49 @@
+"""The season length of a bucket width: how many buckets make the cycle the models learn.
+
+Sales repeat by the day (hours of the day), the week (days of the week) and the year (weeks or
+months of the year). The worker's members (seasonal naive, Holt-Winters) take one season, in
+buckets; :func:`season_for` picks the natural cycle for ``SALESCAST_BUCKET_SECONDS``:
+
+============================  ===================  =====================================
+bucket width                  season (buckets)     the cycle
+============================  ===================  =====================================
+divides a day, <= 288 a day   buckets per day      the day (hourly: 24, 15 min: 96)
+divides an hour, finer        buckets per hour     the hour (1 min: 60)
+a day                         7                    the week
+a week                        52                   the year
+2 to 6 days, 2 to 4 weeks     buckets per year     the year, when at most MAX_SEASON
+anything else                 2                    none to speak of (the smallest season)
+============================  ===================  =====================================
+
+>>> [season_for(w) for w in (3600, 900, 60, 86400, 604800, 2 * 604800)]
+[24, 96, 60, 7, 52, 26]
+>>> season_for(7 * 3600)  # divides neither a day nor an hour, under a day: no season
+2
+"""
+
+from __future__ import annotations
+
+__all__ = ["season_for", "MAX_SEASON"]
+
+HOUR, DAY, WEEK = 3600, 86400, 7 * 86400
+YEAR = 365.25 * DAY
+#: the longest season a row keeps (each member keeps a value per slot of it)
+MAX_SEASON = 288
+
+
+def season_for(width: int) -> int:
+    """The season, in buckets, of buckets ``width`` seconds wide (see the module docstring)."""
+    if width <= 0:
+        raise ValueError(f"width must be > 0 seconds, got {width!r}")
+    if width < DAY and DAY % width == 0 and DAY // width <= MAX_SEASON:
+        return DAY // width
+    if width < HOUR and HOUR % width == 0:
+        return max(HOUR // width, 2)
+    if width == DAY:
+        return 7
+    if width == WEEK:
+        return 52
+    per_year = round(YEAR / width)
+    if width > DAY and 2 <= per_year <= MAX_SEASON:
+        return per_year
+    return 2
