@@ -23,6 +23,10 @@ def describe_update(data: dict[str, Any]) -> str:
     >>> describe_update({"series": "A", "version": 3, "open": {"t": 0, "qty": 5.0},
     ...                  "actuals": [[0, 4.0]], "forecast": None})
     'A  v3  open 1970-01-01 qty 5.0  last 4.0  no forecast yet'
+    >>> describe_update({"series": "A", "version": 4, "forecast": {
+    ...     "yhat": [2.0], "lo": [1.0], "hi": [3.0], "model": {"winner": "hw"},
+    ...     "lead": {"buckets": 14, "mean": 40.2, "p10": 21.0, "p90": 66.5}}})
+    'A  v4  next 2.0 [1.0, 3.0] (hw)  next 14: 40.2 (80%: 21.0-66.5)'
     """
     series = data.get("series", "?")
     parts = [f"{series}  v{data.get('version', '?')}"]
@@ -40,6 +44,11 @@ def describe_update(data: dict[str, Any]) -> str:
         parts.append(
             f"next {_fmt(fc['yhat'][0])} [{_fmt(lo[0])}, {_fmt(hi[0])}] ({winner})"
         )
+        lead = fc.get("lead")
+        if lead:  # the mean's total over the horizon: what to stock for
+            band = (f" (80%: {_fmt(lead['p10'])}-{_fmt(lead['p90'])})"
+                    if lead.get("p10") is not None and lead.get("p90") is not None else "")
+            parts.append(f"next {lead.get('buckets', '?')}: {_fmt(lead.get('mean'))}{band}")
     else:
         parts.append("no forecast yet")
     return "  ".join(parts)
