@@ -93,7 +93,9 @@ class Settings(BaseSettings):
                     "(faster failover, the changelog read twice)")
 
     # buckets and forecasts
-    bucket_seconds: int = Field(default=86400, ge=60, description="event-time bucket width")
+    bucket_seconds: int = Field(default=86400, ge=60, description=(
+        "event-time bucket width; the models' season follows it (hourly 24, daily 7, weekly "
+        "52: `models/seasons.py`)"))
     lateness_seconds: int = Field(default=3600, ge=0,
                                   description="allowed lateness after a bucket's end")
     horizon: int = Field(default=14, ge=1, description="forecast horizon (buckets)")
