@@ -149,14 +149,14 @@ class ForecasterBank(BatchForecaster):
                  for n in self._STATE]
         own, mem, band = sum(sizes), self.members.nbytes(), self.bands.nbytes()
         blend = self.blend.nbytes() if self.blend else 0
-        size = own + mem + band + blend  # rows from before 2026-12 lack the mean, and before
-        det, mean = next(((d, m) for m in (self.means.nbytes(), 0)  # that have 48 detector
-                          for d in (self.detector.nbytes(), DetectorBank.LEGACY_BYTES)  # bytes
-                          if size + d + m == len(raw)), (0, -1))
-        if mean < 0:
+        size = own + mem + band + blend  # older rows: no mean part, or also a 48-byte detector
+        dets = (self.detector.nbytes(), DetectorBank.LEGACY_BYTES)
+        fits = [(d, m) for m in (self.means.nbytes(), 0) for d in dets if size + d + m == len(raw)]
+        if not fits:
             raise ValueError(f"raw must be a row of this bank "
                              f"({size + self.detector.nbytes() + self.means.nbytes()} bytes), "
                              f"got {len(raw)} bytes")
+        det, mean = fits[0]
         pos = 0
         for name, size in zip(self._STATE, sizes, strict=True):
             shape, dt = self._shapes[name]

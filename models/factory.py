@@ -84,7 +84,6 @@ class Forecast:
         return out
 
 
-
 class SeriesModel:
     """A forecaster plus its conformal intervals: what the worker keeps per series.
 
