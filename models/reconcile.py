@@ -46,6 +46,7 @@ POWER = 4.0
 PARENT_POWER = 1.5
 #: the quantile levels of the bands: 80% (lo, hi), then 95% (lo, hi)
 LEVELS = (0.1, 0.9, 0.025, 0.975)
+_LOWER = np.array([True, False, True, False])  # which of LEVELS are a band's lower edge
 MIN_ERRORS = 20  # errors a horizon needs before its band comes from them
 
 
@@ -68,7 +69,8 @@ def reconcile(base: Any, var: Any, power: float = POWER,
     total = v.sum(axis=0)
     wls = np.divide(v[0], total, out=np.zeros_like(total), where=total > 0)
     parent = np.where(total > 0, wls ** parent_power, 1.0 / len(y))
-    c = v[1:] ** power
+    top = v[1:].max(axis=0)  # shares from variances relative to the largest: no overflow
+    c = np.divide(v[1:], top, out=np.zeros_like(v[1:]), where=top > 0) ** power
     cs = c.sum(axis=0)
     share = np.divide(c, cs, out=np.full_like(c, 1.0 / (len(y) - 1)), where=cs > 0)
     children = y[1:] + share * ((1.0 - parent) * d)
@@ -126,7 +128,11 @@ class AdaptiveBands:
         q = self.quantiles()
         for k, e in seen:
             if self.count[k]:  # adaptive conformal: a miss widens that side, a hit narrows it
-                self.levels[k] += self.gamma * (np.array(LEVELS) - (e < q[k]))
+                # an error equal to a quantile is inside the band, on either side (series with
+                # many days of no sales and a forecast of 0 have many equal errors)
+                below = np.where(_LOWER, e < q[k], e <= q[k])
+                self.levels[k] += self.gamma * (np.array(LEVELS) - below)
+                np.clip(self.levels[k], -0.25, 1.25, out=self.levels[k])  # quick to recover
             self.errors[k, self.count[k] % self.window] = e
             self.count[k] += 1
 

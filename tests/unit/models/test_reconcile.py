@@ -93,3 +93,24 @@ def test_a_young_band_falls_back_to_the_given_one() -> None:
     assert b.bands([10.0], fallback=[[8.0], [13.0], [7.0], [14.0]]) == ([8.0], [13.0], [7.0],
                                                                       [14.0])
     assert b.bands([10.0]) == ([12.0], [12.0], [12.0], [12.0])  # no fallback: its few errors
+
+
+def test_huge_variances_do_not_overflow() -> None:
+    base, var = np.array([[100.0], [50.0], [40.0]]), np.array([[1e300], [1e200], [1e100]])
+    r = reconcile(base, var)
+    assert np.isfinite(r).all() and r[0, 0] == pytest.approx(r[1:, 0].sum())
+    assert r[2, 0] == pytest.approx(40.0)  # the far smaller child keeps its forecast
+
+
+def test_errors_equal_to_a_quantile_count_as_inside_the_band() -> None:
+    # a series forecast exactly on most days (no sales, forecast 0): hits on the band's edge
+    # are hits, so the 80% band stays [0, 0] where 95% of outcomes are 0 (5% are above)
+    b = AdaptiveBands(horizon=1, width=1)
+    his = []
+    for t in range(600):
+        lo, hi, _, _ = b.bands([0.0])
+        his.append(hi[0])
+        b.remember(t, [0.0])
+        b.learn(t, 5.0 if t % 20 == 0 else 0.0)
+    assert lo == [0.0] and max(his[300:]) == 0.0
+    assert -0.25 <= b.levels.min() and b.levels.max() <= 1.25  # bounded: it can recover
