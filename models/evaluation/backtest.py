@@ -193,7 +193,8 @@ def run_backtest(path: Path, panel: str, quick: bool, out_dir: Path,
 
     Writes ``backtest-{panel}[-quick].md`` and, when matplotlib is installed, PNG plots.
     ``peer`` adds the AutoETS row (slow: a fit per origin and series). ``bank`` scores only
-    the worker's model, on the bank (:mod:`models.evaluation.backtest_bank`: seconds, not minutes).
+    the worker's model and its members, on the bank (:mod:`models.evaluation.backtest_bank`:
+    seconds, not minutes).
     """
     series, prices = daily_panel(path)
     codes = select_panel(series, panel, quick)
@@ -203,7 +204,7 @@ def run_backtest(path: Path, panel: str, quick: bool, out_dir: Path,
         from models.evaluation.backtest_bank import evaluate_panel_bank
 
         board = evaluate_panel_bank(chosen, panel + ("-quick" if quick else "") + "-bank",
-                                    last_day=day)
+                                    last_day=day, peer=peer)
         board.meta |= {"data": Path(path).name, "series in data": str(len(series))}
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         board.write(Path(out_dir), f"backtest-{board.name}")

@@ -178,8 +178,9 @@ class Scoreboard:
             "| model | MASE | rel. sN | MASE is | gm rel. sN | RMSSE | MAE | RMSE | bias "
             "| sMAPE % | cov 80 | width 80 | cov 95 | width 95 | CPU s |"
         )
+        h = max((len(r.mase_by_horizon) for r in self.rows), default=0)
         lines = [
-            f"### {self.name}: {self.n_series} series, {self.n_origins} origins, h = 1..14",
+            f"### {self.name}: {self.n_series} series, {self.n_origins} origins, h = 1..{h}",
             "",
             head,
             "|" + "---|" * 15,

@@ -7,7 +7,8 @@ import random
 import pytest
 
 from models.evaluation.backtest import evaluate_panel
-from models.evaluation.backtest_bank import BANK_ROW, evaluate_panel_bank
+from models.evaluation.backtest_bank import BANK_ROW, MEMBER_ROW, evaluate_panel_bank
+from models.evaluation.backtest_protocol import MONTHLY, origins
 from models.evaluation.backtest_zoo import model_zoo
 
 
@@ -38,3 +39,26 @@ def test_bank_panel_equals_the_per_object_panel(last_day: int | None) -> None:
     assert got.row("seasonal_naive").mase == pytest.approx(ref.row("seasonal_naive").mase,
                                                            rel=1e-12)
     assert got.relative_mase(BANK_ROW) == pytest.approx(ref.relative_mase(BANK_ROW), rel=1e-12)
+
+
+def test_member_rows_equal_the_members_run_on_their_own() -> None:
+    panel = _panel()
+    zoo = model_zoo()
+    names = ("seasonal_naive", "rolling_median", "holt_winters_log1p")
+    ref = evaluate_panel(panel, "ref", zoo={n: zoo[n] for n in names}, progress=False)
+    got = evaluate_panel_bank(panel, "bank")  # undated: the members learn the raw values
+    for name in names:
+        a, b = got.row(MEMBER_ROW.format(name)), ref.row(name)
+        assert (a.mase, a.mase_is, a.bias) == pytest.approx((b.mase, b.mase_is, b.bias),
+                                                            rel=1e-9), name
+
+
+def test_another_regime_sets_horizon_season_and_origins() -> None:
+    rng = random.Random(2)
+    panel = {f"m{i}": [100.0 + 3 * t + 20 * (t % 12 == 11) + rng.gauss(0, 5) for t in range(n)]
+             for i, n in enumerate((72, 96, 70))}
+    board = evaluate_panel_bank(panel, "monthly", regime=MONTHLY, peer=False)
+    assert board.n_origins == sum(len(origins(len(ys), 12, 60, 3)) for ys in panel.values())
+    assert len(board.row(BANK_ROW).mase_by_horizon) == 12
+    assert "h = 1..12" in board.to_markdown().splitlines()[0]
+    assert "season 12" in board.meta["protocol"]
