@@ -12,7 +12,7 @@ equal to the per-object ones. Holt-Winters needs ``season >= 2`` here (the defau
 >>> for n, y in enumerate([1.0, 100.0, 2.0, 3.0]):
 ...     m.learn(rows, np.array([y]), np.array([n]))
 >>> m.paths(rows, np.array([4]))[0].round(2).tolist()  # naive, median(3), holt-winters
-[[100.0, 2.0, 3.0, 100.0], [3.0, 3.0, 3.0, 3.0], [115.02, 2.45, 1.46, 115.02]]
+[[100.0, 2.0, 3.0, 100.0], [3.0, 3.0, 3.0, 3.0], [115.02, 2.45, 2.25, 115.02]]
 """
 
 from __future__ import annotations
@@ -128,7 +128,8 @@ class MemberBank:
         if go.any():
             r, zg, sl = rows[go], z[go], slot[go]
             s_i, prev = self.hw_seasonal[r, sl], self.hw_level[r] + 0.0
-            a, g = self.alpha, self.gamma
+            a = self.alpha  # the seasonal step: the mean of the cycles until 1 / gamma
+            g = np.maximum(self.gamma, 1.0 / (n[go] // m + 1))
             self.hw_level[r] = a * (zg - s_i) + (1.0 - a) * prev
             self.hw_seasonal[r, sl] = g * (zg - prev) + (1.0 - g) * s_i
 

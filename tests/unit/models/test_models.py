@@ -200,7 +200,9 @@ def test_holt_winters_matches_river_simple_exponential_smoothing() -> None:
 def _reference_holt_winters(
     ys: list[float], m: int, alpha: float, beta: float, gamma: float, phi: float, h: int
 ) -> list[float]:
-    """FPP3 damped additive Holt-Winters on log1p, written the slow way, as a golden table."""
+    """FPP3 damped additive Holt-Winters on log1p, written the slow way, as a golden table;
+    the seasonal step is ``max(gamma, 1 / (c + 1))`` in the ``c``-th cycle (the model's
+    running-mean start of its seasonal terms)."""
     z = [math.log1p(y) for y in ys]
     level, trend = sum(z[:m]) / m, 0.0
     season = {t: z[t] - level for t in range(m)}
@@ -208,7 +210,8 @@ def _reference_holt_winters(
         s = season[t - m]
         new_level = alpha * (z[t] - s) + (1 - alpha) * (level + phi * trend)
         new_trend = beta * (new_level - level) + (1 - beta) * phi * trend
-        season[t] = gamma * (z[t] - level - phi * trend) + (1 - gamma) * s
+        g = max(gamma, 1 / (t // m + 1))
+        season[t] = g * (z[t] - level - phi * trend) + (1 - g) * s
         level, trend = new_level, new_trend
     n = len(z)
     out = []
