@@ -117,7 +117,7 @@ def evaluate_panel_bank(panel: Mapping[str, Sequence[float]], name: str = "panel
     base = [tallies[BASELINE][i] for i in scored]
     board_rows = [Row.from_tallies(row, [(ts[i], *scales[i]) for i in scored], cpus[row],
                                    baseline=base) for row, ts in tallies.items()]
-    board = Scoreboard(name, len(panel), n_origins, board_rows)
+    board = Scoreboard(name, len(panel), n_origins, board_rows, bucket=regime.bucket)
     board.meta["models"] = (
         f"{BANK_ROW} on the bank (models.bank); {MEAN_ROW}: its mean forecast (models.bank_mean;"
         " CPU: the same run); seasonal_naive, the mean and the members: point forecasts only "

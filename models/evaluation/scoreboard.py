@@ -8,8 +8,8 @@ competitions (M4, M5) scale: ``MASE is`` is the mean over series of MASE with ea
 series of the ratio of that MASE to seasonal naive's on the same series (a handful of series
 with a tiny early scale dominate a mean of ratios, not a geometric mean). :class:`Scoreboard`
 renders the rows relative to ``seasonal_naive`` and writes ``{stem}.md``; with matplotlib
-installed it also writes ``{stem}-horizon.png`` (MASE by horizon) and ``{stem}-examples.png``
-(actuals, ensemble forecasts and bands).
+installed it also writes ``{stem}-horizon.png`` (MASE by horizon) and, when it keeps examples,
+``{stem}-examples.png`` (actuals, ensemble forecasts and bands).
 
 >>> from models.evaluation.metrics import Tally
 >>> t = Tally(horizon=1)
@@ -164,6 +164,7 @@ class Scoreboard:
     rows: list[Row]
     examples: dict[str, list[Any]] = field(default_factory=dict)
     meta: dict[str, str] = field(default_factory=dict)
+    bucket: str = "day"  # the width of a horizon step, for the plots' axis
 
     def row(self, name: str) -> Row:
         return next(r for r in self.rows if r.name == name)
@@ -232,12 +233,15 @@ class Scoreboard:
         fig, ax = plt.subplots(figsize=(7, 4))
         for r in self.rows:
             ax.plot(range(1, len(r.mase_by_horizon) + 1), r.mase_by_horizon, label=r.name)
-        ax.set(xlabel="horizon (days)", ylabel="MASE", title=f"{self.name}: error by horizon")
+        ax.set(xlabel=f"horizon ({self.bucket}s)", ylabel="MASE",
+               title=f"{self.name}: error by horizon")
         ax.legend(fontsize=8)
         fig.tight_layout()
         fig.savefig(paths[0], dpi=100)
         plt.close(fig)
         codes = list(self.examples)[:3]
+        if not codes:  # the bank's runs keep no examples
+            return paths[:1]
         fig, axes = plt.subplots(len(codes) or 1, 1, figsize=(9, 2.6 * max(len(codes), 1)))
         for ax, code in zip(axes if len(codes) > 1 else [axes], codes, strict=False):
             for st in self.examples[code][-6:]:
