@@ -123,8 +123,9 @@ def evaluate_panel_bank(panel: Mapping[str, Sequence[float]], name: str = "panel
         " CPU: the same run); seasonal_naive, the mean and the members: point forecasts only "
         "(no bands; the members' CPU is in the ensemble's)"
         + (f"; {PEER_NAME}: refit at every origin" if peer else ""))
-    board.meta["protocol"] = (f"{regime.bucket}ly buckets, h = 1..{h}, season {season}, first "
-                              f"origin after {regime.warmup} buckets, then every {regime.step}")
+    board.meta["protocol"] = (f"buckets of a {regime.bucket}, h = 1..{h}, season {season}, "
+                              f"first origin after {regime.warmup} buckets, then every "
+                              f"{regime.step}")
     return board
 
 
