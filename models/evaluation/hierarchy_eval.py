@@ -36,7 +36,7 @@ import numpy as np
 from models.bank import ForecasterBank
 from models.evaluation.backtest_protocol import HORIZON, SEASON, STEP, WARMUP
 from models.evaluation.metrics import Tally, snaive_scales
-from models.reconcile import PARENT_POWER, POWER, AdaptiveBands, reconcile, variance_of_band
+from models.reconcile import PARENT_POWER, SPREAD, AdaptiveBands, reconcile, variance_of_band
 from sources.online_retail import iter_events
 
 __all__ = ["country_panel", "evaluate_hierarchy", "run_countries", "HierarchyReport", "METHODS"]
@@ -102,7 +102,7 @@ class HierarchyReport:
 
 
 def evaluate_hierarchy(names: Sequence[str], values: np.ndarray, first_day: int | None = None,
-                       power: float = POWER) -> HierarchyReport:
+                       spread: float = SPREAD) -> HierarchyReport:
     """Score direct, bottom-up and reconciled forecasts of ``values`` (row 0 the parent, the
     rest its children, which sum to it) on the SKU backtest's origins."""
     n, days = values.shape
@@ -117,7 +117,7 @@ def evaluate_hierarchy(names: Sequence[str], values: np.ndarray, first_day: int 
         t0 = time.process_time()
         f = bank.forecast(rows, HORIZON)
         var = variance_of_band(f.lo95, f.hi95)
-        rec = reconcile(f.yhat, var, power)
+        rec = reconcile(f.yhat, var, spread)
         scale = np.sqrt(var) + SCALE_FLOOR if SCALED else np.ones_like(var)
         shift = rec - f.yhat  # young bands (as in the worker): the model's own, moved
         banded = [bands[i].bands(rec[i], scale[i], [a[i] + shift[i] for a in
@@ -153,8 +153,9 @@ def run_countries(path: Path, out_dir: Path) -> tuple[HierarchyReport, Path]:
     text = (f"# Backtest: the total and its countries ({len(names) - 1} countries, "
             f"{values.shape[1]} days, {rep.n_origins} origins, h = 1..{HORIZON})\n\n"
             "Produced by `salescast backtest countries` (models/evaluation/hierarchy_eval.py). "
-            "Children sum to their parent exactly after reconciliation (children by variance^"
-            f"{POWER:g}, the parent's WLS share to the power {PARENT_POWER:g}); bands of the "
+            "Children sum to their parent exactly after reconciliation (the parent's WLS share "
+            f"to the power {PARENT_POWER:g}; the children's part to the children whose forecast "
+            f"standard deviation is above {SPREAD:g} of the widest child's); bands of the "
             "reconciled rows come from their own errors "
             "(models/reconcile.py). MASE: mean over origins of |error| / the in-sample "
             "seasonal-naive MAE up to that origin (M4/M5).\n\n"

@@ -30,10 +30,16 @@ def test_all_zero_variances_split_evenly() -> None:
     assert r.ravel().tolist() == pytest.approx([8.0, 4.0, 4.0])
 
 
-def test_larger_power_concentrates_on_uncertain_children() -> None:
-    base, var = np.array([[100.0], [50.0], [40.0]]), np.array([[1.0], [9.0], [1.0]])
-    small = [reconcile(base, var, power=p)[2, 0] - 40.0 for p in (1.0, 4.0)]
-    assert small[1] < small[0]
+def test_only_children_nearly_as_uncertain_as_the_widest_move() -> None:
+    base = np.array([[100.0, 100.0], [50.0, 50.0], [40.0, 40.0], [5.0, 5.0]])
+    var = np.array([[1.0, 1.0], [9.0, 9.0], [7.29, 1.0], [0.0, 0.0]])  # sd 3, 2.7 or 1, 0
+    r = reconcile(base, var)
+    assert r[1, 0] - 50.0 == pytest.approx(2 * (r[2, 0] - 40.0))  # 0.9 of the widest: half
+    assert r[2, 1] == 40.0 and r[3].tolist() == [5.0, 5.0]  # a third of it, or none: stays
+    even = reconcile(base[:3], np.array([[1.0] * 2, [9.0] * 2, [9.0] * 2]))
+    assert even[1].tolist() == pytest.approx((even[2] + 10.0).tolist())  # equal: equal parts
+    with pytest.raises(ValueError, match="spread"):
+        reconcile(base, var, spread=1.0)
 
 
 def test_shapes_are_checked() -> None:
@@ -92,7 +98,7 @@ def test_a_young_band_falls_back_to_the_given_one() -> None:
         b.learn(t, 12.0)
     assert b.bands([10.0], fallback=[[8.0], [13.0], [7.0], [14.0]]) == ([8.0], [13.0], [7.0],
                                                                       [14.0])
-    assert b.bands([10.0]) == ([12.0], [12.0], [12.0], [12.0])  # no fallback: its few errors
+    assert b.bands([10.0]) == ([10.0], [12.0], [10.0], [12.0])  # no fallback: its few errors
 
 
 def test_huge_variances_do_not_overflow() -> None:
@@ -114,3 +120,28 @@ def test_errors_equal_to_a_quantile_count_as_inside_the_band() -> None:
         b.learn(t, 5.0 if t % 20 == 0 else 0.0)
     assert lo == [0.0] and max(his[300:]) == 0.0
     assert b.levels.min() >= -0.25 and b.levels.max() <= 1.25  # bounded: it can recover
+
+
+def test_a_series_that_seldom_sells_gets_its_coverage_from_the_upper_edge() -> None:
+    # no sale on 70% of days and a forecast of 0: the lower edge stays at the forecast (no
+    # errors below it), so the upper edge alone brings the band's misses to 20%, not 10%
+    rng, b = np.random.default_rng(5), AdaptiveBands(horizon=1, width=1)
+    hits = contains = 0
+    for t in range(3000):
+        lo, hi, lo95, hi95 = b.bands([0.0])
+        y = 0.0 if rng.random() < 0.7 else float(rng.integers(1, 40))
+        if t >= 1000:
+            hits += lo[0] <= y <= hi[0]
+            contains += lo95[0] <= lo[0] <= 0.0 <= hi[0] <= hi95[0]
+        b.remember(t, [0.0])
+        b.learn(t, y)
+    assert abs(hits / 2000 - 0.8) < 0.02 and contains == 2000
+
+
+def test_a_band_holds_its_forecast_even_when_every_error_is_on_one_side() -> None:
+    b = AdaptiveBands(horizon=1, width=1)
+    for t in range(300):
+        b.remember(t, [10.0])
+        b.learn(t, 14.0 + t % 5)  # always above the forecast
+    lo, hi, lo95, hi95 = b.bands([10.0])
+    assert lo95[0] == lo[0] == 10.0 < hi[0] <= hi95[0]
