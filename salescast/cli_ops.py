@@ -119,8 +119,10 @@ def alerts_eval(
     """Precision and recall of the alerts on synthetic and on real series with injected
     spikes, drops, level shifts and stock-outs; the alert rate on the real data as it is."""
     from models.evaluation import anomaly_eval as ae
+    from models.evaluation.anomaly_lookalikes import ceiling, count_lookalikes
 
     results: list[tuple[str, Any]] = []
+    alike: dict[str, dict[str, int]] = {}  # panel -> look-alikes per kind
     with console.status(f"scoring {series} synthetic series x {days} days ..."):
         results.append((f"synthetic {series}x{days}", ae.evaluate_synthetic(series, days, seed)))
     panels = [p.strip() for p in real.split(",") if p.strip()]
@@ -136,21 +138,32 @@ def alerts_eval(
             daily, end = daily_series(path), last_day(path)
         for p in panels:
             with console.status(f"scoring the {p} panel with injections ..."):
-                results.append((f"{p} + injected",
-                                ae.evaluate_real(daily, select_panel(daily, p), end, seed)))
+                codes = select_panel(daily, p)
+                results.append((f"{p} + injected", ae.evaluate_real(daily, codes, end, seed)))
+                alike[f"{p} + injected"] = count_lookalikes([daily[c] for c in codes])
         if rate:
             with console.status(f"replaying all {len(daily):,} real series ..."):
                 results.append(("all real, as is", ae.alert_rate(daily, end)))
     table = Table(title="anomaly alerts: precision / recall per kind (alerts counted once per id)")
     for col in ("panel", "spike P / R", "drop P / R", "level shift P / R", "stock-out R",
-                "alerts", "per 1k series-days", "groups"):
+                "alerts", "per 1k series-days", "groups", "look-alikes", "P ceiling"):
         table.add_column(col, justify="left" if col == "panel" else "right")
     for name, r in results:
         cells = [f"{r.precision_of(k):.2f} / {r.recall[k]:.2f}" if k in r.recall else "-"
                  for k in ae.EVAL_KINDS]
         stock = f"{r.recall['stockout']:.2f}" if "stockout" in r.recall else "-"
-        table.add_row(name, *cells, stock, f"{r.alerts:,}", f"{r.per_1000:.2f}", str(r.groups))
+        la = alike.get(name)
+        kinds = ae.EVAL_KINDS
+        table.add_row(name, *cells, stock, f"{r.alerts:,}", f"{r.per_1000:.2f}", str(r.groups),
+                      "-" if la is None else " / ".join(f"{la[k]:,}" for k in kinds),
+                      "-" if la is None else " / ".join(
+                          f"{ceiling(r.injected[k], la[k]):.2f}" for k in kinds))
     out.print(table)
+    if alike:
+        out.print("[dim]look-alikes: days of the panel, as it is, that meet an injection's own "
+                  "definition (spike / drop / level shift); P ceiling: the precision of a "
+                  "detector that finds as many of them as of the injections "
+                  "(models/evaluation/anomaly_lookalikes.py)[/]")
 
 
 @friendly
