@@ -36,7 +36,12 @@ reconciled errors (not from summing children's bands): the empirical quantiles o
 worker gives the base forecast's standard deviation plus one, so a band is wider on the days
 its own model is less sure of), at levels that adaptive conformal inference moves after every
 actual (Gibbs and Candes 2021, step ``gamma`` 0.01), so coverage holds over time even when
-the error distribution drifts.
+the error distribution drifts. A band always holds its forecast. Where one edge sits at the
+forecast (a country that sells on few days: forecast 0, most errors exactly 0), the other
+edge is moved by the band's misses on both sides, so the band still misses ``1 - coverage``
+where the data allow it (on the countries the Netherlands' 80% band covered 0.879 without
+this, 0.823 with it; a band around a certain 0 covers at least the share of days without
+sales, whatever is done).
 """
 
 from __future__ import annotations
