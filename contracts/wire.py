@@ -112,7 +112,8 @@ GROUP_ALERT_FIELDS = ("id", "event_id", "state", "scope", "series", "kind", "sev
                       "detected_at")
 #: The fields of an ops snapshot (``stream.monitor.ops_snapshot``).
 OPS_FIELDS = ("t", "groups", "events_per_s", "latency_ms", "events", "alerts", "worker_seen_s",
-              "deadletters", "models", "lag_alert", "lag_threshold", "workers", "rebalances")
+              "deadletters", "models", "lag_alert", "lag_threshold", "workers", "rebalances",
+              "aggregate_late")
 
 
 def worker_ops_key(name: str) -> str:

@@ -2,9 +2,9 @@
 
 The gateway's own figures (connections, frames, errors, slow clients, push latency) are
 prometheus-client metrics on a registry of their own. The pipeline's (consumer lag per
-partition, events/s, latency, dead letters, model age) come from the latest ops snapshot on
-the ``ops`` channel, exported by a custom collector at scrape time, so ``/metrics`` of any
-gateway shows the whole system.
+partition, events/s, latency, dead letters, late aggregate sums, model age) come from the
+latest ops snapshot on the ``ops`` channel, exported by a custom collector at scrape time, so
+``/metrics`` of any gateway shows the whole system.
 
 >>> m = GatewayMetrics(lambda: 3)
 >>> m.ops = {"groups": {"w": {"lag": 5, "partitions": [
@@ -18,6 +18,9 @@ True
 True
 >>> m.ops["workers"] = [{"name": "h:1", "partitions": [0, 1], "lag": 5}]
 >>> 'salescast_worker_partitions{worker="h:1"} 2.0' in m.render()[0].decode()
+True
+>>> m.ops["aggregate_late"] = 4  # from the worker that holds the total's partition
+>>> "salescast_aggregate_late_reports 4.0" in m.render()[0].decode()
 True
 """
 
@@ -58,6 +61,8 @@ class _OpsCollector(Collector):
             ("salescast_worker_latency_p99_seconds", "Event-to-Redis latency, 99th percentile",
              _ms((ops.get("latency_ms") or {}).get("p99"))),
             ("salescast_deadletters", "Records in the dead-letter topic", ops.get("deadletters")),
+            ("salescast_aggregate_late_reports", "Partition sums that reached the aggregates "
+             "after their bucket had closed", ops.get("aggregate_late")),
             ("salescast_lag_alert", "1 when a group's lag is above the threshold",
              None if "lag_alert" not in ops else float(bool(ops["lag_alert"]))),
             ("salescast_ops_snapshot_timestamp_seconds", "When the ops monitor last reported",

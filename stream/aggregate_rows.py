@@ -19,6 +19,7 @@ An aggregate's live part (the open bucket so far, its event count) comes from th
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -47,6 +48,7 @@ class Aggregation:
         self.width, self.lateness, self.horizon = width, lateness, horizon
         self.home = partition_for(ROOT, partitions)  # where the reports go
         self._last: dict[str, dict[str, float]] = {}  # name -> its last bucket vs reconciled
+        self._late: tuple[int, float] | None = None  # the ledger's late count, when read
 
     # every partition
     def count(self, pstate: PartitionState, bucket: int, ev: SaleEvent) -> None:
@@ -72,7 +74,17 @@ class Aggregation:
     # the home partition of ``total``
     def ledger(self, get: Callable[[str], object]) -> Ledger:
         led = get(LEDGER_KEY)
-        return led if isinstance(led, Ledger) else Ledger(self.partitions, self.width)
+        led = led if isinstance(led, Ledger) else Ledger(self.partitions, self.width)
+        self._late = (led.late, time.monotonic())
+        return led
+
+    def figures(self, fresh_s: float = 10.0) -> dict[str, int]:
+        """For the ops snapshot: ``aggregate_late``, how many partition sums reached the
+        ledger for a bucket it had already closed, while this worker holds ``total``'s
+        partition (read in the last ``fresh_s`` seconds); else nothing."""
+        if self._late is None or time.monotonic() - self._late[1] > fresh_s:
+            return {}
+        return {"aggregate_late": self._late[0]}
 
     def receive(self, led: Ledger, raw: bytes) -> list[str]:
         """Apply one report; the aggregates whose live part it changed."""
@@ -82,6 +94,7 @@ class Aggregation:
             return []
         if not led.apply(report):
             return []
+        self._late = (led.late, time.monotonic())
         touched = {c for per in report.sums.values() for c in per}
         return [ROOT, *sorted(touched)] if touched else []
 

@@ -107,6 +107,8 @@ def ops_snapshot(
         "lag_threshold": threshold,
         "workers": views,
         "rebalances": rebalances,
+        "aggregate_late": max((v["aggregate_late"] for v in views
+                               if v["aggregate_late"] is not None), default=None),
     }
 
 
@@ -133,6 +135,10 @@ def worker_view(name: str, figures: Mapping[str, Any], groups: Mapping[str, Any]
         "rebalancing": _num(figures.get("rebalancing")) > 0,
         "rebalances": int(_num(figures.get("rebalances"))),
         "last_rebalance_s": None if last < 0 else last,
+        # partition sums the aggregates' ledger took after their bucket had closed (only the
+        # worker that holds the total's partition has one)
+        "aggregate_late": (None if figures.get("aggregate_late") is None
+                           else int(_num(figures.get("aggregate_late")))),
         "seen_s": round(now - _num(figures.get("updated_at"), now), 1),
     }
 

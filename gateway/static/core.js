@@ -220,6 +220,7 @@ export function opsSummary(ops) {
            last_rebalance: last && typeof last === "object"
              ? { worker: String(last.worker ?? "?"), duration_s: num(last.duration_s) } : null,
            p50: num(lat.p50), p99: num(lat.p99), deadletters: num(ops.deadletters),
+           aggregate_late: num(ops.aggregate_late),
            lstm_version: lstm ? lstm.version ?? null : null, lstm_age_s: lstm ? num(lstm.age_s) : null,
            lag_alert: ops.lag_alert === true, lag_threshold: num(ops.lag_threshold) };
 }

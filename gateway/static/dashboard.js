@@ -206,6 +206,9 @@ function renderOps() {
     item("last rebalance", o.last_rebalance
       ? `${fmt(o.last_rebalance.duration_s)} s (${o.last_rebalance.worker})` : "none",
       "ops-rebalance"),
+    // partition sums that reached the aggregates after their bucket had closed
+    ...(o.aggregate_late === null ? []
+      : [item("late totals", `${o.aggregate_late}`, "ops-late", o.aggregate_late > 0)]),
   );
   $("workers").tBodies[0].replaceChildren(...o.workers.map((w) =>
     el("tr", { class: w.rebalancing ? "alert" : "" },

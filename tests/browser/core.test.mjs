@@ -113,6 +113,8 @@ test("opsSummary totals lag over groups and flattens partitions", () => {
   assert.equal(opsSummary("x"), null);
   assert.deepEqual(o.workers, []);
   assert.equal(o.last_rebalance, null);
+  assert.equal(o.aggregate_late, null);
+  assert.equal(opsSummary({ aggregate_late: 3 }).aggregate_late, 3);
 });
 
 test("opsSummary lists the workers of the group and the latest rebalance", () => {

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,7 @@ class Collector:
 
 def test_countries_add_up_to_the_total_on_a_real_replay(pipeline: Any, retail_csv: Path) -> None:
     from sources.online_retail import iter_events
+    from stream.monitor import read_workers
     from stream.replay import replay
 
     t0, t1, t2 = _day(2009, 12, 1), _day(2009, 12, 15), _day(2009, 12, 22)
@@ -71,6 +73,11 @@ def test_countries_add_up_to_the_total_on_a_real_replay(pipeline: Any, retail_cs
             pipeline.wait_for(lambda n=n: (pipeline.snapshot("total") or {}).get("events")
                               == n, 300, f"{n} events counted in the total")
         report = pipeline.reconciled()  # the audit: every SKU, the total and each country
+        # the worker holding total's partition shows its ledger's late count in its figures
+        pipeline.wait_for(lambda: any(
+            f.get("aggregate_late", "").isdigit()
+            for f in read_workers(pipeline.redis, time.time()).values()), 30,
+            "the late aggregate sums in the worker's ops figures")
     finally:
         collector.stop()
     countries = {f"country:{e.country or '(none)'}" for e in events}

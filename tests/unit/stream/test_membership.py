@@ -68,6 +68,10 @@ def test_the_snapshot_shows_each_worker_with_the_lag_of_its_own_partitions() -> 
     assert (snap["events_per_s"], snap["events"], snap["alerts"]) == (50.5, 200, 2)
     assert snap["latency_ms"] == {"p50": 5.0, "p99": 80.0}  # the worst worker's
     assert snap["worker_seen_s"] == 1.0 and snap["rebalances"] == rebalances
+    assert snap["aggregate_late"] is None and view["h:1"]["aggregate_late"] is None
+    workers["h:2"]["aggregate_late"] = "7"  # the worker that holds total's partition
+    snap = ops_snapshot(committed, ends, workers, rebalances, 0, None, 100, now=100.0)
+    assert snap["aggregate_late"] == 7
 
 
 def test_no_worker_and_odd_figures_do_not_break_the_snapshot() -> None:
