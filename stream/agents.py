@@ -269,7 +269,8 @@ def build_worker(
         figures = stats.snapshot()
         figures["reseeks"] = offsets.reseeks  # partitions sought back over a dropped message
         figures.update(membership.figures())
-        figures.update(processor.aggregation.figures() if processor.aggregation else {})
+        figures.update(processor.aggregation.figures(membership.partitions)
+                       if processor.aggregation else {})
         if runner is not None:
             figures.update(lstm_version=runner.version or "", lstm_batches=runner.batches,
                            lstm_series=runner.series, lstm_seconds=round(runner.seconds, 3))

@@ -19,8 +19,7 @@ An aggregate's live part (the open bucket so far, its event count) comes from th
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -48,7 +47,7 @@ class Aggregation:
         self.width, self.lateness, self.horizon = width, lateness, horizon
         self.home = partition_for(ROOT, partitions)  # where the reports go
         self._last: dict[str, dict[str, float]] = {}  # name -> its last bucket vs reconciled
-        self._late: tuple[int, float] | None = None  # the ledger's late count, when read
+        self._late: int | None = None  # the ledger's late count, as last read here
 
     # every partition
     def count(self, pstate: PartitionState, bucket: int, ev: SaleEvent) -> None:
@@ -75,16 +74,16 @@ class Aggregation:
     def ledger(self, get: Callable[[str], object]) -> Ledger:
         led = get(LEDGER_KEY)
         led = led if isinstance(led, Ledger) else Ledger(self.partitions, self.width)
-        self._late = (led.late, time.monotonic())
+        self._late = led.late
         return led
 
-    def figures(self, fresh_s: float = 10.0) -> dict[str, int]:
+    def figures(self, held: Iterable[int]) -> dict[str, int]:
         """For the ops snapshot: ``aggregate_late``, how many partition sums reached the
-        ledger for a bucket it had already closed, while this worker holds ``total``'s
-        partition (read in the last ``fresh_s`` seconds); else nothing."""
-        if self._late is None or time.monotonic() - self._late[1] > fresh_s:
+        ledger for a bucket it had already closed, when this worker holds ``total``'s
+        partition (among ``held``) and has read its ledger; else nothing."""
+        if self._late is None or self.home not in set(held):
             return {}
-        return {"aggregate_late": self._late[0]}
+        return {"aggregate_late": self._late}
 
     def receive(self, led: Ledger, raw: bytes) -> list[str]:
         """Apply one report; the aggregates whose live part it changed."""
@@ -94,7 +93,7 @@ class Aggregation:
             return []
         if not led.apply(report):
             return []
-        self._late = (led.late, time.monotonic())
+        self._late = led.late
         touched = {c for per in report.sums.values() for c in per}
         return [ROOT, *sorted(touched)] if touched else []
 
