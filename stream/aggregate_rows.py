@@ -47,7 +47,7 @@ class Aggregation:
         self.width, self.lateness, self.horizon = width, lateness, horizon
         self.home = partition_for(ROOT, partitions)  # where the reports go
         self._last: dict[str, dict[str, float]] = {}  # name -> its last bucket vs reconciled
-        self._late: int | None = None  # the ledger's late count, as last read here
+        self._ledger: Ledger | None = None  # the ledger as last read here (its late count)
 
     # every partition
     def count(self, pstate: PartitionState, bucket: int, ev: SaleEvent) -> None:
@@ -73,17 +73,16 @@ class Aggregation:
     # the home partition of ``total``
     def ledger(self, get: Callable[[str], object]) -> Ledger:
         led = get(LEDGER_KEY)
-        led = led if isinstance(led, Ledger) else Ledger(self.partitions, self.width)
-        self._late = led.late
-        return led
+        self._ledger = led if isinstance(led, Ledger) else Ledger(self.partitions, self.width)
+        return self._ledger
 
     def figures(self, held: Iterable[int]) -> dict[str, int]:
         """For the ops snapshot: ``aggregate_late``, how many partition sums reached the
         ledger for a bucket it had already closed, when this worker holds ``total``'s
         partition (among ``held``) and has read its ledger; else nothing."""
-        if self._late is None or self.home not in set(held):
+        if self._ledger is None or self.home not in set(held):
             return {}
-        return {"aggregate_late": self._late}
+        return {"aggregate_late": self._ledger.late}
 
     def receive(self, led: Ledger, raw: bytes) -> list[str]:
         """Apply one report; the aggregates whose live part it changed."""
@@ -93,7 +92,6 @@ class Aggregation:
             return []
         if not led.apply(report):
             return []
-        self._late = led.late
         touched = {c for per in report.sums.values() for c in per}
         return [ROOT, *sorted(touched)] if touched else []
 
