@@ -153,11 +153,10 @@ def alerts_eval(
                  for k in ae.EVAL_KINDS]
         stock = f"{r.recall['stockout']:.2f}" if "stockout" in r.recall else "-"
         la = alike.get(name)
-        kinds = ae.EVAL_KINDS
         table.add_row(name, *cells, stock, f"{r.alerts:,}", f"{r.per_1000:.2f}", str(r.groups),
-                      "-" if la is None else " / ".join(f"{la[k]:,}" for k in kinds),
+                      "-" if la is None else " / ".join(f"{la[k]:,}" for k in ae.EVAL_KINDS),
                       "-" if la is None else " / ".join(
-                          f"{ceiling(r.injected[k], la[k]):.2f}" for k in kinds))
+                          f"{ceiling(r.injected[k], la[k]):.2f}" for k in ae.EVAL_KINDS))
     out.print(table)
     if alike:
         out.print("[dim]look-alikes: days of the panel, as it is, that meet an injection's own "

@@ -46,7 +46,7 @@ from models.bank import ForecasterBank
 from models.bank_anomaly import KINDS, SEVERITIES, DetectorBank
 
 __all__ = ["Injection", "EvalResult", "Scan", "make_synthetic", "inject_real", "scan_panel",
-           "score_alerts", "evaluate_synthetic", "evaluate_real", "alert_rate"]
+           "score_alerts", "evaluate_synthetic", "evaluate_real", "alert_rate", "busy_before"]
 
 DAY = 86400
 SHIFT_WINDOW = 14
@@ -175,15 +175,19 @@ def inject_real(series: Sequence[Sequence[float]], seed: int,
     return out, injections
 
 
-def _qualifies(y: np.ndarray, d: int, kind: str | None) -> bool:
-    if kind == "spike":
-        return True
-    if kind in ("drop", "stockout"):
-        weekdays = y[d - 28 : d : 7]
-        return bool(len(weekdays) == 4 and weekdays.min() >= BUSY and y[d] > 0)
+def busy_before(y: np.ndarray, d: int, kind: str) -> bool:
+    """Whether day ``d`` of ``y`` follows a busy spell: ``BUSY`` or more on each of the four
+    same weekdays before (drop, stockout), or a day on average over 28 days (level_shift)."""
     if kind == "level_shift":
         return bool(y[d - 28 : d].mean() >= BUSY)
-    return False
+    weekdays = y[d - 28 : d : 7]
+    return bool(len(weekdays) == 4 and weekdays.min() >= BUSY)
+
+
+def _qualifies(y: np.ndarray, d: int, kind: str | None) -> bool:
+    if kind in ("drop", "stockout"):
+        return busy_before(y, d, kind) and bool(y[d] > 0)
+    return kind == "spike" or (kind == "level_shift" and busy_before(y, d, kind))
 
 
 def scan_panel(values: Sequence[Sequence[float]], first_days: Sequence[int] | None = None,

@@ -42,7 +42,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from models.activity import ActivityMonitor
-from models.evaluation.anomaly_eval import BUSY, EVAL_KINDS, SHIFT_WINDOW
+from models.evaluation.anomaly_eval import EVAL_KINDS, SHIFT_WINDOW, busy_before
 
 __all__ = ["count_lookalikes", "ceiling", "ordinary_days"]
 
@@ -76,13 +76,13 @@ def count_lookalikes(values: Sequence[Sequence[float]], first: int = 120) -> dic
         last = dict.fromkeys(EVAL_KINDS, False)  # the day before was one: the same anomaly
         quiet_until = 0  # a level shift's window: a second one inside it is the same shift
         for d in range(first, len(y) - SHIFT_WINDOW):
-            weekdays, before = y[d - 28:d:7], y[d - 28:d].mean()
-            after = y[d:d + SHIFT_WINDOW].mean()
+            before, after = y[d - 28:d].mean(), y[d:d + SHIFT_WINDOW].mean()
             now = {
                 "spike": bool(y[d] >= 2.0 * y[d - 56:d].max() + 10.0),
-                "drop": bool(len(weekdays) == 4 and weekdays.min() >= BUSY and y[d] == 0),
-                "level_shift": bool(before >= BUSY and ok[d - 28:d + SHIFT_WINDOW].all()
-                                    and not LOW * before <= after <= HIGH * before),
+                "drop": busy_before(y, d, "drop") and bool(y[d] == 0),
+                "level_shift": (busy_before(y, d, "level_shift")
+                                and bool(ok[d - 28:d + SHIFT_WINDOW].all())
+                                and not LOW * before <= after <= HIGH * before),
             }
             now["level_shift"] = now["level_shift"] and d >= quiet_until
             for kind, hit in now.items():
