@@ -13,14 +13,12 @@ import time
 import uuid
 from typing import Any
 
-from stream.app import create_app
+from stream.app import Worker, create_app
 
 __all__ = ["run_floor"]
 
 
 def run_floor(bootstrap: str, topic: str, target: int) -> None:
-    import faust
-
     app = create_app(f"bench-floor-{uuid.uuid4().hex[:8]}", bootstrap)
     source = app.topic(topic, key_serializer="raw", value_serializer="raw", value_type=bytes)
     seen = {"n": 0, "start": 0.0}
@@ -38,4 +36,4 @@ def run_floor(bootstrap: str, topic: str, target: int) -> None:
                 os._exit(0)
 
     sys.argv = sys.argv[:1]
-    faust.Worker(app, loglevel="warning").execute_from_commandline()
+    Worker(app, loglevel="warning").execute_from_commandline()

@@ -121,14 +121,13 @@ def worker(
     loglevel: Annotated[str, typer.Option(help="debug, info, warning")] = "warning",
 ) -> None:
     """Run the stream worker (Faust): validate, bucket, forecast, write Redis."""
-    import faust
-
     from stream.agents import build_worker
+    from stream.app import Worker
 
     settings = settings_with_services()
     faust_app, _ = build_worker(settings)
     sys.argv = sys.argv[:1]
-    faust.Worker(faust_app, loglevel=loglevel).execute_from_commandline()
+    Worker(faust_app, loglevel=loglevel).execute_from_commandline()
 
 
 @app.command()

@@ -56,6 +56,18 @@ def test_a_processor_write_reads_back_as_a_snapshot_with_its_live_part_on_top() 
     assert wire.merge_snapshot(None, '{"forecast": 1}') is None
 
 
+def test_dumps_writes_what_json_dumps_writes_for_every_stored_part() -> None:
+    for w in _writes():
+        for part in (w.live, w.update, w.forecast):
+            assert wire.dumps(part) == json.dumps(part, separators=(",", ":"))
+
+
+def test_dumps_of_a_value_json_cannot_encode_raises_json_s_type_error() -> None:
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        wire.dumps({"a": object()})
+    assert json.loads(wire.dumps({"q": 1e-5, "big": 2**70})) == {"q": 1e-5, "big": 2**70}
+
+
 def test_published_updates_become_frames_that_parse_back_to_the_payload() -> None:
     for w in _writes():
         published = wire.dumps({**w.update, "at": 1.5})

@@ -1,0 +1,42 @@
+"""The worker's Faust app and its ``Worker``."""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterator
+
+import pytest
+from faust.utils.terminal import SpinnerHandler
+
+from stream.app import Worker, create_app
+
+
+@pytest.fixture
+def root_logger() -> Iterator[logging.Logger]:
+    """The root logger, restored after the test (Faust's logging setup replaces it)."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    yield root
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.mark.parametrize("loglevel, expected", [("warning", logging.WARNING),
+                                                ("error", logging.ERROR)])
+def test_started_worker_does_not_build_debug_records(root_logger: logging.Logger,
+                                                     loglevel: str, expected: int) -> None:
+    app = create_app("test-worker-logging", "127.0.0.1:1")
+    worker = Worker(app, loglevel=loglevel, stdout=io.StringIO(), stderr=io.StringIO())
+    worker._setup_logging()
+    # what Faust does for its startup spinner (at warning and above): every debug record
+    # reaches a handler
+    assert root_logger.isEnabledFor(logging.DEBUG)
+    assert any(isinstance(h, SpinnerHandler) for h in root_logger.handlers)
+
+    worker._on_startup_end_spinner()
+
+    assert root_logger.level == expected
+    assert not logging.getLogger("aiokafka.producer.producer").isEnabledFor(logging.DEBUG)
+    assert not any(isinstance(h, SpinnerHandler) for h in root_logger.handlers)
+    assert logging.getLogger("faust.topics").isEnabledFor(expected)
