@@ -56,7 +56,6 @@ COVERED_BY: dict[str, tuple[str, ...]] = {
                             "tests/unit/salescast/test_cli_model.py"),
     "models.neural.trainer": ("tests/unit/models/neural/test_lstm.py",),
     "stream.agents": (INTEGRATION + "test_pipeline.py", INTEGRATION + "test_worker_recovery.py"),
-    "stream.app": ("tests/unit/stream/test_transport.py", "tests/unit/config/test_settings.py"),
     "stream.commits": ("tests/unit/stream/test_continuity.py",
                        INTEGRATION + "test_scale_out.py"),
     "stream.bank_rows": ("tests/unit/stream/test_processor_bank.py",),
