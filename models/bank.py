@@ -6,7 +6,7 @@ and a detector compute for one series, for every row of a batch in one step:
 * the members (:class:`~models.bank_members.MemberBank`: seasonal naive, rolling medians of
   ``window / 2``, ``window``, ``2 window``, Holt-Winters on log1p);
 * the per-horizon ensemble (:class:`~models.horizon.HorizonEnsemble`: weights from EW
-  ``k``-step errors, weighted median), its pending forecasts in a ring indexed by value;
+  ``k``-step errors and shares, weighted median), its pending forecasts in a ring by value;
 * with ``lstm=True``, the blend with the global LSTM (:class:`~models.bank_blend.BlendBank`;
   its paths are a per-row input: :meth:`ForecasterBank.set_lstm_paths`);
 * the UK bank-holiday factor (dated rows), the conformal bands (:mod:`models.bank_bands`);
@@ -73,8 +73,8 @@ class ForecasterBank(BatchForecaster):
         if coverage >= 1:
             raise ValueError(f"coverage must be in (0, 1), got {coverage!r}")
         self.horizon, self.season, self.window, self.coverage = horizon, season, window, coverage
-        self.decay, self.power, self.eps = 0.95, 2.0, 1e-6  # the default ensemble's
-        self.holiday_decay = holiday_decay
+        # the default ensemble's decay, power and eps
+        self.decay, self.power, self.eps, self.holiday_decay = 0.95, 2.0, 1e-6, holiday_decay
         self.levels = (coverage,) if coverage == 0.95 else (coverage, 0.95)
         self.members = MemberBank(season, (window // 2, window, window * 2), horizon)
         self.member_names = ["seasonal_naive", f"rolling_median_{window // 2}", "rolling_median",
@@ -172,7 +172,8 @@ class ForecasterBank(BatchForecaster):
         self.means.load(row, raw[len(raw) - mean :] if mean else b"")
         self.weights[row] = 1.0 / self.members.n_members
         if scored := min(max(n - 1, 0), self.horizon):
-            inv = (self.errors[row, :, :scored] + self.eps) ** (-self.power)
+            e = self.errors[row, :, :scored] + self.eps
+            inv = e ** (-self.power) * self.members.share[:, None]
             self.weights[row, :, :scored] = inv / member_total(inv[None])[0]
 
     def learn(self, rows: Any, values: Any) -> None:
@@ -240,7 +241,7 @@ class ForecasterBank(BatchForecaster):
         due = self.due.reshape(-1, m * h)[r * h + n % h].reshape(-1, m, h)
         err = np.abs(x.astype(_F32)[:, None, None] - due)  # float32, as the per-object code
         e, w = reweight(self.errors[ix], err, n, self.weights[ix], self.decay, self.eps,
-                        self.power)
+                        self.power, self.members.share)
         self.errors[ix] = e
         self.weights[ix] = w
         self.members.learn(r, x, n)
@@ -287,8 +288,7 @@ class ForecasterBank(BatchForecaster):
         """What ``SeriesModel.forecast().model`` says for this row, minus the 95% band."""
         self._rows_of([row])
         names = self.member_names
-        by_h = self.weights[row].T  # (h, m), as HorizonEnsemble keeps them
-        w = by_h.tolist()
+        w = (by_h := self.weights[row].T).tolist()  # (h, m), as HorizonEnsemble keeps them
         winners = [names[int(np.argmax(v))] for v in by_h]
         out: dict[str, Any] = {
             "name": self.name, "n_seen": int(self.n[row]), "members": list(names),

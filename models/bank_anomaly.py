@@ -18,7 +18,7 @@ an alert. The rules:
   away on the log1p scale (an exponentially weighted one, ``lvar``: a lumpy series' errors
   are multiplicative), and after ``warmup`` buckets and ``warmup // 2`` errors seen.
 * **Level shift**: a two-sided CUSUM of the log1p-scale standardised errors (clipped at
-  ``clip``, reference ``cusum_k``, threshold ``cusum_h`` 8) crosses its threshold; it
+  ``clip``, reference ``cusum_k``, threshold ``cusum_h`` 7.5) crosses its threshold; it
   restarts then. A level shift takes precedence over a spike or drop of the same bucket.
 * **Gates** (where the caller gives the row's recent values, as the worker's stack does: the
   last 56): a spike needs a series that sold in at least ``min_share`` (20%) of its recent
@@ -141,7 +141,7 @@ class DetectorBank:
 
     def __init__(self, warmup: int = 14, min_abs: float = 3.0, p_alert: float = 1e-5,
                  p_critical: float = 1e-9, alpha: float = 0.05, clip: float = 3.0,
-                 cusum_k: float = 0.5, cusum_h: float = 8.0, z_log: float = 3.0,
+                 cusum_k: float = 0.5, cusum_h: float = 7.5, z_log: float = 3.0,
                  record: float = 2.0, min_share: float = 0.2, shift_share: float = 0.6,
                  steady: float = 0.9, p_drop: float = 1e-5) -> None:
         self.warmup, self.min_abs = warmup, min_abs

@@ -42,20 +42,23 @@ def member_total(a: np.ndarray) -> np.ndarray:
 
 
 def reweight(e: np.ndarray, err: np.ndarray, n: np.ndarray, w: np.ndarray, decay: float,
-             eps: float, power: float) -> tuple[np.ndarray, np.ndarray]:
+             eps: float, power: float,
+             share: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``HorizonEnsemble.update``'s errors and weights: ``e``, ``w`` ``(K, m, h)`` float64,
-    ``err`` the float32 absolute errors of the pending forecasts, ``n`` values learnt before."""
+    ``err`` the float32 absolute errors of the pending forecasts, ``n`` values learnt before,
+    ``share`` each member's share (``(m,)``; None: all 1)."""
     h = e.shape[2]
     ewm = e * decay + (_F32(1.0 - decay) * err)
+    s = 1.0 if share is None else share[None, :, None]
     if bool(len(n)) and int(n.min()) > h:  # steady: every horizon scored before
-        inv = (ewm + eps) ** (-power)
+        inv = (ewm + eps) ** (-power) * s
         return ewm, inv / member_total(inv)[:, None, :]
     k = np.arange(h)
     scored = np.minimum(n, h)[:, None]  # horizons k <= scored have a forecast of the value
     first = ((n <= h)[:, None] & (k == scored - 1))[:, None, :]  # scored the first time
     upd = (k < scored)[:, None, :]
     e = np.where(first, err, np.where(upd, ewm, e))
-    inv = (e + eps) ** (-power)
+    inv = (e + eps) ** (-power) * s
     return e, np.where(upd, inv / member_total(inv)[:, None, :], w)
 
 

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from models.bank_ops import grow
+from models.factory import MEDIAN_SHARE
 from models.orderstat import invalidate, push, rows_index, select
 
 __all__ = ["MemberBank"]
@@ -46,6 +47,8 @@ class MemberBank:
         self.season, self.windows, self.horizon = season, tuple(windows), horizon
         self.alpha, self.gamma = alpha, gamma
         self.n_members = len(self.windows) + 2
+        # each member's share of the ensemble's weights (HorizonEnsemble's ``shares``)
+        self.share = np.array([1.0, *[MEDIAN_SHARE] * len(self.windows), 1.0])
         # _cycle[s, k] = (s + k) % season: the seasonal slot k + 1 steps after slot s - 1
         self._cycle = (np.arange(season)[:, None] + np.arange(horizon)) % season
         self.capacity = self.n_rows = 0

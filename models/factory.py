@@ -2,9 +2,9 @@
 
 :func:`default_model` builds a :class:`SeriesModel` of five members (seasonal naive, rolling
 medians over 14, 28 and 56 buckets, Holt-Winters on log1p), blended per horizon by
-:class:`~models.horizon.HorizonEnsemble` (weighted median, squared inverse-error weights),
-with 80% and 95% per-horizon :class:`~models.conformal.ConformalInterval` bands fed by the
-ensemble's own ``k``-step errors.
+:class:`~models.horizon.HorizonEnsemble` (weighted median, squared inverse-error weights,
+times :data:`MEDIAN_SHARE` for each median), with 80% and 95% per-horizon
+:class:`~models.conformal.ConformalInterval` bands fed by the ensemble's own ``k``-step errors.
 :class:`SeriesModel` wraps *any* :class:`~models.base.Forecaster` the same way (the backtest
 scores every member with its own intervals).
 
@@ -47,7 +47,7 @@ from models.horizon import HorizonEnsemble
 from models.online import HoltWintersLog1p
 from models.price import PriceAdjusted
 
-__all__ = ["Forecast", "SeriesModel", "LstmBlend", "default_model"]
+__all__ = ["Forecast", "SeriesModel", "LstmBlend", "MEDIAN_SHARE", "default_model"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +231,12 @@ class LstmBlend(HorizonEnsemble):
                 "blend": outer["weights"]}
 
 
+#: each rolling median's share of the default ensemble's weights (HorizonEnsemble's
+#: ``shares``): the three move together, and at full shares they outvoted a better
+#: Holt-Winters; 0.65 was the best on the two tuning panels (docs/backtest.md).
+MEDIAN_SHARE = 0.65
+
+
 def default_members(season: int = 7, window: int = 28) -> dict[str, Forecaster]:
     """The default ensemble's members, freshly built, by name.
 
@@ -273,9 +279,9 @@ def default_model(
         raise ValueError(f"coverage must be in (0, 1), got {coverage!r}")
     levels = (coverage,) if coverage == 0.95 else (coverage, 0.95)
     # combine and power were chosen on the backtest's disjoint "tuning" panel (docs/backtest.md)
-    ensemble = HorizonEnsemble(
-        default_members(season, window), horizon, power=2.0, combine="median"
-    )
+    members = default_members(season, window)
+    shares = {name: MEDIAN_SHARE for name in members if name.startswith("rolling_median")}
+    ensemble = HorizonEnsemble(members, horizon, power=2.0, combine="median", shares=shares)
     top: Forecaster = LstmBlend(ensemble, horizon) if lstm else ensemble
     if holidays:
         top = HolidayAdjusted(_Given(top), name=top.name)

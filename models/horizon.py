@@ -3,10 +3,15 @@
 :class:`HorizonEnsemble` records every member's forecast path after each learnt value. When
 the value ``k`` steps later arrives, member ``i``'s ``k``-step absolute error updates an
 exponentially weighted mean absolute error, one per member and horizon, and the weights at
-horizon ``k`` are its inverse, raised to ``power`` and normalised::
+horizon ``k`` are its inverse, raised to ``power``, times the member's ``share`` (1 unless
+given) and normalised::
 
     err_ik <- decay * err_ik + (1 - decay) * |y - yhat_i(k)|       (the first error sets it)
-    w_ik    = (err_ik + eps) ** -power / sum_j (err_jk + eps) ** -power
+    w_ik    = s_i (err_ik + eps) ** -power / sum_j s_j (err_jk + eps) ** -power
+
+A share below 1 is for members that move together (three rolling medians of different
+windows): as a bloc they would otherwise hold the weighted median whenever each of them is
+about as good as the one member that differs.
 
 The forecast at horizon ``k`` is the ``w_ik``-weighted mean of the members' forecasts
 (``combine="mean"``) or their weighted median (``combine="median"``: the value where the
@@ -70,9 +75,18 @@ class HorizonEnsemble(Forecaster):
         power: float = 1.0,
         eps: float = 1e-6,
         combine: str = "mean",
+        shares: Mapping[str, float] | None = None,
     ) -> None:
         super().__init__()
         names, models = check_members(members)
+        unknown = sorted(set(shares or {}) - set(names))
+        if unknown:
+            raise ValueError(f"shares name no member: {', '.join(unknown)}")
+        for name, share in (shares or {}).items():
+            check_range(f"share of {name}", share, 0, 1, lo_open=True)
+        # per member, 1.0 unless given (the product with 1.0 is exact: no share, no change)
+        self.shares = {n: float((shares or {}).get(n, 1.0)) for n in names}
+        self._share = np.array(list(self.shares.values()))
         check_range("horizon", horizon, 1, 10_000, integer=True)
         check_range("decay", decay, 0, 1)
         check_range("power", power, 0, 10, lo_open=True)
@@ -102,6 +116,7 @@ class HorizonEnsemble(Forecaster):
             "decay": self.decay,
             "power": self.power,
             "combine": self.combine,
+            "shares": self.shares,
         }
 
     def weights(self, horizon: int = 1) -> dict[str, float]:
@@ -111,7 +126,7 @@ class HorizonEnsemble(Forecaster):
 
     def _set_weights(self, rows: int) -> None:
         e = self.errors[:rows] + self.eps
-        inv = 1.0 / e if self.power == 1.0 else e ** (-self.power)
+        inv = (1.0 / e if self.power == 1.0 else e ** (-self.power)) * self._share
         self._w[:rows] = inv / inv.sum(axis=1, keepdims=True)
 
     def update(self, y: float) -> float:
@@ -204,7 +219,9 @@ class HorizonEnsemble(Forecaster):
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        del state["_w"], state["_yhat"]
+        del state["_w"], state["_yhat"], state["_share"]
+        if set(self.shares.values()) == {1.0}:  # the usual case: rebuilt by __setstate__
+            del state["shares"]
         state["_due"] = self._due[np.triu_indices(self.horizon)].tobytes()  # the used triangle
         state["errors"], state["_paths"] = self.errors.tobytes(), self._paths.tobytes()
         return state  # bytes: a third of the size of pickled arrays
@@ -212,6 +229,8 @@ class HorizonEnsemble(Forecaster):
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         h, n = self.horizon, len(self.members)
+        self.shares = state.get("shares") or dict.fromkeys(self.names, 1.0)
+        self._share = np.array(list(self.shares.values()))
         self.errors = np.frombuffer(state["errors"]).reshape(h, n).copy()
         self._paths = np.frombuffer(state["_paths"]).reshape(n, h).copy()
         due = np.zeros((h, h, n), dtype=np.float32)

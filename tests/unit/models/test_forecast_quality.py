@@ -129,6 +129,39 @@ def test_ensemble_level_shift() -> None:
     assert ens.forecast(7) == pytest.approx([100.0] * 7, rel=0.02)
 
 
+def test_shares_scale_the_weights_of_their_members() -> None:
+    """Three members that move together (a bloc) and one that differs, on a trend: at full
+    shares the bloc holds the weighted median although the short mean is better than each of
+    its members; at a share of 0.3 each, the better member's forecast is the median."""
+    bloc = [f"mean_{w}" for w in (5, 6, 7)]
+
+    def ensemble(share: float) -> HorizonEnsemble:
+        members = {f"mean_{w}": RollingMean(w) for w in (5, 6, 7)} | {"short": RollingMean(3)}
+        return HorizonEnsemble(members, 1, combine="median",
+                               shares=dict.fromkeys(bloc, share) if share != 1.0 else None)
+
+    full, shared = ensemble(1.0), ensemble(0.3)
+    for t in range(40):
+        full.learn_one(float(t))
+        shared.learn_one(float(t))
+    errors = full.recent_errors()
+    assert errors["short"] < min(errors[n] for n in bloc)
+    assert full.forecast_one() == 37.0  # the window of 5: the bloc's nearest to the trend
+    assert shared.forecast_one() == 38.0  # the short mean
+    inv = {n: 1.0 / (e + 1e-6) for n, e in shared.recent_errors().items()}
+    raw = {n: v * (0.3 if n in bloc else 1.0) for n, v in inv.items()}
+    assert shared.weights() == pytest.approx({n: v / sum(raw.values()) for n, v in raw.items()})
+    copy = pickle.loads(pickle.dumps(shared))
+    assert copy.shares == shared.shares and copy.forecast(3) == shared.forecast(3)
+
+
+def test_the_default_model_shares_the_medians_weight() -> None:
+    ens = default_model().forecaster
+    assert isinstance(ens, HorizonEnsemble)
+    assert [n for n, s in ens.shares.items() if s != 1.0] == [
+        "rolling_median_14", "rolling_median", "rolling_median_56"]
+
+
 def test_weighted_median_picks_a_member() -> None:
     ens = HorizonEnsemble([RollingMean(3), RollingMedian(3), TSB()], horizon=2, combine="median")
     for y in [0.0, 0.0, 9.0, 0.0, 0.0]:
@@ -185,6 +218,8 @@ def test_conformal_adapts_to_a_level_shift() -> None:
         (lambda: HorizonEnsemble([]), "members must not be empty"),
         (lambda: HorizonEnsemble([TSB()], horizon=0), "horizon must be an integer in"),
         (lambda: HorizonEnsemble([TSB()], combine="mode"), "combine must be 'mean' or 'median'"),
+        (lambda: HorizonEnsemble([TSB()], shares={"x": 0.5}), "shares name no member: x"),
+        (lambda: HorizonEnsemble([TSB()], shares={"tsb": 0.0}), r"share of tsb must be in \("),
         (lambda: ConformalInterval(levels=(1.0,)), r"level must be in \(0, 1\), got 1.0"),
         (lambda: ConformalInterval(levels=()), "levels must not be empty"),
         (lambda: ConformalInterval(window=0), "window must be an integer in"),
