@@ -13,6 +13,7 @@ from pathlib import Path
 
 import faust
 from faust.utils.terminal import SpinnerHandler
+from mode.utils.logging import level_number
 
 from config import DEFAULT_PARTITIONS
 from stream.commits import BatchGate, Ownership
@@ -89,5 +90,4 @@ class Worker(faust.Worker):
         root = logging.getLogger()
         for handler in [h for h in root.handlers if isinstance(h, SpinnerHandler)]:
             root.removeHandler(handler)
-        root.setLevel(self.loglevel if isinstance(self.loglevel, int)
-                      else (self.loglevel or "warning").upper())
+        root.setLevel(level_number(self.loglevel or logging.WARNING))  # as mode's own setup
