@@ -3,8 +3,7 @@
 :class:`ForecasterBank` computes what :func:`~models.factory.default_model` (``holidays=True``)
 and a detector compute for one series, for every row of a batch in one step:
 
-* the members (:class:`~models.bank_members.MemberBank`: seasonal naive, rolling medians of
-  ``window / 2``, ``window``, ``2 window``, Holt-Winters on log1p);
+* the members (:class:`~models.bank_members.MemberBank`);
 * the per-horizon ensemble (:class:`~models.horizon.HorizonEnsemble`: weights from EW
   ``k``-step errors and shares, weighted median), its pending forecasts in a ring by value;
 * with ``lstm=True``, the blend with the global LSTM (:class:`~models.bank_blend.BlendBank`;
@@ -15,7 +14,8 @@ and a detector compute for one series, for every row of a batch in one step:
 
 Same operations, dtypes and order as the per-object code, so forecasts, bands and scores are
 equal to it (tests/unit/models/test_bank.py, on real series). Beyond it, the bank gives a
-mean forecast (:mod:`models.bank_mean`). Rows persist as bytes (about 12 KB, no pickle).
+mean forecast (:mod:`models.bank_mean`). Rows persist as bytes (about 14 KB, no pickle; an
+older layout's row is upgraded on load: :mod:`models.bank_upgrade`).
 
 >>> import numpy as np
 >>> bank = ForecasterBank(horizon=7)
@@ -41,7 +41,9 @@ from models.bank_blend import BlendBank, member_total, reweight
 from models.bank_mean import MeanBank
 from models.bank_members import MemberBank
 from models.bank_ops import export_fields, grow, is_holiday, learn_holiday, weighted_median
+from models.bank_upgrade import upgrade
 from models.base import BatchForecast, BatchForecaster, check_batch, check_horizon, check_range
+from models.factory import SEASON_CYCLES
 from models.orderstat import rows_index
 
 __all__ = ["ForecasterBank", "UNDATED"]
@@ -66,19 +68,19 @@ class ForecasterBank(BatchForecaster):
     name = "ensemble"
 
     def __init__(self, horizon: int = 14, season: int = 7, window: int = 28,
-                 coverage: float = 0.8, holiday_decay: float = 0.7, lstm: bool = False) -> None:
+                 coverage: float = 0.8, holiday_decay: float = 0.7, lstm: bool = False,
+                 cycles: int = SEASON_CYCLES) -> None:
         check_horizon(horizon)
         check_range("window", window, 2, 10_000, integer=True)
-        check_range("coverage", coverage, 0, 1, lo_open=True)
-        if coverage >= 1:
-            raise ValueError(f"coverage must be in (0, 1), got {coverage!r}")
+        check_range("coverage", coverage, 0, 1, lo_open=True, hi_open=True)
         self.horizon, self.season, self.window, self.coverage = horizon, season, window, coverage
         # the default ensemble's decay, power and eps
         self.decay, self.power, self.eps, self.holiday_decay = 0.95, 2.0, 1e-6, holiday_decay
         self.levels = (coverage,) if coverage == 0.95 else (coverage, 0.95)
-        self.members = MemberBank(season, (window // 2, window, window * 2), horizon)
+        self.members = MemberBank(season, (window // 2, window, window * 2), horizon, cycles=cycles)
         self.member_names = ["seasonal_naive", f"rolling_median_{window // 2}", "rolling_median",
-                             f"rolling_median_{window * 2}", "holt_winters_log1p"]
+                             f"rolling_median_{window * 2}", "holt_winters_log1p",
+                             *["seasonal_median"] * (cycles > 0)]
         self.bands = BandBank(horizon, self.levels)
         self.detector, self.means = DetectorBank(), MeanBank(horizon)
         self.blend = BlendBank(horizon) if lstm else None  # LstmBlend: set_lstm_paths
@@ -87,13 +89,11 @@ class ForecasterBank(BatchForecaster):
         self._shapes: dict[str, tuple[tuple[int, ...], type]] = {
             "n": ((), np.int64), "day": ((), np.int64), "holidays_seen": ((), np.int64),
             "factor": ((), np.float64), "yhat": ((h,), np.float64), "weights": ((m, h), np.float64),
-            "errors": ((m, h), np.float64), "due": ((h, m, h), _F32),
-        }
+            "errors": ((m, h), np.float64), "due": ((h, m, h), _F32)}
         k = np.arange(h)
         # _diagonal[s, i, k]: where in a row's (slot, member, k) ring member i's k+1-step
         # forecast goes when the value after the latest one sits in slot s
-        self._diagonal = (((k[:, None, None] + k) % h) * (m * h)
-                          + np.arange(m)[:, None] * h + k)
+        self._diagonal = ((k[:, None, None] + k) % h) * (m * h) + np.arange(m)[:, None] * h + k
         for name, (shape, dt) in self._shapes.items():
             setattr(self, name, np.zeros((0, *shape), dtype=dt))
 
@@ -152,10 +152,8 @@ class ForecasterBank(BatchForecaster):
         size = own + mem + band + blend  # older rows: no mean part, or also a 48-byte detector
         dets = (self.detector.nbytes(), DetectorBank.LEGACY_BYTES)
         fits = [(d, m) for m in (self.means.nbytes(), 0) for d in dets if size + d + m == len(raw)]
-        if not fits:
-            raise ValueError(f"raw must be a row of this bank "
-                             f"({size + self.detector.nbytes() + self.means.nbytes()} bytes), "
-                             f"got {len(raw)} bytes")
+        if not fits:  # an older layout's row, upgraded (not a row at all: ValueError)
+            return self.load_row(row, upgrade(self, raw))
         det, mean = fits[0]
         pos = 0
         for name, size in zip(self._STATE, sizes, strict=True):

@@ -1,18 +1,20 @@
-"""The default ensemble's members for many rows at once: seasonal naive, rolling medians and
-Holt-Winters on log1p, as array operations (one row per series).
+"""The default ensemble's members for many rows at once: seasonal naive, rolling medians,
+Holt-Winters on log1p and the seasonal median, as array operations (one row per series).
 
 Each member keeps what the per-object class keeps (:class:`~models.baselines.SeasonalNaive`,
-:class:`~models.baselines.RollingMedian`, :class:`~models.online.HoltWintersLog1p`) in arrays
+:class:`~models.baselines.RollingMedian`, :class:`~models.online.HoltWintersLog1p`,
+:class:`~models.baselines.SeasonalMedian`) in arrays
 and computes the same numbers with the same operations in the same order, so the paths are
 equal to the per-object ones. Holt-Winters needs ``season >= 2`` here (the default is 7).
 
 >>> import numpy as np
->>> m = MemberBank(season=3, windows=(3,), horizon=4)
+>>> m = MemberBank(season=3, windows=(3,), horizon=4, cycles=2)
 >>> rows = m.add(1)
 >>> for n, y in enumerate([1.0, 100.0, 2.0, 3.0]):
 ...     m.learn(rows, np.array([y]), np.array([n]))
->>> m.paths(rows, np.array([4]))[0].round(2).tolist()  # naive, median(3), holt-winters
-[[100.0, 2.0, 3.0, 100.0], [3.0, 3.0, 3.0, 3.0], [115.02, 2.45, 2.25, 115.02]]
+>>> m.paths(rows, np.array([4]))[0].round(2).tolist()  # naive, median(3), HW, seasonal median
+[[100.0, 2.0, 3.0, 100.0], [3.0, 3.0, 3.0, 3.0], [115.02, 2.45, 2.25, 115.02], \
+[100.0, 2.0, 2.0, 100.0]]
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from models.bank_ops import grow
-from models.factory import MEDIAN_SHARE
+from models.factory import MEDIAN_SHARE, SEASON_CYCLES
 from models.orderstat import invalidate, push, rows_index, select
 
 __all__ = ["MemberBank"]
@@ -32,23 +34,29 @@ _MAX_LOG = math.log1p(1e12)  # the cap of HoltWintersLog1p's forecasts
 
 
 class MemberBank:
-    """Seasonal naive, one rolling median per window, Holt-Winters log1p: ``paths`` gives
-    ``(rows, members, horizon)`` in that order."""
+    """Seasonal naive, one rolling median per window, Holt-Winters log1p, the seasonal
+    median over ``cycles`` seasons: ``paths`` gives ``(rows, members, horizon)`` in that
+    order."""
 
     naive: np.ndarray
     hw_level: np.ndarray
     hw_seasonal: np.ndarray
     hw_sum: np.ndarray
+    smed: np.ndarray
 
     def __init__(self, season: int = 7, windows: Sequence[int] = (14, 28, 56),
-                 horizon: int = 14, alpha: float = 0.2, gamma: float = 0.1) -> None:
+                 horizon: int = 14, alpha: float = 0.2, gamma: float = 0.1,
+                 cycles: int = SEASON_CYCLES) -> None:
         if type(season) is not int or season < 2:
             raise ValueError(f"season must be an integer >= 2, got {season!r}")
+        if type(cycles) is not int or cycles < 0:
+            raise ValueError(f"cycles must be an integer >= 0, got {cycles!r}")
         self.season, self.windows, self.horizon = season, tuple(windows), horizon
-        self.alpha, self.gamma = alpha, gamma
-        self.n_members = len(self.windows) + 2
+        self.alpha, self.gamma, self.cycles = alpha, gamma, cycles  # 0: no seasonal median
+        self.n_members = len(self.windows) + 2 + (cycles > 0)
         # each member's share of the ensemble's weights (HorizonEnsemble's ``shares``)
-        self.share = np.array([1.0, *[MEDIAN_SHARE] * len(self.windows), 1.0])
+        self.share = np.array([1.0, *[MEDIAN_SHARE] * len(self.windows), 1.0,
+                               *[MEDIAN_SHARE] * (cycles > 0)])
         # _cycle[s, k] = (s + k) % season: the seasonal slot k + 1 steps after slot s - 1
         self._cycle = (np.arange(season)[:, None] + np.arange(horizon)) % season
         self.capacity = self.n_rows = 0
@@ -57,6 +65,8 @@ class MemberBank:
             "hw_level": ((), np.float64), "hw_seasonal": ((season,), np.float64),
             "hw_sum": ((), np.float64),
         }
+        if cycles:  # the seasonal median's values: slot s of cycle c at [s, c % cycles], NaN: none
+            self._shapes["smed"] = ((season, cycles), np.float64)
         for i, w in enumerate(self.windows):
             self._shapes |= {f"med{i}": ((w,), np.float64), f"med{i}_ptr": ((), np.int64),
                              f"med{i}_q": ((2,), np.float64), f"med{i}_lt": ((2,), np.int32),
@@ -66,6 +76,8 @@ class MemberBank:
 
     def add(self, n: int) -> np.ndarray:
         rows = grow(self, self._shapes, self.n_rows, n)
+        if self.cycles:
+            self.smed[rows] = np.nan
         for i, w in enumerate(self.windows):
             getattr(self, f"med{i}")[rows] = np.inf
             getattr(self, f"med{i}_q")[rows] = np.inf
@@ -100,6 +112,8 @@ class MemberBank:
         """Learn ``y`` (one value per row); ``n``: values each row learnt before it."""
         m = self.season
         self.naive.reshape(-1)[rows * m + n % m] = y
+        if self.cycles:
+            self.smed[rows, n % m, (n // m) % self.cycles] = y
         for i in range(len(self.windows)):
             push(getattr(self, f"med{i}"), getattr(self, f"med{i}_ptr"),
                  getattr(self, f"med{i}_q"), getattr(self, f"med{i}_lt"),
@@ -167,5 +181,20 @@ class MemberBank:
         hw[z <= 0.0] = 0.0
         if not full:
             hw[n == 0] = 0.0
-        out[:, -1] = hw
+        out[:, 1 + len(self.windows)] = hw
+        if self.cycles:
+            out[:, -1] = self._seasonal_median(rows, n, at)
         return out
+
+    def _seasonal_median(self, rows: np.ndarray, n: np.ndarray, at: np.ndarray) -> np.ndarray:
+        """Each slot's median (NaN values last when sorted), picked for the horizon's slots
+        (``at``: flat ``(row, slot)``); a slot with no value yet: the last value (0 before)."""
+        m = self.season
+        ranked = np.sort(self.smed[rows_index(rows)], axis=2)  # (K, season, cycles)
+        cnt = np.isfinite(ranked).sum(axis=2)
+        lo = np.take_along_axis(ranked, (np.maximum(cnt - 1, 0) // 2)[..., None], axis=2)[..., 0]
+        hi = np.take_along_axis(ranked, (cnt // 2)[..., None], axis=2)[..., 0]
+        med = np.where(cnt % 2 == 1, hi, (lo + hi) / 2).reshape(-1)
+        last = np.where(n > 0, self.naive.reshape(-1)[rows * m + (n - 1) % m], 0.0)
+        picked = med[at - (rows * m)[:, None] + (np.arange(len(rows)) * m)[:, None]]
+        return np.where(np.isfinite(picked), picked, last[:, None])

@@ -81,9 +81,11 @@ def check_horizon(horizon: int) -> int:
 
 
 def check_range(
-    name: str, value: Any, lo: float, hi: float, lo_open: bool = False, integer: bool = False
+    name: str, value: Any, lo: float, hi: float, lo_open: bool = False, integer: bool = False,
+    hi_open: bool = False,
 ) -> None:
-    """Raise ValueError unless ``lo <= value <= hi`` (``lo < value`` when ``lo_open``).
+    """Raise ValueError unless ``lo <= value <= hi`` (``lo < value`` when ``lo_open``,
+    ``value < hi`` when ``hi_open``).
 
     >>> check_range("alpha", 1.5, 0, 1, lo_open=True)
     Traceback (most recent call last):
@@ -91,12 +93,13 @@ def check_range(
     ValueError: alpha must be in (0, 1], got 1.5
     """
     ok_type = type(value) is int if integer else type(value) in (int, float)
-    ok = ok_type and (lo < value if lo_open else lo <= value) and value <= hi
+    ok = (ok_type and (lo < value if lo_open else lo <= value)
+          and (value < hi if hi_open else value <= hi))
     if not ok:
         if integer:
             raise ValueError(f"{name} must be an integer in [{lo:g}, {hi:g}], got {value!r}")
-        bracket = "(" if lo_open else "["
-        raise ValueError(f"{name} must be in {bracket}{lo:g}, {hi:g}], got {value!r}")
+        left, right = "(" if lo_open else "[", ")" if hi_open else "]"
+        raise ValueError(f"{name} must be in {left}{lo:g}, {hi:g}{right}, got {value!r}")
 
 
 def describe_member(member: Forecaster) -> dict[str, Any]:

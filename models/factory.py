@@ -1,7 +1,8 @@
 """The model the stream worker keeps per series: a forecaster plus conformal intervals.
 
-:func:`default_model` builds a :class:`SeriesModel` of five members (seasonal naive, rolling
-medians over 14, 28 and 56 buckets, Holt-Winters on log1p), blended per horizon by
+:func:`default_model` builds a :class:`SeriesModel` of six members (seasonal naive, rolling
+medians over 14, 28 and 56 buckets, Holt-Winters on log1p, the seasonal median over
+:data:`SEASON_CYCLES` seasons), blended per horizon by
 :class:`~models.horizon.HorizonEnsemble` (weighted median, squared inverse-error weights,
 times :data:`MEDIAN_SHARE` for each median), with 80% and 95% per-horizon
 :class:`~models.conformal.ConformalInterval` bands fed by the ensemble's own ``k``-step errors.
@@ -39,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from models.base import Forecaster, check_horizon, check_range
-from models.baselines import RollingMedian, SeasonalNaive
+from models.baselines import RollingMedian, SeasonalMedian, SeasonalNaive
 from models.calendar import HolidayAdjusted
 from models.conformal import ConformalInterval
 from models.external import ExternalPath
@@ -47,7 +48,8 @@ from models.horizon import HorizonEnsemble
 from models.online import HoltWintersLog1p
 from models.price import PriceAdjusted
 
-__all__ = ["Forecast", "SeriesModel", "LstmBlend", "MEDIAN_SHARE", "default_model"]
+__all__ = ["Forecast", "SeriesModel", "LstmBlend", "MEDIAN_SHARE", "SEASON_CYCLES",
+           "default_model"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,12 +143,8 @@ class SeriesModel:
         if h > iv.horizon:  # beyond the calibrated horizons: the last horizon's width
             for lo, hi in bands.values():
                 dl, dh = yhat[iv.horizon - 1] - lo[-1], hi[-1] - yhat[iv.horizon - 1]
-                lo.extend(
-                    max(v - dl, lo[-1] if iv.lower is None else iv.lower)
-                    if iv.lower is not None
-                    else v - dl
-                    for v in yhat[iv.horizon :]
-                )
+                lo.extend(max(v - dl, iv.lower) if iv.lower is not None else v - dl
+                          for v in yhat[iv.horizon :])
                 hi.extend(v + dh for v in yhat[iv.horizon :])
         lo, hi = bands[iv.levels[0]]
         lo95, hi95 = bands.get(0.95, ([], []))
@@ -156,13 +154,8 @@ class SeriesModel:
             model.update(describe())
         if "winner" not in model:
             model["winner"], model["weights"] = fc.name, {fc.name: 1.0}
-        model["interval"] = {
-            "coverage": iv.levels[0],
-            "levels": list(iv.levels),
-            "n": iv.n,
-            "lo95": lo95,
-            "hi95": hi95,
-        }
+        model["interval"] = {"coverage": iv.levels[0], "levels": list(iv.levels), "n": iv.n,
+                             "lo95": lo95, "hi95": hi95}
         return Forecast(yhat, lo, hi, model, lo95, hi95)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -231,10 +224,12 @@ class LstmBlend(HorizonEnsemble):
                 "blend": outer["weights"]}
 
 
-#: each rolling median's share of the default ensemble's weights (HorizonEnsemble's
-#: ``shares``): the three move together, and at full shares they outvoted a better
-#: Holt-Winters; 0.65 was the best on the two tuning panels (docs/backtest.md).
+#: each median's share of the default ensemble's weights (HorizonEnsemble's ``shares``): the
+#: rolling medians move together, and at full shares they outvoted a better Holt-Winters;
+#: 0.65 was the best on the two tuning panels (docs/backtest.md).
 MEDIAN_SHARE = 0.65
+#: the seasons the seasonal median looks back over (chosen on the tuning panels)
+SEASON_CYCLES = 8
 
 
 def default_members(season: int = 7, window: int = 28) -> dict[str, Forecaster]:
@@ -242,12 +237,13 @@ def default_members(season: int = 7, window: int = 28) -> dict[str, Forecaster]:
 
     Chosen on the backtest's two tuning panels (docs/backtest.md), never on the scored ones:
     three rolling medians (``window`` / 2, ``window``, 2 ``window``) and seasonal naive beside
-    Holt-Winters beat every single member there, and the earlier four (with TSB, one median).
-    TSB stays a model of its own (a good *mean* forecaster; poor under MASE).
+    Holt-Winters beat every single member there, and the earlier four (with TSB, one median);
+    the seasonal median over :data:`SEASON_CYCLES` seasons joined later. TSB stays a model of
+    its own (a good *mean* forecaster; poor under MASE).
 
     >>> list(default_members())  # doctest: +NORMALIZE_WHITESPACE
     ['seasonal_naive', 'rolling_median_14', 'rolling_median', 'rolling_median_56',
-     'holt_winters_log1p']
+     'holt_winters_log1p', 'seasonal_median']
     """
     return {
         "seasonal_naive": SeasonalNaive(season),
@@ -255,6 +251,7 @@ def default_members(season: int = 7, window: int = 28) -> dict[str, Forecaster]:
         "rolling_median": RollingMedian(window),
         f"rolling_median_{window * 2}": RollingMedian(window * 2),
         "holt_winters_log1p": HoltWintersLog1p(season),
+        "seasonal_median": SeasonalMedian(season, SEASON_CYCLES),
     }
 
 
@@ -274,13 +271,11 @@ def default_model(
     ValueError: horizon must be an integer >= 1, got 0
     """
     check_horizon(horizon)
-    check_range("coverage", coverage, 0, 1, lo_open=True)
-    if coverage >= 1:
-        raise ValueError(f"coverage must be in (0, 1), got {coverage!r}")
+    check_range("coverage", coverage, 0, 1, lo_open=True, hi_open=True)
     levels = (coverage,) if coverage == 0.95 else (coverage, 0.95)
     # combine and power were chosen on the backtest's disjoint "tuning" panel (docs/backtest.md)
     members = default_members(season, window)
-    shares = {name: MEDIAN_SHARE for name in members if name.startswith("rolling_median")}
+    shares = {name: MEDIAN_SHARE for name in members if "median" in name}
     ensemble = HorizonEnsemble(members, horizon, power=2.0, combine="median", shares=shares)
     top: Forecaster = LstmBlend(ensemble, horizon) if lstm else ensemble
     if holidays:

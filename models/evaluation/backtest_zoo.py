@@ -16,12 +16,12 @@ from collections.abc import Callable
 from functools import partial
 
 from models.base import Forecaster
-from models.baselines import RollingMean, RollingMedian, SeasonalNaive
+from models.baselines import RollingMean, RollingMedian, SeasonalMedian, SeasonalNaive
 from models.calendar import HolidayAdjusted, MonthAdjusted
 from models.conformal import ConformalInterval
 from models.drift import DriftReset
 from models.evaluation.backtest_protocol import HORIZON, LEVELS, SEASON
-from models.factory import SeriesModel, default_model
+from models.factory import SEASON_CYCLES, SeriesModel, default_model
 from models.horizon import HorizonEnsemble
 from models.intermittent import TSB
 from models.online import HoltWintersLog1p
@@ -40,6 +40,7 @@ def model_zoo() -> dict[str, Callable[[], SeriesModel]]:
     """Name -> factory of a fresh model, every one with the same conformal intervals."""
     return {
         "seasonal_naive": lambda: wrap(SeasonalNaive(SEASON)),
+        "seasonal_median": lambda: wrap(SeasonalMedian(SEASON, SEASON_CYCLES)),
         "rolling_median": lambda: wrap(RollingMedian(28)),
         "rolling_mean": lambda: wrap(RollingMean(28)),
         "holt_winters_log1p": lambda: wrap(HoltWintersLog1p(SEASON)),

@@ -159,7 +159,7 @@ def test_the_default_model_shares_the_medians_weight() -> None:
     ens = default_model().forecaster
     assert isinstance(ens, HorizonEnsemble)
     assert [n for n, s in ens.shares.items() if s != 1.0] == [
-        "rolling_median_14", "rolling_median", "rolling_median_56"]
+        "rolling_median_14", "rolling_median", "rolling_median_56", "seasonal_median"]
 
 
 def test_weighted_median_picks_a_member() -> None:
@@ -256,6 +256,6 @@ def test_default_model_describes_per_horizon_weights() -> None:
         m.learn_one(y)
     d = m.forecast().model
     assert d["members"] == ["seasonal_naive", "rolling_median_14", "rolling_median",
-                            "rolling_median_56", "holt_winters_log1p"]
+                            "rolling_median_56", "holt_winters_log1p", "seasonal_median"]
     assert len(d["weights_by_horizon"]) == 14 and len(d["winners"]) == 14
     assert math.isclose(sum(d["weights"].values()), 1.0)
