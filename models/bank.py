@@ -37,14 +37,15 @@ import numpy as np
 
 from models.bank_anomaly import Checks, DetectorBank, spread_checks
 from models.bank_bands import BandBank
-from models.bank_blend import BlendBank, member_total, reweight
+from models.bank_blend import BlendBank, inverse_weights, reweight
 from models.bank_mean import MeanBank
 from models.bank_members import MemberBank
 from models.bank_ops import export_fields, grow, is_holiday, learn_holiday, weighted_median
 from models.bank_upgrade import upgrade
 from models.base import BatchForecast, BatchForecaster, check_batch, check_horizon, check_range
-from models.factory import SEASON_CYCLES
+from models.factory import DROP_RATIO, SEASON_CYCLES
 from models.orderstat import rows_index
+from models.seasons import window_for
 
 __all__ = ["ForecasterBank", "UNDATED"]
 
@@ -67,15 +68,16 @@ class ForecasterBank(BatchForecaster):
 
     name = "ensemble"
 
-    def __init__(self, horizon: int = 14, season: int = 7, window: int = 28,
+    def __init__(self, horizon: int = 14, season: int = 7, window: int | None = None,
                  coverage: float = 0.8, holiday_decay: float = 0.7, lstm: bool = False,
                  cycles: int = SEASON_CYCLES) -> None:
         check_horizon(horizon)
+        window = window_for(season) if window is None else window
         check_range("window", window, 2, 10_000, integer=True)
         check_range("coverage", coverage, 0, 1, lo_open=True, hi_open=True)
         self.horizon, self.season, self.window, self.coverage = horizon, season, window, coverage
-        # the default ensemble's decay, power and eps
-        self.decay, self.power, self.eps, self.holiday_decay = 0.95, 2.0, 1e-6, holiday_decay
+        self.decay, self.power, self.eps, self.drop = 0.95, 2.0, 1e-6, DROP_RATIO  # as default
+        self.holiday_decay = holiday_decay
         self.levels = (coverage,) if coverage == 0.95 else (coverage, 0.95)
         self.members = MemberBank(season, (window // 2, window, window * 2), horizon, cycles=cycles)
         self.member_names = ["seasonal_naive", f"rolling_median_{window // 2}", "rolling_median",
@@ -170,9 +172,9 @@ class ForecasterBank(BatchForecaster):
         self.means.load(row, raw[len(raw) - mean :] if mean else b"")
         self.weights[row] = 1.0 / self.members.n_members
         if scored := min(max(n - 1, 0), self.horizon):
-            e = self.errors[row, :, :scored] + self.eps
-            inv = e ** (-self.power) * self.members.share[:, None]
-            self.weights[row, :, :scored] = inv / member_total(inv[None])[0]
+            self.weights[row, :, :scored] = inverse_weights(
+                self.errors[row : row + 1, :, :scored], self.eps, self.power,
+                self.members.share, self.drop)[0]
 
     def learn(self, rows: Any, values: Any) -> None:
         self.close(rows, values)  # the anomaly check runs too
@@ -239,7 +241,7 @@ class ForecasterBank(BatchForecaster):
         due = self.due.reshape(-1, m * h)[r * h + n % h].reshape(-1, m, h)
         err = np.abs(x.astype(_F32)[:, None, None] - due)  # float32, as the per-object code
         e, w = reweight(self.errors[ix], err, n, self.weights[ix], self.decay, self.eps,
-                        self.power, self.members.share)
+                        self.power, self.members.share, self.drop)
         self.errors[ix] = e
         self.weights[ix] = w
         self.members.learn(r, x, n)

@@ -41,25 +41,34 @@ def member_total(a: np.ndarray) -> np.ndarray:
     return total
 
 
+def inverse_weights(e: np.ndarray, eps: float, power: float, share: np.ndarray | None = None,
+                    drop: float | None = None) -> np.ndarray:
+    """``HorizonEnsemble``'s weights from its errors ``e`` ``(K, m, h)``: ``share`` each
+    member's share (``(m,)``; None: all 1), ``drop`` its ratio to the best error above which a
+    member gets none (None: no such ratio)."""
+    inv = (e + eps) ** (-power) * (1.0 if share is None else share[None, :, None])
+    if drop is not None:
+        inv[e > drop * e.min(axis=1, keepdims=True)] = 0.0
+    out: np.ndarray = inv / member_total(inv)[:, None, :]
+    return out
+
+
 def reweight(e: np.ndarray, err: np.ndarray, n: np.ndarray, w: np.ndarray, decay: float,
-             eps: float, power: float,
-             share: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+             eps: float, power: float, share: np.ndarray | None = None,
+             drop: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``HorizonEnsemble.update``'s errors and weights: ``e``, ``w`` ``(K, m, h)`` float64,
     ``err`` the float32 absolute errors of the pending forecasts, ``n`` values learnt before,
-    ``share`` each member's share (``(m,)``; None: all 1)."""
+    ``share`` and ``drop`` as :func:`inverse_weights` takes them."""
     h = e.shape[2]
     ewm = e * decay + (_F32(1.0 - decay) * err)
-    s = 1.0 if share is None else share[None, :, None]
     if bool(len(n)) and int(n.min()) > h:  # steady: every horizon scored before
-        inv = (ewm + eps) ** (-power) * s
-        return ewm, inv / member_total(inv)[:, None, :]
+        return ewm, inverse_weights(ewm, eps, power, share, drop)
     k = np.arange(h)
     scored = np.minimum(n, h)[:, None]  # horizons k <= scored have a forecast of the value
     first = ((n <= h)[:, None] & (k == scored - 1))[:, None, :]  # scored the first time
     upd = (k < scored)[:, None, :]
     e = np.where(first, err, np.where(upd, ewm, e))
-    inv = (e + eps) ** (-power) * s
-    return e, np.where(upd, inv / member_total(inv)[:, None, :], w)
+    return e, np.where(upd, inverse_weights(e, eps, power, share, drop), w)
 
 
 class BlendBank:

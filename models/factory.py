@@ -1,10 +1,10 @@
 """The model the stream worker keeps per series: a forecaster plus conformal intervals.
 
 :func:`default_model` builds a :class:`SeriesModel` of six members (seasonal naive, rolling
-medians over 14, 28 and 56 buckets, Holt-Winters on log1p, the seasonal median over
-:data:`SEASON_CYCLES` seasons), blended per horizon by
-:class:`~models.horizon.HorizonEnsemble` (weighted median, squared inverse-error weights,
-times :data:`MEDIAN_SHARE` for each median), with 80% and 95% per-horizon
+medians over 2, 4 and 8 seasons, Holt-Winters on log1p, the seasonal median over
+:data:`SEASON_CYCLES` seasons), blended per horizon by :class:`~models.horizon.HorizonEnsemble`
+(weighted median, squared inverse-error weights times :data:`MEDIAN_SHARE` for each median,
+none for a member :data:`DROP_RATIO` times worse than the best), with 80% and 95% per-horizon
 :class:`~models.conformal.ConformalInterval` bands fed by the ensemble's own ``k``-step errors.
 :class:`SeriesModel` wraps *any* :class:`~models.base.Forecaster` the same way (the backtest
 scores every member with its own intervals).
@@ -47,9 +47,10 @@ from models.external import ExternalPath
 from models.horizon import HorizonEnsemble
 from models.online import HoltWintersLog1p
 from models.price import PriceAdjusted
+from models.seasons import window_for
 
 __all__ = ["Forecast", "SeriesModel", "LstmBlend", "MEDIAN_SHARE", "SEASON_CYCLES",
-           "default_model"]
+           "DROP_RATIO", "default_model"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,16 +225,19 @@ class LstmBlend(HorizonEnsemble):
                 "blend": outer["weights"]}
 
 
-#: each median's share of the default ensemble's weights (HorizonEnsemble's ``shares``): the
-#: rolling medians move together, and at full shares they outvoted a better Holt-Winters;
-#: 0.65 was the best on the two tuning panels (docs/backtest.md).
+#: each median's share of the weights (HorizonEnsemble's ``shares``): the medians move together
+#: and at full shares outvoted a better Holt-Winters (tuning panels: docs/backtest.md)
 MEDIAN_SHARE = 0.65
 #: the seasons the seasonal median looks back over (chosen on the tuning panels)
 SEASON_CYCLES = 8
+#: no weight for a member whose recent error is over DROP_RATIO times the best member's: the
+#: tightest ratio that left both tuning panels unchanged (docs/backtest.md)
+DROP_RATIO = 2.5
 
 
-def default_members(season: int = 7, window: int = 28) -> dict[str, Forecaster]:
-    """The default ensemble's members, freshly built, by name.
+def default_members(season: int = 7, window: int | None = None) -> dict[str, Forecaster]:
+    """The default ensemble's members by name (``window``: the middle median's, by default
+    :func:`~models.seasons.window_for` the season).
 
     Chosen on the backtest's two tuning panels (docs/backtest.md), never on the scored ones:
     three rolling medians (``window`` / 2, ``window``, 2 ``window``) and seasonal naive beside
@@ -245,6 +249,7 @@ def default_members(season: int = 7, window: int = 28) -> dict[str, Forecaster]:
     ['seasonal_naive', 'rolling_median_14', 'rolling_median', 'rolling_median_56',
      'holt_winters_log1p', 'seasonal_median']
     """
+    window = window_for(season) if window is None else window
     return {
         "seasonal_naive": SeasonalNaive(season),
         f"rolling_median_{window // 2}": RollingMedian(window // 2),
@@ -255,10 +260,9 @@ def default_members(season: int = 7, window: int = 28) -> dict[str, Forecaster]:
     }
 
 
-def default_model(
-    horizon: int = 14, season: int = 7, window: int = 28, coverage: float = 0.8,
-    lstm: bool = False, holidays: bool = False, price: bool = False,
-) -> SeriesModel:
+def default_model(horizon: int = 14, season: int = 7, window: int | None = None,
+                  coverage: float = 0.8, lstm: bool = False, holidays: bool = False,
+                  price: bool = False) -> SeriesModel:
     """The worker's per-series model (see the module docstring); ``lstm`` blends in the
     global LSTM's forecasts (:class:`LstmBlend`); ``holidays`` wraps the result in
     :class:`~models.calendar.HolidayAdjusted` (UK bank holidays; it needs ``set_day``);
@@ -276,7 +280,8 @@ def default_model(
     # combine and power were chosen on the backtest's disjoint "tuning" panel (docs/backtest.md)
     members = default_members(season, window)
     shares = {name: MEDIAN_SHARE for name in members if "median" in name}
-    ensemble = HorizonEnsemble(members, horizon, power=2.0, combine="median", shares=shares)
+    ensemble = HorizonEnsemble(members, horizon, power=2.0, combine="median", shares=shares,
+                               drop=DROP_RATIO)
     top: Forecaster = LstmBlend(ensemble, horizon) if lstm else ensemble
     if holidays:
         top = HolidayAdjusted(_Given(top), name=top.name)

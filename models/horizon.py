@@ -11,7 +11,9 @@ given) and normalised::
 
 A share below 1 is for members that move together (three rolling medians of different
 windows): as a bloc they would otherwise hold the weighted median whenever each of them is
-about as good as the one member that differs.
+about as good as the one member that differs. With ``drop``, a member whose ``err_ik`` is
+above ``drop`` times the lowest ``err_jk`` gets ``w_ik = 0``: a clear loser (a non-seasonal
+median on strongly seasonal data) leaves the vote instead of keeping a small weight.
 
 The forecast at horizon ``k`` is the ``w_ik``-weighted mean of the members' forecasts
 (``combine="mean"``) or their weighted median (``combine="median"``: the value where the
@@ -76,6 +78,7 @@ class HorizonEnsemble(Forecaster):
         eps: float = 1e-6,
         combine: str = "mean",
         shares: Mapping[str, float] | None = None,
+        drop: float | None = None,
     ) -> None:
         super().__init__()
         names, models = check_members(members)
@@ -91,6 +94,9 @@ class HorizonEnsemble(Forecaster):
         check_range("decay", decay, 0, 1)
         check_range("power", power, 0, 10, lo_open=True)
         check_range("eps", eps, 0, 1, lo_open=True)
+        if drop is not None:
+            check_range("drop", drop, 1, 1e6, lo_open=True)
+        self.drop = drop
         if combine not in ("mean", "median"):
             raise ValueError(f"combine must be 'mean' or 'median', got {combine!r}")
         self.combine = combine
@@ -117,6 +123,7 @@ class HorizonEnsemble(Forecaster):
             "power": self.power,
             "combine": self.combine,
             "shares": self.shares,
+            "drop": self.drop,
         }
 
     def weights(self, horizon: int = 1) -> dict[str, float]:
@@ -127,6 +134,9 @@ class HorizonEnsemble(Forecaster):
     def _set_weights(self, rows: int) -> None:
         e = self.errors[:rows] + self.eps
         inv = (1.0 / e if self.power == 1.0 else e ** (-self.power)) * self._share
+        if self.drop is not None:
+            err = self.errors[:rows]
+            inv[err > self.drop * err.min(axis=1, keepdims=True)] = 0.0
         self._w[:rows] = inv / inv.sum(axis=1, keepdims=True)
 
     def update(self, y: float) -> float:
@@ -227,7 +237,7 @@ class HorizonEnsemble(Forecaster):
         return state  # bytes: a third of the size of pickled arrays
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
+        self.__dict__.update({"drop": None, **state})  # pickled before ``drop``: None
         h, n = self.horizon, len(self.members)
         self.shares = state.get("shares") or dict.fromkeys(self.names, 1.0)
         self._share = np.array(list(self.shares.values()))

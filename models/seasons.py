@@ -23,12 +23,14 @@ anything else                 2                    none to speak of (the smalles
 
 from __future__ import annotations
 
-__all__ = ["season_for", "MAX_SEASON"]
+__all__ = ["season_for", "window_for", "MAX_SEASON", "MAX_WINDOW"]
 
 HOUR, DAY, WEEK = 3600, 86400, 7 * 86400
 YEAR = 365.25 * DAY
 #: the longest season a row keeps (each member keeps a value per slot of it)
 MAX_SEASON = 288
+#: the longest middle window of the rolling medians (the longest median keeps twice as many)
+MAX_WINDOW = 208
 
 
 def season_for(width: int) -> int:
@@ -47,3 +49,17 @@ def season_for(width: int) -> int:
     if width > DAY and 2 <= per_year <= MAX_SEASON:
         return per_year
     return 2
+
+
+def window_for(season: int) -> int:
+    """The rolling medians' middle window for ``season``: four seasons (the medians span 2, 4
+    and 8 seasons), at most :data:`MAX_WINDOW` buckets. Daily buckets get 28 days, as the
+    tuning panels chose; quarters get 16 and months 48, so that every median spans whole
+    years instead of a fixed number of buckets.
+
+    >>> [window_for(s) for s in (7, 4, 12, 24, 52, 96)]
+    [28, 16, 48, 96, 208, 208]
+    """
+    if type(season) is not int or season < 1:
+        raise ValueError(f"season must be an integer >= 1, got {season!r}")
+    return min(4 * season, MAX_WINDOW)

@@ -15,6 +15,7 @@ k buckets ahead), movers and alerts come out in the per-object processor's order
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -32,6 +33,8 @@ from stream.outcomes import ClosedBucket
 from stream.series_state import RECENT_ALERTS, BatchOutput, SeriesState
 
 __all__ = ["Due", "PathProvider", "Resident", "learn_due"]
+
+log = logging.getLogger(__name__)
 
 #: the LSTM runner: given the states whose buckets closed, (which of them, their LSTM paths
 #: (n, L), the model version) or None
@@ -69,7 +72,12 @@ class Resident:
         if row is None or not st.row:  # a fresh model for a state that has none yet
             row = int(self.bank.add_rows(1)[0])
         if st.row:
-            self.bank.load_row(row, st.row)
+            try:
+                self.bank.load_row(row, st.row)
+            except ValueError as exc:  # a layout this version cannot read: a fresh model
+                log.warning("series %s: its model row cannot be loaded (%s); it starts a "
+                            "fresh model, its events and counts are kept", sid, exc)
+                row, st.row = int(self.bank.add_rows(1)[0]), b""
         self.rows[sid], self.owner[sid] = row, st
         return row
 

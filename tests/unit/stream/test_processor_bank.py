@@ -277,3 +277,20 @@ def test_the_bank_processor_equals_the_per_object_one(lstm: bool) -> None:
     assert seen["duplicates"] >= 50 and seen["reroute"] >= 1
     if not lstm:
         assert seen["resets"] == 8  # the eight series that came back
+
+
+def test_a_row_this_version_cannot_read_starts_a_fresh_model(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A state whose row bytes are of no layout the bank knows (a worker downgraded, or a
+    layout without an upgrade path) gets a fresh model and a warning, not a crashed agent."""
+    from stream.bank_rows import Resident
+    from stream.bucketing import SeriesBuckets
+    from stream.series_state import SeriesState
+
+    res = Resident(horizon=14, lstm=False)
+    st = SeriesState("SKU-1", SeriesBuckets(86400), row=b"\x00" * 100, events=7)
+    with caplog.at_level("WARNING", logger="stream.bank_rows"):
+        row = res.row(st)
+    assert res.bank.n[row] == 0 and st.row == b"" and st.events == 7
+    assert "SKU-1" in caplog.text and "cannot be loaded" in caplog.text
+    assert res.row(st) == row  # that row is now the state's
