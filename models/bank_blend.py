@@ -47,8 +47,8 @@ def inverse_weights(e: np.ndarray, eps: float, power: float, share: np.ndarray |
     member's share (``(m,)``; None: all 1), ``drop`` its ratio to the best error above which a
     member gets none (None: no such ratio)."""
     inv = (e + eps) ** (-power) * (1.0 if share is None else share[None, :, None])
-    if drop is not None:
-        inv[e > drop * e.min(axis=1, keepdims=True)] = 0.0
+    if drop is not None:  # times 1.0 or 0.0: the kept weights are unchanged, to the bit
+        inv *= e <= drop * e.min(axis=1, keepdims=True)
     out: np.ndarray = inv / member_total(inv)[:, None, :]
     return out
 

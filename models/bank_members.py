@@ -43,6 +43,7 @@ class MemberBank:
     hw_seasonal: np.ndarray
     hw_sum: np.ndarray
     smed: np.ndarray
+    smed_q: np.ndarray
 
     def __init__(self, season: int = 7, windows: Sequence[int] = (14, 28, 56),
                  horizon: int = 14, alpha: float = 0.2, gamma: float = 0.1,
@@ -67,6 +68,7 @@ class MemberBank:
         }
         if cycles:  # the seasonal median's values: slot s of cycle c at [s, c % cycles], NaN: none
             self._shapes["smed"] = ((season, cycles), np.float64)
+            self._shapes["smed_q"] = ((season,), np.float64)  # each slot's median (derived)
         for i, w in enumerate(self.windows):
             self._shapes |= {f"med{i}": ((w,), np.float64), f"med{i}_ptr": ((), np.int64),
                              f"med{i}_q": ((2,), np.float64), f"med{i}_lt": ((2,), np.int32),
@@ -77,7 +79,7 @@ class MemberBank:
     def add(self, n: int) -> np.ndarray:
         rows = grow(self, self._shapes, self.n_rows, n)
         if self.cycles:
-            self.smed[rows] = np.nan
+            self.smed[rows], self.smed_q[rows] = np.nan, np.nan
         for i, w in enumerate(self.windows):
             getattr(self, f"med{i}")[rows] = np.inf
             getattr(self, f"med{i}_q")[rows] = np.inf
@@ -107,13 +109,17 @@ class MemberBank:
         for i in range(len(self.windows)):
             invalidate(getattr(self, f"med{i}_q"), getattr(self, f"med{i}_lt"),
                        getattr(self, f"med{i}_le"), np.array([row]))
+        if self.cycles:
+            self.smed_q[row] = _median(self.smed[row])
 
     def learn(self, rows: np.ndarray, y: np.ndarray, n: np.ndarray) -> None:
         """Learn ``y`` (one value per row); ``n``: values each row learnt before it."""
         m = self.season
         self.naive.reshape(-1)[rows * m + n % m] = y
         if self.cycles:
-            self.smed[rows, n % m, (n // m) % self.cycles] = y
+            slot = n % m
+            self.smed[rows, slot, (n // m) % self.cycles] = y
+            self.smed_q[rows, slot] = _median(self.smed[rows, slot])
         for i in range(len(self.windows)):
             push(getattr(self, f"med{i}"), getattr(self, f"med{i}_ptr"),
                  getattr(self, f"med{i}_q"), getattr(self, f"med{i}_lt"),
@@ -187,14 +193,19 @@ class MemberBank:
         return out
 
     def _seasonal_median(self, rows: np.ndarray, n: np.ndarray, at: np.ndarray) -> np.ndarray:
-        """Each slot's median (NaN values last when sorted), picked for the horizon's slots
-        (``at``: flat ``(row, slot)``); a slot with no value yet: the last value (0 before)."""
+        """Each horizon's slot median (``at``: flat ``(row, slot)``); a slot with no value
+        yet: the last value (0 before any)."""
         m = self.season
-        ranked = np.sort(self.smed[rows_index(rows)], axis=2)  # (K, season, cycles)
-        cnt = np.isfinite(ranked).sum(axis=2)
-        lo = np.take_along_axis(ranked, (np.maximum(cnt - 1, 0) // 2)[..., None], axis=2)[..., 0]
-        hi = np.take_along_axis(ranked, (cnt // 2)[..., None], axis=2)[..., 0]
-        med = np.where(cnt % 2 == 1, hi, (lo + hi) / 2).reshape(-1)
+        picked = self.smed_q.reshape(-1)[at]
         last = np.where(n > 0, self.naive.reshape(-1)[rows * m + (n - 1) % m], 0.0)
-        picked = med[at - (rows * m)[:, None] + (np.arange(len(rows)) * m)[:, None]]
         return np.where(np.isfinite(picked), picked, last[:, None])
+
+
+def _median(values: np.ndarray) -> np.ndarray:
+    """The median over the last axis of ``values``, NaN for none there (NaN: no value), as
+    ``baselines.median_of_sorted`` computes it."""
+    ranked = np.sort(values, axis=-1)  # NaN last
+    cnt = np.isfinite(ranked).sum(axis=-1)
+    lo = np.take_along_axis(ranked, (np.maximum(cnt - 1, 0) // 2)[..., None], axis=-1)[..., 0]
+    hi = np.take_along_axis(ranked, (cnt // 2)[..., None], axis=-1)[..., 0]
+    return np.where(cnt % 2 == 1, hi, (lo + hi) / 2)
