@@ -40,9 +40,9 @@ def model_zoo() -> dict[str, Callable[[], SeriesModel]]:
     """Name -> factory of a fresh model, every one with the same conformal intervals."""
     return {
         "seasonal_naive": lambda: wrap(SeasonalNaive(SEASON)),
-        "seasonal_median": lambda: wrap(SeasonalMedian(SEASON, SEASON_CYCLES)),
         "rolling_median": lambda: wrap(RollingMedian(28)),
         "rolling_mean": lambda: wrap(RollingMean(28)),
+        "seasonal_median": lambda: wrap(SeasonalMedian(SEASON, SEASON_CYCLES)),
         "holt_winters_log1p": lambda: wrap(HoltWintersLog1p(SEASON)),
         "tsb": lambda: wrap(TSB()),
         "snarimax": lambda: wrap(ScaledSNARIMAX(SEASON)),
