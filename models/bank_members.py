@@ -110,7 +110,7 @@ class MemberBank:
             invalidate(getattr(self, f"med{i}_q"), getattr(self, f"med{i}_lt"),
                        getattr(self, f"med{i}_le"), np.array([row]))
         if self.cycles:
-            self.smed_q[row] = _median(self.smed[row])
+            self.smed_q[row] = _slot_median(self.smed[row])
 
     def learn(self, rows: np.ndarray, y: np.ndarray, n: np.ndarray) -> None:
         """Learn ``y`` (one value per row); ``n``: values each row learnt before it."""
@@ -119,7 +119,7 @@ class MemberBank:
         if self.cycles:
             slot = n % m
             self.smed[rows, slot, (n // m) % self.cycles] = y
-            self.smed_q[rows, slot] = _median(self.smed[rows, slot])
+            self.smed_q[rows, slot] = _slot_median(self.smed[rows, slot])
         for i in range(len(self.windows)):
             push(getattr(self, f"med{i}"), getattr(self, f"med{i}_ptr"),
                  getattr(self, f"med{i}_q"), getattr(self, f"med{i}_lt"),
@@ -201,7 +201,7 @@ class MemberBank:
         return np.where(np.isfinite(picked), picked, last[:, None])
 
 
-def _median(values: np.ndarray) -> np.ndarray:
+def _slot_median(values: np.ndarray) -> np.ndarray:
     """The median over the last axis of ``values``, NaN for none there (NaN: no value), as
     ``baselines.median_of_sorted`` computes it."""
     ranked = np.sort(values, axis=-1)  # NaN last

@@ -42,9 +42,11 @@ __all__ = ["upgrade"]
 def upgrade(bank: Any, raw: bytes) -> bytes:
     """``raw``, a row of the layout before ``bank``'s, as a row of ``bank``'s layout;
     ValueError when it is no row of an older layout either."""
-    old, new = _pair(bank.__class__, bank.horizon, bank.season, bank.window, bank.coverage,
-                     bank.holiday_decay, bank.blend is not None, bank.members.cycles)
-    if old is not None:
+    params = (bank.__class__, bank.horizon, bank.season, bank.window, bank.coverage,
+              bank.holiday_decay, bank.blend is not None)
+    new = _one_row(*params, bank.members.cycles)
+    if bank.members.cycles:  # the layout before: no seasonal median
+        old = _one_row(*params, 0)
         try:
             old.load_row(0, raw)
         except ValueError:
@@ -84,12 +86,9 @@ def _carry(old: Any, new: Any) -> bytes:
 
 
 @lru_cache(maxsize=8)
-def _pair(cls: Any, horizon: int, season: int, window: int, coverage: float,
-          holiday_decay: float, lstm: bool, cycles: int) -> tuple[Any, Any]:
-    """One-row banks of the layout before ``cycles``' (None when there is none) and of it."""
-    old, new = (cls(horizon, season, window, coverage, holiday_decay, lstm, cycles=c)
-                if c >= 0 else None for c in ((0 if cycles else -1), cycles))
-    for b in (old, new):
-        if b is not None:
-            b.add_rows(1)
-    return old, new
+def _one_row(cls: Any, horizon: int, season: int, window: int, coverage: float,
+             holiday_decay: float, lstm: bool, cycles: int) -> Any:
+    """A bank of one row with these parameters (reused: every load overwrites the row)."""
+    bank = cls(horizon, season, window, coverage, holiday_decay, lstm, cycles=cycles)
+    bank.add_rows(1)
+    return bank
