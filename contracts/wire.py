@@ -64,7 +64,7 @@ __all__ = [
     "ALERTS_STREAM", "ALERTS_SEEN", "ALERTS_GROUP", "OPS_CHANNEL", "OPS_LATEST", "MODELS_CHANNEL",
     "MODEL_CURRENT", "MOVERS_KEY", "MOVERS_INFO", "EPOCH_KEY", "series_hash",
     "VERSION_FIELD", "LIVE_FIELD", "FORECAST_FIELD", "ALERT_FIELD", "CHANNELS", "LIVE_FIELDS",
-    "FORECAST_PART_FIELDS", "ALERT_FIELDS", "GROUP_ALERT_FIELDS", "OPS_FIELDS",
+    "FORECAST_PART_FIELDS", "snapshot_version", "ALERT_FIELDS", "GROUP_ALERT_FIELDS", "OPS_FIELDS",
     "SeriesWrite", "dumps", "merge_snapshot", "live_part", "decode_alert", "mover_item",
     "server_frame", "update_frame", "alert_update_frame", "ops_frame",
 ]
@@ -101,8 +101,10 @@ CHANNELS = ("forecasts", "actuals", "alerts", "ops")
 #: The fields of the live part of a series (and of an ``actuals`` update), in order.
 LIVE_FIELDS = ("series", "version", "events", "event_ts", "open", "bucket_seconds", "at")
 #: The fields of the forecast part of a series (written when a bucket closes); ``last``: the
-#: latest closed bucket against its forecast (``actual``, ``expected``, ``bucket``, ``score``).
-FORECAST_PART_FIELDS = ("bucket_seconds", "actuals", "forecast", "last")
+#: latest closed bucket against its forecast (``actual``, ``expected``, ``bucket``, ``score``);
+#: ``forecast_version``: the version of that write, the version of a ``forecasts`` snapshot
+#: (:func:`snapshot_version`).
+FORECAST_PART_FIELDS = ("bucket_seconds", "actuals", "forecast", "last", "forecast_version")
 #: The fields of an anomaly alert (``models.anomaly.make_alert``); published with ``sid`` too.
 ALERT_FIELDS = ("id", "event_id", "state", "scope", "series", "kind", "severity", "since",
                 "buckets", "bucket", "bucket_end", "actual", "expected", "lo", "hi", "lo95",
@@ -186,6 +188,19 @@ def merge_snapshot(live: str | bytes | None,
         data.update(json.loads(forecast))
     data.update(json.loads(live))
     return data
+
+
+def snapshot_version(channel: str, data: dict[str, Any]) -> int:
+    """The version of a snapshot of ``channel`` from its merged ``data``: on ``forecasts`` the
+    version of the latest forecast write (``forecasts`` subscribers are sent only those, so a
+    snapshot and the updates of a channel count the same versions), else the live version.
+
+    >>> data = {"series": "A", "version": 9, "forecast_version": 7}
+    >>> snapshot_version("forecasts", data), snapshot_version("actuals", data)
+    (7, 9)
+    """
+    version = data.get("forecast_version") if channel == "forecasts" else None
+    return int(data.get("version", -1) if version is None else version)
 
 
 def live_part(update: dict[str, Any]) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from contracts.wire import (
     ops_frame,
     series_hash,
     server_frame,
+    snapshot_version,
 )
 from gateway.acks import AckWrite, ack_of
 from gateway.protocol import Session, SnapshotRequest
@@ -180,7 +181,7 @@ class Store:
             data = merge_snapshot(live, None if out.channel == "actuals" else part)
             if data is None:
                 continue
-            version = int(data.get("version", -1))
+            version = snapshot_version(out.channel, data)
             if isinstance(out.since, int) and out.series and version <= out.since:
                 continue  # resumed: the client already has this version
             yield server_frame("snapshot", channel=out.channel, series=name, version=version,

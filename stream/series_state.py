@@ -181,7 +181,8 @@ def series_write(st: SeriesState, version: int, closed: bool, forecast: Forecast
         part_f["t"] = [st.origin + i * width for i in range(forecast.horizon)]
     actuals = st.actuals(width)
     # last: the latest closed bucket against what was forecast for it (the dashboard's error)
-    part = {"bucket_seconds": width, "actuals": actuals, "forecast": part_f, "last": st.mover}
+    part = {"bucket_seconds": width, "actuals": actuals, "forecast": part_f, "last": st.mover,
+            "forecast_version": version}
     update = dict(live, kind="forecast", bucket_seconds=width, forecast=part_f,
                   actuals=actuals[-UPDATE_HISTORY:], last=st.mover)
     return SeriesWrite(st.series, version, st.last_ts, live, part, update)

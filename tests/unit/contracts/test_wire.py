@@ -56,6 +56,21 @@ def test_a_processor_write_reads_back_as_a_snapshot_with_its_live_part_on_top() 
     assert wire.merge_snapshot(None, '{"forecast": 1}') is None
 
 
+def test_a_forecasts_snapshot_has_the_version_of_the_last_forecast_not_of_a_later_event() -> None:
+    writes = _writes()
+    closing = max(i for i, w in enumerate(writes) if w.forecast is not None)
+    later = wire.SeriesWrite("A", writes[closing].version + 5, 0.0,
+                             dict(writes[closing].live, version=writes[closing].version + 5),
+                             None, {})  # an event that closed nothing: only the live part
+    snap = wire.merge_snapshot(wire.dumps(later.live), _stored(writes[closing])[1])
+    assert snap is not None
+    # forecasts subscribers get forecast updates only: their last is the close's version
+    assert wire.snapshot_version("forecasts", snap) == writes[closing].version
+    assert wire.snapshot_version("actuals", snap) == writes[closing].version + 5
+    # a forecast part stored before forecast_version existed: the live version, as before
+    assert wire.snapshot_version("forecasts", {"version": 4}) == 4
+
+
 def test_dumps_writes_what_json_dumps_writes_for_every_stored_part() -> None:
     for w in _writes():
         for part in (w.live, w.update, w.forecast):
