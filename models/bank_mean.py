@@ -51,7 +51,7 @@ from models.orderstat import rows_index
 __all__ = ["MeanBank", "MEAN_DECAY", "LEAD_LEVELS", "LEAD_WINDOW", "LEAD_STRIDE", "lead_total"]
 
 #: the default decay of the bias (chosen on the tuning panels: docs/backtest.md)
-MEAN_DECAY = 0.97
+MEAN_DECAY = 0.96
 #: the quantiles of the lead-time total; the errors of every LEAD_STRIDE-th origin's total are
 #: kept, the last LEAD_WINDOW of them (a year; chosen on the tuning panels: docs/backtest.md)
 LEAD_LEVELS = (0.1, 0.9)

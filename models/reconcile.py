@@ -16,7 +16,17 @@ docs/backtest/backtest-countries.md):
   was the one swept value (1 to 3) where both beat their direct forecasts. With the
   seasonal median (later that day) no power does: total (direct 0.6162) / United Kingdom
   (direct 0.7060) are 0.6261 / 0.6993 at 1.7, 0.6205 / 0.7055 at 2.5, 0.6154 / 0.7328 at 8;
-  1.7 is kept;
+  1.7 is kept. Two ways of splitting the difference by what is known about the errors did not
+  do better either (2026-12-04, a ``/tmp`` harness over the same base forecasts and
+  origins): MinT with a shrunk covariance of the base forecasts' one-step errors (Schaefer-
+  Strimmer shrinkage toward the diagonal, the last 120 or 365 days, full or diagonal) gave
+  the total 0.6294-0.6296 and the United Kingdom 0.6958-0.6960, and moved the small
+  countries (Netherlands 0.6108 -> 0.633-0.662, Denmark 0.1126 -> 0.148-0.215); choosing the
+  parent's power per horizon online, from exponentially weighted scaled absolute errors of
+  the candidates 1, 1.7, 2.5, 4, 8 and infinity (decays 0.9-0.99), gave 0.6269-0.6281 /
+  0.7062-0.7141. With the countries other than the widest left where they are, the split
+  has one degree of freedom per horizon, and the total and the United Kingdom want it on
+  opposite sides of their direct forecasts;
 * the children's part goes to the children whose forecast standard deviation is close to the
   widest child's: a child at ``spread`` (0.8) of the widest or below keeps its own forecast,
   above it its weight rises linearly to 1 at the widest (children as uncertain as each other
