@@ -16,6 +16,7 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
+import numpy as np
 import psutil
 
 __all__ = ["WorkerStats"]
@@ -35,11 +36,15 @@ class WorkerStats:
     batches: int = 0
     busy_seconds: float = 0.0
     deadletters: Counter[str] = field(default_factory=Counter)
-    # (wall time recorded, latency) of recent events; percentiles cover the last ``window`` s
-    latencies: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=50_000))
+    # (wall time recorded, its events' latencies) per recent batch; percentiles cover the last
+    # ``window`` s, at most ``keep`` latencies
+    latencies: deque[tuple[float, np.ndarray]] = field(default_factory=deque)
     window: float = 10.0
+    keep: int = 50_000
+    _kept: int = 0
     started: float = field(default_factory=time.time)
     _rate_mark: tuple[float, int] = (0.0, 0)
+    _process: psutil.Process = field(default_factory=psutil.Process)  # this process, for RSS
     rate: float = 0.0
     first_event_at: float = 0.0  # wall time the first batch started
     last_event_at: float = 0.0  # wall time the latest batch finished
@@ -53,16 +58,27 @@ class WorkerStats:
         self.events += events
         self.batches += 1
         self.busy_seconds += busy
-        now = self.last_event_at
-        self.latencies.extend((now, x) for x in latencies)
+        if latencies:
+            self.latencies.append((self.last_event_at, np.asarray(latencies, dtype=np.float64)))
+            self._kept += len(latencies)
+        while self.latencies and self._kept - len(self.latencies[0][1]) >= self.keep:
+            self._kept -= len(self.latencies.popleft()[1])  # the oldest batch is not needed
+
+    def latency_quantiles(self, qs: tuple[float, ...]) -> list[float]:
+        """The ``qs`` quantiles (the value at rank ``int(q * n)``) of the latencies recorded in
+        the last ``window`` seconds; 0 for each when there are none."""
+        since = time.time() - self.window
+        while self.latencies and self.latencies[0][0] < since:
+            self._kept -= len(self.latencies.popleft()[1])
+        if not self.latencies:
+            return [0.0] * len(qs)
+        values = np.concatenate([x for _, x in self.latencies])
+        ranks = [min(len(values) - 1, int(q * len(values))) for q in qs]
+        return [float(v) for v in np.partition(values, ranks)[ranks]]
 
     def latency_quantile(self, q: float) -> float:
         """The ``q`` quantile of the latencies recorded in the last ``window`` seconds."""
-        since = time.time() - self.window
-        ordered = sorted(x for t, x in self.latencies if t >= since)
-        if not ordered:
-            return 0.0
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+        return self.latency_quantiles((q,))[0]
 
     def snapshot(self) -> dict[str, float | int | str]:
         """Figures for Redis/ops; also updates the events/s rate since the last call."""
@@ -71,7 +87,8 @@ class WorkerStats:
         if mark_t:
             self.rate = (self.events - mark_n) / max(now - mark_t, 1e-9)
         self._rate_mark = (now, self.events)
-        rss = psutil.Process(os.getpid()).memory_info().rss
+        rss = self._process.memory_info().rss
+        p50, p99 = self.latency_quantiles((0.50, 0.99))
         return {
             "messages": self.messages,
             "events": self.events,
@@ -83,8 +100,8 @@ class WorkerStats:
             "batches": self.batches,
             "busy_seconds": round(self.busy_seconds, 3),
             "events_per_s": round(self.rate, 1),
-            "latency_p50_ms": round(1000 * self.latency_quantile(0.50), 2),
-            "latency_p99_ms": round(1000 * self.latency_quantile(0.99), 2),
+            "latency_p50_ms": round(1000 * p50, 2),
+            "latency_p99_ms": round(1000 * p99, 2),
             "rss_bytes": rss,
             "updated_at": now,
             "first_event_at": self.first_event_at,
