@@ -9,6 +9,14 @@ In one run, on the same synthetic events and broker:
 4. **latency**: single-event messages produced at a steady rate (``--rate``, default 2,000
    events/s) for 10 s after the worker caught up; p50/p99 of the time from the producer's
    timestamp to the Redis write, and the worker's RSS.
+
+With ``rounds`` > 1 the ceiling, the floor and the worker runs are repeated, alternately, on
+the same messages (each run a fresh consumer group; the latency run only in the last round):
+on a shared machine one run's rates move by a third from run to run, so the table shows each
+round's ratios and their median, which is the figure to quote.
+
+>>> median_of([0.5, 0.7, 0.6])
+0.6
 """
 
 from __future__ import annotations
@@ -151,8 +159,14 @@ def _wait_worker(r: redis.Redis, target: int, timeout: float,
     raise TimeoutError(f"the worker did not process {target} events in {timeout:.0f} s: {ops}")
 
 
+def median_of(xs: list[float]) -> float:
+    """The median (the mean of the middle two for an even count)."""
+    ordered, n = sorted(xs), len(xs)
+    return ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2
+
+
 def run_bench(settings: Settings, events: int, series: int, envelope: int,
-              console: Console, rate: float = LATENCY_RATE) -> None:
+              console: Console, rate: float = LATENCY_RATE, rounds: int = 1) -> None:
     from infra import services
     from stream.synthetic import bench_events
 
@@ -164,31 +178,38 @@ def run_bench(settings: Settings, events: int, series: int, envelope: int,
     services.create_topics(state.kafka_bootstrap, settings,
                            extra=[single, env_topic, lat_topic])
     r = redis.Redis.from_url(state.redis_url)
-    figures: list[Figure] = []
+    per_round: list[list[Figure]] = []
+    kafka, redis_url = state.kafka_bootstrap, state.redis_url
     try:
         console.print(f"producing {events:,} synthetic events over {series:,} series ...")
-        produce(state.kafka_bootstrap, single, keyed(bench_events(events, series, seed=1)))
-        figures.append(bare_decode_rate(state.kafka_bootstrap, single, events))
-        figures.append(_faust_floor(settings, state.kafka_bootstrap, state.redis_url,
-                                    single, events))
-        fig, ops = _worker_run(settings, state.kafka_bootstrap, state.redis_url, r, single,
-                               events, f"bench-{run}-single", with_latency=lat_topic,
-                               series=series, rate=rate)
-        figures.append(fig)
+        produce(kafka, single, keyed(bench_events(events, series, seed=1)))
         if envelope:
-            n = produce(state.kafka_bootstrap, env_topic,
-                         _envelopes(bench_events(events, series, seed=2), envelope,
-                                    settings.partitions))
+            n = produce(kafka, env_topic, _envelopes(bench_events(events, series, seed=2),
+                                                     envelope, settings.partitions))
             console.print(f"{n:,} envelopes of {envelope} events")
-            fig_env, _ = _worker_run(settings, state.kafka_bootstrap, state.redis_url, r,
-                                     env_topic, events, f"bench-{run}-env")
-            fig_env.name = f"worker: envelopes of {envelope} events"
-            figures.append(fig_env)
+        for k in range(rounds):
+            if rounds > 1:
+                console.print(f"round {k + 1} of {rounds} ...")
+            last = k == rounds - 1
+            figures = [bare_decode_rate(kafka, single, events),
+                       _faust_floor(settings, kafka, redis_url, single, events)]
+            fig, got = _worker_run(settings, kafka, redis_url, r, single, events,
+                                   f"bench-{run}-single-{k}",
+                                   with_latency=lat_topic if last else None,
+                                   series=series, rate=rate)
+            ops = got if last else {}
+            figures.append(fig)
+            if envelope:
+                fig_env, _ = _worker_run(settings, kafka, redis_url, r, env_topic, events,
+                                         f"bench-{run}-env-{k}")
+                fig_env.name = f"worker: envelopes of {envelope} events"
+                figures.append(fig_env)
+            per_round.append(figures)
     finally:
         r.close()
         if not was_up:
             services.down(settings)
-    _report(console, figures, ops, rate)
+    _report(console, per_round, ops, rate)
 
 
 def _faust_floor(settings: Settings, kafka: str, redis_url: str, topic: str,
@@ -236,16 +257,23 @@ def _worker_run(settings: Settings, kafka: str, redis_url: str, r: redis.Redis, 
         stop(proc)
 
 
-def _report(console: Console, figures: list[Figure], ops: dict[str, str],
+def _report(console: Console, per_round: list[list[Figure]], ops: dict[str, str],
             rate: float = LATENCY_RATE) -> None:
-    ceiling = figures[0].rate
     table = Table(title="salescast bench", min_width=100)
-    for col in ("path", "events", "seconds", "events/s", "x ceiling", "x faust floor"):
+    for col in ("path", "round", "events", "seconds", "events/s", "x ceiling", "x faust floor"):
         table.add_column(col, justify="right" if col != "path" else "left")
-    floor = figures[1].rate
-    for f in figures:
-        table.add_row(f.name, f"{f.events:,}", f"{f.seconds:.2f}", f"{f.rate:,.0f}",
-                      f"{f.rate / ceiling:.2f}", f"{f.rate / floor:.2f}")
+    ratios: dict[str, list[tuple[float, float]]] = {}
+    for k, figures in enumerate(per_round, start=1):
+        ceiling, floor = figures[0].rate, figures[1].rate
+        for f in figures:
+            ratio = (f.rate / ceiling, f.rate / floor) if ceiling and floor else (0.0, 0.0)
+            ratios.setdefault(f.name, []).append(ratio)
+            table.add_row(f.name, str(k), f"{f.events:,}", f"{f.seconds:.2f}", f"{f.rate:,.0f}",
+                          f"{ratio[0]:.2f}", f"{ratio[1]:.2f}")
+    if len(per_round) > 1:
+        for name, rs in ratios.items():
+            table.add_row(name, "median", "", "", "", f"{median_of([c for c, _ in rs]):.2f}",
+                          f"{median_of([f for _, f in rs]):.2f}")
     console.print(table)
     console.print(
         f"event-to-Redis latency at {rate:,.0f} events/s: "

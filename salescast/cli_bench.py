@@ -23,17 +23,22 @@ def bench(
     envelope: Annotated[int, typer.Option(min=0, help="also run with N events/message")] = 100,
     rate: Annotated[float, typer.Option(min=10, max=100_000,
                                         help="events/s of the latency run (10 s)")] = 2_000.0,
+    rounds: Annotated[int, typer.Option(min=1, max=10, help=(
+        "repeat the ceiling, floor and worker runs alternately; the median ratio is the "
+        "figure to quote on a shared machine"))] = 1,
 ) -> None:
     """Kafka -> worker -> Redis throughput and latency, with reference rates from the same run.
 
-    `salescast bench gateway` measures the WebSocket fan-out instead.
+    On a machine shared with other work, one run's rates move by a third from run to run:
+    use `--rounds 3` and quote the median ratios. `salescast bench gateway` measures the
+    WebSocket fan-out instead.
     """
     if ctx.invoked_subcommand is not None:
         return
     from benchmarks.pipeline import run_bench
 
     run_bench(load_settings(), events=events, series=series, envelope=envelope, console=console,
-              rate=rate)
+              rate=rate, rounds=rounds)
 
 
 @bench_app.command("gateway")

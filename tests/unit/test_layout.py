@@ -102,7 +102,6 @@ COVERED_BY: dict[str, tuple[str, ...]] = {
 UNTESTED = {
     "benchmarks.faust_floor": "needs Kafka: run by `salescast bench`",
     "benchmarks.gateway_fanout": "needs Redis and a gateway process: `salescast bench gateway`",
-    "benchmarks.pipeline": "needs Kafka, Redis and a worker: `salescast bench`",
     "benchmarks.aggregates_cost": ("needs Kafka, Redis and two workers: "
                                    "`salescast bench aggregates`"),
     "models.neural.lstm_backtest": "trains LSTMs for minutes: `salescast backtest --lstm`",
