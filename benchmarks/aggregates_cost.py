@@ -18,7 +18,8 @@ import redis
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.pipeline import Figure, _envelopes, _wait_worker, keyed, produce
+from benchmarks.pipeline import _envelopes, _wait_worker, keyed, produce
+from benchmarks.pipeline_report import Figure
 from config import Settings
 from infra.procs import child_env, salescast_cmd, spawn, stop
 

@@ -14,9 +14,7 @@ With ``rounds`` > 1 the ceiling, the floor and the worker runs are repeated, alt
 the same messages (each run a fresh consumer group; the latency run only in the last round):
 on a shared machine one run's rates move by a third from run to run, so the table shows each
 round's ratios and their median, which is the figure to quote.
-
->>> median_of([0.5, 0.7, 0.6])
-0.6
+(:mod:`benchmarks.pipeline_report` prints the table.)
 """
 
 from __future__ import annotations
@@ -26,13 +24,12 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 
 import redis
 from confluent_kafka import Consumer, Producer
 from rich.console import Console
-from rich.table import Table
 
+from benchmarks.pipeline_report import LATENCY_RATE, Figure, report
 from config import Settings
 from contracts.wire import worker_ops_key
 from infra.procs import child_env, salescast_cmd, spawn, stop
@@ -42,18 +39,6 @@ from stream.partitioning import PRODUCER_PARTITIONER, partition_for
 __all__ = ["run_bench", "produce", "keyed"]
 
 LATENCY_SECONDS = 10.0
-LATENCY_RATE = 2_000.0
-
-
-@dataclass
-class Figure:
-    name: str
-    events: int
-    seconds: float
-
-    @property
-    def rate(self) -> float:
-        return self.events / self.seconds if self.seconds > 0 else 0.0
 
 
 def produce(bootstrap: str, topic: str,
@@ -122,19 +107,19 @@ def bare_decode_rate(bootstrap: str, topic: str, messages: int) -> Figure:
         "fetch.queue.backoff.ms": 100,
     })
     consumer.subscribe([topic])
-    seen, start = 0, 0.0
+    seen, start, cpu = 0, 0.0, 0.0
     deadline = time.monotonic() + 300
     while seen < messages and time.monotonic() < deadline:
         for msg in consumer.consume(10000, timeout=1.0):
             if msg.error():
                 continue
             if not start:
-                start = time.perf_counter()
+                start, cpu = time.perf_counter(), time.process_time()
             json.loads(msg.value() or b"null")
             seen += 1
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     consumer.close()
-    return Figure("ceiling: bare confluent-kafka decode", seen, elapsed)
+    return Figure("ceiling: bare confluent-kafka decode", seen, elapsed, cpu)
 
 
 def _read_ops(r: redis.Redis, proc: subprocess.Popen[bytes]) -> dict[str, str]:
@@ -157,12 +142,6 @@ def _wait_worker(r: redis.Redis, target: int, timeout: float,
             raise RuntimeError("the worker exited during the benchmark")
         time.sleep(0.2)
     raise TimeoutError(f"the worker did not process {target} events in {timeout:.0f} s: {ops}")
-
-
-def median_of(xs: list[float]) -> float:
-    """The median (the mean of the middle two for an even count)."""
-    ordered, n = sorted(xs), len(xs)
-    return ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2
 
 
 def run_bench(settings: Settings, events: int, series: int, envelope: int,
@@ -209,7 +188,7 @@ def run_bench(settings: Settings, events: int, series: int, envelope: int,
         r.close()
         if not was_up:
             services.down(settings)
-    _report(console, per_round, ops, rate)
+    report(console, per_round, ops, rate)
 
 
 def _faust_floor(settings: Settings, kafka: str, redis_url: str, topic: str,
@@ -224,7 +203,8 @@ def _faust_floor(settings: Settings, kafka: str, redis_url: str, topic: str,
     if not lines:
         raise RuntimeError(f"the Faust reference run printed no result (see {log})")
     result = json.loads(lines[-1][lines[-1].index("{"):])
-    return Figure("floor: plain Faust agent decode", result["events"], result["seconds"])
+    return Figure("floor: plain Faust agent decode", result["events"], result["seconds"],
+                  result.get("cpu_seconds"))
 
 
 def _worker_run(settings: Settings, kafka: str, redis_url: str, r: redis.Redis, topic: str,
@@ -240,6 +220,8 @@ def _worker_run(settings: Settings, kafka: str, redis_url: str, r: redis.Redis, 
         ops = _wait_worker(r, events, 600, proc)
         seconds = float(ops["last_event_at"]) - float(ops["first_event_at"])
         fig = Figure("worker: single-event messages", events, seconds)
+        if int(ops.get("cpu_events", 0)):  # CPU time per event after the first batch
+            fig.cpu_seconds = (float(ops["cpu_seconds"]) * events / int(ops["cpu_events"]))
         if with_latency:
             # a steady ``rate`` for 10 s on the same topic; the worker is caught up
             from stream.synthetic import DEFAULT_START
@@ -255,31 +237,3 @@ def _worker_run(settings: Settings, kafka: str, redis_url: str, r: redis.Redis, 
         return fig, ops
     finally:
         stop(proc)
-
-
-def _report(console: Console, per_round: list[list[Figure]], ops: dict[str, str],
-            rate: float = LATENCY_RATE) -> None:
-    table = Table(title="salescast bench", min_width=100)
-    for col in ("path", "round", "events", "seconds", "events/s", "x ceiling", "x faust floor"):
-        table.add_column(col, justify="right" if col != "path" else "left")
-    ratios: dict[str, list[tuple[float, float]]] = {}
-    for k, figures in enumerate(per_round, start=1):
-        ceiling, floor = figures[0].rate, figures[1].rate
-        for f in figures:
-            ratio = (f.rate / ceiling, f.rate / floor) if ceiling and floor else (0.0, 0.0)
-            ratios.setdefault(f.name, []).append(ratio)
-            table.add_row(f.name, str(k), f"{f.events:,}", f"{f.seconds:.2f}", f"{f.rate:,.0f}",
-                          f"{ratio[0]:.2f}", f"{ratio[1]:.2f}")
-    if len(per_round) > 1:
-        for name, rs in ratios.items():
-            table.add_row(name, "median", "", "", "", f"{median_of([c for c, _ in rs]):.2f}",
-                          f"{median_of([f for _, f in rs]):.2f}")
-    console.print(table)
-    console.print(
-        f"event-to-Redis latency at {rate:,.0f} events/s: "
-        f"p50 {ops.get('latency_p50_ms')} ms, p99 {ops.get('latency_p99_ms')} ms; "
-        f"worker RSS {int(ops.get('rss_bytes', 0)) / 2**20:.0f} MiB", soft_wrap=True,
-    )
-    console.print("targets: single-event messages at least 0.8x the Faust floor, "
-                  "envelopes at least 0.5x the ceiling; p99 at most 100 ms at 2,000 events/s",
-                  soft_wrap=True)

@@ -48,11 +48,21 @@ class WorkerStats:
     rate: float = 0.0
     first_event_at: float = 0.0  # wall time the first batch started
     last_event_at: float = 0.0  # wall time the latest batch finished
+    # the process's CPU time (all threads) when the first and the latest batch finished, and
+    # the events taken between the two: the bench's CPU cost per event, which other work on
+    # the machine moves far less than the wall-clock rate
+    first_cpu: float = 0.0
+    last_cpu: float = 0.0
+    cpu_events: int = 0
 
     def record_batch(self, messages: int, events: int, latencies: list[float], busy: float,
                      started_at: float) -> None:
         if not self.first_event_at:
             self.first_event_at = started_at
+            self.first_cpu = time.process_time()
+        else:
+            self.last_cpu = time.process_time()
+            self.cpu_events += events
         self.last_event_at = time.time()
         self.messages += messages
         self.events += events
@@ -106,5 +116,7 @@ class WorkerStats:
             "updated_at": now,
             "first_event_at": self.first_event_at,
             "last_event_at": self.last_event_at,
+            "cpu_seconds": round(max(self.last_cpu - self.first_cpu, 0.0), 4),
+            "cpu_events": self.cpu_events,
             "pid": os.getpid(),
         }

@@ -1,40 +1,27 @@
-"""The pipeline bench's report: per-round ratios to the ceiling and the floor, and medians.
+"""The pipeline bench's inputs: events keyed by series, envelopes grouped per partition.
 
 The runs themselves need Kafka, Redis and a worker (``salescast bench``)."""
 
 from __future__ import annotations
 
-from rich.console import Console
+import json
 
-from benchmarks.pipeline import Figure, _report, median_of
-
-
-def _round(ceiling: float, floor: float, worker: float) -> list[Figure]:
-    return [Figure("ceiling", 1000, 1000 / ceiling), Figure("floor", 1000, 1000 / floor),
-            Figure("worker", 1000, 1000 / worker)]
+from benchmarks.pipeline import _envelopes, keyed
+from stream.partitioning import partition_for
+from stream.synthetic import bench_events
 
 
-def test_median_of_odd_and_even_counts() -> None:
-    assert median_of([3.0, 1.0, 2.0]) == 2.0
-    assert median_of([4.0, 1.0, 2.0, 3.0]) == 2.5
+def test_events_are_keyed_by_their_series() -> None:
+    events = list(bench_events(50, 7, seed=1))
+    assert [k for k, _ in keyed(events)] == [json.loads(e)["series"].encode() for e in events]
 
 
-def test_each_round_has_its_own_ratios_and_the_median_row_summarises_them() -> None:
-    console = Console(record=True, width=200)
-    rounds = [_round(100_000, 10_000, 5_000), _round(100_000, 8_000, 6_400),
-              _round(50_000, 10_000, 7_000)]
-    _report(console, rounds, {"latency_p50_ms": "12.5", "latency_p99_ms": "80.0",
-                              "rss_bytes": str(2**30)})
-    text = console.export_text()
-    rows = [line for line in text.splitlines() if line.startswith("│ worker")]
-    # x ceiling / x faust floor, per round: 0.05 / 0.50, 0.06 / 0.80, 0.14 / 0.70
-    assert [[c.strip() for c in r.split("│")[-3:-1]] for r in rows] == [
-        ["0.05", "0.50"], ["0.06", "0.80"], ["0.14", "0.70"], ["0.06", "0.70"]]
-    assert "median" in rows[-1]
-    assert "p99 80.0 ms" in text and "RSS 1024 MiB" in text
-
-
-def test_one_round_has_no_median_row() -> None:
-    console = Console(record=True, width=200)
-    _report(console, [_round(100_000, 10_000, 5_000)], {})
-    assert "median" not in console.export_text()
+def test_envelopes_hold_every_event_once_each_on_its_series_partition() -> None:
+    events = list(bench_events(1000, 40, seed=2))
+    envelopes = list(_envelopes(events, 30, partitions=4))
+    inside = [(p, e) for _, value, p in envelopes for e in json.loads(value)["events"]]
+    assert sorted(json.dumps(e, sort_keys=True) for _, e in inside) == sorted(
+        json.dumps(json.loads(e), sort_keys=True) for e in events)
+    assert all(partition_for(e["series"], 4) == p for p, e in inside)
+    assert all(len(json.loads(v)["events"]) <= 30 for _, v, _ in envelopes)
+    assert sum(len(json.loads(v)["events"]) == 30 for _, v, _ in envelopes) >= 1000 // 30 - 4

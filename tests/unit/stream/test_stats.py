@@ -42,3 +42,13 @@ def test_a_snapshot_reports_both_percentiles_in_ms_and_the_rss() -> None:
     snap = s.snapshot()
     assert (snap["latency_p50_ms"], snap["latency_p99_ms"]) == (30.0, 40.0)
     assert int(snap["rss_bytes"]) > 0 and snap["events"] == 4
+
+
+def test_cpu_time_counts_from_the_end_of_the_first_batch() -> None:
+    s = WorkerStats()
+    s.record_batch(1, 10, [], 0.0, started_at=time.time())  # its CPU is before the mark
+    assert s.snapshot()["cpu_events"] == 0
+    sum(i * i for i in range(200_000))  # some CPU between the two batches
+    s.record_batch(1, 7, [], 0.0, started_at=time.time())
+    snap = s.snapshot()
+    assert snap["cpu_events"] == 7 and float(snap["cpu_seconds"]) > 0
