@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,10 @@ def test_stop_pid_terminates_and_reaps_and_spares_other_programs() -> None:
     code = "import time; time.sleep(60)"
     proc = subprocess.Popen([sys.executable, "-c", code])
     try:
+        # until the child has exec'd, its command line is still this process's
+        deadline = time.monotonic() + 10
+        while not kafka.pid_matches(proc.pid, "time.sleep") and time.monotonic() < deadline:
+            time.sleep(0.02)
         assert kafka.pid_matches(proc.pid, "time.sleep")
         assert not kafka.stop_kafka(proc.pid)  # not a Kafka: a reused PID is left alone
         assert proc.poll() is None
