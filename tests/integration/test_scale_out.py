@@ -53,6 +53,11 @@ def _share_counted(pipeline, truth: dict[str, int]) -> float:
     return sum(min(got[s], n) for s, n in truth.items()) / sum(truth.values())
 
 
+def _content(part: dict | None) -> dict | None:
+    """A stored forecast part without ``forecast_version`` (when it was written, not what)."""
+    return None if part is None else {k: v for k, v in part.items() if k != "forecast_version"}
+
+
 def _difference(series: str, got: dict | None, ref: dict | None, pipeline) -> str:
     """What differs in one series' forecast part: its last closed buckets and first steps."""
     def brief(part: dict | None) -> str:
@@ -101,7 +106,9 @@ def test_workers_share_partitions_through_kill_stop_and_join(pipeline, retail_cs
     # every series' forecast is the one a single worker computes from the same events
     reference = pipeline.reference_forecasts()
     got = pipeline.forecasts(sorted(truth))
-    differ = sorted(s for s in truth if got[s] != reference.get(s))
+    # (not the version a part was written at: a worker that takes a partition over republishes
+    # its series at their latest offsets, which one worker never does)
+    differ = sorted(s for s in truth if _content(got[s]) != _content(reference.get(s)))
     assert not differ, (f"{len(differ)} of {len(truth)} series differ from one worker's:\n"
                         + "\n".join(_difference(s, got[s], reference.get(s), pipeline)
                                      for s in differ[:5]))
