@@ -106,8 +106,8 @@ def test_workers_share_partitions_through_kill_stop_and_join(pipeline, retail_cs
     # every series' forecast is the one a single worker computes from the same events
     reference = pipeline.reference_forecasts()
     got = pipeline.forecasts(sorted(truth))
-    # (not the version a part was written at: a worker that takes a partition over republishes
-    # its series at their latest offsets, which one worker never does)
+    # (not the version a part was written at: a worker republishes every series it holds at
+    # their latest offsets when it starts, as after a Redis restart; one worker never does)
     differ = sorted(s for s in truth if _content(got[s]) != _content(reference.get(s)))
     assert not differ, (f"{len(differ)} of {len(truth)} series differ from one worker's:\n"
                         + "\n".join(_difference(s, got[s], reference.get(s), pipeline)
