@@ -9,8 +9,6 @@ Two ratios per path and round, both "x the reference" (1.0: as fast or as cheap 
   wall-clock rates by a third from run to run and the CPU costs far less, so this column is
   the steadier view of how much the worker adds to Faust's own per-message cost.
 
->>> median_of([0.5, 0.7, 0.6])
-0.6
 >>> Figure("worker", 1000, 0.5, cpu_seconds=0.25).cpu_us
 250.0
 """
@@ -18,11 +16,12 @@ Two ratios per path and round, both "x the reference" (1.0: as fast or as cheap 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from statistics import median
 
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["Figure", "median_of", "report", "LATENCY_RATE"]
+__all__ = ["Figure", "report", "LATENCY_RATE"]
 
 LATENCY_RATE = 2_000.0
 
@@ -44,12 +43,6 @@ class Figure:
         if self.cpu_seconds is None or self.events <= 0:
             return None
         return 1e6 * self.cpu_seconds / self.events
-
-
-def median_of(xs: list[float]) -> float:
-    """The median (the mean of the middle two for an even count)."""
-    ordered, n = sorted(xs), len(xs)
-    return ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2
 
 
 def _cpu_ratio(floor: Figure, f: Figure) -> float | None:
@@ -82,9 +75,9 @@ def report(console: Console, per_round: list[list[Figure]], ops: dict[str, str],
     if len(per_round) > 1:
         for name, rs in ratios.items():
             cpu = [c for _, _, c in rs if c is not None]
-            table.add_row(name, "median", "", "", "", f"{median_of([c for c, _, _ in rs]):.2f}",
-                          f"{median_of([f for _, f, _ in rs]):.2f}", "",
-                          _cell(median_of(cpu) if cpu else None))
+            table.add_row(name, "median", "", "", "", f"{median([c for c, _, _ in rs]):.2f}",
+                          f"{median([f for _, f, _ in rs]):.2f}", "",
+                          _cell(median(cpu) if cpu else None))
     console.print(table)
     console.print(
         f"event-to-Redis latency at {rate:,.0f} events/s: "
