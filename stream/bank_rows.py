@@ -8,9 +8,11 @@ its row loaded from its bytes, so the bank never runs ahead of, or behind, the t
 
 :func:`learn_due` learns what the processor collected during a batch, as the per-object
 processor did bucket by bucket, with one ``bank.close`` per round (the k-th due bucket of
-every series that has one): each bucket is scored against the forecast that was current when
-its group of buckets closed (a quiet series closes several at once, the later ones scored
-k buckets ahead), movers and alerts come out in the per-object processor's order.
+every series that has one): each bucket is scored against its row's one-step forecast made
+just before it (a quiet series that closes several buckets at once scores each as if it had
+closed on its own), movers and alerts come out in the per-object processor's order. So a
+row learns the same whether its buckets close one at a time (the sweep of
+:meth:`stream.processor.Processor.sweep`) or together when the series is next touched.
 """
 
 from __future__ import annotations
@@ -116,65 +118,41 @@ class Resident:
                                    None if f.lead is None else lead_total(f.lead[i], horizon))
 
 
-def _step(start: int, origin: int | None, width: int, horizon: int) -> int | None:
-    """Which step of the forecast made at ``origin`` is for the bucket at ``start``."""
-    if origin is None:
-        return None
-    k, rem = divmod(start - origin, width)
-    return k if not rem and 0 <= k < horizon else None
-
-
-def learn_due(res: Resident, dues: list[Due], horizon: int, width: int,
-              out: BatchOutput, activity: ActivityMonitor | None = None) -> list[SeriesState]:
+def learn_due(res: Resident, dues: list[Due], out: BatchOutput,
+              activity: ActivityMonitor | None = None) -> list[SeriesState]:
     """Score and learn every due bucket, in bucket order per series; the states whose rows
-    learnt, in the order of their first due bucket. Buckets of a shop-wide closure
-    (``activity``) are imputed and not scored; a surge's spikes are not alerts."""
+    learnt, in the order of their first due bucket. Each bucket is scored on its row's
+    one-step forecast, made just before it learns it, however many buckets close at once.
+    Buckets of a shop-wide closure (``activity``) are imputed and not scored; a surge's
+    spikes are not alerts."""
     bank = res.bank
     queues: dict[str, list[tuple[Due, int]]] = {}
     for d in dues:
         queues.setdefault(d.st.series, []).extend((d, i) for i in range(len(d.buckets)))
     states = [q[0][0].st for q in queues.values()]
     rows = {st.series: res.row(st) for st in states}
-    snap: dict[str, tuple[list[float], ...] | None] = {}  # the forecast a group is scored on
     scored: list[tuple[int, Due, int, Expected, Finding | None, str]] = []
     active, j = list(queues), 0
     verdict = activity.verdict if activity is not None else (lambda start: None)
     while active:
         items = [queues[sid][j] for sid in active]
         r = np.array([rows[sid] for sid in active], dtype=np.int64)
-        need, reach = [], 0
-        for sid, (d, i) in zip(active, items, strict=True):
-            if i == 0:  # a group starts: score it on the forecast current now
-                snap[sid] = None
-                ks = [k for b in d.buckets
-                      if (k := _step(b.start, d.origin, width, horizon)) is not None]
-                if ks and bank.n[rows[sid]] > 0:
-                    need.append(sid)
-                    reach = max(reach, max(ks) + 1)
-        if need:
-            f = bank.forecast(np.array([rows[s] for s in need]), reach)
-            cols = [a.tolist() for a in (f.yhat, f.lo, f.hi, f.lo95, f.hi95)]
-            for p, sid in enumerate(need):
-                snap[sid] = tuple(c[p] for c in cols)
+        seen = bank.n[r] > 0  # nothing to impute or score before the first value
         mask = np.zeros(len(active), dtype=bool)
         impute = np.zeros(len(active), dtype=bool)
+        for p, (d, i) in enumerate(items):
+            b = d.buckets[i]
+            if verdict(b.start) == "closure":
+                impute[p] = seen[p]
+            elif seen[p] and b.start == (d.origin if i == 0 else d.buckets[i - 1].end):
+                mask[p] = True  # the row's one-step forecast is for this very bucket
         cols5: list[list[float]] = [[], [], [], [], []]
-        expect: list[Expected | None] = []
-        for p, (sid, (d, i)) in enumerate(zip(active, items, strict=True)):
-            s = snap[sid]
-            k = None if s is None else _step(d.buckets[i].start, d.origin, width, horizon)
-            if verdict(d.buckets[i].start) == "closure":
-                impute[p] = bank.n[rows[sid]] > 0  # nothing to impute before the first value
-                expect.append(None)
-                continue
-            if s is None or k is None:
-                expect.append(None)
-                continue
-            e = Expected(s[0][k], s[1][k], s[2][k], s[3][k], s[4][k])
-            mask[p] = True
-            expect.append(e)
-            for c, v in zip(cols5, (e.yhat, e.lo, e.hi, e.lo95, e.hi95), strict=True):
-                c.append(v)
+        expect: list[Expected | None] = [None] * len(active)
+        if mask.any():
+            f = bank.forecast(r[mask], 1)
+            cols5 = [a[:, 0].tolist() for a in (f.yhat, f.lo, f.hi, f.lo95, f.hi95)]
+            for q, p in enumerate(np.nonzero(mask)[0].tolist()):
+                expect[p] = Expected(*(c[q] for c in cols5))
         values = np.array([d.buckets[i].qty for d, i in items], dtype=np.float64)
         checks = bank.close(r, values, against=(mask, *cols5), impute=impute)
         for p in np.nonzero(mask)[0].tolist():

@@ -214,7 +214,7 @@ class Processor:
                 dues.append(self._collect(st, buckets, out, res))
                 version[st.series] = messages[-1].offset
                 closed.add(st.series)
-        learnt = learn_due(res, dues, self.horizon, self.width, out, activity) if dues else []
+        learnt = learn_due(res, dues, out, activity) if dues else []
         changed = {st.series: st for st in learnt}
         if self.path_provider is not None and closed:
             states = [touched[sid] for sid in closed]

@@ -1,7 +1,9 @@
 """The per-object worker core as it was before the bank (commit 19e4431), kept verbatim as the
 reference of tests/unit/stream/test_processor_bank.py (equal outputs), but for the state types
-and message helpers it shares unchanged with stream.series_state (imported from there). Do not
-use elsewhere.
+and message helpers it shares unchanged with stream.series_state (imported from there), and
+one change of behaviour made with the eager close: when several buckets close at once, each is
+scored on the one-step forecast made just before it (was: all on the forecast current when
+they closed, the later ones k buckets ahead). Do not use elsewhere.
 
 Original docstring: apply a batch of Kafka messages of one partition to per-series state.
 
@@ -303,6 +305,9 @@ class Processor:
         for bucket in closed:
             self._score(st, bucket, out)
             st.model.learn_one(bucket.qty)
+            # the next bucket is scored on the one-step forecast after this one (changed
+            # with the eager close: a row learns the same however its buckets are grouped)
+            st.forecast, st.origin = None, bucket.end
             st.history.append(bucket.qty)
         if len(st.history) > self.history:
             del st.history[: len(st.history) - self.history]

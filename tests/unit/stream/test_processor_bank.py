@@ -1,17 +1,17 @@
 """The worker's processor on the bank gives exactly what the per-object processor gave.
 
 The reference is the per-object processor as it was before the bank
-(tests/unit/stream/per_object_processor.py, verbatim). Both get the same messages of two partitions
-in the same batches: single events and envelopes, UK bank holidays (Christmas to May 2011),
-intermittent series (several buckets closing at once, scored k buckets ahead), spikes and a
-level shift (alerts), a gap longer than ``MAX_FILL`` (history restart), bad records, late
-events, duplicate ids, a re-routed event, and a crash with a restart from pickled states
-(a partial flush, the lost batches delivered again). After every batch the writes, alerts,
-movers (and their order), dead letters, closed buckets, counters and every state (counts,
-history, origin, alerts, forecast) must be equal: every float to 1e-9 (relative and absolute),
-everything else exactly. On most machines the floats are bit for bit equal; on some CPUs
-(seen on an AVX-512 Zen 5) numpy's vectorised ``expm1`` rounds an ulp away from ``math.expm1``,
-as ``tests/unit/models/test_bank.py`` allows too.
+(tests/unit/stream/per_object_processor.py, verbatim but for one change it names). Both get the
+same messages of two partitions in the same batches: single events and envelopes, UK bank
+holidays (Christmas to May 2011), intermittent series (several buckets closing at once, each
+scored one step ahead), spikes and a level shift (alerts), a gap longer than ``MAX_FILL``
+(history restart), bad records, late events, duplicate ids, a re-routed event, and a crash with
+a restart from pickled states (a partial flush, the lost batches delivered again). After every
+batch the writes, alerts, movers (and their order), dead letters, closed buckets, counters and
+every state (counts, history, origin, alerts, forecast) must be equal: every float to 1e-9
+(relative and absolute), everything else exactly. On most machines the floats are bit for bit
+equal; on some CPUs (seen on an AVX-512 Zen 5) numpy's vectorised ``expm1`` rounds an ulp away
+from ``math.expm1``, as ``tests/unit/models/test_bank.py`` allows too.
 """
 
 from __future__ import annotations
