@@ -10,6 +10,9 @@ apply them to the per-series state, then
 3. write snapshots, top movers and alerts to Redis (idempotent: versioned snapshots, alerts
    deduplicated by their stable id).
 
+Between batches, the eager close (:mod:`stream.sweep`) closes the due buckets of the series
+that had no event, in short chunks that go through the same three steps.
+
 Exactly-once effects from at-least-once delivery rest on three rules:
 
 * a batch runs as one task that commits wait for (``BatchGate`` in :mod:`stream.app`): the
@@ -32,7 +35,7 @@ import logging
 import os
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import faust
@@ -51,6 +54,7 @@ from stream.processor import BatchOutput, Message, Processor, SeriesState
 from stream.sink import RedisSink, SinkCloser
 from stream.state import StateStore
 from stream.stats import WorkerStats
+from stream.sweep import Sweeper
 
 __all__ = ["build_worker"]
 
@@ -63,6 +67,7 @@ EXIT_BATCH_FAILED = 70
 #: and one message must stay far below the producer's 1 MB (about 60 bytes a bucket)
 BUCKETS_PER_MESSAGE = 4000
 STALL_S = 5.0  # a partition with unread offsets that applies none this long is sought back
+SWEEP_EVERY = 0.2  # seconds between looks for a sweep to start (it goes on while it has work)
 
 
 def _fail_stop(exc: BaseException) -> None:
@@ -119,6 +124,7 @@ def build_worker(
     continuity = OffsetContinuity()
     offsets = TopicOffsets(app, settings.events_topic)
     progressed: dict[int, float] = {}  # partition -> monotonic time it last applied a message
+    sweeper = Sweeper(processor)
 
     async def apply(batch: list[Any]) -> None:
         """One batch, start to end (see the module docstring for why it is one task)."""
@@ -152,6 +158,20 @@ def build_worker(
         outs: list[tuple[int, BatchOutput]] = [
             (partition, processor.process(partition, messages, store.get))
             for partition, messages in by_partition.items()]
+        n_taken = await deliver(outs)
+        if ownership.epoch != epoch:  # revoked meanwhile: its states are dropped, not flushed
+            for ms in taken.values():
+                for m in ms:
+                    ownership.skip(m)
+        await _to_redis(outs)
+        now = time.time()
+        stats.record_batch(
+            len(batch), n_taken, [now - m.timestamp for ms in by_partition.values() for m in ms
+                                if m.timestamp], time.perf_counter() - started, wall,
+        )
+
+    async def deliver(outs: list[tuple[int, BatchOutput]]) -> int:
+        """Send what ``outs`` send, then (delivered) put their states; the events taken."""
         pending = []  # sends that must be delivered before this batch's state may be flushed
         closed: list[list[Any]] = []
         for _, out in outs:
@@ -179,16 +199,7 @@ def build_worker(
             stats.duplicates += out.duplicates
             stats.rerouted += len(out.reroute)
             n_taken += out.accepted + out.duplicates + len(out.dead) + len(out.reroute)
-        if ownership.epoch != epoch:  # revoked meanwhile: its states are dropped, not flushed
-            for ms in taken.values():
-                for m in ms:
-                    ownership.skip(m)
-        await _to_redis(outs)
-        now = time.time()
-        stats.record_batch(
-            len(batch), n_taken, [now - m.timestamp for ms in by_partition.values() for m in ms
-                                if m.timestamp], time.perf_counter() - started, wall,
-        )
+        return n_taken
 
     async def _to_redis(outs: list[tuple[int, BatchOutput]]) -> None:
         if sink.down:  # the republish once Redis is back will carry this batch
@@ -205,18 +216,32 @@ def build_worker(
         except (RedisError, OSError) as exc:
             sink.mark_stale(exc)
 
-    async def run_batch(batch: list[Any]) -> None:
+    async def guarded(work: Coroutine[Any, Any, None]) -> None:
         try:
-            await apply(batch)
+            await work
         except Exception as exc:  # noqa: BLE001 - fail-stop on anything
             _fail_stop(exc)
+
+    async def emit(outs: list[tuple[int, BatchOutput]]) -> None:
+        await deliver(outs)
+        await _to_redis(outs)
+
+    def owned() -> set[int]:  # the events topic's partitions this worker owns
+        return {tp.partition for tp in ownership.tps if tp.topic == settings.events_topic}
+
+    @app.timer(SWEEP_EVERY)
+    async def start_sweep() -> None:
+        if gate.idle() and not app.rebalancing and any(
+                sweeper.has_work(p, store.get) for p in owned()):
+            await gate.run(guarded(sweeper.run(lambda: gate.latest() and not app.rebalancing,
+                                               owned, store.get, store.keys, emit)))
 
     @app.agent(events, name="process-sales")
     async def process(stream: Any) -> None:
         async for batch in stream.take_events(MAX_BATCH, within=BATCH_WAIT):
             # shielded: a cancelled agent (rebalance, shutdown) lets the batch finish, and
             # commits wait for it
-            await asyncio.shield(gate.run(run_batch(list(batch))))
+            await asyncio.shield(gate.run(guarded(apply(list(batch)))))
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def forget_cache(sender: Any, revoked: Any = (), *args: Any, signal: Any = None,
@@ -224,41 +249,15 @@ def build_worker(
         await gate.wait_idle()  # the batch in flight puts its states first: dropped below
         store.forget({tp.partition for tp in revoked if tp.topic == settings.events_topic})
         processor.forget()  # rows reload from the states' bytes
+        sweeper.forget()
         continuity.forget()
         offsets.forget()
         progressed.clear()
 
     @app.timer(1.0)
     async def resume_stalled() -> None:
-        """Seek back the partitions skipped before the assignment ended, and (again every
-        ``STALL_S``) one with unread offsets that applies none while nothing else is applied:
-        when every message fetched for a partition was dropped, no later batch shows the hole
-        (:mod:`stream.continuity`), and when a seek back did not take, only progress tells."""
-        if app.rebalancing or not gate.idle():
-            return  # partitions are paused while tables recover; a batch is under way
-        for tp in ownership.to_resend():
-            nxt = continuity.expected(tp.partition)
-            await offsets.seek_back(tp.partition, await offsets.committed(tp.partition)
-                                    if nxt is None else nxt, "fetched before the assignment",
-                                    logging.INFO)  # every start and rebalance: not a fault
-        now = time.monotonic()
-        if now - max(progressed.values(), default=0.0) < 1.0:
-            return  # busy applying other partitions: this one may only be waiting its turn
-        stale = [tp for tp in offsets.assigned()
-                 if now - progressed.setdefault(tp.partition, now) > STALL_S]
-        if not stale:
-            return
-        ends = await offsets.ends(stale)
-        for tp in stale:
-            nxt = continuity.expected(tp.partition)
-            if nxt is None:
-                nxt = await offsets.committed(tp.partition)
-            end = ends.get(tp)
-            if end is not None and end > nxt and gate.idle():
-                progressed[tp.partition] = now
-                await offsets.seek_back(tp.partition, nxt,
-                                        f"offsets {nxt}..{end - 1} unread, none applied "
-                                        f"for {STALL_S:.0f} s")
+        if not app.rebalancing:  # partitions are paused while tables recover
+            await offsets.resume_stalled(ownership, continuity, progressed, gate.idle, STALL_S)
 
     def owned_states() -> list[SeriesState]:
         return [st for key in store.keys() if key.startswith("s:")  # noqa: SIM118
@@ -268,6 +267,8 @@ def build_worker(
     async def publish_ops() -> None:
         figures = stats.snapshot()
         figures["reseeks"] = offsets.reseeks  # partitions sought back over a dropped message
+        figures.update(sweep_pending=sweeper.pending(), swept=sweeper.swept, sweeping=sum(
+            sweeper.has_work(p, store.get) for p in owned()))  # partitions with a pass to do
         figures.update(membership.figures())
         figures.update(processor.aggregation.figures(membership.partitions)
                        if processor.aggregation else {})

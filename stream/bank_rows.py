@@ -18,6 +18,7 @@ row learns the same whether its buckets close one at a time (the sweep of
 from __future__ import annotations
 
 import logging
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -25,7 +26,7 @@ import numpy as np
 
 from models.activity import ActivityMonitor
 from models.anomaly import Expected, Finding, track
-from models.bank import ForecasterBank
+from models.bank import UNDATED, ForecasterBank
 from models.bank_anomaly import KINDS, SEVERITIES
 from models.bank_mean import lead_total
 from models.bank_ops import describe_rows
@@ -34,7 +35,7 @@ from models.seasons import season_for
 from stream.outcomes import ClosedBucket
 from stream.series_state import RECENT_ALERTS, BatchOutput, SeriesState
 
-__all__ = ["Due", "PathProvider", "Resident", "learn_due"]
+__all__ = ["Due", "PathProvider", "Resident", "collect", "learn_due", "learn_closed"]
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,41 @@ class Resident:
             st.forecast = Forecast(yhat[i], lo[i], hi[i], model, lo95[i], hi95[i],
                                    None if mean is None else mean[i],
                                    None if f.lead is None else lead_total(f.lead[i], horizon))
+
+
+def collect(st: SeriesState, closed: list[ClosedBucket], out: BatchOutput, res: Resident,
+            history: int, holidays: bool) -> Due:
+    """Everything of a close but the model (learnt at the end of the batch): the buckets go
+    to ``out.buckets`` and the last ``history`` values to ``st.history``; the row is dated
+    for the holiday factor (``holidays``) at its first close."""
+    due = Due(st, closed, st.origin, len(out.buckets))
+    out.buckets.extend((st.series, b) for b in closed)
+    row = res.row(st)
+    if holidays and res.bank.day[row] == UNDATED:
+        res.bank.set_day([row], [closed[0].start // 86400])  # dates it for the holidays
+    if st.origin is not None and closed[0].start != st.origin:
+        st.history = array("d")  # a gap longer than max_fill: restart the history
+    st.history.extend(b.qty for b in closed)
+    if len(st.history) > history:
+        del st.history[: len(st.history) - history]
+    st.forecast = None  # recomputed from the row once it has learnt
+    st.origin = closed[-1].end
+    return due
+
+
+def learn_closed(res: Resident, dues: list[Due], out: BatchOutput,
+                 activity: ActivityMonitor | None, closed: list[SeriesState],
+                 provider: PathProvider | None, horizon: int) -> dict[str, SeriesState]:
+    """:func:`learn_due`, then the LSTM paths of the ``closed`` states (``provider``), then
+    the forecasts and exported rows of every state whose row changed; those states."""
+    learnt = learn_due(res, dues, out, activity) if dues else []
+    changed = {st.series: st for st in learnt}
+    if provider is not None and closed:
+        changed.update(res.set_paths(closed, provider(closed)))
+    if changed:
+        res.forecasts(list(changed.values()), horizon)
+        res.export(list(changed.values()))
+    return changed
 
 
 def learn_due(res: Resident, dues: list[Due], out: BatchOutput,

@@ -40,9 +40,21 @@ class BatchGate:
         self._task: asyncio.Task[None] | None = None
 
     def run(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        """Run one batch as a task that commits wait for."""
-        self._task = asyncio.ensure_future(coro)
+        """Run one batch (or sweep, :mod:`stream.sweep`) as a task that commits wait for,
+        once the one run before it is over: they never overlap."""
+        before = self._task
+
+        async def in_turn() -> None:
+            if before is not None and not before.done():
+                await asyncio.wait([before])
+            await coro
+
+        self._task = asyncio.ensure_future(in_turn())
         return self._task
+
+    def latest(self) -> bool:
+        """Whether the task calling this is the last one run (no batch waits behind it)."""
+        return self._task is not None and asyncio.current_task() is self._task
 
     def idle(self) -> bool:
         """No batch is in progress."""

@@ -7,6 +7,8 @@ Kafka for the log's start and end, and seeks a partition back.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
 from config import Settings
@@ -63,6 +65,39 @@ class TopicOffsets:
     async def ends(self, tps: list[Any]) -> dict[Any, int]:
         """The log-end offset (the next to be written) of each partition."""
         return dict(await self.consumer.highwaters(*tps))
+
+    async def resume_stalled(self, ownership: Any, continuity: Any, progressed: dict[int, float],
+                             idle: Callable[[], bool], stall_s: float) -> None:
+        """Seek back the partitions skipped before the assignment ended
+        (``ownership.to_resend``), and (again every ``stall_s``) one with unread offsets that
+        applies none while nothing else is applied (``progressed``: partition -> monotonic
+        time it last applied a message): when every message fetched for a partition was
+        dropped, no later batch shows the hole (:mod:`stream.continuity`), and when a seek
+        back did not take, only progress tells. Nothing while a batch is under way (``idle``)."""
+        if not idle():
+            return
+        for tp in ownership.to_resend():
+            nxt = continuity.expected(tp.partition)
+            await self.seek_back(tp.partition, await self.committed(tp.partition)
+                                 if nxt is None else nxt, "fetched before the assignment",
+                                 logging.INFO)  # every start and rebalance: not a fault
+        now = time.monotonic()
+        if now - max(progressed.values(), default=0.0) < 1.0:
+            return  # busy applying other partitions: this one may only be waiting its turn
+        stale = [tp for tp in self.assigned()
+                 if now - progressed.setdefault(tp.partition, now) > stall_s]
+        if not stale:
+            return
+        ends = await self.ends(stale)
+        for tp in stale:
+            nxt = continuity.expected(tp.partition)
+            if nxt is None:
+                nxt = await self.committed(tp.partition)
+            end = ends.get(tp)
+            if end is not None and end > nxt and idle():
+                progressed[tp.partition] = now
+                await self.seek_back(tp.partition, nxt, f"offsets {nxt}..{end - 1} unread, "
+                                     f"none applied for {stall_s:.0f} s")
 
     async def seek_back(self, partition: int, offset: int, why: str,
                         level: int = logging.WARNING) -> None:

@@ -15,27 +15,25 @@ the partition clock and move it -> collect every bucket the watermark made due. 
 the batch the partition's :class:`~models.bank.ForecasterBank` learns them, one bank call per
 round over every series (:mod:`stream.bank_rows`), and forecasts h=1..H. Event time, exactly-once
 effects and shop-wide events (:class:`~models.activity.ActivityMonitor`): the README and
-docs/architecture.md. A silent series keeps its last forecast, dated by its ``origin``.
+docs/architecture.md. A silent series closes its buckets in :meth:`Processor.sweep`.
 """
 
 from __future__ import annotations
 
 import heapq
-from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from config import Settings
 from contracts.wire import SeriesWrite
 from models.activity import ActivityMonitor
-from models.bank import UNDATED
 from models.factory import Forecast
 from stream.aggregate_rows import LEDGER_KEY, Aggregation
 from stream.aggregates import REPORT_PREFIX, ROOT, Grouping, grouping_of
-from stream.bank_rows import Due, PathProvider, Resident, learn_due
+from stream.bank_rows import Due, PathProvider, Resident, collect, learn_closed
 from stream.bucketing import SeriesBuckets, bucket_start
 from stream.clock import CLOCK_MIN_SERIES, PartitionClock
-from stream.outcomes import Accepted, ClosedBucket, DuplicateId, TooFarAhead
+from stream.outcomes import Accepted, DuplicateId, TooFarAhead
 from stream.partitioning import partition_for
 from stream.records import DeadLetter
 from stream.series_state import (
@@ -211,17 +209,11 @@ class Processor:
             if report is not None:
                 out.reports.append(report)
             for st, buckets in agg.close(led, load) if led is not None else []:
-                dues.append(self._collect(st, buckets, out, res))
+                dues.append(collect(st, buckets, out, res, self.history, self.holidays))
                 version[st.series] = messages[-1].offset
                 closed.add(st.series)
-        learnt = learn_due(res, dues, out, activity) if dues else []
-        changed = {st.series: st for st in learnt}
-        if self.path_provider is not None and closed:
-            states = [touched[sid] for sid in closed]
-            changed.update(res.set_paths(states, self.path_provider(states)))
-        if changed:
-            res.forecasts(list(changed.values()), self.horizon)
-            res.export(list(changed.values()))
+        changed = learn_closed(res, dues, out, activity, [touched[sid] for sid in closed],
+                               self.path_provider, self.horizon)
         if led is not None:
             if ROOT in changed:  # the aggregates closed a bucket: make them coherent
                 agg.reconcile(led, load, lambda st: self.forecast_of(st, res),  # type: ignore
@@ -231,7 +223,7 @@ class Processor:
         for sid, st in touched.items():
             if sid in version:
                 out.states[series_key(sid)] = st
-                out.writes.append(self._write(st, version[sid], sid in closed, res))
+                out.writes.append(self.series_write(st, version[sid], sid in closed, res))
         if led is not None:  # after the aggregates' states: a replay skips what they learnt
             out.states[LEDGER_KEY] = led
         # Last: after a partial write the series states are ahead of the clock, never behind
@@ -254,29 +246,40 @@ class Processor:
             st = load(sid)
             closed = st.buckets.close_due(wm)
             if closed:
-                dues.append(self._collect(st, closed, out, res))
+                dues.append(collect(st, closed, out, res, self.history, self.holidays))
                 out.closed += len(closed)
                 version[sid] = offset
                 changed.add(sid)
             if st.buckets.open:  # still has open buckets: it falls due again later
                 pstate.schedule(sid, st.buckets.due_at)
 
-    def _collect(self, st: SeriesState, closed: list[ClosedBucket], out: BatchOutput,
-                 res: Resident) -> Due:
-        """Everything of a close but the model (learnt at the end of the batch)."""
-        due = Due(st, closed, st.origin, len(out.buckets))
-        out.buckets.extend((st.series, b) for b in closed)
-        row = res.row(st)
-        if self.holidays and res.bank.day[row] == UNDATED:
-            res.bank.set_day([row], [closed[0].start // DAY])  # dates it for the holidays
-        if st.origin is not None and closed[0].start != st.origin:
-            st.history = array("d")  # a gap longer than max_fill: restart the history
-        st.history.extend(b.qty for b in closed)
-        if len(st.history) > self.history:
-            del st.history[: len(st.history) - self.history]
-        st.forecast = None  # recomputed from the row once it has learnt
-        st.origin = closed[-1].end
-        return due
+    def sweep(self, partition: int, names: Iterable[str],
+              get: Callable[[str], Any]) -> BatchOutput:
+        """Close each of ``names``' buckets that the watermark made due, as its next event
+        would (a quiet series learns its zeros now; :mod:`stream.sweep`). The writes carry
+        the partition's last observed offset: newer than any of these series'."""
+        out, pkey = BatchOutput(), partition_key(partition)
+        pstate: PartitionState | None = get(pkey)
+        wm = None if pstate is None else pstate.clock.watermark
+        if pstate is None or wm is None:
+            return out
+        res, agg, dues, swept = self.resident(partition), self.aggregation, [], []
+        for sid in names:  # (a row learns the same either way: bank_rows.learn_due)
+            st: SeriesState | None = get(series_key(sid))
+            if st is None or st.buckets.due_at > wm or (agg and agg.grouping.reserved(sid)):
+                continue
+            closed = st.buckets.close_due(wm)
+            dues.append(collect(st, closed, out, res, self.history, self.holidays))
+            out.closed += len(closed)
+            swept.append(st)
+        if swept:
+            learn_closed(res, dues, out, pstate.activity, swept, self.path_provider,
+                         self.horizon)
+            for st in swept:
+                out.states[series_key(st.series)] = st
+                out.writes.append(self.series_write(st, pstate.position, True, res))
+            out.states[pkey] = pstate  # put last again: never flushed ahead of its series
+        return out
 
     def forecast_of(self, st: SeriesState, res: Resident | None = None) -> Forecast | None:
         """The forecast of ``st``'s model (recomputed from its row: it is not pickled)."""
@@ -290,11 +293,8 @@ class Processor:
             res.forecasts([st], self.horizon)
         return st.forecast
 
-    def series_write(self, st: SeriesState, version: int, closed: bool) -> SeriesWrite:
+    def series_write(self, st: SeriesState, version: int, closed: bool,
+                     res: Resident | None = None) -> SeriesWrite:
         """The live part always; the forecast part (actuals + forecast) when it changed."""
-        return self._write(st, version, closed, None)
-
-    def _write(self, st: SeriesState, version: int, closed: bool,
-               res: Resident | None) -> SeriesWrite:
         f = self.forecast_of(st, res) if closed and st.origin is not None else None
         return series_write(st, version, closed, f, self.width)

@@ -7,6 +7,8 @@ session at existing servers instead. ``unique_topics`` gives each test its own t
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 import os
 import pickle
@@ -192,6 +194,7 @@ class Pipeline:
         from confluent_kafka import Consumer, TopicPartition
 
         from stream.processor import Message, Processor
+        from stream.sweep import Sweeper
 
         topic = self.settings.events_topic
         proc = Processor.from_settings(self.settings, lambda states: None,  # torch, no model
@@ -201,6 +204,7 @@ class Pipeline:
                              "enable.auto.commit": False})
         store: dict = {}
         last: dict[str, dict] = {}
+        sweeper = Sweeper(proc)
         try:
             for p in range(self.settings.partitions):
                 low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
@@ -210,8 +214,12 @@ class Pipeline:
                     m = consumer.poll(10)
                     assert m is not None and m.error() is None, m and m.error()
                     batch.append(Message(m.offset(), m.timestamp()[1] / 1000.0, m.value() or b""))
-                for i in range(0, len(batch), 4096):
-                    out = proc.process(p, batch[i:i + 4096], store.get)
+                outs = (proc.process(p, batch[i:i + 4096], store.get)
+                        for i in range(0, len(batch), 4096))
+                # then the eager close of the quiet series (the worker's as it goes: the
+                # forecasts are the same, stream.sweep)
+                sweeps = iter(functools.partial(sweeper.step, p, store.get, store.keys), None)
+                for out in itertools.chain(outs, sweeps):
                     store.update({k: pickle.loads(pickle.dumps(v))  # through the changelog
                                   for k, v in out.states.items()})
                     last.update({w.series: json.loads(dumps(w.forecast)) for w in out.writes

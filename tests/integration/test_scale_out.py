@@ -48,6 +48,14 @@ def _counts(pipeline, truth: dict[str, int]) -> dict[str, int]:
     return out
 
 
+def _swept(pipeline, since: float) -> bool:
+    """Every live worker reported, after ``since``, no partition with a sweep to do."""
+    live = {default_worker_name(w.pid) for w in pipeline.workers if w.poll() is None}
+    figures = read_workers(pipeline.redis, time.time())
+    return live <= set(figures) and all(
+        float(figures[n]["updated_at"]) > since and figures[n]["sweeping"] == "0" for n in live)
+
+
 def _share_counted(pipeline, truth: dict[str, int]) -> float:
     got = _counts(pipeline, truth)
     return sum(min(got[s], n) for s, n in truth.items()) / sum(truth.values())
@@ -103,7 +111,10 @@ def test_workers_share_partitions_through_kill_stop_and_join(pipeline, retail_cs
     assert report["total"]["accepted"] == EVENTS and report["total"]["rejected"] == 0
     assert _counts(pipeline, truth) == truth
 
-    # every series' forecast is the one a single worker computes from the same events
+    # every series' forecast is the one a single worker computes from the same events, once
+    # the workers' eager close has closed the quiet series' last buckets too
+    since = time.time()
+    pipeline.wait_for(lambda: _swept(pipeline, since), 120, "every partition swept")
     reference = pipeline.reference_forecasts()
     got = pipeline.forecasts(sorted(truth))
     # (not the version a part was written at: a worker republishes every series it holds at

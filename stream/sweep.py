@@ -1,0 +1,127 @@
+"""The eager close: once a partition's watermark makes a bucket due, every series of the
+partition closes it, quiet ones included, a chunk at a time.
+
+The processor closes a series' buckets when the watermark passes them and the series has an
+open bucket (its events put it on the partition's due heap). A series that sold nothing
+since its last close has no open bucket: without this, its zeros would wait for its next
+event, and its forecast would stay dated from its last sale. :class:`Sweeper` makes one pass
+over the partition's series for each newly due bucket and hands them to
+:meth:`stream.processor.Processor.sweep` in chunks sized to take about ``budget`` seconds
+each, so that the event loop (Kafka heartbeats, the next batch) never waits long, whatever
+the number of series. A row learns the same whether its buckets close in a pass or when its
+next event comes (:func:`stream.bank_rows.learn_due`), so a pass cut short by a crash or a
+rebalance changes no forecast: the series close later, to the same values.
+
+The worker runs the chunks between batches (:mod:`stream.agents`), so they are applied, sent
+and flushed like a batch; its ops figure ``sweep_pending`` counts the series a pass has
+still to look at.
+
+>>> home = partition_for("A", 4)
+>>> series_of(["s:A", "p:0", "total"], home, 4), series_of(["s:A"], (home + 1) % 4, 4)
+(['A'], [])
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from stream.bucketing import bucket_start
+from stream.partitioning import partition_for
+from stream.processor import BatchOutput, Processor
+from stream.series_state import PartitionState, partition_key
+
+__all__ = ["Sweeper", "series_of"]
+
+#: target seconds of one chunk (the issue's budget for a stall of the event loop is 50 ms)
+BUDGET = 0.03
+FIRST_CHUNK = 128  # series in the first chunk, before any has been timed
+MIN_CHUNK, MAX_CHUNK = 8, 8192
+
+
+def series_of(keys: Iterable[str], partition: int, partitions: int) -> list[str]:
+    """The series whose state keys (``s:<series>``) are among ``keys`` and that live on
+    ``partition`` of ``partitions``."""
+    return [k[2:] for k in keys
+            if k.startswith("s:") and partition_for(k[2:], partitions) == partition]
+
+
+@dataclass
+class _Pass:
+    until: int  # the end of the last bucket it closes
+    todo: list[str]  # series still to look at, the next one last
+
+
+class Sweeper:
+    """The passes of one worker's partitions, and how many series a chunk takes."""
+
+    def __init__(self, processor: Processor, budget: float = BUDGET) -> None:
+        self.processor, self.budget = processor, budget
+        self.chunk = FIRST_CHUNK
+        self.passes: dict[int, _Pass] = {}
+        self.swept = 0  # series that a chunk closed buckets of, ever
+
+    def due_until(self, partition: int, get: Callable[[str], Any]) -> int | None:
+        """The end of the partition's last due bucket (None: it has no watermark yet)."""
+        pstate: PartitionState | None = get(partition_key(partition))
+        wm = None if pstate is None else pstate.clock.watermark
+        if wm is None:
+            return None
+        width = self.processor.width
+        return bucket_start(wm - self.processor.lateness - width, width) + width
+
+    def has_work(self, partition: int, get: Callable[[str], Any]) -> bool:
+        until = self.due_until(partition, get)
+        if until is None or self.processor.partitions is None:
+            return False
+        p = self.passes.get(partition)
+        return p is None or p.until < until or bool(p.todo)
+
+    def pending(self) -> int:
+        """Series the current passes have still to look at."""
+        return sum(len(p.todo) for p in self.passes.values())
+
+    def step(self, partition: int, get: Callable[[str], Any],
+             keys: Callable[[], Iterable[str]]) -> BatchOutput | None:
+        """Sweep the next chunk of ``partition``'s series (``keys``: every state key the
+        worker holds, read when a pass starts); None when its pass is over."""
+        n_parts = self.processor.partitions
+        until = self.due_until(partition, get)
+        if until is None or n_parts is None:
+            return None
+        p = self.passes.get(partition)
+        if p is None or p.until < until:  # a bucket fell due: every series again
+            p = self.passes[partition] = _Pass(until, sorted(series_of(keys(), partition,
+                                                                       n_parts), reverse=True))
+        if not p.todo:
+            return None
+        names = p.todo[-self.chunk:][::-1]
+        del p.todo[-self.chunk:]
+        started = time.perf_counter()
+        out = self.processor.sweep(partition, names, get)
+        took = time.perf_counter() - started
+        if took > 0:  # towards the budget, halfway in one step (a chunk's cost varies)
+            target = self.chunk * self.budget / took
+            self.chunk = int(min(MAX_CHUNK, max(MIN_CHUNK, (self.chunk * target) ** 0.5)))
+        self.swept += len(out.writes)
+        return out
+
+    async def run(self, turn: Callable[[], bool], owned: Callable[[], Iterable[int]],
+                  get: Callable[[str], Any], keys: Callable[[], Iterable[str]],
+                  emit: Callable[[list[tuple[int, BatchOutput]]], Awaitable[None]]) -> None:
+        """Chunks of every ``owned`` partition's pass, each handed to ``emit`` (which sends
+        and stores it as a batch), while ``turn()`` (no batch is waiting) and work is left."""
+        while turn():
+            outs = [(p, out) for p in sorted(owned())
+                    if (out := self.step(p, get, keys)) is not None]
+            if not outs:
+                return
+            await emit(outs)
+            await asyncio.sleep(0)  # Kafka's heartbeats; a batch that came meanwhile
+
+    def forget(self) -> None:
+        """On a rebalance: the passes start again once partitions are assigned."""
+        self.passes.clear()

@@ -1,0 +1,160 @@
+"""The eager close: quiet series close their due buckets in chunks, and learn what their
+next event would have made them learn."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import pickle
+import random
+
+import numpy as np
+import pytest
+
+from contracts.events import SaleEvent
+from contracts.wire import dumps
+from stream.commits import BatchGate
+from stream.processor import BatchOutput, Message, Processor
+from stream.sweep import Sweeper
+
+DAY = 86400
+T0 = 1_300_000_000 - 1_300_000_000 % DAY
+
+
+def _messages(days: int, seed: int = 0) -> list[Message]:
+    """16 series of one partition: busy ones, intermittent ones, and two that fall silent
+    (one for good from day 20, one for 9 days from day 30)."""
+    rng = random.Random(seed)
+    rates = [rng.choice([0.3, 1.0, 4.0, 12.0]) for _ in range(16)]
+    msgs: list[Message] = []
+    for day in range(days):
+        for s, rate in enumerate(rates):
+            if (s == 0 and day >= 20) or (s == 1 and 30 <= day < 39):
+                continue
+            qty = int(np.random.default_rng(seed * 9973 + day * 31 + s).poisson(rate))
+            if qty:
+                ts = T0 + day * DAY + rng.randrange(DAY - 60)
+                msgs.append(Message(len(msgs), ts,
+                                    SaleEvent(f"S{s:02d}", ts, qty, 1.5).to_json()))
+    msgs.sort(key=lambda m: json.loads(m.value)["ts"])
+    return [Message(i, m.timestamp, m.value) for i, m in enumerate(msgs)]
+
+
+def _apply(store: dict, out: BatchOutput) -> None:
+    store.update({k: pickle.loads(pickle.dumps(v)) for k, v in out.states.items()})
+
+
+def _sweep_all(sweeper: Sweeper, store: dict) -> list[BatchOutput]:
+    outs = []
+    while (out := sweeper.step(0, store.get, lambda: list(store))) is not None:
+        _apply(store, out)
+        outs.append(out)
+    return outs
+
+
+def _view(store: dict) -> dict[str, tuple]:
+    """What a series publishes: its closed values, origin, forecast, mover and alerts."""
+    proc = Processor("t")
+    return {k: (list(st.history), st.origin, json.loads(dumps(proc.forecast_of(
+                pickle.loads(pickle.dumps(st))).to_dict())), st.mover, st.alerts)
+            for k, st in store.items() if k.startswith("s:")}
+
+
+def _near(a: object, b: object) -> bool:
+    """Equal, floats to 1e-9 (numpy's vectorised ``expm1`` may round an ulp apart)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_near(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_near(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) and isinstance(b, float):
+        return a == pytest.approx(b, rel=1e-9, abs=1e-9)
+    return a == b
+
+
+def test_a_quiet_series_closes_its_zeros_and_is_dated_like_the_others() -> None:
+    proc = Processor("t", partitions=1, event_time="replay")
+    store: dict = {}
+    msgs = _messages(28)
+    for i in range(0, len(msgs), 50):
+        _apply(store, proc.process(0, msgs[i:i + 50], store.get))
+    quiet, busy = store["s:S00"], store["s:S03"]
+    assert quiet.origin == T0 + 20 * DAY < busy.origin  # silent from day 20: not closed since
+    outs = _sweep_all(Sweeper(proc), store)
+    quiet = store["s:S00"]
+    assert quiet.origin == busy.origin
+    assert list(quiet.history)[-(busy.origin - T0 - 20 * DAY) // DAY:] == [0.0] * (
+        (busy.origin - T0 - 20 * DAY) // DAY)
+    writes = {w.series: w for out in outs for w in out.writes}
+    position = store["p:0"].position
+    assert writes["S00"].version == position > max(quiet.positions.values())
+    assert writes["S00"].forecast["forecast"]["t"][0] == busy.origin
+    assert "S03" not in writes  # nothing of it was due: its events closed it already
+
+
+def test_rows_learn_the_same_whether_a_sweep_closes_their_zeros_or_their_next_event() -> None:
+    """The eager worker sweeps after every batch; the lazy one only once, at the end (its
+    quiet series close many buckets at once when touched). Both publish the same."""
+    msgs = _messages(60, seed=3)
+    eager, lazy = (Processor("t", partitions=1, event_time="replay") for _ in range(2))
+    sweeper = Sweeper(eager, budget=1e-6)  # the smallest chunks: many steps per pass
+    stores: tuple[dict, dict] = ({}, {})
+    swept = 0
+    for i in range(0, len(msgs), 37):
+        _apply(stores[0], eager.process(0, msgs[i:i + 37], stores[0].get))
+        swept += sum(out.closed for out in _sweep_all(sweeper, stores[0]))
+        _apply(stores[1], lazy.process(0, msgs[i:i + 37], stores[1].get))
+    _sweep_all(Sweeper(lazy), stores[1])
+    print("buckets the sweeps closed:", swept)
+    assert swept > 40  # the sweeps did close buckets along the way, in small chunks
+    assert sweeper.chunk == 8 and sweeper.pending() == 0
+    eager_view, lazy_view = _view(stores[0]), _view(stores[1])
+    assert eager_view.keys() == lazy_view.keys()
+    for key, got in eager_view.items():
+        assert got[:2] == lazy_view[key][:2], key
+        assert _near(got[2], lazy_view[key][2]), key
+        assert got[3:] == lazy_view[key][3:], key
+
+
+def test_a_pass_starts_when_a_bucket_falls_due_and_ends_when_every_series_was_seen() -> None:
+    proc = Processor("t", partitions=1, event_time="replay")
+    sweeper = Sweeper(proc)
+    store: dict = {}
+    assert not sweeper.has_work(0, store.get)  # no watermark yet
+    msgs = _messages(10)
+    _apply(store, proc.process(0, msgs, store.get))
+    assert sweeper.has_work(0, store.get)
+    _sweep_all(sweeper, store)
+    assert not sweeper.has_work(0, store.get) and sweeper.pending() == 0
+    later = [m for m in _messages(12) if json.loads(m.value)["ts"] >= T0 + 10 * DAY]
+    _apply(store, proc.process(0, [Message(len(msgs) + i, m.timestamp, m.value)
+                                    for i, m in enumerate(later)], store.get))
+    assert sweeper.has_work(0, store.get)  # day 10 fell due
+    sweeper.forget()
+    assert sweeper.has_work(0, store.get)
+    assert Sweeper(Processor("t")).step(0, store.get, lambda: list(store)) is None  # no
+    # partition count: which series live on the partition is unknown
+
+
+def test_the_gate_runs_a_batch_after_the_sweep_before_it_and_the_sweep_sees_it_waits() -> None:
+    async def main() -> list[str]:
+        gate, seen = BatchGate(), []
+
+        async def sweep() -> None:
+            while gate.latest():
+                seen.append("chunk")
+                await asyncio.sleep(0)
+            seen.append("sweep stops")
+
+        async def batch() -> None:
+            seen.append("batch")
+
+        first = gate.run(sweep())
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        second = gate.run(batch())
+        await second
+        assert first.done() and gate.idle()
+        return seen
+
+    seen = asyncio.run(main())
+    assert seen[-2:] == ["sweep stops", "batch"] and "chunk" in seen
