@@ -32,14 +32,15 @@ from typing import Any
 from stream.bucketing import bucket_start
 from stream.partitioning import partition_for
 from stream.processor import BatchOutput, Processor
-from stream.series_state import PartitionState, partition_key
+from stream.series_state import PartitionState, SeriesState, partition_key, series_key
 
 __all__ = ["Sweeper", "series_of"]
 
 #: target seconds of one chunk (the issue's budget for a stall of the event loop is 50 ms)
 BUDGET = 0.03
 FIRST_CHUNK = 128  # series in the first chunk, before any has been timed
-MIN_CHUNK, MAX_CHUNK = 8, 8192
+MIN_CHUNK, MAX_CHUNK = 8, 8192  # series that close in one chunk
+SCAN = 2048  # series one step looks at, at most (most may have nothing due)
 
 
 def series_of(keys: Iterable[str], partition: int, partitions: int) -> list[str]:
@@ -64,10 +65,13 @@ class Sweeper:
         self.passes: dict[int, _Pass] = {}
         self.swept = 0  # series that a chunk closed buckets of, ever
 
+    def _watermark(self, partition: int, get: Callable[[str], Any]) -> float | None:
+        pstate: PartitionState | None = get(partition_key(partition))
+        return None if pstate is None else pstate.clock.watermark
+
     def due_until(self, partition: int, get: Callable[[str], Any]) -> int | None:
         """The end of the partition's last due bucket (None: it has no watermark yet)."""
-        pstate: PartitionState | None = get(partition_key(partition))
-        wm = None if pstate is None else pstate.clock.watermark
+        wm = self._watermark(partition, get)
         if wm is None:
             return None
         width = self.processor.width
@@ -86,8 +90,9 @@ class Sweeper:
 
     def step(self, partition: int, get: Callable[[str], Any],
              keys: Callable[[], Iterable[str]]) -> BatchOutput | None:
-        """Sweep the next chunk of ``partition``'s series (``keys``: every state key the
-        worker holds, read when a pass starts); None when its pass is over."""
+        """Close the due buckets of the next chunk of ``partition``'s series that have some
+        (``keys``: every state key the worker holds, read when a pass starts); None when
+        its pass is over."""
         n_parts = self.processor.partitions
         until = self.due_until(partition, get)
         if until is None or n_parts is None:
@@ -98,8 +103,17 @@ class Sweeper:
                                                                        n_parts), reverse=True))
         if not p.todo:
             return None
-        names = p.todo[-self.chunk:][::-1]
-        del p.todo[-self.chunk:]
+        wm = self._watermark(partition, get)
+        assert wm is not None
+        names: list[str] = []  # up to a chunk of series with a due bucket, looked for among
+        for _ in range(min(SCAN, len(p.todo))):  # at most SCAN (the first look unpickles)
+            st: SeriesState | None = get(series_key(sid := p.todo.pop()))
+            if st is not None and st.buckets.due_at <= wm:
+                names.append(sid)
+                if len(names) == self.chunk:
+                    break
+        if not names:
+            return BatchOutput()
         started = time.perf_counter()
         out = self.processor.sweep(partition, names, get)
         took = time.perf_counter() - started
@@ -119,7 +133,8 @@ class Sweeper:
                     if (out := self.step(p, get, keys)) is not None]
             if not outs:
                 return
-            await emit(outs)
+            if busy := [(p, out) for p, out in outs if out.writes]:
+                await emit(busy)
             await asyncio.sleep(0)  # Kafka's heartbeats; a batch that came meanwhile
 
     def forget(self) -> None:
