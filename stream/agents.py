@@ -231,8 +231,8 @@ def build_worker(
 
     @app.timer(SWEEP_EVERY)
     async def start_sweep() -> None:
-        if gate.idle() and not app.rebalancing and any(
-                sweeper.has_work(p, store.get) for p in owned()):
+        # queued behind the batch in flight, if any: under load too, a chunk every tick
+        if not app.rebalancing and any(sweeper.has_work(p, store.get) for p in owned()):
             await gate.run(guarded(sweeper.run(lambda: gate.latest() and not app.rebalancing,
                                                owned, store.get, store.keys, emit)))
 

@@ -12,7 +12,7 @@ every series that has one): each bucket is scored against its row's one-step for
 just before it (a quiet series that closes several buckets at once scores each as if it had
 closed on its own), movers and alerts come out in the per-object processor's order. So a
 row learns the same whether its buckets close one at a time (the sweep of
-:meth:`stream.processor.Processor.sweep`) or together when the series is next touched.
+:mod:`stream.sweep`) or together when the series is next touched.
 """
 
 from __future__ import annotations

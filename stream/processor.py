@@ -15,13 +15,13 @@ the partition clock and move it -> collect every bucket the watermark made due. 
 the batch the partition's :class:`~models.bank.ForecasterBank` learns them, one bank call per
 round over every series (:mod:`stream.bank_rows`), and forecasts h=1..H. Event time, exactly-once
 effects and shop-wide events (:class:`~models.activity.ActivityMonitor`): the README and
-docs/architecture.md. A silent series closes its buckets in :meth:`Processor.sweep`.
+docs/architecture.md. A silent series closes its buckets in :func:`stream.sweep.close_due`.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from config import Settings
@@ -54,6 +54,7 @@ __all__ = ["Message", "SeriesState", "PartitionState", "BatchOutput", "Processor
            "PathProvider", "series_key", "partition_key"]
 
 DAY = 86400
+MAX_CLOSES = 512  # the worker's cap on the series one batch closes (Processor.max_closes)
 
 
 class Processor:
@@ -64,7 +65,7 @@ class Processor:
                  holidays: bool = False, path_provider: PathProvider | None = None,
                  partitions: int | None = None, event_time: str = "live",
                  max_skew: float = 300.0, max_ahead: float = 30 * DAY,
-                 aggregates: Grouping | None = None) -> None:
+                 aggregates: Grouping | None = None, max_closes: int | None = None) -> None:
         if event_time not in ("live", "replay"):
             raise ValueError(f"event_time must be 'live' or 'replay', got {event_time!r}")
         if max_skew < 0 or max_ahead <= 0:
@@ -80,6 +81,9 @@ class Processor:
         self.lstm, self.holidays = lstm or path_provider is not None, holidays
         self.path_provider = path_provider
         self.banks: dict[int, Resident] = {}  # partition -> its resident bank
+        # series one batch closes at most; the rest close in the next batches or the sweep's
+        # chunks (stream.sweep): a day boundary never makes one long batch
+        self.max_closes, self._closes_left = max_closes, max_closes
         self._scratch: Resident | None = None  # forecasts of states no partition holds
         self.aggregation = None if aggregates is None or partitions is None else Aggregation(
             aggregates, partitions, width, lateness, horizon)
@@ -92,7 +96,7 @@ class Processor:
                    holidays=settings.bucket_seconds == DAY, path_provider=path_provider,
                    partitions=partitions, event_time=settings.event_time,
                    max_skew=settings.max_skew_seconds, max_ahead=settings.max_ahead_seconds,
-                   aggregates=grouping_of(settings))
+                   aggregates=grouping_of(settings), max_closes=MAX_CLOSES)
 
     def new_series(self, series: str) -> SeriesState:
         # the bucketing keeps no history: SeriesState.history is the compact copy
@@ -109,7 +113,7 @@ class Processor:
 
     def process(self, partition: int, messages: list[Message],
                 get: Callable[[str], Any]) -> BatchOutput:
-        out = BatchOutput()
+        out, self._closes_left = BatchOutput(), self.max_closes
         pkey = partition_key(partition)
         pstate: PartitionState = get(pkey) or PartitionState(PartitionClock(
             max_future_seconds=self.max_ahead, min_series=1 if self.live else CLOCK_MIN_SERIES))
@@ -240,7 +244,7 @@ class Processor:
         if pstate.activity is not None:  # judged before the buckets of its series close
             out.alerts.extend(pstate.activity.judge(wm - self.lateness))
         due = pstate.due
-        while due and due[0][0] <= wm:
+        while due and due[0][0] <= wm and self._closes_left != 0:
             _, sid = heapq.heappop(due)
             pstate.queued.discard(sid)
             st = load(sid)
@@ -248,38 +252,11 @@ class Processor:
             if closed:
                 dues.append(collect(st, closed, out, res, self.history, self.holidays))
                 out.closed += len(closed)
+                self._closes_left = None if self._closes_left is None else self._closes_left - 1
                 version[sid] = offset
                 changed.add(sid)
             if st.buckets.open:  # still has open buckets: it falls due again later
                 pstate.schedule(sid, st.buckets.due_at)
-
-    def sweep(self, partition: int, names: Iterable[str],
-              get: Callable[[str], Any]) -> BatchOutput:
-        """Close each of ``names``' buckets that the watermark made due, as its next event
-        would (a quiet series learns its zeros now; :mod:`stream.sweep`). The writes carry
-        the partition's last observed offset: newer than any of these series'."""
-        out, pkey = BatchOutput(), partition_key(partition)
-        pstate: PartitionState | None = get(pkey)
-        wm = None if pstate is None else pstate.clock.watermark
-        if pstate is None or wm is None:
-            return out
-        res, agg, dues, swept = self.resident(partition), self.aggregation, [], []
-        for sid in names:  # (a row learns the same either way: bank_rows.learn_due)
-            st: SeriesState | None = get(series_key(sid))
-            if st is None or st.buckets.due_at > wm or (agg and agg.grouping.reserved(sid)):
-                continue
-            closed = st.buckets.close_due(wm)
-            dues.append(collect(st, closed, out, res, self.history, self.holidays))
-            out.closed += len(closed)
-            swept.append(st)
-        if swept:
-            learn_closed(res, dues, out, pstate.activity, swept, self.path_provider,
-                         self.horizon)
-            for st in swept:
-                out.states[series_key(st.series)] = st
-                out.writes.append(self.series_write(st, pstate.position, True, res))
-            out.states[pkey] = pstate  # put last again: never flushed ahead of its series
-        return out
 
     def forecast_of(self, st: SeriesState, res: Resident | None = None) -> Forecast | None:
         """The forecast of ``st``'s model (recomputed from its row: it is not pickled)."""

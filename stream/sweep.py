@@ -6,7 +6,7 @@ open bucket (its events put it on the partition's due heap). A series that sold 
 since its last close has no open bucket: without this, its zeros would wait for its next
 event, and its forecast would stay dated from its last sale. :class:`Sweeper` makes one pass
 over the partition's series for each newly due bucket and hands them to
-:meth:`stream.processor.Processor.sweep` in chunks sized to take about ``budget`` seconds
+:func:`close_due` in chunks sized to take about ``budget`` seconds
 each, so that the event loop (Kafka heartbeats, the next batch) never waits long, whatever
 the number of series. A row learns the same whether its buckets close in a pass or when its
 next event comes (:func:`stream.bank_rows.learn_due`), so a pass cut short by a crash or a
@@ -29,12 +29,13 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from stream.bank_rows import collect, learn_closed
 from stream.bucketing import bucket_start
 from stream.partitioning import partition_for
 from stream.processor import BatchOutput, Processor
 from stream.series_state import PartitionState, SeriesState, partition_key, series_key
 
-__all__ = ["Sweeper", "series_of"]
+__all__ = ["Sweeper", "close_due", "series_of"]
 
 #: target seconds of one chunk (the issue's budget for a stall of the event loop is 50 ms)
 BUDGET = 0.03
@@ -48,6 +49,35 @@ def series_of(keys: Iterable[str], partition: int, partitions: int) -> list[str]
     ``partition`` of ``partitions``."""
     return [k[2:] for k in keys
             if k.startswith("s:") and partition_for(k[2:], partitions) == partition]
+
+
+def close_due(proc: Processor, partition: int, names: Iterable[str],
+              get: Callable[[str], Any]) -> BatchOutput:
+    """Close each of ``names``' buckets that ``partition``'s watermark made due, as its next
+    event would (a quiet series learns its zeros now). The writes carry the partition's last
+    observed offset: newer than any of these series'."""
+    out, pkey = BatchOutput(), partition_key(partition)
+    pstate: PartitionState | None = get(pkey)
+    wm = None if pstate is None else pstate.clock.watermark
+    if pstate is None or wm is None:
+        return out
+    res, agg = proc.resident(partition), proc.aggregation
+    dues, swept = [], []
+    for sid in names:  # (a row learns the same either way: bank_rows.learn_due)
+        st: SeriesState | None = get(series_key(sid))
+        if st is None or st.buckets.due_at > wm or (agg and agg.grouping.reserved(sid)):
+            continue
+        closed = st.buckets.close_due(wm)
+        dues.append(collect(st, closed, out, res, proc.history, proc.holidays))
+        out.closed += len(closed)
+        swept.append(st)
+    if swept:
+        learn_closed(res, dues, out, pstate.activity, swept, proc.path_provider, proc.horizon)
+        for st in swept:
+            out.states[series_key(st.series)] = st
+            out.writes.append(proc.series_write(st, pstate.position, True, res))
+        out.states[pkey] = pstate  # put last again: never flushed ahead of its series
+    return out
 
 
 @dataclass
@@ -64,6 +94,7 @@ class Sweeper:
         self.chunk = FIRST_CHUNK
         self.passes: dict[int, _Pass] = {}
         self.swept = 0  # series that a chunk closed buckets of, ever
+        self._turn = 0  # the partition whose chunk comes next (or the next one above it)
 
     def _watermark(self, partition: int, get: Callable[[str], Any]) -> float | None:
         pstate: PartitionState | None = get(partition_key(partition))
@@ -115,7 +146,7 @@ class Sweeper:
         if not names:
             return BatchOutput()
         started = time.perf_counter()
-        out = self.processor.sweep(partition, names, get)
+        out = close_due(self.processor, partition, names, get)
         took = time.perf_counter() - started
         if took > 0:  # towards the budget, halfway in one step (a chunk's cost varies)
             target = self.chunk * self.budget / took
@@ -127,15 +158,20 @@ class Sweeper:
                   get: Callable[[str], Any], keys: Callable[[], Iterable[str]],
                   emit: Callable[[list[tuple[int, BatchOutput]]], Awaitable[None]]) -> None:
         """Chunks of every ``owned`` partition's pass, each handed to ``emit`` (which sends
-        and stores it as a batch), while ``turn()`` (no batch is waiting) and work is left."""
-        while turn():
-            outs = [(p, out) for p in sorted(owned())
-                    if (out := self.step(p, get, keys)) is not None]
-            if not outs:
+        and stores it as a batch): one, then more while ``turn()`` (no batch is waiting) and
+        work is left. (One at least: under load a batch is always waiting.)"""
+        while True:
+            parts = sorted(owned(), key=lambda p: (p < self._turn, p))  # a partition a step
+            out = next(((p, o) for p in parts if (o := self.step(p, get, keys)) is not None),
+                       None)
+            if out is None:
                 return
-            if busy := [(p, out) for p, out in outs if out.writes]:
-                await emit(busy)
+            self._turn = out[0] + 1
+            if out[1].writes:
+                await emit([out])
             await asyncio.sleep(0)  # Kafka's heartbeats; a batch that came meanwhile
+            if not turn():
+                return
 
     def forget(self) -> None:
         """On a rebalance: the passes start again once partitions are assigned."""

@@ -14,6 +14,7 @@ import pytest
 from contracts.events import SaleEvent
 from contracts.wire import dumps
 from stream.commits import BatchGate
+from stream.partitioning import partition_for
 from stream.processor import BatchOutput, Message, Processor
 from stream.sweep import Sweeper
 
@@ -158,3 +159,49 @@ def test_the_gate_runs_a_batch_after_the_sweep_before_it_and_the_sweep_sees_it_w
 
     seen = asyncio.run(main())
     assert seen[-2:] == ["sweep stops", "batch"] and "chunk" in seen
+
+
+def test_a_capped_batch_closes_few_series_and_the_sweep_the_rest_to_the_same_forecasts() -> None:
+    msgs = _messages(40, seed=5)
+    capped = Processor("t", partitions=1, event_time="replay", max_closes=3)
+    free = Processor("t", partitions=1, event_time="replay")
+    stores: tuple[dict, dict] = ({}, {})
+    most = 0
+    for i in range(0, len(msgs), 200):
+        out = capped.process(0, msgs[i:i + 200], stores[0].get)
+        most = max(most, len({sid for sid, _ in out.buckets}))
+        _apply(stores[0], out)
+        _apply(stores[1], free.process(0, msgs[i:i + 200], stores[1].get))
+    assert most == 3  # a day boundary would close up to 16 in one batch
+    _sweep_all(Sweeper(capped), stores[0])
+    _sweep_all(Sweeper(free), stores[1])
+    capped_view, free_view = _view(stores[0]), _view(stores[1])
+    assert capped_view.keys() == free_view.keys()
+    for key, got in capped_view.items():
+        assert got[:2] == free_view[key][:2] and _near(got[2], free_view[key][2]), key
+        assert got[3:] == free_view[key][3:], key
+
+
+def test_run_takes_one_partition_a_step_in_turn_and_at_least_one_step() -> None:
+    proc = Processor("t", partitions=2, event_time="replay")
+    store: dict = {}
+    by_part: dict[int, list[Message]] = {0: [], 1: []}
+    for m in _messages(40):
+        by_part[partition_for(json.loads(m.value)["series"], 2)].append(m)
+    for p, msgs in by_part.items():
+        _apply(store, proc.process(p, [Message(i, m.timestamp, m.value)
+                                       for i, m in enumerate(msgs)], store.get))
+    sweeper = Sweeper(proc, budget=1e-6)
+    sweeper.chunk = 1  # then 8 (the least): several steps per partition
+    emitted: list[int] = []
+
+    async def emit(outs: list[tuple[int, BatchOutput]]) -> None:
+        assert len(outs) == 1
+        emitted.append(outs[0][0])
+        _apply(store, outs[0][1])
+
+    asyncio.run(sweeper.run(lambda: False, lambda: {0, 1}, store.get, store.keys, emit))
+    assert len(emitted) == 1  # a batch is waiting: one step, then the batch
+    asyncio.run(sweeper.run(lambda: True, lambda: {0, 1}, store.get, store.keys, emit))
+    assert len(emitted) >= 3 and emitted[0] != emitted[1] and sweeper.pending() == 0
+    assert not any(sweeper.has_work(p, store.get) for p in (0, 1))
