@@ -6,8 +6,10 @@ In one run, against the local Kafka and Redis:
    workers; events/s from the first to the last event the group took, and how the machine's
    CPU time was split between the workers, the broker, Redis and the rest (this machine's
    cores are shared by all of them, so a second worker competes with the broker);
-2. **rebalance**: one worker holds ``S`` series (every series with one closed bucket, so one
-   model row each) on 4 partitions; a second worker joins and recovers half of the partitions
+2. **rebalance**: one worker holds ``S`` series (every series with two closed buckets, so one
+   model row each; the longest its event loop was held up at a time while it took the events
+   and closed the buckets, the day close of every series included: its ``loop_stall_max_ms``)
+   on 4 partitions; a second worker joins and recovers half of the partitions
    from the changelog. The figure is the joining worker's rebalance, from its join until it
    serves its partitions (the worker's own :class:`~stream.membership.Membership` clock), and
    the existing worker's;
@@ -172,6 +174,10 @@ def rebalance(base: Group, n_series: int, standby: int) -> Rebalance:
     try:
         first = g.start()
         g.wait(f"{2 * n_series:,} events", lambda: g.events() >= 2 * n_series, 1200)
+        since = time.time()  # then every series has closed its first two days
+        g.wait("the day close", lambda: float(g.figures(first).get("updated_at", 0)) > since
+               and g.figures(first).get("sweeping") == "0", 600)
+        stall_ms = float(g.figures(first).get("loop_stall_max_ms", "nan"))
         second = g.start()
         g.wait("the rebalance", lambda: g.held(second) and g.serving_all()
                and int(g.figures(first).get("rebalances", 0)) >= 2, 600)
@@ -195,7 +201,7 @@ def rebalance(base: Group, n_series: int, standby: int) -> Rebalance:
         restart_s = float(g.figures(third)["last_rebalance_at"]) - started_at
         return Rebalance(n_series, standby, join_s, existing_s,
                          float(f["last_rebalance_at"]) - killed_at, float(f["last_rebalance_s"]),
-                         rss_mb, restart_s)
+                         rss_mb, restart_s, stall_ms)
     finally:
         g.close()
 

@@ -35,6 +35,7 @@ class Rebalance:
     failover_rebalance_s: float  # of which the survivor's rebalance itself
     rss_mb: float  # the survivor's RSS, holding every series
     restart_s: float  # survivor stopped (SIGTERM), a new worker started: start to serving all
+    stall_ms: float = float("nan")  # the first worker's longest loop stall, day close included
 
 
 def report(console: Console, runs: list[Throughput], rebalances: list[Rebalance],
@@ -50,18 +51,21 @@ def report(console: Console, runs: list[Throughput], rebalances: list[Rebalance]
     console.print(table)
     table = _table(f"rebalance and failover ({REBALANCE_PARTITIONS} partitions)", "series",
                    "per partition", "standby", "join: serving after s", "existing worker s",
-                   "failover s", "of which rebalance s", "RSS MiB", "restart s")
+                   "failover s", "of which rebalance s", "RSS MiB", "restart s",
+                   "longest stall ms")
     for b in rebalances:
         table.add_row(f"{b.series:,}", f"{b.series // REBALANCE_PARTITIONS:,}", str(b.standby),
                       f"{b.join_s:.2f}", f"{b.existing_s:.2f}", f"{b.failover_s:.2f}",
                       f"{b.failover_rebalance_s:.2f}", f"{b.rss_mb:,.0f}",
-                      f"{b.restart_s:.2f}")
+                      f"{b.restart_s:.2f}", f"{b.stall_ms:,.0f}")
     console.print(table)
     console.print("target: a partition with 25k series serving again within 10 s of the "
                   "rebalance; failover includes the broker's session timeout "
                   "(SALESCAST worker: 10 s). RSS: the survivor's, holding every series; "
                   "restart: the survivor stopped (SIGTERM) and a new worker started, from its "
                   "start (interpreter and imports included) to serving every partition. "
+                  "Longest stall: the first worker's event loop, held up at a time while it "
+                  "took the events and closed every series' first days (target 50 ms). "
                   f"Worker logs: {logs}", soft_wrap=True)
 
 

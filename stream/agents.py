@@ -1,7 +1,8 @@
 """The Faust agent: thin glue around :class:`stream.processor.Processor`.
 
 Per batch (``stream.take_events``): group the messages by partition, let the pure processor
-apply them to the per-series state, then
+apply them to the per-series state (or, between batches, close a chunk of the series without
+events: the eager close of :mod:`stream.sweep`), then
 
 1. send the dead letters, re-routed events and alerts to Kafka and wait until they are
    delivered,
@@ -9,9 +10,6 @@ apply them to the per-series state, then
    changelog-backed table once per commit, never once per event),
 3. write snapshots, top movers and alerts to Redis (idempotent: versioned snapshots, alerts
    deduplicated by their stable id).
-
-Between batches, the eager close (:mod:`stream.sweep`) closes the due buckets of the series
-that had no event, in short chunks that go through the same three steps.
 
 Exactly-once effects from at-least-once delivery rest on three rules:
 
@@ -158,12 +156,11 @@ def build_worker(
         outs: list[tuple[int, BatchOutput]] = [
             (partition, processor.process(partition, messages, store.get))
             for partition, messages in by_partition.items()]
-        n_taken = await deliver(outs)
+        n_taken = await emit(outs)
         if ownership.epoch != epoch:  # revoked meanwhile: its states are dropped, not flushed
             for ms in taken.values():
                 for m in ms:
                     ownership.skip(m)
-        await _to_redis(outs)
         now = time.time()
         stats.record_batch(
             len(batch), n_taken, [now - m.timestamp for ms in by_partition.values() for m in ms
@@ -222,9 +219,10 @@ def build_worker(
         except Exception as exc:  # noqa: BLE001 - fail-stop on anything
             _fail_stop(exc)
 
-    async def emit(outs: list[tuple[int, BatchOutput]]) -> None:
-        await deliver(outs)
+    async def emit(outs: list[tuple[int, BatchOutput]]) -> int:
+        taken = await deliver(outs)
         await _to_redis(outs)
+        return taken
 
     def owned() -> set[int]:  # the events topic's partitions this worker owns
         return {tp.partition for tp in ownership.tps if tp.topic == settings.events_topic}
@@ -236,6 +234,7 @@ def build_worker(
             await gate.run(guarded(sweeper.run(lambda: gate.latest() and not app.rebalancing,
                                                owned, store.get, store.keys, emit)))
 
+    app.task(stats.watch_loop)  # the ops figures loop_stall_ms and loop_stall_max_ms
     @app.agent(events, name="process-sales")
     async def process(stream: Any) -> None:
         async for batch in stream.take_events(MAX_BATCH, within=BATCH_WAIT):

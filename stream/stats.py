@@ -7,10 +7,14 @@ Pure bookkeeping; the agent records each batch and a timer publishes :meth:`snap
 >>> s.record_batch(3, 3, [0.010, 0.020, 0.030], 0.001, started_at=time.time())
 >>> s.events, round(s.latency_quantile(0.5), 3)
 (3, 0.02)
+>>> s.record_stall(0.120); s.record_stall(0.015)
+>>> f = s.snapshot(); f["loop_stall_ms"], f["loop_stall_max_ms"], s.snapshot()["loop_stall_ms"]
+(120.0, 120.0, 0.0)
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections import Counter, deque
@@ -54,6 +58,22 @@ class WorkerStats:
     first_cpu: float = 0.0
     last_cpu: float = 0.0
     cpu_events: int = 0
+    # how long the event loop was held up at a time (a tick woken late: stream.agents):
+    # the longest since the last snapshot, and since the start
+    stall: float = 0.0
+    stall_max: float = 0.0
+
+    def record_stall(self, seconds: float) -> None:
+        """The event loop woke a tick ``seconds`` late (it ran something else that long)."""
+        self.stall = max(self.stall, seconds)
+        self.stall_max = max(self.stall_max, seconds)
+
+    async def watch_loop(self, tick: float = 0.01) -> None:
+        """Forever: sleep ``tick`` seconds and record how late the loop woke it."""
+        while True:
+            before = time.perf_counter()
+            await asyncio.sleep(tick)
+            self.record_stall(max(0.0, time.perf_counter() - before - tick))
 
     def record_batch(self, messages: int, events: int, latencies: list[float], busy: float,
                      started_at: float) -> None:
@@ -99,6 +119,7 @@ class WorkerStats:
         self._rate_mark = (now, self.events)
         rss = self._process.memory_info().rss
         p50, p99 = self.latency_quantiles((0.50, 0.99))
+        stall, self.stall = self.stall, 0.0
         return {
             "messages": self.messages,
             "events": self.events,
@@ -119,4 +140,6 @@ class WorkerStats:
             "cpu_seconds": round(max(self.last_cpu - self.first_cpu, 0.0), 4),
             "cpu_events": self.cpu_events,
             "pid": os.getpid(),
+            "loop_stall_ms": round(1000 * stall, 1),
+            "loop_stall_max_ms": round(1000 * self.stall_max, 1),
         }

@@ -156,7 +156,7 @@ class Sweeper:
 
     async def run(self, turn: Callable[[], bool], owned: Callable[[], Iterable[int]],
                   get: Callable[[str], Any], keys: Callable[[], Iterable[str]],
-                  emit: Callable[[list[tuple[int, BatchOutput]]], Awaitable[None]]) -> None:
+                  emit: Callable[[list[tuple[int, BatchOutput]]], Awaitable[object]]) -> None:
         """Chunks of every ``owned`` partition's pass, each handed to ``emit`` (which sends
         and stores it as a batch): one, then more while ``turn()`` (no batch is waiting) and
         work is left. (One at least: under load a batch is always waiting.)"""
