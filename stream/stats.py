@@ -25,6 +25,8 @@ import psutil
 
 __all__ = ["WorkerStats"]
 
+LOOP_TICK = 0.01  # seconds: the loop watch's sleep (a stall is how late it wakes)
+
 
 @dataclass
 class WorkerStats:
@@ -68,8 +70,10 @@ class WorkerStats:
         self.stall = max(self.stall, seconds)
         self.stall_max = max(self.stall_max, seconds)
 
-    async def watch_loop(self, tick: float = 0.01) -> None:
-        """Forever: sleep ``tick`` seconds and record how late the loop woke it."""
+    async def watch_loop(self) -> None:
+        """Forever: sleep a ``LOOP_TICK`` and record how late the loop woke it. (No
+        argument: Faust's ``app.task`` hands its app to a task that takes one.)"""
+        tick = LOOP_TICK
         while True:
             before = time.perf_counter()
             await asyncio.sleep(tick)

@@ -52,3 +52,20 @@ def test_cpu_time_counts_from_the_end_of_the_first_batch() -> None:
     s.record_batch(1, 7, [], 0.0, started_at=time.time())
     snap = s.snapshot()
     assert snap["cpu_events"] == 7 and float(snap["cpu_seconds"]) > 0
+
+
+def test_the_loop_watch_records_how_long_a_blocking_call_held_the_loop() -> None:
+    import asyncio
+
+    stats = WorkerStats()
+
+    async def main() -> None:
+        watch = asyncio.create_task(stats.watch_loop())
+        await asyncio.sleep(0.05)
+        time.sleep(0.2)  # a blocking call on the loop
+        await asyncio.sleep(0.05)
+        watch.cancel()
+
+    asyncio.run(main())
+    assert 0.15 < stats.stall_max < 1.0
+    assert stats.snapshot()["loop_stall_max_ms"] >= 150
