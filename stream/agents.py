@@ -232,7 +232,7 @@ def build_worker(
         # queued behind the batch in flight, if any: under load too, a chunk every tick
         if not app.rebalancing and any(sweeper.has_work(p, store.get) for p in owned()):
             await gate.run(guarded(sweeper.run(lambda: gate.latest() and not app.rebalancing,
-                                               owned, store.get, store.keys, emit)))
+                                               owned, store.get, store.keys_of, emit)))
 
     app.task(stats.watch_loop)  # the ops figures loop_stall_ms and loop_stall_max_ms
     @app.agent(events, name="process-sales")

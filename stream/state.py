@@ -98,6 +98,13 @@ class StateStore(faust.Sensor):
         return list(dict.fromkeys([k.decode() for k in self.table.data] +
                                   list(self.dirty)))
 
+    def keys_of(self, partition: int) -> list[str]:
+        """The keys this worker holds of changelog partition ``partition`` (the table's store
+        knows each key's partition)."""
+        held = [k.decode() for k, p in self.table.data._key_partition.items() if p == partition]
+        return list(dict.fromkeys(held + [k for k, (p, _) in self.dirty.items()
+                                          if p == partition]))
+
     def forget(self, revoked: set[int]) -> None:
         """On a rebalance: drop the deserialised cache, and the unflushed states of the
         ``revoked`` partitions.

@@ -194,7 +194,7 @@ class Pipeline:
         from confluent_kafka import Consumer, TopicPartition
 
         from stream.processor import Message, Processor
-        from stream.sweep import Sweeper
+        from stream.sweep import Sweeper, series_of
 
         topic = self.settings.events_topic
         proc = Processor.from_settings(self.settings, lambda states: None,  # torch, no model
@@ -205,6 +205,10 @@ class Pipeline:
         store: dict = {}
         last: dict[str, dict] = {}
         sweeper = Sweeper(proc)
+
+        def keys(partition: int) -> list[str]:
+            return series_of(store, partition, self.settings.partitions)
+
         try:
             for p in range(self.settings.partitions):
                 low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
@@ -218,7 +222,7 @@ class Pipeline:
                         for i in range(0, len(batch), 4096))
                 # then the eager close of the quiet series (the worker's as it goes: the
                 # forecasts are the same, stream.sweep)
-                sweeps = iter(functools.partial(sweeper.step, p, store.get, store.keys), None)
+                sweeps = iter(functools.partial(sweeper.step, p, store.get, keys), None)
                 for out in itertools.chain(outs, sweeps):
                     store.update({k: pickle.loads(pickle.dumps(v))  # through the changelog
                                   for k, v in out.states.items()})

@@ -16,8 +16,13 @@ from stream.state import StateStore
 class _Data(dict[bytes, bytes]):
     """What the state store uses of :class:`stream.table_store.Store`."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._key_partition: dict[bytes, int] = {}  # Faust's memory store keeps it
+
     def hold(self, partition: int, key: bytes, value: bytes) -> None:
         self[key] = value
+        self._key_partition[key] = partition
 
 
 class _Table:
@@ -120,3 +125,14 @@ def test_a_commit_waits_until_every_changelog_write_is_acked() -> None:
     table.futures[3].set_exception(RuntimeError("the changelog write failed"))
     with pytest.raises(RuntimeError, match="changelog write failed"):
         loop.run_until_complete(store.written(1))
+
+
+def test_the_keys_of_a_partition_are_those_held_and_those_put_since() -> None:
+    store = StateStore(_Table())
+    store.put(0, "s:A", {"n": 1})
+    store.put(1, "s:B", {"n": 1})
+    store.flush()
+    store.put(0, "s:A", {"n": 2})  # held and dirty: once
+    store.put(0, "s:C", {"n": 1})
+    assert sorted(store.keys_of(0)) == ["s:A", "s:C"] and store.keys_of(1) == ["s:B"]
+    assert store.keys_of(2) == []

@@ -4,6 +4,7 @@ next event would have made them learn."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import pickle
 import random
@@ -16,7 +17,7 @@ from contracts.wire import dumps
 from stream.commits import BatchGate
 from stream.partitioning import partition_for
 from stream.processor import BatchOutput, Message, Processor
-from stream.sweep import Sweeper
+from stream.sweep import Sweeper, series_of
 
 DAY = 86400
 T0 = 1_300_000_000 - 1_300_000_000 % DAY
@@ -47,7 +48,8 @@ def _apply(store: dict, out: BatchOutput) -> None:
 
 def _sweep_all(sweeper: Sweeper, store: dict) -> list[BatchOutput]:
     outs = []
-    while (out := sweeper.step(0, store.get, lambda: list(store))) is not None:
+    keys = functools.partial(series_of, store, partitions=1)
+    while (out := sweeper.step(0, store.get, lambda p: keys(partition=p))) is not None:
         _apply(store, out)
         outs.append(out)
     return outs
@@ -132,7 +134,7 @@ def test_a_pass_starts_when_a_bucket_falls_due_and_ends_when_every_series_was_se
     assert sweeper.has_work(0, store.get)  # day 10 fell due
     sweeper.forget()
     assert sweeper.has_work(0, store.get)
-    assert Sweeper(Processor("t")).step(0, store.get, lambda: list(store)) is None  # no
+    assert Sweeper(Processor("t")).step(0, store.get, lambda p: list(store)) is None  # no
     # partition count: which series live on the partition is unknown
 
 
@@ -200,8 +202,11 @@ def test_run_takes_one_partition_a_step_in_turn_and_at_least_one_step() -> None:
         emitted.append(outs[0][0])
         _apply(store, outs[0][1])
 
-    asyncio.run(sweeper.run(lambda: False, lambda: {0, 1}, store.get, store.keys, emit))
+    keys = functools.partial(series_of, store, partitions=2)
+    asyncio.run(sweeper.run(lambda: False, lambda: {0, 1}, store.get,
+                            lambda p: keys(partition=p), emit))
     assert len(emitted) == 1  # a batch is waiting: one step, then the batch
-    asyncio.run(sweeper.run(lambda: True, lambda: {0, 1}, store.get, store.keys, emit))
+    asyncio.run(sweeper.run(lambda: True, lambda: {0, 1}, store.get,
+                            lambda p: keys(partition=p), emit))
     assert len(emitted) >= 3 and emitted[0] != emitted[1] and sweeper.pending() == 0
     assert not any(sweeper.has_work(p, store.get) for p in (0, 1))
