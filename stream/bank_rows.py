@@ -84,6 +84,16 @@ class Resident:
         self.rows[sid], self.owner[sid] = row, st
         return row
 
+    def reserve(self, states: list[SeriesState]) -> None:
+        """Make the fresh rows that :meth:`row` would add for ``states``, in one bank call
+        (one at a time, a row costs ~145 us to add)."""
+        need = list({st.series: st for st in states if not self.holds(st) and (
+            self.rows.get(st.series) is None or not st.row)}.values())
+        for st, row in zip(need, self.bank.add_rows(len(need)).tolist(), strict=True):
+            self.rows[st.series] = row
+            if not st.row:  # nothing to load: the row is this state's
+                self.owner[st.series] = st
+
     def set_paths(self, states: list[SeriesState],
                   given: tuple[list[int], np.ndarray, str] | None) -> dict[str, SeriesState]:
         """Hand the LSTM runner's paths (which of ``states``, ``(n, L)`` paths, version) to
@@ -119,16 +129,12 @@ class Resident:
                                    None if f.lead is None else lead_total(f.lead[i], horizon))
 
 
-def collect(st: SeriesState, closed: list[ClosedBucket], out: BatchOutput, res: Resident,
-            history: int, holidays: bool) -> Due:
+def collect(st: SeriesState, closed: list[ClosedBucket], out: BatchOutput,
+            history: int) -> Due:
     """Everything of a close but the model (learnt at the end of the batch): the buckets go
-    to ``out.buckets`` and the last ``history`` values to ``st.history``; the row is dated
-    for the holiday factor (``holidays``) at its first close."""
+    to ``out.buckets`` and the last ``history`` values to ``st.history``."""
     due = Due(st, closed, st.origin, len(out.buckets))
     out.buckets.extend((st.series, b) for b in closed)
-    row = res.row(st)
-    if holidays and res.bank.day[row] == UNDATED:
-        res.bank.set_day([row], [closed[0].start // 86400])  # dates it for the holidays
     if st.origin is not None and closed[0].start != st.origin:
         st.history = array("d")  # a gap longer than max_fill: restart the history
     st.history.extend(b.qty for b in closed)
@@ -141,9 +147,19 @@ def collect(st: SeriesState, closed: list[ClosedBucket], out: BatchOutput, res: 
 
 def learn_closed(res: Resident, dues: list[Due], out: BatchOutput,
                  activity: ActivityMonitor | None, closed: list[SeriesState],
-                 provider: PathProvider | None, horizon: int) -> dict[str, SeriesState]:
-    """:func:`learn_due`, then the LSTM paths of the ``closed`` states (``provider``), then
-    the forecasts and exported rows of every state whose row changed; those states."""
+                 provider: PathProvider | None, horizon: int,
+                 holidays: bool) -> dict[str, SeriesState]:
+    """Give the due states their rows (new ones in one bank call), date each row at its
+    first close for the holiday factor (``holidays``), :func:`learn_due`, then the LSTM
+    paths of the ``closed`` states (``provider``), then the forecasts and exported rows of
+    every state whose row changed; those states."""
+    res.reserve([d.st for d in dues])
+    if holidays:
+        first = {d.st.series: d for d in reversed(dues)}  # each series' first due
+        rows = np.array([res.row(d.st) for d in first.values()], dtype=np.int64)
+        undated = res.bank.day[rows] == UNDATED
+        res.bank.set_day(rows[undated], [d.buckets[0].start // 86400 for d, u in zip(
+            first.values(), undated.tolist(), strict=True) if u])
     learnt = learn_due(res, dues, out, activity) if dues else []
     changed = {st.series: st for st in learnt}
     if provider is not None and closed:

@@ -213,11 +213,11 @@ class Processor:
             if report is not None:
                 out.reports.append(report)
             for st, buckets in agg.close(led, load) if led is not None else []:
-                dues.append(collect(st, buckets, out, res, self.history, self.holidays))
+                dues.append(collect(st, buckets, out, self.history))
                 version[st.series] = messages[-1].offset
                 closed.add(st.series)
         changed = learn_closed(res, dues, out, activity, [touched[sid] for sid in closed],
-                               self.path_provider, self.horizon)
+                               self.path_provider, self.horizon, self.holidays)
         if led is not None:
             if ROOT in changed:  # the aggregates closed a bucket: make them coherent
                 agg.reconcile(led, load, lambda st: self.forecast_of(st, res),  # type: ignore
@@ -250,7 +250,7 @@ class Processor:
             st = load(sid)
             closed = st.buckets.close_due(wm)
             if closed:
-                dues.append(collect(st, closed, out, res, self.history, self.holidays))
+                dues.append(collect(st, closed, out, self.history))
                 out.closed += len(closed)
                 self._closes_left = None if self._closes_left is None else self._closes_left - 1
                 version[sid] = offset

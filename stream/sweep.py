@@ -69,11 +69,12 @@ def close_due(proc: Processor, partition: int, names: Iterable[str],
         if st is None or st.buckets.due_at > wm or (agg and agg.grouping.reserved(sid)):
             continue
         closed = st.buckets.close_due(wm)
-        dues.append(collect(st, closed, out, res, proc.history, proc.holidays))
+        dues.append(collect(st, closed, out, proc.history))
         out.closed += len(closed)
         swept.append(st)
     if swept:
-        learn_closed(res, dues, out, pstate.activity, swept, proc.path_provider, proc.horizon)
+        learn_closed(res, dues, out, pstate.activity, swept, proc.path_provider, proc.horizon,
+                     proc.holidays)
         for st in swept:
             out.states[series_key(st.series)] = st
             out.writes.append(proc.series_write(st, pstate.position, True, res))
