@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import logging
 from collections.abc import Iterator
@@ -9,7 +10,15 @@ from collections.abc import Iterator
 import pytest
 from faust.utils.terminal import SpinnerHandler
 
-from stream.app import Worker, create_app
+from stream.app import GC_THRESHOLDS, Worker, create_app
+
+
+@pytest.fixture(autouse=True)
+def _gc_thresholds() -> Iterator[None]:
+    """A worker made here sets the collector's thresholds: put them back."""
+    before = gc.get_threshold()
+    yield
+    gc.set_threshold(*before)
 
 
 @pytest.fixture
@@ -40,3 +49,10 @@ def test_started_worker_does_not_build_debug_records(root_logger: logging.Logger
     assert not logging.getLogger("aiokafka.producer.producer").isEnabledFor(logging.DEBUG)
     assert not any(isinstance(h, SpinnerHandler) for h in root_logger.handlers)
     assert logging.getLogger("faust.topics").isEnabledFor(expected)
+
+
+def test_a_worker_tunes_the_garbage_collector_for_long_lived_objects() -> None:
+    gc.set_threshold(700, 10, 10)  # Python's default
+    Worker(create_app("test-worker-gc", "127.0.0.1:1"), stdout=io.StringIO(),
+           stderr=io.StringIO())
+    assert gc.get_threshold() == GC_THRESHOLDS
