@@ -19,6 +19,8 @@ from typing import Any
 
 from faust.transport.consumer import Consumer as FaustConsumer
 
+from stream.state import owned_partitions
+
 __all__ = ["BatchGate", "Ownership", "changelog_written", "new_offset", "ready_to_commit",
            "skipped"]
 
@@ -39,7 +41,7 @@ class BatchGate:
     def __init__(self) -> None:
         self._task: asyncio.Task[None] | None = None
 
-    def run(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    def run(self, coro: Coroutine[Any, Any, object]) -> asyncio.Task[None]:
         """Run one batch (or sweep, :mod:`stream.sweep`) as a task that commits wait for,
         once the one run before it is over: they never overlap."""
         before = self._task
@@ -158,10 +160,17 @@ def skipped(consumer: Any, message: Any) -> bool:
 async def ready_to_commit(app: Any) -> bool:
     """Before a commit: the batch in flight ends first (:class:`BatchGate`); then ``False``
     when the producer is stopping (a shutdown): the state store's flush could no longer reach
-    the changelog, so nothing is committed and a restart replays from the last commit."""
+    the changelog, so nothing is committed and a restart replays from the last commit. Else
+    the state store flushes its dirty states in steps, as a task of the gate (no batch
+    changes a state meanwhile; :meth:`stream.state.StateStore.flush_in_steps`)."""
     gate = getattr(app, "batch_gate", None)
     if gate is not None:
         await gate.wait_idle()
+    if app.producer.should_stop:
+        return False
+    store = getattr(app, "state_store", None)
+    if gate is not None and store is not None and store.dirty:
+        await gate.run(store.flush_in_steps(owned_partitions(app)))
     return not app.producer.should_stop
 
 

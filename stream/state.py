@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import pickle
+import time
 from typing import Any
 
 import faust
 
 __all__ = ["StateStore", "owned_partitions"]
+
+FLUSH_STEP = 0.02  # seconds of pickling between two hand-backs of the event loop
 
 
 class StateStore(faust.Sensor):
@@ -59,17 +62,40 @@ class StateStore(faust.Sensor):
         worker flushes only the partitions it owns (:func:`owned_partitions`); the rest stay
         dirty until :meth:`forget` drops them.
         """
+        return self._flush(owned, None)[0]
+
+    async def flush_in_steps(self, owned: set[int] | None = None,
+                             step: float = FLUSH_STEP) -> int:
+        """:meth:`flush`, handing the event loop back every ``step`` seconds (Kafka's
+        heartbeats, Redis, the gateway's clients), so that thousands of dirty states do not
+        hold it up for one long flush. Run it where nothing else changes the states: the
+        worker's consumer runs it as a task of the batch gate just before each commit
+        (:func:`stream.commits.ready_to_commit`); the flush of the commit itself then finds
+        little or nothing left."""
+        flushed, done = self._flush(owned, time.perf_counter() + step)
+        while not done:
+            await asyncio.sleep(0)
+            n, done = self._flush(owned, time.perf_counter() + step)
+            flushed += n
+        return flushed
+
+    def _flush(self, owned: set[int] | None, deadline: float | None) -> tuple[int, bool]:
+        """Flush dirty states (of ``owned``) until ``deadline``; how many, and whether
+        that was all of them."""
         flushed = 0
         for key, (partition, state) in list(self.dirty.items()):
             if owned is not None and partition not in owned:
                 continue
+            if deadline is not None and flushed and time.perf_counter() > deadline:
+                self.flushed += flushed
+                return flushed, False
             raw_key, raw_value = key.encode(), pickle.dumps(state, protocol=5)
             self.table.data.hold(partition, raw_key, raw_value)
             self.sent.append(self.table.send_changelog(partition, raw_key, raw_value))
             del self.dirty[key]
             flushed += 1
         self.flushed += flushed
-        return flushed
+        return flushed, True
 
     async def written(self, timeout: float) -> bool:
         """Wait until every changelog write sent so far is acked; ``False`` when some are not

@@ -175,3 +175,40 @@ def test_partitions_skipped_before_the_assignment_are_resent_once_owned() -> Non
     assert owned.to_resend() == set()  # asked once
     owned.skip(_Message(5))  # cut after a hole of an owned partition: continuity seeks it
     assert owned.to_resend() == set()
+
+
+def test_before_a_commit_the_store_flushes_in_a_task_of_the_gate() -> None:
+    """A batch queued meanwhile runs after the flush, never in the middle of it."""
+    import asyncio
+
+    from stream.commits import BatchGate, ready_to_commit
+
+    seen: list[str] = []
+
+    class Store:
+        dirty = {"s:A": (0, "a")}
+
+        async def flush_in_steps(self, owned: set[int] | None) -> int:
+            seen.append(f"flush {sorted(owned or [])}")
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+            seen.append("flushed")
+            self.dirty = {}
+            return 1
+
+    async def main() -> bool:
+        app = SimpleNamespace(batch_gate=BatchGate(), state_store=Store(),
+                              producer=SimpleNamespace(should_stop=False),
+                              ownership=SimpleNamespace(tps=[SimpleNamespace(partition=3)]))
+        commit = asyncio.ensure_future(ready_to_commit(app))
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+
+        async def batch() -> None:
+            seen.append("batch")
+
+        await app.batch_gate.run(batch())
+        return await commit
+
+    assert asyncio.run(main())
+    assert seen == ["flush [3]", "flushed", "batch"]

@@ -136,3 +136,32 @@ def test_the_keys_of_a_partition_are_those_held_and_those_put_since() -> None:
     store.put(0, "s:C", {"n": 1})
     assert sorted(store.keys_of(0)) == ["s:A", "s:C"] and store.keys_of(1) == ["s:B"]
     assert store.keys_of(2) == []
+
+
+def test_a_flush_in_steps_hands_the_loop_back_and_keeps_the_order() -> None:
+    table = _Table()
+    store = StateStore(table)
+    for i in range(300):
+        store.put(i % 2, f"s:{i}", list(range(2000)))  # about 5 us each to pickle
+    store.put(0, "p:0", "clock")  # last: flushed after its series
+    ticks = 0
+
+    async def main() -> int:
+        nonlocal ticks
+
+        async def count() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0)
+
+        counter = asyncio.ensure_future(count())
+        flushed = await store.flush_in_steps({0}, step=0.0)  # a hand-back after every state
+        counter.cancel()
+        return flushed
+
+    assert asyncio.get_event_loop().run_until_complete(main()) == 151
+    assert ticks >= 100  # the loop ran other tasks while the states were pickled
+    assert [k for _, k, _ in table.sent][-1] == b"p:0"
+    assert [p for p, _, _ in table.sent] == [0] * 151
+    assert len(store.dirty) == 150  # partition 1's, not owned here, stay dirty
