@@ -123,6 +123,7 @@ def build_worker(
     offsets = TopicOffsets(app, settings.events_topic)
     progressed: dict[int, float] = {}  # partition -> monotonic time it last applied a message
     sweeper = Sweeper(processor)
+    sweeping: list[asyncio.Task[None]] = []  # the last sweep task started
 
     async def apply(batch: list[Any]) -> None:
         """One batch, start to end (see the module docstring for why it is one task)."""
@@ -167,8 +168,9 @@ def build_worker(
                                 if m.timestamp], time.perf_counter() - started, wall,
         )
 
-    async def deliver(outs: list[tuple[int, BatchOutput]]) -> int:
-        """Send what ``outs`` send, then (delivered) put their states; the events taken."""
+    async def emit(outs: list[tuple[int, BatchOutput]]) -> int:
+        """Send what ``outs`` send, then (delivered) put their states, then write Redis; the
+        events taken."""
         pending = []  # sends that must be delivered before this batch's state may be flushed
         closed: list[list[Any]] = []
         for _, out in outs:
@@ -196,6 +198,7 @@ def build_worker(
             stats.duplicates += out.duplicates
             stats.rerouted += len(out.reroute)
             n_taken += out.accepted + out.duplicates + len(out.dead) + len(out.reroute)
+        await _to_redis(outs)
         return n_taken
 
     async def _to_redis(outs: list[tuple[int, BatchOutput]]) -> None:
@@ -219,20 +222,16 @@ def build_worker(
         except Exception as exc:  # noqa: BLE001 - fail-stop on anything
             _fail_stop(exc)
 
-    async def emit(outs: list[tuple[int, BatchOutput]]) -> int:
-        taken = await deliver(outs)
-        await _to_redis(outs)
-        return taken
-
     def owned() -> set[int]:  # the events topic's partitions this worker owns
         return {tp.partition for tp in ownership.tps if tp.topic == settings.events_topic}
 
     @app.timer(SWEEP_EVERY)
-    async def start_sweep() -> None:
-        # queued behind the batch in flight, if any: under load too, a chunk every tick
-        if not app.rebalancing and any(sweeper.has_work(p, store.get) for p in owned()):
-            await gate.run(guarded(sweeper.run(lambda: gate.latest() and not app.rebalancing,
-                                               owned, store.get, store.keys_of, emit)))
+    async def start_sweep() -> None:  # behind the batch in flight: under load, a chunk a tick
+        if all(t.done() for t in sweeping) and not app.rebalancing and any(
+                sweeper.has_work(p, store.get) for p in owned()):
+            sweeping[:] = [gate.run(guarded(sweeper.run(
+                lambda: gate.latest() and not app.rebalancing, owned, store.get, store.keys_of,
+                emit)))]
 
     app.task(stats.watch_loop)  # the ops figures loop_stall_ms and loop_stall_max_ms
     @app.agent(events, name="process-sales")

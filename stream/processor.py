@@ -54,7 +54,6 @@ __all__ = ["Message", "SeriesState", "PartitionState", "BatchOutput", "Processor
            "PathProvider", "series_key", "partition_key"]
 
 DAY = 86400
-MAX_CLOSES = 512  # the worker's cap on the series one batch closes (Processor.max_closes)
 
 
 class Processor:
@@ -65,7 +64,7 @@ class Processor:
                  holidays: bool = False, path_provider: PathProvider | None = None,
                  partitions: int | None = None, event_time: str = "live",
                  max_skew: float = 300.0, max_ahead: float = 30 * DAY,
-                 aggregates: Grouping | None = None, max_closes: int | None = None) -> None:
+                 aggregates: Grouping | None = None) -> None:
         if event_time not in ("live", "replay"):
             raise ValueError(f"event_time must be 'live' or 'replay', got {event_time!r}")
         if max_skew < 0 or max_ahead <= 0:
@@ -81,9 +80,6 @@ class Processor:
         self.lstm, self.holidays = lstm or path_provider is not None, holidays
         self.path_provider = path_provider
         self.banks: dict[int, Resident] = {}  # partition -> its resident bank
-        # series one batch closes at most; the rest close in the next batches or the sweep's
-        # chunks (stream.sweep): a day boundary never makes one long batch
-        self.max_closes, self._closes_left = max_closes, max_closes
         self._scratch: Resident | None = None  # forecasts of states no partition holds
         self.aggregation = None if aggregates is None or partitions is None else Aggregation(
             aggregates, partitions, width, lateness, horizon)
@@ -96,7 +92,7 @@ class Processor:
                    holidays=settings.bucket_seconds == DAY, path_provider=path_provider,
                    partitions=partitions, event_time=settings.event_time,
                    max_skew=settings.max_skew_seconds, max_ahead=settings.max_ahead_seconds,
-                   aggregates=grouping_of(settings), max_closes=MAX_CLOSES)
+                   aggregates=grouping_of(settings))
 
     def new_series(self, series: str) -> SeriesState:
         # the bucketing keeps no history: SeriesState.history is the compact copy
@@ -113,7 +109,7 @@ class Processor:
 
     def process(self, partition: int, messages: list[Message],
                 get: Callable[[str], Any]) -> BatchOutput:
-        out, self._closes_left = BatchOutput(), self.max_closes
+        out = BatchOutput()
         pkey = partition_key(partition)
         pstate: PartitionState = get(pkey) or PartitionState(PartitionClock(
             max_future_seconds=self.max_ahead, min_series=1 if self.live else CLOCK_MIN_SERIES))
@@ -206,6 +202,7 @@ class Processor:
             if fresh:
                 clock.advance()
                 pstate.position = offset
+                pstate.mark_due(self.lateness, self.width)
             self._close_due(pstate, load, version, closed, offset, out, res, dues)
 
         if agg is not None and messages:
@@ -244,7 +241,7 @@ class Processor:
         if pstate.activity is not None:  # judged before the buckets of its series close
             out.alerts.extend(pstate.activity.judge(wm - self.lateness))
         due = pstate.due
-        while due and due[0][0] <= wm and self._closes_left != 0:
+        while due and due[0][0] <= wm:
             _, sid = heapq.heappop(due)
             pstate.queued.discard(sid)
             st = load(sid)
@@ -252,7 +249,6 @@ class Processor:
             if closed:
                 dues.append(collect(st, closed, out, self.history))
                 out.closed += len(closed)
-                self._closes_left = None if self._closes_left is None else self._closes_left - 1
                 version[sid] = offset
                 changed.add(sid)
             if st.buckets.open:  # still has open buckets: it falls due again later

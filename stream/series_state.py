@@ -97,6 +97,11 @@ class PartitionState:
     activity: ActivityMonitor | None = None  # set by the processor (it knows the bucket width)
     partials: Partials | None = None  # its sums for the aggregates (stream.aggregates)
     reported_until: int | None = None  # the aggregates' buckets before it were reported final
+    # the end of the last bucket the watermark made due, and the offset of the message that
+    # made it due: the version of the eager close's writes (stream.sweep), the same in any
+    # replay of the partition
+    due_until: int | None = None
+    due_offset: int = -1
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -104,6 +109,16 @@ class PartitionState:
         self.__dict__.setdefault("activity", None)
         self.__dict__.setdefault("partials", None)
         self.__dict__.setdefault("reported_until", None)
+        self.__dict__.setdefault("due_until", None)
+        self.__dict__.setdefault("due_offset", -1)
+
+    def mark_due(self, lateness: int, width: int) -> None:
+        """After the clock moved at message ``position``: note it if a new bucket fell due."""
+        wm = self.clock.watermark
+        if wm is not None:
+            until = int((wm - lateness - width) // width) * width + width
+            if self.due_until is None or until > self.due_until:
+                self.due_until, self.due_offset = until, self.position
 
     def schedule(self, series: str, due_at: float, earlier: bool = False) -> None:
         """Make sure ``series`` is looked at once the watermark reaches ``due_at``."""

@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from stream.bank_rows import collect, learn_closed
-from stream.bucketing import bucket_start
 from stream.partitioning import partition_for
 from stream.processor import BatchOutput, Processor
 from stream.series_state import PartitionState, SeriesState, partition_key, series_key
@@ -55,8 +54,11 @@ def series_of(keys: Iterable[str], partition: int, partitions: int) -> list[str]
 def close_due(proc: Processor, partition: int, names: Iterable[str],
               get: Callable[[str], Any]) -> BatchOutput:
     """Close each of ``names``' buckets that ``partition``'s watermark made due, as its next
-    event would (a quiet series learns its zeros now). The writes carry the partition's last
-    observed offset: newer than any of these series'."""
+    event would (a quiet series learns its zeros now). The writes carry the offset of the
+    message that made the last bucket due (``PartitionState.due_offset``): newer than any
+    write of a series that had nothing open then (one with an open bucket closed at that very
+    message), and the same whoever sweeps, so a worker that takes the partition over after
+    a crash writes what its previous owner wrote, or something newer."""
     out, pkey = BatchOutput(), partition_key(partition)
     pstate: PartitionState | None = get(pkey)
     wm = None if pstate is None else pstate.clock.watermark
@@ -77,7 +79,7 @@ def close_due(proc: Processor, partition: int, names: Iterable[str],
                      proc.holidays)
         for st in swept:
             out.states[series_key(st.series)] = st
-            out.writes.append(proc.series_write(st, pstate.position, True, res))
+            out.writes.append(proc.series_write(st, pstate.due_offset, True, res))
         out.states[pkey] = pstate  # put last again: never flushed ahead of its series
     return out
 
@@ -98,24 +100,12 @@ class Sweeper:
         self.swept = 0  # series that a chunk closed buckets of, ever
         self._turn = 0  # the partition whose chunk comes next (or the next one above it)
 
-    def _watermark(self, partition: int, get: Callable[[str], Any]) -> float | None:
-        pstate: PartitionState | None = get(partition_key(partition))
-        return None if pstate is None else pstate.clock.watermark
-
-    def due_until(self, partition: int, get: Callable[[str], Any]) -> int | None:
-        """The end of the partition's last due bucket (None: it has no watermark yet)."""
-        wm = self._watermark(partition, get)
-        if wm is None:
-            return None
-        width = self.processor.width
-        return bucket_start(wm - self.processor.lateness - width, width) + width
-
     def has_work(self, partition: int, get: Callable[[str], Any]) -> bool:
-        until = self.due_until(partition, get)
-        if until is None or self.processor.partitions is None:
+        pstate: PartitionState | None = get(partition_key(partition))
+        if pstate is None or pstate.due_until is None or self.processor.partitions is None:
             return False
         p = self.passes.get(partition)
-        return p is None or p.until < until or bool(p.todo)
+        return p is None or p.until < pstate.due_until or bool(p.todo)
 
     def pending(self) -> int:
         """Series the current passes have still to look at."""
@@ -126,16 +116,16 @@ class Sweeper:
         """Close the due buckets of the next chunk of ``partition``'s series that have some
         (``keys(partition)``: the state keys the worker holds of it, read when a pass starts);
         None when its pass is over."""
-        until = self.due_until(partition, get)
-        if until is None or self.processor.partitions is None:
+        pstate: PartitionState | None = get(partition_key(partition))
+        if pstate is None or pstate.due_until is None or self.processor.partitions is None:
             return None
         p = self.passes.get(partition)
-        if p is None or p.until < until:  # a bucket fell due: every series again
+        if p is None or p.until < pstate.due_until:  # a bucket fell due: every series again
             names = [k[2:] for k in keys(partition) if k.startswith("s:")]
-            p = self.passes[partition] = _Pass(until, sorted(names, reverse=True))
+            p = self.passes[partition] = _Pass(pstate.due_until, sorted(names, reverse=True))
         if not p.todo:
             return None
-        wm = self._watermark(partition, get)
+        wm = pstate.clock.watermark
         assert wm is not None
         names = []  # up to a chunk of series with a due bucket, looked for among at most
         for _ in range(min(SCAN, len(p.todo))):  # SCAN (a first look unpickles: ~30 us)

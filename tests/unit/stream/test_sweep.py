@@ -88,10 +88,30 @@ def test_a_quiet_series_closes_its_zeros_and_is_dated_like_the_others() -> None:
     assert list(quiet.history)[-(busy.origin - T0 - 20 * DAY) // DAY:] == [0.0] * (
         (busy.origin - T0 - 20 * DAY) // DAY)
     writes = {w.series: w for out in outs for w in out.writes}
-    position = store["p:0"].position
-    assert writes["S00"].version == position > max(quiet.positions.values())
+    assert writes["S00"].version == store["p:0"].due_offset > max(quiet.positions.values())
     assert writes["S00"].forecast["forecast"]["t"][0] == busy.origin
     assert "S03" not in writes  # nothing of it was due: its events closed it already
+
+
+def test_the_version_of_a_swept_write_is_the_offset_that_made_its_bucket_due() -> None:
+    """Whoever replays the partition gets the same version: a worker taking it over after a
+    crash never writes older than what its previous owner wrote."""
+    proc = Processor("t", partitions=1, event_time="replay")
+    store: dict = {}
+    crossed = {}  # due_until -> offset of the message that got there
+    for m in _messages(28):
+        _apply(store, proc.process(0, [m], store.get))
+        crossed.setdefault(store["p:0"].due_until, m.offset)
+    pstate = store["p:0"]
+    assert pstate.due_offset == crossed[pstate.due_until] < pstate.position
+    msgs = _messages(28)
+    again: dict = {}
+    for i in range(0, len(msgs) // 2, 97):  # in other batches
+        _apply(again, Processor("t", partitions=1, event_time="replay").process(
+            0, msgs[i:i + 97], again.get))
+    later = Processor("t", partitions=1, event_time="replay")  # a restart from the changelog
+    _apply(again, later.process(0, msgs[len(msgs) // 2 - 50:], again.get))  # some again
+    assert again["p:0"].due_offset == pstate.due_offset
 
 
 def test_rows_learn_the_same_whether_a_sweep_closes_their_zeros_or_their_next_event() -> None:
@@ -161,27 +181,6 @@ def test_the_gate_runs_a_batch_after_the_sweep_before_it_and_the_sweep_sees_it_w
 
     seen = asyncio.run(main())
     assert seen[-2:] == ["sweep stops", "batch"] and "chunk" in seen
-
-
-def test_a_capped_batch_closes_few_series_and_the_sweep_the_rest_to_the_same_forecasts() -> None:
-    msgs = _messages(40, seed=5)
-    capped = Processor("t", partitions=1, event_time="replay", max_closes=3)
-    free = Processor("t", partitions=1, event_time="replay")
-    stores: tuple[dict, dict] = ({}, {})
-    most = 0
-    for i in range(0, len(msgs), 200):
-        out = capped.process(0, msgs[i:i + 200], stores[0].get)
-        most = max(most, len({sid for sid, _ in out.buckets}))
-        _apply(stores[0], out)
-        _apply(stores[1], free.process(0, msgs[i:i + 200], stores[1].get))
-    assert most == 3  # a day boundary would close up to 16 in one batch
-    _sweep_all(Sweeper(capped), stores[0])
-    _sweep_all(Sweeper(free), stores[1])
-    capped_view, free_view = _view(stores[0]), _view(stores[1])
-    assert capped_view.keys() == free_view.keys()
-    for key, got in capped_view.items():
-        assert got[:2] == free_view[key][:2] and _near(got[2], free_view[key][2]), key
-        assert got[3:] == free_view[key][3:], key
 
 
 def test_run_takes_one_partition_a_step_in_turn_and_at_least_one_step() -> None:
