@@ -54,6 +54,7 @@ __all__ = ["Message", "SeriesState", "PartitionState", "BatchOutput", "Processor
            "PathProvider", "series_key", "partition_key"]
 
 DAY = 86400
+MAX_CLOSES = 256  # the worker's Processor.max_closes: a day boundary spreads over batches
 
 
 class Processor:
@@ -64,7 +65,7 @@ class Processor:
                  holidays: bool = False, path_provider: PathProvider | None = None,
                  partitions: int | None = None, event_time: str = "live",
                  max_skew: float = 300.0, max_ahead: float = 30 * DAY,
-                 aggregates: Grouping | None = None) -> None:
+                 aggregates: Grouping | None = None, max_closes: int | None = None) -> None:
         if event_time not in ("live", "replay"):
             raise ValueError(f"event_time must be 'live' or 'replay', got {event_time!r}")
         if max_skew < 0 or max_ahead <= 0:
@@ -80,6 +81,9 @@ class Processor:
         self.lstm, self.holidays = lstm or path_provider is not None, holidays
         self.path_provider = path_provider
         self.banks: dict[int, Resident] = {}  # partition -> its resident bank
+        # the due series one batch closes at most, beside those with an event in it (the
+        # rest: the next batches, or the eager close, stream.sweep)
+        self.max_closes, self._closes_left = max_closes, max_closes
         self._scratch: Resident | None = None  # forecasts of states no partition holds
         self.aggregation = None if aggregates is None or partitions is None else Aggregation(
             aggregates, partitions, width, lateness, horizon)
@@ -92,7 +96,7 @@ class Processor:
                    holidays=settings.bucket_seconds == DAY, path_provider=path_provider,
                    partitions=partitions, event_time=settings.event_time,
                    max_skew=settings.max_skew_seconds, max_ahead=settings.max_ahead_seconds,
-                   aggregates=grouping_of(settings))
+                   aggregates=grouping_of(settings), max_closes=MAX_CLOSES)
 
     def new_series(self, series: str) -> SeriesState:
         # the bucketing keeps no history: SeriesState.history is the compact copy
@@ -109,7 +113,7 @@ class Processor:
 
     def process(self, partition: int, messages: list[Message],
                 get: Callable[[str], Any]) -> BatchOutput:
-        out = BatchOutput()
+        out, self._closes_left = BatchOutput(), self.max_closes
         pkey = partition_key(partition)
         pstate: PartitionState = get(pkey) or PartitionState(PartitionClock(
             max_future_seconds=self.max_ahead, min_series=1 if self.live else CLOCK_MIN_SERIES))
@@ -203,7 +207,7 @@ class Processor:
                 clock.advance()
                 pstate.position = offset
                 pstate.mark_due(self.lateness, self.width)
-            self._close_due(pstate, load, version, closed, offset, out, res, dues)
+            self._close_due(pstate, load, version, closed, offset, out, dues, applied)
 
         if agg is not None and messages:
             report = agg.report(pstate, partition, messages[-1].offset)
@@ -234,25 +238,37 @@ class Processor:
 
     def _close_due(self, pstate: PartitionState, load: Callable[[str], SeriesState],
                    version: dict[str, int], changed: set[str], offset: int,
-                   out: BatchOutput, res: Resident, dues: list[Due]) -> None:
+                   out: BatchOutput, dues: list[Due], applied: list[SeriesState]) -> None:
         wm = pstate.clock.watermark
         if wm is None:
             return
         if pstate.activity is not None:  # judged before the buckets of its series close
             out.alerts.extend(pstate.activity.judge(wm - self.lateness))
-        due = pstate.due
-        while due and due[0][0] <= wm:
+        due, left = pstate.due, self._closes_left
+        while due and due[0][0] <= wm and left != 0:
             _, sid = heapq.heappop(due)
             pstate.queued.discard(sid)
-            st = load(sid)
-            closed = st.buckets.close_due(wm)
-            if closed:
-                dues.append(collect(st, closed, out, self.history))
-                out.closed += len(closed)
-                version[sid] = offset
-                changed.add(sid)
-            if st.buckets.open:  # still has open buckets: it falls due again later
-                pstate.schedule(sid, st.buckets.due_at)
+            if self._close(load(sid), wm, pstate, version, changed, offset, out, dues):
+                left = None if left is None else left - 1
+        self._closes_left = left
+        # A series with an event in this message closes now, whatever the cap: the sweep's
+        # write (version pstate.due_offset) could not be newer than this message's.
+        for st in applied:
+            if st.buckets.due_at <= wm:
+                self._close(st, wm, pstate, version, changed, offset, out, dues)
+
+    def _close(self, st: SeriesState, wm: float, pstate: PartitionState,
+               version: dict[str, int], changed: set[str], offset: int, out: BatchOutput,
+               dues: list[Due]) -> bool:
+        closed = st.buckets.close_due(wm)
+        if closed:
+            dues.append(collect(st, closed, out, self.history))
+            out.closed += len(closed)
+            version[st.series] = offset
+            changed.add(st.series)
+        if st.buckets.open:  # still has open buckets: it falls due again later
+            pstate.schedule(st.series, st.buckets.due_at)
+        return bool(closed)
 
     def forecast_of(self, st: SeriesState, res: Resident | None = None) -> Forecast | None:
         """The forecast of ``st``'s model (recomputed from its row: it is not pickled)."""

@@ -209,3 +209,50 @@ def test_run_takes_one_partition_a_step_in_turn_and_at_least_one_step() -> None:
                             lambda p: keys(partition=p), emit))
     assert len(emitted) >= 3 and emitted[0] != emitted[1] and sweeper.pending() == 0
     assert not any(sweeper.has_work(p, store.get) for p in (0, 1))
+
+
+def _redis(writes: list, held: dict[str, tuple[int, dict]]) -> None:
+    """Apply writes as the sink's Lua script does: only a newer version; the forecast part
+    only with its write."""
+    for w in writes:
+        v, part = held.get(w.series, (-1, None))
+        if w.version > v:
+            held[w.series] = (w.version, json.loads(dumps(w.forecast)) if w.forecast else part)
+
+
+def test_a_capped_batch_leaves_closes_to_the_sweep_and_redis_ends_the_same() -> None:
+    """Past the cap, due series close in the next batches or the sweep, whose writes carry
+    the offset that made the bucket due: Redis, which keeps only newer versions, ends with
+    the forecasts of a worker without a cap."""
+    msgs = _messages(40, seed=5)
+    capped = Processor("t", partitions=1, event_time="replay", max_closes=2)
+    free = Processor("t", partitions=1, event_time="replay")
+    sweeper = Sweeper(capped)
+    stores: tuple[dict, dict] = ({}, {})
+    held: tuple[dict, dict] = ({}, {})
+    most, i = 0, 0
+    for size in [29, 200, 7, 350, 61] * 40:
+        if i >= len(msgs):
+            break
+        out = capped.process(0, msgs[i:i + size], stores[0].get)
+        most = max(most, len({sid for sid, _ in out.buckets}))
+        _apply(stores[0], out)
+        _redis(out.writes, held[0])
+        if size == 7:  # now and then, the eager close between batches
+            for swept in _sweep_all(sweeper, stores[0]):
+                _redis(swept.writes, held[0])
+        out = free.process(0, msgs[i:i + size], stores[1].get)
+        _apply(stores[1], out)
+        _redis(out.writes, held[1])
+        i += size
+    for swept in _sweep_all(sweeper, stores[0]):
+        _redis(swept.writes, held[0])
+    for swept in _sweep_all(Sweeper(free), stores[1]):
+        _redis(swept.writes, held[1])
+    assert most > 2  # beside the cap: the series with an event at the message
+    assert held[0].keys() == held[1].keys()
+    for sid, (_, part) in held[0].items():
+        other = held[1][sid][1]
+        assert part is not None and other is not None
+        assert part["actuals"] == other["actuals"] and part["last"] == other["last"], sid
+        assert _near(part["forecast"], other["forecast"]), sid
