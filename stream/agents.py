@@ -234,6 +234,7 @@ def build_worker(
                 emit)))]
 
     app.task(stats.watch_loop)  # the ops figures loop_stall_ms and loop_stall_max_ms
+
     @app.agent(events, name="process-sales")
     async def process(stream: Any) -> None:
         async for batch in stream.take_events(MAX_BATCH, within=BATCH_WAIT):
