@@ -19,7 +19,7 @@ from models.activity import ActivityMonitor
 from models.factory import Forecast
 from models.reconcile import AdaptiveBands
 from stream.aggregates import Partials
-from stream.bucketing import SeriesBuckets
+from stream.bucketing import SeriesBuckets, bucket_start
 from stream.clock import PartitionClock
 from stream.outcomes import ClosedBucket
 from stream.records import DeadLetter
@@ -116,7 +116,7 @@ class PartitionState:
         """After the clock moved at message ``position``: note it if a new bucket fell due."""
         wm = self.clock.watermark
         if wm is not None:
-            until = int((wm - lateness - width) // width) * width + width
+            until = bucket_start(wm - lateness - width, width) + width  # as close_due's
             if self.due_until is None or until > self.due_until:
                 self.due_until, self.due_offset = until, self.position
 

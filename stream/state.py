@@ -126,8 +126,8 @@ class StateStore(faust.Sensor):
 
     def keys_of(self, partition: int) -> list[str]:
         """The keys this worker holds of changelog partition ``partition`` (the table's store
-        knows each key's partition)."""
-        held = [k.decode() for k, p in self.table.data._key_partition.items() if p == partition]
+        knows each key's partition: :meth:`stream.table_store.Store.keys_of`)."""
+        held = [k.decode() for k in self.table.data.keys_of(partition)]
         return list(dict.fromkeys(held + [k for k, (p, _) in self.dirty.items()
                                           if p == partition]))
 

@@ -100,12 +100,19 @@ class Sweeper:
         self.swept = 0  # series that a chunk closed buckets of, ever
         self._turn = 0  # the partition whose chunk comes next (or the next one above it)
 
-    def has_work(self, partition: int, get: Callable[[str], Any]) -> bool:
+    def _due(self, partition: int, get: Callable[[str], Any]) -> tuple[PartitionState, int,
+                                                                        bool] | None:
+        """The partition's state, the end of its last due bucket, and whether that asks for
+        a new pass (None: nothing fell due yet, or the partition count is unknown)."""
         pstate: PartitionState | None = get(partition_key(partition))
         if pstate is None or pstate.due_until is None or self.processor.partitions is None:
-            return False
+            return None
         p = self.passes.get(partition)
-        return p is None or p.until < pstate.due_until or bool(p.todo)
+        return pstate, pstate.due_until, p is None or p.until < pstate.due_until
+
+    def has_work(self, partition: int, get: Callable[[str], Any]) -> bool:
+        due = self._due(partition, get)
+        return due is not None and (due[2] or bool(self.passes[partition].todo))
 
     def pending(self) -> int:
         """Series the current passes have still to look at."""
@@ -116,13 +123,14 @@ class Sweeper:
         """Close the due buckets of the next chunk of ``partition``'s series that have some
         (``keys(partition)``: the state keys the worker holds of it, read when a pass starts);
         None when its pass is over."""
-        pstate: PartitionState | None = get(partition_key(partition))
-        if pstate is None or pstate.due_until is None or self.processor.partitions is None:
+        due = self._due(partition, get)
+        if due is None:
             return None
-        p = self.passes.get(partition)
-        if p is None or p.until < pstate.due_until:  # a bucket fell due: every series again
+        pstate, until, new = due
+        if new:  # a bucket fell due: every series again
             names = [k[2:] for k in keys(partition) if k.startswith("s:")]
-            p = self.passes[partition] = _Pass(pstate.due_until, sorted(names, reverse=True))
+            self.passes[partition] = _Pass(until, sorted(names, reverse=True))
+        p = self.passes[partition]
         if not p.todo:
             return None
         wm = pstate.clock.watermark

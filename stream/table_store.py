@@ -83,6 +83,10 @@ class Store(memory.Store):
         self.data[key] = value
         self._key_partition[key] = partition
 
+    def keys_of(self, partition: int) -> list[bytes]:
+        """The keys it holds of changelog partition ``partition``."""
+        return [k for k, p in self._key_partition.items() if p == partition]
+
     def take(self, tp: TP, loaded: Loaded) -> None:
         """Apply a partition read in bulk: its keys' last values, and the offset it reached."""
         for key, value in loaded.values.items():

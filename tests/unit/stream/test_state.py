@@ -24,6 +24,9 @@ class _Data(dict[bytes, bytes]):
         self[key] = value
         self._key_partition[key] = partition
 
+    def keys_of(self, partition: int) -> list[bytes]:
+        return [k for k, p in self._key_partition.items() if p == partition]
+
 
 class _Table:
     def __init__(self) -> None:
