@@ -61,6 +61,9 @@ class SeriesState:
     bands: AdaptiveBands | None = None
     reconciled: Forecast | None = None
     live_open: dict[str, float] | None = None
+    # the version of its last write to Redis (a close may be written at another series'
+    # offset): what a republish writes it at, or Redis would refuse it as not newer
+    written: int = -1
 
     def __getstate__(self) -> dict[str, Any]:
         # the forecast is recomputed from the row whenever it is needed: not worth pickling
@@ -72,6 +75,7 @@ class SeriesState:
         self.__dict__.setdefault("alerts", [])
         self.__dict__.setdefault("mover", None)
         self.__dict__.setdefault("open_alert", None)
+        self.__dict__.setdefault("written", -1)
         for name in ("bands", "reconciled", "live_open"):
             self.__dict__.setdefault(name, None)
         if self.reconciled is not None:  # an aggregate: its forecast is the reconciled one
@@ -178,7 +182,8 @@ def rerouted(ev: SaleEvent, partition: int, offset: int, index: int | None) -> b
 def series_write(st: SeriesState, version: int, closed: bool, forecast: Forecast | None,
                  width: int) -> SeriesWrite:
     """What the sink writes for ``st``: the live part always; the forecast part (actuals and
-    ``forecast``) when a bucket closed (``closed``)."""
+    ``forecast``) when a bucket closed (``closed``). Notes ``version`` in ``st.written``."""
+    st.written = max(st.written, version)
     open_ = max(st.buckets.open.items(), default=None)
     live = {
         "series": st.series,

@@ -164,9 +164,11 @@ class RedisSink:
         for i in range(0, len(states), REPUBLISH_CHUNK):
             writes, movers = [], {}
             for st in states[i : i + REPUBLISH_CHUNK]:
-                if not st.positions:
+                # its last write's version: a close at another series' message (the sweep,
+                # a capped close) is newer than its own last event
+                version = max([st.written, *st.positions.values()])
+                if version < 0:
                     continue
-                version = max(st.positions.values())
                 writes.append(processor.series_write(st, version, True))
                 alerts.extend(st.alerts)
                 if st.mover is not None and st.reconciled is None:  # SKUs only, no aggregate

@@ -49,11 +49,23 @@ def _counts(pipeline, truth: dict[str, int]) -> dict[str, int]:
 
 
 def _swept(pipeline, since: float) -> bool:
-    """Every live worker reported, after ``since``, no partition with a sweep to do."""
+    """The live workers hold every partition once, none is rebalancing (or recovering a
+    table), and each reported, after ``since``, no partition with a sweep to do."""
     live = {default_worker_name(w.pid) for w in pipeline.workers if w.poll() is None}
     figures = read_workers(pipeline.redis, time.time())
-    return live <= set(figures) and all(
-        float(figures[n]["updated_at"]) > since and figures[n]["sweeping"] == "0" for n in live)
+    if not live <= set(figures):
+        return False
+    held = sorted(p for n in live for p in json.loads(figures[n]["partitions"]))
+    return held == list(range(PARTITIONS)) and all(
+        float(figures[n]["updated_at"]) > since and figures[n]["sweeping"] == "0"
+        and figures[n]["rebalancing"] == "0" for n in live)
+
+
+def _workers(pipeline) -> str:
+    """The live workers' figures that say what they hold and sweep (for a failure)."""
+    figures = read_workers(pipeline.redis, time.time())
+    keys = ("partitions", "rebalancing", "sweeping", "sweep_pending", "swept", "updated_at")
+    return "\n".join(f"{n}: {({k: f.get(k) for k in keys})}" for n, f in sorted(figures.items()))
 
 
 def _share_counted(pipeline, truth: dict[str, int]) -> float:
@@ -122,7 +134,9 @@ def test_workers_share_partitions_through_kill_stop_and_join(pipeline, retail_cs
     differ = sorted(s for s in truth if _content(got[s]) != _content(reference.get(s)))
     assert not differ, (f"{len(differ)} of {len(truth)} series differ from one worker's:\n"
                         + "\n".join(_difference(s, got[s], reference.get(s), pipeline)
-                                     for s in differ[:5]))
+                                     for s in differ[:5])
+                        + f"\nworkers:\n{_workers(pipeline)}\n"
+                        + "\n".join(pipeline.log_tail(15)))
 
     # the group view: the live workers hold every partition once, and timed their rebalances
     live = {default_worker_name(w.pid) for w in pipeline.workers if w.poll() is None}

@@ -109,6 +109,7 @@ class SeriesState:
     open_alert: dict[str, Any] | None = None
     mover: dict[str, float] | None = None  # distance of the latest closed bucket from forecast
     live_open: dict[str, float] | None = None  # aggregates only (never set here)
+    written: int = -1  # the version of its last write
 
     def __getstate__(self) -> dict[str, Any]:
         # the forecast is recomputed whenever a bucket closes: not worth pickling

@@ -93,6 +93,36 @@ def test_a_quiet_series_closes_its_zeros_and_is_dated_like_the_others() -> None:
     assert "S03" not in writes  # nothing of it was due: its events closed it already
 
 
+def test_a_republish_writes_a_swept_series_at_its_sweep_s_version() -> None:
+    """Redis refuses a write not newer than what it holds: republished at its last event's
+    offset (what Redis held before the sweep, when the sweep's write was skipped for an
+    outage), a quiet series would keep its forecast of before the sweep for good."""
+    from stream.sink import RedisSink
+
+    proc = Processor("t", partitions=1, event_time="replay")
+    store: dict = {}
+    _apply(store, proc.process(0, _messages(28), store.get))
+    _sweep_all(Sweeper(proc), store)
+    quiet = store["s:S00"]
+    assert quiet.written == store["p:0"].due_offset > max(quiet.positions.values())
+    sink, written = RedisSink("redis://127.0.0.1:1/0"), []  # never connected
+
+    async def write(writes: list) -> int:
+        written.extend(writes)
+        return len(writes)
+
+    async def nothing(*args: object) -> None:
+        pass
+
+    sink.write, sink.write_movers, sink.write_alerts = write, nothing, nothing  # type: ignore
+    sink.redis = type("Epoch", (), {"set": nothing})()  # type: ignore[assignment]
+    asyncio.run(sink.republish([quiet, store["s:S03"]], proc))
+    versions = {w.series: w.version for w in written}
+    assert versions == {"S00": quiet.written, "S03": store["s:S03"].written}
+    # (a busy series too: its last bucket closed at a message of another series)
+    assert versions["S03"] > max(store["s:S03"].positions.values())
+
+
 def test_the_version_of_a_swept_write_is_the_offset_that_made_its_bucket_due() -> None:
     """Whoever replays the partition gets the same version: a worker taking it over after a
     crash never writes older than what its previous owner wrote."""
