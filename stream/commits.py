@@ -27,6 +27,9 @@ __all__ = ["BatchGate", "Ownership", "changelog_written", "new_offset", "ready_t
 #: how long a commit waits for the changelog writes before it (not committed after that: the
 #: next commit waits again, and a crash meanwhile replays from the commit before)
 CHANGELOG_ACK_TIMEOUT = 30.0
+#: flush steps before a commit at most (batches run between them; under a load that dirties
+#: states as fast as they are pickled, the commit's own flush writes the rest at once)
+FLUSH_TURNS = 100
 
 
 class BatchGate:
@@ -161,16 +164,22 @@ async def ready_to_commit(app: Any) -> bool:
     """Before a commit: the batch in flight ends first (:class:`BatchGate`); then ``False``
     when the producer is stopping (a shutdown): the state store's flush could no longer reach
     the changelog, so nothing is committed and a restart replays from the last commit. Else
-    the state store flushes its dirty states in steps, as a task of the gate (no batch
-    changes a state meanwhile; :meth:`stream.state.StateStore.flush_in_steps`)."""
+    the state store flushes its dirty states in steps of about 20 ms, each a task of the gate
+    (no batch changes a state during a step, and a batch waits for one step at most:
+    :meth:`stream.state.StateStore.flush_step`), until none is left or ``FLUSH_TURNS`` steps
+    ran; the commit's own flush (:meth:`stream.state.StateStore.on_commit_initiated`) then
+    writes what the batches between the last steps changed."""
     gate = getattr(app, "batch_gate", None)
     if gate is not None:
         await gate.wait_idle()
     if app.producer.should_stop:
         return False
     store = getattr(app, "state_store", None)
-    if gate is not None and store is not None and store.dirty:
-        await gate.run(store.flush_in_steps(owned_partitions(app)))
+    if gate is not None and store is not None:
+        for _ in range(FLUSH_TURNS):
+            if app.producer.should_stop or not store.has_dirty(owned_partitions(app)):
+                break
+            await gate.run(store.flush_step(lambda: owned_partitions(app)))
     return not app.producer.should_stop
 
 

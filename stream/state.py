@@ -6,8 +6,16 @@ before every commit, :meth:`StateStore.on_commit_initiated` (a Faust sensor hook
 state changed since the last commit to the table's changelog; Faust then flushes the producer
 and only after that commits the offsets. So a committed offset always has its state in the
 changelog (no loss), and a crash before the commit replays the batches, which the processor
-skips per series by offset (no double count). Pickling a series state costs ~100 us: doing it
+skips per series by offset (no double count). Pickling a series state costs ~15 us: doing it
 once per commit instead of once per batch is what keeps the hot path cheap.
+
+The changelog holds each state packed (:func:`pack`): its pickle, lz4-compressed. A series'
+pickle is ~15 KB, mostly its model row's zeros, and packs into ~1.7 KB in ~6 us; unpacked, the
+changelog a worker wrote and the store it keeps in memory were ten times larger, and the
+broker's writes of it (~14 MB/s at 2,000 events/s over 2,000 series) held up its fetches.
+
+>>> unpack(pack({"qty": [0.0] * 1000}))["qty"][:2], len(pack([0.0] * 1000)) < 100
+([0.0, 0.0], True)
 """
 
 from __future__ import annotations
@@ -15,13 +23,28 @@ from __future__ import annotations
 import asyncio
 import pickle
 import time
+from collections.abc import Callable
 from typing import Any
 
+import cramjam
 import faust
 
-__all__ = ["StateStore", "owned_partitions"]
+__all__ = ["StateStore", "owned_partitions", "pack", "unpack"]
 
 FLUSH_STEP = 0.02  # seconds of pickling between two hand-backs of the event loop
+PACKED = b"L4"  # the prefix of a packed state (a pickle of protocol 2 or more starts b"\x80")
+
+
+def pack(state: Any) -> bytes:
+    """A state's changelog bytes: its pickle as an lz4 block, after :data:`PACKED`."""
+    return PACKED + bytes(cramjam.lz4.compress_block(pickle.dumps(state, protocol=5)))
+
+
+def unpack(raw: bytes) -> Any:
+    """The state of changelog bytes: packed, or a bare pickle (written before packing)."""
+    if raw[:2] == PACKED:
+        return pickle.loads(bytes(cramjam.lz4.decompress_block(raw[2:])))
+    return pickle.loads(raw)
 
 
 class StateStore(faust.Sensor):
@@ -40,7 +63,7 @@ class StateStore(faust.Sensor):
         if state is None:
             raw = self.table.data.get(key.encode())
             if raw is not None:
-                state = self.cache[key] = pickle.loads(raw)
+                state = self.cache[key] = unpack(raw)
         return state
 
     def put(self, partition: int, key: str, state: Any) -> None:
@@ -64,20 +87,19 @@ class StateStore(faust.Sensor):
         """
         return self._flush(owned, None)[0]
 
-    async def flush_in_steps(self, owned: set[int] | None = None,
-                             step: float = FLUSH_STEP) -> int:
-        """:meth:`flush`, handing the event loop back every ``step`` seconds (Kafka's
-        heartbeats, Redis, the gateway's clients), so that thousands of dirty states do not
-        hold it up for one long flush. Run it where nothing else changes the states: the
-        worker's consumer runs it as a task of the batch gate just before each commit
-        (:func:`stream.commits.ready_to_commit`); the flush of the commit itself then finds
-        little or nothing left."""
-        flushed, done = self._flush(owned, time.perf_counter() + step)
-        while not done:
-            await asyncio.sleep(0)
-            n, done = self._flush(owned, time.perf_counter() + step)
-            flushed += n
-        return flushed
+    def has_dirty(self, owned: set[int] | None = None) -> bool:
+        """Whether a state (of ``owned``) waits for a flush."""
+        return any(owned is None or p in owned for p, _ in self.dirty.values())
+
+    async def flush_step(self, owned: Callable[[], set[int] | None],
+                         step: float = FLUSH_STEP) -> None:
+        """One step of a flush: about ``step`` seconds of :meth:`flush` (at least one state),
+        of the partitions ``owned()`` says this worker owns as the step starts. The worker's
+        consumer runs steps until nothing is left, each as a task of the batch gate
+        (:func:`stream.commits.ready_to_commit`), so that a batch waits for one step, not for
+        thousands of states; the batches in between put their states at the end, each
+        partition's clock after its series, so the order of the flush holds across steps."""
+        self._flush(owned(), time.perf_counter() + step)
 
     def _flush(self, owned: set[int] | None, deadline: float | None) -> tuple[int, bool]:
         """Flush dirty states (of ``owned``) until ``deadline``; how many, and whether
@@ -89,7 +111,7 @@ class StateStore(faust.Sensor):
             if deadline is not None and flushed and time.perf_counter() > deadline:
                 self.flushed += flushed
                 return flushed, False
-            raw_key, raw_value = key.encode(), pickle.dumps(state, protocol=5)
+            raw_key, raw_value = key.encode(), pack(state)
             self.table.data.hold(partition, raw_key, raw_value)
             self.sent.append(self.table.send_changelog(partition, raw_key, raw_value))
             del self.dirty[key]

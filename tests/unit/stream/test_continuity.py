@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from types import SimpleNamespace
 
 from intervaltree import IntervalTree
@@ -177,8 +178,8 @@ def test_partitions_skipped_before_the_assignment_are_resent_once_owned() -> Non
     assert owned.to_resend() == set()
 
 
-def test_before_a_commit_the_store_flushes_in_a_task_of_the_gate() -> None:
-    """A batch queued meanwhile runs after the flush, never in the middle of it."""
+def test_before_a_commit_the_store_flushes_in_steps_each_a_task_of_the_gate() -> None:
+    """A batch queued meanwhile runs between two steps of the flush, never in one."""
     import asyncio
 
     from stream.commits import BatchGate, ready_to_commit
@@ -186,15 +187,15 @@ def test_before_a_commit_the_store_flushes_in_a_task_of_the_gate() -> None:
     seen: list[str] = []
 
     class Store:
-        dirty = {"s:A": (0, "a")}
+        dirty = ["s:A", "s:B", "p:0"]
 
-        async def flush_in_steps(self, owned: set[int] | None) -> int:
-            seen.append(f"flush {sorted(owned or [])}")
+        def has_dirty(self, owned: set[int] | None) -> bool:
+            return bool(self.dirty)
+
+        async def flush_step(self, owned: Callable[[], set[int] | None]) -> None:
+            seen.append(f"step {sorted(owned() or [])}")
             await asyncio.sleep(0)
-            await asyncio.sleep(0)
-            seen.append("flushed")
-            self.dirty = {}
-            return 1
+            seen.append(f"flushed {self.dirty.pop(0)}")
 
     async def main() -> bool:
         app = SimpleNamespace(batch_gate=BatchGate(), state_store=Store(),
@@ -211,4 +212,5 @@ def test_before_a_commit_the_store_flushes_in_a_task_of_the_gate() -> None:
         return await commit
 
     assert asyncio.run(main())
-    assert seen == ["flush [3]", "flushed", "batch"]
+    assert seen == ["step [3]", "flushed s:A", "batch", "step [3]", "flushed s:B", "step [3]",
+                    "flushed p:0"]

@@ -4,13 +4,12 @@ unflushed states of revoked partitions dropped on a rebalance (a table stub, no 
 from __future__ import annotations
 
 import asyncio
-import pickle
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from stream.state import StateStore
+from stream.state import StateStore, unpack
 
 
 class _Data(dict[bytes, bytes]):
@@ -35,7 +34,7 @@ class _Table:
         self.futures: list[asyncio.Future[None]] = []
 
     def send_changelog(self, partition: int, key: bytes, value: bytes) -> asyncio.Future[None]:
-        self.sent.append((partition, key, pickle.loads(value)))
+        self.sent.append((partition, key, unpack(value)))
         fut = asyncio.get_event_loop().create_future()
         self.futures.append(fut)
         return fut
@@ -141,30 +140,39 @@ def test_the_keys_of_a_partition_are_those_held_and_those_put_since() -> None:
     assert store.keys_of(2) == []
 
 
-def test_a_flush_in_steps_hands_the_loop_back_and_keeps_the_order() -> None:
+def test_flush_steps_keep_each_clock_after_its_series_with_batches_in_between() -> None:
+    """Steps of one state each, and between two steps a batch that changes a flushed series
+    and the clock again: the clock still reaches the changelog after every series put before
+    it, and partition 1's states (not owned here) stay dirty."""
     table = _Table()
     store = StateStore(table)
     for i in range(300):
-        store.put(i % 2, f"s:{i}", list(range(2000)))  # about 5 us each to pickle
+        store.put(i % 2, f"s:{i}", list(range(2000)))
     store.put(0, "p:0", "clock")  # last: flushed after its series
-    ticks = 0
+    steps = 0
+    while store.has_dirty({0}):
+        asyncio.get_event_loop().run_until_complete(store.flush_step(lambda: {0}, step=0.0))
+        steps += 1
+        if steps == 10:  # a batch: a series flushed already, then its clock, again
+            store.put(0, "s:0", "s0 again")
+            store.put(0, "p:0", "clock again")
+    sent = [(k, v) for _, k, v in table.sent]
+    assert steps == len(sent) == 152 and sent[-2:] == [(b"s:0", "s0 again"),
+                                                      (b"p:0", "clock again")]
+    assert (b"p:0", "clock") not in sent  # the clock was put again before its turn came
+    assert [p for p, _, _ in table.sent] == [0] * 152
+    assert len(store.dirty) == 150 and not store.has_dirty({0}) and store.has_dirty(None)
 
-    async def main() -> int:
-        nonlocal ticks
 
-        async def count() -> None:
-            nonlocal ticks
-            while True:
-                ticks += 1
-                await asyncio.sleep(0)
+def test_a_state_pickled_before_packing_still_loads_and_packed_ones_are_small() -> None:
+    import pickle
 
-        counter = asyncio.ensure_future(count())
-        flushed = await store.flush_in_steps({0}, step=0.0)  # a hand-back after every state
-        counter.cancel()
-        return flushed
+    from stream.state import pack
 
-    assert asyncio.get_event_loop().run_until_complete(main()) == 151
-    assert ticks >= 100  # the loop ran other tasks while the states were pickled
-    assert [k for _, k, _ in table.sent][-1] == b"p:0"
-    assert [p for p, _, _ in table.sent] == [0] * 151
-    assert len(store.dirty) == 150  # partition 1's, not owned here, stay dirty
+    table = _Table()
+    store = StateStore(table)
+    table.data[b"s:old"] = pickle.dumps({"qty": 3.0}, protocol=5)  # an old changelog
+    assert store.get("s:old") == {"qty": 3.0}
+    state = {"row": bytes(14_000) + b"\x01", "history": [0.0] * 500}
+    assert unpack(pack(state)) == state
+    assert len(pack(state)) < len(pickle.dumps(state, protocol=5)) / 10
