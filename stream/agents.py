@@ -4,9 +4,8 @@ Per batch (``stream.take_events``): group the messages by partition, let the pur
 apply them to the per-series state (or, between batches, close a chunk of the series without
 events: the eager close of :mod:`stream.sweep`), then
 
-1. send the dead letters, re-routed events and alerts to Kafka and wait until they are
-   delivered,
-2. mark each touched state for the :class:`~stream.state.StateStore` (pickled into the
+1. send the dead letters, re-routed events and alerts to Kafka; wait until they are delivered,
+2. mark each touched state for the :class:`~stream.state.StateStore` (packed into the
    changelog-backed table once per commit, never once per event),
 3. write snapshots, top movers and alerts to Redis (idempotent: versioned snapshots, alerts
    deduplicated by their stable id).
@@ -42,6 +41,7 @@ from redis.exceptions import RedisError
 from config import Settings
 from stream.aggregates import ROOT
 from stream.app import create_app
+from stream.changelog_send import BatchSender
 from stream.commits import BatchGate, Ownership
 from stream.continuity import OffsetContinuity
 from stream.group import RebalanceSensor
@@ -109,7 +109,7 @@ def build_worker(
                                         partitions=events_partitions(settings))))()
     buckets_topic = app.topic(settings.buckets_topic, key_serializer="raw",
                               value_serializer="raw")
-    store = StateStore(table)
+    store = StateStore(table, BatchSender.for_table(app, table))
     app.sensors.add(store)
     app.state_store = store  # type: ignore[attr-defined]  # its consumer's commits wait on it
     membership = Membership(default_worker_name(), settings.worker_id, settings.events_topic)

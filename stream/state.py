@@ -29,6 +29,8 @@ from typing import Any
 import cramjam
 import faust
 
+from stream.changelog_send import BatchSender
+
 __all__ = ["StateStore", "owned_partitions", "pack", "unpack"]
 
 FLUSH_STEP = 0.02  # seconds of pickling between two hand-backs of the event loop
@@ -50,9 +52,11 @@ def unpack(raw: bytes) -> Any:
 class StateStore(faust.Sensor):
     """Reads and writes per-key state for the processor; flushes dirty keys on commit."""
 
-    def __init__(self, table: Any) -> None:
+    def __init__(self, table: Any, sender: BatchSender | None = None) -> None:
+        """``sender`` sends each flush's states in record batches (the worker's); without
+        it, each state goes through the table's ``send_changelog``, one message at a time."""
         super().__init__()
-        self.table = table
+        self.table, self.sender = table, sender
         self.cache: dict[str, Any] = {}
         self.dirty: dict[str, tuple[int, Any]] = {}  # key -> (changelog partition, state)
         self.flushed = 0
@@ -104,20 +108,26 @@ class StateStore(faust.Sensor):
     def _flush(self, owned: set[int] | None, deadline: float | None) -> tuple[int, bool]:
         """Flush dirty states (of ``owned``) until ``deadline``; how many, and whether
         that was all of them."""
-        flushed = 0
+        flushed, done = 0, True
+        records: dict[int, list[tuple[bytes, bytes]]] = {}
         for key, (partition, state) in list(self.dirty.items()):
             if owned is not None and partition not in owned:
                 continue
             if deadline is not None and flushed and time.perf_counter() > deadline:
-                self.flushed += flushed
-                return flushed, False
+                done = False
+                break
             raw_key, raw_value = key.encode(), pack(state)
             self.table.data.hold(partition, raw_key, raw_value)
-            self.sent.append(self.table.send_changelog(partition, raw_key, raw_value))
+            if self.sender is None:
+                self.sent.append(self.table.send_changelog(partition, raw_key, raw_value))
+            else:
+                records.setdefault(partition, []).append((raw_key, raw_value))
             del self.dirty[key]
             flushed += 1
+        if records:
+            self.sent.append(self.sender.send(records))  # type: ignore[union-attr]
         self.flushed += flushed
-        return flushed, True
+        return flushed, done
 
     async def written(self, timeout: float) -> bool:
         """Wait until every changelog write sent so far is acked; ``False`` when some are not

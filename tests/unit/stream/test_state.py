@@ -176,3 +176,23 @@ def test_a_state_pickled_before_packing_still_loads_and_packed_ones_are_small() 
     state = {"row": bytes(14_000) + b"\x01", "history": [0.0] * 500}
     assert unpack(pack(state)) == state
     assert len(pack(state)) < len(pickle.dumps(state, protocol=5)) / 10
+
+
+def test_with_a_sender_a_flush_hands_it_each_partition_s_states_in_order() -> None:
+    class Sender:
+        def __init__(self) -> None:
+            self.got: list[dict[int, list[tuple[bytes, bytes]]]] = []
+
+        def send(self, records: dict[int, list[tuple[bytes, bytes]]]) -> str:
+            self.got.append(records)
+            return "a future"
+
+    table, sender = _Table(), Sender()
+    store = StateStore(table, sender)  # type: ignore[arg-type]
+    for key, partition in [("s:A", 0), ("s:B", 1), ("s:C", 0), ("p:0", 0)]:
+        store.put(partition, key, key.lower())
+    assert store.flush() == 4 and table.sent == [] and store.sent == ["a future"]
+    (records,) = sender.got
+    assert {p: [(k, unpack(v)) for k, v in rs] for p, rs in records.items()} == {
+        0: [(b"s:A", "s:a"), (b"s:C", "s:c"), (b"p:0", "p:0")], 1: [(b"s:B", "s:b")]}
+    assert store.get("p:0") == "p:0" and table.data[b"s:B"] == records[1][0][1]
