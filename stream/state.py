@@ -89,7 +89,7 @@ class StateStore(faust.Sensor):
         worker flushes only the partitions it owns (:func:`owned_partitions`); the rest stay
         dirty until :meth:`forget` drops them.
         """
-        return self._flush(owned, None)[0]
+        return self._flush(owned, None)
 
     def has_dirty(self, owned: set[int] | None = None) -> bool:
         """Whether a state (of ``owned``) waits for a flush."""
@@ -105,16 +105,14 @@ class StateStore(faust.Sensor):
         partition's clock after its series, so the order of the flush holds across steps."""
         self._flush(owned(), time.perf_counter() + step)
 
-    def _flush(self, owned: set[int] | None, deadline: float | None) -> tuple[int, bool]:
-        """Flush dirty states (of ``owned``) until ``deadline``; how many, and whether
-        that was all of them."""
-        flushed, done = 0, True
+    def _flush(self, owned: set[int] | None, deadline: float | None) -> int:
+        """Flush dirty states (of ``owned``) until ``deadline`` (at least one); how many."""
+        flushed = 0
         records: dict[int, list[tuple[bytes, bytes]]] = {}
         for key, (partition, state) in list(self.dirty.items()):
             if owned is not None and partition not in owned:
                 continue
             if deadline is not None and flushed and time.perf_counter() > deadline:
-                done = False
                 break
             raw_key, raw_value = key.encode(), pack(state)
             self.table.data.hold(partition, raw_key, raw_value)
@@ -127,7 +125,7 @@ class StateStore(faust.Sensor):
         if records:
             self.sent.append(self.sender.send(records))  # type: ignore[union-attr]
         self.flushed += flushed
-        return flushed, done
+        return flushed
 
     async def written(self, timeout: float) -> bool:
         """Wait until every changelog write sent so far is acked; ``False`` when some are not
