@@ -247,7 +247,7 @@ def build_worker(
                            **kwargs: Any) -> None:
         await gate.wait_idle()  # the batch in flight puts its states first: dropped below
         store.forget({tp.partition for tp in revoked if tp.topic == settings.events_topic})
-        processor.forget()  # rows reload from the states' bytes
+        processor.forget(store.pending())  # rows reload from the states' bytes
         sweeper.forget()
         continuity.forget()
         offsets.forget()

@@ -7,7 +7,6 @@ sink is idempotent instead. The web server Faust starts by default on 0.0.0.0:60
 
 from __future__ import annotations
 
-import gc
 import logging
 import tempfile
 from pathlib import Path
@@ -18,6 +17,7 @@ from faust.utils.terminal import SpinnerHandler
 from mode.utils.logging import level_number
 
 from config import DEFAULT_PARTITIONS
+from stream import heap
 from stream.commits import BatchGate, Ownership
 from stream.table_store import Table
 from stream.transport import Transport
@@ -79,21 +79,9 @@ def create_app(
     return app
 
 
-#: the cyclic garbage collector's thresholds in a worker (Python's default: 700, 10, 10)
-GC_THRESHOLDS = (50_000, 20, 100)
-
-
 class Worker(faust.Worker):
     """Faust's worker, without its startup spinner's cost once started, and with a
-    garbage collector tuned for many long-lived objects.
-
-    A worker holds a few objects per series (states, buckets, arrays) that live as long as
-    it does. With Python's default thresholds its cyclic collector walked all of them again
-    and again: closing the buckets of 20,000 series (``close_due``, 300 at a time, one core)
-    cost 180 us a series, with full collections of up to 259 ms holding up the event loop.
-    With :data:`GC_THRESHOLDS` (``gc.set_threshold`` when the worker is made) it cost 89 us,
-    with no full collection and none longer than 8 ms. Almost everything the worker frees,
-    reference counting frees at once; the collector only finds cycles.
+    garbage collector tuned for many long-lived objects (:func:`stream.heap.tune`).
 
     For its terminal spinner, Faust sets the root logger to DEBUG and adds a handler that
     spins on every record; the spinner stops at startup, but the level stayed. Every
@@ -104,7 +92,7 @@ class Worker(faust.Worker):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        gc.set_threshold(*GC_THRESHOLDS)
+        heap.tune()
 
     def _on_startup_end_spinner(self) -> None:
         super()._on_startup_end_spinner()

@@ -2,9 +2,12 @@
 and the batched close of every bucket one batch made due.
 
 :class:`Resident` maps series to rows. A row is current for exactly one :class:`SeriesState`
-object (the one it was loaded into or exported to): a state read from the table that is not
-that object (after a restart, a rebalance, or a state that went back to the changelog) gets
-its row loaded from its bytes, so the bank never runs ahead of, or behind, the table.
+object, its owner (the one it was loaded into or made for; ``st.holder`` is the resident): a
+state read from the table that is not that object (after a restart, a rebalance, or a state
+that went back to the changelog) gets its row loaded from its bytes, so the bank never runs
+ahead of, or behind, the table. An owner keeps no copy of its row (``st.row`` is out of date;
+pickling the state exports the row): before a row leaves its owner, the resident writes it
+into the owner's ``row`` (:meth:`Resident.release`).
 
 :func:`learn_due` learns what the processor collected during a batch, as the per-object
 processor did bucket by bucket, with one ``bank.close`` per round (the k-th due bucket of
@@ -66,12 +69,35 @@ class Resident:
     def holds(self, st: SeriesState) -> bool:
         return self.owner.get(st.series) is st
 
+    def export_of(self, st: SeriesState) -> bytes:
+        """The bytes of the row that ``st`` owns (:meth:`SeriesState.model_bytes`)."""
+        return self.bank.export_rows([self.rows[st.series]])[0]
+
+    def release(self, states: list[SeriesState]) -> None:
+        """Each of ``states`` that owns its row gets the row's bytes in ``st.row`` and owns it
+        no more (before another object takes the row, or the bank goes)."""
+        held = [st for st in states if self.holds(st)]
+        for st, raw in zip(held, self.bank.export_rows([self.rows[st.series] for st in held]),
+                           strict=True):
+            st.row, st.holder = raw, None
+            del self.owner[st.series]
+
+    def _own(self, st: SeriesState, row: int) -> None:
+        """Make ``row`` the row of ``st``, which then owns it."""
+        prev = self.owner.get(st.series)
+        if prev is not None and prev is not st:
+            self.release([prev])
+        self.rows[st.series], self.owner[st.series], st.holder = row, st, self
+
     def row(self, st: SeriesState) -> int:
         """``st``'s row, loaded from ``st.row`` unless the bank holds that very state."""
         sid = st.series
         row = self.rows.get(sid)
         if row is not None and self.owner.get(sid) is st:
             return row
+        prev = self.owner.get(sid)
+        if prev is not None:  # its row is about to be overwritten, or to be another's
+            self.release([prev])
         if row is None or not st.row:  # a fresh model for a state that has none yet
             row = int(self.bank.add_rows(1)[0])
         if st.row:
@@ -81,7 +107,7 @@ class Resident:
                 log.warning("series %s: its model row cannot be loaded (%s); it starts a "
                             "fresh model, its events and counts are kept", sid, exc)
                 row, st.row = int(self.bank.add_rows(1)[0]), b""
-        self.rows[sid], self.owner[sid] = row, st
+        self._own(st, row)
         return row
 
     def reserve(self, states: list[SeriesState]) -> None:
@@ -89,10 +115,11 @@ class Resident:
         (one at a time, a row costs ~145 us to add)."""
         need = list({st.series: st for st in states if not self.holds(st) and (
             self.rows.get(st.series) is None or not st.row)}.values())
+        self.release([p for st in need if (p := self.owner.get(st.series)) is not None])
         for st, row in zip(need, self.bank.add_rows(len(need)).tolist(), strict=True):
             self.rows[st.series] = row
             if not st.row:  # nothing to load: the row is this state's
-                self.owner[st.series] = st
+                self._own(st, row)
 
     def set_paths(self, states: list[SeriesState],
                   given: tuple[list[int], np.ndarray, str] | None) -> dict[str, SeriesState]:
@@ -107,12 +134,6 @@ class Resident:
         chosen = [states[i] for i, ok in zip(which, finite.tolist(), strict=True) if ok]
         self.bank.set_lstm_paths([self.row(st) for st in chosen], paths[finite], version)
         return {st.series: st for st in chosen}
-
-    def export(self, states: list[SeriesState]) -> None:
-        """Write each state's row back into it (``st.row``: what the changelog keeps)."""
-        raws = self.bank.export_rows([self.rows[st.series] for st in states])
-        for st, raw in zip(states, raws, strict=True):
-            st.row = raw
 
     def forecasts(self, states: list[SeriesState], horizon: int) -> None:
         """Set ``st.forecast`` of every given state (one bank call), as ``SeriesModel``
@@ -151,8 +172,8 @@ def learn_closed(res: Resident, dues: list[Due], out: BatchOutput,
                  holidays: bool) -> dict[str, SeriesState]:
     """Give the due states their rows (new ones in one bank call), date each row at its
     first close for the holiday factor (``holidays``), :func:`learn_due`, then the LSTM
-    paths of the ``closed`` states (``provider``), then the forecasts and exported rows of
-    every state whose row changed; those states."""
+    paths of the ``closed`` states (``provider``), then the forecasts of every state whose
+    row changed; those states (their rows stay in the bank: pickling a state exports it)."""
     res.reserve([d.st for d in dues])
     if holidays:
         first = {d.st.series: d for d in reversed(dues)}  # each series' first due
@@ -166,7 +187,6 @@ def learn_closed(res: Resident, dues: list[Due], out: BatchOutput,
         changed.update(res.set_paths(closed, provider(closed)))
     if changed:
         res.forecasts(list(changed.values()), horizon)
-        res.export(list(changed.values()))
     return changed
 
 

@@ -21,7 +21,7 @@ docs/architecture.md. A silent series closes its buckets in :func:`stream.sweep.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from config import Settings
@@ -102,7 +102,12 @@ class Processor:
         # the bucketing keeps no history: SeriesState.history is the compact copy
         return SeriesState(series, SeriesBuckets(self.width, self.lateness, 0))
 
-    def forget(self) -> None:  # on a rebalance: every changed row is in its state by then
+    def forget(self, keep: Iterable[Any] = ()) -> None:
+        """On a rebalance: the banks go (rows reload from the states' bytes); the states in
+        ``keep`` (those still to be flushed) get their rows' bytes first."""
+        kept = [st for st in keep if isinstance(st, SeriesState)]
+        for res in self.banks.values():
+            res.release(kept)
         self.banks.clear()
 
     def resident(self, partition: int) -> Resident:
@@ -272,7 +277,7 @@ class Processor:
 
     def forecast_of(self, st: SeriesState, res: Resident | None = None) -> Forecast | None:
         """The forecast of ``st``'s model (recomputed from its row: it is not pickled)."""
-        if st.forecast is None and st.origin is not None and st.row:
+        if st.forecast is None and st.origin is not None and st.modelled():
             if res is None:
                 res = next((r for r in self.banks.values() if r.holds(st)), None)
             if res is None:  # a state no partition holds (a republish): a one-row bank

@@ -1,9 +1,11 @@
 """What the worker keeps per series and per partition (pickled into the changelog-backed state
 table), and what one processed batch hands back to the agent.
 
-A series' model is a row of the partition's :class:`~models.bank.ForecasterBank`; the state
-keeps that row's exported bytes (``SeriesState.row``, about 12 KB, no pickled object graph),
-written back by the processor whenever the row changed in a batch.
+A series' model is a row of the partition's :class:`~models.bank.ForecasterBank`. While a
+bank holds the row of a state object (``SeriesState.holder``), the state keeps no copy of it:
+pickling the state exports the row (about 14 KB of bytes, no pickled object graph, ~25 us), and
+the bank writes it into ``SeriesState.row`` before the row leaves the object
+(:class:`stream.bank_rows.Resident`). A copy in every state doubled the worker's memory.
 """
 
 from __future__ import annotations
@@ -46,7 +48,9 @@ class SeriesState:
 
     series: str
     buckets: SeriesBuckets
-    row: bytes = b""  # the model: ForecasterBank.export_row (empty before its first close)
+    # the model: ForecasterBank.export_row (empty before its first close; out of date while
+    # a bank holds the row: ``holder``)
+    row: bytes = b""
     positions: dict[int, int] = field(default_factory=dict)  # partition -> last applied offset
     events: int = 0  # accepted events, ever
     last_ts: float = 0.0
@@ -64,13 +68,28 @@ class SeriesState:
     # the version of its last write to Redis (a close may be written at another series'
     # offset): what a republish writes it at, or Redis would refuse it as not newer
     written: int = -1
+    # the resident bank whose row is this very object's model, while one is (not pickled;
+    # ``row`` is then out of date: :meth:`model_bytes`)
+    holder: Any = field(default=None, repr=False, compare=False)
 
     def __getstate__(self) -> dict[str, Any]:
         # the forecast is recomputed from the row whenever it is needed: not worth pickling
-        return {k: v for k, v in self.__dict__.items() if k != "forecast"}
+        state = {k: v for k, v in self.__dict__.items() if k not in ("forecast", "holder")}
+        state["row"] = self.model_bytes()
+        return state
+
+    def model_bytes(self) -> bytes:
+        """The model's row as bytes: exported from the bank that holds it, else ``row``
+        (empty before the series' first close)."""
+        holder = self.holder
+        return holder.export_of(self) if holder is not None and holder.holds(self) else self.row
+
+    def modelled(self) -> bool:
+        """Whether the series has a model row yet (its first bucket closed)."""
+        return bool(self.row) or (self.holder is not None and self.holder.holds(self))
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state, forecast=None)
+        self.__dict__.update(state, forecast=None, holder=None)
         self.__dict__.setdefault("row", b"")
         self.__dict__.setdefault("alerts", [])
         self.__dict__.setdefault("mover", None)

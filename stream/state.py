@@ -149,6 +149,10 @@ class StateStore(faust.Sensor):
             return False
         return True
 
+    def pending(self) -> list[Any]:
+        """The states waiting for a flush."""
+        return [state for _, state in self.dirty.values()]
+
     def keys(self) -> list[str]:
         """Every key this worker holds (restored from the changelog or written since)."""
         return list(dict.fromkeys([k.decode() for k in self.table.data] +

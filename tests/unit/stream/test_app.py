@@ -10,7 +10,8 @@ from collections.abc import Iterator
 import pytest
 from faust.utils.terminal import SpinnerHandler
 
-from stream.app import GC_THRESHOLDS, Worker, create_app
+from stream import heap
+from stream.app import Worker, create_app
 
 
 @pytest.fixture(autouse=True)
@@ -53,6 +54,9 @@ def test_started_worker_does_not_build_debug_records(root_logger: logging.Logger
 
 def test_a_worker_tunes_the_garbage_collector_for_long_lived_objects() -> None:
     gc.set_threshold(700, 10, 10)  # Python's default
-    Worker(create_app("test-worker-gc", "127.0.0.1:1"), stdout=io.StringIO(),
-           stderr=io.StringIO())
-    assert gc.get_threshold() == GC_THRESHOLDS
+    try:
+        Worker(create_app("test-worker-gc", "127.0.0.1:1"), stdout=io.StringIO(),
+               stderr=io.StringIO())
+        assert gc.get_threshold() == heap.THRESHOLDS and gc.get_freeze_count() > 0
+    finally:
+        heap.restore((700, 10, 10))

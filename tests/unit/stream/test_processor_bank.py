@@ -32,9 +32,11 @@ import pytest
 from contracts.events import SaleEvent
 from models.calendar import HolidayAdjusted
 from models.factory import Forecast, LstmBlend, default_model
-from stream.bucketing import MAX_FILL
+from stream.bank_rows import Resident
+from stream.bucketing import MAX_FILL, SeriesBuckets
 from stream.partitioning import partition_for
 from stream.processor import Message, Processor
+from stream.series_state import SeriesState
 
 
 def _reference() -> Any:
@@ -205,7 +207,7 @@ def _same_state(old: Any, new: Any, proc: Processor) -> None:
         assert _close(getattr(new, name), getattr(old, name)), name
     assert pickle.dumps(new.buckets) == pickle.dumps(old.buckets)
     if old.origin is None:  # no model yet (the per-object one forecasts zeros, never used)
-        assert old.model.n_seen == 0 and not new.row and proc.forecast_of(new) is None
+        assert old.model.n_seen == 0 and not new.modelled() and proc.forecast_of(new) is None
         return
     assert _close(proc.forecast_of(new), old.model.forecast())
     # the bytes alone give the same forecast (what a restarted worker computes)
@@ -294,3 +296,60 @@ def test_a_row_this_version_cannot_read_starts_a_fresh_model(
     assert res.bank.n[row] == 0 and st.row == b"" and st.events == 7
     assert "SKU-1" in caplog.text and "cannot be loaded" in caplog.text
     assert res.row(st) == row  # that row is now the state's
+
+
+# -- a row belongs to one state object, which keeps no copy of it ----------------------
+
+def _learnt(res: Resident, series: str, values: list[float]) -> SeriesState:
+    st = SeriesState(series, SeriesBuckets(DAY))
+    res.reserve([st])
+    row = res.row(st)
+    for v in values:
+        res.bank.close(np.array([row]), np.array([v]))
+    return st
+
+
+def _forecast(res: Resident, st: SeriesState) -> list[float]:
+    st.forecast = None
+    res.forecasts([st], 14)
+    assert st.forecast is not None
+    return list(st.forecast.yhat)
+
+
+def test_a_held_state_keeps_no_copy_of_its_row_and_pickles_the_bank_s() -> None:
+    res = Resident(horizon=14, lstm=False)
+    st = _learnt(res, "A", [3.0, 0.0, 5.0, 2.0, 7.0, 1.0, 4.0, 6.0])
+    assert st.row == b"" and st.modelled() and st.holder is res
+    assert st.model_bytes() == res.bank.export_row(res.row(st))
+    copy = pickle.loads(pickle.dumps(st))
+    assert copy.holder is None and copy.row == st.model_bytes() and copy.modelled()
+    # the copy, loaded into another bank, forecasts what the held row does
+    other = Resident(horizon=14, lstm=False)
+    assert _forecast(other, copy) == _forecast(res, st)
+    # a state with no row yet has no model
+    fresh = SeriesState("B", SeriesBuckets(DAY))
+    assert not fresh.modelled() and fresh.model_bytes() == b""
+
+
+def test_a_row_taken_by_another_object_leaves_its_bytes_with_the_old_owner() -> None:
+    res = Resident(horizon=14, lstm=False)
+    old = _learnt(res, "A", [3.0, 0.0, 5.0, 2.0, 7.0])
+    before, expected = old.model_bytes(), _forecast(res, old)
+    # another object of the series (read back from an older changelog record) takes the row
+    older = pickle.loads(pickle.dumps(SeriesState("A", SeriesBuckets(DAY))))
+    res.reserve([older])
+    res.row(older)
+    assert res.holds(older) and not res.holds(old)
+    assert old.row == before and old.model_bytes() == before  # not the new owner's row
+    assert _forecast(Resident(horizon=14, lstm=False), old) == expected
+
+
+def test_forget_gives_the_states_still_to_flush_their_rows() -> None:
+    proc = Processor("t", DAY)
+    res = proc.resident(0)
+    kept, dropped = _learnt(res, "A", [1.0, 2.0, 3.0]), _learnt(res, "B", [4.0, 5.0])
+    raw, kept.origin = kept.model_bytes(), 10 * DAY
+    proc.forget([kept])
+    assert proc.banks == {} and kept.row == raw and kept.holder is None
+    assert dropped.row == b""  # not to be flushed: its bytes are in the table already
+    assert proc.forecast_of(kept) is not None  # from its bytes, in a one-row bank
