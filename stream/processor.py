@@ -30,12 +30,13 @@ from models.activity import ActivityMonitor
 from models.factory import Forecast
 from stream.aggregate_rows import LEDGER_KEY, Aggregation
 from stream.aggregates import REPORT_PREFIX, ROOT, Grouping, grouping_of
-from stream.bank_rows import Due, PathProvider, Resident, collect, learn_closed
+from stream.bank_rows import Due, PathProvider, collect, learn_closed
 from stream.bucketing import SeriesBuckets, bucket_start
 from stream.clock import CLOCK_MIN_SERIES, PartitionClock
 from stream.outcomes import Accepted, DuplicateId, TooFarAhead
 from stream.partitioning import partition_for
 from stream.records import DeadLetter
+from stream.resident import Resident
 from stream.series_state import (
     BatchOutput,
     Message,

@@ -1,0 +1,94 @@
+"""A partition's rows: each belongs to exactly one state object, which keeps no copy of it
+(pickling the state, or the row leaving it, gives the state the row's bytes), and they live in
+bank segments that a growth never copies whole."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+
+from stream.bucketing import SeriesBuckets
+from stream.processor import Processor
+from stream.resident import SEGMENT, Resident
+from stream.series_state import SeriesState
+
+DAY = 86400
+
+
+def _learnt(res: Resident, series: str, values: list[float]) -> SeriesState:
+    st = SeriesState(series, SeriesBuckets(DAY))
+    res.reserve([st])
+    bank, row = res.locate(res.row(st))
+    for v in values:
+        bank.close(np.array([row]), np.array([v]))
+    return st
+
+
+def _forecast(res: Resident, st: SeriesState) -> list[float]:
+    st.forecast = None
+    res.forecasts([st], 14)
+    assert st.forecast is not None
+    return list(st.forecast.yhat)
+
+
+def test_a_held_state_keeps_no_copy_of_its_row_and_pickles_the_bank_s() -> None:
+    res = Resident(horizon=14, lstm=False)
+    st = _learnt(res, "A", [3.0, 0.0, 5.0, 2.0, 7.0, 1.0, 4.0, 6.0])
+    assert st.row == b"" and st.modelled() and st.holder is res
+    bank, row = res.locate(res.row(st))
+    assert st.model_bytes() == bank.export_row(row)
+    copy = pickle.loads(pickle.dumps(st))
+    assert copy.holder is None and copy.row == st.model_bytes() and copy.modelled()
+    # the copy, loaded into another bank, forecasts what the held row does
+    other = Resident(horizon=14, lstm=False)
+    assert _forecast(other, copy) == _forecast(res, st)
+    # a state with no row yet has no model
+    fresh = SeriesState("B", SeriesBuckets(DAY))
+    assert not fresh.modelled() and fresh.model_bytes() == b""
+
+
+def test_a_row_taken_by_another_object_leaves_its_bytes_with_the_old_owner() -> None:
+    res = Resident(horizon=14, lstm=False)
+    old = _learnt(res, "A", [3.0, 0.0, 5.0, 2.0, 7.0])
+    before, expected = old.model_bytes(), _forecast(res, old)
+    # another object of the series (read back from an older changelog record) takes the row
+    older = pickle.loads(pickle.dumps(SeriesState("A", SeriesBuckets(DAY))))
+    res.reserve([older])
+    res.row(older)
+    assert res.holds(older) and not res.holds(old)
+    assert old.row == before and old.model_bytes() == before  # not the new owner's row
+    assert _forecast(Resident(horizon=14, lstm=False), old) == expected
+
+
+def test_forget_gives_the_states_still_to_flush_their_rows() -> None:
+    proc = Processor("t", DAY)
+    res = proc.resident(0)
+    kept, dropped = _learnt(res, "A", [1.0, 2.0, 3.0]), _learnt(res, "B", [4.0, 5.0])
+    raw, kept.origin = kept.model_bytes(), 10 * DAY
+    proc.forget([kept])
+    assert proc.banks == {} and kept.row == raw and kept.holder is None
+    assert dropped.row == b""  # not to be flushed: its bytes are in the table already
+    assert proc.forecast_of(kept) is not None  # from its bytes, in a one-row bank
+
+
+def test_rows_fill_one_bank_then_the_next_and_each_keeps_its_own() -> None:
+    res = Resident(horizon=14, lstm=False)
+    first = _learnt(res, "A", [1.0, 2.0, 3.0])
+    res.add_rows(SEGMENT - 1)  # the first bank is full now
+    second = _learnt(res, "B", [9.0, 8.0, 7.0, 6.0])
+    assert len(res.banks) == 2 and res.row(second) == SEGMENT
+    assert res.locate(res.row(second)) == (res.banks[1], 0)
+    # each forecasts what a bank of its own would
+    for st, values in ((first, [1.0, 2.0, 3.0]), (second, [9.0, 8.0, 7.0, 6.0])):
+        alone = Resident(horizon=14, lstm=False)
+        copy = _learnt(alone, st.series, values)
+        assert _forecast(res, st) == _forecast(alone, copy)
+        assert st.model_bytes() == copy.model_bytes()
+    # one call for both: results in the order asked, whatever the bank
+    both = [second, first]
+    res.forecasts(both, 14)
+    assert [list(st.forecast.yhat) for st in both if st.forecast] == [
+        _forecast(res, second), _forecast(res, first)]
+    res.release(both)
+    assert first.row and second.row and not res.owner
