@@ -105,10 +105,12 @@ class Processor:
 
     def forget(self, keep: Iterable[Any] = ()) -> None:
         """On a rebalance: the banks go (rows reload from the states' bytes); the states in
-        ``keep`` (those still to be flushed) get their rows' bytes first."""
+        ``keep`` (those still to be flushed) get their rows' bytes first, the others (which
+        the store no longer holds) are never pickled again."""
         kept = [st for st in keep if isinstance(st, SeriesState)]
         for res in self.banks.values():
             res.release(kept)
+            res.detach()
         self.banks.clear()
 
     def resident(self, partition: int) -> Resident:

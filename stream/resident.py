@@ -112,6 +112,16 @@ class Resident:
                 st.row, st.holder = raw, None
                 del self.owner[st.series]
 
+    def detach(self) -> None:
+        """Before the resident goes: its owners forget it (a state and its holder refer to
+        each other; left so, every state would keep the whole resident alive until the
+        garbage collector found the cycle, which :mod:`stream.heap` may put off for long).
+        Only states that are not pickled again may be left owning a row: their ``row`` is
+        out of date (:meth:`release` the others first)."""
+        for st in self.owner.values():
+            st.holder = None
+        self.owner.clear()
+
     def _own(self, st: SeriesState, row: int) -> None:
         """Make ``row`` the row of ``st``, which then owns it."""
         prev = self.owner.get(st.series)

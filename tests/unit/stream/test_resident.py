@@ -4,7 +4,9 @@ bank segments that a growth never copies whole."""
 
 from __future__ import annotations
 
+import gc
 import pickle
+import weakref
 
 import numpy as np
 
@@ -68,8 +70,16 @@ def test_forget_gives_the_states_still_to_flush_their_rows() -> None:
     raw, kept.origin = kept.model_bytes(), 10 * DAY
     proc.forget([kept])
     assert proc.banks == {} and kept.row == raw and kept.holder is None
-    assert dropped.row == b""  # not to be flushed: its bytes are in the table already
+    assert dropped.row == b"" and dropped.holder is None  # its bytes are in the table already
     assert proc.forecast_of(kept) is not None  # from its bytes, in a one-row bank
+    # no cycle keeps the dropped resident (and its banks) alive: reference counting frees it
+    gone = weakref.ref(res)
+    gc.disable()
+    try:
+        del res
+        assert gone() is None
+    finally:
+        gc.enable()
 
 
 def test_rows_fill_one_bank_then_the_next_and_each_keeps_its_own() -> None:
