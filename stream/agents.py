@@ -1,12 +1,12 @@
 """The Faust agent: thin glue around :class:`stream.processor.Processor`.
 
 Per batch (``stream.take_events``): group the messages by partition, let the pure processor
-apply them to the per-series state (or, between batches, close a chunk of the series without
-events: the eager close of :mod:`stream.sweep`), then
+apply them to the per-series state a slice at a time (:mod:`stream.slicing`; between batches,
+a chunk of the eager close of :mod:`stream.sweep`), then
 
 1. send the dead letters, re-routed events and alerts to Kafka; wait until they are delivered,
 2. mark each touched state for the :class:`~stream.state.StateStore` (packed into the
-   changelog-backed table once per commit, never once per event),
+   changelog-backed table once per commit),
 3. write snapshots, top movers and alerts to Redis (idempotent: versioned snapshots, alerts
    deduplicated by their stable id).
 
@@ -19,8 +19,8 @@ Exactly-once effects from at-least-once delivery rest on three rules:
   (exit code 70) before anything of the batch is committed; a restart replays it, and the
   processor skips what each series applied already;
 * Redis is a cache of the state: when it is down, batches go on without it, and when it is
-  back (or restarted empty, or restarted from its append-only file) the worker republishes
-  every series it holds (:meth:`RedisSink.republish`).
+  back (restarted empty, or from its append-only file) the worker republishes every series
+  it holds (:meth:`RedisSink.republish`).
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ from stream.membership import Membership, default_worker_name
 from stream.offsets import TopicOffsets, events_partitions
 from stream.processor import BatchOutput, Message, Processor, SeriesState
 from stream.sink import RedisSink, SinkCloser
+from stream.slicing import Slicer
 from stream.state import StateStore
 from stream.stats import WorkerStats
 from stream.sweep import Sweeper
@@ -122,7 +123,7 @@ def build_worker(
     continuity = OffsetContinuity()
     offsets = TopicOffsets(app, settings.events_topic)
     progressed: dict[int, float] = {}  # partition -> monotonic time it last applied a message
-    sweeper = Sweeper(processor)
+    sweeper, slicer = Sweeper(processor), Slicer()
     sweeping: list[asyncio.Task[None]] = []  # the last sweep task started
 
     async def apply(batch: list[Any]) -> None:
@@ -155,8 +156,8 @@ def build_worker(
                 await offsets.seek_back(partition, seek_to,
                                         f"offset {seek_to} was fetched but never delivered")
         outs: list[tuple[int, BatchOutput]] = [
-            (partition, processor.process(partition, messages, store.get))
-            for partition, messages in by_partition.items()]
+            (partition, out) for partition, messages in by_partition.items()
+            for out in await slicer.apply(processor.process, partition, messages, store.get)]
         n_taken = await emit(outs)
         if ownership.epoch != epoch:  # revoked meanwhile: its states are dropped, not flushed
             for ms in taken.values():
@@ -264,8 +265,7 @@ def build_worker(
 
     @app.timer(1.0)
     async def publish_ops() -> None:
-        figures = stats.snapshot()
-        figures["reseeks"] = offsets.reseeks  # partitions sought back over a dropped message
+        figures = {**stats.snapshot(), "reseeks": offsets.reseeks}  # (sought back over a hole)
         figures.update(sweep_pending=sweeper.pending(), swept=sweeper.swept, sweeping=sum(
             sweeper.has_work(p, store.get) for p in owned()))  # partitions with a pass to do
         figures.update(membership.figures())

@@ -158,3 +158,35 @@ def test_attached_services_die_with_their_parent_and_up_recovers(tmp_path: Path)
     assert not settings.services_file.exists()
     assert svc.status(settings) == {"kafka": "down", "redis": "down"}
     assert (tmp_path / "services" / "kafka" / "kafka.log").exists()  # logs are kept
+
+
+def test_the_sink_writes_a_big_batch_in_several_pipelines_each_write_once(
+        services: Settings) -> None:
+    """More writes than one pipeline takes (``WRITE_CHUNK``): every series is stored, a
+    replay of the same versions changes nothing, newer versions all land."""
+    import uuid
+
+    from contracts.wire import VERSION_FIELD, SeriesWrite, series_hash
+    from stream.sink import WRITE_CHUNK, RedisSink
+
+    tag, n = uuid.uuid4().hex[:8], 2 * WRITE_CHUNK + 3
+
+    def writes(version: int) -> list[SeriesWrite]:
+        return [SeriesWrite(f"{tag}-{i}", version, 1.0, {"series": f"{tag}-{i}"}, None,
+                            {"kind": "live", "series": f"{tag}-{i}"}) for i in range(n)]
+
+    async def run() -> tuple[int, int, int]:
+        sink = RedisSink(services.redis)
+        try:
+            return (await sink.write(writes(5)), await sink.write(writes(5)),
+                    await sink.write(writes(6)))
+        finally:
+            await sink.close()
+
+    assert asyncio.run(run()) == (n, 0, n)
+    r = redis.Redis.from_url(services.redis)
+    try:
+        stored = [r.hget(series_hash(f"{tag}-{i}"), VERSION_FIELD) for i in range(n)]
+    finally:
+        r.close()
+    assert stored == [b"6"] * n
