@@ -52,6 +52,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -151,11 +152,13 @@ class DetectorBank:
         self.record, self.min_share, self.shift_share = record, min_share, shift_share
         self.steady, self.p_drop = steady, p_drop
         self.capacity = self.n_rows = 0
+        self._shapes: dict[str, tuple[tuple[int, ...], Any]] = {
+            name: ((), np.float64) for name in self._FIELDS}
         for name in self._FIELDS:
             setattr(self, name, np.zeros(0))
 
     def add(self, n: int) -> np.ndarray:
-        rows = grow(self, {name: ((), np.float64) for name in self._FIELDS}, self.n_rows, n)
+        rows = grow(self, self._shapes, self.n_rows, n)
         self.n_rows += n
         return rows
 

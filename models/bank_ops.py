@@ -19,7 +19,8 @@ import numpy as np
 
 from models.calendar import is_uk_holiday
 
-__all__ = ["describe_rows", "export_fields", "is_holiday", "learn_holiday", "weighted_median"]
+__all__ = ["describe_rows", "export_fields", "is_holiday", "learn_holiday", "reserve_bank",
+           "weighted_median"]
 
 _TABLE_DAYS = 26_000  # the holiday table covers epoch days 0..25,999 (to 2041)
 
@@ -80,15 +81,35 @@ def grow(obj: Any, shapes: dict[str, tuple[tuple[int, ...], Any]], used: int,
     when it grows, so adding rows one at a time costs O(1) each, amortised."""
     rows = np.arange(used, used + n)
     if used + n > obj.capacity:
-        cap = max(used + n, 2 * obj.capacity, 64)
-        for name, (shape, dt) in shapes.items():
-            new: np.ndarray = np.zeros((cap, *shape), dtype=dt)
-            new[:used] = getattr(obj, name)[:used]
-            setattr(obj, name, new)
-        obj.capacity = cap
+        reserve(obj, shapes, used, max(used + n, 2 * obj.capacity, 64))
     for name in shapes:
         getattr(obj, name)[rows] = 0
     return rows
+
+
+def reserve(obj: Any, shapes: dict[str, tuple[tuple[int, ...], Any]], used: int,
+            capacity: int) -> None:
+    """Room for ``capacity`` rows in ``obj``'s row arrays (see :func:`grow`), its first
+    ``used`` rows kept. The new arrays are ``np.zeros``: the OS maps their pages when rows
+    first use them, so room costs memory only once it is used."""
+    if capacity <= obj.capacity:
+        return
+    for name, (shape, dt) in shapes.items():
+        new: np.ndarray = np.zeros((capacity, *shape), dtype=dt)
+        new[:used] = getattr(obj, name)[:used]
+        setattr(obj, name, new)
+    obj.capacity = capacity
+
+
+def reserve_bank(bank: Any, capacity: int) -> None:
+    """Room for ``capacity`` rows in a :class:`~models.bank.ForecasterBank` and each of its
+    parts, so that adding rows up to it never copies the rows already there (a growth copies
+    them all at once: from 2,048 rows of the worker's stack to 4,096, 9 ms alone on an idle
+    core, and up to ~85 ms of a worker's stalls, sampled, with the broker beside it)."""
+    reserve(bank, bank._shapes, bank.n_rows, capacity)
+    for part in (bank.members, bank.bands, bank.detector, bank.blend, bank.means):
+        if part is not None:
+            reserve(part, part._shapes, part.n_rows, capacity)
 
 
 #: from this many rows on, :func:`export_fields` copies array by array rather than row by row

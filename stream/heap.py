@@ -1,5 +1,5 @@
-"""The worker's cyclic garbage collector: young objects collected often and cheaply, long-lived
-ones frozen out of its sight, so that no collection holds up the event loop for long.
+"""The worker's heap: a cyclic garbage collector that never walks the long-lived objects, and
+numpy arrays in plain pages, so that neither holds up the event loop for long.
 
 A worker holds about nine objects that the collector tracks per series (its state, buckets,
 history, alert list...), all living as long as the worker. Python's collector walks every
@@ -14,6 +14,12 @@ moves every object left into the permanent generation (``gc.freeze``), which no 
 walks: a full collection then walks only what survived since the previous one. Loading the
 same 100,000 states, the longest collection took 2-6 ms (the first, of the objects the
 imports made, about 50 ms: :func:`tune` runs it at once, before any event).
+
+NumPy asks the kernel for transparent huge pages for every array of 4 MB or more (``madvise``),
+and on this machine a huge page's first touch was slow: writing a new 23 MB array row by row
+took 45 ms with them and 10 ms without. The worker's model banks are such arrays, and every
+new series' row touches fresh pages; :func:`tune` turns the advice off (NumPy's documented
+switch, ``_set_madvise_hugepage``, as the ``NUMPY_MADVISE_HUGEPAGE=0`` variable does).
 
 What this gives up: a frozen object that later becomes part of an unreachable cycle is not freed
 by the collector (reference counting still frees everything else, which is almost everything
@@ -35,6 +41,8 @@ from __future__ import annotations
 import gc
 from typing import Any
 
+from numpy._core.multiarray import _set_madvise_hugepage  # type: ignore[attr-defined]
+
 __all__ = ["THRESHOLDS", "reclaim", "restore", "tune"]
 
 #: (young objects, young collections per middle one, middle ones per full one); Python's
@@ -50,8 +58,9 @@ def _freeze_after_full(phase: str, info: dict[str, Any]) -> None:
 
 
 def tune() -> None:
-    """Set :data:`THRESHOLDS`, freeze what the program holds now (its imports), and freeze
-    what survives every full collection from now on."""
+    """Set :data:`THRESHOLDS`, freeze what the program holds now (its imports), freeze what
+    survives every full collection from now on, and make new numpy arrays of plain pages."""
+    _set_madvise_hugepage(False)
     gc.set_threshold(*THRESHOLDS)
     if _freeze_after_full not in gc.callbacks:
         gc.callbacks.append(_freeze_after_full)
@@ -66,7 +75,9 @@ def reclaim() -> int:
 
 
 def restore(thresholds: tuple[int, int, int]) -> None:
-    """Undo :func:`tune` (tests): ``thresholds`` again, nothing frozen, no freezing."""
+    """Undo :func:`tune` (tests): ``thresholds`` again, nothing frozen, no freezing, numpy's
+    huge page advice back on."""
+    _set_madvise_hugepage(True)
     if _freeze_after_full in gc.callbacks:
         gc.callbacks.remove(_freeze_after_full)
     gc.unfreeze()

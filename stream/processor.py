@@ -27,6 +27,7 @@ from typing import Any
 from config import Settings
 from contracts.wire import SeriesWrite
 from models.activity import ActivityMonitor
+from models.calendar import is_uk_holiday
 from models.factory import Forecast
 from stream.aggregate_rows import LEDGER_KEY, Aggregation
 from stream.aggregates import REPORT_PREFIX, ROOT, Grouping, grouping_of
@@ -80,6 +81,8 @@ class Processor:
         # the model: default_model(horizon, season_for(width), lstm, holidays) as bank rows; the
         # path provider (the LSTM runner) gets the closed series once per batch, before writes
         self.lstm, self.holidays = lstm or path_provider is not None, holidays
+        if holidays:  # the calendar loads once (~150 ms): now, not in the first batch's close
+            is_uk_holiday(0)
         self.path_provider = path_provider
         self.banks: dict[int, Resident] = {}  # partition -> its resident bank
         # the due series one batch closes at most, beside those with an event in it (the

@@ -9,11 +9,14 @@ the table. An owner keeps no copy of its row (``st.row`` is out of date; picklin
 exports the row): before a row leaves its owner, the resident writes it into the owner's
 ``row`` (:meth:`Resident.release`).
 
-The rows live in banks of at most :data:`SEGMENT` rows each. A bank's arrays grow by copying
-them into arrays twice as large: in one bank, the partition's 25,000th row copied about
-200 MB at once, and held up the worker's event loop for up to 260 ms (py-spy, ``bench
-scale`` with 100,000 series on 4 partitions). In segments, a growth copies at most half a
-segment. A row's id is ``segment * SEGMENT + its row in that bank``.
+The rows live in banks of :data:`SEGMENT` rows each, made with room for all of them. A bank
+grows by copying its arrays into arrays twice as large: in one bank, a partition's 25,000th
+row copied about 200 MB at once and held up the worker's event loop for up to 260 ms (py-spy,
+``bench scale`` with 100,000 series on 4 partitions); in segments that grew, the growths
+from 2,048 rows to 4,096 still held it up for 60-180 ms. A segment's arrays are made at full
+size once (``np.zeros``: the OS maps their pages as rows first use them, so the room costs
+memory only once used) and never grow. A row's id is ``segment * SEGMENT + its row in that
+bank``.
 
 >>> res = Resident(horizon=14, lstm=False)
 >>> ids = res.add_rows(SEGMENT + 2)
@@ -32,7 +35,7 @@ import numpy as np
 
 from models.bank import ForecasterBank
 from models.bank_mean import lead_total
-from models.bank_ops import describe_rows
+from models.bank_ops import describe_rows, reserve_bank
 from models.factory import Forecast
 from models.seasons import season_for
 from stream.series_state import SeriesState
@@ -41,7 +44,7 @@ __all__ = ["SEGMENT", "Resident"]
 
 log = logging.getLogger(__name__)
 
-SEGMENT = 4096  # rows of one bank (a growth copies at most half of them: ~32 MB)
+SEGMENT = 4096  # rows of one bank (~16 KB a row of the worker's stack: ~64 MB of room)
 
 
 class Resident:
@@ -55,7 +58,9 @@ class Resident:
         self.owner: dict[str, SeriesState] = {}
 
     def _bank(self) -> ForecasterBank:
-        return ForecasterBank(self.horizon, self.season, lstm=self.lstm)
+        bank = ForecasterBank(self.horizon, self.season, lstm=self.lstm)
+        reserve_bank(bank, SEGMENT)  # never grows: its pages are mapped as rows use them
+        return bank
 
     @property
     def bank(self) -> ForecasterBank:

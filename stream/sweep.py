@@ -147,9 +147,10 @@ class Sweeper:
         started = time.perf_counter()
         out = close_due(self.processor, partition, names, get)
         took = time.perf_counter() - started
-        if took > 0:  # towards the budget, halfway in one step (a chunk's cost varies)
+        if took > 0:  # towards the budget: down at once, up halfway (a chunk's cost varies)
             target = self.chunk * self.budget / took
-            self.chunk = int(min(MAX_CHUNK, max(MIN_CHUNK, (self.chunk * target) ** 0.5)))
+            size = target if target < self.chunk else (self.chunk * target) ** 0.5
+            self.chunk = int(min(MAX_CHUNK, max(MIN_CHUNK, size)))
         self.swept += len(out.writes)
         return out
 

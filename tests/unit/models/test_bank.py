@@ -261,6 +261,36 @@ def test_rows_added_later_grow_the_arrays_without_touching_earlier_rows() -> Non
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
 
 
+@pytest.mark.parametrize("lstm", [False, True])
+def test_a_bank_with_room_reserved_adds_rows_without_copying_and_learns_the_same(
+        lstm: bool) -> None:
+    from models.bank_ops import reserve_bank
+
+    rng = np.random.default_rng(5)
+    data = rng.poisson(2.0, size=(300, 30)).astype(np.float64)
+    roomy, plain = ForecasterBank(lstm=lstm), ForecasterBank(lstm=lstm)
+    first = roomy.add_rows(10)
+    reserve_bank(roomy, 300)  # after some rows: they are kept
+    plain.add_rows(10)
+    arrays = [id(a) for a in (roomy.due, roomy.bands.res, roomy.members.naive,
+                              roomy.detector.var, roomy.means.res)]
+    for t in range(15):
+        roomy.learn(first, data[:10, t])
+        plain.learn(first, data[:10, t])
+    rows = np.concatenate([first, roomy.add_rows(120), roomy.add_rows(170)])
+    plain.add_rows(290)
+    assert arrays == [id(a) for a in (roomy.due, roomy.bands.res, roomy.members.naive,
+                                      roomy.detector.var, roomy.means.res)]  # none copied
+    assert roomy.capacity == 300 and roomy.n_rows == 300
+    for t in range(15, 30):
+        roomy.learn(rows, data[:, t])
+        plain.learn(rows, data[:, t])
+    a, b = roomy.forecast(rows, 14), plain.forecast(rows, 14)
+    for name in ("yhat", "lo", "hi", "lo95", "hi95"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    assert roomy.export_rows(rows) == plain.export_rows(rows)
+
+
 def test_unknown_rows_and_bad_parameters_are_refused() -> None:
     bank = ForecasterBank()
     bank.add_rows(2)

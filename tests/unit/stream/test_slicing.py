@@ -47,7 +47,7 @@ def _apply(batch: int, slicer: Slicer | None) -> tuple[dict[str, Any], dict[str,
 
 def test_slices_end_where_the_whole_batch_ends() -> None:
     whole, whole_writes = _apply(400, None)
-    sliced, sliced_writes = _apply(400, Slicer(budget=0.0, first=7))  # slices of 7, then 32
+    sliced, sliced_writes = _apply(400, Slicer(budget=0.0, first=7))  # slices of 7, then 16
     assert sliced == whole  # every state, model rows included, byte for byte
     assert sliced_writes.keys() == whole_writes.keys()
     for sid, w in whole_writes.items():
@@ -76,5 +76,5 @@ def test_the_loop_runs_between_slices() -> None:
         return outs
 
     outs = asyncio.run(run())
-    assert sizes == [40, 32, 28] and sum(outs, []) == list(range(100))
+    assert sizes == [40, 16, 16, 16, 12] and sum(outs, []) == list(range(100))
     assert {1, 2} <= set(ticks)  # the other task ran after the first and second slices
