@@ -6,7 +6,6 @@ back to its committed offset), so that no message fetched before is applied or c
 Faust calls a sensor's ``on_rebalance_start`` when the group revokes partitions and
 ``on_rebalance_end`` once the worker has recovered its tables for the new assignment and
 resumed its streams, so the time between the two is the time its partitions were not served.
-At the start, it also lets the garbage collector reclaim frozen objects (:mod:`stream.heap`).
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ from typing import Any
 
 from faust.sensors.base import Sensor
 
-from stream import heap
 from stream.membership import Membership
 
 __all__ = ["RebalanceSensor"]
@@ -34,7 +32,6 @@ class RebalanceSensor(Sensor):
         if ownership is not None:  # nothing may be committed until the new assignment
             ownership.revoke_all()
         self.membership.started(time.time())
-        heap.reclaim()  # the cycles of frozen objects (nothing is served until the end)
         return {}
 
     def on_rebalance_end(self, app: Any, state: dict[str, Any]) -> None:

@@ -21,17 +21,19 @@ took 45 ms with them and 10 ms without. The worker's model banks are such arrays
 new series' row touches fresh pages; :func:`tune` turns the advice off (NumPy's documented
 switch, ``_set_madvise_hugepage``, as the ``NUMPY_MADVISE_HUGEPAGE=0`` variable does).
 
-What this gives up: a frozen object that later becomes part of an unreachable cycle is not freed
-by the collector (reference counting still frees everything else, which is almost everything
-a worker frees). :func:`reclaim` unfreezes and collects everything once; the worker calls it
-when a rebalance starts (it serves nothing until the rebalance ends anyway).
+What this gives up: a frozen object that later becomes part of an unreachable cycle is never
+freed (reference counting still frees everything else, which is almost everything a worker
+frees). The one such cycle the worker made, a state and the resident bank that holds its row,
+is broken by hand (:meth:`stream.resident.Resident.detach`). Collecting everything once at
+every rebalance, to free such cycles, held the worker up for about a second at 100,000 series
+and delayed the whole group's rebalance, so it does not; the ops figure ``gc_frozen`` shows
+how many objects are frozen (it follows the series held; growing without them, it would be
+such cycles).
 
 >>> import gc
 >>> before = gc.get_threshold()
 >>> tune()
 >>> gc.get_threshold() == THRESHOLDS and gc.get_freeze_count() > 0
-True
->>> reclaim() >= 0
 True
 >>> restore(before)
 """
@@ -43,7 +45,7 @@ from typing import Any
 
 from numpy._core.multiarray import _set_madvise_hugepage  # type: ignore[attr-defined]
 
-__all__ = ["THRESHOLDS", "reclaim", "restore", "tune"]
+__all__ = ["THRESHOLDS", "restore", "tune"]
 
 #: (young objects, young collections per middle one, middle ones per full one); Python's
 #: default is (700, 10, 10). Compared on 100,000 states loaded with some churn, one core:
@@ -65,13 +67,6 @@ def tune() -> None:
     if _freeze_after_full not in gc.callbacks:
         gc.callbacks.append(_freeze_after_full)
     gc.collect()  # frozen by the callback
-
-
-def reclaim() -> int:
-    """Collect every object once, frozen ones included (their cycles that became garbage),
-    then freeze what is left; how many unreachable objects were found."""
-    gc.unfreeze()
-    return gc.collect()
 
 
 def restore(thresholds: tuple[int, int, int]) -> None:
