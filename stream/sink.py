@@ -188,8 +188,9 @@ class RedisSink:
 
     async def write(self, writes: Iterable[SeriesWrite]) -> int:
         """Apply the writes, :data:`WRITE_CHUNK` to a pipeline; returns how many were newer
-        than what Redis held. (Encoding a write and packing its command take ~55 us: in one
-        pipeline, the 4,096 writes of a big batch held up the event loop for over 200 ms.)"""
+        than what Redis held. (Encoding a write's JSON takes ~40 us, on the event loop: in one
+        pipeline, the 4,096 writes of a big batch held it up for ~170 ms. Packing the
+        commands, ~10 us more a write, runs inline below redis-py's 1,000-command threshold.)"""
         todo, newer = list(writes), 0
         sha = self._script.sha
         for i in range(0, len(todo), WRITE_CHUNK):

@@ -15,7 +15,6 @@ Pure bookkeeping; the agent records each batch and a timer publishes :meth:`snap
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
 import time
 from collections import Counter, deque
@@ -147,7 +146,4 @@ class WorkerStats:
             "pid": os.getpid(),
             "loop_stall_ms": round(1000 * stall, 1),
             "loop_stall_max_ms": round(1000 * self.stall_max, 1),
-            # objects the garbage collector no longer walks (stream.heap): it grows with the
-            # series held; growing while they do not, it would be cycles never freed
-            "gc_frozen": gc.get_freeze_count(),
         }
