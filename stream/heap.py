@@ -33,8 +33,7 @@ series.)
 >>> import gc
 >>> before = gc.get_threshold()
 >>> tune()
->>> gc.get_threshold() == THRESHOLDS and gc.get_freeze_count() > 0
-True
+>>> assert gc.get_threshold() == THRESHOLDS and gc.get_freeze_count() > 0
 >>> restore(before)
 """
 
