@@ -68,6 +68,7 @@ def learn_closed(res: Resident, dues: list[Due], out: BatchOutput,
     paths of the ``closed`` states (``provider``), then the forecasts of every state whose
     row changed; those states (their rows stay in the bank: pickling a state exports it)."""
     res.reserve([d.st for d in dues])
+    res.load([d.st for d in dues])
     if holidays:
         first = list({d.st.series: d for d in reversed(dues)}.values())  # each one's first due
         for bank, local, pos in res.segments([res.row(d.st) for d in first]):

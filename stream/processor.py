@@ -288,7 +288,7 @@ class Processor:
                 res = next((r for r in self.banks.values() if r.holds(st)), None)
             if res is None:  # a state no partition holds (a republish): a one-row bank
                 res = self._scratch = self._scratch or Resident(self.horizon, self.lstm, self.width)
-                res.owner.clear()  # one row, loaded for each state
+                res.release(list(res.owner.values()))  # one row, loaded for each state
                 res.rows = {st.series: 0} if res.bank.n_rows else {}
             res.forecasts([st], self.horizon)
         return st.forecast

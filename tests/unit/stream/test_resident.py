@@ -102,3 +102,26 @@ def test_rows_fill_one_bank_then_the_next_and_each_keeps_its_own() -> None:
         _forecast(res, second), _forecast(res, first)]
     res.release(both)
     assert first.row and second.row and not res.owner
+
+
+def test_rows_loaded_together_are_the_states_and_equal_rows_loaded_one_at_a_time() -> None:
+    source = Resident(horizon=14, lstm=False)
+    states = [_learnt(source, f"S{i}", [float(i % 5), 2.0, float(i % 3)] * (1 + i % 4))
+              for i in range(12)]
+    copies = [pickle.loads(pickle.dumps(st)) for st in states]  # as read from the table
+    together, alone = Resident(horizon=14, lstm=False), Resident(horizon=14, lstm=False)
+    together.load(copies)
+    assert all(together.holds(st) and st.row == b"" for st in copies)  # no second copy
+    for st, copy in zip(states, copies, strict=True):
+        other = pickle.loads(pickle.dumps(st))
+        assert copy.model_bytes() == st.model_bytes()
+        assert _forecast(together, copy) == _forecast(alone, other) == _forecast(source, st)
+
+
+def test_a_row_another_resident_holds_comes_with_its_bytes() -> None:
+    first, second = Resident(horizon=14, lstm=False), Resident(horizon=14, lstm=False)
+    st = _learnt(first, "A", [4.0, 1.0, 6.0, 2.0])
+    expected = _forecast(first, st)
+    second.load([st])  # st.row is empty: the first resident hands its bytes over first
+    assert not first.holds(st) and second.holds(st) and st.row == b""
+    assert _forecast(second, st) == expected
