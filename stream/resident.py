@@ -168,7 +168,7 @@ class Resident:
 
     def load(self, states: list[SeriesState]) -> None:
         """Load the rows :meth:`row` would load of ``states`` (those with bytes of the
-        bank's own layout), in one call per bank (~300 us a row, one at a time)."""
+        bank's own layout), in one call per bank (~430 us a row, one at a time)."""
         full = row_nbytes(self.bank)
         self._claim(states)
         todo = list({st.series: st for st in states
