@@ -26,23 +26,20 @@ import numpy as np
 
 from models.bank_blend import inverse_weights, member_total
 from models.bank_members import _slot_median
+from models.bank_ops import row_fields
 from models.orderstat import invalidate
 
 __all__ = ["load_rows", "row_nbytes"]
 
 
-def _fields(bank: Any) -> list[np.ndarray]:
-    """The row arrays an exported row is made of, in the order of ``export_rows``."""
-    arrays = [getattr(bank, name) for name in bank._STATE]
-    for part in (bank.members, bank.bands, bank.detector, bank.blend, bank.means):
-        if part is not None:
-            arrays.extend(part.state_arrays())
-    return arrays
+def _nbytes(a: np.ndarray) -> int:
+    """Bytes of one row of row array ``a``."""
+    return a.dtype.itemsize * int(np.prod(a.shape[1:]))
 
 
 def row_nbytes(bank: Any) -> int:
     """The length of a row's bytes in ``bank``'s own layout (older layouts differ)."""
-    return sum(a.dtype.itemsize * int(np.prod(a.shape[1:])) for a in _fields(bank))
+    return sum(_nbytes(a) for a in row_fields(bank))
 
 
 def load_rows(bank: Any, rows: Sequence[int], raws: Sequence[bytes]) -> None:
@@ -52,7 +49,8 @@ def load_rows(bank: Any, rows: Sequence[int], raws: Sequence[bytes]) -> None:
         raise ValueError(f"{len(rows)} rows but {len(raws)} raws")
     if not len(rows):
         return
-    arrays, full = _fields(bank), row_nbytes(bank)
+    arrays = row_fields(bank)
+    full = sum(_nbytes(a) for a in arrays)
     if any(len(raw) != full for raw in raws):
         raise ValueError(f"every row's bytes must be {full} long (the bank's own layout)")
     r = bank._rows_of(rows)
@@ -62,7 +60,7 @@ def load_rows(bank: Any, rows: Sequence[int], raws: Sequence[bytes]) -> None:
     buf = np.frombuffer(b"".join(raws), dtype=np.uint8).reshape(k, full)
     pos = 0
     for a in arrays:
-        size = a.dtype.itemsize * int(np.prod(a.shape[1:]))
+        size = _nbytes(a)
         a[r] = buf[:, pos : pos + size].copy().view(a.dtype).reshape((k, *a.shape[1:]))
         pos += size
     n = bank.n[r]

@@ -20,7 +20,7 @@ import numpy as np
 from models.calendar import is_uk_holiday
 
 __all__ = ["describe_rows", "export_fields", "is_holiday", "learn_holiday", "reserve_bank",
-           "weighted_median"]
+           "row_fields", "weighted_median"]
 
 _TABLE_DAYS = 26_000  # the holiday table covers epoch days 0..25,999 (to 2041)
 
@@ -115,6 +115,17 @@ def reserve_bank(bank: Any, capacity: int) -> None:
 #: from this many rows on, :func:`export_fields` copies array by array rather than row by row
 #: (a fixed ~150 us, then ~12 us a row of the worker's stack, against ~25 us a row)
 EXPORT_BY_ARRAY = 16
+
+
+def row_fields(bank: Any) -> list[np.ndarray]:
+    """The row arrays a :class:`~models.bank.ForecasterBank` row's exported bytes are made
+    of, in order: the bank's own, then each part's (as ``ForecasterBank.export_rows`` lists
+    them: that module is at the project's 300-line limit)."""
+    arrays = [getattr(bank, name) for name in bank._STATE]
+    for part in (bank.members, bank.bands, bank.detector, bank.blend, bank.means):
+        if part is not None:
+            arrays.extend(part.state_arrays())
+    return arrays
 
 
 def export_fields(arrays: Sequence[np.ndarray], rows: np.ndarray) -> list[bytes]:

@@ -136,10 +136,8 @@ class Resident:
                 st.holder.release([st])
 
     def _own(self, st: SeriesState, row: int) -> None:
-        """Make ``row`` the row of ``st``, which then owns it."""
-        prev = self.owner.get(st.series)
-        if prev is not None and prev is not st:
-            self.release([prev])
+        """Make ``row`` the row of ``st``, which then owns it (its callers release the owner
+        before, while the row still holds that owner's model)."""
         self.rows[st.series], self.owner[st.series], st.holder = row, st, self
 
     def row(self, st: SeriesState) -> int:

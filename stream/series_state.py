@@ -5,7 +5,7 @@ A series' model is a row of the partition's :class:`~models.bank.ForecasterBank`
 bank holds the row of a state object (``SeriesState.holder``), the state keeps no copy of it:
 pickling the state exports the row (about 14 KB of bytes, no pickled object graph, ~25 us), and
 the bank writes it into ``SeriesState.row`` before the row leaves the object
-(:class:`stream.bank_rows.Resident`). A copy in every state doubled the worker's memory.
+(:class:`stream.resident.Resident`). A copy in every state doubled the worker's memory.
 """
 
 from __future__ import annotations

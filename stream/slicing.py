@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Slicer"]
+__all__ = ["Slicer", "resize"]
 
 BUDGET = 0.03  # seconds a slice aims at (the issue's budget for a loop stall is 50 ms)
 FIRST = 256  # messages in the first slice, before any has been timed
@@ -34,6 +34,17 @@ FIRST = 256  # messages in the first slice, before any has been timed
 # (a new series' model row included): at most 512, a slice sized on cheap messages stays
 # within ~50 ms when the next batch's messages all close buckets (a day boundary)
 MIN_SLICE, MAX_SLICE = 16, 512
+
+
+def resize(size: int, took: float, budget: float, least: int, most: int) -> int:
+    """The next size of a piece of work whose last ``size`` units took ``took`` seconds,
+    towards ``budget``: down at once when over it, up halfway (a piece's cost varies).
+
+    >>> resize(100, 0.06, 0.03, 8, 1000), resize(100, 0.0075, 0.03, 8, 1000)
+    (50, 200)
+    """
+    target = size * budget / took
+    return int(min(most, max(least, target if target < size else (size * target) ** 0.5)))
 
 
 class Slicer:
@@ -64,10 +75,7 @@ class Slicer:
             fresh.update(getattr(out, "states", {}))
             i += len(part)
             if took > 0 and len(part) == self.size:
-                target = self.size * self.budget / took
-                # down at once when over the budget, up halfway (a slice's cost varies)
-                size = target if target < self.size else (self.size * target) ** 0.5
-                self.size = int(min(MAX_SLICE, max(MIN_SLICE, size)))
+                self.size = resize(self.size, took, self.budget, MIN_SLICE, MAX_SLICE)
             if i < len(messages):
                 await asyncio.sleep(0)  # heartbeats, fetches, the ops figures
         return outs

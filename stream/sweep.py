@@ -33,6 +33,7 @@ from stream.bank_rows import collect, learn_closed
 from stream.partitioning import partition_for
 from stream.processor import BatchOutput, Processor
 from stream.series_state import PartitionState, SeriesState, partition_key, series_key
+from stream.slicing import resize
 
 __all__ = ["Sweeper", "close_due", "series_of"]
 
@@ -147,10 +148,8 @@ class Sweeper:
         started = time.perf_counter()
         out = close_due(self.processor, partition, names, get)
         took = time.perf_counter() - started
-        if took > 0:  # towards the budget: down at once, up halfway (a chunk's cost varies)
-            target = self.chunk * self.budget / took
-            size = target if target < self.chunk else (self.chunk * target) ** 0.5
-            self.chunk = int(min(MAX_CHUNK, max(MIN_CHUNK, size)))
+        if took > 0:
+            self.chunk = resize(self.chunk, took, self.budget, MIN_CHUNK, MAX_CHUNK)
         self.swept += len(out.writes)
         return out
 
