@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,21 @@ pytestmark = pytest.mark.integration
 
 SLICE = 30_000  # about ten trading days of invoice lines
 SERIES = "85123A"  # the best-selling SKU
+
+
+def _settled(pipeline):
+    """A check that is true once the series' stored versions were the same 2 s apart."""
+    seen: list[tuple[float, tuple]] = []
+
+    def check() -> bool:
+        snap = pipeline.snapshot(SERIES) or {}
+        now = (snap.get("version"), snap.get("forecast_version"))
+        if not seen or seen[-1][1] != now:
+            seen[:] = [(time.monotonic(), now)]
+            return False
+        return time.monotonic() - seen[0][0] >= 2.0
+
+    return check
 
 
 def test_real_data_reaches_a_websocket_subscriber(pipeline, retail_csv: Path) -> None:
@@ -35,6 +51,9 @@ def test_real_data_reaches_a_websocket_subscriber(pipeline, retail_csv: Path) ->
     expected = sum(1 for e in first if e.series == SERIES)
     pipeline.wait_for(lambda: pipeline.snapshot(SERIES)["events"] == expected, 60,
                       "every event of the first slice")
+    # the watermark's closes may still be on their way (the sweep is chunked): wait until the
+    # series' stored state stops changing, so that the resume below has nothing to miss
+    pipeline.wait_for(_settled(pipeline), 60, f"{SERIES}'s state to settle")
 
     async def scenario() -> tuple[list[dict], list[dict]]:
         gw = Gateway(s.redis, "127.0.0.1", 0)
@@ -48,9 +67,11 @@ def test_real_data_reaches_a_websocket_subscriber(pipeline, retail_csv: Path) ->
                 assert ack == {"type": "subscribed", "channel": "forecasts", "series": SERIES,
                                "id": "a"}
                 snapshot = json.loads(await asyncio.wait_for(ws.recv(), 10))
-                # the live event counts come on the actuals channel
+                # the live event counts come on the actuals channel; the snapshot's data
+                # carries the live version (its frame's version is the last forecast write's)
                 await ws.send(json.dumps({"type": "subscribe", "channel": "actuals",
-                                          "series": SERIES, "since": snapshot["version"]}))
+                                          "series": SERIES,
+                                          "since": snapshot["data"]["version"]}))
                 ack = json.loads(await ws.recv())
                 assert ack["type"] == "subscribed" and ack["channel"] == "actuals"
                 # now more of the stream arrives: live updates follow
