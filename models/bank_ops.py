@@ -1,5 +1,6 @@
 """Array helpers of :class:`~models.bank.ForecasterBank`: the UK bank-holiday table over epoch
-days, the holiday factor's step and the ensemble's weighted median over many rows.
+days, the holiday factor's step, the ensemble's weighted median over many rows (compiled:
+:func:`models.kernels.weighted_median`), row descriptions and the bank's storage.
 
 >>> import numpy as np
 >>> bool(is_holiday(np.array([14603]))[0])  # 2009-12-25
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from models.calendar import is_uk_holiday
+from models.kernels import weighted_median
 
 __all__ = ["describe_rows", "export_fields", "is_holiday", "learn_holiday", "reserve_bank",
            "row_fields", "weighted_median"]
@@ -35,19 +37,6 @@ def _holiday_table() -> np.ndarray:
 def is_holiday(days: np.ndarray) -> np.ndarray:
     """Whether each epoch day (UTC) is a UK bank holiday (negative days: no)."""
     return _holiday_table()[np.clip(days, 0, _TABLE_DAYS)] & (days >= 0)
-
-
-def weighted_median(w: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Per row and horizon, the member value where the cumulative weight (members sorted by
-    value, ties by member order) first reaches 1/2: ``HorizonEnsemble._combine("median")``.
-
-    ``w``, ``v``: ``(K, m, h)``. (Sorting networks of five values were measured: no faster.)
-    """
-    vt, wt = v.transpose(0, 2, 1), w.transpose(0, 2, 1)
-    order = np.argsort(vt, axis=-1, kind="stable")
-    cum = np.cumsum(np.take_along_axis(wt, order, axis=-1), axis=-1)
-    pick = (cum < 0.5 - 1e-12).sum(axis=-1, keepdims=True)
-    return np.take_along_axis(vt, np.take_along_axis(order, pick, axis=-1), axis=-1)[..., 0]
 
 
 def describe_rows(bank: Any, rows: list[int]) -> list[dict[str, Any]]:

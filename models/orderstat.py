@@ -10,8 +10,9 @@ keeps three numbers: its value ``q``, ``lt`` (slots below ``q``) and ``le`` (slo
 * :func:`push` replaces the oldest slot of some windows by a new value and moves ``lt``/``le``
   by the two comparisons with ``q``: O(1) per tracked rank, no scan.
 * :func:`select` returns the rank-``r`` values; only the trackers whose ``q`` is no longer at
-  rank ``r`` (a value crossed it, or ``r`` moved) sort their window again. On intermittent
-  sales (many equal values) most trackers stay valid.
+  rank ``r`` (a value crossed it, or ``r`` moved) look at their window again, usually for
+  the next distinct value (one scan). On intermittent sales (many equal values) most
+  trackers stay valid.
 
 Every value returned is an element of the window, so results equal a full sort's exactly.
 
@@ -27,6 +28,8 @@ Every value returned is an element of the window, so results equal a full sort's
 from __future__ import annotations
 
 import numpy as np
+
+from models.kernels import select_ranks
 
 __all__ = ["new_trackers", "push", "select", "invalidate", "rows_index"]
 
@@ -87,20 +90,8 @@ def select(values: np.ndarray, q: np.ndarray, lt: np.ndarray, le: np.ndarray,
            idx: np.ndarray, rank: np.ndarray) -> np.ndarray:
     """The rank-``rank[j, i]`` (0-based) values of windows ``idx[j]``: ``(len(idx), M)``.
 
-    A tracker no longer at its rank takes its value from its sorted window (and its counts
-    from the run of equal values there).
+    A tracker no longer at its rank walks to the next distinct value of its window towards
+    the rank, one scan a step, and counts the values below and at it; a few steps away, it
+    sorts the window instead (:func:`models.kernels.select_ranks`, compiled).
     """
-    ix = rows_index(idx)
-    qi = q[ix].copy()
-    stale = (lt[ix] > rank) | (rank >= le[ix])
-    if not stale.any():
-        return qi
-    j, i = np.nonzero(stale)
-    win = idx[j]
-    srt = np.sort(values[win], axis=1)
-    val = srt[np.arange(len(win)), rank[j, i]]
-    eq = srt == val[:, None]
-    below = eq.argmax(axis=1)
-    q[win, i], lt[win, i], le[win, i] = val, below, below + eq.sum(axis=1)
-    qi[j, i] = val
-    return qi
+    return select_ranks(values, q, lt, le, idx, rank)
