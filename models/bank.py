@@ -44,6 +44,7 @@ from models.bank_ops import export_fields, grow, is_holiday, learn_holiday, weig
 from models.bank_upgrade import upgrade
 from models.base import BatchForecast, BatchForecaster, check_batch, check_horizon, check_range
 from models.factory import DROP_RATIO, SEASON_CYCLES
+from models.kernels import scatter_paths
 from models.orderstat import rows_index
 from models.seasons import window_for
 
@@ -238,16 +239,14 @@ class ForecasterBank(BatchForecaster):
         reweight, let the members learn ``x``, record their paths, combine them."""
         h, m = self.horizon, self.members.n_members
         ix = rows_index(r)
-        due = self.due.reshape(-1, m * h)[r * h + n % h].reshape(-1, m, h)
-        err = np.abs(x.astype(_F32)[:, None, None] - due)  # float32, as the per-object code
-        e, w = reweight(self.errors[ix], err, n, self.weights[ix], self.decay, self.eps,
-                        self.power, self.members.share, self.drop)
+        e, w = reweight(self.errors[ix], self.due.reshape(-1, m, h), r * h + n % h, x, n,
+                        self.weights[ix], self.decay, self.eps, self.power,
+                        self.members.share, self.drop)
         self.errors[ix] = e
         self.weights[ix] = w
         self.members.learn(r, x, n)
         paths = self.members.paths(r, n + 1)  # (K, m, h)
-        at = (r * (h * m * h))[:, None, None] + self._diagonal[(n + 1) % h]
-        self.due.reshape(-1)[at] = paths
+        scatter_paths(self.due.reshape(-1), r * (h * m * h), self._diagonal, (n + 1) % h, paths)
         online = weighted_median(w, paths)
         self.yhat[ix] = online if self.blend is None else self.blend.update(r, x, n, online)
 

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from models.bank_ops import grow
+from models.kernels import scatter_paths
 from models.orderstat import invalidate, push, rows_index, select
 
 __all__ = ["BandBank"]
@@ -172,8 +173,8 @@ class BandBank:
     def record(self, rows: np.ndarray, path: np.ndarray, n: np.ndarray) -> None:
         """Record the paths forecast just now; ``n``: values learnt before the latest one."""
         h = self.horizon
-        at = (rows * (h * h))[:, None] + self._diagonal[(n + 1) % h]
-        self.due.reshape(-1)[at] = path[:, :h]
+        scatter_paths(self.due.reshape(-1), rows * (h * h), self._diagonal, (n + 1) % h,
+                      np.ascontiguousarray(path[:, :h]))
 
     # -- bands --------------------------------------------------------------------------
 

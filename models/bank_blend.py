@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from models.bank_ops import grow
+from models.kernels import normalised_weights, scatter_paths, scored_errors
 from models.orderstat import rows_index
 
 __all__ = ["BlendBank", "member_total", "reweight"]
@@ -45,24 +46,26 @@ def inverse_weights(e: np.ndarray, eps: float, power: float, share: np.ndarray |
                     drop: float | None = None) -> np.ndarray:
     """``HorizonEnsemble``'s weights from its errors ``e`` ``(K, m, h)``: ``share`` each
     member's share (``(m,)``; None: all 1), ``drop`` its ratio to the best error above which a
-    member gets none (None: no such ratio)."""
-    inv = (e + eps) ** (-power) * (1.0 if share is None else share[None, :, None])
-    if drop is not None:  # times 1.0 or 0.0: the kept weights are unchanged, to the bit
-        inv *= e <= drop * e.min(axis=1, keepdims=True)
-    out: np.ndarray = inv / member_total(inv)[:, None, :]
-    return out
+    member gets none (None: no such ratio). The power is numpy's (its vectorised ``pow`` is
+    what the per-object code uses); the rest is :func:`models.kernels.normalised_weights`."""
+    e = np.ascontiguousarray(e)
+    return normalised_weights((e + eps) ** (-power), e, share, drop)
 
 
-def reweight(e: np.ndarray, err: np.ndarray, n: np.ndarray, w: np.ndarray, decay: float,
-             eps: float, power: float, share: np.ndarray | None = None,
+def reweight(e: np.ndarray, due: np.ndarray, slot: np.ndarray, x: np.ndarray, n: np.ndarray,
+             w: np.ndarray, decay: float, eps: float, power: float,
+             share: np.ndarray | None = None,
              drop: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``HorizonEnsemble.update``'s errors and weights: ``e``, ``w`` ``(K, m, h)`` float64,
-    ``err`` the float32 absolute errors of the pending forecasts, ``n`` values learnt before,
-    ``share`` and ``drop`` as :func:`inverse_weights` takes them."""
+    scored against ``x`` by the pending forecasts ``due[slot]`` (``due``: ``(S, m, h)``
+    float32, errors in float32 as the per-object code), ``n`` values learnt before, ``share``
+    and ``drop`` as :func:`inverse_weights` takes them."""
     h = e.shape[2]
-    ewm = e * decay + (_F32(1.0 - decay) * err)
     if bool(len(n)) and int(n.min()) > h:  # steady: every horizon scored before
+        ewm = scored_errors(e, due, slot, x, decay)
         return ewm, inverse_weights(ewm, eps, power, share, drop)
+    err = np.abs(x.astype(_F32)[:, None, None] - due[slot])
+    ewm = e * decay + (_F32(1.0 - decay) * err)
     k = np.arange(h)
     scored = np.minimum(n, h)[:, None]  # horizons k <= scored have a forecast of the value
     first = ((n <= h)[:, None] & (k == scored - 1))[:, None, :]  # scored the first time
@@ -149,10 +152,8 @@ class BlendBank:
         after learning it); return the blended path."""
         h = self.horizon
         ix = rows_index(rows)
-        due = self.due.reshape(-1, 2 * h)[rows * h + n % h].reshape(-1, 2, h)
-        err = np.abs(x.astype(_F32)[:, None, None] - due)
-        e, w = reweight(self.errors[ix], err, n, self.weights[ix], self.decay, self.eps,
-                        self.power)
+        e, w = reweight(self.errors[ix], self.due.reshape(-1, 2, h), rows * h + n % h, x, n,
+                        self.weights[ix], self.decay, self.eps, self.power)
         self.errors[ix], self.weights[ix] = e, w
         self.online[ix] = online
         plen = self.plen[ix]
@@ -162,8 +163,8 @@ class BlendBank:
             self.path[ix] = path
             self.plen[ix] = np.maximum(plen - 1, 0)
         ext = self._lstm(ix, online)
-        at = (rows * (h * 2 * h))[:, None, None] + self._diagonal[(n + 1) % h]
-        self.due.reshape(-1)[at] = np.stack([online, ext], axis=1)
+        scatter_paths(self.due.reshape(-1), rows * (h * 2 * h), self._diagonal, (n + 1) % h,
+                      np.stack([online, ext], axis=1))
         self.yhat[ix] = yhat = w[:, 0] * online + w[:, 1] * ext
         return yhat
 

@@ -29,7 +29,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["weighted_median", "select_ranks", "warm", "MAX_STEPS"]
+__all__ = ["weighted_median", "select_ranks", "scored_errors", "normalised_weights",
+           "scatter_paths", "warm", "MAX_STEPS"]
 
 #: A stale tracker walks to the next distinct value of its window this many times at most
 #: (one scan each) before it sorts the window instead.
@@ -116,6 +117,83 @@ def select_ranks(values: np.ndarray, q: np.ndarray, lt: np.ndarray, le: np.ndarr
     return out
 
 
+@njit(cache=True, nogil=True)
+def _scored_errors(e: np.ndarray, due: np.ndarray, slot: np.ndarray, x: np.ndarray,
+                   decay: float, rest: np.float32, out: np.ndarray) -> None:
+    rows, m, h = e.shape
+    for j in range(rows):
+        xj = np.float32(x[j])
+        for i in range(m):
+            for k in range(h):
+                err = abs(xj - due[slot[j], i, k])  # float32, as the per-object code
+                out[j, i, k] = e[j, i, k] * decay + rest * err
+
+
+def scored_errors(e: np.ndarray, due: np.ndarray, slot: np.ndarray, x: np.ndarray,
+                  decay: float) -> np.ndarray:
+    """The exponentially weighted errors ``e * decay + (1 - decay) * |x - due|`` of rows
+    whose every horizon has a forecast of ``x`` (``HorizonEnsemble.update``, steady):
+    ``e`` ``(K, m, h)`` float64, ``due`` ``(S, m, h)`` float32 pending forecasts, ``slot``
+    ``(K,)`` each row's slot in ``due``, ``x`` ``(K,)`` the values learnt."""
+    out = np.empty(e.shape, dtype=np.float64)
+    _scored_errors(e, due, np.asarray(slot, dtype=np.int64), np.asarray(x, dtype=np.float64),
+                   float(decay), np.float32(1.0 - decay), out)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _normalised(inv: np.ndarray, e: np.ndarray, share: np.ndarray, drop: float,
+                out: np.ndarray) -> None:
+    rows, m, h = inv.shape
+    for j in range(rows):
+        for k in range(h):
+            best = e[j, 0, k]
+            for i in range(1, m):
+                best = min(best, e[j, i, k])
+            limit = drop * best
+            for i in range(m):
+                w = inv[j, i, k] * share[i]
+                if drop >= 0.0:
+                    w *= 1.0 if e[j, i, k] <= limit else 0.0
+                out[j, i, k] = w
+            total = out[j, 0, k]
+            for i in range(1, m):
+                total += out[j, i, k]
+            for i in range(m):
+                out[j, i, k] /= total
+
+
+def normalised_weights(inv: np.ndarray, e: np.ndarray, share: np.ndarray | None,
+                       drop: float | None) -> np.ndarray:
+    """``inv`` ``(K, m, h)`` (inverse errors) times each member's ``share``, times 0 where a
+    member's error ``e`` is above ``drop`` times the best one, over their sum per row and
+    horizon, summed member by member in order."""
+    m = inv.shape[1]
+    out = np.empty(inv.shape, dtype=np.float64)
+    _normalised(inv, e, np.ones(m) if share is None else np.asarray(share, dtype=np.float64),
+                -1.0 if drop is None else float(drop), out)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _scatter(flat: np.ndarray, base: np.ndarray, places: np.ndarray, pick: np.ndarray,
+             values: np.ndarray) -> None:
+    for j in range(values.shape[0]):
+        b, at = base[j], places[pick[j]]
+        for p in range(values.shape[1]):
+            flat[b + at[p]] = values[j, p]
+
+
+def scatter_paths(flat: np.ndarray, base: np.ndarray, places: np.ndarray, pick: np.ndarray,
+                  values: np.ndarray) -> None:
+    """``flat[base[j] + places[pick[j]]] = values[j]`` for every row ``j`` (cast to
+    ``flat``'s dtype): the paths forecast just now, written into each row's ring of pending
+    forecasts. ``places`` ``(S, P)``, ``values`` ``(K, P)`` (or any shape ``(K, ...)``)."""
+    at = places.reshape(len(places), -1)
+    _scatter(flat, np.asarray(base, dtype=np.int64), at, np.asarray(pick, dtype=np.int64),
+             values.reshape(len(values), at.shape[1]))
+
+
 def warm() -> None:
     """Compile (or load from the disk cache) every kernel for the dtypes the bank uses, so
     that the first bucket close does not wait for it."""
@@ -125,3 +203,9 @@ def warm() -> None:
         select_ranks(values, np.full((1, 1), np.inf), np.zeros((1, 1), dtype=np.int32),
                      np.full((1, 1), 2, dtype=np.int32), np.zeros(1, dtype=np.int64),
                      np.zeros((1, 1), dtype=np.int64))
+    one = np.ones((1, 2, 1))
+    scored_errors(one, np.ones((1, 2, 1), dtype=np.float32), np.zeros(1), np.ones(1), 0.9)
+    normalised_weights(one, one, None, 2.0)
+    places = np.zeros((1, 2), dtype=np.int64)
+    for dt in (np.float32, np.float64):
+        scatter_paths(np.zeros(2, dtype=dt), np.zeros(1), places, np.zeros(1), np.ones((1, 2)))
