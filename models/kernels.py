@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["weighted_median", "select_ranks", "scored_errors", "normalised_weights",
+__all__ = ["weighted_median", "push_values", "select_ranks", "scored_errors", "normalised_weights",
            "scatter_paths", "warm", "MAX_STEPS"]
 
 #: A stale tracker walks to the next distinct value of its window this many times at most
@@ -67,6 +67,30 @@ def weighted_median(w: np.ndarray, v: np.ndarray) -> np.ndarray:
     out = np.empty((v.shape[0], v.shape[2]), dtype=np.float64)
     _weighted_median(np.asarray(w, dtype=np.float64), np.asarray(v, dtype=np.float64), out)
     return out
+
+
+@njit(cache=True, nogil=True)
+def _push(values: np.ndarray, ptr: np.ndarray, q: np.ndarray, lt: np.ndarray, le: np.ndarray,
+          idx: np.ndarray, v: np.ndarray) -> None:
+    width, ranks = values.shape[1], q.shape[1]
+    for j in range(idx.shape[0]):
+        w = idx[j]
+        slot = ptr[w]
+        old = values[w, slot]
+        values[w, slot] = v[j]
+        new = values[w, slot]  # as stored (cast to the rings' dtype)
+        ptr[w] = 0 if slot + 1 == width else slot + 1
+        for i in range(ranks):
+            qi = q[w, i]
+            lt[w, i] += (new < qi) - (old < qi)
+            le[w, i] += (new <= qi) - (old <= qi)
+
+
+def push_values(values: np.ndarray, ptr: np.ndarray, q: np.ndarray, lt: np.ndarray,
+                le: np.ndarray, idx: np.ndarray, v: np.ndarray) -> None:
+    """:func:`models.orderstat.push`: ``v[j]`` into the oldest slot of window ``idx[j]``, the
+    trackers' counts moved by the two comparisons with their value."""
+    _push(values, ptr, q, lt, le, np.asarray(idx, dtype=np.int64), np.asarray(v))
 
 
 @njit(cache=True, nogil=True)
@@ -145,22 +169,26 @@ def scored_errors(e: np.ndarray, due: np.ndarray, slot: np.ndarray, x: np.ndarra
 def _normalised(inv: np.ndarray, e: np.ndarray, share: np.ndarray, drop: float,
                 out: np.ndarray) -> None:
     rows, m, h = inv.shape
-    for j in range(rows):
+    limit = np.empty(h)
+    total = np.empty(h)
+    for j in range(rows):  # horizons innermost: the loops vectorise
         for k in range(h):
-            best = e[j, 0, k]
-            for i in range(1, m):
-                best = min(best, e[j, i, k])
-            limit = drop * best
-            for i in range(m):
+            limit[k] = e[j, 0, k]
+        for i in range(1, m):
+            for k in range(h):
+                limit[k] = min(limit[k], e[j, i, k])
+        for k in range(h):
+            limit[k] *= drop
+        for i in range(m):
+            for k in range(h):
                 w = inv[j, i, k] * share[i]
                 if drop >= 0.0:
-                    w *= 1.0 if e[j, i, k] <= limit else 0.0
+                    w *= 1.0 if e[j, i, k] <= limit[k] else 0.0
                 out[j, i, k] = w
-            total = out[j, 0, k]
-            for i in range(1, m):
-                total += out[j, i, k]
-            for i in range(m):
-                out[j, i, k] /= total
+                total[k] = w if i == 0 else total[k] + w
+        for i in range(m):
+            for k in range(h):
+                out[j, i, k] /= total[k]
 
 
 def normalised_weights(inv: np.ndarray, e: np.ndarray, share: np.ndarray | None,
@@ -200,6 +228,10 @@ def warm() -> None:
     weighted_median(np.full((1, 2, 1), 0.5), np.zeros((1, 2, 1)))
     for dt in (np.float32, np.float64):
         values = np.zeros((1, 2), dtype=dt)
+        for vt in (np.float32, np.float64):
+            push_values(values, np.zeros(1, dtype=np.int64), np.full((1, 1), np.inf),
+                        np.zeros((1, 1), dtype=np.int32), np.full((1, 1), 2, dtype=np.int32),
+                        np.zeros(1, dtype=np.int64), np.ones(1, dtype=vt))
         select_ranks(values, np.full((1, 1), np.inf), np.zeros((1, 1), dtype=np.int32),
                      np.full((1, 1), 2, dtype=np.int32), np.zeros(1, dtype=np.int64),
                      np.zeros((1, 1), dtype=np.int64))

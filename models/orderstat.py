@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.kernels import select_ranks
+from models.kernels import push_values, select_ranks
 
 __all__ = ["new_trackers", "push", "select", "invalidate", "rows_index"]
 
@@ -69,21 +69,7 @@ def push(values: np.ndarray, ptr: np.ndarray, q: np.ndarray, lt: np.ndarray, le:
 
     ``values``: ``(N, W)`` rings; ``ptr``: ``(N,)`` next slot; ``q``/``lt``/``le``: ``(N, M)``.
     """
-    w = values.shape[1]
-    ix = rows_index(idx)
-    slot = ptr[ix]
-    flat = values.reshape(-1)
-    at = idx * w + slot
-    old = flat[at]
-    v = v.astype(values.dtype, copy=False)
-    flat[at] = v
-    nxt = slot + 1
-    nxt[nxt == w] = 0
-    ptr[ix] = nxt
-    qi = q[ix]
-    o, n = old[:, None], v[:, None]
-    lt[ix] += (n < qi).view(np.int8) - (o < qi).view(np.int8)
-    le[ix] += (n <= qi).view(np.int8) - (o <= qi).view(np.int8)
+    push_values(values, ptr, q, lt, le, idx, v)
 
 
 def select(values: np.ndarray, q: np.ndarray, lt: np.ndarray, le: np.ndarray,
