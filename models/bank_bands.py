@@ -25,8 +25,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from models.bank_ops import grow
-from models.kernels import scatter_paths
-from models.orderstat import invalidate, push, rows_index, select
+from models.kernels import band_widths, scatter_paths
+from models.orderstat import invalidate, push, rows_index
 
 __all__ = ["BandBank"]
 
@@ -149,21 +149,10 @@ class BandBank:
         """Refresh ``q[rows]`` from the rings and miss rates (``ConformalInterval._quantiles``)."""
         if not len(rows):
             return
-        h, lv = self.horizon, len(self.levels)
-        ix = rows_index(rows)
-        cnt = self.count[ix]  # (K, h)
-        rank = np.ceil((cnt + 1)[:, None, :] * (1.0 - self.alphas[ix]) - 1e-9).astype(np.int64)
-        rank = np.minimum(np.maximum(rank, 1), np.maximum(cnt, 1)[:, None, :]) - 1  # (K, L, h)
-        win = (rows[:, None] * h + np.arange(h)).reshape(-1)
-        q32 = select(self.res.reshape(-1, self.window), self.tq.reshape(-1, lv),
-                     self.tlt.reshape(-1, lv), self.tle.reshape(-1, lv), win,
-                     rank.transpose(0, 2, 1).reshape(-1, lv))
-        q = q32.reshape(len(rows), h, lv).transpose(0, 2, 1)  # float32 values, as float64
-        cold = cnt < self.min_n  # (K, h): borrow horizon 1's width times sqrt(k)
-        if cold.any():
-            warm = (q[:, :, :1] * self._sqrt_k).astype(_F32).astype(np.float64)
-            q = np.where(cold[:, None, :], warm, q)
-        self.q[ix] = q
+        lv = len(self.levels)
+        band_widths(self.res.reshape(-1, self.window), self.tq.reshape(-1, lv),
+                    self.tlt.reshape(-1, lv), self.tle.reshape(-1, lv), rows, self.count,
+                    self.alphas, self.min_n, self._sqrt_k, self.q)
 
     def pending(self, rows: np.ndarray, n: np.ndarray) -> np.ndarray:
         """``(K, h)`` float32: each horizon's forecast of value ``n`` of ``rows``."""

@@ -29,8 +29,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["weighted_median", "push_values", "select_ranks", "scored_errors", "normalised_weights",
-           "scatter_paths", "warm", "MAX_STEPS"]
+__all__ = ["weighted_median", "push_values", "select_ranks", "band_widths", "scored_errors",
+           "normalised_weights", "scatter_paths", "warm", "MAX_STEPS"]
 
 #: A stale tracker walks to the next distinct value of its window this many times at most
 #: (one scan each) before it sorts the window instead.
@@ -126,28 +126,36 @@ def _counts(values: np.ndarray, w: int, at: float) -> tuple[int, int]:
 
 
 @njit(cache=True, nogil=True)
+def _ranked(values: np.ndarray, q: np.ndarray, lt: np.ndarray, le: np.ndarray, w: int, i: int,
+            r: int) -> float:
+    """The rank-``r`` value of window ``w`` from its tracker ``i`` (updated in place)."""
+    cur, below, upto = q[w, i], lt[w, i], le[w, i]
+    steps = 0
+    while not (below <= r < upto) and steps < MAX_STEPS:
+        steps += 1
+        if r < below:  # some value lies below cur
+            cur = _next_below(values, w, cur)
+        elif upto < values.shape[1]:  # some value lies above it
+            cur = _next_above(values, w, cur)
+        else:
+            break
+        below, upto = _counts(values, w, cur)
+    if not below <= r < upto:  # far away: sort the window
+        cur = np.sort(values[w])[r]
+        below, upto = _counts(values, w, cur)
+    q[w, i], lt[w, i], le[w, i] = cur, below, upto
+    return cur
+
+
+@njit(cache=True, nogil=True)
 def _select(values: np.ndarray, q: np.ndarray, lt: np.ndarray, le: np.ndarray,
             idx: np.ndarray, rank: np.ndarray, out: np.ndarray) -> None:
-    width, ranks = values.shape[1], q.shape[1]
     for j in range(idx.shape[0]):
         w = idx[j]
-        for i in range(ranks):
-            r, cur, below, upto = rank[j, i], q[w, i], lt[w, i], le[w, i]
-            steps = 0
-            while not (below <= r < upto) and steps < MAX_STEPS:
-                steps += 1
-                if r < below:  # some value lies below cur
-                    cur = _next_below(values, w, cur)
-                elif upto < width:  # some value lies above it
-                    cur = _next_above(values, w, cur)
-                else:
-                    break
-                below, upto = _counts(values, w, cur)
-            if not below <= r < upto:  # far away: sort the window
-                cur = np.sort(values[w])[r]
-                below, upto = _counts(values, w, cur)
-            q[w, i], lt[w, i], le[w, i] = cur, below, upto
-            out[j, i] = cur
+        for i in range(q.shape[1]):
+            r = rank[j, i]
+            valid = lt[w, i] <= r < le[w, i]  # the common case, inline
+            out[j, i] = q[w, i] if valid else _ranked(values, q, lt, le, w, i, r)
 
 
 def select_ranks(values: np.ndarray, q: np.ndarray, lt: np.ndarray, le: np.ndarray,
@@ -158,6 +166,38 @@ def select_ranks(values: np.ndarray, q: np.ndarray, lt: np.ndarray, le: np.ndarr
     _select(values, q, lt, le, np.asarray(idx, dtype=np.int64),
             np.asarray(rank, dtype=np.int64), out)
     return out
+
+
+@njit(cache=True, nogil=True)
+def _band_widths(res: np.ndarray, tq: np.ndarray, tlt: np.ndarray, tle: np.ndarray,
+                 rows: np.ndarray, count: np.ndarray, alphas: np.ndarray, min_n: int,
+                 sqrt_k: np.ndarray, q: np.ndarray) -> None:
+    levels, h = alphas.shape[1], alphas.shape[2]
+    for row in rows:
+        for k in range(h):
+            cnt = count[row, k]
+            for lv in range(levels):
+                rank = int(np.ceil((cnt + 1) * (1.0 - alphas[row, lv, k]) - 1e-9))
+                rank = min(max(rank, 1), max(cnt, 1)) - 1
+                w = row * h + k
+                valid = tlt[w, lv] <= rank < tle[w, lv]  # the common case, inline
+                q[row, lv, k] = tq[w, lv] if valid else _ranked(res, tq, tlt, tle, w, lv, rank)
+        for k in range(h):  # too few residuals: horizon 1's width times sqrt(k)
+            if count[row, k] < min_n:
+                for lv in range(levels):
+                    q[row, lv, k] = np.float32(q[row, lv, 0] * sqrt_k[k])
+
+
+def band_widths(res: np.ndarray, tq: np.ndarray, tlt: np.ndarray, tle: np.ndarray,
+                rows: np.ndarray, count: np.ndarray, alphas: np.ndarray, min_n: int,
+                sqrt_k: np.ndarray, q: np.ndarray) -> None:
+    """``ConformalInterval._quantiles`` for ``rows`` of a :class:`~models.bank_bands.BandBank`:
+    each level's and horizon's conformal rank of its residual window (``res``, ``(rows *
+    h, W)``; trackers ``tq``/``tlt``/``tle`` ``(rows * h, levels)``) from the window's count
+    and miss rate, written into ``q`` ``(rows, levels, h)``; horizons with fewer than
+    ``min_n`` residuals get horizon 1's width times ``sqrt_k``, in float32."""
+    _band_widths(res, tq, tlt, tle, np.asarray(rows, dtype=np.int64), count, alphas,
+                 int(min_n), sqrt_k, q)
 
 
 @njit(cache=True, nogil=True)
@@ -254,6 +294,10 @@ def warm() -> None:
         select_ranks(values, np.full((1, 1), np.inf), np.zeros((1, 1), dtype=np.int32),
                      np.full((1, 1), 2, dtype=np.int32), np.zeros(1, dtype=np.int64),
                      np.zeros((1, 1), dtype=np.int64))
+    band_widths(np.zeros((1, 2), dtype=np.float32), np.full((1, 1), np.inf),
+                np.zeros((1, 1), dtype=np.int32), np.full((1, 1), 2, dtype=np.int32),
+                np.zeros(1, dtype=np.int64), np.zeros((1, 1), dtype=np.int64),
+                np.zeros((1, 1, 1)), 10, np.ones(1), np.zeros((1, 1, 1)))
     one = np.ones((1, 2, 1))
     scored_errors(one, np.ones((1, 2, 1), dtype=np.float32), np.zeros(1), np.ones(1), 0.9)
     normalised_weights(one, one, None, 2.0)
