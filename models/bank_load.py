@@ -64,6 +64,7 @@ def load_rows(bank: Any, rows: Sequence[int], raws: Sequence[bytes]) -> None:
         a[r] = buf[:, pos : pos + size].copy().view(a.dtype).reshape((k, *a.shape[1:]))
         pos += size
     n = bank.n[r]
+    bank.means.ranked_ok[r] = False  # MeanBank.load
     scored = np.minimum(np.maximum(n - 1, 0), bank.horizon)
     members, bands, blend = bank.members, bank.bands, bank.blend
     for i in range(len(members.windows)):  # MemberBank.load

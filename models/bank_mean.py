@@ -82,6 +82,9 @@ class MeanBank:
             "recent": ((horizon,), _F32),  # the last H actuals, value t in slot t % H
             "totals": ((horizon,), _F32),  # the total forecast at origin o, in slot o % H
             "res": ((window,), _F32), "ptr": ((), np.int32), "count": ((), np.int32),
+            # not saved: the window's two ranked residuals, and whether they are of the
+            # window as it is (a residual joining it, or a load, clears ``ranked_ok``)
+            "ranked": ((len(LEAD_LEVELS),), _F32), "ranked_ok": ((), np.bool_),
         }
         for name, (shape, dt) in self._shapes.items():
             setattr(self, name, np.zeros((0, *shape), dtype=dt))
@@ -91,18 +94,22 @@ class MeanBank:
         self.n_rows += n
         return rows
 
+    _STATE = ("bias", "recent", "totals", "res", "ptr", "count")
+
     def state_arrays(self) -> list[np.ndarray]:
-        return [getattr(self, name) for name in self._shapes]
+        return [getattr(self, name) for name in self._STATE]
 
     def nbytes(self) -> int:
-        return sum(math.prod(shape) * np.dtype(dt).itemsize
-                   for shape, dt in self._shapes.values())
+        return sum(math.prod(self._shapes[name][0]) * np.dtype(self._shapes[name][1]).itemsize
+                   for name in self._STATE)
 
     def load(self, row: int, raw: bytes) -> None:
         """Restore ``row`` from its bytes; empty bytes (a row saved before the mean
         existed): nothing learnt yet."""
         pos = 0
-        for name, (shape, dt) in self._shapes.items():
+        self.ranked_ok[row] = False
+        for name in self._STATE:
+            shape, dt = self._shapes[name]
             size = math.prod(shape) * np.dtype(dt).itemsize
             part = raw[pos : pos + size]
             getattr(self, name)[row] = (np.frombuffer(part, dtype=dt).reshape(shape) if part
@@ -140,6 +147,7 @@ class MeanBank:
         r, slot = rows[done], (n[done] + 1) % h
         residual = self.recent[r].sum(axis=1, dtype=np.float64) - self.totals[r, slot]
         self.res[r, self.ptr[r]] = residual
+        self.ranked_ok[r] = False
         self.ptr[r] = (self.ptr[r] + 1) % self.window
         self.count[r] = np.minimum(self.count[r] + 1, self.window)
 
@@ -161,6 +169,20 @@ class MeanBank:
             return None
         total = mean.sum(axis=1)
         cnt = self.count[rows]
+        stale = ~self.ranked_ok[rows]
+        if stale.any():
+            self._rank(rows[stale])
+        out = np.full((len(rows), 3), np.nan)
+        out[:, 0] = total
+        ranked = self.ranked[rows].astype(np.float64)
+        for j in range(len(LEAD_LEVELS)):
+            out[:, j + 1] = np.where(cnt >= self.min_n, np.maximum(total + ranked[:, j], 0.0),
+                                     np.nan)
+        return out
+
+    def _rank(self, rows: np.ndarray) -> None:
+        """Each row's :data:`LEAD_LEVELS` conformal ranks of its window into ``ranked``."""
+        cnt = self.count[rows]
         ranks = []
         for level in LEAD_LEVELS:  # conformal ranks (1-based): floor((c + 1) a), ceil((c + 1) a)
             rank = (np.maximum(np.floor((cnt + 1) * level), 1) if level < 0.5 else
@@ -172,12 +194,9 @@ class MeanBank:
         else:
             window = np.where(np.arange(self.window) < cnt[:, None], self.res[rows], np.inf)
             ranked = np.sort(window, axis=1)
-        out = np.full((len(rows), 3), np.nan)
-        out[:, 0] = total
-        for j, rank in enumerate(ranks):
-            q = ranked[np.arange(len(rows)), rank].astype(np.float64)
-            out[:, j + 1] = np.where(cnt >= self.min_n, np.maximum(total + q, 0.0), np.nan)
-        return out
+        self.ranked[rows] = np.stack([ranked[np.arange(len(rows)), rank] for rank in ranks],
+                                     axis=1)
+        self.ranked_ok[rows] = True
 
 
 def lead_total(row: Any, buckets: int) -> dict[str, Any]:

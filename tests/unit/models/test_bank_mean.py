@@ -82,3 +82,26 @@ def test_the_bias_survives_export_and_a_row_saved_before_it_loads_without_one() 
 def test_a_bad_decay_is_refused() -> None:
     with pytest.raises(ValueError, match="decay must be in"):
         MeanBank(decay=1.0)
+
+
+def test_the_kept_lead_quantiles_equal_fresh_ones_through_learning_and_loads() -> None:
+    from models.bank_load import load_rows
+
+    ys = np.stack([_lumpy(200, 300 + s) for s in range(6)])
+    bank = ForecasterBank(horizon=14)
+    rows = bank.add_rows(len(ys))
+    for t in range(ys.shape[1]):
+        bank.learn(rows, ys[:, t])
+        kept = bank.forecast(rows, 14).lead
+        bank.means.ranked_ok[:] = False  # forget them: ranked again from the windows
+        fresh = bank.forecast(rows, 14).lead
+        np.testing.assert_array_equal(kept, fresh)
+    assert not np.isnan(fresh).any()  # type: ignore[arg-type]
+    # rows whose kept quantiles are of other windows take the loaded row's
+    raw = bank.export_row(0)
+    bank.load_row(1, raw)
+    load_rows(bank, [2, 3], [raw, raw])
+    lead = bank.forecast(rows, 14).lead
+    assert lead is not None
+    for r in (1, 2, 3):
+        np.testing.assert_array_equal(lead[r], lead[0])
