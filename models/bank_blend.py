@@ -27,29 +27,18 @@ from models.bank_ops import grow
 from models.kernels import normalised_weights, scatter_paths, scored_errors
 from models.orderstat import rows_index
 
-__all__ = ["BlendBank", "member_total", "reweight"]
+__all__ = ["BlendBank", "inverse_weights", "reweight"]
 
 _F32 = np.float32
 VERSION_BYTES = 64  # a version name is kept in a fixed field of this many bytes
-
-
-def member_total(a: np.ndarray) -> np.ndarray:
-    """``a.sum(axis=1)`` of ``(K, m, h)``, member by member in order (numpy's own loop for
-    m < 8, so the result is the same to the bit)."""
-    total = a[:, 0].copy()
-    for i in range(1, a.shape[1]):
-        total += a[:, i]
-    return total
 
 
 def inverse_weights(e: np.ndarray, eps: float, power: float, share: np.ndarray | None = None,
                     drop: float | None = None) -> np.ndarray:
     """``HorizonEnsemble``'s weights from its errors ``e`` ``(K, m, h)``: ``share`` each
     member's share (``(m,)``; None: all 1), ``drop`` its ratio to the best error above which a
-    member gets none (None: no such ratio). The power is numpy's (its vectorised ``pow`` is
-    what the per-object code uses); the rest is :func:`models.kernels.normalised_weights`."""
-    e = np.ascontiguousarray(e)
-    return normalised_weights((e + eps) ** (-power), e, share, drop)
+    member gets none (None: no such ratio); :func:`models.kernels.normalised_weights`."""
+    return normalised_weights(e, eps, power, share, drop)
 
 
 def reweight(e: np.ndarray, due: np.ndarray, slot: np.ndarray, x: np.ndarray, n: np.ndarray,
@@ -129,8 +118,8 @@ class BlendBank:
         scored = min(max(n_seen - 1, 0), self.horizon)
         self.weights[row] = 0.5
         if scored:
-            inv = (self.errors[row, :, :scored] + self.eps) ** (-self.power)
-            self.weights[row, :, :scored] = inv / member_total(inv[None])[0]
+            self.weights[row, :, :scored] = inverse_weights(
+                self.errors[row : row + 1, :, :scored], self.eps, self.power)[0]
 
     def version(self, row: int) -> str | None:
         """The version of row ``row``'s latest LSTM path (None: never given one)."""

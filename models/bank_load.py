@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from models.bank_blend import inverse_weights, member_total
+from models.bank_blend import inverse_weights
 from models.bank_members import _slot_median
 from models.bank_ops import row_fields
 from models.orderstat import invalidate
@@ -86,5 +86,5 @@ def load_rows(bank: Any, rows: Sequence[int], raws: Sequence[bytes]) -> None:
         bank.weights[rs, :, :s] = inverse_weights(bank.errors[rs, :, :s], bank.eps, bank.power,
                                                   members.share, bank.drop)
         if blend is not None:
-            inv = (blend.errors[rs, :, :s] + blend.eps) ** (-blend.power)
-            blend.weights[rs, :, :s] = inv / member_total(inv)[:, None, :]
+            blend.weights[rs, :, :s] = inverse_weights(blend.errors[rs, :, :s], blend.eps,
+                                                       blend.power)

@@ -133,7 +133,8 @@ class HorizonEnsemble(Forecaster):
 
     def _set_weights(self, rows: int) -> None:
         e = self.errors[:rows] + self.eps
-        inv = (1.0 / e if self.power == 1.0 else e ** (-self.power)) * self._share
+        inv = (1.0 / e if self.power == 1.0 else 1.0 / (e * e) if self.power == 2.0 else
+               e ** (-self.power)) * self._share
         if self.drop is not None:
             err = self.errors[:rows]
             inv[err > self.drop * err.min(axis=1, keepdims=True)] = 0.0

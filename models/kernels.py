@@ -225,9 +225,9 @@ def scored_errors(e: np.ndarray, due: np.ndarray, slot: np.ndarray, x: np.ndarra
 
 
 @njit(cache=True, nogil=True)
-def _normalised(inv: np.ndarray, e: np.ndarray, share: np.ndarray, drop: float,
-                out: np.ndarray) -> None:
-    rows, m, h = inv.shape
+def _normalised(inv: np.ndarray, e: np.ndarray, eps: float, power: float, share: np.ndarray,
+                drop: float, out: np.ndarray) -> None:
+    rows, m, h = e.shape
     limit = np.empty(h)
     total = np.empty(h)
     for j in range(rows):  # horizons innermost: the loops vectorise
@@ -240,7 +240,9 @@ def _normalised(inv: np.ndarray, e: np.ndarray, share: np.ndarray, drop: float,
             limit[k] *= drop
         for i in range(m):
             for k in range(h):
-                w = inv[j, i, k] * share[i]
+                x = e[j, i, k] + eps
+                w = (1.0 / (x * x) if power == 2.0 else 1.0 / x if power == 1.0 else
+                     inv[j, i, k]) * share[i]
                 if drop >= 0.0:
                     w *= 1.0 if e[j, i, k] <= limit[k] else 0.0
                 out[j, i, k] = w
@@ -250,14 +252,19 @@ def _normalised(inv: np.ndarray, e: np.ndarray, share: np.ndarray, drop: float,
                 out[j, i, k] /= total[k]
 
 
-def normalised_weights(inv: np.ndarray, e: np.ndarray, share: np.ndarray | None,
+def normalised_weights(e: np.ndarray, eps: float, power: float, share: np.ndarray | None,
                        drop: float | None) -> np.ndarray:
-    """``inv`` ``(K, m, h)`` (inverse errors) times each member's ``share``, times 0 where a
-    member's error ``e`` is above ``drop`` times the best one, over their sum per row and
-    horizon, summed member by member in order."""
-    m = inv.shape[1]
-    out = np.empty(inv.shape, dtype=np.float64)
-    _normalised(inv, e, np.ones(m) if share is None else np.asarray(share, dtype=np.float64),
+    """``HorizonEnsemble``'s weights from its errors ``e`` ``(K, m, h)``: ``(e + eps) **
+    -power`` (as ``1 / x**2`` or ``1 / x`` for the powers 2 and 1, as the per-object code
+    computes them; numpy's ``pow`` otherwise) times each member's ``share``, times 0 where a
+    member's error is above ``drop`` times the best one, over their sum per row and horizon,
+    summed member by member in order."""
+    e = np.ascontiguousarray(e, dtype=np.float64)
+    m = e.shape[1]
+    inv = e if power in (1.0, 2.0) else (e + eps) ** (-power)
+    out = np.empty(e.shape, dtype=np.float64)
+    _normalised(inv, e, float(eps), float(power),
+                np.ones(m) if share is None else np.asarray(share, dtype=np.float64),
                 -1.0 if drop is None else float(drop), out)
     return out
 
@@ -300,7 +307,8 @@ def warm() -> None:
                 np.zeros((1, 1, 1)), 10, np.ones(1), np.zeros((1, 1, 1)))
     one = np.ones((1, 2, 1))
     scored_errors(one, np.ones((1, 2, 1), dtype=np.float32), np.zeros(1), np.ones(1), 0.9)
-    normalised_weights(one, one, None, 2.0)
+    for power in (1.0, 2.0, 1.5):
+        normalised_weights(one, 1e-6, power, None, 2.0)
     places = np.zeros((1, 2), dtype=np.int64)
     for dt in (np.float32, np.float64):
         scatter_paths(np.zeros(2, dtype=dt), np.zeros(1), places, np.zeros(1), np.ones((1, 2)))
