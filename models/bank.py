@@ -239,11 +239,8 @@ class ForecasterBank(BatchForecaster):
         reweight, let the members learn ``x``, record their paths, combine them."""
         h, m = self.horizon, self.members.n_members
         ix = rows_index(r)
-        e, w = reweight(self.errors[ix], self.due.reshape(-1, m, h), r * h + n % h, x, n,
-                        self.weights[ix], self.decay, self.eps, self.power,
-                        self.members.share, self.drop)
-        self.errors[ix] = e
-        self.weights[ix] = w
+        w = reweight(self.errors, self.weights, r, self.due.reshape(-1, m, h), r * h + n % h,
+                     x, n, self.decay, self.eps, self.power, self.members.share, self.drop)
         self.members.learn(r, x, n)
         paths = self.members.paths(r, n + 1)  # (K, m, h)
         scatter_paths(self.due.reshape(-1), r * (h * m * h), self._diagonal, (n + 1) % h, paths)

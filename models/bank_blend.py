@@ -41,26 +41,34 @@ def inverse_weights(e: np.ndarray, eps: float, power: float, share: np.ndarray |
     return normalised_weights(e, eps, power, share, drop)
 
 
-def reweight(e: np.ndarray, due: np.ndarray, slot: np.ndarray, x: np.ndarray, n: np.ndarray,
-             w: np.ndarray, decay: float, eps: float, power: float,
-             share: np.ndarray | None = None,
-             drop: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """``HorizonEnsemble.update``'s errors and weights: ``e``, ``w`` ``(K, m, h)`` float64,
-    scored against ``x`` by the pending forecasts ``due[slot]`` (``due``: ``(S, m, h)``
-    float32, errors in float32 as the per-object code), ``n`` values learnt before, ``share``
-    and ``drop`` as :func:`inverse_weights` takes them."""
-    h = e.shape[2]
-    if bool(len(n)) and int(n.min()) > h:  # steady: every horizon scored before
-        ewm = scored_errors(e, due, slot, x, decay)
-        return ewm, inverse_weights(ewm, eps, power, share, drop)
-    err = np.abs(x.astype(_F32)[:, None, None] - due[slot])
-    ewm = e * decay + (_F32(1.0 - decay) * err)
-    k = np.arange(h)
-    scored = np.minimum(n, h)[:, None]  # horizons k <= scored have a forecast of the value
-    first = ((n <= h)[:, None] & (k == scored - 1))[:, None, :]  # scored the first time
-    upd = (k < scored)[:, None, :]
-    e = np.where(first, err, np.where(upd, ewm, e))
-    return e, np.where(upd, inverse_weights(e, eps, power, share, drop), w)
+def reweight(errors: np.ndarray, weights: np.ndarray, rows: np.ndarray, due: np.ndarray,
+             slot: np.ndarray, x: np.ndarray, n: np.ndarray, decay: float, eps: float,
+             power: float, share: np.ndarray | None = None,
+             drop: float | None = None) -> np.ndarray:
+    """``HorizonEnsemble.update``'s errors and weights of ``rows``, in place in ``errors`` and
+    ``weights`` (``(N, m, h)`` float64), scored against ``x`` by the pending forecasts
+    ``due[slot]`` (``due``: ``(S, m, h)`` float32, errors in float32 as the per-object code),
+    ``n`` values learnt before, ``share`` and ``drop`` as :func:`inverse_weights` takes them.
+    Returns the rows' new weights."""
+    h = errors.shape[2]
+    ix = rows_index(rows)
+    e, w = errors[ix], weights[ix]  # views when the rows are a run
+    steady = bool(len(n)) and int(n.min()) > h  # every horizon scored before
+    if steady:
+        scored_errors(e, due, slot, x, decay, out=e)
+        normalised_weights(e, eps, power, share, drop, out=w)
+    else:
+        err = np.abs(x.astype(_F32)[:, None, None] - due[slot])
+        ewm = e * decay + (_F32(1.0 - decay) * err)
+        k = np.arange(h)
+        scored = np.minimum(n, h)[:, None]  # horizons k <= scored have a forecast of the value
+        first = ((n <= h)[:, None] & (k == scored - 1))[:, None, :]  # scored the first time
+        upd = (k < scored)[:, None, :]
+        e = np.where(first, err, np.where(upd, ewm, e))
+        w = np.where(upd, inverse_weights(e, eps, power, share, drop), w)
+    if not (steady and isinstance(ix, slice)):  # not written in place: write them back
+        errors[ix], weights[ix] = e, w
+    return w
 
 
 class BlendBank:
@@ -141,9 +149,8 @@ class BlendBank:
         after learning it); return the blended path."""
         h = self.horizon
         ix = rows_index(rows)
-        e, w = reweight(self.errors[ix], self.due.reshape(-1, 2, h), rows * h + n % h, x, n,
-                        self.weights[ix], self.decay, self.eps, self.power)
-        self.errors[ix], self.weights[ix] = e, w
+        w = reweight(self.errors, self.weights, rows, self.due.reshape(-1, 2, h),
+                     rows * h + n % h, x, n, self.decay, self.eps, self.power)
         self.online[ix] = online
         plen = self.plen[ix]
         if (plen > 0).any():  # the LSTM member consumes one step of its path

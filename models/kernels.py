@@ -213,12 +213,14 @@ def _scored_errors(e: np.ndarray, due: np.ndarray, slot: np.ndarray, x: np.ndarr
 
 
 def scored_errors(e: np.ndarray, due: np.ndarray, slot: np.ndarray, x: np.ndarray,
-                  decay: float) -> np.ndarray:
+                  decay: float, out: np.ndarray | None = None) -> np.ndarray:
     """The exponentially weighted errors ``e * decay + (1 - decay) * |x - due|`` of rows
     whose every horizon has a forecast of ``x`` (``HorizonEnsemble.update``, steady):
     ``e`` ``(K, m, h)`` float64, ``due`` ``(S, m, h)`` float32 pending forecasts, ``slot``
-    ``(K,)`` each row's slot in ``due``, ``x`` ``(K,)`` the values learnt."""
-    out = np.empty(e.shape, dtype=np.float64)
+    ``(K,)`` each row's slot in ``due``, ``x`` ``(K,)`` the values learnt; into ``out``
+    when given (it may be ``e``)."""
+    if out is None:
+        out = np.empty(e.shape, dtype=np.float64)
     _scored_errors(e, due, np.asarray(slot, dtype=np.int64), np.asarray(x, dtype=np.float64),
                    float(decay), np.float32(1.0 - decay), out)
     return out
@@ -253,16 +255,17 @@ def _normalised(inv: np.ndarray, e: np.ndarray, eps: float, power: float, share:
 
 
 def normalised_weights(e: np.ndarray, eps: float, power: float, share: np.ndarray | None,
-                       drop: float | None) -> np.ndarray:
+                       drop: float | None, out: np.ndarray | None = None) -> np.ndarray:
     """``HorizonEnsemble``'s weights from its errors ``e`` ``(K, m, h)``: ``(e + eps) **
     -power`` (as ``1 / x**2`` or ``1 / x`` for the powers 2 and 1, as the per-object code
     computes them; numpy's ``pow`` otherwise) times each member's ``share``, times 0 where a
     member's error is above ``drop`` times the best one, over their sum per row and horizon,
-    summed member by member in order."""
+    summed member by member in order; into ``out`` when given."""
     e = np.ascontiguousarray(e, dtype=np.float64)
     m = e.shape[1]
     inv = e if power in (1.0, 2.0) else (e + eps) ** (-power)
-    out = np.empty(e.shape, dtype=np.float64)
+    if out is None:
+        out = np.empty(e.shape, dtype=np.float64)
     _normalised(inv, e, float(eps), float(power),
                 np.ones(m) if share is None else np.asarray(share, dtype=np.float64),
                 -1.0 if drop is None else float(drop), out)
