@@ -29,7 +29,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["weighted_median", "push_values", "select_ranks", "band_widths", "scored_errors",
+__all__ = ["weighted_median", "push_values", "select_ranks", "band_step", "band_widths",
+           "scored_errors",
            "normalised_weights", "scatter_paths", "warm", "MAX_STEPS"]
 
 #: A stale tracker walks to the next distinct value of its window this many times at most
@@ -201,6 +202,49 @@ def band_widths(res: np.ndarray, tq: np.ndarray, tlt: np.ndarray, tle: np.ndarra
 
 
 @njit(cache=True, nogil=True)
+def _band_step(res: np.ndarray, ptr: np.ndarray, count: np.ndarray, tq: np.ndarray,
+               tlt: np.ndarray, tle: np.ndarray, alphas: np.ndarray, q: np.ndarray,
+               due: np.ndarray, rows: np.ndarray, n: np.ndarray, y: np.ndarray,
+               gamma: float, target: np.ndarray) -> None:
+    levels, h, width = alphas.shape[1], alphas.shape[2], res.shape[1]
+    for j in range(rows.shape[0]):
+        row, yj = rows[j], np.float32(y[j])
+        slot = row * h + n[j] % h
+        for k in range(h):
+            r32 = abs(yj - due[slot, k])  # float32, as the per-object code
+            if gamma != 0.0:
+                for lv in range(levels):
+                    miss = 1.0 if r32 > q[row, lv, k] else 0.0
+                    a = alphas[row, lv, k] + gamma * (target[lv] - miss)
+                    alphas[row, lv, k] = min(max(a, 0.0), 1.0)
+            w = row * h + k  # push r32 into the window, move the trackers' counts
+            at = ptr[w]
+            old = res[w, at]
+            res[w, at] = r32
+            new = res[w, at]
+            ptr[w] = 0 if at + 1 == width else at + 1
+            for lv in range(levels):
+                qi = tq[w, lv]
+                tlt[w, lv] += (new < qi) - (old < qi)
+                tle[w, lv] += (new <= qi) - (old <= qi)
+            count[row, k] = min(count[row, k] + 1, width)
+
+
+def band_step(res: np.ndarray, ptr: np.ndarray, count: np.ndarray, tq: np.ndarray,
+              tlt: np.ndarray, tle: np.ndarray, alphas: np.ndarray, q: np.ndarray,
+              due: np.ndarray, rows: np.ndarray, n: np.ndarray, y: np.ndarray, gamma: float,
+              target: np.ndarray) -> None:
+    """``BandBank.update`` for rows whose every horizon has a forecast of ``y`` (``n``
+    values recorded, ``n >= h``): each horizon's absolute error ``|y - due|`` in float32
+    moves the ACI miss rates ``alphas`` (``gamma``; ``target``: 1 - level) and joins its
+    window (``res`` ``(rows * h, W)``, ``ptr``, trackers ``tq``/``tlt``/``tle``); ``due``
+    ``(rows * h, h)`` the ring of pending forecasts."""
+    _band_step(res, ptr, count, tq, tlt, tle, alphas, q, due, np.asarray(rows, dtype=np.int64),
+               np.asarray(n, dtype=np.int64), np.asarray(y, dtype=np.float64), float(gamma),
+               np.asarray(target, dtype=np.float64).reshape(-1))
+
+
+@njit(cache=True, nogil=True)
 def _scored_errors(e: np.ndarray, due: np.ndarray, slot: np.ndarray, x: np.ndarray,
                    decay: float, rest: np.float32, out: np.ndarray) -> None:
     rows, m, h = e.shape
@@ -308,6 +352,12 @@ def warm() -> None:
                 np.zeros((1, 1), dtype=np.int32), np.full((1, 1), 2, dtype=np.int32),
                 np.zeros(1, dtype=np.int64), np.zeros((1, 1), dtype=np.int64),
                 np.zeros((1, 1, 1)), 10, np.ones(1), np.zeros((1, 1, 1)))
+    band_step(np.zeros((1, 2), dtype=np.float32), np.zeros(1, dtype=np.int64),
+              np.zeros((1, 1), dtype=np.int64), np.full((1, 1), np.inf),
+              np.zeros((1, 1), dtype=np.int32), np.full((1, 1), 2, dtype=np.int32),
+              np.zeros((1, 1, 1)), np.zeros((1, 1, 1)), np.zeros((1, 1), dtype=np.float32),
+              np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.int64), np.ones(1), 0.005,
+              np.array([0.2]))
     one = np.ones((1, 2, 1))
     scored_errors(one, np.ones((1, 2, 1), dtype=np.float32), np.zeros(1), np.ones(1), 0.9)
     for power in (1.0, 2.0, 1.5):
