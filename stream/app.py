@@ -17,6 +17,7 @@ from faust.utils.terminal import SpinnerHandler
 from mode.utils.logging import level_number
 
 from config import DEFAULT_PARTITIONS
+from models import kernels
 from stream import heap
 from stream.commits import BatchGate, Ownership
 from stream.table_store import Table
@@ -80,8 +81,9 @@ def create_app(
 
 
 class Worker(faust.Worker):
-    """Faust's worker, without its startup spinner's cost once started, and with a
-    garbage collector tuned for many long-lived objects (:func:`stream.heap.tune`).
+    """Faust's worker, without its startup spinner's cost once started, with a garbage
+    collector tuned for many long-lived objects (:func:`stream.heap.tune`) and the model
+    bank's compiled loops loaded (:func:`models.kernels.warm`).
 
     For its terminal spinner, Faust sets the root logger to DEBUG and adds a handler that
     spins on every record; the spinner stops at startup, but the level stayed. Every
@@ -93,6 +95,7 @@ class Worker(faust.Worker):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         heap.tune()
+        kernels.warm()  # the bank's compiled loops, before the first close needs them
 
     def _on_startup_end_spinner(self) -> None:
         super()._on_startup_end_spinner()

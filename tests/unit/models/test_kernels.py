@@ -1,0 +1,117 @@
+"""The bank's compiled row loops (models/kernels.py) against plain numpy statements of what
+they compute: equal to the bit, ties and empty slots included."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models import kernels
+from models.orderstat import new_trackers, push, select
+
+
+def _weighted_median_reference(w: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Members sorted by value (ties by member order), the first whose cumulative weight
+    reaches 1/2."""
+    out = np.empty((v.shape[0], v.shape[2]))
+    for r in range(v.shape[0]):
+        for k in range(v.shape[2]):
+            order = sorted(range(v.shape[1]), key=lambda i: (v[r, i, k], i))
+            cum = np.cumsum(w[r, order, k])
+            out[r, k] = v[r, order[int((cum < 0.5 - 1e-12).sum())], k]
+    return out
+
+
+def test_the_weighted_median_takes_ties_in_member_order_and_equals_the_reference() -> None:
+    rng = np.random.default_rng(1)
+    v = rng.integers(0, 4, (200, 6, 5)).astype(np.float64)  # many ties
+    w = rng.random((200, 6, 5))
+    w[:, 2] = 0.0  # a dropped member
+    w /= w.sum(axis=1, keepdims=True)
+    np.testing.assert_array_equal(kernels.weighted_median(w, v),
+                                  _weighted_median_reference(w, v))
+    # two members of weight 1/2 at different values: the lower value reaches 1/2 first
+    assert kernels.weighted_median(np.full((1, 2, 1), 0.5),
+                                   np.array([[[5.0], [1.0]]])).tolist() == [[1.0]]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_tracked_ranks_equal_a_sort_whatever_moved(dtype: type) -> None:
+    rng = np.random.default_rng(2)
+    n, width = 50, 16
+    values = np.full((n, width), np.inf, dtype=dtype)
+    ptr = np.zeros(n, dtype=np.int64)
+    q, lt, le = new_trackers(n, width, m=2)
+    rows = np.arange(n)
+    for step in range(60):
+        v = rng.integers(0, 6, n).astype(np.float64) * rng.choice([1.0, 0.37], n)
+        push(values, ptr, q, lt, le, rows, v)
+        # ranks that drift by one, and now and then jump across the window (a sort)
+        filled = min(step + 1, width)
+        lo = rng.integers(0, filled, n) if step % 7 == 0 else np.full(n, (filled - 1) // 3)
+        rank = np.stack([lo, np.full(n, filled - 1)], axis=1)
+        got = select(values, q, lt, le, rows, rank)
+        ranked = np.sort(values, axis=1)
+        np.testing.assert_array_equal(got, np.take_along_axis(ranked, rank, axis=1))
+        # the trackers' counts stay exact
+        np.testing.assert_array_equal(lt, (values[:, None, :] < q[:, :, None]).sum(axis=2))
+        np.testing.assert_array_equal(le, (values[:, None, :] <= q[:, :, None]).sum(axis=2))
+
+
+@pytest.mark.parametrize("power", [1.0, 2.0, 1.5])
+def test_normalised_weights_equal_the_numpy_statement(power: float) -> None:
+    rng = np.random.default_rng(3)
+    e = rng.gamma(1.0, 3.0, (40, 6, 7))
+    share = np.array([1.0, 1.0, 0.65, 0.65, 0.65, 0.65])
+    x = e + 1e-6
+    inv = (1.0 / x if power == 1.0 else 1.0 / (x * x) if power == 2.0 else x ** -power)
+    inv = inv * share[None, :, None] * (e <= 2.5 * e.min(axis=1, keepdims=True))
+    total = inv[:, 0].copy()
+    for i in range(1, 6):
+        total += inv[:, i]
+    np.testing.assert_array_equal(kernels.normalised_weights(e, 1e-6, power, share, 2.5),
+                                  inv / total[:, None, :])
+    w = kernels.normalised_weights(e, 1e-6, power, None, None)
+    np.testing.assert_allclose(w.sum(axis=1), 1.0)
+    assert (w > 0).all()
+
+
+def test_scored_errors_and_the_scatter_equal_the_numpy_statements() -> None:
+    rng = np.random.default_rng(4)
+    e = rng.random((10, 3, 4))
+    due = rng.random((40, 3, 4)).astype(np.float32)
+    slot = rng.permutation(40)[:10]
+    x = rng.random(10) * 3
+    err = np.abs(x.astype(np.float32)[:, None, None] - due[slot])
+    expected = e * 0.9 + (np.float32(0.1) * err)
+    np.testing.assert_array_equal(kernels.scored_errors(e, due, slot, x, 0.9), expected)
+    out = e.copy()
+    kernels.scored_errors(out, due, slot, x, 0.9, out=out)  # in place
+    np.testing.assert_array_equal(out, expected)
+    flat = np.zeros(100, dtype=np.float32)
+    places = np.array([[0, 3, 5], [1, 2, 7]])
+    values = rng.random((2, 3))
+    kernels.scatter_paths(flat, np.array([10, 50]), places, np.array([1, 0]), values)
+    want = np.zeros(100, dtype=np.float32)
+    want[[11, 12, 17]], want[[50, 53, 55]] = values[0], values[1]
+    np.testing.assert_array_equal(flat, want)
+
+
+def test_a_steady_band_close_equals_the_general_path() -> None:
+    from models.bank_bands import BandBank
+
+    rng = np.random.default_rng(5)
+    steady, general = BandBank(horizon=4, window=12, min_n=3), BandBank(horizon=4, window=12,
+                                                                         min_n=3)
+    steady.add(30)
+    general.add(31)  # row 30 never learns: with it, no close is steady (numpy's path)
+    rows, n_rows = np.arange(30), np.arange(31)
+    for n in range(40):
+        y = rng.poisson(3.0, 30).astype(np.float64)
+        path = rng.random((30, 4)) * 5
+        steady.update(rows, y, np.full(30, n))
+        general.update(n_rows, np.append(y, 0.0), np.append(np.full(30, n), 0))
+        for b in (steady, general):
+            b.record(rows, path, np.full(30, n))
+    for name in ("res", "ptr", "count", "alphas", "q"):
+        np.testing.assert_array_equal(getattr(steady, name)[:30], getattr(general, name)[:30])
