@@ -25,8 +25,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from models.bank_ops import grow
-from models.kernels import band_step, band_widths, scatter_paths
+from models.kernels import scatter_paths
 from models.orderstat import invalidate, push, rows_index
+from models.window_kernels import band_step, band_widths
 
 __all__ = ["BandBank"]
 

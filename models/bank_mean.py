@@ -69,6 +69,8 @@ class MeanBank:
     res: np.ndarray
     ptr: np.ndarray
     count: np.ndarray
+    ranked: np.ndarray
+    ranked_ok: np.ndarray
 
     def __init__(self, horizon: int = 14, decay: float = MEAN_DECAY, window: int = LEAD_WINDOW,
                  min_n: int = 10, stride: int = LEAD_STRIDE) -> None:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.kernels import push_values, select_ranks
+from models.window_kernels import push_values, select_ranks
 
 __all__ = ["new_trackers", "push", "select", "invalidate", "rows_index"]
 
@@ -78,6 +78,6 @@ def select(values: np.ndarray, q: np.ndarray, lt: np.ndarray, le: np.ndarray,
 
     A tracker no longer at its rank walks to the next distinct value of its window towards
     the rank, one scan a step, and counts the values below and at it; a few steps away, it
-    sorts the window instead (:func:`models.kernels.select_ranks`, compiled).
+    sorts the window instead (:func:`models.window_kernels.select_ranks`, compiled).
     """
     return select_ranks(values, q, lt, le, idx, rank)
