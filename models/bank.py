@@ -40,11 +40,11 @@ from models.bank_bands import BandBank
 from models.bank_blend import BlendBank, inverse_weights, reweight
 from models.bank_mean import MeanBank
 from models.bank_members import MemberBank
-from models.bank_ops import export_fields, grow, is_holiday, learn_holiday, weighted_median
+from models.bank_ops import export_fields, grow, is_holiday, learn_holiday
 from models.bank_upgrade import upgrade
 from models.base import BatchForecast, BatchForecaster, check_batch, check_horizon, check_range
 from models.factory import DROP_RATIO, SEASON_CYCLES
-from models.kernels import scatter_paths
+from models.kernels import scatter_paths, weighted_median
 from models.orderstat import rows_index
 from models.seasons import window_for
 

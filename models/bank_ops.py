@@ -1,13 +1,9 @@
 """Array helpers of :class:`~models.bank.ForecasterBank`: the UK bank-holiday table over epoch
-days, the holiday factor's step, the ensemble's weighted median over many rows (compiled:
-:func:`models.kernels.weighted_median`), row descriptions and the bank's storage.
+days, the holiday factor's step, row descriptions and the bank's storage.
 
 >>> import numpy as np
 >>> bool(is_holiday(np.array([14603]))[0])  # 2009-12-25
 True
->>> w = np.full((1, 3, 1), 1 / 3)
->>> weighted_median(w, np.array([[[3.0], [1.0], [2.0]]])).tolist()
-[[2.0]]
 """
 
 from __future__ import annotations
@@ -19,10 +15,9 @@ from typing import Any
 import numpy as np
 
 from models.calendar import is_uk_holiday
-from models.kernels import weighted_median
 
 __all__ = ["describe_rows", "export_fields", "is_holiday", "learn_holiday", "reserve_bank",
-           "row_fields", "weighted_median"]
+           "row_fields"]
 
 _TABLE_DAYS = 26_000  # the holiday table covers epoch days 0..25,999 (to 2041)
 

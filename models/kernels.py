@@ -31,6 +31,8 @@ so that no bucket close waits for a compilation.
 >>> w = np.array([[[0.2], [0.5], [0.3]]])
 >>> weighted_median(w, np.array([[[3.0], [1.0], [2.0]]])).tolist()
 [[1.0]]
+>>> weighted_median(np.full((1, 3, 1), 1 / 3), np.array([[[3.0], [1.0], [2.0]]])).tolist()
+[[2.0]]
 """
 
 from __future__ import annotations
