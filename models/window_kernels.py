@@ -34,21 +34,26 @@ __all__ = ["push_values", "select_ranks", "band_step", "band_widths", "warm", "M
 MAX_STEPS = 3
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _push_one(values: np.ndarray, ptr: np.ndarray, q: np.ndarray, lt: np.ndarray,
+              le: np.ndarray, w: int, v: float) -> None:
+    """``v`` into the oldest slot of window ``w``; its trackers' counts moved."""
+    slot = ptr[w]
+    old = values[w, slot]
+    values[w, slot] = v
+    new = values[w, slot]  # as stored (cast to the rings' dtype)
+    ptr[w] = 0 if slot + 1 == values.shape[1] else slot + 1
+    for i in range(q.shape[1]):
+        qi = q[w, i]
+        lt[w, i] += (new < qi) - (old < qi)
+        le[w, i] += (new <= qi) - (old <= qi)
+
+
 @njit(cache=True, nogil=True)
 def _push(values: np.ndarray, ptr: np.ndarray, q: np.ndarray, lt: np.ndarray, le: np.ndarray,
           idx: np.ndarray, v: np.ndarray) -> None:
-    width, ranks = values.shape[1], q.shape[1]
     for j in range(idx.shape[0]):
-        w = idx[j]
-        slot = ptr[w]
-        old = values[w, slot]
-        values[w, slot] = v[j]
-        new = values[w, slot]  # as stored (cast to the rings' dtype)
-        ptr[w] = 0 if slot + 1 == width else slot + 1
-        for i in range(ranks):
-            qi = q[w, i]
-            lt[w, i] += (new < qi) - (old < qi)
-            le[w, i] += (new <= qi) - (old <= qi)
+        _push_one(values, ptr, q, lt, le, idx[j], v[j])
 
 
 def push_values(values: np.ndarray, ptr: np.ndarray, q: np.ndarray, lt: np.ndarray,
@@ -181,16 +186,7 @@ def _band_step(res: np.ndarray, ptr: np.ndarray, count: np.ndarray, tq: np.ndarr
                     miss = 1.0 if r32 > q[row, lv, k] else 0.0
                     a = alphas[row, lv, k] + gamma * (target[lv] - miss)
                     alphas[row, lv, k] = min(max(a, 0.0), 1.0)
-            w = row * h + k  # push r32 into the window, move the trackers' counts
-            at = ptr[w]
-            old = res[w, at]
-            res[w, at] = r32
-            new = res[w, at]
-            ptr[w] = 0 if at + 1 == width else at + 1
-            for lv in range(levels):
-                qi = tq[w, lv]
-                tlt[w, lv] += (new < qi) - (old < qi)
-                tle[w, lv] += (new <= qi) - (old <= qi)
+            _push_one(res, ptr, tq, tlt, tle, row * h + k, r32)
             count[row, k] = min(count[row, k] + 1, width)
 
 
