@@ -26,7 +26,7 @@ import numpy as np
 
 from models.bank_ops import grow
 from models.kernels import scatter_paths
-from models.orderstat import invalidate, push, rows_index
+from models.orderstat import invalidate, rows_index
 from models.window_kernels import band_step, band_widths
 
 __all__ = ["BandBank"]
@@ -121,33 +121,10 @@ class BandBank:
         """Score the recorded paths of ``rows`` against their new values ``y``; ``n``: values
         recorded so far per row (the horizons ``k <= min(n, H)`` have a forecast of ``y``)."""
         h, lv = self.horizon, len(self.levels)
-        steady = bool(len(n)) and int(n.min()) >= h  # every horizon has a forecast of y
-        if steady:
-            band_step(self.res.reshape(-1, self.window), self.ptr.reshape(-1), self.count,
-                      self.tq.reshape(-1, lv), self.tlt.reshape(-1, lv),
-                      self.tle.reshape(-1, lv), self.alphas, self.q, self.due.reshape(-1, h),
-                      rows, n, y, self.gamma, self._target)
-            self._quantiles(rows)
-            return
-        ix = rows_index(rows)
-        due = self.pending(rows, n)
-        r32 = np.abs(y.astype(_F32)[:, None] - due)  # float32, as the per-object code
-        active = np.arange(h) < np.minimum(n, h)[:, None]  # (K, h)
-        if self.gamma:
-            a = self.alphas[ix]
-            miss = r32[:, None, :] > self.q[ix]
-            new = a + self.gamma * (self._target - miss)
-            np.minimum(np.maximum(new, 0.0, out=new), 1.0, out=new)
-            self.alphas[ix] = np.where(active[:, None, :], new, a)
-        j, kk = np.nonzero(active)
-        if not len(j):
-            return
-        win, res = rows[j] * h + kk, r32[j, kk]
-        push(self.res.reshape(-1, self.window), self.ptr.reshape(-1), self.tq.reshape(-1, lv),
-             self.tlt.reshape(-1, lv), self.tle.reshape(-1, lv), win, res)
-        cnt = self.count.reshape(-1)
-        wx = rows_index(win)
-        cnt[wx] = np.minimum(cnt[wx] + 1, self.window)
+        band_step(self.res.reshape(-1, self.window), self.ptr.reshape(-1), self.count,
+                  self.tq.reshape(-1, lv), self.tlt.reshape(-1, lv), self.tle.reshape(-1, lv),
+                  self.alphas, self.q, self.due.reshape(-1, h), rows, n, y, self.gamma,
+                  self._target)
         self._quantiles(rows[n > 0])
 
     def _quantiles(self, rows: np.ndarray) -> None:

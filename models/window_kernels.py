@@ -1,16 +1,17 @@
 """Compiled loops over many sliding windows: :mod:`models.orderstat`'s rings and trackers,
-and a steady close of the conformal bands (:class:`~models.bank_bands.BandBank`).
+and a close of the conformal bands (:class:`~models.bank_bands.BandBank`).
 
 * :func:`push_values`: a value into the oldest slot of each window, each tracker's counts
   moved by two comparisons;
 * :func:`select_ranks`: the tracked order statistics; a tracker whose value left its rank
   walks to the next distinct value of its window (branch-free scans, which vectorise), and
   sorts the window only when the rank is more than :data:`MAX_STEPS` values away;
-* :func:`band_step` and :func:`band_widths`: ``BandBank.update`` of rows whose every horizon
-  has a forecast of the value, and ``ConformalInterval._quantiles`` for many rows.
+* :func:`band_step` and :func:`band_widths`: ``BandBank.update`` (the errors, miss rates and
+  windows), and ``ConformalInterval._quantiles`` for many rows.
 
 Every value returned is an element of a window and every formula and dtype is the numpy
-code's, so the results are equal to the bit (``tests/unit/models/test_window_kernels.py``).
+code's (``tests/unit/models/test_window_kernels.py``) and the per-object code's, so the bank
+still equals the per-object stack to the bit (``tests/unit/models/test_bank.py``).
 Why compiled, and what it costs: :mod:`models.kernels`.
 
 >>> import numpy as np
@@ -179,7 +180,7 @@ def _band_step(res: np.ndarray, ptr: np.ndarray, count: np.ndarray, tq: np.ndarr
     for j in range(rows.shape[0]):
         row, yj = rows[j], np.float32(y[j])
         slot = row * h + n[j] % h
-        for k in range(h):
+        for k in range(min(n[j], h)):  # the horizons that have a forecast of y
             r32 = abs(yj - due[slot, k])  # float32, as the per-object code
             if gamma != 0.0:
                 for lv in range(levels):
@@ -194,11 +195,11 @@ def band_step(res: np.ndarray, ptr: np.ndarray, count: np.ndarray, tq: np.ndarra
               tlt: np.ndarray, tle: np.ndarray, alphas: np.ndarray, q: np.ndarray,
               due: np.ndarray, rows: np.ndarray, n: np.ndarray, y: np.ndarray, gamma: float,
               target: np.ndarray) -> None:
-    """``BandBank.update`` for rows whose every horizon has a forecast of ``y`` (``n``
-    values recorded, ``n >= h``): each horizon's absolute error ``|y - due|`` in float32
-    moves the ACI miss rates ``alphas`` (``gamma``; ``target``: 1 - level) and joins its
-    window (``res`` ``(rows * h, W)``, ``ptr``, trackers ``tq``/``tlt``/``tle``); ``due``
-    ``(rows * h, h)`` the ring of pending forecasts."""
+    """``BandBank.update`` but for the half-widths: with ``n`` values recorded, the horizons
+    ``k < min(n, h)`` have a forecast of ``y`` in ``due`` (``(rows * h, h)``, the ring of
+    pending forecasts); each one's absolute error ``|y - due|`` in float32 moves the ACI miss
+    rates ``alphas`` (``gamma``; ``target``: 1 - level) and joins its window (``res``
+    ``(rows * h, W)``, ``ptr``, trackers ``tq``/``tlt``/``tle``)."""
     _band_step(res, ptr, count, tq, tlt, tle, alphas, q, due, np.asarray(rows, dtype=np.int64),
                np.asarray(n, dtype=np.int64), np.asarray(y, dtype=np.float64), float(gamma),
                np.asarray(target, dtype=np.float64).reshape(-1))

@@ -1,5 +1,6 @@
 """The windows' compiled loops (models/window_kernels.py): tracked order statistics equal a
-sort whatever moved, and a steady band close equals numpy's general path, to the bit."""
+sort whatever moved, and a band close of rows at different stages equals one of the steady
+rows alone, to the bit."""
 
 from __future__ import annotations
 
@@ -32,14 +33,14 @@ def test_tracked_ranks_equal_a_sort_whatever_moved(dtype: type) -> None:
         np.testing.assert_array_equal(le, (values[:, None, :] <= q[:, :, None]).sum(axis=2))
 
 
-def test_a_steady_band_close_equals_the_general_path() -> None:
+def test_a_band_close_of_rows_at_any_stage_equals_one_of_steady_rows_alone() -> None:
     from models.bank_bands import BandBank
 
     rng = np.random.default_rng(5)
     steady, general = BandBank(horizon=4, window=12, min_n=3), BandBank(horizon=4, window=12,
                                                                          min_n=3)
     steady.add(30)
-    general.add(31)  # row 30 never learns: with it, no close is steady (numpy's path)
+    general.add(31)  # row 30 never learns: every close has a row with no forecast yet
     rows, n_rows = np.arange(30), np.arange(31)
     for n in range(40):
         y = rng.poisson(3.0, 30).astype(np.float64)
