@@ -1,8 +1,8 @@
 """The Faust agent: thin glue around :class:`stream.processor.Processor`.
 
-Per batch (``stream.take_events``): group the messages by partition, let the pure processor
-apply them to the per-series state a slice at a time (:mod:`stream.slicing`; between batches,
-a chunk of the eager close of :mod:`stream.sweep`), then
+Per batch (:func:`stream.batching.take_batches`): group the messages by partition, let the
+pure processor apply them to the per-series state a slice at a time (:mod:`stream.slicing`;
+between batches, a chunk of the eager close of :mod:`stream.sweep`), then
 
 1. send the dead letters, re-routed events and alerts to Kafka; wait until they are delivered,
 2. mark each touched state for the :class:`~stream.state.StateStore` (packed into the
@@ -33,7 +33,7 @@ import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, cast
 
 import faust
 from redis.exceptions import RedisError
@@ -41,6 +41,7 @@ from redis.exceptions import RedisError
 from config import Settings
 from stream.aggregates import ROOT
 from stream.app import create_app
+from stream.batching import BatchRule, Rounds, take_batches
 from stream.changelog_send import BatchSender
 from stream.commits import BatchGate, Ownership
 from stream.continuity import OffsetContinuity
@@ -59,8 +60,7 @@ __all__ = ["build_worker"]
 
 log = logging.getLogger("salescast.worker")
 
-MAX_BATCH = 4096
-BATCH_WAIT = 0.05
+BATCHES = BatchRule(max_events=4096, within=0.05)  # closed early once caught up
 EXIT_BATCH_FAILED = 70
 #: closed buckets per message of the buckets topic: a day boundary can close one per series,
 #: and one message must stay far below the producer's 1 MB (about 60 bytes a bucket)
@@ -238,7 +238,7 @@ def build_worker(
 
     @app.agent(events, name="process-sales")
     async def process(stream: Any) -> None:
-        async for batch in stream.take_events(MAX_BATCH, within=BATCH_WAIT):
+        async for batch in take_batches(stream, BATCHES, cast(Rounds, app.consumer)):
             # shielded: a cancelled agent (rebalance, shutdown) lets the batch finish, and
             # commits wait for it
             await asyncio.shield(gate.run(guarded(apply(list(batch)))))

@@ -27,6 +27,7 @@ same crash).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiokafka
@@ -55,7 +56,27 @@ class ConsumerThread(driver.AIOKafkaConsumerThread):
 
 class Consumer(driver.Consumer):
     """Faust's aiokafka consumer, running :class:`ConsumerThread`, committing by the rules of
-    :mod:`stream.commits`."""
+    :mod:`stream.commits`, and telling whether it is handing out the records of a fetch
+    (``delivering``; ``on_round_end`` is called once it handed out all of them): a batch of
+    the agent closes when the stream has caught up (:mod:`stream.batching`)."""
+
+    delivering = False
+    on_round_end: Callable[[], None] | None = None
+
+    async def _wait_next_records(self, timeout: float) -> Any:
+        records, active = await super()._wait_next_records(timeout)
+        self.delivering = bool(records)
+        return records, active
+
+    async def getmany(self, timeout: float) -> AsyncIterator[Any]:
+        try:
+            async for item in super().getmany(timeout):
+                yield item
+        finally:
+            if self.delivering:
+                self.delivering = False
+                if self.on_round_end is not None:
+                    self.on_round_end()
 
     def _new_consumer_thread(self) -> ConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)

@@ -12,6 +12,7 @@ from typing import Any
 
 import aiokafka.consumer.consumer as aiokafka_consumer
 import pytest
+from faust.transport.consumer import Consumer as FaustConsumer
 from faust.transport.consumer import ThreadDelegateConsumer
 from faust.transport.drivers import aiokafka as driver
 from faust.types import TP
@@ -110,3 +111,33 @@ def test_a_seek_runs_in_the_consumer_thread(tmp_path: Path,
     asyncio.run(consumer.seek(tp, 42))
     assert calls == [("in thread", tp, 42), ("seek", tp, 42)]
     assert consumer._read_offset[tp] == 42  # Faust's own bookkeeping still runs
+
+
+def test_the_consumer_tells_while_it_hands_out_a_fetch(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch of the agent waits for the rest of a fetch (:mod:`stream.batching`): the
+    consumer is ``delivering`` from the fetch's first record to its last, then calls
+    ``on_round_end``; an empty fetch is no round."""
+    app = create_app("t-transport-rounds", "127.0.0.1:9", datadir=str(tmp_path / "faust"))
+    consumer = app.consumer
+    assert isinstance(consumer, Consumer)
+    tp = TP("sales", 0)
+    fetches = [{tp: ["r1", "r2"]}, {}]
+
+    async def wait_next_records(self: Any, timeout: float) -> Any:
+        return fetches.pop(0), {tp}
+
+    monkeypatch.setattr(FaustConsumer, "_wait_next_records", wait_next_records)
+    monkeypatch.setattr(consumer, "_to_message", lambda tp, record: record)
+    monkeypatch.setattr(consumer, "highwater", lambda tp: 2)
+    consumer.flow_active = True
+    ends: list[bool] = []
+    consumer.on_round_end = lambda: ends.append(consumer.delivering)
+
+    async def main() -> list[tuple[str, bool]]:
+        seen = [(m, consumer.delivering) async for _, m in consumer.getmany(timeout=0.1)]
+        seen += [(m, consumer.delivering) async for _, m in consumer.getmany(timeout=0.1)]
+        return seen
+
+    assert asyncio.run(main()) == [("r1", True), ("r2", True)]
+    assert ends == [False] and not consumer.delivering
