@@ -67,6 +67,8 @@ def learn_closed(res: Resident, dues: list[Due], out: BatchOutput,
     first close for the holiday factor (``holidays``), :func:`learn_due`, then the LSTM
     paths of the ``closed`` states (``provider``), then the forecasts of every state whose
     row changed; those states (their rows stay in the bank: pickling a state exports it)."""
+    for st in [*(d.st for d in dues), *closed]:
+        st.packed_row = None  # rows about to change: pack them anew (``stream.state.pack``)
     res.reserve([d.st for d in dues])
     res.load([d.st for d in dues])
     if holidays:

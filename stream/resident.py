@@ -139,6 +139,7 @@ class Resident:
         """Make ``row`` the row of ``st``, which then owns it (its callers release the owner
         before, while the row still holds that owner's model)."""
         self.rows[st.series], self.owner[st.series], st.holder = row, st, self
+        st.packed_row = None  # a row new to the state (``stream.state.pack``)
 
     def row(self, st: SeriesState) -> int:
         """``st``'s row, loaded from ``st.row`` unless the bank holds that very state."""

@@ -71,12 +71,28 @@ class SeriesState:
     # the resident bank whose row is this very object's model, while one is (not pickled;
     # ``row`` is then out of date: :meth:`model_bytes`)
     holder: Any = field(default=None, repr=False, compare=False)
+    # the hash of the row part of this object's last packed bytes, while its row has not
+    # changed since (``stream.state.pack`` reuses that part; not pickled; every change of
+    # the row resets it: ``Resident`` and ``bank_rows.learn_closed``)
+    packed_row: int | None = field(default=None, repr=False, compare=False)
 
     def __getstate__(self) -> dict[str, Any]:
-        # the forecast is recomputed from the row whenever it is needed: not worth pickling
-        state = {k: v for k, v in self.__dict__.items() if k not in ("forecast", "holder")}
+        state = self.fields()
         state["row"] = self.model_bytes()
         return state
+
+    def fields(self) -> dict[str, Any]:
+        """What is pickled, but the model row (the forecast is recomputed from the row
+        whenever it is needed: not worth pickling)."""
+        return {k: v for k, v in self.__dict__.items()
+                if k not in ("forecast", "holder", "packed_row", "row")}
+
+    @classmethod
+    def from_fields(cls, fields: dict[str, Any], row: bytes) -> SeriesState:
+        """The state of :meth:`fields` and its model row's bytes."""
+        st = cls.__new__(cls)
+        st.__setstate__({**fields, "row": row})
+        return st
 
     def model_bytes(self) -> bytes:
         """The model's row as bytes: exported from the bank that holds it, else ``row``
@@ -89,7 +105,7 @@ class SeriesState:
         return bool(self.row) or (self.holder is not None and self.holder.holds(self))
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state, forecast=None, holder=None)
+        self.__dict__.update(state, forecast=None, holder=None, packed_row=None)
         self.__dict__.setdefault("row", b"")
         self.__dict__.setdefault("alerts", [])
         self.__dict__.setdefault("mover", None)

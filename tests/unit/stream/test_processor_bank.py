@@ -302,3 +302,28 @@ def test_a_row_this_version_cannot_read_starts_a_fresh_model(
     assert res.bank.n[row] == 0 and st.row == b"" and st.events == 7
     assert "SKU-1" in caplog.text and "cannot be loaded" in caplog.text
     assert res.row(st) == row  # that row is now the state's
+
+
+@pytest.mark.parametrize("lstm", [False, True], ids=["worker", "worker-lstm"])
+def test_a_packed_state_reuses_its_row_only_while_the_row_is_unchanged(lstm: bool) -> None:
+    """:func:`stream.state.pack` takes a series' row block from the bytes it packed last,
+    until the row changes: after every batch, each state (every one, every 10 batches)
+    packed against its previous bytes unpacks to the row its bank holds now."""
+    from stream.state import pack, unpack
+
+    batches = _batches(_messages(_events(5, jump=True), 5), 5)
+    _, proc = _pair(lstm)
+    store: dict[str, Any] = {}
+    raws: dict[str, bytes] = {}
+    reused = packed = 0
+    for i, (partition, msgs) in enumerate(batches):
+        out = proc.process(partition, msgs, store.get)
+        store.update(out.states)
+        for key, st in (store if i % 10 == 0 else out.states).items():
+            if not key.startswith("s:"):
+                continue
+            reused += st.packed_row is not None
+            packed += 1
+            raw = raws[key] = pack(st, raws.get(key))
+            assert unpack(raw).row == st.model_bytes(), (i, key)
+    assert packed > 1000 and reused > packed // 5  # both ways were taken, often
