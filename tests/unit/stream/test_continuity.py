@@ -104,6 +104,37 @@ def test_no_commit_once_the_producer_is_stopping() -> None:
     assert not asyncio.run(ready_to_commit(app))
 
 
+def test_a_batch_that_came_during_a_flush_step_runs_before_the_next_step() -> None:
+    """A commit's flush runs in steps; back to back, 4-7 of them held a batch up ~70 ms."""
+    import asyncio
+    import time
+
+    from stream.commits import BatchGate, ready_to_commit
+
+    order: list[str] = []
+
+    class Store:
+        dirty = 3
+
+        def has_dirty(self, owned: object) -> bool:
+            return self.dirty > 0
+
+        async def flush_step(self, owned: object) -> None:
+            order.append(f"step {self.dirty}")
+            self.dirty -= 1
+            time.sleep(0.01)  # a step holds the loop
+            if self.dirty == 2:  # the first step's: a batch is ready 2 ms after it (its
+                # messages came during the step, and reach the agent once the loop runs)
+                asyncio.get_running_loop().call_later(
+                    0.002, lambda: gate.run(asyncio.sleep(0, order.append("batch"))))
+
+    gate = BatchGate()
+    app = SimpleNamespace(batch_gate=gate, state_store=Store(), ownership=Ownership(),
+                          producer=SimpleNamespace(should_stop=False))
+    assert asyncio.run(ready_to_commit(app))
+    assert order == ["step 3", "batch", "step 2", "step 1"]
+
+
 def _owned(acked: list[int], committed: int | None) -> tuple[SimpleNamespace, Ownership]:
     owned = Ownership()
     consumer = _consumer(acked, committed)
