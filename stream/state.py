@@ -64,11 +64,11 @@ def pack(state: Any, previous: bytes | None = None) -> bytes:
 
 def unpack(raw: bytes) -> Any:
     """The state of changelog bytes: packed, or a bare pickle (written before packing)."""
-    if raw[:2] == ROW_PACKED:
-        n = int.from_bytes(raw[2:6], "little")
-        row = bytes(cramjam.lz4.decompress_block(raw[6:6 + n])) if n else b""
-        fields = pickle.loads(bytes(cramjam.lz4.decompress_block(raw[6 + n:])))
-        return SeriesState.from_fields(fields, row)
+    row = _row_part(raw)
+    if row is not None:
+        fields = pickle.loads(bytes(cramjam.lz4.decompress_block(raw[6 + len(row):])))
+        return SeriesState.from_fields(
+            fields, bytes(cramjam.lz4.decompress_block(row)) if row else b"")
     if raw[:2] == PACKED:
         return pickle.loads(bytes(cramjam.lz4.decompress_block(raw[2:])))
     return pickle.loads(raw)
