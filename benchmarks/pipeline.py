@@ -3,7 +3,9 @@
 In one run, on the same synthetic events and broker:
 
 1. **ceiling**: a bare confluent-kafka consumer that only decodes the JSON;
-2. **floor**: a plain Faust agent that only decodes (Faust's own per-message cost);
+2. **floor**: a plain Faust agent that only decodes, on Faust's own transport (Faust's own
+   per-message cost), then the same agent on the worker's transport
+   (:mod:`stream.transport`: what that transport saves a plain agent);
 3. **worker**: the real ``salescast worker`` (validate, bucket, forecast, state, Redis),
    on single-event messages and on envelopes of many events;
 4. **latency**: single-event messages produced at a steady rate (``--rate``, default 2,000
@@ -171,7 +173,8 @@ def run_bench(settings: Settings, events: int, series: int, envelope: int,
                 console.print(f"round {k + 1} of {rounds} ...")
             last = k == rounds - 1
             figures = [bare_decode_rate(kafka, single, events),
-                       _faust_floor(settings, kafka, redis_url, single, events)]
+                       _faust_floor(settings, kafka, redis_url, single, events),
+                       _faust_floor(settings, kafka, redis_url, single, events, "salescast")]
             fig, got = _worker_run(settings, kafka, redis_url, r, single, events,
                                    f"bench-{run}-single-{k}",
                                    with_latency=lat_topic if last else None,
@@ -192,19 +195,22 @@ def run_bench(settings: Settings, events: int, series: int, envelope: int,
 
 
 def _faust_floor(settings: Settings, kafka: str, redis_url: str, topic: str,
-                 events: int) -> Figure:
-    """The floor: a plain Faust agent that only decodes, run as a child process."""
+                 events: int, transport: str = "faust") -> Figure:
+    """The floor: a plain Faust agent that only decodes, run as a child process, on Faust's
+    own transport (or on the worker's: ``transport="salescast"``)."""
     env = child_env(kafka, redis_url)
-    log = settings.home / "logs" / "bench-faust-floor.log"
-    proc = spawn(salescast_cmd("bench-faust-floor", topic, str(events)), env, log)
+    log = settings.home / "logs" / f"bench-faust-floor-{transport}.log"
+    proc = spawn(salescast_cmd("bench-faust-floor", topic, str(events),
+                               "--transport", transport), env, log)
     proc.wait(600)
     # Faust routes stdout through its logger: find the JSON object in the last such line
     lines = [x for x in log.read_text().splitlines() if '{"events"' in x]
     if not lines:
         raise RuntimeError(f"the Faust reference run printed no result (see {log})")
     result = json.loads(lines[-1][lines[-1].index("{"):])
-    return Figure("floor: plain Faust agent decode", result["events"], result["seconds"],
-                  result.get("cpu_seconds"))
+    name = ("floor: plain Faust agent decode" if transport == "faust" else
+            "  the same agent on salescast's transport")
+    return Figure(name, result["events"], result["seconds"], result.get("cpu_seconds"))
 
 
 def _worker_run(settings: Settings, kafka: str, redis_url: str, r: redis.Redis, topic: str,

@@ -65,7 +65,7 @@ __all__ = [
     "MODEL_CURRENT", "MOVERS_KEY", "MOVERS_INFO", "EPOCH_KEY", "series_hash",
     "VERSION_FIELD", "LIVE_FIELD", "FORECAST_FIELD", "ALERT_FIELD", "CHANNELS", "LIVE_FIELDS",
     "FORECAST_PART_FIELDS", "snapshot_version", "ALERT_FIELDS", "GROUP_ALERT_FIELDS", "OPS_FIELDS",
-    "SeriesWrite", "dumps", "merge_snapshot", "live_part", "decode_alert", "mover_item",
+    "SeriesWrite", "dumps", "dumpb", "merge_snapshot", "live_part", "decode_alert", "mover_item",
     "server_frame", "update_frame", "alert_update_frame", "ops_frame",
 ]
 
@@ -168,10 +168,20 @@ def dumps(obj: Any) -> str:
     >>> dumps({"a": [1, 2.5, None], 3: "é"})
     '{"a":[1,2.5,null],"3":"é"}'
     """
+    return dumpb(obj).decode()
+
+
+def dumpb(obj: Any) -> bytes:
+    """:func:`dumps` as UTF-8 bytes, as Redis stores them (a write's payloads go to Redis
+    without a decode and an encode).
+
+    >>> dumpb({"a": "é"})
+    b'{"a":"\\xc3\\xa9"}'
+    """
     try:
-        return to_json(obj).decode()
+        return to_json(obj)
     except PydanticSerializationError:
-        return json.dumps(obj, separators=(",", ":"))
+        return json.dumps(obj, separators=(",", ":")).encode()
 
 
 def merge_snapshot(live: str | bytes | None,

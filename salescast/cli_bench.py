@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from config import load_settings
-from salescast.cliutil import console, friendly, settings_with_services
+from salescast.cliutil import UserError, console, friendly, settings_with_services
 
 __all__ = ["bench_app", "bench_faust_floor"]
 
@@ -128,8 +128,12 @@ def bench_models(
     run_bank_bench(series or 10_000, buckets or 5, object_series, console)
 
 
-def bench_faust_floor(topic: str, events: int) -> None:
+@friendly
+def bench_faust_floor(topic: str, events: int, transport: Annotated[str, typer.Option(
+        help="faust: Faust's own transport; salescast: the worker's")] = "faust") -> None:
     """(internal) The plain-Faust reference of `salescast bench`."""
-    from benchmarks.faust_floor import run_floor
+    from benchmarks.faust_floor import TRANSPORTS, run_floor
 
-    run_floor(settings_with_services().kafka, topic, events)
+    if transport not in TRANSPORTS:
+        raise UserError(f"--transport must be one of {', '.join(TRANSPORTS)}")
+    run_floor(settings_with_services().kafka, topic, events, transport)

@@ -55,6 +55,7 @@ class Resident:
     def __init__(self, horizon: int, lstm: bool, width: int = 86400) -> None:
         self.horizon, self.season, self.lstm = horizon, season_for(width), lstm
         self.banks = [self._bank()]
+        self.row_size = row_nbytes(self.bank)  # a row's bytes in the banks' own layout
         self.rows: dict[str, int] = {}
         self.owner: dict[str, SeriesState] = {}
 
@@ -168,10 +169,9 @@ class Resident:
     def load(self, states: list[SeriesState]) -> None:
         """Load the rows :meth:`row` would load of ``states`` (those with bytes of the
         bank's own layout), in one call per bank (~430 us a row, one at a time)."""
-        full = row_nbytes(self.bank)
         self._claim(states)
         todo = list({st.series: st for st in states
-                     if not self.holds(st) and len(st.row) == full}.values())
+                     if not self.holds(st) and len(st.row) == self.row_size}.values())
         if not todo:
             return
         self.release([p for st in todo if (p := self.owner.get(st.series)) is not None])

@@ -37,6 +37,7 @@ from contracts.wire import (
     WORKER_TTL_S,
     WORKERS_INDEX,
     SeriesWrite,
+    dumpb,
     dumps,
     series_hash,
     worker_ops_key,
@@ -202,9 +203,9 @@ class RedisSink:
             now = round(time.time(), 4)  # "at": when written, for the gateway's push latency
             for w in todo[i : i + WRITE_CHUNK]:
                 pipe.evalsha(sha, 2, series_hash(w.series), INDEX_KEY, w.version,
-                             dumps(w.live), w.event_ts, w.series, UPDATES_CHANNEL,
-                             dumps({**w.update, "at": now}),
-                             "" if w.forecast is None else dumps(w.forecast))
+                             dumpb(w.live), w.event_ts, w.series, UPDATES_CHANNEL,
+                             dumpb({**w.update, "at": now}),
+                             b"" if w.forecast is None else dumpb(w.forecast))
             newer += sum(int(r) for r in await pipe.execute())
         return newer
 

@@ -141,3 +141,77 @@ def test_the_consumer_tells_while_it_hands_out_a_fetch(tmp_path: Path,
 
     assert asyncio.run(main()) == [("r1", True), ("r2", True)]
     assert ends == [False] and not consumer.delivering
+
+
+def test_a_delivery_that_finishes_at_once_is_the_only_winner_and_makes_no_task(
+        tmp_path: Path) -> None:
+    """Faust's ``_drain_messages`` waits for each message's delivery with
+    ``wait_first(callback(message), suspend_flow.wait())``."""
+    app = create_app("t-transport-eager", "127.0.0.1:9", datadir=str(tmp_path / "faust"))
+    consumer = app.consumer
+    delivered: list[str] = []
+
+    async def deliver(message: str) -> str:
+        delivered.append(message)
+        return message
+
+    async def main() -> tuple[Any, int]:
+        before = len(asyncio.all_tasks())
+        flow = consumer.suspend_flow.wait()
+        delivery = deliver("m1")
+        result = await consumer.wait_first(delivery, flow)
+        assert flow.cr_frame is None  # closed, not left un-awaited
+        return result, len(asyncio.all_tasks()) - before
+
+    result, tasks = asyncio.run(main())
+    assert delivered == ["m1"] and tasks == 0
+    assert not result.stopped and result.results == ["m1"]
+
+
+def test_a_delivery_that_suspends_still_races_the_flow_suspension(tmp_path: Path) -> None:
+    """A delivery waiting for room (a full queue) is left once a rebalance suspends the flow,
+    as mode's ``wait_first`` leaves it; one that gets room finishes."""
+    ends: list[str] = []
+
+    async def main() -> None:  # the app is made in the loop its events belong to
+        app = create_app("t-transport-race", "127.0.0.1:9", datadir=str(tmp_path / "faust"))
+        consumer = app.consumer
+        queue: asyncio.Queue[str] = asyncio.Queue(1)
+        queue.put_nowait("waiting")
+
+        async def deliver(message: str) -> None:
+            try:
+                await queue.put(message)
+                ends.append(f"put {message}")
+            except asyncio.CancelledError:
+                ends.append(f"left {message}")
+                raise
+
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.02, queue.get_nowait)  # room: the delivery finishes
+        await consumer.wait_first(deliver("m1"), consumer.suspend_flow.wait())
+        loop.call_later(0.02, consumer.suspend_flow.set)  # a rebalance starts
+        await consumer.wait_first(deliver("m2"), consumer.suspend_flow.wait())
+        await asyncio.sleep(0.01)
+
+    asyncio.run(main())
+    assert ends == ["put m1", "left m2"]
+
+
+def test_while_the_flow_is_suspended_mode_waits_as_before(tmp_path: Path) -> None:
+    started: list[str] = []
+
+    async def deliver(message: str) -> None:
+        started.append(message)
+
+    async def main() -> Any:
+        app = create_app("t-transport-suspended", "127.0.0.1:9",
+                         datadir=str(tmp_path / "faust"))
+        consumer = app.consumer
+        consumer.suspend_flow.set()
+        return await consumer.wait_first(deliver("m1"), consumer.suspend_flow.wait(),
+                                         timeout=1.0)
+
+    result = asyncio.run(main())
+    # mode's own wait ran: it finds both done (the fast path would name the delivery alone)
+    assert not result.stopped and len(result.done) == 2 and started == ["m1"]
