@@ -1,16 +1,17 @@
 """Batches close once the stream caught up, when full, or at the timer; acks come after.
 
 The stream here is a stand-in with the surface :func:`stream.batching.take_batches` uses of a
-Faust stream (a channel with a queue, processors run by a background drainer, acks); the
-integration tests run it on Faust's own streams against Kafka.
+Faust agent's stream (its channel's queue, the app's flow control and consumer generation,
+events that ack); the integration tests run it on Faust's own streams against Kafka.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 from collections.abc import AsyncGenerator, Callable, Coroutine
+from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -20,50 +21,67 @@ from stream.batching import BatchRule, take_batches
 
 class Channel:
     def __init__(self) -> None:
-        self.queue: asyncio.Queue[str] = asyncio.Queue()
+        self.queue: asyncio.Queue[Event] = asyncio.Queue()
 
-    def __aiter__(self) -> Channel:
-        return self
 
-    async def __anext__(self) -> str:
-        return await self.queue.get()
+@dataclass(eq=False)  # hashable by identity, as Faust's messages
+class Message:
+    generation_id: int
+    topic: str = "events"
+    tracked: bool = False
+
+
+@dataclass
+class Event:
+    name: str
+    message: Message
+    acked: list[str]
+
+    def ack(self) -> None:
+        self.acked.append(self.name)
+
+
+class App:
+    """What the batches read of a Faust app: flow control, the consumer's generation."""
+
+    def __init__(self) -> None:
+        self.flow_control = SimpleNamespace(is_active=lambda: True)
+        self.consumer_generation_id = 1
+        self.topics = SimpleNamespace(acking_topics={"events"})
+        self.consumer = SimpleNamespace(_unacked_messages=set())
 
 
 class FakeStream:
-    """Events are strings; the drainer runs each through the processors, one at a time."""
+    """A Faust agent's stream as the batches see it: a channel queue of events, and a stop."""
 
     def __init__(self) -> None:
+        self.app = App()
         self.channel = Channel()
-        self.current_event: str | None = None
-        self.processors: list[Any] = []
         self.should_stop = False
-        self.enable_acks = True
+        self.stopped = asyncio.Event()
+        self.started = False
         self.acked: list[str] = []
-        self.drainer: asyncio.Task[None] | None = None
 
-    def add_processor(self, processor: Any) -> None:
-        self.processors.append(processor)
+    async def maybe_start(self) -> None:
+        self.started = True
 
-    def _enable_passive(self, channel: Channel) -> None:
-        assert channel is self.channel
-        self.drainer = asyncio.ensure_future(self._drain())
+    def stop(self) -> None:
+        self.should_stop = True
+        self.stopped.set()
 
-    async def _drain(self) -> None:
-        while True:
-            self.current_event = await self.channel.queue.get()
-            for processor in self.processors:
-                await processor(self.current_event)
+    async def wait_for_stopped(self, *waits: Any, timeout: float | None = None) -> None:
+        futures = [asyncio.ensure_future(w.wait() if isinstance(w, asyncio.Event) else w)
+                   for w in (*waits, self.stopped)]
+        try:
+            await asyncio.wait(futures, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for f in futures:
+                if not f.done():
+                    f.cancel()
 
-    async def wait_for_stopped(self, event: asyncio.Event, timeout: float | None = None) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), timeout)
-
-    async def ack(self, event: str) -> None:
-        self.acked.append(event)
-
-    def put(self, *events: str) -> None:
-        for e in events:
-            self.channel.queue.put_nowait(e)
+    def put(self, *names: str, generation: int = 1) -> None:
+        for name in names:
+            self.channel.queue.put_nowait(Event(name, Message(generation), self.acked))
 
 
 class Rounds:
@@ -72,8 +90,8 @@ class Rounds:
         self.on_round_end: Callable[[], None] | None = None
 
 
-async def _next(batches: AsyncGenerator[list[Any], None], timeout: float = 2.0) -> list[Any]:
-    return await asyncio.wait_for(batches.__anext__(), timeout)
+async def _next(batches: AsyncGenerator[list[Any], None], timeout: float = 2.0) -> list[str]:
+    return [event.name for event in await asyncio.wait_for(batches.__anext__(), timeout)]
 
 
 @pytest.fixture
@@ -97,7 +115,7 @@ async def test_a_batch_closes_as_soon_as_the_stream_caught_up(stream: FakeStream
     start = loop.time()
     assert await _next(batches) == ["a", "b", "c"]
     assert loop.time() - start < 1.0  # not the 10 s timer
-    assert stream.enable_acks is False  # the batch acks, not the stream
+    assert stream.started
 
 
 @in_loop
@@ -151,3 +169,46 @@ async def test_without_rounds_an_empty_queue_is_caught_up(stream: FakeStream) ->
     assert await _next(batches) == ["b", "c"]
     await batches.aclose()
     assert stream.acked == ["a", "b", "c"]
+
+
+@in_loop
+async def test_events_of_an_earlier_generation_are_dropped_unacked(stream: FakeStream) -> None:
+    batches = take_batches(stream, BatchRule(max_events=100, within=10.0))
+    stream.put("old", generation=0)  # fetched before a rebalance
+    stream.put("a", "b")
+    assert await _next(batches) == ["a", "b"]
+    stream.app.consumer_generation_id = 2
+    stream.put("c", "d", generation=1)
+    stream.put("e", generation=2)
+    assert await _next(batches) == ["e"]
+    await batches.aclose()
+    assert stream.acked == ["a", "b", "e"]
+    assert len(stream.app.consumer._unacked_messages) == 3  # tracked, as Faust's iterator does
+
+
+@in_loop
+async def test_an_error_thrown_into_the_channel_reaches_the_batches(stream: FakeStream) -> None:
+    class Throwing(asyncio.Queue[Event]):
+        def get_nowait(self) -> Event:
+            event = super().get_nowait()
+            if event.name == "bad":
+                raise ValueError("thrown")
+            return event
+
+    stream.channel.queue = Throwing()
+    batches = take_batches(stream, BatchRule(max_events=100, within=10.0))
+    stream.put("a", "bad")
+    with pytest.raises(ValueError, match="thrown"):
+        await _next(batches)
+
+
+@in_loop
+async def test_a_stopped_stream_ends_the_batches(stream: FakeStream) -> None:
+    batches = take_batches(stream, BatchRule(max_events=100, within=10.0))
+    pending = asyncio.ensure_future(_next(batches))
+    await asyncio.sleep(0.02)
+    stream.stop()
+    with pytest.raises(StopAsyncIteration):
+        await pending
+    stream.put("a")
+    assert stream.channel.queue.qsize() == 1 and stream.acked == []
