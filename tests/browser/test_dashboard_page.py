@@ -40,6 +40,9 @@ def test_page_draws_forecast_bands_alerts_and_ops(browser_page: Any,
     subs = gw.settled(lambda: {(f.get("channel"), f.get("series") or f.get("pattern"))
                                for f in gw.frames("subscribe")}, expected)
     assert subs == expected
+    # the actuals update (v41) comes after the forecasts snapshot that draws the chart
+    page.wait_for_function("() => window.salescast.plot().data[2].some((v) => v === 6)",
+                           timeout=TIMEOUT_MS)
 
     chart = page.evaluate("""() => {
         const u = window.salescast.plot();
