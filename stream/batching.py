@@ -70,7 +70,9 @@ async def take_batches(stream: Any, rule: BatchRule,
     batch at a time, not one by one through the stream's iterator; each is acked when the code
     using the batch asks for the next batch (or stops), as ``take_events`` does. Events of an
     earlier consumer generation (fetched before a rebalance) are dropped unacked, as Faust's
-    stream iterator drops them: they are read again from the committed offset."""
+    stream iterator drops them: they are read again from the committed offset. The batches
+    end, as the iterator does, when ``StopAsyncIteration`` is thrown into the channel (what
+    Faust's ``Actor.cancel`` does when an agent stops)."""
     loop = asyncio.get_running_loop()
     app, queue = stream.app, stream.channel.queue
     acking, unacked = app.topics.acking_topics, app.consumer._unacked_messages
@@ -103,25 +105,28 @@ async def take_batches(stream: Any, rule: BatchRule,
     await stream.maybe_start()
     batch: list[Any] = []
     first = 0.0  # the loop time the batch's first event was taken
-    while not stream.should_stop:
-        if not batch:
-            event = await next_event()
-            if event is None:
+    try:
+        while not stream.should_stop:
+            if not batch:
+                event = await next_event()
+                if event is None:
+                    continue
+                keep(event, batch)
+                first = loop.time()
+            while len(batch) < rule.max_events and not queue.empty():
+                keep(queue.get_nowait(), batch)  # raises what was thrown to the channel
+            if not batch or stream.should_stop:
                 continue
-            keep(event, batch)
-            first = loop.time()
-        while len(batch) < rule.max_events and not queue.empty():
-            keep(queue.get_nowait(), batch)  # get_nowait raises what was thrown to the channel
-        if not batch or stream.should_stop:
-            continue
-        wait = rule.wait(len(batch), first, loop.time(), caught_up())
-        if wait > 0:
-            round_end.clear()
-            await stream.wait_for_stopped(round_end, timeout=wait)
-            continue
-        try:
-            yield batch
-        finally:
-            for event in batch:
-                event.ack()
-            batch = []
+            wait = rule.wait(len(batch), first, loop.time(), caught_up())
+            if wait > 0:
+                round_end.clear()
+                await stream.wait_for_stopped(round_end, timeout=wait)
+                continue
+            try:
+                yield batch
+            finally:
+                for event in batch:
+                    event.ack()
+                batch = []
+    except StopAsyncIteration:  # Faust's Actor.cancel: the agent stops reading (a shutdown)
+        return

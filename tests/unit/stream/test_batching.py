@@ -15,6 +15,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from mode.utils.queues import FlowControlEvent, ThrowableQueue
 
 from stream.batching import BatchRule, take_batches
 
@@ -212,3 +213,26 @@ async def test_a_stopped_stream_ends_the_batches(stream: FakeStream) -> None:
         await pending
     stream.put("a")
     assert stream.channel.queue.qsize() == 1 and stream.acked == []
+
+
+@pytest.mark.parametrize("waiting", [True, False])
+@in_loop
+async def test_a_stop_thrown_into_the_channel_ends_the_batches(stream: FakeStream,
+                                                               waiting: bool) -> None:
+    """Faust's ``Actor.cancel`` (an agent stopping: a worker's shutdown) throws
+    ``StopAsyncIteration`` into the agent's channel; the batches end, as Faust's stream
+    iterator does, while waiting for an event or while taking a batch's events."""
+    queue: ThrowableQueue[Event] = ThrowableQueue(flow_control=FlowControlEvent())
+    stream.channel.queue = queue
+    batches = take_batches(stream, BatchRule(max_events=100, within=10.0))
+    if waiting:
+        pending = asyncio.ensure_future(_next(batches))
+        await asyncio.sleep(0.02)  # waiting for the first event
+        queue._throw(StopAsyncIteration())
+    else:
+        stream.put("a")
+        queue._throw(StopAsyncIteration())  # behind the event: taken with it
+        pending = asyncio.ensure_future(_next(batches))
+    with pytest.raises(StopAsyncIteration):
+        await pending
+    assert stream.acked == []
