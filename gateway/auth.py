@@ -151,8 +151,8 @@ def verify(secret: str, token: object, now: float) -> Claims:
     """The token's claims, or :class:`AuthError` saying precisely what is wrong."""
     if not isinstance(token, str) or not token:
         raise AuthError("token must be a non-empty string")
-    if len(token) > MAX_TOKEN_LEN or token.count(".") != 1:
-        raise AuthError("malformed token")
+    if len(token) > MAX_TOKEN_LEN or token.count(".") != 1 or not token.isascii():
+        raise AuthError("malformed token")  # base64url: HMAC compares and signs ASCII only
     body, sig = token.split(".")
     if not hmac.compare_digest(sig, _sign(secret, body)):
         raise AuthError("bad token signature")

@@ -3,26 +3,21 @@
 Every frame is one JSON object with a ``type``. Client to server:
 
 * ``{"type": "auth", "token": "..."}``: the first frame when the gateway requires auth.
-* ``{"type": "subscribe", "channel": "forecasts", "series": "85123A"}``: one series on a
-  channel (``forecasts``, the default, ``actuals``, ``alerts`` or ``ops``).
-* ``{"type": "subscribe", "channel": "actuals", "pattern": "85123*"}``: every series matching a
-  glob pattern. ``alerts`` without a target means every series; ``ops`` takes no target.
-* ``"since"`` on a subscribe resumes after a reconnect: the last version seen of a series
-  (forecasts/actuals: no snapshot unless newer), or the last alert stream id (alerts).
+* ``{"type": "subscribe", "channel": "forecasts", "series": "85123A"}``, or a glob
+  ``"pattern"``, on a channel: ``forecasts`` (the default), ``actuals``, ``alerts`` (without a
+  target: every series) or ``ops`` (no target). ``"since"`` resumes after a reconnect: the last
+  version seen of a series (no snapshot unless newer), or the last alert stream id (alerts).
 * ``{"type": "unsubscribe", ...}``: the same shape as the subscribe it undoes.
-* ``{"type": "list", "pattern": "8512*", "limit": 50}``: series ids known to the server.
-* ``{"type": "movers", "limit": 20}``: the series whose last closed bucket was furthest from
-  its forecast.
-* ``{"type": "ping"}``.
+* ``{"type": "list", "pattern": "8512*", "limit": 50}``: series ids known to the server;
+  ``{"type": "movers", "limit": 20}``: the series furthest from their forecasts; ``ping``.
 * ``{"type": "ack", "id": "<alert id>", "note": "..."}``: acknowledge an alert (a token with
   the ``ack`` action; ``note`` optional, at most 200 characters).
 
-Any client frame may carry an ``"id"`` (string or number) echoed in the reply; an ``ack``'s
-``id`` is the alert's id, and is required.
-
+Any client frame may carry an ``"id"`` (string or number) echoed in the reply, an ``error``
+too; an ``ack``'s ``id`` is the alert's id, and is required. An optional field may be ``null``.
 Server to client: ``hello``, ``authed``, ``subscribed``, ``unsubscribed``, ``snapshot``,
-``update``, ``series``, ``movers``, ``pong``, ``acked`` and ``error`` (with a ``code`` from
-:data:`ERROR_CODES`), encoded by :mod:`contracts.wire` (with the payloads they carry).
+``update``, ``series``, ``movers``, ``pong``, ``acked`` and ``error`` (``code``: one of
+:data:`ERROR_CODES`), encoded by :mod:`contracts.wire`.
 
 >>> Subscribe.parse({"type": "subscribe", "pattern": "851*"})
 Subscribe(series=None, pattern='851*', id=None, channel='forecasts', since=None)
@@ -34,7 +29,9 @@ gateway.messages.FrameError: subscribe needs exactly one of 'series' or 'pattern
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
@@ -52,6 +49,7 @@ MAX_LIST_LIMIT = 1000
 MAX_NOTE_LEN = 200
 MAX_TOKEN_LEN = 2048
 MAX_DEPTH = 32  #: deepest nesting of arrays/objects a client frame may have
+_STREAM_ID = re.compile(r"[0-9]{1,19}(-[0-9]{1,19})?")  #: an id Redis reads (parts < 2**64)
 
 #: Error codes of ``error`` frames.
 ERROR_CODES = frozenset(
@@ -61,11 +59,13 @@ ERROR_CODES = frozenset(
 
 
 class FrameError(GatewayError, ValueError):
-    """A client frame is malformed; ``code`` is one of :data:`ERROR_CODES`."""
+    """A client frame is malformed; ``code`` is one of :data:`ERROR_CODES`; ``id``: the
+    frame's own ``id`` when it has a valid one (the error reply echoes it)."""
 
     def __init__(self, message: str, code: str = "bad_frame") -> None:
         super().__init__(message)
         self.code = code
+        self.id: str | int | None = None
 
 
 def _frame_id(obj: dict[str, Any]) -> str | int | None:
@@ -80,7 +80,7 @@ def _frame_id(obj: dict[str, Any]) -> str | int | None:
 
 
 def _channel(obj: dict[str, Any]) -> str:
-    channel = obj.get("channel", "forecasts")
+    channel = "forecasts" if obj.get("channel") is None else obj["channel"]
     if channel not in CHANNELS:
         shown = channel if isinstance(channel, str) else type(channel).__name__
         raise FrameError(f"unknown channel {shown[:32]!r}; valid: {', '.join(CHANNELS)}")
@@ -92,8 +92,7 @@ def _since(obj: dict[str, Any], channel: str) -> int | str | None:
     if since is None:
         return None
     if channel == "alerts":
-        if not isinstance(since, str) or not 0 < len(since) <= 40 or \
-                not all(ch.isdigit() or ch == "-" for ch in since):
+        if not isinstance(since, str) or not _STREAM_ID.fullmatch(since):
             raise FrameError("alerts 'since' must be an alert stream id like '1700000000000-0'")
         return since
     if isinstance(since, bool) or not isinstance(since, int) or since < -1:
@@ -155,8 +154,8 @@ class ListSeries:
 
     @classmethod
     def parse(cls, obj: dict[str, Any]) -> ListSeries:
-        pattern = obj.get("pattern", "*")
-        limit = obj.get("limit", 100)
+        pattern = "*" if obj.get("pattern") is None else obj["pattern"]
+        limit = 100 if obj.get("limit") is None else obj["limit"]
         if not isinstance(pattern, str) or len(pattern) > MAX_PATTERN_LEN:
             raise FrameError("list pattern must be a string of at most 64 characters")
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
@@ -184,7 +183,7 @@ class Movers:
 
     @classmethod
     def parse(cls, obj: dict[str, Any]) -> Movers:
-        limit = obj.get("limit", 20)
+        limit = 20 if obj.get("limit") is None else obj["limit"]
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 100:
             raise FrameError("movers limit must be an integer in 1..100")
         return cls(limit, _frame_id(obj))
@@ -222,15 +221,8 @@ class Ack:
 
 ClientFrame = Subscribe | Unsubscribe | ListSeries | Ping | Auth | Movers | Ack
 
-_PARSERS: dict[str, Any] = {
-    "ack": Ack,
-    "auth": Auth,
-    "movers": Movers,
-    "subscribe": Subscribe,
-    "unsubscribe": Unsubscribe,
-    "list": ListSeries,
-    "ping": Ping,
-}
+_PARSERS: dict[str, Any] = {"ack": Ack, "auth": Auth, "list": ListSeries, "movers": Movers,
+                            "ping": Ping, "subscribe": Subscribe, "unsubscribe": Unsubscribe}
 
 
 def nests_deeper_than(text: str | bytes, limit: int = MAX_DEPTH) -> bool:
@@ -279,8 +271,9 @@ def parse_client_frame(text: str | bytes, max_size: int) -> ClientFrame:
     ...
     gateway.messages.FrameError: frame must be a JSON object
     """
-    if len(text) > max_size:
-        raise FrameError(f"frame of {len(text)} bytes exceeds {max_size}", code="too_large")
+    size = len(text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass"))
+    if size > max_size:
+        raise FrameError(f"frame of {size} bytes exceeds {max_size}", code="too_large")
     if nests_deeper_than(text, MAX_DEPTH):
         raise FrameError(f"frame nests deeper than {MAX_DEPTH} levels", code="bad_json")
     try:
@@ -291,9 +284,15 @@ def parse_client_frame(text: str | bytes, max_size: int) -> ClientFrame:
         raise FrameError("frame must be a JSON object")
     kind = obj.get("type")
     parser = _PARSERS.get(kind) if isinstance(kind, str) else None
-    if parser is None:
-        valid = ", ".join(sorted(_PARSERS))
-        shown = kind if isinstance(kind, str) else type(kind).__name__
-        raise FrameError(f"unknown frame type {shown[:32]!r}; valid: {valid}", code="unknown_type")
-    frame: ClientFrame = parser.parse(obj)
+    try:
+        if parser is None:
+            valid = ", ".join(sorted(_PARSERS))
+            shown = kind if isinstance(kind, str) else type(kind).__name__
+            raise FrameError(f"unknown frame type {shown[:32]!r}; valid: {valid}",
+                             code="unknown_type")
+        frame: ClientFrame = parser.parse(obj)
+    except FrameError as exc:
+        with contextlib.suppress(FrameError):
+            exc.id = _frame_id(obj)  # the reply to a bad frame echoes its id too
+        raise
     return frame

@@ -195,7 +195,7 @@ class Session:
         try:
             frame = parse_client_frame(text, self.max_frame)
         except FrameError as exc:
-            return [_error(exc.code, str(exc))]
+            return [_error(exc.code, str(exc), exc.id)]
         self._requested = True
         if isinstance(frame, Auth):
             return self._auth(frame)
@@ -259,12 +259,14 @@ class Session:
         if frame.pattern is not None and not claims.allows_pattern(frame.pattern):
             return [_error("forbidden", f"the token does not grant pattern {frame.pattern!r}",
                            frame.id)]
-        names, patterns = self.subs.setdefault(channel, (set(), set()))
+        names, patterns = self.subs.get(channel, (set(), set()))
         target = names if frame.series is not None else patterns
         value = frame.series if frame.series is not None else (frame.pattern or "")
         if value not in target and self.n_subscriptions >= self.max_subscriptions:
             message = f"at most {self.max_subscriptions} subscriptions per connection"
             return [_error("too_many_subscriptions", message, frame.id)]
+        # the channel is only recorded once subscribed: an ops entry alone means "send ops"
+        self.subs[channel] = (names, patterns)
         target.add(value)
         ack = server_frame("subscribed", channel=channel, series=frame.series,
                            pattern=None if channel == "ops" else frame.pattern, id=frame.id)

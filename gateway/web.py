@@ -69,7 +69,7 @@ def static_response(path: str) -> Response | None:
         for part in name.split("/"):
             node = node.joinpath(part)
         body = node.read_bytes()
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+    except (OSError, ValueError):  # no such file, a directory, a name too long, a NUL byte
         return None
     return respond(HTTPStatus.OK, body, _TYPES.get(suffix, "application/octet-stream"),
                    (("Cache-Control", "no-cache"),))

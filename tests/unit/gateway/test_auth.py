@@ -31,6 +31,17 @@ def _token(channels=("forecasts", "alerts"), patterns=("851*",), ttl=60.0) -> st
     return mint(SECRET, list(channels), list(patterns), ttl, NOW)
 
 
+@pytest.mark.parametrize("token", ["abc.\u00e9", "\u00e9.abc", "\ud800.x", "abc.\ud800"])
+def test_non_ascii_tokens_are_malformed_not_a_crash(token: str) -> None:
+    with pytest.raises(AuthError, match="malformed token"):
+        verify(SECRET, token, NOW)
+    s = _session()
+    frame = json.dumps({"type": "auth", "token": token, "id": 1})
+    assert _frames(s.receive(frame)) == [
+        {"type": "error", "code": "unauthorized", "message": "malformed token", "id": 1}]
+    assert s.claims is None
+
+
 def test_everything_before_auth_is_unauthorized() -> None:
     s = _session()
     for frame in ('{"type": "ping"}', '{"type": "subscribe", "series": "85123A"}',

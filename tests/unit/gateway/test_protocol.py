@@ -45,6 +45,15 @@ def _error(outputs: list) -> dict:
         ('{"type": "list", "limit": 0}', "bad_frame"),
         ('{"type": "list", "limit": "10"}', "bad_frame"),
         ('{"type": "ping", "pad": "' + "x" * 5000 + '"}', "too_large"),
+        # 4 KiB are bytes: 3000 two-byte characters are 6000 bytes
+        ('{"type": "ping", "pad": "' + "\u00e9" * 3000 + '"}', "too_large"),
+        # alert stream ids Redis cannot read would come back as `unavailable` (retry forever)
+        ('{"type": "subscribe", "channel": "alerts", "since": "-"}', "bad_frame"),
+        ('{"type": "subscribe", "channel": "alerts", "since": "1-2-3"}', "bad_frame"),
+        ('{"type": "subscribe", "channel": "alerts", "since": "1-"}', "bad_frame"),
+        ('{"type": "subscribe", "channel": "alerts", "since": "\u0661-0"}', "bad_frame"),
+        ('{"type": "subscribe", "channel": "alerts", "since": "18446744073709551616-0"}',
+         "bad_frame"),
     ],
 )
 def test_bad_frames_get_typed_error_frames(text: str | bytes, code: str) -> None:
@@ -52,6 +61,44 @@ def test_bad_frames_get_typed_error_frames(text: str | bytes, code: str) -> None
     assert _error(out)["code"] == code
     # the server counts error codes from the reply itself, without parsing its text
     assert isinstance(out[0], Reply) and out[0].error == code
+
+
+@pytest.mark.parametrize(
+    ("text", "fid"),
+    [
+        ('{"type": "subscribe", "channel": "nope", "series": "A", "id": 5}', 5),
+        ('{"type": "subscribe", "id": "s1"}', "s1"),
+        ('{"type": "dance", "id": "d"}', "d"),
+        ('{"type": "list", "limit": 0, "id": 7}', 7),
+        ('{"type": "ack", "id": 9}', 9),  # not an alert id, still the frame's id
+        ('{"type": "ack", "id": "a1", "note": "two\\nlines"}', "a1"),
+        ('{"type": "ping", "id": true}', None),  # an id that is not one is not echoed
+        ('{"type": "dance", "id": "' + "x" * 65 + '"}', None),
+    ],
+)
+def test_error_replies_to_bad_frames_echo_their_id(text: str, fid: str | int | None) -> None:
+    frame = _error(Session().receive(text))
+    assert frame.get("id") == fid
+
+
+def test_optional_fields_may_be_null() -> None:
+    s = Session()
+    out = s.receive('{"type": "subscribe", "channel": null, "series": "A", "pattern": null, '
+                    '"since": null, "id": null}')
+    assert out[1] == SnapshotRequest("A", None, "forecasts")
+    assert s.receive('{"type": "list", "pattern": null, "limit": null}') == [
+        ListRequest("*", 100, None)]
+    assert s.receive('{"type": "movers", "limit": null}') == [MoversRequest(20, None)]
+
+
+def test_a_subscription_refused_at_the_limit_delivers_nothing() -> None:
+    s = Session(max_subscriptions=1)
+    s.receive('{"type": "subscribe", "series": "A"}')
+    for frame in ({"channel": "ops"}, {"channel": "actuals", "series": "A"}):
+        text = json.dumps({"type": "subscribe", **frame})
+        assert _error(s.receive(text))["code"] == "too_many_subscriptions"
+    assert not s.wants("ops") and not s.wants("actuals", "A")
+    assert s.resync_requests() == [SnapshotRequest("A", None, "forecasts")]
 
 
 def test_replies_that_are_not_errors_carry_no_error_code() -> None:

@@ -310,6 +310,22 @@ def test_gateway_http_answers() -> None:
     assert gw.http(_Conn("10.0.0.1"), _request("/ws", Host=host)) is None
 
 
+@pytest.mark.parametrize("path", ["/static/a\x00b", "/static/" + "a" * 300,
+                                  "/static/core.js/x", "/static/nope.js"])
+def test_odd_static_paths_are_404_not_a_server_error(path: str) -> None:
+    gw = Gateway("redis://127.0.0.1:1/0", "127.0.0.1", 8765)
+    answer = gw.http(_Conn("10.0.0.4"), _request(path, Host="127.0.0.1:8765"))
+    assert answer is not None and answer.status_code == 404
+
+
+def test_a_non_ascii_bearer_token_on_metrics_is_401() -> None:
+    gw = Gateway("redis://127.0.0.1:1/0", "127.0.0.1", 8765, secret=SECRET)
+    # header values are read as ISO-8859-1: any byte over 0x7f is a non-ASCII character
+    answer = gw.http(_Conn("10.0.0.5"), _request(
+        "/metrics", Host="127.0.0.1:8765", Authorization="Bearer abc.\u00e9"))
+    assert answer is not None and answer.status_code == 401
+
+
 class _Transport:
     def __init__(self, buffered: int) -> None:
         self.buffered = buffered
