@@ -6,13 +6,19 @@ Wire format of a sale event (UTF-8 JSON, Kafka key = series id)::
      "id": "489434:0", "country": "United Kingdom"}
 
 * ``series``: non-empty series id (StockCode, or ``StockCode|Country``), at most
-  :data:`MAX_SERIES_LEN` characters.
-* ``ts``: event time, seconds since the Unix epoch (UTC), a finite number.
+  :data:`MAX_SERIES_LEN` printable characters (``str.isprintable``: no control characters).
+* ``ts``: event time, seconds since the Unix epoch (UTC), a number with
+  :data:`MIN_TS` (2000-01-01) ``<= ts <`` :data:`MAX_TS` (2100-01-01); not milliseconds.
 * ``qty``: units sold; negative for a return/cancellation. Finite, ``abs(qty) <=``
   :data:`MAX_ABS_QTY`.
 * ``price``: unit price, finite, ``0 <= price <=`` :data:`MAX_PRICE`.
-* ``id`` (optional): the source's id of the line, for tracing.
-* ``country`` (optional).
+* ``id`` (optional): the source's id of the line (a string, or an integer read as its
+  decimal string), at most :data:`MAX_ID_LEN` printable characters; an event whose id was
+  already counted in the same open bucket of its series is a duplicate.
+* ``country`` (optional): at most :data:`MAX_COUNTRY_LEN` printable characters.
+
+Numbers are JSON numbers (integers, decimals or exponents such as ``1.2596718e9``), never
+strings or booleans; unknown extra fields are ignored.
 
 An *envelope* (as high-volume collectors send) holds many events, at most
 :data:`MAX_ENVELOPE_EVENTS`, in one message::
@@ -29,9 +35,14 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 
-__all__ = ["SaleEvent", "MAX_SERIES_LEN", "MAX_ABS_QTY", "MAX_PRICE", "MAX_ENVELOPE_EVENTS"]
+__all__ = ["SaleEvent", "MAX_SERIES_LEN", "MAX_ABS_QTY", "MAX_PRICE", "MAX_ENVELOPE_EVENTS",
+           "MIN_TS", "MAX_TS", "MAX_ID_LEN", "MAX_COUNTRY_LEN"]
 
 MAX_SERIES_LEN = 64
+MIN_TS = 946_684_800.0  # 2000-01-01T00:00:00Z
+MAX_TS = 4_102_444_800.0  # 2100-01-01T00:00:00Z (exclusive)
+MAX_ID_LEN = 256
+MAX_COUNTRY_LEN = 64
 MAX_ABS_QTY = 1e6
 MAX_PRICE = 1e6
 MAX_ENVELOPE_EVENTS = 10_000

@@ -21,7 +21,6 @@ ROOMS = sorted(p.parent.name for p in ROOT.glob("*/__init__.py"))
 #: them: the room's contract suites, the test of the module that drives them, or integration
 #: tests for the glue that only runs against Kafka and Redis
 COVERED_BY: dict[str, tuple[str, ...]] = {
-    "contracts.events": ("tests/unit/stream/test_validation.py",),
     "infra.errors": ("tests/unit/infra/test_services.py",),
     "infra.kafka": ("tests/unit/infra/test_services.py", INTEGRATION + "test_services.py"),
     "infra.procs": ("tests/unit/infra/test_services.py", INTEGRATION + "test_pipeline.py"),

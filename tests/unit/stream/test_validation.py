@@ -155,6 +155,16 @@ def test_envelope_nan_element_is_reserialised() -> None:
     assert events == [] and rejections[0].raw == b'{"series":"A","ts":NaN,"qty":1,"price":1}'
 
 
+def test_nested_envelope_element_is_named_as_such() -> None:
+    inner = {"events": [GOOD]}
+    events, rejections = parse_message(json.dumps({"events": [GOOD, inner]}).encode())
+    assert len(events) == 1 and [(r.index, r.field) for r in rejections] == [(1, "events")]
+    assert rejections[0].reason == (
+        'nested envelope: an element must be an event, not {"events": [...]}'
+    )
+    assert json.loads(rejections[0].raw) == inner
+
+
 @pytest.mark.parametrize(
     ("raw", "reason"),
     [
