@@ -11,8 +11,8 @@ from config.settings import (
     Settings,
     cache_root,
     load_settings,
-    settings_table,
 )
+from config.table import settings_table
 
 __all__ = ["Settings", "ConfigError", "load_settings", "cache_root", "settings_table", "ENV_VARS",
            "DEFAULT_PARTITIONS"]

@@ -3,8 +3,9 @@
 Every environment variable salescast reads is a field of :class:`Settings`: its name, type,
 bounds, default and meaning are declared once, here (a default the README shows otherwise than
 itself is in ``json_schema_extra["shown"]``). The README's configuration table is
-:func:`settings_table` (``tests/unit/config/test_settings.py`` checks that they agree). A bad
-value is a :class:`ConfigError` with a one-line message naming the variable.
+:func:`config.table.settings_table` (``tests/unit/config/test_table.py`` checks). A bad
+value is a :class:`ConfigError` with a one-line message naming the variable
+(:mod:`config.messages`).
 
 >>> s = load_settings({"SALESCAST_HORIZON": "7", "SALESCAST_ALLOWED_HOSTS": "a.example, b"})
 >>> s.horizon, s.bucket_seconds, s.allowed_hosts
@@ -28,12 +29,19 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasGenerator, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["Settings", "ConfigError", "load_settings", "cache_root", "settings_table",
-           "ENV_VARS", "DEFAULT_PARTITIONS"]
+from config.messages import one_line
+
+__all__ = ["Settings", "ConfigError", "load_settings", "cache_root", "ENV_VARS",
+           "DEFAULT_PARTITIONS"]
 
 #: partitions of the topics salescast creates unless ``SALESCAST_PARTITIONS`` says otherwise:
 #: room for a few workers (a group uses at most one worker per partition)
 DEFAULT_PARTITIONS = 8
+
+
+#: bucket widths that mean UTC calendar units (the same as models.grid.MONTH and QUARTER:
+#: config is below models; tests/unit/config checks that they agree)
+CALENDAR_WIDTHS = {"month": 2_629_800, "quarter": 7_889_400}
 
 
 class ConfigError(Exception):
@@ -94,8 +102,9 @@ class Settings(BaseSettings):
 
     # buckets and forecasts
     bucket_seconds: int = Field(default=86400, ge=60, description=(
-        "event-time bucket width; the models' season follows it (hourly 24, daily 7, weekly "
-        "52: `models/seasons.py`)"))
+        "event-time bucket width in seconds, or `month` / `quarter` for UTC calendar months "
+        "(2629800) or quarters (7889400); the models' season follows it (hourly 24, daily 7, "
+        "weekly 52, months 12, quarters 4: `models/seasons.py`, `models/grid.py`)"))
     lateness_seconds: int = Field(default=3600, ge=0,
                                   description="allowed lateness after a bucket's end")
     horizon: int = Field(default=14, ge=1, description="forecast horizon (buckets)")
@@ -111,7 +120,8 @@ class Settings(BaseSettings):
 
     # processes
     gateway_host: str = Field(default="127.0.0.1", description="gateway bind address")
-    gateway_port: int = Field(default=8765, ge=0, description="gateway port (0 picks a free one)")
+    gateway_port: int = Field(default=8765, ge=0, le=65535,
+                              description="gateway port (0 picks a free one)")
     worker_id: str = Field(default="salescast-worker", description="Faust app id (consumer group)")
     alerts_topic: str = Field(default="alerts.anomalies", description="topic of anomaly alerts")
     buckets_topic: str = Field(default="sales.buckets",
@@ -132,7 +142,8 @@ class Settings(BaseSettings):
         description="live: how far an event may be after its message's timestamp")
     max_ahead_seconds: int = Field(
         default=30 * 86400, ge=1,
-        description="replay: how far an event may be ahead of the watermark")
+        description="replay: how far an event may be ahead of the watermark (at least two "
+                    "buckets)")
 
     # the gateway's guards
     auth_secret: SecretStr | None = Field(
@@ -166,19 +177,34 @@ class Settings(BaseSettings):
     @field_validator("home", "models_dir_override", mode="after")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
-        return None if value is None else value.expanduser().resolve()
+        return None if value is None else _directory(value).resolve()
 
     @field_validator("category_map", mode="after")
     @classmethod
     def _readable(cls, value: Path | None) -> Path | None:
-        if value is not None and not value.expanduser().is_file():
-            raise ValueError(f"no such file: {value}")
-        return None if value is None else value.expanduser().resolve()
+        if value is None:
+            return None
+        try:  # the worker reads it whole: a bad file is a setting error, not a traceback there
+            value.expanduser().read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            raise ValueError("must be a readable UTF-8 CSV file") from None
+        return value.expanduser().resolve()
 
     @field_validator("cache", mode="after")
     @classmethod
     def _expanded(cls, value: Path) -> Path:
-        return value.expanduser()
+        return _directory(value)
+
+    @field_validator("bucket_seconds", mode="before")
+    @classmethod
+    def _calendar_unit(cls, value: Any) -> Any:
+        """``month`` and ``quarter``: the widths that mean calendar units (models.grid)."""
+        name = value.strip().lower() if isinstance(value, str) else None
+        if name is not None and not name.lstrip("+-").isdigit():
+            if name not in CALENDAR_WIDTHS:
+                raise ValueError("must be a whole number of seconds (also: month, quarter)")
+            return CALENDAR_WIDTHS[name]
+        return value
 
     @field_validator("allowed_origins", "allowed_hosts", mode="before")
     @classmethod
@@ -236,35 +262,16 @@ class Settings(BaseSettings):
         return self.redis_url
 
 
+def _directory(value: Path) -> Path:
+    """``value`` with ``~`` expanded; a ValueError when it is there but not a directory."""
+    if (path := value.expanduser()).exists() and not path.is_dir():
+        raise ValueError("must be a directory")
+    return path
+
+
 #: field name -> environment variable, in declaration order
 ENV_VARS: dict[str, str] = {name: str(f.validation_alias)
                             for name, f in Settings.model_fields.items()}
-
-_MESSAGES = {
-    "int_parsing": "must be an integer",
-    "int_from_float": "must be an integer",
-    "float_parsing": "must be a number",
-    "bool_parsing": "must be a boolean (1/0, true/false, yes/no, on/off)",
-    "literal_error": "must be one of {expected}",
-    "greater_than_equal": "must be >= {ge}",
-    "greater_than": "must be > {gt}",
-}
-
-
-def _one_line(exc: ValidationError) -> str:
-    """The first error as ``NAME must be ..., got VALUE``."""
-    err = exc.errors()[0]
-    loc = str(err["loc"][0]) if err["loc"] else "settings"
-    name = ENV_VARS.get(loc, loc)
-    ctx = {k: f"{v:g}" if isinstance(v, float) else str(v).replace("'", "").replace(" or ", ", ")
-           for k, v in (err.get("ctx") or {}).items()}
-    template = _MESSAGES.get(err["type"])
-    message = template.format(**ctx) if template else err["msg"][:1].lower() + err["msg"][1:]
-    shown = err.get("input")
-    if "SECRET" in name:
-        return f"{name} {message}"
-    return f"{name} {message}, got {shown!r}"
-
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """The settings from ``env`` (default: the process environment). Empty variables count
@@ -274,27 +281,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             return Settings()
         return Settings.model_validate({k: v for k, v in env.items() if v != ""})
     except ValidationError as exc:
-        raise ConfigError(_one_line(exc)) from None
+        raise ConfigError(one_line(exc, ENV_VARS)) from None
 
-
-def settings_table() -> str:
-    """The README's configuration table (Markdown), from the fields of :class:`Settings`.
-
-    >>> settings_table().splitlines()[2]
-    '| `SALESCAST_HOME` | `./.salescast` | state dir: services state, logs |'
-    """
-    rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
-    for name, f in Settings.model_fields.items():
-        extra = f.json_schema_extra
-        shown = extra.get("shown") if isinstance(extra, dict) else _shown(f.default)
-        rows.append(f"| `{ENV_VARS[name]}` | {shown} | {f.description} |")
-    return "\n".join(rows)
-
-
-def _shown(default: Any) -> str:
-    """A default as the README shows it: ``1``/``0``, a number, or a `code` string."""
-    if isinstance(default, bool):
-        return str(int(default))
-    if isinstance(default, float):
-        return f"{default:g}"
-    return str(default) if isinstance(default, int) else f"`{default}`"

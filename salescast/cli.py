@@ -6,6 +6,7 @@ one line and exits with status 2, never a traceback.
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -13,13 +14,17 @@ from typing import Annotated
 import typer
 
 from config import load_settings
+from contracts.events import MAX_ENVELOPE_EVENTS
 from salescast.cli_audit import audit
 from salescast.cli_bench import bench_app, bench_faust_floor
+from salescast.cli_gateway import gateway, token, watch
 from salescast.cli_model import model_app, trainer
 from salescast.cli_ops import alerts_app, monitor
-from salescast.cliutil import UserError, console, friendly, settings_with_services
+from salescast.cliutil import UserError, console, friendly, kafka_topics, settings_with_services
 
 __all__ = ["app", "main"]
+
+LOGLEVELS = ("debug", "info", "warning", "error", "critical")
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -97,112 +102,54 @@ def replay(
     max_speed: Annotated[bool, typer.Option("--max", help="as fast as possible")] = False,
     limit: Annotated[int | None, typer.Option(min=1, help="stop after N events")] = None,
     by_country: Annotated[bool, typer.Option(help="series = StockCode|Country")] = False,
-    envelope: Annotated[int, typer.Option(min=0, help="pack N events per message")] = 0,
+    envelope: Annotated[int, typer.Option(
+        min=0, max=MAX_ENVELOPE_EVENTS, help="pack N events per message (0: one)")] = 0,
 ) -> None:
-    """Publish Online Retail II sale events to Kafka in event-time order."""
+    """Publish Online Retail II sale events to Kafka in event-time order.
+
+    Example: `salescast replay --max --limit 100000 --envelope 100`.
+    """
     from sources.online_retail import fetch_dataset, iter_events
     from stream.replay import replay as run_replay
 
-    if speed <= 0:
-        raise UserError(f"--speed must be > 0, got {speed}")
+    _check_speed(speed)
     settings = settings_with_services()
     path = fetch_dataset(settings.data_dir)
     events = iter_events(path, by_country=by_country, limit=limit)
     run_replay(  # prints its own progress bar and summary
         events, settings.kafka, settings.events_topic, speed=None if max_speed else speed,
         total=limit, envelope=envelope,
+        config={"log_level": 0},  # no librdkafka lines: its errors come back as one line
     )
+
+
+def _check_speed(speed: float) -> None:
+    if not 0 < speed < math.inf:  # NaN too
+        raise UserError(f"--speed must be a finite number > 0, got {speed:g}")
 
 
 # -- worker / gateway -------------------------------------------------------------------
 @app.command()
 @friendly
 def worker(
-    loglevel: Annotated[str, typer.Option(help="debug, info, warning")] = "warning",
+    loglevel: Annotated[str, typer.Option(help=", ".join(LOGLEVELS))] = "warning",
 ) -> None:
     """Run the stream worker (Faust): validate, bucket, forecast, write Redis."""
     from stream.agents import build_worker
     from stream.app import Worker
 
+    if loglevel.lower() not in LOGLEVELS:
+        raise UserError(f"--loglevel must be one of {', '.join(LOGLEVELS)}, got {loglevel!r}")
     settings = settings_with_services()
+    kafka_topics(settings.kafka)  # Faust would print a traceback when Kafka does not answer
     faust_app, _ = build_worker(settings)
     sys.argv = sys.argv[:1]
-    Worker(faust_app, loglevel=loglevel).execute_from_commandline()
+    Worker(faust_app, loglevel=loglevel.lower()).execute_from_commandline()
 
 
-@app.command()
-@friendly
-def gateway(
-    host: Annotated[str | None, typer.Option(help="bind address")] = None,
-    port: Annotated[int | None, typer.Option(min=0, max=65535, help="0 picks a free one")] = None,
-) -> None:
-    """Run the WebSocket gateway (snapshots from Redis, then live updates)."""
-    import asyncio
-
-    from gateway.server import Gateway
-
-    settings = settings_with_services()
-    gw = Gateway.from_settings(settings, host, port)
-
-    async def run() -> None:
-        await gw.start()
-        console.print(f"gateway listening on {gw.url} (dashboard http://{gw.host}:{gw.port}/)")
-        if settings.auth_secret is None:
-            console.print("[yellow]auth is off (SALESCAST_AUTH_SECRET unset): local use only[/]")
-        try:
-            await asyncio.Future()
-        finally:
-            await gw.stop()
-
-    asyncio.run(run())
-
-
-@app.command()
-@friendly
-def watch(
-    series: Annotated[str, typer.Argument(help="a series id, or a glob pattern like '85123*'")],
-    url: Annotated[str | None, typer.Option(help="gateway WebSocket URL")] = None,
-    count: Annotated[int | None, typer.Option(min=1, help="exit after N updates")] = None,
-    token: Annotated[str | None, typer.Option(envvar="SALESCAST_TOKEN",
-                                              help="access token (`salescast token`)")] = None,
-) -> None:
-    """Print live forecast updates of a series in the terminal."""
-    from gateway.watch import run_watch
-
-    settings = load_settings()
-    target = url or f"ws://{settings.gateway_host}:{settings.gateway_port}/ws"
-    try:
-        run_watch(target, series, count, token)
-    except OSError as exc:
-        raise UserError(f"cannot reach the gateway at {target}: {exc}") from None
-
-
-@app.command()
-@friendly
-def token(
-    channels: Annotated[str, typer.Option(help="comma-separated: forecasts,actuals,alerts,ops")] = (
-        "forecasts,actuals,alerts,ops"),
-    patterns: Annotated[str, typer.Option(help="comma-separated series globs")] = "*",
-    ttl: Annotated[float, typer.Option(min=1, help="seconds the token is valid")] = 86400.0,
-    action: Annotated[list[str] | None, typer.Option(
-        help="an action the token may take besides reading (ack: acknowledge alerts); "
-        "repeatable")] = None,
-) -> None:
-    """Mint a gateway access token signed with SALESCAST_AUTH_SECRET (prints it on stdout)."""
-    import time
-
-    from gateway.auth import mint
-
-    secret = load_settings().secret
-    if not secret:
-        raise UserError("SALESCAST_AUTH_SECRET is not set: the gateway runs without auth")
-    try:
-        tok = mint(secret, [c.strip() for c in channels.split(",") if c.strip()],
-                   [p.strip() for p in patterns.split(",") if p.strip()], ttl, time.time(),
-                   actions=action or [])
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
-    print(tok)
+app.command()(gateway)
+app.command()(watch)
+app.command()(token)
 
 
 # -- demo / bench -----------------------------------------------------------------------
@@ -212,12 +159,13 @@ def demo(
     speed: Annotated[float, typer.Option(help="event-time seconds per wall second")] = 43200.0,
     limit: Annotated[int | None, typer.Option(min=1, help="stop the replay after N events")] = None,
     envelope: Annotated[int, typer.Option(
-        min=0, max=10_000, help="events per message, grouped per partition, as a collector "
-        "batches them (0: one event per message)")] = 100,
+        min=0, max=MAX_ENVELOPE_EVENTS, help="events per message, grouped per partition, as a "
+        "collector batches them (0: one event per message)")] = 100,
 ) -> None:
     """Everything at once: services, data, worker, gateway, replay. Ctrl-C stops it all."""
     from salescast.demo import run_demo
 
+    _check_speed(speed)
     run_demo(load_settings(), speed=speed, limit=limit, console=console, envelope=envelope)
 
 
@@ -248,6 +196,10 @@ def backtest(
     from models.evaluation.backtest_panels import PANELS
     from sources.online_retail import fetch_dataset
 
+    try:  # here, not after the run: a bad --out would waste it
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"--out {out}: cannot create the directory ({exc.strerror})") from None
     if panel == "countries":
         from models.evaluation.hierarchy_eval import run_countries
 

@@ -10,7 +10,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from salescast.cliutil import UserError, friendly, load_settings, settings_with_services
+from salescast.cliutil import (
+    UserError,
+    friendly,
+    kafka_topics,
+    load_settings,
+    settings_with_services,
+)
 
 __all__ = ["model_app", "trainer"]
 
@@ -90,11 +96,11 @@ def _reader(bootstrap: str, topic: str) -> Any:
     """A consumer that reads the whole buckets topic from the start (no group offsets)."""
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "salescast-trainer",
-                  "enable.auto.commit": False, "fetch.queue.backoff.ms": 100, "log_level": 0})
-    meta = c.list_topics(topic, timeout=10).topics.get(topic)
+    meta = kafka_topics(bootstrap).get(topic)
     if meta is None or meta.error is not None:
         raise UserError(f"topic {topic} does not exist: run `salescast services up` first")
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "salescast-trainer",
+                  "enable.auto.commit": False, "fetch.queue.backoff.ms": 100, "log_level": 0})
     c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in meta.partitions])
     return c
 

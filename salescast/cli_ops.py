@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from config import load_settings
-from salescast.cliutil import UserError, friendly, settings_with_services
+from salescast.cliutil import UserError, friendly, kafka_topics, settings_with_services
 
 __all__ = ["alerts_app", "alert_line", "monitor"]
 
@@ -28,8 +28,8 @@ LEVELS = ("info", "warning", "critical")
 @friendly
 def alerts_tail(
     from_beginning: Annotated[bool, typer.Option(help="start at the oldest alert")] = False,
-    severity: Annotated[str, typer.Option(help="lowest severity shown: warning or critical")] = (
-        "warning"),
+    severity: Annotated[str, typer.Option(help="lowest severity shown: info, warning or "
+                                               "critical")] = "warning",
     max_alerts: Annotated[int | None, typer.Option("--max", min=1, help="exit after N")] = None,
     idle: Annotated[float | None, typer.Option(min=0.1, help="exit after N s without one")] = None,
 ) -> None:
@@ -44,6 +44,9 @@ def alerts_tail(
         raise UserError(f"--severity must be one of {', '.join(LEVELS)}, got {severity!r}")
     floor = LEVELS.index(severity)
     settings = settings_with_services()
+    if settings.alerts_topic not in kafka_topics(settings.kafka):  # else it would wait silently
+        raise UserError(f"topic {settings.alerts_topic} does not exist: run `salescast services "
+                        "up` first")
     consumer = Consumer({
         "bootstrap.servers": settings.kafka,
         "group.id": f"salescast-alerts-tail-{uuid.uuid4().hex[:8]}",
@@ -120,19 +123,20 @@ def alerts_eval(
     spikes, drops, level shifts and stock-outs; the alert rate on the real data as it is."""
     from models.evaluation import anomaly_eval as ae
     from models.evaluation.anomaly_lookalikes import ceiling, count_lookalikes
+    from models.evaluation.backtest_panels import PANELS
 
+    panels = [p.strip() for p in real.split(",") if p.strip()]
+    bad = [p for p in panels if p not in PANELS]
+    if bad:  # before the synthetic panel, not after it
+        raise UserError(f"--real: unknown panel {bad[0]!r} (one of {', '.join(PANELS)})")
     results: list[tuple[str, Any]] = []
     alike: dict[str, dict[str, int]] = {}  # panel -> look-alikes per kind
     with console.status(f"scoring {series} synthetic series x {days} days ..."):
         results.append((f"synthetic {series}x{days}", ae.evaluate_synthetic(series, days, seed)))
-    panels = [p.strip() for p in real.split(",") if p.strip()]
     if panels or rate:
-        from models.evaluation.backtest_panels import PANELS, daily_series, last_day, select_panel
+        from models.evaluation.backtest_panels import daily_series, last_day, select_panel
         from sources.online_retail import fetch_dataset
 
-        bad = [p for p in panels if p not in PANELS]
-        if bad:
-            raise UserError(f"--real: unknown panel {bad[0]!r} (one of {', '.join(PANELS)})")
         path = fetch_dataset(load_settings().data_dir)
         with console.status("reading Online Retail II ..."):
             daily, end = daily_series(path), last_day(path)
@@ -167,7 +171,8 @@ def alerts_eval(
 
 @friendly
 def monitor(
-    interval: Annotated[float, typer.Option(min=0.1, help="seconds between snapshots")] = 1.0,
+    interval: Annotated[float, typer.Option(min=0.1, max=3600,
+                                            help="seconds between snapshots")] = 1.0,
     group: Annotated[list[str] | None, typer.Option(help="consumer group(s) to watch")] = None,
     count: Annotated[int | None, typer.Option(min=1, help="stop after N snapshots")] = None,
 ) -> None:

@@ -1,5 +1,5 @@
-"""The settings object: read from the environment, validated in one line, documented from the
-same declarations as the README's table."""
+"""The settings object: read from the environment, validated in one line (the README's table
+of them: test_table.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from config import ENV_VARS, ConfigError, Settings, load_settings, settings_table
+from config import ENV_VARS, ConfigError, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -32,16 +32,6 @@ CHANGED = {
     "SALESCAST_MAX_CONNECTIONS_PER_ADDRESS": "2", "SALESCAST_HANDSHAKE_RATE": "0.5",
     "SALESCAST_HANDSHAKE_BURST": "9", "SALESCAST_SLOW_CLIENT_SECONDS": "1.5",
 }
-
-
-def _readme_table() -> str:
-    text = (ROOT / "README.md").read_text()
-    start = text.index("| variable | default | meaning |")
-    return text[start:text.index("\n\n", start)]
-
-
-def test_the_readme_table_is_the_settings_object() -> None:
-    assert _readme_table() == settings_table()
 
 
 def test_every_variable_is_tested_and_changes_its_field() -> None:
@@ -102,3 +92,49 @@ def test_the_faust_app_takes_the_partition_and_standby_settings(tmp_path: Path) 
     app = create_app("t-set", "127.0.0.1:1", partitions=3, standby_replicas=2,
                      datadir=str(tmp_path / "b"))
     assert (app.conf.topic_partitions, app.conf.table_standby_replicas) == (3, 2)
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("SALESCAST_HOME", "SALESCAST_HOME must be a directory, got "),
+    ("SALESCAST_CACHE", "SALESCAST_CACHE must be a directory, got "),
+    ("SALESCAST_MODELS_DIR", "SALESCAST_MODELS_DIR must be a directory, got "),
+    ("SALESCAST_CATEGORY_MAP", None),  # a file: fine
+])
+def test_a_directory_setting_naming_a_file_is_one_line(name: str, message: str | None) -> None:
+    if message is None:
+        assert load_settings({name: __file__}).category_map == Path(__file__).resolve()
+        return
+    with pytest.raises(ConfigError) as err:
+        load_settings({name: __file__})
+    assert str(err.value) == f"{message}{__file__!r}"
+
+
+@pytest.mark.parametrize("content", [None, b"\xff\xfe\x00bad", "dir"])
+def test_a_category_map_must_be_a_readable_text_file(content: bytes | str | None,
+                                                     tmp_path: Path) -> None:
+    """Else the worker would stop on a UnicodeDecodeError/IsADirectoryError traceback."""
+    path = tmp_path / "map.csv"
+    if content == "dir":
+        path.mkdir()
+    elif isinstance(content, bytes):
+        path.write_bytes(content)
+    with pytest.raises(ConfigError) as err:
+        load_settings({"SALESCAST_CATEGORY_MAP": str(path)})
+    assert str(err.value) == (f"SALESCAST_CATEGORY_MAP must be a readable UTF-8 CSV file, "
+                              f"got {str(path)!r}")
+
+
+def test_a_port_above_65535_is_one_line() -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings({"SALESCAST_GATEWAY_PORT": "70000"})
+    assert str(err.value) == "SALESCAST_GATEWAY_PORT must be <= 65535, got '70000'"
+    assert load_settings({"SALESCAST_GATEWAY_PORT": "65535"}).gateway_port == 65535
+
+
+def test_bucket_widths_take_calendar_units_by_name() -> None:
+    assert load_settings({"SALESCAST_BUCKET_SECONDS": "month"}).bucket_seconds == 2_629_800
+    assert load_settings({"SALESCAST_BUCKET_SECONDS": " Quarter "}).bucket_seconds == 7_889_400
+    assert load_settings({"SALESCAST_BUCKET_SECONDS": "3600"}).bucket_seconds == 3600
+    with pytest.raises(ConfigError, match=r"^SALESCAST_BUCKET_SECONDS must be a whole number "
+                                          r"of seconds \(also: month, quarter\), got 'week'$"):
+        load_settings({"SALESCAST_BUCKET_SECONDS": "week"})

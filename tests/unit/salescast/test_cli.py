@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from typer.testing import CliRunner
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+from typer.testing import CliRunner, Result
 
 from salescast.cli import app
 
@@ -26,3 +30,126 @@ def test_unknown_panel_is_one_line_not_a_traceback() -> None:
 def test_out_of_range_option_is_a_usage_error() -> None:
     result = runner.invoke(app, ["bench", "models", "--series", "3"])
     assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+# -- a bad argument or an unreachable service: one line, exit status 2, checked early ---------
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh home, no services recorded; no Kafka or Redis addresses set."""
+    monkeypatch.setenv("SALESCAST_HOME", str(tmp_path / "home"))
+    for name in ("KAFKA_BOOTSTRAP", "REDIS_URL", "SALESCAST_CACHE", "SALESCAST_MODELS_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def kafka_down(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kafka and Redis set, Kafka not answering (a metadata request fails at once)."""
+    from confluent_kafka import KafkaError, KafkaException
+
+    class NoKafka:
+        def __init__(self, conf: dict[str, object]) -> None:
+            pass
+
+        def list_topics(self, *args: object, **kwargs: object) -> object:
+            raise KafkaException(KafkaError(KafkaError._TRANSPORT, "Broker transport failure"))
+
+    monkeypatch.setenv("KAFKA_BOOTSTRAP", "127.0.0.1:1")
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    monkeypatch.setattr("confluent_kafka.admin.AdminClient", NoKafka)
+    monkeypatch.setattr("confluent_kafka.Consumer", NoKafka)  # the old paths asked it
+
+
+def _one_line(result: Result, *expected: str) -> None:
+    assert result.exit_code == 2, (result.output, result.exception)
+    lines = result.output.strip().splitlines()
+    assert lines and lines[-1].startswith("salescast: "), result.output
+    for text in expected:
+        assert text in lines[-1], result.output
+
+
+@pytest.mark.parametrize("args", [["replay", "--speed", "nan"], ["replay", "--speed", "0"],
+                                  ["demo", "--speed", "-1"], ["demo", "--speed", "inf"]])
+def test_a_bad_speed_is_refused_before_anything_starts(
+        args: list[str], env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("salescast.demo.run_demo", _never)  # the demo starts services
+    _one_line(runner.invoke(app, args), "--speed must be a finite number > 0")
+
+
+@pytest.mark.parametrize("command", ["replay", "demo"])
+def test_an_envelope_over_the_wire_limit_is_a_usage_error(command: str, env: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("salescast.demo.run_demo", _never)
+    result = runner.invoke(app, [command, "--envelope", "10001"])
+    assert result.exit_code == 2 and "--envelope" in result.output, result.output
+
+
+def test_replay_keeps_librdkafka_quiet(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A closed port: one line, not librdkafka's ~200 connection-refused lines."""
+    seen: dict[str, object] = {}
+
+    def replay(*args: object, **kwargs: object) -> None:
+        seen.update(kwargs)
+
+    monkeypatch.setenv("KAFKA_BOOTSTRAP", "127.0.0.1:1")
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    monkeypatch.setattr("sources.online_retail.fetch_dataset", lambda *a, **k: env / "data")
+    monkeypatch.setattr("sources.online_retail.iter_events", lambda *a, **k: iter(()))
+    monkeypatch.setattr("stream.replay.replay", replay)
+    assert runner.invoke(app, ["replay", "--limit", "5"]).exit_code == 0
+    assert seen["config"] == {"log_level": 0}
+
+
+def test_a_bad_loglevel_is_refused_before_kafka_is_asked(env: Path) -> None:
+    _one_line(runner.invoke(app, ["worker", "--loglevel", "loud"]), "--loglevel must be one of")
+
+
+@pytest.mark.parametrize("args", [["worker"], ["trainer", "--once"],
+                                  ["alerts", "tail", "--idle", "0.5", "--max", "1"]])
+def test_kafka_not_answering_is_one_line(args: list[str], kafka_down: None,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("stream.agents.build_worker", _never)  # Faust would print a traceback
+    _one_line(runner.invoke(app, args), "kafka at 127.0.0.1:1 does not answer")
+
+
+def test_a_monitor_interval_too_long_to_sleep_is_a_usage_error(env: Path) -> None:
+    result = runner.invoke(app, ["monitor", "--interval", "inf"])
+    assert result.exit_code == 2 and "--interval" in result.output, result.output
+
+
+def test_an_unknown_real_panel_is_refused_before_the_synthetic_run(
+        env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("models.evaluation.anomaly_eval.evaluate_synthetic", _never)
+    _one_line(runner.invoke(app, ["alerts", "eval", "--real", "top5"]), "unknown panel 'top5'")
+
+
+@pytest.mark.parametrize("out", ["a-file", "a-file/below"])
+def test_an_unwritable_backtest_out_is_refused_before_the_run(
+        out: str, env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (env / "a-file").write_text("")
+    monkeypatch.setattr("sources.online_retail.fetch_dataset", lambda *a, **k: env / "data")
+    monkeypatch.setattr("models.evaluation.backtest.run_backtest", _never)
+    _one_line(runner.invoke(app, ["backtest", "--bank", "--out", str(env / out)]),
+              "cannot create the directory")
+
+
+def test_a_path_setting_that_cannot_be_a_directory_is_one_line(
+        env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (env / "a-file").write_text("")
+    monkeypatch.setenv("SALESCAST_CACHE", str(env / "a-file" / "below"))  # nothing downloads:
+    _one_line(runner.invoke(app, ["data", "fetch"]), str(env / "a-file"))  # mkdir fails first
+
+
+def test_an_os_error_without_a_path_is_not_hidden() -> None:
+    from salescast.cliutil import friendly
+
+    @friendly
+    def broken() -> None:
+        raise ConnectionResetError(104, "Connection reset by peer")
+
+    with pytest.raises(ConnectionResetError):
+        broken()
+
+
+def _never(*args: object, **kwargs: object) -> NoReturn:
+    raise AssertionError("reached: the bad argument was not refused first")

@@ -1,0 +1,119 @@
+"""``salescast gateway``, ``watch`` and ``token``: serve the WebSocket gateway, follow it from a
+terminal, mint its access tokens."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from config import load_settings
+from salescast.cliutil import UserError, console, friendly, settings_with_services
+
+__all__ = ["gateway", "watch", "token", "MAX_TTL"]
+
+#: the longest a minted token may live (ten years, in seconds)
+MAX_TTL = 10 * 365 * 86400
+
+
+@friendly
+def gateway(
+    host: Annotated[str | None, typer.Option(
+        help="bind address (default: SALESCAST_GATEWAY_HOST, 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(
+        min=0, max=65535, help="port, 0 picks a free one (default: SALESCAST_GATEWAY_PORT, "
+                               "8765)")] = None,
+) -> None:
+    """Run the WebSocket gateway (snapshots from Redis, then live updates).
+
+    Example: `salescast gateway --host 0.0.0.0 --port 8765` (set SALESCAST_AUTH_SECRET and
+    SALESCAST_ALLOWED_HOSTS before binding beyond loopback; docs/security.md).
+    """
+    import asyncio
+
+    from redis.exceptions import RedisError
+
+    from gateway.server import Gateway
+
+    settings = settings_with_services()
+    gw = Gateway.from_settings(settings, host, port)
+
+    async def run() -> None:
+        try:
+            await gw.start()
+        except RedisError as exc:
+            raise UserError(f"redis at {settings.redis} does not answer: {exc}") from None
+        except OSError as exc:  # the bind: address in use, not this host's, unknown name
+            raise UserError(f"cannot listen on {gw.host}:{gw.port}: {exc.strerror or exc}"
+                            ) from None
+        console.print(f"gateway listening on {gw.url} (dashboard http://{gw.host}:{gw.port}/)")
+        if settings.auth_secret is None:
+            console.print("[yellow]auth is off (SALESCAST_AUTH_SECRET unset): local use only[/]")
+        try:
+            await asyncio.Future()
+        finally:
+            await gw.stop()
+
+    asyncio.run(run())
+
+
+@friendly
+def watch(
+    series: Annotated[str, typer.Argument(help="a series id, or a glob pattern like '85123*'")],
+    url: Annotated[str | None, typer.Option(help=(
+        "gateway WebSocket URL, ws:// or wss:// (default: ws://SALESCAST_GATEWAY_HOST:"
+        "SALESCAST_GATEWAY_PORT/ws)"))] = None,
+    count: Annotated[int | None, typer.Option(min=1, help="exit after N updates")] = None,
+    token: Annotated[str | None, typer.Option(envvar="SALESCAST_TOKEN",
+                                              help="access token (`salescast token`)")] = None,
+) -> None:
+    """Print live forecast updates of a series in the terminal.
+
+    Example: `salescast watch 85123A --count 5`, or a pattern: `salescast watch '2*'`.
+    """
+    from websockets.exceptions import WebSocketException
+
+    from gateway.watch import run_watch
+
+    settings = load_settings()
+    target = url or f"ws://{settings.gateway_host}:{settings.gateway_port}/ws"
+    if not target.startswith(("ws://", "wss://")):
+        raise UserError(f"--url must start with ws:// or wss://, got {target!r}")
+    try:
+        run_watch(target, series, count, token)
+    except (OSError, WebSocketException) as exc:
+        raise UserError(f"cannot reach the gateway at {target}: {exc}") from None
+
+
+@friendly
+def token(
+    channels: Annotated[str, typer.Option(help="comma-separated: forecasts,actuals,alerts,ops")] = (
+        "forecasts,actuals,alerts,ops"),
+    patterns: Annotated[str, typer.Option(help="comma-separated series globs")] = "*",
+    ttl: Annotated[float, typer.Option(min=1, max=MAX_TTL, help=(
+        "seconds the token is valid (at most ten years)"))] = 86400.0,
+    action: Annotated[list[str] | None, typer.Option(
+        help="an action the token may take besides reading (ack: acknowledge alerts); "
+        "repeatable")] = None,
+) -> None:
+    """Mint a gateway access token signed with SALESCAST_AUTH_SECRET (prints it on stdout).
+
+    Example: `salescast token --channels forecasts,alerts --patterns '851*' --ttl 3600`.
+    """
+    import time
+
+    from gateway.auth import MAX_TOKEN_LEN, mint
+
+    secret = load_settings().secret
+    if not secret:
+        raise UserError("SALESCAST_AUTH_SECRET is not set: the gateway runs without auth")
+    try:
+        tok = mint(secret, [c.strip() for c in channels.split(",") if c.strip()],
+                   [p.strip() for p in patterns.split(",") if p.strip()], ttl, time.time(),
+                   actions=action or [])
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    if len(tok) > MAX_TOKEN_LEN:  # the gateway would refuse it as malformed
+        raise UserError(f"the token would be {len(tok)} characters, the gateway takes at most "
+                        f"{MAX_TOKEN_LEN}: name fewer or shorter --patterns")
+    print(tok)

@@ -1,0 +1,88 @@
+"""``salescast gateway|watch|token``: a bad argument, an unreachable Redis or gateway, a token
+the gateway would refuse: one line (``salescast: ...``), exit status 2, no traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from salescast.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fresh home; Kafka and Redis at closed ports (nothing listens on port 1)."""
+    monkeypatch.setenv("SALESCAST_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("KAFKA_BOOTSTRAP", "127.0.0.1:1")
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    monkeypatch.setenv("SALESCAST_AUTH_SECRET", "k")
+    monkeypatch.delenv("SALESCAST_TOKEN", raising=False)
+
+
+def _one_line(result: Result, *expected: str) -> None:
+    assert result.exit_code == 2, (result.output, result.exception)
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("salescast: "), result.output
+    for text in expected:
+        assert text in lines[0], result.output
+
+
+def test_a_token_without_end_is_refused() -> None:
+    result = runner.invoke(app, ["token", "--ttl", "inf"])  # a usage error: main() makes it
+    assert result.exit_code == 2 and "--ttl" in result.output, result.output  # one line
+
+
+def test_a_token_the_gateway_would_refuse_as_too_long_is_not_minted() -> None:
+    patterns = ",".join(f"{i:02d}" + "x" * 60 for i in range(40))
+    _one_line(runner.invoke(app, ["token", "--patterns", patterns]), "at most 2048")
+    assert runner.invoke(app, ["token", "--patterns", "851*"]).exit_code == 0
+
+
+def test_watch_needs_a_websocket_url() -> None:
+    _one_line(runner.invoke(app, ["watch", "85123A", "--url", "http://127.0.0.1:1/ws"]),
+              "ws://")
+
+
+@pytest.mark.parametrize("error", ["closed", "refused"])
+def test_watch_reports_a_gateway_that_closes_or_refuses_in_one_line(
+        error: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from websockets.datastructures import Headers
+    from websockets.exceptions import ConnectionClosedError, InvalidStatus
+    from websockets.frames import Close
+    from websockets.http11 import Response
+
+    def run_watch(*_: object) -> int:
+        if error == "closed":  # the auth deadline passed: 1008
+            raise ConnectionClosedError(Close(1008, "no auth within 10 s"), None)
+        raise InvalidStatus(Response(403, "Forbidden", Headers()))
+
+    monkeypatch.setattr("gateway.watch.run_watch", run_watch)
+    _one_line(runner.invoke(app, ["watch", "85123A"]), "cannot reach the gateway")
+
+
+@pytest.mark.parametrize(("raised", "expected"), [
+    ("redis", "redis at redis://127.0.0.1:1/0 does not answer"),
+    ("bind", "cannot listen on 127.0.0.1:8765: Address already in use"),
+])
+def test_the_gateway_reports_redis_down_or_a_busy_port_in_one_line(
+        raised: str, expected: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from gateway.server import Gateway
+
+    async def start(self: Gateway) -> None:
+        if raised == "redis":
+            raise RedisConnectionError("Error 111 connecting to 127.0.0.1:1.")
+        raise OSError(98, "Address already in use")
+
+    monkeypatch.setattr(Gateway, "start", start)
+    _one_line(runner.invoke(app, ["gateway", "--port", "8765"]), expected)
+
+
+def test_a_gateway_port_setting_out_of_range_is_a_setting_error() -> None:
+    result = runner.invoke(app, ["gateway"], env={"SALESCAST_GATEWAY_PORT": "70000"})
+    _one_line(result, "SALESCAST_GATEWAY_PORT must be <= 65535")
