@@ -39,6 +39,7 @@ from statistics import median
 from typing import Any
 
 from models.anomaly import group_message
+from models.grid import end, shift
 
 __all__ = ["ActivityMonitor", "season_of"]
 
@@ -86,16 +87,16 @@ class ActivityMonitor:
 
     def usual(self, start: int) -> float | None:
         """The median count of the same bucket in the last seasons (None: too little known)."""
-        step = self.width * self.season
+        width, step = self.width, self.season
         seen = [c for i in range(1, self.seasons + 1)
-                if (c := self.history.get(start - i * step)) is not None]
+                if (c := self.history.get(shift(start, -i * step, width))) is not None]
         return median(seen) if len(seen) >= 2 else None
 
     def judge(self, until: float) -> list[dict[str, Any]]:
         """Judge every bucket that ends at or before ``until``; the group alert messages."""
         out: list[dict[str, Any]] = []
         width = self.width
-        while self.next is not None and self.next + width <= until:
+        while self.next is not None and end(self.next, width) <= until:
             start = self.next
             n = self.active.pop(start, 0)
             usual = self.usual(start)
@@ -113,9 +114,9 @@ class ActivityMonitor:
                 self.history[start] = n
             else:
                 self.marks[start] = kind
-            self.history.pop(start - self.seasons * self.season * width - width, None)
-            self.marks.pop(start - KEEP * width, None)
-            self.next = start + width
+            self.history.pop(shift(start, -self.seasons * self.season - 1, width), None)
+            self.marks.pop(shift(start, -KEEP, width), None)
+            self.next = end(start, width)
         return out
 
     def _track(self, kind: str | None, start: int, n: int, usual: float) -> list[dict[str, Any]]:
@@ -137,5 +138,5 @@ class ActivityMonitor:
 
     def _message(self, kind: str, since: int, start: int, state: str, n: int, usual: float,
                  affected: int) -> dict[str, Any]:
-        return group_message(kind, since, start, start + self.width, state, affected, n, usual,
+        return group_message(kind, since, start, end(start, self.width), state, affected, n, usual,
                              self.partition)

@@ -67,6 +67,8 @@ from typing import Any
 
 import numpy as np
 
+from models.grid import position
+
 __all__ = ["reconcile", "variance_of_band", "AdaptiveBands", "LEVELS", "MIN_ERRORS", "SPREAD",
            "PARENT_POWER"]
 
@@ -149,10 +151,10 @@ class AdaptiveBands:
         """The actual of the bucket at ``start``: an error for every pending forecast of it."""
         keep, seen = [], []
         for origin, f, s in self.pending:
-            k, rem = divmod(start - origin, self.width)
-            if not rem and 0 <= k < len(f):
+            k = position(origin, start, self.width)
+            if k is not None and 0 <= k < len(f):
                 seen.append((k, (actual - f[k]) / s[k]))
-            if rem or k + 1 < len(f):
+            if k is None or k + 1 < len(f):
                 keep.append((origin, f, s))
         self.pending = keep
         if not seen:
@@ -183,8 +185,8 @@ class AdaptiveBands:
     def expected(self, start: int) -> float | None:
         """The latest remembered forecast for the bucket at ``start`` (None: none)."""
         for origin, f, _ in reversed(self.pending):
-            k, rem = divmod(start - origin, self.width)
-            if not rem and 0 <= k < len(f):
+            k = position(origin, start, self.width)
+            if k is not None and 0 <= k < len(f):
                 return f[k]
         return None
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from contracts.events import SaleEvent
 from models.factory import Forecast
+from models.grid import end
 from models.reconcile import AdaptiveBands, reconcile, variance_of_band
 from stream.aggregates import ROOT, Grouping, Ledger, Partials, decode_report
 from stream.bucketing import bucket_start
@@ -113,7 +114,7 @@ class Aggregation:
                 if st.origin is not None and b < st.origin:
                     continue
                 qty, n = _value(name, per)
-                closed.append(ClosedBucket(b, b + self.width, qty, 0.0, n, 0.0))
+                closed.append(ClosedBucket(b, end(b, self.width), qty, 0.0, n, 0.0))
                 if st.bands is not None:
                     expected = st.bands.expected(b)
                     if expected is not None:  # what the dashboard showed for it

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from config import Settings
 from config.settings import ConfigError
 from contracts.events import SaleEvent
+from models.grid import end, starts, steps
 
 __all__ = ["ROOT", "REPORT_PREFIX", "PATIENCE", "Grouping", "grouping_of", "Partials",
            "Report", "Ledger", "encode_report", "decode_report"]
@@ -217,10 +218,10 @@ class Ledger:
             if not self.sums:
                 return []
             start = min(self.sums)
-        if len(self.final_until) < self.sources and until - start < PATIENCE * self.width:
+        if len(self.final_until) < self.sources and steps(start, until, self.width) < PATIENCE:
             return []
         out = []
-        for b in range(start, until, self.width):
+        for b in starts(start, until, self.width):
             per_source = self.sums.pop(b, {})
             for src, src_sums in per_source.items():
                 if src not in self.final_until or self.final_until[src] <= b:
@@ -230,7 +231,7 @@ class Ledger:
                 self.closed_events[c] = self.closed_events.get(c, 0) + n
             out.append((b, per))
         if out:
-            self.closed_until = out[-1][0] + self.width
+            self.closed_until = end(out[-1][0], self.width)
         return out
 
     def open_sums(self) -> tuple[int | None, dict[str, tuple[float, int]]]:

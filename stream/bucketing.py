@@ -10,7 +10,9 @@ Pure: no Kafka, no Faust. Two small picklable state objects, both meant to live 
   buckets (``deque(maxlen=history)``, ~50 bytes each pickled; ``history=0`` keeps none).
 
 Buckets are ``[start, start + width)`` with ``start = floor(ts / width) * width`` (epoch-aligned,
-so daily buckets are UTC days). A bucket is *due* once ``start + width + lateness <= watermark``.
+so daily buckets are UTC days), or UTC calendar months or quarters when ``width`` is
+:data:`models.grid.MONTH` or ``QUARTER``. A bucket is *due* once its end plus the lateness is
+at most the watermark.
 
 * :meth:`SeriesBuckets.add` returns :class:`Accepted` (with the open bucket's running totals,
   for a "live actual" update), :class:`TooLate` (its bucket is due or already closed) or
@@ -57,6 +59,11 @@ import math
 from collections import deque
 
 from contracts.events import SaleEvent
+from models.grid import CALENDAR
+from models.grid import end as grid_end
+from models.grid import shift as grid_shift
+from models.grid import start as grid_start
+from models.grid import steps as grid_steps
 from stream.clock import (  # re-exported: states pickled before the move name this module
     CLOCK_MIN_SERIES,
     CLOCK_WARMUP,
@@ -97,7 +104,12 @@ def bucket_start(ts: float, width: int) -> int:
 
     >>> bucket_start(86400 * 3 + 5.5, 86400), bucket_start(-1, 60)
     (259200, -60)
+    >>> from models.grid import MONTH  # calendar months: 2024-03-01 12:00 UTC is in March
+    >>> bucket_start(1_709_294_400, MONTH)
+    1709251200
     """
+    if width in CALENDAR:
+        return grid_start(ts, width)
     return int(ts // width) * width
 
 
@@ -133,6 +145,7 @@ class SeriesBuckets:
         "_due_at",
         "_span",
         "_floor",
+        "_cal",
     )
 
     def __init__(self, width: int = 86400, lateness: int = 3600, history: int = 120) -> None:
@@ -151,10 +164,17 @@ class SeriesBuckets:
 
     def _cache(self) -> None:
         """Derived fields (not pickled): due span, too-late floor, next due watermark."""
+        self._cal = self.width in CALENDAR  # calendar months or quarters (models.grid)
         self._span = self.width + self.lateness  # a bucket is due once start + _span <= wm
         self._floor = -math.inf if self.closed_until is None else self.closed_until
         first = self.closed_until if self.closed_until is not None else min(self.open, default=None)
-        self._due_at = math.inf if first is None else first + self._span
+        self._due_at = math.inf if first is None else self._due_from(first)
+
+    def _due_from(self, start: int) -> int:
+        """The watermark at which the bucket at ``start`` is due: its end plus the lateness."""
+        if self._cal:
+            return grid_end(start, self.width) + self.lateness
+        return start + self._span
 
     @property
     def due_at(self) -> float:
@@ -192,19 +212,24 @@ class SeriesBuckets:
         ts = event.ts
         wm = clock.watermark
         width = self.width
-        start = int(ts // width) * width
+        if self._cal:
+            start = grid_start(ts, width)
+            due = grid_end(start, width) + self.lateness
+        else:
+            start = int(ts // width) * width
+            due = start + self._span
         if wm is not None:
             if check_ahead and ts - wm > clock.max_future_seconds:
                 return TooFarAhead(ts, wm, clock.max_future_seconds)
-            if start + self._span <= wm:
+            if due <= wm:
                 return TooLate(ts, start, wm)
         if start < self._floor:
             return TooLate(ts, start, -math.inf if wm is None else wm)
         acc = self.open.get(start)
         if acc is None:
             acc = self.open[start] = _Acc()
-            if self.closed_until is None and start + self._span < self._due_at:
-                self._due_at = start + self._span
+            if self.closed_until is None and due < self._due_at:
+                self._due_at = due
         ident = event.id
         if ident is not None:
             if acc.ids is None:
@@ -233,25 +258,26 @@ class SeriesBuckets:
         """
         if watermark is None or watermark < self._due_at:
             return []
-        width = self.width
-        last = bucket_start(watermark - self.lateness - width, width)  # last due start
+        width, cal = self.width, self._cal
+        until = bucket_start(watermark - self.lateness, width)  # the first bucket not due
+        last = grid_shift(until, -1, width) if cal else until - width  # the last due
         start = self.closed_until if self.closed_until is not None else min(self.open)
         due = sorted(k for k in self.open if k <= last)
-        due.append(last + width)  # sentinel: zero-fill up to and including `last`
+        due.append(until)  # sentinel: zero-fill up to and including `last`
         out: list[ClosedBucket] = []
         for key in due:
-            if (key - start) // width > max_fill:
-                start = key - max_fill * width
+            if grid_steps(start, key, width) > max_fill:
+                start = grid_shift(key, -max_fill, width)
             while start < key:
-                out.append(ClosedBucket(start, start + width, 0.0, 0.0, 0, 0.0))
-                start += width
+                nxt = grid_end(start, width) if cal else start + width
+                out.append(ClosedBucket(start, nxt, 0.0, 0.0, 0, 0.0))
+                start = nxt
             if key <= last:
                 acc = self.open.pop(key)
-                out.append(
-                    ClosedBucket(key, key + width, acc.qty, acc.revenue, acc.n_events, acc.returns)
-                )
-                start = key + width
-        self.closed_until = last + width
+                nxt = grid_end(key, width) if cal else key + width
+                out.append(ClosedBucket(key, nxt, acc.qty, acc.revenue, acc.n_events, acc.returns))
+                start = nxt
+        self.closed_until = until
         self._cache()
         self.history.extend(out)
         return out

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from models.grid import shift
+
 if TYPE_CHECKING:
     from config import Settings
     from models.neural.lstm import GlobalLSTM
@@ -72,7 +74,7 @@ class LstmRunner:
             return None
         started = time.perf_counter()
         try:
-            hists = [History(int(st.origin or 0) - len(st.history) * self.width, self.width,
+            hists = [History(shift(int(st.origin or 0), -len(st.history), self.width), self.width,
                              np.frombuffer(st.history, dtype=np.float64))
                      for st in (states[i] for i in todo)]
             q = predict(self.model, hists)

@@ -14,9 +14,8 @@ its code) and to the partition's sums for the aggregates (:mod:`stream.aggregate
 the partition clock and move it -> collect every bucket the watermark made due. At the end of
 the batch the partition's :class:`~models.bank.ForecasterBank` learns them, one bank call per
 round over every series (:mod:`stream.bank_rows`), and forecasts h=1..H. Event time, exactly-once
-effects and shop-wide events (:class:`~models.activity.ActivityMonitor`): the README and
-docs/architecture.md. A silent series closes its buckets in :func:`stream.sweep.close_due`.
-"""
+effects, shop-wide events (:class:`~models.activity.ActivityMonitor`): README, architecture
+doc. A silent series closes its buckets in :func:`stream.sweep.close_due`."""
 
 from __future__ import annotations
 
@@ -77,7 +76,8 @@ class Processor:
         self.horizon, self.history = horizon, history
         # the events topic's partition count: events of a series found elsewhere are re-routed
         self.partitions = partitions
-        self.live, self.max_skew, self.max_ahead = event_time == "live", max_skew, max_ahead
+        self.live, self.max_skew = event_time == "live", max_skew
+        self.max_ahead = max(max_ahead, 2 * width)  # replay: two buckets (months...) at least
         # the model: default_model(horizon, season_for(width), lstm, holidays) as bank rows; the
         # path provider (the LSTM runner) gets the closed series once per batch, before writes
         self.lstm, self.holidays = lstm or path_provider is not None, holidays

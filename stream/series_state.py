@@ -19,6 +19,7 @@ from contracts.events import SaleEvent
 from contracts.wire import SeriesWrite
 from models.activity import ActivityMonitor
 from models.factory import Forecast
+from models.grid import is_calendar, shift
 from models.reconcile import AdaptiveBands
 from stream.aggregates import Partials
 from stream.bucketing import SeriesBuckets, bucket_start
@@ -120,8 +121,11 @@ class SeriesState:
         """``[[bucket start, value], ...]`` of the kept closed buckets, oldest first."""
         if self.origin is None:
             return []
-        first = self.origin - len(self.history) * width
-        return [[first + i * width, v] for i, v in enumerate(self.history)]
+        n = len(self.history)
+        if not is_calendar(width):
+            first = self.origin - n * width
+            return [[first + i * width, v] for i, v in enumerate(self.history)]
+        return [[shift(self.origin, i - n, width), v] for i, v in enumerate(self.history)]
 
 
 @dataclass
@@ -155,7 +159,7 @@ class PartitionState:
         """After the clock moved at message ``position``: note it if a new bucket fell due."""
         wm = self.clock.watermark
         if wm is not None:
-            until = bucket_start(wm - lateness - width, width) + width  # as close_due's
+            until = bucket_start(wm - lateness, width)  # the end of the last due, as close_due's
             if self.due_until is None or until > self.due_until:
                 self.due_until, self.due_offset = until, self.position
 
@@ -233,7 +237,7 @@ def series_write(st: SeriesState, version: int, closed: bool, forecast: Forecast
     part_f = None
     if forecast is not None:
         part_f = forecast.to_dict()
-        part_f["t"] = [st.origin + i * width for i in range(forecast.horizon)]
+        part_f["t"] = [shift(st.origin, i, width) for i in range(forecast.horizon)]
     actuals = st.actuals(width)
     # last: the latest closed bucket against what was forecast for it (the dashboard's error)
     part = {"bucket_seconds": width, "actuals": actuals, "forecast": part_f, "last": st.mover,

@@ -226,6 +226,14 @@ export function opsSummary(ops) {
 }
 
 /** "42s", "5m", "3h", "2d". */
+// bucket widths that mean UTC calendar months and quarters (models/grid.py)
+const CALENDAR_BUCKETS = { 2629800: "month", 7889400: "quarter" };
+
+export function fmtBucket(seconds) {
+  if (CALENDAR_BUCKETS[seconds]) return CALENDAR_BUCKETS[seconds];
+  return seconds > 0 && seconds % 86400 === 0 ? `${seconds / 86400}d` : fmtAge(seconds);
+}
+
 export function fmtAge(seconds) {
   if (num(seconds) === null) return "-";
   const s = Math.max(0, seconds);

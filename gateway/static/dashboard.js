@@ -1,6 +1,7 @@
 // salescast dashboard: DOM, WebSocket and chart glue around core.js (the logic lives there).
 import {
-  Store, backoff, breakdown, chartData, fmtAge, modelSummary, openBucket, opsSummary, parseFrame,
+  Store, backoff, breakdown, chartData, fmtAge, fmtBucket, modelSummary, openBucket, opsSummary,
+  parseFrame,
 } from "./core.js";
 
 const $ = (id) => document.getElementById(id);
@@ -111,7 +112,7 @@ function renderSeries() {
   $("chart-title").textContent = v.series;
   const open = openBucket(v);
   const meta = [`version ${v.version >= 0 ? v.version : "-"}`];
-  if (v.bucket_seconds) meta.push(`bucket ${fmtAge(v.bucket_seconds)}`);
+  if (v.bucket_seconds) meta.push(`bucket ${fmtBucket(v.bucket_seconds)}`);
   if (open) meta.push(`open bucket ${when(open.t)}: ${fmt(open.qty)} (${open.events ?? 0} events)`);
   $("chart-meta").textContent = meta.join(" · ");
   const data = chartData(v);

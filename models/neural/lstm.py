@@ -39,6 +39,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from models.grid import is_calendar, shift
+
 __all__ = ["LSTMConfig", "History", "GlobalLSTM", "TrainReport", "train", "predict",
            "evaluate", "FEATURES", "device"]
 
@@ -85,7 +87,10 @@ class History:
 
     def dow(self, n: int, offset: int = 0) -> np.ndarray:
         """Day of week (Monday 0) of buckets ``offset .. offset + n - 1``."""
-        starts = self.start + (offset + np.arange(n)) * self.width
+        if is_calendar(self.width):  # months, quarters: the weekday of their first day
+            starts = np.array([shift(self.start, offset + i, self.width) for i in range(n)])
+        else:
+            starts = self.start + (offset + np.arange(n)) * self.width
         return ((starts // DAY + 3) % 7).astype(np.int64)  # 1970-01-01 was a Thursday
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from models.grid import shift, steps
 from models.neural.lstm import History, LSTMConfig, evaluate, train
 from models.neural.store import ArtifactError, ModelStore
 
@@ -78,14 +79,14 @@ class BucketHistory:
         for series, per in self.series.items():
             starts = sorted(per)[-self.keep :]
             first, last = starts[0], starts[-1]
-            n = (last - first) // self.width + 1
+            n = steps(first, last, self.width) + 1
             if n < min_len:
                 continue
             values = np.zeros(n)
             for s in starts:
-                values[(s - first) // self.width] = per[s]
+                values[steps(first, s, self.width)] = per[s]
             if n > self.keep:
-                values, first = values[-self.keep :], last - (self.keep - 1) * self.width
+                values, first = values[-self.keep :], shift(last, 1 - self.keep, self.width)
             out[series] = History(first, self.width, values)
         return out
 

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import test from "node:test";
 
 import {
-  Store, backoff, breakdown, chartData, childPattern, emptySeries, fmtAge, mergeAlerts,
+  Store, backoff, breakdown, chartData, childPattern, emptySeries, fmtAge, fmtBucket, mergeAlerts,
   mergeClosed, mergeSeries, modelSummary, opsSummary, parseFrame, searchPattern,
 } from "../../gateway/static/core.js";
 
@@ -131,6 +131,8 @@ test("opsSummary lists the workers of the group and the latest rebalance", () =>
 test("fmtAge", () => {
   assert.deepEqual([fmtAge(5), fmtAge(600), fmtAge(7200), fmtAge(864000), fmtAge(null)],
     ["5s", "10m", "2h", "10d", "-"]);
+  assert.deepEqual([fmtBucket(2629800), fmtBucket(7889400), fmtBucket(86400)],
+    ["month", "quarter", "1d"]);
 });
 
 test("Store: hello sends auth first, then subscriptions; list picks a series", () => {

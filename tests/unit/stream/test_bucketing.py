@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import pickle
 import random
 
@@ -9,6 +10,7 @@ import pytest
 
 import stream.bucketing as bucketing
 from contracts.events import SaleEvent
+from models.grid import MONTH, QUARTER
 from stream.bucketing import (
     Accepted,
     ClosedBucket,
@@ -303,3 +305,47 @@ def test_duplicate_ids_count_once_per_open_bucket(
     assert shop.open[T0].n_events == 1
     assert isinstance(feed(shop, SaleEvent("A", T0 + 61, 1.0, 1.0, id="inv-1:1"), clock), Accepted)
     assert pickle.loads(pickle.dumps(shop)).open[T0].ids == {"inv-1:0", "inv-1:1"}
+
+
+# calendar months and quarters (models/grid.py)
+
+
+def utc(*fields: int) -> int:
+    return calendar.timegm((*fields, *([0] * (6 - len(fields)))))
+
+
+def _clock_at(ts: float) -> PartitionClock:
+    clock = PartitionClock()
+    for s in "ABC":
+        clock.observe(s, ts)
+    clock.advance()
+    return clock
+
+
+def test_months_close_as_whole_calendar_months_with_zeros_between() -> None:
+    b = SeriesBuckets(width=MONTH, lateness=3600, history=10)
+    clock = PartitionClock()
+    assert b.add(SaleEvent("A", utc(2024, 1, 31, 23, 59), 2, 1.0), clock).bucket == utc(2024, 1, 1)
+    assert b.add(SaleEvent("A", utc(2024, 3, 1), 5, 1.0), clock).bucket == utc(2024, 3, 1)
+    assert b.due_at == utc(2024, 2, 1) + 3600  # January's end plus the lateness
+    assert b.close_due(utc(2024, 2, 1) + 3599) == []
+    clock = _clock_at(utc(2024, 4, 1) + 3600)
+    out = b.close_due(clock.watermark)
+    assert [(c.start, c.end, c.qty) for c in out] == [
+        (utc(2024, 1, 1), utc(2024, 2, 1), 2.0),
+        (utc(2024, 2, 1), utc(2024, 3, 1), 0.0),  # February: 29 days, no sale
+        (utc(2024, 3, 1), utc(2024, 4, 1), 5.0),
+    ]
+    assert b.closed_until == utc(2024, 4, 1)
+    late = b.add(SaleEvent("A", utc(2024, 3, 31), 1, 1.0), clock)
+    assert isinstance(late, TooLate)
+    again = pickle.loads(pickle.dumps(b))
+    assert (again.width, again.due_at) == (MONTH, utc(2024, 5, 1) + 3600)
+
+
+def test_quarters_fill_a_long_gap_with_at_most_max_fill_zeros() -> None:
+    b = SeriesBuckets(width=QUARTER, lateness=0, history=0)
+    b.add(SaleEvent("A", utc(2020, 2, 3), 1, 1.0), PartitionClock())
+    out = b.close_due(utc(2023, 1, 1), max_fill=4)
+    assert [c.start for c in out] == [utc(2020, 1, 1), utc(2022, 1, 1), utc(2022, 4, 1),
+                                      utc(2022, 7, 1), utc(2022, 10, 1)]

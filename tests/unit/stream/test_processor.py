@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import calendar
 import json
 import pickle
 import random
+import time
 
 from contracts.events import SaleEvent
+from models.grid import MONTH, shift
 from stream.processor import Message, Processor
 
 DAY = 86400
@@ -227,3 +230,41 @@ def test_a_replayed_series_whose_buckets_are_all_closed_is_not_zero_filled() -> 
     recovered = _run(Processor("t"), msgs, batch=50, store=durable)
     assert recovered["s:A"].actuals(DAY) == [[T0, 2.0]]
     assert _forecast(recovered["s:A"]) == _forecast(reference["s:A"])
+
+
+def test_the_worker_core_forecasts_months_dated_by_the_calendar() -> None:
+    def utc(*fields: int) -> int:
+        return calendar.timegm((*fields, *([0] * (6 - len(fields)))))
+
+    rng = random.Random(3)
+    truth: dict[tuple[str, int], float] = {}
+    msgs = []
+    for m in range(30):  # 2021-01 .. 2023-06, a seasonal level per series, days at random
+        first = shift(utc(2021, 1, 1), m, MONTH)
+        days = (shift(first, 1, MONTH) - first) // 86400
+        for day in sorted(rng.randrange(days) for _ in range(40)):
+            sid = f"S{rng.randrange(6)}"
+            q = rng.randint(0, 3) + (5 if m % 12 == 11 else 0)
+            truth[sid, first] = truth.get((sid, first), 0.0) + q
+            ev = SaleEvent(sid, first + day * 86400 + rng.randrange(86400), q, 2.0)
+            msgs.append(Message(len(msgs), 0.0, ev.to_json()))
+    proc = Processor("t", width=MONTH, event_time="replay", horizon=6)
+    store: dict = {}
+    dated = []
+    for i in range(0, len(msgs), 50):
+        out = proc.process(0, msgs[i:i + 50], store.get)
+        assert not out.dead, out.dead[:1]
+        store.update({k: pickle.loads(pickle.dumps(v)) for k, v in out.states.items()})
+        dated += [w.forecast["forecast"]["t"] for w in out.writes
+                  if w.forecast is not None and w.forecast["forecast"] is not None]
+    assert proc.resident(0).season == 12
+    st = store["s:S0"]
+    actuals = st.actuals(MONTH)
+    assert len(actuals) >= 20
+    for t, v in actuals:
+        assert time.gmtime(t)[2:6] == (1, 0, 0, 0)  # the first of a month, midnight UTC
+        assert v == truth.get(("S0", t), 0.0)
+    assert st.origin == shift(actuals[-1][0], 1, MONTH)
+    assert len(dated) > 50
+    for ts in dated:
+        assert len(ts) == 6 and ts == [shift(ts[0], i, MONTH) for i in range(6)]

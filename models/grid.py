@@ -1,0 +1,142 @@
+"""The bucket grid: where buckets start and end on the time axis. Pure.
+
+A bucket width is a number of seconds everywhere in salescast (``SALESCAST_BUCKET_SECONDS``,
+the states, the payloads' ``bucket_seconds``). Most widths are fixed: buckets are
+``[k * width, (k + 1) * width)`` in epoch seconds, so daily buckets are UTC days. Two widths
+are calendar units instead, because sales are planned by the month and the quarter and a
+month is not a fixed number of seconds:
+
+* :data:`MONTH` (2,629,800 s, the mean month of 365.25 days / 12): UTC calendar months;
+* :data:`QUARTER` (7,889,400 s, three mean months): UTC calendar quarters (Jan, Apr, Jul, Oct).
+
+Their season (:func:`models.seasons.season_for`) is 12 and 4, as the mean width gives. The
+functions here do the arithmetic for any width, so that code written for fixed widths
+(``start + width``) works on the calendar grid when written with :func:`shift`.
+
+>>> import calendar
+>>> feb = calendar.timegm((2024, 2, 10, 12, 0, 0))
+>>> start(feb, MONTH) == calendar.timegm((2024, 2, 1, 0, 0, 0))
+True
+>>> end(start(feb, MONTH), MONTH) == calendar.timegm((2024, 3, 1, 0, 0, 0))  # 29 days
+True
+>>> start(feb, QUARTER) == calendar.timegm((2024, 1, 1, 0, 0, 0))
+True
+>>> steps(start(feb, MONTH), calendar.timegm((2025, 2, 1, 0, 0, 0)), MONTH)
+12
+>>> start(86400 * 3 + 5.5, 86400), shift(86400, 2, 86400), label(86400), label(MONTH)
+(259200, 259200, '86400 s', 'month')
+"""
+
+from __future__ import annotations
+
+import calendar
+import math
+import time
+from functools import lru_cache
+
+__all__ = ["MONTH", "QUARTER", "CALENDAR", "is_calendar", "start", "shift", "end", "steps",
+           "starts", "position", "label", "width_of"]
+
+MONTH = 2_629_800  #: calendar months (UTC): 365.25 days / 12
+QUARTER = 3 * MONTH  #: calendar quarters (UTC)
+#: the calendar widths and how many months each bucket spans
+CALENDAR = {MONTH: 1, QUARTER: 3}
+_NAMES = {"month": MONTH, "quarter": QUARTER}
+
+
+def is_calendar(width: int) -> bool:
+    """Whether buckets ``width`` wide are calendar months or quarters."""
+    return width in CALENDAR
+
+
+def width_of(name: str) -> int:
+    """The width of a calendar unit's name (``month``, ``quarter``).
+
+    >>> width_of("quarter") == QUARTER
+    True
+    """
+    try:
+        return _NAMES[name]
+    except KeyError:
+        raise ValueError(f"calendar unit must be one of {sorted(_NAMES)}, got {name!r}") from None
+
+
+def label(width: int) -> str:
+    """A short name of the grid: ``month``, ``quarter`` or ``<width> s``."""
+    for name, w in _NAMES.items():
+        if w == width:
+            return name
+    return f"{width} s"
+
+
+def _index(ts: float, months: int) -> int:
+    """The calendar bucket holding ``ts``: months (or quarters...) since 1970-01."""
+    t = time.gmtime(math.floor(ts))
+    return ((t.tm_year - 1970) * 12 + t.tm_mon - 1) // months
+
+
+@lru_cache(maxsize=4096)
+def _epoch(index: int, months: int) -> int:
+    """The first second of calendar bucket ``index`` (see :func:`_index`)."""
+    year, month = divmod(index * months, 12)
+    return calendar.timegm((1970 + year, month + 1, 1, 0, 0, 0))
+
+
+def start(ts: float, width: int) -> int:
+    """The start of the bucket holding ``ts`` (epoch seconds)."""
+    months = CALENDAR.get(width)
+    if months is None:
+        return int(ts // width) * width
+    return _epoch(_index(ts, months), months)
+
+
+def shift(first: int, k: int, width: int) -> int:
+    """The start of the bucket ``k`` buckets after (``k < 0``: before) the one at ``first``."""
+    months = CALENDAR.get(width)
+    if months is None:
+        return first + k * width
+    return _epoch(_index(first, months) + k, months)
+
+
+def end(first: int, width: int) -> int:
+    """The end of the bucket starting at ``first``: the next one's start."""
+    return shift(first, 1, width)
+
+
+def steps(a: int, b: int, width: int) -> int:
+    """How many buckets from the one holding ``a`` to the one holding ``b`` (negative when
+    ``b`` comes first); for fixed widths ``(b - a) // width`` of two bucket starts."""
+    months = CALENDAR.get(width)
+    if months is None:
+        return (b - a) // width
+    return _index(b, months) - _index(a, months)
+
+
+def position(origin: int, first: int, width: int) -> int | None:
+    """``k`` such that ``shift(origin, k, width) == first``; None when ``first`` is not a
+    bucket start of ``origin``'s grid.
+
+    >>> position(100, 130, 10), position(100, 135, 10)
+    (3, None)
+    """
+    months = CALENDAR.get(width)
+    if months is None:
+        k, rem = divmod(first - origin, width)
+        return None if rem else k
+    k = steps(origin, first, width)
+    return k if shift(origin, k, width) == first else None
+
+
+def starts(a: int, b: int, width: int) -> list[int]:
+    """The bucket starts from ``a`` (a start) up to, not including, ``b``.
+
+    >>> starts(0, 30, 10), len(starts(start(0, MONTH), start(86400 * 366, MONTH), MONTH))
+    ([0, 10, 20], 12)
+    """
+    if width not in CALENDAR:
+        return list(range(a, b, width))
+    out = []
+    while a < b:
+        out.append(a)
+        a = end(a, width)
+    return out
