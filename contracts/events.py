@@ -6,16 +6,17 @@ Wire format of a sale event (UTF-8 JSON, Kafka key = series id)::
      "id": "489434:0", "country": "United Kingdom"}
 
 * ``series``: non-empty series id (StockCode, or ``StockCode|Country``), at most
-  :data:`MAX_SERIES_LEN` printable characters (``str.isprintable``: no control characters).
+  :data:`MAX_SERIES_LEN` characters of text (:func:`is_text`: no control characters, lone
+  surrogates or line breaks).
 * ``ts``: event time, seconds since the Unix epoch (UTC), a number with
   :data:`MIN_TS` (2000-01-01) ``<= ts <`` :data:`MAX_TS` (2100-01-01); not milliseconds.
 * ``qty``: units sold; negative for a return/cancellation. Finite, ``abs(qty) <=``
   :data:`MAX_ABS_QTY`.
 * ``price``: unit price, finite, ``0 <= price <=`` :data:`MAX_PRICE`.
 * ``id`` (optional): the source's id of the line (a string, or an integer read as its
-  decimal string), at most :data:`MAX_ID_LEN` printable characters; an event whose id was
+  decimal string), at most :data:`MAX_ID_LEN` characters of text; an event whose id was
   already counted in the same open bucket of its series is a duplicate.
-* ``country`` (optional): at most :data:`MAX_COUNTRY_LEN` printable characters.
+* ``country`` (optional): at most :data:`MAX_COUNTRY_LEN` characters of text.
 
 Numbers are JSON numbers (integers, decimals or exponents such as ``1.2596718e9``), never
 strings or booleans; unknown extra fields are ignored.
@@ -33,10 +34,11 @@ sends them; the worker validates what it reads against the same bounds
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import asdict, dataclass
 
 __all__ = ["SaleEvent", "MAX_SERIES_LEN", "MAX_ABS_QTY", "MAX_PRICE", "MAX_ENVELOPE_EVENTS",
-           "MIN_TS", "MAX_TS", "MAX_ID_LEN", "MAX_COUNTRY_LEN"]
+           "MIN_TS", "MAX_TS", "MAX_ID_LEN", "MAX_COUNTRY_LEN", "is_text"]
 
 MAX_SERIES_LEN = 64
 MIN_TS = 946_684_800.0  # 2000-01-01T00:00:00Z
@@ -46,6 +48,20 @@ MAX_COUNTRY_LEN = 64
 MAX_ABS_QTY = 1e6
 MAX_PRICE = 1e6
 MAX_ENVELOPE_EVENTS = 10_000
+#: what text fields may not hold: control characters, lone surrogates, line and paragraph
+#: separators (Unicode categories)
+NOT_TEXT = frozenset({"Cc", "Cs", "Zl", "Zp"})
+
+
+def is_text(value: str) -> bool:
+    """Whether ``value`` holds no control character, lone surrogate or line break: printable
+    text, and also the no-break spaces, zero-width joiners and marks that names in many
+    scripts and emoji sequences use (which ``str.isprintable`` refuses).
+
+    >>> is_text("United\\u00a0Kingdom"), is_text("\\U0001f469\\u200d\\U0001f4bb"), is_text("a\\nb")
+    (True, True, False)
+    """
+    return value.isprintable() or not any(unicodedata.category(c) in NOT_TEXT for c in value)
 
 
 @dataclass(frozen=True, slots=True)

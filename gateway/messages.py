@@ -35,6 +35,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
+from contracts.events import is_text
 from contracts.wire import CHANNELS
 from gateway.errors import GatewayError
 
@@ -114,8 +115,9 @@ def _target(obj: dict[str, Any], kind: str,
     value = series if series is not None else pattern
     if not isinstance(value, str) or not value or len(value) > MAX_PATTERN_LEN:
         raise FrameError(f"{kind} target must be a non-empty string of at most 64 characters")
-    if not value.isprintable():
-        raise FrameError(f"{kind} target must be printable")
+    if not is_text(value):
+        raise FrameError(f"{kind} target must be printable text (no control characters or "
+                         "line breaks)")
     return series, pattern
 
 
@@ -210,11 +212,11 @@ class Ack:
         aid, note = obj.get("id"), obj.get("note")
         if aid is None:
             raise FrameError("ack needs an 'id': the id of the alert to acknowledge")
-        if not isinstance(aid, str) or not 0 < len(aid) <= MAX_ID_LEN or not aid.isprintable():
+        if not isinstance(aid, str) or not 0 < len(aid) <= MAX_ID_LEN or not is_text(aid):
             raise FrameError(f"ack 'id' must be an alert id: a string of 1..{MAX_ID_LEN} "
                              "printable characters")
         if note is not None and not (isinstance(note, str) and len(note) <= MAX_NOTE_LEN
-                                     and note.isprintable()):
+                                     and is_text(note)):
             raise FrameError(f"ack 'note' must be one line of at most {MAX_NOTE_LEN} characters")
         return cls(aid, note or None)
 

@@ -44,6 +44,7 @@ from contracts.events import (  # the bounds are the contract's, defined there o
     MAX_TS,
     MIN_TS,
     SaleEvent,
+    is_text,
 )
 from stream.records import DeadLetter
 
@@ -156,14 +157,15 @@ def _text_problem(name: str, value: Any, limit: int) -> _Bad:
         return _Bad(f"{name} must not be empty", name)
     if len(value) > limit:
         return _Bad(f"{name} must be at most {limit} chars, got {len(value)}", name)
-    return _Bad(f"{name} must be printable, got {_show(value)}", name)
+    return _Bad(f"{name} must be printable text (no control characters, line breaks or lone "
+                f"surrogates), got {_show(value)}", name)
 
 
 def _optional(name: str, value: Any, limit: int) -> str:
     """Slow path of an optional text field: an integer id becomes a string, else a problem."""
     if type(value) is int and name == "id":
         value = str(value)
-    if type(value) is not str or len(value) > limit or not value.isprintable():
+    if type(value) is not str or len(value) > limit or not is_text(value):
         raise _text_problem(name, value, limit)
     return value
 
@@ -184,7 +186,7 @@ def _event(obj: Any) -> SaleEvent:
     if (
         type(series) is not str
         or not 0 < len(series) <= MAX_SERIES_LEN
-        or not series.isprintable()
+        or not (series.isprintable() or is_text(series))
         or series.isspace()
     ):
         raise _text_problem("series", series, MAX_SERIES_LEN)

@@ -40,6 +40,7 @@ def _error(outputs: list) -> dict:
         ('{"type": "subscribe", "series": 7}', "bad_frame"),
         ('{"type": "subscribe", "series": "' + "x" * 65 + '"}', "bad_frame"),
         ('{"type": "subscribe", "series": "a\\u0000b"}', "bad_frame"),
+        ('{"type": "subscribe", "series": "a\\u2028b"}', "bad_frame"),  # a line separator
         ('{"type": "ping", "id": true}', "bad_frame"),
         ('{"type": "ping", "id": {"a": 1}}', "bad_frame"),
         ('{"type": "list", "limit": 0}', "bad_frame"),
@@ -89,6 +90,13 @@ def test_optional_fields_may_be_null() -> None:
     assert s.receive('{"type": "list", "pattern": null, "limit": null}') == [
         ListRequest("*", 100, None)]
     assert s.receive('{"type": "movers", "limit": null}') == [MoversRequest(20, None)]
+
+
+def test_series_named_in_any_script_can_be_subscribed() -> None:
+    # the names the worker accepts (contracts.events.is_text): emoji sequences, no-break spaces
+    for name in ("\U0001f469\u200d\U0001f4bb", "United\u00a0Kingdom", "\u0645\u06cc\u200c"):
+        out = Session().receive(json.dumps({"type": "subscribe", "series": name}))
+        assert out[1] == SnapshotRequest(name, None, "forecasts")
 
 
 def test_a_subscription_refused_at_the_limit_delivers_nothing() -> None:

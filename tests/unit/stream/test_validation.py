@@ -94,7 +94,8 @@ def test_bounds_are_inclusive_where_documented() -> None:
         (encode(series=""), "series", "series must not be empty"),
         (encode(series="   "), "series", "series must not be empty"),
         (encode(series="x" * 65), "series", "series must be at most 64 chars, got 65"),
-        (encode(series="a\x00b"), "series", "series must be printable, got 'a\\x00b'"),
+        (encode(series="a\x00b"), "series", "series must be printable text (no control characters, line "
+         "breaks or lone surrogates), got 'a\\x00b'"),
         (encode(series="a\nb"), "series", "series must be printable"),
         (b'{"series":"\\ud800","ts":1e9,"qty":1,"price":1}', "series", "series must be printable"),
         (encode(series=85123), "series", "series must be a string, got 85123"),
@@ -254,3 +255,22 @@ def test_fuzz_never_raises() -> None:
             kinds.add(r.reason.split(" ")[0])
             r.dead_letter("t", 0, 0).to_json()  # every rejection can go to the dead-letter topic
     assert {"not", "malformed", "missing", "series", "ts", "unknown"} <= kinds
+
+
+@pytest.mark.parametrize("text", [
+    "United\u00a0Kingdom",  # a no-break space
+    "\U0001f469\u200d\U0001f4bb",  # an emoji sequence joined by a zero-width joiner
+    "\u0645\u06cc\u200c\u062e\u0648\u0627\u0645",  # Persian with a zero-width non-joiner
+    "\u05e9\u05dc\u05d5\u05dd\u200f",  # Hebrew with a right-to-left mark
+])
+def test_text_that_isprintable_refuses_is_still_a_valid_name(text: str) -> None:
+    ev = validate(encode(series=text, country=text, id=text))
+    assert isinstance(ev, SaleEvent), ev
+    assert (ev.series, ev.country, ev.id) == (text, text, text)
+
+
+@pytest.mark.parametrize("text", ["a\u2028b", "a\u2029b", "a\x1bb", "\x7f"])
+def test_line_separators_and_controls_are_still_refused(text: str) -> None:
+    rej = validate(encode(series=text))
+    assert isinstance(rej, Rejection) and rej.field == "series"
+    assert rej.reason.startswith("series must be printable text")
