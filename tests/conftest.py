@@ -122,6 +122,7 @@ class Pipeline:
             SALESCAST_PARTITIONS=str(s.partitions),
             SALESCAST_HOME=str(s.home),
             SALESCAST_EVENT_TIME=s.event_time,
+            SALESCAST_BUCKET_SECONDS=str(s.bucket_seconds),
         )
 
     def repartition(self, partitions: int) -> None:
