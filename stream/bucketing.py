@@ -96,6 +96,7 @@ __all__ = [
 ]
 
 MAX_FILL = 1000
+_NO_HISTORY: deque[ClosedBucket] = deque(maxlen=0)  # history=0: one for all (it never holds any)
 _new = tuple.__new__
 
 
@@ -159,7 +160,7 @@ class SeriesBuckets:
         self.lateness = lateness
         self.closed_until: int | None = None
         self.open: dict[int, _Acc] = {}
-        self.history: deque[ClosedBucket] = deque(maxlen=history)
+        self.history: deque[ClosedBucket] = deque(maxlen=history) if history else _NO_HISTORY
         self._cache()
 
     def _cache(self) -> None:
@@ -193,6 +194,8 @@ class SeriesBuckets:
     def __setstate__(self, state: tuple[object, ...]) -> None:
         width, lateness, closed_until, open_, history = state
         self.width, self.lateness = width, lateness  # type: ignore[assignment]
+        if isinstance(history, deque) and history.maxlen == 0:
+            history = _NO_HISTORY  # shared: an empty deque is ~760 bytes a series
         self.closed_until, self.open, self.history = closed_until, open_, history  # type: ignore[assignment]
         self._cache()
 

@@ -70,12 +70,9 @@ class Processor:
         if event_time not in ("live", "replay"):
             raise ValueError(f"event_time must be 'live' or 'replay', got {event_time!r}")
         if max_skew < 0 or max_ahead <= 0:
-            raise ValueError(f"max_skew must be >= 0 and max_ahead > 0, got {max_skew}, "
-                             f"{max_ahead}")
+            raise ValueError(f"max_skew must be >= 0 and max_ahead > 0: {max_skew}, {max_ahead}")
         self.topic, self.width, self.lateness = topic, width, lateness
-        self.horizon, self.history = horizon, history
-        # the events topic's partition count: events of a series found elsewhere are re-routed
-        self.partitions = partitions
+        self.horizon, self.history, self.partitions = horizon, history, partitions  # re-routing
         self.live, self.max_skew = event_time == "live", max_skew
         self.max_ahead = max(max_ahead, 2 * width)  # replay: two buckets (months...) at least
         # the model: default_model(horizon, season_for(width), lstm, holidays) as bank rows; the
@@ -85,8 +82,7 @@ class Processor:
             is_uk_holiday(0)
         self.path_provider = path_provider
         self.banks: dict[int, Resident] = {}  # partition -> its resident bank
-        # the due series one batch closes at most, beside those with an event in it (the
-        # rest: the next batches, or the eager close, stream.sweep)
+        # due series a batch closes at most beside its own (the rest: later, or stream.sweep)
         self.max_closes, self._closes_left = max_closes, max_closes
         self._scratch: Resident | None = None  # forecasts of states no partition holds
         self.aggregation = None if aggregates is None or partitions is None else Aggregation(
@@ -297,4 +293,7 @@ class Processor:
                      res: Resident | None = None) -> SeriesWrite:
         """The live part always; the forecast part (actuals + forecast) when it changed."""
         f = self.forecast_of(st, res) if closed and st.origin is not None else None
-        return series_write(st, version, closed, f, self.width)
+        write = series_write(st, version, closed, f, self.width)
+        if st.reconciled is None:  # a SKU's forecast is recomputed when needed: ~4.5 KB kept
+            st.forecast = None
+        return write
