@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -37,11 +38,10 @@ __all__ = ["Settings", "ConfigError", "load_settings", "cache_root", "ENV_VARS",
 #: partitions of the topics salescast creates unless ``SALESCAST_PARTITIONS`` says otherwise:
 #: room for a few workers (a group uses at most one worker per partition)
 DEFAULT_PARTITIONS = 8
-
-
-#: bucket widths that mean UTC calendar units (the same as models.grid.MONTH and QUARTER:
-#: config is below models; tests/unit/config checks that they agree)
+#: bucket widths that mean UTC calendar units (models.grid's MONTH and QUARTER: config is
+#: below models; tests/unit/models/test_grid.py checks that they agree)
 CALENDAR_WIDTHS = {"month": 2_629_800, "quarter": 7_889_400}
+_KAFKA_NAME = re.compile(r"[a-zA-Z0-9._-]{1,200}")
 
 
 class ConfigError(Exception):
@@ -204,6 +204,21 @@ class Settings(BaseSettings):
             if name not in CALENDAR_WIDTHS:
                 raise ValueError("must be a whole number of seconds (also: month, quarter)")
             return CALENDAR_WIDTHS[name]
+        return value
+
+    @field_validator("events_topic", "deadletter_topic", "alerts_topic", "buckets_topic",
+                     "worker_id", mode="after")
+    @classmethod
+    def _kafka_name(cls, value: str) -> str:  # the worker id names a group and its topics
+        if not _KAFKA_NAME.fullmatch(value) or value in (".", ".."):
+            raise ValueError("must be a Kafka name: 1..200 of a-z A-Z 0-9 . _ -")
+        return value
+
+    @field_validator("auth_secret", mode="after")
+    @classmethod
+    def _not_blank(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():  # " " is no secret
+            raise ValueError("must not be blank (unset it to turn auth off)")
         return value
 
     @field_validator("allowed_origins", "allowed_hosts", mode="before")

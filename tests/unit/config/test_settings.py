@@ -138,3 +138,20 @@ def test_bucket_widths_take_calendar_units_by_name() -> None:
     with pytest.raises(ConfigError, match=r"^SALESCAST_BUCKET_SECONDS must be a whole number "
                                           r"of seconds \(also: month, quarter\), got 'week'$"):
         load_settings({"SALESCAST_BUCKET_SECONDS": "week"})
+
+
+@pytest.mark.parametrize("var", ["SALESCAST_EVENTS_TOPIC", "SALESCAST_DEADLETTER_TOPIC",
+                                 "SALESCAST_ALERTS_TOPIC", "SALESCAST_BUCKETS_TOPIC",
+                                 "SALESCAST_WORKER_ID"])
+@pytest.mark.parametrize("value", ["bad topic!", "a/b", "..", "x" * 201, "caf\u00e9"])
+def test_kafka_names_are_checked_before_kafka_sees_them(var: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=rf"^{var} must be a Kafka name: 1\.\.200 of "):
+        load_settings({var: value})
+
+
+def test_a_blank_auth_secret_is_refused_not_a_trivial_key() -> None:
+    for blank in (" ", "\t \n"):
+        with pytest.raises(ConfigError, match="SALESCAST_AUTH_SECRET must not be blank"):
+            load_settings({"SALESCAST_AUTH_SECRET": blank})
+    assert load_settings({"SALESCAST_EVENTS_TOPIC": "shop-1.sales_v2"}).events_topic == (
+        "shop-1.sales_v2")
