@@ -19,7 +19,8 @@ Wire format of a sale event (UTF-8 JSON, Kafka key = series id)::
 * ``country`` (optional): at most :data:`MAX_COUNTRY_LEN` characters of text.
 
 Numbers are JSON numbers (integers, decimals or exponents such as ``1.2596718e9``), never
-strings or booleans; unknown extra fields are ignored.
+strings or booleans; unknown extra fields are ignored, but for ``events``, which makes
+the message an envelope (below).
 
 An *envelope* (as high-volume collectors send) holds many events, at most
 :data:`MAX_ENVELOPE_EVENTS`, in one message::

@@ -203,6 +203,9 @@ def backtest(
     if panel == "countries":
         from models.evaluation.hierarchy_eval import run_countries
 
+        if quick or peer or lstm or bank:  # one fixed protocol: an option would be ignored
+            raise UserError("countries takes no --quick, --peer, --lstm or --bank")
+
         rep, written = run_countries(fetch_dataset(load_settings().data_dir), out)
         print(rep.to_markdown())
         console.print(f"scoreboard written to {written}")
@@ -226,6 +229,8 @@ def backtest(
         print(run_regime(load_settings().data_dir, panel, out, peer).to_markdown())
         console.print(f"scoreboard written under {out}")
         return
+    if bank and lstm:
+        raise UserError("--bank runs the worker's model alone: it takes no --lstm")
     board = run_backtest(fetch_dataset(load_settings().data_dir), panel, quick, out, peer, lstm,
                          bank)
     print(board.to_markdown())

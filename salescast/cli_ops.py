@@ -186,6 +186,8 @@ def monitor(
     console.print(f"[dim]ops snapshots every {interval:g} s to Redis (lag alert above "
                   f"{settings.lag_alert}); Ctrl-C stops[/]")
     try:
-        mon.run(interval, count)
+        error = mon.run(interval, count)
     finally:
         mon.close()
+    if error is not None:  # --count snapshots, none published: not a success
+        raise UserError(f"no snapshot published: every poll failed ({error})")

@@ -224,17 +224,21 @@ class LagMonitor:
             log.warning("consumer lag above %d: %s", self.threshold, lags)
         self._alerting = snap["lag_alert"]
 
-    def run(self, interval: float = 1.0, count: int | None = None) -> None:
-        """Poll and publish every ``interval`` seconds (``count`` times, or until interrupted)."""
-        n = 0
+    def run(self, interval: float = 1.0, count: int | None = None) -> Exception | None:
+        """Poll and publish every ``interval`` seconds (``count`` times, or until interrupted);
+        the last poll's error when every poll failed (else None)."""
+        n, failed, error = 0, 0, None
         while count is None or n < count:
             started = time.monotonic()
             try:
                 self.publish(self.poll())
             except Exception as exc:  # a broker hiccup must not kill the monitor
                 log.warning("ops poll failed: %s", exc)
+                failed, error = failed + 1, exc
             n += 1
-            time.sleep(max(0.0, interval - (time.monotonic() - started)))
+            if count is None or n < count:
+                time.sleep(max(0.0, interval - (time.monotonic() - started)))
+        return error if failed == n else None
 
     def close(self) -> None:
         self.consumer.close()

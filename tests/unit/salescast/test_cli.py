@@ -153,3 +153,29 @@ def test_an_os_error_without_a_path_is_not_hidden() -> None:
 
 def _never(*args: object, **kwargs: object) -> NoReturn:
     raise AssertionError("reached: the bad argument was not refused first")
+
+
+@pytest.mark.parametrize("args", [["countries", "--quick"], ["countries", "--peer"],
+                                  ["countries", "--bank"], ["top500", "--bank", "--lstm"]])
+def test_backtest_options_a_panel_would_ignore_are_refused(
+        args: list[str], env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sources.online_retail.fetch_dataset", lambda *a, **k: env / "data")
+    monkeypatch.setattr("models.evaluation.backtest.run_backtest", _never)
+    monkeypatch.setattr("models.evaluation.hierarchy_eval.run_countries", _never)
+    _one_line(runner.invoke(app, ["backtest", *args, "--out", str(env / "out")]), "takes no")
+
+
+def test_a_monitor_whose_every_poll_failed_is_not_a_success(
+        env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from stream.monitor import LagMonitor
+
+    def poll(self: LagMonitor) -> NoReturn:
+        raise ConnectionError("kafka at 127.0.0.1:1 is down")
+
+    monkeypatch.setenv("KAFKA_BOOTSTRAP", "127.0.0.1:1")
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    monkeypatch.setattr(LagMonitor, "__init__", lambda self, *a, **k: None)
+    monkeypatch.setattr(LagMonitor, "poll", poll)
+    monkeypatch.setattr(LagMonitor, "close", lambda self: None)
+    _one_line(runner.invoke(app, ["monitor", "--count", "2", "--interval", "0.1"]),
+              "no snapshot published: every poll failed (kafka at 127.0.0.1:1 is down)")
