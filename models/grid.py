@@ -23,8 +23,8 @@ True
 True
 >>> steps(start(feb, MONTH), calendar.timegm((2025, 2, 1, 0, 0, 0)), MONTH)
 12
->>> start(86400 * 3 + 5.5, 86400), shift(86400, 2, 86400), label(86400), label(MONTH)
-(259200, 259200, '86400 s', 'month')
+>>> start(86400 * 3 + 5.5, 86400), shift(86400, 2, 86400)
+(259200, 259200)
 """
 
 from __future__ import annotations
@@ -35,38 +35,17 @@ import time
 from functools import lru_cache
 
 __all__ = ["MONTH", "QUARTER", "CALENDAR", "is_calendar", "start", "shift", "end", "steps",
-           "starts", "position", "label", "width_of"]
+           "starts", "position"]
 
 MONTH = 2_629_800  #: calendar months (UTC): 365.25 days / 12
 QUARTER = 3 * MONTH  #: calendar quarters (UTC)
 #: the calendar widths and how many months each bucket spans
 CALENDAR = {MONTH: 1, QUARTER: 3}
-_NAMES = {"month": MONTH, "quarter": QUARTER}
 
 
 def is_calendar(width: int) -> bool:
     """Whether buckets ``width`` wide are calendar months or quarters."""
     return width in CALENDAR
-
-
-def width_of(name: str) -> int:
-    """The width of a calendar unit's name (``month``, ``quarter``).
-
-    >>> width_of("quarter") == QUARTER
-    True
-    """
-    try:
-        return _NAMES[name]
-    except KeyError:
-        raise ValueError(f"calendar unit must be one of {sorted(_NAMES)}, got {name!r}") from None
-
-
-def label(width: int) -> str:
-    """A short name of the grid: ``month``, ``quarter`` or ``<width> s``."""
-    for name, w in _NAMES.items():
-        if w == width:
-            return name
-    return f"{width} s"
 
 
 def _index(ts: float, months: int) -> int:

@@ -100,18 +100,9 @@ _NO_HISTORY: deque[ClosedBucket] = deque(maxlen=0)  # history=0: one for all (it
 _new = tuple.__new__
 
 
-def bucket_start(ts: float, width: int) -> int:
-    """Start of the bucket holding ``ts``.
-
-    >>> bucket_start(86400 * 3 + 5.5, 86400), bucket_start(-1, 60)
-    (259200, -60)
-    >>> from models.grid import MONTH  # calendar months: 2024-03-01 12:00 UTC is in March
-    >>> bucket_start(1_709_294_400, MONTH)
-    1709251200
-    """
-    if width in CALENDAR:
-        return grid_start(ts, width)
-    return int(ts // width) * width
+#: start of the bucket holding ``ts`` (:func:`models.grid.start`: fixed widths and calendar
+#: months and quarters), under the name the stream's modules use
+bucket_start = grid_start
 
 
 class _Acc:

@@ -19,7 +19,7 @@ from contracts.events import SaleEvent
 from contracts.wire import SeriesWrite
 from models.activity import ActivityMonitor
 from models.factory import Forecast
-from models.grid import is_calendar, shift
+from models.grid import shift, starts
 from models.reconcile import AdaptiveBands
 from stream.aggregates import Partials
 from stream.bucketing import SeriesBuckets, bucket_start
@@ -121,11 +121,9 @@ class SeriesState:
         """``[[bucket start, value], ...]`` of the kept closed buckets, oldest first."""
         if self.origin is None:
             return []
-        n = len(self.history)
-        if not is_calendar(width):
-            first = self.origin - n * width
-            return [[first + i * width, v] for i, v in enumerate(self.history)]
-        return [[shift(self.origin, i - n, width), v] for i, v in enumerate(self.history)]
+        first = shift(self.origin, -len(self.history), width)
+        return [[t, v] for t, v in zip(starts(first, self.origin, width), self.history,
+                                       strict=True)]
 
 
 @dataclass
@@ -237,7 +235,7 @@ def series_write(st: SeriesState, version: int, closed: bool, forecast: Forecast
     part_f = None
     if forecast is not None:
         part_f = forecast.to_dict()
-        part_f["t"] = [shift(st.origin, i, width) for i in range(forecast.horizon)]
+        part_f["t"] = starts(st.origin, shift(st.origin, forecast.horizon, width), width)
     actuals = st.actuals(width)
     # last: the latest closed bucket against what was forecast for it (the dashboard's error)
     part = {"bucket_seconds": width, "actuals": actuals, "forecast": part_f, "last": st.mover,
