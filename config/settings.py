@@ -103,8 +103,8 @@ class Settings(BaseSettings):
     # buckets and forecasts
     bucket_seconds: int = Field(default=86400, ge=60, description=(
         "event-time bucket width in seconds, or `month` / `quarter` for UTC calendar months "
-        "(2629800) or quarters (7889400); the models' season follows it (hourly 24, daily 7, "
-        "weekly 52, months 12, quarters 4: `models/seasons.py`, `models/grid.py`)"))
+        "(2629800) or quarters (7889400); the models' seasons follow it (hourly 24 and 168, "
+        "daily 7, weekly 52, months 12, quarters 4: `models/seasons.py`, `models/grid.py`)"))
     lateness_seconds: int = Field(default=3600, ge=0,
                                   description="allowed lateness after a bucket's end")
     horizon: int = Field(default=14, ge=1, description="forecast horizon (buckets)")

@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 
 from models.bank_blend import inverse_weights
-from models.bank_members import _slot_median
 from models.bank_ops import row_fields
 from models.orderstat import invalidate
 
@@ -67,11 +66,7 @@ def load_rows(bank: Any, rows: Sequence[int], raws: Sequence[bytes]) -> None:
     bank.means.ranked_ok[r] = False  # MeanBank.load
     scored = np.minimum(np.maximum(n - 1, 0), bank.horizon)
     members, bands, blend = bank.members, bank.bands, bank.blend
-    for i in range(len(members.windows)):  # MemberBank.load
-        invalidate(getattr(members, f"med{i}_q"), getattr(members, f"med{i}_lt"),
-                   getattr(members, f"med{i}_le"), r)
-    if members.cycles:
-        members.smed_q[r] = _slot_median(members.smed[r])
+    members.derive(r)  # MemberBank.load
     h, levels = bands.horizon, len(bands.levels)  # BandBank.load
     invalidate(bands.tq.reshape(-1, levels), bands.tlt.reshape(-1, levels),
                bands.tle.reshape(-1, levels), (r[:, None] * h + np.arange(h)).reshape(-1))

@@ -28,8 +28,11 @@ from models.bank_ops import grow
 from models.factory import MEDIAN_SHARE, SEASON_CYCLES
 from models.orderstat import invalidate, push, rows_index, select
 
-__all__ = ["MemberBank"]
+__all__ = ["MemberBank", "SEASON2_CYCLES"]
 
+#: the cycles of the second (weekly) season that its slot median looks back over: four
+#: weeks, half of SEASON_CYCLES, for memory (hourly: 168 values a cycle; docs/backtest.md)
+SEASON2_CYCLES = 4
 _MAX_LOG = math.log1p(1e12)  # the cap of HoltWintersLog1p's forecasts
 
 
@@ -44,22 +47,34 @@ class MemberBank:
     hw_sum: np.ndarray
     smed: np.ndarray
     smed_q: np.ndarray
+    naive2: np.ndarray
+    smed2: np.ndarray
+    smed2_q: np.ndarray
 
     def __init__(self, season: int = 7, windows: Sequence[int] = (14, 28, 56),
                  horizon: int = 14, alpha: float = 0.2, gamma: float = 0.1,
-                 cycles: int = SEASON_CYCLES) -> None:
+                 cycles: int = SEASON_CYCLES, season2: int = 0,
+                 cycles2: int = SEASON2_CYCLES) -> None:
         if type(season) is not int or season < 2:
             raise ValueError(f"season must be an integer >= 2, got {season!r}")
         if type(cycles) is not int or cycles < 0:
             raise ValueError(f"cycles must be an integer >= 0, got {cycles!r}")
+        if type(season2) is not int or season2 < 0 or 0 < season2 <= season:
+            raise ValueError(f"season2 must be 0 (none) or an integer > season ({season}), "
+                             f"got {season2!r}")
+        if type(cycles2) is not int or cycles2 < 1:
+            raise ValueError(f"cycles2 must be an integer >= 1, got {cycles2!r}")
         self.season, self.windows, self.horizon = season, tuple(windows), horizon
         self.alpha, self.gamma, self.cycles = alpha, gamma, cycles  # 0: no seasonal median
-        self.n_members = len(self.windows) + 2 + (cycles > 0)
+        self.season2, self.cycles2 = season2, cycles2  # 0: no second season's members
+        self.n_members = len(self.windows) + 2 + (cycles > 0) + 2 * (season2 > 0)
         # each member's share of the ensemble's weights (HorizonEnsemble's ``shares``)
         self.share = np.array([1.0, *[MEDIAN_SHARE] * len(self.windows), 1.0,
-                               *[MEDIAN_SHARE] * (cycles > 0)])
+                               *[MEDIAN_SHARE] * (cycles > 0),
+                               *[1.0, MEDIAN_SHARE] * (season2 > 0)])
         # _cycle[s, k] = (s + k) % season: the seasonal slot k + 1 steps after slot s - 1
         self._cycle = (np.arange(season)[:, None] + np.arange(horizon)) % season
+        self._cycle2 = (np.arange(max(season2, 1))[:, None] + np.arange(horizon)) % max(season2, 1)
         self.capacity = self.n_rows = 0
         self._shapes: dict[str, tuple[tuple[int, ...], type]] = {
             "naive": ((season,), np.float64),
@@ -69,6 +84,10 @@ class MemberBank:
         if cycles:  # the seasonal median's values: slot s of cycle c at [s, c % cycles], NaN: none
             self._shapes["smed"] = ((season, cycles), np.float64)
             self._shapes["smed_q"] = ((season,), np.float64)  # each slot's median (derived)
+        if season2:  # the second season's last cycle and its slot medians over cycles2 cycles
+            self._shapes["naive2"] = ((season2,), np.float64)
+            self._shapes["smed2"] = ((season2, cycles2), np.float64)
+            self._shapes["smed2_q"] = ((season2,), np.float64)
         for i, w in enumerate(self.windows):
             self._shapes |= {f"med{i}": ((w,), np.float64), f"med{i}_ptr": ((), np.int64),
                              f"med{i}_q": ((2,), np.float64), f"med{i}_lt": ((2,), np.int32),
@@ -80,6 +99,8 @@ class MemberBank:
         rows = grow(self, self._shapes, self.n_rows, n)
         if self.cycles:
             self.smed[rows], self.smed_q[rows] = np.nan, np.nan
+        if self.season2:
+            self.smed2[rows], self.smed2_q[rows] = np.nan, np.nan
         for i, w in enumerate(self.windows):
             getattr(self, f"med{i}")[rows] = np.inf
             getattr(self, f"med{i}_q")[rows] = np.inf
@@ -106,11 +127,17 @@ class MemberBank:
             getattr(self, name)[row] = np.frombuffer(raw, dtype=dt, count=count,
                                                      offset=pos).reshape(shape)
             pos += count * np.dtype(dt).itemsize
+        self.derive(np.array([row]))
+
+    def derive(self, rows: np.ndarray) -> None:
+        """Recompute what ``rows`` keep derived from their state (after a load)."""
         for i in range(len(self.windows)):
             invalidate(getattr(self, f"med{i}_q"), getattr(self, f"med{i}_lt"),
-                       getattr(self, f"med{i}_le"), np.array([row]))
+                       getattr(self, f"med{i}_le"), rows)
         if self.cycles:
-            self.smed_q[row] = _slot_median(self.smed[row])
+            self.smed_q[rows] = _slot_median(self.smed[rows])
+        if self.season2:
+            self.smed2_q[rows] = _slot_median(self.smed2[rows])
 
     def learn(self, rows: np.ndarray, y: np.ndarray, n: np.ndarray) -> None:
         """Learn ``y`` (one value per row); ``n``: values each row learnt before it."""
@@ -120,6 +147,12 @@ class MemberBank:
             slot = n % m
             self.smed[rows, slot, (n // m) % self.cycles] = y
             self.smed_q[rows, slot] = _slot_median(self.smed[rows, slot])
+        if self.season2:
+            s2 = self.season2
+            slot2 = n % s2
+            self.naive2[rows, slot2] = y
+            self.smed2[rows, slot2, (n // s2) % self.cycles2] = y
+            self.smed2_q[rows, slot2] = _slot_median(self.smed2[rows, slot2])
         for i in range(len(self.windows)):
             push(getattr(self, f"med{i}"), getattr(self, f"med{i}_ptr"),
                  getattr(self, f"med{i}_q"), getattr(self, f"med{i}_lt"),
@@ -189,8 +222,24 @@ class MemberBank:
             hw[n == 0] = 0.0
         out[:, 1 + len(self.windows)] = hw
         if self.cycles:
-            out[:, -1] = self._seasonal_median(rows, n, at)
+            out[:, 2 + len(self.windows)] = self._seasonal_median(rows, n, at)
+        if self.season2:
+            self._second_season(out, rows, n)
         return out
+
+    def _second_season(self, out: np.ndarray, rows: np.ndarray, n: np.ndarray) -> None:
+        """The second season's naive and slot median (``out[:, -2:]``). Until a whole second
+        season was learnt, its naive says what the first season's does; a slot with no value
+        yet takes the first season's median (or naive) of that horizon."""
+        s2 = self.season2
+        at = (rows * s2)[:, None] + self._cycle2[n % s2]
+        naive = self.naive2.reshape(-1)[at]
+        if len(n) and int(n.min()) < s2:
+            naive = np.where((n >= s2)[:, None], naive, out[:, 0])
+        out[:, -2] = naive
+        picked = self.smed2_q.reshape(-1)[at]
+        out[:, -1] = np.where(np.isfinite(picked), picked,
+                              out[:, 2 + len(self.windows) if self.cycles else 0])
 
     def _seasonal_median(self, rows: np.ndarray, n: np.ndarray, at: np.ndarray) -> np.ndarray:
         """Each horizon's slot median (``at``: flat ``(row, slot)``); a slot with no value

@@ -5,13 +5,18 @@ that is upgraded finds rows of the layout before in its changelog. :func:`upgrad
 a row into one of today's layout, which :meth:`~models.bank.ForecasterBank.load_row` then
 loads as usual (it calls :func:`upgrade` itself when the bytes do not fit).
 
-Bytes that are no row of either layout raise ValueError. Layouts so far:
+Bytes that are no row of an older layout raise ValueError. Layouts so far, each upgraded to
+the next:
 
 * **Before the seasonal median** (five members, ``cycles=0``). The upgraded row's seasonal
   median starts from the last season the row learnt (the values seasonal naive keeps), and
   with seasonal naive's record: its pending forecasts and its errors per horizon. The
   ensemble weighs it as it weighed seasonal naive until its own errors replace those, and
   every other part of the row is carried over unchanged.
+* **Before the second season** (buckets that divide a day, :func:`~models.seasons.season2_for`:
+  the six members above only). The upgraded row's second-season naive repeats its last first
+  season (hourly: the last day, for each day of the week), its second-season median has no
+  value yet, and the two start with the records of seasonal naive and the seasonal median.
 
 >>> import numpy as np
 >>> from models.bank import ForecasterBank
@@ -40,15 +45,16 @@ __all__ = ["upgrade"]
 
 
 def upgrade(bank: Any, raw: bytes) -> bytes:
-    """``raw``, a row of the layout before ``bank``'s, as a row of ``bank``'s layout;
+    """``raw``, a row of an older layout than ``bank``'s, as a row of ``bank``'s layout;
     ValueError when it is no row of an older layout either."""
     params = (bank.__class__, bank.horizon, bank.season, bank.window, bank.coverage,
               bank.holiday_decay, bank.blend is not None)
-    new = _one_row(*params, bank.members.cycles)
-    if bank.members.cycles:  # the layout before: no seasonal median
-        old = _one_row(*params, 0)
+    cycles, season2 = bank.members.cycles, bank.members.season2
+    new = _one_row(*params, cycles, season2)
+    if season2 or cycles:  # the layout before: no second season's members, or no seasonal median
+        old = _one_row(*params, cycles if season2 else 0, 0)
         try:
-            old.load_row(0, raw)
+            old.load_row(0, raw)  # upgraded from a layout older still, where it is one
         except ValueError:
             pass
         else:
@@ -58,24 +64,28 @@ def upgrade(bank: Any, raw: bytes) -> bytes:
 
 
 def _carry(old: Any, new: Any) -> bytes:
-    """Row 0 of ``old`` (five members) into row 0 of ``new`` (six), as bytes."""
+    """Row 0 of ``old`` into row 0 of ``new``, which has ``old``'s members and then one or two
+    more (the seasonal median; or the second season's naive and median), as bytes. A new
+    member starts with the record (errors, pending forecasts) of the old member it extends."""
+    om, nm = old.members, new.members
+    k = om.n_members
+    # the second season's naive extends seasonal naive, its median the seasonal median
+    sources = [0, k - 1 if om.cycles else 0] if nm.season2 else [0]
     for name in new._STATE:  # the ensemble's own arrays (row 0 as a view)
         src, dst = getattr(old, name)[:1], getattr(new, name)[:1]
         if name == "errors":  # (row, members, h)
-            dst[:, :-1], dst[:, -1] = src, src[:, 0]
+            dst[:, :k], dst[:, k:] = src, src[:, sources]
         elif name == "due":  # (row, slot, members, h)
-            dst[:, :, :-1], dst[:, :, -1] = src, src[:, :, 0]
+            dst[:, :, :k], dst[:, :, k:] = src, src[:, :, sources]
         else:
             dst[:] = src
-    om, nm = old.members, new.members
     for name in om._state():
         getattr(nm, name)[:1] = getattr(om, name)[:1]
-    m, n = om.season, int(old.n[0])
-    slot = np.arange(m)
-    t = n - 1 - (n - 1 - slot) % m  # when each slot was last learnt (< 0: never)
-    seen = t >= 0
-    nm.smed[0] = np.nan
-    nm.smed[0, slot[seen], (t[seen] // m) % nm.cycles] = om.naive[0, seen]
+    n = int(old.n[0])
+    if nm.season2:
+        _start_second_season(om, nm, n)
+    else:
+        _start_seasonal_median(om, nm, n)
     for part in ("bands", "detector", "blend", "means"):
         if getattr(old, part) is not None:
             for src, dst in zip(getattr(old, part).state_arrays(),
@@ -85,10 +95,37 @@ def _carry(old: Any, new: Any) -> bytes:
     return out
 
 
+def _last_learnt(n: int, season: int) -> np.ndarray:
+    """When each slot of ``season`` was last learnt, ``n`` values learnt (< 0: never)."""
+    slot = np.arange(season)
+    out: np.ndarray = n - 1 - (n - 1 - slot) % season
+    return out
+
+
+def _start_seasonal_median(om: Any, nm: Any, n: int) -> None:
+    """The seasonal median of an upgraded row: the last season the row learnt (what seasonal
+    naive keeps)."""
+    m = om.season
+    t = _last_learnt(n, m)
+    seen = t >= 0
+    nm.smed[0] = np.nan
+    nm.smed[0, np.arange(m)[seen], (t[seen] // m) % nm.cycles] = om.naive[0, seen]
+
+
+def _start_second_season(om: Any, nm: Any, n: int) -> None:
+    """The second season of an upgraded row: its naive repeats the last first season (for
+    hourly buckets, the last day stands for each day of the last week), its median has no
+    value yet (it says the first season's median until it learns)."""
+    t = _last_learnt(n, nm.season2)
+    nm.naive2[0] = np.where(t >= 0, om.naive[0, t % om.season], 0.0)
+    nm.smed2[0] = np.nan
+
+
 @lru_cache(maxsize=8)
 def _one_row(cls: Any, horizon: int, season: int, window: int, coverage: float,
-             holiday_decay: float, lstm: bool, cycles: int) -> Any:
+             holiday_decay: float, lstm: bool, cycles: int, season2: int) -> Any:
     """A bank of one row with these parameters (reused: every load overwrites the row)."""
-    bank = cls(horizon, season, window, coverage, holiday_decay, lstm, cycles=cycles)
+    bank = cls(horizon, season, window, coverage, holiday_decay, lstm, cycles=cycles,
+               season2=season2)
     bank.add_rows(1)
     return bank

@@ -15,6 +15,9 @@ a week                        52                   the year
 anything else                 2                    none to speak of (the smallest season)
 ============================  ===================  =====================================
 
+Buckets that divide a day also get a second, weekly season (:func:`season2_for`, hourly: 168)
+where it fits in MAX_SEASON.
+
 >>> [season_for(w) for w in (3600, 900, 60, 86400, 604800, 2 * 604800)]
 [24, 96, 60, 7, 52, 26]
 >>> season_for(7 * 3600)  # divides neither a day nor an hour, under a day: no season
@@ -23,7 +26,7 @@ anything else                 2                    none to speak of (the smalles
 
 from __future__ import annotations
 
-__all__ = ["season_for", "window_for", "MAX_SEASON", "MAX_WINDOW"]
+__all__ = ["season_for", "season2_for", "window_for", "MAX_SEASON", "MAX_WINDOW"]
 
 HOUR, DAY, WEEK = 3600, 86400, 7 * 86400
 YEAR = 365.25 * DAY
@@ -49,6 +52,22 @@ def season_for(width: int) -> int:
     if width > DAY and 2 <= per_year <= MAX_SEASON:
         return per_year
     return 2
+
+
+def season2_for(width: int) -> int:
+    """The second, weekly season of buckets that divide a day: seven days' buckets when that
+    is at most :data:`MAX_SEASON` (hourly: 168, two-hourly: 84); else 0, no second season.
+    The worker's bank then adds a seasonal naive and a seasonal median over it, beside the
+    daily season's members (:class:`~models.bank_members.MemberBank`), so that the days of
+    the week can differ while a new series still starts from its daily cycle.
+
+    >>> [season2_for(w) for w in (3600, 7200, 1800, 86400, 7 * 3600)]
+    [168, 84, 0, 0, 0]
+    """
+    daily = season_for(width)
+    if width < DAY and daily == DAY // width and 7 * daily <= MAX_SEASON:
+        return 7 * daily
+    return 0
 
 
 def window_for(season: int) -> int:

@@ -65,7 +65,7 @@ def evaluate_panel_bank(panel: Mapping[str, Sequence[float]], name: str = "panel
     values = np.zeros((len(codes), span))
     for i, y in enumerate(ys):
         values[i, start[i]:] = y
-    bank = ForecasterBank(h, season)
+    bank = ForecasterBank(h, season, season2=regime.season2)
     rows = bank.add_rows(len(codes))
     if last_day is not None:
         bank.set_day(rows, last_day - lens + 1)
@@ -123,7 +123,9 @@ def evaluate_panel_bank(panel: Mapping[str, Sequence[float]], name: str = "panel
         " CPU: the same run); seasonal_naive, the mean and the members: point forecasts only "
         "(no bands; the members' CPU is in the ensemble's)"
         + (f"; {PEER_NAME}: refit at every origin" if peer else ""))
-    board.meta["protocol"] = (f"buckets of a {regime.bucket}, h = 1..{h}, season {season}, "
+    board.meta["protocol"] = (f"buckets of a {regime.bucket}, h = 1..{h}, season {season}"
+                              + (f" (the model's second season: {regime.season2})"
+                                 if regime.season2 else "") + ", "
                               f"first origin after {regime.warmup} buckets, then every "
                               f"{regime.step}")
     return board

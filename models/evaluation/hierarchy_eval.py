@@ -46,13 +46,15 @@ METHODS = ("direct", "bottom-up", "reconciled")
 SCALED, SCALE_FLOOR = True, 1.0
 
 
-def country_panel(path: Path) -> tuple[list[str], np.ndarray, int]:
+def country_panel(path: Path, width: int = DAY) -> tuple[list[str], np.ndarray, int]:
     """``(names, values, first_day)``: ``total`` then ``country:<name>`` by volume, daily net
-    quantity ``(n, days)`` from the data's first UTC day (epoch day ``first_day``)."""
+    quantity ``(n, days)`` from the data's first UTC day (epoch day ``first_day``). Another
+    ``width`` (seconds) gives buckets of that width instead of days (``first_day``: the first
+    bucket's index since the epoch)."""
     per: dict[str, dict[int, float]] = {}
     first, last = None, 0
     for e in iter_events(Path(path)):
-        d = int(e.ts // DAY)
+        d = int(e.ts // width)
         first = d if first is None else min(first, d)
         last = max(last, d)
         days = per.setdefault(f"country:{e.country or '(none)'}", {})

@@ -1,11 +1,17 @@
-"""Backtests on regimes other than daily retail: fpp3's monthly PBS and quarterly tourism.
+"""Backtests on regimes other than daily retail: fpp3's monthly PBS and quarterly tourism,
+and Online Retail II by the hour.
 
-``salescast backtest pbs`` and ``salescast backtest tourism`` run the worker's model on the
-bank (:func:`~models.evaluation.backtest_bank.evaluate_panel_bank`) over every series of the
-panel (:mod:`sources.fpp3`), with the regime's horizon, season and origins
-(:data:`~models.evaluation.backtest_protocol.MONTHLY`, ``QUARTERLY``), each member on its own
-beside it and, with ``peer``, AutoETS. The series are undated (no holiday factor). These
-panels are for scoring only: no default was chosen on them.
+``salescast backtest pbs``, ``tourism`` and ``hourly`` run the worker's model on the bank
+(:func:`~models.evaluation.backtest_bank.evaluate_panel_bank`) over every series of the panel,
+with the regime's horizon, seasons and origins
+(:data:`~models.evaluation.backtest_protocol.MONTHLY`, ``QUARTERLY``, ``HOURLY``), each member
+on its own beside it and, with ``peer``, AutoETS. The series are undated (no holiday factor).
+These panels are for scoring only: no default was chosen on them.
+
+* ``pbs``, ``tourism``: every series of fpp3's files (:mod:`sources.fpp3`).
+* ``hourly``: the net quantity per UTC hour of the whole shop (``total``) and of its
+  :data:`HOURLY_COUNTRIES` largest countries (:func:`hourly_panel`), each from its first hour
+  with a sale: the series a worker with hourly buckets keeps for its aggregates.
 """
 
 from __future__ import annotations
@@ -13,17 +19,50 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from models.evaluation.backtest_bank import evaluate_panel_bank
-from models.evaluation.backtest_protocol import MONTHLY, QUARTERLY, Regime
+from models.evaluation.backtest_protocol import HOURLY, MONTHLY, QUARTERLY, Regime
+from models.evaluation.hierarchy_eval import country_panel
 from models.evaluation.scoreboard import Scoreboard
-from sources.fpp3 import CITATION, fetch_fpp3, pbs_panel, tourism_panel
+from sources import fpp3, online_retail
 
-__all__ = ["REGIME_PANELS", "run_regime"]
+__all__ = ["HOURLY_COUNTRIES", "REGIME_PANELS", "hourly_panel", "run_regime"]
 
-#: panel -> (its regime, its loader, which of fetch_fpp3's two files it reads)
-REGIME_PANELS: dict[str, tuple[Regime, Callable[[Path], dict[str, list[float]]], int]] = {
-    "pbs": (MONTHLY, pbs_panel, 0),
-    "tourism": (QUARTERLY, tourism_panel, 1),
+#: the countries of the hourly panel, beside the total: the largest by net quantity
+HOURLY_COUNTRIES = 20
+HOUR = 3600
+Loaded = tuple[dict[str, list[float]], str]  # the series by name, and where they came from
+
+
+def hourly_panel(path: Path, countries: int = HOURLY_COUNTRIES) -> dict[str, list[float]]:
+    """The hourly panel of Online Retail II's file ``path`` (see the module docstring)."""
+    names, values, _ = country_panel(path, HOUR)
+    out = {}
+    for name, row in zip(names[: countries + 1], values, strict=False):
+        sold = np.flatnonzero(row > 0)
+        if len(sold):
+            out[name] = row[sold[0] :].tolist()
+    return out
+
+
+def _fpp3(which: int, load: Callable[[Path], dict[str, list[float]]]) -> Callable[[Path], Loaded]:
+    def run(data_dir: Path) -> Loaded:
+        path = fpp3.fetch_fpp3(data_dir)[which]
+        return load(path), f"{path.name} ({fpp3.CITATION})"
+    return run
+
+
+def _hourly(data_dir: Path) -> Loaded:
+    path = online_retail.fetch_dataset(data_dir)
+    return hourly_panel(path), f"{path.name} ({online_retail.CITATION})"
+
+
+#: panel -> (its regime, what loads its series from the data directory)
+REGIME_PANELS: dict[str, tuple[Regime, Callable[[Path], Loaded]]] = {
+    "pbs": (MONTHLY, _fpp3(0, fpp3.pbs_panel)),
+    "tourism": (QUARTERLY, _fpp3(1, fpp3.tourism_panel)),
+    "hourly": (HOURLY, _hourly),
 }
 
 
@@ -32,11 +71,10 @@ def run_regime(data_dir: Path, panel: str, out_dir: Path, peer: bool = False) ->
     (and its plots, when matplotlib is installed) under ``out_dir``."""
     if panel not in REGIME_PANELS:
         raise ValueError(f"panel must be one of {', '.join(REGIME_PANELS)}, got {panel!r}")
-    regime, load, which = REGIME_PANELS[panel]
-    path = fetch_fpp3(data_dir)[which]
-    series = load(path)
+    regime, load = REGIME_PANELS[panel]
+    series, data = load(data_dir)
     board = evaluate_panel_bank(series, f"{panel}-bank", regime=regime, peer=peer)
-    board.meta |= {"data": f"{path.name} ({CITATION})", "series in data": str(len(series))}
+    board.meta |= {"data": data, "series in data": str(len(series))}
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     board.write(Path(out_dir), f"backtest-{board.name}")
     return board

@@ -34,8 +34,6 @@ COVERED_BY: dict[str, tuple[str, ...]] = {
     "models.bank_bands": ("tests/unit/models/test_bank.py",
                           "tests/unit/models/test_model_contract.py"),
     "models.bank_blend": ("tests/unit/models/test_bank.py",),
-    "models.bank_members": ("tests/unit/models/test_bank.py",
-                            "tests/unit/models/test_model_contract.py"),
     "models.bank_ops": ("tests/unit/models/test_bank.py",),
     "models.base": ("tests/unit/models/test_model_contract.py",),
     "models.baselines": ("tests/unit/models/test_models.py",),

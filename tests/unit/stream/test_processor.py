@@ -268,3 +268,35 @@ def test_the_worker_core_forecasts_months_dated_by_the_calendar() -> None:
     assert len(dated) > 50
     for ts in dated:
         assert len(ts) == 6 and ts == [shift(ts[0], i, MONTH) for i in range(6)]
+
+
+def test_an_hourly_worker_forecasts_with_the_weekly_second_season() -> None:
+    """Hourly buckets: the rows get the weekly members (models.seasons.season2_for), and a
+    worker restarted on the saved states forecasts what the first would have."""
+    t0 = calendar.timegm((2021, 1, 4, 0, 0, 0))  # a Monday
+    rng = random.Random(5)
+    msgs = []
+    for hour in range(3 * 168):
+        if hour % 24 in range(9, 17) and (hour // 24) % 7 != 5:  # no sales on Saturdays
+            for sid in ("A", "B"):
+                ev = SaleEvent(sid, t0 + hour * 3600 + rng.randrange(3600), rng.randint(1, 4),
+                               2.0)
+                msgs.append(Message(len(msgs), 0.0, ev.to_json()))
+    first, store = Processor("t", width=3600, event_time="replay", horizon=24), {}
+    for i in range(0, len(msgs) - 20, 40):
+        out = first.process(0, msgs[i:i + 40], store.get)
+        assert not out.dead, out.dead[:1]
+        store.update({k: pickle.loads(pickle.dumps(v)) for k, v in out.states.items()})
+    assert first.resident(0).season2 == 168
+    members = [w.forecast["forecast"]["model"]["members"] for w in out.writes
+               if w.forecast is not None and w.forecast["forecast"] is not None]
+    assert members and all("seasonal_median_168" in m for m in members)
+    restarted = Processor("t", width=3600, event_time="replay", horizon=24)
+    tail = msgs[i + 40:]
+    want = first.process(0, tail, store.get)
+    got = restarted.process(0, tail, store.get)
+    # the forecasts and actuals; not the versions (a close's version is the offset of the
+    # message that closed it, which in-memory due marks can move by one)
+    parts = [[(w.forecast["forecast"], w.forecast["actuals"]) for w in o.writes if w.forecast]
+             for o in (want, got)]
+    assert parts[0] and parts[0] == parts[1]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import lzma
 import math
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -29,7 +31,7 @@ def _files(tmp_path: Path) -> tuple[Path, Path]:
 def test_a_regime_panel_is_scored_and_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                               panel: str, horizon: int) -> None:
     files = _files(tmp_path)
-    monkeypatch.setattr(regimes, "fetch_fpp3", lambda data_dir: files)
+    monkeypatch.setattr(regimes.fpp3, "fetch_fpp3", lambda data_dir: files)
     board = regimes.run_regime(tmp_path, panel, tmp_path / "out")
     assert (tmp_path / "out" / f"backtest-{panel}-bank.md").is_file()
     row = board.row(BANK_ROW)
@@ -38,5 +40,40 @@ def test_a_regime_panel_is_scored_and_written(tmp_path: Path, monkeypatch: pytes
 
 
 def test_an_unknown_panel_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="pbs, tourism"):
+    with pytest.raises(ValueError, match="pbs, tourism, hourly"):
         regimes.run_regime(tmp_path, "m4", tmp_path)
+
+
+def _hourly_csv(tmp_path: Path, weeks: int) -> Path:
+    """Two countries' sales by the hour (shop hours 9-16, none on Saturdays), in Online
+    Retail II's layout."""
+    lines = [b"Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country\n"]
+    start = datetime(2010, 1, 4)  # a Monday
+    for hour in range(weeks * 168):
+        at = start + timedelta(hours=hour)
+        if 9 <= at.hour < 17 and at.weekday() != 5:
+            for j, country in enumerate(("United Kingdom", "France")):
+                qty = 3 + (hour * 7 + j) % 5 + 4 * (at.weekday() == 0) - 2 * j
+                lines.append(f"{hour}{j},A{j},X,{qty},{at.month}/{at.day}/{at.year} "
+                             f"{at.hour}:{at.minute:02d},1.0,1,{country}\n".encode())
+    path = tmp_path / "hourly.csv.xz"
+    path.write_bytes(lzma.compress(b"".join(lines)))
+    return path
+
+
+def test_the_hourly_panel_is_the_total_and_the_largest_countries_by_the_hour(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _hourly_csv(tmp_path, 6)
+    panel = regimes.hourly_panel(path, countries=1)
+    assert list(panel) == ["total", "country:United Kingdom"]  # France: not among the largest
+    assert panel["total"][0] > 0
+    assert len(panel["total"]) == 5 * 168 + 6 * 24 + 8  # Monday 9:00 to the last Sunday 16:00
+    assert sum(panel["total"]) == sum(regimes.hourly_panel(path)["country:France"]) + sum(
+        panel["country:United Kingdom"])
+    monkeypatch.setattr(regimes.online_retail, "fetch_dataset", lambda data_dir: path)
+    board = regimes.run_regime(tmp_path, "hourly", tmp_path / "out")
+    assert (tmp_path / "out" / "backtest-hourly-bank.md").is_file()
+    assert len(board.row(BANK_ROW).mase_by_horizon) == 24
+    # the weekly members forecast the Saturdays and Mondays; the daily naive cannot
+    weekly = board.row(MEMBER_ROW.format("seasonal_naive_168")).mase_is
+    assert weekly < 0.5 * board.row(MEMBER_ROW.format("seasonal_naive")).mase_is
