@@ -296,7 +296,7 @@ def test_an_hourly_worker_forecasts_with_the_weekly_second_season() -> None:
     want = first.process(0, tail, store.get)
     got = restarted.process(0, tail, store.get)
     # the forecasts and actuals; not the versions (a close's version is the offset of the
-    # message that closed it, which in-memory due marks can move by one)
+    # message that closed it, and the cap on closes a step, kept in memory, can move it)
     parts = [[(w.forecast["forecast"], w.forecast["actuals"]) for w in o.writes if w.forecast]
              for o in (want, got)]
     assert parts[0] and parts[0] == parts[1]
