@@ -7,6 +7,11 @@ Each member keeps what the per-object class keeps (:class:`~models.baselines.Sea
 and computes the same numbers with the same operations in the same order, so the paths are
 equal to the per-object ones. Holt-Winters needs ``season >= 2`` here (the default is 7).
 
+With ``season2`` (a second, longer season: :func:`~models.seasons.season2_for`, hourly
+buckets' week of 168) two last members are the second season's naive and the median of each
+of its slots over the last ``cycles2`` cycles. They have no per-object twins;
+tests/unit/models/test_bank_members.py checks them against their slot-by-slot definition.
+
 >>> import numpy as np
 >>> m = MemberBank(season=3, windows=(3,), horizon=4, cycles=2)
 >>> rows = m.add(1)
@@ -38,8 +43,8 @@ _MAX_LOG = math.log1p(1e12)  # the cap of HoltWintersLog1p's forecasts
 
 class MemberBank:
     """Seasonal naive, one rolling median per window, Holt-Winters log1p, the seasonal
-    median over ``cycles`` seasons: ``paths`` gives ``(rows, members, horizon)`` in that
-    order."""
+    median over ``cycles`` seasons and, with ``season2``, that season's naive and median:
+    ``paths`` gives ``(rows, members, horizon)`` in that order."""
 
     naive: np.ndarray
     hw_level: np.ndarray
