@@ -1,5 +1,6 @@
-"""Calendar months through the real worker: buckets are UTC months, every actual and forecast
-in Redis is dated by the first of its month, and the audit finds every event."""
+"""Bucket widths other than a day through the real worker: calendar months (every actual and
+forecast in Redis dated by the first of its month) and hours (the weekly second season);
+the audit finds every event."""
 
 from __future__ import annotations
 
@@ -57,3 +58,35 @@ def test_monthly_buckets_end_to_end(pipeline) -> None:
         ts = snap["forecast"]["t"]
         assert ts[0] == open_month and ts == [shift(ts[0], i, MONTH) for i in range(len(ts))]
         assert snap["open"]["t"] == open_month
+
+
+def test_hourly_buckets_end_to_end_with_the_weekly_season(pipeline) -> None:
+    pipeline.settings = pipeline.settings.model_copy(update={"bucket_seconds": 3600})
+    monday = calendar.timegm((2021, 1, 4, 0, 0, 0))
+    rng = random.Random(11)
+    truth: dict[tuple[str, int], float] = {}
+    events = []
+    for hour in range(5 * 168):  # five weeks: shop hours 9-17, no sales on Saturdays
+        if 9 <= hour % 24 < 17 and (hour // 24) % 7 != 5:
+            for sid in SERIES[:6]:
+                q = rng.randint(1, 3) + (3 if (hour // 24) % 7 == 0 else 0)  # busy Mondays
+                start = monday + hour * 3600
+                truth[sid, start] = truth.get((sid, start), 0.0) + q
+                events.append(SaleEvent(sid, start + rng.randrange(3600), q, 1.5))
+    events.sort(key=lambda e: e.ts)
+    pipeline.produce([(e.series.encode(), e.to_json()) for e in events])
+    pipeline.start_worker()
+    per_series = {sid: sum(1 for e in events if e.series == sid) for sid in SERIES[:6]}
+    pipeline.wait_for(lambda: all((pipeline.snapshot(sid) or {}).get("events") == n
+                                  for sid, n in per_series.items()), 120, "every event")
+    assert pipeline.reconciled()  # the audit: every event counted once
+    for sid in SERIES[:6]:
+        snap = pipeline.snapshot(sid)
+        assert snap is not None and snap["bucket_seconds"] == 3600
+        actuals = snap["actuals"]
+        assert len(actuals) > 100 and all(t % 3600 == 0 for t, _ in actuals)
+        for t, v in actuals:
+            assert v == truth.get((sid, t), 0.0), (sid, time.gmtime(t)[:4])
+        f = snap["forecast"]
+        assert f["t"] == [f["t"][0] + 3600 * i for i in range(len(f["t"]))]
+        assert "seasonal_median_168" in f["model"]["members"]
