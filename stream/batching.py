@@ -13,7 +13,7 @@ A batch's events are taken off the stream's channel queue together, not one at a
 Faust's stream iterator: a py-spy profile of the worker on 50,000 single-event messages had
 that iterator (``Stream._passive_drainer``) at about 10% of the main thread's busy time; with
 the queue read directly the batching is about 4%, and the worker's main thread was busy 25%
-less in all (with :mod:`stream.eager`; README, Benchmark).
+less in all (with :mod:`stream.eager`; docs/benchmarks.md).
 
 When a batch closes is :class:`BatchRule`, a plain function.
 """

@@ -5,7 +5,7 @@ faust-streaming builds the worker's :class:`aiokafka.AIOKafkaConsumer` in
 with ``fetch_max_wait_ms=1500`` hard-coded: no setting reaches it, and no upstream issue asks
 for one (searched in faust-streaming/faust's issues). The broker then holds each fetch of a
 quiet partition up to 1.5 s; measured here, that alone made the event-to-Redis latency p50
-~790 ms at 500 events/s (41 ms with :data:`FETCH_MAX_WAIT_MS` = 100: README, Benchmarks).
+~790 ms at 500 events/s (41 ms with :data:`FETCH_MAX_WAIT_MS` = 100: docs/benchmarks.md).
 
 The classes here lower it through Faust's own extension points, with nothing patched (and the
 consumer commits by the rules of :mod:`stream.commits`):
@@ -20,7 +20,7 @@ or the wait stops reaching the fetcher.
 Each fetched message is delivered without tasks when its delivery needs no wait. Faust's
 ``Consumer._drain_messages`` awaits ``self.wait_first(callback(message), suspend_flow.wait())``
 for every message, and mode's ``wait_first`` makes four tasks for it: about 39 us a message,
-half of what a plain Faust agent spends per message here (README, Benchmarks).
+half of what a plain Faust agent spends per message here (docs/benchmarks.md).
 :meth:`Consumer.wait_first` runs the delivery's first step at once (:mod:`stream.eager`); when
 that finishes it, it is the only winner mode could have found. A delivery that waits (a full
 stream queue, the producer's buffer, flow control) races the suspension in mode's way.
