@@ -75,7 +75,7 @@ class Processor:
         self.horizon, self.history, self.partitions = horizon, history, partitions  # re-routing
         self.live, self.max_skew = event_time == "live", max_skew
         self.max_ahead = max(max_ahead, 2 * width)  # replay: two buckets (months...) at least
-        # the model: default_model(horizon, season_for(width), lstm, holidays) as bank rows; the
+        # the model: the bank's rows (stream.resident: seasons from the width, lstm, holidays); the
         # path provider (the LSTM runner) gets the closed series once per batch, before writes
         self.lstm, self.holidays = lstm or path_provider is not None, holidays
         if holidays:  # the calendar loads once (~150 ms): now, not in the first batch's close

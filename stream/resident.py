@@ -45,7 +45,7 @@ __all__ = ["SEGMENT", "Resident"]
 
 log = logging.getLogger(__name__)
 
-SEGMENT = 4096  # rows of one bank (~16 KB a row of the worker's stack: ~64 MB of room)
+SEGMENT = 4096  # rows of one bank (~16 KB a daily row, ~30 KB hourly: ~64-120 MB of room)
 
 
 class Resident:

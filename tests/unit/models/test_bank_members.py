@@ -87,7 +87,7 @@ def test_rows_with_a_second_season_persist_and_continue_exactly() -> None:
     for got in (b.forecast(at, 24), c.forecast(bt, 24)):
         np.testing.assert_array_equal(got.yhat, want.yhat)
         np.testing.assert_array_equal(got.hi95, want.hi95)
-    assert b.export_rows(at) == a.export_rows(rows)
+    assert b.export_rows(at) == a.export_rows(rows) == c.export_rows(bt)
 
 
 def test_the_second_season_learns_the_days_of_the_week() -> None:
@@ -129,8 +129,30 @@ def test_an_hourly_row_saved_before_the_second_season_loads_and_learns_on() -> N
     for t in range(data.shape[1] - 5, data.shape[1]):
         new.learn(at, data[:, t])
     assert np.isfinite(new.forecast(at, 24).yhat).all()
-    with pytest.raises(ValueError, match="raw must be a row of this bank"):
+    size = len(new.export_row(int(at[0])))
+    with pytest.raises(ValueError, match=f"raw must be a row of this bank \\({size} bytes\\)"):
         new.load_row(int(at[0]), b"\x00" * 10)
+
+
+def test_an_hourly_row_from_before_the_seasonal_median_upgrades_through_both_layouts() -> None:
+    data = _hourly(2, rows=2)
+    oldest = ForecasterBank(horizon=24, season=24, cycles=0)
+    middle, new = _hourly_bank(0), _hourly_bank(168)
+    rows = oldest.add_rows(2)
+    for t in range(data.shape[1] - 7):
+        oldest.learn(rows, data[:, t])
+    mid, at = middle.add_rows(2), new.add_rows(2)
+    for r, m, x in zip(rows.tolist(), mid.tolist(), at.tolist(), strict=True):
+        middle.load_row(m, oldest.export_row(r))  # one step by hand
+        new.load_row(x, oldest.export_row(r))  # both steps, chained
+    step = _hourly_bank(168)
+    by_hand = step.add_rows(2)
+    for m, x in zip(mid.tolist(), by_hand.tolist(), strict=True):
+        step.load_row(x, middle.export_row(m))
+    assert new.export_rows(at) == step.export_rows(by_hand)
+    for t in range(data.shape[1] - 7, data.shape[1]):
+        new.learn(at, data[:, t])
+    assert np.isfinite(new.forecast(at, 24).yhat).all()
 
 
 def test_the_worker_gives_hourly_buckets_a_weekly_second_season() -> None:
