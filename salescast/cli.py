@@ -228,7 +228,7 @@ def backtest(
 
         if quick or lstm:
             raise UserError(f"{panel} runs on the bank only: --quick and --lstm are for the "
-                            "Online Retail II panels")
+                            "daily SKU panels")
         print(run_regime(load_settings().data_dir, panel, out, peer).to_markdown())
         console.print(f"scoreboard written under {out}")
         return

@@ -165,6 +165,14 @@ def test_backtest_options_a_panel_would_ignore_are_refused(
     _one_line(runner.invoke(app, ["backtest", *args, "--out", str(env / "out")]), "takes no")
 
 
+@pytest.mark.parametrize("args", [["hourly", "--quick"], ["pbs", "--lstm"]])
+def test_regime_panels_refuse_the_daily_panels_options(
+        args: list[str], env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("models.evaluation.regimes.run_regime", _never)
+    _one_line(runner.invoke(app, ["backtest", *args, "--out", str(env / "out")]),
+              "are for the daily SKU panels")
+
+
 def test_a_monitor_whose_every_poll_failed_is_not_a_success(
         env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from stream.monitor import LagMonitor
