@@ -31,6 +31,7 @@ import numpy as np
 
 from models.bank_ops import grow
 from models.factory import MEDIAN_SHARE, SEASON_CYCLES
+from models.kernels import second_season_learn, second_season_paths
 from models.orderstat import invalidate, push, rows_index, select
 
 __all__ = ["MemberBank", "SEASON2_CYCLES"]
@@ -79,7 +80,6 @@ class MemberBank:
                                *[1.0, MEDIAN_SHARE] * (season2 > 0)])
         # _cycle[s, k] = (s + k) % season: the seasonal slot k + 1 steps after slot s - 1
         self._cycle = (np.arange(season)[:, None] + np.arange(horizon)) % season
-        self._cycle2 = (np.arange(max(season2, 1))[:, None] + np.arange(horizon)) % max(season2, 1)
         self.capacity = self.n_rows = 0
         self._shapes: dict[str, tuple[tuple[int, ...], type]] = {
             "naive": ((season,), np.float64),
@@ -153,11 +153,9 @@ class MemberBank:
             self.smed[rows, slot, (n // m) % self.cycles] = y
             self.smed_q[rows, slot] = _slot_median(self.smed[rows, slot])
         if self.season2:
-            s2 = self.season2
-            slot2 = n % s2
-            self.naive2[rows, slot2] = y
-            self.smed2[rows, slot2, (n // s2) % self.cycles2] = y
-            self.smed2_q[rows, slot2] = _slot_median(self.smed2[rows, slot2])
+            second_season_learn(self.naive2, self.smed2, self.smed2_q,
+                                np.asarray(rows, dtype=np.int64),
+                                np.asarray(y, dtype=np.float64), np.asarray(n, dtype=np.int64))
         for i in range(len(self.windows)):
             push(getattr(self, f"med{i}"), getattr(self, f"med{i}_ptr"),
                  getattr(self, f"med{i}_q"), getattr(self, f"med{i}_lt"),
@@ -228,23 +226,12 @@ class MemberBank:
         out[:, 1 + len(self.windows)] = hw
         if self.cycles:
             out[:, 2 + len(self.windows)] = self._seasonal_median(rows, n, at)
-        if self.season2:
-            self._second_season(out, rows, n)
+        if self.season2:  # until a whole second season was learnt, its naive is the first's;
+            # a slot with no value yet takes the first season's median (or naive) there
+            second_season_paths(out, self.naive2, self.smed2_q, np.asarray(rows, dtype=np.int64),
+                                np.asarray(n, dtype=np.int64),
+                                2 + len(self.windows) if self.cycles else 0)
         return out
-
-    def _second_season(self, out: np.ndarray, rows: np.ndarray, n: np.ndarray) -> None:
-        """The second season's naive and slot median (``out[:, -2:]``). Until a whole second
-        season was learnt, its naive says what the first season's does; a slot with no value
-        yet takes the first season's median (or naive) of that horizon."""
-        s2 = self.season2
-        at = (rows * s2)[:, None] + self._cycle2[n % s2]
-        naive = self.naive2.reshape(-1)[at]
-        if len(n) and int(n.min()) < s2:
-            naive = np.where((n >= s2)[:, None], naive, out[:, 0])
-        out[:, -2] = naive
-        picked = self.smed2_q.reshape(-1)[at]
-        out[:, -1] = np.where(np.isfinite(picked), picked,
-                              out[:, 2 + len(self.windows) if self.cycles else 0])
 
     def _seasonal_median(self, rows: np.ndarray, n: np.ndarray, at: np.ndarray) -> np.ndarray:
         """Each horizon's slot median (``at``: flat ``(row, slot)``); a slot with no value

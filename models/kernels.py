@@ -12,6 +12,8 @@ disk) go through the rows once and write in place:
   losers, the sum member by member);
 * :func:`scatter_paths`: the paths forecast just now into each row's ring of pending
   forecasts;
+* :func:`second_season_learn` and :func:`second_season_paths`: the second season's naive
+  and slot median (:class:`~models.bank_members.MemberBank` with ``season2``);
 * the windows' order statistics and the bands' steady close: :mod:`models.window_kernels`.
 
 Each computes what the numpy code it replaced computed, with the same operations, dtypes and
@@ -42,7 +44,8 @@ from numba import njit
 
 from models import window_kernels
 
-__all__ = ["weighted_median", "scored_errors", "normalised_weights", "scatter_paths", "warm"]
+__all__ = ["weighted_median", "scored_errors", "normalised_weights", "scatter_paths",
+           "second_season_learn", "second_season_paths", "warm"]
 
 _HALF = 0.5 - 1e-12  # the cumulative weight the median's member first reaches
 
@@ -169,6 +172,53 @@ def scatter_paths(flat: np.ndarray, base: np.ndarray, places: np.ndarray, pick: 
              values.reshape(len(values), at.shape[1]))
 
 
+@njit(cache=True, nogil=True)
+def second_season_learn(naive: np.ndarray, values: np.ndarray, median: np.ndarray,
+                        rows: np.ndarray, y: np.ndarray, n: np.ndarray) -> None:
+    """Row ``rows[j]`` learns ``y[j]``, its value number ``n[j]``: into its slot of the
+    season (``naive``: ``(R, S)``, ``values``: ``(R, S, C)``, the last ``C`` cycles, NaN:
+    none), and the slot's median of its values (``median``, NaN: none) recomputed as
+    ``bank_members._slot_median`` does (sorted, the middle one or the mean of the two)."""
+    s, c = values.shape[1], values.shape[2]
+    buf = np.empty(c)
+    for j in range(len(rows)):
+        r, slot = rows[j], n[j] % s
+        naive[r, slot] = y[j]
+        values[r, slot, (n[j] // s) % c] = y[j]
+        cnt = 0
+        for i in range(c):  # insertion sort of the finite values
+            v = values[r, slot, i]
+            if v == v:
+                k = cnt
+                while k > 0 and buf[k - 1] > v:
+                    buf[k] = buf[k - 1]
+                    k -= 1
+                buf[k] = v
+                cnt += 1
+        if cnt == 0:
+            median[r, slot] = np.nan
+        elif cnt % 2 == 1:
+            median[r, slot] = buf[cnt // 2]
+        else:
+            median[r, slot] = (buf[(cnt - 1) // 2] + buf[cnt // 2]) / 2
+
+
+@njit(cache=True, nogil=True)
+def second_season_paths(out: np.ndarray, naive: np.ndarray, median: np.ndarray,
+                        rows: np.ndarray, n: np.ndarray, fallback: int) -> None:
+    """The second season's naive and slot median of ``rows`` (``n`` values learnt) into
+    ``out[:, -2]`` and ``out[:, -1]`` (``(K, members, h)``): before a whole season, the naive
+    is ``out[:, 0]`` (the first season's); a slot with no median, ``out[:, fallback]``."""
+    s, h, m = naive.shape[1], out.shape[2], out.shape[1]
+    for j in range(len(rows)):
+        r, nj = rows[j], n[j]
+        for k in range(h):
+            slot = (nj + k) % s
+            out[j, m - 2, k] = naive[r, slot] if nj >= s else out[j, 0, k]
+            q = median[r, slot]
+            out[j, m - 1, k] = q if q == q else out[j, fallback, k]
+
+
 def warm() -> None:
     """Compile (or load from the disk cache) every loop of the bank, these and
     :mod:`models.window_kernels`', for the dtypes it uses, so that the first bucket close
@@ -182,3 +232,7 @@ def warm() -> None:
     places = np.zeros((1, 2), dtype=np.int64)
     for dt in (np.float32, np.float64):
         scatter_paths(np.zeros(2, dtype=dt), np.zeros(1), places, np.zeros(1), np.ones((1, 2)))
+    row = np.zeros(1, dtype=np.int64)
+    second_season_learn(np.zeros((1, 2)), np.full((1, 2, 2), np.nan), np.zeros((1, 2)), row,
+                        np.ones(1), row)
+    second_season_paths(np.zeros((1, 3, 2)), np.zeros((1, 2)), np.zeros((1, 2)), row, row, 0)
