@@ -31,7 +31,7 @@ import numpy as np
 
 from models.bank_ops import grow
 from models.factory import MEDIAN_SHARE, SEASON_CYCLES
-from models.kernels import second_season_learn, second_season_paths
+from models.kernels import season_learn, second_season_paths
 from models.orderstat import invalidate, push, rows_index, select
 
 __all__ = ["MemberBank", "SEASON2_CYCLES"]
@@ -147,15 +147,14 @@ class MemberBank:
     def learn(self, rows: np.ndarray, y: np.ndarray, n: np.ndarray) -> None:
         """Learn ``y`` (one value per row); ``n``: values each row learnt before it."""
         m = self.season
-        self.naive.reshape(-1)[rows * m + n % m] = y
-        if self.cycles:
-            slot = n % m
-            self.smed[rows, slot, (n // m) % self.cycles] = y
-            self.smed_q[rows, slot] = _slot_median(self.smed[rows, slot])
+        r64, y64 = np.asarray(rows, dtype=np.int64), np.asarray(y, dtype=np.float64)
+        n64 = np.asarray(n, dtype=np.int64)
+        if self.cycles:  # seasonal naive's slot, the seasonal median's values and median
+            season_learn(self.naive, self.smed, self.smed_q, r64, y64, n64)
+        else:
+            self.naive.reshape(-1)[rows * m + n % m] = y
         if self.season2:
-            second_season_learn(self.naive2, self.smed2, self.smed2_q,
-                                np.asarray(rows, dtype=np.int64),
-                                np.asarray(y, dtype=np.float64), np.asarray(n, dtype=np.int64))
+            season_learn(self.naive2, self.smed2, self.smed2_q, r64, y64, n64)
         for i in range(len(self.windows)):
             push(getattr(self, f"med{i}"), getattr(self, f"med{i}_ptr"),
                  getattr(self, f"med{i}_q"), getattr(self, f"med{i}_lt"),

@@ -12,8 +12,9 @@ disk) go through the rows once and write in place:
   losers, the sum member by member);
 * :func:`scatter_paths`: the paths forecast just now into each row's ring of pending
   forecasts;
-* :func:`second_season_learn` and :func:`second_season_paths`: the second season's naive
-  and slot median (:class:`~models.bank_members.MemberBank` with ``season2``);
+* :func:`season_learn`: a value into its season's slot, its cycles and their median
+  (seasonal naive and the seasonal median of :class:`~models.bank_members.MemberBank`, and
+  its second season's), and :func:`second_season_paths`: the second season's forecasts;
 * the windows' order statistics and the bands' steady close: :mod:`models.window_kernels`.
 
 Each computes what the numpy code it replaced computed, with the same operations, dtypes and
@@ -45,7 +46,7 @@ from numba import njit
 from models import window_kernels
 
 __all__ = ["weighted_median", "scored_errors", "normalised_weights", "scatter_paths",
-           "second_season_learn", "second_season_paths", "warm"]
+           "season_learn", "second_season_paths", "warm"]
 
 _HALF = 0.5 - 1e-12  # the cumulative weight the median's member first reaches
 
@@ -173,7 +174,7 @@ def scatter_paths(flat: np.ndarray, base: np.ndarray, places: np.ndarray, pick: 
 
 
 @njit(cache=True, nogil=True)
-def second_season_learn(naive: np.ndarray, values: np.ndarray, median: np.ndarray,
+def season_learn(naive: np.ndarray, values: np.ndarray, median: np.ndarray,
                         rows: np.ndarray, y: np.ndarray, n: np.ndarray) -> None:
     """Row ``rows[j]`` learns ``y[j]``, its value number ``n[j]``: into its slot of the
     season (``naive``: ``(R, S)``, ``values``: ``(R, S, C)``, the last ``C`` cycles, NaN:
@@ -233,6 +234,6 @@ def warm() -> None:
     for dt in (np.float32, np.float64):
         scatter_paths(np.zeros(2, dtype=dt), np.zeros(1), places, np.zeros(1), np.ones((1, 2)))
     row = np.zeros(1, dtype=np.int64)
-    second_season_learn(np.zeros((1, 2)), np.full((1, 2, 2), np.nan), np.zeros((1, 2)), row,
+    season_learn(np.zeros((1, 2)), np.full((1, 2, 2), np.nan), np.zeros((1, 2)), row,
                         np.ones(1), row)
     second_season_paths(np.zeros((1, 3, 2)), np.zeros((1, 2)), np.zeros((1, 2)), row, row, 0)
