@@ -5,16 +5,14 @@ The jars come from Maven Central through ``infra/pom.xml``, resolved once by ``m
 :func:`start_kafka` picks two free loopback ports (broker, controller), writes
 ``server.properties``, copies in storage formatted once per cache (``kafka.tools.StorageTool
 format --standalone``: a lone KRaft voter accepts new ports) and starts ``kafka.Kafka`` in its
-own session, logging to ``kafka.log``. Process helpers shared with :mod:`infra.redis_server`
-live here.
+own session, logging to ``kafka.log``; :func:`restart_kafka` starts it again on the same
+storage and ports. Process helpers shared with :mod:`infra.redis_server` live here.
 """
 from __future__ import annotations
 
 import base64
 import contextlib
 import fcntl
-import functools
-import os
 import re
 import shutil
 import signal
@@ -30,10 +28,11 @@ import psutil
 
 from config import DEFAULT_PARTITIONS, cache_root
 from infra.errors import ServiceError
+from infra.java import check_java
 
 __all__ = ["KAFKA_VERSION", "KafkaProcess", "ServiceError", "cache_root", "free_port",
-           "free_ports", "kafka_healthy", "render_properties", "resolve_jars", "start_kafka",
-           "stop_kafka", "stop_pid"]
+           "free_ports", "kafka_healthy", "render_properties", "resolve_jars", "restart_kafka",
+           "start_kafka", "stop_kafka", "stop_pid"]
 
 KAFKA_VERSION = "4.1.1"
 HEAP = "-Xmx512m"
@@ -60,30 +59,6 @@ def file_lock(path: Path) -> Iterator[None]:
     with open(path, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
         yield
-
-
-def java_major(version_output: str) -> int:
-    """The major version in ``java -version`` output (``1.8.0`` -> 8), 0 if none."""
-    match = re.search(r'version "(\d+)(?:\.(\d+))?', version_output)
-    if not match:
-        return 0
-    major = int(match.group(1))
-    return int(match.group(2) or 0) if major == 1 else major
-
-
-@functools.lru_cache(maxsize=1)
-def check_java() -> str:
-    """``$JAVA_HOME/bin/java`` or ``java`` on PATH, after checking it is 17 or newer."""
-    home = os.environ.get("JAVA_HOME")
-    java = str(Path(home) / "bin" / "java") if home else shutil.which("java")
-    if not java or not Path(java).exists():
-        raise ServiceError("java not found: install a Java 17+ runtime (Debian: "
-                           "apt-get install openjdk-17-jre-headless) or set KAFKA_BOOTSTRAP")
-    out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=60)
-    major = java_major(out.stderr + out.stdout)
-    if major < 17:
-        raise ServiceError(f"kafka {KAFKA_VERSION} needs java 17+, {java} is java {major}")
-    return java
 
 
 def resolve_jars(cache_dir: Path | None = None) -> Path:
@@ -230,12 +205,21 @@ def start_kafka(workdir: Path, timeout: float = 60.0, attached: bool = False,
     workdir.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(workdir / "data", ignore_errors=True)
     shutil.copytree(formatted_storage(libs), workdir / "data")
-    port, controller = free_ports(2)
+    (workdir / "server.properties").write_text(render_properties(workdir, *free_ports(2)))
+    return restart_kafka(workdir, timeout, attached, cache_dir)
+
+
+def restart_kafka(workdir: Path, timeout: float = 60.0, attached: bool = False,
+                  cache_dir: Path | None = None) -> KafkaProcess:
+    """Start the broker of ``workdir`` (made by :func:`start_kafka`) with its storage and
+    ports as they are, after it stopped or crashed; wait until it serves metadata."""
     props = workdir / "server.properties"
-    props.write_text(render_properties(workdir, port, controller))
-    log = workdir / "kafka.log"
-    proc = spawn(_java_cmd(libs, "kafka.Kafka", str(props)), log, attached)
-    bootstrap = f"127.0.0.1:{port}"
+    port = re.search(r"^advertised\.listeners=PLAINTEXT://127\.0\.0\.1:(\d+)$",
+                     props.read_text(), re.M)
+    if port is None:
+        raise ServiceError(f"{props}: no broker made by start_kafka")
+    log, bootstrap = workdir / "kafka.log", f"127.0.0.1:{port.group(1)}"
+    proc = spawn(_java_cmd(resolve_jars(cache_dir), "kafka.Kafka", str(props)), log, attached)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:

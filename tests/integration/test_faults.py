@@ -16,10 +16,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 import redis
 
 from contracts.events import SaleEvent
+from infra.procs import stop
 from stream.partitioning import partition_for
 from stream.records import DeadLetter
 from tests.integration.clients import Subscriber, latest_versions
@@ -341,3 +343,38 @@ def test_gateway_kill_and_restart_subscribers_resume(pipeline) -> None:
     assert behind == []
     assert all(c.connects >= 2 for c in clients)  # every client lived through the restart
     assert pipeline.reconciled()["total"]["accepted"] == len(events)
+
+
+def test_broker_kill_and_restart(pipeline, tmp_path: Path) -> None:
+    """kill -9 of the Kafka broker mid-stream, then the broker restarted on its storage: the
+    worker rides it out (no restart of its own) and every event is counted exactly once."""
+    from infra.kafka import restart_kafka, start_kafka, stop_kafka
+    from infra.services import create_topics
+
+    broker = start_kafka(tmp_path / "kafka", attached=True)
+    try:
+        pipeline.settings = pipeline.settings.model_copy(
+            update={"kafka_bootstrap": broker.bootstrap})
+        create_topics(broker.bootstrap, pipeline.settings)
+        rng = random.Random(9)
+        events = [SaleEvent(f"K{rng.randrange(60)}", T0 + i * 120, 1, 1.0) for i in range(6000)]
+        records = [(e.series.encode(), e.to_json()) for e in events]
+        pipeline.produce(records[:3000])
+        worker = pipeline.start_worker()
+        pipeline.wait_for(lambda: _counted(pipeline, _truth(events[:3000])), 120,
+                          "the first half counted")
+        os.kill(broker.pid, signal.SIGKILL)
+        psutil.Process(broker.pid).wait(10)
+        time.sleep(5)  # the worker finds the broker gone
+        assert worker.poll() is None, "the worker died with the broker"
+        broker = restart_kafka(broker.workdir, attached=True)
+        pipeline.produce(records[3000:])
+        pipeline.wait_for(lambda: _counted(pipeline, _truth(events)), 180,
+                          "every event counted after the broker came back")
+        assert worker.poll() is None, "the worker died after the broker came back"
+        assert pipeline.reconciled()["total"]["accepted"] == len(events)
+    finally:
+        for w in pipeline.workers:
+            stop(w, 30)
+        pipeline.workers.clear()
+        stop_kafka(broker.pid)

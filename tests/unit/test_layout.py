@@ -22,6 +22,7 @@ ROOMS = sorted(p.parent.name for p in ROOT.glob("*/__init__.py"))
 #: tests for the glue that only runs against Kafka and Redis
 COVERED_BY: dict[str, tuple[str, ...]] = {
     "infra.errors": ("tests/unit/infra/test_services.py",),
+    "infra.java": ("tests/unit/infra/test_services.py",),
     "infra.kafka": ("tests/unit/infra/test_services.py", INTEGRATION + "test_services.py"),
     "infra.procs": ("tests/unit/infra/test_services.py", INTEGRATION + "test_pipeline.py"),
     "infra.redis_server": ("tests/unit/infra/test_services.py",

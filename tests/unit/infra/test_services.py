@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from config import Settings
-from infra import kafka, services
+from infra import java, kafka, services
 from infra.errors import ServiceError
 from infra.redis_server import redis_args
 
@@ -51,9 +51,9 @@ def test_free_ports_are_distinct_and_bindable() -> None:
 def test_cluster_id_and_java_version() -> None:
     ids = {kafka.cluster_id() for _ in range(20)}
     assert len(ids) == 20 and all(len(i) == 22 and "=" not in i for i in ids)
-    assert kafka.java_major('openjdk version "21.0.2" 2024-01-16') == 21
-    assert kafka.java_major('java version "1.8.0_392"') == 8
-    assert kafka.java_major("garbage") == 0
+    assert java.java_major('openjdk version "21.0.2" 2024-01-16') == 21
+    assert java.java_major('java version "1.8.0_392"') == 8
+    assert java.java_major("garbage") == 0
 
 
 def test_redis_args_loopback_without_persistence(tmp_path: Path) -> None:
