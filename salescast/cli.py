@@ -20,7 +20,14 @@ from salescast.cli_bench import bench_app, bench_faust_floor
 from salescast.cli_gateway import gateway, token, watch
 from salescast.cli_model import model_app, trainer
 from salescast.cli_ops import alerts_app, monitor
-from salescast.cliutil import UserError, console, friendly, kafka_topics, settings_with_services
+from salescast.cliutil import (
+    UserError,
+    check_partitions,
+    console,
+    friendly,
+    kafka_topics,
+    settings_with_services,
+)
 
 __all__ = ["app", "main"]
 
@@ -141,7 +148,8 @@ def worker(
     if loglevel.lower() not in LOGLEVELS:
         raise UserError(f"--loglevel must be one of {', '.join(LOGLEVELS)}, got {loglevel!r}")
     settings = settings_with_services()
-    kafka_topics(settings.kafka)  # Faust would print a traceback when Kafka does not answer
+    # Faust would print a traceback when Kafka does not answer, or crash on a partition count
+    check_partitions(settings, kafka_topics(settings.kafka))
     faust_app, _ = build_worker(settings)
     sys.argv = sys.argv[:1]
     Worker(faust_app, loglevel=loglevel.lower()).execute_from_commandline()

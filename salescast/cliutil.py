@@ -11,8 +11,8 @@ from rich.console import Console
 
 from config import ConfigError, Settings, load_settings
 
-__all__ = ["UserError", "console", "friendly", "kafka_topics", "load_settings",
-           "settings_with_services"]
+__all__ = ["UserError", "check_partitions", "console", "friendly", "kafka_topics",
+           "load_settings", "settings_with_services"]
 
 console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -68,3 +68,30 @@ def kafka_topics(bootstrap: str, timeout: float = 10.0) -> dict[str, Any]:
         why = err.str() if hasattr(err, "str") else str(err)
         raise UserError(f"kafka at {bootstrap} does not answer: {why}") from None
     return dict(meta.topics)
+
+
+def check_partitions(settings: Settings, topics: dict[str, Any]) -> None:
+    """Refuse (:class:`UserError`) a worker whose events topic or state changelog (those that
+    exist, in ``topics``: :func:`kafka_topics`) has another partition count than
+    ``SALESCAST_PARTITIONS``: Faust would create or read the changelog with that count, and
+    a series would be read on another partition than its state's (the worker crashes once
+    it writes a state, after processing events).
+
+    >>> from types import SimpleNamespace as NS
+    >>> settings = load_settings({})
+    >>> check_partitions(settings, {settings.events_topic: NS(partitions=dict.fromkeys(range(8)))})
+    >>> check_partitions(settings, {settings.events_topic: NS(partitions=dict.fromkeys(range(4)))})
+    Traceback (most recent call last):
+    ...
+    salescast.cliutil.UserError: SALESCAST_PARTITIONS is 8 but topic sales.events has 4 ...
+    """
+    changelog = f"{settings.worker_id}-series-state-changelog"  # stream.agents' table
+    wrong = {name: len(topics[name].partitions) for name in (settings.events_topic, changelog)
+             if name in topics and len(topics[name].partitions) != settings.partitions}
+    if wrong:
+        raise UserError(
+            f"SALESCAST_PARTITIONS is {settings.partitions} but "
+            + " and ".join(f"topic {name} has {n}" for name, n in wrong.items())
+            + " partitions: set it to the topics' count, or start a new topic set and "
+            "SALESCAST_WORKER_ID (README, \"Choosing the partition count\"): a series must be "
+            "read on the partition that holds its state")

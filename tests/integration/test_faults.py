@@ -378,3 +378,18 @@ def test_broker_kill_and_restart(pipeline, tmp_path: Path) -> None:
             stop(w, 30)
         pipeline.workers.clear()
         stop_kafka(broker.pid)
+
+
+def test_a_worker_with_another_partition_count_refuses_to_start(pipeline) -> None:
+    """Topics of 8 partitions, ``SALESCAST_PARTITIONS=4``: the worker says so in one line and
+    exits before it reads an event (Faust would create the changelog with 4, process, then
+    crash at the first state it writes)."""
+    assert pipeline.settings.partitions == 8
+    pipeline.produce([(b"P1", SaleEvent("P1", T0, 1, 1.0).to_json())])
+    pipeline.settings = pipeline.settings.model_copy(update={"partitions": 4})
+    worker = pipeline.start_worker()
+    assert worker.wait(60) == 2
+    log = "\n".join(pipeline.log_tail(5))
+    assert f"SALESCAST_PARTITIONS is 4 but topic {pipeline.settings.events_topic} has 8" in log
+    assert "Traceback" not in log
+    assert pipeline.snapshot("P1") is None
