@@ -71,7 +71,7 @@ class ForecasterBank(BatchForecaster):
 
     def __init__(self, horizon: int = 14, season: int = 7, window: int | None = None,
                  coverage: float = 0.8, holiday_decay: float = 0.7, lstm: bool = False,
-                 cycles: int = SEASON_CYCLES, season2: int = 0) -> None:
+                 cycles: int = SEASON_CYCLES, season2: int = 0, trend: bool = False) -> None:
         check_horizon(horizon)
         window = window_for(season) if window is None else window
         check_range("window", window, 2, 10_000, integer=True)
@@ -81,12 +81,12 @@ class ForecasterBank(BatchForecaster):
         self.holiday_decay = holiday_decay
         self.levels = (coverage,) if coverage == 0.95 else (coverage, 0.95)
         self.members = MemberBank(season, (window // 2, window, window * 2), horizon,
-                                  cycles=cycles, season2=season2)
+                                  cycles=cycles, season2=season2, trend=trend)
         self.member_names = ["seasonal_naive", f"rolling_median_{window // 2}", "rolling_median",
                              f"rolling_median_{window * 2}", "holt_winters_log1p",
                              *["seasonal_median"] * (cycles > 0),
                              *[f"seasonal_naive_{season2}", f"seasonal_median_{season2}"]
-                             * (season2 > 0)]
+                             * (season2 > 0), *["holt_winters_damped"] * trend]
         self.bands = BandBank(horizon, self.levels)
         self.detector, self.means = DetectorBank(), MeanBank(horizon)
         self.blend = BlendBank(horizon) if lstm else None  # LstmBlend: set_lstm_paths

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from models import bank_trend
 from models.bank_ops import grow
 from models.factory import MEDIAN_SHARE, SEASON_CYCLES
 from models.kernels import season_learn, second_season_paths
@@ -60,7 +61,7 @@ class MemberBank:
     def __init__(self, season: int = 7, windows: Sequence[int] = (14, 28, 56),
                  horizon: int = 14, alpha: float = 0.2, gamma: float = 0.1,
                  cycles: int = SEASON_CYCLES, season2: int = 0,
-                 cycles2: int = SEASON2_CYCLES) -> None:
+                 cycles2: int = SEASON2_CYCLES, trend: bool = False) -> None:
         if type(season) is not int or season < 2:
             raise ValueError(f"season must be an integer >= 2, got {season!r}")
         if type(cycles) is not int or cycles < 0:
@@ -73,11 +74,12 @@ class MemberBank:
         self.season, self.windows, self.horizon = season, tuple(windows), horizon
         self.alpha, self.gamma, self.cycles = alpha, gamma, cycles  # 0: no seasonal median
         self.season2, self.cycles2 = season2, cycles2  # 0: no second season's members
-        self.n_members = len(self.windows) + 2 + (cycles > 0) + 2 * (season2 > 0)
+        self.trend = bool(trend)  # the damped-trend Holt-Winters, last (models.bank_trend)
+        self.n_members = len(self.windows) + 2 + (cycles > 0) + 2 * (season2 > 0) + self.trend
         # each member's share of the ensemble's weights (HorizonEnsemble's ``shares``)
         self.share = np.array([1.0, *[MEDIAN_SHARE] * len(self.windows), 1.0,
                                *[MEDIAN_SHARE] * (cycles > 0),
-                               *[1.0, MEDIAN_SHARE] * (season2 > 0)])
+                               *[1.0, MEDIAN_SHARE] * (season2 > 0), *[1.0] * self.trend])
         # _cycle[s, k] = (s + k) % season: the seasonal slot k + 1 steps after slot s - 1
         self._cycle = (np.arange(season)[:, None] + np.arange(horizon)) % season
         self.capacity = self.n_rows = 0
@@ -93,6 +95,8 @@ class MemberBank:
             self._shapes["naive2"] = ((season2,), np.float64)
             self._shapes["smed2"] = ((season2, cycles2), np.float64)
             self._shapes["smed2_q"] = ((season2,), np.float64)
+        if trend:
+            self._shapes |= bank_trend.shapes(season)
         for i, w in enumerate(self.windows):
             self._shapes |= {f"med{i}": ((w,), np.float64), f"med{i}_ptr": ((), np.int64),
                              f"med{i}_q": ((2,), np.float64), f"med{i}_lt": ((2,), np.int32),
@@ -159,7 +163,10 @@ class MemberBank:
             push(getattr(self, f"med{i}"), getattr(self, f"med{i}_ptr"),
                  getattr(self, f"med{i}_q"), getattr(self, f"med{i}_lt"),
                  getattr(self, f"med{i}_le"), rows, y)
-        self._learn_hw(rows, np.where(y > 0.0, np.log1p(np.maximum(y, 0.0)), 0.0), n)
+        z = np.where(y > 0.0, np.log1p(np.maximum(y, 0.0)), 0.0)
+        self._learn_hw(rows, z, n)
+        if self.trend:
+            bank_trend.learn_trend(self, rows, z, n)
 
     def recent(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The largest of each row's values in its longest window, and the share above 0."""
@@ -229,7 +236,10 @@ class MemberBank:
             # a slot with no value yet takes the first season's median (or naive) there
             second_season_paths(out, self.naive2, self.smed2_q, np.asarray(rows, dtype=np.int64),
                                 np.asarray(n, dtype=np.int64),
-                                2 + len(self.windows) if self.cycles else 0)
+                                2 + len(self.windows) if self.cycles else 0,
+                                2 + len(self.windows) + (self.cycles > 0))
+        if self.trend:
+            out[:, -1] = bank_trend.trend_path(self, rows, n, at)
         return out
 
     def _seasonal_median(self, rows: np.ndarray, n: np.ndarray, at: np.ndarray) -> np.ndarray:

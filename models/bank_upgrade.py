@@ -17,6 +17,9 @@ the next:
   the six members above only). The upgraded row's second-season naive repeats its last first
   season (hourly: the last day, for each day of the week), its second-season median has no
   value yet, and the two start with the records of seasonal naive and the seasonal median.
+* **Before the trend member** (buckets of more than a day, :func:`~models.seasons.trend_for`).
+  The upgraded row's damped-trend Holt-Winters starts from its Holt-Winters (level, seasonal
+  terms) with no trend, and with Holt-Winters' record.
 
 >>> import numpy as np
 >>> from models.bank import ForecasterBank
@@ -49,10 +52,13 @@ def upgrade(bank: Any, raw: bytes) -> bytes:
     ValueError when it is no row of an older layout either."""
     params = (bank.__class__, bank.horizon, bank.season, bank.window, bank.coverage,
               bank.holiday_decay, bank.blend is not None)
-    cycles, season2 = bank.members.cycles, bank.members.season2
-    new = _one_row(*params, cycles, season2)
-    if season2 or cycles:  # the layout before: no second season's members, or no seasonal median
-        old = _one_row(*params, cycles if season2 else 0, 0)
+    cycles, season2, trend = bank.members.cycles, bank.members.season2, bank.members.trend
+    new = _one_row(*params, cycles, season2, trend)
+    # the layout before: no trend member; or no second season's members; or no seasonal median
+    before = ((cycles, season2, False) if trend else (cycles, 0, False) if season2
+              else (0, 0, False) if cycles else None)
+    if before is not None:
+        old = _one_row(*params, *before)
         try:
             old.load_row(0, raw)  # upgraded from a layout older still, where it is one
         except ValueError:
@@ -65,12 +71,15 @@ def upgrade(bank: Any, raw: bytes) -> bytes:
 
 def _carry(old: Any, new: Any) -> bytes:
     """Row 0 of ``old`` into row 0 of ``new``, which has ``old``'s members and then one or two
-    more (the seasonal median; or the second season's naive and median), as bytes. A new
-    member starts with the record (errors, pending forecasts) of the old member it extends."""
+    more (the seasonal median; the second season's naive and median; or the trend member),
+    as bytes. A new member starts with the record (errors, pending forecasts) of the old
+    member it extends."""
     om, nm = old.members, new.members
     k = om.n_members
-    # the second season's naive extends seasonal naive, its median the seasonal median
-    sources = [0, k - 1 if om.cycles else 0] if nm.season2 else [0]
+    # the trend member extends Holt-Winters; the second season's naive and median, seasonal
+    # naive and the seasonal median; the seasonal median, seasonal naive
+    sources = ([1 + len(om.windows)] if nm.trend and not om.trend else
+               [0, k - 1 if om.cycles else 0] if nm.season2 else [0])
     for name in new._STATE:  # the ensemble's own arrays (row 0 as a view)
         src, dst = getattr(old, name)[:1], getattr(new, name)[:1]
         if name == "errors":  # (row, members, h)
@@ -82,7 +91,10 @@ def _carry(old: Any, new: Any) -> bytes:
     for name in om._state():
         getattr(nm, name)[:1] = getattr(om, name)[:1]
     n = int(old.n[0])
-    if nm.season2:
+    if nm.trend and not om.trend:  # Holt-Winters' state, with no trend yet
+        nm.td_level[0], nm.td_trend[0] = om.hw_level[0], 0.0
+        nm.td_seasonal[0], nm.td_sum[0] = om.hw_seasonal[0], om.hw_sum[0]
+    elif nm.season2:
         _start_second_season(om, nm, n)
     else:
         _start_seasonal_median(om, nm, n)
@@ -123,9 +135,9 @@ def _start_second_season(om: Any, nm: Any, n: int) -> None:
 
 @lru_cache(maxsize=8)
 def _one_row(cls: Any, horizon: int, season: int, window: int, coverage: float,
-             holiday_decay: float, lstm: bool, cycles: int, season2: int) -> Any:
+             holiday_decay: float, lstm: bool, cycles: int, season2: int, trend: bool) -> Any:
     """A bank of one row with these parameters (reused: every load overwrites the row)."""
     bank = cls(horizon, season, window, coverage, holiday_decay, lstm, cycles=cycles,
-               season2=season2)
+               season2=season2, trend=trend)
     bank.add_rows(1)
     return bank

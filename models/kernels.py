@@ -206,18 +206,18 @@ def season_learn(naive: np.ndarray, values: np.ndarray, median: np.ndarray,
 
 @njit(cache=True, nogil=True)
 def second_season_paths(out: np.ndarray, naive: np.ndarray, median: np.ndarray,
-                        rows: np.ndarray, n: np.ndarray, fallback: int) -> None:
+                        rows: np.ndarray, n: np.ndarray, fallback: int, at: int) -> None:
     """The second season's naive and slot median of ``rows`` (``n`` values learnt) into
-    ``out[:, -2]`` and ``out[:, -1]`` (``(K, members, h)``): before a whole season, the naive
-    is ``out[:, 0]`` (the first season's); a slot with no median, ``out[:, fallback]``."""
-    s, h, m = naive.shape[1], out.shape[2], out.shape[1]
+    ``out[:, at]`` and ``out[:, at + 1]`` (``(K, members, h)``): before a whole season, the
+    naive is ``out[:, 0]`` (the first season's); a slot with no median, ``out[:, fallback]``."""
+    s, h = naive.shape[1], out.shape[2]
     for j in range(len(rows)):
         r, nj = rows[j], n[j]
         for k in range(h):
             slot = (nj + k) % s
-            out[j, m - 2, k] = naive[r, slot] if nj >= s else out[j, 0, k]
+            out[j, at, k] = naive[r, slot] if nj >= s else out[j, 0, k]
             q = median[r, slot]
-            out[j, m - 1, k] = q if q == q else out[j, fallback, k]
+            out[j, at + 1, k] = q if q == q else out[j, fallback, k]
 
 
 def warm() -> None:
@@ -236,4 +236,4 @@ def warm() -> None:
     row = np.zeros(1, dtype=np.int64)
     season_learn(np.zeros((1, 2)), np.full((1, 2, 2), np.nan), np.zeros((1, 2)), row,
                         np.ones(1), row)
-    second_season_paths(np.zeros((1, 3, 2)), np.zeros((1, 2)), np.zeros((1, 2)), row, row, 0)
+    second_season_paths(np.zeros((1, 3, 2)), np.zeros((1, 2)), np.zeros((1, 2)), row, row, 0, 1)

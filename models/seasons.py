@@ -16,7 +16,8 @@ anything else                 2                    none to speak of (the smalles
 ============================  ===================  =====================================
 
 Buckets that divide a day also get a second, weekly season (:func:`season2_for`, hourly: 168)
-where it fits in MAX_SEASON.
+where it fits in MAX_SEASON; buckets of more than a day a member that follows a trend
+(:func:`trend_for`).
 
 >>> [season_for(w) for w in (3600, 900, 60, 86400, 604800, 2 * 604800)]
 [24, 96, 60, 7, 52, 26]
@@ -26,7 +27,7 @@ where it fits in MAX_SEASON.
 
 from __future__ import annotations
 
-__all__ = ["season_for", "season2_for", "window_for", "MAX_SEASON", "MAX_WINDOW"]
+__all__ = ["season_for", "season2_for", "trend_for", "window_for", "MAX_SEASON", "MAX_WINDOW"]
 
 HOUR, DAY, WEEK = 3600, 86400, 7 * 86400
 YEAR = 365.25 * DAY
@@ -68,6 +69,18 @@ def season2_for(width: int) -> int:
     if width < DAY and daily == DAY // width and 7 * daily <= MAX_SEASON:
         return 7 * daily
     return 0
+
+
+def trend_for(width: int) -> bool:
+    """Whether buckets ``width`` seconds wide get the damped-trend member
+    (:mod:`models.bank_trend`): buckets of more than a day, whose season is the year (weeks,
+    months, quarters). Over a few weeks of daily or hourly buckets, trend is noise beside the
+    level and the season; it made both daily tuning panels worse (docs/backtest.md).
+
+    >>> [trend_for(w) for w in (3600, 86400, 7 * 86400, 2629800, 7889400)]
+    [False, False, True, True, True]
+    """
+    return width > DAY
 
 
 def window_for(season: int) -> int:

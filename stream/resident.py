@@ -38,7 +38,7 @@ from models.bank_load import load_rows, row_nbytes
 from models.bank_mean import lead_total
 from models.bank_ops import describe_rows, reserve_bank
 from models.factory import Forecast
-from models.seasons import season2_for, season_for
+from models.seasons import season2_for, season_for, trend_for
 from stream.series_state import SeriesState
 
 __all__ = ["SEGMENT", "Resident"]
@@ -49,19 +49,21 @@ SEGMENT = 4096  # rows of one bank (~16 KB a daily row, ~30 KB hourly: ~64-120 M
 
 
 class Resident:
-    """One partition's banks (their seasons from the bucket ``width``: :func:`season_for`,
-    :func:`season2_for`) and which series' state each row holds."""
+    """One partition's banks (their seasons and trend member from the bucket ``width``:
+    :func:`season_for`, :func:`season2_for`, :func:`trend_for`) and which series' state each
+    row holds."""
 
     def __init__(self, horizon: int, lstm: bool, width: int = 86400) -> None:
         self.horizon, self.season, self.lstm = horizon, season_for(width), lstm
-        self.season2 = season2_for(width)
+        self.season2, self.trend = season2_for(width), trend_for(width)
         self.banks = [self._bank()]
         self.row_size = row_nbytes(self.bank)  # a row's bytes in the banks' own layout
         self.rows: dict[str, int] = {}
         self.owner: dict[str, SeriesState] = {}
 
     def _bank(self) -> ForecasterBank:
-        bank = ForecasterBank(self.horizon, self.season, lstm=self.lstm, season2=self.season2)
+        bank = ForecasterBank(self.horizon, self.season, lstm=self.lstm, season2=self.season2,
+                              trend=self.trend)
         reserve_bank(bank, SEGMENT)  # never grows: its pages are mapped as rows use them
         return bank
 

@@ -65,7 +65,7 @@ def evaluate_panel_bank(panel: Mapping[str, Sequence[float]], name: str = "panel
     values = np.zeros((len(codes), span))
     for i, y in enumerate(ys):
         values[i, start[i]:] = y
-    bank = ForecasterBank(h, season, season2=regime.season2)
+    bank = ForecasterBank(h, season, season2=regime.season2, trend=regime.trend)
     rows = bank.add_rows(len(codes))
     if last_day is not None:
         bank.set_day(rows, last_day - lens + 1)

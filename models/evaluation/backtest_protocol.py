@@ -24,8 +24,9 @@ HORIZON, WARMUP, STEP, SEASON, LEVELS = 14, 56, 7, 7, (0.8, 0.95)
 @dataclass(frozen=True)
 class Regime:
     """How a panel of one bucket width is backtested, in buckets: the horizons ``1..horizon``,
-    the ``season`` (and the model's second season, 0: none), the ``warmup`` before the first
-    origin and the ``step`` between origins."""
+    the ``season`` (the model's second season, 0: none; its trend member or not, as the
+    worker's for that width: :mod:`models.seasons`), the ``warmup`` before the first origin
+    and the ``step`` between origins."""
 
     bucket: str
     horizon: int
@@ -33,11 +34,12 @@ class Regime:
     warmup: int
     step: int
     season2: int = 0
+    trend: bool = False
 
 
 DAILY = Regime("day", HORIZON, SEASON, WARMUP, STEP)  # Online Retail II
-MONTHLY = Regime("month", 12, 12, 60, 3)  # fpp3 PBS: five years, then every quarter
-QUARTERLY = Regime("quarter", 8, 4, 32, 2)  # fpp3 tourism: eight years, then every half year
+MONTHLY = Regime("month", 12, 12, 60, 3, trend=True)  # fpp3 PBS: five years, then quarterly
+QUARTERLY = Regime("quarter", 8, 4, 32, 2, trend=True)  # fpp3 tourism: 8 years, then half-yearly
 # Online Retail II by the hour: the next day, after four weeks, then every 23 hours (so the
 # origins visit every hour of the day); the worker's second season for hourly buckets
 HOURLY = Regime("hour", 24, 24, 28 * 24, 23, season2=168)

@@ -36,6 +36,7 @@ def _factories() -> dict[str, Callable[[], BatchForecaster]]:
     out["worker:bank+lstm"] = lambda: ForecasterBank(lstm=True)
     # a second season short enough that the suite's series (30-80 buckets) span it
     out["worker:bank+second season"] = lambda: ForecasterBank(season=7, season2=21)
+    out["worker:bank+trend"] = lambda: ForecasterBank(trend=True)
     return out
 
 
@@ -165,5 +166,5 @@ def test_a_constant_series_is_forecast_as_itself(make: Callable[[], BatchForecas
 
 def test_the_suite_covers_the_zoo_and_the_worker_stack() -> None:
     workers = {"worker:per-object", "worker:bank", "worker:per-object+lstm", "worker:bank+lstm",
-               "worker:bank+second season"}
+               "worker:bank+second season", "worker:bank+trend"}
     assert {f"zoo:{n}" for n in model_zoo()} | workers == set(FACTORIES)
