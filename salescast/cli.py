@@ -182,8 +182,9 @@ def demo(
 def backtest(
     panel: Annotated[str, typer.Argument(help="top500, sampled, tuning or tuning_top (SKUs); "
                                               "countries (the total and each country: direct, "
-                                              "bottom-up and reconciled); pbs (fpp3, monthly), "
-                                              "tourism (fpp3, quarterly) or hourly (the total "
+                                              "bottom-up and reconciled); pbs or retail (fpp3, "
+                                              "monthly), tourism (fpp3, quarterly) or hourly "
+                                              "(the total "
                                               "and the 20 largest countries by the hour)")]
     = "top500",
     quick: Annotated[bool, typer.Option(help="the first 50 SKUs of the panel (~40 s)")] = False,

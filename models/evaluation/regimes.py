@@ -1,14 +1,15 @@
-"""Backtests on regimes other than daily retail: fpp3's monthly PBS and quarterly tourism,
-and Online Retail II by the hour.
+"""Backtests on regimes other than daily retail: fpp3's monthly PBS and retail turnover and
+quarterly tourism, and Online Retail II by the hour.
 
-``salescast backtest pbs``, ``tourism`` and ``hourly`` run the worker's model on the bank
-(:func:`~models.evaluation.backtest_bank.evaluate_panel_bank`) over every series of the panel,
-with the regime's horizon, seasons and origins
+``salescast backtest pbs``, ``tourism``, ``retail`` and ``hourly`` run the worker's model on
+the bank (:func:`~models.evaluation.backtest_bank.evaluate_panel_bank`) over every series of
+the panel, with the regime's horizon, seasons and origins
 (:data:`~models.evaluation.backtest_protocol.MONTHLY`, ``QUARTERLY``, ``HOURLY``), each member
 on its own beside it and, with ``peer``, AutoETS. The series are undated (no holiday factor).
 These panels are for scoring only: no default was chosen on them.
 
-* ``pbs``, ``tourism``: every series of fpp3's files (:mod:`sources.fpp3`).
+* ``pbs``, ``tourism``, ``retail``: every series of fpp3's files (:mod:`sources.fpp3`;
+  ``retail`` is the monthly retail-turnover panel that issue 12's probe scored).
 * ``hourly``: the net quantity per UTC hour of the whole shop (``total``) and of its
   :data:`HOURLY_COUNTRIES` largest countries (:func:`hourly_panel`), each from its first hour
   with a sale: the series a worker with hourly buckets keeps for its aggregates.
@@ -53,6 +54,11 @@ def _fpp3(which: int, load: Callable[[Path], dict[str, list[float]]]) -> Callabl
     return run
 
 
+def _retail(data_dir: Path) -> Loaded:
+    path = fpp3.fetch_retail(data_dir)
+    return fpp3.retail_panel(path), f"{path.name} ({fpp3.CITATION})"
+
+
 def _hourly(data_dir: Path) -> Loaded:
     path = online_retail.fetch_dataset(data_dir)
     return hourly_panel(path), f"{path.name} ({online_retail.CITATION})"
@@ -62,6 +68,7 @@ def _hourly(data_dir: Path) -> Loaded:
 REGIME_PANELS: dict[str, tuple[Regime, Callable[[Path], Loaded]]] = {
     "pbs": (MONTHLY, _fpp3(0, fpp3.pbs_panel)),
     "tourism": (QUARTERLY, _fpp3(1, fpp3.tourism_panel)),
+    "retail": (MONTHLY, _retail),
     "hourly": (HOURLY, _hourly),
 }
 

@@ -40,8 +40,22 @@ def test_a_regime_panel_is_scored_and_written(tmp_path: Path, monkeypatch: pytes
 
 
 def test_an_unknown_panel_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="pbs, tourism, hourly"):
+    with pytest.raises(ValueError, match="pbs, tourism, retail, hourly"):
         regimes.run_regime(tmp_path, "m4", tmp_path)
+
+
+def test_the_retail_panel_is_turnover_per_state_and_industry(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "aus_retail.csv"
+    months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    path.write_text("State,Industry,Series ID,Month,Turnover\n" + "".join(
+        f'{state},"Food, retailing",A{i},{1990 + t // 12} {months[t % 12]},'
+        f"{50 * 1.01 ** t * (1.2 if t % 12 == 11 else 1.0) + i:.1f}\n"
+        for i, state in enumerate(("Victoria", "Tasmania")) for t in range(96)))
+    monkeypatch.setattr(regimes.fpp3, "fetch_retail", lambda data_dir: path)
+    board = regimes.run_regime(tmp_path, "retail", tmp_path / "out")
+    assert board.n_series == 2 and len(board.row(BANK_ROW).mase_by_horizon) == 12
+    assert board.row(MEMBER_ROW.format("holt_winters_damped")).n_series == 2  # the trend member
 
 
 def _hourly_csv(tmp_path: Path, weeks: int) -> Path:
