@@ -86,7 +86,7 @@ class ForecasterBank(BatchForecaster):
                              f"rolling_median_{window * 2}", "holt_winters_log1p",
                              *["seasonal_median"] * (cycles > 0),
                              *[f"seasonal_naive_{season2}", f"seasonal_median_{season2}"]
-                             * (season2 > 0), *["holt_winters_damped"] * trend]
+                             * (season2 > 0), *["holt_winters_damped"] * bool(trend)]
         self.bands = BandBank(horizon, self.levels)
         self.detector, self.means = DetectorBank(), MeanBank(horizon)
         self.blend = BlendBank(horizon) if lstm else None  # LstmBlend: set_lstm_paths

@@ -1,5 +1,7 @@
 """The default ensemble's members for many rows at once: seasonal naive, rolling medians,
-Holt-Winters on log1p and the seasonal median, as array operations (one row per series).
+Holt-Winters on log1p and the seasonal median (and, by the bucket width, a second season's
+naive and median or a damped-trend Holt-Winters: :mod:`models.bank_trend`), as array
+operations (one row per series).
 
 Each member keeps what the per-object class keeps (:class:`~models.baselines.SeasonalNaive`,
 :class:`~models.baselines.RollingMedian`, :class:`~models.online.HoltWintersLog1p`,
@@ -45,8 +47,9 @@ _MAX_LOG = math.log1p(1e12)  # the cap of HoltWintersLog1p's forecasts
 
 class MemberBank:
     """Seasonal naive, one rolling median per window, Holt-Winters log1p, the seasonal
-    median over ``cycles`` seasons and, with ``season2``, that season's naive and median:
-    ``paths`` gives ``(rows, members, horizon)`` in that order."""
+    median over ``cycles`` seasons and, with ``season2``, that season's naive and median,
+    with ``trend``, the damped-trend Holt-Winters: ``paths`` gives ``(rows, members,
+    horizon)`` in that order."""
 
     naive: np.ndarray
     hw_level: np.ndarray

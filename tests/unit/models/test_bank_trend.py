@@ -3,6 +3,7 @@ persist, rows saved before it, and where the worker uses it."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -11,8 +12,9 @@ import pytest
 from models.bank import ForecasterBank
 from models.bank_load import load_rows
 from models.bank_members import MemberBank
-from models.bank_trend import BETA, PHI
+from models.bank_trend import BETA, PHI, trend_path
 from models.grid import MONTH
+from models.online import HoltWintersLog1p
 from stream.resident import Resident
 
 SEASON, H = 4, 6
@@ -45,6 +47,61 @@ def _reference(values: list[float], h: int, alpha: float = 0.2, gamma: float = 0
         z = level + damp * trend + s
         out.append(0.0 if n == 0 or z <= 0 else math.expm1(min(z, math.log1p(1e12))))
     return out
+
+
+def test_the_trend_member_is_the_per_object_damped_holt_winters() -> None:
+    """The per-object ``HoltWintersLog1p(season, beta, phi)`` (models/online.py) is its twin:
+    a model of its own, not a copy of the bank's code (the sum of the damping factors is
+    formed in another order: equal within 1e-12)."""
+    rng = np.random.default_rng(8)
+    for season, h in ((4, 6), (12, 12), (7, 14)):
+        bank = MemberBank(season, (3,), h, cycles=0, trend=True)
+        row = bank.add(1)
+        twin = HoltWintersLog1p(season, beta=BETA, phi=PHI)
+        for t in range(80):
+            np.testing.assert_allclose(bank.paths(row, np.array([t]))[0, -1], twin.forecast(h),
+                                       rtol=1e-12, atol=1e-12, err_msg=f"season {season}, {t}")
+            y = float(rng.poisson(5 + 0.5 * t)) if t % 9 else 0.0
+            bank.learn(row, np.array([y]), np.array([t]))
+            twin.learn_one(y)
+
+
+@pytest.mark.parametrize(("cycles", "season2", "trend"),
+                         list(itertools.product((0, 8), (0, 30), (False, True))))
+def test_each_members_column_is_the_member_its_name_says(cycles: int, season2: int,
+                                                         trend: bool) -> None:
+    """For every combination of the optional members, path column i is ``member_names[i]``
+    (each checked against that member computed on its own)."""
+    bank = ForecasterBank(12, 12, cycles=cycles, season2=season2, trend=trend)
+    m, rows = bank.members, bank.add_rows(4)
+    lag = np.array([0, 5, 20, 50])  # rows of different ages, both sides of both seasons
+    data = np.random.default_rng(2).poisson(20 + np.arange(80) * 0.8, (4, 80)).astype(float)
+    for t in range(80):
+        live = t >= lag
+        bank.learn(rows[live], data[live, t - lag[live]])
+    n = bank.n[rows]
+    paths = m.paths(rows, n)
+    assert paths.shape[1] == m.n_members == len(bank.member_names) == len(m.share)
+    at = (rows * 12)[:, None] + m._cycle[n % 12]
+    naive = m.naive.reshape(-1)[at]
+    alone = {"seasonal_naive": naive, "holt_winters_log1p": None,
+             **{name: np.repeat(m._median(rows, i, n)[:, None], 12, 1) for i, name in
+                enumerate(bank.member_names[1:4])}}
+    if cycles:
+        alone["seasonal_median"] = m._seasonal_median(rows, n, at)
+    if season2:
+        slot = (n[:, None] + np.arange(12)) % season2
+        alone[f"seasonal_naive_{season2}"] = np.where((n >= season2)[:, None],
+                                                      m.naive2[rows[:, None], slot], naive)
+        q = m.smed2_q[rows[:, None], slot]
+        alone[f"seasonal_median_{season2}"] = np.where(
+            np.isnan(q), alone["seasonal_median"] if cycles else naive, q)
+    if trend:
+        alone["holt_winters_damped"] = trend_path(m, rows, n, at)
+    assert set(alone) == set(bank.member_names)
+    for i, name in enumerate(bank.member_names):
+        if alone[name] is not None:
+            np.testing.assert_array_equal(paths[:, i], alone[name], err_msg=name)
 
 
 def test_the_trend_member_follows_its_recurrences_row_by_row() -> None:
@@ -106,21 +163,24 @@ def test_rows_with_the_trend_member_persist_and_continue_exactly() -> None:
     np.testing.assert_array_equal(b.forecast(at, 12).hi95, a.forecast(rows, 12).hi95)
 
 
-def test_a_monthly_row_saved_before_the_trend_member_loads_and_learns_on() -> None:
+@pytest.mark.parametrize("cycles", [8, 0])  # 0: two layouts back, before the seasonal median
+def test_a_monthly_row_saved_before_the_trend_member_loads_and_learns_on(cycles: int) -> None:
     data = _growing(3, 40)
-    old, new = ForecasterBank(12, 12), ForecasterBank(12, 12, trend=True)
+    old, new = ForecasterBank(12, 12, cycles=cycles), ForecasterBank(12, 12, trend=True)
     rows = old.add_rows(3)
     for t in range(35):
         old.learn(rows, data[:, t])
     at = new.add_rows(3)
     for r, x in zip(rows.tolist(), at.tolist(), strict=True):
         new.load_row(x, old.export_row(r))
-    assert new.member_names == [*old.member_names, "holt_winters_damped"]
-    np.testing.assert_array_equal(new.forecast(at, 12).yhat, old.forecast(rows, 12).yhat)
+    assert new.member_names[-1] == "holt_winters_damped"
     hw = old.member_names.index("holt_winters_log1p")
     paths = new.members.paths(at, new.n[at])
     np.testing.assert_array_equal(paths[:, -1], paths[:, hw])  # no trend yet
+    # Holt-Winters' record: its errors, pending forecasts and so its weights
     np.testing.assert_array_equal(new.errors[at, -1], new.errors[at, hw])
+    np.testing.assert_array_equal(new.due[at][..., -1, :], new.due[at][..., hw, :])
+    np.testing.assert_array_equal(new.weights[at, -1] / new.weights[at, hw], 1.0)
     for t in range(35, 40):
         new.learn(at, data[:, t])
     assert np.isfinite(new.forecast(at, 12).yhat).all()

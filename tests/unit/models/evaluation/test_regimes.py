@@ -52,6 +52,11 @@ def test_the_retail_panel_is_turnover_per_state_and_industry(
         f'{state},"Food, retailing",A{i},{1990 + t // 12} {months[t % 12]},'
         f"{50 * 1.01 ** t * (1.2 if t % 12 == 11 else 1.0) + i:.1f}\n"
         for i, state in enumerate(("Victoria", "Tasmania")) for t in range(96)))
+    panel = regimes.fpp3.retail_panel(path)
+    assert list(panel) == ["Tasmania/Food, retailing", "Victoria/Food, retailing"]
+    assert len(panel["Victoria/Food, retailing"]) == 96
+    assert panel["Victoria/Food, retailing"][0] == 50.0
+    assert panel["Tasmania/Food, retailing"][0] == 51.0
     monkeypatch.setattr(regimes.fpp3, "fetch_retail", lambda data_dir: path)
     board = regimes.run_regime(tmp_path, "retail", tmp_path / "out")
     assert board.n_series == 2 and len(board.row(BANK_ROW).mase_by_horizon) == 12
