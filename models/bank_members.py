@@ -32,7 +32,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from models import bank_trend
-from models.bank_ops import grow
+from models.bank_ops import grow, start_season
 from models.factory import MEDIAN_SHARE, SEASON_CYCLES
 from models.kernels import season_learn, second_season_paths
 from models.orderstat import invalidate, push, rows_index, select
@@ -183,15 +183,8 @@ class MemberBank:
         m, slot = self.season, n % self.season
         init = n < m
         if init.any():  # the first `season` values: level = their running mean
-            r, zi, ni = rows[init], z[init], n[init]
-            total = self.hw_sum[r] + zi
-            self.hw_sum[r] = total
-            self.hw_level[r] = level = total / (ni + 1)
-            self.hw_seasonal[r, ni] = zi  # the initial values, until the season is complete
-            done = ni + 1 == m
-            if done.any():
-                rd = r[done]
-                self.hw_seasonal[rd] = self.hw_seasonal[rd] - level[done][:, None]
+            start_season(self.hw_level, self.hw_seasonal, self.hw_sum, rows[init], z[init],
+                         n[init], m)
         go = ~init
         if go.any():
             r, zg, sl = rows[go], z[go], slot[go]

@@ -17,7 +17,7 @@ import numpy as np
 from models.calendar import is_uk_holiday
 
 __all__ = ["describe_rows", "export_fields", "is_holiday", "learn_holiday", "reserve_bank",
-           "row_fields"]
+           "row_fields", "start_season"]
 
 _TABLE_DAYS = 26_000  # the holiday table covers epoch days 0..25,999 (to 2041)
 
@@ -154,3 +154,17 @@ def learn_holiday(factor: np.ndarray, seen: np.ndarray, rows: np.ndarray, base: 
     d = np.where(seen[rows] == 0, 0.0, decay)
     factor[rows] = d * factor[rows] + (1.0 - d) * ratio
     seen[rows] += 1
+
+
+def start_season(level: np.ndarray, seasonal: np.ndarray, total: np.ndarray, rows: np.ndarray,
+                 z: np.ndarray, n: np.ndarray, season: int) -> None:
+    """Holt-Winters' start over the first ``season`` values (``n < season``): the level is
+    their running mean (``total``: their sum), the seasonal terms the values themselves until
+    the season is complete, then their deviations from the level."""
+    total[rows] = total[rows] + z
+    level[rows] = mean = total[rows] / (n + 1)
+    seasonal[rows, n] = z
+    done = n + 1 == season
+    if done.any():
+        rd = rows[done]
+        seasonal[rd] = seasonal[rd] - mean[done][:, None]

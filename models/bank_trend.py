@@ -36,6 +36,8 @@ from typing import Any
 
 import numpy as np
 
+from models.bank_ops import start_season
+
 __all__ = ["BETA", "PHI", "learn_trend", "shapes", "trend_path"]
 
 BETA, PHI = 0.05, 0.98
@@ -53,15 +55,8 @@ def learn_trend(owner: Any, rows: np.ndarray, z: np.ndarray, n: np.ndarray) -> N
     m, slot = owner.season, n % owner.season
     init = n < m
     if init.any():  # the first season: the level is the running mean, no trend yet
-        r, zi, ni = rows[init], z[init], n[init]
-        total = owner.td_sum[r] + zi
-        owner.td_sum[r] = total
-        owner.td_level[r] = level = total / (ni + 1)
-        owner.td_seasonal[r, ni] = zi
-        done = ni + 1 == m
-        if done.any():
-            rd = r[done]
-            owner.td_seasonal[rd] = owner.td_seasonal[rd] - level[done][:, None]
+        start_season(owner.td_level, owner.td_seasonal, owner.td_sum, rows[init], z[init],
+                     n[init], m)
     go = ~init
     if go.any():
         r, zg, sl = rows[go], z[go], slot[go]

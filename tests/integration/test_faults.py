@@ -192,6 +192,21 @@ def _redis_on(port: int, workdir: Path) -> subprocess.Popen[bytes]:
     return proc
 
 
+def _first_half_counted(pipeline, prefix: str, seed: int,
+                        ) -> tuple[list[SaleEvent], list[tuple[bytes, bytes]], subprocess.Popen]:
+    """6,000 events of 60 series; the first half produced, a worker started and the first
+    half counted in Redis. Returns the events, their records and the worker."""
+    rng = random.Random(seed)
+    events = [SaleEvent(f"{prefix}{rng.randrange(60)}", T0 + i * 120, 1, 1.0)
+              for i in range(6000)]
+    records = [(e.series.encode(), e.to_json()) for e in events]
+    pipeline.produce(records[:3000])
+    worker = pipeline.start_worker()
+    pipeline.wait_for(lambda: _counted(pipeline, _truth(events[:3000])), 120,
+                      "the first half counted")
+    return events, records, worker
+
+
 @pytest.mark.parametrize("keep_data", [True, False], ids=["aof", "emptied"])
 def test_redis_kill_and_restart(pipeline, tmp_path: Path, keep_data: bool) -> None:
     """kill -9 of Redis: the worker goes on without it and republishes when it is back,
@@ -205,13 +220,7 @@ def test_redis_kill_and_restart(pipeline, tmp_path: Path, keep_data: bool) -> No
     pipeline.settings = pipeline.settings.model_copy(update={"redis_url": url})
     pipeline.redis = redis.Redis.from_url(url)
     try:
-        rng = random.Random(5)
-        events = [SaleEvent(f"R{rng.randrange(60)}", T0 + i * 120, 1, 1.0) for i in range(6000)]
-        records = [(e.series.encode(), e.to_json()) for e in events]
-        pipeline.produce(records[:3000])
-        worker = pipeline.start_worker()
-        pipeline.wait_for(lambda: _counted(pipeline, _truth(events[:3000])), 120,
-                          "the first half counted")
+        events, records, worker = _first_half_counted(pipeline, "R", 5)
         os.kill(server.pid, signal.SIGKILL)
         server.wait(10)
         pipeline.produce(records[3000:])  # processed while Redis is down
@@ -356,13 +365,7 @@ def test_broker_kill_and_restart(pipeline, tmp_path: Path) -> None:
         pipeline.settings = pipeline.settings.model_copy(
             update={"kafka_bootstrap": broker.bootstrap})
         create_topics(broker.bootstrap, pipeline.settings)
-        rng = random.Random(9)
-        events = [SaleEvent(f"K{rng.randrange(60)}", T0 + i * 120, 1, 1.0) for i in range(6000)]
-        records = [(e.series.encode(), e.to_json()) for e in events]
-        pipeline.produce(records[:3000])
-        worker = pipeline.start_worker()
-        pipeline.wait_for(lambda: _counted(pipeline, _truth(events[:3000])), 120,
-                          "the first half counted")
+        events, records, worker = _first_half_counted(pipeline, "K", 9)
         os.kill(broker.pid, signal.SIGKILL)
         psutil.Process(broker.pid).wait(10)
         time.sleep(5)  # the worker finds the broker gone
