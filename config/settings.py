@@ -102,9 +102,9 @@ class Settings(BaseSettings):
 
     # buckets and forecasts
     bucket_seconds: int = Field(default=86400, ge=60, description=(
-        "event-time bucket width in seconds, or `month` / `quarter` for UTC calendar months "
-        "(2629800) or quarters (7889400); the models' seasons follow it (hourly 24 and 168, "
-        "daily 7, weekly 52, months 12, quarters 4: `models/seasons.py`, `models/grid.py`)"))
+        "bucket width in seconds, or `month` / `quarter` (UTC calendar months, 2629800 s, or "
+        "quarters, 7889400 s); the seasons follow it (hourly 24 and 168, daily 7, weekly 52, "
+        "months 12, quarters 4), and past a day a trend member: `models/seasons.py`"))
     lateness_seconds: int = Field(default=3600, ge=0,
                                   description="allowed lateness after a bucket's end")
     horizon: int = Field(default=14, ge=1, description="forecast horizon (buckets)")
