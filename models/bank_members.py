@@ -26,13 +26,12 @@ tests/unit/models/test_bank_members.py checks them against their slot-by-slot de
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
 
 from models import bank_trend
-from models.bank_ops import grow, start_season
+from models.bank_ops import from_log, grow, start_season
 from models.factory import MEDIAN_SHARE, SEASON_CYCLES
 from models.kernels import season_learn, second_season_paths
 from models.orderstat import invalidate, push, rows_index, select
@@ -42,7 +41,6 @@ __all__ = ["MemberBank", "SEASON2_CYCLES"]
 #: the cycles of the second (weekly) season that its slot median looks back over: four
 #: weeks, half of SEASON_CYCLES, for memory (hourly: 168 values a cycle; docs/backtest.md)
 SEASON2_CYCLES = 4
-_MAX_LOG = math.log1p(1e12)  # the cap of HoltWintersLog1p's forecasts
 
 
 class MemberBank:
@@ -221,11 +219,7 @@ class MemberBank:
         if not full:
             s = np.where((n < m)[:, None], 0.0, s)
         z = self.hw_level[rows_index(rows)][:, None] + s
-        hw = np.expm1(np.minimum(z, _MAX_LOG))
-        hw[z <= 0.0] = 0.0
-        if not full:
-            hw[n == 0] = 0.0
-        out[:, 1 + len(self.windows)] = hw
+        out[:, 1 + len(self.windows)] = from_log(z, None if full else n)
         if self.cycles:
             out[:, 2 + len(self.windows)] = self._seasonal_median(rows, n, at)
         if self.season2:  # until a whole second season was learnt, its naive is the first's;

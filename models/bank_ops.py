@@ -15,9 +15,10 @@ from typing import Any
 import numpy as np
 
 from models.calendar import is_uk_holiday
+from models.online import MAX_LOG
 
-__all__ = ["describe_rows", "export_fields", "is_holiday", "learn_holiday", "reserve_bank",
-           "row_fields", "start_season"]
+__all__ = ["describe_rows", "export_fields", "from_log", "is_holiday", "learn_holiday",
+           "reserve_bank", "row_fields", "start_season"]
 
 _TABLE_DAYS = 26_000  # the holiday table covers epoch days 0..25,999 (to 2041)
 
@@ -168,3 +169,14 @@ def start_season(level: np.ndarray, seasonal: np.ndarray, total: np.ndarray, row
     if done.any():
         rd = rows[done]
         seasonal[rd] = seasonal[rd] - mean[done][:, None]
+
+
+def from_log(z: np.ndarray, n: np.ndarray | None) -> np.ndarray:
+    """Holt-Winters' log1p-scale forecasts ``z`` (``(rows, h)``) back to sales, as
+    ``HoltWintersLog1p`` does: ``expm1`` capped at 1e12, 0 where ``z`` is not above 0, and 0
+    for the rows that learnt nothing yet (``n == 0``; None: every row learnt something)."""
+    out: np.ndarray = np.expm1(np.minimum(z, MAX_LOG))
+    out[z <= 0.0] = 0.0
+    if n is not None:
+        out[n == 0] = 0.0
+    return out

@@ -31,17 +31,15 @@ Its arrays live in the member bank (``owner``: ``td_level``, ``td_trend``, ``td_
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
-from models.bank_ops import start_season
+from models.bank_ops import from_log, start_season
 
 __all__ = ["BETA", "PHI", "learn_trend", "shapes", "trend_path"]
 
 BETA, PHI = 0.05, 0.98
-_MAX_LOG = math.log1p(1e12)  # the cap of HoltWintersLog1p's forecasts
 
 
 def shapes(season: int) -> dict[str, tuple[tuple[int, ...], type]]:
@@ -76,7 +74,4 @@ def trend_path(owner: Any, rows: np.ndarray, n: np.ndarray, at: np.ndarray) -> n
     s = np.where((n < m)[:, None], 0.0, owner.td_seasonal.reshape(-1)[at])
     damp = np.cumsum(PHI ** np.arange(1, h + 1))
     z = owner.td_level[rows][:, None] + damp * owner.td_trend[rows][:, None] + s
-    out: np.ndarray = np.expm1(np.minimum(z, _MAX_LOG))
-    out[z <= 0.0] = 0.0
-    out[n == 0] = 0.0
-    return out
+    return from_log(z, n)

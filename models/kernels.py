@@ -174,8 +174,8 @@ def scatter_paths(flat: np.ndarray, base: np.ndarray, places: np.ndarray, pick: 
 
 
 @njit(cache=True, nogil=True)
-def season_learn(naive: np.ndarray, values: np.ndarray, median: np.ndarray,
-                        rows: np.ndarray, y: np.ndarray, n: np.ndarray) -> None:
+def season_learn(naive: np.ndarray, values: np.ndarray, median: np.ndarray, rows: np.ndarray,
+                 y: np.ndarray, n: np.ndarray) -> None:
     """Row ``rows[j]`` learns ``y[j]``, its value number ``n[j]``: into its slot of the
     season (``naive``: ``(R, S)``, ``values``: ``(R, S, C)``, the last ``C`` cycles, NaN:
     none), and the slot's median of its values (``median``, NaN: none) recomputed as
@@ -235,5 +235,5 @@ def warm() -> None:
         scatter_paths(np.zeros(2, dtype=dt), np.zeros(1), places, np.zeros(1), np.ones((1, 2)))
     row = np.zeros(1, dtype=np.int64)
     season_learn(np.zeros((1, 2)), np.full((1, 2, 2), np.nan), np.zeros((1, 2)), row,
-                        np.ones(1), row)
+                 np.ones(1), row)
     second_season_paths(np.zeros((1, 3, 2)), np.zeros((1, 2)), np.zeros((1, 2)), row, row, 0, 1)

@@ -41,16 +41,16 @@ from typing import Any
 
 from models.base import Forecaster, check_horizon, check_range
 
-__all__ = ["HoltWintersLog1p"]
+__all__ = ["HoltWintersLog1p", "MAX_LOG"]
 
-_MAX_LOG = math.log1p(1e12)  # forecasts are capped at 1e12: an overflow guard, not a model
+MAX_LOG = math.log1p(1e12)  # forecasts are capped at 1e12: an overflow guard, not a model
 
 
 def _back(zs: list[float]) -> list[float]:
     """Log-space forecasts back to the original scale, clipped to [0, 1e12]."""
-    if max(zs) < _MAX_LOG:  # the usual case: expm1 in C, then clip at 0
+    if max(zs) < MAX_LOG:  # the usual case: expm1 in C, then clip at 0
         return [v if v > 0.0 else 0.0 for v in map(math.expm1, zs)]
-    return [math.expm1(min(z, _MAX_LOG)) if z > 0.0 else 0.0 for z in zs]
+    return [math.expm1(min(z, MAX_LOG)) if z > 0.0 else 0.0 for z in zs]
 
 
 class HoltWintersLog1p(Forecaster):
@@ -152,4 +152,4 @@ class HoltWintersLog1p(Forecaster):
         z = self.level + self.seasonal[self.n_seen % self.season]
         if self.beta is not None:
             z += self.phi * self.trend
-        return math.expm1(min(z, _MAX_LOG)) if z > 0.0 else 0.0
+        return math.expm1(min(z, MAX_LOG)) if z > 0.0 else 0.0
