@@ -85,7 +85,9 @@ def check_partitions(settings: Settings, topics: dict[str, Any]) -> None:
     ...
     salescast.cliutil.UserError: SALESCAST_PARTITIONS is 8 but topic sales.events has 4 ...
     """
-    changelog = f"{settings.worker_id}-series-state-changelog"  # stream.agents' table
+    from stream.app import state_changelog
+
+    changelog = state_changelog(settings.worker_id)
     wrong = {name: len(topics[name].partitions) for name in (settings.events_topic, changelog)
              if name in topics and len(topics[name].partitions) != settings.partitions}
     if wrong:

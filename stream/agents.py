@@ -40,7 +40,7 @@ from redis.exceptions import RedisError
 
 from config import Settings
 from stream.aggregates import ROOT
-from stream.app import create_app
+from stream.app import STATE_TABLE, create_app
 from stream.batching import BatchRule, Rounds, take_batches
 from stream.changelog_send import BatchSender
 from stream.commits import BatchGate, Ownership
@@ -98,7 +98,7 @@ def build_worker(
     )
     alerts_topic = app.topic(settings.alerts_topic, key_serializer="raw", value_serializer="raw")
     table = app.Table(
-        "series-state",
+        STATE_TABLE,
         default=None,
         partitions=settings.partitions,
         key_type=bytes,

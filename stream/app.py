@@ -23,7 +23,15 @@ from stream.commits import BatchGate, Ownership
 from stream.table_store import Table
 from stream.transport import Transport
 
-__all__ = ["Worker", "create_app"]
+__all__ = ["STATE_TABLE", "Worker", "create_app", "state_changelog"]
+
+#: the worker's table of series states (:mod:`stream.agents`); Faust names its changelog topic
+STATE_TABLE = "series-state"
+
+
+def state_changelog(app_id: str) -> str:
+    """The changelog topic of the state table of the worker group ``app_id``."""
+    return f"{app_id}-{STATE_TABLE}-changelog"
 
 
 def create_app(

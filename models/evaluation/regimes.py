@@ -26,13 +26,13 @@ from models.evaluation.backtest_bank import evaluate_panel_bank
 from models.evaluation.backtest_protocol import HOURLY, MONTHLY, QUARTERLY, Regime
 from models.evaluation.hierarchy_eval import country_panel
 from models.evaluation.scoreboard import Scoreboard
+from models.seasons import HOUR
 from sources import fpp3, online_retail
 
 __all__ = ["HOURLY_COUNTRIES", "REGIME_PANELS", "hourly_panel", "run_regime"]
 
 #: the countries of the hourly panel, beside the total: the largest by net quantity
 HOURLY_COUNTRIES = 20
-HOUR = 3600
 Loaded = tuple[dict[str, list[float]], str]  # the series by name, and where they came from
 
 
@@ -47,16 +47,13 @@ def hourly_panel(path: Path, countries: int = HOURLY_COUNTRIES) -> dict[str, lis
     return out
 
 
-def _fpp3(which: int, load: Callable[[Path], dict[str, list[float]]]) -> Callable[[Path], Loaded]:
+def _fpp3(fetch: Callable[[Path], Path], load: Callable[[Path], dict[str, list[float]]],
+          ) -> Callable[[Path], Loaded]:
+    """The loader of an fpp3 panel: ``fetch`` its file from the data directory, ``load`` it."""
     def run(data_dir: Path) -> Loaded:
-        path = fpp3.fetch_fpp3(data_dir)[which]
+        path = fetch(data_dir)
         return load(path), f"{path.name} ({fpp3.CITATION})"
     return run
-
-
-def _retail(data_dir: Path) -> Loaded:
-    path = fpp3.fetch_retail(data_dir)
-    return fpp3.retail_panel(path), f"{path.name} ({fpp3.CITATION})"
 
 
 def _hourly(data_dir: Path) -> Loaded:
@@ -66,9 +63,9 @@ def _hourly(data_dir: Path) -> Loaded:
 
 #: panel -> (its regime, what loads its series from the data directory)
 REGIME_PANELS: dict[str, tuple[Regime, Callable[[Path], Loaded]]] = {
-    "pbs": (MONTHLY, _fpp3(0, fpp3.pbs_panel)),
-    "tourism": (QUARTERLY, _fpp3(1, fpp3.tourism_panel)),
-    "retail": (MONTHLY, _retail),
+    "pbs": (MONTHLY, _fpp3(lambda d: fpp3.fetch_fpp3(d)[0], fpp3.pbs_panel)),
+    "tourism": (QUARTERLY, _fpp3(lambda d: fpp3.fetch_fpp3(d)[1], fpp3.tourism_panel)),
+    "retail": (MONTHLY, _fpp3(lambda d: fpp3.fetch_retail(d), fpp3.retail_panel)),
     "hourly": (HOURLY, _hourly),
 }
 

@@ -22,6 +22,7 @@ import redis
 
 from contracts.events import SaleEvent
 from infra.procs import stop
+from stream.app import state_changelog
 from stream.partitioning import partition_for
 from stream.records import DeadLetter
 from tests.integration.clients import Subscriber, latest_versions
@@ -92,7 +93,7 @@ def _offsets(pipeline) -> str:
                  admin.list_consumer_group_offsets(req)[s.worker_id].result(10).topic_partitions}
     c = Consumer({"bootstrap.servers": s.kafka, "group.id": "test-offsets"})
     try:
-        changelog = f"{s.worker_id}-series-state-changelog"
+        changelog = state_changelog(s.worker_id)
         return "\n".join(
             f"p{p}: committed {committed.get(p)}, events end "
             f"{c.get_watermark_offsets(TopicPartition(s.events_topic, p), 10)[1]}, changelog end "
