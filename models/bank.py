@@ -9,13 +9,13 @@ and a detector compute for one series, for every row of a batch in one step:
 * with ``lstm=True``, the blend with the global LSTM (:class:`~models.bank_blend.BlendBank`;
   its paths are a per-row input: :meth:`ForecasterBank.set_lstm_paths`);
 * the UK bank-holiday factor (dated rows), the conformal bands (:mod:`models.bank_bands`);
-* the anomaly check of each closed value against the forecast made before it (its
-  :class:`~models.bank_anomaly.Checks` are what :meth:`ForecasterBank.close` returns).
+* the anomaly check of each closed value against the forecast made before it
+  (:class:`~models.bank_anomaly.Checks`, what :meth:`ForecasterBank.close` returns).
 
 Same operations, dtypes and order as the per-object code, so forecasts, bands and scores are
-equal to it (tests/unit/models/test_bank.py, on real series). Beyond it, the bank gives a
-mean forecast (:mod:`models.bank_mean`). Rows persist as bytes (about 14 KB, no pickle; an
-older layout's row is upgraded on load: :mod:`models.bank_upgrade`).
+equal to it (tests/unit/models/test_bank.py, on real series); beyond it, a mean forecast
+(:mod:`models.bank_mean`) and a damped trend for coarse buckets (:mod:`models.bank_trend`).
+Rows persist as bytes (about 14 KB, no pickle; older layouts upgrade: models.bank_upgrade).
 
 >>> import numpy as np
 >>> bank = ForecasterBank(horizon=7)
@@ -35,10 +35,11 @@ from typing import Any
 
 import numpy as np
 
+from models import bank_trend
 from models.bank_anomaly import Checks, DetectorBank, spread_checks
 from models.bank_bands import BandBank
 from models.bank_blend import BlendBank, inverse_weights, reweight
-from models.bank_mean import MeanBank
+from models.bank_mean import MEAN_DECAY, MeanBank
 from models.bank_members import MemberBank
 from models.bank_ops import export_fields, grow, is_holiday, learn_holiday
 from models.bank_upgrade import upgrade
@@ -77,7 +78,8 @@ class ForecasterBank(BatchForecaster):
         check_range("window", window, 2, 10_000, integer=True)
         check_range("coverage", coverage, 0, 1, lo_open=True, hi_open=True)
         self.horizon, self.season, self.window, self.coverage = horizon, season, window, coverage
-        self.decay, self.power, self.eps, self.drop = 0.95, 2.0, 1e-6, DROP_RATIO  # as default
+        self.decay, self.power, self.eps = 0.95, 2.0, 1e-6  # as default (trend: bank_trend)
+        self.drop = bank_trend.DROP if trend else DROP_RATIO
         self.holiday_decay = holiday_decay
         self.levels = (coverage,) if coverage == 0.95 else (coverage, 0.95)
         self.members = MemberBank(season, (window // 2, window, window * 2), horizon,
@@ -88,7 +90,8 @@ class ForecasterBank(BatchForecaster):
                              *[f"seasonal_naive_{season2}", f"seasonal_median_{season2}"]
                              * (season2 > 0), *["holt_winters_damped"] * bool(trend)]
         self.bands = BandBank(horizon, self.levels)
-        self.detector, self.means = DetectorBank(), MeanBank(horizon)
+        self.detector = DetectorBank()
+        self.means = MeanBank(horizon, bank_trend.MEAN_DECAY if trend else MEAN_DECAY)
         self.blend = BlendBank(horizon) if lstm else None  # LstmBlend: set_lstm_paths
         self.capacity = self._rows = 0
         h, m = horizon, self.members.n_members
@@ -142,11 +145,9 @@ class ForecasterBank(BatchForecaster):
         r = self._rows_of(rows)
         if not len(r):
             return []
-        arrays = [getattr(self, name) for name in self._STATE]
-        for part in (self.members, self.bands, self.detector, self.blend, self.means):
-            if part is not None:
-                arrays.extend(part.state_arrays())
-        return export_fields(arrays, r)
+        parts = (self.members, self.bands, self.detector, self.blend, self.means)
+        return export_fields([getattr(self, name) for name in self._STATE] + [
+            a for part in parts if part is not None for a in part.state_arrays()], r)
 
     def load_row(self, row: int, raw: bytes) -> None:
         """Overwrite row ``row`` with :meth:`export_row`'s bytes (of a bank with the same

@@ -78,9 +78,10 @@ class MemberBank:
         self.trend = bool(trend)  # the damped-trend Holt-Winters, last (models.bank_trend)
         self.n_members = len(self.windows) + 2 + (cycles > 0) + 2 * (season2 > 0) + self.trend
         # each member's share of the ensemble's weights (HorizonEnsemble's ``shares``)
-        self.share = np.array([1.0, *[MEDIAN_SHARE] * len(self.windows), 1.0,
-                               *[MEDIAN_SHARE] * (cycles > 0),
-                               *[1.0, MEDIAN_SHARE] * (season2 > 0), *[1.0] * self.trend])
+        # (with the trend member: models.bank_trend.SHARES, the medians' and its own)
+        med, top = bank_trend.SHARES if self.trend else (MEDIAN_SHARE, 1.0)
+        self.share = np.array([1.0, *[med] * len(self.windows), 1.0, *[med] * (cycles > 0),
+                               *[1.0, med] * (season2 > 0), *[top] * self.trend])
         # _cycle[s, k] = (s + k) % season: the seasonal slot k + 1 steps after slot s - 1
         self._cycle = (np.arange(season)[:, None] + np.arange(horizon)) % season
         self.capacity = self.n_rows = 0

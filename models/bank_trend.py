@@ -15,6 +15,10 @@ smoothing and seasonal start as Holt-Winters (:meth:`MemberBank._learn_hw`)::
 ``beta`` 0.05 and ``phi`` 0.98 are the values tried for Holt-Winters itself before
 (docs/backtest.md: a trend in Holt-Winters helped PBS and hurt tourism and both daily tuning
 panels); as a member of its own, beside Holt-Winters, the ensemble weighs it where it wins.
+On monthly and quarterly series the rolling medians, which hold a level over 12 to 96 buckets,
+score 1.4 to 3.8 times seasonal naive; a bank with this member therefore gives them a small
+share, gives this member a large one and drops clearly worse members sooner (:data:`SHARES`,
+:data:`DROP`), and corrects its mean forecast's bias faster (:data:`MEAN_DECAY`).
 Its arrays live in the member bank (``owner``: ``td_level``, ``td_trend``, ``td_seasonal``,
 ``td_sum``), so they grow, persist and load with the other members'.
 
@@ -37,9 +41,16 @@ import numpy as np
 
 from models.bank_ops import from_log, start_season
 
-__all__ = ["BETA", "PHI", "learn_trend", "shapes", "trend_path"]
+__all__ = ["BETA", "DROP", "MEAN_DECAY", "PHI", "SHARES", "learn_trend", "shapes", "trend_path"]
 
 BETA, PHI = 0.05, 0.98
+#: how a bank with this member weighs and corrects its members, chosen on the monthly and
+#: quarterly tuning panels (``salescast backtest tuning_monthly|tuning_quarterly``, never the
+#: scored PBS, tourism and retail panels; docs/backtest/bank_sweeps.py ``coarse``): the
+#: medians' share and this member's (the daily defaults: 0.65 and 1), the drop ratio (a
+#: member whose error is above DROP times the best one's gets no weight; daily: 2.5) and the
+#: mean forecast's bias decay (daily: 0.96; models.bank_mean)
+SHARES, DROP, MEAN_DECAY = (0.1, 4.0), 1.25, 0.8
 
 
 def shapes(season: int) -> dict[str, tuple[tuple[int, ...], type]]:

@@ -183,9 +183,11 @@ def backtest(
     panel: Annotated[str, typer.Argument(help="top500, sampled, tuning or tuning_top (SKUs); "
                                               "countries (the total and each country: direct, "
                                               "bottom-up and reconciled); pbs or retail (fpp3, "
-                                              "monthly), tourism (fpp3, quarterly) or hourly "
-                                              "(the total "
-                                              "and the 20 largest countries by the hour)")]
+                                              "monthly), tourism (fpp3, quarterly), "
+                                              "tuning_monthly or tuning_quarterly (other fpp3 "
+                                              "files, where those regimes' defaults are "
+                                              "chosen) or hourly (the total and the 20 "
+                                              "largest countries by the hour)")]
     = "top500",
     quick: Annotated[bool, typer.Option(help="the first 50 SKUs of the panel (~40 s)")] = False,
     out: Annotated[Path, typer.Option(help="where the scoreboard is written")] = Path(
@@ -199,8 +201,8 @@ def backtest(
                                             "(seconds, not minutes)")] = False,
 ) -> None:
     """Prequential backtest: the models vs baselines, on Online Retail II (daily per SKU) or
-    on another regime (fpp3's monthly PBS and quarterly tourism panels, Online Retail II by
-    the hour; on the bank).
+    on another regime (fpp3's monthly PBS and retail and quarterly tourism panels, their
+    tuning panels, Online Retail II by the hour; on the bank).
 
     The data comes from the settings' cache (SALESCAST_CACHE), fetched on first use.
     """

