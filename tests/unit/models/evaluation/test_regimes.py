@@ -99,9 +99,9 @@ def test_the_hourly_panel_is_the_total_and_the_largest_countries_by_the_hour(
     assert weekly < 0.5 * board.row(MEMBER_ROW.format("seasonal_naive")).mase_is
 
 
-@pytest.mark.parametrize(("panel", "files"), [("tuning_monthly", ("aus_livestock", "us_employment")),
-                                              ("tuning_quarterly", ("prison", "aus_accommodation",
-                                                                    "aus_arrivals"))])
+@pytest.mark.parametrize(("panel", "files"), [
+    ("tuning_monthly", ("aus_livestock", "us_employment")),
+    ("tuning_quarterly", ("prison", "aus_accommodation", "aus_arrivals"))])
 def test_a_tuning_panel_is_scored_from_its_own_files(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, panel: str, files: tuple[str, ...],
 ) -> None:
