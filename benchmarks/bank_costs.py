@@ -15,7 +15,9 @@ warm-up of 120 buckets (full conformal windows), and are timed in process time o
 buckets. The issue's target is 5 us per series for the bank. A third row times the bank of
 hourly buckets (:func:`~models.seasons.season2_for`: two more members, over the week), on the
 same kind of series warmed up over 200 buckets, beside the same stack without its weekly
-season (what the second season costs, in the same run).
+season (what the second season costs, in the same run). The last times the stack of monthly
+buckets (season 12 and the damped-trend member, :func:`~models.seasons.trend_for`), undated,
+on the daily rows' series.
 """
 
 from __future__ import annotations
@@ -36,16 +38,16 @@ HORIZON = 14
 HOURLY_WARMUP = 200  # past a whole second season (168), so its members run their full path
 
 
-def _time_bank(data: np.ndarray, buckets: int, hourly: bool = False,
-               season2: int = 0) -> tuple[float, float]:
+def _time_bank(data: np.ndarray, buckets: int, season: int = 7, season2: int = 0,
+               trend: bool = False) -> tuple[float, float]:
     """Process seconds per bucket for all rows, and the slowest single close + forecast
-    (``hourly``: the hourly stack with ``season2``, undated)."""
+    (daily rows are dated; hourly and monthly ones, with ``season2`` or ``trend``, not)."""
     from models.bank import ForecasterBank
 
-    bank = ForecasterBank(HORIZON, 24, season2=season2) if hourly else ForecasterBank(HORIZON)
+    bank = ForecasterBank(HORIZON, season, season2=season2, trend=trend)
     rows = bank.add_rows(len(data))
     warmup = data.shape[1] - buckets
-    if not hourly:
+    if season == 7:
         bank.set_day(rows, np.full(len(rows), DAY0))
     for t in range(warmup):
         bank.close(rows, data[:, t])
@@ -97,8 +99,10 @@ def run_bank_bench(series: int, buckets: int, object_series: int,
         obj_s = _time_objects(data[:n_obj], buckets)
     hourly = np.array(_series(series, HOURLY_WARMUP + buckets), dtype=np.float64)
     with console.status(f"bank, hourly: {series:,} series, {HOURLY_WARMUP} warm-up buckets ..."):
-        hourly_s, _ = _time_bank(hourly, buckets, hourly=True, season2=season2_for(3600))
-        daily_only_s, _ = _time_bank(hourly, buckets, hourly=True)
+        hourly_s, _ = _time_bank(hourly, buckets, 24, season2=season2_for(3600))
+        daily_only_s, _ = _time_bank(hourly, buckets, 24)
+    with console.status(f"bank, monthly: {series:,} series, {WARMUP} warm-up buckets ..."):
+        monthly_s, _ = _time_bank(data, buckets, 12, trend=True)
     bank_us, obj_us = bank_s / series * 1e6, obj_s / n_obj * 1e6
     table = Table(title=f"one closed bucket of the worker's stack (close + forecast({HORIZON}) "
                         f"with both bands and the anomaly check), {buckets} buckets, "
@@ -115,6 +119,9 @@ def run_bank_bench(series: int, buckets: int, object_series: int,
     table.add_row("bank, hourly buckets without the weekly season (6 members)", f"{series:,}",
                   f"{daily_only_s * 1e3:.1f}", f"{daily_only_us:.2f}",
                   f"{daily_only_us / TARGET_US:.2f}")
+    monthly_us = monthly_s / series * 1e6
+    table.add_row("bank, monthly buckets (season 12, damped trend: 7 members)", f"{series:,}",
+                  f"{monthly_s * 1e3:.1f}", f"{monthly_us:.2f}", f"{monthly_us / TARGET_US:.2f}")
     console.print(table)
     ratio = obj_us / bank_us
     verdict = "met" if bank_us <= TARGET_US else "NOT met"
@@ -123,4 +130,5 @@ def run_bank_bench(series: int, buckets: int, object_series: int,
                   f"close of {series:,} rows: {worst * 1e3:.0f} ms")
     console.print(f"hourly: {hourly_us:.2f} us per series, {hourly_us / daily_only_us:.2f}x "
                   f"the same stack without its weekly season ({daily_only_us:.2f} us)")
-    return {"bank_us": bank_us, "object_us": obj_us, "ratio": ratio, "hourly_us": hourly_us}
+    return {"bank_us": bank_us, "object_us": obj_us, "ratio": ratio, "hourly_us": hourly_us,
+            "monthly_us": monthly_us}
