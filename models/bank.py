@@ -39,9 +39,10 @@ from models import bank_trend
 from models.bank_anomaly import Checks, DetectorBank, spread_checks
 from models.bank_bands import BandBank
 from models.bank_blend import BlendBank, inverse_weights, reweight
+from models.bank_check import check_rows
 from models.bank_mean import MEAN_DECAY, MeanBank
 from models.bank_members import MemberBank
-from models.bank_ops import export_fields, grow, is_holiday, learn_holiday
+from models.bank_ops import export_fields, grow, is_holiday, learn_holiday, row_fields
 from models.bank_upgrade import upgrade
 from models.base import BatchForecast, BatchForecaster, check_batch, check_horizon, check_range
 from models.factory import DROP_RATIO, SEASON_CYCLES
@@ -145,9 +146,7 @@ class ForecasterBank(BatchForecaster):
         r = self._rows_of(rows)
         if not len(r):
             return []
-        parts = (self.members, self.bands, self.detector, self.blend, self.means)
-        return export_fields([getattr(self, name) for name in self._STATE] + [
-            a for part in parts if part is not None for a in part.state_arrays()], r)
+        return export_fields(row_fields(self), r)
 
     def load_row(self, row: int, raw: bytes) -> None:
         """Overwrite row ``row`` with :meth:`export_row`'s bytes (of a bank with the same
@@ -161,6 +160,7 @@ class ForecasterBank(BatchForecaster):
         fits = [(d, m) for m in (self.means.nbytes(), 0) for d in dets if size + d + m == len(raw)]
         if not fits:  # an older layout's row, upgraded (not a row at all: ValueError)
             return self.load_row(row, upgrade(self, raw))
+        check_rows(self, [raw] if fits[0] == (dets[0], self.means.nbytes()) else [])
         det, mean = fits[0]
         pos = 0
         for name, size in zip(self._STATE, sizes, strict=True):

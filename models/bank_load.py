@@ -25,33 +25,26 @@ from typing import Any
 import numpy as np
 
 from models.bank_blend import inverse_weights
+from models.bank_check import check_rows, field_nbytes, row_nbytes
 from models.bank_ops import row_fields
 from models.orderstat import invalidate
 
 __all__ = ["load_rows", "row_nbytes"]
 
 
-def _nbytes(a: np.ndarray) -> int:
-    """Bytes of one row of row array ``a``."""
-    return a.dtype.itemsize * int(np.prod(a.shape[1:]))
-
-
-def row_nbytes(bank: Any) -> int:
-    """The length of a row's bytes in ``bank``'s own layout (older layouts differ)."""
-    return sum(_nbytes(a) for a in row_fields(bank))
-
-
 def load_rows(bank: Any, rows: Sequence[int], raws: Sequence[bytes]) -> None:
     """``bank.load_row(row, raw)`` for each of ``rows`` and ``raws``, every raw of the bank's
-    own layout (:func:`row_nbytes`; else ValueError: load those one at a time)."""
+    own layout (:func:`row_nbytes`; else ValueError: load those one at a time) and settings
+    (:func:`models.bank_check.fits`; else ValueError)."""
     if len(rows) != len(raws):
         raise ValueError(f"{len(rows)} rows but {len(raws)} raws")
     if not len(rows):
         return
     arrays = row_fields(bank)
-    full = sum(_nbytes(a) for a in arrays)
+    full = sum(field_nbytes(a) for a in arrays)
     if any(len(raw) != full for raw in raws):
         raise ValueError(f"every row's bytes must be {full} long (the bank's own layout)")
+    check_rows(bank, raws)  # rows of other settings, of the same length (models.bank_check)
     r = bank._rows_of(rows)
     if len(np.unique(r)) != len(r):
         raise ValueError("rows must be distinct")
@@ -59,7 +52,7 @@ def load_rows(bank: Any, rows: Sequence[int], raws: Sequence[bytes]) -> None:
     buf = np.frombuffer(b"".join(raws), dtype=np.uint8).reshape(k, full)
     pos = 0
     for a in arrays:
-        size = _nbytes(a)
+        size = field_nbytes(a)
         a[r] = buf[:, pos : pos + size].copy().view(a.dtype).reshape((k, *a.shape[1:]))
         pos += size
     n = bank.n[r]

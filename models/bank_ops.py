@@ -104,8 +104,8 @@ EXPORT_BY_ARRAY = 16
 
 def row_fields(bank: Any) -> list[np.ndarray]:
     """The row arrays a :class:`~models.bank.ForecasterBank` row's exported bytes are made
-    of, in order: the bank's own, then each part's (as ``ForecasterBank.export_rows`` lists
-    them: that module is at the project's 300-line limit)."""
+    of, in order: the bank's own, then each part's (``ForecasterBank.export_rows`` exports
+    them; the loads read them back: ``load_row``, :func:`models.bank_load.load_rows`)."""
     arrays = [getattr(bank, name) for name in bank._STATE]
     for part in (bank.members, bank.bands, bank.detector, bank.blend, bank.means):
         if part is not None:

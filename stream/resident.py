@@ -34,6 +34,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from models.bank import ForecasterBank
+from models.bank_check import fits
 from models.bank_load import load_rows, row_nbytes
 from models.bank_mean import lead_total
 from models.bank_ops import describe_rows, reserve_bank
@@ -175,6 +176,9 @@ class Resident:
         self._claim(states)
         todo = list({st.series: st for st in states
                      if not self.holds(st) and len(st.row) == self.row_size}.values())
+        if todo:  # a row of other settings but the same length: :meth:`row` refuses it
+            todo = [st for st, ok in zip(todo, fits(self.bank, [st.row for st in todo]),
+                                         strict=True) if ok]
         if not todo:
             return
         self.release([p for st in todo if (p := self.owner.get(st.series)) is not None])

@@ -304,6 +304,33 @@ def test_a_row_this_version_cannot_read_starts_a_fresh_model(
     assert res.row(st) == row  # that row is now the state's
 
 
+def test_a_row_of_other_settings_but_the_bank_s_length_starts_a_fresh_model(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A state whose row has the bank's length but not its settings (a worker restarted with
+    another horizon or LSTM setting can find such rows: models.bank_check) is not batch-loaded
+    and gets a fresh model and a warning from :meth:`Resident.row`, beside a good state."""
+    from stream.bucketing import SeriesBuckets
+    from stream.resident import Resident
+    from stream.series_state import SeriesState
+
+    res = Resident(horizon=14, lstm=False)
+    src = Resident(horizon=14, lstm=False).bank
+    rows = src.add_rows(2)
+    for y in [3.0, 0.0, 5.0]:
+        src.learn(rows, np.array([y, 2 * y]))
+    good, bad = src.export_rows(rows)
+    bad = (-1).to_bytes(8, "little", signed=True) + bad[8:]  # n < 0: no row of this bank
+    sts = [SeriesState(sid, SeriesBuckets(86400), row=raw, events=3)
+           for sid, raw in (("SKU-1", good), ("SKU-2", bad))]
+    assert len(bad) == res.row_size
+    res.load(sts)  # the good one only
+    assert res.holds(sts[0]) and not res.holds(sts[1]) and sts[1].row == bad
+    with caplog.at_level("WARNING", logger="stream.resident"):
+        row = res.row(sts[1])
+    assert res.bank.n[row] == 0 and "SKU-2" in caplog.text and "settings" in caplog.text
+    assert res.bank.n[res.row(sts[0])] == 3
+
+
 @pytest.mark.parametrize("lstm", [False, True], ids=["worker", "worker-lstm"])
 def test_a_packed_state_reuses_its_row_only_while_the_row_is_unchanged(lstm: bool) -> None:
     """:func:`stream.state.pack` takes a series' row block from the bytes it packed last,
