@@ -53,6 +53,7 @@ class BandBank:
         self.horizon, self.levels, self.window = horizon, tuple(levels), window
         self.gamma, self.min_n, self.lower = gamma, min_n, lower
         self._target = 1.0 - np.array(self.levels)[:, None]  # (L, 1)
+        self._order = np.argsort(self.levels, kind="stable")  # the levels, narrowest first
         self._sqrt_k = np.sqrt(np.arange(1, horizon + 1))
         k = np.arange(horizon)
         # _diagonal[s, k]: where in a row's (slot, k) ring the k+1-step forecast goes when the
@@ -134,7 +135,7 @@ class BandBank:
         lv = len(self.levels)
         band_widths(self.res.reshape(-1, self.window), self.tq.reshape(-1, lv),
                     self.tlt.reshape(-1, lv), self.tle.reshape(-1, lv), rows, self.count,
-                    self.alphas, self.min_n, self._sqrt_k, self.q)
+                    self.alphas, self.min_n, self._sqrt_k, self._order, self.q)
 
     def pending(self, rows: np.ndarray, n: np.ndarray) -> np.ndarray:
         """``(K, h)`` float32: each horizon's forecast of value ``n`` of ``rows``."""

@@ -16,7 +16,9 @@ long-run coverage near ``c`` on non-exchangeable data (level shifts, ties in the
 intermittent series). ``a`` is clipped to ``[0, 1]``.
 
 Before a horizon has ``min_n`` residuals it borrows horizon 1's half-width times
-``sqrt(k)``; before any residual the interval has zero width. Bounds are clipped below at
+``sqrt(k)``; before any residual the interval has zero width. A level's half-width is at least
+that of every lower level (the miss rates adapt level by level and could cross: a 95% band
+inside the 80% one). Bounds are clipped below at
 ``lower`` (0: sales are not negative). ``update`` and ``record`` mutate; the rest does not.
 
 >>> import random
@@ -159,6 +161,9 @@ class ConformalInterval:
         if n[-1] < self.min_n:
             cold = n < self.min_n
             q[:, cold] = q[:, :1] * np.sqrt(_ARANGE[1 : self.horizon + 1][cold])
+        if len(self.levels) > 1:  # no level narrower than a lower one (narrowest first)
+            order = np.argsort(self.levels, kind="stable")
+            q[order] = np.maximum.accumulate(q[order], axis=0)
         self._q = q.astype(np.float64)
 
     def half_widths(self, level: float | None = None) -> list[float]:

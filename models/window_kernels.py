@@ -142,7 +142,7 @@ def select_ranks(values: np.ndarray, q: np.ndarray, lt: np.ndarray, le: np.ndarr
 @njit(cache=True, nogil=True)
 def _band_widths(res: np.ndarray, tq: np.ndarray, tlt: np.ndarray, tle: np.ndarray,
                  rows: np.ndarray, count: np.ndarray, alphas: np.ndarray, min_n: int,
-                 sqrt_k: np.ndarray, q: np.ndarray) -> None:
+                 sqrt_k: np.ndarray, order: np.ndarray, q: np.ndarray) -> None:
     levels, h = alphas.shape[1], alphas.shape[2]
     for row in rows:
         for k in range(h):
@@ -157,18 +157,23 @@ def _band_widths(res: np.ndarray, tq: np.ndarray, tlt: np.ndarray, tle: np.ndarr
             if count[row, k] < min_n:
                 for lv in range(levels):
                     q[row, lv, k] = np.float32(q[row, lv, 0] * sqrt_k[k])
+        for j in range(1, levels):  # no level narrower than a lower one (``order``)
+            lower, upper = order[j - 1], order[j]
+            for k in range(h):
+                q[row, upper, k] = max(q[row, upper, k], q[row, lower, k])
 
 
 def band_widths(res: np.ndarray, tq: np.ndarray, tlt: np.ndarray, tle: np.ndarray,
                 rows: np.ndarray, count: np.ndarray, alphas: np.ndarray, min_n: int,
-                sqrt_k: np.ndarray, q: np.ndarray) -> None:
+                sqrt_k: np.ndarray, order: np.ndarray, q: np.ndarray) -> None:
     """``ConformalInterval._quantiles`` for ``rows`` of a :class:`~models.bank_bands.BandBank`:
     each level's and horizon's conformal rank of its residual window (``res``, ``(rows *
     h, W)``; trackers ``tq``/``tlt``/``tle`` ``(rows * h, levels)``) from the window's count
     and miss rate, written into ``q`` ``(rows, levels, h)``; horizons with fewer than
-    ``min_n`` residuals get horizon 1's width times ``sqrt_k``, in float32."""
+    ``min_n`` residuals get horizon 1's width times ``sqrt_k``, in float32; then no level
+    (``order``: their indices, narrowest coverage first) is narrower than the one before."""
     _band_widths(res, tq, tlt, tle, np.asarray(rows, dtype=np.int64), count, alphas,
-                 int(min_n), sqrt_k, q)
+                 int(min_n), sqrt_k, np.asarray(order, dtype=np.int64), q)
 
 
 @njit(cache=True, nogil=True)
@@ -219,7 +224,7 @@ def warm() -> None:
     band_widths(np.zeros((1, 2), dtype=np.float32), np.full((1, 1), np.inf),
                 np.zeros((1, 1), dtype=np.int32), np.full((1, 1), 2, dtype=np.int32),
                 np.zeros(1, dtype=np.int64), np.zeros((1, 1), dtype=np.int64),
-                np.zeros((1, 1, 1)), 10, np.ones(1), np.zeros((1, 1, 1)))
+                np.zeros((1, 1, 1)), 10, np.ones(1), np.zeros(1), np.zeros((1, 1, 1)))
     band_step(np.zeros((1, 2), dtype=np.float32), np.zeros(1, dtype=np.int64),
               np.zeros((1, 1), dtype=np.int64), np.full((1, 1), np.inf),
               np.zeros((1, 1), dtype=np.int32), np.full((1, 1), 2, dtype=np.int32),
