@@ -53,7 +53,10 @@ from typing import Any
 import numpy as np
 
 __all__ = ["BatchForecast", "BatchForecaster", "Forecaster", "SortedWindow", "check_batch",
-           "check_horizon", "check_members", "check_range", "describe_member"]
+           "check_horizon", "check_members", "check_range", "describe_member", "MAX_VALUE"]
+
+#: the largest magnitude a batch forecaster learns (:func:`check_batch`)
+MAX_VALUE = 1e30
 
 
 def check_members(
@@ -205,7 +208,9 @@ class BatchForecast:
 
 def check_batch(rows: Any, values: Any, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
     """``rows`` as unique int64 row ids below ``n_rows`` and ``values`` as finite float64 of
-    the same length; anything else raises :class:`ValueError` (nothing learnt).
+    the same length, at most :data:`MAX_VALUE` in magnitude (errors and pending forecasts are
+    kept in float32, whose range ends at 3.4e38); anything else raises :class:`ValueError`
+    (nothing learnt).
 
     >>> check_batch([0, 2], [1, 2.5], 3)
     (array([0, 2]), array([1. , 2.5]))
@@ -213,6 +218,10 @@ def check_batch(rows: Any, values: Any, n_rows: int) -> tuple[np.ndarray, np.nda
     Traceback (most recent call last):
     ...
     ValueError: values must be finite numbers, got inf for row 0
+    >>> check_batch([0, 1], [1.0, -1e39], 2)
+    Traceback (most recent call last):
+    ...
+    ValueError: values must be at most 1e+30 in magnitude, got -1e+39 for row 1
     """
     r = np.asarray(rows, dtype=np.int64).reshape(-1)
     v = np.asarray(values, dtype=np.float64).reshape(-1)
@@ -227,6 +236,10 @@ def check_batch(rows: Any, values: Any, n_rows: int) -> tuple[np.ndarray, np.nda
     if bad.any():
         i = int(np.argmax(bad))
         raise ValueError(f"values must be finite numbers, got {float(v[i])!r} for row {int(r[i])}")
+    if len(v) and np.abs(v).max() > MAX_VALUE:
+        i = int(np.argmax(np.abs(v)))
+        raise ValueError(f"values must be at most {MAX_VALUE:g} in magnitude, got "
+                         f"{float(v[i])!r} for row {int(r[i])}")
     return r, v
 
 
