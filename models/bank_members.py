@@ -14,6 +14,14 @@ buckets' week of 168) two last members are the second season's naive and the med
 of its slots over the last ``cycles2`` cycles. They have no per-object twins;
 tests/unit/models/test_bank_members.py checks them against their slot-by-slot definition.
 
+No path goes above :data:`PATH_CAP` times the largest value of the row's longest window (when
+that is above 0). Holt-Winters' seasonal start takes the first season's deviations from its
+mean for seasonal terms, so a series that starts with zeros and then sells (a launch) gets
+terms of +-4 on log1p, and the two Holt-Winters members then forecast sales of 1,000 a month
+as 1e5 and 2e6 (found by a probe). On the backtest panels the cap binds at 0.04% of the
+monthly tuning panel's origins and 0.4% of PBS's, never on the daily ones, and moves no
+score by more than 0.004 (docs/backtest.md).
+
 >>> import numpy as np
 >>> m = MemberBank(season=3, windows=(3,), horizon=4, cycles=2)
 >>> rows = m.add(1)
@@ -33,14 +41,16 @@ import numpy as np
 from models import bank_trend
 from models.bank_ops import from_log, grow, start_season
 from models.factory import MEDIAN_SHARE, SEASON_CYCLES
-from models.kernels import season_learn, second_season_paths
+from models.kernels import path_cap, season_learn, second_season_paths
 from models.orderstat import invalidate, push, rows_index, select
 
-__all__ = ["MemberBank", "SEASON2_CYCLES"]
+__all__ = ["MemberBank", "PATH_CAP", "SEASON2_CYCLES"]
 
 #: the cycles of the second (weekly) season that its slot median looks back over: four
 #: weeks, half of SEASON_CYCLES, for memory (hourly: 168 values a cycle; docs/backtest.md)
 SEASON2_CYCLES = 4
+#: no member's forecast is above this many times the largest value of the row's longest window
+PATH_CAP = 3.0
 
 
 class MemberBank:
@@ -231,6 +241,10 @@ class MemberBank:
                                 2 + len(self.windows) + (self.cycles > 0))
         if self.trend:
             out[:, -1] = bank_trend.trend_path(self, rows, n, at)
+        cap = np.empty(len(out))  # PATH_CAP times the longest window's largest value
+        path_cap(getattr(self, f"med{len(self.windows) - 1}"), np.asarray(rows, dtype=np.int64),
+                 PATH_CAP, cap)
+        np.minimum(out, cap[:, None, None], out=out)
         return out
 
     def _seasonal_median(self, rows: np.ndarray, n: np.ndarray, at: np.ndarray) -> np.ndarray:

@@ -46,7 +46,7 @@ from numba import njit
 from models import window_kernels
 
 __all__ = ["weighted_median", "scored_errors", "normalised_weights", "scatter_paths",
-           "season_learn", "second_season_paths", "warm"]
+           "season_learn", "second_season_paths", "path_cap", "warm"]
 
 _HALF = 0.5 - 1e-12  # the cumulative weight the median's member first reaches
 
@@ -220,6 +220,19 @@ def second_season_paths(out: np.ndarray, naive: np.ndarray, median: np.ndarray,
             out[j, at + 1, k] = q if q == q else out[j, fallback, k]
 
 
+@njit(cache=True, nogil=True)
+def path_cap(values: np.ndarray, rows: np.ndarray, factor: float, out: np.ndarray) -> None:
+    """``out[j]``: ``factor`` times the largest known value (+inf: an empty slot) of window
+    ``values[rows[j]]``, or +inf where that is not above 0 (the members' path cap,
+    :data:`models.bank_members.PATH_CAP`)."""
+    for j in range(len(rows)):
+        top = 0.0
+        for v in values[rows[j]]:
+            if top < v < np.inf:
+                top = v
+        out[j] = factor * top if top > 0.0 else np.inf
+
+
 def warm() -> None:
     """Compile (or load from the disk cache) every loop of the bank, these and
     :mod:`models.window_kernels`', for the dtypes it uses, so that the first bucket close
@@ -237,3 +250,4 @@ def warm() -> None:
     season_learn(np.zeros((1, 2)), np.full((1, 2, 2), np.nan), np.zeros((1, 2)), row,
                  np.ones(1), row)
     second_season_paths(np.zeros((1, 3, 2)), np.zeros((1, 2)), np.zeros((1, 2)), row, row, 0, 1)
+    path_cap(np.zeros((1, 2)), row, 3.0, np.zeros(1))

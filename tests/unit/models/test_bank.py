@@ -15,6 +15,7 @@ SIMD ``expm1``/``log1p`` that rounds differently from Python's ``math`` on anoth
 
 from __future__ import annotations
 
+import math
 import random
 from pathlib import Path
 
@@ -152,15 +153,21 @@ def _run(sample: list[tuple[int, list[float]]], bank: ForecasterBank, restore_at
     return compared, bank
 
 
+@pytest.fixture
+def no_path_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The per-object stack has no path cap (models.bank_members.PATH_CAP): compare without."""
+    monkeypatch.setattr("models.bank_members.PATH_CAP", math.inf)
+
+
 @pytest.mark.parametrize("lstm", [False, True])
 def test_bank_equals_the_per_object_stack_on_real_series(
-        sample: list[tuple[int, list[float]]], lstm: bool) -> None:
+        sample: list[tuple[int, list[float]]], lstm: bool, no_path_cap: None) -> None:
     compared, _ = _run(sample, ForecasterBank(lstm=lstm), restore_at=None, lstm=lstm)
     assert compared > 5000
 
 
 def test_rows_restored_from_bytes_continue_exactly(
-        sample: list[tuple[int, list[float]]]) -> None:
+        sample: list[tuple[int, list[float]]], no_path_cap: None) -> None:
     start = min(first for first, _ in sample)
     compared, bank = _run(sample, ForecasterBank(lstm=True), restore_at=start + 90, lstm=True)
     assert compared > 5000

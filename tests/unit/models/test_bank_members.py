@@ -3,12 +3,14 @@ saved before it, and what it is for (days of the week that differ, hour by hour)
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
 from models.bank import ForecasterBank
 from models.bank_load import load_rows
-from models.bank_members import MemberBank
+from models.bank_members import PATH_CAP, MemberBank
 from stream.resident import Resident
 
 SEASON, SEASON2, CYCLES2, H = 4, 12, 3, 6
@@ -28,7 +30,9 @@ def _reference(history: list[float], j: int, daily_naive: float, daily_median: f
     return naive, last[mid] if len(last) % 2 else (last[mid - 1] + last[mid]) / 2
 
 
-def test_the_second_season_members_equal_their_slot_by_slot_definition() -> None:
+def test_the_second_season_members_equal_their_slot_by_slot_definition(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("models.bank_members.PATH_CAP", math.inf)  # a window of 3 values
     rng = np.random.default_rng(5)
     bank = MemberBank(SEASON, (3,), H, season2=SEASON2, cycles2=CYCLES2)
     rows = bank.add(3)
@@ -159,3 +163,33 @@ def test_the_worker_gives_hourly_buckets_a_weekly_second_season() -> None:
     assert Resident(horizon=14, lstm=False, width=3600).bank.members.season2 == 168
     daily = Resident(horizon=14, lstm=False, width=86400).bank
     assert daily.members.season2 == 0 and "seasonal_naive_168" not in daily.member_names
+
+
+def test_no_path_goes_above_the_cap_after_a_launch() -> None:
+    """A monthly series that starts with zeros and then sells 1,000 a month: Holt-Winters'
+    seasonal start made both Holt-Winters members forecast 1e5 and 2e6 (the damped trend,
+    with its share of 4, then was the ensemble's forecast). No path now passes PATH_CAP times
+    the largest value of the longest window, and where the window is all zeros nothing caps."""
+    from models.bank import ForecasterBank
+
+    bank = ForecasterBank(14, 12, trend=True)
+    rows = bank.add_rows(2)
+    worst = 0.0
+    for y in [0.0] * 5 + [1000.0] * 40:
+        bank.learn(rows, np.array([y, 0.0]))
+        paths = bank.members.paths(rows, bank.n[rows])
+        assert paths.max() <= PATH_CAP * 1000.0 and (paths[1] == 0.0).all()
+        worst = max(worst, float(bank.forecast(rows, 14).yhat[0].max()))
+    assert worst == PATH_CAP * 1000.0  # the cap did bind
+
+
+def test_without_the_cap_that_launch_forecasts_thousands_of_times_the_sales(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from models.bank import ForecasterBank
+
+    monkeypatch.setattr("models.bank_members.PATH_CAP", math.inf)
+    bank = ForecasterBank(14, 12, trend=True)
+    rows = bank.add_rows(1)
+    for y in [0.0] * 5 + [1000.0] * 12:
+        bank.learn(rows, np.array([y]))
+    assert bank.forecast(rows, 14).yhat.max() > 1e5
