@@ -41,15 +41,24 @@ from models.bank_ops import row_fields
 __all__ = ["fits", "check_rows", "field_nbytes", "row_nbytes"]
 
 
-def _views(bank: Any, raws: Sequence[bytes]) -> dict[int, np.ndarray]:
-    """Each row array of ``bank`` (by ``id``) as the ``raws``' values, ``(len(raws), ...)``."""
-    out, pos = {}, 0
-    buf = np.frombuffer(b"".join(raws), dtype=np.uint8).reshape(len(raws), row_nbytes(bank))
+def _views(bank: Any, raws: Sequence[bytes], arrays: Sequence[np.ndarray],
+           ) -> dict[int, np.ndarray]:
+    """Row arrays ``arrays`` of ``bank`` (by ``id``) as the ``raws``' values, ``(len(raws),
+    ...)``; only their bytes are read (a restart checks 100,000 rows of ~16 KB)."""
+    want, spans, pos = {id(a) for a in arrays}, [], 0
     for a in row_fields(bank):
         size = field_nbytes(a)
-        out[id(a)] = buf[:, pos : pos + size].copy().view(a.dtype).reshape(
-            (len(raws), *a.shape[1:]))
+        if id(a) in want:
+            spans.append((a, pos, size))
         pos += size
+    width = sum(size for _, _, size in spans)
+    buf = np.frombuffer(b"".join(raw[at : at + size] for raw in raws for _, at, size in spans),
+                        dtype=np.uint8).reshape(len(raws), width)
+    out, col = {}, 0
+    for a, _, size in spans:
+        out[id(a)] = buf[:, col : col + size].copy().view(a.dtype).reshape(
+            (len(raws), *a.shape[1:]))
+        col += size
     return out
 
 
@@ -78,14 +87,18 @@ def fits(bank: Any, raws: Sequence[bytes]) -> np.ndarray:
     ok = np.array([len(raw) == full for raw in raws], dtype=bool)
     if not ok.any():
         return ok
-    v = _views(bank, [raw for raw, good in zip(raws, ok, strict=True) if good])
+    members, bands, means = bank.members, bank.bands, bank.means
+    ptrs = [getattr(members, f"med{i}_ptr") for i in range(len(members.windows))]
+    checked = [bank.n, bank.day, bank.holidays_seen, *ptrs, bands.ptr, bands.count,
+               bands.alphas, means.ptr, means.count]
+    if bank.blend is not None:
+        checked.append(bank.blend.plen)
+    v = _views(bank, [raw for raw, good in zip(raws, ok, strict=True) if good], checked)
     n, day = v[id(bank.n)], v[id(bank.day)]
     good = (n >= 0) & (day >= -1)
     good &= _within(v[id(bank.holidays_seen)], 0, n)
-    members, bands, means = bank.members, bank.bands, bank.means
-    for i in range(len(members.windows)):
-        ring = getattr(members, f"med{i}")
-        good &= _within(v[id(getattr(members, f"med{i}_ptr"))], 0, ring.shape[1] - 1)
+    for i, ptr in enumerate(ptrs):
+        good &= _within(v[id(ptr)], 0, getattr(members, f"med{i}").shape[1] - 1)
     good &= _within(v[id(bands.ptr)], 0, bands.window - 1)
     counts = v[id(bands.count)]
     good &= _within(counts, 0, bands.window) & (counts <= n[:, None]).all(axis=1)
