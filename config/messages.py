@@ -17,7 +17,11 @@ from collections.abc import Mapping
 
 from pydantic import ValidationError
 
-__all__ = ["one_line"]
+__all__ = ["ConfigError", "one_line"]
+
+
+class ConfigError(Exception):
+    """A setting is missing or has a bad value (the base of the config package's errors)."""
 
 _MESSAGES = {
     "int_parsing": "must be an integer",

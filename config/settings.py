@@ -13,14 +13,13 @@ value is a :class:`ConfigError` with a one-line message naming the variable
 >>> load_settings({"SALESCAST_HORIZON": "zero"})
 Traceback (most recent call last):
 ...
-config.settings.ConfigError: SALESCAST_HORIZON must be an integer, got 'zero'
+config.messages.ConfigError: SALESCAST_HORIZON must be an integer, got 'zero'
 >>> load_settings({"SALESCAST_AUTH_SECRET": "k"}).auth_secret
 SecretStr('**********')
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Mapping
@@ -28,9 +27,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import AliasGenerator, Field, SecretStr, ValidationError, field_validator
+from pydantic.functional_validators import AfterValidator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from config.messages import one_line
+from config.addresses import check_bootstrap, check_redis_url, read_services
+from config.messages import ConfigError, one_line
 
 __all__ = ["Settings", "ConfigError", "load_settings", "cache_root", "ENV_VARS",
            "DEFAULT_PARTITIONS"]
@@ -42,10 +43,6 @@ DEFAULT_PARTITIONS = 8
 #: below models; tests/unit/models/test_grid.py checks that they agree)
 CALENDAR_WIDTHS = {"month": 2_629_800, "quarter": 7_889_400}
 _KAFKA_NAME = re.compile(r"[a-zA-Z0-9._-]{1,200}")
-
-
-class ConfigError(Exception):
-    """A setting is missing or has a bad value (the base of the config package's errors)."""
 
 
 def cache_root(env: Mapping[str, str] | None = None) -> Path:
@@ -78,11 +75,11 @@ class Settings(BaseSettings):
     cache: Path = Field(default_factory=cache_root,
                         description="caches shared by every clone: venvs, Kafka jars, data set",
                         json_schema_extra={"shown": "`~/.cache/salescast`"})
-    kafka_bootstrap: str | None = Field(
+    kafka_bootstrap: Annotated[str | None, AfterValidator(check_bootstrap)] = Field(
         default=None, validation_alias="KAFKA_BOOTSTRAP",
         description="use an existing Kafka (host:port,...) instead of the local one",
         json_schema_extra={"shown": "from `services.json`"})
-    redis_url: str | None = Field(
+    redis_url: Annotated[str | None, AfterValidator(check_redis_url)] = Field(
         default=None, validation_alias="REDIS_URL",
         description="use an existing Redis instead of the local one",
         json_schema_extra={"shown": "from `services.json`"})
@@ -252,9 +249,7 @@ class Settings(BaseSettings):
         """Fill unset Kafka/Redis addresses from the services state file."""
         if self.kafka_bootstrap and self.redis_url:
             return self
-        state: dict[str, str] = {}
-        if self.services_file.exists():
-            state = json.loads(self.services_file.read_text())
+        state = read_services(self.services_file)
         kafka = self.kafka_bootstrap or state.get("kafka_bootstrap")
         redis = self.redis_url or state.get("redis_url")
         if not kafka or not redis:

@@ -1,0 +1,67 @@
+"""The services' addresses: ``REDIS_URL`` and ``KAFKA_BOOTSTRAP`` checked when the settings
+are read, and the local services' state file (``salescast services up``) read with a clear
+error, so that a malformed address is one line at start, not a traceback from the client
+library or a ten-second timeout later.
+
+>>> check_redis_url("redis://127.0.0.1:6379/0"), check_bootstrap("127.0.0.1:9092,[::1]:9093")
+('redis://127.0.0.1:6379/0', '127.0.0.1:9092,[::1]:9093')
+>>> check_bootstrap("127.0.0.1")
+Traceback (most recent call last):
+...
+ValueError: must be host:port[,host:port...], got '127.0.0.1'
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from config.messages import ConfigError
+
+__all__ = ["check_bootstrap", "check_redis_url", "read_services"]
+
+
+def check_redis_url(url: str | None) -> str | None:
+    """``url`` when it is a URL that redis-py reads (``redis://`` or ``rediss://`` with a port
+    that is a number in range, or ``unix://``); ValueError otherwise. None stays None (not
+    set). (urllib, not redis-py: settings import no I/O library.)"""
+    if url is None:
+        return None
+    try:
+        parts = urlsplit(url)
+        if parts.scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("the scheme must be redis://, rediss:// or unix://")
+        _ = parts.port  # ValueError: not a number, or out of range
+    except ValueError as exc:
+        raise ValueError(f"is not a Redis URL ({exc})") from None
+    return url
+
+
+def check_bootstrap(value: str | None) -> str | None:
+    """``value`` when every comma-separated server is ``host:port`` (an optional
+    ``PLAINTEXT://``-like prefix, ``[v6]:port``), the port 1-65535; ValueError otherwise."""
+    if value is None:
+        return None
+    for server in value.split(","):
+        address = server.strip().split("://", 1)[-1]  # PLAINTEXT://host:port: host:port
+        host, _, port = address.rpartition(":")
+        if not host.strip("[]") or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"must be host:port[,host:port...], got {value!r}")
+    return value
+
+
+def read_services(path: Path) -> dict[str, str]:
+    """The addresses in the services state file at ``path`` ({} when there is none);
+    :class:`ConfigError` when it is not one."""
+    if not path.exists():
+        return {}
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: cannot read the services state ({exc}); "
+                          "`salescast services down` then `up` writes it again") from None
+    if not isinstance(state, dict):
+        raise ConfigError(f"{path}: the services state is not a JSON object; "
+                          "`salescast services down` then `up` writes it again")
+    return {k: v for k, v in state.items() if isinstance(v, str)}

@@ -1,0 +1,56 @@
+"""config/addresses.py: malformed service addresses and state files are one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from config.addresses import check_bootstrap, check_redis_url, read_services
+from config.settings import ConfigError, load_settings
+
+
+@pytest.mark.parametrize("url", ["bogus", "http://127.0.0.1:1", "redis://127.0.0.1:abc/0",
+                                 "redis://[::1", "redis://127.0.0.1:99999/0"])
+def test_a_malformed_redis_url_is_refused_when_the_settings_are_read(url: str) -> None:
+    with pytest.raises(ValueError, match="is not a Redis URL"):
+        check_redis_url(url)
+    with pytest.raises(ConfigError, match="^REDIS_URL ") as exc:
+        load_settings({"REDIS_URL": url})
+    assert "\n" not in str(exc.value)
+
+
+@pytest.mark.parametrize("url", ["redis://127.0.0.1:6379/0", "rediss://h:6380/1",
+                                 "unix:///tmp/redis.sock", "redis://localhost"])
+def test_redis_urls_redis_py_reads_are_kept(url: str) -> None:
+    assert load_settings({"REDIS_URL": url}).redis_url == url
+
+
+@pytest.mark.parametrize("value", ["127.0.0.1", " ", "a:b:c", "::", ":99999", "h:0", "h:1,"])
+def test_a_bootstrap_without_host_and_port_is_refused(value: str) -> None:
+    with pytest.raises(ConfigError, match="^KAFKA_BOOTSTRAP "):
+        load_settings({"KAFKA_BOOTSTRAP": value})
+
+
+@pytest.mark.parametrize("value", ["127.0.0.1:9092", "a:1, b:2", "[::1]:9092",
+                                   "PLAINTEXT://broker:9092"])
+def test_bootstrap_lists_are_kept(value: str) -> None:
+    assert check_bootstrap(value) == value
+
+
+@pytest.mark.parametrize("text", ["{bad json", "[]", "3"])
+def test_a_corrupt_services_state_is_a_config_error(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "services.json"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match="services"):
+        read_services(path)
+    settings = load_settings({"SALESCAST_HOME": str(tmp_path)})
+    with pytest.raises(ConfigError, match="services down"):
+        settings.with_services()
+
+
+def test_the_services_state_gives_its_addresses(tmp_path: Path) -> None:
+    assert read_services(tmp_path / "none.json") == {}
+    path = tmp_path / "services.json"
+    path.write_text('{"kafka_bootstrap": "127.0.0.1:9", "redis_url": "redis://h:1/0", "x": 1}')
+    assert read_services(path) == {"kafka_bootstrap": "127.0.0.1:9", "redis_url": "redis://h:1/0"}
