@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from config.messages import ConfigError
@@ -51,17 +52,18 @@ def check_bootstrap(value: str | None) -> str | None:
     return value
 
 
-def read_services(path: Path) -> dict[str, str]:
-    """The addresses in the services state file at ``path`` ({} when there is none);
-    :class:`ConfigError` when it is not one."""
+def read_services(path: Path) -> dict[str, Any]:
+    """The JSON object in the services state file at ``path`` ({} when there is none);
+    :class:`ConfigError` when it is not one (the settings take their addresses from it,
+    ``infra.services.read_state`` the whole state)."""
     if not path.exists():
         return {}
     try:
         state = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"{path}: cannot read the services state ({exc}); "
-                          "`salescast services down` then `up` writes it again") from None
+        raise ConfigError(f"unreadable services state {path} ({exc}): remove it and retry"
+                          ) from None
     if not isinstance(state, dict):
-        raise ConfigError(f"{path}: the services state is not a JSON object; "
-                          "`salescast services down` then `up` writes it again")
-    return {k: v for k, v in state.items() if isinstance(v, str)}
+        raise ConfigError(f"unreadable services state {path} (not a JSON object): remove it "
+                          "and retry")
+    return state

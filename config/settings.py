@@ -249,7 +249,7 @@ class Settings(BaseSettings):
         """Fill unset Kafka/Redis addresses from the services state file."""
         if self.kafka_bootstrap and self.redis_url:
             return self
-        state = read_services(self.services_file)
+        state = {k: v for k, v in read_services(self.services_file).items() if isinstance(v, str)}
         kafka = self.kafka_bootstrap or state.get("kafka_bootstrap")
         redis = self.redis_url or state.get("redis_url")
         if not kafka or not redis:

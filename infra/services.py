@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from config import Settings
+from config.addresses import read_services
+from config.messages import ConfigError
 from infra.errors import ServiceError
 from infra.kafka import file_lock, kafka_healthy, pid_matches, start_kafka, stop_kafka, stop_pid
 from infra.redis_server import redis_healthy, start_redis, stop_redis
@@ -46,10 +48,10 @@ def read_state(settings: Settings) -> ServicesState | None:
     if not path.exists():
         return None
     try:
-        raw = json.loads(path.read_text())
+        raw = read_services(path)  # a JSON object, else ConfigError
         names = {f.name for f in fields(ServicesState)}
         return ServicesState(**{k: v for k, v in raw.items() if k in names})
-    except (ValueError, TypeError):
+    except (ConfigError, TypeError):
         raise ServiceError(f"unreadable services state {path}: remove it and retry") from None
 
 

@@ -45,7 +45,8 @@ def test_a_corrupt_services_state_is_a_config_error(tmp_path: Path, text: str) -
     with pytest.raises(ConfigError, match="services"):
         read_services(path)
     settings = load_settings({"SALESCAST_HOME": str(tmp_path)})
-    with pytest.raises(ConfigError, match="services down"):
+    # `services down` reads the same file (infra.services.read_state): removing it is the fix
+    with pytest.raises(ConfigError, match="remove it and retry"):
         settings.with_services()
 
 
@@ -53,4 +54,5 @@ def test_the_services_state_gives_its_addresses(tmp_path: Path) -> None:
     assert read_services(tmp_path / "none.json") == {}
     path = tmp_path / "services.json"
     path.write_text('{"kafka_bootstrap": "127.0.0.1:9", "redis_url": "redis://h:1/0", "x": 1}')
-    assert read_services(path) == {"kafka_bootstrap": "127.0.0.1:9", "redis_url": "redis://h:1/0"}
+    assert read_services(path) == {"kafka_bootstrap": "127.0.0.1:9", "redis_url": "redis://h:1/0",
+                                   "x": 1}

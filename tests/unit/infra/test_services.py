@@ -102,9 +102,10 @@ def test_state_file_and_status_without_services(tmp_path: Path) -> None:
     assert services.read_state(settings) is None
     assert services.status(settings) == {"kafka": "down", "redis": "down"}
     services.down(settings)  # nothing to stop: no error
-    settings.services_file.write_text("{not json")
-    with pytest.raises(ServiceError, match="unreadable services state"):
-        services.read_state(settings)
+    for text in ("{not json", "[]"):  # "[]": an AttributeError traceback before
+        settings.services_file.write_text(text)
+        with pytest.raises(ServiceError, match="unreadable services state"):
+            services.read_state(settings)
 
 
 def test_the_image_copies_every_package_the_distribution_installs() -> None:
