@@ -4,6 +4,7 @@ terminal, mint its access tokens."""
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import typer
 
@@ -77,12 +78,34 @@ def watch(
 
     settings = load_settings()
     target = url or f"ws://{settings.gateway_host}:{settings.gateway_port}/ws"
-    if not target.startswith(("ws://", "wss://")):
-        raise UserError(f"--url must start with ws:// or wss://, got {target!r}")
+    _check_ws_url(target)
     try:
         run_watch(target, series, count, token)
     except (OSError, WebSocketException) as exc:
         raise UserError(f"cannot reach the gateway at {target}: {exc}") from None
+
+
+def _check_ws_url(url: str) -> None:
+    """A :class:`UserError` unless ``url`` is a ws:// or wss:// URL with a host and, if it has
+    one, a port that is a number in 0-65535 (websockets raises a ValueError on it).
+
+    >>> _check_ws_url("ws://127.0.0.1:8765/ws"), _check_ws_url("wss://[::1]/ws")
+    (None, None)
+    >>> _check_ws_url("ws://127.0.0.1:99999/ws")
+    Traceback (most recent call last):
+    ...
+    salescast.cliutil.UserError: --url 'ws://127.0.0.1:99999/ws': port out of range 0-65535
+    """
+    if not url.startswith(("ws://", "wss://")):
+        raise UserError(f"--url must start with ws:// or wss://, got {url!r}")
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # ValueError: not a number, or out of range
+    except ValueError as exc:
+        why = str(exc)
+        raise UserError(f"--url {url!r}: {why[:1].lower() + why[1:]}") from None
+    if not parts.hostname:
+        raise UserError(f"--url {url!r} names no host")
 
 
 @friendly

@@ -47,6 +47,16 @@ def test_watch_needs_a_websocket_url() -> None:
               "ws://")
 
 
+@pytest.mark.parametrize(("url", "expected"), [
+    ("ws://127.0.0.1:99999/ws", "port out of range"),
+    ("ws://127.0.0.1:abc", "port could not be cast to integer"),
+    ("ws://[::1/ws", "invalid IPv6 URL"),
+    ("ws:///ws", "names no host"),
+])
+def test_watch_refuses_a_url_with_a_bad_port_or_host_in_one_line(url: str, expected: str) -> None:
+    _one_line(runner.invoke(app, ["watch", "85123A", "--url", url]), f"--url {url!r}", expected)
+
+
 @pytest.mark.parametrize("error", ["closed", "refused"])
 def test_watch_reports_a_gateway_that_closes_or_refuses_in_one_line(
         error: str, monkeypatch: pytest.MonkeyPatch) -> None:
