@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from config.messages import ConfigError
 
-__all__ = ["check_bootstrap", "check_redis_url", "read_services"]
+__all__ = ["check_bootstrap", "check_redis_url", "host_port", "make_url", "read_services"]
 
 
 def check_redis_url(url: str | None) -> str | None:
@@ -50,6 +50,26 @@ def check_bootstrap(value: str | None) -> str | None:
         if not host.strip("[]") or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError(f"must be host:port[,host:port...], got {value!r}")
     return value
+
+
+def host_port(host: str, port: int) -> str:
+    """``host:port``, an IPv6 literal host in brackets (as a URL and Kafka write it); a host
+    given in brackets is kept as it is.
+
+    >>> host_port("127.0.0.1", 8765), host_port("::1", 8765), host_port("[::1]", 80)
+    ('127.0.0.1:8765', '[::1]:8765', '[::1]:80')
+    """
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    return f"[{bare}]:{port}" if ":" in bare else f"{bare}:{port}"
+
+
+def make_url(scheme: str, host: str, port: int, path: str = "") -> str:
+    """``scheme://host:port`` + ``path``: every URL salescast builds from a host and a port.
+
+    >>> make_url("ws", "::1", 8765, "/ws"), make_url("http", "localhost", 80, "/")
+    ('ws://[::1]:8765/ws', 'http://localhost:80/')
+    """
+    return f"{scheme}://{host_port(host, port)}{path}"
 
 
 def read_services(path: Path) -> dict[str, Any]:

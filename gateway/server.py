@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import redis.asyncio as aioredis
 from websockets.asyncio.server import Server, ServerConnection, serve
 
+from config.addresses import make_url
 from contracts.wire import ALERTS_CHANNEL, OPS_CHANNEL, UPDATES_CHANNEL
 from gateway.delivery import Delivery
 from gateway.feed import RedisFeed
@@ -128,7 +129,7 @@ class Gateway:
 
     @property
     def url(self) -> str:
-        return f"ws://{self.host}:{self.port}/ws"
+        return make_url("ws", self.host, self.port, "/ws")
 
     async def start(self) -> None:
         await self.feed.start()

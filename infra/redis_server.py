@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from config.addresses import make_url
 from infra.errors import ServiceError
 from infra.kafka import free_ports, log_tail, spawn, stop_pid
 
@@ -82,7 +83,7 @@ def start_redis(workdir: Path, timeout: float = 20.0, attached: bool = False) ->
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_ports(1)[0]
     proc = spawn(redis_args(binary, port, workdir), workdir / "redis.out", attached)
-    url = f"redis://127.0.0.1:{port}/0"
+    url = make_url("redis", "127.0.0.1", port, "/0")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import typer
 
 from config import load_settings
+from config.addresses import host_port, make_url
 from salescast.cliutil import UserError, console, friendly, settings_with_services
 
 __all__ = ["gateway", "watch", "token", "MAX_TTL"]
@@ -45,9 +46,11 @@ def gateway(
         except RedisError as exc:
             raise UserError(f"redis at {settings.redis} does not answer: {exc}") from None
         except OSError as exc:  # the bind: address in use, not this host's, unknown name
-            raise UserError(f"cannot listen on {gw.host}:{gw.port}: {exc.strerror or exc}"
+            raise UserError(f"cannot listen on {host_port(gw.host, gw.port)}: "
+                            f"{exc.strerror or exc}"
                             ) from None
-        console.print(f"gateway listening on {gw.url} (dashboard http://{gw.host}:{gw.port}/)")
+        console.print(f"gateway listening on {gw.url} (dashboard "
+                      f"{make_url('http', gw.host, gw.port, '/')})")
         if settings.auth_secret is None:
             console.print("[yellow]auth is off (SALESCAST_AUTH_SECRET unset): local use only[/]")
         try:
@@ -77,7 +80,7 @@ def watch(
     from gateway.watch import run_watch
 
     settings = load_settings()
-    target = url or f"ws://{settings.gateway_host}:{settings.gateway_port}/ws"
+    target = url or make_url("ws", settings.gateway_host, settings.gateway_port, "/ws")
     _check_ws_url(target)
     try:
         run_watch(target, series, count, token)

@@ -13,10 +13,14 @@ import time
 from rich.console import Console
 
 from config import Settings
+from config.addresses import make_url
 from infra.kafka import free_port
 from infra.procs import child_env, port_free, salescast_cmd, spawn, stop, wait_http
 
 __all__ = ["run_demo"]
+
+#: where a gateway bound to every interface is reached
+WILDCARD_BINDS = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1", "[::]": "::1"}
 
 
 def run_demo(settings: Settings, speed: float, limit: int | None, console: Console,
@@ -41,6 +45,7 @@ def run_demo(settings: Settings, speed: float, limit: int | None, console: Conso
         console.print("[bold]2/4[/] fetching UCI Online Retail II ...")
         path = fetch_dataset(settings.data_dir)
         port = settings.gateway_port if port_free(settings.gateway_port) else free_port()
+        host = WILDCARD_BINDS.get(settings.gateway_host, settings.gateway_host)
         env = child_env(state.kafka_bootstrap, state.redis_url,
                         SALESCAST_GATEWAY_PORT=str(port))
         logs = settings.home / "logs"
@@ -53,9 +58,9 @@ def run_demo(settings: Settings, speed: float, limit: int | None, console: Conso
                                             "--budget", "60"), env, logs / "trainer.log"))
         gw = spawn(salescast_cmd("gateway", "--port", str(port)), env, logs / "gateway.log")
         children.append(gw)
-        wait_http(f"http://127.0.0.1:{port}/healthz", 30, gw)
-        url = f"ws://127.0.0.1:{port}/ws"
-        console.print(f"\n[bold green]dashboard:[/] http://127.0.0.1:{port}/")
+        wait_http(make_url("http", host, port, "/healthz"), 30, gw)
+        url = make_url("ws", host, port, "/ws")
+        console.print(f"\n[bold green]dashboard:[/] {make_url('http', host, port, '/')}")
         console.print(f"[bold green]websocket:[/] {url}")
         console.print(f"try: [cyan]salescast watch 85123A --url {url}[/]  (or a pattern: '2*')")
         console.print("     [cyan]salescast alerts tail[/]  (anomaly alerts as they happen)\n")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from config.addresses import check_bootstrap, check_redis_url, read_services
+from config.addresses import check_bootstrap, check_redis_url, host_port, make_url, read_services
 from config.settings import ConfigError, load_settings
 
 
@@ -56,3 +56,13 @@ def test_the_services_state_gives_its_addresses(tmp_path: Path) -> None:
     path.write_text('{"kafka_bootstrap": "127.0.0.1:9", "redis_url": "redis://h:1/0", "x": 1}')
     assert read_services(path) == {"kafka_bootstrap": "127.0.0.1:9", "redis_url": "redis://h:1/0",
                                    "x": 1}
+
+
+@pytest.mark.parametrize(("host", "expected"), [
+    ("127.0.0.1", "ws://127.0.0.1:8765/ws"), ("localhost", "ws://localhost:8765/ws"),
+    ("::1", "ws://[::1]:8765/ws"), ("[::1]", "ws://[::1]:8765/ws"),
+    ("fe80::1%eth0", "ws://[fe80::1%eth0]:8765/ws"), ("::", "ws://[::]:8765/ws"),
+])
+def test_an_ipv6_literal_host_is_bracketed_in_a_url(host: str, expected: str) -> None:
+    assert make_url("ws", host, 8765, "/ws") == expected
+    assert host_port(host, 8765) == expected.removeprefix("ws://").removesuffix("/ws")

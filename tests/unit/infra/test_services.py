@@ -97,6 +97,23 @@ def test_stop_pid_terminates_and_reaps_and_spares_other_programs() -> None:
         proc.kill()
 
 
+@pytest.mark.parametrize(("bootstrap", "address"), [
+    ("[::1]:9092", ("::1", 9092)), ("PLAINTEXT://broker:9093,b:1", ("broker", 9093)),
+    ("127.0.0.1:9094", ("127.0.0.1", 9094)),
+])
+def test_kafka_healthy_connects_to_the_host_a_bootstrap_names(
+        bootstrap: str, address: tuple[str, int], monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[object] = []
+
+    def connect(where: tuple[str, int], timeout: float) -> socket.socket:
+        seen.append(where)
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    monkeypatch.setattr(kafka.socket, "create_connection", connect)
+    assert not kafka.kafka_healthy(bootstrap)
+    assert seen == [address]
+
+
 def test_state_file_and_status_without_services(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path)
     assert services.read_state(settings) is None

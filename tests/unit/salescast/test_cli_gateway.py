@@ -96,3 +96,23 @@ def test_the_gateway_reports_redis_down_or_a_busy_port_in_one_line(
 def test_a_gateway_port_setting_out_of_range_is_a_setting_error() -> None:
     result = runner.invoke(app, ["gateway"], env={"SALESCAST_GATEWAY_PORT": "70000"})
     _one_line(result, "SALESCAST_GATEWAY_PORT must be <= 65535")
+
+
+def test_watch_writes_an_ipv6_gateway_host_in_brackets(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[str] = []
+    monkeypatch.setenv("SALESCAST_GATEWAY_HOST", "::1")
+    monkeypatch.setattr("gateway.watch.run_watch", lambda url, *_: seen.append(url) or 0)
+    result = runner.invoke(app, ["watch", "85123A"])
+    assert result.exit_code == 0 and seen == ["ws://[::1]:8765/ws"], (result.output, seen)
+
+
+def test_the_gateway_writes_an_ipv6_address_in_brackets(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway.server import Gateway
+
+    async def start(self: Gateway) -> None:
+        raise OSError(98, "Address already in use")
+
+    monkeypatch.setattr(Gateway, "start", start)
+    _one_line(runner.invoke(app, ["gateway", "--host", "::1", "--port", "8765"]),
+              "cannot listen on [::1]:8765: Address already in use")
+    assert Gateway("redis://127.0.0.1:1/0", "::1", 8765).url == "ws://[::1]:8765/ws"
