@@ -32,6 +32,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from config.addresses import check_bootstrap, check_redis_url, read_services
 from config.messages import ConfigError, one_line
+from config.paths import expand_user
 
 __all__ = ["Settings", "ConfigError", "load_settings", "cache_root", "ENV_VARS",
            "DEFAULT_PARTITIONS"]
@@ -48,7 +49,7 @@ _KAFKA_NAME = re.compile(r"[a-zA-Z0-9._-]{1,200}")
 def cache_root(env: Mapping[str, str] | None = None) -> Path:
     """``$SALESCAST_CACHE``, default ``~/.cache/salescast``: caches shared by every clone."""
     raw = (os.environ if env is None else env).get("SALESCAST_CACHE")
-    return Path(raw).expanduser() if raw else Path.home() / ".cache" / "salescast"
+    return expand_user(raw) if raw else expand_user("~") / ".cache" / "salescast"
 
 
 Csv = Annotated[tuple[str, ...], NoDecode]
@@ -182,10 +183,10 @@ class Settings(BaseSettings):
         if value is None:
             return None
         try:  # the worker reads it whole: a bad file is a setting error, not a traceback there
-            value.expanduser().read_text(encoding="utf-8")
+            expand_user(value).read_text(encoding="utf-8")  # ~nouser: its own ValueError
         except (OSError, UnicodeDecodeError):
             raise ValueError("must be a readable UTF-8 CSV file") from None
-        return value.expanduser().resolve()
+        return expand_user(value).resolve()
 
     @field_validator("cache", mode="after")
     @classmethod
@@ -274,7 +275,7 @@ class Settings(BaseSettings):
 
 def _directory(value: Path) -> Path:
     """``value`` with ``~`` expanded; a ValueError when it is there but not a directory."""
-    if (path := value.expanduser()).exists() and not path.is_dir():
+    if (path := expand_user(value)).exists() and not path.is_dir():
         raise ValueError("must be a directory")
     return path
 

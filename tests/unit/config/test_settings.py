@@ -109,6 +109,17 @@ def test_a_directory_setting_naming_a_file_is_one_line(name: str, message: str |
     assert str(err.value) == f"{message}{__file__!r}"
 
 
+@pytest.mark.parametrize("name", ["SALESCAST_HOME", "SALESCAST_CACHE", "SALESCAST_MODELS_DIR",
+                                  "SALESCAST_CATEGORY_MAP"])
+def test_a_path_setting_with_the_home_of_no_user_is_one_line(name: str) -> None:
+    """``~nouser``: a RuntimeError traceback from pathlib before."""
+    value = "~salescast-no-such-user/x"
+    with pytest.raises(ConfigError) as err:
+        load_settings({name: value})
+    assert str(err.value) == (f"{name} cannot expand ~salescast-no-such-user: no such user, "
+                              f"got {value!r}")
+
+
 @pytest.mark.parametrize("content", [None, b"\xff\xfe\x00bad", "dir"])
 def test_a_category_map_must_be_a_readable_text_file(content: bytes | str | None,
                                                      tmp_path: Path) -> None:
