@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from config import load_settings
+from config.paths import expand_user
 from contracts.events import MAX_ENVELOPE_EVENTS
 from salescast.cli_audit import audit
 from salescast.cli_bench import bench_app, bench_faust_floor
@@ -190,8 +191,8 @@ def backtest(
                                               "largest countries by the hour)")]
     = "top500",
     quick: Annotated[bool, typer.Option(help="the first 50 SKUs of the panel (~40 s)")] = False,
-    out: Annotated[Path, typer.Option(help="where the scoreboard is written")] = Path(
-        "build/backtest"),
+    out: Annotated[str, typer.Option(help="the directory the scoreboard is written to "
+                                          "(~ expanded)")] = "build/backtest",
     peer: Annotated[bool, typer.Option(help="add statsforecast AutoETS, refit at every origin "
                                             "(slow: minutes on --quick, ~1 h on a full panel)")]
     = False,
@@ -210,17 +211,14 @@ def backtest(
     from models.evaluation.backtest_panels import PANELS
     from sources.online_retail import fetch_dataset
 
-    try:  # here, not after the run: a bad --out would waste it
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"--out {out}: cannot create the directory ({exc.strerror})") from None
+    out_dir = _out_dir(out)  # here, not after the run: a bad --out would waste it
     if panel == "countries":
         from models.evaluation.hierarchy_eval import run_countries
 
         if quick or peer or lstm or bank:  # one fixed protocol: an option would be ignored
             raise UserError("countries takes no --quick, --peer, --lstm or --bank")
 
-        rep, written = run_countries(fetch_dataset(load_settings().data_dir), out)
+        rep, written = run_countries(fetch_dataset(load_settings().data_dir), out_dir)
         print(rep.to_markdown())
         console.print(f"scoreboard written to {written}")
         return
@@ -240,15 +238,30 @@ def backtest(
         if quick or lstm:
             raise UserError(f"{panel} runs on the bank only: --quick and --lstm are for the "
                             "daily SKU panels")
-        print(run_regime(load_settings().data_dir, panel, out, peer).to_markdown())
-        console.print(f"scoreboard written under {out}")
+        print(run_regime(load_settings().data_dir, panel, out_dir, peer).to_markdown())
+        console.print(f"scoreboard written under {out_dir}")
         return
     if bank and lstm:
         raise UserError("--bank runs the worker's model alone: it takes no --lstm")
-    board = run_backtest(fetch_dataset(load_settings().data_dir), panel, quick, out, peer, lstm,
-                         bank)
+    board = run_backtest(fetch_dataset(load_settings().data_dir), panel, quick, out_dir, peer,
+                         lstm, bank)
     print(board.to_markdown())
-    console.print(f"scoreboard written under {out}")
+    console.print(f"scoreboard written under {out_dir}")
+
+
+def _out_dir(out: str) -> Path:
+    """``--out`` with ``~`` expanded, created; a :class:`UserError` when it is empty (not the
+    current directory: name it ``.``) or cannot be created."""
+    if not out.strip():
+        raise UserError("--out must name a directory, got '' (use . for this one)")
+    try:
+        path = expand_user(out)
+        path.mkdir(parents=True, exist_ok=True)
+    except ValueError as exc:  # ~nouser
+        raise UserError(f"--out {out}: {exc}") from None
+    except OSError as exc:
+        raise UserError(f"--out {out}: cannot create the directory ({exc.strerror})") from None
+    return path
 
 
 def main() -> None:

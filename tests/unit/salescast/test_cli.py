@@ -133,6 +133,34 @@ def test_an_unwritable_backtest_out_is_refused_before_the_run(
               "cannot create the directory")
 
 
+@pytest.mark.parametrize("out", ["", "  ", "~salescast-no-such-user/out"])
+def test_an_empty_backtest_out_or_one_of_no_user_is_refused(
+        out: str, env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--out ''`` wrote the scoreboard into the current directory."""
+    monkeypatch.chdir(env)
+    monkeypatch.setattr("sources.online_retail.fetch_dataset", lambda *a, **k: env / "data")
+    monkeypatch.setattr("models.evaluation.backtest.run_backtest", _never)
+    _one_line(runner.invoke(app, ["backtest", "--bank", "--out", out]),
+              "must name a directory" if not out.strip() else "no such user")
+
+
+def test_backtest_out_expands_the_home(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[Path] = []
+
+    def run_backtest(data: Path, panel: str, quick: bool, out: Path, *rest: object) -> object:
+        seen.append(out)
+        return type("Board", (), {"to_markdown": lambda self: "board"})()
+
+    monkeypatch.chdir(env)
+    monkeypatch.setenv("HOME", str(env / "user"))
+    monkeypatch.setattr("sources.online_retail.fetch_dataset", lambda *a, **k: env / "data")
+    monkeypatch.setattr("models.evaluation.backtest.run_backtest", run_backtest)
+    result = runner.invoke(app, ["backtest", "--bank", "--out", "~/boards"])
+    assert result.exit_code == 0, result.output
+    assert seen == [env / "user" / "boards"] and seen[0].is_dir()
+    assert not (env / "~").exists()
+
+
 def test_a_path_setting_that_cannot_be_a_directory_is_one_line(
         env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (env / "a-file").write_text("")
