@@ -272,6 +272,10 @@ def main() -> None:
         code = app(standalone_mode=False)
     except TyperException as exc:
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a group alone (`salescast`): its help,
+            if message.strip():  # which rich has printed already (typer tests the name too)
+                print(message)
+            sys.exit(getattr(exc, "exit_code", 2))
         line = " ".join(message.split())
         console.print(f"[red]salescast: {line}[/] (see --help)", soft_wrap=True)
         sys.exit(getattr(exc, "exit_code", 2) or 2)

@@ -20,6 +20,22 @@ def test_help_lists_the_commands() -> None:
         assert command in result.output
 
 
+@pytest.mark.parametrize("argv", [[], ["model"]])
+def test_a_command_group_alone_prints_its_help_and_no_empty_error(
+        argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``salescast`` alone printed its help and then ``salescast:  (see --help)``."""
+    from salescast.cli import main
+
+    monkeypatch.setattr("sys.argv", ["salescast", *argv])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    out, err = capsys.readouterr()
+    assert exit_.value.code == 2  # click's status: no command ran
+    assert "Usage: salescast" in out and "Commands" in out
+    assert "salescast:" not in err and not err.strip(), err
+
+
 def test_unknown_panel_is_one_line_not_a_traceback() -> None:
     result = runner.invoke(app, ["backtest", "everything"])
     assert result.exit_code == 2
