@@ -20,6 +20,9 @@ alerts_app = typer.Typer(no_args_is_help=True, help="Anomaly alerts: follow them
 console = Console(stderr=True)
 out = Console()
 
+#: ``alerts eval``'s bounds: its synthetic panel's size (the run takes seconds at 400 x 180,
+#: about as much longer as series x days is larger) and numpy's seed range
+MAX_SERIES, MAX_DAYS, MAX_SEED = 10_000, 1_830, 2**32 - 1
 SEVERITY_STYLE = {"info": "dim", "warning": "yellow", "critical": "bold red"}
 LEVELS = ("info", "warning", "critical")
 
@@ -110,9 +113,12 @@ def alert_line(alert: dict[str, Any]) -> str:
 @alerts_app.command("eval")
 @friendly
 def alerts_eval(
-    series: Annotated[int, typer.Option(min=8, help="synthetic series")] = 400,
-    days: Annotated[int, typer.Option(min=90, help="days per series")] = 180,
-    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    series: Annotated[int, typer.Option(
+        min=8, max=MAX_SERIES, help=f"synthetic series (8 to {MAX_SERIES:,})")] = 400,
+    days: Annotated[int, typer.Option(
+        min=90, max=MAX_DAYS, help=f"days per series (90 to {MAX_DAYS:,}: five years)")] = 180,
+    seed: Annotated[int, typer.Option(
+        min=0, max=MAX_SEED, help=f"random seed (0 to {MAX_SEED:,})")] = 0,
     real: Annotated[str, typer.Option(
         help="comma-separated Online Retail II panels to inject into (top500, sampled, "
              "tuning, tuning_top), or '' for none")] = "top500,sampled",
