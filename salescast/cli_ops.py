@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -19,6 +20,7 @@ __all__ = ["alerts_app", "alert_line", "monitor"]
 alerts_app = typer.Typer(no_args_is_help=True, help="Anomaly alerts: follow them, measure them.")
 console = Console(stderr=True)
 out = Console()
+log = logging.getLogger("salescast.monitor")  # the ops monitor's logger (stream.monitor)
 
 #: ``alerts eval``'s bounds: its synthetic panel's size (the run takes seconds at 400 x 180,
 #: about as much longer as series x days is larger) and numpy's seed range
@@ -38,7 +40,6 @@ def alerts_tail(
 ) -> None:
     """Follow the alerts topic: each alert's lifecycle (open, updated, resolved) and the
     shop-wide group alerts (an example confluent-kafka consumer; dedupes by event id)."""
-    import time
     import uuid
 
     from confluent_kafka import Consumer
@@ -181,19 +182,50 @@ def monitor(
                                             help="seconds between snapshots")] = 1.0,
     group: Annotated[list[str] | None, typer.Option(help="consumer group(s) to watch")] = None,
     count: Annotated[int | None, typer.Option(min=1, help="stop after N snapshots")] = None,
+    give_up: Annotated[float, typer.Option(
+        min=0, max=86400, help="exit with status 2 once no snapshot was published for this many "
+        "seconds, since the start or the last one (Kafka or Redis down or unreachable; a poll "
+        "of a Kafka that does not answer takes 10 s); 0: retry forever")] = 60.0,
 ) -> None:
-    """Ops monitor: consumer lag per partition, events/s, latency, dead letters, model age."""
+    """Ops monitor: consumer lag per partition, events/s, latency, dead letters, model age.
+
+    A failed poll is retried every --interval; after --give-up seconds without a published
+    snapshot the monitor exits with one line.
+    """
     from stream.monitor import LagMonitor
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = settings_with_services()
     mon = LagMonitor(settings.kafka, settings.redis, group or [settings.worker_id],
                      [settings.events_topic], settings.deadletter_topic, settings.lag_alert)
+    gives_up = f"gives up after {give_up:g} s without one" if give_up else "never gives up"
     console.print(f"[dim]ops snapshots every {interval:g} s to Redis (lag alert above "
-                  f"{settings.lag_alert}); Ctrl-C stops[/]")
+                  f"{settings.lag_alert}; {gives_up}); Ctrl-C stops[/]")
     try:
-        error = mon.run(interval, count)
+        _run_monitor(mon, interval, count, give_up)
     finally:
         mon.close()
-    if error is not None:  # --count snapshots, none published: not a success
+
+
+def _run_monitor(mon: Any, interval: float, count: int | None, give_up: float) -> None:
+    """Poll and publish every ``interval`` s (``count`` times, or until interrupted); a failed
+    poll is logged and retried. A :class:`UserError` once ``give_up`` s (> 0) passed without a
+    published snapshot, or when ``count`` polls all failed."""
+    n, published, error = 0, 0, None
+    last_ok = time.monotonic()  # the start counts as one: give up ``give_up`` s after it
+    while count is None or n < count:
+        started = time.monotonic()
+        try:
+            mon.publish(mon.poll())
+            published, last_ok = published + 1, time.monotonic()
+        except Exception as exc:  # a broker hiccup must not kill the monitor
+            log.warning("ops poll failed: %s", exc)
+            error = exc
+            if give_up and time.monotonic() - last_ok >= give_up:
+                raise UserError(f"no snapshot published for {give_up:g} s, giving up "
+                                f"(--give-up): {exc}") from None
+        n += 1
+        if count is None or n < count:
+            time.sleep(max(0.0, interval - (time.monotonic() - started)))
+    if not published and error is not None:  # --count snapshots, none published
         raise UserError(f"no snapshot published: every poll failed ({error})")

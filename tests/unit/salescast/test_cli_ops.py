@@ -67,3 +67,83 @@ def test_alerts_eval_takes_its_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
     args = ["--series", str(MAX_SERIES), "--days", str(MAX_DAYS), "--seed", str(MAX_SEED)]
     result = runner.invoke(app, ["alerts", "eval", *args, "--real", "", "--no-rate"])
     assert result.exit_code == 130 and seen == [(MAX_SERIES, MAX_DAYS, MAX_SEED)], result.output
+
+
+class _Clock:
+    """``time`` for the monitor's loop: sleeping and each poll advance it, nothing waits."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def _monitor(monkeypatch: pytest.MonkeyPatch, outcomes: list[bool] | None = None,
+             poll_seconds: float = 10.0) -> tuple[_Clock, list[float]]:
+    """A monitor whose polls fail (a Kafka that does not answer takes ``poll_seconds``), or
+    succeed where ``outcomes`` says True; the times of its polls. It stops (Ctrl-C) after 20
+    polls (200 s of failing ones): a monitor that never gives up."""
+    from stream.monitor import LagMonitor
+
+    clock, polls = _Clock(), []
+
+    def poll(self: LagMonitor) -> dict[str, object]:
+        polls.append(clock.now)
+        if len(polls) > 20:
+            raise KeyboardInterrupt
+        clock.now += poll_seconds
+        if outcomes and outcomes[(len(polls) - 1) % len(outcomes)]:
+            return {}
+        raise ConnectionError("kafka at 127.0.0.1:1 is down")
+
+    monkeypatch.setattr("salescast.cli_ops.time", clock, raising=False)
+    monkeypatch.setattr(LagMonitor, "__init__", lambda self, *a, **k: None)
+    monkeypatch.setattr(LagMonitor, "poll", poll)
+    monkeypatch.setattr(LagMonitor, "publish", lambda self, snap: None)
+    monkeypatch.setattr(LagMonitor, "close", lambda self: None)
+    return clock, polls
+
+
+def _one_line(result: Result, *expected: str) -> None:
+    assert result.exit_code == 2, (result.output, result.exception)
+    lines = result.output.strip().splitlines()
+    assert lines and lines[-1].startswith("salescast: "), result.output
+    for text in expected:
+        assert text in lines[-1], result.output
+
+
+def test_a_monitor_that_never_reaches_kafka_gives_up_after_a_minute_by_default(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """It retried forever at closed ports before."""
+    clock, polls = _monitor(monkeypatch)
+    _one_line(runner.invoke(app, ["monitor"]),
+              "no snapshot published for 60 s, giving up (--give-up): kafka at 127.0.0.1:1")
+    assert 60 <= clock.now <= 70 and len(polls) == 6
+
+
+def test_the_monitor_give_up_time_is_an_option(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock, polls = _monitor(monkeypatch, poll_seconds=0.0)
+    _one_line(runner.invoke(app, ["monitor", "--give-up", "5", "--interval", "0.5"]),
+              "no snapshot published for 5 s")
+    assert clock.now == pytest.approx(5.0) and len(polls) == 11
+    help_ = runner.invoke(app, ["monitor", "--help"], env={"COLUMNS": "200"}).output
+    assert "--give-up" in help_ and "0: retry forever" in help_ and "60" in help_
+
+
+def test_a_monitor_that_publishes_now_and_then_keeps_going(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Failures between published snapshots, each run shorter than --give-up: no exit."""
+    clock, polls = _monitor(monkeypatch, outcomes=[False] * 5 + [True])
+    result = runner.invoke(app, ["monitor", "--count", "18"])
+    assert result.exit_code == 0, result.output
+    assert len(polls) == 18 and clock.now == pytest.approx(180.0)
+
+
+def test_give_up_zero_retries_until_interrupted(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock, polls = _monitor(monkeypatch)
+    result = runner.invoke(app, ["monitor", "--give-up", "0"])
+    assert result.exit_code == 130 and len(polls) == 21, result.output
