@@ -143,19 +143,23 @@ def _external_redis(settings: Settings) -> tuple[str | None, None]:
     return settings.redis_url, None
 
 
-def down(settings: Settings) -> None:
-    """Stop what ``up`` started (by PID), delete its data (not its logs), drop the state file."""
+def down(settings: Settings) -> list[str]:
+    """Stop what ``up`` started (by PID), delete its data (not its logs), drop the state file.
+    Returns what it stopped (``kafka (pid N)``...): empty when nothing was running (no state
+    file, external services, or processes gone already)."""
+    stopped: list[str] = []
     with _lock(settings):
         state = read_state(settings)
         if state is None:
-            return
-        if state.kafka_pid:
-            stop_kafka(state.kafka_pid)
-        if state.redis_pid:
-            stop_redis(state.redis_pid)
+            return stopped
+        if state.kafka_pid and stop_kafka(state.kafka_pid):
+            stopped.append(f"kafka (pid {state.kafka_pid})")
+        if state.redis_pid and stop_redis(state.redis_pid):
+            stopped.append(f"redis (pid {state.redis_pid})")
         if state.workdir:
             shutil.rmtree(Path(state.workdir) / "kafka" / "data", ignore_errors=True)
         settings.services_file.unlink(missing_ok=True)
+    return stopped
 
 
 def status(settings: Settings) -> dict[str, str]:

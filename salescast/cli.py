@@ -21,6 +21,7 @@ from salescast.cli_bench import bench_app, bench_faust_floor
 from salescast.cli_gateway import gateway, token, watch
 from salescast.cli_model import model_app, trainer
 from salescast.cli_ops import alerts_app, monitor
+from salescast.cli_services import services_app
 from salescast.cliutil import (
     UserError,
     check_partitions,
@@ -45,7 +46,6 @@ app = typer.Typer(
         "Online Retail II data and prints the WebSocket URL."
     ),
 )
-services_app = typer.Typer(no_args_is_help=True, help="Start/stop the local Kafka and Redis.")
 data_app = typer.Typer(no_args_is_help=True, help="The Online Retail II data set.")
 app.add_typer(services_app, name="services")
 app.add_typer(data_app, name="data")
@@ -56,40 +56,6 @@ app.command()(trainer)
 app.command("audit")(audit)
 app.add_typer(bench_app, name="bench")
 app.command("bench-faust-floor", hidden=True)(bench_faust_floor)
-
-# -- services ---------------------------------------------------------------------------
-@services_app.command("up")
-@friendly
-def services_up() -> None:
-    """Start a local Apache Kafka (KRaft) and Redis on 127.0.0.1 (free ports), create topics."""
-    from infra import services
-
-    settings = load_settings()
-    state = services.up(settings)
-    services.create_topics(state.kafka_bootstrap, settings)
-    console.print(f"kafka  {state.kafka_bootstrap}\nredis  {state.redis_url}")
-    console.print(f"[dim]addresses written to {settings.services_file}[/]")
-
-
-@services_app.command("down")
-@friendly
-def services_down() -> None:
-    """Stop the local Kafka and Redis started by `services up`."""
-    from infra import services
-
-    services.down(load_settings())
-    console.print("services stopped")
-
-
-@services_app.command("status")
-@friendly
-def services_status() -> None:
-    """Show whether the local services are up and healthy."""
-    from infra import services
-
-    for name, info in services.status(load_settings()).items():
-        console.print(f"{name:6} {info}")
-
 
 # -- data -------------------------------------------------------------------------------
 @data_app.command("fetch")

@@ -118,7 +118,7 @@ def test_state_file_and_status_without_services(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path)
     assert services.read_state(settings) is None
     assert services.status(settings) == {"kafka": "down", "redis": "down"}
-    services.down(settings)  # nothing to stop: no error
+    assert services.down(settings) == []  # nothing to stop: no error, nothing stopped
     for text in ("{not json", "[]"):  # "[]": an AttributeError traceback before
         settings.services_file.write_text(text)
         with pytest.raises(ServiceError, match="unreadable services state"):
@@ -134,3 +134,15 @@ def test_the_image_copies_every_package_the_distribution_installs() -> None:
     dockerfile = (root / "infra" / "Dockerfile").read_text()
     missing = [p for p in packages if f"COPY {p} ./{p}" not in dockerfile]
     assert not missing and all((root / p / "__init__.py").is_file() for p in packages), missing
+
+
+def test_down_says_what_it_stopped_and_not_what_was_gone(tmp_path: Path) -> None:
+    """A state file whose processes exited already: nothing stopped (it said "stopped")."""
+    settings = Settings(home=tmp_path)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    settings.services_file.write_text(
+        f'{{"kafka_bootstrap": "127.0.0.1:1", "redis_url": "redis://127.0.0.1:1/0", '
+        f'"kafka_pid": {gone.pid}, "redis_pid": {gone.pid}}}')
+    assert services.down(settings) == []
+    assert not settings.services_file.exists()  # the stale state is dropped all the same

@@ -1,0 +1,52 @@
+"""``salescast services up|down|status``: the local Kafka and Redis (:mod:`infra.services`)."""
+
+from __future__ import annotations
+
+import typer
+
+from salescast.cliutil import console, friendly, load_settings
+
+__all__ = ["services_app"]
+
+services_app = typer.Typer(no_args_is_help=True, help="Start/stop the local Kafka and Redis.")
+
+
+@services_app.command("up")
+@friendly
+def services_up() -> None:
+    """Start a local Apache Kafka (KRaft) and Redis on 127.0.0.1 (free ports), create topics."""
+    from infra import services
+
+    settings = load_settings()
+    state = services.up(settings)
+    services.create_topics(state.kafka_bootstrap, settings)
+    console.print(f"kafka  {state.kafka_bootstrap}\nredis  {state.redis_url}")
+    console.print(f"[dim]addresses written to {settings.services_file}[/]")
+
+
+@services_app.command("down")
+@friendly
+def services_down() -> None:
+    """Stop the local Kafka and Redis started by `services up`."""
+    from infra import services
+
+    stopped = services.down(load_settings())
+    console.print(f"stopped {', '.join(stopped)}" if stopped else "nothing was running")
+
+
+@services_app.command("status")
+@friendly
+def services_status() -> None:
+    """Show whether the local services are up and healthy: exit status 0 when each answers,
+    1 when one is not running or does not answer."""
+    from infra import services
+
+    lines = services.status(load_settings())
+    for name, info in lines.items():
+        console.print(f"{name:6} {info}")
+    bad = [f"{name} {'is not running' if info == 'down' else 'does not answer'}"
+           for name, info in lines.items() if not info.startswith("healthy")]
+    if bad:
+        hint = ": `salescast services up` starts it" if "down" in lines.values() else ""
+        console.print(f"[red]salescast: {', '.join(bad)}{hint}[/]", soft_wrap=True)
+        raise typer.Exit(1)
