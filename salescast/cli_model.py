@@ -127,21 +127,30 @@ def _store() -> Any:
 @friendly
 def model_list() -> None:
     """Every stored version with its status, gate metrics and data window."""
+    from salescast.model_files import read_current, read_meta
+
     store = _store()
-    current = store.current()
+    current = read_current(store.root)
     table = Table(title=f"models in {store.root}")
     for col in ("version", "status", "MASE", "naive MASE", "coverage 80", "series", "reason"):
         table.add_column(col)
     for v in store.versions():
-        meta = store.meta(v)
+        meta = read_meta(store.root, v)  # a corrupt one: one line naming its file
         m = meta.get("metrics", {})
-        table.add_row(("* " if v == current else "  ") + v, meta.get("status", "?"),
-                      f"{m.get('mase', float('nan')):.3f}",
-                      f"{m.get('snaive_mase', float('nan')):.3f}",
-                      f"{m.get('coverage', float('nan')):.2f}",
-                      str(meta.get("window", {}).get("series", "?")),
+        table.add_row(("* " if v == current else "  ") + v, str(meta.get("status", "?")),
+                      _figure(m.get("mase"), 3), _figure(m.get("snaive_mase"), 3),
+                      _figure(m.get("coverage"), 2), str(meta.get("window", {}).get("series", "?")),
                       str(meta.get("reason", "")))
     out.print(table)
+
+
+def _figure(value: Any, digits: int) -> str:
+    """A metric to ``digits`` decimals; ``nan`` when there is none, ``?`` when not a number."""
+    if value is None:
+        return "nan"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "?"
+    return f"{value:.{digits}f}"
 
 
 @model_app.command("promote")
@@ -150,27 +159,31 @@ def model_promote(version: Annotated[str, typer.Argument(help="a version from `m
                   ) -> None:
     """Make VERSION current (bypassing the gate) and announce it to the workers."""
     from models.neural.store import ArtifactError
+    from salescast.model_files import announce, read_history, read_meta
 
     store = _store()
     if version not in store.versions():
         raise UserError(f"no model {version!r} in {store.root}")
+    read_history(store.root)  # corrupt: one line naming it, before anything changes
+    read_meta(store.root, version)
+    redis = _redis(_redis_url())
     try:
-        store.promote(version, _redis(_redis_url()), reason="manual")
+        store.promote(version, None, reason="manual")
     except ArtifactError as exc:
         raise UserError(str(exc)) from None
+    if redis is not None:
+        announce(store, redis, version, read_meta(store.root, version).get("promoted_at"))
     console.print(f"{version} is current")
 
 
 @model_app.command("rollback")
 @friendly
 def model_rollback() -> None:
-    """Re-promote the version that was current before this one."""
-    from models.neural.store import ArtifactError
+    """Re-promote the version that was current before this one (all at once: a failure
+    leaves the store as it was)."""
+    from salescast.model_files import rollback
 
-    try:
-        version = _store().rollback(_redis(_redis_url()))
-    except ArtifactError as exc:
-        raise UserError(str(exc)) from None
+    version = rollback(_store(), lambda: _redis(_redis_url()))
     console.print(f"rolled back to {version}")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from config import load_settings
 from models.neural.lstm import GlobalLSTM, LSTMConfig
@@ -54,3 +54,60 @@ def test_an_unknown_version_or_nothing_to_roll_back_is_one_line(store: ModelStor
     for result in (unknown, nothing):
         assert "Traceback" not in result.output
         assert result.output.strip().splitlines()[-1].startswith("salescast: ")  # one line
+
+
+def _files(store: ModelStore) -> dict[str, bytes]:
+    """Every file of the store, by path, with its bytes."""
+    return {str(p.relative_to(store.root)): p.read_bytes()
+            for p in sorted(store.root.rglob("*")) if p.is_file()}
+
+
+def _promoted_twice(store: ModelStore) -> None:
+    """v1 then v2 promoted (v2 current): a rollback goes back to v1."""
+    for version, mase in (("v1", 0.7), ("v2", 0.6)):
+        _save(store, version, mase)
+        store.promote(version)
+
+
+def _one_line(result: Result, *expected: str) -> None:
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert "Traceback" not in result.output
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith("salescast: "), result.output
+    for text in expected:
+        assert text in last, result.output
+
+
+@pytest.mark.parametrize(("command", "name", "content", "expected"), [
+    ("list", "v1/meta.json", b"garbage", "not JSON"),
+    ("list", "v1/meta.json", b"[]", "not a JSON object"),
+    ("list", "v1/meta.json", b'{"metrics": 3}', "metrics is not a JSON object"),
+    ("list", "CURRENT", b"\xff\xfe", "not UTF-8 text"),
+    ("rollback", "v1/meta.json", b"garbage", "not JSON"),
+    ("rollback", "v2/meta.json", b'"v2"', "not a JSON object"),
+    ("rollback", "history.json", b"{bad", "not JSON"),
+    ("rollback", "history.json", b'{"v1": 1, "v2": 2}', "not a JSON list of versions"),
+    ("rollback", "history.json", b'["../../elsewhere", "v2"]', "not a JSON list of versions"),
+    ("promote", "history.json", b"{bad", "not JSON"),
+])
+def test_a_corrupt_store_file_is_one_line_naming_it(
+        store: ModelStore, command: str, name: str, content: bytes, expected: str) -> None:
+    """A traceback (JSONDecodeError, AttributeError, UnicodeDecodeError...) before."""
+    _promoted_twice(store)
+    (store.root / name).write_bytes(content)
+    before = _files(store)
+    args = ["model", command] + (["v1"] if command == "promote" else [])
+    _one_line(runner.invoke(app, args), f"corrupt model store file {store.root / name}", expected)
+    assert _files(store) == before
+
+
+def test_a_rollback_that_fails_leaves_the_store_as_it_was(store: ModelStore) -> None:
+    """The version to go back to does not load: the store was half changed before (v2 marked
+    rolled back and dropped from the history, CURRENT still v2)."""
+    _promoted_twice(store)
+    with open(store.root / "v1" / "weights.pt", "ab") as weights:
+        weights.write(b"corrupt")
+    before = _files(store)
+    result = runner.invoke(app, ["model", "rollback"])
+    assert _files(store) == before
+    _one_line(result, "cannot roll back to v1", "the store is unchanged", "checksum mismatch")
