@@ -13,6 +13,7 @@ Faust commits the acked offsets on a timer, on rebalance and on shutdown. Here a
 from __future__ import annotations
 
 import asyncio
+import time
 import weakref
 from collections.abc import Coroutine
 from typing import Any
@@ -27,9 +28,11 @@ __all__ = ["BatchGate", "Ownership", "changelog_written", "new_offset", "ready_t
 #: how long a commit waits for the changelog writes before it (not committed after that: the
 #: next commit waits again, and a crash meanwhile replays from the commit before)
 CHANGELOG_ACK_TIMEOUT = 30.0
-#: flush steps before a commit at most (batches run between them; under a load that dirties
-#: states as fast as they are pickled, the commit's own flush writes the rest at once)
-FLUSH_TURNS = 100
+#: seconds of flush steps before a commit at most (batches run between them). A day close
+#: dirties every series at once: 100k states take ~4 s of steps, and the commit's own flush,
+#: which writes whatever is left at once, held the loop up 2 s after 100 steps. Only under a
+#: load that dirties states as fast as they are pickled is much left after this long.
+FLUSH_BUDGET = 20.0
 #: seconds between two flush steps, for the batch that came during a step to take the gate
 #: before the next step: back to back, a commit's 3-4 steps held a batch up ~70 ms
 FLUSH_PAUSE = 0.005
@@ -163,15 +166,15 @@ def skipped(consumer: Any, message: Any) -> bool:
     return True
 
 
-async def ready_to_commit(app: Any) -> bool:
+async def ready_to_commit(app: Any, budget: float = FLUSH_BUDGET) -> bool:
     """Before a commit: the batch in flight ends first (:class:`BatchGate`); then ``False``
     when the producer is stopping (a shutdown): the state store's flush could no longer reach
     the changelog, so nothing is committed and a restart replays from the last commit. Else
     the state store flushes its dirty states in steps of about 20 ms, each a task of the gate
     (no batch changes a state during a step, and a batch waits for one step at most: after
     each step the flush pauses for ``FLUSH_PAUSE``, and a batch that came meanwhile runs first;
-    :meth:`stream.state.StateStore.flush_step`), until none is left or ``FLUSH_TURNS`` steps
-    ran; the commit's own flush (:meth:`stream.state.StateStore.on_commit_initiated`) then
+    :meth:`stream.state.StateStore.flush_step`), until none is left or ``budget`` seconds
+    passed; the commit's own flush (:meth:`stream.state.StateStore.on_commit_initiated`) then
     writes what the batches between the last steps changed."""
     gate = getattr(app, "batch_gate", None)
     if gate is not None:
@@ -180,7 +183,8 @@ async def ready_to_commit(app: Any) -> bool:
         return False
     store = getattr(app, "state_store", None)
     if gate is not None and store is not None:
-        for _ in range(FLUSH_TURNS):
+        deadline = time.monotonic() + budget
+        while time.monotonic() < deadline:
             if app.producer.should_stop or not store.has_dirty(owned_partitions(app)):
                 break
             await gate.run(store.flush_step(lambda: owned_partitions(app)))

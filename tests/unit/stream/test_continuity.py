@@ -245,3 +245,33 @@ def test_before_a_commit_the_store_flushes_in_steps_each_a_task_of_the_gate() ->
     assert asyncio.run(main())
     assert seen == ["step [3]", "flushed s:A", "batch", "step [3]", "flushed s:B", "step [3]",
                     "flushed p:0"]
+
+
+def test_a_commit_flushes_in_steps_until_nothing_is_dirty_or_its_budget_is_spent() -> None:
+    """A day close dirties every series at once: the steps go on past any fixed count (after
+    100 of them, the commit's own flush wrote the other ~50k states at once: a 2 s stall),
+    and stop once the budget is spent (the commit's own flush then writes the rest)."""
+    import asyncio
+
+    from stream.commits import BatchGate, ready_to_commit
+
+    class Store:
+        def __init__(self, dirty: int) -> None:
+            self.dirty, self.steps = dirty, 0
+
+        def has_dirty(self, owned: object) -> bool:
+            return self.dirty > 0
+
+        async def flush_step(self, owned: object) -> None:
+            self.dirty, self.steps = self.dirty - 1, self.steps + 1
+
+    def app(store: Store) -> SimpleNamespace:
+        return SimpleNamespace(batch_gate=BatchGate(), state_store=store, ownership=Ownership(),
+                               producer=SimpleNamespace(should_stop=False))
+
+    many = Store(300)
+    assert asyncio.run(ready_to_commit(app(many)))
+    assert many.dirty == 0 and many.steps == 300
+    spent = Store(1_000)
+    assert asyncio.run(ready_to_commit(app(spent), budget=0.0))
+    assert spent.steps == 0 and spent.dirty == 1_000  # left to the commit's own flush
