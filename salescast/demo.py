@@ -52,7 +52,9 @@ def run_demo(settings: Settings, speed: float, limit: int | None, console: Conso
         console.print(f"[bold]3/4[/] starting worker, ops monitor, LSTM trainer and gateway "
                       f"(logs in {logs}) ...")
         children.append(spawn(salescast_cmd("worker"), env, logs / "worker.log"))
-        children.append(spawn(salescast_cmd("monitor"), env, logs / "monitor.log"))
+        # the demo watches its children itself: its monitor waits out an outage
+        children.append(spawn(salescast_cmd("monitor", "--give-up", "0"), env,
+                              logs / "monitor.log"))
         # the LSTM: first training once 20 series have 84 days of buckets, then every minute
         children.append(spawn(salescast_cmd("trainer", "--every", "60", "--min-buckets", "5000",
                                             "--budget", "60"), env, logs / "trainer.log"))

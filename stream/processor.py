@@ -36,7 +36,7 @@ from stream.clock import CLOCK_MIN_SERIES, PartitionClock
 from stream.outcomes import Accepted, DuplicateId, TooFarAhead
 from stream.partitioning import partition_for
 from stream.records import DeadLetter
-from stream.resident import Resident
+from stream.resident import Resident, forecast_states
 from stream.series_state import (
     BatchOutput,
     Message,
@@ -75,12 +75,10 @@ class Processor:
         self.horizon, self.history, self.partitions = horizon, history, partitions  # re-routing
         self.live, self.max_skew = event_time == "live", max_skew
         self.max_ahead = max(max_ahead, 2 * width)  # replay: two buckets (months...) at least
-        # the model: the bank's rows (stream.resident: seasons from the width, lstm, holidays); the
-        # path provider (the LSTM runner) gets the closed series once per batch, before writes
+        # the model: the bank's rows (stream.resident); the LSTM runner gets the closed series
         self.lstm, self.holidays = lstm or path_provider is not None, holidays
-        if holidays:  # the calendar loads once (~150 ms): now, not in the first batch's close
-            is_uk_holiday(0)
-        self.path_provider = path_provider
+        self.path_provider = path_provider  # once per batch, before the writes
+        is_uk_holiday(0)  # the calendar loads once (~150 ms): now, not in the first close
         self.banks: dict[int, Resident] = {}  # partition -> its resident bank
         # due series a batch closes at most beside its own (the rest: later, or stream.sweep)
         self.max_closes, self._closes_left = max_closes, max_closes
@@ -278,16 +276,19 @@ class Processor:
         return bool(closed)
 
     def forecast_of(self, st: SeriesState, res: Resident | None = None) -> Forecast | None:
-        """The forecast of ``st``'s model (recomputed from its row: it is not pickled)."""
-        if st.forecast is None and st.origin is not None and st.modelled():
-            if res is None:
-                res = next((r for r in self.banks.values() if r.holds(st)), None)
-            if res is None:  # a state no partition holds (a republish): a one-row bank
-                res = self._scratch = self._scratch or Resident(self.horizon, self.lstm, self.width)
-                res.release(list(res.owner.values()))  # one row, loaded for each state
-                res.rows = {st.series: 0} if res.bank.n_rows else {}
-            res.forecasts([st], self.horizon)
+        self.forecasts_of([st], res)
         return st.forecast
+
+    def forecasts_of(self, states: list[SeriesState], res: Resident | None = None) -> None:
+        """Recompute the forecast of each state's model (it is not pickled): in ``res``, else
+        in the resident that holds it, the others together in a scratch one (a republish)."""
+        todo = [st for st in states
+                if st.forecast is None and st.origin is not None and st.modelled()]
+        if todo and res is not None:
+            res.forecasts(todo, self.horizon)
+        elif todo:
+            self._scratch = self._scratch or Resident(self.horizon, self.lstm, self.width)
+            forecast_states(todo, list(self.banks.values()), self._scratch, self.horizon)
 
     def series_write(self, st: SeriesState, version: int, closed: bool,
                      res: Resident | None = None) -> SeriesWrite:

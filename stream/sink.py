@@ -165,7 +165,9 @@ class RedisSink:
         alerts: list[dict[str, Any]] = []
         for i in range(0, len(states), REPUBLISH_CHUNK):
             writes, movers = [], {}
-            for st in states[i : i + REPUBLISH_CHUNK]:
+            chunk = states[i : i + REPUBLISH_CHUNK]
+            processor.forecasts_of(chunk)  # together: one at a time, ~0.3 ms a state
+            for st in chunk:
                 # its last write's version: a close at another series' message (the sweep,
                 # a capped close) is newer than its own last event
                 version = max([st.written, *st.positions.values()])

@@ -125,3 +125,34 @@ def test_a_row_another_resident_holds_comes_with_its_bytes() -> None:
     second.load([st])  # st.row is empty: the first resident hands its bytes over first
     assert not first.holds(st) and second.holds(st) and st.row == b""
     assert _forecast(second, st) == expected
+
+
+def test_forecasts_of_many_states_equal_each_alone_wherever_their_rows_are() -> None:
+    """A republish's chunk: states held by a partition, states in bytes only (after a
+    restart) and states the scratch resident still holds from an earlier chunk get the
+    forecasts they get one at a time, and every state that leaves a row gets its bytes."""
+    proc = Processor("t", DAY)
+    res = proc.resident(0)
+    rng = np.random.default_rng(3)
+    states = [_learnt(res, f"S{i}", rng.poisson(4.0, 12 + i).astype(float).tolist())
+              for i in range(9)]
+    for st in states:
+        st.origin = 20 * DAY
+    expected = {st.series: _forecast(Resident(14, False), pickle.loads(pickle.dumps(st)))
+                for st in states}
+    loose = [pickle.loads(pickle.dumps(st)) for st in states[3:]]  # bytes only, as restored
+    for st in states + loose:
+        st.forecast = None
+    proc.forecasts_of(loose[:2])  # an earlier chunk: the scratch holds these two now
+    assert all(st.holder is proc._scratch for st in loose[:2])
+    for st in loose[:2]:
+        st.forecast = None
+    chunk = states[:3] + loose  # three held, two in the scratch, four in bytes only
+    proc.forecasts_of(chunk)
+    assert {st.series: list(st.forecast.yhat) for st in chunk if st.forecast} == expected
+    assert len({id(st) for st in chunk if st.forecast is not None}) == len(chunk)
+    assert all(res.holds(st) for st in states[:3])  # held rows stay where they are
+    # the next chunk borrows the scratch's rows: each state that leaves it has its bytes back
+    proc.forecasts_of([pickle.loads(pickle.dumps(states[0]))])
+    assert not any(proc._scratch.holds(st) for st in loose)
+    assert [st.row for st in loose] == [st.model_bytes() for st in states[3:]]

@@ -16,7 +16,14 @@ class _Epoch:
 
 
 class _Processor:
+    def __init__(self) -> None:
+        self.chunks: list[list[str]] = []  # what each forecasts_of call was given
+
+    def forecasts_of(self, states: list[SeriesState]) -> None:
+        self.chunks.append([st.series for st in states])
+
     def series_write(self, st: SeriesState, version: int, closed: bool) -> str:
+        assert self.chunks and st.series in self.chunks[-1]  # its chunk's forecasts first
         return st.series
 
 
@@ -56,8 +63,10 @@ def test_a_failure_during_a_republish_keeps_the_sink_stale() -> None:
     """A batch that failed (and then skipped Redis) after its series' chunk was written would
     be missing from Redis for good if this republish counted as complete."""
     sink, written = _sink(fail_on_chunk=1)
-    asyncio.run(sink.republish(_states(REPUBLISH_CHUNK + 1), _Processor()))
+    proc = _Processor()
+    asyncio.run(sink.republish(_states(REPUBLISH_CHUNK + 1), proc))
     assert len(written) == 2 and sink.stale and sink.down
+    assert [len(c) for c in proc.chunks] == [REPUBLISH_CHUNK, 1]  # forecast a chunk at a time
     sink.down_since = None  # Redis answers again: the next tick republishes, cleanly this time
     asyncio.run(sink.republish(_states(2), _Processor()))
     assert not sink.stale
