@@ -19,7 +19,9 @@ In one run, against the local Kafka and Redis:
    the changelog recovery of the dead worker's partitions. With ``--standby`` the group runs
    with one standby replica (``SALESCAST_STANDBY_REPLICAS=1``): the survivor already holds a
    warm copy of those tables and only catches up;
-4. **memory and restart**: the survivor's RSS holding every series; then it is stopped
+4. **memory and restart**: the survivor's RSS holding every series (steps 2-4 run the
+   workers with the LSTM off, ``SALESCAST_LSTM=0``: the issue's memory target is without
+   torch, which alone adds ~490 MiB); then it is stopped
    (SIGTERM) and a new worker started: the time from its start (interpreter, imports, group
    join, the bulk read of every changelog partition) until it serves every partition.
 """
@@ -77,6 +79,7 @@ class Group:
     topic: str
     partitions: int
     standby: int = 0
+    lstm: bool = True  # off: the workers never import torch (the RSS target is without it)
     group: str = field(default_factory=lambda: f"bench-scale-{uuid.uuid4().hex[:8]}")
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     retired: list[subprocess.Popen[bytes]] = field(default_factory=list)  # stopped on purpose
@@ -85,7 +88,8 @@ class Group:
         env = child_env(self.kafka, self.redis_url, SALESCAST_EVENTS_TOPIC=self.topic,
                         SALESCAST_WORKER_ID=self.group, SALESCAST_BENCH="1",
                         SALESCAST_PARTITIONS=str(self.partitions),
-                        SALESCAST_STANDBY_REPLICAS=str(self.standby))
+                        SALESCAST_STANDBY_REPLICAS=str(self.standby),
+                        SALESCAST_LSTM="1" if self.lstm else "0")
         log = self.settings.home / "logs" / f"{self.group}-{len(self.procs)}.log"
         proc = spawn(salescast_cmd("worker"), env, log)
         self.procs.append(proc)
@@ -170,7 +174,7 @@ def throughput(base: Group, n_workers: int, events: int,
 
 def rebalance(base: Group, n_series: int, standby: int) -> Rebalance:
     g = Group(base.settings, base.kafka, base.redis_url, base.r, base.topic, base.partitions,
-              standby=standby)
+              standby=standby, lstm=False)
     try:
         first = g.start()
         g.wait(f"{2 * n_series:,} events", lambda: g.events() >= 2 * n_series, 1200)

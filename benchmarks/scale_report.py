@@ -61,7 +61,8 @@ def report(console: Console, runs: list[Throughput], rebalances: list[Rebalance]
     console.print(table)
     console.print("target: a partition with 25k series serving again within 10 s of the "
                   "rebalance; failover includes the broker's session timeout "
-                  "(SALESCAST worker: 10 s). RSS: the survivor's, holding every series; "
+                  "(SALESCAST worker: 10 s). Workers with the LSTM off (no torch). RSS: the "
+                  "survivor's, holding every series; "
                   "restart: the survivor stopped (SIGTERM) and a new worker started, from its "
                   "start (interpreter and imports included) to serving every partition. "
                   "Longest stall: the first worker's event loop, held up at a time while it "
