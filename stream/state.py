@@ -145,7 +145,10 @@ class StateStore(faust.Sensor):
         """Flush dirty states (of ``owned``) until ``deadline`` (at least one); how many."""
         flushed = 0
         records: dict[int, list[tuple[bytes, bytes]]] = {}
-        for key, (partition, state) in list(self.dirty.items()):
+        # flushed keys leave ``dirty`` after the loop: copying the dict to delete them as it
+        # went cost every step ~5 ms with 100k states dirty (a day close)
+        done: list[str] = []
+        for key, (partition, state) in self.dirty.items():
             if owned is not None and partition not in owned:
                 continue
             if deadline is not None and flushed and time.perf_counter() > deadline:
@@ -157,8 +160,10 @@ class StateStore(faust.Sensor):
                 self.sent.append(self.table.send_changelog(partition, raw_key, raw_value))
             else:
                 records.setdefault(partition, []).append((raw_key, raw_value))
-            del self.dirty[key]
+            done.append(key)
             flushed += 1
+        for key in done:
+            del self.dirty[key]
         if records:
             self.sent.append(self.sender.send(records))  # type: ignore[union-attr]
         self.flushed += flushed
