@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
@@ -127,15 +129,14 @@ def _store() -> Any:
 @friendly
 def model_list() -> None:
     """Every stored version with its status, gate metrics and data window."""
-    from salescast.model_files import read_current, read_meta
-
     store = _store()
-    current = read_current(store.root)
+    with _one_line():  # a corrupt index file: one line naming it
+        current = store.current()
+        metas = {v: store.meta(v) for v in store.versions()}
     table = Table(title=f"models in {store.root}")
     for col in ("version", "status", "MASE", "naive MASE", "coverage 80", "series", "reason"):
         table.add_column(col)
-    for v in store.versions():
-        meta = read_meta(store.root, v)  # a corrupt one: one line naming its file
+    for v, meta in metas.items():
         m = meta.get("metrics", {})
         table.add_row(("* " if v == current else "  ") + v, str(meta.get("status", "?")),
                       _figure(m.get("mase"), 3), _figure(m.get("snaive_mase"), 3),
@@ -153,26 +154,43 @@ def _figure(value: Any, digits: int) -> str:
     return f"{value:.{digits}f}"
 
 
+@contextmanager
+def _one_line() -> Iterator[None]:
+    """The model store's errors (a corrupt file, an artifact that does not load, a failed
+    write: the store is then unchanged) as one line."""
+    from models.neural.store import ArtifactError
+
+    try:
+        yield
+    except ArtifactError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _announce(store: Any, version: str) -> None:
+    """Tell the workers; a Redis that does not answer is one line (the store changed)."""
+    from redis.exceptions import RedisError
+
+    redis = _redis(_redis_url())
+    if redis is None:
+        return
+    try:
+        store.announce(redis, version, store.meta(version).get("promoted_at"))
+    except RedisError as exc:
+        raise UserError(f"{version} is current in {store.root}, but Redis does not answer "
+                        f"({exc}): the workers are not notified") from None
+
+
 @model_app.command("promote")
 @friendly
 def model_promote(version: Annotated[str, typer.Argument(help="a version from `model list`")]
                   ) -> None:
     """Make VERSION current (bypassing the gate) and announce it to the workers."""
-    from models.neural.store import ArtifactError
-    from salescast.model_files import announce, read_history, read_meta
-
     store = _store()
     if version not in store.versions():
         raise UserError(f"no model {version!r} in {store.root}")
-    read_history(store.root)  # corrupt: one line naming it, before anything changes
-    read_meta(store.root, version)
-    redis = _redis(_redis_url())
-    try:
+    with _one_line():
         store.promote(version, None, reason="manual")
-    except ArtifactError as exc:
-        raise UserError(str(exc)) from None
-    if redis is not None:
-        announce(store, redis, version, read_meta(store.root, version).get("promoted_at"))
+    _announce(store, version)
     console.print(f"{version} is current")
 
 
@@ -181,9 +199,10 @@ def model_promote(version: Annotated[str, typer.Argument(help="a version from `m
 def model_rollback() -> None:
     """Re-promote the version that was current before this one (all at once: a failure
     leaves the store as it was)."""
-    from salescast.model_files import rollback
-
-    version = rollback(_store(), lambda: _redis(_redis_url()))
+    store = _store()
+    with _one_line():
+        version = store.rollback(None)
+    _announce(store, version)
     console.print(f"rolled back to {version}")
 
 

@@ -9,7 +9,10 @@ match (:class:`ArtifactError`), so a worker keeps its previous model instead.
 Promotion writes ``CURRENT`` (the version) and appends to ``history.json`` in the store, and,
 given a Redis client, sets the ``salescast:model:current`` hash and publishes the version on
 ``salescast:models``, which workers follow to hot-swap. :meth:`ModelStore.rollback` re-promotes
-the previous promoted version.
+the previous promoted version. Both check the store's index and the artifact first and then
+change its files all at once (each written beside the old one, then renamed over it; a failed
+rename puts back what it replaced), so a failure leaves the store as it was. A corrupt index
+file (``CURRENT``, ``history.json``, a ``meta.json``) is an :class:`ArtifactError` naming it.
 
 >>> import tempfile, torch
 >>> from models.neural.lstm import GlobalLSTM, LSTMConfig
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -66,17 +70,21 @@ class ModelStore:
         return sorted(p.name for p in self.root.iterdir() if (p / "meta.json").exists())
 
     def meta(self, version: str) -> dict[str, Any]:
+        """``<version>/meta.json``: a JSON object whose ``metrics`` and ``window`` are objects."""
         path = self.root / version / "meta.json"
-        try:
-            meta: dict[str, Any] = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
-            raise ArtifactError(f"model {version}: unreadable meta.json ({exc})") from None
+        if not path.exists():
+            raise ArtifactError(f"model {version}: no {path}")
+        meta = _read_json(path)
+        if not isinstance(meta, dict):
+            raise ArtifactError(f"corrupt model store file {path}: not a JSON object")
+        for key in ("metrics", "window"):
+            if not isinstance(meta.get(key, {}), dict):
+                raise ArtifactError(f"corrupt model store file {path}: {key} is not a JSON "
+                                    "object")
         return meta
 
     def _write_meta(self, version: str, meta: dict[str, Any]) -> None:
-        tmp = self.root / version / "meta.json.tmp"
-        tmp.write_text(json.dumps(meta, indent=2, sort_keys=True))
-        tmp.replace(self.root / version / "meta.json")
+        _replace_all({self.root / version / "meta.json": _meta_text(meta)})
 
     def save(self, model: GlobalLSTM, metrics: dict[str, Any], window: dict[str, Any],
              version: str | None = None) -> str:
@@ -120,25 +128,66 @@ class ModelStore:
 
     # -- the current version -----------------------------------------------------------
     def current(self) -> str | None:
+        """The version ``CURRENT`` names (None: no file, or empty)."""
         path = self.root / "CURRENT"
-        return path.read_text().strip() or None if path.exists() else None
+        if not path.exists():
+            return None
+        name = _read_text(path).strip()
+        if name and not _version_name(name):
+            raise ArtifactError(f"corrupt model store file {path}: {name[:40]!r} is not a "
+                                "version")
+        return name or None
 
     def history(self) -> list[str]:
+        """The promoted versions, oldest first (``history.json``; [] when there is none)."""
         path = self.root / "history.json"
-        return list(json.loads(path.read_text())) if path.exists() else []
+        if not path.exists():
+            return []
+        hist = _read_json(path)
+        if not isinstance(hist, list) or not all(_version_name(v) for v in hist):
+            raise ArtifactError(f"corrupt model store file {path}: not a JSON list of versions")
+        return hist
 
     def promote(self, version: str, redis: Any | None = None, reason: str = "") -> None:
         """Make ``version`` current (and announce it on Redis when given a client)."""
+        hist, meta = self.history(), self.meta(version)
         self.load(version)  # never point workers at an artifact that does not load
         now = time.time()
-        self.set_status(version, "promoted", promoted_at=now, reason=reason)
-        (self.root / "CURRENT").write_text(version)
-        hist = self.history()
-        if not hist or hist[-1] != version:
-            hist.append(version)
-        (self.root / "history.json").write_text(json.dumps(hist))
+        self._make_current(version, {**meta, "status": "promoted", "promoted_at": now,
+                                     "reason": reason},
+                           hist if hist and hist[-1] == version else [*hist, version])
         if redis is not None:
             self.announce(redis, version, now)
+
+    def rollback(self, redis: Any | None = None) -> str:
+        """Re-promote the version promoted before the current one; returns it."""
+        hist = self.history()
+        if len(hist) < 2:
+            raise ArtifactError("nothing to roll back to (fewer than two promotions)")
+        previous, current = hist[-2], hist[-1]
+        meta_current, meta_previous = self.meta(current), self.meta(previous)
+        try:
+            self.load(previous)
+        except ArtifactError as exc:
+            raise ArtifactError(f"cannot roll back to {previous}, the store is unchanged: "
+                                f"{exc}") from None
+        now = time.time()
+        self._make_current(previous, {**meta_previous, "status": "promoted",
+                                      "promoted_at": now, "reason": "rollback"}, hist[:-1],
+                           {current: {**meta_current, "status": "rolled_back"}})
+        if redis is not None:
+            self.announce(redis, previous, now)
+        return previous
+
+    def _make_current(self, version: str, meta: dict[str, Any], hist: list[str],
+                      others: dict[str, dict[str, Any]] | None = None) -> None:
+        """``version`` current with ``meta``, the history ``hist`` and the metas ``others``:
+        every file at once."""
+        files = {self.root / v / "meta.json": _meta_text(m) for v, m in (others or {}).items()}
+        files.update({self.root / version / "meta.json": _meta_text(meta),
+                      self.root / "history.json": json.dumps(hist),
+                      self.root / "CURRENT": version})
+        _replace_all(files)
 
     def announce(self, redis: Any, version: str, promoted_at: float | None = None) -> None:
         meta = self.meta(version)
@@ -148,13 +197,64 @@ class ModelStore:
         redis.hset(MODEL_CURRENT, mapping=info)
         redis.publish(MODELS_CHANNEL, json.dumps(info))
 
-    def rollback(self, redis: Any | None = None) -> str:
-        """Re-promote the version promoted before the current one; returns it."""
-        hist = self.history()
-        if len(hist) < 2:
-            raise ArtifactError("nothing to roll back to (fewer than two promotions)")
-        previous = hist[-2]
-        self.set_status(hist[-1], "rolled_back")
-        (self.root / "history.json").write_text(json.dumps(hist[:-1]))
-        self.promote(previous, redis, reason="rollback")
-        return previous
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ArtifactError(f"corrupt model store file {path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise ArtifactError(f"unreadable model store file {path}: {exc.strerror or exc}"
+                            ) from None
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(_read_text(path))
+    except ValueError as exc:
+        raise ArtifactError(f"corrupt model store file {path}: not JSON ({exc})") from None
+
+
+def _version_name(name: object) -> bool:
+    """Whether ``name`` can be a version: a directory right under the store."""
+    return (isinstance(name, str) and name not in ("", ".", "..")
+            and not any(c in name for c in "/\\\0"))
+
+
+def _meta_text(meta: dict[str, Any]) -> str:
+    return json.dumps(meta, indent=2, sort_keys=True)
+
+
+def _replace_all(files: dict[Path, str]) -> None:
+    """Give every file of ``files`` its new text, or (on an error) none of them: each is
+    written beside it first, then renamed over it (:func:`os.replace`, atomic); a failed
+    rename puts back the files already replaced."""
+    old = {path: path.read_bytes() if path.exists() else None for path in files}
+    temporary = {path: path.with_name(f".{path.name}.new") for path in files}
+    replaced: list[Path] = []
+    try:
+        for path, text in files.items():
+            _write_synced(temporary[path], text.encode())
+        for path in files:
+            os.replace(temporary[path], path)
+            replaced.append(path)
+    except OSError as exc:
+        for path in reversed(replaced):
+            before = old[path]
+            if before is None:
+                path.unlink(missing_ok=True)
+            else:
+                _write_synced(temporary[path], before)
+                os.replace(temporary[path], path)
+        raise ArtifactError(f"cannot write the model store ({exc.filename or ''}: "
+                            f"{exc.strerror or exc}): it is unchanged") from None
+    finally:
+        for tmp in temporary.values():
+            tmp.unlink(missing_ok=True)
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())

@@ -50,8 +50,6 @@ COVERED_BY: dict[str, tuple[str, ...]] = {
     "models.per_series": ("tests/unit/models/test_model_contract.py",),
     "models.evaluation.scoreboard": ("tests/unit/models/evaluation/test_backtest.py",),
     "models.snarimax": ("tests/unit/models/test_snarimax_drift.py",),
-    "models.neural.store": ("tests/unit/models/neural/test_lstm.py",
-                            "tests/unit/salescast/test_cli_model.py"),
     "models.neural.trainer": ("tests/unit/models/neural/test_lstm.py",),
     "stream.agents": (INTEGRATION + "test_pipeline.py", INTEGRATION + "test_worker_recovery.py"),
     "stream.commits": ("tests/unit/stream/test_continuity.py",

@@ -1,5 +1,5 @@
-"""salescast/model_files.py: the model store's index read with one-line errors, and a rollback
-that changes every file or none."""
+"""models/neural/store.py: the store's index read with errors that name the file, and a promotion
+or rollback that changes every file or none."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from models.neural import store as store_module
 from models.neural.lstm import GlobalLSTM, LSTMConfig
-from models.neural.store import ModelStore
-from salescast import model_files
-from salescast.cliutil import UserError
+from models.neural.store import ArtifactError, ModelStore
 
 
 @pytest.fixture
@@ -40,7 +39,7 @@ def test_a_rollback_changes_the_four_files_and_announces(store: ModelStore) -> N
         def publish(self, channel: str, body: str) -> None:
             pass
 
-    assert model_files.rollback(store, Redis) == "v1"
+    assert store.rollback(Redis()) == "v1"
     assert store.current() == "v1" and store.history() == ["v1"]
     assert store.meta("v2")["status"] == "rolled_back"
     meta = store.meta("v1")
@@ -63,29 +62,30 @@ def test_a_failed_rename_puts_back_what_was_replaced(
             raise OSError(28, "No space left on device", str(dst))
         replace(src, dst)
 
-    monkeypatch.setattr(model_files.os, "replace", flaky)
-    with pytest.raises(UserError, match="No space left on device.*it is unchanged"):
-        model_files.rollback(store)
+    monkeypatch.setattr(store_module.os, "replace", flaky)
+    with pytest.raises(ArtifactError, match="No space left on device.*it is unchanged"):
+        store.rollback()
     assert _files(store.root) == before
-
-
-def test_a_redis_that_does_not_answer_is_one_line_after_the_rollback(store: ModelStore) -> None:
-    from redis import Redis
-
-    with pytest.raises(UserError, match="v1 is current in .*Redis does not answer"):
-        model_files.rollback(store, lambda: Redis.from_url("redis://127.0.0.1:1/0"))
-    assert store.current() == "v1"  # the store changed: only the workers were not told
 
 
 @pytest.mark.parametrize(("name", "content"), [("CURRENT", "../x"), ("CURRENT", "\xff")])
 def test_current_must_name_a_version(store: ModelStore, name: str, content: str) -> None:
     (store.root / name).write_bytes(content.encode("latin-1"))
-    with pytest.raises(UserError, match=f"corrupt model store file {store.root / name}"):
-        model_files.read_current(store.root)
+    with pytest.raises(ArtifactError, match=f"corrupt model store file {store.root / name}"):
+        store.current()
 
 
 def test_a_missing_index_is_an_empty_store(tmp_path: Path) -> None:
-    assert model_files.read_current(tmp_path) is None
-    assert model_files.read_history(tmp_path) == []
-    with pytest.raises(UserError, match="model v9: no "):
-        model_files.read_meta(tmp_path, "v9")
+    empty = ModelStore(tmp_path)
+    assert empty.current() is None and empty.history() == []
+    with pytest.raises(ArtifactError, match="model v9: no "):
+        empty.meta("v9")
+
+
+def test_a_promotion_whose_artifact_does_not_load_changes_nothing(store: ModelStore) -> None:
+    with open(store.root / "v1" / "weights.pt", "ab") as weights:
+        weights.write(b"corrupt")
+    before = _files(store.root)
+    with pytest.raises(ArtifactError, match="checksum mismatch"):
+        store.promote("v1")
+    assert _files(store.root) == before
