@@ -20,7 +20,6 @@ __all__ = ["alerts_app", "alert_line", "monitor"]
 alerts_app = typer.Typer(no_args_is_help=True, help="Anomaly alerts: follow them, measure them.")
 console = Console(stderr=True)
 out = Console()
-log = logging.getLogger("salescast.monitor")  # the ops monitor's logger (stream.monitor)
 
 #: ``alerts eval``'s bounds: its synthetic panel's size (the run takes seconds at 400 x 180,
 #: about as much longer as series x days is larger) and numpy's seed range
@@ -208,24 +207,11 @@ def monitor(
 
 
 def _run_monitor(mon: Any, interval: float, count: int | None, give_up: float) -> None:
-    """Poll and publish every ``interval`` s (``count`` times, or until interrupted); a failed
-    poll is logged and retried. A :class:`UserError` once ``give_up`` s (> 0) passed without a
-    published snapshot, or when ``count`` polls all failed."""
-    n, published, error = 0, 0, None
-    last_ok = time.monotonic()  # the start counts as one: give up ``give_up`` s after it
-    while count is None or n < count:
-        started = time.monotonic()
-        try:
-            mon.publish(mon.poll())
-            published, last_ok = published + 1, time.monotonic()
-        except Exception as exc:  # a broker hiccup must not kill the monitor
-            log.warning("ops poll failed: %s", exc)
-            error = exc
-            if give_up and time.monotonic() - last_ok >= give_up:
-                raise UserError(f"no snapshot published for {give_up:g} s, giving up "
-                                f"(--give-up): {exc}") from None
-        n += 1
-        if count is None or n < count:
-            time.sleep(max(0.0, interval - (time.monotonic() - started)))
-    if not published and error is not None:  # --count snapshots, none published
+    """``mon.run`` (:meth:`stream.monitor.LagMonitor.run`), its ends as one line."""
+    try:
+        error = mon.run(interval, count, give_up)
+    except TimeoutError as exc:
+        raise UserError(f"no snapshot published for {give_up:g} s, giving up (--give-up): "
+                        f"{exc.__cause__}") from None
+    if error is not None:  # --count snapshots, none published
         raise UserError(f"no snapshot published: every poll failed ({error})")

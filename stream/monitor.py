@@ -224,21 +224,28 @@ class LagMonitor:
             log.warning("consumer lag above %d: %s", self.threshold, lags)
         self._alerting = snap["lag_alert"]
 
-    def run(self, interval: float = 1.0, count: int | None = None) -> Exception | None:
+    def run(self, interval: float = 1.0, count: int | None = None,
+            give_up: float = 0.0) -> Exception | None:
         """Poll and publish every ``interval`` seconds (``count`` times, or until interrupted);
-        the last poll's error when every poll failed (else None)."""
-        n, failed, error = 0, 0, None
+        a failed poll is logged and retried. The last poll's error when every poll failed
+        (else None); ``TimeoutError`` (from that error) once ``give_up`` seconds (> 0) passed
+        since the start or the last published snapshot."""
+        n, published, error = 0, 0, None
+        last_ok = time.monotonic()  # the start counts as one
         while count is None or n < count:
             started = time.monotonic()
             try:
                 self.publish(self.poll())
+                published, last_ok = published + 1, time.monotonic()
             except Exception as exc:  # a broker hiccup must not kill the monitor
                 log.warning("ops poll failed: %s", exc)
-                failed, error = failed + 1, exc
+                error = exc
+                if give_up and time.monotonic() - last_ok >= give_up:
+                    raise TimeoutError(f"no snapshot published for {give_up:g} s") from exc
             n += 1
             if count is None or n < count:
                 time.sleep(max(0.0, interval - (time.monotonic() - started)))
-        return error if failed == n else None
+        return error if not published else None
 
     def close(self) -> None:
         self.consumer.close()

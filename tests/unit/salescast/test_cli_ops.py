@@ -100,7 +100,7 @@ def _monitor(monkeypatch: pytest.MonkeyPatch, outcomes: list[bool] | None = None
             return {}
         raise ConnectionError("kafka at 127.0.0.1:1 is down")
 
-    monkeypatch.setattr("salescast.cli_ops.time", clock, raising=False)
+    monkeypatch.setattr("stream.monitor.time", clock)
     monkeypatch.setattr(LagMonitor, "__init__", lambda self, *a, **k: None)
     monkeypatch.setattr(LagMonitor, "poll", poll)
     monkeypatch.setattr(LagMonitor, "publish", lambda self, snap: None)
