@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import CliRunner
 
 from salescast.cli import app
 
@@ -76,20 +77,14 @@ def kafka_down(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("confluent_kafka.Consumer", NoKafka)  # the old paths asked it
 
 
-def _one_line(result: Result, *expected: str) -> None:
-    assert result.exit_code == 2, (result.output, result.exception)
-    lines = result.output.strip().splitlines()
-    assert lines and lines[-1].startswith("salescast: "), result.output
-    for text in expected:
-        assert text in lines[-1], result.output
-
 
 @pytest.mark.parametrize("args", [["replay", "--speed", "nan"], ["replay", "--speed", "0"],
                                   ["demo", "--speed", "-1"], ["demo", "--speed", "inf"]])
 def test_a_bad_speed_is_refused_before_anything_starts(
-        args: list[str], env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        args: list[str], env: Path, monkeypatch: pytest.MonkeyPatch,
+        one_line: Callable[..., None]) -> None:
     monkeypatch.setattr("salescast.demo.run_demo", _never)  # the demo starts services
-    _one_line(runner.invoke(app, args), "--speed must be a finite number > 0")
+    one_line(runner.invoke(app, args), "--speed must be a finite number > 0")
 
 
 @pytest.mark.parametrize("command", ["replay", "demo"])
@@ -116,16 +111,19 @@ def test_replay_keeps_librdkafka_quiet(env: Path, monkeypatch: pytest.MonkeyPatc
     assert seen["config"] == {"log_level": 0}
 
 
-def test_a_bad_loglevel_is_refused_before_kafka_is_asked(env: Path) -> None:
-    _one_line(runner.invoke(app, ["worker", "--loglevel", "loud"]), "--loglevel must be one of")
+def test_a_bad_loglevel_is_refused_before_kafka_is_asked(
+        env: Path,
+        one_line: Callable[..., None]) -> None:
+    one_line(runner.invoke(app, ["worker", "--loglevel", "loud"]), "--loglevel must be one of")
 
 
 @pytest.mark.parametrize("args", [["worker"], ["trainer", "--once"],
                                   ["alerts", "tail", "--idle", "0.5", "--max", "1"]])
 def test_kafka_not_answering_is_one_line(args: list[str], kafka_down: None,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+                                         monkeypatch: pytest.MonkeyPatch,
+                                         one_line: Callable[..., None]) -> None:
     monkeypatch.setattr("stream.agents.build_worker", _never)  # Faust would print a traceback
-    _one_line(runner.invoke(app, args), "kafka at 127.0.0.1:1 does not answer")
+    one_line(runner.invoke(app, args), "kafka at 127.0.0.1:1 does not answer")
 
 
 def test_a_monitor_interval_too_long_to_sleep_is_a_usage_error(env: Path) -> None:
@@ -134,29 +132,31 @@ def test_a_monitor_interval_too_long_to_sleep_is_a_usage_error(env: Path) -> Non
 
 
 def test_an_unknown_real_panel_is_refused_before_the_synthetic_run(
-        env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        env: Path, monkeypatch: pytest.MonkeyPatch, one_line: Callable[..., None]) -> None:
     monkeypatch.setattr("models.evaluation.anomaly_eval.evaluate_synthetic", _never)
-    _one_line(runner.invoke(app, ["alerts", "eval", "--real", "top5"]), "unknown panel 'top5'")
+    one_line(runner.invoke(app, ["alerts", "eval", "--real", "top5"]), "unknown panel 'top5'")
 
 
 @pytest.mark.parametrize("out", ["a-file", "a-file/below"])
 def test_an_unwritable_backtest_out_is_refused_before_the_run(
-        out: str, env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        out: str, env: Path, monkeypatch: pytest.MonkeyPatch,
+        one_line: Callable[..., None]) -> None:
     (env / "a-file").write_text("")
     monkeypatch.setattr("sources.online_retail.fetch_dataset", lambda *a, **k: env / "data")
     monkeypatch.setattr("models.evaluation.backtest.run_backtest", _never)
-    _one_line(runner.invoke(app, ["backtest", "--bank", "--out", str(env / out)]),
+    one_line(runner.invoke(app, ["backtest", "--bank", "--out", str(env / out)]),
               "cannot create the directory")
 
 
 @pytest.mark.parametrize("out", ["", "  ", "~salescast-no-such-user/out"])
 def test_an_empty_backtest_out_or_one_of_no_user_is_refused(
-        out: str, env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        out: str, env: Path, monkeypatch: pytest.MonkeyPatch,
+        one_line: Callable[..., None]) -> None:
     """``--out ''`` wrote the scoreboard into the current directory."""
     monkeypatch.chdir(env)
     monkeypatch.setattr("sources.online_retail.fetch_dataset", lambda *a, **k: env / "data")
     monkeypatch.setattr("models.evaluation.backtest.run_backtest", _never)
-    _one_line(runner.invoke(app, ["backtest", "--bank", "--out", out]),
+    one_line(runner.invoke(app, ["backtest", "--bank", "--out", out]),
               "must name a directory" if not out.strip() else "no such user")
 
 
@@ -178,10 +178,10 @@ def test_backtest_out_expands_the_home(env: Path, monkeypatch: pytest.MonkeyPatc
 
 
 def test_a_path_setting_that_cannot_be_a_directory_is_one_line(
-        env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        env: Path, monkeypatch: pytest.MonkeyPatch, one_line: Callable[..., None]) -> None:
     (env / "a-file").write_text("")
     monkeypatch.setenv("SALESCAST_CACHE", str(env / "a-file" / "below"))  # nothing downloads:
-    _one_line(runner.invoke(app, ["data", "fetch"]), str(env / "a-file"))  # mkdir fails first
+    one_line(runner.invoke(app, ["data", "fetch"]), str(env / "a-file"))  # mkdir fails first
 
 
 def test_an_os_error_without_a_path_is_not_hidden() -> None:
@@ -202,23 +202,25 @@ def _never(*args: object, **kwargs: object) -> NoReturn:
 @pytest.mark.parametrize("args", [["countries", "--quick"], ["countries", "--peer"],
                                   ["countries", "--bank"], ["top500", "--bank", "--lstm"]])
 def test_backtest_options_a_panel_would_ignore_are_refused(
-        args: list[str], env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        args: list[str], env: Path, monkeypatch: pytest.MonkeyPatch,
+        one_line: Callable[..., None]) -> None:
     monkeypatch.setattr("sources.online_retail.fetch_dataset", lambda *a, **k: env / "data")
     monkeypatch.setattr("models.evaluation.backtest.run_backtest", _never)
     monkeypatch.setattr("models.evaluation.hierarchy_eval.run_countries", _never)
-    _one_line(runner.invoke(app, ["backtest", *args, "--out", str(env / "out")]), "takes no")
+    one_line(runner.invoke(app, ["backtest", *args, "--out", str(env / "out")]), "takes no")
 
 
 @pytest.mark.parametrize("args", [["hourly", "--quick"], ["pbs", "--lstm"]])
 def test_regime_panels_refuse_the_daily_panels_options(
-        args: list[str], env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        args: list[str], env: Path, monkeypatch: pytest.MonkeyPatch,
+        one_line: Callable[..., None]) -> None:
     monkeypatch.setattr("models.evaluation.regimes.run_regime", _never)
-    _one_line(runner.invoke(app, ["backtest", *args, "--out", str(env / "out")]),
+    one_line(runner.invoke(app, ["backtest", *args, "--out", str(env / "out")]),
               "are for the daily SKU panels")
 
 
 def test_a_monitor_whose_every_poll_failed_is_not_a_success(
-        env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        env: Path, monkeypatch: pytest.MonkeyPatch, one_line: Callable[..., None]) -> None:
     from stream.monitor import LagMonitor
 
     def poll(self: LagMonitor) -> NoReturn:
@@ -229,5 +231,5 @@ def test_a_monitor_whose_every_poll_failed_is_not_a_success(
     monkeypatch.setattr(LagMonitor, "__init__", lambda self, *a, **k: None)
     monkeypatch.setattr(LagMonitor, "poll", poll)
     monkeypatch.setattr(LagMonitor, "close", lambda self: None)
-    _one_line(runner.invoke(app, ["monitor", "--count", "2", "--interval", "0.1"]),
+    one_line(runner.invoke(app, ["monitor", "--count", "2", "--interval", "0.1"]),
               "no snapshot published: every poll failed (kafka at 127.0.0.1:1 is down)")

@@ -3,8 +3,6 @@ the gateway would refuse: one line (``salescast: ...``), exit status 2, no trace
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from typer.testing import CliRunner, Result
 
@@ -14,11 +12,8 @@ runner = CliRunner()
 
 
 @pytest.fixture(autouse=True)
-def _env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A fresh home; Kafka and Redis at closed ports (nothing listens on port 1)."""
-    monkeypatch.setenv("SALESCAST_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("KAFKA_BOOTSTRAP", "127.0.0.1:1")
-    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+def _env(closed_services: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kafka and Redis at closed ports; a token secret, no token."""
     monkeypatch.setenv("SALESCAST_AUTH_SECRET", "k")
     monkeypatch.delenv("SALESCAST_TOKEN", raising=False)
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import CliRunner
 
 from config import load_settings
 from models.neural.lstm import GlobalLSTM, LSTMConfig
@@ -69,14 +70,6 @@ def _promoted_twice(store: ModelStore) -> None:
         store.promote(version)
 
 
-def _one_line(result: Result, *expected: str) -> None:
-    assert result.exit_code == 2, (result.output, result.exception)
-    assert "Traceback" not in result.output
-    last = result.output.strip().splitlines()[-1]
-    assert last.startswith("salescast: "), result.output
-    for text in expected:
-        assert text in last, result.output
-
 
 @pytest.mark.parametrize(("command", "name", "content", "expected"), [
     ("list", "v1/meta.json", b"garbage", "not JSON"),
@@ -91,17 +84,20 @@ def _one_line(result: Result, *expected: str) -> None:
     ("promote", "history.json", b"{bad", "not JSON"),
 ])
 def test_a_corrupt_store_file_is_one_line_naming_it(
-        store: ModelStore, command: str, name: str, content: bytes, expected: str) -> None:
+        store: ModelStore, command: str, name: str, content: bytes, expected: str,
+        one_line: Callable[..., None]) -> None:
     """A traceback (JSONDecodeError, AttributeError, UnicodeDecodeError...) before."""
     _promoted_twice(store)
     (store.root / name).write_bytes(content)
     before = _files(store)
     args = ["model", command] + (["v1"] if command == "promote" else [])
-    _one_line(runner.invoke(app, args), f"corrupt model store file {store.root / name}", expected)
+    one_line(runner.invoke(app, args), f"corrupt model store file {store.root / name}", expected)
     assert _files(store) == before
 
 
-def test_a_rollback_that_fails_leaves_the_store_as_it_was(store: ModelStore) -> None:
+def test_a_rollback_that_fails_leaves_the_store_as_it_was(
+        store: ModelStore,
+        one_line: Callable[..., None]) -> None:
     """The version to go back to does not load: the store was half changed before (v2 marked
     rolled back and dropped from the history, CURRENT still v2)."""
     _promoted_twice(store)
@@ -110,4 +106,4 @@ def test_a_rollback_that_fails_leaves_the_store_as_it_was(store: ModelStore) -> 
     before = _files(store)
     result = runner.invoke(app, ["model", "rollback"])
     assert _files(store) == before
-    _one_line(result, "cannot roll back to v1", "the store is unchanged", "checksum mismatch")
+    one_line(result, "cannot roll back to v1", "the store is unchanged", "checksum mismatch")

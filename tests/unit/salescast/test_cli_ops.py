@@ -3,7 +3,7 @@ answer are one line (``salescast: ...``) and a non-zero exit, never a traceback 
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
 from typing import NoReturn
 
 import pytest
@@ -14,12 +14,7 @@ from salescast.cli import app
 runner = CliRunner()
 
 
-@pytest.fixture(autouse=True)
-def _env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A fresh home; Kafka and Redis at closed ports (nothing listens on port 1)."""
-    monkeypatch.setenv("SALESCAST_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("KAFKA_BOOTSTRAP", "127.0.0.1:1")
-    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+pytestmark = pytest.mark.usefixtures("closed_services")
 
 
 def _never(*args: object, **kwargs: object) -> NoReturn:
@@ -108,26 +103,21 @@ def _monitor(monkeypatch: pytest.MonkeyPatch, outcomes: list[bool] | None = None
     return clock, polls
 
 
-def _one_line(result: Result, *expected: str) -> None:
-    assert result.exit_code == 2, (result.output, result.exception)
-    lines = result.output.strip().splitlines()
-    assert lines and lines[-1].startswith("salescast: "), result.output
-    for text in expected:
-        assert text in lines[-1], result.output
-
 
 def test_a_monitor_that_never_reaches_kafka_gives_up_after_a_minute_by_default(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, one_line: Callable[..., None]) -> None:
     """It retried forever at closed ports before."""
     clock, polls = _monitor(monkeypatch)
-    _one_line(runner.invoke(app, ["monitor"]),
+    one_line(runner.invoke(app, ["monitor"]),
               "no snapshot published for 60 s, giving up (--give-up): kafka at 127.0.0.1:1")
     assert 60 <= clock.now <= 70 and len(polls) == 6
 
 
-def test_the_monitor_give_up_time_is_an_option(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_monitor_give_up_time_is_an_option(
+        monkeypatch: pytest.MonkeyPatch,
+        one_line: Callable[..., None]) -> None:
     clock, polls = _monitor(monkeypatch, poll_seconds=0.0)
-    _one_line(runner.invoke(app, ["monitor", "--give-up", "5", "--interval", "0.5"]),
+    one_line(runner.invoke(app, ["monitor", "--give-up", "5", "--interval", "0.5"]),
               "no snapshot published for 5 s")
     assert clock.now == pytest.approx(5.0) and len(polls) == 11
     help_ = runner.invoke(app, ["monitor", "--help"], env={"COLUMNS": "200"}).output
