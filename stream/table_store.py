@@ -42,6 +42,7 @@ import faust
 from faust.stores import memory
 from faust.types import TP, EventT, StoreT
 
+from config.addresses import host_port
 from stream.changelog_read import Loaded, read_partitions
 
 __all__ = ["Offsets", "Store", "Table"]
@@ -108,7 +109,7 @@ class Store(memory.Store):
                        if tp.topic == topic and self.offsets.get(tp) is None)
         if not empty:
             return
-        bootstrap = ",".join(f"{u.host}:{u.port or 9092}" for u in self.app.conf.broker)
+        bootstrap = ",".join(host_port(u.host, u.port or 9092) for u in self.app.conf.broker)
         started = time.monotonic()
         try:
             loaded = await asyncio.get_running_loop().run_in_executor(
