@@ -109,7 +109,8 @@ class Store(memory.Store):
                        if tp.topic == topic and self.offsets.get(tp) is None)
         if not empty:
             return
-        bootstrap = ",".join(host_port(u.host, u.port or 9092) for u in self.app.conf.broker)
+        bootstrap = ",".join(host_port(u.host or "localhost", u.port or 9092)
+                             for u in self.app.conf.broker)
         started = time.monotonic()
         try:
             loaded = await asyncio.get_running_loop().run_in_executor(
