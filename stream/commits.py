@@ -28,10 +28,12 @@ __all__ = ["BatchGate", "Ownership", "changelog_written", "new_offset", "ready_t
 #: how long a commit waits for the changelog writes before it (not committed after that: the
 #: next commit waits again, and a crash meanwhile replays from the commit before)
 CHANGELOG_ACK_TIMEOUT = 30.0
-#: seconds of flush steps before a commit at most (batches run between them). A day close
-#: dirties every series at once: 100k states take ~4 s of steps, and the commit's own flush,
-#: which writes whatever is left at once, held the loop up 2 s after 100 steps. Only under a
-#: load that dirties states as fast as they are pickled is much left after this long.
+#: seconds of flush steps before a commit at most (batches run between them). The steps stop
+#: once what is left takes about one step (the commit's own flush writes it at once): a day
+#: close dirties every series, 100k states take ~4 s of steps, and a fixed 100 steps left
+#: ~50k to that flush, a 2 s stall; under a steady load, steps until none is left ran all
+#: the time (p99 93 -> 397 ms at 2,000 events/s). Only under a load that dirties states as
+#: fast as they are pickled is much left after this long.
 FLUSH_BUDGET = 20.0
 #: seconds between two flush steps, for the batch that came during a step to take the gate
 #: before the next step: back to back, a commit's 3-4 steps held a batch up ~70 ms
@@ -173,8 +175,9 @@ async def ready_to_commit(app: Any, budget: float = FLUSH_BUDGET) -> bool:
     the state store flushes its dirty states in steps of about 20 ms, each a task of the gate
     (no batch changes a state during a step, and a batch waits for one step at most: after
     each step the flush pauses for ``FLUSH_PAUSE``, and a batch that came meanwhile runs first;
-    :meth:`stream.state.StateStore.flush_step`), until none is left or ``budget`` seconds
-    passed; the commit's own flush (:meth:`stream.state.StateStore.on_commit_initiated`) then
+    :meth:`stream.state.StateStore.flush_step`), until what is left takes about one step
+    (:meth:`~stream.state.StateStore.few_dirty`) or ``budget`` seconds passed; the commit's
+    own flush (:meth:`stream.state.StateStore.on_commit_initiated`) then
     writes what the batches between the last steps changed."""
     gate = getattr(app, "batch_gate", None)
     if gate is not None:
@@ -189,6 +192,8 @@ async def ready_to_commit(app: Any, budget: float = FLUSH_BUDGET) -> bool:
                 break
             await gate.run(store.flush_step(lambda: owned_partitions(app)))
             await asyncio.sleep(FLUSH_PAUSE)
+            if store.few_dirty():
+                break
     return not app.producer.should_stop
 
 

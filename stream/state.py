@@ -96,6 +96,7 @@ class StateStore(faust.Sensor):
         self.cache: dict[str, Any] = {}
         self.dirty: dict[str, tuple[int, Any]] = {}  # key -> (changelog partition, state)
         self.flushed = 0
+        self.step_size = 0  # states the last flush step packed
         self.sent: list[asyncio.Future[Any]] = []  # changelog writes not yet known acked
 
     def get(self, key: str) -> Any:
@@ -139,7 +140,12 @@ class StateStore(faust.Sensor):
         (:func:`stream.commits.ready_to_commit`), so that a batch waits for one step, not for
         thousands of states; the batches in between put their states at the end, each
         partition's clock after its series, so the order of the flush holds across steps."""
-        self._flush(owned(), time.perf_counter() + step)
+        self.step_size = self._flush(owned(), time.perf_counter() + step)
+
+    def few_dirty(self) -> bool:
+        """Whether the states left dirty (of any partition) take about one flush step at
+        most, as the last step went."""
+        return len(self.dirty) <= self.step_size
 
     def _flush(self, owned: set[int] | None, deadline: float | None) -> int:
         """Flush dirty states (of ``owned``) until ``deadline`` (at least one); how many."""

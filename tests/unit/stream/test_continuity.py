@@ -119,6 +119,9 @@ def test_a_batch_that_came_during_a_flush_step_runs_before_the_next_step() -> No
         def has_dirty(self, owned: object) -> bool:
             return self.dirty > 0
 
+        def few_dirty(self) -> bool:
+            return False  # a step packs less than what is left, down to the last
+
         async def flush_step(self, owned: object) -> None:
             order.append(f"step {self.dirty}")
             self.dirty -= 1
@@ -223,6 +226,9 @@ def test_before_a_commit_the_store_flushes_in_steps_each_a_task_of_the_gate() ->
         def has_dirty(self, owned: set[int] | None) -> bool:
             return bool(self.dirty)
 
+        def few_dirty(self) -> bool:
+            return False
+
         async def flush_step(self, owned: Callable[[], set[int] | None]) -> None:
             seen.append(f"step {sorted(owned() or [])}")
             await asyncio.sleep(0)
@@ -247,31 +253,38 @@ def test_before_a_commit_the_store_flushes_in_steps_each_a_task_of_the_gate() ->
                     "flushed p:0"]
 
 
-def test_a_commit_flushes_in_steps_until_nothing_is_dirty_or_its_budget_is_spent() -> None:
+def test_a_commit_flushes_in_steps_until_one_step_is_left_or_its_budget_is_spent() -> None:
     """A day close dirties every series at once: the steps go on past any fixed count (after
     100 of them, the commit's own flush wrote the other ~50k states at once: a 2 s stall),
-    and stop once the budget is spent (the commit's own flush then writes the rest)."""
+    until what is left takes one step (the commit's own flush writes it: under a steady load,
+    stepping until nothing was left kept a step running all the time), or the budget is
+    spent (the commit's own flush writes the rest)."""
     import asyncio
 
     from stream.commits import BatchGate, ready_to_commit
 
     class Store:
-        def __init__(self, dirty: int) -> None:
-            self.dirty, self.steps = dirty, 0
+        def __init__(self, dirty: int, per_step: int) -> None:
+            self.dirty, self.per_step, self.steps = dirty, per_step, 0
 
         def has_dirty(self, owned: object) -> bool:
             return self.dirty > 0
 
         async def flush_step(self, owned: object) -> None:
-            self.dirty, self.steps = self.dirty - 1, self.steps + 1
+            self.dirty, self.steps = max(0, self.dirty - self.per_step), self.steps + 1
+
+        def few_dirty(self) -> bool:
+            return self.dirty <= self.per_step
 
     def app(store: Store) -> SimpleNamespace:
         return SimpleNamespace(batch_gate=BatchGate(), state_store=store, ownership=Ownership(),
                                producer=SimpleNamespace(should_stop=False))
 
-    many = Store(300)
+    many = Store(3_000, per_step=10)
     assert asyncio.run(ready_to_commit(app(many)))
-    assert many.dirty == 0 and many.steps == 300
-    spent = Store(1_000)
+    assert many.steps == 299 and many.dirty == 10  # 100 steps would have left 2,000
+    few = Store(5, per_step=10)
+    assert asyncio.run(ready_to_commit(app(few))) and few.steps == 1
+    spent = Store(1_000, per_step=1)
     assert asyncio.run(ready_to_commit(app(spent), budget=0.0))
     assert spent.steps == 0 and spent.dirty == 1_000  # left to the commit's own flush
