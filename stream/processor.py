@@ -78,7 +78,8 @@ class Processor:
         # the model: the bank's rows (stream.resident); the LSTM runner gets the closed series
         self.lstm, self.holidays = lstm or path_provider is not None, holidays
         self.path_provider = path_provider  # once per batch, before the writes
-        is_uk_holiday(0)  # the calendar loads once (~150 ms): now, not in the first close
+        if holidays:  # the calendar loads once (~150 ms): now, not in the first close
+            is_uk_holiday(0)
         self.banks: dict[int, Resident] = {}  # partition -> its resident bank
         # due series a batch closes at most beside its own (the rest: later, or stream.sweep)
         self.max_closes, self._closes_left = max_closes, max_closes
@@ -111,10 +112,9 @@ class Processor:
         self.banks.clear()
 
     def resident(self, partition: int) -> Resident:
-        res = self.banks.get(partition)
-        if res is None:
-            res = self.banks[partition] = Resident(self.horizon, self.lstm, self.width)
-        return res
+        if partition not in self.banks:
+            self.banks[partition] = Resident(self.horizon, self.lstm, self.width)
+        return self.banks[partition]
 
     def process(self, partition: int, messages: list[Message],
                 get: Callable[[str], Any]) -> BatchOutput:
