@@ -20,7 +20,8 @@ from urllib.parse import urlsplit
 
 from config.messages import ConfigError
 
-__all__ = ["check_bootstrap", "check_redis_url", "host_port", "make_url", "read_services"]
+__all__ = ["check_bootstrap", "check_redis_url", "host_port", "make_url", "read_services",
+           "split_server"]
 
 
 def check_redis_url(url: str | None) -> str | None:
@@ -45,11 +46,21 @@ def check_bootstrap(value: str | None) -> str | None:
     if value is None:
         return None
     for server in value.split(","):
-        address = server.strip().split("://", 1)[-1]  # PLAINTEXT://host:port: host:port
-        host, _, port = address.rpartition(":")
-        if not host.strip("[]") or not port.isdigit() or not 0 < int(port) < 65536:
+        host, port = split_server(server)
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError(f"must be host:port[,host:port...], got {value!r}")
     return value
+
+
+def split_server(server: str) -> tuple[str, str]:
+    """The host (an IPv6 literal without its brackets) and the port text of one bootstrap
+    server, ``host:port`` with an optional ``PLAINTEXT://``-like prefix.
+
+    >>> split_server(" PLAINTEXT://[::1]:9092"), split_server("kafka:9093")
+    (('::1', '9092'), ('kafka', '9093'))
+    """
+    host, _, port = server.strip().split("://", 1)[-1].rpartition(":")
+    return host.strip("[]"), port
 
 
 def host_port(host: str, port: int) -> str:

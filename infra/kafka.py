@@ -27,6 +27,7 @@ from pathlib import Path
 import psutil
 
 from config import DEFAULT_PARTITIONS, cache_root
+from config.addresses import split_server
 from infra.errors import ServiceError
 from infra.java import check_java
 
@@ -235,10 +236,9 @@ def kafka_healthy(bootstrap: str, timeout: float = 3.0) -> bool:
     """Whether a Kafka at ``bootstrap`` answers a metadata request within ``timeout``."""
     from confluent_kafka.admin import AdminClient
 
-    first = bootstrap.split(",")[0].strip().split("://", 1)[-1]  # PLAINTEXT://host:port
-    host, _, port = first.rpartition(":")
-    try:  # an IPv6 literal is written [::1]:9092
-        socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=1.0).close()
+    host, port = split_server(bootstrap.split(",")[0])
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=1.0).close()
         admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
         meta = admin.list_topics(timeout=timeout)
     except Exception:  # noqa: BLE001 - refused, timed out, bad address: not healthy (yet)
