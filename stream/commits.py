@@ -178,7 +178,8 @@ async def ready_to_commit(app: Any, budget: float = FLUSH_BUDGET) -> bool:
     :meth:`stream.state.StateStore.flush_step`), until what is left takes about one step
     (:meth:`~stream.state.StateStore.few_dirty`) or ``budget`` seconds passed; the commit's
     own flush (:meth:`stream.state.StateStore.on_commit_initiated`) then
-    writes what the batches between the last steps changed."""
+    writes what the batches between the last steps changed, once the batch that came during
+    the last pause is over too: the commit never sees half a batch."""
     gate = getattr(app, "batch_gate", None)
     if gate is not None:
         await gate.wait_idle()
@@ -194,6 +195,8 @@ async def ready_to_commit(app: Any, budget: float = FLUSH_BUDGET) -> bool:
             await asyncio.sleep(FLUSH_PAUSE)
             if store.few_dirty():
                 break
+    while gate is not None and not gate.idle():  # a batch that came during the last pause
+        await gate.wait_idle()  # (no await between this check and the commit's own flush)
     return not app.producer.should_stop
 
 

@@ -31,6 +31,13 @@ fetched records while the consumer thread may be draining them (``fetched_record
 worker crashed with ``KeyError: TopicPartition(...)`` in the fetcher when its stall recovery
 (:mod:`stream.offsets`) sought back during a demo replay (robinhood/aiokafka#19 reports the
 same crash).
+
+The records of a fetch that a seek overtook are dropped (:class:`SeekFence`). Faust's
+``_drain_messages`` goes on handing out the fetch it holds after the agent seeks a partition
+back (a hole, :mod:`stream.continuity`): its next old record is then far past the read offset
+the seek set, so Faust files the offsets between as a gap in the log (``_add_gap``; they
+exist), reads the refetched ones as already read and drops them, and commits over its gaps
+(``Consumer._new_offset``), where :func:`stream.commits.new_offset` cannot guard.
 """
 
 from __future__ import annotations
@@ -45,7 +52,7 @@ from mode.services import WaitResults
 
 from stream import commits, eager
 
-__all__ = ["FETCH_MAX_WAIT_MS", "Consumer", "ConsumerThread", "Transport"]
+__all__ = ["FETCH_MAX_WAIT_MS", "Consumer", "ConsumerThread", "SeekFence", "Transport"]
 
 #: how long (ms) the broker may hold a fetch request that has no data yet (Faust: 1500)
 FETCH_MAX_WAIT_MS = 100
@@ -64,6 +71,33 @@ class ConsumerThread(driver.AIOKafkaConsumerThread):
         self.seek(partition, offset)
 
 
+class SeekFence:
+    """Which fetched records a seek made stale: those of a partition sought since their fetch
+    began (a fetch under way as the seek starts may hold records from before it).
+
+    >>> fence = SeekFence()
+    >>> mark = fence.mark()  # a fetch begins
+    >>> fence.sought("p0")   # the agent seeks p0 back meanwhile
+    >>> fence.stale("p0", mark), fence.stale("p1", mark), fence.stale("p0", fence.mark())
+    (True, False, False)
+    """
+
+    def __init__(self) -> None:
+        self._seeks: dict[Any, int] = {}
+
+    def sought(self, tp: Any) -> None:
+        """A seek of ``tp`` starts."""
+        self._seeks[tp] = self._seeks.get(tp, 0) + 1
+
+    def mark(self) -> dict[Any, int]:
+        """Taken as a fetch begins."""
+        return dict(self._seeks)
+
+    def stale(self, tp: Any, mark: dict[Any, int]) -> bool:
+        """Whether a record of ``tp`` from the fetch that began at ``mark`` came before a seek."""
+        return self._seeks.get(tp, 0) != mark.get(tp, 0)
+
+
 class Consumer(driver.Consumer):
     """Faust's aiokafka consumer, running :class:`ConsumerThread`, committing by the rules of
     :mod:`stream.commits`, and telling whether it is handing out the records of a fetch
@@ -73,15 +107,22 @@ class Consumer(driver.Consumer):
     delivering = False
     on_round_end: Callable[[], None] | None = None
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fence = SeekFence()
+        self._fetch_mark: dict[Any, int] = {}
+
     async def _wait_next_records(self, timeout: float) -> Any:
+        mark = self.fence.mark()
         records, active = await super()._wait_next_records(timeout)
-        self.delivering = bool(records)
+        self.delivering, self._fetch_mark = bool(records), mark
         return records, active
 
     async def getmany(self, timeout: float) -> AsyncIterator[Any]:
         try:
-            async for item in super().getmany(timeout):
-                yield item
+            async for tp, message in super().getmany(timeout):
+                if not self.fence.stale(tp, self._fetch_mark):  # else a seek refetches it
+                    yield tp, message
         finally:
             if self.delivering:
                 self.delivering = False
@@ -105,7 +146,9 @@ class Consumer(driver.Consumer):
         return commits.new_offset(self, tp)
 
     async def _seek(self, partition: Any, offset: int) -> None:
-        """Seek in the consumer thread, where aiokafka's fetcher runs (see the module doc)."""
+        """Seek in the consumer thread, where aiokafka's fetcher runs; the records fetched
+        before are dropped (see the module doc)."""
+        self.fence.sought(partition)
         thread = self._thread
         assert isinstance(thread, ConsumerThread)
         await thread.call_thread(thread.seek_in_thread, partition, offset)

@@ -77,7 +77,18 @@ def _miscounted(pipeline, truth: dict[str, int], most: int = 10) -> str:
     parts = pipeline.settings.partitions
     return f"{len(wrong)} series miscounted: " + ", ".join(
         f"{sid} (p{partition_for(sid, parts)}): {got}/{n}" for sid, got, n in wrong[:most]) \
-        + "\n" + _offsets(pipeline)
+        + "\n" + _offsets(pipeline) + "\n" + _versions(pipeline, [w[0] for w in wrong[:3]]) \
+        + "\n--- salescast audit\n" + pipeline.audit().stdout[-3000:] \
+        + "\n--- the workers' warnings\n" + "\n".join(
+            f"{log.name}: {line[:240]}" for log in sorted(pipeline.logs.glob("worker-*.log"))
+            for line in log.read_text(errors="replace").splitlines()
+            if "[WARNING]" in line or "[ERROR]" in line or "seeking back" in line)
+
+
+def _versions(pipeline, series: list[str]) -> str:
+    """The Redis snapshot of each of ``series``, its plain fields (its version: whose write won)."""
+    return "\n".join(f"{sid}: " + repr({k: v for k, v in (pipeline.snapshot(sid) or {}).items()
+                                        if not isinstance(v, (list, dict))}) for sid in series)
 
 
 def _offsets(pipeline) -> str:

@@ -138,6 +138,43 @@ def test_a_batch_that_came_during_a_flush_step_runs_before_the_next_step() -> No
     assert order == ["step 3", "batch", "step 2", "step 1"]
 
 
+def test_the_commit_waits_for_the_batch_that_came_during_the_last_pause() -> None:
+    """The steps stop once few states are left; a batch that took the gate during the pause
+    after the last step is over before the commit's own flush and its choice of offsets."""
+    import asyncio
+
+    from stream.commits import BatchGate, ready_to_commit
+
+    order: list[str] = []
+    gate = BatchGate()
+
+    async def batch() -> None:
+        order.append("batch starts")
+        await asyncio.sleep(0.02)  # its sends and Redis writes
+        order.append("batch ends")
+
+    class Store:
+        def has_dirty(self, owned: object) -> bool:
+            return True
+
+        def few_dirty(self) -> bool:
+            return True
+
+        async def flush_step(self, owned: object) -> None:
+            order.append("step")
+            asyncio.get_running_loop().call_soon(lambda: gate.run(batch()))
+
+    app = SimpleNamespace(batch_gate=gate, state_store=Store(), ownership=Ownership(),
+                          producer=SimpleNamespace(should_stop=False))
+
+    async def commit() -> None:
+        assert await ready_to_commit(app)
+        order.append("commit")
+
+    asyncio.run(commit())
+    assert order == ["step", "batch starts", "batch ends", "commit"]
+
+
 def _owned(acked: list[int], committed: int | None) -> tuple[SimpleNamespace, Ownership]:
     owned = Ownership()
     consumer = _consumer(acked, committed)

@@ -143,6 +143,45 @@ def test_the_consumer_tells_while_it_hands_out_a_fetch(tmp_path: Path,
     assert ends == [False] and not consumer.delivering
 
 
+def test_a_seek_drops_the_records_of_its_partition_fetched_before_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The agent seeks a partition back while Faust hands out a fetch: the rest of that
+    partition's records are dropped (handed out, Faust filed the offsets between the seek and
+    them as a gap in the log, and committed over it), the other partitions' are not, and the
+    next fetch's come through."""
+    app = create_app("t-transport-fence", "127.0.0.1:9", datadir=str(tmp_path / "faust"))
+    consumer = app.consumer
+    assert isinstance(consumer, Consumer)
+    thread = consumer._thread
+    assert isinstance(thread, ConsumerThread)
+    sought, other = TP("sales", 0), TP("sales", 1)
+    fetches = [{sought: ["a7", "a8", "a9"], other: ["b3", "b4"]}, {sought: ["a5"]}]
+
+    async def wait_next_records(self: Any, timeout: float) -> Any:
+        return fetches.pop(0), {sought, other}
+
+    async def call_thread(method: Any, *args: Any) -> Any:
+        return await method(*args)
+
+    monkeypatch.setattr(FaustConsumer, "_wait_next_records", wait_next_records)
+    monkeypatch.setattr(thread, "call_thread", call_thread)
+    monkeypatch.setattr(thread, "seek", lambda tp, offset: None)
+    monkeypatch.setattr(consumer, "_to_message", lambda tp, record: record)
+    monkeypatch.setattr(consumer, "highwater", lambda tp: 10)
+    consumer.flow_active = True
+
+    async def main() -> list[str]:
+        seen = []
+        async for _, m in consumer.getmany(timeout=0.1):
+            seen.append(m)
+            if m == "a7":
+                await consumer.seek(sought, 5)
+        seen += [m async for _, m in consumer.getmany(timeout=0.1)]
+        return seen
+
+    assert sorted(asyncio.run(main())) == ["a5", "a7", "b3", "b4"]
+
+
 def test_a_delivery_that_finishes_at_once_is_the_only_winner_and_makes_no_task(
         tmp_path: Path) -> None:
     """Faust's ``_drain_messages`` waits for each message's delivery with
