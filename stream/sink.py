@@ -14,6 +14,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from faust.sensors.base import Sensor
+from redis.exceptions import NoScriptError
 
 from contracts.wire import (
     ALERT_FIELD,
@@ -195,21 +196,29 @@ class RedisSink:
         pipeline, the 4,096 writes of a big batch held it up for ~170 ms. Packing the
         commands, ~10 us more a write, runs inline below redis-py's 1,000-command threshold.)"""
         todo, newer = list(writes), 0
-        sha = self._script.sha
         for i in range(0, len(todo), WRITE_CHUNK):
-            pipe = self.redis.pipeline(transaction=False)
-            # the pipeline loads the script if Redis lacks it; each write is then a plain
-            # EVALSHA (calling the script object per write cost ~3% of the worker's main
-            # thread, in redis-py's isinstance checks against its pipeline classes)
-            pipe.scripts.add(self._script)  # type: ignore[arg-type]  # redis-py adds it so too
-            now = round(time.time(), 4)  # "at": when written, for the gateway's push latency
-            for w in todo[i : i + WRITE_CHUNK]:
-                pipe.evalsha(sha, 2, series_hash(w.series), INDEX_KEY, w.version,
-                             dumpb(w.live), w.event_ts, w.series, UPDATES_CHANNEL,
-                             dumpb({**w.update, "at": now}),
-                             b"" if w.forecast is None else dumpb(w.forecast))
-            newer += sum(int(r) for r in await pipe.execute())
+            try:
+                newer += await self._write_chunk(todo[i : i + WRITE_CHUNK])
+            except NoScriptError:  # a Redis restarted empty, or flushed: load it, once more
+                await self.redis.script_load(_WRITE_LUA)
+                newer += await self._write_chunk(todo[i : i + WRITE_CHUNK])
         return newer
+
+    async def _write_chunk(self, writes: list[SeriesWrite]) -> int:
+        """One pipeline of plain EVALSHAs. (Calling the script object per write cost ~3% of
+        the worker's main thread, in redis-py's isinstance checks; a pipeline that knows the
+        script asks Redis whether it has it first, a second round trip per batch. A write
+        Redis refused for want of the script did nothing, and a write applied twice is
+        ignored the second time: its version is not newer.)"""
+        pipe = self.redis.pipeline(transaction=False)
+        sha = self._script.sha
+        now = round(time.time(), 4)  # "at": when written, for the gateway's push latency
+        for w in writes:
+            pipe.evalsha(sha, 2, series_hash(w.series), INDEX_KEY, w.version,
+                         dumpb(w.live), w.event_ts, w.series, UPDATES_CHANNEL,
+                         dumpb({**w.update, "at": now}),
+                         b"" if w.forecast is None else dumpb(w.forecast))
+        return sum(int(r) for r in await pipe.execute())
 
     async def write_alerts(self, alerts: list[dict[str, Any]]) -> int:
         """Add new alerts to the capped stream and publish them; returns how many were new."""

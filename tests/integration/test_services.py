@@ -160,6 +160,38 @@ def test_attached_services_die_with_their_parent_and_up_recovers(tmp_path: Path)
     assert (tmp_path / "services" / "kafka" / "kafka.log").exists()  # logs are kept
 
 
+def test_the_sink_loads_its_script_again_when_redis_lost_it(services: Settings) -> None:
+    """The sink sends plain EVALSHAs (no SCRIPT EXISTS round trip per batch): a Redis that
+    lost its scripts (restarted empty, or SCRIPT FLUSH) refuses them, and the sink loads the
+    script and writes the whole pipeline again, each series once."""
+    import uuid
+
+    from contracts.wire import VERSION_FIELD, SeriesWrite, series_hash
+    from stream.sink import RedisSink
+
+    tag = uuid.uuid4().hex[:8]
+    r = redis.Redis.from_url(services.redis)
+
+    def writes(version: int) -> list[SeriesWrite]:
+        return [SeriesWrite(f"{tag}-{i}", version, 1.0, {"series": f"{tag}-{i}"}, None,
+                            {"kind": "live", "series": f"{tag}-{i}"}) for i in range(5)]
+
+    async def run() -> tuple[int, int]:
+        sink = RedisSink(services.redis)
+        try:
+            first = await sink.write(writes(1))
+            r.script_flush()
+            return first, await sink.write(writes(2))
+        finally:
+            await sink.close()
+
+    try:
+        assert asyncio.run(run()) == (5, 5)
+        assert [r.hget(series_hash(f"{tag}-{i}"), VERSION_FIELD) for i in range(5)] == [b"2"] * 5
+    finally:
+        r.close()
+
+
 def test_the_sink_writes_a_big_batch_in_several_pipelines_each_write_once(
         services: Settings) -> None:
     """More writes than one pipeline takes (``WRITE_CHUNK``): every series is stored, a
