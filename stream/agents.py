@@ -4,7 +4,8 @@ Per batch (:func:`stream.batching.take_batches`): group the messages by partitio
 pure processor apply them to the per-series state a slice at a time (:mod:`stream.slicing`;
 between batches, a chunk of the eager close of :mod:`stream.sweep`), then
 
-1. send the dead letters, re-routed events and alerts to Kafka; wait until they are delivered,
+1. send the dead letters, re-routed events and alerts to Kafka (no state is flushed before
+   they are delivered: :class:`~stream.commits.Deliveries`),
 2. mark each touched state for the :class:`~stream.state.StateStore` (packed into the
    changelog-backed table once per commit),
 3. write snapshots, top movers and alerts to Redis (idempotent: versioned snapshots, alerts
@@ -119,6 +120,7 @@ def build_worker(
     sink = RedisSink(settings.redis)
     app.sensors.add(SinkCloser(sink))
     gate: BatchGate = app.batch_gate  # type: ignore[attr-defined]
+    app.deliveries.on_failure = _fail_stop  # type: ignore[attr-defined]  # a send that failed
     ownership: Ownership = app.ownership  # type: ignore[attr-defined]
     continuity = OffsetContinuity()
     offsets = TopicOffsets(app, settings.events_topic)
@@ -170,8 +172,7 @@ def build_worker(
         )
 
     async def emit(outs: list[tuple[int, BatchOutput]]) -> int:
-        """Send what ``outs`` send, then (delivered) put their states, then write Redis; the
-        events taken."""
+        """Send what ``outs`` send, put their states, then write Redis; the events taken."""
         pending = []  # sends that must be delivered before this batch's state may be flushed
         closed: list[list[Any]] = []
         for _, out in outs:
@@ -189,8 +190,7 @@ def build_worker(
         for i in range(0, len(closed), BUCKETS_PER_MESSAGE):  # the trainer's input (a replay
             pending.append(await buckets_topic.send(  # may send it again)
                 value=json.dumps({"buckets": closed[i:i + BUCKETS_PER_MESSAGE]}).encode()))
-        if pending:
-            await asyncio.gather(*pending)
+        app.deliveries.add(pending)  # type: ignore[attr-defined]  # waited for by the flushes
         n_taken = 0
         for partition, out in outs:
             for key, value in out.states.items():

@@ -19,7 +19,7 @@ from mode.utils.logging import level_number
 from config import DEFAULT_PARTITIONS
 from models import kernels
 from stream import heap
-from stream.commits import BatchGate, Ownership
+from stream.commits import BatchGate, Deliveries, Ownership
 from stream.table_store import Table
 from stream.transport import Transport
 
@@ -84,6 +84,7 @@ def create_app(
     )
     app.transport = Transport(app.conf.broker_consumer, app)
     app.batch_gate = BatchGate()  # type: ignore[attr-defined]
+    app.deliveries = Deliveries()  # type: ignore[attr-defined]
     app.ownership = Ownership()  # type: ignore[attr-defined]
     return app
 

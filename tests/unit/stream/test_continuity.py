@@ -175,6 +175,74 @@ def test_the_commit_waits_for_the_batch_that_came_during_the_last_pause() -> Non
     assert order == ["step", "batch starts", "batch ends", "commit"]
 
 
+def test_no_state_is_flushed_before_the_sends_of_the_batches_before_it_are_delivered() -> None:
+    """Batches do not wait for their own sends (dead letters, aggregate reports, ...): a flush
+    step waits for every send so far before it packs, and the commit returns (its own flush
+    runs next, with no await between) only once the sends of the last batches are delivered
+    too. A state flushed before its batch's sends were delivered would, after a crash, make
+    the replay skip the batch and send nothing again."""
+    import asyncio
+
+    from stream.commits import BatchGate, Deliveries, ready_to_commit
+
+    order: list[str] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        gate, sent = BatchGate(), Deliveries()
+        first, second = loop.create_future(), loop.create_future()
+        sent.add([first])  # a batch's report, not delivered yet
+
+        class Store:
+            steps = 0
+
+            def has_dirty(self, owned: object) -> bool:
+                return self.steps < 2
+
+            def few_dirty(self) -> bool:
+                return self.steps >= 2
+
+            async def flush_step(self, owned: object) -> None:
+                order.append(f"step {self.steps}")
+                self.steps += 1
+                if self.steps == 2:  # a batch after the last step sends again
+                    sent.add([second])
+                    loop.call_later(0.01, lambda: (order.append("second delivered"),
+                                                   second.set_result(None)))
+
+        loop.call_later(0.01, lambda: (order.append("first delivered"), first.set_result(None)))
+        app = SimpleNamespace(batch_gate=gate, deliveries=sent, state_store=Store(),
+                              ownership=Ownership(), producer=SimpleNamespace(should_stop=False))
+        assert await ready_to_commit(app)
+        order.append("commit")
+
+    asyncio.run(main())
+    assert order == ["first delivered", "step 0", "step 1", "second delivered", "commit"]
+
+
+def test_a_send_that_fails_stops_the_worker_before_anything_is_flushed() -> None:
+    import asyncio
+
+    from stream.commits import Deliveries
+
+    failures: list[BaseException] = []
+
+    async def main() -> None:
+        sent = Deliveries(on_failure=failures.append)
+        fut = asyncio.get_running_loop().create_future()
+        sent.add([fut])
+        asyncio.get_running_loop().call_later(
+            0.01, fut.set_exception, RuntimeError("broker refused the record"))
+        try:
+            await sent.delivered()  # a flush step waits here
+        except RuntimeError:
+            failures.append(RuntimeError("raised"))
+        assert sent.pending()  # a failed send is never delivered: nothing is flushed
+
+    asyncio.run(main())
+    assert [str(e) for e in failures] == ["broker refused the record", "raised"]
+
+
 def _owned(acked: list[int], committed: int | None) -> tuple[SimpleNamespace, Ownership]:
     owned = Ownership()
     consumer = _consumer(acked, committed)
