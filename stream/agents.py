@@ -5,7 +5,7 @@ pure processor apply them to the per-series state a slice at a time (:mod:`strea
 between batches, a chunk of the eager close of :mod:`stream.sweep`), then
 
 1. send the dead letters, re-routed events and alerts to Kafka (no state is flushed before
-   they are delivered: :class:`~stream.commits.Deliveries`),
+   they are delivered: :class:`~stream.deliveries.Deliveries`),
 2. mark each touched state for the :class:`~stream.state.StateStore` (packed into the
    changelog-backed table once per commit),
 3. write snapshots, top movers and alerts to Redis (idempotent: versioned snapshots, alerts

@@ -19,7 +19,8 @@ from mode.utils.logging import level_number
 from config import DEFAULT_PARTITIONS
 from models import kernels
 from stream import heap
-from stream.commits import BatchGate, Deliveries, Ownership
+from stream.commits import BatchGate, Ownership
+from stream.deliveries import Deliveries
 from stream.table_store import Table
 from stream.transport import Transport
 

@@ -6,7 +6,7 @@ Faust commits the acked offsets on a timer, on rebalance and on shutdown. Here a
   store flushes just before each commit, and must not flush half a batch; and does not happen
   once the producer is stopping;
 * flushes no state before the sends of the batches before it are delivered
-  (:class:`Deliveries`);
+  (:class:`stream.deliveries.Deliveries`);
 * stops at a hole and never covers a partition the worker does not own (:func:`new_offset`,
   :class:`Ownership`);
 * reaches Kafka only once every changelog write before it is acked (:func:`changelog_written`).
@@ -17,15 +17,16 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from typing import Any
 
 from faust.transport.consumer import Consumer as FaustConsumer
 
+from stream.deliveries import Deliveries
 from stream.state import owned_partitions
 
-__all__ = ["BatchGate", "Deliveries", "Ownership", "changelog_written", "new_offset",
-           "ready_to_commit", "skipped"]
+__all__ = ["BatchGate", "Ownership", "changelog_written", "new_offset", "ready_to_commit",
+           "skipped"]
 
 #: how long a commit waits for the changelog writes before it (not committed after that: the
 #: next commit waits again, and a crash meanwhile replays from the commit before)
@@ -78,65 +79,6 @@ class BatchGate:
     async def wait_idle(self) -> None:
         if self._task is not None and not self.idle():
             await asyncio.wait([self._task])
-
-
-class Deliveries:
-    """The Kafka sends of batches not yet delivered (dead letters, re-routed events, aggregate
-    reports, alerts, closed buckets for the trainer).
-
-    A batch does not wait for its own sends: it puts its states and writes Redis at once, and
-    the next batch runs meanwhile. (Waiting for the aggregate reports, one message per
-    partition to ``total``'s, took ~7 ms of a ~10 ms batch at 2,000 events/s.) What waiting
-    guaranteed, the flushes keep instead: no state reaches the changelog while a send of an
-    earlier batch is undelivered, since after a crash the replayed batch would find its
-    states applied and send nothing again. So each flush step and the commit's own flush wait
-    for every send (:func:`ready_to_commit`), and a send that fails calls ``on_failure`` (the
-    worker stops at once, exit code 70) before its batch can be flushed or committed.
-
-    >>> async def demo():
-    ...     sent = Deliveries()
-    ...     fut = asyncio.get_running_loop().create_future()
-    ...     sent.add([fut])
-    ...     before = sent.pending()
-    ...     fut.set_result("acked")
-    ...     await sent.delivered()
-    ...     return before, sent.pending()
-    >>> asyncio.run(demo())
-    (True, False)
-    """
-
-    def __init__(self, on_failure: Callable[[BaseException], None] | None = None) -> None:
-        self.on_failure = on_failure
-        self._pending: list[asyncio.Future[Any]] = []  # not delivered: under way or failed
-
-    def add(self, sends: list[asyncio.Future[Any]]) -> None:
-        for fut in sends:
-            fut.add_done_callback(self._done)
-            self._pending.append(fut)
-
-    def _done(self, fut: asyncio.Future[Any]) -> None:
-        exc = _error(fut)
-        if exc is not None and self.on_failure is not None:
-            self.on_failure(exc)
-
-    def pending(self) -> bool:
-        """Whether a send is not delivered (under way, or failed)."""
-        self._pending = [fut for fut in self._pending if not fut.done() or _error(fut)]
-        return bool(self._pending)
-
-    async def delivered(self) -> None:
-        """Once every send so far is delivered; a failed one raises its error (the worker's
-        ``on_failure`` has stopped it already)."""
-        while self.pending():
-            waiting = [fut for fut in self._pending if not fut.done()]
-            if not waiting:
-                raise _error(self._pending[0]) or RuntimeError("a send failed")
-            await asyncio.wait(waiting)
-
-
-def _error(fut: asyncio.Future[Any]) -> BaseException | None:
-    """The error of a send that is done (``CancelledError`` when it was cancelled)."""
-    return asyncio.CancelledError() if fut.cancelled() else fut.exception()
 
 
 class Ownership:
