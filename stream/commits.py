@@ -191,14 +191,13 @@ async def ready_to_commit(app: Any, budget: float = FLUSH_BUDGET) -> bool:
     if app.producer.should_stop:
         return False
     store = getattr(app, "state_store", None)
-
-    async def step() -> None:  # a task of the gate: no batch sends or puts meanwhile
-        assert store is not None
-        if sent is not None:
-            await sent.delivered()
-        await store.flush_step(lambda: owned_partitions(app))
-
     if gate is not None and store is not None:
+
+        async def step() -> None:  # a task of the gate: no batch sends or puts meanwhile
+            if sent is not None:
+                await sent.delivered()
+            await store.flush_step(lambda: owned_partitions(app))
+
         deadline = time.monotonic() + budget
         while time.monotonic() < deadline:
             if app.producer.should_stop or not store.has_dirty(owned_partitions(app)):

@@ -197,11 +197,12 @@ class RedisSink:
         commands, ~10 us more a write, runs inline below redis-py's 1,000-command threshold.)"""
         todo, newer = list(writes), 0
         for i in range(0, len(todo), WRITE_CHUNK):
+            chunk = todo[i : i + WRITE_CHUNK]
             try:
-                newer += await self._write_chunk(todo[i : i + WRITE_CHUNK])
+                newer += await self._write_chunk(chunk)
             except NoScriptError:  # a Redis restarted empty, or flushed: load it, once more
                 await self.redis.script_load(_WRITE_LUA)
-                newer += await self._write_chunk(todo[i : i + WRITE_CHUNK])
+                newer += await self._write_chunk(chunk)
         return newer
 
     async def _write_chunk(self, writes: list[SeriesWrite]) -> int:

@@ -79,10 +79,15 @@ def _miscounted(pipeline, truth: dict[str, int], most: int = 10) -> str:
         f"{sid} (p{partition_for(sid, parts)}): {got}/{n}" for sid, got, n in wrong[:most]) \
         + "\n" + _offsets(pipeline) + "\n" + _versions(pipeline, [w[0] for w in wrong[:3]]) \
         + "\n--- salescast audit\n" + pipeline.audit().stdout[-3000:] \
-        + "\n--- the workers' warnings\n" + "\n".join(
-            f"{log.name}: {line[:240]}" for log in sorted(pipeline.logs.glob("worker-*.log"))
-            for line in log.read_text(errors="replace").splitlines()
-            if "[WARNING]" in line or "[ERROR]" in line or "seeking back" in line)
+        + "\n--- the workers' warnings\n" + _warnings(pipeline)
+
+
+def _warnings(pipeline) -> str:
+    """Every warning, error and seek back of every worker's log, a line each."""
+    return "\n".join(
+        f"{log.name}: {line[:240]}" for log in sorted(pipeline.logs.glob("worker-*.log"))
+        for line in log.read_text(errors="replace").splitlines()
+        if "[WARNING]" in line or "[ERROR]" in line or "seeking back" in line)
 
 
 def _versions(pipeline, series: list[str]) -> str:
