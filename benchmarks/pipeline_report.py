@@ -21,9 +21,14 @@ from statistics import median
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["Figure", "report", "LATENCY_RATE"]
+__all__ = ["Figure", "report", "LATENCY_RATE", "LATENCY_SECONDS", "LATENCY_WARMUP"]
 
 LATENCY_RATE = 2_000.0
+LATENCY_SECONDS = 10.0
+#: seconds at the steady rate before the measured ones: a freshly started broker's JIT compiles
+#: the paths of small requests for ~15 s (its C2 compiler threads took up to 60% of a core
+#: here, docs/benchmarks.md), and that warm-up is not the steady load the figure is about
+LATENCY_WARMUP = 20.0
 
 
 @dataclass
@@ -80,7 +85,8 @@ def report(console: Console, per_round: list[list[Figure]], ops: dict[str, str],
                           _cell(median(cpu) if cpu else None))
     console.print(table)
     console.print(
-        f"event-to-Redis latency at {rate:,.0f} events/s: "
+        f"event-to-Redis latency at {rate:,.0f} events/s (the last {LATENCY_SECONDS:.0f} s "
+        f"of {LATENCY_WARMUP + LATENCY_SECONDS:.0f} at that rate): "
         f"p50 {ops.get('latency_p50_ms')} ms, p99 {ops.get('latency_p99_ms')} ms; "
         f"worker RSS {int(ops.get('rss_bytes', 0)) / 2**20:.0f} MiB", soft_wrap=True,
     )

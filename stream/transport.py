@@ -5,17 +5,27 @@ faust-streaming builds the worker's :class:`aiokafka.AIOKafkaConsumer` in
 with ``fetch_max_wait_ms=1500`` hard-coded: no setting reaches it, and no upstream issue asks
 for one (searched in faust-streaming/faust's issues). The broker then holds each fetch of a
 quiet partition up to 1.5 s; measured here, that alone made the event-to-Redis latency p50
-~790 ms at 500 events/s (41 ms with :data:`FETCH_MAX_WAIT_MS` = 100: docs/benchmarks.md).
+~790 ms at 500 events/s (41 ms with a 100 ms wait: docs/benchmarks.md).
+
+The broker answers a fetch once it holds :data:`FETCH_MIN_BYTES` for it, or after
+:data:`FETCH_MAX_WAIT_MS`. aiokafka asks for 1 byte: at a steady 2,000 events/s of
+single-event messages every few produced messages then made a fetch of their own, and the
+worker's consumer thread (19% of a core) and the broker (up to a core, with the producer's
+small requests) took the CPU the worker's batches needed on this 2-core machine; waiting for
+16 KB or 20 ms, whichever comes first, makes fetches of ~50 messages, and bounds what a
+partition left out of a fetch in flight waits for the next one (aiokafka keeps one fetch in
+flight per broker) to 20 ms (docs/benchmarks.md, "Latency, 2026-12-06, third").
 
 The classes here lower it through Faust's own extension points, with nothing patched (and the
 consumer commits by the rules of :mod:`stream.commits`):
 :class:`Transport` names its consumer class (``Transport.Consumer``), :class:`Consumer` makes
 its consumer thread (``_new_consumer_thread``, abstract in Faust's ``ThreadDelegateConsumer``),
 and :class:`ConsumerThread` sets the wait on the aiokafka consumer it creates, before that
-consumer starts (aiokafka hands ``_fetch_max_wait_ms`` to its fetcher in ``start()``).
+consumer starts (aiokafka hands ``_fetch_max_wait_ms`` and ``_fetch_min_bytes`` to its fetcher
+in ``start()``).
 :func:`stream.app.create_app` gives every app this transport.
 ``tests/unit/stream/test_transport.py`` fails if Faust or aiokafka renames what this relies on
-or the wait stops reaching the fetcher.
+or the wait and the size stop reaching the fetcher.
 
 Each fetched message is delivered without tasks when its delivery needs no wait. Faust's
 ``Consumer._drain_messages`` awaits ``self.wait_first(callback(message), suspend_flow.wait())``
@@ -52,18 +62,23 @@ from mode.services import WaitResults
 
 from stream import commits, eager
 
-__all__ = ["FETCH_MAX_WAIT_MS", "Consumer", "ConsumerThread", "SeekFence", "Transport"]
+__all__ = ["FETCH_MAX_WAIT_MS", "FETCH_MIN_BYTES", "Consumer", "ConsumerThread", "SeekFence",
+           "Transport"]
 
-#: how long (ms) the broker may hold a fetch request that has no data yet (Faust: 1500)
-FETCH_MAX_WAIT_MS = 100
+#: how long (ms) the broker may hold a fetch request that has too little data (Faust: 1500)
+FETCH_MAX_WAIT_MS = 20
+#: how much data (bytes) the broker waits for before it answers a fetch (aiokafka: 1)
+FETCH_MIN_BYTES = 16_384
 
 
 class ConsumerThread(driver.AIOKafkaConsumerThread):
-    """Faust's consumer thread; the aiokafka consumer it creates waits at most 100 ms."""
+    """Faust's consumer thread; the aiokafka consumer it creates fetches 16 KB or waits at
+    most 20 ms."""
 
     def _create_worker_consumer(self, transport: Any) -> aiokafka.AIOKafkaConsumer:
         consumer = super()._create_worker_consumer(transport)
         consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when the consumer starts
+        consumer._fetch_min_bytes = FETCH_MIN_BYTES
         return consumer
 
     async def seek_in_thread(self, partition: Any, offset: int) -> None:

@@ -18,7 +18,13 @@ from faust.transport.drivers import aiokafka as driver
 from faust.types import TP
 
 from stream.app import create_app
-from stream.transport import FETCH_MAX_WAIT_MS, Consumer, ConsumerThread, Transport
+from stream.transport import (
+    FETCH_MAX_WAIT_MS,
+    FETCH_MIN_BYTES,
+    Consumer,
+    ConsumerThread,
+    Transport,
+)
 
 
 class FetcherBuilt(Exception):
@@ -37,7 +43,7 @@ def test_create_app_gives_the_app_this_transport(tmp_path: Path) -> None:
     assert app.transport.url == app.conf.broker_consumer
 
 
-def test_the_worker_consumer_fetches_with_the_short_wait(
+def test_the_worker_consumer_fetches_with_the_short_wait_and_the_minimum_size(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: dict[str, Any] = {}
@@ -67,7 +73,8 @@ def test_the_worker_consumer_fetches_with_the_short_wait(
             await kafka.stop()
 
     asyncio.run(main())
-    assert seen["fetch_max_wait_ms"] == FETCH_MAX_WAIT_MS == 100
+    assert seen["fetch_max_wait_ms"] == FETCH_MAX_WAIT_MS == 20
+    assert seen["fetch_min_bytes"] == FETCH_MIN_BYTES == 16_384
 
 
 def test_the_worker_consumer_does_not_record_the_ack_of_a_skipped_message(
