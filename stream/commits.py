@@ -172,47 +172,68 @@ def skipped(consumer: Any, message: Any) -> bool:
 
 
 async def ready_to_commit(app: Any, budget: float = FLUSH_BUDGET) -> bool:
-    """Before a commit: the batch in flight ends first (:class:`BatchGate`); then ``False``
+    """Before a commit: the batch in flight ends first (a turn of the :class:`BatchGate`); then
+    ``False``
     when the producer is stopping (a shutdown): the state store's flush could no longer reach
     the changelog, so nothing is committed and a restart replays from the last commit. Else
     the state store flushes its dirty states in steps of about 20 ms, each a task of the gate
     (no batch changes a state during a step, and a batch waits for one step at most: after
     each step the flush pauses for ``FLUSH_PAUSE``, and a batch that came meanwhile runs first;
     :meth:`stream.state.StateStore.flush_step`), until what is left takes about one step
-    (:meth:`~stream.state.StateStore.few_dirty`) or ``budget`` seconds passed; the commit's
-    own flush (:meth:`stream.state.StateStore.on_commit_initiated`) then
-    writes what the batches between the last steps changed, once the batch that came during
-    the last pause is over too: the commit never sees half a batch. Each step, and the
-    commit, first waits until every send so far is delivered (:class:`Deliveries`)."""
+    (:meth:`~stream.state.StateStore.few_dirty`). Past ``budget`` seconds of steps, the rest
+    runs as one task of the gate, a step at a time with the event loop free between steps:
+    batches wait for it, Kafka's heartbeats and fetches do not. The commit's own flush
+    (:meth:`stream.state.StateStore.on_commit_initiated`) then writes what is left, once the
+    batch that came during the last pause is over too, with no await between: the commit
+    never sees half a batch. The commit waits for that batch by taking a turn of the gate,
+    so that a sweep (:mod:`stream.sweep`) stops after its chunk in flight instead of going
+    on through its pass; when that batch or chunk left many states dirty, the steps go on
+    first (the commit's own flush had packed 100k states at once, holding the event loop
+    2-4 s), unless the budget was spent: then the commit's flush takes what that one batch
+    left, so that commits go on under any load. Each step, and the commit, first waits
+    until every send so far is delivered (:class:`Deliveries`)."""
     gate = getattr(app, "batch_gate", None)
     sent: Deliveries | None = getattr(app, "deliveries", None)
     if gate is not None:
-        await gate.wait_idle()
+        await gate.run(asyncio.sleep(0))  # a turn (see below)
     if app.producer.should_stop:
         return False
     store = getattr(app, "state_store", None)
-    if gate is not None and store is not None:
 
-        async def step() -> None:  # a task of the gate: no batch sends or puts meanwhile
-            if sent is not None:
-                await sent.delivered()
-            await store.flush_step(lambda: owned_partitions(app))
-
-        deadline = time.monotonic() + budget
-        while time.monotonic() < deadline:
-            if app.producer.should_stop or not store.has_dirty(owned_partitions(app)):
-                break
-            await gate.run(step())
-            await asyncio.sleep(FLUSH_PAUSE)
-            if store.few_dirty():
-                break
-    # a batch that came during the last pause, and every send: no await between this check
-    # and the commit's own flush
-    while (gate is not None and not gate.idle()) or (sent is not None and sent.pending()):
-        if gate is not None:
-            await gate.wait_idle()
+    async def step() -> None:  # a task of the gate: no batch sends or puts meanwhile
         if sent is not None:
             await sent.delivered()
+        if store is not None:
+            await store.flush_step(lambda: owned_partitions(app))
+
+    async def rest() -> None:  # past the budget: every step in one task of the gate
+        while many():
+            await step()
+            await asyncio.sleep(0)  # heartbeats and fetches, not batches
+
+    def many() -> bool:
+        return (store is not None and not app.producer.should_stop
+                and store.has_dirty(owned_partitions(app)) and not store.few_dirty())
+
+    deadline, rested = time.monotonic() + budget, False
+    while gate is not None:
+        if not rested and many():
+            if time.monotonic() < deadline:
+                await gate.run(step())
+                await asyncio.sleep(FLUSH_PAUSE)
+            else:
+                await gate.run(rest())
+                rested = True
+            continue
+        # a batch that came during the last pause, and every send: no await between this
+        # check and the commit's own flush
+        if gate.idle() and (sent is None or not sent.pending()):
+            break
+        await gate.run(asyncio.sleep(0))  # a turn: after the task in flight, before a sweep's
+        if sent is not None:  # next chunk
+            await sent.delivered()
+    while gate is None and sent is not None and sent.pending():
+        await sent.delivered()
     return not app.producer.should_stop
 
 

@@ -154,14 +154,17 @@ def test_the_commit_waits_for_the_batch_that_came_during_the_last_pause() -> Non
         order.append("batch ends")
 
     class Store:
+        steps = 0
+
         def has_dirty(self, owned: object) -> bool:
             return True
 
         def few_dirty(self) -> bool:
-            return True
+            return self.steps > 0  # one step leaves what one step takes
 
         async def flush_step(self, owned: object) -> None:
             order.append("step")
+            self.steps += 1
             asyncio.get_running_loop().call_soon(lambda: gate.run(batch()))
 
     app = SimpleNamespace(batch_gate=gate, state_store=Store(), ownership=Ownership(),
@@ -314,22 +317,20 @@ def test_before_a_commit_the_store_flushes_in_steps_each_a_task_of_the_gate() ->
 
         async def flush_step(self, owned: Callable[[], set[int] | None]) -> None:
             seen.append(f"step {sorted(owned() or [])}")
+            if len(self.dirty) == 3:  # a batch comes in the middle of the first step
+                app.batch_gate.run(batch())
             await asyncio.sleep(0)
             seen.append(f"flushed {self.dirty.pop(0)}")
 
+    async def batch() -> None:
+        seen.append("batch")
+
+    app = SimpleNamespace(batch_gate=BatchGate(), state_store=Store(),
+                          producer=SimpleNamespace(should_stop=False),
+                          ownership=SimpleNamespace(tps=[SimpleNamespace(partition=3)]))
+
     async def main() -> bool:
-        app = SimpleNamespace(batch_gate=BatchGate(), state_store=Store(),
-                              producer=SimpleNamespace(should_stop=False),
-                              ownership=SimpleNamespace(tps=[SimpleNamespace(partition=3)]))
-        commit = asyncio.ensure_future(ready_to_commit(app))
-        await asyncio.sleep(0)
-        await asyncio.sleep(0)
-
-        async def batch() -> None:
-            seen.append("batch")
-
-        await app.batch_gate.run(batch())
-        return await commit
+        return await ready_to_commit(app)
 
     assert asyncio.run(main())
     assert seen == ["step [3]", "flushed s:A", "batch", "step [3]", "flushed s:B", "step [3]",
@@ -340,8 +341,9 @@ def test_a_commit_flushes_in_steps_until_one_step_is_left_or_its_budget_is_spent
     """A day close dirties every series at once: the steps go on past any fixed count (after
     100 of them, the commit's own flush wrote the other ~50k states at once: a 2 s stall),
     until what is left takes one step (the commit's own flush writes it: under a steady load,
-    stepping until nothing was left kept a step running all the time), or the budget is
-    spent (the commit's own flush writes the rest)."""
+    stepping until nothing was left kept a step running all the time). Past the budget the
+    steps go on in one task of the gate (batches wait, the event loop does not): the
+    commit's own flush had packed the rest at once, 2-4 s with 100k states dirty."""
     import asyncio
 
     from stream.commits import BatchGate, ready_to_commit
@@ -367,7 +369,61 @@ def test_a_commit_flushes_in_steps_until_one_step_is_left_or_its_budget_is_spent
     assert asyncio.run(ready_to_commit(app(many)))
     assert many.steps == 299 and many.dirty == 10  # 100 steps would have left 2,000
     few = Store(5, per_step=10)
-    assert asyncio.run(ready_to_commit(app(few))) and few.steps == 1
+    assert asyncio.run(ready_to_commit(app(few))) and few.steps == 0  # the commit's flush
     spent = Store(1_000, per_step=1)
-    assert asyncio.run(ready_to_commit(app(spent), budget=0.0))
-    assert spent.steps == 0 and spent.dirty == 1_000  # left to the commit's own flush
+    spent_app = app(spent)
+    turns: list[int] = []
+    run = spent_app.batch_gate.run
+    spent_app.batch_gate.run = lambda coro: (turns.append(spent.steps), run(coro))[1]
+    assert asyncio.run(ready_to_commit(spent_app, budget=0.0))
+    # its first turn of the gate (for the batch in flight), then every step in one
+    assert spent.steps == 999 and spent.dirty == 1 and turns == [0, 0]
+
+
+def test_a_commit_steps_again_when_the_batch_it_waited_for_left_many_states_dirty() -> None:
+    """A chunk of the eager close dirties thousands of states; the commit that waited for it
+    steps through them first (its own flush had packed them at once: a stall of seconds).
+    Its wait is a turn of the gate, so that a sweep stops after its chunk in flight."""
+    import asyncio
+
+    from stream.commits import BatchGate, ready_to_commit
+
+    order: list[str] = []
+    gate = BatchGate()
+
+    class Store:
+        dirty, per_step = 0, 10
+
+        def has_dirty(self, owned: object) -> bool:
+            return self.dirty > 0
+
+        def few_dirty(self) -> bool:
+            return self.dirty <= self.per_step
+
+        async def flush_step(self, owned: object) -> None:
+            order.append(f"step {self.dirty}")
+            self.dirty = max(0, self.dirty - self.per_step)
+
+    store = Store()
+
+    async def sweep() -> None:  # chunks while no other task of the gate waits
+        while gate.latest():
+            store.dirty += 15
+            order.append("chunk")
+            await asyncio.sleep(0.001)
+
+    async def main() -> None:
+        gate.run(sweep())
+        await asyncio.sleep(0.002)
+        app = SimpleNamespace(batch_gate=gate, state_store=store, ownership=Ownership(),
+                              producer=SimpleNamespace(should_stop=False))
+        assert await ready_to_commit(app)
+        order.append(f"commit {store.dirty}")
+
+    asyncio.run(asyncio.wait_for(main(), 10))
+    chunks = order.count("chunk")  # the sweep stopped at the commit's first turn
+    assert chunks >= 1 and order[:chunks] == ["chunk"] * chunks
+    dirty = 15 * chunks
+    steps = [o for o in order[chunks:-1]]
+    assert steps == [f"step {dirty - 10 * i}" for i in range(len(steps))] and steps
+    assert order[-1] == f"commit {dirty - 10 * len(steps)}" and dirty - 10 * len(steps) <= 10
