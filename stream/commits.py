@@ -182,16 +182,15 @@ async def ready_to_commit(app: Any, budget: float = FLUSH_BUDGET) -> bool:
     :meth:`stream.state.StateStore.flush_step`), until what is left takes about one step
     (:meth:`~stream.state.StateStore.few_dirty`). Past ``budget`` seconds of steps, the rest
     runs as one task of the gate, a step at a time with the event loop free between steps:
-    batches wait for it, Kafka's heartbeats and fetches do not. The commit's own flush
+    batches wait for it, Kafka's heartbeats and fetches do not (the commit's own flush had
+    packed it at once). The commit's own flush
     (:meth:`stream.state.StateStore.on_commit_initiated`) then writes what is left, once the
     batch that came during the last pause is over too, with no await between: the commit
-    never sees half a batch. The commit waits for that batch by taking a turn of the gate,
-    so that a sweep (:mod:`stream.sweep`) stops after its chunk in flight instead of going
-    on through its pass; when that batch or chunk left many states dirty, the steps go on
-    first (the commit's own flush had packed 100k states at once, holding the event loop
-    2-4 s), unless the budget was spent: then the commit's flush takes what that one batch
-    left, so that commits go on under any load. Each step, and the commit, first waits
-    until every send so far is delivered (:class:`Deliveries`)."""
+    never sees half a batch. The commit waits by taking turns of the gate, never for the
+    gate to be idle: a sweep (:mod:`stream.sweep`) goes on chunk after chunk while no other
+    task waits for the gate, and a commit that waited for a whole pass then packed its
+    100k states at once, holding the event loop for 2-4 s. Each step, and the commit, first
+    waits until every send so far is delivered (:class:`Deliveries`)."""
     gate = getattr(app, "batch_gate", None)
     sent: Deliveries | None = getattr(app, "deliveries", None)
     if gate is not None:
@@ -215,25 +214,19 @@ async def ready_to_commit(app: Any, budget: float = FLUSH_BUDGET) -> bool:
         return (store is not None and not app.producer.should_stop
                 and store.has_dirty(owned_partitions(app)) and not store.few_dirty())
 
-    deadline, rested = time.monotonic() + budget, False
-    while gate is not None:
-        if not rested and many():
-            if time.monotonic() < deadline:
-                await gate.run(step())
-                await asyncio.sleep(FLUSH_PAUSE)
-            else:
-                await gate.run(rest())
-                rested = True
-            continue
-        # a batch that came during the last pause, and every send: no await between this
-        # check and the commit's own flush
-        if gate.idle() and (sent is None or not sent.pending()):
-            break
-        await gate.run(asyncio.sleep(0))  # a turn: after the task in flight, before a sweep's
-        if sent is not None:  # next chunk
+    deadline = time.monotonic() + budget
+    while gate is not None and many() and time.monotonic() < deadline:
+        await gate.run(step())
+        await asyncio.sleep(FLUSH_PAUSE)
+    if gate is not None and many():
+        await gate.run(rest())
+    # a batch that came during the last pause, and every send: no await between this check
+    # and the commit's own flush
+    while (gate is not None and not gate.idle()) or (sent is not None and sent.pending()):
+        if gate is not None:  # a turn: after the task in flight, before a sweep's next chunk
+            await gate.run(asyncio.sleep(0))
+        if sent is not None:
             await sent.delivered()
-    while gate is None and sent is not None and sent.pending():
-        await sent.delivered()
     return not app.producer.should_stop
 
 

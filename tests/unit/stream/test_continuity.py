@@ -380,10 +380,11 @@ def test_a_commit_flushes_in_steps_until_one_step_is_left_or_its_budget_is_spent
     assert spent.steps == 999 and spent.dirty == 1 and turns == [0, 0]
 
 
-def test_a_commit_steps_again_when_the_batch_it_waited_for_left_many_states_dirty() -> None:
-    """A chunk of the eager close dirties thousands of states; the commit that waited for it
-    steps through them first (its own flush had packed them at once: a stall of seconds).
-    Its wait is a turn of the gate, so that a sweep stops after its chunk in flight."""
+def test_a_commit_takes_a_turn_of_the_gate_so_that_a_sweep_stops_after_its_chunk() -> None:
+    """A sweep goes on chunk after chunk while no other task waits for the gate, each chunk
+    dirtying hundreds of states. A commit that waited for the gate to be idle waited for the
+    whole pass (100k states) and then packed every state at once: a stall of seconds. It
+    takes a turn instead: the sweep stops after its chunk, and the steps flush it."""
     import asyncio
 
     from stream.commits import BatchGate, ready_to_commit
