@@ -77,6 +77,24 @@ def bench_scale(
     run_scale_bench(load_settings(), events, sorted(series or [10_000, 100_000]), console)
 
 
+@bench_app.command("stall")
+@friendly
+def bench_stall(
+    series: Annotated[int, typer.Option(min=100, help="series the worker takes, two events "
+                                                     "each, a day apart")] = 100_000,
+    runs: Annotated[int, typer.Option(min=1, max=20, help="fresh workers, one after the "
+                                                           "other")] = 3,
+) -> None:
+    """The longest event-loop stall of one worker that takes a day of every series and closes
+    it (the day close of bench scale), over several runs: it varies a lot from run to run.
+
+    Run it alone: the worker shares this machine's cores with the broker and Redis.
+    """
+    from benchmarks.stall import run_stall_bench
+
+    run_stall_bench(load_settings(), series, runs, console)
+
+
 @bench_app.command("aggregates")
 @friendly
 def bench_aggregates(
