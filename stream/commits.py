@@ -56,8 +56,9 @@ class BatchGate:
         self._task: asyncio.Task[None] | None = None
 
     def run(self, coro: Coroutine[Any, Any, object]) -> asyncio.Task[None]:
-        """Run one batch (or sweep, :mod:`stream.sweep`) as a task that commits wait for,
-        once the one run before it is over: they never overlap."""
+        """Run one batch (or a sweep, :mod:`stream.sweep`, or a commit's turn,
+        :func:`ready_to_commit`) as a task that commits wait for, once the one run before it
+        is over: they never overlap."""
         before = self._task
 
         async def in_turn() -> None:
