@@ -173,10 +173,10 @@ def skipped(consumer: Any, message: Any) -> bool:
 
 
 async def ready_to_commit(app: Any, budget: float = FLUSH_BUDGET) -> bool:
-    """Before a commit: the batch in flight ends first (a turn of the :class:`BatchGate`); then
-    ``False``
-    when the producer is stopping (a shutdown): the state store's flush could no longer reach
-    the changelog, so nothing is committed and a restart replays from the last commit. Else
+    """Before a commit: the batch in flight ends first (a turn of the :class:`BatchGate`);
+    then ``False`` when the producer is stopping (a shutdown): the state store's flush could no
+    longer reach the changelog, so nothing is committed and a restart replays from the last
+    commit. Else
     the state store flushes its dirty states in steps of about 20 ms, each a task of the gate
     (no batch changes a state during a step, and a batch waits for one step at most: after
     each step the flush pauses for ``FLUSH_PAUSE``, and a batch that came meanwhile runs first;
