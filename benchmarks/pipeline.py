@@ -46,7 +46,7 @@ from infra.procs import child_env, salescast_cmd, spawn, stop
 from stream.membership import default_worker_name
 from stream.partitioning import PRODUCER_PARTITIONER, partition_for
 
-__all__ = ["run_bench", "produce", "keyed"]
+__all__ = ["run_bench", "produce", "keyed", "eager_close_over"]
 
 
 def produce(bootstrap: str, topic: str,
@@ -153,17 +153,28 @@ def _wait_worker(r: redis.Redis, target: int, timeout: float,
     raise TimeoutError(f"the worker did not process {target} events in {timeout:.0f} s: {ops}")
 
 
+def eager_close_over(ops: dict[str, str], since: float) -> bool:
+    """Whether a worker's ops figures ``ops`` were published after ``since`` (wall time) and
+    show no eager close left to do (``sweeping`` 0).
+
+    >>> eager_close_over({"updated_at": "12.5", "sweeping": "0"}, since=12.0)
+    True
+    >>> eager_close_over({"updated_at": "11.5", "sweeping": "0"}, since=12.0)  # from before
+    False
+    """
+    return float(ops.get("updated_at", 0)) > since and ops.get("sweeping") == "0"
+
+
 def _wait_settled(r: redis.Redis, timeout: float,
                   proc: subprocess.Popen[bytes]) -> None:
-    """Wait until the worker has no eager close left to do (ops ``sweeping`` 0, as of a
+    """Wait until the worker has no eager close left to do (:func:`eager_close_over`, as of a
     snapshot published after this call): a worker that took a backlog of events closes its
     quiet series' buckets behind it, a chunk between batches, and that work is not the
     steady load the latency run measures."""
     deadline = time.monotonic() + timeout
     since = time.time()
     while time.monotonic() < deadline:
-        ops = _read_ops(r, proc)
-        if float(ops.get("updated_at", 0)) > since and ops.get("sweeping") == "0":
+        if eager_close_over(_read_ops(r, proc), since):
             return
         if proc.poll() is not None:
             raise RuntimeError("the worker exited during the benchmark")

@@ -40,7 +40,7 @@ import psutil
 import redis
 from rich.console import Console
 
-from benchmarks.pipeline import keyed, produce
+from benchmarks.pipeline import eager_close_over, keyed, produce
 from benchmarks.scale_report import REBALANCE_PARTITIONS, Rebalance, Throughput, report
 from config import Settings
 from contracts.events import SaleEvent
@@ -93,6 +93,15 @@ class Group:
         log = self.settings.home / "logs" / f"{self.group}-{len(self.procs)}.log"
         proc = spawn(salescast_cmd("worker"), env, log)
         self.procs.append(proc)
+        return proc
+
+    def start_and_close(self, n_series: int) -> subprocess.Popen[bytes]:
+        """Start a worker; return it once it has taken the ``2 * n_series`` events of
+        :func:`series_events` and its eager close of them is over."""
+        proc = self.start()
+        self.wait(f"{2 * n_series:,} events", lambda: self.events() >= 2 * n_series, 1200)
+        since = time.time()  # then every series has closed its first two days
+        self.wait("the day close", lambda: eager_close_over(self.figures(proc), since), 600)
         return proc
 
     def figures(self, proc: subprocess.Popen[bytes]) -> dict[str, str]:
@@ -176,11 +185,7 @@ def rebalance(base: Group, n_series: int, standby: int) -> Rebalance:
     g = Group(base.settings, base.kafka, base.redis_url, base.r, base.topic, base.partitions,
               standby=standby, lstm=False)
     try:
-        first = g.start()
-        g.wait(f"{2 * n_series:,} events", lambda: g.events() >= 2 * n_series, 1200)
-        since = time.time()  # then every series has closed its first two days
-        g.wait("the day close", lambda: float(g.figures(first).get("updated_at", 0)) > since
-               and g.figures(first).get("sweeping") == "0", 600)
+        first = g.start_and_close(n_series)
         stall_ms = float(g.figures(first).get("loop_stall_max_ms", "nan"))
         second = g.start()
         g.wait("the rebalance", lambda: g.held(second) and g.serving_all()

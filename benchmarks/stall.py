@@ -48,7 +48,7 @@ class StallRun:
 def summary(stalls: list[float]) -> str:
     """One line: the median and the longest of the runs' longest stalls, against the target."""
     return (f"longest stall: median {statistics.median(stalls):,.0f} ms, at most "
-            f"{max(stalls):,.0f} ms ({len(stalls)} runs); target <= {TARGET_MS:.0f} ms")
+            f"{max(stalls):,.0f} ms ({len(stalls)} run{'' if len(stalls) == 1 else 's'}); target <= {TARGET_MS:.0f} ms")
 
 
 def _one_run(base: Group, n_series: int) -> StallRun:
@@ -56,12 +56,7 @@ def _one_run(base: Group, n_series: int) -> StallRun:
               lstm=False)
     try:
         started = time.monotonic()
-        worker = g.start()
-        g.wait(f"{2 * n_series:,} events", lambda: g.events() >= 2 * n_series, 1200)
-        since = time.time()
-        g.wait("the day close", lambda: float(g.figures(worker).get("updated_at", 0)) > since
-               and g.figures(worker).get("sweeping") == "0", 600)
-        f = g.figures(worker)
+        f = g.figures(g.start_and_close(n_series))
         return StallRun(float(f.get("loop_stall_max_ms", "nan")),
                         int(f.get("rss_bytes", 0)) / 2**20, time.monotonic() - started)
     finally:

@@ -48,8 +48,9 @@ def create_app(
     """A Faust app tuned for a small-message, high-rate stream.
 
     ``producer_linger`` batches changelog writes (0 sends one tiny request per write), short
-    (5 ms) because each batch waits for its own sends to be delivered (50 ms cost every batch
-    about 50 ms); a large ``stream_buffer_maxsize`` lets a backlog fill big batches.
+    (5 ms) because each flush step and each commit wait for every send to be delivered
+    (:class:`stream.deliveries.Deliveries`); a large ``stream_buffer_maxsize`` lets a backlog
+    fill big batches.
     Its consumers come from :class:`stream.transport.Transport` (a 20 ms broker fetch wait,
     not Faust's 1.5 s, or 16 KB).
     ``partitions`` is the partition count of the topics Faust creates (its table changelogs);

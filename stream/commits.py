@@ -176,11 +176,11 @@ async def ready_to_commit(app: Any, budget: float = FLUSH_BUDGET) -> bool:
     """Before a commit: the batch in flight ends first (a turn of the :class:`BatchGate`);
     then ``False`` when the producer is stopping (a shutdown): the state store's flush could no
     longer reach the changelog, so nothing is committed and a restart replays from the last
-    commit. Else
-    the state store flushes its dirty states in steps of about 20 ms, each a task of the gate
-    (no batch changes a state during a step, and a batch waits for one step at most: after
-    each step the flush pauses for ``FLUSH_PAUSE``, and a batch that came meanwhile runs first;
-    :meth:`stream.state.StateStore.flush_step`), until what is left takes about one step
+    commit. Else the state store flushes its dirty states in steps of about 20 ms, each a task
+    of the gate (no batch changes a state during a step, and a batch waits for one step at
+    most: after each step the flush pauses for ``FLUSH_PAUSE``, and a batch that came
+    meanwhile runs first; :meth:`stream.state.StateStore.flush_step`), until what is left
+    takes about one step
     (:meth:`~stream.state.StateStore.few_dirty`). Past ``budget`` seconds of steps, the rest
     runs as one task of the gate, a step at a time with the event loop free between steps:
     batches wait for it, Kafka's heartbeats and fetches do not (the commit's own flush had
