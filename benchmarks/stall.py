@@ -47,8 +47,9 @@ class StallRun:
 
 def summary(stalls: list[float]) -> str:
     """One line: the median and the longest of the runs' longest stalls, against the target."""
+    runs = f"{len(stalls)} run{'' if len(stalls) == 1 else 's'}"
     return (f"longest stall: median {statistics.median(stalls):,.0f} ms, at most "
-            f"{max(stalls):,.0f} ms ({len(stalls)} run{'' if len(stalls) == 1 else 's'}); target <= {TARGET_MS:.0f} ms")
+            f"{max(stalls):,.0f} ms ({runs}); target <= {TARGET_MS:.0f} ms")
 
 
 def _one_run(base: Group, n_series: int) -> StallRun:
