@@ -52,7 +52,7 @@ from stream.membership import Membership, default_worker_name
 from stream.offsets import TopicOffsets, events_partitions
 from stream.processor import BatchOutput, Message, Processor, SeriesState
 from stream.sink import RedisSink, SinkCloser
-from stream.slicing import Slicer
+from stream.slicing import Slicer, release
 from stream.state import StateStore
 from stream.stats import WorkerStats
 from stream.sweep import Sweeper
@@ -161,6 +161,7 @@ def build_worker(
             (partition, out) for partition, messages in by_partition.items()
             for out in await slicer.apply(processor.process, partition, messages, store.get)]
         n_taken = await emit(outs)
+        await release(outs)  # freed a slice at a time, not all at once at the task's end
         if ownership.epoch != epoch:  # revoked meanwhile: its states are dropped, not flushed
             for ms in taken.values():
                 for m in ms:
@@ -168,8 +169,7 @@ def build_worker(
         now = time.time()
         stats.record_batch(
             len(batch), n_taken, [now - m.timestamp for ms in by_partition.values() for m in ms
-                                if m.timestamp], time.perf_counter() - started, wall,
-        )
+                                if m.timestamp], time.perf_counter() - started, wall)
 
     async def emit(outs: list[tuple[int, BatchOutput]]) -> int:
         """Send what ``outs`` send, put their states, then write Redis; the events taken."""

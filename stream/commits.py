@@ -23,6 +23,7 @@ from typing import Any
 from faust.transport.consumer import Consumer as FaustConsumer
 
 from stream.deliveries import Deliveries
+from stream.slicing import yield_turns
 from stream.state import owned_partitions
 
 __all__ = ["BatchGate", "Ownership", "changelog_written", "new_offset", "ready_to_commit",
@@ -209,7 +210,7 @@ async def ready_to_commit(app: Any, budget: float = FLUSH_BUDGET) -> bool:
     async def rest() -> None:  # past the budget: every step in one task of the gate
         while many():
             await step()
-            await asyncio.sleep(0)  # heartbeats and fetches, not batches
+            await yield_turns()  # heartbeats and fetches, not batches
 
     def many() -> bool:
         return (store is not None and not app.producer.should_stop

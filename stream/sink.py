@@ -51,7 +51,7 @@ log = logging.getLogger("salescast.worker")
 # EPOCH_KEY is set once the worker has published everything it holds; a Redis without it
 # (new, flushed, or restarted without its data) gets a full republish
 REPUBLISH_CHUNK = 250  # states a republish forecasts and writes between two yields (~40 ms)
-WRITE_CHUNK = 500  #: series writes in one Redis pipeline (the event loop runs between them)
+WRITE_CHUNK = 250  #: series writes in one Redis pipeline (the event loop runs between them)
 
 # KEYS[1] series hash, KEYS[2] index
 # ARGV: version, live JSON, score, series, channel, update JSON, forecast part JSON or ''
@@ -242,12 +242,13 @@ class RedisSink:
 
     async def write_movers(self, movers: dict[str, dict[str, float]]) -> None:
         """The top-movers sorted set (score: distance from the forecast) and its details."""
-        if not movers:
-            return
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.zadd(MOVERS_KEY, {sid: m["score"] for sid, m in movers.items()})
-        pipe.hset(MOVERS_INFO, mapping={sid: dumps(m) for sid, m in movers.items()})
-        await pipe.execute()
+        items = list(movers.items())
+        for i in range(0, len(items), WRITE_CHUNK):  # the event loop runs between chunks
+            chunk = items[i : i + WRITE_CHUNK]
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.zadd(MOVERS_KEY, {sid: m["score"] for sid, m in chunk})
+            pipe.hset(MOVERS_INFO, mapping={sid: dumps(m) for sid, m in chunk})
+            await pipe.execute()
 
     async def model_current(self) -> dict[str, str]:
         """The current LSTM version's description (empty when none was promoted)."""

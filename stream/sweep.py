@@ -23,7 +23,6 @@ still to look at.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -33,12 +32,13 @@ from stream.bank_rows import collect, learn_closed
 from stream.partitioning import partition_for
 from stream.processor import BatchOutput, Processor
 from stream.series_state import PartitionState, SeriesState, partition_key, series_key
-from stream.slicing import resize
+from stream.slicing import resize, yield_turns
 
 __all__ = ["Sweeper", "close_due", "series_of"]
 
-#: target seconds of one chunk (the issue's budget for a stall of the event loop is 50 ms)
-BUDGET = 0.03
+#: target seconds of one chunk (the issue's budget for a stall of the event loop is 50 ms; on
+#: two cores shared with the broker, a chunk's wall time runs to twice its CPU time)
+BUDGET = 0.02
 FIRST_CHUNK = 128  # series in the first chunk, before any has been timed
 MIN_CHUNK, MAX_CHUNK = 8, 8192  # series that close in one chunk
 SCAN = 1024  # series one step looks at, at most (most may have nothing due)
@@ -131,11 +131,13 @@ class Sweeper:
         if new:  # a bucket fell due: every series again
             names = [k[2:] for k in keys(partition) if k.startswith("s:")]
             self.passes[partition] = _Pass(until, sorted(names, reverse=True))
+            return BatchOutput()  # its first chunk in a turn of its own (this took ~50 ms)
         p = self.passes[partition]
         if not p.todo:
             return None
         wm = pstate.clock.watermark
         assert wm is not None
+        started = time.perf_counter()  # the look included: ~30 us a series it unpickles
         names = []  # up to a chunk of series with a due bucket, looked for among at most
         for _ in range(min(SCAN, len(p.todo))):  # SCAN (a first look unpickles: ~30 us)
             st: SeriesState | None = get(series_key(sid := p.todo.pop()))
@@ -145,11 +147,11 @@ class Sweeper:
                     break
         if not names:
             return BatchOutput()
-        started = time.perf_counter()
         out = close_due(self.processor, partition, names, get)
         took = time.perf_counter() - started
-        if took > 0:
-            self.chunk = resize(self.chunk, took, self.budget, MIN_CHUNK, MAX_CHUNK)
+        if took > 0 and (len(names) == self.chunk or took > self.budget):  # (a short chunk
+            # that took little says nothing of a full one: the chunk grew on it, to 3x)
+            self.chunk = resize(len(names), took, self.budget, MIN_CHUNK, MAX_CHUNK)
         self.swept += len(out.writes)
         return out
 
@@ -158,7 +160,9 @@ class Sweeper:
                   emit: Callable[[list[tuple[int, BatchOutput]]], Awaitable[object]]) -> None:
         """Chunks of every ``owned`` partition's pass, each handed to ``emit`` (which sends
         and stores it as a batch): one, then more while ``turn()`` (no batch is waiting) and
-        work is left. (One at least: under load a batch is always waiting.)"""
+        work is left. (One that closes something at least: under load a batch is always
+        waiting.)"""
+        wrote = False
         while True:
             parts = sorted(owned(), key=lambda p: (p < self._turn, p))  # a partition a step
             out = next(((p, o) for p in parts if (o := self.step(p, get, keys)) is not None),
@@ -168,8 +172,9 @@ class Sweeper:
             self._turn = out[0] + 1
             if out[1].writes:
                 await emit([out])
-            await asyncio.sleep(0)  # Kafka's heartbeats; a batch that came meanwhile
-            if not turn():
+                wrote = True
+            await yield_turns()  # Kafka's heartbeats; a batch that came meanwhile
+            if wrote and not turn():
                 return
 
     def forget(self) -> None:

@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import pickle
 import random
+import time
 from typing import Any
 
 from contracts.events import SaleEvent
 from stream.processor import Message, Processor
-from stream.slicing import Slicer
+from stream.slicing import Slicer, yield_turns
 
 DAY = 86400
 T0 = 1_300_000_000 - 1_300_000_000 % DAY
@@ -78,3 +79,32 @@ def test_the_loop_runs_between_slices() -> None:
     outs = asyncio.run(run())
     assert sizes == [40, 16, 16, 16, 12] and sum(outs, []) == list(range(100))
     assert {1, 2} <= set(ticks)  # the other task ran after the first and second slices
+
+
+def _woken_after(turns: int) -> int:
+    """How many pieces of busy work ran before a task whose timer fell due during the
+    first piece ran, each piece followed by ``yield_turns(turns)``."""
+    async def run() -> list[Any]:
+        log: list[Any] = []
+
+        async def sleeper() -> None:
+            await asyncio.sleep(0.001)
+            log.append("woke")
+
+        task = asyncio.ensure_future(sleeper())
+        await asyncio.sleep(0)  # the sleeper now waits on its timer
+        for piece in range(4):
+            end = time.perf_counter() + 0.003  # past the timer: due during the first piece
+            while time.perf_counter() < end:
+                pass
+            log.append(piece)
+            await yield_turns(turns)
+        await task
+        return log
+
+    return asyncio.run(run()).index("woke")
+
+
+def test_a_task_woken_by_a_timer_runs_right_after_the_piece_of_work_it_fell_due_in() -> None:
+    assert _woken_after(1) == 3  # a bare yield: two more pieces ran first
+    assert _woken_after(3) == 1

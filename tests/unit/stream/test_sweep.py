@@ -188,6 +188,20 @@ def test_a_pass_starts_when_a_bucket_falls_due_and_ends_when_every_series_was_se
     # partition count: which series live on the partition is unknown
 
 
+def test_a_pass_is_read_in_a_step_of_its_own_and_short_chunks_do_not_grow_the_chunk() -> None:
+    proc = Processor("t", partitions=1, event_time="replay")
+    sweeper = Sweeper(proc, budget=10.0)  # every chunk well within it
+    sweeper.chunk = 1000  # more than the partition's 16 series
+    store: dict = {}
+    _apply(store, proc.process(0, _messages(10), store.get))
+    keys = functools.partial(series_of, store, partitions=1)
+    first = sweeper.step(0, store.get, lambda p: keys(partition=p))
+    assert first is not None and not first.writes and sweeper.pending() > 0  # read only
+    second = sweeper.step(0, store.get, lambda p: keys(partition=p))
+    assert second is not None and second.writes
+    assert sweeper.chunk == 1000  # (sized on the chunk of 1000 it was not: 8,192)
+
+
 def test_the_gate_runs_a_batch_after_the_sweep_before_it_and_the_sweep_sees_it_waits() -> None:
     async def main() -> list[str]:
         gate, seen = BatchGate(), []
