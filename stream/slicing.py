@@ -74,15 +74,22 @@ async def release(items: list[Any]) -> None:
         await yield_turns()
 
 
-def resize(size: int, took: float, budget: float, least: int, most: int) -> int:
-    """The next size of a piece of work whose last ``size`` units took ``took`` seconds,
-    towards ``budget``: down at once when over it, up halfway (a piece's cost varies).
+def resize(size: int, done: int, took: float, budget: float, least: int, most: int) -> int:
+    """The next size of a piece of work of ``size`` units whose last piece did ``done`` of
+    them in ``took`` seconds, towards ``budget``: down at once when over it, up halfway (a
+    piece's cost varies). A short piece (``done < size``: the work ran out) within the
+    budget leaves the size as it is: it says little of a full one (a sweep's chunks grew
+    to 3x on short ones).
 
-    >>> resize(100, 0.06, 0.03, 8, 1000), resize(100, 0.0075, 0.03, 8, 1000)
+    >>> resize(100, 100, 0.06, 0.03, 8, 1000), resize(100, 100, 0.0075, 0.03, 8, 1000)
     (50, 200)
+    >>> resize(100, 10, 0.001, 0.03, 8, 1000), resize(100, 10, 0.06, 0.03, 8, 1000)
+    (100, 8)
     """
-    target = size * budget / took
-    return int(min(most, max(least, target if target < size else (size * target) ** 0.5)))
+    if took <= 0 or (done < size and took <= budget):
+        return size
+    target = done * budget / took
+    return int(min(most, max(least, target if target < done else (done * target) ** 0.5)))
 
 
 class Slicer:
@@ -112,8 +119,7 @@ class Slicer:
             outs.append(out)
             fresh.update(getattr(out, "states", {}))
             i += len(part)
-            if took > 0 and (len(part) == self.size or took > self.budget):
-                self.size = resize(len(part), took, self.budget, MIN_SLICE, MAX_SLICE)
+            self.size = resize(self.size, len(part), took, self.budget, MIN_SLICE, MAX_SLICE)
             if i < len(messages):
                 await yield_turns()  # heartbeats, fetches, the ops figures
         return outs

@@ -137,7 +137,7 @@ class Sweeper:
             return None
         wm = pstate.clock.watermark
         assert wm is not None
-        started = time.perf_counter()  # the look included: ~30 us a series it unpickles
+        started = time.perf_counter()  # the look included
         names = []  # up to a chunk of series with a due bucket, looked for among at most
         for _ in range(min(SCAN, len(p.todo))):  # SCAN (a first look unpickles: ~30 us)
             st: SeriesState | None = get(series_key(sid := p.todo.pop()))
@@ -149,9 +149,7 @@ class Sweeper:
             return BatchOutput()
         out = close_due(self.processor, partition, names, get)
         took = time.perf_counter() - started
-        if took > 0 and (len(names) == self.chunk or took > self.budget):  # (a short chunk
-            # that took little says nothing of a full one: the chunk grew on it, to 3x)
-            self.chunk = resize(len(names), took, self.budget, MIN_CHUNK, MAX_CHUNK)
+        self.chunk = resize(self.chunk, len(names), took, self.budget, MIN_CHUNK, MAX_CHUNK)
         self.swept += len(out.writes)
         return out
 
