@@ -49,7 +49,7 @@ from stream.membership import default_worker_name
 from stream.monitor import read_workers
 from stream.synthetic import DEFAULT_START, bench_events
 
-__all__ = ["run_scale_bench", "series_events"]
+__all__ = ["Group", "bench_topics", "run_scale_bench", "series_events"]
 
 DAY = 86400
 THROUGHPUT_PARTITIONS = 8
@@ -227,7 +227,7 @@ def run_scale_bench(settings: Settings, events: int, series_sizes: list[int],
             "redis": [state.redis_pid] if state.redis_pid else []}
     try:
         topic = f"bench.{run}.scale"
-        _topics(state.kafka_bootstrap, settings, {topic: THROUGHPUT_PARTITIONS})
+        bench_topics(state.kafka_bootstrap, settings, {topic: THROUGHPUT_PARTITIONS})
         console.print(f"producing {events:,} synthetic events on {THROUGHPUT_PARTITIONS} "
                       "partitions ...")
         produce(state.kafka_bootstrap, topic, keyed(bench_events(events, 2000, seed=1)))
@@ -241,7 +241,7 @@ def run_scale_bench(settings: Settings, events: int, series_sizes: list[int],
         failures: list[str] = []
         for n_series, standby in [(s, 0) for s in series_sizes] + [(series_sizes[-1], 1)]:
             topic = f"bench.{run}.rebalance{n_series}"
-            _topics(state.kafka_bootstrap, settings, {topic: REBALANCE_PARTITIONS})
+            bench_topics(state.kafka_bootstrap, settings, {topic: REBALANCE_PARTITIONS})
             if standby == 0:
                 console.print(f"producing {2 * n_series:,} events over {n_series:,} series ...")
                 produce(state.kafka_bootstrap, topic, keyed(series_events(n_series)))
@@ -261,7 +261,8 @@ def run_scale_bench(settings: Settings, events: int, series_sizes: list[int],
         console.print(f"[red]not measured[/]: {failure}", soft_wrap=True)
 
 
-def _topics(bootstrap: str, settings: Settings, topics: dict[str, int]) -> None:
+def bench_topics(bootstrap: str, settings: Settings, topics: dict[str, int]) -> None:
+    """Create the project's topics and each of ``topics`` (name: partitions)."""
     from infra.services import create_topics
 
     for name, partitions in topics.items():

@@ -29,7 +29,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.pipeline import keyed, produce
-from benchmarks.scale import Group, _topics, series_events
+from benchmarks.scale import Group, bench_topics, series_events
 from benchmarks.scale_report import REBALANCE_PARTITIONS
 from config import Settings
 
@@ -73,7 +73,7 @@ def run_stall_bench(settings: Settings, n_series: int, runs: int, console: Conso
     done: list[StallRun] = []
     try:
         topic = f"bench.{uuid.uuid4().hex[:8]}.stall"
-        _topics(state.kafka_bootstrap, settings, {topic: REBALANCE_PARTITIONS})
+        bench_topics(state.kafka_bootstrap, settings, {topic: REBALANCE_PARTITIONS})
         console.print(f"producing {2 * n_series:,} events over {n_series:,} series ...")
         produce(state.kafka_bootstrap, topic, keyed(series_events(n_series)))
         base = Group(settings, state.kafka_bootstrap, state.redis_url, r, topic,
