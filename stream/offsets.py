@@ -97,7 +97,24 @@ class TopicOffsets:
             if end is not None and end > nxt and idle():
                 progressed[tp.partition] = now
                 await self.seek_back(tp.partition, nxt, f"offsets {nxt}..{end - 1} unread, "
-                                     f"none applied for {stall_s:.0f} s")
+                                     f"none applied for {stall_s:.0f} s ({self.describe(tp)})")
+
+    def describe(self, tp: Any) -> str:
+        """Where Faust and aiokafka stand with ``tp``, for the log of a stall: whether Faust
+        fetches it (active, not paused nor held back by a full stream buffer), the offset it
+        last handed out, and aiokafka's position and records held for it."""
+        c = self.consumer
+        try:  # private bookkeeping (aiokafka's in Faust's consumer thread, read without a lock)
+            kafka = c._thread._ensure_consumer()
+            state = kafka._subscription.subscription.assignment.state_value(tp)
+            held = kafka._fetcher._records.get(tp)
+            return (f"faust: active={tp in (c._active_partitions or ())} "
+                    f"paused={tp in c._paused_partitions} "
+                    f"buffered={tp in c._buffered_partitions} flow={c.flow_active} "
+                    f"read={c._read_offset.get(tp)}; aiokafka: {state!r} paused={state.paused} "
+                    f"held={type(held).__name__ if held is not None else None}")
+        except Exception as exc:  # noqa: BLE001 - a log line must not fail the recovery
+            return f"state unknown: {exc!r}"
 
     async def seek_back(self, partition: int, offset: int, why: str,
                         level: int = logging.WARNING) -> None:

@@ -42,12 +42,21 @@ worker crashed with ``KeyError: TopicPartition(...)`` in the fetcher when its st
 (:mod:`stream.offsets`) sought back during a demo replay (robinhood/aiokafka#19 reports the
 same crash).
 
-The records of a fetch that a seek overtook are dropped (:class:`SeekFence`). Faust's
-``_drain_messages`` goes on handing out the fetch it holds after the agent seeks a partition
-back (a hole, :mod:`stream.continuity`): its next old record is then far past the read offset
-the seek set, so Faust files the offsets between as a gap in the log (``_add_gap``; they
-exist), reads the refetched ones as already read and drops them, and commits over its gaps
+The records a seek overtook are dropped (:class:`SeekFence`). Faust's ``_drain_messages``
+goes on handing out the fetch it holds after the agent seeks a partition back (a hole,
+:mod:`stream.continuity`): its next old record is then far past the read offset the seek set,
+so Faust files the offsets between as a gap in the log (``_add_gap``; they exist), reads the
+refetched ones as already read and drops them, and commits over its gaps
 (``Consumer._new_offset``), where :func:`stream.commits.new_offset` cannot guard.
+What is stale is decided where aiokafka's fetcher runs: the consumer thread runs its calls on
+two workers (mode's ``MethodQueue``), so a seek runs while a fetch waits for records, and that
+fetch then returns the records refetched from the new position. Judged by when the fetch began,
+they were dropped too, aiokafka's position had passed them, and an idle partition sought back
+that way stalled for good: every seek back of the stall recovery (:mod:`stream.offsets`) met a
+fetch waiting (measured: "offsets 2260..2322 unread" with aiokafka at 2323; two CI runs failed
+on it). So the thread marks each fetch's records with the seeks it had done when it drained
+them, and a seek sets Faust's read offset before it runs, not after: records refetched before
+Faust's ``seek`` resumes are not taken as read.
 """
 
 from __future__ import annotations
@@ -57,13 +66,14 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiokafka
+from faust.transport.consumer import ensure_TP
 from faust.transport.drivers import aiokafka as driver
 from mode.services import WaitResults
 
 from stream import commits, eager
 
-__all__ = ["FETCH_MAX_WAIT_MS", "FETCH_MIN_BYTES", "Consumer", "ConsumerThread", "SeekFence",
-           "Transport"]
+__all__ = ["FETCH_MAX_WAIT_MS", "FETCH_MIN_BYTES", "Consumer", "ConsumerThread", "Fetched",
+           "SeekFence", "Transport"]
 
 #: how long (ms) the broker may hold a fetch request that has too little data (Faust: 1500)
 FETCH_MAX_WAIT_MS = 20
@@ -81,36 +91,76 @@ class ConsumerThread(driver.AIOKafkaConsumerThread):
         consumer._fetch_min_bytes = FETCH_MIN_BYTES
         return consumer
 
-    async def seek_in_thread(self, partition: Any, offset: int) -> None:
-        """``seek``, for :meth:`call_thread` (run in this thread's event loop)."""
-        self.seek(partition, offset)
+    async def _fetch_records(self, consumer: aiokafka.AIOKafkaConsumer, active_partitions: Any,
+                             timeout: float | None = None,
+                             max_records: int | None = None) -> Fetched:
+        """Faust's fetch, its records marked with the seeks done when aiokafka handed them out
+        (no await between the two: seeks run in this thread too)."""
+        records = await super()._fetch_records(consumer, active_partitions, timeout=timeout,
+                                               max_records=max_records)
+        return Fetched(records, self.fence.mark())
+
+    async def seek_in_thread(self, partition: Any, offset: int, number: int = 0) -> None:
+        """``seek``, for :meth:`call_thread` (run in this thread's event loop); ``number`` is
+        the seek's :meth:`SeekFence.ask`."""
+        try:
+            self.seek(partition, offset)
+        finally:
+            self.fence.done(partition, number)
+
+    @property
+    def fence(self) -> SeekFence:
+        """The worker consumer's fence (:class:`Consumer`)."""
+        consumer = self.consumer
+        assert isinstance(consumer, Consumer)
+        return consumer.fence
+
+
+class Fetched(dict[Any, Any]):
+    """A fetch's records by partition, and the :meth:`SeekFence.mark` they were drained at."""
+
+    def __init__(self, records: Any, mark: dict[Any, int]) -> None:
+        super().__init__(records)
+        self.mark = mark
 
 
 class SeekFence:
-    """Which fetched records a seek made stale: those of a partition sought since their fetch
-    began (a fetch under way as the seek starts may hold records from before it).
+    """Which fetched records a seek made stale: those of a partition that aiokafka handed out
+    before the partition's last seek asked for was done (it had read them from the old
+    position). Seeks are numbered as they are asked for (the agent's thread) and recorded as
+    done where aiokafka runs (the consumer thread), which marks each fetch's records as it
+    drains them.
 
     >>> fence = SeekFence()
-    >>> mark = fence.mark()  # a fetch begins
-    >>> fence.sought("p0")   # the agent seeks p0 back meanwhile
-    >>> fence.stale("p0", mark), fence.stale("p1", mark), fence.stale("p0", fence.mark())
+    >>> n = fence.ask("p0")  # the agent seeks p0 back
+    >>> early = fence.mark()  # a fetch drains records before the seek is done
+    >>> fence.done("p0", n)
+    >>> late = fence.mark()  # and the next one those refetched from the new position
+    >>> fence.stale("p0", early), fence.stale("p1", early), fence.stale("p0", late)
     (True, False, False)
     """
 
     def __init__(self) -> None:
-        self._seeks: dict[Any, int] = {}
+        self._asked: dict[Any, int] = {}
+        self._done: dict[Any, int] = {}
 
-    def sought(self, tp: Any) -> None:
-        """A seek of ``tp`` starts."""
-        self._seeks[tp] = self._seeks.get(tp, 0) + 1
+    def ask(self, tp: Any) -> int:
+        """A seek of ``tp`` is asked for: its number."""
+        self._asked[tp] = number = self._asked.get(tp, 0) + 1
+        return number
+
+    def done(self, tp: Any, number: int) -> None:
+        """Seek ``number`` of ``tp`` is done (or failed: nothing will come from it)."""
+        self._done[tp] = max(self._done.get(tp, 0), number)
 
     def mark(self) -> dict[Any, int]:
-        """Taken as a fetch begins."""
-        return dict(self._seeks)
+        """Taken as a fetch's records are drained: the seeks done by then."""
+        return dict(self._done)
 
-    def stale(self, tp: Any, mark: dict[Any, int]) -> bool:
-        """Whether a record of ``tp`` from the fetch that began at ``mark`` came before a seek."""
-        return self._seeks.get(tp, 0) != mark.get(tp, 0)
+    def stale(self, tp: Any, mark: dict[Any, int] | None) -> bool:
+        """Whether a record of ``tp`` drained at ``mark`` came before a seek asked for since
+        (``None``: a fetch that was not marked, never stale)."""
+        return mark is not None and mark.get(tp, 0) < self._asked.get(tp, 0)
 
 
 class Consumer(driver.Consumer):
@@ -123,14 +173,13 @@ class Consumer(driver.Consumer):
     on_round_end: Callable[[], None] | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.fence = SeekFence()  # before Faust makes the consumer thread, which uses it
         super().__init__(*args, **kwargs)
-        self.fence = SeekFence()
-        self._fetch_mark: dict[Any, int] = {}
+        self._fetch_mark: dict[Any, int] | None = None
 
     async def _wait_next_records(self, timeout: float) -> Any:
-        mark = self.fence.mark()
         records, active = await super()._wait_next_records(timeout)
-        self.delivering, self._fetch_mark = bool(records), mark
+        self.delivering, self._fetch_mark = bool(records), getattr(records, "mark", None)
         return records, active
 
     async def getmany(self, timeout: float) -> AsyncIterator[Any]:
@@ -160,13 +209,23 @@ class Consumer(driver.Consumer):
     def _new_offset(self, tp: Any) -> int | None:
         return commits.new_offset(self, tp)
 
+    async def seek(self, partition: Any, offset: int) -> None:
+        """Faust's ``seek``, with the read offset set before the seek runs, not after it (see
+        the module doc)."""
+        self._read_offset[ensure_TP(partition)] = offset if offset else None
+        await self._seek(partition, offset)
+
     async def _seek(self, partition: Any, offset: int) -> None:
-        """Seek in the consumer thread, where aiokafka's fetcher runs; the records fetched
-        before are dropped (see the module doc)."""
-        self.fence.sought(partition)
+        """Seek in the consumer thread, where aiokafka's fetcher runs; the records drained
+        before the seek is done are dropped (see the module doc)."""
+        number = self.fence.ask(partition)
         thread = self._thread
         assert isinstance(thread, ConsumerThread)
-        await thread.call_thread(thread.seek_in_thread, partition, offset)
+        try:
+            await thread.call_thread(thread.seek_in_thread, partition, offset, number)
+        except BaseException:
+            self.fence.done(partition, number)
+            raise
 
     async def wait_first(self, *coros: Any, timeout: Any = None) -> WaitResults:
         """mode's ``Service.wait_first``, with no task made when the first coroutine finishes

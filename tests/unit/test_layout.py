@@ -62,7 +62,6 @@ COVERED_BY: dict[str, tuple[str, ...]] = {
     "stream.errors": ("tests/unit/test_errors.py",),
     "stream.lstm_runner": ("tests/unit/models/neural/test_lstm.py",),
     "stream.monitor": ("tests/unit/contracts/test_wire.py", INTEGRATION + "test_alerts_ops.py"),
-    "stream.offsets": (INTEGRATION + "test_worker_recovery.py", INTEGRATION + "test_faults.py"),
     "stream.outcomes": ("tests/unit/stream/test_bucketing.py",),
     "stream.records": ("tests/unit/stream/test_validation.py", "tests/unit/stream/test_audit.py"),
     "stream.series_state": ("tests/unit/stream/test_processor.py",),

@@ -33,6 +33,8 @@ class FetcherBuilt(Exception):
 
 def test_the_overridden_methods_are_fausts_own() -> None:
     assert "_create_worker_consumer" in vars(driver.AIOKafkaConsumerThread)
+    assert "_fetch_records" in vars(driver.AIOKafkaConsumerThread)
+    assert "seek" in vars(FaustConsumer) and "_seek" in vars(ThreadDelegateConsumer)
     assert "_new_consumer_thread" in vars(ThreadDelegateConsumer)  # the abstract hook
     assert driver.Transport.Consumer is driver.Consumer
 
@@ -116,7 +118,7 @@ def test_a_seek_runs_in_the_consumer_thread(tmp_path: Path,
     monkeypatch.setattr(thread, "seek", lambda tp, offset: calls.append(("seek", tp, offset)))
     tp = TP("t", 3)
     asyncio.run(consumer.seek(tp, 42))
-    assert calls == [("in thread", tp, 42), ("seek", tp, 42)]
+    assert calls == [("in thread", tp, 42, 1), ("seek", tp, 42)]  # 1: the seek's number
     assert consumer._read_offset[tp] == 42  # Faust's own bookkeeping still runs
 
 
@@ -150,32 +152,58 @@ def test_the_consumer_tells_while_it_hands_out_a_fetch(tmp_path: Path,
     assert ends == [False] and not consumer.delivering
 
 
+class _Fetches:
+    """The consumer thread's fetches, faked below aiokafka: each returns the next canned
+    records; one may wait for ``release`` first (a fetch waiting for records)."""
+
+    def __init__(self, fetches: list[dict[TP, list[str]]]) -> None:
+        self.fetches = fetches
+        self.waiting = asyncio.Event()
+        self.release: asyncio.Event | None = None
+
+    async def fetch(self, *args: Any, **kwargs: Any) -> dict[TP, list[str]]:
+        if self.release is not None:
+            self.waiting.set()
+            await self.release.wait()
+            self.release = None
+        return self.fetches.pop(0)
+
+
+def _fenced_consumer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tps: set[TP],
+                     fetches: _Fetches) -> tuple[Consumer, list[tuple[TP, int]]]:
+    """A worker consumer whose thread runs its calls inline and fetches ``fetches``; the
+    seeks it does are listed."""
+    app = create_app("t-transport-fence", "127.0.0.1:9", datadir=str(tmp_path / "faust"))
+    consumer = app.consumer
+    assert isinstance(consumer, Consumer)
+    thread = consumer._thread
+    assert isinstance(thread, ConsumerThread)
+    seeks: list[tuple[TP, int]] = []
+
+    async def call_thread(method: Any, *args: Any, **kwargs: Any) -> Any:
+        return await method(*args, **kwargs)
+
+    monkeypatch.setattr(driver.AIOKafkaConsumerThread, "_fetch_records", fetches.fetch)
+    monkeypatch.setattr(thread, "call_thread", call_thread)
+    monkeypatch.setattr(thread, "_ensure_consumer", lambda: type("K", (), {
+        "_max_poll_records": None})())
+    monkeypatch.setattr(thread, "seek", lambda tp, offset: seeks.append((tp, offset)))
+    monkeypatch.setattr(consumer, "_to_message", lambda tp, record: record)
+    monkeypatch.setattr(consumer, "highwater", lambda tp: 10)
+    consumer._active_partitions = set(tps)
+    consumer.flow_active = True
+    return consumer, seeks
+
+
 def test_a_seek_drops_the_records_of_its_partition_fetched_before_it(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The agent seeks a partition back while Faust hands out a fetch: the rest of that
     partition's records are dropped (handed out, Faust filed the offsets between the seek and
     them as a gap in the log, and committed over it), the other partitions' are not, and the
     next fetch's come through."""
-    app = create_app("t-transport-fence", "127.0.0.1:9", datadir=str(tmp_path / "faust"))
-    consumer = app.consumer
-    assert isinstance(consumer, Consumer)
-    thread = consumer._thread
-    assert isinstance(thread, ConsumerThread)
     sought, other = TP("sales", 0), TP("sales", 1)
-    fetches = [{sought: ["a7", "a8", "a9"], other: ["b3", "b4"]}, {sought: ["a5"]}]
-
-    async def wait_next_records(self: Any, timeout: float) -> Any:
-        return fetches.pop(0), {sought, other}
-
-    async def call_thread(method: Any, *args: Any) -> Any:
-        return await method(*args)
-
-    monkeypatch.setattr(FaustConsumer, "_wait_next_records", wait_next_records)
-    monkeypatch.setattr(thread, "call_thread", call_thread)
-    monkeypatch.setattr(thread, "seek", lambda tp, offset: None)
-    monkeypatch.setattr(consumer, "_to_message", lambda tp, record: record)
-    monkeypatch.setattr(consumer, "highwater", lambda tp: 10)
-    consumer.flow_active = True
+    fetches = _Fetches([{sought: ["a7", "a8", "a9"], other: ["b3", "b4"]}, {sought: ["a5"]}])
+    consumer, seeks = _fenced_consumer(tmp_path, monkeypatch, {sought, other}, fetches)
 
     async def main() -> list[str]:
         seen = []
@@ -187,6 +215,55 @@ def test_a_seek_drops_the_records_of_its_partition_fetched_before_it(
         return seen
 
     assert sorted(asyncio.run(main())) == ["a5", "a7", "b3", "b4"]
+    assert seeks == [(sought, 5)] and consumer._read_offset[sought] == 5
+
+
+def test_records_refetched_by_a_fetch_that_waited_through_the_seek_come_through(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The consumer thread runs a seek while a fetch waits for records (two workers), and
+    that fetch returns the records refetched from the new position: they are handed out, and
+    Faust's read offset is already the seek's, so it does not take them as read. (Dropped,
+    an idle partition sought back stalled for good: aiokafka's position had passed them.)"""
+    tp = TP("sales", 3)
+    fetches = _Fetches([{tp: ["x"]}])
+    consumer, seeks = _fenced_consumer(tmp_path, monkeypatch, {tp}, fetches)
+    consumer._read_offset[tp] = 2322  # Faust handed out up to 2322 before
+
+    async def main() -> list[str]:
+        fetches.release = asyncio.Event()
+
+        async def fetch() -> list[str]:
+            return [m async for _, m in consumer.getmany(timeout=1.0)]
+
+        under_way = asyncio.create_task(fetch())
+        await fetches.waiting.wait()  # the fetch waits for records
+        await consumer.seek(tp, 2260)  # the stall recovery seeks back meanwhile
+        assert consumer._read_offset[tp] == 2260
+        fetches.fetches = [{tp: ["2260", "2261"]}]  # what aiokafka refetched
+        fetches.release.set()
+        return await under_way
+
+    assert asyncio.run(main()) == ["2260", "2261"]
+    assert seeks == [(tp, 2260)]
+
+
+def test_a_seek_that_fails_leaves_no_partition_fenced_for_good(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tp = TP("sales", 2)
+    fetches = _Fetches([{tp: ["r1"]}])
+    consumer, _ = _fenced_consumer(tmp_path, monkeypatch, {tp}, fetches)
+
+    def refuse(tp: TP, offset: int) -> None:
+        raise RuntimeError("not assigned")
+
+    monkeypatch.setattr(consumer._thread, "seek", refuse)
+
+    async def main() -> list[str]:
+        with pytest.raises(RuntimeError):
+            await consumer.seek(tp, 7)
+        return [m async for _, m in consumer.getmany(timeout=0.1)]
+
+    assert asyncio.run(main()) == ["r1"]
 
 
 def test_a_delivery_that_finishes_at_once_is_the_only_winner_and_makes_no_task(

@@ -1,0 +1,37 @@
+"""The stall log of :class:`stream.offsets.TopicOffsets` (its Kafka side is tested on a real
+broker: tests/integration/test_worker_recovery.py and test_faults.py)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from stream.offsets import TopicOffsets
+
+
+def _app(tp: Any, **faust: Any) -> Any:
+    state = SimpleNamespace(paused=False)
+    assignment = SimpleNamespace(state_value=lambda _tp: state)
+    kafka = SimpleNamespace(
+        _subscription=SimpleNamespace(subscription=SimpleNamespace(assignment=assignment)),
+        _fetcher=SimpleNamespace(_records={tp: object()}))
+    consumer = SimpleNamespace(
+        _thread=SimpleNamespace(_ensure_consumer=lambda: kafka), _active_partitions=set(),
+        _paused_partitions=set(), _buffered_partitions={tp}, flow_active=True,
+        _read_offset={tp: 2260}, **faust)
+    return SimpleNamespace(consumer=consumer)
+
+
+def test_a_stall_says_whether_faust_fetches_the_partition_and_where_aiokafka_is() -> None:
+    tp = ("sales", 7)
+    line = TopicOffsets(_app(tp), "sales").describe(tp)
+    assert line.startswith("faust: active=False paused=False buffered=True flow=True "
+                           "read=2260; aiokafka: ")
+    assert line.endswith("paused=False held=object")
+
+
+def test_a_stall_log_never_fails_the_recovery() -> None:
+    app = _app(("sales", 7))
+    app.consumer._thread = SimpleNamespace()  # not started: no aiokafka consumer yet
+    assert TopicOffsets(app, "sales").describe(("sales", 7)).startswith(
+        "state unknown: AttributeError(")
