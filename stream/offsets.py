@@ -101,8 +101,8 @@ class TopicOffsets:
 
     def describe(self, tp: Any) -> str:
         """Where Faust and aiokafka stand with ``tp``, for the log of a stall: whether Faust
-        fetches it (active, not paused nor held back by a full stream buffer), the offset it
-        last handed out, and aiokafka's position and records held for it."""
+        fetches it (active, not paused nor held back by a full stream buffer), its read offset
+        (the last it handed out, or a seek's), and aiokafka's position and records held."""
         c = self.consumer
         try:  # private bookkeeping (aiokafka's in Faust's consumer thread, read without a lock)
             kafka = c._thread._ensure_consumer()

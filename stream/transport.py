@@ -55,8 +55,13 @@ they were dropped too, aiokafka's position had passed them, and an idle partitio
 that way stalled for good: every seek back of the stall recovery (:mod:`stream.offsets`) met a
 fetch waiting (measured: "offsets 2260..2322 unread" with aiokafka at 2323; two CI runs failed
 on it). So the thread marks each fetch's records with the seeks it had done when it drained
-them, and a seek sets Faust's read offset before it runs, not after: records refetched before
-Faust's ``seek`` resumes are not taken as read.
+them. And Faust's read offset (below which its ``_drain_messages`` drops a record as already
+read) becomes the seek's offset as the first record fetched after the seek is handed out, not
+when the seek returns, as in Faust's ``seek``: by then a record of the new position may have
+been handed out already (and dropped as read), and a record of the old position still being
+delivered may yet write its own offset over the seek's. :meth:`Consumer.getmany` hands out
+records one at a time to a drain that delivers each before it asks for the next, so at the
+first record after the seek every earlier one is delivered and no later one has been read.
 """
 
 from __future__ import annotations
@@ -95,7 +100,8 @@ class ConsumerThread(driver.AIOKafkaConsumerThread):
                              timeout: float | None = None,
                              max_records: int | None = None) -> Fetched:
         """Faust's fetch, its records marked with the seeks done when aiokafka handed them out
-        (no await between the two: seeks run in this thread too)."""
+        (no await between the two, and seeks are done in this thread: a record drained from
+        the old position carries a mark below its seek's number)."""
         records = await super()._fetch_records(consumer, active_partitions, timeout=timeout,
                                                max_records=max_records)
         return Fetched(records, self.fence.mark())
@@ -176,6 +182,8 @@ class Consumer(driver.Consumer):
         self.fence = SeekFence()  # before Faust makes the consumer thread, which uses it
         super().__init__(*args, **kwargs)
         self._fetch_mark: dict[Any, int] | None = None
+        #: per partition, its last seek not yet followed by a record: (number, offset)
+        self._rewind: dict[Any, tuple[int, int]] = {}
 
     async def _wait_next_records(self, timeout: float) -> Any:
         records, active = await super()._wait_next_records(timeout)
@@ -185,8 +193,12 @@ class Consumer(driver.Consumer):
     async def getmany(self, timeout: float) -> AsyncIterator[Any]:
         try:
             async for tp, message in super().getmany(timeout):
-                if not self.fence.stale(tp, self._fetch_mark):  # else a seek refetches it
-                    yield tp, message
+                mark = self._fetch_mark
+                if self.fence.stale(tp, mark):
+                    continue  # a seek refetches it
+                if self._rewind:
+                    self._rewound(tp, mark)
+                yield tp, message
         finally:
             if self.delivering:
                 self.delivering = False
@@ -209,23 +221,47 @@ class Consumer(driver.Consumer):
     def _new_offset(self, tp: Any) -> int | None:
         return commits.new_offset(self, tp)
 
+    def _rewound(self, tp: Any, mark: dict[Any, int] | None) -> None:
+        """A record of ``tp`` drained at ``mark`` is handed out: the first after its
+        partition's last seek sets Faust's read offset to the seek's (see the module doc)."""
+        pending = self._rewind.get(tp)
+        if pending is not None and mark is not None and mark.get(tp, 0) >= pending[0]:
+            del self._rewind[tp]
+            self._read_offset[tp] = pending[1] if pending[1] else None  # as Faust's seek
+
     async def seek(self, partition: Any, offset: int) -> None:
-        """Faust's ``seek``, with the read offset set before the seek runs, not after it (see
-        the module doc)."""
-        self._read_offset[ensure_TP(partition)] = offset if offset else None
+        """Faust's ``seek``, but Faust's read offset becomes ``offset`` as the first record
+        fetched after the seek is handed out, not when the seek returns (see the module
+        doc)."""
         await self._seek(partition, offset)
 
     async def _seek(self, partition: Any, offset: int) -> None:
         """Seek in the consumer thread, where aiokafka's fetcher runs; the records drained
-        before the seek is done are dropped (see the module doc)."""
+        before the seek is done are dropped (see the module doc). A seek that fails leaves
+        Faust's read offset as it was."""
+        tp = ensure_TP(partition)
         number = self.fence.ask(partition)
+        self._rewind[tp] = (number, offset)
         thread = self._thread
         assert isinstance(thread, ConsumerThread)
         try:
             await thread.call_thread(thread.seek_in_thread, partition, offset, number)
         except BaseException:
             self.fence.done(partition, number)
+            if self._rewind.get(tp, (0, 0))[0] == number:
+                del self._rewind[tp]
             raise
+
+    async def perform_seek(self) -> None:
+        """Faust's seek of every partition to its committed offset, which sets the read
+        offsets itself: no earlier seek's offset is applied after it."""
+        self._rewind.clear()
+        await super().perform_seek()
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        for tp in revoked:
+            self._rewind.pop(tp, None)
+        await super().on_partitions_revoked(revoked)
 
     async def wait_first(self, *coros: Any, timeout: Any = None) -> WaitResults:
         """mode's ``Service.wait_first``, with no task made when the first coroutine finishes
