@@ -97,7 +97,8 @@ class TopicOffsets:
             if end is not None and end > nxt and idle():
                 progressed[tp.partition] = now
                 await self.seek_back(tp.partition, nxt, f"offsets {nxt}..{end - 1} unread, "
-                                     f"none applied for {stall_s:.0f} s ({self.describe(tp)})")
+                                     f"none applied for {stall_s:.0f} s (owned="
+                                     f"{tp in ownership.tps}; {self.describe(tp)})")
 
     def describe(self, tp: Any) -> str:
         """Where Faust and aiokafka stand with ``tp``, for the log of a stall: whether Faust
