@@ -84,6 +84,9 @@ async def take_batches(stream: Any, rule: BatchRule,
     def keep(event: Any, batch: list[Any]) -> None:
         message = event.message
         if not app.flow_control.is_active() or message.generation_id != app.consumer_generation_id:
+            drops = getattr(app.consumer, "drops", None)  # the stall warning's evidence
+            if drops is not None:
+                drops["before the rebalance", message.tp] += 1
             return
         if message.topic in acking and not message.tracked:
             message.tracked = True  # as Faust's iterator: the consumer knows it is in flight

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
+from collections import Counter
 from collections.abc import Coroutine
 from typing import Any
 
@@ -115,6 +116,7 @@ class Ownership:
         self._starts: dict[Any, int] = {}
         self._skipped: weakref.WeakSet[Any] = weakref.WeakSet()
         self._resend: set[Any] = set()  # partitions skipped while not owned
+        self.unowned: Counter[Any] = Counter()  # messages skipped so, by topic partition
 
     def revoke_all(self) -> None:
         self.tps = set()
@@ -146,6 +148,7 @@ class Ownership:
         self._skipped.add(message)
         if message.tp not in self.tps:  # Faust fetched it before the assignment ended
             self._resend.add(message.tp)
+            self.unowned[message.tp] += 1
 
     def to_resend(self) -> set[Any]:
         """Owned partitions whose messages were skipped while the assignment was under way

@@ -98,7 +98,8 @@ class TopicOffsets:
                 progressed[tp.partition] = now
                 await self.seek_back(tp.partition, nxt, f"offsets {nxt}..{end - 1} unread, "
                                      f"none applied for {stall_s:.0f} s (owned="
-                                     f"{tp in ownership.tps}; {self.describe(tp)})")
+                                     f"{tp in ownership.tps}; {self.describe(tp)}"
+                                     f"{self.dropped(tp, ownership)})")
 
     def describe(self, tp: Any) -> str:
         """Where Faust and aiokafka stand with ``tp``, for the log of a stall: whether Faust
@@ -116,6 +117,16 @@ class TopicOffsets:
                     f"held={type(held).__name__ if held is not None else None}")
         except Exception as exc:  # noqa: BLE001 - a log line must not fail the recovery
             return f"state unknown: {exc!r}"
+
+    def dropped(self, tp: Any, ownership: Any) -> str:
+        """``; dropped: why=count, ...`` for the records of ``tp`` dropped before the agent
+        applied them (:class:`stream.transport.Consumer` ``drops``, and the agent's skips of
+        a partition it did not own: ``ownership.unowned``), or ``""``."""
+        drops = dict(getattr(self.consumer, "drops", {}))
+        drops["not owned", tp] = getattr(ownership, "unowned", {}).get(tp, 0)
+        counts = [f"{why}={n}" for (why, at), n in sorted(drops.items(), key=str)
+                  if at == tp and n]
+        return f"; dropped: {', '.join(counts)}" if counts else ""
 
     async def seek_back(self, partition: int, offset: int, why: str,
                         level: int = logging.WARNING) -> None:

@@ -67,6 +67,7 @@ first record after the seek every earlier one is delivered and no later one has 
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -184,6 +185,9 @@ class Consumer(driver.Consumer):
         self._fetch_mark: dict[Any, int] | None = None
         #: per partition, its last seek not yet followed by a record: (number, offset)
         self._rewind: dict[Any, tuple[int, int]] = {}
+        #: fetched records dropped before the agent, by (why, topic partition): the stall
+        #: warning's evidence (:mod:`stream.offsets`)
+        self.drops: Counter[tuple[str, Any]] = Counter()
 
     async def _wait_next_records(self, timeout: float) -> Any:
         records, active = await super()._wait_next_records(timeout)
@@ -195,6 +199,7 @@ class Consumer(driver.Consumer):
             async for tp, message in super().getmany(timeout):
                 mark = self._fetch_mark
                 if self.fence.stale(tp, mark):
+                    self.drops["fenced", tp] += 1
                     continue  # a seek refetches it
                 if self._rewind:
                     self._rewound(tp, mark)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections import Counter
 from collections.abc import AsyncGenerator, Callable, Coroutine
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -30,6 +31,7 @@ class Message:
     generation_id: int
     topic: str = "events"
     tracked: bool = False
+    tp: tuple[str, int] = ("events", 0)
 
 
 @dataclass
@@ -49,7 +51,7 @@ class App:
         self.flow_control = SimpleNamespace(is_active=lambda: True)
         self.consumer_generation_id = 1
         self.topics = SimpleNamespace(acking_topics={"events"})
-        self.consumer = SimpleNamespace(_unacked_messages=set())
+        self.consumer = SimpleNamespace(_unacked_messages=set(), drops=Counter())
 
 
 class FakeStream:
@@ -185,6 +187,7 @@ async def test_events_of_an_earlier_generation_are_dropped_unacked(stream: FakeS
     await batches.aclose()
     assert stream.acked == ["a", "b", "e"]
     assert len(stream.app.consumer._unacked_messages) == 3  # tracked, as Faust's iterator does
+    assert stream.app.consumer.drops == {("before the rebalance", ("events", 0)): 3}
 
 
 @in_loop

@@ -35,3 +35,16 @@ def test_a_stall_log_never_fails_the_recovery() -> None:
     app.consumer._thread = SimpleNamespace()  # not started: no aiokafka consumer yet
     assert TopicOffsets(app, "sales").describe(("sales", 7)).startswith(
         "state unknown: AttributeError(")
+
+
+def test_a_stall_says_what_was_dropped_of_the_partition_before_the_agent() -> None:
+    from collections import Counter
+
+    tp, other = ("sales", 7), ("sales", 1)
+    app = _app(tp)
+    app.consumer.drops = Counter({("fenced", tp): 3, ("before the rebalance", tp): 2,
+                                  ("fenced", other): 9})
+    offsets = TopicOffsets(app, "sales")
+    assert offsets.dropped(tp, SimpleNamespace(unowned=Counter({tp: 4}))) == (
+        "; dropped: before the rebalance=2, fenced=3, not owned=4")
+    assert offsets.dropped(("sales", 2), SimpleNamespace(unowned=Counter())) == ""

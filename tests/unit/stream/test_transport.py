@@ -216,6 +216,7 @@ def test_a_seek_drops_the_records_of_its_partition_fetched_before_it(
 
     assert sorted(asyncio.run(main())) == ["a5", "a7", "b3", "b4"]
     assert seeks == [(sought, 5)] and consumer._read_offset[sought] == 5
+    assert dict(consumer.drops) == {("fenced", sought): 2}  # the stall warning shows them
 
 
 def test_records_refetched_by_a_fetch_that_waited_through_the_seek_come_through(
