@@ -98,8 +98,7 @@ class TopicOffsets:
                 progressed[tp.partition] = now
                 await self.seek_back(tp.partition, nxt, f"offsets {nxt}..{end - 1} unread, "
                                      f"none applied for {stall_s:.0f} s (owned="
-                                     f"{tp in ownership.tps}; {self.describe(tp)}"
-                                     f"{self.dropped(tp, ownership)})")
+                                     f"{tp in ownership.tps}; {self.describe(tp)})")
 
     def describe(self, tp: Any) -> str:
         """Where Faust and aiokafka stand with ``tp``, for the log of a stall: whether Faust
@@ -118,19 +117,22 @@ class TopicOffsets:
         except Exception as exc:  # noqa: BLE001 - a log line must not fail the recovery
             return f"state unknown: {exc!r}"
 
-    def dropped(self, tp: Any, ownership: Any) -> str:
-        """``; dropped: why=count, ...`` for the records of ``tp`` dropped before the agent
-        applied them (:class:`stream.transport.Consumer` ``drops``, and the agent's skips of
-        a partition it did not own: ``ownership.unowned``), or ``""``."""
+    def dropped(self, tp: Any) -> str:
+        """``" (dropped before the agent: why=count, ...)"`` for the records of ``tp`` dropped
+        before the agent applied them (:class:`stream.transport.Consumer` ``drops``, and the
+        agent's skips while it did not own the partition: the app's ownership ``unowned``),
+        or ``""``: the evidence of a seek's log line."""
         drops = dict(getattr(self.consumer, "drops", {}))
-        drops["not owned", tp] = getattr(ownership, "unowned", {}).get(tp, 0)
+        drops["not owned", tp] = getattr(getattr(self.app, "ownership", None), "unowned",
+                                         {}).get(tp, 0)
         counts = [f"{why}={n}" for (why, at), n in sorted(drops.items(), key=str)
                   if at == tp and n]
-        return f"; dropped: {', '.join(counts)}" if counts else ""
+        return f" (dropped before the agent: {', '.join(counts)})" if counts else ""
 
     async def seek_back(self, partition: int, offset: int, why: str,
                         level: int = logging.WARNING) -> None:
-        log.log(level, "partition %d: %s; seeking back to offset %d", partition, why, offset)
+        log.log(level, "partition %d: %s; seeking back to offset %d%s", partition, why, offset,
+                self.dropped(self.tp(partition)))
         self.reseeks += 1
         await self.consumer.seek(self.tp(partition), offset)
 

@@ -37,14 +37,15 @@ def test_a_stall_log_never_fails_the_recovery() -> None:
         "state unknown: AttributeError(")
 
 
-def test_a_stall_says_what_was_dropped_of_the_partition_before_the_agent() -> None:
+def test_a_seek_says_what_was_dropped_of_the_partition_before_the_agent() -> None:
     from collections import Counter
 
     tp, other = ("sales", 7), ("sales", 1)
     app = _app(tp)
     app.consumer.drops = Counter({("fenced", tp): 3, ("before the rebalance", tp): 2,
                                   ("fenced", other): 9})
+    app.ownership = SimpleNamespace(unowned=Counter({tp: 4}))
     offsets = TopicOffsets(app, "sales")
-    assert offsets.dropped(tp, SimpleNamespace(unowned=Counter({tp: 4}))) == (
-        "; dropped: before the rebalance=2, fenced=3, not owned=4")
-    assert offsets.dropped(("sales", 2), SimpleNamespace(unowned=Counter())) == ""
+    assert offsets.dropped(tp) == (
+        " (dropped before the agent: before the rebalance=2, fenced=3, not owned=4)")
+    assert offsets.dropped(("sales", 2)) == ""
