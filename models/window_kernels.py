@@ -64,35 +64,43 @@ def push_values(values: np.ndarray, ptr: np.ndarray, q: np.ndarray, lt: np.ndarr
     _push(values, ptr, q, lt, le, np.asarray(idx, dtype=np.int64), np.asarray(v))
 
 
+# The scans below compare in the window's own dtype: a tracker's value is always one of its
+# window's values (or +-inf), so casting it to a float32 window's dtype is exact, and a float32
+# scan runs twice the lanes of one that widens every value to float64.
+
+
 @njit(cache=True, nogil=True)
 def _next_below(values: np.ndarray, w: int, cur: float) -> float:
     """The largest value of window ``w`` below ``cur`` (-inf: none); branch-free, so it
     vectorises."""
-    out = -np.inf
+    c, none = values.dtype.type(cur), values.dtype.type(-np.inf)
+    out = none
     for s in range(values.shape[1]):
         x = values[w, s]
-        out = max(out, x if x < cur else -np.inf)
+        out = max(out, x if x < c else none)
     return out
 
 
 @njit(cache=True, nogil=True)
 def _next_above(values: np.ndarray, w: int, cur: float) -> float:
     """The smallest value of window ``w`` above ``cur`` (+inf: none, or the empty slots)."""
-    out = np.inf
+    c, none = values.dtype.type(cur), values.dtype.type(np.inf)
+    out = none
     for s in range(values.shape[1]):
         x = values[w, s]
-        out = min(out, x if x > cur else np.inf)
+        out = min(out, x if x > c else none)
     return out
 
 
 @njit(cache=True, nogil=True)
 def _counts(values: np.ndarray, w: int, at: float) -> tuple[int, int]:
     """How many values of window ``w`` are below ``at``, and at or below it."""
+    a = values.dtype.type(at)
     below, upto = 0, 0
     for s in range(values.shape[1]):
         x = values[w, s]
-        below += x < at
-        upto += x <= at
+        below += x < a
+        upto += x <= a
     return below, upto
 
 
