@@ -6,7 +6,9 @@ arithmetic. These loops (`numba <https://numba.pydata.org>`_, compiled once and 
 disk) go through the rows once and write in place:
 
 * :func:`weighted_median`: per row and horizon, the ensemble's weighted median of its
-  members (``HorizonEnsemble._combine("median")``: a stable insertion sort of six values);
+  members (``HorizonEnsemble._combine("median")``: the members in their stable order by
+  value, found by counting for all horizons at once, not by a sort per horizon, and the
+  weights summed in that order);
 * :func:`scored_errors` and :func:`normalised_weights`: ``HorizonEnsemble.update``'s
   exponentially weighted errors and its inverse-error weights (shares, the drop of clear
   losers, the sum member by member);
@@ -54,24 +56,31 @@ _HALF = 0.5 - 1e-12  # the cumulative weight the median's member first reaches
 @njit(cache=True, nogil=True)
 def _weighted_median(w: np.ndarray, v: np.ndarray, out: np.ndarray) -> None:
     rows, m, h = v.shape
-    order = np.empty(m, dtype=np.int64)
+    rank = np.empty((m, h), dtype=np.int64)
+    pos = np.empty((m, h), dtype=np.int64)
     for r in range(rows):
-        for k in range(h):
-            for i in range(m):  # a stable insertion sort of the members by value
-                order[i] = i
-            for i in range(1, m):
-                member, value, j = order[i], v[r, order[i], k], i - 1
-                while j >= 0 and v[r, order[j], k] > value:
-                    order[j + 1] = order[j]
-                    j -= 1
-                order[j + 1] = member
-            total, pick = 0.0, m - 1
+        for j in range(m):  # each member's place in the stable order by value: those below
+            for k in range(h):  # it, and those equal before it (horizons innermost: the
+                rank[j, k] = 0  # loops vectorise, where a sort per horizon branches)
+                pos[j, k] = j  # (a place no member takes, were a value NaN, stays valid)
             for i in range(m):
-                total += w[r, order[i], k]
+                if i < j:
+                    for k in range(h):
+                        rank[j, k] += v[r, i, k] <= v[r, j, k]
+                elif i > j:
+                    for k in range(h):
+                        rank[j, k] += v[r, i, k] < v[r, j, k]
+        for j in range(m):
+            for k in range(h):
+                pos[rank[j, k], k] = j
+        for k in range(h):  # the weights summed in that order, as a sort would have them
+            total, pick = 0.0, pos[m - 1, k]
+            for p in range(m):
+                total += w[r, pos[p, k], k]
                 if not total < _HALF:
-                    pick = i
+                    pick = pos[p, k]
                     break
-            out[r, k] = v[r, order[pick], k]
+            out[r, k] = v[r, pick, k]
 
 
 def weighted_median(w: np.ndarray, v: np.ndarray) -> np.ndarray:

@@ -21,10 +21,13 @@ def _weighted_median_reference(w: np.ndarray, v: np.ndarray) -> np.ndarray:
     return out
 
 
-def test_the_weighted_median_takes_ties_in_member_order_and_equals_the_reference() -> None:
+@pytest.mark.parametrize("members", [6, 8, 3])
+def test_the_weighted_median_takes_ties_in_member_order_and_equals_the_reference(
+        members: int) -> None:
     rng = np.random.default_rng(1)
-    v = rng.integers(0, 4, (200, 6, 5)).astype(np.float64)  # many ties
-    w = rng.random((200, 6, 5))
+    v = rng.integers(0, 4, (200, members, 14)).astype(np.float64)  # many ties
+    v[::2] += rng.random((100, members, 14))  # and rows without
+    w = rng.random((200, members, 14))
     w[:, 2] = 0.0  # a dropped member
     w /= w.sum(axis=1, keepdims=True)
     np.testing.assert_array_equal(kernels.weighted_median(w, v),
