@@ -42,11 +42,11 @@ worker crashed with ``KeyError: TopicPartition(...)`` in the fetcher when its st
 (:mod:`stream.offsets`) sought back during a demo replay (robinhood/aiokafka#19 reports the
 same crash).
 
-The records a seek overtook are dropped (:class:`SeekFence`). Faust's ``_drain_messages``
-goes on handing out the fetch it holds after the agent seeks a partition back (a hole,
-:mod:`stream.continuity`): its next old record is then far past the read offset the seek set,
-so Faust files the offsets between as a gap in the log (``_add_gap``; they exist), reads the
-refetched ones as already read and drops them, and commits over its gaps
+The records a seek overtook are dropped (:class:`stream.fence.SeekFence`). Faust's
+``_drain_messages`` goes on handing out the fetch it holds after the agent seeks a partition
+back (a hole, :mod:`stream.continuity`): its next old record is then far past the read offset
+the seek set, so Faust files the offsets between as a gap in the log (``_add_gap``; they
+exist), reads the refetched ones as already read and drops them, and commits over its gaps
 (``Consumer._new_offset``), where :func:`stream.commits.new_offset` cannot guard.
 What is stale is decided where aiokafka's fetcher runs: the consumer thread runs its calls on
 two workers (mode's ``MethodQueue``), so a seek runs while a fetch waits for records, and that
@@ -77,9 +77,9 @@ from faust.transport.drivers import aiokafka as driver
 from mode.services import WaitResults
 
 from stream import commits, eager
+from stream.fence import Fetched, SeekFence
 
-__all__ = ["FETCH_MAX_WAIT_MS", "FETCH_MIN_BYTES", "Consumer", "ConsumerThread", "Fetched",
-           "SeekFence", "Transport"]
+__all__ = ["FETCH_MAX_WAIT_MS", "FETCH_MIN_BYTES", "Consumer", "ConsumerThread", "Transport"]
 
 #: how long (ms) the broker may hold a fetch request that has too little data (Faust: 1500)
 FETCH_MAX_WAIT_MS = 20
@@ -121,53 +121,6 @@ class ConsumerThread(driver.AIOKafkaConsumerThread):
         consumer = self.consumer
         assert isinstance(consumer, Consumer)
         return consumer.fence
-
-
-class Fetched(dict[Any, Any]):
-    """A fetch's records by partition, and the :meth:`SeekFence.mark` they were drained at."""
-
-    def __init__(self, records: Any, mark: dict[Any, int]) -> None:
-        super().__init__(records)
-        self.mark = mark
-
-
-class SeekFence:
-    """Which fetched records a seek made stale: those of a partition that aiokafka handed out
-    before the partition's last seek asked for was done (it had read them from the old
-    position). Seeks are numbered as they are asked for (the agent's thread) and recorded as
-    done where aiokafka runs (the consumer thread), which marks each fetch's records as it
-    drains them.
-
-    >>> fence = SeekFence()
-    >>> n = fence.ask("p0")  # the agent seeks p0 back
-    >>> early = fence.mark()  # a fetch drains records before the seek is done
-    >>> fence.done("p0", n)
-    >>> late = fence.mark()  # and the next one those refetched from the new position
-    >>> fence.stale("p0", early), fence.stale("p1", early), fence.stale("p0", late)
-    (True, False, False)
-    """
-
-    def __init__(self) -> None:
-        self._asked: dict[Any, int] = {}
-        self._done: dict[Any, int] = {}
-
-    def ask(self, tp: Any) -> int:
-        """A seek of ``tp`` is asked for: its number."""
-        self._asked[tp] = number = self._asked.get(tp, 0) + 1
-        return number
-
-    def done(self, tp: Any, number: int) -> None:
-        """Seek ``number`` of ``tp`` is done (or failed: nothing will come from it)."""
-        self._done[tp] = max(self._done.get(tp, 0), number)
-
-    def mark(self) -> dict[Any, int]:
-        """Taken as a fetch's records are drained: the seeks done by then."""
-        return dict(self._done)
-
-    def stale(self, tp: Any, mark: dict[Any, int] | None) -> bool:
-        """Whether a record of ``tp`` drained at ``mark`` came before a seek asked for since
-        (``None``: a fetch that was not marked, never stale)."""
-        return mark is not None and mark.get(tp, 0) < self._asked.get(tp, 0)
 
 
 class Consumer(driver.Consumer):

@@ -66,6 +66,7 @@ COVERED_BY: dict[str, tuple[str, ...]] = {
     "stream.records": ("tests/unit/stream/test_validation.py", "tests/unit/stream/test_audit.py"),
     "stream.series_state": ("tests/unit/stream/test_processor.py",),
     "stream.group": (INTEGRATION + "test_scale_out.py",),
+    "stream.fence": ("tests/unit/stream/test_transport.py",),
     "gateway.delivery": ("tests/unit/gateway/test_routing.py",
                          INTEGRATION + "test_gateway_faults.py"),
     "gateway.errors": ("tests/unit/test_errors.py",),
