@@ -234,11 +234,12 @@ def path_cap(values: np.ndarray, rows: np.ndarray, factor: float, out: np.ndarra
     """``out[j]``: ``factor`` times the largest known value (+inf: an empty slot) of window
     ``values[rows[j]]``, or +inf where that is not above 0 (the members' path cap,
     :data:`models.bank_members.PATH_CAP`)."""
+    width = values.shape[1]
     for j in range(len(rows)):
-        top = 0.0
-        for v in values[rows[j]]:
-            if top < v < np.inf:
-                top = v
+        r, top = rows[j], 0.0
+        for s in range(width):  # branch-free, so it vectorises (NaN and +inf count as 0)
+            v = values[r, s]
+            top = max(top, v if v < np.inf else 0.0)
         out[j] = factor * top if top > 0.0 else np.inf
 
 

@@ -74,3 +74,12 @@ def test_scored_errors_and_the_scatter_equal_the_numpy_statements() -> None:
     want = np.zeros(100, dtype=np.float32)
     want[[11, 12, 17]], want[[50, 53, 55]] = values[0], values[1]
     np.testing.assert_array_equal(flat, want)
+
+
+def test_the_path_cap_is_the_factor_times_the_largest_known_value_or_none() -> None:
+    values = np.array([[1.0, np.inf, 4.0, -2.0], [np.inf, np.inf, np.inf, np.inf],
+                       [-1.0, 0.0, np.nan, -np.inf], [2.5, np.nan, np.inf, 0.5]])
+    rows = np.array([3, 0, 1, 2], dtype=np.int64)
+    out = np.empty(len(rows))
+    kernels.path_cap(values, rows, 3.0, out)
+    assert out.tolist() == [7.5, 12.0, np.inf, np.inf]  # empty or nothing above 0: no cap
