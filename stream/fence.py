@@ -59,4 +59,10 @@ class SeekFence:
     def stale(self, tp: Any, mark: dict[Any, int] | None) -> bool:
         """Whether a record of ``tp`` drained at ``mark`` came before a seek asked for since
         (``None``: a fetch that was not marked, never stale)."""
-        return mark is not None and mark.get(tp, 0) < self._asked.get(tp, 0)
+        return mark is not None and not self.after(tp, mark, self._asked.get(tp, 0))
+
+    @staticmethod
+    def after(tp: Any, mark: dict[Any, int], number: int) -> bool:
+        """Whether a record of ``tp`` drained at ``mark`` was drained after seek ``number``
+        of ``tp`` was done (0: no seek)."""
+        return mark.get(tp, 0) >= number

@@ -131,10 +131,11 @@ class TopicOffsets:
 
     async def seek_back(self, partition: int, offset: int, why: str,
                         level: int = logging.WARNING) -> None:
+        tp = self.tp(partition)
         log.log(level, "partition %d: %s; seeking back to offset %d%s", partition, why, offset,
-                self.dropped(self.tp(partition)))
+                self.dropped(tp))
         self.reseeks += 1
-        await self.consumer.seek(self.tp(partition), offset)
+        await self.consumer.seek(tp, offset)
 
 
 def events_partitions(settings: Settings) -> int:

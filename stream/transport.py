@@ -183,7 +183,7 @@ class Consumer(driver.Consumer):
         """A record of ``tp`` drained at ``mark`` is handed out: the first after its
         partition's last seek sets Faust's read offset to the seek's (see the module doc)."""
         pending = self._rewind.get(tp)
-        if pending is not None and mark is not None and mark.get(tp, 0) >= pending[0]:
+        if pending is not None and mark is not None and self.fence.after(tp, mark, pending[0]):
             del self._rewind[tp]
             self._read_offset[tp] = pending[1] if pending[1] else None  # as Faust's seek
 
