@@ -90,7 +90,8 @@ class Session:
     secret: str | None = None
     clock: Callable[[], float] = time.time
     rate: RateLimit = field(default_factory=RateLimit)
-    max_rate_errors: int = 50  # rate-limited frames in a row before the client is closed
+    max_rate_errors: int = 50  # rate-limited frames before the client is closed, unless it
+    # slows down in between (its budget back to half the burst)
     auth_timeout: float | None = 10.0
     claims: Claims | None = None
     subs: dict[str, tuple[set[str], set[str]]] = field(default_factory=dict)
@@ -191,7 +192,8 @@ class Session:
             if self._rate_errors >= self.max_rate_errors:
                 return [Close(CLOSE_POLICY, "message rate limit exceeded")]
             return [_error("rate_limited", "too many frames; slow down")]
-        self._rate_errors = 0
+        if self.rate.tokens >= self.rate.burst / 2:  # slowed down: the refusals are forgiven
+            self._rate_errors = 0
         try:
             frame = parse_client_frame(text, self.max_frame)
         except FrameError as exc:

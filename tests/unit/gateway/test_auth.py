@@ -114,6 +114,20 @@ def test_rate_limit_answers_errors_then_closes() -> None:
     assert _frames(s.receive('{"type": "ping"}'))[0]["type"] == "pong"
 
 
+def test_rate_limit_closes_a_client_that_stays_over_its_rate() -> None:
+    """A frame every 0.1 s against 1 a second: a frame gets through now and then, which does
+    not forgive the refusals in between (the budget never refills to half the burst)."""
+    t = [0.0]
+    s = Session(rate=RateLimit(rate=1, burst=4, clock=lambda: t[0]), max_rate_errors=20)
+    outs = []
+    for _ in range(60):
+        t[0] += 0.1
+        outs.append(s.receive('{"type": "ping"}'))
+    closes = [i for i, out in enumerate(outs) if out == [Close(1008, "message rate limit exceeded")]]
+    assert closes and closes[0] < 40
+    assert any(_frames(o) and _frames(o)[0]["type"] == "pong" for o in outs[4:closes[0]])
+
+
 @pytest.mark.parametrize(
     ("frame", "code"),
     [
