@@ -28,7 +28,7 @@ from contracts.events import SaleEvent
 from models.factory import Forecast
 from models.grid import end
 from models.reconcile import AdaptiveBands, reconcile, variance_of_band
-from stream.aggregates import ROOT, Grouping, Ledger, Partials, decode_report
+from stream.aggregates import ROOT, Grouping, Ledger, Partials, check_report, decode_report
 from stream.bucketing import bucket_start
 from stream.outcomes import ClosedBucket
 from stream.partitioning import partition_for
@@ -86,11 +86,10 @@ class Aggregation:
         return {"aggregate_late": self._ledger.late}
 
     def receive(self, led: Ledger, raw: bytes) -> list[str]:
-        """Apply one report; the aggregates whose live part it changed."""
-        try:
-            report = decode_report(raw)
-        except ValueError:
-            return []
+        """Apply one report; the aggregates whose live part it changed. ``ValueError`` (the
+        reason, for a dead letter) when ``raw`` is no report a partition of this topic sends."""
+        report = decode_report(raw)
+        check_report(report, self.partitions, self.width)
         if not led.apply(report):
             return []
         touched = {c for per in report.sums.values() for c in per}

@@ -38,20 +38,26 @@ lost), though the bucket's value the models learnt stays as it was.
 from __future__ import annotations
 
 import csv
-import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from config import Settings
 from config.settings import ConfigError
 from contracts.events import SaleEvent
-from models.grid import end, starts, steps
+from models.grid import end, shift, starts, steps
+from stream.aggregate_report import (  # re-exported: the report is part of this module's API
+    REPORT_PREFIX,
+    Report,
+    check_report,
+    decode_report,
+    encode_report,
+)
+from stream.bucketing import MAX_FILL
 
 __all__ = ["ROOT", "REPORT_PREFIX", "PATIENCE", "Grouping", "grouping_of", "Partials",
-           "Report", "Ledger", "encode_report", "decode_report"]
+           "Report", "Ledger", "encode_report", "decode_report", "check_report"]
 
 ROOT = "total"
-REPORT_PREFIX = b'{"aggregate_report":'
 NONE = "(none)"
 PATIENCE = 2  # buckets the ledger waits for a partition that has declared nothing complete
 
@@ -119,33 +125,23 @@ class Partials:
         return out
 
 
-@dataclass(frozen=True)
-class Report:
-    partition: int
-    offset: int
-    final_until: int | None  # None: the partition has no watermark yet
-    sums: dict[int, dict[str, list[float]]]
+def _capped_starts(first: int, until: int, width: int, keys: Iterable[int]) -> list[int]:
+    """``starts(first, until, width)``, but with each run of buckets that no key names cut to
+    its last :data:`~stream.bucketing.MAX_FILL`, as a series' gaps: a report that declares
+    decades complete closes at most that many empty buckets per gap.
 
-
-def encode_report(partition: int, offset: int, final_until: int | None,
-                  sums: Mapping[int, Mapping[str, list[float]]]) -> bytes:
-    body = {"partition": partition, "offset": offset, "final_until": final_until,
-            "sums": {str(b): {c: [v[0], int(v[1])] for c, v in per.items()}
-                     for b, per in sums.items()}}
-    return REPORT_PREFIX + json.dumps(body, separators=(",", ":")).encode() + b"}"
-
-
-def decode_report(raw: bytes) -> Report:
-    """A report's fields; ``ValueError`` when it is not a well-formed report."""
-    try:
-        body = json.loads(raw)["aggregate_report"]
-        sums = {int(b): {str(c): [float(v[0]), int(v[1])] for c, v in per.items()}
-                for b, per in body["sums"].items()}
-        until = body["final_until"]
-        return Report(int(body["partition"]), int(body["offset"]),
-                      None if until is None else int(until), sums)
-    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
-        raise ValueError(f"not an aggregate report: {exc}") from None
+    >>> _capped_starts(0, 50, 10, [10]), len(_capped_starts(0, 10 * 5000, 10, [0]))
+    ([0, 10, 20, 30, 40], 1001)
+    """
+    out: list[int] = []
+    for key in [*sorted(k for k in keys if first <= k < until), until]:
+        if steps(first, key, width) > MAX_FILL:
+            first = shift(key, -MAX_FILL, width)
+        out.extend(starts(first, key, width))
+        if key < until:
+            out.append(key)
+            first = end(key, width)
+    return out
 
 
 @dataclass
@@ -221,7 +217,7 @@ class Ledger:
         if len(self.final_until) < self.sources and steps(start, until, self.width) < PATIENCE:
             return []
         out = []
-        for b in starts(start, until, self.width):
+        for b in _capped_starts(start, until, self.width, self.sums):
             per_source = self.sums.pop(b, {})
             for src, src_sums in per_source.items():
                 if src not in self.final_until or self.final_until[src] <= b:

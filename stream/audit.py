@@ -199,7 +199,10 @@ class Reconciler:
         p, offset = rec.partition, rec.offset
         t = self.tally[p]
         if self.grouping is not None and raw.startswith(REPORT_PREFIX):
-            return  # a partition's sums for the aggregates
+            letter = self.dead.get((p, offset, None))  # a partition's sums, or a bad one's letter
+            if letter is not None:
+                self.dead[(p, offset, None)] = (letter[0], True)
+            return
         t.messages += 1
         events, rejections = parse_message(raw)
         t.valid += len(events)

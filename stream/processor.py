@@ -2,20 +2,17 @@
 
 Pure (no Faust, Kafka or Redis): the agent hands in messages and a ``get`` function reading
 the state table, and gets back the states to write once each, the Redis writes, the dead
-letters and what to send. It is deterministic in the offsets it is given, which makes
-at-least-once replays safe: every series remembers the last offset it applied per partition
-(a redelivered message is skipped for it, so counts never double), the partition clock only
-moves forward and a bucket closes once per series.
+letters and what to send. Deterministic in the offsets given, so at-least-once replays are
+safe: each series remembers the last offset it applied per partition (a redelivered message
+is skipped, counts never double), the clock only moves forward, a bucket closes once.
 
-Per message: validate (single event or envelope) -> dead-letter the rejects -> re-route each
-event that is not on its series' partition (:mod:`stream.partitioning`) -> add each event to its
-series' open bucket (in the future / too late / too far ahead / duplicate id -> dead letter with
-its code) and to the partition's sums for the aggregates (:mod:`stream.aggregate_rows`) -> feed
-the partition clock and move it -> collect every bucket the watermark made due. At the end of
-the batch the partition's :class:`~models.bank.ForecasterBank` learns them, one bank call per
-round over every series (:mod:`stream.bank_rows`), and forecasts h=1..H. Event time, exactly-once
-effects, shop-wide events (:class:`~models.activity.ActivityMonitor`): README, architecture
-doc. A silent series closes its buckets in :func:`stream.sweep.close_due`."""
+Per message: validate (one event or an envelope) -> dead-letter the rejects -> re-route events
+not on their series' partition (:mod:`stream.partitioning`) -> add each to its series' open
+bucket (in the future / too late / too far ahead / duplicate id: a dead letter with its code)
+and to the partition's sums for the aggregates (:mod:`stream.aggregate_rows`) -> move the
+partition clock -> collect the buckets the watermark made due. At the batch's end the
+partition's :class:`~models.bank.ForecasterBank` learns them, a bank call per round over every
+series (:mod:`stream.bank_rows`), and forecasts h=1..H (a silent series: stream.sweep)."""
 
 from __future__ import annotations
 
@@ -148,7 +145,10 @@ class Processor:
         for msg in messages:
             offset = msg.offset
             if led is not None and msg.value.startswith(REPORT_PREFIX):  # a partition's sums
-                version.update(dict.fromkeys(agg.receive(led, msg.value), offset))  # type: ignore
+                try:
+                    version.update(dict.fromkeys(agg.receive(led, msg.value), offset))  # type: ignore
+                except ValueError as exc:  # no partition of this topic sent it: a dead letter
+                    dead(str(exc), "aggregate", "invalid", msg.value, offset, None)
                 continue
             events, rejected = parse_message(msg.value)
             for rej in rejected:

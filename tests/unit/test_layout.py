@@ -67,6 +67,8 @@ COVERED_BY: dict[str, tuple[str, ...]] = {
     "stream.series_state": ("tests/unit/stream/test_processor.py",),
     "stream.group": (INTEGRATION + "test_scale_out.py",),
     "stream.fence": ("tests/unit/stream/test_transport.py",),
+    "stream.aggregate_report": ("tests/unit/stream/test_aggregates.py",
+                                "tests/unit/stream/test_aggregate_rows.py"),
     "gateway.delivery": ("tests/unit/gateway/test_routing.py",
                          INTEGRATION + "test_gateway_faults.py"),
     "gateway.errors": ("tests/unit/test_errors.py",),

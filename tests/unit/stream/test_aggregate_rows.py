@@ -187,3 +187,31 @@ def test_aggregates_off() -> None:
     proc = Processor("t", horizon=7, partitions=PARTS)
     out = proc.process(0, [Message(0, 0.0, SaleEvent("S1", T0, 1.0, 1.0).to_json())], {}.get)
     assert proc.aggregation is None and out.reports == []
+
+
+@pytest.mark.parametrize(("raw", "why"), [
+    (b'{"aggregate_report":{"partition":1e400,"offset":1,"final_until":null,"sums":{}}}',
+     "not an aggregate report: cannot convert float infinity"),
+    (b'{"aggregate_report":{"partition":0,"offset":1,"final_until":null,'
+     b'"sums":{"1300000000":{"country:X":[1,Infinity]}}}}', "not an aggregate report"),
+    (b'{"aggregate_report":' + b"[" * 100_000 + b"]" * 100_000 + b"}", "not an aggregate report"),
+    (b'{"aggregate_report":oops}', "not an aggregate report"),
+    (b'{"aggregate_report":{"partition":7,"offset":1,"final_until":null,"sums":{}}}',
+     "the topic has partitions 0..2"),
+    (b'{"aggregate_report":{"partition":0,"offset":1,"final_until":86400000000,"sums":{}}}',
+     "final_until 86400000000 is not a bucket start"),
+    (b'{"aggregate_report":{"partition":0,"offset":1,"final_until":null,'
+     b'"sums":{"1300000001":{"country:X":[1,1]}}}}', "bucket 1300000001 is not a bucket start"),
+])
+def test_a_report_no_partition_sent_is_a_dead_letter(raw: bytes, why: str) -> None:
+    """Anything on total's partition that starts like a report but is none a partition of
+    this topic could send: a dead letter with the reason, never an exception (which would
+    stop the worker on every restart) nor a ledger closing decades."""
+    proc = Processor("t", partitions=PARTS, aggregates=Grouping("country"))
+    home = partition_for(ROOT, PARTS)
+    store: dict = {}
+    out = proc.process(home, [Message(5, float(T0), raw)], store.get)
+    assert [(d.stage, d.code, d.offset, d.index) for d in out.dead] == [
+        ("aggregate", "invalid", 5, None)]
+    assert out.dead[0].reason.startswith(why) or why in out.dead[0].reason, out.dead[0].reason
+    assert out.closed == 0 and not out.writes

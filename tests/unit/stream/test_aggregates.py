@@ -99,3 +99,16 @@ def test_grouping_from_settings(tmp_path: Path) -> None:
     assert g.reserved("category:x") and g.reserved(ROOT) and not g.reserved("85123A")
     with pytest.raises(ConfigError, match="SALESCAST_CATEGORY_MAP"):
         load_settings({"SALESCAST_CATEGORY_MAP": str(tmp_path / "missing.csv")})
+
+
+def test_a_report_that_declares_decades_complete_closes_its_sums_and_max_fill_zeros() -> None:
+    """Every bucket with sums closes; of each empty run only the last MAX_FILL buckets do (as
+    a series' gaps), so one report cannot make the ledger close millions of buckets."""
+    from stream.bucketing import MAX_FILL
+
+    led = Ledger(sources=1, width=10)
+    led.apply(_report(0, 1, 10 * 3_000_000, {0: {"c:a": [2.0, 1]}, 50: {"c:a": [1.0, 1]}}))
+    due = led.due()
+    assert [b for b, _ in due[:6]] == [0, 10, 20, 30, 40, 50]
+    assert len(due) == 6 + MAX_FILL and due[-1][0] == 10 * 3_000_000 - 10
+    assert led.closed_until == 10 * 3_000_000 and led.closed_events == {"c:a": 2}

@@ -226,3 +226,8 @@ def test_aggregates_are_expected_to_count_what_their_skus_count() -> None:
     assert r.ok and r.total.messages == 3
     off = reconcile("t", 1, msgs, [], {**counts, "total": 2}, Grouping("country"))
     assert off.problems() == ["series total: redis counts 2, expected 3"]
+    # a bad report (the worker dead-letters it): its dead letter matches its record
+    bad = [*msgs, Record(0, 4, b'{"aggregate_report":oops}')]
+    r = reconcile("t", 1, bad, [dead(0, 4, None, "invalid", topic="t")], counts,
+                  Grouping("country"))
+    assert r.ok and r.dead_unmatched == 0 and r.total.messages == 3

@@ -1,0 +1,99 @@
+"""The report a partition sends to the aggregates' ledger (:mod:`stream.aggregates`): its
+running sums per open bucket and child, and how far its buckets are complete.
+
+A report travels on the events topic, keyed by ``total``, as JSON behind
+:data:`REPORT_PREFIX`; the partition ``total`` hashes to takes it into its ledger. Anything
+there that starts like a report but is none (:func:`decode_report`), or that no partition of
+the topic could have sent (:func:`check_report`: another topic's partition, a bucket outside
+the events' time range, sums that are no counts), is refused with a reason, which the worker
+dead-letters: a stray record never stops the worker nor makes the ledger close decades.
+
+>>> raw = encode_report(2, 7, 20, {10: {"country:EIRE": [3.0, 2]}})
+>>> raw
+b'{"aggregate_report":{"partition":2,"offset":7,"final_until":20,"sums":{"10":{"country:EIRE":[3.0,2]}}}}'
+>>> decode_report(raw)
+Report(partition=2, offset=7, final_until=20, sums={10: {'country:EIRE': [3.0, 2]}})
+>>> decode_report(raw.replace(b'"partition":2', b'"partition":1e400'))
+Traceback (most recent call last):
+...
+ValueError: not an aggregate report: cannot convert float infinity to integer
+>>> decode_report(b'{"aggregate_report":{"partition":1}}')
+Traceback (most recent call last):
+...
+ValueError: not an aggregate report: no field 'sums'
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from contracts.events import MAX_TS, MIN_TS
+from models.grid import position
+
+__all__ = ["REPORT_PREFIX", "Report", "encode_report", "decode_report", "check_report"]
+
+REPORT_PREFIX = b'{"aggregate_report":'
+
+
+@dataclass(frozen=True)
+class Report:
+    partition: int
+    offset: int
+    final_until: int | None  # None: the partition has no watermark yet
+    sums: dict[int, dict[str, list[float]]]
+
+
+def encode_report(partition: int, offset: int, final_until: int | None,
+                  sums: Mapping[int, Mapping[str, list[float]]]) -> bytes:
+    body = {"partition": partition, "offset": offset, "final_until": final_until,
+            "sums": {str(b): {c: [v[0], int(v[1])] for c, v in per.items()}
+                     for b, per in sums.items()}}
+    return REPORT_PREFIX + json.dumps(body, separators=(",", ":")).encode() + b"}"
+
+
+def decode_report(raw: bytes) -> Report:
+    """A report's fields; ``ValueError`` when it is not a well-formed report (whatever the
+    bytes: numbers too large for a float, nesting too deep)."""
+    try:
+        body = json.loads(raw)["aggregate_report"]
+        sums = {int(b): {str(c): [float(v[0]), int(v[1])] for c, v in per.items()}
+                for b, per in body["sums"].items()}
+        until = body["final_until"]
+        return Report(int(body["partition"]), int(body["offset"]),
+                      None if until is None else int(until), sums)
+    except KeyError as exc:
+        raise ValueError(f"not an aggregate report: no field {exc}") from None
+    except (ValueError, TypeError, IndexError, AttributeError, OverflowError,
+            RecursionError) as exc:
+        raise ValueError(f"not an aggregate report: {exc}") from None
+
+
+def check_report(report: Report, sources: int, width: int) -> None:
+    """``ValueError`` unless ``report`` could come from a partition of a topic of ``sources``
+    partitions with buckets of ``width``: its partition is one of them, every bucket it
+    names is a bucket start in the events' time range, and its sums are finite counts.
+
+    >>> check_report(Report(9, 1, None, {}), sources=4, width=10)
+    Traceback (most recent call last):
+    ...
+    ValueError: aggregate report of partition 9: the topic has partitions 0..3
+    """
+    def bucket(b: int, what: str) -> None:
+        if not (MIN_TS <= b < MAX_TS and position(0, b, width) is not None):
+            raise ValueError(f"aggregate report of partition {report.partition}: {what} {b} "
+                             f"is not a bucket start between {int(MIN_TS)} and {int(MAX_TS)}")
+
+    if not 0 <= report.partition < sources:
+        raise ValueError(f"aggregate report of partition {report.partition}: the topic has "
+                         f"partitions 0..{sources - 1}")
+    if report.final_until is not None:
+        bucket(report.final_until, "final_until")
+    for b, per in report.sums.items():
+        bucket(b, "bucket")
+        for c, (qty, n) in per.items():
+            if not (math.isfinite(qty) and n >= 0):
+                raise ValueError(f"aggregate report of partition {report.partition}: bucket "
+                                 f"{b}, {c!r}: sums must be finite with a count >= 0")
