@@ -40,6 +40,7 @@ from typing import Any
 
 from models.anomaly import group_message
 from models.grid import end, shift
+from models.grid import start as grid_start
 
 __all__ = ["ActivityMonitor", "season_of"]
 
@@ -96,6 +97,7 @@ class ActivityMonitor:
         """Judge every bucket that ends at or before ``until``; the group alert messages."""
         out: list[dict[str, Any]] = []
         width = self.width
+        self._skip_to(until)
         while self.next is not None and end(self.next, width) <= until:
             start = self.next
             n = self.active.pop(start, 0)
@@ -118,6 +120,22 @@ class ActivityMonitor:
             self.marks.pop(shift(start, -KEEP, width), None)
             self.next = end(start, width)
         return out
+
+    def _skip_to(self, until: float) -> None:
+        """Before a jump of the watermark (a first event years back, a clock reset), leave
+        unjudged all but the last buckets a verdict can depend on or be asked about: the
+        walk costs one step per bucket, and a quiet stretch of years would stall the worker."""
+        if self.next is None:
+            return
+        span = self.seasons * self.season + KEEP
+        first = shift(grid_start(until, self.width), -span, self.width)
+        if first <= self.next:
+            return
+        self.next = first
+        self.active = {b: n for b, n in self.active.items() if b >= first}
+        self.history = {b: n for b, n in self.history.items()
+                        if b >= shift(first, -self.seasons * self.season - 1, self.width)}
+        self.marks = {b: m for b, m in self.marks.items() if b >= shift(first, -KEEP, self.width)}
 
     def _track(self, kind: str | None, start: int, n: int, usual: float) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []

@@ -139,8 +139,8 @@ def build_worker(
             if m.tp not in ownership.tps:  # fetched before a rebalance: it comes again
                 ownership.skip(m)
                 continue
-            by_partition[m.partition].append(
-                Message(m.offset, (m.timestamp or 0.0), m.value or b""))
+            stamp = m.timestamp if (m.timestamp or 0) > 0 else time.time()  # none: the worker's
+            by_partition[m.partition].append(Message(m.offset, stamp, m.value or b""))
             taken[m.partition].append(m)
         now = time.monotonic()
         for partition, messages in list(by_partition.items()):

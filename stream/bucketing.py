@@ -20,14 +20,14 @@ at most the watermark.
   ``returns`` the units returned (the sum of ``-qty`` over events with ``qty < 0``).
 * :meth:`SeriesBuckets.close_due` closes every due bucket, oldest first, each exactly once. Empty
   buckets are closed as zeros (intermittent retail series: a day without sales is a 0 the models
-  must see), both in gaps between sales and after the last sale up to the watermark; a gap longer
-  than ``max_fill`` buckets keeps only its last ``max_fill`` zeros. A series starts at its first
-  event's bucket. Calling it per event costs a compare (or test ``state.due_at <= watermark``).
-  A silent series gets its zeros when it is next touched, or when the caller sweeps all series.
+  must see), in gaps between sales and after the last one up to the watermark; one close fills
+  in at most ``max_fill`` zeros in all, the newest. A series starts at its first event's
+  bucket. Calling it per event costs a compare (or test ``state.due_at <= watermark``). A
+  silent series gets its zeros when it is next touched, or when the caller sweeps all series.
 
 The state carries its own ``width`` and ``lateness`` (compare them with the settings on start).
-Persist the clock too: a lost clock is redefined by the next event (``closed_until`` still
-stops double closes), and a bogus far-future *first* event would make everything else late.
+Persist the clock too: a lost clock is redefined by the next event (``closed_until`` stops
+double closes); a bogus far-future *first* event would make everything else late.
 
 >>> DAY = 86400
 >>> clock, shop = PartitionClock(), SeriesBuckets(width=DAY, lateness=3600, history=5)
@@ -82,22 +82,32 @@ from stream.outcomes import (  # re-exported: states pickled before the move nam
 __all__ = [
     "bucket_start",
     "PartitionClock",
-    "SeriesBuckets",
-    "ClosedBucket",
-    "Accepted",
-    "TooLate",
-    "TooFarAhead",
-    "DuplicateId",
-    "MAX_FUTURE_SECONDS",
-    "CLOCK_WINDOW",
-    "CLOCK_MIN_SERIES",
-    "CLOCK_WARMUP",
-    "MAX_FILL",
+    "SeriesBuckets", "ClosedBucket", "Accepted", "TooLate", "TooFarAhead", "DuplicateId",
+    "MAX_FUTURE_SECONDS", "CLOCK_WINDOW", "CLOCK_MIN_SERIES", "CLOCK_WARMUP", "MAX_FILL",
 ]
 
-MAX_FILL = 1000
+MAX_FILL = 1000  # zero buckets one close fills in, in all (the newest kept)
 _NO_HISTORY: deque[ClosedBucket] = deque(maxlen=0)  # history=0: one for all (it never holds any)
 _new = tuple.__new__
+
+
+def _fills(first: int, keys: list[int], width: int, cal: bool, max_fill: int) -> list[int]:
+    """How many zero buckets to fill before each of ``keys`` (ascending; the first gap starts
+    at ``first``), newest first, ``max_fill`` in all: sales years apart (a back-filled history)
+    close with the last ``max_fill`` empty buckets, not every one of those years.
+
+    >>> _fills(0, [30, 100, 130], 10, False, 5)  # gaps of 3, 6 (after 30) and 2 buckets
+    [0, 3, 2]
+    """
+    gaps, start = [], first
+    for key in keys:
+        gaps.append(max(grid_steps(start, key, width), 0))
+        start = grid_end(key, width) if cal else key + width
+    out, left = [0] * len(keys), max_fill
+    for i in range(len(keys) - 1, -1, -1):
+        out[i] = min(gaps[i], left)
+        left -= out[i]
+    return out
 
 
 #: start of the bucket holding ``ts`` (:func:`models.grid.start`: fixed widths and calendar
@@ -258,10 +268,11 @@ class SeriesBuckets:
         start = self.closed_until if self.closed_until is not None else min(self.open)
         due = sorted(k for k in self.open if k <= last)
         due.append(until)  # sentinel: zero-fill up to and including `last`
+        keep = _fills(start, due, width, cal, max_fill)
         out: list[ClosedBucket] = []
-        for key in due:
-            if grid_steps(start, key, width) > max_fill:
-                start = grid_shift(key, -max_fill, width)
+        for key, fill in zip(due, keep, strict=True):
+            if grid_steps(start, key, width) > fill:
+                start = grid_shift(key, -fill, width)
             while start < key:
                 nxt = grid_end(start, width) if cal else start + width
                 out.append(ClosedBucket(start, nxt, 0.0, 0.0, 0, 0.0))

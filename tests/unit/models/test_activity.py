@@ -38,3 +38,23 @@ def test_a_surge_is_one_group_alert_and_raises_no_series_spikes() -> None:
     assert [g["kind"] for g in scan.groups] == ["surge", "surge"]
     assert [g["state"] for g in scan.groups] == ["open", "resolved"]
     assert not [a for a in scan.opened if a["since"] == 100]
+
+
+def test_a_jump_of_years_judges_only_the_buckets_a_verdict_can_use() -> None:
+    """A first event 25 years back (a clock reset), then the watermark of today, hourly: the
+    walk judges the last seasons and remembered verdicts, not 220,000 hours one by one; what
+    comes after is judged as usual."""
+    mon = ActivityMonitor(width=3600)
+    first, today = 946_684_800, 946_684_800 + 3600 * 24 * 365 * 25
+    mon.count(first, new_series=True)
+    judged: list[int] = []
+    usual = mon.usual
+    mon.usual = lambda start: judged.append(start) or usual(start)  # type: ignore[method-assign]
+    assert mon.judge(today) == []
+    span = mon.seasons * mon.season + 400
+    assert len(judged) == span and judged[-1] == today - 3600 and mon.next == today
+    assert len(mon.history) <= span and not mon.active
+    for h in range(3):
+        mon.count(today + 3600 * h, new_series=True)
+    mon.judge(today + 3600 * 3)
+    assert judged[-3:] == [today, today + 3600, today + 7200]

@@ -112,6 +112,20 @@ def test_long_gaps_keep_only_max_fill_zeros(shop: SeriesBuckets) -> None:
     ] + [(50, 1.0, 1.0, 1, 0.0)]
 
 
+def test_max_fill_bounds_the_zeros_of_one_close_in_all(shop: SeriesBuckets) -> None:
+    """Sales years apart in one close (a back-filled history): every sale closes, and only
+    the newest ``max_fill`` empty buckets between them, not every gap's own ``max_fill``."""
+    clock = PartitionClock(max_future_seconds=10_000 * DAY, min_series=1)
+    for day in range(0, 1000, 100):  # ten sales, 99 empty days between each
+        feed(shop, ev(T0 + day * DAY), clock)
+    closed = summary(shop.close_due(T0 + 1001 * DAY + 3600, max_fill=150))
+    assert [c[0] for c in closed if c[3]] == list(range(0, 1000, 100))
+    zeros = [c[0] for c in closed if not c[3]]
+    assert len(zeros) == 150
+    assert zeros == [*range(850, 900), *range(901, 1000), 1000]  # the newest gaps
+    assert shop.closed_until == T0 + 1001 * DAY
+
+
 def test_lateness(shop: SeriesBuckets, clock: PartitionClock) -> None:
     feed(shop, ev(T0 + 100, 1), clock)
     feed(shop, ev(T0 + DAY + 1800, 2), clock)  # day 1, 00:30: day 0 is not due until 01:00
