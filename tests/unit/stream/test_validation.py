@@ -67,7 +67,11 @@ def test_bounds_are_inclusive_where_documented() -> None:
         (b"{", None, "malformed json"),
         (b"{'series': 'A'}", None, "malformed json: expecting property name"),
         (b'{"series":"A"} x', None, "malformed json: extra data"),
-        (b"\xef\xbb\xbf{}", None, "malformed json"),  # a UTF-8 BOM
+        (b"\xef\xbb\xbf{}", "series", "missing field 'series'"),  # a UTF-8 BOM: skipped
+        ('{"series": "A"}'.encode("utf-16-le"), None, "not utf-8 json: NUL bytes"),
+        (b'{"events": [], "events": []}', None, "malformed json: key 'events' appears twice"),
+        (b'  {"qty": 1, "qty": 2}', None, "malformed json: key 'qty' appears twice"),
+        (b'{"series": "A\x01"}', None, "malformed json: invalid control character at char 13"),
         (b"[" * 100_000, None, "malformed json"),
         (b"[1, 2]", None, "not an object: expected a json object, got list"),
         (b'"just a string"', None, "not an object"),
@@ -100,7 +104,8 @@ def test_bounds_are_inclusive_where_documented() -> None:
         (encode(series="a\nb"), "series", "series must be printable"),
         (b'{"series":"\\ud800","ts":1e9,"qty":1,"price":1}', "series", "series must be printable"),
         (encode(series=85123), "series", "series must be a string, got 85123"),
-        (encode(ts="2020-01-01"), "ts", "ts must be a number, got '2020-01-01'"),
+        (encode(ts="2020-01-01"), "ts",
+         "ts must be a number (seconds since the epoch, not a date string), got '2020-01-01'"),
         (encode(ts=5), "ts", "ts must be seconds since the epoch between 2000-01-01 and 2100"),
         (encode(ts=1259671800000), "ts", "ts must be seconds since the epoch"),  # milliseconds
         (encode(id=[1]), "id", "id must be a string, got an array"),
@@ -116,6 +121,12 @@ def test_rejections(raw: bytes, field: str | None, reason: str) -> None:
     assert rejection.reason.startswith(reason), rejection.reason
     assert rejection.field == field
     assert rejection.index is None
+
+
+def test_milliseconds_are_named_as_such() -> None:
+    assert rejected(encode(ts=1259671800000)).reason.endswith(
+        "got 1259671800000 (milliseconds? divide by 1000)")
+    assert "milliseconds" not in rejected(encode(ts=5)).reason
 
 
 def test_long_values_are_shortened_in_reasons() -> None:
