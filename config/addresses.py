@@ -8,7 +8,7 @@ library or a ten-second timeout later.
 >>> check_bootstrap("127.0.0.1")
 Traceback (most recent call last):
 ...
-ValueError: must be host:port[,host:port...], got '127.0.0.1'
+ValueError: must be host:port[,host:port...]
 """
 
 from __future__ import annotations
@@ -35,6 +35,10 @@ def check_redis_url(url: str | None) -> str | None:
         if parts.scheme not in ("redis", "rediss", "unix"):
             raise ValueError("the scheme must be redis://, rediss:// or unix://")
         _ = parts.port  # ValueError: not a number, or out of range
+        if parts.query:  # options (socket_timeout=...): as redis-py reads them, typed
+            from redis.connection import parse_url
+
+            parse_url(url)
     except ValueError as exc:
         raise ValueError(f"is not a Redis URL ({exc})") from None
     return url
@@ -48,7 +52,7 @@ def check_bootstrap(value: str | None) -> str | None:
     for server in value.split(","):
         host, port = split_server(server)
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(f"must be host:port[,host:port...], got {value!r}")
+            raise ValueError("must be host:port[,host:port...]")
     return value
 
 

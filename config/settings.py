@@ -105,7 +105,8 @@ class Settings(BaseSettings):
         "months 12, quarters 4), and past a day a trend member: `models/seasons.py`"))
     lateness_seconds: int = Field(default=3600, ge=0,
                                   description="allowed lateness after a bucket's end")
-    horizon: int = Field(default=14, ge=1, description="forecast horizon (buckets)")
+    horizon: int = Field(default=14, ge=1, le=400, description=(
+        "forecast horizon (buckets; a series' state grows with its square: 14 takes ~15 KB)"))
     history: int = Field(default=120, ge=14, description="closed buckets kept per series")
     aggregate_by: Literal["country", "category", "none"] = Field(
         default="country",
@@ -253,6 +254,11 @@ class Settings(BaseSettings):
         state = {k: v for k, v in read_services(self.services_file).items() if isinstance(v, str)}
         kafka = self.kafka_bootstrap or state.get("kafka_bootstrap")
         redis = self.redis_url or state.get("redis_url")
+        try:
+            check_bootstrap(kafka), check_redis_url(redis)
+        except ValueError as exc:
+            raise ConfigError(f"unreadable services state {self.services_file} (an address "
+                              f"{exc}): remove it and retry") from None
         if not kafka or not redis:
             raise ConfigError(
                 "no Kafka/Redis address: run `salescast services up` "

@@ -8,9 +8,21 @@ import time
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from websockets.asyncio.client import connect
 
-__all__ = ["watch", "describe_update", "absorb"]
+from gateway.errors import GatewayError
+from gateway.messages import FrameError, parse_client_frame
+
+__all__ = ["watch", "describe_update", "absorb", "Refused"]
+
+#: error codes after which the watch cannot go on (the others: rate, Redis down, pass)
+FATAL = frozenset({"bad_json", "bad_frame", "unknown_type", "too_large", "unauthorized",
+                   "token_expired", "forbidden", "too_many_subscriptions"})
+
+
+class Refused(GatewayError):
+    """The gateway refused the watch, or would: ``code: message``."""
 
 
 def _fmt(x: float | None) -> str:
@@ -92,13 +104,19 @@ async def watch(url: str, target: str, limit: int | None = None,
     """
     console = console or Console()
     key = "pattern" if any(c in target for c in "*?[") else "series"
+    frames = [json.dumps({"type": "subscribe", "channel": c, key: target})
+              for c in ("forecasts", "actuals")]
+    try:  # the gateway's own check, before connecting
+        parse_client_frame(frames[0], max_size=1 << 16)
+    except FrameError as exc:
+        raise Refused(f"{exc.code}: {exc}") from None
     seen = 0
     latest: dict[str, dict[str, Any]] = {}  # merged view per series (live updates are partial)
     async with connect(url, max_size=2**22) as ws:
         if token:
             await ws.send(json.dumps({"type": "auth", "token": token}))
-        for channel in ("forecasts", "actuals"):
-            await ws.send(json.dumps({"type": "subscribe", "channel": channel, key: target}))
+        for frame in frames:
+            await ws.send(frame)
         async for text in ws:
             frame = json.loads(text)
             kind = frame.get("type")
@@ -106,12 +124,16 @@ async def watch(url: str, target: str, limit: int | None = None,
                 merged = absorb(latest, frame)
                 if merged is None:
                     continue
-                console.print(f"[bold]{kind:8}[/] {describe_update(merged)}", soft_wrap=True)
+                line = escape(describe_update(merged))
+                console.print(f"[bold]{kind:8}[/] {line}", soft_wrap=True)
                 seen += 1
                 if limit is not None and seen >= limit:
                     return seen
+            elif kind == "error" and frame.get("code") in FATAL:
+                raise Refused(f"{frame.get('code')}: {frame.get('message')}")
             elif kind == "error":
-                console.print(f"[red]error[/] {frame.get('code')}: {frame.get('message')}")
+                why = f"{frame.get('code')}: {frame.get('message')}"
+                console.print(f"[red]error[/] {escape(why)}")
             elif kind in ("hello", "subscribed", "authed"):
                 console.print(f"[dim]{kind}[/]")
     return seen

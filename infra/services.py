@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from config import Settings
-from config.addresses import read_services
+from config.addresses import check_bootstrap, check_redis_url, read_services
 from config.messages import ConfigError
 from infra.errors import ServiceError
 from infra.kafka import file_lock, kafka_healthy, pid_matches, start_kafka, stop_kafka, stop_pid
@@ -50,9 +50,16 @@ def read_state(settings: Settings) -> ServicesState | None:
     try:
         raw = read_services(path)  # a JSON object, else ConfigError
         names = {f.name for f in fields(ServicesState)}
-        return ServicesState(**{k: v for k, v in raw.items() if k in names})
-    except (ConfigError, TypeError):
-        raise ServiceError(f"unreadable services state {path}: remove it and retry") from None
+        state = ServicesState(**{k: v for k, v in raw.items() if k in names})
+        check_bootstrap(state.kafka_bootstrap), check_redis_url(state.redis_url)
+        if any(p is not None and (type(p) is not int or p <= 0)
+               for p in (state.kafka_pid, state.redis_pid)):
+            raise ValueError("a pid is not a positive integer")
+        return state
+    except (ConfigError, TypeError, ValueError) as exc:
+        why = f" ({exc})" if isinstance(exc, ValueError) else ""
+        raise ServiceError(f"unreadable services state {path}{why}: remove it and "
+                           "retry") from None
 
 
 def _write_state(settings: Settings, state: ServicesState) -> None:

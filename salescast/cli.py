@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from config import load_settings
 from config.paths import expand_user
@@ -65,7 +66,7 @@ def data_fetch() -> None:
     from sources.online_retail import fetch_dataset
 
     path = fetch_dataset(load_settings().data_dir)
-    console.print(f"data set at {path}")
+    console.print(f"data set at {escape(str(path))}")
 
 
 # -- replay -----------------------------------------------------------------------------
@@ -186,7 +187,7 @@ def backtest(
 
         rep, written = run_countries(fetch_dataset(load_settings().data_dir), out_dir)
         print(rep.to_markdown())
-        console.print(f"scoreboard written to {written}")
+        console.print(f"scoreboard written to {escape(str(written))}")
         return
     from models.evaluation.regimes import REGIME_PANELS
 
@@ -205,14 +206,14 @@ def backtest(
             raise UserError(f"{panel} runs on the bank only: --quick and --lstm are for the "
                             "daily SKU panels")
         print(run_regime(load_settings().data_dir, panel, out_dir, peer).to_markdown())
-        console.print(f"scoreboard written under {out_dir}")
+        console.print(f"scoreboard written under {escape(str(out_dir))}")
         return
     if bank and lstm:
         raise UserError("--bank runs the worker's model alone: it takes no --lstm")
     board = run_backtest(fetch_dataset(load_settings().data_dir), panel, quick, out_dir, peer,
                          lstm, bank)
     print(board.to_markdown())
-    console.print(f"scoreboard written under {out_dir}")
+    console.print(f"scoreboard written under {escape(str(out_dir))}")
 
 
 def _out_dir(out: str) -> Path:
@@ -243,6 +244,6 @@ def main() -> None:
                 print(message)
             sys.exit(getattr(exc, "exit_code", 2))
         line = " ".join(message.split())
-        console.print(f"[red]salescast: {line}[/] (see --help)", soft_wrap=True)
+        console.print(f"[red]salescast: {escape(line)}[/] (see --help)", soft_wrap=True)
         sys.exit(getattr(exc, "exit_code", 2) or 2)
     sys.exit(code if isinstance(code, int) else 0)

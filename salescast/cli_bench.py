@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from config import load_settings
+from contracts.events import MAX_ENVELOPE_EVENTS
 from salescast.cliutil import UserError, console, friendly, settings_with_services
 
 __all__ = ["bench_app", "bench_faust_floor"]
@@ -20,7 +21,8 @@ def bench(
     ctx: typer.Context,
     events: Annotated[int, typer.Option(min=1000, help="synthetic events to push")] = 200_000,
     series: Annotated[int, typer.Option(min=1, help="distinct series")] = 2_000,
-    envelope: Annotated[int, typer.Option(min=0, help="also run with N events/message")] = 100,
+    envelope: Annotated[int, typer.Option(min=0, max=MAX_ENVELOPE_EVENTS,
+                                          help="also run with N events/message")] = 100,
     rate: Annotated[float, typer.Option(min=10, max=100_000,
                                         help="events/s of the latency run (10 s)")] = 2_000.0,
     rounds: Annotated[int, typer.Option(min=1, max=10, help=(
@@ -100,7 +102,8 @@ def bench_stall(
 def bench_aggregates(
     events: Annotated[int, typer.Option(min=1000, help="synthetic events")] = 100_000,
     series: Annotated[int, typer.Option(min=1, help="distinct series")] = 2_000,
-    envelope: Annotated[int, typer.Option(min=0, help="events per message (0: one)")] = 100,
+    envelope: Annotated[int, typer.Option(min=0, max=MAX_ENVELOPE_EVENTS,
+                                          help="events per message (0: one)")] = 100,
 ) -> None:
     """Worker throughput with aggregates (total + countries) on and off, alternately, in the
     same run: the cost of `SALESCAST_AGGREGATE_BY`. Run it alone.

@@ -3,6 +3,7 @@ terminal, mint its access tokens."""
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -38,7 +39,7 @@ def gateway(
     from gateway.server import Gateway
 
     settings = settings_with_services()
-    gw = Gateway.from_settings(settings, host, port)
+    gw = Gateway.from_settings(settings, _bind_host(host), port)
 
     async def run() -> None:
         try:
@@ -77,15 +78,45 @@ def watch(
     """
     from websockets.exceptions import WebSocketException
 
-    from gateway.watch import run_watch
+    from gateway.watch import Refused, run_watch
 
     settings = load_settings()
+    if url is None and settings.gateway_port == 0:
+        raise UserError("SALESCAST_GATEWAY_PORT is 0 (the gateway picks a port when it "
+                        "starts): pass --url with the address the gateway printed")
     target = url or make_url("ws", settings.gateway_host, settings.gateway_port, "/ws")
     _check_ws_url(target)
     try:
         run_watch(target, series, count, token)
+    except Refused as exc:
+        raise UserError(f"the gateway refused {series!r}: {exc}") from None
     except (OSError, WebSocketException) as exc:
         raise UserError(f"cannot reach the gateway at {target}: {exc}") from None
+
+
+def _bind_host(host: str | None) -> str | None:
+    """``--host`` as the gateway binds it: an IPv6 address without its brackets; a
+    :class:`UserError` for an empty one or one with a port.
+
+    >>> _bind_host("[::1]"), _bind_host("0.0.0.0"), _bind_host(None)
+    ('::1', '0.0.0.0', None)
+    >>> _bind_host("127.0.0.1:80")
+    Traceback (most recent call last):
+    ...
+    salescast.cliutil.UserError: --host '127.0.0.1:80': the address alone, the port goes in --port
+    """
+    if host is None:
+        return None
+    bare = host.strip().removeprefix("[").removesuffix("]")
+    if not bare:
+        raise UserError("--host must not be empty (default: SALESCAST_GATEWAY_HOST)")
+    if ":" in bare:
+        try:
+            ipaddress.IPv6Address(bare)
+        except ValueError:
+            raise UserError(f"--host {host!r}: the address alone, the port goes in "
+                            "--port") from None
+    return bare
 
 
 def _check_ws_url(url: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 
 from salescast.cliutil import console, friendly, load_settings
 
@@ -20,7 +21,7 @@ def services_up() -> None:
     settings = load_settings()
     state = services.up(settings)
     services.create_topics(state.kafka_bootstrap, settings)
-    console.print(f"kafka  {state.kafka_bootstrap}\nredis  {state.redis_url}")
+    console.print(escape(f"kafka  {state.kafka_bootstrap}\nredis  {state.redis_url}"))
     console.print(f"[dim]addresses written to {settings.services_file}[/]")
 
 
@@ -43,10 +44,10 @@ def services_status() -> None:
 
     lines = services.status(load_settings())
     for name, info in lines.items():
-        console.print(f"{name:6} {info}")
+        console.print(f"{name:6} {escape(info)}")
     bad = [f"{name} {'is not running' if info == 'down' else 'does not answer'}"
            for name, info in lines.items() if not info.startswith("healthy")]
     if bad:
         hint = ": `salescast services up` starts it" if "down" in lines.values() else ""
-        console.print(f"[red]salescast: {', '.join(bad)}{hint}[/]", soft_wrap=True)
+        console.print(f"[red]salescast: {escape(', '.join(bad))}{hint}[/]", soft_wrap=True)
         raise typer.Exit(1)

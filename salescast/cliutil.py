@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from config import ConfigError, Settings, load_settings
 
@@ -33,12 +34,13 @@ def friendly(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except (ConfigError, ServiceError, DatasetError, UserError) as exc:
-            console.print(f"[red]salescast: {exc}[/]", soft_wrap=True)  # one line, any width
+            console.print(f"[red]salescast: {escape(str(exc))}[/]", soft_wrap=True)  # one line
             raise typer.Exit(2) from None
         except OSError as exc:
             if exc.filename is None:  # not a path (a socket, ...): not the user's to fix here
                 raise
-            console.print(f"[red]salescast: {exc.filename}: {exc.strerror}[/]", soft_wrap=True)
+            console.print(f"[red]salescast: {escape(f'{exc.filename}: {exc.strerror}')}[/]",
+                          soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             console.print("[yellow]interrupted[/]")

@@ -8,12 +8,14 @@ from config import ConfigError
 from gateway.auth import AuthError, verify
 from gateway.errors import GatewayError
 from gateway.messages import FrameError, parse_client_frame
+from gateway.watch import Refused
 from stream.errors import StreamError
 from stream.replay import ReplayError
 
 
 @pytest.mark.parametrize(("error", "base"), [
     (FrameError, GatewayError), (AuthError, GatewayError), (ReplayError, StreamError),
+    (Refused, GatewayError),
 ])
 def test_each_exception_derives_from_its_packages_base(error: type, base: type) -> None:
     assert issubclass(error, base)

@@ -11,7 +11,8 @@ from config.settings import ConfigError, load_settings
 
 
 @pytest.mark.parametrize("url", ["bogus", "http://127.0.0.1:1", "redis://127.0.0.1:abc/0",
-                                 "redis://[::1", "redis://127.0.0.1:99999/0"])
+                                 "redis://[::1", "redis://127.0.0.1:99999/0",
+                                 "redis://127.0.0.1:1/0?socket_timeout=abc"])
 def test_a_malformed_redis_url_is_refused_when_the_settings_are_read(url: str) -> None:
     with pytest.raises(ValueError, match="is not a Redis URL"):
         check_redis_url(url)
@@ -21,7 +22,8 @@ def test_a_malformed_redis_url_is_refused_when_the_settings_are_read(url: str) -
 
 
 @pytest.mark.parametrize("url", ["redis://127.0.0.1:6379/0", "rediss://h:6380/1",
-                                 "unix:///tmp/redis.sock", "redis://localhost"])
+                                 "unix:///tmp/redis.sock", "redis://localhost",
+                                 "redis://h:1/0?socket_timeout=2.5&health_check_interval=10"])
 def test_redis_urls_redis_py_reads_are_kept(url: str) -> None:
     assert load_settings({"REDIS_URL": url}).redis_url == url
 
@@ -66,3 +68,22 @@ def test_the_services_state_gives_its_addresses(tmp_path: Path) -> None:
 def test_an_ipv6_literal_host_is_bracketed_in_a_url(host: str, expected: str) -> None:
     assert make_url("ws", host, 8765, "/ws") == expected
     assert host_port(host, 8765) == expected.removeprefix("ws://").removesuffix("/ws")
+
+
+@pytest.mark.parametrize("text", [
+    '{"kafka_bootstrap": "nonsense", "redis_url": "redis://h:1/0"}',
+    '{"kafka_bootstrap": "h:1", "redis_url": "http//x"}',
+    '{"kafka_bootstrap": "h:1", "redis_url": "redis://h:1/0", "kafka_pid": "abc"}',
+    '{"kafka_bootstrap": "h:1", "redis_url": "redis://h:1/0", "redis_pid": -1}',
+])
+def test_a_services_state_with_bad_values_is_one_error(tmp_path: Path, text: str) -> None:
+    """A hand-edited state: a traceback from redis-py or from os.kill before."""
+    from infra.services import ServiceError, read_state
+
+    (tmp_path / "services.json").write_text(text)
+    settings = load_settings({"SALESCAST_HOME": str(tmp_path)})
+    with pytest.raises(ServiceError, match="remove it and retry"):
+        read_state(settings)
+    if "pid" not in text:
+        with pytest.raises(ConfigError, match="remove it and retry"):
+            settings.with_services()

@@ -111,3 +111,59 @@ def test_the_gateway_writes_an_ipv6_address_in_brackets(monkeypatch: pytest.Monk
     _one_line(runner.invoke(app, ["gateway", "--host", "::1", "--port", "8765"]),
               "cannot listen on [::1]:8765: Address already in use")
     assert Gateway("redis://127.0.0.1:1/0", "::1", 8765).url == "ws://[::1]:8765/ws"
+
+
+@pytest.mark.parametrize(("target", "expected"), [
+    ("", "subscribe target must be a non-empty string of at most 64 characters"),
+    ("x" * 65, "at most 64 characters"),
+    ("a\tb", "printable text"),
+])
+def test_watch_checks_its_target_before_it_connects(target: str, expected: str) -> None:
+    """The gateway's own check, locally: no connection, no 10 s wait for the auth deadline."""
+    _one_line(runner.invoke(app, ["watch", target, "--url", "ws://127.0.0.1:1/ws"]),
+              "refused", expected)
+
+
+def test_watch_ends_on_a_refusal_of_the_gateway(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An error frame the watch cannot get past (forbidden, unauthorized...) ends it at once,
+    in one line; before, it was printed and the watch waited forever."""
+    import asyncio
+
+    from gateway import watch as watch_module
+
+    frames = [{"type": "hello"}, {"type": "error", "code": "rate_limited", "message": "slow"},
+              {"type": "error", "code": "forbidden", "message": "no series 'y' [/]"}]
+
+    class Socket:
+        sent: list[str] = []
+
+        async def __aenter__(self) -> Socket:
+            return self
+
+        async def __aexit__(self, *_: object) -> None:
+            return None
+
+        async def send(self, text: str) -> None:
+            self.sent.append(text)
+
+        def __aiter__(self) -> object:
+            async def gen() -> object:
+                import json
+                for f in frames:
+                    yield json.dumps(f)
+                await asyncio.sleep(3600)  # a gateway that says nothing more
+            return gen()
+
+    monkeypatch.setattr(watch_module, "connect", lambda *_, **__: Socket())
+    result = runner.invoke(app, ["watch", "y", "--url", "ws://127.0.0.1:1/ws"])
+    assert result.exit_code == 2, result.output
+    assert result.output.splitlines()[-2:] == [  # the rate limit passes; the refusal ends it
+        "error rate_limited: slow", "salescast: the gateway refused 'y': forbidden: no series "
+        "'y' [/]"]
+
+
+def test_markup_in_what_the_user_typed_is_printed_as_typed() -> None:
+    """Text with rich markup ('[/]') made rich raise MarkupError: a traceback."""
+    _one_line(runner.invoke(app, ["model", "promote", "[/]"]), "no model '[/]'")
+    result = runner.invoke(app, ["watch", "[/x]", "--url", "ws://[/]:1/"])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
