@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from config import load_settings
@@ -98,14 +99,15 @@ def alert_line(alert: dict[str, Any]) -> str:
     style = SEVERITY_STYLE.get(sev, "")
     day = lambda t: datetime.fromtimestamp(t, tz=UTC).strftime(  # noqa: E731
         "%Y-%m-%d %H:%M" if t % 86400 else "%Y-%m-%d")
-    head = f"[{style}]{sev:8}[/] {state:8} {alert['kind']:11}"
+    head = f"[{style}]{escape(sev):8}[/] {escape(state):8} {escape(alert['kind']):11}"
     since = f"since {day(alert.get('since', alert['bucket']))} bucket {day(alert['bucket'])}"
     if alert.get("scope") == "group":
         where = ("shop-wide" if alert.get("partition") is None
                  else f"shop-wide p{alert['partition']}")
         return (f"{head} {where}  {since}  {alert['series_affected']} series affected "
                 f"({alert['active']} active, usually {alert['usual']:g})  id {alert['id']}")
-    return (f"{head} {alert['series']:>12}  {since}  actual {alert['actual']:g}  expected "
+    series = escape(str(alert["series"]))
+    return (f"{head} {series:>12}  {since}  actual {alert['actual']:g}  expected "
             f"{alert['expected']:g} [{alert['lo95']:g}, {alert['hi95']:g}]  "
             f"score {alert['score']:+.2f}  buckets {alert.get('buckets', 1)}  id {alert['id']}")
 

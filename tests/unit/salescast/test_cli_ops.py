@@ -137,3 +137,19 @@ def test_give_up_zero_retries_until_interrupted(monkeypatch: pytest.MonkeyPatch)
     clock, polls = _monitor(monkeypatch)
     result = runner.invoke(app, ["monitor", "--give-up", "0"])
     assert result.exit_code == 130 and len(polls) == 21, result.output
+
+
+def test_an_alert_line_shows_a_series_with_markup_in_its_name_as_it_is() -> None:
+    """Series ids come from producers; '[/]' in one made rich raise in `alerts tail`."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from salescast.cli_ops import alert_line
+
+    alert = {"severity": "warning", "state": "open", "kind": "spike", "series": "A[/]b",
+             "bucket": 86400, "actual": 9.0, "expected": 1.0, "lo95": 0.0, "hi95": 2.0,
+             "score": 4.5, "id": "x"}
+    out = StringIO()
+    Console(file=out, width=200).print(alert_line(alert))
+    assert "A[/]b" in out.getvalue()
