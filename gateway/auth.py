@@ -32,6 +32,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import secrets
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -160,12 +161,14 @@ def verify(secret: str, token: object, now: float) -> Claims:
         raw = json.loads(_unb64(body))
         channels = tuple(str(c) for c in raw["ch"])
         patterns = tuple(str(p) for p in raw["p"])
-        exp, jti = float(raw["exp"]), str(raw["jti"])
+        exp, jti = raw["exp"], str(raw["jti"])
+        if type(exp) not in (int, float) or not math.isfinite(exp):  # NaN, inf: never expire
+            raise TypeError("exp must be a finite number")
         acts = raw.get("actions", [])  # absent from tokens minted before actions existed
         if not isinstance(acts, list):
             raise TypeError("actions must be a list")
         actions = tuple(str(a) for a in acts)
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, OverflowError):
         raise AuthError("malformed token claims") from None
     if now >= exp:
         raise AuthError(f"token expired at {int(exp)}", code="token_expired")

@@ -32,6 +32,7 @@ class SnapshotRequest:
     pattern: str | None
     channel: str = "forecasts"
     since: int | str | None = None
+    id: str | int | None = field(default=None, repr=False, compare=False)  # the frame's
 
 
 @dataclass(frozen=True)

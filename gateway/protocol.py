@@ -268,11 +268,15 @@ class Session:
             message = f"at most {self.max_subscriptions} subscriptions per connection"
             return [_error("too_many_subscriptions", message, frame.id)]
         # the channel is only recorded once subscribed: an ops entry alone means "send ops"
+        again = channel in self.subs and value in target and frame.since is None
         self.subs[channel] = (names, patterns)
         target.add(value)
         ack = server_frame("subscribed", channel=channel, series=frame.series,
                            pattern=None if channel == "ops" else frame.pattern, id=frame.id)
-        return [Reply(ack), SnapshotRequest(frame.series, frame.pattern, channel, frame.since)]
+        if again:  # what the client has: a second snapshot would cost Redis for nothing
+            return [Reply(ack)]
+        return [Reply(ack), SnapshotRequest(frame.series, frame.pattern, channel, frame.since,
+                                            frame.id)]
 
     def _unsubscribe(self, frame: Unsubscribe) -> list[Output]:
         subs = self.subs.get(frame.channel)

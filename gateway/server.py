@@ -139,6 +139,7 @@ class Gateway:
                         "loopback Host names are answered", self.host)
         self._server = await serve(
             self.clients.handle, self.host, self.port, process_request=self.http,
+            process_response=self.http.after,
             max_size=self.max_frame * 4, ping_interval=20, ping_timeout=20,
             write_limit=WRITE_LIMIT,
             compression=None,  # deflating each fanned-out frame per client costs more than it saves

@@ -134,8 +134,9 @@ class Clients:
                 self.metrics.sent.inc(len(frames))
 
     async def _carry_out_all(self, conn: ServerConnection, outs: list[out.Output]) -> bool:
-        """Carry out a session's outputs; ``False`` once the connection is to be closed."""
-        for o in outs:
+        """Carry out a session's outputs; ``False`` once the connection is to be closed. A
+        token's connection slot is taken first: a refusal is not preceded by ``authed``."""
+        for o in sorted(outs, key=lambda o: not isinstance(o, out.AuthRequest)):
             if isinstance(o, out.Close):
                 await conn.close(o.code, o.reason)
                 return False

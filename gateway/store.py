@@ -41,6 +41,7 @@ from gateway.protocol import Session, SnapshotRequest
 __all__ = ["Store", "MAX_PATTERN_SNAPSHOTS", "ALERTS_SNAPSHOT"]
 
 MAX_PATTERN_SNAPSHOTS = 200
+MAX_SCANNED = 20_000  #: series a pattern is matched against, the most recently updated
 ALERTS_SNAPSHOT = 50
 ALERTS_KEPT = 10_000  #: the alerts stream's cap, as the worker's sink trims it (approximately)
 T = TypeVar("T")
@@ -91,11 +92,13 @@ class Store:
         return await self._once(("series", name), read)
 
     async def match(self, pattern: str, limit: int) -> list[str]:
-        """Series ids matching ``pattern``, most recently updated first."""
+        """Series ids matching ``pattern``, most recently updated first, among the
+        :data:`MAX_SCANNED` most recently updated (a pattern that matches nothing must not
+        make one small frame read the whole index)."""
         async def read() -> list[str]:
             found: list[str] = []
             batch, start = 1000, 0
-            while len(found) < limit:
+            while len(found) < limit and start < MAX_SCANNED:
                 names = await self.redis.zrevrange(INDEX_KEY, start, start + batch - 1)
                 if not names:
                     break

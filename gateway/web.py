@@ -152,3 +152,10 @@ class HttpFront:
                                     self.secret, self.metrics_public)
         found = static_response(path)
         return found or respond(HTTPStatus.NOT_FOUND, "not found\n")
+
+    def after(self, conn: Any, request: Request, response: Response) -> None:
+        """``process_response``: a ``/ws`` request admitted above whose handshake failed (no
+        upgrade header, a bad key: 400, 426) gives its connection slot back now, not at the
+        next prune (10 s later: 64 bad requests locked an address out meanwhile)."""
+        if response.status_code != HTTPStatus.SWITCHING_PROTOCOLS:
+            self.admission.release(conn)

@@ -123,7 +123,8 @@ def test_rate_limit_closes_a_client_that_stays_over_its_rate() -> None:
     for _ in range(60):
         t[0] += 0.1
         outs.append(s.receive('{"type": "ping"}'))
-    closes = [i for i, out in enumerate(outs) if out == [Close(1008, "message rate limit exceeded")]]
+    close = [Close(1008, "message rate limit exceeded")]
+    closes = [i for i, out in enumerate(outs) if out == close]
     assert closes and closes[0] < 40
     assert any(_frames(o) and _frames(o)[0]["type"] == "pong" for o in outs[4:closes[0]])
 

@@ -121,7 +121,7 @@ def test_subscribe_acknowledges_and_requests_a_snapshot() -> None:
     out = s.receive('{"type": "subscribe", "pattern": "851*", "id": "x"}')
     assert json.loads(out[0].text) == {"type": "subscribed", "channel": "forecasts",
                                        "pattern": "851*", "id": "x"}
-    assert out[1] == SnapshotRequest(None, "851*")
+    assert out[1] == SnapshotRequest(None, "851*") and out[1].id == "x"  # for an error reply
     assert s.wants("forecasts", "85123A") and not s.wants("forecasts", "22423")
     assert not s.wants("actuals", "85123A")
     s.receive('{"type": "unsubscribe", "pattern": "851*"}')
@@ -136,7 +136,9 @@ def test_subscription_limit_is_an_error_frame_and_keeps_the_rest() -> None:
     assert frame["code"] == "too_many_subscriptions"
     assert s.wants("forecasts", "A") and s.wants("forecasts", "B")
     assert not s.wants("forecasts", "C")
-    assert len(s.receive('{"type": "subscribe", "series": "A"}')) == 2  # re-subscribe is fine
+    again = s.receive('{"type": "subscribe", "series": "A"}')  # re-subscribe is fine, and
+    assert [json.loads(o.text)["type"] for o in again] == ["subscribed"]  # no 2nd snapshot
+    assert len(s.receive('{"type": "subscribe", "series": "A", "since": 4}')) == 2  # resume
 
 
 def test_ping_and_list() -> None:

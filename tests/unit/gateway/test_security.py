@@ -310,6 +310,23 @@ def test_gateway_http_answers() -> None:
     assert gw.http(_Conn("10.0.0.1"), _request("/ws", Host=host)) is None
 
 
+def test_a_handshake_that_fails_gives_its_connection_slot_back_at_once() -> None:
+    """Admitted at the request, refused by the handshake (no upgrade: 426; a bad key: 400):
+    the slot came back only at the next prune, 10 s later."""
+    from websockets.http11 import Response
+
+    gw = Gateway("redis://127.0.0.1:1/0", "127.0.0.1", 8765, max_connections_per_address=1)
+    host = "127.0.0.1:8765"
+    bad = _Conn("10.0.0.1")
+    assert gw.http(bad, _request("/ws", Host=host)) is None  # admitted
+    gw.http.after(bad, _request("/ws", Host=host), Response(426, "Upgrade Required", Headers()))
+    good = _Conn("10.0.0.1")
+    assert gw.http(good, _request("/ws", Host=host)) is None  # the address's one slot again
+    gw.http.after(good, _request("/ws", Host=host), Response(101, "Switching", Headers()))
+    refused = gw.http(_Conn("10.0.0.1"), _request("/ws", Host=host))
+    assert refused is not None and refused.status_code == 503  # held by the upgraded one
+
+
 @pytest.mark.parametrize("path", ["/static/a\x00b", "/static/" + "a" * 300,
                                   "/static/core.js/x", "/static/nope.js"])
 def test_odd_static_paths_are_404_not_a_server_error(path: str) -> None:
