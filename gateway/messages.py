@@ -289,9 +289,9 @@ def parse_client_frame(text: str | bytes, max_size: int) -> ClientFrame:
     try:
         if parser is None:
             valid = ", ".join(sorted(_PARSERS))
-            shown = kind if isinstance(kind, str) else type(kind).__name__
-            raise FrameError(f"unknown frame type {shown[:32]!r}; valid: {valid}",
-                             code="unknown_type")
+            what = ("frame has no 'type'" if kind is None else f"unknown frame type {kind[:32]!r}"
+                    if isinstance(kind, str) else f"'type' is a {type(kind).__name__}")
+            raise FrameError(f"{what}; valid: {valid}", code="unknown_type")
         frame: ClientFrame = parser.parse(obj)
     except FrameError as exc:
         with contextlib.suppress(FrameError):
