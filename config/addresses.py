@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from config.messages import ConfigError
 
@@ -35,13 +35,30 @@ def check_redis_url(url: str | None) -> str | None:
         if parts.scheme not in ("redis", "rediss", "unix"):
             raise ValueError("the scheme must be redis://, rediss:// or unix://")
         _ = parts.port  # ValueError: not a number, or out of range
-        if parts.query:  # options (socket_timeout=...): as redis-py reads them, typed
-            from redis.connection import parse_url
-
-            parse_url(url)
+        for name, values in parse_qs(parts.query).items():  # options, typed as redis-py reads
+            kind = _QUERY_TYPES.get(name)
+            if kind is not None and not all(_is(kind, v) for v in values):
+                raise ValueError(f"{name} must be {'an' if kind == 'int' else 'a'} {kind}")
     except ValueError as exc:
         raise ValueError(f"is not a Redis URL ({exc})") from None
     return url
+
+
+#: redis-py's typed URL options (``redis.connection.URL_QUERY_ARGUMENT_PARSERS``)
+_QUERY_TYPES = {**dict.fromkeys(("db", "socket_read_size", "max_connections", "protocol",
+                                 "health_check_interval", "ssl_min_version"), "int"),
+                **dict.fromkeys(("socket_timeout", "socket_connect_timeout", "timeout"), "number"),
+                **dict.fromkeys(("socket_keepalive", "retry_on_timeout", "ssl_check_hostname",
+                                 "legacy_responses"), "boolean")}
+
+
+def _is(kind: str, text: str) -> bool:
+    try:
+        int(text) if kind == "int" else float(text) if kind == "number" else None
+    except ValueError:
+        return False
+    return kind != "boolean" or text.upper() in ("", "0", "1", "F", "T", "FALSE", "TRUE", "N",
+                                                   "Y", "NO", "YES")
 
 
 def check_bootstrap(value: str | None) -> str | None:
@@ -101,4 +118,9 @@ def read_services(path: Path) -> dict[str, Any]:
     if not isinstance(state, dict):
         raise ConfigError(f"unreadable services state {path} (not a JSON object): remove it "
                           "and retry")
+    try:  # the addresses, as the settings check them (a hand-edited file)
+        check_bootstrap(state.get("kafka_bootstrap")), check_redis_url(state.get("redis_url"))
+    except (ValueError, AttributeError) as exc:
+        raise ConfigError(f"unreadable services state {path} (an address {exc}): remove it "
+                          "and retry") from None
     return state

@@ -33,7 +33,7 @@ from infra.java import check_java
 
 __all__ = ["KAFKA_VERSION", "KafkaProcess", "ServiceError", "cache_root", "free_port",
            "free_ports", "kafka_healthy", "render_properties", "resolve_jars", "restart_kafka",
-           "start_kafka", "stop_kafka", "stop_pid"]
+           "start_kafka", "stop_kafka", "stop_pid", "unreachable"]
 
 KAFKA_VERSION = "4.1.1"
 HEAP = "-Xmx512m"
@@ -230,6 +230,21 @@ def restart_kafka(workdir: Path, timeout: float = 60.0, attached: bool = False,
         time.sleep(0.3)
     stop_pid(proc.pid)
     raise ServiceError(f"kafka not healthy after {timeout:.0f} s: {log_tail(log)}")
+
+
+def unreachable(bootstrap: str, timeout: float = 1.0) -> str | None:
+    """Why no server of ``bootstrap`` takes a TCP connection (None: one does). A refused
+    port says so at once, where a Kafka client retries its metadata request for its whole
+    timeout (10-20 s) before it says "transport failure"."""
+    why = "no server"
+    for server in bootstrap.split(","):
+        host, port = split_server(server)
+        try:
+            socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout).close()
+            return None
+        except (OSError, ValueError) as exc:
+            why = f"{host}:{port}: {getattr(exc, 'strerror', None) or exc}"
+    return why
 
 
 def kafka_healthy(bootstrap: str, timeout: float = 3.0) -> bool:

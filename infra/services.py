@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from config import Settings
-from config.addresses import check_bootstrap, check_redis_url, read_services
+from config.addresses import read_services
 from config.messages import ConfigError
 from infra.errors import ServiceError
 from infra.kafka import file_lock, kafka_healthy, pid_matches, start_kafka, stop_kafka, stop_pid
@@ -51,7 +51,6 @@ def read_state(settings: Settings) -> ServicesState | None:
         raw = read_services(path)  # a JSON object, else ConfigError
         names = {f.name for f in fields(ServicesState)}
         state = ServicesState(**{k: v for k, v in raw.items() if k in names})
-        check_bootstrap(state.kafka_bootstrap), check_redis_url(state.redis_url)
         if any(p is not None and (type(p) is not int or p <= 0)
                for p in (state.kafka_pid, state.redis_pid)):
             raise ValueError("a pid is not a positive integer")

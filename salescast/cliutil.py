@@ -62,6 +62,10 @@ def kafka_topics(bootstrap: str, timeout: float = 10.0) -> dict[str, Any]:
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient
 
+    from infra.kafka import unreachable
+
+    if (why := unreachable(bootstrap)) is not None:
+        raise UserError(f"kafka at {bootstrap} does not answer: {why}")
     try:
         meta = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0}).list_topics(
             timeout=timeout)
