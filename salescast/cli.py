@@ -168,9 +168,11 @@ def backtest(
     bank: Annotated[bool, typer.Option(help="only the worker's model, on the bank "
                                             "(seconds, not minutes)")] = False,
 ) -> None:
-    """Prequential backtest: the models vs baselines, on Online Retail II (daily per SKU) or
-    on another regime (fpp3's monthly PBS and retail and quarterly tourism panels, their
-    tuning panels, Online Retail II by the hour; on the bank).
+    """Prequential backtest: the models against baselines on a panel of real series.
+
+    Online Retail II daily per SKU (top500, sampled, tuning panels), or another regime:
+    fpp3's monthly PBS and retail and quarterly tourism panels, their tuning panels, Online
+    Retail II by the hour (all on the bank). Example: `salescast backtest tourism --peer`.
 
     The data comes from the settings' cache (SALESCAST_CACHE), fetched on first use.
     """

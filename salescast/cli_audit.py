@@ -205,8 +205,12 @@ def audit(
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
     max_series: Annotated[int, typer.Option(min=0, help="differences listed per kind")] = 20,
 ) -> None:
-    """Reconcile the events and dead-letter topics with Redis: exit 0 when every event is
-    accounted for, 1 on any difference, 2 on a usage error."""
+    """Reconcile the events and dead-letter topics with Redis, event by event.
+
+    Exit status 0 when every event is accounted for, 1 on any difference, 2 on a usage error.
+    Needs the services (`salescast services up`, or KAFKA_BOOTSTRAP and REDIS_URL). Example:
+    `salescast audit --json`.
+    """
     settings = settings_with_services()
     deadline = time.monotonic() + wait
     attempts = 0

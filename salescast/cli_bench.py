@@ -12,7 +12,14 @@ from salescast.cliutil import UserError, console, friendly, settings_with_servic
 
 __all__ = ["bench_app", "bench_faust_floor"]
 
-bench_app = typer.Typer(help="Benchmarks: the pipeline (default) and the gateway.")
+bench_app = typer.Typer(short_help="Benchmarks: the pipeline (default), the gateway, scale-out, "
+                        "stalls, aggregates, the LSTM, the models.", help=(
+    "Benchmarks, each printing its figures beside a reference measured in the same run. "
+    "`salescast bench` alone runs the pipeline benchmark (Kafka -> worker -> Redis throughput "
+    "and latency against bare confluent-kafka and a plain Faust agent; ~5 min; it starts the "
+    "local Kafka and Redis when they are not up); the commands below measure one part each. "
+    "On a shared machine use `--rounds 3` and quote the median ratios; run a benchmark alone "
+    "(pinned with taskset)."))
 
 
 @bench_app.callback(invoke_without_command=True)
@@ -69,8 +76,10 @@ def bench_scale(
     series: Annotated[list[int] | None, typer.Option(
         min=100, help="series held when a worker joins (repeat for several sizes)")] = None,
 ) -> None:
-    """The worker group: throughput with 1 and 2 workers (and the CPU split), rebalance and
-    failover time with 10k and 100k series, failover with a standby replica.
+    """The worker group: throughput with 1 and 2 workers, rebalance and failover times.
+
+    Throughput with 1 and 2 workers (and the CPU split), rebalance and failover time with 10k
+    and 100k series, failover with a standby replica.
 
     Run it alone: every figure shares this machine's cores with the broker and Redis.
     """
@@ -87,8 +96,10 @@ def bench_stall(
     runs: Annotated[int, typer.Option(min=1, max=20, help="fresh workers, one after the "
                                                            "other")] = 3,
 ) -> None:
-    """The longest event-loop stall of one worker that takes a day of every series and closes
-    it (the day close of bench scale), over several runs: it varies a lot from run to run.
+    """The longest event-loop stall of one worker's day close, over several runs.
+
+    The worker takes a day of every series and closes it (the day close of bench scale); the
+    figure varies a lot from run to run.
 
     Run it alone: the worker shares this machine's cores with the broker and Redis.
     """
@@ -105,8 +116,9 @@ def bench_aggregates(
     envelope: Annotated[int, typer.Option(min=0, max=MAX_ENVELOPE_EVENTS,
                                           help="events per message (0: one)")] = 100,
 ) -> None:
-    """Worker throughput with aggregates (total + countries) on and off, alternately, in the
-    same run: the cost of `SALESCAST_AGGREGATE_BY`. Run it alone.
+    """Worker throughput with aggregates (total + countries) on and off, alternately.
+
+    The cost of `SALESCAST_AGGREGATE_BY`, both measured in the same run. Run it alone.
     """
     from benchmarks.aggregates_cost import run_aggregates_bench
 

@@ -197,8 +197,10 @@ def model_promote(version: Annotated[str, typer.Argument(help="a version from `m
 @model_app.command("rollback")
 @friendly
 def model_rollback() -> None:
-    """Re-promote the version that was current before this one (all at once: a failure
-    leaves the store as it was)."""
+    """Re-promote the version that was current before this one.
+
+    All at once: a failure leaves the store as it was.
+    """
     store = _store()
     with _one_line():
         version = store.rollback(None)

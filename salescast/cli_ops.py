@@ -38,8 +38,11 @@ def alerts_tail(
     max_alerts: Annotated[int | None, typer.Option("--max", min=1, help="exit after N")] = None,
     idle: Annotated[float | None, typer.Option(min=0.1, help="exit after N s without one")] = None,
 ) -> None:
-    """Follow the alerts topic: each alert's lifecycle (open, updated, resolved) and the
-    shop-wide group alerts (an example confluent-kafka consumer; dedupes by event id)."""
+    """Follow the alerts topic: each alert's lifecycle and the shop-wide group alerts.
+
+    Open, updated, resolved (and acknowledged); an example confluent-kafka consumer that
+    dedupes by event id. Needs the services. Example: `salescast alerts tail --severity critical`.
+    """
     import uuid
 
     from confluent_kafka import Consumer
@@ -127,8 +130,11 @@ def alerts_eval(
     rate: Annotated[bool, typer.Option(
         help="also replay every real series as it is: alerts per 1,000 series-days")] = True,
 ) -> None:
-    """Precision and recall of the alerts on synthetic and on real series with injected
-    spikes, drops, level shifts and stock-outs; the alert rate on the real data as it is."""
+    """Precision and recall of the alerts, and their rate on the real data as it is.
+
+    On synthetic series and on real series with injected spikes, drops, level shifts and
+    stock-outs. Example: `salescast alerts eval --real top500`.
+    """
     from models.evaluation import anomaly_eval as ae
     from models.evaluation.anomaly_lookalikes import ceiling, count_lookalikes
     from models.evaluation.backtest_panels import PANELS

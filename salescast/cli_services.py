@@ -38,8 +38,10 @@ def services_down() -> None:
 @services_app.command("status")
 @friendly
 def services_status() -> None:
-    """Show whether the local services are up and healthy: exit status 0 when each answers,
-    1 when one is not running or does not answer."""
+    """Show whether the local services are up and healthy.
+
+    Exit status 0 when each answers, 1 when one is not running or does not answer.
+    """
     from infra import services
 
     lines = services.status(load_settings())
