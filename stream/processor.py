@@ -152,7 +152,7 @@ class Processor:
                 continue
             events, rejected = parse_message(msg.value)
             for rej in rejected:
-                dead(rej.reason, "validation", "invalid", rej.raw, offset, rej.index)
+                out.dead.append(rej.dead_letter(topic, partition, offset))
             single = len(events) + len(rejected) == 1  # else an envelope: re-serialise each
             indices: list[int | None] = ([None] * len(events) if single
                                          else valid_indices(events, rejected))

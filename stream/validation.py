@@ -84,17 +84,16 @@ class Rejection:
     raw: bytes
     index: int | None = None
 
-    def dead_letter(
-        self, topic: str, partition: int, offset: int, stage: str = "validate"
-    ) -> DeadLetter:
-        """The record for the dead-letter topic (the envelope index prefixes the reason).
+    def dead_letter(self, topic: str, partition: int, offset: int) -> DeadLetter:
+        """The record the worker sends to the dead-letter topic (stage ``validation``, code
+        ``invalid``; an envelope element's index in ``index`` and in the record's key).
 
-        >>> Rejection("series must not be empty", "series", b"{}", 3).dead_letter("t", 0, 7).reason
-        'events[3]: series must not be empty'
+        >>> letter = Rejection("series is empty", "series", b"{}", 3).dead_letter("t", 0, 1)
+        >>> letter.reason, letter.stage, letter.index
+        ('series is empty', 'validation', 3)
         """
-        reason = self.reason if self.index is None else f"events[{self.index}]: {self.reason}"
-        return DeadLetter(reason, stage, self.raw, topic, partition, offset, "invalid",
-                          self.index)
+        return DeadLetter(self.reason, "validation", self.raw, topic, partition, offset,
+                          "invalid", self.index)
 
 
 class _Bad(Exception):
