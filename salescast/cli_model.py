@@ -128,7 +128,11 @@ def _store() -> Any:
 @model_app.command("list")
 @friendly
 def model_list() -> None:
-    """Every stored version with its status, gate metrics and data window."""
+    """Every stored version with its status, gate metrics and data window.
+
+    The store is SALESCAST_MODELS_DIR (default: $SALESCAST_HOME/models); `salescast trainer`
+    (which `salescast demo` runs) adds versions to it.
+    """
     store = _store()
     with _one_line():  # a corrupt index file: one line naming it
         current = store.current()
@@ -143,6 +147,9 @@ def model_list() -> None:
                       _figure(m.get("coverage"), 2), str(meta.get("window", {}).get("series", "?")),
                       str(meta.get("reason", "")))
     out.print(table)
+    if not metas:
+        out.print("no version yet: `salescast trainer --once` trains one (it needs closed "
+                  "buckets on the buckets topic: a worker that ran on data)")
 
 
 def _figure(value: Any, digits: int) -> str:
