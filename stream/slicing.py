@@ -28,7 +28,7 @@ from typing import Any
 
 __all__ = ["Slicer", "release", "resize", "yield_turns"]
 
-BUDGET = 0.02  # seconds a slice aims at (a loop stall's budget is 50 ms: see sweep.BUDGET)
+BUDGET = 0.01  # seconds a slice aims at (a loop stall's budget is 50 ms: see sweep.BUDGET)
 FIRST = 256  # messages in the first slice, before any has been timed
 # a message costs ~10 us when it only adds to an open bucket and 50-100 us when it closes one
 # (a new series' model row included): at most 512, a slice sized on cheap messages stays

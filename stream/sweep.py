@@ -37,8 +37,9 @@ from stream.slicing import resize, yield_turns
 __all__ = ["Sweeper", "close_due", "series_of"]
 
 #: target seconds of one chunk (the issue's budget for a stall of the event loop is 50 ms; on
-#: two cores shared with the broker, a chunk's wall time runs to twice its CPU time)
-BUDGET = 0.02
+#: two cores shared with the broker and the consumer thread, a chunk's wall time runs to 2-3
+#: times its CPU time). 10 ms: `bench stall` 43-66 ms in six runs, 20 ms 53-96 (alternated)
+BUDGET = 0.01
 FIRST_CHUNK = 128  # series in the first chunk, before any has been timed
 MIN_CHUNK, MAX_CHUNK = 8, 8192  # series that close in one chunk
 SCAN = 1024  # series one step looks at, at most (most may have nothing due)
