@@ -94,13 +94,24 @@ class ActivityMonitor:
         return median(seen) if len(seen) >= 2 else None
 
     def judge(self, until: float) -> list[dict[str, Any]]:
-        """Judge every bucket that ends at or before ``until``; the group alert messages."""
+        """Judge every bucket that ends at or before ``until``; the group alert messages.
+
+        A long quiet stretch (a closure, a first event years back) is judged in bounded time:
+        once ``seasons * season + 1`` empty buckets in a row were judged, the state repeats
+        itself bucket after bucket (no history to compare with; an open closure goes on), so
+        the walk jumps over the empty buckets up to the last :data:`KEEP` before ``until``
+        (or the next one with a sale), which it judges as usual."""
         out: list[dict[str, Any]] = []
-        width = self.width
-        self._skip_to(until)
+        width, settled = self.width, self.seasons * self.season + 1
+        quiet = 0  # empty buckets in a row, judged just now
         while self.next is not None and end(self.next, width) <= until:
             start = self.next
+            if quiet >= settled and (to := self._quiet_until(start, until)) > start:
+                self._jump(to)
+                quiet = 0
+                continue
             n = self.active.pop(start, 0)
+            quiet = quiet + 1 if n == 0 else 0
             usual = self.usual(start)
             kind, cur = None, self.open
             if usual is not None and usual >= self.min_series:
@@ -121,21 +132,20 @@ class ActivityMonitor:
             self.next = end(start, width)
         return out
 
-    def _skip_to(self, until: float) -> None:
-        """Before a jump of the watermark (a first event years back, a clock reset), leave
-        unjudged all but the last buckets a verdict can depend on or be asked about: the
-        walk costs one step per bucket, and a quiet stretch of years would stall the worker."""
-        if self.next is None:
-            return
-        span = self.seasons * self.season + KEEP
-        first = shift(grid_start(until, self.width), -span, self.width)
-        if first <= self.next:
-            return
-        self.next = first
-        self.active = {b: n for b, n in self.active.items() if b >= first}
-        self.history = {b: n for b, n in self.history.items()
-                        if b >= shift(first, -self.seasons * self.season - 1, self.width)}
-        self.marks = {b: m for b, m in self.marks.items() if b >= shift(first, -KEEP, self.width)}
+    def _quiet_until(self, start: int, until: float) -> int:
+        """Where a jump from ``start`` lands: the last KEEP buckets before ``until``, or the
+        next bucket with a sale if that comes first."""
+        last = shift(grid_start(until, self.width), -KEEP, self.width)
+        sold = min((b for b in self.active if b >= start), default=last)
+        return min(last, sold)
+
+    def _jump(self, to: int) -> None:
+        """Leave the empty buckets before ``to`` unjudged: what they would have recorded (zero
+        counts, closure marks) is forgotten before any verdict from ``to`` on reads it."""
+        self.next = to
+        self.history = {b: c for b, c in self.history.items()
+                        if b >= shift(to, -self.seasons * self.season - 1, self.width)}
+        self.marks = {b: m for b, m in self.marks.items() if b >= shift(to, -KEEP, self.width)}
 
     def _track(self, kind: str | None, start: int, n: int, usual: float) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []

@@ -4,6 +4,7 @@ left alone."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from models.activity import ActivityMonitor
 from models.evaluation.anomaly_eval import scan_panel
@@ -42,8 +43,8 @@ def test_a_surge_is_one_group_alert_and_raises_no_series_spikes() -> None:
 
 def test_a_jump_of_years_judges_only_the_buckets_a_verdict_can_use() -> None:
     """A first event 25 years back (a clock reset), then the watermark of today, hourly: the
-    walk judges the last seasons and remembered verdicts, not 220,000 hours one by one; what
-    comes after is judged as usual."""
+    walk judges the first buckets of the quiet stretch and the last KEEP, not 220,000 hours
+    one by one; what comes after is judged as usual."""
     mon = ActivityMonitor(width=3600)
     first, today = 946_684_800, 946_684_800 + 3600 * 24 * 365 * 25
     mon.count(first, new_series=True)
@@ -51,10 +52,42 @@ def test_a_jump_of_years_judges_only_the_buckets_a_verdict_can_use() -> None:
     usual = mon.usual
     mon.usual = lambda start: judged.append(start) or usual(start)  # type: ignore[method-assign]
     assert mon.judge(today) == []
-    span = mon.seasons * mon.season + 400
-    assert len(judged) == span and judged[-1] == today - 3600 and mon.next == today
-    assert len(mon.history) <= span and not mon.active
+    settled = mon.seasons * mon.season + 1
+    assert len(judged) == 1 + settled + 400 and judged[-1] == today - 3600
+    assert mon.next == today and len(mon.history) <= settled and not mon.active
     for h in range(3):
         mon.count(today + 3600 * h, new_series=True)
     mon.judge(today + 3600 * 3)
     assert judged[-3:] == [today, today + 3600, today + 7200]
+
+
+@pytest.mark.parametrize("days", [12, 25, 60])
+def test_a_long_closure_judged_at_once_is_one_alert_as_when_judged_hour_by_hour(
+        days: int) -> None:
+    """No event while the shop is closed, so the watermark jumps over the closure when it
+    reopens: the jump gives the same group alert and the same remembered verdicts as judging
+    the closure hour by hour (its messages in between aside)."""
+    def run(step: bool) -> tuple[ActivityMonitor, list[dict]]:
+        mon, out, h = ActivityMonitor(width=3600), [], 3600
+        for t in range(10 * 24):  # ten days of 50 series an hour
+            for _ in range(50):
+                mon.count(t * h, new_series=True)
+            out += mon.judge((t + 1) * h)
+        reopen = (10 + days) * 24
+        if step:
+            for t in range(10 * 24, reopen):
+                out += mon.judge((t + 1) * h)
+        else:
+            out += mon.judge(reopen * h)
+        for _ in range(50):
+            mon.count(reopen * h, new_series=True)
+        out += mon.judge((reopen + 1) * h)
+        return mon, out
+
+    (walked, every), (jumped, at_once) = run(True), run(False)
+    lifecycle = [(m["state"], m["since"]) for m in at_once if m["state"] != "updated"]
+    assert lifecycle == [(m["state"], m["since"]) for m in every if m["state"] != "updated"]
+    assert lifecycle[0] == ("open", 10 * 24 * 3600)  # opened where the closure began
+    assert at_once[-1] == every[-1]  # the latest message: the same span and figures
+    assert jumped.marks == walked.marks and jumped.history == walked.history
+    assert jumped.open == walked.open and jumped.next == walked.next
