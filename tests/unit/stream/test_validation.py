@@ -69,8 +69,8 @@ def test_bounds_are_inclusive_where_documented() -> None:
         (b'{"series":"A"} x', None, "malformed json: extra data"),
         (b"\xef\xbb\xbf{}", "series", "missing field 'series'"),  # a UTF-8 BOM: skipped
         ('{"series": "A"}'.encode("utf-16-le"), None, "not utf-8 json: NUL bytes"),
-        (b'{"events": [], "events": []}', None, "malformed json: key 'events' appears twice"),
-        (b'  {"qty": 1, "qty": 2}', None, "malformed json: key 'qty' appears twice"),
+        (b'{"events": [], "events": []}', "events", "key 'events' appears twice"),
+        (b'  {"qty": 1, "qty": 2}', "qty", "key 'qty' appears twice in the event"),
         (b'{"series": "A\x01"}', None, "malformed json: invalid control character at char 13"),
         (b"[" * 100_000, None, "malformed json"),
         (b"[1, 2]", None, "not an object: expected a json object, got list"),
@@ -285,3 +285,15 @@ def test_line_separators_and_controls_are_still_refused(text: str) -> None:
     rej = validate(encode(series=text))
     assert isinstance(rej, Rejection) and rej.field == "series"
     assert rej.reason.startswith("series must be printable text")
+
+
+def test_a_key_twice_refuses_only_the_element_it_is_in() -> None:
+    """In an envelope, the element with the key twice is dead-lettered alone (with its
+    index); a key twice inside an unknown field changes nothing (unknown fields are ignored)."""
+    twice = b'{"series": "B", "ts": 1e9, "qty": "x", "price": 1, "qty": 1}'
+    extra = b'{"series": "C", "ts": 1e9, "qty": 1, "price": 1, "meta": {"tag": 1, "tag": 2}}'
+    events, rejections = parse_message(b'{"events": [' + json.dumps(GOOD).encode() + b", "
+                                       + twice + b", " + extra + b"]}")
+    assert [e.series for e in events] == ["85123A", "C"]
+    assert [(r.index, r.field, r.reason) for r in rejections] == [
+        (1, "qty", "key 'qty' appears twice in the event")]
