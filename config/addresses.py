@@ -35,30 +35,27 @@ def check_redis_url(url: str | None) -> str | None:
         if parts.scheme not in ("redis", "rediss", "unix"):
             raise ValueError("the scheme must be redis://, rediss:// or unix://")
         _ = parts.port  # ValueError: not a number, or out of range
-        for name, values in parse_qs(parts.query).items():  # options, typed as redis-py reads
-            kind = _QUERY_TYPES.get(name)
-            if kind is not None and not all(_is(kind, v) for v in values):
+        for name, values in parse_qs(parts.query).items():  # numbers, as redis-py reads them
+            kind = _QUERY_TYPES.get(name)  # (its first value; its booleans take any text)
+            if kind is not None and not _is(kind, values[0]):
                 raise ValueError(f"{name} must be {'an' if kind == 'int' else 'a'} {kind}")
     except ValueError as exc:
         raise ValueError(f"is not a Redis URL ({exc})") from None
     return url
 
 
-#: redis-py's typed URL options (``redis.connection.URL_QUERY_ARGUMENT_PARSERS``)
+#: redis-py's numeric URL options (``redis.connection.URL_QUERY_ARGUMENT_PARSERS``)
 _QUERY_TYPES = {**dict.fromkeys(("db", "socket_read_size", "max_connections", "protocol",
                                  "health_check_interval", "ssl_min_version"), "int"),
-                **dict.fromkeys(("socket_timeout", "socket_connect_timeout", "timeout"), "number"),
-                **dict.fromkeys(("socket_keepalive", "retry_on_timeout", "ssl_check_hostname",
-                                 "legacy_responses"), "boolean")}
+                **dict.fromkeys(("socket_timeout", "socket_connect_timeout", "timeout"), "number")}
 
 
 def _is(kind: str, text: str) -> bool:
     try:
-        int(text) if kind == "int" else float(text) if kind == "number" else None
+        int(text) if kind == "int" else float(text)
     except ValueError:
         return False
-    return kind != "boolean" or text.upper() in ("", "0", "1", "F", "T", "FALSE", "TRUE", "N",
-                                                   "Y", "NO", "YES")
+    return True
 
 
 def check_bootstrap(value: str | None) -> str | None:
@@ -120,7 +117,7 @@ def read_services(path: Path) -> dict[str, Any]:
                           "and retry")
     try:  # the addresses, as the settings check them (a hand-edited file)
         check_bootstrap(state.get("kafka_bootstrap")), check_redis_url(state.get("redis_url"))
-    except (ValueError, AttributeError) as exc:
+    except (ValueError, AttributeError, TypeError) as exc:
         raise ConfigError(f"unreadable services state {path} (an address {exc}): remove it "
                           "and retry") from None
     return state

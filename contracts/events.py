@@ -20,8 +20,9 @@ Wire format of a sale event (UTF-8 JSON, Kafka key = series id)::
 
 Numbers are JSON numbers (integers, decimals or exponents such as ``1.2596718e9``), never
 strings or booleans; unknown extra fields are ignored, but for ``events``, which makes
-the message an envelope (below). A key given twice in one object is an error (which value
-was meant?); a leading UTF-8 byte order mark is skipped.
+the message an envelope (below). A key given twice in an event refuses that event (which
+value was meant?), in an envelope's own keys the envelope; a leading UTF-8 byte order mark is
+skipped.
 
 An *envelope* (as high-volume collectors send) holds many events, at most
 :data:`MAX_ENVELOPE_EVENTS`, in one message::

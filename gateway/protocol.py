@@ -98,6 +98,7 @@ class Session:
     _rate_errors: int = 0
     _opened: float = 0.0
     _requested: bool = False  # a valid frame arrived
+    _unsent: set[tuple[str, str]] = field(default_factory=set)  # (channel, target): no snapshot
 
     def __post_init__(self) -> None:
         if self.secret is None:
@@ -181,6 +182,11 @@ class Session:
             out.extend(SnapshotRequest(n, None, channel, since) for n in sorted(names))
             out.extend(SnapshotRequest(None, p, channel, since) for p in sorted(patterns))
         return out
+
+    def snapshot_failed(self, request: SnapshotRequest) -> None:
+        """The server could not send ``request``'s snapshot (Redis down): subscribing again
+        (the client was told to retry) sends it, where a repeat would send none."""
+        self._unsent.add((request.channel, request.series or request.pattern or ""))
 
     def expired(self) -> bool:
         return self.claims is not None and self.clock() >= self.claims.exp
@@ -268,7 +274,9 @@ class Session:
             message = f"at most {self.max_subscriptions} subscriptions per connection"
             return [_error("too_many_subscriptions", message, frame.id)]
         # the channel is only recorded once subscribed: an ops entry alone means "send ops"
-        again = channel in self.subs and value in target and frame.since is None
+        again = (channel in self.subs and value in target and frame.since is None
+                 and (channel, value) not in self._unsent)
+        self._unsent.discard((channel, value))
         self.subs[channel] = (names, patterns)
         target.add(value)
         ack = server_frame("subscribed", channel=channel, series=frame.series,

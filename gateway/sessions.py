@@ -158,6 +158,8 @@ class Clients:
             except (RedisError, TimeoutError) as exc:  # Redis down or saturated: say so
                 log.debug("redis error answering a client: %s", exc)
                 self.metrics.errors.labels("unavailable").inc()
+                if isinstance(o, out.SnapshotRequest):
+                    self.sessions[conn].snapshot_failed(o)
                 await conn.send(server_frame("error", code="unavailable",
                                              message="the state store is unavailable; retry",
                                              id=getattr(o, "id", None)))

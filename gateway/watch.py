@@ -104,7 +104,7 @@ async def watch(url: str, target: str, limit: int | None = None,
     """
     console = console or Console()
     key = "pattern" if any(c in target for c in "*?[") else "series"
-    frames = [json.dumps({"type": "subscribe", "channel": c, key: target})
+    frames = [json.dumps({"type": "subscribe", "channel": c, key: target, "id": c})
               for c in ("forecasts", "actuals")]
     try:  # the gateway's own check, before connecting
         parse_client_frame(frames[0], max_size=1 << 16)
@@ -129,7 +129,8 @@ async def watch(url: str, target: str, limit: int | None = None,
                 seen += 1
                 if limit is not None and seen >= limit:
                     return seen
-            elif kind == "error" and frame.get("code") in FATAL:
+            elif (kind == "error" and frame.get("code") in FATAL  # a token without actuals:
+                  and not (frame.get("code") == "forbidden" and frame.get("id") == "actuals")):
                 raise Refused(f"{frame.get('code')}: {frame.get('message')}")
             elif kind == "error":
                 why = f"{frame.get('code')}: {frame.get('message')}"

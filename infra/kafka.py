@@ -6,8 +6,7 @@ The jars come from Maven Central through ``infra/pom.xml``, resolved once by ``m
 ``server.properties``, copies in storage formatted once per cache (``kafka.tools.StorageTool
 format --standalone``: a lone KRaft voter accepts new ports) and starts ``kafka.Kafka`` in its
 own session, logging to ``kafka.log``; :func:`restart_kafka` starts it again on the same
-storage and ports. Process helpers shared with :mod:`infra.redis_server` live here.
-"""
+storage and ports. Process helpers shared with :mod:`infra.redis_server` live here."""
 from __future__ import annotations
 
 import base64
@@ -232,16 +231,17 @@ def restart_kafka(workdir: Path, timeout: float = 60.0, attached: bool = False,
     raise ServiceError(f"kafka not healthy after {timeout:.0f} s: {log_tail(log)}")
 
 
-def unreachable(bootstrap: str, timeout: float = 1.0) -> str | None:
-    """Why no server of ``bootstrap`` takes a TCP connection (None: one does). A refused
-    port says so at once, where a Kafka client retries its metadata request for its whole
-    timeout (10-20 s) before it says "transport failure"."""
+def unreachable(bootstrap: str, timeout: float = 3.0) -> str | None:
+    """Why no server of ``bootstrap`` can be reached (None: one can, or might: a time-out is
+    the client's to judge); at once, not after the client's 10-20 s of retries."""
     why = "no server"
     for server in bootstrap.split(","):
         host, port = split_server(server)
         try:
             socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout).close()
             return None
+        except TimeoutError:
+            return None  # slow or filtered: the client decides
         except (OSError, ValueError) as exc:
             why = f"{host}:{port}: {getattr(exc, 'strerror', None) or exc}"
     return why
@@ -251,9 +251,9 @@ def kafka_healthy(bootstrap: str, timeout: float = 3.0) -> bool:
     """Whether a Kafka at ``bootstrap`` answers a metadata request within ``timeout``."""
     from confluent_kafka.admin import AdminClient
 
-    host, port = split_server(bootstrap.split(",")[0])
+    if unreachable(bootstrap.split(",")[0], timeout=1.0) is not None:
+        return False
     try:
-        socket.create_connection((host or "127.0.0.1", int(port)), timeout=1.0).close()
         admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
         meta = admin.list_topics(timeout=timeout)
     except Exception:  # noqa: BLE001 - refused, timed out, bad address: not healthy (yet)

@@ -169,7 +169,7 @@ def render(result: AuditResult, max_series: int) -> None:
     table = Table(title=f"audit of {escape(result.topic)}", box=box.SIMPLE_HEAD, padding=0,
                   show_edge=False, caption="invalid .. dup id: dead letters by code; "
                   "no DL: invalid records without one")
-    for col in ("part", "messages", "valid", "counted", *(HEADERS.get(c, c) for c in codes),
+    for col in ("part", "messages", "valid", "counted", *(escape(HEADERS.get(c, c)) for c in codes),
                 "rerouted", "no DL"):
         table.add_column(col, justify="left" if col == "part" else "right")
     for p, t in result.partitions.items():

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from salescast.cliutil import (
@@ -65,7 +66,8 @@ def trainer(
     redis = _redis(settings.redis)
     history = BucketHistory(settings.bucket_seconds)
     reader = _reader(settings.kafka, settings.buckets_topic)
-    console.print(f"trainer: {settings.buckets_topic} -> {settings.models_dir} (every {every:g} s,"
+    console.print(f"trainer: {settings.buckets_topic} -> {escape(str(settings.models_dir))} "
+                  f"(every {every:g} s,"
                   f" {min_buckets} new buckets, >= {min_series} series of >= {need} buckets)")
     trained_at = -1
     try:
@@ -137,15 +139,16 @@ def model_list() -> None:
     with _one_line():  # a corrupt index file: one line naming it
         current = store.current()
         metas = {v: store.meta(v) for v in store.versions()}
-    table = Table(title=f"models in {store.root}")
+    table = Table(title=f"models in {escape(str(store.root))}")
     for col in ("version", "status", "MASE", "naive MASE", "coverage 80", "series", "reason"):
         table.add_column(col)
     for v, meta in metas.items():
         m = meta.get("metrics", {})
-        table.add_row(("* " if v == current else "  ") + v, str(meta.get("status", "?")),
+        table.add_row(escape(("* " if v == current else "  ") + v),
+                      escape(str(meta.get("status", "?"))),
                       _figure(m.get("mase"), 3), _figure(m.get("snaive_mase"), 3),
                       _figure(m.get("coverage"), 2), str(meta.get("window", {}).get("series", "?")),
-                      str(meta.get("reason", "")))
+                      escape(str(meta.get("reason", ""))))
     out.print(table)
     if not metas:
         out.print("no version yet: `salescast trainer --once` trains one (it needs closed "

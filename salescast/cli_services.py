@@ -22,7 +22,7 @@ def services_up() -> None:
     state = services.up(settings)
     services.create_topics(state.kafka_bootstrap, settings)
     console.print(escape(f"kafka  {state.kafka_bootstrap}\nredis  {state.redis_url}"))
-    console.print(f"[dim]addresses written to {settings.services_file}[/]")
+    console.print(f"[dim]addresses written to {escape(str(settings.services_file))}[/]")
 
 
 @services_app.command("down")

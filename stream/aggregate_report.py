@@ -30,8 +30,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from contracts.events import MAX_TS, MIN_TS
-from models.grid import position
+from contracts.events import MAX_TS, MIN_TS, is_text
+from models.grid import position, start
 
 __all__ = ["REPORT_PREFIX", "Report", "encode_report", "decode_report", "check_report"]
 
@@ -71,20 +71,25 @@ def decode_report(raw: bytes) -> Report:
         raise ValueError(f"not an aggregate report: {exc}") from None
 
 
-def check_report(report: Report, sources: int, width: int) -> None:
+def check_report(report: Report, sources: int, width: int, lateness: int = 0,
+                 children: str = "") -> None:
     """``ValueError`` unless ``report`` could come from a partition of a topic of ``sources``
-    partitions with buckets of ``width``: its partition is one of them, every bucket it
-    names is a bucket start in the events' time range, and its sums are finite counts.
+    partitions with buckets of ``width`` and that ``lateness``: its partition is one of them,
+    every bucket it names is a bucket start in the events' time range, its children are
+    named ``children...`` (``country:``), and its sums are finite counts. (What such a report
+    says, its offset and how far it is complete, is trusted: it is no proof of its sender.)
 
     >>> check_report(Report(9, 1, None, {}), sources=4, width=10)
     Traceback (most recent call last):
     ...
     ValueError: aggregate report of partition 9: the topic has partitions 0..3
     """
+    low = start(MIN_TS - lateness, width)  # the first bucket an event (or a watermark) names
+
     def bucket(b: int, what: str) -> None:
-        if not (MIN_TS <= b < MAX_TS and position(0, b, width) is not None):
+        if not (low <= b < MAX_TS and position(0, b, width) is not None):
             raise ValueError(f"aggregate report of partition {report.partition}: {what} {b} "
-                             f"is not a bucket start between {int(MIN_TS)} and {int(MAX_TS)}")
+                             f"is not a bucket start between {low} and {int(MAX_TS)}")
 
     if not 0 <= report.partition < sources:
         raise ValueError(f"aggregate report of partition {report.partition}: the topic has "
@@ -94,6 +99,9 @@ def check_report(report: Report, sources: int, width: int) -> None:
     for b, per in report.sums.items():
         bucket(b, "bucket")
         for c, (qty, n) in per.items():
+            if not (c.startswith(children) and len(c) <= 200 and is_text(c)):
+                raise ValueError(f"aggregate report of partition {report.partition}: {c[:80]!r}"
+                                 f" is no child of the total ({children}...)")
             if not (math.isfinite(qty) and n >= 0):
                 raise ValueError(f"aggregate report of partition {report.partition}: bucket "
                                  f"{b}, {c!r}: sums must be finite with a count >= 0")

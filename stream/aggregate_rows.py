@@ -89,7 +89,8 @@ class Aggregation:
         """Apply one report; the aggregates whose live part it changed. ``ValueError`` (the
         reason, for a dead letter) when ``raw`` is no report a partition of this topic sends."""
         report = decode_report(raw)
-        check_report(report, self.partitions, self.width)
+        check_report(report, self.partitions, self.width, self.lateness,
+                      f"{self.grouping.by}:")
         if not led.apply(report):
             return []
         touched = {c for per in report.sums.values() for c in per}

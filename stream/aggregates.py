@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from config import Settings
 from config.settings import ConfigError
 from contracts.events import SaleEvent
-from models.grid import end, shift, starts, steps
+from models.grid import end, is_calendar, shift, starts, steps
 from stream.aggregate_report import (  # re-exported: the report is part of this module's API
     REPORT_PREFIX,
     Report,
@@ -52,7 +52,7 @@ from stream.aggregate_report import (  # re-exported: the report is part of this
     decode_report,
     encode_report,
 )
-from stream.bucketing import MAX_FILL
+from stream.bucketing import MAX_FILL, zero_fills
 
 __all__ = ["ROOT", "REPORT_PREFIX", "PATIENCE", "Grouping", "grouping_of", "Partials",
            "Report", "Ledger", "encode_report", "decode_report", "check_report"]
@@ -126,17 +126,19 @@ class Partials:
 
 
 def _capped_starts(first: int, until: int, width: int, keys: Iterable[int]) -> list[int]:
-    """``starts(first, until, width)``, but with each run of buckets that no key names cut to
-    its last :data:`~stream.bucketing.MAX_FILL`, as a series' gaps: a report that declares
-    decades complete closes at most that many empty buckets per gap.
+    """``starts(first, until, width)``, but with at most :data:`~stream.bucketing.MAX_FILL`
+    buckets that no key names, the newest, as a series' close: a report that declares
+    decades complete closes its sums and that many empty buckets.
 
-    >>> _capped_starts(0, 50, 10, [10]), len(_capped_starts(0, 10 * 5000, 10, [0]))
-    ([0, 10, 20, 30, 40], 1001)
+    >>> _capped_starts(0, 50, 10, [10]), len(_capped_starts(0, 10 * 5000, 10, [0, 500]))
+    ([0, 10, 20, 30, 40], 1002)
     """
     out: list[int] = []
-    for key in [*sorted(k for k in keys if first <= k < until), until]:
-        if steps(first, key, width) > MAX_FILL:
-            first = shift(key, -MAX_FILL, width)
+    due = [*sorted(k for k in keys if first <= k < until), until]
+    for key, fill in zip(due, zero_fills(first, due, width, is_calendar(width), MAX_FILL),
+                         strict=True):
+        if steps(first, key, width) > fill:
+            first = shift(key, -fill, width)
         out.extend(starts(first, key, width))
         if key < until:
             out.append(key)

@@ -198,7 +198,8 @@ class Reconciler:
         raw = rec.value or b""
         p, offset = rec.partition, rec.offset
         t = self.tally[p]
-        if self.grouping is not None and raw.startswith(REPORT_PREFIX):
+        if (self.grouping is not None and raw.startswith(REPORT_PREFIX)
+                and p == partition_for(ROOT, self.n)):  # as the worker: on total's partition
             letter = self.dead.get((p, offset, None))  # a partition's sums, or a bad one's letter
             if letter is not None:
                 self.dead[(p, offset, None)] = (letter[0], True)

@@ -84,6 +84,7 @@ __all__ = [
     "PartitionClock",
     "SeriesBuckets", "ClosedBucket", "Accepted", "TooLate", "TooFarAhead", "DuplicateId",
     "MAX_FUTURE_SECONDS", "CLOCK_WINDOW", "CLOCK_MIN_SERIES", "CLOCK_WARMUP", "MAX_FILL",
+    "zero_fills",
 ]
 
 MAX_FILL = 1000  # zero buckets one close fills in, in all (the newest kept)
@@ -91,12 +92,12 @@ _NO_HISTORY: deque[ClosedBucket] = deque(maxlen=0)  # history=0: one for all (it
 _new = tuple.__new__
 
 
-def _fills(first: int, keys: list[int], width: int, cal: bool, max_fill: int) -> list[int]:
+def zero_fills(first: int, keys: list[int], width: int, cal: bool, max_fill: int) -> list[int]:
     """How many zero buckets to fill before each of ``keys`` (ascending; the first gap starts
     at ``first``), newest first, ``max_fill`` in all: sales years apart (a back-filled history)
     close with the last ``max_fill`` empty buckets, not every one of those years.
 
-    >>> _fills(0, [30, 100, 130], 10, False, 5)  # gaps of 3, 6 (after 30) and 2 buckets
+    >>> zero_fills(0, [30, 100, 130], 10, False, 5)  # gaps of 3, 6 (after 30) and 2 buckets
     [0, 3, 2]
     """
     gaps, start = [], first
@@ -268,7 +269,7 @@ class SeriesBuckets:
         start = self.closed_until if self.closed_until is not None else min(self.open)
         due = sorted(k for k in self.open if k <= last)
         due.append(until)  # sentinel: zero-fill up to and including `last`
-        keep = _fills(start, due, width, cal, max_fill)
+        keep = zero_fills(start, due, width, cal, max_fill)
         out: list[ClosedBucket] = []
         for key, fill in zip(due, keep, strict=True):
             if grid_steps(start, key, width) > fill:

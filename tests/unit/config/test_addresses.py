@@ -23,7 +23,9 @@ def test_a_malformed_redis_url_is_refused_when_the_settings_are_read(url: str) -
 
 @pytest.mark.parametrize("url", ["redis://127.0.0.1:6379/0", "rediss://h:6380/1",
                                  "unix:///tmp/redis.sock", "redis://localhost",
-                                 "redis://h:1/0?socket_timeout=2.5&health_check_interval=10"])
+                                 "redis://h:1/0?socket_timeout=2.5&health_check_interval=10",
+                                 "redis://h:1/0?socket_keepalive=off&retry_on_timeout=on",
+                                 "redis://h:1/0?db=1&db=x"])  # redis-py reads the first
 def test_redis_urls_redis_py_reads_are_kept(url: str) -> None:
     assert load_settings({"REDIS_URL": url}).redis_url == url
 
@@ -73,6 +75,7 @@ def test_an_ipv6_literal_host_is_bracketed_in_a_url(host: str, expected: str) ->
 @pytest.mark.parametrize("text", [
     '{"kafka_bootstrap": "nonsense", "redis_url": "redis://h:1/0"}',
     '{"kafka_bootstrap": "h:1", "redis_url": "http//x"}',
+    '{"kafka_bootstrap": "h:1", "redis_url": []}',
     '{"kafka_bootstrap": "h:1", "redis_url": "redis://h:1/0", "kafka_pid": "abc"}',
     '{"kafka_bootstrap": "h:1", "redis_url": "redis://h:1/0", "redis_pid": -1}',
 ])

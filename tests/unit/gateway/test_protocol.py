@@ -139,6 +139,9 @@ def test_subscription_limit_is_an_error_frame_and_keeps_the_rest() -> None:
     again = s.receive('{"type": "subscribe", "series": "A"}')  # re-subscribe is fine, and
     assert [json.loads(o.text)["type"] for o in again] == ["subscribed"]  # no 2nd snapshot
     assert len(s.receive('{"type": "subscribe", "series": "A", "since": 4}')) == 2  # resume
+    s.snapshot_failed(SnapshotRequest("A", None))  # Redis was down: "unavailable; retry"
+    assert len(s.receive('{"type": "subscribe", "series": "A"}')) == 2  # the retry gets one
+    assert len(s.receive('{"type": "subscribe", "series": "A"}')) == 1  # and only that one
 
 
 def test_ping_and_list() -> None:

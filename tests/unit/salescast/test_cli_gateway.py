@@ -132,6 +132,7 @@ def test_watch_ends_on_a_refusal_of_the_gateway(monkeypatch: pytest.MonkeyPatch)
     from gateway import watch as watch_module
 
     frames = [{"type": "hello"}, {"type": "error", "code": "rate_limited", "message": "slow"},
+              {"type": "error", "code": "forbidden", "message": "no actuals", "id": "actuals"},
               {"type": "error", "code": "forbidden", "message": "no series 'y' [/]"}]
 
     class Socket:
@@ -157,9 +158,9 @@ def test_watch_ends_on_a_refusal_of_the_gateway(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(watch_module, "connect", lambda *_, **__: Socket())
     result = runner.invoke(app, ["watch", "y", "--url", "ws://127.0.0.1:1/ws"])
     assert result.exit_code == 2, result.output
-    assert result.output.splitlines()[-2:] == [  # the rate limit passes; the refusal ends it
-        "error rate_limited: slow", "salescast: the gateway refused 'y': forbidden: no series "
-        "'y' [/]"]
+    assert result.output.splitlines()[-3:] == [  # the rate limit and a token without the
+        "error rate_limited: slow", "error forbidden: no actuals",  # actuals channel pass
+        "salescast: the gateway refused 'y': forbidden: no series 'y' [/]"]
 
 
 def test_markup_in_what_the_user_typed_is_printed_as_typed() -> None:

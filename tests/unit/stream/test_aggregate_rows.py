@@ -202,6 +202,10 @@ def test_aggregates_off() -> None:
      "final_until 86400000000 is not a bucket start"),
     (b'{"aggregate_report":{"partition":0,"offset":1,"final_until":null,'
      b'"sums":{"1300000001":{"country:X":[1,1]}}}}', "bucket 1300000001 is not a bucket start"),
+    (b'{"aggregate_report":{"partition":0,"offset":1,"final_until":null,'
+     b'"sums":{"1296000000":{"85123A":[1,1]}}}}', "'85123A' is no child of the total"),
+    (b'{"aggregate_report":{"partition":0,"offset":1,"final_until":null,'
+     b'"sums":{"1296000000":{"total":[1,1]}}}}', "'total' is no child of the total"),
 ])
 def test_a_report_no_partition_sent_is_a_dead_letter(raw: bytes, why: str) -> None:
     """Anything on total's partition that starts like a report but is none a partition of

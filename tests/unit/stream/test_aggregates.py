@@ -102,13 +102,27 @@ def test_grouping_from_settings(tmp_path: Path) -> None:
 
 
 def test_a_report_that_declares_decades_complete_closes_its_sums_and_max_fill_zeros() -> None:
-    """Every bucket with sums closes; of each empty run only the last MAX_FILL buckets do (as
-    a series' gaps), so one report cannot make the ledger close millions of buckets."""
+    """Every bucket with sums closes, and of the empty ones only the last MAX_FILL in all (as
+    a series' close), so one report cannot make the ledger close millions of buckets."""
     from stream.bucketing import MAX_FILL
 
     led = Ledger(sources=1, width=10)
     led.apply(_report(0, 1, 10 * 3_000_000, {0: {"c:a": [2.0, 1]}, 50: {"c:a": [1.0, 1]}}))
     due = led.due()
-    assert [b for b, _ in due[:6]] == [0, 10, 20, 30, 40, 50]
-    assert len(due) == 6 + MAX_FILL and due[-1][0] == 10 * 3_000_000 - 10
+    assert [b for b, _ in due[:2]] == [0, 50]  # the newest empty buckets only, in all
+    assert len(due) == 2 + MAX_FILL and due[-1][0] == 10 * 3_000_000 - 10
     assert led.closed_until == 10 * 3_000_000 and led.closed_events == {"c:a": 2}
+
+
+def test_a_report_of_the_first_buckets_of_the_time_range_is_taken() -> None:
+    """Weekly buckets start on Thursdays: an event of 2000-01-01 is in the bucket of
+    1999-12-30, and a watermark there less the lateness further back still."""
+    from contracts.events import MIN_TS
+    from models.grid import start
+    from stream.aggregate_report import Report, check_report
+
+    week = 7 * 86400
+    first = start(MIN_TS, week)
+    assert first < MIN_TS
+    check_report(Report(0, 1, start(MIN_TS - 86400, week), {first: {"country:X": [1.0, 1]}}),
+                 sources=1, width=week, lateness=86400, children="country:")

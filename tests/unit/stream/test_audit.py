@@ -232,3 +232,18 @@ def test_aggregates_are_expected_to_count_what_their_skus_count() -> None:
     r = reconcile("t", 1, bad, [dead(0, 4, None, "invalid", topic="t")], counts,
                   Grouping("country"))
     assert r.ok and r.dead_unmatched == 0 and r.total.messages == 3
+
+
+def test_a_record_like_a_report_counts_as_an_event_off_totals_partition() -> None:
+    """The worker takes a record starting like a report as one on total's partition only;
+    elsewhere it is an event like any other, and the audit expects it counted."""
+    from stream.aggregates import ROOT, Grouping
+
+    n = 2
+    other = 1 - partition_for(ROOT, n)
+    series = next(f"S{i}" for i in range(100) if partition_for(f"S{i}", n) == other)
+    raw = (f'{{"aggregate_report":0,"series":"{series}","ts":1e9,"qty":1,"price":1,'
+           f'"country":"EIRE"}}').encode()
+    counts = {series: 1, "total": 1, "country:EIRE": 1}
+    r = reconcile("t", n, [Record(other, 0, raw)], [], counts, Grouping("country"))
+    assert r.ok, r.problems()
