@@ -40,6 +40,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
     help=(
         "salescast: real-time streaming sales forecaster "
         "(Kafka -> Faust -> river -> Redis -> WebSocket).\n\n"
@@ -48,6 +49,21 @@ app = typer.Typer(
     ),
 )
 data_app = typer.Typer(no_args_is_help=True, help="The Online Retail II data set.")
+
+
+def _version(show: bool) -> None:
+    if show:
+        from importlib.metadata import version
+
+        print(f"salescast {version('salescast')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(show_version: Annotated[bool, typer.Option(
+        "--version", is_eager=True, callback=_version, help="print the version and exit")] = False,
+          ) -> None:
+    pass
 app.add_typer(services_app, name="services")
 app.add_typer(data_app, name="data")
 app.add_typer(alerts_app, name="alerts")

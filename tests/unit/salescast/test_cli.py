@@ -19,6 +19,15 @@ def test_help_lists_the_commands() -> None:
     assert result.exit_code == 0
     for command in ("demo", "backtest", "bench", "token"):
         assert command in result.output
+    assert runner.invoke(app, ["-h"]).output == result.output
+    assert runner.invoke(app, ["model", "-h"]).exit_code == 0
+
+
+def test_version() -> None:
+    from importlib.metadata import version
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output == f"salescast {version('salescast')}\n"
 
 
 @pytest.mark.parametrize("argv", [[], ["model"]])
