@@ -194,8 +194,12 @@ def backtest(
     """
     from models.evaluation.backtest import run_backtest
     from models.evaluation.backtest_panels import PANELS
+    from models.evaluation.regimes import REGIME_PANELS
     from sources.online_retail import fetch_dataset
 
+    if panel not in (*PANELS, "countries", *REGIME_PANELS):  # before --out is made
+        raise UserError(f"unknown panel {panel!r}; valid: {', '.join(PANELS)}, countries, "
+                        f"{', '.join(REGIME_PANELS)}")
     out_dir = _out_dir(out)  # here, not after the run: a bad --out would waste it
     if panel == "countries":
         from models.evaluation.hierarchy_eval import run_countries
@@ -207,11 +211,6 @@ def backtest(
         print(rep.to_markdown())
         console.print(f"scoreboard written to {escape(str(written))}")
         return
-    from models.evaluation.regimes import REGIME_PANELS
-
-    if panel not in (*PANELS, *REGIME_PANELS):
-        raise UserError(f"unknown panel {panel!r}; valid: {', '.join(PANELS)}, countries, "
-                        f"{', '.join(REGIME_PANELS)}")
     if peer:
         try:
             import statsforecast  # noqa: F401
