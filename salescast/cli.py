@@ -89,8 +89,10 @@ def data_fetch() -> None:
 @app.command()
 @friendly
 def replay(
-    speed: Annotated[float, typer.Option(help="event-time seconds per wall second")] = 86400.0,
-    max_speed: Annotated[bool, typer.Option("--max", help="as fast as possible")] = False,
+    speed: Annotated[float | None, typer.Option(
+        help="event-time seconds per wall second (default 86400: a day a second)")] = None,
+    max_speed: Annotated[bool, typer.Option("--max", help="as fast as possible (no --speed)")]
+    = False,
     limit: Annotated[int | None, typer.Option(min=1, help="stop after N events")] = None,
     by_country: Annotated[bool, typer.Option(help="series = StockCode|Country")] = False,
     envelope: Annotated[int, typer.Option(
@@ -103,6 +105,9 @@ def replay(
     from sources.online_retail import fetch_dataset, iter_events
     from stream.replay import replay as run_replay
 
+    if max_speed and speed is not None:
+        raise UserError("--max and --speed exclude each other: --max sends as fast as it can")
+    speed = 86400.0 if speed is None else speed
     _check_speed(speed)
     settings = settings_with_services()
     path = fetch_dataset(settings.data_dir)
@@ -126,12 +131,12 @@ def worker(
     loglevel: Annotated[str, typer.Option(help=", ".join(LOGLEVELS))] = "warning",
 ) -> None:
     """Run the stream worker (Faust): validate, bucket, forecast, write Redis."""
+    if loglevel.lower() not in LOGLEVELS:  # checked before Faust loads (~4 s)
+        raise UserError(f"--loglevel must be one of {', '.join(LOGLEVELS)}, got {loglevel!r}")
+    settings = settings_with_services()
     from stream.agents import build_worker
     from stream.app import Worker
 
-    if loglevel.lower() not in LOGLEVELS:
-        raise UserError(f"--loglevel must be one of {', '.join(LOGLEVELS)}, got {loglevel!r}")
-    settings = settings_with_services()
     # Faust would print a traceback when Kafka does not answer, or crash on a partition count
     check_partitions(settings, kafka_topics(settings.kafka))
     faust_app, _ = build_worker(settings)

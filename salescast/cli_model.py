@@ -54,12 +54,12 @@ def trainer(
     the current model on the latest held-out window; otherwise it is kept as rejected.
     Workers hot-swap promoted versions; a crashed trainer never affects them.
     """
+    settings = settings_with_services()  # a bad setting: one line before torch loads (~5 s)
     from models.neural.lstm import LSTMConfig
     from models.neural.store import ModelStore
     from models.neural.trainer import BucketHistory, train_and_gate
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    settings = settings_with_services()
     cfg = LSTMConfig(horizon=settings.horizon, epochs=epochs)
     need = cfg.window + 2 * cfg.horizon
     store = ModelStore(settings.models_dir)

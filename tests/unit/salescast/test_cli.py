@@ -96,6 +96,12 @@ def test_a_bad_speed_is_refused_before_anything_starts(
     one_line(runner.invoke(app, args), "--speed must be a finite number > 0")
 
 
+def test_max_and_speed_together_are_refused(env: Path, one_line: Callable[..., None]) -> None:
+    """--max ignored --speed without a word."""
+    one_line(runner.invoke(app, ["replay", "--max", "--speed", "5"]),
+             "--max and --speed exclude each other")
+
+
 @pytest.mark.parametrize("command", ["replay", "demo"])
 def test_an_envelope_over_the_wire_limit_is_a_usage_error(command: str, env: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
