@@ -26,13 +26,13 @@ from pathlib import Path
 import psutil
 
 from config import DEFAULT_PARTITIONS, cache_root
-from config.addresses import split_server
 from infra.errors import ServiceError
 from infra.java import check_java
+from infra.kafka_client import unreachable
 
 __all__ = ["KAFKA_VERSION", "KafkaProcess", "ServiceError", "cache_root", "free_port",
            "free_ports", "kafka_healthy", "render_properties", "resolve_jars", "restart_kafka",
-           "start_kafka", "stop_kafka", "stop_pid", "unreachable"]
+           "start_kafka", "stop_kafka", "stop_pid"]
 
 KAFKA_VERSION = "4.1.1"
 HEAP = "-Xmx512m"
@@ -229,22 +229,6 @@ def restart_kafka(workdir: Path, timeout: float = 60.0, attached: bool = False,
         time.sleep(0.3)
     stop_pid(proc.pid)
     raise ServiceError(f"kafka not healthy after {timeout:.0f} s: {log_tail(log)}")
-
-
-def unreachable(bootstrap: str, timeout: float = 3.0) -> str | None:
-    """Why no server of ``bootstrap`` can be reached (None: one can, or might: a time-out is
-    the client's to judge); at once, not after the client's 10-20 s of retries."""
-    why = "no server"
-    for server in bootstrap.split(","):
-        host, port = split_server(server)
-        try:
-            socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout).close()
-            return None
-        except TimeoutError:
-            return None  # slow or filtered: the client decides
-        except (OSError, ValueError) as exc:
-            why = f"{host}:{port}: {getattr(exc, 'strerror', None) or exc}"
-    return why
 
 
 def kafka_healthy(bootstrap: str, timeout: float = 3.0) -> bool:

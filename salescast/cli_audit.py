@@ -60,6 +60,8 @@ def _offsets(consumer: Any, topic: str) -> dict[int, tuple[int, int]] | None:
     """``partition -> (low, high)`` watermarks of ``topic``; None when it does not exist."""
     from confluent_kafka import KafkaException, TopicPartition
 
+    from infra.kafka_client import error_text
+
     try:
         meta = consumer.list_topics(topic, timeout=TIMEOUT).topics.get(topic)
         if meta is None or meta.error is not None or not meta.partitions:
@@ -67,9 +69,7 @@ def _offsets(consumer: Any, topic: str) -> dict[int, tuple[int, int]] | None:
         return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=TIMEOUT)
                 for p in sorted(meta.partitions)}
     except KafkaException as exc:
-        err = exc.args[0] if exc.args else exc
-        raise UserError(f"kafka does not answer: {err.str() if hasattr(err, 'str') else err}"
-                        ) from None
+        raise UserError(f"kafka does not answer: {error_text(exc)}") from None
 
 
 def _read(consumer: Any, topic: str, ends: dict[int, tuple[int, int]],
@@ -121,12 +121,12 @@ def redis_counts(url: str, series: Iterable[str]) -> dict[str, int | None]:
 
 def run_audit(settings: Settings, progress: bool = True) -> AuditResult:
     """One pass: dead letters, events, Redis; the reconciliation."""
-    from infra.kafka import unreachable
+    from infra.kafka_client import unreachable
     from stream.aggregates import grouping_of
     from stream.audit import Reconciler
 
     if (why := unreachable(settings.kafka)) is not None:  # at once, not after 10 s of retries
-        raise UserError(f"kafka at {settings.kafka} does not answer: {why}")
+        raise UserError(why)
     consumer = _consumer(settings.kafka)
     try:
         events = _offsets(consumer, settings.events_topic)

@@ -62,17 +62,15 @@ def kafka_topics(bootstrap: str, timeout: float = 10.0) -> dict[str, Any]:
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient
 
-    from infra.kafka import unreachable
+    from infra.kafka_client import error_text, unreachable
 
     if (why := unreachable(bootstrap)) is not None:
-        raise UserError(f"kafka at {bootstrap} does not answer: {why}")
+        raise UserError(why)
     try:
         meta = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0}).list_topics(
             timeout=timeout)
     except KafkaException as exc:
-        err = exc.args[0] if exc.args else exc
-        why = err.str() if hasattr(err, "str") else str(err)
-        raise UserError(f"kafka at {bootstrap} does not answer: {why}") from None
+        raise UserError(f"kafka at {bootstrap} does not answer: {error_text(exc)}") from None
     return dict(meta.topics)
 
 

@@ -46,7 +46,7 @@ from rich.text import Text
 
 from config import ConfigError
 from contracts.events import MAX_ENVELOPE_EVENTS, SaleEvent
-from infra.kafka import unreachable
+from infra.kafka_client import error_text, unreachable
 from stream.envelopes import encode_event, group_envelopes, pack_envelope
 from stream.errors import StreamError
 from stream.partitioning import PRODUCER_PARTITIONER
@@ -88,9 +88,7 @@ def topic_partitions(producer: Producer, topic: str, timeout: float = METADATA_T
         try:
             meta = producer.list_topics(timeout=max(deadline - time.monotonic(), 0.1))
         except KafkaException as exc:
-            err = exc.args[0] if exc.args else exc
-            why = err.str() if hasattr(err, "str") else str(err)
-            raise ReplayError(f"kafka does not answer: {why}") from None
+            raise ReplayError(f"kafka does not answer: {error_text(exc)}") from None
         info = meta.topics.get(topic)
         if info is not None and info.error is None and info.partitions:
             return len(info.partitions)
@@ -227,7 +225,7 @@ def replay(
 
     settings = {"on_delivery": partial(on_error, 1), **(config or {})}
     if (why := unreachable(bootstrap)) is not None:  # at once, not after the client's retries
-        raise ReplayError(f"kafka at {bootstrap} does not answer: {why}")
+        raise ReplayError(why)
     producer = Producer(producer_config(bootstrap, **settings))
     partitions = topic_partitions(producer, topic)
     max_span = speed * MAX_ENVELOPE_DELAY if speed is not None else None

@@ -1,0 +1,45 @@
+"""Talking to any Kafka as a client: whether it can be reached at all, and its errors as
+one line. A Kafka client retries a refused or unknown address for its whole timeout (10-20 s)
+before it says "transport failure"; a TCP connect says so at once.
+
+>>> from infra.kafka import free_port
+>>> port = free_port()  # nothing listens there
+>>> unreachable(f"127.0.0.1:{port}") == (f"kafka at 127.0.0.1:{port} does not answer: "
+...                                      f"127.0.0.1:{port}: Connection refused")
+True
+"""
+
+from __future__ import annotations
+
+import socket
+
+from config.addresses import split_server
+
+__all__ = ["unreachable", "error_text"]
+
+
+def unreachable(bootstrap: str, timeout: float = 3.0) -> str | None:
+    """Why no server of ``bootstrap`` can be reached, as a message naming it (None: one can,
+    or might: a time-out is the client's to judge)."""
+    why = "no server"
+    for server in bootstrap.split(","):
+        host, port = split_server(server)
+        try:
+            socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout).close()
+            return None
+        except TimeoutError:
+            return None  # slow or filtered: the client decides
+        except (OSError, ValueError) as exc:
+            why = f"{host}:{port}: {getattr(exc, 'strerror', None) or exc}"
+    return f"kafka at {bootstrap} does not answer: {why}"
+
+
+def error_text(exc: BaseException) -> str:
+    """The message of a confluent-kafka exception: its ``KafkaError``'s text, not its repr.
+
+    >>> from confluent_kafka import KafkaError, KafkaException
+    >>> error_text(KafkaException(KafkaError(KafkaError._TRANSPORT, "Broker transport failure")))
+    'Broker transport failure'
+    """
+    err = exc.args[0] if exc.args else exc
+    return str(err.str()) if hasattr(err, "str") else str(err)
