@@ -38,13 +38,13 @@ lost), though the bucket's value the models learnt stays as it was.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from config import Settings
 from config.settings import ConfigError
 from contracts.events import SaleEvent
-from models.grid import end, is_calendar, shift, starts, steps
+from models.grid import end, steps
 from stream.aggregate_report import (  # re-exported: the report is part of this module's API
     REPORT_PREFIX,
     Report,
@@ -52,7 +52,7 @@ from stream.aggregate_report import (  # re-exported: the report is part of this
     decode_report,
     encode_report,
 )
-from stream.bucketing import MAX_FILL, zero_fills
+from stream.bucketing import capped_starts
 
 __all__ = ["ROOT", "REPORT_PREFIX", "PATIENCE", "Grouping", "grouping_of", "Partials",
            "Report", "Ledger", "encode_report", "decode_report", "check_report"]
@@ -123,27 +123,6 @@ class Partials:
             del self.open[b]
         self.changed = False
         return out
-
-
-def _capped_starts(first: int, until: int, width: int, keys: Iterable[int]) -> list[int]:
-    """``starts(first, until, width)``, but with at most :data:`~stream.bucketing.MAX_FILL`
-    buckets that no key names, the newest, as a series' close: a report that declares
-    decades complete closes its sums and that many empty buckets.
-
-    >>> _capped_starts(0, 50, 10, [10]), len(_capped_starts(0, 10 * 5000, 10, [0, 500]))
-    ([0, 10, 20, 30, 40], 1002)
-    """
-    out: list[int] = []
-    due = [*sorted(k for k in keys if first <= k < until), until]
-    for key, fill in zip(due, zero_fills(first, due, width, is_calendar(width), MAX_FILL),
-                         strict=True):
-        if steps(first, key, width) > fill:
-            first = shift(key, -fill, width)
-        out.extend(starts(first, key, width))
-        if key < until:
-            out.append(key)
-            first = end(key, width)
-    return out
 
 
 @dataclass
@@ -219,7 +198,7 @@ class Ledger:
         if len(self.final_until) < self.sources and steps(start, until, self.width) < PATIENCE:
             return []
         out = []
-        for b in _capped_starts(start, until, self.width, self.sums):
+        for b in capped_starts(start, until, self.width, self.sums):
             per_source = self.sums.pop(b, {})
             for src, src_sums in per_source.items():
                 if src not in self.final_until or self.final_until[src] <= b:

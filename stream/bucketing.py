@@ -57,12 +57,14 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Iterable
 
 from contracts.events import SaleEvent
 from models.grid import CALENDAR
 from models.grid import end as grid_end
 from models.grid import shift as grid_shift
 from models.grid import start as grid_start
+from models.grid import starts as grid_starts
 from models.grid import steps as grid_steps
 from stream.clock import (  # re-exported: states pickled before the move name this module
     CLOCK_MIN_SERIES,
@@ -84,7 +86,7 @@ __all__ = [
     "PartitionClock",
     "SeriesBuckets", "ClosedBucket", "Accepted", "TooLate", "TooFarAhead", "DuplicateId",
     "MAX_FUTURE_SECONDS", "CLOCK_WINDOW", "CLOCK_MIN_SERIES", "CLOCK_WARMUP", "MAX_FILL",
-    "zero_fills",
+    "capped_starts",
 ]
 
 MAX_FILL = 1000  # zero buckets one close fills in, in all (the newest kept)
@@ -92,22 +94,32 @@ _NO_HISTORY: deque[ClosedBucket] = deque(maxlen=0)  # history=0: one for all (it
 _new = tuple.__new__
 
 
-def zero_fills(first: int, keys: list[int], width: int, cal: bool, max_fill: int) -> list[int]:
-    """How many zero buckets to fill before each of ``keys`` (ascending; the first gap starts
-    at ``first``), newest first, ``max_fill`` in all: sales years apart (a back-filled history)
-    close with the last ``max_fill`` empty buckets, not every one of those years.
+def capped_starts(first: int, until: int, width: int, keys: Iterable[int],
+                  max_fill: int = MAX_FILL) -> list[int]:
+    """The bucket starts from ``first`` up to ``until`` (excluded) to close: every one of
+    ``keys`` there, and of the empty buckets between them, the newest ``max_fill`` in all
+    (sales years apart, a back-filled history, close with that many, not every one of those
+    years). :meth:`SeriesBuckets.close_due` and the aggregates' ledger close these.
 
-    >>> zero_fills(0, [30, 100, 130], 10, False, 5)  # gaps of 3, 6 (after 30) and 2 buckets
-    [0, 3, 2]
+    >>> capped_starts(0, 140, 10, [30, 100, 130, 200], max_fill=5)  # 3, 6 and 2 empty ones
+    [30, 70, 80, 90, 100, 110, 120, 130]
     """
+    if grid_steps(first, until, width) <= max_fill:  # the usual close: nothing to leave out
+        return grid_starts(first, until, width)
+    cal = width in CALENDAR
+    due = [*sorted(k for k in keys if first <= k < until), until]
     gaps, start = [], first
-    for key in keys:
+    for key in due:  # the empty buckets before each key
         gaps.append(max(grid_steps(start, key, width), 0))
         start = grid_end(key, width) if cal else key + width
-    out, left = [0] * len(keys), max_fill
-    for i in range(len(keys) - 1, -1, -1):
-        out[i] = min(gaps[i], left)
-        left -= out[i]
+    left, out = max_fill, []
+    for i in range(len(due) - 1, -1, -1):  # the newest gaps first
+        left -= (fill := min(gaps[i], left))
+        gaps[i] = fill
+    for key, fill in zip(due, gaps, strict=True):
+        out.extend(grid_starts(grid_shift(key, -fill, width), key, width))
+        if key < until:
+            out.append(key)
     return out
 
 
@@ -265,24 +277,13 @@ class SeriesBuckets:
             return []
         width, cal = self.width, self._cal
         until = bucket_start(watermark - self.lateness, width)  # the first bucket not due
-        last = grid_shift(until, -1, width) if cal else until - width  # the last due
         start = self.closed_until if self.closed_until is not None else min(self.open)
-        due = sorted(k for k in self.open if k <= last)
-        due.append(until)  # sentinel: zero-fill up to and including `last`
-        keep = zero_fills(start, due, width, cal, max_fill)
         out: list[ClosedBucket] = []
-        for key, fill in zip(due, keep, strict=True):
-            if grid_steps(start, key, width) > fill:
-                start = grid_shift(key, -fill, width)
-            while start < key:
-                nxt = grid_end(start, width) if cal else start + width
-                out.append(ClosedBucket(start, nxt, 0.0, 0.0, 0, 0.0))
-                start = nxt
-            if key <= last:
-                acc = self.open.pop(key)
-                nxt = grid_end(key, width) if cal else key + width
-                out.append(ClosedBucket(key, nxt, acc.qty, acc.revenue, acc.n_events, acc.returns))
-                start = nxt
+        for b in capped_starts(start, until, width, self.open, max_fill):
+            nxt = grid_end(b, width) if cal else b + width
+            acc = self.open.pop(b, None)
+            out.append(ClosedBucket(b, nxt, 0.0, 0.0, 0, 0.0) if acc is None else
+                       ClosedBucket(b, nxt, acc.qty, acc.revenue, acc.n_events, acc.returns))
         self.closed_until = until
         self._cache()
         self.history.extend(out)
