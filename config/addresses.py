@@ -36,26 +36,23 @@ def check_redis_url(url: str | None) -> str | None:
             raise ValueError("the scheme must be redis://, rediss:// or unix://")
         _ = parts.port  # ValueError: not a number, or out of range
         for name, values in parse_qs(parts.query).items():  # numbers, as redis-py reads them
-            kind = _QUERY_TYPES.get(name)  # (its first value; its booleans take any text)
-            if kind is not None and not _is(kind, values[0]):
-                raise ValueError(f"{name} must be {'an' if kind == 'int' else 'a'} {kind}")
+            number = _NUMBERS.get(name)  # (its first value; its booleans take any text)
+            if number is not None:
+                try:
+                    number(values[0])
+                except ValueError:
+                    raise ValueError(f"{name} must be {'an int' if number is int else 'a number'}"
+                                     ) from None
     except ValueError as exc:
         raise ValueError(f"is not a Redis URL ({exc})") from None
     return url
 
 
 #: redis-py's numeric URL options (``redis.connection.URL_QUERY_ARGUMENT_PARSERS``)
-_QUERY_TYPES = {**dict.fromkeys(("db", "socket_read_size", "max_connections", "protocol",
-                                 "health_check_interval", "ssl_min_version"), "int"),
-                **dict.fromkeys(("socket_timeout", "socket_connect_timeout", "timeout"), "number")}
-
-
-def _is(kind: str, text: str) -> bool:
-    try:
-        int(text) if kind == "int" else float(text)
-    except ValueError:
-        return False
-    return True
+_NUMBERS: dict[str, type[int] | type[float]] = {
+    **dict.fromkeys(("db", "socket_read_size", "max_connections", "protocol",
+                     "health_check_interval", "ssl_min_version"), int),
+    **dict.fromkeys(("socket_timeout", "socket_connect_timeout", "timeout"), float)}
 
 
 def check_bootstrap(value: str | None) -> str | None:
