@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import math
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 
 from config import load_settings
-from config.paths import expand_user
 from contracts.events import MAX_ENVELOPE_EVENTS
 from salescast.cli_audit import audit
+from salescast.cli_backtest import backtest
 from salescast.cli_bench import bench_app, bench_faust_floor
 from salescast.cli_gateway import gateway, token, watch
 from salescast.cli_model import model_app, trainer
@@ -166,91 +165,7 @@ def demo(
     run_demo(load_settings(), speed=speed, limit=limit, console=console, envelope=envelope)
 
 
-@app.command()
-@friendly
-def backtest(
-    panel: Annotated[str, typer.Argument(help="top500, sampled, tuning or tuning_top (SKUs); "
-                                              "countries (the total and each country: direct, "
-                                              "bottom-up and reconciled); pbs or retail (fpp3, "
-                                              "monthly), tourism (fpp3, quarterly), "
-                                              "tuning_monthly or tuning_quarterly (other fpp3 "
-                                              "files, where those regimes' defaults are "
-                                              "chosen) or hourly (the total and the 20 "
-                                              "largest countries by the hour)")]
-    = "top500",
-    quick: Annotated[bool, typer.Option(help="the first 50 SKUs of the panel (~40 s)")] = False,
-    out: Annotated[str, typer.Option(help="the directory the scoreboard is written to "
-                                          "(~ expanded)")] = "build/backtest",
-    peer: Annotated[bool, typer.Option(help="add statsforecast AutoETS, refit at every origin "
-                                            "(slow: minutes on --quick, ~1 h on a full panel)")]
-    = False,
-    lstm: Annotated[bool, typer.Option(help="add the LSTM (refit every 91 days on the past "
-                                            "only) and the ensemble blended with it")] = False,
-    bank: Annotated[bool, typer.Option(help="only the worker's model, on the bank "
-                                            "(seconds, not minutes)")] = False,
-) -> None:
-    """Prequential backtest: the models against baselines on a panel of real series.
-
-    Online Retail II daily per SKU (top500, sampled, tuning panels), or another regime:
-    fpp3's monthly PBS and retail and quarterly tourism panels, their tuning panels, Online
-    Retail II by the hour (all on the bank). Example: `salescast backtest tourism --peer`.
-
-    The data comes from the settings' cache (SALESCAST_CACHE), fetched on first use.
-    """
-    from models.evaluation.backtest import run_backtest
-    from models.evaluation.backtest_panels import PANELS
-    from models.evaluation.regimes import REGIME_PANELS
-    from sources.online_retail import fetch_dataset
-
-    if panel not in (*PANELS, "countries", *REGIME_PANELS):  # before --out is made
-        raise UserError(f"unknown panel {panel!r}; valid: {', '.join(PANELS)}, countries, "
-                        f"{', '.join(REGIME_PANELS)}")
-    out_dir = _out_dir(out)  # here, not after the run: a bad --out would waste it
-    if panel == "countries":
-        from models.evaluation.hierarchy_eval import run_countries
-
-        if quick or peer or lstm or bank:  # one fixed protocol: an option would be ignored
-            raise UserError("countries takes no --quick, --peer, --lstm or --bank")
-
-        rep, written = run_countries(fetch_dataset(load_settings().data_dir), out_dir)
-        print(rep.to_markdown())
-        console.print(f"scoreboard written to {escape(str(written))}")
-        return
-    if peer:
-        try:
-            import statsforecast  # noqa: F401
-        except ImportError:
-            raise UserError("--peer needs statsforecast: pip install 'salescast[bench]'") from None
-    if panel in REGIME_PANELS:
-        from models.evaluation.regimes import run_regime
-
-        if quick or lstm:
-            raise UserError(f"{panel} runs on the bank only: --quick and --lstm are for the "
-                            "daily SKU panels")
-        print(run_regime(load_settings().data_dir, panel, out_dir, peer).to_markdown())
-        console.print(f"scoreboard written under {escape(str(out_dir))}")
-        return
-    if bank and lstm:
-        raise UserError("--bank runs the worker's model alone: it takes no --lstm")
-    board = run_backtest(fetch_dataset(load_settings().data_dir), panel, quick, out_dir, peer,
-                         lstm, bank)
-    print(board.to_markdown())
-    console.print(f"scoreboard written under {escape(str(out_dir))}")
-
-
-def _out_dir(out: str) -> Path:
-    """``--out`` with ``~`` expanded, created; a :class:`UserError` when it is empty (not the
-    current directory: name it ``.``) or cannot be created."""
-    if not out.strip():
-        raise UserError("--out must name a directory, got '' (use . for this one)")
-    try:
-        path = expand_user(out)
-        path.mkdir(parents=True, exist_ok=True)
-    except ValueError as exc:  # ~nouser
-        raise UserError(f"--out {out}: {exc}") from None
-    except OSError as exc:
-        raise UserError(f"--out {out}: cannot create the directory ({exc.strerror})") from None
-    return path
+app.command()(backtest)
 
 
 def main() -> None:

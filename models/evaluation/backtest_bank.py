@@ -31,7 +31,7 @@ equals the per-object stack, so the row equals the per-object one
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -50,11 +50,13 @@ MEMBER_ROW = "member: {}"  # one of the ensemble's members on its own
 
 def evaluate_panel_bank(panel: Mapping[str, Sequence[float]], name: str = "panel",
                         last_day: int | None = None, regime: Regime = DAILY,
-                        members: bool = True, peer: bool = False) -> Scoreboard:
+                        members: bool = True, peer: bool = False,
+                        progress: bool = False) -> Scoreboard:
     """Score the worker's model on ``panel`` with one bank (see the module docstring).
 
     Every series ends on ``last_day`` (the epoch day that dates them for the holiday factor;
-    None: undated), so series of different lengths start on different days.
+    None: undated), so series of different lengths start on different days. ``progress``
+    shows a bar over the buckets.
     """
     codes = list(panel)
     h, season = regime.horizon, regime.season
@@ -75,7 +77,12 @@ def evaluate_panel_bank(panel: Mapping[str, Sequence[float]], name: str = "panel
     in_sample = [snaive_scales(y.tolist(), season) for y in ys]
     k = np.arange(h)
     cpu, n_origins = 0.0, 0
-    for g in range(span):
+    steps: Iterable[int] = range(span)
+    if progress:
+        from rich.progress import track
+
+        steps = track(steps, description=f"backtest {name}", transient=True)
+    for g in steps:
         t = g - start
         live = t >= 0
         due = (live & (t >= regime.warmup) & ((t - regime.warmup) % regime.step == 0)

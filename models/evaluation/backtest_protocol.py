@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from models.factory import Forecast, SeriesModel
 
 __all__ = ["DAILY", "HORIZON", "HOURLY", "LEVELS", "MONTHLY", "QUARTERLY", "SEASON", "STEP",
-           "WARMUP", "Regime", "Step", "iter_evaluate", "origins"]
+           "WARMUP", "WEEKLY", "Regime", "Step", "iter_evaluate", "origins"]
 
 HORIZON, WARMUP, STEP, SEASON, LEVELS = 14, 56, 7, 7, (0.8, 0.95)
 
@@ -40,6 +40,9 @@ class Regime:
 DAILY = Regime("day", HORIZON, SEASON, WARMUP, STEP)  # Online Retail II
 MONTHLY = Regime("month", 12, 12, 60, 3, trend=True)  # fpp3 PBS: five years, then quarterly
 QUARTERLY = Regime("quarter", 8, 4, 32, 2, trend=True)  # fpp3 tourism: 8 years, then half-yearly
+# a file in weekly buckets (models.evaluation.file_panel): a quarter ahead, after two years,
+# then every 4 weeks
+WEEKLY = Regime("week", 13, 52, 104, 4, trend=True)
 # Online Retail II by the hour: the next day, after four weeks, then every 23 hours (so the
 # origins visit every hour of the day); the worker's second season for hourly buckets
 HOURLY = Regime("hour", 24, 24, 28 * 24, 23, season2=168)

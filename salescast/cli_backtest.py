@@ -1,0 +1,176 @@
+"""``salescast backtest``: score the worker's model on real data, the project's panels or the
+user's own file (:mod:`models.evaluation.file_panel`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from config import load_settings
+from config.paths import expand_user
+from models.grid import MONTH, QUARTER
+from salescast.cliutil import UserError, console, friendly
+
+__all__ = ["backtest", "bucket_width"]
+
+#: ``--bucket``'s names, beside a number of seconds
+BUCKETS = {"hour": 3600, "day": 86400, "week": 7 * 86400, "month": MONTH, "quarter": QUARTER}
+
+
+def bucket_width(text: str) -> int:
+    """``--bucket``: hour, day, week, month, quarter or a number of seconds (one of theirs).
+
+    >>> bucket_width("week"), bucket_width("86400")
+    (604800, 86400)
+    """
+    name = text.strip().lower()
+    if name in BUCKETS:
+        return BUCKETS[name]
+    if name.isdigit() and int(name) in BUCKETS.values():
+        return int(name)
+    raise UserError(f"--bucket must be hour, day, week, month or quarter, got {text!r}")
+
+
+@friendly
+def backtest(
+    panel: Annotated[str | None, typer.Argument(
+        help="top500, sampled, tuning or tuning_top (SKUs); countries (the total and each "
+             "country: direct, bottom-up and reconciled); pbs or retail (fpp3, monthly), "
+             "tourism (fpp3, quarterly), tuning_monthly or tuning_quarterly (other fpp3 files, "
+             "where those regimes' defaults are chosen) or hourly (the total and the 20 "
+             "largest countries by the hour) [default: top500]",
+        show_default=False)] = None,
+    quick: Annotated[bool, typer.Option(help="the first 50 SKUs of the panel (~40 s)")] = False,
+    out: Annotated[str, typer.Option(help="the directory the scoreboard is written to "
+                                          "(~ expanded)")] = "build/backtest",
+    peer: Annotated[bool, typer.Option(help="add statsforecast AutoETS, refit at every origin "
+                                            "(slow: minutes on --quick, ~1 h on a full panel)")]
+    = False,
+    lstm: Annotated[bool, typer.Option(help="add the LSTM (refit every 91 days on the past "
+                                            "only) and the ensemble blended with it")] = False,
+    bank: Annotated[bool, typer.Option(help="only the worker's model, on the bank "
+                                            "(seconds, not minutes)")] = False,
+    file: Annotated[str | None, typer.Option(
+        "--file", help="your own data instead of a panel: a CSV (.gz/.xz/.bz2 too) or JSON "
+                       "lines file with a series, a time and a value column, a row per sale "
+                       "or per period")] = None,
+    bucket: Annotated[str, typer.Option(help="with --file: the buckets, as the worker's "
+                                             "(hour, day, week, month, quarter)")] = "day",
+    columns: Annotated[str | None, typer.Option(
+        help="with --file: the columns series,time,value (series may be a+b); default: "
+             "found by name (unique_id/ds/y, series/ts/qty, sku/date/sales, ...)")] = None,
+    time_format: Annotated[str | None, typer.Option(
+        help="with --file: how the times are written, when not epoch seconds, ISO or "
+             "'2024 Q1' (strptime, e.g. '%m/%d/%Y %H:%M'; UTC unless it has %z)")] = None,
+    horizon: Annotated[int | None, typer.Option(
+        help="with --file: buckets ahead (default: day 14, hour 24, week 13, month 12, "
+             "quarter 8)")] = None,
+    warmup: Annotated[int | None, typer.Option(
+        help="with --file: buckets of history before a series' first origin (default: "
+             "day 56, hour 672, week 104, month 60, quarter 32)")] = None,
+) -> None:
+    """Prequential backtest: the models against baselines on a panel of real series.
+
+    Online Retail II daily per SKU (top500, sampled, tuning panels), or another regime:
+    fpp3's monthly PBS and retail and quarterly tourism panels, their tuning panels, Online
+    Retail II by the hour (all on the bank), or your own history with --file. Examples:
+    `salescast backtest tourism --peer`, `salescast backtest --file sales.csv --bucket week`.
+
+    The data comes from the settings' cache (SALESCAST_CACHE), fetched on first use.
+    """
+    if file is not None:
+        if panel is not None or quick or lstm or bank:
+            raise UserError("--file is scored on the bank: it takes no panel, --quick, --lstm "
+                            "or --bank")
+        _check_peer(peer)
+        _run_file(file, bucket, columns, time_format, horizon, warmup, _out_dir(out), peer)
+        return
+    if (columns, time_format, horizon, warmup) != (None,) * 4 or bucket != "day":
+        raise UserError("--bucket, --columns, --time-format, --horizon and --warmup are for "
+                        "--file")
+    _run_panel(panel or "top500", quick, out, peer, lstm, bank)
+
+
+def _run_panel(panel: str, quick: bool, out: str, peer: bool, lstm: bool, bank: bool) -> None:
+    from models.evaluation.backtest import run_backtest
+    from models.evaluation.backtest_panels import PANELS
+    from models.evaluation.regimes import REGIME_PANELS
+    from sources.online_retail import fetch_dataset
+
+    if panel not in (*PANELS, "countries", *REGIME_PANELS):  # before --out is made
+        raise UserError(f"unknown panel {panel!r}; valid: {', '.join(PANELS)}, countries, "
+                        f"{', '.join(REGIME_PANELS)} (or --file for your own data)")
+    out_dir = _out_dir(out)  # here, not after the run: a bad --out would waste it
+    if panel == "countries":
+        from models.evaluation.hierarchy_eval import run_countries
+
+        if quick or peer or lstm or bank:  # one fixed protocol: an option would be ignored
+            raise UserError("countries takes no --quick, --peer, --lstm or --bank")
+
+        rep, written = run_countries(fetch_dataset(load_settings().data_dir), out_dir)
+        print(rep.to_markdown())
+        console.print(f"scoreboard written to {escape(str(written))}")
+        return
+    _check_peer(peer)
+    if panel in REGIME_PANELS:
+        from models.evaluation.regimes import run_regime
+
+        if quick or lstm:
+            raise UserError(f"{panel} runs on the bank only: --quick and --lstm are for the "
+                            "daily SKU panels")
+        print(run_regime(load_settings().data_dir, panel, out_dir, peer).to_markdown())
+        console.print(f"scoreboard written under {escape(str(out_dir))}")
+        return
+    if bank and lstm:
+        raise UserError("--bank runs the worker's model alone: it takes no --lstm")
+    board = run_backtest(fetch_dataset(load_settings().data_dir), panel, quick, out_dir, peer,
+                         lstm, bank)
+    print(board.to_markdown())
+    console.print(f"scoreboard written under {escape(str(out_dir))}")
+
+
+def _run_file(file: str, bucket: str, columns: str | None, time_format: str | None,
+              horizon: int | None, warmup: int | None, out_dir: Path, peer: bool) -> None:
+    from models.evaluation.file_panel import read_panel, regime_for, score_file
+
+    width = bucket_width(bucket)
+    try:
+        regime = regime_for(width, horizon, warmup)
+        path = expand_user(file)
+        with console.status(f"reading {escape(str(path))}"):
+            series, info = read_panel(path, width, columns, time_format)
+        console.print(f"{info.rows:,} rows ({info.skipped:,} without a value) of "
+                      f"{escape(' / '.join(info.columns))}: {len(series):,} series over "
+                      f"{info.buckets:,} buckets of a {regime.bucket}", soft_wrap=True)
+        board = score_file(series, path.name, regime, peer, progress=True)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    print(board.to_markdown())
+    written = board.write(out_dir, f"backtest-{board.name}")
+    console.print(f"scoreboard written to {escape(str(written[0]))}")
+
+
+def _check_peer(peer: bool) -> None:
+    if peer:
+        try:
+            import statsforecast  # noqa: F401
+        except ImportError:
+            raise UserError("--peer needs statsforecast: pip install 'salescast[bench]'") from None
+
+
+def _out_dir(out: str) -> Path:
+    """``--out`` with ``~`` expanded, created; a :class:`UserError` when it is empty (not the
+    current directory: name it ``.``) or cannot be created."""
+    if not out.strip():
+        raise UserError("--out must name a directory, got '' (use . for this one)")
+    try:
+        path = expand_user(out)
+        path.mkdir(parents=True, exist_ok=True)
+    except ValueError as exc:  # ~nouser
+        raise UserError(f"--out {out}: {exc}") from None
+    except OSError as exc:
+        raise UserError(f"--out {out}: cannot create the directory ({exc.strerror})") from None
+    return path

@@ -1,0 +1,87 @@
+"""Times as people write them in sales files, to epoch seconds (UTC unless they say otherwise).
+
+:func:`parse_time` reads epoch seconds, ISO dates and date-times, ``2024-03``, and fpp3's
+periods (``2024 Mar``, ``2024 Q1``, ``2024 W09``: the period's first second);
+:func:`strptime_utc` any other form, given its ``strptime`` format. Errors are ValueErrors that
+say what is accepted.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, date, datetime
+
+__all__ = ["parse_time", "strptime_utc"]
+
+MAX_TS = 4_102_444_800  #: 2100-01-01 UTC: a larger number is no time in seconds
+_MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug",
+                                       "sep", "oct", "nov", "dec"), start=1)}
+_PERIOD = re.compile(r"(\d{4})[ -]?(?:([qQ])(\d)|([wW])(\d{1,2})|([A-Za-z]{3})|(\d{1,2}))")
+
+
+def parse_time(text: str) -> float:
+    """Epoch seconds of ``text`` (see the module docstring); a ValueError saying what is
+    accepted.
+
+    >>> [parse_time(t) for t in ("86400", "1970-01-02", "1970-01-02T01:00:00+01:00")]
+    [86400.0, 86400.0, 86400.0]
+    >>> [datetime.fromtimestamp(parse_time(t), UTC).date().isoformat()
+    ...  for t in ("2024 Mar", "2024 Q2", "2024-03", "2024 W01")]
+    ['2024-03-01', '2024-04-01', '2024-03-01', '2024-01-01']
+    """
+    s = text.strip()
+    try:
+        ts = float(s)
+    except ValueError:
+        pass
+    else:
+        if not math.isfinite(ts) or not 0 <= ts < MAX_TS:
+            hint = " (milliseconds? divide by 1000)" if ts >= MAX_TS else ""
+            raise ValueError(f"time {text!r} is not seconds since 1970 before 2100{hint}")
+        return ts
+    try:
+        when = datetime.fromisoformat(s)
+    except ValueError:
+        return _period(s, text)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.timestamp()
+
+
+def strptime_utc(text: str, time_format: str) -> float:
+    """``text`` read with ``time_format``: epoch seconds (UTC unless the format has a zone).
+
+    >>> strptime_utc("12/1/2009 7:45", "%m/%d/%Y %H:%M")
+    1259653500.0
+    """
+    try:
+        when = datetime.strptime(text.strip(), time_format)
+    except ValueError:
+        raise ValueError(f"time {text!r} does not match --time-format {time_format!r}") from None
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+
+
+def _period(s: str, text: str) -> float:
+    """``2024 Q1``, ``2024 W09``, ``2024 Mar``, ``2024-03``: the period's first second."""
+    m = _PERIOD.fullmatch(s)
+    month = None
+    if m:
+        year = int(m[1])
+        if m[2]:
+            month = 3 * int(m[3]) - 2 if 1 <= int(m[3]) <= 4 else None
+        elif m[4]:
+            try:  # an ISO week: its Monday (week 53 only in the years that have one)
+                monday = date.fromisocalendar(year, int(m[5]), 1)
+            except ValueError:
+                pass
+            else:
+                return datetime.combine(monday, datetime.min.time(), UTC).timestamp()
+        elif m[6]:
+            month = _MONTHS.get(m[6].lower())
+        elif 1 <= int(m[7]) <= 12:
+            month = int(m[7])
+    if month is None:
+        raise ValueError(f"time {text!r} is not epoch seconds, an ISO date or date-time, "
+                         f"YYYY-MM, 'YYYY Mon', 'YYYY Qn' or 'YYYY Wnn'")
+    return datetime(year, month, 1, tzinfo=UTC).timestamp()

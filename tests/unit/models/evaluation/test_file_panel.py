@@ -1,0 +1,163 @@
+"""A panel from the user's own file: bucketed as the worker buckets, scored like the panels."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from models import grid
+from models.evaluation.backtest_bank import evaluate_panel_bank
+from models.evaluation.backtest_protocol import MONTHLY, QUARTERLY
+from models.evaluation.file_panel import read_panel, regime_for, score_file
+from sources.times import parse_time
+
+DAY = 86400
+
+
+def _csv(tmp_path: Path, text: str, name: str = "sales.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_rows_of_a_bucket_add_up_and_missing_buckets_are_zeros_to_the_files_end(
+        tmp_path: Path) -> None:
+    path = _csv(tmp_path, "ds,unique_id,y\n2024-01-01T10:00:00,A,2\n2024-01-01T23:59:59,A,1.5\n"
+                          "2024-01-04,A,-1\n2024-01-06,B,4\n2024-01-03,C,NA\n")
+    panel, info = read_panel(path, DAY)
+    assert panel == {"A": [3.5, 0.0, 0.0, -1.0, 0.0, 0.0], "B": [4.0]}  # returns count
+    assert (info.columns, info.rows, info.skipped, info.buckets) == (
+        ("unique_id", "ds", "y"), 4, 1, 6)
+
+
+def test_times_are_utc_unless_they_say_otherwise(tmp_path: Path) -> None:
+    path = _csv(tmp_path, "series,ts,qty\nA,2024-01-02T00:30:00+01:00,1\nA,2024-01-02,1\n"
+                          "A,1704153600,1\n")  # 23:30 on the 1st UTC; the 2nd; the 2nd
+    assert read_panel(path, DAY)[0] == {"A": [1.0, 2.0]}
+
+
+def test_calendar_buckets_are_the_workers(tmp_path: Path) -> None:
+    """Months and quarters are calendar ones (models.grid), whatever the time's form."""
+    path = _csv(tmp_path, "Quarter,Region,Purpose,Trips\n1998 Q1,X,Biz,1\n1998-05-31,X,Biz,2\n"
+                          "1998 Q4,X,Biz,3\n1998 Mar,X,Fun,5\n")
+    panel, info = read_panel(path, grid.QUARTER, columns="Region+Purpose,Quarter,Trips")
+    assert panel == {"X|Biz": [1.0, 2.0, 0.0, 3.0], "X|Fun": [5.0, 0.0, 0.0, 0.0]}
+    assert info.columns == ("Region + Purpose", "Quarter", "Trips")
+    months = read_panel(_csv(tmp_path, "id,month,value\nA,2024-01,1\nA,2024-03-31T23:00,1\n",
+                             "m.csv"), grid.MONTH)[0]
+    assert months == {"A": [1.0, 0.0, 1.0]}
+
+
+def test_weeks_follow_the_workers_grid(tmp_path: Path) -> None:
+    """Weekly buckets are 7 days from the epoch, as ``SALESCAST_BUCKET_SECONDS=604800``."""
+    path = _csv(tmp_path, "sku,date,sales\nA,2024 W01,1\nA,2024-01-04,1\nA,2024-01-11,1\n")
+    starts = [grid.start(parse_time(t), 7 * DAY) for t in ("2024-01-01", "2024-01-04")]
+    assert starts[0] != starts[1]  # the grid's weeks start on Thursdays
+    assert read_panel(path, 7 * DAY)[0] == {"A": [1.0, 1.0, 1.0]}
+
+
+def test_json_lines_and_compressed_files(tmp_path: Path) -> None:
+    events = [{"series": "A", "ts": 86400 * 3 + 5, "qty": 2, "price": 1.0},
+              {"series": "A", "ts": 86400 * 4, "qty": 1, "price": 1.0}]
+    path = tmp_path / "events.jsonl.gz"
+    with gzip.open(path, "wt") as f:
+        f.write("\n".join(json.dumps(e) for e in events) + "\n\n")
+    assert read_panel(path, DAY)[0] == {"A": [2.0, 1.0]}
+    csv_gz = tmp_path / "s.csv.gz"
+    with gzip.open(csv_gz, "wt") as f:
+        f.write("sku,date,qty\nA,2024-01-01,1\n")
+    assert read_panel(csv_gz, DAY)[0] == {"A": [1.0]}
+
+
+def test_a_time_format_reads_other_forms(tmp_path: Path) -> None:
+    path = _csv(tmp_path, "StockCode,InvoiceDate,Quantity\n85048,12/1/2009 7:45,12\n"
+                          "85048,12/2/2009 7:45,1\n")
+    panel, _ = read_panel(path, DAY, time_format="%m/%d/%Y %H:%M")
+    assert panel == {"85048": [12.0, 1.0]}
+    with pytest.raises(ValueError, match=r"line 2: time '12/1/2009 7:45' is not epoch seconds"):
+        read_panel(path, DAY)
+    with pytest.raises(ValueError, match="does not match --time-format"):
+        read_panel(path, DAY, time_format="%Y-%m-%d")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("sku,date,qty\nA,2024-01-01,x\n", "line 2: value 'x' is not a number"),
+    ("sku,date,qty\nA,2024-01-01,1\nA,2024-01-02,inf\n", "line 3: value 'inf' is not a finite"),
+    ("sku,date,qty\nA,1712345678901,1\n", "milliseconds? divide by 1000"),
+    ("sku,date,qty\nA,yesterday,1\n", "'YYYY Qn'"),
+    ("sku,date,qty\nA,2024 Q5,1\n", "is not epoch seconds"),
+    ("sku,date,qty\nA,2024-01-01\n", "line 2: no 'qty'"),
+    ("sku,date,qty\n,2024-01-01,1\n", "line 2: the series is empty"),
+    ("a,b,c\n1,2,3\n", "found no series or time or value column among a, b, c; name them "
+                       "with --columns"),
+    ("", "the file is empty"),
+    ("sku,date,qty\nA,2024-01-01,NA\n", "no rows with a value"),
+])
+def test_a_bad_file_is_one_clear_error(tmp_path: Path, text: str, expected: str) -> None:
+    with pytest.raises(ValueError, match="sales.csv") as exc:
+        read_panel(_csv(tmp_path, text), DAY)
+    assert expected in str(exc.value)
+
+
+def test_bad_columns_bytes_and_json_are_clear_errors(tmp_path: Path) -> None:
+    path = _csv(tmp_path, "sku,date,qty\nA,2024-01-01,1\n")
+    with pytest.raises(ValueError, match="no column 'Qty'; the columns are sku, date, qty"):
+        read_panel(path, DAY, columns="sku,date,Qty")
+    with pytest.raises(ValueError, match="three names"):
+        read_panel(path, DAY, columns="sku,date")
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("sku,date,qty\nCAF\u00c9,2024-01-01,1\n".encode("latin-1"))
+    with pytest.raises(ValueError, match="not UTF-8"):
+        read_panel(latin, DAY)
+    bad = _csv(tmp_path, '{"sku": "A", "date": "2024-01-01", "qty": 1}\n[1]\n', "e.jsonl")
+    with pytest.raises(ValueError, match=r"e.jsonl, line 2: not a JSON object"):
+        read_panel(bad, DAY)
+    with pytest.raises(ValueError, match="no such file"):
+        read_panel(tmp_path / "none.csv", DAY)
+    broken = tmp_path / "b.csv.gz"
+    broken.write_bytes(b"not gzip")
+    with pytest.raises(ValueError, match="cannot read it"):
+        read_panel(broken, DAY)
+
+
+def test_regimes_follow_the_bucket_and_the_users_horizon_and_warmup() -> None:
+    assert regime_for(grid.MONTH) == MONTHLY and regime_for(grid.QUARTER) == QUARTERLY
+    assert regime_for(3600).season2 == 168 and regime_for(7 * DAY).season == 52
+    assert (regime_for(DAY, horizon=7, warmup=21).horizon, regime_for(DAY, warmup=21).warmup) \
+        == (7, 21)
+    with pytest.raises(ValueError, match="not 7200 s"):
+        regime_for(7200)
+    with pytest.raises(ValueError, match="1..400"):
+        regime_for(DAY, horizon=0)
+    with pytest.raises(ValueError, match="at least a season"):
+        regime_for(DAY, warmup=6)
+
+
+def test_a_file_scores_as_the_same_panel_does(tmp_path: Path) -> None:
+    """Written out and read back, a panel gives the scoreboard the panel itself gives."""
+    panel = {f"s{i}": [float((t * (i + 3)) % 11 + (t % 7 == 5) * 4) for t in range(100 + 9 * i)]
+             for i in range(4)}
+    end = 19_000  # every series ends on this day, as evaluate_panel_bank aligns them
+    lines = ["series,ts,qty"] + [f"{name},{(end - len(ys) + 1 + t) * DAY + 7},{y}"
+                                 for name, ys in panel.items() for t, y in enumerate(ys)
+                                 if y or t == 0]  # a zero day needs no row
+    path = _csv(tmp_path, "\n".join(lines) + "\n")
+    read, _ = read_panel(path, DAY)
+    assert read == panel
+    board = score_file(read, path.name, regime_for(DAY))
+    direct = evaluate_panel_bank(panel, "sales-bank", regime=regime_for(DAY))
+    assert board.name == "sales-bank" and board.meta["series scored"] == "4 of 4"
+    for got, want in zip(board.rows, direct.rows, strict=True):
+        assert got.name == want.name and math.isclose(got.mase_is, want.mase_is)
+
+
+def test_a_panel_too_short_for_the_protocol_says_what_to_lower() -> None:
+    with pytest.raises(ValueError, match=r"longest has 30 buckets of a day.*--warmup"):
+        score_file({"A": [1.0] * 30, "B": [1.0] * 3}, "x.csv", regime_for(DAY))
+    board = score_file({"A": [float(t % 7) for t in range(30)], "B": [1.0] * 3}, "x.csv",
+                       regime_for(DAY, horizon=7, warmup=14))
+    assert board.meta["series scored"] == "1 of 2" and board.n_origins > 0

@@ -1,0 +1,84 @@
+"""``salescast backtest --file``: the user's own data, scored; bad input is one line."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+from typer.testing import CliRunner
+
+from salescast.cli import app
+from salescast.cli_backtest import bucket_width
+from salescast.cliutil import UserError
+
+runner = CliRunner()
+
+
+def _never(*args: object, **kwargs: object) -> NoReturn:
+    raise AssertionError("reached: the bad argument was not refused first")
+
+
+def _weekly_file(tmp_path: Path) -> Path:
+    rows = ["sku,date,qty"]
+    for week in range(70):
+        for sku in ("A", "B"):
+            day = 19_000 + 7 * week  # a Thursday: the worker's weeks start on one
+            rows.append(f"{sku},{day * 86400 + 3600},{(week % 4) + (sku == 'B') * 3}")
+    path = tmp_path / "my sales.csv"
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_a_file_is_scored_and_its_scoreboard_written(tmp_path: Path) -> None:
+    path = _weekly_file(tmp_path)
+    result = runner.invoke(app, ["backtest", "--file", str(path), "--bucket", "week",
+                                 "--horizon", "4", "--warmup", "52", "--out",
+                                 str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "140 rows (0 without a value) of sku / date / qty: 2 series over 70 buckets of a " \
+           "week" in result.output
+    assert "### my_sales-bank: 2 series" in result.output and "h = 1..4" in result.output
+    board = (tmp_path / "out" / "backtest-my_sales-bank.md").read_text()
+    assert "| ensemble+holidays |" in board and "series scored: 2 of 2" in board
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["--bucket", "fortnight"], "--bucket must be hour, day, week, month or quarter"),
+    (["--columns", "a,b"], "three names"),
+    (["--horizon", "0"], "1..400"),
+    (["--warmup", "3"], "at least a season"),
+    (["--time-format", "%d.%m.%Y"], "does not match --time-format"),
+    (["--bucket", "week"], "no series is long enough"),
+    (["top500"], "takes no panel"),
+    (["--quick"], "takes no panel, --quick"),
+])
+def test_bad_file_options_are_one_line(tmp_path: Path, args: list[str], expected: str,
+                                       one_line: Callable[..., None]) -> None:
+    path = tmp_path / "s.csv"
+    path.write_text("sku,date,qty\nA,2024-01-01,1\n")
+    one_line(runner.invoke(app, ["backtest", "--file", str(path), *args,
+                                 "--out", str(tmp_path / "out")]), expected)
+
+
+def test_a_missing_file_is_one_line(tmp_path: Path, one_line: Callable[..., None]) -> None:
+    one_line(runner.invoke(app, ["backtest", "--file", str(tmp_path / "none.csv"), "--out",
+                                 str(tmp_path / "out")]), "none.csv: no such file")
+
+
+@pytest.mark.parametrize("option", [["--bucket", "week"], ["--columns", "a,b,c"],
+                                    ["--horizon", "3"], ["--time-format", "%Y"]])
+def test_file_options_without_a_file_are_refused(
+        option: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        one_line: Callable[..., None]) -> None:
+    monkeypatch.setattr("models.evaluation.backtest.run_backtest", _never)
+    one_line(runner.invoke(app, ["backtest", *option, "--out", str(tmp_path / "out")]),
+             "are for --file")
+
+
+def test_bucket_names_and_seconds() -> None:
+    assert [bucket_width(b) for b in ("Hour", "day", "2629800", " quarter ")] == [
+        3600, 86400, 2629800, 7889400]
+    with pytest.raises(UserError):
+        bucket_width("7200")
