@@ -6,20 +6,7 @@ history. :func:`read_panel` turns a file of dated values into the panel that
 worker buckets events (:mod:`models.grid`: fixed widths from the epoch in UTC, calendar months
 and quarters), and :func:`regime_for` picks the protocol of that bucket width.
 
-The file: CSV (``.csv``, optionally ``.gz``, ``.xz`` or ``.bz2``) with a header row, or JSON
-lines (``.jsonl``, ``.ndjson``: one flat object a line, such as salescast's own events), one
-row per sale or per series and period. Three columns matter, found by name (any case) unless
-``columns`` names them:
-
-* the series: ``unique_id``, ``series``, ``series_id``, ``sku``, ``item_id``, ``stockcode``,
-  ``product_id``, ``product``, ``item``, ``id``, ``key``;
-  several columns joined with ``+`` (``"State+Industry"``) make one key, ``State|Industry``;
-* the time: ``ds``, ``ts``, ``date``, ``datetime``, ``timestamp``, ``time``, ``invoicedate``,
-  ``period``, ``week``, ``month``, ``quarter``; epoch seconds, an ISO date or date-time (UTC
-  unless it says otherwise), ``2024-03``, or fpp3's ``2024 Mar``, ``2024 Q1`` and
-  ``2024 W09``; any other form with a ``strptime`` format (``--time-format "%m/%d/%Y %H:%M"``);
-* the value: ``y``, ``qty``, ``quantity``, ``units``, ``sales``, ``value``, ``amount``,
-  ``demand``; an empty value or ``NA`` is skipped, anything else must be a number.
+The file and its columns: :mod:`sources.user_file`.
 
 Values in the same bucket add up (a row per sale is fine); a bucket with no row is a bucket
 without sales (0), from a series' first row to the last bucket of the file, as the worker
@@ -40,39 +27,21 @@ learns a quiet series' zeros.
 
 from __future__ import annotations
 
-import bz2
-import csv
-import functools
-import gzip
-import io
-import json
-import lzma
-import math
 import re
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO, Any
 
 from models import grid
 from models.evaluation.backtest_bank import evaluate_panel_bank
 from models.evaluation.backtest_protocol import DAILY, HOURLY, MONTHLY, QUARTERLY, WEEKLY, Regime
 from models.evaluation.scoreboard import Scoreboard
-from sources.times import parse_time, strptime_utc
+from sources.user_file import UserFile
 
 __all__ = ["PanelInfo", "read_panel", "regime_for", "score_file", "REGIMES"]
 
-SERIES = ("unique_id", "series", "series_id", "sku", "item_id", "stockcode", "product_id",
-          "product", "item", "id", "key")
-TIME = ("ds", "ts", "date", "datetime", "timestamp", "time", "invoicedate", "period", "week",
-        "month", "quarter")
-VALUE = ("y", "qty", "quantity", "units", "sales", "value", "amount", "demand")
-MISSING = {"", "na", "nan", "null", "none"}
 #: the bucket widths a file can be backtested in, and their protocol
 REGIMES: dict[int, Regime] = {3600: HOURLY, 86400: DAILY, 7 * 86400: WEEKLY,
                               grid.MONTH: MONTHLY, grid.QUARTER: QUARTERLY}
-_OPEN: dict[str, Callable[..., IO[Any]]] = {".gz": gzip.open, ".xz": lzma.open,
-                                            ".bz2": bz2.open}
 
 
 @dataclass(frozen=True)
@@ -112,27 +81,17 @@ def regime_for(width: int, horizon: int | None = None, warmup: int | None = None
 
 def read_panel(path: Path, width: int, columns: str | None = None,
                time_format: str | None = None) -> tuple[dict[str, list[float]], PanelInfo]:
-    """The series of the file ``path`` in buckets ``width`` seconds wide (see the module
-    docstring); times in ``time_format`` (``strptime``'s, UTC unless it has ``%z``) when
-    given. A ValueError naming the file's line for anything it cannot read."""
-    if not path.is_file():
-        raise ValueError(f"{path}: no such file")
-    try:
-        with _open(path) as f:
-            rows = _rows(path, f)
-            header = next(rows, None)
-            if header is None:
-                raise ValueError(f"{path}: the file is empty")
-            keys, t_col, v_col = _columns(path, header, columns)
-            when = functools.lru_cache(maxsize=65536)(
-                parse_time if time_format is None
-                else functools.partial(strptime_utc, time_format=time_format))
-            sums, n, skipped = _bucket(path, rows, keys, t_col, v_col,
-                                       lambda t: grid.start(when(t), width))
-    except UnicodeDecodeError:
-        raise ValueError(f"{path}: not UTF-8 text") from None
-    except (csv.Error, EOFError, lzma.LZMAError, gzip.BadGzipFile, OSError) as exc:
-        raise ValueError(f"{path}: cannot read it ({exc})") from None
+    """The series of the file ``path`` (:class:`~sources.user_file.UserFile`, with its
+    ``columns`` and ``time_format``) in buckets ``width`` seconds wide (see the module
+    docstring). A ValueError naming the file's line for anything it cannot read."""
+    file = UserFile(path, columns, time_format)
+    sums: dict[str, dict[int, float]] = {}
+    n = 0
+    for row in file:
+        per = sums.setdefault(row.series, {})
+        bucket = grid.start(row.ts, width)
+        per[bucket] = per.get(bucket, 0.0) + row.value
+        n += 1
     if not sums:
         raise ValueError(f"{path}: no rows with a value")
     lo = min(min(per) for per in sums.values())
@@ -145,37 +104,7 @@ def read_panel(path: Path, width: int, columns: str | None = None,
             values[grid.steps(first, bucket, width)] += value
         panel[series] = values
     span = grid.steps(lo, hi, width) + 1
-    return panel, PanelInfo((" + ".join(keys), t_col, v_col), n, skipped, span)
-
-
-def _bucket(path: Path, rows: Iterator[Any], keys: list[str], t_col: str, v_col: str,
-            bucket_of: Callable[[str], int]) -> tuple[dict[str, dict[int, float]], int, int]:
-    """The sums per series and bucket start, the rows counted and the rows skipped."""
-    sums: dict[str, dict[int, float]] = {}
-    n = skipped = 0
-    for line, row in rows:
-        where = f"{path}, line {line}"
-        try:
-            raw = row[v_col]
-            if str(raw).strip().lower() in MISSING:
-                skipped += 1
-                continue
-            value = _number(raw)
-            stamp = row[t_col]
-            if isinstance(stamp, bool) or not isinstance(stamp, (int, float, str)):
-                raise ValueError(f"time {stamp!r} is not a time")
-            bucket = bucket_of(str(stamp))
-            series = "|".join(str(row[k]).strip() for k in keys)
-        except KeyError as exc:
-            raise ValueError(f"{where}: no {exc.args[0]!r}") from None
-        except ValueError as exc:
-            raise ValueError(f"{where}: {exc}") from None
-        if not series.strip("|"):
-            raise ValueError(f"{where}: the series is empty")
-        per = sums.setdefault(series, {})
-        per[bucket] = per.get(bucket, 0.0) + value
-        n += 1
-    return sums, n, skipped
+    return panel, PanelInfo(file.columns, n, file.skipped, span)
 
 
 def score_file(panel: dict[str, list[float]], name: str, regime: Regime,
@@ -206,81 +135,3 @@ def score_file(panel: dict[str, list[float]], name: str, regime: Regime,
     return board
 
 
-def _number(raw: object) -> float:
-    """A row's value as a float; a ValueError for anything but a finite number."""
-    try:
-        if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
-            raise ValueError
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"value {raw!r} is not a number") from None
-    if not math.isfinite(value):
-        raise ValueError(f"value {raw!r} is not a finite number")
-    return value
-
-
-def _open(path: Path) -> IO[str]:
-    opener = _OPEN.get(path.suffix.lower())
-    if opener is None:
-        return path.open(encoding="utf-8-sig", newline="")
-    return io.TextIOWrapper(opener(path, "rb"), encoding="utf-8-sig", newline="")
-
-
-def _rows(path: Path, f: IO[str]) -> Iterator[Any]:
-    """The header (a list of names) then ``(line, row)`` pairs, rows as dicts by name."""
-    stem = path.name.lower().removesuffix(path.suffix.lower()) if path.suffix.lower() in _OPEN \
-        else path.name.lower()
-    if stem.endswith((".jsonl", ".ndjson")):
-        yield from _json_rows(path, f)
-        return
-    reader = csv.reader(f)
-    header = next(reader, None)
-    if header is None:
-        return
-    yield [h.strip() for h in header]
-    names = [h.strip() for h in header]
-    for row in reader:
-        if row:
-            yield reader.line_num, dict(zip(names, row, strict=False))
-
-
-def _json_rows(path: Path, f: IO[str]) -> Iterator[Any]:
-    first = True
-    for line, text in enumerate(f, start=1):
-        if not text.strip():
-            continue
-        try:
-            row = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}, line {line}: not JSON ({exc.msg})") from None
-        if not isinstance(row, dict):
-            raise ValueError(f"{path}, line {line}: not a JSON object")
-        if first:
-            yield list(row)
-            first = False
-        yield line, row
-
-
-def _columns(path: Path, header: list[str], given: str | None) -> tuple[list[str], str, str]:
-    """The series columns, the time column and the value column."""
-    by_lower = {h.lower(): h for h in header}
-    if given is not None:
-        parts = [p.strip() for p in given.split(",")]
-        if len(parts) != 3 or not all(parts):
-            raise ValueError(f"--columns takes three names, series,time,value (the series may "
-                             f"be several joined with +), got {given!r}")
-        keys = [k.strip() for k in parts[0].split("+")]
-        for name in (*keys, parts[1], parts[2]):
-            if name not in header:
-                raise ValueError(f"{path}: no column {name!r}; the columns are "
-                                 f"{', '.join(header)}")
-        return keys, parts[1], parts[2]
-    found = [next((by_lower[c] for c in names if c in by_lower), None)
-             for names in (SERIES, TIME, VALUE)]
-    if None in found:
-        what = [w for w, f in zip(("series", "time", "value"), found, strict=True) if f is None]
-        raise ValueError(f"{path}: found no {' or '.join(what)} column among "
-                         f"{', '.join(header) or 'no columns'}; name them with --columns "
-                         f"series,time,value")
-    series, t_col, v_col = (str(f) for f in found)
-    return [series], t_col, v_col

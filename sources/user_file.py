@@ -1,0 +1,225 @@
+"""The user's own sales file, read row by row: ``salescast backtest --file`` and
+``salescast replay --file``.
+
+The file: CSV (``.csv``, optionally ``.gz``, ``.xz`` or ``.bz2``) with a header row, or JSON
+lines (``.jsonl``, ``.ndjson``: one flat object a line, such as salescast's own events), one
+row per sale or per series and period. Three columns matter, found by name (any case) unless
+``columns`` names them (``"series,time,value"``):
+
+* the series: ``unique_id``, ``series``, ``series_id``, ``sku``, ``item_id``, ``stockcode``,
+  ``product_id``, ``product``, ``item``, ``id``, ``key``; several columns joined with ``+``
+  (``"State+Industry"``) make one key, ``State|Industry``;
+* the time: ``ds``, ``ts``, ``date``, ``datetime``, ``timestamp``, ``time``, ``invoicedate``,
+  ``period``, ``week``, ``month``, ``quarter``; the forms of :func:`sources.times.parse_time`
+  (epoch seconds, ISO, ``2024-03``, ``2024 Mar``, ``2024 Q1``, ``2024 W09``), or any other with
+  a ``strptime`` format (``time_format="%m/%d/%Y %H:%M"``);
+* the value: ``y``, ``qty``, ``quantity``, ``units``, ``sales``, ``value``, ``amount``,
+  ``demand``; an empty value or ``NA`` is skipped, anything else must be a number.
+
+A ``price`` (``unit_price``, ``unitprice``) and a ``country`` column are read when present.
+Anything the file cannot give is a ValueError naming the file and its line.
+
+>>> import tempfile, pathlib
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "sales.csv"
+>>> _ = path.write_text("sku,date,qty,Price\\nA,2024-01-01,2,1.5\\nB,2024 Q1,NA,2\\n")
+>>> file = UserFile(path)
+>>> file.columns, file.price
+(('sku', 'date', 'qty'), 'Price')
+>>> list(file), file.skipped
+([FileRow(line=2, series='A', ts=1704067200.0, value=2.0, price=1.5, country=None)], 1)
+"""
+
+from __future__ import annotations
+
+import bz2
+import csv
+import functools
+import gzip
+import io
+import json
+import lzma
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from sources.times import parse_time, strptime_utc
+
+__all__ = ["FileRow", "UserFile"]
+
+SERIES = ("unique_id", "series", "series_id", "sku", "item_id", "stockcode", "product_id",
+          "product", "item", "id", "key")
+TIME = ("ds", "ts", "date", "datetime", "timestamp", "time", "invoicedate", "period", "week",
+        "month", "quarter")
+VALUE = ("y", "qty", "quantity", "units", "sales", "value", "amount", "demand")
+PRICE = ("price", "unit_price", "unitprice")
+COUNTRY = ("country",)
+MISSING = {"", "na", "nan", "null", "none"}
+_OPEN: dict[str, Callable[..., IO[Any]]] = {".gz": gzip.open, ".xz": lzma.open,
+                                            ".bz2": bz2.open}
+
+
+@dataclass(frozen=True)
+class FileRow:
+    """One row with a value: its line in the file, series key, time (epoch seconds), value,
+    and price and country when the file has them."""
+
+    line: int
+    series: str
+    ts: float
+    value: float
+    price: float | None = None
+    country: str | None = None
+
+
+class UserFile:
+    """The rows of ``path`` (see the module docstring), read each time it is iterated.
+
+    Constructing it reads the header and picks the columns; iterating yields a
+    :class:`FileRow` per row with a value and counts in :attr:`skipped` the rows without one.
+    """
+
+    def __init__(self, path: Path, columns: str | None = None,
+                 time_format: str | None = None) -> None:
+        if not path.is_file():
+            raise ValueError(f"{path}: no such file")
+        self.path, self.skipped = path, 0
+        self._parse = functools.lru_cache(maxsize=65536)(
+            parse_time if time_format is None
+            else functools.partial(strptime_utc, time_format=time_format))
+        with self._reading():
+            header = next(self._rows(), None)
+        if header is None:
+            raise ValueError(f"{path}: the file is empty")
+        self.keys, self.time, self.value = self._columns(header, columns)
+        by_lower = {h.lower(): h for h in header}
+        self.price = next((by_lower[c] for c in PRICE if c in by_lower), None)
+        self.country = next((by_lower[c] for c in COUNTRY if c in by_lower), None)
+
+    @property
+    def columns(self) -> tuple[str, str, str]:
+        """The series (``a + b`` for several), time and value columns, for messages."""
+        return " + ".join(self.keys), self.time, self.value
+
+    def __iter__(self) -> Iterator[FileRow]:
+        self.skipped = 0
+        with self._reading():
+            rows = self._rows()
+            next(rows, None)  # the header
+            for line, row in rows:
+                try:
+                    got = self._row(line, row)
+                except KeyError as exc:
+                    raise ValueError(f"{self.path}, line {line}: no {exc.args[0]!r}") from None
+                except ValueError as exc:
+                    raise ValueError(f"{self.path}, line {line}: {exc}") from None
+                if got is None:
+                    self.skipped += 1
+                else:
+                    yield got
+
+    def _row(self, line: int, row: dict[str, Any]) -> FileRow | None:
+        raw = row[self.value]
+        if str(raw).strip().lower() in MISSING:
+            return None
+        value = _number(raw, "value")
+        stamp = row[self.time]
+        if isinstance(stamp, bool) or not isinstance(stamp, (int, float, str)):
+            raise ValueError(f"time {stamp!r} is not a time")
+        series = "|".join(str(row[k]).strip() for k in self.keys)
+        if not series.strip("|"):
+            raise ValueError("the series is empty")
+        price = row.get(self.price) if self.price else None
+        country = row.get(self.country) if self.country else None
+        return FileRow(line, series, self._parse(str(stamp)), value,
+                       None if price is None or str(price).strip().lower() in MISSING
+                       else _number(price, "price"),
+                       None if country is None or not str(country).strip()
+                       else str(country).strip())
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Turns what a broken or binary file raises into a ValueError naming it."""
+        try:
+            yield
+        except UnicodeDecodeError:
+            raise ValueError(f"{self.path}: not UTF-8 text") from None
+        except (csv.Error, EOFError, lzma.LZMAError, OSError) as exc:
+            raise ValueError(f"{self.path}: cannot read it ({exc})") from None
+
+    def _rows(self) -> Iterator[Any]:
+        """The header (a list of names) then ``(line, row)`` pairs, rows as dicts by name."""
+        path = self.path
+        suffix = path.suffix.lower()
+        opener = _OPEN.get(suffix)
+        stem = path.name.lower().removesuffix(suffix) if opener else path.name.lower()
+        with (path.open(encoding="utf-8-sig", newline="") if opener is None
+              else io.TextIOWrapper(opener(path, "rb"), encoding="utf-8-sig", newline="")) as f:
+            if stem.endswith((".jsonl", ".ndjson")):
+                yield from self._json_rows(f)
+                return
+            reader = csv.reader(f)
+            header = next(reader, None)
+            if header is None:
+                return
+            names = [h.strip() for h in header]
+            yield names
+            for row in reader:
+                if row:
+                    yield reader.line_num, dict(zip(names, row, strict=False))
+
+    def _json_rows(self, f: IO[str]) -> Iterator[Any]:
+        first = True
+        for line, text in enumerate(f, start=1):
+            if not text.strip():
+                continue
+            try:
+                row = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{self.path}, line {line}: not JSON ({exc.msg})") from None
+            if not isinstance(row, dict):
+                raise ValueError(f"{self.path}, line {line}: not a JSON object")
+            if first:
+                yield list(row)
+                first = False
+            yield line, row
+
+    def _columns(self, header: list[str], given: str | None) -> tuple[list[str], str, str]:
+        """The series columns, the time column and the value column."""
+        if given is not None:
+            parts = [p.strip() for p in given.split(",")]
+            if len(parts) != 3 or not all(parts):
+                raise ValueError(f"--columns takes three names, series,time,value (the series "
+                                 f"may be several joined with +), got {given!r}")
+            keys = [k.strip() for k in parts[0].split("+")]
+            for name in (*keys, parts[1], parts[2]):
+                if name not in header:
+                    raise ValueError(f"{self.path}: no column {name!r}; the columns are "
+                                     f"{', '.join(header)}")
+            return keys, parts[1], parts[2]
+        by_lower = {h.lower(): h for h in header}
+        found = [next((by_lower[c] for c in names if c in by_lower), None)
+                 for names in (SERIES, TIME, VALUE)]
+        if None in found:
+            what = [w for w, f in zip(("series", "time", "value"), found, strict=True)
+                    if f is None]
+            raise ValueError(f"{self.path}: found no {' or '.join(what)} column among "
+                             f"{', '.join(header) or 'no columns'}; name them with --columns "
+                             f"series,time,value")
+        series, t_col, v_col = (str(f) for f in found)
+        return [series], t_col, v_col
+
+
+def _number(raw: object, what: str) -> float:
+    """A row's ``what`` as a float; a ValueError for anything but a finite number."""
+    try:
+        if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+            raise ValueError
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{what} {raw!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{what} {raw!r} is not a finite number")
+    return value

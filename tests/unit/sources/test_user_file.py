@@ -1,0 +1,72 @@
+"""The user's own sales file, read row by row: columns by name, clear errors by line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sources.user_file import FileRow, UserFile
+
+
+def _csv(tmp_path: Path, text: str, name: str = "sales.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_price_and_country_are_read_when_the_file_has_them(tmp_path: Path) -> None:
+    path = _csv(tmp_path, "StockCode,InvoiceDate,Quantity,Price,Country\n"
+                          "85048,2009-12-01 07:45,12,6.95,United Kingdom\n"
+                          "85048,2009-12-01 07:46,-1,,\n")
+    rows = list(UserFile(path))
+    assert rows == [FileRow(2, "85048", 1259653500.0, 12.0, 6.95, "United Kingdom"),
+                    FileRow(3, "85048", 1259653560.0, -1.0, None, None)]
+    with pytest.raises(ValueError, match="line 2: price 'x' is not a number"):
+        list(UserFile(_csv(tmp_path, "sku,date,qty,price\nA,2024-01-01,1,x\n", "p.csv")))
+
+
+def test_it_reads_again_each_time_it_is_iterated(tmp_path: Path) -> None:
+    file = UserFile(_csv(tmp_path, "sku,date,qty\nA,2024-01-01,1\nA,2024-01-02,NA\n"))
+    assert len(list(file)) == len(list(file)) == 1 and file.skipped == 1
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("sku,date,qty\nA,2024-01-01,x\n", "line 2: value 'x' is not a number"),
+    ("sku,date,qty\nA,2024-01-01,1\nA,2024-01-02,inf\n", "line 3: value 'inf' is not a finite"),
+    ("sku,date,qty\nA,1712345678901,1\n", "milliseconds? divide by 1000"),
+    ("sku,date,qty\nA,yesterday,1\n", "'YYYY Qn'"),
+    ("sku,date,qty\nA,2024 Q5,1\n", "is not epoch seconds"),
+    ("sku,date,qty\nA,2024-01-01\n", "line 2: no 'qty'"),
+    ("sku,date,qty\n,2024-01-01,1\n", "line 2: the series is empty"),
+    ("a,b,c\n1,2,3\n", "found no series or time or value column among a, b, c; name them "
+                       "with --columns"),
+    ("", "the file is empty"),
+])
+def test_a_bad_file_is_one_clear_error(tmp_path: Path, text: str, expected: str) -> None:
+    with pytest.raises(ValueError, match="sales.csv") as exc:
+        list(UserFile(_csv(tmp_path, text)))
+    assert expected in str(exc.value)
+
+
+def test_bad_columns_bytes_and_json_are_clear_errors(tmp_path: Path) -> None:
+    path = _csv(tmp_path, "sku,date,qty\nA,2024-01-01,1\n")
+    with pytest.raises(ValueError, match="no column 'Qty'; the columns are sku, date, qty"):
+        UserFile(path, columns="sku,date,Qty")
+    with pytest.raises(ValueError, match="three names"):
+        UserFile(path, columns="sku,date")
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("sku,date,qty\nCAF\u00c9,2024-01-01,1\n".encode("latin-1"))
+    with pytest.raises(ValueError, match="not UTF-8"):
+        list(UserFile(latin))
+    bad = _csv(tmp_path, '{"sku": "A", "date": "2024-01-01", "qty": 1}\n[1]\n', "e.jsonl")
+    with pytest.raises(ValueError, match=r"e.jsonl, line 2: not a JSON object"):
+        list(UserFile(bad))
+    with pytest.raises(ValueError, match="no such file"):
+        UserFile(tmp_path / "none.csv")
+    broken = tmp_path / "b.csv.gz"
+    broken.write_bytes(b"not gzip")
+    with pytest.raises(ValueError, match="cannot read it"):
+        list(UserFile(broken))
+
+
