@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Iterable
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 
 from config import load_settings
-from contracts.events import MAX_ENVELOPE_EVENTS
+from contracts.events import MAX_ENVELOPE_EVENTS, SaleEvent
 from salescast.cli_audit import audit
 from salescast.cli_backtest import backtest
 from salescast.cli_bench import bench_app, bench_faust_floor
@@ -23,12 +24,16 @@ from salescast.cli_model import model_app, trainer
 from salescast.cli_ops import alerts_app, monitor
 from salescast.cli_services import services_app
 from salescast.cliutil import (
+    ColumnsOption,
+    FileOption,
+    TimeFormatOption,
     UserError,
     check_partitions,
     console,
     friendly,
     kafka_topics,
     settings_with_services,
+    user_file,
 )
 
 __all__ = ["app", "main"]
@@ -96,26 +101,59 @@ def replay(
     by_country: Annotated[bool, typer.Option(help="series = StockCode|Country")] = False,
     envelope: Annotated[int, typer.Option(
         min=0, max=MAX_ENVELOPE_EVENTS, help="pack N events per message (0: one)")] = 0,
+    file: FileOption = None,
+    columns: ColumnsOption = None,
+    time_format: TimeFormatOption = None,
 ) -> None:
-    """Publish Online Retail II sale events to Kafka in event-time order.
+    """Publish Online Retail II (or your own file's) sale events to Kafka in event-time order.
 
-    Example: `salescast replay --max --limit 100000 --envelope 100`.
+    Examples: `salescast replay --max --limit 100000 --envelope 100`,
+    `salescast replay --file sales.csv --speed 604800` (a week a second).
     """
-    from sources.online_retail import fetch_dataset, iter_events
     from stream.replay import replay as run_replay
 
     if max_speed and speed is not None:
         raise UserError("--max and --speed exclude each other: --max sends as fast as it can")
     speed = 86400.0 if speed is None else speed
     _check_speed(speed)
+    own = _events(file, columns, time_format, limit, by_country)
     settings = settings_with_services()
-    path = fetch_dataset(settings.data_dir)
-    events = iter_events(path, by_country=by_country, limit=limit)
+    if own is None:
+        from sources.online_retail import fetch_dataset, iter_events
+
+        events: Iterable[SaleEvent] = iter_events(fetch_dataset(settings.data_dir),
+                                                  by_country=by_country, limit=limit)
     run_replay(  # prints its own progress bar and summary
-        events, settings.kafka, settings.events_topic, speed=None if max_speed else speed,
-        total=limit, envelope=envelope,
+        events if own is None else own, settings.kafka, settings.events_topic,
+        speed=None if max_speed else speed, total=limit if own is None else len(own),
+        envelope=envelope,
         config={"log_level": 0},  # no librdkafka lines: its errors come back as one line
     )
+
+
+def _events(file: str | None, columns: str | None, time_format: str | None,
+            limit: int | None, by_country: bool = False) -> list[SaleEvent] | None:
+    """``--file``'s events in time order (None without it: Online Retail II's)."""
+    if file is None:
+        if columns is not None or time_format is not None:
+            raise UserError("--columns and --time-format are for --file")
+        return None
+    from sources.user_file import sale_events
+
+    if by_country:
+        raise UserError("--by-country is for Online Retail II; with --file, name the series' "
+                        "columns with --columns (a+b makes one series of two columns)")
+    data = user_file(file, columns, time_format)
+    with console.status(f"reading {escape(str(data.path))}"):
+        try:
+            events = sale_events(data, limit)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    if not events:
+        raise UserError(f"{data.path}: no rows with a value")
+    console.print(f"{len(events):,} events from {escape(str(data.path))} "
+                  f"({escape(' / '.join(data.columns))})", soft_wrap=True)
+    return events
 
 
 def _check_speed(speed: float) -> None:
@@ -157,12 +195,21 @@ def demo(
     envelope: Annotated[int, typer.Option(
         min=0, max=MAX_ENVELOPE_EVENTS, help="events per message, grouped per partition, as a "
         "collector batches them (0: one event per message)")] = 100,
+    file: FileOption = None,
+    columns: ColumnsOption = None,
+    time_format: TimeFormatOption = None,
 ) -> None:
-    """Everything at once: services, data, worker, gateway, replay. Ctrl-C stops it all."""
+    """Everything at once: services, data, worker, gateway, replay. Ctrl-C stops it all.
+
+    With --file, your own sales instead of Online Retail II (set SALESCAST_BUCKET_SECONDS
+    for buckets other than days, and --speed to match: 2629800 replays a month a second).
+    """
     from salescast.demo import run_demo
 
     _check_speed(speed)
-    run_demo(load_settings(), speed=speed, limit=limit, console=console, envelope=envelope)
+    events = _events(file, columns, time_format, limit)
+    run_demo(load_settings(), speed=speed, limit=limit, console=console, envelope=envelope,
+             events=events)
 
 
 app.command()(backtest)

@@ -12,7 +12,15 @@ from rich.markup import escape
 from config import load_settings
 from config.paths import expand_user
 from models.grid import MONTH, QUARTER
-from salescast.cliutil import UserError, console, friendly
+from salescast.cliutil import (
+    ColumnsOption,
+    FileOption,
+    TimeFormatOption,
+    UserError,
+    console,
+    friendly,
+    user_file,
+)
 
 __all__ = ["backtest", "bucket_width"]
 
@@ -53,18 +61,11 @@ def backtest(
                                             "only) and the ensemble blended with it")] = False,
     bank: Annotated[bool, typer.Option(help="only the worker's model, on the bank "
                                             "(seconds, not minutes)")] = False,
-    file: Annotated[str | None, typer.Option(
-        "--file", help="your own data instead of a panel: a CSV (.gz/.xz/.bz2 too) or JSON "
-                       "lines file with a series, a time and a value column, a row per sale "
-                       "or per period")] = None,
+    file: FileOption = None,
     bucket: Annotated[str, typer.Option(help="with --file: the buckets, as the worker's "
                                              "(hour, day, week, month, quarter)")] = "day",
-    columns: Annotated[str | None, typer.Option(
-        help="with --file: the columns series,time,value (series may be a+b); default: "
-             "found by name (unique_id/ds/y, series/ts/qty, sku/date/sales, ...)")] = None,
-    time_format: Annotated[str | None, typer.Option(
-        help="with --file: how the times are written, when not epoch seconds, ISO or "
-             "'2024 Q1' (strptime, e.g. '%m/%d/%Y %H:%M'; UTC unless it has %z)")] = None,
+    columns: ColumnsOption = None,
+    time_format: TimeFormatOption = None,
     horizon: Annotated[int | None, typer.Option(
         help="with --file: buckets ahead (default: day 14, hour 24, week 13, month 12, "
              "quarter 8)")] = None,
@@ -139,13 +140,16 @@ def _run_file(file: str, bucket: str, columns: str | None, time_format: str | No
     width = bucket_width(bucket)
     try:
         regime = regime_for(width, horizon, warmup)
-        path = expand_user(file)
-        with console.status(f"reading {escape(str(path))}"):
-            series, info = read_panel(path, width, columns, time_format)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    data = user_file(file, columns, time_format)
+    try:
+        with console.status(f"reading {escape(str(data.path))}"):
+            series, info = read_panel(data, width)
         console.print(f"{info.rows:,} rows ({info.skipped:,} without a value) of "
                       f"{escape(' / '.join(info.columns))}: {len(series):,} series over "
                       f"{info.buckets:,} buckets of a {regime.bucket}", soft_wrap=True)
-        board = score_file(series, path.name, regime, peer, progress=True)
+        board = score_file(series, data.path.name, regime, peer, progress=True)
     except ValueError as exc:
         raise UserError(str(exc)) from None
     print(board.to_markdown())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -12,11 +12,27 @@ from rich.markup import escape
 
 from config import ConfigError, Settings, load_settings
 
-__all__ = ["UserError", "check_partitions", "console", "friendly", "kafka_topics",
-           "load_settings", "settings_with_services"]
+if TYPE_CHECKING:
+    from sources.user_file import UserFile
+
+__all__ = ["ColumnsOption", "FileOption", "TimeFormatOption", "UserError", "check_partitions",
+           "console", "friendly", "kafka_topics", "load_settings", "settings_with_services",
+           "user_file"]
 
 console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: the options of the commands that read the user's own file (:mod:`sources.user_file`)
+FileOption = Annotated[str | None, typer.Option(
+    "--file", help="your own data instead of Online Retail II: a CSV (.gz/.xz/.bz2 too) or "
+                   "JSON lines file with a series, a time and a value column, a row per sale "
+                   "or per period")]
+ColumnsOption = Annotated[str | None, typer.Option(
+    help="with --file: the columns series,time,value (series may be a+b); default: found by "
+         "name (unique_id/ds/y, series/ts/qty, sku/date/sales, ...)")]
+TimeFormatOption = Annotated[str | None, typer.Option(
+    help="with --file: how the times are written, when not epoch seconds, ISO or '2024 Q1' "
+         "(strptime, e.g. '%m/%d/%Y %H:%M'; UTC unless it has %z)")]
 
 
 class UserError(Exception):
@@ -101,3 +117,15 @@ def check_partitions(settings: Settings, topics: dict[str, Any]) -> None:
             + " partitions: set it to the topics' count, or start a new topic set and "
             "SALESCAST_WORKER_ID (README, \"Choosing the partition count\"): a series must be "
             "read on the partition that holds its state")
+
+
+def user_file(file: str, columns: str | None, time_format: str | None) -> UserFile:
+    """``--file`` with its ``--columns`` and ``--time-format``: the file, its header read; a
+    :class:`UserError` for a missing file or columns it lacks."""
+    from config.paths import expand_user
+    from sources.user_file import UserFile
+
+    try:
+        return UserFile(expand_user(file), columns, time_format)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None

@@ -9,11 +9,13 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
+from collections.abc import Iterable
 
 from rich.console import Console
 
 from config import Settings
 from config.addresses import make_url
+from contracts.events import SaleEvent
 from infra.kafka import free_port
 from infra.procs import child_env, port_free, salescast_cmd, spawn, stop, wait_http
 
@@ -24,10 +26,11 @@ WILDCARD_BINDS = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1", "[::]": 
 
 
 def run_demo(settings: Settings, speed: float, limit: int | None, console: Console,
-             envelope: int = 100) -> None:
+             envelope: int = 100, events: list[SaleEvent] | None = None) -> None:
     """``envelope``: events per message (grouped per partition, each sent within 0.5 s of its
     first event); a single worker on a small machine falls behind the data set's busiest days
-    on single-event messages."""
+    on single-event messages. ``events``: the user's own (``--file``), in time order, instead
+    of Online Retail II's."""
     from infra import services
     from sources.online_retail import fetch_dataset, iter_events
     from stream.replay import replay
@@ -42,8 +45,13 @@ def run_demo(settings: Settings, speed: float, limit: int | None, console: Conso
     services.create_topics(state.kafka_bootstrap, settings)
     children: list[subprocess.Popen[bytes]] = []
     try:
-        console.print("[bold]2/4[/] fetching UCI Online Retail II ...")
-        path = fetch_dataset(settings.data_dir)
+        if events is None:
+            console.print("[bold]2/4[/] fetching UCI Online Retail II ...")
+            data: Iterable[SaleEvent] = iter_events(fetch_dataset(settings.data_dir),
+                                                    limit=limit)
+        else:
+            console.print(f"[bold]2/4[/] your file: {len(events):,} events")
+            data = events
         port = settings.gateway_port if port_free(settings.gateway_port) else free_port()
         host = WILDCARD_BINDS.get(settings.gateway_host, settings.gateway_host)
         env = child_env(state.kafka_bootstrap, state.redis_url,
@@ -69,8 +77,8 @@ def run_demo(settings: Settings, speed: float, limit: int | None, console: Conso
         how = f"envelopes of up to {envelope} events" if envelope else "one event per message"
         console.print(f"[bold]4/4[/] replaying at {speed:g}x, {how} (Ctrl-C stops everything) "
                       "...")
-        summary = replay(iter_events(path, limit=limit), state.kafka_bootstrap,
-                         settings.events_topic, speed=speed, total=limit, envelope=envelope)
+        summary = replay(data, state.kafka_bootstrap, settings.events_topic, speed=speed,
+                         total=limit if events is None else len(events), envelope=envelope)
         if summary.interrupted:  # Ctrl-C / SIGTERM during the replay stops everything
             raise KeyboardInterrupt
         console.print("replay finished; the worker and gateway keep serving. Ctrl-C to stop.")

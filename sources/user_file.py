@@ -42,12 +42,14 @@ import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
+from contracts.events import MAX_ID_LEN, SaleEvent
 from sources.times import parse_time, strptime_utc
 
-__all__ = ["FileRow", "UserFile"]
+__all__ = ["FileRow", "UserFile", "sale_events"]
 
 SERIES = ("unique_id", "series", "series_id", "sku", "item_id", "stockcode", "product_id",
           "product", "item", "id", "key")
@@ -223,3 +225,20 @@ def _number(raw: object, what: str) -> float:
     if not math.isfinite(value):
         raise ValueError(f"{what} {raw!r} is not a finite number")
     return value
+
+
+def sale_events(file: UserFile, limit: int | None = None) -> list[SaleEvent]:
+    """The rows of ``file`` as sale events in time order (rows of the same time in file
+    order), the first ``limit`` of them: ``qty`` the value, ``price`` the price column's or 0,
+    ``id`` the file's name and line, so a file replayed twice counts once.
+
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "s.csv"
+    >>> _ = path.write_text("sku,date,qty\\nA,2024-01-02,2\\nB,2024-01-01,1\\n")
+    >>> [(e.series, e.qty, e.id) for e in sale_events(UserFile(path))]
+    [('B', 1.0, 's.csv:3'), ('A', 2.0, 's.csv:2')]
+    """
+    name = file.path.name[: MAX_ID_LEN - 12]
+    rows = sorted(file, key=lambda r: r.ts)
+    return [SaleEvent(r.series, r.ts, r.value, 0.0 if r.price is None else r.price,
+                      f"{name}:{r.line}", r.country) for r in islice(rows, limit)]

@@ -16,7 +16,7 @@ learns a quiet series' zeros.
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "sales.csv"
 >>> _ = path.write_text("sku,date,qty\\nA,2024-01-01,2\\nA,2024-01-01,1\\nA,2024-01-03,5\\n"
 ...                     "B,2024-01-02,4\\n")
->>> panel, info = read_panel(path, 86400)
+>>> panel, info = read_panel(UserFile(path), 86400)
 >>> panel
 {'A': [3.0, 0.0, 5.0], 'B': [4.0, 0.0]}
 >>> info.columns, info.rows, info.skipped
@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from models import grid
 from models.evaluation.backtest_bank import evaluate_panel_bank
@@ -79,12 +78,9 @@ def regime_for(width: int, horizon: int | None = None, warmup: int | None = None
     return regime
 
 
-def read_panel(path: Path, width: int, columns: str | None = None,
-               time_format: str | None = None) -> tuple[dict[str, list[float]], PanelInfo]:
-    """The series of the file ``path`` (:class:`~sources.user_file.UserFile`, with its
-    ``columns`` and ``time_format``) in buckets ``width`` seconds wide (see the module
-    docstring). A ValueError naming the file's line for anything it cannot read."""
-    file = UserFile(path, columns, time_format)
+def read_panel(file: UserFile, width: int) -> tuple[dict[str, list[float]], PanelInfo]:
+    """The series of ``file`` in buckets ``width`` seconds wide (see the module docstring).
+    A ValueError naming the file's line for anything it cannot read."""
     sums: dict[str, dict[int, float]] = {}
     n = 0
     for row in file:
@@ -93,7 +89,7 @@ def read_panel(path: Path, width: int, columns: str | None = None,
         per[bucket] = per.get(bucket, 0.0) + row.value
         n += 1
     if not sums:
-        raise ValueError(f"{path}: no rows with a value")
+        raise ValueError(f"{file.path}: no rows with a value")
     lo = min(min(per) for per in sums.values())
     hi = max(max(per) for per in sums.values())
     panel = {}

@@ -156,3 +156,31 @@ def test_ctrl_c_flushes_and_reports(
     assert summary.interrupted and (summary.sent, summary.failed) == (100, 0)
     assert "replay interrupted: 100 events" in capsys.readouterr().out
     assert len(_read(services.kafka, topic[0], topic[1], 100)) == 100
+
+
+def test_the_users_own_file_is_replayed_in_time_order(
+    services: Settings, topic: tuple[str, int], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``salescast replay --file``: a CSV of the user's, in time order, ids from its lines."""
+    from typer.testing import CliRunner
+
+    from salescast.cli import app
+
+    name, partitions = topic
+    path = tmp_path / "my.csv"
+    path.write_text("sku,date,qty,price\nA,2024-01-03,2,1.5\nB,2024-01-01,1,\n"
+                    "A,2024-01-02,NA,1\nA,2024-01-01T12:00:00Z,4,2\n")
+    monkeypatch.setenv("KAFKA_BOOTSTRAP", services.kafka)
+    monkeypatch.setenv("REDIS_URL", services.redis)
+    monkeypatch.setenv("SALESCAST_EVENTS_TOPIC", name)
+    monkeypatch.setenv("SALESCAST_HOME", str(tmp_path / "home"))
+    result = CliRunner().invoke(app, ["replay", "--file", str(path), "--max"])
+    assert result.exit_code == 0, result.output
+    assert "3 events from" in result.output
+    got = [json.loads(v) for _, _, v in _read(services.kafka, name, partitions, 3)]
+    by_series = {s: [(e["ts"], e["qty"], e["price"], e["id"]) for e in got if e["series"] == s]
+                 for s in ("A", "B")}
+    assert by_series == {"A": [(1704110400.0, 4.0, 2.0, "my.csv:5"),
+                               (1704240000.0, 2.0, 1.5, "my.csv:2")],
+                         "B": [(1704067200.0, 1.0, 0.0, "my.csv:3")]}

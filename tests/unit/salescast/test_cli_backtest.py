@@ -1,4 +1,5 @@
-"""``salescast backtest --file``: the user's own data, scored; bad input is one line."""
+"""The user's own file: ``salescast backtest --file`` scores it, ``replay --file`` and
+``demo --file`` stream it; bad input is one line, before any service is asked."""
 
 from __future__ import annotations
 
@@ -82,3 +83,23 @@ def test_bucket_names_and_seconds() -> None:
         3600, 86400, 2629800, 7889400]
     with pytest.raises(UserError):
         bucket_width("7200")
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["replay", "--columns", "a,b,c"], "are for --file"),
+    (["replay", "--file", "{f}", "--by-country"], "--by-country is for Online Retail II"),
+    (["replay", "--file", "{f}", "--columns", "sku,date,nope"], "no column 'nope'"),
+    (["replay", "--file", "{f}", "--max", "--speed", "5"], "exclude each other"),
+    (["replay", "--file", "{bad}"], "line 3: value 'x' is not a number"),
+    (["demo", "--file", "{missing}"], "no such file"),
+    (["demo", "--time-format", "%Y"], "are for --file"),
+])
+def test_replay_and_demo_check_the_file_before_any_service(
+        argv: list[str], expected: str, tmp_path: Path, closed_services: None,
+        one_line: Callable[..., None]) -> None:
+    """The file is read (and refused) before Kafka is asked: the services are closed here."""
+    good, bad = tmp_path / "s.csv", tmp_path / "bad.csv"
+    good.write_text("sku,date,qty\nA,2024-01-01,1\n")
+    bad.write_text("sku,date,qty\nA,2024-01-01,1\nA,2024-01-02,x\n")
+    names = {"{f}": str(good), "{bad}": str(bad), "{missing}": str(tmp_path / "no.csv")}
+    one_line(runner.invoke(app, [names.get(a, a) for a in argv]), expected)

@@ -14,6 +14,7 @@ from models.evaluation.backtest_bank import evaluate_panel_bank
 from models.evaluation.backtest_protocol import MONTHLY, QUARTERLY
 from models.evaluation.file_panel import read_panel, regime_for, score_file
 from sources.times import parse_time
+from sources.user_file import UserFile
 
 DAY = 86400
 
@@ -28,7 +29,7 @@ def test_rows_of_a_bucket_add_up_and_missing_buckets_are_zeros_to_the_files_end(
         tmp_path: Path) -> None:
     path = _csv(tmp_path, "ds,unique_id,y\n2024-01-01T10:00:00,A,2\n2024-01-01T23:59:59,A,1.5\n"
                           "2024-01-04,A,-1\n2024-01-06,B,4\n2024-01-03,C,NA\n")
-    panel, info = read_panel(path, DAY)
+    panel, info = read_panel(UserFile(path), DAY)
     assert panel == {"A": [3.5, 0.0, 0.0, -1.0, 0.0, 0.0], "B": [4.0]}  # returns count
     assert (info.columns, info.rows, info.skipped, info.buckets) == (
         ("unique_id", "ds", "y"), 4, 1, 6)
@@ -37,18 +38,18 @@ def test_rows_of_a_bucket_add_up_and_missing_buckets_are_zeros_to_the_files_end(
 def test_times_are_utc_unless_they_say_otherwise(tmp_path: Path) -> None:
     path = _csv(tmp_path, "series,ts,qty\nA,2024-01-02T00:30:00+01:00,1\nA,2024-01-02,1\n"
                           "A,1704153600,1\n")  # 23:30 on the 1st UTC; the 2nd; the 2nd
-    assert read_panel(path, DAY)[0] == {"A": [1.0, 2.0]}
+    assert read_panel(UserFile(path), DAY)[0] == {"A": [1.0, 2.0]}
 
 
 def test_calendar_buckets_are_the_workers(tmp_path: Path) -> None:
     """Months and quarters are calendar ones (models.grid), whatever the time's form."""
     path = _csv(tmp_path, "Quarter,Region,Purpose,Trips\n1998 Q1,X,Biz,1\n1998-05-31,X,Biz,2\n"
                           "1998 Q4,X,Biz,3\n1998 Mar,X,Fun,5\n")
-    panel, info = read_panel(path, grid.QUARTER, columns="Region+Purpose,Quarter,Trips")
+    panel, info = read_panel(UserFile(path, columns="Region+Purpose,Quarter,Trips"), grid.QUARTER)
     assert panel == {"X|Biz": [1.0, 2.0, 0.0, 3.0], "X|Fun": [5.0, 0.0, 0.0, 0.0]}
     assert info.columns == ("Region + Purpose", "Quarter", "Trips")
-    months = read_panel(_csv(tmp_path, "id,month,value\nA,2024-01,1\nA,2024-03-31T23:00,1\n",
-                             "m.csv"), grid.MONTH)[0]
+    months = read_panel(UserFile(_csv(tmp_path, "id,month,value\nA,2024-01,1\n"
+                                            "A,2024-03-31T23:00,1\n", "m.csv")), grid.MONTH)[0]
     assert months == {"A": [1.0, 0.0, 1.0]}
 
 
@@ -57,7 +58,7 @@ def test_weeks_follow_the_workers_grid(tmp_path: Path) -> None:
     path = _csv(tmp_path, "sku,date,sales\nA,2024 W01,1\nA,2024-01-04,1\nA,2024-01-11,1\n")
     starts = [grid.start(parse_time(t), 7 * DAY) for t in ("2024-01-01", "2024-01-04")]
     assert starts[0] != starts[1]  # the grid's weeks start on Thursdays
-    assert read_panel(path, 7 * DAY)[0] == {"A": [1.0, 1.0, 1.0]}
+    assert read_panel(UserFile(path), 7 * DAY)[0] == {"A": [1.0, 1.0, 1.0]}
 
 
 def test_json_lines_and_compressed_files(tmp_path: Path) -> None:
@@ -66,22 +67,22 @@ def test_json_lines_and_compressed_files(tmp_path: Path) -> None:
     path = tmp_path / "events.jsonl.gz"
     with gzip.open(path, "wt") as f:
         f.write("\n".join(json.dumps(e) for e in events) + "\n\n")
-    assert read_panel(path, DAY)[0] == {"A": [2.0, 1.0]}
+    assert read_panel(UserFile(path), DAY)[0] == {"A": [2.0, 1.0]}
     csv_gz = tmp_path / "s.csv.gz"
     with gzip.open(csv_gz, "wt") as f:
         f.write("sku,date,qty\nA,2024-01-01,1\n")
-    assert read_panel(csv_gz, DAY)[0] == {"A": [1.0]}
+    assert read_panel(UserFile(csv_gz), DAY)[0] == {"A": [1.0]}
 
 
 def test_a_time_format_reads_other_forms(tmp_path: Path) -> None:
     path = _csv(tmp_path, "StockCode,InvoiceDate,Quantity\n85048,12/1/2009 7:45,12\n"
                           "85048,12/2/2009 7:45,1\n")
-    panel, _ = read_panel(path, DAY, time_format="%m/%d/%Y %H:%M")
+    panel, _ = read_panel(UserFile(path, time_format="%m/%d/%Y %H:%M"), DAY)
     assert panel == {"85048": [12.0, 1.0]}
     with pytest.raises(ValueError, match=r"line 2: time '12/1/2009 7:45' is not epoch seconds"):
-        read_panel(path, DAY)
+        read_panel(UserFile(path), DAY)
     with pytest.raises(ValueError, match="does not match --time-format"):
-        read_panel(path, DAY, time_format="%Y-%m-%d")
+        read_panel(UserFile(path, time_format="%Y-%m-%d"), DAY)
 
 
 def test_regimes_follow_the_bucket_and_the_users_horizon_and_warmup() -> None:
@@ -106,7 +107,7 @@ def test_a_file_scores_as_the_same_panel_does(tmp_path: Path) -> None:
                                  for name, ys in panel.items() for t, y in enumerate(ys)
                                  if y or t == 0]  # a zero day needs no row
     path = _csv(tmp_path, "\n".join(lines) + "\n")
-    read, _ = read_panel(path, DAY)
+    read, _ = read_panel(UserFile(path), DAY)
     assert read == panel
     board = score_file(read, path.name, regime_for(DAY))
     direct = evaluate_panel_bank(panel, "sales-bank", regime=regime_for(DAY))
@@ -125,4 +126,4 @@ def test_a_panel_too_short_for_the_protocol_says_what_to_lower() -> None:
 
 def test_a_file_without_any_value_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="sales.csv: no rows with a value"):
-        read_panel(_csv(tmp_path, "sku,date,qty\nA,2024-01-01,NA\n"), DAY)
+        read_panel(UserFile(_csv(tmp_path, "sku,date,qty\nA,2024-01-01,NA\n")), DAY)
