@@ -160,8 +160,11 @@ class ForecasterBank(BatchForecaster):
         fits = [(d, m) for m in (self.means.nbytes(), 0) for d in dets if size + d + m == len(raw)]
         if not fits:  # an older layout's row, upgraded (not a row at all: ValueError)
             return self.load_row(row, upgrade(self, raw))
-        check_rows(self, [raw] if fits[0] == (dets[0], self.means.nbytes()) else [])
         det, mean = fits[0]
+        shared = own + mem + band  # checked in today's layout, whatever the row's variant
+        check_rows(self, [raw if (det, mean) == (dets[0], self.means.nbytes()) else
+                          raw[:shared] + bytes(dets[0]) + raw[shared + det : len(raw) - mean]
+                          + bytes(self.means.nbytes())])
         pos = 0
         for name, size in zip(self._STATE, sizes, strict=True):
             shape, dt = self._shapes[name]

@@ -52,6 +52,35 @@ def test_a_row_of_other_settings_and_the_same_length_is_refused() -> None:
             load_rows(bank, [int(rows[1])], [raw])
 
 
+def _legacy_length_pairs() -> list[tuple[tuple[str, int, bool], tuple[str, int, bool]]]:
+    """Pairs whose saved row has the length of an *older* layout of the target's settings
+    (no mean part, or the 48-byte detector): load_row reads those as legacy rows."""
+    from models.bank_anomaly import DetectorBank
+
+    full: dict[int, list[tuple[str, int, bool]]] = {}
+    legacy: dict[int, list[tuple[str, int, bool]]] = {}
+    for s in itertools.product(KINDS, range(1, 41), (False, True)):
+        bank = _bank(*s)
+        size, det, mean = row_nbytes(bank), bank.detector.nbytes(), bank.means.nbytes()
+        full.setdefault(size, []).append(s)
+        for d, m in ((det, 0), (DetectorBank.LEGACY_BYTES, mean), (DetectorBank.LEGACY_BYTES, 0)):
+            legacy.setdefault(size - det - mean + d + m, []).append(s)
+    return [(a, b) for size, group in full.items() for a in group
+            for b in legacy.get(size, []) if a != b]
+
+
+def test_a_row_of_other_settings_with_an_older_layouts_length_is_refused() -> None:
+    """A monthly row (h = 12) read by a daily bank (h = 14) had the length of a daily row
+    of an older layout: it loaded unchecked, and the next close crashed the process."""
+    pairs = _legacy_length_pairs()
+    assert (("monthly", 12, False), ("daily", 14, False)) in pairs
+    for saved, target in pairs[:: max(len(pairs) // 12, 1)] + [pairs[0]]:
+        bank = _bank(*target)
+        rows = bank.add_rows(1)
+        with pytest.raises(ValueError, match="not rows of this bank's settings"):
+            bank.load_row(int(rows[0]), _learnt(*saved))
+
+
 def test_rows_of_the_banks_own_settings_fit_at_every_age() -> None:
     for kind, lstm in itertools.product(KINDS, (False, True)):
         bank = _bank(kind, 14, lstm)
