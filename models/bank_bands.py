@@ -158,7 +158,7 @@ class BandBank:
         for j in range(len(self.levels)):
             d = self.q[ix, j, :h]
             lo = yhat - d
-            if self.lower is not None:
-                lo = np.maximum(lo, self.lower)
+            if self.lower is not None:  # as ConformalBands.interval: a band holds its forecast
+                lo = np.where(yhat >= self.lower, np.maximum(lo, self.lower), lo)
             out.append((lo, yhat + d))
         return out

@@ -141,17 +141,21 @@ def export_fields(arrays: Sequence[np.ndarray], rows: np.ndarray) -> list[bytes]
 def learn_holiday(factor: np.ndarray, seen: np.ndarray, rows: np.ndarray, base: np.ndarray,
                   y: np.ndarray, decay: float) -> None:
     """``HolidayAdjusted``'s step for ``rows``, each closing a holiday: ``factor`` learns
-    ``y / base`` (at most 5; a sale over a zero base: 1, none: 0), exponentially weighted
-    with ``decay`` once ``seen`` counts a holiday before.
+    ``y / base`` (in ``[0, 5]``: a holiday of net returns is a holiday without sales, not a
+    factor that turns every later holiday's forecast negative; a sale over a zero base: 1,
+    none: 0), exponentially weighted with ``decay`` once ``seen`` counts a holiday before.
 
     >>> factor, seen = np.ones(2), np.zeros(2, dtype=np.int64)
     >>> learn_holiday(factor, seen, np.array([0, 1]), np.array([10.0, 0.0]), np.array([5.0, 3.0]),
     ...               0.7)
     >>> factor.tolist(), seen.tolist()
     ([0.5, 1.0], [1, 1])
+    >>> learn_holiday(factor, seen, np.array([0]), np.array([10.0]), np.array([-1000.0]), 0.5)
+    >>> factor.tolist()  # net returns on a holiday: a ratio of 0, not -100
+    [0.25, 1.0]
     """
     safe = np.where(base > 0, base, 1.0)
-    ratio = np.where(base > 0, np.minimum(5.0, y / safe), np.where(y > 0, 1.0, 0.0))
+    ratio = np.where(base > 0, np.clip(y / safe, 0.0, 5.0), np.where(y > 0, 1.0, 0.0))
     d = np.where(seen[rows] == 0, 0.0, decay)
     factor[rows] = d * factor[rows] + (1.0 - d) * ratio
     seen[rows] += 1

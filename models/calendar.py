@@ -81,7 +81,7 @@ class HolidayAdjusted(Forecaster):
         y = self._check(y)
         if self.day is not None and is_uk_holiday(self.day):
             base = self.member.forecast_one()
-            ratio = min(5.0, y / base) if base > 0 else (1.0 if y > 0 else 0.0)
+            ratio = min(5.0, max(y / base, 0.0)) if base > 0 else (1.0 if y > 0 else 0.0)
             d = 0.0 if self.holidays_seen == 0 else self.decay
             self.factor = d * self.factor + (1.0 - d) * ratio
             self.holidays_seen += 1

@@ -18,8 +18,9 @@ intermittent series). ``a`` is clipped to ``[0, 1]``.
 Before a horizon has ``min_n`` residuals it borrows horizon 1's half-width times
 ``sqrt(k)``; before any residual the interval has zero width. A level's half-width is at least
 that of every lower level (the miss rates adapt level by level and could cross: a 95% band
-inside the 80% one). Bounds are clipped below at
-``lower`` (0: sales are not negative). ``update`` and ``record`` mutate; the rest does not.
+inside the 80% one). Bounds are clipped below at ``lower`` (0: sales are not negative),
+unless the forecast itself is below it (a series of net returns), so a band always holds its
+forecast. ``update`` and ``record`` mutate; the rest does not.
 
 >>> import random
 >>> rng, ci = random.Random(7), ConformalInterval(horizon=3, levels=(0.8, 0.95))
@@ -180,8 +181,8 @@ class ConformalInterval:
         v = np.asarray(yhat, dtype=np.float64)
         d = self._q[j, : len(v)]
         lo = v - d
-        if self.lower is not None:
-            lo = np.maximum(lo, self.lower)
+        if self.lower is not None:  # not under a forecast below it (net returns): the band
+            lo = np.where(v >= self.lower, np.maximum(lo, self.lower), lo)  # holds it
         return lo.tolist(), (v + d).tolist()
 
     def bounds(self, yhat: Sequence[float]) -> dict[float, tuple[list[float], list[float]]]:

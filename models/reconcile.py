@@ -105,8 +105,38 @@ def reconcile(base: Any, var: Any, spread: float = SPREAD,
     top = sd.max(axis=0)  # relative to the widest child: no overflow, whatever the scale
     near = np.divide(sd, top, out=np.ones_like(sd), where=top > 0)
     weight = np.clip((near - spread) / (1.0 - spread), 0.0, 1.0)  # the widest child: 1
-    children = y[1:] + weight / weight.sum(axis=0) * ((1.0 - parent) * d)
+    children = _not_below(y[1:], weight, (1.0 - parent) * d)
     return np.vstack([children.sum(axis=0), children])
+
+
+def _not_below(y: np.ndarray, weight: np.ndarray, move: np.ndarray) -> np.ndarray:
+    """Children ``y`` (``(k, H)``) moved by ``move`` per horizon, shared by ``weight``, none
+    below ``min(own forecast, 0)``: a child that would fall below it stays there, and what it
+    cannot take goes to the other weighted children; what none of them can take is not
+    moved (the parent, their sum, moves less: the children that keep their own forecast
+    still do).
+
+    >>> _not_below(np.array([[10.0], [100.0]]), np.array([[1.0], [1.0]]), np.array([-40.0]))
+    array([[ 0.],
+           [70.]])
+    """
+    floor = np.minimum(y, 0.0)
+    out = y + weight / weight.sum(axis=0) * move
+    short = np.where(out < floor, floor - out, 0.0).sum(axis=0)  # what the floors give back
+    if not short.any():
+        return out
+    out = np.maximum(out, floor)
+    for _ in range(len(y)):  # each pass floors at least one more child, or takes it all
+        room = out - floor
+        w = np.where(room > 0, weight, 0.0)
+        total = w.sum(axis=0)
+        take = np.minimum(np.divide(w * short, total, out=np.zeros_like(w), where=total > 0),
+                          room)
+        out -= take
+        short = short - take.sum(axis=0)
+        if not (short > 1e-12 * (1.0 + np.abs(y).sum(axis=0))).any():
+            break
+    return out
 
 
 class AdaptiveBands:

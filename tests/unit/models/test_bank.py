@@ -326,3 +326,31 @@ def test_describe_rows_equals_describe_row_by_row(lstm: bool) -> None:
             bank.set_lstm_paths(rows[:2], rng.random((2, 5)), "v9")
     order = [4, 0, 5, 2, 1, 3]
     assert describe_rows(bank, order) == [bank.describe(r) for r in order]
+
+
+def test_a_series_of_net_returns_gets_bands_that_hold_its_forecast() -> None:
+    """A series of -3 every day was forecast -3 with the band [0, -3]: the floor at 0 sat
+    above the band's top."""
+    bank = ForecasterBank(horizon=7)
+    rows = bank.add_rows(2)
+    rng = np.random.default_rng(3)
+    for _ in range(60):
+        bank.learn(rows, np.array([-3.0 + rng.normal(0, 0.5), 5.0 + rng.poisson(2)]))
+    f = bank.forecast(rows, 7)
+    assert (f.yhat[0] < 0).all() and (f.lo[0] < f.yhat[0]).all()
+    for lo, hi in ((f.lo, f.hi), (f.lo95, f.hi95)):
+        assert (lo <= f.yhat).all() and (f.yhat <= hi).all()
+    assert (f.lo[1] >= 0).all()  # a series that sells still has no band below zero
+
+
+def test_a_holiday_of_net_returns_does_not_turn_later_holidays_negative() -> None:
+    """A return of 1,000 units on Boxing Day made the holiday factor -95 for a year."""
+    bank = ForecasterBank(horizon=14)
+    rows = bank.add_rows(1)
+    christmas_2009 = 14_603  # epoch day of 2009-12-25
+    bank.set_day(rows, np.array([christmas_2009 - 100]))
+    for t in range(100):
+        bank.learn(rows, np.array([10.0 + t % 3]))
+    bank.learn(rows, np.array([-1000.0]))  # Christmas Day
+    assert (bank.factor[rows] >= 0).all()
+    assert (bank.forecast(rows, 14).yhat >= 0).all()

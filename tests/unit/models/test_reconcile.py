@@ -19,6 +19,23 @@ def test_children_sum_to_parent_at_every_horizon(seed: int) -> None:
     np.testing.assert_allclose(r[3], base[3])
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_no_child_is_moved_below_zero(seed: int) -> None:
+    """reconcile([[20], [10], [100]], [[4], [400], [4]]) gave the first country -79.97: the
+    parent's shortfall went to the only uncertain child, past zero."""
+    rng = np.random.default_rng(seed)
+    base = rng.gamma(0.5, 50.0, size=(8, 14))
+    base[0] *= rng.uniform(0.0, 0.5)  # a parent far below its children's sum
+    var = rng.gamma(1.0, 100.0, size=(8, 14))
+    r = reconcile(base, var)
+    assert (r >= 0).all()
+    np.testing.assert_allclose(r[0], r[1:].sum(axis=0), rtol=1e-12)
+    one = reconcile([[20.0], [10.0], [100.0]], [[4.0], [400.0], [4.0]])
+    assert one.ravel().tolist() == [100.0, 0.0, 100.0]  # the certain child keeps its 100
+    negative = reconcile([[-5.0], [-3.0], [1.0]], [[1.0], [4.0], [1.0]])  # net returns
+    assert negative[1, 0] <= -3.0 and negative[0, 0] == negative[1:, 0].sum()
+
+
 def test_coherent_base_is_left_alone() -> None:
     kids = np.array([[1.0, 2.0], [3.0, 4.0]])
     base = np.vstack([kids.sum(axis=0), kids])
