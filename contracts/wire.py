@@ -56,7 +56,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic_core import PydanticSerializationError, to_json
+from contracts.json_codec import dumpb, dumps, loads_stored
 
 __all__ = [
     "PREFIX", "INDEX_KEY", "UPDATES_CHANNEL", "WORKERS_INDEX", "REBALANCES_KEY", "WORKER_TTL_S",
@@ -65,7 +65,8 @@ __all__ = [
     "MODEL_CURRENT", "MOVERS_KEY", "MOVERS_INFO", "EPOCH_KEY", "series_hash",
     "VERSION_FIELD", "LIVE_FIELD", "FORECAST_FIELD", "ALERT_FIELD", "CHANNELS", "LIVE_FIELDS",
     "FORECAST_PART_FIELDS", "snapshot_version", "ALERT_FIELDS", "GROUP_ALERT_FIELDS", "OPS_FIELDS",
-    "SeriesWrite", "dumps", "dumpb", "merge_snapshot", "live_part", "decode_alert", "mover_item",
+    "SeriesWrite", "dumps", "dumpb", "loads_stored", "merge_snapshot", "live_part", "decode_alert",
+    "mover_item",
     "server_frame", "update_frame", "alert_update_frame", "ops_frame",
 ]
 
@@ -156,34 +157,6 @@ class SeriesWrite:
     update: dict[str, Any]
 
 
-def dumps(obj: Any) -> str:
-    """Compact JSON, as every payload is stored and sent.
-
-    Encoded by pydantic's Rust serialiser: about 6x faster than :func:`json.dumps` on a
-    forecast part (~2.5 KB of floats), with the same text for every float, int, str, list,
-    tuple and dict with str or int keys, except that non-ASCII characters stay UTF-8 and a
-    small float may be written without an exponent (``0.00001``). A value it cannot encode
-    goes to :func:`json.dumps`, which raises its usual ``TypeError``.
-
-    >>> dumps({"a": [1, 2.5, None], 3: "é"})
-    '{"a":[1,2.5,null],"3":"é"}'
-    """
-    return dumpb(obj).decode()
-
-
-def dumpb(obj: Any) -> bytes:
-    """:func:`dumps` as UTF-8 bytes, as Redis stores them (a write's payloads go to Redis
-    without a decode and an encode).
-
-    >>> dumpb({"a": "é"})
-    b'{"a":"\\xc3\\xa9"}'
-    """
-    try:
-        return to_json(obj)
-    except PydanticSerializationError:
-        return json.dumps(obj, separators=(",", ":")).encode()
-
-
 def merge_snapshot(live: str | bytes | None,
                    forecast: str | bytes | None) -> dict[str, Any] | None:
     """The snapshot of a series from its two stored parts (``None``: no such series).
@@ -195,8 +168,8 @@ def merge_snapshot(live: str | bytes | None,
         return None
     data: dict[str, Any] = {"forecast": None, "actuals": []}
     if forecast is not None:
-        data.update(json.loads(forecast))
-    data.update(json.loads(live))
+        data.update(loads_stored(forecast)[0])
+    data.update(loads_stored(live)[0])
     return data
 
 
@@ -233,7 +206,7 @@ def decode_alert(fields: dict[str, Any], sid: str) -> dict[str, Any] | None:
     True
     """
     try:
-        alert = json.loads(fields[ALERT_FIELD])
+        alert = loads_stored(fields[ALERT_FIELD])[0]
     except (KeyError, ValueError, TypeError):
         return None
     if not isinstance(alert, dict):

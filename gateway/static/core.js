@@ -266,6 +266,8 @@ export class Store {
     this.status = { level: "info", text: "connecting..." };
     this.okStatus = null;       // the last "connected" status, restored after errors
     this.auth = null;           // "required" | "none" from hello
+    this.authPending = false;   // auth sent, its answer not in yet: nothing else is sent
+    this.authProblem = null;    // why the gateway refused us (kept until an "authed")
     this.ignored = 0;           // frames of an unknown shape, counted and dropped
     this.autoSelected = false;  // the selection was made for the user (total wins over it)
     this.aggregate = null;      // "total" once the gateway knows it
@@ -281,10 +283,11 @@ export class Store {
     return name ? this.series.get(name) || emptySeries(name) : null;
   }
 
-  /** The frames to send after hello: auth (when a token is given) then every subscription. */
-  subscriptions() {
+  /** The frames to send after hello: auth (when a token is given) then every subscription
+   * (where the gateway requires a token, only auth: the rest follows its "authed"). */
+  subscriptions(withAuth = true) {
     const out = [];
-    if (this.token) out.push({ type: "auth", token: this.token });
+    if (this.token && withAuth) out.push({ type: "auth", token: this.token });
     out.push(...this.seriesFrames("subscribe", this.selected));
     const alerts = { type: "subscribe", channel: "alerts", pattern: "*" };
     if (this.alertSid !== null) alerts.since = this.alertSid;
@@ -357,20 +360,35 @@ export class Store {
     switch (f.type) {
       case "hello":
         this.auth = f.auth || "none";
-        if (this.auth === "required" && !this.token) {
-          this.setStatus("error", "this gateway requires a token: open the page with ?token=...");
-        } else {
-          this.setStatus("ok", `connected to ${f.server || "gateway"} (protocol ${f.protocol})`);
-        }
         changed.add("status");
+        if (this.auth === "required" && !this.token) {  // every request would be refused
+          this.authProblem = "this gateway requires a token: open the page with ?token=...";
+          this.setStatus("error", this.authProblem);
+          return;
+        }
+        this.setStatus("ok", `connected to ${f.server || "gateway"} (protocol ${f.protocol})`);
+        if (this.auth === "required") {  // the rest once authed: else each is refused, and
+          this.authPending = true;       // their errors hide why the token was not taken
+          send.push({ type: "auth", token: this.token });
+          return;
+        }
         send.push(...this.subscriptions());
         return;
       case "authed":
+        this.authProblem = null;
         this.setStatus("ok", "connected, authenticated");
         changed.add("status");
+        if (this.authPending) {
+          this.authPending = false;
+          send.push(...this.subscriptions(false));
+        }
         return;
       case "error":
         this.setStatus("error", `${f.code || "error"}: ${f.message || ""}`.trim());
+        if (this.authPending) {  // the token was refused: say why until the next "authed"
+          this.authPending = false;
+          this.authProblem = this.status.text;
+        }
         changed.add("status");
         return;
       case "series":

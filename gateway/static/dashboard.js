@@ -12,13 +12,20 @@ const ERROR_SHOWN_MS = 15000;  // an error frame stays on the status line this l
 
 let ws = null;
 let attempt = 0;
+let openedAt = null;  // when the open connection said hello (null: none open)
+const STABLE_MS = 10000;  // a connection open this long resets the reconnect backoff
 let plot = null;
 let moversTimer = null;
 
 const fmt = (x, digits = 1) =>
   x === null || x === undefined || Number.isNaN(Number(x)) ? "-" : Number(x).toFixed(digits);
 const count = (v) => (Number.isFinite(v) ? `${Math.round(v)}` : "-");
-const when = (t) => (t ? new Date(t * 1000).toISOString().slice(0, 16).replace("T", " ") : "-");
+const when = (t) => {  // a time out of Date's range (a bad record) is "-", not a throw
+  const d = new Date(Number(t) * 1000);
+  return t && Number.isFinite(d.getTime()) ? d.toISOString().slice(0, 16).replace("T", " ") : "-";
+};
+// the y axis: 1.2M, not a number cut to its last 6 digits by the axis' fixed width
+const compact = new Intl.NumberFormat("en", { notation: "compact", maximumFractionDigits: 1 });
 
 function el(tag, props = {}, ...children) {
   const node = document.createElement(tag);
@@ -55,7 +62,7 @@ function renderStatus() {
 function pickerItem(name, value, cls = "") {
   return el("li", { class: name === store.selected ? "selected" : "", dataset: { series: name },
                     onclick: () => select(name) },
-    el("span", {}, name), el("span", { class: `v ${cls}` }, value));
+    el("span", { class: "name", title: name }, name), el("span", { class: `v ${cls}` }, value));
 }
 
 function renderList() {
@@ -86,7 +93,7 @@ function makePlot(data) {
     width: Math.max(300, box.clientWidth), height: 320,
     cursor: { drag: { x: true, y: false } },
     scales: { x: { time: true } },
-    axes: [AXIS, { ...AXIS, size: 55 }],
+    axes: [AXIS, { ...AXIS, size: 55, values: (u, ticks) => ticks.map((v) => compact.format(v)) }],
     series: [
       {},
       { label: "actual", stroke: "#d9e1ea", width: 1.5, points: { size: 3 } },
@@ -176,7 +183,8 @@ function renderAlerts() {
                              `since ${when(a.since ?? a.bucket)}`,
                       onclick: () => select(a.series) },
       el("span", { class: "sev" }, sev),
-      el("span", {}, el("b", {}, a.series), ` ${a.kind ?? "anomaly"}: ${fmt(a.actual)} vs `,
+      el("span", {}, el("bdi", {}, el("b", {}, a.series)),  // an id's bidi marks stay in it
+        ` ${a.kind ?? "anomaly"}: ${fmt(a.actual)} vs `,
         `${fmt(a.expected)} [${fmt(a.lo)}, ${fmt(a.hi)}] · ${state}`),
       el("span", { class: "when" }, when(a.bucket)));
   }));
@@ -230,7 +238,13 @@ const RENDER = { status: renderStatus, list: renderList, movers: renderMovers,
                  breakdown: renderBreakdown };
 
 function apply(changed) {
-  for (const part of changed) RENDER[part]();
+  for (const part of changed) {
+    try {
+      RENDER[part]();
+    } catch (err) {  // one panel's bad data never freezes the others
+      console.error(`rendering ${part}:`, err);
+    }
+  }
   if (changed.has("series")) renderList();  // versions shown next to names
 }
 
@@ -244,7 +258,7 @@ function connect() {
       store.ignored += 1;
       return;
     }
-    if (frame.type === "hello") attempt = 0;
+    if (frame.type === "hello") openedAt = Date.now();
     const { changed, send: out } = store.handle(frame);
     send(out);
     apply(changed);
@@ -254,9 +268,15 @@ function connect() {
     }
   };
   ws.onclose = (ev) => {
+    // the backoff starts again only after a connection that held: a gateway that accepts
+    // and then closes at once (a refused token, a failing snapshot) is not asked 3 times a s
+    if (openedAt !== null && Date.now() - openedAt >= STABLE_MS) attempt = 0;
+    openedAt = null;
     const delay = backoff(attempt++);
     const why = ev.code === 4008 ? "too far behind" : ev.reason || `code ${ev.code}`;
-    store.setStatus("warn", `disconnected (${why}); reconnecting in ${(delay / 1000).toFixed(1)}s`);
+    const retry = `reconnecting in ${(delay / 1000).toFixed(1)}s`;
+    if (store.authProblem) store.setStatus("error", `${store.authProblem} (${retry})`);
+    else store.setStatus("warn", `disconnected (${why}); ${retry}`);
     renderStatus();
     setTimeout(connect, delay);
   };

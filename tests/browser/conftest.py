@@ -79,6 +79,8 @@ class FakeGateway:
 
     def __init__(self, series: tuple[str, ...] = ("85123A", "22423", "84879")) -> None:
         self.series = series
+        self.auth = "none"  # what hello says; "required": a token is needed
+        self.refuse: dict[str, Any] | None = None  # the error an auth frame gets (None: authed)
         self.received: list[dict[str, Any]] = []
         self.connections = 0
         self.port = 0
@@ -163,7 +165,7 @@ class FakeGateway:
         self._conns.add(conn)
         try:
             await conn.send(json.dumps({"type": "hello", "protocol": 1,
-                                        "server": "fake/1", "auth": "none"}))
+                                        "server": "fake/1", "auth": self.auth}))
             async for text in conn:
                 frame = json.loads(text)
                 self.received.append(frame)
@@ -177,6 +179,8 @@ class FakeGateway:
     def _replies(self, f: dict) -> list[dict]:
         kind, channel = f.get("type"), f.get("channel", "forecasts")
         if kind == "auth":
+            if self.refuse is not None:
+                return [self.refuse]
             return [{"type": "authed", "channels": ["*"], "patterns": ["*"], "expires": 0}]
         if kind == "list":
             return [{"type": "series", "series": list(self.series), "id": f.get("id")}]

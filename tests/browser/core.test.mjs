@@ -135,19 +135,39 @@ test("fmtAge", () => {
     ["month", "quarter", "1d"]);
 });
 
-test("Store: hello sends auth first, then subscriptions; list picks a series", () => {
+test("Store: hello sends auth, authed the subscriptions; list picks a series", () => {
   const st = new Store({ token: "t" });
-  const { send } = st.handle({ type: "hello", protocol: 1, auth: "required" });
-  assert.deepEqual(send[0], { type: "auth", token: "t" });
-  assert.deepEqual(send.slice(1).map((f) => f.type + ":" + (f.channel || "")),
+  const hello = st.handle({ type: "hello", protocol: 1, auth: "required" });
+  assert.deepEqual(hello.send, [{ type: "auth", token: "t" }]);  // nothing else before authed
+  const { send } = st.handle({ type: "authed", channels: ["*"] });
+  assert.deepEqual(send.map((f) => f.type + ":" + (f.channel || "")),
     ["subscribe:alerts", "subscribe:ops", "list:", "movers:", "list:"]);  // last: is there a total
-  const r = st.handle({ type: "series", series: ["A", "B"], id: send[3].id });
+  const r = st.handle({ type: "series", series: ["A", "B"], id: send[2].id });
   assert.equal(st.selected, "A");
   assert.deepEqual(r.send.map((f) => f.channel), ["forecasts", "actuals"]);
   // a reply to an older search is dropped
   st.listFrame("B");
-  st.handle({ type: "series", series: ["Z"], id: send[3].id });
+  st.handle({ type: "series", series: ["Z"], id: send[2].id });
   assert.deepEqual(st.list, ["A", "B"]);
+});
+
+test("Store: a refused token's reason stays until a token is taken", () => {
+  const st = new Store({ token: "old" });
+  st.handle({ type: "hello", protocol: 1, auth: "required" });
+  const r = st.handle({ type: "error", code: "token_expired", message: "the token expired" });
+  assert.deepEqual(r.send, []);  // no subscriptions after a refused token: no refusals
+  assert.equal(st.authProblem, "token_expired: the token expired");
+  st.handle({ type: "hello", protocol: 1, auth: "required" });  // a reconnect, same token
+  assert.equal(st.authProblem, "token_expired: the token expired");
+  st.handle({ type: "authed" });
+  assert.equal(st.authProblem, null);
+  const none = new Store();
+  assert.deepEqual(none.handle({ type: "hello", auth: "required" }).send, []);
+  assert.match(none.authProblem, /requires a token/);
+  const open = new Store({ token: "t" });  // a gateway without auth: everything at once
+  const all = open.handle({ type: "hello", protocol: 1, auth: "none" }).send;
+  assert.equal(all[0].type, "auth");
+  assert.ok(all.length > 1);
 });
 
 test("Store: resumes with the last version and alert sid", () => {

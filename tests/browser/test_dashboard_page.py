@@ -164,3 +164,21 @@ def test_error_frames_show_and_odd_frames_are_ignored(browser_page: Any,
     assert page.evaluate("() => window.salescast.store.ignored") >= 4
     assert not page.is_visible("#lag-badge")
     assert page.errors == []
+
+
+def test_a_refused_token_says_why_and_asks_for_nothing_else(
+        browser_page: Any, fake_gateway: FakeGateway) -> None:
+    """The page sent every subscription with its auth frame: each was refused ("send an auth
+    frame first") and the last refusal hid why the token was not taken."""
+    page, gw = browser_page, fake_gateway
+    gw.auth = "required"
+    gw.refuse = {"type": "error", "code": "token_expired", "message": "the token expired"}
+    page.goto(gw.http_url + "?token=old")
+    page.wait_for_function("() => document.getElementById('status').textContent"
+                           ".includes('token_expired')", timeout=TIMEOUT_MS)
+    assert [f["type"] for f in gw.received] == ["auth"]  # nothing before an "authed"
+    gw.drop_connections()  # the gateway closes it (its auth deadline): the reason stays
+    page.wait_for_function("() => /token_expired.*reconnecting in/.test("
+                           "document.getElementById('status').textContent)", timeout=TIMEOUT_MS)
+    assert page.errors == []
+
