@@ -17,15 +17,22 @@ const STABLE_MS = 10000;  // a connection open this long resets the reconnect ba
 let plot = null;
 let moversTimer = null;
 
-const fmt = (x, digits = 1) =>
-  x === null || x === undefined || Number.isNaN(Number(x)) ? "-" : Number(x).toFixed(digits);
+// the y axis and big numbers: 1.2M, not a number cut to its last 6 digits by a fixed width
+const compact = new Intl.NumberFormat("en", { notation: "compact", maximumFractionDigits: 1 });
+const fmt = (x, digits = 1) => {  // 12.3; 1.2M; 0.0042 (not 0.0); never "-0"
+  const v = Number(x);
+  if (x === null || x === undefined || !Number.isFinite(v)) return "-";
+  if (Math.abs(v) >= 1e6) return compact.format(v);
+  if (v !== 0 && Math.abs(v) < 0.5 * 10 ** -digits) return v.toPrecision(2);
+  const s = v.toFixed(digits);
+  return Number(s) === 0 ? (0).toFixed(digits) : s;
+};
 const count = (v) => (Number.isFinite(v) ? `${Math.round(v)}` : "-");
 const when = (t) => {  // a time out of Date's range (a bad record) is "-", not a throw
   const d = new Date(Number(t) * 1000);
   return t && Number.isFinite(d.getTime()) ? d.toISOString().slice(0, 16).replace("T", " ") : "-";
 };
-// the y axis: 1.2M, not a number cut to its last 6 digits by the axis' fixed width
-const compact = new Intl.NumberFormat("en", { notation: "compact", maximumFractionDigits: 1 });
+
 
 function el(tag, props = {}, ...children) {
   const node = document.createElement(tag);
