@@ -49,7 +49,7 @@ def backtest(
              "country: direct, bottom-up and reconciled); pbs or retail (fpp3, monthly), "
              "tourism (fpp3, quarterly), tuning_monthly or tuning_quarterly (other fpp3 files, "
              "where those regimes' defaults are chosen) or hourly (the total and the 20 "
-             "largest countries by the hour) [default: top500]",
+             "largest countries by the hour); default: top500",
         show_default=False)] = None,
     quick: Annotated[bool, typer.Option(help="the first 50 SKUs of the panel (~40 s)")] = False,
     out: Annotated[str, typer.Option(help="the directory the scoreboard is written to "
