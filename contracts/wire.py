@@ -37,7 +37,8 @@ Redis keys (all under :data:`PREFIX`):
   ``{score, actual, expected, bucket}``.
 * :data:`MODELS_CHANNEL`: pub/sub announcing a new current LSTM version;
   :data:`MODEL_CURRENT`: hash describing it.
-* :data:`EPOCH_KEY`: set by the worker once it has republished everything it holds.
+* :data:`EPOCH_KEY`: ``EPOCH_KEY:<worker>``, each worker's marker that Redis holds what it
+  holds (set as its republish begins, checked as it ends; a day's expiry, renewed each second).
 
 Server frames (gateway -> client) are compact JSON objects with a ``type``
 (:func:`server_frame`); the live ones embed the worker's JSON as it came, without re-encoding

@@ -175,7 +175,12 @@ def worker(
     from stream.app import Worker
 
     # Faust would print a traceback when Kafka does not answer, or crash on a partition count
-    check_partitions(settings, kafka_topics(settings.kafka))
+    topics = kafka_topics(settings.kafka)
+    check_partitions(settings, topics)
+    if settings.events_topic not in topics:  # not left to the broker's auto-creation: its
+        from infra.services import create_topics  # count (num.partitions) and no append time
+
+        create_topics(settings.kafka, settings)
     faust_app, _ = build_worker(settings)
     sys.argv = sys.argv[:1]
     Worker(faust_app, loglevel=loglevel.lower()).execute_from_commandline()

@@ -117,7 +117,7 @@ def build_worker(
     membership = Membership(default_worker_name(), settings.worker_id, settings.events_topic)
     app.sensors.add(RebalanceSensor(membership))
     stats = WorkerStats()
-    sink = RedisSink(settings.redis)
+    sink = RedisSink(settings.redis, membership.name)
     app.sensors.add(SinkCloser(sink))
     gate: BatchGate = app.batch_gate  # type: ignore[attr-defined]
     app.deliveries.on_failure = _fail_stop  # type: ignore[attr-defined]  # a send that failed
@@ -259,9 +259,9 @@ def build_worker(
         if not app.rebalancing:  # partitions are paused while tables recover
             await offsets.resume_stalled(ownership, continuity, progressed, gate.idle, STALL_S)
 
-    def owned_states() -> list[SeriesState]:
-        return [st for key in store.keys() if key.startswith("s:")  # noqa: SIM118
-                if (st := store.get(key)) is not None]
+    def states_of(partitions: set[int]) -> list[SeriesState]:
+        return [st for p in sorted(partitions) for key in store.keys_of(p)
+                if key.startswith("s:") and (st := store.get(key)) is not None]
 
     @app.timer(1.0)
     async def publish_ops() -> None:
@@ -275,9 +275,7 @@ def build_worker(
             figures.update(lstm_version=runner.version or "", lstm_batches=runner.batches,
                            lstm_series=runner.series, lstm_seconds=round(runner.seconds, 3))
         try:
-            if await sink.needs_republish():
-                n = await sink.republish(owned_states(), processor)
-                stats.republished += n
+            stats.republished += await sink.catch_up(membership.partitions, states_of, processor)
             figures.update(redis_stale=int(sink.stale), republished=stats.republished)
             ended = membership.pending()
             await sink.write_ops(membership.name, figures, [r.as_json() for r in ended])

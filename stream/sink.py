@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -48,8 +48,9 @@ __all__ = ["RedisSink", "SinkCloser"]
 
 log = logging.getLogger("salescast.worker")
 
-# EPOCH_KEY is set once the worker has published everything it holds; a Redis without it
-# (new, flushed, or restarted without its data) gets a full republish
+# EPOCH_KEY:<worker>: Redis holds what this worker holds; without it (a new, flushed or empty
+# Redis), a full republish. One a worker: a shared one hid a flush from all but the first
+MARKER_TTL_S = 86_400  # a stopped worker's marker goes; a live one renews it every tick
 REPUBLISH_CHUNK = 250  # states a republish forecasts and writes between two yields (~40 ms)
 WRITE_CHUNK = 250  #: series writes in one Redis pipeline (the event loop runs between them)
 
@@ -113,7 +114,7 @@ SEEN_KEPT = 200_000  #: alert event ids remembered for dedup before the set is t
 class RedisSink:
     """Writes a batch of series states to Redis in one pipelined round trip."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, worker: str = "worker") -> None:
         self.redis = aioredis.Redis.from_url(url, socket_connect_timeout=2.0,
                                              socket_timeout=10.0)
         self._script = self.redis.register_script(_WRITE_LUA)
@@ -125,6 +126,8 @@ class RedisSink:
         # set from a failed call until Redis answers again: batches skip Redis meanwhile
         self.down_since: float | None = None
         self.failures = 0  # failed calls so far (a republish is complete only without one)
+        self.held: set[int] = set()  # the partitions held at the last catch_up
+        self.marker = f"{EPOCH_KEY}:{worker}"
 
     def mark_stale(self, exc: BaseException) -> None:
         """A Redis call failed: stop writing until it answers again, then republish."""
@@ -135,16 +138,25 @@ class RedisSink:
                         "republished when it is back", exc)
         self.stale = True
 
-    @property
-    def down(self) -> bool:
-        return self.down_since is not None
+    down = property(lambda self: self.down_since is not None)
+
+    async def catch_up(self, held: Iterable[int], states_of: Callable[[set[int]], list[Any]],
+                       processor: Any) -> int:
+        """The ops tick's republish (how many series): all the worker holds when
+        :meth:`needs_republish`, else the partitions ``held`` now and not at the last tick (a
+        holder stopped in a Redis outage never republished its writes)."""
+        now = set(held)
+        new, self.held = now - self.held, now
+        if await self.needs_republish():
+            return await self.republish(states_of(now), processor)
+        return await self.republish(states_of(new), processor) if new else 0
 
     async def needs_republish(self) -> bool:
         """True when Redis is back after a failure, or is another server than before (a
         restart: its run id changed), or lost the worker's epoch marker (flushed)."""
         info = await self.redis.info("server")
         run_id = str(info.get("run_id", ""))
-        marker = await self.redis.exists(EPOCH_KEY)
+        marker = await self.redis.expire(self.marker, MARKER_TTL_S)  # 0: there is none
         if self.down_since is not None:
             log.warning("redis is back after %.1f s", time.time() - self.down_since)
             self.down_since = None
@@ -162,7 +174,8 @@ class RedisSink:
         the sink stays stale, so that the next ops tick republishes again.
         """
         failures = self.failures
-        n = 0
+        await self.redis.set(self.marker, str(time.time()), ex=MARKER_TTL_S)  # a flush from
+        n = 0  # here on removes it, and the check at the end sees that
         alerts: list[dict[str, Any]] = []
         for i in range(0, len(states), REPUBLISH_CHUNK):
             writes, movers = [], {}
@@ -184,10 +197,11 @@ class RedisSink:
         alerts.sort(key=lambda a: (a.get("detected_at", 0), a.get("bucket", 0)))
         for i in range(0, len(alerts), REPUBLISH_CHUNK):
             await self.write_alerts(alerts[i : i + REPUBLISH_CHUNK])
-        await self.redis.set(EPOCH_KEY, str(time.time()))
-        self.stale = self.failures != failures
+        flushed = not await self.redis.exists(self.marker)  # meanwhile: once more
+        self.stale = self.failures != failures or flushed
         log.info("republished %d series and %d alerts to redis%s", n, len(alerts),
-                 " (a call failed meanwhile: once more at the next tick)" if self.stale else "")
+                 " (a call failed or redis was flushed meanwhile: once more at the next tick)"
+                 if self.stale else "")
         return n
 
     async def write(self, writes: Iterable[SeriesWrite]) -> int:

@@ -248,3 +248,21 @@ def test_a_monitor_whose_every_poll_failed_is_not_a_success(
     monkeypatch.setattr(LagMonitor, "close", lambda self: None)
     one_line(runner.invoke(app, ["monitor", "--count", "2", "--interval", "0.1"]),
               "no snapshot published: every poll failed (kafka at 127.0.0.1:1 is down)")
+
+
+def test_a_worker_creates_missing_topics_with_its_own_partition_count(
+        env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Left to the broker, a worker's first subscription created the events topic with the
+    broker's num.partitions (8) while the changelog got SALESCAST_PARTITIONS (4): the worker
+    crashed at its first commit, and every restart was refused."""
+    created: list[int] = []
+    monkeypatch.setenv("KAFKA_BOOTSTRAP", "127.0.0.1:9")
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:9/0")
+    monkeypatch.setenv("SALESCAST_PARTITIONS", "4")
+    monkeypatch.setattr("salescast.cli.kafka_topics", lambda bootstrap: {})
+    monkeypatch.setattr("infra.services.create_topics",
+                        lambda bootstrap, settings: created.append(settings.partitions))
+    monkeypatch.setattr("stream.agents.build_worker", _never)
+    result = runner.invoke(app, ["worker"])
+    assert created == [4]
+    assert isinstance(result.exception, AssertionError)  # went on to build the worker
