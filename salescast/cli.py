@@ -153,7 +153,29 @@ def _events(file: str | None, columns: str | None, time_format: str | None,
         raise UserError(f"{data.path}: no rows with a value")
     console.print(f"{len(events):,} events from {escape(str(data.path))} "
                   f"({escape(' / '.join(data.columns))})", soft_wrap=True)
+    _warn_contract(events)
     return events
+
+
+def _warn_contract(events: list[SaleEvent]) -> None:
+    """Say before sending which events the worker will refuse (they become dead letters
+    with their reason, as any producer's would): a file is not held to the event contract
+    (contracts/events.py) until it is streamed."""
+    from collections import Counter
+
+    from stream.validation import Rejection, validate
+
+    why: Counter[str] = Counter()
+    for e in events:
+        if isinstance(got := validate(e.to_json()), Rejection):
+            why[got.reason.split(", got")[0]] += 1
+    if why:
+        console.print(f"[yellow]{sum(why.values()):,} of {len(events):,} events break the "
+                      f"event contract and will be dead letters:[/] " + "; ".join(
+                          f"{n:,}: {escape(reason)}" for reason, n in why.most_common(3))
+                      + (" (name a shorter key with --columns, an id column if the file has "
+                         "one)" if any(r.startswith("series must be at most") for r in why)
+                         else ""), soft_wrap=True)
 
 
 def _check_speed(speed: float) -> None:
