@@ -60,3 +60,23 @@ def test_a_worker_tunes_the_garbage_collector_for_long_lived_objects() -> None:
         assert gc.get_threshold() == heap.THRESHOLDS and gc.get_freeze_count() > 0
     finally:
         heap.restore((700, 10, 10))
+
+
+def test_a_stop_signal_arms_an_exit_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGTERM while the broker was paused held the worker's stop for the whole pause (90 s
+    and more in a fault probe): the first stop signal now bounds the stop."""
+    import signal
+
+    import faust
+
+    from stream import app as app_module
+
+    armed: list[float] = []
+    monkeypatch.setattr(app_module, "exit_after", lambda seconds, why: armed.append(seconds))
+    monkeypatch.setattr(faust.Worker, "_schedule_shutdown",
+                        lambda self, sig: setattr(self, "_signal_stop_time", 1.0))
+    worker = object.__new__(app_module.Worker)  # no start: only the signal path
+    worker._signal_stop_time = None
+    worker._schedule_shutdown(signal.SIGTERM)
+    worker._schedule_shutdown(signal.SIGTERM)  # a second signal: no second timer
+    assert armed == [app_module.STOP_GRACE_S]
