@@ -24,6 +24,9 @@ from salescast.cliutil import (
 
 __all__ = ["backtest", "bucket_width"]
 
+#: series-buckets above which a file's backtest says it will take a while (Online Retail II
+#: by the hour, 94M, took over 5.7 GB: about 60 bytes each)
+BIG = 20_000_000
 #: ``--bucket``'s names, beside a number of seconds
 BUCKETS = {"hour": 3600, "day": 86400, "week": 7 * 86400, "month": MONTH, "quarter": QUARTER}
 
@@ -146,9 +149,13 @@ def _run_file(file: str, bucket: str, columns: str | None, time_format: str | No
     try:
         with console.status(f"reading {escape(str(data.path))}"):
             series, info = read_panel(data, width)
+        a = "an" if regime.bucket == "hour" else "a"
         console.print(f"{info.rows:,} rows ({info.skipped:,} without a value) of "
                       f"{escape(' / '.join(info.columns))}: {len(series):,} series over "
-                      f"{info.buckets:,} buckets of a {regime.bucket}", soft_wrap=True)
+                      f"{info.buckets:,} buckets of {a} {regime.bucket}", soft_wrap=True)
+        if (cells := sum(map(len, series.values()))) > BIG:
+            console.print(f"[yellow]{cells:,} series-buckets to score: expect minutes and "
+                          f"about {cells * 60 // 2**30 + 1} GB of memory[/]", soft_wrap=True)
         board = score_file(series, data.path.name, regime, peer, progress=True)
     except ValueError as exc:
         raise UserError(str(exc)) from None

@@ -1,7 +1,8 @@
 """Times as people write them in sales files, to epoch seconds (UTC unless they say otherwise).
 
-:func:`parse_time` reads epoch seconds, ISO dates and date-times, ``2024-03``, and fpp3's
-periods (``2024 Mar``, ``2024 Q1``, ``2024 W09``: the period's first second);
+:func:`parse_time` reads epoch seconds (from 1973), ISO dates and date-times, ``2024-03``,
+``20240131`` and ``202401``, and fpp3's periods (``2024 Mar``, ``2024 Q1``, ``2024 W09``: the
+period's first second); every time is between 1970 and 2099;
 :func:`strptime_utc` any other form, given its ``strptime`` format. Errors are ValueErrors that
 say what is accepted.
 """
@@ -15,6 +16,9 @@ from datetime import UTC, date, datetime
 __all__ = ["parse_time", "strptime_utc"]
 
 MAX_TS = 4_102_444_800  #: 2100-01-01 UTC: a larger number is no time in seconds
+#: 1973-03-03 UTC: a smaller number is no sale's time in seconds (a year, a week number)
+MIN_SECONDS = 100_000_000
+_HINT = "give its form with --time-format"
 _MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug",
                                        "sep", "oct", "nov", "dec"), start=1)}
 _PERIOD = re.compile(r"(\d{4})[ -]?(?:([qQ])(\d)|([wW])(\d{1,2})|([A-Za-z]{3})|(\d{1,2}))")
@@ -24,29 +28,46 @@ def parse_time(text: str) -> float:
     """Epoch seconds of ``text`` (see the module docstring); a ValueError saying what is
     accepted.
 
-    >>> [parse_time(t) for t in ("86400", "1970-01-02", "1970-01-02T01:00:00+01:00")]
-    [86400.0, 86400.0, 86400.0]
+    >>> [parse_time(t) for t in ("1000000000", "2001-09-09T01:46:40", "20010909T034640+02:00")]
+    [1000000000.0, 1000000000.0, 1000000000.0]
     >>> [datetime.fromtimestamp(parse_time(t), UTC).date().isoformat()
-    ...  for t in ("2024 Mar", "2024 Q2", "2024-03", "2024 W01")]
-    ['2024-03-01', '2024-04-01', '2024-03-01', '2024-01-01']
+    ...  for t in ("2024 Mar", "2024 Q2", "2024-03", "2024 W01", "20240131", "202401")]
+    ['2024-03-01', '2024-04-01', '2024-03-01', '2024-01-01', '2024-01-31', '2024-01-01']
     """
     s = text.strip()
+    if s.isdigit() and len(s) in (6, 8):  # 20240131, 202401: a date written as digits
+        try:
+            day = datetime.strptime(s, "%Y%m%d" if len(s) == 8 else "%Y%m")
+        except ValueError:
+            pass
+        else:
+            if 1970 <= day.year < 2100:
+                return day.replace(tzinfo=UTC).timestamp()
     try:
         ts = float(s)
     except ValueError:
         pass
     else:
-        if not math.isfinite(ts) or not 0 <= ts < MAX_TS:
-            hint = " (milliseconds? divide by 1000)" if ts >= MAX_TS else ""
-            raise ValueError(f"time {text!r} is not seconds since 1970 before 2100{hint}")
+        if not math.isfinite(ts) or not MIN_SECONDS <= ts < MAX_TS:
+            hint = ("milliseconds? divide by 1000" if ts >= MAX_TS else
+                    f"a date or period written as a number? {_HINT}")
+            raise ValueError(f"time {text!r} is not epoch seconds from 1973 to 2100 ({hint})")
         return ts
     try:
         when = datetime.fromisoformat(s)
     except ValueError:
-        return _period(s, text)
+        return _within(_period(s, text), text)
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return when.timestamp()
+    return _within(when.timestamp(), text)
+
+
+def _within(ts: float, text: str) -> float:
+    """``ts``, unless it is before 1970 or from 2100 on (a mistyped year: one such row made a
+    panel of 66,474 daily buckets)."""
+    if not 0 <= ts < MAX_TS:
+        raise ValueError(f"time {text!r} is before 1970 or after 2099: a mistyped year?")
+    return ts
 
 
 def strptime_utc(text: str, time_format: str) -> float:
@@ -59,7 +80,7 @@ def strptime_utc(text: str, time_format: str) -> float:
         when = datetime.strptime(text.strip(), time_format)
     except ValueError:
         raise ValueError(f"time {text!r} does not match --time-format {time_format!r}") from None
-    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+    return _within((when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp(), text)
 
 
 def _period(s: str, text: str) -> float:
@@ -83,5 +104,5 @@ def _period(s: str, text: str) -> float:
             month = int(m[7])
     if month is None:
         raise ValueError(f"time {text!r} is not epoch seconds, an ISO date or date-time, "
-                         f"YYYY-MM, 'YYYY Mon', 'YYYY Qn' or 'YYYY Wnn'")
+                         f"YYYY-MM, 'YYYY Mon', 'YYYY Qn' or 'YYYY Wnn': {_HINT}")
     return datetime(year, month, 1, tzinfo=UTC).timestamp()

@@ -1,7 +1,8 @@
 """The user's own sales file, read row by row: ``salescast backtest --file`` and
 ``salescast replay --file``.
 
-The file: CSV (``.csv``, optionally ``.gz``, ``.xz`` or ``.bz2``) with a header row, or JSON
+The file: CSV (``.csv``, optionally ``.gz``, ``.xz`` or ``.bz2``; comma, semicolon, tab or
+``|`` separated, the header's commonest) with a header row of distinct names, or JSON
 lines (``.jsonl``, ``.ndjson``: one flat object a line, such as salescast's own events), one
 row per sale or per series and period. Three columns matter, found by name (any case) unless
 ``columns`` names them (``"series,time,value"``):
@@ -36,6 +37,7 @@ import csv
 import functools
 import gzip
 import io
+import itertools
 import json
 import lzma
 import math
@@ -130,7 +132,7 @@ class UserFile:
         stamp = row[self.time]
         if isinstance(stamp, bool) or not isinstance(stamp, (int, float, str)):
             raise ValueError(f"time {stamp!r} is not a time")
-        series = "|".join(str(row[k]).strip() for k in self.keys)
+        series = "|".join(_key(row[k]) for k in self.keys)
         if not series.strip("|"):
             raise ValueError("the series is empty")
         price = row.get(self.price) if self.price else None
@@ -162,11 +164,17 @@ class UserFile:
             if stem.endswith((".jsonl", ".ndjson")):
                 yield from self._json_rows(f)
                 return
-            reader = csv.reader(f)
+            first = f.readline()  # the delimiter is the header's commonest of , ; tab |
+            delimiter = max(",;\t|", key=first.count)
+            reader = csv.reader(itertools.chain([first] if first else [], f),
+                                delimiter=delimiter)
             header = next(reader, None)
             if header is None:
                 return
             names = [h.strip() for h in header]
+            if twice := sorted({n for n in names if names.count(n) > 1}):
+                raise ValueError(f"{path}: the header names {', '.join(map(repr, twice))} more "
+                                 "than once: which one is meant?")
             yield names
             for row in reader:
                 if row:
@@ -212,6 +220,20 @@ class UserFile:
                              f"series,time,value")
         series, t_col, v_col = (str(f) for f in found)
         return [series], t_col, v_col
+
+
+def _key(raw: object) -> str:
+    """A series key part as text: ``1`` and ``1.0`` (JSON numbers) are the same key; a null,
+    an object or a list is no key.
+
+    >>> _key(" A "), _key(7), _key(7.0), _key(7.5)
+    ('A', '7', '7', '7.5')
+    """
+    if raw is None or isinstance(raw, (bool, dict, list)):
+        raise ValueError(f"a series key must be text or a number, got {json.dumps(raw)}")
+    if isinstance(raw, float) and raw.is_integer():
+        return str(int(raw))
+    return str(raw).strip()
 
 
 def _number(raw: object, what: str) -> float:

@@ -26,6 +26,8 @@ def _day(ts: float) -> str:
     ("2024 Q3", "2024-07-01T00:00:00+00:00"),
     ("2024-Q4", "2024-10-01T00:00:00+00:00"),
     ("2020 W53", "2020-12-28T00:00:00+00:00"),
+    ("20240131", "2024-01-31T00:00:00+00:00"),
+    ("202402", "2024-02-01T00:00:00+00:00"),
 ])
 def test_the_forms_read(text: str, expected: str) -> None:
     assert _day(parse_time(text)) == expected
@@ -33,8 +35,13 @@ def test_the_forms_read(text: str, expected: str) -> None:
 
 @pytest.mark.parametrize(("text", "expected"), [
     ("1704067200000", "milliseconds? divide by 1000"),
-    ("-5", "not seconds since 1970"),
-    ("nan", "not seconds since 1970"),
+    ("-5", "not epoch seconds from 1973 to 2100"),
+    ("nan", "not epoch seconds from 1973 to 2100"),
+    ("2024", "a date or period written as a number? give its form with --time-format"),
+    ("52", "a date or period written as a number?"),
+    ("0024-01-01", "before 1970 or after 2099: a mistyped year?"),
+    ("2204-01-01", "before 1970 or after 2099: a mistyped year?"),
+    ("20241341", "not epoch seconds from 1973"),
     ("2024 Q0", "is not epoch seconds"),
     ("2024-13", "is not epoch seconds"),
     ("2024 W54", "is not epoch seconds"),
@@ -43,7 +50,7 @@ def test_the_forms_read(text: str, expected: str) -> None:
     ("", "is not epoch seconds"),
 ])
 def test_other_text_says_what_is_accepted(text: str, expected: str) -> None:
-    with pytest.raises(ValueError, match="'YYYY Qn'|1970") as exc:
+    with pytest.raises(ValueError, match="'YYYY Qn'|1973|1970") as exc:
         parse_time(text)
     assert expected in str(exc.value)
 
@@ -53,3 +60,5 @@ def test_a_format_reads_the_rest_in_utc_unless_it_has_a_zone() -> None:
     assert _day(strptime_utc("01.12.2009 +0100", "%d.%m.%Y %z")) == "2009-11-30T23:00:00+00:00"
     with pytest.raises(ValueError, match="does not match --time-format"):
         strptime_utc("2009-12-01", "%d.%m.%Y")
+    with pytest.raises(ValueError, match="a mistyped year"):
+        strptime_utc("01.12.2209", "%d.%m.%Y")

@@ -70,3 +70,27 @@ def test_bad_columns_bytes_and_json_are_clear_errors(tmp_path: Path) -> None:
         list(UserFile(broken))
 
 
+
+
+def test_semicolon_and_tab_files_are_read(tmp_path: Path) -> None:
+    """Excel in most of Europe writes ';': it was refused as one column named 'sku;date;qty'."""
+    for name, sep in (("semi.csv", ";"), ("tab.tsv", "\t")):
+        path = _csv(tmp_path, sep.join(["sku", "date", "qty"]) + "\n"
+                    + sep.join(["A", "2024-01-01", "2"]) + "\n", name)
+        assert [(r.series, r.value) for r in UserFile(path)] == [("A", 2.0)]
+
+
+def test_a_header_that_names_a_column_twice_is_refused(tmp_path: Path) -> None:
+    """With ``sku,date,qty,qty`` the last ``qty`` was summed, silently."""
+    with pytest.raises(ValueError, match="names 'qty' more than once"):
+        UserFile(_csv(tmp_path, "sku,date,qty,qty\nA,2024-01-01,1,999\n"))
+
+
+def test_json_keys_that_are_numbers_are_one_series_and_a_null_is_refused(
+        tmp_path: Path) -> None:
+    path = _csv(tmp_path, '{"series": 1, "ts": "2024-01-01", "qty": 1}\n'
+                          '{"series": 1.0, "ts": "2024-01-02", "qty": 2}\n', "n.jsonl")
+    assert {r.series for r in UserFile(path)} == {"1"}
+    bad = _csv(tmp_path, '{"series": null, "ts": "2024-01-01", "qty": 1}\n', "null.jsonl")
+    with pytest.raises(ValueError, match="line 1: a series key must be text or a number, got null"):
+        list(UserFile(bad))

@@ -62,8 +62,8 @@ def test_weeks_follow_the_workers_grid(tmp_path: Path) -> None:
 
 
 def test_json_lines_and_compressed_files(tmp_path: Path) -> None:
-    events = [{"series": "A", "ts": 86400 * 3 + 5, "qty": 2, "price": 1.0},
-              {"series": "A", "ts": 86400 * 4, "qty": 1, "price": 1.0}]
+    events = [{"series": "A", "ts": 86400 * 19003 + 5, "qty": 2, "price": 1.0},
+              {"series": "A", "ts": 86400 * 19004, "qty": 1, "price": 1.0}]
     path = tmp_path / "events.jsonl.gz"
     with gzip.open(path, "wt") as f:
         f.write("\n".join(json.dumps(e) for e in events) + "\n\n")
@@ -127,3 +127,13 @@ def test_a_panel_too_short_for_the_protocol_says_what_to_lower() -> None:
 def test_a_file_without_any_value_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="sales.csv: no rows with a value"):
         read_panel(UserFile(_csv(tmp_path, "sku,date,qty\nA,2024-01-01,NA\n")), DAY)
+
+
+def test_a_span_no_panel_could_have_names_its_rows(tmp_path: Path) -> None:
+    """One mistyped year among hourly sales made every series hundreds of thousands of
+    buckets long (a year before 1970 or from 2100 on is refused as a time already)."""
+    path = _csv(tmp_path, "sku,date,qty\nA,2022-01-01,1\nB,2022-01-02,1\nB,2092-01-01,5\n")
+    with pytest.raises(ValueError, match=r"span 613,609 buckets, from line 2 to line 4: a "
+                                         r"mistyped date\? \(at most 50,000\)"):
+        read_panel(UserFile(path), 3600)
+    assert read_panel(UserFile(path), DAY)[1].buckets == 25_568  # by the day: fine
