@@ -11,8 +11,13 @@ from stream.sink import REPUBLISH_CHUNK, RedisSink
 
 
 class _Epoch:
-    async def set(self, key: str, value: str) -> None:
+    """The worker's marker in a Redis that no one flushes."""
+
+    async def set(self, key: str, value: str, ex: int | None = None) -> None:
         pass
+
+    async def exists(self, key: str) -> int:
+        return 1
 
 
 class _Processor:

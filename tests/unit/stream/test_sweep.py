@@ -111,11 +111,14 @@ def test_a_republish_writes_a_swept_series_at_its_sweep_s_version() -> None:
         written.extend(writes)
         return len(writes)
 
-    async def nothing(*args: object) -> None:
+    async def nothing(*args: object, **kwargs: object) -> None:
         pass
 
+    async def marker_kept(*args: object) -> int:
+        return 1
+
     sink.write, sink.write_movers, sink.write_alerts = write, nothing, nothing  # type: ignore
-    sink.redis = type("Epoch", (), {"set": nothing})()  # type: ignore[assignment]
+    sink.redis = type("Epoch", (), {"set": nothing, "exists": marker_kept})()  # type: ignore
     asyncio.run(sink.republish([quiet, store["s:S03"]], proc))
     versions = {w.series: w.version for w in written}
     assert versions == {"S00": quiet.written, "S03": store["s:S03"].written}
