@@ -138,7 +138,7 @@ def _run_panel(panel: str, quick: bool, out: str, peer: bool, lstm: bool, bank: 
 
 def _run_file(file: str, bucket: str, columns: str | None, time_format: str | None,
               horizon: int | None, warmup: int | None, out_dir: Path, peer: bool) -> None:
-    from models.evaluation.file_panel import read_panel, regime_for, score_file
+    from models.evaluation.file_panel import read_panel, regime_for, score_file, verdict
 
     width = bucket_width(bucket)
     try:
@@ -161,6 +161,7 @@ def _run_file(file: str, bucket: str, columns: str | None, time_format: str | No
         raise UserError(str(exc)) from None
     print(board.to_markdown())
     written = board.write(out_dir, f"backtest-{board.name}")
+    console.print(f"[bold]{escape(verdict(board))}[/]", soft_wrap=True)
     console.print(f"scoreboard written to {escape(str(written[0]))}")
 
 

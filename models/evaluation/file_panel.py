@@ -27,16 +27,19 @@ learns a quiet series' zeros.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, replace
 
 from models import grid
-from models.evaluation.backtest_bank import evaluate_panel_bank
+from models.evaluation.backtest_bank import BANK_ROW, evaluate_panel_bank
 from models.evaluation.backtest_protocol import DAILY, HOURLY, MONTHLY, QUARTERLY, WEEKLY, Regime
+from models.evaluation.peer import PEER_NAME
 from models.evaluation.scoreboard import Scoreboard
 from sources.user_file import UserFile
 
-__all__ = ["MAX_SPAN", "PanelInfo", "read_panel", "regime_for", "score_file", "REGIMES"]
+__all__ = ["MAX_SPAN", "PanelInfo", "read_panel", "regime_for", "score_file", "verdict",
+           "REGIMES"]
 
 #: the most buckets a file's times may span (five years of hours; a mistyped year in one row
 #: of daily sales made 66,474 buckets of every series, gigabytes before the first origin)
@@ -107,6 +110,36 @@ def read_panel(file: UserFile, width: int) -> tuple[dict[str, list[float]], Pane
             values[grid.steps(first, bucket, width)] += value
         panel[series] = values
     return panel, PanelInfo(file.columns, n, file.skipped, span)
+
+
+def verdict(board: Scoreboard) -> str:
+    """The scoreboard in one sentence, for the user who ran it on their own data.
+
+    >>> board = score_file({"A": [float(t % 7 + t % 5) for t in range(80)]}, "toy.csv",
+    ...                    regime_for(86400))
+    >>> verdict(board).startswith("the worker's model: 0.")
+    True
+    >>> verdict(score_file({"A": [float(t % 7) for t in range(80)]}, "toy.csv",
+    ...                    regime_for(86400)))[:72]
+    'no ratio to seasonal naive: it makes no error on these series (each one '
+    """
+    rows = {r.name: r for r in board.rows}
+    model = rows[BANK_ROW]
+    if not math.isfinite(model.gmean_rel_is):
+        return ("no ratio to seasonal naive: it makes no error on these series (each one "
+                "repeats its season exactly); the scoreboard has the errors in units")
+    members = [r for r in board.rows if r.name.startswith("member: ")
+               and math.isfinite(r.gmean_rel_is)]
+    best = min(members, key=lambda r: r.gmean_rel_is, default=None)
+    parts = [f"the worker's model: {model.gmean_rel_is:.3f} of seasonal naive's error "
+             f"(geometric mean over series, each origin scaled by its history)"]
+    if best is not None:
+        parts.append(f"its best member, {best.name.removeprefix('member: ')}, "
+                     f"{best.gmean_rel_is:.3f}")
+    if PEER_NAME in rows:
+        parts.append(f"AutoETS {rows[PEER_NAME].gmean_rel_is:.3f}")
+    parts.append(f"80% / 95% bands cover {model.coverage80:.2f} / {model.coverage95:.2f}")
+    return "; ".join(parts) + " (lower is better; 1: no better than seasonal naive)"
 
 
 def score_file(panel: dict[str, list[float]], name: str, regime: Regime,

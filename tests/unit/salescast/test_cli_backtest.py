@@ -26,7 +26,8 @@ def _weekly_file(tmp_path: Path) -> Path:
     for week in range(70):
         for sku in ("A", "B"):
             day = 19_000 + 7 * week  # a Thursday: the worker's weeks start on one
-            rows.append(f"{sku},{day * 86400 + 3600},{(week % 4) + (sku == 'B') * 3}")
+            qty = (week % 4) + (week % 7 == 3) * 2 + (sku == "B") * 3  # no 52-week repeat
+            rows.append(f"{sku},{day * 86400 + 3600},{qty}")
     path = tmp_path / "my sales.csv"
     path.write_text("\n".join(rows) + "\n")
     return path
@@ -41,6 +42,8 @@ def test_a_file_is_scored_and_its_scoreboard_written(tmp_path: Path) -> None:
     assert "140 rows (0 without a value) of sku / date / qty: 2 series over 70 buckets of a " \
            "week" in result.output
     assert "### my_sales-bank: 2 series" in result.output and "h = 1..4" in result.output
+    said = " ".join(result.output.split())
+    assert "the worker's model: " in said and "of seasonal naive's error" in said
     board = (tmp_path / "out" / "backtest-my_sales-bank.md").read_text()
     assert "| ensemble+holidays |" in board and "series scored: 2 of 2" in board
 
