@@ -9,11 +9,13 @@ and a detector compute for one series, for every row of a batch in one step:
 * with ``lstm=True``, the blend with the global LSTM (:class:`~models.bank_blend.BlendBank`;
   its paths are a per-row input: :meth:`ForecasterBank.set_lstm_paths`);
 * the UK bank-holiday factor (dated rows), the conformal bands (:mod:`models.bank_bands`);
-* the anomaly check of each closed value against the forecast made before it (``close``).
+* the anomaly check of each closed value against the forecast made before it
+  (:class:`~models.bank_anomaly.Checks`, what :meth:`ForecasterBank.close` returns).
 
 Same operations, dtypes and order as the per-object code, so forecasts, bands and scores are
-equal to it (tests/unit/models/test_bank.py); beyond it, a mean forecast (models.bank_mean)
-and a damped trend (models.bank_trend). Rows persist as bytes (~14 KB; models.bank_upgrade).
+equal to it (tests/unit/models/test_bank.py, on real series); beyond it, a mean forecast
+(:mod:`models.bank_mean`) and a damped trend for coarse buckets (:mod:`models.bank_trend`).
+Rows persist as bytes (about 14 KB, no pickle; older layouts upgrade: models.bank_upgrade).
 
 >>> import numpy as np
 >>> bank = ForecasterBank(horizon=7)
@@ -37,7 +39,7 @@ from models import bank_trend
 from models.bank_anomaly import Checks, DetectorBank, spread_checks
 from models.bank_bands import BandBank
 from models.bank_blend import BlendBank, inverse_weights, reweight
-from models.bank_check import check_rows
+from models.bank_check import check_rows, in_todays_layout
 from models.bank_mean import MEAN_DECAY, MeanBank
 from models.bank_members import MemberBank
 from models.bank_ops import export_fields, grow, is_holiday, learn_holiday, row_fields
@@ -158,10 +160,8 @@ class ForecasterBank(BatchForecaster):
         fits = [(d, m) for m in (self.means.nbytes(), 0) for d in dets if size + d + m == len(raw)]
         if not fits:  # an older layout's row, upgraded (not a row at all: ValueError)
             return self.load_row(row, upgrade(self, raw))
-        det, mean = fits[0]  # checked in today's layout, whatever the row's variant:
-        check_rows(self, [raw if (det, mean) == (dets[0], self.means.nbytes()) else raw[
-            : own + mem + band] + bytes(dets[0]) + raw[own + mem + band + det : len(raw) - mean]
-            + bytes(self.means.nbytes())])
+        det, mean = fits[0]
+        check_rows(self, [in_todays_layout(self, raw, det, mean)])  # whatever the variant
         pos = 0
         for name, size in zip(self._STATE, sizes, strict=True):
             shape, dt = self._shapes[name]

@@ -38,7 +38,7 @@ import numpy as np
 
 from models.bank_ops import row_fields
 
-__all__ = ["fits", "check_rows", "field_nbytes", "row_nbytes"]
+__all__ = ["fits", "check_rows", "field_nbytes", "in_todays_layout", "row_nbytes"]
 
 
 def _views(bank: Any, raws: Sequence[bytes], arrays: Sequence[np.ndarray],
@@ -109,6 +109,18 @@ def fits(bank: Any, raws: Sequence[bytes]) -> np.ndarray:
     good &= _within(v[id(means.count)], 0, means.window)
     ok[ok] = good
     return ok
+
+
+def in_todays_layout(bank: Any, raw: bytes, det: int, mean: int) -> bytes:
+    """``raw``, a row of an older variant of ``bank``'s layout (a ``det``-byte detector, a
+    ``mean``-byte mean part, possibly none), with those two parts zeros of today's sizes:
+    what :func:`fits` checks, so that a row of other settings whose length is an older
+    variant's is refused too (one loaded unchecked crashed the next close)."""
+    today_det, today_mean = bank.detector.nbytes(), bank.means.nbytes()
+    if (det, mean) == (today_det, today_mean):
+        return raw
+    at = len(raw) - mean - det - (bank.blend.nbytes() if bank.blend is not None else 0)
+    return raw[:at] + bytes(today_det) + raw[at + det : len(raw) - mean] + bytes(today_mean)
 
 
 def check_rows(bank: Any, raws: Sequence[bytes]) -> None:
