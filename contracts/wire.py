@@ -37,8 +37,10 @@ Redis keys (all under :data:`PREFIX`):
   ``{score, actual, expected, bucket}``.
 * :data:`MODELS_CHANNEL`: pub/sub announcing a new current LSTM version;
   :data:`MODEL_CURRENT`: hash describing it.
-* :data:`EPOCH_KEY`: ``EPOCH_KEY:<worker>``, each worker's marker that Redis holds what it
-  holds (set as its republish begins, checked as it ends; a day's expiry, renewed each second).
+* :func:`worker_epoch_key` ``salescast:worker:epoch:{name}``: each worker's marker that Redis
+  holds what it holds (set as its republish begins, checked as it ends; a day's expiry, renewed
+  each second). One a worker: a shared one hid a flush from every worker but the first to
+  republish.
 
 Server frames (gateway -> client) are compact JSON objects with a ``type``
 (:func:`server_frame`); the live ones embed the worker's JSON as it came, without re-encoding
@@ -63,7 +65,7 @@ __all__ = [
     "PREFIX", "INDEX_KEY", "UPDATES_CHANNEL", "WORKERS_INDEX", "REBALANCES_KEY", "WORKER_TTL_S",
     "REBALANCES_KEPT", "worker_ops_key", "ALERTS_CHANNEL", "ALERTS_STATE", "ALERTS_ACKS",
     "ALERTS_STREAM", "ALERTS_SEEN", "ALERTS_GROUP", "OPS_CHANNEL", "OPS_LATEST", "MODELS_CHANNEL",
-    "MODEL_CURRENT", "MOVERS_KEY", "MOVERS_INFO", "EPOCH_KEY", "series_hash",
+    "MODEL_CURRENT", "MOVERS_KEY", "MOVERS_INFO", "worker_epoch_key", "series_hash",
     "VERSION_FIELD", "LIVE_FIELD", "FORECAST_FIELD", "ALERT_FIELD", "CHANNELS", "LIVE_FIELDS",
     "FORECAST_PART_FIELDS", "snapshot_version", "ALERT_FIELDS", "GROUP_ALERT_FIELDS", "OPS_FIELDS",
     "SeriesWrite", "dumps", "dumpb", "loads_stored", "merge_snapshot", "live_part", "decode_alert",
@@ -90,7 +92,6 @@ MODELS_CHANNEL = f"{PREFIX}:models"
 MODEL_CURRENT = f"{PREFIX}:model:current"
 MOVERS_KEY = f"{PREFIX}:movers"
 MOVERS_INFO = f"{PREFIX}:movers:info"
-EPOCH_KEY = f"{PREFIX}:worker:epoch"
 
 VERSION_FIELD = "v"  #: series hash: the version (source offset) of the stored state
 LIVE_FIELD = "o"  #: series hash: the live part (JSON)
@@ -129,6 +130,15 @@ def worker_ops_key(name: str) -> str:
     'salescast:ops:worker:host:42'
     """
     return f"{PREFIX}:ops:worker:{name}"
+
+
+def worker_epoch_key(name: str) -> str:
+    """One worker's marker that Redis holds what the worker holds (a flush removes it).
+
+    >>> worker_epoch_key("host:42")
+    'salescast:worker:epoch:host:42'
+    """
+    return f"{PREFIX}:worker:epoch:{name}"
 
 
 def series_hash(series: str) -> str:

@@ -123,10 +123,12 @@ def replay(
 
         events: Iterable[SaleEvent] = iter_events(fetch_dataset(settings.data_dir),
                                                   by_country=by_country, limit=limit)
+        total = limit
+    else:
+        events, total = own, len(own)
     run_replay(  # prints its own progress bar and summary
-        events if own is None else own, settings.kafka, settings.events_topic,
-        speed=None if max_speed else speed, total=limit if own is None else len(own),
-        envelope=envelope,
+        events, settings.kafka, settings.events_topic, speed=None if max_speed else speed,
+        total=total, envelope=envelope,
         config={"log_level": 0},  # no librdkafka lines: its errors come back as one line
     )
 

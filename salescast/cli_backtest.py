@@ -11,7 +11,6 @@ from rich.markup import escape
 
 from config import load_settings
 from config.paths import expand_user
-from models.grid import MONTH, QUARTER
 from salescast.cliutil import (
     ColumnsOption,
     FileOption,
@@ -27,22 +26,17 @@ __all__ = ["backtest", "bucket_width"]
 #: series-buckets above which a file's backtest says it will take a while (Online Retail II
 #: by the hour, 94M, took over 5.7 GB: about 60 bytes each)
 BIG = 20_000_000
-#: ``--bucket``'s names, beside a number of seconds
-BUCKETS = {"hour": 3600, "day": 86400, "week": 7 * 86400, "month": MONTH, "quarter": QUARTER}
 
 
 def bucket_width(text: str) -> int:
-    """``--bucket``: hour, day, week, month, quarter or a number of seconds (one of theirs).
+    """``--bucket``: hour, day, week, month, quarter or a number of seconds (one of theirs;
+    :func:`models.evaluation.file_panel.width_of`), a :class:`UserError` otherwise."""
+    from models.evaluation.file_panel import width_of
 
-    >>> bucket_width("week"), bucket_width("86400")
-    (604800, 86400)
-    """
-    name = text.strip().lower()
-    if name in BUCKETS:
-        return BUCKETS[name]
-    if name.isdigit() and int(name) in BUCKETS.values():
-        return int(name)
-    raise UserError(f"--bucket must be hour, day, week, month or quarter, got {text!r}")
+    try:
+        return width_of(text)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
 
 
 @friendly
@@ -138,7 +132,13 @@ def _run_panel(panel: str, quick: bool, out: str, peer: bool, lstm: bool, bank: 
 
 def _run_file(file: str, bucket: str, columns: str | None, time_format: str | None,
               horizon: int | None, warmup: int | None, out_dir: Path, peer: bool) -> None:
-    from models.evaluation.file_panel import read_panel, regime_for, score_file, verdict
+    from models.evaluation.file_panel import (
+        buckets_of,
+        read_panel,
+        regime_for,
+        score_file,
+        verdict,
+    )
 
     width = bucket_width(bucket)
     try:
@@ -149,10 +149,9 @@ def _run_file(file: str, bucket: str, columns: str | None, time_format: str | No
     try:
         with console.status(f"reading {escape(str(data.path))}"):
             series, info = read_panel(data, width)
-        a = "an" if regime.bucket == "hour" else "a"
         console.print(f"{info.rows:,} rows ({info.skipped:,} without a value) of "
                       f"{escape(' / '.join(info.columns))}: {len(series):,} series over "
-                      f"{info.buckets:,} buckets of {a} {regime.bucket}", soft_wrap=True)
+                      f"{buckets_of(info.buckets, regime)}", soft_wrap=True)
         if (cells := sum(map(len, series.values()))) > BIG:
             console.print(f"[yellow]{cells:,} series-buckets to score: expect minutes and "
                           f"about {cells * 60 // 2**30 + 1} GB of memory[/]", soft_wrap=True)

@@ -37,14 +37,13 @@ import csv
 import functools
 import gzip
 import io
-import itertools
 import json
 import lzma
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 from typing import IO, Any
 
@@ -98,9 +97,7 @@ class UserFile:
         if header is None:
             raise ValueError(f"{path}: the file is empty")
         self.keys, self.time, self.value = self._columns(header, columns)
-        by_lower = {h.lower(): h for h in header}
-        self.price = next((by_lower[c] for c in PRICE if c in by_lower), None)
-        self.country = next((by_lower[c] for c in COUNTRY if c in by_lower), None)
+        self.price, self.country = _named(header, PRICE), _named(header, COUNTRY)
 
     @property
     def columns(self) -> tuple[str, str, str]:
@@ -126,7 +123,7 @@ class UserFile:
 
     def _row(self, line: int, row: dict[str, Any]) -> FileRow | None:
         raw = row[self.value]
-        if str(raw).strip().lower() in MISSING:
+        if _missing(raw):
             return None
         value = _number(raw, "value")
         stamp = row[self.time]
@@ -138,8 +135,7 @@ class UserFile:
         price = row.get(self.price) if self.price else None
         country = row.get(self.country) if self.country else None
         return FileRow(line, series, self._parse(str(stamp)), value,
-                       None if price is None or str(price).strip().lower() in MISSING
-                       else _number(price, "price"),
+                       None if price is None or _missing(price) else _number(price, "price"),
                        None if country is None or not str(country).strip()
                        else str(country).strip())
 
@@ -166,7 +162,7 @@ class UserFile:
                 return
             first = f.readline()  # the delimiter is the header's commonest of , ; tab |
             delimiter = max(",;\t|", key=first.count)
-            reader = csv.reader(itertools.chain([first] if first else [], f),
+            reader = csv.reader(chain([first] if first else [], f),
                                 delimiter=delimiter)
             header = next(reader, None)
             if header is None:
@@ -209,9 +205,7 @@ class UserFile:
                     raise ValueError(f"{self.path}: no column {name!r}; the columns are "
                                      f"{', '.join(header)}")
             return keys, parts[1], parts[2]
-        by_lower = {h.lower(): h for h in header}
-        found = [next((by_lower[c] for c in names if c in by_lower), None)
-                 for names in (SERIES, TIME, VALUE)]
+        found = [_named(header, names) for names in (SERIES, TIME, VALUE)]
         if None in found:
             what = [w for w, f in zip(("series", "time", "value"), found, strict=True)
                     if f is None]
@@ -220,6 +214,17 @@ class UserFile:
                              f"series,time,value")
         series, t_col, v_col = (str(f) for f in found)
         return [series], t_col, v_col
+
+
+def _named(header: list[str], names: tuple[str, ...]) -> str | None:
+    """The column of ``header`` with the first of ``names`` (any case); None: none has."""
+    by_lower = {h.lower(): h for h in header}
+    return next((by_lower[n] for n in names if n in by_lower), None)
+
+
+def _missing(raw: object) -> bool:
+    """Whether a cell holds no value (empty, ``NA``, ``null``, ...)."""
+    return str(raw).strip().lower() in MISSING
 
 
 def _key(raw: object) -> str:

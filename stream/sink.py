@@ -24,7 +24,6 @@ from contracts.wire import (
     ALERTS_SEEN,
     ALERTS_STATE,
     ALERTS_STREAM,
-    EPOCH_KEY,
     FORECAST_FIELD,
     INDEX_KEY,
     LIVE_FIELD,
@@ -41,6 +40,7 @@ from contracts.wire import (
     dumpb,
     dumps,
     series_hash,
+    worker_epoch_key,
     worker_ops_key,
 )
 
@@ -48,9 +48,7 @@ __all__ = ["RedisSink", "SinkCloser"]
 
 log = logging.getLogger("salescast.worker")
 
-# EPOCH_KEY:<worker>: Redis holds what this worker holds; without it (a new, flushed or empty
-# Redis), a full republish. One a worker: a shared one hid a flush from all but the first
-MARKER_TTL_S = 86_400  # a stopped worker's marker goes; a live one renews it every tick
+MARKER_TTL_S = 86_400  # a stopped worker's marker (worker_epoch_key) goes; a live one renews it
 REPUBLISH_CHUNK = 250  # states a republish forecasts and writes between two yields (~40 ms)
 WRITE_CHUNK = 250  #: series writes in one Redis pipeline (the event loop runs between them)
 
@@ -127,7 +125,7 @@ class RedisSink:
         self.down_since: float | None = None
         self.failures = 0  # failed calls so far (a republish is complete only without one)
         self.held: set[int] = set()  # the partitions held at the last catch_up
-        self.marker = f"{EPOCH_KEY}:{worker}"
+        self.marker = worker_epoch_key(worker)  # gone (new, flushed, empty Redis): republish
 
     def mark_stale(self, exc: BaseException) -> None:
         """A Redis call failed: stop writing until it answers again, then republish."""
@@ -138,7 +136,9 @@ class RedisSink:
                         "republished when it is back", exc)
         self.stale = True
 
-    down = property(lambda self: self.down_since is not None)
+    @property
+    def down(self) -> bool:
+        return self.down_since is not None
 
     async def catch_up(self, held: Iterable[int], states_of: Callable[[set[int]], list[Any]],
                        processor: Any) -> int:

@@ -38,8 +38,8 @@ from models.evaluation.peer import PEER_NAME
 from models.evaluation.scoreboard import Scoreboard
 from sources.user_file import UserFile
 
-__all__ = ["MAX_SPAN", "PanelInfo", "read_panel", "regime_for", "score_file", "verdict",
-           "REGIMES"]
+__all__ = ["MAX_SPAN", "PanelInfo", "buckets_of", "read_panel", "regime_for", "score_file",
+           "verdict", "width_of", "REGIMES"]
 
 #: the most buckets a file's times may span (five years of hours; a mistyped year in one row
 #: of daily sales made 66,474 buckets of every series, gigabytes before the first origin)
@@ -58,6 +58,29 @@ class PanelInfo:
     rows: int
     skipped: int
     buckets: int
+
+
+def width_of(name: str) -> int:
+    """The width of buckets named ``name`` (``hour``, ``day``, ``week``, ``month``,
+    ``quarter``, any case) or given in seconds (one of theirs); a ValueError otherwise.
+
+    >>> width_of("Week"), width_of("86400")
+    (604800, 86400)
+    """
+    text = name.strip().lower()
+    by_name = {r.bucket: w for w, r in REGIMES.items()}
+    if text in by_name:
+        return by_name[text]
+    if text.isdigit() and int(text) in REGIMES:
+        return int(text)
+    raise ValueError(f"--bucket must be {', '.join(list(by_name)[:-1])} or {list(by_name)[-1]}, "
+                     f"got {name!r}")
+
+
+def buckets_of(n: int, regime: Regime) -> str:
+    """``n`` buckets of ``regime``, in words: ``1 bucket of an hour``, ``3 buckets of a day``."""
+    return (f"{n:,} bucket{'' if n == 1 else 's'} of {'an' if regime.bucket == 'hour' else 'a'} "
+            f"{regime.bucket}")
 
 
 def regime_for(width: int, horizon: int | None = None, warmup: int | None = None) -> Regime:
@@ -157,8 +180,9 @@ def score_file(panel: dict[str, list[float]], name: str, regime: Regime,
     scored = sum(len(v) >= need for v in panel.values())
     if not scored:
         longest = max((len(v) for v in panel.values()), default=0)
-        raise ValueError(f"no series is long enough: the longest has {longest} buckets of a "
-                         f"{regime.bucket}, and an origin needs a warm-up of {regime.warmup} "
+        raise ValueError(f"no series is long enough: the longest has "
+                         f"{buckets_of(longest, regime)}, and an origin needs a warm-up of "
+                         f"{regime.warmup} "
                          f"and a horizon of {regime.horizon} (lower them with --warmup and "
                          f"--horizon)")
     stem = re.sub(r"[^A-Za-z0-9_-]+", "_", name.split(".")[0]).strip("_") or "file"
