@@ -43,6 +43,7 @@ from contracts.wire import (
     worker_epoch_key,
     worker_ops_key,
 )
+from stream.outage import Outage
 
 __all__ = ["RedisSink", "SinkCloser"]
 
@@ -121,8 +122,7 @@ class RedisSink:
         # republishes what it restored; a failure or a restarted Redis sets it again)
         self.stale = True
         self.run_id: str | None = None
-        # set from a failed call until Redis answers again: batches skip Redis meanwhile
-        self.down_since: float | None = None
+        self.outage = Outage()  # down: from a failed call until Redis answers (batches skip it)
         self.failures = 0  # failed calls so far (a republish is complete only without one)
         self.held: set[int] = set()  # the partitions held at the last catch_up
         self.marker = worker_epoch_key(worker)  # gone (new, flushed, empty Redis): republish
@@ -130,15 +130,12 @@ class RedisSink:
     def mark_stale(self, exc: BaseException) -> None:
         """A Redis call failed: stop writing until it answers again, then republish."""
         self.failures += 1
-        if self.down_since is None:
-            self.down_since = time.time()
-            log.warning("redis is unavailable (%r): going on without it; every series is "
-                        "republished when it is back", exc)
+        self.outage.failed(repr(exc), time.time())
         self.stale = True
 
     @property
     def down(self) -> bool:
-        return self.down_since is not None
+        return self.outage.down
 
     async def catch_up(self, held: Iterable[int], states_of: Callable[[set[int]], list[Any]],
                        processor: Any) -> int:
@@ -153,13 +150,14 @@ class RedisSink:
 
     async def needs_republish(self) -> bool:
         """True when Redis is back after a failure, or is another server than before (a
-        restart: its run id changed), or lost the worker's epoch marker (flushed)."""
+        restart: its run id changed), or lost the worker's epoch marker (flushed); not asked
+        while Redis refuses writes and the wait is not over (:class:`~stream.outage.Outage`)."""
+        if not self.outage.may_retry(time.time()):
+            return False
         info = await self.redis.info("server")
         run_id = str(info.get("run_id", ""))
         marker = await self.redis.expire(self.marker, MARKER_TTL_S)  # 0: there is none
-        if self.down_since is not None:
-            log.warning("redis is back after %.1f s", time.time() - self.down_since)
-            self.down_since = None
+        self.outage.answered(time.time())
         if run_id != self.run_id or not marker:
             self.stale = True
         self.run_id = run_id
@@ -199,6 +197,8 @@ class RedisSink:
             await self.write_alerts(alerts[i : i + REPUBLISH_CHUNK])
         flushed = not await self.redis.exists(self.marker)  # meanwhile: once more
         self.stale = self.failures != failures or flushed
+        if not self.stale:
+            self.outage.wrote(time.time())
         log.info("republished %d series and %d alerts to redis%s", n, len(alerts),
                  " (a call failed or redis was flushed meanwhile: once more at the next tick)"
                  if self.stale else "")
@@ -277,8 +277,8 @@ class RedisSink:
         pipe.hset(key, mapping=dict(figures))  # type: ignore[arg-type]
         pipe.expire(key, WORKER_TTL_S)
         pipe.zadd(WORKERS_INDEX, {name: time.time()})
-        for item in rebalances:
-            pipe.lpush(REBALANCES_KEY, item)
+        if items := list(rebalances):  # each to the head, in order, as one LPUSH each did
+            pipe.lpush(REBALANCES_KEY, *items)
         pipe.ltrim(REBALANCES_KEY, 0, REBALANCES_KEPT - 1)
         await pipe.execute()
 

@@ -72,7 +72,7 @@ def test_a_failure_during_a_republish_keeps_the_sink_stale() -> None:
     asyncio.run(sink.republish(_states(REPUBLISH_CHUNK + 1), proc))
     assert len(written) == 2 and sink.stale and sink.down
     assert [len(c) for c in proc.chunks] == [REPUBLISH_CHUNK, 1]  # forecast a chunk at a time
-    sink.down_since = None  # Redis answers again: the next tick republishes, cleanly this time
+    sink.outage.answered(0.0)  # Redis answers again: the next tick republishes, cleanly this time
     asyncio.run(sink.republish(_states(2), _Processor()))
     assert not sink.stale
 
