@@ -174,7 +174,7 @@ def score_file(panel: dict[str, list[float]], name: str, regime: Regime,
     >>> board = score_file({"A": [float(t % 7) for t in range(80)]}, "toy.csv",
     ...                    regime_for(86400))
     >>> board.name, board.n_series, board.meta["series scored"]
-    ('toy-bank', 1, '1 of 1')
+    ('toy_csv-day-bank', 1, '1 of 1')
     """
     need = regime.warmup + regime.horizon
     scored = sum(len(v) >= need for v in panel.values())
@@ -185,8 +185,10 @@ def score_file(panel: dict[str, list[float]], name: str, regime: Regime,
                          f"{regime.warmup} "
                          f"and a horizon of {regime.horizon} (lower them with --warmup and "
                          f"--horizon)")
-    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", name.split(".")[0]).strip("_") or "file"
-    board = evaluate_panel_bank(panel, f"{stem}-bank", regime=regime, peer=peer,
+    # the whole name and the bucket: sales.csv and sales.jsonl, or a file scored by the day
+    # and by the week, get scoreboards of their own
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_") or "file"
+    board = evaluate_panel_bank(panel, f"{stem}-{regime.bucket}-bank", regime=regime, peer=peer,
                                 progress=progress)
     board.bucket = regime.bucket
     board.meta |= {"data": name, "series in data": str(len(panel)),

@@ -41,10 +41,10 @@ def test_a_file_is_scored_and_its_scoreboard_written(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "140 rows (0 without a value) of sku / date / qty: 2 series over 70 buckets of a " \
            "week" in result.output
-    assert "### my_sales-bank: 2 series" in result.output and "h = 1..4" in result.output
+    assert "### my_sales_csv-week-bank: 2 series" in result.output and "h = 1..4" in result.output
     said = " ".join(result.output.split())
     assert "the worker's model: " in said and "of seasonal naive's error" in said
-    board = (tmp_path / "out" / "backtest-my_sales-bank.md").read_text()
+    board = (tmp_path / "out" / "backtest-my_sales_csv-week-bank.md").read_text()
     assert "| ensemble+holidays |" in board and "series scored: 2 of 2" in board
 
 

@@ -111,7 +111,7 @@ def test_a_file_scores_as_the_same_panel_does(tmp_path: Path) -> None:
     assert read == panel
     board = score_file(read, path.name, regime_for(DAY))
     direct = evaluate_panel_bank(panel, "sales-bank", regime=regime_for(DAY))
-    assert board.name == "sales-bank" and board.meta["series scored"] == "4 of 4"
+    assert board.name == "sales_csv-day-bank" and board.meta["series scored"] == "4 of 4"
     for got, want in zip(board.rows, direct.rows, strict=True):
         assert got.name == want.name and math.isclose(got.mase_is, want.mase_is)
 
@@ -137,3 +137,13 @@ def test_a_span_no_panel_could_have_names_its_rows(tmp_path: Path) -> None:
                                          r"mistyped date\? \(at most 50,000\)"):
         read_panel(UserFile(path), 3600)
     assert read_panel(UserFile(path), DAY)[1].buckets == 25_568  # by the day: fine
+
+
+def test_other_files_or_buckets_get_scoreboards_of_their_own() -> None:
+    """sales.csv and sales.jsonl, or one file by the day and by the week, used to write the
+    same scoreboard file, the second over the first."""
+    panel = {"A": [float(t % 7) for t in range(130)]}
+    names = {score_file(panel, name, regime_for(width, horizon=4, warmup=60)).name
+             for name in ("sales.csv", "sales.jsonl") for width in (DAY, 7 * DAY)}
+    assert names == {"sales_csv-day-bank", "sales_jsonl-day-bank", "sales_csv-week-bank",
+                     "sales_jsonl-week-bank"}
