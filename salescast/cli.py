@@ -205,6 +205,7 @@ def worker(
     settings = settings_with_services()
     from stream.agents import build_worker
     from stream.app import Worker
+    from stream.partition_watch import REFUSAL
 
     # Faust would print a traceback when Kafka does not answer, or crash on a partition count
     topics = kafka_topics(settings.kafka)
@@ -215,7 +216,11 @@ def worker(
         create_topics(settings.kafka, settings)
     faust_app, _ = build_worker(settings)
     sys.argv = sys.argv[:1]
-    Worker(faust_app, loglevel=loglevel.lower()).execute_from_commandline()
+    try:
+        Worker(faust_app, loglevel=loglevel.lower()).execute_from_commandline()
+    finally:  # the events topic's partitions changed under it (stream.partition_watch)
+        if getattr(faust_app, REFUSAL, None):
+            sys.exit(2)
 
 
 app.command()(gateway)

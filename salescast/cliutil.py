@@ -106,17 +106,13 @@ def check_partitions(settings: Settings, topics: dict[str, Any]) -> None:
     salescast.cliutil.UserError: SALESCAST_PARTITIONS is 8 but topic sales.events has 4 ...
     """
     from stream.app import state_changelog
+    from stream.partition_watch import mismatch
 
-    changelog = state_changelog(settings.worker_id)
-    wrong = {name: len(topics[name].partitions) for name in (settings.events_topic, changelog)
-             if name in topics and len(topics[name].partitions) != settings.partitions}
-    if wrong:
-        raise UserError(
-            f"SALESCAST_PARTITIONS is {settings.partitions} but "
-            + " and ".join(f"topic {name} has {n}" for name, n in wrong.items())
-            + " partitions: set it to the topics' count, or start a new topic set and "
-            "SALESCAST_WORKER_ID (README, \"Choosing the partition count\"): a series must be "
-            "read on the partition that holds its state")
+    names = (settings.events_topic, state_changelog(settings.worker_id))
+    line = mismatch(settings.partitions, {name: len(topics[name].partitions) for name in names
+                                          if name in topics})
+    if line is not None:
+        raise UserError(line)
 
 
 def user_file(file: str, columns: str | None, time_format: str | None) -> UserFile:

@@ -50,6 +50,7 @@ from stream.group import RebalanceSensor
 from stream.lstm_runner import runner_for
 from stream.membership import Membership, default_worker_name
 from stream.offsets import TopicOffsets, events_partitions
+from stream.partition_watch import watcher
 from stream.processor import BatchOutput, Message, Processor, SeriesState
 from stream.sink import RedisSink, SinkCloser
 from stream.slicing import Slicer, release
@@ -235,6 +236,7 @@ def build_worker(
                 emit)))]
 
     app.task(stats.watch_loop)  # the ops figures loop_stall_ms and loop_stall_max_ms
+    app.task(watcher(settings))  # partitions added to the events topic: a clean stop
 
     @app.agent(events, name="process-sales")
     async def process(stream: Any) -> None:

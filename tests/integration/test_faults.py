@@ -413,3 +413,26 @@ def test_a_worker_with_another_partition_count_refuses_to_start(pipeline) -> Non
     assert f"SALESCAST_PARTITIONS is 4 but topic {pipeline.settings.events_topic} has 8" in log
     assert "Traceback" not in log
     assert pipeline.snapshot("P1") is None
+
+
+def test_partitions_added_while_the_worker_runs_stop_it_in_one_line(pipeline) -> None:
+    """``kafka-topics --alter --partitions`` under a running worker: the events on the new
+    partitions went unread, and the worker crashed with a traceback about five minutes later.
+    It now stops within a watch interval, saying what a restart would say."""
+    from confluent_kafka.admin import AdminClient, NewPartitions
+
+    from stream.partition_watch import WATCH_EVERY
+
+    s = pipeline.settings
+    worker = pipeline.start_worker()
+    pipeline.produce([(b"P1", SaleEvent("P1", T0, 1, 1.0).to_json())])
+    pipeline.wait_for(lambda: pipeline.snapshot("P1") is not None, 90, "P1's snapshot")
+    admin = AdminClient({"bootstrap.servers": s.kafka})
+    admin.create_partitions([NewPartitions(s.events_topic, s.partitions + 4)])[
+        s.events_topic].result(30)
+    assert worker.wait(WATCH_EVERY + 70) == 2
+    pipeline.workers.remove(worker)
+    log = "\n".join(pipeline.log_tail(2000))  # the stop logs a hundred lines after it
+    assert f"SALESCAST_PARTITIONS is {s.partitions} but topic {s.events_topic} has " \
+           f"{s.partitions + 4}" in log
+    assert "Traceback" not in log
