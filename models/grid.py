@@ -9,6 +9,10 @@ month is not a fixed number of seconds:
 * :data:`MONTH` (2,629,800 s, the mean month of 365.25 days / 12): UTC calendar months;
 * :data:`QUARTER` (7,889,400 s, three mean months): UTC calendar quarters (Jan, Apr, Jul, Oct).
 
+Weeks (:data:`WEEK`, 604,800 s) are fixed but start on Mondays, 00:00 UTC (ISO weeks), not
+on the epoch's weekday: from the epoch they began on Thursdays, so daily sales of Monday to
+Sunday fell into two buckets, and a week's total was Thursday's to Wednesday's.
+
 Their season (:func:`models.seasons.season_for`) is 12 and 4, as the mean width gives. The
 functions here do the arithmetic for any width, so that code written for fixed widths
 (``start + width``) works on the calendar grid when written with :func:`shift`.
@@ -25,6 +29,8 @@ True
 12
 >>> start(86400 * 3 + 5.5, 86400), shift(86400, 2, 86400)
 (259200, 259200)
+>>> time.strftime("%a %Y-%m-%d", time.gmtime(start(feb, WEEK)))  # Sat 2024-02-10's week
+'Mon 2024-02-05'
 """
 
 from __future__ import annotations
@@ -34,13 +40,15 @@ import math
 import time
 from functools import lru_cache
 
-__all__ = ["MONTH", "QUARTER", "CALENDAR", "is_calendar", "start", "shift", "end", "steps",
-           "starts", "position"]
+__all__ = ["MONTH", "QUARTER", "WEEK", "CALENDAR", "is_calendar", "is_plain", "start", "shift",
+           "end", "steps", "starts", "position"]
 
 MONTH = 2_629_800  #: calendar months (UTC): 365.25 days / 12
 QUARTER = 3 * MONTH  #: calendar quarters (UTC)
 #: the calendar widths and how many months each bucket spans
 CALENDAR = {MONTH: 1, QUARTER: 3}
+WEEK = 604_800  #: weeks from Monday 00:00 UTC
+_ORIGIN = {WEEK: 4 * 86_400}  #: where a fixed grid starts, when not at the epoch (1970-01-05)
 
 
 def is_calendar(width: int) -> bool:
@@ -61,11 +69,18 @@ def _epoch(index: int, months: int) -> int:
     return calendar.timegm((1970 + year, month + 1, 1, 0, 0, 0))
 
 
+def is_plain(width: int) -> bool:
+    """Whether buckets ``width`` wide are ``[k * width, (k + 1) * width)`` in epoch seconds
+    (not calendar months or quarters, not weeks from Monday)."""
+    return width not in CALENDAR and width not in _ORIGIN
+
+
 def start(ts: float, width: int) -> int:
     """The start of the bucket holding ``ts`` (epoch seconds)."""
     months = CALENDAR.get(width)
     if months is None:
-        return int(ts // width) * width
+        origin = _ORIGIN.get(width, 0)
+        return int((ts - origin) // width) * width + origin
     return _epoch(_index(ts, months), months)
 
 

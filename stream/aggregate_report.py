@@ -87,7 +87,7 @@ def check_report(report: Report, sources: int, width: int, lateness: int = 0,
     low = start(MIN_TS - lateness, width)  # the first bucket an event (or a watermark) names
 
     def bucket(b: int, what: str) -> None:
-        if not (low <= b < MAX_TS and position(0, b, width) is not None):
+        if not (low <= b < MAX_TS and position(low, b, width) is not None):
             raise ValueError(f"aggregate report of partition {report.partition}: {what} {b} "
                              f"is not a bucket start between {low} and {int(MAX_TS)}")
 

@@ -10,7 +10,8 @@ Pure: no Kafka, no Faust. Two small picklable state objects, both meant to live 
   buckets (``deque(maxlen=history)``, ~50 bytes each pickled; ``history=0`` keeps none).
 
 Buckets are ``[start, start + width)`` with ``start = floor(ts / width) * width`` (epoch-aligned,
-so daily buckets are UTC days), or UTC calendar months or quarters when ``width`` is
+so daily buckets are UTC days), weeks from Monday 00:00 UTC when ``width`` is
+:data:`models.grid.WEEK`, or UTC calendar months or quarters when it is
 :data:`models.grid.MONTH` or ``QUARTER``. A bucket is *due* once its end plus the lateness is
 at most the watermark.
 
@@ -60,7 +61,7 @@ from collections import deque
 from collections.abc import Iterable
 
 from contracts.events import SaleEvent
-from models.grid import CALENDAR
+from models.grid import CALENDAR, is_plain
 from models.grid import end as grid_end
 from models.grid import shift as grid_shift
 from models.grid import start as grid_start
@@ -123,8 +124,8 @@ def capped_starts(first: int, until: int, width: int, keys: Iterable[int],
     return out
 
 
-#: start of the bucket holding ``ts`` (:func:`models.grid.start`: fixed widths and calendar
-#: months and quarters), under the name the stream's modules use
+#: start of the bucket holding ``ts`` (:func:`models.grid.start`: fixed widths, weeks from
+#: Monday, calendar months and quarters), under the name the stream's modules use
 bucket_start = grid_start
 
 
@@ -179,7 +180,7 @@ class SeriesBuckets:
 
     def _cache(self) -> None:
         """Derived fields (not pickled): due span, too-late floor, next due watermark."""
-        self._cal = self.width in CALENDAR  # calendar months or quarters (models.grid)
+        self._cal = not is_plain(self.width)  # months, quarters, weeks from Monday (models.grid)
         self._span = self.width + self.lateness  # a bucket is due once start + _span <= wm
         self._floor = -math.inf if self.closed_until is None else self.closed_until
         first = self.closed_until if self.closed_until is not None else min(self.open, default=None)

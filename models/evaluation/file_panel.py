@@ -3,8 +3,9 @@
 Before trusting a forecaster with their stock, a retailer wants to see it on their own
 history. :func:`read_panel` turns a file of dated values into the panel that
 :func:`~models.evaluation.backtest_bank.evaluate_panel_bank` scores, bucketed exactly as the
-worker buckets events (:mod:`models.grid`: fixed widths from the epoch in UTC, calendar months
-and quarters), and :func:`regime_for` picks the protocol of that bucket width.
+worker buckets events (:mod:`models.grid`: fixed widths from the epoch in UTC, weeks from
+Monday, calendar months and quarters), and :func:`regime_for` picks the protocol of that
+bucket width.
 
 The file and its columns: :mod:`sources.user_file`.
 
@@ -144,13 +145,14 @@ def verdict(board: Scoreboard) -> str:
     True
     >>> verdict(score_file({"A": [float(t % 7) for t in range(80)]}, "toy.csv",
     ...                    regime_for(86400)))[:72]
-    'no ratio to seasonal naive: it makes no error on these series (each one '
+    'no ratio to seasonal naive: it makes no error on these series (at every '
     """
     rows = {r.name: r for r in board.rows}
     model = rows[BANK_ROW]
     if not math.isfinite(model.gmean_rel_is):
-        return ("no ratio to seasonal naive: it makes no error on these series (each one "
-                "repeats its season exactly); the scoreboard has the errors in units")
+        return ("no ratio to seasonal naive: it makes no error on these series (at every "
+                "origin each repeats its last season exactly: a constant, or zeros after a "
+                "last sale); the scoreboard has the errors in units")
     members = [r for r in board.rows if r.name.startswith("member: ")
                and math.isfinite(r.gmean_rel_is)]
     best = min(members, key=lambda r: r.gmean_rel_is, default=None)

@@ -170,9 +170,10 @@ class Scoreboard:
         return next(r for r in self.rows if r.name == name)
 
     def relative_mase(self, name: str) -> float:
-        """``name``'s MASE over seasonal naive's (nan without a baseline row)."""
+        """``name``'s MASE over seasonal naive's (nan without a baseline row, or when seasonal
+        naive makes no error: a product that sold early and then never again)."""
         base = [r for r in self.rows if r.name == BASELINE]
-        return self.row(name).mase / base[0].mase if base else math.nan
+        return self.row(name).mase / base[0].mase if base and base[0].mase else math.nan
 
     def to_markdown(self) -> str:
         head = (

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import calendar
 import random
+import time
 
 import pytest
 
@@ -28,7 +29,7 @@ def test_months_and_quarters_have_the_seasons_of_a_year() -> None:
     assert (window_for(12), window_for(4)) == (48, 16)
 
 
-@pytest.mark.parametrize("width", [60, 3600, 86400, 7 * 86400, 2_000_000])
+@pytest.mark.parametrize("width", [60, 3600, 86400, 2 * 7 * 86400, 2_000_000])
 def test_fixed_widths_are_plain_arithmetic(width: int) -> None:
     rng = random.Random(width)
     for _ in range(200):
@@ -74,3 +75,17 @@ def test_calendar_shifts_walk_every_month_of_a_century() -> None:
         assert 28 * 86400 <= nxt - s <= 31 * 86400
         assert grid.shift(utc(2000, 1, 1), k, MONTH) == nxt
         s = nxt
+
+
+def test_weeks_start_on_mondays() -> None:
+    """ISO weeks: Monday 00:00 UTC to the next Monday (from the epoch, weeks began on
+    Thursdays, and a Monday-to-Sunday week of daily sales fell into two buckets)."""
+    rng = random.Random(7)
+    assert grid.is_plain(86400) and not grid.is_plain(grid.WEEK)
+    for _ in range(200):
+        ts = rng.uniform(946_684_800, 4_102_444_800)
+        s = grid.start(ts, grid.WEEK)
+        assert time.gmtime(s).tm_wday == 0 and s % 86400 == 0 and s <= ts < s + grid.WEEK
+        assert grid.shift(s, 3, grid.WEEK) == s + 3 * grid.WEEK == grid.starts(
+            s, s + 4 * grid.WEEK, grid.WEEK)[-1]
+        assert grid.steps(s, grid.start(ts + 5 * grid.WEEK, grid.WEEK), grid.WEEK) == 5

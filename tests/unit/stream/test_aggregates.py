@@ -115,8 +115,8 @@ def test_a_report_that_declares_decades_complete_closes_its_sums_and_max_fill_ze
 
 
 def test_a_report_of_the_first_buckets_of_the_time_range_is_taken() -> None:
-    """Weekly buckets start on Thursdays: an event of 2000-01-01 is in the bucket of
-    1999-12-30, and a watermark there less the lateness further back still."""
+    """Weekly buckets start on Mondays: an event of 2000-01-01 (a Saturday) is in the
+    bucket of 1999-12-27, and a watermark there less the lateness further back still."""
     from contracts.events import MIN_TS
     from models.grid import start
     from stream.aggregate_report import Report, check_report

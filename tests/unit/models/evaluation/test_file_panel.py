@@ -12,8 +12,7 @@ import pytest
 from models import grid
 from models.evaluation.backtest_bank import evaluate_panel_bank
 from models.evaluation.backtest_protocol import MONTHLY, QUARTERLY
-from models.evaluation.file_panel import read_panel, regime_for, score_file
-from sources.times import parse_time
+from models.evaluation.file_panel import read_panel, regime_for, score_file, verdict
 from sources.user_file import UserFile
 
 DAY = 86400
@@ -54,10 +53,14 @@ def test_calendar_buckets_are_the_workers(tmp_path: Path) -> None:
 
 
 def test_weeks_follow_the_workers_grid(tmp_path: Path) -> None:
-    """Weekly buckets are 7 days from the epoch, as ``SALESCAST_BUCKET_SECONDS=604800``."""
-    path = _csv(tmp_path, "sku,date,sales\nA,2024 W01,1\nA,2024-01-04,1\nA,2024-01-11,1\n")
-    starts = [grid.start(parse_time(t), 7 * DAY) for t in ("2024-01-01", "2024-01-04")]
-    assert starts[0] != starts[1]  # the grid's weeks start on Thursdays
+    """Weekly buckets run Monday to Sunday, as ``SALESCAST_BUCKET_SECONDS=604800``: a day of
+    each, Mon 2024-01-01 to Sun 2024-01-14, is two weeks of 7 (it was 3, 7 and 4, from
+    Thursdays)."""
+    days = "".join(f"A,2024-01-{d:02d},1\n" for d in range(1, 15))
+    assert read_panel(UserFile(_csv(tmp_path, "sku,date,sales\n" + days)), 7 * DAY)[0] == {
+        "A": [7.0, 7.0]}
+    path = _csv(tmp_path, "sku,date,sales\nA,2024 W01,1\nA,2024-01-10,1\nA,2024-01-21,1\n",
+                "w.csv")
     assert read_panel(UserFile(path), 7 * DAY)[0] == {"A": [1.0, 1.0, 1.0]}
 
 
@@ -147,3 +150,12 @@ def test_other_files_or_buckets_get_scoreboards_of_their_own() -> None:
              for name in ("sales.csv", "sales.jsonl") for width in (DAY, 7 * DAY)}
     assert names == {"sales_csv-day-bank", "sales_jsonl-day-bank", "sales_csv-week-bank",
                      "sales_jsonl-week-bank"}
+
+
+def test_a_product_that_stopped_selling_has_no_ratio_and_no_crash() -> None:
+    """Sold for ten days, then never again: seasonal naive makes no error at any origin (a
+    ZeroDivisionError in the scoreboard's ratio, before)."""
+    board = score_file({"A": [3.0] * 10 + [0.0] * 90}, "gone.csv", regime_for(DAY))
+    assert math.isnan(board.relative_mase("ensemble+holidays"))
+    assert "rel. sN" in board.to_markdown()
+    assert verdict(board).startswith("no ratio to seasonal naive")
