@@ -163,6 +163,10 @@ def _events(file: str | None, columns: str | None, time_format: str | None,
         raise UserError(f"{data.path}: no rows with a value")
     console.print(f"{len(events):,} events from {escape(str(data.path))} "
                   f"({escape(' / '.join(data.columns))})", soft_wrap=True)
+    if data.also_keys:  # a store column beside the product: summed, unless named
+        console.print(f"[yellow]also key-like: {escape(', '.join(data.also_keys))} (name "
+                      f"the series' columns with --columns a+b,time,value to keep them "
+                      f"apart)[/]", soft_wrap=True)
     _warn_contract(events)
     return events
 

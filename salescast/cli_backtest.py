@@ -146,12 +146,15 @@ def _run_file(file: str, bucket: str, columns: str | None, time_format: str | No
     except ValueError as exc:
         raise UserError(str(exc)) from None
     data = user_file(file, columns, time_format)
+    data.price = None  # not scored: a price it cannot read is no reason to stop
     try:
         with console.status(f"reading {escape(str(data.path))}"):
             series, info = read_panel(data, width)
         console.print(f"{info.rows:,} rows ({info.skipped:,} without a value) of "
                       f"{escape(' / '.join(info.columns))}: {len(series):,} series over "
                       f"{buckets_of(info.buckets, regime)}", soft_wrap=True)
+        for note in info.notes:
+            console.print(f"[yellow]{escape(note)}[/]", soft_wrap=True)
         if (cells := sum(map(len, series.values()))) > BIG:
             console.print(f"[yellow]{cells:,} series-buckets to score: expect minutes and "
                           f"about {cells * 60 // 2**30 + 1} GB of memory[/]", soft_wrap=True)

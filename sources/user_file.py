@@ -3,9 +3,10 @@
 
 The file: CSV (``.csv``, optionally ``.gz``, ``.xz`` or ``.bz2``; comma, semicolon, tab or
 ``|`` separated, the header's commonest) with a header row of distinct names, or JSON
-lines (``.jsonl``, ``.ndjson``: one flat object a line, such as salescast's own events), one
-row per sale or per series and period. Three columns matter, found by name (any case) unless
-``columns`` names them (``"series,time,value"``):
+lines (one flat object a line, such as salescast's own events), one row per sale or per
+series and period; how it is read (encodings, Excel's habits): :mod:`sources.file_rows`.
+Three columns matter, found by name (any case) unless ``columns`` names them
+(``"series,time,value"``):
 
 * the series: ``unique_id``, ``series``, ``series_id``, ``sku``, ``item_id``, ``stockcode``,
   ``product_id``, ``product``, ``item``, ``id``, ``key``; several columns joined with ``+``
@@ -15,7 +16,8 @@ row per sale or per series and period. Three columns matter, found by name (any 
   (epoch seconds, ISO, ``2024-03``, ``2024 Mar``, ``2024 Q1``, ``2024 W09``), or any other with
   a ``strptime`` format (``time_format="%m/%d/%Y %H:%M"``);
 * the value: ``y``, ``qty``, ``quantity``, ``units``, ``sales``, ``value``, ``amount``,
-  ``demand``; an empty value or ``NA`` is skipped, anything else must be a number.
+  ``demand``; an empty value, ``NA``, ``N/A`` or ``-`` is skipped (a bucket without a row
+  is a zero), anything else must be a number.
 
 A ``price`` (``unit_price``, ``unitprice``) and a ``country`` column are read when present.
 Anything the file cannot give is a ValueError naming the file and its line.
@@ -32,22 +34,17 @@ Anything the file cannot give is a ValueError naming the file and its line.
 
 from __future__ import annotations
 
-import bz2
-import csv
 import functools
-import gzip
-import io
 import json
-import lzma
 import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import chain, islice
+from itertools import islice
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from contracts.events import MAX_ID_LEN, SaleEvent
+from sources.file_rows import read_rows
 from sources.times import parse_time, strptime_utc
 
 __all__ = ["FileRow", "UserFile", "sale_events"]
@@ -59,9 +56,10 @@ TIME = ("ds", "ts", "date", "datetime", "timestamp", "time", "invoicedate", "per
 VALUE = ("y", "qty", "quantity", "units", "sales", "value", "amount", "demand")
 PRICE = ("price", "unit_price", "unitprice")
 COUNTRY = ("country",)
-MISSING = {"", "na", "nan", "null", "none"}
-_OPEN: dict[str, Callable[..., IO[Any]]] = {".gz": gzip.open, ".xz": lzma.open,
-                                            ".bz2": bz2.open}
+MISSING = {"", "na", "n/a", "#n/a", "nan", "null", "none", "-"}  # a missing row adds nothing
+#: columns that often are part of a series' key beside the product
+KEYLIKE = ("store", "store_id", "store_nbr", "shop", "shop_id", "location", "location_id",
+           "warehouse", "branch", "outlet", "site", "channel", "region", "state")
 
 
 @dataclass(frozen=True)
@@ -86,18 +84,32 @@ class UserFile:
 
     def __init__(self, path: Path, columns: str | None = None,
                  time_format: str | None = None) -> None:
-        if not path.is_file():
-            raise ValueError(f"{path}: no such file")
         self.path, self.skipped = path, 0
         self._parse = functools.lru_cache(maxsize=65536)(
             parse_time if time_format is None
             else functools.partial(strptime_utc, time_format=time_format))
-        with self._reading():
-            header = next(self._rows(), None)
+        header = next(read_rows(path), None)
         if header is None:
             raise ValueError(f"{path}: the file is empty")
+        self.header: list[str] = header
         self.keys, self.time, self.value = self._columns(header, columns)
         self.price, self.country = _named(header, PRICE), _named(header, COUNTRY)
+        # found by name: other columns that look like part of a key (store, region...)
+        self.also_keys = [] if columns is not None else [
+            h for h in header if h.lower() in KEYLIKE and h not in self.keys]
+        self.named = columns is not None
+
+    def check_keys(self, n_series: int, n_rows: int) -> None:
+        """A ValueError when a series column found by name gives each of many rows a series
+        of its own: a row id (``id`` in Kaggle's Store Sales), not a product."""
+        if self.named or n_rows < 20 or n_series < n_rows:
+            return
+        used = {*self.keys, self.time, self.value, self.price, self.country}
+        others = [h for h in self.header if h not in used][:2] or ["KEY"]
+        raise ValueError(f"{self.path}: each of its {n_rows:,} rows has a series of its own "
+                         f"in column {self.keys[0]!r} (a row id?): name the series with "
+                         f"--columns, e.g. --columns \"{'+'.join(others)},{self.time},"
+                         f"{self.value}\"")
 
     @property
     def columns(self) -> tuple[str, str, str]:
@@ -106,20 +118,19 @@ class UserFile:
 
     def __iter__(self) -> Iterator[FileRow]:
         self.skipped = 0
-        with self._reading():
-            rows = self._rows()
-            next(rows, None)  # the header
-            for line, row in rows:
-                try:
-                    got = self._row(line, row)
-                except KeyError as exc:
-                    raise ValueError(f"{self.path}, line {line}: no {exc.args[0]!r}") from None
-                except ValueError as exc:
-                    raise ValueError(f"{self.path}, line {line}: {exc}") from None
-                if got is None:
-                    self.skipped += 1
-                else:
-                    yield got
+        rows = read_rows(self.path)
+        next(rows, None)  # the header
+        for line, row in rows:
+            try:
+                got = self._row(line, row)
+            except KeyError as exc:
+                raise ValueError(f"{self.path}, line {line}: no {exc.args[0]!r}") from None
+            except ValueError as exc:
+                raise ValueError(f"{self.path}, line {line}: {exc}") from None
+            if got is None:
+                self.skipped += 1
+            else:
+                yield got
 
     def _row(self, line: int, row: dict[str, Any]) -> FileRow | None:
         raw = row[self.value]
@@ -138,59 +149,6 @@ class UserFile:
                        None if price is None or _missing(price) else _number(price, "price"),
                        None if country is None or not str(country).strip()
                        else str(country).strip())
-
-    @contextmanager
-    def _reading(self) -> Iterator[None]:
-        """Turns what a broken or binary file raises into a ValueError naming it."""
-        try:
-            yield
-        except UnicodeDecodeError:
-            raise ValueError(f"{self.path}: not UTF-8 text") from None
-        except (csv.Error, EOFError, lzma.LZMAError, OSError) as exc:
-            raise ValueError(f"{self.path}: cannot read it ({exc})") from None
-
-    def _rows(self) -> Iterator[Any]:
-        """The header (a list of names) then ``(line, row)`` pairs, rows as dicts by name."""
-        path = self.path
-        suffix = path.suffix.lower()
-        opener = _OPEN.get(suffix)
-        stem = path.name.lower().removesuffix(suffix) if opener else path.name.lower()
-        with (path.open(encoding="utf-8-sig", newline="") if opener is None
-              else io.TextIOWrapper(opener(path, "rb"), encoding="utf-8-sig", newline="")) as f:
-            if stem.endswith((".jsonl", ".ndjson")):
-                yield from self._json_rows(f)
-                return
-            first = f.readline()  # the delimiter is the header's commonest of , ; tab |
-            delimiter = max(",;\t|", key=first.count)
-            reader = csv.reader(chain([first] if first else [], f),
-                                delimiter=delimiter)
-            header = next(reader, None)
-            if header is None:
-                return
-            names = [h.strip() for h in header]
-            if twice := sorted({n for n in names if names.count(n) > 1}):
-                raise ValueError(f"{path}: the header names {', '.join(map(repr, twice))} more "
-                                 "than once: which one is meant?")
-            yield names
-            for row in reader:
-                if row:
-                    yield reader.line_num, dict(zip(names, row, strict=False))
-
-    def _json_rows(self, f: IO[str]) -> Iterator[Any]:
-        first = True
-        for line, text in enumerate(f, start=1):
-            if not text.strip():
-                continue
-            try:
-                row = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{self.path}, line {line}: not JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise ValueError(f"{self.path}, line {line}: not a JSON object")
-            if first:
-                yield list(row)
-                first = False
-            yield line, row
 
     def _columns(self, header: list[str], given: str | None) -> tuple[list[str], str, str]:
         """The series columns, the time column and the value column."""
@@ -267,5 +225,6 @@ def sale_events(file: UserFile, limit: int | None = None) -> list[SaleEvent]:
     """
     name = file.path.name[: MAX_ID_LEN - 12]
     rows = sorted(file, key=lambda r: r.ts)
+    file.check_keys(len({r.series for r in rows}), len(rows))
     return [SaleEvent(r.series, r.ts, r.value, 0.0 if r.price is None else r.price,
                       f"{name}:{r.line}", r.country) for r in islice(rows, limit)]

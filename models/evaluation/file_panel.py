@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from dataclasses import dataclass, replace
 
 from models import grid
@@ -42,6 +43,7 @@ from sources.user_file import UserFile
 __all__ = ["MAX_SPAN", "PanelInfo", "buckets_of", "read_panel", "regime_for", "score_file",
            "verdict", "width_of", "REGIMES"]
 
+DAY = 86_400
 #: the most buckets a file's times may span (five years of hours; a mistyped year in one row
 #: of daily sales made 66,474 buckets of every series, gigabytes before the first origin)
 MAX_SPAN = 50_000
@@ -53,12 +55,14 @@ REGIMES: dict[int, Regime] = {3600: HOURLY, 86400: DAILY, 7 * 86400: WEEKLY,
 @dataclass(frozen=True)
 class PanelInfo:
     """What :func:`read_panel` read: the columns it used, the rows it counted and skipped
-    (an empty or ``NA`` value), and the span of the panel in buckets."""
+    (an empty or ``NA`` value), the span of the panel in buckets, and what the user should
+    know about it (a partial last bucket left out, negative totals, other key columns)."""
 
     columns: tuple[str, str, str]
     rows: int
     skipped: int
     buckets: int
+    notes: tuple[str, ...] = ()
 
 
 def width_of(name: str) -> int:
@@ -114,18 +118,37 @@ def read_panel(file: UserFile, width: int) -> tuple[dict[str, list[float]], Pane
     sums: dict[str, dict[int, float]] = {}
     n = 0
     ends: dict[int, int] = {}  # the first row of each bucket (lines of the earliest and latest)
+    rows: dict[int, int] = {}  # rows per bucket
+    times: set[float] = set()  # (buckets longer than a day: is the last one partial?)
+    coarse = width > DAY
     for row in file:
         per = sums.setdefault(row.series, {})
         bucket = grid.start(row.ts, width)
         per[bucket] = per.get(bucket, 0.0) + row.value
         ends.setdefault(bucket, row.line)
+        rows[bucket] = rows.get(bucket, 0) + 1
+        if coarse:
+            times.add(row.ts)
         n += 1
     if not sums:
         raise ValueError(f"{file.path}: no rows with a value")
+    file.check_keys(len(sums), n)
     lo, hi = min(ends), max(ends)
     if (span := grid.steps(lo, hi, width) + 1) > MAX_SPAN:
         raise ValueError(f"{file.path}: its times span {span:,} buckets, from line {ends[lo]} "
                          f"to line {ends[hi]}: a mistyped date? (at most {MAX_SPAN:,})")
+    _stray(file, rows, ends, width)
+    notes = [f"also key-like: {', '.join(file.also_keys)}; the series are "
+             f"{' + '.join(file.keys)} alone, summed over them (to keep them apart: --columns "
+             f"\"{'+'.join([*file.also_keys, *file.keys])},{file.time},{file.value}\")"
+             ] if file.also_keys else []
+    if _partial(sorted(times), hi, width) and lo < hi:
+        notes.append(f"the last bucket, {_day(hi)}, is partial (the file ends on "
+                     f"{_day(max(times))}): left out")
+        hi = grid.shift(hi, -1, width)
+        sums = {k: {b: v for b, v in per.items() if b <= hi} for k, per in sums.items()}
+        sums = {k: per for k, per in sums.items() if per}
+        span -= 1
     panel = {}
     for series, per in sums.items():
         first = min(per)
@@ -133,7 +156,45 @@ def read_panel(file: UserFile, width: int) -> tuple[dict[str, list[float]], Pane
         for bucket, value in per.items():
             values[grid.steps(first, bucket, width)] += value
         panel[series] = values
-    return panel, PanelInfo(file.columns, n, file.skipped, span)
+    if negative := sum(v < 0 for values in panel.values() for v in values):
+        notes.append(f"buckets that add up to less than 0 (more returned than sold): "
+                     f"{negative:,}, in {sum(min(v) < 0 for v in panel.values()):,} series; "
+                     "the models forecast demand of at least 0")
+    return panel, PanelInfo(file.columns, n, file.skipped, span, tuple(notes))
+
+
+def _day(ts: float) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(ts))
+
+
+def _partial(times: list[float], last: int, width: int) -> bool:
+    """Whether the last bucket (starting at ``last``) is cut short by the file's end: buckets
+    longer than a day, of data finer than them (the usual step between two times, at least
+    a day), whose last time plus that step falls before the bucket's end (a June of
+    daily rows that end on the 15th read as a collapse of sales)."""
+    if width <= DAY or len(times) < 2:
+        return False
+    steps = sorted(b - a for a, b in zip(times, times[1:], strict=False))
+    step = max(steps[len(steps) // 2], DAY)  # the median: a file of months and quarters mixed
+    return step < 0.9 * width and times[-1] + step < grid.end(last, width)
+
+
+def _stray(file: UserFile, rows: dict[int, int], first_line: dict[int, int], width: int) -> None:
+    """A ValueError for a few rows dated far from all the others (a mistyped year: one row of
+    2042 in a file of 2024 made every series 18 years of zeros longer, scored on them)."""
+    keys = sorted(rows)
+    if len(keys) < 3:
+        return
+    gaps = [grid.steps(a, b, width) for a, b in zip(keys, keys[1:], strict=False)]
+    i = max(range(len(gaps)), key=gaps.__getitem__)
+    rest = grid.steps(keys[0], keys[-1], width) - gaps[i]
+    before = sum(rows[k] for k in keys[: i + 1])
+    lone = min(before, sum(rows.values()) - before)
+    if gaps[i] > 10 * max(rest, 1) and lone <= max(10, sum(rows.values()) // 200):
+        far = keys[0] if before == lone else keys[-1]
+        raise ValueError(f"{file.path}, line {first_line[far]}: dated {_day(far)}, "
+                         f"{gaps[i]:,} buckets away from the other rows: a mistyped date? "
+                         f"(correct or remove it)")
 
 
 def verdict(board: Scoreboard) -> str:

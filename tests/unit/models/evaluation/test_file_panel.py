@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import time
 from pathlib import Path
 
 import pytest
@@ -139,7 +140,52 @@ def test_a_span_no_panel_could_have_names_its_rows(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"span 613,609 buckets, from line 2 to line 4: a "
                                          r"mistyped date\? \(at most 50,000\)"):
         read_panel(UserFile(path), 3600)
-    assert read_panel(UserFile(path), DAY)[1].buckets == 25_568  # by the day: fine
+    with pytest.raises(ValueError, match=r"line 4: dated 2092-01-01, 25,566 buckets away from "
+                                         r"the other rows: a mistyped date\?"):
+        read_panel(UserFile(path), DAY)  # by the day it spans less, but it is the same typo
+
+
+def test_a_row_far_from_the_others_is_a_typo_not_years_of_zeros(tmp_path: Path) -> None:
+    days = "".join(f"S{i},2024-01-{d:02d},1\n" for i in range(5) for d in range(1, 29))
+    path = _csv(tmp_path, "sku,date,qty\n" + days + "S0,2042-04-10,1\n")
+    with pytest.raises(ValueError, match=r"line 142: dated 2042-04-10, 6,647 buckets away"):
+        read_panel(UserFile(path), DAY)
+    path = _csv(tmp_path, "sku,date,qty\nS0,2021-06-01,1\n" + days, "early.csv")
+    with pytest.raises(ValueError, match=r"line 2: dated 2021-06-01"):
+        read_panel(UserFile(path), DAY)
+    path = _csv(tmp_path, "sku,date,qty\n" + days + "S0,2024-03-20,1\n", "fine.csv")
+    assert read_panel(UserFile(path), DAY)[1].buckets == 80  # a gap, not a typo
+
+
+def test_a_last_bucket_the_file_ends_inside_is_left_out_and_said(tmp_path: Path) -> None:
+    """Daily rows to June 15 by the month: June was scored as a month of half the sales."""
+    days = "".join(f"A,{time.strftime('%Y-%m-%d', time.gmtime(19723 * DAY + d * DAY))},1\n"
+                   for d in range(167))  # 2024-01-01 .. 2024-06-15
+    panel, info = read_panel(UserFile(_csv(tmp_path, "sku,date,qty\n" + days)), grid.MONTH)
+    assert panel == {"A": [31.0, 29.0, 31.0, 30.0, 31.0]} and info.buckets == 5
+    assert "the last bucket, 2024-06-01, is partial (the file ends on 2024-06-15)" in info.notes[0]
+    months = "".join(f"A,2024-{m:02d}-01,{m}\n" for m in range(1, 7))  # a row a month: whole
+    assert read_panel(UserFile(_csv(tmp_path, "sku,date,qty\n" + months, "m.csv")),
+                      grid.MONTH)[0] == {"A": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]}
+    weeks = "".join(f"A,2024-01-{d:02d},1\n" for d in range(1, 18))  # to Wednesday the 17th
+    assert read_panel(UserFile(_csv(tmp_path, "sku,date,qty\n" + weeks, "w.csv")),
+                      7 * DAY)[0] == {"A": [7.0, 7.0]}
+
+
+def test_row_ids_negative_totals_and_other_key_columns_are_said(tmp_path: Path) -> None:
+    rows = "".join(f"{i},2024-01-{1 + i % 28:02d},{i % 5},GROCERY\n" for i in range(40))
+    path = _csv(tmp_path, "id,date,sales,family\n" + rows)  # Kaggle's Store Sales
+    with pytest.raises(ValueError, match=r"each of its 40 rows has a series of its own in "
+                                         r"column 'id' \(a row id\?\).*--columns \"family,"
+                                         r"date,sales\""):
+        read_panel(UserFile(path), DAY)
+    days = "".join(f"{s},A,2024-01-{d:02d},{-1 if d == 3 else 1}\n"
+                   for s in ("s1", "s2") for d in range(1, 11))
+    _, info = read_panel(UserFile(_csv(tmp_path, "store,item,date,qty\n" + days, "k.csv")), DAY)
+    assert info.notes[0].startswith("also key-like: store; the series are item alone, summed")
+    assert '--columns "store+item,date,qty"' in info.notes[0]
+    assert info.notes[1].startswith("buckets that add up to less than 0 (more returned than "
+                                    "sold): 1, in 1 series")
 
 
 def test_other_files_or_buckets_get_scoreboards_of_their_own() -> None:
