@@ -93,6 +93,7 @@ class UserFile:
             raise ValueError(f"{path}: the file is empty")
         self.header: list[str] = header
         self.keys, self.time, self.value = self._columns(header, columns)
+        self.times = [t.strip() for t in self.time.split("+")] if columns else [self.time]
         self.price, self.country = _named(header, PRICE), _named(header, COUNTRY)
         # found by name: other columns that look like part of a key (store, region...)
         self.also_keys = [] if columns is not None else [
@@ -104,7 +105,7 @@ class UserFile:
         of its own: a row id (``id`` in Kaggle's Store Sales), not a product."""
         if self.named or n_rows < 20 or n_series < n_rows:
             return
-        used = {*self.keys, self.time, self.value, self.price, self.country}
+        used = {*self.keys, *self.times, self.value, self.price, self.country}
         others = [h for h in self.header if h not in used][:2] or ["KEY"]
         raise ValueError(f"{self.path}: each of its {n_rows:,} rows has a series of its own "
                          f"in column {self.keys[0]!r} (a row id?): name the series with "
@@ -137,7 +138,8 @@ class UserFile:
         if _missing(raw):
             return None
         value = _number(raw, "value")
-        stamp = row[self.time]
+        stamp = row[self.time] if len(self.times) == 1 else " ".join(
+            str(row[t]).strip() for t in self.times)  # a date and a time column
         if isinstance(stamp, bool) or not isinstance(stamp, (int, float, str)):
             raise ValueError(f"time {stamp!r} is not a time")
         series = "|".join(_key(row[k]) for k in self.keys)
@@ -156,9 +158,10 @@ class UserFile:
             parts = [p.strip() for p in given.split(",")]
             if len(parts) != 3 or not all(parts):
                 raise ValueError(f"--columns takes three names, series,time,value (the series "
-                                 f"may be several joined with +), got {given!r}")
+                                 f"may be several joined with +, the time a date+time), got "
+                                 f"{given!r}")
             keys = [k.strip() for k in parts[0].split("+")]
-            for name in (*keys, parts[1], parts[2]):
+            for name in (*keys, *(t.strip() for t in parts[1].split("+")), parts[2]):
                 if name not in header:
                     raise ValueError(f"{self.path}: no column {name!r}; the columns are "
                                      f"{', '.join(header)}")

@@ -94,3 +94,14 @@ def test_json_keys_that_are_numbers_are_one_series_and_a_null_is_refused(
     bad = _csv(tmp_path, '{"series": null, "ts": "2024-01-01", "qty": 1}\n', "null.jsonl")
     with pytest.raises(ValueError, match="line 1: a series key must be text or a number, got null"):
         list(UserFile(bad))
+
+
+def test_a_date_and_a_time_column_make_one_time(tmp_path: Path) -> None:
+    """Hourly sales with the date and the time apart: all at midnight, before, as --columns
+    took one time column."""
+    path = tmp_path / "s.csv"
+    path.write_text("sku,date,time,qty\nA,2024-01-01,09:15,1\nA,2024-01-01,17:40:05,2\n")
+    rows = list(UserFile(path, "sku,date+time,qty"))
+    assert [r.ts - 1704067200 for r in rows] == [9 * 3600 + 900, 17 * 3600 + 2405]
+    with pytest.raises(ValueError, match="no column 'hour'"):
+        UserFile(path, "sku,date+hour,qty")
