@@ -3,7 +3,8 @@
 :func:`parse_time` reads epoch seconds (from 1973), ISO dates and date-times, ``2024-03``,
 ``20240131`` and ``202401``, and fpp3's periods (``2024 Mar``, ``2024 Q1``, ``2024 W09``: the
 period's first second); every time is between 1970 and 2099;
-:func:`strptime_utc` any other form, given its ``strptime`` format. Errors are ValueErrors that
+:func:`parse_week` reads a column of weeks (``202402``: ISO week 2); :func:`strptime_utc` any
+other form, given its ``strptime`` format. Errors are ValueErrors that
 say what is accepted.
 """
 
@@ -13,7 +14,7 @@ import math
 import re
 from datetime import UTC, date, datetime
 
-__all__ = ["parse_time", "strptime_utc"]
+__all__ = ["parse_time", "parse_week", "strptime_utc"]
 
 MAX_TS = 4_102_444_800  #: 2100-01-01 UTC: a larger number is no time in seconds
 #: 1973-03-03 UTC: a smaller number is no sale's time in seconds (a year, a week number)
@@ -21,6 +22,7 @@ MIN_SECONDS = 100_000_000
 _HINT = "give its form with --time-format"
 _MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug",
                                        "sep", "oct", "nov", "dec"), start=1)}
+_WEEK, _WEEKDAY = re.compile(r"%[WUV]"), re.compile(r"%[aAwu]")
 _PERIOD = re.compile(r"(\d{4})[ -]?(?:([qQ])(\d)|([wW])(\d{1,2})|([A-Za-z]{3})|(\d{1,2}))")
 
 
@@ -62,6 +64,26 @@ def parse_time(text: str) -> float:
     return _within(when.timestamp(), text)
 
 
+def parse_week(text: str) -> float:
+    """:func:`parse_time` for a column of weeks: ``202402`` is ISO week 2 of 2024 (its
+    Monday), not February (``--bucket week`` files number their weeks so).
+
+    >>> datetime.fromtimestamp(parse_week("202402"), UTC).date().isoformat()
+    '2024-01-08'
+    >>> parse_week("2024-01-15") == parse_time("2024-01-15")
+    True
+    """
+    s = text.strip()
+    if s.isdigit() and len(s) == 6:
+        try:
+            monday = date.fromisocalendar(int(s[:4]), int(s[4:]), 1)
+        except ValueError:
+            pass
+        else:
+            return _within(datetime.combine(monday, datetime.min.time(), UTC).timestamp(), text)
+    return parse_time(text)
+
+
 def _within(ts: float, text: str) -> float:
     """``ts``, unless it is before 1970 or from 2100 on (a mistyped year: one such row made a
     panel of 66,474 daily buckets)."""
@@ -73,11 +95,20 @@ def _within(ts: float, text: str) -> float:
 def strptime_utc(text: str, time_format: str) -> float:
     """``text`` read with ``time_format``: epoch seconds (UTC unless the format has a zone).
 
+    A week number without a weekday (``%Y%W``, ``%G%V``) is the week's Monday: strptime
+    ignores the week then, and put every row on January 1st.
+
     >>> strptime_utc("12/1/2009 7:45", "%m/%d/%Y %H:%M")
     1259653500.0
+    >>> [datetime.fromtimestamp(strptime_utc(t, f), UTC).date().isoformat()
+    ...  for t, f in (("202402", "%Y%W"), ("2024-W02", "%G-W%V"))]
+    ['2024-01-08', '2024-01-08']
     """
+    s, fmt = text.strip(), time_format
+    if _WEEK.search(fmt) and not _WEEKDAY.search(fmt):
+        s, fmt = f"{s} 1", f"{fmt} %u"
     try:
-        when = datetime.strptime(text.strip(), time_format)
+        when = datetime.strptime(s, fmt)
     except ValueError:
         raise ValueError(f"time {text!r} does not match --time-format {time_format!r}") from None
     return _within((when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp(), text)

@@ -45,7 +45,7 @@ from typing import Any
 
 from contracts.events import MAX_ID_LEN, SaleEvent
 from sources.file_rows import read_rows
-from sources.times import parse_time, strptime_utc
+from sources.times import parse_time, parse_week, strptime_utc
 
 __all__ = ["FileRow", "UserFile", "sale_events"]
 
@@ -85,15 +85,16 @@ class UserFile:
     def __init__(self, path: Path, columns: str | None = None,
                  time_format: str | None = None) -> None:
         self.path, self.skipped = path, 0
-        self._parse = functools.lru_cache(maxsize=65536)(
-            parse_time if time_format is None
-            else functools.partial(strptime_utc, time_format=time_format))
         header = next(read_rows(path), None)
         if header is None:
             raise ValueError(f"{path}: the file is empty")
         self.header: list[str] = header
         self.keys, self.time, self.value = self._columns(header, columns)
         self.times = [t.strip() for t in self.time.split("+")] if columns else [self.time]
+        weeks = len(self.times) == 1 and "week" in self.time.lower()  # 202402: a week
+        self._parse = functools.lru_cache(maxsize=65536)(
+            functools.partial(strptime_utc, time_format=time_format) if time_format
+            else parse_week if weeks else parse_time)
         self.price, self.country = _named(header, PRICE), _named(header, COUNTRY)
         # found by name: other columns that look like part of a key (store, region...)
         self.also_keys = [] if columns is not None else [

@@ -105,3 +105,14 @@ def test_a_date_and_a_time_column_make_one_time(tmp_path: Path) -> None:
     assert [r.ts - 1704067200 for r in rows] == [9 * 3600 + 900, 17 * 3600 + 2405]
     with pytest.raises(ValueError, match="no column 'hour'"):
         UserFile(path, "sku,date+hour,qty")
+
+
+def test_a_column_of_weeks_numbers_them_as_weeks(tmp_path: Path) -> None:
+    """``202410`` in a ``week`` column was October (YYYYMM), and ``--time-format %Y%W`` put
+    every row on January 1st (strptime ignores a week without its weekday)."""
+    path = tmp_path / "s.csv"
+    path.write_text("sku,week,qty\nA,202401,1\nA,202402,2\nA,202410,3\n")
+    days = [(r.ts - 1704067200) // 86400 for r in UserFile(path)]
+    assert days == [0, 7, 63]  # the Mondays of ISO weeks 1, 2 and 10 of 2024
+    assert [(r.ts - 1704067200) // 86400 for r in UserFile(path, time_format="%Y%W")] == [
+        0, 7, 63]
