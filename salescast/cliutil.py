@@ -32,7 +32,8 @@ ColumnsOption = Annotated[str | None, typer.Option(
          "name (unique_id/ds/y, series/ts/qty, sku/date/sales, ...)")]
 TimeFormatOption = Annotated[str | None, typer.Option(
     help="with --file: how the times are written, when not epoch seconds, ISO or '2024 Q1' "
-         "(strptime, e.g. '%m/%d/%Y %H:%M'; UTC unless it has %z)")]
+         "(strptime, e.g. '%m/%d/%Y %H:%M'; UTC unless it has %z), or 'excel' (serial "
+         "dates)")]
 
 
 class UserError(Exception):

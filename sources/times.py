@@ -52,7 +52,8 @@ def parse_time(text: str) -> float:
     else:
         if not math.isfinite(ts) or not MIN_SECONDS <= ts < MAX_TS:
             hint = ("milliseconds? divide by 1000" if ts >= MAX_TS else
-                    f"a date or period written as a number? {_HINT}")
+                    "an Excel serial date? give --time-format excel" if 25_569 <= ts < 73_051
+                    else f"a date or period written as a number? {_HINT}")
             raise ValueError(f"time {text!r} is not epoch seconds from 1973 to 2100 ({hint})")
         return ts
     try:
@@ -98,13 +99,23 @@ def strptime_utc(text: str, time_format: str) -> float:
     A week number without a weekday (``%Y%W``, ``%G%V``) is the week's Monday: strptime
     ignores the week then, and put every row on January 1st.
 
-    >>> strptime_utc("12/1/2009 7:45", "%m/%d/%Y %H:%M")
-    1259653500.0
+    ``excel`` reads Excel's serial dates (days since 1899-12-30).
+
+    >>> strptime_utc("12/1/2009 7:45", "%m/%d/%Y %H:%M"), strptime_utc("40148.5", "excel")
+    (1259653500.0, 1259668800.0)
     >>> [datetime.fromtimestamp(strptime_utc(t, f), UTC).date().isoformat()
     ...  for t, f in (("202402", "%Y%W"), ("2024-W02", "%G-W%V"))]
     ['2024-01-08', '2024-01-08']
     """
     s, fmt = text.strip(), time_format
+    if fmt.lower() == "excel":  # days since 1899-12-30, a fraction for the time of day
+        try:
+            days = float(s)
+        except ValueError:
+            raise ValueError(f"time {text!r} is not an Excel serial date (days since "
+                             f"1899-12-30)") from None
+        return _within(round((days - 25_569) * 86_400, 3) if math.isfinite(days) else -1.0,
+                       text)
     if _WEEK.search(fmt) and not _WEEKDAY.search(fmt):
         s, fmt = f"{s} 1", f"{fmt} %u"
     try:

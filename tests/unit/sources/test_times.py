@@ -62,3 +62,12 @@ def test_a_format_reads_the_rest_in_utc_unless_it_has_a_zone() -> None:
         strptime_utc("2009-12-01", "%d.%m.%Y")
     with pytest.raises(ValueError, match="a mistyped year"):
         strptime_utc("01.12.2209", "%d.%m.%Y")
+
+
+def test_excel_serial_dates_are_read_with_their_format_and_hinted_without() -> None:
+    assert strptime_utc("45292", "excel") == 1704067200.0  # 2024-01-01
+    assert strptime_utc("45292.25", "EXCEL") == 1704067200.0 + 6 * 3600
+    with pytest.raises(ValueError, match="an Excel serial date\\? give --time-format excel"):
+        parse_time("45292")
+    with pytest.raises(ValueError, match="not an Excel serial date"):
+        strptime_utc("2024-01-01", "excel")
