@@ -7,6 +7,7 @@ one line and exits with status 2, never a traceback.
 from __future__ import annotations
 
 import math
+import os
 import sys
 from collections.abc import Iterable
 from typing import Annotated
@@ -236,7 +237,9 @@ app.command()(token)
 @app.command()
 @friendly
 def demo(
-    speed: Annotated[float, typer.Option(help="event-time seconds per wall second")] = 43200.0,
+    speed: Annotated[float | None, typer.Option(
+        help="event-time seconds per wall second (default: half a bucket, 43200 for days)",
+        show_default=False)] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="stop the replay after N events")] = None,
     envelope: Annotated[int, typer.Option(
         min=0, max=MAX_ENVELOPE_EVENTS, help="events per message, grouped per partition, as a "
@@ -247,15 +250,31 @@ def demo(
 ) -> None:
     """Everything at once: services, data, worker, gateway, replay. Ctrl-C stops it all.
 
-    With --file, your own sales instead of Online Retail II (set SALESCAST_BUCKET_SECONDS
-    for buckets other than days, and --speed to match: 2629800 replays a month a second).
+    With --file, your own sales instead of Online Retail II, in buckets of a week, a month or
+    a quarter when its rows come that far apart (SALESCAST_BUCKET_SECONDS chooses instead).
     """
     from salescast.demo import run_demo
 
-    _check_speed(speed)
+    settings = load_settings()
     events = _events(file, columns, time_format, limit)
-    run_demo(load_settings(), speed=speed, limit=limit, console=console, envelope=envelope,
+    if events and "SALESCAST_BUCKET_SECONDS" not in os.environ:
+        from sources.user_file import usual_width
+
+        width = usual_width([e.ts for e in events])
+        if width != settings.bucket_seconds:
+            settings = settings.model_copy(update={"bucket_seconds": width})
+            console.print(f"your file's rows come a {_unit(width)} apart or so: buckets of a "
+                          f"{_unit(width)} (SALESCAST_BUCKET_SECONDS chooses another)")
+    speed = settings.bucket_seconds / 2 if speed is None else speed
+    _check_speed(speed)
+    run_demo(settings, speed=speed, limit=limit, console=console, envelope=envelope,
              events=events)
+
+
+def _unit(width: int) -> str:
+    from models.evaluation.file_panel import REGIMES
+
+    return REGIMES[width].bucket if width in REGIMES else f"{width} s"
 
 
 app.command()(backtest)

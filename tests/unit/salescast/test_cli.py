@@ -266,3 +266,30 @@ def test_a_worker_creates_missing_topics_with_its_own_partition_count(
     result = runner.invoke(app, ["worker"])
     assert created == [4]
     assert isinstance(result.exception, AssertionError)  # went on to build the worker
+
+
+@pytest.mark.parametrize(("dates", "width", "speed"), [
+    ([f"2024-01-{d:02d}" for d in range(1, 29)], 86400, 43200.0),
+    ([f"2024-{m:02d}-01" for m in range(1, 13)], 2_629_800, 1_314_900.0),
+    ([f"{y} Q{q}" for y in (2022, 2023) for q in (1, 2, 3, 4)], 7_889_400, 3_944_700.0),
+])
+def test_demo_of_a_file_buckets_it_as_its_rows_come(
+        dates: list[str], width: int, speed: float, env: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A monthly file ran in daily buckets (a day of sales, then 29 zeros) unless the user
+    knew to set SALESCAST_BUCKET_SECONDS and --speed."""
+    seen: dict[str, object] = {}
+
+    def run_demo(settings: object, **kwargs: object) -> None:
+        seen.update(kwargs, width=getattr(settings, "bucket_seconds"))
+
+    monkeypatch.delenv("SALESCAST_BUCKET_SECONDS", raising=False)
+    monkeypatch.setattr("salescast.demo.run_demo", run_demo)
+    path = tmp_path / "sales.csv"
+    path.write_text("sku,date,qty\n" + "".join(f"A,{d},1\n" for d in dates))
+    result = runner.invoke(app, ["demo", "--file", str(path)])
+    assert result.exit_code == 0, result.output
+    assert (seen["width"], seen["speed"]) == (width, speed)
+    monkeypatch.setenv("SALESCAST_BUCKET_SECONDS", "86400")  # the user's choice stands
+    assert runner.invoke(app, ["demo", "--file", str(path)]).exit_code == 0
+    assert (seen["width"], seen["speed"]) == (86400, 43200.0)
