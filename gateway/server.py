@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
 from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.server import ServerProtocol
 
 from config.addresses import make_url
 from contracts.wire import ALERTS_CHANNEL, OPS_CHANNEL, UPDATES_CHANNEL
@@ -139,7 +140,7 @@ class Gateway:
                         "loopback Host names are answered", self.host)
         self._server = await serve(
             self.clients.handle, self.host, self.port, process_request=self.http,
-            process_response=self.http.after,
+            process_response=self.http.after, create_connection=_Connection,
             max_size=self.max_frame * 4, ping_interval=20, ping_timeout=20,
             write_limit=WRITE_LIMIT,
             compression=None,  # deflating each fanned-out frame per client costs more than it saves
@@ -162,3 +163,28 @@ class Gateway:
             await asyncio.Future()
         finally:
             await self.stop()
+
+
+class _Protocol(ServerProtocol):
+    """websockets (17.4) with a stream closed at most once.
+
+    A request pipelined behind a plain HTTP request (two ``GET /healthz`` in one read) is
+    parsed as a WebSocket frame while the first one is answered; that fails and closes the
+    stream, and sending the response closed it again: ``assert not self.eof_sent`` failed,
+    and websockets logged the AssertionError with its traceback for every such connection
+    (a probe filled the log with 50 a second; ``/healthz`` has no rate limit). The second
+    close does nothing now: the connection ends, without a response, as before, and without
+    a traceback."""
+
+    def send_eof(self) -> None:
+        if not self.eof_sent:
+            super().send_eof()
+
+
+class _Connection(ServerConnection):
+    """A server connection whose protocol is :class:`_Protocol` (``serve`` makes the
+    protocol itself and takes only the connection's class)."""
+
+    def __init__(self, protocol: ServerProtocol, *args: Any, **kwargs: Any) -> None:
+        protocol.__class__ = _Protocol
+        super().__init__(protocol, *args, **kwargs)

@@ -132,6 +132,9 @@ class HttpFront:
 
     def __call__(self, conn: Any, request: Request) -> Response | None:
         path = request.path.split("?", 1)[0]
+        if getattr(request, "method", "GET") != "GET":  # PUT /metrics was answered as a GET
+            return respond(HTTPStatus.METHOD_NOT_ALLOWED, "only GET is served here\n",
+                           extra=(("Allow", "GET"),))
         if path == "/healthz":
             status, body = self.health()
             return json_response(status, body)
