@@ -173,9 +173,9 @@ class Clients:
             async for frame in self.store.snapshot_frames(session, o):
                 await conn.send(frame)
         elif isinstance(o, out.ListRequest):
-            names = [n for n in await self.store.match(o.pattern, o.limit * 4)
-                     if session.claims is not None and session.claims.allows_series(n)]
-            await conn.send(server_frame("series", series=names[: o.limit], id=o.id))
+            names = [] if session.claims is None else await self.store.match(
+                o.pattern, o.limit, session.claims.patterns)
+            await conn.send(server_frame("series", series=names, id=o.id))
         elif isinstance(o, out.MoversRequest):
             items = await self.store.movers(session, o.limit)
             await conn.send(server_frame("movers", items=items, id=o.id))

@@ -91,10 +91,13 @@ class Store:
             return live, part
         return await self._once(("series", name), read)
 
-    async def match(self, pattern: str, limit: int) -> list[str]:
-        """Series ids matching ``pattern``, most recently updated first, among the
-        :data:`MAX_SCANNED` most recently updated (a pattern that matches nothing must not
-        make one small frame read the whole index)."""
+    async def match(self, pattern: str, limit: int, scope: tuple[str, ...] = ("*",)
+                    ) -> list[str]:
+        """Series ids matching ``pattern`` and one of ``scope``'s patterns (a token's), most
+        recently updated first, among the :data:`MAX_SCANNED` most recently updated (a
+        pattern that matches nothing must not make one small frame read the whole index).
+        The scope is applied while scanning: applied to the first matches after, it left a
+        scoped token's ``list "*"`` empty where its own series were further down."""
         async def read() -> list[str]:
             found: list[str] = []
             batch, start = 1000, 0
@@ -102,10 +105,11 @@ class Store:
                 names = await self.redis.zrevrange(INDEX_KEY, start, start + batch - 1)
                 if not names:
                     break
-                found.extend(n for n in map(str, names) if fnmatchcase(n, pattern))
+                found.extend(n for n in map(str, names) if fnmatchcase(n, pattern)
+                             and any(fnmatchcase(n, p) for p in scope))
                 start += batch
             return found[:limit]
-        return await self._once(("match", pattern, limit), read)
+        return await self._once(("match", pattern, limit, scope), read)
 
     async def alert_rows(self, since: str | None) -> list[Any]:
         """Alerts after stream id ``since`` (at most 1000), or the latest ones, oldest first."""
@@ -175,8 +179,9 @@ class Store:
         if out.channel == "alerts":
             yield server_frame("snapshot", channel="alerts", data=await self.alerts(session, out))
             return
-        names = [out.series] if out.series else await self.match(out.pattern or "*",
-                                                                MAX_PATTERN_SNAPSHOTS)
+        scope = ("*",) if session.claims is None else session.claims.patterns
+        names = [out.series] if out.series else await self.match(
+            out.pattern or "*", MAX_PATTERN_SNAPSHOTS, scope)
         for name in names:
             if not session.wants(out.channel, name):
                 continue
@@ -191,10 +196,19 @@ class Store:
                                data=data)
 
     async def movers(self, session: Session, limit: int) -> list[dict[str, Any]]:
-        raw: list[Any] = list(await self.redis.zrevrange(MOVERS_KEY, 0, limit * 4 - 1,
-                                                         withscores=True))
-        rows = [(str(s), float(sc)) for s, sc in raw
-                if session.claims is not None and session.claims.allows_series(str(s))][:limit]
+        """The top movers the session may read: its scope applied while scanning the sorted
+        set (at most :data:`MAX_SCANNED`), not to its first ``limit * 4`` entries."""
+        claims = session.claims
+        rows: list[tuple[str, float]] = []
+        start = 0
+        while claims is not None and len(rows) < limit and start < MAX_SCANNED:
+            raw: list[Any] = list(await self.redis.zrevrange(MOVERS_KEY, start, start + 999,
+                                                             withscores=True))
+            rows.extend((str(s), float(sc)) for s, sc in raw if claims.allows_series(str(s)))
+            if len(raw) < 1000:
+                break
+            start += 1000
+        rows = rows[:limit]
         infos = await self.redis.hmget(MOVERS_INFO, [s for s, _ in rows]) if rows else []
         return [mover_item(series, score, info)
                 for (series, score), info in zip(rows, infos, strict=True)]
