@@ -9,6 +9,7 @@ from typing import NoReturn
 import pytest
 from typer.testing import CliRunner
 
+from config import Settings
 from salescast.cli import app
 
 runner = CliRunner()
@@ -280,8 +281,8 @@ def test_demo_of_a_file_buckets_it_as_its_rows_come(
     knew to set SALESCAST_BUCKET_SECONDS and --speed."""
     seen: dict[str, object] = {}
 
-    def run_demo(settings: object, **kwargs: object) -> None:
-        seen.update(kwargs, width=getattr(settings, "bucket_seconds"))
+    def run_demo(settings: Settings, **kwargs: object) -> None:
+        seen.update(kwargs, width=settings.bucket_seconds)
 
     monkeypatch.delenv("SALESCAST_BUCKET_SECONDS", raising=False)
     monkeypatch.setattr("salescast.demo.run_demo", run_demo)
