@@ -108,6 +108,17 @@ class Claims:
                 return True
         return False
 
+    def refuses(self, channel: str, series: str | None, pattern: str | None) -> str | None:
+        """Why a subscription to ``series`` or ``pattern`` on ``channel`` is outside this
+        token (``None``: it is inside)."""
+        if not self.allows_channel(channel):
+            return f"the token does not grant channel {channel!r}"
+        if series is not None and not self.allows_series(series):
+            return f"the token does not grant series {series!r}"
+        if pattern is not None and not self.allows_pattern(pattern):
+            return f"the token does not grant pattern {pattern!r}"
+        return None
+
 
 #: What everybody gets when the gateway runs without a secret.
 OPEN = Claims(CHANNELS, ("*",), float("inf"), "open", ACTIONS)

@@ -188,3 +188,23 @@ def test_idle_writable_clients_get_frames_directly_and_busy_ones_queue() -> None
     assert qb.drain() == ["f2"] and qb.replaced == 1  # f1 was still pending: replaced
     with pytest.raises(ValueError):
         LatestQueue(0)
+
+
+def test_pattern_snapshots_are_rate_limited_single_series_are_not() -> None:
+    """Subscribing and unsubscribing ``*`` 18 times a second sent up to 200 snapshots each
+    time: 49 MB out for 8.5 KB in, one client, within the frame rate."""
+
+    t = [0.0]
+    s = Session(rate=RateLimit(rate=1000, burst=1000),
+                snapshots=RateLimit(rate=0.5, burst=10, clock=lambda: t[0]))
+    sub = '{"type": "subscribe", "pattern": "*", "id": %d}'
+    unsub = '{"type": "unsubscribe", "pattern": "*"}'
+    codes = []
+    for i in range(12):
+        out = s.receive(sub % i)
+        codes.append(json.loads(out[0].text).get("code", "ok"))
+        s.receive(unsub)
+    assert codes == ["ok"] * 10 + ["rate_limited"] * 2
+    assert len(s.receive('{"type": "subscribe", "series": "A"}')) == 2  # a series: a snapshot
+    t[0] = 2.0  # one more pattern snapshot every 2 s
+    assert isinstance(s.receive(sub % 99)[1], SnapshotRequest)
