@@ -32,7 +32,6 @@ import base64
 import hashlib
 import hmac
 import json
-import math
 import secrets
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -43,6 +42,7 @@ from gateway.errors import GatewayError
 __all__ = ["ACTIONS", "CHANNELS", "Claims", "AuthError", "OPEN", "mint", "verify"]
 
 MAX_TOKEN_LEN = 2048
+MAX_EXP = 4_102_444_800  #: 2100-01-01 UTC: no later expiry (a signed 1e308 never ran out)
 #: What a token may grant besides reading: ``ack``, acknowledging alerts.
 ACTIONS = ("ack",)
 
@@ -159,6 +159,15 @@ def mint(secret: str, channels: list[str], patterns: list[str], ttl: float, now:
     return f"{body}.{_sign(secret, body)}"
 
 
+def _strings(items: object, allowed: tuple[str, ...] | None) -> tuple[str, ...]:
+    """A claim's list of strings (each one of ``allowed``, when given); TypeError else."""
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        raise TypeError("a list of strings")
+    if allowed is not None and any(i not in allowed for i in items):
+        raise TypeError(f"some of {', '.join(allowed)}")
+    return tuple(items)
+
+
 def verify(secret: str, token: object, now: float) -> Claims:
     """The token's claims, or :class:`AuthError` saying precisely what is wrong."""
     if not isinstance(token, str) or not token:
@@ -170,15 +179,14 @@ def verify(secret: str, token: object, now: float) -> Claims:
         raise AuthError("bad token signature")
     try:
         raw = json.loads(_unb64(body))
-        channels = tuple(str(c) for c in raw["ch"])
-        patterns = tuple(str(p) for p in raw["p"])
-        exp, jti = raw["exp"], str(raw["jti"])
-        if type(exp) not in (int, float) or not math.isfinite(exp):  # NaN, inf: never expire
-            raise TypeError("exp must be a finite number")
-        acts = raw.get("actions", [])  # absent from tokens minted before actions existed
-        if not isinstance(acts, list):
-            raise TypeError("actions must be a list")
-        actions = tuple(str(a) for a in acts)
+        # what mint writes, and nothing else: a signed "ops" string read as channels o, p, s
+        channels, patterns = _strings(raw["ch"], CHANNELS), _strings(raw["p"], None)
+        exp, jti = raw["exp"], raw["jti"]
+        if type(exp) not in (int, float) or not 0 < exp < MAX_EXP:  # NaN, inf, 1e308: never
+            raise TypeError("exp must be a time before 2100")
+        if not isinstance(jti, str):
+            raise TypeError("jti must be a string")
+        actions = _strings(raw.get("actions", []), ACTIONS)  # absent before actions existed
     except (ValueError, KeyError, TypeError, OverflowError):
         raise AuthError("malformed token claims") from None
     if now >= exp:

@@ -162,3 +162,20 @@ def test_mint_rejects_bad_scopes() -> None:
         mint(SECRET, ["ops"], [], 60, NOW)
     with pytest.raises(ValueError):
         mint("", ["ops"], ["*"], 60, NOW)
+
+
+@pytest.mark.parametrize("claims", [
+    {"ch": "ops", "p": ["*"], "exp": 2e9, "jti": "t"},  # read as the channels o, p and s
+    {"ch": ["secrets"], "p": ["*"], "exp": 2e9, "jti": "t"},
+    {"ch": ["ops"], "p": ["*"], "exp": 2e9, "jti": "t", "actions": ["admin"]},
+    {"ch": ["ops"], "p": ["*"], "exp": 2e9, "jti": {"a": 1}},
+    {"ch": ["ops"], "p": ["*"], "exp": 1e308, "jti": "t"},  # never expires
+    {"ch": ["ops"], "p": [7], "exp": 2e9, "jti": "t"},
+])
+def test_signed_claims_of_another_shape_than_mint_writes_are_refused(claims: dict) -> None:
+    """Only someone with the secret can sign these, but the gateway took each one as it came."""
+    from gateway.auth import _b64, _sign
+
+    body = _b64(json.dumps(claims).encode())
+    with pytest.raises(AuthError, match="malformed token claims"):
+        verify("k", f"{body}.{_sign('k', body)}", now=1e9)
