@@ -7,14 +7,14 @@ Every frame is one JSON object with a ``type``. Client to server:
   ``"pattern"``, on a channel: ``forecasts`` (the default), ``actuals``, ``alerts`` (without a
   target: every series) or ``ops`` (no target). ``"since"`` resumes after a reconnect: the last
   version seen of a series (no snapshot unless newer), or the last alert stream id (alerts).
-* ``{"type": "unsubscribe", ...}``: the same shape as the subscribe it undoes.
-* ``{"type": "list", "pattern": "8512*", "limit": 50}``: series ids known to the server;
+* ``{"type": "unsubscribe", ...}``: the same shape as the subscribe it undoes; ``{"type":
+  "list", "pattern": "8512*", "limit": 50}``: series ids known to the server;
   ``{"type": "movers", "limit": 20}``: the series furthest from their forecasts; ``ping``.
 * ``{"type": "ack", "id": "<alert id>", "note": "..."}``: acknowledge an alert (a token with
   the ``ack`` action; ``note`` optional, at most 200 characters).
 
-Any client frame may carry an ``"id"`` (string or number) echoed in the reply, an ``error``
-too; an ``ack``'s ``id`` is the alert's id, and is required. An optional field may be ``null``.
+Any client text frame may carry an ``"id"`` (text or a 64-bit integer) echoed in the reply, an
+``error`` too (an ``ack``'s is the alert's, required). An optional field may be ``null``.
 Server to client: ``hello``, ``authed``, ``subscribed``, ``unsubscribed``, ``snapshot``,
 ``update``, ``series``, ``movers``, ``pong``, ``acked`` and ``error`` (``code``: one of
 :data:`ERROR_CODES`), encoded by :mod:`contracts.wire`.
@@ -75,8 +75,10 @@ def _frame_id(obj: dict[str, Any]) -> str | int | None:
         return None
     if isinstance(fid, bool) or not isinstance(fid, str | int):
         raise FrameError("id must be a string or an integer")
-    if isinstance(fid, str) and len(fid) > MAX_ID_LEN:
-        raise FrameError(f"id is longer than {MAX_ID_LEN} characters")
+    if (not -2**63 <= fid < 2**63) if isinstance(fid, int) else (  # echoed: kept small
+            len(fid) > MAX_ID_LEN or not is_text(fid)):                # and escape-free
+        raise FrameError(f"id must be a 64-bit integer or printable text of at most "
+                         f"{MAX_ID_LEN} characters")
     return fid
 
 
@@ -113,11 +115,9 @@ def _target(obj: dict[str, Any], kind: str,
     if (series is None) == (pattern is None):
         raise FrameError(f"{kind} needs exactly one of 'series' or 'pattern'")
     value = series if series is not None else pattern
-    if not isinstance(value, str) or not value or len(value) > MAX_PATTERN_LEN:
-        raise FrameError(f"{kind} target must be a non-empty string of at most 64 characters")
-    if not is_text(value):
-        raise FrameError(f"{kind} target must be printable text (no control characters or "
-                         "line breaks)")
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_PATTERN_LEN or not is_text(value):
+        raise FrameError(f"{kind} target must be printable text of 1..64 characters (no "
+                         "control characters or line breaks)")
     return series, pattern
 
 
@@ -158,8 +158,9 @@ class ListSeries:
     def parse(cls, obj: dict[str, Any]) -> ListSeries:
         pattern = "*" if obj.get("pattern") is None else obj["pattern"]
         limit = 100 if obj.get("limit") is None else obj["limit"]
-        if not isinstance(pattern, str) or len(pattern) > MAX_PATTERN_LEN:
-            raise FrameError("list pattern must be a string of at most 64 characters")
+        if not isinstance(pattern, str) or len(pattern) > MAX_PATTERN_LEN or (
+                pattern and not is_text(pattern)):
+            raise FrameError("list pattern must be printable text of at most 64 characters")
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
             raise FrameError(f"list limit must be an integer in 1..{MAX_LIST_LIMIT}")
         return cls(pattern or "*", limit, _frame_id(obj))
@@ -227,7 +228,7 @@ _PARSERS: dict[str, Any] = {"ack": Ack, "auth": Auth, "list": ListSeries, "mover
                             "ping": Ping, "subscribe": Subscribe, "unsubscribe": Unsubscribe}
 
 
-def nests_deeper_than(text: str | bytes, limit: int = MAX_DEPTH) -> bool:
+def nests_deeper_than(text: str, limit: int = MAX_DEPTH) -> bool:
     """Whether arrays and objects nest more than ``limit`` levels deep in JSON ``text``
     (brackets inside strings do not count). Cheap for ordinary frames: a text with at most
     ``limit`` opening brackets in all cannot nest deeper and is not scanned.
@@ -235,8 +236,6 @@ def nests_deeper_than(text: str | bytes, limit: int = MAX_DEPTH) -> bool:
     >>> nests_deeper_than('{"a": [1, {"b": "[[[[" }]}', 3), nests_deeper_than("[" * 4096)
     (False, True)
     """
-    if isinstance(text, bytes | bytearray):
-        text = bytes(text).decode("utf-8", errors="replace")
     if text.count("[") + text.count("{") <= limit:
         return False
     depth = 0
@@ -273,8 +272,9 @@ def parse_client_frame(text: str | bytes, max_size: int) -> ClientFrame:
     ...
     gateway.messages.FrameError: frame must be a JSON object
     """
-    size = len(text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass"))
-    if size > max_size:
+    if not isinstance(text, str):  # the protocol is text: binary frames were read as JSON
+        raise FrameError("send text frames: binary frames are not read")
+    if (size := len(text.encode("utf-8", "surrogatepass"))) > max_size:
         raise FrameError(f"frame of {size} bytes exceeds {max_size}", code="too_large")
     if nests_deeper_than(text, MAX_DEPTH):
         raise FrameError(f"frame nests deeper than {MAX_DEPTH} levels", code="bad_json")

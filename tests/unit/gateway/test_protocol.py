@@ -30,7 +30,11 @@ def _error(outputs: list) -> dict:
     ("text", "code"),
     [
         ("not json", "bad_json"),
-        (b"\xff\xfe", "bad_json"),
+        (b"\xff\xfe", "bad_frame"),  # a binary frame, read as JSON before
+        (b'{"type": "ping"}', "bad_frame"),
+        ('{"type": "ping", "id": "a\\u001b[31m"}', "bad_frame"),  # echoed: no escapes
+        ('{"type": "ping", "id": ' + "9" * 4000 + "}", "bad_frame"),
+        ('{"type": "list", "pattern": "a\\u0000"}', "bad_frame"),
         ("[1, 2]", "bad_frame"),
         ('{"type": 3}', "unknown_type"),
         ('{"type": "dance"}', "unknown_type"),

@@ -28,7 +28,7 @@ SECRET = "s3cret"
 def test_deep_nesting_is_a_bad_json_error_frame_before_auth(secret: str | None) -> None:
     s = Session(secret=secret, max_frame=1 << 20)
     for text in ("[" * 4096, "[" * 2048 + "]" * 2048, '{"a":' * 600 + "1" + "}" * 600,
-                 "[" * 200_000, b"[" * 4096,
+                 "[" * 200_000,
                  '{"type": "ping", "pad": ' + "[" * 33 + "]" * 33 + "}"):
         out = s.receive(text)
         assert len(out) == 1 and isinstance(out[0], Reply), out
@@ -44,7 +44,7 @@ def test_nesting_up_to_the_bound_and_brackets_in_strings_are_fine() -> None:
     assert json.loads(s.receive(in_string)[0].text) == {"type": "pong", "id": 2}
     assert not nests_deeper_than('["\\"' + "[" * 40 + '"]', 3)  # an escaped quote
     assert nests_deeper_than('["\\\\"' + ",[" * 4 + "]" * 4 + "]", 3)  # an escaped backslash
-    assert nests_deeper_than(b"[" * 40, 32)
+    assert nests_deeper_than("[" * 40, 32)
 
 
 # -- D: auth deadline ---------------------------------------------------------------------------
