@@ -7,7 +7,7 @@ Wire format of a sale event (UTF-8 JSON, Kafka key = series id)::
 
 * ``series``: non-empty series id (StockCode, or ``StockCode|Country``), at most
   :data:`MAX_SERIES_LEN` characters of text (:func:`is_text`: no control characters, lone
-  surrogates or line breaks).
+  surrogates, line breaks, bidi overrides or zero-width spaces).
 * ``ts``: event time, seconds since the Unix epoch (UTC), a number with
   :data:`MIN_TS` (2000-01-01) ``<= ts <`` :data:`MAX_TS` (2100-01-01); not milliseconds.
 * ``qty``: units sold; negative for a return/cancellation. Finite, ``abs(qty) <=``
@@ -54,17 +54,26 @@ MAX_ENVELOPE_EVENTS = 10_000
 #: what text fields may not hold: control characters, lone surrogates, line and paragraph
 #: separators (Unicode categories)
 NOT_TEXT = frozenset({"Cc", "Cs", "Zl", "Zp"})
+#: and invisible characters that play no part in a name: the bidirectional embeddings,
+#: overrides and isolates (a dashboard showed "A\u202eB" as a reversed name), the zero-width
+#: space, the word joiner and the byte order mark
+HIDDEN = frozenset("\u200b\u2060\ufeff" + "".join(map(chr, [*range(0x202A, 0x202F),
+                                                            *range(0x2066, 0x206A)])))
 
 
 def is_text(value: str) -> bool:
-    """Whether ``value`` holds no control character, lone surrogate or line break: printable
-    text, and also the no-break spaces, zero-width joiners and marks that names in many
-    scripts and emoji sequences use (which ``str.isprintable`` refuses).
+    """Whether ``value`` holds no control character, lone surrogate, line break or
+    :data:`HIDDEN` character: printable text, and also the no-break spaces, zero-width joiners
+    and marks that names in many scripts and emoji sequences use (which ``str.isprintable``
+    refuses).
 
     >>> is_text("United\\u00a0Kingdom"), is_text("\\U0001f469\\u200d\\U0001f4bb"), is_text("a\\nb")
     (True, True, False)
+    >>> is_text("A\\u202eB"), is_text("A\\u200bB"), is_text("\\u05e9\\u05dc\\u200f")
+    (False, False, True)
     """
-    return value.isprintable() or not any(unicodedata.category(c) in NOT_TEXT for c in value)
+    return value.isprintable() or not any(unicodedata.category(c) in NOT_TEXT or c in HIDDEN
+                                          for c in value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -180,8 +180,8 @@ def _text_problem(name: str, value: Any, limit: int) -> _Bad:
         return _Bad(f"{name} must not be empty", name)
     if len(value) > limit:
         return _Bad(f"{name} must be at most {limit} chars, got {len(value)}", name)
-    return _Bad(f"{name} must be printable text (no control characters, line breaks or lone "
-                f"surrogates), got {_show(value)}", name)
+    return _Bad(f"{name} must be printable text (no control characters, line breaks, lone "
+                f"surrogates, bidi overrides or zero-width spaces), got {_show(value)}", name)
 
 
 def _optional(name: str, value: Any, limit: int) -> str:

@@ -99,8 +99,10 @@ def test_bounds_are_inclusive_where_documented() -> None:
         (encode(series="   "), "series", "series must not be empty"),
         (encode(series="x" * 65), "series", "series must be at most 64 chars, got 65"),
         (encode(series="a\x00b"), "series",
-         "series must be printable text (no control characters, line breaks or lone "
-         "surrogates), got 'a\\x00b'"),
+         "series must be printable text (no control characters, line breaks, lone "
+         "surrogates, bidi overrides or zero-width spaces), got 'a\\x00b'"),
+        (encode(series="A\u202eB"), "series", "series must be printable"),  # shown reversed
+        (encode(series="A\u200bB"), "series", "series must be printable"),  # looks like AB
         (encode(series="a\nb"), "series", "series must be printable"),
         (b'{"series":"\\ud800","ts":1e9,"qty":1,"price":1}', "series", "series must be printable"),
         (encode(series=85123), "series", "series must be a string, got 85123"),
