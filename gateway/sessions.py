@@ -137,8 +137,8 @@ class Clients:
         """Carry out a session's outputs; ``False`` once the connection is to be closed. A
         token's connection slot is taken first: a refusal is not preceded by ``authed``."""
         for o in sorted(outs, key=lambda o: not isinstance(o, out.AuthRequest)):
-            if isinstance(o, out.Close):
-                await conn.close(o.code, o.reason)
+            if isinstance(o, out.Close):  # cut after CLOSE_GRACE_S: an abusive client's close
+                self.drop(conn, o.code, o.reason)  # frame waits behind what it never read
                 return False
             if isinstance(o, out.Reply) and o.error is not None:
                 self.metrics.errors.labels(o.error).inc()
@@ -147,7 +147,7 @@ class Clients:
                 await conn.send(server_frame(
                     "error", code="too_many_connections",
                     message=f"at most {self.max_connections_per_token} connections per token"))
-                await conn.close(1008, "too many connections for this token")
+                self.drop(conn, 1008, "too many connections for this token")
                 return False
             needs_redis = isinstance(o, out.SnapshotRequest | out.ListRequest | out.MoversRequest
                                      | out.AckRequest)

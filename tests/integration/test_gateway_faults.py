@@ -375,3 +375,26 @@ def test_handshake_limits_and_auth_deadline(local_redis: LocalRedis) -> None:
             await gw.stop()
 
     asyncio.run(scenario())
+
+
+def test_a_flooding_client_that_never_reads_is_cut_within_the_grace(
+        local_redis: LocalRedis) -> None:
+    """150 pings at once from a client that reads nothing: the rate limit closes it, and its
+    slot was held 10 s more while the close waited for its answer behind its unread pongs."""
+
+    async def scenario() -> None:
+        gw = Gateway(local_redis.url, "127.0.0.1", 0)
+        await gw.start()
+        sock = await asyncio.to_thread(_raw_client, gw.port)
+        try:
+            pings = b"".join(_client_frame(json.dumps({"type": "ping", "id": i, "pad": "x" * 900}))
+                             for i in range(150))
+            t0 = time.monotonic()
+            await asyncio.to_thread(sock.sendall, pings)
+            await _until(lambda: _true(not gw.sessions), 8, "the flooding client to be cut")
+            assert time.monotonic() - t0 < 4
+        finally:
+            sock.close()
+            await gw.stop()
+
+    asyncio.run(scenario())
