@@ -102,6 +102,7 @@ class Session:
     _opened: float = 0.0
     _requested: bool = False  # a valid frame arrived
     _unsent: set[tuple[str, str]] = field(default_factory=set)  # (channel, target): no snapshot
+    _told: bool = False  # told that its token expired (expiry_notice)
 
     def __post_init__(self) -> None:
         if self.secret is None:
@@ -133,12 +134,23 @@ class Session:
         else:
             return None
         if now - since >= self.auth_timeout:
-            return Close(CLOSE_POLICY, "authentication timeout")
+            return Close(CLOSE_POLICY, "authentication timeout" if self.claims is None else
+                         "the token expired and no new one came")
         return None
 
+    def expiry_notice(self) -> str | None:
+        """A ``token_expired`` error frame, once, when the token expired under the open
+        connection: updates stop, and it closes :attr:`auth_timeout` later unless an ``auth``
+        frame brings a new token (they just stopped, before)."""
+        if self._told or self.secret is None or not self.expired():
+            return None
+        self._told = True
+        return _error("token_expired", "the token expired; send an auth frame with a new one"
+                      f" within {self.auth_timeout or 0:g} s").text
+
     def hello(self, server: str) -> str:
-        auth = "none" if self.secret is None else "required"
-        return server_frame("hello", protocol=PROTOCOL_VERSION, server=server, auth=auth)
+        return server_frame("hello", protocol=PROTOCOL_VERSION, server=server,
+                            auth="none" if self.secret is None else "required")
 
     @property
     def n_subscriptions(self) -> int:
@@ -146,8 +158,7 @@ class Session:
 
     def wants(self, channel: str, series: str | None = None) -> bool:
         """Whether an update of ``series`` on ``channel`` is for this client."""
-        subs = self.subs.get(channel)
-        if subs is None or self.claims is None or self.claims.exp <= self.clock():
+        if (subs := self.subs.get(channel)) is None or self.claims is None or self.expired():
             return False
         if channel == "ops":
             return True
@@ -163,17 +174,7 @@ class Session:
         """Snapshots that bring this client up to date after the gateway missed updates (a
         Redis outage): one per subscription, without a resume point (clients drop what is
         not newer than what they have); alerts after ``alerts_since``, the last alert the
-        gateway saw before the gap.
-
-        >>> s = Session()
-        >>> _ = s.receive('{"type": "subscribe", "channel": "actuals", "pattern": "8*"}')
-        >>> _ = s.receive('{"type": "subscribe", "channel": "alerts", "since": "1-0"}')
-        >>> _ = s.receive('{"type": "subscribe", "channel": "ops"}')
-        >>> s.resync_requests("5-0")  # doctest: +NORMALIZE_WHITESPACE
-        [SnapshotRequest(series=None, pattern='8*', channel='actuals', since=None),
-         SnapshotRequest(series=None, pattern='*', channel='alerts', since='5-0'),
-         SnapshotRequest(series=None, pattern=None, channel='ops', since=None)]
-        """
+        gateway saw before the gap (tests/unit/gateway/test_routing.py)."""
         if self.claims is None or self.expired():
             return []
         out: list[SnapshotRequest] = []
@@ -248,7 +249,7 @@ class Session:
             claims = verify(self.secret, frame.token, self.clock())
         except AuthError as exc:
             return [_error(exc.code, str(exc), frame.id)]
-        self.claims = claims
+        self.claims, self._told = claims, False
         # subscriptions the new token does not grant are dropped
         for channel in [c for c in self.subs if not claims.allows_channel(c)]:
             del self.subs[channel]

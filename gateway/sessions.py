@@ -16,7 +16,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -202,9 +202,16 @@ class Clients:
                 if conn.transport is not None:
                     conn.transport.abort()
 
-        task = asyncio.create_task(close())
+        self._background(close())
+
+    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _tell(self, conn: ServerConnection, frame: str) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            await conn.send(frame)
 
     def drop_behind(self, conns: list[ServerConnection]) -> None:
         """Close the clients whose queues are full (too far behind)."""
@@ -238,6 +245,8 @@ class Clients:
                 self.metrics.closes.labels("auth_timeout").inc()
                 self.drop(conn, close.code, close.reason)
                 continue
+            if (notice := session.expiry_notice()) is not None:
+                self._background(self._tell(conn, notice))
             transport = conn.transport
             buffered = transport.get_write_buffer_size() if transport is not None else 0
             reason = self.stalls.observe(conn, buffered, now)

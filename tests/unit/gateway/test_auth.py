@@ -179,3 +179,24 @@ def test_signed_claims_of_another_shape_than_mint_writes_are_refused(claims: dic
     body = _b64(json.dumps(claims).encode())
     with pytest.raises(AuthError, match="malformed token claims"):
         verify("k", f"{body}.{_sign('k', body)}", now=1e9)
+
+
+def test_a_token_that_expires_under_the_connection_is_said_once_then_closed() -> None:
+    """The updates stopped without a word, and the close 10 s later said "authentication
+    timeout"."""
+    t = [1000.0]
+    s = Session(secret="k", clock=lambda: t[0], auth_timeout=10)
+    s.receive('{"type": "auth", "token": "%s"}' % mint("k", ["forecasts"], ["*"], ttl=60,
+                                                      now=1000.0))
+    assert s.expiry_notice() is None and s.overdue() is None
+    t[0] = 1060.0
+    notice = json.loads(s.expiry_notice() or "{}")
+    assert notice["code"] == "token_expired" and "within 10 s" in notice["message"]
+    assert s.expiry_notice() is None  # once
+    t[0] = 1070.0
+    assert s.overdue() == Close(1008, "the token expired and no new one came")
+    s.receive('{"type": "auth", "token": "%s"}' % mint("k", ["forecasts"], ["*"], ttl=60,
+                                                      now=1070.0))
+    assert s.overdue() is None and s.expiry_notice() is None  # a new token: told again later
+    t[0] = 1130.0
+    assert s.expiry_notice() is not None

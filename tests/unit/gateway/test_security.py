@@ -70,7 +70,7 @@ def test_auth_deadline_is_met_by_a_token_and_restarts_when_it_expires() -> None:
     t[0] = 1105.0  # expired at 1100: 5 s into the new deadline
     assert s.overdue() is None
     t[0] = 1110.0
-    assert s.overdue() == Close(1008, "authentication timeout")
+    assert s.overdue() == Close(1008, "the token expired and no new one came")
 
 
 def test_without_auth_a_connection_must_send_one_valid_frame() -> None:
