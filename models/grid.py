@@ -41,7 +41,7 @@ import time
 from functools import lru_cache
 
 __all__ = ["MONTH", "QUARTER", "WEEK", "CALENDAR", "is_calendar", "is_plain", "start", "shift",
-           "end", "steps", "starts", "position"]
+           "end", "steps", "starts", "position", "width_for"]
 
 MONTH = 2_629_800  #: calendar months (UTC): 365.25 days / 12
 QUARTER = 3 * MONTH  #: calendar quarters (UTC)
@@ -134,3 +134,19 @@ def starts(a: int, b: int, width: int) -> list[int]:
         out.append(a)
         a = end(a, width)
     return out
+
+
+def width_for(times: list[float]) -> int:
+    """The bucket width that suits times ``times`` (sorted): a quarter, a month or a week when
+    the usual step between two distinct times is about that long, else a day (sales by the
+    hour and by the transaction are forecast by the day).
+
+    >>> width_for([0.0, 86400.0, 172800.0]), width_for([0.0, 2678400.0, 5097600.0])
+    (86400, 2629800)
+    """
+    distinct = sorted(set(times))
+    steps = sorted(b - a for a, b in zip(distinct, distinct[1:], strict=False))
+    step = steps[len(steps) // 2] if steps else 0.0
+    day = 86_400
+    return next((w for w, least in ((QUARTER, 80 * day), (MONTH, 25 * day), (WEEK, 6 * day))
+                 if step >= least), day)

@@ -258,9 +258,9 @@ def demo(
     settings = load_settings()
     events = _events(file, columns, time_format, limit)
     if events and "SALESCAST_BUCKET_SECONDS" not in os.environ:
-        from sources.user_file import usual_width
+        from models.grid import width_for
 
-        width = usual_width([e.ts for e in events])
+        width = width_for([e.ts for e in events])
         if width != settings.bucket_seconds:
             settings = settings.model_copy(update={"bucket_seconds": width})
             console.print(f"your file's rows come a {_unit(width)} apart or so: buckets of a "

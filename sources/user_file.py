@@ -47,7 +47,7 @@ from contracts.events import MAX_ID_LEN, SaleEvent
 from sources.file_rows import read_rows
 from sources.times import parse_time, parse_week, strptime_utc
 
-__all__ = ["FileRow", "UserFile", "sale_events", "usual_width"]
+__all__ = ["FileRow", "UserFile", "sale_events"]
 
 SERIES = ("unique_id", "series", "series_id", "sku", "item_id", "stockcode", "product_id",
           "product", "item", "id", "key")
@@ -233,20 +233,3 @@ def sale_events(file: UserFile, limit: int | None = None) -> list[SaleEvent]:
     return [SaleEvent(r.series, r.ts, r.value, 0.0 if r.price is None else r.price,
                       f"{name}:{r.line}", r.country) for r in islice(rows, limit)]
 
-
-def usual_width(times: list[float]) -> int:
-    """The bucket width that suits times ``times`` (sorted): a quarter, a month or a week when
-    the usual step between two distinct times is about that long, else a day (sales by the
-    hour and by the transaction are forecast by the day).
-
-    >>> usual_width([0.0, 86400.0, 172800.0]), usual_width([0.0, 2678400.0, 5097600.0])
-    (86400, 2629800)
-    """
-    from models.grid import MONTH, QUARTER, WEEK
-
-    distinct = sorted(set(times))
-    steps = sorted(b - a for a, b in zip(distinct, distinct[1:], strict=False))
-    step = steps[len(steps) // 2] if steps else 0.0
-    day = 86_400
-    return next((w for w, least in ((QUARTER, 80 * day), (MONTH, 25 * day), (WEEK, 6 * day))
-                 if step >= least), day)

@@ -81,10 +81,7 @@ COVERED_BY: dict[str, tuple[str, ...]] = {
                          "tests/unit/gateway/test_security.py"),
     "gateway.outputs": ("tests/unit/gateway/test_protocol.py",),
     "gateway.prometheus": ("tests/unit/gateway/test_security.py",),
-    "gateway.server": ("tests/unit/gateway/test_security.py", "tests/unit/gateway/test_routing.py",
-                       INTEGRATION + "test_gateway_faults.py"),
     "gateway.sessions": ("tests/unit/gateway/test_security.py",),
-    "gateway.store": ("tests/unit/gateway/test_routing.py",),
     "gateway.web": ("tests/unit/gateway/test_security.py",),
     "salescast.__main__": (INTEGRATION + "test_pipeline.py",),  # every process: python -m
     "salescast.cli_audit": ("tests/unit/stream/test_audit.py", INTEGRATION + "test_audit_kafka.py"),

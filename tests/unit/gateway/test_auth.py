@@ -186,8 +186,8 @@ def test_a_token_that_expires_under_the_connection_is_said_once_then_closed() ->
     timeout"."""
     t = [1000.0]
     s = Session(secret="k", clock=lambda: t[0], auth_timeout=10)
-    s.receive('{"type": "auth", "token": "%s"}' % mint("k", ["forecasts"], ["*"], ttl=60,
-                                                      now=1000.0))
+    s.receive(json.dumps({"type": "auth", "token": mint("k", ["forecasts"], ["*"], ttl=60,
+                                                         now=1000.0)}))
     assert s.expiry_notice() is None and s.overdue() is None
     t[0] = 1060.0
     notice = json.loads(s.expiry_notice() or "{}")
@@ -195,8 +195,8 @@ def test_a_token_that_expires_under_the_connection_is_said_once_then_closed() ->
     assert s.expiry_notice() is None  # once
     t[0] = 1070.0
     assert s.overdue() == Close(1008, "the token expired and no new one came")
-    s.receive('{"type": "auth", "token": "%s"}' % mint("k", ["forecasts"], ["*"], ttl=60,
-                                                      now=1070.0))
+    s.receive(json.dumps({"type": "auth", "token": mint("k", ["forecasts"], ["*"], ttl=60,
+                                                         now=1070.0)}))
     assert s.overdue() is None and s.expiry_notice() is None  # a new token: told again later
     t[0] = 1130.0
     assert s.expiry_notice() is not None
