@@ -99,15 +99,20 @@ def up(settings: Settings, *, attached: bool = False, timeout: float = 60.0) -> 
                 stop_redis(old.redis_pid)
         started: list[int] = []
         try:
+            fresh = kafka is None  # a broker on empty storage: offsets start again at 0
             if kafka is None:
                 k = start_kafka(workdir / "kafka", timeout=timeout, attached=attached)
                 kafka, kafka_pid = k.bootstrap, k.pid
                 started.append(k.pid)
                 _warm_group_coordinator(kafka)
             if redis is None:
+                if fresh:
+                    _forget_redis_data(workdir / "redis")
                 r = start_redis(workdir / "redis", attached=attached)
                 redis, redis_pid = r.url, r.pid
                 started.append(r.pid)
+            elif fresh and redis_pid:  # our Redis, still up, holds the old log's outputs
+                _flush(redis)
         except BaseException:
             for pid in started:  # a stale state file is harmless: the next `up` replaces it
                 stop_pid(pid)
@@ -150,7 +155,8 @@ def _external_redis(settings: Settings) -> tuple[str | None, None]:
 
 
 def down(settings: Settings) -> list[str]:
-    """Stop what ``up`` started (by PID), delete its data (not its logs), drop the state file.
+    """Stop what ``up`` started (by PID), delete its data, Kafka's and Redis's (not their
+    logs), drop the state file.
     Returns what it stopped (``kafka (pid N)``...): empty when nothing was running (no state
     file, external services, or processes gone already)."""
     stopped: list[str] = []
@@ -164,8 +170,30 @@ def down(settings: Settings) -> list[str]:
             stopped.append(f"redis (pid {state.redis_pid})")
         if state.workdir:
             shutil.rmtree(Path(state.workdir) / "kafka" / "data", ignore_errors=True)
+            _forget_redis_data(Path(state.workdir) / "redis")
         settings.services_file.unlink(missing_ok=True)
     return stopped
+
+
+def _forget_redis_data(workdir: Path) -> None:
+    """Delete the local Redis's data files (not its log). Redis holds the worker's outputs at
+    versions that are Kafka offsets: kept beside a broker that starts on empty storage, every
+    new write was older than the one stored and refused, and a second demo showed the first
+    one's data (a probe's finding)."""
+    shutil.rmtree(workdir / "appendonlydir", ignore_errors=True)
+    for dump in workdir.glob("*.rdb"):
+        dump.unlink(missing_ok=True)
+
+
+def _flush(url: str) -> None:
+    """Empty the local Redis at ``url`` (see :func:`_forget_redis_data`)."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_timeout=10)
+    try:
+        client.flushall()
+    finally:
+        client.close()
 
 
 def status(settings: Settings) -> dict[str, str]:

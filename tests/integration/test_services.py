@@ -160,6 +160,36 @@ def test_attached_services_die_with_their_parent_and_up_recovers(tmp_path: Path)
     assert (tmp_path / "services" / "kafka" / "kafka.log").exists()  # logs are kept
 
 
+def test_a_fresh_broker_comes_with_an_empty_redis(tmp_path: Path) -> None:
+    """Redis holds the worker's outputs at versions that are Kafka offsets. `down` deleted the
+    broker's data but kept Redis's, and every broker starts on empty storage: a second demo's
+    writes were all older than the first one's, refused, and its dashboard showed the first
+    demo's data. Also when our Redis is still up and only the broker is started again."""
+    env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP", "REDIS_URL")}
+    settings = load_settings(env).model_copy(update={"home": tmp_path})
+    state = svc.up(settings, attached=True)
+    try:
+        r = redis.Redis.from_url(state.redis_url)
+        r.set("salescast:series:A", "from the first demo")
+        r.execute_command("BGREWRITEAOF")
+        time.sleep(1.5)  # appendfsync everysec
+        r.close()
+    finally:
+        svc.down(settings)
+    state = svc.up(settings, attached=True)
+    try:
+        r = redis.Redis.from_url(state.redis_url)
+        assert r.dbsize() == 0
+        r.set("salescast:series:A", "from the second demo")
+        svc.stop_kafka(state.kafka_pid)  # the broker alone goes: `up` starts a fresh one
+        again = svc.up(settings, attached=True)
+        assert again.redis_pid == state.redis_pid and again.kafka_pid != state.kafka_pid
+        assert r.dbsize() == 0
+        r.close()
+    finally:
+        svc.down(settings)
+
+
 def test_the_sink_loads_its_script_again_when_redis_lost_it(services: Settings) -> None:
     """The sink sends plain EVALSHAs (no SCRIPT EXISTS round trip per batch): a Redis that
     lost its scripts (restarted empty, or SCRIPT FLUSH) refuses them, and the sink loads the
