@@ -8,8 +8,7 @@ between batches, a chunk of the eager close of :mod:`stream.sweep`), then
    they are delivered: :class:`~stream.deliveries.Deliveries`),
 2. mark each touched state for the :class:`~stream.state.StateStore` (packed into the
    changelog-backed table once per commit),
-3. write snapshots, top movers and alerts to Redis (idempotent: versioned snapshots, alerts
-   deduplicated by their stable id).
+3. write snapshots, top movers and alerts to Redis (idempotent: versioned, deduplicated).
 
 Exactly-once effects from at-least-once delivery rest on three rules:
 
@@ -46,6 +45,7 @@ from stream.batching import BatchRule, Rounds, take_batches
 from stream.changelog_send import BatchSender
 from stream.commits import BatchGate, Ownership
 from stream.continuity import OffsetContinuity
+from stream.errors import SettingsChanged
 from stream.group import RebalanceSensor
 from stream.lstm_runner import runner_for
 from stream.membership import Membership, default_worker_name
@@ -73,8 +73,8 @@ SWEEP_EVERY = 0.2  # seconds between looks for a sweep to start (it goes on whil
 
 def _fail_stop(exc: BaseException) -> None:
     """Nothing of the failed batch may be committed: leave now, a restart replays it."""
-    log.critical("applying a batch failed, exiting so that nothing of it is committed: %r", exc,
-                 exc_info=exc)
+    log.critical("applying a batch failed, exiting so that nothing of it is committed: %s", exc,
+                 exc_info=not isinstance(exc, SettingsChanged) and exc)  # that: one line
     logging.shutdown()
     os._exit(EXIT_BATCH_FAILED)
 
@@ -112,7 +112,7 @@ def build_worker(
                                         partitions=events_partitions(settings))))()
     buckets_topic = app.topic(settings.buckets_topic, key_serializer="raw",
                               value_serializer="raw")
-    store = StateStore(table, BatchSender.for_table(app, table))
+    store = StateStore(table, BatchSender.for_table(app, table), settings.bucket_seconds)
     app.sensors.add(store)
     app.state_store = store  # type: ignore[attr-defined]  # its consumer's commits wait on it
     membership = Membership(default_worker_name(), settings.worker_id, settings.events_topic)

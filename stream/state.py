@@ -34,6 +34,7 @@ import cramjam
 import faust
 
 from stream.changelog_send import BatchSender
+from stream.errors import SettingsChanged
 from stream.series_state import SeriesState
 
 __all__ = ["StateStore", "owned_partitions", "pack", "unpack"]
@@ -88,11 +89,13 @@ def _row_part(raw: bytes) -> bytes | None:
 class StateStore(faust.Sensor):
     """Reads and writes per-key state for the processor; flushes dirty keys on commit."""
 
-    def __init__(self, table: Any, sender: BatchSender | None = None) -> None:
+    def __init__(self, table: Any, sender: BatchSender | None = None,
+                 width: int | None = None) -> None:
         """``sender`` sends each flush's states in record batches (the worker's); without
-        it, each state goes through the table's ``send_changelog``, one message at a time."""
+        it, each state goes through the table's ``send_changelog``, one message at a time.
+        ``width``: the worker's bucket width, which a restored series state must have."""
         super().__init__()
-        self.table, self.sender = table, sender
+        self.table, self.sender, self.width = table, sender, width
         self.cache: dict[str, Any] = {}
         self.dirty: dict[str, tuple[int, Any]] = {}  # key -> (changelog partition, state)
         self.flushed = 0
@@ -104,8 +107,21 @@ class StateStore(faust.Sensor):
         if state is None:
             raw = self.table.data.get(key.encode())
             if raw is not None:
-                state = self.cache[key] = unpack(raw)
+                state = self.cache[key] = self._checked(key, unpack(raw))
         return state
+
+    def _checked(self, key: str, state: Any) -> Any:
+        """``state``, unless it is a series bucketed with another width than the worker's: a
+        demo of a weekly file, run on services left up by a monthly one, relabelled months as
+        weeks and dead-lettered every event as too late, without a word (a probe's finding)."""
+        width = getattr(getattr(state, "buckets", None), "width", None)
+        if self.width is None or width is None or width == self.width:
+            return state
+        raise SettingsChanged(
+            f"{key} was bucketed by {width} s and this worker buckets by {self.width} s "
+            "(SALESCAST_BUCKET_SECONDS): set it back, or start a new topic set and "
+            "SALESCAST_WORKER_ID with an empty Redis (`salescast services down` then `up`, "
+            "for the local ones)")
 
     def put(self, partition: int, key: str, state: Any) -> None:
         """Mark ``state`` for the next flush. Flushes follow the order of the last puts (a key

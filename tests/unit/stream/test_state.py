@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from stream.state import StateStore, unpack
+from stream.state import StateStore, pack, unpack
 
 
 class _Data(dict[bytes, bytes]):
@@ -196,3 +196,20 @@ def test_with_a_sender_a_flush_hands_it_each_partition_s_states_in_order() -> No
     assert {p: [(k, unpack(v)) for k, v in rs] for p, rs in records.items()} == {
         0: [(b"s:A", "s:a"), (b"s:C", "s:c"), (b"p:0", "p:0")], 1: [(b"s:B", "s:b")]}
     assert store.get("p:0") == "p:0" and table.data[b"s:B"] == records[1][0][1]
+
+
+def test_a_restored_series_of_another_bucket_width_stops_the_worker() -> None:
+    """A weekly demo on services left up by a monthly one restored the monthly states and
+    relabelled months as weeks, dead-lettering every event as too late, without a word."""
+    from stream.bucketing import SeriesBuckets
+    from stream.errors import SettingsChanged
+    from stream.series_state import SeriesState
+
+    class _Table:
+        data = {b"s:A": pack(SeriesState("A", SeriesBuckets(2_629_800, 3600, 0)))}
+
+    assert StateStore(_Table(), width=2_629_800).get("s:A").buckets.width == 2_629_800
+    assert StateStore(_Table()).get("s:A") is not None  # no width given: not checked
+    with pytest.raises(SettingsChanged, match=r"s:A was bucketed by 2629800 s and this worker "
+                                              r"buckets by 604800 s"):
+        StateStore(_Table(), width=604_800).get("s:A")
