@@ -52,7 +52,11 @@ class LstmRunner:
         if not version or not path or version == self.version or version in self.refused:
             return False
         try:
-            model = ModelStore(Path(path).parent).load(version)
+            store = ModelStore(Path(path).parent)
+            model = store.load(version)
+            width = store.meta(version).get("window", {}).get("bucket_seconds", self.width)
+            if width != self.width:  # trained on another width's buckets (services kept up)
+                raise ArtifactError(f"trained on buckets of {width} s, not {self.width} s")
         except ArtifactError as exc:
             self.refused.add(version)
             log.error("refusing LSTM model %s, keeping %s: %s", version, self.version, exc)

@@ -134,7 +134,8 @@ def train_and_gate(hist: Mapping[str, History], store: ModelStore, redis: Any | 
                "train_windows": report.train_windows, "epochs": report.epochs,
                "train_seconds": round(report.seconds, 2), "best_val_loss": report.best_val_loss,
                "stopped": report.stopped, "gate": reason}
-    window = {"series": len(hist), "first_bucket": min(starts), "last_bucket": max(ends)}
+    window = {"series": len(hist), "first_bucket": min(starts), "last_bucket": max(ends),
+              "bucket_seconds": next(iter(hist.values())).width}  # a worker of another refuses it
     version = store.save(model, metrics, window)
     if promoted:
         store.promote(version, redis, reason=reason)

@@ -148,6 +148,9 @@ def test_processor_with_the_runner_puts_the_lstm_version_in_forecasts(trained,
     bad = store.save(model, {}, {})
     (tmp_path / bad / "weights.pt").write_bytes(b"garbage")
     assert not runner.swap({"version": bad, "path": str(tmp_path / bad)})
+    # so is a model trained on another width's buckets (a monthly demo's, on kept services)
+    monthly = store.save(model, {}, {"bucket_seconds": 2_629_800})
+    assert not runner.swap({"version": monthly, "path": str(tmp_path / monthly)})
     assert runner.version == v
     msgs = _daily_messages("A", 32)[30:]
     out = proc.process(0, [Message(100 + i, 0.0, m.value) for i, m in enumerate(msgs)],
