@@ -38,6 +38,7 @@ from __future__ import annotations
 import calendar
 import math
 import time
+from collections.abc import Iterable
 from functools import lru_cache
 
 __all__ = ["MONTH", "QUARTER", "WEEK", "CALENDAR", "is_calendar", "is_plain", "start", "shift",
@@ -136,17 +137,25 @@ def starts(a: int, b: int, width: int) -> list[int]:
     return out
 
 
-def width_for(times: list[float]) -> int:
-    """The bucket width that suits times ``times`` (sorted): a quarter, a month or a week when
-    the usual step between two distinct times is about that long, else a day (sales by the
-    hour and by the transaction are forecast by the day).
+def width_for(series: Iterable[list[float]]) -> int:
+    """The bucket width that suits each series' times (``series``: one list of times per
+    series): a quarter, a month or a week when the usual step between a series' distinct
+    times is about that long, else a day (sales by the hour and by the transaction are
+    forecast by the day). Per series, then the median over series: weekly rows of series
+    that each sell on their own weekday are weekly, though the file has a row every day.
 
-    >>> width_for([0.0, 86400.0, 172800.0]), width_for([0.0, 2678400.0, 5097600.0])
+    >>> width_for([[0.0, 86400.0, 172800.0]]), width_for([[0.0, 2678400.0, 5097600.0]])
     (86400, 2629800)
+    >>> width_for([[d * 86400.0 + k * 604800.0 for k in range(8)] for d in range(7)])
+    604800
     """
-    distinct = sorted(set(times))
-    steps = sorted(b - a for a, b in zip(distinct, distinct[1:], strict=False))
-    step = steps[len(steps) // 2] if steps else 0.0
+    usual = []
+    for times in series:
+        distinct = sorted(set(times))
+        steps = sorted(b - a for a, b in zip(distinct, distinct[1:], strict=False))
+        if steps:
+            usual.append(steps[len(steps) // 2])
+    step = sorted(usual)[len(usual) // 2] if usual else 0.0
     day = 86_400
     return next((w for w, least in ((QUARTER, 80 * day), (MONTH, 25 * day), (WEEK, 6 * day))
                  if step >= least), day)

@@ -258,23 +258,22 @@ def demo(
     settings = load_settings()
     events = _events(file, columns, time_format, limit)
     if events and "SALESCAST_BUCKET_SECONDS" not in os.environ:
+        from models.evaluation.file_panel import REGIMES
         from models.grid import width_for
 
-        width = width_for([e.ts for e in events])
+        by_series: dict[str, list[float]] = {}
+        for e in events:
+            by_series.setdefault(e.series, []).append(e.ts)
+        width = width_for(by_series.values())
         if width != settings.bucket_seconds:
             settings = settings.model_copy(update={"bucket_seconds": width})
-            console.print(f"your file's rows come a {_unit(width)} apart or so: buckets of a "
-                          f"{_unit(width)} (SALESCAST_BUCKET_SECONDS chooses another)")
+            unit = REGIMES[width].bucket
+            console.print(f"your file's rows come a {unit} apart or so: buckets of a {unit} "
+                          "(SALESCAST_BUCKET_SECONDS chooses another)")
     speed = settings.bucket_seconds / 2 if speed is None else speed
     _check_speed(speed)
     run_demo(settings, speed=speed, limit=limit, console=console, envelope=envelope,
              events=events)
-
-
-def _unit(width: int) -> str:
-    from models.evaluation.file_panel import REGIMES
-
-    return REGIMES[width].bucket if width in REGIMES else f"{width} s"
 
 
 app.command()(backtest)

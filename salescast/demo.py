@@ -6,12 +6,14 @@ running are left running.
 
 from __future__ import annotations
 
+import shlex
 import signal
 import subprocess
 import time
 from collections.abc import Iterable
 
 from rich.console import Console
+from rich.markup import escape
 
 from config import Settings
 from config.addresses import make_url
@@ -73,7 +75,9 @@ def run_demo(settings: Settings, speed: float, limit: int | None, console: Conso
         url = make_url("ws", host, port, "/ws")
         console.print(f"\n[bold green]dashboard:[/] {make_url('http', host, port, '/')}")
         console.print(f"[bold green]websocket:[/] {url}")
-        console.print(f"try: [cyan]salescast watch 85123A --url {url}[/]  (or a pattern: '2*')")
+        example = "85123A" if not events else shlex.quote(events[-1].series)  # one of yours
+        console.print(f"try: [cyan]salescast watch {escape(example)} --url {url}[/]  "
+                      "(or a pattern: '2*')")
         console.print("     [cyan]salescast alerts tail[/]  (anomaly alerts as they happen)\n")
         how = f"envelopes of up to {envelope} events" if envelope else "one event per message"
         console.print(f"[bold]4/4[/] replaying at {speed:g}x, {how} (Ctrl-C stops everything) "

@@ -294,3 +294,19 @@ def test_demo_of_a_file_buckets_it_as_its_rows_come(
     monkeypatch.setenv("SALESCAST_BUCKET_SECONDS", "86400")  # the user's choice stands
     assert runner.invoke(app, ["demo", "--file", str(path)]).exit_code == 0
     assert (seen["width"], seen["speed"]) == (86400, 43200.0)
+
+
+def test_demo_of_weekly_series_that_each_sell_on_their_own_weekday_is_weekly(
+        env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file with a row every day, each series once a week: the width came from all the
+    times together (a day apart), not series by series."""
+    seen: dict[str, object] = {}
+    monkeypatch.delenv("SALESCAST_BUCKET_SECONDS", raising=False)
+    monkeypatch.setattr("salescast.demo.run_demo",
+                        lambda settings, **kw: seen.update(width=settings.bucket_seconds))
+    path = tmp_path / "weekly.csv"
+    path.write_text("sku,date,qty\n" + "".join(
+        f"S{d},2024-{1 + (d + 7 * k) // 31:02d}-{1 + (d + 7 * k) % 31:02d},1\n"
+        for d in range(7) for k in range(4)))
+    assert runner.invoke(app, ["demo", "--file", str(path)]).exit_code == 0
+    assert seen["width"] == 604_800
