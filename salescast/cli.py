@@ -265,8 +265,9 @@ def demo(
         for e in events:
             by_series.setdefault(e.series, []).append(e.ts)
         width = width_for(by_series.values())
-        if width != settings.bucket_seconds:
-            settings = settings.model_copy(update={"bucket_seconds": width})
+        if width != settings.bucket_seconds:  # and the backtest's horizon for that width
+            settings = settings.model_copy(update={"bucket_seconds": width} | (
+                {} if "SALESCAST_HORIZON" in os.environ else {"horizon": REGIMES[width].horizon}))
             unit = REGIMES[width].bucket
             console.print(f"your file's rows come a {unit} apart or so: buckets of a {unit} "
                           "(SALESCAST_BUCKET_SECONDS chooses another)")

@@ -58,7 +58,8 @@ def run_demo(settings: Settings, speed: float, limit: int | None, console: Conso
         host = WILDCARD_BINDS.get(settings.gateway_host, settings.gateway_host)
         env = child_env(state.kafka_bootstrap, state.redis_url,
                         SALESCAST_GATEWAY_PORT=str(port),
-                        SALESCAST_BUCKET_SECONDS=str(settings.bucket_seconds))
+                        SALESCAST_BUCKET_SECONDS=str(settings.bucket_seconds),
+                        SALESCAST_HORIZON=str(settings.horizon))
         logs = settings.home / "logs"
         console.print(f"[bold]3/4[/] starting worker, ops monitor, LSTM trainer and gateway "
                       f"(logs in {logs}) ...")

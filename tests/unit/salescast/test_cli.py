@@ -282,7 +282,7 @@ def test_demo_of_a_file_buckets_it_as_its_rows_come(
     seen: dict[str, object] = {}
 
     def run_demo(settings: Settings, **kwargs: object) -> None:
-        seen.update(kwargs, width=settings.bucket_seconds)
+        seen.update(kwargs, width=settings.bucket_seconds, horizon=settings.horizon)
 
     monkeypatch.delenv("SALESCAST_BUCKET_SECONDS", raising=False)
     monkeypatch.setattr("salescast.demo.run_demo", run_demo)
@@ -291,6 +291,7 @@ def test_demo_of_a_file_buckets_it_as_its_rows_come(
     result = runner.invoke(app, ["demo", "--file", str(path)])
     assert result.exit_code == 0, result.output
     assert (seen["width"], seen["speed"]) == (width, speed)
+    assert seen["horizon"] == {86400: 14, 2_629_800: 12, 7_889_400: 8}[width]  # the backtest's
     monkeypatch.setenv("SALESCAST_BUCKET_SECONDS", "86400")  # the user's choice stands
     assert runner.invoke(app, ["demo", "--file", str(path)]).exit_code == 0
     assert (seen["width"], seen["speed"]) == (86400, 43200.0)
