@@ -39,13 +39,21 @@ from itertools import chain
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["read_rows"]
+__all__ = ["Header", "read_rows"]
 
 _OPEN: dict[str, Callable[..., IO[Any]]] = {".gz": gzip.open, ".xz": lzma.open,
                                             ".bz2": bz2.open}
 _SEP = re.compile(r"^sep=(.)\s*$")  # Excel's first line naming the delimiter
 _CONVERT = ("save it as UTF-8 (Excel: \"CSV UTF-8\"), or convert it, e.g. "
             "iconv -f cp1252 -t utf-8 IN > OUT")
+
+
+class Header(list[str]):
+    """A file's column names, and the CSV delimiter it uses (``None``: JSON lines)."""
+
+    def __init__(self, names: list[str], delimiter: str | None = None) -> None:
+        super().__init__(names)
+        self.delimiter = delimiter
 
 
 def read_rows(path: Path) -> Iterator[Any]:
@@ -115,7 +123,7 @@ def _csv_rows(path: Path, first: str, f: IO[str], line: list[int]) -> Iterator[A
     if twice := sorted({n for n in names if names.count(n) > 1}):
         raise ValueError(f"{path}: the header names {', '.join(map(repr, twice))} more than "
                          "once: which one is meant?")
-    yield names
+    yield Header(names, delimiter)
     for row in reader:
         line[0] = reader.line_num + offset
         if not row:
@@ -140,6 +148,6 @@ def _json_rows(path: Path, lines: Iterator[str], at: list[int]) -> Iterator[Any]
         if not isinstance(row, dict):
             raise ValueError(f"{path}, line {line}: not a JSON object")
         if first:
-            yield list(row)
+            yield Header(list(row))
             first = False
         yield line, row

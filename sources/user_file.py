@@ -37,6 +37,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
@@ -56,6 +57,7 @@ TIME = ("ds", "ts", "date", "datetime", "timestamp", "time", "invoicedate", "per
 VALUE = ("y", "qty", "quantity", "units", "sales", "value", "amount", "demand")
 PRICE = ("price", "unit_price", "unitprice")
 COUNTRY = ("country",)
+_COMMA = re.compile(r"-?(\d{1,3}(\.\d{3})+|\d+),\d+")  # 1,5 and 1.234,5, not 1.234
 MISSING = {"", "na", "n/a", "#n/a", "nan", "null", "none", "-"}  # a missing row adds nothing
 #: columns that often are part of a series' key beside the product
 KEYLIKE = ("store", "store_id", "store_nbr", "shop", "shop_id", "location", "location_id",
@@ -89,6 +91,8 @@ class UserFile:
         if header is None:
             raise ValueError(f"{path}: the file is empty")
         self.header: list[str] = header
+        # a semicolon or tab file writes 1,5 for 1.5 (and 1.234,5 for 1234.5): Europe's Excel
+        self.decimal_comma = getattr(header, "delimiter", None) in (";", "\t")
         self.keys, self.time, self.value = self._columns(header, columns)
         self.times = [t.strip() for t in self.time.split("+")] if columns else [self.time]
         weeks = len(self.times) == 1 and "week" in self.time.lower()  # 202402: a week
@@ -138,7 +142,7 @@ class UserFile:
         raw = row[self.value]
         if _missing(raw):
             return None
-        value = _number(raw, "value")
+        value = _number(_decimal(raw) if self.decimal_comma else raw, "value")
         stamp = row[self.time] if len(self.times) == 1 else " ".join(
             str(row[t]).strip() for t in self.times)  # a date and a time column
         if isinstance(stamp, bool) or not isinstance(stamp, (int, float, str)):
@@ -149,7 +153,8 @@ class UserFile:
         price = row.get(self.price) if self.price else None
         country = row.get(self.country) if self.country else None
         return FileRow(line, series, self._parse(str(stamp)), value,
-                       None if price is None or _missing(price) else _number(price, "price"),
+                       None if price is None or _missing(price) else _number(
+                           _decimal(price) if self.decimal_comma else price, "price"),
                        None if country is None or not str(country).strip()
                        else str(country).strip())
 
@@ -201,6 +206,17 @@ def _key(raw: object) -> str:
     if isinstance(raw, float) and raw.is_integer():
         return str(int(raw))
     return str(raw).strip()
+
+
+def _decimal(raw: object) -> object:
+    """A decimal-comma number as Python reads numbers (other cells as they are).
+
+    >>> _decimal("1,5"), _decimal("-1.234,5"), _decimal("1.234"), _decimal(7)
+    ('1.5', '-1234.5', '1.234', 7)
+    """
+    if isinstance(raw, str) and _COMMA.fullmatch(text := raw.strip()):
+        return text.replace(".", "").replace(",", ".")
+    return raw
 
 
 def _number(raw: object, what: str) -> float:

@@ -116,3 +116,14 @@ def test_a_column_of_weeks_numbers_them_as_weeks(tmp_path: Path) -> None:
     assert days == [0, 7, 63]  # the Mondays of ISO weeks 1, 2 and 10 of 2024
     assert [(r.ts - 1704067200) // 86400 for r in UserFile(path, time_format="%Y%W")] == [
         0, 7, 63]
+
+
+def test_a_semicolon_file_writes_decimals_with_a_comma(tmp_path: Path) -> None:
+    """Europe's Excel: 'sku;date;qty' with 1,5 for 1.5 was refused (a comma file's "1,5" still
+    is: there a comma may group thousands)."""
+    path = tmp_path / "s.csv"
+    path.write_text("sku;date;qty;price\nA;2024-01-01;1,5;2,25\nA;2024-01-02;1.234,5;1\n")
+    assert [(r.value, r.price) for r in UserFile(path)] == [(1.5, 2.25), (1234.5, 1.0)]
+    path.write_text('sku,date,qty\nA,2024-01-01,"1,5"\n')
+    with pytest.raises(ValueError, match="value '1,5' is not a number"):
+        list(UserFile(path))
