@@ -95,7 +95,8 @@ def data_fetch() -> None:
 @friendly
 def replay(
     speed: Annotated[float | None, typer.Option(
-        help="event-time seconds per wall second (default 86400: a day a second)")] = None,
+        help="event-time seconds per wall second (default: a day a second, or half a bucket "
+             "when SALESCAST_BUCKET_SECONDS is longer)", show_default=False)] = None,
     max_speed: Annotated[bool, typer.Option("--max", help="as fast as possible (no --speed)")]
     = False,
     limit: Annotated[int | None, typer.Option(min=1, help="stop after N events")] = None,
@@ -115,9 +116,10 @@ def replay(
 
     if max_speed and speed is not None:
         raise UserError("--max and --speed exclude each other: --max sends as fast as it can")
-    speed = 86400.0 if speed is None else speed
-    _check_speed(speed)
-    settings = settings_with_services()
+    if speed is not None:
+        _check_speed(speed)
+    settings = settings_with_services()  # a monthly worker's replay: half a month a second
+    speed = max(86400.0, settings.bucket_seconds / 2) if speed is None else speed
     own = _events(file, columns, time_format, limit, by_country, kafka=settings.kafka)
     if own is None:
         from sources.online_retail import fetch_dataset, iter_events

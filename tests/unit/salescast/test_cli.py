@@ -124,7 +124,10 @@ def test_replay_keeps_librdkafka_quiet(env: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr("sources.online_retail.iter_events", lambda *a, **k: iter(()))
     monkeypatch.setattr("stream.replay.replay", replay)
     assert runner.invoke(app, ["replay", "--limit", "5"]).exit_code == 0
-    assert seen["config"] == {"log_level": 0}
+    assert seen["config"] == {"log_level": 0} and seen["speed"] == 86400.0  # a day a second
+    monkeypatch.setenv("SALESCAST_BUCKET_SECONDS", "month")  # a monthly worker's replay
+    assert runner.invoke(app, ["replay", "--limit", "5"]).exit_code == 0
+    assert seen["speed"] == 1_314_900.0  # half a month a second, not 30 min for 5 years
 
 
 def test_a_bad_loglevel_is_refused_before_kafka_is_asked(
