@@ -255,24 +255,14 @@ def demo(
     With --file, your own sales instead of Online Retail II, in buckets of a week, a month or
     a quarter when its rows come that far apart (SALESCAST_BUCKET_SECONDS chooses instead).
     """
-    from salescast.demo import run_demo
+    from salescast.demo import file_settings, run_demo
 
     settings = load_settings()
     events = _events(file, columns, time_format, limit)
-    if events and "SALESCAST_BUCKET_SECONDS" not in os.environ:
-        from models.evaluation.file_panel import REGIMES
-        from models.grid import width_for
-
-        by_series: dict[str, list[float]] = {}
-        for e in events:
-            by_series.setdefault(e.series, []).append(e.ts)
-        width = width_for(by_series.values())
-        if width != settings.bucket_seconds:  # and the backtest's horizon for that width
-            settings = settings.model_copy(update={"bucket_seconds": width} | (
-                {} if "SALESCAST_HORIZON" in os.environ else {"horizon": REGIMES[width].horizon}))
-            unit = REGIMES[width].bucket
-            console.print(f"your file's rows come a {unit} apart or so: buckets of a {unit} "
-                          "(SALESCAST_BUCKET_SECONDS chooses another)")
+    if events:
+        settings, said = file_settings(settings, events, os.environ)
+        if said:
+            console.print(said)
     speed = settings.bucket_seconds / 2 if speed is None else speed
     _check_speed(speed)
     run_demo(settings, speed=speed, limit=limit, console=console, envelope=envelope,

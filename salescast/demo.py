@@ -10,7 +10,7 @@ import shlex
 import signal
 import subprocess
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from rich.console import Console
 from rich.markup import escape
@@ -20,11 +20,57 @@ from config.addresses import make_url
 from contracts.events import SaleEvent
 from infra.kafka import free_port
 from infra.procs import child_env, port_free, salescast_cmd, spawn, stop, wait_http
+from models import grid
 
-__all__ = ["run_demo"]
+__all__ = ["file_settings", "run_demo"]
 
 #: where a gateway bound to every interface is reached
 WILDCARD_BINDS = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1", "[::]": "::1"}
+
+
+def file_settings(settings: Settings, events: list[SaleEvent], env: Mapping[str, str]
+                  ) -> tuple[Settings, str | None]:
+    """The demo's settings for the user's ``events`` (in time order), and what to say of them:
+    buckets of a week, a month or a quarter when a series' rows come that far apart
+    (:func:`models.grid.width_for`), with the backtest's horizon for that width, and no
+    lateness when every time is a bucket's start (rows labelled by their period: with an
+    hour's lateness, the period before the last never closed at the end of a replay). What
+    the environment sets (``SALESCAST_BUCKET_SECONDS``, ``_HORIZON``, ``_LATENESS_SECONDS``)
+    stands.
+
+    >>> s = Settings()
+    >>> months = [SaleEvent("A", float(grid.shift(1704067200, k, grid.MONTH)), 1, 1.0)
+    ...           for k in range(24)]
+    >>> got, said = file_settings(s, months, {})
+    >>> got.bucket_seconds, got.horizon, got.lateness_seconds, said[:37]
+    (2629800, 12, 0, "your file's rows come a month apart o")
+    >>> file_settings(s, months, {"SALESCAST_BUCKET_SECONDS": "86400"})[0].bucket_seconds
+    86400
+    >>> sundays = [SaleEvent("A", 1704585600.0 + k * grid.WEEK, 1, 1.0) for k in range(9)]
+    >>> got = file_settings(s, sundays, {})[0]  # week-ending dates: not a bucket's start
+    >>> got.bucket_seconds, got.horizon, got.lateness_seconds
+    (604800, 13, 3600)
+    """
+    from models.evaluation.file_panel import REGIMES
+
+    if "SALESCAST_BUCKET_SECONDS" in env:
+        return settings, None
+    by_series: dict[str, list[float]] = {}
+    for e in events:
+        by_series.setdefault(e.series, []).append(e.ts)
+    width = grid.width_for(by_series.values())
+    if width == settings.bucket_seconds:
+        return settings, None
+    update: dict[str, int] = {"bucket_seconds": width}
+    if "SALESCAST_HORIZON" not in env:
+        update["horizon"] = REGIMES[width].horizon
+    if "SALESCAST_LATENESS_SECONDS" not in env and all(
+            grid.start(e.ts, width) == e.ts for e in events):
+        update["lateness_seconds"] = 0
+    unit = REGIMES[width].bucket
+    return settings.model_copy(update=update), (
+        f"your file's rows come a {unit} apart or so: buckets of a {unit} "
+        "(SALESCAST_BUCKET_SECONDS chooses another)")
 
 
 def run_demo(settings: Settings, speed: float, limit: int | None, console: Console,
@@ -59,7 +105,8 @@ def run_demo(settings: Settings, speed: float, limit: int | None, console: Conso
         env = child_env(state.kafka_bootstrap, state.redis_url,
                         SALESCAST_GATEWAY_PORT=str(port),
                         SALESCAST_BUCKET_SECONDS=str(settings.bucket_seconds),
-                        SALESCAST_HORIZON=str(settings.horizon))
+                        SALESCAST_HORIZON=str(settings.horizon),
+                        SALESCAST_LATENESS_SECONDS=str(settings.lateness_seconds))
         logs = settings.home / "logs"
         console.print(f"[bold]3/4[/] starting worker, ops monitor, LSTM trainer and gateway "
                       f"(logs in {logs}) ...")
