@@ -174,7 +174,7 @@ class Clients:
                 await conn.send(frame)
         elif isinstance(o, out.ListRequest):
             names = [] if session.claims is None else await self.store.match(
-                o.pattern, o.limit, session.claims.patterns)
+                o.pattern, o.limit, session.claims)
             await conn.send(server_frame("series", series=names, id=o.id))
         elif isinstance(o, out.MoversRequest):
             items = await self.store.movers(session, o.limit)

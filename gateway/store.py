@@ -36,12 +36,14 @@ from contracts.wire import (
     snapshot_version,
 )
 from gateway.acks import AckWrite, ack_of
+from gateway.auth import OPEN, Claims
 from gateway.protocol import Session, SnapshotRequest
 
 __all__ = ["Store", "MAX_PATTERN_SNAPSHOTS", "ALERTS_SNAPSHOT"]
 
 MAX_PATTERN_SNAPSHOTS = 200
 MAX_SCANNED = 20_000  #: series a pattern is matched against, the most recently updated
+SCAN_BATCH = 1000  #: members of a sorted set read at a time while scanning it
 ALERTS_SNAPSHOT = 50
 ALERTS_KEPT = 10_000  #: the alerts stream's cap, as the worker's sink trims it (approximately)
 T = TypeVar("T")
@@ -91,25 +93,32 @@ class Store:
             return live, part
         return await self._once(("series", name), read)
 
-    async def match(self, pattern: str, limit: int, scope: tuple[str, ...] = ("*",)
-                    ) -> list[str]:
-        """Series ids matching ``pattern`` and one of ``scope``'s patterns (a token's), most
-        recently updated first, among the :data:`MAX_SCANNED` most recently updated (a
-        pattern that matches nothing must not make one small frame read the whole index).
-        The scope is applied while scanning: applied to the first matches after, it left a
-        scoped token's ``list "*"`` empty where its own series were further down."""
+    async def _scan(self, key: str, limit: int, keep: Callable[[str], bool],
+                    withscores: bool = False) -> list[Any]:
+        """The first ``limit`` members of sorted set ``key`` (highest score first; with
+        ``withscores``, ``(member, score)`` pairs) that ``keep`` takes, among its
+        :data:`MAX_SCANNED` first: a filter that takes nothing must not make one small frame
+        read the whole set."""
+        found: list[Any] = []
+        start = 0
+        while len(found) < limit and start < MAX_SCANNED:
+            got = await self.redis.zrevrange(key, start, start + SCAN_BATCH - 1,
+                                             withscores=withscores)
+            found.extend(m for m in got if keep(str(m[0] if withscores else m)))
+            if len(got) < SCAN_BATCH:
+                break
+            start += SCAN_BATCH
+        return found[:limit]
+
+    async def match(self, pattern: str, limit: int, claims: Claims = OPEN) -> list[str]:
+        """Series ids matching ``pattern`` that ``claims`` (a token's) may read, most recently
+        updated first (:meth:`_scan`). The scope is applied while scanning: applied to the
+        first matches after, it left a scoped token's ``list "*"`` empty where its own series
+        were further down."""
         async def read() -> list[str]:
-            found: list[str] = []
-            batch, start = 1000, 0
-            while len(found) < limit and start < MAX_SCANNED:
-                names = await self.redis.zrevrange(INDEX_KEY, start, start + batch - 1)
-                if not names:
-                    break
-                found.extend(n for n in map(str, names) if fnmatchcase(n, pattern)
-                             and any(fnmatchcase(n, p) for p in scope))
-                start += batch
-            return found[:limit]
-        return await self._once(("match", pattern, limit, scope), read)
+            return [str(n) for n in await self._scan(
+                INDEX_KEY, limit, lambda n: fnmatchcase(n, pattern) and claims.allows_series(n))]
+        return await self._once(("match", pattern, limit, claims), read)
 
     async def alert_rows(self, since: str | None) -> list[Any]:
         """Alerts after stream id ``since`` (at most 1000), or the latest ones, oldest first."""
@@ -179,9 +188,8 @@ class Store:
         if out.channel == "alerts":
             yield server_frame("snapshot", channel="alerts", data=await self.alerts(session, out))
             return
-        scope = ("*",) if session.claims is None else session.claims.patterns
         names = [out.series] if out.series else await self.match(
-            out.pattern or "*", MAX_PATTERN_SNAPSHOTS, scope)
+            out.pattern or "*", MAX_PATTERN_SNAPSHOTS, session.claims or OPEN)
         for name in names:
             if not session.wants(out.channel, name):
                 continue
@@ -197,18 +205,10 @@ class Store:
 
     async def movers(self, session: Session, limit: int) -> list[dict[str, Any]]:
         """The top movers the session may read: its scope applied while scanning the sorted
-        set (at most :data:`MAX_SCANNED`), not to its first ``limit * 4`` entries."""
-        claims = session.claims
-        rows: list[tuple[str, float]] = []
-        start = 0
-        while claims is not None and len(rows) < limit and start < MAX_SCANNED:
-            raw: list[Any] = list(await self.redis.zrevrange(MOVERS_KEY, start, start + 999,
-                                                             withscores=True))
-            rows.extend((str(s), float(sc)) for s, sc in raw if claims.allows_series(str(s)))
-            if len(raw) < 1000:
-                break
-            start += 1000
-        rows = rows[:limit]
+        set (:meth:`_scan`), not to its first ``limit * 4`` entries."""
+        raw = [] if session.claims is None else await self._scan(
+            MOVERS_KEY, limit, session.claims.allows_series, withscores=True)
+        rows = [(str(s), float(sc)) for s, sc in raw]
         infos = await self.redis.hmget(MOVERS_INFO, [s for s, _ in rows]) if rows else []
         return [mover_item(series, score, info)
                 for (series, score), info in zip(rows, infos, strict=True)]

@@ -37,7 +37,7 @@ def test_a_scoped_token_lists_its_own_series_behind_many_newer_others() -> None:
     session.claims = Claims(("forecasts",), ("S1*",), 4e9, "t")
 
     async def main() -> tuple[list[str], list[str], list[str]]:
-        listed = await store.match("*", 5, session.claims.patterns)  # type: ignore[union-attr]
+        listed = await store.match("*", 5, session.claims)  # type: ignore[arg-type]
         unscoped = await store.match("*", 5)
         movers = [m["series"] for m in await store.movers(session, 3)]
         return listed, unscoped, movers
