@@ -53,10 +53,10 @@ class LstmRunner:
             return False
         try:
             store = ModelStore(Path(path).parent)
-            model = store.load(version)
             width = store.meta(version).get("window", {}).get("bucket_seconds", self.width)
             if width != self.width:  # trained on another width's buckets (services kept up)
                 raise ArtifactError(f"trained on buckets of {width} s, not {self.width} s")
+            model = store.load(version)  # its weights only once the width is right
         except ArtifactError as exc:
             self.refused.add(version)
             log.error("refusing LSTM model %s, keeping %s: %s", version, self.version, exc)
