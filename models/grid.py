@@ -42,7 +42,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 __all__ = ["MONTH", "QUARTER", "WEEK", "CALENDAR", "is_calendar", "is_plain", "start", "shift",
-           "end", "steps", "starts", "position", "width_for"]
+           "end", "steps", "starts", "position", "usual_step", "width_for"]
 
 MONTH = 2_629_800  #: calendar months (UTC): 365.25 days / 12
 QUARTER = 3 * MONTH  #: calendar quarters (UTC)
@@ -137,6 +137,17 @@ def starts(a: int, b: int, width: int) -> list[int]:
     return out
 
 
+def usual_step(times: Iterable[float]) -> float | None:
+    """The median step between consecutive distinct ``times`` (``None``: fewer than two).
+
+    >>> usual_step([0.0, 5.0, 1.0, 1.0, 2.0]), usual_step([3.0])
+    (1.0, None)
+    """
+    distinct = sorted(set(times))
+    steps = sorted(b - a for a, b in zip(distinct, distinct[1:], strict=False))
+    return steps[len(steps) // 2] if steps else None
+
+
 def width_for(series: Iterable[list[float]]) -> int:
     """The bucket width that suits each series' times (``series``: one list of times per
     series): a quarter, a month or a week when the usual step between a series' distinct
@@ -149,13 +160,8 @@ def width_for(series: Iterable[list[float]]) -> int:
     >>> width_for([[d * 86400.0 + k * 604800.0 for k in range(8)] for d in range(7)])
     604800
     """
-    usual = []
-    for times in series:
-        distinct = sorted(set(times))
-        steps = sorted(b - a for a, b in zip(distinct, distinct[1:], strict=False))
-        if steps:
-            usual.append(steps[len(steps) // 2])
-    step = sorted(usual)[len(usual) // 2] if usual else 0.0
+    usual = sorted(step for times in series if (step := usual_step(times)) is not None)
+    step = usual[len(usual) // 2] if usual else 0.0
     day = 86_400
     return next((w for w, least in ((QUARTER, 80 * day), (MONTH, 25 * day), (WEEK, 6 * day))
                  if step >= least), day)

@@ -75,14 +75,20 @@ def parse_week(text: str) -> float:
     True
     """
     s = text.strip()
-    if s.isdigit() and len(s) == 6:
-        try:
-            monday = date.fromisocalendar(int(s[:4]), int(s[4:]), 1)
-        except ValueError:
-            pass
-        else:
-            return _within(datetime.combine(monday, datetime.min.time(), UTC).timestamp(), text)
+    if s.isdigit() and len(s) == 6 and (
+            monday := _iso_monday(int(s[:4]), int(s[4:]))) is not None:
+        return _within(monday, text)
     return parse_time(text)
+
+
+def _iso_monday(year: int, week: int) -> float | None:
+    """The first second of ISO week ``week`` of ``year`` (week 53 only in the years that have
+    one; ``None``: no such week)."""
+    try:
+        monday = date.fromisocalendar(year, week, 1)
+    except ValueError:
+        return None
+    return datetime.combine(monday, datetime.min.time(), UTC).timestamp()
 
 
 def _within(ts: float, text: str) -> float:
@@ -134,12 +140,8 @@ def _period(s: str, text: str) -> float:
         if m[2]:
             month = 3 * int(m[3]) - 2 if 1 <= int(m[3]) <= 4 else None
         elif m[4]:
-            try:  # an ISO week: its Monday (week 53 only in the years that have one)
-                monday = date.fromisocalendar(year, int(m[5]), 1)
-            except ValueError:
-                pass
-            else:
-                return datetime.combine(monday, datetime.min.time(), UTC).timestamp()
+            if (monday := _iso_monday(year, int(m[5]))) is not None:
+                return monday
         elif m[6]:
             month = _MONTHS.get(m[6].lower())
         elif 1 <= int(m[7]) <= 12:

@@ -142,7 +142,7 @@ def read_panel(file: UserFile, width: int) -> tuple[dict[str, list[float]], Pane
              f"{' + '.join(file.keys)} alone, summed over them (to keep them apart: --columns "
              f"\"{'+'.join([*file.also_keys, *file.keys])},{file.time},{file.value}\")"
              ] if file.also_keys else []
-    if _partial(sorted(times), hi, width) and lo < hi:
+    if _partial(times, hi, width) and lo < hi:
         notes.append(f"the last bucket, {_day(hi)}, is partial (the file ends on "
                      f"{_day(max(times))}): left out")
         hi = grid.shift(hi, -1, width)
@@ -167,16 +167,15 @@ def _day(ts: float) -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(ts))
 
 
-def _partial(times: list[float], last: int, width: int) -> bool:
+def _partial(times: set[float], last: int, width: int) -> bool:
     """Whether the last bucket (starting at ``last``) is cut short by the file's end: buckets
     longer than a day, of data finer than them (the usual step between two times, at least
     a day), whose last time plus that step falls before the bucket's end (a June of
     daily rows that end on the 15th read as a collapse of sales)."""
-    if width <= DAY or len(times) < 2:
-        return False
-    steps = sorted(b - a for a, b in zip(times, times[1:], strict=False))
-    step = max(steps[len(steps) // 2], DAY)  # the median: a file of months and quarters mixed
-    return step < 0.9 * width and times[-1] + step < grid.end(last, width)
+    if width <= DAY or (usual := grid.usual_step(times)) is None:  # the median: a file of
+        return False  # months and quarters mixed
+    step = max(usual, DAY)
+    return step < 0.9 * width and max(times) + step < grid.end(last, width)
 
 
 def _stray(file: UserFile, rows: dict[int, int], first_line: dict[int, int], width: int) -> None:
