@@ -37,7 +37,7 @@ def _db_url(url: str, db: int) -> str:
 def _run(settings: Settings, kafka: str, redis_url: str, topic: str, events: int,
          mode: str, worker_id: str) -> Figure:
     env = child_env(kafka, redis_url, SALESCAST_EVENTS_TOPIC=topic, SALESCAST_WORKER_ID=worker_id,
-                    SALESCAST_BENCH="1", SALESCAST_AGGREGATE_BY=mode)
+                    SALESCAST_AGGREGATE_BY=mode)
     proc = spawn(salescast_cmd("worker"), env, settings.home / "logs" / f"{worker_id}.log")
     r = redis.Redis.from_url(redis_url)
     try:

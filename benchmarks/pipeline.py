@@ -255,7 +255,7 @@ def _worker_run(settings: Settings, kafka: str, redis_url: str, r: redis.Redis, 
     from stream.synthetic import bench_events
 
     env = child_env(kafka, redis_url, SALESCAST_EVENTS_TOPIC=topic,
-                    SALESCAST_WORKER_ID=worker_id, SALESCAST_BENCH="1")
+                    SALESCAST_WORKER_ID=worker_id)
     log = settings.home / "logs" / f"{worker_id}.log"
     proc = spawn(salescast_cmd("worker"), env, log)
     try:

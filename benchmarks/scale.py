@@ -86,7 +86,7 @@ class Group:
 
     def start(self) -> subprocess.Popen[bytes]:
         env = child_env(self.kafka, self.redis_url, SALESCAST_EVENTS_TOPIC=self.topic,
-                        SALESCAST_WORKER_ID=self.group, SALESCAST_BENCH="1",
+                        SALESCAST_WORKER_ID=self.group,
                         SALESCAST_PARTITIONS=str(self.partitions),
                         SALESCAST_STANDBY_REPLICAS=str(self.standby),
                         SALESCAST_LSTM="1" if self.lstm else "0")

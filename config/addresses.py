@@ -14,14 +14,34 @@ ValueError: must be host:port[,host:port...]
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from config.messages import ConfigError
 
-__all__ = ["check_bootstrap", "check_redis_url", "host_port", "make_url", "read_services",
-           "split_server"]
+__all__ = ["check_bootstrap", "check_host", "check_redis_url", "host_port", "make_url",
+           "read_services", "redacted", "split_server"]
+
+
+def redacted(url: str) -> str:
+    """``url`` with the password of its ``user:password@`` part (and a ``password=`` query
+    value) starred, for messages and logs.
+
+    >>> redacted("redis://admin:s3cret@10.0.0.5:6379/0"), redacted("redis://:pw@h:1?password=x")
+    ('redis://admin:***@10.0.0.5:6379/0', 'redis://:***@h:1?password=***')
+    >>> redacted("redis://127.0.0.1:6379/0")
+    'redis://127.0.0.1:6379/0'
+    """
+    scheme, sep, rest = url.partition("://")
+    if sep:
+        netloc, slash, tail = rest.partition("/")
+        user, at, host = netloc.rpartition("@")
+        if at and ":" in user:
+            netloc = f"{user.split(':', 1)[0]}:***@{host}"
+        rest = f"{netloc}{slash}{tail}"
+    return re.sub(r"(?i)(password=)[^&#]*", r"\1***", f"{scheme}{sep}{rest}")
 
 
 def check_redis_url(url: str | None) -> str | None:
@@ -64,6 +84,32 @@ def check_bootstrap(value: str | None) -> str | None:
         host, port = split_server(server)
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError("must be host:port[,host:port...]")
+    return value
+
+
+_HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\.?")
+
+
+def check_host(value: str) -> str:
+    """``value`` when it is a host to bind or reach: an IP address (v4, or v6 without
+    brackets) or a DNS name, no port; ValueError otherwise.
+
+    >>> check_host("0.0.0.0"), check_host("::"), check_host("gateway.internal")
+    ('0.0.0.0', '::', 'gateway.internal')
+    >>> check_host("127.0.0.1:80")
+    Traceback (most recent call last):
+    ...
+    ValueError: must be a bare host (a name, an IP address), no port
+    """
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(value)
+        return value
+    except ValueError:
+        pass
+    if len(value) > 253 or not _HOST.fullmatch(value) or value.replace(".", "").isdigit():
+        raise ValueError("must be a bare host (a name, an IP address), no port")
     return value
 
 

@@ -48,4 +48,8 @@ def one_line(exc: ValidationError, names: Mapping[str, str]) -> str:
     shown = err.get("input")
     if "SECRET" in name:
         return f"{name} {message}"
+    if name == "REDIS_URL" and isinstance(shown, str):  # its password is not shown either
+        from config.addresses import redacted
+
+        shown = redacted(shown)
     return f"{name} {message}, got {shown!r}"

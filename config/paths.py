@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["expand_user"]
+__all__ = ["directory", "expand_user"]
 
 
 def expand_user(path: str | Path) -> Path:
@@ -23,3 +23,10 @@ def expand_user(path: str | Path) -> Path:
         head = path.parts[0] if path.parts else str(path)
         why = "no such user" if head != "~" else "no home directory (HOME is unset)"
         raise ValueError(f"cannot expand {head}: {why}") from None
+
+
+def directory(value: str | Path) -> Path:
+    """``value`` with ``~`` expanded; a ValueError when it is there but not a directory."""
+    if (path := expand_user(value)).exists() and not path.is_dir():
+        raise ValueError("must be a directory")
+    return path

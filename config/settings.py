@@ -30,9 +30,10 @@ from pydantic import AliasGenerator, Field, SecretStr, ValidationError, field_va
 from pydantic.functional_validators import AfterValidator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from config.addresses import check_bootstrap, check_redis_url, read_services
+from config.addresses import check_bootstrap, check_host, check_redis_url, read_services
 from config.messages import ConfigError, one_line
-from config.paths import expand_user
+from config.paths import directory, expand_user
+from config.rules import conflict
 
 __all__ = ["Settings", "ConfigError", "load_settings", "cache_root", "ENV_VARS",
            "DEFAULT_PARTITIONS"]
@@ -90,16 +91,16 @@ class Settings(BaseSettings):
     deadletter_topic: str = Field(default="sales.deadletter",
                                   description="topic of rejected records")
     partitions: int = Field(
-        default=DEFAULT_PARTITIONS, ge=1,
+        default=DEFAULT_PARTITIONS, ge=1, le=10_000,
         description="partitions of the topics `services up` creates (the most workers a group "
                     "can use; see Scaling out)")
     standby_replicas: int = Field(
-        default=0, ge=0,
+        default=0, ge=0, le=16,
         description="Faust standby replicas: warm copies of other workers' table partitions "
                     "(faster failover, the changelog read twice)")
 
     # buckets and forecasts
-    bucket_seconds: int = Field(default=86400, ge=60, description=(
+    bucket_seconds: int = Field(default=86400, ge=60, le=366 * 86400, description=(
         "bucket width in seconds (`604800`: weeks from Monday), or `month` / `quarter` (UTC "
         "calendar months, 2629800 s, or "
         "quarters, 7889400 s); the seasons follow it (hourly 24 and 168, daily 7, weekly 52, "
@@ -108,7 +109,8 @@ class Settings(BaseSettings):
                                   description="allowed lateness after a bucket's end")
     horizon: int = Field(default=14, ge=1, le=400, description=(
         "forecast horizon (buckets; a series' state grows with its square: 14 takes ~15 KB)"))
-    history: int = Field(default=120, ge=14, description="closed buckets kept per series")
+    history: int = Field(default=120, ge=14, le=100_000,
+                         description="closed buckets kept per series")
     aggregate_by: Literal["country", "category", "none"] = Field(
         default="country",
         description="the children of the `total` aggregate: each event's `country`, its "
@@ -119,7 +121,8 @@ class Settings(BaseSettings):
         json_schema_extra={"shown": "unset"})
 
     # processes
-    gateway_host: str = Field(default="127.0.0.1", description="gateway bind address")
+    gateway_host: Annotated[str, AfterValidator(check_host)] = Field(
+        default="127.0.0.1", description="gateway bind address")
     gateway_port: int = Field(default=8765, ge=0, le=65535,
                               description="gateway port (0 picks a free one)")
     worker_id: str = Field(default="salescast-worker", description="Faust app id (consumer group)")
@@ -170,14 +173,14 @@ class Settings(BaseSettings):
     handshake_burst: int = Field(
         default=40, ge=1, description="gateway handshakes per address in a burst")
     slow_client_seconds: float = Field(
-        default=5.0, gt=0,
+        default=5.0, ge=0.1, le=3600,
         description="how long a gateway client's socket may stay unread before it is closed "
                     "(4008)")
 
     @field_validator("home", "models_dir_override", mode="after")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
-        return None if value is None else _directory(value).resolve()
+        return None if value is None else directory(value).resolve()
 
     @field_validator("category_map", mode="after")
     @classmethod
@@ -193,7 +196,7 @@ class Settings(BaseSettings):
     @field_validator("cache", mode="after")
     @classmethod
     def _expanded(cls, value: Path) -> Path:
-        return _directory(value)
+        return directory(value)
 
     @field_validator("bucket_seconds", mode="before")
     @classmethod
@@ -248,18 +251,19 @@ class Settings(BaseSettings):
         """Where the data set is cached (shared by every clone)."""
         return self.cache / "data"
 
-    def with_services(self) -> Settings:
-        """Fill unset Kafka/Redis addresses from the services state file."""
+    def with_services(self, need: tuple[str, ...] = ("kafka", "redis")) -> Settings:
+        """Fill unset Kafka/Redis addresses from the services state file; a ConfigError when
+        one that the command ``need``s is in neither."""
         if self.kafka_bootstrap and self.redis_url:
             return self
         state = {k: v for k, v in read_services(self.services_file).items() if isinstance(v, str)}
         kafka = self.kafka_bootstrap or state.get("kafka_bootstrap")
         redis = self.redis_url or state.get("redis_url")
-        if not kafka or not redis:
-            raise ConfigError(
-                "no Kafka/Redis address: run `salescast services up` "
-                "or set KAFKA_BOOTSTRAP and REDIS_URL"
-            )
+        lack = [(name, var) for name, var, got in (("Kafka", "KAFKA_BOOTSTRAP", kafka),
+                ("Redis", "REDIS_URL", redis)) if name.lower() in need and not got]
+        if lack:
+            raise ConfigError(f"no {'/'.join(n for n, _ in lack)} address: run `salescast "
+                              f"services up` or set {' and '.join(v for _, v in lack)}")
         return self.model_copy(update={"kafka_bootstrap": kafka, "redis_url": redis})
 
     @property
@@ -275,13 +279,6 @@ class Settings(BaseSettings):
         return self.redis_url
 
 
-def _directory(value: Path) -> Path:
-    """``value`` with ``~`` expanded; a ValueError when it is there but not a directory."""
-    if (path := expand_user(value)).exists() and not path.is_dir():
-        raise ValueError("must be a directory")
-    return path
-
-
 #: field name -> environment variable, in declaration order
 ENV_VARS: dict[str, str] = {name: str(f.validation_alias)
                             for name, f in Settings.model_fields.items()}
@@ -290,9 +287,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """The settings from ``env`` (default: the process environment). Empty variables count
     as unset; a bad value raises :class:`ConfigError` with one line."""
     try:
-        if env is None:
-            return Settings()
-        return Settings.model_validate({k: v for k, v in env.items() if v != ""})
+        settings = (Settings() if env is None else
+                    Settings.model_validate({k: v for k, v in env.items() if v != ""}))
     except ValidationError as exc:
         raise ConfigError(one_line(exc, ENV_VARS)) from None
+    if (line := conflict(settings)) is not None:  # rules between settings (config.rules)
+        raise ConfigError(line)
+    return settings
 

@@ -14,7 +14,7 @@ from websockets.asyncio.client import connect
 from gateway.errors import GatewayError
 from gateway.messages import FrameError, parse_client_frame
 
-__all__ = ["watch", "describe_update", "absorb", "Refused"]
+__all__ = ["watch", "describe_update", "absorb", "BadTarget", "Refused"]
 
 #: error codes after which the watch cannot go on (the others: rate, Redis down, pass)
 FATAL = frozenset({"bad_json", "bad_frame", "unknown_type", "too_large", "unauthorized",
@@ -23,6 +23,10 @@ FATAL = frozenset({"bad_json", "bad_frame", "unknown_type", "too_large", "unauth
 
 class Refused(GatewayError):
     """The gateway refused the watch, or would: ``code: message``."""
+
+
+class BadTarget(Refused):
+    """The target is one the gateway would refuse: found before connecting."""
 
 
 def _fmt(x: float | None) -> str:
@@ -109,7 +113,7 @@ async def watch(url: str, target: str, limit: int | None = None,
     try:  # the gateway's own check, before connecting
         parse_client_frame(frames[0], max_size=1 << 16)
     except FrameError as exc:
-        raise Refused(f"{exc.code}: {exc}") from None
+        raise BadTarget(str(exc)) from None
     seen = 0
     latest: dict[str, dict[str, Any]] = {}  # merged view per series (live updates are partial)
     async with connect(url, max_size=2**22) as ws:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from config import Settings
-from config.addresses import read_services
+from config.addresses import read_services, redacted
 from config.messages import ConfigError
 from infra.errors import ServiceError
 from infra.kafka import file_lock, kafka_healthy, pid_matches, start_kafka, stop_kafka, stop_pid
@@ -150,7 +150,7 @@ def _external_redis(settings: Settings) -> tuple[str | None, None]:
     if not settings.redis_url:
         return None, None
     if not redis_healthy(settings.redis_url):
-        raise ServiceError(f"REDIS_URL={settings.redis_url} does not answer PING")
+        raise ServiceError(f"REDIS_URL={redacted(settings.redis_url)} does not answer PING")
     return settings.redis_url, None
 
 

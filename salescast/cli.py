@@ -6,6 +6,7 @@ one line and exits with status 2, never a traceback.
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import sys
@@ -30,11 +31,15 @@ from salescast.cliutil import (
     TimeFormatOption,
     UserError,
     check_partitions,
+    check_state,
     console,
     friendly,
     kafka_topics,
+    output_lost,
     settings_with_services,
     user_file,
+    warn_contract,
+    warn_unknown_variables,
 )
 
 __all__ = ["app", "main"]
@@ -118,7 +123,7 @@ def replay(
         raise UserError("--max and --speed exclude each other: --max sends as fast as it can")
     if speed is not None:
         _check_speed(speed)
-    settings = settings_with_services()  # a monthly worker's replay: half a month a second
+    settings = settings_with_services(("kafka",))  # monthly buckets: half a month a second
     speed = max(86400.0, settings.bucket_seconds / 2) if speed is None else speed
     own = _events(file, columns, time_format, limit, by_country, kafka=settings.kafka)
     if own is None:
@@ -170,29 +175,8 @@ def _events(file: str | None, columns: str | None, time_format: str | None,
         console.print(f"[yellow]also key-like: {escape(', '.join(data.also_keys))} (name "
                       f"the series' columns with --columns a+b,time,value to keep them "
                       f"apart)[/]", soft_wrap=True)
-    _warn_contract(events)
+    warn_contract(events)
     return events
-
-
-def _warn_contract(events: list[SaleEvent]) -> None:
-    """Say before sending which events the worker will refuse (they become dead letters
-    with their reason, as any producer's would): a file is not held to the event contract
-    (contracts/events.py) until it is streamed."""
-    from collections import Counter
-
-    from stream.validation import Rejection, validate
-
-    why: Counter[str] = Counter()
-    for e in events:
-        if isinstance(got := validate(e.to_json()), Rejection):
-            why[got.reason.split(", got")[0]] += 1
-    if why:
-        console.print(f"[yellow]{sum(why.values()):,} of {len(events):,} events break the "
-                      f"event contract and will be dead letters:[/] " + "; ".join(
-                          f"{n:,}: {escape(reason)}" for reason, n in why.most_common(3))
-                      + (" (name a shorter key with --columns, an id column if the file has "
-                         "one)" if any(r.startswith("series must be at most") for r in why)
-                         else ""), soft_wrap=True)
 
 
 def _check_speed(speed: float) -> None:
@@ -206,7 +190,12 @@ def _check_speed(speed: float) -> None:
 def worker(
     loglevel: Annotated[str, typer.Option(help=", ".join(LOGLEVELS))] = "warning",
 ) -> None:
-    """Run the stream worker (Faust): validate, bucket, forecast, write Redis."""
+    """Run the stream worker (Faust): validate, bucket, forecast, write Redis.
+
+    It needs Kafka and Redis (`salescast services up`, or KAFKA_BOOTSTRAP and REDIS_URL).
+    Example: `SALESCAST_LSTM=0 salescast worker --loglevel info`; more workers with the same
+    SALESCAST_WORKER_ID share the partitions.
+    """
     if loglevel.lower() not in LOGLEVELS:  # checked before Faust loads (~4 s)
         raise UserError(f"--loglevel must be one of {', '.join(LOGLEVELS)}, got {loglevel!r}")
     settings = settings_with_services()
@@ -217,6 +206,7 @@ def worker(
     # Faust would print a traceback when Kafka does not answer, or crash on a partition count
     topics = kafka_topics(settings.kafka)
     check_partitions(settings, topics)
+    check_state(settings, topics)  # a changelog deleted under committed offsets
     if settings.events_topic not in topics:  # not left to the broker's auto-creation: its
         from infra.services import create_topics  # count (num.partitions) and no append time
 
@@ -276,8 +266,12 @@ def main() -> None:
     """Entry point: usage errors are one line (``salescast: ...``) with exit status 2."""
     from typer.exceptions import TyperException
 
+    warn_unknown_variables()
     try:
         code = app(standalone_mode=False)
+        sys.stdout.flush()
+    except BrokenPipeError as exc:  # the reader went away (`| head`)
+        output_lost(exc)
     except TyperException as exc:
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
         if type(exc).__name__ == "NoArgsIsHelpError":  # a group alone (`salescast`): its help,
@@ -287,4 +281,8 @@ def main() -> None:
         line = " ".join(message.split())
         console.print(f"[red]salescast: {escape(line)}[/] (see --help)", soft_wrap=True)
         sys.exit(getattr(exc, "exit_code", 2) or 2)
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:  # stdout on a full disk (`> /dev/full`): one line
+            raise
+        output_lost(exc)
     sys.exit(code if isinstance(code, int) else 0)

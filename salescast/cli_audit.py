@@ -24,6 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from config import Settings
+from config.addresses import redacted
 from salescast.cliutil import UserError, console, friendly, settings_with_services
 
 if TYPE_CHECKING:  # stream.audit imports aiokafka (0.15 s): only when the command runs
@@ -113,7 +114,7 @@ def redis_counts(url: str, series: Iterable[str]) -> dict[str, int | None]:
                 except (ValueError, KeyError, TypeError):
                     counts[s] = None
     except redis.RedisError as exc:
-        raise UserError(f"redis at {url} does not answer: {exc}") from None
+        raise UserError(f"redis at {redacted(url)} does not answer: {exc}") from None
     finally:
         r.close()
     return counts

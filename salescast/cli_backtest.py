@@ -59,8 +59,9 @@ def backtest(
     bank: Annotated[bool, typer.Option(help="only the worker's model, on the bank "
                                             "(seconds, not minutes)")] = False,
     file: FileOption = None,
-    bucket: Annotated[str, typer.Option(help="with --file: the buckets, as the worker's "
-                                             "(hour, day, week, month, quarter)")] = "day",
+    bucket: Annotated[str | None, typer.Option(
+        help="with --file: the buckets, as the worker's (hour, day, week, month, quarter; "
+             "default: day)", show_default=False)] = None,
     columns: ColumnsOption = None,
     time_format: TimeFormatOption = None,
     horizon: Annotated[int | None, typer.Option(
@@ -84,12 +85,13 @@ def backtest(
             raise UserError("--file is scored on the bank: it takes no panel, --quick, --lstm "
                             "or --bank")
         _check_peer(peer)
-        _run_file(file, bucket, columns, time_format, horizon, warmup, _out_dir(out), peer)
+        _run_file(file, bucket or "day", columns, time_format, horizon, warmup, _out_dir(out),
+                  peer)
         return
-    if (columns, time_format, horizon, warmup) != (None,) * 4 or bucket != "day":
+    if (bucket, columns, time_format, horizon, warmup) != (None,) * 5:
         raise UserError("--bucket, --columns, --time-format, --horizon and --warmup are for "
                         "--file")
-    _run_panel(panel or "top500", quick, out, peer, lstm, bank)
+    _run_panel("top500" if panel is None else panel, quick, out, peer, lstm, bank)
 
 
 def _run_panel(panel: str, quick: bool, out: str, peer: bool, lstm: bool, bank: bool) -> None:
@@ -124,6 +126,10 @@ def _run_panel(panel: str, quick: bool, out: str, peer: bool, lstm: bool, bank: 
         return
     if bank and lstm:
         raise UserError("--bank runs the worker's model alone: it takes no --lstm")
+    console.print(f"backtest {escape(panel)}{' --quick' if quick else ''}"
+                  f"{' --bank' if bank else ''}: "
+                  f"{'seconds' if bank else '~40 s' if quick else '~10 min'} on one core"
+                  f"{', AutoETS adds ~1 h' if peer and not quick else ''}", soft_wrap=True)
     board = run_backtest(fetch_dataset(load_settings().data_dir), panel, quick, out_dir, peer,
                          lstm, bank)
     print(board.to_markdown())
@@ -150,7 +156,8 @@ def _run_file(file: str, bucket: str, columns: str | None, time_format: str | No
     try:
         with console.status(f"reading {escape(str(data.path))}"):
             series, info = read_panel(data, width)
-        console.print(f"{info.rows:,} rows ({info.skipped:,} without a value) of "
+        console.print(f"{info.rows:,} row{'s' * (info.rows != 1)} ({info.skipped:,} "
+                      f"without a value) of "
                       f"{escape(' / '.join(info.columns))}: {len(series):,} series over "
                       f"{buckets_of(info.buckets, regime)}", soft_wrap=True)
         for note in info.notes:

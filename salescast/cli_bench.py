@@ -8,7 +8,7 @@ import typer
 
 from config import load_settings
 from contracts.events import MAX_ENVELOPE_EVENTS
-from salescast.cliutil import UserError, console, friendly, settings_with_services
+from salescast.cliutil import UserError, console, friendly, settings_with_services, stop_on_term
 
 __all__ = ["bench_app", "bench_faust_floor"]
 
@@ -42,7 +42,14 @@ def bench(
     use `--rounds 3` and quote the median ratios. `salescast bench gateway` measures the
     WebSocket fan-out instead.
     """
+    stop_on_term()  # every benchmark starts processes: SIGTERM stops them as Ctrl-C does
     if ctx.invoked_subcommand is not None:
+        given = [f"--{name.replace('_', '-')}" for name in ctx.params
+                 if getattr(ctx.get_parameter_source(name), "name", None) != "DEFAULT"]
+        if given:  # typer would run the subcommand and drop them without a word
+            raise UserError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for "
+                            f"`salescast bench` alone; `salescast bench "
+                            f"{ctx.invoked_subcommand} --help` lists that benchmark's options")
         return
     from benchmarks.pipeline import run_bench
 
@@ -142,9 +149,9 @@ def bench_lstm(
 @friendly
 def bench_models(
     series: Annotated[int | None, typer.Option(
-        min=10, help="synthetic daily series [bank: 10000; --by-model: 300]")] = None,
+        min=10, help="synthetic daily series (bank: 10000; --by-model: 300)")] = None,
     buckets: Annotated[int | None, typer.Option(
-        min=1, help="timed buckets [bank: 5; --by-model: 60]")] = None,
+        min=1, help="timed buckets (bank: 5; --by-model: 60)")] = None,
     object_series: Annotated[int, typer.Option(
         min=10, help="series of the per-object stack timed beside the bank")] = 1000,
     by_model: Annotated[bool, typer.Option(
@@ -169,4 +176,4 @@ def bench_faust_floor(topic: str, events: int, transport: Annotated[str, typer.O
 
     if transport not in TRANSPORTS:
         raise UserError(f"--transport must be one of {', '.join(TRANSPORTS)}")
-    run_floor(settings_with_services().kafka, topic, events, transport)
+    run_floor(settings_with_services(("kafka",)).kafka, topic, events, transport)

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import typer
 
 from config import load_settings
-from config.addresses import host_port, make_url
+from config.addresses import host_port, make_url, redacted
 from salescast.cliutil import UserError, console, friendly, settings_with_services
 
 __all__ = ["gateway", "watch", "token", "MAX_TTL"]
@@ -38,14 +38,15 @@ def gateway(
 
     from gateway.server import Gateway
 
-    settings = settings_with_services()
+    settings = settings_with_services(("redis",))
     gw = Gateway.from_settings(settings, _bind_host(host), port)
 
     async def run() -> None:
         try:
             await gw.start()
         except RedisError as exc:
-            raise UserError(f"redis at {settings.redis} does not answer: {exc}") from None
+            raise UserError(f"redis at {redacted(settings.redis)} does not answer: {exc}"
+                            ) from None
         except OSError as exc:  # the bind: address in use, not this host's, unknown name
             raise UserError(f"cannot listen on {host_port(gw.host, gw.port)}: "
                             f"{exc.strerror or exc}"
@@ -78,7 +79,7 @@ def watch(
     """
     from websockets.exceptions import WebSocketException
 
-    from gateway.watch import Refused, run_watch
+    from gateway.watch import BadTarget, Refused, run_watch
 
     settings = load_settings()
     if url is None and settings.gateway_port == 0:
@@ -88,6 +89,9 @@ def watch(
     _check_ws_url(target)
     try:
         run_watch(target, series, count, token)
+    except BadTarget as exc:  # before connecting
+        shown = series if len(series) <= 80 else f"{series[:60]}... ({len(series)} characters)"
+        raise UserError(f"{shown!r} is no series or pattern to watch: {exc}") from None
     except Refused as exc:
         raise UserError(f"the gateway refused {series!r}: {exc}") from None
     except (OSError, WebSocketException) as exc:
@@ -164,8 +168,11 @@ def token(
     secret = load_settings().secret
     if not secret:
         raise UserError("SALESCAST_AUTH_SECRET is not set: the gateway runs without auth")
+    chans = [c.strip() for c in channels.split(",") if c.strip()]
+    if "ack" in (action or []) and "alerts" not in chans:
+        raise UserError("--action ack acknowledges alerts: add alerts to --channels")
     try:
-        tok = mint(secret, [c.strip() for c in channels.split(",") if c.strip()],
+        tok = mint(secret, chans,
                    [p.strip() for p in patterns.split(",") if p.strip()], ttl, time.time(),
                    actions=action or [])
     except ValueError as exc:

@@ -53,6 +53,7 @@ def trainer(
     (early stopping, time budget). The gate promotes it only if it beats seasonal naive and
     the current model on the latest held-out window; otherwise it is kept as rejected.
     Workers hot-swap promoted versions; a crashed trainer never affects them.
+    Example: `salescast trainer --once` (train on what the buckets topic holds, then exit).
     """
     settings = settings_with_services()  # a bad setting: one line before torch loads (~5 s)
     from models.neural.lstm import LSTMConfig
@@ -194,7 +195,10 @@ def _announce(store: Any, version: str) -> None:
 @friendly
 def model_promote(version: Annotated[str, typer.Argument(help="a version from `model list`")]
                   ) -> None:
-    """Make VERSION current (bypassing the gate) and announce it to the workers."""
+    """Make VERSION current (bypassing the gate) and announce it to the workers.
+
+    Example: `salescast model promote v3` (names from `salescast model list`).
+    """
     store = _store()
     if version not in store.versions():
         raise UserError(f"no model {version!r} in {store.root}")
@@ -209,7 +213,8 @@ def model_promote(version: Annotated[str, typer.Argument(help="a version from `m
 def model_rollback() -> None:
     """Re-promote the version that was current before this one.
 
-    All at once: a failure leaves the store as it was.
+    All at once: a failure leaves the store as it was. Example: `salescast model rollback`
+    after a promoted version forecast worse than the one before it.
     """
     store = _store()
     with _one_line():
@@ -220,7 +225,7 @@ def model_rollback() -> None:
 
 def _redis_url() -> str | None:
     try:
-        return settings_with_services().redis
+        return settings_with_services(("redis",)).redis
     except Exception:  # no services: the store's files still change, workers see it later
         console.print("[yellow]no Redis: workers are not notified[/]")
         return None

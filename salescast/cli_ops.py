@@ -50,7 +50,7 @@ def alerts_tail(
     if severity not in LEVELS:
         raise UserError(f"--severity must be one of {', '.join(LEVELS)}, got {severity!r}")
     floor = LEVELS.index(severity)
-    settings = settings_with_services()
+    settings = settings_with_services(("kafka",))
     if settings.alerts_topic not in kafka_topics(settings.kafka):  # else it would wait silently
         raise UserError(f"topic {settings.alerts_topic} does not exist: run `salescast services "
                         "up` first")
@@ -197,12 +197,17 @@ def monitor(
     """Ops monitor: consumer lag per partition, events/s, latency, dead letters, model age.
 
     A failed poll is retried every --interval; after --give-up seconds without a published
-    snapshot the monitor exits with one line.
+    snapshot the monitor exits with one line. Example: `salescast monitor --interval 5`
+    (the dashboard's ops panel and `salescast watch` read what it publishes).
     """
     from stream.monitor import LagMonitor
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = settings_with_services()
+    from infra.kafka_client import unreachable
+
+    if (why := unreachable(settings.kafka)) is not None:  # at start: down, not a hiccup
+        raise UserError(f"{why} (`salescast services up` starts the local one)")
     mon = LagMonitor(settings.kafka, settings.redis, group or [settings.worker_id],
                      [settings.events_topic], settings.deadletter_topic, settings.lag_alert)
     gives_up = f"gives up after {give_up:g} s without one" if give_up else "never gives up"

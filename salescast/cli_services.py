@@ -15,7 +15,11 @@ services_app = typer.Typer(no_args_is_help=True, help="Start/stop the local Kafk
 @services_app.command("up")
 @friendly
 def services_up() -> None:
-    """Start a local Apache Kafka (KRaft) and Redis on 127.0.0.1 (free ports), create topics."""
+    """Start a local Apache Kafka (KRaft) and Redis on 127.0.0.1 (free ports), create topics.
+
+    The addresses go to SALESCAST_HOME/services.json, where every other command finds them.
+    Example: `salescast services up && salescast worker`.
+    """
     from infra import services
 
     settings = load_settings()
@@ -28,7 +32,12 @@ def services_up() -> None:
 @services_app.command("down")
 @friendly
 def services_down() -> None:
-    """Stop the local Kafka and Redis started by `services up`."""
+    """Stop the local Kafka and Redis started by `services up`, and delete their data.
+
+    Topics, committed offsets, model state changelogs and Redis's forecasts go with them:
+    the next `services up` starts both empty (a stopped worker's state is rebuilt only by
+    replaying its source again).
+    """
     from infra import services
 
     stopped = services.down(load_settings())
@@ -50,6 +59,7 @@ def services_status() -> None:
     bad = [f"{name} {'is not running' if info == 'down' else 'does not answer'}"
            for name, info in lines.items() if not info.startswith("healthy")]
     if bad:
-        hint = ": `salescast services up` starts it" if "down" in lines.values() else ""
+        down = list(lines.values()).count("down")
+        hint = f": `salescast services up` starts {'them' if down > 1 else 'it'}" if down else ""
         console.print(f"[red]salescast: {escape(', '.join(bad))}{hint}[/]", soft_wrap=True)
         raise typer.Exit(1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -13,11 +13,13 @@ from rich.markup import escape
 from config import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
+    from contracts.events import SaleEvent
     from sources.user_file import UserFile
 
 __all__ = ["ColumnsOption", "FileOption", "TimeFormatOption", "UserError", "check_partitions",
-           "console", "friendly", "kafka_topics", "load_settings", "settings_with_services",
-           "user_file"]
+           "check_state", "console", "friendly", "kafka_topics", "load_settings", "output_lost",
+           "settings_with_services", "stop_on_term", "user_file", "warn_contract",
+           "warn_unknown_variables"]
 
 console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -66,10 +68,68 @@ def friendly(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def settings_with_services() -> Settings:
-    return load_settings().with_services()
+def stop_on_term() -> None:
+    """Make SIGTERM stop this command as Ctrl-C does, so a command that started processes
+    (Kafka, Redis, workers, a gateway) stops them before it exits: ``kill``, ``timeout`` and a
+    service manager send SIGTERM, and its default action left them running, orphaned."""
+    import signal
+
+    def on_term(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
 
 
+def warn_contract(events: list[SaleEvent]) -> None:
+    """Say before sending which events the worker will refuse (they become dead letters
+    with their reason, as any producer's would): a file is not held to the event contract
+    (contracts/events.py) until it is streamed."""
+    from collections import Counter
+
+    from stream.validation import Rejection, validate
+
+    why: Counter[str] = Counter()
+    for e in events:
+        if isinstance(got := validate(e.to_json()), Rejection):
+            why[got.reason.split(", got")[0]] += 1
+    if why:
+        console.print(f"[yellow]{sum(why.values()):,} of {len(events):,} events break the "
+                      f"event contract and will be dead letters:[/] " + "; ".join(
+                          f"{n:,}: {escape(reason)}" for reason, n in why.most_common(3))
+                      + (" (name a shorter key with --columns, an id column if the file has "
+                         "one)" if any(r.startswith("series must be at most") for r in why)
+                         else ""), soft_wrap=True)
+
+
+def output_lost(exc: OSError) -> NoReturn:
+    """End a command whose output could not be written (``exc``: a full disk, or a pipe its
+    reader closed, as ``| head`` does): one line for the first, nothing for the second,
+    status 1, and no traceback from the interpreter's last flush of stdout."""
+    import errno
+    import os
+    import sys
+
+    if exc.errno != errno.EPIPE:
+        console.print(f"[red]salescast: cannot write the output: {escape(str(exc.strerror))}[/]")
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(1)
+
+
+def warn_unknown_variables() -> None:
+    """A yellow line for each ``SALESCAST_*`` variable that is no setting (a misspelt one
+    would silently leave its default in force): :func:`config.rules.unknown_variables`."""
+    import os
+
+    from config.rules import unknown_variables
+    from config.settings import ENV_VARS
+
+    for line in unknown_variables(os.environ, ENV_VARS.values()):
+        console.print(f"[yellow]salescast: {escape(line)}[/]", soft_wrap=True)
+
+
+def settings_with_services(need: tuple[str, ...] = ("kafka", "redis")) -> Settings:
+    """The settings with the addresses of the services the command ``need``s."""
+    return load_settings().with_services(need)
 
 
 def kafka_topics(bootstrap: str, timeout: float = 10.0) -> dict[str, Any]:
@@ -116,12 +176,46 @@ def check_partitions(settings: Settings, topics: dict[str, Any]) -> None:
         raise UserError(line)
 
 
+def check_state(settings: Settings, topics: dict[str, Any]) -> None:
+    """Refuse (:class:`UserError`) a worker whose state changelog is missing from ``topics``
+    while its group has committed offsets on the events topic: Faust made a new, empty one,
+    and every series restarted from zero past events that are never read again (a probe
+    deleted the changelog of a stopped worker: 1,006 series undercounted for good, and
+    nothing said so)."""
+    from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+    from confluent_kafka.admin import AdminClient
+
+    from stream.app import state_changelog
+
+    changelog, events = state_changelog(settings.worker_id), settings.events_topic
+    if changelog in topics or events not in topics:
+        return
+    request = [ConsumerGroupTopicPartitions(settings.worker_id, [
+        TopicPartition(events, p) for p in topics[events].partitions])]
+    admin = AdminClient({"bootstrap.servers": settings.kafka, "log_level": 0})
+    try:
+        got = admin.list_consumer_group_offsets(request)[settings.worker_id].result(timeout=15)
+    except Exception:  # noqa: BLE001 - no group yet (or no answer): nothing to lose
+        return
+    if any(tp.offset >= 0 for tp in got.topic_partitions):
+        raise UserError(
+            f"the state changelog {changelog} is gone but group {settings.worker_id} has "
+            f"committed offsets on {events}: the series would restart from zero, past events "
+            f"never read again. Reset the group's offsets to the earliest (kafka-consumer-"
+            f"groups --reset-offsets --to-earliest) and empty Redis, or start a new "
+            f"SALESCAST_WORKER_ID with an empty Redis and replay the source")
+
+
 def user_file(file: str, columns: str | None, time_format: str | None) -> UserFile:
     """``--file`` with its ``--columns`` and ``--time-format``: the file, its header read; a
     :class:`UserError` for a missing file or columns it lacks."""
     from config.paths import expand_user
     from sources.user_file import UserFile
 
+    if not file.strip():
+        raise UserError("--file needs a path, got ''")
+    if time_format is not None and not time_format.strip():
+        raise UserError("--time-format needs a format (strptime's, or excel), got ''")
     try:
         return UserFile(expand_user(file), columns, time_format)
     except ValueError as exc:

@@ -7,7 +7,6 @@ running are left running.
 from __future__ import annotations
 
 import shlex
-import signal
 import subprocess
 import time
 from collections.abc import Iterable, Mapping
@@ -21,6 +20,7 @@ from contracts.events import SaleEvent
 from infra.kafka import free_port
 from infra.procs import child_env, port_free, salescast_cmd, spawn, stop, wait_http
 from models import grid
+from salescast.cliutil import stop_on_term
 
 __all__ = ["file_settings", "run_demo"]
 
@@ -83,10 +83,7 @@ def run_demo(settings: Settings, speed: float, limit: int | None, console: Conso
     from sources.online_retail import fetch_dataset, iter_events
     from stream.replay import replay
 
-    def on_term(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt  # SIGTERM stops everything too, like Ctrl-C
-
-    signal.signal(signal.SIGTERM, on_term)
+    stop_on_term()  # SIGTERM stops everything too, like Ctrl-C
     was_up = settings.services_file.exists() or bool(settings.kafka_bootstrap)
     console.print("[bold]1/4[/] starting Kafka and Redis on 127.0.0.1 ...")
     state = services.up(settings)

@@ -62,8 +62,11 @@ def read_rows(path: Path) -> Iterator[Any]:
     read (see the module docstring)."""
     if path.is_dir():
         raise ValueError(f"{path}: a directory, not a file")
-    if not path.is_file():
+    if not path.exists():
         raise ValueError(f"{path}: no such file")
+    if not path.is_file():  # read more than once: a pipe or a device cannot be
+        raise ValueError(f"{path}: not a regular file (a pipe, a device or a socket); save "
+                         f"the data to a file first")
     opener = _OPEN.get(path.suffix.lower())
     line = [0]  # the line being read, for a decoding error
     try:

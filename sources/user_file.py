@@ -167,10 +167,15 @@ class UserFile:
                                  f"may be several joined with +, the time a date+time), got "
                                  f"{given!r}")
             keys = [k.strip() for k in parts[0].split("+")]
-            for name in (*keys, *(t.strip() for t in parts[1].split("+")), parts[2]):
+            names = [*keys, *(t.strip() for t in parts[1].split("+")), parts[2]]
+            for name in names:
                 if name not in header:
                     raise ValueError(f"{self.path}: no column {name!r}; the columns are "
                                      f"{', '.join(header)}")
+            if twice := sorted({n for n in names if names.count(n) > 1}):
+                raise ValueError(f"--columns names {', '.join(map(repr, twice))} more than "
+                                 f"once: the series, time and value columns must differ, got "
+                                 f"{given!r}")
             return keys, parts[1], parts[2]
         found = [_named(header, names) for names in (SERIES, TIME, VALUE)]
         if None in found:

@@ -37,11 +37,11 @@ lost), though the bucket's value the models learnt stays as it was.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from config import Settings
+from config.rules import read_category_map
 from config.settings import ConfigError
 from contracts.events import SaleEvent
 from models.grid import end, steps
@@ -94,11 +94,7 @@ def grouping_of(settings: Settings) -> Grouping | None:
     if settings.category_map is None:
         raise ConfigError("SALESCAST_AGGREGATE_BY=category needs SALESCAST_CATEGORY_MAP (a CSV "
                           "of series,category rows)")
-    with open(settings.category_map, newline="", encoding="utf-8") as f:
-        rows = [r for r in csv.reader(f) if len(r) >= 2 and r[0].strip()]
-    if rows and rows[0][0].strip().lower() in ("series", "stockcode", "sku"):
-        rows = rows[1:]  # a header
-    return Grouping("category", {r[0].strip(): r[1].strip() for r in rows})
+    return Grouping("category", read_category_map(settings.category_map))
 
 
 @dataclass

@@ -218,7 +218,8 @@ class Scoreboard:
     def write(self, out_dir: Path, stem: str) -> list[Path]:
         """Write ``{stem}.md`` and, if matplotlib is installed, the PNG plots; return paths."""
         md = Path(out_dir) / f"{stem}.md"
-        md.write_text(self.to_markdown())
+        text = self.to_markdown().encode("utf-8", "surrogateescape")  # a file name's bytes
+        md.write_text(text.decode("utf-8", "backslashreplace"), encoding="utf-8")  # as \xff
         return [md, *self._plots(Path(out_dir), stem)]
 
     def _plots(self, out_dir: Path, stem: str) -> list[Path]:

@@ -415,6 +415,53 @@ def test_a_worker_with_another_partition_count_refuses_to_start(pipeline) -> Non
     assert pipeline.snapshot("P1") is None
 
 
+def test_an_events_topic_deleted_under_the_worker_stops_it_in_one_line(pipeline) -> None:
+    """Deleted under a running worker, the events topic was made again at once by a broker
+    that creates topics on demand, with the same count and offsets from 0: the worker went
+    deaf (a probe: 3,000 events never read, the audit 1,071 differences). It now stops within
+    a watch interval, saying why."""
+    from confluent_kafka.admin import AdminClient
+
+    from stream.partition_watch import WATCH_EVERY
+
+    s = pipeline.settings
+    worker = pipeline.start_worker()
+    pipeline.produce([(b"P1", SaleEvent("P1", T0, 1, 1.0).to_json())])
+    pipeline.wait_for(lambda: pipeline.snapshot("P1") is not None, 90, "P1's snapshot")
+    admin = AdminClient({"bootstrap.servers": s.kafka})
+    admin.delete_topics([s.events_topic])[s.events_topic].result(30)
+    assert worker.wait(WATCH_EVERY + 70) == 2
+    pipeline.workers.remove(worker)
+    log = "\n".join(pipeline.log_tail(2000))
+    assert f"topic {s.events_topic} was deleted" in log
+    assert "Traceback" not in log
+
+
+def test_a_worker_whose_changelog_was_deleted_refuses_to_start(pipeline) -> None:
+    """The changelog of a stopped worker deleted: Faust made a new, empty one, every series
+    restarted from zero past events never read again, and nothing said so (a probe: 1,006
+    series undercounted for good). The worker now refuses to start, in one line."""
+    from confluent_kafka.admin import AdminClient
+
+    s = pipeline.settings
+    worker = pipeline.start_worker()
+    pipeline.produce([(b"P1", SaleEvent("P1", T0, 1, 1.0).to_json())])
+    pipeline.wait_for(lambda: pipeline.snapshot("P1") is not None, 90, "P1's snapshot")
+    assert pipeline.stop_worker(worker, 70) == 0  # a clean stop commits what it applied
+    admin = AdminClient({"bootstrap.servers": s.kafka})
+    changelog = state_changelog(s.worker_id)
+    admin.delete_topics([changelog])[changelog].result(30)
+    pipeline.wait_for(lambda: changelog not in admin.list_topics(timeout=10).topics, 60,
+                      "the changelog gone from the metadata")
+    worker = pipeline.start_worker()
+    assert worker.wait(60) == 2
+    pipeline.workers.remove(worker)
+    log = "\n".join(pipeline.log_tail(20))
+    assert f"the state changelog {changelog} is gone but group {s.worker_id} has committed " \
+           f"offsets on {s.events_topic}" in log
+    assert "Traceback" not in log
+
+
 def test_partitions_added_while_the_worker_runs_stop_it_in_one_line(pipeline) -> None:
     """``kafka-topics --alter --partitions`` under a running worker: the events on the new
     partitions went unread, and the worker crashed with a traceback about five minutes later.

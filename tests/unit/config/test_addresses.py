@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from config.addresses import check_bootstrap, check_redis_url, host_port, make_url, read_services
+from config.addresses import (
+    check_bootstrap,
+    check_host,
+    check_redis_url,
+    host_port,
+    make_url,
+    read_services,
+    redacted,
+)
 from config.settings import ConfigError, load_settings
 
 
@@ -90,3 +98,32 @@ def test_a_services_state_with_bad_values_is_one_error(tmp_path: Path, text: str
     if "pid" not in text:
         with pytest.raises(ConfigError, match="remove it and retry"):
             settings.with_services()
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("redis://admin:s3cret@127.0.0.1:6379/0", "redis://admin:***@127.0.0.1:6379/0"),
+    ("rediss://:p@ss:word@h:1/0", "rediss://:***@h:1/0"),
+    ("redis://h:1/0?password=s3cret&db=1", "redis://h:1/0?password=***&db=1"),
+    ("unix:///run/redis.sock?password=x", "unix:///run/redis.sock?password=***"),
+    ("redis://user@h:1/0", "redis://user@h:1/0"),
+])
+def test_a_redis_password_is_never_shown(url: str, shown: str) -> None:
+    assert redacted(url) == shown
+
+
+def test_a_bad_redis_url_setting_does_not_echo_its_password() -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings({"REDIS_URL": "redis://admin:s3cret@127.0.0.1:99999/0"})
+    assert "s3cret" not in str(err.value) and "admin:***@" in str(err.value)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:80", "not a host!", "", "-x", "a..b", "999.1.1.1",
+                                  "[::1]"])
+def test_a_gateway_host_that_is_no_host_is_refused(host: str) -> None:
+    with pytest.raises(ConfigError, match="SALESCAST_GATEWAY_HOST must be a bare host"):
+        load_settings({"SALESCAST_GATEWAY_HOST": host or " "})
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "::1", "localhost", "gw-1.internal.example"])
+def test_hosts_are_kept(host: str) -> None:
+    assert check_host(host) == host

@@ -166,3 +166,27 @@ def test_a_blank_auth_secret_is_refused_not_a_trivial_key() -> None:
             load_settings({"SALESCAST_AUTH_SECRET": blank})
     assert load_settings({"SALESCAST_EVENTS_TOPIC": "shop-1.sales_v2"}).events_topic == (
         "shop-1.sales_v2")
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("SALESCAST_PARTITIONS", "1000000000"), ("SALESCAST_BUCKET_SECONDS", "99999999999999"),
+    ("SALESCAST_HISTORY", "100000000"), ("SALESCAST_STANDBY_REPLICAS", "1000000"),
+    ("SALESCAST_SLOW_CLIENT_SECONDS", "1e-9")])
+def test_values_no_deployment_could_mean_are_refused(name: str, value: str) -> None:
+    """Each was taken: a billion partitions, a gateway that closed every client at once."""
+    with pytest.raises(ConfigError, match=f"^{name} must be"):
+        load_settings({name: value})
+
+
+def test_a_command_asks_only_for_the_services_it_uses(tmp_path: Path) -> None:
+    """The gateway needs only Redis, a replay only Kafka: both were demanded."""
+    home = {"SALESCAST_HOME": str(tmp_path)}
+    redis_only = load_settings({**home, "REDIS_URL": "redis://r:1/0"})
+    assert redis_only.with_services(("redis",)).redis == "redis://r:1/0"
+    with pytest.raises(ConfigError, match="^no Kafka address: .* or set KAFKA_BOOTSTRAP$"):
+        redis_only.with_services()
+    kafka_only = load_settings({**home, "KAFKA_BOOTSTRAP": "k:1"})
+    assert kafka_only.with_services(("kafka",)).kafka == "k:1"
+    with pytest.raises(ConfigError, match="^no Kafka/Redis address: .* KAFKA_BOOTSTRAP and "
+                                          "REDIS_URL$"):
+        load_settings(home).with_services()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
@@ -247,11 +248,20 @@ def test_a_monitor_whose_every_poll_failed_is_not_a_success(
 
     monkeypatch.setenv("KAFKA_BOOTSTRAP", "127.0.0.1:1")
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
-    monkeypatch.setattr(LagMonitor, "__init__", lambda self, *a, **k: None)
+    monkeypatch.setattr("infra.kafka_client.unreachable", lambda bootstrap: None)  # it was
+    monkeypatch.setattr(LagMonitor, "__init__", lambda self, *a, **k: None)  # up at start
     monkeypatch.setattr(LagMonitor, "poll", poll)
     monkeypatch.setattr(LagMonitor, "close", lambda self: None)
     one_line(runner.invoke(app, ["monitor", "--count", "2", "--interval", "0.1"]),
               "no snapshot published: every poll failed (kafka at 127.0.0.1:1 is down)")
+
+
+def test_a_monitor_fails_at_once_when_kafka_is_down_at_start(
+        closed_services: None, one_line: Callable[..., None]) -> None:
+    """It retried for --give-up (60 s) with a log line every 10 s, where every other command
+    said it in a second."""
+    one_line(runner.invoke(app, ["monitor"]), "kafka at 127.0.0.1:1 does not answer",
+             "salescast services up")
 
 
 def test_a_worker_creates_missing_topics_with_its_own_partition_count(
@@ -314,3 +324,61 @@ def test_demo_of_weekly_series_that_each_sell_on_their_own_weekday_is_weekly(
         for d in range(7) for k in range(4)))
     assert runner.invoke(app, ["demo", "--file", str(path)]).exit_code == 0
     assert seen["width"] == 604_800
+
+
+def test_options_of_bench_alone_are_refused_before_a_subcommand(
+        env: Path, monkeypatch: pytest.MonkeyPatch, one_line: Callable[..., None]) -> None:
+    """`bench --events 5000 gateway` ran the gateway benchmark and dropped --events unsaid."""
+    monkeypatch.setattr("benchmarks.gateway_fanout.run_gateway_bench", _never)
+    one_line(runner.invoke(app, ["bench", "--events", "5000", "--rounds", "2", "gateway"]),
+             "--events, --rounds are for `salescast bench` alone",
+             "`salescast bench gateway --help`")
+    ran: list[object] = []
+    monkeypatch.setattr("benchmarks.gateway_fanout.run_gateway_bench",
+                        lambda *a: ran.append(a))
+    assert runner.invoke(app, ["bench", "gateway", "--seconds", "1"]).exit_code == 0
+    assert ran
+
+
+def test_sigterm_stops_a_command_that_started_processes_as_ctrl_c_does() -> None:
+    """`timeout`, `kill` and service managers send SIGTERM: `bench gateway` left its Redis and
+    gateway running, orphaned."""
+    import signal
+    import time
+
+    from salescast.cliutil import stop_on_term
+
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        stop_on_term()
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler runs at once: never reached
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"], ["token"]])
+def test_output_to_a_full_disk_is_one_line_not_a_traceback(args: list[str]) -> None:
+    import subprocess
+    import sys
+
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "salescast", *args], stdout=full,
+                              stderr=subprocess.PIPE, text=True, timeout=60,
+                              env={**os.environ, "SALESCAST_AUTH_SECRET": "k"})
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.strip() == "salescast: cannot write the output: No space left on device"
+
+
+def test_a_misspelt_setting_is_named_before_the_command_runs(
+        env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """SALESCAST_HORZION=7 was ignored without a word and the horizon stayed 14."""
+    from salescast.cli import main
+
+    monkeypatch.setenv("SALESCAST_HORZION", "7")
+    monkeypatch.setattr("sys.argv", ["salescast", "--version"])
+    with pytest.raises(SystemExit):
+        main()
+    err = capsys.readouterr().err
+    assert "SALESCAST_HORZION is not a salescast setting (did you mean SALESCAST_HORIZON?)" in err

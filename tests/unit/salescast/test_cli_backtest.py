@@ -124,3 +124,31 @@ def test_replay_says_which_rows_the_worker_will_refuse(
     assert "2 of 3 events break the event contract and will be dead letters" in out
     assert "1: ts must be seconds since the epoch between 2000-01-01" in out
     assert "1: series must be at most 64 chars" in out and "a shorter key with --columns" in out
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    ([""], "unknown panel ''"),
+    (["--bucket", "day"], "--bucket, --columns, --time-format, --horizon and --warmup are for "
+                          "--file"),
+    (["--file", ""], "--file needs a path, got ''"),
+    (["--file", "x.csv", "--time-format", ""], "--time-format needs a format"),
+])
+def test_arguments_that_started_the_full_panel_are_refused(
+        args: list[str], expected: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        one_line: Callable[..., None]) -> None:
+    """An empty panel name and a --bucket without --file each ran top500 (~10 min) silently."""
+    monkeypatch.setattr("models.evaluation.backtest.run_backtest", _never)
+    one_line(runner.invoke(app, ["backtest", *args, "--out", str(tmp_path / "out")]), expected)
+
+
+def test_a_panel_run_says_what_it_does_and_how_long_it_takes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a terminal the progress bar is not drawn: a full panel ran ~10 min in silence."""
+    from models.evaluation.scoreboard import Scoreboard
+
+    monkeypatch.setattr("models.evaluation.backtest.run_backtest",
+                        lambda *a, **k: Scoreboard("top500", 0, 0, []))
+    monkeypatch.setattr("sources.online_retail.fetch_dataset", lambda *a, **k: tmp_path)
+    result = runner.invoke(app, ["backtest", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "backtest top500: ~10 min on one core" in result.output

@@ -119,9 +119,25 @@ def test_the_gateway_writes_an_ipv6_address_in_brackets(monkeypatch: pytest.Monk
     ("a\tb", "printable text"),
 ])
 def test_watch_checks_its_target_before_it_connects(target: str, expected: str) -> None:
-    """The gateway's own check, locally: no connection, no 10 s wait for the auth deadline."""
+    """The gateway's own check, locally: no connection, no 10 s wait for the auth deadline,
+    and not blamed on the gateway (it said "the gateway refused", nothing listening there)."""
     _one_line(runner.invoke(app, ["watch", target, "--url", "ws://127.0.0.1:1/ws"]),
-              "refused", expected)
+              "is no series or pattern to watch", expected)
+
+
+def test_watch_shows_a_long_bad_target_shortened() -> None:
+    result = runner.invoke(app, ["watch", "x" * 300, "--url", "ws://127.0.0.1:1/ws"])
+    _one_line(result, "(300 characters)")
+    assert "x" * 61 not in result.output
+
+
+def test_a_token_that_may_ack_needs_the_alerts_channel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """It was minted, and every ack it sent was refused."""
+    monkeypatch.setenv("SALESCAST_AUTH_SECRET", "k")
+    _one_line(runner.invoke(app, ["token", "--action", "ack", "--channels", "forecasts"]),
+              "add alerts to --channels")
+    ok = runner.invoke(app, ["token", "--action", "ack", "--channels", "forecasts,alerts"])
+    assert ok.exit_code == 0 and ok.output.strip(), ok.output
 
 
 def test_watch_ends_on_a_refusal_of_the_gateway(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -96,6 +96,7 @@ def _monitor(monkeypatch: pytest.MonkeyPatch, outcomes: list[bool] | None = None
         raise ConnectionError("kafka at 127.0.0.1:1 is down")
 
     monkeypatch.setattr("stream.monitor.time", clock)
+    monkeypatch.setattr("infra.kafka_client.unreachable", lambda bootstrap: None)  # up at start
     monkeypatch.setattr(LagMonitor, "__init__", lambda self, *a, **k: None)
     monkeypatch.setattr(LagMonitor, "poll", poll)
     monkeypatch.setattr(LagMonitor, "publish", lambda self, snap: None)

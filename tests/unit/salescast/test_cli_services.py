@@ -27,7 +27,7 @@ def test_status_exits_non_zero_when_nothing_runs() -> None:
     lines = result.output.strip().splitlines()
     assert lines[:2] == ["kafka  down", "redis  down"]
     assert lines[2] == ("salescast: kafka is not running, redis is not running: "
-                        "`salescast services up` starts it"), lines
+                        "`salescast services up` starts them"), lines
 
 
 def test_status_names_a_service_that_does_not_answer(monkeypatch: pytest.MonkeyPatch) -> None:

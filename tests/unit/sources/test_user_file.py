@@ -70,6 +70,28 @@ def test_bad_columns_bytes_and_json_are_clear_errors(tmp_path: Path) -> None:
         list(UserFile(broken))
 
 
+def test_columns_named_twice_are_refused_as_such(tmp_path: Path) -> None:
+    """``--columns sku,sku,sku`` said "value 'A' is not a number" on the first row."""
+    path = _csv(tmp_path, "sku,date,qty\nA,2024-01-01,1\n")
+    with pytest.raises(ValueError, match="names 'sku' more than once: the series, time and "
+                                         "value columns must differ"):
+        UserFile(path, columns="sku,sku,sku")
+    with pytest.raises(ValueError, match="names 'date' more than once"):
+        UserFile(path, columns="sku+date,date,qty")
+
+
+def test_a_device_or_a_pipe_is_not_taken_for_a_missing_file(tmp_path: Path) -> None:
+    """``/dev/null`` and a FIFO exist: "no such file" sent the user looking for a typo. They
+    are refused (a file is read more than once)."""
+    import os
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for path in (Path("/dev/null"), fifo):
+        with pytest.raises(ValueError, match="not a regular file .*save the data to a file"):
+            UserFile(path)
+
+
 
 
 def test_semicolon_and_tab_files_are_read(tmp_path: Path) -> None:

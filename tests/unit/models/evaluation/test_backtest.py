@@ -36,6 +36,16 @@ def test_tiny_backtest_scoreboard(tmp_path: Path) -> None:
     assert "| ensemble |" in text and "rel. sN" in text
 
 
+def test_a_file_name_that_is_not_utf8_is_written_escaped(tmp_path: Path) -> None:
+    """A file called ``z\xff.csv`` (its name decoded with surrogates) was scored, then the
+    scoreboard's write failed with a UnicodeEncodeError traceback."""
+    from models.evaluation.scoreboard import Scoreboard
+
+    board = Scoreboard("z", 0, 0, [], meta={"data": "z\udcff.csv"})
+    text = board.write(tmp_path, "z")[0].read_text(encoding="utf-8")
+    assert "z\\xff.csv" in text
+
+
 def test_run_backtest_deterministic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     panel = synthetic_panel(6)
     monkeypatch.setattr(bt, "daily_panel", lambda path: (panel, {}))

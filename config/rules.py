@@ -1,0 +1,71 @@
+"""Rules between settings, and variables that look like settings but are none.
+
+Checked when the settings are read (:func:`config.load_settings`), so that each is one line
+at start: a dead-letter topic that is the events topic (the worker would read its own
+rejections back), category aggregates without their map, or a category map with no row.
+:func:`unknown_variables` names the ``SALESCAST_*`` variables that are no setting (a
+misspelt ``SALESCAST_HORZION=7`` was ignored without a word, the default used).
+
+>>> unknown_variables({"SALESCAST_HORZION": "7", "SALESCAST_HORIZON": "7", "HOME": "/root"},
+...                   ["SALESCAST_HORIZON"])
+['SALESCAST_HORZION is not a salescast setting (did you mean SALESCAST_HORIZON?): ignored']
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from config.settings import Settings
+
+__all__ = ["conflict", "read_category_map", "unknown_variables", "OTHER_VARIABLES"]
+
+#: ``SALESCAST_*`` variables read by something other than the settings
+OTHER_VARIABLES = frozenset({"SALESCAST_TOKEN"})  # `salescast watch --token`'s
+
+
+def read_category_map(path: Path) -> dict[str, str]:
+    """``series,category`` rows of the CSV at ``path`` (a first row naming the columns,
+    ``series``/``stockcode``/``sku``, is skipped; rows without both cells are too)."""
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = [r for r in csv.reader(f) if len(r) >= 2 and r[0].strip() and r[1].strip()]
+    if rows and rows[0][0].strip().lower() in ("series", "stockcode", "sku"):
+        rows = rows[1:]
+    return {r[0].strip(): r[1].strip() for r in rows}
+
+
+def conflict(settings: Settings) -> str | None:
+    """The first rule ``settings`` break, as one line (None: none)."""
+    topics: dict[str, str] = {}
+    for name, topic in (("SALESCAST_EVENTS_TOPIC", settings.events_topic),
+                        ("SALESCAST_DEADLETTER_TOPIC", settings.deadletter_topic),
+                        ("SALESCAST_ALERTS_TOPIC", settings.alerts_topic),
+                        ("SALESCAST_BUCKETS_TOPIC", settings.buckets_topic)):
+        if topic in topics:
+            return f"{topics[topic]} and {name} are both {topic!r}: each topic must be its own"
+        topics[topic] = name
+    if settings.aggregate_by == "category":
+        if settings.category_map is None:
+            return ("SALESCAST_AGGREGATE_BY=category needs SALESCAST_CATEGORY_MAP (a CSV of "
+                    "series,category rows)")
+        if not read_category_map(settings.category_map):
+            return (f"SALESCAST_CATEGORY_MAP {settings.category_map} has no series,category "
+                    f"row")
+    return None
+
+
+def unknown_variables(env: Mapping[str, str], known: Iterable[str]) -> list[str]:
+    """A line for each ``SALESCAST_*`` variable of ``env`` that is neither one of ``known``
+    nor in :data:`OTHER_VARIABLES`, with the setting it was likely meant to be."""
+    names = sorted(set(known) | OTHER_VARIABLES)
+    out = []
+    for var in sorted(env):
+        if var.startswith("SALESCAST_") and var not in names:
+            close = difflib.get_close_matches(var, names, n=1, cutoff=0.8)
+            out.append(f"{var} is not a salescast setting"
+                       f"{f' (did you mean {close[0]}?)' if close else ''}: ignored")
+    return out
