@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from config import load_settings
+from config import Settings, load_settings
 from contracts.events import MAX_ENVELOPE_EVENTS, SaleEvent
 from salescast.cli_audit import audit
 from salescast.cli_backtest import backtest
@@ -123,9 +123,10 @@ def replay(
         raise UserError("--max and --speed exclude each other: --max sends as fast as it can")
     if speed is not None:
         _check_speed(speed)
-    settings = settings_with_services(("kafka",))  # monthly buckets: half a month a second
+    settings = load_settings()  # the file's arguments are checked before the services
+    own = _events(file, columns, time_format, limit, by_country, services=settings)
+    settings = settings.with_services(("kafka",))
     speed = max(86400.0, settings.bucket_seconds / 2) if speed is None else speed
-    own = _events(file, columns, time_format, limit, by_country, kafka=settings.kafka)
     if own is None:
         from sources.online_retail import fetch_dataset, iter_events
 
@@ -143,10 +144,10 @@ def replay(
 
 def _events(file: str | None, columns: str | None, time_format: str | None,
             limit: int | None, by_country: bool = False,
-            kafka: str | None = None) -> list[SaleEvent] | None:
+            services: Settings | None = None) -> list[SaleEvent] | None:
     """``--file``'s events in time order (None without it: Online Retail II's); with
-    ``kafka``, that it answers is checked between the header and the rows (a file of a million
-    rows takes half a minute to read)."""
+    ``services``, that its Kafka is known and answers is checked between the header and the
+    rows (a file of a million rows takes half a minute to read)."""
     if file is None:
         if columns is not None or time_format is not None:
             raise UserError("--columns and --time-format are for --file")
@@ -157,10 +158,10 @@ def _events(file: str | None, columns: str | None, time_format: str | None,
         raise UserError("--by-country is for Online Retail II; with --file, name the series' "
                         "columns with --columns (a+b makes one series of two columns)")
     data = user_file(file, columns, time_format)
-    if kafka is not None:
+    if services is not None:
         from infra.kafka_client import unreachable
 
-        if (why := unreachable(kafka)) is not None:
+        if (why := unreachable(services.with_services(("kafka",)).kafka)) is not None:
             raise UserError(why)
     with console.status(f"reading {escape(str(data.path))}"):
         try:

@@ -38,8 +38,9 @@ def gateway(
 
     from gateway.server import Gateway
 
+    bind = _bind_host(host)  # before the services: a bad argument is named first
     settings = settings_with_services(("redis",))
-    gw = Gateway.from_settings(settings, _bind_host(host), port)
+    gw = Gateway.from_settings(settings, bind, port)
 
     async def run() -> None:
         try:

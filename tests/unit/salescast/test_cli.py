@@ -382,3 +382,13 @@ def test_a_misspelt_setting_is_named_before_the_command_runs(
         main()
     err = capsys.readouterr().err
     assert "SALESCAST_HORZION is not a salescast setting (did you mean SALESCAST_HORIZON?)" in err
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["replay", "--file", "/nonexistent.csv"], "/nonexistent.csv: no such file"),
+    (["gateway", "--host", ""], "--host must not be empty"),
+])
+def test_a_bad_argument_is_named_before_the_missing_services(
+        args: list[str], expected: str, env: Path, one_line: Callable[..., None]) -> None:
+    """With no services up, these said "no Kafka/Redis address" and hid the typo."""
+    one_line(runner.invoke(app, args), expected)
