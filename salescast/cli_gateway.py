@@ -83,6 +83,8 @@ def watch(
     from gateway.watch import BadTarget, Refused, run_watch
 
     settings = load_settings()
+    if url is not None and not url.strip():  # it fell back to the default without a word
+        raise UserError("--url needs a ws:// or wss:// URL, got ''")
     if url is None and settings.gateway_port == 0:
         raise UserError("SALESCAST_GATEWAY_PORT is 0 (the gateway picks a port when it "
                         "starts): pass --url with the address the gateway printed")

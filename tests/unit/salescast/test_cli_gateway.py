@@ -184,3 +184,7 @@ def test_markup_in_what_the_user_typed_is_printed_as_typed() -> None:
     _one_line(runner.invoke(app, ["model", "promote", "[/]"]), "no model '[/]'")
     result = runner.invoke(app, ["watch", "[/x]", "--url", "ws://[/]:1/"])
     assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+
+
+def test_an_empty_url_is_refused_not_replaced_by_the_default() -> None:
+    _one_line(runner.invoke(app, ["watch", "x", "--url", ""]), "--url needs a ws:// or wss://")
