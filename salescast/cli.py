@@ -39,6 +39,7 @@ from salescast.cliutil import (
     settings_with_services,
     user_file,
     warn_contract,
+    warn_producer_time,
     warn_unknown_variables,
 )
 
@@ -208,6 +209,7 @@ def worker(
     topics = kafka_topics(settings.kafka)
     check_partitions(settings, topics)
     check_state(settings, topics)  # a changelog deleted under committed offsets
+    warn_producer_time(settings, topics)
     if settings.events_topic not in topics:  # not left to the broker's auto-creation: its
         from infra.services import create_topics  # count (num.partitions) and no append time
 

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 __all__ = ["ColumnsOption", "FileOption", "TimeFormatOption", "UserError", "check_partitions",
            "check_state", "console", "friendly", "kafka_topics", "load_settings", "output_lost",
            "settings_with_services", "stop_on_term", "user_file", "warn_contract",
-           "warn_unknown_variables"]
+           "warn_producer_time", "warn_unknown_variables"]
 
 console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -182,28 +182,57 @@ def check_state(settings: Settings, topics: dict[str, Any]) -> None:
     and every series restarted from zero past events that are never read again (a probe
     deleted the changelog of a stopped worker: 1,006 series undercounted for good, and
     nothing said so)."""
-    from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
-    from confluent_kafka.admin import AdminClient
+    from confluent_kafka import Consumer, KafkaException, TopicPartition
 
     from stream.app import state_changelog
 
     changelog, events = state_changelog(settings.worker_id), settings.events_topic
     if changelog in topics or events not in topics:
         return
-    request = [ConsumerGroupTopicPartitions(settings.worker_id, [
-        TopicPartition(events, p) for p in topics[events].partitions])]
-    admin = AdminClient({"bootstrap.servers": settings.kafka, "log_level": 0})
+    # a consumer of the group that joins nothing, for its committed offsets (the admin
+    # client's ListConsumerGroupOffsets crashed the process, SIGSEGV, on a broker still
+    # loading its group coordinator: confluent-kafka 2.16)
+    consumer = Consumer({"bootstrap.servers": settings.kafka, "group.id": settings.worker_id,
+                         "enable.auto.commit": False, "log_level": 0})
     try:
-        got = admin.list_consumer_group_offsets(request)[settings.worker_id].result(timeout=15)
-    except Exception:  # noqa: BLE001 - no group yet (or no answer): nothing to lose
+        got = consumer.committed([TopicPartition(events, p) for p in topics[events].partitions],
+                                 timeout=15)
+    except KafkaException:  # no answer: nothing known to lose
         return
-    if any(tp.offset >= 0 for tp in got.topic_partitions):
+    finally:
+        consumer.close()
+    if any(tp.offset >= 0 for tp in got):
         raise UserError(
             f"the state changelog {changelog} is gone but group {settings.worker_id} has "
             f"committed offsets on {events}: the series would restart from zero, past events "
             f"never read again. Reset the group's offsets to the earliest (kafka-consumer-"
             f"groups --reset-offsets --to-earliest) and empty Redis, or start a new "
             f"SALESCAST_WORKER_ID with an empty Redis and replay the source")
+
+
+def warn_producer_time(settings: Settings, topics: dict[str, Any]) -> None:
+    """A yellow line when a live worker's events topic (one of ``topics``) keeps the
+    producers' timestamps (``CreateTime``, a topic made by hand): live mode bounds events by
+    the message timestamp, which is then the producers' clock, not the broker's (a probe: a
+    producer's stale timestamps sent correct events to the dead letters as ``in_future``)."""
+    from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
+
+    topic = settings.events_topic
+    if settings.event_time != "live" or topic not in topics:
+        return
+    resource = ConfigResource(ResourceType.TOPIC, topic)
+    admin = AdminClient({"bootstrap.servers": settings.kafka, "log_level": 0})
+    try:
+        entry = admin.describe_configs([resource])[resource].result(timeout=10).get(
+            "message.timestamp.type")
+    except Exception:  # noqa: BLE001 - a warning only: the worker starts either way
+        return
+    if entry is not None and entry.value == "CreateTime":
+        console.print(f"[yellow]salescast: topic {escape(topic)} keeps the producers' "
+                      f"timestamps (CreateTime): live mode then bounds events by the "
+                      f"producers' clocks; set message.timestamp.type=LogAppendTime on it "
+                      f"(kafka-configs --alter), as `salescast services up` does[/]",
+                      soft_wrap=True)
 
 
 def user_file(file: str, columns: str | None, time_format: str | None) -> UserFile:

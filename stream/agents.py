@@ -124,7 +124,7 @@ def build_worker(
     app.deliveries.on_failure = _fail_stop  # type: ignore[attr-defined]  # a send that failed
     ownership: Ownership = app.ownership  # type: ignore[attr-defined]
     continuity = OffsetContinuity()
-    offsets = TopicOffsets(app, settings.events_topic)
+    offsets = TopicOffsets(app, settings.events_topic, settings.kafka)
     progressed: dict[int, float] = {}  # partition -> monotonic time it last applied a message
     sweeper, slicer = Sweeper(processor), Slicer()
     sweeping: list[asyncio.Task[None]] = []  # the last sweep task started

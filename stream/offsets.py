@@ -2,10 +2,16 @@
 
 Reads the consumer's own bookkeeping (committed offsets, the gaps it saw while fetching), asks
 Kafka for the log's start and end, and seeks a partition back.
+
+A partition whose last offsets hold no record the worker reads (the commit or abort marker a
+transactional producer writes after each transaction, aborted records) looked stalled for
+good: the worker sought it back every 5 s, forever, with a warning (a probe's finding).
+Before it seeks, it asks the broker (:func:`readable`) whether the offsets left hold a record.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -13,7 +19,7 @@ from typing import Any
 
 from config import Settings
 
-__all__ = ["TopicOffsets", "events_partitions"]
+__all__ = ["TopicOffsets", "events_partitions", "readable"]
 
 log = logging.getLogger("salescast.worker")
 
@@ -21,11 +27,13 @@ log = logging.getLogger("salescast.worker")
 class TopicOffsets:
     """The events topic's partitions as the worker's Faust consumer sees them."""
 
-    def __init__(self, app: Any, topic: str) -> None:
+    def __init__(self, app: Any, topic: str, bootstrap: str | None = None) -> None:
         self.app = app
         self.topic = topic
+        self.bootstrap = bootstrap  # to ask whether unread offsets hold a record (None: no)
         self.reseeks = 0
         self._earliest: dict[int, int] = {}  # per assignment: retention moves it rarely
+        self._bare: dict[int, tuple[int, int]] = {}  # partition -> offsets with no record
 
     @property
     def consumer(self) -> Any:  # Faust's consumer, with its private offset bookkeeping
@@ -95,10 +103,25 @@ class TopicOffsets:
                 nxt = await self.committed(tp.partition)
             end = ends.get(tp)
             if end is not None and end > nxt and idle():
+                if await self._bare_range(tp.partition, nxt, end):
+                    continue
                 progressed[tp.partition] = now
                 await self.seek_back(tp.partition, nxt, f"offsets {nxt}..{end - 1} unread, "
                                      f"none applied for {stall_s:.0f} s (owned="
                                      f"{tp in ownership.tps}; {self.describe(tp)})")
+
+    async def _bare_range(self, partition: int, start: int, end: int) -> bool:
+        """Whether offsets ``start..end-1`` hold no record to read (markers, aborted or still
+        open transactions), as the broker says once per such range."""
+        if self._bare.get(partition) == (start, end):
+            return True
+        if self.bootstrap is None or await asyncio.to_thread(
+                readable, self.bootstrap, self.topic, partition, start, end):
+            return False
+        self._bare[partition] = (start, end)
+        log.info("partition %d: offsets %d..%d hold no record to read (transaction markers, "
+                 "aborted or open transactions): nothing to seek", partition, start, end - 1)
+        return True
 
     def describe(self, tp: Any) -> str:
         """Where Faust and aiokafka stand with ``tp``, for the log of a stall: whether Faust
@@ -153,3 +176,30 @@ def events_partitions(settings: Settings) -> int:
                     settings.events_topic, exc, settings.partitions)
     return settings.partitions
 
+
+
+def readable(bootstrap: str, topic: str, partition: int, start: int, end: int,
+             timeout: float = 10.0) -> bool:
+    """Whether offsets ``start..end-1`` of ``topic``'s ``partition`` hold a record that a
+    ``read_committed`` consumer reads; True when the broker does not say within ``timeout``
+    (the caller then seeks back, as for a record dropped in fetching)."""
+    from confluent_kafka import Consumer, KafkaError, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "salescast-readable",
+                         "enable.auto.commit": False, "isolation.level": "read_committed",
+                         "enable.partition.eof": True, "log_level": 0})
+    try:
+        consumer.assign([TopicPartition(topic, partition, start)])
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is None:
+                continue
+            error = msg.error()
+            if error is None:
+                return (msg.offset() or 0) < end
+            if error.code() == KafkaError._PARTITION_EOF:  # read up to the end: nothing
+                return False
+        return True
+    finally:
+        consumer.close()

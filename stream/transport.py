@@ -79,22 +79,30 @@ from mode.services import WaitResults
 from stream import commits, eager
 from stream.fence import Fetched, SeekFence
 
-__all__ = ["FETCH_MAX_WAIT_MS", "FETCH_MIN_BYTES", "Consumer", "ConsumerThread", "Transport"]
+__all__ = ["FETCH_MAX_WAIT_MS", "FETCH_MIN_BYTES", "ISOLATION", "Consumer", "ConsumerThread",
+           "Transport"]
 
 #: how long (ms) the broker may hold a fetch request that has too little data (Faust: 1500)
 FETCH_MAX_WAIT_MS = 20
 #: how much data (bytes) the broker waits for before it answers a fetch (aiokafka: 1)
 FETCH_MIN_BYTES = 16_384
+#: the records the worker reads: those of committed transactions (and every non-transactional
+#: one); an open transaction holds its partition at the last stable offset until it ends
+ISOLATION = "read_committed"
 
 
 class ConsumerThread(driver.AIOKafkaConsumerThread):
     """Faust's consumer thread; the aiokafka consumer it creates fetches 16 KB or waits at
-    most 20 ms."""
+    most 20 ms, and reads only committed records: the events of a transactional producer's
+    aborted transactions are not sales (Faust reads uncommitted ones outside its own
+    exactly-once mode, and a probe's aborted events were counted; the audit, like any
+    confluent-kafka consumer, reads committed ones)."""
 
     def _create_worker_consumer(self, transport: Any) -> aiokafka.AIOKafkaConsumer:
         consumer = super()._create_worker_consumer(transport)
         consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when the consumer starts
         consumer._fetch_min_bytes = FETCH_MIN_BYTES
+        consumer._isolation_level = ISOLATION
         return consumer
 
     async def _fetch_records(self, consumer: aiokafka.AIOKafkaConsumer, active_partitions: Any,

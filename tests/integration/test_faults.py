@@ -415,6 +415,75 @@ def test_a_worker_with_another_partition_count_refuses_to_start(pipeline) -> Non
     assert pipeline.snapshot("P1") is None
 
 
+def test_the_events_of_aborted_transactions_are_not_counted(pipeline) -> None:
+    """A transactional producer (as Kafka Streams, Flink and Debezium write) aborts some
+    transactions: the worker read uncommitted records, Faust's default outside its own
+    exactly-once mode, and counted them (a probe: 1,300 events in Redis for 800 committed,
+    every series over its audit), and the commit marker that ends a transaction made the
+    partition look stalled for good."""
+    from confluent_kafka import Producer
+
+    from stream.partitioning import PRODUCER_PARTITIONER
+
+    s = pipeline.settings
+    worker = pipeline.start_worker()  # reading while the transactions are written
+    pipeline.produce([(b"TX0", SaleEvent("TX0", T0, 1, 1.0).to_json())])
+    pipeline.wait_for(lambda: pipeline.snapshot("TX0") is not None, 90, "TX0's snapshot")
+    producer = Producer({"bootstrap.servers": s.kafka, "transactional.id": f"tx-{s.worker_id}",
+                         "log_level": 0,
+                         "partitioner": PRODUCER_PARTITIONER})
+    producer.init_transactions(30)
+    kept = [SaleEvent("TX0", T0, 1, 1.0)]
+    for n, commit in enumerate([True, False, True, False, True]):
+        producer.begin_transaction()
+        batch = [SaleEvent(f"TX{i % 7}", T0 + n * 3600 + i, 1 + n, 1.0) for i in range(40)]
+        for e in batch:
+            producer.produce(s.events_topic, key=e.series.encode(), value=e.to_json())
+        producer.flush(30)  # in the log before the end: an abort would drop queued ones
+        if commit:
+            producer.commit_transaction(30)
+            kept += batch
+        else:
+            producer.abort_transaction(30)
+    truth = _truth(kept)
+    pipeline.wait_for(lambda: _counted(pipeline, truth), 120, "the committed events counted")
+    assert pipeline.reconciled()["total"]["accepted"] == len(kept) == 121
+    # each partition ends on a commit marker, which no fetch returns: it was sought back
+    # every 5 s, forever, with a warning
+    pipeline.wait_for(lambda: "hold no record to read" in "\n".join(pipeline.log_tail(200)),
+                      60, "the markers at the partitions' ends recognised")
+    time.sleep(12)
+    log = "\n".join(pipeline.log_tail(400))
+    assert "none applied for" not in log, log
+    assert worker.poll() is None
+
+
+def test_a_live_worker_on_a_topic_of_producer_timestamps_says_so(pipeline) -> None:
+    """Live mode bounds events by their message timestamps: on a topic made by hand
+    (CreateTime) those are the producers' clocks, and a probe's stale ones sent correct
+    events to the dead letters. The worker now says so when it starts."""
+    from confluent_kafka.admin import (
+        AdminClient,
+        AlterConfigOpType,
+        ConfigEntry,
+        ConfigResource,
+        ResourceType,
+    )
+
+    s = pipeline.settings
+    assert s.event_time == "live"
+    entry = ConfigEntry("message.timestamp.type", "CreateTime",
+                        incremental_operation=AlterConfigOpType.SET)
+    topic = ConfigResource(ResourceType.TOPIC, s.events_topic, incremental_configs=[entry])
+    admin = AdminClient({"bootstrap.servers": s.kafka})  # kept: its futures need it alive
+    admin.incremental_alter_configs([topic])[topic].result(30)
+    pipeline.start_worker()
+    pipeline.produce([(b"P1", SaleEvent("P1", T0, 1, 1.0).to_json())])
+    pipeline.wait_for(lambda: pipeline.snapshot("P1") is not None, 90, "P1's snapshot")
+    assert (f"topic {s.events_topic} keeps the producers' timestamps (CreateTime)"
+            in "\n".join(pipeline.log_tail(2000)))
+
+
 def test_an_events_topic_deleted_under_the_worker_stops_it_in_one_line(pipeline) -> None:
     """Deleted under a running worker, the events topic was made again at once by a broker
     that creates topics on demand, with the same count and offsets from 0: the worker went
