@@ -177,7 +177,6 @@ def events_partitions(settings: Settings) -> int:
     return settings.partitions
 
 
-
 def readable(bootstrap: str, topic: str, partition: int, start: int, end: int,
              timeout: float = 10.0) -> bool:
     """Whether offsets ``start..end-1`` of ``topic``'s ``partition`` hold a record that a

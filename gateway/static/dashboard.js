@@ -191,8 +191,11 @@ function renderAlerts() {
                       onclick: () => select(a.series) },
       el("span", { class: "sev" }, sev),
       el("span", {}, el("bdi", {}, el("b", {}, a.series)),  // an id's bidi marks stay in it
-        ` ${a.kind ?? "anomaly"}: ${fmt(a.actual)} vs `,
-        `${fmt(a.expected)} [${fmt(a.lo)}, ${fmt(a.hi)}] · ${state}`),
+        // a resolved alert carries the ordinary bucket that ended it, not the anomaly
+        a.state === "resolved"
+          ? ` ${a.kind ?? "anomaly"} since ${when(a.since ?? a.bucket)} over: back to `
+          : ` ${a.kind ?? "anomaly"}: `,
+        `${fmt(a.actual)} vs ${fmt(a.expected)} [${fmt(a.lo)}, ${fmt(a.hi)}] · ${state}`),
       el("span", { class: "when" }, when(a.bucket)));
   }));
   if (!store.alerts.length) ul.append(el("li", { class: "empty" }, "no alerts"));

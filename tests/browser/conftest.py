@@ -207,7 +207,8 @@ class FakeGateway:
             closure = group_message("closure", T0 + 10 * DAY, T0 + 11 * DAY, T0 + 12 * DAY,
                                     "updated", 480, 2, 482.0, None)
             out.append({"type": "snapshot", "channel": "alerts",
-                        "data": [alert(self.series[1], 20, "warning"), closure]})
+                        "data": [{**alert(self.series[1], 21, "warning"), "state": "resolved",
+                                  "since": T0 + 20 * DAY, "actual": 11.0}, closure]})
             out.append({"type": "update", "channel": "alerts", "series": self.series[2],
                         "sid": "1700000000000-0", "data": alert(self.series[2], 25)})
         elif channel == "ops":

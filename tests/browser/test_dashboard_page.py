@@ -71,6 +71,10 @@ def test_page_draws_forecast_bands_alerts_and_ops(browser_page: Any,
     alerts = page.eval_on_selector_all(
         "#alerts li", "els => els.map((e) => [e.dataset.series, e.className])")
     assert alerts == [["84879", "critical"], ["22423", "warning"], [None, "warning"]]  # newest 1st
+    # a resolved alert carries the ordinary bucket that ended it: it read "spike: 11.0 vs 12.0"
+    resolved = page.text_content("#alerts li[data-series='22423']") or ""
+    assert " spike since " in resolved, resolved
+    assert " over: back to 11.0 vs 12.0 [9.0, 15.0] · resolved" in resolved, resolved
     shop = page.text_content("#alerts li:last-child") or ""
     assert "shop-wide closure: 480 series affected (2 selling, usually 482)" in shop, shop
 
