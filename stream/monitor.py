@@ -167,10 +167,16 @@ class LagMonitor:
         from confluent_kafka.admin import AdminClient
         from redis import Redis
 
+        def consumer(group: str) -> Any:  # one that never subscribes (joins no group)
+            return Consumer({"bootstrap.servers": bootstrap, "group.id": group,
+                             "enable.auto.commit": False, "log_level": 0})
+
         self.admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
-        # a consumer that never subscribes: only used to read watermarks
-        self.consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "salescast-monitor",
-                                  "enable.auto.commit": False, "log_level": 0})
+        self.consumer = consumer("salescast-monitor")  # for the watermarks
+        # each group's committed offsets, read by a consumer of the group: the admin client's
+        # ListConsumerGroupOffsets crashed a process (SIGSEGV) on a broker still loading its
+        # group coordinator (confluent-kafka 2.16)
+        self.readers = {group: consumer(group) for group in groups}
         self.redis = Redis.from_url(redis_url)
         self.groups, self.topics = groups, topics
         self.deadletter_topic, self.threshold = deadletter_topic, threshold
@@ -191,19 +197,15 @@ class LagMonitor:
 
     def poll(self) -> dict[str, Any]:
         """Read offsets and figures once and build the snapshot."""
-        from confluent_kafka import ConsumerGroupTopicPartitions
         from confluent_kafka import TopicPartition as TP
 
         tps = [(t, p) for t in self.topics for p in self._partitions(t)]
         ends = {tp: self._end(*tp) for tp in tps}
         committed: dict[str, dict[TopicPartition, int | None]] = {}
         for group in self.groups:
-            req = [ConsumerGroupTopicPartitions(group, [TP(t, p) for t, p in tps])]
-            result = self.admin.list_consumer_group_offsets(req)[group].result(timeout=10)
-            committed[group] = {
-                (tp.topic, tp.partition): (tp.offset if tp.offset >= 0 else None)
-                for tp in result.topic_partitions
-            }
+            got = self.readers[group].committed([TP(t, p) for t, p in tps], timeout=10)
+            committed[group] = {(tp.topic, tp.partition): (tp.offset if tp.offset >= 0 else None)
+                                for tp in got}
         dead = sum(self._end(self.deadletter_topic, p)
                    for p in self._partitions(self.deadletter_topic))
         now = time.time()
@@ -248,5 +250,6 @@ class LagMonitor:
         return error if not published else None
 
     def close(self) -> None:
-        self.consumer.close()
+        for consumer in (self.consumer, *self.readers.values()):
+            consumer.close()
         self.redis.close()
