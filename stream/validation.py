@@ -51,6 +51,10 @@ __all__ = ["Rejection", "validate", "parse_message", "MIN_TS", "MAX_TS"]
 
 # The C scanner behind json.loads, called directly (~1 us cheaper); an object with a key twice
 # is marked, and refused (``{"events": [...], "events": []}`` lost the first list): +0.3 us.
+_FRAMED = {  # values that are not plain JSON text, as collectors send them
+    "gzip": "not utf-8 json: gzip-compressed; send json (compression.type compresses for kafka)",
+    "registry": "not plain json: a schema registry frame (magic byte 0, schema id); send json",
+    "wide": "not utf-8 json: NUL bytes at the start (utf-16 or utf-32?); send utf-8"}
 
 
 class _Twice(dict[str, Any]):
@@ -72,11 +76,9 @@ _BOUNDS = {"ts": (MIN_TS, MAX_TS), "qty": (-MAX_ABS_QTY, MAX_ABS_QTY), "price": 
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
-    """Why a record was rejected: ``reason``, the offending ``field`` (or None), the raw bytes.
-
-    ``index`` is the position inside an envelope (None for a single-event message); ``raw`` is
-    then that element re-serialised as compact JSON.
-    """
+    """Why a record was rejected: ``reason``, the offending ``field`` (or None), the raw bytes;
+    ``index``: the position in an envelope (None: a single event), ``raw`` then that element
+    re-serialised as compact JSON."""
 
     reason: str
     field: str | None
@@ -100,16 +102,13 @@ class _Bad(Exception):
 
     def __init__(self, reason: str, field: str | None = None) -> None:
         super().__init__(reason)
-        self.reason = reason
-        self.field = field
+        self.reason, self.field = reason, field
 
 
 def _show(value: Any) -> str:
     """A short JSON-ish rendering of a bad value for a reason string."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)  # null, true, false
     if isinstance(value, dict | list):
         return f"an {'object' if isinstance(value, dict) else 'array'}"
     text = repr(value)
@@ -123,13 +122,14 @@ def _decode(raw: bytes) -> Any:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise _Bad(f"not utf-8: invalid byte 0x{raw[e.start]:02x} at position {e.start}") from None
+        raise _Bad(_FRAMED["gzip"] if raw[:2] == b"\x1f\x8b" else
+                   f"not utf-8: invalid byte 0x{raw[e.start]:02x} at position {e.start}") from None
     except (AttributeError, TypeError):
         raise _Bad(f"message must be bytes, got {type(raw).__name__}") from None
     if text[:1] == "\ufeff":  # a byte order mark (some Windows producers write one): skipped
         text = text[1:]
-    if "\x00" in text[:4]:
-        raise _Bad("not utf-8 json: NUL bytes at the start (utf-16 or utf-32?); send utf-8")
+    if "\x00" in text[:4]:  # a Schema Registry serializer's frame: magic 0, a 4-byte schema id
+        raise _Bad(_FRAMED["registry" if text[5:6] in ("{", "[") else "wide"])
     try:
         try:
             value, end = _scan(text, len(text) - len(text.lstrip(" \t\n\r")))
@@ -161,11 +161,8 @@ def _number_problem(name: str, value: Any) -> _Bad:
         return _Bad(f"{name} must be finite, got {value}", name)
     if name == "ts":
         hint = " (milliseconds? divide by 1000)" if hi * 1000 > value >= lo * 1000 else ""
-        return _Bad(
-            f"ts must be seconds since the epoch between 2000-01-01 and 2100-01-01 "
-            f"({lo:.0f} <= ts < {hi:.0f}), got {_show(value)}{hint}",
-            name,
-        )
+        return _Bad(f"ts must be seconds since the epoch between 2000-01-01 and 2100-01-01 "
+                    f"({lo:.0f} <= ts < {hi:.0f}), got {_show(value)}{hint}", name)
     if name == "qty":
         return _Bad(f"qty must be within -{hi:g}..{hi:g} (absurd), got {_show(value)}", name)
     if value < 0:

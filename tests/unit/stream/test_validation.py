@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import random
 
@@ -69,6 +70,11 @@ def test_bounds_are_inclusive_where_documented() -> None:
         (b'{"series":"A"} x', None, "malformed json: extra data"),
         (b"\xef\xbb\xbf{}", "series", "missing field 'series'"),  # a UTF-8 BOM: skipped
         ('{"series": "A"}'.encode("utf-16-le"), None, "not utf-8 json: NUL bytes"),
+        # what collectors send: a Confluent serializer's frame, an application-level gzip
+        # (they read "NUL bytes ... (utf-16 or utf-32?)" and "invalid byte 0x8b")
+        (b"\x00\x00\x00\x00\x07" + json.dumps(GOOD).encode(), None,
+         "not plain json: a schema registry frame"),
+        (gzip.compress(json.dumps(GOOD).encode()), None, "not utf-8 json: gzip-compressed"),
         (b'{"events": [], "events": []}', "events", "key 'events' appears twice"),
         (b'  {"qty": 1, "qty": 2}', "qty", "key 'qty' appears twice in the event"),
         (b'{"series": "A\x01"}', None, "malformed json: invalid control character at char 13"),
