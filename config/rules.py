@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from config.settings import Settings
 
-__all__ = ["conflict", "read_category_map", "unknown_variables", "OTHER_VARIABLES"]
+__all__ = ["category_problem", "conflict", "read_category_map", "unknown_variables",
+           "OTHER_VARIABLES"]
 
 #: ``SALESCAST_*`` variables read by something other than the settings
 OTHER_VARIABLES = frozenset({"SALESCAST_TOKEN"})  # `salescast watch --token`'s
@@ -48,13 +49,19 @@ def conflict(settings: Settings) -> str | None:
         if topic in topics:
             return f"{topics[topic]} and {name} are both {topic!r}: each topic must be its own"
         topics[topic] = name
-    if settings.aggregate_by == "category":
-        if settings.category_map is None:
-            return ("SALESCAST_AGGREGATE_BY=category needs SALESCAST_CATEGORY_MAP (a CSV of "
-                    "series,category rows)")
-        if not read_category_map(settings.category_map):
-            return (f"SALESCAST_CATEGORY_MAP {settings.category_map} has no series,category "
-                    f"row")
+    return category_problem(settings)
+
+
+def category_problem(settings: Settings) -> str | None:
+    """Why category aggregates cannot be made from ``settings`` (None: they can, or are not
+    asked for): no map, or a map without a row."""
+    if settings.aggregate_by != "category":
+        return None
+    if settings.category_map is None:
+        return ("SALESCAST_AGGREGATE_BY=category needs SALESCAST_CATEGORY_MAP (a CSV of "
+                "series,category rows)")
+    if not read_category_map(settings.category_map):
+        return f"SALESCAST_CATEGORY_MAP {settings.category_map} has no series,category row"
     return None
 
 

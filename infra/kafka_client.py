@@ -12,10 +12,11 @@ True
 from __future__ import annotations
 
 import socket
+from typing import Any
 
 from config.addresses import split_server
 
-__all__ = ["unreachable", "error_text"]
+__all__ = ["unreachable", "error_text", "offset_reader"]
 
 
 def unreachable(bootstrap: str, timeout: float = 3.0) -> str | None:
@@ -43,3 +44,15 @@ def error_text(exc: BaseException) -> str:
     """
     err = exc.args[0] if exc.args else exc
     return str(err.str()) if hasattr(err, "str") else str(err)
+
+
+def offset_reader(bootstrap: str, group: str, **config: Any) -> Any:
+    """A confluent-kafka consumer of ``group`` that never subscribes (so joins no group and
+    commits nothing), for watermarks, the group's committed offsets (``committed``) or records
+    of a partition it is assigned; ``config`` adds to its settings. Committed offsets are read
+    this way, not with the admin client's ListConsumerGroupOffsets, which crashed the process
+    (SIGSEGV) on a broker still loading its group coordinator (confluent-kafka 2.16)."""
+    from confluent_kafka import Consumer
+
+    return Consumer({"bootstrap.servers": bootstrap, "group.id": group,
+                     "enable.auto.commit": False, "log_level": 0, **config})

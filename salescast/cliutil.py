@@ -182,18 +182,15 @@ def check_state(settings: Settings, topics: dict[str, Any]) -> None:
     and every series restarted from zero past events that are never read again (a probe
     deleted the changelog of a stopped worker: 1,006 series undercounted for good, and
     nothing said so)."""
-    from confluent_kafka import Consumer, KafkaException, TopicPartition
+    from confluent_kafka import KafkaException, TopicPartition
 
+    from infra.kafka_client import offset_reader
     from stream.app import state_changelog
 
     changelog, events = state_changelog(settings.worker_id), settings.events_topic
     if changelog in topics or events not in topics:
         return
-    # a consumer of the group that joins nothing, for its committed offsets (the admin
-    # client's ListConsumerGroupOffsets crashed the process, SIGSEGV, on a broker still
-    # loading its group coordinator: confluent-kafka 2.16)
-    consumer = Consumer({"bootstrap.servers": settings.kafka, "group.id": settings.worker_id,
-                         "enable.auto.commit": False, "log_level": 0})
+    consumer = offset_reader(settings.kafka, settings.worker_id)
     try:
         got = consumer.committed([TopicPartition(events, p) for p in topics[events].partitions],
                                  timeout=15)

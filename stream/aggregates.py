@@ -41,7 +41,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from config import Settings
-from config.rules import read_category_map
+from config.rules import category_problem, read_category_map
 from config.settings import ConfigError
 from contracts.events import SaleEvent
 from models.grid import end, steps
@@ -91,9 +91,9 @@ def grouping_of(settings: Settings) -> Grouping | None:
         return None
     if settings.aggregate_by == "country":
         return Grouping("country")
-    if settings.category_map is None:
-        raise ConfigError("SALESCAST_AGGREGATE_BY=category needs SALESCAST_CATEGORY_MAP (a CSV "
-                          "of series,category rows)")
+    # load_settings checks this rule too; settings changed with model_copy skip it
+    if (problem := category_problem(settings)) is not None or settings.category_map is None:
+        raise ConfigError(problem or "no SALESCAST_CATEGORY_MAP")
     return Grouping("category", read_category_map(settings.category_map))
 
 

@@ -163,20 +163,14 @@ class LagMonitor:
 
     def __init__(self, bootstrap: str, redis_url: str, groups: list[str], topics: list[str],
                  deadletter_topic: str, threshold: int) -> None:
-        from confluent_kafka import Consumer
         from confluent_kafka.admin import AdminClient
         from redis import Redis
 
-        def consumer(group: str) -> Any:  # one that never subscribes (joins no group)
-            return Consumer({"bootstrap.servers": bootstrap, "group.id": group,
-                             "enable.auto.commit": False, "log_level": 0})
+        from infra.kafka_client import offset_reader
 
         self.admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
-        self.consumer = consumer("salescast-monitor")  # for the watermarks
-        # each group's committed offsets, read by a consumer of the group: the admin client's
-        # ListConsumerGroupOffsets crashed a process (SIGSEGV) on a broker still loading its
-        # group coordinator (confluent-kafka 2.16)
-        self.readers = {group: consumer(group) for group in groups}
+        self.consumer = offset_reader(bootstrap, "salescast-monitor")  # for the watermarks
+        self.readers = {group: offset_reader(bootstrap, group) for group in groups}
         self.redis = Redis.from_url(redis_url)
         self.groups, self.topics = groups, topics
         self.deadletter_topic, self.threshold = deadletter_topic, threshold

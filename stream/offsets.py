@@ -182,11 +182,12 @@ def readable(bootstrap: str, topic: str, partition: int, start: int, end: int,
     """Whether offsets ``start..end-1`` of ``topic``'s ``partition`` hold a record that a
     ``read_committed`` consumer reads; True when the broker does not say within ``timeout``
     (the caller then seeks back, as for a record dropped in fetching)."""
-    from confluent_kafka import Consumer, KafkaError, TopicPartition
+    from confluent_kafka import KafkaError, TopicPartition
 
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "salescast-readable",
-                         "enable.auto.commit": False, "isolation.level": "read_committed",
-                         "enable.partition.eof": True, "log_level": 0})
+    from infra.kafka_client import offset_reader
+
+    consumer = offset_reader(bootstrap, "salescast-readable", **{
+        "isolation.level": "read_committed", "enable.partition.eof": True})
     try:
         consumer.assign([TopicPartition(topic, partition, start)])
         deadline = time.monotonic() + timeout
