@@ -12,11 +12,12 @@ True
 from __future__ import annotations
 
 import socket
-from typing import Any
+import time
+from typing import Any, NamedTuple
 
 from config.addresses import split_server
 
-__all__ = ["unreachable", "error_text", "offset_reader"]
+__all__ = ["unreachable", "error_text", "offset_reader", "Reach", "committed_reach"]
 
 
 def unreachable(bootstrap: str, timeout: float = 3.0) -> str | None:
@@ -56,3 +57,38 @@ def offset_reader(bootstrap: str, group: str, **config: Any) -> Any:
 
     return Consumer({"bootstrap.servers": bootstrap, "group.id": group,
                      "enable.auto.commit": False, "log_level": 0, **config})
+
+
+class Reach(NamedTuple):
+    """Where a ``read_committed`` consumer's first fetch from an offset ends: at a record
+    (``record``: its offset) or at the partition's last stable offset with none on the way
+    (the offsets before it were commit or abort markers, or aborted records; a transaction
+    still open stops it there too)."""
+
+    offset: int
+    record: bool
+
+
+def committed_reach(bootstrap: str, topic: str, partition: int, start: int,
+                    timeout: float = 10.0) -> Reach | None:
+    """What a ``read_committed`` consumer finds first from offset ``start`` of ``topic``'s
+    ``partition`` (:class:`Reach`); None when the broker does not say within ``timeout``."""
+    from confluent_kafka import KafkaError, TopicPartition
+
+    consumer = offset_reader(bootstrap, "salescast-reach", **{
+        "isolation.level": "read_committed", "enable.partition.eof": True})
+    try:
+        consumer.assign([TopicPartition(topic, partition, start)])
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is None:
+                continue
+            error = msg.error()
+            if error is None:
+                return Reach(msg.offset() or 0, True)
+            if error.code() == KafkaError._PARTITION_EOF:  # at the end: its offset
+                return Reach(msg.offset() or 0, False)
+        return None
+    finally:
+        consumer.close()

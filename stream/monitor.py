@@ -9,6 +9,12 @@ its Prometheus ``/metrics``). :func:`ops_snapshot` is the pure part: offsets in,
 A lag alert is raised (``lag_alert: true``, and a log line) when the total lag of a group passes
 ``SALESCAST_LAG_ALERT``.
 
+Lag counts offsets that hold a record. A transactional producer (Kafka Streams, Flink,
+Debezium) ends each transaction with a commit or abort marker, an offset no consumer reads, so
+a partition whose last offset is a marker kept a lag of 1 until its next record (Faust commits
+the offsets of the records it processed). :class:`stream.bare_tails.BareTails` asks the
+broker, once per such range, whether it holds a record; a range that holds none counts 0.
+
 >>> snap = ops_snapshot(
 ...     {"g": {("sales.events", 0): 90, ("sales.events", 1): None}},
 ...     {("sales.events", 0): 100, ("sales.events", 1): 7},
@@ -63,6 +69,7 @@ def ops_snapshot(
     model: Mapping[str, Any] | None,
     threshold: int,
     now: float,
+    bare: frozenset[tuple[str, str, int]] | set[tuple[str, str, int]] = frozenset(),
 ) -> dict[str, Any]:
     """One ops snapshot (the README's protocol section has the schema).
 
@@ -71,7 +78,8 @@ def ops_snapshot(
     running figures each live worker wrote (strings, as a Redis hash gives them); the
     snapshot's ``events_per_s``, ``events`` and ``alerts`` are their sums, its latency the
     worst worker's, ``worker_seen_s`` the age of the freshest. ``rebalances``: the latest
-    rebalances, newest first.
+    rebalances, newest first. ``bare``: ``(group, topic, partition)`` whose offsets from the
+    committed one to the end hold no record (:class:`BareTails`): no lag.
     """
     groups: dict[str, Any] = {}
     alert: bool = False
@@ -81,6 +89,7 @@ def ops_snapshot(
         for (topic, partition), off in sorted(offsets.items()):
             end = ends.get((topic, partition), 0)
             lag = max(0, end - (off if off is not None and off >= 0 else 0))
+            lag = 0 if (group, topic, partition) in bare else lag
             total += lag
             parts.append({"topic": topic, "partition": partition,
                           "committed": off, "end": end, "lag": lag})
@@ -166,11 +175,13 @@ class LagMonitor:
         from confluent_kafka.admin import AdminClient
         from redis import Redis
 
-        from infra.kafka_client import offset_reader
+        from infra.kafka_client import committed_reach, offset_reader
+        from stream.bare_tails import BareTails
 
         self.admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
         self.consumer = offset_reader(bootstrap, "salescast-monitor")  # for the watermarks
         self.readers = {group: offset_reader(bootstrap, group) for group in groups}
+        self.bare = BareTails(lambda t, p, o: committed_reach(bootstrap, t, p, o))
         self.redis = Redis.from_url(redis_url)
         self.groups, self.topics = groups, topics
         self.deadletter_topic, self.threshold = deadletter_topic, threshold
@@ -207,7 +218,7 @@ class LagMonitor:
         rebalances = [json.loads(x) for x in self.redis.lrange(REBALANCES_KEY, 0, 19)]
         model = _decoded(self.redis.hgetall(MODEL_CURRENT))
         return ops_snapshot(committed, ends, workers, rebalances, dead, model or None,
-                            self.threshold, now)
+                            self.threshold, now, self.bare.update(committed, ends))
 
     def publish(self, snap: dict[str, Any]) -> None:
         body = json.dumps(snap, separators=(",", ":"))

@@ -180,26 +180,9 @@ def events_partitions(settings: Settings) -> int:
 def readable(bootstrap: str, topic: str, partition: int, start: int, end: int,
              timeout: float = 10.0) -> bool:
     """Whether offsets ``start..end-1`` of ``topic``'s ``partition`` hold a record that a
-    ``read_committed`` consumer reads; True when the broker does not say within ``timeout``
-    (the caller then seeks back, as for a record dropped in fetching)."""
-    from confluent_kafka import KafkaError, TopicPartition
+    ``read_committed`` consumer reads now; True when the broker does not say within
+    ``timeout`` (the caller then seeks back, as for a record dropped in fetching)."""
+    from infra.kafka_client import committed_reach
 
-    from infra.kafka_client import offset_reader
-
-    consumer = offset_reader(bootstrap, "salescast-readable", **{
-        "isolation.level": "read_committed", "enable.partition.eof": True})
-    try:
-        consumer.assign([TopicPartition(topic, partition, start)])
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            msg = consumer.poll(0.5)
-            if msg is None:
-                continue
-            error = msg.error()
-            if error is None:
-                return (msg.offset() or 0) < end
-            if error.code() == KafkaError._PARTITION_EOF:  # read up to the end: nothing
-                return False
-        return True
-    finally:
-        consumer.close()
+    reach = committed_reach(bootstrap, topic, partition, start, timeout)
+    return reach is None or (reach.record and reach.offset < end)

@@ -420,7 +420,7 @@ def test_the_events_of_aborted_transactions_are_not_counted(pipeline) -> None:
     transactions: the worker read uncommitted records, Faust's default outside its own
     exactly-once mode, and counted them (a probe: 1,300 events in Redis for 800 committed,
     every series over its audit), and the commit marker that ends a transaction made the
-    partition look stalled for good."""
+    partition look stalled for good and left the ops lag at 1 until the next record."""
     from confluent_kafka import Producer
 
     from stream.partitioning import PRODUCER_PARTITIONER
@@ -456,6 +456,18 @@ def test_the_events_of_aborted_transactions_are_not_counted(pipeline) -> None:
     log = "\n".join(pipeline.log_tail(400))
     assert "none applied for" not in log, log
     assert worker.poll() is None
+    # and the ops lag is 0: the markers after the committed offsets hold no record
+    from stream.monitor import LagMonitor
+
+    mon = LagMonitor(s.kafka, s.redis, [s.worker_id], [s.events_topic], s.deadletter_topic,
+                     s.lag_alert)
+    try:
+        first, second = mon.poll(), mon.poll()  # a range is asked about once it holds still
+    finally:
+        mon.close()
+    parts = second["groups"][s.worker_id]["partitions"]
+    assert first["groups"][s.worker_id]["lag"] > 0, first  # the markers, before
+    assert any(p["committed"] < p["end"] for p in parts) and all(p["lag"] == 0 for p in parts)
 
 
 def test_a_live_worker_on_a_topic_of_producer_timestamps_says_so(pipeline) -> None:
