@@ -37,6 +37,7 @@ from salescast.cliutil import (
     kafka_topics,
     output_lost,
     settings_with_services,
+    usage_line,
     user_file,
     warn_contract,
     warn_producer_time,
@@ -281,7 +282,7 @@ def main() -> None:
             if message.strip():  # which rich has printed already (typer tests the name too)
                 print(message)
             sys.exit(getattr(exc, "exit_code", 2))
-        line = " ".join(message.split())
+        line = usage_line(message, sys.argv[1:])
         console.print(f"[red]salescast: {escape(line)}[/] (see --help)", soft_wrap=True)
         sys.exit(getattr(exc, "exit_code", 2) or 2)
     except OSError as exc:

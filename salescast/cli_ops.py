@@ -202,6 +202,8 @@ def monitor(
     """
     from stream.monitor import LagMonitor
 
+    if any(not g.strip() for g in group or []):  # confluent-kafka aborts on an empty group id
+        raise UserError("--group must name a consumer group (got an empty one)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = settings_with_services()
     from infra.kafka_client import unreachable

@@ -246,3 +246,25 @@ def user_file(file: str, columns: str | None, time_format: str | None) -> UserFi
         return UserFile(expand_user(file), columns, time_format)
     except ValueError as exc:
         raise UserError(str(exc)) from None
+
+
+def usage_line(message: str, argv: list[str]) -> str:
+    """A usage error as one line; a range message about a value that is not a finite number
+    (typer checks ``nan`` against the range and says it is too large) names the value.
+
+    >>> usage_line("Invalid value for '--ttl':  Input should be less than or equal to 9",
+    ...            ["token", "--ttl", "nan"])
+    "Invalid value for '--ttl': nan is not a finite number"
+    >>> usage_line("Invalid value for '--ttl': Input should be less than or equal to 9",
+    ...            ["token", "--ttl=10"])
+    "Invalid value for '--ttl': Input should be less than or equal to 9"
+    """
+    line = " ".join(message.split())
+    head, sep, tail = line.partition(": Input should be ")
+    if not sep:
+        return line
+    for arg in argv:
+        value = arg.rpartition("=")[2].strip().lower().lstrip("+-")
+        if value in ("nan", "inf", "infinity"):
+            return f"{head}: {arg.rpartition('=')[2].strip()} is not a finite number"
+    return line

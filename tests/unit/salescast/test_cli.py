@@ -392,3 +392,19 @@ def test_a_bad_argument_is_named_before_the_missing_services(
         args: list[str], expected: str, env: Path, one_line: Callable[..., None]) -> None:
     """With no services up, these said "no Kafka/Redis address" and hid the typo."""
     one_line(runner.invoke(app, args), expected)
+
+
+@pytest.mark.parametrize("argv", [["token", "--ttl", "nan"], ["monitor", "--interval=-inf"]])
+def test_a_number_that_is_not_finite_is_named_as_such(
+        argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """typer checked ``nan`` against the option's range: "should be less than or equal"."""
+    from salescast.cli import main
+
+    monkeypatch.setattr("sys.argv", ["salescast", *argv])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    out, err = capsys.readouterr()
+    assert exit_.value.code == 2
+    assert f"{argv[-1].rpartition('=')[2]} is not a finite number" in " ".join((out + err).split())
+    assert "less than" not in out + err

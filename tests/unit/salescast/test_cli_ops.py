@@ -154,3 +154,11 @@ def test_an_alert_line_shows_a_series_with_markup_in_its_name_as_it_is() -> None
     out = StringIO()
     Console(file=out, width=200).print(alert_line(alert))
     assert "A[/]b" in out.getvalue()
+
+
+@pytest.mark.parametrize("groups", [[""], [" ", "salescast-worker"]])
+def test_an_empty_monitor_group_is_refused_before_kafka_sees_it(
+        groups: list[str], one_line: Callable[..., None]) -> None:
+    """confluent-kafka's consumer aborted the process (an assertion in its C code) on ''."""
+    argv = ["monitor"] + [arg for g in groups for arg in ("--group", g)]
+    one_line(runner.invoke(app, argv), "--group must name a consumer group")
