@@ -92,8 +92,10 @@ class TopicOffsets:
         now = time.monotonic()
         if now - max(progressed.values(), default=0.0) < 1.0:
             return  # busy applying other partitions: this one may only be waiting its turn
-        stale = [tp for tp in self.assigned()
-                 if now - progressed.setdefault(tp.partition, now) > stall_s]
+        # only the partitions the agent owns: a worker frozen past its session (SIGSTOP, a
+        # long pause) still lists its old assignment until the group takes it back
+        stale = [tp for tp in self.assigned() if tp in ownership.tps
+                 and now - progressed.setdefault(tp.partition, now) > stall_s]
         if not stale:
             return
         ends = await self.ends(stale)
@@ -107,8 +109,7 @@ class TopicOffsets:
                     continue
                 progressed[tp.partition] = now
                 await self.seek_back(tp.partition, nxt, f"offsets {nxt}..{end - 1} unread, "
-                                     f"none applied for {stall_s:.0f} s (owned="
-                                     f"{tp in ownership.tps}; {self.describe(tp)})")
+                                     f"none applied for {stall_s:.0f} s ({self.describe(tp)})")
 
     async def _bare_range(self, partition: int, start: int, end: int) -> bool:
         """Whether offsets ``start..end-1`` hold no record to read (markers, aborted or still

@@ -49,3 +49,41 @@ def test_a_seek_says_what_was_dropped_of_the_partition_before_the_agent() -> Non
     assert offsets.dropped(tp) == (
         " (dropped before the agent: before the rebalance=2, fenced=3, not owned=4)")
     assert offsets.dropped(("sales", 2)) == ""
+
+
+def test_only_owned_partitions_are_sought_back_when_stalled() -> None:
+    """A worker frozen past its session (SIGSTOP, then SIGCONT) still listed its old
+    assignment until the group took it back, and sought back partitions it no longer owned,
+    with a warning for each."""
+    import asyncio
+    from typing import NamedTuple
+
+    from stream.commits import Ownership
+
+    class TP(NamedTuple):
+        topic: str
+        partition: int
+
+    tps = [TP("sales", 0), TP("sales", 1)]
+    sought: list[tuple[Any, int]] = []
+
+    async def highwaters(*asked: Any) -> dict[Any, int]:
+        return {tp: 10 for tp in asked}
+
+    async def earliest_offsets(*asked: Any) -> dict[Any, int]:
+        return {tp: 0 for tp in asked}
+
+    async def seek(tp: Any, offset: int) -> None:
+        sought.append((tp, offset))
+
+    consumer = SimpleNamespace(
+        assignment=lambda: set(tps), highwaters=highwaters, earliest_offsets=earliest_offsets,
+        seek=seek, _committed_offset={tp: 4 for tp in tps}, _new_topicpartition=TP,
+        _thread=SimpleNamespace())
+    offsets = TopicOffsets(SimpleNamespace(consumer=consumer), "sales")  # no broker to ask
+    ownership = Ownership()
+    ownership.tps = {tps[0]}
+    continuity = SimpleNamespace(expected=lambda partition: None)
+    progressed = {0: -100.0, 1: -100.0}  # neither applied anything for long
+    asyncio.run(offsets.resume_stalled(ownership, continuity, progressed, lambda: True, 5.0))
+    assert sought == [(tps[0], 4)] and offsets.reseeks == 1
