@@ -237,7 +237,7 @@ class SeriesBuckets:
             start = int(ts // width) * width
             due = start + self._span
         if wm is not None:
-            if check_ahead and ts - wm > clock.max_future_seconds:
+            if check_ahead and clock.ahead(ts):
                 return TooFarAhead(ts, wm, clock.max_future_seconds)
             if due <= wm:
                 return TooLate(ts, start, wm)

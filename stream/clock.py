@@ -5,7 +5,15 @@ Pure: no Kafka, no Faust; picklable, meant to live in a Faust table (one per par
 :class:`PartitionClock` remembers the latest event time of the last ``window`` (64) distinct
 series seen on the partition, and its ``watermark`` is the *lower median* of those times: more
 than half of the recently active series must have reached a time before the clock does, so one
-series, or a minority of producers, cannot move it for everyone. It only moves forward, and is
+series, or a minority of producers, cannot move it for everyone. A series that sent none of the
+partition's last ``CLOCK_IDLE_EVENTS`` (32) events leaves the vote until it sends again: on a
+partition of few series, one that stopped selling (discontinued, a single sale) held the
+lower median, and with it every other series' buckets and the aggregates, at its last sale
+for good (a probe: two series, forecasts four months stale). So a series that has the
+partition to itself for 32 events moves the clock alone: in replay mode an event more than
+``max_future_seconds`` ahead is refused and does not count as activity (:meth:`observe`), so
+one producer's clock moves it by at most that much; in live mode the message timestamp
+bounds it. It only moves forward, and is
 undefined until ``min_series`` (default 3) distinct series, or 100 events, were seen. The
 caller feeds it with :meth:`~PartitionClock.observe` per event and moves it with
 :meth:`~PartitionClock.advance` once per message. :class:`stream.bucketing.SeriesBuckets`
@@ -16,7 +24,7 @@ in replay mode; in live mode it bounds event time by the message timestamp inste
 from __future__ import annotations
 
 __all__ = ["PartitionClock", "MAX_FUTURE_SECONDS", "CLOCK_WINDOW", "CLOCK_MIN_SERIES",
-           "CLOCK_WARMUP"]
+           "CLOCK_WARMUP", "CLOCK_IDLE_EVENTS"]
 
 MAX_FUTURE_SECONDS = 30 * 86400
 #: distinct series whose latest event times make a partition's watermark (their lower median)
@@ -24,6 +32,8 @@ CLOCK_WINDOW = 64
 #: the watermark is undefined until this many distinct series, or CLOCK_WARMUP events, were seen
 CLOCK_MIN_SERIES = 3
 CLOCK_WARMUP = 100
+#: a series that sent none of the partition's last this many events leaves the vote
+CLOCK_IDLE_EVENTS = 32
 
 
 class PartitionClock:
@@ -38,9 +48,14 @@ class PartitionClock:
     300.0
     >>> clock.observe("B", 400.0); clock.advance()
     400.0
+    >>> for day in range(32):  # B and C go quiet; A sells on: they leave the vote
+    ...     clock.observe("A", 9e9 + day)
+    >>> clock.advance()
+    9000000031.0
     """
 
-    __slots__ = ("watermark", "max_future_seconds", "window", "recent", "events", "min_series")
+    __slots__ = ("watermark", "max_future_seconds", "window", "recent", "events", "min_series",
+                 "last")
 
     def __init__(
         self,
@@ -59,6 +74,7 @@ class PartitionClock:
         self.min_series = min_series  # distinct series needed (or CLOCK_WARMUP events) to start
         # series -> its latest event time seen, least recently seen series first
         self.recent: dict[str, float] = {}
+        self.last: dict[str, int] = {}  # series -> the number of its latest event
         self.events = 0
 
     def __repr__(self) -> str:
@@ -66,31 +82,47 @@ class PartitionClock:
 
     def __getstate__(self) -> tuple[object, ...]:
         return (self.max_future_seconds, self.watermark, self.window, self.recent, self.events,
-                self.min_series)
+                self.min_series, self.last)
 
     def __setstate__(self, state: tuple[object, ...]) -> None:
         self.max_future_seconds, self.watermark = state[0], state[1]  # type: ignore[assignment]
+        self.last = {}
         if len(state) >= 6:
             self.window, self.recent, self.events, self.min_series = state[2:6]  # type: ignore[assignment]
+            # a clock pickled before the idle rule: its series count as just seen
+            self.last = (state[6] if len(state) >= 7 else  # type: ignore[assignment]
+                         dict.fromkeys(self.recent, self.events))
         else:  # a clock pickled before the median rule: keep its watermark
             self.window, self.recent, self.events = CLOCK_WINDOW, {}, CLOCK_WARMUP
             self.min_series = CLOCK_MIN_SERIES
 
-    def observe(self, series: str, ts: float) -> None:
-        """Remember that ``series`` reached event time ``ts`` (does not move the watermark)."""
+    def ahead(self, ts: float) -> bool:
+        """Whether event time ``ts`` is more than ``max_future_seconds`` past the watermark."""
+        return self.watermark is not None and ts - self.watermark > self.max_future_seconds
+
+    def observe(self, series: str, ts: float, bounded: bool = False) -> None:
+        """Remember that ``series`` reached event time ``ts`` (does not move the watermark).
+        ``bounded`` (replay mode, which refuses an event :meth:`ahead`): such an event counts
+        in the vote, so a majority that moved on (a shop reopening) moves the clock, but not
+        as activity, so one series' burst of them leaves no other series idle."""
         recent = self.recent
         old = recent.pop(series, None)
         recent[series] = ts if old is None or ts > old else old
         if len(recent) > self.window:
-            del recent[next(iter(recent))]
-        self.events += 1
+            gone = next(iter(recent))
+            del recent[gone]
+            self.last.pop(gone, None)
+        if not (bounded and self.ahead(ts)):
+            self.events += 1
+            self.last[series] = self.events
 
     def advance(self) -> float | None:
         """Move the watermark up to the lower median of the recent series' latest times."""
         recent = self.recent
         if not recent or (len(recent) < self.min_series and self.events < CLOCK_WARMUP):
             return self.watermark
-        times = sorted(recent.values())
+        since = self.events - CLOCK_IDLE_EVENTS  # active: sent one of the last events
+        times = sorted(t for series, t in recent.items() if self.last.get(series, 0) > since)
         candidate = times[(len(times) - 1) // 2]
         if self.watermark is None or candidate > self.watermark:
             self.watermark = candidate

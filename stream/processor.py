@@ -174,7 +174,7 @@ class Processor:
                          "reserved", raw_of(msg.value, ev, single), offset, index, ev.series)
                     continue
                 if fresh:
-                    clock.observe(ev.series, ev.ts)
+                    clock.observe(ev.series, ev.ts, bounded=not live)
                 st = load(ev.series)
                 if st.positions.get(partition, -1) >= offset:
                     if fresh and agg is not None:  # the partition state missed it: count it

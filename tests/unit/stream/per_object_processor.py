@@ -232,7 +232,7 @@ class Processor:
                          ev.series)
                     continue
                 if fresh:
-                    clock.observe(ev.series, ev.ts)
+                    clock.observe(ev.series, ev.ts, bounded=not live)
                 st = load(ev.series)
                 if st.positions.get(partition, -1) >= offset:
                     out.duplicates += 1  # applied before a restart: re-emit its write only

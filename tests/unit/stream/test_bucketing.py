@@ -38,7 +38,7 @@ def summary(buckets: list[ClosedBucket]) -> list[tuple[int, float, float, int, f
 def feed(s: SeriesBuckets, e: SaleEvent, clock: PartitionClock) -> object:
     """What the processor does per single-event message: judge, then move the clock."""
     result = s.add(e, clock)
-    clock.observe(e.series, e.ts)
+    clock.observe(e.series, e.ts, bounded=True)  # replay mode: events ahead are refused
     clock.advance()
     return result
 
@@ -363,3 +363,30 @@ def test_quarters_fill_a_long_gap_with_at_most_max_fill_zeros() -> None:
     out = b.close_due(utc(2023, 1, 1), max_fill=4)
     assert [c.start for c in out] == [utc(2020, 1, 1), utc(2022, 1, 1), utc(2022, 4, 1),
                                       utc(2022, 7, 1), utc(2022, 10, 1)]
+
+
+def test_a_series_that_stopped_selling_does_not_hold_the_clock_of_a_small_partition() -> None:
+    """A probe: two series on a partition, one sold once; the lower median of two is the
+    older time, so the clock stayed at that sale for good, and with it the other series'
+    buckets (four months of stale forecasts) and the aggregates."""
+    from stream.clock import CLOCK_IDLE_EVENTS
+
+    clock = PartitionClock(min_series=1)
+    for day in range(60):
+        clock.observe("A", T0 + day * DAY)
+        if day == 5:
+            clock.observe("B", T0 + day * DAY)  # its only sale
+        clock.advance()
+        if day == 5 + CLOCK_IDLE_EVENTS - 1:
+            assert clock.watermark == T0 + 5 * DAY  # B still votes
+    assert clock.watermark == T0 + 59 * DAY
+    clock.observe("B", T0 + 59 * DAY - 3600)  # B again: it votes again, the clock waits
+    clock.observe("A", T0 + 60 * DAY)
+    assert clock.advance() == T0 + 59 * DAY
+
+
+def test_a_clock_pickled_before_the_idle_rule_counts_its_series_as_just_seen() -> None:
+    clock = PartitionClock(min_series=1)
+    clock.__setstate__((30 * DAY, T0, 64, {"A": T0, "B": T0 + DAY}, 500, 3))
+    assert clock.last == {"A": 500, "B": 500} and clock.advance() == T0
+    assert pickle.loads(pickle.dumps(clock)).last == clock.last
