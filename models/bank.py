@@ -220,11 +220,11 @@ class ForecasterBank(BatchForecaster):
     def _learn(self, r: np.ndarray, y: np.ndarray, n: np.ndarray) -> None:
         day = self.day[r]
         dated = day != UNDATED
-        holiday = dated & is_holiday(day)
+        holiday = dated & is_holiday(day) & (n > 0)  # the first value: no forecast to keep
         x = y
         if holiday.any():  # HolidayAdjusted: learn the ratio, feed the member its forecast
             hr = r[holiday]
-            base = np.where(n[holiday] > 0, self.yhat[hr, 0], 0.0)
+            base = self.yhat[hr, 0]
             learn_holiday(self.factor, self.holidays_seen, hr, base, y[holiday],
                           self.holiday_decay)
             x = y.copy()

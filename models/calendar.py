@@ -72,6 +72,7 @@ class HolidayAdjusted(Forecaster):
         self.day: int | None = None  # epoch day of the next value
         self.factor = 1.0
         self.holidays_seen = 0
+        self.learnt = 0  # values learnt (a holiday before the first has no forecast to keep)
 
     def set_day(self, day: int) -> None:
         """The epoch day (UTC) of the next value :meth:`learn_one` will get."""
@@ -79,7 +80,9 @@ class HolidayAdjusted(Forecaster):
 
     def learn_one(self, y: float) -> None:
         y = self._check(y)
-        if self.day is not None and is_uk_holiday(self.day):
+        learnt = getattr(self, "learnt", 1)  # (a state pickled before it counted: some)
+        self.learnt = learnt + 1
+        if self.day is not None and is_uk_holiday(self.day) and learnt:
             base = self.member.forecast_one()
             ratio = min(5.0, max(y / base, 0.0)) if base > 0 else (1.0 if y > 0 else 0.0)
             d = 0.0 if self.holidays_seen == 0 else self.decay
