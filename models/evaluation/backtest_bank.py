@@ -130,7 +130,8 @@ def evaluate_panel_bank(panel: Mapping[str, Sequence[float]], name: str = "panel
         " CPU: the same run); seasonal_naive, the mean and the members: point forecasts only "
         "(no bands; the members' CPU is in the ensemble's)"
         + (f"; {PEER_NAME}: refit at every origin" if peer else ""))
-    board.meta["protocol"] = (f"buckets of a {regime.bucket}, h = 1..{h}, season {season}"
+    article = "an" if regime.bucket == "hour" else "a"
+    board.meta["protocol"] = (f"buckets of {article} {regime.bucket}, h = 1..{h}, season {season}"
                               + (f" (the model's second season: {regime.season2})"
                                  if regime.season2 else "") + ", "
                               f"first origin after {regime.warmup} buckets, then every "
