@@ -32,18 +32,25 @@ def test_version() -> None:
     assert result.exit_code == 0 and result.output == f"salescast {version('salescast')}\n"
 
 
-@pytest.mark.parametrize("argv", [[], ["model"]])
-def test_a_command_group_alone_prints_its_help_and_no_empty_error(
-        argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """``salescast`` alone printed its help and then ``salescast:  (see --help)``."""
+def _main(argv: list[str], monkeypatch: pytest.MonkeyPatch,
+          capsys: pytest.CaptureFixture[str]) -> tuple[object, str, str]:
+    """``salescast ARGV`` through the entry point: its exit status, stdout and stderr."""
     from salescast.cli import main
 
     monkeypatch.setattr("sys.argv", ["salescast", *argv])
     with pytest.raises(SystemExit) as exit_:
         main()
     out, err = capsys.readouterr()
-    assert exit_.value.code == 2  # click's status: no command ran
+    return exit_.value.code, out, err
+
+
+@pytest.mark.parametrize("argv", [[], ["model"]])
+def test_a_command_group_alone_prints_its_help_and_no_empty_error(
+        argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``salescast`` alone printed its help and then ``salescast:  (see --help)``."""
+    code, out, err = _main(argv, monkeypatch, capsys)
+    assert code == 2  # click's status: no command ran
     assert "Usage: " in out and "Commands" in out  # (the program name: python -m pytest here)
     assert "salescast:" not in err and not err.strip(), err
 
@@ -399,12 +406,7 @@ def test_a_number_that_is_not_finite_is_named_as_such(
         argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """typer checked ``nan`` against the option's range: "should be less than or equal"."""
-    from salescast.cli import main
-
-    monkeypatch.setattr("sys.argv", ["salescast", *argv])
-    with pytest.raises(SystemExit) as exit_:
-        main()
-    out, err = capsys.readouterr()
-    assert exit_.value.code == 2
+    code, out, err = _main(argv, monkeypatch, capsys)
+    assert code == 2
     assert f"{argv[-1].rpartition('=')[2]} is not a finite number" in " ".join((out + err).split())
     assert "less than" not in out + err
