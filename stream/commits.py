@@ -18,7 +18,7 @@ import asyncio
 import time
 import weakref
 from collections import Counter
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from faust.transport.consumer import Consumer as FaustConsumer
@@ -70,6 +70,27 @@ class BatchGate:
 
         self._task = asyncio.ensure_future(in_turn())
         return self._task
+
+    async def hold(self) -> Callable[[], None]:
+        """A turn that lasts until the function returned is called: once the task before it
+        is over, no batch, flush step or sweep chunk runs until then (a commit's own flush
+        and its choice of offsets, :func:`ready_to_commit`). Cancelled while it waits for
+        its turn, the turn is given back as soon as it comes."""
+        loop = asyncio.get_running_loop()
+        entered, done = loop.create_future(), asyncio.Event()
+
+        async def holding() -> None:
+            if not entered.done():
+                entered.set_result(None)
+            await done.wait()
+
+        self.run(holding())
+        try:
+            await entered
+        except BaseException:
+            done.set()
+            raise
+        return done.set
 
     def latest(self) -> bool:
         """Whether the task calling this is the last one run (no batch waits behind it)."""
@@ -176,32 +197,32 @@ def skipped(consumer: Any, message: Any) -> bool:
     return True
 
 
-async def ready_to_commit(app: Any, budget: float = FLUSH_BUDGET) -> bool:
+async def ready_to_commit(app: Any, budget: float = FLUSH_BUDGET) -> Callable[[], None] | None:
     """Before a commit: the batch in flight ends first (a turn of the :class:`BatchGate`);
-    then ``False`` when the producer is stopping (a shutdown): the state store's flush could no
+    then ``None`` when the producer is stopping (a shutdown): the state store's flush could no
     longer reach the changelog, so nothing is committed and a restart replays from the last
     commit. Else the state store flushes its dirty states in steps of about 20 ms, each a task
     of the gate (no batch changes a state during a step, and a batch waits for one step at
     most: after each step the flush pauses for ``FLUSH_PAUSE``, and a batch that came
     meanwhile runs first; :meth:`stream.state.StateStore.flush_step`), until what is left
-    takes about one step
-    (:meth:`~stream.state.StateStore.few_dirty`). Past ``budget`` seconds of steps, the rest
-    runs as one task of the gate, a step at a time with the event loop free between steps:
-    batches wait for it, Kafka's heartbeats and fetches do not (the commit's own flush had
-    packed it at once). The commit's own flush
-    (:meth:`stream.state.StateStore.on_commit_initiated`) then writes what is left, once the
-    batch that came during the last pause is over too, with no await between: the commit
-    never sees half a batch. The commit waits by taking turns of the gate, never for the
-    gate to be idle: a sweep (:mod:`stream.sweep`) goes on chunk after chunk while no other
-    task waits for the gate, and a commit that waited for a whole pass then packed its
-    100k states at once, holding the event loop for 2-4 s. Each step, and the commit, first
-    waits until every send so far is delivered (:class:`Deliveries`)."""
+    takes about one step (:meth:`~stream.state.StateStore.few_dirty`). Past ``budget``
+    seconds of steps, the rest runs as one task of the gate, a step at a time with the event
+    loop free between steps: batches wait for it, Kafka's heartbeats and fetches do not (the
+    commit's own flush had packed it at once). Then the commit takes the gate and keeps it
+    (:meth:`BatchGate.hold`) once the task before it is over, and waits until every send so
+    far is delivered (:class:`Deliveries`; each step waits for them too); what it returns
+    gives the gate back, and the worker's consumer calls it once the commit is over. So the
+    commit's own flush (:meth:`stream.state.StateStore.on_commit_initiated`) and its choice
+    of offsets never see half a batch. It waited for the gate to be idle before: under a
+    backlog the next batch was always queued behind the one in flight, and a soak went 10.5
+    minutes without a commit. Nor for a sweep (:mod:`stream.sweep`) to end: a pass goes on
+    while no task waits for the gate; a commit after one packed 100k states at once (2-4 s)."""
     gate = getattr(app, "batch_gate", None)
     sent: Deliveries | None = getattr(app, "deliveries", None)
     if gate is not None:
         await gate.run(asyncio.sleep(0))  # a turn (see below)
     if app.producer.should_stop:
-        return False
+        return None
     store = getattr(app, "state_store", None)
 
     async def step() -> None:  # a task of the gate: no batch sends or puts meanwhile
@@ -225,14 +246,20 @@ async def ready_to_commit(app: Any, budget: float = FLUSH_BUDGET) -> bool:
         await asyncio.sleep(FLUSH_PAUSE)
     if gate is not None and many():
         await gate.run(rest())
-    # a batch that came during the last pause, and every send: no await between this check
-    # and the commit's own flush
-    while (gate is not None and not gate.idle()) or (sent is not None and sent.pending()):
-        if gate is not None:  # a turn: after the task in flight, before a sweep's next chunk
-            await gate.run(asyncio.sleep(0))
+    # a batch that came during the last pause is over, and no batch starts until the commit
+    # is over (it waited for the gate to be idle: under a backlog the next batch was always
+    # queued, and a soak went 10.5 minutes without a commit); then every send so far
+    release = await gate.hold() if gate is not None else (lambda: None)
+    try:
         if sent is not None:
             await sent.delivered()
-    return not app.producer.should_stop
+    except BaseException:
+        release()
+        raise
+    if app.producer.should_stop:
+        release()
+        return None
+    return release
 
 
 async def changelog_written(app: Any, timeout: float = CHANGELOG_ACK_TIMEOUT) -> bool:

@@ -180,9 +180,13 @@ class Consumer(driver.Consumer):
         return bool(await super()._commit(offsets))
 
     async def force_commit(self, *args: Any, **kwargs: Any) -> bool:
-        if not await commits.ready_to_commit(self.app):
+        release = await commits.ready_to_commit(self.app)
+        if release is None:
             return False
-        return bool(await super().force_commit(*args, **kwargs))
+        try:  # no batch starts until the commit is over
+            return bool(await super().force_commit(*args, **kwargs))
+        finally:
+            release()
 
     def _new_offset(self, tp: Any) -> int | None:
         return commits.new_offset(self, tp)

@@ -376,8 +376,50 @@ def test_a_commit_flushes_in_steps_until_one_step_is_left_or_its_budget_is_spent
     run = spent_app.batch_gate.run
     spent_app.batch_gate.run = lambda coro: (turns.append(spent.steps), run(coro))[1]
     assert asyncio.run(ready_to_commit(spent_app, budget=0.0))
-    # its first turn of the gate (for the batch in flight), then every step in one
-    assert spent.steps == 999 and spent.dirty == 1 and turns == [0, 0]
+    # its first turn of the gate (for the batch in flight), then every step in one, then the
+    # turn it holds for the commit
+    assert spent.steps == 999 and spent.dirty == 1 and turns == [0, 0, 999]
+
+
+def test_a_commit_is_not_starved_by_a_backlog_and_no_batch_runs_until_it_is_over() -> None:
+    """Under a backlog the agent queues the next batch as soon as one ends. The commit waited
+    for the gate to be idle, which it never was: a soak went 10.5 minutes without a commit
+    (a crash then replays all of it). It now holds the gate: the batch in flight ends, the
+    next waits for the commit."""
+    import asyncio
+
+    from stream.commits import BatchGate, ready_to_commit
+
+    order: list[str] = []
+
+    async def main() -> None:
+        gate = BatchGate()
+        app = SimpleNamespace(batch_gate=gate, ownership=Ownership(),
+                              producer=SimpleNamespace(should_stop=False))
+
+        async def batch(n: int) -> None:
+            order.append(f"batch {n}")
+            await asyncio.sleep(0.001)  # its sends and Redis writes
+
+        async def agent() -> None:  # the backlog: a batch queued as soon as one ends
+            for n in range(1000):
+                await gate.run(batch(n))
+
+        backlog = asyncio.ensure_future(agent())
+        await asyncio.sleep(0.01)
+        release = await asyncio.wait_for(ready_to_commit(app), 1.0)
+        assert release is not None
+        order.append("commit")
+        await asyncio.sleep(0.01)  # the commit's own flush and its offsets
+        order.append("committed")
+        release()
+        await asyncio.sleep(0.01)
+        backlog.cancel()
+
+    asyncio.run(main())
+    at = order.index("commit")
+    assert order[at + 1] == "committed" and order[at + 2].startswith("batch")
+    assert 2 < at < 50 and len(order) > at + 5
 
 
 def test_a_commit_takes_a_turn_of_the_gate_so_that_a_sweep_stops_after_its_chunk() -> None:
