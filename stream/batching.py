@@ -21,6 +21,7 @@ When a batch closes is :class:`BatchRule`, a plain function.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -77,6 +78,12 @@ async def take_batches(stream: Any, rule: BatchRule,
     app, queue = stream.app, stream.channel.queue
     acking, unacked = app.topics.acking_topics, app.consumer._unacked_messages
     round_end = asyncio.Event()  # a fetch round ended: its records are in the queue
+    # when each partition last gave the stream an event, as Faust's stream iterator records
+    # it: its livelock check logged "Stream has not started processing" every few seconds
+    # for each partition with a lag (two thirds of a soak's worker log), and skipped its
+    # commit checks
+    inbound = getattr(getattr(app, "monitor", None), "stream_inbound_time", None)
+    inbound = {} if inbound is None else inbound
 
     def caught_up() -> bool:
         return not (rounds is not None and rounds.delivering) and queue.empty()
@@ -92,6 +99,7 @@ async def take_batches(stream: Any, rule: BatchRule,
             message.tracked = True  # as Faust's iterator: the consumer knows it is in flight
             unacked.add(message)
         batch.append(event)
+        inbound[message.tp] = time.monotonic()
 
     async def next_event() -> Any:
         """The queue's next event; None once the stream stops."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 from collections import Counter
 from collections.abc import AsyncGenerator, Callable, Coroutine
 from dataclasses import dataclass
@@ -239,3 +240,19 @@ async def test_a_stop_thrown_into_the_channel_ends_the_batches(stream: FakeStrea
     with pytest.raises(StopAsyncIteration):
         await pending
     assert stream.acked == []
+
+
+@in_loop
+async def test_each_partition_s_last_event_time_reaches_faust_s_monitor(
+        stream: FakeStream) -> None:
+    """Faust's stream iterator records it; taken from the queue, it was never recorded, and
+    Faust's livelock check logged "Stream has not started processing" every few seconds for
+    every partition with a lag (two thirds of a soak's worker log)."""
+    inbound: dict[Any, float] = {}
+    stream.app.monitor = SimpleNamespace(stream_inbound_time=inbound)  # type: ignore[attr-defined]
+    batches = take_batches(stream, BatchRule(max_events=10, within=10.0))
+    stream.put("a")
+    before = time.monotonic()
+    assert await _next(batches) == ["a"]
+    assert inbound.keys() == {("events", 0)} and inbound[("events", 0)] >= before
+    await batches.aclose()
