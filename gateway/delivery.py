@@ -54,6 +54,9 @@ class Delivery:
                 self.last_alert_sid = r.body["sid"]
             self.metrics.routed.labels(r.channel).inc()
             direct, behind = self.clients.fanout.publish(r.channel, r.series, r.frame, r.slot)
+            # not to sockets already lost (a client gone without a close): asyncio logged
+            # "socket.send() raised exception." for each write to one
+            direct = [c for c in direct if not c.transport.is_closing()]
             if direct:
                 broadcast(direct, r.frame)
                 self.metrics.sent.inc(len(direct))

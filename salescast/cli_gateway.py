@@ -33,12 +33,17 @@ def gateway(
     SALESCAST_ALLOWED_HOSTS before binding beyond loopback; docs/security.md).
     """
     import asyncio
+    import logging
 
     from redis.exceptions import RedisError
 
     from gateway.server import Gateway
 
     bind = _bind_host(host)  # before the services: a bad argument is named first
+    # timestamps and the gateway's own lines (slow clients closed, snapshots sent again);
+    # the libraries' warnings only
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("salescast").setLevel(logging.INFO)
     settings = settings_with_services(("redis",))
     gw = Gateway.from_settings(settings, bind, port)
 

@@ -178,3 +178,26 @@ def test_backoff_is_bounded() -> None:
     delays = [b.next() for _ in range(20)]
     assert delays[:5] == [0.1, 0.2, 0.4, 0.8, 1.6] and max(delays) == 2.0
     assert sum(delays) < 40
+
+
+def test_an_update_is_not_written_to_a_socket_already_lost(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A client gone without a close (a reset): its transport is closing until websockets
+    hears of it, and asyncio logged "socket.send() raised exception." for each write (1,145
+    lines in a soak's gateway log)."""
+    from types import SimpleNamespace
+
+    import gateway.delivery as delivery
+
+    sent: list[list[Any]] = []
+    monkeypatch.setattr(delivery, "broadcast", lambda conns, frame: sent.append(list(conns)))
+    gone = SimpleNamespace(transport=SimpleNamespace(is_closing=lambda: True))
+    here = SimpleNamespace(transport=SimpleNamespace(is_closing=lambda: False))
+    fanout = SimpleNamespace(publish=lambda *a: ([gone, here], []))
+    clients = SimpleNamespace(fanout=fanout, drop_behind=lambda behind: None)
+    metrics = SimpleNamespace(routed=SimpleNamespace(labels=lambda c: SimpleNamespace(
+        inc=lambda: None)), sent=SimpleNamespace(inc=lambda n: None),
+        observe_push=lambda s: None)
+    d = delivery.Delivery(clients, None, metrics)  # type: ignore[arg-type]
+    d.deliver(UPDATES_CHANNEL, _close("A", 9))
+    assert sent and all(conns == [here] for conns in sent)
