@@ -47,16 +47,29 @@ class RedisProcess:
         return self.workdir / "redis.log"
 
 
+#: what a subscriber (the gateway) may fall behind by before Redis cuts it off: hard limit,
+#: soft limit, seconds over the soft one (``client-output-buffer-limit``; a Redis of your own
+#: has 32mb 8mb 60)
+PUBSUB_BUFFER = "pubsub 512mb 128mb 60"
+
+
 def redis_args(binary: str, port: int, workdir: Path) -> list[str]:
     """The ``redis-server`` command line: loopback only, in the foreground, with an
     append-only file synced every second (a restart keeps the snapshots, the alert stream and
-    its de-duplication set; the worker republishes whatever the last second lost).
+    its de-duplication set; the worker republishes whatever the last second lost), and room
+    for a subscriber that falls behind: a gateway short of CPU while a day close publishes
+    thousands of forecasts (~5 KB each) passed Redis's default limit for a subscriber's
+    output (32 MB at once, or 8 MB for 60 s) and Redis cut it off (a soak: five times in 15
+    minutes; the gateway reconnects and sends its clients fresh snapshots).
 
     >>> args = redis_args("redis-server", 6390, Path("/tmp/r"))
     >>> args[args.index("--bind") + 1], args[args.index("--appendonly") + 1]
     ('127.0.0.1', 'yes')
+    >>> args[args.index("--client-output-buffer-limit") + 1]
+    'pubsub 512mb 128mb 60'
     """
     return [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+            "--client-output-buffer-limit", PUBSUB_BUFFER,
             "--appendonly", "yes", "--appendfsync", "everysec",
             "--protected-mode", "yes", "--daemonize", "no",
             "--dir", str(workdir), "--logfile", str(workdir / "redis.log")]
