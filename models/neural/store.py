@@ -6,6 +6,11 @@ on, the code version, the status (``candidate``, ``promoted``, ``rejected``) and
 ``weights.pt``. :meth:`ModelStore.load` refuses an artifact whose checksum or config does not
 match (:class:`ArtifactError`), so a worker keeps its previous model instead.
 
+The trainer saves a version every cycle (one every few minutes in the demo), so
+:meth:`ModelStore.prune` keeps the current version, the last ``KEEP`` promotions (what
+:meth:`ModelStore.rollback` goes back through) and the ``KEEP`` newest of the others, and
+deletes the rest (a soak: nine versions in 35 minutes, never deleted).
+
 Promotion writes ``CURRENT`` (the version) and appends to ``history.json`` in the store, and,
 given a Redis client, sets the ``salescast:model:current`` hash and publishes the version on
 ``salescast:models``, which workers follow to hot-swap. :meth:`ModelStore.rollback` re-promotes
@@ -27,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -36,9 +42,10 @@ import torch
 from contracts.wire import MODEL_CURRENT, MODELS_CHANNEL
 from models.neural.lstm import FEATURES, GlobalLSTM, LSTMConfig
 
-__all__ = ["ModelStore", "ArtifactError", "FORMAT"]
+__all__ = ["ModelStore", "ArtifactError", "FORMAT", "KEEP"]
 
 FORMAT = 1  # bumped when the artifact layout or the model's inputs change
+KEEP = 10  # promotions kept to roll back through, and other versions kept (ModelStore.prune)
 
 
 class ArtifactError(Exception):
@@ -188,6 +195,31 @@ class ModelStore:
                       self.root / "history.json": json.dumps(hist),
                       self.root / "CURRENT": version})
         _replace_all(files)
+
+    def prune(self, keep: int = KEEP) -> list[str]:
+        """Delete every version but the current one, the last ``keep`` promotions and the
+        ``keep`` newest of the others; the history keeps its last ``keep``. The deleted,
+        oldest first.
+
+        >>> import tempfile
+        >>> from models.neural.lstm import GlobalLSTM, LSTMConfig
+        >>> store, model = ModelStore(tempfile.mkdtemp()), GlobalLSTM(LSTMConfig(hidden=2))
+        >>> for i in range(6):
+        ...     v = store.save(model, {}, {}, version=f"v{i}")
+        ...     if i in (0, 2, 3):
+        ...         store.promote(v)
+        >>> store.prune(keep=1), store.versions(), store.history()
+        (['v0', 'v1', 'v2', 'v4'], ['v3', 'v5'], ['v3'])
+        """
+        hist, current = self.history(), self.current()
+        kept = set(hist[-keep:] if keep else []) | ({current} if current else set())
+        others = [v for v in self.versions() if v not in kept]
+        doomed = others[:-keep] if keep else others
+        if len(hist) > keep:
+            _replace_all({self.root / "history.json": json.dumps(hist[-keep:] if keep else [])})
+        for version in doomed:
+            shutil.rmtree(self.root / version, ignore_errors=True)
+        return doomed
 
     def announce(self, redis: Any, version: str, promoted_at: float | None = None) -> None:
         meta = self.meta(version)

@@ -141,4 +141,5 @@ def train_and_gate(hist: Mapping[str, History], store: ModelStore, redis: Any | 
         store.promote(version, redis, reason=reason)
     else:
         store.set_status(version, "rejected", reason=reason)
+    store.prune()
     return Outcome(version, promoted, reason, metrics)

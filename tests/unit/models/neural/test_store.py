@@ -89,3 +89,17 @@ def test_a_promotion_whose_artifact_does_not_load_changes_nothing(store: ModelSt
     with pytest.raises(ArtifactError, match="checksum mismatch"):
         store.promote("v1")
     assert _files(store.root) == before
+
+
+def test_old_versions_are_pruned_and_a_rollback_still_works(tmp_path: Path) -> None:
+    """The trainer saves a version every cycle: nine in a 35-minute soak, never deleted."""
+    store, model = ModelStore(tmp_path), GlobalLSTM(LSTMConfig(hidden=2))
+    for i in range(30):
+        v = store.save(model, {}, {}, version=f"v{i:02d}")
+        if i % 3 == 0:
+            store.promote(v)
+        store.prune(keep=4)
+    assert store.current() == "v27" and store.history() == ["v18", "v21", "v24", "v27"]
+    # the last four promotions, and the four newest of the others
+    assert store.versions() == ["v18", "v21", "v24", "v25", "v26", "v27", "v28", "v29"]
+    assert store.rollback() == "v24" and store.load("v24").config.hidden == 2
