@@ -24,7 +24,8 @@ Redis keys (all under :data:`PREFIX`):
   :data:`ALERTS_ACKS` ``salescast:alerts:acks``: hash alert id -> JSON
   ``{id, by, at, note}``, its latest acknowledgement
   (the gateway's ``ack`` frame, which also publishes the alert with ``state``
-  ``acknowledged``).
+  ``acknowledged``); :data:`ALERTS_RESOLVED`: the resolved alerts' ids by time (ms), of
+  which the sink keeps the newest ``ALERTS_RESOLVED_KEPT`` in the two hashes.
 * :data:`OPS_CHANNEL`: pub/sub, one ops snapshot (:data:`OPS_FIELDS`) about once a second;
   :data:`OPS_LATEST`: the latest one (a string).
 * :func:`worker_ops_key` ``salescast:ops:worker:{name}``: hash of one worker's running figures
@@ -85,6 +86,7 @@ ALERTS_STREAM = f"{PREFIX}:alerts:stream"
 ALERTS_SEEN = f"{PREFIX}:alerts:seen"
 ALERTS_STATE = f"{PREFIX}:alerts:state"  #: hash: alert id -> its latest JSON (the worker's sink)
 ALERTS_ACKS = f"{PREFIX}:alerts:acks"  #: hash: alert id -> its latest acknowledgement (gateway)
+ALERTS_RESOLVED = f"{PREFIX}:alerts:resolved"  #: sorted set: resolved alert ids, by time
 ALERTS_GROUP = f"{PREFIX}:alerts:group"  #: + ":{kind}:{since}": a group alert's partitions
 OPS_CHANNEL = f"{PREFIX}:ops"
 OPS_LATEST = f"{PREFIX}:ops:latest"

@@ -17,13 +17,6 @@ from faust.sensors.base import Sensor
 from redis.exceptions import NoScriptError
 
 from contracts.wire import (
-    ALERT_FIELD,
-    ALERTS_ACKS,
-    ALERTS_CHANNEL,
-    ALERTS_GROUP,
-    ALERTS_SEEN,
-    ALERTS_STATE,
-    ALERTS_STREAM,
     FORECAST_FIELD,
     INDEX_KEY,
     LIVE_FIELD,
@@ -43,6 +36,7 @@ from contracts.wire import (
     worker_epoch_key,
     worker_ops_key,
 )
+from stream.alert_sink import ALERT_LUA, ALERTS_RESOLVED_KEPT, write_alerts
 from stream.outage import Outage
 
 __all__ = ["RedisSink", "SinkCloser"]
@@ -67,49 +61,6 @@ return 1
 """
 
 
-GROUP_TTL_S = 90 * 86400  #: how long the sink remembers the partitions of a group alert
-# KEYS[1] seen event ids, KEYS[2] alerts stream, KEYS[3] latest message per alert id, KEYS[4]
-# the stream-wide group of this kind and start (group alerts only); ARGV: event id, alert JSON,
-# channel, max stream length, '1' for a group alert; KEYS[5] the acknowledgements (an alert
-# acknowledged through the gateway keeps its "ack" in its later messages).
-# A message is published once: a replay after a restart scores the same buckets again and gets
-# the same event ids, which are then no-ops. The partitions' messages of one shop-wide event
-# (same kind, same first bucket, so the same id) are merged: its state is open at the first
-# partition's message, resolved when every partition that reported it has resolved, else
-# updated; series_affected is the sum of the partitions' latest counts.
-# The JSON published carries the stream id as "sid".
-_ALERT_LUA = f"""
-if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
-local body = ARGV[2]
-if ARGV[5] == '1' then
-  local a = cjson.decode(body)
-  local raw = redis.call('GET', KEYS[4])
-  local g = raw and cjson.decode(raw) or {{parts = {{}}, open = {{}}}}
-  local p = tostring(a.partition)
-  g.parts[p] = a.series_affected
-  if a.state == 'resolved' then g.open[p] = nil else g.open[p] = true end
-  local open_n, total, n = 0, 0, 0
-  for _ in pairs(g.open) do open_n = open_n + 1 end
-  for _, v in pairs(g.parts) do total = total + v; n = n + 1 end
-  local state = 'updated'
-  if not raw then state = 'open' elseif open_n == 0 then state = 'resolved' end
-  redis.call('SET', KEYS[4], cjson.encode(g), 'EX', {GROUP_TTL_S})
-  a.state, a.series_affected, a.partitions, a.partition = state, total, n, nil
-  body = cjson.encode(a)
-end
-local id = string.match(body, '"id":"([^"]+)"')
-local ack = redis.call('HGET', KEYS[5], id)
-if ack then body = string.sub(body, 1, -2) .. ',"ack":' .. ack .. '}}' end
-local sid = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', '{ALERT_FIELD}', body)
-redis.call('HSET', KEYS[3], id, body)
-body = string.sub(body, 1, -2) .. ',"sid":"' .. sid .. '"}}'
-redis.call('PUBLISH', ARGV[3], body)
-return 1
-"""
-ALERTS_KEPT = 10_000  #: alerts kept in the Redis stream (approximately)
-SEEN_KEPT = 200_000  #: alert event ids remembered for dedup before the set is trimmed
-
-
 class RedisSink:
     """Writes a batch of series states to Redis in one pipelined round trip."""
 
@@ -117,7 +68,7 @@ class RedisSink:
         self.redis = aioredis.Redis.from_url(url, socket_connect_timeout=2.0,
                                              socket_timeout=10.0)
         self._script = self.redis.register_script(_WRITE_LUA)
-        self._alert = self.redis.register_script(_ALERT_LUA)
+        self._alert = self.redis.register_script(ALERT_LUA)
         # True until a full republish has written everything the worker holds (a new worker
         # republishes what it restored; a failure or a restarted Redis sets it again)
         self.stale = True
@@ -126,6 +77,7 @@ class RedisSink:
         self.failures = 0  # failed calls so far (a republish is complete only without one)
         self.held: set[int] = set()  # the partitions held at the last catch_up
         self.marker = worker_epoch_key(worker)  # gone (new, flushed, empty Redis): republish
+        self.resolved_kept = ALERTS_RESOLVED_KEPT
 
     def mark_stale(self, exc: BaseException) -> None:
         """A Redis call failed: stop writing until it answers again, then republish."""
@@ -236,23 +188,9 @@ class RedisSink:
         return sum(int(r) for r in await pipe.execute())
 
     async def write_alerts(self, alerts: list[dict[str, Any]]) -> int:
-        """Add new alerts to the capped stream and publish them; returns how many were new."""
-        if not alerts:
-            return 0
-        pipe = self.redis.pipeline(transaction=False)
-        for a in alerts:
-            group = a.get("scope") == "group"
-            await self._alert(
-                keys=[ALERTS_SEEN, ALERTS_STREAM, ALERTS_STATE,
-                      f"{ALERTS_GROUP}:{a['kind']}:{a['since']}" if group else ALERTS_SEEN,
-                      ALERTS_ACKS],
-                args=[a.get("event_id", a["id"]), dumps(a), ALERTS_CHANNEL, ALERTS_KEPT,
-                      "1" if group else ""],
-                client=pipe)
-        new = sum(int(r) for r in await pipe.execute())
-        if await self.redis.scard(ALERTS_SEEN) > SEEN_KEPT:
-            await self.redis.spop(ALERTS_SEEN, SEEN_KEPT // 2)  # bounded; old ids rarely replay
-        return new
+        """Add new alerts to the capped stream and publish them; returns how many were new
+        (:func:`stream.alert_sink.write_alerts`)."""
+        return await write_alerts(self.redis, self._alert, alerts, self.resolved_kept)
 
     async def write_movers(self, movers: dict[str, dict[str, float]]) -> None:
         """The top-movers sorted set (score: distance from the forecast) and its details."""

@@ -116,3 +116,36 @@ def test_christmas_is_one_group_alert(pipeline: Any, retail_csv: Path, first: tu
               if a["scope"] == "series" and a["state"] == "open" and a["since"] == reopen]
     sold = len({e.series for e in events if reopen <= e.ts < reopen + DAY})
     assert len(opened) <= max(10, sold // 20), (len(opened), sold)  # at most 5%, not a wall
+
+
+def test_the_latest_message_of_only_the_newest_resolved_alerts_is_kept(
+        local_redis: RedisProcess) -> None:
+    """The latest JSON of every alert ever raised was kept (a soak: 183 more per 100k
+    events); an open alert is always kept, a resolved one until newer resolved ones pass the
+    count, with its acknowledgement."""
+    from contracts.wire import ALERTS_RESOLVED
+
+    def alert(aid: str, n: int, state: str) -> dict[str, Any]:
+        return {"id": aid, "event_id": f"{aid}:{n}", "series": aid, "kind": "spike",
+                "since": n, "state": state}
+
+    r = redis.Redis.from_url(local_redis.url)
+    r.hset(ALERTS_ACKS, "a0", json.dumps({"id": "a0", "by": "op", "at": 1}))
+
+    async def write() -> None:
+        sink = RedisSink(local_redis.url)
+        sink.resolved_kept = 3
+        try:
+            await sink.write_alerts([alert("open", 0, "open")])
+            for i in range(6):
+                await sink.write_alerts([alert(f"a{i}", 1, "open")])
+                await sink.write_alerts([alert(f"a{i}", 2, "resolved")])
+            await sink.write_alerts([alert("a5", 3, "updated")])  # back: not resolved now
+        finally:
+            await sink.redis.aclose()
+
+    asyncio.run(write())
+    assert sorted(k.decode() for k in r.hkeys(ALERTS_STATE)) == ["a3", "a4", "a5", "open"]
+    assert [m.decode() for m in r.zrange(ALERTS_RESOLVED, 0, -1)] == ["a3", "a4"]
+    assert not r.hexists(ALERTS_ACKS, "a0")  # its ack went with it
+    assert len(_alerts(r)) == 14  # the stream keeps every message (it is capped on its own)

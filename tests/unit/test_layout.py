@@ -52,6 +52,8 @@ COVERED_BY: dict[str, tuple[str, ...]] = {
     "models.snarimax": ("tests/unit/models/test_snarimax_drift.py",),
     "models.neural.trainer": ("tests/unit/models/neural/test_lstm.py",),
     "stream.agents": (INTEGRATION + "test_pipeline.py", INTEGRATION + "test_worker_recovery.py"),
+    "stream.alert_sink": (INTEGRATION + "test_closure_alerts.py",
+                          INTEGRATION + "test_alerts_ops.py"),
     "stream.commits": ("tests/unit/stream/test_continuity.py",
                        INTEGRATION + "test_scale_out.py"),
     "stream.bank_rows": ("tests/unit/stream/test_processor_bank.py",),
