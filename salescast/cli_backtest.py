@@ -4,7 +4,7 @@ user's own file (:mod:`models.evaluation.file_panel`)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -61,7 +61,8 @@ def backtest(
     file: FileOption = None,
     bucket: Annotated[str | None, typer.Option(
         help="with --file: the buckets, as the worker's (hour, day, week, month, quarter; "
-             "default: day)", show_default=False)] = None,
+             "default: a week, month or quarter when the rows come that far apart, else a "
+             "day)", show_default=False)] = None,
     columns: ColumnsOption = None,
     time_format: TimeFormatOption = None,
     horizon: Annotated[int | None, typer.Option(
@@ -85,7 +86,7 @@ def backtest(
             raise UserError("--file is scored on the bank: it takes no panel, --quick, --lstm "
                             "or --bank")
         _check_peer(peer)
-        _run_file(file, bucket or "day", columns, time_format, horizon, warmup, _out_dir(out),
+        _run_file(file, bucket, columns, time_format, horizon, warmup, _out_dir(out),
                   peer)
         return
     if (bucket, columns, time_format, horizon, warmup) != (None,) * 5:
@@ -136,7 +137,7 @@ def _run_panel(panel: str, quick: bool, out: str, peer: bool, lstm: bool, bank: 
     console.print(f"scoreboard written under {escape(str(out_dir))}")
 
 
-def _run_file(file: str, bucket: str, columns: str | None, time_format: str | None,
+def _run_file(file: str, bucket: str | None, columns: str | None, time_format: str | None,
               horizon: int | None, warmup: int | None, out_dir: Path, peer: bool) -> None:
     from models.evaluation.file_panel import (
         buckets_of,
@@ -146,13 +147,13 @@ def _run_file(file: str, bucket: str, columns: str | None, time_format: str | No
         verdict,
     )
 
-    width = bucket_width(bucket)
+    data = user_file(file, columns, time_format)
+    data.price = None  # not scored: a price it cannot read is no reason to stop
     try:
+        width = bucket_width(bucket) if bucket is not None else _width_of(data)
         regime = regime_for(width, horizon, warmup)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    data = user_file(file, columns, time_format)
-    data.price = None  # not scored: a price it cannot read is no reason to stop
     try:
         with console.status(f"reading {escape(str(data.path))}"):
             series, info = read_panel(data, width)
@@ -172,6 +173,24 @@ def _run_file(file: str, bucket: str, columns: str | None, time_format: str | No
     written = board.write(out_dir, f"backtest-{board.name}")
     console.print(f"[bold]{escape(verdict(board))}[/]", soft_wrap=True)
     console.print(f"scoreboard written to {escape(str(written[0]))}")
+
+
+def _width_of(data: Any) -> int:
+    """The buckets that suit the file's rows (a week, a month or a quarter when its series'
+    rows come that far apart, else a day: :func:`models.grid.width_for`), said. A monthly
+    file scored by the day read "0.513 of seasonal naive", every bucket but one a zero."""
+    from models import grid
+    from models.evaluation.file_panel import REGIMES
+
+    with console.status(f"reading {escape(str(data.path))} for the spacing of its rows"):
+        times: dict[str, list[float]] = {}
+        for row in data:
+            times.setdefault(row.series, []).append(row.ts)
+    width = grid.width_for(times.values())
+    unit = REGIMES[width].bucket
+    console.print(f"buckets of a {unit}: your file's rows come a {unit} apart or so "
+                  "(--bucket chooses another)", soft_wrap=True)
+    return width
 
 
 def _check_peer(peer: bool) -> None:

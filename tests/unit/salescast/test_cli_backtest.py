@@ -33,6 +33,19 @@ def _weekly_file(tmp_path: Path) -> Path:
     return path
 
 
+def test_without_bucket_a_file_is_scored_in_the_buckets_its_rows_suit(tmp_path: Path) -> None:
+    """It was scored by the day whatever its rows' spacing: a monthly file read "0.513 of
+    seasonal naive", with every bucket but one a zero (a probe)."""
+    result = runner.invoke(app, ["backtest", "--file", str(_weekly_file(tmp_path)),
+                                 "--horizon", "4", "--warmup", "52", "--out",
+                                 str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "buckets of a week: your file's rows come a week apart or so (--bucket chooses " \
+           "another)" in said
+    assert "2 series over 70 buckets of a week" in said
+
+
 def test_a_file_is_scored_and_its_scoreboard_written(tmp_path: Path) -> None:
     path = _weekly_file(tmp_path)
     result = runner.invoke(app, ["backtest", "--file", str(path), "--bucket", "week",
