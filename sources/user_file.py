@@ -20,7 +20,9 @@ Three columns matter, found by name (any case) unless ``columns`` names them
   is a zero), anything else must be a number.
 
 A ``price`` (``unit_price``, ``unitprice``) and a ``country`` column are read when present.
-Anything the file cannot give is a ValueError naming the file and its line.
+A file of a time and a value column only (``date,sales``) is one series, named after the
+file (``shop.csv``: ``shop``). Anything the file cannot give is a ValueError naming the file
+and its line.
 
 >>> import tempfile, pathlib
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "sales.csv"
@@ -104,6 +106,8 @@ class UserFile:
         self.also_keys = [] if columns is not None else [
             h for h in header if h.lower() in KEYLIKE and h not in self.keys]
         self.named = columns is not None
+        # a time and a value column only: one series, the file's name (shop.csv.gz: shop)
+        self.single = (path.name.split(".")[0] or "series") if not self.keys else None
 
     def check_keys(self, n_series: int, n_rows: int) -> None:
         """A ValueError when a series column found by name gives each of many rows a series
@@ -119,8 +123,9 @@ class UserFile:
 
     @property
     def columns(self) -> tuple[str, str, str]:
-        """The series (``a + b`` for several), time and value columns, for messages."""
-        return " + ".join(self.keys), self.time, self.value
+        """The series (``a + b`` for several; one series: ``(one series)``), time and value
+        columns, for messages."""
+        return " + ".join(self.keys) or "(one series)", self.time, self.value
 
     def __iter__(self) -> Iterator[FileRow]:
         self.skipped = 0
@@ -147,7 +152,7 @@ class UserFile:
             str(row[t]).strip() for t in self.times)  # a date and a time column
         if isinstance(stamp, bool) or not isinstance(stamp, (int, float, str)):
             raise ValueError(f"time {stamp!r} is not a time")
-        series = "|".join(_key(row[k]) for k in self.keys)
+        series = self.single or "|".join(_key(row[k]) for k in self.keys)
         if not series.strip("|"):
             raise ValueError("the series is empty")
         price = row.get(self.price) if self.price else None
@@ -178,6 +183,8 @@ class UserFile:
                                  f"{given!r}")
             return keys, parts[1], parts[2]
         found = [_named(header, names) for names in (SERIES, TIME, VALUE)]
+        if found[0] is None and None not in found[1:] and len(header) == 2:
+            return [], str(found[1]), str(found[2])  # one series
         if None in found:
             what = [w for w, f in zip(("series", "time", "value"), found, strict=True)
                     if f is None]

@@ -149,3 +149,14 @@ def test_a_semicolon_file_writes_decimals_with_a_comma(tmp_path: Path) -> None:
     path.write_text('sku,date,qty\nA,2024-01-01,"1,5"\n')
     with pytest.raises(ValueError, match="value '1,5' is not a number"):
         list(UserFile(path))
+
+
+def test_a_file_of_a_time_and_a_value_is_one_series_named_after_the_file(
+        tmp_path: Path) -> None:
+    """``date,sales`` was refused: "found no series column; name them with --columns", with
+    nothing to name (a probe, fpp3's souvenirs)."""
+    file = UserFile(_csv(tmp_path, "Date,Sales\n2024-01-01,3\n2024-01-02,NA\n", "shop.csv"))
+    assert file.columns == ("(one series)", "Date", "Sales")
+    assert list(file) == [FileRow(2, "shop", 1704067200.0, 3.0)] and file.skipped == 1
+    with pytest.raises(ValueError, match="found no series column among Date, Sales, Temp"):
+        UserFile(_csv(tmp_path, "Date,Sales,Temp\n2024-01-01,3,20\n", "three.csv"))
