@@ -159,7 +159,9 @@ def read_panel(file: UserFile, width: int) -> tuple[dict[str, list[float]], Pane
     if negative := sum(v < 0 for values in panel.values() for v in values):
         notes.append(f"buckets that add up to less than 0 (more returned than sold): "
                      f"{negative:,}, in {sum(min(v) < 0 for v in panel.values()):,} series; "
-                     "the models forecast demand of at least 0")
+                     "the bands stop at 0 where the forecast is at least 0, so such buckets "
+                     "fall outside them, and the mean and the lead-time total (units to "
+                     "stock) are at least 0")
     return panel, PanelInfo(file.columns, n, file.skipped, span, tuple(notes))
 
 
