@@ -159,3 +159,17 @@ def test_processor_with_the_runner_puts_the_lstm_version_in_forecasts(trained,
     assert write.forecast is not None
     assert write.forecast["forecast"]["model"]["lstm_version"] == v
     assert runner.batches == 1 and runner.series == 1
+
+
+def test_the_time_budget_stops_training_within_an_epoch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The budget was looked at once an epoch: 60 s budgets ran 84-184 s in a soak. Once an
+    epoch is scored, a batch that starts past the budget ends the training."""
+    import dataclasses
+
+    import models.neural.lstm as lstm
+
+    clock = iter(range(10**6))  # each look at the clock: one second later
+    monkeypatch.setattr(lstm.time, "monotonic", lambda: float(next(clock)))
+    cfg = dataclasses.replace(SMALL, epochs=50, batch=16)
+    _, report = train(_panel(n=8, days=70), cfg, budget_s=5, progress=False)
+    assert report.epochs == 1 and report.stopped == "time budget of 5 s reached"
