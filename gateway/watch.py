@@ -10,6 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from gateway.errors import GatewayError
 from gateway.messages import FrameError, parse_client_frame
@@ -19,6 +20,11 @@ __all__ = ["watch", "describe_update", "absorb", "BadTarget", "Refused"]
 #: error codes after which the watch cannot go on (the others: rate, Redis down, pass)
 FATAL = frozenset({"bad_json", "bad_frame", "unknown_type", "too_large", "unauthorized",
                    "token_expired", "forbidden", "too_many_subscriptions"})
+#: close codes after which the watch stops (policy: an auth deadline, too many connections
+#: for the token; normal: the watch itself); after any other (4008 too far behind, the
+#: gateway going away or restarting, a dropped connection) it connects again
+STOP_CODES = frozenset({1000, 1008})
+MAX_DELAY = 30.0  #: seconds between two tries to connect again, at most
 
 
 class Refused(GatewayError):
@@ -100,11 +106,16 @@ def absorb(views: dict[str, dict[str, Any]], frame: dict[str, Any]) -> dict[str,
 
 
 async def watch(url: str, target: str, limit: int | None = None,
-                console: Console | None = None, token: str | None = None) -> int:
+                console: Console | None = None, token: str | None = None,
+                delay: float = 1.0) -> int:
     """Subscribe to ``target`` (a series id, or a glob pattern with ``*``) on the forecasts
     and actuals channels and print updates (``token``: when the gateway requires auth).
 
-    Returns after ``limit`` snapshot/update frames (forever when ``None``).
+    Returns after ``limit`` snapshot/update frames (forever when ``None``). A connection the
+    gateway closes (but for :data:`STOP_CODES`) or that drops is made again after ``delay``
+    seconds, doubled up to :data:`MAX_DELAY` while connections keep failing or ending within
+    that, with a line saying so: a pattern's watch closed for being too far behind (4008)
+    used to end.
     """
     console = console or Console()
     key = "pattern" if any(c in target for c in "*?[") else "series"
@@ -114,33 +125,63 @@ async def watch(url: str, target: str, limit: int | None = None,
         parse_client_frame(frames[0], max_size=1 << 16)
     except FrameError as exc:
         raise BadTarget(str(exc)) from None
-    seen = 0
+    seen, connected, wait, since = 0, False, delay, 0.0
     latest: dict[str, dict[str, Any]] = {}  # merged view per series (live updates are partial)
-    async with connect(url, max_size=2**22) as ws:
-        if token:
-            await ws.send(json.dumps({"type": "auth", "token": token}))
-        for frame in frames:
-            await ws.send(frame)
-        async for text in ws:
-            frame = json.loads(text)
-            kind = frame.get("type")
-            if kind in ("snapshot", "update"):
-                merged = absorb(latest, frame)
-                if merged is None:
-                    continue
-                line = escape(describe_update(merged))
-                console.print(f"[bold]{kind:8}[/] {line}", soft_wrap=True)
-                seen += 1
+    while True:
+        try:
+            async with connect(url, max_size=2**22) as ws:
+                connected, since = True, time.monotonic()
+                seen = await _session(ws, frames, token, latest, console, seen, limit)
                 if limit is not None and seen >= limit:
                     return seen
-            elif (kind == "error" and frame.get("code") in FATAL  # a token without actuals:
-                  and not (frame.get("code") == "forbidden" and frame.get("id") == "actuals")):
-                raise Refused(f"{frame.get('code')}: {frame.get('message')}")
-            elif kind == "error":
-                why = f"{frame.get('code')}: {frame.get('message')}"
-                console.print(f"[red]error[/] {escape(why)}")
-            elif kind in ("hello", "subscribed", "authed"):
-                console.print(f"[dim]{kind}[/]")
+                why, code = f"closed by the gateway ({ws.close_code})", ws.close_code
+        except ConnectionClosed as exc:
+            rcvd = exc.rcvd
+            code = rcvd.code if rcvd is not None else None
+            why = ("the connection dropped" if rcvd is None else
+                   f"closed by the gateway ({rcvd.code}{' ' + rcvd.reason if rcvd.reason else ''})")
+        except OSError as exc:
+            if not connected:
+                raise  # never reached: say so and stop
+            code, why = None, f"cannot reach it ({exc})"
+        if code in STOP_CODES:
+            console.print(f"[dim]{escape(why)}[/]")
+            return seen
+        if connected and time.monotonic() - since >= MAX_DELAY:
+            wait = delay  # it had served a while: not a gateway that keeps closing at once
+        console.print(f"[dim]{escape(why)}; connecting again in {wait:g} s[/]")
+        await asyncio.sleep(wait)
+        wait = min(wait * 2, MAX_DELAY)
+
+
+async def _session(ws: Any, frames: list[str], token: str | None,
+                   latest: dict[str, dict[str, Any]], console: Console, seen: int,
+                   limit: int | None) -> int:
+    """One connection: subscribe, print frames until the limit or the close; frames seen."""
+    if token:
+        await ws.send(json.dumps({"type": "auth", "token": token}))
+    for frame in frames:
+        await ws.send(frame)
+    async for text in ws:
+        frame = json.loads(text)
+        kind = frame.get("type")
+        if kind in ("snapshot", "update"):
+            merged = absorb(latest, frame)
+            if merged is None:
+                continue
+            line = escape(describe_update(merged))
+            console.print(f"[bold]{kind:8}[/] {line}", soft_wrap=True)
+            seen += 1
+            if limit is not None and seen >= limit:
+                return seen
+        elif (kind == "error" and frame.get("code") in FATAL  # a token without actuals:
+              and not (frame.get("code") == "forbidden" and frame.get("id") == "actuals")):
+            raise Refused(f"{frame.get('code')}: {frame.get('message')}")
+        elif kind == "error":
+            why = f"{frame.get('code')}: {frame.get('message')}"
+            console.print(f"[red]error[/] {escape(why)}")
+        elif kind in ("hello", "subscribed", "authed"):
+            console.print(f"[dim]{kind}[/]")
     return seen
 
 

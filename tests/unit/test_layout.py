@@ -89,7 +89,6 @@ COVERED_BY: dict[str, tuple[str, ...]] = {
     "salescast.cli_audit": ("tests/unit/stream/test_audit.py", INTEGRATION + "test_audit_kafka.py"),
     "salescast.cli_bench": ("tests/unit/salescast/test_cli.py",),
     "salescast.demo": (INTEGRATION + "test_demo.py",),
-    "gateway.watch": (INTEGRATION + "test_demo.py",),  # its doctests, and `salescast watch`
     "salescast.cliutil": ("tests/unit/salescast/test_cli.py",
                           "tests/unit/salescast/test_cli_model.py"),
 }
