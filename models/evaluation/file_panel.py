@@ -33,6 +33,7 @@ import re
 import time
 from dataclasses import dataclass, replace
 
+from contracts.events import MAX_ABS_QTY
 from models import grid
 from models.evaluation.backtest_bank import BANK_ROW, evaluate_panel_bank
 from models.evaluation.backtest_protocol import DAILY, HOURLY, MONTHLY, QUARTERLY, WEEKLY, Regime
@@ -121,7 +122,10 @@ def read_panel(file: UserFile, width: int) -> tuple[dict[str, list[float]], Pane
     rows: dict[int, int] = {}  # rows per bucket
     times: set[float] = set()  # (buckets longer than a day: is the last one partial?)
     coarse = width > DAY
+    big: list[int] = []  # lines of rows the worker would refuse as an event (|qty| > 1e6)
     for row in file:
+        if abs(row.value) > MAX_ABS_QTY:
+            big.append(row.line)
         per = sums.setdefault(row.series, {})
         bucket = grid.start(row.ts, width)
         per[bucket] = per.get(bucket, 0.0) + row.value
@@ -142,6 +146,11 @@ def read_panel(file: UserFile, width: int) -> tuple[dict[str, list[float]], Pane
              f"{' + '.join(file.keys)} alone, summed over them (to keep them apart: --columns "
              f"\"{'+'.join([*file.also_keys, *file.keys])},{file.time},{file.value}\")"
              ] if file.also_keys else []
+    if big:
+        notes.append(f"rows of more than {MAX_ABS_QTY:,.0f} in size: {len(big):,} (line "
+                     f"{big[0]} first); scored here, but the worker takes no sale that large "
+                     "(replay --file and demo --file send them to the dead letters as absurd): "
+                     "split them or count in larger units")
     if _partial(times, hi, width) and lo < hi:
         notes.append(f"the last bucket, {_day(hi)}, is partial (the file ends on "
                      f"{_day(max(times))}): left out")

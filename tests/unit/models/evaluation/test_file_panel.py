@@ -188,6 +188,17 @@ def test_row_ids_negative_totals_and_other_key_columns_are_said(tmp_path: Path) 
                                     "sold): 1, in 1 series")
 
 
+def test_rows_the_worker_would_refuse_as_absurd_are_said(tmp_path: Path) -> None:
+    """A file of revenue in the millions was scored, and every such row dead-lettered as
+    absurd by replay --file (a probe)."""
+    days = "".join(f"A,2024-01-{d:02d},{3e6 if d > 5 else 10}\n" for d in range(1, 11))
+    _, info = read_panel(UserFile(_csv(tmp_path, "sku,date,qty\n" + days, "big.csv")), DAY)
+    assert info.notes == ("rows of more than 1,000,000 in size: 5 (line 7 first); scored here, "
+                          "but the worker takes no sale that large (replay --file and demo "
+                          "--file send them to the dead letters as absurd): split them or count "
+                          "in larger units",)
+
+
 def test_other_files_or_buckets_get_scoreboards_of_their_own() -> None:
     """sales.csv and sales.jsonl, or one file by the day and by the week, used to write the
     same scoreboard file, the second over the first."""
