@@ -60,6 +60,7 @@ def test_redis_args_loopback_without_persistence(tmp_path: Path) -> None:
     args = redis_args("/usr/bin/redis-server", 6399, tmp_path)
     opts = dict(zip(args[1::2], args[2::2], strict=True))
     assert opts == {"--bind": "127.0.0.1", "--port": "6399", "--save": "",
+                    "--client-output-buffer-limit": "pubsub 512mb 128mb 60",
                     "--appendonly": "yes", "--appendfsync": "everysec",
                     "--protected-mode": "yes", "--daemonize": "no",
                     "--dir": str(tmp_path), "--logfile": str(tmp_path / "redis.log")}
