@@ -137,8 +137,8 @@ def build_worker(
         taken: dict[int, list[Any]] = defaultdict(list)  # Faust's messages, in the same order
         for event in batch:
             m = event.message
-            if m.tp not in ownership.tps:  # fetched before a rebalance: it comes again
-                ownership.skip(m)
+            if m.tp not in ownership.tps or app.should_stop:  # before a rebalance, or a stop:
+                ownership.skip(m)  # it comes again (a send after the producer stopped fails)
                 continue
             stamp = m.timestamp if (m.timestamp or 0) > 0 else time.time()  # none: the worker's
             by_partition[m.partition].append(Message(m.offset, stamp, m.value or b""))

@@ -88,9 +88,17 @@ def create_app(
         Table=Table,  # the in-memory store that knows its changelog offsets
     )
     app.transport = Transport(app.conf.broker_consumer, app)
-    app.batch_gate = BatchGate()  # type: ignore[attr-defined]
+    gate = app.batch_gate = BatchGate()  # type: ignore[attr-defined]
     app.deliveries = Deliveries()  # type: ignore[attr-defined]
     app.ownership = Ownership()  # type: ignore[attr-defined]
+
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]
+    async def drain(sender: Any, **kwargs: Any) -> None:
+        """A stop lets the batches taken end before the producer stops (the consumer has; a
+        batch queued behind the stop's commit started after it and failed on its sends)."""
+        while not gate.idle():
+            await gate.wait_idle()
+
     return app
 
 

@@ -34,11 +34,9 @@ __all__ = ["BatchGate", "Ownership", "changelog_written", "new_offset", "ready_t
 #: next commit waits again, and a crash meanwhile replays from the commit before)
 CHANGELOG_ACK_TIMEOUT = 30.0
 #: seconds of flush steps before a commit at most (batches run between them). The steps stop
-#: once what is left takes about one step (the commit's own flush writes it at once): a day
-#: close dirties every series, 100k states take ~4 s of steps, and a fixed 100 steps left
-#: ~50k to that flush, a 2 s stall; under a steady load, steps until none is left ran all
-#: the time (single-event messages 0.72x the Faust floor, 0.88x with the stop). Only under a
-#: load that dirties states as fast as they are pickled is much left after this long.
+#: once what is left takes about one step (the commit's own flush writes it): a day close
+#: dirties every series, 100k states take ~4 s of steps, and a fixed 100 steps left ~50k to
+#: that flush (a 2 s stall); steps until none is left ran all the time under a steady load.
 FLUSH_BUDGET = 20.0
 #: seconds between two flush steps, for the batch that came during a step to take the gate
 #: before the next step: back to back, a commit's 3-4 steps held a batch up ~70 ms
@@ -208,15 +206,15 @@ async def ready_to_commit(app: Any, budget: float = FLUSH_BUDGET) -> Callable[[]
     takes about one step (:meth:`~stream.state.StateStore.few_dirty`). Past ``budget``
     seconds of steps, the rest runs as one task of the gate, a step at a time with the event
     loop free between steps: batches wait for it, Kafka's heartbeats and fetches do not (the
-    commit's own flush had packed it at once). Then the commit takes the gate and keeps it
-    (:meth:`BatchGate.hold`) once the task before it is over, and waits until every send so
-    far is delivered (:class:`Deliveries`; each step waits for them too); what it returns
-    gives the gate back, and the worker's consumer calls it once the commit is over. So the
-    commit's own flush (:meth:`stream.state.StateStore.on_commit_initiated`) and its choice
-    of offsets never see half a batch. It waited for the gate to be idle before: under a
-    backlog the next batch was always queued behind the one in flight, and a soak went 10.5
-    minutes without a commit. Nor for a sweep (:mod:`stream.sweep`) to end: a pass goes on
-    while no task waits for the gate; a commit after one packed 100k states at once (2-4 s)."""
+    commit's own flush had packed it at once). Then, once every send so far is delivered
+    (:class:`Deliveries`; each step waits for them too), the commit takes the gate once the
+    task before it is over (:meth:`BatchGate.hold`) and waits for the sends of the batches
+    that ran meanwhile; what it returns gives the gate back, which the worker's consumer does
+    once its own flush (:meth:`stream.state.StateStore.on_commit_initiated`) and its choice of
+    offsets are done: they never see half a batch. It waited for the gate to be idle before:
+    under a backlog the next batch was always queued, and a soak went 10.5 minutes without a
+    commit. Nor does it wait for a sweep (:mod:`stream.sweep`) to end (one packed 100k states
+    at once after a pass, 2-4 s)."""
     gate = getattr(app, "batch_gate", None)
     sent: Deliveries | None = getattr(app, "deliveries", None)
     if gate is not None:
@@ -249,6 +247,8 @@ async def ready_to_commit(app: Any, budget: float = FLUSH_BUDGET) -> Callable[[]
     # a batch that came during the last pause is over, and no batch starts until the commit
     # is over (it waited for the gate to be idle: under a backlog the next batch was always
     # queued, and a soak went 10.5 minutes without a commit); then every send so far
+    if sent is not None:  # most of them before the hold: batches go on meanwhile
+        await sent.delivered()
     release = await gate.hold() if gate is not None else (lambda: None)
     try:
         if sent is not None:
