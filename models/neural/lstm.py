@@ -196,9 +196,8 @@ def train(hist: Mapping[str, History], cfg: LSTMConfig | None = None, budget_s: 
         order = torch.from_numpy(rng.permutation(len(xt))).to(dev)
         over = False
         for i in range(0, len(xt), cfg.batch):
-            # out of time: stop there, keeping the best (the budget was looked at once an
-            # epoch, and 60 s budgets ran 84-184 s in a soak); a first epoch cut short is
-            # scored as it is
+            # out of time: stop, keeping the best (60 s budgets ran 84-184 s when it was
+            # looked at once an epoch); a first epoch cut short is scored as it is
             if i > 0 and time.monotonic() - started > budget_s:
                 over = True
                 break
