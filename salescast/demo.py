@@ -68,9 +68,8 @@ def file_settings(settings: Settings, events: list[SaleEvent], env: Mapping[str,
             grid.start(e.ts, width) == e.ts for e in events):
         update["lateness_seconds"] = 0
     unit = REGIMES[width].bucket
-    article = "an" if unit == "hour" else "a"
     return settings.model_copy(update=update), (
-        f"your file's rows come {article} {unit} apart or so: buckets of {article} {unit} "
+        f"your file's rows come a {unit} apart or so: buckets of a {unit} "
         "(SALESCAST_BUCKET_SECONDS chooses another)")
 
 

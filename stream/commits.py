@@ -245,8 +245,8 @@ async def ready_to_commit(app: Any, budget: float = FLUSH_BUDGET) -> Callable[[]
     if gate is not None and many():
         await gate.run(rest())
     # a batch that came during the last pause is over, and no batch starts until the commit
-    # is over (it waited for the gate to be idle: under a backlog the next batch was always
-    # queued, and a soak went 10.5 minutes without a commit); then every send so far
+    # has flushed and chosen its offsets (the consumer calls the release then); and every
+    # send of the batches before is delivered
     if sent is not None:  # most of them before the hold: batches go on meanwhile
         await sent.delivered()
     release = await gate.hold() if gate is not None else (lambda: None)
