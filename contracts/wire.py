@@ -87,6 +87,7 @@ ALERTS_SEEN = f"{PREFIX}:alerts:seen"
 ALERTS_STATE = f"{PREFIX}:alerts:state"  #: hash: alert id -> its latest JSON (the worker's sink)
 ALERTS_ACKS = f"{PREFIX}:alerts:acks"  #: hash: alert id -> its latest acknowledgement (gateway)
 ALERTS_RESOLVED = f"{PREFIX}:alerts:resolved"  #: sorted set: resolved alert ids, by time
+ALERTS_KEPT = 10_000  #: alerts kept in ALERTS_STREAM, approximately (the sink and the gateway)
 ALERTS_GROUP = f"{PREFIX}:alerts:group"  #: + ":{kind}:{since}": a group alert's partitions
 OPS_CHANNEL = f"{PREFIX}:ops"
 OPS_LATEST = f"{PREFIX}:ops:latest"

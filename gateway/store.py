@@ -19,6 +19,7 @@ from contracts.wire import (
     ALERT_FIELD,
     ALERTS_ACKS,
     ALERTS_CHANNEL,
+    ALERTS_KEPT,
     ALERTS_STATE,
     ALERTS_STREAM,
     FORECAST_FIELD,
@@ -45,7 +46,6 @@ MAX_PATTERN_SNAPSHOTS = 200
 MAX_SCANNED = 20_000  #: series a pattern is matched against, the most recently updated
 SCAN_BATCH = 1000  #: members of a sorted set read at a time while scanning it
 ALERTS_SNAPSHOT = 50
-ALERTS_KEPT = 10_000  #: the alerts stream's cap, as the worker's sink trims it (approximately)
 T = TypeVar("T")
 
 # KEYS[1] acks hash, KEYS[2] alerts stream; ARGV: alert id, ack record, alert JSON, channel,

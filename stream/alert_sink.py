@@ -17,6 +17,7 @@ from contracts.wire import (
     ALERTS_ACKS,
     ALERTS_CHANNEL,
     ALERTS_GROUP,
+    ALERTS_KEPT,
     ALERTS_RESOLVED,
     ALERTS_SEEN,
     ALERTS_STATE,
@@ -24,7 +25,7 @@ from contracts.wire import (
     dumps,
 )
 
-__all__ = ["ALERT_LUA", "ALERTS_KEPT", "ALERTS_RESOLVED_KEPT", "SEEN_KEPT", "write_alerts"]
+__all__ = ["ALERT_LUA", "ALERTS_RESOLVED_KEPT", "SEEN_KEPT", "write_alerts"]
 
 GROUP_TTL_S = 90 * 86400  #: how long the sink remembers the partitions of a group alert
 # KEYS[1] seen event ids, KEYS[2] alerts stream, KEYS[3] latest message per alert id, KEYS[4]
@@ -80,7 +81,6 @@ body = string.sub(body, 1, -2) .. ',"sid":"' .. sid .. '"}}'
 redis.call('PUBLISH', ARGV[3], body)
 return 1
 """
-ALERTS_KEPT = 10_000  #: alerts kept in the Redis stream (approximately)
 #: resolved alerts whose latest JSON (and acknowledgement) the hashes keep, the newest: the
 #: state of every alert was kept for ever (a soak: 183 more per 100k events, ~540 B each)
 ALERTS_RESOLVED_KEPT = 20_000
