@@ -74,7 +74,9 @@ class PartitionClock:
         self.min_series = min_series  # distinct series needed (or CLOCK_WARMUP events) to start
         # series -> its latest event time seen, least recently seen series first
         self.recent: dict[str, float] = {}
-        self.last: dict[str, int] = {}  # series -> the number of its latest event
+        # series -> the number of its latest counted event, in that order (oldest first), so
+        # that the active series are its tail: advance() reads ~32 entries, not the window
+        self.last: dict[str, int] = {}
         self.events = 0
 
     def __repr__(self) -> str:
@@ -89,9 +91,12 @@ class PartitionClock:
         self.last = {}
         if len(state) >= 6:
             self.window, self.recent, self.events, self.min_series = state[2:6]  # type: ignore[assignment]
-            # a clock pickled before the idle rule: its series count as just seen
-            self.last = (state[6] if len(state) >= 7 else  # type: ignore[assignment]
-                         dict.fromkeys(self.recent, self.events))
+            # a clock pickled before the idle rule: its series count as just seen; one pickled
+            # before ``last`` kept its order: put in order (and of the window's series only)
+            last: dict[str, int] = (state[6] if len(state) >= 7 else  # type: ignore[assignment]
+                                    dict.fromkeys(self.recent, self.events))
+            self.last = dict(sorted(((s, n) for s, n in last.items() if s in self.recent),
+                                    key=lambda kv: kv[1]))
         else:  # a clock pickled before the median rule: keep its watermark
             self.window, self.recent, self.events = CLOCK_WINDOW, {}, CLOCK_WARMUP
             self.min_series = CLOCK_MIN_SERIES
@@ -114,7 +119,9 @@ class PartitionClock:
             self.last.pop(gone, None)
         if not (bounded and self.ahead(ts)):
             self.events += 1
-            self.last[series] = self.events
+            last = self.last
+            last.pop(series, None)  # to the end: ``last`` stays in the order of its numbers
+            last[series] = self.events
 
     def advance(self) -> float | None:
         """Move the watermark up to the lower median of the recent series' latest times."""
@@ -122,7 +129,17 @@ class PartitionClock:
         if not recent or (len(recent) < self.min_series and self.events < CLOCK_WARMUP):
             return self.watermark
         since = self.events - CLOCK_IDLE_EVENTS  # active: sent one of the last events
-        times = sorted(t for series, t in recent.items() if self.last.get(series, 0) > since)
+        if since < 0:  # fewer events than that yet: every series votes
+            times = list(recent.values())
+        else:
+            times = []
+            for series, n in reversed(self.last.items()):  # newest first: the active tail
+                if n <= since:
+                    break
+                times.append(recent[series])
+        if not times:  # every series of the window came with refused events only
+            return self.watermark
+        times.sort()
         candidate = times[(len(times) - 1) // 2]
         if self.watermark is None or candidate > self.watermark:
             self.watermark = candidate
