@@ -433,3 +433,20 @@ def test_the_clock_follows_its_rule_through_evictions_refusals_and_pickles(seed:
             rng.shuffle(shuffled)
             clock.__setstate__(state[:6] + (dict(shuffled),))
     assert expected is not None
+
+
+def test_a_window_filled_by_refused_events_keeps_its_watermark() -> None:
+    """Replay mode: one collector with a wrong clock sends events of 64+ distinct series more
+    than max_future_seconds ahead. They are observed (and refused), and push every counted
+    series out of the window: advance() then had no vote and raised IndexError, which fails
+    the batch, stops the worker, and again on every restart."""
+    clock = PartitionClock(max_future_seconds=30 * DAY)
+    for i in range(100):
+        clock.observe(f"A{i % 5}", T0 + i * 60)
+        clock.advance()
+    before = clock.watermark
+    for i in range(70):
+        clock.observe(f"F{i}", T0 + 100 * DAY, bounded=True)
+        assert clock.advance() is not None
+    assert clock.watermark is not None and before is not None
+    assert before <= clock.watermark < T0 + DAY
