@@ -30,12 +30,17 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from contracts.events import MAX_TS, MIN_TS, is_text
+from contracts.events import MAX_ABS_QTY, MAX_TS, MIN_TS, is_text
 from models.grid import position, start
 
-__all__ = ["REPORT_PREFIX", "Report", "encode_report", "decode_report", "check_report"]
+__all__ = ["REPORT_PREFIX", "MAX_COUNT", "Report", "encode_report", "decode_report",
+           "check_report"]
 
 REPORT_PREFIX = b'{"aggregate_report":'
+#: the most events one report's sum may count (so that no sum a report carries, nor the sum
+#: of one per partition, comes near the model bank's MAX_VALUE: a forged sum of 1e31 failed
+#: the batch, and the worker, on every restart)
+MAX_COUNT = 2**53
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,8 @@ def check_report(report: Report, sources: int, width: int, lateness: int = 0,
     """``ValueError`` unless ``report`` could come from a partition of a topic of ``sources``
     partitions with buckets of ``width`` and that ``lateness``: its partition is one of them,
     every bucket it names is a bucket start in the events' time range, its children are
-    named ``children...`` (``country:``), and its sums are finite counts. (What such a report
+    named ``children...`` (``country:``), and its sums are sums of events: at most
+    :data:`MAX_COUNT` events, each within the events' bounds (MAX_ABS_QTY). (What such a report
     says, its offset and how far it is complete, is trusted: it is no proof of its sender.)
 
     >>> check_report(Report(9, 1, None, {}), sources=4, width=10)
@@ -102,6 +108,7 @@ def check_report(report: Report, sources: int, width: int, lateness: int = 0,
             if not (c.startswith(children) and len(c) <= 200 and is_text(c)):
                 raise ValueError(f"aggregate report of partition {report.partition}: {c[:80]!r}"
                                  f" is no child of the total ({children}...)")
-            if not (math.isfinite(qty) and n >= 0):
+            if not (math.isfinite(qty) and 0 <= n <= MAX_COUNT and abs(qty) <= n * MAX_ABS_QTY):
                 raise ValueError(f"aggregate report of partition {report.partition}: bucket "
-                                 f"{b}, {c!r}: sums must be finite with a count >= 0")
+                                 f"{b}, {c!r}: {qty:g} is no sum of {n} events (a count "
+                                 f"0..{MAX_COUNT}, each event within +-{MAX_ABS_QTY:g})")

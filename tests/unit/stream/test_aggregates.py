@@ -126,3 +126,21 @@ def test_a_report_of_the_first_buckets_of_the_time_range_is_taken() -> None:
     assert first < MIN_TS
     check_report(Report(0, 1, start(MIN_TS - 86400, week), {first: {"country:X": [1.0, 1]}}),
                  sources=1, width=week, lateness=86400, children="country:")
+
+
+@pytest.mark.parametrize("sums", [[1e31, 1], [2e6, 1], [1.0, -1], [1.0, 2**53 + 1],
+                                  [1e300, 10**400]])
+def test_a_report_whose_sum_no_events_could_make_is_a_dead_letter(sums: list[float]) -> None:
+    """A probe: any producer can write a report to the events topic; a finite sum of 1e31 (above
+    the model bank's bound) failed the batch in bank.close, and the worker on every restart.
+    A sum is now at most its count of events times the events' bound."""
+    from stream.aggregate_report import encode_report
+    from stream.aggregates import Grouping
+    from stream.processor import Message, Processor
+
+    day = 86400
+    b = 1_300_000_000 - 1_300_000_000 % day
+    proc = Processor("t", partitions=1, aggregates=Grouping("country"))
+    out = proc.process(0, [Message(0, b, encode_report(0, 0, b + day,
+                                                       {b: {"country:A": sums}}))], {}.get)
+    assert len(out.dead) == 1 and "is no sum of" in out.dead[0].reason
