@@ -20,7 +20,7 @@ from models.online import MAX_LOG
 __all__ = ["describe_rows", "export_fields", "from_log", "is_holiday", "learn_holiday",
            "reserve_bank", "row_fields", "start_season"]
 
-_TABLE_DAYS = 26_000  # the holiday table covers epoch days 0..25,999 (to 2041)
+_TABLE_DAYS = 47_482  # the holiday table covers epoch days 0..47,481 (2100-01-01: MAX_TS)
 
 
 @cache

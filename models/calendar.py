@@ -43,7 +43,8 @@ _EPOCH = dt.date(1970, 1, 1)
 def _holiday_days() -> frozenset[int]:
     import holidays
 
-    days = holidays.country_holidays("GB", subdiv="ENG", years=range(2000, 2041))
+    # the years events may have (contracts.events: 2000-01-01 up to 2100-01-01)
+    days = holidays.country_holidays("GB", subdiv="ENG", years=range(2000, 2100))
     return frozenset((d - _EPOCH).days for d in days)
 
 

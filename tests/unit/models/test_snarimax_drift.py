@@ -120,3 +120,20 @@ def test_month_adjusted_learns_a_yearly_peak_and_is_its_member_when_undated() ->
     with pytest.raises(ValueError):
         m.learn_one(math.inf)
     assert copy.forecast(30) == m.forecast(30)
+
+
+def test_bank_holidays_are_known_for_every_year_events_may_have() -> None:
+    """Events are accepted up to 2100; the holiday tables stopped at 2040 (a probe), so the
+    factor of a series dated after it never saw a holiday again."""
+    import datetime as dt
+
+    import numpy as np
+
+    from contracts.events import MAX_TS
+    from models.bank_ops import is_holiday
+    from models.calendar import is_uk_holiday
+
+    christmas_2099 = (dt.date(2099, 12, 25) - dt.date(1970, 1, 1)).days
+    assert is_uk_holiday(christmas_2099)
+    assert bool(is_holiday(np.array([christmas_2099]))[0])
+    assert int(MAX_TS // 86400) <= 47_482
