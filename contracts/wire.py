@@ -70,7 +70,7 @@ __all__ = [
     "VERSION_FIELD", "LIVE_FIELD", "FORECAST_FIELD", "ALERT_FIELD", "CHANNELS", "LIVE_FIELDS",
     "FORECAST_PART_FIELDS", "snapshot_version", "ALERT_FIELDS", "GROUP_ALERT_FIELDS", "OPS_FIELDS",
     "SeriesWrite", "dumps", "dumpb", "loads_stored", "merge_snapshot", "live_part", "decode_alert",
-    "mover_item",
+    "mover_item", "MAX_NAME_LEN", "GROUP_SERIES",
     "server_frame", "update_frame", "alert_update_frame", "ops_frame",
 ]
 
@@ -88,6 +88,12 @@ ALERTS_STATE = f"{PREFIX}:alerts:state"  #: hash: alert id -> its latest JSON (t
 ALERTS_ACKS = f"{PREFIX}:alerts:acks"  #: hash: alert id -> its latest acknowledgement (gateway)
 ALERTS_RESOLVED = f"{PREFIX}:alerts:resolved"  #: sorted set: resolved alert ids, by time
 ALERTS_KEPT = 10_000  #: alerts kept in ALERTS_STREAM, approximately (the sink and the gateway)
+#: the longest series id or glob a client or a token may name: a SKU (64 characters) or an
+#: aggregate (its field, ':', a country of 64 characters or a category), with room to escape
+#: a SKU's glob characters (``[*]``)
+MAX_NAME_LEN = 200
+#: the series of a shop-wide (group) alert; no SKU may be called so (stream.processor)
+GROUP_SERIES = "*"
 ALERTS_GROUP = f"{PREFIX}:alerts:group"  #: + ":{kind}:{since}": a group alert's partitions
 OPS_CHANNEL = f"{PREFIX}:ops"
 OPS_LATEST = f"{PREFIX}:ops:latest"

@@ -36,7 +36,7 @@ import secrets
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from contracts.wire import CHANNELS
+from contracts.wire import CHANNELS, MAX_NAME_LEN
 from gateway.errors import GatewayError
 
 __all__ = ["ACTIONS", "CHANNELS", "Claims", "AuthError", "OPEN", "mint", "verify"]
@@ -76,7 +76,13 @@ class Claims:
         return channel in self.channels
 
     def allows_series(self, series: str) -> bool:
-        return any(fnmatchcase(series, p) for p in self.patterns)
+        """A granted glob matches ``series``, or a granted pattern is that very name (a SKU
+        ``AB[1]``: as a glob it matches ``AB1`` only).
+
+        >>> Claims(("forecasts",), ("AB[1]",), 1e9, "t").allows_series("AB[1]")
+        True
+        """
+        return any(series == p or fnmatchcase(series, p) for p in self.patterns)
 
     def allows(self, channel: str, series: str | None) -> bool:
         """May the holder read ``series`` (``None``: a channel without series, ops) on
@@ -145,8 +151,9 @@ def mint(secret: str, channels: list[str], patterns: list[str], ttl: float, now:
     bad = [c for c in channels if c not in CHANNELS]
     if bad or not channels:
         raise ValueError(f"channels must be some of {', '.join(CHANNELS)}; got {channels}")
-    if not patterns or not all(isinstance(p, str) and 0 < len(p) <= 64 for p in patterns):
-        raise ValueError("patterns must be 1..64-character globs, at least one")
+    if not patterns or not all(isinstance(p, str) and 0 < len(p) <= MAX_NAME_LEN
+                               for p in patterns):
+        raise ValueError(f"patterns must be 1..{MAX_NAME_LEN}-character globs, at least one")
     if ttl <= 0:
         raise ValueError(f"ttl must be > 0 seconds, got {ttl}")
     if any(a not in ACTIONS for a in actions or ()):

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
 from contracts.events import is_text
-from contracts.wire import CHANNELS
+from contracts.wire import CHANNELS, MAX_NAME_LEN
 from gateway.errors import GatewayError
 
 __all__ = ["FrameError", "Ack", "Auth", "Movers", "CHANNELS", "Subscribe", "Unsubscribe",
@@ -45,7 +45,7 @@ __all__ = ["FrameError", "Ack", "Auth", "Movers", "CHANNELS", "Subscribe", "Unsu
 
 PROTOCOL_VERSION = 1
 MAX_ID_LEN = 64
-MAX_PATTERN_LEN = 64
+MAX_PATTERN_LEN = MAX_NAME_LEN
 MAX_LIST_LIMIT = 1000
 MAX_NOTE_LEN = 200
 MAX_TOKEN_LEN = 2048
@@ -116,8 +116,8 @@ def _target(obj: dict[str, Any], kind: str,
         raise FrameError(f"{kind} needs exactly one of 'series' or 'pattern'")
     value = series if series is not None else pattern
     if not isinstance(value, str) or not 0 < len(value) <= MAX_PATTERN_LEN or not is_text(value):
-        raise FrameError(f"{kind} target must be printable text of 1..64 characters (no "
-                         "control characters or line breaks)")
+        raise FrameError(f"{kind} target must be printable text of 1..{MAX_PATTERN_LEN} "
+                         "characters (no control characters or line breaks)")
     return series, pattern
 
 
@@ -160,7 +160,7 @@ class ListSeries:
         limit = 100 if obj.get("limit") is None else obj["limit"]
         if not isinstance(pattern, str) or len(pattern) > MAX_PATTERN_LEN or (
                 pattern and not is_text(pattern)):
-            raise FrameError("list pattern must be printable text of at most 64 characters")
+            raise FrameError(f"list pattern must be printable text of 1..{MAX_PATTERN_LEN} chars")
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
             raise FrameError(f"list limit must be an integer in 1..{MAX_LIST_LIMIT}")
         return cls(pattern or "*", limit, _frame_id(obj))

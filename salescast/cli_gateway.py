@@ -158,7 +158,12 @@ def _check_ws_url(url: str) -> None:
 def token(
     channels: Annotated[str, typer.Option(help="comma-separated: forecasts,actuals,alerts,ops")] = (
         "forecasts,actuals,alerts,ops"),
-    patterns: Annotated[str, typer.Option(help="comma-separated series globs")] = "*",
+    patterns: Annotated[str, typer.Option(help=(
+        "comma-separated series globs (default: '*', every series, unless --series is given)"))
+    ] = "",
+    series: Annotated[list[str] | None, typer.Option(help=(
+        "a series granted by its exact name, as it is (commas, spaces and glob characters "
+        "included: 'AB[1]' grants AB[1], not AB1); repeatable"))] = None,
     ttl: Annotated[float, typer.Option(min=1, max=MAX_TTL, help=(
         "seconds the token is valid (at most ten years)"))] = 86400.0,
     action: Annotated[list[str] | None, typer.Option(
@@ -169,6 +174,7 @@ def token(
 
     Example: `salescast token --channels forecasts,alerts --patterns '851*' --ttl 3600`.
     """
+    import glob
     import time
 
     from gateway.auth import MAX_TOKEN_LEN, mint
@@ -180,8 +186,9 @@ def token(
     if "ack" in (action or []) and "alerts" not in chans:
         raise UserError("--action ack acknowledges alerts: add alerts to --channels")
     try:
-        tok = mint(secret, chans,
-                   [p.strip() for p in patterns.split(",") if p.strip()], ttl, time.time(),
+        globs = [p.strip() for p in patterns.split(",") if p.strip()]
+        exact = [glob.escape(s) for s in series or []]  # "[" -> "[[]": matches itself only
+        tok = mint(secret, chans, globs + exact or ["*"], ttl, time.time(),
                    actions=action or [])
     except ValueError as exc:
         raise UserError(str(exc)) from None

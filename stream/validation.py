@@ -45,6 +45,7 @@ from contracts.events import (  # the bounds are the contract's, defined there o
     SaleEvent,
     is_text,
 )
+from contracts.wire import GROUP_SERIES
 from stream.records import DeadLetter
 
 __all__ = ["Rejection", "validate", "parse_message", "MIN_TS", "MAX_TS"]
@@ -212,6 +213,8 @@ def _event(obj: Any) -> SaleEvent:
         or series.isspace()
     ):
         raise _text_problem("series", series, MAX_SERIES_LEN)
+    if series == GROUP_SERIES:  # its alerts would be read as the shop-wide ones
+        raise _Bad(f"series {GROUP_SERIES!r} is the name of shop-wide alerts: rename it", "series")
     # A chained comparison is False for NaN and for out-of-range values, infinities included.
     if not ((type(ts) is float or type(ts) is int) and MIN_TS <= ts < MAX_TS):
         raise _number_problem("ts", ts)

@@ -200,3 +200,15 @@ def test_a_token_that_expires_under_the_connection_is_said_once_then_closed() ->
     assert s.overdue() is None and s.expiry_notice() is None  # a new token: told again later
     t[0] = 1130.0
     assert s.expiry_notice() is not None
+
+
+def test_a_client_may_name_an_aggregate_of_a_long_country() -> None:
+    """A probe: a country of 64 characters makes the series ``country:`` + 64 characters, which
+    the worker writes, but a subscribe to it (and a token naming it) was refused at 64."""
+    from gateway.messages import parse_client_frame
+
+    name = "country:" + "C" * 64
+    frame = parse_client_frame(json.dumps({"type": "subscribe", "series": name}), 4096)
+    assert frame.series == name  # type: ignore[union-attr]
+    claims = verify("k", mint("k", ["forecasts"], [name], 60, 0.0), 1.0)
+    assert claims.allows_series(name)

@@ -45,3 +45,12 @@ def test_a_scoped_token_lists_its_own_series_behind_many_newer_others() -> None:
     listed, unscoped, movers = asyncio.run(main())
     assert listed == mine[:5] and unscoped == others[:5]
     assert movers == mine[:3]
+
+
+def test_a_search_for_a_sku_with_glob_characters_finds_that_sku() -> None:
+    """A probe: the dashboard sends text with ``*?[`` as a pattern, so a search for the SKU
+    ``AB[1]`` listed ``AB1`` and never ``AB[1]`` itself."""
+    store = Store(_Sorted({INDEX_KEY: ["AB1", "AB[1]", "ZZ"]}))  # type: ignore[arg-type]
+    assert asyncio.run(store.match("AB[1]", 10)) == ["AB1", "AB[1]"]
+    scoped = Claims(("forecasts",), ("AB[[]1]",), 4e9, "t")  # exactly AB[1] (--series)
+    assert asyncio.run(store.match("AB[1]", 10, scoped)) == ["AB[1]"]  # type: ignore[arg-type]

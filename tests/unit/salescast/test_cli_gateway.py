@@ -114,8 +114,8 @@ def test_the_gateway_writes_an_ipv6_address_in_brackets(monkeypatch: pytest.Monk
 
 
 @pytest.mark.parametrize(("target", "expected"), [
-    ("", "subscribe target must be printable text of 1..64 characters"),
-    ("x" * 65, "1..64 characters"),
+    ("", "subscribe target must be printable text of 1..200 characters"),
+    ("x" * 201, "1..200 characters"),
     ("a\tb", "printable text"),
 ])
 def test_watch_checks_its_target_before_it_connects(target: str, expected: str) -> None:
@@ -188,3 +188,24 @@ def test_markup_in_what_the_user_typed_is_printed_as_typed() -> None:
 
 def test_an_empty_url_is_refused_not_replaced_by_the_default() -> None:
     _one_line(runner.invoke(app, ["watch", "x", "--url", ""]), "--url needs a ws:// or wss://")
+
+
+def test_a_token_for_exact_series_grants_those_names_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A probe: scopes are globs, so a token for the SKU ``AB[1]`` granted ``AB1`` and not
+    itself, and ``--patterns 'PACK,6'`` granted PACK and 6. ``--series`` names series as they
+    are (repeatable: commas, spaces and glob characters kept)."""
+    import time
+
+    from gateway.auth import verify
+
+    monkeypatch.setenv("SALESCAST_AUTH_SECRET", "k")
+    out = runner.invoke(app, ["token", "--series", "AB[1]", "--series", "PACK,6",
+                              "--series", " A", "--series", "X" * 63 + "*"])
+    assert out.exit_code == 0, out.output
+    claims = verify("k", out.output.strip(), time.time())
+    granted = {s: claims.allows_series(s) for s in
+               ["AB[1]", "AB1", "PACK,6", "PACK", "6", " A", "A", "X" * 63 + "*", "X" * 64]}
+    assert granted == {"AB[1]": True, "AB1": False, "PACK,6": True, "PACK": False, "6": False,
+                       " A": True, "A": False, "X" * 63 + "*": True, "X" * 64: False}
+    every = verify("k", runner.invoke(app, ["token"]).output.strip(), time.time())
+    assert every.patterns == ("*",)

@@ -305,3 +305,12 @@ def test_a_key_twice_refuses_only_the_element_it_is_in() -> None:
     assert [e.series for e in events] == ["85123A", "C"]
     assert [(r.index, r.field, r.reason) for r in rejections] == [
         (1, "qty", "key 'qty' appears twice in the event")]
+
+
+def test_a_series_called_like_the_shop_wide_alerts_is_refused() -> None:
+    """A probe: a SKU named ``*`` had its alerts read as the shop-wide (group) alerts, whose
+    series is ``*``: a token for that SKU could neither see nor acknowledge them."""
+    rej = validate(b'{"series": "*", "ts": 1e9, "qty": 1, "price": 1}')
+    assert isinstance(rej, Rejection) and rej.field == "series"
+    assert "shop-wide alerts" in rej.reason
+    assert isinstance(validate(b'{"series": "**", "ts": 1e9, "qty": 1, "price": 1}'), SaleEvent)
