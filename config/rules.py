@@ -31,12 +31,33 @@ OTHER_VARIABLES = frozenset({"SALESCAST_TOKEN"})  # `salescast watch --token`'s
 
 def read_category_map(path: Path) -> dict[str, str]:
     """``series,category`` rows of the CSV at ``path`` (a first row naming the columns,
-    ``series``/``stockcode``/``sku``, is skipped; rows without both cells are too)."""
+    ``series``/``stockcode``/``sku``, is skipped; rows without both cells are too).
+
+    A series cell names the series as it is and, stripped of spaces around it, as series
+    ids usually are (an exact name wins; a stripped name two cells give different categories
+    is not named). ``ValueError`` when a series is given two categories: the later row took
+    it, without a word (a probe)."""
     with open(path, newline="", encoding="utf-8") as f:
-        rows = [r for r in csv.reader(f) if len(r) >= 2 and r[0].strip() and r[1].strip()]
-    if rows and rows[0][0].strip().lower() in ("series", "stockcode", "sku"):
+        rows = [(n, r) for n, r in enumerate(csv.reader(f), 1)
+                if len(r) >= 2 and r[0].strip() and r[1].strip()]
+    if rows and rows[0][1][0].strip().lower() in ("series", "stockcode", "sku"):
         rows = rows[1:]
-    return {r[0].strip(): r[1].strip() for r in rows}
+    out: dict[str, str] = {}
+    first: dict[str, int] = {}  # series -> the row that named it first
+    for n, r in rows:
+        key, cat = r[0], r[1].strip()
+        if out.get(key, cat) != cat:
+            raise ValueError(f"{path}: series {key!r} has two categories, {out[key]!r} (row "
+                             f"{first[key]}) and {cat!r} (row {n})")
+        out[key] = cat
+        first.setdefault(key, n)
+    stripped: dict[str, set[str]] = {}
+    for key, cat in out.items():
+        stripped.setdefault(key.strip(), set()).add(cat)
+    for key, cats in stripped.items():  # "A " names A too, unless A is named or ambiguous
+        if key not in out and len(cats) == 1:
+            out[key] = cats.pop()
+    return out
 
 
 def conflict(settings: Settings) -> str | None:
@@ -60,8 +81,11 @@ def category_problem(settings: Settings) -> str | None:
     if settings.category_map is None:
         return ("SALESCAST_AGGREGATE_BY=category needs SALESCAST_CATEGORY_MAP (a CSV of "
                 "series,category rows)")
-    if not read_category_map(settings.category_map):
-        return f"SALESCAST_CATEGORY_MAP {settings.category_map} has no series,category row"
+    try:
+        if not read_category_map(settings.category_map):
+            return f"SALESCAST_CATEGORY_MAP {settings.category_map} has no series,category row"
+    except ValueError as exc:
+        return f"SALESCAST_CATEGORY_MAP {exc}"
     return None
 
 

@@ -33,7 +33,24 @@ def test_a_category_map_without_a_row_is_refused(tmp_path: Path) -> None:
     empty.write_text("series,category\nA, toys \n B ,garden\n", encoding="utf-8")
     settings = load_settings({"SALESCAST_AGGREGATE_BY": "category",
                               "SALESCAST_CATEGORY_MAP": str(empty)})
-    assert read_category_map(settings.category_map or empty) == {"A": "toys", "B": "garden"}
+    assert read_category_map(settings.category_map or empty) == {
+        "A": "toys", " B ": "garden", "B": "garden"}
+
+
+def test_a_category_map_names_each_series_once_and_as_it_is(tmp_path: Path) -> None:
+    """A probe: cells were stripped and a later row took a series silently, so the SKU "A "
+    lost its row to "A" and fell into another category, and a map giving "A" two categories
+    was used half-read. Now a cell names its series as it is (and, stripped, the series of
+    that name when no cell names it and the cells agree); two categories for one series are
+    refused in one line."""
+    path = tmp_path / "map.csv"
+    path.write_text("sku,category\nA ,mugs\nA,bags\n B,cups\nC ,x\n C,y\n", encoding="utf-8")
+    assert read_category_map(path) == {"A ": "mugs", "A": "bags", " B": "cups", "B": "cups",
+                                       "C ": "x", " C": "y"}
+    path.write_text("sku,category\nA,mugs\nB,cups\nA, bags\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"series 'A' has two categories, 'mugs' \(row 2\) "
+                                          r"and 'bags' \(row 4\)"):
+        load_settings({"SALESCAST_AGGREGATE_BY": "category", "SALESCAST_CATEGORY_MAP": str(path)})
 
 
 def test_the_defaults_break_no_rule() -> None:
