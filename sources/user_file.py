@@ -152,7 +152,8 @@ class UserFile:
             str(row[t]).strip() for t in self.times)  # a date and a time column
         if isinstance(stamp, bool) or not isinstance(stamp, (int, float, str)):
             raise ValueError(f"time {stamp!r} is not a time")
-        series = self.single or "|".join(_key(row[k]) for k in self.keys)
+        series = self.single or (_key(row[self.keys[0]]) if len(self.keys) == 1 else "|".join(
+            _key(row[k]).replace("\\", "\\\\").replace("|", "\\|") for k in self.keys))
         if not series.strip("|"):
             raise ValueError("the series is empty")
         price = row.get(self.price) if self.price else None

@@ -160,3 +160,15 @@ def test_a_file_of_a_time_and_a_value_is_one_series_named_after_the_file(
     assert list(file) == [FileRow(2, "shop", 1704067200.0, 3.0)] and file.skipped == 1
     with pytest.raises(ValueError, match="found no series column among Date, Sales, Temp"):
         UserFile(_csv(tmp_path, "Date,Sales,Temp\n2024-01-01,3,20\n", "three.csv"))
+
+
+def test_key_cells_with_the_separator_make_series_of_their_own(tmp_path: Path) -> None:
+    """A probe: several key columns are joined with "|", so ("A|B", "C") and ("A", "B|C") were
+    one series, their quantities summed. A key cell's "|" (and "\\") is escaped when there are
+    several key columns; one key column is its name as it is."""
+    path = _csv(tmp_path, "store,sku,date,qty\nA|B,C,2024-01-01,1\nA,B|C,2024-01-01,5\n"
+                          "A\\,B,2024-01-01,2\nA,\\B,2024-01-01,3\n")
+    names = [r.series for r in UserFile(path, columns="store+sku,date,qty")]
+    assert len(set(names)) == 4 and names[:2] == ["A\\|B|C", "A|B\\|C"]
+    one = _csv(tmp_path, "sku,date,qty\nA|B,2024-01-01,1\n", "one.csv")
+    assert [r.series for r in UserFile(one)] == ["A|B"]
