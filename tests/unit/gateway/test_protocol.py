@@ -42,7 +42,7 @@ def _error(outputs: list) -> dict:
         ('{"type": "subscribe", "series": "A", "pattern": "B*"}', "bad_frame"),
         ('{"type": "subscribe", "series": ""}', "bad_frame"),
         ('{"type": "subscribe", "series": 7}', "bad_frame"),
-        ('{"type": "subscribe", "series": "' + "x" * 65 + '"}', "bad_frame"),
+        ('{"type": "subscribe", "series": "' + "x" * 201 + '"}', "bad_frame"),
         ('{"type": "subscribe", "series": "a\\u0000b"}', "bad_frame"),
         ('{"type": "subscribe", "series": "a\\u2028b"}', "bad_frame"),  # a line separator
         ('{"type": "ping", "id": true}', "bad_frame"),
