@@ -260,8 +260,11 @@ function apply(changed) {
 
 // -- connection -----------------------------------------------------------------------------
 function connect() {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  ws = new WebSocket(`${scheme}://${location.host}/ws`);
+  // relative to the page, as its static files are: behind a proxy that serves the dashboard
+  // at a path (https://ops.example.com/salescast/), the socket is that path's /ws too
+  const url = new URL("ws", location.href);
+  url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+  ws = new WebSocket(url);
   ws.onmessage = (ev) => {
     const frame = parseFrame(ev.data);
     if (!frame) {

@@ -84,6 +84,7 @@ class FakeGateway:
         self.received: list[dict[str, Any]] = []
         self.connections = 0
         self.port = 0
+        self.prefix = ""  # "/salescast": served under that path only, as behind a proxy
         self._loop = asyncio.new_event_loop()
         self._server: Server | None = None
         self._conns: set[ServerConnection] = set()
@@ -149,6 +150,10 @@ class FakeGateway:
 
     def _http(self, conn: ServerConnection, request: Request) -> Response | None:
         path = request.path.split("?", 1)[0]
+        if self.prefix:  # as a reverse proxy that serves the gateway at a path does
+            if not path.startswith(self.prefix + "/"):
+                return conn.respond(HTTPStatus.NOT_FOUND, "not found\n")
+            path = path.removeprefix(self.prefix)
         if path == "/ws":
             return None
         name = "index.html" if path == "/" else path.removeprefix("/static/")

@@ -186,3 +186,13 @@ def test_a_refused_token_says_why_and_asks_for_nothing_else(
                            "document.getElementById('status').textContent)", timeout=TIMEOUT_MS)
     assert page.errors == []
 
+
+
+def test_the_dashboard_works_behind_a_proxy_that_serves_it_at_a_path(
+        browser_page: Any, fake_gateway: FakeGateway) -> None:
+    """Its files and its socket were absolute (/static/..., /ws): served at
+    https://ops.example.com/salescast/, the page loaded no script and connected nowhere."""
+    page, gw = browser_page, fake_gateway
+    gw.prefix = "/salescast"
+    _open(page, gw, "salescast/?series=85123A")
+    assert gw.connections == 1 and gw.frames("subscribe")
