@@ -92,7 +92,8 @@ ALERTS_KEPT = 10_000  #: alerts kept in ALERTS_STREAM, approximately (the sink a
 #: aggregate (its field, ':', a country of 64 characters or a category), with room to escape
 #: a SKU's glob characters (``[*]``)
 MAX_NAME_LEN = 200
-#: the series of a shop-wide (group) alert; no SKU may be called so (stream.processor)
+#: the series of a shop-wide (group) alert (models.anomaly.group_message); no SKU may be called
+#: so (stream.validation refuses it)
 GROUP_SERIES = "*"
 ALERTS_GROUP = f"{PREFIX}:alerts:group"  #: + ":{kind}:{since}": a group alert's partitions
 OPS_CHANNEL = f"{PREFIX}:ops"

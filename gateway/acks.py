@@ -30,7 +30,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from contracts.wire import dumps, server_frame
+from contracts.wire import GROUP_SERIES, dumps, server_frame
 from gateway.outputs import AckRequest, Reply
 
 __all__ = ["AckWrite", "acknowledge", "new_event_id", "ack_of"]
@@ -66,7 +66,7 @@ def acknowledge(request: AckRequest, stored: str | bytes | None,
             alert = None
     series = str(alert.get("series", "")) if isinstance(alert, dict) else ""
     if isinstance(alert, dict) and alert.get("scope") == "group":
-        series = "*"  # a group alert is about every series: it needs the "*" pattern
+        series = GROUP_SERIES  # a group alert is about every series: it needs the "*" pattern
     # an alert the token may not read is answered as one that does not exist: alert ids are
     # derived from series, bucket and kind, so "forbidden" would tell whether one fired
     if not isinstance(alert, dict) or not request.claims.allows_alert(series):

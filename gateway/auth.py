@@ -36,10 +36,10 @@ import secrets
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from contracts.wire import CHANNELS, MAX_NAME_LEN
+from contracts.wire import CHANNELS, GROUP_SERIES, MAX_NAME_LEN
 from gateway.errors import GatewayError
 
-__all__ = ["ACTIONS", "CHANNELS", "Claims", "AuthError", "OPEN", "mint", "verify"]
+__all__ = ["ACTIONS", "CHANNELS", "Claims", "AuthError", "OPEN", "matches", "mint", "verify"]
 
 MAX_TOKEN_LEN = 2048
 MAX_EXP = 4_102_444_800  #: 2100-01-01 UTC: no later expiry (a signed 1e308 never ran out)
@@ -56,6 +56,16 @@ class AuthError(GatewayError, ValueError):
     def __init__(self, message: str, code: str = "unauthorized") -> None:
         super().__init__(message)
         self.code = code
+
+
+def matches(series: str, pattern: str) -> bool:
+    """Whether glob ``pattern`` matches ``series``, or is that very name (a SKU ``AB[1]``: as
+    a glob it matches ``AB1`` only). Scopes and the gateway's search both go by it.
+
+    >>> matches("AB[1]", "AB[1]"), matches("AB1", "AB[1]"), matches("851A", "851*")
+    (True, True, True)
+    """
+    return series == pattern or fnmatchcase(series, pattern)
 
 
 @dataclass(frozen=True)
@@ -82,7 +92,7 @@ class Claims:
         >>> Claims(("forecasts",), ("AB[1]",), 1e9, "t").allows_series("AB[1]")
         True
         """
-        return any(series == p or fnmatchcase(series, p) for p in self.patterns)
+        return any(matches(series, p) for p in self.patterns)
 
     def allows(self, channel: str, series: str | None) -> bool:
         """May the holder read ``series`` (``None``: a channel without series, ops) on
@@ -101,7 +111,7 @@ class Claims:
         """
         if not self.allows_channel("alerts"):
             return False
-        return self.allows_pattern("*") if series == "*" else self.allows_series(series)
+        return self.allows_pattern("*") if series == GROUP_SERIES else self.allows_series(series)
 
     def allows_pattern(self, pattern: str) -> bool:
         """A pattern subscription is allowed when a granted pattern covers every series it can

@@ -37,7 +37,7 @@ from contracts.wire import (
     snapshot_version,
 )
 from gateway.acks import AckWrite, ack_of
-from gateway.auth import OPEN, Claims
+from gateway.auth import OPEN, Claims, matches
 from gateway.protocol import Session, SnapshotRequest
 
 __all__ = ["Store", "MAX_PATTERN_SNAPSHOTS", "ALERTS_SNAPSHOT"]
@@ -117,8 +117,7 @@ class Store:
         were further down."""
         async def read() -> list[str]:
             return [str(n) for n in await self._scan(
-                INDEX_KEY, limit,  # the very name too: a SKU "AB[1]" is a glob of "AB1"
-                lambda n: (n == pattern or fnmatchcase(n, pattern)) and claims.allows_series(n))]
+                INDEX_KEY, limit, lambda n: matches(n, pattern) and claims.allows_series(n))]
         return await self._once(("match", pattern, limit, claims), read)
 
     async def alert_rows(self, since: str | None) -> list[Any]:

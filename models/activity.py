@@ -111,7 +111,7 @@ class ActivityMonitor:
         judge them (:meth:`_skip`): a series that sold every ~5,000 minute-buckets, in live
         mode, made each event walk ~5,000 buckets (80 s for 2,000 events: a probe)."""
         out: list[dict[str, Any]] = []
-        width, settled = self.width, self.seasons * self.season + 1
+        width, settled = self.width, self._settled
         quiet = 0  # empty buckets in a row, judged just now
         while self.next is not None and end(self.next, width) <= until:
             start = self.next
@@ -165,11 +165,16 @@ class ActivityMonitor:
         stop = grid_start(until, self.width)  # holds ``until``: it ends after it
         return min([stop, *(b for b in self.active if b >= start)])
 
+    @property
+    def _settled(self) -> int:
+        """Buckets back that a verdict reads (``seasons`` seasons), and one: the history kept."""
+        return self.seasons * self.season + 1
+
     def _skip(self, start: int, to: int) -> None:
         """Judge the empty buckets from ``start`` up to ``to`` as the walk does when none can
         get a verdict: each one's count, 0, joins the history (only the last ``seasons *
         season + 1`` are ever read), and what the walk forgets on the way is forgotten."""
-        width, back = self.width, self.seasons * self.season + 1
+        width, back = self.width, self._settled
         lo, hi = shift(start, -back, width), shift(to, -back, width)
         self.history = {b: c for b, c in self.history.items() if not lo <= b < hi}
         self.history.update(dict.fromkeys(starts(max(start, hi), to, width), 0))
@@ -181,16 +186,15 @@ class ActivityMonitor:
     def _quiet_until(self, start: int, until: float) -> int:
         """Where a jump from ``start`` lands: the last KEEP buckets before ``until``, or the
         next bucket with a sale if that comes first."""
-        last = shift(grid_start(until, self.width), -KEEP, self.width)
-        sold = min((b for b in self.active if b >= start), default=last)
-        return min(last, sold)
+        return min(shift(grid_start(until, self.width), -KEEP, self.width),
+                   self._quiet_end(start, until))
 
     def _jump(self, to: int) -> None:
         """Leave the empty buckets before ``to`` unjudged: what they would have recorded (zero
         counts, closure marks) is forgotten before any verdict from ``to`` on reads it."""
         self.next = to
         self.history = {b: c for b, c in self.history.items()
-                        if b >= shift(to, -self.seasons * self.season - 1, self.width)}
+                        if b >= shift(to, -self._settled, self.width)}
         self.marks = {b: m for b, m in self.marks.items() if b >= shift(to, -KEEP, self.width)}
         self.big = None
 

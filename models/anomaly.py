@@ -38,6 +38,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from contracts.wire import GROUP_SERIES
+
 __all__ = ["Expected", "Finding", "SEVERITIES", "KINDS", "GROUP_KINDS", "STATES", "alert_id",
            "track", "group_message"]
 
@@ -140,7 +142,8 @@ def group_message(kind: str, since: int, bucket: int, bucket_end: int, state: st
     >>> m["series"], m["scope"], m["severity"], m["id"] == alert_id("*", 0, "closure")
     ('*', 'group', 'warning', True)
     """
-    alert = {"id": alert_id("*", since, kind), "scope": "group", "series": "*", "kind": kind,
+    alert = {"id": alert_id(GROUP_SERIES, since, kind), "scope": "group", "series": GROUP_SERIES,
+             "kind": kind,
              "severity": "warning", "since": since, "bucket": bucket, "bucket_end": bucket_end,
              "series_affected": series_affected, "active": active, "usual": round(usual, 1),
              "partition": partition, "detected_at": bucket_end}

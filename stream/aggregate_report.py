@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from contracts.events import MAX_ABS_QTY, MAX_TS, MIN_TS, is_text
+from contracts.wire import MAX_NAME_LEN
 from models.grid import position, start
 
 __all__ = ["REPORT_PREFIX", "MAX_COUNT", "Report", "encode_report", "decode_report",
@@ -105,7 +106,7 @@ def check_report(report: Report, sources: int, width: int, lateness: int = 0,
     for b, per in report.sums.items():
         bucket(b, "bucket")
         for c, (qty, n) in per.items():
-            if not (c.startswith(children) and len(c) <= 200 and is_text(c)):
+            if not (c.startswith(children) and len(c) <= MAX_NAME_LEN and is_text(c)):
                 raise ValueError(f"aggregate report of partition {report.partition}: {c[:80]!r}"
                                  f" is no child of the total ({children}...)")
             if not (math.isfinite(qty) and 0 <= n <= MAX_COUNT and abs(qty) <= n * MAX_ABS_QTY):
