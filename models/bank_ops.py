@@ -35,14 +35,23 @@ def is_holiday(days: np.ndarray) -> np.ndarray:
     return _holiday_table()[np.clip(days, 0, _TABLE_DAYS)] & (days >= 0)
 
 
-def describe_rows(bank: Any, rows: list[int]) -> list[dict[str, Any]]:
+def describe_rows(bank: Any, rows: list[int], per_horizon: bool = True) -> list[dict[str, Any]]:
     """``[bank.describe(r) for r in rows]`` (:class:`~models.bank.ForecasterBank`) with one
-    array step for all of them instead of one per row and horizon."""
+    array step for all of them instead of one per row and horizon. Without ``per_horizon``
+    the descriptions leave out ``weights_by_horizon`` and ``winners`` (the horizon-1
+    ``weights`` and ``winner`` stay): what the worker publishes with every forecast, where
+    the per-horizon lists were two thirds of a daily forecast's bytes and nothing read them."""
     r = np.asarray(rows, dtype=np.int64)
     names = bank.member_names
-    by_h = bank.weights[r].transpose(0, 2, 1)  # (rows, h, m), as HorizonEnsemble keeps them
-    winners = np.argmax(by_h, axis=2).tolist()
-    w_all, n_all = by_h.tolist(), bank.n[r].tolist()
+    if per_horizon:
+        by_h = bank.weights[r].transpose(0, 2, 1)  # (rows, h, m), as HorizonEnsemble keeps them
+        winners = np.argmax(by_h, axis=2).tolist()
+        w_all = by_h.tolist()
+    else:
+        first = bank.weights[r, :, 0]  # (rows, m): horizon 1
+        w_all = [[w] for w in first.tolist()]
+        winners = [[k] for k in np.argmax(first, axis=1).tolist()]
+    n_all = bank.n[r].tolist()
     factor, count = bank.factor[r].tolist(), bank.bands.count[r, 0].tolist()
     levels = list(bank.levels)
     out = []
@@ -52,9 +61,10 @@ def describe_rows(bank: Any, rows: list[int]) -> list[dict[str, Any]]:
         d: dict[str, Any] = {
             "name": bank.name, "n_seen": n_all[i], "members": list(names),
             "weights": dict(zip(names, w[0], strict=True)), "winner": won[0],
-            "weights_by_horizon": w, "winners": won,
             "holiday_factor": round(factor[i], 3),
             "interval": {"coverage": levels[0], "levels": list(levels), "n": count[i]}}
+        if per_horizon:
+            d["weights_by_horizon"], d["winners"] = w, won
         out.append(d if bank.blend is None else bank.blend.describe(row, d))
     return out
 

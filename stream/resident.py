@@ -240,7 +240,7 @@ class Resident:
             yhat, lo, hi, lo95, hi95 = (a.tolist() for a in (f.yhat, f.lo, f.hi, f.lo95,
                                                               f.hi95))
             mean = None if f.mean is None else f.mean.tolist()
-            models = describe_rows(bank, local.tolist())
+            models = describe_rows(bank, local.tolist(), per_horizon=False)
             for i, (p, model) in enumerate(zip(pos.tolist(), models, strict=True)):
                 model["interval"].update(lo95=lo95[i], hi95=hi95[i])
                 states[p].forecast = Forecast(

@@ -326,6 +326,10 @@ def test_describe_rows_equals_describe_row_by_row(lstm: bool) -> None:
             bank.set_lstm_paths(rows[:2], rng.random((2, 5)), "v9")
     order = [4, 0, 5, 2, 1, 3]
     assert describe_rows(bank, order) == [bank.describe(r) for r in order]
+    # what the worker publishes: the same but the per-horizon lists
+    full = [bank.describe(r) for r in order]
+    assert describe_rows(bank, order, per_horizon=False) == [
+        {k: v for k, v in d.items() if k not in ("weights_by_horizon", "winners")} for d in full]
 
 
 def test_a_series_of_net_returns_gets_bands_that_hold_its_forecast() -> None:

@@ -180,14 +180,21 @@ def _pair(lstm: bool) -> tuple[Any, Any]:
     return old, new
 
 
+PER_HORIZON = ("weights_by_horizon", "winners")
+
+
 def _close(x: Any, y: Any) -> bool:
     """Equal, but for floats within 1e-9 (relative and absolute), in any nesting; ``x``'s mean
     forecast and lead-time total are left out (only the bank has them:
-    tests/unit/models/test_bank_mean.py)."""
+    tests/unit/models/test_bank_mean.py), and so are the per-horizon weights and winners of
+    a model description on the side that has them when the other has not (the worker
+    publishes the horizon-1 summary: models.bank_ops.describe_rows)."""
     if isinstance(x, Forecast):
         x = dataclasses.replace(x, mean=None, lead=None)
     if isinstance(x, dict) and isinstance(y, dict):
         x = {k: v for k, v in x.items() if k not in ("mean", "lead") or k in y}
+        x = {k: v for k, v in x.items() if k not in PER_HORIZON or k in y}
+        y = {k: v for k, v in y.items() if k not in PER_HORIZON or k in x}
     if isinstance(x, float) and isinstance(y, float):
         return math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9)
     if dataclasses.is_dataclass(x) and not isinstance(x, type) and type(x) is type(y):
