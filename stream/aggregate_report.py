@@ -12,7 +12,9 @@ dead-letters: a stray record never stops the worker nor makes the ledger close d
 >>> raw
 b'{"aggregate_report":{"partition":2,"offset":7,"final_until":20,"sums":{"10":{"country:EIRE":[3.0,2]}}}}'
 >>> decode_report(raw)
-Report(partition=2, offset=7, final_until=20, sums={10: {'country:EIRE': [3.0, 2]}})
+Report(partition=2, offset=7, final_until=20, sums={10: {'country:EIRE': [3.0, 2]}}, group=None)
+>>> decode_report(encode_report(2, 7, 20, {}, group="salescast-worker")).group
+'salescast-worker'
 >>> decode_report(raw.replace(b'"partition":2', b'"partition":1e400'))
 Traceback (most recent call last):
 ...
@@ -50,13 +52,20 @@ class Report:
     offset: int
     final_until: int | None  # None: the partition has no watermark yet
     sums: dict[int, dict[str, list[float]]]
+    #: the worker group that sent it (SALESCAST_WORKER_ID; None: a report of an older worker,
+    #: or of one that names no group). Two groups can read one events topic (a daily and an
+    #: hourly one): each ledger takes its own group's reports only
+    group: str | None = None
 
 
 def encode_report(partition: int, offset: int, final_until: int | None,
-                  sums: Mapping[int, Mapping[str, list[float]]]) -> bytes:
-    body = {"partition": partition, "offset": offset, "final_until": final_until,
-            "sums": {str(b): {c: [v[0], int(v[1])] for c, v in per.items()}
-                     for b, per in sums.items()}}
+                  sums: Mapping[int, Mapping[str, list[float]]], group: str = "") -> bytes:
+    body: dict[str, object] = {"partition": partition, "offset": offset,
+                               "final_until": final_until,
+                               "sums": {str(b): {c: [v[0], int(v[1])] for c, v in per.items()}
+                                        for b, per in sums.items()}}
+    if group:
+        body["group"] = group
     return REPORT_PREFIX + json.dumps(body, separators=(",", ":")).encode() + b"}"
 
 
@@ -67,9 +76,11 @@ def decode_report(raw: bytes) -> Report:
         body = json.loads(raw)["aggregate_report"]
         sums = {int(b): {str(c): [float(v[0]), int(v[1])] for c, v in per.items()}
                 for b, per in body["sums"].items()}
-        until = body["final_until"]
+        until, group = body["final_until"], body.get("group")
+        if group is not None and not isinstance(group, str):
+            raise ValueError(f"group {group!r} is no worker id")
         return Report(int(body["partition"]), int(body["offset"]),
-                      None if until is None else int(until), sums)
+                      None if until is None else int(until), sums, group)
     except KeyError as exc:
         raise ValueError(f"not an aggregate report: no field {exc}") from None
     except (ValueError, TypeError, IndexError, AttributeError, OverflowError,

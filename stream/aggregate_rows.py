@@ -69,7 +69,7 @@ class Aggregation:
         if not partials.changed and until == pstate.reported_until:
             return None
         pstate.reported_until = until
-        return partials.report(partition, offset, until)
+        return partials.report(partition, offset, until, self.grouping.group)
 
     # the home partition of ``total``
     def ledger(self, get: Callable[[str], object]) -> Ledger:
@@ -87,8 +87,14 @@ class Aggregation:
 
     def receive(self, led: Ledger, raw: bytes) -> list[str]:
         """Apply one report; the aggregates whose live part it changed. ``ValueError`` (the
-        reason, for a dead letter) when ``raw`` is no report a partition of this topic sends."""
+        reason, for a dead letter) when ``raw`` is no report a partition of this topic sends.
+        Another worker group's report (one that reads the same events topic with its own
+        settings: a probe's hourly group took a daily group's reports as its own, each day's
+        sum in one hour) is not this ledger's: it changes nothing."""
         report = decode_report(raw)
+        if report.group is not None and self.grouping.group and (
+                report.group != self.grouping.group):
+            return []
         check_report(report, self.partitions, self.width, self.lateness,
                       f"{self.grouping.by}:")
         if not led.apply(report):

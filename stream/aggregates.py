@@ -69,6 +69,9 @@ class Grouping:
 
     by: str = "country"
     categories: Mapping[str, str] = field(default_factory=dict)
+    #: the worker group that aggregates (SALESCAST_WORKER_ID; "": none named): its
+    #: partitions' reports name it, and its ledger takes no other group's
+    group: str = ""
 
     def child_of(self, ev: SaleEvent) -> str:
         """
@@ -90,11 +93,11 @@ def grouping_of(settings: Settings) -> Grouping | None:
     if settings.aggregate_by == "none":
         return None
     if settings.aggregate_by == "country":
-        return Grouping("country")
+        return Grouping("country", group=settings.worker_id)
     # load_settings checks this rule too; settings changed with model_copy skip it
     if (problem := category_problem(settings)) is not None or settings.category_map is None:
         raise ConfigError(problem or "no SALESCAST_CATEGORY_MAP")
-    return Grouping("category", read_category_map(settings.category_map))
+    return Grouping("category", read_category_map(settings.category_map), settings.worker_id)
 
 
 @dataclass
@@ -111,10 +114,11 @@ class Partials:
         acc[1] += 1
         self.changed = True
 
-    def report(self, partition: int, offset: int, final_until: int | None) -> bytes:
-        """The report of this partition after ``offset``; the buckets it declares complete
-        (before ``final_until``; None: none yet) are forgotten."""
-        out = encode_report(partition, offset, final_until, self.open)
+    def report(self, partition: int, offset: int, final_until: int | None,
+               group: str = "") -> bytes:
+        """The report of this partition after ``offset`` (sent by worker group ``group``); the
+        buckets it declares complete (before ``final_until``; None: none yet) are forgotten."""
+        out = encode_report(partition, offset, final_until, self.open, group)
         for b in [b for b in self.open if final_until is not None and b < final_until]:
             del self.open[b]
         self.changed = False

@@ -78,11 +78,11 @@ class Processor:
         if holidays:  # the calendar loads once (~150 ms): now, not in the first close
             is_uk_holiday(0)
         self.banks: dict[int, Resident] = {}  # partition -> its resident bank
-        # due series a batch closes at most beside its own (the rest: later, or stream.sweep)
-        self.max_closes, self._closes_left = max_closes, max_closes
+        self.max_closes = self._closes_left = max_closes  # due series a batch closes at most
         self._scratch: Resident | None = None  # forecasts of states no partition holds
         self.aggregation = None if aggregates is None or partitions is None else Aggregation(
             aggregates, partitions, width, lateness, horizon)
+        self.aggregate_by = "none" if self.aggregation is None else self.aggregation.grouping.by
 
     @classmethod
     def from_settings(cls, settings: Settings, path_provider: PathProvider | None = None,
@@ -119,14 +119,15 @@ class Processor:
         pkey = partition_key(partition)
         pstate: PartitionState = get(pkey) or PartitionState(PartitionClock(
             max_future_seconds=self.max_ahead, min_series=1 if self.live else CLOCK_MIN_SERIES))
+        pstate.claim(partition, self.topic, self.aggregate_by)
         clock = pstate.clock
         activity = pstate.activity = (pstate.activity
                                       or ActivityMonitor(self.width, partition=partition))
         touched: dict[str, SeriesState] = {}
         version: dict[str, int] = {}
         closed: set[str] = set()  # series whose forecast changed in this batch
-        res = self.resident(partition)
-        dues: list[Due] = []  # the buckets to learn at the end of the batch, in order
+        # the buckets to learn at the end of the batch, in order
+        res, dues = self.resident(partition), list[Due]()
         n_parts, live, topic, agg = self.partitions, self.live, self.topic, self.aggregation
         led = agg.ledger(get) if agg is not None and partition == agg.home else None
 

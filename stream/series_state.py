@@ -24,6 +24,7 @@ from models.reconcile import AdaptiveBands
 from stream.aggregates import Partials
 from stream.bucketing import SeriesBuckets, bucket_start
 from stream.clock import PartitionClock
+from stream.errors import SettingsChanged
 from stream.outcomes import ClosedBucket
 from stream.records import DeadLetter
 
@@ -143,15 +144,50 @@ class PartitionState:
     # replay of the partition
     due_until: int | None = None
     due_offset: int = -1
+    # the settings the partition's state was made with (None: a state of an older worker)
+    topic: str | None = None  # SALESCAST_EVENTS_TOPIC
+    aggregate_by: str | None = None  # SALESCAST_AGGREGATE_BY
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self.__dict__.setdefault("topic", None)
+        self.__dict__.setdefault("aggregate_by", None)
         self.__dict__.setdefault("position", -1)
         self.__dict__.setdefault("activity", None)
         self.__dict__.setdefault("partials", None)
         self.__dict__.setdefault("reported_until", None)
         self.__dict__.setdefault("due_until", None)
         self.__dict__.setdefault("due_offset", -1)
+
+    def claim(self, partition: int, topic: str, aggregate_by: str) -> None:
+        """Mark the state as made from ``topic`` with aggregates by ``aggregate_by`` (``none``:
+        no aggregates); :class:`~stream.errors.SettingsChanged` when it was made with others.
+
+        Its series remember the offsets they applied per partition number, so read from
+        another topic every event looked like a redelivery and was dropped without a word;
+        and the aggregates of another grouping mixed both groupings' children and learnt
+        the gap of a run without aggregates as sales of 0 (a probe's findings).
+
+        >>> p = PartitionState(PartitionClock())
+        >>> p.claim(0, "sales", "country"); p.claim(0, "sales", "country")
+        >>> try:
+        ...     p.claim(0, "sales2", "country")
+        ... except SettingsChanged as exc:
+        ...     print(str(exc)[:80])
+        partition 0's state was read from topic 'sales' and this worker reads 'sales2' (
+        """
+        for name, was, now in (("topic", self.topic, topic),
+                               ("aggregates", self.aggregate_by, aggregate_by)):
+            if was is not None and was != now:
+                what = (f"was read from topic {was!r} and this worker reads {now!r} "
+                        "(SALESCAST_EVENTS_TOPIC)" if name == "topic" else
+                        f"has aggregates by {was!r} and this worker's are by {now!r} "
+                        "(SALESCAST_AGGREGATE_BY)")
+                raise SettingsChanged(
+                    f"partition {partition}'s state {what}: set it back, or start a new "
+                    "SALESCAST_WORKER_ID with an empty Redis (it reads the topic from its "
+                    "start)")
+        self.topic, self.aggregate_by = topic, aggregate_by
 
     def mark_due(self, lateness: int, width: int) -> None:
         """After the clock moved at message ``position``: note it if a new bucket fell due."""

@@ -66,6 +66,7 @@ def close_due(proc: Processor, partition: int, names: Iterable[str],
     wm = None if pstate is None else pstate.clock.watermark
     if pstate is None or wm is None:
         return out
+    pstate.claim(partition, proc.topic, proc.aggregate_by)
     res, agg = proc.resident(partition), proc.aggregation
     dues, swept = [], []
     for sid in names:  # (a row learns the same either way: bank_rows.learn_due)

@@ -219,3 +219,52 @@ def test_a_report_no_partition_sent_is_a_dead_letter(raw: bytes, why: str) -> No
         ("aggregate", "invalid", 5, None)]
     assert out.dead[0].reason.startswith(why) or why in out.dead[0].reason, out.dead[0].reason
     assert out.closed == 0 and not out.writes
+
+
+def test_two_worker_groups_on_one_topic_keep_their_own_totals() -> None:
+    """A probe ran an hourly group beside a daily one on the same events topic: the hourly
+    ledger took the daily reports as its own (each day's sum in one hour, the total's hourly
+    forecast [1470, 0, 0, ...]) and the daily ledger dead-lettered the hourly ones. Reports
+    now name their group; a ledger takes its own group's (and those that name none)."""
+    from stream.aggregates import REPORT_PREFIX
+
+    class OnOneTopic(Cluster):
+        """A cluster whose reports reach another group's ledger too; keeps its dead letters."""
+
+        def __init__(self, proc: Processor) -> None:
+            super().__init__(proc)
+            self.peer: Cluster | None = None
+            self.dead: list = []
+            process = proc.process
+
+            def recording(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+                out = process(*args, **kwargs)
+                self.dead.extend(out.dead)
+                return out
+
+            proc.process = recording  # type: ignore[method-assign]
+
+        def send(self, partition: int, value: bytes) -> None:
+            super().send(partition, value)
+            if self.peer is not None and value.startswith(REPORT_PREFIX):
+                Cluster.send(self.peer, partition, value)
+
+    def group(name: str, width: int) -> OnOneTopic:
+        return OnOneTopic(Processor("t", width, horizon=7, partitions=PARTS,
+                                    event_time="replay",
+                                    aggregates=Grouping("country", group=name)))
+
+    events = _events(days=6)
+    alone = group("hourly", 3600)
+    alone.run(events)
+    daily, hourly = group("daily", DAY), group("hourly", 3600)
+    daily.peer, hourly.peer = hourly, daily
+    for ev in events:
+        for c in (daily, hourly):
+            c.send(partition_for(ev.series, PARTS), ev.to_json())
+    while any(daily.queues) or any(hourly.queues):
+        daily.step(25)
+        hourly.step(25)
+    assert hourly.store[f"s:{ROOT}"].actuals(3600) == alone.store[f"s:{ROOT}"].actuals(3600)
+    assert len(alone.store[f"s:{ROOT}"].actuals(3600)) > 100
+    assert daily.dead == [] and hourly.dead == []

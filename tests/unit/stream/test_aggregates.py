@@ -87,7 +87,9 @@ def test_a_broken_report_is_a_value_error(raw: bytes) -> None:
 
 def test_grouping_from_settings(tmp_path: Path) -> None:
     assert grouping_of(load_settings({"SALESCAST_AGGREGATE_BY": "none"})) is None
-    assert grouping_of(load_settings({})) == Grouping("country")
+    assert grouping_of(load_settings({})) == Grouping("country", group="salescast-worker")
+    hourly = grouping_of(load_settings({"SALESCAST_WORKER_ID": "hourly"}))
+    assert hourly is not None and hourly.group == "hourly"
     with pytest.raises(ConfigError, match="needs SALESCAST_CATEGORY_MAP"):
         grouping_of(load_settings({"SALESCAST_AGGREGATE_BY": "category"}))
     path = tmp_path / "cats.csv"
@@ -95,6 +97,7 @@ def test_grouping_from_settings(tmp_path: Path) -> None:
     g = grouping_of(load_settings({"SALESCAST_AGGREGATE_BY": "category",
                                    "SALESCAST_CATEGORY_MAP": str(path)}))
     assert g is not None and g.categories == {"85123A": "candles", "22423": "cake stands"}
+    assert g.group == "salescast-worker"
     assert g.child_of(SaleEvent("22423", 0.0, 1.0, 1.0)) == "category:cake stands"
     assert g.reserved("category:x") and g.reserved(ROOT) and not g.reserved("85123A")
     with pytest.raises(ConfigError, match="SALESCAST_CATEGORY_MAP"):

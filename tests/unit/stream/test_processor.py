@@ -305,3 +305,34 @@ def test_an_hourly_worker_forecasts_with_the_weekly_second_season() -> None:
     for key in ("s:A", "s:B"):
         assert first.resident(0).export_of(live[key]) == restarted.resident(0).export_of(
             saved[key])
+
+
+def test_a_state_read_from_another_topic_or_with_other_aggregates_is_refused() -> None:
+    """A probe renamed SALESCAST_EVENTS_TOPIC and kept the worker id: the series' offsets were
+    the old topic's, so every event of the new one looked like a redelivery and was dropped
+    without a word; a grouping changed under kept state mixed both groupings."""
+    import pytest
+
+    from stream.aggregates import Grouping
+    from stream.errors import SettingsChanged
+    from stream.sweep import close_due
+
+    msgs, _ = _messages(days=3)
+    store = _run(Processor("sales", partitions=4, aggregates=Grouping("country")), msgs, 50)
+    again = Processor("sales", partitions=4, aggregates=Grouping("country"))
+    again.process(0, msgs[-5:], store.get)  # the same settings: taken (redeliveries)
+    for other, why in ((Processor("sales2", partitions=4, aggregates=Grouping("country")),
+                        "from topic 'sales' and this worker reads 'sales2'"),
+                       (Processor("sales", partitions=4),
+                        "aggregates by 'country' and this worker's are by 'none'"),
+                       (Processor("sales"), "by 'none'")):
+        with pytest.raises(SettingsChanged, match=why):
+            other.process(0, msgs[-5:], store.get)
+        with pytest.raises(SettingsChanged, match=why):  # nor does it sweep the partition
+            close_due(other, 0, ["S1"], store.get)
+    # a state of an older worker (no settings noted) is taken, and noted from then on
+    old = store["p:0"]
+    old.topic = old.aggregate_by = None
+    out = Processor("sales", partitions=4, aggregates=Grouping("country")).process(
+        0, msgs[-5:], store.get)
+    assert (out.states["p:0"].topic, out.states["p:0"].aggregate_by) == ("sales", "country")
