@@ -31,6 +31,7 @@ from salescast.cliutil import (
     TimeFormatOption,
     UserError,
     check_partitions,
+    check_redis_user,
     check_state,
     console,
     friendly,
@@ -210,6 +211,7 @@ def worker(
     topics = kafka_topics(settings.kafka)
     check_partitions(settings, topics)
     check_state(settings, topics)  # a changelog deleted under committed offsets
+    check_redis_user(settings)  # a wrong password: not an outage to ride out
     warn_producer_time(settings, topics)
     if settings.events_topic not in topics:  # not left to the broker's auto-creation: its
         from infra.services import create_topics  # count (num.partitions) and no append time

@@ -17,9 +17,9 @@ if TYPE_CHECKING:
     from sources.user_file import UserFile
 
 __all__ = ["ColumnsOption", "FileOption", "TimeFormatOption", "UserError", "check_partitions",
-           "check_state", "console", "friendly", "kafka_topics", "load_settings", "output_lost",
-           "settings_with_services", "stop_on_term", "user_file", "warn_contract",
-           "warn_producer_time", "warn_unknown_variables"]
+           "check_redis_user", "check_state", "console", "friendly", "kafka_topics",
+           "load_settings", "output_lost", "settings_with_services", "stop_on_term", "user_file",
+           "warn_contract", "warn_producer_time", "warn_unknown_variables"]
 
 console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -205,6 +205,29 @@ def check_state(settings: Settings, topics: dict[str, Any]) -> None:
             f"never read again. Reset the group's offsets to the earliest (kafka-consumer-"
             f"groups --reset-offsets --to-earliest) and empty Redis, or start a new "
             f"SALESCAST_WORKER_ID with an empty Redis and replay the source")
+
+
+def check_redis_user(settings: Settings) -> None:
+    """Refuse (:class:`UserError`) a worker whose Redis refuses its credentials: it went on
+    without Redis for good, logging an outage, while the gateway and the audit refused the
+    same URL at once (a probe's wrong password). A Redis that does not answer is an outage
+    the worker rides out: it starts, and writes once Redis is back."""
+    import redis
+
+    from config.addresses import redacted
+
+    client = redis.Redis.from_url(settings.redis, socket_connect_timeout=2.0,
+                                  socket_timeout=5.0)
+    try:
+        client.ping()
+    except redis.AuthenticationError as exc:
+        raise UserError(f"redis at {redacted(settings.redis)} refuses the worker's "
+                        f"credentials: {exc} (REDIS_URL: redis://user:password@host:port/db)"
+                        ) from None
+    except redis.RedisError:
+        return
+    finally:
+        client.close()
 
 
 def warn_producer_time(settings: Settings, topics: dict[str, Any]) -> None:

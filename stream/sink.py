@@ -14,7 +14,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from faust.sensors.base import Sensor
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoPermissionError, NoScriptError
 
 from contracts.wire import (
     FORECAST_FIELD,
@@ -49,16 +49,35 @@ WRITE_CHUNK = 250  #: series writes in one Redis pipeline (the event loop runs b
 
 # KEYS[1] series hash, KEYS[2] index
 # ARGV: version, live JSON, score, series, channel, update JSON, forecast part JSON or ''
+# The update is published first: a script that fails half way keeps what it wrote, and a
+# Redis user without the channel's rights (an ACL user made without '&*') had its hashes
+# written and no update ever sent, while every retry found its version written and returned
+# (a probe's clients got none for good, and the audit said reconciled). Nothing runs between
+# a script's commands, so no client reads the hash between the update and the write.
 _WRITE_LUA = f"""
 local cur = tonumber(redis.call('HGET', KEYS[1], '{VERSION_FIELD}') or '-1')
 local v = tonumber(ARGV[1])
 if v <= cur then return 0 end
+redis.call('PUBLISH', ARGV[5], ARGV[6])
 redis.call('HSET', KEYS[1], '{VERSION_FIELD}', ARGV[1], '{LIVE_FIELD}', ARGV[2])
 if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], '{FORECAST_FIELD}', ARGV[7]) end
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
-redis.call('PUBLISH', ARGV[5], ARGV[6])
 return 1
 """
+
+
+def error_text(exc: BaseException) -> str:
+    """What a failed Redis call says, for a log line: its type and message (redis-py's
+    ``repr`` of an error names only its kind, ``server:ResponseError``, not the command or
+    the channel refused).
+
+    >>> from redis.exceptions import NoPermissionError
+    >>> error_text(NoPermissionError("this user has no permissions to run the 'info' command"))
+    "NoPermissionError: this user has no permissions to run the 'info' command"
+    """
+    text = " ".join(str(exc).split())
+    text = text.split(" of pipeline caused error: ", 1)[-1][:300]  # (the command: noise)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 class RedisSink:
@@ -82,7 +101,7 @@ class RedisSink:
     def mark_stale(self, exc: BaseException) -> None:
         """A Redis call failed: stop writing until it answers again, then republish."""
         self.failures += 1
-        self.outage.failed(repr(exc), time.time())
+        self.outage.failed(error_text(exc), time.time())
         self.stale = True
 
     @property
@@ -106,14 +125,33 @@ class RedisSink:
         while Redis refuses writes and the wait is not over (:class:`~stream.outage.Outage`)."""
         if not self.outage.may_retry(time.time()):
             return False
-        info = await self.redis.info("server")
-        run_id = str(info.get("run_id", ""))
+        try:
+            run_id = str((await self.redis.info("server")).get("run_id", ""))
+        except NoPermissionError as exc:  # a user without INFO (ACL '+@all -@dangerous'):
+            if self.run_id is None:  # a restart is known by the lost marker alone
+                log.warning("redis refuses INFO (%s): a restart of redis that keeps its data "
+                            "is not noticed (grant the worker's user +info)", error_text(exc))
+            run_id = ""
         marker = await self.redis.expire(self.marker, MARKER_TTL_S)  # 0: there is none
         self.outage.answered(time.time())
         if run_id != self.run_id or not marker:
             self.stale = True
+        if run_id and run_id != self.run_id:  # another server: does it evict keys?
+            await self._warn_eviction()
         self.run_id = run_id
         return self.stale
+
+    async def _warn_eviction(self) -> None:
+        """A warning when Redis evicts keys at its memory limit (a ``maxmemory-policy`` other
+        than ``noeviction``): a probe's ``allkeys-lru`` removed 33 series hashes, the index
+        kept listing them and nothing noticed. With ``noeviction`` writes fail at the limit,
+        and the worker republishes once they go through again."""
+        memory = await self.redis.info("memory")
+        policy = str(memory.get("maxmemory_policy", "noeviction"))
+        if int(memory.get("maxmemory", 0) or 0) > 0 and policy != "noeviction":
+            log.warning("redis evicts keys at its memory limit (maxmemory-policy %s): "
+                        "forecasts and alerts can vanish without a word; set it to "
+                        "noeviction", policy)
 
     async def republish(self, states: list[Any], processor: Any) -> int:
         """Write every series' snapshot, its recent alerts and its top-movers entry again.

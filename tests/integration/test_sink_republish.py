@@ -97,3 +97,102 @@ def test_partitions_taken_over_are_republished(local_redis: RedisProcess) -> Non
 
     _run(go())
     assert asked == [{0, 1}, {4, 5}]  # the start; then only what it took over
+
+
+def _write(series: str, version: int) -> Any:
+    from contracts.wire import SeriesWrite
+
+    live = {"series": series, "version": version}
+    return SeriesWrite(series, version, 1.0e9, live, None, dict(live, kind="live"))
+
+
+def _user_url(url: str, user: str) -> str:
+    return url.replace("redis://", f"redis://{user}:pw@", 1)
+
+
+def test_a_user_without_the_channels_rights_writes_nothing_and_says_why(
+        local_redis: RedisProcess) -> None:
+    """A probe's ACL user made without '&*' (Redis 7 gives no channel by default): the script
+    wrote the hash, then its PUBLISH failed; every retry found the version written, so no
+    update ever reached a client, and the audit said reconciled. The update goes first now:
+    the write fails whole, the sink's line says what was refused, and once the user may
+    publish the same write goes through."""
+    from contracts.wire import UPDATES_CHANNEL, series_hash
+    from stream.sink import error_text
+
+    admin = redis.Redis.from_url(local_redis.url)
+    admin.execute_command("ACL", "SETUSER", "app", "on", ">pw", "~*", "+@all")
+    sub = admin.pubsub()
+    sub.subscribe(UPDATES_CHANNEL)
+    sub.get_message(timeout=1)
+
+    async def go() -> tuple[str, bytes | None, int]:
+        sink = RedisSink(_user_url(local_redis.url, "app"), "w")
+        try:
+            try:
+                await sink.write([_write("S1", 5)])
+                why = ""
+            except Exception as exc:  # noqa: BLE001 - the agent marks the sink stale with it
+                why = error_text(exc)
+            before = admin.hget(series_hash("S1"), "v")
+            admin.execute_command("ACL", "SETUSER", "app", "&*")
+            return why, before, await sink.write([_write("S1", 5)])
+        finally:
+            await sink.redis.aclose()
+
+    why, before, written = _run(go())
+    assert why.startswith("ResponseError: The user executing the script can't publish to the "
+                          "channel"), why
+    assert before is None  # nothing half written
+    assert written == 1 and admin.hget(series_hash("S1"), "v") == b"5"
+    message = sub.get_message(timeout=2)
+    assert message is not None and b'"S1"' in message["data"]
+
+
+def test_a_user_without_info_still_republishes_and_eviction_is_named(
+        local_redis: RedisProcess, caplog: pytest.LogCaptureFixture) -> None:
+    """'+@all -@dangerous' (a common ACL recipe) takes INFO away: the worker's health check
+    failed, and it never wrote Redis. And a Redis that evicts keys at its limit is named."""
+    admin = redis.Redis.from_url(local_redis.url)
+    admin.execute_command("ACL", "SETUSER", "app", "on", ">pw", "~*", "&*", "+@all",
+                          "-@dangerous")
+    admin.config_set("maxmemory", "512mb")
+    admin.config_set("maxmemory-policy", "allkeys-lru")
+
+    async def go() -> tuple[bool, bool]:
+        limited = RedisSink(_user_url(local_redis.url, "app"), "w")
+        full = RedisSink(local_redis.url, "w2")
+        try:
+            return await limited.needs_republish(), await full.needs_republish()
+        finally:
+            await limited.redis.aclose()
+            await full.redis.aclose()
+
+    with caplog.at_level("WARNING", logger="salescast.worker"):
+        assert _run(go()) == (True, True)
+    text = caplog.text
+    assert "redis refuses INFO (NoPermissionError" in text and "+info" in text
+    assert "maxmemory-policy allkeys-lru" in text
+
+
+def test_a_worker_whose_redis_refuses_its_password_does_not_start(
+        local_redis: RedisProcess) -> None:
+    """A probe's wrong password: the worker logged an outage and went on without Redis for
+    good, while the gateway and the audit refused the same URL at once. Now it refuses too;
+    a Redis that does not answer is still an outage it starts through."""
+    from config import load_settings
+    from infra.kafka import free_port
+    from salescast.cliutil import UserError, check_redis_user
+
+    redis.Redis.from_url(local_redis.url).config_set("requirepass", "s3cret")
+    port = local_redis.url.rsplit(":", 1)[1].split("/")[0]
+    for url, refused in ((f"redis://:wrong@127.0.0.1:{port}/0", True),
+                         (f"redis://127.0.0.1:{port}/0", True),  # none given
+                         (f"redis://:s3cret@127.0.0.1:{port}/0", False),
+                         (f"redis://127.0.0.1:{free_port()}/0", False)):  # down: an outage
+        settings = load_settings({"REDIS_URL": url})
+        if refused:
+            with pytest.raises(UserError, match="refuses the worker's credentials"):
+                check_redis_user(settings)
+        else:
+            check_redis_user(settings)
