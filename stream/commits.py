@@ -33,10 +33,9 @@ __all__ = ["BatchGate", "Ownership", "changelog_written", "new_offset", "ready_t
 #: how long a commit waits for the changelog writes before it (not committed after that: the
 #: next commit waits again, and a crash meanwhile replays from the commit before)
 CHANGELOG_ACK_TIMEOUT = 30.0
-#: seconds of flush steps before a commit at most (batches run between them). The steps stop
-#: once what is left takes about one step (the commit's own flush writes it): a day close
-#: dirties every series, 100k states take ~4 s of steps, and a fixed 100 steps left ~50k to
-#: that flush (a 2 s stall); steps until none is left ran all the time under a steady load.
+#: seconds of flush steps before a commit at most (batches run between them), until what is
+#: left takes about one step (a day close dirties every series: 100k states, ~4 s of steps;
+#: steps until none is left ran all the time under a steady load)
 FLUSH_BUDGET = 20.0
 #: seconds between two flush steps, for the batch that came during a step to take the gate
 #: before the next step: back to back, a commit's 3-4 steps held a batch up ~70 ms
@@ -200,21 +199,19 @@ async def ready_to_commit(app: Any, budget: float = FLUSH_BUDGET) -> Callable[[]
     then ``None`` when the producer is stopping (a shutdown): the state store's flush could no
     longer reach the changelog, so nothing is committed and a restart replays from the last
     commit. Else the state store flushes its dirty states in steps of about 20 ms, each a task
-    of the gate (no batch changes a state during a step, and a batch waits for one step at
-    most: after each step the flush pauses for ``FLUSH_PAUSE``, and a batch that came
-    meanwhile runs first; :meth:`stream.state.StateStore.flush_step`), until what is left
-    takes about one step (:meth:`~stream.state.StateStore.few_dirty`). Past ``budget``
-    seconds of steps, the rest runs as one task of the gate, a step at a time with the event
-    loop free between steps: batches wait for it, Kafka's heartbeats and fetches do not (the
-    commit's own flush had packed it at once). Then, once every send so far is delivered
-    (:class:`Deliveries`; each step waits for them too), the commit takes the gate once the
-    task before it is over (:meth:`BatchGate.hold`) and waits for the sends of the batches
-    that ran meanwhile; what it returns gives the gate back, which the worker's consumer does
-    once its own flush (:meth:`stream.state.StateStore.on_commit_initiated`) and its choice of
-    offsets are done: they never see half a batch. It waited for the gate to be idle before:
-    under a backlog the next batch was always queued, and a soak went 10.5 minutes without a
-    commit. Nor does it wait for a sweep (:mod:`stream.sweep`) to end (one packed 100k states
-    at once after a pass, 2-4 s)."""
+    of the gate (a batch waits for one step at most: after each the flush pauses for
+    ``FLUSH_PAUSE``, and a batch that came meanwhile runs first;
+    :meth:`stream.state.StateStore.flush_step`), until what is left takes about one step
+    (:meth:`~stream.state.StateStore.few_dirty`). Past ``budget`` seconds of steps, the rest
+    runs as one task of the gate, with the event loop free between steps: batches wait for
+    it, Kafka's heartbeats and fetches do not. Then, once every send so far is delivered
+    (:class:`Deliveries`), the commit takes the gate once the task before it is over
+    (:meth:`BatchGate.hold`), waits for the sends of the batches that ran meanwhile and
+    flushes what they dirtied, in steps again; what it returns gives the gate back, which the
+    worker's consumer does once its own flush (:meth:`~stream.state.StateStore.
+    on_commit_initiated`) and its choice of offsets are done: they never see half a batch.
+    It does not wait for the gate to be idle (under a backlog a soak went 10.5 minutes
+    without a commit) nor for a sweep (:mod:`stream.sweep`) to end."""
     gate = getattr(app, "batch_gate", None)
     sent: Deliveries | None = getattr(app, "deliveries", None)
     if gate is not None:
@@ -229,8 +226,8 @@ async def ready_to_commit(app: Any, budget: float = FLUSH_BUDGET) -> Callable[[]
         if store is not None:
             await store.flush_step(lambda: owned_partitions(app))
 
-    async def rest() -> None:  # past the budget: every step in one task of the gate
-        while many():
+    async def steps(more: Callable[[], bool]) -> None:  # in one task of the gate
+        while more():
             await step()
             await yield_turns()  # heartbeats and fetches, not batches
 
@@ -242,17 +239,17 @@ async def ready_to_commit(app: Any, budget: float = FLUSH_BUDGET) -> Callable[[]
     while gate is not None and many() and time.monotonic() < deadline:
         await gate.run(step())
         await asyncio.sleep(FLUSH_PAUSE)
-    if gate is not None and many():
-        await gate.run(rest())
+    if gate is not None and many():  # past the budget: every step in one task of the gate
+        await gate.run(steps(many))
     # a batch that came during the last pause is over, and no batch starts until the commit
-    # has flushed and chosen its offsets (the consumer calls the release then); and every
-    # send of the batches before is delivered
+    # has flushed and chosen its offsets (the consumer calls the release then)
     if sent is not None:  # most of them before the hold: batches go on meanwhile
         await sent.delivered()
     release = await gate.hold() if gate is not None else (lambda: None)
     try:
-        if sent is not None:
-            await sent.delivered()
+        if sent is not None:  # the sends of the batches meanwhile; then what they dirtied
+            await sent.delivered()  # (under a backlog, thousands of states: 280-360 ms of
+        await steps(many)  # the consumer's own flush at a 100k day close, now one step)
     except BaseException:
         release()
         raise

@@ -98,6 +98,8 @@ class StateStore(faust.Sensor):
         self.table, self.sender, self.width = table, sender, width
         self.cache: dict[str, Any] = {}
         self.dirty: dict[str, tuple[int, Any]] = {}  # key -> (changelog partition, state)
+        #: per partition, the keys put that the table did not hold then (:meth:`keys_of`)
+        self.fresh: dict[int, set[str]] = {}
         self.flushed = 0
         self.step_size = 0  # states the last flush step packed
         self.sent: list[asyncio.Future[Any]] = []  # changelog writes not yet known acked
@@ -128,7 +130,8 @@ class StateStore(faust.Sensor):
         put again moves to the end): the processor puts a partition's clock after its series,
         so a crash in the middle of a flush leaves the clock behind the series, never ahead."""
         self.cache[key] = state
-        self.dirty.pop(key, None)
+        if self.dirty.pop(key, None) is None and key.encode() not in self.table.data:
+            self.fresh.setdefault(partition, set()).add(key)
         self.dirty[key] = (partition, state)
 
     def flush(self, owned: set[int] | None = None) -> int:
@@ -223,11 +226,15 @@ class StateStore(faust.Sensor):
                                   list(self.dirty)))
 
     def keys_of(self, partition: int) -> list[str]:
-        """The keys this worker holds of changelog partition ``partition`` (the table's store
-        knows each key's partition: :meth:`stream.table_store.Store.keys_of`)."""
+        """The keys this worker holds of changelog partition ``partition``: the table's (its
+        store knows each key's partition: :meth:`stream.table_store.Store.keys_of`), and those
+        put since that it does not hold yet. (Those were found among every dirty state: with
+        100k states dirty at a day close, 85-180 ms of the event loop at each sweep pass.)"""
         held = [k.decode() for k in self.table.data.keys_of(partition)]
-        return list(dict.fromkeys(held + [k for k, (p, _) in self.dirty.items()
-                                          if p == partition]))
+        fresh = self.fresh.get(partition)
+        if fresh:  # the flushed ones are the table's now
+            fresh.difference_update([k for k in fresh if k.encode() in self.table.data])
+        return held + sorted(fresh or ())
 
     def forget(self, revoked: set[int]) -> None:
         """On a rebalance: drop the deserialised cache, and the unflushed states of the
@@ -242,6 +249,8 @@ class StateStore(faust.Sensor):
         self.cache.clear()
         for key in [k for k, (p, _) in self.dirty.items() if p in revoked]:
             del self.dirty[key]
+        for p in revoked:
+            self.fresh.pop(p, None)
 
     # -- faust.Sensor -------------------------------------------------------------------
     def on_commit_initiated(self, consumer: Any) -> Any:

@@ -178,6 +178,59 @@ def test_the_commit_waits_for_the_batch_that_came_during_the_last_pause() -> Non
     assert order == ["step", "batch starts", "batch ends", "commit"]
 
 
+def test_what_batches_dirtied_while_the_commit_waited_is_flushed_in_steps() -> None:
+    """Under a backlog batches run while a commit waits for the sends and for its turn, and
+    dirty thousands of states, which the consumer's own flush packed at once (a 100k-series
+    day close: 280-360 ms of the event loop). The commit, holding the gate, flushes them in
+    steps first, down to what one step takes."""
+    import asyncio
+
+    from stream.commits import BatchGate, ready_to_commit
+
+    order: list[str] = []
+    gate = BatchGate()
+
+    class Store:
+        dirty = 1  # few: no step before the commit's turn
+
+        def has_dirty(self, owned: object) -> bool:
+            return self.dirty > 0
+
+        def few_dirty(self) -> bool:
+            return self.dirty <= 1  # a step packs one state
+
+        async def flush_step(self, owned: object) -> None:
+            order.append(f"step {self.dirty}")
+            self.dirty -= 1
+
+    class Sent:
+        calls = 0
+
+        async def delivered(self) -> None:  # a batch comes while the commit waits for sends
+            self.calls += 1
+            if self.calls == 1:
+                gate.run(batch())
+            await asyncio.sleep(0)
+
+    store = Store()
+
+    async def batch() -> None:
+        order.append("batch")
+        store.dirty += 4
+
+    app = SimpleNamespace(batch_gate=gate, state_store=store, deliveries=Sent(),
+                          ownership=Ownership(), producer=SimpleNamespace(should_stop=False))
+
+    async def commit() -> None:
+        release = await ready_to_commit(app)
+        assert release is not None
+        order.append(f"commit's own flush: {store.dirty}")
+        release()
+
+    asyncio.run(commit())
+    assert order == ["batch", "step 5", "step 4", "step 3", "step 2", "commit's own flush: 1"]
+
+
 def test_no_state_is_flushed_before_the_sends_of_the_batches_before_it_are_delivered() -> None:
     """Batches do not wait for their own sends (dead letters, aggregate reports, ...): a flush
     step waits for every send so far before it packs, and the commit returns (its own flush

@@ -138,6 +138,13 @@ def test_the_keys_of_a_partition_are_those_held_and_those_put_since() -> None:
     store.put(0, "s:C", {"n": 1})
     assert sorted(store.keys_of(0)) == ["s:A", "s:C"] and store.keys_of(1) == ["s:B"]
     assert store.keys_of(2) == []
+    store.flush()  # s:C is the table's now: still once
+    store.put(0, "s:C", {"n": 2})
+    store.put(1, "s:D", {"n": 1})
+    assert sorted(store.keys_of(0)) == ["s:A", "s:C"] and sorted(store.keys_of(1)) == [
+        "s:B", "s:D"]
+    store.forget({1})  # s:D was never flushed: gone with its state
+    assert store.keys_of(1) == ["s:B"] and sorted(store.keys_of(0)) == ["s:A", "s:C"]
 
 
 def test_flush_steps_keep_each_clock_after_its_series_with_batches_in_between() -> None:

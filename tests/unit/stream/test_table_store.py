@@ -92,3 +92,29 @@ def test_a_failed_bulk_read_leaves_the_partition_to_faust_s_recovery(
     monkeypatch.setattr(store.app.assignor, "assigned_actives", lambda: {TP(CHANGELOG, 1)})
     asyncio.run(store.on_rebalance(set(), set(), set()))
     assert store.persisted_offset(TP(CHANGELOG, 1)) is None and not store.data
+
+
+def test_the_keys_of_a_partition_follow_every_change_of_the_store(tmp_path: Path) -> None:
+    """keys_of reads a per-partition index, kept by every way keys come and go: a recovery's
+    batches (deletions too), the worker's own writes, a bulk read and the end of a
+    recovery. It equals the scan of every key it replaced."""
+    store = _store(tmp_path)
+
+    def scan(p: int) -> list[bytes]:
+        return sorted(k for k, q in store._key_partition.items() if q == p)
+
+    def check() -> None:
+        for p in range(4):
+            assert sorted(store.keys_of(p)) == scan(p), p
+
+    store.apply_changelog_batch([_event(p % 3, p, f"s:{p}".encode(), b"x") for p in range(9)],
+                                lambda k: k, lambda v: v)
+    check()
+    store.apply_changelog_batch([_event(0, 20, b"s:0", None)], lambda k: k, lambda v: v)
+    store.hold(3, b"s:new", b"y")
+    store.take(TP(CHANGELOG, 2), Loaded({b"s:2": None, b"s:bulk": b"z"}, 30))
+    check()
+    assert b"s:0" not in store.keys_of(0) and b"s:new" in store.keys_of(3)
+    asyncio.run(store.on_recovery_completed({TP(CHANGELOG, 0)}, {TP(CHANGELOG, 2)}))
+    check()
+    assert store.keys_of(1) == [] and store.keys_of(3) == []
