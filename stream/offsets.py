@@ -34,6 +34,7 @@ class TopicOffsets:
         self.reseeks = 0
         self._earliest: dict[int, int] = {}  # per assignment: retention moves it rarely
         self._bare: dict[int, tuple[int, int]] = {}  # partition -> offsets with no record
+        self._committing_at = 0.0  # monotonic time a commit was last seen under way
 
     @property
     def consumer(self) -> Any:  # Faust's consumer, with its private offset bookkeeping
@@ -84,18 +85,25 @@ class TopicOffsets:
         back did not take, only progress tells. Nothing while a batch is under way (``idle``)."""
         if not idle():
             return
+        now = time.monotonic()
+        if getattr(self.consumer, "_commit_fut", None) is not None:
+            # a commit is under way: Faust's fetch loop awaits the commit it makes every
+            # 10,000 messages, so nothing reaches the agent meanwhile, and at a 100k-series
+            # day close (commits of seconds) partitions were sought back for that, records
+            # thrown away and fetched again, with a warning each
+            self._committing_at = now
+            return
         for tp in ownership.to_resend():
             nxt = continuity.expected(tp.partition)
             await self.seek_back(tp.partition, await self.committed(tp.partition)
                                  if nxt is None else nxt, "fetched before the assignment",
                                  logging.INFO)  # every start and rebalance: not a fault
-        now = time.monotonic()
-        if now - max(progressed.values(), default=0.0) < 1.0:
+        if now - max(*progressed.values(), self._committing_at, 0.0) < 1.0:
             return  # busy applying other partitions: this one may only be waiting its turn
         # only the partitions the agent owns: a worker frozen past its session (SIGSTOP, a
         # long pause) still lists its old assignment until the group takes it back
-        stale = [tp for tp in self.assigned() if tp in ownership.tps
-                 and now - progressed.setdefault(tp.partition, now) > stall_s]
+        stale = [tp for tp in self.assigned() if tp in ownership.tps and now - max(
+            progressed.setdefault(tp.partition, now), self._committing_at) > stall_s]
         if not stale:
             return
         ends = await self.ends(stale)

@@ -87,3 +87,53 @@ def test_only_owned_partitions_are_sought_back_when_stalled() -> None:
     progressed = {0: -100.0, 1: -100.0}  # neither applied anything for long
     asyncio.run(offsets.resume_stalled(ownership, continuity, progressed, lambda: True, 5.0))
     assert sought == [(tps[0], 4)] and offsets.reseeks == 1
+
+
+def test_no_partition_is_judged_stalled_while_a_commit_holds_faust_s_fetch_loop() -> None:
+    """Faust's fetch loop awaits the commit it makes every 10,000 messages: nothing reaches
+    the agent meanwhile. At a 100k-series day close (commits of seconds) the stall watch
+    sought partitions back for that, with a warning each, and threw their records away. It
+    waits for the commit, and counts the time from its end."""
+    import asyncio
+    import time
+    from typing import NamedTuple
+
+    from stream.commits import Ownership
+
+    class TP(NamedTuple):
+        topic: str
+        partition: int
+
+    tp = TP("sales", 0)
+    sought: list[tuple[Any, int]] = []
+
+    async def highwaters(*asked: Any) -> dict[Any, int]:
+        return {t: 10 for t in asked}
+
+    async def earliest_offsets(*asked: Any) -> dict[Any, int]:
+        return {t: 0 for t in asked}
+
+    async def seek(t: Any, offset: int) -> None:
+        sought.append((t, offset))
+
+    consumer = SimpleNamespace(
+        assignment=lambda: {tp}, highwaters=highwaters, earliest_offsets=earliest_offsets,
+        seek=seek, _committed_offset={tp: 4}, _new_topicpartition=TP, _thread=SimpleNamespace(),
+        _commit_fut=object())  # a commit under way
+    offsets = TopicOffsets(SimpleNamespace(consumer=consumer), "sales")
+    ownership = Ownership()
+    ownership.tps = {tp}
+    continuity = SimpleNamespace(expected=lambda partition: None)
+    progressed = {0: time.monotonic() - 100.0}  # nothing applied for long
+
+    def check() -> None:
+        asyncio.run(offsets.resume_stalled(ownership, continuity, progressed, lambda: True,
+                                           5.0))
+
+    check()
+    consumer._commit_fut = None  # it ended: nothing came yet, but only just
+    check()
+    assert sought == []
+    offsets._committing_at -= 10.0  # nothing for 10 s after it: stalled
+    check()
+    assert sought == [(tp, 4)]
