@@ -37,7 +37,7 @@ from contracts.wire import MAX_NAME_LEN
 from models.grid import position, start
 
 __all__ = ["REPORT_PREFIX", "MAX_COUNT", "Report", "encode_report", "decode_report",
-           "check_report"]
+           "is_report", "check_report"]
 
 REPORT_PREFIX = b'{"aggregate_report":'
 #: the most events one report's sum may count (so that no sum a report carries, nor the sum
@@ -86,6 +86,21 @@ def decode_report(raw: bytes) -> Report:
     except (ValueError, TypeError, IndexError, AttributeError, OverflowError,
             RecursionError) as exc:
         raise ValueError(f"not an aggregate report: {exc}") from None
+
+
+def is_report(raw: bytes) -> bool:
+    """Whether ``raw`` is a well-formed report (any group's): never an event, also for a
+    worker that keeps no aggregates (it dead-lettered another group's reports, one per batch
+    of each of its partitions).
+
+    >>> is_report(encode_report(0, 1, None, {})), is_report(REPORT_PREFIX + b"1}")
+    (True, False)
+    """
+    try:
+        decode_report(raw)
+    except ValueError:
+        return False
+    return True
 
 
 def check_report(report: Report, sources: int, width: int, lateness: int = 0,

@@ -34,7 +34,7 @@ from stream.outcomes import ClosedBucket
 from stream.partitioning import partition_for
 from stream.series_state import PartitionState, SeriesState
 
-__all__ = ["Aggregation", "LEDGER_KEY"]
+__all__ = ["Aggregation", "LEDGER_KEY", "receive_report"]
 
 LEDGER_KEY = f"a:{ROOT}"
 
@@ -92,9 +92,10 @@ class Aggregation:
         settings: a probe's hourly group took a daily group's reports as its own, each day's
         sum in one hour) is not this ledger's: it changes nothing."""
         report = decode_report(raw)
-        if report.group is not None and self.grouping.group and (
-                report.group != self.grouping.group):
-            return []
+        group = self.grouping.group
+        if group and report.group != group and (report.group is not None or led.named):
+            return []  # another group's; or, in a ledger made since reports name theirs, an
+            # older worker's (a group started later took those as its own too)
         check_report(report, self.partitions, self.width, self.lateness,
                       f"{self.grouping.by}:")
         if not led.apply(report):
@@ -200,3 +201,10 @@ def _value(name: str, per: dict[str, tuple[float, int]]) -> tuple[float, int]:
     if name == ROOT:
         return sum(q for q, _ in per.values()), sum(k for _, k in per.values())
     return per.get(name, (0.0, 0))
+
+
+def receive_report(agg: Aggregation | None, led: Ledger | None, raw: bytes) -> list[str]:
+    """:meth:`Aggregation.receive` of a report on the ledger's partition (``led``); nothing
+    where this worker keeps no ledger (another partition, or no aggregates: another group's
+    report, which is no event either)."""
+    return agg.receive(led, raw) if agg is not None and led is not None else []

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from config import Settings
 from config.rules import category_problem, read_category_map
@@ -51,11 +52,12 @@ from stream.aggregate_report import (  # re-exported: the report is part of this
     check_report,
     decode_report,
     encode_report,
+    is_report,
 )
 from stream.bucketing import capped_starts
 
 __all__ = ["ROOT", "REPORT_PREFIX", "PATIENCE", "Grouping", "grouping_of", "Partials",
-           "Report", "Ledger", "encode_report", "decode_report", "check_report"]
+           "Report", "Ledger", "encode_report", "decode_report", "is_report", "check_report"]
 
 ROOT = "total"
 NONE = "(none)"
@@ -140,6 +142,13 @@ class Ledger:
     # source -> {closed bucket it had not finished: its sums counted so far}
     unfinished: dict[int, dict[int, dict[str, list[float]]]] = field(default_factory=dict)
     late: int = 0  # sums that came for a bucket after it closed
+    #: made by a worker whose reports name their group: it takes no report that names none
+    #: (False: a ledger of an older worker, whose own reports named none)
+    named: bool = True
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.__dict__.setdefault("named", False)
 
     def apply(self, report: Report) -> bool:
         """Take ``report`` unless an equal or later one of its partition was taken."""

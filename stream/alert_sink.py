@@ -39,8 +39,12 @@ GROUP_TTL_S = 90 * 86400  #: how long the sink remembers the partitions of a gro
 # (same kind, same first bucket, so the same id) are merged: its state is open at the first
 # partition's message, resolved when every partition that reported it has resolved, else
 # updated; series_affected is the sum of the partitions' latest counts.
-# The JSON published carries the stream id as "sid".
+# The JSON published carries the stream id as "sid". A user who may not publish to the channel
+# is refused before anything is written (stream.sink: the same check as a series write's).
 ALERT_LUA = f"""
+if redis.acl_check_cmd and not redis.acl_check_cmd('PUBLISH', ARGV[3], 'x') then
+  return redis.error_reply('NOPERM this user may not publish to ' .. ARGV[3])
+end
 if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
 local body = ARGV[2]
 if ARGV[5] == '1' then

@@ -39,7 +39,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from stream.aggregates import REPORT_PREFIX, ROOT, Grouping
+from stream.aggregates import REPORT_PREFIX, ROOT, Grouping, is_report
 from stream.partitioning import partition_for
 from stream.records import Key, fmt_key, legacy_code, parse_key
 from stream.validation import parse_message
@@ -198,8 +198,9 @@ class Reconciler:
         raw = rec.value or b""
         p, offset = rec.partition, rec.offset
         t = self.tally[p]
-        if (self.grouping is not None and raw.startswith(REPORT_PREFIX)
-                and p == partition_for(ROOT, self.n)):  # as the worker: on total's partition
+        if raw.startswith(REPORT_PREFIX) and (  # as the worker: a report, or a bad one's
+                self.grouping is not None and p == partition_for(ROOT, self.n)  # letter on
+                or is_report(raw)):  # total's partition; another group's anywhere: nothing
             letter = self.dead.get((p, offset, None))  # a partition's sums, or a bad one's letter
             if letter is not None:
                 self.dead[(p, offset, None)] = (letter[0], True)

@@ -23,6 +23,10 @@ __all__ = ["TopicOffsets", "events_partitions", "readable"]
 
 log = logging.getLogger("salescast.worker")
 
+#: seconds a commit under way holds the stall watch back at most (one stuck waiting for the
+#: changelog, stream.commits.CHANGELOG_ACK_TIMEOUT, must not hide a stalled partition)
+COMMIT_PATIENCE_S = 30.0
+
 
 class TopicOffsets:
     """The events topic's partitions as the worker's Faust consumer sees them."""
@@ -35,6 +39,7 @@ class TopicOffsets:
         self._earliest: dict[int, int] = {}  # per assignment: retention moves it rarely
         self._bare: dict[int, tuple[int, int]] = {}  # partition -> offsets with no record
         self._committing_at = 0.0  # monotonic time a commit was last seen under way
+        self._commit: tuple[object, float] = (None, 0.0)  # that commit, and since when
 
     @property
     def consumer(self) -> Any:  # Faust's consumer, with its private offset bookkeeping
@@ -86,7 +91,10 @@ class TopicOffsets:
         if not idle():
             return
         now = time.monotonic()
-        if getattr(self.consumer, "_commit_fut", None) is not None:
+        commit = getattr(self.consumer, "_commit_fut", None)
+        if commit is not None and commit is not self._commit[0]:
+            self._commit = (commit, now)
+        if commit is not None and now - self._commit[1] < COMMIT_PATIENCE_S:
             # a commit is under way: Faust's fetch loop awaits the commit it makes every
             # 10,000 messages, so nothing reaches the agent meanwhile, and at a 100k-series
             # day close (commits of seconds) partitions were sought back for that, records

@@ -25,8 +25,8 @@ from contracts.wire import SeriesWrite
 from models.activity import ActivityMonitor
 from models.calendar import is_uk_holiday
 from models.factory import Forecast
-from stream.aggregate_rows import LEDGER_KEY, Aggregation
-from stream.aggregates import REPORT_PREFIX, ROOT, Grouping, grouping_of
+from stream.aggregate_rows import LEDGER_KEY, Aggregation, receive_report
+from stream.aggregates import REPORT_PREFIX, ROOT, Grouping, grouping_of, is_report
 from stream.bank_rows import Due, PathProvider, collect, learn_closed
 from stream.bucketing import SeriesBuckets, bucket_start
 from stream.clock import CLOCK_MIN_SERIES, PartitionClock
@@ -123,8 +123,7 @@ class Processor:
         clock = pstate.clock
         activity = pstate.activity = (pstate.activity
                                       or ActivityMonitor(self.width, partition=partition))
-        touched: dict[str, SeriesState] = {}
-        version: dict[str, int] = {}
+        touched, version = dict[str, SeriesState](), dict[str, int]()  # version: its write's
         closed: set[str] = set()  # series whose forecast changed in this batch
         # the buckets to learn at the end of the batch, in order
         res, dues = self.resident(partition), list[Due]()
@@ -145,9 +144,9 @@ class Processor:
 
         for msg in messages:
             offset = msg.offset
-            if led is not None and msg.value.startswith(REPORT_PREFIX):  # a partition's sums
-                try:
-                    version.update(dict.fromkeys(agg.receive(led, msg.value), offset))  # type: ignore
+            if msg.value.startswith(REPORT_PREFIX) and (led or is_report(msg.value)):
+                try:  # a partition's sums (no ledger here, or aggregates off: nothing to take)
+                    version.update(dict.fromkeys(receive_report(agg, led, msg.value), offset))
                 except ValueError as exc:  # no partition of this topic sent it: a dead letter
                     dead(str(exc), "aggregate", "invalid", msg.value, offset, None)
                 continue

@@ -14,7 +14,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from faust.sensors.base import Sensor
-from redis.exceptions import NoPermissionError, NoScriptError
+from redis.exceptions import NoPermissionError, NoScriptError, RedisError
 
 from contracts.wire import (
     FORECAST_FIELD,
@@ -49,19 +49,26 @@ WRITE_CHUNK = 250  #: series writes in one Redis pipeline (the event loop runs b
 
 # KEYS[1] series hash, KEYS[2] index
 # ARGV: version, live JSON, score, series, channel, update JSON, forecast part JSON or ''
-# The update is published first: a script that fails half way keeps what it wrote, and a
-# Redis user without the channel's rights (an ACL user made without '&*') had its hashes
-# written and no update ever sent, while every retry found its version written and returned
-# (a probe's clients got none for good, and the audit said reconciled). Nothing runs between
-# a script's commands, so no client reads the hash between the update and the write.
+# A script that fails half way keeps what it wrote. A Redis user without the channel's rights
+# (an ACL user made without '&*': Redis 7 gives none by default) had its hashes written and
+# no update ever sent, and every retry found its version written (a probe's clients got none
+# for good, and the audit said reconciled): the right to publish is checked first
+# (CAN_PUBLISH, Redis 7's acl_check_cmd). PUBLISH stays last: at maxmemory it is not refused
+# as the writes are, and first it would announce writes that then fail.
+CAN_PUBLISH = """
+if redis.acl_check_cmd and not redis.acl_check_cmd('PUBLISH', ARGV[{channel}], 'x') then
+  return redis.error_reply('NOPERM this user may not publish to ' .. ARGV[{channel}])
+end
+"""
 _WRITE_LUA = f"""
 local cur = tonumber(redis.call('HGET', KEYS[1], '{VERSION_FIELD}') or '-1')
 local v = tonumber(ARGV[1])
 if v <= cur then return 0 end
-redis.call('PUBLISH', ARGV[5], ARGV[6])
+{CAN_PUBLISH.format(channel=5)}
 redis.call('HSET', KEYS[1], '{VERSION_FIELD}', ARGV[1], '{LIVE_FIELD}', ARGV[2])
 if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], '{FORECAST_FIELD}', ARGV[7]) end
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+redis.call('PUBLISH', ARGV[5], ARGV[6])
 return 1
 """
 
@@ -146,7 +153,10 @@ class RedisSink:
         than ``noeviction``): a probe's ``allkeys-lru`` removed 33 series hashes, the index
         kept listing them and nothing noticed. With ``noeviction`` writes fail at the limit,
         and the worker republishes once they go through again."""
-        memory = await self.redis.info("memory")
+        try:
+            memory = await self.redis.info("memory")
+        except RedisError:  # (a user allowed INFO server only): nothing said
+            return
         policy = str(memory.get("maxmemory_policy", "noeviction"))
         if int(memory.get("maxmemory", 0) or 0) > 0 and policy != "noeviction":
             log.warning("redis evicts keys at its memory limit (maxmemory-policy %s): "

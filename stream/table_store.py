@@ -83,6 +83,12 @@ class KeyPartitions(dict[Any, int]):
     ([b'a', b'b'], [], 1, [b'a'])
     >>> del kp[b"a"]; kp.pop(b"x", None), kp.of(1)
     (None, [])
+    >>> import copy, pickle
+    >>> kp.update({b"c": 2}); kp.setdefault(b"d", 2); sorted(kp.of(2))
+    2
+    [b'c', b'd']
+    >>> pickle.loads(pickle.dumps(kp)).of(2) == copy.copy(kp).of(2) == kp.of(2)
+    True
     """
 
     def __init__(self) -> None:
@@ -113,9 +119,32 @@ class KeyPartitions(dict[Any, int]):
         super().clear()
         self._of.clear()
 
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for key, partition in dict(*args, **kwargs).items():
+            self[key] = partition
+
+    def popitem(self) -> tuple[Any, int]:
+        key, partition = super().popitem()
+        self._of.get(partition, {}).pop(key, None)
+        return key, partition
+
+    def __reduce__(self) -> Any:  # a copy or a pickle rebuilds the index
+        return _rebuilt, (dict(self),)
+
     def of(self, partition: int) -> list[Any]:
         """The keys of ``partition``."""
         return list(self._of.get(partition, ()))
+
+
+def _rebuilt(items: dict[Any, int]) -> KeyPartitions:
+    kp = KeyPartitions()
+    kp.update(items)
+    return kp
 
 
 class Store(memory.Store):

@@ -114,10 +114,10 @@ def test_a_user_without_the_channels_rights_writes_nothing_and_says_why(
         local_redis: RedisProcess) -> None:
     """A probe's ACL user made without '&*' (Redis 7 gives no channel by default): the script
     wrote the hash, then its PUBLISH failed; every retry found the version written, so no
-    update ever reached a client, and the audit said reconciled. The update goes first now:
-    the write fails whole, the sink's line says what was refused, and once the user may
-    publish the same write goes through."""
-    from contracts.wire import UPDATES_CHANNEL, series_hash
+    update ever reached a client, and the audit said reconciled. The script checks the right
+    to publish first now: the write fails whole (an alert's too), the sink's line says what
+    was refused, and once the user may publish the same write goes through."""
+    from contracts.wire import ALERTS_SEEN, ALERTS_STREAM, UPDATES_CHANNEL, series_hash
     from stream.sink import error_text
 
     admin = redis.Redis.from_url(local_redis.url)
@@ -135,14 +135,22 @@ def test_a_user_without_the_channels_rights_writes_nothing_and_says_why(
             except Exception as exc:  # noqa: BLE001 - the agent marks the sink stale with it
                 why = error_text(exc)
             before = admin.hget(series_hash("S1"), "v")
+            alert = {"id": "S1:1:spike", "event_id": "S1:1:spike:open", "kind": "spike",
+                     "since": 1, "series": "S1", "state": "open"}
+            refused = ""
+            try:
+                await sink.write_alerts([alert])
+            except Exception as exc:  # noqa: BLE001
+                refused = error_text(exc)
+            assert "may not publish to salescast:alerts" in refused, refused
+            assert not admin.exists(ALERTS_SEEN) and not admin.exists(ALERTS_STREAM)
             admin.execute_command("ACL", "SETUSER", "app", "&*")
             return why, before, await sink.write([_write("S1", 5)])
         finally:
             await sink.redis.aclose()
 
     why, before, written = _run(go())
-    assert why.startswith("ResponseError: The user executing the script can't publish to the "
-                          "channel"), why
+    assert why == f"NoPermissionError: this user may not publish to {UPDATES_CHANNEL}", why
     assert before is None  # nothing half written
     assert written == 1 and admin.hget(series_hash("S1"), "v") == b"5"
     message = sub.get_message(timeout=2)

@@ -268,3 +268,44 @@ def test_two_worker_groups_on_one_topic_keep_their_own_totals() -> None:
     assert hourly.store[f"s:{ROOT}"].actuals(3600) == alone.store[f"s:{ROOT}"].actuals(3600)
     assert len(alone.store[f"s:{ROOT}"].actuals(3600)) > 100
     assert daily.dead == [] and hourly.dead == []
+
+
+def test_a_worker_without_aggregates_skips_other_groups_reports() -> None:
+    from stream.aggregates import encode_report
+
+    report = encode_report(1, 7, None, {T0: {"country:EIRE": [3.0, 2]}}, group="daily")
+    for proc in (Processor("t", partitions=PARTS),  # no aggregates
+                 Processor("t", partitions=PARTS, aggregates=Grouping("country"))):
+        for p in range(PARTS):
+            if proc.aggregation is not None and p == proc.aggregation.home:
+                continue  # (its ledger's: tests above)
+            out = proc.process(p, [Message(3, float(T0), report)], {}.get)
+            assert out.dead == [] and out.accepted == 0 and not out.writes, (p, out.dead)
+        bad = proc.process(0, [Message(4, float(T0), b'{"aggregate_report":oops}')], {}.get)
+        assert [d.code for d in bad.dead] == ["invalid"]  # no report: a dead letter as before
+
+
+def test_a_group_started_later_takes_no_report_of_an_older_worker() -> None:
+    """Reports written before reports named their group name none: a ledger of that time
+    takes them (its own group's, after an upgrade), a ledger made since does not (a group
+    started later on the same topic took an older group's daily sums as its own)."""
+    import pickle
+
+    from stream.aggregate_rows import LEDGER_KEY
+    from stream.aggregates import Ledger, encode_report
+
+    proc = Processor("t", 3600, partitions=PARTS, aggregates=Grouping("country", group="h"))
+    home = proc.aggregation.home  # type: ignore[union-attr]
+    old = encode_report((home + 1) % PARTS, 7, None, {T0: {"country:EIRE": [3.0, 2]}})
+    fresh: dict = {}
+    out = proc.process(home, [Message(3, float(T0), old)], fresh.get)
+    assert out.dead == [] and out.states[LEDGER_KEY].seen == {}  # not taken
+    legacy = Ledger(PARTS, 3600)
+    state = legacy.__dict__.copy()
+    del state["named"]  # as pickled by an older worker
+    restored = pickle.loads(pickle.dumps(legacy))
+    restored.__dict__.clear()
+    restored.__setstate__(state)
+    assert restored.named is False
+    out = proc.process(home, [Message(4, float(T0), old)], {LEDGER_KEY: restored}.get)
+    assert out.states[LEDGER_KEY].seen == {(home + 1) % PARTS: 7}  # its own, before the upgrade

@@ -247,3 +247,15 @@ def test_a_record_like_a_report_counts_as_an_event_off_totals_partition() -> Non
     counts = {series: 1, "total": 1, "country:EIRE": 1}
     r = reconcile("t", n, [Record(other, 0, raw)], [], counts, Grouping("country"))
     assert r.ok, r.problems()
+
+
+def test_another_groups_reports_are_no_events_for_a_worker_without_aggregates() -> None:
+    """A group without aggregates beside one with them on the same topic dead-lettered each
+    of the other's reports; it skips them now, and the audit expects no dead letter."""
+    from stream.aggregates import encode_report
+
+    msgs = [Record(0, 0, b'{"series":"A","ts":1e9,"qty":1,"price":1}'),
+            Record(0, 1, encode_report(1, 7, None, {}, group="daily")),
+            Record(1, 0, encode_report(0, 3, None, {}))]
+    r = reconcile("t", 2, msgs, [], {"A": 1}, None)
+    assert r.ok and r.total.messages == 1, r.problems()

@@ -137,3 +137,13 @@ def test_no_partition_is_judged_stalled_while_a_commit_holds_faust_s_fetch_loop(
     offsets._committing_at -= 10.0  # nothing for 10 s after it: stalled
     check()
     assert sought == [(tp, 4)]
+    # a commit stuck for longer than the patience (waiting for the changelog) hides nothing
+    sought.clear()
+    consumer._commit_fut = stuck = object()
+    check()
+    assert sought == []
+    offsets._commit = (stuck, offsets._commit[1] - 31.0)
+    offsets._committing_at -= 10.0
+    progressed[0] -= 100.0
+    check()
+    assert sought == [(tp, 4)]
