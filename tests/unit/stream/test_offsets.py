@@ -4,7 +4,7 @@ broker: tests/integration/test_worker_recovery.py and test_faults.py)."""
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
 from stream.offsets import TopicOffsets
 
@@ -51,20 +51,14 @@ def test_a_seek_says_what_was_dropped_of_the_partition_before_the_agent() -> Non
     assert offsets.dropped(("sales", 2)) == ""
 
 
-def test_only_owned_partitions_are_sought_back_when_stalled() -> None:
-    """A worker frozen past its session (SIGSTOP, then SIGCONT) still listed its old
-    assignment until the group took it back, and sought back partitions it no longer owned,
-    with a warning for each."""
-    import asyncio
-    from typing import NamedTuple
+class _TP(NamedTuple):
+    topic: str
+    partition: int
 
-    from stream.commits import Ownership
 
-    class TP(NamedTuple):
-        topic: str
-        partition: int
-
-    tps = [TP("sales", 0), TP("sales", 1)]
+def _stalled(tps: list[_TP], **faust: Any) -> tuple[TopicOffsets, list[tuple[Any, int]]]:
+    """Offsets of a consumer assigned ``tps``, each with unread offsets 4..9 (no broker to
+    ask), and the seeks it is asked for."""
     sought: list[tuple[Any, int]] = []
 
     async def highwaters(*asked: Any) -> dict[Any, int]:
@@ -78,9 +72,21 @@ def test_only_owned_partitions_are_sought_back_when_stalled() -> None:
 
     consumer = SimpleNamespace(
         assignment=lambda: set(tps), highwaters=highwaters, earliest_offsets=earliest_offsets,
-        seek=seek, _committed_offset={tp: 4 for tp in tps}, _new_topicpartition=TP,
-        _thread=SimpleNamespace())
-    offsets = TopicOffsets(SimpleNamespace(consumer=consumer), "sales")  # no broker to ask
+        seek=seek, _committed_offset={tp: 4 for tp in tps}, _new_topicpartition=_TP,
+        _thread=SimpleNamespace(), **faust)
+    return TopicOffsets(SimpleNamespace(consumer=consumer), "sales"), sought
+
+
+def test_only_owned_partitions_are_sought_back_when_stalled() -> None:
+    """A worker frozen past its session (SIGSTOP, then SIGCONT) still listed its old
+    assignment until the group took it back, and sought back partitions it no longer owned,
+    with a warning for each."""
+    import asyncio
+
+    from stream.commits import Ownership
+
+    tps = [_TP("sales", 0), _TP("sales", 1)]
+    offsets, sought = _stalled(tps)
     ownership = Ownership()
     ownership.tps = {tps[0]}
     continuity = SimpleNamespace(expected=lambda partition: None)
@@ -96,31 +102,12 @@ def test_no_partition_is_judged_stalled_while_a_commit_holds_faust_s_fetch_loop(
     waits for the commit, and counts the time from its end."""
     import asyncio
     import time
-    from typing import NamedTuple
 
     from stream.commits import Ownership
 
-    class TP(NamedTuple):
-        topic: str
-        partition: int
-
-    tp = TP("sales", 0)
-    sought: list[tuple[Any, int]] = []
-
-    async def highwaters(*asked: Any) -> dict[Any, int]:
-        return {t: 10 for t in asked}
-
-    async def earliest_offsets(*asked: Any) -> dict[Any, int]:
-        return {t: 0 for t in asked}
-
-    async def seek(t: Any, offset: int) -> None:
-        sought.append((t, offset))
-
-    consumer = SimpleNamespace(
-        assignment=lambda: {tp}, highwaters=highwaters, earliest_offsets=earliest_offsets,
-        seek=seek, _committed_offset={tp: 4}, _new_topicpartition=TP, _thread=SimpleNamespace(),
-        _commit_fut=object())  # a commit under way
-    offsets = TopicOffsets(SimpleNamespace(consumer=consumer), "sales")
+    tp = _TP("sales", 0)
+    offsets, sought = _stalled([tp], _commit_fut=object())  # a commit under way
+    consumer = offsets.consumer
     ownership = Ownership()
     ownership.tps = {tp}
     continuity = SimpleNamespace(expected=lambda partition: None)
