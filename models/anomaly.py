@@ -142,9 +142,9 @@ def group_message(kind: str, since: int, bucket: int, bucket_end: int, state: st
     >>> m["series"], m["scope"], m["severity"], m["id"] == alert_id("*", 0, "closure")
     ('*', 'group', 'warning', True)
     """
-    alert = {"id": alert_id(GROUP_SERIES, since, kind), "scope": "group", "series": GROUP_SERIES,
-             "kind": kind,
-             "severity": "warning", "since": since, "bucket": bucket, "bucket_end": bucket_end,
+    alert = {"id": alert_id(GROUP_SERIES, since, kind), "scope": "group",
+             "series": GROUP_SERIES, "kind": kind, "severity": "warning", "since": since,
+             "bucket": bucket, "bucket_end": bucket_end,
              "series_affected": series_affected, "active": active, "usual": round(usual, 1),
              "partition": partition, "detected_at": bucket_end}
     return _message(alert, state)

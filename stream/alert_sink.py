@@ -25,7 +25,7 @@ from contracts.wire import (
     dumps,
 )
 
-__all__ = ["ALERT_LUA", "ALERTS_RESOLVED_KEPT", "SEEN_KEPT", "write_alerts"]
+__all__ = ["ALERT_LUA", "ALERTS_RESOLVED_KEPT", "CAN_PUBLISH", "SEEN_KEPT", "write_alerts"]
 
 GROUP_TTL_S = 90 * 86400  #: how long the sink remembers the partitions of a group alert
 # KEYS[1] seen event ids, KEYS[2] alerts stream, KEYS[3] latest message per alert id, KEYS[4]
@@ -40,11 +40,16 @@ GROUP_TTL_S = 90 * 86400  #: how long the sink remembers the partitions of a gro
 # partition's message, resolved when every partition that reported it has resolved, else
 # updated; series_affected is the sum of the partitions' latest counts.
 # The JSON published carries the stream id as "sid". A user who may not publish to the channel
-# is refused before anything is written (stream.sink: the same check as a series write's).
-ALERT_LUA = f"""
-if redis.acl_check_cmd and not redis.acl_check_cmd('PUBLISH', ARGV[3], 'x') then
-  return redis.error_reply('NOPERM this user may not publish to ' .. ARGV[3])
+# is refused before anything is written (CAN_PUBLISH, as a series write is: stream.sink).
+#: Lua: refuse the script before it writes when its user may not publish to the channel in
+#: ``ARGV[{channel}]`` (Redis 7's ``acl_check_cmd``; older servers have none and check nothing)
+CAN_PUBLISH = """
+if redis.acl_check_cmd and not redis.acl_check_cmd('PUBLISH', ARGV[{channel}], 'x') then
+  return redis.error_reply('NOPERM this user may not publish to ' .. ARGV[{channel}])
 end
+"""
+ALERT_LUA = f"""
+{CAN_PUBLISH.format(channel=3)}
 if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
 local body = ARGV[2]
 if ARGV[5] == '1' then

@@ -36,7 +36,7 @@ from contracts.wire import (
     worker_epoch_key,
     worker_ops_key,
 )
-from stream.alert_sink import ALERT_LUA, ALERTS_RESOLVED_KEPT, write_alerts
+from stream.alert_sink import ALERT_LUA, ALERTS_RESOLVED_KEPT, CAN_PUBLISH, write_alerts
 from stream.outage import Outage
 
 __all__ = ["RedisSink", "SinkCloser"]
@@ -55,11 +55,6 @@ WRITE_CHUNK = 250  #: series writes in one Redis pipeline (the event loop runs b
 # for good, and the audit said reconciled): the right to publish is checked first
 # (CAN_PUBLISH, Redis 7's acl_check_cmd). PUBLISH stays last: at maxmemory it is not refused
 # as the writes are, and first it would announce writes that then fail.
-CAN_PUBLISH = """
-if redis.acl_check_cmd and not redis.acl_check_cmd('PUBLISH', ARGV[{channel}], 'x') then
-  return redis.error_reply('NOPERM this user may not publish to ' .. ARGV[{channel}])
-end
-"""
 _WRITE_LUA = f"""
 local cur = tonumber(redis.call('HGET', KEYS[1], '{VERSION_FIELD}') or '-1')
 local v = tonumber(ARGV[1])
