@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from models import bank_trend
+from models import bank_trend, pending
 from models.bank_anomaly import Checks, DetectorBank, spread_checks
 from models.bank_bands import BandBank
 from models.bank_blend import BlendBank, inverse_weights, reweight
@@ -46,7 +46,7 @@ from models.bank_ops import export_fields, grow, is_holiday, learn_holiday, row_
 from models.bank_upgrade import upgrade
 from models.base import BatchForecast, BatchForecaster, check_batch, check_horizon, check_range
 from models.factory import DROP_RATIO, SEASON_CYCLES
-from models.kernels import scatter_paths, weighted_median
+from models.kernels import weighted_median
 from models.orderstat import rows_index
 from models.seasons import window_for
 
@@ -99,11 +99,7 @@ class ForecasterBank(BatchForecaster):
         self._shapes: dict[str, tuple[tuple[int, ...], type]] = {
             "n": ((), np.int64), "day": ((), np.int64), "holidays_seen": ((), np.int64),
             "factor": ((), np.float64), "yhat": ((h,), np.float64), "weights": ((m, h), np.float64),
-            "errors": ((m, h), np.float64), "due": ((h, m, h), _F32)}
-        k = np.arange(h)
-        # _diagonal[s, i, k]: where in a row's (slot, member, k) ring member i's k+1-step
-        # forecast goes when the value after the latest one sits in slot s
-        self._diagonal = ((k[:, None, None] + k) % h) * (m * h) + np.arange(m)[:, None] * h + k
+            "errors": ((m, h), np.float64), "due": ((pending.cells(h), m), _F32)}
         for name, (shape, dt) in self._shapes.items():
             setattr(self, name, np.zeros((0, *shape), dtype=dt))
 
@@ -241,13 +237,12 @@ class ForecasterBank(BatchForecaster):
     def _learn_ensemble(self, r: np.ndarray, x: np.ndarray, n: np.ndarray) -> None:
         """``HorizonEnsemble.update`` for every row: score the pending forecasts of ``x``,
         reweight, let the members learn ``x``, record their paths, combine them."""
-        h, m = self.horizon, self.members.n_members
         ix = rows_index(r)
-        w = reweight(self.errors, self.weights, r, self.due.reshape(-1, m, h), r * h + n % h,
-                     x, n, self.decay, self.eps, self.power, self.members.share, self.drop)
+        w = reweight(self.errors, self.weights, r, self.due, x, n, self.decay, self.eps,
+                     self.power, self.members.share, self.drop)
         self.members.learn(r, x, n)
         paths = self.members.paths(r, n + 1)  # (K, m, h)
-        scatter_paths(self.due.reshape(-1), r * (h * m * h), self._diagonal, (n + 1) % h, paths)
+        pending.write(self.due, r, n + 1, paths)
         online = weighted_median(w, paths)
         self.yhat[ix] = online if self.blend is None else self.blend.update(r, x, n, online)
 

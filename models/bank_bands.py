@@ -3,10 +3,10 @@ as array operations.
 
 Row ``r`` holds what one ``ConformalInterval`` holds: a ring of ``window`` absolute residuals
 per horizon (float32, empty slots ``+inf``), the ACI miss rates per level and horizon, and the
-forecasts still to be scored, kept in a ring indexed by the value they are for (slot
-``t mod H`` for value ``t``), so nothing shifts. The quantile of each window comes from
-:mod:`models.orderstat` (exact; a window is re-sorted only when its quantile moved), and every
-formula, dtype and rounding of the per-object code is kept, so the half-widths are equal.
+forecasts still to be scored (:mod:`models.pending`'s triangle), so nothing shifts. The
+quantile of each window comes from :mod:`models.orderstat` (exact; a window is re-sorted only
+when its quantile moved), and every formula, dtype and rounding of the per-object code is
+kept, so the half-widths are equal.
 
 >>> import numpy as np
 >>> b = BandBank(horizon=2, levels=(0.5,), window=4, gamma=0.0, min_n=1)
@@ -24,8 +24,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from models import pending
 from models.bank_ops import grow
-from models.kernels import scatter_paths
 from models.orderstat import invalidate, rows_index
 from models.window_kernels import band_step, band_widths
 
@@ -55,15 +55,11 @@ class BandBank:
         self._target = 1.0 - np.array(self.levels)[:, None]  # (L, 1)
         self._order = np.argsort(self.levels, kind="stable")  # the levels, narrowest first
         self._sqrt_k = np.sqrt(np.arange(1, horizon + 1))
-        k = np.arange(horizon)
-        # _diagonal[s, k]: where in a row's (slot, k) ring the k+1-step forecast goes when the
-        # value after the latest one sits in slot s
-        self._diagonal = ((np.arange(horizon)[:, None] + k) % horizon) * horizon + k
         self.capacity = 0
         h, w, n_lv = horizon, window, len(self.levels)
         self._shapes: dict[str, tuple[tuple[int, ...], type]] = {
             "res": ((h, w), _F32), "ptr": ((h,), np.int64), "count": ((h,), np.int64),
-            "alphas": ((n_lv, h), np.float64), "due": ((h, h), _F32),
+            "alphas": ((n_lv, h), np.float64), "due": ((pending.cells(h), 1), _F32),
             "q": ((n_lv, h), np.float64),
             "tq": ((h, n_lv), np.float64), "tlt": ((h, n_lv), np.int32),
             "tle": ((h, n_lv), np.int32),
@@ -121,10 +117,10 @@ class BandBank:
     def update(self, rows: np.ndarray, y: np.ndarray, n: np.ndarray) -> None:
         """Score the recorded paths of ``rows`` against their new values ``y``; ``n``: values
         recorded so far per row (the horizons ``k <= min(n, H)`` have a forecast of ``y``)."""
-        h, lv = self.horizon, len(self.levels)
+        lv = len(self.levels)
         band_step(self.res.reshape(-1, self.window), self.ptr.reshape(-1), self.count,
                   self.tq.reshape(-1, lv), self.tlt.reshape(-1, lv), self.tle.reshape(-1, lv),
-                  self.alphas, self.q, self.due.reshape(-1, h), rows, n, y, self.gamma,
+                  self.alphas, self.q, self.due, rows, n, y, self.gamma,
                   self._target)
         self._quantiles(rows[n > 0])
 
@@ -139,14 +135,11 @@ class BandBank:
 
     def pending(self, rows: np.ndarray, n: np.ndarray) -> np.ndarray:
         """``(K, h)`` float32: each horizon's forecast of value ``n`` of ``rows``."""
-        h = self.horizon
-        return self.due.reshape(-1, h)[rows * h + n % h]
+        return pending.read(self.due, rows, n)[:, 0]
 
     def record(self, rows: np.ndarray, path: np.ndarray, n: np.ndarray) -> None:
         """Record the paths forecast just now; ``n``: values learnt before the latest one."""
-        h = self.horizon
-        scatter_paths(self.due.reshape(-1), rows * (h * h), self._diagonal, (n + 1) % h,
-                      np.ascontiguousarray(path[:, :h]))
+        pending.write(self.due, rows, n + 1, path[:, None, : self.horizon])
 
     # -- bands --------------------------------------------------------------------------
 

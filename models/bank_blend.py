@@ -23,8 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from models import pending
 from models.bank_ops import grow
-from models.kernels import normalised_weights, scatter_paths, scored_errors
+from models.kernels import normalised_weights, scored_errors
 from models.orderstat import rows_index
 
 __all__ = ["BlendBank", "inverse_weights", "reweight"]
@@ -42,23 +43,22 @@ def inverse_weights(e: np.ndarray, eps: float, power: float, share: np.ndarray |
 
 
 def reweight(errors: np.ndarray, weights: np.ndarray, rows: np.ndarray, due: np.ndarray,
-             slot: np.ndarray, x: np.ndarray, n: np.ndarray, decay: float, eps: float,
-             power: float, share: np.ndarray | None = None,
-             drop: float | None = None) -> np.ndarray:
+             x: np.ndarray, n: np.ndarray, decay: float, eps: float, power: float,
+             share: np.ndarray | None = None, drop: float | None = None) -> np.ndarray:
     """``HorizonEnsemble.update``'s errors and weights of ``rows``, in place in ``errors`` and
-    ``weights`` (``(N, m, h)`` float64), scored against ``x`` by the pending forecasts
-    ``due[slot]`` (``due``: ``(S, m, h)`` float32, errors in float32 as the per-object code),
-    ``n`` values learnt before, ``share`` and ``drop`` as :func:`inverse_weights` takes them.
-    Returns the rows' new weights."""
+    ``weights`` (``(N, m, h)`` float64), scored against ``x`` by the forecasts of it waiting
+    in ``due`` (``(N, cells, m)`` float32 rings, :mod:`models.pending`; errors in float32 as
+    the per-object code), ``n`` values learnt before, ``share`` and ``drop`` as
+    :func:`inverse_weights` takes them. Returns the rows' new weights."""
     h = errors.shape[2]
     ix = rows_index(rows)
     e, w = errors[ix], weights[ix]  # views when the rows are a run
     steady = bool(len(n)) and int(n.min()) > h  # every horizon scored before
     if steady:
-        scored_errors(e, due, slot, x, decay, out=e)
+        scored_errors(e, due, rows, n, x, decay, out=e)
         normalised_weights(e, eps, power, share, drop, out=w)
     else:
-        err = np.abs(x.astype(_F32)[:, None, None] - due[slot])
+        err = np.abs(x.astype(_F32)[:, None, None] - pending.read(due, rows, n))
         ewm = e * decay + (_F32(1.0 - decay) * err)
         k = np.arange(h)
         scored = np.minimum(n, h)[:, None]  # horizons k <= scored have a forecast of the value
@@ -87,10 +87,8 @@ class BlendBank:
                  eps: float = 1e-6) -> None:
         self.horizon, self.decay, self.power, self.eps = horizon, decay, power, eps
         h = horizon
-        k = np.arange(h)
-        self._diagonal = (((k[:, None, None] + k) % h) * (2 * h) + np.arange(2)[:, None] * h + k)
         self._shapes: dict[str, tuple[tuple[int, ...], type]] = {
-            "errors": ((2, h), np.float64), "due": ((h, 2, h), _F32),
+            "errors": ((2, h), np.float64), "due": ((pending.cells(h), 2), _F32),
             "yhat": ((h,), np.float64), "online": ((h,), np.float64),
             "path": ((h,), np.float64), "plen": ((), np.int64),
             "vname": ((VERSION_BYTES,), np.uint8), "weights": ((2, h), np.float64),
@@ -147,10 +145,9 @@ class BlendBank:
                online: np.ndarray) -> np.ndarray:
         """Learn ``x`` (``n``: values learnt before it; ``online``: the online ensemble's path
         after learning it); return the blended path."""
-        h = self.horizon
         ix = rows_index(rows)
-        w = reweight(self.errors, self.weights, rows, self.due.reshape(-1, 2, h),
-                     rows * h + n % h, x, n, self.decay, self.eps, self.power)
+        w = reweight(self.errors, self.weights, rows, self.due, x, n, self.decay, self.eps,
+                     self.power)
         self.online[ix] = online
         plen = self.plen[ix]
         if (plen > 0).any():  # the LSTM member consumes one step of its path
@@ -159,8 +156,7 @@ class BlendBank:
             self.path[ix] = path
             self.plen[ix] = np.maximum(plen - 1, 0)
         ext = self._lstm(ix, online)
-        scatter_paths(self.due.reshape(-1), rows * (h * 2 * h), self._diagonal, (n + 1) % h,
-                      np.stack([online, ext], axis=1))
+        pending.write(self.due, rows, n + 1, np.stack([online, ext], axis=1))
         self.yhat[ix] = yhat = w[:, 0] * online + w[:, 1] * ext
         return yhat
 

@@ -20,6 +20,10 @@ the next:
 * **Before the trend member** (buckets of more than a day, :func:`~models.seasons.trend_for`).
   The upgraded row's damped-trend Holt-Winters starts from its Holt-Winters (level, seasonal
   terms) with no trend, and with Holt-Winters' record.
+* **Square rings** (any of the layouts above, before 2026-12-07): the forecasts waiting for
+  their value (the ensemble's, the bands' and the LSTM blend's) were kept in ``h x h`` rings;
+  they move to :mod:`models.pending`'s triangles, every waiting forecast kept
+  (:func:`from_squares`).
 
 >>> import numpy as np
 >>> from models.bank import ForecasterBank
@@ -34,7 +38,7 @@ the next:
 >>> upgrade(new, b"not a row")
 Traceback (most recent call last):
 ...
-ValueError: raw must be a row of this bank (6852 bytes), got 9 bytes
+ValueError: raw must be a row of this bank (6264 bytes), got 9 bytes
 """
 
 from __future__ import annotations
@@ -44,12 +48,18 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["upgrade"]
+from models import pending
+from models.bank_anomaly import DetectorBank
+
+__all__ = ["upgrade", "from_squares"]
 
 
 def upgrade(bank: Any, raw: bytes) -> bytes:
     """``raw``, a row of an older layout than ``bank``'s, as a row of ``bank``'s layout;
     ValueError when it is no row of an older layout either."""
+    tri = from_squares(bank, raw)
+    if tri is not None:
+        return tri
     params = (bank.__class__, bank.horizon, bank.season, bank.window, bank.coverage,
               bank.holiday_decay, bank.blend is not None)
     cycles, season2, trend = bank.members.cycles, bank.members.season2, bank.members.trend
@@ -69,6 +79,41 @@ def upgrade(bank: Any, raw: bytes) -> bytes:
                      f"got {len(raw)} bytes")
 
 
+def from_squares(bank: Any, raw: bytes) -> bytes | None:
+    """``raw``, a row of ``bank``'s members saved with square rings, with triangles instead
+    (of the same detector and mean variant, which ``load_row`` reads); None when its length
+    is no such row's."""
+    h, blend = bank.horizon, bank.blend
+    grown = h * h * 4 - pending.cells(h) * 4  # what a square ring has more, per member
+    own = _nbytes(bank._shapes, bank._STATE) + grown * bank.members.n_members
+    band = bank.bands.nbytes() + grown
+    body = own + bank.members.nbytes() + band + (blend.nbytes() + 2 * grown if blend else 0)
+    dets = (bank.detector.nbytes(), DetectorBank.LEGACY_BYTES)
+    fits = [d for m in (bank.means.nbytes(), 0) for d in dets if body + d + m == len(raw)]
+    if not fits:
+        return None
+    n = int(np.frombuffer(raw, dtype=np.int64, count=1)[0])
+    # where each square ring starts: the ensemble's after its fields before "due", the bands'
+    # last in their part, the blend's after its own fields before "due"
+    starts = [(_nbytes(bank._shapes, bank._STATE[: bank._STATE.index("due")]),
+               bank.members.n_members),
+              (own + bank.members.nbytes() + band - h * h * 4, 1)]
+    if blend is not None:
+        starts.append((own + bank.members.nbytes() + band + fits[0]
+                       + _nbytes(blend._shapes, blend._STATE[: blend._STATE.index("due")]), 2))
+    out, pos = [], 0
+    for at, c in starts:
+        sq = np.frombuffer(raw, dtype=np.float32, count=h * c * h, offset=at).reshape(h, c, h)
+        out += [raw[pos:at], pending.from_square(sq, n).tobytes()]
+        pos = at + h * c * h * 4
+    return b"".join([*out, raw[pos:]])
+
+
+def _nbytes(shapes: dict[str, tuple[tuple[int, ...], Any]], names: Any) -> int:
+    return sum(int(np.prod(shapes[name][0])) * np.dtype(shapes[name][1]).itemsize
+               for name in names)
+
+
 def _carry(old: Any, new: Any) -> bytes:
     """Row 0 of ``old`` into row 0 of ``new``, which has ``old``'s members and then one or two
     more (the seasonal median; the second season's naive and median; or the trend member),
@@ -84,7 +129,7 @@ def _carry(old: Any, new: Any) -> bytes:
         src, dst = getattr(old, name)[:1], getattr(new, name)[:1]
         if name == "errors":  # (row, members, h)
             dst[:, :k], dst[:, k:] = src, src[:, sources]
-        elif name == "due":  # (row, slot, members, h)
+        elif name == "due":  # (row, cell, members)
             dst[:, :, :k], dst[:, :, k:] = src, src[:, :, sources]
         else:
             dst[:] = src

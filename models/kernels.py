@@ -12,8 +12,6 @@ disk) go through the rows once and write in place:
 * :func:`scored_errors` and :func:`normalised_weights`: ``HorizonEnsemble.update``'s
   exponentially weighted errors and its inverse-error weights (shares, the drop of clear
   losers, the sum member by member);
-* :func:`scatter_paths`: the paths forecast just now into each row's ring of pending
-  forecasts;
 * :func:`season_learn`: a value into its season's slot, its cycles and their median
   (seasonal naive and the seasonal median of :class:`~models.bank_members.MemberBank`, and
   its second season's), and :func:`second_season_paths`: the second season's forecasts;
@@ -45,9 +43,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from models import window_kernels
+from models import pending, window_kernels
+from models.pending import cell
 
-__all__ = ["weighted_median", "scored_errors", "normalised_weights", "scatter_paths",
+__all__ = ["weighted_median", "scored_errors", "normalised_weights",
            "season_learn", "second_season_paths", "path_cap", "warm"]
 
 _HALF = 0.5 - 1e-12  # the cumulative weight the median's member first reaches
@@ -92,28 +91,29 @@ def weighted_median(w: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def _scored_errors(e: np.ndarray, due: np.ndarray, slot: np.ndarray, x: np.ndarray,
-                   decay: float, rest: np.float32, out: np.ndarray) -> None:
-    rows, m, h = e.shape
-    for j in range(rows):
-        xj = np.float32(x[j])
-        for i in range(m):
-            for k in range(h):
-                err = abs(xj - due[slot[j], i, k])  # float32, as the per-object code
+def _scored_errors(e: np.ndarray, due: np.ndarray, rows: np.ndarray, t: np.ndarray,
+                   x: np.ndarray, decay: float, rest: np.float32, out: np.ndarray) -> None:
+    n_rows, m, h = e.shape
+    for j in range(n_rows):
+        xj, row = np.float32(x[j]), rows[j]
+        for k in range(h):
+            at = cell(k, t[j])
+            for i in range(m):
+                err = abs(xj - due[row, at, i])  # float32, as the per-object code
                 out[j, i, k] = e[j, i, k] * decay + rest * err
 
 
-def scored_errors(e: np.ndarray, due: np.ndarray, slot: np.ndarray, x: np.ndarray,
-                  decay: float, out: np.ndarray | None = None) -> np.ndarray:
+def scored_errors(e: np.ndarray, due: np.ndarray, rows: np.ndarray, t: np.ndarray,
+                  x: np.ndarray, decay: float, out: np.ndarray | None = None) -> np.ndarray:
     """The exponentially weighted errors ``e * decay + (1 - decay) * |x - due|`` of rows
     whose every horizon has a forecast of ``x`` (``HorizonEnsemble.update``, steady):
-    ``e`` ``(K, m, h)`` float64, ``due`` ``(S, m, h)`` float32 pending forecasts, ``slot``
-    ``(K,)`` each row's slot in ``due``, ``x`` ``(K,)`` the values learnt; into ``out``
-    when given (it may be ``e``)."""
+    ``e`` ``(K, m, h)`` float64, ``due`` the rings of pending forecasts (``(N, cells, m)``
+    float32, :mod:`models.pending`), ``rows`` ``(K,)`` and ``t`` ``(K,)`` each row and the
+    index of its value ``x`` ``(K,)``; into ``out`` when given (it may be ``e``)."""
     if out is None:
         out = np.empty(e.shape, dtype=np.float64)
-    _scored_errors(e, due, np.asarray(slot, dtype=np.int64), np.asarray(x, dtype=np.float64),
-                   float(decay), np.float32(1.0 - decay), out)
+    _scored_errors(e, due, np.asarray(rows, dtype=np.int64), np.asarray(t, dtype=np.int64),
+                   np.asarray(x, dtype=np.float64), float(decay), np.float32(1.0 - decay), out)
     return out
 
 
@@ -161,25 +161,6 @@ def normalised_weights(e: np.ndarray, eps: float, power: float, share: np.ndarra
                 np.ones(m) if share is None else np.asarray(share, dtype=np.float64),
                 -1.0 if drop is None else float(drop), out)
     return out
-
-
-@njit(cache=True, nogil=True)
-def _scatter(flat: np.ndarray, base: np.ndarray, places: np.ndarray, pick: np.ndarray,
-             values: np.ndarray) -> None:
-    for j in range(values.shape[0]):
-        b, at = base[j], places[pick[j]]
-        for p in range(values.shape[1]):
-            flat[b + at[p]] = values[j, p]
-
-
-def scatter_paths(flat: np.ndarray, base: np.ndarray, places: np.ndarray, pick: np.ndarray,
-                  values: np.ndarray) -> None:
-    """``flat[base[j] + places[pick[j]]] = values[j]`` for every row ``j`` (cast to
-    ``flat``'s dtype): the paths forecast just now, written into each row's ring of pending
-    forecasts. ``places`` ``(S, P)``, ``values`` ``(K, P)`` (or any shape ``(K, ...)``)."""
-    at = places.reshape(len(places), -1)
-    _scatter(flat, np.asarray(base, dtype=np.int64), at, np.asarray(pick, dtype=np.int64),
-             values.reshape(len(values), at.shape[1]))
 
 
 @njit(cache=True, nogil=True)
@@ -244,19 +225,17 @@ def path_cap(values: np.ndarray, rows: np.ndarray, factor: float, out: np.ndarra
 
 
 def warm() -> None:
-    """Compile (or load from the disk cache) every loop of the bank, these and
-    :mod:`models.window_kernels`', for the dtypes it uses, so that the first bucket close
-    does not wait for it."""
+    """Compile (or load from the disk cache) every loop of the bank, these,
+    :mod:`models.window_kernels`' and :mod:`models.pending`'s, for the dtypes it uses, so
+    that the first bucket close does not wait for it."""
     window_kernels.warm()
     weighted_median(np.full((1, 2, 1), 0.5), np.zeros((1, 2, 1)))
     one = np.ones((1, 2, 1))
-    scored_errors(one, np.ones((1, 2, 1), dtype=np.float32), np.zeros(1), np.ones(1), 0.9)
+    row = np.zeros(1, dtype=np.int64)
+    scored_errors(one, np.ones((1, 1, 2), dtype=np.float32), row, np.ones(1), np.ones(1), 0.9)
     for power in (1.0, 2.0, 1.5):
         normalised_weights(one, 1e-6, power, None, 2.0)
-    places = np.zeros((1, 2), dtype=np.int64)
-    for dt in (np.float32, np.float64):
-        scatter_paths(np.zeros(2, dtype=dt), np.zeros(1), places, np.zeros(1), np.ones((1, 2)))
-    row = np.zeros(1, dtype=np.int64)
+    pending.warm()
     season_learn(np.zeros((1, 2)), np.full((1, 2, 2), np.nan), np.zeros((1, 2)), row,
                  np.ones(1), row)
     second_season_paths(np.zeros((1, 3, 2)), np.zeros((1, 2)), np.zeros((1, 2)), row, row, 0, 1)

@@ -28,6 +28,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from models.pending import cell
+
 __all__ = ["push_values", "select_ranks", "band_step", "band_widths", "warm", "MAX_STEPS"]
 
 #: A stale tracker walks to the next distinct value of its window this many times at most
@@ -192,9 +194,8 @@ def _band_step(res: np.ndarray, ptr: np.ndarray, count: np.ndarray, tq: np.ndarr
     levels, h, width = alphas.shape[1], alphas.shape[2], res.shape[1]
     for j in range(rows.shape[0]):
         row, yj = rows[j], np.float32(y[j])
-        slot = row * h + n[j] % h
         for k in range(min(n[j], h)):  # the horizons that have a forecast of y
-            r32 = abs(yj - due[slot, k])  # float32, as the per-object code
+            r32 = abs(yj - due[row, cell(k, n[j]), 0])  # float32, as the per-object code
             if gamma != 0.0:
                 for lv in range(levels):
                     miss = 1.0 if r32 > q[row, lv, k] else 0.0
@@ -209,10 +210,10 @@ def band_step(res: np.ndarray, ptr: np.ndarray, count: np.ndarray, tq: np.ndarra
               due: np.ndarray, rows: np.ndarray, n: np.ndarray, y: np.ndarray, gamma: float,
               target: np.ndarray) -> None:
     """``BandBank.update`` but for the half-widths: with ``n`` values recorded, the horizons
-    ``k < min(n, h)`` have a forecast of ``y`` in ``due`` (``(rows * h, h)``, the ring of
-    pending forecasts); each one's absolute error ``|y - due|`` in float32 moves the ACI miss
-    rates ``alphas`` (``gamma``; ``target``: 1 - level) and joins its window (``res``
-    ``(rows * h, W)``, ``ptr``, trackers ``tq``/``tlt``/``tle``)."""
+    ``k < min(n, h)`` have a forecast of ``y`` in ``due`` (``(rows, cells, 1)``, the rings
+    of :mod:`models.pending`); each one's absolute error ``|y - due|`` in float32 moves the
+    ACI miss rates ``alphas`` (``gamma``; ``target``: 1 - level) and joins its window
+    (``res`` ``(rows * h, W)``, ``ptr``, trackers ``tq``/``tlt``/``tle``)."""
     _band_step(res, ptr, count, tq, tlt, tle, alphas, q, due, np.asarray(rows, dtype=np.int64),
                np.asarray(n, dtype=np.int64), np.asarray(y, dtype=np.float64), float(gamma),
                np.asarray(target, dtype=np.float64).reshape(-1))
@@ -236,6 +237,6 @@ def warm() -> None:
     band_step(np.zeros((1, 2), dtype=np.float32), np.zeros(1, dtype=np.int64),
               np.zeros((1, 1), dtype=np.int64), np.full((1, 1), np.inf),
               np.zeros((1, 1), dtype=np.int32), np.full((1, 1), 2, dtype=np.int32),
-              np.zeros((1, 1, 1)), np.zeros((1, 1, 1)), np.zeros((1, 1), dtype=np.float32),
+              np.zeros((1, 1, 1)), np.zeros((1, 1, 1)), np.zeros((1, 1, 1), dtype=np.float32),
               np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.int64), np.ones(1), 0.005,
               np.array([0.2]))

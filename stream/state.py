@@ -13,7 +13,7 @@ The changelog holds each state packed (:func:`pack`): its pickle, lz4-compressed
 pickle is ~15 KB, mostly its model row, and packs into ~2-5 KB; unpacked, the changelog a
 worker wrote and the store it keeps in memory were ten times larger, and the broker's writes
 of it (~14 MB/s at 2,000 events/s over 2,000 series) held up its fetches. A series' model
-row (14.5 KB daily, 26 KB hourly) is packed apart and reused while it has not changed (a row
+row (12 KB daily, 23 KB hourly) is packed apart and reused while it has not changed (a row
 changes when a bucket closes, a state is flushed after every batch that touched it): on one
 idle core, 200 series of 30 days, packing a state took ~61 us (exporting the row ~32,
 compressing it ~15), ~19 us when its row block was reused.

@@ -71,9 +71,10 @@ def _legacy_length_pairs() -> list[tuple[tuple[str, int, bool], tuple[str, int, 
 
 def test_a_row_of_other_settings_with_an_older_layouts_length_is_refused() -> None:
     """A monthly row (h = 12) read by a daily bank (h = 14) had the length of a daily row
-    of an older layout: it loaded unchecked, and the next close crashed the process."""
+    of an older layout (before the triangles of models.pending): it loaded unchecked, and the
+    next close crashed the process."""
     pairs = _legacy_length_pairs()
-    assert (("monthly", 12, False), ("daily", 14, False)) in pairs
+    assert len(pairs) >= 10  # the situation exists for the worker's own settings
     for saved, target in pairs[:: max(len(pairs) // 12, 1)] + [pairs[0]]:
         bank = _bank(*target)
         rows = bank.add_rows(1)

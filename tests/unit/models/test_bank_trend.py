@@ -182,7 +182,7 @@ def test_a_monthly_row_saved_before_the_trend_member_loads_and_learns_on(cycles:
     np.testing.assert_array_equal(paths[:, -1], paths[:, hw])  # no trend yet
     # Holt-Winters' record: its errors, pending forecasts and so its weights
     np.testing.assert_array_equal(new.errors[at, -1], new.errors[at, hw])
-    np.testing.assert_array_equal(new.due[at][..., -1, :], new.due[at][..., hw, :])
+    np.testing.assert_array_equal(new.due[at][..., -1], new.due[at][..., hw])
     share = new.members.share[-1] / new.members.share[hw]  # equal errors: weights by share
     np.testing.assert_allclose(new.weights[at, -1] / new.weights[at, hw], share, rtol=1e-12)
     for t in range(35, 40):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models import kernels
+from models import kernels, pending
 
 
 def _weighted_median_reference(w: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -55,25 +55,18 @@ def test_normalised_weights_equal_the_numpy_statement(power: float) -> None:
     assert (w > 0).all()
 
 
-def test_scored_errors_and_the_scatter_equal_the_numpy_statements() -> None:
+def test_scored_errors_equal_the_numpy_statements() -> None:
     rng = np.random.default_rng(4)
     e = rng.random((10, 3, 4))
-    due = rng.random((40, 3, 4)).astype(np.float32)
-    slot = rng.permutation(40)[:10]
+    due = rng.random((40, pending.cells(4), 3)).astype(np.float32)
+    rows, t = rng.permutation(40)[:10], rng.integers(0, 1000, 10)
     x = rng.random(10) * 3
-    err = np.abs(x.astype(np.float32)[:, None, None] - due[slot])
+    err = np.abs(x.astype(np.float32)[:, None, None] - pending.read(due, rows, t))
     expected = e * 0.9 + (np.float32(0.1) * err)
-    np.testing.assert_array_equal(kernels.scored_errors(e, due, slot, x, 0.9), expected)
+    np.testing.assert_array_equal(kernels.scored_errors(e, due, rows, t, x, 0.9), expected)
     out = e.copy()
-    kernels.scored_errors(out, due, slot, x, 0.9, out=out)  # in place
+    kernels.scored_errors(out, due, rows, t, x, 0.9, out=out)  # in place
     np.testing.assert_array_equal(out, expected)
-    flat = np.zeros(100, dtype=np.float32)
-    places = np.array([[0, 3, 5], [1, 2, 7]])
-    values = rng.random((2, 3))
-    kernels.scatter_paths(flat, np.array([10, 50]), places, np.array([1, 0]), values)
-    want = np.zeros(100, dtype=np.float32)
-    want[[11, 12, 17]], want[[50, 53, 55]] = values[0], values[1]
-    np.testing.assert_array_equal(flat, want)
 
 
 def test_the_path_cap_is_the_factor_times_the_largest_known_value_or_none() -> None:

@@ -1,0 +1,120 @@
+"""Forecasts still waiting for their value, kept in a triangle: the ring every part of the
+model bank scores its errors from.
+
+When a row learns value ``t``, its ``k+1``-step forecast of it (``k`` from 0) was made ``k+1``
+values before. Each horizon ``k`` therefore has ``k + 1`` forecasts waiting at any time (of
+values ``t .. t+k``), ``h (h + 1) / 2`` in all for ``h`` horizons: 105 cells for 14, where a
+square ring indexed by value (``h * h`` cells, 196) keeps stale ones. Horizon ``k``'s cells
+start at ``k (k + 1) / 2`` and value ``t``'s is ``t mod (k + 1)`` among them
+(:func:`cell`), so each value's forecast is scored (:func:`read`) and then overwritten by the
+next one of the same horizon (:func:`write`) in the same cell, and nothing ever shifts.
+
+Each cell holds one forecast per member (``c`` columns, float32): a part's ring is a
+``(rows, cells(h), c)`` array. Rows of the layout before (``(h, c, h)`` square rings) are
+turned into triangles by :func:`from_square` (:mod:`models.bank_upgrade`).
+
+>>> import numpy as np
+>>> due = np.zeros((1, cells(3), 1), dtype=np.float32)
+>>> write(due, np.array([0]), np.array([1]), np.array([[[10.0, 20.0, 30.0]]]))  # after value 0
+>>> write(due, np.array([0]), np.array([2]), np.array([[[11.0, 21.0, 31.0]]]))  # after value 1
+>>> read(due, np.array([0]), np.array([2]))[0, 0].tolist()  # value 2: 1 step, then 2 steps
+[11.0, 20.0, 0.0]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = ["cells", "cell", "read", "write", "indices", "from_square", "warm"]
+
+
+def cells(horizon: int) -> int:
+    """Cells a member needs for ``horizon`` horizons (``horizon (horizon + 1) / 2``)."""
+    return horizon * (horizon + 1) // 2
+
+
+@njit(cache=True, nogil=True, inline="always")
+def cell(k: int, t: int) -> int:
+    """Where horizon ``k``'s forecast of value ``t`` sits (``t >= 0``)."""
+    return k * (k + 1) // 2 + t % (k + 1)
+
+
+@njit(cache=True, nogil=True)
+def _write(due: np.ndarray, rows: np.ndarray, first: np.ndarray, paths: np.ndarray) -> None:
+    c, h = paths.shape[1], paths.shape[2]
+    for j in range(rows.shape[0]):
+        row, t0 = rows[j], first[j]
+        for k in range(h):
+            at = cell(k, t0 + k)
+            for i in range(c):
+                due[row, at, i] = paths[j, i, k]
+
+
+def write(due: np.ndarray, rows: np.ndarray, first: np.ndarray, paths: np.ndarray) -> None:
+    """Keep ``paths`` (``(K, c, h)``: each member's forecasts of values ``first .. first + h
+    - 1`` of ``rows``) in the rings ``due`` (cast to float32)."""
+    p = np.asarray(paths, dtype=np.float64)
+    if len(p):
+        _write(due, np.asarray(rows, dtype=np.int64), np.asarray(first, dtype=np.int64),
+               p.reshape(len(p), due.shape[2], -1))
+
+
+@njit(cache=True, nogil=True)
+def _read(due: np.ndarray, rows: np.ndarray, t: np.ndarray, h: int, out: np.ndarray) -> None:
+    for j in range(rows.shape[0]):
+        row, tj = rows[j], t[j]
+        for k in range(h):
+            at = cell(k, tj)
+            for i in range(due.shape[2]):
+                out[j, i, k] = due[row, at, i]
+
+
+def read(due: np.ndarray, rows: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """``(K, c, h)`` float32: every horizon's forecast of value ``t`` of each of ``rows``
+    (only horizons ``k < t`` were ever forecast; the others hold whatever the cell holds)."""
+    h = horizon_of(due)
+    out = np.empty((len(rows), due.shape[2], h), dtype=np.float32)
+    _read(due, np.asarray(rows, dtype=np.int64), np.asarray(t, dtype=np.int64), h, out)
+    return out
+
+
+def indices(t: np.ndarray, horizon: int) -> np.ndarray:
+    """``(K, horizon)``: :func:`cell` of every horizon for each value ``t`` (numpy)."""
+    k = np.arange(horizon)
+    out: np.ndarray = k * (k + 1) // 2 + np.asarray(t, dtype=np.int64)[:, None] % (k + 1)
+    return out
+
+
+def horizon_of(due: np.ndarray) -> int:
+    """The number of horizons of rings ``due``."""
+    n = due.shape[1]
+    h = int((np.sqrt(8 * n + 1) - 1) // 2)
+    if cells(h) != n:
+        raise ValueError(f"{n} cells a member is no triangle")
+    return h
+
+
+def from_square(square: np.ndarray, n: int) -> np.ndarray:
+    """One row's ring of the layout before (``(h, c, h)``: slot ``t mod h``, member, horizon)
+    as a triangle (``(cells(h), c)``), the row having learnt ``n`` values: horizon ``k``'s
+    waiting forecasts are those of values ``n .. n + k``.
+
+    >>> sq = np.zeros((2, 1, 2), dtype=np.float32)
+    >>> sq[1, 0, 0], sq[1, 0, 1], sq[0, 0, 1] = 5.0, 6.0, 7.0  # n = 1: value 1, then value 2
+    >>> from_square(sq, 1)[:, 0].tolist()
+    [5.0, 7.0, 6.0]
+    """
+    h, c = square.shape[0], square.shape[1]
+    out = np.zeros((cells(h), c), dtype=np.float32)
+    for k in range(h):
+        t = np.arange(n, n + k + 1)
+        out[k * (k + 1) // 2 + t % (k + 1)] = square[t % h, :, k]
+    return out
+
+
+def warm() -> None:
+    """Compile (or load from the disk cache) these loops for the dtypes the bank uses."""
+    due = np.zeros((1, cells(2), 1), dtype=np.float32)
+    write(due, np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.int64), np.ones((1, 1, 2)))
+    read(due, np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.int64))
