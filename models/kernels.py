@@ -44,7 +44,7 @@ import numpy as np
 from numba import njit
 
 from models import pending, window_kernels
-from models.pending import cell
+from models.pending import cells_of as cells
 
 __all__ = ["weighted_median", "scored_errors", "normalised_weights",
            "season_learn", "second_season_paths", "path_cap", "warm"]
@@ -94,12 +94,13 @@ def weighted_median(w: np.ndarray, v: np.ndarray) -> np.ndarray:
 def _scored_errors(e: np.ndarray, due: np.ndarray, rows: np.ndarray, t: np.ndarray,
                    x: np.ndarray, decay: float, rest: np.float32, out: np.ndarray) -> None:
     n_rows, m, h = e.shape
+    at = np.empty(h, dtype=np.int64)
     for j in range(n_rows):
         xj, row = np.float32(x[j]), rows[j]
-        for k in range(h):
-            at = cell(k, t[j])
-            for i in range(m):
-                err = abs(xj - due[row, at, i])  # float32, as the per-object code
+        cells(at, t[j])
+        for i in range(m):
+            for k in range(h):
+                err = abs(xj - due[row, at[k], i])  # float32, as the per-object code
                 out[j, i, k] = e[j, i, k] * decay + rest * err
 
 

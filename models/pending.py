@@ -6,7 +6,7 @@ values before. Each horizon ``k`` therefore has ``k + 1`` forecasts waiting at a
 values ``t .. t+k``), ``h (h + 1) / 2`` in all for ``h`` horizons: 105 cells for 14, where a
 square ring indexed by value (``h * h`` cells, 196) keeps stale ones. Horizon ``k``'s cells
 start at ``k (k + 1) / 2`` and value ``t``'s is ``t mod (k + 1)`` among them
-(:func:`cell`), so each value's forecast is scored (:func:`read`) and then overwritten by the
+(:func:`cells_of`), so each value's forecast is scored (:func:`read`) and then overwritten by the
 next one of the same horizon (:func:`write`) in the same cell, and nothing ever shifts.
 
 Each cell holds one forecast per member (``c`` columns, float32): a part's ring is a
@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["cells", "cell", "read", "write", "indices", "from_square", "warm"]
+__all__ = ["cells", "cells_of", "read", "write", "indices", "from_square", "warm"]
 
 
 def cells(horizon: int) -> int:
@@ -35,20 +35,31 @@ def cells(horizon: int) -> int:
 
 
 @njit(cache=True, nogil=True, inline="always")
-def cell(k: int, t: int) -> int:
-    """Where horizon ``k``'s forecast of value ``t`` sits (``t >= 0``)."""
-    return k * (k + 1) // 2 + t % (k + 1)
+def cells_of(out: np.ndarray, t: int) -> None:
+    """Value ``t``'s cell for every horizon ``k``, ``k (k + 1) / 2 + t mod (k + 1)``, into
+    ``out`` (``t >= -1``; the division is a multiplication, exact for ``t`` far below
+    2**52); :func:`indices` in numpy."""
+    for k in range(out.shape[0]):
+        q = int(t * (1.0 / (k + 1)))
+        r = t - q * (k + 1)
+        if r < 0:
+            r += k + 1
+        elif r > k:
+            r -= k + 1
+        out[k] = k * (k + 1) // 2 + r
 
 
 @njit(cache=True, nogil=True)
 def _write(due: np.ndarray, rows: np.ndarray, first: np.ndarray, paths: np.ndarray) -> None:
     c, h = paths.shape[1], paths.shape[2]
+    at = np.empty(h, dtype=np.int64)
     for j in range(rows.shape[0]):
-        row, t0 = rows[j], first[j]
+        row = rows[j]
+        # horizon k's forecast is of value first + k: (first + k) mod (k + 1) = (first - 1) mod
+        cells_of(at, first[j] - 1)
         for k in range(h):
-            at = cell(k, t0 + k)
             for i in range(c):
-                due[row, at, i] = paths[j, i, k]
+                due[row, at[k], i] = paths[j, i, k]
 
 
 def write(due: np.ndarray, rows: np.ndarray, first: np.ndarray, paths: np.ndarray) -> None:
@@ -62,12 +73,13 @@ def write(due: np.ndarray, rows: np.ndarray, first: np.ndarray, paths: np.ndarra
 
 @njit(cache=True, nogil=True)
 def _read(due: np.ndarray, rows: np.ndarray, t: np.ndarray, h: int, out: np.ndarray) -> None:
+    at = np.empty(h, dtype=np.int64)
     for j in range(rows.shape[0]):
-        row, tj = rows[j], t[j]
-        for k in range(h):
-            at = cell(k, tj)
-            for i in range(due.shape[2]):
-                out[j, i, k] = due[row, at, i]
+        row = rows[j]
+        cells_of(at, t[j])
+        for i in range(due.shape[2]):
+            for k in range(h):
+                out[j, i, k] = due[row, at[k], i]
 
 
 def read(due: np.ndarray, rows: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -80,7 +92,7 @@ def read(due: np.ndarray, rows: np.ndarray, t: np.ndarray) -> np.ndarray:
 
 
 def indices(t: np.ndarray, horizon: int) -> np.ndarray:
-    """``(K, horizon)``: :func:`cell` of every horizon for each value ``t`` (numpy)."""
+    """``(K, horizon)``: :func:`cells_of` each value ``t``, in numpy."""
     k = np.arange(horizon)
     out: np.ndarray = k * (k + 1) // 2 + np.asarray(t, dtype=np.int64)[:, None] % (k + 1)
     return out

@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from models.pending import cell
+from models.pending import cells_of
 
 __all__ = ["push_values", "select_ranks", "band_step", "band_widths", "warm", "MAX_STEPS"]
 
@@ -192,10 +192,12 @@ def _band_step(res: np.ndarray, ptr: np.ndarray, count: np.ndarray, tq: np.ndarr
                due: np.ndarray, rows: np.ndarray, n: np.ndarray, y: np.ndarray,
                gamma: float, target: np.ndarray) -> None:
     levels, h, width = alphas.shape[1], alphas.shape[2], res.shape[1]
+    at = np.empty(h, dtype=np.int64)
     for j in range(rows.shape[0]):
         row, yj = rows[j], np.float32(y[j])
+        cells_of(at, n[j])
         for k in range(min(n[j], h)):  # the horizons that have a forecast of y
-            r32 = abs(yj - due[row, cell(k, n[j]), 0])  # float32, as the per-object code
+            r32 = abs(yj - due[row, at[k], 0])  # float32, as the per-object code
             if gamma != 0.0:
                 for lv in range(levels):
                     miss = 1.0 if r32 > q[row, lv, k] else 0.0
