@@ -60,8 +60,7 @@ def upgrade(bank: Any, raw: bytes) -> bytes:
     tri = from_squares(bank, raw)
     if tri is not None:
         return tri
-    params = (bank.__class__, bank.horizon, bank.season, bank.window, bank.coverage,
-              bank.holiday_decay, bank.blend is not None)
+    params = _params(bank)[:-3]
     cycles, season2, trend = bank.members.cycles, bank.members.season2, bank.members.trend
     new = _one_row(*params, cycles, season2, trend)
     # the layout before: no trend member; or no second season's members; or no seasonal median
@@ -83,30 +82,48 @@ def from_squares(bank: Any, raw: bytes) -> bytes | None:
     """``raw``, a row of ``bank``'s members saved with square rings, with triangles instead
     (of the same detector and mean variant, which ``load_row`` reads); None when its length
     is no such row's."""
-    h, blend = bank.horizon, bank.blend
-    grown = h * h * 4 - pending.cells(h) * 4  # what a square ring has more, per member
-    own = _nbytes(bank._shapes, bank._STATE) + grown * bank.members.n_members
-    band = bank.bands.nbytes() + grown
-    body = own + bank.members.nbytes() + band + (blend.nbytes() + 2 * grown if blend else 0)
-    dets = (bank.detector.nbytes(), DetectorBank.LEGACY_BYTES)
-    fits = [d for m in (bank.means.nbytes(), 0) for d in dets if body + d + m == len(raw)]
-    if not fits:
+    h, lengths, starts = _squares(*_params(bank))
+    if len(raw) not in lengths:
         return None
     n = int(np.frombuffer(raw, dtype=np.int64, count=1)[0])
-    # where each square ring starts: the ensemble's after its fields before "due", the bands'
-    # last in their part, the blend's after its own fields before "due"
-    starts = [(_nbytes(bank._shapes, bank._STATE[: bank._STATE.index("due")]),
-               bank.members.n_members),
-              (own + bank.members.nbytes() + band - h * h * 4, 1)]
-    if blend is not None:
-        starts.append((own + bank.members.nbytes() + band + fits[0]
-                       + _nbytes(blend._shapes, blend._STATE[: blend._STATE.index("due")]), 2))
     out, pos = [], 0
-    for at, c in starts:
+    for at, c in starts(lengths[len(raw)]):
         sq = np.frombuffer(raw, dtype=np.float32, count=h * c * h, offset=at).reshape(h, c, h)
         out += [raw[pos:at], pending.from_square(sq, n).tobytes()]
         pos = at + h * c * h * 4
     return b"".join([*out, raw[pos:]])
+
+
+def _params(bank: Any) -> tuple[Any, ...]:
+    """What a bank's layout follows: the arguments :func:`_one_row` makes one with."""
+    return (bank.__class__, bank.horizon, bank.season, bank.window, bank.coverage,
+            bank.holiday_decay, bank.blend is not None, bank.members.cycles,
+            bank.members.season2, bank.members.trend)
+
+
+@lru_cache(maxsize=16)
+def _squares(*params: Any) -> tuple[int, dict[int, int], Any]:
+    """For a bank of ``params``: its horizon; each length a row of its members with square
+    rings can have -> its detector's bytes; and where its square rings start, given those."""
+    bank = _one_row(*params)
+    h, blend = bank.horizon, bank.blend
+    grown = h * h * 4 - pending.cells(h) * 4  # what a square ring has more, per member
+    own = _nbytes(bank._shapes, bank._STATE) + grown * bank.members.n_members
+    mem, band = bank.members.nbytes(), bank.bands.nbytes() + grown
+    body = own + mem + band + (blend.nbytes() + 2 * grown if blend else 0)
+    lengths = {body + d + m: d for m in (0, bank.means.nbytes())
+               for d in (DetectorBank.LEGACY_BYTES, bank.detector.nbytes())}
+    # the ensemble's ring after its fields before "due", the bands' last in their part, the
+    # blend's after the detector and its own fields before "due"
+    rings = [(_nbytes(bank._shapes, bank._STATE[: bank._STATE.index("due")]),
+              bank.members.n_members), (own + mem + band - h * h * 4, 1)]
+    blend_at = (own + mem + band + _nbytes(blend._shapes, blend._STATE[: blend._STATE.index(
+        "due")]) if blend is not None else None)
+
+    def starts(det: int) -> list[tuple[int, int]]:
+        return rings if blend_at is None else [*rings, (blend_at + det, 2)]
+
+    return h, lengths, starts
 
 
 def _nbytes(shapes: dict[str, tuple[tuple[int, ...], Any]], names: Any) -> int:

@@ -117,11 +117,11 @@ def from_square(square: np.ndarray, n: int) -> np.ndarray:
     >>> from_square(sq, 1)[:, 0].tolist()
     [5.0, 7.0, 6.0]
     """
-    h, c = square.shape[0], square.shape[1]
-    out = np.zeros((cells(h), c), dtype=np.float32)
-    for k in range(h):
-        t = np.arange(n, n + k + 1)
-        out[k * (k + 1) // 2 + t % (k + 1)] = square[t % h, :, k]
+    h = square.shape[0]
+    k = np.repeat(np.arange(h), np.arange(1, h + 1))  # each cell's horizon, in cell order
+    t = n + np.arange(cells(h)) - k * (k + 1) // 2  # values n .. n + k of each horizon
+    out = np.empty((cells(h), square.shape[1]), dtype=np.float32)
+    out[k * (k + 1) // 2 + t % (k + 1)] = square[t % h, :, k]
     return out
 
 

@@ -38,6 +38,7 @@ from models.bank_check import fits
 from models.bank_load import load_rows, row_nbytes
 from models.bank_mean import lead_total
 from models.bank_ops import describe_rows, reserve_bank
+from models.bank_upgrade import from_squares
 from models.factory import Forecast
 from models.seasons import season2_for, season_for, trend_for
 from stream.series_state import SeriesState
@@ -174,8 +175,11 @@ class Resident:
         """Load the rows :meth:`row` would load of ``states`` (those with bytes of the
         bank's own layout), in one call per bank (~430 us a row, one at a time)."""
         self._claim(states)
-        todo = list({st.series: st for st in states
-                     if not self.holds(st) and len(st.row) == self.row_size}.values())
+        todo = list({st.series: st for st in states if not self.holds(st) and st.row}.values())
+        for st in todo:  # rows saved before the triangles of models.pending, made today's
+            if len(st.row) != self.row_size:
+                st.row = from_squares(self.bank, st.row) or st.row
+        todo = [st for st in todo if len(st.row) == self.row_size]
         if todo:  # a row of other settings but the same length: :meth:`row` refuses it
             todo = [st for st, ok in zip(todo, fits(self.bank, [st.row for st in todo]),
                                          strict=True) if ok]

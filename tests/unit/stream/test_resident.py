@@ -7,6 +7,7 @@ from __future__ import annotations
 import gc
 import pickle
 import weakref
+from pathlib import Path
 
 import numpy as np
 
@@ -116,6 +117,24 @@ def test_rows_loaded_together_are_the_states_and_equal_rows_loaded_one_at_a_time
         other = pickle.loads(pickle.dumps(st))
         assert copy.model_bytes() == st.model_bytes()
         assert _forecast(together, copy) == _forecast(alone, other) == _forecast(source, st)
+
+
+def test_rows_saved_with_square_rings_load_together_as_today_s_rows() -> None:
+    """A worker upgraded past models.pending finds rows of the square layout in its table:
+    they load in one call per bank, as their own layout's rows, to the same forecasts."""
+    data = np.load(Path(__file__).parents[1] / "models" / "data" / "rows_full_rings.npz")
+    raws = [bytes(r) for r in data["daily/raw"]]
+    res, alone = Resident(horizon=14, lstm=False), Resident(horizon=14, lstm=False)
+    assert all(len(raw) > res.row_size for raw in raws)
+    states = [SeriesState(f"S{i}", SeriesBuckets(DAY), row=raw) for i, raw in enumerate(raws)]
+    copies = [SeriesState(f"S{i}", SeriesBuckets(DAY), row=raw) for i, raw in enumerate(raws)]
+    res.load(states)
+    assert all(res.holds(st) and st.row == b"" for st in states)
+    for st, copy in zip(states, copies, strict=True):
+        st.origin = copy.origin = 0
+        assert _forecast(res, st) == _forecast(alone, copy)  # alone: load_row, one at a time
+    np.testing.assert_array_equal([_forecast(res, st) for st in states],
+                                  data["daily/before/yhat"])
 
 
 def test_a_row_another_resident_holds_comes_with_its_bytes() -> None:
