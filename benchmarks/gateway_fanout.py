@@ -30,7 +30,7 @@ from rich.console import Console
 from rich.table import Table
 from websockets.asyncio.client import ClientConnection, connect
 
-from contracts.wire import UPDATES_CHANNEL
+from contracts.wire import UPDATES_CHANNEL, db_of, in_db
 from infra.procs import child_env, salescast_cmd, spawn, stop, wait_http
 
 __all__ = ["LoadResult", "run_gateway_bench"]
@@ -136,7 +136,7 @@ async def _load(url: str, redis_url: str, clients: int, slow: int, seconds: floa
     interval = 1.0 / rate
     n = 0
     while time.monotonic() - started < seconds:
-        await r.publish(UPDATES_CHANNEL, _update(f"B{n % series}", n, time.time()))
+        await r.publish(in_db(UPDATES_CHANNEL, db_of(r)), _update(f"B{n % series}", n, time.time()))
         n += 1
         delay = started + n * interval - time.monotonic()
         await asyncio.sleep(max(0.0, delay))

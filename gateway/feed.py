@@ -25,6 +25,8 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from contracts.wire import db_of, in_db
+
 __all__ = ["Backoff", "Health", "RedisFeed"]
 
 log = logging.getLogger("salescast.gateway")
@@ -121,6 +123,8 @@ class RedisFeed:
                                                 socket_connect_timeout=2.0, socket_timeout=2.0)
         self.redis = aioredis.Redis(connection_pool=pool)
         self.channels = channels
+        # what each is called in this database (contracts.wire.in_db) -> the name routed
+        self.names = {in_db(c, db_of(self.redis)): c for c in channels}
         self.on_message, self.on_resubscribed, self.on_lost = (on_message, on_resubscribed,
                                                                on_lost)
         self.backoff = Backoff(*backoff)
@@ -150,8 +154,8 @@ class RedisFeed:
         server accepts the connection and the command but never confirms)."""
         pubsub = self.redis.pubsub()
         try:
-            await pubsub.subscribe(*self.channels)
-            pending = set(self.channels)
+            await pubsub.subscribe(*self.names)
+            pending = set(self.names)
             deadline = asyncio.get_running_loop().time() + self.ping_timeout
             while pending:
                 left = deadline - asyncio.get_running_loop().time()
@@ -175,7 +179,7 @@ class RedisFeed:
         if message.get("type") != "message":
             return
         try:
-            self.on_message(message["channel"], message["data"])
+            self.on_message(self.names[message["channel"]], message["data"])
         except (ValueError, KeyError, TypeError):
             log.warning("ignoring a malformed message on %s", message.get("channel"))
         except Exception:  # a bug routing one message must not end the feed

@@ -28,7 +28,9 @@ from contracts.wire import (
     MOVERS_INFO,
     MOVERS_KEY,
     OPS_LATEST,
+    db_of,
     decode_alert,
+    in_db,
     merge_snapshot,
     mover_item,
     ops_frame,
@@ -174,7 +176,8 @@ class Store:
         if self._ack_script is None:
             self._ack_script = self.redis.register_script(_ACK_LUA)
         sid = await self._ack_script(keys=[ALERTS_ACKS, ALERTS_STREAM], args=[
-            alert_id, write.record, write.message, ALERTS_CHANNEL, ALERTS_KEPT])
+            alert_id, write.record, write.message, in_db(ALERTS_CHANNEL, db_of(self.redis)),
+            ALERTS_KEPT])
         return str(sid)
 
     async def snapshot_frames(self, session: Session, out: SnapshotRequest

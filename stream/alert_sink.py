@@ -22,7 +22,9 @@ from contracts.wire import (
     ALERTS_SEEN,
     ALERTS_STATE,
     ALERTS_STREAM,
+    db_of,
     dumps,
+    in_db,
 )
 
 __all__ = ["ALERT_LUA", "ALERTS_RESOLVED_KEPT", "CAN_PUBLISH", "SEEN_KEPT", "write_alerts"]
@@ -102,14 +104,14 @@ async def write_alerts(redis: Any, script: Any, alerts: list[dict[str, Any]],
     how many were new."""
     if not alerts:
         return 0
-    pipe = redis.pipeline(transaction=False)
+    pipe, channel = redis.pipeline(transaction=False), in_db(ALERTS_CHANNEL, db_of(redis))
     for a in alerts:
         group = a.get("scope") == "group"
         await script(
             keys=[ALERTS_SEEN, ALERTS_STREAM, ALERTS_STATE,
                   f"{ALERTS_GROUP}:{a['kind']}:{a['since']}" if group else ALERTS_SEEN,
                   ALERTS_ACKS, ALERTS_RESOLVED],
-            args=[a.get("event_id", a["id"]), dumps(a), ALERTS_CHANNEL, ALERTS_KEPT,
+            args=[a.get("event_id", a["id"]), dumps(a), channel, ALERTS_KEPT,
                   "1" if group else "", resolved_kept],
             client=pipe)
     new = sum(int(r) for r in await pipe.execute())

@@ -43,6 +43,8 @@ from contracts.wire import (
     REBALANCES_KEY,
     WORKER_TTL_S,
     WORKERS_INDEX,
+    db_of,
+    in_db,
     worker_ops_key,
 )
 
@@ -224,7 +226,7 @@ class LagMonitor:
         body = json.dumps(snap, separators=(",", ":"))
         pipe = self.redis.pipeline(transaction=False)
         pipe.set(OPS_LATEST, body)
-        pipe.publish(OPS_CHANNEL, body)
+        pipe.publish(in_db(OPS_CHANNEL, db_of(self.redis)), body)
         pipe.execute()
         if snap["lag_alert"] and not self._alerting:
             lags = {g: v["lag"] for g, v in snap["groups"].items()}

@@ -47,7 +47,7 @@ __all__ = ["SEGMENT", "Resident", "forecast_states"]
 
 log = logging.getLogger(__name__)
 
-SEGMENT = 4096  # rows of one bank (~16 KB a daily row, ~30 KB hourly: ~64-120 MB of room)
+SEGMENT = 4096  # rows of one bank (~13 KB a daily row, ~26 KB hourly: ~55-105 MB of room)
 
 
 class Resident:

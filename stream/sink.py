@@ -30,8 +30,10 @@ from contracts.wire import (
     WORKER_TTL_S,
     WORKERS_INDEX,
     SeriesWrite,
+    db_of,
     dumpb,
     dumps,
+    in_db,
     series_hash,
     worker_epoch_key,
     worker_ops_key,
@@ -90,6 +92,7 @@ class RedisSink:
                                              socket_timeout=10.0)
         self._script = self.redis.register_script(_WRITE_LUA)
         self._alert = self.redis.register_script(ALERT_LUA)
+        self.channel = in_db(UPDATES_CHANNEL, db_of(self.redis))  # its updates' pub/sub
         # True until a full republish has written everything the worker holds (a new worker
         # republishes what it restored; a failure or a restarted Redis sets it again)
         self.stale = True
@@ -225,7 +228,7 @@ class RedisSink:
         now = round(time.time(), 4)  # "at": when written, for the gateway's push latency
         for w in writes:
             pipe.evalsha(sha, 2, series_hash(w.series), INDEX_KEY, w.version,
-                         dumpb(w.live), w.event_ts, w.series, UPDATES_CHANNEL,
+                         dumpb(w.live), w.event_ts, w.series, self.channel,
                          dumpb({**w.update, "at": now}),
                          b"" if w.forecast is None else dumpb(w.forecast))
         return sum(int(r) for r in await pipe.execute())

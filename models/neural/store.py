@@ -39,7 +39,7 @@ from typing import Any
 
 import torch
 
-from contracts.wire import MODEL_CURRENT, MODELS_CHANNEL
+from contracts.wire import MODEL_CURRENT, MODELS_CHANNEL, db_of, in_db
 from models.neural.lstm import FEATURES, GlobalLSTM, LSTMConfig
 
 __all__ = ["ModelStore", "ArtifactError", "FORMAT", "KEEP"]
@@ -227,7 +227,7 @@ class ModelStore:
                 "sha256": meta["sha256"], "promoted_at": promoted_at or time.time(),
                 "mase": meta.get("metrics", {}).get("mase", "")}
         redis.hset(MODEL_CURRENT, mapping=info)
-        redis.publish(MODELS_CHANNEL, json.dumps(info))
+        redis.publish(in_db(MODELS_CHANNEL, db_of(redis)), json.dumps(info))
 
 
 def _read_text(path: Path) -> str:

@@ -12,6 +12,7 @@ Found by a fault probe (two workers, the audit as the oracle):
 from __future__ import annotations
 
 import asyncio
+import json
 from types import SimpleNamespace
 from typing import Any
 
@@ -204,3 +205,34 @@ def test_a_worker_whose_redis_refuses_its_password_does_not_start(
                 check_redis_user(settings)
         else:
             check_redis_user(settings)
+
+
+def test_two_databases_of_one_server_hear_only_their_own_updates(
+        local_redis: RedisProcess) -> None:
+    """Pub/sub is the whole server's: a gateway on database 2 pushed what a worker on
+    database 1 wrote (two deployments on one Redis saw each other's series)."""
+    from contracts.wire import UPDATES_CHANNEL
+    from gateway.feed import RedisFeed
+
+    base = local_redis.url.rsplit("/", 1)[0]  # redis://127.0.0.1:port
+    heard: list[tuple[str, str]] = []
+
+    async def go() -> None:
+        one, two = RedisSink(f"{base}/1", "one"), RedisSink(f"{base}/2", "two")
+        feed = RedisFeed(f"{base}/2", (UPDATES_CHANNEL,), lambda c, d: heard.append((c, d)))
+        await feed.start()
+        try:
+            await one.write([_write("A", 1)])
+            await two.write([_write("B", 1)])
+            for _ in range(100):
+                if heard:
+                    break
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(0.2)  # room for a stray message to come
+        finally:
+            await feed.stop()
+            for sink in (one, two):
+                await sink.redis.aclose()
+
+    _run(go())
+    assert [(c, json.loads(d)["series"]) for c, d in heard] == [(UPDATES_CHANNEL, "B")]
