@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from aiokafka.errors import KafkaError
+
 from config import Settings
 
 __all__ = ["TopicOffsets", "events_partitions", "readable"]
@@ -40,6 +42,7 @@ class TopicOffsets:
         self._bare: dict[int, tuple[int, int]] = {}  # partition -> offsets with no record
         self._committing_at = 0.0  # monotonic time a commit was last seen under way
         self._commit: tuple[object, float] = (None, 0.0)  # that commit, and since when
+        self.kafka_away = False  # the last look at the offsets failed (Kafka unreachable)
 
     @property
     def consumer(self) -> Any:  # Faust's consumer, with its private offset bookkeeping
@@ -82,6 +85,21 @@ class TopicOffsets:
 
     async def resume_stalled(self, ownership: Any, continuity: Any, progressed: dict[int, float],
                              idle: Callable[[], bool], stall_s: float) -> None:
+        """:meth:`watch` once; while Kafka does not answer, a warning the first time and
+        nothing more (raised in the worker's timer, a KafkaTimeoutError ended the worker 90 s
+        into an outage of the broker: a probe's finding)."""
+        try:
+            await self.watch(ownership, continuity, progressed, idle, stall_s)
+        except (KafkaError, OSError, TimeoutError) as exc:
+            if not self.kafka_away:
+                log.warning("the stall watch cannot read the events topic's offsets (%s): "
+                            "it tries again every second", exc)
+            self.kafka_away = True
+        else:
+            self.kafka_away = False
+
+    async def watch(self, ownership: Any, continuity: Any, progressed: dict[int, float],
+                    idle: Callable[[], bool], stall_s: float) -> None:
         """Seek back the partitions skipped before the assignment ended
         (``ownership.to_resend``), and (again every ``stall_s``) one with unread offsets that
         applies none while nothing else is applied (``progressed``: partition -> monotonic

@@ -134,3 +134,38 @@ def test_no_partition_is_judged_stalled_while_a_commit_holds_faust_s_fetch_loop(
     progressed[0] -= 100.0
     check()
     assert sought == [(tp, 4)]
+
+
+def test_kafka_away_is_one_warning_not_the_end_of_the_worker(caplog: Any) -> None:
+    """A probe blackholed the broker for 120 s: 90 s in, the offsets' request raised
+    KafkaTimeoutError in the worker's timer, and Faust ended the worker."""
+    import asyncio
+    import logging
+
+    from aiokafka.errors import KafkaTimeoutError
+
+    from stream.commits import Ownership
+
+    tp = _TP("sales", 0)
+    offsets, sought = _stalled([tp])
+    answers = [KafkaTimeoutError("Failed to get offsets by times in 90000 ms"),
+               KafkaTimeoutError("again"), None]
+
+    async def highwaters(*asked: Any) -> dict[Any, int]:
+        if (err := answers.pop(0)) is not None:
+            raise err
+        return {t: 10 for t in asked}
+
+    offsets.consumer.highwaters = highwaters
+    ownership = Ownership()
+    ownership.tps = {tp}
+    continuity = SimpleNamespace(expected=lambda partition: None)
+    progressed = {0: -100.0}
+    with caplog.at_level(logging.WARNING, logger="salescast.worker"):
+        for _ in range(3):
+            asyncio.run(offsets.resume_stalled(ownership, continuity, progressed,
+                                               lambda: True, 5.0))
+            progressed[0] = -100.0
+    away = [r for r in caplog.records if "cannot read the events topic" in r.getMessage()]
+    assert len(away) == 1 and not offsets.kafka_away
+    assert sought == [(tp, 4)]  # Kafka back: the stall watch goes on
