@@ -24,6 +24,7 @@ from models import kernels
 from stream import heap
 from stream.commits import BatchGate, Ownership
 from stream.deliveries import Deliveries
+from stream.lognoise import Repeats
 from stream.table_store import Table
 from stream.transport import Transport
 
@@ -155,4 +156,6 @@ class Worker(faust.Worker):
         root = logging.getLogger()
         for handler in [h for h in root.handlers if isinstance(h, SpinnerHandler)]:
             root.removeHandler(handler)
+        for kept in root.handlers:  # the Kafka client's repeats (stream.lognoise)
+            kept.addFilter(Repeats())
         root.setLevel(level_number(self.loglevel or logging.WARNING))  # as mode's own setup
