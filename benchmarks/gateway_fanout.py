@@ -30,7 +30,8 @@ from rich.console import Console
 from rich.table import Table
 from websockets.asyncio.client import ClientConnection, connect
 
-from contracts.wire import UPDATES_CHANNEL, db_of, in_db
+from contracts.pubsub import db_of, in_db
+from contracts.wire import UPDATES_CHANNEL
 from infra.procs import child_env, salescast_cmd, spawn, stop, wait_http
 
 __all__ = ["LoadResult", "run_gateway_bench"]

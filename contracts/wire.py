@@ -71,7 +71,7 @@ __all__ = [
     "FORECAST_PART_FIELDS", "snapshot_version", "ALERT_FIELDS", "GROUP_ALERT_FIELDS", "OPS_FIELDS",
     "SeriesWrite", "dumps", "dumpb", "loads_stored", "merge_snapshot", "live_part", "decode_alert",
     "mover_item", "MAX_NAME_LEN", "GROUP_SERIES",
-    "server_frame", "update_frame", "alert_update_frame", "ops_frame", "in_db", "db_of",
+    "server_frame", "update_frame", "alert_update_frame", "ops_frame",
 ]
 
 PREFIX = "salescast"
@@ -103,26 +103,6 @@ MODEL_CURRENT = f"{PREFIX}:model:current"
 MOVERS_KEY = f"{PREFIX}:movers"
 MOVERS_INFO = f"{PREFIX}:movers:info"
 
-
-
-def in_db(channel: str, db: int) -> str:
-    """The pub/sub channel ``channel`` (one of the ``*_CHANNEL`` names) of Redis database
-    ``db``. Pub/sub is the whole server's: a message published by a client of one database
-    reaches the subscribers of every other, so two deployments on one server, each in its own
-    database, would push each other's forecasts and alerts to their clients. Database 0 keeps
-    the plain names.
-
-    >>> in_db(UPDATES_CHANNEL, 0), in_db(UPDATES_CHANNEL, 3)
-    ('salescast:updates', 'salescast:db3:updates')
-    """
-    return channel if db == 0 else f"{PREFIX}:db{db}:{channel.removeprefix(PREFIX + ':')}"
-
-
-def db_of(redis: Any) -> int:
-    """The database number a redis-py client (or pipeline) works in (0 for a client without
-    a connection pool: the tests' stand-ins)."""
-    pool = getattr(redis, "connection_pool", None)
-    return 0 if pool is None else int(pool.connection_kwargs.get("db") or 0)
 
 
 VERSION_FIELD = "v"  #: series hash: the version (source offset) of the stored state

@@ -25,7 +25,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from contracts.wire import db_of, in_db
+from contracts.pubsub import db_of, in_db
 
 __all__ = ["Backoff", "Health", "RedisFeed"]
 

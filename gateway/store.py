@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 
+from contracts.pubsub import db_of, in_db
 from contracts.wire import (
     ALERT_FIELD,
     ALERTS_ACKS,
@@ -28,9 +29,7 @@ from contracts.wire import (
     MOVERS_INFO,
     MOVERS_KEY,
     OPS_LATEST,
-    db_of,
     decode_alert,
-    in_db,
     merge_snapshot,
     mover_item,
     ops_frame,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from contracts.pubsub import db_of, in_db
 from contracts.wire import (
     ALERT_FIELD,
     ALERTS_ACKS,
@@ -22,9 +23,7 @@ from contracts.wire import (
     ALERTS_SEEN,
     ALERTS_STATE,
     ALERTS_STREAM,
-    db_of,
     dumps,
-    in_db,
 )
 
 __all__ = ["ALERT_LUA", "ALERTS_RESOLVED_KEPT", "CAN_PUBLISH", "SEEN_KEPT", "write_alerts"]

@@ -36,6 +36,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from contracts.pubsub import db_of, in_db
 from contracts.wire import (
     MODEL_CURRENT,
     OPS_CHANNEL,
@@ -43,8 +44,6 @@ from contracts.wire import (
     REBALANCES_KEY,
     WORKER_TTL_S,
     WORKERS_INDEX,
-    db_of,
-    in_db,
     worker_ops_key,
 )
 

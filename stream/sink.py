@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 from faust.sensors.base import Sensor
 from redis.exceptions import NoPermissionError, NoScriptError, RedisError
 
+from contracts.pubsub import db_of, in_db
 from contracts.wire import (
     FORECAST_FIELD,
     INDEX_KEY,
@@ -30,10 +31,8 @@ from contracts.wire import (
     WORKER_TTL_S,
     WORKERS_INDEX,
     SeriesWrite,
-    db_of,
     dumpb,
     dumps,
-    in_db,
     series_hash,
     worker_epoch_key,
     worker_ops_key,

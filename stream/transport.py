@@ -93,11 +93,9 @@ ISOLATION = "read_committed"
 
 
 class ConsumerThread(driver.AIOKafkaConsumerThread):
-    """Faust's consumer thread; the aiokafka consumer it creates fetches 16 KB or waits at
-    most 20 ms, and reads only committed records: the events of a transactional producer's
-    aborted transactions are not sales (Faust reads uncommitted ones outside its own
-    exactly-once mode, and a probe's aborted events were counted; the audit, like any
-    confluent-kafka consumer, reads committed ones)."""
+    """Faust's consumer thread; its aiokafka consumer fetches 16 KB or waits at most 20 ms,
+    and reads only committed records: a transactional producer's aborted events are not sales
+    (Faust reads them outside its exactly-once mode, and a probe's were counted)."""
 
     def _create_worker_consumer(self, transport: Any) -> aiokafka.AIOKafkaConsumer:
         consumer = super()._create_worker_consumer(transport)
@@ -117,13 +115,11 @@ class ConsumerThread(driver.AIOKafkaConsumerThread):
         return Fetched(records, self.fence.mark())
 
     async def seek_to_committed_in_thread(self, numbers: dict[Any, int]) -> Any:
-        """aiokafka's seek to the committed offsets, for :meth:`call_thread`; ``numbers``:
-        each partition's :meth:`SeekFence.ask`, done right after it (no fetch drained between)."""
+        """aiokafka's seek to the committed offsets; then its fence's ``numbers`` are done."""
         try:
             return await self._ensure_consumer().seek_to_committed()
         finally:
-            for tp, number in numbers.items():
-                self.fence.done(tp, number)
+            self.fence.done_all(numbers)  # no fetch drained between
 
     async def seek_in_thread(self, partition: Any, offset: int, number: int = 0) -> None:
         """``seek``, for :meth:`call_thread` (run in this thread's event loop); ``number`` is
@@ -251,14 +247,13 @@ class Consumer(driver.Consumer):
         await super().perform_seek()
 
     async def seek_to_committed(self) -> Any:
-        """Faust's seek to the committed offsets (an assignment's), fenced as the agent's
-        are (records fetched before it filed offsets that exist as a gap, committed over: a
-        probe's broker blackhole past the session lost them); what it read is ``confirmed``."""
-        thread = self._thread
+        """Faust's seek to the committed offsets (an assignment's), fenced as the agent's are
+        (records fetched before it filed existing offsets as a gap, committed over: a probe's
+        broker blackhole past the session lost them); what it read is ``confirmed``."""
+        thread, numbers = self._thread, {tp: self.fence.ask(tp) for tp in self.assignment()}
         assert isinstance(thread, ConsumerThread)
-        numbers = {tp: self.fence.ask(tp) for tp in self.assignment()}
         committed = await thread.call_thread(thread.seek_to_committed_in_thread, numbers)
-        self.confirmed.update({ensure_TP(tp): offset for tp, offset in committed.items()})
+        self.confirmed.update({ensure_TP(tp): o or None for tp, o in committed.items()})  # as Faust
         return committed
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
@@ -287,10 +282,8 @@ class Consumer(driver.Consumer):
             coros = (eager.resume(first, value), *coros[1:])
         return await super().wait_first(*coros, timeout=timeout)
 
-    def ack(self, message: Any) -> bool:
-        if commits.skipped(self, message):  # taken, not applied: it comes again
-            return False
-        return bool(super().ack(message))
+    def ack(self, message: Any) -> bool:  # a message taken, not applied: it comes again
+        return not commits.skipped(self, message) and bool(super().ack(message))
 
 
 def _close(coros: tuple[Any, ...]) -> None:

@@ -39,7 +39,8 @@ from typing import Any
 
 import torch
 
-from contracts.wire import MODEL_CURRENT, MODELS_CHANNEL, db_of, in_db
+from contracts.pubsub import db_of, in_db
+from contracts.wire import MODEL_CURRENT, MODELS_CHANNEL
 from models.neural.lstm import FEATURES, GlobalLSTM, LSTMConfig
 
 __all__ = ["ModelStore", "ArtifactError", "FORMAT", "KEEP"]
