@@ -175,6 +175,9 @@ class Ownership:
         owned, self._resend = self._resend & self.tps, self._resend - self.tps
         return owned
 
+    def again(self, tps: Any) -> None:  # of to_resend, not all sought back: asked next time
+        self._resend |= set(tps)
+
     def take_skipped(self, message: Any) -> bool:
         """Whether ``message`` was skipped (asked once, when Faust acks it)."""
         if message in self._skipped:

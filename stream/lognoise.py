@@ -43,7 +43,9 @@ class Repeats(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not record.name.startswith(self.prefix):
             return True
-        key = (record.name, record.levelno, str(record.msg))
+        # the template as logged (another handler's filter may have added its count)
+        template = record.__dict__.setdefault("repeats_template", str(record.msg))
+        key = (record.name, record.levelno, template)
         now = self.clock()
         first = self._seen.get(key)
         if first is not None and now - first[0] < self.window:

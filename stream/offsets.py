@@ -90,7 +90,7 @@ class TopicOffsets:
         into an outage of the broker: a probe's finding)."""
         try:
             await self.watch(ownership, continuity, progressed, idle, stall_s)
-        except (KafkaError, OSError, TimeoutError) as exc:
+        except (KafkaError, ConnectionError, TimeoutError) as exc:
             if not self.kafka_away:
                 log.warning("the stall watch cannot read the events topic's offsets (%s): "
                             "it tries again every second", exc)
@@ -119,11 +119,16 @@ class TopicOffsets:
             # thrown away and fetched again, with a warning each
             self._committing_at = now
             return
-        for tp in ownership.to_resend():
-            nxt = continuity.expected(tp.partition)
-            await self.seek_back(tp.partition, await self.committed(tp.partition)
-                                 if nxt is None else nxt, "fetched before the assignment",
-                                 logging.INFO)  # every start and rebalance: not a fault
+        resend = ownership.to_resend()
+        try:
+            for tp in resend:
+                nxt = continuity.expected(tp.partition)
+                await self.seek_back(tp.partition, await self.committed(tp.partition)
+                                     if nxt is None else nxt, "fetched before the assignment",
+                                     logging.INFO)  # every start and rebalance: not a fault
+        except BaseException:  # Kafka away (below): every one of them again next time
+            ownership.again(resend)
+            raise
         if now - max(*progressed.values(), self._committing_at, 0.0) < 1.0:
             return  # busy applying other partitions: this one may only be waiting its turn
         # only the partitions the agent owns: a worker frozen past its session (SIGSTOP, a

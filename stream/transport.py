@@ -77,7 +77,7 @@ from faust.transport.drivers import aiokafka as driver
 from mode.services import WaitResults
 
 from stream import commits, eager
-from stream.committed import settle
+from stream.committed import seek_to_committed, settle
 from stream.fence import Fetched, SeekFence
 
 __all__ = ["FETCH_MAX_WAIT_MS", "FETCH_MIN_BYTES", "ISOLATION", "Consumer", "ConsumerThread",
@@ -114,12 +114,8 @@ class ConsumerThread(driver.AIOKafkaConsumerThread):
                                                max_records=max_records)
         return Fetched(records, self.fence.mark())
 
-    async def seek_to_committed_in_thread(self, numbers: dict[Any, int]) -> Any:
-        """aiokafka's seek to the committed offsets; then its fence's ``numbers`` are done."""
-        try:
-            return await self._ensure_consumer().seek_to_committed()
-        finally:
-            self.fence.done_all(numbers)  # no fetch drained between
+    async def seek_to_committed_in_thread(self) -> Any:  # for call_thread
+        return await seek_to_committed(self._ensure_consumer(), self.fence)
 
     async def seek_in_thread(self, partition: Any, offset: int, number: int = 0) -> None:
         """``seek``, for :meth:`call_thread` (run in this thread's event loop); ``number`` is
@@ -157,8 +153,9 @@ class Consumer(driver.Consumer):
         #: fetched records dropped before the agent, by (why, topic partition): the stall
         #: warning's evidence (:mod:`stream.offsets`)
         self.drops: Counter[tuple[str, Any]] = Counter()
-        #: what the group has committed, as Kafka said (:mod:`stream.committed`)
-        self.confirmed: dict[Any, int | None] = {}
+        #: what the group has committed, as Kafka said, and revokes and assignments so far
+        self.confirmed: dict[Any, int | None] = {}  # (:mod:`stream.committed`)
+        self.assignments = 0
 
     async def _wait_next_records(self, timeout: float) -> Any:
         records, active = await super()._wait_next_records(timeout)
@@ -203,8 +200,9 @@ class Consumer(driver.Consumer):
     async def _commit_offsets(self, offsets: Any, start_new_transaction: bool = True) -> bool:
         if self._release is not None:  # batches run again while the producer flushes and
             self._release()  # the changelog and Kafka acknowledge (a soak: held 80 s)
+        assignments = self.assignments
         done = bool(await super()._commit_offsets(offsets, start_new_transaction))
-        return settle(self, offsets, done)
+        return settle(self, offsets, done, moved=self.assignments != assignments)
 
     def _new_offset(self, tp: Any) -> int | None:
         return commits.new_offset(self, tp)
@@ -250,13 +248,14 @@ class Consumer(driver.Consumer):
         """Faust's seek to the committed offsets (an assignment's), fenced as the agent's are
         (records fetched before it filed existing offsets as a gap, committed over: a probe's
         broker blackhole past the session lost them); what it read is ``confirmed``."""
-        thread, numbers = self._thread, {tp: self.fence.ask(tp) for tp in self.assignment()}
+        thread, self.assignments = self._thread, self.assignments + 1
         assert isinstance(thread, ConsumerThread)
-        committed = await thread.call_thread(thread.seek_to_committed_in_thread, numbers)
+        committed = await thread.call_thread(thread.seek_to_committed_in_thread)
         self.confirmed.update({ensure_TP(tp): o or None for tp, o in committed.items()})  # as Faust
         return committed
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
+        self.assignments += 1
         for tp in revoked:
             self._rewind.pop(tp, None)
             self.confirmed.pop(tp, None)

@@ -12,8 +12,9 @@ The trainer saves a version every cycle (one every few minutes in the demo), so
 deletes the rest (a soak: nine versions in 35 minutes, never deleted).
 
 Promotion writes ``CURRENT`` (the version) and appends to ``history.json`` in the store, and,
-given a Redis client, sets the ``salescast:model:current`` hash and publishes the version on
-``salescast:models``, which workers follow to hot-swap. :meth:`ModelStore.rollback` re-promotes
+given a Redis client, sets the ``salescast:model:current`` hash, which workers read every 2 s
+to hot-swap, and announces the version on ``salescast:models`` (its database's channel,
+:mod:`contracts.pubsub`) for whoever listens. :meth:`ModelStore.rollback` re-promotes
 the previous promoted version. Both check the store's index and the artifact first and then
 change its files all at once (each written beside the old one, then renamed over it; a failed
 rename puts back what it replaced), so a failure leaves the store as it was. A corrupt index

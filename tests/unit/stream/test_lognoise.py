@@ -35,3 +35,16 @@ def test_other_loggers_levels_and_templates_are_their_own() -> None:
     assert not f.filter(_record("aiokafka.conn", "a %s"))
     for _ in range(3):  # the worker's own lines are never held back
         assert f.filter(_record("salescast.worker", "a %s"))
+
+
+def test_two_handlers_each_count_the_same_kinds() -> None:
+    """A review found it: the first handler's count, added to the record, made a new kind
+    for the second handler's filter."""
+    now = [0.0]
+    first, second = Repeats(clock=lambda: now[0]), Repeats(clock=lambda: now[0])
+    seen = []
+    for t in (0.0, 1.0, 31.0, 32.0):
+        now[0] = t
+        r = _record("aiokafka.conn", "Failed fetch %s")
+        seen.append((first.filter(r), second.filter(r)))
+    assert seen == [(True, True), (False, False), (True, True), (False, False)]

@@ -169,3 +169,37 @@ def test_kafka_away_is_one_warning_not_the_end_of_the_worker(caplog: Any) -> Non
     away = [r for r in caplog.records if "cannot read the events topic" in r.getMessage()]
     assert len(away) == 1 and not offsets.kafka_away
     assert sought == [(tp, 4)]  # Kafka back: the stall watch goes on
+
+
+def test_partitions_to_seek_back_are_kept_when_kafka_fails_midway() -> None:
+    """A review found it: the partitions skipped during an assignment were taken once; when
+    Kafka failed between two of their seeks back, the rest were never sought back."""
+    import asyncio
+
+    from aiokafka.errors import KafkaTimeoutError
+
+    from stream.commits import Ownership
+
+    tps = [_TP("sales", 0), _TP("sales", 1)]
+    offsets, sought = _stalled(tps)
+    calls = []
+
+    async def earliest_offsets(*asked: Any) -> dict[Any, int]:
+        calls.append(asked)
+        if len(calls) == 2:
+            raise KafkaTimeoutError("away")
+        return {tp: 0 for tp in asked}
+
+    offsets.consumer.earliest_offsets = earliest_offsets
+    class _Message:
+        def __init__(self, tp: _TP) -> None:
+            self.tp = tp
+
+    ownership = Ownership()
+    kept = [_Message(tp) for tp in tps]
+    for m in kept:
+        ownership.skip(m)  # fetched before the assignment ended
+    ownership.tps = set(tps)
+    continuity = SimpleNamespace(expected=lambda partition: None)
+    asyncio.run(offsets.resume_stalled(ownership, continuity, {}, lambda: True, 5.0))
+    assert offsets.kafka_away and ownership.to_resend() == set(tps)
