@@ -123,7 +123,7 @@ class RedisFeed:
                                                 socket_connect_timeout=2.0, socket_timeout=2.0)
         self.redis = aioredis.Redis(connection_pool=pool)
         self.channels = channels
-        # what each is called in this database (contracts.wire.in_db) -> the name routed
+        # what each is called in this database (contracts.pubsub.in_db) -> the name routed
         self.names = {in_db(c, db_of(self.redis)): c for c in channels}
         self.on_message, self.on_resubscribed, self.on_lost = (on_message, on_resubscribed,
                                                                on_lost)

@@ -50,6 +50,7 @@ import numpy as np
 
 from models import pending
 from models.bank_anomaly import DetectorBank
+from models.bank_check import field_nbytes
 
 __all__ = ["upgrade", "from_squares"]
 
@@ -60,8 +61,7 @@ def upgrade(bank: Any, raw: bytes) -> bytes:
     tri = from_squares(bank, raw)
     if tri is not None:
         return tri
-    params = _params(bank)[:-3]
-    cycles, season2, trend = bank.members.cycles, bank.members.season2, bank.members.trend
+    *params, cycles, season2, trend = _params(bank)
     new = _one_row(*params, cycles, season2, trend)
     # the layout before: no trend member; or no second season's members; or no seasonal median
     before = ((cycles, season2, False) if trend else (cycles, 0, False) if season2
@@ -108,17 +108,17 @@ def _squares(*params: Any) -> tuple[int, dict[int, int], Any]:
     bank = _one_row(*params)
     h, blend = bank.horizon, bank.blend
     grown = h * h * 4 - pending.cells(h) * 4  # what a square ring has more, per member
-    own = _nbytes(bank._shapes, bank._STATE) + grown * bank.members.n_members
+    own = _nbytes(bank, bank._STATE) + grown * bank.members.n_members
     mem, band = bank.members.nbytes(), bank.bands.nbytes() + grown
     body = own + mem + band + (blend.nbytes() + 2 * grown if blend else 0)
     lengths = {body + d + m: d for m in (0, bank.means.nbytes())
                for d in (DetectorBank.LEGACY_BYTES, bank.detector.nbytes())}
     # the ensemble's ring after its fields before "due", the bands' last in their part, the
     # blend's after the detector and its own fields before "due"
-    rings = [(_nbytes(bank._shapes, bank._STATE[: bank._STATE.index("due")]),
+    rings = [(_nbytes(bank, bank._STATE[: bank._STATE.index("due")]),
               bank.members.n_members), (own + mem + band - h * h * 4, 1)]
-    blend_at = (own + mem + band + _nbytes(blend._shapes, blend._STATE[: blend._STATE.index(
-        "due")]) if blend is not None else None)
+    blend_at = (own + mem + band + _nbytes(blend, blend._STATE[: blend._STATE.index("due")])
+                if blend is not None else None)
 
     def starts(det: int) -> list[tuple[int, int]]:
         return rings if blend_at is None else [*rings, (blend_at + det, 2)]
@@ -126,9 +126,9 @@ def _squares(*params: Any) -> tuple[int, dict[int, int], Any]:
     return h, lengths, starts
 
 
-def _nbytes(shapes: dict[str, tuple[tuple[int, ...], Any]], names: Any) -> int:
-    return sum(int(np.prod(shapes[name][0])) * np.dtype(shapes[name][1]).itemsize
-               for name in names)
+def _nbytes(part: Any, names: Any) -> int:
+    """Bytes a row of ``part``'s arrays ``names`` takes (:func:`models.bank_check.field_nbytes`)."""
+    return sum(field_nbytes(getattr(part, name)) for name in names)
 
 
 def _carry(old: Any, new: Any) -> bytes:

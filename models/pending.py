@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["cells", "cells_of", "read", "write", "indices", "from_square", "warm"]
+__all__ = ["cells", "cells_of", "read", "write", "from_square", "warm"]
 
 
 def cells(horizon: int) -> int:
@@ -38,7 +38,7 @@ def cells(horizon: int) -> int:
 def cells_of(out: np.ndarray, t: int) -> None:
     """Value ``t``'s cell for every horizon ``k``, ``k (k + 1) / 2 + t mod (k + 1)``, into
     ``out`` (``t >= -1``; the division is a multiplication, exact for ``t`` far below
-    2**52); :func:`indices` in numpy."""
+    2**52)."""
     for k in range(out.shape[0]):
         q = int(t * (1.0 / (k + 1)))
         r = t - q * (k + 1)
@@ -88,13 +88,6 @@ def read(due: np.ndarray, rows: np.ndarray, t: np.ndarray) -> np.ndarray:
     h = horizon_of(due)
     out = np.empty((len(rows), due.shape[2], h), dtype=np.float32)
     _read(due, np.asarray(rows, dtype=np.int64), np.asarray(t, dtype=np.int64), h, out)
-    return out
-
-
-def indices(t: np.ndarray, horizon: int) -> np.ndarray:
-    """``(K, horizon)``: :func:`cells_of` each value ``t``, in numpy."""
-    k = np.arange(horizon)
-    out: np.ndarray = k * (k + 1) // 2 + np.asarray(t, dtype=np.int64)[:, None] % (k + 1)
     return out
 
 

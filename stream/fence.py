@@ -52,11 +52,6 @@ class SeekFence:
         """Seek ``number`` of ``tp`` is done (or failed: nothing will come from it)."""
         self._done[tp] = max(self._done.get(tp, 0), number)
 
-    def done_all(self, numbers: dict[Any, int]) -> None:
-        """:meth:`done` for each partition's seek number in ``numbers``."""
-        for tp, number in numbers.items():
-            self.done(tp, number)
-
     def mark(self) -> dict[Any, int]:
         """Taken as a fetch's records are drained: the seeks done by then."""
         return dict(self._done)
