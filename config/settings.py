@@ -27,10 +27,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import AliasGenerator, Field, SecretStr, ValidationError, field_validator
-from pydantic.functional_validators import AfterValidator
+from pydantic.functional_validators import AfterValidator, BeforeValidator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from config.addresses import check_bootstrap, check_host, check_redis_url, read_services
+from config.calendar import bucket_width, check_holidays
 from config.messages import ConfigError, one_line
 from config.paths import directory, expand_user
 from config.rules import conflict
@@ -41,9 +42,6 @@ __all__ = ["Settings", "ConfigError", "load_settings", "cache_root", "ENV_VARS",
 #: partitions of the topics salescast creates unless ``SALESCAST_PARTITIONS`` says otherwise:
 #: room for a few workers (a group uses at most one worker per partition)
 DEFAULT_PARTITIONS = 8
-#: bucket widths that mean UTC calendar units (models.grid's MONTH and QUARTER: config is
-#: below models; tests/unit/models/test_grid.py checks that they agree)
-CALENDAR_WIDTHS = {"month": 2_629_800, "quarter": 7_889_400}
 _KAFKA_NAME = re.compile(r"[a-zA-Z0-9._-]{1,200}")
 
 
@@ -100,11 +98,16 @@ class Settings(BaseSettings):
                     "(faster failover, the changelog read twice)")
 
     # buckets and forecasts
-    bucket_seconds: int = Field(default=86400, ge=60, le=366 * 86400, description=(
+    bucket_seconds: Annotated[int, BeforeValidator(bucket_width)] = Field(
+        default=86400, ge=60, le=366 * 86400, description=(
         "bucket width in seconds (`604800`: weeks from Monday), or `month` / `quarter` (UTC "
         "calendar months, 2629800 s, or "
         "quarters, 7889400 s); the seasons follow it (hourly 24 and 168, daily 7, weekly 52, "
         "months 12, quarters 4), and past a day a trend member: `models/seasons.py`"))
+    holidays: Annotated[str, AfterValidator(check_holidays)] = Field(
+        default="GB-ENG", description=(
+            "bank holidays of the daily holiday factor: a country code of the `holidays` "
+            "package, optionally with a subdivision (`US`, `US-CA`, `DE-BY`), or `none`"))
     lateness_seconds: int = Field(default=3600, ge=0,
                                   description="allowed lateness after a bucket's end")
     horizon: int = Field(default=14, ge=1, le=400, description=(
@@ -197,17 +200,6 @@ class Settings(BaseSettings):
     @classmethod
     def _expanded(cls, value: Path) -> Path:
         return directory(value)
-
-    @field_validator("bucket_seconds", mode="before")
-    @classmethod
-    def _calendar_unit(cls, value: Any) -> Any:
-        """``month`` and ``quarter``: the widths that mean calendar units (models.grid)."""
-        name = value.strip().lower() if isinstance(value, str) else None
-        if name is not None and not name.lstrip("+-").isdigit():
-            if name not in CALENDAR_WIDTHS:
-                raise ValueError("must be a whole number of seconds (also: month, quarter)")
-            return CALENDAR_WIDTHS[name]
-        return value
 
     @field_validator("events_topic", "deadletter_topic", "alerts_topic", "buckets_topic",
                      "worker_id", mode="after")

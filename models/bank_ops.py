@@ -1,5 +1,6 @@
-"""Array helpers of :class:`~models.bank.ForecasterBank`: the UK bank-holiday table over epoch
-days, the holiday factor's step, row descriptions and the bank's storage.
+"""Array helpers of :class:`~models.bank.ForecasterBank`: the bank-holiday table over epoch
+days (of the calendar in use, models.calendar), the holiday factor's step, row descriptions
+and the bank's storage.
 
 >>> import numpy as np
 >>> bool(is_holiday(np.array([14603]))[0])  # 2009-12-25
@@ -14,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from models.calendar import is_uk_holiday
+from models.calendar import holiday_days, holidays_in_use
 from models.online import MAX_LOG
 
 __all__ = ["describe_rows", "export_fields", "from_log", "is_holiday", "learn_holiday",
@@ -24,15 +25,16 @@ _TABLE_DAYS = 47_482  # the holiday table covers epoch days 0..47,481 (2100-01-0
 
 
 @cache
-def _holiday_table() -> np.ndarray:
+def _holiday_table(code: str) -> np.ndarray:
     table = np.zeros(_TABLE_DAYS + 1, dtype=bool)  # the last entry: every later day, False
-    table[:_TABLE_DAYS] = [is_uk_holiday(d) for d in range(_TABLE_DAYS)]
+    table[[d for d in holiday_days(code) if 0 <= d < _TABLE_DAYS]] = True
     return table
 
 
 def is_holiday(days: np.ndarray) -> np.ndarray:
-    """Whether each epoch day (UTC) is a UK bank holiday (negative days: no)."""
-    return _holiday_table()[np.clip(days, 0, _TABLE_DAYS)] & (days >= 0)
+    """Whether each epoch day (UTC) is a bank holiday of the calendar in use (negative
+    days: no)."""
+    return _holiday_table(holidays_in_use())[np.clip(days, 0, _TABLE_DAYS)] & (days >= 0)
 
 
 def describe_rows(bank: Any, rows: list[int], per_horizon: bool = True) -> list[dict[str, Any]]:

@@ -1,8 +1,8 @@
-"""Calendar features: UK bank holidays, learnt online as a multiplicative effect.
+"""Calendar features: bank holidays, learnt online as a multiplicative effect.
 
 :class:`HolidayAdjusted` wraps a member and knows the date of every value it learns
 (:meth:`HolidayAdjusted.set_day` once, the epoch day of the next value; each value moves it
-on by a day). On a bank holiday (England and Wales, from the ``holidays`` package) it learns
+on by a day). On a bank holiday of the process's calendar it learns
 the ratio of the actual to what the member forecast, as an exponentially weighted mean, and
 feeds the member its own forecast instead, so a closed day does not drag the member's level
 down. Its forecast is the member's, times the holiday factor on the holidays ahead. Until a
@@ -19,8 +19,21 @@ holiday has been seen, the factor is 1 (no adjustment).
 >>> m.learn_one(0.0)  # the shop was shut on Easter Monday
 >>> m.factor, m.forecast(1)
 (0.0, [10.0])
->>> is_uk_holiday(easter_monday), is_uk_holiday(easter_monday + 1)
+>>> is_holiday_day(easter_monday), is_holiday_day(easter_monday + 1)
 (True, False)
+
+The calendar is one per process, :data:`DEFAULT_HOLIDAYS` (England's bank holidays: Online
+Retail II is a UK shop) unless :func:`use_holidays` names another: a country code of the
+``holidays`` package with an optional subdivision, or ``none`` (the worker, the backtest and
+the alerts evaluation call it with ``SALESCAST_HOLIDAYS``). The days are UTC epoch days, as
+daily buckets are UTC days (models.grid).
+
+>>> independence_day = (dt.date(2024, 7, 4) - dt.date(1970, 1, 1)).days
+>>> use_holidays("US"); is_holiday_day(independence_day), is_holiday_day(easter_monday)
+(True, False)
+>>> use_holidays("none"); is_holiday_day(independence_day)
+False
+>>> use_holidays(DEFAULT_HOLIDAYS)
 """
 
 from __future__ import annotations
@@ -34,28 +47,48 @@ from typing import Any
 
 from models.base import Forecaster, check_horizon, describe_member
 
-__all__ = ["HolidayAdjusted", "MonthAdjusted", "is_uk_holiday", "month_of"]
+__all__ = ["DEFAULT_HOLIDAYS", "HolidayAdjusted", "MonthAdjusted", "holiday_days",
+           "holidays_in_use", "is_holiday_day", "month_of", "use_holidays"]
 
 _EPOCH = dt.date(1970, 1, 1)
+DEFAULT_HOLIDAYS = "GB-ENG"  #: England's bank holidays (config.holidays checks other codes)
+_in_use = DEFAULT_HOLIDAYS
+
+
+def use_holidays(code: str) -> None:
+    """Make ``code`` (``GB-ENG``, ``US``, ``US-CA``, ``none``; checked by
+    :func:`config.holidays.check_holidays`) the calendar of this process's models."""
+    global _in_use
+    holiday_days(code)  # a bad code fails here, not in the first close
+    _in_use = code
+
+
+def holidays_in_use() -> str:
+    """The calendar :func:`use_holidays` set last (:data:`DEFAULT_HOLIDAYS` before)."""
+    return _in_use
 
 
 @cache
-def _holiday_days() -> frozenset[int]:
+def holiday_days(code: str) -> frozenset[int]:
+    """The epoch days of calendar ``code``'s holidays, 2000 to 2099 (the years events may
+    have: contracts.events)."""
+    if code == "none":
+        return frozenset()
     import holidays
 
-    # the years events may have (contracts.events: 2000-01-01 up to 2100-01-01)
-    days = holidays.country_holidays("GB", subdiv="ENG", years=range(2000, 2100))
+    country, _, subdiv = code.partition("-")
+    days = holidays.country_holidays(country, subdiv=subdiv or None, years=range(2000, 2100))
     return frozenset((d - _EPOCH).days for d in days)
 
 
 @cache
-def _holiday_list() -> tuple[int, ...]:
-    return tuple(sorted(_holiday_days()))
+def _holiday_list(code: str) -> tuple[int, ...]:
+    return tuple(sorted(holiday_days(code)))
 
 
-def is_uk_holiday(day: int) -> bool:
-    """Whether epoch day ``day`` is a bank holiday in England."""
-    return day in _holiday_days()
+def is_holiday_day(day: int) -> bool:
+    """Whether epoch day ``day`` is a holiday of the calendar in use."""
+    return day in holiday_days(_in_use)
 
 
 class HolidayAdjusted(Forecaster):
@@ -83,7 +116,7 @@ class HolidayAdjusted(Forecaster):
         y = self._check(y)
         learnt = getattr(self, "learnt", 1)  # (a state pickled before it counted: some)
         self.learnt = learnt + 1
-        if self.day is not None and is_uk_holiday(self.day) and learnt:
+        if self.day is not None and is_holiday_day(self.day) and learnt:
             base = self.member.forecast_one()
             ratio = min(5.0, max(y / base, 0.0)) if base > 0 else (1.0 if y > 0 else 0.0)
             d = 0.0 if self.holidays_seen == 0 else self.decay
@@ -103,11 +136,11 @@ class HolidayAdjusted(Forecaster):
         path = self.member.forecast(check_horizon(horizon))
         if self.day is None or not self.holidays_seen:
             return path
-        days = _holiday_list()
+        days = _holiday_list(_in_use)
         i = bisect.bisect_left(days, self.day)
         if i == len(days) or days[i] >= self.day + horizon:  # no holiday ahead: most days
             return path
-        return [v * self.factor if is_uk_holiday(self.day + k) else v
+        return [v * self.factor if is_holiday_day(self.day + k) else v
                 for k, v in enumerate(path)]
 
 

@@ -23,7 +23,7 @@ from typing import Any
 from config import Settings
 from contracts.wire import SeriesWrite
 from models.activity import ActivityMonitor
-from models.calendar import is_uk_holiday
+from models.calendar import use_holidays
 from models.factory import Forecast
 from stream.aggregate_rows import LEDGER_KEY, Aggregation, receive_report
 from stream.aggregates import REPORT_PREFIX, ROOT, Grouping, grouping_of, is_report
@@ -60,7 +60,7 @@ class Processor:
 
     def __init__(self, topic: str, width: int = 86400, lateness: int = 3600,
                  horizon: int = 14, history: int = 120, *, lstm: bool = False,
-                 holidays: bool = False, path_provider: PathProvider | None = None,
+                 holidays: str | None = None, path_provider: PathProvider | None = None,
                  partitions: int | None = None, event_time: str = "live",
                  max_skew: float = 300.0, max_ahead: float = 30 * DAY,
                  aggregates: Grouping | None = None, max_closes: int | None = None) -> None:
@@ -72,12 +72,11 @@ class Processor:
         self.horizon, self.history, self.partitions = horizon, history, partitions  # re-routing
         self.live, self.max_skew = event_time == "live", max_skew
         self.max_ahead = max(max_ahead, 2 * width)  # replay: two buckets (months...) at least
-        # the model: the bank's rows (stream.resident); the LSTM runner gets the closed series
-        self.lstm, self.holidays = lstm or path_provider is not None, holidays
+        self.lstm, self.holidays = lstm or path_provider is not None, holidays is not None
         self.path_provider = path_provider  # once per batch, before the writes
-        if holidays:  # the calendar loads once (~150 ms): now, not in the first close
-            is_uk_holiday(0)
-        self.banks: dict[int, Resident] = {}  # partition -> its resident bank
+        if holidays is not None:  # the process's calendar (``GB-ENG``...), loaded now
+            use_holidays(holidays)
+        self.banks: dict[int, Resident] = {}  # partition -> its model rows (stream.resident)
         self.max_closes = self._closes_left = max_closes  # due series a batch closes at most
         self._scratch: Resident | None = None  # forecasts of states no partition holds
         self.aggregation = None if aggregates is None or partitions is None else Aggregation(
@@ -87,9 +86,10 @@ class Processor:
     @classmethod
     def from_settings(cls, settings: Settings, path_provider: PathProvider | None = None,
                       partitions: int | None = None) -> Processor:
+        daily = settings.bucket_seconds == DAY  # the holiday factor: daily buckets only
         return cls(settings.events_topic, settings.bucket_seconds, settings.lateness_seconds,
                    settings.horizon, settings.history, lstm=path_provider is not None,
-                   holidays=settings.bucket_seconds == DAY, path_provider=path_provider,
+                   holidays=settings.holidays if daily else None, path_provider=path_provider,
                    partitions=partitions, event_time=settings.event_time,
                    max_skew=settings.max_skew_seconds, max_ahead=settings.max_ahead_seconds,
                    aggregates=grouping_of(settings), max_closes=MAX_CLOSES)

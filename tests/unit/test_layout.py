@@ -21,6 +21,7 @@ ROOMS = sorted(p.parent.name for p in ROOT.glob("*/__init__.py"))
 #: them: the room's contract suites, the test of the module that drives them, or integration
 #: tests for the glue that only runs against Kafka and Redis
 COVERED_BY: dict[str, tuple[str, ...]] = {
+    "config.calendar": ("tests/unit/config/test_settings.py", "tests/unit/models/test_grid.py"),
     "infra.errors": ("tests/unit/infra/test_services.py",),
     "infra.java": ("tests/unit/infra/test_services.py",),
     "infra.kafka": ("tests/unit/infra/test_services.py", INTEGRATION + "test_services.py"),
@@ -38,7 +39,6 @@ COVERED_BY: dict[str, tuple[str, ...]] = {
     "models.bank_ops": ("tests/unit/models/test_bank.py",),
     "models.base": ("tests/unit/models/test_model_contract.py",),
     "models.baselines": ("tests/unit/models/test_models.py",),
-    "models.calendar": ("tests/unit/models/test_snarimax_drift.py",),
     "models.conformal": ("tests/unit/models/test_forecast_quality.py",),
     "models.drift": ("tests/unit/models/test_snarimax_drift.py",),
     "models.external": ("tests/unit/models/neural/test_lstm.py",),

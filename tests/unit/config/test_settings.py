@@ -18,7 +18,7 @@ CHANGED = {
     "KAFKA_BOOTSTRAP": "k:1", "REDIS_URL": "redis://r:2/0",
     "SALESCAST_EVENTS_TOPIC": "e", "SALESCAST_DEADLETTER_TOPIC": "d",
     "SALESCAST_PARTITIONS": "3", "SALESCAST_STANDBY_REPLICAS": "1",
-    "SALESCAST_BUCKET_SECONDS": "3600",
+    "SALESCAST_BUCKET_SECONDS": "3600", "SALESCAST_HOLIDAYS": "us-ca",
     "SALESCAST_LATENESS_SECONDS": "0", "SALESCAST_HORIZON": "7", "SALESCAST_HISTORY": "30",
     "SALESCAST_AGGREGATE_BY": "category",
     "SALESCAST_CATEGORY_MAP": str(Path(__file__).with_name("category_map.csv")),
@@ -64,6 +64,12 @@ def test_the_process_environment_reads_like_a_mapping(monkeypatch: pytest.Monkey
     ({"SALESCAST_STANDBY_REPLICAS": "-1"}, "SALESCAST_STANDBY_REPLICAS must be >= 0, got '-1'"),
     ({"SALESCAST_LSTM": "maybe"}, "SALESCAST_LSTM must be a boolean (1/0, true/false, yes/no, "
                                   "on/off), got 'maybe'"),
+    ({"SALESCAST_HOLIDAYS": "XX"}, "SALESCAST_HOLIDAYS must be a country code of the holidays "
+                                   "package, optionally with a subdivision (GB-ENG, US, US-CA, "
+                                   "DE-BY); none turns holidays off, got 'XX'"),
+    ({"SALESCAST_HOLIDAYS": "GB-London"}, "SALESCAST_HOLIDAYS must name a subdivision of GB in "
+                                          "the holidays package (ENG, NIR, SCT, ...), got "
+                                          "'GB-London'"),
 ])
 def test_a_bad_value_is_one_line_naming_the_variable(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError) as err:

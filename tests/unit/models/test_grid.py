@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from config.settings import CALENDAR_WIDTHS
+from config.calendar import CALENDAR_WIDTHS
 from models import grid
 from models.grid import MONTH, QUARTER
 from models.seasons import season_for, window_for

@@ -212,6 +212,26 @@ def test_the_worker_model_is_dated_for_the_holiday_factor() -> None:
     assert "holiday_factor" in proc.forecast_of(st).model
 
 
+def test_the_worker_takes_its_holiday_calendar_from_the_settings() -> None:
+    """SALESCAST_HOLIDAYS names the calendar of daily buckets (England's by default);
+    other widths have no holiday factor and leave the calendar alone."""
+    from config import load_settings
+    from models.calendar import DEFAULT_HOLIDAYS, holidays_in_use
+
+    try:
+        Processor.from_settings(load_settings({"SALESCAST_HOLIDAYS": "us-ny"}))
+        assert holidays_in_use() == "US-NY"
+        hourly = Processor.from_settings(load_settings({"SALESCAST_HOLIDAYS": "none",
+                                                        "SALESCAST_BUCKET_SECONDS": "3600"}))
+        assert holidays_in_use() == "US-NY" and not hourly.holidays
+        Processor.from_settings(load_settings({}))
+        assert holidays_in_use() == DEFAULT_HOLIDAYS
+    finally:
+        from models.calendar import use_holidays
+
+        use_holidays(DEFAULT_HOLIDAYS)
+
+
 def test_a_replayed_series_whose_buckets_are_all_closed_is_not_zero_filled() -> None:
     """A restored series state can be ahead of its partition's clock (it reached the
     changelog, the clock did not). When its events come again they are skipped, and it must

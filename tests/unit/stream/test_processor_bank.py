@@ -175,7 +175,7 @@ def _pair(lstm: bool) -> tuple[Any, Any]:
     old = PerObjectProcessor("t", DAY, model_factory=lambda h: default_model(
         h, lstm=lstm, holidays=True), path_provider=_Paths().old if lstm else None,
         partitions=PARTS)
-    new = Processor("t", DAY, holidays=True, lstm=lstm,
+    new = Processor("t", DAY, holidays="GB-ENG", lstm=lstm,
                     path_provider=_Paths().new if lstm else None, partitions=PARTS)
     return old, new
 

@@ -1,0 +1,67 @@
+"""Calendar settings: bucket widths that are calendar units, and the bank-holiday calendar.
+
+``SALESCAST_BUCKET_SECONDS`` takes ``month`` and ``quarter`` beside a number of seconds
+(:func:`bucket_width`); ``SALESCAST_HOLIDAYS`` names the calendar of the daily holiday factor
+(:func:`check_holidays`): a country code of the ``holidays`` package, optionally with one of
+its subdivisions, or ``none``.
+
+>>> bucket_width(" Month "), bucket_width("86400")
+(2629800, '86400')
+>>> check_holidays("us-ca"), check_holidays("de-by"), check_holidays("None")
+('US-CA', 'DE-BY', 'none')
+>>> check_holidays("XX")  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+ValueError: must be a country code of the holidays package, ...; none turns holidays off
+>>> check_holidays("US-ZZ")
+Traceback (most recent call last):
+...
+ValueError: must name a subdivision of US in the holidays package (AK, AL, AR, ...)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["CALENDAR_WIDTHS", "bucket_width", "check_holidays"]
+
+#: bucket widths that mean UTC calendar units (models.grid's MONTH and QUARTER: config is
+#: below models; tests/unit/models/test_grid.py checks that they agree)
+CALENDAR_WIDTHS = {"month": 2_629_800, "quarter": 7_889_400}
+
+_EXAMPLES = "(GB-ENG, US, US-CA, DE-BY)"
+
+
+def bucket_width(value: Any) -> Any:
+    """``month`` and ``quarter`` (any case, spaces around): their widths in seconds; any other
+    value is left to the field's own check."""
+    name = value.strip().lower() if isinstance(value, str) else None
+    if name is not None and not name.lstrip("+-").isdigit():
+        if name not in CALENDAR_WIDTHS:
+            raise ValueError("must be a whole number of seconds (also: month, quarter)")
+        return CALENDAR_WIDTHS[name]
+    return value
+
+
+def check_holidays(value: str) -> str:
+    """``value`` as :func:`models.calendar.use_holidays` takes it: ``CC`` or ``CC-SUBDIV`` in
+    the ``holidays`` package's spelling, or ``none``; a ValueError naming what is wrong."""
+    code = value.strip()
+    if code.lower() == "none":
+        return "none"
+    import holidays  # ~60 ms: only when a calendar is named
+
+    supported = holidays.list_supported_countries()
+    country, dash, sub = code.partition("-")
+    country = country.upper()
+    if country not in supported:
+        raise ValueError(f"must be a country code of the holidays package, optionally with a "
+                         f"subdivision {_EXAMPLES}; none turns holidays off")
+    if not dash:
+        return country
+    subdivisions = {s.upper(): s for s in supported[country]}
+    if sub.upper() not in subdivisions:
+        some = ", ".join(supported[country][:3])
+        raise ValueError(f"must name a subdivision of {country} in the holidays package "
+                         f"({some or 'it has none'}{', ...' if some else ''})")
+    return f"{country}-{subdivisions[sub.upper()]}"
