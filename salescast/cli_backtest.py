@@ -26,6 +26,7 @@ __all__ = ["backtest", "bucket_width"]
 #: series-buckets above which a file's backtest says it will take a while (Online Retail II
 #: by the hour, 94M, took over 5.7 GB: about 60 bytes each)
 BIG = 20_000_000
+DAY = 86_400
 
 
 def bucket_width(text: str) -> int:
@@ -166,13 +167,25 @@ def _run_file(file: str, bucket: str | None, columns: str | None, time_format: s
         if (cells := sum(map(len, series.values()))) > BIG:
             console.print(f"[yellow]{cells:,} series-buckets to score: expect minutes and "
                           f"about {cells * 60 // 2**30 + 1} GB of memory[/]", soft_wrap=True)
-        board = score_file(series, data.path.name, regime, peer, progress=True)
+        board = score_file(series, data.path.name, regime, peer, progress=True,
+                           last_day=_dated(info.last, width))
     except ValueError as exc:
         raise UserError(str(exc)) from None
     print(board.to_markdown())
     written = board.write(out_dir, f"backtest-{board.name}")
     console.print(f"[bold]{escape(verdict(board))}[/]", soft_wrap=True)
     console.print(f"scoreboard written to {escape(str(written[0]))}")
+
+
+def _dated(last: int, width: int) -> int | None:
+    """The epoch day daily series end on, with the worker's calendar in use
+    (``SALESCAST_HOLIDAYS``): the holiday factor scores as it runs. Other widths: undated."""
+    if width != DAY:
+        return None
+    from models.calendar import use_holidays
+
+    use_holidays(load_settings().holidays)
+    return last // DAY
 
 
 def _width_of(data: Any) -> int:

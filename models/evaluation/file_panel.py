@@ -64,6 +64,7 @@ class PanelInfo:
     skipped: int
     buckets: int
     notes: tuple[str, ...] = ()
+    last: int = 0  # the start of the last bucket (epoch seconds): every series ends there
 
 
 def width_of(name: str) -> int:
@@ -171,7 +172,7 @@ def read_panel(file: UserFile, width: int) -> tuple[dict[str, list[float]], Pane
                      "the bands stop at 0 where the forecast is at least 0, so such buckets "
                      "fall outside them, and the mean and the lead-time total (units to "
                      "stock) are at least 0")
-    return panel, PanelInfo(file.columns, n, file.skipped, span, tuple(notes))
+    return panel, PanelInfo(file.columns, n, file.skipped, span, tuple(notes), hi)
 
 
 def _day(ts: float) -> str:
@@ -239,10 +240,12 @@ def verdict(board: Scoreboard) -> str:
 
 
 def score_file(panel: dict[str, list[float]], name: str, regime: Regime,
-               peer: bool = False, progress: bool = False) -> Scoreboard:
+               peer: bool = False, progress: bool = False,
+               last_day: int | None = None) -> Scoreboard:
     """Score the worker's model on ``panel`` (from :func:`read_panel`) with ``regime``: the
     series with at least a warm-up and a horizon of buckets get origins; a ValueError when
-    none has.
+    none has. ``last_day``, the epoch day every daily series ends on, dates them for the
+    holiday factor of the calendar in use, as the worker dates its daily rows.
 
     >>> board = score_file({"A": [float(t % 7) for t in range(80)]}, "toy.csv",
     ...                    regime_for(86400))
@@ -261,8 +264,8 @@ def score_file(panel: dict[str, list[float]], name: str, regime: Regime,
     # the whole name and the bucket: sales.csv and sales.jsonl, or a file scored by the day
     # and by the week, get scoreboards of their own
     stem = re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_") or "file"
-    board = evaluate_panel_bank(panel, f"{stem}-{regime.bucket}-bank", regime=regime, peer=peer,
-                                progress=progress)
+    board = evaluate_panel_bank(panel, f"{stem}-{regime.bucket}-bank", last_day, regime=regime,
+                                peer=peer, progress=progress)
     board.bucket = regime.bucket
     board.meta |= {"data": name, "series in data": str(len(panel)),
                    "series scored": f"{scored} of {len(panel)}"}

@@ -165,3 +165,33 @@ def test_a_panel_run_says_what_it_does_and_how_long_it_takes(
     result = runner.invoke(app, ["backtest", "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     assert "backtest top500: ~10 min on one core" in result.output
+
+
+def test_a_daily_file_is_scored_on_the_calendar_the_worker_would_use(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``SALESCAST_HOLIDAYS`` dates a daily file's backtest as it dates the worker's rows: a
+    shop shut on US holidays scores better on their calendar than on England's."""
+    from models.calendar import DEFAULT_HOLIDAYS, is_holiday_day, use_holidays
+
+    use_holidays("US")
+    rows = ["sku,date,qty"] + [f"A,{d * 86400 + 3600},{0 if is_holiday_day(d) else 9}"
+                               for d in range(19_300, 20_000)]
+    use_holidays(DEFAULT_HOLIDAYS)
+    path = tmp_path / "us.csv"
+    path.write_text("\n".join(rows) + "\n")
+    maes = {}
+    try:
+        for code in ("US", "GB-ENG"):
+            monkeypatch.setenv("SALESCAST_HOLIDAYS", code)
+            result = runner.invoke(app, ["backtest", "--file", str(path), "--bucket", "day",
+                                         "--out", str(tmp_path / code)])
+            assert result.exit_code == 0, result.output
+            lines = (tmp_path / code / "backtest-us_csv-day-bank.md").read_text().splitlines()
+            head = [c.strip() for c in next(x for x in lines if x.startswith("| model |"))
+                    .split("|")]
+            row = [c.strip() for c in next(x for x in lines if "| ensemble+holidays |" in x)
+                   .split("|")]
+            maes[code] = float(row[head.index("MAE")])
+    finally:
+        use_holidays(DEFAULT_HOLIDAYS)
+    assert maes["US"] < 0.5 * maes["GB-ENG"], maes

@@ -120,6 +120,30 @@ def test_a_file_scores_as_the_same_panel_does(tmp_path: Path) -> None:
         assert got.name == want.name and math.isclose(got.mase_is, want.mase_is)
 
 
+def test_a_daily_file_is_dated_for_the_holiday_factor_of_the_calendar_in_use(
+        tmp_path: Path) -> None:
+    """A US shop shut on its holidays: read back, the file's last day dates its series (as the
+    worker dates its rows), and on the US calendar the worker's model scores better than on
+    England's, where it learns nothing of them."""
+    from models.calendar import DEFAULT_HOLIDAYS, is_holiday_day, use_holidays
+
+    end = 20_000  # 2024-10-04
+    use_holidays("US")
+    try:
+        days = range(end - 729, end + 1)
+        lines = ["series,ts,qty"] + [f"S{i},{d * DAY + 3600},{0 if is_holiday_day(d) else 20 + i}"
+                                     for i in range(3) for d in days]
+        path = _csv(tmp_path, "\n".join(lines) + "\n")
+        panel, info = read_panel(UserFile(path), DAY)
+        assert info.last == end * DAY
+        us = score_file(panel, path.name, regime_for(DAY), last_day=info.last // DAY)
+        use_holidays("GB-ENG")
+        gb = score_file(panel, path.name, regime_for(DAY), last_day=info.last // DAY)
+    finally:
+        use_holidays(DEFAULT_HOLIDAYS)
+    assert us.row("ensemble+holidays").mae < 0.5 * gb.row("ensemble+holidays").mae
+
+
 def test_a_panel_too_short_for_the_protocol_says_what_to_lower() -> None:
     with pytest.raises(ValueError, match=r"longest has 30 buckets of a day.*--warmup"):
         score_file({"A": [1.0] * 30, "B": [1.0] * 3}, "x.csv", regime_for(DAY))
