@@ -1,9 +1,19 @@
-"""Calendar settings: bucket widths that are calendar units, and the bank-holiday calendar.
+"""Calendar settings: bucket widths that are calendar units, the shop's clock and the
+bank-holiday calendar.
 
 ``SALESCAST_BUCKET_SECONDS`` takes ``month`` and ``quarter`` beside a number of seconds
-(:func:`bucket_width`); ``SALESCAST_HOLIDAYS`` names the calendar of the daily holiday factor
-(:func:`check_holidays`): a country code of the ``holidays`` package, optionally with one of
-its subdivisions, or ``none``.
+(:func:`bucket_width`); ``SALESCAST_UTC_OFFSET`` is the shop's clock, ``+08:00`` or ``-05:00``
+(:func:`parse_offset`, in seconds east of UTC: models.grid lays the buckets in it);
+``SALESCAST_HOLIDAYS`` names the calendar of the daily holiday factor (:func:`check_holidays`):
+a country code of the ``holidays`` package, optionally with one of its subdivisions, or
+``none``.
+
+>>> parse_offset("-05:00"), parse_offset("+05:30"), parse_offset("Z"), parse_offset("+8")
+(-18000, 19800, 0, 28800)
+>>> parse_offset("-05:10")  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+ValueError: must be a UTC offset such as -05:00 and +05:30, in whole quarter hours from ...
 
 >>> bucket_width(" Month "), bucket_width("86400")
 (2629800, '86400')
@@ -21,15 +31,17 @@ ValueError: must name a subdivision of US in the holidays package (AK, AL, AR, .
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-__all__ = ["CALENDAR_WIDTHS", "bucket_width", "check_holidays"]
+__all__ = ["CALENDAR_WIDTHS", "bucket_width", "check_holidays", "parse_offset"]
 
 #: bucket widths that mean UTC calendar units (models.grid's MONTH and QUARTER: config is
 #: below models; tests/unit/models/test_grid.py checks that they agree)
 CALENDAR_WIDTHS = {"month": 2_629_800, "quarter": 7_889_400}
 
 _EXAMPLES = "(GB-ENG, US, US-CA, DE-BY)"
+_OFFSET = re.compile(r"([+-])(\d{1,2})(?::?(\d{2}))?")
 
 
 def bucket_width(value: Any) -> Any:
@@ -41,6 +53,24 @@ def bucket_width(value: Any) -> Any:
             raise ValueError("must be a whole number of seconds (also: month, quarter)")
         return CALENDAR_WIDTHS[name]
     return value
+
+
+def parse_offset(value: Any) -> Any:
+    """``+HH:MM``, ``-HH:MM``, ``+HH``, ``0``, ``Z`` or ``UTC``: seconds east of UTC, a whole
+    number of quarter hours from -12:00 to +14:00 (the clocks that exist); an int as it is."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip().upper()
+    if text in ("0", "Z", "UTC", "+00:00", "-00:00"):
+        return 0
+    match = _OFFSET.fullmatch(text)
+    if match is not None:
+        sign, hours, minutes = match[1], int(match[2]), int(match[3] or 0)
+        seconds = (1 if sign == "+" else -1) * (hours * 3600 + minutes * 60)
+        if minutes % 15 == 0 and minutes < 60 and -12 * 3600 <= seconds <= 14 * 3600:
+            return seconds
+    raise ValueError("must be a UTC offset such as -05:00 and +05:30, in whole quarter hours "
+                     "from -12:00 to +14:00 (0 and Z: UTC)")
 
 
 def check_holidays(value: str) -> str:

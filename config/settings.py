@@ -31,7 +31,7 @@ from pydantic.functional_validators import AfterValidator, BeforeValidator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from config.addresses import check_bootstrap, check_host, check_redis_url, read_services
-from config.calendar import bucket_width, check_holidays
+from config.calendar import bucket_width, check_holidays, parse_offset
 from config.messages import ConfigError, one_line
 from config.paths import directory, expand_user
 from config.rules import conflict
@@ -104,6 +104,11 @@ class Settings(BaseSettings):
         "calendar months, 2629800 s, or "
         "quarters, 7889400 s); the seasons follow it (hourly 24 and 168, daily 7, weekly 52, "
         "months 12, quarters 4), and past a day a trend member: `models/seasons.py`"))
+    utc_offset: Annotated[int, BeforeValidator(parse_offset)] = Field(
+        default=0, ge=-12 * 3600, le=14 * 3600, description=(
+            "the shop's clock (`-05:00`, `+08:00`): day, week, month and quarter buckets start at "
+            "its midnight; a fixed offset (where clocks change in summer, the standard one)"),
+        json_schema_extra={"shown": "`0` (UTC)"})
     holidays: Annotated[str, AfterValidator(check_holidays)] = Field(
         default="GB-ENG", description=(
             "bank holidays of the daily holiday factor: a country code of the `holidays` "

@@ -67,7 +67,6 @@ from gateway.outputs import (
 __all__ = ["Session", "Reply", "SnapshotRequest", "ListRequest", "MoversRequest", "Close",
            "AckRequest", "AuthRequest", "Output"]
 
-
 CLOSE_POLICY = 1008  #: WebSocket close code "policy violation"
 
 
@@ -90,12 +89,12 @@ class Session:
     secret: str | None = None
     clock: Callable[[], float] = time.time
     rate: RateLimit = field(default_factory=RateLimit)
-    max_rate_errors: int = 50  # rate-limited frames before the client is closed, unless it
-    # slows down in between (its budget back to half the burst)
+    max_rate_errors: int = 50  # rate-limited frames before a close (none once back to half)
     # pattern snapshots (up to 200 frames each): 10 at once, then one every 2 s (a client
     # that subscribed and unsubscribed '*' 18 times a second got 49 MB back for 8.5 KB)
     snapshots: RateLimit = field(default_factory=lambda: RateLimit(rate=0.5, burst=10))
     auth_timeout: float | None = 10.0
+    utc_offset: int = 0  # the shop's clock (SALESCAST_UTC_OFFSET), told in hello
     claims: Claims | None = None
     subs: dict[str, tuple[set[str], set[str]]] = field(default_factory=dict)
     _rate_errors: int = 0
@@ -149,8 +148,9 @@ class Session:
                       f" within {self.auth_timeout or 0:g} s").text
 
     def hello(self, server: str) -> str:
-        return server_frame("hello", protocol=PROTOCOL_VERSION, server=server,
-                            auth="none" if self.secret is None else "required")
+        auth = "none" if self.secret is None else "required"
+        return server_frame("hello", protocol=PROTOCOL_VERSION, server=server, auth=auth,
+                            utc_offset=self.utc_offset)
 
     @property
     def n_subscriptions(self) -> int:

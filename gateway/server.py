@@ -61,7 +61,8 @@ class Gateway:
     ``max_connections``, ``max_connections_per_address``: open WebSocket connections (503
     past them);
     ``handshake_rate``/``handshake_burst``: HTTP requests per second per address (429);
-    ``slow_client_seconds``: how long a client's socket may stay unread before 4008.
+    ``slow_client_seconds``: how long a client's socket may stay unread before 4008;
+    ``utc_offset``: the shop's clock (seconds east of UTC), told in every ``hello``.
     """
 
     def __init__(self, redis_url: str, host: str = "127.0.0.1", port: int = 8765,
@@ -72,7 +73,8 @@ class Gateway:
                  allowed_hosts: tuple[str, ...] = (), metrics_public: bool = False,
                  auth_timeout: float | None = 10.0, max_connections: int = 10_000,
                  max_connections_per_address: int = 64, handshake_rate: float = 20.0,
-                 handshake_burst: float = 40.0, slow_client_seconds: float = 5.0) -> None:
+                 handshake_burst: float = 40.0, slow_client_seconds: float = 5.0,
+                 utc_offset: int = 0) -> None:
         # a bounded pool that waits for a free connection: a thousand clients subscribing at
         # once must queue for Redis, not fail; timeouts so that a hung Redis answers
         # `unavailable` instead of holding clients
@@ -86,6 +88,7 @@ class Gateway:
         self.secret, self.origins = secret, origins
         self.rate, self.burst = rate, burst
         self.auth_timeout = auth_timeout if auth_timeout and auth_timeout > 0 else None
+        self.utc_offset = utc_offset
         self.hosts = HostPolicy(host, allowed_hosts, origins)
         self.admission: Admission[ServerConnection] = Admission(
             max_connections_per_address, max_connections, handshake_rate, handshake_burst)
@@ -115,11 +118,12 @@ class Gateway:
                    max_connections_per_address=settings.max_connections_per_address,
                    handshake_rate=settings.handshake_rate,
                    handshake_burst=float(settings.handshake_burst),
-                   slow_client_seconds=settings.slow_client_seconds, **overrides)
+                   slow_client_seconds=settings.slow_client_seconds,
+                   utc_offset=settings.utc_offset, **overrides)
 
     def _new_session(self) -> Session:
         session = Session(self.max_frame, self.max_subscriptions, secret=self.secret,
-                          auth_timeout=self.auth_timeout)
+                          auth_timeout=self.auth_timeout, utc_offset=self.utc_offset)
         session.rate.rate, session.rate.burst = self.rate, self.burst
         return session
 

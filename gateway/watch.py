@@ -39,12 +39,15 @@ def _fmt(x: float | None) -> str:
     return "-" if x is None else f"{x:,.1f}"
 
 
-def describe_update(data: dict[str, Any]) -> str:
-    """One human line for a snapshot/update payload.
+def describe_update(data: dict[str, Any], utc_offset: int = 0) -> str:
+    """One human line for a snapshot/update payload; days on the shop's clock (``utc_offset``,
+    seconds east of UTC: the gateway's hello says it).
 
     >>> describe_update({"series": "A", "version": 3, "open": {"t": 0, "qty": 5.0},
     ...                  "actuals": [[0, 4.0]], "forecast": None})
     'A  v3  open 1970-01-01 qty 5.0  last 4.0  no forecast yet'
+    >>> describe_update({"series": "A", "open": {"t": 1720018800, "qty": 1.0}}, 9 * 3600)[:22]
+    'A  v?  open 2024-07-04'
     >>> describe_update({"series": "A", "version": 4, "forecast": {
     ...     "yhat": [2.0], "lo": [1.0], "hi": [3.0], "model": {"winner": "hw"},
     ...     "lead": {"buckets": 14, "mean": 40.2, "p10": 21.0, "p90": 66.5}}})
@@ -54,7 +57,7 @@ def describe_update(data: dict[str, Any]) -> str:
     parts = [f"{series}  v{data.get('version', '?')}"]
     open_ = data.get("open")
     if open_:
-        day = time.strftime("%Y-%m-%d", time.gmtime(open_["t"]))
+        day = time.strftime("%Y-%m-%d", time.gmtime(open_["t"] + utc_offset))
         parts.append(f"open {day} qty {_fmt(open_.get('qty'))}")
     actuals = data.get("actuals") or data.get("recent") or []
     if actuals:
@@ -162,6 +165,7 @@ async def _session(ws: Any, frames: list[str], token: str | None,
         await ws.send(json.dumps({"type": "auth", "token": token}))
     for frame in frames:
         await ws.send(frame)
+    offset = 0  # the shop's clock, from hello
     async for text in ws:
         frame = json.loads(text)
         kind = frame.get("type")
@@ -169,7 +173,7 @@ async def _session(ws: Any, frames: list[str], token: str | None,
             merged = absorb(latest, frame)
             if merged is None:
                 continue
-            line = escape(describe_update(merged))
+            line = escape(describe_update(merged, offset))
             console.print(f"[bold]{kind:8}[/] {line}", soft_wrap=True)
             seen += 1
             if limit is not None and seen >= limit:
@@ -181,6 +185,8 @@ async def _session(ws: Any, frames: list[str], token: str | None,
             why = f"{frame.get('code')}: {frame.get('message')}"
             console.print(f"[red]error[/] {escape(why)}")
         elif kind in ("hello", "subscribed", "authed"):
+            if kind == "hello" and isinstance(frame.get("utc_offset"), int):
+                offset = frame["utc_offset"]
             console.print(f"[dim]{kind}[/]")
     return seen
 

@@ -17,6 +17,15 @@ Their season (:func:`models.seasons.season_for`) is 12 and 4, as the mean width 
 functions here do the arithmetic for any width, so that code written for fixed widths
 (``start + width``) works on the calendar grid when written with :func:`shift`.
 
+"UTC" above is the shop's clock when :func:`use_offset` names another
+(``SALESCAST_UTC_OFFSET``, seconds east of UTC): every grid is then laid in that clock, so
+days, weeks, months and quarters start at its midnight, and a shop in New York (``-05:00``)
+has days from 05:00 to 05:00 UTC, not from 19:00 to 19:00 of its own. The offset is fixed, as
+in Flink's and Kafka Streams' windows: where clocks change in summer, give the standard one
+(days then start at 01:00 summer time). :func:`day_of` is the shop's epoch day of a time
+(what the holiday factor and the weekday features read). One offset per process, set before
+any state is read; a state bucketed on another grid is refused (``stream.state``).
+
 >>> import calendar
 >>> feb = calendar.timegm((2024, 2, 10, 12, 0, 0))
 >>> start(feb, MONTH) == calendar.timegm((2024, 2, 1, 0, 0, 0))
@@ -42,7 +51,8 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 __all__ = ["MONTH", "QUARTER", "WEEK", "CALENDAR", "is_calendar", "is_plain", "start", "shift",
-           "end", "steps", "starts", "position", "usual_step", "width_for"]
+           "end", "steps", "starts", "position", "usual_step", "width_for", "use_offset",
+           "utc_offset", "day_of"]
 
 MONTH = 2_629_800  #: calendar months (UTC): 365.25 days / 12
 QUARTER = 3 * MONTH  #: calendar quarters (UTC)
@@ -50,6 +60,39 @@ QUARTER = 3 * MONTH  #: calendar quarters (UTC)
 CALENDAR = {MONTH: 1, QUARTER: 3}
 WEEK = 604_800  #: weeks from Monday 00:00 UTC
 _ORIGIN = {WEEK: 4 * 86_400}  #: where a fixed grid starts, when not at the epoch (1970-01-05)
+_DAY = 86_400
+_offset = 0  #: the shop's clock, seconds east of UTC (:func:`use_offset`)
+
+
+def use_offset(seconds: int) -> None:
+    """Lay every grid in the clock ``seconds`` east of UTC (``-18000``: UTC-05:00).
+
+    >>> ts = 1_720_040_000  # 2024-07-03 20:53 UTC: 15:53 in New York, 05:53 on the 4th in Tokyo
+    >>> use_offset(-5 * 3600); start(ts, 86400), day_of(ts)  # 3 July 05:00 UTC, 3 July
+    (1719982800, 19907)
+    >>> is_plain(86400), is_plain(3600)  # local days; hours are hours in either clock
+    (False, True)
+    >>> use_offset(9 * 3600); start(ts, 86400), day_of(ts)  # 3 July 15:00 UTC, 4 July
+    (1720018800, 19908)
+    >>> time.strftime("%Y-%m-%d %H:%M", time.gmtime(start(ts, MONTH)))  # 1 July in Tokyo
+    '2024-06-30 15:00'
+    >>> use_offset(0); start(ts, 86400), day_of(ts)
+    (1719964800, 19907)
+    """
+    global _offset
+    if seconds % 60 or not -14 * 3600 <= seconds <= 14 * 3600:
+        raise ValueError(f"a UTC offset is whole minutes within +-14 h, got {seconds} s")
+    _offset = int(seconds)
+
+
+def utc_offset() -> int:
+    """The offset :func:`use_offset` set last (0: UTC)."""
+    return _offset
+
+
+def day_of(ts: float) -> int:
+    """The epoch day of ``ts`` on the shop's clock (its midnight starts it)."""
+    return int((ts + _offset) // _DAY)
 
 
 def is_calendar(width: int) -> bool:
@@ -59,13 +102,17 @@ def is_calendar(width: int) -> bool:
 
 def _index(ts: float, months: int) -> int:
     """The calendar bucket holding ``ts``: months (or quarters...) since 1970-01."""
-    t = time.gmtime(math.floor(ts))
+    t = time.gmtime(math.floor(ts) + _offset)
     return ((t.tm_year - 1970) * 12 + t.tm_mon - 1) // months
 
 
-@lru_cache(maxsize=4096)
 def _epoch(index: int, months: int) -> int:
     """The first second of calendar bucket ``index`` (see :func:`_index`)."""
+    return _utc_epoch(index, months) - _offset
+
+
+@lru_cache(maxsize=4096)
+def _utc_epoch(index: int, months: int) -> int:
     year, month = divmod(index * months, 12)
     return calendar.timegm((1970 + year, month + 1, 1, 0, 0, 0))
 
@@ -73,14 +120,14 @@ def _epoch(index: int, months: int) -> int:
 def is_plain(width: int) -> bool:
     """Whether buckets ``width`` wide are ``[k * width, (k + 1) * width)`` in epoch seconds
     (not calendar months or quarters, not weeks from Monday)."""
-    return width not in CALENDAR and width not in _ORIGIN
+    return width not in CALENDAR and (_ORIGIN.get(width, 0) - _offset) % width == 0
 
 
 def start(ts: float, width: int) -> int:
     """The start of the bucket holding ``ts`` (epoch seconds)."""
     months = CALENDAR.get(width)
     if months is None:
-        origin = _ORIGIN.get(width, 0)
+        origin = _ORIGIN.get(width, 0) - _offset
         return int((ts - origin) // width) * width + origin
     return _epoch(_index(ts, months), months)
 

@@ -140,6 +140,7 @@ def _run_panel(panel: str, quick: bool, out: str, peer: bool, lstm: bool, bank: 
 
 def _run_file(file: str, bucket: str | None, columns: str | None, time_format: str | None,
               horizon: int | None, warmup: int | None, out_dir: Path, peer: bool) -> None:
+    from models.calendar import use_holidays
     from models.evaluation.file_panel import (
         buckets_of,
         read_panel,
@@ -147,7 +148,11 @@ def _run_file(file: str, bucket: str | None, columns: str | None, time_format: s
         score_file,
         verdict,
     )
+    from models.grid import day_of, use_offset
 
+    settings = load_settings()  # the worker's clock and calendar, as it would bucket the file
+    use_offset(settings.utc_offset)
+    use_holidays(settings.holidays)
     data = user_file(file, columns, time_format)
     data.price = None  # not scored: a price it cannot read is no reason to stop
     try:
@@ -168,24 +173,13 @@ def _run_file(file: str, bucket: str | None, columns: str | None, time_format: s
             console.print(f"[yellow]{cells:,} series-buckets to score: expect minutes and "
                           f"about {cells * 60 // 2**30 + 1} GB of memory[/]", soft_wrap=True)
         board = score_file(series, data.path.name, regime, peer, progress=True,
-                           last_day=_dated(info.last, width))
+                           last_day=day_of(info.last) if width == DAY else None)
     except ValueError as exc:
         raise UserError(str(exc)) from None
     print(board.to_markdown())
     written = board.write(out_dir, f"backtest-{board.name}")
     console.print(f"[bold]{escape(verdict(board))}[/]", soft_wrap=True)
     console.print(f"scoreboard written to {escape(str(written[0]))}")
-
-
-def _dated(last: int, width: int) -> int | None:
-    """The epoch day daily series end on, with the worker's calendar in use
-    (``SALESCAST_HOLIDAYS``): the holiday factor scores as it runs. Other widths: undated."""
-    if width != DAY:
-        return None
-    from models.calendar import use_holidays
-
-    use_holidays(load_settings().holidays)
-    return last // DAY
 
 
 def _width_of(data: Any) -> int:

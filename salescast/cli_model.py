@@ -56,10 +56,12 @@ def trainer(
     Example: `salescast trainer --once` (train on what the buckets topic holds, then exit).
     """
     settings = settings_with_services()  # a bad setting: one line before torch loads (~5 s)
+    from models.grid import use_offset
     from models.neural.lstm import LSTMConfig
     from models.neural.store import ModelStore
     from models.neural.trainer import BucketHistory, train_and_gate
 
+    use_offset(settings.utc_offset)  # the workers' grid: months and weekdays of the shop
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     cfg = LSTMConfig(horizon=settings.horizon, epochs=epochs)
     need = cfg.window + 2 * cfg.horizon

@@ -85,12 +85,12 @@ def alerts_tail(
                 continue
             seen.add(event)
             shown += 1
-            out.print(alert_line(alert))
+            out.print(alert_line(alert, settings.utc_offset))
     finally:
         consumer.close()
 
 
-def alert_line(alert: dict[str, Any]) -> str:
+def alert_line(alert: dict[str, Any], utc_offset: int = 0) -> str:
     """One lifecycle message as a line of rich markup.
 
     >>> from models.anomaly import group_message
@@ -100,8 +100,8 @@ def alert_line(alert: dict[str, Any]) -> str:
     """
     sev, state = alert["severity"], alert.get("state", "open")
     style = SEVERITY_STYLE.get(sev, "")
-    day = lambda t: datetime.fromtimestamp(t, tz=UTC).strftime(  # noqa: E731
-        "%Y-%m-%d %H:%M" if t % 86400 else "%Y-%m-%d")
+    day = lambda t: datetime.fromtimestamp(t + utc_offset, tz=UTC).strftime(  # noqa: E731
+        "%Y-%m-%d %H:%M" if (t + utc_offset) % 86400 else "%Y-%m-%d")  # the shop's clock
     head = f"[{style}]{escape(sev):8}[/] {escape(state):8} {escape(alert['kind']):11}"
     since = f"since {day(alert.get('since', alert['bucket']))} bucket {day(alert['bucket'])}"
     if alert.get("scope") == "group":

@@ -22,6 +22,7 @@ from models.activity import ActivityMonitor
 from models.anomaly import Expected, Finding, track
 from models.bank import UNDATED, ForecasterBank
 from models.bank_anomaly import KINDS, SEVERITIES
+from models.grid import day_of
 from stream.outcomes import ClosedBucket
 from stream.resident import Resident
 from stream.series_state import RECENT_ALERTS, BatchOutput, SeriesState
@@ -75,7 +76,7 @@ def learn_closed(res: Resident, dues: list[Due], out: BatchOutput,
         first = list({d.st.series: d for d in reversed(dues)}.values())  # each one's first due
         for bank, local, pos in res.segments([res.row(d.st) for d in first]):
             undated = bank.day[local] == UNDATED
-            bank.set_day(local[undated], [first[p].buckets[0].start // 86400 for p in
+            bank.set_day(local[undated], [day_of(first[p].buckets[0].start) for p in
                                           pos[undated].tolist()])
     learnt = learn_due(res, dues, out, activity) if dues else []
     changed = {st.series: st for st in learnt}

@@ -1,18 +1,16 @@
 """Apply a batch of Kafka messages of one partition to per-series state: the worker's core.
 
-Pure (no Faust, Kafka or Redis): the agent hands in messages and a ``get`` function reading
-the state table, and gets back the states to write once each, the Redis writes, the dead
-letters and what to send. Deterministic in the offsets given, so at-least-once replays are
-safe: each series remembers the last offset it applied per partition (a redelivered message
-is skipped, counts never double), the clock only moves forward, a bucket closes once.
+Pure (no Faust, Kafka or Redis): given messages and a ``get`` reading the state table, it
+returns the states to write once each, the Redis writes, the dead letters and what to send.
+Replays are safe: a series skips the offsets it applied per partition (counts never double),
+the clock only moves forward, a bucket closes once.
 
-Per message: validate (one event or an envelope) -> dead-letter the rejects -> re-route events
-not on their series' partition (:mod:`stream.partitioning`) -> add each to its series' open
-bucket (in the future / too late / too far ahead / duplicate id: a dead letter with its code)
-and to the partition's sums for the aggregates (:mod:`stream.aggregate_rows`) -> move the
-partition clock -> collect the buckets the watermark made due. At the batch's end the
-partition's :class:`~models.bank.ForecasterBank` learns them, a bank call per round over every
-series (:mod:`stream.bank_rows`), and forecasts h=1..H (a silent series: stream.sweep)."""
+Per message: validate (an event or an envelope) -> dead-letter the rejects -> re-route events
+not on their series' partition (stream.partitioning) -> add each to its series' open bucket
+(in the future / too late / too far ahead / duplicate id: a dead letter with its code) and to
+the aggregates' sums (stream.aggregate_rows) -> move the clock -> collect the buckets the
+watermark made due. At the batch's end the partition's :class:`~models.bank.ForecasterBank`
+learns them, one call per round (stream.bank_rows), and forecasts h=1..H (stream.sweep)."""
 
 from __future__ import annotations
 
@@ -25,6 +23,7 @@ from contracts.wire import SeriesWrite
 from models.activity import ActivityMonitor
 from models.calendar import use_holidays
 from models.factory import Forecast
+from models.grid import use_offset
 from stream.aggregate_rows import LEDGER_KEY, Aggregation, receive_report
 from stream.aggregates import REPORT_PREFIX, ROOT, Grouping, grouping_of, is_report
 from stream.bank_rows import Due, PathProvider, collect, learn_closed
@@ -86,6 +85,7 @@ class Processor:
     @classmethod
     def from_settings(cls, settings: Settings, path_provider: PathProvider | None = None,
                       partitions: int | None = None) -> Processor:
+        use_offset(settings.utc_offset)  # the shop's clock, before any state is read
         daily = settings.bucket_seconds == DAY  # the holiday factor: daily buckets only
         return cls(settings.events_topic, settings.bucket_seconds, settings.lateness_seconds,
                    settings.horizon, settings.history, lstm=path_provider is not None,

@@ -33,6 +33,7 @@ from typing import Any
 import cramjam
 import faust
 
+from models import grid
 from stream.changelog_send import BatchSender
 from stream.errors import SettingsChanged
 from stream.series_state import SeriesState
@@ -113,17 +114,28 @@ class StateStore(faust.Sensor):
         return state
 
     def _checked(self, key: str, state: Any) -> Any:
-        """``state``, unless it is a series bucketed with another width than the worker's: a
+        """``state``, unless it is a series bucketed with another width than the worker's (a
         demo of a weekly file, run on services left up by a monthly one, relabelled months as
-        weeks and dead-lettered every event as too late, without a word (a probe's finding)."""
-        width = getattr(getattr(state, "buckets", None), "width", None)
-        if self.width is None or width is None or width == self.width:
+        weeks and dead-lettered every event as too late, without a word: a probe's finding),
+        or on another clock (SALESCAST_UTC_OFFSET: its buckets start off the worker's grid)."""
+        buckets = getattr(state, "buckets", None)
+        width = getattr(buckets, "width", None)
+        if self.width is None or width is None:
             return state
+        if width == self.width:
+            first = buckets.closed_until  # type: ignore[union-attr]
+            if first is None:
+                first = min(buckets.open, default=None)  # type: ignore[union-attr]
+            if first is None or grid.start(first, width) == first:
+                return state
+            what = (f"{key}'s buckets start at {first} s, off this worker's grid: they were "
+                    f"laid on another clock (SALESCAST_UTC_OFFSET, now {grid.utc_offset()} s)")
+        else:
+            what = (f"{key} was bucketed by {width} s and this worker buckets by {self.width} "
+                    "s (SALESCAST_BUCKET_SECONDS)")
         raise SettingsChanged(
-            f"{key} was bucketed by {width} s and this worker buckets by {self.width} s "
-            "(SALESCAST_BUCKET_SECONDS): set it back, or start a new topic set and "
-            "SALESCAST_WORKER_ID with an empty Redis (`salescast services down` then `up`, "
-            "for the local ones)")
+            f"{what}: set it back, or start a new topic set and SALESCAST_WORKER_ID with an "
+            "empty Redis (`salescast services down` then `up`, for the local ones)")
 
     def put(self, partition: int, key: str, state: Any) -> None:
         """Mark ``state`` for the next flush. Flushes follow the order of the last puts (a key

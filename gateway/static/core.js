@@ -234,6 +234,23 @@ export function fmtBucket(seconds) {
   return seconds > 0 && seconds % 86400 === 0 ? `${seconds / 86400}d` : fmtAge(seconds);
 }
 
+/** A bucket time (epoch seconds) on the shop's clock, ``offset`` seconds east of UTC (the
+ * gateway's hello says it: SALESCAST_UTC_OFFSET): "2024-07-04 00:00"; "-" for a time out
+ * of Date's range (a bad record), never a throw. */
+export function shopTime(t, offset = 0) {
+  const d = new Date((Number(t) + (num(offset) ?? 0)) * 1000);
+  return t && Number.isFinite(d.getTime()) ? d.toISOString().slice(0, 16).replace("T", " ") : "-";
+}
+
+/** "UTC-05:00" for -18000 seconds east of UTC; "UTC" for 0. */
+export function fmtOffset(offset) {
+  const off = num(offset) ?? 0;
+  if (!off) return "UTC";
+  const m = Math.round(Math.abs(off) / 60);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `UTC${off < 0 ? "-" : "+"}${pad(Math.floor(m / 60))}:${pad(m % 60)}`;
+}
+
 export function fmtAge(seconds) {
   if (num(seconds) === null) return "-";
   const s = Math.max(0, seconds);
@@ -266,6 +283,7 @@ export class Store {
     this.status = { level: "info", text: "connecting..." };
     this.okStatus = null;       // the last "connected" status, restored after errors
     this.auth = null;           // "required" | "none" from hello
+    this.utcOffset = 0;         // the shop's clock, seconds east of UTC, from hello
     this.authPending = false;   // auth sent, its answer not in yet: nothing else is sent
     this.authProblem = null;    // why the gateway refused us (kept until an "authed")
     this.ignored = 0;           // frames of an unknown shape, counted and dropped
@@ -360,13 +378,15 @@ export class Store {
     switch (f.type) {
       case "hello":
         this.auth = f.auth || "none";
+        this.utcOffset = num(f.utc_offset) ?? 0;
         changed.add("status");
         if (this.auth === "required" && !this.token) {  // every request would be refused
           this.authProblem = "this gateway requires a token: open the page with ?token=...";
           this.setStatus("error", this.authProblem);
           return;
         }
-        this.setStatus("ok", `connected to ${f.server || "gateway"} (protocol ${f.protocol})`);
+        this.setStatus("ok", `connected to ${f.server || "gateway"} (protocol ${f.protocol}`
+                             + `${this.utcOffset ? `, times ${fmtOffset(this.utcOffset)}` : ""})`);
         if (this.auth === "required") {  // the rest once authed: else each is refused, and
           this.authPending = true;       // their errors hide why the token was not taken
           send.push({ type: "auth", token: this.token });

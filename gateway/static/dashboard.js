@@ -1,7 +1,7 @@
 // salescast dashboard: DOM, WebSocket and chart glue around core.js (the logic lives there).
 import {
   Store, backoff, breakdown, chartData, fmtAge, fmtBucket, modelSummary, openBucket, opsSummary,
-  parseFrame,
+  parseFrame, shopTime,
 } from "./core.js";
 
 const $ = (id) => document.getElementById(id);
@@ -28,10 +28,7 @@ const fmt = (x, digits = 1) => {  // 12.3; 1.2M; 0.0042 (not 0.0); never "-0"
   return Number(s) === 0 ? (0).toFixed(digits) : s;
 };
 const count = (v) => (Number.isFinite(v) ? `${Math.round(v)}` : "-");
-const when = (t) => {  // a time out of Date's range (a bad record) is "-", not a throw
-  const d = new Date(Number(t) * 1000);
-  return t && Number.isFinite(d.getTime()) ? d.toISOString().slice(0, 16).replace("T", " ") : "-";
-};
+const when = (t) => shopTime(t, store.utcOffset);  // the shop's clock (SALESCAST_UTC_OFFSET)
 
 
 function el(tag, props = {}, ...children) {
@@ -100,6 +97,9 @@ function makePlot(data) {
     width: Math.max(300, box.clientWidth), height: 320,
     cursor: { drag: { x: true, y: false } },
     scales: { x: { time: true } },
+    // the axis on the shop's clock too (uPlot's default: the browser's)
+    tzDate: (ts) => { const d = new Date((ts + store.utcOffset) * 1000);
+                      return new Date(d.getTime() + d.getTimezoneOffset() * 60000); },
     axes: [AXIS, { ...AXIS, size: 55, values: (u, ticks) => ticks.map((v) => compact.format(v)) }],
     series: [
       {},

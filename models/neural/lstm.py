@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from models.grid import is_calendar, shift
+from models.grid import is_calendar, shift, utc_offset
 
 __all__ = ["LSTMConfig", "History", "GlobalLSTM", "TrainReport", "train", "predict",
            "evaluate", "FEATURES", "device"]
@@ -91,7 +91,7 @@ class History:
             starts = np.array([shift(self.start, offset + i, self.width) for i in range(n)])
         else:
             starts = self.start + (offset + np.arange(n)) * self.width
-        return ((starts // DAY + 3) % 7).astype(np.int64)  # 1970-01-01 was a Thursday
+        return (((starts + utc_offset()) // DAY + 3) % 7).astype(np.int64)  # shop days; 1/1/70: Thu
 
 
 def device() -> torch.device:

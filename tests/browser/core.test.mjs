@@ -4,7 +4,8 @@ import test from "node:test";
 
 import {
   Store, backoff, breakdown, chartData, childPattern, emptySeries, fmtAge, fmtBucket, mergeAlerts,
-  mergeClosed, mergeSeries, modelSummary, opsSummary, parseFrame, searchPattern,
+  fmtOffset, mergeClosed, mergeSeries, modelSummary, opsSummary, parseFrame, searchPattern,
+  shopTime,
 } from "../../gateway/static/core.js";
 
 const DAY = 86400;
@@ -255,4 +256,23 @@ test("without aggregates the first listed series stays selected", () => {
   assert.equal(store.selected, "A");
   assert.deepEqual(breakdown(store.view("A"), store.series), []);
   assert.equal(childPattern(["nocolon"]), null);
+});
+
+test("shop clock: hello's utc_offset dates buckets at the shop's midnight", () => {
+  const nyMidnight = 1720069200;  // 2024-07-04 00:00 at UTC-05:00 (05:00 UTC)
+  assert.equal(shopTime(nyMidnight), "2024-07-04 05:00");
+  assert.equal(shopTime(nyMidnight, -18000), "2024-07-04 00:00");
+  assert.equal(shopTime(1720018800, 32400), "2024-07-04 00:00");  // Tokyo: 15:00 UTC the 3rd
+  assert.equal(shopTime(null, -18000), "-");
+  assert.equal(shopTime(1e20, 0), "-");  // out of Date's range: no throw
+  assert.equal(fmtOffset(-18000), "UTC-05:00");
+  assert.equal(fmtOffset(19800), "UTC+05:30");
+  assert.equal(fmtOffset(0), "UTC");
+  const st = new Store({});
+  st.handle({ type: "hello", protocol: 1, auth: "none", utc_offset: -18000 });
+  assert.equal(st.utcOffset, -18000);
+  assert.match(st.status.text, /protocol 1, times UTC-05:00\)/);
+  st.handle({ type: "hello", protocol: 1, auth: "none" });  // an older gateway: UTC
+  assert.equal(st.utcOffset, 0);
+  assert.doesNotMatch(st.status.text, /times/);
 });

@@ -19,6 +19,7 @@ CHANGED = {
     "SALESCAST_EVENTS_TOPIC": "e", "SALESCAST_DEADLETTER_TOPIC": "d",
     "SALESCAST_PARTITIONS": "3", "SALESCAST_STANDBY_REPLICAS": "1",
     "SALESCAST_BUCKET_SECONDS": "3600", "SALESCAST_HOLIDAYS": "us-ca",
+    "SALESCAST_UTC_OFFSET": "+05:30",
     "SALESCAST_LATENESS_SECONDS": "0", "SALESCAST_HORIZON": "7", "SALESCAST_HISTORY": "30",
     "SALESCAST_AGGREGATE_BY": "category",
     "SALESCAST_CATEGORY_MAP": str(Path(__file__).with_name("category_map.csv")),
@@ -64,6 +65,9 @@ def test_the_process_environment_reads_like_a_mapping(monkeypatch: pytest.Monkey
     ({"SALESCAST_STANDBY_REPLICAS": "-1"}, "SALESCAST_STANDBY_REPLICAS must be >= 0, got '-1'"),
     ({"SALESCAST_LSTM": "maybe"}, "SALESCAST_LSTM must be a boolean (1/0, true/false, yes/no, "
                                   "on/off), got 'maybe'"),
+    ({"SALESCAST_UTC_OFFSET": "EST"}, "SALESCAST_UTC_OFFSET must be a UTC offset such as "
+                                      "-05:00 and +05:30, in whole quarter hours from -12:00 "
+                                      "to +14:00 (0 and Z: UTC), got 'EST'"),
     ({"SALESCAST_HOLIDAYS": "XX"}, "SALESCAST_HOLIDAYS must be a country code of the holidays "
                                    "package, optionally with a subdivision (GB-ENG, US, US-CA, "
                                    "DE-BY); none turns holidays off, got 'XX'"),

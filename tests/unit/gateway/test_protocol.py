@@ -212,3 +212,16 @@ def test_pattern_snapshots_are_rate_limited_single_series_are_not() -> None:
     assert len(s.receive('{"type": "subscribe", "series": "A"}')) == 2  # a series: a snapshot
     t[0] = 2.0  # one more pattern snapshot every 2 s
     assert isinstance(s.receive(sub % 99)[1], SnapshotRequest)
+
+
+def test_hello_tells_the_shop_s_clock_from_the_settings() -> None:
+    """Bucket times are epoch seconds; a client needs the shop's clock (SALESCAST_UTC_OFFSET)
+    to show a New York day as the 4th of July, not as 05:00 UTC on it."""
+    from config import load_settings
+    from gateway.server import Gateway
+
+    assert json.loads(Session().hello("s")) == {"type": "hello", "protocol": 1, "server": "s",
+                                                "auth": "none", "utc_offset": 0}
+    gw = Gateway.from_settings(load_settings({"REDIS_URL": "redis://127.0.0.1:1",
+                                              "SALESCAST_UTC_OFFSET": "-05:00"}))
+    assert json.loads(gw._new_session().hello("s"))["utc_offset"] == -18_000

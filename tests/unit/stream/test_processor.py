@@ -212,6 +212,39 @@ def test_the_worker_model_is_dated_for_the_holiday_factor() -> None:
     assert "holiday_factor" in proc.forecast_of(st).model
 
 
+def test_a_shop_s_days_run_from_its_own_midnight_with_its_utc_offset() -> None:
+    """A New York shop (SALESCAST_UTC_OFFSET=-05:00) sells at 01:00 and at 23:30 local each
+    day: its buckets are its own days (the evening sale is 04:30 UTC the next day), dated by
+    its midnight, and the holiday factor reads its local days. In UTC days each bucket held
+    one day's morning and the evening before."""
+    from config import load_settings
+    from models import grid
+
+    midnight = calendar.timegm((2024, 6, 20, 5, 0, 0))  # 2024-06-20 00:00 at UTC-05:00
+    events = []
+    for day in range(20):
+        events += [SaleEvent("A", midnight + day * DAY + 3600, 10, 1.0),
+                   SaleEvent("A", midnight + day * DAY + 84_600, day + 1, 1.0)]
+    msgs = [Message(i, 0.0, e.to_json()) for i, e in enumerate(events)]
+    try:
+        proc = Processor.from_settings(load_settings({
+            "SALESCAST_UTC_OFFSET": "-05:00",
+            "SALESCAST_LATENESS_SECONDS": "0", "SALESCAST_AGGREGATE_BY": "none"}))
+        st = _run(proc, msgs, batch=7)["s:A"]
+        got = st.actuals(DAY)
+        assert got[0] == [midnight, 11.0] and [v for _, v in got] == [
+            10.0 + d + 1 for d in range(len(got))]
+        res = proc.banks[0]
+        june_20 = calendar.timegm((2024, 6, 20, 0, 0, 0)) // DAY  # the local date, as a day
+        assert res.bank.day[res.row(st)] == june_20 + (st.origin - midnight) // DAY
+    finally:
+        grid.use_offset(0)
+    utc = _run(Processor.from_settings(load_settings({
+        "SALESCAST_LATENESS_SECONDS": "0",
+        "SALESCAST_AGGREGATE_BY": "none"})), msgs, batch=7)["s:A"]
+    assert [v for _, v in utc.actuals(DAY)][1:4] == [11.0, 12.0, 13.0]  # morning + evening before
+
+
 def test_the_worker_takes_its_holiday_calendar_from_the_settings() -> None:
     """SALESCAST_HOLIDAYS names the calendar of daily buckets (England's by default);
     other widths have no holiday factor and leave the calendar alone."""

@@ -220,3 +220,32 @@ def test_a_restored_series_of_another_bucket_width_stops_the_worker() -> None:
     with pytest.raises(SettingsChanged, match=r"s:A was bucketed by 2629800 s and this worker "
                                               r"buckets by 604800 s"):
         StateStore(_Table(), width=604_800).get("s:A")
+
+
+def test_a_restored_series_laid_on_another_clock_stops_the_worker() -> None:
+    """SALESCAST_UTC_OFFSET moves every bucket start: a state of days from UTC midnight read
+    by a worker of New York's days would close 19-hour buckets and mislabel all the rest."""
+    from models import grid
+    from stream.bucketing import SeriesBuckets
+    from stream.errors import SettingsChanged
+    from stream.series_state import SeriesState
+
+    def table(ts: float, width: int = 86_400) -> object:
+        buckets = SeriesBuckets(width, 3600, 0)
+        buckets.open[grid.start(ts, width)] = None  # type: ignore[assignment]
+        return type("T", (), {"data": {b"s:A": pack(SeriesState("A", buckets))}})()
+
+    utc = table(1_720_000_000)
+    try:
+        grid.use_offset(-5 * 3600)
+        new_york = table(1_720_000_000)
+        assert StateStore(new_york, width=86_400).get("s:A") is not None
+        with pytest.raises(SettingsChanged, match=r"s:A's buckets start at 1719964800 s, off "
+                                                  r"this worker's grid.*SALESCAST_UTC_OFFSET"):
+            StateStore(utc, width=86_400).get("s:A")
+        hourly = table(1_720_000_000, 3600)
+        grid.use_offset(-4 * 3600)  # hours stay on an hourly grid whatever the offset
+        assert StateStore(hourly, width=3600).get("s:A") is not None
+    finally:
+        grid.use_offset(0)
+    assert StateStore(utc, width=86_400).get("s:A") is not None
