@@ -123,6 +123,7 @@ class Pipeline:
             SALESCAST_HOME=str(s.home),
             SALESCAST_EVENT_TIME=s.event_time,
             SALESCAST_BUCKET_SECONDS=str(s.bucket_seconds),
+            SALESCAST_UTC_OFFSET=_hhmm(s.utc_offset),
         )
 
     def repartition(self, partitions: int) -> None:
@@ -259,6 +260,11 @@ class Pipeline:
         for log in sorted(self.logs.glob("*.log")):
             lines += [f"--- {log.name}"] + log.read_text(errors="replace").splitlines()[-n:]
         return lines
+
+
+def _hhmm(offset: int) -> str:
+    """Seconds east of UTC as SALESCAST_UTC_OFFSET takes them: -18000 -> "-05:00"."""
+    return f"{'-' if offset < 0 else '+'}{abs(offset) // 3600:02d}:{abs(offset) % 3600 // 60:02d}"
 
 
 @pytest.fixture

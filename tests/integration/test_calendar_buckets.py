@@ -90,3 +90,36 @@ def test_hourly_buckets_end_to_end_with_the_weekly_season(pipeline) -> None:
         f = snap["forecast"]
         assert f["t"] == [f["t"][0] + 3600 * i for i in range(len(f["t"]))]
         assert "seasonal_median_168" in f["model"]["members"]
+
+
+def test_days_on_the_shop_s_clock_end_to_end(pipeline) -> None:
+    """SALESCAST_UTC_OFFSET=+09:00 (Tokyo): a day is the shop's, from 15:00 UTC the day before;
+    a sale at 08:00 in Tokyo (23:00 UTC the day before) counts on its own day."""
+    offset = 9 * 3600
+    pipeline.settings = pipeline.settings.model_copy(update={"utc_offset": offset})
+    first = calendar.timegm((2021, 3, 1, 0, 0, 0)) - offset  # 1 March, 00:00 in Tokyo
+    rng = random.Random(5)
+    truth: dict[tuple[str, int], float] = {}
+    events = []
+    for day in range(21):
+        start = first + day * 86400
+        for sid in SERIES[:5]:
+            for hour in (8, 20):  # 23:00 and 11:00 UTC: two UTC days, one shop day
+                q = rng.randint(1, 5)
+                truth[sid, start] = truth.get((sid, start), 0.0) + q
+                events.append(SaleEvent(sid, start + hour * 3600 + rng.randrange(600), q, 2.0))
+    events.sort(key=lambda e: e.ts)
+    pipeline.produce([(e.series.encode(), e.to_json()) for e in events])
+    pipeline.start_worker()
+    per_series = {sid: sum(1 for e in events if e.series == sid) for sid in SERIES[:5]}
+    pipeline.wait_for(lambda: all((pipeline.snapshot(sid) or {}).get("events") == n
+                                  for sid, n in per_series.items()), 120, "every event")
+    assert pipeline.reconciled()
+    for sid in SERIES[:5]:
+        snap = pipeline.snapshot(sid)
+        assert snap is not None
+        actuals = snap["actuals"]
+        assert len(actuals) >= 19 and all((t + offset) % 86400 == 0 for t, _ in actuals)
+        for t, v in actuals:
+            assert v == truth[sid, t], (sid, time.gmtime(t + offset)[:3])
+        assert snap["forecast"]["t"][0] == snap["open"]["t"] == first + 20 * 86400
