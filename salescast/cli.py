@@ -160,7 +160,7 @@ def _events(file: str | None, columns: str | None, time_format: str | None,
     if by_country:
         raise UserError("--by-country is for Online Retail II; with --file, name the series' "
                         "columns with --columns (a+b makes one series of two columns)")
-    data = user_file(file, columns, time_format)
+    data = user_file(file, columns, time_format, load_settings().utc_offset)
     if services is not None:
         from infra.kafka_client import unreachable
 

@@ -153,7 +153,7 @@ def _run_file(file: str, bucket: str | None, columns: str | None, time_format: s
     settings = load_settings()  # the worker's clock and calendar, as it would bucket the file
     use_offset(settings.utc_offset)
     use_holidays(settings.holidays)
-    data = user_file(file, columns, time_format)
+    data = user_file(file, columns, time_format, settings.utc_offset)
     data.price = None  # not scored: a price it cannot read is no reason to stop
     try:
         width = bucket_width(bucket) if bucket is not None else _width_of(data)

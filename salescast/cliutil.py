@@ -255,8 +255,10 @@ def warn_producer_time(settings: Settings, topics: dict[str, Any]) -> None:
                       soft_wrap=True)
 
 
-def user_file(file: str, columns: str | None, time_format: str | None) -> UserFile:
-    """``--file`` with its ``--columns`` and ``--time-format``: the file, its header read; a
+def user_file(file: str, columns: str | None, time_format: str | None,
+              utc_offset: int = 0) -> UserFile:
+    """``--file`` with its ``--columns`` and ``--time-format``: the file, its header read, its
+    times without a zone on the shop's clock (``utc_offset``, SALESCAST_UTC_OFFSET); a
     :class:`UserError` for a missing file or columns it lacks."""
     from config.paths import expand_user
     from sources.user_file import UserFile
@@ -266,7 +268,7 @@ def user_file(file: str, columns: str | None, time_format: str | None) -> UserFi
     if time_format is not None and not time_format.strip():
         raise UserError("--time-format needs a format (strptime's, or excel), got ''")
     try:
-        return UserFile(expand_user(file), columns, time_format)
+        return UserFile(expand_user(file), columns, time_format, utc_offset)
     except ValueError as exc:
         raise UserError(str(exc)) from None
 

@@ -1,5 +1,9 @@
 """Times as people write them in sales files, to epoch seconds (UTC unless they say otherwise).
 
+A time without a zone is read on the clock ``tz`` (default UTC): the shop's, when
+``SALESCAST_UTC_OFFSET`` names one (a shop's export says "2024-07-04 10:00" of its own day).
+Epoch seconds are absolute whatever the clock.
+
 :func:`parse_time` reads epoch seconds (from 1973), ISO dates and date-times, ``2024-03``,
 ``20240131`` and ``202401``, and fpp3's periods (``2024 Mar``, ``2024 Q1``, ``2024 W09``: the
 period's first second); every time is between 1970 and 2099;
@@ -12,7 +16,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 __all__ = ["parse_time", "parse_week", "strptime_utc"]
 
@@ -26,7 +30,7 @@ _WEEK, _WEEKDAY = re.compile(r"%[WUV]"), re.compile(r"%[aAwu]")
 _PERIOD = re.compile(r"(\d{4})[ -]?(?:([qQ])(\d)|([wW])(\d{1,2})|([A-Za-z]{3})|(\d{1,2}))")
 
 
-def parse_time(text: str) -> float:
+def parse_time(text: str, tz: tzinfo = UTC) -> float:
     """Epoch seconds of ``text`` (see the module docstring); a ValueError saying what is
     accepted.
 
@@ -35,6 +39,10 @@ def parse_time(text: str) -> float:
     >>> [datetime.fromtimestamp(parse_time(t), UTC).date().isoformat()
     ...  for t in ("2024 Mar", "2024 Q2", "2024-03", "2024 W01", "20240131", "202401")]
     ['2024-03-01', '2024-04-01', '2024-03-01', '2024-01-01', '2024-01-31', '2024-01-01']
+    >>> from datetime import timedelta, timezone
+    >>> new_york = timezone(timedelta(hours=-5))
+    >>> [parse_time(t, new_york) - parse_time(t) for t in ("2024-07-04 10:00", "2024-07", "1e9")]
+    [18000.0, 18000.0, 0.0]
     """
     s = text.strip()
     if s.isdigit() and len(s) in (6, 8):  # 20240131, 202401: a date written as digits
@@ -44,7 +52,7 @@ def parse_time(text: str) -> float:
             pass
         else:
             if 1970 <= day.year < 2100:
-                return day.replace(tzinfo=UTC).timestamp()
+                return day.replace(tzinfo=tz).timestamp()
     try:
         ts = float(s)
     except ValueError:
@@ -59,13 +67,13 @@ def parse_time(text: str) -> float:
     try:
         when = datetime.fromisoformat(s)
     except ValueError:
-        return _within(_period(s, text), text)
+        return _within(_period(s, text, tz), text)
     if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
+        when = when.replace(tzinfo=tz)
     return _within(when.timestamp(), text)
 
 
-def parse_week(text: str) -> float:
+def parse_week(text: str, tz: tzinfo = UTC) -> float:
     """:func:`parse_time` for a column of weeks: ``202402`` is ISO week 2 of 2024 (its
     Monday), not February (``--bucket week`` files number their weeks so).
 
@@ -76,19 +84,19 @@ def parse_week(text: str) -> float:
     """
     s = text.strip()
     if s.isdigit() and len(s) == 6 and (
-            monday := _iso_monday(int(s[:4]), int(s[4:]))) is not None:
+            monday := _iso_monday(int(s[:4]), int(s[4:]), tz)) is not None:
         return _within(monday, text)
-    return parse_time(text)
+    return parse_time(text, tz)
 
 
-def _iso_monday(year: int, week: int) -> float | None:
+def _iso_monday(year: int, week: int, tz: tzinfo = UTC) -> float | None:
     """The first second of ISO week ``week`` of ``year`` (week 53 only in the years that have
     one; ``None``: no such week)."""
     try:
         monday = date.fromisocalendar(year, week, 1)
     except ValueError:
         return None
-    return datetime.combine(monday, datetime.min.time(), UTC).timestamp()
+    return datetime.combine(monday, datetime.min.time(), tz).timestamp()
 
 
 def _within(ts: float, text: str) -> float:
@@ -99,7 +107,7 @@ def _within(ts: float, text: str) -> float:
     return ts
 
 
-def strptime_utc(text: str, time_format: str) -> float:
+def strptime_utc(text: str, time_format: str, tz: tzinfo = UTC) -> float:
     """``text`` read with ``time_format``: epoch seconds (UTC unless the format has a zone).
 
     A week number without a weekday (``%Y%W``, ``%G%V``) is the week's Monday: strptime
@@ -120,18 +128,19 @@ def strptime_utc(text: str, time_format: str) -> float:
         except ValueError:
             raise ValueError(f"time {text!r} is not an Excel serial date (days since "
                              f"1899-12-30)") from None
-        return _within(round((days - 25_569) * 86_400, 3) if math.isfinite(days) else -1.0,
-                       text)
+        local = (tz.utcoffset(None) or timedelta()).total_seconds()  # the clock's offset
+        return _within(round((days - 25_569) * 86_400 - local, 3) if math.isfinite(days)
+                       else -1.0, text)
     if _WEEK.search(fmt) and not _WEEKDAY.search(fmt):
         s, fmt = f"{s} 1", f"{fmt} %u"
     try:
         when = datetime.strptime(s, fmt)
     except ValueError:
         raise ValueError(f"time {text!r} does not match --time-format {time_format!r}") from None
-    return _within((when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp(), text)
+    return _within((when if when.tzinfo else when.replace(tzinfo=tz)).timestamp(), text)
 
 
-def _period(s: str, text: str) -> float:
+def _period(s: str, text: str, tz: tzinfo = UTC) -> float:
     """``2024 Q1``, ``2024 W09``, ``2024 Mar``, ``2024-03``: the period's first second."""
     m = _PERIOD.fullmatch(s)
     month = None
@@ -140,7 +149,7 @@ def _period(s: str, text: str) -> float:
         if m[2]:
             month = 3 * int(m[3]) - 2 if 1 <= int(m[3]) <= 4 else None
         elif m[4]:
-            if (monday := _iso_monday(year, int(m[5]))) is not None:
+            if (monday := _iso_monday(year, int(m[5]), tz)) is not None:
                 return monday
         elif m[6]:
             month = _MONTHS.get(m[6].lower())
@@ -149,4 +158,4 @@ def _period(s: str, text: str) -> float:
     if month is None:
         raise ValueError(f"time {text!r} is not epoch seconds, an ISO date or date-time, "
                          f"YYYY-MM, 'YYYY Mon', 'YYYY Qn' or 'YYYY Wnn': {_HINT}")
-    return datetime(year, month, 1, tzinfo=UTC).timestamp()
+    return datetime(year, month, 1, tzinfo=tz).timestamp()

@@ -42,6 +42,7 @@ import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta, timezone
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -87,7 +88,7 @@ class UserFile:
     """
 
     def __init__(self, path: Path, columns: str | None = None,
-                 time_format: str | None = None) -> None:
+                 time_format: str | None = None, utc_offset: int = 0) -> None:
         self.path, self.skipped = path, 0
         header = next(read_rows(path), None)
         if header is None:
@@ -98,9 +99,10 @@ class UserFile:
         self.keys, self.time, self.value = self._columns(header, columns)
         self.times = [t.strip() for t in self.time.split("+")] if columns else [self.time]
         weeks = len(self.times) == 1 and "week" in self.time.lower()  # 202402: a week
+        clock = timezone(timedelta(seconds=utc_offset))  # times without a zone: the shop's
         self._parse = functools.lru_cache(maxsize=65536)(
-            functools.partial(strptime_utc, time_format=time_format) if time_format
-            else parse_week if weeks else parse_time)
+            functools.partial(strptime_utc, time_format=time_format, tz=clock) if time_format
+            else functools.partial(parse_week if weeks else parse_time, tz=clock))
         self.price, self.country = _named(header, PRICE), _named(header, COUNTRY)
         # found by name: other columns that look like part of a key (store, region...)
         self.also_keys = [] if columns is not None else [

@@ -172,3 +172,18 @@ def test_key_cells_with_the_separator_make_series_of_their_own(tmp_path: Path) -
     assert len(set(names)) == 4 and names[:2] == ["A\\|B|C", "A|B\\|C"]
     one = _csv(tmp_path, "sku,date,qty\nA|B,2024-01-01,1\n", "one.csv")
     assert [r.series for r in UserFile(one)] == ["A|B"]
+
+
+def test_times_without_a_zone_are_on_the_shop_s_clock(tmp_path: Path) -> None:
+    """A New York shop's export says 10:00 of its own day: with SALESCAST_UTC_OFFSET=-05:00
+    that is 15:00 UTC; a time that names its offset, and epoch seconds, stay what they say."""
+    path = tmp_path / "ny.csv"
+    path.write_text("sku,time,qty\nA,2024-07-04 10:00,1\nA,2024-07-04T10:00:00+02:00,1\n"
+                    "A,1720087200,1\n")
+    utc = [row.ts for row in UserFile(path)]
+    ny = [row.ts for row in UserFile(path, utc_offset=-5 * 3600)]
+    assert ny[0] - utc[0] == 5 * 3600 and ny[1:] == utc[1:]
+    excel = tmp_path / "ny_excel.csv"
+    excel.write_text("sku,time,qty\nA,45477.5,1\n")  # 2024-07-04 12:00
+    assert (next(iter(UserFile(excel, None, "excel", -5 * 3600))).ts
+            - next(iter(UserFile(excel, None, "excel"))).ts) == 5 * 3600
