@@ -42,7 +42,15 @@ from models.bank_blend import BlendBank, inverse_weights, reweight
 from models.bank_check import check_rows, in_todays_layout
 from models.bank_mean import MEAN_DECAY, MeanBank
 from models.bank_members import MemberBank
-from models.bank_ops import export_fields, grow, is_holiday, learn_holiday, row_fields
+from models.bank_ops import (
+    export_fields,
+    grow,
+    is_holiday,
+    learn_holiday,
+    load_fields,
+    row_fields,
+    state_nbytes,
+)
 from models.bank_upgrade import upgrade
 from models.base import BatchForecast, BatchForecaster, check_batch, check_horizon, check_range
 from models.factory import DROP_RATIO, SEASON_CYCLES
@@ -147,9 +155,8 @@ class ForecasterBank(BatchForecaster):
     def load_row(self, row: int, raw: bytes) -> None:
         """Overwrite row ``row`` with :meth:`export_row`'s bytes (of a bank with the same
         parameters); forecasts and bands are then equal to the exported row's."""
-        sizes = [int(np.prod(self._shapes[n][0])) * np.dtype(self._shapes[n][1]).itemsize
-                 for n in self._STATE]
-        own, mem, band = sum(sizes), self.members.nbytes(), self.bands.nbytes()
+        own = state_nbytes(self._shapes, self._STATE)
+        mem, band = self.members.nbytes(), self.bands.nbytes()
         blend = self.blend.nbytes() if self.blend else 0
         size = own + mem + band + blend  # older rows: no mean part, or also a 48-byte detector
         dets = (self.detector.nbytes(), DetectorBank.LEGACY_BYTES)
@@ -158,12 +165,7 @@ class ForecasterBank(BatchForecaster):
             return self.load_row(row, upgrade(self, raw))
         det, mean = fits[0]
         check_rows(self, [in_todays_layout(self, raw, det, mean)])  # whatever the variant
-        pos = 0
-        for name, size in zip(self._STATE, sizes, strict=True):
-            shape, dt = self._shapes[name]
-            getattr(self, name)[row] = np.frombuffer(raw, dtype=dt, count=size // np.dtype(dt)
-                                                     .itemsize, offset=pos).reshape(shape)
-            pos += size
+        pos = load_fields(self, self._shapes, self._STATE, row, raw)
         self.members.load(row, raw[pos : pos + mem])
         n = int(self.n[row])
         self.bands.load(row, raw[pos + mem : pos + mem + band], n)

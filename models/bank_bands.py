@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from models import pending
-from models.bank_ops import grow
+from models.bank_ops import grow, load_fields, state_nbytes
 from models.orderstat import invalidate, rows_index
 from models.window_kernels import band_step, band_widths
 
@@ -90,18 +90,11 @@ class BandBank:
         return [getattr(self, name) for name in self._STATE]
 
     def nbytes(self) -> int:
-        return sum(int(np.prod(self._shapes[n][0])) * np.dtype(self._shapes[n][1]).itemsize
-                   for n in self._STATE)
+        return state_nbytes(self._shapes, self._STATE)
 
     def load(self, row: int, raw: bytes, n_seen: int) -> None:
         """Restore row ``row`` from :meth:`export`'s bytes (``n_seen``: values learnt)."""
-        pos = 0
-        for name in self._STATE:
-            shape, dt = self._shapes[name]
-            size = int(np.prod(shape)) * np.dtype(dt).itemsize
-            getattr(self, name)[row] = np.frombuffer(raw, dtype=dt, count=size // np.dtype(dt)
-                                                     .itemsize, offset=pos).reshape(shape)
-            pos += size
+        load_fields(self, self._shapes, self._STATE, row, raw)
         h = self.horizon
         flat = np.arange(row * h, row * h + h)
         invalidate(self.tq.reshape(-1, len(self.levels)), self.tlt.reshape(-1, len(self.levels)),

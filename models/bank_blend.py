@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from models import pending
-from models.bank_ops import grow
+from models.bank_ops import grow, load_fields, state_nbytes
 from models.kernels import normalised_weights, scored_errors
 from models.orderstat import rows_index
 
@@ -106,21 +106,14 @@ class BlendBank:
     _STATE = ("errors", "due", "yhat", "online", "path", "plen", "vname")
 
     def nbytes(self) -> int:
-        return sum(int(np.prod(self._shapes[n][0])) * np.dtype(self._shapes[n][1]).itemsize
-                   for n in self._STATE)
+        return state_nbytes(self._shapes, self._STATE)
 
     def state_arrays(self) -> list[np.ndarray]:
         """The row arrays a row's exported state is made of, in order."""
         return [getattr(self, name) for name in self._STATE]
 
     def load(self, row: int, raw: bytes, n_seen: int) -> None:
-        pos = 0
-        for name in self._STATE:
-            shape, dt = self._shapes[name]
-            count = int(np.prod(shape))
-            getattr(self, name)[row] = np.frombuffer(raw, dtype=dt, count=count,
-                                                     offset=pos).reshape(shape)
-            pos += count * np.dtype(dt).itemsize
+        load_fields(self, self._shapes, self._STATE, row, raw)
         scored = min(max(n_seen - 1, 0), self.horizon)
         self.weights[row] = 0.5
         if scored:

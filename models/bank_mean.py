@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from models.bank_ops import grow
+from models.bank_ops import grow, state_nbytes
 from models.orderstat import rows_index
 
 __all__ = ["MeanBank", "MEAN_DECAY", "LEAD_LEVELS", "LEAD_WINDOW", "LEAD_STRIDE", "lead_total"]
@@ -102,8 +102,7 @@ class MeanBank:
         return [getattr(self, name) for name in self._STATE]
 
     def nbytes(self) -> int:
-        return sum(math.prod(self._shapes[name][0]) * np.dtype(self._shapes[name][1]).itemsize
-                   for name in self._STATE)
+        return state_nbytes(self._shapes, self._STATE)
 
     def load(self, row: int, raw: bytes) -> None:
         """Restore ``row`` from its bytes; empty bytes (a row saved before the mean

@@ -39,7 +39,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from models import bank_trend
-from models.bank_ops import from_log, grow, start_season
+from models.bank_ops import from_log, grow, load_fields, start_season, state_nbytes
 from models.factory import MEDIAN_SHARE, SEASON_CYCLES
 from models.kernels import path_cap, season_learn, second_season_paths
 from models.orderstat import invalidate, push, rows_index, select
@@ -137,17 +137,10 @@ class MemberBank:
         return [getattr(self, name) for name in self._state()]
 
     def nbytes(self) -> int:
-        return sum(int(np.prod(self._shapes[n][0])) * np.dtype(self._shapes[n][1]).itemsize
-                   for n in self._state())
+        return state_nbytes(self._shapes, self._state())
 
     def load(self, row: int, raw: bytes) -> None:
-        pos = 0
-        for name in self._state():
-            shape, dt = self._shapes[name]
-            count = int(np.prod(shape))
-            getattr(self, name)[row] = np.frombuffer(raw, dtype=dt, count=count,
-                                                     offset=pos).reshape(shape)
-            pos += count * np.dtype(dt).itemsize
+        load_fields(self, self._shapes, self._state(), row, raw)
         self.derive(np.array([row]))
 
     def derive(self, rows: np.ndarray) -> None:

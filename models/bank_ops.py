@@ -19,7 +19,7 @@ from models.calendar import holiday_days, holidays_in_use
 from models.online import MAX_LOG
 
 __all__ = ["describe_rows", "export_fields", "from_log", "is_holiday", "learn_holiday",
-           "reserve_bank", "row_fields", "start_season"]
+           "load_fields", "reserve_bank", "row_fields", "start_season", "state_nbytes"]
 
 _TABLE_DAYS = 47_482  # the holiday table covers epoch days 0..47,481 (2100-01-01: MAX_TS)
 
@@ -69,6 +69,25 @@ def describe_rows(bank: Any, rows: list[int], per_horizon: bool = True) -> list[
             d["weights_by_horizon"], d["winners"] = w, won
         out.append(d if bank.blend is None else bank.blend.describe(row, d))
     return out
+
+
+def state_nbytes(shapes: dict[str, tuple[tuple[int, ...], Any]], names: Sequence[str]) -> int:
+    """Bytes of one row of the arrays ``names`` (``shapes``: per-row shape, dtype)."""
+    return sum(int(np.prod(shapes[n][0])) * np.dtype(shapes[n][1]).itemsize for n in names)
+
+
+def load_fields(obj: Any, shapes: dict[str, tuple[tuple[int, ...], Any]],
+                names: Sequence[str], row: int, raw: bytes) -> int:
+    """Row ``row`` of ``obj``'s arrays ``names`` from the front of ``raw``, in that order (an
+    exported row's layout); the bytes read."""
+    pos = 0
+    for name in names:
+        shape, dt = shapes[name]
+        count = int(np.prod(shape))
+        getattr(obj, name)[row] = np.frombuffer(raw, dtype=dt, count=count,
+                                                offset=pos).reshape(shape)
+        pos += count * np.dtype(dt).itemsize
+    return pos
 
 
 def grow(obj: Any, shapes: dict[str, tuple[tuple[int, ...], Any]], used: int,

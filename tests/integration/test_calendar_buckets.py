@@ -24,6 +24,20 @@ def _first_of_month(t: float) -> bool:
     return time.gmtime(t)[2:6] == (1, 0, 0, 0)
 
 
+def _run(pipeline, events: list[SaleEvent]) -> None:
+    """Produce ``events`` in time order, start a worker, wait until every series counted all
+    its events, and require the audit to reconcile (every event counted once)."""
+    events.sort(key=lambda e: e.ts)
+    pipeline.produce([(e.series.encode(), e.to_json()) for e in events])
+    pipeline.start_worker()
+    per_series: dict[str, int] = {}
+    for e in events:
+        per_series[e.series] = per_series.get(e.series, 0) + 1
+    pipeline.wait_for(lambda: all((pipeline.snapshot(sid) or {}).get("events") == n
+                                  for sid, n in per_series.items()), 120, "every event")
+    assert pipeline.reconciled()
+
+
 def test_monthly_buckets_end_to_end(pipeline) -> None:
     pipeline.settings = pipeline.settings.model_copy(update={"bucket_seconds": MONTH})
     rng = random.Random(7)
@@ -37,14 +51,7 @@ def test_monthly_buckets_end_to_end(pipeline) -> None:
             q = rng.randint(1, 4) + (6 if m % 12 == 10 else 0)  # a yearly peak in November
             truth[sid, first] = truth.get((sid, first), 0.0) + q
             events.append(SaleEvent(sid, first + rng.randrange(days * 86400), q, 1.5))
-    events.sort(key=lambda e: e.ts)
-    pipeline.produce([(e.series.encode(), e.to_json()) for e in events])
-    pipeline.start_worker()
-    per_series = {sid: sum(1 for e in events if e.series == sid) for sid in SERIES}
-    pipeline.wait_for(lambda: all((pipeline.snapshot(sid) or {}).get("events") == n
-                                  for sid, n in per_series.items()), 120, "every event")
-    report = pipeline.reconciled()  # the audit: every event counted once
-    assert report
+    _run(pipeline, events)
 
     open_month = shift(START, MONTHS - 1, MONTH)  # the last month is still open
     for sid in SERIES:
@@ -73,13 +80,7 @@ def test_hourly_buckets_end_to_end_with_the_weekly_season(pipeline) -> None:
                 start = monday + hour * 3600
                 truth[sid, start] = truth.get((sid, start), 0.0) + q
                 events.append(SaleEvent(sid, start + rng.randrange(3600), q, 1.5))
-    events.sort(key=lambda e: e.ts)
-    pipeline.produce([(e.series.encode(), e.to_json()) for e in events])
-    pipeline.start_worker()
-    per_series = {sid: sum(1 for e in events if e.series == sid) for sid in SERIES[:6]}
-    pipeline.wait_for(lambda: all((pipeline.snapshot(sid) or {}).get("events") == n
-                                  for sid, n in per_series.items()), 120, "every event")
-    assert pipeline.reconciled()  # the audit: every event counted once
+    _run(pipeline, events)
     for sid in SERIES[:6]:
         snap = pipeline.snapshot(sid)
         assert snap is not None and snap["bucket_seconds"] == 3600
@@ -108,13 +109,7 @@ def test_days_on_the_shop_s_clock_end_to_end(pipeline) -> None:
                 q = rng.randint(1, 5)
                 truth[sid, start] = truth.get((sid, start), 0.0) + q
                 events.append(SaleEvent(sid, start + hour * 3600 + rng.randrange(600), q, 2.0))
-    events.sort(key=lambda e: e.ts)
-    pipeline.produce([(e.series.encode(), e.to_json()) for e in events])
-    pipeline.start_worker()
-    per_series = {sid: sum(1 for e in events if e.series == sid) for sid in SERIES[:5]}
-    pipeline.wait_for(lambda: all((pipeline.snapshot(sid) or {}).get("events") == n
-                                  for sid, n in per_series.items()), 120, "every event")
-    assert pipeline.reconciled()
+    _run(pipeline, events)
     for sid in SERIES[:5]:
         snap = pipeline.snapshot(sid)
         assert snap is not None
