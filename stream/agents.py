@@ -236,7 +236,7 @@ def build_worker(
                 emit)))]
 
     app.task(stats.watch_loop)  # the ops figures loop_stall_ms and loop_stall_max_ms
-    app.task(watcher(settings))  # partitions added to the events topic: a clean stop
+    app.task(watcher(settings, found=lambda topic_id: setattr(processor, "topic_id", topic_id)))
 
     @app.agent(events, name="process-sales")
     async def process(stream: Any) -> None:
@@ -267,7 +267,7 @@ def build_worker(
 
     @app.timer(1.0)
     async def publish_ops() -> None:
-        figures = {**stats.snapshot(), "reseeks": offsets.reseeks}  # (sought back over a hole)
+        figures = {**stats.snapshot(), "reseeks": offsets.reseeks, "lost_messages": offsets.lost}
         figures.update(sweep_pending=sweeper.pending(), swept=sweeper.swept, sweeping=sum(
             sweeper.has_work(p, store.get) for p in owned()))  # partitions with a pass to do
         figures.update(membership.figures())

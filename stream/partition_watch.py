@@ -20,7 +20,11 @@ once, with the same count and offsets from 0 that the worker's committed offsets
 series' positions no longer name (a probe's finding: the events sent to it were never read,
 the audit found 1,071 differences). :func:`topic_identity` reads the topic's id (Kafka's
 topic UUID, which a topic made again does not keep); a topic gone or with another id stops
-the worker as a changed count does (:func:`changed`).
+the worker as a changed count does (:func:`changed`). A worker started after the topic was
+made again took the new topic as its first, and dropped its events as already applied (their
+offsets from 0 were below the series' positions): the watch hands the id it found to
+``found`` (the processor, which keeps it in each partition's state and refuses a state made
+from another id: ``stream.series_state.PartitionState.claim``).
 
 >>> changed("t", 8, (8, "a"), (8, "a")) is None
 True
@@ -101,7 +105,8 @@ def changed(topic: str, expected: int, first: Identity, now: Identity) -> str | 
 
 
 def watcher(settings: Settings, every: float = WATCH_EVERY,
-            look: Callable[[Settings], Identity] = topic_identity
+            look: Callable[[Settings], Identity] = topic_identity,
+            found: Callable[[str], None] = lambda topic_id: None
             ) -> Callable[[Any], Awaitable[None]]:
     """The worker's task (``app.task(watcher(settings))``): the events topic's identity
     (``look``) at start, then every ``every`` seconds; once it is gone, made again or has
@@ -116,6 +121,8 @@ def watcher(settings: Settings, every: float = WATCH_EVERY,
                 log.debug("cannot describe %s: %r", settings.events_topic, exc)
             else:
                 line = changed(settings.events_topic, settings.partitions, first, now)
+                if first is None and now is not None:
+                    found(now[1])
                 first = first or now
                 if line is not None:
                     log.critical("%s; the worker stops (the events topic changed under it)",

@@ -68,6 +68,7 @@ class Processor:
         if max_skew < 0 or max_ahead <= 0:
             raise ValueError(f"max_skew must be >= 0 and max_ahead > 0: {max_skew}, {max_ahead}")
         self.topic, self.width, self.lateness = topic, width, lateness
+        self.topic_id: str | None = None  # the events topic's Kafka id, once the agent knows it
         self.horizon, self.history, self.partitions = horizon, history, partitions  # re-routing
         self.live, self.max_skew = event_time == "live", max_skew
         self.max_ahead = max(max_ahead, 2 * width)  # replay: two buckets (months...) at least
@@ -86,16 +87,15 @@ class Processor:
     def from_settings(cls, settings: Settings, path_provider: PathProvider | None = None,
                       partitions: int | None = None) -> Processor:
         use_offset(settings.utc_offset)  # the shop's clock, before any state is read
-        daily = settings.bucket_seconds == DAY  # the holiday factor: daily buckets only
         return cls(settings.events_topic, settings.bucket_seconds, settings.lateness_seconds,
                    settings.horizon, settings.history, lstm=path_provider is not None,
-                   holidays=settings.holidays if daily else None, path_provider=path_provider,
-                   partitions=partitions, event_time=settings.event_time,
-                   max_skew=settings.max_skew_seconds, max_ahead=settings.max_ahead_seconds,
-                   aggregates=grouping_of(settings), max_closes=MAX_CLOSES)
+                   holidays=settings.holidays if settings.bucket_seconds == DAY else None,
+                   path_provider=path_provider, partitions=partitions,
+                   event_time=settings.event_time, max_skew=settings.max_skew_seconds,
+                   max_ahead=settings.max_ahead_seconds, aggregates=grouping_of(settings),
+                   max_closes=MAX_CLOSES)  # (the holiday factor: daily buckets only)
 
-    def new_series(self, series: str) -> SeriesState:
-        # the bucketing keeps no history: SeriesState.history is the compact copy
+    def new_series(self, series: str) -> SeriesState:  # (the history: SeriesState's, compact)
         return SeriesState(series, SeriesBuckets(self.width, self.lateness, 0))
 
     def forget(self, keep: Iterable[Any] = ()) -> None:
@@ -119,7 +119,7 @@ class Processor:
         pkey = partition_key(partition)
         pstate: PartitionState = get(pkey) or PartitionState(PartitionClock(
             max_future_seconds=self.max_ahead, min_series=1 if self.live else CLOCK_MIN_SERIES))
-        pstate.claim(partition, self.topic, self.aggregate_by)
+        pstate.claim(partition, self.topic, self.aggregate_by, self.topic_id)
         clock = pstate.clock
         activity = pstate.activity = (pstate.activity
                                       or ActivityMonitor(self.width, partition=partition))

@@ -147,11 +147,13 @@ class PartitionState:
     # the settings the partition's state was made with (None: a state of an older worker)
     topic: str | None = None  # SALESCAST_EVENTS_TOPIC
     aggregate_by: str | None = None  # SALESCAST_AGGREGATE_BY
+    topic_id: str | None = None  # the topic's Kafka id: a topic made again has another
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self.__dict__.setdefault("topic", None)
         self.__dict__.setdefault("aggregate_by", None)
+        self.__dict__.setdefault("topic_id", None)
         self.__dict__.setdefault("position", -1)
         self.__dict__.setdefault("activity", None)
         self.__dict__.setdefault("partials", None)
@@ -159,14 +161,18 @@ class PartitionState:
         self.__dict__.setdefault("due_until", None)
         self.__dict__.setdefault("due_offset", -1)
 
-    def claim(self, partition: int, topic: str, aggregate_by: str) -> None:
-        """Mark the state as made from ``topic`` with aggregates by ``aggregate_by`` (``none``:
-        no aggregates); :class:`~stream.errors.SettingsChanged` when it was made with others.
+    def claim(self, partition: int, topic: str, aggregate_by: str,
+              topic_id: str | None = None) -> None:
+        """Mark the state as made from ``topic`` (Kafka's id ``topic_id``, when known) with
+        aggregates by ``aggregate_by`` (``none``: no aggregates);
+        :class:`~stream.errors.SettingsChanged` when it was made with others.
 
         Its series remember the offsets they applied per partition number, so read from
         another topic every event looked like a redelivery and was dropped without a word;
         and the aggregates of another grouping mixed both groupings' children and learnt
-        the gap of a run without aggregates as sales of 0 (a probe's findings).
+        the gap of a run without aggregates as sales of 0 (a probe's findings). A topic
+        deleted and made again under the same name (another id) numbers its events from 0
+        again: every one looked applied, and a restarted worker dropped them all in silence.
 
         >>> p = PartitionState(PartitionClock())
         >>> p.claim(0, "sales", "country"); p.claim(0, "sales", "country")
@@ -177,17 +183,22 @@ class PartitionState:
         partition 0's state was read from topic 'sales' and this worker reads 'sales2' (
         """
         for name, was, now in (("topic", self.topic, topic),
-                               ("aggregates", self.aggregate_by, aggregate_by)):
-            if was is not None and was != now:
-                what = (f"was read from topic {was!r} and this worker reads {now!r} "
-                        "(SALESCAST_EVENTS_TOPIC)" if name == "topic" else
-                        f"has aggregates by {was!r} and this worker's are by {now!r} "
-                        "(SALESCAST_AGGREGATE_BY)")
+                               ("aggregates", self.aggregate_by, aggregate_by),
+                               ("id", self.topic_id, topic_id)):
+            if was is not None and now is not None and was != now:
+                what = {"topic": f"was read from topic {was!r} and this worker reads {now!r} "
+                                 "(SALESCAST_EVENTS_TOPIC): set it back, or",
+                        "aggregates": f"has aggregates by {was!r} and this worker's are by "
+                                      f"{now!r} (SALESCAST_AGGREGATE_BY): set it back, or",
+                        "id": f"was read from a topic {topic!r} that was deleted and created "
+                              f"again since (Kafka's topic id {was}, now {now}): its events "
+                              "are numbered anew, and the series' positions name the old ones;"
+                        }[name]
                 raise SettingsChanged(
-                    f"partition {partition}'s state {what}: set it back, or start a new "
-                    "SALESCAST_WORKER_ID with an empty Redis (it reads the topic from its "
-                    "start)")
+                    f"partition {partition}'s state {what} start a new SALESCAST_WORKER_ID "
+                    "with an empty Redis (it reads the topic from its start)")
         self.topic, self.aggregate_by = topic, aggregate_by
+        self.topic_id = topic_id or self.topic_id
 
     def mark_due(self, lateness: int, width: int) -> None:
         """After the clock moved at message ``position``: note it if a new bucket fell due."""

@@ -6,6 +6,8 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any, NamedTuple
 
+import pytest
+
 from stream.offsets import TopicOffsets
 
 
@@ -203,3 +205,31 @@ def test_partitions_to_seek_back_are_kept_when_kafka_fails_midway() -> None:
     continuity = SimpleNamespace(expected=lambda partition: None)
     asyncio.run(offsets.resume_stalled(ownership, continuity, {}, lambda: True, 5.0))
     assert offsets.kafka_away and ownership.to_resend() == set(tps)
+
+
+def test_retention_that_deleted_unread_offsets_is_said_and_counted(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A stopped group's committed offset 4, the log's start 10 after retention: offsets
+    4..9 are gone. Reading went on from 10 with one INFO line of the Kafka client (a probe
+    lost 1,500 events so); now one warning per partition and assignment, and a count."""
+    import asyncio
+
+    tp = _TP("sales", 0)
+    offsets, _ = _stalled([tp])
+
+    async def earliest_offsets(*asked: Any) -> dict[Any, int]:
+        return {t: 10 for t in asked}
+
+    offsets.consumer.earliest_offsets = earliest_offsets
+    with caplog.at_level("WARNING", logger="salescast.worker"):
+        assert asyncio.run(offsets.committed(0)) == 10
+        assert asyncio.run(offsets.committed(0)) == 10  # said once
+    assert [r.getMessage() for r in caplog.records] == [
+        "partition 0 of sales: offsets 4..9 were deleted (retention) before this worker group "
+        "read them: 6 messages lost; reading on from 10"]
+    assert offsets.lost == 6
+    offsets.consumer._committed_offset[tp] = 12  # read on and committed: nothing lost
+    offsets.forget()
+    assert asyncio.run(offsets.committed(0)) == 12 and offsets.lost == 6
+    offsets.consumer._committed_offset[tp] = None  # a new group: it never had them
+    assert asyncio.run(offsets.committed(0)) == 10 and offsets.lost == 6

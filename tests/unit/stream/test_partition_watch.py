@@ -68,3 +68,21 @@ def test_the_same_topic_never_stops_the_worker(monkeypatch: pytest.MonkeyPatch) 
     with pytest.raises(TimeoutError):
         asyncio.run(asyncio.wait_for(watcher(
             settings, every=0.001, look=lambda s: (settings.partitions, "a"))(object()), 0.1))
+
+
+def test_the_first_id_seen_is_handed_to_the_processor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker started on a topic made again took its new id as the first: the id goes to
+    the processor, whose partition states were made from the old one (and refuse it)."""
+    seen: list[str] = []
+    looks = iter([OSError("down"), (8, "new-id"), (8, "new-id"), None])
+
+    def look(s: object) -> Identity:
+        got = next(looks)
+        if isinstance(got, Exception):
+            raise got
+        return got
+
+    monkeypatch.setattr(watch_mod.os, "kill", lambda pid, sig: None)
+    asyncio.run(asyncio.wait_for(watcher(load_settings({}), every=0.001, look=look,
+                                         found=seen.append)(SimpleNamespace()), 5))
+    assert seen == ["new-id"]

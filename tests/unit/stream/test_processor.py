@@ -389,3 +389,28 @@ def test_a_state_read_from_another_topic_or_with_other_aggregates_is_refused() -
     out = Processor("sales", partitions=4, aggregates=Grouping("country")).process(
         0, msgs[-5:], store.get)
     assert (out.states["p:0"].topic, out.states["p:0"].aggregate_by) == ("sales", "country")
+
+
+def test_a_state_read_from_a_topic_deleted_and_made_again_is_refused() -> None:
+    """A probe deleted the events topic and made it again (the same name and count): its
+    events, numbered from 0 again, were below every series' position, and a restarted worker
+    dropped all of them as redeliveries, in silence. Partition states keep Kafka's topic id."""
+    import pytest
+
+    from stream.errors import SettingsChanged
+
+    msgs, _ = _messages(days=3)
+    first = Processor("sales")
+    first.topic_id = "id-1"
+    store = _run(first, msgs, 50)
+    assert store["p:0"].topic_id == "id-1"
+    unknown = Processor("sales")  # the watch has not looked yet: nothing to compare
+    unknown.process(0, msgs[-5:], store.get)
+    again = Processor("sales")
+    again.topic_id = "id-2"
+    with pytest.raises(SettingsChanged, match=r"partition 0's state was read from a topic "
+                       r"'sales' that was deleted and created again since \(Kafka's topic id "
+                       r"id-1, now id-2\).*start a new SALESCAST_WORKER_ID"):
+        again.process(0, msgs[-5:], store.get)
+    store["p:0"].topic_id = None  # a state of an older worker: the id is noted from now on
+    assert again.process(0, msgs[-5:], store.get).states["p:0"].topic_id == "id-2"
