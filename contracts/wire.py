@@ -32,7 +32,8 @@ Redis keys (all under :data:`PREFIX`):
   and the partitions it holds, expiring :data:`WORKER_TTL_S` after its last write;
   :data:`WORKERS_INDEX`: sorted set of worker names scored by the wall time of that write;
   :data:`REBALANCES_KEY`: list of the latest rebalances (JSON, newest first, capped at
-  :data:`REBALANCES_KEPT`). The ops monitor reads the three.
+  :data:`REBALANCES_KEPT`). The ops monitor reads the three. :data:`LOST_KEY`: hash worker
+  name -> messages retention deleted before it read them (kept: ``salescast audit`` reports it).
 * :data:`MOVERS_KEY`: sorted set of series scored by how far their latest closed bucket was
   from its forecast (in 95%-band half-widths); :data:`MOVERS_INFO`: hash series -> JSON
   ``{score, actual, expected, bucket}``.
@@ -64,6 +65,7 @@ from contracts.json_codec import dumpb, dumps, loads_stored
 
 __all__ = [
     "PREFIX", "INDEX_KEY", "UPDATES_CHANNEL", "WORKERS_INDEX", "REBALANCES_KEY", "WORKER_TTL_S",
+    "LOST_KEY",
     "REBALANCES_KEPT", "worker_ops_key", "ALERTS_CHANNEL", "ALERTS_STATE", "ALERTS_ACKS",
     "ALERTS_STREAM", "ALERTS_SEEN", "ALERTS_GROUP", "OPS_CHANNEL", "OPS_LATEST", "MODELS_CHANNEL",
     "MODEL_CURRENT", "MOVERS_KEY", "MOVERS_INFO", "worker_epoch_key", "series_hash",
@@ -79,6 +81,7 @@ INDEX_KEY = f"{PREFIX}:index"
 UPDATES_CHANNEL = f"{PREFIX}:updates"
 WORKERS_INDEX = f"{PREFIX}:ops:workers"
 REBALANCES_KEY = f"{PREFIX}:ops:rebalances"
+LOST_KEY = f"{PREFIX}:ops:lost"
 WORKER_TTL_S = 15  #: a worker that has not written its figures for this long is gone
 REBALANCES_KEPT = 50
 ALERTS_CHANNEL = f"{PREFIX}:alerts"

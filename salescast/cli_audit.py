@@ -92,6 +92,21 @@ def _read(consumer: Any, topic: str, ends: dict[int, tuple[int, int]],
         raise UserError(f"reading {topic}: {exc.args[0]}") from None
 
 
+def lost_by_retention(url: str) -> dict[str, int]:
+    """What the workers found deleted by retention before they read it (worker -> messages)."""
+    import redis
+
+    from contracts.wire import LOST_KEY
+
+    r = redis.Redis.from_url(url, socket_timeout=TIMEOUT, decode_responses=True)
+    try:
+        return {str(w): int(float(n)) for w, n in r.hgetall(LOST_KEY).items()}
+    except (redis.RedisError, ValueError) as exc:
+        raise UserError(f"redis at {redacted(url)} does not answer: {exc}") from None
+    finally:
+        r.close()
+
+
 def redis_counts(url: str, series: Iterable[str]) -> dict[str, int | None]:
     """The ``events`` count of each series' live snapshot in Redis (None: none readable)."""
     import redis
@@ -125,6 +140,7 @@ def run_audit(settings: Settings, progress: bool = True) -> AuditResult:
     from infra.kafka_client import unreachable
     from stream.aggregates import grouping_of
     from stream.audit import Reconciler
+    from stream.partition_watch import mismatch
 
     if (why := unreachable(settings.kafka)) is not None:  # at once, not after 10 s of retries
         raise UserError(why)
@@ -138,7 +154,14 @@ def run_audit(settings: Settings, progress: bool = True) -> AuditResult:
             console.print(f"[yellow]no dead-letter topic {settings.deadletter_topic!r}: "
                           "read as empty[/]")
             dead = {}
-        rec = Reconciler(settings.events_topic, len(events), grouping_of(settings))
+        n = len(events)  # the worker's count, unless SALESCAST_PARTITIONS says another
+        if "partitions" in settings.model_fields_set and (line := mismatch(
+                settings.partitions, {settings.events_topic: n})):  # partitions added
+            console.print(f"[yellow]{escape(line)}; the audit places series as such a worker "
+                          f"does, by {settings.partitions} partitions[/]")
+            n = settings.partitions
+        rec = Reconciler(settings.events_topic, n, grouping_of(settings),
+                         {p: lo for p, (lo, _) in events.items()})
         total = sum(h - lo for lo, h in [*events.values(), *dead.values()])
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn())
@@ -153,7 +176,7 @@ def run_audit(settings: Settings, progress: bool = True) -> AuditResult:
             _read(consumer, settings.events_topic, events, rec.add_event, advance)
     finally:
         consumer.close()
-    return rec.finish(redis_counts(settings.redis, rec.series))
+    return rec.finish(redis_counts(settings.redis, rec.series), lost_by_retention(settings.redis))
 
 
 def _row(name: str, t: Any, codes: list[str]) -> list[str]:
@@ -191,9 +214,19 @@ def render(result: AuditResult, max_series: int) -> None:
         out.print(f"[red]no dead letter for the invalid record {fmt_key(key)}[/] ({escape(why)})")
     for key in result.missing_copies[:max_series]:
         out.print(f"[red]re-routed event {fmt_key(key)} has no copy[/]")
+    for worker, n in sorted(result.lost.items()):
+        out.print(f"[red]worker {escape(worker)}: {n:,} messages deleted by retention before "
+                  f"it read them[/] (its log says which; once accounted for, `redis-cli DEL "
+                  f"salescast:ops:lost` clears this)")
     out.print(f"[dim]{result.series:,} series checked; dead letters: {result.dead_repeats:,} "
               f"repeats deduped, {result.dead_other_topic:,} of other topics, "
               f"{result.dead_unmatched:,} unmatched, {result.dead_unreadable:,} unreadable[/]")
+    if result.truncated:
+        heads = ", ".join(f"{p} from offset {start:,}" for p, start in result.truncated.items())
+        out.print(f"[yellow]retention deleted the oldest events of partitions {heads}: their "
+                  f"series (and the aggregates) are checked as at least what the log holds; "
+                  f"{result.unverifiable:,} count more, as events counted before were "
+                  f"deleted[/]")
     n = result.differences
     out.print("[bold green]reconciled[/]" if result.ok else
               f"[bold red]NOT reconciled: {n:,} difference{'s' * (n != 1)}[/]")

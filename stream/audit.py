@@ -19,6 +19,17 @@ are ignored. Dead letters written before ``code``/``index`` existed get them der
 stage and reason. With aggregates (``grouping``), every counted event is expected in ``total`` and
 in its child (``country:...``) too, and the partitions' reports to the aggregates are skipped.
 
+Retention deletes the oldest messages of a topic that the worker counted long ago: the audit
+read only what is left, and every series with deleted events counted more in Redis than it
+expected, so a deployment older than the topic's retention never reconciled (a probe). With
+``starts`` (each partition's first offset still in the log), a series whose home partition
+lost its head (and the aggregates, when any partition did) is checked as "at least": Redis may
+count more than the log still holds, never less; those over are counted in
+:attr:`AuditResult.unverifiable`, not as differences. A re-routed event whose home lost its
+head may have lost its copy too: not a difference either. What retention deleted before the
+worker read it is not in the log for the audit to miss: the workers record it in Redis
+(``contracts.wire.LOST_KEY``), and ``lost`` (worker -> messages) is a difference each.
+
 >>> ev = lambda s, i: f'{{"series":"{s}","ts":1e9,"qty":1,"price":1,"id":"{i}"}}'.encode()
 >>> msgs = [Record(0, 0, ev("A", 1)), Record(0, 1, ev("A", 2)), Record(0, 2, b"oops")]
 >>> dead = [Record(0, 0, b'{"code":"invalid","topic":"t","partition":0,"offset":2,"index":null}'),
@@ -36,18 +47,17 @@ import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from stream.aggregates import REPORT_PREFIX, ROOT, Grouping, is_report
+from stream.audit_result import CODES, AuditResult, PartitionTally
 from stream.partitioning import partition_for
-from stream.records import Key, fmt_key, legacy_code, parse_key
+from stream.records import Key, legacy_code, parse_key
 from stream.validation import parse_message
 
 __all__ = ["CODES", "NOT_COUNTED", "AuditResult", "PartitionTally", "Reconciler", "Record",
            "reconcile"]
 
-CODES = ("invalid", "too_late", "too_far_ahead", "in_future", "duplicate_id", "reserved")
 #: dead-letter codes of valid events the worker did not count
 NOT_COUNTED = frozenset(CODES[1:])
 _INDEX_PREFIX = re.compile(r"events\[(\d+)\]: ")
@@ -63,94 +73,16 @@ class Record:
     key: bytes | None = None
 
 
-@dataclass
-class PartitionTally:
-    """Figures of one partition of the events topic (or of all: the total)."""
-
-    messages: int = 0  #: messages read
-    valid: int = 0  #: valid events in them (any placement)
-    rejected: int = 0  #: validation rejections found by re-validating
-    accepted: int = 0  #: valid events at home not dead-lettered: counted by the worker
-    rerouted: int = 0  #: valid events not at home (the worker re-routes them)
-    rerouted_in: int = 0  #: re-routed copies read here
-    dead: Counter[str] = field(default_factory=Counter)  #: distinct dead letters by code
-    missing_dead: int = 0  #: rejections without an invalid dead letter
-
-    def add(self, other: PartitionTally) -> None:
-        for name in ("messages", "valid", "rejected", "accepted", "rerouted", "rerouted_in",
-                     "missing_dead"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.dead.update(other.dead)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"messages": self.messages, "valid": self.valid, "rejected": self.rejected,
-                "accepted": self.accepted, "rerouted": self.rerouted,
-                "rerouted_in": self.rerouted_in, "missing_dead_letters": self.missing_dead,
-                "dead_letters": {c: self.dead.get(c, 0) for c in sorted({*CODES, *self.dead})}}
-
-
-@dataclass(frozen=True)
-class AuditResult:
-    """The reconciliation: per-partition tallies, their total, the differences, and notes."""
-
-    topic: str
-    partitions: dict[int, PartitionTally]
-    total: PartitionTally
-    counts: list[tuple[str, int, int | None]]  #: (series, expected, redis or None): differ
-    missing_dead: list[tuple[Key, str]]  #: (key, reason) of rejections without dead letter
-    missing_copies: list[Key]  #: re-routed events whose copy was not read
-    series: int  #: series checked against Redis
-    dead_repeats: int = 0  #: dead letters seen again (same key): at-least-once, not an error
-    dead_other_topic: int = 0
-    dead_unmatched: int = 0  #: dead letters matching no record read (e.g. past the end)
-    dead_unreadable: int = 0
-
-    @property
-    def differences(self) -> int:
-        return len(self.counts) + len(self.missing_dead) + len(self.missing_copies)
-
-    @property
-    def ok(self) -> bool:
-        return not self.differences
-
-    def problems(self, limit: int | None = None) -> list[str]:
-        """One line per difference (at most ``limit`` of each kind)."""
-        out = [f"series {s}: redis counts {'nothing' if got is None else got}, expected {want}"
-               for s, want, got in self.counts[:limit]]
-        out += [f"no dead letter for the invalid record {fmt_key(k)}"
-                for k, _ in self.missing_dead[:limit]]
-        out += [f"re-routed event {fmt_key(k)} has no copy" for k in self.missing_copies[:limit]]
-        return out
-
-    def to_dict(self, limit: int | None = None) -> dict[str, Any]:
-        return {
-            "topic": self.topic, "reconciled": self.ok, "series_checked": self.series,
-            "partitions": {str(p): t.to_dict() for p, t in sorted(self.partitions.items())},
-            "total": self.total.to_dict(),
-            "differences": {
-                "series": [{"series": s, "expected": want, "redis": got}
-                           for s, want, got in self.counts[:limit]],
-                "series_total": len(self.counts),
-                "missing_dead_letters": [{"key": fmt_key(k), "reason": why}
-                                         for k, why in self.missing_dead[:limit]],
-                "missing_dead_letters_total": len(self.missing_dead),
-                "missing_copies": [fmt_key(k) for k in self.missing_copies[:limit]],
-                "missing_copies_total": len(self.missing_copies),
-            },
-            "info": {"dead_letter_repeats": self.dead_repeats,
-                     "dead_letters_other_topic": self.dead_other_topic,
-                     "dead_letters_unmatched": self.dead_unmatched,
-                     "dead_letters_unreadable": self.dead_unreadable},
-        }
-
-
 class Reconciler:
     """Streams dead letters, then events, then Redis counts into an :class:`AuditResult`."""
 
-    def __init__(self, topic: str, partitions: int, grouping: Grouping | None = None) -> None:
+    def __init__(self, topic: str, partitions: int, grouping: Grouping | None = None,
+                 starts: Mapping[int, int] | None = None) -> None:
         # grouping: the aggregates' (stream.aggregates): each counted event counts in the
-        # total and in its child too, and the partitions' reports are not events
+        # total and in its child too, and the partitions' reports are not events; starts:
+        # each partition's first offset left in the log (retention deleted those before)
         self.topic, self.n, self.grouping = topic, partitions, grouping
+        self.truncated = {p: start for p, start in (starts or {}).items() if start > 0}
         self.tally: dict[int, PartitionTally] = defaultdict(PartitionTally)
         for p in range(partitions):
             self.tally[p] = PartitionTally()
@@ -160,6 +92,7 @@ class Reconciler:
         self.rerouted: set[Key] = set()
         self.copies: set[Key] = set()
         self.repeats = self.other_topic = self.unreadable = 0
+        self._rerouted_home: dict[Key, int] = {}  # (only with a truncated log)
         self._events_started = False
 
     @property
@@ -230,9 +163,11 @@ class Reconciler:
                 self.copies.add(mark)
                 t.rerouted_in += 1
             self.expected[ev.series] += 0  # the series is checked even if nothing counts
-            if partition_for(ev.series, self.n) != p:
+            if (home := partition_for(ev.series, self.n)) != p:
                 t.rerouted += 1
                 self.rerouted.add(key)
+                if self.truncated:
+                    self._rerouted_home[key] = home
                 continue
             found = self.dead.get(key)
             if found is not None and found[0] in NOT_COUNTED:
@@ -244,21 +179,40 @@ class Reconciler:
                 self.expected[ROOT] += 1
                 self.expected[self.grouping.child_of(ev)] += 1
 
-    def finish(self, counts: Mapping[str, int | None]) -> AuditResult:
-        """The result, given the Redis event count of each of :attr:`series` (None: no hash)."""
-        diff = []
+    def finish(self, counts: Mapping[str, int | None],
+               lost: Mapping[str, int] | None = None) -> AuditResult:
+        """The result, given the Redis event count of each of :attr:`series` (None: no hash)
+        and what the workers lost to retention (``lost``: worker -> messages)."""
+        diff, over = [], 0
         for s in sorted(self.expected):
             want, got = self.expected[s], counts.get(s)
-            if (0 if got is None else got) != want:
+            have = 0 if got is None else got
+            if have > want and self._headless(s):
+                over += 1  # its deleted events were counted: "at least" is all one can check
+            elif have != want:
                 diff.append((s, want, got))
         total = PartitionTally()
         for t in self.tally.values():
             total.add(t)
+        copies = [k for k in self.rerouted - self.copies if not self._headless_at(k)]
         return AuditResult(
             self.topic, dict(sorted(self.tally.items())), total, diff, self.missing_dead,
-            sorted(self.rerouted - self.copies, key=_sort_key), len(self.expected),
-            self.repeats, self.other_topic, sum(not m for _, m in self.dead.values()),
-            self.unreadable)
+            sorted(copies, key=_sort_key), len(self.expected), self.repeats, self.other_topic,
+            sum(not m for _, m in self.dead.values()), self.unreadable, self.truncated, over,
+            {w: n for w, n in (lost or {}).items() if n > 0})
+
+    def _headless(self, series: str) -> bool:
+        """Whether events of ``series`` may have been deleted: its home partition lost its
+        head, or it is an aggregate and any partition did."""
+        if not self.truncated:
+            return False
+        if self.grouping is not None and self.grouping.reserved(series):  # total, children
+            return True
+        return partition_for(series, self.n) in self.truncated
+
+    def _headless_at(self, key: Key) -> bool:
+        """Whether the copy of the re-routed event at ``key`` may have been deleted."""
+        return bool(self.truncated) and self._rerouted_home.get(key) in self.truncated
 
 
 def _sort_key(key: Key) -> tuple[int, int, int]:

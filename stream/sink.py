@@ -21,6 +21,7 @@ from contracts.wire import (
     FORECAST_FIELD,
     INDEX_KEY,
     LIVE_FIELD,
+    LOST_KEY,
     MODEL_CURRENT,
     MOVERS_INFO,
     MOVERS_KEY,
@@ -254,12 +255,15 @@ class RedisSink:
 
     async def write_ops(self, name: str, figures: dict[str, float | int | str],
                         rebalances: Iterable[str] = ()) -> None:
-        """One worker's figures (expiring), its entry in the workers index, new rebalances."""
+        """One worker's figures (expiring), its entry in the workers index, new rebalances,
+        and the messages it found deleted before it read them (kept)."""
         key = worker_ops_key(name)
         pipe = self.redis.pipeline(transaction=False)
         pipe.hset(key, mapping=dict(figures))  # type: ignore[arg-type]
         pipe.expire(key, WORKER_TTL_S)
         pipe.zadd(WORKERS_INDEX, {name: time.time()})
+        if lost := figures.get("lost_messages"):  # retention was faster: kept for the audit
+            pipe.hset(LOST_KEY, name, lost)
         if items := list(rebalances):  # each to the head, in order, as one LPUSH each did
             pipe.lpush(REBALANCES_KEY, *items)
         pipe.ltrim(REBALANCES_KEY, 0, REBALANCES_KEPT - 1)

@@ -259,3 +259,60 @@ def test_another_groups_reports_are_no_events_for_a_worker_without_aggregates() 
             Record(1, 0, encode_report(0, 3, None, {}))]
     r = reconcile("t", 2, msgs, [], {"A": 1}, None)
     assert r.ok and r.total.messages == 1, r.problems()
+
+
+def test_a_log_that_retention_truncated_is_checked_as_at_least() -> None:
+    """Retention deleted the head of a partition the worker counted long ago: its series
+    count more in Redis than the log still holds. A deployment older than the topic's
+    retention never reconciled (a probe); now they are checked as "at least", and a count
+    below what the log holds is still a difference."""
+    from stream.aggregates import Grouping
+
+    a, b = HOME["A"], HOME["B"]
+    e = next(f"S{i}" for i in range(100) if partition_for(f"S{i}", N) == a)  # A's home too
+    away = (a + 1) % N
+    msgs = [msg(a, 5, ev("A", 5, country="EIRE")), msg(b, 0, ev("B", 0, country="EIRE")),
+            msg(away, 7, ev(e, 7, country="EIRE"))]  # its copy went with A's head
+    counts = {"A": 6, "B": 1, e: 3, "total": 10, "country:EIRE": 10}
+    strict = reconcile(TOPIC, N, msgs, [], counts, Grouping("country"))
+    assert strict.problems() == ["series A: redis counts 6, expected 1",
+                                 f"series {e}: redis counts 3, expected 0",
+                                 "series country:EIRE: redis counts 10, expected 2",
+                                 "series total: redis counts 10, expected 2",
+                                 f"re-routed event {away}/7/- has no copy"]
+    rec = Reconciler(TOPIC, N, Grouping("country"), {a: 5, b: 0})
+    for m in msgs:
+        rec.add_event(m)
+    r = rec.finish(counts)
+    assert r.ok, r.problems()
+    assert (r.truncated, r.unverifiable) == ({a: 5}, 4)
+    assert r.to_dict()["truncated"] == {str(a): 5}
+    short = Reconciler(TOPIC, N, Grouping("country"), {a: 5})
+    for m in msgs:
+        short.add_event(m)
+    assert short.finish({**counts, "A": 0, "B": 2}).problems() == [
+        "series A: redis counts 0, expected 1", "series B: redis counts 2, expected 1"]
+    buf = io.StringIO()
+    cli_audit.out = Console(file=buf, width=300)
+    try:
+        cli_audit.render(r, max_series=5)
+    finally:
+        cli_audit.out = Console()
+    assert (f"retention deleted the oldest events of partitions {a} from offset 5" in
+            buf.getvalue() and "4 count more" in buf.getvalue())
+
+
+def test_what_a_worker_lost_to_retention_is_a_difference() -> None:
+    """Retention deleted events a stopped worker group had not read: the log no longer holds
+    them, so only the worker can tell (it records them in Redis); the audit says so."""
+    msgs, dls, counts = scenario()
+    rec = Reconciler(TOPIC, N)
+    for d in dls:
+        rec.add_dead_letter(d)
+    for m in msgs:
+        rec.add_event(m)
+    r = rec.finish(counts, {"host:41": 0, "host:42": 1500})
+    assert not r.ok and r.differences == 1 and r.lost == {"host:42": 1500}
+    assert r.problems() == ["worker host:42: 1,500 messages deleted by retention before it "
+                            "read them"]
+    assert r.to_dict()["lost_by_retention"] == {"host:42": 1500}
