@@ -191,7 +191,7 @@ class Processor:
                     out.accepted += 1
                     st.events += 1
                     st.last_ts = max(st.last_ts, ev.ts)
-                    version[ev.series] = offset
+                    version[ev.series] = max(offset, st.written + 1)  # newer than any write
                     applied.append(st)
                     if fresh:  # counted once, as the clock observes it once
                         activity.count(result.bucket, result.n_events == 1)
@@ -269,7 +269,7 @@ class Processor:
         if closed:
             dues.append(collect(st, closed, out, self.history))
             out.closed += len(closed)
-            version[st.series] = offset
+            version[st.series] = max(offset, st.written + 1)  # (a rewind: see process)
             changed.add(st.series)
         if st.buckets.open:  # still has open buckets: it falls due again later
             pstate.schedule(st.series, st.buckets.due_at)

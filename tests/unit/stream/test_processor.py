@@ -414,3 +414,28 @@ def test_a_state_read_from_a_topic_deleted_and_made_again_is_refused() -> None:
         again.process(0, msgs[-5:], store.get)
     store["p:0"].topic_id = None  # a state of an older worker: the id is noted from now on
     assert again.process(0, msgs[-5:], store.get).states["p:0"].topic_id == "id-2"
+
+
+def test_an_event_applied_after_a_rewind_is_written_newer_than_the_series_last_write() -> None:
+    """A probe skipped events (offsets reset to the latest), let the worker go on (a day
+    close wrote every series at a later offset), then rewound: the skipped events were
+    applied, but their writes carried their own, older offsets, and Redis kept the hash it
+    had (its version newer): the counts in Redis stayed short until the next event."""
+    proc = Processor("t")
+    store: dict = {}
+    for off in range(3):
+        store.update(proc.process(0, [Message(off, 0.0, SaleEvent(
+            "A", T0 + off, 1, 1.0).to_json())], store.get).states)
+    st = store["s:A"]
+    st.written = 40  # a close written at offset 40 (a later message of another series)
+    out = proc.process(0, [Message(7, 0.0, SaleEvent("A", T0 + 7, 1, 1.0).to_json())],
+                       store.get)  # the rewound message: not applied before (position 2)
+    (write,) = out.writes
+    assert out.accepted == 1 and write.live["events"] == 4
+    assert write.version == 41 and out.states["s:A"].written == 41
+    again = proc.process(0, [Message(8, 0.0, SaleEvent("A", T0 + 8, 1, 1.0).to_json())],
+                         {**store, **out.states}.get)
+    assert again.writes[0].version == 42  # and so on, until offsets pass it
+    redelivered = proc.process(0, [Message(7, 0.0, SaleEvent("A", T0 + 7, 1, 1.0).to_json())],
+                               {**store, **out.states}.get)
+    assert redelivered.accepted == 0 and redelivered.duplicates == 1  # counted once
