@@ -119,7 +119,7 @@ def _utc_epoch(index: int, months: int) -> int:
 
 def is_plain(width: int) -> bool:
     """Whether buckets ``width`` wide are ``[k * width, (k + 1) * width)`` in epoch seconds
-    (not calendar months or quarters, not weeks from Monday)."""
+    (not calendar months or quarters, not weeks from Monday, not days of a clock off UTC)."""
     return width not in CALENDAR and (_ORIGIN.get(width, 0) - _offset) % width == 0
 
 

@@ -50,9 +50,14 @@ def file_settings(settings: Settings, events: list[SaleEvent], env: Mapping[str,
     >>> got = file_settings(s, sundays, {})[0]  # week-ending dates: not a bucket's start
     >>> got.bucket_seconds, got.horizon, got.lateness_seconds
     (604800, 13, 3600)
+    >>> tokyo = s.model_copy(update={"utc_offset": 9 * 3600})  # its months start 9 h earlier
+    >>> local = [SaleEvent("A", e.ts - 9 * 3600, 1, 1.0) for e in months]
+    >>> [file_settings(c, local, {})[0].lateness_seconds for c in (tokyo, s)]
+    [0, 3600]
     """
     from models.evaluation.file_panel import REGIMES
 
+    grid.use_offset(settings.utc_offset)  # the worker's grid: the shop's clock
     if "SALESCAST_BUCKET_SECONDS" in env:
         return settings, None
     by_series: dict[str, list[float]] = {}
