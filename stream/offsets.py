@@ -11,8 +11,14 @@ Before it seeks, it asks the broker (:func:`readable`) whether the offsets left 
 Retention can delete what a stopped (or far behind) worker group had not read: its committed
 offset falls below the log's start, and reading goes on from the start. That loss was silent
 (a probe's finding: 1,500 events gone, one INFO line of the Kafka client); :meth:`committed`
-now says it once per partition and assignment, with the offsets lost, and counts them
-(``lost``: the worker's ops figure ``lost_messages``).
+now says it once, with the offsets lost, and counts them (``lost``: the worker's ops figure
+``lost_messages``). A running worker whose unread offsets were deleted (it was frozen, or far
+behind) saw a hole at its next offset, sought back to it, was reset past it by the Kafka
+client, and never applied that partition again; :meth:`seek_back` now asks for the log's
+start first, and a hole below it is that loss, said, and read on from the start. When the
+Kafka client's reset reached the agent as a gap in the log (Faust files it with transaction
+markers, :meth:`known_gap`), it was taken in silence: each gap taken is checked against the
+log's start by the stall watch, and one below it is that loss too.
 """
 
 from __future__ import annotations
@@ -42,7 +48,8 @@ class TopicOffsets:
     def __init__(self, app: Any, topic: str, bootstrap: str | None = None) -> None:
         self.app = app
         self.lost = 0  # messages retention deleted before this group read them
-        self._told: set[int] = set()  # partitions whose loss was said (this assignment)
+        self._told: set[tuple[int, int]] = set()  # (partition, log start) losses said
+        self._gaps: set[tuple[int, int, int]] = set()  # gaps taken, not yet checked
         self.topic = topic
         self.bootstrap = bootstrap  # to ask whether unread offsets hold a record (None: no)
         self.reseeks = 0
@@ -65,7 +72,20 @@ class TopicOffsets:
     def known_gap(self, partition: int, start: int, end: int) -> bool:
         """Offsets start..end-1 were absent when Faust fetched (its own gap bookkeeping)."""
         tree = self.consumer._gap.get(self.tp(partition))
-        return bool(tree) and all(tree.overlaps_point(o) for o in range(start, end))
+        known = bool(tree) and all(tree.overlaps_point(o) for o in range(start, end))
+        if known and end - start > 1:  # not a transaction's marker: retention? (check_gaps)
+            self._gaps.add((partition, start, end))
+        return known
+
+    async def check_gaps(self) -> None:
+        """Say the loss of each gap taken (:meth:`known_gap`) that retention made: its offsets
+        are below the log's start (asked again)."""
+        gaps, self._gaps = self._gaps, set()
+        for partition in {p for p, _, _ in gaps}:
+            self._earliest.pop(partition, None)
+        for partition, first, end in sorted(gaps):
+            if first < (start := await self.earliest(partition)):
+                self._deleted(partition, first, min(end, start))
 
     async def committed(self, partition: int) -> int:
         """The committed offset (the next to read), raised to the log's start when retention
@@ -74,13 +94,19 @@ class TopicOffsets:
         only when nothing was committed, and then reading starts at the log's start."""
         committed = self.consumer._committed_offset.get(self.tp(partition))
         start = await self.earliest(partition)
-        if committed and committed < start and partition not in self._told:
-            self._told.add(partition)
-            self.lost += start - committed
-            log.warning("partition %d of %s: offsets %d..%d were deleted (retention) before "
-                        "this worker group read them: %d messages lost; reading on from %d",
-                        partition, self.topic, committed, start - 1, start - committed, start)
+        if committed and committed < start:
+            self._deleted(partition, committed, start)
         return max(int(committed or 0), start)
+
+    def _deleted(self, partition: int, first: int, start: int) -> None:
+        """Offsets ``first..start-1`` were deleted before they were read: say it (once)."""
+        if (partition, start) in self._told:
+            return
+        self._told.add((partition, start))
+        self.lost += start - first
+        log.warning("partition %d of %s: offsets %d..%d were deleted (retention) before this "
+                    "worker group read them: %d messages lost; reading on from %d",
+                    partition, self.topic, first, start - 1, start - first, start)
 
     async def earliest(self, partition: int) -> int:
         """The log's start offset (asked once per partition and assignment)."""
@@ -105,6 +131,7 @@ class TopicOffsets:
         nothing more (raised in the worker's timer, a KafkaTimeoutError ended the worker 90 s
         into an outage of the broker: a probe's finding)."""
         try:
+            await self.check_gaps()
             await self.watch(ownership, continuity, progressed, idle, stall_s)
         except (KafkaError, ConnectionError, TimeoutError) as exc:
             if not self.kafka_away:
@@ -211,8 +238,13 @@ class TopicOffsets:
     async def seek_back(self, partition: int, offset: int, why: str,
                         level: int = logging.WARNING) -> None:
         tp = self.tp(partition)
-        log.log(level, "partition %d: %s; seeking back to offset %d%s", partition, why, offset,
-                self.dropped(tp))
+        self._earliest.pop(partition, None)  # asked again: retention may have moved it
+        if offset < (start := await self.earliest(partition)):  # deleted, not dropped:
+            self._deleted(partition, offset, start)  # what was refused after the hole comes
+            offset = start  # again from the log's start
+        else:
+            log.log(level, "partition %d: %s; seeking back to offset %d%s", partition, why,
+                    offset, self.dropped(tp))
         self.reseeks += 1
         await self.consumer.seek(tp, offset)
 

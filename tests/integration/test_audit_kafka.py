@@ -168,3 +168,40 @@ def test_retention_of_counted_events_reconciles_and_of_unread_ones_is_told(pipel
     result = json.loads(done.stdout)
     assert list(result["lost_by_retention"].values()) == [5]
     assert result["differences"]["series_total"] == 0  # the rest is exact, or at least
+
+
+def test_unread_events_retention_deletes_under_a_running_worker_are_told(pipeline) -> None:
+    """A worker frozen (SIGSTOP) while retention deleted what it had not read: the Kafka
+    client reset its position past the hole, and either the worker sought back into it over
+    and over and never applied that partition again, or it took the jump as a gap in the log
+    in silence (two probe runs). It reads on from the log's start, and says what was lost."""
+    import os
+    import signal
+
+    from stream.aggregates import ROOT
+
+    s = pipeline.settings
+    series = next(f"RUN{i}" for i in range(100)
+                  if partition_for(f"RUN{i}", s.partitions) != partition_for(ROOT, s.partitions))
+    home = partition_for(series, s.partitions)
+
+    def events(lo: int, hi: int) -> list[tuple[int, str | None, bytes]]:
+        return [(home, series, SaleEvent(series, T + i * 3600, 1, 1.0, f"{series}:{i}")
+                 .to_json()) for i in range(lo, hi)]
+
+    _produce(pipeline, events(0, 10))
+    worker = pipeline.start_worker()
+    pipeline.wait_for(lambda: (pipeline.snapshot(series) or {}).get("events") == 10, 120,
+                      "the first ten events in Redis")
+    os.kill(worker.pid, signal.SIGSTOP)
+    try:
+        _produce(pipeline, events(10, 20))
+        _delete_records(pipeline, home, 15)
+    finally:
+        os.kill(worker.pid, signal.SIGCONT)
+    pipeline.wait_for(lambda: (pipeline.snapshot(series) or {}).get("events") == 15, 60,
+                      "the five events left in Redis")
+    pipeline.wait_for(lambda: pipeline.ops(worker).get("lost_messages") == "5", 30,
+                      "the worker's count of lost messages")
+    assert "offsets 10..14 were deleted (retention) before this worker group read them" in (
+        "\n".join(pipeline.log_tail(400)))

@@ -233,3 +233,37 @@ def test_retention_that_deleted_unread_offsets_is_said_and_counted(
     assert asyncio.run(offsets.committed(0)) == 12 and offsets.lost == 6
     offsets.consumer._committed_offset[tp] = None  # a new group: it never had them
     assert asyncio.run(offsets.committed(0)) == 10 and offsets.lost == 6
+
+
+def test_a_gap_taken_below_the_log_s_start_is_the_loss_of_retention(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A running worker's unread offsets 10..14 were deleted; the Kafka client reset its
+    position to 15, and Faust filed 10..14 as a gap in the log (as it does transaction
+    markers): taken in silence. The stall watch checks every gap taken against the log's
+    start; a one-offset gap (a transaction's marker) is not even asked about."""
+    import asyncio
+
+    tp = _TP("sales", 0)
+    offsets, sought = _stalled([tp])
+    starts = iter([15, 15])
+
+    async def earliest_offsets(*asked: Any) -> dict[Any, int]:
+        return {t: next(starts) for t in asked}
+
+    class Gaps:
+        def overlaps_point(self, offset: int) -> bool:
+            return True
+
+    offsets.consumer.earliest_offsets = earliest_offsets
+    offsets.consumer._gap = {tp: Gaps()}
+    assert offsets.known_gap(0, 10, 15) and offsets.known_gap(0, 16, 17)
+    with caplog.at_level("WARNING", logger="salescast.worker"):
+        asyncio.run(offsets.check_gaps())
+        asyncio.run(offsets.check_gaps())  # checked once
+    assert [r.getMessage() for r in caplog.records] == [
+        "partition 0 of sales: offsets 10..14 were deleted (retention) before this worker group "
+        "read them: 5 messages lost; reading on from 15"]
+    assert offsets.lost == 5 and sought == []
+    # a hole the agent would seek back into, below the log's start: read on from the start
+    asyncio.run(offsets.seek_back(0, 12, "offset 12 was fetched but never delivered"))
+    assert sought == [(tp, 15)] and offsets.lost == 5  # the same loss, said once
