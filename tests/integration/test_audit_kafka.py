@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -127,26 +128,35 @@ def _delete_records(pipeline, partition: int, before: int) -> None:
         future.result(timeout=30)
 
 
-def test_retention_of_counted_events_reconciles_and_of_unread_ones_is_told(pipeline) -> None:
-    """A probe: a deployment older than its topic's retention never reconciled (the deleted
-    events' counts looked like overcounts), and events retention deleted before a stopped
-    worker group read them were lost without a warning. Now the first reconciles, checked as
-    "at least", and the second is a warning in the worker's log and a difference."""
+def _ten_counted(pipeline, prefix: str) -> tuple[str, int, Callable[[int, int], list]]:
+    """A series off the aggregates' reports' partition, its home, a maker of its events
+    ``lo..hi-1`` (one an hour), and a worker that counted the first ten."""
     from stream.aggregates import ROOT
 
-    s = pipeline.settings
-    series = next(f"RET{i}" for i in range(100)  # off the aggregates' reports' partition
-                  if partition_for(f"RET{i}", s.partitions) != partition_for(ROOT, s.partitions))
-    home = partition_for(series, s.partitions)
+    n = pipeline.settings.partitions
+    series = next(f"{prefix}{i}" for i in range(100)
+                  if partition_for(f"{prefix}{i}", n) != partition_for(ROOT, n))
+    home = partition_for(series, n)
 
     def events(lo: int, hi: int) -> list[tuple[int, str | None, bytes]]:
         return [(home, series, SaleEvent(series, T + i * 3600, 1, 1.0, f"{series}:{i}")
                  .to_json()) for i in range(lo, hi)]
 
     _produce(pipeline, events(0, 10))
-    worker = pipeline.start_worker()
+    pipeline.start_worker()
     pipeline.wait_for(lambda: (pipeline.snapshot(series) or {}).get("events") == 10, 120,
                       "the first ten events in Redis")
+    return series, home, events
+
+
+def test_retention_of_counted_events_reconciles_and_of_unread_ones_is_told(pipeline) -> None:
+    """A probe: a deployment older than its topic's retention never reconciled (the deleted
+    events' counts looked like overcounts), and events retention deleted before a stopped
+    worker group read them were lost without a warning. Now the first reconciles, checked as
+    "at least", and the second is a warning in the worker's log and a difference."""
+    s = pipeline.settings
+    series, home, events = _ten_counted(pipeline, "RET")
+    worker = pipeline.workers[-1]
     _delete_records(pipeline, home, 6)  # counted long ago, then deleted
     report = pipeline.reconciled()
     assert report["truncated"] == {str(home): 6} and report["unverifiable_series"] >= 1
@@ -178,21 +188,8 @@ def test_unread_events_retention_deletes_under_a_running_worker_are_told(pipelin
     import os
     import signal
 
-    from stream.aggregates import ROOT
-
-    s = pipeline.settings
-    series = next(f"RUN{i}" for i in range(100)
-                  if partition_for(f"RUN{i}", s.partitions) != partition_for(ROOT, s.partitions))
-    home = partition_for(series, s.partitions)
-
-    def events(lo: int, hi: int) -> list[tuple[int, str | None, bytes]]:
-        return [(home, series, SaleEvent(series, T + i * 3600, 1, 1.0, f"{series}:{i}")
-                 .to_json()) for i in range(lo, hi)]
-
-    _produce(pipeline, events(0, 10))
-    worker = pipeline.start_worker()
-    pipeline.wait_for(lambda: (pipeline.snapshot(series) or {}).get("events") == 10, 120,
-                      "the first ten events in Redis")
+    series, home, events = _ten_counted(pipeline, "RUN")
+    worker = pipeline.workers[-1]
     os.kill(worker.pid, signal.SIGSTOP)
     try:
         _produce(pipeline, events(10, 20))

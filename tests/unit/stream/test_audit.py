@@ -189,16 +189,21 @@ def test_keys_and_legacy_codes() -> None:
     assert legacy_code("bucketing", "something new") == "unknown"
 
 
+def _rendered(result: Any, max_series: int) -> str:
+    """What ``salescast audit`` prints of ``result``."""
+    buf = io.StringIO()
+    cli_audit.out = Console(file=buf, width=300)
+    try:
+        cli_audit.render(result, max_series=max_series)
+    finally:
+        cli_audit.out = Console()
+    return buf.getvalue()
+
+
 def test_render_names_the_differences() -> None:
     msgs, dls, _ = scenario()
     r = reconcile(TOPIC, N, msgs, dls[1:], {"A": 2})
-    buf = io.StringIO()
-    cli_audit.out = Console(file=buf, width=200)
-    try:
-        cli_audit.render(r, max_series=1)
-    finally:
-        cli_audit.out = Console()
-    text = buf.getvalue()
+    text = _rendered(r, max_series=1)
     assert "audit of sales.events" in text and "total" in text and "late" in text
     assert "A" in text and "... and 1 more" in text and "NOT reconciled: 2 differences" in text
 
@@ -292,14 +297,9 @@ def test_a_log_that_retention_truncated_is_checked_as_at_least() -> None:
         short.add_event(m)
     assert short.finish({**counts, "A": 0, "B": 2}).problems() == [
         "series A: redis counts 0, expected 1", "series B: redis counts 2, expected 1"]
-    buf = io.StringIO()
-    cli_audit.out = Console(file=buf, width=300)
-    try:
-        cli_audit.render(r, max_series=5)
-    finally:
-        cli_audit.out = Console()
-    assert (f"retention deleted the oldest events of partitions {a} from offset 5" in
-            buf.getvalue() and "4 count more" in buf.getvalue())
+    text = _rendered(r, max_series=5)
+    assert (f"retention deleted the oldest events of partitions {a} from offset 5" in text
+            and "4 count more" in text)
 
 
 def test_what_a_worker_lost_to_retention_is_a_difference() -> None:
