@@ -52,7 +52,7 @@ from functools import lru_cache
 
 __all__ = ["MONTH", "QUARTER", "WEEK", "CALENDAR", "is_calendar", "is_plain", "start", "shift",
            "end", "steps", "starts", "position", "usual_step", "width_for", "use_offset",
-           "utc_offset", "day_of"]
+           "utc_offset", "offset_text", "day_of"]
 
 MONTH = 2_629_800  #: calendar months (UTC): 365.25 days / 12
 QUARTER = 3 * MONTH  #: calendar quarters (UTC)
@@ -88,6 +88,18 @@ def use_offset(seconds: int) -> None:
 def utc_offset() -> int:
     """The offset :func:`use_offset` set last (0: UTC)."""
     return _offset
+
+
+def offset_text(seconds: int) -> str:
+    """``UTC-05:00`` for ``-18000`` seconds east of UTC; ``UTC`` for 0.
+
+    >>> offset_text(-18000), offset_text(19800), offset_text(0)
+    ('UTC-05:00', 'UTC+05:30', 'UTC')
+    """
+    if not seconds:
+        return "UTC"
+    hours, minutes = divmod(abs(seconds) // 60, 60)
+    return f"UTC{'-' if seconds < 0 else '+'}{hours:02d}:{minutes:02d}"
 
 
 def day_of(ts: float) -> int:

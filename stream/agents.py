@@ -1,13 +1,12 @@
 """The Faust agent: thin glue around :class:`stream.processor.Processor`.
 
 Per batch (:func:`stream.batching.take_batches`): group the messages by partition, let the
-pure processor apply them to the per-series state a slice at a time (:mod:`stream.slicing`;
-between batches, a chunk of the eager close of :mod:`stream.sweep`), then
+processor apply them a slice at a time (stream.slicing; between batches, a chunk of the eager
+close of stream.sweep), then
 
 1. send the dead letters, re-routed events and alerts to Kafka (no state is flushed before
    they are delivered: :class:`~stream.deliveries.Deliveries`),
-2. mark each touched state for the :class:`~stream.state.StateStore` (packed into the
-   changelog-backed table once per commit),
+2. mark each touched state for the StateStore (packed into the changelog once per commit),
 3. write snapshots, top movers and alerts to Redis (idempotent: versioned, deduplicated).
 
 Exactly-once effects from at-least-once delivery rest on three rules:
@@ -16,11 +15,10 @@ Exactly-once effects from at-least-once delivery rest on three rules:
   state is never flushed, and no offset committed, in the middle of a batch, even when Faust
   cancels the agent for a rebalance or a shutdown;
 * a failure while applying a batch (a bug, Kafka refusing a send) stops the process at once
-  (exit code 70) before anything of the batch is committed; a restart replays it, and the
-  processor skips what each series applied already;
+  (exit code 70; a state made with other settings: a refusal, 2) before anything of the
+  batch is committed; a restart replays it, and each series skips what it applied;
 * Redis is a cache of the state: when it is down, batches go on without it, and when it is
-  back (restarted empty, or from its append-only file) the worker republishes every series
-  it holds (:meth:`RedisSink.republish`).
+  back (empty, or from its append-only file) every series is republished (RedisSink).
 """
 
 from __future__ import annotations
@@ -72,11 +70,13 @@ SWEEP_EVERY = 0.2  # seconds between looks for a sweep to start (it goes on whil
 
 
 def _fail_stop(exc: BaseException) -> None:
-    """Nothing of the failed batch may be committed: leave now, a restart replays it."""
-    log.critical("applying a batch failed, exiting so that nothing of it is committed: %s", exc,
-                 exc_info=not isinstance(exc, SettingsChanged) and exc)  # that: one line
+    """Nothing of the failed batch may be committed: leave now, a restart replays it. A state
+    made with other settings is a refusal: one line, exit status 2 (a bad setting's)."""
+    refused = isinstance(exc, SettingsChanged)
+    log.critical("%s: %s", "the worker refuses to run" if refused else "applying a batch failed,"
+                 " exiting so that nothing of it is committed", exc, exc_info=not refused and exc)
     logging.shutdown()
-    os._exit(EXIT_BATCH_FAILED)
+    os._exit(2 if refused else EXIT_BATCH_FAILED)
 
 
 def build_worker(

@@ -19,7 +19,7 @@ from contracts.events import SaleEvent
 from contracts.wire import SeriesWrite
 from models.activity import ActivityMonitor
 from models.factory import Forecast
-from models.grid import shift, starts
+from models.grid import offset_text, shift, starts, utc_offset
 from models.reconcile import AdaptiveBands
 from stream.aggregates import Partials
 from stream.bucketing import SeriesBuckets, bucket_start
@@ -148,12 +148,14 @@ class PartitionState:
     topic: str | None = None  # SALESCAST_EVENTS_TOPIC
     aggregate_by: str | None = None  # SALESCAST_AGGREGATE_BY
     topic_id: str | None = None  # the topic's Kafka id: a topic made again has another
+    utc_offset: int | None = None  # SALESCAST_UTC_OFFSET: the clock its buckets are laid on
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self.__dict__.setdefault("topic", None)
         self.__dict__.setdefault("aggregate_by", None)
         self.__dict__.setdefault("topic_id", None)
+        self.__dict__.setdefault("utc_offset", 0)  # made before the setting: UTC
         self.__dict__.setdefault("position", -1)
         self.__dict__.setdefault("activity", None)
         self.__dict__.setdefault("partials", None)
@@ -173,6 +175,8 @@ class PartitionState:
         the gap of a run without aggregates as sales of 0 (a probe's findings). A topic
         deleted and made again under the same name (another id) numbers its events from 0
         again: every one looked applied, and a restarted worker dropped them all in silence.
+        The clock (``models.grid.utc_offset``) is the process's: from +12:00 to -12:00 every
+        bucket starts where it did, but each day is labelled a day earlier (a probe).
 
         >>> p = PartitionState(PartitionClock())
         >>> p.claim(0, "sales", "country"); p.claim(0, "sales", "country")
@@ -184,7 +188,8 @@ class PartitionState:
         """
         for name, was, now in (("topic", self.topic, topic),
                                ("aggregates", self.aggregate_by, aggregate_by),
-                               ("id", self.topic_id, topic_id)):
+                               ("id", self.topic_id, topic_id),
+                               ("clock", self.utc_offset, utc_offset())):
             if was is not None and now is not None and was != now:
                 what = {"topic": f"was read from topic {was!r} and this worker reads {now!r} "
                                  "(SALESCAST_EVENTS_TOPIC): set it back, or",
@@ -192,13 +197,16 @@ class PartitionState:
                                       f"{now!r} (SALESCAST_AGGREGATE_BY): set it back, or",
                         "id": f"was read from a topic {topic!r} that was deleted and created "
                               f"again since (Kafka's topic id {was}, now {now}): its events "
-                              "are numbered anew, and the series' positions name the old ones;"
-                        }[name]
+                              "are numbered anew, and the series' positions name the old ones;",
+                        "clock": "was laid on the shop's clock {} and this worker's is {} "
+                                 "(SALESCAST_UTC_OFFSET): set it back, or"}[name]
+                if name == "clock":
+                    what = what.format(offset_text(int(was)), offset_text(int(now)))
                 raise SettingsChanged(
                     f"partition {partition}'s state {what} start a new SALESCAST_WORKER_ID "
                     "with an empty Redis (it reads the topic from its start)")
         self.topic, self.aggregate_by = topic, aggregate_by
-        self.topic_id = topic_id or self.topic_id
+        self.topic_id, self.utc_offset = topic_id or self.topic_id, utc_offset()
 
     def mark_due(self, lateness: int, width: int) -> None:
         """After the clock moved at message ``position``: note it if a new bucket fell due."""

@@ -129,7 +129,8 @@ class StateStore(faust.Sensor):
             if first is None or grid.start(first, width) == first:
                 return state
             what = (f"{key}'s buckets start at {first} s, off this worker's grid: they were "
-                    f"laid on another clock (SALESCAST_UTC_OFFSET, now {grid.utc_offset()} s)")
+                    f"laid on another clock (SALESCAST_UTC_OFFSET, now "
+                    f"{grid.offset_text(grid.utc_offset())})")
         else:
             what = (f"{key} was bucketed by {width} s and this worker buckets by {self.width} "
                     "s (SALESCAST_BUCKET_SECONDS)")

@@ -439,3 +439,31 @@ def test_an_event_applied_after_a_rewind_is_written_newer_than_the_series_last_w
     redelivered = proc.process(0, [Message(7, 0.0, SaleEvent("A", T0 + 7, 1, 1.0).to_json())],
                                {**store, **out.states}.get)
     assert redelivered.accepted == 0 and redelivered.duplicates == 1  # counted once
+
+
+def test_a_state_laid_on_another_clock_is_refused_even_a_day_apart() -> None:
+    """A probe moved a New Zealand shop from +12:00 to -12:00: every bucket still started
+    where it did (the grids are a day apart), so the series' check let it through, and every
+    day was labelled a day earlier. The partition's state notes its clock."""
+    import pytest
+
+    from models import grid
+    from stream.errors import SettingsChanged
+
+    msgs, _ = _messages(days=3)
+    try:
+        grid.use_offset(12 * 3600)
+        store = _run(Processor("sales"), msgs, 50)
+        assert store["p:0"].utc_offset == 12 * 3600
+        grid.use_offset(-12 * 3600)
+        with pytest.raises(SettingsChanged, match=r"partition 0's state was laid on the shop's "
+                           r"clock UTC\+12:00 and this worker's is UTC-12:00 "
+                           r"\(SALESCAST_UTC_OFFSET\)"):
+            Processor("sales").process(0, msgs[-5:], store.get)
+        grid.use_offset(12 * 3600)
+        Processor("sales").process(0, msgs[-5:], store.get)  # set back: taken
+    finally:
+        grid.use_offset(0)
+    old = pickle.loads(pickle.dumps(store["p:0"]))
+    del old.__dict__["utc_offset"]  # a state of a worker before the setting: laid on UTC
+    assert pickle.loads(pickle.dumps(old)).utc_offset == 0

@@ -241,7 +241,8 @@ def test_a_restored_series_laid_on_another_clock_stops_the_worker() -> None:
         new_york = table(1_720_000_000)
         assert StateStore(new_york, width=86_400).get("s:A") is not None
         with pytest.raises(SettingsChanged, match=r"s:A's buckets start at 1719964800 s, off "
-                                                  r"this worker's grid.*SALESCAST_UTC_OFFSET"):
+                                                  r"this worker.s grid.*SALESCAST_UTC_OFFSET, now "
+                                                  r"UTC-05:00"):
             StateStore(utc, width=86_400).get("s:A")
         hourly = table(1_720_000_000, 3600)
         grid.use_offset(-4 * 3600)  # hours stay on an hourly grid whatever the offset
