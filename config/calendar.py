@@ -34,10 +34,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["CALENDAR_WIDTHS", "bucket_width", "check_holidays", "parse_offset"]
+__all__ = ["CALENDAR_WIDTHS", "bucket_width", "calendar_warning", "check_holidays",
+           "offset_text", "parse_offset"]
 
-#: bucket widths that mean UTC calendar units (models.grid's MONTH and QUARTER: config is
-#: below models; tests/unit/models/test_grid.py checks that they agree)
+#: bucket widths that mean calendar units of the shop's clock (models.grid's MONTH and
+#: QUARTER: config is below models; tests/unit/models/test_grid.py checks that they agree)
 CALENDAR_WIDTHS = {"month": 2_629_800, "quarter": 7_889_400}
 
 _EXAMPLES = "(GB-ENG, US, US-CA, DE-BY)"
@@ -71,6 +72,37 @@ def parse_offset(value: Any) -> Any:
             return seconds
     raise ValueError("must be a UTC offset such as -05:00 and +05:30, in whole quarter hours "
                      "from -12:00 to +14:00 (0 and Z: UTC)")
+
+
+def offset_text(seconds: int) -> str:
+    """``UTC-05:00`` for ``-18000`` seconds east of UTC; ``UTC`` for 0.
+
+    >>> offset_text(-18000), offset_text(19800), offset_text(0)
+    ('UTC-05:00', 'UTC+05:30', 'UTC')
+    """
+    if not seconds:
+        return "UTC"
+    hours, minutes = divmod(abs(seconds) // 60, 60)
+    return f"UTC{'-' if seconds < 0 else '+'}{hours:02d}:{minutes:02d}"
+
+
+def calendar_warning(settings: Any) -> str | None:
+    """A line for a shop off UTC still on England's bank holidays, the default (the daily
+    factor would learn Easter Monday, not its own days); None otherwise.
+
+    >>> from config.settings import load_settings
+    >>> calendar_warning(load_settings({"SALESCAST_UTC_OFFSET": "-05:00"}))[:60]
+    "the shop's clock is UTC-05:00 but its holidays are England's"
+    >>> calendar_warning(load_settings({"SALESCAST_UTC_OFFSET": "-05:00",
+    ...                                 "SALESCAST_HOLIDAYS": "US"})) is None
+    True
+    """
+    if (not settings.utc_offset or "holidays" in settings.model_fields_set
+            or settings.bucket_seconds != 86_400):
+        return None
+    return (f"the shop's clock is {offset_text(settings.utc_offset)} but its holidays are "
+            f"England's (the default): set SALESCAST_HOLIDAYS to its country's "
+            f"({_EXAMPLES[1:-1]}) or none")
 
 
 def check_holidays(value: str) -> str:

@@ -100,8 +100,8 @@ class Settings(BaseSettings):
     # buckets and forecasts
     bucket_seconds: Annotated[int, BeforeValidator(bucket_width)] = Field(
         default=86400, ge=60, le=366 * 86400, description=(
-        "bucket width in seconds (`604800`: weeks from Monday), or `month` / `quarter` (UTC "
-        "calendar months, 2629800 s, or "
+        "bucket width in seconds (`604800`: weeks from Monday), or `month` / `quarter` "
+        "(calendar months, 2629800 s, or "
         "quarters, 7889400 s); the seasons follow it (hourly 24 and 168, daily 7, weekly 52, "
         "months 12, quarters 4), and past a day a trend member: `models/seasons.py`"))
     utc_offset: Annotated[int, BeforeValidator(parse_offset)] = Field(

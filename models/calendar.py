@@ -41,6 +41,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import math
+import warnings
 from collections.abc import Callable
 from functools import cache
 from typing import Any
@@ -77,8 +78,10 @@ def holiday_days(code: str) -> frozenset[int]:
     import holidays
 
     country, _, subdiv = code.partition("-")
-    days = holidays.country_holidays(country, subdiv=subdiv or None, years=range(2000, 2100))
-    return frozenset((d - _EPOCH).days for d in days)
+    with warnings.catch_warnings():  # "available only from 2001 to 2035" (India): the years
+        warnings.simplefilter("ignore", UserWarning)  # it has are what there is to know
+        days = holidays.country_holidays(country, subdiv=subdiv or None, years=range(2000, 2100))
+        return frozenset((d - _EPOCH).days for d in days)
 
 
 @cache

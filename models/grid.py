@@ -6,8 +6,8 @@ the states, the payloads' ``bucket_seconds``). Most widths are fixed: buckets ar
 are calendar units instead, because sales are planned by the month and the quarter and a
 month is not a fixed number of seconds:
 
-* :data:`MONTH` (2,629,800 s, the mean month of 365.25 days / 12): UTC calendar months;
-* :data:`QUARTER` (7,889,400 s, three mean months): UTC calendar quarters (Jan, Apr, Jul, Oct).
+* :data:`MONTH` (2,629,800 s, the mean month of 365.25 days / 12): calendar months;
+* :data:`QUARTER` (7,889,400 s, three mean months): calendar quarters (Jan, Apr, Jul, Oct).
 
 Weeks (:data:`WEEK`, 604,800 s) are fixed but start on Mondays, 00:00 UTC (ISO weeks), not
 on the epoch's weekday: from the epoch they began on Thursdays, so daily sales of Monday to
@@ -50,6 +50,8 @@ import time
 from collections.abc import Iterable
 from functools import lru_cache
 
+from config.calendar import offset_text  # re-exported: the grid's clock, said
+
 __all__ = ["MONTH", "QUARTER", "WEEK", "CALENDAR", "is_calendar", "is_plain", "start", "shift",
            "end", "steps", "starts", "position", "usual_step", "width_for", "use_offset",
            "utc_offset", "offset_text", "day_of"]
@@ -88,18 +90,6 @@ def use_offset(seconds: int) -> None:
 def utc_offset() -> int:
     """The offset :func:`use_offset` set last (0: UTC)."""
     return _offset
-
-
-def offset_text(seconds: int) -> str:
-    """``UTC-05:00`` for ``-18000`` seconds east of UTC; ``UTC`` for 0.
-
-    >>> offset_text(-18000), offset_text(19800), offset_text(0)
-    ('UTC-05:00', 'UTC+05:30', 'UTC')
-    """
-    if not seconds:
-        return "UTC"
-    hours, minutes = divmod(abs(seconds) // 60, 60)
-    return f"UTC{'-' if seconds < 0 else '+'}{hours:02d}:{minutes:02d}"
 
 
 def day_of(ts: float) -> int:

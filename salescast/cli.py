@@ -40,6 +40,7 @@ from salescast.cliutil import (
     settings_with_services,
     usage_line,
     user_file,
+    warn_calendar,
     warn_contract,
     warn_producer_time,
     warn_unknown_variables,
@@ -213,6 +214,7 @@ def worker(
     check_state(settings, topics)  # a changelog deleted under committed offsets
     check_redis_user(settings)  # a wrong password: not an outage to ride out
     warn_producer_time(settings, topics)
+    warn_calendar(settings)
     if settings.events_topic not in topics:  # not left to the broker's auto-creation: its
         from infra.services import create_topics  # count (num.partitions) and no append time
 
@@ -259,6 +261,7 @@ def demo(
         settings, said = file_settings(settings, events, os.environ)
         if said:
             console.print(said)
+    warn_calendar(settings)
     speed = settings.bucket_seconds / 2 if speed is None else speed
     _check_speed(speed)
     run_demo(settings, speed=speed, limit=limit, console=console, envelope=envelope,

@@ -19,6 +19,7 @@ from salescast.cliutil import (
     console,
     friendly,
     user_file,
+    warn_calendar,
 )
 
 __all__ = ["backtest", "bucket_width"]
@@ -153,6 +154,7 @@ def _run_file(file: str, bucket: str | None, columns: str | None, time_format: s
     settings = load_settings()  # the worker's clock and calendar, as it would bucket the file
     use_offset(settings.utc_offset)
     use_holidays(settings.holidays)
+    warn_calendar(settings)
     data = user_file(file, columns, time_format, settings.utc_offset)
     data.price = None  # not scored: a price it cannot read is no reason to stop
     try:

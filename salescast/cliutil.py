@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from config import ConfigError, Settings, load_settings
+from config.calendar import calendar_warning
 
 if TYPE_CHECKING:
     from contracts.events import SaleEvent
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["ColumnsOption", "FileOption", "TimeFormatOption", "UserError", "check_partitions",
            "check_redis_user", "check_state", "console", "friendly", "kafka_topics",
            "load_settings", "output_lost", "settings_with_services", "stop_on_term", "user_file",
-           "warn_contract", "warn_producer_time", "warn_unknown_variables"]
+           "warn_calendar", "warn_contract", "warn_producer_time", "warn_unknown_variables"]
 
 console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -34,8 +35,8 @@ ColumnsOption = Annotated[str | None, typer.Option(
          "name (unique_id/ds/y, series/ts/qty, sku/date/sales, ...)")]
 TimeFormatOption = Annotated[str | None, typer.Option(
     help="with --file: how the times are written, when not epoch seconds, ISO or '2024 Q1' "
-         "(strptime, e.g. '%m/%d/%Y %H:%M'; UTC unless it has %z), or 'excel' (serial "
-         "dates)")]
+         "(strptime, e.g. '%m/%d/%Y %H:%M'; on the shop's clock, SALESCAST_UTC_OFFSET, "
+         "unless it has %z), or 'excel' (serial dates)")]
 
 
 class UserError(Exception):
@@ -69,9 +70,8 @@ def friendly(fn: F) -> F:
 
 
 def stop_on_term() -> None:
-    """Make SIGTERM stop this command as Ctrl-C does, so a command that started processes
-    (Kafka, Redis, workers, a gateway) stops them before it exits: ``kill``, ``timeout`` and a
-    service manager send SIGTERM, and its default action left them running, orphaned."""
+    """SIGTERM stops this command as Ctrl-C does, and so what it started (Kafka, Redis, workers,
+    a gateway): ``kill``, ``timeout`` and service managers send it, which left them orphaned."""
     import signal
 
     def on_term(signum: int, frame: object) -> None:
@@ -228,6 +228,11 @@ def check_redis_user(settings: Settings) -> None:
         return
     finally:
         client.close()
+
+
+def warn_calendar(settings: Settings) -> None:  # a shop off UTC on England's holidays
+    if (line := calendar_warning(settings)) is not None:
+        console.print(f"[yellow]salescast: {escape(line)}[/]", soft_wrap=True)
 
 
 def warn_producer_time(settings: Settings, topics: dict[str, Any]) -> None:

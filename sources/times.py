@@ -108,7 +108,8 @@ def _within(ts: float, text: str) -> float:
 
 
 def strptime_utc(text: str, time_format: str, tz: tzinfo = UTC) -> float:
-    """``text`` read with ``time_format``: epoch seconds (UTC unless the format has a zone).
+    """``text`` read with ``time_format``: epoch seconds (on ``tz``, UTC by default, unless the
+    format has a zone).
 
     A week number without a weekday (``%Y%W``, ``%G%V``) is the week's Monday: strptime
     ignores the week then, and put every row on January 1st.

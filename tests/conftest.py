@@ -31,6 +31,18 @@ from stream.membership import default_worker_name
 from stream.partitioning import PRODUCER_PARTITIONER
 
 
+@pytest.fixture(autouse=True)
+def _one_clock_and_calendar() -> Iterator[None]:
+    """The shop's clock and holiday calendar are one per process (models.grid.use_offset,
+    models.calendar.use_holidays): a test that sets another leaves the defaults behind it."""
+    yield
+    from models.calendar import DEFAULT_HOLIDAYS, use_holidays
+    from models.grid import use_offset
+
+    use_offset(0)
+    use_holidays(DEFAULT_HOLIDAYS)
+
+
 @pytest.fixture(scope="session")
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """Settings pointing at real services: ``KAFKA_BOOTSTRAP``/``REDIS_URL`` if set, else a

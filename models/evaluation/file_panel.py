@@ -176,7 +176,8 @@ def read_panel(file: UserFile, width: int) -> tuple[dict[str, list[float]], Pane
 
 
 def _day(ts: float) -> str:
-    return time.strftime("%Y-%m-%d", time.gmtime(ts))
+    """The date of ``ts`` on the shop's clock (the grid's: SALESCAST_UTC_OFFSET)."""
+    return time.strftime("%Y-%m-%d", time.gmtime(ts + grid.utc_offset()))
 
 
 def _partial(times: set[float], last: int, width: int) -> bool:

@@ -195,3 +195,22 @@ def test_a_daily_file_is_scored_on_the_calendar_the_worker_would_use(
     finally:
         use_holidays(DEFAULT_HOLIDAYS)
     assert maes["US"] < 0.5 * maes["GB-ENG"], maes
+
+
+def test_a_shop_off_utc_on_england_s_holidays_is_told(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A probe: a New York shop that set only its clock scored 0.766 of seasonal naive's
+    error on England's holidays, 0.657 on its own, and nothing said why."""
+    path = tmp_path / "ny.csv"
+    path.write_text("sku,date,qty\n" + "".join(f"A,{d * 86400 + 3600},{d % 7}\n"
+                                               for d in range(19_300, 19_400)))
+    monkeypatch.setenv("SALESCAST_UTC_OFFSET", "-05:00")
+    result = runner.invoke(app, ["backtest", "--file", str(path), "--bucket", "day",
+                                 "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert ("the shop's clock is UTC-05:00 but its holidays are England's (the default): set "
+            "SALESCAST_HOLIDAYS") in " ".join(result.output.split())
+    monkeypatch.setenv("SALESCAST_HOLIDAYS", "US")
+    told = runner.invoke(app, ["backtest", "--file", str(path), "--bucket", "day",
+                               "--out", str(tmp_path / "out")])
+    assert told.exit_code == 0 and "England's" not in told.output
