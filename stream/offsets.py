@@ -117,9 +117,8 @@ class TopicOffsets:
         return self._earliest[partition]
 
     def forget(self) -> None:
-        """Partitions were revoked."""
+        """Partitions were revoked (a loss said stays said: ``_told`` names its log start)."""
         self._earliest.clear()
-        self._told.clear()
 
     async def ends(self, tps: list[Any]) -> dict[Any, int]:
         """The log-end offset (the next to be written) of each partition."""
