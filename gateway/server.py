@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
@@ -26,6 +27,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.server import ServerProtocol
 
 from config.addresses import make_url
+from config.calendar import offset_text
 from contracts.wire import ALERTS_CHANNEL, OPS_CHANNEL, UPDATES_CHANNEL
 from gateway.delivery import Delivery
 from gateway.feed import RedisFeed
@@ -45,7 +47,36 @@ __all__ = ["Gateway"]
 log = logging.getLogger("salescast.gateway")
 
 REDIS_CONNECTIONS = 32
+CLOCK_EVERY = 10.0  #: seconds between two reads of the workers' clocks (SALESCAST_UTC_OFFSET)
 WRITE_LIMIT = 64 * 1024  # high-water mark of a client's write buffer (websockets write_limit)
+
+
+def clock_to_tell(own: int, explicit: bool, workers: set[int]) -> tuple[int, str | None]:
+    """The clock (seconds east of UTC) a gateway tells its clients in ``hello``, and a warning:
+    the live workers' clock when they agree and the gateway was given none of its own (a
+    gateway started without SALESCAST_UTC_OFFSET told a Tokyo shop's clients UTC, and its
+    days showed a day early: a probe); its own when it was given one, with a warning if the
+    workers lay their buckets on another.
+
+    >>> clock_to_tell(0, False, {32400}), clock_to_tell(0, False, set())
+    ((32400, None), (0, None))
+    >>> clock_to_tell(0, True, {32400})[1][:75]
+    "the workers lay their buckets on UTC+09:00 but this gateway's SALESCAST_UTC"
+    >>> clock_to_tell(0, False, {0, 32400})[1][:46]
+    'the workers lay their buckets on two clocks, U'
+    """
+    if len(workers) > 1:
+        return own, (f"the workers lay their buckets on two clocks, "
+                     f"{' and '.join(offset_text(w) for w in sorted(workers))}: give them one "
+                     f"SALESCAST_UTC_OFFSET")
+    if not workers or next(iter(workers)) == own:
+        return own, None
+    theirs = next(iter(workers))
+    if not explicit:
+        return theirs, None
+    return own, (f"the workers lay their buckets on {offset_text(theirs)} but this gateway's "
+                 f"SALESCAST_UTC_OFFSET is {offset_text(own)}: its clients would show their "
+                 f"dates on the wrong clock")
 
 
 class Gateway:
@@ -62,7 +93,8 @@ class Gateway:
     past them);
     ``handshake_rate``/``handshake_burst``: HTTP requests per second per address (429);
     ``slow_client_seconds``: how long a client's socket may stay unread before 4008;
-    ``utc_offset``: the shop's clock (seconds east of UTC), told in every ``hello``.
+    ``utc_offset``: the shop's clock (seconds east of UTC), told in every ``hello``; without
+    ``own_clock``, the live workers' clock when they publish one (:func:`clock_to_tell`).
     """
 
     def __init__(self, redis_url: str, host: str = "127.0.0.1", port: int = 8765,
@@ -74,7 +106,7 @@ class Gateway:
                  auth_timeout: float | None = 10.0, max_connections: int = 10_000,
                  max_connections_per_address: int = 64, handshake_rate: float = 20.0,
                  handshake_burst: float = 40.0, slow_client_seconds: float = 5.0,
-                 utc_offset: int = 0) -> None:
+                 utc_offset: int = 0, own_clock: bool = True) -> None:
         # a bounded pool that waits for a free connection: a thousand clients subscribing at
         # once must queue for Redis, not fail; timeouts so that a hung Redis answers
         # `unavailable` instead of holding clients
@@ -88,7 +120,9 @@ class Gateway:
         self.secret, self.origins = secret, origins
         self.rate, self.burst = rate, burst
         self.auth_timeout = auth_timeout if auth_timeout and auth_timeout > 0 else None
-        self.utc_offset = utc_offset
+        self.utc_offset, self.own_clock, self._clock = utc_offset, own_clock, utc_offset
+        self._told_clock: str | None = None
+        self._clock_task: asyncio.Task[None] | None = None
         self.hosts = HostPolicy(host, allowed_hosts, origins)
         self.admission: Admission[ServerConnection] = Admission(
             max_connections_per_address, max_connections, handshake_rate, handshake_burst)
@@ -119,7 +153,8 @@ class Gateway:
                    handshake_rate=settings.handshake_rate,
                    handshake_burst=float(settings.handshake_burst),
                    slow_client_seconds=settings.slow_client_seconds,
-                   utc_offset=settings.utc_offset, **overrides)
+                   utc_offset=settings.utc_offset,
+                   own_clock="utc_offset" in settings.model_fields_set, **overrides)
 
     def _new_session(self) -> Session:
         session = Session(self.max_frame, self.max_subscriptions, secret=self.secret,
@@ -136,8 +171,26 @@ class Gateway:
     def url(self) -> str:
         return make_url("ws", self.host, self.port, "/ws")
 
+    async def follow_clock(self) -> None:
+        """Once: the clock to tell from the live workers' (:func:`clock_to_tell`), with its
+        warning logged once; a Redis that does not answer changes nothing."""
+        try:
+            workers = await self.store.worker_clocks(time.time())
+        except (aioredis.RedisError, OSError, ValueError):
+            return
+        self.utc_offset, warning = clock_to_tell(self._clock, self.own_clock, workers)
+        if warning is not None and warning != self._told_clock:
+            log.warning("%s", warning)
+        self._told_clock = warning
+
+    async def _follow_clock(self) -> None:
+        while True:
+            await self.follow_clock()
+            await asyncio.sleep(CLOCK_EVERY)
+
     async def start(self) -> None:
         await self.feed.start()
+        self._clock_task = asyncio.create_task(self._follow_clock())
         await self.delivery.load_ops()
         if self.hosts.wildcard_without_hosts:
             log.warning("bound to %s without allowed hosts (SALESCAST_ALLOWED_HOSTS): only "
@@ -154,6 +207,8 @@ class Gateway:
         self.clients.start()
 
     async def stop(self) -> None:
+        if self._clock_task is not None:
+            self._clock_task.cancel()
         await self.clients.stop()
         if self._server is not None:
             self._server.close()

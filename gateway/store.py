@@ -29,6 +29,8 @@ from contracts.wire import (
     MOVERS_INFO,
     MOVERS_KEY,
     OPS_LATEST,
+    WORKER_TTL_S,
+    WORKERS_INDEX,
     decode_alert,
     merge_snapshot,
     mover_item,
@@ -36,6 +38,7 @@ from contracts.wire import (
     series_hash,
     server_frame,
     snapshot_version,
+    worker_ops_key,
 )
 from gateway.acks import AckWrite, ack_of
 from gateway.auth import OPEN, Claims, matches
@@ -68,6 +71,14 @@ class Store:
         self.redis = redis
         self._cache = cache
         self._ack_script: Any = None
+
+    async def worker_clocks(self, now: float) -> set[int]:
+        """The clocks (``utc_offset``) the live workers publish with their figures."""
+        names = await self.redis.zrangebyscore(WORKERS_INDEX, now - WORKER_TTL_S, "+inf")
+        pipe = self.redis.pipeline(transaction=False)
+        for name in names:  # (the gateway's client decodes its replies: str)
+            pipe.hget(worker_ops_key(str(name)), "utc_offset")
+        return {int(float(v)) for v in await pipe.execute() if v is not None}
 
     def shared(self) -> Store:
         """A view whose reads are made once and shared (for a burst of snapshots)."""

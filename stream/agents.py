@@ -117,7 +117,7 @@ def build_worker(
     app.state_store = store  # type: ignore[attr-defined]  # its consumer's commits wait on it
     membership = Membership(default_worker_name(), settings.worker_id, settings.events_topic)
     app.sensors.add(RebalanceSensor(membership))
-    stats = WorkerStats()
+    stats = WorkerStats(utc_offset=settings.utc_offset)
     sink = RedisSink(settings.redis, membership.name)
     app.sensors.add(SinkCloser(sink))
     gate: BatchGate = app.batch_gate  # type: ignore[attr-defined]

@@ -64,6 +64,7 @@ class WorkerStats:
     # the longest since the last snapshot, and since the start
     stall: float = 0.0
     stall_max: float = 0.0
+    utc_offset: int = 0  # SALESCAST_UTC_OFFSET, published: the gateway tells its clients
 
     def record_stall(self, seconds: float) -> None:
         """The event loop woke a tick ``seconds`` late (it ran something else that long)."""
@@ -146,4 +147,5 @@ class WorkerStats:
             "pid": os.getpid(),
             "loop_stall_ms": round(1000 * stall, 1),
             "loop_stall_max_ms": round(1000 * self.stall_max, 1),
+            "utc_offset": self.utc_offset,
         }

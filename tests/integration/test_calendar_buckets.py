@@ -5,6 +5,7 @@ the audit finds every event."""
 from __future__ import annotations
 
 import calendar
+import json
 import random
 import time
 
@@ -118,6 +119,23 @@ def test_days_on_the_shop_s_clock_end_to_end(pipeline) -> None:
         for t, v in actuals:
             assert v == truth[sid, t], (sid, time.gmtime(t + offset)[:3])
         assert snap["forecast"]["t"][0] == snap["open"]["t"] == first + 20 * 86400
+
+    # a gateway given no clock of its own tells its clients the workers' (their ops figures)
+    import asyncio
+
+    from gateway.server import Gateway
+
+    async def told() -> int:
+        gw = Gateway.from_settings(pipeline.settings.model_copy(update={"utc_offset": 0}))
+        gw.own_clock = False  # (as a gateway started without SALESCAST_UTC_OFFSET)
+        try:
+            await gw.follow_clock()
+            return int(json.loads(gw._new_session().hello("s"))["utc_offset"])
+        finally:
+            await gw.redis.aclose()
+
+    pipeline.wait_for(lambda: pipeline.ops().get("utc_offset") == str(offset), 30, "its clock")
+    assert asyncio.run(told()) == offset
 
     # the same state under another clock: a refusal in one line, exit status 2, nothing
     # written (a day apart, where every bucket starts where it did: tests/unit test_processor)

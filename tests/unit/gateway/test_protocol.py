@@ -225,3 +225,33 @@ def test_hello_tells_the_shop_s_clock_from_the_settings() -> None:
     gw = Gateway.from_settings(load_settings({"REDIS_URL": "redis://127.0.0.1:1",
                                               "SALESCAST_UTC_OFFSET": "-05:00"}))
     assert json.loads(gw._new_session().hello("s"))["utc_offset"] == -18_000
+
+
+def test_a_gateway_without_a_clock_of_its_own_tells_the_workers(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A probe started the gateway without SALESCAST_UTC_OFFSET beside a Tokyo shop's
+    workers: its hello said UTC, and `salescast watch` dated each open day a day early. The
+    workers publish their clock; a gateway given none tells theirs, one given another warns."""
+    import asyncio
+    import logging
+    from types import SimpleNamespace
+
+    from config import load_settings
+    from gateway.server import Gateway
+
+    async def tokyo(now: float) -> set[int]:
+        return {32_400}
+
+    follows = Gateway.from_settings(load_settings({"REDIS_URL": "redis://127.0.0.1:1"}))
+    follows.store = SimpleNamespace(worker_clocks=tokyo)  # type: ignore[assignment]
+    asyncio.run(follows.follow_clock())
+    assert json.loads(follows._new_session().hello("s"))["utc_offset"] == 32_400
+    own = Gateway.from_settings(load_settings({"REDIS_URL": "redis://127.0.0.1:1",
+                                               "SALESCAST_UTC_OFFSET": "0"}))
+    own.store = SimpleNamespace(worker_clocks=tokyo)  # type: ignore[assignment]
+    with caplog.at_level(logging.WARNING, logger="salescast.gateway"):
+        asyncio.run(own.follow_clock())
+        asyncio.run(own.follow_clock())  # said once
+    assert json.loads(own._new_session().hello("s"))["utc_offset"] == 0
+    assert [r.getMessage()[:76] for r in caplog.records] == [
+        "the workers lay their buckets on UTC+09:00 but this gateway's SALESCAST_UTC_"]
