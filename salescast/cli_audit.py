@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -92,31 +93,37 @@ def _read(consumer: Any, topic: str, ends: dict[int, tuple[int, int]],
         raise UserError(f"reading {topic}: {exc.args[0]}") from None
 
 
-def lost_by_retention(url: str) -> dict[str, int]:
-    """What the workers found deleted by retention before they read it (worker -> messages)."""
+@contextmanager
+def _redis_at(url: str, *, also: tuple[type[Exception], ...] = (),
+              decode_responses: bool = False) -> Iterator[Any]:
+    """A client of the Redis at ``url``, closed after; its errors (and ``also``) one line."""
     import redis
 
-    from contracts.wire import LOST_KEY
-
-    r = redis.Redis.from_url(url, socket_timeout=TIMEOUT, decode_responses=True)
+    errors: tuple[type[Exception], ...] = (redis.RedisError, *also)
+    r = redis.Redis.from_url(url, socket_timeout=TIMEOUT, decode_responses=decode_responses)
     try:
-        return {str(w): int(float(n)) for w, n in r.hgetall(LOST_KEY).items()}
-    except (redis.RedisError, ValueError) as exc:
+        yield r
+    except errors as exc:
         raise UserError(f"redis at {redacted(url)} does not answer: {exc}") from None
     finally:
         r.close()
 
 
+def lost_by_retention(url: str) -> dict[str, int]:
+    """What the workers found deleted by retention before they read it (worker -> messages)."""
+    from contracts.wire import LOST_KEY
+
+    with _redis_at(url, also=(ValueError,), decode_responses=True) as r:
+        return {str(w): int(float(n)) for w, n in r.hgetall(LOST_KEY).items()}
+
+
 def redis_counts(url: str, series: Iterable[str]) -> dict[str, int | None]:
     """The ``events`` count of each series' live snapshot in Redis (None: none readable)."""
-    import redis
-
     from contracts.wire import LIVE_FIELD, series_hash
 
     names = sorted(series)
     counts: dict[str, int | None] = {}
-    r = redis.Redis.from_url(url, socket_timeout=TIMEOUT)
-    try:
+    with _redis_at(url) as r:
         for i in range(0, len(names), REDIS_BATCH):
             chunk = names[i : i + REDIS_BATCH]
             pipe = r.pipeline(transaction=False)
@@ -128,10 +135,6 @@ def redis_counts(url: str, series: Iterable[str]) -> dict[str, int | None]:
                     counts[s] = int(value) if value is not None else None
                 except (ValueError, KeyError, TypeError):
                     counts[s] = None
-    except redis.RedisError as exc:
-        raise UserError(f"redis at {redacted(url)} does not answer: {exc}") from None
-    finally:
-        r.close()
     return counts
 
 
