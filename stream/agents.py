@@ -2,7 +2,7 @@
 
 Per batch (:func:`stream.batching.take_batches`): group the messages by partition, let the
 processor apply them a slice at a time (stream.slicing; between batches, a chunk of the eager
-close of stream.sweep), then
+close of stream.sweep), build each changed series' write once (stream.writes), then
 
 1. send the dead letters, re-routed events and alerts to Kafka (no state is flushed before
    they are delivered: :class:`~stream.deliveries.Deliveries`),
@@ -55,6 +55,7 @@ from stream.slicing import Slicer, release
 from stream.state import StateStore
 from stream.stats import WorkerStats
 from stream.sweep import Sweeper
+from stream.writes import build as build_writes
 
 __all__ = ["build_worker"]
 
@@ -87,14 +88,9 @@ def build_worker(
     app = create_app(settings.worker_id, settings.kafka, partitions=settings.partitions,
                      standby_replicas=settings.standby_replicas,
                      datadir=str(settings.home / "faust" / settings.worker_id))
-    events = app.topic(
-        settings.events_topic,
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-        partitions=settings.partitions,
-    )
+    events = app.topic(settings.events_topic, key_type=bytes, value_type=bytes,
+                       key_serializer="raw", value_serializer="raw",
+                       partitions=settings.partitions)
     deadletter = app.topic(
         settings.deadletter_topic, key_serializer="raw", value_serializer="raw"
     )
@@ -158,9 +154,11 @@ def build_worker(
             if seek_to is not None:  # a message before these never reached the agent
                 await offsets.seek_back(partition, seek_to,
                                         f"offset {seek_to} was fetched but never delivered")
-        outs: list[tuple[int, BatchOutput]] = [
-            (partition, out) for partition, messages in by_partition.items()
-            for out in await slicer.apply(processor.process, partition, messages, store.get)]
+        outs: list[tuple[int, BatchOutput]] = []
+        for partition, messages in by_partition.items():
+            sliced = await slicer.apply(processor.apply, partition, messages, store.get)
+            await build_writes(processor, partition, sliced)  # once a series (stream.writes)
+            outs.extend((partition, out) for out in sliced)
         n_taken = await emit(outs)
         await release(outs)  # freed a slice at a time, not all at once at the task's end
         if ownership.epoch != epoch:  # revoked meanwhile: its states are dropped, not flushed

@@ -62,12 +62,12 @@ def collect(st: SeriesState, closed: list[ClosedBucket], out: BatchOutput,
 
 def learn_closed(res: Resident, dues: list[Due], out: BatchOutput,
                  activity: ActivityMonitor | None, closed: list[SeriesState],
-                 provider: PathProvider | None, horizon: int,
-                 holidays: bool) -> dict[str, SeriesState]:
+                 provider: PathProvider | None, holidays: bool) -> dict[str, SeriesState]:
     """Give the due states their rows (new ones in one bank call), date each row at its
     first close for the holiday factor (``holidays``), :func:`learn_due`, then the LSTM
-    paths of the ``closed`` states (``provider``), then the forecasts of every state whose
-    row changed; those states (their rows stay in the bank: pickling a state exports it)."""
+    paths of the ``closed`` states (``provider``); the states whose rows changed (their rows
+    stay in the bank: pickling a state exports it), their forecasts forgotten (computed
+    together when they are written: :mod:`stream.writes`)."""
     for st in [*(d.st for d in dues), *closed]:
         st.packed_row = None  # rows about to change: pack them anew (``stream.state.pack``)
     res.reserve([d.st for d in dues])
@@ -82,8 +82,8 @@ def learn_closed(res: Resident, dues: list[Due], out: BatchOutput,
     changed = {st.series: st for st in learnt}
     if provider is not None and closed:
         changed.update(res.set_paths(closed, provider(closed)))
-    if changed:
-        res.forecasts(list(changed.values()), horizon)
+    for st in changed.values():
+        st.forecast = None
     return changed
 
 

@@ -15,14 +15,12 @@ learns them, one call per round (stream.bank_rows), and forecasts h=1..H (stream
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from config import Settings
-from contracts.wire import SeriesWrite
 from models.activity import ActivityMonitor
 from models.calendar import use_holidays
-from models.factory import Forecast
 from models.grid import use_offset
 from stream.aggregate_rows import LEDGER_KEY, Aggregation, receive_report
 from stream.aggregates import REPORT_PREFIX, ROOT, Grouping, grouping_of, is_report
@@ -32,7 +30,6 @@ from stream.clock import CLOCK_MIN_SERIES, PartitionClock
 from stream.outcomes import Accepted, DuplicateId, TooFarAhead
 from stream.partitioning import partition_for
 from stream.records import DeadLetter
-from stream.resident import Resident, forecast_states
 from stream.series_state import (
     BatchOutput,
     Message,
@@ -42,10 +39,10 @@ from stream.series_state import (
     raw_of,
     rerouted,
     series_key,
-    series_write,
     valid_indices,
 )
 from stream.validation import parse_message
+from stream.writes import Writer
 
 __all__ = ["Message", "SeriesState", "PartitionState", "BatchOutput", "Processor",
            "PathProvider", "series_key", "partition_key"]
@@ -54,7 +51,7 @@ DAY = 86400
 MAX_CLOSES = 256  # the worker's Processor.max_closes: a day boundary spreads over batches
 
 
-class Processor:
+class Processor(Writer):
     """Turns message batches into state changes; one instance per worker."""
 
     def __init__(self, topic: str, width: int = 86400, lateness: int = 3600,
@@ -72,13 +69,12 @@ class Processor:
         self.horizon, self.history, self.partitions = horizon, history, partitions  # re-routing
         self.live, self.max_skew = event_time == "live", max_skew
         self.max_ahead = max(max_ahead, 2 * width)  # replay: two buckets (months...) at least
-        self.lstm, self.holidays = lstm or path_provider is not None, holidays is not None
+        super().__init__(horizon, lstm or path_provider is not None, width)
+        self.holidays = holidays is not None
         self.path_provider = path_provider  # once per batch, before the writes
         if holidays is not None:  # the process's calendar (``GB-ENG``...), loaded now
             use_holidays(holidays)
-        self.banks: dict[int, Resident] = {}  # partition -> its model rows (stream.resident)
         self.max_closes = self._closes_left = max_closes  # due series a batch closes at most
-        self._scratch: Resident | None = None  # forecasts of states no partition holds
         self.aggregation = None if aggregates is None or partitions is None else Aggregation(
             aggregates, partitions, width, lateness, horizon)
         self.aggregate_by = "none" if self.aggregation is None else self.aggregation.grouping.by
@@ -98,23 +94,13 @@ class Processor:
     def new_series(self, series: str) -> SeriesState:  # (the history: SeriesState's, compact)
         return SeriesState(series, SeriesBuckets(self.width, self.lateness, 0))
 
-    def forget(self, keep: Iterable[Any] = ()) -> None:
-        """On a rebalance: the banks go (rows reload from the states' bytes); the states in
-        ``keep`` (those still to be flushed) get their rows' bytes first, the others (which
-        the store no longer holds) are never pickled again."""
-        kept = [st for st in keep if isinstance(st, SeriesState)]
-        for res in self.banks.values():
-            res.release(kept)
-            res.detach()
-        self.banks.clear()
-
-    def resident(self, partition: int) -> Resident:
-        if partition not in self.banks:
-            self.banks[partition] = Resident(self.horizon, self.lstm, self.width)
-        return self.banks[partition]
-
     def process(self, partition: int, messages: list[Message],
                 get: Callable[[str], Any]) -> BatchOutput:
+        """:meth:`apply`, then its writes (the worker builds a batch's once: stream.writes)."""
+        return self.written(partition, self.apply(partition, messages, get))
+
+    def apply(self, partition: int, messages: list[Message],
+              get: Callable[[str], Any]) -> BatchOutput:
         out, self._closes_left = BatchOutput(), self.max_closes
         pkey = partition_key(partition)
         pstate: PartitionState = get(pkey) or PartitionState(PartitionClock(
@@ -223,7 +209,7 @@ class Processor:
                 version[st.series] = messages[-1].offset
                 closed.add(st.series)
         changed = learn_closed(res, dues, out, activity, [touched[sid] for sid in closed],
-                               self.path_provider, self.horizon, self.holidays)
+                               self.path_provider, self.holidays)
         if led is not None:
             if ROOT in changed:  # the aggregates closed a bucket: make them coherent
                 agg.reconcile(led, load, lambda st: self.forecast_of(st, res),  # type: ignore
@@ -231,9 +217,10 @@ class Processor:
             for name in set(agg.names(led)) & version.keys():  # type: ignore[union-attr]
                 agg.live(led, load(name), version[name])  # type: ignore[union-attr]
         for sid, st in touched.items():
-            if sid in version:
+            if sid in version:  # its write: built later (stream.writes), its version now
                 out.states[series_key(sid)] = st
-                out.writes.append(self.series_write(st, version[sid], sid in closed, res))
+                st.written = max(st.written, version[sid])
+                out.intents[sid] = (st, version[sid], sid in closed)
         if led is not None:  # after the aggregates' states: a replay skips what they learnt
             out.states[LEDGER_KEY] = led
         # Last: after a partial write the series states are ahead of the clock, never behind
@@ -274,27 +261,3 @@ class Processor:
         if st.buckets.open:  # still has open buckets: it falls due again later
             pstate.schedule(st.series, st.buckets.due_at)
         return bool(closed)
-
-    def forecast_of(self, st: SeriesState, res: Resident | None = None) -> Forecast | None:
-        self.forecasts_of([st], res)
-        return st.forecast
-
-    def forecasts_of(self, states: list[SeriesState], res: Resident | None = None) -> None:
-        """Recompute the forecast of each state's model (it is not pickled): in ``res``, else
-        in the resident that holds it, the others together in a scratch one (a republish)."""
-        todo = [st for st in states
-                if st.forecast is None and st.origin is not None and st.modelled()]
-        if todo and res is not None:
-            res.forecasts(todo, self.horizon)
-        elif todo:
-            self._scratch = self._scratch or Resident(self.horizon, self.lstm, self.width)
-            forecast_states(todo, list(self.banks.values()), self._scratch, self.horizon)
-
-    def series_write(self, st: SeriesState, version: int, closed: bool,
-                     res: Resident | None = None) -> SeriesWrite:
-        """The live part always; the forecast part (actuals + forecast) when it changed."""
-        f = self.forecast_of(st, res) if closed and st.origin is not None else None
-        write = series_write(st, version, closed, f, self.width)
-        if st.reconciled is None:  # a SKU's forecast is recomputed when needed: ~4.5 KB kept
-            st.forecast = None
-        return write

@@ -29,10 +29,9 @@ from stream.outcomes import ClosedBucket
 from stream.records import DeadLetter
 
 __all__ = ["Message", "SeriesState", "PartitionState", "BatchOutput", "series_key",
-           "partition_key", "series_write"]
+           "partition_key"]
 
 RECENT_ALERTS = 5  # alerts kept per series, republished when Redis comes back empty
-UPDATE_HISTORY = 28  # closed buckets carried by each live update (the snapshot has them all)
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +226,7 @@ class PartitionState:
 class BatchOutput:
     states: dict[str, Any] = field(default_factory=dict)
     writes: list[SeriesWrite] = field(default_factory=list)
+    intents: dict[str, tuple[Any, int, bool]] = field(default_factory=dict)  # stream.writes
     dead: list[DeadLetter] = field(default_factory=list)
     # every bucket closed in this batch, in order: (series, bucket) (the buckets topic)
     buckets: list[tuple[str, ClosedBucket]] = field(default_factory=list)
@@ -269,32 +269,3 @@ def rerouted(ev: SaleEvent, partition: int, offset: int, index: int | None) -> b
     body = ev if ev.id is not None else SaleEvent(ev.series, ev.ts, ev.qty, ev.price,
                                                   f"@{origin}", ev.country)
     return body.to_json()[:-1] + b',"rerouted_from":"' + origin.encode() + b'"}'
-
-
-def series_write(st: SeriesState, version: int, closed: bool, forecast: Forecast | None,
-                 width: int) -> SeriesWrite:
-    """What the sink writes for ``st``: the live part always; the forecast part (actuals and
-    ``forecast``) when a bucket closed (``closed``). Notes ``version`` in ``st.written``."""
-    st.written = max(st.written, version)
-    open_ = max(st.buckets.open.items(), default=None)
-    live = {
-        "series": st.series,
-        "version": version,
-        "events": st.events,
-        "event_ts": st.last_ts,
-        "open": st.live_open if open_ is None else
-        {"t": open_[0], "qty": open_[1].qty, "events": open_[1].n_events},
-    }
-    if not closed or st.origin is None:  # no bucket closed yet: no forecast part
-        return SeriesWrite(st.series, version, st.last_ts, live, None, dict(live, kind="live"))
-    part_f = None
-    if forecast is not None:
-        part_f = forecast.to_dict()
-        part_f["t"] = starts(st.origin, shift(st.origin, forecast.horizon, width), width)
-    actuals = st.actuals(width)
-    # last: the latest closed bucket against what was forecast for it (the dashboard's error)
-    part = {"bucket_seconds": width, "actuals": actuals, "forecast": part_f, "last": st.mover,
-            "forecast_version": version}
-    update = dict(live, kind="forecast", bucket_seconds=width, forecast=part_f,
-                  actuals=actuals[-UPDATE_HISTORY:], last=st.mover)
-    return SeriesWrite(st.series, version, st.last_ts, live, part, update)

@@ -78,11 +78,12 @@ def close_due(proc: Processor, partition: int, names: Iterable[str],
         out.closed += len(closed)
         swept.append(st)
     if swept:
-        learn_closed(res, dues, out, pstate.activity, swept, proc.path_provider, proc.horizon,
+        learn_closed(res, dues, out, pstate.activity, swept, proc.path_provider,
                      proc.holidays)
         for st in swept:
             out.states[series_key(st.series)] = st
-            out.writes.append(proc.series_write(st, pstate.due_offset, True, res))
+            out.intents[st.series] = (st, pstate.due_offset, True)
+        proc.written(partition, out)
         out.states[pkey] = pstate  # put last again: never flushed ahead of its series
     return out
 

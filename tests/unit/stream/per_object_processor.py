@@ -71,10 +71,10 @@ from stream.series_state import (
     raw_of,
     rerouted,
     series_key,
-    series_write,
     valid_indices,
 )
 from stream.validation import parse_message
+from stream.writes import series_write
 
 __all__ = ["Message", "SeriesState", "PartitionState", "BatchOutput", "Processor"]
 
