@@ -91,17 +91,11 @@ def build_worker(
     events = app.topic(settings.events_topic, key_type=bytes, value_type=bytes,
                        key_serializer="raw", value_serializer="raw",
                        partitions=settings.partitions)
-    deadletter = app.topic(
-        settings.deadletter_topic, key_serializer="raw", value_serializer="raw"
-    )
+    deadletter = app.topic(settings.deadletter_topic, key_serializer="raw",
+                           value_serializer="raw")
     alerts_topic = app.topic(settings.alerts_topic, key_serializer="raw", value_serializer="raw")
-    table = app.Table(
-        STATE_TABLE,
-        default=None,
-        partitions=settings.partitions,
-        key_type=bytes,
-        value_type=bytes,
-    )
+    table = app.Table(STATE_TABLE, default=None, partitions=settings.partitions,
+                      key_type=bytes, value_type=bytes)
     runner = runner_for(settings)
     processor = (processor_factory or (
         lambda: Processor.from_settings(settings, runner.provide if runner else None,
@@ -122,6 +116,7 @@ def build_worker(
     continuity = OffsetContinuity()
     offsets = TopicOffsets(app, settings.events_topic, settings.kafka)
     progressed: dict[int, float] = {}  # partition -> monotonic time it last applied a message
+    checked: set[int] = set()  # partitions whose states were checked against the settings
     sweeper, slicer = Sweeper(processor), Slicer()
     sweeping: list[asyncio.Task[None]] = []  # the last sweep task started
 
@@ -253,10 +248,17 @@ def build_worker(
         continuity.forget()
         offsets.forget()
         progressed.clear()
+        checked.clear()
 
     @app.timer(1.0)
     async def resume_stalled() -> None:
         if not app.rebalancing:  # partitions are paused while tables recover
+            try:  # a state made with other settings: refused now, not at its next event
+                for p in sorted(owned() - checked):
+                    processor.check(p, store.get, store.keys_of(p))
+                    checked.add(p)
+            except SettingsChanged as exc:
+                _fail_stop(exc)
             await offsets.resume_stalled(ownership, continuity, progressed, gate.idle, STALL_S)
 
     def states_of(partitions: set[int]) -> list[SeriesState]:
