@@ -105,6 +105,35 @@ def calendar_warning(settings: Any) -> str | None:
             f"({_EXAMPLES[1:-1]}) or none")
 
 
+def clock_to_follow(own: int, explicit: bool, workers: set[int], who: str,
+                    harm: str) -> tuple[int, str | None]:
+    """The clock (seconds east of UTC) a reader of the workers' output (``who``: the gateway,
+    the trainer) goes by, and a warning (``harm``: what the other clock would do): the live
+    ``workers``' clock when they agree and it was given none of its own (a gateway started
+    without SALESCAST_UTC_OFFSET told a Tokyo shop's clients UTC, and its days showed a day
+    early: a probe); its own when it was given one (``explicit``), with a warning if the
+    workers lay their buckets on another.
+
+    >>> clock_to_follow(0, False, {32400}, "x", ""), clock_to_follow(0, False, set(), "x", "")
+    ((32400, None), (0, None))
+    >>> clock_to_follow(0, True, {32400}, "this gateway", "its days are off")[1]
+    "the workers lay their buckets on UTC+09:00 but this gateway's SALESCAST_UTC_OFFSET is UTC: its days are off"
+    >>> clock_to_follow(0, False, {0, 32400}, "x", "")[1][:46]
+    'the workers lay their buckets on two clocks, U'
+    """  # noqa: E501
+    if len(workers) > 1:
+        return own, (f"the workers lay their buckets on two clocks, "
+                     f"{' and '.join(offset_text(w) for w in sorted(workers))}: give them one "
+                     f"SALESCAST_UTC_OFFSET")
+    if not workers or next(iter(workers)) == own:
+        return own, None
+    theirs = next(iter(workers))
+    if not explicit:
+        return theirs, None
+    return own, (f"the workers lay their buckets on {offset_text(theirs)} but {who}'s "
+                 f"SALESCAST_UTC_OFFSET is {offset_text(own)}: {harm}")
+
+
 def check_holidays(value: str) -> str:
     """``value`` as :func:`models.calendar.use_holidays` takes it: ``CC`` or ``CC-SUBDIV`` in
     the ``holidays`` package's spelling, or ``none``; a ValueError naming what is wrong."""

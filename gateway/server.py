@@ -27,7 +27,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.server import ServerProtocol
 
 from config.addresses import make_url
-from config.calendar import offset_text
+from config.calendar import clock_to_follow
 from contracts.wire import ALERTS_CHANNEL, OPS_CHANNEL, UPDATES_CHANNEL
 from gateway.delivery import Delivery
 from gateway.feed import RedisFeed
@@ -51,34 +51,6 @@ CLOCK_EVERY = 10.0  #: seconds between two reads of the workers' clocks (SALESCA
 WRITE_LIMIT = 64 * 1024  # high-water mark of a client's write buffer (websockets write_limit)
 
 
-def clock_to_tell(own: int, explicit: bool, workers: set[int]) -> tuple[int, str | None]:
-    """The clock (seconds east of UTC) a gateway tells its clients in ``hello``, and a warning:
-    the live workers' clock when they agree and the gateway was given none of its own (a
-    gateway started without SALESCAST_UTC_OFFSET told a Tokyo shop's clients UTC, and its
-    days showed a day early: a probe); its own when it was given one, with a warning if the
-    workers lay their buckets on another.
-
-    >>> clock_to_tell(0, False, {32400}), clock_to_tell(0, False, set())
-    ((32400, None), (0, None))
-    >>> clock_to_tell(0, True, {32400})[1][:75]
-    "the workers lay their buckets on UTC+09:00 but this gateway's SALESCAST_UTC"
-    >>> clock_to_tell(0, False, {0, 32400})[1][:46]
-    'the workers lay their buckets on two clocks, U'
-    """
-    if len(workers) > 1:
-        return own, (f"the workers lay their buckets on two clocks, "
-                     f"{' and '.join(offset_text(w) for w in sorted(workers))}: give them one "
-                     f"SALESCAST_UTC_OFFSET")
-    if not workers or next(iter(workers)) == own:
-        return own, None
-    theirs = next(iter(workers))
-    if not explicit:
-        return theirs, None
-    return own, (f"the workers lay their buckets on {offset_text(theirs)} but this gateway's "
-                 f"SALESCAST_UTC_OFFSET is {offset_text(own)}: its clients would show their "
-                 f"dates on the wrong clock")
-
-
 class Gateway:
     """A running gateway bound to ``host:port``; ``port=0`` picks a free port.
 
@@ -94,7 +66,8 @@ class Gateway:
     ``handshake_rate``/``handshake_burst``: HTTP requests per second per address (429);
     ``slow_client_seconds``: how long a client's socket may stay unread before 4008;
     ``utc_offset``: the shop's clock (seconds east of UTC), told in every ``hello``; without
-    ``own_clock``, the live workers' clock when they publish one (:func:`clock_to_tell`).
+    ``own_clock``, the live workers' clock when they publish one
+    (:func:`config.calendar.clock_to_follow`).
     """
 
     def __init__(self, redis_url: str, host: str = "127.0.0.1", port: int = 8765,
@@ -172,13 +145,16 @@ class Gateway:
         return make_url("ws", self.host, self.port, "/ws")
 
     async def follow_clock(self) -> None:
-        """Once: the clock to tell from the live workers' (:func:`clock_to_tell`), with its
-        warning logged once; a Redis that does not answer changes nothing."""
+        """Once: the clock to tell from the live workers' (:func:`~config.calendar.
+        clock_to_follow`), with its warning logged once; a Redis that does not answer changes
+        nothing."""
         try:
             workers = await self.store.worker_clocks(time.time())
         except (aioredis.RedisError, OSError, ValueError):
             return
-        self.utc_offset, warning = clock_to_tell(self._clock, self.own_clock, workers)
+        self.utc_offset, warning = clock_to_follow(
+            self._clock, self.own_clock, workers, "this gateway",
+            "its clients would show their dates on the wrong clock")
         if warning is not None and warning != self._told_clock:
             log.warning("%s", warning)
         self._told_clock = warning

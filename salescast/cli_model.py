@@ -37,6 +37,32 @@ def _redis(url: str | None) -> Any:
     return Redis.from_url(url)
 
 
+def _follow_clock(redis: Any, own: int, explicit: bool, told: str | None) -> str | None:
+    """Lay the trainer's grid on the live workers' clock (:func:`config.calendar.
+    clock_to_follow`: theirs unless SALESCAST_UTC_OFFSET was given) before a training: the
+    LSTM's weekdays are the shop's. Its warning is printed once; the warning returned."""
+    from redis.exceptions import RedisError
+
+    from config.calendar import clock_to_follow
+    from models.grid import use_offset
+    from stream.monitor import read_workers
+
+    if redis is None:
+        return told
+    try:
+        workers = {int(float(f["utc_offset"])) for f in read_workers(redis, time.time()).values()
+                   if "utc_offset" in f}
+    except (RedisError, OSError, ValueError) as exc:
+        console.print(f"[yellow]the workers' clock is unknown: {escape(str(exc))}[/]")
+        return told
+    clock, warning = clock_to_follow(own, explicit, workers, "this trainer",
+                                     "the LSTM would learn each day as another weekday")
+    use_offset(clock)
+    if warning is not None and warning != told:
+        console.print(f"[yellow]{escape(warning)}[/]")
+    return warning
+
+
 @friendly
 def trainer(
     every: Annotated[float, typer.Option(min=5, help="seconds between trainings")] = 300.0,
@@ -72,13 +98,15 @@ def trainer(
     console.print(f"trainer: {settings.buckets_topic} -> {escape(str(settings.models_dir))} "
                   f"(every {every:g} s,"
                   f" {min_buckets} new buckets, >= {min_series} series of >= {need} buckets)")
-    trained_at = -1
+    trained_at, told = -1, None
+    explicit = "utc_offset" in settings.model_fields_set  # else the workers' clock is followed
     try:
         while True:
             _drain(reader, history)
             fresh = history.buckets - max(trained_at, 0)
             hist = history.histories(need)
             if len(hist) >= min_series and (trained_at < 0 or fresh >= min_buckets):
+                told = _follow_clock(redis, settings.utc_offset, explicit, told)
                 console.print(f"training on {len(hist)} series ({history.buckets} buckets) ...")
                 outcome = train_and_gate(hist, store, redis, cfg, budget)
                 m = outcome.metrics

@@ -107,3 +107,28 @@ def test_a_rollback_that_fails_leaves_the_store_as_it_was(
     result = runner.invoke(app, ["model", "rollback"])
     assert _files(store) == before
     one_line(result, "cannot roll back to v1", "the store is unchanged", "checksum mismatch")
+
+
+def test_the_trainer_follows_the_workers_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its LSTM's weekdays are the shop's: the live workers' clock when SALESCAST_UTC_OFFSET
+    was not given to it, its own with a warning when it was; nothing changes when Redis does
+    not answer."""
+    from redis.exceptions import ConnectionError as RedisDown
+
+    import stream.monitor
+    from models import grid
+    from salescast.cli_model import _follow_clock
+
+    workers = {"w1": {"utc_offset": "32400"}, "w2": {"utc_offset": "32400"}, "old": {}}
+    monkeypatch.setattr(stream.monitor, "read_workers", lambda redis, now: workers)
+    assert _follow_clock(object(), 0, False, None) is None and grid.utc_offset() == 32400
+    told = _follow_clock(object(), 0, True, None)
+    assert grid.utc_offset() == 0 and told is not None
+    assert told.startswith("the workers lay their buckets on UTC+09:00 but this trainer's")
+
+    def down(redis: object, now: float) -> dict[str, dict[str, str]]:
+        raise RedisDown("refused")
+
+    monkeypatch.setattr(stream.monitor, "read_workers", down)
+    assert _follow_clock(object(), 3600, False, told) == told and grid.utc_offset() == 0
+    assert _follow_clock(None, 3600, False, None) is None and grid.utc_offset() == 0
