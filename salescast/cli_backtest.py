@@ -165,7 +165,8 @@ def _run_file(file: str, bucket: str | None, columns: str | None, time_format: s
     try:
         with console.status(f"reading {escape(str(data.path))}"):
             series, info = read_panel(data, width)
-        console.print(f"{info.rows:,} row{'s' * (info.rows != 1)} ({info.skipped:,} "
+        unit = "cell" if data.wide else "row"  # (a wide file: a row per series)
+        console.print(f"{info.rows:,} {unit}{'s' * (info.rows != 1)} ({info.skipped:,} "
                       f"without a value) of "
                       f"{escape(' / '.join(info.columns))}: {len(series):,} series over "
                       f"{buckets_of(info.buckets, regime)}", soft_wrap=True)

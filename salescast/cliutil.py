@@ -29,7 +29,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 FileOption = Annotated[str | None, typer.Option(
     "--file", help="your own data instead of Online Retail II: a CSV (.gz/.xz/.bz2 too) or "
                    "JSON lines file with a series, a time and a value column, a row per sale "
-                   "or per period")]
+                   "or per period, or a row per series and a column per period")]
 ColumnsOption = Annotated[str | None, typer.Option(
     help="with --file: the columns series,time,value (series may be a+b); default: found by "
          "name (unique_id/ds/y, series/ts/qty, sku/date/sales, ...)")]

@@ -41,7 +41,7 @@ import json
 import math
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta, timezone
 from itertools import islice
 from pathlib import Path
@@ -50,6 +50,7 @@ from typing import Any
 from contracts.events import MAX_ID_LEN, SaleEvent
 from sources.file_rows import read_rows
 from sources.times import parse_time, parse_week, strptime_utc
+from sources.wide import describe, key_columns, time_columns
 
 __all__ = ["FileRow", "UserFile", "sale_events"]
 
@@ -78,6 +79,7 @@ class FileRow:
     value: float
     price: float | None = None
     country: str | None = None
+    cell: int | None = field(default=None, repr=False)  # a wide file's time column
 
 
 class UserFile:
@@ -96,16 +98,25 @@ class UserFile:
         self.header: list[str] = header
         # a semicolon or tab file writes 1,5 for 1.5 (and 1.234,5 for 1234.5): Europe's Excel
         self.decimal_comma = getattr(header, "delimiter", None) in (";", "\t")
-        self.keys, self.time, self.value = self._columns(header, columns)
+        clock = timezone(timedelta(seconds=utc_offset))  # times without a zone: the shop's
+        self.wide: dict[str, float] = {}  # a wide file's time columns (sources.wide)
+        if columns is None and None in (_named(header, TIME), _named(header, VALUE)):
+            self.wide = time_columns(header, functools.partial(
+                strptime_utc, time_format=time_format, tz=clock) if time_format
+                else functools.partial(parse_time, tz=clock))
+        if self.wide:
+            self.keys, self.time, self.value = (key_columns(header, self.wide),
+                                                describe(self.wide), "their cells")
+        else:
+            self.keys, self.time, self.value = self._columns(header, columns)
         self.times = [t.strip() for t in self.time.split("+")] if columns else [self.time]
         weeks = len(self.times) == 1 and "week" in self.time.lower()  # 202402: a week
-        clock = timezone(timedelta(seconds=utc_offset))  # times without a zone: the shop's
         self._parse = functools.lru_cache(maxsize=65536)(
             functools.partial(strptime_utc, time_format=time_format, tz=clock) if time_format
             else functools.partial(parse_week if weeks else parse_time, tz=clock))
         self.price, self.country = _named(header, PRICE), _named(header, COUNTRY)
         # found by name: other columns that look like part of a key (store, region...)
-        self.also_keys = [] if columns is not None else [
+        self.also_keys = [] if columns is not None or self.wide else [
             h for h in header if h.lower() in KEYLIKE and h not in self.keys]
         self.named = columns is not None
         # a time and a value column only: one series, the file's name (shop.csv.gz: shop)
@@ -114,8 +125,8 @@ class UserFile:
     def check_keys(self, n_series: int, n_rows: int) -> None:
         """A ValueError when a series column found by name gives each of many rows a series
         of its own: a row id (``id`` in Kaggle's Store Sales), not a product."""
-        if self.named or n_rows < 20 or n_series < n_rows:
-            return
+        if self.named or self.wide or n_rows < 20 or n_series < n_rows:
+            return  # (a wide file has a row per series)
         used = {*self.keys, *self.times, self.value, self.price, self.country}
         others = [h for h in self.header if h not in used][:2] or ["KEY"]
         raise ValueError(f"{self.path}: each of its {n_rows:,} rows has a series of its own "
@@ -135,36 +146,46 @@ class UserFile:
         next(rows, None)  # the header
         for line, row in rows:
             try:
-                got = self._row(line, row)
+                got = self._cells(line, row) if self.wide else [self._row(line, row)]
             except KeyError as exc:
                 raise ValueError(f"{self.path}, line {line}: no {exc.args[0]!r}") from None
             except ValueError as exc:
                 raise ValueError(f"{self.path}, line {line}: {exc}") from None
-            if got is None:
-                self.skipped += 1
-            else:
-                yield got
+            for found in got:
+                if found is None:
+                    self.skipped += 1
+                else:
+                    yield found
 
     def _row(self, line: int, row: dict[str, Any]) -> FileRow | None:
         raw = row[self.value]
         if _missing(raw):
             return None
-        value = _number(_decimal(raw) if self.decimal_comma else raw, "value")
         stamp = row[self.time] if len(self.times) == 1 else " ".join(
             str(row[t]).strip() for t in self.times)  # a date and a time column
         if isinstance(stamp, bool) or not isinstance(stamp, (int, float, str)):
             raise ValueError(f"time {stamp!r} is not a time")
+        return self._of(line, row, self._parse(str(stamp)), raw)
+
+    def _cells(self, line: int, row: dict[str, Any]) -> list[FileRow | None]:
+        """A wide file's row: a row per time column with a value (None: a missing cell)."""
+        return [None if _missing(raw := row.get(name)) else self._of(line, row, ts, raw, k)
+                for k, (name, ts) in enumerate(self.wide.items())]
+
+    def _of(self, line: int, row: dict[str, Any], ts: float, raw: object,
+            cell: int | None = None) -> FileRow:
+        value = _number(_decimal(raw) if self.decimal_comma else raw, "value")
         series = self.single or (_key(row[self.keys[0]]) if len(self.keys) == 1 else "|".join(
             _key(row[k]).replace("\\", "\\\\").replace("|", "\\|") for k in self.keys))
         if not series.strip("|"):
             raise ValueError("the series is empty")
         price = row.get(self.price) if self.price else None
         country = row.get(self.country) if self.country else None
-        return FileRow(line, series, self._parse(str(stamp)), value,
+        return FileRow(line, series, ts, value,
                        None if price is None or _missing(price) else _number(
                            _decimal(price) if self.decimal_comma else price, "price"),
                        None if country is None or not str(country).strip()
-                       else str(country).strip())
+                       else str(country).strip(), cell)
 
     def _columns(self, header: list[str], given: str | None) -> tuple[list[str], str, str]:
         """The series columns, the time column and the value column."""
@@ -250,7 +271,8 @@ def _number(raw: object, what: str) -> float:
 def sale_events(file: UserFile, limit: int | None = None) -> list[SaleEvent]:
     """The rows of ``file`` as sale events in time order (rows of the same time in file
     order), the first ``limit`` of them: ``qty`` the value, ``price`` the price column's or 0,
-    ``id`` the file's name and line, so a file replayed twice counts once.
+    ``id`` the file's name and line (and column: a wide file), so a file replayed twice
+    counts once.
 
     >>> import tempfile, pathlib
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "s.csv"
@@ -258,9 +280,10 @@ def sale_events(file: UserFile, limit: int | None = None) -> list[SaleEvent]:
     >>> [(e.series, e.qty, e.id) for e in sale_events(UserFile(path))]
     [('B', 1.0, 's.csv:3'), ('A', 2.0, 's.csv:2')]
     """
-    name = file.path.name[: MAX_ID_LEN - 12]
+    name = file.path.name[: MAX_ID_LEN - 24]  # room for ":line" (":line:cell": wide)
     rows = sorted(file, key=lambda r: r.ts)
     file.check_keys(len({r.series for r in rows}), len(rows))
     return [SaleEvent(r.series, r.ts, r.value, 0.0 if r.price is None else r.price,
-                      f"{name}:{r.line}", r.country) for r in islice(rows, limit)]
+                      f"{name}:{r.line}" if r.cell is None else f"{name}:{r.line}:{r.cell}",
+                      r.country) for r in islice(rows, limit)]
 

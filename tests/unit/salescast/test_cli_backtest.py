@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
@@ -44,6 +45,31 @@ def test_without_bucket_a_file_is_scored_in_the_buckets_its_rows_suit(tmp_path: 
     assert "buckets of a week: your file's rows come a week apart or so (--bucket chooses " \
            "another)" in said
     assert "2 series over 70 buckets of a week" in said
+
+
+def test_a_wide_file_is_scored_as_its_long_form(tmp_path: Path) -> None:
+    """A spreadsheet's row per series and column per week scores what the same sales, a row
+    per sale, score."""
+    long = _weekly_file(tmp_path)
+    cells: dict[str, dict[str, str]] = {}
+    for line in long.read_text().splitlines()[1:]:
+        sku, ts, qty = line.split(",")
+        day = time.strftime("%Y-%m-%d", time.gmtime(int(ts)))
+        cells.setdefault(sku, {})[day] = qty
+    days = list(cells["A"])
+    wide = tmp_path / "wide.csv"
+    wide.write_text("sku," + ",".join(days) + "\n" + "".join(
+        f"{sku}," + ",".join(row[d] for d in days) + "\n" for sku, row in cells.items()))
+    said = []
+    for path in (long, wide):
+        result = runner.invoke(app, ["backtest", "--file", str(path), "--bucket", "week",
+                                     "--horizon", "4", "--warmup", "52", "--out",
+                                     str(tmp_path / "out")])
+        assert result.exit_code == 0, result.output
+        said.append(" ".join(result.output.split()))
+    assert "140 cells (0 without a value) of sku / 70 columns " in said[1]
+    verdict = [s[s.index("the worker's model: "):].split(" (lower")[0] for s in said]
+    assert verdict[0] == verdict[1] and "of seasonal naive's error" in verdict[0]
 
 
 def test_a_file_is_scored_and_its_scoreboard_written(tmp_path: Path) -> None:
