@@ -85,7 +85,7 @@ class Aggregation:
             return {}
         return {"aggregate_late": self._ledger.late}
 
-    def receive(self, led: Ledger, raw: bytes) -> list[str]:
+    def receive(self, led: Ledger, raw: bytes, at: float = 0.0) -> list[str]:
         """Apply one report; the aggregates whose live part it changed. ``ValueError`` (the
         reason, for a dead letter) when ``raw`` is no report a partition of this topic sends.
         Another worker group's report (one that reads the same events topic with its own
@@ -98,7 +98,7 @@ class Aggregation:
             # older worker's (a group started later took those as its own too)
         check_report(report, self.partitions, self.width, self.lateness,
                       f"{self.grouping.by}:")
-        if not led.apply(report):
+        if not led.apply(report, at):
             return []
         touched = {c for per in report.sums.values() for c in per}
         return [ROOT, *sorted(touched)] if touched else []
@@ -203,8 +203,9 @@ def _value(name: str, per: dict[str, tuple[float, int]]) -> tuple[float, int]:
     return per.get(name, (0.0, 0))
 
 
-def receive_report(agg: Aggregation | None, led: Ledger | None, raw: bytes) -> list[str]:
-    """:meth:`Aggregation.receive` of a report on the ledger's partition (``led``); nothing
-    where this worker keeps no ledger (another partition, or no aggregates: another group's
-    report, which is no event either)."""
-    return agg.receive(led, raw) if agg is not None and led is not None else []
+def receive_report(agg: Aggregation | None, led: Ledger | None, raw: bytes,
+                   at: float = 0.0) -> list[str]:
+    """:meth:`Aggregation.receive` of a report on the ledger's partition (``led``), sent at
+    ``at``; nothing where this worker keeps no ledger (another partition, or no aggregates:
+    another group's report, which is no event either)."""
+    return agg.receive(led, raw, at) if agg is not None and led is not None else []

@@ -144,7 +144,8 @@ class Processor(Writer):
             offset = msg.offset
             if msg.value.startswith(REPORT_PREFIX) and (led or is_report(msg.value)):
                 try:  # a partition's sums (no ledger here, or aggregates off: nothing to take)
-                    version.update(dict.fromkeys(receive_report(agg, led, msg.value), offset))
+                    version.update(dict.fromkeys(receive_report(agg, led, msg.value,
+                                                                msg.timestamp), offset))
                 except ValueError as exc:  # no partition of this topic sent it: a dead letter
                     dead(str(exc), "aggregate", "invalid", msg.value, offset, None)
                 continue

@@ -10,6 +10,7 @@ from config.settings import ConfigError, load_settings
 from contracts.events import SaleEvent
 from stream.aggregates import (
     PATIENCE,
+    PATIENCE_S,
     ROOT,
     Grouping,
     Ledger,
@@ -51,6 +52,27 @@ def test_quiet_buckets_close_as_zeros_and_final_sums_sent_again_count_once() -> 
     # after a restart the partition reports a bucket it had declared complete: a repeat
     led.apply(_report(0, 2, 40, {30: {"c:a": [2.0, 1]}}))
     assert led.late == 1 and led.due() == [] and led.events(ROOT) == 2
+
+
+def test_a_partition_without_a_watermark_is_waited_for_while_it_reports() -> None:
+    """A partition of few series (no watermark yet: stream.clock) declares nothing complete.
+    It was not waited for beyond PATIENCE buckets even while it reported: a fast replay of a
+    3-SKU file closed most of total's days without its sums. It is waited for as far as its
+    latest sums go, less a bucket, until it is PATIENCE_S silent (its reports' times)."""
+    led = Ledger(sources=2, width=10)
+    led.apply(_report(1, 1, None, {0: {"c:b": [1.0, 1]}, 10: {"c:b": [2.0, 1]}}), at=100.0)
+    led.apply(_report(0, 1, 60, {b: {"c:a": [1.0, 1]} for b in range(0, 60, 10)}), at=101.0)
+    assert led.due() == []  # partition 1 is at 10: 0 may still get a late event
+    led.apply(_report(1, 2, None, {10: {"c:b": [5.0, 2]}, 30: {"c:b": [1.0, 1]}}), at=130.0)
+    assert [(b, per.get("c:b")) for b, per in led.due()] == [(0, (1.0, 1)), (10, (5.0, 2))]
+    assert led.late == 0
+    led.apply(_report(0, 2, 80, {}), at=130.0 + PATIENCE_S)  # partition 1 silent since 130
+    assert [b for b, _ in led.due()] == [20, 30, 40, 50, 60, 70]
+    # without message times (a ledger of an older worker), only the buckets count
+    old = Ledger(sources=2, width=10)
+    old.apply(_report(1, 1, None, {0: {"c:b": [1.0, 1]}}))
+    old.apply(_report(0, 1, 60, {b: {"c:a": [1.0, 1]} for b in range(0, 60, 10)}))
+    assert [b for b, _ in old.due()] == [0, 10, 20, 30, 40, 50]
 
 
 def test_a_partition_that_never_reports_is_not_waited_for_forever() -> None:
