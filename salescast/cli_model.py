@@ -37,30 +37,37 @@ def _redis(url: str | None) -> Any:
     return Redis.from_url(url)
 
 
-def _follow_clock(redis: Any, own: int, explicit: bool, told: str | None) -> str | None:
-    """Lay the trainer's grid on the live workers' clock (:func:`config.calendar.
-    clock_to_follow`: theirs unless SALESCAST_UTC_OFFSET was given) before a training: the
-    LSTM's weekdays are the shop's. Its warning is printed once; the warning returned."""
+def _follow_clock(redis: Any, own: int, explicit: bool,
+                  last: tuple[int, str | None]) -> tuple[int, str | None]:
+    """Lay the trainer's grid on the live workers' clock before a training (:func:`config.
+    calendar.clock_to_follow`: theirs unless SALESCAST_UTC_OFFSET was given), so the LSTM's
+    weekdays are the shop's. ``last``: the clock it went by and the line it printed last (a
+    line is printed once). With no live worker (a restart, Redis away) or a clock it cannot
+    read, it keeps the clock it went by."""
     from redis.exceptions import RedisError
 
-    from config.calendar import clock_to_follow
+    from config.calendar import clock_to_follow, offset_text
     from models.grid import use_offset
     from stream.monitor import read_workers
 
-    if redis is None:
-        return told
+    clock, told = last
+    line: str | None = None
     try:
         workers = {int(float(f["utc_offset"])) for f in read_workers(redis, time.time()).values()
-                   if "utc_offset" in f}
-    except (RedisError, OSError, ValueError) as exc:
-        console.print(f"[yellow]the workers' clock is unknown: {escape(str(exc))}[/]")
-        return told
-    clock, warning = clock_to_follow(own, explicit, workers, "this trainer",
-                                     "the LSTM would learn each day as another weekday")
-    use_offset(clock)
-    if warning is not None and warning != told:
-        console.print(f"[yellow]{escape(warning)}[/]")
-    return warning
+                   if "utc_offset" in f} if redis is not None else set()
+        if workers or explicit:
+            clock, line = clock_to_follow(own, explicit, workers, "this trainer",
+                                          "the LSTM would learn each day as another weekday")
+        elif redis is not None:
+            line = f"no live worker says its clock: the trainer stays on {offset_text(clock)}"
+        use_offset(clock)
+    except (RedisError, OSError, ValueError, OverflowError) as exc:
+        clock, line = last[0], f"the workers' clock is unknown ({exc}): the trainer stays on " \
+                               f"{offset_text(last[0])}"
+        use_offset(clock)
+    if line is not None and line != told:
+        console.print(f"[yellow]{escape(line)}[/]")
+    return clock, line
 
 
 @friendly
@@ -98,15 +105,16 @@ def trainer(
     console.print(f"trainer: {settings.buckets_topic} -> {escape(str(settings.models_dir))} "
                   f"(every {every:g} s,"
                   f" {min_buckets} new buckets, >= {min_series} series of >= {need} buckets)")
-    trained_at, told = -1, None
+    trained_at = -1
+    clock: tuple[int, str | None] = (settings.utc_offset, None)  # its clock, its last line
     explicit = "utc_offset" in settings.model_fields_set  # else the workers' clock is followed
     try:
         while True:
             _drain(reader, history)
+            clock = _follow_clock(redis, settings.utc_offset, explicit, clock)  # (the grid)
             fresh = history.buckets - max(trained_at, 0)
             hist = history.histories(need)
             if len(hist) >= min_series and (trained_at < 0 or fresh >= min_buckets):
-                told = _follow_clock(redis, settings.utc_offset, explicit, told)
                 console.print(f"training on {len(hist)} series ({history.buckets} buckets) ...")
                 outcome = train_and_gate(hist, store, redis, cfg, budget)
                 m = outcome.metrics

@@ -37,6 +37,7 @@ import faust
 from redis.exceptions import RedisError
 
 from config import Settings
+from stream import writes as batch_writes
 from stream.aggregates import ROOT
 from stream.app import STATE_TABLE, create_app
 from stream.batching import BatchRule, Rounds, take_batches
@@ -51,11 +52,10 @@ from stream.offsets import TopicOffsets, events_partitions
 from stream.partition_watch import watcher
 from stream.processor import BatchOutput, Message, Processor, SeriesState
 from stream.sink import RedisSink, SinkCloser
-from stream.slicing import Slicer, release
+from stream.slicing import Slicer
 from stream.state import StateStore
 from stream.stats import WorkerStats
 from stream.sweep import Sweeper
-from stream.writes import build as build_writes
 
 __all__ = ["build_worker"]
 
@@ -152,10 +152,10 @@ def build_worker(
         outs: list[tuple[int, BatchOutput]] = []
         for partition, messages in by_partition.items():
             sliced = await slicer.apply(processor.apply, partition, messages, store.get)
-            await build_writes(processor, partition, sliced)  # once a series (stream.writes)
+            await batch_writes.build(processor, partition, sliced)  # a write a series
             outs.extend((partition, out) for out in sliced)
         n_taken = await emit(outs)
-        await release(outs)  # freed a slice at a time, not all at once at the task's end
+        await batch_writes.release(outs)  # freed a piece at a time, not all at once at the end
         if ownership.epoch != epoch:  # revoked meanwhile: its states are dropped, not flushed
             for ms in taken.values():
                 for m in ms:
@@ -234,8 +234,7 @@ def build_worker(
     @app.agent(events, name="process-sales")
     async def process(stream: Any) -> None:
         async for batch in take_batches(stream, BATCHES, cast(Rounds, app.consumer)):
-            # shielded: a cancelled agent (rebalance, shutdown) lets the batch finish, and
-            # commits wait for it
+            # shielded: a cancelled agent (rebalance, shutdown) lets it finish; commits wait
             await asyncio.shield(gate.run(guarded(apply(list(batch)))))
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
@@ -255,9 +254,10 @@ def build_worker(
         if not app.rebalancing:  # partitions are paused while tables recover
             try:  # a state made with other settings: refused now, not at its next event
                 for p in sorted(owned() - checked):
-                    processor.check(p, store.get, store.keys_of(p))
+                    processor.check(p, store.get, store.any_key(p, "s:"))
                     checked.add(p)
-            except SettingsChanged as exc:
+                    await asyncio.sleep(0)
+            except Exception as exc:  # noqa: BLE001 - as a batch would: exit 2, or 70
                 _fail_stop(exc)
             await offsets.resume_stalled(ownership, continuity, progressed, gate.idle, STALL_S)
 

@@ -99,17 +99,16 @@ class Processor(Writer):
         """:meth:`apply`, then its writes (the worker builds a batch's once: stream.writes)."""
         return self.written(partition, self.apply(partition, messages, get))
 
-    def check(self, partition: int, get: Callable[[str], Any], keys: list[str]) -> None:
+    def check(self, partition: int, get: Callable[[str], Any], series: str | None) -> None:
         """Refuse a partition's state made with other settings (SettingsChanged), as its next
         batch would, but now: a worker restarted with another topic, grouping or clock ran on
-        until the partition's next event, which may come days later. ``keys``: the partition's
-        (one series state is read: ``get``, the worker's store, checks its grid)."""
+        until the partition's next event, which may come days later. ``series``: the key of
+        one of its series states (``get``, the worker's store, checks its grid)."""
         pstate = get(partition_key(partition))
         if pstate is not None:
             pstate.claim(partition, self.topic, self.aggregate_by, self.topic_id)
-        first = next((key for key in keys if key.startswith("s:")), None)
-        if first is not None:
-            get(first)
+        if series is not None:
+            get(series)
 
     def apply(self, partition: int, messages: list[Message],
               get: Callable[[str], Any]) -> BatchOutput:

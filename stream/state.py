@@ -246,6 +246,13 @@ class StateStore(faust.Sensor):
         held = [k.decode() for k in self.table.data.keys_of(partition)]
         return list(dict.fromkeys(held + list(self.dirty_of.get(partition, ()))))
 
+    def any_key(self, partition: int, prefix: str) -> str | None:
+        """A key of changelog partition ``partition`` starting with ``prefix`` that the table
+        holds (None: none), found without decoding them all (as :meth:`keys_of` does)."""
+        raw = prefix.encode()
+        return next((key.decode() for key in self.table.data.keys_of(partition)
+                     if key.startswith(raw)), None)
+
     def forget(self, revoked: set[int]) -> None:
         """On a rebalance: drop the deserialised cache, and the unflushed states of the
         ``revoked`` partitions.

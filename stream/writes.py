@@ -28,13 +28,15 @@ from models.grid import shift, starts
 from stream.resident import Resident, forecast_states
 from stream.series_state import BatchOutput, SeriesState
 from stream.slicing import BUDGET, yield_turns
+from stream.slicing import release as release_outputs
 
-__all__ = ["Writer", "series_write", "merge", "build"]
+__all__ = ["Writer", "series_write", "merge", "build", "release"]
 
 #: intents whose forecasts one bank call computes (~25 us a row; an interrupted chunk's rows
 #: are still in the bank when the loop comes back: only its holder's rebalance takes them, and
 #: that waits for the batch)
 CHUNK = 128
+RELEASE_CHUNK = 1000  # writes freed between two turns of the event loop (~8 ms)
 UPDATE_HISTORY = 28  # closed buckets carried by each live update (the snapshot has them all)
 
 Intent = tuple[Any, int, bool]  # (the series' state, the write's version, a bucket closed)
@@ -101,6 +103,18 @@ def series_write(st: SeriesState, version: int, closed: bool, forecast: Forecast
     update = dict(live, kind="forecast", bucket_seconds=width, forecast=part_f,
                   actuals=actuals[-UPDATE_HISTORY:], last=st.mover)
     return SeriesWrite(st.series, version, st.last_ts, live, part, update)
+
+
+async def release(outs: list[tuple[int, BatchOutput]]) -> None:
+    """Free a batch's outputs: their writes :data:`RELEASE_CHUNK` a turn of the event loop,
+    then the rest an output a turn (:func:`stream.slicing.release`). A partition's writes all
+    sit in its last slice's output (:func:`build`): freed at once, 20,000 of them (~8 us each)
+    held the loop up for 125 ms (a review's probe; 7.5 ms when each slice held its own)."""
+    for _, out in outs:
+        while out.writes:
+            del out.writes[-RELEASE_CHUNK:]
+            await yield_turns()
+    await release_outputs(outs)
 
 
 class Writer:

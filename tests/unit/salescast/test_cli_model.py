@@ -111,24 +111,33 @@ def test_a_rollback_that_fails_leaves_the_store_as_it_was(
 
 def test_the_trainer_follows_the_workers_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     """Its LSTM's weekdays are the shop's: the live workers' clock when SALESCAST_UTC_OFFSET
-    was not given to it, its own with a warning when it was; nothing changes when Redis does
-    not answer."""
+    was not given to it, its own with a warning when it was; the clock it went by while no
+    worker is live (a restart) or what they publish cannot be read (a review's findings: it
+    fell back to UTC in silence, and a malformed figure stopped it)."""
     from redis.exceptions import ConnectionError as RedisDown
 
     import stream.monitor
     from models import grid
     from salescast.cli_model import _follow_clock
 
-    workers = {"w1": {"utc_offset": "32400"}, "w2": {"utc_offset": "32400"}, "old": {}}
-    monkeypatch.setattr(stream.monitor, "read_workers", lambda redis, now: workers)
-    assert _follow_clock(object(), 0, False, None) is None and grid.utc_offset() == 32400
-    told = _follow_clock(object(), 0, True, None)
-    assert grid.utc_offset() == 0 and told is not None
+    live: dict[str, dict[str, str]] = {"w1": {"utc_offset": "32400"}, "old": {}}
+    monkeypatch.setattr(stream.monitor, "read_workers", lambda redis, now: live)
+    tokyo = _follow_clock(object(), 0, False, (0, None))
+    assert tokyo == (32400, None) and grid.utc_offset() == 32400
+    clock, told = _follow_clock(object(), 0, True, (0, None))
+    assert clock == grid.utc_offset() == 0 and told is not None
     assert told.startswith("the workers lay their buckets on UTC+09:00 but this trainer's")
+    live.clear()  # the workers restart: it stays on theirs
+    clock, told = _follow_clock(object(), 0, False, tokyo)
+    assert clock == grid.utc_offset() == 32400 and "no live worker" in str(told)
+    for bad in ("inf", "50460", "x"):  # not whole minutes, nor a number: it stays
+        live["w1"] = {"utc_offset": bad}
+        clock, told = _follow_clock(object(), 0, False, tokyo)
+        assert clock == grid.utc_offset() == 32400 and "unknown" in str(told), bad
 
     def down(redis: object, now: float) -> dict[str, dict[str, str]]:
         raise RedisDown("refused")
 
     monkeypatch.setattr(stream.monitor, "read_workers", down)
-    assert _follow_clock(object(), 3600, False, told) == told and grid.utc_offset() == 0
-    assert _follow_clock(None, 3600, False, None) is None and grid.utc_offset() == 0
+    assert _follow_clock(object(), 0, False, tokyo)[0] == grid.utc_offset() == 32400
+    assert _follow_clock(None, 3600, False, (3600, None)) == (3600, None)

@@ -145,6 +145,10 @@ def test_the_keys_of_a_partition_are_those_held_and_those_put_since() -> None:
         "s:B", "s:D"]
     store.forget({1})  # s:D was never flushed: gone with its state
     assert store.keys_of(1) == ["s:B"] and sorted(store.keys_of(0)) == ["s:A", "s:C"]
+    store.put(2, "p:2", {"n": 1})
+    store.flush()
+    assert store.any_key(1, "s:") == "s:B" and store.any_key(2, "s:") is None
+    assert store.any_key(2, "p:") == "p:2" and store.any_key(3, "s:") is None
 
 
 def test_flush_steps_keep_each_clock_after_its_series_with_batches_in_between() -> None:
