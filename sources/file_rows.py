@@ -33,13 +33,15 @@ import gzip
 import io
 import json
 import lzma
+import math
 import re
 from collections.abc import Callable, Iterator
 from itertools import chain
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["Header", "read_rows"]
+__all__ = ["Header", "read_rows", "cell_missing", "cell_key", "cell_decimal",
+           "cell_number", "MISSING"]
 
 _OPEN: dict[str, Callable[..., IO[Any]]] = {".gz": gzip.open, ".xz": lzma.open,
                                             ".bz2": bz2.open}
@@ -154,3 +156,50 @@ def _json_rows(path: Path, lines: Iterator[str], at: list[int]) -> Iterator[Any]
             yield Header(list(row))
             first = False
         yield line, row
+
+
+_COMMA = re.compile(r"-?(\d{1,3}(\.\d{3})+|\d+),\d+")  # 1,5 and 1.234,5, not 1.234
+MISSING = {"", "na", "n/a", "#n/a", "nan", "null", "none", "-"}  # a missing cell adds nothing
+
+
+def cell_missing(raw: object) -> bool:
+    """Whether a cell holds no value (empty, ``NA``, ``null``, ...)."""
+    return str(raw).strip().lower() in MISSING
+
+
+def cell_key(raw: object) -> str:
+    """A series key part as text: ``1`` and ``1.0`` (JSON numbers) are the same key; a null,
+    an object or a list is no key.
+
+    >>> cell_key(" A "), cell_key(7), cell_key(7.0), cell_key(7.5)
+    ('A', '7', '7', '7.5')
+    """
+    if raw is None or isinstance(raw, (bool, dict, list)):
+        raise ValueError(f"a series key must be text or a number, got {json.dumps(raw)}")
+    if isinstance(raw, float) and raw.is_integer():
+        return str(int(raw))
+    return str(raw).strip()
+
+
+def cell_decimal(raw: object) -> object:
+    """A decimal-comma number as Python reads numbers (other cells as they are).
+
+    >>> cell_decimal("1,5"), cell_decimal("-1.234,5"), cell_decimal("1.234"), cell_decimal(7)
+    ('1.5', '-1234.5', '1.234', 7)
+    """
+    if isinstance(raw, str) and _COMMA.fullmatch(text := raw.strip()):
+        return text.replace(".", "").replace(",", ".")
+    return raw
+
+
+def cell_number(raw: object, what: str) -> float:
+    """A row's ``what`` as a float; a ValueError for anything but a finite number."""
+    try:
+        if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+            raise ValueError
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{what} {raw!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{what} {raw!r} is not a finite number")
+    return value

@@ -37,9 +37,6 @@ and its line.
 from __future__ import annotations
 
 import functools
-import json
-import math
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta, timezone
@@ -48,9 +45,13 @@ from pathlib import Path
 from typing import Any
 
 from contracts.events import MAX_ID_LEN, SaleEvent
+from sources.file_rows import cell_decimal as _decimal
+from sources.file_rows import cell_key as _key
+from sources.file_rows import cell_missing as _missing
+from sources.file_rows import cell_number as _number
 from sources.file_rows import read_rows
 from sources.times import parse_time, parse_week, strptime_utc
-from sources.wide import describe, key_columns, time_columns
+from sources.wide import describe, is_summary, key_columns, looks_like_times, time_columns
 
 __all__ = ["FileRow", "UserFile", "sale_events"]
 
@@ -61,8 +62,6 @@ TIME = ("ds", "ts", "date", "datetime", "timestamp", "time", "invoicedate", "per
 VALUE = ("y", "qty", "quantity", "units", "sales", "value", "amount", "demand")
 PRICE = ("price", "unit_price", "unitprice")
 COUNTRY = ("country",)
-_COMMA = re.compile(r"-?(\d{1,3}(\.\d{3})+|\d+),\d+")  # 1,5 and 1.234,5, not 1.234
-MISSING = {"", "na", "n/a", "#n/a", "nan", "null", "none", "-"}  # a missing row adds nothing
 #: columns that often are part of a series' key beside the product
 KEYLIKE = ("store", "store_id", "store_nbr", "shop", "shop_id", "location", "location_id",
            "warehouse", "branch", "outlet", "site", "channel", "region", "state")
@@ -101,12 +100,18 @@ class UserFile:
         clock = timezone(timedelta(seconds=utc_offset))  # times without a zone: the shop's
         self.wide: dict[str, float] = {}  # a wide file's time columns (sources.wide)
         if columns is None and None in (_named(header, TIME), _named(header, VALUE)):
-            self.wide = time_columns(header, functools.partial(
-                strptime_utc, time_format=time_format, tz=clock) if time_format
-                else functools.partial(parse_time, tz=clock))
+            try:
+                self.wide = time_columns(header, functools.partial(
+                    strptime_utc, time_format=time_format, tz=clock) if time_format
+                    else functools.partial(parse_time, tz=clock), time_format is not None)
+            except ValueError as exc:
+                raise ValueError(f"{path}: {exc}") from None
+        self.summaries = 0  # a wide file's rows of totals (Total, Grand total), left out
         if self.wide:
-            self.keys, self.time, self.value = (key_columns(header, self.wide),
-                                                describe(self.wide), "their cells")
+            product = _named(header, SERIES)
+            self.keys, self.time, self.value = (key_columns(
+                header, self.wide, [product] if product else [],
+                [h for h in header if h.lower() in KEYLIKE]), describe(self.wide), "their cells")
         else:
             self.keys, self.time, self.value = self._columns(header, columns)
         self.times = [t.strip() for t in self.time.split("+")] if columns else [self.time]
@@ -119,6 +124,7 @@ class UserFile:
         self.also_keys = [] if columns is not None or self.wide else [
             h for h in header if h.lower() in KEYLIKE and h not in self.keys]
         self.named = columns is not None
+        self.columns_read = set(header)
         # a time and a value column only: one series, the file's name (shop.csv.gz: shop)
         self.single = (path.name.split(".")[0] or "series") if not self.keys else None
 
@@ -168,9 +174,24 @@ class UserFile:
         return self._of(line, row, self._parse(str(stamp)), raw)
 
     def _cells(self, line: int, row: dict[str, Any]) -> list[FileRow | None]:
-        """A wide file's row: a row per time column with a value (None: a missing cell)."""
-        return [None if _missing(raw := row.get(name)) else self._of(line, row, ts, raw, k)
-                for k, (name, ts) in enumerate(self.wide.items())]
+        """A wide file's row: a row per time column with a value (None: a missing cell); none
+        for a row of totals (its key a summary: it would count the other rows again)."""
+        if self.keys and is_summary(str(row.get(self.keys[0]) or "")):
+            self.summaries += 1
+            return []
+        if extra := [k for k in row if k not in self.columns_read]:  # (JSON lines)
+            raise ValueError(f"columns {', '.join(map(str, extra[:3]))} are not on the "
+                             f"file's first line, which names a wide file's columns")
+        out: list[FileRow | None] = []
+        for k, (name, ts) in enumerate(self.wide.items()):
+            if _missing(raw := row.get(name)):
+                out.append(None)
+                continue
+            try:
+                out.append(self._of(line, row, ts, raw, k))
+            except ValueError as exc:
+                raise ValueError(f"column {name}: {exc}") from None
+        return out
 
     def _of(self, line: int, row: dict[str, Any], ts: float, raw: object,
             cell: int | None = None) -> FileRow:
@@ -212,8 +233,15 @@ class UserFile:
         if None in found:
             what = [w for w, f in zip(("series", "time", "value"), found, strict=True)
                     if f is None]
+            dated = looks_like_times(header)
+            if len(dated) >= 2:  # a wide file whose times are in a form not read
+                raise ValueError(f"{self.path}: columns {', '.join(dated[:3])} ... look like "
+                                 f"times in a form not read (a row per series, a column per "
+                                 f"time): give --time-format, e.g. \"%m/%d/%Y\" or \"%b-%y\"")
+            listed = ", ".join(header[:8]) + (f" ... ({len(header):,} columns)"
+                                              if len(header) > 8 else "")
             raise ValueError(f"{self.path}: found no {' or '.join(what)} column among "
-                             f"{', '.join(header) or 'no columns'}; name them with --columns "
+                             f"{listed or 'no columns'}; name them with --columns "
                              f"series,time,value")
         series, t_col, v_col = (str(f) for f in found)
         return [series], t_col, v_col
@@ -225,54 +253,13 @@ def _named(header: list[str], names: tuple[str, ...]) -> str | None:
     return next((by_lower[n] for n in names if n in by_lower), None)
 
 
-def _missing(raw: object) -> bool:
-    """Whether a cell holds no value (empty, ``NA``, ``null``, ...)."""
-    return str(raw).strip().lower() in MISSING
-
-
-def _key(raw: object) -> str:
-    """A series key part as text: ``1`` and ``1.0`` (JSON numbers) are the same key; a null,
-    an object or a list is no key.
-
-    >>> _key(" A "), _key(7), _key(7.0), _key(7.5)
-    ('A', '7', '7', '7.5')
-    """
-    if raw is None or isinstance(raw, (bool, dict, list)):
-        raise ValueError(f"a series key must be text or a number, got {json.dumps(raw)}")
-    if isinstance(raw, float) and raw.is_integer():
-        return str(int(raw))
-    return str(raw).strip()
-
-
-def _decimal(raw: object) -> object:
-    """A decimal-comma number as Python reads numbers (other cells as they are).
-
-    >>> _decimal("1,5"), _decimal("-1.234,5"), _decimal("1.234"), _decimal(7)
-    ('1.5', '-1234.5', '1.234', 7)
-    """
-    if isinstance(raw, str) and _COMMA.fullmatch(text := raw.strip()):
-        return text.replace(".", "").replace(",", ".")
-    return raw
-
-
-def _number(raw: object, what: str) -> float:
-    """A row's ``what`` as a float; a ValueError for anything but a finite number."""
-    try:
-        if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
-            raise ValueError
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{what} {raw!r} is not a number") from None
-    if not math.isfinite(value):
-        raise ValueError(f"{what} {raw!r} is not a finite number")
-    return value
-
-
 def sale_events(file: UserFile, limit: int | None = None) -> list[SaleEvent]:
     """The rows of ``file`` as sale events in time order (rows of the same time in file
     order), the first ``limit`` of them: ``qty`` the value, ``price`` the price column's or 0,
-    ``id`` the file's name and line (and column: a wide file), so a file replayed twice
-    counts once.
+    ``id`` the file's name and line, so a file replayed twice counts once; a wide file's cell,
+    the file's name and the cell's time (``@<epoch>``, and ``#2`` for the series' second row
+    of the file, ...), so a later export of the same sheet, a day's column more and the first
+    gone, counts each day once.
 
     >>> import tempfile, pathlib
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "s.csv"
@@ -280,10 +267,16 @@ def sale_events(file: UserFile, limit: int | None = None) -> list[SaleEvent]:
     >>> [(e.series, e.qty, e.id) for e in sale_events(UserFile(path))]
     [('B', 1.0, 's.csv:3'), ('A', 2.0, 's.csv:2')]
     """
-    name = file.path.name[: MAX_ID_LEN - 24]  # room for ":line" (":line:cell": wide)
+    name = file.path.name[: MAX_ID_LEN - 24]  # room for ":line", or "@<epoch>#n"
     rows = sorted(file, key=lambda r: r.ts)
     file.check_keys(len({r.series for r in rows}), len(rows))
-    return [SaleEvent(r.series, r.ts, r.value, 0.0 if r.price is None else r.price,
-                      f"{name}:{r.line}" if r.cell is None else f"{name}:{r.line}:{r.cell}",
-                      r.country) for r in islice(rows, limit)]
+    seen: dict[tuple[str, float], int] = {}  # a wide file's (series, time): its rows so far
 
+    def ident(r: FileRow) -> str:
+        if r.cell is None:
+            return f"{name}:{r.line}"
+        n = seen[r.series, r.ts] = seen.get((r.series, r.ts), 0) + 1
+        return f"{name}@{r.ts:.0f}" + (f"#{n}" if n > 1 else "")
+
+    return [SaleEvent(r.series, r.ts, r.value, 0.0 if r.price is None else r.price, ident(r),
+                      r.country) for r in islice(rows, limit)]
