@@ -1,7 +1,9 @@
 """Apply a batch of Kafka messages of one partition to per-series state: the worker's core.
 
 Pure (no Faust, Kafka or Redis): given messages and a ``get`` reading the state table, it
-returns the states to write once each, the Redis writes, the dead letters and what to send.
+returns the states to write once each, the dead letters, what to send and the Redis writes
+(:meth:`Processor.apply`: what each write will be; the worker builds a batch's once a
+series, stream.writes).
 Replays are safe: a series skips the offsets it applied per partition (counts never double),
 the clock only moves forward, a bucket closes once.
 
@@ -10,7 +12,7 @@ not on their series' partition (stream.partitioning) -> add each to its series' 
 (in the future / too late / too far ahead / duplicate id: a dead letter with its code) and to
 the aggregates' sums (stream.aggregate_rows) -> move the clock -> collect the buckets the
 watermark made due. At the batch's end the partition's :class:`~models.bank.ForecasterBank`
-learns them, one call per round (stream.bank_rows), and forecasts h=1..H (stream.sweep)."""
+learns them, one call per round (stream.bank_rows); the writes forecast h=1..H."""
 
 from __future__ import annotations
 
