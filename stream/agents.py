@@ -24,27 +24,29 @@ Exactly-once effects from at-least-once delivery rest on three rules:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import logging
-import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Coroutine
 from typing import Any, cast
 
 import faust
+from aiokafka.errors import KafkaError
 from redis.exceptions import RedisError
 
 from config import Settings
 from stream import writes as batch_writes
-from stream.aggregates import ROOT
+from stream.aggregate_rows import LEDGER_KEY
+from stream.aggregates import PATIENCE_S, ROOT
 from stream.app import STATE_TABLE, create_app
 from stream.batching import BatchRule, Rounds, take_batches
 from stream.changelog_send import BatchSender
 from stream.commits import BatchGate, Ownership
 from stream.continuity import OffsetContinuity
-from stream.errors import SettingsChanged
+from stream.errors import fail_stop
 from stream.group import RebalanceSensor
 from stream.lstm_runner import runner_for
 from stream.membership import Membership, default_worker_name
@@ -62,22 +64,9 @@ __all__ = ["build_worker"]
 log = logging.getLogger("salescast.worker")
 
 BATCHES = BatchRule(max_events=4096, within=0.05)  # closed early once caught up
-EXIT_BATCH_FAILED = 70
-#: closed buckets per message of the buckets topic: a day boundary can close one per series,
-#: and one message must stay far below the producer's 1 MB (about 60 bytes a bucket)
-BUCKETS_PER_MESSAGE = 4000
+BUCKETS_PER_MESSAGE = 4000  # of the buckets topic: ~60 bytes each, far below 1 MB a message
 STALL_S = 5.0  # a partition with unread offsets that applies none this long is sought back
 SWEEP_EVERY = 0.2  # seconds between looks for a sweep to start (it goes on while it has work)
-
-
-def _fail_stop(exc: BaseException) -> None:
-    """Nothing of the failed batch may be committed: leave now, a restart replays it. A state
-    made with other settings is a refusal: one line, exit status 2 (a bad setting's)."""
-    refused = isinstance(exc, SettingsChanged)
-    log.critical("%s: %s", "the worker refuses to run" if refused else "applying a batch failed,"
-                 " exiting so that nothing of it is committed", exc, exc_info=not refused and exc)
-    logging.shutdown()
-    os._exit(2 if refused else EXIT_BATCH_FAILED)
 
 
 def build_worker(
@@ -91,17 +80,16 @@ def build_worker(
     events = app.topic(settings.events_topic, key_type=bytes, value_type=bytes,
                        key_serializer="raw", value_serializer="raw",
                        partitions=settings.partitions)
-    deadletter = app.topic(settings.deadletter_topic, key_serializer="raw",
-                           value_serializer="raw")
-    alerts_topic = app.topic(settings.alerts_topic, key_serializer="raw", value_serializer="raw")
+    raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
+    deadletter, alerts_topic = (app.topic(settings.deadletter_topic, **raw),
+                                app.topic(settings.alerts_topic, **raw))
     table = app.Table(STATE_TABLE, default=None, partitions=settings.partitions,
                       key_type=bytes, value_type=bytes)
     runner = runner_for(settings)
     processor = (processor_factory or (
         lambda: Processor.from_settings(settings, runner.provide if runner else None,
                                         partitions=events_partitions(settings))))()
-    buckets_topic = app.topic(settings.buckets_topic, key_serializer="raw",
-                              value_serializer="raw")
+    buckets_topic = app.topic(settings.buckets_topic, **raw)
     store = StateStore(table, BatchSender.for_table(app, table), settings.bucket_seconds)
     app.sensors.add(store)
     app.state_store = store  # type: ignore[attr-defined]  # its consumer's commits wait on it
@@ -111,7 +99,7 @@ def build_worker(
     sink = RedisSink(settings.redis, membership.name)
     app.sensors.add(SinkCloser(sink))
     gate: BatchGate = app.batch_gate  # type: ignore[attr-defined]
-    app.deliveries.on_failure = _fail_stop  # type: ignore[attr-defined]  # a send that failed
+    app.deliveries.on_failure = fail_stop  # type: ignore[attr-defined]  # a send that failed
     ownership: Ownership = app.ownership  # type: ignore[attr-defined]
     continuity = OffsetContinuity()
     offsets = TopicOffsets(app, settings.events_topic, settings.kafka)
@@ -215,7 +203,7 @@ def build_worker(
         try:
             await work
         except Exception as exc:  # noqa: BLE001 - fail-stop on anything
-            _fail_stop(exc)
+            fail_stop(exc)
 
     def owned() -> set[int]:  # the events topic's partitions this worker owns
         return {tp.partition for tp in ownership.tps if tp.topic == settings.events_topic}
@@ -258,8 +246,13 @@ def build_worker(
                     checked.add(p)
                     await asyncio.sleep(0)
             except Exception as exc:  # noqa: BLE001 - as a batch would: exit 2, or 70
-                _fail_stop(exc)
+                fail_stop(exc)
             await offsets.resume_stalled(ownership, continuity, progressed, gate.idle, STALL_S)
+            agg = processor.aggregation  # a new ledger's clock runs while no report comes
+            led = store.get(LEDGER_KEY) if agg and agg.home in owned() else None
+            if agg and led and time.time() - led.first < 2 * PATIENCE_S:
+                with contextlib.suppress(KafkaError, TimeoutError, ConnectionError):
+                    await events.send(key=ROOT.encode(), value=agg.tick())  # (one lost: next)
 
     def states_of(partitions: set[int]) -> list[SeriesState]:
         return [st for p in sorted(partitions) for key in store.keys_of(p)

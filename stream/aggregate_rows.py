@@ -28,7 +28,15 @@ from contracts.events import SaleEvent
 from models.factory import Forecast
 from models.grid import end
 from models.reconcile import AdaptiveBands, reconcile, variance_of_band
-from stream.aggregates import ROOT, Grouping, Ledger, Partials, check_report, decode_report
+from stream.aggregates import (
+    ROOT,
+    Grouping,
+    Ledger,
+    Partials,
+    check_report,
+    decode_report,
+    encode_report,
+)
 from stream.bucketing import bucket_start
 from stream.outcomes import ClosedBucket
 from stream.partitioning import partition_for
@@ -70,6 +78,13 @@ class Aggregation:
             return None
         pstate.reported_until = until
         return partials.report(partition, offset, until, self.grouping.group)
+
+    def tick(self) -> bytes:
+        """A report of nothing (offset -1: never taken) that ``total``'s partition reads only
+        for its message time: the worker holding that partition sends one every few seconds,
+        so the ledger's clock runs while no report comes (a fast replay's reports all come in
+        a second: the ledger then waits PATIENCE_S for partitions that have not reported)."""
+        return encode_report(self.home, -1, None, {}, self.grouping.group)
 
     # the home partition of ``total``
     def ledger(self, get: Callable[[str], object]) -> Ledger:

@@ -21,7 +21,10 @@ A partition with no watermark yet (fewer than 3 series, and 100 events: stream.c
 its sums without declaring anything complete. The ledger waits for it as far as its latest
 sums go, less a bucket (buckets before that one are its past); a partition whose sums stop
 :data:`PATIENCE` buckets of event time behind the others', or one that has not reported at
-all, is not waited for (an empty partition must not hold the totals back). Before, one with no
+all once :data:`PATIENCE_S` of message time have passed since the first report, is not waited
+for (an empty partition must not hold the totals back; the worker holding ``total``'s
+partition sends it ticks, reports of nothing, so that this clock runs when no report comes:
+``Aggregation.tick``). Before, one with no
 watermark was not waited for beyond those 2 buckets even while it reported: a fast replay of
 a file of 3 SKUs closed most of ``total``'s days without one partition's sums (a probe). What
 a partition reports later for a bucket that closed without it still counts in the aggregates'
@@ -151,7 +154,8 @@ class Ledger:
     late: int = 0  # sums that came for a bucket after it closed
     latest: dict[int, int] = field(default_factory=dict)  # source -> its latest bucket of sums
     heard: dict[int, float] = field(default_factory=dict)  # source -> its last report's time
-    now: float = 0.0  # the latest report's time (0: none had one)
+    now: float = 0.0  # the latest report's time (0: none had one), ticks' included
+    first: float = 0.0  # the first report's time (0: none had one)
     #: made by a worker whose reports name their group: it takes no report that names none
     #: (False: a ledger of an older worker, whose own reports named none)
     named: bool = True
@@ -159,18 +163,20 @@ class Ledger:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self.__dict__.setdefault("named", False)
-        for name, empty in (("latest", {}), ("heard", {}), ("now", 0.0)):
+        for name, empty in (("latest", {}), ("heard", {}), ("now", 0.0), ("first", 0.0)):
             self.__dict__.setdefault(name, empty)
 
     def apply(self, report: Report, at: float = 0.0) -> bool:
         """Take ``report`` (its message's time ``at``, 0: none) unless an equal or later one
         of its partition was taken."""
         src = report.partition
+        if at > 0:  # (a tick, offset -1, only moves the clock: Aggregation.tick)
+            self.now = max(self.now, at)
         if self.seen.get(src, -1) >= report.offset:
             return False
         self.seen[src] = report.offset
         if at > 0:
-            self.heard[src], self.now = at, max(self.now, at)
+            self.heard[src], self.first = at, min(self.first or at, at)
         finished = self.final_until.get(src)  # what it had declared complete before
         for b, per in report.sums.items():
             if self.closed_until is not None and b < self.closed_until:
@@ -225,8 +231,10 @@ class Ledger:
             if not self.sums:
                 return []
             start = min(self.sums)
-        if len(self.final_until) < self.sources and steps(start, until, self.width) < PATIENCE:
-            return []
+        if len(self.final_until) < self.sources and (
+                steps(start, until, self.width) < PATIENCE
+                or (self.first and self.now - self.first < PATIENCE_S)):
+            return []  # (and PATIENCE_S after the first report: a fast replay's first days)
         out = []
         for b in capped_starts(start, until, self.width, self.sums):
             per_source = self.sums.pop(b, {})

@@ -62,12 +62,15 @@ def test_a_partition_without_a_watermark_is_waited_for_while_it_reports() -> Non
     led = Ledger(sources=2, width=10)
     led.apply(_report(1, 1, None, {0: {"c:b": [1.0, 1]}, 10: {"c:b": [2.0, 1]}}), at=100.0)
     led.apply(_report(0, 1, 60, {b: {"c:a": [1.0, 1]} for b in range(0, 60, 10)}), at=101.0)
-    assert led.due() == []  # partition 1 is at 10: 0 may still get a late event
-    led.apply(_report(1, 2, None, {10: {"c:b": [5.0, 2]}, 30: {"c:b": [1.0, 1]}}), at=130.0)
+    assert led.due() == []  # within PATIENCE_S of the first report: nothing closes
+    led.apply(_report(1, 2, None, {10: {"c:b": [5.0, 2]}, 30: {"c:b": [1.0, 1]}}), at=160.0)
+    led.apply(_report(0, 2, 60, {}), at=161.0)
     assert [(b, per.get("c:b")) for b, per in led.due()] == [(0, (1.0, 1)), (10, (5.0, 2))]
-    assert led.late == 0
-    led.apply(_report(0, 2, 80, {}), at=130.0 + PATIENCE_S)  # partition 1 silent since 130
+    assert led.late == 0  # partition 1 is at 30: 20 may still get a late event
+    led.apply(_report(0, 3, 80, {}), at=160.0 + PATIENCE_S)  # partition 1 silent since 160
     assert [b for b, _ in led.due()] == [20, 30, 40, 50, 60, 70]
+    led.apply(_report(0, -1, None, {}), at=500.0)  # a tick: its time only
+    assert led.seen[0] == 3 and led.now == 500.0
     # without message times (a ledger of an older worker), only the buckets count
     old = Ledger(sources=2, width=10)
     old.apply(_report(1, 1, None, {0: {"c:b": [1.0, 1]}}))
