@@ -40,7 +40,7 @@ from redis.exceptions import RedisError
 from config import Settings
 from stream import writes as batch_writes
 from stream.aggregate_rows import LEDGER_KEY
-from stream.aggregates import PATIENCE_S, ROOT
+from stream.aggregates import ROOT
 from stream.app import STATE_TABLE, create_app
 from stream.batching import BatchRule, Rounds, take_batches
 from stream.changelog_send import BatchSender
@@ -66,7 +66,6 @@ log = logging.getLogger("salescast.worker")
 BATCHES = BatchRule(max_events=4096, within=0.05)  # closed early once caught up
 BUCKETS_PER_MESSAGE = 4000  # of the buckets topic: ~60 bytes each, far below 1 MB a message
 STALL_S = 5.0  # a partition with unread offsets that applies none this long is sought back
-TICK_S = 10.0  # seconds without a report after which total's partition gets a tick
 SWEEP_EVERY = 0.2  # seconds between looks for a sweep to start (it goes on while it has work)
 
 
@@ -249,9 +248,9 @@ def build_worker(
             except Exception as exc:  # noqa: BLE001 - as a batch would: exit 2, or 70
                 fail_stop(exc)
             await offsets.resume_stalled(ownership, continuity, progressed, gate.idle, STALL_S)
-            agg, now = processor.aggregation, time.time()  # a new ledger's clock runs while
-            led = store.get(LEDGER_KEY) if agg and agg.home in owned() else None  # no report
-            if agg and led and now - led.first < 2 * PATIENCE_S and now - led.now >= TICK_S:
+            agg = processor.aggregation  # a new ledger's clock runs while no report comes
+            led = store.get(LEDGER_KEY) if agg and agg.home in owned() else None
+            if agg and led and led.wants_tick(time.time()):
                 with contextlib.suppress(KafkaError, TimeoutError, ConnectionError):
                     await events.send(key=ROOT.encode(), value=agg.tick())  # (one lost: next)
 

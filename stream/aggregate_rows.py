@@ -81,9 +81,10 @@ class Aggregation:
 
     def tick(self) -> bytes:
         """A report of nothing (offset -1: never taken) that ``total``'s partition reads only
-        for its message time: the worker holding that partition sends one every few seconds,
-        so the ledger's clock runs while no report comes (a fast replay's reports all come in
-        a second: the ledger then waits PATIENCE_S for partitions that have not reported)."""
+        for its message time: the worker holding that partition sends one when the ledger
+        wants it (:meth:`Ledger.wants_tick`), so the ledger's clock runs while no report comes
+        (a fast replay's reports all come in a second: the ledger then waits PATIENCE_S for
+        partitions that have not reported)."""
         return encode_report(self.home, -1, None, {}, self.grouping.group)
 
     # the home partition of ``total``

@@ -63,7 +63,7 @@ from stream.aggregate_report import (  # re-exported: the report is part of this
 )
 from stream.bucketing import capped_starts
 
-__all__ = ["ROOT", "REPORT_PREFIX", "PATIENCE", "PATIENCE_S", "Grouping", "grouping_of",
+__all__ = ["ROOT", "REPORT_PREFIX", "PATIENCE", "PATIENCE_S", "TICK_S", "Grouping", "grouping_of",
            "Partials", "Report", "Ledger", "encode_report", "decode_report", "is_report",
            "check_report"]
 
@@ -72,6 +72,7 @@ NONE = "(none)"
 PATIENCE = 2  # buckets the ledger waits for a partition that has declared nothing complete
 #: and seconds (of the reports' message times): what a fast replay runs through in 2 buckets
 PATIENCE_S = 60.0
+TICK_S = 10.0  # seconds without a report after which total's partition gets a tick
 
 
 @dataclass(frozen=True)
@@ -196,6 +197,20 @@ class Ledger:
             if not late:
                 self.unfinished.pop(src, None)
         return True
+
+    def wants_tick(self, now: float, every: float = TICK_S) -> bool:
+        """Whether ``total``'s partition should get a tick (``Aggregation.tick``) at wall time
+        ``now``: within 2 PATIENCE_S of the ledger's first report, while it waits for partitions
+        that have not reported, and ``every`` seconds after the last report or tick.
+
+        >>> led = Ledger(sources=2, width=10)
+        >>> led.wants_tick(1000.0)  # no report yet: nothing to wait for
+        False
+        >>> led.first = led.now = 1000.0
+        >>> led.wants_tick(1005.0), led.wants_tick(1010.0), led.wants_tick(1000.0 + 120)
+        (False, True, False)
+        """
+        return bool(self.first) and now - self.first < 2 * PATIENCE_S and now - self.now >= every
 
     def _know(self, per: Mapping[str, object]) -> None:
         new = [c for c in per if c not in self.children]

@@ -66,12 +66,12 @@ class Processor(Writer):
             raise ValueError(f"event_time must be 'live' or 'replay', got {event_time!r}")
         if max_skew < 0 or max_ahead <= 0:
             raise ValueError(f"max_skew must be >= 0 and max_ahead > 0: {max_skew}, {max_ahead}")
-        self.topic, self.width, self.lateness = topic, width, lateness
+        super().__init__(horizon, lstm or path_provider is not None, width)  # (the rows)
+        self.topic, self.lateness = topic, lateness
         self.topic_id: str | None = None  # the events topic's Kafka id, once the agent knows it
-        self.horizon, self.history, self.partitions = horizon, history, partitions  # re-routing
+        self.history, self.partitions = history, partitions  # (partitions: re-routing)
         self.live, self.max_skew = event_time == "live", max_skew
         self.max_ahead = max(max_ahead, 2 * width)  # replay: two buckets (months...) at least
-        super().__init__(horizon, lstm or path_provider is not None, width)
         self.holidays = holidays is not None
         self.path_provider = path_provider  # once per batch, before the writes
         if holidays is not None:  # the process's calendar (``GB-ENG``...), loaded now
