@@ -98,12 +98,13 @@ class UserFile:
         # a semicolon or tab file writes 1,5 for 1.5 (and 1.234,5 for 1234.5): Europe's Excel
         self.decimal_comma = getattr(header, "delimiter", None) in (";", "\t")
         clock = timezone(timedelta(seconds=utc_offset))  # times without a zone: the shop's
+        formatted = functools.partial(strptime_utc, time_format=time_format,
+                                      tz=clock) if time_format else None
         self.wide: dict[str, float] = {}  # a wide file's time columns (sources.wide)
         if columns is None and None in (_named(header, TIME), _named(header, VALUE)):
             try:
-                self.wide = time_columns(header, functools.partial(
-                    strptime_utc, time_format=time_format, tz=clock) if time_format
-                    else functools.partial(parse_time, tz=clock), time_format is not None)
+                self.wide = time_columns(header, formatted or functools.partial(
+                    parse_time, tz=clock), formatted is not None)
             except ValueError as exc:
                 raise ValueError(f"{path}: {exc}") from None
         self.summaries = 0  # a wide file's rows of totals (Total, Grand total), left out
@@ -117,8 +118,7 @@ class UserFile:
         self.times = [t.strip() for t in self.time.split("+")] if columns else [self.time]
         weeks = len(self.times) == 1 and "week" in self.time.lower()  # 202402: a week
         self._parse = functools.lru_cache(maxsize=65536)(
-            functools.partial(strptime_utc, time_format=time_format, tz=clock) if time_format
-            else functools.partial(parse_week if weeks else parse_time, tz=clock))
+            formatted or functools.partial(parse_week if weeks else parse_time, tz=clock))
         self.price, self.country = _named(header, PRICE), _named(header, COUNTRY)
         # found by name: other columns that look like part of a key (store, region...)
         self.also_keys = [] if columns is not None or self.wide else [
