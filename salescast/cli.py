@@ -176,9 +176,8 @@ def _events(file: str | None, columns: str | None, time_format: str | None,
         raise UserError(f"{data.path}: no rows with a value")
     console.print(f"{len(events):,} events from {escape(str(data.path))} "
                   f"({escape(' / '.join(data.columns))})", soft_wrap=True)
-    if data.summaries:  # a wide file's Total rows (sources.wide)
-        console.print(f"[yellow]left out {data.summaries:,} rows of totals (Total, Grand "
-                      f"total...): they would count the other rows again[/]")
+    for note in data.notes():  # lines above the header; a wide file's totals and repeats
+        console.print(f"[yellow]{escape(note)}[/]", soft_wrap=True)
     if data.also_keys:  # a store column beside the product: summed, unless named
         console.print(f"[yellow]also key-like: {escape(', '.join(data.also_keys))} (name "
                       f"the series' columns with --columns a+b,time,value to keep them "

@@ -9,7 +9,9 @@ or JSON lines. What the cells mean is :mod:`sources.user_file`'s business.
 * JSON lines: a ``.jsonl`` or ``.ndjson`` name, or a first line that starts with ``{``
   (JSON lines saved as ``.json``); one flat object a line.
 * CSV otherwise: the delimiter is the header's commonest of ``,`` ``;`` tab ``|``, or the one
-  Excel's ``sep=;`` first line names; the header's names must be distinct. A row with more
+  Excel's ``sep=;`` first line names; the header's names must be distinct. Lines of notes
+  above the header (a report's title: at most half the cells of the rows) are skipped, and
+  a space after a delimiter does not hide a quote (``a, "b"``). A row with more
   cells than the header has names is refused (an unquoted ``1,234`` or ``Widget, blue`` used
   to lose its tail silently), unless the extra cells are empty (trailing delimiters).
 
@@ -46,16 +48,20 @@ __all__ = ["Header", "read_rows", "cell_missing", "cell_key", "cell_decimal",
 _OPEN: dict[str, Callable[..., IO[Any]]] = {".gz": gzip.open, ".xz": lzma.open,
                                             ".bz2": bz2.open}
 _SEP = re.compile(r"^sep=(.)\s*$")  # Excel's first line naming the delimiter
+_PEEK = 10  # lines read after the first, to find a header below lines of notes
 _CONVERT = ("save it as UTF-8 (Excel: \"CSV UTF-8\"), or convert it, e.g. "
             "iconv -f cp1252 -t utf-8 IN > OUT")
 
 
 class Header(list[str]):
-    """A file's column names, and the CSV delimiter it uses (``None``: JSON lines)."""
+    """A file's column names, the CSV delimiter it uses (``None``: JSON lines), and the
+    lines of notes above it (a report's title), skipped."""
 
-    def __init__(self, names: list[str], delimiter: str | None = None) -> None:
+    def __init__(self, names: list[str], delimiter: str | None = None,
+                 notes: list[str] | None = None) -> None:
         super().__init__(names)
         self.delimiter = delimiter
+        self.notes = notes or []
 
 
 def read_rows(path: Path) -> Iterator[Any]:
@@ -112,13 +118,50 @@ def _first_bad(path: Path, opener: Callable[..., IO[Any]] | None) -> int:
     return 1
 
 
+def _cells(text: str, delimiter: str) -> list[str]:
+    """A line's cells, without its trailing empty ones."""
+    cells = next(csv.reader([text], delimiter=delimiter, skipinitialspace=True), [])
+    while cells and not cells[-1].strip():
+        cells.pop()
+    return cells
+
+
+def _header_at(head: list[str], delimiter: str | None) -> tuple[int, str]:
+    """Where the header is among a CSV file's first lines, and the delimiter: the first line
+    unless it has at most half the cells of most lines after it (a title or a note above
+    the header, as exported reports have), then the first line with that many distinct
+    names. ``delimiter``: Excel's ``sep=`` line's, else the header's commonest.
+
+    >>> _header_at(["Sales by product,,", "sku,date,qty", "A,2024-01-01,1"], None)
+    (1, ',')
+    >>> _header_at(["sku,date,qty", "A,2024-01-01,1,"], None)
+    (0, ',')
+    """
+    first = delimiter or max(",;\t|", key=head[0].count)
+    rest = [t for t in head[1:] if t.strip()]
+    if not rest:
+        return 0, first
+    d = delimiter or max(",;\t|", key=lambda c: sum(t.count(c) for t in rest))
+    counts = [len(_cells(t, d)) for t in rest]
+    most = max(set(counts), key=counts.count)
+    if len(_cells(head[0], first)) * 2 > most or most < 2:
+        return 0, first
+    for i, text in enumerate(head):
+        names = [c.strip() for c in _cells(text, d)]
+        if len(names) >= most and all(names) and len(set(names)) == len(names):
+            return i, d
+    return 0, first
+
+
 def _csv_rows(path: Path, first: str, f: IO[str], line: list[int]) -> Iterator[Any]:
     sep = _SEP.match(first)
     if sep:  # Excel's "sep=;" line: the header is the next one
         first = f.readline()
-    delimiter = sep.group(1) if sep else max(",;\t|", key=first.count)
-    reader = csv.reader(chain([first] if first else [], f), delimiter=delimiter)
-    offset = 1 if sep else 0
+    head = [first] + [f.readline() for _ in range(_PEEK)] if first else []
+    at, delimiter = _header_at(head, sep.group(1) if sep else None) if head else (0, ",")
+    notes = [t.strip() for t in head[:at] if t.strip()]
+    reader = csv.reader(chain(head[at:], f), delimiter=delimiter, skipinitialspace=True)
+    offset = (1 if sep else 0) + at
     header = next(reader, None)
     if header is None:
         return
@@ -128,7 +171,7 @@ def _csv_rows(path: Path, first: str, f: IO[str], line: list[int]) -> Iterator[A
     if twice := sorted({n for n in names if names.count(n) > 1}):
         raise ValueError(f"{path}: the header names {', '.join(map(repr, twice))} more than "
                          "once: which one is meant?")
-    yield Header(names, delimiter)
+    yield Header(names, delimiter, notes)
     for row in reader:
         line[0] = reader.line_num + offset
         if not row:

@@ -82,11 +82,9 @@ class FileRow:
 
 
 class UserFile:
-    """The rows of ``path`` (see the module docstring), read each time it is iterated.
-
-    Constructing it reads the header and picks the columns; iterating yields a
-    :class:`FileRow` per row with a value and counts in :attr:`skipped` the rows without one.
-    """
+    """The rows of ``path`` (see the module docstring), read each time it is iterated:
+    constructing it reads the header and picks the columns; iterating yields a
+    :class:`FileRow` per row with a value and counts in :attr:`skipped` the rows without one."""
 
     def __init__(self, path: Path, columns: str | None = None,
                  time_format: str | None = None, utc_offset: int = 0) -> None:
@@ -108,6 +106,7 @@ class UserFile:
             except ValueError as exc:
                 raise ValueError(f"{path}: {exc}") from None
         self.summaries = 0  # a wide file's rows of totals (Total, Grand total), left out
+        self.repeats: list[str] = []  # a wide file's rows naming an earlier row's series
         if self.wide:
             product = _named(header, SERIES)
             self.keys, self.time, self.value = (key_columns(
@@ -146,8 +145,22 @@ class UserFile:
         columns, for messages."""
         return " + ".join(self.keys) or "(one series)", self.time, self.value
 
+    def notes(self) -> list[str]:
+        """What reading the file (iterated once) left out or added up, one line each."""
+        out, above = [], getattr(self.header, "notes", [])
+        if above:
+            out.append(f"skipped {len(above)} line(s) above the header ({above[0][:60]!r})")
+        if self.summaries:
+            out.append(f"left out {self.summaries:,} rows of totals (Total, Grand total...): "
+                       f"they would count the other rows again")
+        if self.repeats:
+            out.append(f"{len(self.repeats):,} rows name the series of an earlier row "
+                       f"({', '.join(self.repeats[:3])}): their cells are added")
+        return out
+
     def __iter__(self) -> Iterator[FileRow]:
-        self.skipped = 0
+        self.skipped, self.summaries, seen = 0, 0, set()
+        self.repeats = []
         rows = read_rows(self.path)
         next(rows, None)  # the header
         for line, row in rows:
@@ -157,6 +170,10 @@ class UserFile:
                 raise ValueError(f"{self.path}, line {line}: no {exc.args[0]!r}") from None
             except ValueError as exc:
                 raise ValueError(f"{self.path}, line {line}: {exc}") from None
+            if self.wide and (named := next((f.series for f in got if f), None)):
+                if named in seen:
+                    self.repeats.append(named)
+                seen.add(named)
             for found in got:
                 if found is None:
                     self.skipped += 1

@@ -46,7 +46,8 @@ def time_columns(header: list[str], parse: Callable[[str], float],
     empty unless there are two or more (one date-like name is more likely a label). A name of
     digits alone is read only when ``formatted`` (a --time-format says how) or as a date
     written as digits. A ValueError when names shaped as the times are not times (``202313``
-    beside ``202312``: weeks read as months).
+    beside ``202312``: weeks read as months), or when two names are the same time (one of
+    them a code: its cells would be added to the other's).
 
     >>> from sources.times import parse_time
     >>> time_columns(["id", "2024 Q1", "2024 Q2"], parse_time)
@@ -58,6 +59,11 @@ def time_columns(header: list[str], parse: Callable[[str], float],
     ... except ValueError as exc:
     ...     print(str(exc)[:56])
     columns 202313 are written as 202311 is but are no times
+    >>> try:
+    ...     time_columns(["202401", "2024-01", "2024-02"], parse_time)
+    ... except ValueError as exc:
+    ...     print(str(exc)[:48])
+    columns 202401 and 2024-01 read as the same time
     """
     found: dict[str, float] = {}
     failed: list[str] = []
@@ -72,6 +78,12 @@ def time_columns(header: list[str], parse: Callable[[str], float],
             failed.append(name)
     if len(found) < 2:
         return {}
+    by_time: dict[float, str] = {}
+    for n, t in found.items():
+        if (other := by_time.setdefault(t, n)) != n:
+            raise ValueError(f"columns {other} and {n} read as the same time: one of them "
+                             f"is no time (a code?); give --time-format to read only the "
+                             f"times' form, or rename it")
     shapes: dict[str, str] = {}
     for n in found:
         shapes.setdefault(_shape(n), n)

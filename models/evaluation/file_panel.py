@@ -147,9 +147,7 @@ def read_panel(file: UserFile, width: int) -> tuple[dict[str, list[float]], Pane
              f"{' + '.join(file.keys)} alone, summed over them (to keep them apart: --columns "
              f"\"{'+'.join([*file.also_keys, *file.keys])},{file.time},{file.value}\")"
              ] if file.also_keys else []
-    if file.summaries:  # (a wide file: sources.wide)
-        notes.append(f"left out {file.summaries:,} rows of totals (Total, Grand total...): they "
-                     f"would count the other rows again")
+    notes += file.notes()  # lines above the header; a wide file's totals and repeats
     if big:
         notes.append(f"rows of more than {MAX_ABS_QTY:,.0f} in size: {len(big):,} (line "
                      f"{big[0]} first); scored here, but the worker takes no sale that large "

@@ -60,8 +60,11 @@ def test_a_wide_file_is_scored_as_its_long_form(tmp_path: Path) -> None:
     wide = tmp_path / "wide.csv"
     wide.write_text("sku," + ",".join(days) + "\n" + "".join(
         f"{sku}," + ",".join(row[d] for d in days) + "\n" for sku, row in cells.items()))
+    report = tmp_path / "report.csv"  # as exported: a title above, a row of totals below
+    report.write_text("Weekly sales" + "," * len(days) + "\n" + wide.read_text() + "Total," +
+                      ",".join("1" for _ in days) + "\n")
     said = []
-    for path in (long, wide):
+    for path in (long, wide, report):
         result = runner.invoke(app, ["backtest", "--file", str(path), "--bucket", "week",
                                      "--horizon", "4", "--warmup", "52", "--out",
                                      str(tmp_path / "out")])
@@ -69,7 +72,9 @@ def test_a_wide_file_is_scored_as_its_long_form(tmp_path: Path) -> None:
         said.append(" ".join(result.output.split()))
     assert "140 cells (0 without a value) of sku / 70 columns " in said[1]
     verdict = [s[s.index("the worker's model: "):].split(" (lower")[0] for s in said]
-    assert verdict[0] == verdict[1] and "of seasonal naive's error" in verdict[0]
+    assert verdict[0] == verdict[1] == verdict[2] and "of seasonal naive's error" in verdict[0]
+    assert "skipped 1 line(s) above the header ('Weekly sales" in said[2]
+    assert "left out 1 rows of totals" in said[2]
 
 
 def test_a_file_is_scored_and_its_scoreboard_written(tmp_path: Path) -> None:

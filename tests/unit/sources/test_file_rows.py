@@ -26,6 +26,27 @@ def test_an_unquoted_delimiter_inside_a_value_is_refused_not_cut_short(tmp_path:
                            (3, {"sku": "B", "qty": "2"})]
 
 
+def test_lines_of_notes_above_the_header_are_skipped_and_said(tmp_path: Path) -> None:
+    """A report exported from a sheet with its title above the table (a probe's finding:
+    the title was taken for the header)."""
+    path = tmp_path / "s.csv"
+    path.write_text("Sales by product,,,\nExported 2024-02-01,,,\n\nsku,store,date,qty\n"
+                    "A,S1,2024-01-01,2\n")
+    header, *rows = _rows(path)
+    assert header == ["sku", "store", "date", "qty"] and header.notes == [
+        "Sales by product,,,", "Exported 2024-02-01,,,"]
+    assert rows == [(5, {"sku": "A", "store": "S1", "date": "2024-01-01", "qty": "2"})]
+    path.write_text("sku,date,qty\nA,2024-01-01,2,,\n")  # a header as long as its rows
+    assert _rows(path)[0].notes == []
+
+
+def test_a_space_before_a_quote_does_not_hide_it(tmp_path: Path) -> None:
+    path = tmp_path / "s.csv"
+    path.write_text('sku, "2024-01-01", "2024-01-02"\nA, "1,5", 2\n')
+    assert _rows(path) == [["sku", "2024-01-01", "2024-01-02"],
+                           (2, {"sku": "A", "2024-01-01": "1,5", "2024-01-02": "2"})]
+
+
 def test_excels_sep_line_names_the_delimiter(tmp_path: Path) -> None:
     path = tmp_path / "s.csv"
     path.write_text("sep=;\nsku;date;qty\nA;2024-01-01;1,5\n")

@@ -102,6 +102,25 @@ def test_a_row_of_totals_is_no_series(tmp_path: Path) -> None:
     assert {r.series for r in file} == {"A|S1", "B|S1"} and file.summaries == 2
 
 
+def test_rows_repeating_a_series_are_added_and_said(tmp_path: Path) -> None:
+    """A sheet with a product's row twice (a probe's finding: summed without a word)."""
+    file = UserFile(_csv(tmp_path, "sku,2024-01-01,2024-01-02\nA,1,2\nB,3,\nA,5,\nA,,1\n"))
+    assert len(list(file)) == 5 and file.repeats == ["A", "A"]
+    assert file.notes() == ["2 rows name the series of an earlier row (A, A): their cells "
+                            "are added"]
+    assert len(list(file)) == 5 and len(file.repeats) == 2  # counted again, not twice
+
+
+def test_a_code_column_read_as_a_time_of_another_column_is_refused(tmp_path: Path) -> None:
+    """A column named ``202401`` holding codes beside month columns: its cells were added to
+    January's (a probe's finding)."""
+    with pytest.raises(ValueError, match="columns 202401 and 2024-01 read as the same time"):
+        UserFile(_csv(tmp_path, "name,202401,2024-01,2024-02\nA,X1,1,2\n"))
+    file = UserFile(_csv(tmp_path, "name,202401,Jan 2024,Feb 2024\nA,X1,1,2\n"),
+                    time_format="%b %Y")
+    assert [(r.series, r.value) for r in file] == [("A|X1", 1.0), ("A|X1", 2.0)]
+
+
 def test_a_later_export_of_the_sheet_names_each_cell_as_before(tmp_path: Path) -> None:
     """Ids come from a cell's time, not its column's position: the same sheet exported a day
     later (a column more, the first gone) counts each day once when both are replayed."""
