@@ -7,12 +7,14 @@ Wire format of a sale event (UTF-8 JSON, Kafka key = series id)::
 
 * ``series``: non-empty series id (StockCode, or ``StockCode|Country``), at most
   :data:`MAX_SERIES_LEN` characters of text (:func:`is_text`: no control characters, lone
-  surrogates, line breaks, bidi overrides or zero-width spaces).
+  surrogates, line breaks, bidi overrides or zero-width spaces); a JSON integer (a product
+  number) is read as its decimal string, the same series as that string.
 * ``ts``: event time, seconds since the Unix epoch (UTC), a number with
   :data:`MIN_TS` (2000-01-01) ``<= ts <`` :data:`MAX_TS` (2100-01-01); not milliseconds.
 * ``qty``: units sold; negative for a return/cancellation. Finite, ``abs(qty) <=``
   :data:`MAX_ABS_QTY`.
-* ``price``: unit price, finite, ``0 <= price <=`` :data:`MAX_PRICE`.
+* ``price`` (optional): unit price, finite, ``0 <= price <=`` :data:`MAX_PRICE`; absent or
+  null, the sale counts as a price of 0: its units are forecast, it adds no revenue.
 * ``id`` (optional): the source's id of the line (a string, or an integer read as its
   decimal string), at most :data:`MAX_ID_LEN` characters of text; an event whose id was
   already counted in the same open bucket of its series is a duplicate.

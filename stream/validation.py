@@ -6,12 +6,12 @@ reason naming the bad value and what is valid; the worker sends it to the dead-l
 :meth:`Rejection.dead_letter`. The wire format is documented in :mod:`contracts.events`.
 
 What is checked here, per event: UTF-8, JSON syntax, an object, the fields ``series`` (a
-printable string of 1..64 chars), ``ts`` (a number, 2000-01-01 <= ts < 2100-01-01 UTC),
-``qty`` (a number, ``abs(qty) <= 1e6``), ``price`` (a number, ``0 <= price <= 1e6``), optional
-``id`` (string, or integer turned into a string) and ``country`` (string). Booleans are not
-numbers, NaN and infinities are rejected, numeric strings such as ``"6"`` are rejected, unknown
-extra fields are ignored (forward compatible). Whether a timestamp is too far from the stream
-is *not* decided here: that needs the partition watermark (see :mod:`stream.bucketing`).
+printable string of 1..64 chars), ``ts`` (a number, 2000-01-01 <= ts < 2100-01-01 UTC), ``qty``
+(a number, ``abs(qty) <= 1e6``), optional ``price`` (a number, ``0 <= price <= 1e6``; absent:
+0), ``id`` and ``country`` (strings; an integer ``series`` or ``id`` is its decimal string).
+Booleans, NaN, infinities and numeric strings (``"6"``) are no numbers; unknown extra fields
+are ignored (forward compatible). Whether a timestamp is too far from the stream is *not*
+decided here: that needs the partition watermark (:mod:`stream.bucketing`).
 
 Fast path: the C JSON scanner, then explicit type checks: ~4 us an event (``json.loads`` ~3,
 a strict pydantic v2 model ~3.4), with reasons in this project's style and no error mapping.
@@ -198,14 +198,12 @@ def _event(obj: Any) -> SaleEvent:
     if type(obj) is not dict:
         raise _Bad(f"not an object: expected a json object, got {type(obj).__name__}")
     try:
-        series = obj["series"]
-        ts = obj["ts"]
-        qty = obj["qty"]
-        price = obj["price"]
+        series, ts, qty = obj["series"], obj["ts"], obj["qty"]
     except KeyError as e:
         name = e.args[0]
         hint = " (an envelope? use parse_message)" if "events" in obj else ""
         raise _Bad(f"missing field {name!r}{hint}", name) from None
+    series = str(series) if type(series) is int else series  # a product number: as the id
     if (
         type(series) is not str
         or not 0 < len(series) <= MAX_SERIES_LEN
@@ -220,7 +218,9 @@ def _event(obj: Any) -> SaleEvent:
         raise _number_problem("ts", ts)
     if not ((type(qty) is float or type(qty) is int) and -MAX_ABS_QTY <= qty <= MAX_ABS_QTY):
         raise _number_problem("qty", qty)
-    if not ((type(price) is float or type(price) is int) and 0.0 <= price <= MAX_PRICE):
+    if (price := obj.get("price")) is None:  # optional: a sale without one adds no revenue
+        price = 0.0
+    elif not ((type(price) is float or type(price) is int) and 0.0 <= price <= MAX_PRICE):
         raise _number_problem("price", price)
     ident = obj.get("id")  # optional fields: inline fast path, details in _optional
     if ident is not None and (
