@@ -52,7 +52,8 @@ def backtest(
         show_default=False)] = None,
     quick: Annotated[bool, typer.Option(help="the first 50 SKUs of the panel (~40 s)")] = False,
     out: Annotated[str, typer.Option(help="the directory the scoreboard is written to "
-                                          "(~ expanded)")] = "build/backtest",
+                                          "(~ expanded); with --file also the forecasts "
+                                          "after the file's end")] = "build/backtest",
     peer: Annotated[bool, typer.Option(help="add statsforecast AutoETS, refit at every origin "
                                             "(slow: minutes on --quick, ~1 h on a full panel)")]
     = False,
@@ -141,7 +142,9 @@ def _run_panel(panel: str, quick: bool, out: str, peer: bool, lstm: bool, bank: 
 
 def _run_file(file: str, bucket: str | None, columns: str | None, time_format: str | None,
               horizon: int | None, warmup: int | None, out_dir: Path, peer: bool) -> None:
+    from models.base import BatchForecast
     from models.calendar import use_holidays
+    from models.evaluation.file_forecasts import write_forecasts
     from models.evaluation.file_panel import (
         buckets_of,
         read_panel,
@@ -175,14 +178,20 @@ def _run_file(file: str, bucket: str | None, columns: str | None, time_format: s
         if (cells := sum(map(len, series.values()))) > BIG:
             console.print(f"[yellow]{cells:,} series-buckets to score: expect minutes and "
                           f"about {cells * 60 // 2**30 + 1} GB of memory[/]", soft_wrap=True)
+        final: list[BatchForecast] = []
         board = score_file(series, data.path.name, regime, peer, progress=True,
-                           last_day=day_of(info.last) if width == DAY else None)
+                           last_day=day_of(info.last) if width == DAY else None, final=final)
     except ValueError as exc:
         raise UserError(str(exc)) from None
     print(board.to_markdown())
     written = board.write(out_dir, f"backtest-{board.name}")
     console.print(f"[bold]{escape(verdict(board))}[/]", soft_wrap=True)
     console.print(f"scoreboard written to {escape(str(written[0]))}")
+    ahead = out_dir / f"forecasts-{board.name.removesuffix('-bank')}.csv"
+    write_forecasts(ahead, list(series), final[0], info.last, width)
+    console.print(f"forecasts of the next {buckets_of(regime.horizon, regime)} after the file's "
+                  f"end, {len(series):,} series with 80%/95% bands: {escape(str(ahead))}",
+                  soft_wrap=True)
 
 
 def _width_of(data: Any) -> int:

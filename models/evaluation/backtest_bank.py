@@ -36,6 +36,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 
 from models.bank import ForecasterBank
+from models.base import BatchForecast
 from models.evaluation.backtest_protocol import DAILY, Regime, origins
 from models.evaluation.metrics import Tally, snaive_scale, snaive_scales
 from models.evaluation.peer import PEER_NAME, autoets_forecasts
@@ -51,12 +52,14 @@ MEMBER_ROW = "member: {}"  # one of the ensemble's members on its own
 def evaluate_panel_bank(panel: Mapping[str, Sequence[float]], name: str = "panel",
                         last_day: int | None = None, regime: Regime = DAILY,
                         members: bool = True, peer: bool = False,
-                        progress: bool = False) -> Scoreboard:
+                        progress: bool = False,
+                        final: list[BatchForecast] | None = None) -> Scoreboard:
     """Score the worker's model on ``panel`` with one bank (see the module docstring).
 
     Every series ends on ``last_day`` (the epoch day that dates them for the holiday factor;
     None: undated), so series of different lengths start on different days. ``progress``
-    shows a bar over the buckets.
+    shows a bar over the buckets. ``final``, when given, gets the bank's forecast after the
+    last bucket (a row per series of ``panel``, in its order).
     """
     codes = list(panel)
     h, season = regime.horizon, regime.season
@@ -114,6 +117,8 @@ def evaluate_panel_bank(panel: Mapping[str, Sequence[float]], name: str = "panel
         t0 = time.process_time()
         bank.learn(rows[live], values[live, g])
         cpu += time.process_time() - t0
+    if final is not None:
+        final.append(bank.forecast(rows, h))
     cpus = {BASELINE: 0.0, BANK_ROW: cpu, MEAN_ROW: cpu} | {
         MEMBER_ROW.format(m): 0.0 for m in names}
     if peer:

@@ -35,6 +35,7 @@ from dataclasses import dataclass, replace
 
 from contracts.events import MAX_ABS_QTY
 from models import grid
+from models.base import BatchForecast
 from models.evaluation.backtest_bank import BANK_ROW, evaluate_panel_bank
 from models.evaluation.backtest_protocol import DAILY, HOURLY, MONTHLY, QUARTERLY, WEEKLY, Regime
 from models.evaluation.peer import PEER_NAME
@@ -243,11 +244,13 @@ def verdict(board: Scoreboard) -> str:
 
 def score_file(panel: dict[str, list[float]], name: str, regime: Regime,
                peer: bool = False, progress: bool = False,
-               last_day: int | None = None) -> Scoreboard:
+               last_day: int | None = None,
+               final: list[BatchForecast] | None = None) -> Scoreboard:
     """Score the worker's model on ``panel`` (from :func:`read_panel`) with ``regime``: the
     series with at least a warm-up and a horizon of buckets get origins; a ValueError when
     none has. ``last_day``, the epoch day every daily series ends on, dates them for the
-    holiday factor of the calendar in use, as the worker dates its daily rows.
+    holiday factor of the calendar in use, as the worker dates its daily rows. ``final``
+    gets the model's forecast after the file's end (a row per series of ``panel``).
 
     >>> board = score_file({"A": [float(t % 7) for t in range(80)]}, "toy.csv",
     ...                    regime_for(86400))
@@ -267,7 +270,7 @@ def score_file(panel: dict[str, list[float]], name: str, regime: Regime,
     # and by the week, get scoreboards of their own
     stem = re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_") or "file"
     board = evaluate_panel_bank(panel, f"{stem}-{regime.bucket}-bank", last_day, regime=regime,
-                                peer=peer, progress=progress)
+                                peer=peer, progress=progress, final=final)
     board.bucket = regime.bucket
     board.meta |= {"data": name, "series in data": str(len(panel)),
                    "series scored": f"{scored} of {len(panel)}"}

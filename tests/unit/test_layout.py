@@ -50,6 +50,7 @@ COVERED_BY: dict[str, tuple[str, ...]] = {
     "models.online": ("tests/unit/models/test_models.py",),
     "models.per_series": ("tests/unit/models/test_model_contract.py",),
     "models.evaluation.scoreboard": ("tests/unit/models/evaluation/test_backtest.py",),
+    "models.evaluation.file_forecasts": ("tests/unit/salescast/test_cli_backtest.py",),
     "models.snarimax": ("tests/unit/models/test_snarimax_drift.py",),
     "models.neural.trainer": ("tests/unit/models/neural/test_lstm.py",),
     "stream.agents": (INTEGRATION + "test_pipeline.py", INTEGRATION + "test_worker_recovery.py"),

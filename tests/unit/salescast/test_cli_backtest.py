@@ -77,6 +77,30 @@ def test_a_wide_file_is_scored_as_its_long_form(tmp_path: Path) -> None:
     assert "left out 1 rows of totals" in said[2]
 
 
+def test_the_forecasts_after_the_file_s_end_are_written(tmp_path: Path) -> None:
+    """What the model forecasts after the file's last week, a row per series and step, in
+    bands that hold the forecast, dated the weeks after the file's last."""
+    import csv
+
+    result = runner.invoke(app, ["backtest", "--file", str(_weekly_file(tmp_path)), "--bucket",
+                                 "week", "--horizon", "4", "--warmup", "52", "--out",
+                                 str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "forecasts of the next 4 buckets of a week after the file's end, 2 series" in " ".join(
+        result.output.split())
+    with (tmp_path / "out" / "forecasts-my_sales_csv-week.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["series"], r["step"]) for r in rows] == [(s, str(k)) for s in ("A", "B")
+                                                         for k in range(1, 5)]
+    last = time.strftime("%Y-%m-%d", time.gmtime((19_000 + 7 * 69 - 3) * 86400))  # a Monday
+    assert rows[0]["start"] > last and len({r["start"] for r in rows}) == 4
+    for r in rows:
+        lo95, lo, y, hi, hi95 = (float(r[k]) for k in ("lo95", "lo80", "forecast", "hi80", "hi95"))
+        assert lo95 <= lo <= y <= hi <= hi95 and float(r["mean"]) >= 0
+    assert {float(r["forecast"]) for r in rows if r["series"] == "B"} != {
+        float(r["forecast"]) for r in rows if r["series"] == "A"}
+
+
 def test_a_file_is_scored_and_its_scoreboard_written(tmp_path: Path) -> None:
     path = _weekly_file(tmp_path)
     result = runner.invoke(app, ["backtest", "--file", str(path), "--bucket", "week",
