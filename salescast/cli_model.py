@@ -72,11 +72,13 @@ def _follow_clock(redis: Any, own: int, explicit: bool,
 
 @friendly
 def trainer(
-    every: Annotated[float, typer.Option(min=5, help="seconds between trainings")] = 300.0,
+    every: Annotated[float, typer.Option(min=5, max=86400, help="seconds between trainings")
+                     ] = 300.0,
     min_buckets: Annotated[int, typer.Option(
         min=0, help="new closed buckets needed before retraining")] = 1000,
     min_series: Annotated[int, typer.Option(min=1, help="series with enough history")] = 20,
-    budget: Annotated[float, typer.Option(min=5, help="training time budget, seconds")] = 120.0,
+    budget: Annotated[float, typer.Option(min=5, max=86400,
+                                          help="training time budget, seconds")] = 120.0,
     epochs: Annotated[int, typer.Option(min=1, help="at most this many epochs")] = 20,
     once: Annotated[bool, typer.Option(help="train once on what is there, then exit")] = False,
 ) -> None:
@@ -92,13 +94,17 @@ def trainer(
     from models.grid import use_offset
     from models.neural.lstm import LSTMConfig
     from models.neural.store import ModelStore
-    from models.neural.trainer import BucketHistory, train_and_gate
+    from models.neural.trainer import BucketHistory, reannounce, train_and_gate
 
     use_offset(settings.utc_offset)  # the workers' grid: months and weekdays of the shop
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     cfg = LSTMConfig(horizon=settings.horizon, epochs=epochs)
     need = cfg.window + 2 * cfg.horizon
     store = ModelStore(settings.models_dir)
+    with _one_line():  # before any training: another trainer on it, a corrupt index file
+        held = store.lock()
+        for read in (store.current, store.history, store.pinned):
+            read()
     redis = _redis(settings.redis)
     history = BucketHistory(settings.bucket_seconds)
     reader = _reader(settings.kafka, settings.buckets_topic)
@@ -112,11 +118,14 @@ def trainer(
         while True:
             _drain(reader, history)
             clock = _follow_clock(redis, settings.utc_offset, explicit, clock)  # (the grid)
+            with _one_line():
+                reannounce(store, redis)  # what Redis missed or lost: workers serve the store's
             fresh = history.buckets - max(trained_at, 0)
             hist = history.histories(need)
             if len(hist) >= min_series and (trained_at < 0 or fresh >= min_buckets):
                 console.print(f"training on {len(hist)} series ({history.buckets} buckets) ...")
-                outcome = train_and_gate(hist, store, redis, cfg, budget)
+                with _one_line():
+                    outcome = train_and_gate(hist, store, redis, cfg, budget)
                 m = outcome.metrics
                 verdict = "[green]promoted[/]" if outcome.promoted else "[yellow]rejected[/]"
                 console.print(f"{outcome.version}: {verdict}: {outcome.reason} (MASE "
@@ -133,6 +142,7 @@ def trainer(
                 _drain(reader, history, seconds=1.0)
     finally:
         reader.close()
+        held.close()
 
 
 def _reader(bootstrap: str, topic: str) -> Any:
@@ -176,11 +186,11 @@ def model_list() -> None:
     """
     store = _store()
     with _one_line():  # a corrupt index file: one line naming it
-        current = store.current()
+        current, pinned = store.current(), store.pinned()
         metas = {v: store.meta(v) for v in store.versions()}
     table = Table(title=f"models in {escape(str(store.root))}")
     for col in ("version", "status", "MASE", "naive MASE", "coverage 80", "series", "reason"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col == "version")  # whole: it is what promote takes
     for v, meta in metas.items():
         m = meta.get("metrics", {})
         table.add_row(escape(("* " if v == current else "  ") + v),
@@ -189,6 +199,12 @@ def model_list() -> None:
                       _figure(m.get("coverage"), 2), str(meta.get("window", {}).get("series", "?")),
                       escape(str(meta.get("reason", ""))))
     out.print(table)
+    if current is not None and current not in metas:
+        out.print(f"[yellow]the current version {escape(current)} is not in the store (its "
+                  "directory was deleted?): `salescast model promote` another[/]")
+    if pinned is not None:
+        out.print(f"pinned to {escape(pinned)} by a rollback: the trainer promotes nothing "
+                  "until a version is promoted by hand")
     if not metas:
         out.print("no version yet: `salescast trainer --once` trains one (it needs closed "
                   "buckets on the buckets topic: a worker that ran on data)")

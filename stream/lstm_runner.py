@@ -16,10 +16,11 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from models.bank_blend import VERSION_BYTES
 from models.grid import shift
 
 if TYPE_CHECKING:
@@ -35,11 +36,13 @@ log = logging.getLogger("salescast.lstm")
 class LstmRunner:
     """Current LSTM weights plus batched inference for the processor."""
 
-    def __init__(self, width: int) -> None:
-        self.width = width
+    def __init__(self, width: int, utc_offset: int = 0) -> None:
+        self.width, self.utc_offset = width, utc_offset
         self.model: GlobalLSTM | None = None
         self.version: str | None = None
-        self.refused: set[str] = set()
+        # (version, announced at) refused: a version announced again (`model promote`) is
+        # tried again, once its files may have been mended
+        self.refused: set[tuple[str, str]] = set()
         self.batches = 0
         self.series = 0
         self.seconds = 0.0
@@ -49,21 +52,36 @@ class LstmRunner:
         from models.neural.store import ArtifactError, ModelStore
 
         version, path = info.get("version"), info.get("path")
-        if not version or not path or version == self.version or version in self.refused:
+        announced = (str(version), str(info.get("promoted_at", "")))
+        if not version or not path or version == self.version or announced in self.refused:
             return False
         try:
+            if len(version.encode()) > VERSION_BYTES:  # each row keeps its version's name
+                raise ArtifactError(f"its name is over {VERSION_BYTES} bytes")
             store = ModelStore(Path(path).parent)
-            width = store.meta(version).get("window", {}).get("bucket_seconds", self.width)
-            if width != self.width:  # trained on another width's buckets (services kept up)
-                raise ArtifactError(f"trained on buckets of {width} s, not {self.width} s")
-            model = store.load(version)  # its weights only once the width is right
+            self._check(store.meta(version))
+            model = store.load(version)  # its weights only once it suits this worker
         except ArtifactError as exc:
-            self.refused.add(version)
+            self.refused.add(announced)
             log.error("refusing LSTM model %s, keeping %s: %s", version, self.version, exc)
             return False
         self.model, self.version = model, version
         log.warning("LSTM model %s loaded (hot swap)", version)
         return True
+
+    def _check(self, meta: dict[str, Any]) -> None:
+        """An :class:`ArtifactError` unless the model was trained on this worker's buckets:
+        the same width, on the same clock (models of before 2026-12-07 do not say theirs)."""
+        from models.neural.store import ArtifactError
+
+        window = meta.get("window", {})
+        width = window.get("bucket_seconds", self.width)
+        if width != self.width:  # trained on another width's buckets (services kept up)
+            raise ArtifactError(f"trained on buckets of {width} s, not {self.width} s")
+        offset = window.get("utc_offset", self.utc_offset)
+        if offset != self.utc_offset:  # its weekdays would be another clock's
+            raise ArtifactError(f"trained on the clock UTC{offset:+d} s, not "
+                                f"UTC{self.utc_offset:+d} s")
 
     def provide(self, states: list[SeriesState]) -> tuple[list[int], np.ndarray, str] | None:
         """The LSTM paths of the given series (one batched forward pass): which of them (those
@@ -101,4 +119,4 @@ def runner_for(settings: Settings) -> LstmRunner | None:
     except ImportError:
         log.warning("torch is not installed: the worker runs without the LSTM")
         return None
-    return LstmRunner(settings.bucket_seconds)
+    return LstmRunner(settings.bucket_seconds, settings.utc_offset)

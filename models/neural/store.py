@@ -30,9 +30,11 @@ file (``CURRENT``, ``history.json``, a ``meta.json``) is an :class:`ArtifactErro
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -42,16 +44,24 @@ import torch
 
 from contracts.pubsub import db_of, in_db
 from contracts.wire import MODEL_CURRENT, MODELS_CHANNEL
+from models.bank_blend import VERSION_BYTES
 from models.neural.lstm import FEATURES, GlobalLSTM, LSTMConfig
+from models.neural.store_files import (
+    ArtifactError,
+    meta_text,
+    read_json,
+    read_text,
+    replace_all,
+    version_name,
+)
 
 __all__ = ["ModelStore", "ArtifactError", "FORMAT", "KEEP"]
 
 FORMAT = 1  # bumped when the artifact layout or the model's inputs change
 KEEP = 10  # promotions kept to roll back through, and other versions kept (ModelStore.prune)
-
-
-class ArtifactError(Exception):
-    """An artifact is missing, corrupt (checksum) or incompatible (format, features)."""
+#: the names the trainer gives its versions (time-based): the only ones prune deletes
+TRAINED = re.compile(r"v\d{8}-\d{6}-\d{3}")
+HALF_WRITTEN_S = 3600  # a trainer's directory without meta.json this old is a killed save
 
 
 def _sha256(path: Path) -> str:
@@ -83,7 +93,7 @@ class ModelStore:
         path = self.root / version / "meta.json"
         if not path.exists():
             raise ArtifactError(f"model {version}: no {path}")
-        meta = _read_json(path)
+        meta = read_json(path)
         if not isinstance(meta, dict):
             raise ArtifactError(f"corrupt model store file {path}: not a JSON object")
         for key in ("metrics", "window"):
@@ -93,7 +103,7 @@ class ModelStore:
         return meta
 
     def _write_meta(self, version: str, meta: dict[str, Any]) -> None:
-        _replace_all({self.root / version / "meta.json": _meta_text(meta)})
+        replace_all({self.root / version / "meta.json": meta_text(meta)})
 
     def save(self, model: GlobalLSTM, metrics: dict[str, Any], window: dict[str, Any],
              version: str | None = None) -> str:
@@ -141,8 +151,8 @@ class ModelStore:
         path = self.root / "CURRENT"
         if not path.exists():
             return None
-        name = _read_text(path).strip()
-        if name and not _version_name(name):
+        name = read_text(path).strip()
+        if name and not version_name(name):
             raise ArtifactError(f"corrupt model store file {path}: {name[:40]!r} is not a "
                                 "version")
         return name or None
@@ -152,21 +162,53 @@ class ModelStore:
         path = self.root / "history.json"
         if not path.exists():
             return []
-        hist = _read_json(path)
-        if not isinstance(hist, list) or not all(_version_name(v) for v in hist):
+        hist = read_json(path)
+        if not isinstance(hist, list) or not all(version_name(v) for v in hist):
             raise ArtifactError(f"corrupt model store file {path}: not a JSON list of versions")
         return hist
 
+    def pinned(self) -> str | None:
+        """The version a rollback pinned (``PINNED``): the trainer promotes nothing over it
+        until a version is promoted by hand (None: not pinned)."""
+        path = self.root / "PINNED"
+        return (read_text(path).strip() or None) if path.exists() else None
+
     def promote(self, version: str, redis: Any | None = None, reason: str = "") -> None:
-        """Make ``version`` current (and announce it on Redis when given a client)."""
+        """Make ``version`` current (and announce it on Redis when given a client); a pin
+        (:meth:`pinned`) goes with it."""
+        if len(version.encode()) > VERSION_BYTES:  # a worker keeps it in every row
+            raise ArtifactError(f"model {version[:40]}...: a version's name is at most "
+                                f"{VERSION_BYTES} bytes (the workers keep it with every "
+                                "series): rename its directory")
         hist, meta = self.history(), self.meta(version)
         self.load(version)  # never point workers at an artifact that does not load
         now = time.time()
         self._make_current(version, {**meta, "status": "promoted", "promoted_at": now,
                                      "reason": reason},
                            hist if hist and hist[-1] == version else [*hist, version])
+        (self.root / "PINNED").unlink(missing_ok=True)
         if redis is not None:
             self.announce(redis, version, now)
+
+    def lock(self) -> Any:
+        """Hold the store for one trainer (an open file, locked until closed): another
+        trainer on the same store is an :class:`ArtifactError` (two at once wrote each
+        other's files and lost promotions)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        held = open(self.root / ".trainer.lock", "a+")  # noqa: SIM115 (held open)
+        try:
+            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            held.seek(0)
+            who = held.read().strip() or "?"
+            held.close()
+            raise ArtifactError(f"another trainer (pid {who}) is using the model store "
+                                f"{self.root}: stop it first, or give this one another "
+                                "SALESCAST_MODELS_DIR") from None
+        held.truncate(0)
+        held.write(str(os.getpid()))
+        held.flush()
+        return held
 
     def rollback(self, redis: Any | None = None) -> str:
         """Re-promote the version promoted before the current one; returns it."""
@@ -174,7 +216,9 @@ class ModelStore:
         if len(hist) < 2:
             raise ArtifactError("nothing to roll back to (fewer than two promotions)")
         previous, current = hist[-2], hist[-1]
-        meta_current, meta_previous = self.meta(current), self.meta(previous)
+        meta_previous = self.meta(previous)  # (the one left may have been deleted by hand)
+        gone = not (self.root / current / "meta.json").exists()
+        others = {} if gone else {current: {**self.meta(current), "status": "rolled_back"}}
         try:
             self.load(previous)
         except ArtifactError as exc:
@@ -183,42 +227,50 @@ class ModelStore:
         now = time.time()
         self._make_current(previous, {**meta_previous, "status": "promoted",
                                       "promoted_at": now, "reason": "rollback"}, hist[:-1],
-                           {current: {**meta_current, "status": "rolled_back"}})
+                           others, pin=True)
         if redis is not None:
             self.announce(redis, previous, now)
         return previous
 
     def _make_current(self, version: str, meta: dict[str, Any], hist: list[str],
-                      others: dict[str, dict[str, Any]] | None = None) -> None:
-        """``version`` current with ``meta``, the history ``hist`` and the metas ``others``:
-        every file at once."""
-        files = {self.root / v / "meta.json": _meta_text(m) for v, m in (others or {}).items()}
-        files.update({self.root / version / "meta.json": _meta_text(meta),
+                      others: dict[str, dict[str, Any]] | None = None,
+                      pin: bool = False) -> None:
+        """``version`` current with ``meta``, the history ``hist`` and the metas ``others``
+        (and pinned, :meth:`pinned`): every file at once."""
+        files = {self.root / v / "meta.json": meta_text(m) for v, m in (others or {}).items()}
+        files.update({self.root / version / "meta.json": meta_text(meta),
                       self.root / "history.json": json.dumps(hist),
                       self.root / "CURRENT": version})
-        _replace_all(files)
+        if pin:  # what the trainer would promote next may be the very model rolled back
+            files[self.root / "PINNED"] = version
+        replace_all(files)
 
     def prune(self, keep: int = KEEP) -> list[str]:
-        """Delete every version but the current one, the last ``keep`` promotions and the
-        ``keep`` newest of the others; the history keeps its last ``keep``. The deleted,
-        oldest first.
+        """Delete every version the trainer named (:data:`TRAINED`; a copy named by hand is
+        kept) but the current one, the last ``keep`` promotions and the ``keep`` newest of the
+        others, and the directories of saves killed over an hour ago; the history keeps its
+        last ``keep``. The deleted, oldest first.
 
         >>> import tempfile
         >>> from models.neural.lstm import GlobalLSTM, LSTMConfig
         >>> store, model = ModelStore(tempfile.mkdtemp()), GlobalLSTM(LSTMConfig(hidden=2))
         >>> for i in range(6):
-        ...     v = store.save(model, {}, {}, version=f"v{i}")
+        ...     v = store.save(model, {}, {}, version=f"v20261207-12000{i}-000")
         ...     if i in (0, 2, 3):
         ...         store.promote(v)
-        >>> store.prune(keep=1), store.versions(), store.history()
-        (['v0', 'v1', 'v2', 'v4'], ['v3', 'v5'], ['v3'])
+        >>> _ = store.save(model, {}, {}, version="golden")  # a copy named by hand
+        >>> [v[15] for v in store.prune(keep=1)], store.versions(), len(store.history())
+        (['0', '1', '2', '4'], ['golden', 'v20261207-120003-000', 'v20261207-120005-000'], 1)
         """
         hist, current = self.history(), self.current()
         kept = set(hist[-keep:] if keep else []) | ({current} if current else set())
-        others = [v for v in self.versions() if v not in kept]
+        others = [v for v in self.versions() if v not in kept and TRAINED.fullmatch(v)]
         doomed = others[:-keep] if keep else others
+        old = time.time() - HALF_WRITTEN_S  # and what a trainer killed in its save left
+        doomed += [p.name for p in sorted(self.root.iterdir()) if p.is_dir() and TRAINED.fullmatch(
+            p.name) and not (p / "meta.json").exists() and p.stat().st_mtime < old]
         if len(hist) > keep:
-            _replace_all({self.root / "history.json": json.dumps(hist[-keep:] if keep else [])})
+            replace_all({self.root / "history.json": json.dumps(hist[-keep:] if keep else [])})
         for version in doomed:
             shutil.rmtree(self.root / version, ignore_errors=True)
         return doomed
@@ -230,65 +282,3 @@ class ModelStore:
                 "mase": meta.get("metrics", {}).get("mase", "")}
         redis.hset(MODEL_CURRENT, mapping=info)
         redis.publish(in_db(MODELS_CHANNEL, db_of(redis)), json.dumps(info))
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ArtifactError(f"corrupt model store file {path}: not UTF-8 text") from None
-    except OSError as exc:
-        raise ArtifactError(f"unreadable model store file {path}: {exc.strerror or exc}"
-                            ) from None
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(_read_text(path))
-    except ValueError as exc:
-        raise ArtifactError(f"corrupt model store file {path}: not JSON ({exc})") from None
-
-
-def _version_name(name: object) -> bool:
-    """Whether ``name`` can be a version: a directory right under the store."""
-    return (isinstance(name, str) and name not in ("", ".", "..")
-            and not any(c in name for c in "/\\\0"))
-
-
-def _meta_text(meta: dict[str, Any]) -> str:
-    return json.dumps(meta, indent=2, sort_keys=True)
-
-
-def _replace_all(files: dict[Path, str]) -> None:
-    """Give every file of ``files`` its new text, or (on an error) none of them: each is
-    written beside it first, then renamed over it (:func:`os.replace`, atomic); a failed
-    rename puts back the files already replaced."""
-    old = {path: path.read_bytes() if path.exists() else None for path in files}
-    temporary = {path: path.with_name(f".{path.name}.new") for path in files}
-    replaced: list[Path] = []
-    try:
-        for path, text in files.items():
-            _write_synced(temporary[path], text.encode())
-        for path in files:
-            os.replace(temporary[path], path)
-            replaced.append(path)
-    except OSError as exc:
-        for path in reversed(replaced):
-            before = old[path]
-            if before is None:
-                path.unlink(missing_ok=True)
-            else:
-                _write_synced(temporary[path], before)
-                os.replace(temporary[path], path)
-        raise ArtifactError(f"cannot write the model store ({exc.filename or ''}: "
-                            f"{exc.strerror or exc}): it is unchanged") from None
-    finally:
-        for tmp in temporary.values():
-            tmp.unlink(missing_ok=True)
-
-
-def _write_synced(path: Path, data: bytes) -> None:
-    with open(path, "wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())

@@ -13,23 +13,29 @@ its metrics. The Kafka reading loop is in :mod:`salescast.cli_model` (``salescas
 (False, 'does not beat the current model (0.800 >= 0.700)')
 >>> gate({"mase": 1.2, "snaive_mase": 1.0}, None)
 (False, 'does not beat seasonal naive (1.200 >= 1.000)')
+>>> gate({"mase": float("nan"), "snaive_mase": float("nan")}, None)
+(False, 'its scores are not numbers (MASE nan, naive nan)')
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from models.grid import shift, steps
+from contracts.events import MAX_TS
+from contracts.wire import MODEL_CURRENT
+from models.grid import shift, steps, utc_offset
 from models.neural.lstm import History, LSTMConfig, evaluate, train
 from models.neural.store import ArtifactError, ModelStore
+from models.seasons import season_for
 
-__all__ = ["BucketHistory", "gate", "train_and_gate", "Outcome"]
+__all__ = ["BucketHistory", "gate", "train_and_gate", "reannounce", "Outcome"]
 
 log = logging.getLogger("salescast.trainer")
 
@@ -62,8 +68,10 @@ class BucketHistory:
         for row in rows:
             try:
                 series, start, qty = str(row[0]), int(row[1]), float(row[3])
-            except (ValueError, IndexError, TypeError):
+            except (ValueError, IndexError, TypeError, OverflowError):
                 continue
+            if not (math.isfinite(qty) and abs(start) < MAX_TS):
+                continue  # a NaN made every score NaN, and a gate of NaN promoted anything
             per = self.series.setdefault(series, {})
             per[start] = qty
             if len(per) > self.keep * 2:  # trim the oldest now and then
@@ -78,15 +86,17 @@ class BucketHistory:
         out = {}
         for series, per in self.series.items():
             starts = sorted(per)[-self.keep :]
-            first, last = starts[0], starts[-1]
+            last = starts[-1]
+            # the last ``keep`` buckets at most (one stray start years ahead made an array of
+            # gigabytes, and the trainer died at every start)
+            first = max(starts[0], shift(last, 1 - self.keep, self.width))
             n = steps(first, last, self.width) + 1
             if n < min_len:
                 continue
             values = np.zeros(n)
             for s in starts:
-                values[steps(first, s, self.width)] = per[s]
-            if n > self.keep:
-                values, first = values[-self.keep :], shift(last, 1 - self.keep, self.width)
+                if s >= first:
+                    values[steps(first, s, self.width)] = per[s]
             out[series] = History(first, self.width, values)
         return out
 
@@ -94,6 +104,8 @@ class BucketHistory:
 def gate(candidate: Mapping[str, Any], current: Mapping[str, Any] | None) -> tuple[bool, str]:
     """The evaluation gate on the same held-out windows (see the module docstring)."""
     mase, naive = float(candidate["mase"]), float(candidate["snaive_mase"])
+    if not (math.isfinite(mase) and math.isfinite(naive)):
+        return False, f"its scores are not numbers (MASE {mase}, naive {naive})"
     if mase >= naive:
         return False, f"does not beat seasonal naive ({mase:.3f} >= {naive:.3f})"
     cur = None if current is None else float(current["mase"])
@@ -115,31 +127,85 @@ class Outcome:
 def train_and_gate(hist: Mapping[str, History], store: ModelStore, redis: Any | None,
                    cfg: LSTMConfig | None = None, budget_s: float = 120.0,
                    progress: bool = False) -> Outcome:
-    """Train a candidate on ``hist``, gate it against the current model, store the outcome."""
+    """Train a candidate on ``hist``, gate it against the current model, store the outcome.
+    Seasonal naive is the buckets' own (7 days, 24 hours, 12 months...); the current model is
+    scored on the same windows when it was trained on the same buckets and clock for as many
+    steps ahead, else the gate goes by seasonal naive alone. A store pinned by a rollback
+    gets no promotion. A Redis that does not answer when a version is promoted is a warning:
+    the trainer announces the store's current version again at its next cycle
+    (:func:`reannounce`)."""
     cfg = cfg or LSTMConfig()
+    width = next(iter(hist.values())).width
+    season = season_for(width)
     model, report = train(hist, cfg, budget_s=budget_s, progress=progress)
-    ev = evaluate(model, hist).to_dict()
-    current_metrics = None
-    current = store.current()
+    window = {"series": len(hist), "first_bucket": min(h.start for h in hist.values()),
+              "last_bucket": max(h.start + (len(h.values) - 1) * h.width for h in hist.values()),
+              "bucket_seconds": width, "utc_offset": utc_offset()}  # a worker of another refuses it
+    ev: dict[str, Any]
+    try:
+        ev = evaluate(model, hist, season).to_dict()
+    except ValueError as exc:  # no series holds two seasons and a horizon
+        ev = {"mase": math.nan, "snaive_mase": math.nan, "coverage": math.nan, "error": str(exc)}
+    current_metrics, current = None, store.current()
     if current is not None:
         try:
-            current_metrics = evaluate(store.load(current), hist).to_dict()
+            if (unlike := _unlike(store.meta(current), window, cfg.horizon)) is not None:
+                log.warning("current model %s was trained %s: gating on naive only", current,
+                            unlike)
+            else:
+                current_metrics = evaluate(store.load(current), hist, season).to_dict()
         except (ArtifactError, ValueError) as exc:
             log.warning("current model %s cannot be scored (%s): gating on naive only",
                         current, exc)
     promoted, reason = gate(ev, current_metrics)
-    starts = [h.start for h in hist.values()]
-    ends = [h.start + (len(h.values) - 1) * h.width for h in hist.values()]
+    if promoted and (pin := store.pinned()) is not None:
+        promoted, reason = False, (f"{reason}, but a rollback pinned {pin} (`salescast model "
+                                   f"promote` a version to unpin)")
     metrics = {**ev, "current": current, "current_metrics": current_metrics,
                "train_windows": report.train_windows, "epochs": report.epochs,
                "train_seconds": round(report.seconds, 2), "best_val_loss": report.best_val_loss,
-               "stopped": report.stopped, "gate": reason}
-    window = {"series": len(hist), "first_bucket": min(starts), "last_bucket": max(ends),
-              "bucket_seconds": next(iter(hist.values())).width}  # a worker of another refuses it
+               "stopped": report.stopped, "gate": reason, "season": season}
     version = store.save(model, metrics, window)
     if promoted:
-        store.promote(version, redis, reason=reason)
+        store.promote(version, None, reason=reason)
+        reannounce(store, redis)
     else:
         store.set_status(version, "rejected", reason=reason)
     store.prune()
     return Outcome(version, promoted, reason, metrics)
+
+
+def _unlike(meta: Mapping[str, Any], window: Mapping[str, Any], horizon: int) -> str | None:
+    """How the model of ``meta`` was trained unlike a candidate of ``window`` and ``horizon``
+    (its scores are then of other windows: not comparable); None: alike."""
+    was, config = meta.get("window", {}), meta.get("config", {})
+    if was.get("bucket_seconds") != window["bucket_seconds"]:
+        return f"on buckets of {was.get('bucket_seconds')} s"
+    if was.get("utc_offset", window["utc_offset"]) != window["utc_offset"]:
+        return f"on the clock UTC{was.get('utc_offset'):+d} s"
+    if isinstance(config, dict) and config.get("horizon") != horizon:
+        return f"for {config.get('horizon')} buckets ahead, not {horizon}"
+    return None
+
+
+def reannounce(store: ModelStore, redis: Any | None) -> str | None:
+    """Announce the store's current version on Redis when Redis names another or none (a
+    promotion Redis missed, a Redis restarted empty); the version announced, else None. A
+    Redis that does not answer is a warning: the next call tries again."""
+    from redis.exceptions import RedisError
+
+    current = store.current()
+    if redis is None or current is None:
+        return None
+    try:
+        said = redis.hget(MODEL_CURRENT, "version")
+        if said is not None and said.decode() == current:
+            return None
+        store.announce(redis, current, store.meta(current).get("promoted_at"))
+    except (RedisError, OSError) as exc:
+        log.warning("Redis does not answer (%s): the workers are not told of model %s yet",
+                    exc, current)
+        return None
+    log.warning("announced model %s to the workers (Redis named %s)", current,
+                said.decode() if said is not None else "none")
+    return current

@@ -52,7 +52,7 @@ COVERED_BY: dict[str, tuple[str, ...]] = {
     "models.evaluation.scoreboard": ("tests/unit/models/evaluation/test_backtest.py",),
     "models.evaluation.file_forecasts": ("tests/unit/salescast/test_cli_backtest.py",),
     "models.snarimax": ("tests/unit/models/test_snarimax_drift.py",),
-    "models.neural.trainer": ("tests/unit/models/neural/test_lstm.py",),
+    "models.neural.store_files": ("tests/unit/models/neural/test_store.py",),
     "stream.agents": (INTEGRATION + "test_pipeline.py", INTEGRATION + "test_worker_recovery.py"),
     "stream.alert_sink": (INTEGRATION + "test_closure_alerts.py",
                           INTEGRATION + "test_alerts_ops.py"),
