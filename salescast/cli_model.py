@@ -152,8 +152,11 @@ def _reader(bootstrap: str, topic: str) -> Any:
     meta = kafka_topics(bootstrap).get(topic)
     if meta is None or meta.error is not None:
         raise UserError(f"topic {topic} does not exist: run `salescast services up` first")
+    # an offset that is gone (the topic deleted and made again, retention) reads on from the
+    # earliest there is: "latest" skipped what was sent to a topic made again under it
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "salescast-trainer",
-                  "enable.auto.commit": False, "fetch.queue.backoff.ms": 100, "log_level": 0})
+                  "enable.auto.commit": False, "fetch.queue.backoff.ms": 100, "log_level": 0,
+                  "auto.offset.reset": "earliest"})
     c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in meta.partitions])
     return c
 
