@@ -261,8 +261,12 @@ def model_promote(version: Annotated[str, typer.Argument(help="a version from `m
         raise UserError(f"no model {version!r} in {store.root}")
     with _one_line():
         store.promote(version, None, reason="manual")
+        width = store.meta(version).get("window", {}).get("bucket_seconds")
     _announce(store, version)
     console.print(f"{version} is current")
+    if width is not None and width != (own := load_settings().bucket_seconds):
+        console.print(f"[yellow]it was trained on buckets of {width} s: workers on buckets of "
+                      f"{own} s (these settings) refuse it and keep their model[/]")
 
 
 @model_app.command("rollback")

@@ -45,6 +45,22 @@ def test_list_promote_and_roll_back(store: ModelStore) -> None:
     assert store.current() == first and store.meta(second)["status"] == "rolled_back"
 
 
+def test_a_rollback_pins_and_a_promotion_of_other_buckets_is_said(store: ModelStore) -> None:
+    _save(store, "v1", 0.7)
+    _save(store, "v2", 0.6)
+    for version in ("v1", "v2"):
+        runner.invoke(app, ["model", "promote", version])
+    assert runner.invoke(app, ["model", "rollback"]).exit_code == 0
+    listed = runner.invoke(app, ["model", "list"])
+    assert "pinned to v1 by a rollback" in " ".join(listed.output.split())
+    store.save(GlobalLSTM(LSTMConfig(hidden=4)), {}, {"bucket_seconds": 3600}, version="hourly")
+    promoted = runner.invoke(app, ["model", "promote", "hourly"])
+    said = " ".join(promoted.output.split())
+    assert promoted.exit_code == 0 and "trained on buckets of 3600 s: workers on buckets of " \
+        "86400 s (these settings) refuse it" in said
+    assert "pinned" not in runner.invoke(app, ["model", "list"]).output
+
+
 def test_an_unknown_version_or_nothing_to_roll_back_is_one_line(store: ModelStore) -> None:
     unknown = runner.invoke(app, ["model", "promote", "v0"])
     assert unknown.exit_code == 2 and "no model 'v0'" in unknown.output
