@@ -95,11 +95,14 @@ def trainer(
     from models.neural.lstm import LSTMConfig
     from models.neural.store import ModelStore
     from models.neural.trainer import BucketHistory, reannounce, train_and_gate
+    from models.seasons import season_for
 
     use_offset(settings.utc_offset)  # the workers' grid: months and weekdays of the shop
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     cfg = LSTMConfig(horizon=settings.horizon, epochs=epochs)
-    need = cfg.window + 2 * cfg.horizon
+    # a training window and two horizons; and two seasons and a horizon, to be scored
+    need = max(cfg.window + 2 * cfg.horizon,
+               cfg.horizon + 2 * season_for(settings.bucket_seconds))
     store = ModelStore(settings.models_dir)
     with _one_line():  # before any training: another trainer on it, a corrupt index file
         held = store.lock()
@@ -261,12 +264,17 @@ def model_promote(version: Annotated[str, typer.Argument(help="a version from `m
         raise UserError(f"no model {version!r} in {store.root}")
     with _one_line():
         store.promote(version, None, reason="manual")
-        width = store.meta(version).get("window", {}).get("bucket_seconds")
+        window = store.meta(version).get("window", {})
     _announce(store, version)
     console.print(f"{version} is current")
-    if width is not None and width != (own := load_settings().bucket_seconds):
-        console.print(f"[yellow]it was trained on buckets of {width} s: workers on buckets of "
-                      f"{own} s (these settings) refuse it and keep their model[/]")
+    settings = load_settings()
+    for what, theirs, own in (("buckets of", window.get("bucket_seconds"),
+                               settings.bucket_seconds),
+                              ("the clock of UTC offset", window.get("utc_offset"),
+                               settings.utc_offset)):
+        if theirs is not None and theirs != own:
+            console.print(f"[yellow]it was trained on {what} {theirs} s: workers on {what} "
+                          f"{own} s (these settings) refuse it and keep their model[/]")
 
 
 @model_app.command("rollback")

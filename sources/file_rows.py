@@ -128,29 +128,30 @@ def _cells(text: str, delimiter: str) -> list[str]:
 
 def _header_at(head: list[str], delimiter: str | None) -> tuple[int, str]:
     """Where the header is among a CSV file's first lines, and the delimiter: the first line
-    unless it has at most half the cells of most lines after it (a title or a note above
-    the header, as exported reports have), then the first line with that many distinct
-    names. ``delimiter``: Excel's ``sep=`` line's, else the header's commonest.
+    (its commonest delimiter, or Excel's ``sep=`` line's), unless it has fewer cells than most
+    lines after it and at most half as many under their commonest delimiter (a title or a
+    note above the header, as exported reports have): then the first line with as many.
 
     >>> _header_at(["Sales by product,,", "sku,date,qty", "A,2024-01-01,1"], None)
     (1, ',')
     >>> _header_at(["sku,date,qty", "A,2024-01-01,1,"], None)
     (0, ',')
+    >>> _header_at(["product\\tqty", "Cable, USB-C, 2 m, black\\t1"], None)  # commas in values
+    (0, '\\t')
     """
     first = delimiter or max(",;\t|", key=head[0].count)
     rest = [t for t in head[1:] if t.strip()]
     if not rest:
         return 0, first
+    own = [len(_cells(t, first)) for t in rest]
+    if (n := len(_cells(head[0], first))) >= 2 and n >= max(set(own), key=own.count):
+        return 0, first  # as long as its rows: the header, as it always was
     d = delimiter or max(",;\t|", key=lambda c: sum(t.count(c) for t in rest))
     counts = [len(_cells(t, d)) for t in rest]
     most = max(set(counts), key=counts.count)
-    if len(_cells(head[0], first)) * 2 > most or most < 2:
+    if len(_cells(head[0], d)) * 2 > most or most < 2:
         return 0, first
-    for i, text in enumerate(head):
-        names = [c.strip() for c in _cells(text, d)]
-        if len(names) >= most and all(names) and len(set(names)) == len(names):
-            return i, d
-    return 0, first
+    return next(i for i, text in enumerate(head) if len(_cells(text, d)) >= most), d
 
 
 def _csv_rows(path: Path, first: str, f: IO[str], line: list[int]) -> Iterator[Any]:

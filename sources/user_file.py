@@ -155,7 +155,8 @@ class UserFile:
                        f"they would count the other rows again")
         if self.repeats:
             out.append(f"{len(self.repeats):,} rows name the series of an earlier row "
-                       f"({', '.join(self.repeats[:3])}): their cells are added")
+                       f"({', '.join(list(dict.fromkeys(self.repeats))[:3])}): their cells "
+                       "are added")
         return out
 
     def __iter__(self) -> Iterator[FileRow]:

@@ -80,8 +80,8 @@ class LstmRunner:
             raise ArtifactError(f"trained on buckets of {width} s, not {self.width} s")
         offset = window.get("utc_offset", self.utc_offset)
         if offset != self.utc_offset:  # its weekdays would be another clock's
-            raise ArtifactError(f"trained on the clock UTC{offset:+d} s, not "
-                                f"UTC{self.utc_offset:+d} s")
+            raise ArtifactError(f"trained on the clock of UTC offset {offset!r} s, not "
+                                f"{self.utc_offset} s")
 
     def provide(self, states: list[SeriesState]) -> tuple[list[int], np.ndarray, str] | None:
         """The LSTM paths of the given series (one batched forward pass): which of them (those

@@ -40,7 +40,7 @@ COLUMNS = ("series", "step", "start", "forecast", "lo80", "hi80", "lo95", "hi95"
 
 def _number(x: float) -> str:
     """A value as short as it reads: ``2`` for 2.0, four decimals at most."""
-    return f"{x:.4f}".rstrip("0").rstrip(".") if x == x else ""
+    return f"{round(x, 4) + 0.0:.4f}".rstrip("0").rstrip(".") if x == x else ""  # -0: 0
 
 
 def write_forecasts(path: Path, series: Sequence[str], forecast: BatchForecast, last: int,

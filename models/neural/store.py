@@ -30,7 +30,6 @@ file (``CURRENT``, ``history.json``, a ``meta.json``) is an :class:`ArtifactErro
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -38,7 +37,7 @@ import re
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import torch
 
@@ -48,6 +47,7 @@ from models.bank_blend import VERSION_BYTES
 from models.neural.lstm import FEATURES, GlobalLSTM, LSTMConfig
 from models.neural.store_files import (
     ArtifactError,
+    PinnedError,
     meta_text,
     read_json,
     read_text,
@@ -55,7 +55,7 @@ from models.neural.store_files import (
     version_name,
 )
 
-__all__ = ["ModelStore", "ArtifactError", "FORMAT", "KEEP"]
+__all__ = ["ModelStore", "ArtifactError", "PinnedError", "FORMAT", "KEEP"]
 
 FORMAT = 1  # bumped when the artifact layout or the model's inputs change
 KEEP = 10  # promotions kept to roll back through, and other versions kept (ModelStore.prune)
@@ -173,9 +173,13 @@ class ModelStore:
         path = self.root / "PINNED"
         return (read_text(path).strip() or None) if path.exists() else None
 
-    def promote(self, version: str, redis: Any | None = None, reason: str = "") -> None:
+    def promote(self, version: str, redis: Any | None = None, reason: str = "",
+                unpin: bool = True) -> None:
         """Make ``version`` current (and announce it on Redis when given a client); a pin
-        (:meth:`pinned`) goes with it."""
+        (:meth:`pinned`) goes with it, unless not ``unpin`` (the trainer): then a pinned store
+        is a :class:`PinnedError` and changes nothing."""
+        if not unpin and (pin := self.pinned()) is not None:
+            raise PinnedError(pin)
         if len(version.encode()) > VERSION_BYTES:  # a worker keeps it in every row
             raise ArtifactError(f"model {version[:40]}...: a version's name is at most "
                                 f"{VERSION_BYTES} bytes (the workers keep it with every "
@@ -190,15 +194,21 @@ class ModelStore:
         if redis is not None:
             self.announce(redis, version, now)
 
-    def lock(self) -> Any:
+    def lock(self) -> IO[str]:
         """Hold the store for one trainer (an open file, locked until closed): another
         trainer on the same store is an :class:`ArtifactError` (two at once wrote each
         other's files and lost promotions)."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        held = open(self.root / ".trainer.lock", "a+")  # noqa: SIM115 (held open)
+        import fcntl
+
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            held = open(self.root / ".trainer.lock", "a+")  # noqa: SIM115 (held open)
+        except OSError as exc:
+            raise ArtifactError(f"cannot write the model store {self.root}: "
+                                f"{exc.strerror or exc}") from None
         try:
             fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except BlockingIOError:
             held.seek(0)
             who = held.read().strip() or "?"
             held.close()
@@ -269,6 +279,9 @@ class ModelStore:
         old = time.time() - HALF_WRITTEN_S  # and what a trainer killed in its save left
         doomed += [p.name for p in sorted(self.root.iterdir()) if p.is_dir() and TRAINED.fullmatch(
             p.name) and not (p / "meta.json").exists() and p.stat().st_mtime < old]
+        for left in self.root.glob(".*.new"):  # files a killed writer left beside the index
+            if left.stat().st_mtime < old:
+                left.unlink(missing_ok=True)
         if len(hist) > keep:
             replace_all({self.root / "history.json": json.dumps(hist[-keep:] if keep else [])})
         for version in doomed:

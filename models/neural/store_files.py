@@ -19,12 +19,20 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ArtifactError", "read_text", "read_json", "version_name", "meta_text",
+__all__ = ["ArtifactError", "PinnedError", "read_text", "read_json", "version_name", "meta_text",
            "replace_all"]
 
 
 class ArtifactError(Exception):
     """An artifact is missing, corrupt (checksum) or incompatible (format, features)."""
+
+
+class PinnedError(ArtifactError):
+    """The store is pinned to ``version`` by a rollback: the trainer promotes nothing."""
+
+    def __init__(self, version: str) -> None:
+        super().__init__(f"pinned to {version} by a rollback")
+        self.version = version
 
 
 def read_text(path: Path) -> str:

@@ -32,7 +32,7 @@ from contracts.events import MAX_TS
 from contracts.wire import MODEL_CURRENT
 from models.grid import shift, steps, utc_offset
 from models.neural.lstm import History, LSTMConfig, evaluate, train
-from models.neural.store import ArtifactError, ModelStore
+from models.neural.store import ArtifactError, ModelStore, PinnedError
 from models.seasons import season_for
 
 __all__ = ["BucketHistory", "gate", "train_and_gate", "reannounce", "Outcome"]
@@ -145,7 +145,8 @@ def train_and_gate(hist: Mapping[str, History], store: ModelStore, redis: Any | 
     try:
         ev = evaluate(model, hist, season).to_dict()
     except ValueError as exc:  # no series holds two seasons and a horizon
-        ev = {"mase": math.nan, "snaive_mase": math.nan, "coverage": math.nan, "error": str(exc)}
+        ev = {"mase": math.nan, "snaive_mase": math.nan, "coverage": math.nan,
+              "error": f"{exc} (two seasons of {season} and {cfg.horizon} buckets)"}
     current_metrics, current = None, store.current()
     if current is not None:
         try:
@@ -157,22 +158,30 @@ def train_and_gate(hist: Mapping[str, History], store: ModelStore, redis: Any | 
         except (ArtifactError, ValueError) as exc:
             log.warning("current model %s cannot be scored (%s): gating on naive only",
                         current, exc)
-    promoted, reason = gate(ev, current_metrics)
+    promoted, reason = (False, str(ev["error"])) if "error" in ev else gate(ev, current_metrics)
     if promoted and (pin := store.pinned()) is not None:
-        promoted, reason = False, (f"{reason}, but a rollback pinned {pin} (`salescast model "
-                                   f"promote` a version to unpin)")
+        promoted, reason = False, _pinned(reason, pin)
     metrics = {**ev, "current": current, "current_metrics": current_metrics,
                "train_windows": report.train_windows, "epochs": report.epochs,
                "train_seconds": round(report.seconds, 2), "best_val_loss": report.best_val_loss,
                "stopped": report.stopped, "gate": reason, "season": season}
     version = store.save(model, metrics, window)
     if promoted:
-        store.promote(version, None, reason=reason)
+        try:
+            store.promote(version, None, reason=reason, unpin=False)
+        except PinnedError as exc:  # a rollback by hand since the check above
+            promoted, reason = False, _pinned(reason, exc.version)
+    if promoted:
         reannounce(store, redis)
     else:
         store.set_status(version, "rejected", reason=reason)
     store.prune()
     return Outcome(version, promoted, reason, metrics)
+
+
+def _pinned(reason: str, version: str) -> str:
+    return (f"{reason}, but a rollback pinned {version} (`salescast model promote` a version "
+            "to unpin)")
 
 
 def _unlike(meta: Mapping[str, Any], window: Mapping[str, Any], horizon: int) -> str | None:
@@ -194,18 +203,21 @@ def reannounce(store: ModelStore, redis: Any | None) -> str | None:
     Redis that does not answer is a warning: the next call tries again."""
     from redis.exceptions import RedisError
 
-    current = store.current()
-    if redis is None or current is None:
+    if redis is None or store.current() is None:
         return None
     try:
         said = redis.hget(MODEL_CURRENT, "version")
-        if said is not None and said.decode() == current:
+        said = said.decode() if isinstance(said, bytes) else said
+        current = store.current()  # (after Redis was read: a promotion by hand meanwhile)
+        if current is None or said == current:
             return None
         store.announce(redis, current, store.meta(current).get("promoted_at"))
     except (RedisError, OSError) as exc:
-        log.warning("Redis does not answer (%s): the workers are not told of model %s yet",
-                    exc, current)
+        log.warning("Redis does not answer (%s): the workers are not told of the current "
+                    "model yet", exc)
         return None
-    log.warning("announced model %s to the workers (Redis named %s)", current,
-                said.decode() if said is not None else "none")
+    except ArtifactError as exc:  # its directory deleted by hand: `model list` says so
+        log.warning("the current model cannot be announced: %s", exc)
+        return None
+    log.warning("announced model %s to the workers (Redis named %s)", current, said or "none")
     return current

@@ -38,6 +38,12 @@ def test_lines_of_notes_above_the_header_are_skipped_and_said(tmp_path: Path) ->
     assert rows == [(5, {"sku": "A", "store": "S1", "date": "2024-01-01", "qty": "2"})]
     path.write_text("sku,date,qty\nA,2024-01-01,2,,\n")  # a header as long as its rows
     assert _rows(path)[0].notes == []
+    path.write_text("Units by month,,\n,2024-01,2024-02\nA,1,2\n")  # a pivot's empty corner
+    assert _rows(path)[:2] == [["", "2024-01", "2024-02"], (3, {"": "A", "2024-01": "1",
+                                                                 "2024-02": "2"})]
+    path.write_text("product\tqty\nCable, USB-C, 2 m, black\t1\n")  # commas in a value
+    assert _rows(path) == [["product", "qty"], (2, {"product": "Cable, USB-C, 2 m, black",
+                                                    "qty": "1"})]
 
 
 def test_a_space_before_a_quote_does_not_hide_it(tmp_path: Path) -> None:

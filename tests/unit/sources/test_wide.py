@@ -106,8 +106,8 @@ def test_rows_repeating_a_series_are_added_and_said(tmp_path: Path) -> None:
     """A sheet with a product's row twice (a probe's finding: summed without a word)."""
     file = UserFile(_csv(tmp_path, "sku,2024-01-01,2024-01-02\nA,1,2\nB,3,\nA,5,\nA,,1\n"))
     assert len(list(file)) == 5 and file.repeats == ["A", "A"]
-    assert file.notes() == ["2 rows name the series of an earlier row (A, A): their cells "
-                            "are added"]
+    assert file.notes() == ["2 rows name the series of an earlier row (A): their cells are "
+                            "added"]
     assert len(list(file)) == 5 and len(file.repeats) == 2  # counted again, not twice
 
 

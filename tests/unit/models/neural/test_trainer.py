@@ -67,6 +67,30 @@ def test_a_rollback_pins_the_store_and_the_trainer_promotes_nothing(tmp_path: Pa
     assert store.current() == "v1" and store.meta(out.version)["status"] == "rejected"
 
 
+def test_series_too_short_for_two_seasons_are_rejected_with_the_reason(tmp_path: Path) -> None:
+    """Weekly buckets: scoring needs two years and a horizon of each series."""
+    rng = np.random.default_rng(0)
+    weekly = {f"s{i}": History(T0, 7 * DAY, rng.poisson(5.0, 60).astype(float))
+              for i in range(8)}
+    out = train_and_gate(weekly, ModelStore(tmp_path), None, TINY, budget_s=30)
+    assert not out.promoted and out.reason.startswith("no series long enough to evaluate on")
+    assert "(two seasons of 52 and 6 buckets)" in out.reason
+
+
+def test_a_rollback_by_hand_while_the_trainer_promotes_wins(tmp_path: Path) -> None:
+    from models.neural.store import PinnedError
+
+    store = ModelStore(tmp_path)
+    for v in ("v1", "v2", "v3"):
+        store.save(GlobalLSTM(TINY), {}, {}, version=v)
+    store.promote("v1")
+    store.promote("v2")
+    store.rollback()
+    with pytest.raises(PinnedError, match="pinned to v1"):
+        store.promote("v3", unpin=False)  # the trainer's: the pin stays
+    assert store.current() == "v1" and store.pinned() == "v1"
+
+
 def test_a_current_model_trained_otherwise_is_not_compared() -> None:
     window = {"bucket_seconds": DAY, "utc_offset": 0}
     alike = {"window": {"bucket_seconds": DAY, "utc_offset": 0}, "config": {"horizon": 14}}
@@ -114,6 +138,11 @@ def test_the_store_s_current_version_is_announced_again_when_redis_lost_it(
     assert reannounce(store, redis) is None  # Redis names it: nothing to do
     redis.hash.clear()  # restarted empty
     assert reannounce(store, redis) == "v1"
+    redis.hash.clear()
+    import shutil
+
+    shutil.rmtree(store.root / "v1")  # deleted by hand: a warning, the trainer goes on
+    assert reannounce(store, redis) is None and "version" not in redis.hash
 
 
 def test_the_worker_refuses_what_it_cannot_serve_and_tries_again_when_announced_again(
