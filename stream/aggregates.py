@@ -152,7 +152,7 @@ class Ledger:
     closed_events: dict[str, int] = field(default_factory=dict)  # events of closed buckets
     # source -> {closed bucket it had not finished: its sums counted so far}
     unfinished: dict[int, dict[int, dict[str, list[float]]]] = field(default_factory=dict)
-    late: int = 0  # sums that came for a bucket after it closed
+    late: int = 0  # sums that came for a bucket after it closed, and changed it
     latest: dict[int, int] = field(default_factory=dict)  # source -> its latest bucket of sums
     heard: dict[int, float] = field(default_factory=dict)  # source -> its last report's time
     now: float = 0.0  # the latest report's time (0: none had one), ticks' included
@@ -181,9 +181,8 @@ class Ledger:
         finished = self.final_until.get(src)  # what it had declared complete before
         for b, per in report.sums.items():
             if self.closed_until is not None and b < self.closed_until:
-                self.late += 1
                 if finished is None or b >= finished:  # closed without it: count what it adds
-                    self._count_late(src, b, per)
+                    self.late += self._count_late(src, b, per)
                 continue  # else: sums read before, from before a restart
             self.sums.setdefault(b, {})[src] = per
             self._know(per)
@@ -217,14 +216,18 @@ class Ledger:
         if new:
             self.children = sorted([*self.children, *new])
 
-    def _count_late(self, src: int, b: int, per: dict[str, list[float]]) -> None:
-        """Add what ``src``'s sums of closed bucket ``b`` hold beyond those counted before."""
+    def _count_late(self, src: int, b: int, per: dict[str, list[float]]) -> int:
+        """Add what ``src``'s sums of closed bucket ``b`` hold beyond those counted before;
+        1 if they hold anything new (late), 0 for the same sums again (a redelivery)."""
         before = self.unfinished.setdefault(src, {}).get(b, {})
+        if before == per:
+            return 0
         for c, (_, n) in per.items():
             self.closed_events[c] = (self.closed_events.get(c, 0) + int(n)
                                      - int(before.get(c, (0.0, 0))[1]))
         self.unfinished[src][b] = per
         self._know(per)
+        return 1
 
     def due(self) -> list[tuple[int, dict[str, tuple[float, int]]]]:
         """Close every bucket that every source partition reported complete: ``(bucket,

@@ -49,9 +49,10 @@ def test_quiet_buckets_close_as_zeros_and_final_sums_sent_again_count_once() -> 
     led.apply(_report(0, 1, 40, {0: {"c:a": [1.0, 1]}, 30: {"c:a": [2.0, 1]}}))
     assert [(b, per) for b, per in led.due()] == [
         (0, {"c:a": (1.0, 1)}), (10, {}), (20, {}), (30, {"c:a": (2.0, 1)})]
-    # after a restart the partition reports a bucket it had declared complete: a repeat
+    # after a restart the partition reports a bucket it had declared complete: a repeat,
+    # which adds nothing and is not late (it was counted as late until 2026-12-07)
     led.apply(_report(0, 2, 40, {30: {"c:a": [2.0, 1]}}))
-    assert led.late == 1 and led.due() == [] and led.events(ROOT) == 2
+    assert led.late == 0 and led.due() == [] and led.events(ROOT) == 2
 
 
 def test_a_partition_without_a_watermark_is_waited_for_while_it_reports() -> None:
@@ -69,6 +70,10 @@ def test_a_partition_without_a_watermark_is_waited_for_while_it_reports() -> Non
     assert led.late == 0  # partition 1 is at 30: 20 may still get a late event
     led.apply(_report(0, 3, 80, {}), at=160.0 + PATIENCE_S)  # partition 1 silent since 160
     assert [b for b, _ in led.due()] == [20, 30, 40, 50, 60, 70]
+    late = _report(1, 3, None, {30: {"c:b": [4.0, 2]}})  # more for a day closed without it
+    led.apply(late, at=230.0)
+    led.apply(_report(1, 4, None, {30: {"c:b": [4.0, 2]}}), at=231.0)  # the same sums again
+    assert led.late == 1 and led.events("c:b") == 5
     led.apply(_report(0, -1, None, {}), at=500.0)  # a tick: its time only
     assert led.seen[0] == 3 and led.now == 500.0
     # without message times (a ledger of an older worker), only the buckets count
