@@ -188,7 +188,7 @@ def _run_file(file: str, bucket: str | None, columns: str | None, time_format: s
     console.print(f"[bold]{escape(verdict(board))}[/]", soft_wrap=True)
     console.print(f"scoreboard written to {escape(str(written[0]))}")
     ahead = out_dir / f"forecasts-{board.name.removesuffix('-bank')}.csv"
-    write_forecasts(ahead, list(series), final[0], info.last, width)
+    write_forecasts(ahead, {k: len(v) for k, v in series.items()}, final[0], info.last, width)
     console.print(f"forecasts of the next {buckets_of(regime.horizon, regime)} after the file's "
                   f"end, {len(series):,} series with 80%/95% bands: {escape(str(ahead))}",
                   soft_wrap=True)

@@ -96,7 +96,7 @@ def test_the_forecasts_after_the_file_s_end_are_written(tmp_path: Path) -> None:
     assert rows[0]["start"] > last and len({r["start"] for r in rows}) == 4
     for r in rows:
         lo95, lo, y, hi, hi95 = (float(r[k]) for k in ("lo95", "lo80", "forecast", "hi80", "hi95"))
-        assert lo95 <= lo <= y <= hi <= hi95 and float(r["mean"]) >= 0
+        assert lo95 <= lo <= y <= hi <= hi95 and float(r["mean"]) >= 0 and r["history"] == "70"
     assert {float(r["forecast"]) for r in rows if r["series"] == "B"} != {
         float(r["forecast"]) for r in rows if r["series"] == "A"}
 
