@@ -36,10 +36,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 
 from contracts.wire import server_frame
-from gateway.auth import OPEN, AuthError, Claims, verify
+from gateway.auth import OPEN, AuthError, Claims, matches, verify
 from gateway.limits import RateLimit
 from gateway.messages import (
     PROTOCOL_VERSION,
@@ -164,7 +163,7 @@ class Session:
             return True
         assert series is not None
         names, patterns = subs
-        if series not in names and not any(fnmatchcase(series, p) for p in patterns):
+        if series not in names and not any(matches(series, p) for p in patterns):
             return False
         if channel == "alerts":
             return self.claims.allows_alert(series)

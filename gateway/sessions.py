@@ -106,10 +106,10 @@ class Clients:
             if token is not None:
                 frame = json.dumps({"type": "auth", "token": token})
                 if not await self._carry_out_all(conn, session.receive(frame)):
-                    return
+                    return await self._until_closed(conn)
             async for text in conn:
                 if not await self._carry_out_all(conn, session.receive(text)):
-                    return
+                    return await self._until_closed(conn)
         except ConnectionClosed:
             pass
         finally:
@@ -204,6 +204,12 @@ class Clients:
 
         self._background(close())
 
+    async def _until_closed(self, conn: ServerConnection) -> None:
+        """Wait for the close :meth:`drop` began: a handler that returns first closes with
+        1000, not the code the client should see (1008: a policy)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(conn.wait_closed(), CLOSE_GRACE_S + 1.0)
+
     def _background(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
         self._tasks.add(task)
@@ -246,6 +252,7 @@ class Clients:
                 self.drop(conn, close.code, close.reason)
                 continue
             if (notice := session.expiry_notice()) is not None:
+                self.metrics.errors.labels("token_expired").inc()  # as every error frame
                 self._background(self._tell(conn, notice))
             transport = conn.transport
             buffered = transport.get_write_buffer_size() if transport is not None else 0

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from fnmatch import fnmatchcase
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
@@ -26,6 +25,7 @@ from contracts.wire import (
     FORECAST_FIELD,
     INDEX_KEY,
     LIVE_FIELD,
+    LIVE_FIELDS,
     MOVERS_INFO,
     MOVERS_KEY,
     OPS_LATEST,
@@ -50,6 +50,8 @@ MAX_PATTERN_SNAPSHOTS = 200
 MAX_SCANNED = 20_000  #: series a pattern is matched against, the most recently updated
 SCAN_BATCH = 1000  #: members of a sorted set read at a time while scanning it
 ALERTS_SNAPSHOT = 50
+ALERTS_PAGE = 500  #: alerts read at a time going back for a scoped snapshot
+MAX_ALERTS_SCANNED = 20_000  #: the most a scoped alerts snapshot reads (the stream keeps ~10k)
 T = TypeVar("T")
 
 # KEYS[1] acks hash, KEYS[2] alerts stream; ARGV: alert id, ack record, alert JSON, channel,
@@ -152,26 +154,31 @@ class Store:
         return await self._once(("acks", since), read)
 
     async def alerts(self, session: Session, out: SnapshotRequest) -> list[dict[str, Any]]:
-        """Recent alerts for an alerts subscription that the session may read; those of an
-        acknowledged alert carry its latest ``ack``."""
+        """Recent alerts for an alerts subscription that the session may read (the
+        :data:`ALERTS_SNAPSHOT` latest of them, or all after ``since``); every entry of an
+        acknowledged alert carries its latest ``ack``."""
         since = out.since if isinstance(out.since, str) else None
         rows = await self.alert_rows(since)
-        decoded = [a for a in (decode_alert(f, sid) for sid, f in rows) if a is not None]
-        alerts = []
-        for alert in decoded:
-            series = str(alert.get("series", ""))
-            if out.series is not None and series != out.series:
-                continue
-            if out.pattern is not None and not fnmatchcase(series, out.pattern):
-                continue
-            if session.claims is None or not session.claims.allows_alert(series):
-                continue
-            alerts.append(alert)
-        if alerts:
-            acks = await self.acks(since, sorted({str(a.get("id")) for a in decoded}))
+        alerts = _theirs(rows, session, out)
+        oldest, scanned = (rows[0][0] if rows else None), len(rows)
+        # a series' or a scope's alerts may be few among the stream's latest (acks of other
+        # series add entries too): read further back for them, as far as MAX_ALERTS_SCANNED
+        while (since is None and oldest is not None and len(alerts) < ALERTS_SNAPSHOT
+               and scanned < MAX_ALERTS_SCANNED):
+            page = list(reversed(await self.redis.xrevrange(
+                ALERTS_STREAM, f"({oldest}", "-", count=ALERTS_PAGE) or []))
+            oldest, scanned = (page[0][0] if page else None), scanned + len(page)
+            alerts = _theirs(page, session, out) + alerts
+        alerts = alerts[-ALERTS_SNAPSHOT:] if since is None else alerts
+        if alerts:  # (the acks of the shared rows are read once for every session)
+            shared = sorted({str(a.get("id")) for a in (decode_alert(f, sid) for sid, f in rows)
+                             if a is not None})
+            acks = await self.acks(since, shared)
+            if older := sorted({str(a.get("id")) for a in alerts} - set(shared)):
+                records = await self.redis.hmget(ALERTS_ACKS, older)
+                acks |= {i: a for i, r in zip(older, records, strict=True) if (a := ack_of(r))}
             for alert in alerts:
-                ack = acks.get(str(alert.get("id")))
-                if ack is not None and "ack" not in alert:
+                if (ack := acks.get(str(alert.get("id")))) is not None:
                     alert["ack"] = ack
         return alerts
 
@@ -207,9 +214,11 @@ class Store:
             if not session.wants(out.channel, name):
                 continue
             live, part = await self.series_parts(name)
-            data = merge_snapshot(live, None if out.channel == "actuals" else part)
+            data = merge_snapshot(live, part)
             if data is None:
                 continue
+            if out.channel == "actuals":  # what its updates carry: the live fields
+                data = {k: data[k] for k in LIVE_FIELDS if k in data}
             version = snapshot_version(out.channel, data)
             if isinstance(out.since, int) and out.series and version <= out.since:
                 continue  # resumed: the client already has this version
@@ -225,3 +234,21 @@ class Store:
         infos = await self.redis.hmget(MOVERS_INFO, [s for s, _ in rows]) if rows else []
         return [mover_item(series, score, info)
                 for (series, score), info in zip(rows, infos, strict=True)]
+
+
+def _theirs(rows: list[Any], session: Session, out: SnapshotRequest) -> list[dict[str, Any]]:
+    """The alerts of stream entries ``rows`` that ``out`` asks for (its series or pattern)
+    and ``session`` may read, in order."""
+    alerts = []
+    for alert in (decode_alert(f, sid) for sid, f in rows):
+        if alert is None:
+            continue
+        series = str(alert.get("series", ""))
+        if out.series is not None and series != out.series:
+            continue
+        if out.pattern is not None and not matches(series, out.pattern):
+            continue
+        if session.claims is None or not session.claims.allows_alert(series):
+            continue
+        alerts.append(alert)
+    return alerts

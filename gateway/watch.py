@@ -165,6 +165,9 @@ async def _session(ws: Any, frames: list[str], token: str | None,
         await ws.send(json.dumps({"type": "auth", "token": token}))
     for frame in frames:
         await ws.send(frame)
+    target = json.loads(frames[0]).get("series") or json.loads(frames[0]).get("pattern")
+    # is there such a series? (a subscription to none is answered `subscribed`, and no more)
+    await ws.send(json.dumps({"type": "list", "pattern": target, "limit": 1, "id": "exists"}))
     offset = 0  # the shop's clock, from hello
     async for text in ws:
         frame = json.loads(text)
@@ -184,6 +187,9 @@ async def _session(ws: Any, frames: list[str], token: str | None,
         elif kind == "error":
             why = f"{frame.get('code')}: {frame.get('message')}"
             console.print(f"[red]error[/] {escape(why)}")
+        elif kind == "series" and frame.get("id") == "exists" and not frame.get("series"):
+            console.print(f"[yellow]no series {escape(str(target))} yet: waiting for its first "
+                          "write (Ctrl-C stops)[/]")
         elif kind in ("hello", "subscribed", "authed"):
             if kind == "hello" and isinstance(frame.get("utc_offset"), int):
                 offset = frame["utc_offset"]

@@ -40,8 +40,9 @@ def alerts_tail(
 ) -> None:
     """Follow the alerts topic: each alert's lifecycle and the shop-wide group alerts.
 
-    Open, updated, resolved (and acknowledged); an example confluent-kafka consumer that
-    dedupes by event id. Needs the services. Example: `salescast alerts tail --severity critical`.
+    Open, updated and resolved (acknowledgements go to the gateway's alerts channel, not
+    to this topic); an example confluent-kafka consumer that dedupes by event id. Needs the
+    services. Example: `salescast alerts tail --severity critical`.
     """
     import uuid
 

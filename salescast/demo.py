@@ -20,7 +20,7 @@ from contracts.events import SaleEvent
 from infra.kafka import free_port
 from infra.procs import child_env, port_free, salescast_cmd, spawn, stop, wait_http
 from models import grid
-from salescast.cliutil import stop_on_term
+from salescast.cliutil import UserError, stop_on_term
 
 __all__ = ["file_settings", "run_demo"]
 
@@ -102,7 +102,9 @@ def run_demo(settings: Settings, speed: float, limit: int | None, console: Conso
         else:
             console.print(f"[bold]2/4[/] your file: {len(events):,} events")
             data = events
-        port = settings.gateway_port if port_free(settings.gateway_port) else free_port()
+        # 0 ("a free one") is chosen here: the demo must know the port to wait on and print
+        port = settings.gateway_port if settings.gateway_port and port_free(
+            settings.gateway_port) else free_port()
         host = WILDCARD_BINDS.get(settings.gateway_host, settings.gateway_host)
         env = child_env(state.kafka_bootstrap, state.redis_url,
                         SALESCAST_GATEWAY_PORT=str(port),
@@ -121,13 +123,18 @@ def run_demo(settings: Settings, speed: float, limit: int | None, console: Conso
                                             "--budget", "60"), env, logs / "trainer.log"))
         gw = spawn(salescast_cmd("gateway", "--port", str(port)), env, logs / "gateway.log")
         children.append(gw)
-        wait_http(make_url("http", host, port, "/healthz"), 30, gw)
+        try:
+            wait_http(make_url("http", host, port, "/healthz"), 30, gw)
+        except TimeoutError as exc:  # (the gateway died, or never answered)
+            raise UserError(f"the gateway did not start ({exc}): see "
+                            f"{logs / 'gateway.log'}") from None
         url = make_url("ws", host, port, "/ws")
         console.print(f"\n[bold green]dashboard:[/] {make_url('http', host, port, '/')}")
         console.print(f"[bold green]websocket:[/] {url}")
         example = "85123A" if not events else shlex.quote(events[-1].series)  # one of yours
-        console.print(f"try: [cyan]salescast watch {escape(example)} --url {url}[/]  "
-                      "(or a pattern: '2*')")
+        token = ' --token "$(salescast token)"' if settings.auth_secret is not None else ""
+        console.print(f"try: [cyan]salescast watch {escape(example)} --url {url}"
+                      f"{escape(token)}[/]  (or a pattern: '2*')")
         console.print("     [cyan]salescast alerts tail[/]  (anomaly alerts as they happen)\n")
         how = f"envelopes of up to {envelope} events" if envelope else "one event per message"
         console.print(f"[bold]4/4[/] replaying at {speed:g}x, {how} (Ctrl-C stops everything) "

@@ -377,6 +377,38 @@ def test_handshake_limits_and_auth_deadline(local_redis: LocalRedis) -> None:
     asyncio.run(scenario())
 
 
+def test_policy_closes_reach_the_client_as_1008(local_redis: LocalRedis) -> None:
+    """A connection over the token's limit, and a client that floods: each is closed with
+    1008 (a policy). Both came as 1000 (a normal close), which a client does not tell from a
+    shutdown (a probe)."""
+    secret = "s3cret"
+
+    async def scenario() -> None:
+        gw = Gateway(local_redis.url, "127.0.0.1", 0, secret=secret,
+                     max_connections_per_token=1)
+        await gw.start()
+        try:
+            token = mint(secret, ["ops"], ["*"], ttl=60, now=time.time())
+            async with connect(f"{gw.url}?token={token}") as first:
+                await first.recv()  # hello
+                async with connect(f"{gw.url}?token={token}") as second:
+                    frames = [json.loads(await second.recv()) for _ in range(2)]
+                    assert frames[1]["code"] == "too_many_connections"
+                    with pytest.raises(ConnectionClosed) as closed:
+                        await asyncio.wait_for(second.recv(), 5)
+                    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+                for _ in range(300):  # past the burst, then 50 rate-limited frames
+                    await first.send('{"type": "ping"}')
+                with pytest.raises(ConnectionClosed) as closed:
+                    while True:
+                        await asyncio.wait_for(first.recv(), 5)
+                assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+        finally:
+            await gw.stop()
+
+    asyncio.run(scenario())
+
+
 def test_a_flooding_client_that_never_reads_is_cut_within_the_grace(
         local_redis: LocalRedis) -> None:
     """150 pings at once from a client that reads nothing: the rate limit closes it, and its

@@ -218,9 +218,11 @@ class _FakeRedis:
         self.hashes[ALERTS_STATE][alert["id"]] = dumps(alert)
         return sid
 
-    async def xrevrange(self, key: str, *args: Any, count: int) -> list:
-        assert key == ALERTS_STREAM
-        return list(reversed(self.stream))[:count]
+    async def xrevrange(self, key: str, top: str, bottom: str, count: int) -> list:
+        assert key == ALERTS_STREAM and bottom == "-"
+        below = (lambda sid: True) if top == "+" else (  # "(N-0": before entry N, exclusive
+            lambda sid: int(sid.split("-")[0]) < int(top[1:].split("-")[0]))
+        return [e for e in reversed(self.stream) if below(e[0])][:count]
 
     async def hget(self, key: str, field: str) -> str | None:
         return self.hashes[key].get(field)
@@ -306,6 +308,45 @@ def test_a_token_without_the_star_pattern_sees_no_group_alerts() -> None:
     assert [a["id"] for a in asyncio.run(main())] == ["a1"]
     session.receive('{"type": "subscribe", "channel": "alerts", "pattern": "?"}')
     assert session.wants("alerts", "8") and not session.wants("alerts", "*")  # "?" matches "*"
+
+
+def test_a_series_snapshot_finds_its_alerts_behind_other_series_entries() -> None:
+    """A series' alerts came back empty once 50 entries of other series (acks add one each)
+    followed them in the stream (a probe): the snapshot reads further back for them."""
+    fake = _FakeRedis()
+    fake.add(_alert("mine", series="STEADY1"))
+    for i in range(1200):
+        fake.add(_alert(f"o{i}", series="SHIFT"))
+    for request in (SnapshotRequest("STEADY1", None, "alerts"),
+                    SnapshotRequest(None, "STEADY*", "alerts")):
+        got = asyncio.run(Store(fake).alerts(_authed(), request))  # type: ignore[arg-type]
+        assert [a["id"] for a in got] == ["mine"]
+    latest = asyncio.run(Store(fake).alerts(  # type: ignore[arg-type]
+        _authed(), SnapshotRequest(None, "*", "alerts")))
+    assert len(latest) == 50 and latest[-1]["id"] == "o1199"
+
+
+def test_every_entry_of_an_acknowledged_alert_carries_its_latest_ack() -> None:
+    fake = _FakeRedis()
+    fake.add(_alert("a1"))
+    fake.add(_alert("a1", state="acknowledged", ack={"by": "t1", "at": 1.0, "note": "old"}))
+    fake.hashes[ALERTS_ACKS]["a1"] = json.dumps({"by": "t2", "at": 2.0, "note": "latest"})
+    got = asyncio.run(Store(fake).alerts(  # type: ignore[arg-type]
+        _authed(), SnapshotRequest("85123A", None, "alerts")))
+    assert [a["ack"]["note"] for a in got] == ["latest", "latest"]
+
+
+def test_a_pattern_also_grants_and_routes_the_series_of_that_very_name() -> None:
+    """A series named ``AB[1]`` subscribed to as a pattern: ``list`` named it, but the
+    snapshot and the live updates passed it by (a probe: `salescast watch 'AB[1]'`)."""
+    session = _authed(channels=("alerts", "forecasts"), patterns=("AB[1]",))
+    session.receive('{"type": "subscribe", "channel": "forecasts", "pattern": "AB[1]"}')
+    assert session.wants("forecasts", "AB[1]") and session.wants("forecasts", "AB1")
+    fake = _FakeRedis()
+    fake.add(_alert("x", series="AB[1]"))
+    got = asyncio.run(Store(fake).alerts(  # type: ignore[arg-type]
+        _authed(patterns=("AB[1]",)), SnapshotRequest(None, "AB[1]", "alerts")))
+    assert [a["id"] for a in got] == ["x"]
 
 
 def test_a_write_failure_is_unavailable_and_the_connection_stays() -> None:

@@ -150,8 +150,7 @@ def test_catch_up_snapshots_read_each_series_once() -> None:
     results = asyncio.run(main())
     assert fake.reads == 1
     assert all(r == [{"type": "snapshot", "channel": "actuals", "series": "A", "version": 12,
-                      "data": {"forecast": None, "actuals": [], "series": "A",
-                               "version": 12}}] for r in results)
+                      "data": {"series": "A", "version": 12}}] for r in results)
 
 
 def test_health_goes_down_once_and_up_again() -> None:

@@ -392,6 +392,32 @@ def test_housekeeping_closes_late_authenticators_and_unread_clients() -> None:
     assert gw.metrics.slow_closes._value.get() == 1
 
 
+def test_the_expiry_notice_counts_as_an_error_frame() -> None:
+    """/metrics counted one token_expired where a client was sent three (a probe): the notice
+    sent when a token expires under an open connection was not counted."""
+    t = [0.0]
+    gw = Gateway("redis://127.0.0.1:1/0", "127.0.0.1", 0, secret=SECRET, auth_timeout=10)
+    conn = _Closable()
+    sent: list[str] = []
+
+    async def send(frame: str) -> None:
+        sent.append(frame)
+
+    conn.send = send  # type: ignore[attr-defined]
+    session = Session(secret=SECRET, clock=lambda: t[0])
+    session.receive(json.dumps({"type": "auth", "token": mint(SECRET, ["ops"], ["*"], 5, 0.0)}))
+    gw.sessions[conn] = session  # type: ignore[index]
+
+    async def main() -> None:
+        t[0] = 6.0
+        gw.clients.sweep(6.0)
+        await asyncio.sleep(0)
+
+    asyncio.run(main())
+    assert len(sent) == 1 and json.loads(sent[0])["code"] == "token_expired"
+    assert gw.metrics.errors.labels("token_expired")._value.get() == 1
+
+
 def test_the_gateway_takes_every_setting_from_the_environment() -> None:
     from config import load_settings
 

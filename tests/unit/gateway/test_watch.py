@@ -54,3 +54,28 @@ def test_a_final_close_ends_the_watch(close: Any) -> None:
     seen, said, connections = asyncio.run(_run([close], None))
     assert (seen, connections) == (0, 1) and "connecting again" not in said
     assert f"closed by the gateway ({close[0]}" in said
+
+
+def test_a_watch_of_a_series_that_does_not_exist_says_it_waits() -> None:
+    """`salescast watch NOPE` printed `subscribed` and then nothing, until killed (a probe)."""
+    got: list[dict[str, Any]] = []
+
+    async def handler(ws: ServerConnection) -> None:
+        async for text in ws:
+            frame = json.loads(text)
+            got.append(frame)
+            if frame["type"] == "list":
+                await ws.send(json.dumps({"type": "series", "series": [], "id": frame["id"]}))
+                await ws.send(json.dumps({**SNAPSHOT, "type": "update"}))  # its first write
+
+    console = Console(record=True, width=200)
+
+    async def main() -> int:
+        async with serve(handler, "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            return await asyncio.wait_for(
+                watch(f"ws://127.0.0.1:{port}/ws", "NOPE", 1, console, delay=0.01), 10)
+
+    assert asyncio.run(main()) == 1
+    assert {"type": "list", "pattern": "NOPE", "limit": 1, "id": "exists"} in got
+    assert "no series NOPE yet: waiting for its first write" in console.export_text()
