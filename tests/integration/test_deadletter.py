@@ -17,7 +17,7 @@ BAD: dict[str, bytes] = {
     "not utf-8": b"\xff\xfe\x00garbage",
     "malformed json": b'{"series": "A", "ts": ',
     "not an object": b"[1, 2, 3]",
-    "missing field": b'{"series": "A", "ts": 1300000000, "qty": 1}',
+    "missing field": b'{"series": "A", "ts": 1300000000, "price": 1}',
     "wrong type": b'{"series": "A", "ts": 1300000000, "qty": "abc", "price": 1}',
     "bool as number": b'{"series": "A", "ts": 1300000000, "qty": true, "price": 1}',
     "nan": b'{"series": "A", "ts": 1300000000, "qty": NaN, "price": 1}',
