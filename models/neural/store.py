@@ -127,7 +127,13 @@ class ModelStore:
         self._write_meta(version, meta)
 
     def load(self, version: str) -> GlobalLSTM:
-        """The model of ``version``, verified; :class:`ArtifactError` if it cannot be trusted."""
+        """The model of ``version``, verified; :class:`ArtifactError` if it cannot be trusted
+        or served (a name over ``VERSION_BYTES``: a worker keeps it with every series, and a
+        longer one stopped it at every start)."""
+        if len(version.encode()) > VERSION_BYTES:
+            raise ArtifactError(f"model {version[:40]}...: a version's name is at most "
+                                f"{VERSION_BYTES} bytes (the workers keep it with every "
+                                "series): rename its directory")
         meta = self.meta(version)
         if meta.get("format") != FORMAT or meta.get("features") != FEATURES:
             raise ArtifactError(f"model {version}: format {meta.get('format')} / features "
@@ -180,10 +186,6 @@ class ModelStore:
         is a :class:`PinnedError` and changes nothing."""
         if not unpin and (pin := self.pinned()) is not None:
             raise PinnedError(pin)
-        if len(version.encode()) > VERSION_BYTES:  # a worker keeps it in every row
-            raise ArtifactError(f"model {version[:40]}...: a version's name is at most "
-                                f"{VERSION_BYTES} bytes (the workers keep it with every "
-                                "series): rename its directory")
         hist, meta = self.history(), self.meta(version)
         self.load(version)  # never point workers at an artifact that does not load
         now = time.time()
