@@ -126,6 +126,12 @@ def _cells(text: str, delimiter: str) -> list[str]:
     return cells
 
 
+def _most_cells(lines: list[str], delimiter: str) -> int:
+    """The commonest number of cells of ``lines``."""
+    counts = [len(_cells(t, delimiter)) for t in lines]
+    return max(set(counts), key=counts.count)
+
+
 def _header_at(head: list[str], delimiter: str | None) -> tuple[int, str]:
     """Where the header is among a CSV file's first lines, and the delimiter: the first line
     (its commonest delimiter, or Excel's ``sep=`` line's), unless it has fewer cells than most
@@ -143,12 +149,10 @@ def _header_at(head: list[str], delimiter: str | None) -> tuple[int, str]:
     rest = [t for t in head[1:] if t.strip()]
     if not rest:
         return 0, first
-    own = [len(_cells(t, first)) for t in rest]
-    if (n := len(_cells(head[0], first))) >= 2 and n >= max(set(own), key=own.count):
+    if (n := len(_cells(head[0], first))) >= 2 and n >= _most_cells(rest, first):
         return 0, first  # as long as its rows: the header, as it always was
     d = delimiter or max(",;\t|", key=lambda c: sum(t.count(c) for t in rest))
-    counts = [len(_cells(t, d)) for t in rest]
-    most = max(set(counts), key=counts.count)
+    most = _most_cells(rest, d)
     if len(_cells(head[0], d)) * 2 > most or most < 2:
         return 0, first
     return next(i for i, text in enumerate(head) if len(_cells(text, d)) >= most), d

@@ -45,11 +45,11 @@ from pathlib import Path
 from typing import Any
 
 from contracts.events import MAX_ID_LEN, SaleEvent
+from sources.file_rows import Header, read_rows
 from sources.file_rows import cell_decimal as _decimal
 from sources.file_rows import cell_key as _key
 from sources.file_rows import cell_missing as _missing
 from sources.file_rows import cell_number as _number
-from sources.file_rows import read_rows
 from sources.times import parse_time, parse_week, strptime_utc
 from sources.wide import describe, is_summary, key_columns, looks_like_times, time_columns
 
@@ -92,7 +92,7 @@ class UserFile:
         header = next(read_rows(path), None)
         if header is None:
             raise ValueError(f"{path}: the file is empty")
-        self.header: list[str] = header
+        self.header: Header = header
         # a semicolon or tab file writes 1,5 for 1.5 (and 1.234,5 for 1234.5): Europe's Excel
         self.decimal_comma = getattr(header, "delimiter", None) in (";", "\t")
         clock = timezone(timedelta(seconds=utc_offset))  # times without a zone: the shop's
@@ -147,7 +147,7 @@ class UserFile:
 
     def notes(self) -> list[str]:
         """What reading the file (iterated once) left out or added up, one line each."""
-        out, above = [], getattr(self.header, "notes", [])
+        out, above = [], self.header.notes
         if above:
             out.append(f"skipped {len(above)} line(s) above the header ({above[0][:60]!r})")
         if self.summaries:
