@@ -94,15 +94,12 @@ def trainer(
     from models.grid import use_offset
     from models.neural.lstm import LSTMConfig
     from models.neural.store import ModelStore
-    from models.neural.trainer import BucketHistory, reannounce, train_and_gate
-    from models.seasons import season_for
+    from models.neural.trainer import BucketHistory, min_history, reannounce, train_and_gate
 
     use_offset(settings.utc_offset)  # the workers' grid: months and weekdays of the shop
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     cfg = LSTMConfig(horizon=settings.horizon, epochs=epochs)
-    # a training window and two horizons; and two seasons and a horizon, to be scored
-    need = max(cfg.window + 2 * cfg.horizon,
-               cfg.horizon + 2 * season_for(settings.bucket_seconds))
+    need = min_history(cfg, settings.bucket_seconds)
     store = ModelStore(settings.models_dir)
     with _one_line():  # before any training: another trainer on it, a corrupt index file
         held = store.lock()

@@ -35,7 +35,7 @@ from models.neural.lstm import History, LSTMConfig, evaluate, train
 from models.neural.store import ArtifactError, ModelStore, PinnedError
 from models.seasons import season_for
 
-__all__ = ["BucketHistory", "gate", "train_and_gate", "reannounce", "Outcome"]
+__all__ = ["BucketHistory", "gate", "min_history", "train_and_gate", "reannounce", "Outcome"]
 
 log = logging.getLogger("salescast.trainer")
 
@@ -122,6 +122,18 @@ class Outcome:
     promoted: bool
     reason: str
     metrics: dict[str, Any]
+
+
+def min_history(cfg: LSTMConfig, width: int) -> int:
+    """The buckets a series needs to be trained on (a window and two horizons) and scored
+    against seasonal naive (:func:`~models.neural.lstm.evaluate`: two seasons of buckets
+    ``width`` seconds wide, and a horizon): what the trainer waits for.
+
+    >>> min_history(LSTMConfig(window=56, horizon=14), 86400), min_history(
+    ...     LSTMConfig(window=56, horizon=13), 7 * 86400)
+    (84, 117)
+    """
+    return max(cfg.window + 2 * cfg.horizon, cfg.horizon + 2 * season_for(width))
 
 
 def train_and_gate(hist: Mapping[str, History], store: ModelStore, redis: Any | None,
