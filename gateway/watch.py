@@ -134,7 +134,8 @@ async def watch(url: str, target: str, limit: int | None = None,
         try:
             async with connect(url, max_size=2**22) as ws:
                 connected, since = True, time.monotonic()
-                seen = await _session(ws, frames, token, latest, console, seen, limit)
+                seen = await _session(ws, target, frames, token, latest, console, seen,
+                                      limit)
                 if limit is not None and seen >= limit:
                     return seen
                 why, code = f"closed by the gateway ({ws.close_code})", ws.close_code
@@ -157,7 +158,7 @@ async def watch(url: str, target: str, limit: int | None = None,
         wait = min(wait * 2, MAX_DELAY)
 
 
-async def _session(ws: Any, frames: list[str], token: str | None,
+async def _session(ws: Any, target: str, frames: list[str], token: str | None,
                    latest: dict[str, dict[str, Any]], console: Console, seen: int,
                    limit: int | None) -> int:
     """One connection: subscribe, print frames until the limit or the close; frames seen."""
@@ -165,7 +166,6 @@ async def _session(ws: Any, frames: list[str], token: str | None,
         await ws.send(json.dumps({"type": "auth", "token": token}))
     for frame in frames:
         await ws.send(frame)
-    target = json.loads(frames[0]).get("series") or json.loads(frames[0]).get("pattern")
     # is there such a series? (a subscription to none is answered `subscribed`, and no more)
     await ws.send(json.dumps({"type": "list", "pattern": target, "limit": 1, "id": "exists"}))
     offset = 0  # the shop's clock, from hello
@@ -188,7 +188,7 @@ async def _session(ws: Any, frames: list[str], token: str | None,
             why = f"{frame.get('code')}: {frame.get('message')}"
             console.print(f"[red]error[/] {escape(why)}")
         elif kind == "series" and frame.get("id") == "exists" and not frame.get("series"):
-            console.print(f"[yellow]no series {escape(str(target))} yet: waiting for its first "
+            console.print(f"[yellow]no series {escape(target)} yet: waiting for its first "
                           "write (Ctrl-C stops)[/]")
         elif kind in ("hello", "subscribed", "authed"):
             if kind == "hello" and isinstance(frame.get("utc_offset"), int):
