@@ -159,7 +159,8 @@ class Store:
         acknowledged alert carries its latest ``ack``."""
         since = out.since if isinstance(out.since, str) else None
         rows = await self.alert_rows(since)
-        alerts = _theirs(rows, session, out)
+        decoded = _decoded(rows)
+        alerts = _theirs(decoded, session, out)
         oldest, scanned = (rows[0][0] if rows else None), len(rows)
         # a series' or a scope's alerts may be few among the stream's latest (acks of other
         # series add entries too): read further back for them, as far as MAX_ALERTS_SCANNED
@@ -168,11 +169,10 @@ class Store:
             page = list(reversed(await self.redis.xrevrange(
                 ALERTS_STREAM, f"({oldest}", "-", count=ALERTS_PAGE) or []))
             oldest, scanned = (page[0][0] if page else None), scanned + len(page)
-            alerts = _theirs(page, session, out) + alerts
+            alerts = _theirs(_decoded(page), session, out) + alerts
         alerts = alerts[-ALERTS_SNAPSHOT:] if since is None else alerts
         if alerts:  # (the acks of the shared rows are read once for every session)
-            shared = sorted({str(a.get("id")) for a in (decode_alert(f, sid) for sid, f in rows)
-                             if a is not None})
+            shared = sorted({str(a.get("id")) for a in decoded})
             acks = await self.acks(since, shared)
             if older := sorted({str(a.get("id")) for a in alerts} - set(shared)):
                 records = await self.redis.hmget(ALERTS_ACKS, older)
@@ -236,13 +236,17 @@ class Store:
                 for (series, score), info in zip(rows, infos, strict=True)]
 
 
-def _theirs(rows: list[Any], session: Session, out: SnapshotRequest) -> list[dict[str, Any]]:
-    """The alerts of stream entries ``rows`` that ``out`` asks for (its series or pattern)
-    and ``session`` may read, in order."""
-    alerts = []
-    for alert in (decode_alert(f, sid) for sid, f in rows):
-        if alert is None:
-            continue
+def _decoded(rows: list[Any]) -> list[dict[str, Any]]:
+    """The readable alerts of stream entries ``rows``, in order."""
+    return [a for a in (decode_alert(f, sid) for sid, f in rows) if a is not None]
+
+
+def _theirs(alerts: list[dict[str, Any]], session: Session, out: SnapshotRequest
+            ) -> list[dict[str, Any]]:
+    """The ``alerts`` that ``out`` asks for (its series or pattern) and ``session`` may
+    read, in order."""
+    mine = []
+    for alert in alerts:
         series = str(alert.get("series", ""))
         if out.series is not None and series != out.series:
             continue
@@ -250,5 +254,5 @@ def _theirs(rows: list[Any], session: Session, out: SnapshotRequest) -> list[dic
             continue
         if session.claims is None or not session.claims.allows_alert(series):
             continue
-        alerts.append(alert)
-    return alerts
+        mine.append(alert)
+    return mine
