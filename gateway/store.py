@@ -220,8 +220,9 @@ class Store:
             if out.channel == "actuals":  # what its updates carry: the live fields
                 data = {k: data[k] for k in LIVE_FIELDS if k in data}
             version = snapshot_version(out.channel, data)
-            if isinstance(out.since, int) and out.series and version <= out.since:
-                continue  # resumed: the client already has this version
+            if isinstance(out.since, int) and out.series and version == out.since:
+                continue  # resumed: the client already has this version (one it has not
+                # seen, older after a broker and Redis started afresh, comes as a snapshot)
             yield server_frame("snapshot", channel=out.channel, series=name, version=version,
                                data=data)
 

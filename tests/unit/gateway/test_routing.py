@@ -153,6 +153,20 @@ def test_catch_up_snapshots_read_each_series_once() -> None:
                       "data": {"series": "A", "version": 12}}] for r in results)
 
 
+def test_a_resume_gets_the_snapshot_unless_it_has_that_very_version() -> None:
+    """``since`` ahead of the stored version (the broker and Redis were started afresh, and
+    versions are Kafka offsets) is not a version the client has: it gets the snapshot."""
+    store = Store(_FakeRedis())  # type: ignore[arg-type]
+
+    async def versions(since: int) -> list[int]:
+        s = Session()
+        s.receive('{"type": "subscribe", "channel": "actuals", "series": "A"}')
+        return [json.loads(f)["version"] async for f in store.snapshot_frames(
+            s, SnapshotRequest("A", None, "actuals", since))]
+
+    assert [asyncio.run(versions(v)) for v in (11, 12, 40_000)] == [[12], [], [12]]
+
+
 def test_health_goes_down_once_and_up_again() -> None:
     t = [100.0]
     h = Health(clock=lambda: t[0])
