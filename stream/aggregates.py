@@ -19,16 +19,16 @@ for them; instead:
 
 A partition with no watermark yet (fewer than 3 series, and 100 events: stream.clock) reports
 its sums without declaring anything complete. The ledger waits for it as far as its latest
-sums go, less a bucket (buckets before that one are its past); a partition whose sums stop
-:data:`PATIENCE` buckets of event time behind the others', or one that has not reported at
-all once :data:`PATIENCE_S` of message time have passed since the first report, is not waited
-for (an empty partition must not hold the totals back; the worker holding ``total``'s
-partition sends it ticks, reports of nothing, so that this clock runs when no report comes:
-``Aggregation.tick``). Before, one with no
-watermark was not waited for beyond those 2 buckets even while it reported: a fast replay of
-a file of 3 SKUs closed most of ``total``'s days without one partition's sums (a probe). What
-a partition reports later for a bucket that closed without it still counts in the aggregates'
-events (never lost), though the bucket's value the models learnt stays as it was.
+sums go, less a bucket (a fast replay of 3 SKUs once closed most of ``total``'s days without
+one partition's sums); one whose sums stop :data:`PATIENCE` buckets of event time behind the
+others', one that has not reported at all once :data:`PATIENCE_S` of message time have passed
+since the first report, and one whose declared buckets stopped that far behind and that has
+been silent that long (its series all stopped selling: nothing moves its watermark, and a
+probe's total stayed at one stopped series' last sale for good) are not waited for. The
+worker holding ``total``'s partition sends it ticks, reports of nothing, so that this clock
+runs when no report comes (``Aggregation.tick``). What a partition reports later for a bucket
+that closed without it still counts in the aggregates' events (never lost), though the
+bucket's value the models learnt stays as it was.
 
 >>> p = Partials(width=10)
 >>> p.add(bucket=0, child="country:EIRE", qty=2.0); p.add(0, "country:France", 1.0)
@@ -48,10 +48,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from config import Settings
-from config.rules import category_problem, read_category_map
-from config.settings import ConfigError
-from contracts.events import SaleEvent
 from models.grid import end, shift, steps
 from stream.aggregate_report import (  # re-exported: the report is part of this module's API
     REPORT_PREFIX,
@@ -62,55 +58,16 @@ from stream.aggregate_report import (  # re-exported: the report is part of this
     is_report,
 )
 from stream.bucketing import capped_starts
+from stream.grouping import ROOT, Grouping, grouping_of  # re-exported: the aggregates' children
 
 __all__ = ["ROOT", "REPORT_PREFIX", "PATIENCE", "PATIENCE_S", "TICK_S", "Grouping", "grouping_of",
            "Partials", "Report", "Ledger", "encode_report", "decode_report", "is_report",
            "check_report"]
 
-ROOT = "total"
-NONE = "(none)"
 PATIENCE = 2  # buckets the ledger waits for a partition that has declared nothing complete
 #: and seconds (of the reports' message times): what a fast replay runs through in 2 buckets
 PATIENCE_S = 60.0
 TICK_S = 10.0  # seconds without a report after which total's partition gets a tick
-
-
-@dataclass(frozen=True)
-class Grouping:
-    """Which child of ``total`` an event counts in: its ``country``, or its series' category
-    from a mapping (``SALESCAST_CATEGORY_MAP``)."""
-
-    by: str = "country"
-    categories: Mapping[str, str] = field(default_factory=dict)
-    #: the worker group that aggregates (SALESCAST_WORKER_ID; "": none named): its
-    #: partitions' reports name it, and its ledger takes no other group's
-    group: str = ""
-
-    def child_of(self, ev: SaleEvent) -> str:
-        """
-        >>> Grouping().child_of(SaleEvent("A", 0.0, 1.0, 1.0, country="EIRE"))
-        'country:EIRE'
-        >>> Grouping("category", {"A": "mugs"}).child_of(SaleEvent("B", 0.0, 1.0, 1.0))
-        'category:(none)'
-        """
-        value = ev.country if self.by == "country" else self.categories.get(ev.series)
-        return f"{self.by}:{value or NONE}"
-
-    def reserved(self, series: str) -> bool:
-        """A SKU may not be called like an aggregate (it would share its Redis hash)."""
-        return series == ROOT or series.startswith(f"{self.by}:")
-
-
-def grouping_of(settings: Settings) -> Grouping | None:
-    """The grouping ``SALESCAST_AGGREGATE_BY`` names (None: no aggregates)."""
-    if settings.aggregate_by == "none":
-        return None
-    if settings.aggregate_by == "country":
-        return Grouping("country", group=settings.worker_id)
-    # load_settings checks this rule too; settings changed with model_copy skip it
-    if (problem := category_problem(settings)) is not None or settings.category_map is None:
-        raise ConfigError(problem or "no SALESCAST_CATEGORY_MAP")
-    return Grouping("category", read_category_map(settings.category_map), settings.worker_id)
 
 
 @dataclass
@@ -199,8 +156,9 @@ class Ledger:
 
     def wants_tick(self, now: float, every: float = TICK_S) -> bool:
         """Whether ``total``'s partition should get a tick (``Aggregation.tick``) at wall time
-        ``now``: within 2 PATIENCE_S of the ledger's first report, while it waits for partitions
-        that have not reported, and ``every`` seconds after the last report or tick.
+        ``now``: ``every`` seconds after the last report or tick, within 2 PATIENCE_S of the
+        ledger's first report (while it waits for partitions that have not reported) or while
+        it waits for one that stopped behind the others (:meth:`_stopped`).
 
         >>> led = Ledger(sources=2, width=10)
         >>> led.wants_tick(1000.0)  # no report yet: nothing to wait for
@@ -209,7 +167,21 @@ class Ledger:
         >>> led.wants_tick(1005.0), led.wants_tick(1010.0), led.wants_tick(1000.0 + 120)
         (False, True, False)
         """
-        return bool(self.first) and now - self.first < 2 * PATIENCE_S and now - self.now >= every
+        return bool(self.first) and now - self.now >= every and (
+            now - self.first < 2 * PATIENCE_S or bool(self._stopped(waiting=True)))
+
+    def _stopped(self, waiting: bool = False) -> set[int]:
+        """The partitions whose complete buckets stopped :data:`PATIENCE` buckets behind the
+        furthest one's, silent :data:`PATIENCE_S` since (``waiting``: not that long yet)."""
+        front = max(self.final_until.values(), default=None)
+        out = set()
+        for src, until in self.final_until.items():
+            heard = self.heard.get(src)  # (unknown without message times: waited for)
+            if front is None or heard is None or steps(until, front, self.width) < PATIENCE:
+                continue
+            if (self.now - heard < PATIENCE_S) == waiting:
+                out.add(src)
+        return out
 
     def _know(self, per: Mapping[str, object]) -> None:
         new = [c for c in per if c not in self.children]
@@ -234,11 +206,13 @@ class Ledger:
         {child: (qty, events)})`` in bucket order, zero-filled between buckets with sums.
 
         A partition that has declared nothing complete (it has no series, or no watermark,
-        yet) is not waited for once the others are :data:`PATIENCE` buckets further: what it
+        yet) is not waited for once the others are :data:`PATIENCE` buckets further, nor is
+        one that stopped that far behind and went silent (:meth:`_stopped`): what it
         reports later for a bucket closed without it still counts in :meth:`events`."""
         if not self.final_until:
             return []
-        until = declared = min(self.final_until.values())
+        stopped = self._stopped()
+        until = declared = min(u for src, u in self.final_until.items() if src not in stopped)
         for src, last in self.latest.items():  # reporting, no watermark yet: its past is done
             if src not in self.final_until and (
                     steps(last, declared, self.width) < PATIENCE

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from config.settings import ConfigError, load_settings
-from contracts.events import SaleEvent
 from stream.aggregates import (
     PATIENCE,
     PATIENCE_S,
@@ -17,7 +13,6 @@ from stream.aggregates import (
     Partials,
     decode_report,
     encode_report,
-    grouping_of,
 )
 
 
@@ -98,6 +93,26 @@ def test_a_partition_that_never_reports_is_not_waited_for_forever() -> None:
     assert led.events(ROOT) == 7 and led.children == ["c:a", "c:b"]
 
 
+def test_a_partition_whose_series_all_stopped_does_not_hold_the_totals_for_good() -> None:
+    """A probe's hourly file: one series alone on its partition stopped selling, so that
+    partition's watermark stopped with it, and ``total`` and every child stayed at its last
+    sale for good (minutes after the replay ended). A partition that stopped PATIENCE buckets
+    behind the furthest one and has been silent PATIENCE_S is no longer waited for; ticks
+    keep the ledger's clock running while it waits, and what it sends later still counts."""
+    led = Ledger(sources=2, width=10)
+    led.apply(_report(0, 1, 40, {b: {"c:a": [1.0, 1]} for b in range(0, 50, 10)}), at=100.0)
+    led.apply(_report(1, 1, 100, {b: {"c:b": [2.0, 1]} for b in range(0, 110, 10)}), at=150.0)
+    assert [b for b, _ in led.due()] == [0, 10, 20, 30]  # partition 0 silent for 50 s only
+    assert led.wants_tick(225.0) and not led.wants_tick(155.0)  # past 2 PATIENCE_S: still
+    led.apply(_report(0, -1, None, {}), at=100.0 + PATIENCE_S)  # a tick
+    assert [b for b, _ in led.due()] == list(range(40, 100, 10))
+    assert not led.wants_tick(400.0)  # nothing left to wait for: no more ticks
+    led.apply(_report(0, 2, 120, {50: {"c:a": [3.0, 3]}, 110: {"c:a": [1.0, 1]}}), at=300.0)
+    assert led.late == 1 and led.events("c:a") == 9  # sums for a closed bucket: late, counted
+    led.apply(_report(1, 2, 130, {}), at=301.0)
+    assert led.due() == [(100, {"c:b": (2.0, 1)}), (110, {"c:a": (1.0, 1)})]
+
+
 def test_partials_forget_what_they_reported_complete() -> None:
     p = Partials(width=10)
     p.add(0, "c:a", 2.0)
@@ -113,25 +128,6 @@ def test_partials_forget_what_they_reported_complete() -> None:
 def test_a_broken_report_is_a_value_error(raw: bytes) -> None:
     with pytest.raises(ValueError, match="not an aggregate report"):
         decode_report(raw)
-
-
-def test_grouping_from_settings(tmp_path: Path) -> None:
-    assert grouping_of(load_settings({"SALESCAST_AGGREGATE_BY": "none"})) is None
-    assert grouping_of(load_settings({})) == Grouping("country", group="salescast-worker")
-    hourly = grouping_of(load_settings({"SALESCAST_WORKER_ID": "hourly"}))
-    assert hourly is not None and hourly.group == "hourly"
-    with pytest.raises(ConfigError, match="needs SALESCAST_CATEGORY_MAP"):
-        grouping_of(load_settings({"SALESCAST_AGGREGATE_BY": "category"}))
-    path = tmp_path / "cats.csv"
-    path.write_text("series,category\n85123A,candles\n22423,cake stands\n")
-    g = grouping_of(load_settings({"SALESCAST_AGGREGATE_BY": "category",
-                                   "SALESCAST_CATEGORY_MAP": str(path)}))
-    assert g is not None and g.categories == {"85123A": "candles", "22423": "cake stands"}
-    assert g.group == "salescast-worker"
-    assert g.child_of(SaleEvent("22423", 0.0, 1.0, 1.0)) == "category:cake stands"
-    assert g.reserved("category:x") and g.reserved(ROOT) and not g.reserved("85123A")
-    with pytest.raises(ConfigError, match="SALESCAST_CATEGORY_MAP"):
-        load_settings({"SALESCAST_CATEGORY_MAP": str(tmp_path / "missing.csv")})
 
 
 def test_a_report_that_declares_decades_complete_closes_its_sums_and_max_fill_zeros() -> None:
@@ -168,7 +164,6 @@ def test_a_report_whose_sum_no_events_could_make_is_a_dead_letter(sums: list[flo
     the model bank's bound) failed the batch in bank.close, and the worker on every restart.
     A sum is now at most its count of events times the events' bound."""
     from stream.aggregate_report import encode_report
-    from stream.aggregates import Grouping
     from stream.processor import Message, Processor
 
     day = 86400
