@@ -21,8 +21,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from config.messages import ConfigError
 
-__all__ = ["check_bootstrap", "check_host", "check_redis_url", "host_port", "make_url",
-           "read_services", "redacted", "split_server"]
+__all__ = ["check_bootstrap", "check_host", "check_origins", "check_redis_url", "host_port",
+           "make_url", "read_services", "redacted", "split_server"]
 
 
 def redacted(url: str) -> str:
@@ -164,3 +164,25 @@ def read_services(path: Path) -> dict[str, Any]:
         raise ConfigError(f"unreadable services state {path} (an address {exc}): remove it "
                           "and retry") from None
     return state
+
+
+_ORIGIN = re.compile(r"(?i)https?://[^/?#\s@]+/?")
+
+
+def check_origins(origins: Any) -> Any:
+    """The gateway's Origin allow-list: ``*``, or origins as browsers send them (a scheme and
+    a host, a port if any: ``https://shop.example.com``); an entry that no browser sends
+    would never match, so it is refused.
+
+    >>> check_origins(("https://shop.example.com", "http://127.0.0.1:8765/", "*"))[0]
+    'https://shop.example.com'
+    >>> check_origins(("shop.example.com",))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: must be origins such as https://shop.example.com (a scheme and a host, ...
+    """
+    for origin in origins if isinstance(origins, tuple) else ():
+        if origin != "*" and not _ORIGIN.fullmatch(origin):
+            raise ValueError(f"must be origins such as https://shop.example.com (a scheme and "
+                             f"a host, no path; * for any): {origin[:80]} is none")
+    return origins

@@ -1,7 +1,8 @@
 """Calendar settings: bucket widths that are calendar units, the shop's clock and the
 bank-holiday calendar.
 
-``SALESCAST_BUCKET_SECONDS`` takes ``month`` and ``quarter`` beside a number of seconds
+``SALESCAST_BUCKET_SECONDS`` takes ``hour``, ``day``, ``week``, ``month`` and ``quarter`` beside a
+number of seconds
 (:func:`bucket_width`); ``SALESCAST_UTC_OFFSET`` is the shop's clock, ``+08:00`` or ``-05:00``
 (:func:`parse_offset`, in seconds east of UTC: models.grid lays the buckets in it);
 ``SALESCAST_HOLIDAYS`` names the calendar of the daily holiday factor (:func:`check_holidays`):
@@ -15,8 +16,8 @@ Traceback (most recent call last):
 ...
 ValueError: must be a UTC offset such as -05:00 and +05:30, in whole quarter hours from ...
 
->>> bucket_width(" Month "), bucket_width("86400")
-(2629800, '86400')
+>>> bucket_width(" Month "), bucket_width("week"), bucket_width("86400")
+(2629800, 604800, '86400')
 >>> check_holidays("us-ca"), check_holidays("de-by"), check_holidays("None")
 ('US-CA', 'DE-BY', 'none')
 >>> check_holidays("XX")  # doctest: +ELLIPSIS
@@ -34,7 +35,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["CALENDAR_WIDTHS", "bucket_width", "calendar_warning", "check_holidays",
+__all__ = ["CALENDAR_WIDTHS", "NAMED_WIDTHS", "bucket_width", "calendar_warning", "check_holidays",
            "offset_text", "parse_offset"]
 
 #: bucket widths that mean calendar units of the shop's clock (models.grid's MONTH and
@@ -45,14 +46,19 @@ _EXAMPLES = "(GB-ENG, US, US-CA, DE-BY)"
 _OFFSET = re.compile(r"([+-])(\d{1,2})(?::?(\d{2}))?")
 
 
+#: the widths a name gives (``SALESCAST_BUCKET_SECONDS=week``), as ``backtest --bucket`` names them
+NAMED_WIDTHS = {"hour": 3600, "day": 86400, "week": 604_800, **CALENDAR_WIDTHS}
+
+
 def bucket_width(value: Any) -> Any:
-    """``month`` and ``quarter`` (any case, spaces around): their widths in seconds; any other
-    value is left to the field's own check."""
+    """``hour``, ``day``, ``week``, ``month`` and ``quarter`` (any case, spaces around): their
+    widths in seconds; any other value is left to the field's own check."""
     name = value.strip().lower() if isinstance(value, str) else None
     if name is not None and not name.lstrip("+-").isdigit():
-        if name not in CALENDAR_WIDTHS:
-            raise ValueError("must be a whole number of seconds (also: month, quarter)")
-        return CALENDAR_WIDTHS[name]
+        if name not in NAMED_WIDTHS:
+            raise ValueError(f"must be a whole number of seconds or one of "
+                             f"{', '.join(NAMED_WIDTHS)}")
+        return NAMED_WIDTHS[name]
     return value
 
 

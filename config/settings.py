@@ -30,7 +30,13 @@ from pydantic import AliasGenerator, Field, SecretStr, ValidationError, field_va
 from pydantic.functional_validators import AfterValidator, BeforeValidator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from config.addresses import check_bootstrap, check_host, check_redis_url, read_services
+from config.addresses import (
+    check_bootstrap,
+    check_host,
+    check_origins,
+    check_redis_url,
+    read_services,
+)
 from config.calendar import bucket_width, check_holidays, parse_offset
 from config.messages import ConfigError, one_line
 from config.paths import directory, expand_user
@@ -100,8 +106,8 @@ class Settings(BaseSettings):
     # buckets and forecasts
     bucket_seconds: Annotated[int, BeforeValidator(bucket_width)] = Field(
         default=86400, ge=60, le=366 * 86400, description=(
-        "bucket width in seconds (`604800`: weeks from Monday), or `month` / `quarter` "
-        "(calendar months, 2629800 s, or "
+        "bucket width in seconds (`604800`: weeks from Monday), or `hour` / `day` / `week` "
+        "for 3600 / 86400 / 604800, or `month` / `quarter` (calendar months, 2629800 s, or "
         "quarters, 7889400 s); the seasons follow it (hourly 24 and 168, daily 7, weekly 52, "
         "months 12, quarters 4), and past a day a trend member: `models/seasons.py`"))
     utc_offset: Annotated[int, BeforeValidator(parse_offset)] = Field(
@@ -161,7 +167,7 @@ class Settings(BaseSettings):
         default=None,
         description="HMAC secret of gateway tokens (unset: no auth, local development only)",
         json_schema_extra={"shown": "unset (auth off)"})
-    allowed_origins: Csv = Field(
+    allowed_origins: Annotated[Csv, AfterValidator(check_origins)] = Field(
         default=(), description="comma-separated Origin allow-list of the gateway (`*`: any)",
         json_schema_extra={"shown": "unset (same origin)"})
     allowed_hosts: Csv = Field(

@@ -208,7 +208,7 @@ def status(settings: Settings) -> dict[str, str]:
         if address is None:
             return "down"
         where = f"local, pid {pid}" if pid else "external"
-        return f"{'healthy' if healthy else 'NOT answering'}  {address}  ({where})"
+        return f"{'healthy' if healthy else 'NOT answering'}  {redacted(address)}  ({where})"
 
     return {
         "kafka": line(kafka, kafka_pid, bool(kafka) and kafka_healthy(kafka or "")),

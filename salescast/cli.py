@@ -57,9 +57,9 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
     help=(
         "salescast: real-time streaming sales forecaster "
-        "(Kafka -> Faust -> river -> Redis -> WebSocket).\n\n"
+        "(Kafka -> Faust worker -> forecaster bank -> Redis -> WebSocket).\n\n"
         "Quick start: `salescast demo` starts local Kafka + Redis, replays the real "
-        "Online Retail II data and prints the WebSocket URL."
+        "Online Retail II data and prints the dashboard URL."
     ),
 )
 data_app = typer.Typer(no_args_is_help=True, help="The Online Retail II data set.")

@@ -244,7 +244,8 @@ def audit(
 ) -> None:
     """Reconcile the events and dead-letter topics with Redis, event by event.
 
-    Exit status 0 when every event is accounted for, 1 on any difference, 2 on a usage error.
+    Exit status 0 when every event is accounted for, 1 on any difference, 2 on a usage error
+    or when Kafka or Redis does not answer.
     Needs the services (`salescast services up`, or KAFKA_BOOTSTRAP and REDIS_URL). Example:
     `salescast audit --json`.
     """

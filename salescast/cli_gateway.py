@@ -158,9 +158,9 @@ def _check_ws_url(url: str) -> None:
 def token(
     channels: Annotated[str, typer.Option(help="comma-separated: forecasts,actuals,alerts,ops")] = (
         "forecasts,actuals,alerts,ops"),
-    patterns: Annotated[str, typer.Option(help=(
+    patterns: Annotated[str | None, typer.Option(help=(
         "comma-separated series globs (default: '*', every series, unless --series is given)"))
-    ] = "",
+    ] = None,
     series: Annotated[list[str] | None, typer.Option(help=(
         "a series granted by its exact name, as it is (commas, spaces and glob characters "
         "included: 'AB[1]' grants AB[1], not AB1); repeatable"))] = None,
@@ -185,8 +185,12 @@ def token(
     chans = [c.strip() for c in channels.split(",") if c.strip()]
     if "ack" in (action or []) and "alerts" not in chans:
         raise UserError("--action ack acknowledges alerts: add alerts to --channels")
+    globs = [p.strip() for p in (patterns or "").split(",") if p.strip()]
+    if patterns is not None and not globs:  # (an empty variable in a script: not every series)
+        raise UserError(f"--patterns {patterns!r} names no glob: give '*' for every series")
+    if any(not s for s in series or []):
+        raise UserError("--series '' names no series")
     try:
-        globs = [p.strip() for p in patterns.split(",") if p.strip()]
         exact = [glob.escape(s) for s in series or []]  # "[" -> "[[]": matches itself only
         tok = mint(secret, chans, globs + exact or ["*"], ttl, time.time(),
                    actions=action or [])

@@ -56,10 +56,12 @@ def services_status() -> None:
     lines = services.status(load_settings())
     for name, info in lines.items():
         console.print(f"{name:6} {escape(info)}")
-    bad = [f"{name} {'is not running' if info == 'down' else 'does not answer'}"
-           for name, info in lines.items() if not info.startswith("healthy")]
+    down = [name for name, info in lines.items() if info == "down"]
+    bad = [f"{name} does not answer" for name, info in lines.items()
+           if info != "down" and not info.startswith("healthy")]
+    if down:  # (one configured elsewhere that does not answer is not for services up to start)
+        bad.insert(0, f"{' and '.join(down)} {'are' if len(down) > 1 else 'is'} not running "
+                      f"(`salescast services up` starts {'them' if len(down) > 1 else 'it'})")
     if bad:
-        down = list(lines.values()).count("down")
-        hint = f": `salescast services up` starts {'them' if down > 1 else 'it'}" if down else ""
-        console.print(f"[red]salescast: {escape(', '.join(bad))}{hint}[/]", soft_wrap=True)
+        console.print(f"[red]salescast: {escape(', '.join(bad))}[/]", soft_wrap=True)
         raise typer.Exit(1)

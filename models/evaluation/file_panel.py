@@ -35,7 +35,7 @@ from dataclasses import dataclass, replace
 
 from contracts.events import MAX_ABS_QTY
 from models import grid
-from models.base import BatchForecast
+from models.base import MAX_VALUE, BatchForecast
 from models.evaluation.backtest_bank import BANK_ROW, evaluate_panel_bank
 from models.evaluation.backtest_protocol import DAILY, HOURLY, MONTHLY, QUARTERLY, WEEKLY, Regime
 from models.evaluation.peer import PEER_NAME
@@ -127,6 +127,9 @@ def read_panel(file: UserFile, width: int) -> tuple[dict[str, list[float]], Pane
     big: list[int] = []  # lines of rows the worker would refuse as an event (|qty| > 1e6)
     for row in file:
         if abs(row.value) > MAX_ABS_QTY:
+            if not abs(row.value) <= MAX_VALUE / 1e6:  # (a bucket adds a million such rows)
+                raise ValueError(f"{file.path}: line {row.line}: a value of {row.value:g} is "
+                                 f"beyond what the models take (at most {MAX_VALUE / 1e6:g})")
             big.append(row.line)
         per = sums.setdefault(row.series, {})
         bucket = grid.start(row.ts, width)

@@ -157,9 +157,13 @@ def test_bucket_widths_take_calendar_units_by_name() -> None:
     assert load_settings({"SALESCAST_BUCKET_SECONDS": "month"}).bucket_seconds == 2_629_800
     assert load_settings({"SALESCAST_BUCKET_SECONDS": " Quarter "}).bucket_seconds == 7_889_400
     assert load_settings({"SALESCAST_BUCKET_SECONDS": "3600"}).bucket_seconds == 3600
+    # as backtest --bucket names them (a probe: month was taken, week refused)
+    assert [load_settings({"SALESCAST_BUCKET_SECONDS": n}).bucket_seconds
+            for n in ("hour", "Day", "week")] == [3600, 86400, 604_800]
     with pytest.raises(ConfigError, match=r"^SALESCAST_BUCKET_SECONDS must be a whole number "
-                                          r"of seconds \(also: month, quarter\), got 'week'$"):
-        load_settings({"SALESCAST_BUCKET_SECONDS": "week"})
+                                          r"of seconds, one of hour, day, week, month, "
+                                          r"quarter, got 'fortnight'$"):
+        load_settings({"SALESCAST_BUCKET_SECONDS": "fortnight"})
 
 
 @pytest.mark.parametrize("var", ["SALESCAST_EVENTS_TOPIC", "SALESCAST_DEADLETTER_TOPIC",
@@ -201,3 +205,13 @@ def test_a_command_asks_only_for_the_services_it_uses(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="^no Kafka/Redis address: .* KAFKA_BOOTSTRAP and "
                                           "REDIS_URL$"):
         load_settings(home).with_services()
+
+
+def test_an_origin_no_browser_sends_is_refused() -> None:
+    """A probe: ``SALESCAST_ALLOWED_ORIGINS='not an origin'`` was taken, and could never match."""
+    assert load_settings({"SALESCAST_ALLOWED_ORIGINS": "https://a.example, *"}).allowed_origins \
+        == ("https://a.example", "*")
+    for bad in ("not an origin", "shop.example.com", "https://a.example/app"):
+        with pytest.raises(ConfigError, match=rf"^SALESCAST_ALLOWED_ORIGINS must be origins .*"
+                                              rf"{bad} is none"):
+            load_settings({"SALESCAST_ALLOWED_ORIGINS": bad})

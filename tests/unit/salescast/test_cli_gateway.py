@@ -37,6 +37,16 @@ def test_a_token_the_gateway_would_refuse_as_too_long_is_not_minted() -> None:
     assert runner.invoke(app, ["token", "--patterns", "851*"]).exit_code == 0
 
 
+@pytest.mark.parametrize(("args", "expected"), [
+    (["--patterns", ""], "names no glob"), (["--patterns", " , "], "names no glob"),
+    (["--series", ""], "--series '' names no series")])
+def test_an_empty_grant_is_refused_not_taken_for_every_series(args: list[str],
+                                                              expected: str) -> None:
+    """A probe: an empty --patterns (a script's unset variable) minted a token for every
+    series, and an empty --series was refused in the words of --patterns."""
+    _one_line(runner.invoke(app, ["token", *args]), expected)
+
+
 def test_watch_needs_a_websocket_url() -> None:
     _one_line(runner.invoke(app, ["watch", "85123A", "--url", "http://127.0.0.1:1/ws"]),
               "ws://")

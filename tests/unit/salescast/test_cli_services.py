@@ -26,8 +26,21 @@ def test_status_exits_non_zero_when_nothing_runs() -> None:
     assert result.exit_code == 1, result.output
     lines = result.output.strip().splitlines()
     assert lines[:2] == ["kafka  down", "redis  down"]
-    assert lines[2] == ("salescast: kafka is not running, redis is not running: "
-                        "`salescast services up` starts them"), lines
+    assert lines[2] == ("salescast: kafka and redis are not running "
+                        "(`salescast services up` starts them)"), lines
+
+
+def test_status_stars_a_password_and_does_not_offer_to_start_an_external_redis(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A probe: the password of REDIS_URL was printed in clear, and an external Redis that
+    did not answer was said to be started by `services up`."""
+    monkeypatch.setenv("REDIS_URL", "redis://u:secretpw@127.0.0.1:1/0")
+    result = runner.invoke(app, ["services", "status"])
+    assert result.exit_code == 1 and "secretpw" not in result.output, result.output
+    assert "redis://u:***@127.0.0.1:1/0" in result.output
+    assert result.output.strip().splitlines()[-1] == (
+        "salescast: kafka is not running (`salescast services up` starts it), "
+        "redis does not answer"), result.output
 
 
 def test_status_names_a_service_that_does_not_answer(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -223,6 +223,14 @@ def test_rows_the_worker_would_refuse_as_absurd_are_said(tmp_path: Path) -> None
                           "in larger units",)
 
 
+def test_a_value_beyond_what_the_models_take_is_refused_with_its_line(tmp_path: Path) -> None:
+    """A probe: a row of 1e308 was said to be "scored here", then the run died naming
+    "row 0" of the bank."""
+    days = "".join(f"A,2024-01-{d:02d},{1e308 if d == 4 else 10}\n" for d in range(1, 11))
+    with pytest.raises(ValueError, match=r"big.csv: line 5: a value of 1e\+308 is beyond"):
+        read_panel(UserFile(_csv(tmp_path, "sku,date,qty\n" + days, "big.csv")), DAY)
+
+
 def test_other_files_or_buckets_get_scoreboards_of_their_own() -> None:
     """sales.csv and sales.jsonl, or one file by the day and by the week, used to write the
     same scoreboard file, the second over the first."""
