@@ -48,6 +48,8 @@ def describe_update(data: dict[str, Any], utc_offset: int = 0) -> str:
     'A  v3  open 1970-01-01 qty 5.0  last 4.0  no forecast yet'
     >>> describe_update({"series": "A", "open": {"t": 1720018800, "qty": 1.0}}, 9 * 3600)[:22]
     'A  v?  open 2024-07-04'
+    >>> describe_update({"series": "A", "bucket_seconds": 3600, "open": {"t": 0}})[:28]
+    'A  v?  open 1970-01-01 00:00'
     >>> describe_update({"series": "A", "version": 4, "forecast": {
     ...     "yhat": [2.0], "lo": [1.0], "hi": [3.0], "model": {"winner": "hw"},
     ...     "lead": {"buckets": 14, "mean": 40.2, "p10": 21.0, "p90": 66.5}}})
@@ -56,8 +58,10 @@ def describe_update(data: dict[str, Any], utc_offset: int = 0) -> str:
     series = data.get("series", "?")
     parts = [f"{series}  v{data.get('version', '?')}"]
     open_ = data.get("open")
-    if open_:
-        day = time.strftime("%Y-%m-%d", time.gmtime(open_["t"] + utc_offset))
+    if open_:  # (buckets shorter than a day, or off the day's start: their time too)
+        t = open_["t"] + utc_offset
+        hours = data.get("bucket_seconds", 86400) < 86400 or t % 86400
+        day = time.strftime("%Y-%m-%d %H:%M" if hours else "%Y-%m-%d", time.gmtime(t))
         parts.append(f"open {day} qty {_fmt(open_.get('qty'))}")
     actuals = data.get("actuals") or data.get("recent") or []
     if actuals:

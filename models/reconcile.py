@@ -234,7 +234,8 @@ class AdaptiveBands:
         """``(lo, hi, lo95, hi95)`` around ``forecast`` (the kept errors times ``scale``, as
         :meth:`remember` divided them). A horizon with fewer than :data:`MIN_ERRORS` errors
         takes ``fallback``'s bands (``(lo, hi, lo95, hi95)``, the base model's, moved with the
-        forecast) when given, else a zero-width band."""
+        forecast) when given, else a zero-width band. The lower edges stop at 0 where the
+        forecast is at least 0 (a probe saw a total's lo95 of -0.28)."""
         y = np.asarray(forecast, dtype=np.float64)
         k = np.minimum(np.arange(len(y)), self.horizon - 1)
         q = self.quantiles()[k]
@@ -244,4 +245,6 @@ class AdaptiveBands:
         if fallback is not None:
             few = self.count[k] < MIN_ERRORS
             out[few] = np.asarray(fallback, dtype=np.float64).T[few]
+        low = out[:, 0::2]  # as a SKU's: no lower edge below 0 where the forecast is not
+        out[:, 0::2] = np.where(y[:, None] >= 0, np.maximum(low, 0.0), low)
         return tuple(out[:, j].tolist() for j in range(4))

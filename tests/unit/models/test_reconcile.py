@@ -76,12 +76,12 @@ def test_bands_cover_after_a_drift_and_scale_with_the_given_scale() -> None:
     for t in range(1500):
         start = t * 10
         sd = 1.0 if t < 700 else 4.0
-        lo, hi, lo95, hi95 = b.bands([5.0, 5.0, 5.0])
-        y = 5.0 + rng.normal(0.0, sd)
+        lo, hi, lo95, hi95 = b.bands([20.0, 20.0, 20.0])  # (far above 0: no edge cut at 0)
+        y = 20.0 + rng.normal(0.0, sd)
         if t >= 900:
             hits += lo95[0] <= y <= hi95[0]
             total += 1
-        b.remember(start, [5.0, 5.0, 5.0])
+        b.remember(start, [20.0, 20.0, 20.0])
         b.learn(start, y)
     assert abs(hits / total - 0.95) < 0.03
     narrow, wide = b.bands([0.0], [1.0]), b.bands([0.0], [2.0])
@@ -116,6 +116,13 @@ def test_a_young_band_falls_back_to_the_given_one() -> None:
     assert b.bands([10.0], fallback=[[8.0], [13.0], [7.0], [14.0]]) == ([8.0], [13.0], [7.0],
                                                                       [14.0])
     assert b.bands([10.0]) == ([10.0], [12.0], [10.0], [12.0])  # no fallback: its few errors
+
+
+def test_lower_edges_stop_at_zero_where_the_forecast_is_not_below_it() -> None:
+    b = AdaptiveBands(horizon=1, width=1)
+    assert b.bands([0.5, -1.0], fallback=[[-0.2, -3.0], [1.0, 1.0], [-0.5, -4.0],
+                                          [2.0, 2.0]]) == ([0.0, -3.0], [1.0, 1.0],
+                                                           [0.0, -4.0], [2.0, 2.0])
 
 
 def test_huge_variances_do_not_overflow() -> None:
