@@ -82,20 +82,24 @@ def up(settings: Settings, *, attached: bool = False, timeout: float = 60.0) -> 
         workdir = settings.home / "services"
         kafka, kafka_pid = _external_kafka(settings, timeout)
         redis, redis_pid = _external_redis(settings)
-        if old and old.kafka_pid and kafka is None and pid_matches(old.kafka_pid, _KAFKA) \
-                and kafka_healthy(old.kafka_bootstrap):
+        # a local service still up stays up, and in the state file, even when the settings
+        # name another address (a probe's KAFKA_BOOTSTRAP of that very broker stopped it)
+        keep_kafka = bool(old and old.kafka_pid and pid_matches(old.kafka_pid, _KAFKA)
+                          and kafka_healthy(old.kafka_bootstrap))
+        keep_redis = bool(old and old.redis_pid and pid_matches(old.redis_pid, _REDIS)
+                          and redis_healthy(old.redis_url))
+        if old and keep_kafka and kafka is None:
             kafka, kafka_pid = old.kafka_bootstrap, old.kafka_pid
-        if old and old.redis_pid and redis is None and pid_matches(old.redis_pid, _REDIS) \
-                and redis_healthy(old.redis_url):
+        if old and keep_redis and redis is None:
             redis, redis_pid = old.redis_url, old.redis_pid
         if old and kafka is not None and redis is not None \
                 and (old.kafka_bootstrap, old.redis_url, old.kafka_pid, old.redis_pid) \
                 == (kafka, redis, kafka_pid, redis_pid):
             return old  # nothing to do
-        if old:  # stop what the state file names but is not reused (stale or unhealthy)
-            if old.kafka_pid and old.kafka_pid != kafka_pid:
+        if old:  # stop what the state file names but is stale or unhealthy
+            if old.kafka_pid and old.kafka_pid != kafka_pid and not keep_kafka:
                 stop_kafka(old.kafka_pid)
-            if old.redis_pid and old.redis_pid != redis_pid:
+            if old.redis_pid and old.redis_pid != redis_pid and not keep_redis:
                 stop_redis(old.redis_pid)
         started: list[int] = []
         try:
@@ -118,7 +122,10 @@ def up(settings: Settings, *, attached: bool = False, timeout: float = 60.0) -> 
                 stop_pid(pid)
             raise
         state = ServicesState(kafka, redis, kafka_pid, redis_pid, str(workdir), time.time())
-        _write_state(settings, state)
+        kept = [(old.kafka_bootstrap, old.kafka_pid) if old and keep_kafka else (kafka, kafka_pid),
+                (old.redis_url, old.redis_pid) if old and keep_redis else (redis, redis_pid)]
+        _write_state(settings, ServicesState(kept[0][0], kept[1][0], kept[0][1], kept[1][1],
+                                             str(workdir), state.started_at))
         return state
 
 

@@ -147,3 +147,28 @@ def test_down_says_what_it_stopped_and_not_what_was_gone(tmp_path: Path) -> None
         f'"kafka_pid": {gone.pid}, "redis_pid": {gone.pid}}}')
     assert services.down(settings) == []
     assert not settings.services_file.exists()  # the stale state is dropped all the same
+
+
+def test_up_with_the_local_services_own_addresses_set_stops_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A probe: `KAFKA_BOOTSTRAP=<the local broker> salescast services up` stopped that broker
+    (and the state file then named no Kafka to keep, so the next `up` started one empty), and
+    a README recipe's REDIS_URL of another database of the local Redis stopped that Redis.
+    A local service still up stays up and stays in the state file."""
+    stopped: list[int] = []
+    for name in ("pid_matches", "kafka_healthy", "redis_healthy"):
+        monkeypatch.setattr(services, name, lambda *args, **kwargs: True)
+    monkeypatch.setattr(services, "stop_kafka", stopped.append)
+    monkeypatch.setattr(services, "stop_redis", stopped.append)
+    settings = Settings(home=tmp_path)
+    settings.services_file.write_text(
+        '{"kafka_bootstrap": "127.0.0.1:5001", "redis_url": "redis://127.0.0.1:5002/0", '
+        '"kafka_pid": 11, "redis_pid": 12}')
+    env = Settings(home=tmp_path, kafka_bootstrap="127.0.0.1:5001",
+                   redis_url="redis://127.0.0.1:5002/1")
+    used = services.up(env)
+    assert stopped == []
+    assert (used.kafka_bootstrap, used.redis_url) == ("127.0.0.1:5001", "redis://127.0.0.1:5002/1")
+    kept = services.read_state(settings)
+    assert kept is not None and (kept.kafka_pid, kept.redis_pid, kept.redis_url) == (
+        11, 12, "redis://127.0.0.1:5002/0")
