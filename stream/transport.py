@@ -1,11 +1,9 @@
 """The worker's Kafka transport: Faust's aiokafka driver with a short broker fetch wait.
 
-faust-streaming builds the worker's :class:`aiokafka.AIOKafkaConsumer` in
-``AIOKafkaConsumerThread._create_worker_consumer`` (``faust/transport/drivers/aiokafka.py``)
-with ``fetch_max_wait_ms=1500`` hard-coded: no setting reaches it, and no upstream issue asks
-for one (searched in faust-streaming/faust's issues). The broker then holds each fetch of a
-quiet partition up to 1.5 s; measured here, that alone made the event-to-Redis latency p50
-~790 ms at 500 events/s (41 ms with a 100 ms wait: docs/benchmarks.md).
+faust-streaming builds the worker's :class:`aiokafka.AIOKafkaConsumer`
+(``AIOKafkaConsumerThread._create_worker_consumer``) with ``fetch_max_wait_ms=1500``
+hard-coded, no setting reaches it: the broker held each fetch of a quiet partition up to
+1.5 s, and the event-to-Redis latency p50 was ~790 ms at 500 events/s (docs/benchmarks.md).
 
 The broker answers a fetch once it holds :data:`FETCH_MIN_BYTES` for it, or after
 :data:`FETCH_MAX_WAIT_MS`. aiokafka asks for 1 byte: at a steady 2,000 events/s of
@@ -17,20 +15,17 @@ partition left out of a fetch in flight waits for the next one (aiokafka keeps o
 flight per broker) to 20 ms (docs/benchmarks.md, "Latency, 2026-12-06, third").
 
 The classes here lower it through Faust's own extension points, with nothing patched (and the
-consumer commits by the rules of :mod:`stream.commits`):
-:class:`Transport` names its consumer class (``Transport.Consumer``), :class:`Consumer` makes
-its consumer thread (``_new_consumer_thread``, abstract in Faust's ``ThreadDelegateConsumer``),
-and :class:`ConsumerThread` sets the wait on the aiokafka consumer it creates, before that
-consumer starts (aiokafka hands ``_fetch_max_wait_ms`` and ``_fetch_min_bytes`` to its fetcher
-in ``start()``).
+consumer commits by the rules of :mod:`stream.commits`, and files the log's gaps by those of
+:mod:`stream.log_gaps`): :class:`Transport` names its consumer class, :class:`Consumer` makes
+its consumer thread, and :class:`ConsumerThread` sets the wait on the aiokafka consumer it
+creates, before that consumer starts (aiokafka hands it to its fetcher in ``start()``).
 :func:`stream.app.create_app` gives every app this transport.
 ``tests/unit/stream/test_transport.py`` fails if Faust or aiokafka renames what this relies on
 or the wait and the size stop reaching the fetcher.
 
 Each fetched message is delivered without tasks when its delivery needs no wait. Faust's
-``Consumer._drain_messages`` awaits ``self.wait_first(callback(message), suspend_flow.wait())``
-for every message, and mode's ``wait_first`` makes four tasks for it: about 39 us a message,
-half of what a plain Faust agent spends per message here (docs/benchmarks.md).
+``Consumer._drain_messages`` awaits ``self.wait_first(callback(message), ...)`` for every
+message, and mode's ``wait_first`` makes four tasks for it: ~39 us a message, docs/benchmarks.md.
 :meth:`Consumer.wait_first` runs the delivery's first step at once (:mod:`stream.eager`); when
 that finishes it, it is the only winner mode could have found. A delivery that waits (a full
 stream queue, the producer's buffer, flow control) races the suspension in mode's way.
@@ -39,8 +34,7 @@ A seek runs in the consumer thread. Faust's ``ThreadDelegateConsumer._seek`` cal
 consumer from the caller's thread, and aiokafka's ``Fetcher.seek_to`` drops the partition's
 fetched records while the consumer thread may be draining them (``fetched_records``): the
 worker crashed with ``KeyError: TopicPartition(...)`` in the fetcher when its stall recovery
-(:mod:`stream.offsets`) sought back during a demo replay (robinhood/aiokafka#19 reports the
-same crash).
+(:mod:`stream.offsets`) sought back during a demo replay (as robinhood/aiokafka#19 reports).
 
 The records a seek overtook are dropped (:class:`stream.fence.SeekFence`). Faust's
 ``_drain_messages`` goes on handing out the fetch it holds after the agent seeks a partition
@@ -76,7 +70,7 @@ from faust.transport.consumer import ensure_TP
 from faust.transport.drivers import aiokafka as driver
 from mode.services import WaitResults
 
-from stream import commits, eager
+from stream import commits, eager, log_gaps
 from stream.committed import seek_to_committed, settle
 from stream.fence import Fetched, SeekFence
 
@@ -170,7 +164,7 @@ class Consumer(driver.Consumer):
                     self.drops["fenced", tp] += 1
                     continue  # a seek refetches it
                 if self._rewind:
-                    self._rewound(tp, mark)
+                    self._rewound(tp, mark, message.offset)
                 yield tp, message
         finally:
             if self.delivering:
@@ -207,13 +201,18 @@ class Consumer(driver.Consumer):
     def _new_offset(self, tp: Any) -> int | None:
         return commits.new_offset(self, tp)
 
-    def _rewound(self, tp: Any, mark: dict[Any, int] | None) -> None:
-        """A record of ``tp`` drained at ``mark`` is handed out: the first after its
-        partition's last seek sets Faust's read offset to the seek's (see the module doc)."""
+    def _rewound(self, tp: Any, mark: dict[Any, int] | None, offset: int) -> None:
+        """A record of ``tp`` at ``offset``, drained at ``mark``, is handed out: the first
+        after its partition's last seek sets Faust's read offset to the seek's (see the module
+        doc), and files the offsets it skipped as a gap (markers: :mod:`stream.log_gaps`)."""
         pending = self._rewind.get(tp)
         if pending is not None and mark is not None and self.fence.after(tp, mark, pending[0]):
             del self._rewind[tp]
             self._read_offset[tp] = pending[1] if pending[1] else None  # as Faust's seek
+            log_gaps.after_seek(self._gap, tp, pending[1], offset)
+
+    async def _add_gap(self, tp: Any, offset_from: int, offset_to: int) -> None:
+        log_gaps.add_gap(self._gap, self._committed_offset, tp, offset_from, offset_to)
 
     async def seek(self, partition: Any, offset: int) -> None:
         """Faust's ``seek``, but Faust's read offset becomes ``offset`` as the first record
@@ -252,6 +251,9 @@ class Consumer(driver.Consumer):
         assert isinstance(thread, ConsumerThread)
         committed = await thread.call_thread(thread.seek_to_committed_in_thread)
         self.confirmed.update({ensure_TP(tp): o or None for tp, o in committed.items()})  # as Faust
+        for tp, offset in committed.items():  # (a first record past it: a gap, _rewound)
+            if offset:
+                self._rewind[ensure_TP(tp)] = (self.fence.asked(tp), offset)
         return committed
 
     async def on_partitions_revoked(self, revoked: Any) -> None:

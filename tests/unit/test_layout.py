@@ -23,6 +23,7 @@ ROOMS = sorted(p.parent.name for p in ROOT.glob("*/__init__.py"))
 COVERED_BY: dict[str, tuple[str, ...]] = {
     "config.calendar": ("tests/unit/config/test_settings.py", "tests/unit/models/test_grid.py"),
     "stream.audit_result": ("tests/unit/stream/test_audit.py",),
+    "stream.log_gaps": ("tests/unit/stream/test_transport.py",),
     "infra.errors": ("tests/unit/infra/test_services.py",),
     "infra.java": ("tests/unit/infra/test_services.py",),
     "infra.kafka": ("tests/unit/infra/test_services.py", INTEGRATION + "test_services.py"),
