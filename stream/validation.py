@@ -119,7 +119,7 @@ def _show(value: Any) -> str:
 def _decode(raw: bytes) -> Any:
     """UTF-8 bytes -> a JSON value, or raise :class:`_Bad`."""
     if not raw:
-        raise _Bad("empty message")
+        raise _Bad("empty message (a null or empty value: a tombstone?)")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:

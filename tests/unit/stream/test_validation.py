@@ -73,7 +73,7 @@ def test_bounds_are_inclusive_where_documented() -> None:
     [
         (b"\xff\xfe{}", None, "not utf-8: invalid byte 0xff at position 0"),
         ('{"series":"é"}'.encode("latin-1"), None, "not utf-8"),
-        (b"", None, "empty message"),
+        (b"", None, "empty message (a null or empty value: a tombstone?)"),
         (b"{", None, "malformed json"),
         (b"{'series': 'A'}", None, "malformed json: expecting property name"),
         (b'{"series":"A"} x', None, "malformed json: extra data"),
