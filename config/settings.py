@@ -159,8 +159,8 @@ class Settings(BaseSettings):
         description="live: how far an event may be after its message's timestamp")
     max_ahead_seconds: int = Field(
         default=30 * 86400, ge=1,
-        description="replay: how far an event may be ahead of the watermark (at least two "
-                    "buckets)")
+        description="replay: how far an event may be ahead of the watermark (less than two "
+                    "buckets is taken as two)")
 
     # the gateway's guards
     auth_secret: SecretStr | None = Field(

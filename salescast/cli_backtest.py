@@ -69,11 +69,11 @@ def backtest(
     columns: ColumnsOption = None,
     time_format: TimeFormatOption = None,
     horizon: Annotated[int | None, typer.Option(
-        help="with --file: buckets ahead (default: day 14, hour 24, week 13, month 12, "
-             "quarter 8)")] = None,
+        help="with --file: buckets ahead, 1..400 (default: day 14, hour 24, week 13, month "
+             "12, quarter 8)")] = None,
     warmup: Annotated[int | None, typer.Option(
-        help="with --file: buckets of history before a series' first origin (default: "
-             "day 56, hour 672, week 104, month 60, quarter 32)")] = None,
+        help="with --file: buckets of history before a series' first origin, a season at "
+             "least (default: day 56, hour 672, week 104, month 60, quarter 32)")] = None,
 ) -> None:
     """Prequential backtest: the models against baselines on a panel of real series.
 

@@ -81,7 +81,8 @@ def bench_scale(
     events: Annotated[int, typer.Option(min=1000, help="synthetic events for the throughput "
                                                       "runs")] = 100_000,
     series: Annotated[list[int] | None, typer.Option(
-        min=100, help="series held when a worker joins (repeat for several sizes)")] = None,
+        min=100, help="series held when a worker joins (repeat for several sizes; default: "
+                       "10000 and 100000)")] = None,
 ) -> None:
     """The worker group: throughput with 1 and 2 workers, rebalance and failover times.
 

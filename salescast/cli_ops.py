@@ -35,8 +35,10 @@ def alerts_tail(
     from_beginning: Annotated[bool, typer.Option(help="start at the oldest alert")] = False,
     severity: Annotated[str, typer.Option(help="lowest severity shown: info, warning or "
                                                "critical")] = "warning",
-    max_alerts: Annotated[int | None, typer.Option("--max", min=1, help="exit after N")] = None,
-    idle: Annotated[float | None, typer.Option(min=0.1, help="exit after N s without one")] = None,
+    max_alerts: Annotated[int | None, typer.Option(
+        "--max", min=1, help="exit after N (default: follow until Ctrl-C)")] = None,
+    idle: Annotated[float | None, typer.Option(
+        min=0.1, help="exit after N s without one (default: never)")] = None,
 ) -> None:
     """Follow the alerts topic: each alert's lifecycle and the shop-wide group alerts.
 
@@ -188,7 +190,8 @@ def alerts_eval(
 def monitor(
     interval: Annotated[float, typer.Option(min=0.1, max=3600,
                                             help="seconds between snapshots")] = 1.0,
-    group: Annotated[list[str] | None, typer.Option(help="consumer group(s) to watch")] = None,
+    group: Annotated[list[str] | None, typer.Option(help=(
+        "consumer group(s) to watch (default: SALESCAST_WORKER_ID's)"))] = None,
     count: Annotated[int | None, typer.Option(min=1, help="stop after N snapshots")] = None,
     give_up: Annotated[float, typer.Option(
         min=0, max=86400, help="exit with status 2 once no snapshot was published for this many "
