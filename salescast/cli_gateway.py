@@ -102,9 +102,12 @@ def watch(
         shown = series if len(series) <= 80 else f"{series[:60]}... ({len(series)} characters)"
         raise UserError(f"{shown!r} is no series or pattern to watch: {exc}") from None
     except Refused as exc:
-        raise UserError(f"the gateway refused {series!r}: {exc}") from None
+        hint = ("; pass --token \"$(salescast token)\" (or set SALESCAST_TOKEN)"
+                if str(exc).startswith(("unauthorized", "token_expired")) else "")
+        raise UserError(f"the gateway refused {series!r}: {exc}{hint}") from None
     except (OSError, WebSocketException) as exc:
-        raise UserError(f"cannot reach the gateway at {target}: {exc}") from None
+        raise UserError(f"cannot reach the gateway at {target}: {exc} (is `salescast gateway`"
+                        f" or `salescast demo` running there?)") from None
 
 
 def _bind_host(host: str | None) -> str | None:
