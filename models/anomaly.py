@@ -10,8 +10,11 @@ lifecycle messages, all with the alert's ``id``:
 * ``updated``: a further anomalous bucket in the same direction (a spike followed by a level
   shift up is one alert; its ``kind`` becomes ``level_shift``, its ``severity`` the worst seen,
   ``buckets`` counts them);
-* ``resolved``: the first bucket that is not anomalous (or one in the other direction, which
-  opens a new alert).
+* ``resolved``: the first bucket that is not anomalous and is back inside the 95% band on the
+  alert's side (or one in the other direction, which opens a new alert). A bucket beyond the
+  band on that side goes on as ``updated`` though the detector found nothing in it: its
+  level-shift test starts over once it has fired, and a probe's shift to three times the level
+  was ``resolved`` at a bucket far above the band, a stock-out twice in ten days of zeros.
 
 Every message has its own ``event_id`` (consumers and the Redis sink deduplicate on it: a
 replay after a restart scores the same buckets again and gets the same ids). Nothing in an
@@ -27,9 +30,12 @@ events (closures, surges) are *group* alerts (``scope: "group"``, ``series: "*"`
 ...                     Finding("level_shift", "warning", 6.2), "m")
 >>> [(m["state"], m["kind"], m["severity"], m["buckets"]) for m in msgs]
 [('updated', 'level_shift', 'critical', 2)]
->>> open_, msgs = track(open_, "A", 172800, 259200, 11.0, e, None, "m")
+>>> open_, msgs = track(open_, "A", 172800, 259200, 30.0, e, None, "m")  # above the band
+>>> [(m["state"], m["buckets"]) for m in msgs]
+[('updated', 3)]
+>>> open_, msgs = track(open_, "A", 259200, 345600, 11.0, e, None, "m")
 >>> [(m["state"], m["since"], m["bucket"]) for m in msgs], open_
-([('resolved', 0, 172800)], None)
+([('resolved', 0, 259200)], None)
 """
 
 from __future__ import annotations
@@ -106,6 +112,9 @@ def track(open_: dict[str, Any] | None, series: str, bucket: int, bucket_end: in
               "lo95": round(e.lo95, 4), "hi95": round(e.hi95, 4),
               "score": round((actual - e.yhat) / e.half_width, 3), "detected_at": bucket_end}
     out: list[dict[str, Any]] = []
+    if open_ is not None and finding is None and (
+            actual > e.hi95 if open_["score"] >= 0 else actual < e.lo95):  # it goes on (a
+        finding = Finding(open_["kind"], open_["severity"], values["score"])  # CUSUM restarts)
     if open_ is not None and (finding is None or finding.up != (open_["score"] >= 0)):
         out.append(_message(dict(open_, **values), "resolved"))
         open_ = None
