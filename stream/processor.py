@@ -173,8 +173,9 @@ class Processor(Writer):
                     dead(f"series {ev.series!r} is the name of an aggregate", "validation",
                          "reserved", raw_of(msg.value, ev, single), offset, index, ev.series)
                     continue
-                if fresh:
-                    clock.observe(ev.series, ev.ts, bounded=not live)
+                if fresh:  # (live: a vote no later than the broker's time, see clock.observe)
+                    clock.observe(ev.series, ev.ts if limit is None else min(
+                        ev.ts, msg.timestamp), bounded=not live)
                 st = load(ev.series)
                 if st.positions.get(partition, -1) >= offset:
                     if fresh and agg is not None:  # the partition state missed it: count it

@@ -115,7 +115,24 @@ def test_live_mode_bounds_event_time_by_the_message_timestamp() -> None:
     assert out.accepted == 1
     assert [(d.code, d.offset) for d in out.dead] == [("in_future", 1), ("in_future", 2)]
     assert "after its message's timestamp" in out.dead[0].reason
-    assert out.states["p:0"].clock.watermark == now + 299  # the rejected ones moved nothing
+    assert out.states["p:0"].clock.watermark == now  # a vote is at most the message's time
+
+
+def test_a_producer_clock_ahead_does_not_make_the_others_events_late() -> None:
+    """A live probe: 4 of a partition's 6 series came from a producer 120 s fast (within the
+    300 s skew), their votes moved the watermark 2 minutes ahead of the broker's clock, and
+    364 correctly timed events of the other producer were dead-lettered as too late (lateness
+    10 s, minute buckets). A vote now counts at most its message's timestamp."""
+    proc = Processor("t", width=60, lateness=10, max_skew=300)
+    now = T0 + 10 * DAY + 30
+    fast = [Message(i, now, SaleEvent(f"F{i}", now + 120, 1, 1.0).to_json()) for i in range(4)]
+    right = [Message(4 + i, now, SaleEvent(f"R{i}", now, 1, 1.0).to_json()) for i in range(2)]
+    store: dict = {}
+    out = proc.process(0, fast + right, store.get)
+    store.update(out.states)
+    late = proc.process(0, [Message(6, now + 5, SaleEvent("R0", now - 5, 2, 1.0).to_json())],
+                        store.get)
+    assert late.accepted == 1 and late.dead == [], [d.reason for d in late.dead]
 
 
 def test_duplicate_ids_are_dead_lettered_as_skips() -> None:
