@@ -7,8 +7,11 @@ lead time needs the mean. :class:`MeanBank` keeps, per row and horizon ``k``, an
 weighted mean of the signed out-of-sample error of the ``k``-step forecast, and the mean
 forecast adds it::
 
-    b_k  <- decay * b_k + (1 - decay) * (y - yhat(k))     (the first error sets it)
+    b_k  <- b_k + w_c * ((y - yhat(k)) - b_k),  w_c = max(1 / c, 1 - decay)
     mean_k = max(yhat_k + b_k, 0)
+
+(``c``: the error's number for that horizon; the first errors are averaged, then weighted
+exponentially.)
 
 The errors are those of the forecasts the bands score (the same pending paths, holiday factor
 included), so ``mean`` and ``yhat`` are of the same model. Before horizon ``k`` has an error
@@ -123,11 +126,15 @@ class MeanBank:
         ix = rows_index(rows)
         err = y[:, None] - due.astype(np.float64)
         k = np.arange(1, self.horizon + 1)
-        first = k == n[:, None]  # the first error of that horizon sets it
         active = k <= n[:, None]
         old = self.bias[ix]
-        new = np.where(first, err, self.decay * old + (1.0 - self.decay) * err)
-        new = np.where(active, new, old)
+        # the c-th error of a horizon weighs 1/c until that is below 1 - decay: the first ones
+        # are averaged, not the first kept (a live start's partial first bucket made every
+        # forecast's first error large, and the mean stayed 30-40% high for 25 buckets)
+        count = np.maximum(n[:, None] - k + 1, 1)
+        new = np.where(count * (1.0 - self.decay) < 1.0, old + (err - old) / count,
+                       self.decay * old + (1.0 - self.decay) * err)
+        new = np.where(active, np.where(count == 1, err, new), old)
         # horizons with no error yet borrow the longest one that has one (none: 0)
         seen = np.minimum(n, self.horizon)  # horizons that have an error now
         fill = k > seen[:, None]

@@ -23,8 +23,8 @@ sums go, less a bucket (a fast replay of 3 SKUs once closed most of ``total``'s 
 one partition's sums); one whose sums stop :data:`PATIENCE` buckets of event time behind the
 others', one that has not reported at all once :data:`PATIENCE_S` of message time have passed
 since the first report, and one whose declared buckets stopped that far behind and that has
-been silent that long (its series all stopped selling: nothing moves its watermark, and a
-probe's total stayed at one stopped series' last sale for good) are not waited for. The
+been silent :data:`STOPPED_S` (its series all stopped selling: nothing moves its watermark,
+and a probe's total stayed at one stopped series' last sale for good) are not waited for. The
 worker holding ``total``'s partition sends it ticks, reports of nothing, so that this clock
 runs when no report comes (``Aggregation.tick``). What a partition reports later for a bucket
 that closed without it still counts in the aggregates' events (never lost), though the
@@ -60,14 +60,17 @@ from stream.aggregate_report import (  # re-exported: the report is part of this
 from stream.bucketing import capped_starts
 from stream.grouping import ROOT, Grouping, grouping_of  # re-exported: the aggregates' children
 
-__all__ = ["ROOT", "REPORT_PREFIX", "PATIENCE", "PATIENCE_S", "TICK_S", "Grouping", "grouping_of",
-           "Partials", "Report", "Ledger", "encode_report", "decode_report", "is_report",
-           "check_report"]
+__all__ = ["ROOT", "REPORT_PREFIX", "PATIENCE", "PATIENCE_S", "STOPPED_S", "TICK_S", "Grouping",
+           "grouping_of", "Partials", "Report", "Ledger", "encode_report", "decode_report",
+           "is_report", "check_report"]
 
-PATIENCE = 2  # buckets the ledger waits for a partition that has declared nothing complete
+PATIENCE = 2  # buckets the ledger waits for a partition behind the others (see below)
 #: and seconds (of the reports' message times): what a fast replay runs through in 2 buckets
 PATIENCE_S = 60.0
 TICK_S = 10.0  # seconds without a report after which total's partition gets a tick
+#: seconds a partition that declared buckets complete, then stopped, is waited for: longer
+#: than a failover or a restart takes, since its worker may be away rather than its series
+STOPPED_S = 180.0
 
 
 @dataclass
@@ -172,14 +175,14 @@ class Ledger:
 
     def _stopped(self, waiting: bool = False) -> set[int]:
         """The partitions whose complete buckets stopped :data:`PATIENCE` buckets behind the
-        furthest one's, silent :data:`PATIENCE_S` since (``waiting``: not that long yet)."""
+        furthest one's, silent :data:`STOPPED_S` since (``waiting``: not that long yet)."""
         front = max(self.final_until.values(), default=None)
         out = set()
         for src, until in self.final_until.items():
             heard = self.heard.get(src)  # (unknown without message times: waited for)
             if front is None or heard is None or steps(until, front, self.width) < PATIENCE:
                 continue
-            if (self.now - heard < PATIENCE_S) == waiting:
+            if (self.now - heard < STOPPED_S) == waiting:
                 out.add(src)
         return out
 

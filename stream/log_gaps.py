@@ -16,9 +16,9 @@ worker sought back to a marker every 5 s, forever, from the second transaction o
 >>> from collections import defaultdict
 >>> from intervaltree import IntervalTree
 >>> gaps, committed = defaultdict(IntervalTree), {"p": 139}
->>> add_gap(gaps, committed, "p", 139, 140)  # Faust's call: the record at 140 included
->>> gaps["p"].overlaps_point(139), gaps["p"].overlaps_point(138)
-(True, False)
+>>> add_gap(gaps, committed, "p", 138, 140)  # Faust's call: 140 is the record handed out
+>>> [gaps["p"].overlaps_point(o) for o in (138, 139, 140)]
+[False, True, False]
 >>> after_seek(gaps, "q", 7, 9); sorted(gaps["q"])
 [Interval(7, 9)]
 """
@@ -33,13 +33,15 @@ __all__ = ["add_gap", "after_seek"]
 
 def add_gap(gaps: Mapping[Any, Any], committed: Mapping[Any, int | None], tp: Any,
             offset_from: int, offset_to: int) -> None:
-    """Faust's ``_add_gap`` (offsets ``offset_from..offset_to``, both included, into ``tp``'s
-    interval tree of ``gaps``), clamped at ``committed[tp]``, the next offset to read."""
+    """Faust's ``_add_gap`` of offsets ``offset_from..offset_to - 1`` into ``tp``'s interval
+    tree of ``gaps``, clamped at ``committed[tp]``, the next offset to read. (Faust's own
+    files ``offset_to`` too, the record it is handing out: were that record dropped before the
+    agent, the gap would pass it as absent, and a commit would go over it unread.)"""
     start = committed.get(tp)
     offset_from = offset_from if start is None else max(offset_from, start)
-    if offset_from <= offset_to:
+    if offset_from < offset_to:
         tree = gaps[tp]
-        tree.addi(offset_from, offset_to + 1)
+        tree.addi(offset_from, offset_to)
         tree.merge_overlaps()
 
 
@@ -49,3 +51,4 @@ def after_seek(gaps: Mapping[Any, Any], tp: Any, sought: int, first: int) -> Non
     since the fetch from ``sought`` returned none of them."""
     if first > sought:
         gaps[tp].addi(sought, first)
+        gaps[tp].merge_overlaps()

@@ -73,7 +73,12 @@ def test_rows_saved_with_square_rings_load_and_forecast_as_they_did(name: str) -
     _same(bank.forecast(rows, bank.horizon), data, f"{name}/before")
     for t in range(before, before + after):
         bank.close(rows, values[:, t])
-    _same(bank.forecast(rows, bank.horizon), data, f"{name}/after")
+    # (the mean's first errors of a horizon are averaged since 2026-12-07, not the first
+    # kept: a row with fewer than 1 / (1 - decay) errors of a horizon, or learnt from scratch, now
+    # has another bias than that code's; every other figure is the same to the bit)
+    young = before - bank.horizon + 1 < 1.0 / (1.0 - bank.means.decay)
+    same = [f for f in FIELDS if f not in ("mean", "lead")] if young else list(FIELDS)
+    _same(bank.forecast(rows, bank.horizon), data, f"{name}/after", same)
     fresh = ForecasterBank(**kw)
     rows = fresh.add_rows(len(raws))
     if dated:
@@ -85,10 +90,12 @@ def test_rows_saved_with_square_rings_load_and_forecast_as_they_did(name: str) -
         fresh.close(rows, values[:, t])
         if lstm_at == t:
             fresh.set_lstm_paths(rows, paths, "v1")
-    _same(fresh.forecast(rows, fresh.horizon), data, f"{name}/after")
+    _same(fresh.forecast(rows, fresh.horizon), data, f"{name}/after",
+          [f for f in FIELDS if f not in ("mean", "lead")])  # (from scratch: young, above)
 
 
-def _same(forecast: object, data: np.lib.npyio.NpzFile, prefix: str) -> None:
-    for field in FIELDS:
+def _same(forecast: object, data: np.lib.npyio.NpzFile, prefix: str,
+          fields: tuple[str, ...] | list[str] = FIELDS) -> None:
+    for field in fields:
         np.testing.assert_array_equal(getattr(forecast, field), data[f"{prefix}/{field}"],
                                       err_msg=f"{prefix}/{field}")

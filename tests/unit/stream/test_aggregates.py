@@ -8,6 +8,7 @@ from stream.aggregates import (
     PATIENCE,
     PATIENCE_S,
     ROOT,
+    STOPPED_S,
     Grouping,
     Ledger,
     Partials,
@@ -97,19 +98,20 @@ def test_a_partition_whose_series_all_stopped_does_not_hold_the_totals_for_good(
     """A probe's hourly file: one series alone on its partition stopped selling, so that
     partition's watermark stopped with it, and ``total`` and every child stayed at its last
     sale for good (minutes after the replay ended). A partition that stopped PATIENCE buckets
-    behind the furthest one and has been silent PATIENCE_S is no longer waited for; ticks
-    keep the ledger's clock running while it waits, and what it sends later still counts."""
+    behind the furthest one and has been silent STOPPED_S (longer than a failover takes) is
+    no longer waited for; ticks keep the ledger's clock running while it waits, and what it
+    sends later still counts."""
     led = Ledger(sources=2, width=10)
     led.apply(_report(0, 1, 40, {b: {"c:a": [1.0, 1]} for b in range(0, 50, 10)}), at=100.0)
-    led.apply(_report(1, 1, 100, {b: {"c:b": [2.0, 1]} for b in range(0, 110, 10)}), at=150.0)
-    assert [b for b, _ in led.due()] == [0, 10, 20, 30]  # partition 0 silent for 50 s only
-    assert led.wants_tick(225.0) and not led.wants_tick(155.0)  # past 2 PATIENCE_S: still
-    led.apply(_report(0, -1, None, {}), at=100.0 + PATIENCE_S)  # a tick
+    led.apply(_report(1, 1, 100, {b: {"c:b": [2.0, 1]} for b in range(0, 110, 10)}), at=250.0)
+    assert [b for b, _ in led.due()] == [0, 10, 20, 30]  # partition 0 silent for 150 s only
+    assert led.wants_tick(275.0) and not led.wants_tick(255.0)  # past 2 PATIENCE_S: still
+    led.apply(_report(0, -1, None, {}), at=100.0 + STOPPED_S)  # a tick
     assert [b for b, _ in led.due()] == list(range(40, 100, 10))
-    assert not led.wants_tick(400.0)  # nothing left to wait for: no more ticks
-    led.apply(_report(0, 2, 120, {50: {"c:a": [3.0, 3]}, 110: {"c:a": [1.0, 1]}}), at=300.0)
+    assert not led.wants_tick(600.0)  # nothing left to wait for: no more ticks
+    led.apply(_report(0, 2, 120, {50: {"c:a": [3.0, 3]}, 110: {"c:a": [1.0, 1]}}), at=500.0)
     assert led.late == 1 and led.events("c:a") == 9  # sums for a closed bucket: late, counted
-    led.apply(_report(1, 2, 130, {}), at=301.0)
+    led.apply(_report(1, 2, 130, {}), at=501.0)
     assert led.due() == [(100, {"c:b": (2.0, 1)}), (110, {"c:a": (1.0, 1)})]
 
 
