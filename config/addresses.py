@@ -166,9 +166,6 @@ def read_services(path: Path) -> dict[str, Any]:
     return state
 
 
-_ORIGIN = re.compile(r"(?i)https?://[^/?#\s@]+/?")
-
-
 def check_origins(origins: Any) -> Any:
     """The gateway's Origin allow-list: ``*``, or origins as browsers send them (a scheme and
     a host, a port if any: ``https://shop.example.com``); an entry that no browser sends
@@ -182,7 +179,25 @@ def check_origins(origins: Any) -> Any:
     ValueError: must be origins such as https://shop.example.com (a scheme and a host, ...
     """
     for origin in origins if isinstance(origins, tuple) else ():
-        if origin != "*" and not _ORIGIN.fullmatch(origin):
+        if origin != "*" and not _is_origin(origin):
             raise ValueError(f"must be origins such as https://shop.example.com (a scheme and "
                              f"a host, no path; * for any): {origin[:80]} is none")
     return origins
+
+
+def _is_origin(text: str) -> bool:
+    """Whether ``text`` is an origin a browser sends: http(s), a host, a port if any (1-65535),
+    nothing else (a trailing ``/`` is forgiven; case does not matter).
+
+    >>> [_is_origin(t) for t in ("https://a.example:8443", "HTTPS://A.example/",
+    ...                          "https://*.example", "https://a.example:99999", "http://:80")]
+    [True, True, False, False, False]
+    """
+    try:
+        parts = urlsplit(text)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        return False
+    return (parts.scheme.lower() in ("http", "https") and bool(parts.hostname) and port_ok
+            and "*" not in parts.netloc and "@" not in parts.netloc
+            and parts.path in ("", "/") and not parts.query and not parts.fragment)

@@ -70,7 +70,7 @@ class HostPolicy:
 
     def __post_init__(self) -> None:
         self.allowed_hosts = tuple(h.strip() for h in self.allowed_hosts if h.strip())
-        self.origins = tuple(o.strip().rstrip("/") for o in self.origins if o.strip())
+        self.origins = tuple(o.strip().rstrip("/").lower() for o in self.origins if o.strip())
         self.any_host = "*" in self.allowed_hosts
         names = {host_name(h) for h in self.allowed_hosts if h != "*"}
         bind = self.bind_host.strip("[]").lower()
@@ -93,7 +93,7 @@ class HostPolicy:
         if origin is None:
             return True
         if self.origins:
-            return origin.rstrip("/") in self.origins or "*" in self.origins
+            return origin.rstrip("/").lower() in self.origins or "*" in self.origins
         try:
             parts = urlsplit(origin)
         except ValueError:

@@ -51,12 +51,14 @@ def settle(consumer: Any, offsets: Any, done: bool, moved: bool) -> bool:
     return done
 
 
-async def seek_to_committed(kafka: Any, fence: Any) -> dict[Any, int | None]:
+async def seek_to_committed(kafka: Any, fence: Any,
+                            numbers: dict[Any, int] | None = None) -> dict[Any, int | None]:
     """aiokafka's ``seek_to_committed`` of the aiokafka consumer ``kafka``, in its thread, but
     every committed offset is read before any seek (aiokafka awaits each partition's between
     its seeks, and records refetched for a partition already sought were drained meanwhile),
     and each seek is fenced (:class:`stream.fence.SeekFence`) with no await before its fence is
-    done: records fetched before it are dropped, none after. Returns the committed offsets.
+    done: records fetched before it are dropped, none after. Returns the committed offsets;
+    ``numbers`` gets each seek's fence number.
 
     >>> import asyncio
     >>> from stream.fence import SeekFence
@@ -77,4 +79,6 @@ async def seek_to_committed(kafka: Any, fence: Any) -> dict[Any, int | None]:
             number = fence.ask(tp)
             kafka.seek(tp, offset)
             fence.done(tp, number)
+            if numbers is not None:
+                numbers[tp] = number
     return committed

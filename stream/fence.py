@@ -48,10 +48,6 @@ class SeekFence:
         self._asked[tp] = number = self._asked.get(tp, 0) + 1
         return number
 
-    def asked(self, tp: Any) -> int:
-        """The number of the last seek of ``tp`` asked for (0: none)."""
-        return self._asked.get(tp, 0)
-
     def done(self, tp: Any, number: int) -> None:
         """Seek ``number`` of ``tp`` is done (or failed: nothing will come from it)."""
         self._done[tp] = max(self._done.get(tp, 0), number)

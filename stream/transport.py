@@ -108,8 +108,8 @@ class ConsumerThread(driver.AIOKafkaConsumerThread):
                                                max_records=max_records)
         return Fetched(records, self.fence.mark())
 
-    async def seek_to_committed_in_thread(self) -> Any:  # for call_thread
-        return await seek_to_committed(self._ensure_consumer(), self.fence)
+    async def seek_to_committed_in_thread(self, numbers: dict[Any, int]) -> Any:
+        return await seek_to_committed(self._ensure_consumer(), self.fence, numbers)
 
     async def seek_in_thread(self, partition: Any, offset: int, number: int = 0) -> None:
         """``seek``, for :meth:`call_thread` (run in this thread's event loop); ``number`` is
@@ -249,11 +249,11 @@ class Consumer(driver.Consumer):
         broker blackhole past the session lost them); what it read is ``confirmed``."""
         thread, self.assignments = self._thread, self.assignments + 1
         assert isinstance(thread, ConsumerThread)
-        committed = await thread.call_thread(thread.seek_to_committed_in_thread)
+        numbers: dict[Any, int] = {}
+        committed = await thread.call_thread(thread.seek_to_committed_in_thread, numbers)
         self.confirmed.update({ensure_TP(tp): o or None for tp, o in committed.items()})  # as Faust
-        for tp, offset in committed.items():  # (a first record past it: a gap, _rewound)
-            if offset:
-                self._rewind[ensure_TP(tp)] = (self.fence.asked(tp), offset)
+        for tp, number in numbers.items():  # (a first record past it: a gap, _rewound)
+            self._rewind[ensure_TP(tp)] = (number, committed[tp])
         return committed
 
     async def on_partitions_revoked(self, revoked: Any) -> None:

@@ -190,6 +190,7 @@ def test_dns_rebinding_is_refused_with_421_though_origin_matches_host() -> None:
         (("https://dash.example.com",), "https://dash.example.com/", "127.0.0.1:8765", True),
         (("https://dash.example.com",), "http://127.0.0.1:8765", "127.0.0.1:8765", False),
         (("*",), "https://anything.example", "127.0.0.1:8765", True),
+        (("HTTPS://Dash.Example.com",), "https://dash.example.com", "127.0.0.1:8765", True),
     ],
 )
 def test_origin_check(origins: tuple[str, ...], origin: str | None, host: str,

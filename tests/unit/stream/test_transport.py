@@ -368,8 +368,9 @@ def test_offsets_a_seek_or_an_assignment_skipped_are_filed_as_gaps(
     thread = consumer._thread
     assert isinstance(thread, ConsumerThread)
 
-    async def committed_in_thread() -> dict[TP, int]:
-        thread.fence.done(assigned, thread.fence.ask(assigned))
+    async def committed_in_thread(numbers: dict[TP, int]) -> dict[TP, int]:
+        numbers[assigned] = thread.fence.ask(assigned)
+        thread.fence.done(assigned, numbers[assigned])
         return {assigned: 139}
 
     monkeypatch.setattr(thread, "seek_to_committed_in_thread", committed_in_thread)
