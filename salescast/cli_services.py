@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 from rich.markup import escape
 
+from config.addresses import redacted
 from salescast.cliutil import console, friendly, load_settings
 
 __all__ = ["services_app"]
@@ -25,8 +26,12 @@ def services_up() -> None:
     settings = load_settings()
     state = services.up(settings)
     services.create_topics(state.kafka_bootstrap, settings)
-    console.print(escape(f"kafka  {state.kafka_bootstrap}\nredis  {state.redis_url}"))
-    console.print(f"[dim]addresses written to {escape(str(settings.services_file))}[/]")
+    console.print(escape(f"kafka  {state.kafka_bootstrap}\nredis  {redacted(state.redis_url)}"))
+    external = [name for name, value in (("KAFKA_BOOTSTRAP", settings.kafka_bootstrap),
+                                         ("REDIS_URL", settings.redis_url)) if value]
+    console.print(f"[dim]addresses written to {escape(str(settings.services_file))}"
+                  + (f" (the settings' {' and '.join(external)} used above; a local service "
+                     "still up stays there)" if external else "") + "[/]")
 
 
 @services_app.command("down")

@@ -95,6 +95,19 @@ def test_lifecycle_one_id_while_it_lasts_and_a_new_one_when_it_turns() -> None:
     assert track(None, "A", 3, 4, 10.0, E, None, "m") == (None, [])
 
 
+def test_a_drop_goes_on_while_below_the_band_and_resolves_back_inside_it() -> None:
+    """A probe's ten-day stock-out was resolved while still at zero, then opened again under
+    another id: the level-shift test starts over once it has fired. A bucket still below the
+    95% band on the alert's side keeps the alert open."""
+    e = Expected(yhat=20.0, lo=14.0, hi=26.0, lo95=10.0, hi95=30.0)
+    open_, msgs = track(None, "S", 0, 1, 0.0, e, Finding("drop", "critical", -5.0), "m")
+    first = open_["id"] if open_ else None
+    open_, more = track(open_, "S", 1, 2, 0.0, e, None, "m")  # nothing found, still below
+    open_, last = track(open_, "S", 2, 3, 0.0, Expected(2.0, 0.0, 4.0, 0.0, 6.0), None, "m")
+    assert [m["state"] for m in msgs + more + last] == ["open", "updated", "resolved"]
+    assert {m["id"] for m in msgs + more + last} == {first} and open_ is None
+
+
 def test_level_shift_is_found_on_a_clean_series() -> None:
     rng = np.random.default_rng(2)
     values = np.concatenate([rng.poisson(10.0, 90), rng.poisson(30.0, 40)]).astype(float)
