@@ -26,6 +26,7 @@ import numpy as np
 
 from models import pending
 from models.bank_ops import grow, load_fields, state_nbytes
+from models.conformal import held_lower
 from models.orderstat import invalidate, rows_index
 from models.window_kernels import band_step, band_widths
 
@@ -143,8 +144,5 @@ class BandBank:
         ix = rows_index(rows)
         for j in range(len(self.levels)):
             d = self.q[ix, j, :h]
-            lo = yhat - d
-            if self.lower is not None:  # as ConformalBands.interval: a band holds its forecast
-                lo = np.where(yhat >= self.lower, np.maximum(lo, self.lower), lo)
-            out.append((lo, yhat + d))
+            out.append((held_lower(yhat - d, yhat, self.lower), yhat + d))
         return out

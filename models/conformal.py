@@ -46,7 +46,7 @@ import numpy as np
 
 from models.base import check_range
 
-__all__ = ["ConformalInterval"]
+__all__ = ["ConformalInterval", "held_lower"]
 
 _ARANGE = np.arange(10_001)  # row indices, sliced (horizons are at most 10,000)
 
@@ -180,9 +180,7 @@ class ConformalInterval:
         j = 0 if level is None else self.levels.index(level)
         v = np.asarray(yhat, dtype=np.float64)
         d = self._q[j, : len(v)]
-        lo = v - d
-        if self.lower is not None:  # not under a forecast below it (net returns): the band
-            lo = np.where(v >= self.lower, np.maximum(lo, self.lower), lo)  # holds it
+        lo = held_lower(v - d, v, self.lower)
         return lo.tolist(), (v + d).tolist()
 
     def bounds(self, yhat: Sequence[float]) -> dict[float, tuple[list[float], list[float]]]:
@@ -215,3 +213,16 @@ class ConformalInterval:
         self._q = np.zeros((len(self.levels), h))
         self._target = 1.0 - np.array(self.levels)[:, None]
         self._quantiles()
+
+
+def held_lower(lo: Any, yhat: Any, lower: float | None) -> np.ndarray:
+    """Lower band edges ``lo`` kept at or above ``lower`` (0: sales), except under a forecast
+    below it (net returns): a band holds its forecast.
+
+    >>> held_lower(np.array([-1.0, -3.0]), np.array([0.5, -2.0]), 0.0).tolist()
+    [0.0, -3.0]
+    """
+    lo = np.asarray(lo, dtype=np.float64)
+    if lower is None:
+        return lo
+    return np.where(np.asarray(yhat) >= lower, np.maximum(lo, lower), lo)

@@ -67,6 +67,7 @@ from typing import Any
 
 import numpy as np
 
+from models.conformal import held_lower
 from models.grid import position
 
 __all__ = ["reconcile", "variance_of_band", "AdaptiveBands", "LEVELS", "MIN_ERRORS", "SPREAD",
@@ -245,6 +246,5 @@ class AdaptiveBands:
         if fallback is not None:
             few = self.count[k] < MIN_ERRORS
             out[few] = np.asarray(fallback, dtype=np.float64).T[few]
-        low = out[:, 0::2]  # as a SKU's: no lower edge below 0 where the forecast is not
-        out[:, 0::2] = np.where(y[:, None] >= 0, np.maximum(low, 0.0), low)
+        out[:, 0::2] = held_lower(out[:, 0::2], y[:, None], 0.0)  # as a SKU's
         return tuple(out[:, j].tolist() for j in range(4))

@@ -33,6 +33,7 @@ import re
 import time
 from dataclasses import dataclass, replace
 
+from config.calendar import NAMED_WIDTHS
 from contracts.events import MAX_ABS_QTY
 from models import grid
 from models.base import MAX_VALUE, BatchForecast
@@ -76,7 +77,7 @@ def width_of(name: str) -> int:
     (604800, 86400)
     """
     text = name.strip().lower()
-    by_name = {r.bucket: w for w, r in REGIMES.items()}
+    by_name = {name: w for name, w in NAMED_WIDTHS.items() if w in REGIMES}  # the settings'
     if text in by_name:
         return by_name[text]
     if text.isdigit() and int(text) in REGIMES:
