@@ -14,7 +14,7 @@ import json
 import shutil
 import time
 from contextlib import AbstractContextManager
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -121,11 +121,13 @@ def up(settings: Settings, *, attached: bool = False, timeout: float = 60.0) -> 
             for pid in started:  # a stale state file is harmless: the next `up` replaces it
                 stop_pid(pid)
             raise
-        state = ServicesState(kafka, redis, kafka_pid, redis_pid, str(workdir), time.time())
-        kept = [(old.kafka_bootstrap, old.kafka_pid) if old and keep_kafka else (kafka, kafka_pid),
-                (old.redis_url, old.redis_pid) if old and keep_redis else (redis, redis_pid)]
-        _write_state(settings, ServicesState(kept[0][0], kept[1][0], kept[0][1], kept[1][1],
-                                             str(workdir), state.started_at))
+        state = written = ServicesState(kafka, redis, kafka_pid, redis_pid, str(workdir),
+                                        time.time())
+        if old and keep_kafka:  # (the settings named another address: used, not written)
+            written = replace(written, kafka_bootstrap=old.kafka_bootstrap, kafka_pid=old.kafka_pid)
+        if old and keep_redis:
+            written = replace(written, redis_url=old.redis_url, redis_pid=old.redis_pid)
+        _write_state(settings, written)
         return state
 
 

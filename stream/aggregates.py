@@ -176,11 +176,11 @@ class Ledger:
     def _stopped(self, waiting: bool = False) -> set[int]:
         """The partitions whose complete buckets stopped :data:`PATIENCE` buckets behind the
         furthest one's, silent :data:`STOPPED_S` since (``waiting``: not that long yet)."""
-        front = max(self.final_until.values(), default=None)
+        front = max(self.final_until.values(), default=0)  # (none: the loop has nothing)
         out = set()
         for src, until in self.final_until.items():
             heard = self.heard.get(src)  # (unknown without message times: waited for)
-            if front is None or heard is None or steps(until, front, self.width) < PATIENCE:
+            if heard is None or steps(until, front, self.width) < PATIENCE:
                 continue
             if (self.now - heard < STOPPED_S) == waiting:
                 out.add(src)
