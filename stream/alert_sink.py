@@ -39,7 +39,8 @@ GROUP_TTL_S = 90 * 86400  #: how long the sink remembers the partitions of a gro
 # the same event ids, which are then no-ops. The partitions' messages of one shop-wide event
 # (same kind, same first bucket, so the same id) are merged: its state is open at the first
 # partition's message, resolved when every partition that reported it has resolved, else
-# updated; series_affected is the sum of the partitions' latest counts.
+# updated; series_affected, active and usual are the sums of the partitions' latest counts
+# (usual to one decimal), so the three describe the same partitions.
 # The JSON published carries the stream id as "sid". A user who may not publish to the channel
 # is refused before anything is written (CAN_PUBLISH, as a series write is: stream.sink).
 #: Lua: refuse the script before it writes when its user may not publish to the channel in
@@ -57,16 +58,21 @@ if ARGV[5] == '1' then
   local a = cjson.decode(body)
   local raw = redis.call('GET', KEYS[4])
   local g = raw and cjson.decode(raw) or {{parts = {{}}, open = {{}}}}
+  g.active, g.usual = g.active or {{}}, g.usual or {{}}
   local p = tostring(a.partition)
-  g.parts[p] = a.series_affected
+  g.parts[p], g.active[p], g.usual[p] = a.series_affected, a.active, a.usual
   if a.state == 'resolved' then g.open[p] = nil else g.open[p] = true end
-  local open_n, total, n = 0, 0, 0
+  local open_n, total, n, active, usual = 0, 0, 0, 0, 0
   for _ in pairs(g.open) do open_n = open_n + 1 end
-  for _, v in pairs(g.parts) do total = total + v; n = n + 1 end
+  for q, v in pairs(g.parts) do
+    total, n = total + v, n + 1
+    active, usual = active + (g.active[q] or 0), usual + (g.usual[q] or 0)
+  end
   local state = 'updated'
   if not raw then state = 'open' elseif open_n == 0 then state = 'resolved' end
   redis.call('SET', KEYS[4], cjson.encode(g), 'EX', {GROUP_TTL_S})
   a.state, a.series_affected, a.partitions, a.partition = state, total, n, nil
+  a.active, a.usual = active, math.floor(usual * 10 + 0.5) / 10
   body = cjson.encode(a)
 end
 local id = string.match(body, '"id":"([^"]+)"')

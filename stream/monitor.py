@@ -189,7 +189,10 @@ class LagMonitor:
         self._alerting = False
 
     def _partitions(self, topic: str) -> list[int]:
-        meta = self.admin.list_topics(topic, timeout=10).topics.get(topic)
+        # every topic's metadata: a request naming the topic would make a broker with
+        # auto.create.topics.enable create it (a monitor started before the worker made its
+        # events topic with the broker's partition count, and the worker then refused it)
+        meta = self.admin.list_topics(timeout=10).topics.get(topic)
         if meta is None or meta.error is not None:
             return []
         return sorted(meta.partitions)

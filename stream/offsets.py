@@ -253,8 +253,10 @@ def events_partitions(settings: Settings) -> int:
     from confluent_kafka.admin import AdminClient
 
     try:
+        # every topic's metadata: naming the topic would create it on a broker with
+        # auto.create.topics.enable, with the broker's partition count
         meta = AdminClient({"bootstrap.servers": settings.kafka, "log_level": 0}).list_topics(
-            settings.events_topic, timeout=10)
+            timeout=10)
         topic = meta.topics.get(settings.events_topic)
         if topic is not None and topic.error is None and topic.partitions:
             return len(topic.partitions)

@@ -46,7 +46,7 @@ def test_the_sink_merges_the_partitions_of_a_closure(local_redis: RedisProcess) 
 
     def msg(p: int, day: int, state: str, affected: int) -> dict[str, Any]:
         return group_message("closure", since, since + day * DAY, since + (day + 1) * DAY,
-                             state, affected, 0, float(affected), p)
+                             state, affected, p + 1, float(affected) + p + 1.5, p)
 
     batches = [[msg(0, 0, "open", 300), msg(1, 0, "open", 200)],
                [msg(0, 1, "updated", 310), msg(0, 1, "updated", 310)],  # sent twice
@@ -66,6 +66,10 @@ def test_the_sink_merges_the_partitions_of_a_closure(local_redis: RedisProcess) 
     assert {a["id"] for a in got} == {batches[0][0]["id"]}
     assert [a["state"] for a in got] == ["open", "updated", "updated", "updated", "resolved"]
     assert [a["series_affected"] for a in got] == [300, 500, 510, 510, 515]
+    # active and usual are summed over the same partitions (a probe saw "1373 series
+    # affected (59 selling, usually 156)": one partition's counts beside the sum)
+    assert [a["active"] for a in got] == [1, 3, 3, 3, 3]
+    assert [a["usual"] for a in got] == [301.5, 504.0, 514.0, 514.0, 519.0]
     assert all(a["partitions"] == (1 if i == 0 else 2) and "partition" not in a
                for i, a in enumerate(got))
     latest = json.loads(r.hget(ALERTS_STATE, got[0]["id"]) or b"{}")

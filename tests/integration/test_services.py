@@ -108,6 +108,31 @@ def test_external_addresses_start_nothing_for_that_service(services: Settings,
         svc.up(bad)
 
 
+def test_reading_a_topic_that_does_not_exist_does_not_create_it(services: Settings) -> None:
+    """The broker creates topics on a metadata request naming them: the monitor, and the
+    worker's partition count, must not (a probe's monitor, started before its worker, made the
+    events topic with the broker's 8 partitions, and the worker refused it)."""
+    import uuid
+
+    from confluent_kafka.admin import AdminClient
+
+    from stream.monitor import LagMonitor
+    from stream.offsets import events_partitions
+
+    name = f"absent.{uuid.uuid4().hex[:8]}"
+    mon = LagMonitor(services.kafka, services.redis, ["absent-group"], [f"{name}.events"],
+                     f"{name}.deadletter", 10_000)
+    try:
+        mon.poll()
+    finally:
+        mon.close()
+    settings = services.model_copy(update={"events_topic": f"{name}.events2"})
+    assert events_partitions(settings) == settings.partitions
+    time.sleep(2)  # a topic created by a request shows in the metadata at once; wait anyway
+    topics = AdminClient({"bootstrap.servers": services.kafka}).list_topics(timeout=10).topics
+    assert not [t for t in topics if t.startswith(name)]
+
+
 def gone(pid: int | None, timeout: float = 30.0) -> bool:
     deadline = time.monotonic() + timeout
     while pid is not None and time.monotonic() < deadline:
