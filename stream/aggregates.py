@@ -60,7 +60,8 @@ from stream.aggregate_report import (  # re-exported: the report is part of this
 from stream.bucketing import capped_starts
 from stream.grouping import ROOT, Grouping, grouping_of  # re-exported: the aggregates' children
 
-__all__ = ["ROOT", "REPORT_PREFIX", "PATIENCE", "PATIENCE_S", "STOPPED_S", "TICK_S", "Grouping",
+__all__ = ["ROOT", "REPORT_PREFIX", "PATIENCE", "PATIENCE_S", "QUIET_S", "STOPPED_S", "TICK_S",
+           "Grouping",
            "grouping_of", "Partials", "Report", "Ledger", "encode_report", "decode_report",
            "is_report", "check_report"]
 
@@ -71,6 +72,9 @@ TICK_S = 10.0  # seconds without a report after which total's partition gets a t
 #: seconds a partition that declared buckets complete, then stopped, is waited for: longer
 #: than a failover or a restart takes, since its worker may be away rather than its series
 STOPPED_S = 180.0
+#: seconds of message time without any report or tick after which the ledger counts its
+#: partitions' silence afresh (every worker was away: an outage is no sign of a stop)
+QUIET_S = 60.0
 
 
 @dataclass
@@ -117,6 +121,8 @@ class Ledger:
     heard: dict[int, float] = field(default_factory=dict)  # source -> its last report's time
     now: float = 0.0  # the latest report's time (0: none had one), ticks' included
     first: float = 0.0  # the first report's time (0: none had one)
+    #: the time of the first report or tick after QUIET_S without any: silences count from it
+    resumed: float = 0.0
     #: made by a worker whose reports name their group: it takes no report that names none
     #: (False: a ledger of an older worker, whose own reports named none)
     named: bool = True
@@ -124,7 +130,8 @@ class Ledger:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self.__dict__.setdefault("named", False)
-        for name, empty in (("latest", {}), ("heard", {}), ("now", 0.0), ("first", 0.0)):
+        for name, empty in (("latest", {}), ("heard", {}), ("now", 0.0), ("first", 0.0),
+                            ("resumed", 0.0)):
             self.__dict__.setdefault(name, empty)
 
     def apply(self, report: Report, at: float = 0.0) -> bool:
@@ -132,6 +139,8 @@ class Ledger:
         of its partition was taken."""
         src = report.partition
         if at > 0:  # (a tick, offset -1, only moves the clock: Aggregation.tick)
+            if self.now and at - self.now > QUIET_S:  # nothing heard from anyone meanwhile
+                self.resumed = at
             self.now = max(self.now, at)
         if self.seen.get(src, -1) >= report.offset:
             return False
@@ -175,14 +184,17 @@ class Ledger:
 
     def _stopped(self, waiting: bool = False) -> set[int]:
         """The partitions whose complete buckets stopped :data:`PATIENCE` buckets behind the
-        furthest one's, silent :data:`STOPPED_S` since (``waiting``: not that long yet)."""
+        furthest one's, silent :data:`STOPPED_S` since (``waiting``: not that long yet). A
+        silence counts from the ledger's last :data:`QUIET_S` without any report, if later:
+        after every worker was away (a probe stopped all three for minutes while events
+        arrived), the first partitions back do not close buckets without the others."""
         front = max(self.final_until.values(), default=0)  # (none: the loop has nothing)
         out = set()
         for src, until in self.final_until.items():
             heard = self.heard.get(src)  # (unknown without message times: waited for)
             if heard is None or steps(until, front, self.width) < PATIENCE:
                 continue
-            if (self.now - heard < STOPPED_S) == waiting:
+            if (self.now - max(heard, self.resumed) < STOPPED_S) == waiting:
                 out.add(src)
         return out
 

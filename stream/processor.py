@@ -178,8 +178,11 @@ class Processor(Writer):
                         ev.ts, msg.timestamp), bounded=not live)
                 st = load(ev.series)
                 if st.positions.get(partition, -1) >= offset:
-                    if fresh and agg is not None:  # the partition state missed it: count it
-                        agg.count(pstate, bucket_start(ev.ts, self.width), ev)
+                    if fresh:  # the partition state missed it: count it
+                        b = bucket_start(ev.ts, self.width)
+                        pstate.recount(activity, ev.series, b)
+                        if agg is not None:
+                            agg.count(pstate, b, ev)
                     out.duplicates += 1  # applied before a restart: re-emit its write only
                     version[ev.series] = max(version.get(ev.series, -1), st.positions[partition])
                     closed.add(ev.series)

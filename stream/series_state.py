@@ -148,9 +148,38 @@ class PartitionState:
     aggregate_by: str | None = None  # SALESCAST_AGGREGATE_BY
     topic_id: str | None = None  # the topic's Kafka id: a topic made again has another
     utc_offset: int | None = None  # SALESCAST_UTC_OFFSET: the clock its buckets are laid on
+    #: (series, bucket) pairs counted as active again while the state caught up with its
+    #: series (not saved: it only lives while a state read back behind them catches up)
+    recounted: set[tuple[str, int]] = field(default_factory=set, repr=False, compare=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("recounted", None)
+        return state
+
+    def recount(self, activity: ActivityMonitor, series: str, bucket: int) -> None:
+        """Count for ``activity`` an event its series applied before this state was saved
+        (the state is saved after its series, so one read back after a crash or a rebalance
+        can be behind them). Whether that series already counted in ``bucket`` is not known:
+        it counts once per state read back, so a series is counted at most twice in a
+        bucket, where missing it made a busy day look like a closure (a probe saw 44 active
+        series instead of 73 after a kill -9).
+
+        >>> p, a = PartitionState(PartitionClock()), ActivityMonitor(86400)
+        >>> for s in ("a", "a", "b"):
+        ...     p.recount(a, s, 0)
+        >>> a.active
+        {0: 2}
+        """
+        if len(self.recounted) > 100_000:  # a long catch-up: forget the oldest buckets
+            self.recounted.clear()
+        key = (series, bucket)
+        activity.count(bucket, key not in self.recounted)
+        self.recounted.add(key)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self.__dict__["recounted"] = set()
         self.__dict__.setdefault("topic", None)
         self.__dict__.setdefault("aggregate_by", None)
         self.__dict__.setdefault("topic_id", None)

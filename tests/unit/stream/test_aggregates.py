@@ -7,6 +7,7 @@ import pytest
 from stream.aggregates import (
     PATIENCE,
     PATIENCE_S,
+    QUIET_S,
     ROOT,
     STOPPED_S,
     Grouping,
@@ -103,6 +104,8 @@ def test_a_partition_whose_series_all_stopped_does_not_hold_the_totals_for_good(
     sends later still counts."""
     led = Ledger(sources=2, width=10)
     led.apply(_report(0, 1, 40, {b: {"c:a": [1.0, 1]} for b in range(0, 50, 10)}), at=100.0)
+    for at in (150.0, 200.0):  # partition 1 goes on reporting
+        led.apply(_report(1, -1, None, {}), at=at)
     led.apply(_report(1, 1, 100, {b: {"c:b": [2.0, 1]} for b in range(0, 110, 10)}), at=250.0)
     assert [b for b, _ in led.due()] == [0, 10, 20, 30]  # partition 0 silent for 150 s only
     assert led.wants_tick(275.0) and not led.wants_tick(255.0)  # past 2 PATIENCE_S: still
@@ -113,6 +116,37 @@ def test_a_partition_whose_series_all_stopped_does_not_hold_the_totals_for_good(
     assert led.late == 1 and led.events("c:a") == 9  # sums for a closed bucket: late, counted
     led.apply(_report(1, 2, 130, {}), at=501.0)
     assert led.due() == [(100, {"c:b": (2.0, 1)}), (110, {"c:a": (1.0, 1)})]
+
+
+def test_after_every_worker_was_away_the_first_partitions_back_do_not_close_without_the_rest(
+        ) -> None:
+    """A probe stopped all three workers for minutes while events arrived: when they came
+    back, every partition had been silent STOPPED_S, so the first partitions back closed days
+    of ``total`` without the others' sales (20-32% short; the audit's counts still agreed).
+    Silence now counts from the ledger's last QUIET_S without any report."""
+    led = Ledger(sources=2, width=10)
+    led.apply(_report(0, 1, 40, {b: {"c:a": [1.0, 1]} for b in range(0, 40, 10)}), at=100.0)
+    led.apply(_report(1, 1, 40, {b: {"c:b": [2.0, 1]} for b in range(0, 40, 10)}), at=100.0)
+    assert [b for b, _ in led.due()] == [0, 10, 20, 30]
+    back = 100.0 + 3 * STOPPED_S  # every worker away; partition 1 back first
+    led.apply(_report(1, 2, 100, {b: {"c:b": [2.0, 1]} for b in range(40, 100, 10)}), at=back)
+    for at in range(int(back) + 10, int(back + STOPPED_S) - 10, 10):  # ticks
+        led.apply(_report(1, -1, None, {}), at=float(at))
+        assert led.due() == [], at  # partition 0 is waited for: still recovering
+    led.apply(_report(0, 2, 100, {b: {"c:a": [1.0, 1]} for b in range(40, 100, 10)}),
+              at=back + STOPPED_S - 5)
+    assert led.due() == [(b, {"c:a": (1.0, 1), "c:b": (2.0, 1)}) for b in range(40, 100, 10)]
+    assert led.late == 0
+    # a partition that stops while the others go on is still let go after STOPPED_S
+    last = back + STOPPED_S - 5
+    led.apply(_report(1, 3, 130, {b: {"c:b": [2.0, 1]} for b in range(100, 130, 10)}),
+              at=last + QUIET_S / 2)
+    at = last + QUIET_S / 2
+    while at < last + STOPPED_S:
+        assert led.due() == []
+        at += 10.0
+        led.apply(_report(1, -1, None, {}), at=at)
+    assert [b for b, _ in led.due()] == [100, 110, 120]
 
 
 def test_partials_forget_what_they_reported_complete() -> None:
