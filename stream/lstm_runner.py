@@ -112,8 +112,12 @@ def runner_for(settings: Settings) -> LstmRunner | None:
     if not settings.lstm:
         return None
     try:
-        import torch  # noqa: F401
+        import torch
     except ImportError:
         log.warning("torch is not installed: the worker runs without the LSTM")
         return None
+    # one thread: the forward passes run on the event loop, beside the broker, Redis and a
+    # trainer; with torch's default (a thread a core) a probe measured 779 ms for one
+    # series' pass on a busy 2-core machine, 18 ms with one thread
+    torch.set_num_threads(1)
     return LstmRunner(settings.bucket_seconds, settings.utc_offset)

@@ -28,10 +28,21 @@ export function backoff(attempt, random = Math.random, base = 500, cap = 15000) 
 /** True when a search text is a glob pattern (same wildcards as the gateway's fnmatch). */
 export const isPattern = (text) => /[*?[]/.test(text);
 
-/** The list pattern for a search box: globs as typed, plain text as a substring match. */
+/** A letter as a glob class of both its cases ("p" -> "[pP]"); anything else as it is. */
+const caseless = (c) => {
+  const lo = c.toLowerCase(), up = c.toUpperCase();
+  return lo !== up && lo.length === 1 && up.length === 1 ? `[${lo}${up}]` : c;
+};
+
+/** The list pattern for a search box: globs as typed, plain text as a substring match that
+ * ignores case ("p01" -> "*[pP]01*": the gateway's globs are case-sensitive), unless that
+ * would pass the gateway's 200 characters. */
 export const searchPattern = (text) => {
   const t = (text || "").trim();
-  return t === "" ? "*" : isPattern(t) ? t : `*${t}*`;
+  if (t === "") return "*";
+  if (isPattern(t)) return t;
+  const folded = `*${[...t].map(caseless).join("")}*`;
+  return folded.length <= 200 ? folded : `*${t}*`;
 };
 
 const num = (x) => (typeof x === "number" && Number.isFinite(x) ? x : null);
@@ -167,16 +178,18 @@ function forecastAt(view, t) {
 export function breakdown(total, views) {
   const children = childrenOf(total);
   if (!children) return [];
-  const lastOf = (v) => (v && v.closed.length ? v.closed[v.closed.length - 1][1] : null);
-  const whole = lastOf(total);
+  // the total's value of each closed bucket: a child's share is of the same bucket (a child
+  // whose latest bucket the total has not closed yet, or no longer holds, has none)
+  const whole = new Map(total.closed);
   const rows = children.map((name) => {
     const v = views.get(name) || emptySeries(name);
-    const last = lastOf(v);
+    const [t, last] = v.closed.length ? v.closed[v.closed.length - 1] : [null, null];
+    const of = t === null ? null : whole.get(t) ?? null;
     const open = openBucket(v);
     const l = v.last || null;
     return {
       series: name, last,
-      share: whole && last !== null ? last / whole : null,
+      share: of && last !== null ? last / of : null,
       soFar: open ? num(open.qty) : null,
       forecast: open ? forecastAt(v, open.t) : (v.forecast ? num((v.forecast.yhat || [])[0]) : null),
       error: l && num(l.actual) !== null && num(l.expected) !== null ? l.actual - l.expected : null,
@@ -216,14 +229,70 @@ export function opsSummary(ops) {
                    rebalances: num(w.rebalances), last_rebalance_s: num(w.last_rebalance_s),
                    rebalancing: w.rebalancing === true }));
   const last = (Array.isArray(ops.rebalances) ? ops.rebalances : [])[0] || null;
+  // no worker reporting, or zeros without a single event: no latency was measured
+  const eps = num(ops.events_per_s);
+  const measured = !(Array.isArray(ops.workers) && workers.length === 0)
+    && !(num(lat.p50) === 0 && num(lat.p99) === 0 && !(eps > 0));
   return { t: num(ops.t), lag, partitions, workers, events_per_s: num(ops.events_per_s),
            last_rebalance: last && typeof last === "object"
              ? { worker: String(last.worker ?? "?"), duration_s: num(last.duration_s) } : null,
-           p50: num(lat.p50), p99: num(lat.p99), deadletters: num(ops.deadletters),
+           p50: measured ? num(lat.p50) : null, p99: measured ? num(lat.p99) : null,
+           deadletters: num(ops.deadletters),
            aggregate_late: num(ops.aggregate_late),
            lstm_version: lstm ? lstm.version ?? null : null, lstm_age_s: lstm ? num(lstm.age_s) : null,
            lag_alert: ops.lag_alert === true, lag_threshold: num(ops.lag_threshold) };
 }
+
+/** Ops figures older than this (seconds) are not live any more. */
+export const OPS_STALE_S = 30;
+
+/**
+ * Why the ops snapshot (and so the rest of the page) is not live, or null: its time ``t`` is
+ * more than ``maxAge`` seconds before ``now`` (epoch seconds; the monitor stopped), or it lists
+ * no worker (none has reported within the workers' 15 s expiry: no new data comes).
+ */
+export function opsNotice(ops, now, maxAge = OPS_STALE_S) {
+  if (!ops || typeof ops !== "object") return null;
+  const t = num(ops.t);
+  if (t !== null && now - t > maxAge) {
+    return `no data for ${fmtAge(now - t)}: the ops monitor is not reporting`;
+  }
+  if (Array.isArray(ops.workers) && ops.workers.length === 0) {
+    return "no worker reporting: no new data";
+  }
+  return null;
+}
+
+/** A share as a percentage: "12.3%"; "-" for none; never "-0.0%". */
+export function fmtPct(x, digits = 1) {
+  if (num(x) === null) return "-";
+  const s = (100 * x).toFixed(digits);
+  return `${Number(s) === 0 ? (0).toFixed(digits) : s}%`;
+}
+
+/** Epoch seconds as a UTC date-time: "2023-11-14 22:13:20 UTC" ("-" for none). */
+export function fmtUtc(t) {
+  const d = new Date(Number(t) * 1000);
+  return num(t) !== null && Number.isFinite(d.getTime())
+    ? `${d.toISOString().slice(0, 19).replace("T", " ")} UTC` : "-";
+}
+
+/** The text of an error frame, epoch seconds in it ("token expired at 1700003600") shown as
+ * UTC date-times. */
+export function errorText(f) {
+  const text = `${f.code || "error"}: ${f.message || ""}`.trim();
+  return text.replace(/\b(at|until) (\d{9,11})(\.\d+)?\b/g, (_, w, t) => `${w} ${fmtUtc(Number(t))}`);
+}
+
+/** The page's query with ``series`` set, every other parameter (the token) kept. */
+export function pageQuery(search, series) {
+  const q = new URLSearchParams(search);
+  q.set("series", series);
+  return `?${q}`;
+}
+
+/** Error codes that refuse the token itself: reconnecting with it cannot help. */
+export const TOKEN_ERRORS = ["unauthorized", "token_expired"];
 
 /** "42s", "5m", "3h", "2d". */
 // bucket widths that mean UTC calendar months and quarters (models/grid.py)
@@ -286,6 +355,10 @@ export class Store {
     this.utcOffset = 0;         // the shop's clock, seconds east of UTC, from hello
     this.authPending = false;   // auth sent, its answer not in yet: nothing else is sent
     this.authProblem = null;    // why the gateway refused us (kept until an "authed")
+    this.authFatal = false;     // the token itself was refused: reconnecting cannot help
+    this.ready = false;         // requests may be sent: no auth needed, or "authed" came
+    this.granted = null;        // {channels, patterns, expires} of the last "authed"
+    this.held = new Set();      // series subscribed on forecasts + actuals (this connection)
     this.ignored = 0;           // frames of an unknown shape, counted and dropped
     this.autoSelected = false;  // the selection was made for the user (total wins over it)
     this.aggregate = null;      // "total" once the gateway knows it
@@ -301,19 +374,57 @@ export class Store {
     return name ? this.series.get(name) || emptySeries(name) : null;
   }
 
+  /** Whether the token grants ``channel`` (everything until an "authed" says otherwise). */
+  may(channel) {
+    const ch = this.granted && this.granted.channels;
+    return !Array.isArray(ch) || ch.includes(channel) || ch.includes("*");
+  }
+
+  /** The alerts subscriptions: every series ("*"), or, for a token scoped to some patterns,
+   * one per granted pattern ("*" alone would be forbidden). */
+  alertFrames() {
+    const granted = this.granted && Array.isArray(this.granted.patterns)
+      ? this.granted.patterns.map(String) : [];
+    const patterns = !granted.length || granted.includes("*") ? ["*"] : granted;
+    return patterns.map((pattern) => {
+      const f = { type: "subscribe", channel: "alerts", pattern };
+      if (this.alertSid !== null) f.since = this.alertSid;
+      return f;
+    });
+  }
+
+  /** The breakdown's children, live: their forecasts (bucket closes) and actuals (so far). */
+  childFrames(type, pattern) {
+    return ["forecasts", "actuals"].map((channel) => ({ type, channel, pattern }));
+  }
+
   /** The frames to send after hello: auth (when a token is given) then every subscription
    * (where the gateway requires a token, only auth: the rest follows its "authed"). */
   subscriptions(withAuth = true) {
     const out = [];
     if (this.token && withAuth) out.push({ type: "auth", token: this.token });
-    out.push(...this.seriesFrames("subscribe", this.selected));
-    const alerts = { type: "subscribe", channel: "alerts", pattern: "*" };
-    if (this.alertSid !== null) alerts.since = this.alertSid;
-    out.push(alerts, { type: "subscribe", channel: "ops" }, this.listFrame(this.search),
-      this.moversFrame(), { type: "list", pattern: "total", limit: 1, id: "aggregate" });
-    if (this.childSub) {
-      out.push({ type: "subscribe", channel: "forecasts", pattern: this.childSub });
+    this.held = new Set();  // a new connection holds nothing yet
+    out.push(...this._sync());
+    if (this.may("alerts")) out.push(...this.alertFrames());
+    if (this.may("ops")) out.push({ type: "subscribe", channel: "ops" });
+    out.push(this.listFrame(this.search), this.moversFrame(),
+      { type: "list", pattern: "total", limit: 1, id: "aggregate" });
+    if (this.childSub) out.push(...this.childFrames("subscribe", this.childSub));
+    return out;
+  }
+
+  /** The frames that make the held series those wanted: the selected one and the aggregate
+   * (kept while its breakdown is shown, whatever is selected). */
+  _sync() {
+    const want = new Set([this.selected, this.aggregate].filter(Boolean));
+    const out = [];
+    for (const name of this.held) {
+      if (!want.has(name)) out.push(...this.seriesFrames("unsubscribe", name));
     }
+    for (const name of want) {
+      if (!this.held.has(name)) out.push(...this.seriesFrames("subscribe", name));
+    }
+    this.held = want;
     return out;
   }
 
@@ -332,10 +443,28 @@ export class Store {
   /** Switch the chart to another series: the frames that move the subscriptions. */
   select(name) {
     if (!name || name === this.selected) return [];
-    const out = [...this.seriesFrames("unsubscribe", this.selected)];
     this.selected = name;
-    out.push(...this.seriesFrames("subscribe", name));
-    return out;
+    return this._sync();
+  }
+
+  /** The frames of the periodic refresh (top movers): none until the gateway takes requests
+   * (auth pending or refused: each would be refused, and hide why). */
+  periodic() {
+    return this.ready ? [this.moversFrame()] : [];
+  }
+
+  /** A new search: its list request, or none while requests cannot be sent (the search is
+   * kept and asked for once they can). */
+  searchFrames(text) {
+    if (this.ready) return [this.listFrame(text)];
+    this.search = text;
+    return [];
+  }
+
+  /** The connection closed: nothing may be sent on the next one before its hello/"authed". */
+  disconnected() {
+    this.ready = false;
+    this.authPending = false;
   }
 
   listFrame(search) {
@@ -356,7 +485,8 @@ export class Store {
 
   /** Back to the last "connected" status after an error frame has been shown a while. */
   clearError(shown) {
-    if (this.status !== shown || !this.okStatus) return false;
+    // a refused token stays said: the connection is of no use ("connected" would mislead)
+    if (this.status !== shown || !this.okStatus || this.authProblem) return false;
     this.status = this.okStatus;
     return true;
   }
@@ -380,8 +510,10 @@ export class Store {
         this.auth = f.auth || "none";
         this.utcOffset = num(f.utc_offset) ?? 0;
         changed.add("status");
+        this.ready = false;
         if (this.auth === "required" && !this.token) {  // every request would be refused
           this.authProblem = "this gateway requires a token: open the page with ?token=...";
+          this.authFatal = true;
           this.setStatus("error", this.authProblem);
           return;
         }
@@ -392,11 +524,16 @@ export class Store {
           send.push({ type: "auth", token: this.token });
           return;
         }
+        this.ready = true;
         send.push(...this.subscriptions());
         return;
       case "authed":
         this.authProblem = null;
-        this.setStatus("ok", "connected, authenticated");
+        this.authFatal = false;
+        this.ready = true;
+        this.granted = { channels: f.channels, patterns: f.patterns, expires: num(f.expires) };
+        this.setStatus("ok", `connected, authenticated${this.granted.expires
+          ? ` (token valid until ${fmtUtc(this.granted.expires)})` : ""}`);
         changed.add("status");
         if (this.authPending) {
           this.authPending = false;
@@ -404,12 +541,17 @@ export class Store {
         }
         return;
       case "error":
-        this.setStatus("error", `${f.code || "error"}: ${f.message || ""}`.trim());
-        if (this.authPending) {  // the token was refused: say why until the next "authed"
-          this.authPending = false;
-          this.authProblem = this.status.text;
-        }
         changed.add("status");
+        if (this.authProblem && !this.authPending && !this.ready) return;  // keep saying why
+        this.setStatus("error", errorText(f));
+        // the token was refused (or expired under the open connection): say why until the
+        // next "authed"; a refused token is not sent again by reconnecting
+        if (this.authPending || (f.code === "token_expired" && this.token)) {
+          this.authPending = false;
+          this.ready = false;
+          this.authProblem = this.status.text;
+          this.authFatal = TOKEN_ERRORS.includes(f.code);
+        }
         return;
       case "series":
         if (f.id === "aggregate") {  // the dashboard opens on the total when there is one
@@ -417,10 +559,12 @@ export class Store {
           this.aggregate = found ? "total" : null;
           if (found && (!this.selected || this.autoSelected)) {
             this.autoSelected = false;
-            send.push(...this.select("total"));
+            this.selected = "total";
             changed.add("series");
-            changed.add("breakdown");
           }
+          // the total stays subscribed whatever is selected: its breakdown and crumb show
+          send.push(...this._sync());
+          changed.add("breakdown");
           return;
         }
         if (f.id !== undefined && f.id !== `list-${this.listId}`) return;  // an older search
@@ -470,11 +614,9 @@ export class Store {
       if (name === this.aggregate || this.isChild(name)) changed.add("breakdown");
       const pattern = name === this.aggregate ? childPattern(childrenOf(this.view(name))) : null;
       if (pattern && pattern !== this.childSub) {  // the breakdown follows every child live
-        if (this.childSub) {
-          send.push({ type: "unsubscribe", channel: "forecasts", pattern: this.childSub });
-        }
+        if (this.childSub) send.push(...this.childFrames("unsubscribe", this.childSub));
         this.childSub = pattern;
-        send.push({ type: "subscribe", channel: "forecasts", pattern });
+        send.push(...this.childFrames("subscribe", pattern));
       }
     } else {
       this.ignored += 1;

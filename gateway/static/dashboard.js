@@ -1,7 +1,7 @@
 // salescast dashboard: DOM, WebSocket and chart glue around core.js (the logic lives there).
 import {
-  Store, backoff, breakdown, chartData, fmtAge, fmtBucket, modelSummary, openBucket, opsSummary,
-  parseFrame, shopTime,
+  Store, backoff, breakdown, chartData, fmtAge, fmtBucket, fmtPct, modelSummary, openBucket,
+  opsNotice, opsSummary, pageQuery, parseFrame, shopTime,
 } from "./core.js";
 
 const $ = (id) => document.getElementById(id);
@@ -9,11 +9,12 @@ const params = new URLSearchParams(location.search);
 const store = new Store({ token: params.get("token"), selected: params.get("series") });
 const MOVERS_EVERY_MS = 10000;
 const ERROR_SHOWN_MS = 15000;  // an error frame stays on the status line this long
+const NOTICE_EVERY_MS = 5000;  // how often the "no data for ..." notice is brought up to date
 
 let ws = null;
 let attempt = 0;
-let openedAt = null;  // when the open connection said hello (null: none open)
-const STABLE_MS = 10000;  // a connection open this long resets the reconnect backoff
+let openedAt = null;  // when the open connection could be used (hello / authed; null: not yet)
+const STABLE_MS = 10000;  // a connection usable this long resets the reconnect backoff
 let plot = null;
 let moversTimer = null;
 
@@ -50,6 +51,8 @@ function send(frames) {
 
 function select(name) {
   send(store.select(name));
+  // a reload keeps the series (the token and any other parameter stay in the URL)
+  if (store.selected) history.replaceState(null, "", pageQuery(location.search, store.selected));
   renderList();
   renderMovers();
   renderSeries();
@@ -125,11 +128,12 @@ function renderSeries() {
   if (!v) return;
   $("chart-title").textContent = v.series;
   const open = openBucket(v);
-  const meta = [`version ${v.version >= 0 ? v.version : "-"}`];
+  const meta = [v.version >= 0 ? `version ${v.version}` : "waiting for data"];
   if (v.bucket_seconds) meta.push(`bucket ${fmtBucket(v.bucket_seconds)}`);
   if (open) meta.push(`open bucket ${when(open.t)}: ${fmt(open.qty)} (${open.events ?? 0} events)`);
   $("chart-meta").textContent = meta.join(" · ");
   const data = chartData(v);
+  if (!plot && !data[0].length) return;  // nothing to draw yet
   if (!plot) plot = makePlot(data);
   else plot.setData(data);
   renderModel(modelSummary(v.forecast));
@@ -140,11 +144,11 @@ function renderBreakdown() {
   const rows = total ? breakdown(total, store.series) : [];
   $("breakdown-card").hidden = !rows.length;
   $("to-total").hidden = !store.aggregate || store.selected === store.aggregate;
-  const pct = (x) => (x === null ? "-" : `${(100 * x).toFixed(1)}%`);
+  if (store.aggregate) $("to-total").href = pageQuery(location.search, store.aggregate);
   $("breakdown").tBodies[0].replaceChildren(...rows.map((r) =>
     el("tr", { class: r.series === store.selected ? "selected" : "",
                dataset: { series: r.series }, onclick: () => select(r.series) },
-      el("td", {}, r.series), el("td", {}, pct(r.share)), el("td", {}, fmt(r.last, 0)),
+      el("td", {}, r.series), el("td", {}, fmtPct(r.share)), el("td", {}, fmt(r.last, 0)),
       el("td", { class: r.error === null ? "" : r.error >= 0 ? "up" : "down" },
         r.error === null ? "-" : `${r.error >= 0 ? "+" : ""}${fmt(r.error, 0)}`),
       el("td", {}, fmt(r.soFar, 0)), el("td", {}, fmt(r.forecast, 0)))));
@@ -195,7 +199,7 @@ function renderAlerts() {
         a.state === "resolved"
           ? ` ${a.kind ?? "anomaly"} since ${when(a.since ?? a.bucket)} over: back to `
           : ` ${a.kind ?? "anomaly"}: `,
-        `${fmt(a.actual)} vs ${fmt(a.expected)} [${fmt(a.lo)}, ${fmt(a.hi)}] · ${state}`),
+        `${fmt(a.actual)} vs ${fmt(a.expected)} [${fmt(a.lo95 ?? a.lo)}, ${fmt(a.hi95 ?? a.hi)}] · ${state}`),
       el("span", { class: "when" }, when(a.bucket)));
   }));
   if (!store.alerts.length) ul.append(el("li", { class: "empty" }, "no alerts"));
@@ -217,8 +221,9 @@ function renderOps() {
     item("consumer lag", `${o.lag}`, "ops-lag", o.lag_alert),
     item("events/s", fmt(o.events_per_s), "ops-eps"),
     item("dead letters", `${o.deadletters ?? "-"}`, "ops-dlq", (o.deadletters ?? 0) > 0),
-    item("latency p50", `${fmt(o.p50)} ms`, "ops-p50"),
-    item("latency p99", `${fmt(o.p99)} ms`, "ops-p99"),
+    // no latency measured (no worker, or no events): "-", not "0.0 ms"
+    item("latency p50", o.p50 === null ? "-" : `${fmt(o.p50)} ms`, "ops-p50"),
+    item("latency p99", o.p99 === null ? "-" : `${fmt(o.p99)} ms`, "ops-p99"),
     item("lstm model", o.lstm_version ? `${o.lstm_version} (${fmtAge(o.lstm_age_s)})` : "none",
       "ops-model"),
     item("workers", `${o.workers.length}`, "ops-workers"),
@@ -241,6 +246,15 @@ function renderOps() {
   badge.hidden = !o.lag_alert;
   badge.textContent = `lag alert: ${o.lag} > ${o.lag_threshold ?? "?"}`;
   $("ops-age").textContent = o.t ? `at ${new Date(o.t * 1000).toISOString().slice(11, 19)}Z` : "";
+  renderNotice();
+}
+
+/** "no data for 2m ...": the figures (and the rest of the page) are not live any more. */
+function renderNotice() {
+  const text = opsNotice(store.ops, Date.now() / 1000);
+  const box = $("stale");
+  box.hidden = !text;
+  if (box.textContent !== (text || "")) box.textContent = text || "";  // announced on change
 }
 
 const RENDER = { status: renderStatus, list: renderList, movers: renderMovers,
@@ -271,8 +285,8 @@ function connect() {
       store.ignored += 1;
       return;
     }
-    if (frame.type === "hello") openedAt = Date.now();
     const { changed, send: out } = store.handle(frame);
+    if (store.ready && openedAt === null) openedAt = Date.now();
     send(out);
     apply(changed);
     if (frame.type === "error") {
@@ -281,10 +295,18 @@ function connect() {
     }
   };
   ws.onclose = (ev) => {
-    // the backoff starts again only after a connection that held: a gateway that accepts
-    // and then closes at once (a refused token, a failing snapshot) is not asked 3 times a s
+    // the backoff starts again only after a connection that held and was usable: a gateway
+    // that accepts and then closes (a refused token at its auth deadline, a failing snapshot)
+    // is not asked 3 times a s, nor every 10 s
     if (openedAt !== null && Date.now() - openedAt >= STABLE_MS) attempt = 0;
     openedAt = null;
+    store.disconnected();
+    if (store.authFatal) {  // the same token would be refused again: say so, and stop
+      store.setStatus("error", `${store.authProblem}; not reconnecting: open the page with a`
+                               + " valid ?token=...");
+      renderStatus();
+      return;
+    }
     const delay = backoff(attempt++);
     const why = ev.code === 4008 ? "too far behind" : ev.reason || `code ${ev.code}`;
     const retry = `reconnecting in ${(delay / 1000).toFixed(1)}s`;
@@ -302,15 +324,17 @@ $("to-total").addEventListener("click", (ev) => {
 });
 $("search").addEventListener("input", (ev) => {
   clearTimeout(searchTimer);
-  searchTimer = setTimeout(() => send([store.listFrame(ev.target.value)]), 200);
+  searchTimer = setTimeout(() => send(store.searchFrames(ev.target.value)), 200);
 });
 window.addEventListener("resize", () => {
   if (plot) plot.setSize({ width: Math.max(300, $("chart").clientWidth), height: 320 });
 });
-moversTimer = setInterval(() => send([store.moversFrame()]), MOVERS_EVERY_MS);
+moversTimer = setInterval(() => send(store.periodic()), MOVERS_EVERY_MS);
+setInterval(renderNotice, NOTICE_EVERY_MS);
 window.salescast = { store, plot: () => plot, socket: () => ws, moversTimer };
 renderAlerts();
 renderOps();
 renderList();
 renderMovers();
+renderSeries();  // ?series=...: its name (waiting for data) before anything arrives
 connect();

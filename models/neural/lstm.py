@@ -12,11 +12,9 @@ Training is time-ordered: the last ``horizon`` buckets of every series are held 
 validation window) and no training target reaches into them; early stopping watches the
 validation loss; seeds are fixed; a wall-time budget stops training early, keeping the best
 epoch. :func:`evaluate` scores a model on the held-out windows (MASE against the in-sample
-seasonal naive, and seasonal naive's own MASE on the same windows), which is what the
-evaluation gate compares.
-
-torch is in the ``lstm`` extra; nothing else in salescast imports this module unless the LSTM
-is used.
+seasonal naive, and that of seasonal naive and of a forecast of 0 on the same windows), which
+is what the evaluation gate compares. torch is in the ``lstm`` extra; nothing else in
+salescast imports this module unless the LSTM is used.
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
@@ -262,15 +260,16 @@ def predict(model: GlobalLSTM, hists: Sequence[History]) -> np.ndarray:
 @dataclass(frozen=True)
 class Evaluation:
     """Scores on the held-out windows: MASE of the model and of seasonal naive (same windows)."""
-
     mase: float
     snaive_mase: float
     coverage: float
     series: int
+    zero_mase: float = math.nan  # a forecast of 0 on the same windows
 
     def to_dict(self) -> dict[str, float]:
         return {"mase": round(self.mase, 4), "snaive_mase": round(self.snaive_mase, 4),
-                "coverage": round(self.coverage, 4), "series": self.series}
+                "zero_mase": round(self.zero_mase, 4), "coverage": round(self.coverage, 4),
+                "series": self.series}
 
 
 def evaluate(model: GlobalLSTM, hist: Mapping[str, History], season: int = 7) -> Evaluation:
@@ -296,5 +295,6 @@ def evaluate(model: GlobalLSTM, hist: Mapping[str, History], season: int = 7) ->
     act = np.array(actual)
     mase = np.mean(np.abs(q[:, :, mid] - act).mean(axis=1) / scales)
     snaive = np.mean(np.abs(np.array(naive) - act).mean(axis=1) / scales)
+    zero = np.mean(np.abs(act).mean(axis=1) / scales)
     inside = (act >= q[:, :, 0]) & (act <= q[:, :, -1])
-    return Evaluation(float(mase), float(snaive), float(inside.mean()), len(inputs))
+    return Evaluation(float(mase), float(snaive), float(inside.mean()), len(inputs), float(zero))

@@ -3,9 +3,9 @@ import assert from "node:assert/strict";
 import test from "node:test";
 
 import {
-  Store, backoff, breakdown, chartData, childPattern, emptySeries, fmtAge, fmtBucket, mergeAlerts,
-  fmtOffset, mergeClosed, mergeSeries, modelSummary, opsSummary, parseFrame, searchPattern,
-  shopTime,
+  Store, backoff, breakdown, chartData, childPattern, emptySeries, errorText, fmtAge, fmtBucket,
+  fmtOffset, fmtPct, fmtUtc, mergeAlerts, mergeClosed, mergeSeries, modelSummary, opsNotice,
+  opsSummary, pageQuery, parseFrame, searchPattern, shopTime,
 } from "../../gateway/static/core.js";
 
 const DAY = 86400;
@@ -229,7 +229,8 @@ test("the dashboard opens on the total and follows its children for the breakdow
                 model: { hierarchy: { children } } },
   };
   const r = store.handle({ type: "snapshot", channel: "forecasts", series: "total", data: total });
-  assert.deepEqual(r.send, [{ type: "subscribe", channel: "forecasts", pattern: "country:*" }]);
+  assert.deepEqual(r.send, [{ type: "subscribe", channel: "forecasts", pattern: "country:*" },
+                            { type: "subscribe", channel: "actuals", pattern: "country:*" }]);
   assert.ok(r.changed.has("breakdown"));
   const kid = (name, last, yhat) => ({
     series: name, version: 4, bucket_seconds: DAY, open: { t: 2 * DAY, qty: last / 4, events: 1 },
@@ -276,3 +277,183 @@ test("shop clock: hello's utc_offset dates buckets at the shop's midnight", () =
   assert.equal(st.utcOffset, 0);
   assert.doesNotMatch(st.status.text, /times/);
 });
+
+// -- the probe's findings (a drilled-down breakdown, scoped tokens, refused tokens, stale ops) --
+const CHILDREN = ["country:EIRE", "country:United Kingdom"];
+const totalData = (version, closed, open) => ({
+  series: "total", version, bucket_seconds: DAY, open: { t: open, qty: 30, events: 3 },
+  actuals: closed, forecast: { t: [open], yhat: [110], lo: [0], hi: [1],
+                               model: { hierarchy: { children: CHILDREN } } } });
+const kidData = (name, version, closed, open = null) => ({
+  series: name, version, bucket_seconds: DAY, actuals: closed,
+  open: open === null ? null : { t: open, qty: 1, events: 1 },
+  forecast: { t: [open ?? 0], yhat: [1], lo: [0], hi: [1], model: {} } });
+
+/** A store on the total with both children, as the page has it after opening. */
+function onTotal(selected = null) {
+  const st = new Store({ selected });
+  st.handle({ type: "hello", protocol: 1, auth: "none" });
+  st.handle({ type: "series", id: "aggregate", series: ["total"] });
+  st.handle({ type: "snapshot", channel: "forecasts", series: "total",
+              data: totalData(5, [[0, 90], [DAY, 100]], 2 * DAY) });
+  st.handle({ type: "snapshot", channel: "forecasts", series: CHILDREN[0],
+              data: kidData(CHILDREN[0], 4, [[0, 10], [DAY, 20]], 2 * DAY) });
+  st.handle({ type: "snapshot", channel: "forecasts", series: CHILDREN[1],
+              data: kidData(CHILDREN[1], 4, [[0, 80], [DAY, 80]], 2 * DAY) });
+  return st;
+}
+
+test("breakdown: a share is of the total's same bucket, never of an older one", () => {
+  const st = onTotal();
+  assert.deepEqual(breakdown(st.view("total"), st.series).map((r) => r.share), [0.8, 0.2]);
+  // a bucket closes for the children before the total has it: no share (it added up to 115%)
+  st.handle({ type: "update", channel: "forecasts", series: CHILDREN[0],
+              data: kidData(CHILDREN[0], 6, [[2 * DAY, 35]], 3 * DAY) });
+  st.handle({ type: "update", channel: "forecasts", series: CHILDREN[1],
+              data: kidData(CHILDREN[1], 6, [[2 * DAY, 80]], 3 * DAY) });
+  const rows = breakdown(st.view("total"), st.series);
+  assert.deepEqual(rows.map((r) => [r.series, r.last, r.share]),
+    [["country:EIRE", 35, null], ["country:United Kingdom", 80, null]]);
+  // ...and once the total has it, the shares are of that bucket
+  st.handle({ type: "update", channel: "forecasts", series: "total",
+              data: totalData(7, [[2 * DAY, 115]], 3 * DAY) });
+  const shares = breakdown(st.view("total"), st.series).map((r) => r.share);
+  assert.ok(Math.abs(shares[0] + shares[1] - 1) < 1e-12, `${shares}`);
+  // a child behind the total: its share is of its own bucket, as the total had it
+  st.handle({ type: "update", channel: "forecasts", series: "total",
+              data: totalData(8, [[3 * DAY, 50]], 4 * DAY) });
+  const behind = breakdown(st.view("total"), st.series).find((r) => r.series === CHILDREN[0]);
+  assert.equal(behind.share, 35 / 115);
+});
+
+test("Store: the total stays subscribed while a child of its breakdown is shown", () => {
+  const st = onTotal();
+  assert.equal(st.selected, "total");
+  const down = st.select(CHILDREN[0]).map((f) => `${f.type}:${f.channel}:${f.series}`);
+  assert.deepEqual(down, ["subscribe:forecasts:country:EIRE", "subscribe:actuals:country:EIRE"]);
+  // the total's next bucket still arrives: the breakdown follows it
+  const r = st.handle({ type: "update", channel: "forecasts", series: "total",
+                        data: totalData(9, [[2 * DAY, 120]], 3 * DAY) });
+  assert.ok(r.changed.has("breakdown"));
+  const back = st.select("total").map((f) => `${f.type}:${f.channel}:${f.series}`);
+  assert.deepEqual(back, ["unsubscribe:forecasts:country:EIRE",
+                          "unsubscribe:actuals:country:EIRE"]);
+  st.select(CHILDREN[1]);
+  const again = st.subscriptions().filter((f) => f.type === "subscribe")
+    .map((f) => `${f.channel}:${f.series ?? f.pattern}`);
+  for (const want of ["forecasts:country:United Kingdom", "forecasts:total", "actuals:total",
+                      "forecasts:country:*", "actuals:country:*"]) {
+    assert.ok(again.includes(want), `${want} in ${again}`);
+  }
+});
+
+test("Store: the breakdown's children are followed on actuals: so far is live", () => {
+  const st = onTotal();
+  assert.ok(st.subscriptions().some((f) => f.channel === "actuals" && f.pattern === "country:*"));
+  const r = st.handle({ type: "update", channel: "actuals", series: CHILDREN[0],
+                        data: { series: CHILDREN[0], version: 9,
+                                open: { t: 2 * DAY, qty: 7, events: 4 } } });
+  assert.ok(r.changed.has("breakdown"));
+  const row = breakdown(st.view("total"), st.series).find((x) => x.series === CHILDREN[0]);
+  assert.equal(row.soFar, 7);
+});
+
+test("Store: opened on a series, the total is subscribed too (its crumb and breakdown)", () => {
+  const st = new Store({ selected: "85123A" });
+  st.handle({ type: "hello", protocol: 1, auth: "none" });
+  const r = st.handle({ type: "series", id: "aggregate", series: ["total"] });
+  assert.equal(st.selected, "85123A");
+  assert.deepEqual(r.send.map((f) => `${f.type}:${f.channel}:${f.series}`),
+    ["subscribe:forecasts:total", "subscribe:actuals:total"]);
+  assert.ok(r.changed.has("breakdown"));
+  // the same answer after a reconnect subscribes nothing twice
+  assert.deepEqual(st.handle({ type: "series", id: "aggregate", series: ["total"] }).send, []);
+});
+
+test("Store: alerts are subscribed with the patterns the token grants", () => {
+  const st = new Store({ token: "t" });
+  st.handle({ type: "hello", protocol: 1, auth: "required" });
+  const { send } = st.handle({ type: "authed", channels: ["forecasts", "actuals", "alerts"],
+                               patterns: ["851*", "total"], expires: 1700003600 });
+  assert.deepEqual(send.filter((f) => f.channel === "alerts").map((f) => f.pattern),
+    ["851*", "total"]);
+  assert.ok(!send.some((f) => f.channel === "ops"), "ops is not granted: not asked for");
+  assert.match(st.status.text, /valid until 2023-11-14 23:13:20 UTC/);
+  const all = new Store({ token: "t" });
+  all.handle({ type: "hello", protocol: 1, auth: "required" });
+  const open = all.handle({ type: "authed", channels: ["alerts", "ops"], patterns: ["*"] }).send;
+  assert.deepEqual(open.filter((f) => f.channel === "alerts").map((f) => f.pattern), ["*"]);
+  assert.ok(open.some((f) => f.channel === "ops"));
+});
+
+test("Store: nothing but auth is sent while auth is pending or refused; a refusal is final", () => {
+  const st = new Store({ token: "old" });
+  st.handle({ type: "hello", protocol: 1, auth: "required" });
+  assert.deepEqual(st.periodic(), []);  // the movers timer: no request before "authed"
+  assert.deepEqual(st.searchFrames("85"), []);
+  st.handle({ type: "error", code: "token_expired", message: "token expired at 1700003600" });
+  assert.equal(st.authFatal, true);
+  assert.equal(st.authProblem, "token_expired: token expired at 2023-11-14 23:13:20 UTC");
+  assert.deepEqual(st.periodic(), []);
+  assert.equal(st.clearError(st.status), false, "the refusal is not cleared to 'connected'");
+  // a refusal of anything sent meanwhile does not hide why
+  st.handle({ type: "error", code: "unauthorized", message: "send an auth frame first" });
+  assert.equal(st.status.text, st.authProblem);
+  st.handle({ type: "hello", protocol: 1, auth: "required" });
+  st.handle({ type: "authed", channels: ["*"], patterns: ["*"] });
+  assert.equal(st.authFatal, false);
+  assert.deepEqual(st.periodic().map((f) => f.type), ["movers"]);
+  assert.equal(st.searchFrames("85")[0].pattern, "*85*");
+  st.disconnected();
+  assert.deepEqual(st.periodic(), []);
+  // a token that expires under the open connection: final too
+  st.handle({ type: "hello", protocol: 1, auth: "required" });
+  st.handle({ type: "authed", channels: ["*"], patterns: ["*"] });
+  st.handle({ type: "error", code: "token_expired", message: "the token expired" });
+  assert.equal(st.authFatal, true);
+  assert.deepEqual(st.periodic(), []);
+  // a bad token is final; too many connections is not
+  const bad = new Store({ token: "x" });
+  bad.handle({ type: "hello", protocol: 1, auth: "required" });
+  bad.handle({ type: "error", code: "unauthorized", message: "bad token signature" });
+  assert.equal(bad.authFatal, true);
+  const busy = new Store({ token: "x" });
+  busy.handle({ type: "hello", protocol: 1, auth: "required" });
+  busy.handle({ type: "error", code: "too_many_connections", message: "20" });
+  assert.equal(busy.authFatal, false);
+  const none = new Store();
+  none.handle({ type: "hello", auth: "required" });
+  assert.equal(none.authFatal, true);  // no token at all: reconnecting cannot help either
+});
+
+test("ops: no latency without data; a notice when the figures are not live", () => {
+  const now = 1700000100;
+  const idle = { t: now, events_per_s: 0, latency_ms: { p50: 0, p99: 0 }, workers: [] };
+  assert.deepEqual([opsSummary(idle).p50, opsSummary(idle).p99], [null, null]);
+  const quiet = { ...idle, workers: [{ name: "h:1" }] };  // zeros and no events either
+  assert.equal(opsSummary(quiet).p50, null);
+  const busy = { ...quiet, events_per_s: 10, latency_ms: { p50: 0, p99: 4 } };
+  assert.deepEqual([opsSummary(busy).p50, opsSummary(busy).p99], [0, 4]);
+  assert.equal(opsNotice(busy, now), null);
+  assert.equal(opsNotice(idle, now), "no worker reporting: no new data");
+  assert.equal(opsNotice({ ...busy, t: now - 120 }, now),
+    "no data for 2m: the ops monitor is not reporting");
+  assert.equal(opsNotice({ ...busy, t: now - 20 }, now), null);
+  assert.equal(opsNotice(null, now), null);
+  assert.equal(opsNotice({ groups: {} }, now), null);  // an older monitor: nothing to say
+});
+
+test("formats: no negative zero share, UTC expiry, search ignores case, links keep the token",
+  () => {
+    assert.deepEqual([fmtPct(-0.00001), fmtPct(0.1234), fmtPct(-0.25), fmtPct(null)],
+      ["0.0%", "12.3%", "-25.0%", "-"]);
+    assert.equal(fmtUtc(1700003600), "2023-11-14 23:13:20 UTC");
+    assert.equal(fmtUtc(null), "-");
+    assert.equal(errorText({ code: "token_expired", message: "token expired at 1700003600" }),
+      "token_expired: token expired at 2023-11-14 23:13:20 UTC");
+    assert.equal(searchPattern("p01"), "*[pP]01*");
+    assert.equal(searchPattern("85*a"), "85*a");  // a glob stays as typed
+    assert.equal(searchPattern("x".repeat(60)), `*${"x".repeat(60)}*`);  // over 200: as typed
+    assert.equal(pageQuery("?token=a%2Bb&series=85123A", "total"), "?token=a%2Bb&series=total");
+    assert.equal(pageQuery("", "country:EIRE"), "?series=country%3AEIRE");
+  });

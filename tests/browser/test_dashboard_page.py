@@ -7,6 +7,7 @@ and what it sends back (auth, subscriptions, resume positions after a reconnect)
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +75,9 @@ def test_page_draws_forecast_bands_alerts_and_ops(browser_page: Any,
     # a resolved alert carries the ordinary bucket that ended it: it read "spike: 11.0 vs 12.0"
     resolved = page.text_content("#alerts li[data-series='22423']") or ""
     assert " spike since " in resolved, resolved
-    assert " over: back to 11.0 vs 12.0 [9.0, 15.0] · resolved" in resolved, resolved
+    # the 95% band, on which alerts open and resolve (the 80% one read "back to 0.0 vs 1.0
+    # [1.0, 1.0]": a value outside the band shown as back to normal)
+    assert " over: back to 11.0 vs 12.0 [6.0, 18.0] · resolved" in resolved, resolved
     shop = page.text_content("#alerts li:last-child") or ""
     assert "shop-wide closure: 480 series affected (2 selling, usually 482)" in shop, shop
 
@@ -176,14 +179,24 @@ def test_a_refused_token_says_why_and_asks_for_nothing_else(
     frame first") and the last refusal hid why the token was not taken."""
     page, gw = browser_page, fake_gateway
     gw.auth = "required"
-    gw.refuse = {"type": "error", "code": "token_expired", "message": "the token expired"}
+    gw.refuse = {"type": "error", "code": "token_expired",
+                 "message": "token expired at 1700003600"}
+    page.clock.install()  # the movers timer (10 s) and the reconnect delays, run at will
     page.goto(gw.http_url + "?token=old")
     page.wait_for_function("() => document.getElementById('status').textContent"
                            ".includes('token_expired')", timeout=TIMEOUT_MS)
+    # the expiry as a date-time, not epoch seconds
+    assert "2023-11-14 23:13:20 UTC" in (page.text_content("#status") or "")
+    page.clock.run_for(25000)  # the movers timer sent "movers": "unauthorized" replaced why
+    time.sleep(0.3)
     assert [f["type"] for f in gw.received] == ["auth"]  # nothing before an "authed"
+    assert "token_expired" in (page.text_content("#status") or "")
     gw.drop_connections()  # the gateway closes it (its auth deadline): the reason stays
-    page.wait_for_function("() => /token_expired.*reconnecting in/.test("
+    page.wait_for_function("() => /token_expired.*not reconnecting/.test("
                            "document.getElementById('status').textContent)", timeout=TIMEOUT_MS)
+    page.clock.run_for(120000)  # the same token would be refused again: no reconnect loop
+    time.sleep(0.3)
+    assert gw.connections == 1
     assert page.errors == []
 
 

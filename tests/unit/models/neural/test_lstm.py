@@ -42,6 +42,8 @@ def test_training_reduces_loss_and_beats_naive_on_a_learnable_pattern(trained) -
     assert report.best_val_loss < report.first_val_loss
     ev = evaluate(model, hist)
     assert ev.mase < ev.snaive_mase, ev
+    assert ev.mase < ev.zero_mase, ev  # and a forecast of 0, the gate's second baseline
+    assert ev.to_dict()["zero_mase"] == round(ev.zero_mase, 4) > 0
     q = predict(model, list(hist.values())[:3])
     assert q.shape == (3, 7, 3) and (q[:, :, 0] <= q[:, :, 2]).all() and (q >= 0).all()
 
