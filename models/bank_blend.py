@@ -25,6 +25,7 @@ import numpy as np
 
 from models import pending
 from models.bank_ops import grow, load_fields, state_nbytes
+from models.external import LSTM_PRIOR
 from models.kernels import normalised_weights, scored_errors
 from models.orderstat import rows_index
 
@@ -164,6 +165,13 @@ class BlendBank:
         name = version.encode()
         if len(name) > VERSION_BYTES:
             raise ValueError(f"version must be at most {VERSION_BYTES} bytes, got {version!r}")
+        first = ~self.vname[rows].any(axis=1)  # never given a path: not scored yet
+        for r, seen in zip(rows[first].tolist(), n[first].tolist(), strict=True):
+            scored = min(max(seen - 1, 0), h)  # the horizons scored so far
+            if scored:
+                self.errors[r, 1, :scored] = LSTM_PRIOR * self.errors[r, 0, :scored]
+                self.weights[r, :, :scored] = inverse_weights(
+                    self.errors[r : r + 1, :, :scored], self.eps, self.power)[0]
         self.path[rows, : paths.shape[1]] = paths
         self.plen[rows] = paths.shape[1]
         self.vname[rows] = np.frombuffer(name.ljust(VERSION_BYTES, b"\x00"), dtype=np.uint8)

@@ -31,7 +31,13 @@ from collections.abc import Sequence
 
 from models.base import Forecaster, check_horizon
 
-__all__ = ["ExternalPath"]
+__all__ = ["ExternalPath", "LSTM_PRIOR"]
+
+
+#: an LSTM's first path: its errors start at this many times the online ensemble's, so an
+#: unscored model gets a tenth of the blend (squared inverse errors), not half, and earns more
+#: (a probe saw every forecast halve at once when a model of near-zero paths was swapped in)
+LSTM_PRIOR = 3.0
 
 
 class ExternalPath(Forecaster):

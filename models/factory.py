@@ -20,9 +20,8 @@ scores every member with its own intervals).
 
 The worker (daily buckets) wraps it in :class:`~models.calendar.HolidayAdjusted`
 (``default_model(holidays=True)``): a learnt UK bank-holiday factor, which improved the
-backtest's quick panels (docs/backtest.md).
-
-The whole object pickles (a few KB) and is deterministic.
+backtest's quick panels (docs/backtest.md). The whole object pickles (a few KB) and is
+deterministic.
 
 >>> m = default_model(horizon=7)
 >>> for y in [0, 0, 3, 8, 4, 0, 1] * 20:
@@ -43,7 +42,7 @@ from models.base import Forecaster, check_horizon, check_range
 from models.baselines import RollingMedian, SeasonalMedian, SeasonalNaive
 from models.calendar import HolidayAdjusted
 from models.conformal import ConformalInterval
-from models.external import ExternalPath
+from models.external import LSTM_PRIOR, ExternalPath
 from models.horizon import HorizonEnsemble
 from models.online import HoltWintersLog1p
 from models.price import PriceAdjusted
@@ -69,8 +68,7 @@ class Forecast:
     lo95: list[float] = field(default_factory=list)
     hi95: list[float] = field(default_factory=list)
     mean: list[float] | None = None
-    # the mean's total over the horizon and its p10 / p90 (None until known):
-    # {"buckets": h, "mean": total, "p10": ..., "p90": ...}
+    # the mean's total over the horizon, p10, p90: {"buckets": h, "mean", "p10", "p90"}
     lead: dict[str, Any] | None = None
 
     @property
@@ -99,15 +97,12 @@ class SeriesModel:
     ('tsb', [1.02, 1.02, 1.02], True)
     """
 
-    def __init__(
-        self, forecaster: Forecaster, interval: ConformalInterval, horizon: int = 14
-    ) -> None:
+    def __init__(self, forecaster: Forecaster, interval: ConformalInterval,
+                 horizon: int = 14) -> None:
         check_horizon(horizon)
         if interval.horizon < horizon:
             raise ValueError(f"interval horizon {interval.horizon} < horizon {horizon}")
-        self.forecaster = forecaster
-        self.interval = interval
-        self.horizon = horizon
+        self.forecaster, self.interval, self.horizon = forecaster, interval, horizon
         self.last_prior: float | None = None
         self._update = getattr(forecaster, "update", None)
 
@@ -207,8 +202,13 @@ class LstmBlend(HorizonEnsemble):
         return member
 
     def set_lstm_path(self, path: list[float], version: str | None) -> None:
-        """Give the LSTM member its forecast of the next buckets and refresh the blend."""
+        """Give the LSTM member its forecast of the next buckets and refresh the blend (a
+        first path's errors: :data:`~models.external.LSTM_PRIOR` times the online ones)."""
+        first, rows = self.lstm.version is None, min(max(self.n_seen - 1, 0), self.horizon)
         self.lstm.set_path(path, version)
+        if first and version is not None and rows:  # the horizons scored so far
+            self.errors[:rows, 1] = LSTM_PRIOR * self.errors[:rows, 0]
+            self._set_weights(rows)
         self.refresh()
 
     def describe(self) -> dict[str, Any]:

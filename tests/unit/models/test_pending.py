@@ -79,6 +79,8 @@ def test_rows_saved_with_square_rings_load_and_forecast_as_they_did(name: str) -
     young = before - bank.horizon + 1 < 1.0 / (1.0 - bank.means.decay)
     same = [f for f in FIELDS if f not in ("mean", "lead")] if young else list(FIELDS)
     _same(bank.forecast(rows, bank.horizon), data, f"{name}/after", same)
+    if lstm_at is not None:  # an LSTM's first path starts with LSTM_PRIOR times the online
+        return  # errors since 2026-12-08: from scratch, such rows blend otherwise than then
     fresh = ForecasterBank(**kw)
     rows = fresh.add_rows(len(raws))
     if dated:
