@@ -380,3 +380,27 @@ def test_a_row_whose_first_value_falls_on_a_holiday_learns_that_value() -> None:
     assert np.array_equal(f.yhat[0], f.yhat[1]) and np.array_equal(f.lo95[0], f.lo95[1])
     assert f.lead[0][1] > 200  # the p10 of 14 days of about 20
     assert np.allclose(obj.forecast(14).yhat, f.yhat[0], atol=1e-9)  # per-object: the same
+
+
+def test_a_first_lstm_path_gets_a_tenth_of_the_blend_and_earns_more() -> None:
+    """A probe's promoted LSTM forecast about 0 for busy series, and at once half of every
+    forecast was its path: an unscored path now starts with LSTM_PRIOR (3) times the online
+    errors, a tenth of the blend at squared inverse errors, in the bank and per object."""
+    rng = random.Random(4)
+    values = [float(rng.randint(5, 15)) for _ in range(40)]
+    bank = ForecasterBank(horizon=7, lstm=True)
+    rows = bank.add_rows(1)
+    obj = default_model(horizon=7, lstm=True)
+    for y in values:
+        bank.close(rows, np.array([y]))
+        obj.learn_one(y)
+    bank.set_lstm_paths(rows, np.zeros((1, 7)), "v1")
+    obj.forecaster.set_lstm_path([0.0] * 7, "v1")  # type: ignore[attr-defined]
+    blend = bank.describe(0)["blend"]
+    assert blend["lstm"] == pytest.approx(0.1, abs=0.01), blend
+    assert obj.forecast().model["blend"]["lstm"] == pytest.approx(blend["lstm"], rel=1e-9)
+    assert bank.forecast(rows, 7).yhat[0, 0] > 0.8 * np.median(values[-14:])
+    for _ in range(20):  # paths that come true (a new level, which the online members lag)
+        bank.set_lstm_paths(rows, np.full((1, 7), 30.0), "v1")
+        bank.close(rows, np.array([30.0]))
+    assert bank.describe(0)["blend"]["lstm"] > 0.5
