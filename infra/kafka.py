@@ -48,7 +48,16 @@ def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
         return [int(s.getsockname()[1]) for s in socks]
 
 
-def free_port(host: str = "127.0.0.1") -> int:
+def free_port(host: str = "127.0.0.1", prefer: int | None = None) -> int:
+    """A free TCP port on ``host``: ``prefer`` when it is free now, else any."""
+    if prefer:
+        with socket.socket() as s:
+            try:
+                s.bind((host, prefer))
+            except OSError:
+                pass
+            else:
+                return prefer
     return free_ports(1, host)[0]
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from config.addresses import make_url
 from infra.errors import ServiceError
-from infra.kafka import free_ports, log_tail, spawn, stop_pid
+from infra.kafka import free_port, log_tail, spawn, stop_pid
 
 __all__ = ["RedisProcess", "ensure_redis_server", "redis_args", "redis_healthy", "start_redis",
            "stop_redis"]
@@ -90,11 +90,14 @@ def redis_healthy(url: str, timeout: float = 2.0) -> bool:
         return False
 
 
-def start_redis(workdir: Path, timeout: float = 20.0, attached: bool = False) -> RedisProcess:
-    """Start ``redis-server`` with its files in ``workdir`` and wait until it answers PING."""
+def start_redis(workdir: Path, timeout: float = 20.0, attached: bool = False,
+                port: int | None = None) -> RedisProcess:
+    """Start ``redis-server`` with its files in ``workdir`` and wait until it answers PING;
+    on ``port`` when it is free (the port of a Redis that died: the processes that used it
+    reconnect there), else on any free port."""
     binary = ensure_redis_server()
     workdir.mkdir(parents=True, exist_ok=True)
-    port = free_ports(1)[0]
+    port = free_port(prefer=port)
     proc = spawn(redis_args(binary, port, workdir), workdir / "redis.out", attached)
     url = make_url("redis", "127.0.0.1", port, "/0")
     deadline = time.monotonic() + timeout

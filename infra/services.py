@@ -17,6 +17,7 @@ from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from config import Settings
 from config.addresses import read_services, redacted
@@ -112,7 +113,12 @@ def up(settings: Settings, *, attached: bool = False, timeout: float = 60.0) -> 
             if redis is None:
                 if fresh:
                     _forget_redis_data(workdir / "redis")
-                r = start_redis(workdir / "redis", attached=attached)
+                # the port of our Redis that died, if free: workers, gateways and trainers
+                # still running reconnect there (a probe's restarted Redis took another port,
+                # and they stayed on the old one for good)
+                again = old.redis_url if old and old.redis_pid and not fresh else None
+                r = start_redis(workdir / "redis", attached=attached,
+                                port=urlsplit(again).port if again else None)
                 redis, redis_pid = r.url, r.pid
                 started.append(r.pid)
             elif fresh and redis_pid:  # our Redis, still up, holds the old log's outputs

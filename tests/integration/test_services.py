@@ -215,6 +215,24 @@ def test_a_fresh_broker_comes_with_an_empty_redis(tmp_path: Path) -> None:
         svc.down(settings)
 
 
+def test_a_redis_that_died_comes_back_on_its_port(tmp_path: Path) -> None:
+    """A probe killed the local Redis under a running worker, trainer and gateway, and
+    `services up` started one on another port: they kept trying the old one for good. It
+    comes back on its own port when that is free (the broker still up: nothing else moves)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP", "REDIS_URL")}
+    settings = load_settings(env).model_copy(update={"home": tmp_path})
+    state = svc.up(settings, attached=True)
+    try:
+        svc.stop_redis(state.redis_pid)
+        assert gone(state.redis_pid)
+        again = svc.up(settings, attached=True)
+        assert again.redis_pid != state.redis_pid and again.redis_url == state.redis_url
+        assert again.kafka_pid == state.kafka_pid
+        assert redis.Redis.from_url(again.redis_url).ping()
+    finally:
+        svc.down(settings)
+
+
 def test_the_sink_loads_its_script_again_when_redis_lost_it(services: Settings) -> None:
     """The sink sends plain EVALSHAs (no SCRIPT EXISTS round trip per batch): a Redis that
     lost its scripts (restarted empty, or SCRIPT FLUSH) refuses them, and the sink loads the
