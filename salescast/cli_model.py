@@ -119,7 +119,8 @@ def trainer(
             _drain(reader, history)
             clock = _follow_clock(redis, settings.utc_offset, explicit, clock)  # (the grid)
             with _one_line():
-                reannounce(store, redis)  # what Redis missed or lost: workers serve the store's
+                # what Redis missed or lost: workers serve the store's
+                reannounce(store, redis, settings.bucket_seconds)
             fresh = history.buckets - max(trained_at, 0)
             hist = history.histories(need)
             if len(hist) >= min_series and (trained_at < 0 or fresh >= min_buckets):

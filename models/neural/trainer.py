@@ -219,10 +219,15 @@ def _unlike(meta: Mapping[str, Any], window: Mapping[str, Any], horizon: int) ->
     return None
 
 
-def reannounce(store: ModelStore, redis: Any | None) -> str | None:
+_UNLIKE_SAID: set[str] = set()  # versions whose buckets differ, said once
+
+
+def reannounce(store: ModelStore, redis: Any | None, width: int | None = None) -> str | None:
     """Announce the store's current version on Redis when Redis names another or none (a
     promotion Redis missed, a Redis restarted empty); the version announced, else None. A
-    Redis that does not answer is a warning: the next call tries again."""
+    Redis that does not answer is a warning: the next call tries again. A version trained on
+    buckets other than ``width`` seconds is not announced (its workers would refuse it: a
+    probe's hourly trainer announced the daily model of a store both shared), with a warning."""
     from redis.exceptions import RedisError
 
     if redis is None or store.current() is None:
@@ -232,6 +237,14 @@ def reannounce(store: ModelStore, redis: Any | None) -> str | None:
         said = said.decode() if isinstance(said, bytes) else said
         current = store.current()  # (after Redis was read: a promotion by hand meanwhile)
         if current is None or said == current:
+            return None
+        was = store.meta(current).get("window", {}).get("bucket_seconds")
+        if width is not None and was is not None and was != width:
+            if current not in _UNLIKE_SAID:
+                _UNLIKE_SAID.add(current)
+                log.warning("the store's current model %s was trained on buckets of %s s, not "
+                            "%d s: not announced (give each bucket width its own "
+                            "SALESCAST_MODELS_DIR)", current, was, width)
             return None
         store.announce(redis, current, store.meta(current).get("promoted_at"))
     except (RedisError, OSError) as exc:

@@ -139,6 +139,15 @@ def test_the_store_s_current_version_is_announced_again_when_redis_lost_it(
     redis.hash.clear()  # restarted empty
     assert reannounce(store, redis) == "v1"
     redis.hash.clear()
+    # a trainer of other buckets on the same store (a probe's hourly one announced the daily
+    # model, which its workers refused) does not announce it
+    store.save(GlobalLSTM(TINY), {}, {"bucket_seconds": 86400}, version="v2")
+    store.promote("v2")
+    redis.hash.clear()
+    assert reannounce(store, redis, 3600) is None and "version" not in redis.hash
+    assert reannounce(store, redis, 86400) == "v2"
+    redis.hash.clear()
+    store.promote("v1")
     import shutil
 
     shutil.rmtree(store.root / "v1")  # deleted by hand: a warning, the trainer goes on
