@@ -164,12 +164,22 @@ class Resident:
             try:
                 bank.load_row(local, st.row)
             except ValueError as exc:  # a layout this version cannot read: a fresh model
-                log.warning("series %s: its model row cannot be loaded (%s); it starts a "
-                            "fresh model, its events and counts are kept", sid, exc)
+                self._unloadable(sid, exc)
                 row = self.add_rows(1)[0]
         self._own(st, row)
         st.row = b""  # the bank holds it now
         return row
+
+    def _unloadable(self, sid: str, exc: ValueError) -> None:
+        """Say that ``sid``'s row could not be loaded: the first 5 series by name, then a
+        count at 10, 100, 1,000, ... (a probe's change of horizon printed 3,879 lines)."""
+        self.unloadable = n = getattr(self, "unloadable", 0) + 1
+        if n <= 5:
+            log.warning("series %s: its model row cannot be loaded (%s); it starts a fresh "
+                        "model, its events and counts are kept", sid, exc)
+        elif n >= 10 and str(n).strip("0") == "1":
+            log.warning("%d series so far started a fresh model: their rows cannot be loaded "
+                        "(the last: %s, %s)", n, sid, exc)
 
     def load(self, states: list[SeriesState]) -> None:
         """Load the rows :meth:`row` would load of ``states`` (those with bytes of the
@@ -268,3 +278,4 @@ def forecast_states(states: list[SeriesState], residents: list[Resident], scratc
     if loose:
         scratch.borrow(loose)
         scratch.forecasts(loose, horizon)
+

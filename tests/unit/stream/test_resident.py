@@ -175,3 +175,16 @@ def test_forecasts_of_many_states_equal_each_alone_wherever_their_rows_are() -> 
     proc.forecasts_of([pickle.loads(pickle.dumps(states[0]))])
     assert not any(proc._scratch.holds(st) for st in loose)
     assert [st.row for st in loose] == [st.model_bytes() for st in states[3:]]
+
+
+def test_rows_that_cannot_be_loaded_are_named_five_times_then_counted(caplog) -> None:
+    """A probe's change of horizon printed one warning a series, 3,879 lines."""
+    import types
+
+    holder = types.SimpleNamespace()
+    with caplog.at_level("WARNING", logger="stream.resident"):
+        for i in range(120):
+            Resident._unloadable(holder, f"S{i}", ValueError("raw must be a row"))  # type: ignore[arg-type]
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 7 and all(f"series S{i}:" in lines[i] for i in range(5))
+    assert lines[5].startswith("10 series so far") and lines[6].startswith("100 series so far")
