@@ -49,9 +49,12 @@ def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
 
 
 def free_port(host: str = "127.0.0.1", prefer: int | None = None) -> int:
-    """A free TCP port on ``host``: ``prefer`` when it is free now, else any."""
+    """A free TCP port on ``host``: ``prefer`` when nothing listens on it now (connections
+    of a server that died may linger there in TIME_WAIT: servers bind with SO_REUSEADDR, and
+    so does this check), else any."""
     if prefer:
         with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 s.bind((host, prefer))
             except OSError:

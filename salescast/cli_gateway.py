@@ -76,7 +76,7 @@ def watch(
         "gateway WebSocket URL, ws:// or wss:// (default: ws://SALESCAST_GATEWAY_HOST:"
         "SALESCAST_GATEWAY_PORT/ws)"))] = None,
     count: Annotated[int | None, typer.Option(
-        min=1, help="exit after N updates (default: never)")] = None,
+        min=1, help="exit after N frames of data, snapshots included (default: never)")] = None,
     token: Annotated[str | None, typer.Option(envvar="SALESCAST_TOKEN",
                                               help="access token (`salescast token`)")] = None,
 ) -> None:

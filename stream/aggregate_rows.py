@@ -159,6 +159,9 @@ class Aggregation:
             return
         qty, n = _value(st.series, per)
         st.live_open = {"t": b, "qty": qty, "events": n}
+        # its event time: the open bucket's start (the ledger keeps sums, not event times);
+        # at 0 it sorted last in `list` and fell out of large patterns' snapshots (a probe)
+        st.last_ts = max(st.last_ts, float(b))
 
     def reconcile(self, led: Ledger, load: Callable[[str], SeriesState],
                   forecast_of: Callable[[SeriesState], Forecast | None],

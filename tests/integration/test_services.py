@@ -223,9 +223,12 @@ def test_a_redis_that_died_comes_back_on_its_port(tmp_path: Path) -> None:
     settings = load_settings(env).model_copy(update={"home": tmp_path})
     state = svc.up(settings, attached=True)
     try:
-        svc.stop_redis(state.redis_pid)
+        client = redis.Redis.from_url(state.redis_url)
+        client.ping()  # a client still connected: its connection lingers on the port
+        svc.stop_redis(state.redis_pid)  # (it closes the connection: TIME_WAIT on its port)
         assert gone(state.redis_pid)
         again = svc.up(settings, attached=True)
+        client.close()
         assert again.redis_pid != state.redis_pid and again.redis_url == state.redis_url
         assert again.kafka_pid == state.kafka_pid
         assert redis.Redis.from_url(again.redis_url).ping()

@@ -119,7 +119,7 @@ def test_alert_rows_and_mover_rows_decode_or_are_skipped() -> None:
 
 def test_the_readme_documents_the_shapes_in_this_module() -> None:
     text = README.read_text()
-    block = text.split("A forecasts `data` (an `actuals` one has the first six fields;")[1]
+    block = text.split("A forecasts `data` (an `actuals` one has the first six fields,")[1]
     keys = set(re.findall(r'"(\w+)":', block.split("```json")[1].split("```")[0]))
     assert set(wire.LIVE_FIELDS) - {"at"} <= keys and {"actuals", "forecast"} <= keys
     assert set(wire.CHANNELS) <= set(re.findall(r"`(forecasts|actuals|alerts|ops)`", text))

@@ -96,6 +96,8 @@ def test_counts_of_the_aggregates_equal_the_sums_of_their_events() -> None:
     for t, v in total.actuals(DAY):
         assert v == by_day[(t - T0) // DAY]
     assert total.live_open is not None and total.live_open["qty"] > 0
+    # its event time is its open bucket's start: at 0 it sorted last in `list` (a probe)
+    assert total.last_ts == total.live_open["t"] > 0
 
 
 def test_children_forecasts_sum_to_the_total_at_every_published_origin() -> None:
