@@ -160,10 +160,9 @@ class PartitionState:
     def recount(self, activity: ActivityMonitor, series: str, bucket: int) -> None:
         """Count for ``activity`` an event its series applied before this state was saved
         (the state is saved after its series, so one read back after a crash or a rebalance
-        can be behind them). Whether that series already counted in ``bucket`` is not known:
-        it counts once per state read back, so a series is counted at most twice in a
-        bucket, where missing it made a busy day look like a closure (a probe saw 44 active
-        series instead of 73 after a kill -9).
+        can be behind them). Whether that series counted in ``bucket`` before is not known: it
+        counts once per state read back (per 100,000 series-buckets), so at most twice, where
+        missing it made busy days look like closures (a probe: 44 active series, not 73).
 
         >>> p, a = PartitionState(PartitionClock()), ActivityMonitor(86400)
         >>> for s in ("a", "a", "b"):
@@ -171,7 +170,7 @@ class PartitionState:
         >>> a.active
         {0: 2}
         """
-        if len(self.recounted) > 100_000:  # a long catch-up: forget the oldest buckets
+        if len(self.recounted) > 100_000:  # a catch-up this long starts the set again
             self.recounted.clear()
         key = (series, bucket)
         activity.count(bucket, key not in self.recounted)
