@@ -29,6 +29,7 @@ from config import DEFAULT_PARTITIONS, cache_root
 from infra.errors import ServiceError
 from infra.java import check_java
 from infra.kafka_client import unreachable
+from infra.procs import port_free
 
 __all__ = ["KAFKA_VERSION", "KafkaProcess", "ServiceError", "cache_root", "free_port",
            "free_ports", "kafka_healthy", "render_properties", "resolve_jars", "restart_kafka",
@@ -52,16 +53,7 @@ def free_port(host: str = "127.0.0.1", prefer: int | None = None) -> int:
     """A free TCP port on ``host``: ``prefer`` when nothing listens on it now (connections
     of a server that died may linger there in TIME_WAIT: servers bind with SO_REUSEADDR, and
     so does this check), else any."""
-    if prefer:
-        with socket.socket() as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                s.bind((host, prefer))
-            except OSError:
-                pass
-            else:
-                return prefer
-    return free_ports(1, host)[0]
+    return prefer if prefer and port_free(prefer, host, reuse=True) else free_ports(1, host)[0]
 
 
 @contextlib.contextmanager

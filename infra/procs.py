@@ -40,8 +40,12 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = 10.0, hard: bool = Fals
         proc.wait(5)
 
 
-def port_free(port: int, host: str = "127.0.0.1") -> bool:
+def port_free(port: int, host: str = "127.0.0.1", reuse: bool = False) -> bool:
+    """Whether ``port`` can be bound on ``host`` now; ``reuse``: as a server that binds with
+    SO_REUSEADDR would (connections of one that died may linger there in TIME_WAIT)."""
     with socket.socket() as s:
+        if reuse:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:

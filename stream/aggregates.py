@@ -61,9 +61,8 @@ from stream.bucketing import capped_starts
 from stream.grouping import ROOT, Grouping, grouping_of  # re-exported: the aggregates' children
 
 __all__ = ["ROOT", "REPORT_PREFIX", "PATIENCE", "PATIENCE_S", "QUIET_S", "STOPPED_S", "TICK_S",
-           "Grouping",
-           "grouping_of", "Partials", "Report", "Ledger", "encode_report", "decode_report",
-           "is_report", "check_report"]
+           "Grouping", "grouping_of", "Partials", "Report", "Ledger", "encode_report",
+           "decode_report", "is_report", "check_report"]
 
 PATIENCE = 2  # buckets the ledger waits for a partition behind the others (see below)
 #: and seconds (of the reports' message times): what a fast replay runs through in 2 buckets

@@ -62,6 +62,7 @@ class Resident:
         self.row_size = row_nbytes(self.bank)  # a row's bytes in the banks' own layout
         self.rows: dict[str, int] = {}
         self.owner: dict[str, SeriesState] = {}
+        self.unloadable = 0  # series whose row could not be loaded (:meth:`_unloadable`)
 
     def _bank(self) -> ForecasterBank:
         bank = ForecasterBank(self.horizon, self.season, lstm=self.lstm, season2=self.season2,
@@ -173,7 +174,7 @@ class Resident:
     def _unloadable(self, sid: str, exc: ValueError) -> None:
         """Say that ``sid``'s row could not be loaded: the first 5 series by name, then a
         count at 10, 100, 1,000, ... (a probe's change of horizon printed 3,879 lines)."""
-        self.unloadable = n = getattr(self, "unloadable", 0) + 1
+        self.unloadable = n = self.unloadable + 1
         if n <= 5:
             log.warning("series %s: its model row cannot be loaded (%s); it starts a fresh "
                         "model, its events and counts are kept", sid, exc)
@@ -278,4 +279,3 @@ def forecast_states(states: list[SeriesState], residents: list[Resident], scratc
     if loose:
         scratch.borrow(loose)
         scratch.forecasts(loose, horizon)
-

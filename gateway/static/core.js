@@ -294,7 +294,6 @@ export function pageQuery(search, series) {
 /** Error codes that refuse the token itself: reconnecting with it cannot help. */
 export const TOKEN_ERRORS = ["unauthorized", "token_expired"];
 
-/** "42s", "5m", "3h", "2d". */
 // bucket widths that mean UTC calendar months and quarters (models/grid.py)
 const CALENDAR_BUCKETS = { 2629800: "month", 7889400: "quarter" };
 
@@ -320,6 +319,7 @@ export function fmtOffset(offset) {
   return `UTC${off < 0 ? "-" : "+"}${pad(Math.floor(m / 60))}:${pad(m % 60)}`;
 }
 
+/** "42s", "5m", "3h", "2d". */
 export function fmtAge(seconds) {
   if (num(seconds) === null) return "-";
   const s = Math.max(0, seconds);

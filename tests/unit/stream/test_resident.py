@@ -181,7 +181,7 @@ def test_rows_that_cannot_be_loaded_are_named_five_times_then_counted(caplog) ->
     """A probe's change of horizon printed one warning a series, 3,879 lines."""
     import types
 
-    holder = types.SimpleNamespace()
+    holder = types.SimpleNamespace(unloadable=0)
     with caplog.at_level("WARNING", logger="stream.resident"):
         for i in range(120):
             Resident._unloadable(holder, f"S{i}", ValueError("raw must be a row"))  # type: ignore[arg-type]
